@@ -1,0 +1,81 @@
+"""One error taxonomy for all of ketch.
+
+Every layer raises these; only ``api/httpstatus.py`` maps them to HTTP statuses and
+only ``cli/main.py`` maps them to exit codes. The message is the text the user sees,
+so where Docker has a wording the message uses it word for word (clients such as
+docker-py classify errors by matching those texts).
+"""
+
+
+class KetchError(Exception):
+    """Base class: an error whose message is safe to show to the user."""
+
+
+class NotFound(KetchError):
+    pass
+
+
+class AlreadyExists(KetchError):
+    pass
+
+
+class Conflict(KetchError):
+    pass
+
+
+class InvalidArgument(KetchError):
+    pass
+
+
+class FailedPrecondition(KetchError):
+    pass
+
+
+class PermissionDenied(KetchError):
+    pass
+
+
+class Unavailable(KetchError):
+    pass
+
+
+class NotImplementedYet(KetchError):
+    pass
+
+
+class Internal(KetchError):
+    pass
+
+
+class ExecFailed(KetchError):
+    """The container's process could not be executed.
+
+    ``exit_code`` is Docker's: 126 (found but not executable) or 127 (not found).
+    """
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# Docker's texts, word for word.
+def no_such_container(ref: str) -> NotFound:
+    return NotFound(f"No such container: {ref}")
+
+
+def no_such_image(ref: str) -> NotFound:
+    return NotFound(f"No such image: {ref}")
+
+
+def name_in_use(name: str, cid: str) -> Conflict:
+    return Conflict(
+        f'Conflict. The container name "/{name}" is already in use by container "{cid}". '
+        "You have to remove (or rename) that container to be able to reuse that name."
+    )
+
+
+def cannot_remove_running(ref: str) -> Conflict:
+    return Conflict(
+        f'cannot remove container "{ref}": container is running: '
+        "stop the container before removing or force remove"
+    )

@@ -1,0 +1,1 @@
+"""OCI data: digests, media types, references, image and runtime spec documents (pure)."""

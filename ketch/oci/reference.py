@@ -1,0 +1,124 @@
+"""Image references: parse, normalize and print them as Docker does.
+
+``busybox`` is ``docker.io/library/busybox:latest`` in full and ``busybox:latest`` in
+the familiar form that ``docker images`` and the API's ``RepoTags`` show. The grammar is
+distribution's (github.com/distribution/reference).
+"""
+
+import re
+from dataclasses import dataclass
+
+from ketch.errors import InvalidArgument
+
+DEFAULT_DOMAIN = "docker.io"
+OFFICIAL_PREFIX = "library/"
+DEFAULT_TAG = "latest"
+
+_ALNUM = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|[-]+)"
+_PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
+_DOMAIN = rf"{_HOST}(?::[0-9]+)?"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+
+_REFERENCE = re.compile(
+    rf"^(?P<name>(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
+)
+_ANCHORED_ID = re.compile(r"^[a-f0-9]{64}$")
+NAME_TOTAL_LENGTH_MAX = 255
+
+
+@dataclass(frozen=True)
+class Reference:
+    domain: str
+    path: str  # "library/busybox"
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def name(self) -> str:
+        """Fully qualified repository name: ``docker.io/library/busybox``."""
+        return f"{self.domain}/{self.path}"
+
+    @property
+    def familiar_name(self) -> str:
+        """Repository name as Docker prints it: ``busybox``, ``user/app``, ``host:5000/app``."""
+        if self.domain == DEFAULT_DOMAIN:
+            path = self.path
+            if path.startswith(OFFICIAL_PREFIX) and path.count("/") == 1:
+                path = path[len(OFFICIAL_PREFIX):]
+            return path
+        return self.name
+
+    def __str__(self) -> str:
+        out = self.name
+        if self.tag:
+            out += f":{self.tag}"
+        if self.digest:
+            out += f"@{self.digest}"
+        return out
+
+    @property
+    def familiar(self) -> str:
+        out = self.familiar_name
+        if self.tag:
+            out += f":{self.tag}"
+        if self.digest:
+            out += f"@{self.digest}"
+        return out
+
+    def with_tag(self, tag: str) -> "Reference":
+        return Reference(self.domain, self.path, tag, None)
+
+
+def _split_domain(name: str) -> tuple[str, str]:
+    first, sep, rest = name.partition("/")
+    if not sep or ("." not in first and ":" not in first and first != "localhost"
+                   and first.lower() == first):
+        domain, path = DEFAULT_DOMAIN, name
+    else:
+        domain, path = first, rest
+    if domain == "index.docker.io":
+        domain = DEFAULT_DOMAIN
+    if domain == DEFAULT_DOMAIN and "/" not in path:
+        path = OFFICIAL_PREFIX + path
+    return domain, path
+
+
+def parse(text: str, default_tag: bool = True) -> Reference:
+    """Parse a reference the user typed; adds ``:latest`` when it has neither tag nor digest."""
+    if not text:
+        raise InvalidArgument("invalid reference format")
+    if _ANCHORED_ID.match(text):
+        raise InvalidArgument(
+            f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings"
+        )
+    match = _REFERENCE.match(text)
+    if not match:
+        lowered = text.lower()
+        if lowered != text and _REFERENCE.match(lowered):
+            name = text.split("@")[0]
+            name = name.rsplit(":", 1)[0] if ":" in name.split("/")[-1] else name
+            raise InvalidArgument(
+                f"invalid reference format: repository name ({name}) must be lowercase"
+            )
+        raise InvalidArgument("invalid reference format")
+    name = match.group("name")
+    if len(name) > NAME_TOTAL_LENGTH_MAX:
+        raise InvalidArgument("invalid reference format: repository name must not be more than 255 characters")
+    domain, path = _split_domain(name)
+    if path.lower() != path:
+        raise InvalidArgument(
+            f"invalid reference format: repository name ({path}) must be lowercase"
+        )
+    tag, digest = match.group("tag"), match.group("digest")
+    if default_tag and not tag and not digest:
+        tag = DEFAULT_TAG
+    return Reference(domain, path, tag, digest)
+
+
+def is_valid_tag(tag: str) -> bool:
+    return re.fullmatch(_TAG, tag) is not None
