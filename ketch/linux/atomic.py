@@ -1,0 +1,28 @@
+"""Atomic file writes: a reader sees the old file or the new one, never a torn one."""
+
+import os
+
+
+def write_file(path: str, data: bytes, mode: int = 0o644, durable: bool = False) -> None:
+    """Write ``data`` to ``path`` via a temporary file and rename.
+
+    ``durable`` adds the fsyncs that make the new content survive a power loss;
+    metadata files that the daemon can rebuild do without them.
+    """
+    tmp = f"{path}.tmp-{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    if durable:
+        dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)

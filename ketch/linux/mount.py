@@ -1,0 +1,92 @@
+"""``Mount``: the lingua franca between snapshotters, the engine and the runtime.
+
+A snapshotter returns ``Mount`` values instead of mounting, so the caller decides where
+(and in which namespace) they are applied, and tests can compare them as data.
+"""
+
+from dataclasses import dataclass, field
+
+from ketch.linux import syscalls as sc
+
+# option -> (set flags, clear flags); the table of runc's parseMountOptions.
+_FLAG_OPTIONS: dict[str, tuple[int, int]] = {
+    "ro": (sc.MS_RDONLY, 0), "rw": (0, sc.MS_RDONLY),
+    "nosuid": (sc.MS_NOSUID, 0), "suid": (0, sc.MS_NOSUID),
+    "nodev": (sc.MS_NODEV, 0), "dev": (0, sc.MS_NODEV),
+    "noexec": (sc.MS_NOEXEC, 0), "exec": (0, sc.MS_NOEXEC),
+    "sync": (sc.MS_SYNCHRONOUS, 0), "async": (0, sc.MS_SYNCHRONOUS),
+    "dirsync": (sc.MS_DIRSYNC, 0),
+    "remount": (sc.MS_REMOUNT, 0),
+    "mand": (sc.MS_MANDLOCK, 0), "nomand": (0, sc.MS_MANDLOCK),
+    "noatime": (sc.MS_NOATIME, 0), "atime": (0, sc.MS_NOATIME),
+    "nodiratime": (sc.MS_NODIRATIME, 0), "diratime": (0, sc.MS_NODIRATIME),
+    "relatime": (sc.MS_RELATIME, 0), "norelatime": (0, sc.MS_RELATIME),
+    "strictatime": (sc.MS_STRICTATIME, 0), "nostrictatime": (0, sc.MS_STRICTATIME),
+    "lazytime": (sc.MS_LAZYTIME, 0), "nolazytime": (0, sc.MS_LAZYTIME),
+    "nosymfollow": (sc.MS_NOSYMFOLLOW, 0), "symfollow": (0, sc.MS_NOSYMFOLLOW),
+    "bind": (sc.MS_BIND, 0), "rbind": (sc.MS_BIND | sc.MS_REC, 0),
+}
+PROPAGATION: dict[str, int] = {
+    "private": sc.MS_PRIVATE, "rprivate": sc.MS_PRIVATE | sc.MS_REC,
+    "shared": sc.MS_SHARED, "rshared": sc.MS_SHARED | sc.MS_REC,
+    "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
+    "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
+}
+
+
+@dataclass(frozen=True)
+class Mount:
+    type: str
+    source: str
+    target: str = ""
+    options: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_oci(self, destination: str) -> dict:
+        return {"destination": destination, "type": self.type, "source": self.source,
+                "options": list(self.options)}
+
+
+@dataclass(frozen=True)
+class ParsedOptions:
+    flags: int
+    propagation: tuple[int, ...]
+    data: str
+
+
+def parse_options(options: tuple[str, ...] | list[str]) -> ParsedOptions:
+    flags = 0
+    propagation: list[int] = []
+    data: list[str] = []
+    for opt in options:
+        if opt in _FLAG_OPTIONS:
+            set_, clear = _FLAG_OPTIONS[opt]
+            flags = (flags | set_) & ~clear
+        elif opt in PROPAGATION:
+            propagation.append(PROPAGATION[opt])
+        else:
+            data.append(opt)
+    return ParsedOptions(flags, tuple(propagation), ",".join(data))
+
+
+def apply(m: Mount, target: str | None = None) -> None:
+    """Mount ``m`` at ``target`` (default ``m.target``) in the caller's mount namespace."""
+    where = target or m.target
+    parsed = parse_options(m.options)
+    sc.mount(m.source, where, m.type, parsed.flags, parsed.data or None)
+    for prop in parsed.propagation:
+        sc.mount(None, where, None, prop)
+
+
+def unmount(target: str, lazy: bool = False) -> None:
+    sc.umount(target, sc.MNT_DETACH if lazy else 0)
+
+
+def is_mountpoint(path: str) -> bool:
+    """True if ``path`` is listed as a mount point in this mount namespace."""
+    escaped = path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011") \
+        .replace("\n", "\\012")
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            if line.split(b" ", 5)[4].decode() == escaped:
+                return True
+    return False

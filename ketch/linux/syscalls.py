@@ -1,0 +1,110 @@
+"""The one ctypes boundary: the Linux syscalls that Python 3.11's ``os`` module lacks.
+
+Every function raises ``OSError`` with the errno and the failing path, like ``os`` does.
+Importing this module loads libc once; it has no other side effects.
+"""
+
+import ctypes
+import os
+import platform
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+# <linux/mount.h>
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_SYNCHRONOUS = 0x10
+MS_REMOUNT = 0x20
+MS_MANDLOCK = 0x40
+MS_DIRSYNC = 0x80
+MS_NOSYMFOLLOW = 0x100
+MS_NOATIME = 0x400
+MS_NODIRATIME = 0x800
+MS_BIND = 0x1000
+MS_MOVE = 0x2000
+MS_REC = 0x4000
+MS_SILENT = 0x8000
+MS_UNBINDABLE = 0x20000
+MS_PRIVATE = 0x40000
+MS_SLAVE = 0x80000
+MS_SHARED = 0x100000
+MS_RELATIME = 0x200000
+MS_STRICTATIME = 0x1000000
+MS_LAZYTIME = 0x2000000
+MNT_FORCE = 0x1
+MNT_DETACH = 0x2
+
+# <linux/sched.h>
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+CLONE_NEWTIME = 0x00000080
+
+# <linux/prctl.h>
+PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
+
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "armv7l": 218, "ppc64le": 203,
+                   "s390x": 217, "riscv64": 41}.get(platform.machine())
+
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                        ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                        ctypes.c_ulong]
+_libc.syscall.restype = ctypes.c_long
+
+
+def _check(ret: int, *paths: str | None) -> None:
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), *[p for p in paths[:2] if p is not None])
+
+
+def _b(value: str | None) -> bytes | None:
+    return None if value is None else os.fsencode(value)
+
+
+def mount(source: str | None, target: str, fstype: str | None = None, flags: int = 0,
+          data: str | None = None) -> None:
+    _check(_libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)), target)
+
+
+def umount(target: str, flags: int = 0) -> None:
+    _check(_libc.umount2(_b(target), flags), target)
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(flags))
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    _check(_libc.setns(fd, nstype))
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    if _SYS_PIVOT_ROOT is None:
+        raise OSError(38, f"pivot_root: unknown syscall number for {platform.machine()}")
+    _check(_libc.syscall(_SYS_PIVOT_ROOT, _b(new_root), _b(put_old)), new_root)
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    ret = _libc.prctl(option, arg2, arg3, arg4, arg5)
+    _check(ret)
+    return ret
+
+
+def set_process_name(name: str) -> None:
+    """Name shown by ``ps -o comm`` (15 bytes at most)."""
+    buf = ctypes.create_string_buffer(name.encode()[:15])
+    _check(_libc.prctl(PR_SET_NAME, ctypes.addressof(buf), 0, 0, 0))

@@ -1,0 +1,315 @@
+"""Forking the container: caller -> intermediate -> init (see ``sync.py`` for the protocol).
+
+The intermediate exists because entering a new pid namespace only applies to the
+children of the process that unshares; the init is its child and becomes pid 1.
+Callers must be single-threaded (``fork`` from a threaded process is unsafe), which is
+why ketchd never calls this itself: its monitors do, forked from a single-threaded
+fork server.
+"""
+
+import errno
+import fcntl
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import termios
+from dataclasses import dataclass
+
+from ketch.errors import ExecFailed, Internal, InvalidArgument
+from ketch.linux import syscalls as sc
+from ketch.runtime import rootfs, sync
+from ketch.runtime.specconv import NAMESPACE_FLAGS, ContainerConfig
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# setns order matters: the user namespace first, the mount namespace last (paths).
+_SETNS_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
+
+
+@dataclass(frozen=True)
+class Stdio:
+    """File descriptors the init gets as 0, 1 and 2 (ignored for a terminal)."""
+    stdin: int
+    stdout: int
+    stderr: int
+
+
+@dataclass(frozen=True)
+class Created:
+    pid: int
+    console_fd: int = -1  # the pty master, when the process has a terminal
+
+
+def _start_failed(message: str) -> str:
+    return f"OCI runtime create failed: ketch create failed: unable to start container process: {message}: unknown"
+
+
+def lookpath(file: str, env_path: str) -> str:
+    """Go's exec.LookPath as runc uses it, with runc's error texts and Docker's exit codes."""
+    if "/" in file:
+        try:
+            st = os.stat(file)
+        except FileNotFoundError:
+            raise ExecFailed(f'exec: "{file}": stat {file}: no such file or directory', 127) from None
+        if os.path.isdir(file) or not st.st_mode & 0o111 or not os.access(file, os.X_OK):
+            raise ExecFailed(f'exec: "{file}": permission denied', 126)
+        return file
+    denied = None
+    for d in env_path.split(":"):
+        candidate = os.path.join(d or ".", file)
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if not os.path.isdir(candidate) and st.st_mode & 0o111 and os.access(candidate, os.X_OK):
+            return candidate
+        denied = candidate
+    if denied:
+        raise ExecFailed(f'exec: "{file}": permission denied', 126)
+    raise ExecFailed(f'exec: "{file}": executable file not found in $PATH', 127)
+
+
+def _env_value(env: tuple[str, ...], key: str) -> str | None:
+    prefix = key + "="
+    for item in reversed(env):
+        if item.startswith(prefix):
+            return item[len(prefix):]
+    return None
+
+
+def _loopback_up() -> None:
+    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifreq = fcntl.ioctl(s, SIOCGIFFLAGS, struct.pack("16sH14x", b"lo", 0))
+        flags = struct.unpack("16sH14x", ifreq)[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+def _home_of(uid: int) -> str:
+    try:
+        with open("/etc/passwd") as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid):
+                    return fields[5] or "/"
+    except OSError:
+        pass
+    return "/"
+
+
+def _enter_namespaces(cfg: ContainerConfig) -> None:
+    flags = 0
+    joins = []
+    for ns in cfg.namespaces:
+        if ns.path:
+            joins.append(ns)
+        else:
+            flags |= NAMESPACE_FLAGS[ns.type]
+    for kind in _SETNS_ORDER:
+        for ns in joins:
+            if ns.type == kind:
+                fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    sc.setns(fd, NAMESPACE_FLAGS[kind])
+                finally:
+                    os.close(fd)
+    if flags:
+        sc.unshare(flags)
+
+
+def _init(cfg: ContainerConfig, chan: socket.socket, fifo_path: str) -> None:
+    """Pid 1 of the container, before exec. Reports failures on ``chan``."""
+    proc = cfg.process
+    os.setsid()
+    fifo = os.open(fifo_path, os.O_PATH | os.O_CLOEXEC)
+    if cfg.namespace("network") and not cfg.namespace("network").path:
+        _loopback_up()
+    if cfg.hostname:
+        socket.sethostname(cfg.hostname)
+    rootfs.prepare(cfg)
+    if proc.terminal:
+        master, slave = os.openpty()
+        rootfs.bind_console(os.ttyname(slave))
+        sync.send(chan, sync.Message(sync.CONSOLE, fd=master))
+        os.close(master)
+        for fd in (0, 1, 2):
+            os.dup2(slave, fd)
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        if slave > 2:
+            os.close(slave)
+    rootfs.finish(cfg)
+    env = list(proc.env)
+    path = _env_value(proc.env, "PATH")
+    if path is None:
+        path = DEFAULT_PATH
+        env.append(f"PATH={path}")
+    if _env_value(proc.env, "HOME") is None:
+        env.append(f"HOME={_home_of(proc.uid)}")
+    os.makedirs(proc.cwd, mode=0o755, exist_ok=True)
+    os.chdir(proc.cwd)
+    executable = lookpath(proc.args[0], path)
+    sync.send(chan, sync.Message(sync.READY))
+    # Blocks until `start` opens the fifo for reading.
+    release = os.open(f"/proc/self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC)
+    os.write(release, b"0")
+    os.close(release)
+    os.close(fifo)
+    os.setgroups(list(proc.additional_gids))
+    os.setgid(proc.gid)
+    os.setuid(proc.uid)
+    if proc.umask is not None:
+        os.umask(proc.umask)
+    _reset_signals()
+    os.closerange(3, chan.fileno())
+    os.closerange(chan.fileno() + 1, 65536)
+    try:
+        os.execve(executable, list(proc.args), dict(e.split("=", 1) for e in env if "=" in e))
+    except OSError as exc:
+        os.write(2, f"exec {executable}: {exc.strerror.lower()}\n".encode())
+        os._exit(255)
+
+
+def _reset_signals() -> None:
+    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across
+    # exec: the container's process must start with every disposition at its default.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for sig in signal.valid_signals():
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+
+
+def _report_and_exit(chan: socket.socket, exc: BaseException) -> None:
+    if isinstance(exc, ExecFailed):
+        msg = sync.Message(sync.ERROR, message=str(exc), exit_code=exc.exit_code)
+    elif isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        msg = sync.Message(sync.ERROR, message=f"{exc.strerror}{where}".lower(), exit_code=125)
+    else:
+        msg = sync.Message(sync.ERROR, message=str(exc), exit_code=125)
+    try:
+        sync.send(chan, msg)
+    finally:
+        os._exit(1)
+
+
+def _child_stdio(stdio: Stdio | None) -> None:
+    if stdio is None:
+        return
+    for target, fd in ((0, stdio.stdin), (1, stdio.stdout), (2, stdio.stderr)):
+        if fd != target:
+            os.dup2(fd, target)
+
+
+def _intermediate(cfg: ContainerConfig, chan: socket.socket, stdio: Stdio | None,
+                  fifo_path: str) -> None:
+    try:
+        _child_stdio(stdio)
+        _enter_namespaces(cfg)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _init(cfg, chan, fifo_path)
+            except BaseException as exc:  # noqa: BLE001 - everything must reach the caller
+                _report_and_exit(chan, exc)
+        sync.send(chan, sync.Message(sync.PID, pid=pid))
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001
+        _report_and_exit(chan, exc)
+
+
+def create(cfg: ContainerConfig, fifo_path: str, stdio: Stdio | None) -> Created:
+    """Fork the container up to the point where only exec is left; return its pid.
+
+    The caller should be a child subreaper so that the init, orphaned when the
+    intermediate exits, is reparented to it.
+    """
+    ours, theirs = sync.pair()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:  # never returns: a forked child must not run the caller's code
+        try:
+            ours.close()
+            _intermediate(cfg, theirs, stdio, fifo_path)
+        finally:
+            os._exit(1)
+    theirs.close()
+    pid, console = 0, -1
+    try:
+        while True:
+            msg = sync.recv(ours)
+            if msg is None:
+                raise Internal(_start_failed("container init exited without reporting"))
+            if msg.type == sync.PID:
+                pid = msg.pid
+                os.waitpid(child, 0)
+            elif msg.type == sync.CONSOLE:
+                console = msg.fd
+            elif msg.type == sync.ERROR:
+                if msg.exit_code in (126, 127):
+                    raise ExecFailed(_start_failed(msg.message), msg.exit_code)
+                raise InvalidArgument(_start_failed(msg.message))
+            elif msg.type == sync.READY:
+                return Created(pid, console)
+    except BaseException:
+        if console >= 0:
+            os.close(console)
+        _reap_quietly(child)
+        if pid:
+            _kill_quietly(pid)
+        raise
+    finally:
+        ours.close()
+
+
+def _reap_quietly(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _kill_quietly(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def start(fifo_path: str, pid: int, timeout: float = 10.0) -> None:
+    """Release a created container: it execs its process once we read the fifo."""
+    try:
+        fd = os.open(fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InvalidArgument("cannot start a container that has already started") from None
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        waited = 0.0
+        while waited < timeout:
+            if poller.poll(50):
+                if os.read(fd, 1) == b"0":
+                    os.unlink(fifo_path)
+                    return
+            if not _alive(pid):
+                raise InvalidArgument("cannot start a container that has stopped")
+            waited += 0.05
+        raise Internal("timed out waiting for the container to start")
+    finally:
+        os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        return exc.errno != errno.ESRCH

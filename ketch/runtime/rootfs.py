@@ -1,0 +1,160 @@
+"""The container's filesystem view, built inside its new mount namespace.
+
+Order (runc's ``prepareRootfs``): make the host's mounts private, bind the rootfs onto
+itself so it is a mount point, mount the spec's mounts under it, create devices and the
+/dev symlinks, ``pivot_root``, then mask and freeze paths and make the root read-only.
+Destinations are resolved inside the rootfs, so a symlink in the image cannot send a
+mount to the host.
+"""
+
+import os
+import stat
+
+from ketch.errors import InvalidArgument
+from ketch.linux import syscalls as sc
+from ketch.linux.mount import PROPAGATION, parse_options
+from ketch.linux.safepath import mkdir_all_in_root, resolve_in_root
+from ketch.runtime.specconv import ContainerConfig, Device, MountSpec
+
+# Devices every container gets (the OCI spec's "default devices").
+DEFAULT_DEVICES = (
+    Device("/dev/null", "c", 1, 3), Device("/dev/zero", "c", 1, 5),
+    Device("/dev/full", "c", 1, 7), Device("/dev/random", "c", 1, 8),
+    Device("/dev/urandom", "c", 1, 9), Device("/dev/tty", "c", 5, 0),
+)
+DEV_SYMLINKS = (
+    ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
+    ("pts/ptmx", "/dev/ptmx"),
+)
+
+
+def _mount_target(root: str, m: MountSpec) -> str:
+    """Create the mount point inside ``root``: a file for a bind of a file, else a dir."""
+    mkdir_all_in_root(root, os.path.dirname(m.destination.rstrip("/")) or "/")
+    target = resolve_in_root(root, m.destination)
+    if m.is_bind and not os.path.isdir(m.source):
+        if not os.path.lexists(target):
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+    elif not os.path.isdir(target):
+        if os.path.lexists(target):
+            raise InvalidArgument(f"mount destination {m.destination} is not a directory")
+        os.mkdir(target, 0o755)
+    return target
+
+
+def _mount_one(root: str, m: MountSpec) -> None:
+    target = _mount_target(root, m)
+    opts = parse_options(m.options)
+    if m.is_bind:
+        if not os.path.exists(m.source):
+            raise InvalidArgument(f"bind mount source {m.source} does not exist")
+        sc.mount(m.source, target, None, opts.flags & (sc.MS_BIND | sc.MS_REC) | sc.MS_BIND)
+        extra = opts.flags & ~(sc.MS_BIND | sc.MS_REC)
+        if extra:
+            sc.mount(None, target, None, extra | sc.MS_BIND | sc.MS_REMOUNT)
+    else:
+        sc.mount(m.source or m.type, target, m.type, opts.flags, opts.data or None)
+    for prop in opts.propagation:
+        sc.mount(None, target, None, prop)
+
+
+def _make_device(root: str, dev: Device) -> None:
+    path = os.path.join(mkdir_all_in_root(root, os.path.dirname(dev.path)),
+                        os.path.basename(dev.path))
+    kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[dev.type]
+    if os.path.lexists(path):
+        os.unlink(path)
+    os.mknod(path, kind | (dev.mode & 0o7777), os.makedev(dev.major, dev.minor))
+    os.chmod(path, dev.mode & 0o7777)  # mknod honours the umask
+    os.chown(path, dev.uid, dev.gid)
+
+
+def _has_dev_tmpfs(cfg: ContainerConfig) -> bool:
+    return any(m.destination.rstrip("/") == "/dev" and not m.is_bind for m in cfg.mounts)
+
+
+def _setup_dev(cfg: ContainerConfig) -> None:
+    seen = set()
+    for dev in DEFAULT_DEVICES + cfg.devices:
+        if dev.path not in seen:
+            seen.add(dev.path)
+            _make_device(cfg.root, dev)
+    for target, link in DEV_SYMLINKS:
+        path = os.path.join(cfg.root, link.lstrip("/"))
+        if not os.path.lexists(path):
+            os.symlink(target, path)
+    if os.path.exists("/proc/kcore") and not os.path.lexists(os.path.join(cfg.root, "dev/core")):
+        os.symlink("/proc/kcore", os.path.join(cfg.root, "dev/core"))
+
+
+def _pivot_root(root: str) -> None:
+    # pivot_root(".", ".") stacks the old root on top of the new one; unmounting "."
+    # afterwards removes it without needing a put_old directory inside the image.
+    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    new = os.open(root, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchdir(new)
+        sc.pivot_root(".", ".")
+        os.fchdir(old)
+        sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)
+        sc.umount(".", sc.MNT_DETACH)
+        os.chdir("/")
+    finally:
+        os.close(old)
+        os.close(new)
+
+
+def _mask(path: str) -> None:
+    """Hide ``path``: /dev/null over a file, an empty read-only tmpfs over a directory."""
+    try:
+        if os.path.isdir(path):
+            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY)
+        else:
+            sc.mount("/dev/null", path, None, sc.MS_BIND)
+    except FileNotFoundError:
+        pass
+
+
+def _make_readonly(path: str) -> None:
+    try:
+        sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+    except FileNotFoundError:
+        return
+    flags = 0
+    for line in open("/proc/self/mountinfo"):
+        fields = line.split()
+        if fields[4] == path:  # keep nosuid/nodev/noexec that the mount already has
+            opts = fields[5].split(",")
+            flags = (sc.MS_NOSUID if "nosuid" in opts else 0) | \
+                (sc.MS_NODEV if "nodev" in opts else 0) | (sc.MS_NOEXEC if "noexec" in opts else 0)
+    sc.mount(path, path, None, flags | sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
+
+
+def prepare(cfg: ContainerConfig) -> None:
+    """Everything up to and including pivot_root. Runs in the container's mount namespace."""
+    propagation = PROPAGATION.get(cfg.rootfs_propagation, sc.MS_PRIVATE | sc.MS_REC)
+    sc.mount(None, "/", None, sc.MS_SLAVE | sc.MS_REC if propagation & sc.MS_SHARED else propagation)
+    sc.mount(cfg.root, cfg.root, None, sc.MS_BIND | sc.MS_REC)
+    for m in cfg.mounts:
+        _mount_one(cfg.root, m)
+    if _has_dev_tmpfs(cfg):
+        _setup_dev(cfg)
+    _pivot_root(cfg.root)
+
+
+def finish(cfg: ContainerConfig) -> None:
+    """After pivot_root: masked and read-only paths, then the read-only root."""
+    for path in cfg.masked_paths:
+        _mask(path)
+    for path in cfg.readonly_paths:
+        _make_readonly(path)
+    if cfg.readonly_root:
+        sc.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
+
+
+def bind_console(slave_path: str) -> None:
+    """Make /dev/console the container's terminal (runc does the same bind)."""
+    if not os.path.lexists("/dev/console"):
+        os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+    sc.mount(slave_path, "/dev/console", None, sc.MS_BIND)

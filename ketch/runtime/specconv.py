@@ -1,0 +1,176 @@
+"""OCI ``config.json`` -> ``ContainerConfig``: converted once, validated once.
+
+The rest of the runtime never reads the OCI document; it works on these frozen
+values (the shape of runc's ``specconv`` + ``configs``). Parsing errors name the field.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+from ketch.errors import InvalidArgument
+from ketch.linux import syscalls as sc
+
+NAMESPACE_FLAGS = {
+    "pid": sc.CLONE_NEWPID, "network": sc.CLONE_NEWNET, "mount": sc.CLONE_NEWNS,
+    "ipc": sc.CLONE_NEWIPC, "uts": sc.CLONE_NEWUTS, "user": sc.CLONE_NEWUSER,
+    "cgroup": sc.CLONE_NEWCGROUP, "time": sc.CLONE_NEWTIME,
+}
+
+
+@dataclass(frozen=True)
+class MountSpec:
+    destination: str
+    type: str
+    source: str
+    options: tuple[str, ...] = ()
+
+    @property
+    def is_bind(self) -> bool:
+        return self.type == "bind" or "bind" in self.options or "rbind" in self.options
+
+
+@dataclass(frozen=True)
+class Device:
+    path: str
+    type: str  # "c", "b", "u" or "p"
+    major: int
+    minor: int
+    mode: int = 0o666
+    uid: int = 0
+    gid: int = 0
+
+
+@dataclass(frozen=True)
+class Namespace:
+    type: str
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Process:
+    args: tuple[str, ...]
+    env: tuple[str, ...] = ()
+    cwd: str = "/"
+    uid: int = 0
+    gid: int = 0
+    additional_gids: tuple[int, ...] = ()
+    terminal: bool = False
+    umask: int | None = None
+    no_new_privileges: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    bundle: str
+    root: str  # absolute host path of the rootfs
+    readonly_root: bool
+    process: Process
+    hostname: str = ""
+    domainname: str = ""
+    mounts: tuple[MountSpec, ...] = ()
+    namespaces: tuple[Namespace, ...] = ()
+    devices: tuple[Device, ...] = ()
+    masked_paths: tuple[str, ...] = ()
+    readonly_paths: tuple[str, ...] = ()
+    rootfs_propagation: str = ""
+    annotations: dict = field(default_factory=dict)
+
+    def namespace(self, kind: str) -> Namespace | None:
+        return next((ns for ns in self.namespaces if ns.type == kind), None)
+
+
+def _require(doc: dict, key: str, kind: type, where: str):
+    if key not in doc:
+        raise InvalidArgument(f"config.json: {where}{key} is required")
+    value = doc[key]
+    if not isinstance(value, kind):
+        raise InvalidArgument(f"config.json: {where}{key} must be a {kind.__name__}")
+    return value
+
+
+def _process(doc: dict) -> Process:
+    args = _require(doc, "args", list, "process.")
+    if not args or not all(isinstance(a, str) for a in args):
+        raise InvalidArgument("config.json: process.args must be a non-empty list of strings")
+    cwd = doc.get("cwd", "/")
+    if not isinstance(cwd, str) or not cwd.startswith("/"):
+        raise InvalidArgument(f"config.json: process.cwd must be an absolute path, not {cwd!r}")
+    user = doc.get("user") or {}
+    try:
+        uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
+        gids = tuple(int(g) for g in user.get("additionalGids") or ())
+    except (TypeError, ValueError):
+        raise InvalidArgument("config.json: process.user ids must be integers") from None
+    return Process(
+        args=tuple(args), env=tuple(doc.get("env") or ()), cwd=cwd, uid=uid, gid=gid,
+        additional_gids=gids, terminal=bool(doc.get("terminal", False)),
+        umask=user.get("umask"), no_new_privileges=bool(doc.get("noNewPrivileges", False)),
+    )
+
+
+def _mounts(items: list) -> tuple[MountSpec, ...]:
+    out = []
+    for i, m in enumerate(items):
+        dest = m.get("destination")
+        if not isinstance(dest, str) or not dest.startswith("/"):
+            raise InvalidArgument(f"config.json: mounts[{i}].destination must be an absolute path")
+        out.append(MountSpec(dest, m.get("type") or "", m.get("source") or "",
+                             tuple(m.get("options") or ())))
+    return tuple(out)
+
+
+def _devices(items: list) -> tuple[Device, ...]:
+    out = []
+    for i, d in enumerate(items):
+        try:
+            out.append(Device(d["path"], d["type"], int(d.get("major", 0)), int(d.get("minor", 0)),
+                              int(d.get("fileMode", 0o666)), int(d.get("uid", 0)),
+                              int(d.get("gid", 0))))
+        except (KeyError, TypeError, ValueError):
+            raise InvalidArgument(f"config.json: linux.devices[{i}] is invalid") from None
+    return tuple(out)
+
+
+def _namespaces(items: list) -> tuple[Namespace, ...]:
+    out = []
+    for i, ns in enumerate(items):
+        kind = ns.get("type")
+        if kind not in NAMESPACE_FLAGS:
+            raise InvalidArgument(f"config.json: linux.namespaces[{i}].type {kind!r} is unknown")
+        out.append(Namespace(kind, ns.get("path") or None))
+    return tuple(out)
+
+
+def from_oci(spec: dict, bundle: str) -> ContainerConfig:
+    if not isinstance(spec, dict):
+        raise InvalidArgument("config.json: not a JSON object")
+    root = _require(spec, "root", dict, "")
+    root_path = _require(root, "path", str, "root.")
+    if not os.path.isabs(root_path):
+        root_path = os.path.join(bundle, root_path)
+    linux = spec.get("linux") or {}
+    return ContainerConfig(
+        bundle=bundle,
+        root=os.path.realpath(root_path),
+        readonly_root=bool(root.get("readonly", False)),
+        process=_process(_require(spec, "process", dict, "")),
+        hostname=spec.get("hostname") or "",
+        domainname=spec.get("domainname") or "",
+        mounts=_mounts(spec.get("mounts") or []),
+        namespaces=_namespaces(linux.get("namespaces") or []),
+        devices=_devices(linux.get("devices") or []),
+        masked_paths=tuple(linux.get("maskedPaths") or ()),
+        readonly_paths=tuple(linux.get("readonlyPaths") or ()),
+        rootfs_propagation=linux.get("rootfsPropagation") or "",
+        annotations=dict(spec.get("annotations") or {}),
+    )
+
+
+def validate(cfg: ContainerConfig) -> None:
+    """Checks that need the host (runc's ``validate``): each names what is wrong."""
+    if not os.path.isdir(cfg.root):
+        raise InvalidArgument(f"rootfs ({cfg.root}) does not exist")
+    if cfg.hostname and not cfg.namespace("uts"):
+        raise InvalidArgument("unable to set hostname without a private UTS namespace")
+    if cfg.mounts and not cfg.namespace("mount"):
+        raise InvalidArgument("mounts need a private mount namespace")

@@ -1,0 +1,67 @@
+"""The create protocol between the runtime and the container's init, as typed messages.
+
+Messages travel on a SOCK_SEQPACKET socketpair (one JSON object per packet, file
+descriptors attached with SCM_RIGHTS), like runc's ``libcontainer/sync.go``::
+
+    caller (create)                intermediate                     init (pid 1 inside)
+    socketpair ── fork ──────────▶ setns / unshare(namespaces)
+                                   fork ─────────────────────────▶ (new pid namespace)
+           ◀── PID {pid} ──────────┤ exit
+    waitpid(intermediate)                                          hostname, loopback,
+                                                                   mounts, /dev, pivot_root
+           ◀── CONSOLE + fd ─────────────────────────────────────┤ (terminal only)
+                                                                   masked/ro paths, look up argv[0]
+           ◀── READY ────────────────────────────────────────────┤ (or ERROR {message, exit_code})
+    create returns                                                 open(exec.fifo, O_WRONLY) blocks
+    start: open(exec.fifo) ── "0" ◀────────────────────────────────┤ user, cwd, execve(argv)
+
+The init's end of the socket is close-on-exec, so nothing of it reaches the container.
+"""
+
+import array
+import json
+import socket
+from dataclasses import dataclass
+
+PID = "pid"
+CONSOLE = "console"
+READY = "ready"
+ERROR = "error"
+
+_MAX = 65536
+
+
+@dataclass(frozen=True)
+class Message:
+    type: str
+    pid: int = 0
+    message: str = ""
+    exit_code: int = 0
+    fd: int = -1
+
+
+def pair() -> tuple[socket.socket, socket.socket]:
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+
+def send(sock: socket.socket, msg: Message) -> None:
+    body = json.dumps({"type": msg.type, "pid": msg.pid, "message": msg.message,
+                       "exit_code": msg.exit_code}).encode()
+    if msg.fd >= 0:
+        sock.sendmsg([body], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [msg.fd]))])
+    else:
+        sock.send(body)
+
+
+def recv(sock: socket.socket) -> Message | None:
+    """The next message, or None when the peer closed its end without a word."""
+    fds = array.array("i")
+    data, ancdata, _flags, _addr = sock.recvmsg(_MAX, socket.CMSG_SPACE(fds.itemsize))
+    if not data:
+        return None
+    for level, kind, payload in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+    doc = json.loads(data)
+    return Message(doc["type"], doc.get("pid", 0), doc.get("message", ""),
+                   doc.get("exit_code", 0), fds[0] if fds else -1)
