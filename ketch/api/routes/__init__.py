@@ -1,0 +1,1 @@
+"""Route tables, one module per resource; each handler decodes, calls the engine, encodes."""

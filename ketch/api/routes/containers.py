@@ -1,0 +1,217 @@
+"""/containers routes."""
+
+import asyncio
+import contextlib
+
+from ketch import errors, timefmt
+from ketch.api import filters as flt
+from ketch.api import views
+from ketch.api.http import (MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, Router,
+                            StreamResponse, encode_json, json_response)
+from ketch.api.versions import at_least
+from ketch.engine import logs as logreader
+from ketch.engine.containers import ContainerService
+from ketch.engine.records import ContainerRecord
+from ketch.monitor.protocol import frame
+
+LIST_FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since",
+                "network", "volume", "health", "isolation", "is-task", "expose", "publish")
+NO_CONTENT = Response(204, b"", None, None)
+NOT_MODIFIED = Response(304, b"", None, None)
+
+
+def _stream_type(request: Request, tty: bool) -> str:
+    return RAW_STREAM if tty or not at_least(request.api_version, "1.42") else MULTIPLEXED_STREAM
+
+
+def _parse_time(value: str | None) -> int:
+    """Docker's since/until: unix seconds with an optional fraction, as the CLI sends them."""
+    if not value:
+        return 0
+    secs, _, frac = value.partition(".")
+    try:
+        return int(secs) * 10**9 + int((frac + "000000000")[:9] or 0)
+    except ValueError:
+        raise errors.InvalidArgument(f"invalid time value: {value}") from None
+
+
+class ContainerRoutes:
+    def __init__(self, svc: ContainerService) -> None:
+        self.svc = svc
+
+    def install(self, router: Router) -> None:
+        add = router.add
+        add("POST", "/containers/create", self.create)
+        add("GET", "/containers/json", self.list_containers)
+        add("GET", "/containers/{id}/json", self.inspect)
+        add("POST", "/containers/{id}/start", self.start)
+        add("POST", "/containers/{id}/stop", self.stop)
+        add("POST", "/containers/{id}/restart", self.restart)
+        add("POST", "/containers/{id}/kill", self.kill)
+        add("POST", "/containers/{id}/wait", self.wait)
+        add("POST", "/containers/{id}/attach", self.attach)
+        add("POST", "/containers/{id}/resize", self.resize)
+        add("POST", "/containers/{id}/rename", self.rename)
+        add("GET", "/containers/{id}/logs", self.logs)
+        add("DELETE", "/containers/{id}", self.remove)
+
+    # -- lifecycle ----------------------------------------------------------------
+    async def create(self, request: Request) -> Response:
+        body = await request.json()
+        cid, warnings = self.svc.create(body or {}, request.arg("name"))
+        return json_response({"Id": cid, "Warnings": warnings}, 201)
+
+    async def start(self, request: Request) -> Response:
+        started = await self.svc.start(request.match["id"])
+        return NO_CONTENT if started else NOT_MODIFIED
+
+    async def stop(self, request: Request) -> Response:
+        stopped = await self.svc.stop(request.match["id"], request.int_arg("t"), request.arg("signal"))
+        return NO_CONTENT if stopped else NOT_MODIFIED
+
+    async def restart(self, request: Request) -> Response:
+        await self.svc.restart(request.match["id"], request.int_arg("t"), request.arg("signal"))
+        return NO_CONTENT
+
+    async def kill(self, request: Request) -> Response:
+        await self.svc.kill(request.match["id"], request.arg("signal"))
+        return NO_CONTENT
+
+    async def remove(self, request: Request) -> Response:
+        await self.svc.remove(request.match["id"], force=request.flag("force"))
+        return NO_CONTENT
+
+    async def rename(self, request: Request) -> Response:
+        self.svc.rename(request.match["id"], request.arg("name") or "")
+        return NO_CONTENT
+
+    async def resize(self, request: Request) -> Response:
+        rec = self.svc.get(request.match["id"])
+        await self.svc.runner.resize(rec, request.int_arg("h", 0), request.int_arg("w", 0))
+        return Response(200, b"", None, "text/plain; charset=utf-8")
+
+    async def wait(self, request: Request) -> StreamResponse:
+        rec = self.svc.get(request.match["id"])
+        fut = self.svc.runner.register_wait(rec, request.arg("condition") or "not-running")
+        # Headers go out before the container exits: clients (docker run) wait for them
+        # before they start the container.
+        resp = StreamResponse(200, content_type="application/json")
+        await resp.prepare(request)
+        gone = asyncio.ensure_future(request.wait_disconnected())
+        try:
+            await asyncio.wait({fut, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if fut.done():
+            await resp.write(encode_json({"Error": None, "StatusCode": fut.result()}))
+            await resp.finish()
+        return resp
+
+    # -- queries ------------------------------------------------------------------
+    async def inspect(self, request: Request) -> Response:
+        rec = self.svc.get(request.match["id"])
+        size = self._sizes(rec) if request.flag("size") else (None, 0)
+        return json_response(views.container_json(rec, self.svc.paths, *size))
+
+    def _sizes(self, rec: ContainerRecord) -> tuple[int, int]:
+        image = self.svc.images.find(rec.image_id)
+        return self.svc.size_rw(rec), image.size if image else 0
+
+    async def list_containers(self, request: Request) -> Response:
+        filters = flt.parse(request.arg("filters"), LIST_FILTERS)
+        records = self.svc.list_all()
+        show_all = request.flag("all") or bool(filters.get("status") or filters.get("exited"))
+        if not show_all:
+            records = [r for r in records if r.running]
+        records = [r for r in records if self._matches(r, filters)]
+        limit = request.int_arg("limit", -1)
+        if limit is not None and limit > 0:
+            records = records[:limit]
+        out = []
+        for rec in records:
+            image = self.svc.images.find(rec.image_id)
+            sizes = self._sizes(rec) if request.flag("size") else (None, 0)
+            out.append(views.container_summary(rec, list(image.tags) if image else [], *sizes))
+        return json_response(out)
+
+    def _matches(self, rec: ContainerRecord, f: dict[str, list[str]]) -> bool:
+        if f.get("id") and not any(rec.id.startswith(v) for v in f["id"]):
+            return False
+        if f.get("name") and not any(v.lstrip("/") in rec.name for v in f["name"]):
+            return False
+        if f.get("status") and rec.status not in f["status"]:
+            return False
+        if f.get("exited") and (rec.running or str(rec.state["ExitCode"]) not in f["exited"]
+                                or rec.state["StartedAt"] == timefmt.ZERO):
+            return False
+        if f.get("label") and not flt.match_labels(rec.config.get("Labels") or {}, f["label"]):
+            return False
+        if f.get("ancestor"):
+            ids = {img.id for img in (self.svc.images.find(a) for a in f["ancestor"]) if img}
+            if rec.image_id not in ids and rec.image not in f["ancestor"]:
+                return False
+        for key, newer in (("before", False), ("since", True)):
+            for ref in f.get(key, []):
+                other = self.svc.get(ref)
+                if (rec.created > other.created) != newer or rec.id == other.id:
+                    return False
+        return True
+
+    # -- streams ------------------------------------------------------------------
+    async def logs(self, request: Request) -> StreamResponse:
+        rec = self.svc.get(request.match["id"])
+        stdout, stderr = request.flag("stdout"), request.flag("stderr")
+        if not stdout and not stderr:
+            raise errors.InvalidArgument("Bad parameters: you must choose at least one stream")
+        tail = request.arg("tail") or "all"
+        try:
+            tail_n = -1 if tail == "all" else int(tail)
+        except ValueError:
+            tail_n = -1
+        opts = logreader.LogOptions(stdout, stderr, _parse_time(request.arg("since")),
+                                    _parse_time(request.arg("until")), tail_n, request.flag("follow"))
+        tty = bool(rec.config.get("Tty"))
+        timestamps = request.flag("timestamps")
+        resp = StreamResponse(200, content_type=_stream_type(request, tty))
+        await resp.prepare(request)
+        path = self.svc.paths.log_path(rec.id)
+        async for entry in logreader.read(path, opts, lambda: rec.running):
+            data = (entry.time.encode() + b" " + entry.data) if timestamps else entry.data
+            await resp.write(data if tty else frame(entry.stream, data))
+        await resp.finish()
+        return resp
+
+    async def attach(self, request: Request) -> None:
+        rec = self.svc.get(request.match["id"])
+        want_stdin = request.flag("stdin")
+        stdout, stderr = request.flag("stdout"), request.flag("stderr")
+        tty = bool(rec.config.get("Tty"))
+        sink = self.svc.runner.attach(rec, stdout, stderr) if request.flag("stream") else None
+        try:
+            raw = await request.hijack(content_type=_stream_type(request, tty))
+            if request.flag("logs"):
+                opts = logreader.LogOptions(stdout, stderr)
+                async for entry in logreader.read(self.svc.paths.log_path(rec.id), opts, lambda: False):
+                    await raw.write(entry.data if tty else frame(entry.stream, entry.data))
+            if sink is None:
+                return None
+            pump_in = asyncio.ensure_future(self._pump_stdin(rec, raw)) if want_stdin else None
+            try:
+                while (item := await sink.queue.get()) is not None:
+                    raw_frame, _stream, payload = item
+                    await raw.write(payload if tty else raw_frame)
+            finally:
+                if pump_in is not None:
+                    pump_in.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await pump_in
+        finally:
+            if sink is not None:
+                self.svc.runner.detach(rec, sink)
+        return None
+
+    async def _pump_stdin(self, rec: ContainerRecord, raw) -> None:
+        while data := await raw.read():
+            await self.svc.runner.send_stdin(rec, data)
+        if rec.config.get("StdinOnce"):
+            await self.svc.runner.close_stdin(rec)

@@ -1,0 +1,62 @@
+"""Documented Engine API routes this ketch does not serve yet, answered as Docker answers
+when the feature is inactive (swarm: 503 "not a swarm manager"; plugins: none installed),
+or with 501 naming the route, never with a crash or a bare 404."""
+
+from ketch.api.http import Request, Response, Router, json_response
+
+NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or '
+               '"docker swarm join" to connect this node to swarm and try again.')
+NOT_IN_SWARM = "This node is not part of a swarm"
+
+SWARM_ROUTES = (
+    "GET /swarm", "POST /swarm/init", "POST /swarm/join", "POST /swarm/update",
+    "GET /swarm/unlockkey", "POST /swarm/unlock",
+    "GET /nodes", "GET /nodes/{id}", "DELETE /nodes/{id}", "POST /nodes/{id}/update",
+    "GET /services", "POST /services/create", "GET /services/{id}", "DELETE /services/{id}",
+    "POST /services/{id}/update", "GET /services/{id}/logs", "GET /tasks", "GET /tasks/{id}",
+    "GET /tasks/{id}/logs", "GET /secrets", "POST /secrets/create", "GET /secrets/{id}",
+    "DELETE /secrets/{id}", "POST /secrets/{id}/update", "GET /configs", "POST /configs/create",
+    "GET /configs/{id}", "DELETE /configs/{id}", "POST /configs/{id}/update",
+)
+NOT_YET_ROUTES = (
+    "GET /containers/{id}/top", "GET /containers/{id}/changes", "GET /containers/{id}/export",
+    "GET /containers/{id}/stats", "POST /containers/{id}/update", "POST /containers/{id}/pause",
+    "POST /containers/{id}/unpause", "GET /containers/{id}/attach/ws",
+    "HEAD /containers/{id}/archive", "GET /containers/{id}/archive", "PUT /containers/{id}/archive",
+    "POST /containers/prune", "POST /build", "POST /build/prune", "POST /images/{name:.*}/push",
+    "GET /images/search", "POST /images/prune", "POST /auth", "POST /commit", "GET /events",
+    "GET /system/df", "GET /images/{name:.*}/get", "GET /images/get", "POST /images/load",
+    "POST /containers/{id}/exec", "POST /exec/{id}/start", "POST /exec/{id}/resize",
+    "GET /exec/{id}/json", "GET /volumes", "POST /volumes/create", "GET /volumes/{name}",
+    "PUT /volumes/{name}", "DELETE /volumes/{name}", "POST /volumes/prune", "GET /networks",
+    "GET /networks/{id}", "DELETE /networks/{id}", "POST /networks/create",
+    "POST /networks/{id}/connect", "POST /networks/{id}/disconnect", "POST /networks/prune",
+    "GET /plugins/privileges", "POST /plugins/pull", "GET /plugins/{name}/json",
+    "DELETE /plugins/{name}", "POST /plugins/{name}/enable", "POST /plugins/{name}/disable",
+    "POST /plugins/{name}/upgrade", "POST /plugins/create", "POST /plugins/{name}/push",
+    "POST /plugins/{name}/set", "GET /distribution/{name:.*}/json", "POST /session",
+)
+
+
+def add_routes(router: Router) -> None:
+    async def not_manager(request: Request) -> Response:
+        return json_response({"message": NOT_MANAGER}, 503)
+
+    async def not_in_swarm(request: Request) -> Response:
+        return json_response({"message": NOT_IN_SWARM}, 503)
+
+    async def no_plugins(request: Request) -> Response:
+        return json_response([])
+
+    async def not_yet(request: Request) -> Response:
+        return json_response({"message": f"{request.method} {request.path} is not implemented "
+                                         "by this version of ketch"}, 501)
+
+    for route in SWARM_ROUTES:
+        method, pattern = route.split(" ", 1)
+        router.add(method, pattern, not_manager)
+    router.add("POST", "/swarm/leave", not_in_swarm)
+    router.add("GET", "/plugins", no_plugins)
+    for route in NOT_YET_ROUTES:
+        method, pattern = route.split(" ", 1)
+        router.add(method, pattern, not_yet)

@@ -1,0 +1,201 @@
+"""Engine records -> Docker's JSON shapes (ContainerJSON, Container summary, image views).
+
+Docker fills every field of its structs, so clients read zero values rather than
+missing keys; these functions do the same, in Docker's field order.
+"""
+
+import time
+
+from ketch import timefmt
+from ketch.engine.images import Image
+from ketch.engine.records import ContainerRecord
+from ketch.engine.runner import Paths
+from ketch.engine.specgen import MASKED_PATHS, READONLY_PATHS
+from ketch.oci import reference
+from ketch.units import human_duration
+
+DRIVER = "overlay2"
+
+
+def _since(ts: str) -> float:
+    return max(0.0, time.time() - timefmt.parse_ns(ts) / 1e9)
+
+
+def status_text(rec: ContainerRecord) -> str:
+    """moby's State.String()."""
+    st = rec.state
+    if st["Running"]:
+        if st["Paused"]:
+            return f"Up {human_duration(_since(st['StartedAt']))} (Paused)"
+        return f"Up {human_duration(_since(st['StartedAt']))}"
+    if st["Status"] == "removing":
+        return "Removal In Progress"
+    if st["Dead"]:
+        return "Dead"
+    if st["StartedAt"] == timefmt.ZERO:
+        return "Created"
+    if st["FinishedAt"] == timefmt.ZERO:
+        return ""
+    return f"Exited ({st['ExitCode']}) {human_duration(_since(st['FinishedAt']))} ago"
+
+
+def command_text(rec: ContainerRecord) -> str:
+    args = [f"'{a}'" if " " in a else a for a in rec.args]
+    return " ".join([rec.path] + args) if args else rec.path
+
+
+def _familiar_tags(tags) -> list[str]:
+    return [reference.parse(t).familiar for t in tags]
+
+
+def container_config(rec: ContainerRecord) -> dict:
+    cfg = rec.config
+    out = {
+        "Hostname": cfg.get("Hostname") or rec.id[:12], "Domainname": cfg.get("Domainname") or "",
+        "User": cfg.get("User") or "", "AttachStdin": bool(cfg.get("AttachStdin")),
+        "AttachStdout": bool(cfg.get("AttachStdout")), "AttachStderr": bool(cfg.get("AttachStderr")),
+    }
+    if cfg.get("ExposedPorts"):
+        out["ExposedPorts"] = cfg["ExposedPorts"]
+    out.update({
+        "Tty": bool(cfg.get("Tty")), "OpenStdin": bool(cfg.get("OpenStdin")),
+        "StdinOnce": bool(cfg.get("StdinOnce")), "Env": cfg.get("Env"), "Cmd": cfg.get("Cmd"),
+    })
+    if cfg.get("Healthcheck"):
+        out["Healthcheck"] = cfg["Healthcheck"]
+    out.update({
+        "Image": cfg.get("Image") or rec.image, "Volumes": cfg.get("Volumes"),
+        "WorkingDir": cfg.get("WorkingDir") or "", "Entrypoint": cfg.get("Entrypoint"),
+        "OnBuild": cfg.get("OnBuild"), "Labels": cfg.get("Labels") or {},
+    })
+    for key in ("StopSignal", "StopTimeout", "Shell"):
+        if cfg.get(key) is not None:
+            out[key] = cfg[key]
+    return out
+
+
+def host_config(rec: ContainerRecord) -> dict:
+    hc = rec.host_config
+    out = {
+        "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
+        "NetworkMode": "none", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
+        "CapAdd": None, "CapDrop": None, "CgroupnsMode": "private", "Dns": [], "DnsOptions": [],
+        "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private", "Cgroup": "",
+        "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False, "PublishAllPorts": False,
+        "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "", "UsernsMode": "",
+        "ShmSize": 67108864, "Runtime": rec.runtime, "Isolation": "", "CpuShares": 0, "Memory": 0,
+        "NanoCpus": 0, "CgroupParent": "", "BlkioWeight": 0, "BlkioWeightDevice": [],
+        "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [], "BlkioDeviceReadIOps": [],
+        "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "", "Devices": [],
+        "DeviceCgroupRules": None, "DeviceRequests": None, "MemoryReservation": 0, "MemorySwap": 0,
+        "MemorySwappiness": None, "OomKillDisable": None, "PidsLimit": None, "Ulimits": None,
+        "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
+        "MaskedPaths": list(MASKED_PATHS), "ReadonlyPaths": list(READONLY_PATHS),
+    }
+    for key, value in hc.items():
+        if key in out and value is not None and value != "":
+            out[key] = value
+    out["Runtime"] = rec.runtime
+    return out
+
+
+def container_json(rec: ContainerRecord, paths: Paths, size_rw: int | None = None,
+                   image_size: int = 0) -> dict:
+    data = paths.data_dir(rec.id)
+    doc = {
+        "Id": rec.id, "Created": rec.created, "Path": rec.path, "Args": rec.args,
+        "State": dict(rec.state), "Image": rec.image_id,
+        "ResolvConfPath": f"{data}/resolv.conf", "HostnamePath": f"{data}/hostname",
+        "HostsPath": f"{data}/hosts", "LogPath": paths.log_path(rec.id), "Name": "/" + rec.name,
+        "RestartCount": rec.restart_count, "Driver": DRIVER, "Platform": "linux",
+        "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": None,
+        "HostConfig": host_config(rec),
+        "GraphDriver": {"Data": {"MergedDir": paths.bundle_rootfs(rec.id)}, "Name": DRIVER},
+    }
+    if size_rw is not None:
+        doc["SizeRw"] = size_rw
+        doc["SizeRootFs"] = size_rw + image_size
+    doc.update({
+        "Mounts": [],
+        "Config": container_config(rec),
+        "NetworkSettings": {
+            "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "HairpinMode": False,
+            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None,
+            "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+            "MacAddress": "", "Networks": {},
+        },
+    })
+    return doc
+
+
+def container_summary(rec: ContainerRecord, image_tags: list[str], size_rw: int | None = None,
+                      image_size: int = 0) -> dict:
+    image = rec.image
+    if rec.image.startswith("sha256:") or not image_tags:
+        image = rec.image_id if rec.image.startswith("sha256:") else rec.image
+    doc = {
+        "Id": rec.id, "Names": ["/" + rec.name], "Image": image, "ImageID": rec.image_id,
+        "Command": command_text(rec), "Created": int(timefmt.parse_ns(rec.created) // 10**9),
+        "Ports": [], "Labels": rec.config.get("Labels") or {}, "State": rec.status,
+        "Status": status_text(rec),
+        "HostConfig": {"NetworkMode": "none"},
+        "NetworkSettings": {"Networks": {}}, "Mounts": [],
+    }
+    if size_rw is not None:
+        doc["SizeRw"] = size_rw
+        doc["SizeRootFs"] = size_rw + image_size
+    return doc
+
+
+def image_summary(image: Image, containers: int = -1) -> dict:
+    return {
+        "Containers": containers, "Created": int(timefmt.parse_ns(image.created) // 10**9),
+        "Id": image.id, "Labels": image.container_config.get("Labels") or {}, "ParentId": "",
+        "RepoDigests": [], "RepoTags": _familiar_tags(image.tags), "SharedSize": -1,
+        "Size": image.size,
+    }
+
+
+def _image_config(cfg: dict) -> dict:
+    out = {"Hostname": "", "Domainname": "", "User": cfg.get("User") or "", "AttachStdin": False,
+           "AttachStdout": False, "AttachStderr": False}
+    if cfg.get("ExposedPorts"):
+        out["ExposedPorts"] = cfg["ExposedPorts"]
+    out.update({"Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": cfg.get("Env"),
+                "Cmd": cfg.get("Cmd"), "Image": "", "Volumes": cfg.get("Volumes"),
+                "WorkingDir": cfg.get("WorkingDir") or "", "Entrypoint": cfg.get("Entrypoint"),
+                "OnBuild": cfg.get("OnBuild"), "Labels": cfg.get("Labels")})
+    if cfg.get("StopSignal"):
+        out["StopSignal"] = cfg["StopSignal"]
+    return out
+
+
+def image_json(image: Image, paths: Paths | None = None) -> dict:
+    cfg = image.config
+    history = cfg.get("history") or [{}]
+    return {
+        "Id": image.id, "RepoTags": _familiar_tags(image.tags), "RepoDigests": [], "Parent": "",
+        "Comment": history[-1].get("comment", ""), "Created": image.created, "DockerVersion": "",
+        "Author": cfg.get("author", ""), "Config": _image_config(image.container_config),
+        "Architecture": cfg.get("architecture", ""), "Os": cfg.get("os", "linux"),
+        "Size": image.size,
+        "GraphDriver": {"Data": None, "Name": DRIVER},
+        "RootFS": {"Type": "layers", "Layers": list((cfg.get("rootfs") or {}).get("diff_ids") or [])},
+        "Metadata": {"LastTagTime": timefmt.ZERO},
+    }
+
+
+def image_history(image: Image) -> list[dict]:
+    out = []
+    for i, h in enumerate(reversed(image.config.get("history") or [])):
+        out.append({
+            "Id": image.id if i == 0 else "<missing>",
+            "Created": int(timefmt.parse_ns(h.get("created") or timefmt.ZERO) // 10**9),
+            "CreatedBy": h.get("created_by", ""), "Tags": _familiar_tags(image.tags) if i == 0 else None,
+            "Size": image.size if i == 0 and not h.get("empty_layer") else 0,
+            "Comment": h.get("comment", ""),
+        })
+    return out

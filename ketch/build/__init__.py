@@ -1,0 +1,1 @@
+"""Dockerfile instructions: parsing and (later) the builder."""

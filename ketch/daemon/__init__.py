@@ -1,0 +1,1 @@
+"""ketchd: the composition root that builds and wires the engine's parts."""

@@ -1,0 +1,75 @@
+"""ketchd's settings: Docker's daemon flags, over ``daemon.json``, over the defaults."""
+
+import argparse
+import json
+import os
+from dataclasses import dataclass, field
+
+from ketch.errors import InvalidArgument
+
+DEFAULT_HOST = "unix:///run/ketch/ketch.sock"
+DEFAULT_DATA_ROOT = "/var/lib/ketch"
+DEFAULT_EXEC_ROOT = "/run/ketch"
+DEFAULT_CONFIG_FILE = "/etc/ketch/daemon.json"
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    hosts: tuple[str, ...] = (DEFAULT_HOST,)
+    data_root: str = DEFAULT_DATA_ROOT
+    exec_root: str = DEFAULT_EXEC_ROOT
+    debug: bool = False
+    default_runtime: str = "ketch"
+    runtimes: dict = field(default_factory=dict)
+
+    def socket_paths(self) -> list[str]:
+        out = []
+        for host in self.hosts:
+            if host.startswith("unix://"):
+                out.append(host[len("unix://"):])
+            elif host.startswith("/"):
+                out.append(host)
+            else:
+                raise InvalidArgument(f"unsupported host {host!r}: only unix:// sockets are served")
+        return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ketchd", description="ketch's container engine daemon")
+    p.add_argument("-H", "--host", action="append", dest="hosts",
+                   help=f"daemon socket(s) to connect to (default {DEFAULT_HOST})")
+    p.add_argument("--data-root", help=f"root directory of persistent state (default {DEFAULT_DATA_ROOT})")
+    p.add_argument("--exec-root", help=f"root directory for execution state (default {DEFAULT_EXEC_ROOT})")
+    p.add_argument("--config-file", default=DEFAULT_CONFIG_FILE, help="daemon configuration file")
+    p.add_argument("-D", "--debug", action="store_true", default=None, help="enable debug mode")
+    p.add_argument("--default-runtime", help="default OCI runtime for containers")
+    p.add_argument("-v", "--version", action="store_true", help="print version information and quit")
+    return p
+
+
+def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespace]:
+    args = build_parser().parse_args(argv)
+    file_doc: dict = {}
+    if os.path.exists(args.config_file):
+        try:
+            with open(args.config_file) as f:
+                file_doc = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise InvalidArgument(f"unable to configure the daemon with file {args.config_file}: {exc}") from None
+    elif args.config_file != DEFAULT_CONFIG_FILE:
+        raise InvalidArgument(f"open {args.config_file}: no such file or directory")
+    for key in ("hosts", "data-root", "exec-root", "debug", "default-runtime"):
+        flag = getattr(args, key.replace("-", "_"))
+        if flag is not None and key in file_doc:
+            raise InvalidArgument(
+                "the following directives are specified both as a flag and in the configuration "
+                f"file: {key}: (from flag: {flag}, from file: {file_doc[key]})")
+    cfg = DaemonConfig(
+        hosts=tuple(args.hosts or file_doc.get("hosts") or (DEFAULT_HOST,)),
+        data_root=os.path.abspath(args.data_root or file_doc.get("data-root") or DEFAULT_DATA_ROOT),
+        exec_root=os.path.abspath(args.exec_root or file_doc.get("exec-root") or DEFAULT_EXEC_ROOT),
+        debug=bool(args.debug if args.debug is not None else file_doc.get("debug", False)),
+        default_runtime=args.default_runtime or file_doc.get("default-runtime") or "ketch",
+        runtimes=dict(file_doc.get("runtimes") or {}),
+    )
+    return cfg, args

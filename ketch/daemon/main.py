@@ -1,0 +1,159 @@
+"""ketchd's entry point: the only place that names concrete implementations and wires them.
+
+Start-up order matters: the fork server is started before the event loop has any
+threads, the embedded image exists before the API answers, and containers left
+running by a previous ketchd are reattached before clients can act on them.
+"""
+
+import asyncio
+import fcntl
+import logging
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+
+from ketch import __version__, errors, timefmt
+from ketch.api.routes import system
+from ketch.api.server import build_server
+from ketch.daemon.config import DaemonConfig, load
+from ketch.engine.containers import ContainerService
+from ketch.engine.images import ImageService
+from ketch.engine.monitors import MonitorLauncher
+from ketch.engine.records import Registry
+from ketch.engine.runner import Paths, Runner
+from ketch.engine.store import Store
+from ketch.image import embedded
+from ketch.image.content import ContentStore
+from ketch.storage.overlay import OverlaySnapshotter
+
+log = logging.getLogger("ketchd")
+
+
+def _cgroup_version() -> str:
+    return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
+
+
+class Daemon:
+    def __init__(self, cfg: DaemonConfig) -> None:
+        self.cfg = cfg
+        for d in (cfg.data_root, cfg.exec_root):
+            os.makedirs(d, mode=0o711, exist_ok=True)
+        self._lock = self._take_lock()
+        self.paths = Paths(cfg.data_root, cfg.exec_root)
+        for d in (os.path.join(cfg.data_root, "containers"), os.path.join(cfg.exec_root, "containers")):
+            os.makedirs(d, mode=0o710, exist_ok=True)
+        self.store = Store(os.path.join(cfg.data_root, "ketch.db"))
+        self.snapshots = OverlaySnapshotter(os.path.join(cfg.data_root, "snapshots"))
+        self.images = ImageService(self.store, ContentStore(os.path.join(cfg.data_root, "content")),
+                                   self.snapshots)
+        self.launcher = MonitorLauncher(cfg.exec_root)
+        self.registry = Registry(self.store)
+        self.runner = Runner(self.registry, self.snapshots, self.launcher, self.paths)
+        self.containers = ContainerService(self.registry, self.images, self.snapshots,
+                                           self.runner, self.paths)
+        self.server = build_server(self.containers, self.images, self)
+
+    def _take_lock(self):
+        path = os.path.join(self.cfg.data_root, "ketchd.lock")
+        f = open(path, "w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise errors.FailedPrecondition(
+                f"another ketchd is already using the data root {self.cfg.data_root}") from None
+        f.write(str(os.getpid()))
+        f.flush()
+        return f
+
+    # SystemBackend
+    def system_info(self) -> dict:
+        runtimes = {"ketch": {"path": "ketch-runtime"}}
+        runtimes.update({name: {"path": r.get("path", name)} for name, r in self.cfg.runtimes.items()})
+        return system.info_doc(
+            containers=self.registry.all(), images=len(self.images.list_all()),
+            data_root=self.cfg.data_root, name=platform.node(), runtimes=runtimes,
+            default_runtime=self.cfg.default_runtime, cgroup_version=_cgroup_version(),
+            debug=self.cfg.debug)
+
+    async def ensure_embedded_image(self) -> None:
+        if self.store.db.execute("SELECT 1 FROM meta WHERE key='embedded_busybox'").fetchone():
+            return
+        try:
+            embedded.check_busybox()
+        except errors.KetchError as exc:
+            log.warning("no embedded busybox image: %s", exc)
+            return
+
+        def build():
+            with tempfile.TemporaryFile() as buf:
+                mtime = embedded.build_rootfs_tar(buf)
+                buf.seek(0)
+                return self.images.ingest_layer(buf, None), mtime
+
+        (info, chain, snapshot), mtime = await asyncio.to_thread(build)
+        version = _busybox_version()
+        image_id = self.images.commit_import(
+            info, chain, snapshot, "busybox", "latest", embedded.CHANGES,
+            f"ketch embedded image: {version}", created=timefmt.format_ns(mtime * 10**9))
+        with self.store.transaction():
+            self.store.db.execute("INSERT OR REPLACE INTO meta VALUES ('embedded_busybox', ?)", (image_id,))
+        log.info("embedded image busybox:latest is %s", image_id)
+
+    async def run(self) -> None:
+        self.launcher.start()
+        try:
+            await self.ensure_embedded_image()
+            for rec in self.registry.all():
+                await self.runner.reconcile(rec)
+            for path in self.cfg.socket_paths():
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                await self.server.serve_unix(path, 0o660)
+                log.info("API listen on %s", path)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            log.info("shutting down; containers keep running")
+            await self.server.close()
+        finally:
+            self.launcher.stop()
+            self.store.close()
+
+
+def _busybox_version() -> str:
+    try:
+        out = subprocess.run([embedded.BUSYBOX], capture_output=True, text=True).stdout
+        return out.splitlines()[0].strip()
+    except (OSError, IndexError):
+        return "busybox"
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg, args = load(argv)
+    except errors.KetchError as exc:
+        print(f"ketchd: {exc}", file=sys.stderr)
+        return 1
+    if args.version:
+        print(f"ketchd version {__version__}")
+        return 0
+    logging.basicConfig(level=logging.DEBUG if cfg.debug else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if os.geteuid() != 0:
+        print("ketchd: must run as root", file=sys.stderr)
+        return 1
+    try:
+        daemon = Daemon(cfg)
+        asyncio.run(daemon.run())
+    except errors.KetchError as exc:
+        print(f"ketchd: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Container service: create, look up, list, remove; running is delegated to ``Runner``.
+
+``create`` merges the request with the image's config the way moby's ``merge`` does
+(user values win; the image's Cmd is used only when the user gave neither Cmd nor
+Entrypoint) and allocates the writable snapshot. Nothing runs until ``start``.
+"""
+
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+
+from ketch import errors, timefmt
+from ketch.engine import names
+from ketch.engine.images import ImageService
+from ketch.engine.records import ContainerRecord, Registry
+from ketch.engine.runner import Paths, Runner, parse_signal
+from ketch.engine.specgen import replace_or_append_env
+from ketch.oci import reference
+from ketch.storage.overlay import OverlaySnapshotter
+
+_CONFIG_KEYS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
+                "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck",
+                "ArgsEscaped", "Image", "Volumes", "WorkingDir", "Entrypoint", "NetworkDisabled",
+                "MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell")
+
+
+def merge_config(user: dict, image: dict) -> dict:
+    """moby's ``merge(userConf, imageConf)``."""
+    out = {k: user.get(k) for k in _CONFIG_KEYS if k in user}
+    user_env = [e for e in (user.get("Env") or []) if e]
+    image_env = image.get("Env") or []
+    if user_env:
+        keys = {e.split("=", 1)[0] for e in user_env}
+        out["Env"] = user_env + [e for e in image_env if e.split("=", 1)[0] not in keys]
+    else:
+        out["Env"] = list(image_env)
+    entrypoint = user.get("Entrypoint")
+    if entrypoint == [""]:  # `--entrypoint ""`: explicitly none
+        out["Entrypoint"] = None
+    elif not entrypoint:
+        if not user.get("Cmd"):
+            out["Cmd"] = image.get("Cmd")
+        out["Entrypoint"] = image.get("Entrypoint")
+    for key in ("User", "WorkingDir", "StopSignal"):
+        if not out.get(key) and image.get(key):
+            out[key] = image[key]
+    out["Labels"] = {**(image.get("Labels") or {}), **(user.get("Labels") or {})}
+    ports = {**(image.get("ExposedPorts") or {}), **(user.get("ExposedPorts") or {})}
+    out["ExposedPorts"] = ports or None
+    volumes = {**(image.get("Volumes") or {}), **(user.get("Volumes") or {})}
+    out["Volumes"] = volumes or None
+    if image.get("Healthcheck") and not user.get("Healthcheck"):
+        out["Healthcheck"] = image["Healthcheck"]
+    if image.get("OnBuild"):
+        out["OnBuild"] = image["OnBuild"]
+    return out
+
+
+def _familiar(name: str) -> str:
+    try:
+        return reference.parse(name).familiar
+    except errors.InvalidArgument:
+        return name
+
+
+class ContainerService:
+    def __init__(self, registry: Registry, images: ImageService, snapshots: OverlaySnapshotter,
+                 runner: Runner, paths: Paths) -> None:
+        self.registry = registry
+        self.images = images
+        self.snapshots = snapshots
+        self.runner = runner
+        self.paths = paths
+        runner.on_removed_request = self._auto_remove
+
+    def get(self, ref: str) -> ContainerRecord:
+        return self.registry.get(ref)
+
+    # -- create -----------------------------------------------------------------
+    def create(self, body: dict, name: str | None) -> tuple[str, list[str]]:
+        if not isinstance(body, dict) or not body.get("Image"):
+            raise errors.InvalidArgument("Config cannot be empty in order to create a container")
+        if name:
+            name = names.validate(name)
+            if name in self.registry.by_name:
+                raise errors.name_in_use(name, self.registry.by_name[name])
+        image_ref = body["Image"]
+        image = self.images.find(image_ref)
+        if image is None:
+            raise errors.no_such_image(_familiar(image_ref))
+        config = merge_config(body, image.container_config)
+        config["Image"] = image_ref
+        entrypoint = config.get("Entrypoint") or []
+        argv = list(entrypoint) + list(config.get("Cmd") or [])
+        if not argv:
+            raise errors.InvalidArgument("No command specified")
+        host_config = dict(body.get("HostConfig") or {})
+        cid = secrets.token_hex(32)
+        config["Hostname"] = config.get("Hostname") or cid[:12]
+        name = name or names.generate(self.registry.by_name)
+        parents = self.images.snapshot_chain(image)
+        snapshot = self.snapshots.new(writable=True)
+        try:
+            os.makedirs(self.paths.data_dir(cid), mode=0o710)
+            rec = ContainerRecord(
+                id=cid, name=name, created=timefmt.now(), image=image_ref, image_id=image.id,
+                config=config, host_config=host_config, path=argv[0], args=argv[1:],
+                snapshot=snapshot, parents=parents,
+                runtime=host_config.get("Runtime") or "ketch")
+            self.registry.add(rec)
+        except BaseException:
+            self.snapshots.remove(snapshot)
+            shutil.rmtree(self.paths.data_dir(cid), ignore_errors=True)
+            raise
+        return cid, []
+
+    # -- remove -----------------------------------------------------------------
+    async def remove(self, ref: str, force: bool = False) -> None:
+        rec = self.registry.get(ref)
+        if rec.status == "removing":
+            raise errors.Conflict(f"removal of container {rec.id[:12]} is already in progress")
+        if rec.running:
+            if not force:
+                raise errors.cannot_remove_running(ref)
+            await self.runner.stop(rec, timeout=-1, sig=9)
+        await self._remove(rec)
+
+    async def _remove(self, rec: ContainerRecord) -> None:
+        if rec.id not in self.registry.by_id:
+            return
+        rec.state["Status"] = "removing"
+        await asyncio.to_thread(self._delete_files, rec)
+        self.registry.delete(rec)
+        self.runner.removed(rec)
+
+    def _delete_files(self, rec: ContainerRecord) -> None:
+        self.runner.unmount_rootfs(rec.id)
+        self.snapshots.remove(rec.snapshot)
+        shutil.rmtree(self.paths.data_dir(rec.id), ignore_errors=True)
+
+    async def _auto_remove(self, rec: ContainerRecord) -> None:
+        await self._remove(rec)
+
+    # -- queries ----------------------------------------------------------------
+    def list_all(self) -> list[ContainerRecord]:
+        return sorted(self.registry.all(), key=lambda r: r.created, reverse=True)
+
+    def users_of_image(self, image_id: str) -> dict[str, bool]:
+        return {r.id: r.running for r in self.registry.all() if r.image_id == image_id}
+
+    def layers_in_use(self) -> set[str]:
+        out: set[str] = set()
+        for rec in self.registry.all():
+            try:
+                out.update(self.images.resolve(rec.image_id).chain_ids)
+            except errors.NotFound:
+                pass
+        return out
+
+    def size_rw(self, rec: ContainerRecord) -> int:
+        return self.snapshots.usage(rec.snapshot)
+
+    # -- running (delegated to the runner) --------------------------------------
+    async def start(self, ref: str) -> bool:
+        """Start; returns False if it was already running (Docker answers 304)."""
+        rec = self.registry.get(ref)
+        if rec.running:
+            return False
+        try:
+            await self.runner.start(rec)
+        except BaseException:
+            if rec.host_config.get("AutoRemove"):  # moby removes a failed --rm container
+                await self._remove(rec)
+            raise
+        return True
+
+    async def stop(self, ref: str, timeout: int | None, sig: str | None = None) -> bool:
+        rec = self.registry.get(ref)
+        if not rec.running:
+            return False
+        await self.runner.stop(rec, timeout, parse_signal(sig, 0) if sig else None)
+        return True
+
+    async def restart(self, ref: str, timeout: int | None, sig: str | None = None) -> None:
+        rec = self.registry.get(ref)
+        await self.runner.stop(rec, timeout, parse_signal(sig, 0) if sig else None)
+        await self.runner.start(rec)
+
+    async def kill(self, ref: str, sig: str | None) -> None:
+        rec = self.registry.get(ref)
+        await self.runner.kill(rec, parse_signal(sig, signal.SIGKILL))
+
+    def rename(self, ref: str, new_name: str) -> None:
+        rec = self.registry.get(ref)
+        new_name = names.validate(new_name)
+        if new_name == rec.name:
+            raise errors.InvalidArgument(f"Renaming a container with the same name as its current name")
+        if new_name in self.registry.by_name:
+            raise errors.name_in_use(new_name, self.registry.by_name[new_name])
+        del self.registry.by_name[rec.name]
+        rec.name = new_name
+        self.registry.by_name[new_name] = rec.id
+        self.registry.save(rec)

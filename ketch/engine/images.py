@@ -1,0 +1,249 @@
+"""Images: import, resolve, list, remove, and the layers containers are built on.
+
+An image is its config (whose digest is the image id), an OCI manifest, and layers
+unpacked by the snapshotter. Every write happens in this order: blobs into the
+content store, layers into new snapshot dirs, then one SQLite transaction that makes
+them visible. A failure before the transaction removes what it created.
+"""
+
+import json
+import os
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ketch import errors, timefmt
+from ketch.build import changes as change_cmds
+from ketch.engine.store import Store
+from ketch.image import layer as layers
+from ketch.image.content import ContentStore
+from ketch.oci import digest as dg
+from ketch.oci import mediatypes, reference
+from ketch.storage.overlay import OverlaySnapshotter
+
+ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
+        "s390x": "s390x", "riscv64": "riscv64"}.get(os.uname().machine, os.uname().machine)
+
+
+@dataclass(frozen=True)
+class Image:
+    id: str  # "sha256:<config digest hex>"
+    config: dict  # the whole image config document
+    manifest_digest: str
+    created: str
+    size: int
+    tags: tuple[str, ...]  # full references, "docker.io/library/busybox:latest"
+    chain_ids: tuple[str, ...]  # bottom layer first
+
+    @property
+    def container_config(self) -> dict:
+        return self.config.get("config") or {}
+
+
+class ImageService:
+    def __init__(self, store: Store, content: ContentStore, snapshots: OverlaySnapshotter) -> None:
+        self.store = store
+        self.content = content
+        self.snapshots = snapshots
+        self._leases: set[str] = set()  # blobs written but not yet recorded: GC keeps them
+
+    # -- lookups ----------------------------------------------------------------
+    def _load(self, image_id: str) -> Image:
+        row = self.store.get_image(image_id)
+        if row is None:
+            raise errors.no_such_image(image_id)
+        config = json.loads(row[1])
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        return Image(row[0], config, row[2], row[3], row[4], tuple(self.store.tags_of(row[0])),
+                     tuple(dg.chain_ids(diff_ids)))
+
+    def resolve(self, name: str) -> Image:
+        """An image by reference (``busybox``, ``busybox:1``), full id, or unique id prefix."""
+        found = self.find(name)
+        if found is None:
+            raise errors.no_such_image(name)
+        return found
+
+    def find(self, name: str) -> Image | None:
+        candidate = name[len("sha256:"):] if name.startswith("sha256:") else name
+        if len(candidate) == 64 and all(c in "0123456789abcdef" for c in candidate):
+            row = self.store.get_image("sha256:" + candidate)
+            return self._load(row[0]) if row else None
+        try:
+            ref = reference.parse(name)
+        except errors.InvalidArgument:
+            ref = None
+        if ref is not None:
+            image_id = self.store.resolve_tag(str(ref)) if ref.tag and not ref.digest else None
+            if image_id:
+                return self._load(image_id)
+        if candidate and all(c in "0123456789abcdef" for c in candidate):
+            matches = self.store.find_images_by_prefix("sha256:" + candidate)
+            if len(matches) == 1:
+                return self._load(matches[0])
+        return None
+
+    def list_all(self) -> list[Image]:
+        return [self._load(row[0]) for row in self.store.all_images()]
+
+    def snapshot_chain(self, image: Image) -> list[str]:
+        """Snapshot names of the image's layers, top-most first (overlayfs lowerdir order)."""
+        names = []
+        for chain_id in reversed(image.chain_ids):
+            row = self.store.get_layer(chain_id)
+            if row is None:
+                raise errors.Internal(f"layer {chain_id} of image {image.id} is missing")
+            names.append(row[5])
+        return names
+
+    # -- import -----------------------------------------------------------------
+    @staticmethod
+    def check_import_args(repo: str | None, changes: list[str]) -> None:
+        """Reject a bad reference or change before any byte of the upload is stored."""
+        if repo:
+            reference.parse(repo, default_tag=False)
+        change_cmds.apply({}, changes)
+
+    def ingest_layer(self, stream: BinaryIO, parent_chain: str | None) -> tuple[layers.LayerInfo, str, str]:
+        """Blocking: unpack and store one layer. Returns (info, chain id, snapshot name)."""
+        snapshot = self.snapshots.new()
+        try:
+            info = layers.ingest(stream, self.content, self.snapshots.fs(snapshot))
+        except BaseException:
+            self.snapshots.remove(snapshot)
+            raise
+        self._leases.add(info.digest)
+        chain = info.diff_id if parent_chain is None else dg.of_bytes(f"{parent_chain} {info.diff_id}".encode())
+        return info, chain, snapshot
+
+    def commit_import(self, info: layers.LayerInfo, chain: str, snapshot: str, repo: str | None,
+                      tag: str | None, changes: list[str], comment: str,
+                      created: str | None = None) -> str:
+        """Record an imported single-layer image; returns its id. Runs on the loop thread."""
+        try:
+            return self._commit_import(info, chain, snapshot, repo, tag, changes, comment, created)
+        except BaseException:
+            self._discard_layer(info, chain, snapshot)
+            raise
+        finally:
+            self._leases.discard(info.digest)
+
+    def _commit_import(self, info, chain, snapshot, repo, tag, changes, comment, created) -> str:
+        ref = None
+        if repo:
+            ref = reference.parse(repo, default_tag=False)
+            ref = ref.with_tag(tag or ref.tag or reference.DEFAULT_TAG)
+        created = created or timefmt.now()
+        config_doc = {
+            "architecture": ARCH,
+            "config": change_cmds.apply({}, changes),
+            "created": created,
+            "history": [{"created": created, "comment": comment}],
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [info.diff_id]},
+        }
+        config = dg.canonical_json(config_doc)
+        config_digest = self.content.put(config)
+        manifest = dg.canonical_json({
+            "schemaVersion": 2,
+            "mediaType": mediatypes.OCI_MANIFEST,
+            "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": config_digest,
+                       "size": len(config)},
+            "layers": [{"mediaType": info.media_type, "digest": info.digest,
+                        "size": info.compressed_size}],
+        })
+        manifest_digest = self.content.put(manifest)
+        existing = self.store.get_layer(chain)
+        with self.store.transaction():
+            if existing is None:
+                self.store.put_layer(chain, info.diff_id, info.digest, info.media_type, None,
+                                     snapshot, info.size)
+            self.store.put_image(config_digest, config, manifest_digest, created, info.size)
+            if ref is not None:
+                self.store.tag(str(ref), config_digest)
+        if existing is not None:  # the same layer was already unpacked: keep the old copy
+            self.snapshots.remove(snapshot)
+        return config_digest
+
+    def _discard_layer(self, info: layers.LayerInfo, chain: str, snapshot: str) -> None:
+        existing = self.store.get_layer(chain)
+        if existing is None or existing[5] != snapshot:
+            self.snapshots.remove(snapshot)
+        if existing is None:
+            self.content.delete(info.digest)
+
+    # -- tags and removal -------------------------------------------------------
+    def tag(self, source: str, target: str) -> None:
+        image = self.resolve(source)
+        ref = reference.parse(target)
+        with self.store.transaction():
+            self.store.tag(str(ref), image.id)
+
+    def remove(self, name: str, force: bool, users: dict[str, bool]) -> list[dict]:
+        """Docker's image delete. ``users`` maps ids of containers using the image to running.
+
+        Returns the ``[{"Untagged": ...}, {"Deleted": ...}]`` report.
+        """
+        image = self.resolve(name)
+        short = image.id[7:19]
+        report: list[dict] = []
+        by_reference = self._matching_tag(name, image)
+        running = [cid for cid, is_running in users.items() if is_running]
+        if by_reference and (len(image.tags) > 1 or force):
+            self._untag(by_reference, report)
+            if len(image.tags) > 1:
+                return report
+        elif by_reference and users:
+            cid = next(iter(users))
+            raise errors.Conflict(
+                f'conflict: unable to remove repository reference "{name}" (must force) - '
+                f"container {cid[:12]} is using its referenced image {short}")
+        if running:
+            raise errors.Conflict(f"conflict: unable to delete {short} (cannot be forced) - "
+                                  f"image is being used by running container {running[0][:12]}")
+        if not by_reference and len(image.tags) > 1 and not force:
+            raise errors.Conflict(f"conflict: unable to delete {short} (must be forced) - "
+                                  "image is referenced in multiple repositories")
+        if users and not force:
+            raise errors.Conflict(f"conflict: unable to delete {short} (must be forced) - "
+                                  f"image is being used by stopped container {next(iter(users))[:12]}")
+        for tag in self.store.tags_of(image.id):
+            self._untag(tag, report)
+        if users:  # forced while stopped containers use it: Docker keeps the image, untagged
+            return report
+        with self.store.transaction():
+            self.store.delete_image(image.id)
+        report.append({"Deleted": image.id})
+        return report
+
+    def _matching_tag(self, name: str, image: Image) -> str | None:
+        try:
+            ref = str(reference.parse(name))
+        except errors.InvalidArgument:
+            return None
+        return ref if ref in image.tags else None
+
+    def _untag(self, ref: str, report: list[dict]) -> None:
+        with self.store.transaction():
+            self.store.untag(ref)
+        report.append({"Untagged": reference.parse(ref).familiar})
+
+    def collect_garbage(self, in_use_chains: set[str]) -> None:
+        """Delete layers, snapshots and blobs that no image and no container needs."""
+        live: set[str] = set(in_use_chains)
+        live_blobs: set[str] = set()
+        for row in self.store.all_images():
+            live_blobs.add(row[0])
+            live_blobs.add(row[2])
+            diff_ids = (json.loads(row[1]).get("rootfs") or {}).get("diff_ids") or []
+            live.update(dg.chain_ids(diff_ids))
+        for chain_id, _parent, snapshot, digest in self.store.all_layers():
+            if chain_id in live:
+                live_blobs.add(digest)
+                continue
+            with self.store.transaction():
+                self.store.delete_layer(chain_id)
+            self.snapshots.remove(snapshot)
+        blob_dir = os.path.join(self.content.root, "blobs", "sha256")
+        for hexname in os.listdir(blob_dir):
+            if "sha256:" + hexname not in live_blobs | self._leases:
+                self.content.delete("sha256:" + hexname)

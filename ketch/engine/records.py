@@ -1,0 +1,114 @@
+"""Container records: what ketchd knows about each container, and their registry.
+
+A ``ContainerRecord`` is persisted as JSON in the store after every change; the
+``Registry`` keeps them in memory and resolves the ways users name a container (full
+id, name, unique id prefix).
+"""
+
+from dataclasses import asdict, dataclass, field
+
+from ketch import errors, timefmt
+from ketch.engine.store import Store
+
+
+def new_state() -> dict:
+    return {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
+            "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
+            "StartedAt": timefmt.ZERO, "FinishedAt": timefmt.ZERO}
+
+
+@dataclass
+class ContainerRecord:
+    id: str
+    name: str  # without the leading "/"
+    created: str
+    image: str  # as the user named it (Config.Image)
+    image_id: str
+    config: dict  # Docker's container Config, merged with the image's
+    host_config: dict
+    path: str
+    args: list[str]
+    snapshot: str  # the writable layer
+    parents: list[str]  # the image's layer snapshots, top-most first
+    state: dict = field(default_factory=new_state)
+    restart_count: int = 0
+    runtime: str = "ketch"
+
+    @property
+    def running(self) -> bool:
+        return bool(self.state["Running"])
+
+    @property
+    def status(self) -> str:
+        return self.state["Status"]
+
+    def to_doc(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> "ContainerRecord":
+        return cls(**doc)
+
+    def set_running(self, pid: int, started_at: str) -> None:
+        self.state.update(Status="running", Running=True, Paused=False, Restarting=False,
+                          OOMKilled=False, Dead=False, Pid=pid, ExitCode=0, Error="",
+                          StartedAt=started_at, FinishedAt=timefmt.ZERO)
+
+    def set_exited(self, exit_code: int, finished_at: str, oom_killed: bool = False,
+                   error: str = "") -> None:
+        self.state.update(Status="exited", Running=False, Paused=False, Restarting=False,
+                          OOMKilled=oom_killed, Pid=0, ExitCode=exit_code, Error=error,
+                          FinishedAt=finished_at)
+
+    def set_start_failed(self, exit_code: int, error: str) -> None:
+        """A failed start leaves the container "created" with the error, as Docker does."""
+        self.state.update(ExitCode=exit_code, Error=error, Running=False, Pid=0)
+
+
+class Registry:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.by_id: dict[str, ContainerRecord] = {}
+        self.by_name: dict[str, str] = {}
+        for doc in store.all_containers():
+            rec = ContainerRecord.from_doc(doc)
+            self.by_id[rec.id] = rec
+            self.by_name[rec.name] = rec.id
+
+    def save(self, rec: ContainerRecord) -> None:
+        self.store.put_container(rec.id, rec.name, rec.to_doc())
+
+    def add(self, rec: ContainerRecord) -> None:
+        if rec.name in self.by_name:
+            raise errors.name_in_use(rec.name, self.by_name[rec.name])
+        self.save(rec)
+        self.by_id[rec.id] = rec
+        self.by_name[rec.name] = rec.id
+
+    def delete(self, rec: ContainerRecord) -> None:
+        self.store.delete_container(rec.id)
+        self.by_id.pop(rec.id, None)
+        if self.by_name.get(rec.name) == rec.id:
+            del self.by_name[rec.name]
+
+    def find(self, ref: str) -> ContainerRecord | None:
+        if not ref:
+            return None
+        if ref in self.by_id:
+            return self.by_id[ref]
+        cid = self.by_name.get(ref.lstrip("/"))
+        if cid:
+            return self.by_id[cid]
+        matches = [cid for cid in self.by_id if cid.startswith(ref)]
+        if len(matches) > 1:
+            raise errors.InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
+        return self.by_id[matches[0]] if matches else None
+
+    def get(self, ref: str) -> ContainerRecord:
+        rec = self.find(ref)
+        if rec is None:
+            raise errors.no_such_container(ref)
+        return rec
+
+    def all(self) -> list[ContainerRecord]:
+        return list(self.by_id.values())

@@ -1,0 +1,141 @@
+"""The daemon's metadata: one SQLite database in WAL mode, ``<data-root>/ketch.db``.
+
+Schema, version 1::
+
+    meta(key PRIMARY KEY, value)                      schema_version
+    layers(chain_id PRIMARY KEY, diff_id, digest,     one unpacked layer: its snapshot dir,
+           media_type, parent, snapshot, size)        compressed blob digest and content size
+    images(id PRIMARY KEY, config, manifest_digest,   id is the config digest; config the raw
+           created, size)                             JSON bytes whose digest the id is
+    tags(reference PRIMARY KEY, image_id)             "docker.io/library/busybox:latest" -> id
+    containers(id PRIMARY KEY, name UNIQUE, doc)      doc: a ContainerRecord as JSON
+
+Blobs and unpacked layers live on disk (``image/content.py``, ``storage/``); a row is
+written only after its files are complete, in one transaction, so a crash or a failed
+import leaves the database as it was. Used from the event-loop thread only.
+"""
+
+import json
+import sqlite3
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS layers (
+    chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, digest TEXT NOT NULL,
+    media_type TEXT NOT NULL, parent TEXT, snapshot TEXT NOT NULL, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    id TEXT PRIMARY KEY, config BLOB NOT NULL, manifest_digest TEXT NOT NULL,
+    created TEXT NOT NULL, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tags (
+    reference TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id));
+CREATE TABLE IF NOT EXISTS containers (
+    id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, doc TEXT NOT NULL);
+"""
+
+
+class Store:
+    def __init__(self, path: str) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode loses nothing when the process dies; only a power cut
+        # can drop the last transactions.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(_SCHEMA)
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise RuntimeError(f"database schema {row[0]} is newer than this ketchd ({SCHEMA_VERSION})")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def transaction(self):
+        return _Transaction(self.db)
+
+    # -- layers -----------------------------------------------------------------
+    def get_layer(self, chain_id: str) -> sqlite3.Row | None:
+        cur = self.db.execute("SELECT chain_id, diff_id, digest, media_type, parent, snapshot, size "
+                              "FROM layers WHERE chain_id=?", (chain_id,))
+        return cur.fetchone()
+
+    def put_layer(self, chain_id: str, diff_id: str, digest: str, media_type: str,
+                  parent: str | None, snapshot: str, size: int) -> None:
+        self.db.execute("INSERT OR IGNORE INTO layers VALUES (?,?,?,?,?,?,?)",
+                        (chain_id, diff_id, digest, media_type, parent, snapshot, size))
+
+    def delete_layer(self, chain_id: str) -> None:
+        self.db.execute("DELETE FROM layers WHERE chain_id=?", (chain_id,))
+
+    def all_layers(self) -> list[tuple]:
+        return self.db.execute("SELECT chain_id, parent, snapshot, digest FROM layers").fetchall()
+
+    # -- images -----------------------------------------------------------------
+    def get_image(self, image_id: str) -> tuple | None:
+        return self.db.execute("SELECT id, config, manifest_digest, created, size FROM images "
+                               "WHERE id=?", (image_id,)).fetchone()
+
+    def find_images_by_prefix(self, prefix: str) -> list[str]:
+        rows = self.db.execute("SELECT id FROM images WHERE id >= ? AND id < ?",
+                               (prefix, prefix + "\x7f")).fetchall()
+        return [r[0] for r in rows]
+
+    def put_image(self, image_id: str, config: bytes, manifest_digest: str, created: str,
+                  size: int) -> None:
+        self.db.execute("INSERT OR IGNORE INTO images VALUES (?,?,?,?,?)",
+                        (image_id, config, manifest_digest, created, size))
+
+    def delete_image(self, image_id: str) -> None:
+        self.db.execute("DELETE FROM images WHERE id=?", (image_id,))
+
+    def all_images(self) -> list[tuple]:
+        return self.db.execute("SELECT id, config, manifest_digest, created, size FROM images").fetchall()
+
+    # -- tags -------------------------------------------------------------------
+    def tag(self, reference: str, image_id: str) -> str | None:
+        """Point ``reference`` at ``image_id``; returns the image it pointed at before."""
+        row = self.db.execute("SELECT image_id FROM tags WHERE reference=?", (reference,)).fetchone()
+        self.db.execute("INSERT OR REPLACE INTO tags VALUES (?,?)", (reference, image_id))
+        return row[0] if row else None
+
+    def untag(self, reference: str) -> None:
+        self.db.execute("DELETE FROM tags WHERE reference=?", (reference,))
+
+    def resolve_tag(self, reference: str) -> str | None:
+        row = self.db.execute("SELECT image_id FROM tags WHERE reference=?", (reference,)).fetchone()
+        return row[0] if row else None
+
+    def tags_of(self, image_id: str) -> list[str]:
+        rows = self.db.execute("SELECT reference FROM tags WHERE image_id=? ORDER BY reference",
+                               (image_id,)).fetchall()
+        return [r[0] for r in rows]
+
+    def all_tags(self) -> list[tuple[str, str]]:
+        return self.db.execute("SELECT reference, image_id FROM tags").fetchall()
+
+    # -- containers -------------------------------------------------------------
+    def put_container(self, cid: str, name: str, doc: dict) -> None:
+        self.db.execute("INSERT OR REPLACE INTO containers VALUES (?,?,?)",
+                        (cid, name, json.dumps(doc)))
+
+    def delete_container(self, cid: str) -> None:
+        self.db.execute("DELETE FROM containers WHERE id=?", (cid,))
+
+    def all_containers(self) -> list[dict]:
+        return [json.loads(r[0]) for r in self.db.execute("SELECT doc FROM containers")]
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False

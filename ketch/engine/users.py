@@ -1,0 +1,58 @@
+"""``--user`` resolution against the container's own /etc/passwd and /etc/group.
+
+Docker resolves names in the daemon, from the container's rootfs, and adds the
+supplementary groups that /etc/group lists for the user (as runc's user lookup does).
+"""
+
+import os
+from dataclasses import dataclass
+
+from ketch.errors import InvalidArgument
+from ketch.linux.safepath import resolve_in_root
+
+
+@dataclass(frozen=True)
+class ExecUser:
+    uid: int
+    gid: int
+    additional_gids: tuple[int, ...]
+    home: str
+
+
+def _read(rootfs: str, path: str) -> list[list[str]]:
+    try:
+        with open(resolve_in_root(rootfs, path), encoding="utf-8", errors="replace") as f:
+            return [line.rstrip("\n").split(":") for line in f if line.strip() and not line.startswith("#")]
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return []
+
+
+def resolve(rootfs: str, spec: str, group_add: list[str] = ()) -> ExecUser:
+    user, _, group = (spec or "0").partition(":")
+    passwd = _read(rootfs, "/etc/passwd")
+    groups = _read(rootfs, "/etc/group")
+    entry = next((p for p in passwd if len(p) >= 7 and (p[0] == user or p[2] == user)), None)
+    if entry is None:
+        if not user.isdigit():
+            raise InvalidArgument(f"unable to find user {user}: no matching entries in passwd file")
+        uid, gid, name, home = int(user), 0, None, "/"
+    else:
+        uid, gid, name, home = int(entry[2]), int(entry[3]), entry[0], entry[5] or "/"
+    if group:
+        g = next((g for g in groups if len(g) >= 3 and (g[0] == group or g[2] == group)), None)
+        if g is None:
+            if not group.isdigit():
+                raise InvalidArgument(f"unable to find group {group}: no matching entries in group file")
+            gid = int(group)
+        else:
+            gid = int(g[2])
+    extra = []
+    if name is not None and not group:
+        extra = [int(g[2]) for g in groups if len(g) >= 4 and name in g[3].split(",")]
+    for wanted in group_add:
+        g = next((g for g in groups if len(g) >= 3 and (g[0] == wanted or g[2] == wanted)), None)
+        if g is None and not wanted.isdigit():
+            raise InvalidArgument(f"unable to find group {wanted}: no matching entries in group file")
+        extra.append(int(g[2]) if g else int(wanted))
+    extra = sorted(set(e for e in extra if e != gid))
+    return ExecUser(uid, gid, tuple(extra), home)

@@ -1,0 +1,93 @@
+"""Paths inside a root that a symlink cannot lead out of.
+
+A container's rootfs, a layer being extracted and a volume are all trees whose
+content is untrusted: any component may be a symlink, and its target (``/etc``,
+``../../..``) means something inside the container, not on the host. These
+functions resolve a path the way the container would see it, with ``root`` as
+``/``, the way containerd's ``fs.RootPath`` and Go's ``securejoin`` do: symlinks
+are followed one component at a time, absolute targets restart at ``root`` and
+``..`` stops at ``root``.
+
+The result is only as good as the tree staying still: nothing else may rename
+entries under ``root`` between the resolution and its use. That holds for a
+layer being extracted and for a stopped container's rootfs.
+
+Like ``os``, every function raises ``OSError`` carrying the errno and the path;
+callers map it into ``ketch.errors`` where they know what it means.
+"""
+
+import collections
+import errno
+import os
+import stat
+
+# containerd and securejoin give up after this many links, so a layer that
+# resolves for them resolves for us.
+MAX_SYMLINKS = 255
+
+
+def resolve_in_root(root: str, path: str) -> str:
+    """Return the host path under ``root`` that ``path`` names when ``root`` is ``/``.
+
+    Every existing component is followed if it is a symlink; components that do
+    not exist are taken literally, so the result may name something that does
+    not exist yet (the place to create it). The result never leaves ``root``.
+    """
+    root = os.path.abspath(root)
+    pending = collections.deque(path.split("/"))
+    resolved: list[str] = []
+    links = 0
+    while pending:
+        part = pending.popleft()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        try:
+            st = os.lstat(candidate)
+        except (FileNotFoundError, NotADirectoryError):
+            # Nothing there, so nothing to follow: the rest is lexical.
+            resolved.append(part)
+            continue
+        if not stat.S_ISLNK(st.st_mode):
+            resolved.append(part)
+            continue
+        links += 1
+        if links > MAX_SYMLINKS:
+            where = os.path.join(root, path.lstrip("/"))
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), where)
+        target = os.readlink(candidate)
+        if target.startswith("/"):
+            resolved.clear()
+        pending.extendleft(reversed(target.split("/")))
+    return os.path.join(root, *resolved)
+
+
+def mkdir_all_in_root(root: str, path: str, mode: int = 0o755) -> str:
+    """Create the directory ``path`` names inside ``root``, with its missing parents.
+
+    Returns the host path. Directories created get exactly ``mode`` whatever the
+    umask; existing ones are left as they are. Raises ``NotADirectoryError`` if a
+    component exists and is not a directory.
+    """
+    root = os.path.abspath(root)
+    host = resolve_in_root(root, path)
+    current = root
+    for part in os.path.relpath(host, root).split("/"):
+        if part == ".":
+            continue
+        current = os.path.join(current, part)
+        try:
+            os.mkdir(current, mode)
+        except FileExistsError:
+            # resolve_in_root followed every symlink that existed, so anything
+            # that is not a plain directory here is a file or appeared since.
+            if not stat.S_ISDIR(os.lstat(current).st_mode):
+                message = os.strerror(errno.ENOTDIR)
+                raise NotADirectoryError(errno.ENOTDIR, message, current) from None
+            continue
+        os.chmod(current, mode)
+    return host

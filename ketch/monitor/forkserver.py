@@ -1,0 +1,85 @@
+"""The fork server: a warm, single-threaded process that forks one monitor per container.
+
+ketchd is multithreaded and must not fork namespaces itself, and a fresh Python
+interpreter per container costs tens of milliseconds. So ketchd starts this process
+once; it imports the monitor and the runtime up front and then, for each request on
+its socket, double-forks a monitor that inherits the requesting connection as its
+channel to ketchd::
+
+    ketchd ── connect, {"id", "bundle", ...}\\n ──▶ fork server ── fork ──▶ (setsid) ── fork ──▶ monitor
+    ketchd ◀───────────── frames on the same connection ───────────────────────────────────────┘
+
+The double fork leaves monitors parented by init (or the nearest subreaper), so they
+outlive both the fork server and ketchd. The fork server dies with ketchd.
+"""
+
+import json
+import os
+import signal
+import socket
+import sys
+
+from ketch.linux import syscalls as sc
+from ketch.monitor import protocol as proto
+from ketch.monitor.monitor import MonitorRequest, run_monitor
+
+
+def _read_request(conn: socket.socket) -> dict | None:
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        buf += chunk
+    return json.loads(buf)
+
+
+def _spawn(conn: socket.socket, listener: socket.socket, doc: dict) -> None:
+    req = MonitorRequest.from_json(doc)
+    pid = os.fork()
+    if pid:
+        os.waitpid(pid, 0)
+        return
+    try:  # first child: new session, fork the monitor, leave
+        listener.close()
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        run_monitor(req, conn)
+    finally:
+        os._exit(1)
+
+
+def serve(path: str) -> None:
+    sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # ketchd died before we set the death signal
+        return
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(64)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    while True:
+        conn, _ = listener.accept()
+        try:
+            doc = _read_request(conn)
+            if doc is not None:
+                _spawn(conn, listener, doc)
+        except Exception as exc:  # noqa: BLE001 - one bad request must not stop the server
+            try:
+                conn.sendall(proto.control({"event": "error", "message": str(exc), "exit_code": 125}))
+            except OSError:
+                pass
+        finally:
+            conn.close()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

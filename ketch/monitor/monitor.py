@@ -1,0 +1,327 @@
+"""One container's monitor: create it, hold its stdio, log, reap, report the exit.
+
+Runs single-threaded around one ``selectors`` loop. Its lifetime::
+
+    spawned by the fork server with ketchd's connection ─▶ runtime create ─▶ "created"
+    ─▶ wait for "start" ─▶ runtime start ─▶ "started" ─▶ pump output to the log and to
+    subscribers, stdin from ketchd ─▶ init exits ─▶ drain output ─▶ exit.json ─▶ "exited"
+
+Files, in the container's exec directory (``MonitorRequest.state_dir``)::
+
+    monitor.sock   ketchd reconnects here after a restart
+    exit.json      {"exit_code", "finished_at", "oom_killed"} once the container is gone
+"""
+
+import errno
+import fcntl
+import json
+import os
+import selectors
+import signal
+import socket
+import termios
+import struct
+import time
+from dataclasses import dataclass
+
+from ketch.errors import ExecFailed, KetchError
+from ketch.linux import syscalls as sc
+from ketch.linux.atomic import write_file
+from ketch.monitor import protocol as proto
+from ketch.monitor.logfile import JsonFileWriter
+from ketch.runtime import container as rt
+from ketch.runtime.process import Stdio
+from ketch.timefmt import format_ns
+
+DRAIN_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class MonitorRequest:
+    id: str
+    bundle: str
+    runtime_root: str
+    state_dir: str
+    log_path: str
+    tty: bool = False
+    stdin: bool = False
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "MonitorRequest":
+        return cls(doc["id"], doc["bundle"], doc["runtime_root"], doc["state_dir"],
+                   doc["log_path"], bool(doc.get("tty")), bool(doc.get("stdin")))
+
+
+class _Client:
+    def __init__(self, sock: socket.socket, subscribed: bool) -> None:
+        self.sock = sock
+        self.reader = proto.FrameReader()
+        self.subscribed = subscribed
+
+
+class Monitor:
+    def __init__(self, req: MonitorRequest, first: socket.socket) -> None:
+        self.req = req
+        self.sel = selectors.DefaultSelector()
+        self.clients: list[_Client] = []
+        self.outputs: dict[int, str] = {}  # fd -> "stdout" | "stderr"
+        self.stdin_fd = -1
+        self.pty_fd = -1
+        self.container: rt.Container | None = None
+        self.exit_code: int | None = None
+        self.log = JsonFileWriter(req.log_path)
+        self._add_client(first, subscribed=True)
+        self._sigr, self._sigw = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self._sigw)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.sel.register(self._sigr, selectors.EVENT_READ, self._on_signal)
+        self.listener = self._listen(os.path.join(req.state_dir, "monitor.sock"))
+
+    # -- set-up -----------------------------------------------------------------
+    def _listen(self, path: str) -> socket.socket:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(path)
+        os.chmod(path, 0o600)
+        sock.listen(8)
+        sock.setblocking(False)
+        self.sel.register(sock, selectors.EVENT_READ, self._on_accept)
+        return sock
+
+    def _add_client(self, sock: socket.socket, subscribed: bool) -> None:
+        sock.setblocking(True)  # writes block: a slow ketchd slows the container, as in Docker
+        c = _Client(sock, subscribed)
+        self.clients.append(c)
+        self.sel.register(sock, selectors.EVENT_READ, lambda _fd, c=c: self._on_client(c))
+
+    def _stdio(self) -> tuple[Stdio | None, list[int]]:
+        """Pipes (or nothing, for a terminal) for the container; returns the child ends."""
+        if self.req.tty:
+            return None, []
+        devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+        child_ends = [devnull]
+        stdin = devnull
+        if self.req.stdin:
+            r, w = os.pipe2(os.O_CLOEXEC)
+            stdin, self.stdin_fd = r, w
+            child_ends.append(r)
+        fds = []
+        for name in ("stdout", "stderr"):
+            r, w = os.pipe2(os.O_CLOEXEC)
+            self.outputs[r] = name
+            os.set_blocking(r, False)
+            self.sel.register(r, selectors.EVENT_READ, self._on_output)
+            child_ends.append(w)
+            fds.append(w)
+        return Stdio(stdin, fds[0], fds[1]), child_ends
+
+    def create(self) -> bool:
+        stdio, child_ends = self._stdio()
+        try:
+            self.container, created = rt.create(self.req.runtime_root, self.req.id,
+                                                self.req.bundle, stdio)
+        except KetchError as exc:
+            code = exc.exit_code if isinstance(exc, ExecFailed) else 125
+            self.broadcast(proto.control({"event": "error", "message": str(exc), "exit_code": code}))
+            return False
+        finally:
+            for fd in child_ends:
+                os.close(fd)
+        if created.console_fd >= 0:
+            self.pty_fd = self.stdin_fd = created.console_fd
+            os.set_blocking(self.pty_fd, False)
+            self.outputs[self.pty_fd] = "stdout"
+            self.sel.register(self.pty_fd, selectors.EVENT_READ, self._on_output)
+        self.broadcast(proto.control({"event": "created", "pid": self.container.pid}))
+        return True
+
+    # -- events -----------------------------------------------------------------
+    def _on_accept(self, _fd) -> None:
+        try:
+            sock, _ = self.listener.accept()
+        except BlockingIOError:
+            return
+        self._add_client(sock, subscribed=False)
+
+    def _on_client(self, c: _Client) -> None:
+        try:
+            data = c.sock.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(c)
+            return
+        for stream, payload in c.reader.feed(data):
+            if stream == proto.STDIN:
+                self._write_stdin(payload)
+            elif stream == proto.CONTROL:
+                self._on_op(c, json.loads(payload))
+
+    def _on_op(self, c: _Client, op: dict) -> None:
+        kind = op.get("op")
+        if kind == "start":
+            self._start(c)
+        elif kind == "kill" and self.container and self.exit_code is None:
+            try:
+                os.kill(self.container.pid, int(op.get("signal", signal.SIGTERM)))
+            except ProcessLookupError:
+                pass
+        elif kind == "resize" and self.pty_fd >= 0:
+            size = struct.pack("HHHH", int(op.get("height", 0)), int(op.get("width", 0)), 0, 0)
+            fcntl.ioctl(self.pty_fd, termios.TIOCSWINSZ, size)
+        elif kind == "close_stdin":
+            self._close_stdin()
+        elif kind == "subscribe":
+            c.subscribed = True
+            state = "running" if self.exit_code is None else "exited"
+            self._send(c, proto.control({"event": "status", "state": state,
+                                         "pid": self.container.pid if self.container else 0}))
+
+    def _start(self, c: _Client) -> None:
+        try:
+            self.container.start()
+        except KetchError as exc:
+            self._send(c, proto.control({"event": "error", "message": str(exc), "exit_code": 125}))
+            return
+        self.broadcast(proto.control({"event": "started", "started_at": format_ns(time.time_ns())}))
+
+    def _write_stdin(self, data: bytes) -> None:
+        if self.stdin_fd < 0:
+            return
+        if not data:
+            self._close_stdin()
+            return
+        try:
+            os.set_blocking(self.stdin_fd, True)
+            os.write(self.stdin_fd, data)
+        except OSError:
+            self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        if self.stdin_fd >= 0 and self.stdin_fd != self.pty_fd:
+            os.close(self.stdin_fd)
+            self.stdin_fd = -1
+        elif self.pty_fd >= 0:
+            os.write(self.pty_fd, b"\x04")  # a terminal's EOF is ^D
+
+    def _on_output(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:  # EIO: the terminal's last slave is closed
+            if exc.errno != errno.EIO:
+                raise
+            data = b""
+        stream = self.outputs[fd]
+        now = time.time_ns()
+        if not data:
+            self.log.flush(stream, now)
+            self.sel.unregister(fd)
+            del self.outputs[fd]
+            if fd != self.pty_fd:
+                os.close(fd)
+            return
+        self.log.write(stream, data, now)
+        self.broadcast(proto.frame(proto.STDOUT if stream == "stdout" else proto.STDERR, data))
+
+    def _on_signal(self, _fd) -> None:
+        try:
+            os.read(self._sigr, 512)
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if self.container and pid == self.container.pid:
+                self.exit_code = _exit_code(status)
+
+    # -- output -----------------------------------------------------------------
+    def broadcast(self, data: bytes) -> None:
+        for c in list(self.clients):
+            if c.subscribed:
+                self._send(c, data)
+
+    def _send(self, c: _Client, data: bytes) -> None:
+        try:
+            c.sock.sendall(data)
+        except OSError:
+            self._drop(c)
+
+    def _drop(self, c: _Client) -> None:
+        if c in self.clients:
+            self.clients.remove(c)
+            self.sel.unregister(c.sock)
+            c.sock.close()
+
+    # -- main loop --------------------------------------------------------------
+    def run(self) -> None:
+        if not self.create():
+            self._finish(None)
+            return
+        while self.exit_code is None:
+            for key, _ in self.sel.select():
+                key.data(key.fd)
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while self.outputs and time.monotonic() < deadline:
+            for key, _ in self.sel.select(timeout=0.05):
+                if key.fd in self.outputs:
+                    key.data(key.fd)
+        self._finish(self.exit_code)
+
+    def _finish(self, exit_code: int | None) -> None:
+        finished = format_ns(time.time_ns())
+        if exit_code is not None:
+            doc = {"exit_code": exit_code, "finished_at": finished, "oom_killed": False}
+            write_file(os.path.join(self.req.state_dir, "exit.json"), json.dumps(doc).encode())
+            self.broadcast(proto.control({"event": "exited", **doc}))
+        if self.container is not None:
+            self.container.delete(force=True)
+        self.log.close()
+        if self.pty_fd >= 0:
+            os.close(self.pty_fd)
+        try:
+            os.unlink(os.path.join(self.req.state_dir, "monitor.sock"))
+        except FileNotFoundError:
+            pass
+        for c in list(self.clients):
+            self._drop(c)
+
+
+def _exit_code(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+def _redirect_stdio(log_path: str) -> None:
+    # The fork server's stdio leads to ketchd, which the monitor must outlive.
+    null = os.open("/dev/null", os.O_RDWR)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
+
+
+def run_monitor(req: MonitorRequest, conn: socket.socket) -> None:
+    """Entry point in the forked monitor process: never returns."""
+    status = 0
+    try:
+        _redirect_stdio(os.path.join(req.state_dir, "monitor.log"))
+        sc.set_process_name("ketch-monitor")
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+        Monitor(req, conn).run()
+    except BaseException:  # noqa: BLE001 - report and die; there is no one to raise to
+        import traceback
+        traceback.print_exc()
+        status = 1
+    finally:
+        os._exit(status)

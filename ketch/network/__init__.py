@@ -1,0 +1,1 @@
+"""Container networking (for now: the files a container's resolver reads)."""

@@ -1,0 +1,1 @@
+"""Snapshotters: directories for unpacked layers and containers' writable layers, as ``Mount`` data."""

@@ -1,0 +1,69 @@
+"""The overlayfs snapshotter.
+
+Layout under its root (``<data-root>/snapshots``)::
+
+    <name>/fs      a layer's unpacked content, or a container's writable (upper) layer
+    <name>/work    overlayfs's work dir, for writable snapshots only
+
+Names are short random hex strings, not chain ids, so that the ``lowerdir=`` option
+of an image with many layers stays under the kernel's one-page limit for mount data.
+Nothing here mounts: ``mounts()`` returns ``Mount`` data for the caller to apply.
+"""
+
+import os
+import secrets
+import shutil
+
+from ketch.errors import InvalidArgument
+from ketch.linux.mount import Mount
+
+MAX_MOUNT_DATA = 4000  # the kernel copies at most one page of mount options
+
+
+class OverlaySnapshotter:
+    def __init__(self, root: str) -> None:
+        self.root = root
+        os.makedirs(root, mode=0o700, exist_ok=True)
+
+    def fs(self, name: str) -> str:
+        return os.path.join(self.root, name, "fs")
+
+    def new(self, writable: bool = False) -> str:
+        """Create an empty snapshot; returns its name."""
+        name = secrets.token_hex(6)
+        os.makedirs(self.fs(name), mode=0o755)
+        if writable:
+            os.mkdir(os.path.join(self.root, name, "work"), 0o700)
+        return name
+
+    def remove(self, name: str) -> None:
+        if not name or "/" in name:
+            raise InvalidArgument(f"invalid snapshot name {name!r}")
+        shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+
+    def mounts(self, name: str, parents: list[str]) -> list[Mount]:
+        """How to mount writable snapshot ``name`` over ``parents`` (top-most first)."""
+        if not parents:
+            return [Mount("bind", self.fs(name), options=("rbind", "rw"))]
+        options = (
+            "lowerdir=" + ":".join(self.fs(p) for p in parents),
+            f"upperdir={self.fs(name)}",
+            f"workdir={os.path.join(self.root, name, 'work')}",
+        )
+        if sum(len(o) + 1 for o in options) > MAX_MOUNT_DATA:
+            raise InvalidArgument(f"too many layers to mount ({len(parents)})")
+        return [Mount("overlay", "overlay", options=options)]
+
+    def usage(self, name: str) -> int:
+        """Bytes used by the files of snapshot ``name`` (its own layer only)."""
+        total = 0
+        for dirpath, _dirs, files in os.walk(self.fs(name)):
+            for f in files:
+                try:
+                    total += os.lstat(os.path.join(dirpath, f)).st_size
+                except OSError:
+                    pass
+        return total
+
+    def names(self) -> list[str]:
+        return os.listdir(self.root)
