@@ -7,7 +7,8 @@ this module follows Go -- output, truthiness, function semantics and the wording
 of errors -- rather than offering a Python dialect:
 
     template: :1: unexpected "}" in operand
-    template: :1:6: executing "" at <.State.Foo>: nil pointer evaluating interface {}.Foo
+    template: :1:8: executing "" at <.State.Health.Status>: nil pointer evaluating
+              interface {}.Status
 
 The stages are Go's own (text/template/parse/lex.go, parse.go, then exec.go):
 a lexer turns the text into tokens, a parser builds a small node tree plus the
@@ -113,9 +114,8 @@ class _Func:
 _SPACES = frozenset(" \t\r\n")
 _SPACE_CHARS = " \t\r\n"
 _TERMINATORS = frozenset(".,|:)(}")  # '}' starts the right delimiter
-_KEYWORDS = frozenset(
-    ("block", "break", "continue", "define", "else", "end", "if", "nil", "range", "template", "with")
-)
+_KEYWORDS = frozenset(("block", "break", "continue", "define", "else", "end", "if", "nil",
+                       "range", "template", "with"))
 _DEC, _HEX, _OCT, _BIN = (frozenset("0123456789_"), frozenset("0123456789abcdefABCDEF_"),
                           frozenset("01234567_"), frozenset("01_"))
 _BASE_PREFIX = {"x": _HEX, "X": _HEX, "o": _OCT, "O": _OCT, "b": _BIN, "B": _BIN}
@@ -1423,6 +1423,9 @@ _INT_BASES = {"v": "d", "d": "d", "b": "b", "o": "o", "O": "o", "x": "x", "X": "
 
 
 def _fmt_int(v, verb, spec):
+    if verb in "eEfFgG":
+        # JSON writes an integral float64 as 5, which decodes as an int
+        return _fmt_float(float(v), verb, spec)
     if verb == "c":
         return _pad(chr(v) if 0 <= v <= 0x10FFFF else "\ufffd", spec)
     if verb == "q":
@@ -1717,12 +1720,12 @@ def _call(fn, *args):
 
 
 def _basic_kind(v):
+    # Go keeps int and float64 apart; JSON does not (a float64 field holding 5
+    # decodes as an int), so numbers compare as one kind here
     if isinstance(v, bool):
         return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
+    if isinstance(v, (int, float)):
+        return "number"
     if isinstance(v, str):
         return "string"
     return None

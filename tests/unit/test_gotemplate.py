@@ -1,8 +1,12 @@
 """Go text/template as Docker's --format speaks it: outputs and errors as Go gives them.
 
 Expected strings are what Go (text/template, fmt, encoding/json) and docker/cli's
-template functions produce for the same template and data.
+template functions produce for the same template and data, except where a comment
+says ketch deliberately differs because JSON-decoded data lacks Go's static types.
 """
+
+import subprocess
+import sys
 
 import pytest
 
@@ -143,6 +147,7 @@ def test_missing_key_is_no_value():
 SYNTAX_CASES = [
     # text and trim markers
     ("plain text", None, "plain text"),
+    ("a\\tb", None, "a\\tb"),  # turning \t into a tab is the formatter's job
     ("", None, ""),
     ("a  {{- 1 -}}  b", None, "a1b"),
     ("a \n\t{{- 1}} b", None, "a1 b"),
@@ -251,8 +256,11 @@ FUNC_CASES = [
      "true true false"),
     ('{{ne 1 2}} {{ne "a" "a"}}', None, "true false"),
     ('{{lt 1 2}} {{le 2 2}} {{gt "b" "a"}} {{ge 1.5 2.5}}', None, "true true true false"),
+    # JSON decodes a float64 field holding 2 as an int: numbers compare across int/float
+    ("{{eq .X 2.0}} {{lt .X 2.5}} {{printf \"%.1f\" .X}}", {"X": 2}, "true true 2.0"),
     ('{{html "<a href=\\"x\\">&\'"}}', None, "&lt;a href=&#34;x&#34;&gt;&amp;&#39;"),
-    ("{{js .}}", "<a b='c' \"d\"=\\\n>", '\\u003Ca b\\u003D\\\'c\\\' \\"d\\"\\u003D\\\\\\u000A\\u003E'),
+    ("{{js .}}", "<a b='c' \"d\"=\\\n>",
+     '\\u003Ca b\\u003D\\\'c\\\' \\"d\\"\\u003D\\\\\\u000A\\u003E'),
     ('{{urlquery "a b&c=d/é~"}}', None, "a+b%26c%3Dd%2F%C3%A9~"),
     ('{{json "<&>"}}', None, '"<&>"'),  # docker/cli turns HTML escaping off
     ('{{json "tab\\there\\u2028"}}', None, '"tab\\there\\u2028"'),
@@ -354,6 +362,7 @@ PARSE_ERRORS = [
     ("{{.Foo}", 'template: :1: unexpected "}" in operand'),
     ("{{.Foo", "template: :1: unclosed action"),
     ("{{", "template: :1: unclosed action"),
+    ("{{.A\n\n", "template: :3: unclosed action started at :1"),
     ("a\nb\n{{if .A}}x", "template: :3: unexpected EOF"),
     ("{{end}}", "template: :1: unexpected {{end}}"),
     ("{{else}}", "template: :1: unexpected {{else}}"),
@@ -422,9 +431,6 @@ EXEC_ERRORS = [
     ('{{eq 1 "1"}}', None,
      'template: :1:2: executing "" at <eq 1 "1">: error calling eq: '
      "incompatible types for comparison: int and string"),
-    ("{{eq 1 1.0}}", None,
-     'template: :1:2: executing "" at <eq 1 1.0>: error calling eq: '
-     "incompatible types for comparison: int and float64"),
     ("{{eq .L .L}}", {"L": [1]},
      'template: :1:2: executing "" at <eq .L .L>: error calling eq: '
      "non-comparable type [1]: []interface {}"),
@@ -492,10 +498,11 @@ def test_recursion_is_bounded():
         render('{{define "L"}}{{template "L" .}}{{end}}{{template "L" .}}', 1)
 
 
-def test_import_is_cheap():
-    import subprocess
-    import sys
-
-    code = "import sys, ketch.cli.gotemplate as g; print(sorted(set(sys.modules) & {'re', 'json', 'dataclasses', 'enum', 'typing'}))"
+def test_import_pulls_in_nothing_heavy():
+    # the CLI imports this on every command
+    code = ("import sys; before = set(sys.modules); import ketch.cli.gotemplate; "
+            "print(' '.join(sorted(set(sys.modules) - before)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "json" not in out.stdout and "dataclasses" not in out.stdout
+    added = out.stdout.split()
+    assert "ketch.cli.gotemplate" in added
+    assert [m for m in added if not m.startswith("ketch") and m != "math"] == []

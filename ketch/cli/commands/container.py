@@ -1,0 +1,425 @@
+"""Container commands: run, create, start, stop, restart, kill, wait, logs, ps, rm, rename."""
+
+import os
+import signal
+import sys
+import time
+
+from ketch.cli import runconfig
+from ketch.cli.commands import API_ERRORS, daemon_error
+from ketch.cli.flags import Command, FlagSpec, parse
+from ketch.cli.main import StatusError
+from ketch.client.http import ConnectionFailed, HTTPError
+
+PROXIED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                   signal.SIGUSR1, signal.SIGUSR2)
+
+
+def _run_error(exc: Exception, path: str, code: int = 125) -> StatusError:
+    """docker run/create style: 'ketch: Error response from daemon: ...' plus the help hint."""
+    return StatusError(code, f"ketch: {daemon_error(exc)}\n\nRun '{path} --help' for more information")
+
+
+def _exec_exit_code(message: str) -> int:
+    """docker/cli's runStartContainerErr: the exit code from the error's words."""
+    if ("executable file not found" in message or "no such file or directory" in message
+            or "system cannot find the file specified" in message):
+        return 127
+    if "permission denied" in message or "is a directory" in message:
+        return 126
+    return 125
+
+
+def _create(cli, config: dict, name: str | None, opts, path: str) -> str:
+    client = cli.client
+    try:
+        return client.create_container(config, name)["Id"]
+    except HTTPError as exc:
+        if exc.status != 404 or not str(exc).startswith("No such image"):
+            raise
+    image = config["Image"]
+    shown = image if (":" in image.rsplit("/", 1)[-1] or "@" in image) else f"{image}:latest"
+    print(f"Unable to find image '{shown}' locally", file=sys.stderr)
+    repo, _, tag = shown.rpartition(":")
+    resp = client.pull(repo, tag)
+    _consume_progress(resp)
+    return client.create_container(config, name)["Id"]
+
+
+def _consume_progress(resp) -> None:
+    import json
+    for line in resp.read().splitlines():
+        if line.strip():
+            doc = json.loads(line)
+            if doc.get("error"):
+                raise HTTPError(500, doc["error"])
+
+
+def create(cli, args, path):
+    opts, rest = parse(runconfig.CREATE, args, path)
+    if opts["help"]:
+        return _help(runconfig.CREATE, path)
+    try:
+        config = runconfig.build(opts, rest, detach=True)
+    except runconfig.ConfigError as exc:
+        raise StatusError(125, f"ketch: {exc}\n\nRun '{path} --help' for more information")
+    try:
+        cid = _create(cli, config, opts["name"] or None, opts, path)
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    print(cid)
+    return 0
+
+
+def _help(command, path) -> int:
+    from ketch.cli.flags import render_help
+    sys.stdout.write(render_help(command, path))
+    return 0
+
+
+def run(cli, args, path):
+    opts, rest = parse(runconfig.RUN, args, path)
+    if opts["help"]:
+        return _help(runconfig.RUN, path)
+    detach = opts["detach"]
+    try:
+        config = runconfig.build(opts, rest, detach)
+    except runconfig.ConfigError as exc:
+        raise StatusError(125, f"ketch: {exc}\n\nRun '{path} --help' for more information")
+    tty, interactive = config["Tty"], config["OpenStdin"]
+    if tty and config["AttachStdin"] and not os.isatty(0):
+        raise StatusError(1, "the input device is not a TTY")
+    client = cli.client
+    try:
+        cid = _create(cli, config, opts["name"] or None, opts, path)
+    except API_ERRORS as exc:
+        raise _run_error(exc, path)
+    if detach:
+        try:
+            client.start(cid)
+        except API_ERRORS as exc:
+            raise _run_error(exc, path, _exec_exit_code(str(exc)))
+        print(cid)
+        return 0
+    return _run_attached(cli, cid, config, opts, path)
+
+
+def _run_attached(cli, cid: str, config: dict, opts, path: str) -> int:
+    from ketch.cli import streams
+    client = cli.client
+    streams_wanted = config["AttachStdin"] or config["AttachStdout"] or config["AttachStderr"]
+    try:
+        hijacked = client.attach(cid, config["AttachStdin"], config["AttachStdout"],
+                                 config["AttachStderr"]) if streams_wanted else None
+        waiter = client.wait_request(cid, "removed" if opts["rm"] else "next-exit")
+        client.start(cid)
+    except API_ERRORS as exc:
+        raise _run_error(exc, path, _exec_exit_code(str(exc)))
+    tty = config["Tty"]
+    if tty:
+        _resize(client, cid)
+    elif opts["sig-proxy"]:
+        _proxy_signals(cli, cid)
+    if hijacked is not None:
+        with streams.RawTerminal() if tty and config["AttachStdin"] else _Nothing():
+            streams.pump(hijacked, tty, config["AttachStdin"])
+        hijacked.close()
+    return _wait_result(waiter, path)
+
+
+class _Nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _wait_result(waiter, path: str) -> int:
+    import json
+    try:
+        doc = json.loads(waiter.read() or b"{}")
+    except (ValueError, ConnectionFailed):
+        raise StatusError(125, "ketch: the daemon closed the connection while waiting")
+    error = (doc.get("Error") or {}).get("Message")
+    if error:
+        raise StatusError(125, f"ketch: Error response from daemon: {error}")
+    return int(doc.get("StatusCode", 0))
+
+
+def _resize(client, cid: str) -> None:
+    from ketch.cli.streams import terminal_size
+    size = terminal_size(1) or terminal_size(0)
+    if size:
+        try:
+            client.resize(cid, *size)
+        except API_ERRORS:
+            pass
+
+    def on_winch(_sig, _frame):
+        s = terminal_size(1)
+        if s:
+            try:
+                client.resize(cid, *s)
+            except API_ERRORS:
+                pass
+    signal.signal(signal.SIGWINCH, on_winch)
+
+
+def _proxy_signals(cli, cid: str) -> None:
+    def forward(sig, _frame):
+        from ketch.client.api import APIClient
+        try:
+            APIClient(cli.client.host).kill(cid, str(int(sig)))
+        except API_ERRORS:
+            pass
+    for sig in PROXIED_SIGNALS:
+        signal.signal(sig, forward)
+
+
+# -- start / stop / restart / kill / rm / wait ----------------------------------------
+
+START = Command("start", "ketch start [OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers", (
+    FlagSpec("attach", "a", "bool", help="Attach STDOUT/STDERR and forward signals"),
+    FlagSpec("detach-keys", None, "string", help="Override the key sequence for detaching a container"),
+    FlagSpec("interactive", "i", "bool", help="Attach container's STDIN"),
+), min_args=1, aliases=("ketch container start",))
+
+
+def start(cli, args, path):
+    opts, names = parse(START, args, path)
+    if opts["help"]:
+        return _help(START, path)
+    client = cli.client
+    if opts["attach"] or opts["interactive"]:
+        from ketch.cli import streams
+        cid = names[0]
+        try:
+            info = client.inspect_container(cid)
+            tty = info["Config"]["Tty"]
+            hijacked = client.attach(info["Id"], opts["interactive"], True, True)
+            waiter = client.wait_request(info["Id"], "next-exit")
+            client.start(info["Id"])
+        except API_ERRORS as exc:
+            raise StatusError(1, daemon_error(exc))
+        streams.pump(hijacked, tty, opts["interactive"])
+        return _wait_result(waiter, path)
+    return _each(cli, names, lambda n: client.start(n), "start")
+
+
+def _each(cli, names, action, verb: str | None = None) -> int:
+    """Apply ``action`` to each name, printing it on success and errors as they come."""
+    failed = []
+    for name in names:
+        try:
+            action(name)
+            print(name)
+        except API_ERRORS as exc:
+            print(daemon_error(exc), file=sys.stderr)
+            failed.append(name)
+            if isinstance(exc, ConnectionFailed):
+                break
+    if failed:
+        if verb:
+            print(f"Error: failed to {verb} containers: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+STOP = Command("stop", "ketch stop [OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers", (
+    FlagSpec("signal", "s", "string", help="Signal to send to the container"),
+    FlagSpec("time", "t", "int", help="Seconds to wait before killing the container"),
+), min_args=1, aliases=("ketch container stop",))
+RESTART = Command("restart", "ketch restart [OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers", (
+    FlagSpec("signal", "s", "string", help="Signal to send to the container"),
+    FlagSpec("time", "t", "int", help="Seconds to wait before killing the container"),
+), min_args=1, aliases=("ketch container restart",))
+
+
+def stop(cli, args, path):
+    opts, names = parse(STOP, args, path)
+    if opts["help"]:
+        return _help(STOP, path)
+    timeout = opts["time"] if "time" in opts.changed else None
+    return _each(cli, names, lambda n: cli.client.stop(n, timeout, opts["signal"] or None))
+
+
+def restart(cli, args, path):
+    opts, names = parse(RESTART, args, path)
+    if opts["help"]:
+        return _help(RESTART, path)
+    timeout = opts["time"] if "time" in opts.changed else None
+    return _each(cli, names, lambda n: cli.client.restart(n, timeout, opts["signal"] or None))
+
+
+KILL = Command("kill", "ketch kill [OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers", (
+    FlagSpec("signal", "s", "string", help="Signal to send to the container"),
+), min_args=1, aliases=("ketch container kill",))
+
+
+def kill(cli, args, path):
+    opts, names = parse(KILL, args, path)
+    if opts["help"]:
+        return _help(KILL, path)
+    return _each(cli, names, lambda n: cli.client.kill(n, opts["signal"] or None))
+
+
+RM = Command("rm", "ketch rm [OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", (
+    FlagSpec("force", "f", "bool", help="Force the removal of a running container (uses SIGKILL)"),
+    FlagSpec("link", "l", "bool", help="Remove the specified link"),
+    FlagSpec("volumes", "v", "bool", help="Remove anonymous volumes associated with the container"),
+), min_args=1, aliases=("ketch container rm", "ketch container remove"))
+
+
+def rm(cli, args, path):
+    opts, names = parse(RM, args, path)
+    if opts["help"]:
+        return _help(RM, path)
+    return _each(cli, names, lambda n: cli.client.remove(n, opts["force"], opts["volumes"]))
+
+
+WAIT = Command("wait", "ketch wait CONTAINER [CONTAINER...]",
+               "Block until one or more containers stop, then print their exit codes",
+               (), min_args=1, aliases=("ketch container wait",))
+
+
+def wait(cli, args, path):
+    opts, names = parse(WAIT, args, path)
+    if opts["help"]:
+        return _help(WAIT, path)
+    failed = False
+    for name in names:
+        try:
+            print(cli.client.wait(name), flush=True)
+        except API_ERRORS as exc:
+            print(daemon_error(exc), file=sys.stderr)
+            failed = True
+    return 1 if failed else 0
+
+
+RENAME = Command("rename", "ketch rename CONTAINER NEW_NAME", "Rename a container", (),
+                 min_args=2, max_args=2, aliases=("ketch container rename",))
+
+
+def rename(cli, args, path):
+    opts, names = parse(RENAME, args, path)
+    if opts["help"]:
+        return _help(RENAME, path)
+    try:
+        cli.client.rename(names[0], names[1])
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    return 0
+
+
+# -- logs ----------------------------------------------------------------------------
+
+LOGS = Command("logs", "ketch logs [OPTIONS] CONTAINER", "Fetch the logs of a container", (
+    FlagSpec("details", None, "bool", help="Show extra details provided to logs"),
+    FlagSpec("follow", "f", "bool", help="Follow log output"),
+    FlagSpec("since", None, "string", help='Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") '
+                                           'or relative (e.g. "42m" for 42 minutes)'),
+    FlagSpec("tail", "n", "string", "all", help="Number of lines to show from the end of the logs"),
+    FlagSpec("timestamps", "t", "bool", help="Show timestamps"),
+    FlagSpec("until", None, "string", help='Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") '
+                                           'or relative (e.g. "42m" for 42 minutes)'),
+), min_args=1, max_args=1, aliases=("ketch container logs",))
+
+
+def timestamp_arg(value: str, now: float | None = None) -> str:
+    """docker's timetypes.GetTimestamp: durations ago, RFC 3339 dates, or Unix seconds."""
+    if not value:
+        return ""
+    from ketch.units import parse_duration
+    now = time.time() if now is None else now
+    try:
+        return f"{now - parse_duration(value) / 1e9:.9f}"
+    except ValueError:
+        pass
+    if value.replace(".", "", 1).isdigit():
+        return value
+    import calendar
+    for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"):
+        text = value.rstrip("Z")
+        head, _, frac = text.partition(".")
+        try:
+            secs = calendar.timegm(time.strptime(head, fmt))
+        except ValueError:
+            continue
+        return f"{secs}.{(frac + '000000000')[:9]}"
+    raise StatusError(1, f'invalid value for "since": failed to parse value as time or duration: "{value}"')
+
+
+def logs(cli, args, path):
+    opts, names = parse(LOGS, args, path)
+    if opts["help"]:
+        return _help(LOGS, path)
+    from ketch.cli.streams import Demuxer
+    client = cli.client
+    try:
+        info = client.inspect_container(names[0])
+        resp = client.logs(info["Id"], stdout=True, stderr=True, follow=opts["follow"],
+                           timestamps=opts["timestamps"], tail=opts["tail"],
+                           since=timestamp_arg(opts["since"]) or None,
+                           until=timestamp_arg(opts["until"]) or None)
+        demux = Demuxer(bool(info["Config"].get("Tty")))
+        for chunk in resp.chunks():
+            for stream, payload in demux.feed(chunk):
+                os.write(stream, payload)
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    return 0
+
+
+# -- ps ------------------------------------------------------------------------------
+
+PS = Command("ps", "ketch ps [OPTIONS]", "List containers", (
+    FlagSpec("all", "a", "bool", help="Show all containers (default shows just running)"),
+    FlagSpec("filter", "f", "list", help="Filter output based on conditions provided"),
+    FlagSpec("format", None, "string", help="Format output using a custom template"),
+    FlagSpec("last", "n", "int", -1, help="Show n last created containers (includes all states)"),
+    FlagSpec("latest", "l", "bool", help="Show the latest created container (includes all states)"),
+    FlagSpec("no-trunc", None, "bool", help="Don't truncate output"),
+    FlagSpec("quiet", "q", "bool", help="Only display container IDs"),
+    FlagSpec("size", "s", "bool", help="Display total file sizes"),
+), max_args=0, aliases=("ketch container ls", "ketch container list", "ketch container ps"))
+
+
+def parse_filters(items: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise StatusError(125, f"invalid argument \"{item}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)")
+        out.setdefault(key.strip().lower(), []).append(value)
+    return out
+
+
+def ps(cli, args, path):
+    opts, _ = parse(PS, args, path)
+    if opts["help"]:
+        return _help(PS, path)
+    from ketch.cli import contexts, formatter
+    limit = 1 if opts["latest"] else opts["last"]
+    fmt = opts["format"]
+    size = opts["size"] or ("{{.Size}}" in fmt)
+    try:
+        items = cli.client.containers(all=opts["all"] or limit > 0, limit=limit, size=size,
+                                      filters=parse_filters(opts["filter"]))
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    trunc = not opts["no-trunc"]
+    rows = [contexts.ContainerContext(c, trunc) for c in items]
+    if opts["quiet"] and not fmt:
+        fmt = "{{.ID}}"
+    default = contexts.CONTAINER_TABLE + ("\t{{.Size}}" if opts["size"] else "")
+    try:
+        sys.stdout.write(formatter.render(fmt, rows, contexts.CONTAINER_HEADERS, default))
+    except formatter.FormatError as exc:
+        raise StatusError(1, str(exc))
+    return 0
+
+
+def inspect(cli, args, path):
+    from ketch.cli.commands.system import inspect_objects
+    return inspect_objects(cli, args, path, "container")

@@ -1,0 +1,155 @@
+"""Image commands: images, import, rmi, tag, image inspect."""
+
+import json
+import sys
+
+from ketch.cli.commands import API_ERRORS, daemon_error
+from ketch.cli.flags import Command, FlagSpec, parse, render_help
+from ketch.cli.main import StatusError
+
+IMAGES = Command("images", "ketch images [OPTIONS] [REPOSITORY[:TAG]]", "List images", (
+    FlagSpec("all", "a", "bool", help="Show all images (default hides intermediate images)"),
+    FlagSpec("digests", None, "bool", help="Show digests"),
+    FlagSpec("filter", "f", "list", help="Filter output based on conditions provided"),
+    FlagSpec("format", None, "string", help="Format output using a custom template"),
+    FlagSpec("no-trunc", None, "bool", help="Don't truncate output"),
+    FlagSpec("quiet", "q", "bool", help="Only show image IDs"),
+), max_args=1, aliases=("ketch image ls", "ketch image list"))
+
+
+def _help(command, path) -> int:
+    sys.stdout.write(render_help(command, path))
+    return 0
+
+
+def images(cli, args, path):
+    opts, rest = parse(IMAGES, args, path)
+    if opts["help"]:
+        return _help(IMAGES, path)
+    from ketch.cli import contexts, formatter
+    from ketch.cli.commands.container import parse_filters
+    filters = parse_filters(opts["filter"])
+    if rest:
+        filters.setdefault("reference", []).append(rest[0])
+    try:
+        items = cli.client.images(all=opts["all"], filters=filters)
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    trunc = not opts["no-trunc"]
+    fmt = opts["format"]
+    if opts["quiet"] and not fmt:
+        seen, out = set(), []
+        for image in items:
+            shown = contexts.truncate_id(image["Id"]) if trunc else image["Id"]
+            if shown not in seen:
+                seen.add(shown)
+                out.append(shown + "\n")
+        sys.stdout.write("".join(out))
+        return 0
+    rows = contexts.image_rows(items, trunc)
+    default = contexts.IMAGE_TABLE_DIGESTS if opts["digests"] else contexts.IMAGE_TABLE
+    try:
+        sys.stdout.write(formatter.render(fmt, rows, contexts.IMAGE_HEADERS, default))
+    except formatter.FormatError as exc:
+        raise StatusError(1, str(exc))
+    return 0
+
+
+IMPORT = Command("import", "ketch import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+                 "Import the contents from a tarball to create a filesystem image", (
+    FlagSpec("change", "c", "list", help="Apply Dockerfile instruction to the created image"),
+    FlagSpec("message", "m", "string", help="Set commit message for imported image"),
+    FlagSpec("platform", None, "string", help="Set platform if server is multi-platform capable"),
+), min_args=1, max_args=2, aliases=("ketch image import",))
+
+
+def _file_chunks(f):
+    while chunk := f.read(1 << 20):
+        yield chunk
+
+
+def import_(cli, args, path):
+    opts, rest = parse(IMPORT, args, path)
+    if opts["help"]:
+        return _help(IMPORT, path)
+    source = rest[0]
+    repo = tag = None
+    if len(rest) > 1:
+        ref = rest[1]
+        name, _, maybe_tag = ref.rpartition(":")
+        if name and "/" not in maybe_tag:
+            repo, tag = name, maybe_tag
+        else:
+            repo = ref
+    if source != "-" and "://" in source:
+        raise StatusError(1, "importing from a URL is not supported yet")
+    try:
+        f = sys.stdin.buffer if source == "-" else open(source, "rb")
+    except OSError as exc:
+        raise StatusError(1, f"open {source}: {exc.strerror.lower()}")
+    try:
+        resp = cli.client.import_image(_file_chunks(f), repo, tag, opts["change"], opts["message"] or None)
+        for line in resp.read().splitlines():
+            if not line.strip():
+                continue
+            doc = json.loads(line)
+            if doc.get("error"):
+                raise StatusError(1, doc["error"])
+            if doc.get("status"):
+                print(doc["status"])
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+    return 0
+
+
+RMI = Command("rmi", "ketch rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", (
+    FlagSpec("force", "f", "bool", help="Force removal of the image"),
+    FlagSpec("no-prune", None, "bool", help="Do not delete untagged parents"),
+), min_args=1, aliases=("ketch image rm", "ketch image remove"))
+
+
+def rmi(cli, args, path):
+    opts, names = parse(RMI, args, path)
+    if opts["help"]:
+        return _help(RMI, path)
+    failed = False
+    for name in names:
+        try:
+            report = cli.client.remove_image(name, opts["force"], opts["no-prune"])
+        except API_ERRORS as exc:
+            print(daemon_error(exc), file=sys.stderr)
+            failed = True
+            continue
+        for item in report or []:
+            for key in ("Untagged", "Deleted"):
+                if key in item:
+                    print(f"{key}: {item[key]}")
+    return 1 if failed else 0
+
+
+TAG = Command("tag", "ketch tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+              "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", (),
+              min_args=2, max_args=2, aliases=("ketch image tag",))
+
+
+def tag(cli, args, path):
+    opts, names = parse(TAG, args, path)
+    if opts["help"]:
+        return _help(TAG, path)
+    target = names[1]
+    repo, _, tag_ = target.rpartition(":")
+    if not repo or "/" in tag_:
+        repo, tag_ = target, ""
+    try:
+        cli.client.tag_image(names[0], repo, tag_ or None)
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    return 0
+
+
+def inspect(cli, args, path):
+    from ketch.cli.commands.system import inspect_objects
+    return inspect_objects(cli, args, path, "image")

@@ -1,0 +1,141 @@
+"""``ketch``: the command line. Parses, calls the API, renders; nothing else.
+
+The only place that turns errors into exit codes, with Docker's conventions:
+125 for errors of the engine itself in ``run``/``create``, 126/127 when the
+container's command cannot be executed, the container's own code for ``run``,
+and 1 for a failed ordinary command. Command modules are imported only when
+their command runs, to keep start-up fast.
+"""
+
+import os
+import sys
+
+from ketch import __version__
+from ketch.cli import flags
+
+# command path -> (module, function); management commands map onto the same functions.
+COMMANDS = {
+    "run": ("container", "run"), "create": ("container", "create"),
+    "start": ("container", "start"), "stop": ("container", "stop"),
+    "restart": ("container", "restart"), "kill": ("container", "kill"),
+    "wait": ("container", "wait"), "logs": ("container", "logs"), "ps": ("container", "ps"),
+    "rm": ("container", "rm"), "rename": ("container", "rename"),
+    "images": ("image", "images"), "import": ("image", "import_"), "rmi": ("image", "rmi"),
+    "tag": ("image", "tag"), "inspect": ("system", "inspect"), "version": ("system", "version"),
+    "info": ("system", "info"),
+}
+MANAGEMENT = {
+    "container": {"run": "run", "create": "create", "start": "start", "stop": "stop",
+                  "restart": "restart", "kill": "kill", "wait": "wait", "logs": "logs",
+                  "ls": "ps", "ps": "ps", "list": "ps", "rm": "rm", "remove": "rm",
+                  "rename": "rename", "inspect": ("container", "inspect")},
+    "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi",
+              "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect")},
+    "system": {"info": "info"},
+}
+
+GLOBAL_FLAGS = flags.Command("", "ketch [OPTIONS] COMMAND", "A self-sufficient runtime for containers", (
+    flags.FlagSpec("host", "H", "list", help="Daemon socket to connect to"),
+    flags.FlagSpec("debug", "D", "bool", help="Enable debug mode"),
+    flags.FlagSpec("log-level", "l", "string", "info", help="Set the logging level"),
+    flags.FlagSpec("config", None, "string", help="Location of client config files"),
+    flags.FlagSpec("context", "c", "string", help="Name of the context to use"),
+    flags.FlagSpec("version", "v", "bool", help="Print version information and quit"),
+), interspersed=False)
+
+
+class StatusError(Exception):
+    """Exit with ``code`` after printing ``message`` (if any) to stderr."""
+
+    def __init__(self, code: int, message: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Cli:
+    """What every command gets: the API client (made on first use) and the streams."""
+
+    def __init__(self, host: str | None) -> None:
+        self.host = host
+        self._client = None
+        self.out = sys.stdout
+        self.err = sys.stderr
+
+    @property
+    def client(self):
+        if self._client is None:
+            from ketch.client.api import APIClient
+            self._client = APIClient(self.host)
+        return self._client
+
+
+def _usage() -> str:
+    names = sorted(COMMANDS)
+    return ("Usage:  ketch [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\n"
+            "Management Commands:\n  container   Manage containers\n  image       Manage images\n"
+            "  system      Manage Docker\n\nCommands:\n" + "".join(f"  {n}\n" for n in names) +
+            "\nRun 'ketch COMMAND --help' for more information on a command.\n")
+
+
+def _resolve(argv: list[str]) -> tuple[tuple[str, str], list[str], str]:
+    """(module, function), remaining args and the invoked path for ``argv``."""
+    name = argv[0]
+    if name in MANAGEMENT and len(argv) > 1 and not argv[1].startswith("-"):
+        target = MANAGEMENT[name].get(argv[1])
+        if target is None:
+            raise StatusError(1, f"ketch: unknown command: ketch {name} {argv[1]}\n\n"
+                                 f"Run 'ketch {name} --help' for more information")
+        path = f"ketch {name} {argv[1]}"
+        if isinstance(target, tuple):
+            return target, argv[2:], path
+        return COMMANDS[target], argv[2:], path
+    if name in MANAGEMENT:
+        raise StatusError(0 if len(argv) > 1 else 1, _usage())
+    if name not in COMMANDS:
+        raise StatusError(1, f"ketch: unknown command: ketch {name}\n\n"
+                             "Run 'ketch --help' for more information")
+    return COMMANDS[name], argv[1:], f"ketch {name}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        opts, rest = flags.parse(GLOBAL_FLAGS, argv)
+        if opts["version"]:
+            print(f"ketch version {__version__}")
+            return 0
+        if opts["help"] or not rest:
+            sys.stdout.write(_usage())
+            return 0
+        host = (opts["host"] or [None])[-1]
+        (module, function), args, path = _resolve(rest)
+        mod = __import__(f"ketch.cli.commands.{module}", fromlist=[function])
+        return getattr(mod, function)(Cli(host), args, path) or 0
+    except flags.UsageError as exc:
+        for line in exc.notices:
+            print(line)
+        print(exc.text(), file=sys.stderr)
+        return exc.exit_code
+    except StatusError as exc:
+        if exc.message:
+            print(exc.message, file=sys.stderr if exc.code else sys.stdout)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the last resort: say what went wrong, exit 1
+        from ketch.errors import KetchError
+        if isinstance(exc, KetchError):
+            print(str(exc), file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

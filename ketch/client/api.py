@@ -1,0 +1,183 @@
+"""The Engine API client: one method per endpoint the CLI uses (docker-py's ``api`` layer).
+
+Errors come back as ``HTTPError`` carrying the daemon's message; streams are returned
+as iterators or raw sockets, never buffered whole.
+"""
+
+import json
+import os
+import socket
+
+from ketch.client.http import Connection, HTTPError, Response, build_path, quote_segment
+
+DEFAULT_HOST = "unix:///run/ketch/ketch.sock"
+API_VERSION = "1.45"
+
+
+def _error_message(resp: Response) -> str:
+    data = resp.read()
+    try:
+        doc = json.loads(data)
+        if isinstance(doc, dict) and "message" in doc:
+            return doc["message"]
+    except ValueError:
+        pass
+    return data.decode("utf-8", "replace").strip() or f"{resp.status} {resp.reason}"
+
+
+class Hijacked:
+    """A hijacked attach connection: the raw socket plus bytes already read."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.sock = conn.sock
+        self.pending = conn.take_buffer()
+
+    def recv(self, n: int = 65536) -> bytes:
+        if self.pending:
+            data, self.pending = self.pending, b""
+            return data
+        return self.sock.recv(n)
+
+    def close_write(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class APIClient:
+    def __init__(self, host: str | None = None, version: str = API_VERSION) -> None:
+        self.host = host or os.environ.get("KETCH_HOST") or DEFAULT_HOST
+        if self.host.startswith("unix://"):
+            self.path = self.host[len("unix://"):]
+        elif self.host.startswith("/"):
+            self.path = self.host
+        else:
+            raise HTTPError(0, f"unsupported host {self.host!r}: use unix:///path/to/socket")
+        self.version = version
+        self._conn: Connection | None = None
+
+    # -- plumbing -----------------------------------------------------------------
+    def _connection(self) -> Connection:
+        if self._conn is None or not self._conn.keep_alive:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = Connection(self.path, self.host)
+        return self._conn
+
+    def new_connection(self) -> Connection:
+        return Connection(self.path, self.host)
+
+    def request(self, method: str, path: str, query: dict | None = None, body=None,
+                headers: dict | None = None, ok=(200, 201, 204, 304), conn: Connection | None = None) -> Response:
+        c = conn or self._connection()
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        resp = c.send(method, build_path(self.version, path, query), body, headers)
+        if resp.status not in ok:
+            raise HTTPError(resp.status, _error_message(resp))
+        return resp
+
+    def get_json(self, path: str, query: dict | None = None):
+        return self.request("GET", path, query).json()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- system -------------------------------------------------------------------
+    def ping(self) -> Response:
+        resp = self.request("GET", "/_ping")
+        resp.read()
+        return resp
+
+    def version_info(self) -> dict:
+        return self.get_json("/version")
+
+    def info(self) -> dict:
+        return self.get_json("/info")
+
+    # -- containers -----------------------------------------------------------------
+    def create_container(self, config: dict, name: str | None = None) -> dict:
+        return self.request("POST", "/containers/create", {"name": name}, config).json()
+
+    def start(self, cid: str) -> None:
+        self.request("POST", f"/containers/{quote_segment(cid)}/start").read()
+
+    def stop(self, cid: str, timeout: int | None = None, signal: str | None = None) -> None:
+        self.request("POST", f"/containers/{quote_segment(cid)}/stop", {"t": timeout, "signal": signal}).read()
+
+    def restart(self, cid: str, timeout: int | None = None, signal: str | None = None) -> None:
+        self.request("POST", f"/containers/{quote_segment(cid)}/restart", {"t": timeout, "signal": signal}).read()
+
+    def kill(self, cid: str, signal: str | None = None) -> None:
+        self.request("POST", f"/containers/{quote_segment(cid)}/kill", {"signal": signal}).read()
+
+    def remove(self, cid: str, force: bool = False, volumes: bool = False) -> None:
+        self.request("DELETE", f"/containers/{quote_segment(cid)}", {"force": force, "v": volumes}).read()
+
+    def rename(self, cid: str, name: str) -> None:
+        self.request("POST", f"/containers/{quote_segment(cid)}/rename", {"name": name}).read()
+
+    def resize(self, cid: str, height: int, width: int) -> None:
+        self.request("POST", f"/containers/{quote_segment(cid)}/resize", {"h": height, "w": width}).read()
+
+    def inspect_container(self, cid: str, size: bool = False) -> dict:
+        return self.get_json(f"/containers/{quote_segment(cid)}/json", {"size": size})
+
+    def containers(self, all: bool = False, limit: int | None = None, size: bool = False,
+                   filters: dict | None = None) -> list:
+        query = {"all": all, "limit": limit if limit and limit > 0 else None, "size": size,
+                 "filters": json.dumps(filters) if filters else None}
+        return self.get_json("/containers/json", query)
+
+    def wait_request(self, cid: str, condition: str | None = None) -> Response:
+        """Send the wait request on its own connection; read the result from the response later."""
+        return self.request("POST", f"/containers/{quote_segment(cid)}/wait",
+                            {"condition": condition}, conn=self.new_connection())
+
+    def wait(self, cid: str, condition: str | None = None) -> int:
+        doc = self.wait_request(cid, condition).json() or {}
+        if doc.get("Error") and doc["Error"].get("Message"):
+            raise HTTPError(500, doc["Error"]["Message"])
+        return int(doc.get("StatusCode", 0))
+
+    def attach(self, cid: str, stdin: bool, stdout: bool, stderr: bool, logs: bool = False) -> Hijacked:
+        conn = self.new_connection()
+        query = {"stream": True, "stdin": stdin, "stdout": stdout, "stderr": stderr, "logs": logs}
+        resp = self.request("POST", f"/containers/{quote_segment(cid)}/attach", query,
+                            headers={"Connection": "Upgrade", "Upgrade": "tcp"}, ok=(101, 200), conn=conn)
+        return Hijacked(conn)
+
+    def logs(self, cid: str, **query) -> Response:
+        return self.request("GET", f"/containers/{quote_segment(cid)}/logs", query,
+                            conn=self.new_connection())
+
+    # -- images -------------------------------------------------------------------
+    def images(self, all: bool = False, filters: dict | None = None) -> list:
+        return self.get_json("/images/json", {"all": all, "filters": json.dumps(filters) if filters else None})
+
+    def inspect_image(self, name: str) -> dict:
+        return self.get_json(f"/images/{quote_segment(name)}/json")
+
+    def remove_image(self, name: str, force: bool = False, noprune: bool = False) -> list:
+        return self.request("DELETE", f"/images/{quote_segment(name)}",
+                            {"force": force, "noprune": noprune}).json()
+
+    def tag_image(self, source: str, repo: str, tag: str | None) -> None:
+        self.request("POST", f"/images/{quote_segment(source)}/tag", {"repo": repo, "tag": tag}).read()
+
+    def import_image(self, chunks, repo: str | None, tag: str | None, changes: list[str],
+                     message: str | None) -> Response:
+        query = {"fromSrc": "-", "repo": repo, "tag": tag, "changes": changes or None, "message": message}
+        return self.request("POST", "/images/create", query, body=chunks,
+                            headers={"Content-Type": "application/x-tar"})
+
+    def pull(self, image: str, tag: str | None) -> Response:
+        return self.request("POST", "/images/create", {"fromImage": image, "tag": tag})

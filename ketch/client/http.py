@@ -1,0 +1,183 @@
+"""A minimal HTTP/1.1 client over a Unix socket, for the CLI.
+
+Hand-written instead of ``http.client`` because the CLI has a start-up budget:
+importing ``http.client`` pulls in the ``email`` package and costs ~50 ms here,
+several times what this module needs. It speaks only what the Engine API uses:
+Content-Length and chunked bodies, keep-alive, and hijacked (upgraded) streams.
+"""
+
+import json
+import socket
+from urllib.parse import quote, urlencode
+
+from ketch.errors import KetchError
+
+_CHUNK = 65536
+
+
+class ConnectionFailed(KetchError):
+    """The daemon's socket could not be reached."""
+
+
+class HTTPError(KetchError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Response:
+    def __init__(self, conn: "Connection", status: int, reason: str, headers: dict[str, str]) -> None:
+        self.conn = conn
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self._remaining = -1
+        self._chunked = headers.get("transfer-encoding", "").lower() == "chunked"
+        if "content-length" in headers:
+            self._remaining = int(headers["content-length"])
+        if status in (204, 304) or status < 200:
+            self._remaining = 0
+        self._done = self._remaining == 0
+
+    def chunks(self):
+        """The body, in pieces as they arrive."""
+        if self._done:
+            return
+        if self._chunked:
+            while True:
+                size = int(self.conn.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.conn.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                yield self.conn.readexactly(size)
+                self.conn.readline()
+        elif self._remaining >= 0:
+            while self._remaining > 0:
+                data = self.conn.read(min(_CHUNK, self._remaining))
+                if not data:
+                    break
+                self._remaining -= len(data)
+                yield data
+        else:  # until the server closes
+            while data := self.conn.read(_CHUNK):
+                yield data
+            self.conn.keep_alive = False
+        self._done = True
+
+    def read(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def json(self):
+        data = self.read()
+        return json.loads(data) if data.strip() else None
+
+
+class Connection:
+    def __init__(self, path: str, display: str) -> None:
+        self.display = display
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
+            raise ConnectionFailed(f"Cannot connect to the ketch daemon at {display}. "
+                                   "Is the ketch daemon running?") from None
+        self._buf = b""
+        self.keep_alive = True
+
+    # -- reading ------------------------------------------------------------------
+    def _fill(self) -> bool:
+        data = self.sock.recv(_CHUNK)
+        if not data:
+            return False
+        self._buf += data
+        return True
+
+    def readline(self) -> bytes:
+        while b"\n" not in self._buf:
+            if not self._fill():
+                line, self._buf = self._buf, b""
+                return line
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line + b"\n"
+
+    def read(self, n: int) -> bytes:
+        if not self._buf and not self._fill():
+            return b""
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def readexactly(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            if not self._fill():
+                raise ConnectionFailed("the daemon closed the connection")
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def take_buffer(self) -> bytes:
+        """Bytes already received past the response head (the start of a hijacked stream)."""
+        data, self._buf = self._buf, b""
+        return data
+
+    # -- requests -----------------------------------------------------------------
+    def send(self, method: str, path: str, body=None, headers: dict | None = None) -> Response:
+        head = [f"{method} {path} HTTP/1.1", "Host: ketch", "User-Agent: ketch-cli"]
+        hdrs = dict(headers or {})
+        payload = b""
+        chunked = False
+        if isinstance(body, (bytes, bytearray)):
+            payload = bytes(body)
+            hdrs.setdefault("Content-Length", str(len(payload)))
+        elif body is not None:  # an iterable of chunks: stream it
+            chunked = True
+            hdrs["Transfer-Encoding"] = "chunked"
+        elif method in ("POST", "PUT"):
+            hdrs.setdefault("Content-Length", "0")
+        head += [f"{k}: {v}" for k, v in hdrs.items()]
+        self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
+        if chunked:
+            for chunk in body:
+                if chunk:
+                    self.sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.sock.sendall(b"0\r\n\r\n")
+        return self._response()
+
+    def _response(self) -> Response:
+        status_line = self.readline().decode("latin-1")
+        if not status_line:
+            raise ConnectionFailed("the daemon closed the connection")
+        parts = status_line.split(" ", 2)
+        status = int(parts[1])
+        headers: dict[str, str] = {}
+        while (line := self.readline()) not in (b"\r\n", b"\n", b""):
+            key, _, value = line.decode("latin-1").partition(":")
+            headers[key.strip().lower()] = value.strip()
+        if headers.get("connection", "").lower() == "close":
+            self.keep_alive = False
+        return Response(self, status, parts[2].strip() if len(parts) > 2 else "", headers)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def build_path(version: str | None, path: str, query: dict | None = None) -> str:
+    prefix = f"/v{version}" if version else ""
+    if query:
+        items = []
+        for key, value in query.items():
+            if value is None or value is False:
+                continue
+            if value is True:
+                value = "1"
+            if isinstance(value, (list, tuple)):
+                items += [(key, str(v)) for v in value]
+            else:
+                items.append((key, str(value)))
+        if items:
+            return f"{prefix}{path}?{urlencode(items)}"
+    return prefix + path
+
+
+def quote_segment(value: str) -> str:
+    return quote(value, safe="/:@")
