@@ -26,7 +26,8 @@ class HTTPError(KetchError):
 
 
 class Response:
-    def __init__(self, conn: "Connection", status: int, reason: str, headers: dict[str, str]) -> None:
+    def __init__(self, conn: "Connection", status: int, reason: str, headers: dict[str, str],
+                 head: bool = False) -> None:
         self.conn = conn
         self.status = status
         self.reason = reason
@@ -35,8 +36,9 @@ class Response:
         self._chunked = headers.get("transfer-encoding", "").lower() == "chunked"
         if "content-length" in headers:
             self._remaining = int(headers["content-length"])
-        if status in (204, 304) or status < 200:
+        if status in (204, 304) or status < 200 or head:
             self._remaining = 0
+            self._chunked = False
         self._done = self._remaining == 0
 
     def chunks(self):
@@ -135,15 +137,19 @@ class Connection:
         elif method in ("POST", "PUT"):
             hdrs.setdefault("Content-Length", "0")
         head += [f"{k}: {v}" for k, v in hdrs.items()]
-        self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
-        if chunked:
-            for chunk in body:
-                if chunk:
-                    self.sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            self.sock.sendall(b"0\r\n\r\n")
-        return self._response()
+        try:
+            self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
+            if chunked:
+                for chunk in body:
+                    if chunk:
+                        self.sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            # The daemon answered before taking the whole body (an early error): read it.
+            self.keep_alive = False
+        return self._response(method == "HEAD")
 
-    def _response(self) -> Response:
+    def _response(self, head: bool = False) -> Response:
         status_line = self.readline().decode("latin-1")
         if not status_line:
             raise ConnectionFailed("the daemon closed the connection")
@@ -155,7 +161,7 @@ class Connection:
             headers[key.strip().lower()] = value.strip()
         if headers.get("connection", "").lower() == "close":
             self.keep_alive = False
-        return Response(self, status, parts[2].strip() if len(parts) > 2 else "", headers)
+        return Response(self, status, parts[2].strip() if len(parts) > 2 else "", headers, head)
 
     def close(self) -> None:
         self.sock.close()

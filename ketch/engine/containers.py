@@ -13,11 +13,10 @@ import signal
 
 from ketch import errors, timefmt
 from ketch.engine import names
-from ketch.engine.images import ImageService
+from ketch.engine.images import ImageService, familiar
 from ketch.engine.records import ContainerRecord, Registry
 from ketch.engine.runner import Paths, Runner, parse_signal
 from ketch.engine.specgen import replace_or_append_env
-from ketch.oci import reference
 from ketch.storage.overlay import OverlaySnapshotter
 
 _CONFIG_KEYS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
@@ -58,13 +57,6 @@ def merge_config(user: dict, image: dict) -> dict:
     return out
 
 
-def _familiar(name: str) -> str:
-    try:
-        return reference.parse(name).familiar
-    except errors.InvalidArgument:
-        return name
-
-
 class ContainerService:
     def __init__(self, registry: Registry, images: ImageService, snapshots: OverlaySnapshotter,
                  runner: Runner, paths: Paths) -> None:
@@ -89,7 +81,7 @@ class ContainerService:
         image_ref = body["Image"]
         image = self.images.find(image_ref)
         if image is None:
-            raise errors.no_such_image(_familiar(image_ref))
+            raise errors.no_such_image(familiar(image_ref))
         config = merge_config(body, image.container_config)
         config["Image"] = image_ref
         entrypoint = config.get("Entrypoint") or []

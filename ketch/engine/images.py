@@ -24,6 +24,14 @@ ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc6
         "s390x": "s390x", "riscv64": "riscv64"}.get(os.uname().machine, os.uname().machine)
 
 
+def familiar(name: str) -> str:
+    """``name`` as Docker echoes it in errors: ``nosuch`` -> ``nosuch:latest``."""
+    try:
+        return reference.parse(name).familiar
+    except errors.InvalidArgument:
+        return name
+
+
 @dataclass(frozen=True)
 class Image:
     id: str  # "sha256:<config digest hex>"
@@ -60,7 +68,7 @@ class ImageService:
         """An image by reference (``busybox``, ``busybox:1``), full id, or unique id prefix."""
         found = self.find(name)
         if found is None:
-            raise errors.no_such_image(name)
+            raise errors.no_such_image(familiar(name))
         return found
 
     def find(self, name: str) -> Image | None:

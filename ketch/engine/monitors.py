@@ -14,6 +14,7 @@ import sys
 from typing import Awaitable, Callable
 
 from ketch.errors import Internal, Unavailable
+from ketch.linux.unixpath import reachable
 from ketch.monitor import protocol as proto
 
 OutputCallback = Callable[[bytes, int, bytes], None]
@@ -114,7 +115,8 @@ class MonitorLauncher:
 
     async def spawn(self, request: dict) -> MonitorHandle:
         try:
-            reader, writer = await asyncio.open_unix_connection(self.socket_path)
+            with reachable(self.socket_path) as path:
+                reader, writer = await asyncio.open_unix_connection(path)
         except OSError as exc:
             raise Unavailable(f"cannot reach the monitor fork server: {exc}") from None
         writer.write(json.dumps(request).encode() + b"\n")
@@ -125,7 +127,8 @@ class MonitorLauncher:
     async def reconnect(state_dir: str) -> MonitorHandle | None:
         """Connect to a running monitor (after a ketchd restart); None if it is gone."""
         try:
-            reader, writer = await asyncio.open_unix_connection(os.path.join(state_dir, "monitor.sock"))
+            with reachable(os.path.join(state_dir, "monitor.sock")) as path:
+                reader, writer = await asyncio.open_unix_connection(path)
         except OSError:
             return None
         handle = MonitorHandle(reader, writer)

@@ -54,5 +54,10 @@ def resolve(rootfs: str, spec: str, group_add: list[str] = ()) -> ExecUser:
         if g is None and not wanted.isdigit():
             raise InvalidArgument(f"unable to find group {wanted}: no matching entries in group file")
         extra.append(int(g[2]) if g else int(wanted))
-    extra = sorted(set(e for e in extra if e != gid))
-    return ExecUser(uid, gid, tuple(extra), home)
+    # moby's getUser puts the primary group first in the supplementary list, so `id`
+    # inside a container shows "groups=0(root),10(wheel)".
+    groups = [gid]
+    for g in extra:
+        if g not in groups:
+            groups.append(g)
+    return ExecUser(uid, gid, tuple(groups), home)

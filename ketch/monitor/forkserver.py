@@ -20,6 +20,7 @@ import socket
 import sys
 
 from ketch.linux import syscalls as sc
+from ketch.linux.unixpath import reachable
 from ketch.monitor import protocol as proto
 from ketch.monitor.monitor import MonitorRequest, run_monitor
 
@@ -61,7 +62,8 @@ def serve(path: str) -> None:
     except FileNotFoundError:
         pass
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
+    with reachable(path) as short:
+        listener.bind(short)
     os.chmod(path, 0o600)
     listener.listen(64)
     sys.stdout.write("ready\n")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from ketch.errors import ExecFailed, KetchError
 from ketch.linux import syscalls as sc
 from ketch.linux.atomic import write_file
+from ketch.linux.unixpath import reachable
 from ketch.monitor import protocol as proto
 from ketch.monitor.logfile import JsonFileWriter
 from ketch.runtime import container as rt
@@ -84,7 +85,8 @@ class Monitor:
         except FileNotFoundError:
             pass
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(path)
+        with reachable(path) as short:
+            sock.bind(short)
         os.chmod(path, 0o600)
         sock.listen(8)
         sock.setblocking(False)

@@ -1,0 +1,209 @@
+"""Integration fixtures: a ketchd of our own per test worker, and ways to drive it.
+
+Every daemon gets a fresh temporary root (data root, exec root and socket under one
+short /tmp directory) and is torn down completely: its containers removed, the
+daemon and its fork server ended by pid, leftover mounts under the root reported as a
+failure, then the directory deleted.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PYTHON = os.path.join(REPO, ".venv", "bin", "python3")
+
+pytestmark = pytest.mark.integration
+
+
+def _mounts_under(prefix: str) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
+
+
+class Daemon:
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.socket = os.path.join(root, "ketch.sock")
+        self.host = f"unix://{self.socket}"
+        self.data_root = os.path.join(root, "data")
+        self.exec_root = os.path.join(root, "exec")
+        self.log_path = os.path.join(root, "ketchd.log")
+        self.proc: subprocess.Popen | None = None
+
+    # -- lifecycle ----------------------------------------------------------------
+    def start(self, timeout: float = 30.0) -> None:
+        config = os.path.join(self.root, "daemon.json")
+        if not os.path.exists(config):
+            with open(config, "w") as f:
+                f.write("{}\n")
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [PYTHON, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+             "from ketch.daemon.main import main; sys.exit(main(sys.argv[2:]))", REPO,
+             "-H", self.host, "--data-root", self.data_root, "--exec-root", self.exec_root,
+             "--config-file", os.path.join(self.root, "daemon.json"), "--debug"],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ketchd exited early:\n{self.log()}")
+            if self._pingable():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"ketchd did not come up:\n{self.log()}")
+
+    def _pingable(self) -> bool:
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(self.socket)
+                s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                return s.recv(64).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """Stop ketchd (containers keep running, as with a real restart)."""
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-5000:]
+        except OSError:
+            return ""
+
+    def remove_all_containers(self) -> None:
+        status, items = self.api("GET", "/containers/json?all=1")
+        for c in items if status == 200 else []:
+            self.api("DELETE", f"/containers/{c['Id']}?force=1")
+
+    # -- clients ------------------------------------------------------------------
+    def env(self) -> dict:
+        env = dict(os.environ, KETCH_HOST=self.host, DOCKER_HOST=self.host)
+        env.pop("DOCKER_CONTEXT", None)
+        return env
+
+    def ketch(self, *args: str, input: bytes | str | None = None, timeout: float = 60,
+              check: bool = False) -> subprocess.CompletedProcess:
+        cmd = [PYTHON, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+               "from ketch.cli.main import main; sys.exit(main(sys.argv[2:]))", REPO, *args]
+        return self._run(cmd, input, timeout, check)
+
+    def docker(self, *args: str, input: bytes | str | None = None, timeout: float = 60,
+               check: bool = False) -> subprocess.CompletedProcess:
+        return self._run(["docker", *args], input, timeout, check)
+
+    def _run(self, cmd, input, timeout, check) -> subprocess.CompletedProcess:
+        data = input.encode() if isinstance(input, str) else input
+        raw = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout,
+                             env=self.env(), stdin=None if input is not None else subprocess.DEVNULL)
+        res = subprocess.CompletedProcess(raw.args, raw.returncode,
+                                          raw.stdout.decode(errors="replace"),
+                                          raw.stderr.decode(errors="replace"))
+        if check and res.returncode != 0:
+            raise AssertionError(f"{cmd} exited {res.returncode}:\n{res.stdout}\n{res.stderr}")
+        return res
+
+    def api(self, method: str, path: str, body=None, raw: bool = False):
+        """One request on a fresh connection; returns (status, decoded JSON or bytes)."""
+        sys.path.insert(0, REPO)
+        from ketch.client.http import Connection
+        conn = Connection(self.socket, self.host)
+        try:
+            data = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+            resp = conn.send(method, path, data, headers)
+            payload = resp.read()
+            if raw:
+                return resp.status, payload, resp.headers
+            try:
+                return resp.status, json.loads(payload) if payload.strip() else None
+            except ValueError:
+                return resp.status, payload
+        finally:
+            conn.close()
+
+    def sdk(self):
+        import docker
+        return docker.DockerClient(base_url=self.host, version="1.45", timeout=60)
+
+
+def _teardown(d: Daemon) -> list[str]:
+    problems = []
+    try:
+        if d.proc is not None:
+            d.remove_all_containers()
+    finally:
+        d.stop()
+    left = _mounts_under(d.root)
+    for target in sorted(left, key=len, reverse=True):
+        subprocess.run(["umount", "-l", target], check=False)
+    if left:
+        problems.append(f"mounts left under {d.root}: {left}")
+    return problems
+
+
+def make_daemon() -> Daemon:
+    root = tempfile.mkdtemp(prefix="kt-", dir="/tmp")
+    d = Daemon(root)
+    d.start()
+    return d
+
+
+def destroy_daemon(d: Daemon) -> None:
+    problems = _teardown(d)
+    shutil.rmtree(d.root, ignore_errors=True)
+    assert not problems, problems
+
+
+@pytest.fixture(scope="session")
+def daemon():
+    """The shared daemon of this test worker. Tests remove what they create."""
+    d = make_daemon()
+    yield d
+    destroy_daemon(d)
+
+
+@pytest.fixture
+def fresh_daemon():
+    """A daemon of the test's own, for tests that restart it or count its objects."""
+    d = make_daemon()
+    yield d
+    destroy_daemon(d)
+
+
+@pytest.fixture
+def names(daemon):
+    """Container names for one test; whatever is left of them is removed afterwards."""
+    used: list[str] = []
+
+    def make(prefix: str = "t") -> str:
+        name = f"{prefix}-{os.getpid()}-{len(used)}-{time.monotonic_ns() % 100000}"
+        used.append(name)
+        return name
+
+    yield make
+    for name in used:
+        daemon.api("DELETE", f"/containers/{name}?force=1")

@@ -1,0 +1,99 @@
+"""The real docker CLI and the docker Python SDK, pointed at ketchd."""
+
+import shutil
+
+import pytest
+
+needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="docker CLI not installed")
+
+
+@needs_docker
+def test_docker_run_rm(daemon):
+    res = daemon.docker("run", "--rm", "busybox", "echo", "hi")
+    assert (res.returncode, res.stdout) == (0, "hi\n"), res.stderr
+
+
+@needs_docker
+def test_docker_run_exit_codes(daemon):
+    assert daemon.docker("run", "--rm", "busybox", "sh", "-c", "exit 9").returncode == 9
+    res = daemon.docker("run", "--rm", "busybox", "nosuch")
+    assert res.returncode == 127
+    assert "executable file not found in $PATH" in res.stderr
+
+
+@needs_docker
+def test_docker_detach_wait_logs_ps_rm(daemon, names):
+    name = names()
+    res = daemon.docker("run", "-d", "--name", name, "busybox", "sh", "-c", "echo out; echo err >&2; exit 4")
+    assert res.returncode == 0, res.stderr
+    assert daemon.docker("wait", name).stdout == "4\n"
+    logs = daemon.docker("logs", name)
+    assert (logs.stdout, logs.stderr) == ("out\n", "err\n")
+    ps = daemon.docker("ps", "-a", "--filter", f"name={name}", "--format", "{{.Names}} {{.Status}}").stdout
+    assert ps.startswith(f"{name} Exited (4)")
+    assert name in daemon.docker("ps", "-a").stdout
+    assert daemon.docker("rm", name).stdout == f"{name}\n"
+
+
+@needs_docker
+def test_docker_images_version_info_inspect(daemon):
+    assert "busybox" in daemon.docker("images").stdout
+    version = daemon.docker("version", "--format", "{{.Server.APIVersion}}")
+    assert version.stdout.strip() == "1.45", version.stderr
+    info = daemon.docker("info", "--format", "{{.Driver}} {{.Swarm.LocalNodeState}}")
+    assert info.stdout.strip() == "overlay2 inactive", info.stderr
+    assert daemon.docker("image", "inspect", "-f", "{{json .Config.Cmd}}", "busybox").stdout == '["sh"]\n'
+
+
+@needs_docker
+def test_docker_stdin_and_stop(daemon, names):
+    res = daemon.docker("run", "--rm", "-i", "busybox", "wc", "-l", input="a\nb\nc\n")
+    assert res.stdout.strip() == "3"
+    name = names()
+    daemon.docker("run", "-d", "--name", name, "busybox", "sleep", "60", check=True)
+    assert daemon.docker("stop", "-t", "1", name).returncode == 0
+    assert daemon.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name).stdout == "exited 137\n"
+
+
+def test_sdk_run_remove(daemon):
+    client = daemon.sdk()
+    assert client.containers.run("busybox", "echo hi", remove=True) == b"hi\n"
+
+
+def test_sdk_detach_wait_logs_remove(daemon):
+    import docker
+    client = daemon.sdk()
+    c = client.containers.run("busybox", ["sh", "-c", "echo a; echo b >&2; exit 3"], detach=True)
+    assert c.wait() == {"Error": None, "StatusCode": 3}
+    assert c.logs(stdout=True, stderr=False) == b"a\n"
+    assert c.logs(stdout=False, stderr=True) == b"b\n"
+    c.reload()
+    assert c.status == "exited" and c.attrs["State"]["ExitCode"] == 3
+    c.remove()
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(c.id)
+
+
+def test_sdk_errors(daemon):
+    import docker
+    client = daemon.sdk()
+    with pytest.raises(docker.errors.ContainerError) as err:
+        client.containers.run("busybox", ["sh", "-c", "exit 2"], remove=True)
+    assert err.value.exit_status == 2
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("nosuch:latest")
+    with pytest.raises(docker.errors.APIError):
+        client.containers.run("busybox", "nosuch", remove=True)
+
+
+def test_sdk_lists_and_labels(daemon):
+    client = daemon.sdk()
+    c = client.containers.create("busybox", "true", labels={"k": "v"}, name=None)
+    try:
+        found = client.containers.list(all=True, filters={"label": "k=v"})
+        assert [x.id for x in found] == [c.id]
+        assert client.images.get("busybox").tags == ["busybox:latest"]
+        assert client.ping() is True
+        assert client.version()["ApiVersion"] == "1.45"
+    finally:
+        c.remove(force=True)

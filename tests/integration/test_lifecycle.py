@@ -1,0 +1,90 @@
+"""Daemon-level behaviour: restarts with running containers, side-by-side daemons, cleanup."""
+
+import os
+import time
+
+from tests.integration.conftest import _mounts_under
+
+
+def _pids_of(daemon, cid):
+    return daemon.api("GET", f"/containers/{cid}/json")[1]["State"]["Pid"]
+
+
+def test_containers_survive_a_daemon_restart(fresh_daemon):
+    d = fresh_daemon
+    cid = d.ketch("run", "-d", "busybox", "sh", "-c", "echo before; sleep 2; echo after; exit 3",
+                  check=True).stdout.strip()
+    pid = _pids_of(d, cid)
+    assert pid > 0
+    d.stop()
+    assert os.path.exists(f"/proc/{pid}")  # the container outlives ketchd
+    d.start()
+    assert d.ketch("inspect", "-f", "{{.State.Running}}", cid).stdout == "true\n"
+    assert d.ketch("wait", cid, timeout=30).stdout == "3\n"
+    assert d.ketch("logs", cid).stdout == "before\nafter\n"
+    assert not _mounts_under(os.path.join(d.exec_root, "containers", cid))
+
+
+def test_exit_while_daemon_is_down_is_recorded(fresh_daemon):
+    d = fresh_daemon
+    cid = d.ketch("run", "-d", "busybox", "sh", "-c", "sleep 0.5; exit 4", check=True).stdout.strip()
+    d.stop()
+    time.sleep(1.5)
+    d.start()
+    out = d.ketch("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", cid).stdout
+    assert out == "exited 4\n"
+    assert not _mounts_under(os.path.join(d.exec_root, "containers", cid))
+
+
+def test_two_daemons_side_by_side(daemon, fresh_daemon):
+    a = daemon.ketch("run", "-d", "busybox", "sleep", "30", check=True).stdout.strip()
+    try:
+        assert fresh_daemon.api("GET", f"/containers/{a}/json")[0] == 404
+        assert fresh_daemon.ketch("run", "--rm", "busybox", "echo", "other").stdout == "other\n"
+        assert daemon.ketch("inspect", "-f", "{{.State.Running}}", a).stdout == "true\n"
+    finally:
+        daemon.ketch("rm", "-f", a)
+
+
+def test_second_daemon_on_the_same_root_is_refused(fresh_daemon):
+    import subprocess
+    from tests.integration.conftest import PYTHON, REPO
+    res = subprocess.run(
+        [PYTHON, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+         "from ketch.daemon.main import main; sys.exit(main(sys.argv[2:]))", REPO,
+         "-H", f"unix://{fresh_daemon.root}/other.sock", "--data-root", fresh_daemon.data_root,
+         "--exec-root", fresh_daemon.root + "/exec2"], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 1
+    assert "another ketchd is already using the data root" in res.stderr
+
+
+def test_nothing_left_after_containers_finish(daemon):
+    before_mounts = _mounts_under(daemon.root)
+    for args in (("true",), ("nosuch",), ("sh", "-c", "exit 1")):
+        daemon.ketch("run", "--rm", "busybox", *args)
+    assert _mounts_under(daemon.root) == before_mounts
+    containers_dir = os.path.join(daemon.exec_root, "containers")
+    assert os.listdir(containers_dir) == [] or all(
+        c in {i["Id"] for i in daemon.api("GET", "/containers/json")[1]} for c in os.listdir(containers_dir))
+    runtime_dir = os.path.join(daemon.exec_root, "runtime")
+    running = {i["Id"] for i in daemon.api("GET", "/containers/json")[1]}
+    assert set(os.listdir(runtime_dir) if os.path.isdir(runtime_dir) else []) <= running
+
+
+def test_monitor_processes_end_with_their_containers(daemon):
+    def monitors():
+        out = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    with open(f"/proc/{pid}/comm") as f:
+                        if f.read().strip() == "ketch-monitor":
+                            with open(f"/proc/{pid}/environ", "rb") as e:
+                                out.append(pid)
+                except OSError:
+                    pass
+        return set(out)
+    before = monitors()
+    daemon.ketch("run", "--rm", "busybox", "true", check=True)
+    time.sleep(0.3)
+    assert monitors() - before == set()

@@ -1,0 +1,88 @@
+"""ketch.engine.logs._read_all: tail, since, until and stream filters on a json-file log.
+
+LOG is the file dockerd 20.10.24 wrote for
+`sh -c 'echo o1; sleep .3; echo e1 >&2; sleep .3; echo o2; sleep 1.2; echo e2 >&2; printf partial'`
+and each expected list is what `GET /containers/{id}/logs` answered for the same
+query. Docker applies `tail` to the file's lines first, and only then drops lines
+of the streams not asked for, and lines outside since/until.
+"""
+
+import pytest
+
+from ketch.engine.logs import LogEntry, LogOptions, _read_all
+from ketch.timefmt import parse_ns
+
+LOG = (
+    b'{"log":"o1\\n","stream":"stdout","time":"2026-11-22T22:48:59.425695694Z"}\n'
+    b'{"log":"e1\\n","stream":"stderr","time":"2026-11-22T22:48:59.735275349Z"}\n'
+    b'{"log":"o2\\n","stream":"stdout","time":"2026-11-22T22:49:00.040385689Z"}\n'
+    b'{"log":"e2\\n","stream":"stderr","time":"2026-11-22T22:49:01.242084829Z"}\n'
+    b'{"log":"partial","stream":"stdout","time":"2026-11-22T22:49:01.297301856Z"}\n'
+)
+E1_TIME = parse_ns("2026-11-22T22:48:59.735275349Z")
+UNTIL = parse_ns("2026-11-22T22:49:00.5Z")
+ALL = ["o1\n", "e1\n", "o2\n", "e2\n", "partial"]
+
+
+def bug(reason):
+    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
+
+
+QUERIES = [
+    ({}, ALL),
+    ({"stderr": False}, ["o1\n", "o2\n", "partial"]),
+    ({"stdout": False}, ["e1\n", "e2\n"]),
+    ({"stdout": False, "stderr": False}, []),
+    ({"tail": 1}, ["partial"]),
+    ({"tail": 0}, []),
+    ({"tail": 5}, ALL),
+    ({"tail": 100}, ALL),
+    ({"since_ns": E1_TIME}, ["e1\n", "o2\n", "e2\n", "partial"]),  # since is inclusive
+    ({"since_ns": E1_TIME, "tail": 4}, ["e1\n", "o2\n", "e2\n", "partial"]),
+    ({"until_ns": UNTIL}, ["o1\n", "e1\n", "o2\n"]),
+    ({"since_ns": E1_TIME, "until_ns": UNTIL, "stderr": False}, ["o2\n"]),
+    pytest.param({"tail": 2, "stderr": False}, ["partial"],
+                 marks=bug("tail counts the file's last lines of both streams before the stream "
+                           "filter (e2 takes a slot); ketch filters first and returns o2, partial")),
+    pytest.param({"tail": 1, "until_ns": UNTIL}, [],
+                 marks=bug("tail picks the last line (after until) and then until drops it; "
+                           "ketch filters first and returns o2")),
+]
+
+
+@pytest.mark.parametrize("opts,logs", QUERIES)
+def test_read_all(tmp_path, opts, logs):
+    path = tmp_path / "c-json.log"
+    path.write_bytes(LOG)
+    entries, offset = _read_all(str(path), LogOptions(**opts))
+    assert [e.data.decode() for e in entries] == logs
+    assert offset == len(LOG)
+
+
+def test_entries_carry_stream_and_time(tmp_path):
+    path = tmp_path / "c-json.log"
+    path.write_bytes(LOG)
+    entries, _ = _read_all(str(path), LogOptions(tail=2))
+    assert entries == [LogEntry(2, "2026-11-22T22:49:01.242084829Z", b"e2\n"),
+                       LogEntry(1, "2026-11-22T22:49:01.297301856Z", b"partial")]
+
+
+def test_a_torn_last_line_waits(tmp_path):
+    """A line still being appended is not read; the offset stops before it (for follow)."""
+    path = tmp_path / "c-json.log"
+    torn = b'{"log":"o3\\n","stream":"stdout","ti'
+    path.write_bytes(LOG + torn)
+    entries, offset = _read_all(str(path), LogOptions())
+    assert [e.data for e in entries][-1] == b"partial"
+    assert offset == len(LOG)
+
+
+def test_garbage_lines_are_skipped(tmp_path):
+    path = tmp_path / "c-json.log"
+    path.write_bytes(b'not json\n{"log":"x\\n","stream":"weird","time":""}\n' + LOG)
+    entries, _ = _read_all(str(path), LogOptions())
+    assert [e.data.decode() for e in entries] == ALL
+
+
+def test_missing_file(tmp_path):
+    assert _read_all(str(tmp_path / "nope.log"), LogOptions()) == ([], 0)

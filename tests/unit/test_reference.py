@@ -1,0 +1,158 @@
+"""ketch.oci.reference against distribution/reference and the docker 28.2.2 client.
+
+Every error text below was printed by `docker pull REF` (docker 28.2.2, which
+parses references client-side with github.com/distribution/reference v0.6).
+"""
+
+import pytest
+
+from ketch.errors import InvalidArgument
+from ketch.oci.reference import Reference, is_valid_tag, parse
+
+HEX = "0123456789abcdef" * 4  # 64 hex digits
+DIGEST = f"sha256:{HEX}"
+
+
+def bug(reason):
+    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
+
+
+# text -> (domain, path, tag, digest, full string, familiar string)
+VALID = [
+    ("busybox", "docker.io", "library/busybox", "latest", None,
+     "docker.io/library/busybox:latest", "busybox:latest"),
+    ("busybox:1.36", "docker.io", "library/busybox", "1.36", None,
+     "docker.io/library/busybox:1.36", "busybox:1.36"),
+    ("library/busybox", "docker.io", "library/busybox", "latest", None,
+     "docker.io/library/busybox:latest", "busybox:latest"),
+    ("docker.io/library/busybox", "docker.io", "library/busybox", "latest", None,
+     "docker.io/library/busybox:latest", "busybox:latest"),
+    ("index.docker.io/busybox", "docker.io", "library/busybox", "latest", None,
+     "docker.io/library/busybox:latest", "busybox:latest"),
+    ("user/app:v1", "docker.io", "user/app", "v1", None,
+     "docker.io/user/app:v1", "user/app:v1"),
+    ("docker.io/user/app", "docker.io", "user/app", "latest", None,
+     "docker.io/user/app:latest", "user/app:latest"),
+    # nested paths under library/ stay qualified (familiarizeName)
+    ("docker.io/library/a/b", "docker.io", "library/a/b", "latest", None,
+     "docker.io/library/a/b:latest", "library/a/b:latest"),
+    ("localhost/app", "localhost", "app", "latest", None,
+     "localhost/app:latest", "localhost/app:latest"),
+    ("localhost:5000/a/b:t", "localhost:5000", "a/b", "t", None,
+     "localhost:5000/a/b:t", "localhost:5000/a/b:t"),
+    ("registry.example.com/team/app", "registry.example.com", "team/app", "latest", None,
+     "registry.example.com/team/app:latest", "registry.example.com/team/app:latest"),
+    ("[::1]:5000/app:tag", "[::1]:5000", "app", "tag", None,
+     "[::1]:5000/app:tag", "[::1]:5000/app:tag"),
+    # distribution/reference v0.6: an upper-case first component is a registry
+    ("Foo/bar:1", "Foo", "bar", "1", None, "Foo/bar:1", "Foo/bar:1"),
+    # a digest alone: no default tag
+    (f"busybox@{DIGEST}", "docker.io", "library/busybox", None, DIGEST,
+     f"docker.io/library/busybox@{DIGEST}", f"busybox@{DIGEST}"),
+    (f"busybox:1@{DIGEST}", "docker.io", "library/busybox", "1", DIGEST,
+     f"docker.io/library/busybox:1@{DIGEST}", f"busybox:1@{DIGEST}"),
+    # "sha256:<hex>" is the repository "sha256" with a 64-character tag
+    (DIGEST, "docker.io", "library/sha256", HEX, None,
+     f"docker.io/library/sha256:{HEX}", f"sha256:{HEX}"),
+    ("a__b.c-d---e", "docker.io", "library/a__b.c-d---e", "latest", None,
+     "docker.io/library/a__b.c-d---e:latest", "a__b.c-d---e:latest"),
+    ("busybox:Latest_1.x-y", "docker.io", "library/busybox", "Latest_1.x-y", None,
+     "docker.io/library/busybox:Latest_1.x-y", "busybox:Latest_1.x-y"),
+    ("a" * 247, "docker.io", "library/" + "a" * 247, "latest", None,
+     "docker.io/library/" + "a" * 247 + ":latest", "a" * 247 + ":latest"),
+]
+
+
+@pytest.mark.parametrize("text,domain,path,tag,digest,full,familiar", VALID)
+def test_parse_valid(text, domain, path, tag, digest, full, familiar):
+    ref = parse(text)
+    assert (ref.domain, ref.path, ref.tag, ref.digest) == (domain, path, tag, digest)
+    assert str(ref) == full
+    assert ref.familiar == familiar
+
+
+# text -> the error docker 28.2.2 printed for `docker pull text`
+INVALID = [
+    ("", "invalid reference format"),
+    ("busybox:", "invalid reference format"),
+    (":tag", "invalid reference format"),
+    ("_busybox", "invalid reference format"),
+    ("a//b", "invalid reference format"),
+    ("busybox:a@b", "invalid reference format"),
+    ("busybox:" + "a" * 129, "invalid reference format"),
+    pytest.param("busybox\n", "invalid reference format",
+                 marks=bug("the pattern ends in '$', which in Python also matches before a "
+                           "trailing newline; 'busybox\\n' parses as busybox:latest")),
+    (f"busybox@sha256:{'a' * 64}X", "invalid reference format"),
+    ("foo/Bar", "invalid reference format: repository name (foo/Bar) must be lowercase"),
+    (HEX, f"invalid repository name ({HEX}), cannot specify 64-byte hexadecimal strings"),
+    pytest.param("Busybox",
+                 "invalid reference format: repository name (library/Busybox) must be lowercase",
+                 marks=bug("the name in the message must be the normalized remote name "
+                           "(library/Busybox), ketch prints the text as typed")),
+    pytest.param("Busybox:Latest",
+                 "invalid reference format: repository name (library/Busybox) must be lowercase",
+                 marks=bug("message must name library/Busybox")),
+    pytest.param("localhost:5000/Foo:tag",
+                 "invalid reference format: repository name (Foo) must be lowercase",
+                 marks=bug("message must name the path without the registry (Foo)")),
+    pytest.param(f"UPPER@{DIGEST}",
+                 "invalid reference format: repository name (library/UPPER@sha256) must be lowercase",
+                 marks=bug("distribution cuts the remote name at the first ':' "
+                           "(library/UPPER@sha256)")),
+    pytest.param("a" * 248, "repository name must not be more than 255 characters",
+                 marks=bug("the 255 limit applies to the normalized path (library/ + name); "
+                           "ketch measures the text as typed and accepts it")),
+    pytest.param("a" * 300, "repository name must not be more than 255 characters",
+                 marks=bug("distribution's ErrNameTooLong has no 'invalid reference format: ' "
+                           "prefix")),
+    pytest.param(f"busybox@sha256:{HEX[:32]}", "invalid checksum digest length",
+                 marks=bug("a sha256 digest must have exactly 64 hex digits; ketch accepts 32")),
+    pytest.param("busybox:caf\u00e9", "invalid reference format",
+                 marks=bug("Go's \\w is ASCII-only; Python's re \\w accepts any Unicode "
+                           "letter in a tag")),
+    pytest.param(f"busybox@md5:{HEX[:32]}", "unsupported digest algorithm",
+                 marks=bug("only registered digest algorithms are accepted; ketch accepts md5")),
+]
+
+
+@pytest.mark.parametrize("text,message", INVALID)
+def test_parse_invalid(text, message):
+    with pytest.raises(InvalidArgument) as exc:
+        parse(text)
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize("text,default_tag,tag", [
+    ("busybox", True, "latest"),
+    ("busybox", False, None),
+    ("busybox:1", False, "1"),
+])
+def test_default_tag(text, default_tag, tag):
+    assert parse(text, default_tag=default_tag).tag == tag
+
+
+def test_with_tag_drops_the_digest():
+    ref = parse(f"busybox:1@{DIGEST}").with_tag("2")
+    assert ref == Reference("docker.io", "library/busybox", "2", None)
+    assert ref.familiar == "busybox:2"
+
+
+@pytest.mark.parametrize("ref,name,familiar_name", [
+    (Reference("docker.io", "library/busybox"), "docker.io/library/busybox", "busybox"),
+    (Reference("docker.io", "user/app"), "docker.io/user/app", "user/app"),
+    (Reference("quay.io", "library/x"), "quay.io/library/x", "quay.io/library/x"),
+])
+def test_names(ref, name, familiar_name):
+    assert (ref.name, ref.familiar_name) == (name, familiar_name)
+
+
+@pytest.mark.parametrize("tag,valid", [
+    ("latest", True), ("1.36", True), ("_x", True), ("A-b.c_d", True),
+    ("w" * 128, True), ("w" * 129, False), ("", False), (".x", False), ("-x", False),
+    ("a:b", False), ("a/b", False),
+    pytest.param("caf\u00e9", False, marks=bug("tags are ASCII: [\\w][\\w.-]{0,127} in Go's "
+                                               "RE2 matches no non-ASCII letter")),
+])
+def test_is_valid_tag(tag, valid):
+    assert is_valid_tag(tag) is valid
