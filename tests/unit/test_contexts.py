@@ -1,0 +1,151 @@
+"""ketch.cli.contexts: the fields of `docker ps` / `docker images` rows, as docker/cli computes them.
+
+Expected cells were printed by the docker 28.2.2 client against dockerd
+20.10.24 (`docker ps -a --format ...`, `docker images`), whose API answers are
+the input dicts here. The clock is fixed and the zone is UTC.
+"""
+
+import time
+import types
+
+import pytest
+
+from ketch.cli import contexts
+from ketch.cli.contexts import ContainerContext, image_rows
+
+NOW = 1795387800
+CREATED = 1795387748  # 2026-11-22 22:49:08 UTC
+IMAGE_ID = "sha256:2e984e984576" + "0" * 52
+ID = "b227007ae514" + "f" * 52
+
+
+@pytest.fixture(autouse=True)
+def clock_and_zone(monkeypatch):
+    fake = types.SimpleNamespace(time=lambda: NOW, localtime=time.localtime,
+                                 strftime=time.strftime, gmtime=time.gmtime)
+    monkeypatch.setattr(contexts, "time", fake)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def bug(reason):
+    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
+
+
+def container(**fields):
+    base = {"Id": ID, "Names": ["/ketch-probe-ps"], "Image": "busybox", "ImageID": IMAGE_ID,
+            "Command": "true", "Created": CREATED, "Labels": {}, "State": "created",
+            "Status": "Created", "NetworkSettings": {"Networks": {"bridge": {}}}}
+    return {**base, **fields}
+
+
+# (API fields, trunc, context field, cell)
+CELLS = [
+    ({}, True, "ID", "b227007ae514"),
+    ({}, False, "ID", ID),
+    ({"Image": "busybox"}, True, "Image", "busybox"),
+    ({"Image": ""}, True, "Image", "<no image>"),
+    ({"Image": IMAGE_ID}, True, "Image", "2e984e984576"),
+    ({"Image": IMAGE_ID}, False, "Image", IMAGE_ID),
+    ({"Image": "busybox@sha256:" + "1" * 64}, True, "Image", "busybox"),
+    ({"Image": "busybox:1@sha256:" + "1" * 64}, True, "Image", "busybox:1"),
+    ({"Image": "busybox@sha256:" + "1" * 64}, False, "Image", "busybox@sha256:" + "1" * 64),
+    pytest.param({"Image": "docker.io/library/busybox:latest"}, True, "Image", "busybox:latest",
+                 marks=bug("the Image column is the familiar reference (docker created with "
+                           "docker.io/library/busybox:latest shows busybox:latest)")),
+    ({"Command": "true"}, True, "Command", '"true"'),
+    ({"Command": "sh -c 'echo \"hello world\" && sleep 1'"}, True, "Command",
+     "\"sh -c 'echo \\\"hello \u2026\""),
+    ({"Command": "sh -c 'echo \"hello world\" && sleep 1'"}, False, "Command",
+     "\"sh -c 'echo \\\"hello world\\\" && sleep 1'\""),
+    ({"Command": "a" * 20}, True, "Command", '"' + "a" * 20 + '"'),
+    ({"Command": "a" * 21}, True, "Command", '"' + "a" * 19 + '\u2026"'),
+    ({"Command": "echo\ttab"}, True, "Command", '"echo\\ttab"'),
+    pytest.param({"Command": "echo " + "\u672c" * 11}, True, "Command",
+                 '"echo ' + "\u672c" * 7 + '\u2026"',
+                 marks=bug("Ellipsis counts display width (East Asian wide runes are 2 columns); "
+                           "ketch counts runes and does not truncate")),
+    ({"Names": ["/web"]}, True, "Names", "web"),
+    ({"Names": ["/web", "/other/alias"]}, True, "Names", "web"),
+    pytest.param({"Names": ["/web", "/other/alias"]}, False, "Names", "web,other/alias",
+                 marks=bug("with --no-trunc every name is shown, link aliases included")),
+    ({"Labels": {"b": "2", "a": "1"}}, True, "Labels", "a=1,b=2"),
+    ({"Labels": {}}, True, "Labels", ""),
+    ({"Labels": None}, True, "Labels", ""),
+    ({}, True, "CreatedAt", "2026-11-22 22:49:08 +0000 UTC"),
+    ({}, True, "RunningFor", "52 seconds ago"),
+    ({"Created": NOW - 3600}, True, "RunningFor", "About an hour ago"),
+    ({}, True, "State", "created"),
+    ({"Status": "Up 2 minutes"}, True, "Status", "Up 2 minutes"),
+    ({}, True, "Size", "0B"),
+    ({"SizeRw": 0, "SizeRootFs": 1980000}, True, "Size", "0B (virtual 1.98MB)"),
+    ({"SizeRw": 12345, "SizeRootFs": 2000000}, True, "Size", "12.3kB (virtual 2MB)"),
+    pytest.param({"SizeRw": 5, "SizeRootFs": 0}, True, "Size", "5B",
+                 marks=bug("the '(virtual ...)' part is shown only when SizeRootFs > 0")),
+    ({}, True, "Networks", "bridge"),
+    ({"NetworkSettings": {"Networks": {"n2": {}, "bridge": {}}}}, True, "Networks", "bridge,n2"),
+    ({}, True, "LocalVolumes", "0"),
+]
+
+
+@pytest.mark.parametrize("fields,trunc,name,cell", CELLS)
+def test_container_cell(fields, trunc, name, cell):
+    assert getattr(ContainerContext(container(**fields), trunc), name) == cell
+
+
+@pytest.mark.parametrize("labels,key,value", [
+    ({"a": "1"}, "a", "1"),
+    ({"a": "1"}, "b", ""),
+    (None, "a", ""),
+])
+def test_container_label(labels, key, value):
+    assert ContainerContext(container(Labels=labels)).Label(key) == value
+
+
+def image(**fields):
+    base = {"Id": IMAGE_ID, "RepoTags": ["busybox:latest"], "RepoDigests": [],
+            "Created": NOW - 32 * 60, "Size": 1980000, "Containers": -1, "SharedSize": -1}
+    return {**base, **fields}
+
+
+# RepoTags/RepoDigests -> (Repository, Tag) per row
+ROWS = [
+    ({"RepoTags": ["busybox:latest"]}, [("busybox", "latest")]),
+    ({"RepoTags": ["busybox:latest", "busybox:1.36"]}, [("busybox", "latest"), ("busybox", "1.36")]),
+    ({"RepoTags": []}, [("<none>", "<none>")]),
+    ({"RepoTags": None}, [("<none>", "<none>")]),
+    ({"RepoTags": ["localhost:5000/team/app:v1"]}, [("localhost:5000/team/app", "v1")]),
+    ({"RepoTags": ["registry.example.com:443/app:latest"]}, [("registry.example.com:443/app", "latest")]),
+    pytest.param({"RepoTags": [], "RepoDigests": ["busybox@sha256:" + "1" * 64]},
+                 [("busybox", "<none>")],
+                 marks=bug("an image known only by digest (pulled by digest from a real dockerd) "
+                           "gets a row with its repository and tag <none>")),
+]
+
+
+@pytest.mark.parametrize("fields,rows", ROWS)
+def test_image_rows(fields, rows):
+    assert [(r.Repository, r.Tag) for r in image_rows([image(**fields)])] == rows
+
+
+IMAGE_CELLS = [
+    ({}, True, "ID", "2e984e984576"),
+    ({}, False, "ID", IMAGE_ID),
+    ({}, True, "CreatedSince", "32 minutes ago"),
+    ({}, True, "Size", "1.98MB"),
+    ({}, True, "Digest", "<none>"),
+    ({"RepoDigests": ["busybox@sha256:" + "1" * 64]}, True, "Digest", "sha256:" + "1" * 64),
+    ({}, True, "Containers", "N/A"),
+    ({"Containers": 2}, True, "Containers", "2"),
+    ({}, True, "SharedSize", "N/A"),
+    ({"SharedSize": 1000}, True, "UniqueSize", "1.98MB"),
+]
+
+
+@pytest.mark.parametrize("fields,trunc,name,cell", IMAGE_CELLS)
+def test_image_cell(fields, trunc, name, cell):
+    row = image_rows([image(**fields)], trunc)[0]
+    assert getattr(row, name) == cell
