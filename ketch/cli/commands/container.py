@@ -31,19 +31,28 @@ def _exec_exit_code(message: str) -> int:
 
 
 def _create(cli, config: dict, name: str | None, opts, path: str) -> str:
+    """docker/cli's createContainer: create, and pull when the image is missing (--pull)."""
     client = cli.client
+    policy = opts["pull"]
+    if policy not in ("always", "missing", "never"):
+        raise HTTPError(0, f'invalid pull option: \'{policy}\': must be one of "always", "missing" or "never"')
+    image = config["Image"]
+    shown = image if (":" in image.rsplit("/", 1)[-1] or "@" in image) else f"{image}:latest"
+    if policy == "always":
+        _pull(client, shown)
     try:
         return client.create_container(config, name)["Id"]
     except HTTPError as exc:
-        if exc.status != 404 or not str(exc).startswith("No such image"):
+        if exc.status != 404 or not str(exc).startswith("No such image") or policy != "missing":
             raise
-    image = config["Image"]
-    shown = image if (":" in image.rsplit("/", 1)[-1] or "@" in image) else f"{image}:latest"
     print(f"Unable to find image '{shown}' locally", file=sys.stderr)
-    repo, _, tag = shown.rpartition(":")
-    resp = client.pull(repo, tag)
-    _consume_progress(resp)
+    _pull(client, shown)
     return client.create_container(config, name)["Id"]
+
+
+def _pull(client, shown: str) -> None:
+    repo, _, tag = shown.rpartition(":")
+    _consume_progress(client.pull(repo, tag))
 
 
 def _consume_progress(resp) -> None:
