@@ -151,7 +151,7 @@ class APIClient:
     def attach(self, cid: str, stdin: bool, stdout: bool, stderr: bool, logs: bool = False) -> Hijacked:
         conn = self.new_connection()
         query = {"stream": True, "stdin": stdin, "stdout": stdout, "stderr": stderr, "logs": logs}
-        resp = self.request("POST", f"/containers/{quote_segment(cid)}/attach", query,
+        self.request("POST", f"/containers/{quote_segment(cid)}/attach", query,
                             headers={"Connection": "Upgrade", "Upgrade": "tcp"}, ok=(101, 200), conn=conn)
         return Hijacked(conn)
 

@@ -16,7 +16,6 @@ from ketch.engine import names
 from ketch.engine.images import ImageService, familiar
 from ketch.engine.records import ContainerRecord, Registry
 from ketch.engine.runner import Paths, Runner, parse_signal
-from ketch.engine.specgen import replace_or_append_env
 from ketch.storage.overlay import OverlaySnapshotter
 
 _CONFIG_KEYS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
@@ -188,7 +187,7 @@ class ContainerService:
         rec = self.registry.get(ref)
         new_name = names.validate(new_name)
         if new_name == rec.name:
-            raise errors.InvalidArgument(f"Renaming a container with the same name as its current name")
+            raise errors.InvalidArgument("Renaming a container with the same name as its current name")
         if new_name in self.registry.by_name:
             raise errors.name_in_use(new_name, self.registry.by_name[new_name])
         del self.registry.by_name[rec.name]

@@ -154,7 +154,7 @@ class Runner:
         if rec.running:
             return
         if rec.status == "removing":
-            raise errors.Conflict(f"container is marked for removal and cannot be started")
+            raise errors.Conflict("container is marked for removal and cannot be started")
         exec_dir = self.paths.exec_dir(rec.id)
         try:
             rootfs = self._mount_rootfs(rec)
@@ -166,7 +166,7 @@ class Runner:
                     os.unlink(os.path.join(exec_dir, stale))
                 except FileNotFoundError:
                     pass
-            handle = await self._launch(rec, exec_dir)
+            await self._launch(rec, exec_dir)
         except errors.KetchError as exc:
             self.unmount_rootfs(rec.id)
             code = exc.exit_code if isinstance(exc, errors.ExecFailed) else 128

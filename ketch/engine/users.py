@@ -4,7 +4,6 @@ Docker resolves names in the daemon, from the container's rootfs, and adds the
 supplementary groups that /etc/group lists for the user (as runc's user lookup does).
 """
 
-import os
 from dataclasses import dataclass
 
 from ketch.errors import InvalidArgument

@@ -8,6 +8,7 @@ root pushes past the limit. The directory is reached instead through a short
 
 import contextlib
 import os
+import socket
 
 MAX_SUN_PATH = 107
 
@@ -23,3 +24,21 @@ def reachable(path: str):
         yield f"/proc/self/fd/{fd}/{os.path.basename(path)}"
     finally:
         os.close(fd)
+
+
+def listen(path: str, mode: int = 0o600, backlog: int = 64) -> socket.socket:
+    """A listening Unix socket at ``path`` (a stale socket file there is replaced)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with reachable(path) as short:
+            sock.bind(short)
+        os.chmod(path, mode)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock

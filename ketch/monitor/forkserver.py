@@ -20,7 +20,7 @@ import socket
 import sys
 
 from ketch.linux import syscalls as sc
-from ketch.linux.unixpath import reachable
+from ketch.linux.unixpath import listen
 from ketch.monitor import protocol as proto
 from ketch.monitor.monitor import MonitorRequest, run_monitor
 
@@ -57,15 +57,7 @@ def serve(path: str) -> None:
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:  # ketchd died before we set the death signal
         return
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    with reachable(path) as short:
-        listener.bind(short)
-    os.chmod(path, 0o600)
-    listener.listen(64)
+    listener = listen(path, 0o600, 64)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     while True:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from ketch.errors import ExecFailed, KetchError
 from ketch.linux import syscalls as sc
 from ketch.linux.atomic import write_file
-from ketch.linux.unixpath import reachable
+from ketch.linux.unixpath import listen
 from ketch.monitor import protocol as proto
 from ketch.monitor.logfile import JsonFileWriter
 from ketch.runtime import container as rt
@@ -80,15 +80,7 @@ class Monitor:
 
     # -- set-up -----------------------------------------------------------------
     def _listen(self, path: str) -> socket.socket:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        with reachable(path) as short:
-            sock.bind(short)
-        os.chmod(path, 0o600)
-        sock.listen(8)
+        sock = listen(path, 0o600, 8)
         sock.setblocking(False)
         self.sel.register(sock, selectors.EVENT_READ, self._on_accept)
         return sock

@@ -71,20 +71,28 @@ def test_nothing_left_after_containers_finish(daemon):
     assert set(os.listdir(runtime_dir) if os.path.isdir(runtime_dir) else []) <= running
 
 
+def _monitors_of(daemon) -> set[str]:
+    """Pids of the monitors of this daemon (their stderr is a log in its exec root)."""
+    out = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "ketch-monitor":
+                    continue
+            if os.readlink(f"/proc/{pid}/fd/2").startswith(daemon.exec_root):
+                out.add(pid)
+        except OSError:
+            pass
+    return out
+
+
 def test_monitor_processes_end_with_their_containers(daemon):
-    def monitors():
-        out = []
-        for pid in os.listdir("/proc"):
-            if pid.isdigit():
-                try:
-                    with open(f"/proc/{pid}/comm") as f:
-                        if f.read().strip() == "ketch-monitor":
-                            with open(f"/proc/{pid}/environ", "rb") as e:
-                                out.append(pid)
-                except OSError:
-                    pass
-        return set(out)
-    before = monitors()
+    before = _monitors_of(daemon)
     daemon.ketch("run", "--rm", "busybox", "true", check=True)
     time.sleep(0.3)
-    assert monitors() - before == set()
+    assert _monitors_of(daemon) - before == set()
+    cid = daemon.ketch("run", "-d", "busybox", "sleep", "30", check=True).stdout.strip()
+    assert len(_monitors_of(daemon) - before) == 1
+    daemon.ketch("rm", "-f", cid, check=True)
+    time.sleep(0.3)
+    assert _monitors_of(daemon) - before == set()

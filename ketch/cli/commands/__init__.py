@@ -1,5 +1,6 @@
 """One module per noun; each command is a function ``(cli, args, path) -> exit code``."""
 
+from ketch.cli import flags
 from ketch.client.http import ConnectionFailed, HTTPError
 
 
@@ -11,3 +12,12 @@ def daemon_error(exc: Exception) -> str:
 
 
 API_ERRORS = (HTTPError, ConnectionFailed)
+
+
+def parse_args(command: flags.Command, args: list[str], path: str):
+    """Parse a command's arguments; ``--help`` prints its help and ends the command."""
+    opts, rest = flags.parse(command, args, path)
+    if opts["help"]:
+        from ketch.cli.main import StatusError
+        raise StatusError(0, flags.render_help(command, path).rstrip("\n"))
+    return opts, rest

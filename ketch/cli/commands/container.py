@@ -6,8 +6,8 @@ import sys
 import time
 
 from ketch.cli import runconfig
-from ketch.cli.commands import API_ERRORS, daemon_error
-from ketch.cli.flags import Command, FlagSpec, parse
+from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
+from ketch.cli.flags import Command, FlagSpec
 from ketch.cli.main import StatusError
 from ketch.client.http import ConnectionFailed, HTTPError
 
@@ -65,9 +65,7 @@ def _consume_progress(resp) -> None:
 
 
 def create(cli, args, path):
-    opts, rest = parse(runconfig.CREATE, args, path)
-    if opts["help"]:
-        return _help(runconfig.CREATE, path)
+    opts, rest = parse_args(runconfig.CREATE, args, path)
     try:
         config = runconfig.build(opts, rest, detach=True)
     except runconfig.ConfigError as exc:
@@ -80,23 +78,15 @@ def create(cli, args, path):
     return 0
 
 
-def _help(command, path) -> int:
-    from ketch.cli.flags import render_help
-    sys.stdout.write(render_help(command, path))
-    return 0
-
 
 def run(cli, args, path):
-    opts, rest = parse(runconfig.RUN, args, path)
-    if opts["help"]:
-        return _help(runconfig.RUN, path)
+    opts, rest = parse_args(runconfig.RUN, args, path)
     detach = opts["detach"]
     try:
         config = runconfig.build(opts, rest, detach)
     except runconfig.ConfigError as exc:
         raise StatusError(125, f"ketch: {exc}\n\nRun '{path} --help' for more information")
-    tty, interactive = config["Tty"], config["OpenStdin"]
-    if tty and config["AttachStdin"] and not os.isatty(0):
+    if config["Tty"] and config["AttachStdin"] and not os.isatty(0):
         raise StatusError(1, "the input device is not a TTY")
     client = cli.client
     try:
@@ -196,9 +186,7 @@ START = Command("start", "ketch start [OPTIONS] CONTAINER [CONTAINER...]", "Star
 
 
 def start(cli, args, path):
-    opts, names = parse(START, args, path)
-    if opts["help"]:
-        return _help(START, path)
+    opts, names = parse_args(START, args, path)
     client = cli.client
     if opts["attach"] or opts["interactive"]:
         from ketch.cli import streams
@@ -246,17 +234,13 @@ RESTART = Command("restart", "ketch restart [OPTIONS] CONTAINER [CONTAINER...]",
 
 
 def stop(cli, args, path):
-    opts, names = parse(STOP, args, path)
-    if opts["help"]:
-        return _help(STOP, path)
+    opts, names = parse_args(STOP, args, path)
     timeout = opts["time"] if "time" in opts.changed else None
     return _each(cli, names, lambda n: cli.client.stop(n, timeout, opts["signal"] or None))
 
 
 def restart(cli, args, path):
-    opts, names = parse(RESTART, args, path)
-    if opts["help"]:
-        return _help(RESTART, path)
+    opts, names = parse_args(RESTART, args, path)
     timeout = opts["time"] if "time" in opts.changed else None
     return _each(cli, names, lambda n: cli.client.restart(n, timeout, opts["signal"] or None))
 
@@ -267,9 +251,7 @@ KILL = Command("kill", "ketch kill [OPTIONS] CONTAINER [CONTAINER...]", "Kill on
 
 
 def kill(cli, args, path):
-    opts, names = parse(KILL, args, path)
-    if opts["help"]:
-        return _help(KILL, path)
+    opts, names = parse_args(KILL, args, path)
     return _each(cli, names, lambda n: cli.client.kill(n, opts["signal"] or None))
 
 
@@ -281,9 +263,7 @@ RM = Command("rm", "ketch rm [OPTIONS] CONTAINER [CONTAINER...]", "Remove one or
 
 
 def rm(cli, args, path):
-    opts, names = parse(RM, args, path)
-    if opts["help"]:
-        return _help(RM, path)
+    opts, names = parse_args(RM, args, path)
     return _each(cli, names, lambda n: cli.client.remove(n, opts["force"], opts["volumes"]))
 
 
@@ -293,9 +273,7 @@ WAIT = Command("wait", "ketch wait CONTAINER [CONTAINER...]",
 
 
 def wait(cli, args, path):
-    opts, names = parse(WAIT, args, path)
-    if opts["help"]:
-        return _help(WAIT, path)
+    opts, names = parse_args(WAIT, args, path)
     failed = False
     for name in names:
         try:
@@ -311,9 +289,7 @@ RENAME = Command("rename", "ketch rename CONTAINER NEW_NAME", "Rename a containe
 
 
 def rename(cli, args, path):
-    opts, names = parse(RENAME, args, path)
-    if opts["help"]:
-        return _help(RENAME, path)
+    opts, names = parse_args(RENAME, args, path)
     try:
         cli.client.rename(names[0], names[1])
     except API_ERRORS as exc:
@@ -360,9 +336,7 @@ def timestamp_arg(value: str, now: float | None = None) -> str:
 
 
 def logs(cli, args, path):
-    opts, names = parse(LOGS, args, path)
-    if opts["help"]:
-        return _help(LOGS, path)
+    opts, names = parse_args(LOGS, args, path)
     from ketch.cli.streams import Demuxer
     client = cli.client
     try:
@@ -405,9 +379,7 @@ def parse_filters(items: list[str]) -> dict[str, list[str]]:
 
 
 def ps(cli, args, path):
-    opts, _ = parse(PS, args, path)
-    if opts["help"]:
-        return _help(PS, path)
+    opts, _ = parse_args(PS, args, path)
     from ketch.cli import contexts, formatter
     limit = 1 if opts["latest"] else opts["last"]
     fmt = opts["format"]

@@ -3,8 +3,8 @@
 import json
 import sys
 
-from ketch.cli.commands import API_ERRORS, daemon_error
-from ketch.cli.flags import Command, FlagSpec, parse, render_help
+from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
+from ketch.cli.flags import Command, FlagSpec
 from ketch.cli.main import StatusError
 
 IMAGES = Command("images", "ketch images [OPTIONS] [REPOSITORY[:TAG]]", "List images", (
@@ -17,15 +17,9 @@ IMAGES = Command("images", "ketch images [OPTIONS] [REPOSITORY[:TAG]]", "List im
 ), max_args=1, aliases=("ketch image ls", "ketch image list"))
 
 
-def _help(command, path) -> int:
-    sys.stdout.write(render_help(command, path))
-    return 0
-
 
 def images(cli, args, path):
-    opts, rest = parse(IMAGES, args, path)
-    if opts["help"]:
-        return _help(IMAGES, path)
+    opts, rest = parse_args(IMAGES, args, path)
     from ketch.cli import contexts, formatter
     from ketch.cli.commands.container import parse_filters
     filters = parse_filters(opts["filter"])
@@ -69,9 +63,7 @@ def _file_chunks(f):
 
 
 def import_(cli, args, path):
-    opts, rest = parse(IMPORT, args, path)
-    if opts["help"]:
-        return _help(IMPORT, path)
+    opts, rest = parse_args(IMPORT, args, path)
     source = rest[0]
     repo = tag = None
     if len(rest) > 1:
@@ -112,9 +104,7 @@ RMI = Command("rmi", "ketch rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more
 
 
 def rmi(cli, args, path):
-    opts, names = parse(RMI, args, path)
-    if opts["help"]:
-        return _help(RMI, path)
+    opts, names = parse_args(RMI, args, path)
     failed = False
     for name in names:
         try:
@@ -136,9 +126,7 @@ TAG = Command("tag", "ketch tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
 
 
 def tag(cli, args, path):
-    opts, names = parse(TAG, args, path)
-    if opts["help"]:
-        return _help(TAG, path)
+    opts, names = parse_args(TAG, args, path)
     target = names[1]
     repo, _, tag_ = target.rpartition(":")
     if not repo or "/" in tag_:

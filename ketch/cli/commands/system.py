@@ -2,11 +2,10 @@
 
 import json
 import platform
-import sys
 
 from ketch import __version__
-from ketch.cli.commands import API_ERRORS, daemon_error
-from ketch.cli.flags import Command, FlagSpec, parse, render_help
+from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
+from ketch.cli.flags import Command, FlagSpec
 from ketch.cli.main import StatusError
 
 API_VERSION = "1.45"
@@ -15,10 +14,6 @@ VERSION = Command("version", "ketch version [OPTIONS]", "Show the ketch version 
     FlagSpec("format", "f", "string", help="Format output using a custom template"),
 ), max_args=0)
 
-
-def _help(command, path) -> int:
-    sys.stdout.write(render_help(command, path))
-    return 0
 
 
 def _client_doc(cli) -> dict:
@@ -30,9 +25,7 @@ def _client_doc(cli) -> dict:
 
 
 def version(cli, args, path):
-    opts, _ = parse(VERSION, args, path)
-    if opts["help"]:
-        return _help(VERSION, path)
+    opts, _ = parse_args(VERSION, args, path)
     client_doc = _client_doc(cli)
     server, error = None, None
     try:
@@ -73,9 +66,7 @@ INFO = Command("info", "ketch info [OPTIONS]", "Display system-wide information"
 
 
 def info(cli, args, path):
-    opts, _ = parse(INFO, args, path)
-    if opts["help"]:
-        return _help(INFO, path)
+    opts, _ = parse_args(INFO, args, path)
     try:
         doc = cli.client.info()
     except API_ERRORS as exc:
@@ -159,9 +150,7 @@ def _lookup(cli, name: str, kind: str | None, size: bool):
 
 def inspect_objects(cli, args, path, kind):
     command = {"container": CONTAINER_INSPECT, "image": IMAGE_INSPECT}.get(kind, INSPECT)
-    opts, names = parse(command, args, path)
-    if opts["help"]:
-        return _help(command, path)
+    opts, names = parse_args(command, args, path)
     kind = kind or opts.get("type") or None
     from ketch.client.http import HTTPError
     results, errors = [], []
