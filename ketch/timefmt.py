@@ -9,6 +9,13 @@ def format_ns(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
 
+def format_ns_trimmed(ns: int) -> str:
+    """Go's time.RFC3339Nano: trailing zeros of the fraction dropped, no fraction if zero."""
+    frac = f"{ns % 10**9:09d}".rstrip("0")
+    head = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9))
+    return f"{head}.{frac}Z" if frac else f"{head}Z"
+
+
 def now() -> str:
     return format_ns(time.time_ns())
 

@@ -25,6 +25,8 @@ def status_text(rec: ContainerRecord) -> str:
     """moby's State.String()."""
     st = rec.state
     if st["Running"]:
+        if st.get("Restarting"):
+            return f"Restarting ({st['ExitCode']}) {human_duration(_since(st['FinishedAt']))} ago"
         if st["Paused"]:
             return f"Up {human_duration(_since(st['StartedAt']))} (Paused)"
         return f"Up {human_duration(_since(st['StartedAt']))}"

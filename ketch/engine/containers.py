@@ -37,10 +37,10 @@ def merge_config(user: dict, image: dict) -> dict:
     entrypoint = user.get("Entrypoint")
     if entrypoint == [""]:  # `--entrypoint ""`: explicitly none
         out["Entrypoint"] = None
-    elif not entrypoint:
+    elif not entrypoint:  # null inherits the image's; [] means none, but the Cmd is inherited
         if not user.get("Cmd"):
             out["Cmd"] = image.get("Cmd")
-        out["Entrypoint"] = image.get("Entrypoint")
+        out["Entrypoint"] = image.get("Entrypoint") if entrypoint is None else []
     for key in ("User", "WorkingDir", "StopSignal"):
         if not out.get(key) and image.get(key):
             out[key] = image[key]
@@ -51,8 +51,6 @@ def merge_config(user: dict, image: dict) -> dict:
     out["Volumes"] = volumes or None
     if image.get("Healthcheck") and not user.get("Healthcheck"):
         out["Healthcheck"] = image["Healthcheck"]
-    if image.get("OnBuild"):
-        out["OnBuild"] = image["OnBuild"]
     return out
 
 

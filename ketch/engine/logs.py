@@ -55,10 +55,10 @@ def _read_all(path: str, opts: LogOptions) -> tuple[list[LogEntry], int]:
     except FileNotFoundError:
         return [], 0
     end = data.rfind(b"\n") + 1
-    entries = [e for e in (_decode(line, opts) for line in data[:end].splitlines()) if e]
-    if opts.tail >= 0:
-        entries = entries[len(entries) - opts.tail:] if opts.tail else []
-    return entries, end
+    lines = data[:end].splitlines()
+    if opts.tail >= 0:  # Docker takes the last lines of the file first, then filters them
+        lines = lines[len(lines) - opts.tail:] if opts.tail else []
+    return [e for e in (_decode(line, opts) for line in lines) if e], end
 
 
 async def read(path: str, opts: LogOptions, running: Callable[[], bool]) -> AsyncIterator[LogEntry]:

@@ -5,7 +5,7 @@ import re
 
 from ketch.errors import InvalidArgument
 
-VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+VALID_NAME = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
 _LEFT = """admiring adoring affectionate agitated amazing angry awesome beautiful blissful
 bold boring brave busy charming clever compassionate competent condescending confident
@@ -45,7 +45,7 @@ wing wozniak wright wu yalow yonath zhukovsky""".split()
 
 def validate(name: str) -> str:
     """The name without its leading slash, or Docker's error."""
-    if not VALID_NAME.match(name):
+    if not VALID_NAME.fullmatch(name):
         raise InvalidArgument(
             f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     return name.lstrip("/")
@@ -53,13 +53,15 @@ def validate(name: str) -> str:
 
 def generate(taken, retries: int = 10) -> str:
     """A random free name; after ``retries`` collisions a digit is appended, as Docker does."""
-    for attempt in range(retries + 1):
+    attempt = 0
+    while attempt <= retries:
         left, right = random.choice(_LEFT), random.choice(_RIGHT)
-        if left == "boring" and right == "wozniak":  # Steve Wozniak is not boring
+        if left == "boring" and right == "wozniak":  # Steve Wozniak is not boring: roll again
             continue
         name = f"{left}_{right}"
         if attempt:
             name += str(random.randint(0, 9))
         if name not in taken:
             return name
+        attempt += 1
     return f"{random.choice(_LEFT)}_{random.choice(_RIGHT)}{random.randint(10, 99999)}"

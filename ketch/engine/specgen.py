@@ -59,21 +59,24 @@ class SpecInput:
 
 def replace_or_append_env(base: list[str], overrides: list[str]) -> list[str]:
     """Docker's ReplaceOrAppendEnvValues: same key replaces in place, else appends."""
-    out = list(base)
+    out: list[str | None] = list(base)
     index = {e.split("=", 1)[0]: i for i, e in enumerate(out)}
     for item in overrides:
-        key = item.split("=", 1)[0]
-        if key in index:
+        key, sep, _ = item.partition("=")
+        if not sep:  # a bare name unsets the variable
+            if key in index:
+                out[index[key]] = None
+            continue
+        if key in index and out[index[key]] is not None:
             out[index[key]] = item
         else:
             index[key] = len(out)
             out.append(item)
-    return out
+    return [e for e in out if e is not None]
 
 
 def process_env(inp: SpecInput) -> list[str]:
-    hostname = f"{inp.hostname}.{inp.domainname}" if inp.domainname else inp.hostname
-    base = [DEFAULT_PATH_ENV, f"HOSTNAME={hostname}"]
+    base = [DEFAULT_PATH_ENV, f"HOSTNAME={inp.hostname}"]
     if inp.tty:
         base.append("TERM=xterm")
     return replace_or_append_env(base, inp.env)

@@ -10,6 +10,9 @@ from ketch.errors import InvalidArgument
 from ketch.linux.safepath import resolve_in_root
 
 
+MAX_ID = 2**31 - 1  # runc's user package refuses ids beyond int32
+
+
 @dataclass(frozen=True)
 class ExecUser:
     uid: int
@@ -45,13 +48,16 @@ def resolve(rootfs: str, spec: str, group_add: list[str] = ()) -> ExecUser:
             gid = int(group)
         else:
             gid = int(g[2])
+    for value in (uid, gid):
+        if not 0 <= value <= MAX_ID:
+            raise InvalidArgument(f"uids and gids must be in range 0-{MAX_ID}")
     extra = []
     if name is not None and not group:
         extra = [int(g[2]) for g in groups if len(g) >= 4 and name in g[3].split(",")]
     for wanted in group_add:
         g = next((g for g in groups if len(g) >= 3 and (g[0] == wanted or g[2] == wanted)), None)
         if g is None and not wanted.isdigit():
-            raise InvalidArgument(f"unable to find group {wanted}: no matching entries in group file")
+            raise InvalidArgument(f"Unable to find group {wanted}: no matching entries in group file")
         extra.append(int(g[2]) if g else int(wanted))
     # moby's getUser puts the primary group first in the supplementary list, so `id`
     # inside a container shows "groups=0(root),10(wheel)".

@@ -25,6 +25,9 @@ _FLAG_OPTIONS: dict[str, tuple[int, int]] = {
     "lazytime": (sc.MS_LAZYTIME, 0), "nolazytime": (0, sc.MS_LAZYTIME),
     "nosymfollow": (sc.MS_NOSYMFOLLOW, 0), "symfollow": (0, sc.MS_NOSYMFOLLOW),
     "bind": (sc.MS_BIND, 0), "rbind": (sc.MS_BIND | sc.MS_REC, 0),
+    "silent": (sc.MS_SILENT, 0), "loud": (0, sc.MS_SILENT),
+    "acl": (sc.MS_POSIXACL, 0), "noacl": (0, sc.MS_POSIXACL),
+    "iversion": (sc.MS_I_VERSION, 0), "noiversion": (0, sc.MS_I_VERSION),
 }
 PROPAGATION: dict[str, int] = {
     "private": sc.MS_PRIVATE, "rprivate": sc.MS_PRIVATE | sc.MS_REC,

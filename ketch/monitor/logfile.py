@@ -8,7 +8,7 @@ held back until the newline comes, the buffer passes 16 KiB, or the stream ends.
 import json
 import os
 
-from ketch.timefmt import format_ns
+from ketch.timefmt import format_ns_trimmed
 
 MAX_PARTIAL = 16 * 1024
 
@@ -41,5 +41,5 @@ class JsonFileWriter:
 
     @staticmethod
     def _entry(stream: str, data: bytes, now_ns: int) -> bytes:
-        doc = {"log": data.decode("utf-8", "replace"), "stream": stream, "time": format_ns(now_ns)}
+        doc = {"log": data.decode("utf-8", "replace"), "stream": stream, "time": format_ns_trimmed(now_ns)}
         return json.dumps(doc, separators=(",", ":")).encode() + b"\n"

@@ -31,7 +31,9 @@ def resolv_conf(host_text: str) -> str:
     for line in host_text.splitlines():
         words = line.split()
         if words and words[0] == "nameserver":
-            if len(words) < 2 or words[1].startswith(_LOCAL_PREFIXES):
+            # Loopback servers mean nothing in the container's netns, and without IPv6
+            # in the container an IPv6 server is unreachable (libnetwork drops both).
+            if len(words) < 2 or words[1].startswith(_LOCAL_PREFIXES) or ":" in words[1]:
                 continue
             servers += 1
         out.append(line)

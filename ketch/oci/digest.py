@@ -7,7 +7,7 @@ import re
 from ketch.errors import InvalidArgument
 
 ALGORITHM = "sha256"
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def of_bytes(data: bytes) -> str:
@@ -21,7 +21,7 @@ def hexpart(digest: str) -> str:
 
 
 def validate(digest: str) -> str:
-    if not _DIGEST.match(digest):
+    if not _DIGEST.fullmatch(digest):
         raise InvalidArgument(f"invalid digest {digest!r}")
     return digest
 

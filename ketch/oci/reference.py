@@ -23,11 +23,13 @@ _DOMAIN = rf"{_HOST}(?::[0-9]+)?"
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 
+# re.ASCII: Go's \w (RE2) is ASCII-only, Python's is not.
 _REFERENCE = re.compile(
-    rf"^(?P<name>(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
-    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
+    rf"(?P<name>(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?", re.ASCII
 )
-_ANCHORED_ID = re.compile(r"^[a-f0-9]{64}$")
+_ANCHORED_ID = re.compile(r"[a-f0-9]{64}")
+_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 NAME_TOTAL_LENGTH_MAX = 255
 
 
@@ -88,37 +90,42 @@ def _split_domain(name: str) -> tuple[str, str]:
     return domain, path
 
 
+def _check_digest(digest: str) -> None:
+    algorithm, _, hexpart = digest.partition(":")
+    if algorithm not in _DIGEST_LENGTHS:
+        raise InvalidArgument("unsupported digest algorithm")
+    if len(hexpart) != _DIGEST_LENGTHS[algorithm]:
+        raise InvalidArgument("invalid checksum digest length")
+
+
 def parse(text: str, default_tag: bool = True) -> Reference:
-    """Parse a reference the user typed; adds ``:latest`` when it has neither tag nor digest."""
+    """Parse a reference the user typed; adds ``:latest`` when it has neither tag nor digest.
+
+    The order of checks is distribution's ParseNormalizedNamed, so errors are its errors.
+    """
     if not text:
         raise InvalidArgument("invalid reference format")
-    if _ANCHORED_ID.match(text):
+    if _ANCHORED_ID.fullmatch(text):
         raise InvalidArgument(
             f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings"
         )
-    match = _REFERENCE.match(text)
+    domain, remainder = _split_domain(text)
+    remote = remainder.split(":", 1)[0]
+    if remote.lower() != remote:
+        raise InvalidArgument(f"invalid reference format: repository name ({remote}) must be lowercase")
+    match = _REFERENCE.fullmatch(f"{domain}/{remainder}")
     if not match:
-        lowered = text.lower()
-        if lowered != text and _REFERENCE.match(lowered):
-            name = text.split("@")[0]
-            name = name.rsplit(":", 1)[0] if ":" in name.split("/")[-1] else name
-            raise InvalidArgument(
-                f"invalid reference format: repository name ({name}) must be lowercase"
-            )
         raise InvalidArgument("invalid reference format")
-    name = match.group("name")
-    if len(name) > NAME_TOTAL_LENGTH_MAX:
-        raise InvalidArgument("invalid reference format: repository name must not be more than 255 characters")
-    domain, path = _split_domain(name)
-    if path.lower() != path:
-        raise InvalidArgument(
-            f"invalid reference format: repository name ({path}) must be lowercase"
-        )
+    path = match.group("name")[len(domain) + 1:]
+    if len(path) > NAME_TOTAL_LENGTH_MAX:
+        raise InvalidArgument("repository name must not be more than 255 characters")
     tag, digest = match.group("tag"), match.group("digest")
+    if digest:
+        _check_digest(digest)
     if default_tag and not tag and not digest:
         tag = DEFAULT_TAG
     return Reference(domain, path, tag, digest)
 
 
 def is_valid_tag(tag: str) -> bool:
-    return re.fullmatch(_TAG, tag) is not None
+    return re.fullmatch(_TAG, tag, re.ASCII) is not None

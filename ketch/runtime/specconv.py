@@ -88,6 +88,30 @@ def _require(doc: dict, key: str, kind: type, where: str):
     return value
 
 
+def _object(doc: dict, key: str, where: str) -> dict:
+    """An optional object field: {} when absent, an error naming it when not an object."""
+    value = doc.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"config.json: {where}{key} must be an object")
+    return value
+
+
+def _list(doc: dict, key: str, where: str, item: type | None = None) -> list:
+    """An optional list field, its items of type ``item`` when given."""
+    value = doc.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidArgument(f"config.json: {where}{key} must be a list")
+    if item is not None:
+        for i, v in enumerate(value):
+            if not isinstance(v, item):
+                raise InvalidArgument(f"config.json: {where}{key}[{i}] must be a {item.__name__}")
+    return value
+
+
 def _process(doc: dict) -> Process:
     args = _require(doc, "args", list, "process.")
     if not args or not all(isinstance(a, str) for a in args):
@@ -95,14 +119,14 @@ def _process(doc: dict) -> Process:
     cwd = doc.get("cwd", "/")
     if not isinstance(cwd, str) or not cwd.startswith("/"):
         raise InvalidArgument(f"config.json: process.cwd must be an absolute path, not {cwd!r}")
-    user = doc.get("user") or {}
+    user = _object(doc, "user", "process.")
     try:
         uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
         gids = tuple(int(g) for g in user.get("additionalGids") or ())
     except (TypeError, ValueError):
         raise InvalidArgument("config.json: process.user ids must be integers") from None
     return Process(
-        args=tuple(args), env=tuple(doc.get("env") or ()), cwd=cwd, uid=uid, gid=gid,
+        args=tuple(args), env=tuple(_list(doc, "env", "process.", str)), cwd=cwd, uid=uid, gid=gid,
         additional_gids=gids, terminal=bool(doc.get("terminal", False)),
         umask=user.get("umask"), no_new_privileges=bool(doc.get("noNewPrivileges", False)),
     )
@@ -111,17 +135,21 @@ def _process(doc: dict) -> Process:
 def _mounts(items: list) -> tuple[MountSpec, ...]:
     out = []
     for i, m in enumerate(items):
+        if not isinstance(m, dict):
+            raise InvalidArgument(f"config.json: mounts[{i}] must be an object")
         dest = m.get("destination")
         if not isinstance(dest, str) or not dest.startswith("/"):
             raise InvalidArgument(f"config.json: mounts[{i}].destination must be an absolute path")
         out.append(MountSpec(dest, m.get("type") or "", m.get("source") or "",
-                             tuple(m.get("options") or ())))
+                             tuple(_list(m, "options", f"mounts[{i}].", str))))
     return tuple(out)
 
 
 def _devices(items: list) -> tuple[Device, ...]:
     out = []
     for i, d in enumerate(items):
+        if not isinstance(d, dict):
+            raise InvalidArgument(f"config.json: linux.devices[{i}] must be an object")
         try:
             out.append(Device(d["path"], d["type"], int(d.get("major", 0)), int(d.get("minor", 0)),
                               int(d.get("fileMode", 0o666)), int(d.get("uid", 0)),
@@ -134,6 +162,8 @@ def _devices(items: list) -> tuple[Device, ...]:
 def _namespaces(items: list) -> tuple[Namespace, ...]:
     out = []
     for i, ns in enumerate(items):
+        if not isinstance(ns, dict):
+            raise InvalidArgument(f"config.json: linux.namespaces[{i}] must be an object")
         kind = ns.get("type")
         if kind not in NAMESPACE_FLAGS:
             raise InvalidArgument(f"config.json: linux.namespaces[{i}].type {kind!r} is unknown")
@@ -148,7 +178,7 @@ def from_oci(spec: dict, bundle: str) -> ContainerConfig:
     root_path = _require(root, "path", str, "root.")
     if not os.path.isabs(root_path):
         root_path = os.path.join(bundle, root_path)
-    linux = spec.get("linux") or {}
+    linux = _object(spec, "linux", "")
     return ContainerConfig(
         bundle=bundle,
         root=os.path.realpath(root_path),
@@ -156,13 +186,13 @@ def from_oci(spec: dict, bundle: str) -> ContainerConfig:
         process=_process(_require(spec, "process", dict, "")),
         hostname=spec.get("hostname") or "",
         domainname=spec.get("domainname") or "",
-        mounts=_mounts(spec.get("mounts") or []),
-        namespaces=_namespaces(linux.get("namespaces") or []),
-        devices=_devices(linux.get("devices") or []),
-        masked_paths=tuple(linux.get("maskedPaths") or ()),
-        readonly_paths=tuple(linux.get("readonlyPaths") or ()),
+        mounts=_mounts(_list(spec, "mounts", "")),
+        namespaces=_namespaces(_list(linux, "namespaces", "linux.")),
+        devices=_devices(_list(linux, "devices", "linux.")),
+        masked_paths=tuple(_list(linux, "maskedPaths", "linux.", str)),
+        readonly_paths=tuple(_list(linux, "readonlyPaths", "linux.", str)),
         rootfs_propagation=linux.get("rootfsPropagation") or "",
-        annotations=dict(spec.get("annotations") or {}),
+        annotations=dict(_object(spec, "annotations", "")),
     )
 
 

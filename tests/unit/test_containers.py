@@ -46,12 +46,8 @@ MERGED = [
     ({"User": "", "WorkingDir": ""}, {}),
     ({"ExposedPorts": {"81/tcp": {}}}, {"ExposedPorts": {"80/tcp": {}, "81/tcp": {}}}),
     ({"Volumes": {"/v": {}}}, {"Volumes": {"/v": {}}}),
-    pytest.param({"Entrypoint": [], "Cmd": ["x"]}, {"Entrypoint": [], "Cmd": ["x"]},
-                 marks=bug("an empty (not null) Entrypoint from the API drops the image's one "
-                           "(userConf.Entrypoint != nil); ketch runs /bin/echo x")),
-    pytest.param({"Entrypoint": []}, {"Entrypoint": []},
-                 marks=bug("an empty Entrypoint inherits the image's Cmd but not its "
-                           "Entrypoint; dockerd runs img-cmd")),
+    ({"Entrypoint": [], "Cmd": ["x"]}, {"Entrypoint": [], "Cmd": ["x"]}),
+    ({"Entrypoint": []}, {"Entrypoint": []}),
 ]
 
 
@@ -62,7 +58,6 @@ def test_merge(user, changed):
     assert {k: merged.get(k) for k in expected} == expected
 
 
-@bug("merge() never copies the image's OnBuild: containers show OnBuild null")
 def test_onbuild_is_not_inherited():
     assert merge_config({}, IMAGE).get("OnBuild") is None
 

@@ -107,17 +107,11 @@ ENV = [
     (["A=1=2"], False, "", [DEFAULT_PATH_ENV, H, "A=1=2"]),
     # `-e A=1 -e A=2`: runc's setenv loop leaves one A, at the first place, with the last value
     (["A=1", "B=x", "A=2"], False, "", [DEFAULT_PATH_ENV, H, "A=2", "B=x"]),
-    pytest.param([], False, "d.example", [DEFAULT_PATH_ENV, H],
-                 marks=bug("HOSTNAME is Config.Hostname alone (CreateDaemonEnvironment); "
-                           "ketch appends the domainname: HOSTNAME=h1.d.example")),
+    ([], False, "d.example", [DEFAULT_PATH_ENV, H]),
     # a bare name unsets (ReplaceOrAppendEnvValues); `docker run -e PATH` with PATH unset
     # in the client's environment gave a container with no PATH at all
-    pytest.param(["PATH"], False, "", [H],
-                 marks=bug("a bare name in Config.Env removes that variable; ketch replaces "
-                           "PATH=... with the bare entry 'PATH'")),
-    pytest.param(["NOSUCH", "A=1"], False, "", [DEFAULT_PATH_ENV, H, "A=1"],
-                 marks=bug("a bare name that is not set is dropped; ketch appends 'NOSUCH', "
-                           "an environ entry without '=' that runc refuses")),
+    (["PATH"], False, "", [H]),
+    (["NOSUCH", "A=1"], False, "", [DEFAULT_PATH_ENV, H, "A=1"]),
 ]
 
 

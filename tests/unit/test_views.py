@@ -57,10 +57,8 @@ STATUS = [
     ({"Status": "removing", "StartedAt": ago(300), "FinishedAt": ago(150)}, "Removal In Progress"),
     ({"Status": "dead", "Dead": True, "StartedAt": ago(300), "FinishedAt": ago(150)}, "Dead"),
     ({"Status": "exited", "StartedAt": ago(300)}, ""),  # started, never finished, not running
-    pytest.param({"Status": "restarting", "Running": True, "Restarting": True, "ExitCode": 1,
-                  "StartedAt": ago(60), "FinishedAt": ago(5)}, "Restarting (1) 5 seconds ago",
-                 marks=bug("State.String() reports a restarting container as "
-                           "'Restarting (code) <since FinishedAt> ago'; ketch says 'Up'")),
+    ({"Status": "restarting", "Running": True, "Restarting": True, "ExitCode": 1,
+                  "StartedAt": ago(60), "FinishedAt": ago(5)}, "Restarting (1) 5 seconds ago"),
 ]
 
 
