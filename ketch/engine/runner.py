@@ -148,6 +148,7 @@ class Runner:
             additional_gids=user.additional_gids, tty=bool(cfg.get("Tty")),
             hostname_path=files[0], hosts_path=files[1], resolv_conf_path=files[2],
             readonly_rootfs=bool(host.get("ReadonlyRootfs")), shm_size=int(host.get("ShmSize") or 0),
+            console_size=tuple(host["ConsoleSize"][:2]) if host.get("ConsoleSize") else None,
         ))
 
     async def start(self, rec: ContainerRecord) -> None:

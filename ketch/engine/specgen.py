@@ -55,6 +55,7 @@ class SpecInput:
     resolv_conf_path: str
     readonly_rootfs: bool = False
     shm_size: int = 0
+    console_size: tuple[int, int] | None = None  # HostConfig.ConsoleSize, for a TTY
 
 
 def replace_or_append_env(base: list[str], overrides: list[str]) -> list[str]:
@@ -104,6 +105,8 @@ def build(inp: SpecInput) -> dict:
                      **({"additionalGids": list(inp.additional_gids)} if inp.additional_gids else {})},
             "args": list(inp.args),
             "env": process_env(inp),
+            **({"consoleSize": {"height": inp.console_size[0], "width": inp.console_size[1]}}
+               if inp.tty and inp.console_size and any(inp.console_size) else {}),
             "cwd": inp.working_dir or "/",
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "noNewPrivileges": False,

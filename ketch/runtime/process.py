@@ -131,6 +131,8 @@ def _init(cfg: ContainerConfig, chan: socket.socket, fifo_path: str) -> None:
     rootfs.prepare(cfg)
     if proc.terminal:
         master, slave = os.openpty()
+        if proc.console_size:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", *proc.console_size, 0, 0))
         rootfs.bind_console(os.ttyname(slave))
         sync.send(chan, sync.Message(sync.CONSOLE, fd=master))
         os.close(master)

@@ -57,6 +57,7 @@ class Process:
     terminal: bool = False
     umask: int | None = None
     no_new_privileges: bool = False
+    console_size: tuple[int, int] | None = None  # (height, width) of the terminal
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,17 @@ def _process(doc: dict) -> Process:
         args=tuple(args), env=tuple(_list(doc, "env", "process.", str)), cwd=cwd, uid=uid, gid=gid,
         additional_gids=gids, terminal=bool(doc.get("terminal", False)),
         umask=user.get("umask"), no_new_privileges=bool(doc.get("noNewPrivileges", False)),
+        console_size=_console_size(_object(doc, "consoleSize", "process.")),
     )
+
+
+def _console_size(doc: dict) -> tuple[int, int] | None:
+    if not doc:
+        return None
+    try:
+        return int(doc.get("height", 0)), int(doc.get("width", 0))
+    except (TypeError, ValueError):
+        raise InvalidArgument("config.json: process.consoleSize must hold integers") from None
 
 
 def _mounts(items: list) -> tuple[MountSpec, ...]:

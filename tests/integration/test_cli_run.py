@@ -153,6 +153,10 @@ def test_stdin_is_forwarded_with_i(daemon):
 def test_tty_with_it(daemon):
     pid, fd = pty.fork()
     if pid == 0:
+        import fcntl
+        import struct
+        import termios
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
         os.environ["KETCH_HOST"] = daemon.host
         os.execv(PYTHON, [PYTHON, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
                           "from ketch.cli.main import main; sys.exit(main(sys.argv[2:]))", REPO,
@@ -173,6 +177,7 @@ def test_tty_with_it(daemon):
     assert os.waitstatus_to_exitcode(status) == 7, out
     text = out.decode()
     assert "/dev/pts/0" in text
+    assert "40 100" in text  # the pty was created at the client's terminal size
     assert "\r\n" in text  # a terminal's line discipline, not a pipe
 
 
