@@ -2,6 +2,7 @@
 
 Each context wraps one API object and exposes Docker's field names (``.ID``,
 ``.Status``, ``.Label "key"``) with Docker's truncation and humanized values.
+``FIELDS`` lists what ``--format json`` prints, as docker's MarshalJSON does.
 """
 
 import time
@@ -19,14 +20,34 @@ IMAGE_HEADERS = {
     "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
     "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
     "Containers": "CONTAINERS", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
-    "VirtualSize": "VIRTUAL SIZE",
+    "VirtualSize": "SIZE",  # deprecated, the same as Size
 }
 IMAGE_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 IMAGE_TABLE_DIGESTS = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 
 
 def ellipsis(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """docker/cli's Ellipsis: at most ``width`` display columns, the last one "…".
+
+    East Asian wide and fullwidth runes take two columns; a rune too wide to fit
+    before the "…" leaves the text as it is, as docker's loop does.
+    """
+    if width <= 0:
+        return ""
+    if width == 1:
+        return text[:1]
+    if text.isascii():
+        return text if len(text) <= width else text[: width - 1] + "…"
+    from unicodedata import east_asian_width
+    widths = [2 if east_asian_width(c) in ("W", "F") else 1 for c in text]
+    if sum(widths) <= width:
+        return text
+    used = 0
+    for i, w in enumerate(widths):
+        used += w
+        if used > width - 1:
+            return text[:i] + "…" if i else text
+    return text
 
 
 def truncate_id(image_id: str) -> str:
@@ -42,9 +63,68 @@ def go_time(unix: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", t) + f" {zone} {t.tm_zone}"
 
 
+def familiar_image(image: str) -> str:
+    """An image reference as docker prints it (reference.FamiliarString after
+    ParseNormalizedNamed): no digest, no docker.io[/library] prefix. A string that is
+    not a valid reference is shown as it is."""
+    if "@" not in image and not image.startswith(("docker.io/", "index.docker.io/", "library/")):
+        return image  # familiar already (or no reference): parsing would not change it
+    domain, sep, rest = image.partition("/")
+    if not sep or ("." not in domain and ":" not in domain and domain != "localhost"
+                   and domain.lower() == domain):
+        domain, rest = "docker.io", image
+    if domain == "index.docker.io":
+        domain = "docker.io"
+    if domain == "docker.io" and "/" not in rest:
+        rest = "library/" + rest
+    if rest.split(":", 1)[0].lower() != rest.split(":", 1)[0]:
+        return image
+    import re  # loaded already with json; the grammar is distribution's reference regexp
+    component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    match = re.fullmatch(rf"(?P<path>{component}(?:/{component})*)(?::(?P<tag>[\w][\w.-]{{0,127}}))?"
+                         r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*"
+                         r":[0-9a-fA-F]{32,}))?", rest, re.ASCII)
+    host = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*" \
+           r"|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+    if not match or not re.fullmatch(host, domain, re.ASCII) \
+            or len(domain) + 1 + len(match["path"]) > 255:
+        return image
+    if match["digest"]:
+        algorithm, _, encoded = match["digest"].partition(":")
+        length = {"sha256": 64, "sha384": 96, "sha512": 128}.get(algorithm)
+        if len(encoded) != length or encoded.lower() != encoded:
+            return image
+    path = match["path"]
+    if domain == "docker.io":
+        name = path[len("library/"):] if path.startswith("library/") and path.count("/") == 1 else path
+    else:
+        name = f"{domain}/{path}"
+    return name + (f":{match['tag']}" if match["tag"] else "")
+
+
+class Platform:
+    """An image manifest's platform: prints as "os/arch[/variant]", JSON as the OCI object."""
+
+    def __init__(self, doc: dict) -> None:
+        self._doc = doc
+
+    def __str__(self) -> str:
+        p = self._doc
+        if not p.get("os"):
+            return "unknown"
+        text = "/".join(x for x in (p.get("os"), p.get("architecture"), p.get("variant")) if x)
+        return text + (f"({p['os.version']})" if p.get("os.version") else "")
+
+    def as_json(self) -> dict:
+        p = self._doc
+        doc = {"architecture": p.get("architecture", ""), "os": p.get("os", "")}
+        doc.update((k, p[k]) for k in ("os.version", "os.features", "variant") if p.get(k))
+        return doc
+
+
 class ContainerContext:
     FIELDS = ("Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts",
-              "Names", "Networks", "Ports", "RunningFor", "Size", "State", "Status")
+              "Names", "Networks", "Platform", "Ports", "RunningFor", "Size", "State", "Status")
 
     def __init__(self, c: dict, trunc: bool = True) -> None:
         self._c = c
@@ -56,12 +136,15 @@ class ContainerContext:
 
     @property
     def Image(self) -> str:
-        image = self._c.get("Image") or "<no image>"
-        if self._trunc:
-            if image.startswith("sha256:"):
-                return truncate_id(image)
-            image = image.split("@", 1)[0]
-        return image
+        image = self._c.get("Image") or ""
+        if not image:
+            return "<no image>"
+        if not self._trunc:
+            return image
+        short = truncate_id(self._c.get("ImageID") or "")
+        if short == truncate_id(image):  # created from an image ID
+            return short
+        return familiar_image(image)
 
     @property
     def Command(self) -> str:
@@ -89,28 +172,36 @@ class ContainerContext:
         return self._c.get("Status", "")
 
     @property
+    def Platform(self) -> Platform | None:
+        platform = (self._c.get("ImageManifestDescriptor") or {}).get("platform")
+        return None if platform is None else Platform(platform)
+
+    @property
     def Size(self) -> str:
-        if self._c.get("SizeRw") is None and self._c.get("SizeRootFs") is None:
-            return "0B"
         rw = human_size(self._c.get("SizeRw") or 0)
-        return f"{rw} (virtual {human_size(self._c.get('SizeRootFs') or 0)})"
+        root = self._c.get("SizeRootFs") or 0
+        return f"{rw} (virtual {human_size(root)})" if root > 0 else rw
 
     @property
     def Names(self) -> str:
         names = [n[1:] if n.startswith("/") else n for n in self._c.get("Names") or []]
-        return ",".join(n for n in names if "/" not in n)
+        if not self._trunc:
+            return ",".join(names)
+        # truncated: the container's own name, not its legacy link aliases ("/other/alias")
+        return next((n for n in names if "/" not in n), "")
 
     @property
     def Labels(self) -> str:
         labels = self._c.get("Labels") or {}
-        return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        return ",".join(sorted(f"{k}={v}" for k, v in labels.items()))
 
     def Label(self, name: str) -> str:
         return (self._c.get("Labels") or {}).get(name, "")
 
     @property
     def Mounts(self) -> str:
-        return ""
+        names = ((m.get("Name") or m.get("Source") or "") for m in self._c.get("Mounts") or [])
+        return ",".join(ellipsis(n, 15) if self._trunc else n for n in names)
 
     @property
     def Networks(self) -> str:
@@ -118,18 +209,20 @@ class ContainerContext:
 
     @property
     def LocalVolumes(self) -> str:
-        return "0"
+        return str(sum(m.get("Driver") == "local" for m in self._c.get("Mounts") or []))
 
 
 class ImageContext:
     FIELDS = ("Containers", "CreatedAt", "CreatedSince", "Digest", "ID", "Repository",
               "SharedSize", "Size", "Tag", "UniqueSize", "VirtualSize")
 
-    def __init__(self, image: dict, repo: str, tag: str, trunc: bool = True) -> None:
+    def __init__(self, image: dict, repo: str, tag: str, trunc: bool = True,
+                 digest: str | None = None) -> None:
         self._i = image
         self.Repository = repo
         self.Tag = tag
         self._trunc = trunc
+        self._digest = digest
 
     @property
     def ID(self) -> str:
@@ -137,6 +230,8 @@ class ImageContext:
 
     @property
     def Digest(self) -> str:
+        if self._digest is not None:
+            return self._digest
         digests = self._i.get("RepoDigests") or []
         return digests[0].split("@", 1)[1] if digests else "<none>"
 
@@ -155,7 +250,9 @@ class ImageContext:
     def Size(self) -> str:
         return human_size(self._i.get("Size", 0))
 
-    VirtualSize = Size
+    @property
+    def VirtualSize(self) -> str:
+        return human_size(self._i.get("Size", 0), 4)  # go-units HumanSize, unlike Size
 
     @property
     def Containers(self) -> str:
@@ -165,24 +262,49 @@ class ImageContext:
     @property
     def SharedSize(self) -> str:
         n = self._i.get("SharedSize", -1)
-        return "N/A" if n == -1 else human_size(n)
+        return "N/A" if n == -1 else human_size(n, 4)
 
     @property
     def UniqueSize(self) -> str:
-        shared = self._i.get("SharedSize", -1)
-        return "N/A" if shared == -1 else human_size(self._i.get("Size", 0) - shared)
+        size, shared = self._i.get("Size", 0), self._i.get("SharedSize", -1)
+        return "N/A" if -1 in (size, shared) else human_size(size - shared, 4)
 
 
-def image_rows(images: list[dict], trunc: bool = True) -> list[ImageContext]:
-    """One row per repository tag, "<none>" rows for untagged images (docker images)."""
+def image_rows(images: list[dict], trunc: bool = True, digests: bool = False) -> list[ImageContext]:
+    """docker images' rows: one per repository tag, one per repository known only by
+    digest (tag "<none>"), and "<none> <none>" for an image with neither.
+
+    A row's digest is the first of its repository's; with ``digests`` (--digests)
+    each digest gets its own row.
+    """
     rows = []
     for image in images:
-        tags = image.get("RepoTags") or []
-        if not tags:
-            rows.append(ImageContext(image, "<none>", "<none>", trunc))
+        tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+        by_repo: dict[str, list[str]] = {}
+        for ref in image.get("RepoDigests") or []:
+            repo, sep, digest = ref.partition("@")
+            if sep and repo != "<none>":
+                by_repo.setdefault(repo, []).append(digest)
+        if not tags and not by_repo:
+            rows.append(ImageContext(image, "<none>", "<none>", trunc, "<none>"))
+            continue
+        tagged = []
         for ref in tags:
             repo, _, tag = ref.rpartition(":")
-            if "/" in tag:  # a registry port, no tag
-                repo, tag = ref, "<none>"
-            rows.append(ImageContext(image, repo, tag, trunc))
+            if not repo or "/" in tag:  # no tag (a registry port is not one)
+                continue
+            tagged.append(repo)
+            rows += _rows(image, repo, tag, by_repo.get(repo), trunc, digests)
+        for repo, repo_digests in by_repo.items():
+            if repo not in tagged:
+                rows += _rows(image, repo, "<none>", repo_digests, trunc, digests)
     return rows
+
+
+def _rows(image: dict, repo: str, tag: str, repo_digests: list[str] | None, trunc: bool,
+          digests: bool) -> list[ImageContext]:
+    if not repo_digests:
+        return [ImageContext(image, repo, tag, trunc, "<none>")]
+    if not digests:
+        return [ImageContext(image, repo, tag, trunc, repo_digests[0])]
+    return [ImageContext(image, repo, tag, trunc, d) for d in repo_digests]

@@ -47,42 +47,90 @@ class ConfigError(Exception):
     pass
 
 
-def _read_lines(path: str) -> list[str]:
+# unicode.IsSpace: what docker trims from the start of an env-file line
+_GO_SPACES = ("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+              "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+def _read_kv_file(path: str, lookup) -> list[str]:
+    """docker/cli's parseKeyValueFile: ``NAME=value`` lines, ``#`` comments and blank
+    lines skipped; a bare ``NAME`` takes ``lookup(NAME)`` or is dropped when that is None."""
     try:
-        with open(path) as f:
-            return [line.rstrip("\n") for line in f]
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as exc:
         raise ConfigError(f"open {path}: {exc.strerror.lower()}") from None
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    out = []
+    for number, raw in enumerate(lines, 1):
+        raw = raw[:-1] if raw.endswith(b"\r") else raw
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            shown = " ".join(str(b) for b in raw)
+            raise ConfigError(f"invalid env file ({path}): invalid utf8 bytes at line {number}: "
+                              f"[{shown}]") from None
+        if number == 1:
+            text = text.removeprefix("\ufeff")
+        line = text.lstrip(_GO_SPACES)
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        name = name.lstrip(" \t")
+        if " " in name or "\t" in name:
+            raise ConfigError(f"invalid env file ({path}): variable '{name}' contains whitespaces")
+        if not name:
+            raise ConfigError(f"invalid env file ({path}): no variable name on line '{line}'")
+        if sep:
+            out.append(f"{name}={value}")
+        elif (found := lookup(line)) is not None:
+            out.append(f"{line.strip(_GO_SPACES)}={found}")
+    return out
+
+
+def _no_lookup(_name: str) -> None:
+    return None
 
 
 def parse_env(values: list[str], files: list[str]) -> list[str]:
-    """``-e`` and ``--env-file`` in Docker's order: files first; a bare name takes the client's value."""
-    out = []
-    for path in files:
-        for line in _read_lines(path):
-            line = line.lstrip()
-            if not line or line.startswith("#"):
-                continue
-            out.append(_env_item(line))
-    out += [_env_item(v) for v in values]
-    return [e for e in out if e is not None]
+    """``-e`` and ``--env-file`` in Docker's order: files first, then ``-e``.
+
+    A bare name takes the client's value; unset, it is dropped from a file but passed
+    on bare from ``-e`` (opts.ValidateEnv), and the daemon then unsets it.
+    """
+    env = [_env_item(v) for v in values]  # checked as flags are, before any file is read
+    return [item for path in files for item in _read_kv_file(path, os.environ.get)] + env
 
 
-def _env_item(item: str) -> str | None:
+def _env_item(item: str) -> str:
     name, sep, _ = item.partition("=")
     if not name:
         raise ConfigError(f"invalid environment variable: {item}")
     if sep:
         return item
     value = os.environ.get(name)
-    return None if value is None else f"{name}={value}"
+    return item if value is None else f"{name}={value}"
+
+
+def _check_label(item: str) -> str:
+    """opts.ValidateLabel: a non-empty name without blanks; the item is kept as it is."""
+    name = item.partition("=")[0].lstrip(" \t")
+    if not name:
+        message = f"invalid label '{item}': empty name"
+    elif " " in name or "\t" in name:
+        message = f"label '{name}' contains whitespaces"
+    else:
+        return item
+    raise ConfigError(f'invalid argument "{item}" for "-l, --label" flag: {message}')
 
 
 def parse_labels(values: list[str], files: list[str]) -> dict[str, str]:
+    """``--label-file`` then ``-l``; a later label of the same name wins."""
+    values = [_check_label(v) for v in values]
     labels: dict[str, str] = {}
-    items = [line for path in files for line in _read_lines(path)
-             if line.strip() and not line.lstrip().startswith("#")]
-    for item in items + list(values):
+    for item in [line for path in files for line in _read_kv_file(path, _no_lookup)] + values:
         key, _, value = item.partition("=")
         labels[key] = value
     return labels
@@ -96,14 +144,18 @@ def build(opts: dict, args: list[str], detach: bool) -> dict:
             raise ConfigError(f"invalid argument \"{stream}\" for \"-a, --attach\" flag: "
                               "valid streams are STDIN, STDOUT and STDERR")
     interactive = opts["interactive"]
-    if detach:
+    # opts.parse: -i always attaches stdin; no -a attaches stdout and stderr
+    att_in = interactive or "stdin" in attach
+    att_out = not attach or "stdout" in attach
+    att_err = not attach or "stderr" in attach
+    for item in opts["label"]:
+        _check_label(item)  # a flag's error comes before any file is read
+    env = parse_env(opts["env"], opts["env-file"])
+    labels = parse_labels(opts["label"], opts["label-file"])
+    if detach:  # run -d (runContainer), after the files are read
         if attach:
-            raise ConfigError("Conflicting options: -a and -d")
+            raise ConfigError("conflicting options: cannot specify both --attach and --detach")
         att_in = att_out = att_err = False
-    elif attach:
-        att_in, att_out, att_err = "stdin" in attach, "stdout" in attach, "stderr" in attach
-    else:
-        att_in, att_out, att_err = interactive, True, True
     entrypoint = None
     if opts["entrypoint"]:
         entrypoint = [opts["entrypoint"]]
@@ -124,9 +176,9 @@ def build(opts: dict, args: list[str], detach: bool) -> dict:
         "Hostname": opts["hostname"], "Domainname": opts["domainname"], "User": opts["user"],
         "AttachStdin": att_in, "AttachStdout": att_out, "AttachStderr": att_err,
         "Tty": opts["tty"], "OpenStdin": interactive, "StdinOnce": interactive and att_in,
-        "Env": parse_env(opts["env"], opts["env-file"]), "Cmd": cmd or None, "Image": image,
+        "Env": env, "Cmd": cmd or None, "Image": image,
         "Volumes": None, "WorkingDir": opts["workdir"], "Entrypoint": entrypoint,
-        "Labels": parse_labels(opts["label"], opts["label-file"]),
+        "Labels": labels,
         "HostConfig": host_config, "NetworkingConfig": {"EndpointsConfig": {}},
     }
     if opts["stop-signal"]:

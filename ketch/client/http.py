@@ -47,18 +47,20 @@ class Response:
             return
         if self._chunked:
             while True:
-                size = int(self.conn.readline().split(b";")[0].strip() or b"0", 16)
+                size = int(self.conn.readline(strict=True).split(b";")[0].strip() or b"0", 16)
                 if size == 0:
-                    while self.conn.readline() not in (b"\r\n", b"\n", b""):
+                    while self.conn.readline(strict=True) not in (b"\r\n", b"\n"):
                         pass
                     break
                 yield self.conn.readexactly(size)
-                self.conn.readline()
+                self.conn.readline(strict=True)
         elif self._remaining >= 0:
             while self._remaining > 0:
                 data = self.conn.read(min(_CHUNK, self._remaining))
                 if not data:
-                    break
+                    # Go's client fails the read; a short save/export must not look complete.
+                    self.conn.keep_alive = False
+                    raise ConnectionFailed("unexpected EOF")
                 self._remaining -= len(data)
                 yield data
         else:  # until the server closes
@@ -96,9 +98,14 @@ class Connection:
         self._buf += data
         return True
 
-    def readline(self) -> bytes:
+    def readline(self, strict: bool = False) -> bytes:
+        """One line with its newline; at end of stream what is left, or with ``strict``
+        an error (inside a body the framing promised more)."""
         while b"\n" not in self._buf:
             if not self._fill():
+                if strict:
+                    self.keep_alive = False
+                    raise ConnectionFailed("unexpected EOF")
                 line, self._buf = self._buf, b""
                 return line
         line, _, self._buf = self._buf.partition(b"\n")
@@ -113,7 +120,8 @@ class Connection:
     def readexactly(self, n: int) -> bytes:
         while len(self._buf) < n:
             if not self._fill():
-                raise ConnectionFailed("the daemon closed the connection")
+                self.keep_alive = False
+                raise ConnectionFailed("unexpected EOF")
         data, self._buf = self._buf[:n], self._buf[n:]
         return data
 

@@ -140,15 +140,33 @@ def test_json(server, wire, empty):
 @pytest.mark.parametrize("wire", [
     b"",  # closed before answering
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",  # closed inside a chunk
-    pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", marks=pytest.mark.xfail(
-        strict=True, reason="bug: a body shorter than its Content-Length is returned as if "
-                            "complete (Go's client, and so docker, fails with 'unexpected "
-                            "EOF'); a truncated `save`/`export` stream would look successful")),
+    # A body shorter than its framing fails as Go's client does ('unexpected EOF'): a
+    # truncated `save`/`export` stream must not look successful.
+    b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",  # no last chunk
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello",  # no CRLF after data
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n",  # no final CRLF
 ])
 def test_cut_short(server, wire):
     conn, _ = serve(server, wire, close=True)
     with pytest.raises(ConnectionFailed):
         conn.send("GET", "/x").read()
+
+
+@pytest.mark.parametrize("size", [None, 1])
+@pytest.mark.parametrize("wire", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nshort\r\n",
+])
+def test_cut_short_streams_what_came(server, wire, size):
+    """chunks() hands out what arrived, then fails with Go's text."""
+    conn, _ = serve(server, wire, size, close=True)
+    got = b""
+    with pytest.raises(ConnectionFailed, match="^unexpected EOF$"):
+        for piece in conn.send("GET", "/x").chunks():
+            got += piece
+    assert got == b"short"
+    assert conn.keep_alive is False
 
 
 def _request(peer, size):

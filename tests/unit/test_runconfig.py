@@ -23,10 +23,6 @@ def create(argv):
     return runconfig.build(opts, args, False)
 
 
-def bug(reason):
-    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
-
-
 ATTACH_KEYS = ("AttachStdin", "AttachStdout", "AttachStderr", "OpenStdin", "StdinOnce", "Tty")
 # argv -> (AttachStdin, AttachStdout, AttachStderr, OpenStdin, StdinOnce, Tty)
 ATTACH = [
@@ -42,9 +38,9 @@ ATTACH = [
     (["-d", "-i", "busybox"], (False, False, False, True, False, False)),
     (["-d", "-t", "busybox"], (False, False, False, False, False, True)),
     (["-d", "-it", "busybox"], (False, False, False, True, False, True)),
-    pytest.param(["-i", "-a", "stdout", "busybox"], (True, True, False, True, True, False),
-                 marks=bug("-i always attaches stdin (opts.parse: if copts.stdin "
-                           "{ attachStdin = true }); ketch honours -a alone")),
+    # -i always attaches stdin (opts.parse: if copts.stdin { attachStdin = true })
+    (["-i", "-a", "stdout", "busybox"], (True, True, False, True, True, False)),
+    (["-i", "-a", "stderr", "-t", "busybox"], (True, False, True, True, True, True)),
 ]
 
 
@@ -57,7 +53,9 @@ def test_run_attach(argv, expected):
 @pytest.mark.parametrize("argv,expected", [
     (["busybox"], (False, True, True, False, False, False)),
     (["-i", "busybox"], (True, True, True, True, True, False)),
+    (["-t", "busybox"], (False, True, True, False, False, True)),
     (["-a", "stdout", "busybox"], (False, True, False, False, False, False)),
+    (["-i", "-a", "stdout", "busybox"], (True, True, False, True, True, False)),
 ])
 def test_create_attach(argv, expected):
     """`docker create` goes through opts.parse without run's -d handling."""
@@ -68,10 +66,8 @@ def test_create_attach(argv, expected):
 @pytest.mark.parametrize("argv,message", [
     (["-a", "foo", "busybox"],
      'invalid argument "foo" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR'),
-    pytest.param(["-d", "-a", "stdout", "busybox"],
-                 "conflicting options: cannot specify both --attach and --detach",
-                 marks=bug("docker 28's text (run.go); ketch prints the pre-23 "
-                           "'Conflicting options: -a and -d'")),
+    (["-d", "-a", "stdout", "busybox"],
+     "conflicting options: cannot specify both --attach and --detach"),  # docker 28's run.go
 ])
 def test_attach_errors(argv, message):
     with pytest.raises(runconfig.ConfigError) as exc:
@@ -104,10 +100,9 @@ def client_env(monkeypatch):
     (["busybox"], []),
     (["-e", "A=1", "-e", "B=", "-e", "C=x=y", "busybox"], ["A=1", "B=", "C=x=y"]),
     (["-e", "FOO", "busybox"], ["FOO=bar"]),  # a bare name takes the client's value
-    pytest.param(["-e", "FOO", "-e", "NOSUCH", "-e", "A=1", "busybox"], ["FOO=bar", "NOSUCH", "A=1"],
-                 marks=bug("ValidateEnv passes an unset bare name through, and dockerd then "
-                           "unsets it in the container (even an image's variable of that name); "
-                           "ketch drops it, so the image's value survives")),
+    # ValidateEnv passes an unset bare name through, and dockerd then unsets it in the
+    # container (even an image's variable of that name)
+    (["-e", "FOO", "-e", "NOSUCH", "-e", "A=1", "busybox"], ["FOO=bar", "NOSUCH", "A=1"]),
 ])
 def test_env(client_env, argv, env):
     assert run(argv)["Env"] == env
@@ -121,18 +116,29 @@ def test_env_file(client_env, tmp_path):
         "X=1", "FOO=bar", "Y=2 ", 'Z="q"', "X=2"]
 
 
+def test_env_file_bytes(client_env, tmp_path):
+    """Lines end at \\n only (a \\r before it is dropped), a BOM is dropped from the first
+    line only, leading Unicode space is trimmed (docker 28.2.2 gave X=1, Y=2, \\ufeffZ=3)."""
+    path = tmp_path / "env.list"
+    path.write_bytes(b"\xef\xbb\xbfX=1\r\n\t\t Y=2\r\n\xef\xbb\xbfZ=3\nW=a\rb\n\xc2\xa0V=4")
+    assert run(["--env-file", str(path), "busybox"])["Env"] == [
+        "X=1", "Y=2", "\ufeffZ=3", "W=a\rb", "V=4"]
+
+
+# docker 28.2.2's texts, run against the same files
 @pytest.mark.parametrize("content,message", [
-    pytest.param("A B=1\n", "variable 'A B' contains whitespaces",
-                 marks=bug("a variable name with whitespace is refused (ErrBadKey); ketch "
-                           "passes 'A B=1' on")),
-    pytest.param("=x\n", "no variable name on line '=x'",
-                 marks=bug("docker's env-file text is \"no variable name on line '=x'\"")),
+    (b"A B=1\n", "invalid env file ({path}): variable 'A B' contains whitespaces"),
+    (b"=x\n", "invalid env file ({path}): no variable name on line '=x'"),
+    (b"\tbare\t\n", "invalid env file ({path}): variable 'bare\t' contains whitespaces"),
+    (b"FOO \n", "invalid env file ({path}): variable 'FOO ' contains whitespaces"),
+    (b"A=1\n\xff\xfe=2\n", "invalid env file ({path}): invalid utf8 bytes at line 2: [255 254 61 50]"),
 ])
 def test_env_file_errors(client_env, tmp_path, content, message):
     path = tmp_path / "env.list"
-    path.write_text(content)
-    with pytest.raises(runconfig.ConfigError, match=message):
+    path.write_bytes(content)
+    with pytest.raises(runconfig.ConfigError) as exc:
         run(["--env-file", str(path), "busybox"])
+    assert str(exc.value) == message.format(path=path)
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -164,23 +170,36 @@ def test_label_file(tmp_path):
         "a": "override", "k": "v w"}
 
 
-@bug("a label file line without '=' is dropped (parseKeyValueFile with no lookup); "
-     "ketch adds it as an empty label")
-def test_label_file_bare_name(tmp_path):
+def test_label_file_bare_name(client_env, tmp_path):
+    """A label file line without '=' is dropped (parseKeyValueFile with no lookup), even
+    when the client has a variable of that name; -l keeps a bare name and leading blanks."""
     path = tmp_path / "labels"
-    path.write_text("a=b\nbare\n")
-    assert run(["--label-file", str(path), "busybox"])["Labels"] == {"a": "b"}
+    path.write_text("a=b\nbare\nFOO\n  c=d \n")
+    assert run(["--label-file", str(path), "-l", " sp=1", "-l", "e", "busybox"])["Labels"] == {
+        "a": "b", "c": "d ", " sp": "1", "e": ""}
 
 
+# docker 28.2.2 refuses these as flag values (opts.ValidateLabel)
 @pytest.mark.parametrize("argv,message", [
-    pytest.param(["-l", "=x", "busybox"], "invalid label '=x': empty name",
-                 marks=bug("ValidateLabel refuses an empty key; ketch stores label ''")),
-    pytest.param(["-l", "a b=c", "busybox"], "label 'a b' contains whitespaces",
-                 marks=bug("ValidateLabel refuses whitespace in a key")),
+    (["-l", "=x", "busybox"], 'invalid argument "=x" for "-l, --label" flag: '
+                              "invalid label '=x': empty name"),
+    (["-l", "a b=c", "busybox"], 'invalid argument "a b=c" for "-l, --label" flag: '
+                                 "label 'a b' contains whitespaces"),
+    (["-l", " \t=c", "busybox"], 'invalid argument " \t=c" for "-l, --label" flag: '
+                                  "invalid label ' \t=c': empty name"),
 ])
-def test_label_errors(argv, message):
-    with pytest.raises(runconfig.ConfigError, match=message):
-        run(argv)
+def test_label_errors(tmp_path, argv, message):
+    with pytest.raises(runconfig.ConfigError) as exc:
+        run(["--env-file", str(tmp_path / "missing")] + argv)  # before any file is read
+    assert str(exc.value) == message
+
+
+def test_label_file_errors(tmp_path):
+    path = tmp_path / "labels"
+    path.write_text("a b=c\n")
+    with pytest.raises(runconfig.ConfigError) as exc:
+        run(["--label-file", str(path), "busybox"])
+    assert str(exc.value) == f"invalid env file ({path}): variable 'a b' contains whitespaces"
 
 
 def test_plain_fields():
@@ -208,3 +227,31 @@ def test_defaults_are_unset():
 
 def test_stop_timeout_zero_is_sent_when_given():
     assert run(["--stop-timeout", "0", "busybox"])["StopTimeout"] == 0
+
+
+class _Client:
+    def __init__(self):
+        self.created = []
+
+    def create_container(self, config, name):
+        self.created.append((config, name))
+        return {"Id": "c0ffee"}
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["busybox"], (False, True, True, False, False, False)),
+    (["-it", "busybox"], (True, True, True, True, True, True)),
+    (["-a", "stderr", "busybox"], (False, False, True, False, False, False)),
+])
+def test_create_command_sends_attach(capsys, argv, expected):
+    """`ketch create` sends what `docker create` does: stdout and stderr attached as
+    for a run without -d (dockerd 20.10.24's inspect after docker 28.2.2's create)."""
+    from types import SimpleNamespace
+
+    from ketch.cli.commands import container
+    client = _Client()
+    assert container.create(SimpleNamespace(client=client), ["--name", "c1"] + argv,
+                            "ketch create") == 0
+    (config, name), = client.created
+    assert (tuple(config[k] for k in ATTACH_KEYS), name) == (expected, "c1")
+    assert capsys.readouterr().out == "c0ffee\n"
