@@ -40,7 +40,7 @@ def images(cli, args, path):
                 out.append(shown + "\n")
         sys.stdout.write("".join(out))
         return 0
-    rows = contexts.image_rows(items, trunc)
+    rows = contexts.image_rows(items, trunc, digests=opts["digests"])
     default = contexts.IMAGE_TABLE_DIGESTS if opts["digests"] else contexts.IMAGE_TABLE
     try:
         sys.stdout.write(formatter.render(fmt, rows, contexts.IMAGE_HEADERS, default))
