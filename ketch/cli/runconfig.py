@@ -2,6 +2,7 @@
 
 import os
 
+from ketch.cli import hostopts
 from ketch.cli.flags import Command, FlagSpec
 
 _COMMON = (
@@ -30,7 +31,7 @@ _COMMON = (
     FlagSpec("tty", "t", "bool", help="Allocate a pseudo-TTY"),
     FlagSpec("user", "u", "string", help="Username or UID (format: <name|uid>[:<group|gid>])"),
     FlagSpec("workdir", "w", "string", help="Working directory inside the container"),
-)
+) + hostopts.FLAGS
 
 RUN = Command("run", "ketch run [OPTIONS] IMAGE [COMMAND] [ARG...]",
               "Create and run a new container from an image",
@@ -172,6 +173,10 @@ def build(opts: dict, args: list[str], detach: bool) -> dict:
         host_config["ShmSize"] = opts["shm-size"]
     if opts["runtime"]:
         host_config["Runtime"] = opts["runtime"]
+    try:
+        hostopts.apply(opts, host_config)
+    except hostopts.HostOptError as exc:
+        raise ConfigError(str(exc)) from None
     config = {
         "Hostname": opts["hostname"], "Domainname": opts["domainname"], "User": opts["user"],
         "AttachStdin": att_in, "AttachStdout": att_out, "AttachStderr": att_err,

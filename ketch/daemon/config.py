@@ -21,6 +21,8 @@ class DaemonConfig:
     debug: bool = False
     default_runtime: str = "ketch"
     runtimes: dict = field(default_factory=dict)
+    add_runtimes: tuple[str, ...] = ()
+    init_path: str | None = None
 
     def socket_paths(self) -> list[str]:
         out = []
@@ -43,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config-file", default=DEFAULT_CONFIG_FILE, help="daemon configuration file")
     p.add_argument("-D", "--debug", action="store_true", default=None, help="enable debug mode")
     p.add_argument("--default-runtime", help="default OCI runtime for containers")
+    p.add_argument("--add-runtime", action="append", default=[], metavar="NAME=PATH",
+                   help="register an additional OCI compatible runtime")
+    p.add_argument("--init-path", help="path to the docker-init binary")
     p.add_argument("-v", "--version", action="store_true", help="print version information and quit")
     return p
 
@@ -71,5 +76,7 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
         debug=bool(args.debug if args.debug is not None else file_doc.get("debug", False)),
         default_runtime=args.default_runtime or file_doc.get("default-runtime") or "ketch",
         runtimes=dict(file_doc.get("runtimes") or {}),
+        add_runtimes=tuple(args.add_runtime),
+        init_path=args.init_path or file_doc.get("init-path"),
     )
     return cfg, args

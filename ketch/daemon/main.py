@@ -19,6 +19,7 @@ from ketch import __version__, errors, timefmt
 from ketch.api.routes import system
 from ketch.api.server import build_server
 from ketch.daemon.config import DaemonConfig, load
+from ketch.engine import runtimes as engine_runtimes
 from ketch.engine.containers import ContainerService
 from ketch.engine.images import ImageService
 from ketch.engine.monitors import MonitorLauncher
@@ -51,7 +52,9 @@ class Daemon:
                                    self.snapshots)
         self.launcher = MonitorLauncher(cfg.exec_root)
         self.registry = Registry(self.store)
-        self.runner = Runner(self.registry, self.snapshots, self.launcher, self.paths)
+        self.runtimes = engine_runtimes.build(cfg.runtimes, list(cfg.add_runtimes), cfg.default_runtime)
+        self.runner = Runner(self.registry, self.snapshots, self.launcher, self.paths, self.runtimes)
+        self.runner.init_path = cfg.init_path
         self.containers = ContainerService(self.registry, self.images, self.snapshots,
                                            self.runner, self.paths)
         self.server = build_server(self.containers, self.images, self)
@@ -70,12 +73,11 @@ class Daemon:
 
     # SystemBackend
     def system_info(self) -> dict:
-        runtimes = {"ketch": {"path": "ketch-runtime"}}
-        runtimes.update({name: {"path": r.get("path", name)} for name, r in self.cfg.runtimes.items()})
+        runtimes = self.runtimes.info()
         return system.info_doc(
             containers=self.registry.all(), images=len(self.images.list_all()),
             data_root=self.cfg.data_root, name=platform.node(), runtimes=runtimes,
-            default_runtime=self.cfg.default_runtime, cgroup_version=_cgroup_version(),
+            default_runtime=self.runtimes.default, cgroup_version=_cgroup_version(),
             debug=self.cfg.debug)
 
     async def ensure_embedded_image(self) -> None:

@@ -12,7 +12,7 @@ import shutil
 import signal
 
 from ketch import errors, timefmt
-from ketch.engine import names
+from ketch.engine import hostconfig, names
 from ketch.engine.images import ImageService, familiar
 from ketch.engine.records import ContainerRecord, Registry
 from ketch.engine.runner import Paths, Runner, parse_signal
@@ -86,6 +86,7 @@ class ContainerService:
         if not argv:
             raise errors.InvalidArgument("No command specified")
         host_config = dict(body.get("HostConfig") or {})
+        hostconfig.validate(host_config, os.cpu_count() or 1)
         cid = secrets.token_hex(32)
         config["Hostname"] = config.get("Hostname") or cid[:12]
         name = name or names.generate(self.registry.by_name)
@@ -97,7 +98,7 @@ class ContainerService:
                 id=cid, name=name, created=timefmt.now(), image=image_ref, image_id=image.id,
                 config=config, host_config=host_config, path=argv[0], args=argv[1:],
                 snapshot=snapshot, parents=parents,
-                runtime=host_config.get("Runtime") or "ketch")
+                runtime=self.runner.runtimes.resolve(host_config.get("Runtime")))
             self.registry.add(rec)
         except BaseException:
             self.snapshots.remove(snapshot)

@@ -22,9 +22,10 @@ import signal
 from dataclasses import dataclass, field
 
 from ketch import errors, timefmt
-from ketch.engine import specgen, users
+from ketch.engine import hostconfig, specgen, users
 from ketch.engine.monitors import MonitorHandle, MonitorLauncher
 from ketch.engine.records import ContainerRecord, Registry
+from ketch.engine.runtimes import Runtimes
 from ketch.linux import mount as mnt
 from ketch.linux.atomic import write_file
 from ketch.network import files as netfiles
@@ -95,8 +96,9 @@ def parse_signal(value: str | int | None, default: int = signal.SIGKILL) -> int:
 
 class Runner:
     def __init__(self, registry: Registry, snapshots: OverlaySnapshotter,
-                 launcher: MonitorLauncher, paths: Paths) -> None:
+                 launcher: MonitorLauncher, paths: Paths, runtimes: Runtimes) -> None:
         self.registry = registry
+        self.runtimes = runtimes
         self.snapshots = snapshots
         self.launcher = launcher
         self.paths = paths
@@ -105,6 +107,8 @@ class Runner:
         self.waiters: dict[str, list[tuple[str, asyncio.Future]]] = {}
         self.on_removed_request = None  # set by ContainerService: async fn(rec) for AutoRemove
         self._started: dict[str, asyncio.Event] = {}  # stdin sent before start waits on these
+        self.cgroup_v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+        self.init_path: str | None = None  # daemon.json init-path
 
     # -- start ------------------------------------------------------------------
     def _mount_rootfs(self, rec: ContainerRecord) -> str:
@@ -149,6 +153,7 @@ class Runner:
             hostname_path=files[0], hosts_path=files[1], resolv_conf_path=files[2],
             readonly_rootfs=bool(host.get("ReadonlyRootfs")), shm_size=int(host.get("ShmSize") or 0),
             console_size=tuple(host["ConsoleSize"][:2]) if host.get("ConsoleSize") else None,
+            **hostconfig.spec_fields(host, rec.id, self.cgroup_v2, self.init_path),
         ))
 
     async def start(self, rec: ContainerRecord) -> None:
@@ -161,13 +166,15 @@ class Runner:
             rootfs = self._mount_rootfs(rec)
             files = self._write_files(rec)
             spec = self._spec(rec, rootfs, files)
+            if self.runtimes.spec(rec.runtime)["path"]:
+                spec["root"]["path"] = "rootfs"  # runc wants it in the bundle; it is
             write_file(os.path.join(exec_dir, "config.json"), json.dumps(spec).encode())
             for stale in ("exit.json",):
                 try:
                     os.unlink(os.path.join(exec_dir, stale))
                 except FileNotFoundError:
                     pass
-            await self._launch(rec, exec_dir)
+            await self._launch(rec, exec_dir, spec["linux"].get("cgroupsPath", ""))
         except errors.KetchError as exc:
             self.unmount_rootfs(rec.id)
             code = exc.exit_code if isinstance(exc, errors.ExecFailed) else 128
@@ -178,12 +185,13 @@ class Runner:
             self.unmount_rootfs(rec.id)
             raise
 
-    async def _launch(self, rec: ContainerRecord, exec_dir: str) -> MonitorHandle:
+    async def _launch(self, rec: ContainerRecord, exec_dir: str, cgroups_path: str) -> MonitorHandle:
         cfg = rec.config
         handle = await self.launcher.spawn({
             "id": rec.id, "bundle": exec_dir, "runtime_root": self.paths.runtime_root,
             "state_dir": exec_dir, "log_path": self.paths.log_path(rec.id),
             "tty": bool(cfg.get("Tty")), "stdin": bool(cfg.get("OpenStdin")),
+            "runtime": self.runtimes.spec(rec.runtime), "cgroups_path": cgroups_path,
         })
         live = Live(handle, self.pending_sinks.pop(rec.id, set()))
         self._wire(rec.id, live)

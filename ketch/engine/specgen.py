@@ -7,14 +7,10 @@ so the result can be printed and compared in tests.
 
 from dataclasses import dataclass
 
-OCI_VERSION = "1.2.0"
+OCI_VERSION = "1.1.0"  # what runc 1.1 and crun 1.8 accept; nothing of 1.2 is used
 DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-DEFAULT_CAPABILITIES = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-)
+from ketch.engine.security import DEFAULT_CAPABILITIES
 DEFAULT_MOUNTS = (
     {"destination": "/proc", "type": "proc", "source": "proc",
      "options": ["nosuid", "noexec", "nodev"]},
@@ -24,6 +20,8 @@ DEFAULT_MOUNTS = (
      "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
     {"destination": "/sys", "type": "sysfs", "source": "sysfs",
      "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+     "options": ["ro", "nosuid", "noexec", "nodev"]},
     {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
      "options": ["nosuid", "noexec", "nodev"]},
 )
@@ -35,6 +33,10 @@ MASKED_PATHS = (
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 NAMESPACES = ("pid", "ipc", "uts", "mount", "network")
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
+# Docker sets these in every container with a network namespace of its own.
+NETWORK_SYSCTLS = {"net.ipv4.ip_unprivileged_port_start": "0",
+                   "net.ipv4.ping_group_range": "0 2147483647"}
+INIT_PATH = "/sbin/docker-init"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,19 @@ class SpecInput:
     readonly_rootfs: bool = False
     shm_size: int = 0
     console_size: tuple[int, int] | None = None  # HostConfig.ConsoleSize, for a TTY
+    capabilities: tuple[str, ...] = DEFAULT_CAPABILITIES
+    privileged: bool = False
+    no_new_privileges: bool = False
+    seccomp: dict | None = None  # OCI linux.seccomp; None: unconfined
+    unconfined_paths: bool = False  # no masked or read-only paths (privileged, systempaths)
+    rlimits: tuple[dict, ...] = ()  # OCI process.rlimits
+    sysctls: dict | None = None
+    oom_score_adj: int = 0
+    devices: tuple[dict, ...] = ()  # OCI linux.devices
+    resources: dict | None = None  # OCI linux.resources
+    cgroups_path: str = ""
+    cgroupns: bool = False  # a private cgroup namespace
+    init_path: str | None = None  # host path of the init bound at /sbin/docker-init (--init)
 
 
 def replace_or_append_env(base: list[str], overrides: list[str]) -> list[str]:
@@ -84,7 +99,12 @@ def process_env(inp: SpecInput) -> list[str]:
 
 
 def _mounts(inp: SpecInput) -> list[dict]:
-    mounts = [dict(m, options=list(m["options"])) for m in DEFAULT_MOUNTS]
+    mounts = []
+    for m in DEFAULT_MOUNTS:
+        options = list(m["options"])
+        if inp.privileged and m["type"] in ("sysfs", "cgroup"):
+            options = [o for o in options if o != "ro"] + ["rw"]  # privileged: writable /sys
+        mounts.append(dict(m, options=options))
     mounts.append({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
                    "options": ["nosuid", "noexec", "nodev", "mode=1777",
                                f"size={inp.shm_size or DEFAULT_SHM_SIZE}"]})
@@ -92,32 +112,52 @@ def _mounts(inp: SpecInput) -> list[dict]:
                       ("/etc/hostname", inp.hostname_path), ("/etc/hosts", inp.hosts_path)):
         options = ["rbind", "rprivate"] + (["ro"] if inp.readonly_rootfs else [])
         mounts.append({"destination": dest, "type": "bind", "source": src, "options": options})
+    if inp.init_path:
+        mounts.append({"destination": INIT_PATH, "type": "bind", "source": inp.init_path,
+                       "options": ["bind", "ro"]})
     return mounts
 
 
+def _linux(inp: SpecInput) -> dict:
+    namespaces = [{"type": ns} for ns in NAMESPACES] + ([{"type": "cgroup"}] if inp.cgroupns else [])
+    linux: dict = {"sysctl": {**NETWORK_SYSCTLS, **(inp.sysctls or {})}}
+    if inp.resources is not None:
+        linux["resources"] = inp.resources
+    if inp.cgroups_path:
+        linux["cgroupsPath"] = inp.cgroups_path
+    linux["namespaces"] = namespaces
+    if inp.devices:
+        linux["devices"] = list(inp.devices)
+    if inp.seccomp is not None:
+        linux["seccomp"] = inp.seccomp
+    if not (inp.privileged or inp.unconfined_paths):
+        linux["maskedPaths"] = list(MASKED_PATHS)
+        linux["readonlyPaths"] = list(READONLY_PATHS)
+    return linux
+
+
 def build(inp: SpecInput) -> dict:
-    caps = list(DEFAULT_CAPABILITIES)
+    caps = list(inp.capabilities)
+    args = [INIT_PATH, "--"] + list(inp.args) if inp.init_path else list(inp.args)
     return {
         "ociVersion": OCI_VERSION,
         "process": {
             "terminal": inp.tty,
             "user": {"uid": inp.uid, "gid": inp.gid,
                      **({"additionalGids": list(inp.additional_gids)} if inp.additional_gids else {})},
-            "args": list(inp.args),
+            "args": args,
             "env": process_env(inp),
             **({"consoleSize": {"height": inp.console_size[0], "width": inp.console_size[1]}}
                if inp.tty and inp.console_size and any(inp.console_size) else {}),
             "cwd": inp.working_dir or "/",
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": False,
+            **({"rlimits": list(inp.rlimits)} if inp.rlimits else {}),
+            "noNewPrivileges": inp.no_new_privileges,
+            "oomScoreAdj": inp.oom_score_adj,
         },
         "root": {"path": inp.rootfs, "readonly": inp.readonly_rootfs},
         "hostname": inp.hostname,
         **({"domainname": inp.domainname} if inp.domainname else {}),
         "mounts": _mounts(inp),
-        "linux": {
-            "namespaces": [{"type": ns} for ns in NAMESPACES],
-            "maskedPaths": list(MASKED_PATHS),
-            "readonlyPaths": list(READONLY_PATHS),
-        },
+        "linux": _linux(inp),
     }

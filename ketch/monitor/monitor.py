@@ -30,7 +30,9 @@ from ketch.linux.atomic import write_file
 from ketch.linux.unixpath import listen
 from ketch.monitor import protocol as proto
 from ketch.monitor.logfile import JsonFileWriter
-from ketch.runtime import container as rt
+from ketch.monitor import runtimes
+from ketch.monitor.runtimes import RuntimeSpec
+from ketch.runtime import cgroups
 from ketch.runtime.process import Stdio
 from ketch.timefmt import format_ns
 
@@ -46,11 +48,14 @@ class MonitorRequest:
     log_path: str
     tty: bool = False
     stdin: bool = False
+    runtime: RuntimeSpec = RuntimeSpec()
+    cgroups_path: str = ""  # where to look for an OOM kill when the container exits
 
     @classmethod
     def from_json(cls, doc: dict) -> "MonitorRequest":
         return cls(doc["id"], doc["bundle"], doc["runtime_root"], doc["state_dir"],
-                   doc["log_path"], bool(doc.get("tty")), bool(doc.get("stdin")))
+                   doc["log_path"], bool(doc.get("tty")), bool(doc.get("stdin")),
+                   RuntimeSpec.from_json(doc.get("runtime")), doc.get("cgroups_path", ""))
 
 
 class _Client:
@@ -68,7 +73,8 @@ class Monitor:
         self.outputs: dict[int, str] = {}  # fd -> "stdout" | "stderr"
         self.stdin_fd = -1
         self.pty_fd = -1
-        self.container: rt.Container | None = None
+        self.runtime = runtimes.make(req.runtime, req.runtime_root, req.id, req.state_dir)
+        self.pid = 0
         self.exit_code: int | None = None
         self.log = JsonFileWriter(req.log_path)
         self._add_client(first, subscribed=True)
@@ -115,9 +121,9 @@ class Monitor:
     def create(self) -> bool:
         stdio, child_ends = self._stdio()
         try:
-            self.container, created = rt.create(self.req.runtime_root, self.req.id,
-                                                self.req.bundle, stdio)
-        except KetchError as exc:
+            created = self.runtime.create(self.req.bundle, stdio, self.req.tty)
+            self.pid = created.pid
+        except (KetchError, OSError) as exc:
             code = exc.exit_code if isinstance(exc, ExecFailed) else 125
             self.broadcast(proto.control({"event": "error", "message": str(exc), "exit_code": code}))
             return False
@@ -129,7 +135,7 @@ class Monitor:
             os.set_blocking(self.pty_fd, False)
             self.outputs[self.pty_fd] = "stdout"
             self.sel.register(self.pty_fd, selectors.EVENT_READ, self._on_output)
-        self.broadcast(proto.control({"event": "created", "pid": self.container.pid}))
+        self.broadcast(proto.control({"event": "created", "pid": self.pid}))
         return True
 
     # -- events -----------------------------------------------------------------
@@ -158,9 +164,9 @@ class Monitor:
         kind = op.get("op")
         if kind == "start":
             self._start(c)
-        elif kind == "kill" and self.container and self.exit_code is None:
+        elif kind == "kill" and self.pid and self.exit_code is None:
             try:
-                os.kill(self.container.pid, int(op.get("signal", signal.SIGTERM)))
+                os.kill(self.pid, int(op.get("signal", signal.SIGTERM)))
             except ProcessLookupError:
                 pass
         elif kind == "resize" and self.pty_fd >= 0:
@@ -172,12 +178,12 @@ class Monitor:
             c.subscribed = True
             state = "running" if self.exit_code is None else "exited"
             self._send(c, proto.control({"event": "status", "state": state,
-                                         "pid": self.container.pid if self.container else 0}))
+                                         "pid": self.pid}))
 
     def _start(self, c: _Client) -> None:
         try:
-            self.container.start()
-        except KetchError as exc:
+            self.runtime.start()
+        except (KetchError, OSError) as exc:
             self._send(c, proto.control({"event": "error", "message": str(exc), "exit_code": 125}))
             return
         self.broadcast(proto.control({"event": "started", "started_at": format_ns(time.time_ns())}))
@@ -234,7 +240,7 @@ class Monitor:
                 return
             if pid == 0:
                 return
-            if self.container and pid == self.container.pid:
+            if self.pid and pid == self.pid:
                 self.exit_code = _exit_code(status)
 
     # -- output -----------------------------------------------------------------
@@ -273,11 +279,10 @@ class Monitor:
     def _finish(self, exit_code: int | None) -> None:
         finished = format_ns(time.time_ns())
         if exit_code is not None:
-            doc = {"exit_code": exit_code, "finished_at": finished, "oom_killed": False}
+            doc = {"exit_code": exit_code, "finished_at": finished, "oom_killed": self._oom_killed()}
             write_file(os.path.join(self.req.state_dir, "exit.json"), json.dumps(doc).encode())
             self.broadcast(proto.control({"event": "exited", **doc}))
-        if self.container is not None:
-            self.container.delete(force=True)
+        self.runtime.delete()
         self.log.close()
         if self.pty_fd >= 0:
             os.close(self.pty_fd)
@@ -287,6 +292,15 @@ class Monitor:
             pass
         for c in list(self.clients):
             self._drop(c)
+
+
+    def _oom_killed(self) -> bool:
+        if not self.req.cgroups_path:
+            return False
+        try:
+            return cgroups.manager(self.req.cgroups_path).oom_killed()
+        except OSError:
+            return False
 
 
 def _exit_code(status: int) -> int:

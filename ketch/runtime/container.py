@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from ketch import timefmt
 from ketch.errors import AlreadyExists, InvalidArgument, NotFound
 from ketch.linux.atomic import write_file
-from ketch.runtime import process
-from ketch.runtime.process import Created, Stdio
+from ketch.runtime import cgroups, process, seccomp
+from ketch.runtime.process import Created, Prepared, Stdio
 from ketch.runtime.specconv import from_oci, validate
 
 OCI_VERSION = "1.2.0"
@@ -52,6 +52,7 @@ class Container:
     start_time: str | None
     created: str
     annotations: dict
+    cgroups_path: str = ""
 
     @property
     def dir(self) -> str:
@@ -75,7 +76,7 @@ class Container:
     def save(self) -> None:
         doc = {"id": self.id, "bundle": self.bundle, "pid": self.pid,
                "start_time": self.start_time, "created": self.created,
-               "annotations": self.annotations}
+               "annotations": self.annotations, "cgroups_path": self.cgroups_path}
         write_file(os.path.join(self.dir, "state.json"), json.dumps(doc).encode(), 0o600)
 
     def start(self) -> None:
@@ -98,6 +99,8 @@ class Container:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        if self.cgroups_path:
+            cgroups.manager(self.cgroups_path).destroy()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -109,7 +112,8 @@ def load(root: str, cid: str) -> Container:
     except FileNotFoundError:
         raise NotFound(f"container {cid} does not exist") from None
     return Container(root, doc["id"], doc["bundle"], doc["pid"], doc.get("start_time"),
-                     doc.get("created", ""), doc.get("annotations") or {})
+                     doc.get("created", ""), doc.get("annotations") or {},
+                     doc.get("cgroups_path", ""))
 
 
 def create(root: str, cid: str, bundle: str, stdio: Stdio | None,
@@ -126,20 +130,54 @@ def create(root: str, cid: str, bundle: str, stdio: Stdio | None,
             raise InvalidArgument(f"config.json: {exc}") from None
     cfg = from_oci(spec, os.path.abspath(bundle))
     validate(cfg)
+    filt = seccomp.compile_rules(cfg.seccomp) if cfg.seccomp else None
     state_dir = os.path.join(root, cid)
     os.makedirs(root, mode=0o700, exist_ok=True)
     try:
         os.mkdir(state_dir, 0o700)
     except FileExistsError:
         raise AlreadyExists(f"container with id {cid} already exists") from None
+    cg = cgroups.manager(cfg.cgroups_path) if cfg.cgroups_path else None
+
+    def place(pid: int) -> None:
+        cg.create()
+        cg.apply(with_allowed_devices(cfg.resources))
+        cg.add(pid)
+
     try:
         fifo = os.path.join(state_dir, "exec.fifo")
-        os.mkfifo(fifo, 0o600)
-        created = process.create(cfg, fifo, stdio)
+        os.mkfifo(fifo)
+        # Any user may write the fifo: the init opens it after switching to the container's user.
+        os.chmod(fifo, 0o622)
+        created = process.create(cfg, fifo, stdio, Prepared(filt, place if cg else None))
         c = Container(root, cid, cfg.bundle, created.pid, _start_time(created.pid),
-                      timefmt.now(), cfg.annotations)
+                      timefmt.now(), cfg.annotations, cfg.cgroups_path)
         c.save()
     except BaseException:
+        if cg is not None:
+            cg.destroy()
         shutil.rmtree(state_dir, ignore_errors=True)
         raise
     return c, created
+
+
+# runc adds these to every container's device rules (specconv.AllowedDevices): mknod of
+# anything, the standard character devices, ptys and tun.
+ALLOWED_DEVICES = (
+    {"allow": True, "type": "c", "access": "m"}, {"allow": True, "type": "b", "access": "m"},
+    {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 136, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rwm"},
+)
+
+
+def with_allowed_devices(resources: dict) -> dict:
+    if "devices" not in resources:
+        return resources
+    return {**resources, "devices": list(resources["devices"]) + list(ALLOWED_DEVICES)}

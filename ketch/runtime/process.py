@@ -10,6 +10,7 @@ fork server.
 import errno
 import fcntl
 import os
+import resource
 import select
 import signal
 import socket
@@ -17,11 +18,12 @@ import struct
 import sys
 import termios
 from dataclasses import dataclass
+from typing import Callable
 
 from ketch.errors import ExecFailed, Internal, InvalidArgument
 from ketch.linux import syscalls as sc
-from ketch.runtime import rootfs, sync
-from ketch.runtime.specconv import NAMESPACE_FLAGS, ContainerConfig
+from ketch.runtime import capabilities, rootfs, seccomp, sync
+from ketch.runtime.specconv import NAMESPACE_FLAGS, ContainerConfig, Process
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # setns order matters: the user namespace first, the mount namespace last (paths).
@@ -34,6 +36,14 @@ class Stdio:
     stdin: int
     stdout: int
     stderr: int
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the caller worked out before forking: the compiled seccomp filter (so a bad
+    profile fails in the caller) and how to place a pid into the container's cgroups."""
+    seccomp: "seccomp.Filter | None" = None
+    place: Callable[[int], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,8 +129,8 @@ def _enter_namespaces(cfg: ContainerConfig) -> None:
         sc.unshare(flags)
 
 
-def _init(cfg: ContainerConfig, chan: socket.socket, fifo_path: str) -> None:
-    """Pid 1 of the container, before exec. Reports failures on ``chan``."""
+def _init(cfg: ContainerConfig, chan: socket.socket, fifo_path: str, prepared: Prepared) -> None:
+    """Pid 1 of the container, up to exec (runc's standard_init order). Reports on ``chan``."""
     proc = cfg.process
     os.setsid()
     fifo = os.open(fifo_path, os.O_PATH | os.O_CLOEXEC)
@@ -128,20 +138,14 @@ def _init(cfg: ContainerConfig, chan: socket.socket, fifo_path: str) -> None:
         _loopback_up()
     if cfg.hostname:
         socket.sethostname(cfg.hostname)
+    if cfg.domainname:
+        sc.setdomainname(cfg.domainname)
     rootfs.prepare(cfg)
     if proc.terminal:
-        master, slave = os.openpty()
-        if proc.console_size:
-            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", *proc.console_size, 0, 0))
-        rootfs.bind_console(os.ttyname(slave))
-        sync.send(chan, sync.Message(sync.CONSOLE, fd=master))
-        os.close(master)
-        for fd in (0, 1, 2):
-            os.dup2(slave, fd)
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-        if slave > 2:
-            os.close(slave)
+        _setup_terminal(proc, chan)
+    _write_sysctls(cfg.sysctl)
     rootfs.finish(cfg)
+    _apply_limits(proc)
     env = list(proc.env)
     path = _env_value(proc.env, "PATH")
     if path is None:
@@ -150,19 +154,16 @@ def _init(cfg: ContainerConfig, chan: socket.socket, fifo_path: str) -> None:
     if _env_value(proc.env, "HOME") is None:
         env.append(f"HOME={_home_of(proc.uid)}")
     os.makedirs(proc.cwd, mode=0o755, exist_ok=True)
-    os.chdir(proc.cwd)
+    _finalize_identity(proc, prepared)
     executable = lookpath(proc.args[0], path)
+    if prepared.seccomp is not None and proc.no_new_privileges:
+        seccomp.load(prepared.seccomp)  # as late as possible: few syscalls after it
     sync.send(chan, sync.Message(sync.READY))
     # Blocks until `start` opens the fifo for reading.
     release = os.open(f"/proc/self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC)
     os.write(release, b"0")
     os.close(release)
     os.close(fifo)
-    os.setgroups(list(proc.additional_gids))
-    os.setgid(proc.gid)
-    os.setuid(proc.uid)
-    if proc.umask is not None:
-        os.umask(proc.umask)
     _reset_signals()
     os.closerange(3, chan.fileno())
     os.closerange(chan.fileno() + 1, 65536)
@@ -171,6 +172,78 @@ def _init(cfg: ContainerConfig, chan: socket.socket, fifo_path: str) -> None:
     except OSError as exc:
         os.write(2, f"exec {executable}: {exc.strerror.lower()}\n".encode())
         os._exit(255)
+
+
+def _setup_terminal(proc: Process, chan: socket.socket) -> None:
+    """A pty from the container's own devpts; the master goes to the caller."""
+    master, slave = os.openpty()
+    if proc.console_size:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", *proc.console_size, 0, 0))
+    rootfs.bind_console(os.ttyname(slave))
+    sync.send(chan, sync.Message(sync.CONSOLE, fd=master))
+    os.close(master)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    if slave > 2:
+        os.close(slave)
+
+
+def _write_sysctls(sysctl: dict) -> None:
+    for key, value in sysctl.items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as exc:
+            raise InvalidArgument(f"cannot set sysctl {key}={value}: {exc.strerror.lower()}") from None
+
+
+def _apply_limits(proc: Process) -> None:
+    if proc.oom_score_adj is not None:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(proc.oom_score_adj))
+    for number, soft, hard in proc.rlimits:
+        _setrlimit(number, soft, hard)
+
+
+def _setrlimit(number: int, soft: int, hard: int) -> None:
+    """Set an rlimit; above the hard limit we may not raise (no CAP_SYS_RESOURCE on this
+    host), keep the highest one allowed rather than fail the container."""
+    infinity = resource.RLIM_INFINITY
+    soft = infinity if soft >= 2**63 - 1 else soft
+    hard = infinity if hard >= 2**63 - 1 else hard
+    try:
+        resource.setrlimit(number, (soft, hard))
+    except (OSError, ValueError):
+        _cur_soft, cur_hard = resource.getrlimit(number)
+        cap = hard if cur_hard == infinity else (cur_hard if hard == infinity else min(hard, cur_hard))
+        resource.setrlimit(number, (min(soft, cap) if soft != infinity else cap, cap))
+
+
+def _finalize_identity(proc: Process, prepared: Prepared) -> None:
+    """Seccomp (before dropping caps unless no_new_privs), capabilities, user, cwd: runc's
+    finalizeNamespace. KEEPCAPS keeps the permitted set across setuid to a non-root user."""
+    if prepared.seccomp is not None and not proc.no_new_privileges:
+        seccomp.load(prepared.seccomp)  # needs CAP_SYS_ADMIN, which we still hold
+    if proc.capabilities is not None:
+        capabilities.drop_bounding(proc.capabilities["bounding"])
+        sc.prctl(sc.PR_SET_KEEPCAPS, 1)
+    os.setgroups(list(proc.additional_gids))
+    os.setgid(proc.gid)
+    os.setuid(proc.uid)
+    if proc.capabilities is not None:
+        sc.prctl(sc.PR_SET_KEEPCAPS, 0)
+        capabilities.apply(proc.capabilities)
+    if proc.no_new_privileges:
+        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    if proc.umask is not None:
+        os.umask(proc.umask)
+    try:
+        os.chdir(proc.cwd)
+    except OSError as exc:
+        raise InvalidArgument(f"chdir to cwd (\"{proc.cwd}\") set in config.json failed: "
+                              f"{exc.strerror.lower()}") from None
 
 
 def _reset_signals() -> None:
@@ -208,14 +281,17 @@ def _child_stdio(stdio: Stdio | None) -> None:
 
 
 def _intermediate(cfg: ContainerConfig, chan: socket.socket, stdio: Stdio | None,
-                  fifo_path: str) -> None:
+                  fifo_path: str, prepared: Prepared) -> None:
     try:
         _child_stdio(stdio)
+        msg = sync.recv(chan)  # the caller has put us in the container's cgroups
+        if msg is None or msg.type != sync.GO:
+            os._exit(1)
         _enter_namespaces(cfg)
         pid = os.fork()
         if pid == 0:
             try:
-                _init(cfg, chan, fifo_path)
+                _init(cfg, chan, fifo_path, prepared)
             except BaseException as exc:  # noqa: BLE001 - everything must reach the caller
                 _report_and_exit(chan, exc)
         sync.send(chan, sync.Message(sync.PID, pid=pid))
@@ -224,12 +300,17 @@ def _intermediate(cfg: ContainerConfig, chan: socket.socket, stdio: Stdio | None
         _report_and_exit(chan, exc)
 
 
-def create(cfg: ContainerConfig, fifo_path: str, stdio: Stdio | None) -> Created:
+def create(cfg: ContainerConfig, fifo_path: str, stdio: Stdio | None,
+           prepared: Prepared | None = None) -> Created:
     """Fork the container up to the point where only exec is left; return its pid.
 
+    ``prepared.place(pid)`` puts the intermediate into the container's cgroups before
+    it creates the namespaces (so a cgroup namespace is rooted at the container's
+    cgroup) and before the init exists, so every process of the container is counted.
     The caller should be a child subreaper so that the init, orphaned when the
     intermediate exits, is reparented to it.
     """
+    prepared = prepared or Prepared()
     ours, theirs = sync.pair()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -237,12 +318,15 @@ def create(cfg: ContainerConfig, fifo_path: str, stdio: Stdio | None) -> Created
     if child == 0:  # never returns: a forked child must not run the caller's code
         try:
             ours.close()
-            _intermediate(cfg, theirs, stdio, fifo_path)
+            _intermediate(cfg, theirs, stdio, fifo_path, prepared)
         finally:
             os._exit(1)
     theirs.close()
     pid, console = 0, -1
     try:
+        if prepared.place is not None:
+            prepared.place(child)
+        sync.send(ours, sync.Message(sync.GO))
         while True:
             msg = sync.recv(ours)
             if msg is None:
@@ -261,7 +345,7 @@ def create(cfg: ContainerConfig, fifo_path: str, stdio: Stdio | None) -> Created
     except BaseException:
         if console >= 0:
             os.close(console)
-        _reap_quietly(child)
+        _kill_quietly(child)
         if pid:
             _kill_quietly(pid)
         raise

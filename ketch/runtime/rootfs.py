@@ -43,10 +43,54 @@ def _mount_target(root: str, m: MountSpec) -> str:
     return target
 
 
+def _host_cgroup_mounts() -> dict[str, str]:
+    """cgroup v1 hierarchies of this mount namespace: controllers ("cpu,cpuacct") -> mount point."""
+    out = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            head, _, tail = line.partition(" - ")
+            fstype, _source, super_opts = tail.split()[:3]
+            if fstype == "cgroup":
+                names = [o for o in super_opts.split(",") if o not in ("rw", "ro")]
+                out[",".join(n.replace("name=", "") for n in names)] = head.split()[4]
+    return out
+
+
+def _mount_cgroup(target: str, opts) -> None:
+    """/sys/fs/cgroup inside the container, as runc does it.
+
+    v2: the cgroup2 filesystem (rooted at the container's cgroup by its cgroup
+    namespace). v1: a tmpfs holding, per hierarchy, a bind of this process's own
+    cgroup directory (the container's), then every piece made read-only.
+    """
+    flags = opts.flags & ~sc.MS_RDONLY
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        sc.mount("cgroup2", target, "cgroup2", opts.flags)
+        return
+    sc.mount("tmpfs", target, "tmpfs", flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755")
+    hierarchies = _host_cgroup_mounts()
+    with open("/proc/self/cgroup") as f:
+        own = [line.rstrip("\n").split(":", 2) for line in f]
+    for _hid, controllers, path in own:
+        name = controllers.replace("name=", "")
+        if not controllers or name not in hierarchies:
+            continue
+        dest = os.path.join(target, name)
+        os.mkdir(dest, 0o755)
+        sc.mount(os.path.join(hierarchies[name], path.lstrip("/")), dest, None, sc.MS_BIND | sc.MS_REC)
+        sc.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | flags)
+        for single in name.split(",") if "," in name else ():
+            os.symlink(name, os.path.join(target, single))  # cpu -> cpu,cpuacct
+    if opts.flags & sc.MS_RDONLY:
+        sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_RDONLY | flags, "mode=755")
+
+
 def _mount_one(root: str, m: MountSpec) -> None:
     target = _mount_target(root, m)
     opts = parse_options(m.options)
-    if m.is_bind:
+    if m.type == "cgroup":
+        _mount_cgroup(target, opts)
+    elif m.is_bind:
         if not os.path.exists(m.source):
             raise InvalidArgument(f"bind mount source {m.source} does not exist")
         sc.mount(m.source, target, None, opts.flags & (sc.MS_BIND | sc.MS_REC) | sc.MS_BIND)
@@ -144,11 +188,11 @@ def prepare(cfg: ContainerConfig) -> None:
 
 
 def finish(cfg: ContainerConfig) -> None:
-    """After pivot_root: masked and read-only paths, then the read-only root."""
-    for path in cfg.masked_paths:
-        _mask(path)
+    """After pivot_root: read-only then masked paths (runc's order), then the read-only root."""
     for path in cfg.readonly_paths:
         _make_readonly(path)
+    for path in cfg.masked_paths:
+        _mask(path)
     if cfg.readonly_root:
         sc.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
 

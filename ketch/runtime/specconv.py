@@ -5,10 +5,12 @@ values (the shape of runc's ``specconv`` + ``configs``). Parsing errors name the
 """
 
 import os
+import resource
 from dataclasses import dataclass, field
 
 from ketch.errors import InvalidArgument
 from ketch.linux import syscalls as sc
+from ketch.runtime import capabilities
 
 NAMESPACE_FLAGS = {
     "pid": sc.CLONE_NEWPID, "network": sc.CLONE_NEWNET, "mount": sc.CLONE_NEWNS,
@@ -58,6 +60,9 @@ class Process:
     umask: int | None = None
     no_new_privileges: bool = False
     console_size: tuple[int, int] | None = None  # (height, width) of the terminal
+    capabilities: dict[str, int] | None = None  # set name -> mask; None leaves them as they are
+    rlimits: tuple[tuple[int, int, int], ...] = ()  # (resource, soft, hard)
+    oom_score_adj: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,10 @@ class ContainerConfig:
     readonly_paths: tuple[str, ...] = ()
     rootfs_propagation: str = ""
     annotations: dict = field(default_factory=dict)
+    sysctl: dict = field(default_factory=dict)
+    seccomp: dict | None = None  # OCI linux.seccomp, compiled by runtime/seccomp.py
+    resources: dict = field(default_factory=dict)  # OCI linux.resources, for runtime/cgroups
+    cgroups_path: str = ""
 
     def namespace(self, kind: str) -> Namespace | None:
         return next((ns for ns in self.namespaces if ns.type == kind), None)
@@ -131,7 +140,37 @@ def _process(doc: dict) -> Process:
         additional_gids=gids, terminal=bool(doc.get("terminal", False)),
         umask=user.get("umask"), no_new_privileges=bool(doc.get("noNewPrivileges", False)),
         console_size=_console_size(_object(doc, "consoleSize", "process.")),
+        capabilities=capabilities.parse(doc["capabilities"]) if doc.get("capabilities") is not None else None,
+        rlimits=_rlimits(_list(doc, "rlimits", "process.")),
+        oom_score_adj=_optional_int(doc, "oomScoreAdj", "process."),
     )
+
+
+def _optional_int(doc: dict, key: str, where: str) -> int | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidArgument(f"config.json: {where}{key} must be an integer")
+    return value
+
+
+def _rlimits(items: list) -> tuple[tuple[int, int, int], ...]:
+    out = []
+    for i, r in enumerate(items):
+        where = f"process.rlimits[{i}]"
+        if not isinstance(r, dict) or not isinstance(r.get("type"), str):
+            raise InvalidArgument(f"config.json: {where} must be an object with a type")
+        number = getattr(resource, r["type"], None)
+        if not r["type"].startswith("RLIMIT_") or number is None:
+            raise InvalidArgument(f"config.json: {where}.type: unknown rlimit {r['type']!r}")
+        soft, hard = _optional_int(r, "soft", where + "."), _optional_int(r, "hard", where + ".")
+        if soft is None or hard is None or soft < 0 or hard < 0:
+            raise InvalidArgument(f"config.json: {where} needs non-negative soft and hard limits")
+        if soft > hard:
+            raise InvalidArgument(f"config.json: {where}: soft limit {soft} is above hard limit {hard}")
+        out.append((number, soft, hard))
+    return tuple(out)
 
 
 def _console_size(doc: dict) -> tuple[int, int] | None:
@@ -204,6 +243,10 @@ def from_oci(spec: dict, bundle: str) -> ContainerConfig:
         readonly_paths=tuple(_list(linux, "readonlyPaths", "linux.", str)),
         rootfs_propagation=linux.get("rootfsPropagation") or "",
         annotations=dict(_object(spec, "annotations", "")),
+        sysctl={str(k): str(v) for k, v in _object(linux, "sysctl", "linux.").items()},
+        seccomp=_object(linux, "seccomp", "linux.") or None,
+        resources=_object(linux, "resources", "linux."),
+        cgroups_path=linux.get("cgroupsPath") or "",
     )
 
 

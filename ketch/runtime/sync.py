@@ -4,16 +4,20 @@ Messages travel on a SOCK_SEQPACKET socketpair (one JSON object per packet, file
 descriptors attached with SCM_RIGHTS), like runc's ``libcontainer/sync.go``::
 
     caller (create)                intermediate                     init (pid 1 inside)
-    socketpair ── fork ──────────▶ setns / unshare(namespaces)
+    socketpair ── fork ──────────▶ waits
+    cgroups: add(intermediate)
+           ── GO ─────────────────▶ setns / unshare(namespaces)
                                    fork ─────────────────────────▶ (new pid namespace)
            ◀── PID {pid} ──────────┤ exit
     waitpid(intermediate)                                          hostname, loopback,
                                                                    mounts, /dev, pivot_root
            ◀── CONSOLE + fd ─────────────────────────────────────┤ (terminal only)
-                                                                   masked/ro paths, look up argv[0]
+                                                                   sysctls, masked/ro paths, rlimits,
+                                                                   seccomp, capabilities, user, cwd,
+                                                                   look up argv[0]
            ◀── READY ────────────────────────────────────────────┤ (or ERROR {message, exit_code})
     create returns                                                 open(exec.fifo, O_WRONLY) blocks
-    start: open(exec.fifo) ── "0" ◀────────────────────────────────┤ user, cwd, execve(argv)
+    start: open(exec.fifo) ── "0" ◀────────────────────────────────┤ execve(argv)
 
 The init's end of the socket is close-on-exec, so nothing of it reaches the container.
 """
@@ -23,6 +27,7 @@ import json
 import socket
 from dataclasses import dataclass
 
+GO = "go"
 PID = "pid"
 CONSOLE = "console"
 READY = "ready"

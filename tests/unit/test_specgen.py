@@ -6,9 +6,9 @@ checked field by field against the config.json dockerd 20.10.24 wrote for that
 command (process terminal/user/args/env/cwd/capabilities, hostname, every mount
 but the bind sources, namespaces, readonlyPaths: all identical) and against
 moby's oci/defaults.go; maskedPaths is moby 28's list, which adds
-/proc/interrupts and /sys/devices/virtual/powercap to 20.10's. Fields outside
-what specgen builds (seccomp, resources, sysctl, hooks, oomScoreAdj) are not in
-the golden file. `root.readonly: false` and `noNewPrivileges: false` are
+/proc/interrupts and /sys/devices/virtual/powercap to 20.10's; the default network
+sysctls and oomScoreAdj are dockerd's. Fields that depend on inputs this golden
+input leaves empty (seccomp, resources, cgroupsPath, hooks) are not in the file. `root.readonly: false` and `noNewPrivileges: false` are
 explicit here where Docker omits them: the same value.
 
 The namespace list is compared without its order: runtimes create all of them
@@ -38,17 +38,6 @@ GOLDEN_INPUT = SpecInput(
     resolv_conf_path=f"/var/lib/ketch/containers/{CID}/resolv.conf",
 )
 
-# Docker's behaviour that ketch does not have yet: (reason, edit that removes it from the
-# golden spec). test_golden_except_known_bugs applies them; test_golden does not and is
-# expected to fail until they are fixed -- then delete the entry and the xfail.
-KNOWN_BUGS = [
-    ("Docker mounts /sys/fs/cgroup (type cgroup, ro,nosuid,noexec,nodev) in every container; "
-     "specgen has no such mount",
-     lambda spec: spec.__setitem__(
-         "mounts", [m for m in spec["mounts"] if m["destination"] != "/sys/fs/cgroup"])),
-]
-
-
 def _normalized(spec):
     spec = copy.deepcopy(spec)
     spec["linux"]["namespaces"] = sorted(spec["linux"]["namespaces"], key=lambda ns: ns["type"])
@@ -59,16 +48,8 @@ def _golden():
     return json.loads(GOLDEN.read_text())
 
 
-@pytest.mark.xfail(strict=True, reason="bug: " + "; ".join(r for r, _ in KNOWN_BUGS))
 def test_golden():
     assert _normalized(build(GOLDEN_INPUT)) == _normalized(_golden())
-
-
-def test_golden_except_known_bugs():
-    expected = _golden()
-    for _, edit in KNOWN_BUGS:
-        edit(expected)
-    assert _normalized(build(GOLDEN_INPUT)) == _normalized(expected)
 
 
 def test_golden_file_is_canonical():

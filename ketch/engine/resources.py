@@ -1,0 +1,126 @@
+"""HostConfig resource fields -> OCI ``linux.resources`` (pure), with moby's validation.
+
+The checks and their messages are moby's ``verifyPlatformContainerResources``: users
+see them as ``Error response from daemon: ...``.
+"""
+
+from ketch.errors import InvalidArgument
+
+MIN_MEMORY = 6 * 1024 * 1024
+DEFAULT_CPU_PERIOD = 100000
+
+# runc's specconv.AllowedDevices comes after these; Docker's own list (deny all, allow
+# the standard character devices, keep /dev/fuse out).
+DEFAULT_DEVICE_RULES = (
+    {"allow": False, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
+    {"allow": False, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+)
+
+
+def _int(hc: dict, key: str) -> int:
+    value = hc.get(key) or 0
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidArgument(f"invalid value for {key}: {value!r}")
+    return value
+
+
+def _cpuset_ok(spec: str, available: int) -> tuple[bool, str]:
+    wanted: set[int] = set()
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        if not lo.isdigit() or (hi and not hi.isdigit()):
+            raise InvalidArgument(f"Invalid value {spec} for cpuset cpus")
+        wanted.update(range(int(lo), int(hi or lo) + 1))
+    bad = sorted(c for c in wanted if c >= available)
+    return not bad, ",".join(map(str, bad))
+
+
+def memory(hc: dict) -> dict:
+    limit, swap = _int(hc, "Memory"), hc.get("MemorySwap") or 0
+    reservation = _int(hc, "MemoryReservation")
+    if limit and limit < MIN_MEMORY:
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    if swap and swap != -1 and not limit:
+        raise InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage")
+    if limit and swap > 0 and swap < limit:
+        raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage")
+    if limit and reservation and limit < reservation:
+        raise InvalidArgument("Minimum memory limit can not be less than memory reservation limit, see usage")
+    if reservation and reservation < MIN_MEMORY:
+        raise InvalidArgument("Minimum memory reservation allowed is 6MB")
+    out: dict = {}
+    if limit:
+        out["limit"] = limit
+        out["swap"] = swap if swap else 2 * limit  # unset: as much swap as memory (Docker)
+    elif swap == -1:
+        out["swap"] = -1
+    if reservation:
+        out["reservation"] = reservation
+    swappiness = hc.get("MemorySwappiness")
+    if swappiness is not None and swappiness != -1:
+        if not 0 <= swappiness <= 100:
+            raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
+        out["swappiness"] = swappiness
+    if hc.get("OomKillDisable"):
+        out["disableOOMKiller"] = True
+    return out
+
+
+def cpu(hc: dict, ncpu: int) -> dict:
+    nano, period, quota = _int(hc, "NanoCpus"), _int(hc, "CpuPeriod"), _int(hc, "CpuQuota")
+    if nano and (period or quota):
+        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set"
+                              if period else "Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+    if nano and not 0.01 <= nano / 1e9 <= ncpu:
+        raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only "
+                              f"{ncpu} CPUs available")
+    if period and not 1000 <= period <= 1000000:
+        raise InvalidArgument("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
+    if quota and quota > 0 and quota < 1000:
+        raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    out: dict = {}
+    if _int(hc, "CpuShares"):
+        out["shares"] = _int(hc, "CpuShares")
+    if nano:
+        out["period"] = DEFAULT_CPU_PERIOD
+        out["quota"] = nano * DEFAULT_CPU_PERIOD // 10**9
+    else:
+        if quota:
+            out["quota"] = quota
+        if period:
+            out["period"] = period
+    for key, field in (("CpusetCpus", "cpus"), ("CpusetMems", "mems")):
+        if hc.get(key):
+            if key == "CpusetCpus":
+                ok, bad = _cpuset_ok(hc[key], ncpu)
+                if not ok:
+                    raise InvalidArgument(f"Requested CPUs are not available - requested {hc[key]}, "
+                                          f"available: 0-{ncpu - 1}")
+            out[field] = hc[key]
+    return out
+
+
+def build(hc: dict, ncpu: int, device_rules: list[dict]) -> dict:
+    """The whole ``linux.resources`` for a container."""
+    out: dict = {"devices": list(device_rules)}
+    mem = memory(hc)
+    if mem:
+        out["memory"] = mem
+    c = cpu(hc, ncpu)
+    if c:
+        out["cpu"] = c
+    pids = hc.get("PidsLimit")
+    if pids is not None and pids != 0:
+        out["pids"] = {"limit": pids if pids > 0 else -1}
+    weight = _int(hc, "BlkioWeight")
+    if weight:
+        if not 10 <= weight <= 1000:
+            raise InvalidArgument("Range of blkio weight is from 10 to 1000")
+        out["blockIO"] = {"weight": weight}
+    return out

@@ -1,0 +1,156 @@
+"""The runtimes a monitor can drive: ketch's own, in-process, or any runc-compatible binary.
+
+Both fit one small interface: ``create`` (the container waits before exec and its pid
+is known), ``start``, ``delete``. ketch's runtime is called as a library because the
+monitor is already a fresh single-threaded process; runc and crun are run through
+their command line, the contract containerd's shim uses::
+
+    <runtime> [args] --root R create --bundle B --pid-file P [--console-socket S] ID
+    <runtime> [args] --root R start ID
+    <runtime> [args] --root R delete --force ID
+"""
+
+import array
+import json
+import os
+import socket
+import subprocess
+from dataclasses import dataclass, field
+
+from ketch.errors import ExecFailed, InvalidArgument
+from ketch.runtime import container as rt
+from ketch.runtime.process import Stdio
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    name: str = "ketch"
+    path: str = ""  # a runc-compatible binary; empty for ketch's own runtime
+    args: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_json(cls, doc: dict | None) -> "RuntimeSpec":
+        doc = doc or {}
+        return cls(doc.get("name", "ketch"), doc.get("path", ""), tuple(doc.get("args") or ()))
+
+
+@dataclass
+class Created:
+    pid: int
+    console_fd: int = -1
+
+
+class KetchRuntime:
+    def __init__(self, root: str, cid: str) -> None:
+        self.root, self.id = root, cid
+        self._container: rt.Container | None = None
+
+    def create(self, bundle: str, stdio: Stdio | None, terminal: bool) -> Created:
+        self._container, created = rt.create(self.root, self.id, bundle, stdio)
+        return Created(created.pid, created.console_fd)
+
+    def start(self) -> None:
+        self._container.start()
+
+    def delete(self) -> None:
+        if self._container is not None:
+            self._container.delete(force=True)
+
+
+def _exec_error(text: str) -> Exception:
+    """runc's create failure, classified the way docker/cli does for exit codes."""
+    text = text or "runtime create failed"
+    message = f"OCI runtime create failed: {text}: unknown"
+    if "executable file not found" in text or "no such file or directory" in text:
+        return ExecFailed(message, 127)
+    if "permission denied" in text:
+        return ExecFailed(message, 126)
+    return InvalidArgument(message)
+
+
+class CliRuntime:
+    def __init__(self, spec: RuntimeSpec, root: str, cid: str, state_dir: str) -> None:
+        self.spec, self.root, self.id, self.state_dir = spec, root, cid, state_dir
+
+    def _cmd(self, *args: str) -> list[str]:
+        return [self.spec.path, *self.spec.args, "--root", self.root, *args]
+
+    def create(self, bundle: str, stdio: Stdio | None, terminal: bool) -> Created:
+        pid_file = os.path.join(self.state_dir, "runtime.pid")
+        log_file = os.path.join(self.state_dir, "runtime.log")
+        # The container inherits the runtime's stdio, so its own errors go to --log.
+        args = ["--log", log_file, "--log-format", "json", "create", "--bundle", bundle,
+                "--pid-file", pid_file]
+        console = None
+        if terminal:
+            sock_path = os.path.join(self.state_dir, "console.sock")
+            console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            console.bind(sock_path)
+            console.listen(1)
+            args += ["--console-socket", sock_path]
+        fds = (stdio.stdin, stdio.stdout, stdio.stderr) if stdio else (
+            subprocess.DEVNULL, subprocess.DEVNULL, subprocess.DEVNULL)
+        try:
+            proc = subprocess.Popen(self._cmd(*args, self.id), stdin=fds[0], stdout=fds[1],
+                                    stderr=fds[2], close_fds=True)
+            master = _receive_console(console, proc) if console is not None else -1
+            if proc.wait() != 0:
+                if master >= 0:
+                    os.close(master)
+                raise _exec_error(_last_error(log_file))
+        finally:
+            if console is not None:
+                console.close()
+        with open(pid_file) as f:
+            return Created(int(f.read().strip()), master)
+
+    def start(self) -> None:
+        res = subprocess.run(self._cmd("start", self.id), capture_output=True, text=True)
+        if res.returncode != 0:
+            raise InvalidArgument(f"OCI runtime start failed: {res.stderr.strip()}")
+
+    def delete(self) -> None:
+        subprocess.run(self._cmd("delete", "--force", self.id), capture_output=True)
+
+
+def _last_error(log_file: str) -> str:
+    """The last error a runtime wrote to its --log (JSON lines: level, msg)."""
+    message = ""
+    try:
+        with open(log_file) as f:
+            for line in f:
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    continue
+                if doc.get("level") in ("error", "fatal"):
+                    message = doc.get("msg", "")
+    except OSError:
+        pass
+    return message
+
+
+def _receive_console(listener: socket.socket, proc: subprocess.Popen) -> int:
+    """The pty master a runtime sends over --console-socket (SCM_RIGHTS), or -1 if the
+    runtime exits (failed) without sending one."""
+    listener.settimeout(0.05)
+    while True:
+        try:
+            conn, _ = listener.accept()
+            break
+        except TimeoutError:
+            if proc.poll() is not None:
+                return -1
+    with conn:
+        fds = array.array("i")
+        _msg, ancdata, _flags, _addr = conn.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
+        for level, kind, data in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+    return fds[0] if fds else -1
+
+
+def make(spec: RuntimeSpec, root: str, cid: str, state_dir: str):
+    if not spec.path:
+        return KetchRuntime(root, cid)
+    return CliRuntime(spec, os.path.join(root, spec.name), cid, state_dir)
