@@ -23,6 +23,7 @@ class DaemonConfig:
     runtimes: dict = field(default_factory=dict)
     add_runtimes: tuple[str, ...] = ()
     init_path: str | None = None
+    cgroup_parent: str = "/ketch"
 
     def socket_paths(self) -> list[str]:
         out = []
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--add-runtime", action="append", default=[], metavar="NAME=PATH",
                    help="register an additional OCI compatible runtime")
     p.add_argument("--init-path", help="path to the docker-init binary")
+    p.add_argument("--cgroup-parent", help="parent cgroup for all containers (default /ketch)")
     p.add_argument("-v", "--version", action="store_true", help="print version information and quit")
     return p
 
@@ -78,5 +80,6 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
         runtimes=dict(file_doc.get("runtimes") or {}),
         add_runtimes=tuple(args.add_runtime),
         init_path=args.init_path or file_doc.get("init-path"),
+        cgroup_parent=args.cgroup_parent or file_doc.get("cgroup-parent") or "/ketch",
     )
     return cfg, args

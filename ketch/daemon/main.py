@@ -28,6 +28,7 @@ from ketch.engine.runner import Paths, Runner
 from ketch.engine.store import Store
 from ketch.image import embedded
 from ketch.image.content import ContentStore
+from ketch.runtime import cgroups
 from ketch.storage.overlay import OverlaySnapshotter
 
 log = logging.getLogger("ketchd")
@@ -55,6 +56,7 @@ class Daemon:
         self.runtimes = engine_runtimes.build(cfg.runtimes, list(cfg.add_runtimes), cfg.default_runtime)
         self.runner = Runner(self.registry, self.snapshots, self.launcher, self.paths, self.runtimes)
         self.runner.init_path = cfg.init_path
+        self.runner.cgroup_parent = cfg.cgroup_parent
         self.containers = ContainerService(self.registry, self.images, self.snapshots,
                                            self.runner, self.paths)
         self.server = build_server(self.containers, self.images, self)
@@ -124,6 +126,8 @@ class Daemon:
         finally:
             self.launcher.stop()
             self.store.close()
+            if not any(r.running for r in self.registry.all()):
+                cgroups.remove_parent(self.cfg.cgroup_parent)  # only if empty
 
 
 def _busybox_version() -> str:

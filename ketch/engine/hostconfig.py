@@ -60,7 +60,8 @@ def validate(hc: dict, ncpu: int) -> None:
         raise InvalidArgument(f"invalid cgroup namespace mode: {mode}")
 
 
-def spec_fields(hc: dict, cid: str, cgroup_v2: bool, init_path: str | None) -> dict:
+def spec_fields(hc: dict, cid: str, cgroup_v2: bool, init_path: str | None,
+                cgroup_parent: str = "/ketch") -> dict:
     """The SpecInput fields HostConfig decides: privileges, limits, devices, cgroups."""
     privileged = bool(hc.get("Privileged"))
     opts = security.security_options(hc.get("SecurityOpt"))
@@ -75,7 +76,7 @@ def spec_fields(hc: dict, cid: str, cgroup_v2: bool, init_path: str | None) -> d
         devs, rules = devices.host_devices() + devs, [devices.ALLOW_ALL]
     else:
         rules = list(resources.DEFAULT_DEVICE_RULES) + rules
-    parent = (hc.get("CgroupParent") or "/ketch").rstrip("/")
+    parent = (hc.get("CgroupParent") or cgroup_parent).rstrip("/")
     mode = hc.get("CgroupnsMode") or ("private" if cgroup_v2 else "host")
     return dict(
         capabilities=tuple(caps), privileged=privileged,

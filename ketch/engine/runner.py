@@ -109,6 +109,7 @@ class Runner:
         self._started: dict[str, asyncio.Event] = {}  # stdin sent before start waits on these
         self.cgroup_v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
         self.init_path: str | None = None  # daemon.json init-path
+        self.cgroup_parent = "/ketch"  # daemon.json cgroup-parent
 
     # -- start ------------------------------------------------------------------
     def _mount_rootfs(self, rec: ContainerRecord) -> str:
@@ -153,7 +154,7 @@ class Runner:
             hostname_path=files[0], hosts_path=files[1], resolv_conf_path=files[2],
             readonly_rootfs=bool(host.get("ReadonlyRootfs")), shm_size=int(host.get("ShmSize") or 0),
             console_size=tuple(host["ConsoleSize"][:2]) if host.get("ConsoleSize") else None,
-            **hostconfig.spec_fields(host, rec.id, self.cgroup_v2, self.init_path),
+            **hostconfig.spec_fields(host, rec.id, self.cgroup_v2, self.init_path, self.cgroup_parent),
         ))
 
     async def start(self, rec: ContainerRecord) -> None:

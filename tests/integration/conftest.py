@@ -29,6 +29,18 @@ def _mounts_under(prefix: str) -> list[str]:
         return [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
 
 
+def _cgroup_dirs(parent: str) -> list[str]:
+    out = []
+    for hierarchy in os.listdir("/sys/fs/cgroup"):
+        path = os.path.join("/sys/fs/cgroup", hierarchy) + parent
+        if os.path.isdir(path):
+            out += [os.path.join(dirpath, d) for dirpath, dirs, _ in os.walk(path) for d in dirs]
+            out.append(path)
+    if os.path.exists("/sys/fs/cgroup" + parent):
+        out.append("/sys/fs/cgroup" + parent)
+    return out
+
+
 class Daemon:
     def __init__(self, root: str) -> None:
         self.root = root
@@ -38,13 +50,15 @@ class Daemon:
         self.exec_root = os.path.join(root, "exec")
         self.log_path = os.path.join(root, "ketchd.log")
         self.proc: subprocess.Popen | None = None
+        # Each daemon's containers live under a cgroup parent of their own.
+        self.cgroup_parent = "/" + os.path.basename(root)
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:
         config = os.path.join(self.root, "daemon.json")
         if not os.path.exists(config):
             with open(config, "w") as f:
-                f.write("{}\n")
+                json.dump({"cgroup-parent": self.cgroup_parent}, f)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [PYTHON, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
@@ -157,6 +171,14 @@ def _teardown(d: Daemon) -> list[str]:
             d.remove_all_containers()
     finally:
         d.stop()
+    cgroups_left = [p for p in _cgroup_dirs(d.cgroup_parent)]
+    if cgroups_left:
+        problems.append(f"cgroups left: {cgroups_left}")
+        for path in sorted(cgroups_left, key=len, reverse=True):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
     left = _mounts_under(d.root)
     for target in sorted(left, key=len, reverse=True):
         subprocess.run(["umount", "-l", target], check=False)

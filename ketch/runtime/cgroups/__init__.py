@@ -86,3 +86,11 @@ class Manager(Protocol):
 def manager(path: str, root: str = "/sys/fs/cgroup") -> Manager:
     """The manager for ``cgroupsPath`` ``path`` on the host whose cgroupfs is at ``root``."""
     return V2Manager(path, root) if detect(root) == "v2" else V1Manager(path, root)
+
+
+def remove_parent(path: str, root: str = "/sys/fs/cgroup") -> None:
+    """Remove a parent cgroup (ketchd's "/ketch") in every hierarchy if nothing is left in it."""
+    from ketch.runtime.cgroups import fs
+    m = manager(path, root)
+    for directory in (m.dirs() if isinstance(m, V1Manager) else [m.dir]):
+        fs.remove_if_empty(directory)
