@@ -22,13 +22,14 @@ COMMANDS = {
     "rm": ("container", "rm"), "rename": ("container", "rename"),
     "images": ("image", "images"), "import": ("image", "import_"), "rmi": ("image", "rmi"),
     "tag": ("image", "tag"), "inspect": ("system", "inspect"), "version": ("system", "version"),
-    "info": ("system", "info"),
+    "info": ("system", "info"), "stats": ("resources", "stats"), "update": ("resources", "update"),
 }
 MANAGEMENT = {
     "container": {"run": "run", "create": "create", "start": "start", "stop": "stop",
                   "restart": "restart", "kill": "kill", "wait": "wait", "logs": "logs",
                   "ls": "ps", "ps": "ps", "list": "ps", "rm": "rm", "remove": "rm",
-                  "rename": "rename", "inspect": ("container", "inspect")},
+                  "rename": "rename", "inspect": ("container", "inspect"), "stats": "stats",
+                  "update": "update"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi",
               "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect")},
     "system": {"info": "info"},

@@ -155,6 +155,13 @@ class APIClient:
                             headers={"Connection": "Upgrade", "Upgrade": "tcp"}, ok=(101, 200), conn=conn)
         return Hijacked(conn)
 
+    def stats(self, cid: str, stream: bool) -> Response:
+        return self.request("GET", f"/containers/{quote_segment(cid)}/stats", {"stream": "1" if stream else "0"},
+                            conn=self.new_connection())
+
+    def update(self, cid: str, body: dict) -> dict:
+        return self.request("POST", f"/containers/{quote_segment(cid)}/update", body=body).json()
+
     def logs(self, cid: str, **query) -> Response:
         return self.request("GET", f"/containers/{quote_segment(cid)}/logs", query,
                             conn=self.new_connection())

@@ -12,11 +12,19 @@ import shutil
 import signal
 
 from ketch import errors, timefmt
-from ketch.engine import hostconfig, names
+from ketch.engine import hostconfig, names, resources
 from ketch.engine.images import ImageService, familiar
 from ketch.engine.records import ContainerRecord, Registry
 from ketch.engine.runner import Paths, Runner, parse_signal
+from ketch.runtime import cgroups
 from ketch.storage.overlay import OverlaySnapshotter
+
+# HostConfig fields `docker update` may change, and the linux.resources section of each.
+_SECTION = {"Memory": "memory", "MemorySwap": "memory", "MemoryReservation": "memory",
+            "MemorySwappiness": "memory", "OomKillDisable": "memory", "NanoCpus": "cpu",
+            "CpuShares": "cpu", "CpuPeriod": "cpu", "CpuQuota": "cpu", "CpusetCpus": "cpu",
+            "CpusetMems": "cpu", "PidsLimit": "pids", "BlkioWeight": "blockIO"}
+UPDATABLE = tuple(_SECTION) + ("RestartPolicy", "CpuRealtimePeriod", "CpuRealtimeRuntime")
 
 _CONFIG_KEYS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
                 "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck",
@@ -181,6 +189,21 @@ class ContainerService:
     async def kill(self, ref: str, sig: str | None) -> None:
         rec = self.registry.get(ref)
         await self.runner.kill(rec, parse_signal(sig, signal.SIGKILL))
+
+    async def update(self, ref: str, body: dict) -> list[str]:
+        """``docker update``: new resource limits, applied at once to a running container."""
+        rec = self.registry.get(ref)
+        fields = {k: v for k, v in (body or {}).items() if k in UPDATABLE}
+        host_config = {**rec.host_config, **fields}
+        hostconfig.validate(host_config, os.cpu_count() or 1)
+        if rec.running and rec.cgroups_path and fields:
+            full = resources.build(host_config, os.cpu_count() or 1, [])
+            sections = {_SECTION[k] for k in fields if k in _SECTION}
+            partial = {k: v for k, v in full.items() if k in sections}
+            await asyncio.to_thread(cgroups.manager(rec.cgroups_path).update, partial)
+        rec.host_config = host_config
+        self.registry.save(rec)
+        return []
 
     def rename(self, ref: str, new_name: str) -> None:
         rec = self.registry.get(ref)

@@ -33,6 +33,7 @@ class ContainerRecord:
     state: dict = field(default_factory=new_state)
     restart_count: int = 0
     runtime: str = "ketch"
+    cgroups_path: str = ""  # set at start; where its stats and limits live
 
     @property
     def running(self) -> bool:

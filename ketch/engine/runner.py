@@ -167,6 +167,7 @@ class Runner:
             rootfs = self._mount_rootfs(rec)
             files = self._write_files(rec)
             spec = self._spec(rec, rootfs, files)
+            rec.cgroups_path = spec["linux"].get("cgroupsPath", "")
             if self.runtimes.spec(rec.runtime)["path"]:
                 spec["root"]["path"] = "rootfs"  # runc wants it in the bundle; it is
             write_file(os.path.join(exec_dir, "config.json"), json.dumps(spec).encode())

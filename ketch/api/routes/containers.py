@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import time
 
 from ketch import errors, timefmt
 from ketch.api import filters as flt
@@ -10,6 +11,7 @@ from ketch.api.http import (MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, R
                             StreamResponse, encode_json, json_response)
 from ketch.api.versions import at_least
 from ketch.engine import logs as logreader
+from ketch.engine import stats
 from ketch.engine.containers import ContainerService
 from ketch.engine.records import ContainerRecord
 from ketch.monitor.protocol import frame
@@ -54,6 +56,8 @@ class ContainerRoutes:
         add("POST", "/containers/{id}/rename", self.rename)
         add("GET", "/containers/{id}/logs", self.logs)
         add("DELETE", "/containers/{id}", self.remove)
+        add("GET", "/containers/{id}/stats", self.stats)
+        add("POST", "/containers/{id}/update", self.update)
 
     # -- lifecycle ----------------------------------------------------------------
     async def create(self, request: Request) -> Response:
@@ -156,6 +160,39 @@ class ContainerRoutes:
                 if (rec.created > other.created) != newer or rec.id == other.id:
                     return False
         return True
+
+    async def update(self, request: Request) -> Response:
+        warnings = await self.svc.update(request.match["id"], await request.json() or {})
+        return json_response({"Warnings": warnings})
+
+    async def stats(self, request: Request) -> StreamResponse:
+        """One object per second (stream), or one (stream=0; precpu from a second earlier
+        unless one-shot), as dockerd's stats collector gives them."""
+        rec = self.svc.get(request.match["id"])
+        stream, one_shot = request.flag("stream", True), request.flag("one-shot")
+        resp = StreamResponse(200, content_type="application/json")
+        await resp.prepare(request)
+        prev = None
+        if not rec.running:
+            await resp.write(encode_json(stats.docker_json(rec.id, rec.name, None, None)))
+            await resp.finish()
+            return resp
+        if not stream and not one_shot:
+            prev = await asyncio.to_thread(stats.sample, rec.cgroups_path)
+            await asyncio.sleep(1.0)
+        while True:
+            started = time.monotonic()
+            try:
+                cur = await asyncio.to_thread(stats.sample, rec.cgroups_path)
+            except errors.KetchError:
+                cur = None  # the container stopped between samples
+            await resp.write(encode_json(stats.docker_json(rec.id, rec.name, cur, prev)))
+            if not stream or cur is None or not rec.running:
+                break
+            prev = cur
+            await asyncio.sleep(stats.wait_interval(started))
+        await resp.finish()
+        return resp
 
     # -- streams ------------------------------------------------------------------
     async def logs(self, request: Request) -> StreamResponse:
