@@ -132,6 +132,10 @@ def _enter_namespaces(cfg: ContainerConfig) -> None:
 def _init(cfg: ContainerConfig, chan: socket.socket, fifo_path: str, prepared: Prepared) -> None:
     """Pid 1 of the container, up to exec (runc's standard_init order). Reports on ``chan``."""
     proc = cfg.process
+    # Until exec this process is the host's python: not dumpable, so nothing that gets
+    # into the container can ptrace it or open /proc/<pid>/exe (the CVE-2019-5736 class).
+    # execve makes the container's own program dumpable again.
+    sc.prctl(sc.PR_SET_DUMPABLE, 0)
     os.setsid()
     fifo = os.open(fifo_path, os.O_PATH | os.O_CLOEXEC)
     if cfg.namespace("network") and not cfg.namespace("network").path:
