@@ -16,6 +16,9 @@ fi
 # Debian packages: the interpreter and venv module, the static busybox the embedded
 # image is built from, iproute2 for network tests.
 packages=(python3 python3-venv busybox-static iproute2 ca-certificates)
+# For the tests: gcc and libc6-dev build the static probe run inside containers
+# (tests/probe), runc is the runtime the conformance tests compare ketch's with.
+[ "$with_tests" = 1 ] && packages+=(gcc libc6-dev runc)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
