@@ -21,7 +21,7 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KETCH_RUNTIME = os.path.join(REPO, ".venv", "bin", "ketch-runtime")
+KETCH_RUNTIME = os.environ.get("KETCH_RUNTIME") or os.path.join(REPO, ".venv", "bin", "ketch-runtime")
 PR_SET_CHILD_SUBREAPER = 36
 
 

@@ -4,7 +4,7 @@ A snapshotter returns ``Mount`` values instead of mounting, so the caller decide
 (and in which namespace) they are applied, and tests can compare them as data.
 """
 
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from ketch.linux import syscalls as sc
 
@@ -37,23 +37,23 @@ PROPAGATION: dict[str, int] = {
 }
 
 
-@dataclass(frozen=True)
-class Mount:
-    type: str
-    source: str
-    target: str = ""
-    options: tuple[str, ...] = field(default_factory=tuple)
+class Mount(namedtuple("Mount", "type source target options", defaults=("", ()))):
+    # type: str
+    # source: str
+    # target: str
+    # options: tuple[str, ...]
+    __slots__ = ()
 
     def to_oci(self, destination: str) -> dict:
         return {"destination": destination, "type": self.type, "source": self.source,
                 "options": list(self.options)}
 
 
-@dataclass(frozen=True)
-class ParsedOptions:
-    flags: int
-    propagation: tuple[int, ...]
-    data: str
+class ParsedOptions(namedtuple("ParsedOptions", "flags propagation data")):
+    # flags: int
+    # propagation: tuple[int, ...]
+    # data: str
+    __slots__ = ()
 
 
 def parse_options(options: tuple[str, ...] | list[str]) -> ParsedOptions:

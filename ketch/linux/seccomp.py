@@ -10,7 +10,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 ACT_KILL_PROCESS = 0x80000000
 ACT_KILL_THREAD = 0x00000000
@@ -94,16 +94,14 @@ def api_level() -> int:
     return _libseccomp().seccomp_api_get()
 
 
-@dataclass(frozen=True)
-class ArgRule:
+class ArgRule(NamedTuple):
     index: int
     op: str  # "SCMP_CMP_EQ", ...
     value: int
     value_two: int = 0
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     syscall: int
     action: int
     args: tuple[ArgRule, ...] = ()

@@ -6,7 +6,6 @@ Importing this module loads libc once; it has no other side effects.
 
 import ctypes
 import os
-import platform
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -62,7 +61,7 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "armv7l": 218, "ppc64le": 203,
-                   "s390x": 217, "riscv64": 41}.get(platform.machine())
+                   "s390x": 217, "riscv64": 41}.get(os.uname().machine)
 
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                         ctypes.c_ulong, ctypes.c_char_p]
@@ -116,7 +115,7 @@ def setns(fd: int, nstype: int = 0) -> None:
 
 def pivot_root(new_root: str, put_old: str) -> None:
     if _SYS_PIVOT_ROOT is None:
-        raise OSError(38, f"pivot_root: unknown syscall number for {platform.machine()}")
+        raise OSError(38, f"pivot_root: unknown syscall number for {os.uname().machine}")
     _check(_libc.syscall(_SYS_PIVOT_ROOT, _b(new_root), _b(put_old)), new_root)
 
 

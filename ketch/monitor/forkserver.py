@@ -23,6 +23,10 @@ from ketch.linux import syscalls as sc
 from ketch.linux.unixpath import listen
 from ketch.monitor import protocol as proto
 from ketch.monitor.monitor import MonitorRequest, run_monitor
+from ketch.runtime import cgroups, seccomp
+
+# Imported lazily by the runtime; loaded here once so that every monitor forks with them.
+PRELOADED = (cgroups, seccomp)
 
 
 def _read_request(conn: socket.socket) -> dict | None:

@@ -1,33 +1,106 @@
 """``ketch-runtime``: the runc-compatible command line over the runtime library.
 
-Each command is a few lines that call ``ketch.runtime.container``; the flags are the
-ones containerd, conmon and the OCI runtime-tools pass to runc.
+Each command is a few lines that call ``runtime.container`` (create) or
+``runtime.state`` (everything else). The flags are the ones containerd, conmon and
+the OCI runtime-tools pass to runc. Parsing is by hand, not argparse, and imports
+are per command: a shim runs three of these per container, and runc is the
+benchmark (``bench/runtime_cycle.py``).
 """
 
-import argparse
-import json
 import os
-import signal
 import sys
 
 from ketch.errors import KetchError
-from ketch.linux import syscalls as sc
-from ketch.runtime import container
-from ketch.runtime.process import Stdio
 
 DEFAULT_ROOT = "/run/ketch-runtime"
+USAGE = """usage: ketch-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND [OPTIONS] ID
+
+commands:
+  create  [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID
+  run     [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] [--detach] ID
+  start   ID
+  state   ID
+  kill    [--all] ID [SIGNAL]
+  delete  [--force] ID
+  exec    [--process FILE] [--tty] [--console-socket SOCK] [--pid-file FILE] [--detach]
+          [--env K=V]... [--cwd DIR] [--user UID[:GID]] [--no-new-privs] ID [COMMAND...]
+  ps      [--format table|json] ID
+  list    [--quiet]
+  spec    [--bundle DIR]
+  features
+"""
+# option -> takes a value; the global ones come before the command, as with runc
+GLOBAL = {"--root": True, "--log": True, "--log-format": True, "--debug": False,
+          "--systemd-cgroup": False, "--criu": True, "--rootless": True}
+COMMAND = {"--bundle": True, "-b": True, "--pid-file": True, "--console-socket": True,
+           "--detach": False, "-d": False, "--force": False, "-f": False, "--all": False,
+           "-a": False, "--no-pivot": False, "--no-new-keyring": False, "--quiet": False,
+           "-q": False, "--format": True, "--preserve-fds": True, "--keep": False,
+           "--process": True, "-p": True, "--tty": False, "-t": False, "--env": True, "-e": True,
+           "--cwd": True, "--user": True, "-u": True, "--no-new-privs": False, "--cap": True,
+           "-c": True, "--additional-gids": True, "-g": True}
+ALIASES = {"-b": "--bundle", "-d": "--detach", "-f": "--force", "-a": "--all", "-q": "--quiet",
+           "-p": "--process", "-t": "--tty", "-e": "--env", "-u": "--user", "-c": "--cap",
+           "-g": "--additional-gids"}
+MULTI = {"--env", "--cap", "--additional-gids"}  # flags that may be given several times
+
+
+class UsageError(KetchError):
+    pass
+
+
+def parse(argv: list[str]) -> tuple[dict, str, dict, list[str]]:
+    """(global options, command, command options, positionals)."""
+    opts: dict = {"--root": DEFAULT_ROOT}
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        name, eq, value = argv[i].partition("=")
+        if name in ("-h", "--help"):
+            return opts, "help", {}, []
+        if name not in GLOBAL:
+            raise UsageError(f"flag provided but not defined: {name}")
+        if GLOBAL[name] and not eq:
+            i += 1
+            value = argv[i] if i < len(argv) else ""
+        opts[name] = value if GLOBAL[name] else True
+        i += 1
+    if i >= len(argv):
+        return opts, "help", {}, []
+    command, cmd_opts, args = argv[i], {}, []
+    pending = None  # a flag still waiting for its value
+    for arg in argv[i + 1:]:
+        if arg.startswith("-") and not args and arg != "-":
+            name, eq, value = arg.partition("=")
+            name = ALIASES.get(name, name)
+            if ALIASES.get(name, name) not in COMMAND and name not in COMMAND:
+                raise UsageError(f"flag provided but not defined: {name}")
+            if name in MULTI:
+                cmd_opts.setdefault(name, []).append(value if eq else None)
+                pending = None if eq else name
+            else:
+                cmd_opts[name] = value if eq else (None if COMMAND.get(name) else True)
+                pending = name if COMMAND.get(name) and not eq else None
+        elif pending is not None and not args:
+            if pending in MULTI:
+                cmd_opts[pending][-1] = arg
+            else:
+                cmd_opts[pending] = arg  # the value of the flag before
+            pending = None
+        else:
+            args.append(arg)
+    return opts, command, cmd_opts, args
 
 
 def parse_signal(text: str) -> int:
     if text.isdigit():
         return int(text)
+    import signal
     name = text.upper()
-    if not name.startswith("SIG"):
-        name = "SIG" + name
+    name = name if name.startswith("SIG") else "SIG" + name
     try:
         return int(signal.Signals[name])
     except KeyError:
-        raise KetchError(f"unknown signal {text!r}") from None
+        raise UsageError(f"unknown signal {text!r}") from None
 
 
 def _write_pid_file(path: str | None, pid: int) -> None:
@@ -38,102 +111,239 @@ def _write_pid_file(path: str | None, pid: int) -> None:
         os.replace(tmp, path)
 
 
-def _create(args) -> container.Container:
+def _send_console(socket_path: str, master: int) -> None:
+    """runc's --console-socket protocol: the pty master goes to the caller with SCM_RIGHTS."""
+    import array
+    import socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(socket_path)
+        s.sendmsg([b"/dev/ptmx"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [master]))])
+    os.close(master)
+
+
+def _create(root: str, cid: str, o: dict):
+    from ketch.linux import syscalls as sc
+    from ketch.runtime import container
+    from ketch.runtime.process import Stdio
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-    c, created = container.create(args.root, args.id, args.bundle, Stdio(0, 1, 2))
-    _write_pid_file(args.pid_file, c.pid)
+    c, created = container.create(root, cid, o.get("--bundle") or ".", Stdio(0, 1, 2))
+    if created.console_fd >= 0:
+        if not o.get("--console-socket"):
+            os.close(created.console_fd)
+            c.delete(force=True)
+            raise UsageError("cannot allocate tty if runc will detach without setting console socket")
+        _send_console(o["--console-socket"], created.console_fd)
+    _write_pid_file(o.get("--pid-file"), c.pid)
     return c
 
 
-def cmd_create(args) -> int:
-    _create(args)
-    return 0
-
-
-def cmd_start(args) -> int:
-    container.load(args.root, args.id).start()
-    return 0
-
-
-def cmd_run(args) -> int:
-    c = _create(args)
+def cmd_run(root: str, cid: str, o: dict) -> int:
+    c = _create(root, cid, o)
     c.start()
-    if args.detach:
+    if o.get("--detach"):
         return 0
-    status = 0
     while True:
-        pid, st = os.waitpid(-1, 0)
+        pid, status = os.waitpid(-1, 0)
         if pid == c.pid:
-            status = os.waitstatus_to_exitcode(st)
             break
     c.delete(force=True)
-    return status if status >= 0 else 128 - status
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
 
 
-def cmd_state(args) -> int:
-    print(json.dumps(container.load(args.root, args.id).state(), indent=2))
+def _load(root: str, cid: str):
+    from ketch.runtime import state
+    return state.load(root, cid)
+
+
+def cmd_state(root: str, cid: str, o: dict) -> int:
+    from ketch import fastjson
+    print(fastjson.dumps(_load(root, cid).state()))
     return 0
 
 
-def cmd_kill(args) -> int:
-    container.load(args.root, args.id).kill(parse_signal(args.signal))
+def cmd_list(root: str, o: dict) -> int:
+    from ketch.runtime import state
+    ids = state.list_ids(root)
+    if o.get("--quiet"):
+        print("\n".join(ids))
+        return 0
+    print("ID\tPID\tSTATUS\tBUNDLE\tCREATED")
+    for cid in ids:
+        s = _load(root, cid).state()
+        print(f"{cid}\t{s['pid']}\t{s['status']}\t{s['bundle']}\t{s['created']}")
     return 0
 
 
-def cmd_delete(args) -> int:
-    try:
-        c = container.load(args.root, args.id)
-    except KetchError:
-        if args.force:
-            return 0
-        raise
-    c.delete(force=args.force)
+def cmd_spec(o: dict) -> int:
+    """A default config.json (busybox sh), like `runc spec`."""
+    from ketch import fastjson
+    bundle = o.get("--bundle") or "."
+    path = os.path.join(bundle, "config.json")
+    if os.path.exists(path):
+        raise UsageError("File config.json exists. Remove it first")
+    from ketch.runtime.defaults import default_spec
+    with open(path, "w") as f:
+        f.write(fastjson.dumps(default_spec()))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ketch-runtime", description="ketch's OCI runtime")
-    p.add_argument("--root", default=DEFAULT_ROOT)
-    p.add_argument("--log")
-    p.add_argument("--log-format", default="text")
-    p.add_argument("--debug", action="store_true")
-    p.add_argument("--systemd-cgroup", action="store_true")
-    sub = p.add_subparsers(dest="command", required=True)
+def cmd_features() -> int:
+    from ketch import fastjson
+    from ketch.runtime.defaults import features
+    print(fastjson.dumps(features()))
+    return 0
 
-    def with_bundle(name, fn, detach=False):
-        s = sub.add_parser(name)
-        s.add_argument("--bundle", "-b", default=".")
-        s.add_argument("--pid-file")
-        s.add_argument("--console-socket")
-        s.add_argument("--no-pivot", action="store_true")
-        s.add_argument("--no-new-keyring", action="store_true")
-        if detach:
-            s.add_argument("--detach", "-d", action="store_true")
-        s.add_argument("id")
-        s.set_defaults(fn=fn)
 
-    with_bundle("create", cmd_create)
-    with_bundle("run", cmd_run, detach=True)
-    for name, fn in (("start", cmd_start), ("state", cmd_state)):
-        s = sub.add_parser(name)
-        s.add_argument("id")
-        s.set_defaults(fn=fn)
-    s = sub.add_parser("kill")
-    s.add_argument("--all", "-a", action="store_true")
-    s.add_argument("id")
-    s.add_argument("signal", nargs="?", default="SIGTERM")
-    s.set_defaults(fn=cmd_kill)
-    s = sub.add_parser("delete")
-    s.add_argument("--force", "-f", action="store_true")
-    s.add_argument("id")
-    s.set_defaults(fn=cmd_delete)
-    return p
+def _exec_process(c, o: dict, command: list[str]):
+    """The process to exec: --process, or the container's own with the command line's changes."""
+    from ketch import fastjson
+    from ketch.runtime.specconv import from_oci
+    with open(os.path.join(c.bundle, "config.json"), "rb") as f:
+        spec = fastjson.loads(f.read())
+    if o.get("--process"):
+        with open(o["--process"], "rb") as f:
+            spec["process"] = fastjson.loads(f.read())
+    else:
+        proc = dict(spec["process"])
+        if not command:
+            raise UsageError("exec needs a command or --process")
+        proc["args"] = command
+        proc["terminal"] = bool(o.get("--tty"))
+        proc.pop("consoleSize", None)
+        proc["env"] = list(proc.get("env") or []) + list(o.get("--env") or [])
+        if o.get("--cwd"):
+            proc["cwd"] = o["--cwd"]
+        if o.get("--user"):
+            uid, _, gid = o["--user"].partition(":")
+            proc["user"] = {"uid": int(uid), "gid": int(gid or 0),
+                            "additionalGids": [int(g) for g in o.get("--additional-gids") or []]}
+        if o.get("--no-new-privs"):
+            proc["noNewPrivileges"] = True
+        if o.get("--cap"):
+            caps = proc.get("capabilities") or {}
+            for kind in ("bounding", "effective", "permitted"):
+                caps[kind] = sorted(set(caps.get(kind) or []) | set(o["--cap"]))
+            proc["capabilities"] = caps
+        spec["process"] = proc
+    return from_oci(spec, c.bundle)
+
+
+def cmd_exec(root: str, cid: str, o: dict, command: list[str]) -> int:
+    from ketch.linux import syscalls as sc
+    from ketch.runtime import execute
+    from ketch.runtime.process import Prepared, Stdio
+    c = _load(root, cid)
+    if c.status() != "running":
+        raise UsageError(f"cannot exec in a {c.status()} container")
+    cfg = _exec_process(c, o, command)
+    filt = None
+    if cfg.seccomp:
+        from ketch.runtime import seccomp
+        filt = seccomp.compile_rules(cfg.seccomp)
+    place = None
+    if c.cgroups_path:
+        from ketch.runtime import cgroups
+        place = cgroups.manager(c.cgroups_path).add
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    created = execute.start(c.pid, {ns.type for ns in cfg.namespaces}, cfg.process, Stdio(0, 1, 2),
+                            Prepared(filt, place))
+    if created.console_fd >= 0:
+        if not o.get("--console-socket"):
+            os.close(created.console_fd)
+            raise UsageError("cannot allocate tty without setting console socket")
+        _send_console(o["--console-socket"], created.console_fd)
+    _write_pid_file(o.get("--pid-file"), created.pid)
+    if o.get("--detach"):
+        return 0
+    while True:
+        pid, status = os.waitpid(-1, 0)
+        if pid == created.pid:
+            code = os.waitstatus_to_exitcode(status)
+            return code if code >= 0 else 128 - code
+
+
+def cmd_ps(root: str, cid: str, o: dict) -> int:
+    """The container's processes: pids as JSON, or `ps -ef` rows (as runc ps)."""
+    c = _load(root, cid)
+    if c.status() == "stopped":
+        raise UsageError("container is not running")
+    if c.cgroups_path:
+        from ketch.runtime import cgroups
+        pids = cgroups.manager(c.cgroups_path).pids()
+    else:
+        pids = _pids_in_namespace(c.pid)
+    if o.get("--format") == "json":
+        print("[" + ",".join(map(str, pids)) + "]")
+        return 0
+    import subprocess
+    lines = subprocess.run(["ps", "-ef"], capture_output=True, text=True).stdout.splitlines()
+    wanted = set(pids)
+    print(lines[0])
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) > 1 and fields[1].isdigit() and int(fields[1]) in wanted:
+            print(line)
+    return 0
+
+
+def _pids_in_namespace(init_pid: int) -> list[int]:
+    target = os.readlink(f"/proc/{init_pid}/ns/pid")
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") == target:
+                    out.append(int(entry))
+            except OSError:
+                pass
+    return sorted(out)
+
+
+def dispatch(root: str, command: str, o: dict, args: list[str]) -> int:
+    if command == "list":
+        return cmd_list(root, o)
+    if command == "spec":
+        return cmd_spec(o)
+    if command == "features":
+        return cmd_features()
+    if not args:
+        raise UsageError(f'"{command}" requires a container id')
+    cid = args[0]
+    if command == "create":
+        _create(root, cid, o)
+    elif command == "run":
+        return cmd_run(root, cid, o)
+    elif command == "start":
+        _load(root, cid).start()
+    elif command == "state":
+        return cmd_state(root, cid, o)
+    elif command == "exec":
+        return cmd_exec(root, cid, o, args[1:])
+    elif command == "ps":
+        return cmd_ps(root, cid, o)
+    elif command == "kill":
+        _load(root, cid).kill(parse_signal(args[1] if len(args) > 1 else "SIGTERM"))
+    elif command == "delete":
+        try:
+            c = _load(root, cid)
+        except KetchError:
+            if o.get("--force"):
+                return 0
+            raise
+        c.delete(force=bool(o.get("--force")))
+    else:
+        raise UsageError(f"unknown command {command!r}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        return args.fn(args)
+        g, command, o, args = parse(list(sys.argv[1:] if argv is None else argv))
+        if command == "help":
+            sys.stdout.write(USAGE)
+            return 0
+        return dispatch(g["--root"], command, o, args)
     except (KetchError, OSError) as exc:
         print(f"ketch-runtime: {exc}", file=sys.stderr)
         return 1

@@ -7,22 +7,22 @@ why ketchd never calls this itself: its monitors do, forked from a single-thread
 fork server.
 """
 
-import errno
 import fcntl
 import os
 import resource
-import select
-import signal
-import socket
 import struct
 import sys
 import termios
-from dataclasses import dataclass
-from typing import Callable
+from collections import namedtuple
+
+# The C modules under signal.py and socket.py: those import enum, several milliseconds
+# of every ketch-runtime command on a slow machine.
+import _signal as signal
+import _socket as socket
 
 from ketch.errors import ExecFailed, Internal, InvalidArgument
 from ketch.linux import syscalls as sc
-from ketch.runtime import capabilities, rootfs, seccomp, sync
+from ketch.runtime import capabilities, rootfs, sync
 from ketch.runtime.specconv import NAMESPACE_FLAGS, ContainerConfig, Process
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -30,26 +30,26 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SETNS_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
 
 
-@dataclass(frozen=True)
-class Stdio:
+class Stdio(namedtuple("Stdio", "stdin stdout stderr")):
     """File descriptors the init gets as 0, 1 and 2 (ignored for a terminal)."""
-    stdin: int
-    stdout: int
-    stderr: int
+    # stdin: int
+    # stdout: int
+    # stderr: int
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(namedtuple("Prepared", "seccomp place", defaults=(None, None))):
     """What the caller worked out before forking: the compiled seccomp filter (so a bad
     profile fails in the caller) and how to place a pid into the container's cgroups."""
-    seccomp: "seccomp.Filter | None" = None
-    place: Callable[[int], None] | None = None
+    # seccomp: object  a compiled runtime.seccomp.Filter
+    # place: Callable[[int], None] | None
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Created:
-    pid: int
-    console_fd: int = -1  # the pty master, when the process has a terminal
+class Created(namedtuple("Created", "pid console_fd", defaults=(-1,))):
+    # pid: int
+    # console_fd: int  the pty master, when the process has a terminal
+    __slots__ = ()
 
 
 def _start_failed(message: str) -> str:
@@ -81,7 +81,7 @@ def lookpath(file: str, env_path: str) -> str:
     raise ExecFailed(f'exec: "{file}": executable file not found in $PATH', 127)
 
 
-def _env_value(env: tuple[str, ...], key: str) -> str | None:
+def env_value(env: tuple[str, ...], key: str) -> str | None:
     prefix = key + "="
     for item in reversed(env):
         if item.startswith(prefix):
@@ -91,13 +91,16 @@ def _env_value(env: tuple[str, ...], key: str) -> str | None:
 
 def _loopback_up() -> None:
     SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
         ifreq = fcntl.ioctl(s, SIOCGIFFLAGS, struct.pack("16sH14x", b"lo", 0))
         flags = struct.unpack("16sH14x", ifreq)[1]
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+    finally:
+        s.close()
 
 
-def _home_of(uid: int) -> str:
+def home_of(uid: int) -> str:
     try:
         with open("/etc/passwd") as f:
             for line in f:
@@ -146,21 +149,22 @@ def _init(cfg: ContainerConfig, chan: socket.socket, fifo_path: str, prepared: P
         sc.setdomainname(cfg.domainname)
     rootfs.prepare(cfg)
     if proc.terminal:
-        _setup_terminal(proc, chan)
+        setup_terminal(proc, chan)
     _write_sysctls(cfg.sysctl)
     rootfs.finish(cfg)
-    _apply_limits(proc)
+    apply_limits(proc)
     env = list(proc.env)
-    path = _env_value(proc.env, "PATH")
+    path = env_value(proc.env, "PATH")
     if path is None:
         path = DEFAULT_PATH
         env.append(f"PATH={path}")
-    if _env_value(proc.env, "HOME") is None:
-        env.append(f"HOME={_home_of(proc.uid)}")
+    if env_value(proc.env, "HOME") is None:
+        env.append(f"HOME={home_of(proc.uid)}")
     os.makedirs(proc.cwd, mode=0o755, exist_ok=True)
-    _finalize_identity(proc, prepared)
+    finalize_identity(proc, prepared)
     executable = lookpath(proc.args[0], path)
     if prepared.seccomp is not None and proc.no_new_privileges:
+        from ketch.runtime import seccomp
         seccomp.load(prepared.seccomp)  # as late as possible: few syscalls after it
     sync.send(chan, sync.Message(sync.READY))
     # Blocks until `start` opens the fifo for reading.
@@ -168,7 +172,7 @@ def _init(cfg: ContainerConfig, chan: socket.socket, fifo_path: str, prepared: P
     os.write(release, b"0")
     os.close(release)
     os.close(fifo)
-    _reset_signals()
+    reset_signals()
     os.closerange(3, chan.fileno())
     os.closerange(chan.fileno() + 1, 65536)
     try:
@@ -178,7 +182,7 @@ def _init(cfg: ContainerConfig, chan: socket.socket, fifo_path: str, prepared: P
         os._exit(255)
 
 
-def _setup_terminal(proc: Process, chan: socket.socket) -> None:
+def setup_terminal(proc: Process, chan: socket.socket) -> None:
     """A pty from the container's own devpts; the master goes to the caller."""
     master, slave = os.openpty()
     if proc.console_size:
@@ -203,7 +207,7 @@ def _write_sysctls(sysctl: dict) -> None:
             raise InvalidArgument(f"cannot set sysctl {key}={value}: {exc.strerror.lower()}") from None
 
 
-def _apply_limits(proc: Process) -> None:
+def apply_limits(proc: Process) -> None:
     if proc.oom_score_adj is not None:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(proc.oom_score_adj))
@@ -225,10 +229,11 @@ def _setrlimit(number: int, soft: int, hard: int) -> None:
         resource.setrlimit(number, (min(soft, cap) if soft != infinity else cap, cap))
 
 
-def _finalize_identity(proc: Process, prepared: Prepared) -> None:
+def finalize_identity(proc: Process, prepared: Prepared) -> None:
     """Seccomp (before dropping caps unless no_new_privs), capabilities, user, cwd: runc's
     finalizeNamespace. KEEPCAPS keeps the permitted set across setuid to a non-root user."""
     if prepared.seccomp is not None and not proc.no_new_privileges:
+        from ketch.runtime import seccomp
         seccomp.load(prepared.seccomp)  # needs CAP_SYS_ADMIN, which we still hold
     if proc.capabilities is not None:
         capabilities.drop_bounding(proc.capabilities["bounding"])
@@ -250,7 +255,7 @@ def _finalize_identity(proc: Process, prepared: Prepared) -> None:
                               f"{exc.strerror.lower()}") from None
 
 
-def _reset_signals() -> None:
+def reset_signals() -> None:
     # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across
     # exec: the container's process must start with every disposition at its default.
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
@@ -262,7 +267,7 @@ def _reset_signals() -> None:
                 pass
 
 
-def _report_and_exit(chan: socket.socket, exc: BaseException) -> None:
+def report_and_exit(chan: socket.socket, exc: BaseException) -> None:
     if isinstance(exc, ExecFailed):
         msg = sync.Message(sync.ERROR, message=str(exc), exit_code=exc.exit_code)
     elif isinstance(exc, OSError):
@@ -276,7 +281,7 @@ def _report_and_exit(chan: socket.socket, exc: BaseException) -> None:
         os._exit(1)
 
 
-def _child_stdio(stdio: Stdio | None) -> None:
+def child_stdio(stdio: Stdio | None) -> None:
     if stdio is None:
         return
     for target, fd in ((0, stdio.stdin), (1, stdio.stdout), (2, stdio.stderr)):
@@ -287,7 +292,7 @@ def _child_stdio(stdio: Stdio | None) -> None:
 def _intermediate(cfg: ContainerConfig, chan: socket.socket, stdio: Stdio | None,
                   fifo_path: str, prepared: Prepared) -> None:
     try:
-        _child_stdio(stdio)
+        child_stdio(stdio)
         msg = sync.recv(chan)  # the caller has put us in the container's cgroups
         if msg is None or msg.type != sync.GO:
             os._exit(1)
@@ -297,11 +302,11 @@ def _intermediate(cfg: ContainerConfig, chan: socket.socket, stdio: Stdio | None
             try:
                 _init(cfg, chan, fifo_path, prepared)
             except BaseException as exc:  # noqa: BLE001 - everything must reach the caller
-                _report_and_exit(chan, exc)
+                report_and_exit(chan, exc)
         sync.send(chan, sync.Message(sync.PID, pid=pid))
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001
-        _report_and_exit(chan, exc)
+        report_and_exit(chan, exc)
 
 
 def create(cfg: ContainerConfig, fifo_path: str, stdio: Stdio | None,
@@ -349,9 +354,9 @@ def create(cfg: ContainerConfig, fifo_path: str, stdio: Stdio | None,
     except BaseException:
         if console >= 0:
             os.close(console)
-        _kill_quietly(child)
+        kill_quietly(child)
         if pid:
-            _kill_quietly(pid)
+            kill_quietly(pid)
         raise
     finally:
         ours.close()
@@ -364,42 +369,9 @@ def _reap_quietly(pid: int) -> None:
         pass
 
 
-def _kill_quietly(pid: int) -> None:
+def kill_quietly(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
-
-
-def start(fifo_path: str, pid: int, timeout: float = 10.0) -> None:
-    """Release a created container: it execs its process once we read the fifo."""
-    try:
-        fd = os.open(fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise InvalidArgument("cannot start a container that has already started") from None
-    try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        waited = 0.0
-        while waited < timeout:
-            if poller.poll(50):
-                if os.read(fd, 1) == b"0":
-                    os.unlink(fifo_path)
-                    return
-            if not _alive(pid):
-                raise InvalidArgument("cannot start a container that has stopped")
-            waited += 0.05
-        raise Internal("timed out waiting for the container to start")
-    finally:
-        os.close(fd)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        return exc.errno != errno.ESRCH

@@ -26,7 +26,7 @@ import functools
 import json
 import os
 import socket
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ketch.errors import InvalidArgument
 from ketch.linux import seccomp as lsc
@@ -52,8 +52,7 @@ _U64 = 2**64 - 1
 _OPTIMIZE_ABOVE = 32  # runc: a binary tree pays off past this many rules
 
 
-@dataclass(frozen=True)
-class Filter:
+class Filter(NamedTuple):
     """A compiled filter: libseccomp numbers only, ready to load."""
     default_action: int
     arches: tuple[int, ...]

@@ -6,7 +6,7 @@ values (the shape of runc's ``specconv`` + ``configs``). Parsing errors name the
 
 import os
 import resource
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from ketch.errors import InvalidArgument
 from ketch.linux import syscalls as sc
@@ -19,71 +19,80 @@ NAMESPACE_FLAGS = {
 }
 
 
-@dataclass(frozen=True)
-class MountSpec:
-    destination: str
-    type: str
-    source: str
-    options: tuple[str, ...] = ()
+class MountSpec(namedtuple("MountSpec", "destination type source options", defaults=((),))):
+    # destination: str
+    # type: str
+    # source: str
+    # options: tuple[str, ...]
+    __slots__ = ()
 
     @property
     def is_bind(self) -> bool:
         return self.type == "bind" or "bind" in self.options or "rbind" in self.options
 
 
-@dataclass(frozen=True)
-class Device:
-    path: str
-    type: str  # "c", "b", "u" or "p"
-    major: int
-    minor: int
-    mode: int = 0o666
-    uid: int = 0
-    gid: int = 0
+class Device(namedtuple("Device", "path type major minor mode uid gid", defaults=(0o666, 0, 0))):
+    # path: str
+    # type: str  "c", "b", "u" or "p"
+    # major: int
+    # minor: int
+    # mode: int
+    # uid: int
+    # gid: int
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Namespace:
-    type: str
-    path: str | None = None
+class Namespace(namedtuple("Namespace", "type path", defaults=(None,))):
+    # type: str
+    # path: str | None
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Process:
-    args: tuple[str, ...]
-    env: tuple[str, ...] = ()
-    cwd: str = "/"
-    uid: int = 0
-    gid: int = 0
-    additional_gids: tuple[int, ...] = ()
-    terminal: bool = False
-    umask: int | None = None
-    no_new_privileges: bool = False
-    console_size: tuple[int, int] | None = None  # (height, width) of the terminal
-    capabilities: dict[str, int] | None = None  # set name -> mask; None leaves them as they are
-    rlimits: tuple[tuple[int, int, int], ...] = ()  # (resource, soft, hard)
-    oom_score_adj: int | None = None
+class Process(namedtuple(
+        "Process",
+        "args env cwd uid gid additional_gids terminal umask no_new_privileges "
+        "console_size capabilities rlimits oom_score_adj",
+        defaults=((), "/", 0, 0, (), False, None, False, None, None, (), None))):
+    # args: tuple[str, ...]
+    # env: tuple[str, ...]
+    # cwd: str
+    # uid: int
+    # gid: int
+    # additional_gids: tuple[int, ...]
+    # terminal: bool
+    # umask: int | None
+    # no_new_privileges: bool
+    # console_size: tuple[int, int] | None  (height, width) of the terminal
+    # capabilities: dict[str, int] | None  set name -> mask; None leaves them as they are
+    # rlimits: tuple[tuple[int, int, int], ...]  (resource, soft, hard)
+    # oom_score_adj: int | None
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class ContainerConfig:
-    bundle: str
-    root: str  # absolute host path of the rootfs
-    readonly_root: bool
-    process: Process
-    hostname: str = ""
-    domainname: str = ""
-    mounts: tuple[MountSpec, ...] = ()
-    namespaces: tuple[Namespace, ...] = ()
-    devices: tuple[Device, ...] = ()
-    masked_paths: tuple[str, ...] = ()
-    readonly_paths: tuple[str, ...] = ()
-    rootfs_propagation: str = ""
-    annotations: dict = field(default_factory=dict)
-    sysctl: dict = field(default_factory=dict)
-    seccomp: dict | None = None  # OCI linux.seccomp, compiled by runtime/seccomp.py
-    resources: dict = field(default_factory=dict)  # OCI linux.resources, for runtime/cgroups
-    cgroups_path: str = ""
+class ContainerConfig(namedtuple(
+        "ContainerConfig",
+        "bundle root readonly_root process hostname domainname mounts namespaces devices "
+        "masked_paths readonly_paths rootfs_propagation annotations sysctl seccomp "
+        "resources cgroups_path",
+        defaults=("", "", (), (), (), (), (), "", {}, {}, None, {}, ""))):
+    # bundle: str
+    # root: str  absolute host path of the rootfs
+    # readonly_root: bool
+    # process: Process
+    # hostname: str
+    # domainname: str
+    # mounts: tuple[MountSpec, ...]
+    # namespaces: tuple[Namespace, ...]
+    # devices: tuple[Device, ...]
+    # masked_paths: tuple[str, ...]
+    # readonly_paths: tuple[str, ...]
+    # rootfs_propagation: str
+    # annotations: dict
+    # sysctl: dict
+    # seccomp: dict | None  OCI linux.seccomp, compiled by runtime/seccomp.py
+    # resources: dict  OCI linux.resources, for runtime/cgroups
+    # cgroups_path: str
+    __slots__ = ()
 
     def namespace(self, kind: str) -> Namespace | None:
         return next((ns for ns in self.namespaces if ns.type == kind), None)

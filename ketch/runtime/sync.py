@@ -22,10 +22,11 @@ descriptors attached with SCM_RIGHTS), like runc's ``libcontainer/sync.go``::
 The init's end of the socket is close-on-exec, so nothing of it reaches the container.
 """
 
+import _socket as socket  # socket.py imports enum: see process.py
 import array
-import json
-import socket
-from dataclasses import dataclass
+from collections import namedtuple
+
+from ketch import fastjson
 
 GO = "go"
 PID = "pid"
@@ -36,13 +37,13 @@ ERROR = "error"
 _MAX = 65536
 
 
-@dataclass(frozen=True)
-class Message:
-    type: str
-    pid: int = 0
-    message: str = ""
-    exit_code: int = 0
-    fd: int = -1
+class Message(namedtuple("Message", "type pid message exit_code fd", defaults=(0, "", 0, -1))):
+    # type: str
+    # pid: int
+    # message: str
+    # exit_code: int
+    # fd: int
+    __slots__ = ()
 
 
 def pair() -> tuple[socket.socket, socket.socket]:
@@ -50,7 +51,7 @@ def pair() -> tuple[socket.socket, socket.socket]:
 
 
 def send(sock: socket.socket, msg: Message) -> None:
-    body = json.dumps({"type": msg.type, "pid": msg.pid, "message": msg.message,
+    body = fastjson.dumps({"type": msg.type, "pid": msg.pid, "message": msg.message,
                        "exit_code": msg.exit_code}).encode()
     if msg.fd >= 0:
         sock.sendmsg([body], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [msg.fd]))])
@@ -67,6 +68,6 @@ def recv(sock: socket.socket) -> Message | None:
     for level, kind, payload in ancdata:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-    doc = json.loads(data)
+    doc = fastjson.loads(data)
     return Message(doc["type"], doc.get("pid", 0), doc.get("message", ""),
                    doc.get("exit_code", 0), fds[0] if fds else -1)

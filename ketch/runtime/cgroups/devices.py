@@ -23,7 +23,7 @@ refuses it, as runc does, rather than leave the user believing a device is block
 """
 
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ketch.errors import InvalidArgument
 
@@ -31,8 +31,7 @@ WILDCARD = -1
 _ACCESS = "rwm"
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     allow: bool
     type: str  # "a", "b" or "c"
     major: int = WILDCARD
@@ -152,8 +151,7 @@ _DEVCG_DEV = {"b": 1, "c": 2}                  # BPF_DEVCG_DEV_BLOCK, _CHAR
 _DEVCG_ACC = {"m": 1, "r": 2, "w": 4}          # BPF_DEVCG_ACC_MKNOD, _READ, _WRITE
 
 
-@dataclass(frozen=True)
-class Insn:
+class Insn(NamedTuple):
     code: int
     dst: int = 0
     src: int = 0

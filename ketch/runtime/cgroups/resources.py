@@ -9,7 +9,7 @@ honours are accepted and dropped: ``memory.kernel`` (kmem limits, gone in Linux 
 """
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ketch.errors import InvalidArgument
 from ketch.runtime.cgroups import devices as devs
@@ -31,8 +31,7 @@ _U64 = (1 << 64) - 1
 _I64 = (1 << 63) - 1
 
 
-@dataclass(frozen=True)
-class DeviceRate:
+class DeviceRate(NamedTuple):
     major: int
     minor: int
     rate: int
@@ -41,8 +40,7 @@ class DeviceRate:
         return f"{self.major}:{self.minor} {self.rate}"
 
 
-@dataclass(frozen=True)
-class Resources:
+class Resources(NamedTuple):
     memory_limit: int = 0
     memory_reservation: int = 0
     memory_swap: int = 0

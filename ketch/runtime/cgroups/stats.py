@@ -6,14 +6,13 @@ its zero value: v2 has no per-CPU usage, v1 no ``memory.peak`` before Linux 6.8.
 The parsers are pure functions of file text, tested without a kernel.
 """
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # v1 reports "no limit" as PAGE_COUNTER_MAX pages; anything this large is unlimited.
 _UNLIMITED = 1 << 62
 
 
-@dataclass(frozen=True)
-class CpuStats:
+class CpuStats(NamedTuple):
     total_ns: int = 0
     user_ns: int = 0
     system_ns: int = 0
@@ -23,37 +22,32 @@ class CpuStats:
     throttled_time_ns: int = 0
 
 
-@dataclass(frozen=True)
-class MemoryStats:
+class MemoryStats(NamedTuple):
     usage: int = 0
     limit: int | None = None
     max_usage: int = 0
     failcnt: int = 0
-    stats: dict[str, int] = field(default_factory=dict)  # memory.stat as the kernel names it
+    stats: dict[str, int] = {}  # memory.stat as the kernel names it
 
 
-@dataclass(frozen=True)
-class PidsStats:
+class PidsStats(NamedTuple):
     current: int = 0
     limit: int | None = None
 
 
-@dataclass(frozen=True)
-class BlkioEntry:
+class BlkioEntry(NamedTuple):
     major: int
     minor: int
     op: str  # v1: "Read", "Write", "Sync", "Async", "Discard", "Total"; v2: "Read", "Write"
     value: int
 
 
-@dataclass(frozen=True)
-class BlkioStats:
+class BlkioStats(NamedTuple):
     io_service_bytes: tuple[BlkioEntry, ...] = ()
     io_serviced: tuple[BlkioEntry, ...] = ()
 
 
-@dataclass(frozen=True)
-class Stats:
+class Stats(NamedTuple):
     cpu: CpuStats = CpuStats()
     memory: MemoryStats = MemoryStats()
     pids: PidsStats = PidsStats()
