@@ -278,12 +278,15 @@ class Monitor:
 
     def _finish(self, exit_code: int | None) -> None:
         finished = format_ns(time.time_ns())
-        if exit_code is not None:
-            doc = {"exit_code": exit_code, "finished_at": finished, "oom_killed": self._oom_killed()}
-            write_file(os.path.join(self.req.state_dir, "exit.json"), json.dumps(doc).encode())
-            self.broadcast(proto.control({"event": "exited", **doc}))
+        oom = exit_code is not None and self._oom_killed()
+        # The runtime's state and the cgroup go before "exited" is reported, so that whoever
+        # sees the exit also sees nothing of the container left on the host.
         self.runtime.delete()
         self.log.close()
+        if exit_code is not None:
+            doc = {"exit_code": exit_code, "finished_at": finished, "oom_killed": oom}
+            write_file(os.path.join(self.req.state_dir, "exit.json"), json.dumps(doc).encode())
+            self.broadcast(proto.control({"event": "exited", **doc}))
         if self.pty_fd >= 0:
             os.close(self.pty_fd)
         try:
@@ -292,7 +295,6 @@ class Monitor:
             pass
         for c in list(self.clients):
             self._drop(c)
-
 
     def _oom_killed(self) -> bool:
         if not self.req.cgroups_path:

@@ -78,7 +78,8 @@ def _mount_cgroup(target: str, opts) -> None:
         dest = os.path.join(target, name)
         os.mkdir(dest, 0o755)
         sc.mount(os.path.join(hierarchies[name], path.lstrip("/")), dest, None, sc.MS_BIND | sc.MS_REC)
-        sc.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | flags)
+        # Read-only unless the spec says rw (privileged containers), as runc does.
+        sc.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | (opts.flags & sc.MS_RDONLY) | flags)
         for single in name.split(",") if "," in name else ():
             os.symlink(name, os.path.join(target, single))  # cpu -> cpu,cpuacct
     if opts.flags & sc.MS_RDONLY:

@@ -408,9 +408,6 @@ def test_privileged_masks_nothing(privileged):
     assert results(privileged["write"]) == dict.fromkeys(READONLY_FILES, "OK")
 
 
-@pytest.mark.xfail(not V2, strict=True, reason=(
-    "bug: ketch's runtime always remounts the cgroup v1 hierarchy binds read-only; with --privileged "
-    "the spec's cgroup mount is rw, and runc (so Docker) leaves them rw"))
 def test_privileged_cgroup_hierarchies_are_writable(privileged):
     hierarchies = [m for m in mounts(privileged["mounts"]) if m[0].startswith("/sys/fs/cgroup/")]
     assert hierarchies and all(m[2].startswith("rw,") for m in hierarchies), hierarchies
