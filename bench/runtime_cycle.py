@@ -56,6 +56,22 @@ def cycle(runtime: str, state: str, bundle: str, n: int) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
+def in_process_cycle(state: str, bundle: str, n: int) -> float:
+    """The same steps through the library, as ketchd's monitors run ketch's runtime."""
+    from ketch.runtime import container
+    from ketch.runtime.process import Stdio
+    t0 = time.perf_counter()
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        c, _created = container.create(state, f"inproc-{n}", bundle, Stdio(null, null, null))
+    finally:
+        os.close(null)
+    c.start()
+    os.waitpid(c.pid, 0)
+    c.delete()
+    return (time.perf_counter() - t0) * 1000
+
+
 def works(runtime: str, state: str, bundle: str) -> bool:
     try:
         cycle(runtime, state, bundle, 0)
@@ -77,13 +93,19 @@ def main() -> int:
         states = {r: os.path.join(root, "state-" + os.path.basename(r)) for r in candidates}
         runtimes = [r for r in candidates if works(r, states[r], bundle)]
         samples = {r: [] for r in runtimes}
+        sys.path.insert(0, REPO)
+        inproc = os.path.join(root, "state-inproc")
+        samples["ketch runtime, in-process (as ketchd's monitors use it)"] = []
         for i in range(3):
             for r in runtimes:
                 cycle(r, states[r], bundle, 1000 + i)
+            in_process_cycle(inproc, bundle, 1000 + i)
         for i in range(args.runs):
             for r in runtimes:
                 samples[r].append(cycle(r, states[r], bundle, i + 1))
-        for r in runtimes:
+            samples["ketch runtime, in-process (as ketchd's monitors use it)"].append(
+                in_process_cycle(inproc, bundle, i + 1))
+        for r in samples:
             s = sorted(samples[r])
             print(f"{os.path.basename(r):<14} median {statistics.median(s):6.1f} ms   "
                   f"p90 {s[int(len(s) * 0.9) - 1]:6.1f} ms   (n={len(s)})")

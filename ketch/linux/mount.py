@@ -4,9 +4,9 @@ A snapshotter returns ``Mount`` values instead of mounting, so the caller decide
 (and in which namespace) they are applied, and tests can compare them as data.
 """
 
-from collections import namedtuple
 
 from ketch.linux import syscalls as sc
+from ketch.value import Value
 
 # option -> (set flags, clear flags); the table of runc's parseMountOptions.
 _FLAG_OPTIONS: dict[str, tuple[int, int]] = {
@@ -37,23 +37,24 @@ PROPAGATION: dict[str, int] = {
 }
 
 
-class Mount(namedtuple("Mount", "type source target options", defaults=("", ()))):
+class Mount(Value):
     # type: str
     # source: str
     # target: str
     # options: tuple[str, ...]
-    __slots__ = ()
+    FIELDS = __slots__ = ("type", "source", "target", "options")
+    DEFAULTS = {"target": "", "options": ()}
 
     def to_oci(self, destination: str) -> dict:
         return {"destination": destination, "type": self.type, "source": self.source,
                 "options": list(self.options)}
 
 
-class ParsedOptions(namedtuple("ParsedOptions", "flags propagation data")):
+class ParsedOptions(Value):
     # flags: int
     # propagation: tuple[int, ...]
     # data: str
-    __slots__ = ()
+    FIELDS = __slots__ = ("flags", "propagation", "data")
 
 
 def parse_options(options: tuple[str, ...] | list[str]) -> ParsedOptions:

@@ -13,13 +13,13 @@ import resource
 import struct
 import sys
 import termios
-from collections import namedtuple
 
 # The C modules under signal.py and socket.py: those import enum, several milliseconds
 # of every ketch-runtime command on a slow machine.
 import _signal as signal
 import _socket as socket
 
+from ketch.value import Value
 from ketch.errors import ExecFailed, Internal, InvalidArgument
 from ketch.linux import syscalls as sc
 from ketch.runtime import capabilities, rootfs, sync
@@ -30,26 +30,28 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SETNS_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
 
 
-class Stdio(namedtuple("Stdio", "stdin stdout stderr")):
+class Stdio(Value):
     """File descriptors the init gets as 0, 1 and 2 (ignored for a terminal)."""
     # stdin: int
     # stdout: int
     # stderr: int
-    __slots__ = ()
+    FIELDS = __slots__ = ("stdin", "stdout", "stderr")
 
 
-class Prepared(namedtuple("Prepared", "seccomp place", defaults=(None, None))):
+class Prepared(Value):
     """What the caller worked out before forking: the compiled seccomp filter (so a bad
     profile fails in the caller) and how to place a pid into the container's cgroups."""
     # seccomp: object  a compiled runtime.seccomp.Filter
     # place: Callable[[int], None] | None
-    __slots__ = ()
+    FIELDS = __slots__ = ("seccomp", "place")
+    DEFAULTS = {"seccomp": None, "place": None}
 
 
-class Created(namedtuple("Created", "pid console_fd", defaults=(-1,))):
+class Created(Value):
     # pid: int
     # console_fd: int  the pty master, when the process has a terminal
-    __slots__ = ()
+    FIELDS = __slots__ = ("pid", "console_fd")
+    DEFAULTS = {"console_fd": -1}
 
 
 def _start_failed(message: str) -> str:

@@ -6,8 +6,8 @@ values (the shape of runc's ``specconv`` + ``configs``). Parsing errors name the
 
 import os
 import resource
-from collections import namedtuple
 
+from ketch.value import Value
 from ketch.errors import InvalidArgument
 from ketch.linux import syscalls as sc
 from ketch.runtime import capabilities
@@ -19,19 +19,20 @@ NAMESPACE_FLAGS = {
 }
 
 
-class MountSpec(namedtuple("MountSpec", "destination type source options", defaults=((),))):
+class MountSpec(Value):
     # destination: str
     # type: str
     # source: str
     # options: tuple[str, ...]
-    __slots__ = ()
+    FIELDS = __slots__ = ("destination", "type", "source", "options")
+    DEFAULTS = {"options": ()}
 
     @property
     def is_bind(self) -> bool:
         return self.type == "bind" or "bind" in self.options or "rbind" in self.options
 
 
-class Device(namedtuple("Device", "path type major minor mode uid gid", defaults=(0o666, 0, 0))):
+class Device(Value):
     # path: str
     # type: str  "c", "b", "u" or "p"
     # major: int
@@ -39,20 +40,18 @@ class Device(namedtuple("Device", "path type major minor mode uid gid", defaults
     # mode: int
     # uid: int
     # gid: int
-    __slots__ = ()
+    FIELDS = __slots__ = ("path", "type", "major", "minor", "mode", "uid", "gid")
+    DEFAULTS = {"mode": 0o666, "uid": 0, "gid": 0}
 
 
-class Namespace(namedtuple("Namespace", "type path", defaults=(None,))):
+class Namespace(Value):
     # type: str
     # path: str | None
-    __slots__ = ()
+    FIELDS = __slots__ = ("type", "path")
+    DEFAULTS = {"path": None}
 
 
-class Process(namedtuple(
-        "Process",
-        "args env cwd uid gid additional_gids terminal umask no_new_privileges "
-        "console_size capabilities rlimits oom_score_adj",
-        defaults=((), "/", 0, 0, (), False, None, False, None, None, (), None))):
+class Process(Value):
     # args: tuple[str, ...]
     # env: tuple[str, ...]
     # cwd: str
@@ -66,15 +65,16 @@ class Process(namedtuple(
     # capabilities: dict[str, int] | None  set name -> mask; None leaves them as they are
     # rlimits: tuple[tuple[int, int, int], ...]  (resource, soft, hard)
     # oom_score_adj: int | None
-    __slots__ = ()
+    FIELDS = __slots__ = (
+        "args", "env", "cwd", "uid", "gid", "additional_gids", "terminal", "umask",
+        "no_new_privileges", "console_size", "capabilities", "rlimits", "oom_score_adj")
+    DEFAULTS = {
+        "env": (), "cwd": "/", "uid": 0, "gid": 0, "additional_gids": (), "terminal": False,
+        "umask": None, "no_new_privileges": False, "console_size": None, "capabilities": None,
+        "rlimits": (), "oom_score_adj": None}
 
 
-class ContainerConfig(namedtuple(
-        "ContainerConfig",
-        "bundle root readonly_root process hostname domainname mounts namespaces devices "
-        "masked_paths readonly_paths rootfs_propagation annotations sysctl seccomp "
-        "resources cgroups_path",
-        defaults=("", "", (), (), (), (), (), "", {}, {}, None, {}, ""))):
+class ContainerConfig(Value):
     # bundle: str
     # root: str  absolute host path of the rootfs
     # readonly_root: bool
@@ -92,7 +92,14 @@ class ContainerConfig(namedtuple(
     # seccomp: dict | None  OCI linux.seccomp, compiled by runtime/seccomp.py
     # resources: dict  OCI linux.resources, for runtime/cgroups
     # cgroups_path: str
-    __slots__ = ()
+    FIELDS = __slots__ = (
+        "bundle", "root", "readonly_root", "process", "hostname", "domainname", "mounts",
+        "namespaces", "devices", "masked_paths", "readonly_paths", "rootfs_propagation",
+        "annotations", "sysctl", "seccomp", "resources", "cgroups_path")
+    DEFAULTS = {
+        "hostname": "", "domainname": "", "mounts": (), "namespaces": (), "devices": (),
+        "masked_paths": (), "readonly_paths": (), "rootfs_propagation": "", "annotations": {},
+        "sysctl": {}, "seccomp": None, "resources": {}, "cgroups_path": ""}
 
     def namespace(self, kind: str) -> Namespace | None:
         return next((ns for ns in self.namespaces if ns.type == kind), None)

@@ -24,9 +24,9 @@ The init's end of the socket is close-on-exec, so nothing of it reaches the cont
 
 import _socket as socket  # socket.py imports enum: see process.py
 import array
-from collections import namedtuple
 
 from ketch import fastjson
+from ketch.value import Value
 
 GO = "go"
 PID = "pid"
@@ -37,13 +37,14 @@ ERROR = "error"
 _MAX = 65536
 
 
-class Message(namedtuple("Message", "type pid message exit_code fd", defaults=(0, "", 0, -1))):
+class Message(Value):
     # type: str
     # pid: int
     # message: str
     # exit_code: int
     # fd: int
-    __slots__ = ()
+    FIELDS = __slots__ = ("type", "pid", "message", "exit_code", "fd")
+    DEFAULTS = {"pid": 0, "message": "", "exit_code": 0, "fd": -1}
 
 
 def pair() -> tuple[socket.socket, socket.socket]:

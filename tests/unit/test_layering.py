@@ -28,7 +28,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2] / "ketch"
 
 LAYER = {
-    "errors": 0, "timefmt": 0, "units": 0, "fastjson": 0, "oci": 0, "linux": 0, "apitypes": 0,
+    "errors": 0, "timefmt": 0, "units": 0, "fastjson": 0, "value": 0, "oci": 0, "linux": 0, "apitypes": 0,
     "image": 1, "storage": 1, "runtime": 1, "monitor": 1, "network": 1, "build": 1,
     "registry": 1, "volume": 1,
     "engine": 2,
@@ -42,7 +42,7 @@ ANY = set(LAYER)
 RULES = {
     **{p: ({q for q, layer in LAYER.items() if layer == 0}, True) for p, layer in LAYER.items() if layer == 0},
     **{p: (BELOW_2, False) for p, layer in LAYER.items() if layer == 1},
-    "runtime": ({"oci", "linux", "errors", "timefmt", "fastjson"}, False),
+    "runtime": ({"oci", "linux", "errors", "timefmt", "fastjson", "value"}, False),
     "monitor": ({"runtime", "linux", "errors", "timefmt"}, False),
     "engine": (BELOW_2, False),
     "api": ((ANY - EDGES - {"linux", "runtime"}) | {"api"}, False),
