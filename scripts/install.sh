@@ -14,8 +14,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # Debian packages: the interpreter and venv module, the static busybox the embedded
-# image is built from, iproute2 for network tests.
-packages=(python3 python3-venv busybox-static iproute2 ca-certificates)
+# image is built from, libseccomp for seccomp filters, tini (tini-static is `--init`),
+# iproute2 for network tests.
+packages=(python3 python3-venv busybox-static libseccomp2 tini iproute2 ca-certificates)
 # For the tests: gcc and libc6-dev build the static probe run inside containers
 # (tests/probe), runc is the runtime the conformance tests compare ketch's with.
 [ "$with_tests" = 1 ] && packages+=(gcc libc6-dev runc)

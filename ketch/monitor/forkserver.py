@@ -9,8 +9,10 @@ channel to ketchd::
     ketchd ── connect, {"id", "bundle", ...}\\n ──▶ fork server ── fork ──▶ (setsid) ── fork ──▶ monitor
     ketchd ◀───────────── frames on the same connection ───────────────────────────────────────┘
 
-The double fork leaves monitors parented by init (or the nearest subreaper), so they
-outlive both the fork server and ketchd. The fork server dies with ketchd.
+The fork server is a child subreaper: the double fork detaches each monitor from the
+request (new session, no controlling terminal) and the monitor is reparented to the
+fork server, which reaps it when its container is gone. The fork server dies with
+ketchd; its monitors are then reparented to init and go on, so containers outlive both.
 """
 
 import json
@@ -43,7 +45,10 @@ def _spawn(conn: socket.socket, listener: socket.socket, doc: dict) -> None:
     req = MonitorRequest.from_json(doc)
     pid = os.fork()
     if pid:
-        os.waitpid(pid, 0)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:  # already reaped by _reap
+            pass
         return
     try:  # first child: new session, fork the monitor, leave
         listener.close()
@@ -57,10 +62,23 @@ def _spawn(conn: socket.socket, listener: socket.socket, doc: dict) -> None:
         os._exit(1)
 
 
+def _reap(_signum, _frame) -> None:
+    """Collect monitors whose containers are gone (we are their subreaper)."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def serve(path: str) -> None:
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:  # ketchd died before we set the death signal
         return
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(signal.SIGCHLD, _reap)
     listener = listen(path, 0o600, 64)
     sys.stdout.write("ready\n")
     sys.stdout.flush()

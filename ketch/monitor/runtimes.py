@@ -60,7 +60,7 @@ class KetchRuntime:
 def _exec_error(text: str) -> Exception:
     """runc's create failure, classified the way docker/cli does for exit codes."""
     text = text or "runtime create failed"
-    message = f"OCI runtime create failed: {text}: unknown"
+    message = text if text.startswith("OCI runtime") else f"OCI runtime create failed: {text}: unknown"
     if "executable file not found" in text or "no such file or directory" in text:
         return ExecFailed(message, 127)
     if "permission denied" in text:

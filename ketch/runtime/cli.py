@@ -337,7 +337,26 @@ def dispatch(root: str, command: str, o: dict, args: list[str]) -> int:
     return 0
 
 
+def _log_error(g: dict, message: str) -> None:
+    """runc's --log: where a shim looks for the runtime's own errors (JSON lines with
+    --log-format json, as containerd asks for)."""
+    path = g.get("--log")
+    if not path:
+        return
+    from ketch import fastjson, timefmt
+    if g.get("--log-format") == "json":
+        line = fastjson.dumps({"level": "error", "msg": message, "time": timefmt.now()})
+    else:
+        line = f'time="{timefmt.now()}" level=error msg="{message}"'
+    try:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+    except OSError:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    g: dict = {}
     try:
         g, command, o, args = parse(list(sys.argv[1:] if argv is None else argv))
         if command == "help":
@@ -346,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         return dispatch(g["--root"], command, o, args)
     except (KetchError, OSError) as exc:
         print(f"ketch-runtime: {exc}", file=sys.stderr)
+        _log_error(g, str(exc))
         return 1
 
 
