@@ -76,3 +76,78 @@ def test_runtime_rejects_bad_config(tmp_path):
     assert res.returncode == 1
     assert "process.args" in res.stderr
     assert not os.path.exists(tmp_path / "state" / "bad")
+
+
+def _started(bundle, tmp_path, cid, spec_edit=None):
+    """A running `sleep 30` container created and started through the command line."""
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["process"]["args"] = ["sleep", "30"]
+    if spec_edit:
+        spec_edit(spec)
+    (bundle / "config.json").write_text(json.dumps(spec))
+    root = str(tmp_path / "state")
+    with open(tmp_path / "out", "w") as out:
+        subprocess.run([PYTHON, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                        "from ketch.runtime.cli import main; sys.exit(main(sys.argv[2:]))", REPO,
+                        "--root", root, "create", "-b", str(bundle), cid],
+                       stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=60, check=True)
+    assert runtime("--root", root, "start", cid).returncode == 0
+    return root
+
+
+def test_runtime_exec_ps_list(bundle, tmp_path):
+    root = _started(bundle, tmp_path, "c3")
+    try:
+        res = runtime("--root", root, "exec", "-e", "FOO=bar", "--cwd", "/bin", "c3",
+                      "sh", "-c", "echo $FOO; pwd; hostname; echo $$; exit 6")
+        assert res.returncode == 6, res.stderr
+        out = res.stdout.splitlines()
+        assert out[:3] == ["bar", "/bin", "rt"]
+        assert int(out[3]) > 1  # a new process in the container's pid namespace
+        res = runtime("--root", root, "exec", "c3", "nosuch")
+        assert res.returncode != 0 and "executable file not found in $PATH" in res.stderr
+        pids = json.loads(runtime("--root", root, "ps", "--format", "json", "c3").stdout)
+        state = json.loads(runtime("--root", root, "state", "c3").stdout)
+        assert state["status"] == "running" and pids == [state["pid"]]
+        assert runtime("--root", root, "list", "-q").stdout.split() == ["c3"]
+    finally:
+        runtime("--root", root, "delete", "--force", "c3")
+    assert runtime("--root", root, "list", "-q").stdout.split() == []
+
+
+def test_runtime_spec_and_features(tmp_path):
+    assert runtime("spec", "--bundle", str(tmp_path)).returncode == 0
+    spec = json.loads((tmp_path / "config.json").read_text())
+    assert spec["process"]["args"] == ["sh"] and spec["root"]["path"] == "rootfs"
+    res = runtime("spec", "--bundle", str(tmp_path))
+    assert res.returncode == 1 and "exists" in res.stderr
+    features = json.loads(runtime("features").stdout)
+    assert "CAP_SYS_ADMIN" in features["linux"]["capabilities"] and features["linux"]["seccomp"]["enabled"]
+
+
+def test_runtime_errors_go_to_the_log_as_json(tmp_path):
+    log = tmp_path / "runtime.log"
+    res = runtime("--root", str(tmp_path / "state"), "--log", str(log), "--log-format", "json",
+                  "start", "nosuch")
+    assert res.returncode == 1
+    doc = json.loads(log.read_text().splitlines()[-1])
+    assert doc["level"] == "error" and "nosuch does not exist" in doc["msg"]
+
+
+def test_ketch_runtime_fits_the_daemons_runtime_slot(fresh_daemon):
+    """ketchd drives ketch-runtime through the runc command line, like runc itself."""
+    d = fresh_daemon
+    d.stop()
+    with open(os.path.join(d.root, "daemon.json"), "w") as f:
+        json.dump({"cgroup-parent": d.cgroup_parent, "runtimes": {"kcli": {"path": os.path.join(
+            REPO, ".venv", "bin", "ketch-runtime")}}}, f)
+    d.start()
+    assert "kcli" in d.ketch("info", "-f", "{{json .Runtimes}}").stdout
+    res = d.ketch("run", "--rm", "--runtime", "kcli", "busybox", "sh", "-c",
+                  "grep CapEff /proc/self/status; exit 3")
+    assert res.returncode == 3, res.stderr
+    assert res.stdout == "CapEff:\t00000000a80425fb\n"
+    res = d.ketch("run", "--rm", "--runtime", "kcli", "busybox", "nosuch")
+    assert res.returncode == 127 and "executable file not found" in res.stderr
+    res = d.ketch("run", "--rm", "--runtime", "nope", "busybox", "true")
+    assert res.returncode == 125 and "unknown or invalid runtime name: nope" in res.stderr
