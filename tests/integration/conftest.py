@@ -8,6 +8,7 @@ failure, then the directory deleted.
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -222,7 +223,8 @@ def names(daemon):
     used: list[str] = []
 
     def make(prefix: str = "t") -> str:
-        name = f"{prefix}-{os.getpid()}-{len(used)}-{time.monotonic_ns() % 100000}"
+        # Fixed width: `--filter name=` matches substrings, so no name may contain another.
+        name = f"{prefix}-{os.getpid():07d}-{len(used):03d}-{secrets.token_hex(4)}"
         used.append(name)
         return name
 
