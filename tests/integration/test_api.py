@@ -40,8 +40,11 @@ def test_swarm_routes_answer_not_a_manager(daemon, method, path):
 def test_unknown_and_unserved_routes(daemon):
     assert daemon.api("GET", "/nosuch") == (404, {"message": "page not found"})
     assert daemon.api("GET", "/plugins") == (200, [])
-    status, doc = daemon.api("GET", "/volumes")
+    status, doc = daemon.api("POST", "/volumes/create", {"Name": "v"})
     assert status == 501 and "not implemented" in doc["message"]
+    assert daemon.api("GET", "/volumes") == (200, {"Volumes": [], "Warnings": None})
+    assert daemon.api("GET", "/networks") == (200, [])
+    assert daemon.api("GET", "/networks/x") == (404, {"message": "network x not found"})
 
 
 def test_errors_are_docker_json(daemon):

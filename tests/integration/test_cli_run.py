@@ -249,6 +249,8 @@ def test_inspect_templates_and_errors(daemon, names):
     res = daemon.ketch("inspect", "nosuch-object")
     assert res.returncode == 1
     assert res.stdout == "[]\n" and res.stderr == "Error: No such object: nosuch-object\n"
+    res = daemon.docker("inspect", "nosuch-object")  # docker asks every object type
+    assert res.returncode == 1 and "No such object: nosuch-object" in res.stderr
     import json
     doc = json.loads(daemon.ketch("inspect", name).stdout)
     assert doc[0]["Name"] == f"/{name}" and doc[0]["State"]["Status"] == "exited"

@@ -27,18 +27,45 @@ NOT_YET_ROUTES = (
     "GET /images/search", "POST /images/prune", "POST /auth", "POST /commit", "GET /events",
     "GET /system/df", "GET /images/{name:.*}/get", "GET /images/get", "POST /images/load",
     "POST /containers/{id}/exec", "POST /exec/{id}/start", "POST /exec/{id}/resize",
-    "GET /exec/{id}/json", "GET /volumes", "POST /volumes/create", "GET /volumes/{name}",
-    "PUT /volumes/{name}", "DELETE /volumes/{name}", "POST /volumes/prune", "GET /networks",
-    "GET /networks/{id}", "DELETE /networks/{id}", "POST /networks/create",
+    "GET /exec/{id}/json", "POST /volumes/create",
+    "PUT /volumes/{name}", "POST /volumes/prune", "POST /networks/create",
     "POST /networks/{id}/connect", "POST /networks/{id}/disconnect", "POST /networks/prune",
-    "GET /plugins/privileges", "POST /plugins/pull", "GET /plugins/{name}/json",
-    "DELETE /plugins/{name}", "POST /plugins/{name}/enable", "POST /plugins/{name}/disable",
+    "GET /plugins/privileges", "POST /plugins/pull", "POST /plugins/{name}/enable", "POST /plugins/{name}/disable",
     "POST /plugins/{name}/upgrade", "POST /plugins/create", "POST /plugins/{name}/push",
     "POST /plugins/{name}/set", "GET /distribution/{name:.*}/json", "POST /session",
 )
 
 
 def add_routes(router: Router) -> None:
+    """No networks or volumes exist yet: lists are empty and lookups find nothing (so
+    `docker inspect NAME`, which asks every object type in turn, ends in "No such object")."""
+    async def no_networks(request: Request) -> Response:
+        return json_response([])
+
+    async def no_such_network(request: Request) -> Response:
+        return json_response({"message": f"network {request.match['id']} not found"}, 404)
+
+    async def no_volumes(request: Request) -> Response:
+        return json_response({"Volumes": [], "Warnings": None})
+
+    async def no_such_volume(request: Request) -> Response:
+        return json_response({"message": f"get {request.match['name']}: no such volume"}, 404)
+
+    router.add("GET", "/networks", no_networks)
+    router.add("GET", "/networks/{id}", no_such_network)
+    router.add("DELETE", "/networks/{id}", no_such_network)
+    async def no_such_plugin(request: Request) -> Response:
+        return json_response({"message": f'plugin "{request.match["name"]}" not found'}, 404)
+
+    router.add("GET", "/plugins/{name}/json", no_such_plugin)
+    router.add("DELETE", "/plugins/{name}", no_such_plugin)
+    router.add("GET", "/volumes", no_volumes)
+    router.add("GET", "/volumes/{name}", no_such_volume)
+    router.add("DELETE", "/volumes/{name}", no_such_volume)
+    _add_inactive(router)
+
+
+def _add_inactive(router: Router) -> None:
     async def not_manager(request: Request) -> Response:
         return json_response({"message": NOT_MANAGER}, 503)
 
