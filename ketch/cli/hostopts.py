@@ -4,9 +4,7 @@ Parsing and error texts follow docker/cli's opts package (ulimits from go-units,
 devices, sysctls, security options, NanoCPUs); the daemon validates the values again.
 """
 
-import json
-
-from ketch import units
+from ketch import fastjson, units
 from ketch.cli.flags import FlagSpec
 
 _ULIMIT_NAMES = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
@@ -103,17 +101,17 @@ def _security_opts(items: list[str]) -> list[str]:
         if not sep and key != "no-new-privileges":
             key, sep, value = opt.partition(":")
         if (not sep or not value) and key != "no-new-privileges":
-            raise HostOptError(f"Invalid --security-opt: {json.dumps(opt)}")
+            raise HostOptError(f"Invalid --security-opt: {units.go_quote(opt)}")
         if key == "seccomp" and value != "unconfined":
             try:
                 with open(value, "rb") as f:
-                    doc = json.loads(f.read())
+                    doc = fastjson.loads(f.read())
             except OSError as exc:
                 raise HostOptError(f"opening seccomp profile ({value}) failed: open {value}: "
                                    f"{exc.strerror.lower()}") from None
             except ValueError as exc:
                 raise HostOptError(f"compacting json for seccomp profile ({value}) failed: {exc}") from None
-            opt = "seccomp=" + json.dumps(doc, separators=(",", ":"))
+            opt = "seccomp=" + fastjson.dumps(doc)
         out.append(opt)
     return out
 

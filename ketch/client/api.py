@@ -4,9 +4,10 @@ Errors come back as ``HTTPError`` carrying the daemon's message; streams are ret
 as iterators or raw sockets, never buffered whole.
 """
 
-import json
+import _socket as socket  # see http.py
 import os
-import socket
+
+from ketch import fastjson
 
 from ketch.client.http import Connection, HTTPError, Response, build_path, quote_segment
 
@@ -17,7 +18,7 @@ API_VERSION = "1.45"
 def _error_message(resp: Response) -> str:
     data = resp.read()
     try:
-        doc = json.loads(data)
+        doc = fastjson.loads(data)
         if isinstance(doc, dict) and "message" in doc:
             return doc["message"]
     except ValueError:
@@ -76,7 +77,7 @@ class APIClient:
                 headers: dict | None = None, ok=(200, 201, 204, 304), conn: Connection | None = None) -> Response:
         c = conn or self._connection()
         if isinstance(body, (dict, list)):
-            body = json.dumps(body).encode()
+            body = fastjson.dumps(body).encode()
             headers = {"Content-Type": "application/json", **(headers or {})}
         resp = c.send(method, build_path(self.version, path, query), body, headers)
         if resp.status not in ok:
@@ -134,7 +135,7 @@ class APIClient:
     def containers(self, all: bool = False, limit: int | None = None, size: bool = False,
                    filters: dict | None = None) -> list:
         query = {"all": all, "limit": limit if limit and limit > 0 else None, "size": size,
-                 "filters": json.dumps(filters) if filters else None}
+                 "filters": fastjson.dumps(filters) if filters else None}
         return self.get_json("/containers/json", query)
 
     def wait_request(self, cid: str, condition: str | None = None) -> Response:
@@ -168,7 +169,7 @@ class APIClient:
 
     # -- images -------------------------------------------------------------------
     def images(self, all: bool = False, filters: dict | None = None) -> list:
-        return self.get_json("/images/json", {"all": all, "filters": json.dumps(filters) if filters else None})
+        return self.get_json("/images/json", {"all": all, "filters": fastjson.dumps(filters) if filters else None})
 
     def inspect_image(self, name: str) -> dict:
         return self.get_json(f"/images/{quote_segment(name)}/json")

@@ -6,10 +6,11 @@ several times what this module needs. It speaks only what the Engine API uses:
 Content-Length and chunked bodies, keep-alive, and hijacked (upgraded) streams.
 """
 
-import json
-import socket
-from urllib.parse import quote, urlencode
+# The C module under socket.py, and no urllib.parse or json: those three would pull in
+# enum, re and ipaddress, about as much start-up as everything else the CLI loads.
+import _socket as socket
 
+from ketch import fastjson
 from ketch.errors import KetchError
 
 _CHUNK = 65536
@@ -74,7 +75,7 @@ class Response:
 
     def json(self):
         data = self.read()
-        return json.loads(data) if data.strip() else None
+        return fastjson.loads(data) if data.strip() else None
 
 
 class Connection:
@@ -189,9 +190,19 @@ def build_path(version: str | None, path: str, query: dict | None = None) -> str
             else:
                 items.append((key, str(value)))
         if items:
-            return f"{prefix}{path}?{urlencode(items)}"
+            query = "&".join(f"{_quote(k, '')}={_quote(v, '')}" for k, v in items)
+            return f"{prefix}{path}?{query}"
     return prefix + path
 
 
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _quote(text: str, safe: str) -> str:
+    """Percent-encoding (RFC 3986), as urllib.parse.quote: unreserved bytes and ``safe`` stay."""
+    keep = _UNRESERVED | frozenset(safe.encode())
+    return "".join(chr(b) if b in keep else f"%{b:02X}" for b in text.encode())
+
+
 def quote_segment(value: str) -> str:
-    return quote(value, safe="/:@")
+    return _quote(value, "/:@")

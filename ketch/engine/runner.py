@@ -29,6 +29,7 @@ from ketch.engine.runtimes import Runtimes
 from ketch.linux import mount as mnt
 from ketch.linux.atomic import write_file
 from ketch.network import files as netfiles
+from ketch.runtime import cgroups
 from ketch.storage.overlay import OverlaySnapshotter
 
 CONDITIONS = ("not-running", "next-exit", "removed")
@@ -163,6 +164,7 @@ class Runner:
         if rec.status == "removing":
             raise errors.Conflict("container is marked for removal and cannot be started")
         exec_dir = self.paths.exec_dir(rec.id)
+        asyncio.get_running_loop().run_in_executor(None, cgroups.warm_attach)
         try:
             rootfs = self._mount_rootfs(rec)
             files = self._write_files(rec)

@@ -240,7 +240,7 @@ def cmd_exec(root: str, cid: str, o: dict, command: list[str]) -> int:
     filt = None
     if cfg.seccomp:
         from ketch.runtime import seccomp
-        filt = seccomp.compile_rules(cfg.seccomp)
+        filt = seccomp.prepare(seccomp.compile_rules(cfg.seccomp), os.path.join(root, ".bpf"))
     place = None
     if c.cgroups_path:
         from ketch.runtime import cgroups

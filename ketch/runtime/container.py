@@ -31,7 +31,7 @@ def create(root: str, cid: str, bundle: str, stdio: Stdio | None,
     filt = None
     if cfg.seccomp:
         from ketch.runtime import seccomp
-        filt = seccomp.compile_rules(cfg.seccomp)
+        filt = seccomp.prepare_oci(cfg.seccomp, os.path.join(root, ".bpf"))
     state_dir = os.path.join(root, cid)
     os.makedirs(root, mode=0o700, exist_ok=True)
     try:

@@ -239,3 +239,24 @@ def test_compile_errors(oci, message):
 def test_notify_with_listener_compiles():
     filt = seccomp.compile_rules({**rule_oci(action="SCMP_ACT_NOTIFY"), "listenerPath": "/run/a.sock"})
     assert filt.notifies and filt.listener_path == "/run/a.sock"
+
+
+def test_compiled_program_behaves_as_the_libseccomp_load(tmp_path):
+    """prepare() compiles to BPF once (cached on disk); loading the bytes with seccomp(2)
+    gives the same filter as libseccomp's own load."""
+    cache = tmp_path / "bpf"
+    filt = seccomp.compile_rules(docker_default())
+    compiled = seccomp.prepare(filt, str(cache))
+    assert isinstance(compiled, seccomp.Compiled) and len(compiled.program) % 8 == 0
+    assert len(list(cache.iterdir())) == 1
+    again = seccomp.prepare(filt, str(cache))
+    assert again.program == compiled.program
+
+    def work():
+        with open("/proc/self/status") as f:
+            mode = next(line.split()[1] for line in f if line.startswith("Seccomp:"))
+        return {"seccomp": mode, "blocked": probe_blocked(), "clone3": raw_syscall("clone3", 0, 0)[1]}
+    from_bytes, status = in_child(work, compiled)
+    from_lib, _ = in_child(work, filt)
+    assert os.WIFEXITED(status) and from_bytes == from_lib
+    assert from_bytes["seccomp"] == "2" and set(from_bytes["blocked"].values()) == {errno.EPERM}

@@ -1,7 +1,7 @@
 """Container commands: run, create, start, stop, restart, kill, wait, logs, ps, rm, rename."""
 
+import _signal as signal  # signal.py imports enum: a few milliseconds of every run
 import os
-import signal
 import sys
 import time
 
@@ -56,7 +56,7 @@ def _pull(client, shown: str) -> None:
 
 
 def _consume_progress(resp) -> None:
-    import json
+    from ketch import fastjson as json
     for line in resp.read().splitlines():
         if line.strip():
             doc = json.loads(line)
@@ -140,7 +140,7 @@ class _Nothing:
 
 
 def _wait_result(waiter, path: str) -> int:
-    import json
+    from ketch import fastjson as json
     try:
         doc = json.loads(waiter.read() or b"{}")
     except (ValueError, ConnectionFailed):

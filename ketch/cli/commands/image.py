@@ -1,8 +1,8 @@
 """Image commands: images, import, rmi, tag, image inspect."""
 
-import json
 import sys
 
+from ketch import fastjson as json
 from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
 from ketch.cli.flags import Command, FlagSpec
 from ketch.cli.main import StatusError

@@ -1,9 +1,9 @@
 """``ketch stats`` and ``ketch update``."""
 
-import json
 import select
 import sys
 
+from ketch import fastjson as json
 from ketch.cli import hostopts
 from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
 from ketch.cli.flags import Command, FlagSpec

@@ -1,7 +1,7 @@
 """System commands: version, info, inspect."""
 
-import json
-import platform
+import os
+import sys
 
 from ketch import __version__
 from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
@@ -17,10 +17,10 @@ VERSION = Command("version", "ketch version [OPTIONS]", "Show the ketch version 
 
 
 def _client_doc(cli) -> dict:
-    machine = platform.machine()
+    machine = os.uname().machine
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
     return {"Platform": {"Name": "ketch"}, "Version": __version__, "ApiVersion": API_VERSION,
-            "DefaultAPIVersion": API_VERSION, "GitCommit": "", "GoVersion": f"python{platform.python_version()}",
+            "DefaultAPIVersion": API_VERSION, "GitCommit": "", "GoVersion": f"python{sys.version.split()[0]}",
             "Os": "linux", "Arch": arch, "BuildTime": "", "Context": "default"}
 
 
@@ -173,6 +173,7 @@ def inspect_objects(cli, args, path, kind):
             except formatter.FormatError as exc:
                 raise StatusError(1, f"template parsing error: {exc}")
     else:
+        import json
         print(json.dumps(results, indent=4, ensure_ascii=False))
     if errors:
         raise StatusError(1, "\n".join(f"Error: {e}" for e in errors))
