@@ -1,0 +1,75 @@
+"""Go's text/template language, as Docker's --format flag speaks it.
+
+`docker inspect -f`, `docker ps --format` and friends hand the user's format to
+Go's text/template with docker/cli's extra functions (json, split, join, title,
+lower, upper, pad, truncate). Users copy formats between docker and ketch, so
+this package follows Go -- output, truthiness, function semantics and the wording
+of errors -- rather than offering a Python dialect:
+
+    template: :1: unexpected "}" in operand
+    template: :1:8: executing "" at <.State.Health.Status>: nil pointer evaluating
+              interface {}.Status
+
+The stages are Go's own (text/template/parse/lex.go, parse.go, then exec.go):
+a lexer turns the text into tokens, a parser builds a small node tree plus the
+named templates from define/block, and an executor walks the tree over the data.
+Printing follows fmt.Sprint, printf follows fmt.Sprintf. A module each:
+
+    lexer     text -> tokens, and the values of Go literals (lex.go, strconv)
+    parser    the node tree; tokens -> one tree per named template (parse.go)
+    exec      the executor and Go's value semantics (exec.go)
+    fmt       fmt.Sprint and fmt.Sprintf, strconv's quoting and floats
+    funcs     Go's builtin functions (funcs.go), docker/cli's, and their table
+    values    what the stages share: errors, Go's "no value", function kinds
+
+Data is plain JSON-decoded Python: a dict is a Go map (`.Key` looks the key up;
+a missing key is Go's "no value"), a list is a slice, None is a nil pointer and
+prints `<nil>` as Docker's typed structs do. Any other object is a Go struct:
+its public attributes are fields and its methods are called, so a formatter row
+can offer `{{.ID}}` and `{{.Label "name"}}` as `docker ps` does.
+
+Replacing a literal `\\t` in the user's format by a tab is the formatter's job,
+as in docker/cli, not the template language's.
+
+Standard library only, no `re` or `json`: the CLI imports this on every command.
+"""
+
+from ketch.cli.gotemplate.exec import _State
+from ketch.cli.gotemplate.funcs import _FUNCS
+from ketch.cli.gotemplate.parser import _Parser
+from ketch.cli.gotemplate.values import _Func, TemplateError
+
+__all__ = ["TemplateError", "Template", "parse"]
+
+
+def parse(text: str, funcs: dict | None = None) -> "Template":
+    """Parse ``text``; ``funcs`` adds or overrides functions (plain callables)."""
+    table = dict(_FUNCS)
+    for name, fn in (funcs or {}).items():
+        table[name] = _Func(fn)
+    try:
+        trees = _Parser(text, table).parse()
+    except RecursionError:
+        raise TemplateError("template: : max expression depth exceeded") from None
+    return Template(text, trees, table)
+
+
+class Template:
+    """A parsed template and the templates it defines."""
+
+    __slots__ = ("_text", "_trees", "_funcs")
+
+    def __init__(self, text, trees, funcs):
+        self._text = text
+        self._trees = trees
+        self._funcs = funcs
+
+    def execute(self, data) -> str:
+        """Run the template over ``data``; raises TemplateError."""
+        out = []
+        state = _State(self, "", out, [["$", data]], 0)
+        try:
+            state.walk(data, self._trees[""])
+        except RecursionError:
+            raise TemplateError("template: : data or templates nested too deeply") from None
+        return "".join(out)
