@@ -16,7 +16,7 @@ from ketch.cli import flags
 # command path -> (module, function); management commands map onto the same functions.
 COMMANDS = {
     "run": ("container", "run"), "create": ("container", "create"),
-    "start": ("container", "start"), "stop": ("container", "stop"),
+    "start": ("container", "start"), "attach": ("container", "attach"), "stop": ("container", "stop"),
     "restart": ("container", "restart"), "kill": ("container", "kill"),
     "wait": ("container", "wait"), "logs": ("container", "logs"), "ps": ("container", "ps"),
     "rm": ("container", "rm"), "rename": ("container", "rename"),
@@ -25,7 +25,7 @@ COMMANDS = {
     "info": ("system", "info"), "stats": ("resources", "stats"), "update": ("resources", "update"),
 }
 MANAGEMENT = {
-    "container": {"run": "run", "create": "create", "start": "start", "stop": "stop",
+    "container": {"run": "run", "create": "create", "start": "start", "attach": "attach", "stop": "stop",
                   "restart": "restart", "kill": "kill", "wait": "wait", "logs": "logs",
                   "ls": "ps", "ps": "ps", "list": "ps", "rm": "rm", "remove": "rm",
                   "rename": "rename", "inspect": ("container", "inspect"), "stats": "stats",

@@ -9,6 +9,8 @@ import os
 import select
 import struct
 
+from ketch.detachkeys import EscapeProxy
+
 _HEADER = struct.Struct(">BxxxI")
 
 
@@ -42,8 +44,14 @@ def _write_all(fd: int, data: bytes) -> None:
             select.select([], [fd], [])
 
 
-def pump(hijacked, tty: bool, stdin: bool) -> None:
-    """Copy until the daemon closes the stream (the container's output has ended)."""
+def pump(hijacked, tty: bool, stdin: bool, detach_keys: bytes = b"") -> bool:
+    """Copy until the daemon closes the stream (the container's output has ended) or,
+    on a terminal, the user types ``detach_keys``; True in that case.
+
+    The keys are caught here as well as by the daemon (as docker/cli does), so the
+    terminal is given back at once even if the daemon's answer is slow.
+    """
+    proxy = EscapeProxy(detach_keys if tty and stdin else b"")
     demux = Demuxer(tty)
     poller = select.poll()
     sock_fd = hijacked.sock.fileno()
@@ -58,7 +66,7 @@ def pump(hijacked, tty: bool, stdin: bool) -> None:
             if fd == sock_fd:
                 data = hijacked.recv(65536)
                 if not data:
-                    return
+                    return False
                 for stream, payload in demux.feed(data):
                     _write_all(stream, payload)
             elif fd == 0:
@@ -67,7 +75,11 @@ def pump(hijacked, tty: bool, stdin: bool) -> None:
                 except OSError:
                     data = b""
                 if data:
-                    hijacked.sock.sendall(data)
+                    data, detached = proxy.feed(data)
+                    if data:
+                        hijacked.sock.sendall(data)
+                    if detached:
+                        return True
                 else:
                     poller.unregister(0)
                     hijacked.close_write()
@@ -85,7 +97,7 @@ class RawTerminal:
             import termios
             import tty
             self._saved = termios.tcgetattr(self.fd)
-            tty.setraw(self.fd)
+            tty.setraw(self.fd, termios.TCSANOW)  # not TCSAFLUSH: keep what was typed ahead
         return self
 
     def __exit__(self, *exc) -> None:

@@ -149,9 +149,11 @@ class APIClient:
             raise HTTPError(500, doc["Error"]["Message"])
         return int(doc.get("StatusCode", 0))
 
-    def attach(self, cid: str, stdin: bool, stdout: bool, stderr: bool, logs: bool = False) -> Hijacked:
+    def attach(self, cid: str, stdin: bool, stdout: bool, stderr: bool, logs: bool = False,
+               detach_keys: str | None = None) -> Hijacked:
         conn = self.new_connection()
-        query = {"stream": True, "stdin": stdin, "stdout": stdout, "stderr": stderr, "logs": logs}
+        query = {"stream": True, "stdin": stdin, "stdout": stdout, "stderr": stderr, "logs": logs,
+                 "detachKeys": detach_keys or None}
         self.request("POST", f"/containers/{quote_segment(cid)}/attach", query,
                             headers={"Connection": "Upgrade", "Upgrade": "tcp"}, ok=(101, 200), conn=conn)
         return Hijacked(conn)

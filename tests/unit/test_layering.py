@@ -4,14 +4,14 @@ Every `import` and `from ... import` in every module counts, including imports
 inside functions (lazy imports are still dependencies). A violation prints as
 "<module> imports <forbidden module>".
 
-    layer 0  errors timefmt units oci linux apitypes   stdlib only; only layer 0
+    layer 0  errors detachkeys timefmt units oci linux apitypes   stdlib only; only layer 0
     layer 1  image storage runtime monitor network build registry volume
              layers 0-1; runtime: only oci, linux, errors, timefmt;
              monitor: only runtime, linux, errors, timefmt
     layer 2  engine                                       layers 0-1
     layer 3  api      never linux or runtime (it calls the engine), nor other edges
              client   only errors, and the standard library
-             cli      only cli, client, errors, units, and the standard library
+             cli      only cli, client, errors, units, detachkeys, and the standard library
              compose  only client, apitypes, errors, and the standard library
              web      never cli or daemon
              daemon   anything (the composition root)
@@ -28,7 +28,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2] / "ketch"
 
 LAYER = {
-    "errors": 0, "timefmt": 0, "units": 0, "fastjson": 0, "value": 0, "oci": 0, "linux": 0, "apitypes": 0,
+    "errors": 0, "detachkeys": 0, "timefmt": 0, "units": 0, "fastjson": 0, "value": 0, "oci": 0, "linux": 0, "apitypes": 0,
     "image": 1, "storage": 1, "runtime": 1, "monitor": 1, "network": 1, "build": 1,
     "registry": 1, "volume": 1,
     "engine": 2,
@@ -47,7 +47,7 @@ RULES = {
     "engine": (BELOW_2, False),
     "api": ((ANY - EDGES - {"linux", "runtime"}) | {"api"}, False),
     "client": ({"errors", "fastjson"}, True),
-    "cli": ({"client", "errors", "units", "fastjson"}, True),
+    "cli": ({"client", "errors", "units", "fastjson", "detachkeys"}, True),
     "compose": ({"client", "apitypes", "errors"}, True),
     "web": (ANY - {"cli", "daemon"}, False),
     "daemon": (ANY, False),

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import time
 
-from ketch import errors, timefmt
+from ketch import detachkeys, errors, timefmt
 from ketch.api import filters as flt
 from ketch.api import views
 from ketch.api.http import (MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, Router,
@@ -222,6 +222,7 @@ class ContainerRoutes:
         rec = self.svc.get(request.match["id"])
         want_stdin = request.flag("stdin")
         stdout, stderr = request.flag("stdout"), request.flag("stderr")
+        keys = detachkeys.parse(request.arg("detachKeys") or detachkeys.DEFAULT)
         tty = bool(rec.config.get("Tty"))
         sink = self.svc.runner.attach(rec, stdout, stderr) if request.flag("stream") else None
         try:
@@ -232,23 +233,45 @@ class ContainerRoutes:
                     await raw.write(entry.data if tty else frame(entry.stream, entry.data))
             if sink is None:
                 return None
-            pump_in = asyncio.ensure_future(self._pump_stdin(rec, raw)) if want_stdin else None
+            tasks = {asyncio.ensure_future(self._pump_out(sink, raw, tty))}
+            if want_stdin:
+                # As in moby, the detach keys are looked for only on a terminal.
+                proxy = detachkeys.EscapeProxy(keys if tty else b"")
+                tasks.add(asyncio.ensure_future(self._pump_stdin(rec, raw, proxy)))
             try:
-                while (item := await sink.queue.get()) is not None:
-                    raw_frame, _stream, payload = item
-                    await raw.write(payload if tty else raw_frame)
+                # The stream ends with the container's output, or when the client types the
+                # detach keys (the container goes on; its stdin stays open).
+                while tasks:
+                    done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    if any(t.result() == "end" for t in done):
+                        break
             finally:
-                if pump_in is not None:
-                    pump_in.cancel()
+                for task in tasks:
+                    task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await pump_in
+                        await task
         finally:
             if sink is not None:
                 self.svc.runner.detach(rec, sink)
         return None
 
-    async def _pump_stdin(self, rec: ContainerRecord, raw) -> None:
+    @staticmethod
+    async def _pump_out(sink, raw, tty: bool) -> str:
+        while (item := await sink.queue.get()) is not None:
+            raw_frame, _stream, payload = item
+            await raw.write(payload if tty else raw_frame)
+        return "end"
+
+    async def _pump_stdin(self, rec: ContainerRecord, raw, proxy: detachkeys.EscapeProxy) -> str:
         while data := await raw.read():
-            await self.svc.runner.send_stdin(rec, data)
-        if rec.config.get("StdinOnce"):
+            forward, detached = proxy.feed(data)
+            if forward:
+                await self.svc.runner.send_stdin(rec, forward)
+            if detached:
+                return "end"
+        # As in moby: the end of input closes the container's stdin when it is a pipe opened
+        # once (StdinOnce); otherwise it ends this attach and stdin stays open for the next.
+        if rec.config.get("StdinOnce") and not rec.config.get("Tty"):
             await self.svc.runner.close_stdin(rec)
+            return "stdin closed"
+        return "end"

@@ -1,4 +1,4 @@
-"""Container commands: run, create, start, stop, restart, kill, wait, logs, ps, rm, rename."""
+"""Container commands: run, create, start, attach, stop, restart, kill, wait, logs, ps, rm, rename."""
 
 import _signal as signal  # signal.py imports enum: a few milliseconds of every run
 import os
@@ -88,6 +88,8 @@ def run(cli, args, path):
         raise StatusError(125, f"ketch: {exc}\n\nRun '{path} --help' for more information")
     if config["Tty"] and config["AttachStdin"] and not os.isatty(0):
         raise StatusError(1, "the input device is not a TTY")
+    if not detach:
+        _detach_keys(opts["detach-keys"], 125)  # checked before anything is created
     if config["Tty"]:  # the pty starts at the right size (docker sends ConsoleSize too)
         from ketch.cli.streams import terminal_size
         size = terminal_size(1) or terminal_size(0)
@@ -112,9 +114,10 @@ def _run_attached(cli, cid: str, config: dict, opts, path: str) -> int:
     from ketch.cli import streams
     client = cli.client
     streams_wanted = config["AttachStdin"] or config["AttachStdout"] or config["AttachStderr"]
+    keys = opts["detach-keys"] or None
     try:
         hijacked = client.attach(cid, config["AttachStdin"], config["AttachStdout"],
-                                 config["AttachStderr"]) if streams_wanted else None
+                                 config["AttachStderr"], detach_keys=keys) if streams_wanted else None
         waiter = client.wait_request(cid, "removed" if opts["rm"] else "next-exit")
         client.start(cid)
     except API_ERRORS as exc:
@@ -126,9 +129,20 @@ def _run_attached(cli, cid: str, config: dict, opts, path: str) -> int:
         _proxy_signals(cli, cid)
     if hijacked is not None:
         with streams.RawTerminal() if tty and config["AttachStdin"] else _Nothing():
-            streams.pump(hijacked, tty, config["AttachStdin"])
+            detached = streams.pump(hijacked, tty, config["AttachStdin"], _detach_keys(keys, 125))
         hijacked.close()
+        if detached:  # the container goes on without us
+            return 0
     return _wait_result(waiter, path)
+
+
+def _detach_keys(keys: str | None, code: int) -> bytes:
+    from ketch import detachkeys
+    from ketch.errors import InvalidArgument
+    try:
+        return detachkeys.parse(keys or detachkeys.DEFAULT)
+    except InvalidArgument as exc:
+        raise StatusError(code, f"ketch: {exc}")
 
 
 class _Nothing:
@@ -196,17 +210,70 @@ def start(cli, args, path):
     if opts["attach"] or opts["interactive"]:
         from ketch.cli import streams
         cid = names[0]
+        keys = opts["detach-keys"] or None
+        escape = _detach_keys(keys, 1)
         try:
             info = client.inspect_container(cid)
             tty = info["Config"]["Tty"]
-            hijacked = client.attach(info["Id"], opts["interactive"], True, True)
+            if tty and opts["interactive"] and not os.isatty(0):
+                raise StatusError(1, "the input device is not a TTY")
+            hijacked = client.attach(info["Id"], opts["interactive"], True, True, detach_keys=keys)
             waiter = client.wait_request(info["Id"], "next-exit")
             client.start(info["Id"])
         except API_ERRORS as exc:
             raise StatusError(1, daemon_error(exc))
-        streams.pump(hijacked, tty, opts["interactive"])
-        return _wait_result(waiter, path)
+        if tty:
+            _resize(client, info["Id"])
+        with streams.RawTerminal() if tty and opts["interactive"] else _Nothing():
+            detached = streams.pump(hijacked, tty, opts["interactive"], escape)
+        hijacked.close()
+        return 0 if detached else _wait_result(waiter, path)
     return _each(cli, names, lambda n: client.start(n), "start")
+
+
+ATTACH = Command("attach", "ketch attach [OPTIONS] CONTAINER",
+                 "Attach local standard input, output, and error streams to a running container", (
+    FlagSpec("detach-keys", None, "string", help="Override the key sequence for detaching a container"),
+    FlagSpec("no-stdin", None, "bool", help="Do not attach STDIN"),
+    FlagSpec("sig-proxy", None, "bool", True, help="Proxy all received signals to the process"),
+), min_args=1, max_args=1, aliases=("ketch container attach",))
+
+
+def attach(cli, args, path):
+    """docker attach: the container's streams until it exits (its exit code) or the
+    detach keys are typed ("read escape sequence", 1, as docker/cli says)."""
+    from ketch.cli import streams
+    opts, names = parse_args(ATTACH, args, path)
+    client = cli.client
+    keys = opts["detach-keys"] or None
+    escape = _detach_keys(keys, 1)
+    try:
+        info = client.inspect_container(names[0])
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    if not info["State"]["Running"]:
+        raise StatusError(1, "You cannot attach to a stopped container, start it first")
+    if info["State"]["Paused"]:
+        raise StatusError(1, "You cannot attach to a paused container, unpause it first")
+    tty = info["Config"]["Tty"]
+    stdin = info["Config"]["OpenStdin"] and not opts["no-stdin"]
+    if tty and stdin and not os.isatty(0):
+        raise StatusError(1, "the input device is not a TTY")
+    try:
+        waiter = client.wait_request(info["Id"])
+        hijacked = client.attach(info["Id"], stdin, True, True, detach_keys=keys)
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    if tty:
+        _resize(client, info["Id"])
+    elif opts["sig-proxy"]:
+        _proxy_signals(cli, info["Id"])
+    with streams.RawTerminal() if tty and stdin else _Nothing():
+        detached = streams.pump(hijacked, tty, stdin, escape)
+    hijacked.close()
+    if detached:
+        raise StatusError(1, "read escape sequence")
+    return _wait_result(waiter, path)
 
 
 def _each(cli, names, action, verb: str | None = None) -> int:
