@@ -4,6 +4,7 @@
 import os
 import pty
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,12 +20,14 @@ CTRL_P_Q = b"\x10\x11"
 class Terminal:
     """A ketch CLI process on a pty of its own: type into it, read what it shows."""
 
-    def __init__(self, daemon, *args: str) -> None:
+    def __init__(self, daemon, *args: str, docker: bool = False) -> None:
+        argv = (["docker", *args] if docker else
+                [PYTHON, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                 "from ketch.cli.main import main; sys.exit(main(sys.argv[2:]))", REPO, *args])
+        env = daemon.env()
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
-            os.environ["KETCH_HOST"] = daemon.host
-            os.execv(PYTHON, [PYTHON, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-                              "from ketch.cli.main import main; sys.exit(main(sys.argv[2:]))", REPO, *args])
+            os.execvpe(argv[0], argv, env)
         self.seen = b""
         self.code: int | None = None
 
@@ -76,8 +79,8 @@ class Terminal:
 def terminal(daemon):
     opened = []
 
-    def open_(*args: str) -> Terminal:
-        opened.append(Terminal(daemon, *args))
+    def open_(*args: str, docker: bool = False) -> Terminal:
+        opened.append(Terminal(daemon, *args, docker=docker))
         return opened[-1]
     yield open_
     for t in opened:
@@ -222,3 +225,22 @@ def test_api_detach_keys_end_the_stream_and_leave_the_container(daemon, names):
     status, body = daemon.api("POST", f"/containers/{cid}/attach?stream=1&stdin=1&detachKeys=ctrl-1")
     assert status == 400 and body["message"] == "Invalid detach keys (ctrl-1) provided"
     daemon.ketch("rm", "-f", name, check=True)
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="docker CLI not installed")
+def test_docker_cli_detaches_and_attaches(daemon, names, terminal):
+    name = names()
+    t = terminal("run", "-it", "--name", name, "busybox", "sh", docker=True)
+    t.expect(b"/ # ")
+    t.type(b"echo one-$((40+2))\r")
+    t.expect(b"one-42")
+    t.type(CTRL_P_Q)
+    assert t.wait() == 0, t.seen
+    assert _state(daemon, name) == "running 0"
+    t = terminal("attach", "--detach-keys", "ctrl-e", name, docker=True)
+    t.type(b"echo two-$((40+3))\r")
+    t.expect(b"two-43")
+    t.type(b"exit 5\r")
+    assert t.wait() == 5, t.seen
+    assert _state(daemon, name) == "exited 5"
+    daemon.ketch("rm", name, check=True)
