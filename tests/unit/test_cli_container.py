@@ -1,5 +1,5 @@
-"""ketch.cli.commands.container: timestamp_arg (docker's timetypes.GetTimestamp) and
-parse_filters (docker/cli's FilterOpt.Set).
+"""ketch.cli.timestamps.timestamp_arg (docker's timetypes.GetTimestamp) and
+ketch.cli.commands.container.parse_filters (docker/cli's FilterOpt.Set).
 
 GetTimestamp: a Go duration (but not "0") means that long before now, sent as
 whole Unix seconds; a time without a zone is in the client's local zone (its
@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from ketch.cli.commands.container import parse_filters, timestamp_arg
+from ketch.cli.commands.container import parse_filters
+from ketch.cli.timestamps import timestamp_arg
 from ketch.cli.main import StatusError
 
 
