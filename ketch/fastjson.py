@@ -42,6 +42,15 @@ def loads(text: str | bytes):
         obj, end = _scan(text, start)
     except StopIteration as exc:
         raise JSONDecodeError(f"Expecting value: char {exc.value}") from None
+    except SystemError:
+        # _json raises its errors with json.decoder's class, found only if json was
+        # imported; if not, it fails with nothing set. The error path may be slow.
+        import json
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise JSONDecodeError(str(exc)) from None
+        raise
     if text[end:].strip(_WHITESPACE):
         raise JSONDecodeError(f"Extra data: char {end}")
     return obj

@@ -57,11 +57,25 @@ class StatusError(Exception):
 class Cli:
     """What every command gets: the API client (made on first use) and the streams."""
 
-    def __init__(self, host: str | None) -> None:
+    def __init__(self, host: str | None, config_dir: str | None = None) -> None:
         self.host = host
+        self.config_dir = config_dir
         self._client = None
+        self._config: dict | None = None
         self.out = sys.stdout
         self.err = sys.stderr
+
+    @property
+    def config(self) -> dict:
+        """The client's config.json (read on first use)."""
+        if self._config is None:
+            from ketch.cli import config
+            self._config = config.load(config.directory(self.config_dir))
+        return self._config
+
+    def setting(self, key: str) -> str:
+        from ketch.cli.config import string
+        return string(self.config, key)
 
     @property
     def client(self):
@@ -112,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         host = (opts["host"] or [None])[-1]
         (module, function), args, path = _resolve(rest)
         mod = __import__(f"ketch.cli.commands.{module}", fromlist=[function])
-        return getattr(mod, function)(Cli(host), args, path) or 0
+        cli = Cli(host, opts["config"] or None)
+        cli.config  # read up front, so a broken file warns whatever the command, as docker's does
+        return getattr(mod, function)(cli, args, path) or 0
     except flags.UsageError as exc:
         for line in exc.notices:
             print(line)

@@ -244,3 +244,19 @@ def test_docker_cli_detaches_and_attaches(daemon, names, terminal):
     assert t.wait() == 5, t.seen
     assert _state(daemon, name) == "exited 5"
     daemon.ketch("rm", name, check=True)
+
+
+def test_detach_keys_from_the_config_file(daemon, names, terminal, tmp_path):
+    (tmp_path / "config.json").write_text('{"detachKeys": "ctrl-e"}')
+    name = names()
+    t = terminal("--config", str(tmp_path), "run", "-it", "--name", name, "busybox", "sh")
+    t.expect(b"/ # ")
+    t.type(b"\x05")
+    assert t.wait() == 0, t.seen
+    assert _state(daemon, name) == "running 0"
+    t = terminal("--config", str(tmp_path), "attach", "--detach-keys", "ctrl-x", name)
+    t.type(b"echo flag-$((2+2))\r")
+    t.expect(b"flag-4")
+    t.type(b"\x05\x18")  # the flag wins over the file
+    assert t.wait() == 1 and b"read escape sequence" in t.seen
+    daemon.ketch("rm", "-f", name, check=True)

@@ -283,3 +283,23 @@ def test_version_and_info(daemon):
     info = daemon.ketch("info")
     assert " Storage Driver: overlay2" in info.stdout
     assert daemon.ketch("info", "-f", "{{.DockerRootDir}}").stdout.strip() == daemon.data_root
+
+
+def test_list_formats_from_the_config_file(daemon, names, tmp_path):
+    (tmp_path / "config.json").write_text(
+        '{"psFormat": "ps:{{.Names}}", "imagesFormat": "img:{{.Repository}}:{{.Tag}}"}')
+    name = names()
+    daemon.ketch("create", "--name", name, "busybox", "true", check=True)
+    res = daemon.ketch("--config", str(tmp_path), "ps", "-a", "--filter", f"name={name}")
+    assert res.stdout == f"ps:{name}\n"
+    res = daemon.ketch("--config", str(tmp_path), "ps", "-a", "--filter", f"name={name}", "--format", "{{.Image}}")
+    assert res.stdout == "busybox\n"  # --format wins
+    res = daemon.ketch("--config", str(tmp_path), "ps", "-aq", "--filter", f"name={name}")
+    assert len(res.stdout.strip()) == 12  # so does -q
+    res = daemon.ketch("--config", str(tmp_path), "images", "busybox")
+    assert res.stdout == "img:busybox:latest\n"
+    (tmp_path / "config.json").write_text("{broken")
+    res = daemon.ketch("--config", str(tmp_path), "ps", "-a", "--filter", f"name={name}", "--format", "{{.Names}}")
+    assert res.returncode == 0 and res.stdout == f"{name}\n"
+    assert res.stderr.startswith(f"WARNING: Error loading config file: {tmp_path}/config.json: ")
+    daemon.ketch("rm", name, check=True)

@@ -88,7 +88,7 @@ def run(cli, args, path):
     if config["Tty"] and config["AttachStdin"] and not os.isatty(0):
         raise StatusError(1, "the input device is not a TTY")
     if not detach:
-        _detach_keys(opts["detach-keys"], 125)  # checked before anything is created
+        _detach_keys(_keys_setting(cli, opts), 125)  # checked before anything is created
     if config["Tty"]:  # the pty starts at the right size (docker sends ConsoleSize too)
         from ketch.cli.streams import terminal_size
         size = terminal_size(1) or terminal_size(0)
@@ -113,7 +113,7 @@ def _run_attached(cli, cid: str, config: dict, opts, path: str) -> int:
     from ketch.cli import streams
     client = cli.client
     streams_wanted = config["AttachStdin"] or config["AttachStdout"] or config["AttachStderr"]
-    keys = opts["detach-keys"] or None
+    keys = _keys_setting(cli, opts)
     try:
         hijacked = client.attach(cid, config["AttachStdin"], config["AttachStdout"],
                                  config["AttachStderr"], detach_keys=keys) if streams_wanted else None
@@ -133,6 +133,11 @@ def _run_attached(cli, cid: str, config: dict, opts, path: str) -> int:
         if detached:  # the container goes on without us
             return 0
     return _wait_result(waiter, path)
+
+
+def _keys_setting(cli, opts) -> str | None:
+    """--detach-keys, else the config file's detachKeys, else None (the default)."""
+    return opts["detach-keys"] or cli.setting("detachKeys") or None
 
 
 def _detach_keys(keys: str | None, code: int) -> bytes:
@@ -209,7 +214,7 @@ def start(cli, args, path):
     if opts["attach"] or opts["interactive"]:
         from ketch.cli import streams
         cid = names[0]
-        keys = opts["detach-keys"] or None
+        keys = _keys_setting(cli, opts)
         escape = _detach_keys(keys, 1)
         try:
             info = client.inspect_container(cid)
@@ -244,7 +249,7 @@ def attach(cli, args, path):
     from ketch.cli import streams
     opts, names = parse_args(ATTACH, args, path)
     client = cli.client
-    keys = opts["detach-keys"] or None
+    keys = _keys_setting(cli, opts)
     escape = _detach_keys(keys, 1)
     try:
         info = client.inspect_container(names[0])
@@ -436,7 +441,7 @@ def ps(cli, args, path):
     opts, _ = parse_args(PS, args, path)
     from ketch.cli import contexts, formatter
     limit = 1 if opts["latest"] else opts["last"]
-    fmt = opts["format"]
+    fmt = opts["format"] or ("" if opts["quiet"] else cli.setting("psFormat"))
     size = opts["size"] or ("{{.Size}}" in fmt)
     try:
         items = cli.client.containers(all=opts["all"] or limit > 0, limit=limit, size=size,

@@ -30,7 +30,7 @@ def images(cli, args, path):
     except API_ERRORS as exc:
         raise StatusError(1, daemon_error(exc))
     trunc = not opts["no-trunc"]
-    fmt = opts["format"]
+    fmt = opts["format"] or ("" if opts["quiet"] else cli.setting("imagesFormat"))
     if opts["quiet"] and not fmt:
         seen, out = set(), []
         for image in items:

@@ -98,6 +98,7 @@ def _render(fmt: str, rows: list[StatsRow]) -> str:
 
 def stats(cli, args, path):
     opts, names = parse_args(STATS, args, path)
+    fmt = opts["format"] or cli.setting("statsFormat")
     trunc = not opts["no-trunc"]
     try:
         targets = _targets(cli, names, opts["all"])
@@ -108,7 +109,7 @@ def stats(cli, args, path):
     if opts["no-stream"]:
         for ref, resp in streams:
             latest[ref] = json.loads(resp.read() or b"{}")
-        sys.stdout.write(_render(opts["format"], [StatsRow(latest[r], r, trunc) for r, _ in streams]))
+        sys.stdout.write(_render(fmt, [StatsRow(latest[r], r, trunc) for r, _ in streams]))
         return 0
     by_fd = {resp.conn.sock.fileno(): (ref, resp.chunks()) for ref, resp in streams}
     buffers = {ref: b"" for ref, _ in streams}
@@ -126,7 +127,7 @@ def stats(cli, args, path):
                 if line.strip():
                     latest[ref] = json.loads(line)
         rows = [StatsRow(latest[r], r, trunc) for r, _ in streams if r in latest]
-        sys.stdout.write("\033[2J\033[H" + _render(opts["format"], rows))
+        sys.stdout.write("\033[2J\033[H" + _render(fmt, rows))
         sys.stdout.flush()
     return 0
 
