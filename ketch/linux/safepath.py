@@ -16,10 +16,10 @@ Like ``os``, every function raises ``OSError`` carrying the errno and the path;
 callers map it into ``ketch.errors`` where they know what it means.
 """
 
-import collections
 import errno
 import os
 import stat
+from _collections import deque  # collections itself costs ~3 ms at the runtime's start-up
 
 # containerd and securejoin give up after this many links, so a layer that
 # resolves for them resolves for us.
@@ -34,7 +34,7 @@ def resolve_in_root(root: str, path: str) -> str:
     not exist yet (the place to create it). The result never leaves ``root``.
     """
     root = os.path.abspath(root)
-    pending = collections.deque(path.split("/"))
+    pending = deque(path.split("/"))
     resolved: list[str] = []
     links = 0
     while pending:
