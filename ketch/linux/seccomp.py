@@ -90,6 +90,18 @@ def arch_native() -> int:
     return _libseccomp().seccomp_arch_native()
 
 
+class _Version(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
+
+
+def library_version() -> str:
+    """libseccomp's own version ("2.5.4"), as runc --version reports it."""
+    lib = _libseccomp()
+    lib.seccomp_version.restype = ctypes.POINTER(_Version)
+    v = lib.seccomp_version().contents
+    return f"{v.major}.{v.minor}.{v.micro}"
+
+
 def api_level() -> int:
     """libseccomp's API level for this kernel (6 and up: SCMP_ACT_NOTIFY works)."""
     return _libseccomp().seccomp_api_get()

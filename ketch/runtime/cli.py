@@ -14,6 +14,7 @@ from ketch.errors import KetchError
 
 DEFAULT_ROOT = "/run/ketch-runtime"
 USAGE = """usage: ketch-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND [OPTIONS] ID
+       ketch-runtime --version
 
 commands:
   create  [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID
@@ -57,6 +58,8 @@ def parse(argv: list[str]) -> tuple[dict, str, dict, list[str]]:
         name, eq, value = argv[i].partition("=")
         if name in ("-h", "--help"):
             return opts, "help", {}, []
+        if name in ("-v", "--version"):
+            return opts, "version", {}, []
         if name not in GLOBAL:
             raise UsageError(f"flag provided but not defined: {name}")
         if GLOBAL[name] and not eq:
@@ -355,12 +358,30 @@ def _log_error(g: dict, message: str) -> None:
         pass
 
 
+def _version() -> str:
+    """runc --version's shape ("... version X", "spec: ", "libseccomp: "), which
+    containerd's go-runc and docker info read."""
+    from ketch import __version__
+    from ketch.runtime.defaults import default_spec
+    lines = [f"ketch-runtime version {__version__}", f"spec: {default_spec()['ociVersion']}",
+             f"python: {sys.version.split()[0]}"]
+    try:
+        from ketch.linux import seccomp
+        lines.append(f"libseccomp: {seccomp.library_version()}")
+    except OSError:
+        pass
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     g: dict = {}
     try:
         g, command, o, args = parse(list(sys.argv[1:] if argv is None else argv))
         if command == "help":
             sys.stdout.write(USAGE)
+            return 0
+        if command == "version":
+            sys.stdout.write(_version())
             return 0
         return dispatch(g["--root"], command, o, args)
     except (KetchError, OSError) as exc:

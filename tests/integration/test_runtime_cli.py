@@ -125,6 +125,17 @@ def test_runtime_spec_and_features(tmp_path):
     assert "CAP_SYS_ADMIN" in features["linux"]["capabilities"] and features["linux"]["seccomp"]["enabled"]
 
 
+def test_runtime_version_in_runcs_shape():
+    """containerd's go-runc and docker info read `runc --version` line by line."""
+    for flag in ("--version", "-v"):
+        res = runtime(flag)
+        assert res.returncode == 0, res.stderr
+        lines = res.stdout.splitlines()
+        assert lines[0].startswith("ketch-runtime version ") and "spec: 1.1.0" in lines
+        libseccomp = [line for line in lines if line.startswith("libseccomp: ")]
+        assert libseccomp and libseccomp[0].split(": ")[1].count(".") == 2
+
+
 def test_runtime_errors_go_to_the_log_as_json(tmp_path):
     log = tmp_path / "runtime.log"
     res = runtime("--root", str(tmp_path / "state"), "--log", str(log), "--log-format", "json",
