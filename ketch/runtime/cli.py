@@ -22,6 +22,8 @@ commands:
   start   ID
   state   ID
   kill    [--all] ID [SIGNAL]
+  pause   ID
+  resume  ID
   delete  [--force] ID
   exec    [--process FILE] [--tty] [--console-socket SOCK] [--pid-file FILE] [--detach]
           [--env K=V]... [--cwd DIR] [--user UID[:GID]] [--no-new-privs] ID [COMMAND...]
@@ -327,6 +329,10 @@ def dispatch(root: str, command: str, o: dict, args: list[str]) -> int:
         return cmd_ps(root, cid, o)
     elif command == "kill":
         _load(root, cid).kill(parse_signal(args[1] if len(args) > 1 else "SIGTERM"))
+    elif command == "pause":
+        _load(root, cid).pause()
+    elif command == "resume":
+        _load(root, cid).resume()
     elif command == "delete":
         try:
             c = _load(root, cid)

@@ -9,9 +9,11 @@ State lives under the runtime root, one directory per container::
                              annotations as JSON; plain lines so that start and delete
                              need no JSON decoder
     <root>/<id>/exec.fifo    exists between create and start; start reads it to release init
+    <root>/<id>/paused       exists while pause has the container's cgroup frozen
 
 Status follows the OCI runtime spec: ``created`` while the fifo exists and the init is
-alive, ``running`` after start, ``stopped`` once the init is gone.
+alive, ``running`` after start (``paused`` while frozen, as runc reports it), ``stopped``
+once the init is gone.
 """
 
 import os
@@ -60,10 +62,16 @@ class Container:
     def fifo(self) -> str:
         return os.path.join(self.dir, "exec.fifo")
 
+    @property
+    def paused_marker(self) -> str:
+        return os.path.join(self.dir, "paused")
+
     def status(self) -> str:
         if self.pid <= 0 or start_time(self.pid) != self.start_time:
             return "stopped"
-        return "created" if os.path.exists(self.fifo) else "running"
+        if os.path.exists(self.fifo):
+            return "created"
+        return "paused" if os.path.exists(self.paused_marker) else "running"
 
     def state(self) -> dict:
         """The OCI state document (``ketch-runtime state``)."""
@@ -115,9 +123,28 @@ class Container:
             raise InvalidArgument("container not running")
         os.kill(self.pid, sig)
 
+    def pause(self) -> None:
+        """Freeze every process of the container (runc pause): its cgroup's freezer."""
+        if self.status() != "running":
+            raise InvalidArgument("container not running")
+        self._cgroup("pause").freeze()
+        write_file(self.paused_marker, b"", 0o600)
+
+    def resume(self) -> None:
+        if self.status() != "paused":
+            raise InvalidArgument("container not paused")
+        self._cgroup("resume").thaw()
+        os.unlink(self.paused_marker)
+
+    def _cgroup(self, verb: str):
+        if not self.cgroups_path:
+            raise InvalidArgument(f"cannot {verb} container {self.id}: it has no cgroup (linux.cgroupsPath)")
+        from ketch.runtime import cgroups
+        return cgroups.manager(self.cgroups_path)
+
     def delete(self, force: bool = False) -> None:
         status = self.status()
-        if status == "running" and not force:
+        if status in ("running", "paused") and not force:
             raise InvalidArgument(f"cannot delete container {self.id} that is not stopped: {status}")
         if status != "stopped":
             try:

@@ -4,10 +4,11 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
-from tests.integration.conftest import PYTHON, REPO, _mounts_under
+from tests.integration.conftest import PYTHON, REPO, _cgroup_dirs, _mounts_under
 
 
 def runtime(*args, **kw):
@@ -67,6 +68,59 @@ def test_runtime_create_start_state_delete(bundle, tmp_path):
             break
     assert runtime("--root", root, "delete", "c2").returncode == 0
     assert runtime("--root", root, "state", "c2").returncode == 1
+
+
+def test_runtime_pause_resume(bundle, tmp_path):
+    """runc pause/resume: the cgroup's freezer stops every process; state says paused."""
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["process"]["args"] = ["sh", "-c", "while :; do echo x >> /count; sleep 0.01; done"]
+    spec["linux"]["cgroupsPath"] = f"/kt-rt-pause-{os.getpid()}"
+    (bundle / "config.json").write_text(json.dumps(spec))
+    root = str(tmp_path / "state")
+    count = bundle / "rootfs" / "count"
+
+    def counter() -> int:
+        """How far the container got: the size of the file it keeps appending to."""
+        for _ in range(250):
+            if count.exists() and count.stat().st_size:
+                return count.stat().st_size
+            time.sleep(0.02)
+        raise AssertionError("the container never counted")
+
+    with open(tmp_path / "out", "w") as out:
+        res = subprocess.run([PYTHON, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                              "from ketch.runtime.cli import main; sys.exit(main(sys.argv[2:]))", REPO,
+                              "--root", root, "create", "-b", str(bundle), "c3"],
+                             stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=60)
+    assert res.returncode == 0, (tmp_path / "out").read_text()
+    try:
+        res = runtime("--root", root, "pause", "c3")
+        assert (res.returncode, res.stderr) == (1, "ketch-runtime: container not running\n")
+        assert runtime("--root", root, "start", "c3").returncode == 0
+        counter()  # it runs
+        res = runtime("--root", root, "resume", "c3")
+        assert (res.returncode, res.stderr) == (1, "ketch-runtime: container not paused\n")
+        assert runtime("--root", root, "pause", "c3").returncode == 0
+        assert json.loads(runtime("--root", root, "state", "c3").stdout)["status"] == "paused"
+        frozen = counter()
+        time.sleep(0.3)
+        assert counter() == frozen
+        res = runtime("--root", root, "exec", "c3", "true")
+        assert res.returncode == 1 and "cannot exec in a paused container" in res.stderr
+        res = runtime("--root", root, "delete", "c3")
+        assert res.returncode == 1 and "not stopped: paused" in res.stderr
+        assert runtime("--root", root, "resume", "c3").returncode == 0
+        assert json.loads(runtime("--root", root, "state", "c3").stdout)["status"] == "running"
+        deadline = time.monotonic() + 10
+        while counter() == frozen and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert counter() > frozen
+        assert runtime("--root", root, "pause", "c3").returncode == 0
+    finally:
+        # delete --force of a frozen container thaws it so that SIGKILL can land
+        res = runtime("--root", root, "delete", "--force", "c3")
+    assert res.returncode == 0, res.stderr
+    assert _cgroup_dirs(spec["linux"]["cgroupsPath"]) == []
 
 
 def test_runtime_rejects_bad_config(tmp_path):
