@@ -18,6 +18,7 @@ COMMANDS = {
     "run": ("container", "run"), "create": ("container", "create"),
     "start": ("container", "start"), "attach": ("container", "attach"), "stop": ("container", "stop"),
     "restart": ("container", "restart"), "kill": ("container", "kill"),
+    "pause": ("container", "pause"), "unpause": ("container", "unpause"),
     "wait": ("container", "wait"), "logs": ("container", "logs"), "ps": ("container", "ps"),
     "rm": ("container", "rm"), "rename": ("container", "rename"),
     "images": ("image", "images"), "import": ("image", "import_"), "rmi": ("image", "rmi"),
@@ -26,7 +27,8 @@ COMMANDS = {
 }
 MANAGEMENT = {
     "container": {"run": "run", "create": "create", "start": "start", "attach": "attach", "stop": "stop",
-                  "restart": "restart", "kill": "kill", "wait": "wait", "logs": "logs",
+                  "restart": "restart", "kill": "kill", "pause": "pause", "unpause": "unpause",
+                  "wait": "wait", "logs": "logs",
                   "ls": "ps", "ps": "ps", "list": "ps", "rm": "rm", "remove": "rm",
                   "rename": "rename", "inspect": ("container", "inspect"), "stats": "stats",
                   "update": "update"},

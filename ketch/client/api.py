@@ -120,6 +120,12 @@ class APIClient:
     def kill(self, cid: str, signal: str | None = None) -> None:
         self.request("POST", f"/containers/{quote_segment(cid)}/kill", {"signal": signal}).read()
 
+    def pause(self, cid: str) -> None:
+        self.request("POST", f"/containers/{quote_segment(cid)}/pause").read()
+
+    def unpause(self, cid: str) -> None:
+        self.request("POST", f"/containers/{quote_segment(cid)}/unpause").read()
+
     def remove(self, cid: str, force: bool = False, volumes: bool = False) -> None:
         self.request("DELETE", f"/containers/{quote_segment(cid)}", {"force": force, "v": volumes}).read()
 

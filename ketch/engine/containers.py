@@ -164,6 +164,8 @@ class ContainerService:
     async def start(self, ref: str) -> bool:
         """Start; returns False if it was already running (Docker answers 304)."""
         rec = self.registry.get(ref)
+        if rec.state["Paused"]:
+            raise errors.Conflict("cannot start a paused container, try unpause instead")
         if rec.running:
             return False
         try:
@@ -189,6 +191,12 @@ class ContainerService:
     async def kill(self, ref: str, sig: str | None) -> None:
         rec = self.registry.get(ref)
         await self.runner.kill(rec, parse_signal(sig, signal.SIGKILL))
+
+    async def pause(self, ref: str) -> None:
+        await self.runner.pause(self.registry.get(ref))
+
+    async def unpause(self, ref: str) -> None:
+        await self.runner.unpause(self.registry.get(ref))
 
     async def update(self, ref: str, body: dict) -> list[str]:
         """``docker update``: new resource limits, applied at once to a running container."""

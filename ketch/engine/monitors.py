@@ -13,7 +13,7 @@ import subprocess
 import sys
 from typing import Awaitable, Callable
 
-from ketch.errors import Internal, Unavailable
+from ketch.errors import Internal, InvalidArgument, Unavailable
 from ketch.linux.unixpath import reachable
 from ketch.monitor import protocol as proto
 
@@ -30,6 +30,8 @@ class MonitorHandle:
         self.on_close: Callable[[], None] = lambda: None
         self._task: asyncio.Task | None = None
         self._first: asyncio.Future | None = None
+        self._calls: dict[int, asyncio.Future] = {}
+        self._next_call = 0
 
     def start_reading(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
@@ -55,14 +57,35 @@ class MonitorHandle:
                 stream, size = proto.HEADER.unpack(header)
                 payload = await self.reader.readexactly(size)
                 if stream == proto.CONTROL:
-                    await _maybe_await(self.on_event(json.loads(payload)))
+                    doc = json.loads(payload)
+                    reply = self._calls.pop(doc.get("call"), None) if "call" in doc else None
+                    if reply is not None:
+                        if not reply.done():
+                            reply.set_result(doc)
+                        continue
+                    await _maybe_await(self.on_event(doc))
                 else:
                     self.on_output(header + payload, stream, payload)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            for reply in self._calls.values():
+                if not reply.done():
+                    reply.set_exception(Internal("the container's monitor went away"))
+            self._calls.clear()
             self.close()
             self.on_close()
+
+    async def call(self, op: dict) -> None:
+        """Send ``op`` and wait for the monitor's answer; its error as ``InvalidArgument``."""
+        self._next_call += 1
+        number = self._next_call
+        reply = asyncio.get_running_loop().create_future()
+        self._calls[number] = reply
+        await self.send({**op, "call": number})
+        doc = await reply
+        if doc.get("event") == "error":
+            raise InvalidArgument(doc.get("message") or f"{op.get('op')} failed")
 
     async def send(self, op: dict) -> None:
         self.writer.write(proto.control(op))

@@ -300,6 +300,31 @@ class Runner:
         if not rec.running or live is None:
             raise errors.Conflict(f"Container {rec.id} is not running")
         await live.handle.send({"op": "kill", "signal": sig})
+        if sig == signal.SIGKILL and rec.state["Paused"]:
+            # A frozen process cannot die: thaw it (as containerd does) so SIGKILL lands.
+            await self.unpause(rec)
+
+    # -- pause ------------------------------------------------------------------
+    async def pause(self, rec: ContainerRecord) -> None:
+        """Freeze the container's processes through its runtime (runc pause)."""
+        live = self.live.get(rec.id)
+        if not rec.running or live is None:
+            raise errors.Conflict(f"Container {rec.id} is not running")
+        if rec.state["Paused"]:
+            raise errors.Conflict(f"Container {rec.id} is already paused")
+        await live.handle.call({"op": "pause"})
+        rec.state.update(Status="paused", Paused=True)
+        self.registry.save(rec)
+
+    async def unpause(self, rec: ContainerRecord) -> None:
+        live = self.live.get(rec.id)
+        if not rec.state["Paused"]:
+            raise errors.Conflict(f"Container {rec.id} is not paused")
+        if not rec.running or live is None:
+            raise errors.Conflict(f"Container {rec.id} is not running")
+        await live.handle.call({"op": "resume"})
+        rec.state.update(Status="running", Paused=False)
+        self.registry.save(rec)
 
     async def stop(self, rec: ContainerRecord, timeout: int | None, sig: int | None = None) -> None:
         if not rec.running:

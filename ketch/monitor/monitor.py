@@ -174,11 +174,27 @@ class Monitor:
             fcntl.ioctl(self.pty_fd, termios.TIOCSWINSZ, size)
         elif kind == "close_stdin":
             self._close_stdin()
+        elif kind in ("pause", "resume"):
+            self._call(c, op, getattr(self.runtime, kind))
         elif kind == "subscribe":
             c.subscribed = True
             state = "running" if self.exit_code is None else "exited"
             self._send(c, proto.control({"event": "status", "state": state,
                                          "pid": self.pid}))
+
+    def _call(self, c: _Client, op: dict, action) -> None:
+        """Run a runtime operation for one client and answer it: {"event": "done"} or
+        {"event": "error"}, carrying the op's "call" number back."""
+        if not self.pid or self.exit_code is not None:
+            doc = {"event": "error", "message": "container not running"}
+        else:
+            try:
+                action()
+                doc = {"event": "done"}
+            except (KetchError, OSError) as exc:
+                doc = {"event": "error", "message": str(exc)}
+        doc["call"] = op.get("call")
+        self._send(c, proto.control(doc))
 
     def _start(self, c: _Client) -> None:
         try:

@@ -52,6 +52,12 @@ class KetchRuntime:
     def start(self) -> None:
         self._container.start()
 
+    def pause(self) -> None:
+        self._container.pause()
+
+    def resume(self) -> None:
+        self._container.resume()
+
     def delete(self) -> None:
         if self._container is not None:
             self._container.delete(force=True)
@@ -108,6 +114,17 @@ class CliRuntime:
         res = subprocess.run(self._cmd("start", self.id), capture_output=True, text=True)
         if res.returncode != 0:
             raise InvalidArgument(f"OCI runtime start failed: {res.stderr.strip()}")
+
+    def pause(self) -> None:
+        self._simple("pause")
+
+    def resume(self) -> None:
+        self._simple("resume")
+
+    def _simple(self, command: str) -> None:
+        res = subprocess.run(self._cmd(command, self.id), capture_output=True, text=True)
+        if res.returncode != 0:
+            raise InvalidArgument(f"OCI runtime {command} failed: {res.stderr.strip()}")
 
     def delete(self) -> None:
         subprocess.run(self._cmd("delete", "--force", self.id), capture_output=True)

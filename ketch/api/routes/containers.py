@@ -50,6 +50,8 @@ class ContainerRoutes:
         add("POST", "/containers/{id}/stop", self.stop)
         add("POST", "/containers/{id}/restart", self.restart)
         add("POST", "/containers/{id}/kill", self.kill)
+        add("POST", "/containers/{id}/pause", self.pause)
+        add("POST", "/containers/{id}/unpause", self.unpause)
         add("POST", "/containers/{id}/wait", self.wait)
         add("POST", "/containers/{id}/attach", self.attach)
         add("POST", "/containers/{id}/resize", self.resize)
@@ -79,6 +81,14 @@ class ContainerRoutes:
 
     async def kill(self, request: Request) -> Response:
         await self.svc.kill(request.match["id"], request.arg("signal"))
+        return NO_CONTENT
+
+    async def pause(self, request: Request) -> Response:
+        await self.svc.pause(request.match["id"])
+        return NO_CONTENT
+
+    async def unpause(self, request: Request) -> Response:
+        await self.svc.unpause(request.match["id"])
         return NO_CONTENT
 
     async def remove(self, request: Request) -> Response:

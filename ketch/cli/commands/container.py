@@ -1,4 +1,5 @@
-"""Container commands: run, create, start, attach, stop, restart, kill, wait, logs, ps, rm, rename."""
+"""Container commands: run, create, start, attach, stop, restart, kill, pause, unpause, wait,
+logs, ps, rm, rename."""
 
 import _signal as signal  # signal.py imports enum: a few milliseconds of every run
 import os
@@ -329,6 +330,23 @@ KILL = Command("kill", "ketch kill [OPTIONS] CONTAINER [CONTAINER...]", "Kill on
 def kill(cli, args, path):
     opts, names = parse_args(KILL, args, path)
     return _each(cli, names, lambda n: cli.client.kill(n, opts["signal"] or None))
+
+
+PAUSE = Command("pause", "ketch pause CONTAINER [CONTAINER...]", "Pause all processes within one or more containers",
+                min_args=1, aliases=("ketch container pause",))
+UNPAUSE = Command("unpause", "ketch unpause CONTAINER [CONTAINER...]",
+                  "Unpause all processes within one or more containers",
+                  min_args=1, aliases=("ketch container unpause",))
+
+
+def pause(cli, args, path):
+    _, names = parse_args(PAUSE, args, path)
+    return _each(cli, names, cli.client.pause)
+
+
+def unpause(cli, args, path):
+    _, names = parse_args(UNPAUSE, args, path)
+    return _each(cli, names, cli.client.unpause)
 
 
 RM = Command("rm", "ketch rm [OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", (
