@@ -25,6 +25,18 @@ def test_containers_survive_a_daemon_restart(fresh_daemon):
     assert not _mounts_under(os.path.join(d.exec_root, "containers", cid))
 
 
+def test_a_paused_container_stays_paused_across_a_restart(fresh_daemon):
+    d = fresh_daemon
+    cid = d.ketch("run", "-d", "busybox", "sleep", "1000", check=True).stdout.strip()
+    d.ketch("pause", cid, check=True)
+    d.restart()
+    assert d.ketch("inspect", "-f", "{{.State.Status}}", cid).stdout == "paused\n"
+    assert d.ketch("unpause", cid).returncode == 0  # through the monitor, reattached
+    assert d.ketch("inspect", "-f", "{{.State.Status}}", cid).stdout == "running\n"
+    d.ketch("pause", cid, check=True)
+    d.ketch("rm", "-f", cid, check=True)
+
+
 def test_exit_while_daemon_is_down_is_recorded(fresh_daemon):
     d = fresh_daemon
     cid = d.ketch("run", "-d", "busybox", "sh", "-c", "sleep 0.5; exit 4", check=True).stdout.strip()
