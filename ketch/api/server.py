@@ -7,7 +7,7 @@ from ketch.api.httpstatus import error_response
 from ketch.api.routes import inactive, system
 from ketch.api.routes.containers import ContainerRoutes
 from ketch.api.routes.images import ImageRoutes
-from ketch.engine.containers import ContainerService
+from ketch.engine.containers.service import ContainerService
 from ketch.engine.images import ImageService
 
 DEFAULT_HEADERS = {

@@ -8,8 +8,8 @@ import time
 
 from ketch import timefmt
 from ketch.engine.images import Image
-from ketch.engine.records import ContainerRecord
-from ketch.engine.runner import Paths
+from ketch.engine.containers.bundle import Paths
+from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.specgen import MASKED_PATHS, READONLY_PATHS
 from ketch.oci import reference
 from ketch.units import human_duration
@@ -21,9 +21,8 @@ def _since(ts: str) -> float:
     return max(0.0, time.time() - timefmt.parse_ns(ts) / 1e9)
 
 
-def status_text(rec: ContainerRecord) -> str:
-    """moby's State.String()."""
-    st = rec.state
+def status_text(st: dict) -> str:
+    """moby's State.String() of Docker's State object."""
     if st["Running"]:
         if st.get("Restarting"):
             return f"Restarting ({st['ExitCode']}) {human_duration(_since(st['FinishedAt']))} ago"
@@ -108,7 +107,7 @@ def container_json(rec: ContainerRecord, paths: Paths, size_rw: int | None = Non
     data = paths.data_dir(rec.id)
     doc = {
         "Id": rec.id, "Created": rec.created, "Path": rec.path, "Args": rec.args,
-        "State": dict(rec.state), "Image": rec.image_id,
+        "State": rec.state.to_docker(), "Image": rec.image_id,
         "ResolvConfPath": f"{data}/resolv.conf", "HostnamePath": f"{data}/hostname",
         "HostsPath": f"{data}/hosts", "LogPath": paths.log_path(rec.id), "Name": "/" + rec.name,
         "RestartCount": rec.restart_count, "Driver": DRIVER, "Platform": "linux",
@@ -141,8 +140,8 @@ def container_summary(rec: ContainerRecord, image_tags: list[str], size_rw: int 
     doc = {
         "Id": rec.id, "Names": ["/" + rec.name], "Image": image, "ImageID": rec.image_id,
         "Command": command_text(rec), "Created": int(timefmt.parse_ns(rec.created) // 10**9),
-        "Ports": [], "Labels": rec.config.get("Labels") or {}, "State": rec.status,
-        "Status": status_text(rec),
+        "Ports": [], "Labels": rec.config.get("Labels") or {}, "State": rec.state.to_docker()["Status"],
+        "Status": status_text(rec.state.to_docker()),
         "HostConfig": {"NetworkMode": "none"},
         "NetworkSettings": {"Networks": {}}, "Mounts": [],
     }

@@ -20,11 +20,15 @@ from ketch.api.routes import system
 from ketch.api.server import build_server
 from ketch.daemon.config import DaemonConfig, load
 from ketch.engine import runtimes as engine_runtimes
-from ketch.engine.containers import ContainerService
+from ketch.engine.containers.bundle import Bundles, Paths, RunConfig
+from ketch.engine.containers.lifecycle import Lifecycle
+from ketch.engine.containers.records import Registry
+from ketch.engine.containers.service import ContainerService
+from ketch.engine.containers.state import StateMachine
+from ketch.engine.containers.waiters import Waiters
+from ketch.engine.events import EventBus
 from ketch.engine.images import ImageService
 from ketch.engine.monitors import MonitorLauncher
-from ketch.engine.records import Registry
-from ketch.engine.runner import Paths, Runner
 from ketch.engine.store import Store
 from ketch.image import embedded
 from ketch.image.content import ContentStore
@@ -32,10 +36,6 @@ from ketch.runtime import cgroups
 from ketch.storage.overlay import OverlaySnapshotter
 
 log = logging.getLogger("ketchd")
-
-
-def _cgroup_version() -> str:
-    return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
 
 
 class Daemon:
@@ -54,11 +54,14 @@ class Daemon:
         self.launcher = MonitorLauncher(cfg.exec_root)
         self.registry = Registry(self.store)
         self.runtimes = engine_runtimes.build(cfg.runtimes, list(cfg.add_runtimes), cfg.default_runtime)
-        self.runner = Runner(self.registry, self.snapshots, self.launcher, self.paths, self.runtimes)
-        self.runner.init_path = cfg.init_path
-        self.runner.cgroup_parent = cfg.cgroup_parent
+        self.cgroup_version = cgroups.detect()
+        self.events = EventBus()
+        bundles = Bundles(self.paths, self.snapshots, self.runtimes,
+                          RunConfig(self.cgroup_version, cfg.cgroup_parent, cfg.init_path))
+        self.lifecycle = Lifecycle(self.registry, StateMachine(self.events, self.registry.save),
+                                   bundles, self.launcher, self.runtimes, Waiters(self.events))
         self.containers = ContainerService(self.registry, self.images, self.snapshots,
-                                           self.runner, self.paths)
+                                           self.lifecycle)
         self.server = build_server(self.containers, self.images, self)
 
     def _take_lock(self):
@@ -79,7 +82,7 @@ class Daemon:
         return system.info_doc(
             containers=self.registry.all(), images=len(self.images.list_all()),
             data_root=self.cfg.data_root, name=platform.node(), runtimes=runtimes,
-            default_runtime=self.runtimes.default, cgroup_version=_cgroup_version(),
+            default_runtime=self.runtimes.default, cgroup_version=self.cgroup_version[1:],
             debug=self.cfg.debug)
 
     async def ensure_embedded_image(self) -> None:
@@ -111,7 +114,7 @@ class Daemon:
         try:
             await self.ensure_embedded_image()
             for rec in self.registry.all():
-                await self.runner.reconcile(rec)
+                await self.lifecycle.reconcile(rec)
             for path in self.cfg.socket_paths():
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 await self.server.serve_unix(path, 0o660)

@@ -68,26 +68,28 @@ async def read(path: str, opts: LogOptions, running: Callable[[], bool]) -> Asyn
     if not opts.follow:
         return
     pending = b""
-    while True:
-        alive = running()
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                chunk = f.read()
-        except FileNotFoundError:
-            chunk = b""
-        if chunk:
-            offset += len(chunk)
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                entry = _decode(line, opts)
-                if entry:
-                    yield entry
-        elif not alive:
-            return
-        else:
-            await asyncio.sleep(POLL_INTERVAL)
+    # One open file for the whole follow, as Docker's reader has: the container may be
+    # removed (its log deleted) before a slow client has read everything.
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with f:
+        f.seek(offset)
+        while True:
+            alive = running()
+            chunk = f.read()
+            if chunk:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    entry = _decode(line, opts)
+                    if entry:
+                        yield entry
+            elif not alive:
+                return
+            else:
+                await asyncio.sleep(POLL_INTERVAL)
 
 
 def size(path: str) -> int:

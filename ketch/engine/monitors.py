@@ -1,9 +1,15 @@
 """ketchd's side of the monitors: start the fork server, spawn and reconnect monitors.
 
 A ``MonitorHandle`` is one connection to one monitor. It reads frames in a task and
-hands them to two callbacks: ``on_output(frame_bytes, stream, payload)`` for container
+hands them to callbacks: ``on_output(frame_bytes, stream, payload)`` for container
 output (the raw frame is passed along so it can be forwarded to Docker clients
-unchanged) and ``on_event(doc)`` for control events.
+unchanged), ``on_event(doc)`` for control events and ``on_close()`` when the monitor's
+connection ends. Callbacks are plain functions: whatever must wait (the exit's
+cleanup takes the container's lock) is scheduled by the callback as a task, so the
+reader never blocks behind a lifecycle operation that is itself waiting on the reader.
+
+A closed connection means the monitor is exiting (it closes only when its container
+is gone): ``signal`` reports it instead of failing, and the caller waits for the exit.
 """
 
 import asyncio
@@ -11,14 +17,15 @@ import json
 import os
 import subprocess
 import sys
-from typing import Awaitable, Callable
+from typing import Callable
 
 from ketch.errors import Internal, InvalidArgument, Unavailable
 from ketch.linux.unixpath import reachable
 from ketch.monitor import protocol as proto
 
 OutputCallback = Callable[[bytes, int, bytes], None]
-EventCallback = Callable[[dict], Awaitable[None] | None]
+EventCallback = Callable[[dict], None]
+RECONNECT_TIMEOUT = 5.0
 
 
 class MonitorHandle:
@@ -28,52 +35,55 @@ class MonitorHandle:
         self.on_output: OutputCallback = lambda raw, stream, payload: None
         self.on_event: EventCallback = lambda doc: None
         self.on_close: Callable[[], None] = lambda: None
+        self.closed = False
         self._task: asyncio.Task | None = None
-        self._first: asyncio.Future | None = None
         self._calls: dict[int, asyncio.Future] = {}
         self._next_call = 0
 
     def start_reading(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
 
+    async def _read_frame(self) -> tuple[bytes, int, bytes]:
+        header = await self.reader.readexactly(proto.HEADER_SIZE)
+        stream, size = proto.HEADER.unpack(header)
+        return header, stream, await self.reader.readexactly(size)
+
     async def next_event(self, kinds: tuple[str, ...]) -> dict:
         """Read frames until an event of one of ``kinds``; used before ``start_reading``."""
         while True:
-            header = await self.reader.readexactly(proto.HEADER_SIZE)
-            stream, size = proto.HEADER.unpack(header)
-            payload = await self.reader.readexactly(size)
-            if stream == proto.CONTROL:
-                doc = json.loads(payload)
-                if doc.get("event") in kinds:
-                    return doc
-                await _maybe_await(self.on_event(doc))
-            else:
+            header, stream, payload = await self._read_frame()
+            if stream != proto.CONTROL:
                 self.on_output(header + payload, stream, payload)
+                continue
+            doc = json.loads(payload)
+            if doc.get("event") in kinds:
+                return doc
+            self.on_event(doc)
 
     async def _read_loop(self) -> None:
+        lost = False  # not when ketchd itself shuts down (the task is cancelled)
         try:
             while True:
-                header = await self.reader.readexactly(proto.HEADER_SIZE)
-                stream, size = proto.HEADER.unpack(header)
-                payload = await self.reader.readexactly(size)
-                if stream == proto.CONTROL:
-                    doc = json.loads(payload)
-                    reply = self._calls.pop(doc.get("call"), None) if "call" in doc else None
-                    if reply is not None:
-                        if not reply.done():
-                            reply.set_result(doc)
-                        continue
-                    await _maybe_await(self.on_event(doc))
-                else:
+                header, stream, payload = await self._read_frame()
+                if stream != proto.CONTROL:
                     self.on_output(header + payload, stream, payload)
+                    continue
+                doc = json.loads(payload)
+                reply = self._calls.pop(doc.get("call"), None) if "call" in doc else None
+                if reply is not None:
+                    if not reply.done():
+                        reply.set_result(doc)
+                    continue
+                self.on_event(doc)
         except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+            lost = True
         finally:
             for reply in self._calls.values():
                 if not reply.done():
                     reply.set_exception(Internal("the container's monitor went away"))
             self._calls.clear()
             self.close()
+        if lost:
             self.on_close()
 
     async def call(self, op: dict) -> None:
@@ -82,27 +92,37 @@ class MonitorHandle:
         number = self._next_call
         reply = asyncio.get_running_loop().create_future()
         self._calls[number] = reply
-        await self.send({**op, "call": number})
+        if not await self.send_op({**op, "call": number}):
+            self._calls.pop(number, None)
+            raise Internal("the container's monitor went away")
         doc = await reply
         if doc.get("event") == "error":
             raise InvalidArgument(doc.get("message") or f"{op.get('op')} failed")
 
-    async def send(self, op: dict) -> None:
-        self.writer.write(proto.control(op))
-        await self.writer.drain()
+    async def send_op(self, op: dict) -> bool:
+        """Send a control op; False if the monitor has closed its connection (exiting)."""
+        return await self._write(proto.control(op))
 
-    async def send_stdin(self, data: bytes) -> None:
-        self.writer.write(proto.frame(proto.STDIN, data))
-        await self.writer.drain()
+    async def signal(self, sig: int) -> bool:
+        return await self.send_op({"op": "kill", "signal": sig})
+
+    async def send_stdin(self, data: bytes) -> bool:
+        return await self._write(proto.frame(proto.STDIN, data))
+
+    async def _write(self, data: bytes) -> bool:
+        if self.closed or self.writer.is_closing():
+            return False
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+        except (ConnectionError, OSError):
+            return False
+        return True
 
     def close(self) -> None:
+        self.closed = True
         if not self.writer.is_closing():
             self.writer.close()
-
-
-async def _maybe_await(value) -> None:
-    if asyncio.iscoroutine(value):
-        await value
 
 
 class MonitorLauncher:
@@ -136,24 +156,31 @@ class MonitorLauncher:
         except FileNotFoundError:
             pass
 
-    async def spawn(self, request: dict) -> MonitorHandle:
+    async def spawn(self, request: proto.MonitorRequest) -> MonitorHandle:
         try:
             with reachable(self.socket_path) as path:
                 reader, writer = await asyncio.open_unix_connection(path)
         except OSError as exc:
             raise Unavailable(f"cannot reach the monitor fork server: {exc}") from None
-        writer.write(json.dumps(request).encode() + b"\n")
+        writer.write(request.to_line())
         await writer.drain()
         return MonitorHandle(reader, writer)
 
     @staticmethod
-    async def reconnect(state_dir: str) -> MonitorHandle | None:
-        """Connect to a running monitor (after a ketchd restart); None if it is gone."""
+    async def reconnect(state_dir: str) -> tuple[MonitorHandle, dict] | None:
+        """Connect to a monitor (after a ketchd restart) and read its status event
+        ({"state": "created"|"running"|"exited", "pid", "paused"}); None if it is gone."""
         try:
             with reachable(os.path.join(state_dir, "monitor.sock")) as path:
                 reader, writer = await asyncio.open_unix_connection(path)
         except OSError:
             return None
         handle = MonitorHandle(reader, writer)
-        await handle.send({"op": "subscribe"})
-        return handle
+        try:
+            if not await handle.send_op({"op": "subscribe"}):
+                return None
+            status = await asyncio.wait_for(handle.next_event(("status",)), RECONNECT_TIMEOUT)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, ValueError):
+            handle.close()
+            return None
+        return handle, status

@@ -94,3 +94,20 @@ def is_mountpoint(path: str) -> bool:
             if line.split(b" ", 5)[4].decode() == escaped:
                 return True
     return False
+
+
+def mounts_under(path: str) -> list[str]:
+    """Mount points at or below ``path`` in this mount namespace, deepest first."""
+    prefix = path.rstrip("/") + "/"
+    out = []
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            point = _unescape(line.split(b" ", 5)[4].decode())
+            if point == path or point.startswith(prefix):
+                out.append(point)
+    return sorted(out, key=len, reverse=True)
+
+
+def _unescape(text: str) -> str:
+    return text.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n") \
+        .replace("\\134", "\\")

@@ -24,7 +24,8 @@ import sys
 from ketch.linux import syscalls as sc
 from ketch.linux.unixpath import listen
 from ketch.monitor import protocol as proto
-from ketch.monitor.monitor import MonitorRequest, run_monitor
+from ketch.monitor.monitor import run_monitor
+from ketch.monitor.protocol import MonitorRequest
 from ketch.runtime import cgroups, seccomp
 
 # Imported lazily by the runtime; loaded here once so that every monitor forks with them.

@@ -22,7 +22,6 @@ import socket
 import termios
 import struct
 import time
-from dataclasses import dataclass
 
 from ketch.errors import ExecFailed, KetchError
 from ketch.linux import syscalls as sc
@@ -31,31 +30,12 @@ from ketch.linux.unixpath import listen
 from ketch.monitor import protocol as proto
 from ketch.monitor.logfile import JsonFileWriter
 from ketch.monitor import runtimes
-from ketch.monitor.runtimes import RuntimeSpec
+from ketch.monitor.protocol import MonitorRequest
 from ketch.runtime import cgroups
 from ketch.runtime.process import Stdio
 from ketch.timefmt import format_ns
 
 DRAIN_TIMEOUT = 2.0
-
-
-@dataclass(frozen=True)
-class MonitorRequest:
-    id: str
-    bundle: str
-    runtime_root: str
-    state_dir: str
-    log_path: str
-    tty: bool = False
-    stdin: bool = False
-    runtime: RuntimeSpec = RuntimeSpec()
-    cgroups_path: str = ""  # where to look for an OOM kill when the container exits
-
-    @classmethod
-    def from_json(cls, doc: dict) -> "MonitorRequest":
-        return cls(doc["id"], doc["bundle"], doc["runtime_root"], doc["state_dir"],
-                   doc["log_path"], bool(doc.get("tty")), bool(doc.get("stdin")),
-                   RuntimeSpec.from_json(doc.get("runtime")), doc.get("cgroups_path", ""))
 
 
 class _Client:
@@ -76,8 +56,11 @@ class Monitor:
         self.runtime = runtimes.make(req.runtime, req.runtime_root, req.id, req.state_dir)
         self.pid = 0
         self.exit_code: int | None = None
+        self.started = False
+        self.paused = False
+        self.abandoned = False  # the creator went away before "start": nobody will start it
         self.log = JsonFileWriter(req.log_path)
-        self._add_client(first, subscribed=True)
+        self.creator = self._add_client(first, subscribed=True)
         self._sigr, self._sigw = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self._sigw)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -91,11 +74,12 @@ class Monitor:
         self.sel.register(sock, selectors.EVENT_READ, self._on_accept)
         return sock
 
-    def _add_client(self, sock: socket.socket, subscribed: bool) -> None:
+    def _add_client(self, sock: socket.socket, subscribed: bool) -> _Client:
         sock.setblocking(True)  # writes block: a slow ketchd slows the container, as in Docker
         c = _Client(sock, subscribed)
         self.clients.append(c)
         self.sel.register(sock, selectors.EVENT_READ, lambda _fd, c=c: self._on_client(c))
+        return c
 
     def _stdio(self) -> tuple[Stdio | None, list[int]]:
         """Pipes (or nothing, for a terminal) for the container; returns the child ends."""
@@ -122,6 +106,9 @@ class Monitor:
         stdio, child_ends = self._stdio()
         try:
             created = self.runtime.create(self.req.bundle, stdio, self.req.tty)
+            if created.pid <= 0:  # never track "pid 0": kill(0) would signal our own group
+                self.runtime.delete()
+                raise KetchError(f"the runtime reported an invalid pid {created.pid}")
             self.pid = created.pid
         except (KetchError, OSError) as exc:
             code = exc.exit_code if isinstance(exc, ExecFailed) else 125
@@ -174,34 +161,44 @@ class Monitor:
             fcntl.ioctl(self.pty_fd, termios.TIOCSWINSZ, size)
         elif kind == "close_stdin":
             self._close_stdin()
-        elif kind in ("pause", "resume"):
-            self._call(c, op, getattr(self.runtime, kind))
+        elif kind == "pause":
+            if self._call(c, op, self.runtime.pause):
+                self.paused = True
+        elif kind == "resume":
+            if self._call(c, op, self.runtime.resume):
+                self.paused = False
         elif kind == "subscribe":
             c.subscribed = True
-            state = "running" if self.exit_code is None else "exited"
+            state = "exited" if self.exit_code is not None else (
+                "running" if self.started else "created")
             self._send(c, proto.control({"event": "status", "state": state,
-                                         "pid": self.pid}))
+                                         "pid": self.pid, "paused": self.paused}))
 
-    def _call(self, c: _Client, op: dict, action) -> None:
+    def _call(self, c: _Client, op: dict, action) -> bool:
         """Run a runtime operation for one client and answer it: {"event": "done"} or
-        {"event": "error"}, carrying the op's "call" number back."""
+        {"event": "error"}, carrying the op's "call" number back. True if it was done."""
+        done = False
         if not self.pid or self.exit_code is not None:
             doc = {"event": "error", "message": "container not running"}
         else:
             try:
                 action()
-                doc = {"event": "done"}
+                doc, done = {"event": "done"}, True
             except (KetchError, OSError) as exc:
                 doc = {"event": "error", "message": str(exc)}
         doc["call"] = op.get("call")
         self._send(c, proto.control(doc))
+        return done
 
     def _start(self, c: _Client) -> None:
+        if self.started:
+            return
         try:
             self.runtime.start()
         except (KetchError, OSError) as exc:
             self._send(c, proto.control({"event": "error", "message": str(exc), "exit_code": 125}))
             return
+        self.started = True
         self.broadcast(proto.control({"event": "started", "started_at": format_ns(time.time_ns())}))
 
     def _write_stdin(self, data: bytes) -> None:
@@ -276,15 +273,20 @@ class Monitor:
             self.clients.remove(c)
             self.sel.unregister(c.sock)
             c.sock.close()
+        if c is self.creator and not self.started and self.exit_code is None:
+            self.abandoned = True
 
     # -- main loop --------------------------------------------------------------
     def run(self) -> None:
         if not self.create():
             self._finish(None)
             return
-        while self.exit_code is None:
+        while self.exit_code is None and not self.abandoned:
             for key, _ in self.sel.select():
                 key.data(key.fd)
+        if self.abandoned:  # the init waits on exec.fifo: delete ends it, unstarted
+            self._finish(None)
+            return
         deadline = time.monotonic() + DRAIN_TIMEOUT
         while self.outputs and time.monotonic() < deadline:
             for key, _ in self.sel.select(timeout=0.05):

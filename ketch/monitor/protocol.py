@@ -5,14 +5,32 @@ payload length) followed by the payload, so stdout/stderr frames can be forwarde
 an attached client as they are. Stream ids 0-2 are stdin/stdout/stderr; CONTROL
 frames carry one JSON object.
 
-ketchd -> monitor (CONTROL ``op``): start, kill {signal}, resize {height, width},
-close_stdin, subscribe (send me output from now on).
-monitor -> ketchd (CONTROL ``event``): created {pid}, started {started_at},
-error {message, exit_code}, exited {exit_code, finished_at, oom_killed}.
+The conversation, on the connection the fork server hands the monitor (the
+"creator") and on later connections to ``monitor.sock`` (after a ketchd restart)::
+
+    ketchd                                         monitor
+    ── MonitorRequest as one JSON line ──────────▶ (via the fork server)
+                                                   runtime create
+    ◀── created {pid} ─────────────────────────── (or error {message, exit_code}; the end)
+    ── start ─────────────────────────────────────▶ runtime start
+    ◀── started {started_at} ──────────────────── (or error)
+    ◀── stdout/stderr frames ───────────────────── while the container runs
+    ── stdin frames, kill {signal}, resize {height, width}, close_stdin ──▶
+    ── pause/resume {call} ──────────────────────▶ ◀── done {call} | error {call, message}
+    ◀── exited {exit_code, finished_at, oom_killed} ── exit.json is written first;
+                                                   then the monitor closes and ends
+    later connection:
+    ── subscribe ─────────────────────────────────▶
+    ◀── status {state: created|running|exited, pid, paused} ── then output and events
+
+If the creator's connection closes before ``start``, nobody will ever start the
+container: the monitor deletes it and ends (its ketchd died during the start). A
+closed connection from the monitor's side always means the monitor is ending.
 """
 
 import json
 import struct
+from dataclasses import dataclass, field
 
 STDIN, STDOUT, STDERR = 0, 1, 2
 CONTROL = 0x10
@@ -44,3 +62,45 @@ class FrameReader:
             out.append((stream, bytes(self._buf[HEADER_SIZE:HEADER_SIZE + size])))
             del self._buf[:HEADER_SIZE + size]
         return out
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    name: str = "ketch"
+    path: str = ""  # a runc-compatible binary; empty for ketch's own runtime
+    args: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_json(cls, doc: dict | None) -> "RuntimeSpec":
+        doc = doc or {}
+        return cls(doc.get("name", "ketch"), doc.get("path", ""), tuple(doc.get("args") or ()))
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "path": self.path, "args": list(self.args)}
+
+
+@dataclass(frozen=True)
+class MonitorRequest:
+    """What ketchd asks of a new monitor: the first line on its connection."""
+    id: str
+    bundle: str
+    runtime_root: str
+    state_dir: str
+    log_path: str
+    tty: bool = False
+    stdin: bool = False
+    runtime: RuntimeSpec = RuntimeSpec()
+    cgroups_path: str = ""  # where to look for an OOM kill when the container exits
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "MonitorRequest":
+        return cls(doc["id"], doc["bundle"], doc["runtime_root"], doc["state_dir"],
+                   doc["log_path"], bool(doc.get("tty")), bool(doc.get("stdin")),
+                   RuntimeSpec.from_json(doc.get("runtime")), doc.get("cgroups_path", ""))
+
+    def to_line(self) -> bytes:
+        doc = {"id": self.id, "bundle": self.bundle, "runtime_root": self.runtime_root,
+               "state_dir": self.state_dir, "log_path": self.log_path, "tty": self.tty,
+               "stdin": self.stdin, "runtime": self.runtime.to_json(),
+               "cgroups_path": self.cgroups_path}
+        return json.dumps(doc).encode() + b"\n"

@@ -15,23 +15,12 @@ import json
 import os
 import socket
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ketch.errors import ExecFailed, InvalidArgument
+from ketch.monitor.protocol import RuntimeSpec
 from ketch.runtime import container as rt
 from ketch.runtime.process import Stdio
-
-
-@dataclass(frozen=True)
-class RuntimeSpec:
-    name: str = "ketch"
-    path: str = ""  # a runc-compatible binary; empty for ketch's own runtime
-    args: tuple[str, ...] = field(default_factory=tuple)
-
-    @classmethod
-    def from_json(cls, doc: dict | None) -> "RuntimeSpec":
-        doc = doc or {}
-        return cls(doc.get("name", "ketch"), doc.get("path", ""), tuple(doc.get("args") or ()))
 
 
 @dataclass
@@ -171,3 +160,17 @@ def make(spec: RuntimeSpec, root: str, cid: str, state_dir: str):
     if not spec.path:
         return KetchRuntime(root, cid)
     return CliRuntime(spec, os.path.join(root, spec.name), cid, state_dir)
+
+
+def force_delete(spec: RuntimeSpec, root: str, cid: str, state_dir: str) -> None:
+    """End a container nobody supervises any more (its monitor is gone): kill its
+    processes, remove its cgroup and the runtime's state. Missing state is not an error."""
+    if spec.path:
+        CliRuntime(spec, os.path.join(root, spec.name), cid, state_dir).delete()
+        return
+    from ketch.errors import NotFound
+    from ketch.runtime import state
+    try:
+        state.load(root, cid).delete(force=True)
+    except NotFound:
+        pass

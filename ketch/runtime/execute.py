@@ -13,7 +13,7 @@ also moves its root and working directory to the container's.
 
 import os
 
-from ketch.errors import ExecFailed, Internal, InvalidArgument
+from ketch.errors import InvalidArgument
 from ketch.linux import syscalls as sc
 from ketch.runtime import process, sync
 from ketch.runtime.process import DEFAULT_PATH, Prepared, Stdio
@@ -98,32 +98,8 @@ def start(init_pid: int, namespaces: set[str], proc: Process, stdio: Stdio | Non
         finally:
             os._exit(1)
     theirs.close()
-    pid, console = 0, -1
-    try:
-        if prepared.place is not None:
-            prepared.place(child)
-        sync.send(ours, sync.Message(sync.GO))
-        while True:
-            msg = sync.recv(ours)
-            if msg is None:
-                raise Internal("exec: the process exited without reporting")
-            if msg.type == sync.PID:
-                pid = msg.pid
-                os.waitpid(child, 0)
-            elif msg.type == sync.CONSOLE:
-                console = msg.fd
-            elif msg.type == sync.ERROR:
-                if msg.exit_code in (126, 127):
-                    raise ExecFailed(msg.message, msg.exit_code)
-                raise InvalidArgument(msg.message)
-            elif msg.type == sync.READY:
-                return process.Created(pid, console)
-    except BaseException:
-        if console >= 0:
-            os.close(console)
-        process.kill_quietly(child)
-        if pid:
-            process.kill_quietly(pid)
-        raise
-    finally:
-        ours.close()
+    return process.await_child(ours, child, prepared, _as_is)
+
+
+def _as_is(message: str) -> str:
+    return message

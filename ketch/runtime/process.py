@@ -333,26 +333,39 @@ def create(cfg: ContainerConfig, fifo_path: str, stdio: Stdio | None,
         finally:
             os._exit(1)
     theirs.close()
-    pid, console = 0, -1
+    return await_child(ours, child, prepared, _start_failed)
+
+
+def await_child(ours: socket.socket, child: int, prepared: Prepared, describe) -> Created:
+    """The parent's half of the sync protocol (see ``sync.py``), for create and exec alike.
+
+    PID comes from the intermediate and READY from the process it forked: two processes
+    writing to one socket, so READY may arrive first under load. Only both together
+    make a created process; until then neither is returned.
+    """
+    pid, console, ready = 0, -1, False
     try:
         if prepared.place is not None:
             prepared.place(child)
         sync.send(ours, sync.Message(sync.GO))
-        while True:
+        while not (pid > 0 and ready):
             msg = sync.recv(ours)
             if msg is None:
-                raise Internal(_start_failed("container init exited without reporting"))
+                raise Internal(describe("the process exited without reporting"))
             if msg.type == sync.PID:
+                if msg.pid <= 0:
+                    raise Internal(describe(f"invalid pid {msg.pid}"))
                 pid = msg.pid
                 os.waitpid(child, 0)
             elif msg.type == sync.CONSOLE:
                 console = msg.fd
             elif msg.type == sync.ERROR:
                 if msg.exit_code in (126, 127):
-                    raise ExecFailed(_start_failed(msg.message), msg.exit_code)
-                raise InvalidArgument(_start_failed(msg.message))
+                    raise ExecFailed(describe(msg.message), msg.exit_code)
+                raise InvalidArgument(describe(msg.message))
             elif msg.type == sync.READY:
-                return Created(pid, console)
+                ready = True
+        return Created(pid, console)
     except BaseException:
         if console >= 0:
             os.close(console)

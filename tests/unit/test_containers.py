@@ -7,7 +7,7 @@ with the user's body (through `docker create` flags or the API directly).
 
 import pytest
 
-from ketch.engine.containers import merge_config
+from ketch.engine.containers.service import merge_config
 
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGE = {

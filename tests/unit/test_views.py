@@ -11,7 +11,8 @@ import pytest
 
 from ketch import timefmt
 from ketch.api import views
-from ketch.engine.records import ContainerRecord, new_state
+from ketch.engine.containers.records import ContainerRecord
+from ketch.engine.containers.state import ContainerState
 
 NOW = 1795387800.0
 
@@ -26,11 +27,12 @@ def frozen_clock(monkeypatch):
 
 
 def record(path="sh", args=(), **state):
-    st = new_state()
+    st = ContainerState().to_docker()
     st.update(state)
     return ContainerRecord(id="c" * 64, name="web", created=ago(600), image="busybox",
                            image_id="sha256:" + "a" * 64, config={}, host_config={},
-                           path=path, args=list(args), snapshot="s", parents=[], state=st)
+                           path=path, args=list(args), snapshot="s", parents=[],
+                           state=ContainerState.from_docker(st))
 
 
 def bug(reason):
@@ -64,7 +66,9 @@ STATUS = [
 
 @pytest.mark.parametrize("state,text", STATUS)
 def test_status_text(state, text):
-    assert views.status_text(record(**state)) == text
+    st = ContainerState().to_docker()
+    st.update(state)
+    assert views.status_text(st) == text
 
 
 COMMANDS = [

@@ -12,8 +12,8 @@ from ketch.api.http import (MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, R
 from ketch.api.versions import at_least
 from ketch.engine import logs as logreader
 from ketch.engine import stats
-from ketch.engine.containers import ContainerService
-from ketch.engine.records import ContainerRecord
+from ketch.engine.containers.records import ContainerRecord
+from ketch.engine.containers.service import ContainerService
 from ketch.monitor.protocol import frame
 
 LIST_FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since",
@@ -100,13 +100,11 @@ class ContainerRoutes:
         return NO_CONTENT
 
     async def resize(self, request: Request) -> Response:
-        rec = self.svc.get(request.match["id"])
-        await self.svc.runner.resize(rec, request.int_arg("h", 0), request.int_arg("w", 0))
+        await self.svc.resize(request.match["id"], request.int_arg("h", 0), request.int_arg("w", 0))
         return Response(200, b"", None, "text/plain; charset=utf-8")
 
     async def wait(self, request: Request) -> StreamResponse:
-        rec = self.svc.get(request.match["id"])
-        fut = self.svc.runner.register_wait(rec, request.arg("condition") or "not-running")
+        fut = self.svc.wait(request.match["id"], request.arg("condition") or "not-running")
         # Headers go out before the container exits: clients (docker run) wait for them
         # before they start the container.
         resp = StreamResponse(200, content_type="application/json")
@@ -153,10 +151,10 @@ class ContainerRoutes:
             return False
         if f.get("name") and not any(v.lstrip("/") in rec.name for v in f["name"]):
             return False
-        if f.get("status") and rec.status not in f["status"]:
+        if f.get("status") and rec.state.to_docker()["Status"] not in f["status"]:
             return False
-        if f.get("exited") and (rec.running or str(rec.state["ExitCode"]) not in f["exited"]
-                                or rec.state["StartedAt"] == timefmt.ZERO):
+        if f.get("exited") and (rec.running or str(rec.state.exit_code) not in f["exited"]
+                                or rec.state.started_at == timefmt.ZERO):
             return False
         if f.get("label") and not flt.match_labels(rec.config.get("Labels") or {}, f["label"]):
             return False
@@ -221,7 +219,7 @@ class ContainerRoutes:
         timestamps = request.flag("timestamps")
         resp = StreamResponse(200, content_type=_stream_type(request, tty))
         await resp.prepare(request)
-        path = self.svc.paths.log_path(rec.id)
+        path = self.svc.log_path(rec)
         async for entry in logreader.read(path, opts, lambda: rec.running):
             data = (entry.time.encode() + b" " + entry.data) if timestamps else entry.data
             await resp.write(data if tty else frame(entry.stream, data))
@@ -234,12 +232,12 @@ class ContainerRoutes:
         stdout, stderr = request.flag("stdout"), request.flag("stderr")
         keys = detachkeys.parse(request.arg("detachKeys") or detachkeys.DEFAULT)
         tty = bool(rec.config.get("Tty"))
-        sink = self.svc.runner.attach(rec, stdout, stderr) if request.flag("stream") else None
+        sink = self.svc.attach(rec, stdout, stderr) if request.flag("stream") else None
         try:
             raw = await request.hijack(content_type=_stream_type(request, tty))
             if request.flag("logs"):
                 opts = logreader.LogOptions(stdout, stderr)
-                async for entry in logreader.read(self.svc.paths.log_path(rec.id), opts, lambda: False):
+                async for entry in logreader.read(self.svc.log_path(rec), opts, lambda: False):
                     await raw.write(entry.data if tty else frame(entry.stream, entry.data))
             if sink is None:
                 return None
@@ -262,7 +260,7 @@ class ContainerRoutes:
                         await task
         finally:
             if sink is not None:
-                self.svc.runner.detach(rec, sink)
+                self.svc.detach(rec, sink)
         return None
 
     @staticmethod
@@ -276,12 +274,12 @@ class ContainerRoutes:
         while data := await raw.read():
             forward, detached = proxy.feed(data)
             if forward:
-                await self.svc.runner.send_stdin(rec, forward)
+                await self.svc.send_stdin(rec, forward)
             if detached:
                 return "end"
         # As in moby: the end of input closes the container's stdin when it is a pipe opened
         # once (StdinOnce); otherwise it ends this attach and stdin stays open for the next.
         if rec.config.get("StdinOnce") and not rec.config.get("Tty"):
-            await self.svc.runner.close_stdin(rec)
+            await self.svc.close_stdin(rec)
             return "stdin closed"
         return "end"

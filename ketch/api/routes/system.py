@@ -52,7 +52,7 @@ def add_routes(router: Router, backend: SystemBackend) -> None:
 
 def info_doc(*, containers: list, images: int, data_root: str, name: str, runtimes: dict,
              default_runtime: str, cgroup_version: str, debug: bool) -> dict:
-    paused = sum(1 for c in containers if c.state.get("Paused"))
+    paused = sum(1 for c in containers if c.state.paused)
     running = sum(1 for c in containers if c.running) - paused  # moby counts by State.String()
     try:
         with open("/proc/meminfo") as f:

@@ -1,21 +1,27 @@
-"""Container service: create, look up, list, remove; running is delegated to ``Runner``.
+"""Container service: create, look up, list, remove, rename, update; running is the
+lifecycle's (``lifecycle.py``), every state change the state machine's (``state.py``).
 
 ``create`` merges the request with the image's config the way moby's ``merge`` does
 (user values win; the image's Cmd is used only when the user gave neither Cmd nor
 Entrypoint) and allocates the writable snapshot. Nothing runs until ``start``.
+Auto-remove (``--rm``) is a subscriber: the container's "die" event removes it.
 """
 
 import asyncio
 import os
 import secrets
-import shutil
 import signal
 
 from ketch import errors, timefmt
 from ketch.engine import hostconfig, names, resources
+from ketch.engine.containers import state as S
+from ketch.engine.containers.attach import OutputQueue
+from ketch.engine.containers.bundle import Paths
+from ketch.engine.containers.lifecycle import Lifecycle, parse_signal
+from ketch.engine.containers.records import ContainerRecord, Registry
+from ketch.engine.events import Event
 from ketch.engine.images import ImageService, familiar
-from ketch.engine.records import ContainerRecord, Registry
-from ketch.engine.runner import Paths, Runner, parse_signal
+from ketch.linux.fstree import remove_tree
 from ketch.runtime import cgroups
 from ketch.storage.overlay import OverlaySnapshotter
 
@@ -64,16 +70,23 @@ def merge_config(user: dict, image: dict) -> dict:
 
 class ContainerService:
     def __init__(self, registry: Registry, images: ImageService, snapshots: OverlaySnapshotter,
-                 runner: Runner, paths: Paths) -> None:
+                 lifecycle: Lifecycle) -> None:
         self.registry = registry
         self.images = images
         self.snapshots = snapshots
-        self.runner = runner
-        self.paths = paths
-        runner.on_removed_request = self._auto_remove
+        self.lifecycle = lifecycle
+        self.machine = lifecycle.machine
+        self.paths: Paths = lifecycle.paths
+        self.machine.bus.subscribe(self._on_event)
 
     def get(self, ref: str) -> ContainerRecord:
         return self.registry.get(ref)
+
+    def _on_event(self, event: Event) -> None:
+        if event.type == "container" and event.action == "die":
+            rec = self.registry.find(event.actor_id)
+            if rec is not None and rec.host_config.get("AutoRemove"):
+                self.lifecycle.spawn(self._auto_remove(rec))
 
     # -- create -----------------------------------------------------------------
     def create(self, body: dict, name: str | None) -> tuple[str, list[str]]:
@@ -106,40 +119,50 @@ class ContainerService:
                 id=cid, name=name, created=timefmt.now(), image=image_ref, image_id=image.id,
                 config=config, host_config=host_config, path=argv[0], args=argv[1:],
                 snapshot=snapshot, parents=parents,
-                runtime=self.runner.runtimes.resolve(host_config.get("Runtime")))
+                runtime=self.lifecycle.runtimes.resolve(host_config.get("Runtime")))
             self.registry.add(rec)
         except BaseException:
             self.snapshots.remove(snapshot)
-            shutil.rmtree(self.paths.data_dir(cid), ignore_errors=True)
+            remove_tree(self.paths.data_dir(cid))
             raise
+        self.machine.bus.publish(Event("container", "create", cid, {"name": name, "image": image_ref}))
         return cid, []
 
     # -- remove -----------------------------------------------------------------
     async def remove(self, ref: str, force: bool = False) -> None:
         rec = self.registry.get(ref)
-        if rec.status == "removing":
-            raise errors.Conflict(f"removal of container {rec.id[:12]} is already in progress")
-        if rec.running:
+        if rec.status == S.REMOVING:
+            raise S.refusal("remove", rec.state, rec.id)
+        if rec.state.alive:
             if not force:
                 raise errors.cannot_remove_running(ref)
-            await self.runner.stop(rec, timeout=-1, sig=9)
+            await self.lifecycle.kill_and_wait(rec)
         await self._remove(rec)
 
     async def _remove(self, rec: ContainerRecord) -> None:
-        if rec.id not in self.registry.by_id:
-            return
-        rec.state["Status"] = "removing"
-        await asyncio.to_thread(self._delete_files, rec)
-        self.registry.delete(rec)
-        self.runner.removed(rec)
+        async with self.lifecycle.lock(rec.id):
+            if rec.id not in self.registry.by_id:
+                return  # removed meanwhile (auto-remove, another rm)
+            self.machine.apply(rec, "remove")
+            try:
+                await asyncio.to_thread(self._delete_files, rec)
+            except BaseException:
+                self.machine.apply(rec, "remove_failed")
+                raise
+            self.registry.delete(rec)
+            self.machine.apply(rec, "removed")
+        self.lifecycle.forget(rec.id)
 
     def _delete_files(self, rec: ContainerRecord) -> None:
-        self.runner.unmount_rootfs(rec.id)
+        self.lifecycle.bundles.teardown(rec.id)
         self.snapshots.remove(rec.snapshot)
-        shutil.rmtree(self.paths.data_dir(rec.id), ignore_errors=True)
+        remove_tree(self.paths.data_dir(rec.id))
 
     async def _auto_remove(self, rec: ContainerRecord) -> None:
-        await self._remove(rec)
+        try:
+            await self._remove(rec)
+        except errors.Conflict:
+            pass  # started again meanwhile (docker start of a --rm container): it stays
 
     # -- queries ----------------------------------------------------------------
     def list_all(self) -> list[ContainerRecord]:
@@ -160,43 +183,60 @@ class ContainerService:
     def size_rw(self, rec: ContainerRecord) -> int:
         return self.snapshots.usage(rec.snapshot)
 
-    # -- running (delegated to the runner) --------------------------------------
+    def log_path(self, rec: ContainerRecord) -> str:
+        return self.paths.log_path(rec.id)
+
+    # -- running (the lifecycle's) ------------------------------------------------
     async def start(self, ref: str) -> bool:
         """Start; returns False if it was already running (Docker answers 304)."""
         rec = self.registry.get(ref)
-        if rec.state["Paused"]:
-            raise errors.Conflict("cannot start a paused container, try unpause instead")
-        if rec.running:
-            return False
         try:
-            await self.runner.start(rec)
+            return await self.lifecycle.start(rec)
         except BaseException:
-            if rec.host_config.get("AutoRemove"):  # moby removes a failed --rm container
-                await self._remove(rec)
+            if rec.host_config.get("AutoRemove") and not rec.state.alive:
+                await self._remove(rec)  # moby removes a failed --rm container
             raise
-        return True
 
     async def stop(self, ref: str, timeout: int | None, sig: str | None = None) -> bool:
         rec = self.registry.get(ref)
-        if not rec.running:
-            return False
-        await self.runner.stop(rec, timeout, parse_signal(sig, 0) if sig else None)
-        return True
+        return await self.lifecycle.stop(rec, timeout, parse_signal(sig, 0) if sig else None)
 
     async def restart(self, ref: str, timeout: int | None, sig: str | None = None) -> None:
         rec = self.registry.get(ref)
-        await self.runner.stop(rec, timeout, parse_signal(sig, 0) if sig else None)
-        await self.runner.start(rec)
+        await self.lifecycle.stop(rec, timeout, parse_signal(sig, 0) if sig else None)
+        await self.lifecycle.start(rec)
 
     async def kill(self, ref: str, sig: str | None) -> None:
         rec = self.registry.get(ref)
-        await self.runner.kill(rec, parse_signal(sig, signal.SIGKILL))
+        await self.lifecycle.kill(rec, parse_signal(sig, signal.SIGKILL))
 
     async def pause(self, ref: str) -> None:
-        await self.runner.pause(self.registry.get(ref))
+        await self.lifecycle.pause(self.registry.get(ref))
 
     async def unpause(self, ref: str) -> None:
-        await self.runner.unpause(self.registry.get(ref))
+        await self.lifecycle.unpause(self.registry.get(ref))
+
+    def wait(self, ref: str, condition: str) -> asyncio.Future:
+        return self.lifecycle.waiters.register(self.registry.get(ref), condition)
+
+    # -- attach (the lifecycle's attachments) ---------------------------------------
+    def attach(self, rec: ContainerRecord, stdout: bool, stderr: bool) -> OutputQueue:
+        return self.lifecycle.attachments.attach(rec.id, stdout, stderr)
+
+    def detach(self, rec: ContainerRecord, sink: OutputQueue) -> None:
+        self.lifecycle.attachments.detach(rec.id, sink)
+
+    async def send_stdin(self, rec: ContainerRecord, data: bytes) -> None:
+        await self.lifecycle.attachments.send_stdin(rec.id, data)
+
+    async def close_stdin(self, rec: ContainerRecord) -> None:
+        await self.lifecycle.attachments.close_stdin(rec.id)
+
+    async def resize(self, ref: str, height: int, width: int) -> None:
+        rec = self.registry.get(ref)
+        if not rec.state.alive:
+            raise errors.Conflict(f"Container {rec.id} is not running")
+        await self.lifecycle.attachments.resize(rec.id, height, width)
 
     async def update(self, ref: str, body: dict) -> list[str]:
         """``docker update``: new resource limits, applied at once to a running container."""

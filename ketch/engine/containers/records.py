@@ -1,20 +1,17 @@
 """Container records: what ketchd knows about each container, and their registry.
 
-A ``ContainerRecord`` is persisted as JSON in the store after every change; the
-``Registry`` keeps them in memory and resolves the ways users name a container (full
-id, name, unique id prefix).
+A ``ContainerRecord`` is persisted as JSON in the store whenever it reaches a stable
+state (see ``state.py``); its ``state`` is stored in Docker's ``State`` shape, so a
+store written by an older ketch reads back unchanged. The ``Registry`` keeps the
+records in memory and resolves the ways users name a container (full id, name, unique
+id prefix).
 """
 
 from dataclasses import asdict, dataclass, field
 
-from ketch import errors, timefmt
+from ketch import errors
+from ketch.engine.containers.state import ContainerState
 from ketch.engine.store import Store
-
-
-def new_state() -> dict:
-    return {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
-            "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
-            "StartedAt": timefmt.ZERO, "FinishedAt": timefmt.ZERO}
 
 
 @dataclass
@@ -30,40 +27,31 @@ class ContainerRecord:
     args: list[str]
     snapshot: str  # the writable layer
     parents: list[str]  # the image's layer snapshots, top-most first
-    state: dict = field(default_factory=new_state)
+    state: ContainerState = field(default_factory=ContainerState)
     restart_count: int = 0
     runtime: str = "ketch"
     cgroups_path: str = ""  # set at start; where its stats and limits live
 
     @property
     def running(self) -> bool:
-        return bool(self.state["Running"])
+        return self.state.running
 
     @property
     def status(self) -> str:
-        return self.state["Status"]
+        return self.state.status
 
     def to_doc(self) -> dict:
-        return asdict(self)
+        state, self.state = self.state, None
+        try:
+            doc = asdict(self)
+        finally:
+            self.state = state
+        doc["state"] = state.to_docker()
+        return doc
 
     @classmethod
     def from_doc(cls, doc: dict) -> "ContainerRecord":
-        return cls(**doc)
-
-    def set_running(self, pid: int, started_at: str) -> None:
-        self.state.update(Status="running", Running=True, Paused=False, Restarting=False,
-                          OOMKilled=False, Dead=False, Pid=pid, ExitCode=0, Error="",
-                          StartedAt=started_at, FinishedAt=timefmt.ZERO)
-
-    def set_exited(self, exit_code: int, finished_at: str, oom_killed: bool = False,
-                   error: str = "") -> None:
-        self.state.update(Status="exited", Running=False, Paused=False, Restarting=False,
-                          OOMKilled=oom_killed, Pid=0, ExitCode=exit_code, Error=error,
-                          FinishedAt=finished_at)
-
-    def set_start_failed(self, exit_code: int, error: str) -> None:
-        """A failed start leaves the container "created" with the error, as Docker does."""
-        self.state.update(ExitCode=exit_code, Error=error, Running=False, Pid=0)
+        return cls(**{**doc, "state": ContainerState.from_docker(doc.get("state") or {})})
 
 
 class Registry:

@@ -1,0 +1,74 @@
+"""Attached clients: who receives a container's output, and the way in for its stdin.
+
+A client may attach before the container starts (``docker start -a``, ``docker run``
+attaches first): its ``OutputQueue`` waits for the next run and ends with it. Output
+frames arrive from the run's monitor (``output``); ``run_ended`` closes every queue of
+the run. Stdin sent before the run has started is held until it has.
+"""
+
+import asyncio
+
+from ketch import errors
+
+
+class OutputQueue:
+    """One attached client's view of a container's output: frames, then None at the end."""
+
+    def __init__(self, stdout: bool, stderr: bool) -> None:
+        self.want = {1: stdout, 2: stderr}
+        self.queue: asyncio.Queue[tuple[bytes, int, bytes] | None] = asyncio.Queue()
+
+    def put(self, raw: bytes, stream: int, payload: bytes) -> None:
+        if self.want.get(stream):
+            self.queue.put_nowait((raw, stream, payload))
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+
+class Attachments:
+    def __init__(self, handle_of) -> None:
+        self._handle_of = handle_of  # cid -> the running monitor's handle, or None
+        self._sinks: dict[str, set[OutputQueue]] = {}
+        self._started: dict[str, asyncio.Event] = {}
+
+    def attach(self, cid: str, stdout: bool, stderr: bool) -> OutputQueue:
+        sink = OutputQueue(stdout, stderr)
+        self._sinks.setdefault(cid, set()).add(sink)
+        return sink
+
+    def detach(self, cid: str, sink: OutputQueue) -> None:
+        self._sinks.get(cid, set()).discard(sink)
+
+    # -- from the lifecycle -------------------------------------------------------
+    def output(self, cid: str, raw: bytes, stream: int, payload: bytes) -> None:
+        for sink in list(self._sinks.get(cid, ())):
+            sink.put(raw, stream, payload)
+
+    def run_started(self, cid: str) -> None:
+        self._started.setdefault(cid, asyncio.Event()).set()
+
+    def run_ended(self, cid: str) -> None:
+        self._started.pop(cid, None)
+        for sink in self._sinks.pop(cid, set()):
+            sink.close()
+
+    # -- input ----------------------------------------------------------------------
+    async def send_stdin(self, cid: str, data: bytes) -> None:
+        handle = self._handle_of(cid)
+        if handle is None:  # attached before start: hold it until the run has begun
+            await self._started.setdefault(cid, asyncio.Event()).wait()
+            handle = self._handle_of(cid)
+        if handle is not None:
+            await handle.send_stdin(data)
+
+    async def close_stdin(self, cid: str) -> None:
+        handle = self._handle_of(cid)
+        if handle is not None:
+            await handle.send_op({"op": "close_stdin"})
+
+    async def resize(self, cid: str, height: int, width: int) -> None:
+        handle = self._handle_of(cid)
+        if handle is None:
+            raise errors.Conflict(f"Container {cid} is not running")
+        await handle.send_op({"op": "resize", "height": height, "width": width})

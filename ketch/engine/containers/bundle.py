@@ -1,0 +1,128 @@
+"""A run's bundle: what exists on the host only while a container runs, made and unmade here.
+
+Directories per container::
+
+    <data-root>/containers/<id>/   hostname, hosts, resolv.conf, <id>-json.log
+    <exec-root>/containers/<id>/   config.json and rootfs/ (the bundle), monitor.sock,
+                                   exit.json, monitor.log
+    <exec-root>/runtime/<id>/      the runtime's own state
+
+``prepare`` mounts the rootfs from the snapshotter's ``Mount`` data, writes
+/etc/hostname, /etc/hosts and /etc/resolv.conf and the OCI spec (moby's
+``daemon/start.go`` order). ``teardown`` unmounts and removes the exec directory
+without ever deleting through a mount point (``linux/fstree``). The lifecycle calls
+both under the container's lock, so one run's teardown can never meet the next run's
+bundle.
+"""
+
+import json
+import os
+from dataclasses import dataclass
+
+from ketch.engine import hostconfig, specgen, users
+from ketch.engine.containers.records import ContainerRecord
+from ketch.engine.runtimes import Runtimes
+from ketch.linux import mount as mnt
+from ketch.linux.atomic import write_file
+from ketch.linux.fstree import remove_tree
+from ketch.network import files as netfiles
+from ketch.storage.overlay import OverlaySnapshotter
+
+
+@dataclass(frozen=True)
+class Paths:
+    data_root: str
+    exec_root: str
+
+    def data_dir(self, cid: str) -> str:
+        return os.path.join(self.data_root, "containers", cid)
+
+    def exec_dir(self, cid: str) -> str:
+        return os.path.join(self.exec_root, "containers", cid)
+
+    def bundle_rootfs(self, cid: str) -> str:
+        return os.path.join(self.exec_dir(cid), "rootfs")
+
+    def log_path(self, cid: str) -> str:
+        return os.path.join(self.data_dir(cid), f"{cid}-json.log")
+
+    def exit_file(self, cid: str) -> str:
+        return os.path.join(self.exec_dir(cid), "exit.json")
+
+    @property
+    def runtime_root(self) -> str:
+        return os.path.join(self.exec_root, "runtime")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The daemon's settings every container's spec depends on."""
+    cgroup_version: str = "v1"  # cgroups.detect()
+    cgroup_parent: str = "/ketch"  # daemon.json cgroup-parent
+    init_path: str | None = None  # daemon.json init-path
+
+
+@dataclass(frozen=True)
+class Prepared:
+    exec_dir: str
+    cgroups_path: str
+
+
+class Bundles:
+    def __init__(self, paths: Paths, snapshots: OverlaySnapshotter, runtimes: Runtimes,
+                 config: RunConfig) -> None:
+        self.paths = paths
+        self.snapshots = snapshots
+        self.runtimes = runtimes
+        self.config = config
+
+    def prepare(self, rec: ContainerRecord) -> Prepared:
+        exec_dir = self.paths.exec_dir(rec.id)
+        self.teardown(rec.id)  # whatever a crash left of an earlier run
+        rootfs = self._mount_rootfs(rec)
+        files = self._write_files(rec)
+        spec = self._spec(rec, rootfs, files)
+        if self.runtimes.spec(rec.runtime)["path"]:
+            spec["root"]["path"] = "rootfs"  # runc resolves it against the bundle
+        write_file(os.path.join(exec_dir, "config.json"), json.dumps(spec).encode())
+        return Prepared(exec_dir, spec["linux"].get("cgroupsPath", ""))
+
+    def teardown(self, cid: str) -> None:
+        remove_tree(self.paths.exec_dir(cid))
+
+    def _mount_rootfs(self, rec: ContainerRecord) -> str:
+        target = self.paths.bundle_rootfs(rec.id)
+        os.makedirs(target, exist_ok=True)
+        for m in self.snapshots.mounts(rec.snapshot, rec.parents):
+            mnt.apply(m, target)
+        return target
+
+    def _write_files(self, rec: ContainerRecord) -> tuple[str, str, str]:
+        d = self.paths.data_dir(rec.id)
+        paths = (os.path.join(d, "hostname"), os.path.join(d, "hosts"), os.path.join(d, "resolv.conf"))
+        try:
+            with open("/etc/resolv.conf") as f:
+                host_resolv = f.read()
+        except OSError:
+            host_resolv = ""
+        hostname = rec.config.get("Hostname") or rec.id[:12]
+        write_file(paths[0], netfiles.hostname_file(hostname).encode())
+        write_file(paths[1], netfiles.hosts(hostname).encode())
+        write_file(paths[2], netfiles.resolv_conf(host_resolv).encode())
+        return paths
+
+    def _spec(self, rec: ContainerRecord, rootfs: str, files: tuple[str, str, str]) -> dict:
+        cfg, host = rec.config, rec.host_config
+        user = users.resolve(rootfs, cfg.get("User") or "", host.get("GroupAdd") or [])
+        c = self.config
+        return specgen.build(specgen.SpecInput(
+            rootfs=rootfs, args=[rec.path] + rec.args, env=cfg.get("Env") or [],
+            hostname=cfg.get("Hostname") or rec.id[:12], domainname=cfg.get("Domainname") or "",
+            working_dir=cfg.get("WorkingDir") or "/", uid=user.uid, gid=user.gid,
+            additional_gids=user.additional_gids, tty=bool(cfg.get("Tty")),
+            hostname_path=files[0], hosts_path=files[1], resolv_conf_path=files[2],
+            readonly_rootfs=bool(host.get("ReadonlyRootfs")), shm_size=int(host.get("ShmSize") or 0),
+            console_size=tuple(host["ConsoleSize"][:2]) if host.get("ConsoleSize") else None,
+            **hostconfig.spec_fields(host, rec.id, c.cgroup_version == "v2", c.init_path,
+                                     c.cgroup_parent),
+        ))
