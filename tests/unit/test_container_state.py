@@ -1,0 +1,157 @@
+"""The container state machine: every transition, every refusal, one event each.
+
+Refusal texts are Docker's (moby daemon/start.go, pause.go, unpause.go, delete.go).
+"""
+
+import pytest
+
+from ketch import errors
+from ketch.engine.containers import state as S
+from ketch.engine.containers.records import ContainerRecord
+from ketch.engine.containers.state import ContainerState, StateMachine
+from ketch.engine.events import EventBus
+
+CID = "c" * 64
+
+
+def record(status=S.CREATED):
+    rec = ContainerRecord(id=CID, name="web", created="x", image="busybox", image_id="sha256:x",
+                          config={"Labels": {"a": "b"}}, host_config={}, path="sh", args=[],
+                          snapshot="s", parents=[])
+    rec.state = ContainerState(status)
+    return rec
+
+
+@pytest.fixture
+def machine():
+    bus = EventBus()
+    saved, events = [], []
+    bus.subscribe(events.append)
+    m = StateMachine(bus, lambda rec: saved.append(rec.state.to_docker()))
+    m.saved, m.events = saved, events
+    return m
+
+
+def drive(machine, rec, *actions):
+    for action in actions:
+        machine.apply(rec, action)
+    return rec
+
+
+def test_a_full_life_publishes_one_event_per_transition(machine):
+    rec = record()
+    actions = ["start", "started", "pause", "unpause", "stop", "exit", "exited", "remove", "removed"]
+    drive(machine, rec, *actions)
+    assert [(e.action, e.internal) for e in machine.events] == [
+        ("start", True), ("start", False), ("pause", False), ("unpause", False), ("stop", True),
+        ("exit", True), ("die", False), ("remove", True), ("destroy", False)]
+    assert rec.state.status == S.REMOVED
+
+
+def test_only_stable_states_are_saved(machine):
+    rec = record()
+    drive(machine, rec, "start", "started", "stop", "exit", "exited")
+    assert [doc["Status"] for doc in machine.saved] == ["running", "exited"]
+
+
+def test_transient_states_show_the_stable_state_they_left():
+    rec = record()
+    m = StateMachine(EventBus(), lambda rec: None)
+    m.apply(rec, "start")
+    assert rec.state.to_docker()["Status"] == "created" and not rec.state.running
+    m.apply(rec, "started", pid=42)
+    m.apply(rec, "pause")
+    m.apply(rec, "stop")
+    doc = rec.state.to_docker()
+    assert (doc["Status"], doc["Running"], doc["Paused"], doc["Pid"]) == ("paused", True, True, 42)
+    m.apply(rec, "exit")  # cleaning: the exit is not visible yet
+    assert rec.state.to_docker()["Running"] is True
+    m.apply(rec, "exited", exit_code=3, pid=0)
+    doc = rec.state.to_docker()
+    assert (doc["Status"], doc["Running"], doc["ExitCode"], doc["Pid"]) == ("exited", False, 3, 0)
+
+
+def test_a_failed_start_goes_back_to_where_it_started(machine):
+    rec = record(S.EXITED)
+    machine.apply(rec, "start")
+    machine.apply(rec, "start_failed", exit_code=127, error="not found")
+    assert rec.state.status == S.EXITED and rec.state.exit_code == 127
+    rec = record()
+    drive(machine, rec, "start", "start_failed")
+    assert rec.state.status == S.CREATED
+
+
+def test_die_carries_the_exit_code_and_the_labels(machine):
+    rec = drive(machine, record(), "start", "started", "exit")
+    machine.apply(rec, "exited", exit_code=137)
+    die = machine.events[-1]
+    assert die.to_docker()["Actor"] == {"ID": CID, "Attributes": {
+        "name": "web", "image": "busybox", "a": "b", "exitCode": "137"}}
+
+
+REFUSALS = [
+    (S.PAUSED, "start", errors.Conflict, "cannot start a paused container, try unpause instead"),
+    (S.REMOVING, "start", errors.Conflict, "container is marked for removal and cannot be started"),
+    (S.DEAD, "start", errors.Conflict, "container is marked for removal and cannot be started"),
+    (S.PAUSED, "pause", errors.Conflict, f"Container {CID} is already paused"),
+    (S.CREATED, "pause", errors.Conflict, f"Container {CID} is not running"),
+    (S.EXITED, "pause", errors.Conflict, f"Container {CID} is not running"),
+    (S.RUNNING, "unpause", errors.Conflict, f"Container {CID} is not paused"),
+    (S.CREATED, "unpause", errors.Conflict, f"Container {CID} is not paused"),
+    (S.REMOVING, "remove", errors.Conflict, f"removal of container {CID[:12]} is already in progress"),
+    (S.RUNNING, "remove", errors.Conflict, f'cannot remove container "{CID}": container is running: '
+                                          "stop the container before removing or force remove"),
+    (S.EXITED, "stop", errors.Conflict, f"Container {CID} is not running"),
+    (S.RUNNING, "exited", errors.Conflict, f"cannot exited container {CID[:12]}: it is running"),
+]
+
+
+@pytest.mark.parametrize("status,action,kind,message", REFUSALS)
+def test_refusals(machine, status, action, kind, message):
+    rec = record()
+    rec.state.status = rec.state.shown = status
+    if status == S.REMOVING:
+        rec.state.shown = S.EXITED
+    with pytest.raises(kind) as exc:
+        machine.apply(rec, action)
+    assert str(exc.value) == message
+    assert machine.events == [] and machine.saved == []  # a refusal changes nothing
+
+
+def test_every_transition_names_known_states():
+    known = {S.CREATED, S.STARTING, S.RUNNING, S.PAUSED, S.STOPPING, S.CLEANING, S.EXITED,
+             S.REMOVING, S.REMOVED, S.DEAD}
+    for t in S.TRANSITIONS.values():
+        assert set(t.sources) <= known and (t.target is None or t.target in known)
+
+
+@pytest.mark.parametrize("doc,status", [
+    ({"Status": "running", "Running": True}, S.RUNNING),
+    ({"Status": "paused", "Running": True, "Paused": True}, S.PAUSED),
+    ({"Status": "exited", "StartedAt": "2026-01-01T00:00:00.000000000Z"}, S.EXITED),
+    ({}, S.CREATED),
+    # transient states never reach the store, but an older ketch's store may say "removing"
+    ({"Status": "removing", "StartedAt": "2026-01-01T00:00:00.000000000Z"}, S.EXITED),
+    ({"Status": "removing"}, S.CREATED),
+])
+def test_from_docker(doc, status):
+    st = ContainerState.from_docker(doc)
+    assert (st.status, st.shown) == (status, status)
+
+
+def test_round_trip_through_the_store_shape():
+    rec = record()
+    StateMachine(EventBus(), lambda r: None).apply(rec, "start")
+    rec.state.status = rec.state.shown = S.RUNNING
+    rec.state.pid, rec.state.started_at = 7, "2026-01-01T00:00:00.000000000Z"
+    back = ContainerRecord.from_doc(rec.to_doc())
+    assert back.state.to_docker() == rec.state.to_docker()
+    assert isinstance(rec.state, ContainerState)  # to_doc leaves the record as it was
+
+
+def test_a_failing_subscriber_does_not_break_a_transition(machine):
+    def broken(event):
+        raise RuntimeError("boom")
+    machine.bus.subscribe(broken)
+    rec = drive(machine, record(), "start", "started")
+    assert rec.state.status == S.RUNNING
