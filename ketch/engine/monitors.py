@@ -13,7 +13,6 @@ is gone): ``signal`` reports it instead of failing, and the caller waits for the
 """
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from ketch.linux.unixpath import reachable
 from ketch.monitor import protocol as proto
 
 OutputCallback = Callable[[bytes, int, bytes], None]
-EventCallback = Callable[[dict], None]
+EventCallback = Callable[[proto.Event], None]
 RECONNECT_TIMEOUT = 5.0
 
 
@@ -48,17 +47,17 @@ class MonitorHandle:
         stream, size = proto.HEADER.unpack(header)
         return header, stream, await self.reader.readexactly(size)
 
-    async def next_event(self, kinds: tuple[str, ...]) -> dict:
+    async def next_event(self, kinds: tuple[str, ...]) -> proto.Event:
         """Read frames until an event of one of ``kinds``; used before ``start_reading``."""
         while True:
             header, stream, payload = await self._read_frame()
             if stream != proto.CONTROL:
                 self.on_output(header + payload, stream, payload)
                 continue
-            doc = json.loads(payload)
-            if doc.get("event") in kinds:
-                return doc
-            self.on_event(doc)
+            event = proto.Event.decode(payload)
+            if event.event in kinds:
+                return event
+            self.on_event(event)
 
     async def _read_loop(self) -> None:
         lost = False  # not when ketchd itself shuts down (the task is cancelled)
@@ -68,13 +67,13 @@ class MonitorHandle:
                 if stream != proto.CONTROL:
                     self.on_output(header + payload, stream, payload)
                     continue
-                doc = json.loads(payload)
-                reply = self._calls.pop(doc.get("call"), None) if "call" in doc else None
+                event = proto.Event.decode(payload)
+                reply = self._calls.pop(event.call, None) if event.call else None
                 if reply is not None:
                     if not reply.done():
-                        reply.set_result(doc)
+                        reply.set_result(event)
                     continue
-                self.on_event(doc)
+                self.on_event(event)
         except (asyncio.IncompleteReadError, ConnectionError):
             lost = True
         finally:
@@ -86,25 +85,25 @@ class MonitorHandle:
         if lost:
             self.on_close()
 
-    async def call(self, op: dict) -> None:
+    async def call(self, op: proto.Op) -> None:
         """Send ``op`` and wait for the monitor's answer; its error as ``InvalidArgument``."""
         self._next_call += 1
         number = self._next_call
         reply = asyncio.get_running_loop().create_future()
         self._calls[number] = reply
-        if not await self.send_op({**op, "call": number}):
+        if not await self.send_op(op.replace(call=number)):
             self._calls.pop(number, None)
             raise Internal("the container's monitor went away")
-        doc = await reply
-        if doc.get("event") == "error":
-            raise InvalidArgument(doc.get("message") or f"{op.get('op')} failed")
+        answer = await reply
+        if answer.event == proto.ERROR:
+            raise InvalidArgument(answer.message or f"{op.op} failed")
 
-    async def send_op(self, op: dict) -> bool:
+    async def send_op(self, op: proto.Op) -> bool:
         """Send a control op; False if the monitor has closed its connection (exiting)."""
-        return await self._write(proto.control(op))
+        return await self._write(op.encode())
 
     async def signal(self, sig: int) -> bool:
-        return await self.send_op({"op": "kill", "signal": sig})
+        return await self.send_op(proto.Op(proto.KILL, signal=sig))
 
     async def send_stdin(self, data: bytes) -> bool:
         return await self._write(proto.frame(proto.STDIN, data))
@@ -167,7 +166,7 @@ class MonitorLauncher:
         return MonitorHandle(reader, writer)
 
     @staticmethod
-    async def reconnect(state_dir: str) -> tuple[MonitorHandle, dict] | None:
+    async def reconnect(state_dir: str) -> tuple[MonitorHandle, proto.Event] | None:
         """Connect to a monitor (after a ketchd restart) and read its status event
         ({"state": "created"|"running"|"exited", "pid", "paused"}); None if it is gone."""
         try:
@@ -177,9 +176,9 @@ class MonitorLauncher:
             return None
         handle = MonitorHandle(reader, writer)
         try:
-            if not await handle.send_op({"op": "subscribe"}):
+            if not await handle.send_op(proto.Op(proto.SUBSCRIBE)):
                 return None
-            status = await asyncio.wait_for(handle.next_event(("status",)), RECONNECT_TIMEOUT)
+            status = await asyncio.wait_for(handle.next_event((proto.STATUS,)), RECONNECT_TIMEOUT)
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, ValueError):
             handle.close()
             return None

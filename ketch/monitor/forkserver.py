@@ -91,7 +91,7 @@ def serve(path: str) -> None:
                 _spawn(conn, listener, doc)
         except Exception as exc:  # noqa: BLE001 - one bad request must not stop the server
             try:
-                conn.sendall(proto.control({"event": "error", "message": str(exc), "exit_code": 125}))
+                conn.sendall(proto.Event(proto.ERROR, message=str(exc), exit_code=125).encode())
             except OSError:
                 pass
         finally:

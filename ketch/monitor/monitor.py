@@ -112,7 +112,7 @@ class Monitor:
             self.pid = created.pid
         except (KetchError, OSError) as exc:
             code = exc.exit_code if isinstance(exc, ExecFailed) else 125
-            self.broadcast(proto.control({"event": "error", "message": str(exc), "exit_code": code}))
+            self.broadcast(proto.Event(proto.ERROR, message=str(exc), exit_code=code).encode())
             return False
         finally:
             for fd in child_ends:
@@ -122,7 +122,7 @@ class Monitor:
             os.set_blocking(self.pty_fd, False)
             self.outputs[self.pty_fd] = "stdout"
             self.sel.register(self.pty_fd, selectors.EVENT_READ, self._on_output)
-        self.broadcast(proto.control({"event": "created", "pid": self.pid}))
+        self.broadcast(proto.Event(proto.CREATED, pid=self.pid).encode())
         return True
 
     # -- events -----------------------------------------------------------------
@@ -145,61 +145,71 @@ class Monitor:
             if stream == proto.STDIN:
                 self._write_stdin(payload)
             elif stream == proto.CONTROL:
-                self._on_op(c, json.loads(payload))
+                try:
+                    op = proto.Op.decode(payload)
+                except (ValueError, TypeError):
+                    continue  # an op from a newer ketchd: ignore it rather than die
+                self._OPS[op.op](self, c, op)
 
-    def _on_op(self, c: _Client, op: dict) -> None:
-        kind = op.get("op")
-        if kind == "start":
-            self._start(c)
-        elif kind == "kill" and self.pid and self.exit_code is None:
-            try:
-                os.kill(self.pid, int(op.get("signal", signal.SIGTERM)))
-            except ProcessLookupError:
-                pass
-        elif kind == "resize" and self.pty_fd >= 0:
-            size = struct.pack("HHHH", int(op.get("height", 0)), int(op.get("width", 0)), 0, 0)
-            fcntl.ioctl(self.pty_fd, termios.TIOCSWINSZ, size)
-        elif kind == "close_stdin":
-            self._close_stdin()
-        elif kind == "pause":
-            if self._call(c, op, self.runtime.pause):
-                self.paused = True
-        elif kind == "resume":
-            if self._call(c, op, self.runtime.resume):
-                self.paused = False
-        elif kind == "subscribe":
-            c.subscribed = True
-            state = "exited" if self.exit_code is not None else (
-                "running" if self.started else "created")
-            self._send(c, proto.control({"event": "status", "state": state,
-                                         "pid": self.pid, "paused": self.paused}))
-
-    def _call(self, c: _Client, op: dict, action) -> bool:
-        """Run a runtime operation for one client and answer it: {"event": "done"} or
-        {"event": "error"}, carrying the op's "call" number back. True if it was done."""
-        done = False
-        if not self.pid or self.exit_code is not None:
-            doc = {"event": "error", "message": "container not running"}
-        else:
-            try:
-                action()
-                doc, done = {"event": "done"}, True
-            except (KetchError, OSError) as exc:
-                doc = {"event": "error", "message": str(exc)}
-        doc["call"] = op.get("call")
-        self._send(c, proto.control(doc))
-        return done
-
-    def _start(self, c: _Client) -> None:
+    # -- ops (one method each; _OPS is the dispatch table) ---------------------------
+    def _op_start(self, c: _Client, op: proto.Op) -> None:
         if self.started:
             return
         try:
             self.runtime.start()
         except (KetchError, OSError) as exc:
-            self._send(c, proto.control({"event": "error", "message": str(exc), "exit_code": 125}))
+            self._send(c, proto.Event(proto.ERROR, message=str(exc), exit_code=125).encode())
             return
         self.started = True
-        self.broadcast(proto.control({"event": "started", "started_at": format_ns(time.time_ns())}))
+        self.broadcast(proto.Event(proto.STARTED, started_at=format_ns(time.time_ns())).encode())
+
+    def _op_kill(self, c: _Client, op: proto.Op) -> None:
+        if self.pid and self.exit_code is None:
+            try:
+                os.kill(self.pid, op.signal or signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def _op_resize(self, c: _Client, op: proto.Op) -> None:
+        if self.pty_fd >= 0:
+            size = struct.pack("HHHH", op.height, op.width, 0, 0)
+            fcntl.ioctl(self.pty_fd, termios.TIOCSWINSZ, size)
+
+    def _op_close_stdin(self, c: _Client, op: proto.Op) -> None:
+        self._close_stdin()
+
+    def _op_pause(self, c: _Client, op: proto.Op) -> None:
+        if self._answer(c, op, self.runtime.pause):
+            self.paused = True
+
+    def _op_resume(self, c: _Client, op: proto.Op) -> None:
+        if self._answer(c, op, self.runtime.resume):
+            self.paused = False
+
+    def _op_subscribe(self, c: _Client, op: proto.Op) -> None:
+        c.subscribed = True
+        state = "exited" if self.exit_code is not None else (
+            "running" if self.started else "created")
+        self._send(c, proto.Event(proto.STATUS, pid=self.pid, state=state,
+                                  paused=self.paused).encode())
+
+    _OPS = {proto.START: _op_start, proto.KILL: _op_kill, proto.RESIZE: _op_resize,
+            proto.CLOSE_STDIN: _op_close_stdin, proto.PAUSE: _op_pause,
+            proto.RESUME: _op_resume, proto.SUBSCRIBE: _op_subscribe}
+
+    def _answer(self, c: _Client, op: proto.Op, action) -> bool:
+        """Run a runtime operation for one client and answer it (done or error, with the
+        op's call number). True if it was done."""
+        if not self.pid or self.exit_code is not None:
+            reply = proto.Event(proto.ERROR, message="container not running", call=op.call)
+        else:
+            try:
+                action()
+                reply = proto.Event(proto.DONE, call=op.call)
+            except (KetchError, OSError) as exc:
+                reply = proto.Event(proto.ERROR, message=str(exc), call=op.call)
+        self._send(c, reply.encode())
+        return reply.event == proto.DONE
 
     def _write_stdin(self, data: bytes) -> None:
         if self.stdin_fd < 0:
@@ -302,9 +312,11 @@ class Monitor:
         self.runtime.delete()
         self.log.close()
         if exit_code is not None:
-            doc = {"exit_code": exit_code, "finished_at": finished, "oom_killed": oom}
-            write_file(os.path.join(self.req.state_dir, "exit.json"), json.dumps(doc).encode())
-            self.broadcast(proto.control({"event": "exited", **doc}))
+            exited = proto.Event(proto.EXITED, exit_code=exit_code, finished_at=finished,
+                                 oom_killed=oom)
+            write_file(os.path.join(self.req.state_dir, "exit.json"),
+                       json.dumps(exited.exit_doc()).encode())
+            self.broadcast(exited.encode())
         if self.pty_fd >= 0:
             os.close(self.pty_fd)
         try:

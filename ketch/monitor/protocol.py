@@ -32,6 +32,8 @@ import json
 import struct
 from dataclasses import dataclass, field
 
+from ketch.value import Value
+
 STDIN, STDOUT, STDERR = 0, 1, 2
 CONTROL = 0x10
 HEADER = struct.Struct(">BxxxI")
@@ -44,6 +46,82 @@ def frame(stream: int, payload: bytes) -> bytes:
 
 def control(doc: dict) -> bytes:
     return frame(CONTROL, json.dumps(doc, separators=(",", ":")).encode())
+
+
+# ketchd -> monitor
+START, KILL, RESIZE, CLOSE_STDIN, PAUSE, RESUME, SUBSCRIBE = (
+    "start", "kill", "resize", "close_stdin", "pause", "resume", "subscribe")
+OPS = (START, KILL, RESIZE, CLOSE_STDIN, PAUSE, RESUME, SUBSCRIBE)
+# monitor -> ketchd
+CREATED, STARTED, ERROR, EXITED, STATUS, DONE = (
+    "created", "started", "error", "exited", "status", "done")
+
+
+class Op(Value):
+    """An operation ketchd asks of a monitor. ``call`` numbers the ops that are answered
+    (pause, resume) so the answer finds its caller."""
+    # op: str
+    # signal: int     kill
+    # height: int     resize
+    # width: int      resize
+    # call: int       pause, resume
+    FIELDS = __slots__ = ("op", "signal", "height", "width", "call")
+    DEFAULTS = {"signal": 0, "height": 0, "width": 0, "call": 0}
+
+    def encode(self) -> bytes:
+        doc = {"op": self.op}
+        for key in ("signal", "height", "width", "call"):
+            if getattr(self, key):
+                doc[key] = getattr(self, key)
+        return control(doc)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> "Op":
+        doc = json.loads(payload)
+        if doc.get("op") not in OPS:
+            raise ValueError(f"unknown op {doc.get('op')!r}")
+        return cls(doc["op"], int(doc.get("signal") or 0), int(doc.get("height") or 0),
+                   int(doc.get("width") or 0), int(doc.get("call") or 0))
+
+
+class Event(Value):
+    """What a monitor tells ketchd (see the diagram above for which fields each carries)."""
+    # event: str
+    # pid: int           created, status
+    # started_at: str    started
+    # message: str       error
+    # exit_code: int     error, exited
+    # finished_at: str   exited
+    # oom_killed: bool   exited
+    # state: str         status: created | running | exited
+    # paused: bool       status
+    # call: int          done, error (the op's number)
+    FIELDS = __slots__ = ("event", "pid", "started_at", "message", "exit_code", "finished_at",
+                          "oom_killed", "state", "paused", "call")
+    DEFAULTS = {"pid": 0, "started_at": "", "message": "", "exit_code": 0, "finished_at": "",
+                "oom_killed": False, "state": "", "paused": False, "call": 0}
+
+    def encode(self) -> bytes:
+        doc = {"event": self.event}
+        for key in self.FIELDS[1:]:
+            value = getattr(self, key)
+            if value != self.DEFAULTS[key] or (self.event == EXITED and key in (
+                    "exit_code", "finished_at", "oom_killed")):
+                doc[key] = value
+        return control(doc)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> "Event":
+        doc = json.loads(payload)
+        return cls(str(doc.get("event", "")), int(doc.get("pid") or 0), doc.get("started_at", ""),
+                   doc.get("message", ""), int(doc.get("exit_code") or 0),
+                   doc.get("finished_at", ""), bool(doc.get("oom_killed")), doc.get("state", ""),
+                   bool(doc.get("paused")), int(doc.get("call") or 0))
+
+    def exit_doc(self) -> dict:
+        """exit.json's content: the same fields the exited event carries."""
+        return {"exit_code": self.exit_code, "finished_at": self.finished_at,
+                "oom_killed": self.oom_killed}
 
 
 class FrameReader:

@@ -37,11 +37,22 @@ def test_a_paused_container_stays_paused_across_a_restart(fresh_daemon):
     d.ketch("rm", "-f", cid, check=True)
 
 
+def _until(condition, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def test_exit_while_daemon_is_down_is_recorded(fresh_daemon):
     d = fresh_daemon
     cid = d.ketch("run", "-d", "busybox", "sh", "-c", "sleep 0.5; exit 4", check=True).stdout.strip()
     d.stop()
-    time.sleep(1.5)
+    # The monitor writes exit.json once the container is gone; only then restart.
+    _until(lambda: os.path.exists(os.path.join(d.exec_root, "containers", cid, "exit.json")),
+           what="the exit to be recorded by the monitor")
     d.start()
     out = d.ketch("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", cid).stdout
     assert out == "exited 4\n"
@@ -110,10 +121,8 @@ def _monitors_of(daemon) -> set[str]:
 def test_monitor_processes_end_with_their_containers(daemon):
     before = _monitors_of(daemon)
     daemon.ketch("run", "--rm", "busybox", "true", check=True)
-    time.sleep(0.3)
-    assert _monitors_of(daemon) - before == set()
+    _until(lambda: _monitors_of(daemon) - before == set(), what="the monitor to end")
     cid = daemon.ketch("run", "-d", "busybox", "sleep", "30", check=True).stdout.strip()
     assert len(_monitors_of(daemon) - before) == 1
     daemon.ketch("rm", "-f", cid, check=True)
-    time.sleep(0.3)
-    assert _monitors_of(daemon) - before == set()
+    _until(lambda: _monitors_of(daemon) - before == set(), what="the monitor to end")

@@ -43,7 +43,7 @@ RULES = {
     **{p: ({q for q, layer in LAYER.items() if layer == 0}, True) for p, layer in LAYER.items() if layer == 0},
     **{p: (BELOW_2, False) for p, layer in LAYER.items() if layer == 1},
     "runtime": ({"oci", "linux", "errors", "timefmt", "fastjson", "value"}, False),
-    "monitor": ({"runtime", "linux", "errors", "timefmt"}, False),
+    "monitor": ({"runtime", "linux", "errors", "timefmt", "value"}, False),
     "engine": (BELOW_2, False),
     "api": ((ANY - EDGES - {"linux", "runtime"}) | {"api"}, False),
     "client": ({"errors", "fastjson"}, True),

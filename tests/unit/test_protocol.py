@@ -67,3 +67,50 @@ def test_reader_holds_an_incomplete_frame():
     assert reader.feed(frame(STDOUT, b"hello")[:-1]) == []
     assert reader.feed(b"o" + frame(STDERR, b"x")[:4]) == [(STDOUT, b"hello")]
     assert reader.feed(frame(STDERR, b"x")[4:]) == [(STDERR, b"x")]
+
+
+# -- typed ops and events ---------------------------------------------------------------
+from ketch.monitor import protocol as proto  # noqa: E402
+
+
+@pytest.mark.parametrize("op,wire", [
+    (proto.Op(proto.START), b'{"op":"start"}'),
+    (proto.Op(proto.KILL, signal=9), b'{"op":"kill","signal":9}'),
+    (proto.Op(proto.RESIZE, height=24, width=80), b'{"op":"resize","height":24,"width":80}'),
+    (proto.Op(proto.PAUSE, call=3), b'{"op":"pause","call":3}'),
+    (proto.Op(proto.SUBSCRIBE), b'{"op":"subscribe"}'),
+])
+def test_ops_on_the_wire(op, wire):
+    assert op.encode() == frame(CONTROL, wire)
+    assert proto.Op.decode(wire) == op
+
+
+def test_an_unknown_op_is_refused():
+    with pytest.raises(ValueError):
+        proto.Op.decode(b'{"op":"format_disk"}')
+
+
+@pytest.mark.parametrize("event", [
+    proto.Event(proto.CREATED, pid=42),
+    proto.Event(proto.STARTED, started_at="2026-12-06T00:00:00.000000001Z"),
+    proto.Event(proto.ERROR, message="exec failed", exit_code=127),
+    proto.Event(proto.EXITED, exit_code=0, finished_at="2026-12-06T00:00:01.000000000Z"),
+    proto.Event(proto.STATUS, pid=7, state="running", paused=True),
+    proto.Event(proto.DONE, call=5),
+])
+def test_events_round_trip(event):
+    (stream, payload), = FrameReader().feed(event.encode())
+    assert stream == CONTROL and proto.Event.decode(payload) == event
+
+
+def test_exited_always_carries_its_exit_code_even_zero():
+    wire = proto.Event(proto.EXITED, exit_code=0, finished_at="t").encode()
+    assert json.loads(wire[8:]) == {"event": "exited", "exit_code": 0, "finished_at": "t",
+                                    "oom_killed": False}
+
+
+def test_monitor_request_round_trip():
+    req = proto.MonitorRequest("c" * 64, "/b", "/r", "/s", "/l", tty=True, stdin=False,
+                               runtime=proto.RuntimeSpec("runc", "/usr/sbin/runc", ("--x",)),
+                               cgroups_path="/ketch/c")
+    assert proto.MonitorRequest.from_json(json.loads(req.to_line())) == req

@@ -9,6 +9,7 @@ the run. Stdin sent before the run has started is held until it has.
 import asyncio
 
 from ketch import errors
+from ketch.monitor import protocol as proto
 
 
 class OutputQueue:
@@ -65,10 +66,10 @@ class Attachments:
     async def close_stdin(self, cid: str) -> None:
         handle = self._handle_of(cid)
         if handle is not None:
-            await handle.send_op({"op": "close_stdin"})
+            await handle.send_op(proto.Op(proto.CLOSE_STDIN))
 
     async def resize(self, cid: str, height: int, width: int) -> None:
         handle = self._handle_of(cid)
         if handle is None:
             raise errors.Conflict(f"Container {cid} is not running")
-        await handle.send_op({"op": "resize", "height": height, "width": width})
+        await handle.send_op(proto.Op(proto.RESIZE, height=height, width=width))

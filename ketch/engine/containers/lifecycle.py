@@ -124,16 +124,16 @@ class Lifecycle:
             cgroups_path=cgroups_path))
         self._wire(rec.id, handle)
         try:
-            event = await handle.next_event(("created", "error"))
-            if event["event"] == "error":
+            event = await handle.next_event((proto.CREATED, proto.ERROR))
+            if event.event == proto.ERROR:
                 raise _start_error(event)
-            pid = int(event["pid"])
+            pid = event.pid
             if pid <= 0:
                 raise errors.Internal(f"the container's monitor reported an invalid pid {pid}")
-            if not await handle.send_op({"op": "start"}):
+            if not await handle.send_op(proto.Op(proto.START)):
                 raise errors.Internal("the container's monitor exited during start")
-            event = await handle.next_event(("started", "error"))
-            if event["event"] == "error":
+            event = await handle.next_event((proto.STARTED, proto.ERROR))
+            if event.event == proto.ERROR:
                 raise _start_error(event)
         except (asyncio.IncompleteReadError, ConnectionError):
             handle.close()
@@ -141,15 +141,15 @@ class Lifecycle:
         except BaseException:
             handle.close()  # the monitor deletes a container nobody will start
             raise
-        return handle, pid, event["started_at"]
+        return handle, pid, event.started_at
 
     def _wire(self, cid: str, handle: MonitorHandle) -> None:
         def on_output(raw: bytes, stream: int, payload: bytes) -> None:
             self.attachments.output(cid, raw, stream, payload)
 
-        def on_event(doc: dict) -> None:
-            if doc.get("event") == "exited":
-                self.spawn(self._exited(cid, handle, doc))
+        def on_event(event: proto.Event) -> None:
+            if event.event == proto.EXITED:
+                self.spawn(self._exited(cid, handle, event.exit_doc()))
 
         def on_close() -> None:
             self.spawn(self._monitor_lost(cid, handle))
@@ -228,14 +228,18 @@ class Lifecycle:
     async def _signal(self, rec: ContainerRecord, sig: int) -> None:
         """Send ``sig`` once (caller holds the lock). A monitor that has closed is exiting."""
         handle = self._live.get(rec.id)
-        if handle is None or not await handle.signal(sig):
+        if handle is None:
+            # Alive with no monitor to ask: end it through what the runtime knows.
+            self.spawn(self._monitor_lost(rec.id, None))
+            return
+        if not await handle.signal(sig):
             return
         self.machine.bus.publish(Event("container", "kill", rec.id,
                                        {"name": rec.name, "image": rec.image, "signal": str(sig)}))
         if sig == signal.SIGKILL and rec.state.paused:
             # A frozen process cannot die: thaw it (as containerd does) so SIGKILL lands.
             try:
-                await handle.call({"op": "resume"})
+                await handle.call(proto.Op(proto.RESUME))
             except errors.KetchError:
                 pass  # it is exiting already
 
@@ -288,17 +292,17 @@ class Lifecycle:
     # -- pause ----------------------------------------------------------------------
     async def pause(self, rec: ContainerRecord) -> None:
         """Freeze the container's processes through its runtime (runc pause)."""
-        await self._freeze(rec, "pause", "pause")
+        await self._freeze(rec, "pause", proto.PAUSE)
 
     async def unpause(self, rec: ContainerRecord) -> None:
-        await self._freeze(rec, "unpause", "resume")
+        await self._freeze(rec, "unpause", proto.RESUME)
 
     async def _freeze(self, rec: ContainerRecord, action: str, op: str) -> None:
         async with self.lock(rec.id):
             handle = self._live.get(rec.id)
             if not self.machine.can(rec, action) or handle is None:
                 raise S.refusal(action, rec.state, rec.id)
-            await handle.call({"op": op})
+            await handle.call(proto.Op(op))
             self.machine.apply(rec, action)
 
     # -- daemon restart ---------------------------------------------------------------
@@ -314,21 +318,21 @@ class Lifecycle:
         found = await self.launcher.reconnect(exec_dir)
         if found is not None:
             handle, status = found
-            if status.get("state") in ("running", "created"):
+            if status.state in ("running", "created"):
                 await self._adopt(rec, handle, status)
                 return
             handle.close()  # exited: its exit file is written
         await self._recover_then_exit(rec)
 
-    async def _adopt(self, rec: ContainerRecord, handle: MonitorHandle, status: dict) -> None:
-        if status["state"] == "created":  # started by nobody, and its creator is gone
+    async def _adopt(self, rec: ContainerRecord, handle: MonitorHandle, status: proto.Event) -> None:
+        if status.state == "created":  # started by nobody, and its creator is gone
             handle.close()
             await self._recover_then_exit(rec)
             return
         async with self.lock(rec.id):
-            action = "recovered_paused" if status.get("paused") else "recovered"
-            if rec.state.status != (S.PAUSED if status.get("paused") else S.RUNNING):
-                self.machine.apply(rec, action, pid=int(status.get("pid") or rec.state.pid))
+            action = "recovered_paused" if status.paused else "recovered"
+            if rec.state.status != (S.PAUSED if status.paused else S.RUNNING):
+                self.machine.apply(rec, action, pid=status.pid or rec.state.pid)
             self._live[rec.id] = handle
             self._wire(rec.id, handle)
             self.attachments.run_started(rec.id)
@@ -352,8 +356,8 @@ def _ran_after(doc: dict, rec: ContainerRecord) -> bool:
     return timefmt.parse_ns(doc.get("finished_at", "")) > timefmt.parse_ns(rec.state.finished_at)
 
 
-def _start_error(event: dict) -> errors.KetchError:
-    code = int(event.get("exit_code") or 125)
+def _start_error(event: proto.Event) -> errors.KetchError:
+    code = event.exit_code or 125
     if code in (126, 127):
-        return errors.ExecFailed(event["message"], code)
-    return errors.InvalidArgument(event["message"])
+        return errors.ExecFailed(event.message, code)
+    return errors.InvalidArgument(event.message)
