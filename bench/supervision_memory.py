@@ -28,8 +28,14 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KETCH = os.path.join(REPO, ".venv", "bin", "ketch")
-KETCHD = os.path.join(REPO, ".venv", "bin", "ketchd")
+PYTHON = os.path.join(REPO, ".venv", "bin", "python3")
+# .venv/bin/ketch{,d} may belong to another checkout (they insert its path): run this
+# checkout's code with the venv's interpreter, the way those scripts do.
+KETCH = [PYTHON, "-IS", "-c", f"import sys; sys.path.insert(0, {REPO!r}); "
+         "from ketch.cli.main import main; sys.exit(main())"]
+KETCHD = [PYTHON, "-I", "-c", f"import sys; sys.path.insert(0, {REPO!r}); "
+          "from ketch.daemon.main import main; sys.exit(main())"]
+BASE_ENV = dict(os.environ)
 FIELDS = ("Rss", "Pss", "Pss_Anon", "Pss_File", "Shared_Clean", "Shared_Dirty",
           "Private_Clean", "Private_Dirty", "Anonymous")
 
@@ -82,7 +88,7 @@ def total(rolls: list[dict[str, int]]) -> dict[str, int]:
 
 # -- ketchd --------------------------------------------------------------------------
 def ketch(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    res = subprocess.run([KETCH, *args], env=env, capture_output=True, text=True)
+    res = subprocess.run([*KETCH, *args], env=env, capture_output=True, text=True)
     if check and res.returncode != 0:
         raise RuntimeError(f"ketch {' '.join(args)}: exit {res.returncode}: {res.stderr.strip()}")
     return res
@@ -92,10 +98,10 @@ def start_ketchd(root: str, cgroup_parent: str) -> tuple[subprocess.Popen, dict]
     host = f"unix://{root}/ketch.sock"
     with open(os.path.join(root, "daemon.json"), "w") as f:
         json.dump({"cgroup-parent": cgroup_parent}, f)
-    proc = subprocess.Popen([KETCHD, "-H", host, "--data-root", f"{root}/data", "--exec-root",
+    proc = subprocess.Popen([*KETCHD, "-H", host, "--data-root", f"{root}/data", "--exec-root",
                              f"{root}/exec", "--config-file", f"{root}/daemon.json"],
-                            stdout=subprocess.DEVNULL, stderr=open(f"{root}/ketchd.log", "w"))
-    env = dict(os.environ, KETCH_HOST=host)
+                            stdout=subprocess.DEVNULL, stderr=open(f"{root}/ketchd.log", "w"), env=BASE_ENV)
+    env = dict(BASE_ENV, KETCH_HOST=host)
     for _ in range(600):
         if proc.poll() is not None:
             raise RuntimeError(f"ketchd exited {proc.returncode}; see {root}/ketchd.log")
@@ -112,11 +118,30 @@ def fork_server_of(ketchd_pid: int) -> int:
     raise RuntimeError("no fork server under ketchd")
 
 
+def check_code(fs_pid: int) -> None:
+    """The fork server must run this checkout's ketch, not another one's."""
+    if REPO not in cmdline(fs_pid):
+        raise RuntimeError(f"fork server {fs_pid} does not run {REPO}: {cmdline(fs_pid)}")
+
+
 def monitors_of(fs_pid: int) -> list[int]:
     return [p for p in children_of(fs_pid) if (stat(p) or ("",))[0] == "ketch-monitor"]
 
 
 # -- clean-up checks -----------------------------------------------------------------
+def leftovers(root: str, cgroup_parent: str, seen: dict[int, int]) -> list[tuple[int, str]]:
+    pids = {pid for pid, start in seen.items() if (stat(pid) or ("", 0, -1))[2] == start}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != os.getpid() and root in cmdline(int(name)):
+            pids.add(int(name))
+    for top in cgroup_dirs(cgroup_parent):
+        for dirpath, _dirs, files in os.walk(top):
+            if "cgroup.procs" in files:
+                with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                    pids.update(int(x) for x in f.read().split())
+    return [(pid, (stat(pid) or ("?",))[0]) for pid in sorted(pids) if stat(pid) is not None]
+
+
 def mounts_under(root: str) -> list[str]:
     real = os.path.realpath(root)
     out = []
@@ -203,7 +228,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--count", "-n", type=int, default=100)
     p.add_argument("--runtime", default="", help="ketch run --runtime (default: ketch's own)")
-    p.add_argument("--parallel", type=int, default=4, help="concurrent `ketch run -d` (default 4)")
+    p.add_argument("--parallel", type=int, default=1, help="concurrent `ketch run -d` (default 1; see SUPERVISION.md: 4 hits a race)")
     p.add_argument("--settle", type=float, default=3.0, help="seconds to wait before measuring")
     p.add_argument("--smaps-dump", help="copy /proc/PID/smaps of the fork server and two monitors here")
     p.add_argument("--json", action="store_true")
@@ -236,6 +261,7 @@ def main() -> int:
         print(f"started {len(ids)} containers in {time.monotonic() - t0:.1f} s", file=sys.stderr)
         time.sleep(args.settle)
         fs = fork_server_of(ketchd.pid)
+        check_code(fs)
         for pid in [fs] + monitors_of(fs):
             st = stat(pid)
             if st:
@@ -257,6 +283,9 @@ def main() -> int:
                 if res.returncode != 0:
                     problems.append(f"ketch rm -f: {res.stderr.strip()}")
             left = ketch(env, "ps", "-aq", check=False).stdout.split()
+            for cid in left:  # one by one, once more
+                ketch(env, "rm", "-f", cid, check=False)
+            left = ketch(env, "ps", "-aq", check=False).stdout.split()
             if left:
                 problems.append(f"{len(left)} containers left after rm -f")
         if ketchd is not None:
@@ -268,21 +297,25 @@ def main() -> int:
                     problems.append("ketchd did not stop on SIGTERM; killed")
                     os.kill(ketchd.pid, signal.SIGKILL)
                     ketchd.wait()
-        # Any supervisor we saw that is still alive (same pid and start time) is ours.
+        # What is left of ours: supervisors we saw (same pid and start time), processes whose
+        # command line names our temporary root (monitors are forks of our fork server), and
+        # processes in cgroups under our own cgroup parent (containers).
         time.sleep(0.5)
-        for pid, start in started_pids.items():
-            st = stat(pid)
-            if st is not None and st[2] == start:
-                problems.append(f"process {pid} ({st[0]}) still alive; killed")
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        for pid, comm in leftovers(root, cgroup_parent, started_pids):
+            problems.append(f"process {pid} ({comm}) still alive; killed")
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
         left_mounts = mounts_under(root)
         if left_mounts:
             problems.append(f"mounts left under {root}: {left_mounts[:5]}")
             for point in sorted(left_mounts, key=len, reverse=True):
                 subprocess.run(["umount", "-l", point], capture_output=True)
+        if (problems or status) and os.path.exists(f"{root}/ketchd.log"):
+            shutil.copyfile(f"{root}/ketchd.log", f"{root}.ketchd.log")
+            problems.append(f"ketchd's log kept in {root}.ketchd.log")
         if not mounts_under(root):
             shutil.rmtree(root, ignore_errors=True)
             if os.path.exists(root):
