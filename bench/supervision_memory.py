@@ -13,6 +13,7 @@ nothing is left (processes, mounts under the root, cgroups under the parent).
     ... --runtime runc          # monitors driving runc through its CLI instead of ketch's runtime
     ... --smaps-dump DIR        # keep /proc/PID/smaps of the fork server and two monitors
     ... --json                  # one JSON document on stdout as well
+    ... --variant freeze        # the fork server with gc.freeze() before serving (bench-only wrapper)
 """
 
 import argparse
@@ -36,6 +37,30 @@ KETCH = [PYTHON, "-IS", "-c", f"import sys; sys.path.insert(0, {REPO!r}); "
 KETCHD = [PYTHON, "-I", "-c", f"import sys; sys.path.insert(0, {REPO!r}); "
           "from ketch.daemon.main import main; sys.exit(main())"]
 BASE_ENV = dict(os.environ)
+
+# Fork-server variants, measured without touching the product: ketchd is started through a
+# wrapper that rewrites the fork server's command line (MonitorLauncher.start's -c code).
+VARIANTS = {
+    "default": "",
+    "freeze": "import gc; gc.freeze(); ",  # after the imports, before serving
+    "freeze-disable": "import gc; gc.freeze(); gc.disable(); ",
+    "disable": "import gc; gc.disable(); ",
+}
+WRAPPER = """
+import subprocess, sys
+sys.path.insert(0, {repo!r})
+import ketch.engine.monitors as m
+class _Sub:
+    def __getattr__(self, name):
+        return getattr(subprocess, name)
+    @staticmethod
+    def Popen(args, **kw):
+        needle = "from ketch.monitor.forkserver import serve; "
+        args = [a.replace(needle, needle + {prelude!r}) if isinstance(a, str) else a for a in args]
+        return subprocess.Popen(args, **kw)
+m.subprocess = _Sub()
+from ketch.daemon.main import main; sys.exit(main())
+"""
 FIELDS = ("Rss", "Pss", "Pss_Anon", "Pss_File", "Shared_Clean", "Shared_Dirty",
           "Private_Clean", "Private_Dirty", "Anonymous")
 
@@ -94,11 +119,13 @@ def ketch(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProc
     return res
 
 
-def start_ketchd(root: str, cgroup_parent: str) -> tuple[subprocess.Popen, dict]:
+def start_ketchd(root: str, cgroup_parent: str, variant: str = "default") -> tuple[subprocess.Popen, dict]:
     host = f"unix://{root}/ketch.sock"
     with open(os.path.join(root, "daemon.json"), "w") as f:
         json.dump({"cgroup-parent": cgroup_parent}, f)
-    proc = subprocess.Popen([*KETCHD, "-H", host, "--data-root", f"{root}/data", "--exec-root",
+    cmd = KETCHD if variant == "default" else \
+        [PYTHON, "-I", "-c", WRAPPER.format(repo=REPO, prelude=VARIANTS[variant])]
+    proc = subprocess.Popen([*cmd, "-H", host, "--data-root", f"{root}/data", "--exec-root",
                              f"{root}/exec", "--config-file", f"{root}/daemon.json"],
                             stdout=subprocess.DEVNULL, stderr=open(f"{root}/ketchd.log", "w"), env=BASE_ENV)
     env = dict(BASE_ENV, KETCH_HOST=host)
@@ -231,6 +258,8 @@ def main() -> int:
     p.add_argument("--parallel", type=int, default=1, help="concurrent `ketch run -d` (default 1; see SUPERVISION.md: 4 hits a race)")
     p.add_argument("--settle", type=float, default=3.0, help="seconds to wait before measuring")
     p.add_argument("--smaps-dump", help="copy /proc/PID/smaps of the fork server and two monitors here")
+    p.add_argument("--variant", choices=sorted(VARIANTS), default="default",
+                   help="fork-server variant (bench-only wrapper; default: the product as is)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     if os.geteuid() != 0:
@@ -246,7 +275,7 @@ def main() -> int:
     problems: list[str] = []
     status = 0
     try:
-        ketchd, env = start_ketchd(root, cgroup_parent)
+        ketchd, env = start_ketchd(root, cgroup_parent, args.variant)
         run_args = ["run", "-d"] + (["--runtime", args.runtime] if args.runtime else []) + \
             ["busybox", "sleep", "3600"]
         t0 = time.monotonic()
@@ -268,6 +297,8 @@ def main() -> int:
                 started_pids[pid] = st[2]
         m = measure(ketchd, args.count, args.smaps_dump)
         m["runtime"] = args.runtime or "ketch"
+        m["variant"] = args.variant
+        print(f"variant {args.variant}, runtime {m['runtime']}, fork server: {cmdline(fs)[:200]}")
         report(m)
         if args.json:
             print(json.dumps(m))
