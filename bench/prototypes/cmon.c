@@ -1,6 +1,12 @@
 /* Prototype (c): a container monitor in C, as small as it can be while doing the job.
  *
  *   cmon STATE_DIR LOG_PATH -- ARGV...
+ *   cmon STATE_DIR LOG_PATH --adopt PID STDOUT_FD STDERR_FD
+ *
+ * The second form is for a process that already created the container and then exec()s
+ * cmon: ketch's warm fork server forks, the child runs the runtime's create in Python
+ * (ketch's runtime in-process, or `runc create`), then execs cmon, which keeps the pid,
+ * the container's init as its child and the inherited pipe fds (or pty master).
  *
  * Becomes a child subreaper, runs ARGV (standing in for "runtime create/start": with runc
  * it would run `runc create` and read --pid-file, and receive the pty master over
@@ -109,15 +115,21 @@ static void write_exit(const char *dir, int code) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 5 || strcmp(argv[3], "--") != 0) {
-        fprintf(stderr, "usage: cmon STATE_DIR LOG_PATH -- ARGV...\n");
+    int adopt = argc == 7 && strcmp(argv[3], "--adopt") == 0;
+    if (!adopt && (argc < 5 || strcmp(argv[3], "--") != 0)) {
+        fprintf(stderr, "usage: cmon STATE_DIR LOG_PATH -- ARGV... | --adopt PID STDOUT_FD STDERR_FD\n");
         return 2;
     }
     const char *dir = argv[1];
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     log_fd = open(argv[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     int out[2], err[2];
-    if (log_fd < 0 || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) { perror("cmon"); return 1; }
+    if (adopt) {
+        out[0] = atoi(argv[5]);
+        err[0] = atoi(argv[6]);
+        fcntl(out[0], F_SETFD, FD_CLOEXEC);
+        fcntl(err[0], F_SETFD, FD_CLOEXEC);
+    } else if (log_fd < 0 || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) { perror("cmon"); return 1; }
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -126,8 +138,10 @@ int main(int argc, char **argv) {
     sigprocmask(SIG_BLOCK, &mask, NULL);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-    pid_t child = fork();
-    if (child == 0) {
+    pid_t child = adopt ? (pid_t)atoi(argv[4]) : fork();
+    if (adopt) {
+        raise(SIGCHLD); /* it may have exited before the signalfd existed: reap once at once */
+    } else if (child == 0) {
         sigprocmask(SIG_UNBLOCK, &mask, NULL);
         int null = open("/dev/null", O_RDONLY);
         dup2(null, 0);
@@ -136,8 +150,10 @@ int main(int argc, char **argv) {
         execvp(argv[4], argv + 4);
         _exit(127);
     }
-    close(out[1]);
-    close(err[1]);
+    if (!adopt) {
+        close(out[1]);
+        close(err[1]);
+    }
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     fcntl(err[0], F_SETFL, O_NONBLOCK);
 

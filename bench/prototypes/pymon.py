@@ -13,6 +13,9 @@ output for subscribers, reaps the child, writes exit.json and exits.
                   (ketch.monitor.forkserver, hence monitor, runtime, cgroups, seccomp)
 --loop ketch      run ketch's own Monitor class (ketch.monitor.monitor) with a stand-in
                   runtime that spawns the child instead of creating a container
+--loop exec-cmon  the forked child "creates" the container in Python (spawns it with its
+                  pipes), then exec()s the C monitor (cmon.c, --cmon PATH) with --adopt:
+                  the pid, the child and the fds stay; the Python image is gone
 --freeze          gc.freeze() in the fork server after the imports, before forking
 --gc-disable      gc.disable() in the fork server (inherited by the monitors)
 
@@ -29,6 +32,8 @@ ARGS = sys.argv[1:]
 COUNT = int(ARGS[ARGS.index("--count") + 1]) if "--count" in ARGS else 100
 IMPORTS = ARGS[ARGS.index("--imports") + 1] if "--imports" in ARGS else "stdlib"
 LOOP = ARGS[ARGS.index("--loop") + 1] if "--loop" in ARGS else "lean"
+if LOOP == "ketch":
+    IMPORTS = "ketch"  # ketch's Monitor class needs them
 CHILD_ARGV = ["/bin/sh", "-c", "echo hello from $$; echo to stderr >&2; exec sleep 3600"]
 
 # -- the module set the fork server holds ----------------------------------------------------
@@ -184,6 +189,25 @@ def ketch_monitor(state_dir: str, conn: socket.socket) -> int:
     return 0
 
 
+# -- create in Python, then become the C monitor ---------------------------------------------
+def exec_cmon(state_dir: str) -> int:
+    cmon = ARGS[ARGS.index("--cmon") + 1] if "--cmon" in ARGS else "/tmp/cmon"
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    fds = []
+    ends = []
+    for _stream in (1, 2):
+        r, w = os.pipe()  # inheritable read ends: they cross the exec
+        fds.append(r)
+        ends.append(w)
+    pid = spawn_child(*ends)  # stands in for ketch's runtime create, run in this warm process
+    for w in ends:
+        os.close(w)
+    for r in fds:
+        os.set_inheritable(r, True)
+    os.execv(cmon, [cmon, state_dir, os.path.join(state_dir, "json.log"), "--adopt", str(pid),
+                    str(fds[0]), str(fds[1])])
+
+
 # -- the fork server and the measurement --------------------------------------------------------
 def rollup(pid: int) -> dict:
     out = {}
@@ -238,6 +262,8 @@ def main() -> int:
                     libc.prctl(PR_SET_NAME, b"pymon", 0, 0, 0)
                     for s in keep:  # ketchd's ends: not the monitor's
                         s.close()
+                    if LOOP == "exec-cmon":
+                        exec_cmon(d)
                     code = ketch_monitor(d, theirs) if LOOP == "ketch" else lean_monitor(d)
                 except BaseException:  # noqa: BLE001
                     import traceback
