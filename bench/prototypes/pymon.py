@@ -46,9 +46,11 @@ import time  # noqa: E402
 
 if IMPORTS == "ketch" or LOOP == "ketch":
     sys.path.insert(0, REPO)
-    import ketch.monitor.forkserver  # noqa: E402,F401  everything today's fork server preloads
+    import importlib  # noqa: E402
+    importlib.import_module("ketch.monitor.forkserver")  # everything today's fork server preloads
     from ketch.monitor import monitor as kmon  # noqa: E402
     from ketch.monitor import runtimes as kruntimes  # noqa: E402
+    from ketch.monitor import protocol as kproto  # noqa: E402
 
 libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_NAME, PR_SET_CHILD_SUBREAPER = 15, 36
@@ -181,7 +183,7 @@ class SpawnRuntime:
 
 def ketch_monitor(state_dir: str, conn: socket.socket) -> int:
     kruntimes.make = lambda *a: SpawnRuntime()
-    req = kmon.MonitorRequest(id=os.path.basename(state_dir), bundle="", runtime_root=state_dir,
+    req = kproto.MonitorRequest(id=os.path.basename(state_dir), bundle="", runtime_root=state_dir,
                               state_dir=state_dir, log_path=os.path.join(state_dir, "json.log"))
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     m = kmon.Monitor(req, conn)
