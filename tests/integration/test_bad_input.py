@@ -36,3 +36,56 @@ def test_unknown_seccomp_syscall_is_refused_and_leaves_nothing(daemon, tmp_path)
         running = {c["Id"] for c in daemon.api("GET", "/containers/json")[1]}
         entries = {e for e in (os.listdir(path) if os.path.isdir(path) else []) if not e.startswith(".")}
         assert entries - {"runc", "crun"} <= running
+
+
+# -- wrong JSON types: Go's decoding error, a 400, nothing created ---------------------
+
+@pytest.mark.parametrize("body, words", [
+    (b'{"Image": 5}', "json: cannot unmarshal number into Go struct field "
+                      "ContainerConfigWrapper.Image of type string"),
+    (b'{"Image": "busybox", "Env": [1, 2]}', "ContainerConfigWrapper.Env of type string"),
+    (b'{"Image": "busybox", "Labels": ["x"]}', "ContainerConfigWrapper.Labels of type map[string]string"),
+    (b'{"Image": "busybox", "HostConfig": "x"}',
+     "cannot unmarshal string into Go struct field ContainerConfigWrapper.HostConfig of type container.HostConfig"),
+    (b'{"Image": "busybox", "Entrypoint": 7}', "ContainerConfigWrapper.Entrypoint of type string"),
+    (b'{"Image": "busybox", "ExposedPorts": [1]}', "ContainerConfigWrapper.ExposedPorts of type nat.PortSet"),
+    (b'{"Image": "busybox", "HostConfig": {"Ulimits": {"nofile": 1}}}',
+     "HostConfig.HostConfig.Ulimits of type []*units.Ulimit"),
+    (b'{"Image": "busybox", "HostConfig": {"Devices": ["/dev/null"]}}',
+     "HostConfig.HostConfig.Devices of type container.DeviceMapping"),
+    (b'{"Image": "busybox", "HostConfig": {"PidsLimit": "10"}}', "HostConfig.HostConfig.PidsLimit of type int64"),
+    (b'{"Image": "busybox", "HostConfig": {"Memory": 1.5e9}}',
+     "cannot unmarshal number 1.5e9 into Go struct field HostConfig.HostConfig.Memory of type int64"),
+    (b'[{"Image": "busybox"}]', "cannot unmarshal array into Go value of type runconfig.ContainerConfigWrapper"),
+    (b'', "invalid JSON: got EOF while reading request body"),
+])
+def test_create_with_a_wrong_json_type_is_a_400_naming_the_field(daemon, body, words):
+    before = daemon.api("GET", "/containers/json?all=1")[1]
+    status, reply = daemon.api("POST", "/containers/create", body)
+    assert status == 400, reply
+    assert reply["message"].startswith("invalid JSON: ")
+    assert words in reply["message"]
+    assert daemon.api("GET", "/containers/json?all=1")[1] == before
+
+
+def test_create_takes_entrypoint_and_cmd_as_one_string(daemon, names):
+    name = names()
+    status, reply = daemon.api("POST", f"/containers/create?name={name}",
+                               {"Image": "busybox", "Entrypoint": "echo", "Cmd": "hi there"})
+    assert status == 201, reply
+    config = daemon.api("GET", f"/containers/{name}/json")[1]
+    assert (config["Path"], config["Args"]) == ("echo", ["hi there"])
+
+
+@pytest.mark.parametrize("body, words", [
+    (b'[1]', "json: cannot unmarshal array into Go value of type container.UpdateConfig"),
+    (b'{"Memory": "1g"}', "Go struct field UpdateConfig.Memory of type int64"),
+    (b'{"PidsLimit": "x"}', "Go struct field UpdateConfig.PidsLimit of type int64"),
+    (b'{"RestartPolicy": "always"}', "UpdateConfig.RestartPolicy of type container.RestartPolicy"),
+])
+def test_update_with_a_wrong_json_type_is_a_400(daemon, names, body, words):
+    name = names()
+    assert daemon.api("POST", f"/containers/create?name={name}", {"Image": "busybox", "Cmd": ["true"]})[0] == 201
+    status, reply = daemon.api("POST", f"/containers/{name}/update", body)
+    assert status == 400, reply
+    assert words in reply["message"]

@@ -5,6 +5,7 @@ import contextlib
 import time
 
 from ketch import detachkeys, errors, timefmt
+from ketch.apitypes import container as apitypes
 from ketch.api import filters as flt
 from ketch.api import views
 from ketch.api.http import (MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, Router,
@@ -63,8 +64,8 @@ class ContainerRoutes:
 
     # -- lifecycle ----------------------------------------------------------------
     async def create(self, request: Request) -> Response:
-        body = await request.json()
-        cid, warnings = self.svc.create(body or {}, request.arg("name"))
+        body = apitypes.decode_create(await request.body())
+        cid, warnings = self.svc.create(body, request.arg("name"))
         return json_response({"Id": cid, "Warnings": warnings}, 201)
 
     async def start(self, request: Request) -> Response:
@@ -172,7 +173,8 @@ class ContainerRoutes:
         return True
 
     async def update(self, request: Request) -> Response:
-        warnings = await self.svc.update(request.match["id"], await request.json() or {})
+        body = apitypes.decode_update(await request.body())
+        warnings = await self.svc.update(request.match["id"], body)
         return json_response({"Warnings": warnings})
 
     async def stats(self, request: Request) -> StreamResponse:
