@@ -73,11 +73,11 @@ class ContainerRoutes:
         return NO_CONTENT if started else NOT_MODIFIED
 
     async def stop(self, request: Request) -> Response:
-        stopped = await self.svc.stop(request.match["id"], request.int_arg("t"), request.arg("signal"))
+        stopped = await self.svc.stop(request.match["id"], request.int_arg("t", bits=32), request.arg("signal"))
         return NO_CONTENT if stopped else NOT_MODIFIED
 
     async def restart(self, request: Request) -> Response:
-        await self.svc.restart(request.match["id"], request.int_arg("t"), request.arg("signal"))
+        await self.svc.restart(request.match["id"], request.int_arg("t", bits=32), request.arg("signal"))
         return NO_CONTENT
 
     async def kill(self, request: Request) -> Response:
