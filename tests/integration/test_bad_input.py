@@ -168,3 +168,13 @@ def test_a_huge_memory_limit_the_kernel_takes_starts(daemon, names):
     assert status == 201, reply
     assert daemon.api("POST", f"/containers/{name}/start")[0] == 204
     assert daemon.api("POST", f"/containers/{name}/wait")[1]["StatusCode"] == 0
+
+
+def test_rename_to_nothing_is_dockers_400(daemon, names):
+    name = names()
+    assert daemon.api("POST", f"/containers/create?name={name}", {"Image": "busybox", "Cmd": ["true"]})[0] == 201
+    for query in ("", "?name="):
+        status, reply = daemon.api("POST", f"/containers/{name}/rename{query}")
+        assert (status, reply["message"]) == (400, "Neither old nor new names may be empty")
+    status, reply = daemon.api("POST", f"/containers/{name}/rename?name=a")
+    assert (status, reply["message"]) == (400, "Invalid container name (a), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")

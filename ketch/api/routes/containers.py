@@ -97,7 +97,10 @@ class ContainerRoutes:
         return NO_CONTENT
 
     async def rename(self, request: Request) -> Response:
-        self.svc.rename(request.match["id"], request.arg("name") or "")
+        new_name = request.arg("name") or ""
+        if not new_name:  # moby checks this before it looks the container up
+            raise errors.InvalidArgument("Neither old nor new names may be empty")
+        self.svc.rename(request.match["id"], new_name)
         return NO_CONTENT
 
     async def resize(self, request: Request) -> Response:
