@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 
+import h11
 import pytest
 
 from ketch.api.http import (
@@ -675,6 +676,15 @@ def test_a_request_head_over_1mb_is_431(server, app, size, status, whole):
         assert headers["connection"] == "close"
         assert client.at_eof()
     client.close()
+
+
+def test_head_size_counts_the_head_as_sent():
+    """For a big head that reaches h11 whole (it checks only incomplete ones)."""
+    from ketch.api.http import _head_size
+    raw = b"GET /_ping?x=1 HTTP/1.1\r\nHost: d\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n"
+    conn = h11.Connection(h11.SERVER)
+    conn.receive_data(raw)
+    assert _head_size(conn.next_event()) == len(raw)
 
 
 def test_client_disconnect_during_stream_is_quiet(server, app, caplog):
