@@ -46,7 +46,11 @@ def parse(data: bytes) -> object:
     """JSON text -> Python values, keeping non-integer number literals (Go quotes them)."""
     try:
         return json.loads(data, parse_float=JsonFloat, parse_constant=_no_constant)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # moby decodes one value, then checks dec.More()
+            raise InvalidArgument("unexpected content after JSON") from None
+        raise InvalidArgument(f"invalid JSON: {exc}") from None
+    except ValueError as exc:  # UnicodeDecodeError, and NaN or Infinity
         raise InvalidArgument(f"invalid JSON: {exc}") from None
 
 

@@ -163,6 +163,12 @@ def test_a_syntax_error_is_invalid_json():
         api.decode_create(b'{"Memory": NaN}')
 
 
+def test_content_after_the_body_is_mobys_error():
+    with pytest.raises(InvalidArgument, match="^unexpected content after JSON$"):
+        api.decode_create(b'{"Image": "busybox"} {}')
+    assert api.decode_create(b'{"Image": "busybox"}\n\n') == {"Image": "busybox"}
+
+
 def test_the_checked_body_has_canonical_keys_and_lists():
     body = api.decode_create(b'{"image": "busybox", "cmd": "ls -l", "Entrypoint": ["sh", null], '
                              b'"hostconfig": {"memory": 8388608, "PidsLimit": null, "CapAdd": "NET_ADMIN"}, '
