@@ -256,6 +256,12 @@ class _Decoder:
 
 
 def _zero(t: GoType) -> object:
+    """The zero value of a null element. A struct's is {}; so is a struct pointer's, where
+    Go would leave a nil that moby then dereferences: the engine gets a value it can check."""
+    if isinstance(t, Ptr):
+        return _zero(t.elem) if isinstance(t.elem, Struct) else None
+    if isinstance(t, Struct):
+        return {}
     if isinstance(t, String):
         return ""
     if isinstance(t, Int):

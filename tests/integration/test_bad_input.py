@@ -178,3 +178,14 @@ def test_rename_to_nothing_is_dockers_400(daemon, names):
         assert (status, reply["message"]) == (400, "Neither old nor new names may be empty")
     status, reply = daemon.api("POST", f"/containers/{name}/rename?name=a")
     assert (status, reply["message"]) == (400, "Invalid container name (a), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+
+
+@pytest.mark.parametrize("host, words", [
+    ({"Devices": [None]}, "invalid device mapping"),
+    ({"Ulimits": [None]}, "invalid ulimit type: "),
+    ({"Ulimits": [{"Name": "nofile", "Soft": 10, "Hard": 5}]}, "ulimit soft limit must be less than"),
+])
+def test_null_or_odd_elements_are_400s_not_500s(daemon, host, words):
+    status, reply = daemon.api("POST", "/containers/create", {"Image": "busybox", "HostConfig": host})
+    assert status == 400, reply
+    assert words in reply["message"]

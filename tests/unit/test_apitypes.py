@@ -178,6 +178,15 @@ def test_the_checked_body_has_canonical_keys_and_lists():
                     "Unknown": 1}
 
 
+def test_null_elements_become_zero_values_the_engine_can_check():
+    body = api.decode_create(b'{"Env": [null], "Labels": {"a": null}, "HostConfig": {"Devices": [null], '
+                             b'"Ulimits": [null], "ConsoleSize": [null, 5]}, '
+                             b'"NetworkingConfig": {"EndpointsConfig": {"bridge": null}}}')
+    assert body == {"Env": [""], "Labels": {"a": ""},
+                    "HostConfig": {"Devices": [{}], "Ulimits": [{}], "ConsoleSize": [0, 5]},
+                    "NetworkingConfig": {"EndpointsConfig": {"bridge": {}}}}
+
+
 def test_an_exact_key_wins_over_a_folded_one():
     t = gojson.struct("T", "T", ("Aa", gojson.String()), ("AA", gojson.Int()))
     assert gojson.decode({"AA": 5}, t) == {"AA": 5}
