@@ -5,12 +5,12 @@ import contextlib
 import time
 
 from ketch import detachkeys, errors, timefmt
-from ketch.apitypes import container as apitypes
 from ketch.api import filters as flt
 from ketch.api import views
 from ketch.api.http import (MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, Router,
                             StreamResponse, encode_json, json_response)
 from ketch.api.versions import at_least
+from ketch.apitypes import container as apitypes
 from ketch.engine import logs as logreader
 from ketch.engine import stats
 from ketch.engine.containers import ContainerService
