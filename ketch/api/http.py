@@ -55,6 +55,7 @@ RAW_STREAM = "application/vnd.docker.raw-stream"
 MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
 
 MAX_HEAD_BYTES = 1 << 20  # Go's DefaultMaxHeaderBytes: X-Registry-Config headers get big
+_HEAD_LIMIT = MAX_HEAD_BYTES + 4096  # what Go's server really reads before it answers 431
 MAX_BODY_BYTES = 64 << 20  # what body() and json() buffer by default; stream() has no limit
 _SKIP_LIMIT = 256 << 10  # unread body discarded to keep a connection alive, as Go's net/http
 _READ_HIGH_WATER = 1 << 20  # stop reading the socket while this much waits for a reader
@@ -70,6 +71,21 @@ class BadRequest(InvalidArgument, ValueError):
     """The request itself is malformed; errors.InvalidArgument makes it a 400."""
 
 
+class HeadTooLarge(BadRequest):
+    """The request line and headers passed Go's limit: answered 431, as net/http does."""
+
+
+def _go_quote(text: str) -> str:
+    """Go's strconv.Quote, near enough: double quotes, backslash escapes."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _head_size(event: h11.Request) -> int:
+    """The size of a parsed request head as sent (names, values, separators, line ends)."""
+    line = len(event.method) + len(event.target) + 12  # " ", " HTTP/1.1\r\n"
+    return line + sum(len(name) + len(value) + 4 for name, value in event.headers.raw_items()) + 2
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     """A complete response; its Content-Length is computed when it is sent."""
@@ -80,6 +96,8 @@ class Response:
     content_type: str | None = "text/plain; charset=utf-8"
 
 
+# Go's net/http answer to a request head over its limit, word for word (and it closes)
+_HEAD_TOO_LARGE = Response(431, b"431 Request Header Fields Too Large")
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _JSON_ASCII = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
@@ -148,13 +166,19 @@ class Request:
             return default
         return values[0].strip().lower() not in _FALSE_FLAGS
 
-    def int_arg(self, name: str, default: int | None = None) -> int | None:
+    def int_arg(self, name: str, default: int | None = None, bits: int = 64) -> int | None:
+        """Go's strconv.Atoi on a query parameter, as moby parses them, for an int of
+        ``bits`` bits (32 where a bigger value means nothing, as a stop timeout of more
+        than 68 years); absent or empty -> default. The errors are Go's own text."""
         value = self.arg(name)
         if not value:
             return default
         if _INTEGER.fullmatch(value) is None:
-            raise BadRequest(f"invalid value for {name}: {value!r}")
-        return int(value)
+            raise BadRequest(f"strconv.Atoi: parsing {_go_quote(value)}: invalid syntax")
+        number = int(value)
+        if not -(1 << (bits - 1)) <= number < 1 << (bits - 1):
+            raise BadRequest(f"strconv.Atoi: parsing {_go_quote(value)}: value out of range")
+        return number
 
     async def stream(self) -> AsyncIterator[bytes]:
         """The body in chunks as they arrive (Content-Length or chunked framing)."""
@@ -484,7 +508,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=_HEAD_LIMIT)
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.task: asyncio.Task[None] | None = None
         self.idle = True  # waiting for the next request
@@ -587,6 +611,8 @@ class _Connection(asyncio.Protocol):
             except h11.RemoteProtocolError as exc:
                 if self.eof:
                     raise ConnectionResetError(_CLIENT_GONE) from None
+                if exc.error_status_hint == 431:
+                    raise HeadTooLarge(str(exc)) from None
                 raise BadRequest(f"malformed request: {exc}") from None
             if event is not h11.NEED_DATA:
                 return event
@@ -708,10 +734,16 @@ class _Connection(asyncio.Protocol):
             event = await self.next_event()
         except ConnectionResetError:
             return False
+        except HeadTooLarge:
+            await self._answer_plain(_HEAD_TOO_LARGE)
+            return False
         except BadRequest as exc:
             await self._answer_error(None, exc)
             return False
         if type(event) is not h11.Request:  # ConnectionClosed
+            return False
+        if _head_size(event) > _HEAD_LIMIT:  # a big head that came in whole: h11 took it
+            await self._answer_plain(_HEAD_TOO_LARGE)
             return False
         self.idle = False
         request = Request(self, event)
@@ -752,6 +784,13 @@ class _Connection(asyncio.Protocol):
             await result.finish()
         else:
             raise TypeError(f"handler returned {type(result).__name__}, not a response")
+
+    async def _answer_plain(self, response: Response) -> None:
+        """A response before any handler ran (the connection closes after it)."""
+        try:
+            await self.send_response(None, response)
+        except (ConnectionError, h11.LocalProtocolError):
+            pass
 
     async def _answer_error(self, request: Request | None, exc: BaseException) -> None:
         try:

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable
 
+from ketch.engine import tailfile
 from ketch.timefmt import parse_ns
 
 POLL_INTERVAL = 0.1
@@ -49,15 +50,9 @@ def _decode(line: bytes, opts: LogOptions) -> LogEntry | None:
 
 
 def _read_all(path: str, opts: LogOptions) -> tuple[list[LogEntry], int]:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return [], 0
-    end = data.rfind(b"\n") + 1
-    lines = data[:end].splitlines()
-    if opts.tail >= 0:  # Docker takes the last lines of the file first, then filters them
-        lines = lines[len(lines) - opts.tail:] if opts.tail else []
+    # Docker takes the last lines of the file first, then filters them; the tail is
+    # found from the end of the file, so its cost does not grow with the log.
+    lines, end = tailfile.read_tail(path, opts.tail)
     return [e for e in (_decode(line, opts) for line in lines) if e], end
 
 

@@ -44,7 +44,10 @@ wing wozniak wright wu yalow yonath zhukovsky""".split()
 
 
 def validate(name: str) -> str:
-    """The name without its leading slash, or Docker's error."""
+    """The name without its leading slash, or Docker's error.
+
+    As in moby, there is no length limit: only the 1 MB request head bounds a name.
+    """
     if not VALID_NAME.fullmatch(name):
         raise InvalidArgument(
             f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")

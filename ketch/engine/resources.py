@@ -1,12 +1,20 @@
 """HostConfig resource fields -> OCI ``linux.resources`` (pure), with moby's validation.
 
 The checks and their messages are moby's ``verifyPlatformContainerResources``: users
-see them as ``Error response from daemon: ...``.
+see them as ``Error response from daemon: ...``. The maximum memory check is ketch's
+own, in the same words as moby's minimum one.
 """
+
+import os
 
 from ketch.errors import InvalidArgument
 
 MIN_MEMORY = 6 * 1024 * 1024
+# The most a cgroup memory counter holds: the kernel's PAGE_COUNTER_MAX (LONG_MAX / page
+# size) in bytes, what memory.limit_in_bytes reads back as "no limit". A bigger value
+# would be clamped there, or, doubled into the default swap limit, pass int64 and fail
+# only at start; it is refused at create instead.
+MAX_MEMORY = (2**63 - 1) // os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PAGE_SIZE")
 DEFAULT_CPU_PERIOD = 100000
 
 # runc's specconv.AllowedDevices comes after these; Docker's own list (deny all, allow
@@ -46,6 +54,11 @@ def memory(hc: dict) -> dict:
     reservation = _int(hc, "MemoryReservation")
     if limit and limit < MIN_MEMORY:
         raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    for value, what in ((limit, "memory limit"), (swap, "memoryswap limit"),
+                        (reservation, "memory reservation")):
+        if value > MAX_MEMORY:
+            raise InvalidArgument(f"Maximum {what} allowed is {MAX_MEMORY} bytes "
+                                  "(the kernel's page counter maximum)")
     if swap and swap != -1 and not limit:
         raise InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage")
     if limit and swap > 0 and swap < limit:
@@ -57,7 +70,8 @@ def memory(hc: dict) -> dict:
     out: dict = {}
     if limit:
         out["limit"] = limit
-        out["swap"] = swap if swap else 2 * limit  # unset: as much swap as memory (Docker)
+        # unset: as much swap as memory (Docker), at most what the kernel holds
+        out["swap"] = swap if swap else min(2 * limit, MAX_MEMORY)
     elif swap == -1:
         out["swap"] = -1
     if reservation:

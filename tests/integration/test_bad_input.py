@@ -36,3 +36,156 @@ def test_unknown_seccomp_syscall_is_refused_and_leaves_nothing(daemon, tmp_path)
         running = {c["Id"] for c in daemon.api("GET", "/containers/json")[1]}
         entries = {e for e in (os.listdir(path) if os.path.isdir(path) else []) if not e.startswith(".")}
         assert entries - {"runc", "crun"} <= running
+
+
+# -- wrong JSON types: Go's decoding error, a 400, nothing created ---------------------
+
+@pytest.mark.parametrize("body, words", [
+    (b'{"Image": 5}', "json: cannot unmarshal number into Go struct field "
+                      "ContainerConfigWrapper.Image of type string"),
+    (b'{"Image": "busybox", "Env": [1, 2]}', "ContainerConfigWrapper.Env of type string"),
+    (b'{"Image": "busybox", "Labels": ["x"]}', "ContainerConfigWrapper.Labels of type map[string]string"),
+    (b'{"Image": "busybox", "HostConfig": "x"}',
+     "cannot unmarshal string into Go struct field ContainerConfigWrapper.HostConfig of type container.HostConfig"),
+    (b'{"Image": "busybox", "Entrypoint": 7}', "ContainerConfigWrapper.Entrypoint of type string"),
+    (b'{"Image": "busybox", "ExposedPorts": [1]}', "ContainerConfigWrapper.ExposedPorts of type nat.PortSet"),
+    (b'{"Image": "busybox", "HostConfig": {"Ulimits": {"nofile": 1}}}',
+     "HostConfig.HostConfig.Ulimits of type []*units.Ulimit"),
+    (b'{"Image": "busybox", "HostConfig": {"Devices": ["/dev/null"]}}',
+     "HostConfig.HostConfig.Devices of type container.DeviceMapping"),
+    (b'{"Image": "busybox", "HostConfig": {"PidsLimit": "10"}}', "HostConfig.HostConfig.PidsLimit of type int64"),
+    (b'{"Image": "busybox", "HostConfig": {"Memory": 1.5e9}}',
+     "cannot unmarshal number 1.5e9 into Go struct field HostConfig.HostConfig.Memory of type int64"),
+    (b'[{"Image": "busybox"}]', "cannot unmarshal array into Go value of type runconfig.ContainerConfigWrapper"),
+    (b'', "invalid JSON: got EOF while reading request body"),
+])
+def test_create_with_a_wrong_json_type_is_a_400_naming_the_field(daemon, body, words):
+    before = daemon.api("GET", "/containers/json?all=1")[1]
+    status, reply = daemon.api("POST", "/containers/create", body)
+    assert status == 400, reply
+    assert reply["message"].startswith("invalid JSON: ")
+    assert words in reply["message"]
+    assert daemon.api("GET", "/containers/json?all=1")[1] == before
+
+
+def test_create_takes_entrypoint_and_cmd_as_one_string(daemon, names):
+    name = names()
+    status, reply = daemon.api("POST", f"/containers/create?name={name}",
+                               {"Image": "busybox", "Entrypoint": "echo", "Cmd": "hi there"})
+    assert status == 201, reply
+    config = daemon.api("GET", f"/containers/{name}/json")[1]
+    assert (config["Path"], config["Args"]) == ("echo", ["hi there"])
+
+
+@pytest.mark.parametrize("body, words", [
+    (b'[1]', "json: cannot unmarshal array into Go value of type container.UpdateConfig"),
+    (b'{"Memory": "1g"}', "Go struct field UpdateConfig.Memory of type int64"),
+    (b'{"PidsLimit": "x"}', "Go struct field UpdateConfig.PidsLimit of type int64"),
+    (b'{"RestartPolicy": "always"}', "UpdateConfig.RestartPolicy of type container.RestartPolicy"),
+])
+def test_update_with_a_wrong_json_type_is_a_400(daemon, names, body, words):
+    name = names()
+    assert daemon.api("POST", f"/containers/create?name={name}", {"Image": "busybox", "Cmd": ["true"]})[0] == 201
+    status, reply = daemon.api("POST", f"/containers/{name}/update", body)
+    assert status == 400, reply
+    assert words in reply["message"]
+
+
+# -- limits: as Docker and Go's net/http have them ----------------------------------------
+
+def _raw(daemon, data: bytes) -> bytes:
+    import socket
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(30)
+        s.connect(daemon.socket)
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before reading it all
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out
+
+
+def test_a_request_head_over_1mb_is_431(daemon):
+    # Go reads 1 MB (DefaultMaxHeaderBytes) and 4 KiB of slack before it gives up
+    reply = _raw(daemon, b"GET /_ping HTTP/1.1\r\nHost: d\r\nX-Big: " + b"a" * ((1 << 20) + 8192) + b"\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 431 ")
+    assert reply.endswith(b"\r\n\r\n431 Request Header Fields Too Large")
+    assert daemon.api("GET", "/_ping", raw=True)[0] == 200  # and the daemon serves on
+
+
+@pytest.mark.parametrize("name", ["a", "_x", "-x", ".x", "x y", "x/y", "caf\u00e9"])
+def test_an_invalid_name_is_dockers_400(daemon, name):
+    from urllib.parse import quote
+    status, reply = daemon.api("POST", f"/containers/create?name={quote(name)}", {"Image": "busybox"})
+    assert status == 400
+    assert reply["message"] == f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+
+
+def test_a_long_name_is_fine_as_in_docker(daemon, names):
+    """moby puts no length limit on names; only the 1 MB request head does."""
+    name = names() + "x" * 100_000
+    status, reply = daemon.api("POST", f"/containers/create?name={name}", {"Image": "busybox", "Cmd": ["true"]})
+    assert status == 201, reply
+    assert daemon.api("GET", f"/containers/{name}/json")[1]["Name"] == "/" + name
+    assert daemon.api("DELETE", f"/containers/{name}")[0] == 204
+
+
+@pytest.mark.parametrize("path, message", [
+    ("stop?t=2147483648", 'strconv.Atoi: parsing "2147483648": value out of range'),
+    ("stop?t=99999999999999999999", 'strconv.Atoi: parsing "99999999999999999999": value out of range'),
+    ("stop?t=1.5", 'strconv.Atoi: parsing "1.5": invalid syntax'),
+    ("restart?t=-2147483649", 'strconv.Atoi: parsing "-2147483649": value out of range'),
+    ("restart?t=ten", 'strconv.Atoi: parsing "ten": invalid syntax'),
+    ("kill?signal=99999999999999999999", "Invalid signal: 99999999999999999999"),
+    ("wait?condition=bogus", 'invalid condition: "bogus"'),
+])
+def test_bad_query_numbers_are_400s(daemon, names, path, message):
+    name = names()
+    assert daemon.api("POST", f"/containers/create?name={name}", {"Image": "busybox", "Cmd": ["sleep", "30"]})[0] == 201
+    assert daemon.api("POST", f"/containers/{name}/start")[0] == 204
+    status, reply = daemon.api("POST", f"/containers/{name}/{path}")
+    assert (status, reply["message"]) == (400, message)
+    assert daemon.api("GET", f"/containers/{name}/json")[1]["State"]["Running"]
+
+
+def test_a_memory_limit_beyond_the_kernels_is_refused_at_create(daemon):
+    before = daemon.api("GET", "/containers/json?all=1")[1]
+    status, reply = daemon.api("POST", "/containers/create",
+                               {"Image": "busybox", "HostConfig": {"Memory": 2**63 - 1}})
+    assert status == 400
+    assert reply["message"].startswith("Maximum memory limit allowed is ")
+    assert daemon.api("GET", "/containers/json?all=1")[1] == before
+
+
+def test_a_huge_memory_limit_the_kernel_takes_starts(daemon, names):
+    """2^62 bytes: its default swap (twice as much) used to overflow int64 and fail at start."""
+    name = names()
+    status, reply = daemon.api("POST", f"/containers/create?name={name}",
+                               {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Memory": 1 << 62}})
+    assert status == 201, reply
+    assert daemon.api("POST", f"/containers/{name}/start")[0] == 204
+    assert daemon.api("POST", f"/containers/{name}/wait")[1]["StatusCode"] == 0
+
+
+def test_rename_to_nothing_is_dockers_400(daemon, names):
+    name = names()
+    assert daemon.api("POST", f"/containers/create?name={name}", {"Image": "busybox", "Cmd": ["true"]})[0] == 201
+    for query in ("", "?name="):
+        status, reply = daemon.api("POST", f"/containers/{name}/rename{query}")
+        assert (status, reply["message"]) == (400, "Neither old nor new names may be empty")
+    status, reply = daemon.api("POST", f"/containers/{name}/rename?name=a")
+    assert (status, reply["message"]) == (400, "Invalid container name (a), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+
+
+@pytest.mark.parametrize("host, words", [
+    ({"Devices": [None]}, "invalid device mapping"),
+    ({"Ulimits": [None]}, "invalid ulimit type: "),
+    ({"Ulimits": [{"Name": "nofile", "Soft": 10, "Hard": 5}]}, "ulimit soft limit must be less than"),
+])
+def test_null_or_odd_elements_are_400s_not_500s(daemon, host, words):
+    status, reply = daemon.api("POST", "/containers/create", {"Image": "busybox", "HostConfig": host})
+    assert status == 400, reply
+    assert words in reply["message"]

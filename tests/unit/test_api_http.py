@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 
+import h11
 import pytest
 
 from ketch.api.http import (
@@ -183,7 +184,8 @@ class App:
         return json_response({"query": request.query, "filter": request.arg("filter"),
                               "missing": request.arg("missing", "dflt"),
                               "all": request.flag("all"), "size": request.flag("size", True),
-                              "limit": request.int_arg("limit", -1)})
+                              "limit": request.int_arg("limit", -1),
+                              "t": request.int_arg("t", None, bits=32)})
 
     async def echo(self, request):
         return Response(200, await request.body(), content_type="application/octet-stream")
@@ -377,7 +379,7 @@ def test_query_parsing(server):
     assert status == 200
     assert json.loads(body) == {
         "query": {"filter": ["a", "b"], "empty": [""], "limit": ["5"], "x": ['{"a":1}']},
-        "filter": "a", "missing": "dflt", "all": False, "size": True, "limit": 5}
+        "filter": "a", "missing": "dflt", "all": False, "size": True, "limit": 5, "t": None}
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("True", True),
@@ -389,11 +391,32 @@ def test_flag_parses_like_docker(server, value, expected):
     assert json.loads(body)["size"] is expected  # present overrides the default
 
 
-@pytest.mark.parametrize("junk", ["abc", "1.5", "1_000", "%205"])
-def test_int_arg_rejects_junk(server, app, junk):
+@pytest.mark.parametrize("junk, message", [
+    ("abc", 'strconv.Atoi: parsing "abc": invalid syntax'),
+    ("1.5", 'strconv.Atoi: parsing "1.5": invalid syntax'),
+    ("1_000", 'strconv.Atoi: parsing "1_000": invalid syntax'),
+    ("%205", 'strconv.Atoi: parsing " 5": invalid syntax'),
+    ("0x10", 'strconv.Atoi: parsing "0x10": invalid syntax'),
+    ("9223372036854775808", 'strconv.Atoi: parsing "9223372036854775808": value out of range'),
+    ("-9223372036854775809", 'strconv.Atoi: parsing "-9223372036854775809": value out of range'),
+])
+def test_int_arg_rejects_junk_with_gos_words(server, app, junk, message):
     status, _, body = request(server, "GET", f"/query?limit={junk}")
     assert status == 400
-    assert "limit" in json.loads(body)["message"]
+    assert json.loads(body)["message"] == message
+
+
+@pytest.mark.parametrize("value, status, t", [
+    ("2147483647", 200, 2147483647),
+    ("-2147483648", 200, -2147483648),
+    ("%2B007", 200, 7),  # a plus sign, leading zeros: Atoi takes them
+    ("2147483648", 400, 'strconv.Atoi: parsing "2147483648": value out of range'),
+    ("-2147483649", 400, 'strconv.Atoi: parsing "-2147483649": value out of range'),
+])
+def test_int_arg_of_32_bits(server, app, value, status, t):
+    got, _, body = request(server, "GET", f"/query?t={value}")
+    assert got == status
+    assert json.loads(body)["t" if status == 200 else "message"] == t
 
 
 def test_router_rejects_duplicates_and_relative_patterns():
@@ -628,6 +651,40 @@ def test_malformed_request_gets_400_and_close(server, app):
     assert client.at_eof()
     assert isinstance(app.errors[0], BadRequest)
     client.close()
+
+
+@pytest.mark.parametrize("size, status", [
+    ((1 << 20) - 1000, 200),  # under Go's DefaultMaxHeaderBytes: served
+    ((1 << 20) + 8192, 431),  # over it and its 4 KiB of slack: Go's 431, then close
+])
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_request_head_over_1mb_is_431(server, app, size, status, whole):
+    client = RawClient(server.path)
+    head = b"GET /_ping HTTP/1.1\r\nHost: d\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+    if whole:
+        client.send(head)
+    else:  # in pieces, so that h11 sees an incomplete head pass its limit
+        try:
+            for i in range(0, len(head), 65536):
+                client.send(head[i:i + 65536])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+    status_got, headers, body = client.read_response()
+    assert status_got == status
+    if status == 431:
+        assert body == b"431 Request Header Fields Too Large"
+        assert headers["connection"] == "close"
+        assert client.at_eof()
+    client.close()
+
+
+def test_head_size_counts_the_head_as_sent():
+    """For a big head that reaches h11 whole (it checks only incomplete ones)."""
+    from ketch.api.http import _head_size
+    raw = b"GET /_ping?x=1 HTTP/1.1\r\nHost: d\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n"
+    conn = h11.Connection(h11.SERVER)
+    conn.receive_data(raw)
+    assert _head_size(conn.next_event()) == len(raw)
 
 
 def test_client_disconnect_during_stream_is_quiet(server, app, caplog):

@@ -12,6 +12,10 @@ MB = 1024 * 1024
 @pytest.mark.parametrize("hc, expected", [
     ({}, {"devices": []}),
     ({"Memory": 64 * MB}, {"devices": [], "memory": {"limit": 64 * MB, "swap": 128 * MB}}),
+    # the default swap (twice the memory) stops at what the kernel holds, and stays an int64
+    ({"Memory": 1 << 62}, {"devices": [], "memory": {"limit": 1 << 62, "swap": resources.MAX_MEMORY}}),
+    ({"Memory": resources.MAX_MEMORY},
+     {"devices": [], "memory": {"limit": resources.MAX_MEMORY, "swap": resources.MAX_MEMORY}}),
     ({"Memory": 64 * MB, "MemorySwap": -1}, {"devices": [], "memory": {"limit": 64 * MB, "swap": -1}}),
     ({"Memory": 64 * MB, "MemorySwap": 64 * MB}, {"devices": [], "memory": {"limit": 64 * MB, "swap": 64 * MB}}),
     ({"Memory": 64 * MB, "MemoryReservation": 32 * MB, "OomKillDisable": True},
@@ -32,6 +36,15 @@ def test_resources(hc, expected):
 
 @pytest.mark.parametrize("hc, message", [
     ({"Memory": 4 * MB}, "Minimum memory limit allowed is 6MB"),
+    ({"Memory": -1}, "Minimum memory limit allowed is 6MB"),
+    ({"Memory": resources.MAX_MEMORY + 1},
+     f"Maximum memory limit allowed is {resources.MAX_MEMORY} bytes (the kernel's page counter maximum)"),
+    ({"Memory": 2**63 - 1},
+     f"Maximum memory limit allowed is {resources.MAX_MEMORY} bytes (the kernel's page counter maximum)"),
+    ({"Memory": 64 * MB, "MemorySwap": 2**63 - 1},
+     f"Maximum memoryswap limit allowed is {resources.MAX_MEMORY} bytes (the kernel's page counter maximum)"),
+    ({"MemoryReservation": 2**63 - 1},
+     f"Maximum memory reservation allowed is {resources.MAX_MEMORY} bytes (the kernel's page counter maximum)"),
     ({"MemorySwap": 64 * MB}, "You should always set the Memory limit when using Memoryswap limit, see usage"),
     ({"Memory": 64 * MB, "MemorySwap": 32 * MB}, "Minimum memoryswap limit should be larger than memory limit, see usage"),
     ({"NanoCpus": 5 * 10**9}, "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"),

@@ -10,8 +10,8 @@ inside functions (lazy imports are still dependencies). A violation prints as
              monitor: only runtime, linux, errors, timefmt
     layer 2  engine                                       layers 0-1
     layer 3  api      never linux or runtime (it calls the engine), nor other edges
-             client   only errors, and the standard library
-             cli      only cli, client, errors, units, detachkeys, and the standard library
+             client   only errors, fastjson, apitypes, and the standard library
+             cli      only cli, client, apitypes, errors, units, detachkeys, and the standard library
              compose  only client, apitypes, errors, and the standard library
              web      never cli or daemon
              daemon   anything (the composition root)
@@ -46,8 +46,8 @@ RULES = {
     "monitor": ({"runtime", "linux", "errors", "timefmt", "value"}, False),
     "engine": (BELOW_2, False),
     "api": ((ANY - EDGES - {"linux", "runtime"}) | {"api"}, False),
-    "client": ({"errors", "fastjson"}, True),
-    "cli": ({"client", "errors", "units", "fastjson", "detachkeys"}, True),
+    "client": ({"errors", "fastjson", "apitypes"}, True),
+    "cli": ({"client", "apitypes", "errors", "units", "fastjson", "detachkeys"}, True),
     "compose": ({"client", "apitypes", "errors"}, True),
     "web": (ANY - {"cli", "daemon"}, False),
     "daemon": (ANY, False),

@@ -36,6 +36,7 @@ QUERIES = [
     ({"tail": 1}, ["partial"]),
     ({"tail": 0}, []),
     ({"tail": 5}, ALL),
+    ({"tail": 7}, ALL),  # more than the file has, but fewer than twice as many
     ({"tail": 100}, ALL),
     ({"since_ns": E1_TIME}, ["e1\n", "o2\n", "e2\n", "partial"]),  # since is inclusive
     ({"since_ns": E1_TIME, "tail": 4}, ["e1\n", "o2\n", "e2\n", "partial"]),

@@ -23,6 +23,7 @@ def bug(reason):
     ("my_app.v1-2", "my_app.v1-2"),
     ("0abc", "0abc"),
     ("Web_App", "Web_App"),
+    ("x" * 100_000, "x" * 100_000),  # moby has no length limit
 ])
 def test_valid(name, stored):
     assert names.validate(name) == stored

@@ -10,6 +10,7 @@ from ketch.api import views
 from ketch.api.http import (MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, Router,
                             StreamResponse, encode_json, json_response)
 from ketch.api.versions import at_least
+from ketch.apitypes import container as apitypes
 from ketch.engine import logs as logreader
 from ketch.engine import stats
 from ketch.engine.containers.records import ContainerRecord
@@ -63,8 +64,8 @@ class ContainerRoutes:
 
     # -- lifecycle ----------------------------------------------------------------
     async def create(self, request: Request) -> Response:
-        body = await request.json()
-        cid, warnings = self.svc.create(body or {}, request.arg("name"))
+        body = apitypes.decode_create(await request.body())
+        cid, warnings = self.svc.create(body, request.arg("name"))
         return json_response({"Id": cid, "Warnings": warnings}, 201)
 
     async def start(self, request: Request) -> Response:
@@ -72,11 +73,11 @@ class ContainerRoutes:
         return NO_CONTENT if started else NOT_MODIFIED
 
     async def stop(self, request: Request) -> Response:
-        stopped = await self.svc.stop(request.match["id"], request.int_arg("t"), request.arg("signal"))
+        stopped = await self.svc.stop(request.match["id"], request.int_arg("t", bits=32), request.arg("signal"))
         return NO_CONTENT if stopped else NOT_MODIFIED
 
     async def restart(self, request: Request) -> Response:
-        await self.svc.restart(request.match["id"], request.int_arg("t"), request.arg("signal"))
+        await self.svc.restart(request.match["id"], request.int_arg("t", bits=32), request.arg("signal"))
         return NO_CONTENT
 
     async def kill(self, request: Request) -> Response:
@@ -96,7 +97,10 @@ class ContainerRoutes:
         return NO_CONTENT
 
     async def rename(self, request: Request) -> Response:
-        self.svc.rename(request.match["id"], request.arg("name") or "")
+        new_name = request.arg("name") or ""
+        if not new_name:  # moby checks this before it looks the container up
+            raise errors.InvalidArgument("Neither old nor new names may be empty")
+        self.svc.rename(request.match["id"], new_name)
         return NO_CONTENT
 
     async def resize(self, request: Request) -> Response:
@@ -170,7 +174,8 @@ class ContainerRoutes:
         return True
 
     async def update(self, request: Request) -> Response:
-        warnings = await self.svc.update(request.match["id"], await request.json() or {})
+        body = apitypes.decode_update(await request.body())
+        warnings = await self.svc.update(request.match["id"], body)
         return json_response({"Warnings": warnings})
 
     async def stats(self, request: Request) -> StreamResponse:
