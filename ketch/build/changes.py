@@ -22,6 +22,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
+from ketch import signals
 from ketch.build.shell_lex import SPACES, ProcessWord, ProcessWords, is_space, quote
 from ketch.errors import InvalidArgument
 
@@ -35,10 +36,6 @@ _ASCII_SPACES = "\t\n\v\f\r "
 _ONBUILD = re.compile(r"^[\t\n\f\r ]*ONBUILD[\t\n\f\r ]*", re.IGNORECASE)  # Go's \s
 _HEALTH_FLAGS = ("interval", "timeout", "start-period", "start-interval", "retries")
 _MIN_INTERVAL_NS = 1_000_000  # container.MinimumDuration, 1ms
-_SIGNALS = frozenset(
-    "ABRT ALRM BUS CHLD CLD CONT FPE HUP ILL INT IO IOT KILL PIPE POLL PROF PWR QUIT SEGV "
-    "STKFLT STOP SYS TERM TRAP TSTP TTIN TTOU URG USR1 USR2 VTALRM WINCH XCPU XFSZ RTMIN "
-    "RTMAX".split() + [f"RTMIN+{i}" for i in range(1, 16)] + [f"RTMAX-{i}" for i in range(1, 15)])
 
 
 # -- 1. lines ------------------------------------------------------------------------------
@@ -527,13 +524,8 @@ def _workdir(current: str, requested: str) -> str:
 
 
 def _signal(raw: str) -> str:
-    """``raw`` if moby's signal.ParseSignal takes it: a number but 0, or a Linux name."""
-    if re.fullmatch(r"[+-]?[0-9]+", raw) and -2**63 <= int(raw) < 2**63:
-        valid = int(raw) != 0
-    else:
-        valid = raw.upper().removeprefix("SIG") in _SIGNALS
-    if not valid:
-        raise InvalidArgument(f"Invalid signal: {raw}")
+    """``raw`` as written, if moby's signal.ParseSignal takes it."""
+    signals.parse(raw)
     return raw
 
 
