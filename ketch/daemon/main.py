@@ -34,10 +34,6 @@ from ketch.storage.overlay import OverlaySnapshotter
 log = logging.getLogger("ketchd")
 
 
-def _cgroup_version() -> str:
-    return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
-
-
 class Daemon:
     def __init__(self, cfg: DaemonConfig) -> None:
         self.cfg = cfg
@@ -79,7 +75,7 @@ class Daemon:
         return system.info_doc(
             containers=self.registry.all(), images=len(self.images.list_all()),
             data_root=self.cfg.data_root, name=platform.node(), runtimes=runtimes,
-            default_runtime=self.runtimes.default, cgroup_version=_cgroup_version(),
+            default_runtime=self.runtimes.default, cgroup_version=cgroups.detect().removeprefix("v"),
             debug=self.cfg.debug)
 
     async def ensure_embedded_image(self) -> None:
