@@ -33,10 +33,6 @@ def record(path="sh", args=(), **state):
                            path=path, args=list(args), snapshot="s", parents=[], state=st)
 
 
-def bug(reason):
-    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
-
-
 STATUS = [
     ({}, "Created"),
     ({"Status": "running", "Running": True, "StartedAt": ago(0)}, "Up Less than a second"),
