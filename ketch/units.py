@@ -15,15 +15,19 @@ Those are ported here, faithfully, quirks included:
 
 Parse errors raise ValueError whose text is Go's own error string, so the
 flag parser can wrap it as pflag does: invalid argument "x" for "-m, --memory"
-flag: invalid size: 'x'.
+flag: invalid size: 'x'. Durations are the exception: parse_duration is also the
+daemon's (HEALTHCHECK, --change), so it raises errors.InvalidArgument, which the
+API maps to a 400.
 
 Standard library only, no `re`: this module is imported on every command.
 """
 
+from ketch.errors import InvalidArgument
+
 __all__ = [
     "human_duration", "human_size", "bytes_size", "parse_ram", "parse_size",
     "parse_go_int", "parse_go_float", "parse_go_bool", "parse_duration",
-    "format_duration", "format_go_float", "go_quote",
+    "format_duration", "format_go_float", "go_quote", "time_quote",
 ]
 
 _KB, _KIB = 1000, 1024
@@ -347,8 +351,8 @@ _DURATION_UNITS = {
 }
 
 
-def _time_quote(s: str) -> str:
-    # time.quote: \xNN for each UTF-8 byte of non-ASCII or control characters.
+def time_quote(s: str) -> str:
+    """Go's time.quote: \\xNN for each UTF-8 byte of non-ASCII or control characters."""
     out = ['"']
     for c in s:
         if c >= "\x80" or c < " ":
@@ -362,8 +366,12 @@ def _time_quote(s: str) -> str:
 
 
 def parse_duration(s: str) -> int:
-    """time.ParseDuration, in integer nanoseconds (Go's time.Duration)."""
-    invalid = ValueError("time: invalid duration " + _time_quote(s))
+    """time.ParseDuration, in integer nanoseconds (Go's time.Duration).
+
+    The one Go-duration parser (flags, --since, HEALTHCHECK, --change): errors are
+    ``InvalidArgument`` with Go's text, as the daemon and the CLI both show it.
+    """
+    invalid = InvalidArgument("time: invalid duration " + time_quote(s))
     rest, neg = s, False
     if rest and rest[0] in "+-":
         neg = rest[0] == "-"
@@ -404,12 +412,12 @@ def parse_duration(s: str) -> int:
         while i < len(rest) and not (rest[i] == "." or "0" <= rest[i] <= "9"):
             i += 1
         if i == 0:
-            raise ValueError("time: missing unit in duration " + _time_quote(s))
+            raise InvalidArgument("time: missing unit in duration " + time_quote(s))
         unit_name, rest = rest[:i], rest[i:]
         unit = _DURATION_UNITS.get(unit_name)
         if unit is None:
-            raise ValueError("time: unknown unit %s in duration %s"
-                             % (_time_quote(unit_name), _time_quote(s)))
+            raise InvalidArgument("time: unknown unit %s in duration %s"
+                                  % (time_quote(unit_name), time_quote(s)))
         if whole > (1 << 63) // unit:
             raise invalid
         v = whole * unit

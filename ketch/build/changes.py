@@ -22,8 +22,10 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
+from ketch import signals
 from ketch.build.shell_lex import SPACES, ProcessWord, ProcessWords, is_space, quote
 from ketch.errors import InvalidArgument
+from ketch.units import parse_duration
 
 ALLOWED = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "ONBUILD",
            "STOPSIGNAL", "USER", "VOLUME", "WORKDIR")
@@ -35,10 +37,6 @@ _ASCII_SPACES = "\t\n\v\f\r "
 _ONBUILD = re.compile(r"^[\t\n\f\r ]*ONBUILD[\t\n\f\r ]*", re.IGNORECASE)  # Go's \s
 _HEALTH_FLAGS = ("interval", "timeout", "start-period", "start-interval", "retries")
 _MIN_INTERVAL_NS = 1_000_000  # container.MinimumDuration, 1ms
-_SIGNALS = frozenset(
-    "ABRT ALRM BUS CHLD CLD CONT FPE HUP ILL INT IO IOT KILL PIPE POLL PROF PWR QUIT SEGV "
-    "STKFLT STOP SYS TERM TRAP TSTP TTIN TTOU URG USR1 USR2 VTALRM WINCH XCPU XFSZ RTMIN "
-    "RTMAX".split() + [f"RTMIN+{i}" for i in range(1, 16)] + [f"RTMAX-{i}" for i in range(1, 15)])
 
 
 # -- 1. lines ------------------------------------------------------------------------------
@@ -381,7 +379,7 @@ def _healthcheck(node: _Node) -> dict:
 
 
 def _interval(flag: str, value: str) -> int:
-    if not value or (ns := _go_duration(value)) == 0:
+    if not value or (ns := parse_duration(value)) == 0:
         return 0
     if ns < _MIN_INTERVAL_NS:
         raise InvalidArgument(f"Interval {quote(flag)} cannot be less than 1ms")
@@ -394,68 +392,6 @@ def _parse_int32(text: str) -> int:
     if not -2**31 <= (n := int(text)) < 2**31:
         raise InvalidArgument(f"strconv.ParseInt: parsing {quote(text)}: value out of range")
     return n
-
-
-_UNITS = {"ns": 1, "us": 10**3, "\u00b5s": 10**3, "\u03bcs": 10**3, "ms": 10**6, "s": 10**9,
-          "m": 60 * 10**9, "h": 3600 * 10**9}
-
-
-def _go_duration(text: str) -> int:
-    """Go's time.ParseDuration, in nanoseconds: "1h30m", "1.5s", "300ms"."""
-    invalid = InvalidArgument(f"time: invalid duration {_time_quote(text)}")
-    s, neg = text, text[:1] == "-"
-    s = s[1:] if s[:1] in ("-", "+") else s
-    if s == "0":
-        return 0
-    if not s:
-        raise invalid
-    total = 0
-    while s:
-        m = re.match(r"([0-9]*)(?:\.([0-9]*))?", s)
-        whole, frac = m.group(1), m.group(2)
-        if not whole and not frac:  # nothing, or a lone "."
-            raise invalid
-        s = s[m.end():]
-        unit = re.match(r"[^0-9.]*", s).group()
-        if not unit:
-            raise InvalidArgument(f"time: missing unit in duration {_time_quote(text)}")
-        s = s[len(unit):]
-        if unit not in _UNITS:
-            raise InvalidArgument(f"time: unknown unit {_time_quote(unit)} in duration "
-                                  f"{_time_quote(text)}")
-        v = int(whole or "0")
-        if v > 2**63 // _UNITS[unit]:
-            raise invalid
-        v *= _UNITS[unit]
-        f, scale = _leading_fraction(frac or "")
-        if f:
-            v += int(float(f) * (float(_UNITS[unit]) / scale))
-        total += v
-        if v > 2**63 or total > 2**63:
-            raise invalid
-    if not neg and total > 2**63 - 1:
-        raise invalid
-    return -total if neg else total
-
-
-def _leading_fraction(digits: str) -> tuple[int, float]:
-    x, scale = 0, 1.0
-    for d in digits:  # Go stops taking digits, not reading them, once they would overflow
-        if x > (2**63 - 1) // 10 or x * 10 + int(d) > 2**63:
-            break
-        x, scale = x * 10 + int(d), scale * 10
-    return x, scale
-
-
-def _time_quote(text: str) -> str:
-    """The time package's own quoting: non-ASCII and controls as \\x bytes."""
-    out = []
-    for ch in text:
-        if ch < " " or ch >= "\x80":
-            out += [f"\\x{b:02x}" for b in ch.encode()]
-        else:
-            out.append("\\" + ch if ch in '"\\' else ch)
-    return '"' + "".join(out) + '"'
 
 
 # -- 4. dispatch ---------------------------------------------------------------------------
@@ -527,13 +463,8 @@ def _workdir(current: str, requested: str) -> str:
 
 
 def _signal(raw: str) -> str:
-    """``raw`` if moby's signal.ParseSignal takes it: a number but 0, or a Linux name."""
-    if re.fullmatch(r"[+-]?[0-9]+", raw) and -2**63 <= int(raw) < 2**63:
-        valid = int(raw) != 0
-    else:
-        valid = raw.upper().removeprefix("SIG") in _SIGNALS
-    if not valid:
-        raise InvalidArgument(f"Invalid signal: {raw}")
+    """``raw`` as written, if moby's signal.ParseSignal takes it."""
+    signals.parse(raw)
     return raw
 
 

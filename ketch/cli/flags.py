@@ -32,6 +32,7 @@ for "duration", int bytes for "bytes", list for "list"/"slice", dict for
 """
 
 from ketch import units
+from ketch.errors import InvalidArgument
 
 __all__ = ["PROG", "FlagSpec", "Command", "Values", "UsageError", "parse", "render_help", "flag_usages"]
 
@@ -303,7 +304,7 @@ def _set(command, values, spec, raw, path):
             value = [convert(x) for x in items] if convert else items
         else:
             value = convert(raw) if convert else raw
-    except ValueError as err:
+    except (ValueError, InvalidArgument) as err:  # InvalidArgument: parse_duration
         raise UsageError('invalid argument %s for %s flag: %s' % (
             units.go_quote(raw), units.go_quote(spec.display_name()), err),
             command, path=path, notices=values.notices) from None

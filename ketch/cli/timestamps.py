@@ -14,10 +14,11 @@ def timestamp_arg(value: str, flag: str = "since", now: float | None = None) -> 
     if not value:
         return ""
     now = time.time() if now is None else now
+    from ketch.errors import InvalidArgument
     from ketch.units import parse_duration
     try:
         ago = parse_duration(value)
-    except ValueError:
+    except InvalidArgument:
         ago = None
     if ago is not None and value != "0":
         return str((round(now * 1e9) - ago) // 10**9)
@@ -62,7 +63,7 @@ _RANGES = {"01": (1, 12, "month"), "15": (0, 23, "hour"), "04": (0, 59, "minute"
 def _parse_time(layout: tuple, value: str, offset: int | None) -> str:
     """Go's time.Parse (``offset`` None) or ParseInLocation in a fixed zone, for the
     layouts above, with Go's errors; returns "<unix seconds>.<nanoseconds>"."""
-    from ketch.units import _time_quote as quote
+    from ketch.units import time_quote as quote
     whole = "".join(layout)
 
     def bad(elem, rest):

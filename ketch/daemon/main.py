@@ -9,16 +9,13 @@ import asyncio
 import fcntl
 import logging
 import os
-import platform
 import signal
-import subprocess
 import sys
-import tempfile
 
-from ketch import __version__, errors, timefmt
-from ketch.api.routes import system
+from ketch import __version__, errors
 from ketch.api.server import build_server
 from ketch.daemon.config import DaemonConfig, load
+from ketch.engine import embedded
 from ketch.engine import runtimes as engine_runtimes
 from ketch.engine.containers.bundle import Bundles, Paths, RunConfig
 from ketch.engine.containers.lifecycle import Lifecycle
@@ -30,7 +27,7 @@ from ketch.engine.events import EventBus
 from ketch.engine.images import ImageService
 from ketch.engine.monitors import MonitorLauncher
 from ketch.engine.store import Store
-from ketch.image import embedded
+from ketch.engine.system import SystemService
 from ketch.image.content import ContentStore
 from ketch.runtime import cgroups
 from ketch.storage.overlay import OverlaySnapshotter
@@ -62,7 +59,10 @@ class Daemon:
                                    bundles, self.launcher, self.runtimes, Waiters(self.events))
         self.containers = ContainerService(self.registry, self.images, self.snapshots,
                                            self.lifecycle)
-        self.server = build_server(self.containers, self.images, self)
+        self.system = SystemService(self.registry, self.images, self.runtimes,
+                                    data_root=cfg.data_root, debug=cfg.debug,
+                                    cgroup_version=self.cgroup_version.removeprefix("v"))
+        self.server = build_server(self.containers, self.images, self.system)
 
     def _take_lock(self):
         path = os.path.join(self.cfg.data_root, "ketchd.lock")
@@ -76,43 +76,10 @@ class Daemon:
         f.flush()
         return f
 
-    # SystemBackend
-    def system_info(self) -> dict:
-        runtimes = self.runtimes.info()
-        return system.info_doc(
-            containers=self.registry.all(), images=len(self.images.list_all()),
-            data_root=self.cfg.data_root, name=platform.node(), runtimes=runtimes,
-            default_runtime=self.runtimes.default, cgroup_version=self.cgroup_version[1:],
-            debug=self.cfg.debug)
-
-    async def ensure_embedded_image(self) -> None:
-        if self.store.db.execute("SELECT 1 FROM meta WHERE key='embedded_busybox'").fetchone():
-            return
-        try:
-            embedded.check_busybox()
-        except errors.KetchError as exc:
-            log.warning("no embedded busybox image: %s", exc)
-            return
-
-        def build():
-            with tempfile.TemporaryFile() as buf:
-                mtime = embedded.build_rootfs_tar(buf)
-                buf.seek(0)
-                return self.images.ingest_layer(buf, None), mtime
-
-        (info, chain, snapshot), mtime = await asyncio.to_thread(build)
-        version = _busybox_version()
-        image_id = self.images.commit_import(
-            info, chain, snapshot, "busybox", "latest", embedded.CHANGES,
-            f"ketch embedded image: {version}", created=timefmt.format_ns(mtime * 10**9))
-        with self.store.transaction():
-            self.store.db.execute("INSERT OR REPLACE INTO meta VALUES ('embedded_busybox', ?)", (image_id,))
-        log.info("embedded image busybox:latest is %s", image_id)
-
     async def run(self) -> None:
         self.launcher.start()
         try:
-            await self.ensure_embedded_image()
+            await embedded.ensure(self.store, self.images)
             for rec in self.registry.all():
                 await self.lifecycle.reconcile(rec)
             for path in self.cfg.socket_paths():
@@ -131,14 +98,6 @@ class Daemon:
             self.store.close()
             if not any(r.running for r in self.registry.all()):
                 cgroups.remove_parent(self.cfg.cgroup_parent)  # only if empty
-
-
-def _busybox_version() -> str:
-    try:
-        out = subprocess.run([embedded.BUSYBOX], capture_output=True, text=True).stdout
-        return out.splitlines()[0].strip()
-    except (OSError, IndexError):
-        return "busybox"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 Schema, version 1::
 
-    meta(key PRIMARY KEY, value)                      schema_version
+    meta(key PRIMARY KEY, value)                      schema_version, embedded_busybox
     layers(chain_id PRIMARY KEY, diff_id, digest,     one unpacked layer: its snapshot dir,
            media_type, parent, snapshot, size)        compressed blob digest and content size
     images(id PRIMARY KEY, config, manifest_digest,   id is the config digest; config the raw
@@ -55,6 +55,16 @@ class Store:
 
     def transaction(self):
         return _Transaction(self.db)
+
+    # -- meta -------------------------------------------------------------------
+    def embedded_image(self) -> str | None:
+        """The id of the embedded busybox image once it was built for this data root."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='embedded_busybox'").fetchone()
+        return row[0] if row else None
+
+    def set_embedded_image(self, image_id: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('embedded_busybox', ?)", (image_id,))
 
     # -- layers -----------------------------------------------------------------
     def get_layer(self, chain_id: str) -> sqlite3.Row | None:

@@ -96,18 +96,6 @@ def parse(argv: list[str]) -> tuple[dict, str, dict, list[str]]:
     return opts, command, cmd_opts, args
 
 
-def parse_signal(text: str) -> int:
-    if text.isdigit():
-        return int(text)
-    import signal
-    name = text.upper()
-    name = name if name.startswith("SIG") else "SIG" + name
-    try:
-        return int(signal.Signals[name])
-    except KeyError:
-        raise UsageError(f"unknown signal {text!r}") from None
-
-
 def _write_pid_file(path: str | None, pid: int) -> None:
     if path:
         tmp = f"{path}.tmp"
@@ -328,7 +316,8 @@ def dispatch(root: str, command: str, o: dict, args: list[str]) -> int:
     elif command == "ps":
         return cmd_ps(root, cid, o)
     elif command == "kill":
-        _load(root, cid).kill(parse_signal(args[1] if len(args) > 1 else "SIGTERM"))
+        from ketch.signals import parse_runc
+        _load(root, cid).kill(parse_runc(args[1] if len(args) > 1 else "SIGTERM"))
     elif command == "pause":
         _load(root, cid).pause()
     elif command == "resume":

@@ -63,8 +63,9 @@ def _mount_cgroup(target: str, opts) -> None:
     namespace). v1: a tmpfs holding, per hierarchy, a bind of this process's own
     cgroup directory (the container's), then every piece made read-only.
     """
+    from ketch.runtime import cgroups  # imported before the fork when the config has a cgroupsPath
     flags = opts.flags & ~sc.MS_RDONLY
-    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+    if cgroups.detect() == "v2":
         sc.mount("cgroup2", target, "cgroup2", opts.flags)
         return
     sc.mount("tmpfs", target, "tmpfs", flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755")

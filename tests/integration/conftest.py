@@ -2,8 +2,14 @@
 
 Every daemon gets a fresh temporary root (data root, exec root and socket under one
 short /tmp directory) and is torn down completely: its containers removed, the
-daemon and its fork server ended by pid, leftover mounts under the root reported as a
-failure, then the directory deleted.
+daemon and its fork server ended by pid; leftover mounts, cgroups, monitor processes
+and runtime state are reported as a failure; then the directory is deleted.
+
+A monitor is known by its name (``ketch-monitor``, set with prctl) and by holding a
+file under its daemon's root (its stderr is ``<exec-root>/containers/<id>/monitor.log``).
+Its parent chain is no help: once ketchd and the fork server are gone, monitors are
+reparented to init. The root is unique per daemon, so other workers' daemons and their
+monitors never match. Teardown only reports leftover monitors; it kills nothing.
 """
 
 import json
@@ -109,6 +115,34 @@ class Daemon:
         except OSError:
             return ""
 
+    def monitors(self) -> dict[int, str]:
+        """This daemon's live monitor processes: pid -> the file that ties it to our root."""
+        out = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() != "ketch-monitor":
+                        continue
+                links = [os.readlink(f"/proc/{pid}/cwd")]
+                links += [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+            except OSError:  # it ended meanwhile
+                continue
+            mine = [p for p in links if p.startswith(self.root + "/")]
+            if mine:
+                out[int(pid)] = mine[0]
+        return out
+
+    def runtime_state(self) -> list[str]:
+        """Files under ``<exec-root>/runtime``: state a runtime kept for a container that is
+        gone. Empty directories (runc's root) do not count, nor a runtime's shared caches in
+        dot-directories (``.bpf``: ketch-runtime's compiled seccomp programs, kept on purpose)."""
+        base = os.path.join(self.exec_root, "runtime")
+        out = []
+        for dirpath, dirs, files in os.walk(base):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]  # <root>/.bpf, <root>/runc/.bpf
+            out += [os.path.join(dirpath, name) for name in files]
+        return sorted(out)
+
     def remove_all_containers(self) -> None:
         status, items = self.api("GET", "/containers/json?all=1")
         for c in items if status == 200 else []:
@@ -165,6 +199,20 @@ class Daemon:
         return docker.DockerClient(base_url=self.host, version="1.45", timeout=60)
 
 
+MONITOR_EXIT_TIMEOUT = 10.0  # a monitor ends shortly after its container; none is left running
+
+
+def wait_until(condition, timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
 def _teardown(d: Daemon) -> list[str]:
     problems = []
     try:
@@ -172,6 +220,11 @@ def _teardown(d: Daemon) -> list[str]:
             d.remove_all_containers()
     finally:
         d.stop()
+    if not wait_until(lambda: not d.monitors(), MONITOR_EXIT_TIMEOUT):
+        problems.append(f"monitor processes left (pid: file under {d.root}): {d.monitors()}")
+    state_left = d.runtime_state()
+    if state_left:
+        problems.append(f"runtime state left: {state_left}")
     cgroups_left = [p for p in _cgroup_dirs(d.cgroup_parent)]
     if cgroups_left:
         problems.append(f"cgroups left: {cgroups_left}")

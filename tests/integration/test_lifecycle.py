@@ -103,19 +103,8 @@ def test_nothing_left_after_containers_finish(daemon):
     assert states <= running
 
 
-def _monitors_of(daemon) -> set[str]:
-    """Pids of the monitors of this daemon (their stderr is a log in its exec root)."""
-    out = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() != "ketch-monitor":
-                    continue
-            if os.readlink(f"/proc/{pid}/fd/2").startswith(daemon.exec_root):
-                out.add(pid)
-        except OSError:
-            pass
-    return out
+def _monitors_of(daemon) -> set[int]:
+    return set(daemon.monitors())
 
 
 def test_monitor_processes_end_with_their_containers(daemon):

@@ -62,6 +62,8 @@ def test_runtime_create_start_state_delete(bundle, tmp_path):
     assert runtime("--root", root, "start", "c2").returncode == 0
     assert json.loads(runtime("--root", root, "state", "c2").stdout)["status"] == "running"
     assert runtime("--root", root, "delete", "c2").returncode == 1  # running
+    res = runtime("--root", root, "kill", "c2", "SIGFOO")
+    assert (res.returncode, res.stderr) == (1, 'ketch-runtime: unknown signal "SIGFOO"\n')  # runc's words
     assert runtime("--root", root, "kill", "c2", "KILL").returncode == 0
     for _ in range(100):
         if json.loads(runtime("--root", root, "state", "c2").stdout)["status"] == "stopped":

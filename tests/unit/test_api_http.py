@@ -137,6 +137,7 @@ class App:
         self.errors: list[BaseException] = []
         self.event = threading.Event()  # handler -> test
         self.release = threading.Event()  # test -> handler
+        self.reached = threading.Event()  # handler -> test: /wait is running, the request is in flight
         self.router = Router()
         add = self.router.add
         add("GET", "/_ping", self.ping)
@@ -239,6 +240,7 @@ class App:
             await asyncio.sleep(0.001)
 
     async def wait(self, request):
+        self.reached.set()
         await request.wait_disconnected()
         self.seen["wait"] = "disconnected"
         self.event.set()
@@ -717,7 +719,7 @@ def test_uncaught_disconnect_is_quiet(server, app, caplog):
 def test_wait_disconnected(server, app):
     client = RawClient(server.path)
     client.send(get("/wait"))
-    time.sleep(0.05)
+    assert app.reached.wait(TIMEOUT)  # disconnect while the handler waits, not before it runs
     client.close()
     assert app.event.wait(TIMEOUT)
     assert app.seen["wait"] == "disconnected"
@@ -849,9 +851,10 @@ def test_close_aborts_what_outlives_the_timeout(serve, app):
     server = serve()
     client = RawClient(server.path)
     client.send(get("/wait"))
-    time.sleep(0.05)
+    assert app.reached.wait(TIMEOUT)  # in flight: close() must wait for it, then abort it
     started = time.monotonic()
     server.call(server.server.close(timeout=0.2))
-    assert time.monotonic() - started < 2
+    # an idle connection would have closed at once; a busy one after the timeout
+    assert 0.15 < time.monotonic() - started < 2
     assert client.at_eof()
     client.close()

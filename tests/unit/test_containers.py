@@ -23,10 +23,6 @@ INHERITED = {
 }
 
 
-def bug(reason):
-    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
-
-
 # the user's create body -> the fields of the merged config that differ from INHERITED
 MERGED = [
     ({"Image": "x"}, {}),

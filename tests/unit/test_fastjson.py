@@ -55,3 +55,31 @@ def test_dumps_refuses_what_json_refuses():
     loop.append(loop)
     with pytest.raises(ValueError):
         fastjson.dumps(loop)
+
+
+def test_this_python_is_accelerated():
+    """Otherwise the start-up figures in the docstring (bench/json_startup.py) are void."""
+    assert fastjson.ACCELERATED
+
+
+@pytest.mark.parametrize("fake", [
+    "None",  # no _json at all: import fails
+    "types.SimpleNamespace()",  # no make_scanner
+    "types.SimpleNamespace(make_scanner=lambda ctx, extra: None)",  # another signature
+    "types.SimpleNamespace(make_scanner=lambda ctx: (lambda s, i: ('wrong', i)))",  # another meaning
+])
+def test_a_different_json_accelerator_falls_back_to_json(fake):
+    # json is imported first so that it keeps the real accelerator: only fastjson sees the fake
+    code = ("import json, sys, types; sys.path.insert(0, sys.argv[1])\n"
+            f"sys.modules['_json'] = {fake}\n"
+            "from ketch import fastjson\n"
+            "assert not fastjson.ACCELERATED\n"
+            "assert fastjson.loads(' {\"a\": [1, null]} ') == {'a': [1, None]}\n"
+            "assert fastjson.dumps({'a': [1, '\\u00e9']}) == '{\"a\":[1,\"\\\\u00e9\"]}'\n"
+            "try:\n"
+            "    fastjson.loads('{broken')\n"
+            "except fastjson.JSONDecodeError:\n"
+            "    print('ok')\n")
+    res = subprocess.run([sys.executable, "-I", "-S", "-c", code, REPO], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["ok"]

@@ -1,4 +1,4 @@
-"""ketch.cli.formatter.render against the docker 28.2.2 client's --format output.
+"""ketch.cli.format.formatter.render against the docker 28.2.2 client's --format output.
 
 Each expected text is what `docker images --format ...` / `docker ps -a
 --format ...` printed for the same data (two images; containers named
@@ -14,11 +14,11 @@ import types
 
 import pytest
 
-from ketch.cli import contexts
-from ketch.cli.contexts import (
+from ketch.cli.format import rows
+from ketch.cli.format.rows import (
     CONTAINER_HEADERS, CONTAINER_TABLE, IMAGE_HEADERS, IMAGE_TABLE, ContainerContext, image_rows,
 )
-from ketch.cli.formatter import FormatError, render
+from ketch.cli.format.formatter import FormatError, render
 
 NOW = 1795387800
 
@@ -27,7 +27,7 @@ NOW = 1795387800
 def clock(monkeypatch):
     fake = types.SimpleNamespace(time=lambda: NOW, localtime=time.localtime,
                                  strftime=time.strftime, gmtime=time.gmtime)
-    monkeypatch.setattr(contexts, "time", fake)
+    monkeypatch.setattr(rows, "time", fake)
 
 
 IMAGES = image_rows([

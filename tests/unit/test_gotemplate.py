@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from ketch.cli.gotemplate import Template, TemplateError, parse
+from ketch.cli.format.gotemplate import Template, TemplateError, parse
 
 CONTAINER = {
     "Id": "4fa6e0f0c678",
@@ -500,9 +500,9 @@ def test_recursion_is_bounded():
 
 def test_import_pulls_in_nothing_heavy():
     # the CLI imports this on every command
-    code = ("import sys; before = set(sys.modules); import ketch.cli.gotemplate; "
+    code = ("import sys; before = set(sys.modules); import ketch.cli.format.gotemplate; "
             "print(' '.join(sorted(set(sys.modules) - before)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     added = out.stdout.split()
-    assert "ketch.cli.gotemplate" in added
+    assert "ketch.cli.format.gotemplate" in added
     assert [m for m in added if not m.startswith("ketch") and m != "math"] == []

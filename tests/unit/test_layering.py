@@ -4,14 +4,16 @@ Every `import` and `from ... import` in every module counts, including imports
 inside functions (lazy imports are still dependencies). A violation prints as
 "<module> imports <forbidden module>".
 
-    layer 0  errors detachkeys timefmt units oci linux apitypes   stdlib only; only layer 0
+    layer 0  errors signals detachkeys timefmt units fastjson value oci linux apitypes
+             stdlib only; only layer 0
     layer 1  image storage runtime monitor network build registry volume
-             layers 0-1; runtime: only oci, linux, errors, timefmt;
+             layers 0-1; runtime: only oci, linux, errors, signals, timefmt, fastjson, value;
              monitor: only runtime, linux, errors, timefmt
     layer 2  engine                                       layers 0-1
     layer 3  api      never linux or runtime (it calls the engine), nor other edges
              client   only errors, fastjson, apitypes, and the standard library
-             cli      only cli, client, apitypes, errors, units, detachkeys, and the standard library
+             cli      only cli, client, apitypes, errors, signals, units, fastjson, detachkeys,
+                      and the standard library
              compose  only client, apitypes, errors, and the standard library
              web      never cli or daemon
              daemon   anything (the composition root)
@@ -28,7 +30,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2] / "ketch"
 
 LAYER = {
-    "errors": 0, "detachkeys": 0, "timefmt": 0, "units": 0, "fastjson": 0, "value": 0, "oci": 0, "linux": 0, "apitypes": 0,
+    "errors": 0, "signals": 0, "detachkeys": 0, "timefmt": 0, "units": 0, "fastjson": 0, "value": 0, "oci": 0, "linux": 0, "apitypes": 0,
     "image": 1, "storage": 1, "runtime": 1, "monitor": 1, "network": 1, "build": 1,
     "registry": 1, "volume": 1,
     "engine": 2,
@@ -42,12 +44,12 @@ ANY = set(LAYER)
 RULES = {
     **{p: ({q for q, layer in LAYER.items() if layer == 0}, True) for p, layer in LAYER.items() if layer == 0},
     **{p: (BELOW_2, False) for p, layer in LAYER.items() if layer == 1},
-    "runtime": ({"oci", "linux", "errors", "timefmt", "fastjson", "value"}, False),
+    "runtime": ({"oci", "linux", "errors", "signals", "timefmt", "fastjson", "value"}, False),
     "monitor": ({"runtime", "linux", "errors", "timefmt", "value"}, False),
     "engine": (BELOW_2, False),
     "api": ((ANY - EDGES - {"linux", "runtime"}) | {"api"}, False),
     "client": ({"errors", "fastjson", "apitypes"}, True),
-    "cli": ({"client", "apitypes", "errors", "units", "fastjson", "detachkeys"}, True),
+    "cli": ({"client", "apitypes", "errors", "signals", "units", "fastjson", "detachkeys"}, True),
     "compose": ({"client", "apitypes", "errors"}, True),
     "web": (ANY - {"cli", "daemon"}, False),
     "daemon": (ANY, False),

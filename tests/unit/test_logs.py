@@ -24,10 +24,6 @@ UNTIL = parse_ns("2026-11-22T22:49:00.5Z")
 ALL = ["o1\n", "e1\n", "o2\n", "e2\n", "partial"]
 
 
-def bug(reason):
-    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
-
-
 QUERIES = [
     ({}, ALL),
     ({"stderr": False}, ["o1\n", "o2\n", "partial"]),

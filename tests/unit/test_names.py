@@ -12,10 +12,6 @@ from ketch.engine import names
 from ketch.errors import InvalidArgument
 
 
-def bug(reason):
-    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
-
-
 @pytest.mark.parametrize("name,stored", [
     ("web", "web"),
     ("/web", "web"),

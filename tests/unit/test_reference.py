@@ -13,10 +13,6 @@ HEX = "0123456789abcdef" * 4  # 64 hex digits
 DIGEST = f"sha256:{HEX}"
 
 
-def bug(reason):
-    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
-
-
 # text -> (domain, path, tag, digest, full string, familiar string)
 VALID = [
     ("busybox", "docker.io", "library/busybox", "latest", None,

@@ -118,10 +118,6 @@ def _with(path, value):
     return doc
 
 
-def bug(reason):
-    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
-
-
 # document -> the field the error must name (a regex fragment of the message)
 BAD = [
     ([], "config.json: not a JSON object"),

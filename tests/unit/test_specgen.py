@@ -65,10 +65,6 @@ def test_build_is_json_and_pure():
     assert build(GOLDEN_INPUT)["mounts"][0]["options"] == ["nosuid", "noexec", "nodev"]
 
 
-def bug(reason):
-    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
-
-
 def _input(**changes):
     base = dict(GOLDEN_INPUT.__dict__, env=[], tty=False, additional_gids=())
     return SpecInput(**{**base, **changes})

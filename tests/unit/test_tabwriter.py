@@ -1,4 +1,4 @@
-"""ketch.cli.tabwriter against Go's text/tabwriter tests and real docker tables.
+"""ketch.cli.format.tabwriter against Go's text/tabwriter tests and real docker tables.
 
 The docker cases were captured from the docker 28.2.2 client (`docker ps -a`,
 `docker images`, `docker ps --format 'table ...'`) with two busybox
@@ -7,7 +7,7 @@ containers; each row below is what the client's template produced per line.
 
 import pytest
 
-from ketch.cli.tabwriter import (
+from ketch.cli.format.tabwriter import (
     ALIGN_RIGHT, DEBUG, DISCARD_EMPTY_COLUMNS, Writer, format_table,
 )
 

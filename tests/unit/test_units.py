@@ -6,6 +6,7 @@ import math
 import pytest
 
 from ketch import units
+from ketch.errors import InvalidArgument
 
 DAY = 24 * 3600
 WEEK, MONTH, YEAR = 7 * DAY, 30 * DAY, 365 * DAY
@@ -212,6 +213,8 @@ DURATIONS = [
     ("1us", 1000), ("1µs", 1000), ("1μs", 1000), ("2h45m", 9900 * 10**9),
     ("1.000000001s", 10**9 + 1), ("9223372036854775807ns", 2**63 - 1),
     ("-9223372036854775808ns", -(2**63)),
+    ("2562047h47m16.854775807s", 2**63 - 1),  # this and the next checked with go 1.19
+    ("-2562047h47m16.854775808s", -(2**63)),
 ]
 
 
@@ -232,12 +235,15 @@ DURATION_ERRORS = [
     ("9999999999999999999h", 'time: invalid duration "9999999999999999999h"'),
     ("9223372036854775808ns", 'time: invalid duration "9223372036854775808ns"'),
     ("1é", 'time: unknown unit "\\xc3\\xa9" in duration "1\\xc3\\xa9"'),
+    ("1.5e", 'time: unknown unit "e" in duration "1.5e"'),
+    ("2562047h47m16.854775808s", 'time: invalid duration "2562047h47m16.854775808s"'),
+    ("1\t", 'time: unknown unit "\\x09" in duration "1\\x09"'),
 ]
 
 
 @pytest.mark.parametrize("text,message", DURATION_ERRORS)
 def test_parse_duration_errors(text, message):
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(InvalidArgument) as err:
         units.parse_duration(text)
     assert str(err.value) == message
 

@@ -50,10 +50,6 @@ def rootfs(tmp_path):
     return str(tmp_path / "rootfs")
 
 
-def bug(reason):
-    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
-
-
 # (--user, --group-add) -> uid, gid, $HOME, supplementary gids besides the primary one
 RESOLVED = [
     ("", [], 0, 0, "/root", {10}),

@@ -35,10 +35,6 @@ def record(path="sh", args=(), **state):
                            state=ContainerState.from_docker(st))
 
 
-def bug(reason):
-    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
-
-
 STATUS = [
     ({}, "Created"),
     ({"Status": "running", "Running": True, "StartedAt": ago(0)}, "Up Less than a second"),

@@ -5,8 +5,8 @@ from ketch.api import filters as flt
 from ketch.api import views
 from ketch.api.http import Request, Response, Router, StreamResponse, encode_json, json_response
 from ketch.api.versions import at_least
-from ketch.engine.bridge import run_with_stream
 from ketch.engine.containers.service import ContainerService
+from ketch.engine.threadstream import run_with_stream
 from ketch.engine.images import ImageService
 
 LIST_FILTERS = ("dangling", "label", "before", "since", "reference", "until")

@@ -2,7 +2,6 @@
 
 import os
 import platform
-import time
 from typing import Protocol
 
 from ketch import __version__
@@ -12,7 +11,8 @@ from ketch.engine.images import ARCH
 
 
 class SystemBackend(Protocol):
-    def system_info(self) -> dict: ...
+    def info(self) -> dict:
+        """The /info document (``engine/system.py``)."""
 
 
 def _kernel() -> str:
@@ -42,66 +42,9 @@ def add_routes(router: Router, backend: SystemBackend) -> None:
         return json_response(version_doc())
 
     async def info(request: Request) -> Response:
-        return json_response(backend.system_info())
+        return json_response(backend.info())
 
     router.add("GET", "/_ping", ping)
     router.add("HEAD", "/_ping", ping)
     router.add("GET", "/version", version)
     router.add("GET", "/info", info)
-
-
-def info_doc(*, containers: list, images: int, data_root: str, name: str, runtimes: dict,
-             default_runtime: str, cgroup_version: str, debug: bool) -> dict:
-    paused = sum(1 for c in containers if c.state.paused)
-    running = sum(1 for c in containers if c.running) - paused  # moby counts by State.String()
-    try:
-        with open("/proc/meminfo") as f:
-            mem = int(f.readline().split()[1]) * 1024
-    except OSError:
-        mem = 0
-    return {
-        "ID": name, "Containers": len(containers), "ContainersRunning": running,
-        "ContainersPaused": paused, "ContainersStopped": len(containers) - running - paused,
-        "Images": images, "Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"]],
-        "Plugins": {"Volume": ["local"], "Network": ["null"], "Authorization": None,
-                    "Log": ["json-file"]},
-        "MemoryLimit": False, "SwapLimit": False, "CpuCfsPeriod": False, "CpuCfsQuota": False,
-        "CPUShares": False, "CPUSet": False, "PidsLimit": False, "IPv4Forwarding": False,
-        "BridgeNfIptables": False, "BridgeNfIp6tables": False, "Debug": debug, "NFd": _nfd(),
-        "OomKillDisable": False, "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": cgroup_version,
-        "NEventsListener": 0, "KernelVersion": _kernel(), "OperatingSystem": _os_name(),
-        "OSVersion": "", "OSType": "linux", "Architecture": os.uname().machine,
-        "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": None,
-                           "AllowNondistributableArtifactsHostnames": None,
-                           "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {},
-                           "Mirrors": []},
-        "NCPU": os.cpu_count() or 1, "MemTotal": mem, "GenericResources": None,
-        "DockerRootDir": data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
-        "Name": platform.node(), "Labels": [], "ExperimentalBuild": False,
-        "ServerVersion": __version__, "Runtimes": runtimes, "DefaultRuntime": default_runtime,
-        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
-                  "ControlAvailable": False, "Error": "", "RemoteManagers": None},
-        "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
-        "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""}, "InitCommit": {"ID": ""},
-        "SecurityOptions": [], "Warnings": None,
-    }
-
-
-def _nfd() -> int:
-    try:
-        return len(os.listdir("/proc/self/fd"))
-    except OSError:
-        return 0
-
-
-def _os_name() -> str:
-    try:
-        with open("/etc/os-release") as f:
-            for line in f:
-                if line.startswith("PRETTY_NAME="):
-                    return line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    return "Linux"

@@ -457,7 +457,7 @@ def parse_filters(items: list[str]) -> dict[str, list[str]]:
 
 def ps(cli, args, path):
     opts, _ = parse_args(PS, args, path)
-    from ketch.cli import contexts, formatter
+    from ketch.cli.format import formatter, rows
     limit = 1 if opts["latest"] else opts["last"]
     fmt = opts["format"] or ("" if opts["quiet"] else cli.setting("psFormat"))
     size = opts["size"] or ("{{.Size}}" in fmt)
@@ -467,12 +467,12 @@ def ps(cli, args, path):
     except API_ERRORS as exc:
         raise StatusError(1, daemon_error(exc))
     trunc = not opts["no-trunc"]
-    rows = [contexts.ContainerContext(c, trunc) for c in items]
+    shown_rows = [rows.ContainerContext(c, trunc) for c in items]
     if opts["quiet"] and not fmt:
         fmt = "{{.ID}}"
-    default = contexts.CONTAINER_TABLE + ("\t{{.Size}}" if opts["size"] else "")
+    default = rows.CONTAINER_TABLE + ("\t{{.Size}}" if opts["size"] else "")
     try:
-        sys.stdout.write(formatter.render(fmt, rows, contexts.CONTAINER_HEADERS, default))
+        sys.stdout.write(formatter.render(fmt, shown_rows, rows.CONTAINER_HEADERS, default))
     except formatter.FormatError as exc:
         raise StatusError(1, str(exc))
     return 0

@@ -20,7 +20,7 @@ IMAGES = Command("images", "ketch images [OPTIONS] [REPOSITORY[:TAG]]", "List im
 
 def images(cli, args, path):
     opts, rest = parse_args(IMAGES, args, path)
-    from ketch.cli import contexts, formatter
+    from ketch.cli.format import formatter, rows
     from ketch.cli.commands.container import parse_filters
     filters = parse_filters(opts["filter"])
     if rest:
@@ -34,16 +34,16 @@ def images(cli, args, path):
     if opts["quiet"] and not fmt:
         seen, out = set(), []
         for image in items:
-            shown = contexts.truncate_id(image["Id"]) if trunc else image["Id"]
+            shown = rows.truncate_id(image["Id"]) if trunc else image["Id"]
             if shown not in seen:
                 seen.add(shown)
                 out.append(shown + "\n")
         sys.stdout.write("".join(out))
         return 0
-    rows = contexts.image_rows(items, trunc, digests=opts["digests"])
-    default = contexts.IMAGE_TABLE_DIGESTS if opts["digests"] else contexts.IMAGE_TABLE
+    shown_rows = rows.image_rows(items, trunc, digests=opts["digests"])
+    default = rows.IMAGE_TABLE_DIGESTS if opts["digests"] else rows.IMAGE_TABLE
     try:
-        sys.stdout.write(formatter.render(fmt, rows, contexts.IMAGE_HEADERS, default))
+        sys.stdout.write(formatter.render(fmt, shown_rows, rows.IMAGE_HEADERS, default))
     except formatter.FormatError as exc:
         raise StatusError(1, str(exc))
     return 0

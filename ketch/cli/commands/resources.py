@@ -89,7 +89,7 @@ def _targets(cli, names: list[str], all_: bool) -> list[str]:
 
 
 def _render(fmt: str, rows: list[StatsRow]) -> str:
-    from ketch.cli import formatter
+    from ketch.cli.format import formatter
     try:
         return formatter.render(fmt, rows, HEADERS, TABLE)
     except formatter.FormatError as exc:

@@ -33,7 +33,7 @@ def version(cli, args, path):
     except API_ERRORS as exc:
         error = daemon_error(exc)
     if opts["format"]:
-        from ketch.cli import formatter
+        from ketch.cli.format import formatter
         try:
             print(formatter.execute(opts["format"], {"Client": client_doc, "Server": server}))
         except formatter.FormatError as exc:
@@ -75,7 +75,7 @@ def info(cli, args, path):
         print(f"Client:\n Version:    {__version__}\n Context:    default\n Debug Mode: false\n\nServer:")
         raise StatusError(1, f"ERROR: {daemon_error(exc)}\nerrors pretty printing info")
     if opts["format"]:
-        from ketch.cli import formatter
+        from ketch.cli.format import formatter
         try:
             print(formatter.execute(opts["format"], doc))
         except formatter.FormatError as exc:
@@ -166,7 +166,7 @@ def inspect_objects(cli, args, path, kind):
         except API_ERRORS as exc:
             raise StatusError(1, daemon_error(exc))
     if opts["format"]:
-        from ketch.cli import formatter
+        from ketch.cli.format import formatter
         for doc in results:
             try:
                 print(formatter.execute(opts["format"], doc))

@@ -22,7 +22,7 @@ import logging
 import os
 import signal
 
-from ketch import errors, timefmt
+from ketch import errors, signals, timefmt
 from ketch.engine.containers import state as S
 from ketch.engine.containers.attach import Attachments
 from ketch.engine.containers.bundle import Bundles, Paths
@@ -39,20 +39,11 @@ from ketch.runtime import cgroups
 log = logging.getLogger("ketchd.lifecycle")
 
 
-def parse_signal(value: str | int | None, default: int = signal.SIGKILL) -> int:
+def parse_signal(value: str | int | None, default: int) -> int:
+    """A signal as Docker reads it (name or number); ``default`` when none is given."""
     if value in (None, ""):
         return default
-    text = str(value).upper()
-    if text.isdigit():
-        num = int(text)
-        if num <= 0 or num > 64:
-            raise errors.InvalidArgument(f"Invalid signal: {value}")
-        return num
-    name = text if text.startswith("SIG") else "SIG" + text
-    try:
-        return int(signal.Signals[name])
-    except KeyError:
-        raise errors.InvalidArgument(f"Invalid signal: {value}") from None
+    return signals.parse(str(value), bounded=True)
 
 
 class Lifecycle:

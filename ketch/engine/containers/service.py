@@ -199,11 +199,11 @@ class ContainerService:
 
     async def stop(self, ref: str, timeout: int | None, sig: str | None = None) -> bool:
         rec = self.registry.get(ref)
-        return await self.lifecycle.stop(rec, timeout, parse_signal(sig, 0) if sig else None)
+        return await self.lifecycle.stop(rec, timeout, parse_signal(sig, 0) or None)
 
     async def restart(self, ref: str, timeout: int | None, sig: str | None = None) -> None:
         rec = self.registry.get(ref)
-        await self.lifecycle.stop(rec, timeout, parse_signal(sig, 0) if sig else None)
+        await self.lifecycle.stop(rec, timeout, parse_signal(sig, 0) or None)
         await self.lifecycle.start(rec)
 
     async def kill(self, ref: str, sig: str | None) -> None:

@@ -34,10 +34,10 @@ as in docker/cli, not the template language's.
 Standard library only, no `re` or `json`: the CLI imports this on every command.
 """
 
-from ketch.cli.gotemplate.exec import _State
-from ketch.cli.gotemplate.funcs import _FUNCS
-from ketch.cli.gotemplate.parser import _Parser
-from ketch.cli.gotemplate.values import _Func, TemplateError
+from ketch.cli.format.gotemplate.exec import _State
+from ketch.cli.format.gotemplate.funcs import _FUNCS
+from ketch.cli.format.gotemplate.parser import _Parser
+from ketch.cli.format.gotemplate.values import _Func, TemplateError
 
 __all__ = ["TemplateError", "Template", "parse"]
 

@@ -1,4 +1,4 @@
-"""ketch.cli.contexts: the fields of `docker ps` / `docker images` rows, as docker/cli computes them.
+"""ketch.cli.format.rows: the fields of `docker ps` / `docker images` rows, as docker/cli computes them.
 
 Expected cells were printed by the docker 28.2.2 client against dockerd
 20.10.24 (`docker ps -a --format ...`, `docker images`), whose API answers are
@@ -10,8 +10,8 @@ import types
 
 import pytest
 
-from ketch.cli import contexts
-from ketch.cli.contexts import ContainerContext, image_rows
+from ketch.cli.format import rows
+from ketch.cli.format.rows import ContainerContext, image_rows
 
 NOW = 1795387800
 CREATED = 1795387748  # 2026-11-22 22:49:08 UTC
@@ -23,7 +23,7 @@ ID = "b227007ae514" + "f" * 52
 def clock_and_zone(monkeypatch):
     fake = types.SimpleNamespace(time=lambda: NOW, localtime=time.localtime,
                                  strftime=time.strftime, gmtime=time.gmtime)
-    monkeypatch.setattr(contexts, "time", fake)
+    monkeypatch.setattr(rows, "time", fake)
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     yield
@@ -198,7 +198,7 @@ def test_image_rows_digests(digests, rows):
     ("\u672c\u672c\u672c", 2, "\u672c\u672c\u672c"),  # nothing fits: docker leaves it
 ])
 def test_ellipsis(text, width, out):
-    assert contexts.ellipsis(text, width) == out
+    assert rows.ellipsis(text, width) == out
 
 
 def test_platform():

@@ -7,10 +7,10 @@ lets the caller add or override more.
 
 import math
 
-from ketch.cli.gotemplate.exec import _truth
-from ketch.cli.gotemplate.fmt import (_digits, _exp_form, _fixed_form, _go_type, _print,
+from ketch.cli.format.gotemplate.exec import _truth
+from ketch.cli.format.gotemplate.fmt import (_digits, _exp_form, _fixed_form, _go_type, _print,
                                       _println, _sprint, _sprintf)
-from ketch.cli.gotemplate.values import _Func, _FuncError, _MISSING
+from ketch.cli.format.gotemplate.values import _Func, _FuncError, _MISSING
 
 
 # ---- JSON: docker/cli's json function --------------------------------------

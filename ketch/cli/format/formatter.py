@@ -14,7 +14,7 @@ With no rows the template is still checked against the row type (docker ps runs
 it over an empty container first), so a misspelt field fails either way.
 """
 
-from ketch.cli import gotemplate, tabwriter
+from ketch.cli.format import gotemplate, tabwriter
 
 
 class FormatError(Exception):

@@ -1,4 +1,7 @@
-"""Feed an async byte stream (an HTTP upload) to blocking code running in a thread."""
+"""Feed an async byte stream (an HTTP upload) to blocking code running in a thread.
+
+Named for what it does: it was ``engine/bridge.py``, a name that network bridges need.
+"""
 
 import asyncio
 import io

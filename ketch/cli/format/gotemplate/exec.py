@@ -4,10 +4,10 @@ Go's value semantics live here too: what is true, how a field is looked up in a
 map or a struct, and how an argument is checked against a parameter's kind.
 """
 
-from ketch.cli.gotemplate.fmt import _go_type, _quote, _sorted_keys, _sprint
-from ketch.cli.gotemplate.parser import (_Action, _Branch, _Chain, _Dot, _Field, _Identifier,
+from ketch.cli.format.gotemplate.fmt import _go_type, _quote, _sorted_keys, _sprint
+from ketch.cli.format.gotemplate.parser import (_Action, _Branch, _Chain, _Dot, _Field, _Identifier,
                                          _List, _Nil, _Pipe, _TemplateCall, _Text, _Variable)
-from ketch.cli.gotemplate.values import _Func, _MISSING, _NO_FINAL, TemplateError
+from ketch.cli.format.gotemplate.values import _Func, _MISSING, _NO_FINAL, TemplateError
 
 
 _MAX_TEMPLATE_DEPTH = 100  # Go allows 100000; Python's stack does not

@@ -6,7 +6,7 @@ including Go's in-band errors such as %!d(string=x).
 
 import math
 
-from ketch.cli.gotemplate.values import _MISSING
+from ketch.cli.format.gotemplate.values import _MISSING
 
 
 def _go_type(v):

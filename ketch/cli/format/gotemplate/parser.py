@@ -5,9 +5,9 @@ The parser builds a small node tree plus the named templates from define/block:
 The executor walks the same nodes.
 """
 
-from ketch.cli.gotemplate.fmt import _quote
-from ketch.cli.gotemplate.lexer import _Lexer, _number_value, _unquote
-from ketch.cli.gotemplate.values import TemplateError
+from ketch.cli.format.gotemplate.fmt import _quote
+from ketch.cli.format.gotemplate.lexer import _Lexer, _number_value, _unquote
+from ketch.cli.format.gotemplate.values import TemplateError
 
 
 # ---- nodes -----------------------------------------------------------------

@@ -3,6 +3,9 @@
 Each context wraps one API object and exposes Docker's field names (``.ID``,
 ``.Status``, ``.Label "key"``) with Docker's truncation and humanized values.
 ``FIELDS`` lists what ``--format json`` prints, as docker's MarshalJSON does.
+
+docker/cli calls these formatter "contexts"; here they are rows, because ``docker
+context`` (remote endpoints) is a different feature that needs the name ``cli/contexts``.
 """
 
 import time

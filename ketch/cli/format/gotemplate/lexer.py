@@ -4,7 +4,7 @@ The Go literals among the tokens -- quoted strings, rune and number constants --
 get their values here too, as Go's strconv reads them; the parser asks for them.
 """
 
-from ketch.cli.gotemplate.fmt import _quote
+from ketch.cli.format.gotemplate.fmt import _quote
 
 
 # ---- lexer ---------------------------------------------------------------
