@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -250,6 +251,7 @@ def main() -> int:
         env = dict(os.environ, KETCH_HOST=host)
     api = Api(host)
     token = secrets.token_hex(4)
+    ours = urllib.parse.quote(json.dumps({"label": [f"{LABEL}={token}"]}))
     ids: list[str] = []
     failures_total = 0
     print(f"churn against {who} at {host}: {args.count} x run -d {args.image} sleep 3600, "
@@ -273,7 +275,7 @@ def main() -> int:
         for f in failures[:5]:
             print(f"          {f}")
 
-        status, listed = api("GET", f"/containers/json?filters={json.dumps({'label': [f'{LABEL}={token}']})}")
+        status, listed = api("GET", f"/containers/json?filters={ours}")
         running = len(listed) if status == 200 else -1
         print(f"ps      {running} of ours running")
         samples: dict[str, list[float]] = {}
@@ -316,9 +318,9 @@ def main() -> int:
     finally:
         # Whatever is still ours: removed through the API (a second chance), then by pid.
         try:
-            status, left = api("GET", f"/containers/json?all=1&filters={json.dumps({'label': [f'{LABEL}={token}']})}")
+            status, left = api("GET", f"/containers/json?all=1&filters={ours}")
             left = left if status == 200 else []
-        except OSError:
+        except Exception:  # noqa: BLE001 - the cleanup by pid below still runs
             left = []
         if left:
             print(f"cleanup {len(left)} containers still listed; removing them again")
