@@ -1,0 +1,255 @@
+"""Supervision across ketchd crashes (issue 6): kill -9 of ketchd at random moments of a
+create/start/stop/rm churn, and between the runtime's create and start.
+
+After a restart ``ps -a`` must be exact (a running container has a live init and a
+monitor; nothing runs for a container shown stopped or not shown at all), exits that
+happened while ketchd was down are recorded with their codes, and removing everything
+leaves nothing on the host (``leftovers``). The only sleeps choose when ketchd is killed.
+"""
+
+import http.client
+import json
+import os
+import random
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.integration.conftest import PYTHON, REPO
+from tests.integration.leftovers import (
+    TERMINABLE, alive, assert_nothing_left, call, container_pids, create, daemon_processes,
+    monitors_by_container, ok, quiet, reap, state, wait_until)
+
+
+@pytest.fixture
+def own(fresh_daemon):
+    """A daemon of the test's own, cleaned up by pid afterwards however the test ended."""
+    yield fresh_daemon
+    reap(fresh_daemon)
+
+
+# -- 6: a created container whose ketchd dies --------------------------------------------
+def _kill9(d) -> None:
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    d.proc = None
+
+
+def test_created_container_removable_after_ketchd_kill9(own):
+    """`ketch create`, kill -9 of ketchd, restart: the container is still "created" and
+    `ketch rm` removes it with nothing left."""
+    d = own
+    name = f"created-{os.getpid():07d}"
+    res = d.ketch("create", "--name", name, "busybox", "sleep", "1000")
+    assert res.returncode == 0, res.stderr
+    _kill9(d)
+    d.start()
+    assert state(d, name)["Status"] == "created"
+    res = d.ketch("rm", name)
+    assert res.returncode == 0, res.stderr
+    assert_nothing_left(d)
+
+
+SLOW_CREATE = """#!/bin/sh
+# A runc-compatible runtime: ketch's own, which after create waits for {release}:
+# ketchd is killed while its container sits created in the runtime.
+creating=
+for a in "$@"; do [ "$a" = create ] && creating=1; done
+{python} -I -S -c 'import sys; sys.path.insert(0, "{repo}"); from ketch.runtime.cli import main; sys.exit(main())' "$@" || exit $?
+if [ -n "$creating" ]; then
+    : > {marker}
+    while [ ! -e {release} ]; do sleep 0.02; done
+fi
+"""
+
+
+@pytest.mark.parametrize("then", ["rm", "start"])
+def test_container_killed_between_runtime_create_and_start(own, then):
+    """ketchd dies after the runtime created the container and before it was started: the
+    monitor must not wait forever, and after a restart the container can be removed (or
+    started) leaving no monitor, init, cgroup or runtime state behind."""
+    d = own
+    marker, release = os.path.join(d.root, "created"), os.path.join(d.root, "release")
+    wrapper = os.path.join(d.root, "slow-create")
+    with open(wrapper, "w") as f:
+        f.write(SLOW_CREATE.format(python=PYTHON, repo=REPO, marker=marker, release=release))
+    os.chmod(wrapper, 0o755)
+    with open(os.path.join(d.root, "daemon.json"), "w") as f:
+        json.dump({"cgroup-parent": d.cgroup_parent, "runtimes": {"slow": {"path": wrapper}}}, f)
+    d.restart()
+    cid = create(d, ["sleep", "1000"], Runtime="slow")
+    starter = ThreadPoolExecutor(1)
+    start = starter.submit(quiet, call, d, "POST", f"/containers/{cid}/start", None, 30)
+    wait_until(lambda: os.path.exists(marker), 20, "the runtime to create the container")
+    _kill9(d)
+    open(release, "w").close()
+    start.result(30)
+    starter.shutdown()
+    # The monitor learns nothing more from ketchd; its container waits in "created".
+    d.start()
+    st = state(d, cid)
+    assert not st["Running"], st
+    if then == "start":
+        status, doc = call(d, "POST", f"/containers/{cid}/start")
+        assert status == 204, doc
+        st = state(d, cid)
+        assert st["Running"] and alive(st["Pid"]), st
+        assert container_pids(d, cid) == [st["Pid"]] or st["Pid"] in container_pids(d, cid)
+        status, doc = call(d, "DELETE", f"/containers/{cid}?force=1")
+    else:
+        status, doc = call(d, "DELETE", f"/containers/{cid}")
+    assert status == 204, doc
+    assert_nothing_left(d)
+
+
+# -- 4: kill -9 of ketchd during churn ---------------------------------------------------
+WAIT_FOR_GO = "mkfifo /go && read x < /go; exit {code}"
+
+
+def _trigger(d, cid: str) -> None:
+    """Let a WAIT_FOR_GO container exit, from the host, through its rootfs."""
+    fifo = os.path.join(d.exec_root, "containers", cid, "rootfs", "go")
+
+    def opened():
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            return None
+
+    fd = wait_until(opened, 10, f"{fifo} to have a reader")
+    os.write(fd, b"go\n")
+    os.close(fd)
+
+
+class Churn(threading.Thread):
+    """create/start/stop/kill/rm of short and long containers, as fast as ketchd answers;
+    requests cut by a ketchd kill are expected and counted, not failures."""
+
+    def __init__(self, d, up: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.d, self.up = d, up
+        self.stopping = threading.Event()
+        self.known: set[str] = set()
+        self.ops = 0
+        self.cut = 0
+        self.rng = random.Random(6)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.up.wait()
+            try:
+                self.step()
+                self.ops += 1
+            except (OSError, http.client.HTTPException, KeyError, TypeError):
+                self.cut += 1
+
+    def step(self) -> None:
+        d, rng = self.d, self.rng
+        known = sorted(self.known)
+        op = rng.random()
+        if len(known) < 4 or (op < 0.4 and len(known) < 12):
+            cmd = rng.choice([["sleep", "1000"], ["true"], ["sh", "-c", "exit 3"], TERMINABLE])
+            status, doc = call(d, "POST", "/containers/create",
+                               {"Image": "busybox", "Cmd": cmd, "HostConfig": {}}, timeout=20)
+            if status == 201:
+                self.known.add(doc["Id"])
+                call(d, "POST", f"/containers/{doc['Id']}/start", timeout=20)
+        elif op < 0.55:
+            call(d, "POST", f"/containers/{rng.choice(known)}/start", timeout=20)
+        elif op < 0.7:
+            call(d, "POST", f"/containers/{rng.choice(known)}/stop?t=1", timeout=20)
+        elif op < 0.8:
+            call(d, "POST", f"/containers/{rng.choice(known)}/kill", timeout=20)
+        else:
+            cid = rng.choice(known)
+            status, _ = call(d, "DELETE", f"/containers/{cid}?force=1", timeout=20)
+            if status in (204, 404):
+                self.known.discard(cid)
+
+
+def assert_exact(d) -> dict[str, dict]:
+    """ps -a is the truth: a running container has a live init in its cgroup and a monitor;
+    every container process and monitor on the host belongs to a running container."""
+    status, items = call(d, "GET", "/containers/json?all=1")
+    assert status == 200, items
+    states = {c["Id"]: state(d, c["Id"]) for c in items}
+    problems = []
+    monitors = monitors_by_container(d)
+    for cid, st in states.items():
+        pids = container_pids(d, cid)
+        if st["Running"]:
+            if not (st["Pid"] > 0 and alive(st["Pid"]) and st["Pid"] in pids):
+                problems.append(f"{cid[:12]} shows running with pid {st['Pid']}, its cgroup has {pids}")
+            if cid not in monitors:
+                problems.append(f"{cid[:12]} shows running but has no monitor")
+        else:
+            if pids:
+                problems.append(f"{cid[:12]} shows {st['Status']} but has processes {pids}")
+            if cid in monitors:
+                problems.append(f"{cid[:12]} shows {st['Status']} but has monitors {monitors[cid]}")
+    for cid, pids in monitors.items():
+        if cid not in states:
+            problems.append(f"monitors {pids} of {cid[:12]}, which ps -a does not list")
+    listed = {cid[:64] for cid in states}
+    for pid, what in daemon_processes(d).items():
+        if " in cgroup " in what and what.rsplit("/", 1)[1] not in listed:
+            problems.append(f"process {pid} ({what}) of no listed container")
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
+    return states
+
+
+KILLS = 50
+
+
+def test_kill9_of_ketchd_during_churn(own):
+    d = own
+    long_lived = [create(d, ["sleep", "1000"]) for _ in range(2)]
+    exiting = {create(d, ["sh", "-c", WAIT_FOR_GO.format(code=code)]): code for code in range(3, 8)}
+    for cid in long_lived + list(exiting):
+        ok(d, "POST", f"/containers/{cid}/start")
+    before = {cid: state(d, cid) for cid in long_lived + list(exiting)}
+    trigger_at = dict(zip(range(9, KILLS, 10), exiting))  # one exit while ketchd is down, every 10 kills
+
+    up = threading.Event()
+    up.set()
+    churn = Churn(d, up)
+    churn.start()
+    rng = random.Random(9)
+    try:
+        for i in range(KILLS):
+            time.sleep(rng.uniform(0.05, 0.5))  # when to kill: the only sleep
+            up.clear()
+            _kill9(d)
+            if i in trigger_at:
+                cid = trigger_at[i]
+                pid = before[cid]["Pid"]
+                _trigger(d, cid)
+                wait_until(lambda: not alive(pid), 10, f"{cid[:12]} to exit while ketchd is down")
+            d.start()
+            up.set()
+            if i in trigger_at:
+                st = state(d, trigger_at[i])
+                assert (st["Status"], st["ExitCode"]) == ("exited", exiting[trigger_at[i]]), st
+    finally:
+        churn.stopping.set()
+        up.set()
+        churn.join(30)
+    assert churn.ops > KILLS, f"the churn did too little: {churn.ops} ops, {churn.cut} cut"
+
+    states = assert_exact(d)
+    for cid in long_lived:
+        st = states[cid]
+        assert (st["Status"], st["Pid"], st["StartedAt"]) == \
+            ("running", before[cid]["Pid"], before[cid]["StartedAt"]), st
+    for cid, code in exiting.items():
+        assert (states[cid]["Status"], states[cid]["ExitCode"]) == ("exited", code), states[cid]
+    errors = []
+    for cid in states:
+        status, doc = call(d, "DELETE", f"/containers/{cid}?force=1")
+        if status != 204:
+            errors.append(f"rm -f {cid[:12]} ({states[cid]['Status']}): {status} {doc}")
+    assert not errors, errors
+    assert_nothing_left(d)
