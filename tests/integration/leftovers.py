@@ -153,17 +153,29 @@ def daemon_processes(d) -> dict[int, str]:
 
 
 def monitors_by_container(d) -> dict[str, list[int]]:
-    """Container id -> pids of monitors holding files of that container's exec directory."""
+    """Container id -> pids of the monitors holding a file of that container (a path under
+    the daemon's root with the container's id in it)."""
     out: dict[str, list[int]] = {}
-    prefix = os.path.join(d.exec_root, "containers") + "/"
+    root = d.root + "/"
     for pid, what in daemon_processes(d).items():
-        if not what.startswith("ketch-monitor"):
+        if not what.startswith("ketch-monitor") or " in cgroup " in what:
             continue
-        for path in _links(pid):
-            if path.startswith(prefix):
-                out.setdefault(path[len(prefix):].split("/")[0], []).append(pid)
-                break
+        ids = {part for path in _links(pid) if path.startswith(root)
+               for part in path[len(root):].split("/") if HEX64.match(part)}
+        for cid in ids:
+            out.setdefault(cid, []).append(pid)
     return out
+
+
+def parent_of(pid: int) -> tuple[int, str]:
+    """(ppid, comm of the parent) of a live process, (0, "") if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        with open(f"/proc/{ppid}/comm") as f:
+            return ppid, f.read().strip()
+    except (OSError, IndexError, ValueError):
+        return 0, ""
 
 
 def container_pids(d, cid: str) -> list[int]:
