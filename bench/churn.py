@@ -250,6 +250,13 @@ def main() -> int:
                "from ketch.cli.main import main; sys.exit(main(sys.argv[2:]))", REPO]
         env = dict(os.environ, KETCH_HOST=host)
     api = Api(host)
+    try:
+        if api("GET", "/_ping")[0] != 200:
+            raise OSError("/_ping did not answer 200")
+    except (OSError, http.client.HTTPException) as exc:
+        if ketchd is not None:
+            ketchd.cleanup()
+        raise SystemExit(f"churn: cannot reach {host}: {exc}")
     token = secrets.token_hex(4)
     ours = urllib.parse.quote(json.dumps({"label": [f"{LABEL}={token}"]}))
     ids: list[str] = []
