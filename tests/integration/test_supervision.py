@@ -1,5 +1,6 @@
 """Supervision under load (issue 6): starts racing the previous run's cleanup, runtime
-create under CPU load, many clients cycling, rm -f of running and paused containers.
+create under CPU load (and with every fork's return delayed, which makes its race
+certain), many clients cycling, rm -f of running and paused containers.
 
 Each test drives a ketchd of its own hard through the Engine API (the docker SDK for
 one) and then checks that nothing of a removed container is left on the host
@@ -7,6 +8,9 @@ one) and then checks that nothing of a removed container is left on the host
 """
 
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -154,6 +158,59 @@ def test_400_starts_under_cpu_load(own, cpu_load):
         list(pool.map(guarded, range(400)))
     assert not errors, f"{len(errors)} errors:\n" + "\n".join(errors[:10])
     assert_nothing_left(d)
+
+
+def _fork_server(d) -> int:
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == d.proc.pid:
+                        return int(name)
+            except (OSError, ValueError, IndexError):
+                pass
+    raise AssertionError("ketchd has no child (its monitor fork server)")
+
+
+@pytest.mark.skipif(not shutil.which("strace"), reason="needs strace")
+def test_starts_with_every_fork_return_delayed(own):
+    """The same race made certain: strace, attached to ketchd's fork server and following
+    every process it makes (monitors, the runtime's children), holds each fork's return in
+    the parent for 0.2 s, so that the child always runs first. The runtime's create must
+    still return the init's pid; today it returns 0 and every start fails."""
+    d = own
+    tracer = subprocess.Popen(
+        ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=clone,clone3,fork,vfork",
+         "-e", "inject=clone,clone3,fork,vfork:delay_exit=200000", "-p", str(_fork_server(d))],
+        stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    errors = []
+    try:
+        wait_until(lambda: _traced(_fork_server(d)), 10, "strace to attach")
+        for i in range(8):
+            cid = create(d, ["true"])
+            status, doc = call(d, "POST", f"/containers/{cid}/start")
+            if status != 204:
+                errors.append(f"start {i}: {status} {doc}")
+                continue
+            st = wait_until(lambda: (lambda st: not st["Running"] and st)(state(d, cid)), 15,
+                            f"container {i} to exit")
+            if st["ExitCode"] != 0:
+                errors.append(f"start {i}: {st}")
+            ok(d, "DELETE", f"/containers/{cid}")
+    finally:
+        tracer.send_signal(signal.SIGINT)  # strace detaches from everything it traces
+        try:
+            tracer.wait(10)
+        except subprocess.TimeoutExpired:
+            tracer.kill()
+            tracer.wait()
+    assert not errors, f"{len(errors)} errors:\n" + "\n".join(errors)
+    assert_nothing_left(d)
+
+
+def _traced(pid: int) -> bool:
+    with open(f"/proc/{pid}/status") as f:
+        return any(line.startswith("TracerPid:") and line.split()[1] != "0" for line in f)
 
 
 # -- 3: many clients cycling -------------------------------------------------------------
