@@ -80,16 +80,29 @@ def test_container_killed_between_runtime_create_and_start(own, then):
     with open(os.path.join(d.root, "daemon.json"), "w") as f:
         json.dump({"cgroup-parent": d.cgroup_parent, "runtimes": {"slow": {"path": wrapper}}}, f)
     d.restart()
-    cid = create(d, ["sleep", "1000"], Runtime="slow")
+    made = []
+
+    def create_and_start() -> None:
+        # Whether the runtime's create comes with the API's create or its start, the
+        # request that reaches it is cut by the kill.
+        made.append(create(d, ["sleep", "1000"], Runtime="slow"))
+        call(d, "POST", f"/containers/{made[0]}/start", timeout=30)
+
     starter = ThreadPoolExecutor(1)
-    start = starter.submit(quiet, call, d, "POST", f"/containers/{cid}/start", None, 30)
+    cut = starter.submit(quiet, create_and_start)
     wait_until(lambda: os.path.exists(marker), 20, "the runtime to create the container")
     _kill9(d)
     open(release, "w").close()
-    start.result(30)
+    cut.result(30)
     starter.shutdown()
-    # The monitor learns nothing more from ketchd; its container waits in "created".
+    # The monitor learns nothing more from the ketchd that asked for it.
     d.start()
+    listed = ok(d, "GET", "/containers/json?all=1")
+    assert len(listed) <= 1, listed
+    if not listed:  # an unacknowledged create may be forgotten, but nothing of it may stay
+        assert_nothing_left(d)
+        return
+    cid = listed[0]["Id"]
     st = state(d, cid)
     assert not st["Running"], st
     if then == "start":
