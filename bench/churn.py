@@ -10,6 +10,9 @@ threads, counting failures at each stage:
     rm      DELETE ?force=1 of all of them, C clients in parallel: wall time
 
 Targets (issue 6): zero failures, 500 started in under 10 s, `ps` under 30 ms with 500 running.
+On the 2-core test VM (2026-12-06), N=500: at a7235ca 499 started in 11.0 s (1 pid-0 start
+failure), `ketch ps` 61 ms, rm -f 42 x "Connection lost" and a leaked monitor; at d255f3b
+(main) no failure, 500 started in 14.0 s, `ketch ps` 79 ms (API 40 ms), rm -f of all 12.5 s.
 
     sudo .venv/bin/python3 bench/churn.py                 # N=500, 16 clients
     sudo .venv/bin/python3 bench/churn.py -n 100
