@@ -200,6 +200,8 @@ class Lifecycle:
         try:
             monitor_runtimes.force_delete(spec, self.paths.runtime_root, rec.id,
                                           self.paths.exec_dir(rec.id))
+            if rec.cgroups_path:  # also when the runtime's state was already gone
+                cgroups.manager(rec.cgroups_path).destroy()
         except (errors.KetchError, OSError) as exc:
             log.warning("cannot end the processes of %s: %s", rec.id, exc)
 
