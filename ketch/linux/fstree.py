@@ -3,9 +3,14 @@
 ``shutil.rmtree`` follows no symlinks, but it does descend into mount points: when an
 overlay is (re)mounted under a directory being cleaned up, rmtree deletes the files of
 the mounted filesystem, which for an overlay means writing whiteouts over the image in
-the container's writable layer. ``remove_tree`` unmounts what is mounted below first,
-refuses to go on if anything stays mounted, and while deleting never enters a
-directory on another device.
+the container's writable layer. ``remove_tree`` checks every directory before it
+enters it: a mount root (``statx``'s STATX_ATTR_MOUNT_ROOT, which also sees bind mounts
+of the same filesystem) is unmounted first, and if it stays mounted, or the directory
+is on another device anyway, nothing below it is touched and the removal fails.
+
+Checking per directory costs one statx each; reading /proc/self/mountinfo instead costs
+a parse of every mount on the host, which with hundreds of running containers was a
+third of ketchd's time under churn. Kernels before 5.8 cannot tell, and get that parse.
 """
 
 import os
@@ -13,17 +18,13 @@ import stat
 
 from ketch.errors import Internal
 from ketch.linux import mount as mnt
+from ketch.linux import syscalls as sc
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def remove_tree(path: str) -> None:
     """Unmount everything below ``path``, then delete it; a missing path is not an error."""
-    for point in mnt.mounts_under(path):
-        try:
-            mnt.unmount(point)
-        except OSError:
-            mnt.unmount(point, lazy=True)
-    if mnt.mounts_under(path):
-        raise Internal(f"cannot remove {path}: still mounted")
     try:
         top = os.lstat(path)
     except FileNotFoundError:
@@ -31,12 +32,42 @@ def remove_tree(path: str) -> None:
     if not stat.S_ISDIR(top.st_mode):
         os.unlink(path)
         return
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd = _open_unmounted(path, None, path)
     try:
-        _empty(fd, top.st_dev, path)
+        _empty(fd, os.fstat(fd).st_dev, path)
     finally:
         os.close(fd)
     os.rmdir(path)
+
+
+def _open_unmounted(name: str, dir_fd: int | None, where: str) -> int:
+    """Open directory ``name``; if a mount is there, unmount it (and whatever is stacked
+    on it) and open what is underneath."""
+    for _ in range(64):  # mounts stacked on one another
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        mounted = sc.is_mount_root(fd)
+        if mounted is None:
+            mounted = bool(mnt.mounts_under(where))
+            if mounted:
+                os.close(fd)
+                _unmount_all_below(where)
+                continue
+        if not mounted:
+            return fd
+        os.close(fd)
+        try:
+            mnt.unmount(where)
+        except OSError:
+            mnt.unmount(where, lazy=True)
+    raise Internal(f"cannot remove {where}: still mounted")
+
+
+def _unmount_all_below(path: str) -> None:
+    for point in mnt.mounts_under(path):
+        try:
+            mnt.unmount(point)
+        except OSError:
+            mnt.unmount(point, lazy=True)
 
 
 def _empty(dir_fd: int, dev: int, where: str) -> None:
@@ -46,8 +77,7 @@ def _empty(dir_fd: int, dev: int, where: str) -> None:
         if not is_dir:
             os.unlink(name, dir_fd=dir_fd)
             continue
-        child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                        dir_fd=dir_fd)
+        child = _open_unmounted(name, dir_fd, f"{where}/{name}")
         try:
             if os.fstat(child).st_dev != dev:
                 raise Internal(f"cannot remove {where}/{name}: another filesystem is mounted there")

@@ -6,6 +6,7 @@ Importing this module loads libc once; it has no other side effects.
 
 import ctypes
 import os
+import struct
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -153,3 +154,25 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
 def setdomainname(name: str) -> None:
     raw = name.encode()
     _check(_libc.setdomainname(raw, len(raw)))
+
+
+# statx(2): only the attributes are read, for STATX_ATTR_MOUNT_ROOT (Linux 5.8), which
+# marks the root of any mount, a bind mount of the same filesystem included.
+AT_SYMLINK_NOFOLLOW, AT_NO_AUTOMOUNT, AT_EMPTY_PATH = 0x100, 0x800, 0x1000
+STATX_ATTR_MOUNT_ROOT = 0x2000
+_STATX_SIZE = 256
+_U64 = struct.Struct("=Q")
+_OFF_ATTRIBUTES, _OFF_ATTRIBUTES_MASK = 8, 56  # in struct statx
+_libc.statx.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, ctypes.c_void_p]
+
+
+def is_mount_root(fd: int) -> bool | None:
+    """Whether the directory open at ``fd`` is the root of a mount; None if the kernel
+    cannot tell (before 5.8)."""
+    buf = ctypes.create_string_buffer(_STATX_SIZE)
+    _check(_libc.statx(fd, b"", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, buf))
+    (mask,) = _U64.unpack_from(buf, _OFF_ATTRIBUTES_MASK)
+    if not mask & STATX_ATTR_MOUNT_ROOT:
+        return None
+    (attributes,) = _U64.unpack_from(buf, _OFF_ATTRIBUTES)
+    return bool(attributes & STATX_ATTR_MOUNT_ROOT)

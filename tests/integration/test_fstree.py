@@ -8,7 +8,6 @@ import tempfile
 
 import pytest
 
-from ketch.errors import Internal
 from ketch.linux import fstree, mount as mnt
 
 
@@ -40,16 +39,28 @@ def test_mounts_below_are_unmounted_before_anything_is_deleted(tree):
     assert not os.path.exists(keep)  # gone with the unmount, never deleted through it
 
 
-def test_the_walk_refuses_another_filesystem(tree):
-    keep = _tmpfs_with_a_file(os.path.join(tree, "b", "rootfs"))
-    top = os.path.join(tree, "b")
-    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        with pytest.raises(Internal, match="another filesystem is mounted there"):
-            fstree._empty(fd, os.lstat(top).st_dev, top)
-    finally:
-        os.close(fd)
-    assert os.path.exists(keep)
+def test_a_bind_mount_of_the_same_filesystem_is_unmounted_not_emptied(tree):
+    """Same device, so only the mount-root check sees it (rmtree would empty src/)."""
+    src = os.path.join(tree, "src")
+    os.makedirs(src)
+    with open(os.path.join(src, "precious"), "w") as f:
+        f.write("x")
+    target = os.path.join(tree, "d", "deep", "bind")
+    os.makedirs(target)
+    subprocess.run(["mount", "--bind", src, target], check=True)
+    assert os.lstat(target).st_dev == os.lstat(src).st_dev
+    fstree.remove_tree(os.path.join(tree, "d"))
+    assert not os.path.exists(os.path.join(tree, "d"))
+    assert os.path.exists(os.path.join(src, "precious"))
+    assert mnt.mounts_under(tree) == []
+
+
+def test_stacked_mounts_all_come_off(tree):
+    where = os.path.join(tree, "e", "rootfs")
+    _tmpfs_with_a_file(where)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", where], check=True)
+    fstree.remove_tree(os.path.join(tree, "e"))
+    assert not os.path.exists(os.path.join(tree, "e")) and mnt.mounts_under(tree) == []
 
 
 def test_symlinks_are_removed_not_followed(tree):
