@@ -144,10 +144,13 @@ class ContainerRoutes:
         if limit is not None and limit > 0:
             records = records[:limit]
         out = []
+        tags: dict[str, list[str]] = {}  # per image, looked up once per listing
         for rec in records:
-            image = self.svc.images.find(rec.image_id)
+            if rec.image_id not in tags:
+                image = self.svc.images.find(rec.image_id)
+                tags[rec.image_id] = list(image.tags) if image else []
             sizes = self._sizes(rec) if request.flag("size") else (None, 0)
-            out.append(views.container_summary(rec, list(image.tags) if image else [], *sizes))
+            out.append(views.container_summary(rec, tags[rec.image_id], *sizes))
         return json_response(out)
 
     def _matches(self, rec: ContainerRecord, f: dict[str, list[str]]) -> bool:
