@@ -506,3 +506,51 @@ def test_import_pulls_in_nothing_heavy():
     added = out.stdout.split()
     assert "ketch.cli.format.gotemplate" in added
     assert [m for m in added if not m.startswith("ketch") and m != "math"] == []
+
+
+# -- the plain-fields fast path gives exactly what the tree walk gives ------------------------
+class _Row:
+    def __init__(self, n):
+        self.n = n
+        self.plain_attr = "attr"
+
+    @property
+    def ID(self):
+        return f"id{self.n}"
+
+    @property
+    def Count(self):
+        return self.n
+
+    def Name(self):
+        return "name"
+
+    def Label(self, key):
+        return key
+
+
+@pytest.mark.parametrize("text", [
+    "{{.ID}}\t{{.Name}}", "x{{.Count}}y", "{{.ID}} {{.Label}}", "{{.Nope}}", "{{.plain_attr}}",
+    "{{.ID}}{{- .Name -}} z", "{{ .ID }}", "{{.ID}}{{/* c */}}", "{{.a}}-{{.b}}",
+])
+@pytest.mark.parametrize("data", [_Row(3), {"a": "x", "b": 2}, {"a": "x", "b": "y"}, {}])
+def test_plain_fields_match_the_tree_walk(text, data):
+    fast = parse(text)
+    slow = parse(text)
+    slow._plain = None
+
+    def run(t):
+        try:
+            return ("ok", t.execute(data))
+        except TemplateError as exc:
+            return ("error", str(exc))
+    assert run(fast) == run(slow)
+
+
+@pytest.mark.parametrize("text,plain", [
+    ("{{.ID}}\t{{.Image}}", True), ("{{ .ID }} x", True), ("{{.A.B}}", False),
+    ("{{json .}}", False), ("{{.ID | printf \"%s\"}}", False), ("{{$x := .ID}}", False),
+    ("{{define \"t\"}}{{end}}{{.ID}}", False), ("{{if .ID}}y{{end}}", False),
+])
+def test_which_templates_take_the_plain_path(text, plain):
+    assert (parse(text)._plain is not None) == plain

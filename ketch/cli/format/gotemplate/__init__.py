@@ -36,7 +36,7 @@ Standard library only, no `re` or `json`: the CLI imports this on every command.
 
 from ketch.cli.format.gotemplate.exec import _State
 from ketch.cli.format.gotemplate.funcs import _FUNCS
-from ketch.cli.format.gotemplate.parser import _Parser
+from ketch.cli.format.gotemplate.parser import _Action, _Field, _Parser, _Text
 from ketch.cli.format.gotemplate.values import _Func, TemplateError
 
 __all__ = ["TemplateError", "Template", "parse"]
@@ -57,15 +57,20 @@ def parse(text: str, funcs: dict | None = None) -> "Template":
 class Template:
     """A parsed template and the templates it defines."""
 
-    __slots__ = ("_text", "_trees", "_funcs")
+    __slots__ = ("_text", "_trees", "_funcs", "_plain")
 
     def __init__(self, text, trees, funcs):
         self._text = text
         self._trees = trees
         self._funcs = funcs
+        self._plain = _plain_fields(trees)
 
     def execute(self, data) -> str:
         """Run the template over ``data``; raises TemplateError."""
+        if self._plain is not None:
+            text = _execute_plain(self._plain, data)
+            if text is not None:
+                return text
         out = []
         state = _State(self, "", out, [["$", data]], 0)
         try:
@@ -73,3 +78,60 @@ class Template:
         except RecursionError:
             raise TemplateError("template: : data or templates nested too deeply") from None
         return "".join(out)
+
+
+# Every default --format (and most users') is text and {{.Field}} actions only. Such a
+# template is run as a list of pieces: ~10x faster than the tree walk, which matters for
+# `ps` with hundreds of rows. Anything that is not a plain string value (numbers, maps,
+# missing fields and their errors) goes to the walk, so output and errors are the same.
+class _PlainField:
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+
+def _plain_fields(trees):
+    if set(trees) != {""}:
+        return None
+    pieces = []
+    for node in trees[""].nodes:
+        if isinstance(node, _Text):
+            pieces.append(node.text)
+            continue
+        if not isinstance(node, _Action):
+            return None
+        pipe = node.pipe
+        if pipe.decl or len(pipe.cmds) != 1 or len(pipe.cmds[0].args) != 1:
+            return None
+        arg = pipe.cmds[0].args[0]
+        if type(arg) is not _Field or len(arg.idents) != 1 or arg.idents[0].startswith("_"):
+            return None
+        pieces.append(_PlainField(arg.idents[0]))
+    return pieces
+
+
+def _execute_plain(pieces, data):
+    """The template's text over ``data``, or None where only the tree walk can tell."""
+    out = []
+    is_map = isinstance(data, dict)
+    for piece in pieces:
+        if type(piece) is str:
+            out.append(piece)
+            continue
+        if is_map:
+            value = data.get(piece.name)
+        else:
+            value = getattr(type(data), piece.name, None)
+            if value is None or not (isinstance(value, property) or callable(value)):
+                return None
+            try:
+                value = getattr(data, piece.name)
+                if callable(value):
+                    value = value()
+            except TypeError:  # a method that wants arguments: the walk says so in Go's words
+                return None
+        if type(value) is not str:
+            return None
+        out.append(value)
+    return "".join(out)
