@@ -137,11 +137,12 @@ def container_summary(rec: ContainerRecord, image_tags: list[str], size_rw: int 
     image = rec.image
     if rec.image.startswith("sha256:") or not image_tags:
         image = rec.image_id if rec.image.startswith("sha256:") else rec.image
+    state = rec.state.to_docker()
     doc = {
         "Id": rec.id, "Names": ["/" + rec.name], "Image": image, "ImageID": rec.image_id,
         "Command": command_text(rec), "Created": int(timefmt.parse_ns(rec.created) // 10**9),
-        "Ports": [], "Labels": rec.config.get("Labels") or {}, "State": rec.state.to_docker()["Status"],
-        "Status": status_text(rec.state.to_docker()),
+        "Ports": [], "Labels": rec.config.get("Labels") or {}, "State": state["Status"],
+        "Status": status_text(state),
         "HostConfig": {"NetworkMode": "none"},
         "NetworkSettings": {"Networks": {}}, "Mounts": [],
     }

@@ -214,3 +214,20 @@ def test_line_with_fewer_cells_ends_a_block():
     # "x" has one cell, so the rows after it get their own widths
     assert format_table([["a-long-cell", "1"], ["x"], ["b", "2"]]) == (
         "a-long-cell   1\nx\nb         2\n")
+
+
+def test_split_path_matches_the_character_scan():
+    """write() splits on tabs and newlines; _write_chars is Go's per-character loop."""
+    import random
+    rng = random.Random(45)
+    alphabet = ["a", "bb", "ccc", "", "\t", "\t", "\n", "\n", " "]
+    for _ in range(400):
+        chunks = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(12)))
+                  for _ in range(rng.randrange(1, 6))]
+        args = (rng.randrange(0, 8), rng.randrange(0, 8), rng.randrange(0, 4), " ",
+                rng.choice([0, DISCARD_EMPTY_COLUMNS]))
+        fast, slow = Writer(*args), Writer(*args)
+        for chunk in chunks:
+            fast.write(chunk)
+            slow._write_chars(chunk)
+        assert fast.flush() == slow.flush(), chunks
