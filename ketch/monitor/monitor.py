@@ -311,6 +311,14 @@ class Monitor:
         # sees the exit also sees nothing of the container left on the host.
         self.runtime.delete()
         self.log.close()
+        # Nothing in the bundle directory is touched after "exited": ketchd may start the
+        # next run there at once, and its monitor listens on the same monitor.sock.
+        self.sel.unregister(self.listener)
+        self.listener.close()
+        try:
+            os.unlink(os.path.join(self.req.state_dir, "monitor.sock"))
+        except FileNotFoundError:
+            pass
         if exit_code is not None:
             exited = proto.Event(proto.EXITED, exit_code=exit_code, finished_at=finished,
                                  oom_killed=oom)
@@ -319,10 +327,6 @@ class Monitor:
             self.broadcast(exited.encode())
         if self.pty_fd >= 0:
             os.close(self.pty_fd)
-        try:
-            os.unlink(os.path.join(self.req.state_dir, "monitor.sock"))
-        except FileNotFoundError:
-            pass
         for c in list(self.clients):
             self._drop(c)
 

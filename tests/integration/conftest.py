@@ -213,10 +213,25 @@ def wait_until(condition, timeout: float, interval: float = 0.05) -> bool:
         time.sleep(interval)
 
 
+def _stray_bundles(d: Daemon) -> list[str]:
+    """Bundles (exec-root/containers/<id>) of containers that are not alive: a run whose
+    cleanup failed. Cleanups in flight are waited for."""
+    def stray() -> list[str]:
+        status, items = d.api("GET", "/containers/json")
+        alive = {c["Id"] for c in items} if status == 200 else set()
+        bundles = os.path.join(d.exec_root, "containers")
+        return sorted(set(os.listdir(bundles)) - alive) if os.path.isdir(bundles) else []
+    wait_until(lambda: not stray(), 10)
+    return stray()
+
+
 def _teardown(d: Daemon) -> list[str]:
     problems = []
     try:
-        if d.proc is not None:
+        if d.proc is not None and d.proc.poll() is None:
+            left = _stray_bundles(d)
+            if left:
+                problems.append(f"bundles of containers that are not running: {left}")
             d.remove_all_containers()
     finally:
         d.stop()
