@@ -15,7 +15,7 @@ import sys
 from ketch import __version__, errors
 from ketch.api.server import build_server
 from ketch.daemon.config import DaemonConfig, load
-from ketch.engine import embedded
+from ketch.engine import embedded, gc
 from ketch.engine import runtimes as engine_runtimes
 from ketch.engine.containers.bundle import Bundles, Paths, RunConfig
 from ketch.engine.containers.lifecycle import Lifecycle
@@ -82,6 +82,8 @@ class Daemon:
             await embedded.ensure(self.store, self.images)
             for rec in self.registry.all():
                 await self.lifecycle.reconcile(rec)
+            await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
+                                    self.paths)
             for path in self.cfg.socket_paths():
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 await self.server.serve_unix(path, 0o660)

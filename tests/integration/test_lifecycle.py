@@ -118,3 +118,20 @@ def test_monitor_processes_end_with_their_containers(daemon):
     assert len(_monitors_of(daemon) - before) == 1
     daemon.ketch("rm", "-f", cid, check=True)
     _until(lambda: _monitors_of(daemon) - before == set(), what="the monitor to end")
+
+
+def test_what_a_crash_left_without_a_record_is_swept_at_start(fresh_daemon):
+    d = fresh_daemon
+    kept = d.ketch("create", "busybox", "true", check=True).stdout.strip()
+    snapshots = os.path.join(d.data_root, "snapshots")
+    before = set(os.listdir(snapshots))
+    # As create leaves them when ketchd dies before the record is committed:
+    os.makedirs(os.path.join(snapshots, "0123456789ab", "fs"))
+    os.makedirs(os.path.join(snapshots, "0123456789ab", "work"))
+    orphan = "f" * 64
+    os.makedirs(os.path.join(d.data_root, "containers", orphan))
+    d.restart()
+    assert set(os.listdir(snapshots)) == before
+    assert sorted(os.listdir(os.path.join(d.data_root, "containers"))) == [kept]
+    assert d.ketch("start", "-a", kept).returncode == 0  # what has a record is untouched
+    d.ketch("rm", kept, check=True)
