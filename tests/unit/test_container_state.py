@@ -103,6 +103,8 @@ REFUSALS = [
                                           "stop the container before removing or force remove"),
     (S.EXITED, "stop", errors.Conflict, f"Container {CID} is not running"),
     (S.RUNNING, "exited", errors.Conflict, f"cannot exited container {CID[:12]}: it is running"),
+    (S.REMOVED, "start", errors.NotFound, f"No such container: {CID}"),
+    (S.REMOVED, "pause", errors.NotFound, f"No such container: {CID}"),
 ]
 
 

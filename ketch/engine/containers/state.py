@@ -116,6 +116,8 @@ class ContainerState:
 def refusal(action: str, state: ContainerState, cid: str) -> errors.KetchError:
     """Docker's answer to an operation the container's state does not allow."""
     status = state.status
+    if status == REMOVED:  # removed while this operation waited for the container's lock
+        return errors.no_such_container(cid)
     if status in (REMOVING, DEAD) and action in ("start", "remove"):
         if action == "remove" and status == REMOVING:
             return errors.Conflict(f"removal of container {cid[:12]} is already in progress")
