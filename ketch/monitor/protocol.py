@@ -141,6 +141,10 @@ class FrameReader:
             del self._buf[:HEADER_SIZE + size]
         return out
 
+    def pending(self) -> bytes:
+        """Bytes fed but not yet part of a complete frame."""
+        return bytes(self._buf)
+
 
 @dataclass(frozen=True)
 class RuntimeSpec:
