@@ -20,8 +20,9 @@ Python monitor simply goes on (the exec is the only switch). Environment, read b
 monitor (inherited from ketchd through the fork server):
 
     KETCH_MONITOR_BINARY   the C monitor to exec; empty: never exec (the Python monitor)
-    KETCH_MONITOR_TRACE    "1": the C monitor records what it reads from the container in
-                           <state dir>/monitor.trace (tests compare its log with logfile's)
+    KETCH_MONITOR_TRACE    a directory: the C monitor records what it reads from the container
+                           (chunks and times) in <dir>/<container id>.trace; tests replay it
+                           through logfile.JsonFileWriter and compare the logs
 """
 
 import os

@@ -346,8 +346,8 @@ class Monitor:
             h.arg("--paused")
         if req.cgroups_path:
             h.arg("--cgroups-path", req.cgroups_path)
-        if os.environ.get(handover.ENV_TRACE) == "1":
-            h.arg("--trace", os.path.join(req.state_dir, "monitor.trace"))
+        if os.environ.get(handover.ENV_TRACE):
+            h.arg("--trace", os.path.join(os.environ[handover.ENV_TRACE], f"{req.id}.trace"))
         command, kind = handover.runtime_command(req.runtime, req.runtime_root)
         h.arg("--runtime-kind", kind, "--", *command)
         h.execute()
