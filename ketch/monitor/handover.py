@@ -25,6 +25,7 @@ monitor (inherited from ketchd through the fork server):
                            through logfile.JsonFileWriter and compare the logs
 """
 
+import json
 import os
 import sys
 
@@ -52,6 +53,13 @@ def runtime_command(spec: RuntimeSpec, root: str) -> tuple[list[str], str]:
     if spec.path:
         return [spec.path, *spec.args, "--root", os.path.join(root, spec.name)], "cli"
     return [sys.executable, "-I", "-S", "-c", RUNTIME_CODE, PACKAGE_ROOT, "--root", root], "ketch"
+
+
+def delete_request(req) -> str:
+    """The line a C monitor sends the fork server to have its container deleted."""
+    doc = {"id": req.id, "runtime_root": req.runtime_root, "state_dir": req.state_dir,
+           "runtime": req.runtime.to_json()}
+    return json.dumps({"delete": doc}, separators=(",", ":")) + "\n"
 
 
 class Handover:

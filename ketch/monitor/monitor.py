@@ -52,8 +52,9 @@ class _Client:
 
 
 class Monitor:
-    def __init__(self, req: MonitorRequest, first: socket.socket) -> None:
+    def __init__(self, req: MonitorRequest, first: socket.socket, forkserver: str = "") -> None:
         self.req = req
+        self.forkserver = forkserver
         self.sel = selectors.DefaultSelector()
         self.clients: list[_Client] = []
         self.outputs: dict[int, str] = {}  # fd -> "stdout" | "stderr"
@@ -349,6 +350,8 @@ class Monitor:
         if os.environ.get(handover.ENV_TRACE):
             h.arg("--trace", os.path.join(os.environ[handover.ENV_TRACE], f"{req.id}.trace"))
         command, kind = handover.runtime_command(req.runtime, req.runtime_root)
+        if kind == "ketch" and self.forkserver:
+            h.arg("--delete-via", self.forkserver, handover.delete_request(req))
         h.arg("--runtime-kind", kind, "--", *command)
         h.execute()
 
@@ -399,14 +402,15 @@ def _redirect_stdio(log_path: str) -> None:
     os.close(log)
 
 
-def run_monitor(req: MonitorRequest, conn: socket.socket) -> None:
-    """Entry point in the forked monitor process: never returns."""
+def run_monitor(req: MonitorRequest, conn: socket.socket, forkserver: str = "") -> None:
+    """Entry point in the forked monitor process: never returns. ``forkserver``: the fork
+    server's socket, where a C monitor asks for its container's delete."""
     status = 0
     try:
         _redirect_stdio(os.path.join(req.state_dir, "monitor.log"))
         sc.set_process_name("ketch-monitor")
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-        Monitor(req, conn).run()
+        Monitor(req, conn, forkserver).run()
     except BaseException:  # noqa: BLE001 - report and die; there is no one to raise to
         import traceback
         traceback.print_exc()

@@ -9,6 +9,7 @@ for byte (logfile.JsonFileWriter), exit.json, the runtime's delete, robustness a
 malformed frames.
 """
 
+import contextlib
 import fcntl
 import json
 import os
@@ -507,3 +508,35 @@ def test_replay_matches_jsonfilewriter_on_random_bytes(binary, tmp_path):
         subprocess.run([binary, "--replay-log", c_path], input=trace_bytes(records), check=True)
         with open(c_path, "rb") as f:
             assert f.read() == python_log(records, str(tmp_path / f"p{case}")), case
+
+
+@pytest.mark.parametrize("answer,long_path", [(b"ok\n", False), (b"ok\n", True),
+                                              (b"error no such thing\n", False)])
+def test_delete_through_the_fork_server(monitor, tmp_path, answer, long_path):
+    directory = tmp_path / ("d" * 100 if long_path else "d")
+    directory.mkdir()
+    path = str(directory / "forkserver.sock")
+    assert (len(path) > 107) == long_path
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with contextlib.chdir(directory):  # bind a long path by its short name
+        server.bind("forkserver.sock")
+    server.listen(1)
+    line = '{"delete":{"id":"cid"}}\n'
+    m = monitor(extra=("--delete-via", path, line))
+    m.op(op="kill")
+    m.close_outputs()
+    server.settimeout(10)
+    conn, _ = server.accept()
+    conn.settimeout(10)
+    assert conn.recv(100) == line.encode()
+    conn.sendall(answer)
+    conn.close()
+    server.close()
+    assert proto.Event.decode(m.next_event()).exit_code == 143
+    assert m.finish() == 0
+    assert m.calls() == ([] if answer == b"ok\n" else ["--root /r delete --force cid"])
+
+
+def test_delete_falls_back_to_the_cli_without_a_fork_server(monitor, tmp_path):
+    m = monitor(extra=("--delete-via", str(tmp_path / "absent.sock"), "{}\n"))
+    end(m)  # checks that the runtime's CLI deleted it
