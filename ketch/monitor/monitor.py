@@ -324,8 +324,8 @@ class Monitor:
             return
         req = self.req
         h = handover.Handover(path)
-        h.arg("--id", req.id, "--pid", str(self.pid), "--state-dir", req.state_dir,
-              "--log-path", req.log_path)
+        h.arg("--id", req.id, "--pid", str(self.pid), "--state-dir", req.state_dir)
+        h.fd("--log-fd", self.log.fileno())
         h.fd("--listener", self.listener.fileno())
         for fd, stream in self.outputs.items():
             h.fd(f"--{stream}", fd)

@@ -401,6 +401,9 @@ def test_malformed_frames_do_not_stop_it(monitor):
     for payload in bad_payloads:
         m.send(proto.frame(proto.CONTROL, payload))
         m.send(proto.frame(0x42, payload))  # an unknown stream: skipped
+    for seed in range(20):  # raw garbage, not even framed, each on a connection of its own
+        with m.connect() as raw:
+            raw.sendall(random.Random(seed).randbytes(2000))
     m.send(struct.pack(">BxxxI", proto.CONTROL, 2**31) + b"x" * 1000)  # huge: skipped, unread
     other = m.connect()  # that client is now stuck in a 2 GiB frame; another still works
     other_reader = proto.FrameReader()

@@ -4,7 +4,7 @@
  * exec()s this program, keeping its pid: the container's init stays our child and we
  * stay a child subreaper. Everything we need crosses the exec as inherited fds and argv:
  *
- *   ketch-monitor --id ID --pid N --state-dir D --log-path P --listener FD
+ *   ketch-monitor --id ID --pid N --state-dir D --log-fd FD|--log-path P --listener FD
  *                 [--stdout FD] [--stderr FD] [--pty FD] [--stdin FD]
  *                 [--client FD:SUBSCRIBED[:LEFTOVER_FD]]... [--partial-stdout FD]
  *                 [--partial-stderr FD] [--paused] [--cgroups-path C]
@@ -1451,7 +1451,7 @@ static void sink_partial(void *arg, const unsigned char *d, size_t n) {
 static void sink_client(void *arg, const unsigned char *d, size_t n) { feed(arg, d, n); }
 
 static void usage(void) {
-    warnf("usage: ketch-monitor --id ID --pid N --state-dir D --log-path P --listener FD "
+    warnf("usage: ketch-monitor --id ID --pid N --state-dir D --log-fd FD|--log-path P --listener FD "
           "[--stdout FD] [--stderr FD] [--pty FD] [--stdin FD] [--client FD:SUB[:LEFTOVER]]... "
           "[--partial-stdout FD] [--partial-stderr FD] [--paused] [--cgroups-path C] "
           "[--runtime-kind ketch|cli] [--delete-via SOCKET LINE] [--trace PATH] -- RUNTIME...\n"
@@ -1500,6 +1500,7 @@ int main(int argc, char **argv) {
         }
         else if (strcmp(a, "--state-dir") == 0) state_dir = val;
         else if (strcmp(a, "--log-path") == 0) log_path = val;
+        else if (strcmp(a, "--log-fd") == 0) logout.fd = parse_fd(val);
         else if (strcmp(a, "--listener") == 0) listen_fd = parse_fd(val);
         else if (strcmp(a, "--stdout") == 0) outs[0].fd = parse_fd(val);
         else if (strcmp(a, "--stderr") == 0) outs[1].fd = parse_fd(val);
@@ -1519,7 +1520,8 @@ int main(int argc, char **argv) {
     }
     for (; i < argc && runtime_argc < MAX_ARGS - 1; i++)
         runtime_argv[runtime_argc++] = argv[i];
-    if (!cid || !init_pid || !state_dir || !log_path || listen_fd < 0 || runtime_argc == 0 || i < argc)
+    if (!cid || !init_pid || !state_dir || (!log_path && logout.fd < 0) || listen_fd < 0 ||
+        runtime_argc == 0 || i < argc)
         usage();
     if (pty_fd >= 0 && stdin_fd < 0)
         stdin_fd = pty_fd; /* a terminal: its output comes as --stdout PTY until EOF */
@@ -1554,11 +1556,14 @@ int main(int argc, char **argv) {
     if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
         die("fcntl(O_NONBLOCK)");
 
-    logout.fd = open_log(log_path);
+    if (logout.fd >= 0)
+        set_cloexec(logout.fd);
+    else
+        logout.fd = open_log(log_path);
     if (trace_path) {
         trace_fd = open(trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (trace_fd < 0)
-            die(trace_path);
+            warnf("ketch-monitor: %s: %s", trace_path, strerror(errno));
     }
     for (int k = 0; k < 2; k++)
         if (partial_fd[k] >= 0)
