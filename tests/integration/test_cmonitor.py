@@ -96,8 +96,13 @@ def test_container_log_is_byte_identical_to_jsonfilewriter(traced_daemon, tmp_pa
     d.ketch("rm", "-f", cid, check=True)
 
 
-@pytest.mark.parametrize("binary", ["", "/nonexistent/ketch-monitor"])
-def test_without_the_c_monitor_the_python_monitor_goes_on(monkeypatch, binary):
+@pytest.mark.parametrize("binary", ["", "/nonexistent/ketch-monitor", "not-an-executable"])
+def test_without_the_c_monitor_the_python_monitor_goes_on(monkeypatch, tmp_path, binary):
+    if binary == "not-an-executable":  # executable bits, but exec fails (ENOEXEC)
+        binary = str(tmp_path / binary)
+        with open(binary, "wb") as f:
+            f.write(b"\x00garbage")
+        os.chmod(binary, 0o755)
     monkeypatch.setenv("KETCH_MONITOR_BINARY", binary)
     d = make_daemon()
     try:
