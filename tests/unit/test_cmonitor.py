@@ -216,7 +216,17 @@ class Monitor:
             self.stderr.close()
 
     def cleanup(self) -> None:
-        if self.proc.poll() is None:
+        if self.proc.poll() is None:  # a failed test: end the init too (by pid), then the monitor
+            try:
+                with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                    children = [int(pid) for pid in f.read().split()]
+            except OSError:
+                children = []
+            for pid in children:
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
             self.proc.kill()
             self.proc.wait()
         self.sock.close()
