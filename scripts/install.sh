@@ -15,11 +15,11 @@ fi
 
 # Debian packages: the interpreter and venv module, the static busybox the embedded
 # image is built from, libseccomp for seccomp filters, tini (tini-static is `--init`),
-# iproute2 for network tests.
-packages=(python3 python3-venv busybox-static libseccomp2 tini iproute2 ca-certificates)
-# For the tests: gcc and libc6-dev build the static probe run inside containers
+# iproute2 for network tests, gcc and libc6-dev for the C container monitor (below).
+packages=(python3 python3-venv busybox-static libseccomp2 tini iproute2 ca-certificates gcc libc6-dev)
+# For the tests: gcc and libc6-dev also build the static probe run inside containers
 # (tests/probe), runc is the runtime the conformance tests compare ketch's with.
-[ "$with_tests" = 1 ] && packages+=(gcc libc6-dev runc)
+[ "$with_tests" = 1 ] && packages+=(runc)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -48,6 +48,21 @@ requirements="$repo/requirements.txt"
 "$repo/.venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
 # Byte-compile now: the CLI runs with -I, so it never writes .pyc files itself.
 "$repo/.venv/bin/python3" -m compileall -q "$repo/ketch" >/dev/null
+
+# The C container monitor (ketch/monitor/handover.py): built next to its source, so that
+# every checkout runs its own; rebuilt when the source is newer. Without it the monitors
+# stay in Python (3 MiB per container instead of 0.1), so a failed build is not fatal.
+monitor_src="$repo/ketch/monitor/cmonitor/monitor.c"
+monitor_bin="$repo/ketch/monitor/cmonitor/ketch-monitor"
+if [ ! -x "$monitor_bin" ] || [ "$monitor_src" -nt "$monitor_bin" ]; then
+    if gcc -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+            -o "$monitor_bin.tmp" "$monitor_src"; then
+        mv -f "$monitor_bin.tmp" "$monitor_bin"
+    else
+        rm -f "$monitor_bin.tmp"
+        echo "install.sh: could not build the C monitor; containers keep Python monitors" >&2
+    fi
+fi
 
 # Launchers. -I ignores PYTHON* variables and the user's site; the CLI and the runtime
 # also skip site (-S): they use only the standard library and must start fast.

@@ -9,6 +9,11 @@ channel to ketchd::
     ketchd ── connect, {"id", "bundle", ...}\\n ──▶ fork server ── fork ──▶ (setsid) ── fork ──▶ monitor
     ketchd ◀───────────── frames on the same connection ───────────────────────────────────────┘
 
+It also deletes containers for C monitors (``handover.py``): a C monitor whose container
+has exited sends ``{"delete": {...}}`` and a forked child runs ketch's runtime delete
+in-process (~1 ms instead of a fresh interpreter's ~30 ms) and answers ``ok``; when
+there is no fork server (ketchd is down) the monitor runs ``ketch-runtime delete``.
+
 The fork server is a child subreaper: the double fork detaches each monitor from the
 request (new session, no controlling terminal) and the monitor is reparented to the
 fork server, which reaps it when its container is gone. The fork server dies with
@@ -24,6 +29,7 @@ import sys
 from ketch.linux import syscalls as sc
 from ketch.linux.unixpath import listen
 from ketch.monitor import protocol as proto
+from ketch.monitor import runtimes
 from ketch.monitor.monitor import run_monitor
 from ketch.monitor.protocol import MonitorRequest
 from ketch.runtime import cgroups, seccomp
@@ -42,7 +48,32 @@ def _read_request(conn: socket.socket) -> dict | None:
     return json.loads(buf)
 
 
-def _spawn(conn: socket.socket, listener: socket.socket, doc: dict) -> None:
+def _delete(conn: socket.socket, listener: socket.socket, doc: dict) -> None:
+    """Delete a container whose init is gone, in a child (the server goes on serving)."""
+    spec = proto.RuntimeSpec.from_json(doc.get("runtime"))
+    if spec.path:
+        raise ValueError("only ketch's own runtime is deleted here")
+    if os.fork():
+        return  # _reap collects the child
+    status = 1
+    try:
+        listener.close()
+        runtimes.force_delete(spec, doc["runtime_root"], doc["id"], doc["state_dir"])
+        conn.sendall(b"ok\n")
+        status = 0
+    except BaseException as exc:  # noqa: BLE001 - the monitor falls back to the CLI
+        try:
+            conn.sendall(f"error {exc}\n".encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(status)
+
+
+def _spawn(conn: socket.socket, listener: socket.socket, doc: dict, path: str) -> None:
+    if "delete" in doc:
+        _delete(conn, listener, doc["delete"])
+        return
     req = MonitorRequest.from_json(doc)
     pid = os.fork()
     if pid:
@@ -58,7 +89,7 @@ def _spawn(conn: socket.socket, listener: socket.socket, doc: dict) -> None:
             os._exit(0)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        run_monitor(req, conn)
+        run_monitor(req, conn, forkserver=path)
     finally:
         os._exit(1)
 
@@ -88,7 +119,7 @@ def serve(path: str) -> None:
         try:
             doc = _read_request(conn)
             if doc is not None:
-                _spawn(conn, listener, doc)
+                _spawn(conn, listener, doc, path)
         except Exception as exc:  # noqa: BLE001 - one bad request must not stop the server
             try:
                 conn.sendall(proto.Event(proto.ERROR, message=str(exc), exit_code=125).encode())

@@ -36,6 +36,13 @@ class JsonFileWriter:
             self._partial[stream] = b""
             os.write(self._fd, self._entry(stream, rest, now_ns))
 
+    def fileno(self) -> int:
+        return self._fd
+
+    def partial(self) -> dict[str, bytes]:
+        """The lines held back, by stream (what a successor must start from)."""
+        return dict(self._partial)
+
     def close(self) -> None:
         os.close(self._fd)
 

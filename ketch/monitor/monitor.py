@@ -6,6 +6,11 @@ Runs single-threaded around one ``selectors`` loop. Its lifetime::
     ─▶ wait for "start" ─▶ runtime start ─▶ "started" ─▶ pump output to the log and to
     subscribers, stdin from ketchd ─▶ init exits ─▶ drain output ─▶ exit.json ─▶ "exited"
 
+Right after "started" the process exec()s the C monitor (``handover.py``), which does
+everything from "pump output" on exactly as this class would; this class does it itself
+only when there is no C monitor (``KETCH_MONITOR_BINARY=""`` or not built) or the
+container ended before the hand-over.
+
 Files, in the container's exec directory (``MonitorRequest.state_dir``)::
 
     monitor.sock   ketchd reconnects here after a restart
@@ -27,6 +32,7 @@ from ketch.errors import ExecFailed, KetchError
 from ketch.linux import syscalls as sc
 from ketch.linux.atomic import write_file
 from ketch.linux.unixpath import listen
+from ketch.monitor import handover
 from ketch.monitor import protocol as proto
 from ketch.monitor.logfile import JsonFileWriter
 from ketch.monitor import runtimes
@@ -46,8 +52,9 @@ class _Client:
 
 
 class Monitor:
-    def __init__(self, req: MonitorRequest, first: socket.socket) -> None:
+    def __init__(self, req: MonitorRequest, first: socket.socket, forkserver: str = "") -> None:
         self.req = req
+        self.forkserver = forkserver
         self.sel = selectors.DefaultSelector()
         self.clients: list[_Client] = []
         self.outputs: dict[int, str] = {}  # fd -> "stdout" | "stderr"
@@ -59,6 +66,7 @@ class Monitor:
         self.started = False
         self.paused = False
         self.abandoned = False  # the creator went away before "start": nobody will start it
+        self.handed_over = False  # the exec to the C monitor was tried (it returned: failed)
         self.log = JsonFileWriter(req.log_path)
         self.creator = self._add_client(first, subscribed=True)
         self._sigr, self._sigw = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -294,6 +302,9 @@ class Monitor:
         while self.exit_code is None and not self.abandoned:
             for key, _ in self.sel.select():
                 key.data(key.fd)
+            if self.started and self.exit_code is None and not self.handed_over:
+                self.handed_over = True
+                self._hand_over()  # returns only if there is no C monitor to exec
         if self.abandoned:  # the init waits on exec.fifo: delete ends it, unstarted
             self._finish(None)
             return
@@ -303,6 +314,46 @@ class Monitor:
                 if key.fd in self.outputs:
                     key.data(key.fd)
         self._finish(self.exit_code)
+
+    def _hand_over(self) -> None:
+        """exec the C monitor with everything it needs (see handover.py). Called between
+        two batches of events, so every frame already read has been handled; what is left
+        in a client's frame reader and the log's partial lines go over as memfds."""
+        path = handover.binary()
+        if path is None:
+            return
+        req = self.req
+        h = handover.Handover(path)
+        h.arg("--id", req.id, "--pid", str(self.pid), "--state-dir", req.state_dir)
+        h.fd("--log-fd", self.log.fileno())
+        h.fd("--listener", self.listener.fileno())
+        for fd, stream in self.outputs.items():
+            h.fd(f"--{stream}", fd)
+        if self.pty_fd >= 0:
+            h.fd("--pty", self.pty_fd)
+        elif self.stdin_fd >= 0:
+            h.fd("--stdin", self.stdin_fd)
+        for stream, data in self.log.partial().items():
+            if data:
+                h.arg(f"--partial-{stream}", str(h.memfd(data)))
+        for c in self.clients:
+            fd = c.sock.fileno()
+            h.keep.append(fd)
+            spec = f"{fd}:{int(c.subscribed)}"
+            if c.reader.pending():
+                spec += f":{h.memfd(c.reader.pending())}"
+            h.arg("--client", spec)
+        if self.paused:
+            h.arg("--paused")
+        if req.cgroups_path:
+            h.arg("--cgroups-path", req.cgroups_path)
+        if os.environ.get(handover.ENV_TRACE):
+            h.arg("--trace", os.path.join(os.environ[handover.ENV_TRACE], f"{req.id}.trace"))
+        command, kind = handover.runtime_command(req.runtime, req.runtime_root)
+        if kind == "ketch" and self.forkserver:
+            h.arg("--delete-via", self.forkserver, handover.delete_request(req))
+        h.arg("--runtime-kind", kind, "--", *command)
+        h.execute()
 
     def _finish(self, exit_code: int | None) -> None:
         finished = format_ns(time.time_ns())
@@ -355,14 +406,15 @@ def _redirect_stdio(log_path: str) -> None:
     os.close(log)
 
 
-def run_monitor(req: MonitorRequest, conn: socket.socket) -> None:
-    """Entry point in the forked monitor process: never returns."""
+def run_monitor(req: MonitorRequest, conn: socket.socket, forkserver: str = "") -> None:
+    """Entry point in the forked monitor process: never returns. ``forkserver``: the fork
+    server's socket, where a C monitor asks for its container's delete."""
     status = 0
     try:
         _redirect_stdio(os.path.join(req.state_dir, "monitor.log"))
         sc.set_process_name("ketch-monitor")
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-        Monitor(req, conn).run()
+        Monitor(req, conn, forkserver).run()
     except BaseException:  # noqa: BLE001 - report and die; there is no one to raise to
         import traceback
         traceback.print_exc()

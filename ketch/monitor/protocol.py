@@ -23,6 +23,9 @@ The conversation, on the connection the fork server hands the monitor (the
     ── subscribe ─────────────────────────────────▶
     ◀── status {state: created|running|exited, pid, paused} ── then output and events
 
+From "started" on, the peer is the C monitor the Python one exec()s into (same process,
+same connections; ``handover.py``): it speaks exactly this protocol.
+
 If the creator's connection closes before ``start``, nobody will ever start the
 container: the monitor deletes it and ends (its ketchd died during the start). A
 closed connection from the monitor's side always means the monitor is ending.
@@ -140,6 +143,10 @@ class FrameReader:
             out.append((stream, bytes(self._buf[HEADER_SIZE:HEADER_SIZE + size])))
             del self._buf[:HEADER_SIZE + size]
         return out
+
+    def pending(self) -> bytes:
+        """Bytes fed but not yet part of a complete frame."""
+        return bytes(self._buf)
 
 
 @dataclass(frozen=True)
