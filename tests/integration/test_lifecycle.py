@@ -1,9 +1,8 @@
 """Daemon-level behaviour: restarts with running containers, side-by-side daemons, cleanup."""
 
 import os
-import time
 
-from tests.integration.conftest import _mounts_under
+from tests.integration.conftest import _mounts_under, wait_until
 
 
 def _pids_of(daemon, cid):
@@ -37,22 +36,13 @@ def test_a_paused_container_stays_paused_across_a_restart(fresh_daemon):
     d.ketch("rm", "-f", cid, check=True)
 
 
-def _until(condition, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_exit_while_daemon_is_down_is_recorded(fresh_daemon):
     d = fresh_daemon
     cid = d.ketch("run", "-d", "busybox", "sh", "-c", "sleep 0.5; exit 4", check=True).stdout.strip()
     d.stop()
     # The monitor writes exit.json once the container is gone; only then restart.
-    _until(lambda: os.path.exists(os.path.join(d.exec_root, "containers", cid, "exit.json")),
-           what="the exit to be recorded by the monitor")
+    assert wait_until(lambda: os.path.exists(os.path.join(d.exec_root, "containers", cid, "exit.json")),
+                      30), "the monitor did not record the exit"
     d.start()
     out = d.ketch("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", cid).stdout
     assert out == "exited 4\n"
@@ -113,11 +103,11 @@ def _monitors_of(daemon) -> set[int]:
 def test_monitor_processes_end_with_their_containers(daemon):
     before = _monitors_of(daemon)
     daemon.ketch("run", "--rm", "busybox", "true", check=True)
-    _until(lambda: _monitors_of(daemon) - before == set(), what="the monitor to end")
+    assert wait_until(lambda: _monitors_of(daemon) - before == set(), 30), "the monitor did not end"
     cid = daemon.ketch("run", "-d", "busybox", "sleep", "30", check=True).stdout.strip()
     assert len(_monitors_of(daemon) - before) == 1
     daemon.ketch("rm", "-f", cid, check=True)
-    _until(lambda: _monitors_of(daemon) - before == set(), what="the monitor to end")
+    assert wait_until(lambda: _monitors_of(daemon) - before == set(), 30), "the monitor did not end"
 
 
 def test_what_a_crash_left_without_a_record_is_swept_at_start(fresh_daemon):
