@@ -48,6 +48,17 @@ def test_a_full_life_publishes_one_event_per_transition(machine):
     assert rec.state.status == S.REMOVED
 
 
+def test_a_stop_signal_thaws_a_paused_container_being_stopped(machine):
+    rec = drive(machine, record(), "start", "started", "pause", "stop")
+    assert rec.state.to_docker()["Paused"] is True
+    machine.apply(rec, "thawed", shown=S.RUNNING)
+    doc = rec.state.to_docker()
+    assert (rec.state.status, doc["Status"], doc["Paused"]) == (S.STOPPING, "running", False)
+    assert machine.events[-1].action == "unpause"
+    drive(machine, rec, "exit", "exited")
+    assert rec.state.to_docker()["Status"] == "exited"
+
+
 def test_only_stable_states_are_saved(machine):
     rec = record()
     drive(machine, rec, "start", "started", "stop", "exit", "exited")
@@ -157,3 +168,14 @@ def test_a_failing_subscriber_does_not_break_a_transition(machine):
     machine.bus.subscribe(broken)
     rec = drive(machine, record(), "start", "started")
     assert rec.state.status == S.RUNNING
+
+
+@pytest.mark.parametrize("stop_signal,sig,thaws", [
+    (None, 9, True), (None, 15, True), (None, 10, True),  # no stop signal: any signal (moby)
+    ("SIGUSR2", 12, True), ("SIGUSR2", 9, True), ("SIGUSR2", 15, False), ("USR2", 10, False),
+])
+def test_which_signals_thaw_a_paused_container(stop_signal, sig, thaws):
+    from ketch.engine.containers.lifecycle import _thaws
+    rec = record()
+    rec.config["StopSignal"] = stop_signal
+    assert _thaws(rec, sig) is thaws

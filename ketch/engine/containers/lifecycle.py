@@ -229,12 +229,17 @@ class Lifecycle:
             return
         self.machine.bus.publish(Event("container", "kill", rec.id,
                                        {"name": rec.name, "image": rec.image, "signal": str(sig)}))
-        if sig == signal.SIGKILL and rec.state.paused:
-            # A frozen process cannot die: thaw it (as containerd does) so SIGKILL lands.
+        if rec.state.paused and _thaws(rec, sig):
+            # A frozen process cannot take a signal: thaw it, as moby does for SIGKILL and
+            # for the stop signal (any signal when the container names none).
             try:
                 await handle.call(proto.Op(proto.RESUME))
             except errors.KetchError:
-                pass  # it is exiting already
+                return  # it is exiting already
+            if rec.state.status == S.STOPPING:
+                self.machine.apply(rec, "thawed", shown=S.RUNNING)
+            else:
+                self.machine.apply(rec, "unpause")
 
     async def kill_and_wait(self, rec: ContainerRecord) -> None:
         """``rm -f``: SIGKILL once, then wait until the exit is visible."""
@@ -342,6 +347,13 @@ class Lifecycle:
             await self._exited(rec.id, None, doc)
         else:
             await asyncio.to_thread(self._teardown_quietly, rec.id)
+
+
+def _thaws(rec: ContainerRecord, sig: int) -> bool:
+    """moby's killWithSignal: which signals unpause a paused container to be delivered."""
+    stop_signal = rec.config.get("StopSignal")
+    return sig == signal.SIGKILL or not stop_signal or \
+        parse_signal(stop_signal, signal.SIGTERM) == sig
 
 
 def _ran_after(doc: dict, rec: ContainerRecord) -> bool:

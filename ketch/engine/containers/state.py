@@ -56,6 +56,8 @@ TRANSITIONS = {t.action: t for t in (
     Transition("pause", (RUNNING,), PAUSED, "pause"),
     Transition("unpause", (PAUSED,), RUNNING, "unpause"),
     Transition("stop", (RUNNING, PAUSED), STOPPING),
+    # a stop signal thawed a paused container that is being stopped (it shows running)
+    Transition("thawed", (STOPPING,), STOPPING, "unpause"),
     Transition("exit", (RUNNING, PAUSED, STOPPING), CLEANING),
     Transition("exited", (CLEANING,), EXITED, "die"),
     Transition("remove", (CREATED, EXITED, DEAD), REMOVING),
