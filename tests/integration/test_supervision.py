@@ -276,3 +276,24 @@ def test_rm_f_of_running_and_paused_containers(own):
         list(pool.map(rm, paused + running))
     assert not errors, errors
     assert_nothing_left(d)
+
+
+def test_rm_f_while_the_same_container_starts(own):
+    """rm -f decides under the container's lock: a start in progress finishes first and
+    its container is then killed and removed, never "cannot remove a running container"."""
+    d = own
+    errors = []
+    for _ in range(30):
+        cid = create(d, ["sleep", "1000"])
+        with ThreadPoolExecutor(2) as pool:
+            start = pool.submit(call, d, "POST", f"/containers/{cid}/start")
+            remove = pool.submit(call, d, "DELETE", f"/containers/{cid}?force=1")
+            (s_status, s_doc), (r_status, r_doc) = start.result(), remove.result()
+        if r_status != 204:
+            errors.append(f"rm -f {cid[:12]}: {r_status} {r_doc}")
+        if s_status not in (204, 404):  # the start may find it gone: No such container
+            errors.append(f"start {cid[:12]}: {s_status} {s_doc}")
+        if call(d, "GET", f"/containers/{cid}/json")[0] != 404:
+            errors.append(f"{cid[:12]} still there")
+    assert not errors, errors
+    assert_nothing_left(d)

@@ -242,11 +242,13 @@ class Lifecycle:
                 self.machine.apply(rec, "unpause")
 
     async def kill_and_wait(self, rec: ContainerRecord) -> None:
-        """``rm -f``: SIGKILL once, then wait until the exit is visible."""
-        done = self.waiters.register(rec, "not-running")
+        """``rm -f``: SIGKILL once, then wait until the exit is visible. Decided under the
+        lock, so a start in progress finishes first and its container is killed too."""
         async with self.lock(rec.id):
-            if rec.state.alive:
-                await self._signal(rec, signal.SIGKILL)
+            if not rec.state.alive:
+                return
+            done = self.waiters.register(rec, "not-running")
+            await self._signal(rec, signal.SIGKILL)
         await done
 
     # -- stop -----------------------------------------------------------------------

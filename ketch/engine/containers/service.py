@@ -133,10 +133,10 @@ class ContainerService:
         rec = self.registry.get(ref)
         if rec.status == S.REMOVING:
             raise S.refusal("remove", rec.state, rec.id)
-        if rec.state.alive:
-            if not force:
-                raise errors.cannot_remove_running(ref)
+        if force:
             await self.lifecycle.kill_and_wait(rec)
+        elif rec.state.alive:
+            raise errors.cannot_remove_running(ref)
         await self._remove(rec)
 
     async def _remove(self, rec: ContainerRecord) -> None:
