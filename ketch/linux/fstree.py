@@ -13,6 +13,7 @@ a parse of every mount on the host, which with hundreds of running containers wa
 third of ketchd's time under churn. Kernels before 5.8 cannot tell, and get that parse.
 """
 
+import errno
 import os
 import stat
 
@@ -32,12 +33,23 @@ def remove_tree(path: str) -> None:
     if not stat.S_ISDIR(top.st_mode):
         os.unlink(path)
         return
-    fd = _open_unmounted(path, None, path)
-    try:
-        _empty(fd, os.fstat(fd).st_dev, path)
-    finally:
-        os.close(fd)
-    os.rmdir(path)
+    for attempt in range(3):  # a process still ending may add a file while we delete
+        try:
+            fd = _open_unmounted(path, None, path)
+        except FileNotFoundError:
+            return
+        try:
+            _empty(fd, os.fstat(fd).st_dev, path)
+        finally:
+            os.close(fd)
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.ENOTEMPTY or attempt == 2:
+                raise
 
 
 def _open_unmounted(name: str, dir_fd: int | None, where: str) -> int:
@@ -73,15 +85,26 @@ def _unmount_all_below(path: str) -> None:
 def _empty(dir_fd: int, dev: int, where: str) -> None:
     with os.scandir(dir_fd) as entries:
         names = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+    # Entries may vanish while we work (the container's monitor removes its own socket as
+    # it ends): what is already gone is not an error.
     for name, is_dir in names:
         if not is_dir:
-            os.unlink(name, dir_fd=dir_fd)
+            try:
+                os.unlink(name, dir_fd=dir_fd)
+            except FileNotFoundError:
+                pass
             continue
-        child = _open_unmounted(name, dir_fd, f"{where}/{name}")
+        try:
+            child = _open_unmounted(name, dir_fd, f"{where}/{name}")
+        except FileNotFoundError:
+            continue
         try:
             if os.fstat(child).st_dev != dev:
                 raise Internal(f"cannot remove {where}/{name}: another filesystem is mounted there")
             _empty(child, dev, f"{where}/{name}")
         finally:
             os.close(child)
-        os.rmdir(name, dir_fd=dir_fd)
+        try:
+            os.rmdir(name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            pass

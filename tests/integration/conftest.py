@@ -225,13 +225,31 @@ def _stray_bundles(d: Daemon) -> list[str]:
     return stray()
 
 
+def _describe(d: Daemon, cids: list[str]) -> dict:
+    """What a failed teardown check needs to be understood: state, command, files, log."""
+    out = {}
+    for cid in cids:
+        status, doc = d.api("GET", f"/containers/{cid}/json")
+        bundle = os.path.join(d.exec_root, "containers", cid)
+        files = sorted(os.listdir(bundle)) if os.path.isdir(bundle) else None
+        try:
+            with open(d.log_path, errors="replace") as f:
+                log = [line for line in f if cid[:12] in line or cid in line][-10:]
+        except OSError:
+            log = []
+        out[cid] = {"state": doc.get("State") if status == 200 else status,
+                    "cmd": [doc.get("Path")] + (doc.get("Args") or []) if status == 200 else None,
+                    "bundle": files, "ketchd.log": log}
+    return out
+
+
 def _teardown(d: Daemon) -> list[str]:
     problems = []
     try:
         if d.proc is not None and d.proc.poll() is None:
             left = _stray_bundles(d)
             if left:
-                problems.append(f"bundles of containers that are not running: {left}")
+                problems.append(f"bundles of containers that are not running: {_describe(d, left)}")
             d.remove_all_containers()
     finally:
         d.stop()
