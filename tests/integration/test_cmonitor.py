@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import REPO, destroy_daemon, make_daemon
+from tests.integration.conftest import REPO, destroy_daemon, make_daemon, wait_until
 
 sys.path.insert(0, REPO)
 from ketch.monitor.handover import DEFAULT_BINARY, SOURCE_DIR  # noqa: E402
@@ -51,7 +51,9 @@ def test_the_c_monitor_is_built_and_supervises(daemon, names):
     name = names()
     cid = daemon.ketch("run", "-d", "--name", name, "busybox", "sleep", "1000", check=True).stdout.strip()
     monitor = _monitor_pid(daemon, cid)
-    assert os.readlink(f"/proc/{monitor}/exe") == DEFAULT_BINARY
+    # The Python monitor execs the C one just after it has reported "started".
+    assert wait_until(lambda: os.readlink(f"/proc/{monitor}/exe") == DEFAULT_BINARY, 10), \
+        os.readlink(f"/proc/{monitor}/exe")
     with open(f"/proc/{monitor}/status") as f:
         assert "ketch-monitor" in f.readline()
     daemon.ketch("rm", "-f", cid, check=True)
