@@ -85,17 +85,6 @@ def unmount(target: str, lazy: bool = False) -> None:
     sc.umount(target, sc.MNT_DETACH if lazy else 0)
 
 
-def is_mountpoint(path: str) -> bool:
-    """True if ``path`` is listed as a mount point in this mount namespace."""
-    escaped = path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011") \
-        .replace("\n", "\\012")
-    with open("/proc/self/mountinfo", "rb") as f:
-        for line in f:
-            if line.split(b" ", 5)[4].decode() == escaped:
-                return True
-    return False
-
-
 def mounts_under(path: str) -> list[str]:
     """Mount points at or below ``path`` in this mount namespace, deepest first."""
     prefix = path.rstrip("/") + "/"
