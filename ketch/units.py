@@ -178,6 +178,8 @@ def parse_size(s: str) -> int:
 
 def go_quote(s: str) -> str:
     """strconv.Quote, which is what Go's %q prints for a string."""
+    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
+        return '"' + s + '"'  # nothing to escape: the common case, e.g. every `ps` Command
     out = ['"']
     for c in s:
         if c == '"' or c == "\\":

@@ -132,14 +132,16 @@ def container_json(rec: ContainerRecord, paths: Paths, size_rw: int | None = Non
     return doc
 
 
-def container_summary(rec: ContainerRecord, image_tags: list[str], size_rw: int | None = None,
+def summary_image(rec: ContainerRecord) -> str:
+    """The summary's Image: as the user named it, or the image's ID when they named it so."""
+    return rec.image_id if rec.image.startswith("sha256:") else rec.image
+
+
+def container_summary(rec: ContainerRecord, size_rw: int | None = None,
                       image_size: int = 0) -> dict:
-    image = rec.image
-    if rec.image.startswith("sha256:") or not image_tags:
-        image = rec.image_id if rec.image.startswith("sha256:") else rec.image
     state = rec.state.to_docker()
     doc = {
-        "Id": rec.id, "Names": ["/" + rec.name], "Image": image, "ImageID": rec.image_id,
+        "Id": rec.id, "Names": ["/" + rec.name], "Image": summary_image(rec), "ImageID": rec.image_id,
         "Command": command_text(rec), "Created": int(timefmt.parse_ns(rec.created) // 10**9),
         "Ports": [], "Labels": rec.config.get("Labels") or {}, "State": state["Status"],
         "Status": status_text(state),

@@ -32,7 +32,7 @@ from ketch.monitor import protocol as proto
 from ketch.monitor import runtimes
 from ketch.monitor.monitor import run_monitor
 from ketch.monitor.protocol import MonitorRequest
-from ketch.runtime import cgroups, seccomp
+from ketch.runtime import cgroups, rootfs, seccomp
 
 # Imported lazily by the runtime; loaded here once so that every monitor forks with them.
 PRELOADED = (cgroups, seccomp)
@@ -111,6 +111,8 @@ def serve(path: str) -> None:
         return
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, _reap)
+    if cgroups.detect() == "v1":
+        rootfs.host_cgroup_mounts()  # read here once, inherited by every container's runtime
     listener = listen(path, 0o600, 64)
     sys.stdout.write("ready\n")
     sys.stdout.flush()

@@ -43,8 +43,23 @@ def _mount_target(root: str, m: MountSpec) -> str:
     return target
 
 
-def _host_cgroup_mounts() -> dict[str, str]:
-    """cgroup v1 hierarchies of this mount namespace: controllers ("cpu,cpuacct") -> mount point."""
+_cgroup_mounts: dict[str, str] | None = None
+
+
+def host_cgroup_mounts() -> dict[str, str]:
+    """cgroup v1 hierarchies of the host: controllers ("cpu,cpuacct") -> mount point.
+
+    Read once per process: the fork server calls it before it forks any container, so
+    containers do not each read a mount table that lists every other container's
+    rootfs (~1 ms of kernel time per container with 500 running). Hierarchies are
+    mounted at boot and do not move while ketchd runs."""
+    global _cgroup_mounts
+    if _cgroup_mounts is None:
+        _cgroup_mounts = _read_cgroup_mounts()
+    return _cgroup_mounts
+
+
+def _read_cgroup_mounts() -> dict[str, str]:
     out = {}
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -69,7 +84,7 @@ def _mount_cgroup(target: str, opts) -> None:
         sc.mount("cgroup2", target, "cgroup2", opts.flags)
         return
     sc.mount("tmpfs", target, "tmpfs", flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755")
-    hierarchies = _host_cgroup_mounts()
+    hierarchies = host_cgroup_mounts()
     with open("/proc/self/cgroup") as f:
         own = [line.rstrip("\n").split(":", 2) for line in f]
     for _hid, controllers, path in own:

@@ -231,3 +231,24 @@ def test_split_path_matches_the_character_scan():
             fast.write(chunk)
             slow._write_chars(chunk)
         assert fast.flush() == slow.flush(), chunks
+
+
+def test_format_lines_matches_the_writer():
+    """format_lines computes uniform tables directly; any table must print as Writer does."""
+    import random
+    from ketch.cli.format.tabwriter import format_lines
+    rng = random.Random(7)
+    alphabet = ["a", "bb", "long-cell-text", "", "é…", "\t", "\t", " ", "\n", "\v"]
+    for _ in range(600):
+        ncells = rng.randrange(1, 6)
+        uniform = rng.random() < 0.7
+        lines = []
+        for _ in range(rng.randrange(0, 8)):
+            n = ncells if uniform else rng.randrange(1, 6)
+            cells = ["".join(rng.choice(alphabet[:5]) for _ in range(rng.randrange(4))) for _ in range(n)]
+            if rng.random() < 0.1:
+                cells[-1] += rng.choice(alphabet[5:])
+            lines.append("\t".join(cells))
+        w = Writer()
+        w.write("".join(line + "\n" for line in lines))
+        assert format_lines(lines) == w.flush(), lines

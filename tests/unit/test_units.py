@@ -354,3 +354,11 @@ def test_format_go_float(value, text):
 ])
 def test_go_quote(text, quoted):
     assert units.go_quote(text) == quoted
+
+
+@pytest.mark.parametrize("text,quoted", [
+    ("sleep 3600", '"sleep 3600"'), ("", '""'), ('say "hi"', '"say \\"hi\\""'), ("a\\b", '"a\\\\b"'),
+    ("tab\there", '"tab\\there"'), ("\x7f", '"\\x7f"'), ("é", '"é"'), ("\u200b", '"\\u200b"'),
+])
+def test_go_quote(text, quoted):
+    assert units.go_quote(text) == quoted

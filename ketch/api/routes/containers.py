@@ -7,6 +7,7 @@ import time
 from ketch import detachkeys, errors, timefmt
 from ketch.api import filters as flt
 from ketch.api import views
+from ketch.api.summaries import SummaryEncoder
 from ketch.api.http import (MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, Router,
                             StreamResponse, encode_json, json_response)
 from ketch.api.versions import at_least
@@ -41,6 +42,7 @@ def _parse_time(value: str | None) -> int:
 class ContainerRoutes:
     def __init__(self, svc: ContainerService) -> None:
         self.svc = svc
+        self.summaries = SummaryEncoder()
 
     def install(self, router: Router) -> None:
         add = router.add
@@ -135,23 +137,21 @@ class ContainerRoutes:
 
     async def list_containers(self, request: Request) -> Response:
         filters = flt.parse(request.arg("filters"), LIST_FILTERS)
-        records = self.svc.list_all()
+        records = everything = self.svc.list_all()
         show_all = request.flag("all") or bool(filters.get("status") or filters.get("exited"))
         if not show_all:
             records = [r for r in records if r.running]
-        records = [r for r in records if self._matches(r, filters)]
+        if filters:
+            records = [r for r in records if self._matches(r, filters)]
         limit = request.int_arg("limit", -1)
         if limit is not None and limit > 0:
             records = records[:limit]
-        out = []
-        tags: dict[str, list[str]] = {}  # per image, looked up once per listing
-        for rec in records:
-            if rec.image_id not in tags:
-                image = self.svc.images.find(rec.image_id)
-                tags[rec.image_id] = list(image.tags) if image else []
-            sizes = self._sizes(rec) if request.flag("size") else (None, 0)
-            out.append(views.container_summary(rec, tags[rec.image_id], *sizes))
-        return json_response(out)
+        if request.flag("size"):
+            return json_response([views.container_summary(rec, *self._sizes(rec)) for rec in records])
+        body = self.summaries.listing(records)
+        if len(self.summaries) > len(everything):  # some were removed
+            self.summaries.forget(rec.id for rec in everything)
+        return Response(200, body, None, "application/json")
 
     def _matches(self, rec: ContainerRecord, f: dict[str, list[str]]) -> bool:
         if f.get("id") and not any(rec.id.startswith(v) for v in f["id"]):

@@ -52,11 +52,7 @@ def render(fmt: str, items: list, headers: dict[str, str], default_table: str,
         raise FormatError(f"failed to execute template: {exc}") from None
     if not table:
         return "".join(line + "\n" for line in lines)
-    w = tabwriter.Writer(10, 1, 3, " ", 0)
-    w.write(_header(body, headers) + "\n")
-    for line in lines:
-        w.write(line + "\n")
-    return w.flush()
+    return tabwriter.format_lines([_header(body, headers)] + lines)
 
 
 def execute(fmt: str, value) -> str:
