@@ -351,14 +351,8 @@ def test_format_go_float(value, text):
 @pytest.mark.parametrize("text,quoted", [
     ("abc", '"abc"'), ('a"b', '"a\\"b"'), ("a\\b", '"a\\\\b"'), ("\n\t", '"\\n\\t"'),
     ("\x01", '"\\x01"'), ("é", '"é"'), ("", '""'),
-])
-def test_go_quote(text, quoted):
-    assert units.go_quote(text) == quoted
-
-
-@pytest.mark.parametrize("text,quoted", [
-    ("sleep 3600", '"sleep 3600"'), ("", '""'), ('say "hi"', '"say \\"hi\\""'), ("a\\b", '"a\\\\b"'),
-    ("tab\there", '"tab\\there"'), ("\x7f", '"\\x7f"'), ("é", '"é"'), ("\u200b", '"\\u200b"'),
+    ("sleep 3600", '"sleep 3600"'), ('say "hi"', '"say \\"hi\\""'), ("\x7f", '"\\x7f"'),
+    ("\u200b", '"\\u200b"'),
 ])
 def test_go_quote(text, quoted):
     assert units.go_quote(text) == quoted
