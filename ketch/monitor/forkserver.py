@@ -3,21 +3,24 @@
 ketchd is multithreaded and must not fork namespaces itself, and a fresh Python
 interpreter per container costs tens of milliseconds. So ketchd starts this process
 once; it imports the monitor and the runtime up front and then, for each request on
-its socket, double-forks a monitor that inherits the requesting connection as its
-channel to ketchd::
+its socket, forks a monitor (in a session of its own) that inherits the requesting
+connection as its channel to ketchd::
 
-    ketchd ── connect, {"id", "bundle", ...}\\n ──▶ fork server ── fork ──▶ (setsid) ── fork ──▶ monitor
-    ketchd ◀───────────── frames on the same connection ───────────────────────────────────────┘
+    ketchd ── connect, {"id", "bundle", ...}\\n ──▶ fork server ── fork ──▶ monitor (setsid)
+    ketchd ◀───────────── frames on the same connection ─────────────────────┘
 
 It also deletes containers for C monitors (``handover.py``): a C monitor whose container
 has exited sends ``{"delete": {...}}`` and a forked child runs ketch's runtime delete
 in-process (~1 ms instead of a fresh interpreter's ~30 ms) and answers ``ok``; when
 there is no fork server (ketchd is down) the monitor runs ``ketch-runtime delete``.
 
-The fork server is a child subreaper: the double fork detaches each monitor from the
-request (new session, no controlling terminal) and the monitor is reparented to the
-fork server, which reaps it when its container is gone. The fork server dies with
-ketchd; its monitors are then reparented to init and go on, so containers outlive both.
+Each monitor is the fork server's child, reaped when its container is gone (a single
+fork: a double fork, as daemons do it, cost one more fork and exit of this interpreter
+per container for nothing; a session leader must only never open a terminal, and a
+monitor opens none: a container's pty is opened inside the container and only its
+master, which never becomes a controlling terminal, reaches the monitor). The fork
+server is also a child subreaper. It dies with ketchd; its monitors are then
+reparented to init and go on, so containers outlive both.
 """
 
 import json
@@ -75,18 +78,11 @@ def _spawn(conn: socket.socket, listener: socket.socket, doc: dict, path: str) -
         _delete(conn, listener, doc["delete"])
         return
     req = MonitorRequest.from_json(doc)
-    pid = os.fork()
-    if pid:
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:  # already reaped by _reap
-            pass
-        return
-    try:  # first child: new session, fork the monitor, leave
+    if os.fork():
+        return  # _reap collects the monitor when its container is gone
+    try:  # the monitor: a session of its own, detached from whoever asked
         listener.close()
         os.setsid()
-        if os.fork():
-            os._exit(0)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         run_monitor(req, conn, forkserver=path)
