@@ -82,14 +82,18 @@ class Api:
 
 # -- our own ketchd -----------------------------------------------------------------------
 class Ketchd:
-    def __init__(self) -> None:
+    def __init__(self, exec_tmpfs: bool = False) -> None:
         self.root = tempfile.mkdtemp(prefix="kb-", dir="/tmp")
         self.host = f"unix://{self.root}/ketch.sock"
         self.exec_root = os.path.join(self.root, "exec")
+        self.exec_tmpfs = exec_tmpfs
         self.cgroup_parent = "/" + os.path.basename(self.root)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
+        if self.exec_tmpfs:  # as /run is on a standard Debian: the exec root's files on tmpfs
+            os.mkdir(self.exec_root, 0o700)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", "tmpfs", self.exec_root], check=True)
         config = os.path.join(self.root, "daemon.json")
         with open(config, "w") as f:
             json.dump({"cgroup-parent": self.cgroup_parent}, f)
@@ -173,8 +177,12 @@ class Ketchd:
                 time.sleep(0.05)
         with open("/proc/self/mountinfo") as f:
             mounts = [line.split()[4] for line in f if line.split()[4].startswith(self.root + "/")]
+        if self.exec_tmpfs and self.exec_root in mounts:
+            mounts.remove(self.exec_root)  # ours, unmounted last
         if mounts:
             leaks.append(f"{len(mounts)} mounts")
+        if self.exec_tmpfs:
+            mounts.append(self.exec_root)
         for target in sorted(mounts, key=len, reverse=True):
             subprocess.run(["umount", "-l", target], check=False)
         cgroups = [p for p in self._cgroups() if not p.endswith(self.cgroup_parent)]
@@ -238,6 +246,8 @@ def main() -> int:
     p.add_argument("--ps-runs", type=int, default=7)
     p.add_argument("--image", default="busybox")
     p.add_argument("--docker-host", help="run against this dockerd (unix://...) instead of a ketchd of our own")
+    p.add_argument("--exec-tmpfs", action="store_true",
+                   help="our ketchd's --exec-root on a tmpfs, as /run/ketch is where /run is a tmpfs")
     args = p.parse_args()
 
     ketchd = None
@@ -246,7 +256,7 @@ def main() -> int:
         cli = ["docker"] if shutil.which("docker") else None
         env = dict(os.environ, DOCKER_HOST=host)
     else:
-        ketchd = Ketchd()
+        ketchd = Ketchd(args.exec_tmpfs)
         ketchd.start()
         host, who = ketchd.host, "ketchd"
         cli = [PYTHON, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "

@@ -68,8 +68,8 @@ def spec_fields(hc: dict, cid: str, cgroup_v2: bool, init_path: str | None,
     caps = security.capabilities(hc.get("CapAdd"), hc.get("CapDrop"), privileged)
     seccomp_doc = None
     if not privileged and opts.seccomp != "unconfined":
-        profile = seccomp.default_profile() if opts.seccomp == "default" else opts.seccomp
-        seccomp_doc = seccomp.to_oci(profile, caps)
+        seccomp_doc = seccomp.default_oci(caps) if opts.seccomp == "default" \
+            else seccomp.to_oci(opts.seccomp, caps)
     security.check_sysctls(hc.get("Sysctls"))
     devs, rules = devices.resolve(hc.get("Devices"))
     if privileged:

@@ -214,3 +214,13 @@ def test_kernel_release_parsing():
     assert seccomp._parse_release("6.18.44-fc-v657") == (6, 18)
     assert seccomp._parse_release("3.12-1-amd64") == (3, 12)
     assert seccomp._parse_release("5.4.0-rc5") == (5, 4)
+
+
+def test_default_oci_is_to_oci_of_the_default_profile_per_bounding_set():
+    from ketch.engine.security import DEFAULT_CAPABILITIES
+    base = list(DEFAULT_CAPABILITIES)
+    wider = base + ["CAP_SYS_ADMIN"]
+    assert seccomp.default_oci(base) == seccomp.to_oci(seccomp.default_profile(), base)
+    assert seccomp.default_oci(wider) == seccomp.to_oci(seccomp.default_profile(), wider)
+    assert seccomp.default_oci(wider) != seccomp.default_oci(base)  # CAP_SYS_ADMIN opens syscalls
+    assert seccomp.default_oci(list(reversed(base))) is seccomp.default_oci(base)

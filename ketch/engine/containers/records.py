@@ -7,7 +7,7 @@ records in memory and resolves the ways users name a container (full id, name, u
 id prefix).
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from ketch import errors
 from ketch.engine.containers.state import ContainerState
@@ -41,17 +41,18 @@ class ContainerRecord:
         return self.state.status
 
     def to_doc(self) -> dict:
-        state, self.state = self.state, None
-        try:
-            doc = asdict(self)
-        finally:
-            self.state = state
-        doc["state"] = state.to_docker()
+        """The persisted document. Shallow: it shares this record's dicts and lists, so it
+        is for serialising at once (asdict's deep copy was most of a save's time)."""
+        doc = {name: getattr(self, name) for name in _FIELDS}
+        doc["state"] = self.state.to_docker()
         return doc
 
     @classmethod
     def from_doc(cls, doc: dict) -> "ContainerRecord":
         return cls(**{**doc, "state": ContainerState.from_docker(doc.get("state") or {})})
+
+
+_FIELDS = tuple(f.name for f in fields(ContainerRecord))
 
 
 class Registry:
