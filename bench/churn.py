@@ -14,9 +14,9 @@ On the 2-core test VM (2026-12-06), N=500: at a7235ca 499 started in 11.0 s (1 p
 failure), `ketch ps` 61 ms, rm -f 42 x "Connection lost" and a leaked monitor; at d255f3b
 (main) no failure, 500 started in 14.0 s, `ketch ps` 79 ms (API 40 ms), rm -f of all 12.5 s.
 
-    sudo .venv/bin/python3 bench/churn.py                 # N=500, 16 clients
-    sudo .venv/bin/python3 bench/churn.py -n 100
-    sudo .venv/bin/python3 bench/churn.py --docker-host unix:///tmp/d/docker.sock
+    .venv/bin/python3 bench/churn.py                 # N=500, 16 clients
+    .venv/bin/python3 bench/churn.py -n 100
+    .venv/bin/python3 bench/churn.py --docker-host unix:///tmp/d/docker.sock
 
 Docker needs a busybox image: `tar -C rootfs -c . | docker import -c 'CMD ["sh"]' - busybox`.
 Only containers labelled with this run's token are touched there. With its own ketchd,

@@ -4,8 +4,8 @@
 Starts a ketchd of its own on a temporary root (or uses --ketch-host), then runs the
 commands interleaved (ketch, docker, ketch, ...) so both see the same machine noise.
 
-    sudo .venv/bin/python3 bench/run_latency.py                       # ketch alone
-    sudo .venv/bin/python3 bench/run_latency.py --docker-host unix:///tmp/d/docker.sock
+    .venv/bin/python3 bench/run_latency.py                       # ketch alone
+    .venv/bin/python3 bench/run_latency.py --docker-host unix:///tmp/d/docker.sock
 
 Docker needs a busybox image: `tar -C rootfs -c . | docker import -c 'CMD ["sh"]' - busybox`.
 """

@@ -6,7 +6,7 @@ process is the child subreaper that reaps the container), interleaving runtimes 
 they share the machine's noise. Compares ketch-runtime with runc and crun when they
 are installed and able to run here.
 
-    sudo .venv/bin/python3 bench/runtime_cycle.py -n 30
+    .venv/bin/python3 bench/runtime_cycle.py -n 30
 """
 
 import argparse

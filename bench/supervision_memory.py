@@ -8,8 +8,8 @@ forked by it (found by walking /proc/*/stat parents; nothing else is counted or 
 Removes every container, stops ketchd by PID, removes the temporary root and checks that
 nothing is left (processes, mounts under the root, cgroups under the parent).
 
-    sudo flock /tmp/ketch-test.lock .venv/bin/python3 bench/supervision_memory.py            # N=100
-    sudo flock /tmp/ketch-test.lock .venv/bin/python3 bench/supervision_memory.py --count 500
+    flock /tmp/ketch-test.lock .venv/bin/python3 bench/supervision_memory.py            # N=100
+    flock /tmp/ketch-test.lock .venv/bin/python3 bench/supervision_memory.py --count 500
     ... --runtime runc          # monitors driving runc through its CLI instead of ketch's runtime
     ... --smaps-dump DIR        # keep /proc/PID/smaps of the fork server and two monitors
     ... --json                  # one JSON document on stdout as well
