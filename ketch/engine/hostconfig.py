@@ -45,6 +45,16 @@ def find_init(configured: str | None = None) -> str:
                           "(tini-static) or set init-path in daemon.json")
 
 
+def seccomp_profile(setting: str | dict, privileged: bool, caps: list[str]) -> dict | None:
+    """The container's OCI ``linux.seccomp``, or None to run unconfined (moby's WithSeccomp).
+
+    ``--privileged`` drops only the default profile: a profile the user names explicitly
+    is still loaded (Docker 26 and later), filtered by the privileged capability set."""
+    if setting == "unconfined" or (privileged and setting == "default"):
+        return None
+    return seccomp.default_oci(caps) if setting == "default" else seccomp.to_oci(setting, caps)
+
+
 def validate(hc: dict, ncpu: int) -> None:
     security.capabilities(hc.get("CapAdd"), hc.get("CapDrop"), bool(hc.get("Privileged")))
     security.security_options(hc.get("SecurityOpt"))
@@ -66,10 +76,7 @@ def spec_fields(hc: dict, cid: str, cgroup_v2: bool, init_path: str | None,
     privileged = bool(hc.get("Privileged"))
     opts = security.security_options(hc.get("SecurityOpt"))
     caps = security.capabilities(hc.get("CapAdd"), hc.get("CapDrop"), privileged)
-    seccomp_doc = None
-    if not privileged and opts.seccomp != "unconfined":
-        seccomp_doc = seccomp.default_oci(caps) if opts.seccomp == "default" \
-            else seccomp.to_oci(opts.seccomp, caps)
+    seccomp_doc = seccomp_profile(opts.seccomp, privileged, caps)
     security.check_sysctls(hc.get("Sysctls"))
     devs, rules = devices.resolve(hc.get("Devices"))
     if privileged:

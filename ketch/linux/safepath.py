@@ -10,7 +10,11 @@ are followed one component at a time, absolute targets restart at ``root`` and
 
 The result is only as good as the tree staying still: nothing else may rename
 entries under ``root`` between the resolution and its use. That holds for a
-layer being extracted and for a stopped container's rootfs.
+layer being extracted and for a stopped container's rootfs. ``open_dir_in_root``
+goes one step further for code that creates entries: it hands back a descriptor
+reached one component at a time without following symlinks, so names created
+relative to it (``mknod``, ``symlink`` with ``dir_fd``) land inside ``root`` even
+if the tree moved.
 
 Like ``os``, every function raises ``OSError`` carrying the errno and the path;
 callers map it into ``ketch.errors`` where they know what it means.
@@ -91,3 +95,36 @@ def mkdir_all_in_root(root: str, path: str, mode: int = 0o755) -> str:
             continue
         os.chmod(current, mode)
     return host
+
+
+def open_dir_in_root(root: str, path: str, mode: int = 0o755) -> int:
+    """An ``O_PATH`` descriptor of the directory ``path`` names inside ``root``.
+
+    The directory and its missing parents are created first, as by
+    ``mkdir_all_in_root``. Then each component of the resolved path is opened
+    relative to the one before with ``O_NOFOLLOW | O_DIRECTORY``: a component
+    that is (or has become) a symlink or not a directory raises
+    ``NotADirectoryError`` instead of being followed. The caller closes it.
+    """
+    root = os.path.abspath(root)
+    host = mkdir_all_in_root(root, path, mode)
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        for part in os.path.relpath(host, root).split("/"):
+            if part == ".":
+                continue
+            if part == "..":  # resolve_in_root never gives one; refuse rather than climb
+                raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), host)
+            try:
+                child = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            except NotADirectoryError:
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), host) from None
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+_DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC

@@ -4,7 +4,11 @@ Order (runc's ``prepareRootfs``): make the host's mounts private, bind the rootf
 itself so it is a mount point, mount the spec's mounts under it, create devices and the
 /dev symlinks, ``pivot_root``, then mask and freeze paths and make the root read-only.
 Destinations are resolved inside the rootfs, so a symlink in the image cannot send a
-mount to the host.
+mount to the host; everything created before ``pivot_root`` (mount points, device
+nodes, the /dev links, the v1 cgroup directories) is created by name relative to a
+descriptor of its resolved parent (``safepath.open_dir_in_root``), never under a path
+joined to the root, which would follow an image's symlinked ``/dev`` or ``/etc`` out of
+it. After ``pivot_root`` (the console, the working directory) paths are the container's.
 """
 
 import os
@@ -13,7 +17,7 @@ import stat
 from ketch.errors import InvalidArgument
 from ketch.linux import syscalls as sc
 from ketch.linux.mount import PROPAGATION, parse_options
-from ketch.linux.safepath import mkdir_all_in_root, resolve_in_root
+from ketch.linux.safepath import mkdir_all_in_root, open_dir_in_root, resolve_in_root
 from ketch.runtime.specconv import ContainerConfig, Device, MountSpec
 
 # Devices every container gets (the OCI spec's "default devices").
@@ -30,16 +34,25 @@ DEV_SYMLINKS = (
 
 
 def _mount_target(root: str, m: MountSpec) -> str:
-    """Create the mount point inside ``root``: a file for a bind of a file, else a dir."""
-    mkdir_all_in_root(root, os.path.dirname(m.destination.rstrip("/")) or "/")
+    """Create the mount point inside ``root``: a file for a bind of a file, else a dir.
+
+    Returns its host path, resolved inside ``root`` (no component is a symlink)."""
     target = resolve_in_root(root, m.destination)
+    inside = os.path.relpath(target, root)
     if m.is_bind and not os.path.isdir(m.source):
-        if not os.path.lexists(target):
-            os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
-    elif not os.path.isdir(target):
-        if os.path.lexists(target):
-            raise InvalidArgument(f"mount destination {m.destination} is not a directory")
-        os.mkdir(target, 0o755)
+        parent = open_dir_in_root(root, os.path.dirname(inside))
+        try:
+            # mknod of a regular file: never follows a symlink, never opens a fifo or device
+            os.mknod(os.path.basename(inside), stat.S_IFREG | 0o644, dir_fd=parent)
+        except FileExistsError:
+            pass
+        finally:
+            os.close(parent)
+        return target
+    try:
+        mkdir_all_in_root(root, inside)
+    except NotADirectoryError:
+        raise InvalidArgument(f"mount destination {m.destination} is not a directory") from None
     return target
 
 
@@ -71,7 +84,7 @@ def _read_cgroup_mounts() -> dict[str, str]:
     return out
 
 
-def _mount_cgroup(target: str, opts) -> None:
+def _mount_cgroup(root: str, target: str, opts) -> None:
     """/sys/fs/cgroup inside the container, as runc does it.
 
     v2: the cgroup2 filesystem (rooted at the container's cgroup by its cgroup
@@ -87,17 +100,21 @@ def _mount_cgroup(target: str, opts) -> None:
     hierarchies = host_cgroup_mounts()
     with open("/proc/self/cgroup") as f:
         own = [line.rstrip("\n").split(":", 2) for line in f]
-    for _hid, controllers, path in own:
-        name = controllers.replace("name=", "")
-        if not controllers or name not in hierarchies:
-            continue
-        dest = os.path.join(target, name)
-        os.mkdir(dest, 0o755)
-        sc.mount(os.path.join(hierarchies[name], path.lstrip("/")), dest, None, sc.MS_BIND | sc.MS_REC)
-        # Read-only unless the spec says rw (privileged containers), as runc does.
-        sc.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | (opts.flags & sc.MS_RDONLY) | flags)
-        for single in name.split(",") if "," in name else ():
-            os.symlink(name, os.path.join(target, single))  # cpu -> cpu,cpuacct
+    tmpfs = open_dir_in_root(root, os.path.relpath(target, root))  # the tmpfs just mounted
+    try:
+        for _hid, controllers, path in own:
+            name = controllers.replace("name=", "")
+            if not controllers or name not in hierarchies:
+                continue
+            os.mkdir(name, 0o755, dir_fd=tmpfs)
+            dest = os.path.join(target, name)
+            sc.mount(os.path.join(hierarchies[name], path.lstrip("/")), dest, None, sc.MS_BIND | sc.MS_REC)
+            # Read-only unless the spec says rw (privileged containers), as runc does.
+            sc.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | (opts.flags & sc.MS_RDONLY) | flags)
+            for single in name.split(",") if "," in name else ():
+                os.symlink(name, single, dir_fd=tmpfs)  # cpu -> cpu,cpuacct
+    finally:
+        os.close(tmpfs)
     if opts.flags & sc.MS_RDONLY:
         sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_RDONLY | flags, "mode=755")
 
@@ -106,7 +123,7 @@ def _mount_one(root: str, m: MountSpec) -> None:
     target = _mount_target(root, m)
     opts = parse_options(m.options)
     if m.type == "cgroup":
-        _mount_cgroup(target, opts)
+        _mount_cgroup(root, target, opts)
     elif m.is_bind:
         if not os.path.exists(m.source):
             raise InvalidArgument(f"bind mount source {m.source} does not exist")
@@ -121,14 +138,18 @@ def _mount_one(root: str, m: MountSpec) -> None:
 
 
 def _make_device(root: str, dev: Device) -> None:
-    path = os.path.join(mkdir_all_in_root(root, os.path.dirname(dev.path)),
-                        os.path.basename(dev.path))
     kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[dev.type]
-    if os.path.lexists(path):
-        os.unlink(path)
-    os.mknod(path, kind | (dev.mode & 0o7777), os.makedev(dev.major, dev.minor))
-    os.chmod(path, dev.mode & 0o7777)  # mknod honours the umask
-    os.chown(path, dev.uid, dev.gid)
+    parent = open_dir_in_root(root, os.path.dirname(dev.path))
+    name = os.path.basename(dev.path)
+    try:
+        try:
+            os.unlink(name, dir_fd=parent)
+        except FileNotFoundError:
+            pass
+        os.mknod(name, kind | (dev.mode & 0o7777), os.makedev(dev.major, dev.minor), dir_fd=parent)
+        os.chown(name, dev.uid, dev.gid, dir_fd=parent, follow_symlinks=False)
+    finally:
+        os.close(parent)
 
 
 def _has_dev_tmpfs(cfg: ContainerConfig) -> bool:
@@ -136,17 +157,26 @@ def _has_dev_tmpfs(cfg: ContainerConfig) -> bool:
 
 
 def _setup_dev(cfg: ContainerConfig) -> None:
-    seen = set()
-    for dev in DEFAULT_DEVICES + cfg.devices:
-        if dev.path not in seen:
-            seen.add(dev.path)
-            _make_device(cfg.root, dev)
-    for target, link in DEV_SYMLINKS:
-        path = os.path.join(cfg.root, link.lstrip("/"))
-        if not os.path.lexists(path):
-            os.symlink(target, path)
-    if os.path.exists("/proc/kcore") and not os.path.lexists(os.path.join(cfg.root, "dev/core")):
-        os.symlink("/proc/kcore", os.path.join(cfg.root, "dev/core"))
+    """Device nodes and the /dev links, in the /dev tmpfs wherever the image's /dev leads."""
+    umask = os.umask(0)  # mknod honours the umask; the nodes get exactly their mode
+    try:
+        seen = set()
+        for dev in DEFAULT_DEVICES + cfg.devices:
+            if dev.path not in seen:
+                seen.add(dev.path)
+                _make_device(cfg.root, dev)
+    finally:
+        os.umask(umask)
+    links = DEV_SYMLINKS + ((("/proc/kcore", "/dev/core"),) if os.path.exists("/proc/kcore") else ())
+    dev = open_dir_in_root(cfg.root, "/dev")
+    try:
+        for target, link in links:
+            try:
+                os.symlink(target, os.path.basename(link), dir_fd=dev)
+            except FileExistsError:  # a device of the config (privileged: the host's ptmx)
+                pass
+    finally:
+        os.close(dev)
 
 
 def _pivot_root(root: str) -> None:

@@ -172,3 +172,59 @@ def test_the_runtime_binary_is_out_of_reach(daemon, probe, inside):
     assert all(ident != f"{st.st_dev}:{st.st_ino}" and path != exe for _, path, ident in seen)
     got = run_probe(daemon, "ketch", [], ("open-write", "/proc/1/exe", "/proc/self/exe", exe))
     assert results(got[0]) == {"/proc/1/exe": "ETXTBSY", "/proc/self/exe": "ETXTBSY", exe: "ENOENT"}
+
+
+# ---- images whose /dev, /etc or /sbin is a symlink out of the rootfs -------------------
+# What the runtime creates under /dev (nodes, links, mount points), the engine's bind
+# targets under /etc, --init's binary and the working directory must land inside the
+# rootfs, where the container resolves them, never where the symlink points on the host.
+DEV_CHECK = ("for f in null zero full random urandom tty; do test -c /dev/$f || echo no $f; done; "
+             "for f in fd stdin stdout stderr ptmx; do readlink /dev/$f; done; "
+             "for d in pts shm mqueue; do test -d /dev/$d || echo no $d; done; "
+             "echo discarded > /dev/null; cat /etc/hostname")
+DEV_LINKS = ["/proc/self/fd", "/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2", "pts/ptmx"]
+
+
+def _import_symlinked(daemon, tmp_path, reference: str, name: str, target: str, mirror: str = "") -> None:
+    """Import a busybox image whose top-level ``name`` is a symlink to ``target`` (and, with
+    ``mirror``, a directory at that path inside the image)."""
+    from ketch.image.archive import write_tar
+    from ketch.image.embedded import BUSYBOX
+    root = tmp_path / "rootfs"
+    (root / "bin").mkdir(parents=True)
+    for d in {"dev", "etc", "proc", "sbin", "sys"} - {name}:
+        (root / d).mkdir()
+    os.symlink(target, root / name)
+    if mirror:
+        (root / mirror.lstrip("/")).mkdir(parents=True)
+    binary = root / "bin" / "busybox"
+    binary.write_bytes(open(BUSYBOX, "rb").read())
+    binary.chmod(0o755)
+    for applet in ("sh", "test", "readlink", "cat", "echo"):
+        os.link(binary, root / "bin" / applet)
+    tar = tmp_path / "layer.tar"
+    with open(tar, "wb") as out:
+        write_tar(str(root), out, uid=0, gid=0)
+    daemon.ketch("import", "-c", "ENV PATH=/bin", str(tar), reference, check=True)
+
+
+@pytest.mark.parametrize("name", ["dev", "etc", "sbin"])
+@pytest.mark.parametrize("form", ["absolute", "relative"])
+@pytest.mark.parametrize("in_image", [True, False], ids=["target-in-image", "target-missing"])
+def test_symlinked_top_directory_stays_inside(daemon, tmp_path, name, form, in_image):
+    host = tmp_path / f"host-{name}"
+    host.mkdir()
+    # the rootfs sits a few levels below /: enough ".." reach the host's /
+    target = str(host) if form == "absolute" else "../" * 16 + str(host).lstrip("/")
+    reference = f"symlinked-{name}-{form}:latest"
+    _import_symlinked(daemon, tmp_path, reference, name, target, str(host) if in_image else "")
+    try:
+        # the working directory too is created where the container sees it
+        res = daemon.ketch("run", "--rm", "--runtime", "ketch", "--init", "-h", "boxname",
+                           "-w", f"/{name}/work", reference, "sh", "-c", DEV_CHECK)
+        created = sorted(os.listdir(host))
+    finally:
+        daemon.ketch("rmi", reference, check=True)
+    assert created == []
+    assert (res.returncode, res.stderr) == (0, ""), (res.stdout, res.stderr)
+    assert res.stdout.splitlines() == [*DEV_LINKS, "boxname"]

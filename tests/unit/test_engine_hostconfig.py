@@ -100,6 +100,30 @@ def test_security_options(opts, nnp, seccomp, unconfined):
     assert (got.no_new_privileges, got.seccomp, got.unconfined_paths) == (nnp, seccomp, unconfined)
 
 
+DENY_MKDIR = ('seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],'
+              '"action":"SCMP_ACT_ERRNO","errnoRet":1}]}')
+
+
+@pytest.mark.parametrize("hc, loaded", [
+    ({}, "default"),
+    ({"SecurityOpt": ["seccomp=unconfined"]}, None),
+    ({"Privileged": True}, None),  # privileged drops the default profile...
+    ({"Privileged": True, "SecurityOpt": [DENY_MKDIR]}, "explicit"),  # ...not one named (Docker 26+)
+    ({"Privileged": True, "SecurityOpt": ["seccomp=unconfined"]}, None),
+    ({"SecurityOpt": [DENY_MKDIR]}, "explicit"),
+])
+def test_seccomp_profile_loaded(hc, loaded):
+    doc = hostconfig.spec_fields(hc, "c" * 64, cgroup_v2=False, init_path=None)["seccomp"]
+    if loaded is None:
+        assert doc is None
+    elif loaded == "default":
+        assert doc["defaultAction"] == "SCMP_ACT_ERRNO" and len(doc["syscalls"]) > 10
+    else:
+        assert doc["defaultAction"] == "SCMP_ACT_ALLOW"
+        assert [(c["names"], c["action"], c.get("errnoRet")) for c in doc["syscalls"]] == \
+            [(["mkdir", "mkdirat"], "SCMP_ACT_ERRNO", 1)]
+
+
 @pytest.mark.parametrize("opts", [["foo"], ["no-new-privileges=maybe"], ["seccomp={bad json"]])
 def test_bad_security_options(opts):
     with pytest.raises(InvalidArgument):
