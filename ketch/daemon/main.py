@@ -14,6 +14,7 @@ import sys
 
 from ketch import __version__, errors
 from ketch.api.server import build_server
+from ketch.daemon import roots
 from ketch.daemon.config import DaemonConfig, load
 from ketch.engine import embedded, gc
 from ketch.engine import runtimes as engine_runtimes
@@ -29,6 +30,7 @@ from ketch.engine.monitors import MonitorLauncher
 from ketch.engine.store import Store
 from ketch.engine.system import SystemService
 from ketch.image.content import ContentStore
+from ketch.linux import filemode
 from ketch.runtime import cgroups
 from ketch.storage.overlay import OverlaySnapshotter
 
@@ -38,16 +40,16 @@ log = logging.getLogger("ketchd")
 class Daemon:
     def __init__(self, cfg: DaemonConfig) -> None:
         self.cfg = cfg
-        for d in (cfg.data_root, cfg.exec_root):
-            os.makedirs(d, mode=0o711, exist_ok=True)
+        self.roots = roots.Roots(cfg.data_root, cfg.exec_root)
+        roots.make(self.roots)
         self._lock = self._take_lock()
+        roots.repair(self.roots)  # before anything below opens what it covers
         self.paths = Paths(cfg.data_root, cfg.exec_root)
-        for d in (os.path.join(cfg.data_root, "containers"), os.path.join(cfg.exec_root, "containers")):
-            os.makedirs(d, mode=0o710, exist_ok=True)
-        self.store = Store(os.path.join(cfg.data_root, "ketch.db"))
-        self.snapshots = OverlaySnapshotter(os.path.join(cfg.data_root, "snapshots"))
-        self.images = ImageService(self.store, ContentStore(os.path.join(cfg.data_root, "content")),
-                                   self.snapshots)
+        for d, mode in self.paths.dirs:
+            filemode.makedirs(d, mode)
+        self.store = Store(self.roots.db)
+        self.snapshots = OverlaySnapshotter(self.roots.snapshots)
+        self.images = ImageService(self.store, ContentStore(self.roots.content), self.snapshots)
         self.launcher = MonitorLauncher(cfg.exec_root)
         self.registry = Registry(self.store)
         self.runtimes = engine_runtimes.build(cfg.runtimes, list(cfg.add_runtimes), cfg.default_runtime)
@@ -65,13 +67,18 @@ class Daemon:
         self.server = build_server(self.containers, self.images, self.system)
 
     def _take_lock(self):
-        path = os.path.join(self.cfg.data_root, "ketchd.lock")
-        f = open(path, "w")
+        try:
+            fd = filemode.create(self.roots.lock, roots.LOCK_MODE)
+        except FileExistsError:
+            fd = os.open(self.roots.lock, os.O_WRONLY | os.O_CLOEXEC)
+        f = os.fdopen(fd, "w")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            f.close()
             raise errors.FailedPrecondition(
                 f"another ketchd is already using the data root {self.cfg.data_root}") from None
+        f.truncate()  # only once locked: the pid of the ketchd that holds it stays
         f.write(str(os.getpid()))
         f.flush()
         return f
@@ -85,7 +92,7 @@ class Daemon:
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
             for path in self.cfg.socket_paths():
-                os.makedirs(os.path.dirname(path), exist_ok=True)
+                filemode.makedirs(os.path.dirname(path), 0o755)
                 await self.server.serve_unix(path, 0o660)
                 log.info("API listen on %s", path)
             stop = asyncio.Event()

@@ -13,12 +13,25 @@ Schema, version 1::
 Blobs and unpacked layers live on disk (``image/content.py``, ``storage/``); a row is
 written only after its files are complete, in one transaction, so a crash or a failed
 import leaves the database as it was. Used from the event-loop thread only.
+
+The database and its ``-wal`` and ``-shm`` hold every container's environment
+(passwords included): they are ``MODE`` (0600), which SQLite copies from the database
+file to the other two.
 """
 
 import json
+import os
 import sqlite3
 
+from ketch.linux import filemode
+
 SCHEMA_VERSION = 1
+MODE = 0o600
+
+
+def files(path: str) -> tuple[str, str, str]:
+    """The database at ``path`` and the files SQLite keeps beside it in WAL mode."""
+    return path, f"{path}-wal", f"{path}-shm"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,6 +50,10 @@ CREATE TABLE IF NOT EXISTS containers (
 
 class Store:
     def __init__(self, path: str) -> None:
+        try:
+            os.close(filemode.create(path, MODE))  # before SQLite makes it with the umask's
+        except FileExistsError:
+            pass
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode loses nothing when the process dies; only a power cut

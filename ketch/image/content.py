@@ -5,6 +5,9 @@ Layout under its root::
     blobs/sha256/<hex>    complete, verified blobs (never modified once there)
     ingest/<random>       blobs being written; renamed into blobs/ only after the digest
                           is checked, so a failed or interrupted write leaves nothing visible
+
+Only ketchd reads blobs, and an image's layers are nobody else's to list or read:
+directories ``DIR_MODE`` (0700) and blobs ``BLOB_MODE`` (0600), as moby's image store.
 """
 
 import hashlib
@@ -12,14 +15,19 @@ import os
 import secrets
 
 from ketch.errors import InvalidArgument, NotFound
+from ketch.linux import filemode
 from ketch.oci import digest as dg
+
+DIR_MODE = 0o700
+BLOB_MODE = 0o600
+DIRS = ("", "blobs", "blobs/sha256", "ingest")  # under the root, parents first
 
 
 class Writer:
     def __init__(self, store: "ContentStore") -> None:
         self._store = store
         self.path = os.path.join(store.root, "ingest", secrets.token_hex(16))
-        self._f = open(self.path, "wb")
+        self._f = os.fdopen(filemode.create(self.path, BLOB_MODE), "wb")
         self._hash = hashlib.sha256()
         self.size = 0
 
@@ -65,9 +73,9 @@ class Writer:
 class ContentStore:
     def __init__(self, root: str) -> None:
         self.root = root
-        os.makedirs(os.path.join(root, "blobs", "sha256"), exist_ok=True)
+        for d in DIRS:
+            filemode.makedirs(os.path.join(root, d), DIR_MODE)
         ingest = os.path.join(root, "ingest")
-        os.makedirs(ingest, exist_ok=True)
         for stale in os.listdir(ingest):  # left by a crash mid-write
             os.unlink(os.path.join(ingest, stale))
 

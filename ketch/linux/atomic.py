@@ -6,12 +6,14 @@ import os
 def write_file(path: str, data: bytes, mode: int = 0o644, durable: bool = False) -> None:
     """Write ``data`` to ``path`` via a temporary file and rename.
 
-    ``durable`` adds the fsyncs that make the new content survive a power loss;
-    metadata files that the daemon can rebuild do without them.
+    The file gets exactly ``mode``, whatever the umask. ``durable`` adds the fsyncs
+    that make the new content survive a power loss; metadata files that the daemon can
+    rebuild do without them.
     """
     tmp = f"{path}.tmp-{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
+        os.fchmod(fd, mode)  # the umask narrowed it, or a stale tmp had another mode
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]

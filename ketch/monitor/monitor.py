@@ -374,7 +374,7 @@ class Monitor:
             exited = proto.Event(proto.EXITED, exit_code=exit_code, finished_at=finished,
                                  oom_killed=oom)
             write_file(os.path.join(self.req.state_dir, "exit.json"),
-                       json.dumps(exited.exit_doc()).encode())
+                       json.dumps(exited.exit_doc()).encode(), 0o600)
             self.broadcast(exited.encode())
         if self.pty_fd >= 0:
             os.close(self.pty_fd)

@@ -98,10 +98,8 @@ def parse(argv: list[str]) -> tuple[dict, str, dict, list[str]]:
 
 def _write_pid_file(path: str | None, pid: int) -> None:
     if path:
-        tmp = f"{path}.tmp"
-        with open(tmp, "w") as f:
-            f.write(str(pid))
-        os.replace(tmp, path)
+        from ketch.linux.atomic import write_file
+        write_file(path, str(pid).encode(), 0o644)  # runc's mode, whatever the umask
 
 
 def _send_console(socket_path: str, master: int) -> None:

@@ -8,6 +8,7 @@ import os
 
 from ketch import fastjson, timefmt
 from ketch.errors import AlreadyExists, InvalidArgument
+from ketch.linux import filemode
 from ketch.runtime import process
 from ketch.runtime.process import Created, Prepared, Stdio
 from ketch.runtime.specconv import from_oci, validate
@@ -28,12 +29,12 @@ def create(root: str, cid: str, bundle: str, stdio: Stdio | None,
             raise InvalidArgument(f"config.json: {exc}") from None
     cfg = from_oci(spec, os.path.abspath(bundle))
     validate(cfg)
+    filemode.makedirs(root, 0o700, parents=0o700)  # as runc's: state is root's alone
     filt = None
     if cfg.seccomp:
         from ketch.runtime import seccomp
         filt = seccomp.prepare_oci(cfg.seccomp, os.path.join(root, ".bpf"))
     state_dir = os.path.join(root, cid)
-    os.makedirs(root, mode=0o700, exist_ok=True)
     try:
         os.mkdir(state_dir, 0o700)
     except FileExistsError:

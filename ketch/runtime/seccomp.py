@@ -30,8 +30,11 @@ import socket
 from typing import NamedTuple
 
 from ketch.errors import InvalidArgument
+from ketch.linux import filemode
 from ketch.linux import seccomp as lsc
+from ketch.linux.atomic import write_file
 
+_CACHE_MODE = 0o600  # compiled programs, in the runtime's 0700 root
 _DEFAULT_PROFILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "engine", "data", "seccomp-default.json")
 _OCI_ARCHES = (
@@ -128,10 +131,7 @@ def prepare_oci(oci: dict, cache_dir: str | None = None) -> "Filter | Compiled":
         for name, data in ((program_key, compiled.program),
                            (key + ".json", json.dumps([compiled.flags, compiled.optional_flags,
                                                        program_key]).encode())):
-            tmp = os.path.join(cache_dir, f"{name}.{os.getpid()}")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, os.path.join(cache_dir, name))
+            write_file(os.path.join(cache_dir, name), data, _CACHE_MODE)
     return compiled
 
 
@@ -157,11 +157,8 @@ def prepare(f: Filter, cache_dir: str | None = None) -> "Filter | Compiled":
     attrs, optional_attrs = _attrs(f)
     program = lsc.export_bpf(f.default_action, list(f.arches), list(f.rules), attrs, optional_attrs)
     if path:
-        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}"
-        with open(tmp, "wb") as fh:
-            fh.write(program)
-        os.replace(tmp, path)
+        filemode.makedirs(cache_dir, 0o700, parents=0o700)  # the runtime's root, if first
+        write_file(path, program, _CACHE_MODE)
     return Compiled(program, flags, optional)
 
 

@@ -8,6 +8,12 @@ Layout under its root (``<data-root>/snapshots``)::
 Names are short random hex strings, not chain ids, so that the ``lowerdir=`` option
 of an image with many layers stays under the kernel's one-page limit for mount data.
 Nothing here mounts: ``mounts()`` returns ``Mount`` data for the caller to apply.
+
+Modes (moby's overlay2): the root ``ROOT_MODE`` (0700: ketch maps no user namespace, so
+no remapped group needs moby's 0710), a snapshot ``SNAPSHOT_MODE`` (0710), ``fs``
+``FS_MODE`` (0755: an upper dir's mode is the mode of the container's ``/``, which its
+non-root users traverse), ``work`` ``WORK_MODE`` (0700). A container's processes never
+walk these paths: overlayfs reaches the layers with the mounter's credentials.
 """
 
 import os
@@ -15,7 +21,13 @@ import secrets
 import shutil
 
 from ketch.errors import InvalidArgument
+from ketch.linux import filemode
 from ketch.linux.mount import Mount
+
+ROOT_MODE = 0o700
+SNAPSHOT_MODE = 0o710
+FS_MODE = 0o755
+WORK_MODE = 0o700
 
 MAX_MOUNT_DATA = 4000  # the kernel copies at most one page of mount options
 
@@ -23,7 +35,7 @@ MAX_MOUNT_DATA = 4000  # the kernel copies at most one page of mount options
 class OverlaySnapshotter:
     def __init__(self, root: str) -> None:
         self.root = root
-        os.makedirs(root, mode=0o700, exist_ok=True)
+        filemode.makedirs(root, ROOT_MODE)
 
     def fs(self, name: str) -> str:
         return os.path.join(self.root, name, "fs")
@@ -31,9 +43,10 @@ class OverlaySnapshotter:
     def new(self, writable: bool = False) -> str:
         """Create an empty snapshot; returns its name."""
         name = secrets.token_hex(6)
-        os.makedirs(self.fs(name), mode=0o755)
+        filemode.mkdir(os.path.join(self.root, name), SNAPSHOT_MODE)
+        filemode.mkdir(self.fs(name), FS_MODE)
         if writable:
-            os.mkdir(os.path.join(self.root, name, "work"), 0o700)
+            filemode.mkdir(os.path.join(self.root, name, "work"), WORK_MODE)
         return name
 
     def remove(self, name: str) -> None:

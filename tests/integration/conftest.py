@@ -59,6 +59,7 @@ class Daemon:
         self.proc: subprocess.Popen | None = None
         # Each daemon's containers live under a cgroup parent of their own.
         self.cgroup_parent = "/" + os.path.basename(root)
+        self.umask = -1  # ketchd's umask: -1 inherits the test's; set before start()
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:
@@ -72,7 +73,7 @@ class Daemon:
              "from ketch.daemon.main import main; sys.exit(main(sys.argv[2:]))", REPO,
              "-H", self.host, "--data-root", self.data_root, "--exec-root", self.exec_root,
              "--config-file", os.path.join(self.root, "daemon.json"), "--debug"],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, umask=self.umask)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

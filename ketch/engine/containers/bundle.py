@@ -7,6 +7,12 @@ Directories per container::
                                    exit.json, monitor.log
     <exec-root>/runtime/<id>/      the runtime's own state
 
+Modes (moby's ``daemon/create.go``): ``containers/`` and each container's directory
+0710, the runtime's root 0700, ``config.json`` 0600 (it holds the environment), the
+log 0640 (``monitor/logfile``); hostname, hosts and resolv.conf 0644, since they are
+bind-mounted for the container's users to read. The rootfs mount point is 0700, as
+moby's ``merged``: what the container sees is the mode of the mount on it.
+
 ``prepare`` mounts the rootfs from the snapshotter's ``Mount`` data, writes
 /etc/hostname, /etc/hosts and /etc/resolv.conf and the OCI spec (moby's
 ``daemon/start.go`` order). ``teardown`` unmounts and removes the exec directory
@@ -22,11 +28,19 @@ from dataclasses import dataclass
 from ketch.engine import hostconfig, specgen, users
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.runtimes import Runtimes
+from ketch.linux import filemode
 from ketch.linux import mount as mnt
 from ketch.linux.atomic import write_file
 from ketch.linux.fstree import remove_tree
 from ketch.network import files as netfiles
 from ketch.storage.overlay import OverlaySnapshotter
+
+DIRS_MODE = 0o710
+CONTAINER_MODE = 0o710
+RUNTIME_ROOT_MODE = 0o700
+SPEC_MODE = 0o600
+ROOTFS_MODE = 0o700
+FILE_MODE = 0o644  # hostname, hosts, resolv.conf
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,13 @@ class Paths:
     @property
     def runtime_root(self) -> str:
         return os.path.join(self.exec_root, "runtime")
+
+    @property
+    def dirs(self) -> tuple[tuple[str, int], ...]:
+        """The fixed directories below the roots, with their modes."""
+        return ((os.path.join(self.data_root, "containers"), DIRS_MODE),
+                (os.path.join(self.exec_root, "containers"), DIRS_MODE),
+                (self.runtime_root, RUNTIME_ROOT_MODE))
 
 
 @dataclass(frozen=True)
@@ -84,7 +105,7 @@ class Bundles:
         spec = self._spec(rec, rootfs, files)
         if self.runtimes.spec(rec.runtime)["path"]:
             spec["root"]["path"] = "rootfs"  # runc resolves it against the bundle
-        write_file(os.path.join(exec_dir, "config.json"), json.dumps(spec).encode())
+        write_file(os.path.join(exec_dir, "config.json"), json.dumps(spec).encode(), SPEC_MODE)
         return Prepared(exec_dir, spec["linux"].get("cgroupsPath", ""))
 
     def teardown(self, cid: str) -> None:
@@ -92,7 +113,8 @@ class Bundles:
 
     def _mount_rootfs(self, rec: ContainerRecord) -> str:
         target = self.paths.bundle_rootfs(rec.id)
-        os.makedirs(target, exist_ok=True)
+        filemode.makedirs(self.paths.exec_dir(rec.id), CONTAINER_MODE)
+        filemode.makedirs(target, ROOTFS_MODE)
         for m in self.snapshots.mounts(rec.snapshot, rec.parents):
             mnt.apply(m, target)
         return target
@@ -106,9 +128,9 @@ class Bundles:
         except OSError:
             host_resolv = ""
         hostname = rec.config.get("Hostname") or rec.id[:12]
-        write_file(paths[0], netfiles.hostname_file(hostname).encode())
-        write_file(paths[1], netfiles.hosts(hostname).encode())
-        write_file(paths[2], netfiles.resolv_conf(host_resolv).encode())
+        write_file(paths[0], netfiles.hostname_file(hostname).encode(), FILE_MODE)
+        write_file(paths[1], netfiles.hosts(hostname).encode(), FILE_MODE)
+        write_file(paths[2], netfiles.resolv_conf(host_resolv).encode(), FILE_MODE)
         return paths
 
     def _spec(self, rec: ContainerRecord, rootfs: str, files: tuple[str, str, str]) -> dict:

@@ -16,11 +16,12 @@ from ketch import errors, timefmt
 from ketch.engine import hostconfig, names, resources
 from ketch.engine.containers import state as S
 from ketch.engine.containers.attach import OutputQueue
-from ketch.engine.containers.bundle import Paths
+from ketch.engine.containers.bundle import CONTAINER_MODE, Paths
 from ketch.engine.containers.lifecycle import Lifecycle, parse_signal
 from ketch.engine.containers.records import ContainerRecord, Registry
 from ketch.engine.events import Event
 from ketch.engine.images import ImageService, familiar
+from ketch.linux import filemode
 from ketch.linux.fstree import remove_tree
 from ketch.runtime import cgroups
 from ketch.storage.overlay import OverlaySnapshotter
@@ -114,7 +115,7 @@ class ContainerService:
         parents = self.images.snapshot_chain(image)
         snapshot = self.snapshots.new(writable=True)
         try:
-            os.makedirs(self.paths.data_dir(cid), mode=0o710)
+            filemode.mkdir(self.paths.data_dir(cid), CONTAINER_MODE)
             rec = ContainerRecord(
                 id=cid, name=name, created=timefmt.now(), image=image_ref, image_id=image.id,
                 config=config, host_config=host_config, path=argv[0], args=argv[1:],

@@ -1303,7 +1303,7 @@ static void write_exit_json(const char *finished, int oom) {
     /* json.dumps(Event.exit_doc()): Python's default separators */
     int n = snprintf(doc, sizeof doc, "{\"exit_code\": %d, \"finished_at\": \"%s\", \"oom_killed\": %s}",
                      exit_code, finished, oom ? "true" : "false");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         warnf("ketch-monitor: %s: %s", tmp, strerror(errno));
         return;
