@@ -117,12 +117,20 @@ class Daemon:
             return ""
 
     def monitors(self) -> dict[int, str]:
-        """This daemon's live monitor processes: pid -> the file that ties it to our root."""
+        """This daemon's live monitor processes: pid -> the file that ties it to our root.
+
+        A monitor's own children carry its name until they exec (a container's init is
+        released by start and may exec only after start has answered): not monitors."""
         out = {}
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 with open(f"/proc/{pid}/comm") as f:
                     if f.read().strip() != "ketch-monitor":
+                        continue
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = f.read().rsplit(")", 1)[1].split()[1]
+                with open(f"/proc/{ppid}/comm") as f:
+                    if f.read().strip() == "ketch-monitor":
                         continue
                 links = [os.readlink(f"/proc/{pid}/cwd")]
                 links += [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
