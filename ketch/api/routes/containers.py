@@ -67,7 +67,7 @@ class ContainerRoutes:
     # -- lifecycle ----------------------------------------------------------------
     async def create(self, request: Request) -> Response:
         body = apitypes.decode_create(await request.body())
-        cid, warnings = self.svc.create(body, request.arg("name"))
+        cid, warnings = self.svc.create(body, request.arg("name"), request.arg("platform"))
         return json_response({"Id": cid, "Warnings": warnings}, 201)
 
     async def start(self, request: Request) -> Response:

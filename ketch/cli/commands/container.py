@@ -41,13 +41,13 @@ def _create(cli, config: dict, name: str | None, opts, path: str) -> str:
     if policy == "always":
         _pull(client, shown)
     try:
-        return client.create_container(config, name)["Id"]
+        return client.create_container(config, name, opts["platform"] or None)["Id"]
     except HTTPError as exc:
         if exc.status != 404 or not str(exc).startswith("No such image") or policy != "missing":
             raise
     print(f"Unable to find image '{shown}' locally", file=sys.stderr)
     _pull(client, shown)
-    return client.create_container(config, name)["Id"]
+    return client.create_container(config, name, opts["platform"] or None)["Id"]
 
 
 def _pull(client, shown: str) -> None:

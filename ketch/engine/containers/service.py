@@ -13,7 +13,7 @@ import secrets
 import signal
 
 from ketch import errors, timefmt
-from ketch.engine import hostconfig, names, resources
+from ketch.engine import hostconfig, names, resources, unsupported
 from ketch.engine.containers import state as S
 from ketch.engine.containers.attach import OutputQueue
 from ketch.engine.containers.bundle import Paths
@@ -89,9 +89,16 @@ class ContainerService:
                 self.lifecycle.spawn(self._auto_remove(rec))
 
     # -- create -----------------------------------------------------------------
-    def create(self, body: dict, name: str | None) -> tuple[str, list[str]]:
+    def create(self, body: dict, name: str | None, platform: str | None = None) -> tuple[str, list[str]]:
         if not isinstance(body, dict) or not body.get("Image"):
             raise errors.InvalidArgument("Config cannot be empty in order to create a container")
+        unsupported.check_create(body)
+        workdir = body.get("WorkingDir")
+        if workdir:  # moby's translateWorkingDir, on the user's config before the image's
+            if not workdir.startswith("/"):
+                raise errors.InvalidArgument(f"the working directory '{workdir}' is invalid, "
+                                             "it needs to be an absolute path")
+            body = {**body, "WorkingDir": "/" + os.path.normpath(workdir).lstrip("/")}
         if name:
             name = names.validate(name)
             if name in self.registry.by_name:
@@ -100,6 +107,8 @@ class ContainerService:
         image = self.images.find(image_ref)
         if image is None:
             raise errors.no_such_image(familiar(image_ref))
+        if platform:
+            image.check_platform(image_ref, platform)
         config = merge_config(body, image.container_config)
         config["Image"] = image_ref
         entrypoint = config.get("Entrypoint") or []
@@ -241,6 +250,7 @@ class ContainerService:
     async def update(self, ref: str, body: dict) -> list[str]:
         """``docker update``: new resource limits, applied at once to a running container."""
         rec = self.registry.get(ref)
+        unsupported.check_update(body or {})
         fields = {k: v for k, v in (body or {}).items() if k in UPDATABLE}
         host_config = {**rec.host_config, **fields}
         hostconfig.validate(host_config, os.cpu_count() or 1)
