@@ -156,8 +156,8 @@ def _endpoints(body: dict) -> None:
 
 def check_create(body: dict) -> None:
     """Refuse a create body that asks for something ketch would not do."""
+    _refuse(HOST_ROWS, body)  # first: the SDK sends a bind's target in Volumes too
     _refuse(CONFIG_ROWS, body)
-    _refuse(HOST_ROWS, body)
     _endpoints(body)
 
 

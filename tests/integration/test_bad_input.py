@@ -189,3 +189,66 @@ def test_null_or_odd_elements_are_400s_not_500s(daemon, host, words):
     status, reply = daemon.api("POST", "/containers/create", {"Image": "busybox", "HostConfig": host})
     assert status == 400, reply
     assert words in reply["message"]
+
+
+# -- fields ketch does not implement yet: refused naming the field, never ignored ------
+
+UNSUPPORTED = "is not supported by this version of ketch"
+
+
+@pytest.mark.parametrize("args, field", [
+    (["-v", "/tmp:/mnt"], "HostConfig.Binds (-v, --volume)"),
+    (["-p", "8080:80"], "HostConfig.PortBindings (-p, --publish)"),
+    (["--network", "host"], 'HostConfig.NetworkMode "host" (--network)'),
+    (["--restart", "always"], 'HostConfig.RestartPolicy.Name "always" (--restart)'),
+    (["--log-driver", "bogus"], 'HostConfig.LogConfig.Type "bogus" (--log-driver)'),
+    (["--mac-address", "02:42:ac:11:00:02"], "NetworkingConfig.EndpointsConfig.default.MacAddress (--mac-address)"),
+    (["--tmpfs", "/x"], "HostConfig.Tmpfs (--tmpfs)"),
+    (["--link", "a:b"], "HostConfig.Links (--link)"),
+])
+def test_ketch_run_refuses_what_it_would_ignore(daemon, args, field):
+    before = daemon.api("GET", "/containers/json?all=1")[1]
+    res = daemon.ketch("run", "--rm", *args, "busybox", "true")
+    assert res.returncode == 125, res.stderr
+    assert f"ketch: Error response from daemon: {field} {UNSUPPORTED}\n" in res.stderr
+    assert daemon.api("GET", "/containers/json?all=1")[1] == before
+
+
+def test_what_ketch_does_may_be_asked_for(daemon):
+    res = daemon.ketch("run", "--rm", "--network", "none", "--restart", "no", "--log-driver", "json-file",
+                       "busybox", "cat", "/proc/net/dev")
+    assert res.returncode == 0, res.stderr
+    assert [line.split(":")[0].strip() for line in res.stdout.splitlines()[2:]] == ["lo"]
+
+
+def test_create_over_the_api_refuses_binds_with_a_400(daemon):
+    status, reply = daemon.api("POST", "/containers/create",
+                               {"Image": "busybox", "HostConfig": {"Binds": ["/:/host"]}})
+    assert (status, reply) == (400, {"message": f"HostConfig.Binds (-v, --volume) {UNSUPPORTED}"})
+
+
+def test_a_platform_the_image_is_not_is_dockers_404(daemon, names):
+    res = daemon.ketch("run", "--rm", "--platform", "linux/s390x", "busybox", "true")
+    assert res.returncode == 125
+    assert ("ketch: Error response from daemon: image with reference busybox was found but does not "
+            "match the specified platform: wanted linux/s390x, actual: linux/") in res.stderr
+    status, reply = daemon.api("POST", "/containers/create?platform=bogus/x/y/z", {"Image": "busybox"})
+    assert (status, reply["message"]) == (400, '"bogus/x/y/z": cannot parse platform specifier: invalid argument')
+    name = names()
+    res = daemon.ketch("create", "--name", name, "--platform", "linux", "busybox", "true")
+    assert res.returncode == 0, res.stderr  # the host's own platform
+    daemon.ketch("rm", name, check=True)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["-w", "relative"], "the working directory 'relative' is invalid, it needs to be an absolute path"),
+    (["--cpuset-cpus", "abc"], "Invalid value abc for cpuset cpus: invalid format: abc"),
+    (["--cpuset-mems", "9"], "Requested memory nodes are not available - requested 9, available: 0"),
+    (["--cpuset-mems", "1-0"], "Invalid value 1-0 for cpuset mems: invalid format: 1-0"),
+    (["--memory-swappiness", "101"], "Invalid value: 101, valid memory swappiness range is 0-100"),
+    (["--runtime", "nosuch"], "unknown or invalid runtime name: nosuch"),  # moby 26 (20.10: "Unknown runtime specified")
+])
+def test_dockers_create_time_messages(daemon, args, words):
+    res = daemon.ketch("run", "--rm", *args, "busybox", "true")
+    assert res.returncode == 125, res.stderr
+    assert f"ketch: Error response from daemon: {words}\n" in res.stderr

@@ -97,3 +97,52 @@ def test_sdk_lists_and_labels(daemon):
         assert client.version()["ApiVersion"] == "1.45"
     finally:
         c.remove(force=True)
+
+
+# -- fields ketch does not implement yet: the docker CLI and SDK hear so ------------------
+
+UNSUPPORTED = "is not supported by this version of ketch"
+
+
+@needs_docker
+@pytest.mark.parametrize("args, field", [
+    (["-v", "/tmp:/mnt"], "HostConfig.Binds (-v, --volume)"),
+    (["-p", "8080:80"], "HostConfig.PortBindings (-p, --publish)"),
+    (["--network", "host"], 'HostConfig.NetworkMode "host" (--network)'),
+    (["--restart", "always"], 'HostConfig.RestartPolicy.Name "always" (--restart)'),
+    (["--log-driver", "bogus"], 'HostConfig.LogConfig.Type "bogus" (--log-driver)'),
+    (["--tmpfs", "/x"], "HostConfig.Tmpfs (--tmpfs)"),
+    (["--mount", "type=tmpfs,dst=/x"], "HostConfig.Mounts (--mount)"),
+])
+def test_docker_run_hears_what_is_not_supported(daemon, args, field):
+    res = daemon.docker("run", *args, "busybox", "true")  # no --rm: docker refuses it with --restart
+    assert res.returncode == 125, res.stderr
+    assert f"docker: Error response from daemon: {field} {UNSUPPORTED}" in res.stderr
+
+
+@needs_docker
+def test_docker_run_defaults_and_network_none_run(daemon, names):
+    res = daemon.docker("run", "--rm", "--network", "none", "busybox", "echo", "ok")
+    assert (res.returncode, res.stdout) == (0, "ok\n"), res.stderr
+    name = names()
+    daemon.docker("create", "--name", name, "busybox", "true", check=True)
+    res = daemon.docker("update", "--restart", "always", name)
+    assert res.returncode == 1
+    assert f'HostConfig.RestartPolicy.Name "always" (--restart) {UNSUPPORTED}' in res.stderr
+    daemon.docker("rm", name, check=True)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"ports": {"80/tcp": 8080}}, "HostConfig.PortBindings (-p, --publish)"),
+    ({"volumes": ["/tmp:/mnt"]}, "HostConfig.Binds (-v, --volume)"),
+    ({"network_mode": "host"}, 'HostConfig.NetworkMode "host" (--network)'),
+    ({"restart_policy": {"Name": "always"}}, 'HostConfig.RestartPolicy.Name "always" (--restart)'),
+    ({"dns": ["1.1.1.1"]}, "HostConfig.Dns (--dns)"),
+])
+def test_sdk_hears_what_is_not_supported(daemon, kwargs, field):
+    import docker
+    client = daemon.sdk()
+    with pytest.raises(docker.errors.APIError) as err:
+        client.containers.create("busybox", "true", **kwargs)
+    assert err.value.status_code == 400
+    assert err.value.explanation == f"{field} {UNSUPPORTED}"
