@@ -147,6 +147,8 @@ def test_bad_query_numbers_are_400s(daemon, names, path, message):
     assert daemon.api("POST", f"/containers/create?name={name}", {"Image": "busybox", "Cmd": ["sleep", "30"]})[0] == 201
     assert daemon.api("POST", f"/containers/{name}/start")[0] == 204
     status, reply = daemon.api("POST", f"/containers/{name}/{path}")
+    if path.startswith("kill"):  # moby's router wraps every kill error
+        message = f"cannot kill container: {name}: {message}"
     assert (status, reply["message"]) == (400, message)
     assert daemon.api("GET", f"/containers/{name}/json")[1]["State"]["Running"]
 
@@ -177,7 +179,8 @@ def test_rename_to_nothing_is_dockers_400(daemon, names):
         status, reply = daemon.api("POST", f"/containers/{name}/rename{query}")
         assert (status, reply["message"]) == (400, "Neither old nor new names may be empty")
     status, reply = daemon.api("POST", f"/containers/{name}/rename?name=a")
-    assert (status, reply["message"]) == (400, "Invalid container name (a), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    assert (status, reply["message"]) == (400, "Error when allocating new name: Invalid container name (/a), "
+                                               "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
 
 
 @pytest.mark.parametrize("host, words", [
@@ -252,3 +255,53 @@ def test_dockers_create_time_messages(daemon, args, words):
     res = daemon.ketch("run", "--rm", *args, "busybox", "true")
     assert res.returncode == 125, res.stderr
     assert f"ketch: Error response from daemon: {words}\n" in res.stderr
+
+
+# -- messages scripts grep for: moby 26's words (API 1.45) ------------------------------
+
+def test_refusals_of_a_running_and_a_paused_container_are_mobys(daemon, names):
+    name, other = names(), names()
+    cid = daemon.ketch("run", "-d", "--name", name, "busybox", "sleep", "60", check=True).stdout.strip()
+    daemon.ketch("create", "--name", other, "busybox", "true", check=True)
+    res = daemon.ketch("rm", name)
+    assert (res.returncode, res.stderr) == (1, f'Error response from daemon: cannot remove container "/{name}": '
+                                               "container is running: stop the container before removing or force remove\n")
+    res = daemon.ketch("rename", name, other)
+    assert res.returncode == 1
+    assert res.stderr.startswith(f'Error response from daemon: Error when allocating new name: Conflict. '
+                                 f'The container name "/{other}" is already in use by container ')
+    daemon.ketch("pause", name, check=True)
+    res = daemon.ketch("rm", name)
+    assert res.stderr == (f'Error response from daemon: cannot remove container "/{name}": '
+                          "container is paused and must be unpaused first\n")
+    status, reply = daemon.api("POST", f"/containers/{name}/attach?stream=1&stdout=1")
+    assert (status, reply) == (409, {"message": f"container {name} is paused, unpause the container before attach"})
+    daemon.ketch("rm", "-f", name, check=True)
+    res = daemon.ketch("kill", other, "nosuch-x")
+    assert res.returncode == 1
+    other_id = daemon.ketch("inspect", "-f", "{{.Id}}", other).stdout.strip()
+    assert res.stderr == (f"Error response from daemon: cannot kill container: {other}: container {other_id} is not running\n"
+                          "Error response from daemon: cannot kill container: nosuch-x: No such container: nosuch-x\n")
+    status, reply = daemon.api("POST", "/containers/nosuch-x/kill?signal=FOO")
+    assert (status, reply) == (400, {"message": "cannot kill container: nosuch-x: Invalid signal: FOO"})
+    assert cid
+
+
+@pytest.mark.parametrize("argv, code, words", [
+    (["run", "UPPER"], 125, "ketch: invalid reference format: repository name (library/UPPER) must be lowercase\n\n"
+                            "Run 'ketch run --help' for more information\n"),
+    (["create", "UPPER"], 1, "invalid reference format: repository name (library/UPPER) must be lowercase\n"),
+    (["run", "busybox:UP@x"], 125, "ketch: invalid reference format\n\nRun 'ketch run --help' for more information\n"),
+])
+def test_a_bad_reference_is_refused_by_the_client(daemon, argv, code, words):
+    res = daemon.ketch(*argv)
+    assert (res.returncode, res.stderr) == (code, words)
+
+
+def test_a_start_failure_is_prefixed_as_moby_prefixes_it(daemon):
+    res = daemon.ketch("run", "--rm", "busybox", "nosuch")
+    assert res.returncode == 127
+    assert res.stderr.startswith(
+        "ketch: Error response from daemon: failed to create task for container: failed to create shim task: "
+        'OCI runtime create failed: ketch create failed: unable to start container process: exec: "nosuch": '
+        "executable file not found in $PATH: unknown\n"), res.stderr

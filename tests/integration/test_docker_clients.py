@@ -146,3 +146,27 @@ def test_sdk_hears_what_is_not_supported(daemon, kwargs, field):
         client.containers.create("busybox", "true", **kwargs)
     assert err.value.status_code == 400
     assert err.value.explanation == f"{field} {UNSUPPORTED}"
+
+
+@needs_docker
+def test_docker_cli_gets_mobys_messages(daemon, names):
+    name = names()
+    daemon.docker("run", "-d", "--name", name, "busybox", "sleep", "60", check=True)
+    res = daemon.docker("rm", name)
+    assert (res.returncode, res.stderr) == (1, f'Error response from daemon: cannot remove container "/{name}": '
+                                               "container is running: stop the container before removing or force remove\n")
+    daemon.docker("pause", name, check=True)
+    res = daemon.docker("attach", name)
+    assert (res.returncode, res.stderr) == (1, "You cannot attach to a paused container, unpause it first\n")
+    daemon.docker("rm", "-f", name, check=True)
+    res = daemon.docker("kill", "nosuch-x")
+    assert (res.returncode, res.stderr) == (1, "Error response from daemon: cannot kill container: nosuch-x: "
+                                               "No such container: nosuch-x\n")
+    res = daemon.docker("run", "--rm", "-w", "relative", "busybox", "true")
+    assert res.returncode == 125
+    assert ("docker: Error response from daemon: the working directory 'relative' is invalid, "
+            "it needs to be an absolute path") in res.stderr
+    res = daemon.docker("run", "--rm", "busybox", "nosuch")
+    assert res.returncode == 127
+    assert "docker: Error response from daemon: failed to create task for container: failed to create shim task: " \
+           "OCI runtime create failed: " in res.stderr

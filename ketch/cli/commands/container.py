@@ -10,6 +10,7 @@ from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
 from ketch.cli.flags import Command, FlagSpec
 from ketch.cli.main import StatusError
 from ketch.client.http import ConnectionFailed, HTTPError
+from ketch.errors import KetchError
 
 PROXIED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
                    signal.SIGUSR1, signal.SIGUSR2)
@@ -28,6 +29,16 @@ def _exec_exit_code(message: str) -> int:
     if "permission denied" in message or "is a directory" in message:
         return 126
     return 125
+
+
+def check_reference(image: str) -> None:
+    """docker/cli's reference.ParseAnyReference, before anything is sent: a full image id or
+    digest, or a valid name (``invalid reference format: ...`` as distribution words it)."""
+    import re
+    from ketch.oci import reference
+    if re.fullmatch(r"(sha256:)?[a-f0-9]{64}", image):
+        return
+    reference.parse(image)
 
 
 def _create(cli, config: dict, name: str | None, opts, path: str) -> str:
@@ -71,6 +82,10 @@ def create(cli, args, path):
     except runconfig.ConfigError as exc:
         raise StatusError(125, f"ketch: {exc}\n\nRun '{path} --help' for more information")
     try:
+        check_reference(config["Image"])
+    except KetchError as exc:
+        raise StatusError(1, str(exc))
+    try:
         cid = _create(cli, config, opts["name"] or None, opts, path)
     except API_ERRORS as exc:
         raise StatusError(1, daemon_error(exc))
@@ -95,6 +110,10 @@ def run(cli, args, path):
         size = terminal_size(1) or terminal_size(0)
         if size:
             config["HostConfig"]["ConsoleSize"] = list(size)
+    try:
+        check_reference(config["Image"])
+    except KetchError as exc:
+        raise StatusError(125, f"ketch: {exc}\n\nRun '{path} --help' for more information")
     client = cli.client
     try:
         cid = _create(cli, config, opts["name"] or None, opts, path)

@@ -145,7 +145,7 @@ class ContainerService:
         if force:
             await self.lifecycle.kill_and_wait(rec)
         elif rec.state.alive:
-            raise errors.cannot_remove_running(ref)
+            raise errors.cannot_remove_running(rec.name, rec.state.paused)
         await self._remove(rec)
 
     async def _remove(self, rec: ContainerRecord) -> None:
@@ -216,8 +216,8 @@ class ContainerService:
         await self.lifecycle.start(rec)
 
     async def kill(self, ref: str, sig: str | None) -> None:
-        rec = self.registry.get(ref)
-        await self.lifecycle.kill(rec, parse_signal(sig, signal.SIGKILL))
+        number = parse_signal(sig, signal.SIGKILL)  # moby reads the signal before the name
+        await self.lifecycle.kill(self.registry.get(ref), number)
 
     async def pause(self, ref: str) -> None:
         await self.lifecycle.pause(self.registry.get(ref))
@@ -229,6 +229,13 @@ class ContainerService:
         return self.lifecycle.waiters.register(self.registry.get(ref), condition)
 
     # -- attach (the lifecycle's attachments) ---------------------------------------
+    def attachable(self, ref: str) -> ContainerRecord:
+        """The container to attach to: moby's ContainerAttach refuses a paused one."""
+        rec = self.registry.get(ref)
+        if rec.state.paused:
+            raise errors.Conflict(f"container {ref} is paused, unpause the container before attach")
+        return rec
+
     def attach(self, rec: ContainerRecord, stdout: bool, stderr: bool) -> OutputQueue:
         return self.lifecycle.attachments.attach(rec.id, stdout, stderr)
 
@@ -244,7 +251,7 @@ class ContainerService:
     async def resize(self, ref: str, height: int, width: int) -> None:
         rec = self.registry.get(ref)
         if not rec.state.alive:
-            raise errors.Conflict(f"Container {rec.id} is not running")
+            raise errors.Conflict(f"container {rec.id} is not running")
         await self.lifecycle.attachments.resize(rec.id, height, width)
 
     async def update(self, ref: str, body: dict) -> list[str]:
@@ -264,12 +271,18 @@ class ContainerService:
         return []
 
     def rename(self, ref: str, new_name: str) -> None:
+        """moby's ContainerRename: the same name is refused first, then the new name is
+        reserved, whose errors come "Error when allocating new name: ..."."""
         rec = self.registry.get(ref)
-        new_name = names.validate(new_name)
-        if new_name == rec.name:
+        new_name = "/" + new_name.removeprefix("/")
+        if new_name == "/" + rec.name:
             raise errors.InvalidArgument("Renaming a container with the same name as its current name")
-        if new_name in self.registry.by_name:
-            raise errors.name_in_use(new_name, self.registry.by_name[new_name])
+        try:
+            new_name = names.validate(new_name)
+            if new_name in self.registry.by_name:
+                raise errors.name_in_use(new_name, self.registry.by_name[new_name])
+        except errors.KetchError as exc:
+            raise errors.wrapped(exc, "Error when allocating new name") from None
         del self.registry.by_name[rec.name]
         rec.name = new_name
         self.registry.by_name[new_name] = rec.id
