@@ -89,7 +89,7 @@ def cannot_remove_running(name: str, paused: bool = False) -> Conflict:
 def wrapped(exc: KetchError, prefix: str) -> KetchError:
     """``exc`` with ``prefix: `` before its message, its kind (and HTTP status) kept: Go's
     ``errors.Wrap`` as moby's routes use it (``cannot kill container: NAME: ...``)."""
-    import copy
-    out = copy.copy(exc)
-    out.args = (f"{prefix}: {exc}", *exc.args[1:])
+    out = type(exc).__new__(type(exc))
+    out.__dict__.update(exc.__dict__)  # ExecFailed's exit_code
+    out.args = (f"{prefix}: {exc}",)
     return out

@@ -181,3 +181,24 @@ def test_which_signals_thaw_a_paused_container(stop_signal, sig, thaws):
     rec = record()
     rec.config["StopSignal"] = stop_signal
     assert _thaws(rec, sig) is thaws
+
+
+def test_an_ambiguous_prefix_is_mobys_400():
+    from ketch.engine.containers.records import Registry
+
+    class NoStore:
+        def all_containers(self):
+            return []
+
+        def put_container(self, *args):
+            pass
+
+    registry = Registry(NoStore())
+    for i, cid in enumerate(("ab" + "1" * 62, "ab" + "2" * 62)):
+        rec = record()
+        rec.id, rec.name = cid, f"c{i}"
+        registry.add(rec)
+    with pytest.raises(errors.InvalidArgument) as err:
+        registry.get("ab")
+    assert str(err.value) == "multiple IDs found with provided prefix: ab"  # moby 26 (20.10: "Multiple")
+    assert registry.get("ab1").name == "c0"
