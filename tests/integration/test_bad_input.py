@@ -270,6 +270,9 @@ def test_refusals_of_a_running_and_a_paused_container_are_mobys(daemon, names):
     assert res.returncode == 1
     assert res.stderr.startswith(f'Error response from daemon: Error when allocating new name: Conflict. '
                                  f'The container name "/{other}" is already in use by container ')
+    assert res.stderr.endswith(f"\nError: failed to rename container named {name}\n")
+    res = daemon.ketch("rename", name, " ")
+    assert (res.returncode, res.stderr) == (1, "Error: Neither old nor new names may be empty\n")
     daemon.ketch("pause", name, check=True)
     res = daemon.ketch("rm", name)
     assert res.stderr == (f'Error response from daemon: cannot remove container "/{name}": '

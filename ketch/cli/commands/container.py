@@ -403,11 +403,18 @@ RENAME = Command("rename", "ketch rename CONTAINER NEW_NAME", "Rename a containe
 
 def rename(cli, args, path):
     opts, names = parse_args(RENAME, args, path)
+    old, new = (n.strip(_GO_SPACE) for n in names)  # docker/cli's runRename
+    if not old or not new:
+        raise StatusError(1, "Error: Neither old nor new names may be empty")
     try:
-        cli.client.rename(names[0], names[1])
+        cli.client.rename(old, new)
     except API_ERRORS as exc:
-        raise StatusError(1, daemon_error(exc))
+        print(daemon_error(exc), file=sys.stderr)
+        raise StatusError(1, f"Error: failed to rename container named {old}")
     return 0
+
+
+_GO_SPACE = "\t\n\v\f\r \x85\xa0"  # strings.TrimSpace (the ASCII and Latin-1 ones)
 
 
 # -- logs ----------------------------------------------------------------------------
