@@ -157,6 +157,9 @@ def _endpoints(body: dict) -> None:
 def check_create(body: dict) -> None:
     """Refuse a create body that asks for something ketch would not do."""
     _refuse(HOST_ROWS, body)  # first: the SDK sends a bind's target in Volumes too
+    # moby still reads HostConfig fields at the top of the body (the deprecated embedded
+    # HostConfig of ContainerConfigWrapper): they must not slip past either
+    _refuse(HOST_ROWS, {"HostConfig": body})
     _refuse(CONFIG_ROWS, body)
     _endpoints(body)
 

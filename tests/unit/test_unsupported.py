@@ -60,6 +60,7 @@ def test_zero_values_and_what_ketch_does_pass(body):
     ({"NetworkingConfig": {"EndpointsConfig": {"default": {"GwPriority": 1}}}},
      "NetworkingConfig.EndpointsConfig.default.GwPriority (GwPriority)"),
     ({"MacAddress": "02:42:ac:11:00:02"}, "MacAddress (--mac-address)"),
+    ({"Binds": ["/:/host"]}, "HostConfig.Binds (-v, --volume)"),  # the deprecated top-level HostConfig
     ({"HostConfig": {"KernelMemory": 1 << 24}}, "HostConfig.KernelMemory (--kernel-memory)"),
 ])
 def test_refusals_name_the_field(body, words):
