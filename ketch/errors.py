@@ -74,8 +74,22 @@ def name_in_use(name: str, cid: str) -> Conflict:
     )
 
 
-def cannot_remove_running(ref: str) -> Conflict:
-    return Conflict(
-        f'cannot remove container "{ref}": container is running: '
-        "stop the container before removing or force remove"
-    )
+def cannot_remove_running(name: str, paused: bool = False) -> Conflict:
+    """moby 26's cleanupContainer, naming the container as it does (``/name``).
+
+    (dockerd 20.10 said "You cannot remove a running container <id>. Stop the container
+    before attempting removal or force remove"; API 1.45 is moby 26's wording.)
+    """
+    if paused:
+        return Conflict(f'cannot remove container "/{name}": container is paused and must be unpaused first')
+    return Conflict(f'cannot remove container "/{name}": container is running: '
+                    "stop the container before removing or force remove")
+
+
+def wrapped(exc: KetchError, prefix: str) -> KetchError:
+    """``exc`` with ``prefix: `` before its message, its kind (and HTTP status) kept: Go's
+    ``errors.Wrap`` as moby's routes use it (``cannot kill container: NAME: ...``)."""
+    out = type(exc).__new__(type(exc))
+    out.__dict__.update(exc.__dict__)  # ExecFailed's exit_code
+    out.args = (f"{prefix}: {exc}",)
+    return out

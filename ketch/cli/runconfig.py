@@ -2,7 +2,7 @@
 
 import os
 
-from ketch.cli import hostopts
+from ketch.cli import hostopts, pendingopts
 from ketch.cli.flags import Command, FlagSpec
 
 _COMMON = (
@@ -31,7 +31,7 @@ _COMMON = (
     FlagSpec("tty", "t", "bool", help="Allocate a pseudo-TTY"),
     FlagSpec("user", "u", "string", help="Username or UID (format: <name|uid>[:<group|gid>])"),
     FlagSpec("workdir", "w", "string", help="Working directory inside the container"),
-) + hostopts.FLAGS
+) + hostopts.FLAGS + pendingopts.FLAGS
 
 RUN = Command("run", "ketch run [OPTIONS] IMAGE [COMMAND] [ARG...]",
               "Create and run a new container from an image",
@@ -162,11 +162,7 @@ def build(opts: dict, args: list[str], detach: bool) -> dict:
         entrypoint = [opts["entrypoint"]]
     elif "entrypoint" in getattr(opts, "changed", ()):
         entrypoint = [""]
-    host_config = {
-        "AutoRemove": opts["rm"], "ReadonlyRootfs": opts["read-only"],
-        "NetworkMode": "default", "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
-        "LogConfig": {"Type": "", "Config": {}},
-    }
+    host_config = {"AutoRemove": opts["rm"], "ReadonlyRootfs": opts["read-only"]}
     if opts["group-add"]:
         host_config["GroupAdd"] = opts["group-add"]
     if opts["shm-size"]:
@@ -183,9 +179,9 @@ def build(opts: dict, args: list[str], detach: bool) -> dict:
         "Tty": opts["tty"], "OpenStdin": interactive, "StdinOnce": interactive and att_in,
         "Env": env, "Cmd": cmd or None, "Image": image,
         "Volumes": None, "WorkingDir": opts["workdir"], "Entrypoint": entrypoint,
-        "Labels": labels,
-        "HostConfig": host_config, "NetworkingConfig": {"EndpointsConfig": {}},
+        "Labels": labels, "HostConfig": host_config,
     }
+    pendingopts.apply(opts, config)
     if opts["stop-signal"]:
         config["StopSignal"] = opts["stop-signal"]
     if "stop-timeout" in getattr(opts, "changed", ()):

@@ -105,8 +105,8 @@ class APIClient:
         return self.get_json("/info")
 
     # -- containers -----------------------------------------------------------------
-    def create_container(self, config: dict, name: str | None = None) -> dict:
-        return self.request("POST", "/containers/create", {"name": name}, config).json()
+    def create_container(self, config: dict, name: str | None = None, platform: str | None = None) -> dict:
+        return self.request("POST", "/containers/create", {"name": name, "platform": platform}, config).json()
 
     def start(self, cid: str) -> None:
         self.request("POST", f"/containers/{quote_segment(cid)}/start").read()

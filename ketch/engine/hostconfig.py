@@ -9,6 +9,7 @@ import shutil
 
 from ketch.engine import devices, resources, seccomp, security
 from ketch.errors import InvalidArgument
+from ketch.units import go_quote
 
 ULIMITS = {
     "as": "RLIMIT_AS", "core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA",
@@ -56,6 +57,14 @@ def seccomp_profile(setting: str | dict, privileged: bool, caps: list[str]) -> d
 
 
 def validate(hc: dict, ncpu: int) -> None:
+    # runconfig's decode-time checks first, in moby's order
+    isolation = hc.get("Isolation") or ""
+    if isolation not in ("", "default"):
+        raise InvalidArgument(f"Invalid isolation: {go_quote(isolation)} - linux only supports 'default'")
+    if hc.get("IOMaximumBandwidth"):
+        raise InvalidArgument("Invalid QoS settings: linux does not support configuration of maximum bandwidth")
+    if hc.get("IOMaximumIOps"):
+        raise InvalidArgument("Invalid QoS settings: linux does not support configuration of maximum IOPs")
     security.capabilities(hc.get("CapAdd"), hc.get("CapDrop"), bool(hc.get("Privileged")))
     security.security_options(hc.get("SecurityOpt"))
     security.check_sysctls(hc.get("Sysctls"))

@@ -18,6 +18,7 @@ from ketch.image import layer as layers
 from ketch.image.content import ContentStore
 from ketch.oci import digest as dg
 from ketch.oci import mediatypes, reference
+from ketch.oci import platform as platforms
 from ketch.storage.overlay import OverlaySnapshotter
 
 ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
@@ -45,6 +46,18 @@ class Image:
     @property
     def container_config(self) -> dict:
         return self.config.get("config") or {}
+
+    @property
+    def platform(self) -> platforms.Platform:
+        return platforms.Platform(self.config.get("os") or "linux",
+                                 self.config.get("architecture") or ARCH, self.config.get("variant") or "")
+
+    def check_platform(self, ref: str, wanted: str) -> None:
+        """A create's ``platform``: the image must be of it (moby's GetImage with a platform)."""
+        want = platforms.parse(wanted)
+        if not want.matches(self.platform):
+            raise errors.NotFound(f"image with reference {ref} was found but does not match the "
+                                  f"specified platform: wanted {want}, actual: {self.platform}")
 
 
 class ImageService:

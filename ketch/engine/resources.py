@@ -6,6 +6,7 @@ own, in the same words as moby's minimum one.
 """
 
 import os
+import re
 
 from ketch.errors import InvalidArgument
 
@@ -38,15 +39,49 @@ def _int(hc: dict, key: str) -> int:
     return value
 
 
-def _cpuset_ok(spec: str, available: int) -> tuple[bool, str]:
-    wanted: set[int] = set()
+def _uint_list(spec: str, maximum: int = 0) -> set[int]:
+    """moby's parsers.ParseUintList(Maximum): "0-3,5" -> {0, 1, 2, 3, 5}."""
+    out: set[int] = set()
+    if not spec:
+        return out
+    invalid = f"invalid format: {spec}"
+
+    def number(text: str) -> int:
+        if not re.fullmatch(r"[+-]?[0-9]+", text):
+            raise ValueError(invalid)
+        return int(text)
+
     for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        if not lo.isdigit() or (hi and not hi.isdigit()):
-            raise InvalidArgument(f"Invalid value {spec} for cpuset cpus")
-        wanted.update(range(int(lo), int(hi or lo) + 1))
-    bad = sorted(c for c in wanted if c >= available)
-    return not bad, ",".join(map(str, bad))
+        lo, dash, hi = part.partition("-")
+        first = number(lo)
+        last = number(hi) if dash else first
+        if last < first:
+            raise ValueError(invalid)
+        if maximum and last > maximum:
+            raise ValueError(f"value of out range, maximum is {maximum}")
+        out.update(range(first, last + 1))
+    return out
+
+
+def _available(what: str, spec: str, available: str) -> None:
+    """sysinfo.IsCpusetCpusAvailable / IsCpusetMemsAvailable, with moby's messages."""
+    have = _uint_list(available)
+    try:
+        wanted = _uint_list(spec, max([8192, *have]))
+    except ValueError as exc:
+        raise InvalidArgument(f"Invalid value {spec} for cpuset {what}: {exc}") from None
+    if not wanted <= have:
+        nodes = "CPUs" if what == "cpus" else "memory nodes"
+        raise InvalidArgument(f"Requested {nodes} are not available - requested {spec}, "
+                              f"available: {available}")
+
+
+def _online_nodes() -> str:
+    try:
+        with open("/sys/devices/system/node/online") as f:
+            return f.read().strip() or "0"
+    except OSError:
+        return "0"  # no NUMA: one node
 
 
 def memory(hc: dict) -> dict:
@@ -109,14 +144,12 @@ def cpu(hc: dict, ncpu: int) -> dict:
             out["quota"] = quota
         if period:
             out["period"] = period
-    for key, field in (("CpusetCpus", "cpus"), ("CpusetMems", "mems")):
-        if hc.get(key):
-            if key == "CpusetCpus":
-                ok, bad = _cpuset_ok(hc[key], ncpu)
-                if not ok:
-                    raise InvalidArgument(f"Requested CPUs are not available - requested {hc[key]}, "
-                                          f"available: 0-{ncpu - 1}")
-            out[field] = hc[key]
+    if hc.get("CpusetCpus"):
+        _available("cpus", hc["CpusetCpus"], f"0-{ncpu - 1}" if ncpu > 1 else "0")
+        out["cpus"] = hc["CpusetCpus"]
+    if hc.get("CpusetMems"):
+        _available("mems", hc["CpusetMems"], _online_nodes())
+        out["mems"] = hc["CpusetMems"]
     return out
 
 

@@ -97,3 +97,76 @@ def test_sdk_lists_and_labels(daemon):
         assert client.version()["ApiVersion"] == "1.45"
     finally:
         c.remove(force=True)
+
+
+# -- fields ketch does not implement yet: the docker CLI and SDK hear so ------------------
+
+UNSUPPORTED = "is not supported by this version of ketch"
+
+
+@needs_docker
+@pytest.mark.parametrize("args, field", [
+    (["-v", "/tmp:/mnt"], "HostConfig.Binds (-v, --volume)"),
+    (["-p", "8080:80"], "HostConfig.PortBindings (-p, --publish)"),
+    (["--network", "host"], 'HostConfig.NetworkMode "host" (--network)'),
+    (["--restart", "always"], 'HostConfig.RestartPolicy.Name "always" (--restart)'),
+    (["--log-driver", "bogus"], 'HostConfig.LogConfig.Type "bogus" (--log-driver)'),
+    (["--tmpfs", "/x"], "HostConfig.Tmpfs (--tmpfs)"),
+    (["--mount", "type=tmpfs,dst=/x"], "HostConfig.Mounts (--mount)"),
+])
+def test_docker_run_hears_what_is_not_supported(daemon, args, field):
+    res = daemon.docker("run", *args, "busybox", "true")  # no --rm: docker refuses it with --restart
+    assert res.returncode == 125, res.stderr
+    assert f"docker: Error response from daemon: {field} {UNSUPPORTED}" in res.stderr
+
+
+@needs_docker
+def test_docker_run_defaults_and_network_none_run(daemon, names):
+    res = daemon.docker("run", "--rm", "--network", "none", "busybox", "echo", "ok")
+    assert (res.returncode, res.stdout) == (0, "ok\n"), res.stderr
+    name = names()
+    daemon.docker("create", "--name", name, "busybox", "true", check=True)
+    res = daemon.docker("update", "--restart", "always", name)
+    assert res.returncode == 1
+    assert f'HostConfig.RestartPolicy.Name "always" (--restart) {UNSUPPORTED}' in res.stderr
+    daemon.docker("rm", name, check=True)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"ports": {"80/tcp": 8080}}, "HostConfig.PortBindings (-p, --publish)"),
+    ({"volumes": ["/tmp:/mnt"]}, "HostConfig.Binds (-v, --volume)"),
+    ({"network_mode": "host"}, 'HostConfig.NetworkMode "host" (--network)'),
+    ({"restart_policy": {"Name": "always"}}, 'HostConfig.RestartPolicy.Name "always" (--restart)'),
+    ({"dns": ["1.1.1.1"]}, "HostConfig.Dns (--dns)"),
+])
+def test_sdk_hears_what_is_not_supported(daemon, kwargs, field):
+    import docker
+    client = daemon.sdk()
+    with pytest.raises(docker.errors.APIError) as err:
+        client.containers.create("busybox", "true", **kwargs)
+    assert err.value.status_code == 400
+    assert err.value.explanation == f"{field} {UNSUPPORTED}"
+
+
+@needs_docker
+def test_docker_cli_gets_mobys_messages(daemon, names):
+    name = names()
+    daemon.docker("run", "-d", "--name", name, "busybox", "sleep", "60", check=True)
+    res = daemon.docker("rm", name)
+    assert (res.returncode, res.stderr) == (1, f'Error response from daemon: cannot remove container "/{name}": '
+                                               "container is running: stop the container before removing or force remove\n")
+    daemon.docker("pause", name, check=True)
+    res = daemon.docker("attach", name)
+    assert (res.returncode, res.stderr) == (1, "You cannot attach to a paused container, unpause it first\n")
+    daemon.docker("rm", "-f", name, check=True)
+    res = daemon.docker("kill", "nosuch-x")
+    assert (res.returncode, res.stderr) == (1, "Error response from daemon: cannot kill container: nosuch-x: "
+                                               "No such container: nosuch-x\n")
+    res = daemon.docker("run", "--rm", "-w", "relative", "busybox", "true")
+    assert res.returncode == 125
+    assert ("docker: Error response from daemon: the working directory 'relative' is invalid, "
+            "it needs to be an absolute path") in res.stderr
+    res = daemon.docker("run", "--rm", "busybox", "nosuch")
+    assert res.returncode == 127
+    assert "docker: Error response from daemon: failed to create task for container: failed to create shim task: " \
+           "OCI runtime create failed: " in res.stderr

@@ -81,7 +81,7 @@ def test_refusals_in_dockers_words(daemon, names):
     assert "Error response from daemon: cannot start a paused container, try unpause instead" in res.stderr
     res = daemon.ketch("pause", created, "no-such-container-x")
     assert res.returncode == 1
-    assert f"Container {ccid} is not running" in res.stderr and "No such container: no-such-container-x" in res.stderr
+    assert f"container {ccid} is not running" in res.stderr and "No such container: no-such-container-x" in res.stderr
     res = daemon.ketch("pause")
     assert res.returncode == 1 and "'ketch pause' requires at least 1 argument" in res.stderr
     status, body = daemon.api("POST", f"/containers/{created}/unpause")

@@ -163,3 +163,31 @@ def test_parse_filters_bad_format():
         parse_filters(["foo"])
     assert (exc.value.code, exc.value.message) == (
         125, 'invalid argument "foo" for "-f, --filter" flag: bad format of filter (expected name=value)')
+
+
+@pytest.mark.parametrize("image, words", [
+    ("UPPER", "invalid reference format: repository name (library/UPPER) must be lowercase"),
+    ("busybox:UP@x", "invalid reference format"),
+    ("", "invalid reference format"),
+    ("busybox", None),
+    ("localhost:5000/a/b:1.0", None),
+    ("a" * 64, None),  # a full image id, as docker/cli's ParseAnyReference takes it
+    ("sha256:" + "b" * 64, None),
+])
+def test_run_checks_the_reference_before_sending_it(image, words):
+    from ketch.cli.commands.container import check_reference
+    from ketch.errors import InvalidArgument
+    if words is None:
+        check_reference(image)
+        return
+    with pytest.raises(InvalidArgument) as err:
+        check_reference(image)
+    assert str(err.value) == words
+
+
+def test_wrapped_keeps_the_kind():
+    from ketch import errors
+    out = errors.wrapped(errors.no_such_container("x"), "cannot kill container: x")
+    assert isinstance(out, errors.NotFound) and str(out) == "cannot kill container: x: No such container: x"
+    failed = errors.wrapped(errors.ExecFailed("exec: nope", 127), "p")
+    assert (str(failed), failed.exit_code) == ("p: exec: nope", 127)

@@ -105,14 +105,16 @@ REFUSALS = [
     (S.REMOVING, "start", errors.Conflict, "container is marked for removal and cannot be started"),
     (S.DEAD, "start", errors.Conflict, "container is marked for removal and cannot be started"),
     (S.PAUSED, "pause", errors.Conflict, f"Container {CID} is already paused"),
-    (S.CREATED, "pause", errors.Conflict, f"Container {CID} is not running"),
-    (S.EXITED, "pause", errors.Conflict, f"Container {CID} is not running"),
+    (S.CREATED, "pause", errors.Conflict, f"container {CID} is not running"),
+    (S.EXITED, "pause", errors.Conflict, f"container {CID} is not running"),
     (S.RUNNING, "unpause", errors.Conflict, f"Container {CID} is not paused"),
     (S.CREATED, "unpause", errors.Conflict, f"Container {CID} is not paused"),
     (S.REMOVING, "remove", errors.Conflict, f"removal of container {CID[:12]} is already in progress"),
-    (S.RUNNING, "remove", errors.Conflict, f'cannot remove container "{CID}": container is running: '
+    (S.RUNNING, "remove", errors.Conflict, 'cannot remove container "/web": container is running: '
                                           "stop the container before removing or force remove"),
-    (S.EXITED, "stop", errors.Conflict, f"Container {CID} is not running"),
+    (S.PAUSED, "remove", errors.Conflict,
+     'cannot remove container "/web": container is paused and must be unpaused first'),
+    (S.EXITED, "stop", errors.Conflict, f"container {CID} is not running"),
     (S.RUNNING, "exited", errors.Conflict, f"cannot exited container {CID[:12]}: it is running"),
     (S.REMOVED, "start", errors.NotFound, f"No such container: {CID}"),
     (S.REMOVED, "pause", errors.NotFound, f"No such container: {CID}"),
@@ -179,3 +181,24 @@ def test_which_signals_thaw_a_paused_container(stop_signal, sig, thaws):
     rec = record()
     rec.config["StopSignal"] = stop_signal
     assert _thaws(rec, sig) is thaws
+
+
+def test_an_ambiguous_prefix_is_mobys_400():
+    from ketch.engine.containers.records import Registry
+
+    class NoStore:
+        def all_containers(self):
+            return []
+
+        def put_container(self, *args):
+            pass
+
+    registry = Registry(NoStore())
+    for i, cid in enumerate(("ab" + "1" * 62, "ab" + "2" * 62)):
+        rec = record()
+        rec.id, rec.name = cid, f"c{i}"
+        registry.add(rec)
+    with pytest.raises(errors.InvalidArgument) as err:
+        registry.get("ab")
+    assert str(err.value) == "multiple IDs found with provided prefix: ab"  # moby 26 (20.10: "Multiple")
+    assert registry.get("ab1").name == "c0"

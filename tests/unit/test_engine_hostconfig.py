@@ -54,6 +54,13 @@ def test_resources(hc, expected):
     ({"BlkioWeight": 5}, "Range of blkio weight is from 10 to 1000"),
     ({"CpusetCpus": "0-3"}, "Requested CPUs are not available - requested 0-3, available: 0-1"),
     ({"MemorySwappiness": 200}, "Invalid value: 200, valid memory swappiness range is 0-100"),
+    # moby's parsers.ParseUintList and sysinfo texts, word for word
+    ({"CpusetCpus": "abc"}, "Invalid value abc for cpuset cpus: invalid format: abc"),
+    ({"CpusetCpus": "1-0"}, "Invalid value 1-0 for cpuset cpus: invalid format: 1-0"),
+    ({"CpusetCpus": "0,9000"}, "Invalid value 0,9000 for cpuset cpus: value of out range, maximum is 8192"),
+    ({"CpusetMems": "x"}, "Invalid value x for cpuset mems: invalid format: x"),
+    ({"CpusetMems": "0-63"}, "Requested memory nodes are not available - requested 0-63, available: "
+                             + resources._online_nodes()),
 ])
 def test_resource_errors(hc, message):
     with pytest.raises(InvalidArgument) as exc:
@@ -164,6 +171,18 @@ def test_validate_rejects_at_create():
     with pytest.raises(InvalidArgument):
         hostconfig.validate({"OomScoreAdj": 5000}, 2)
     hostconfig.validate({"Memory": 64 * MB, "CapAdd": ["NET_ADMIN"], "Ulimits": []}, 2)
+
+
+@pytest.mark.parametrize("hc, message", [
+    ({"Isolation": "hyperv"}, "Invalid isolation: \"hyperv\" - linux only supports 'default'"),
+    ({"IOMaximumBandwidth": 5}, "Invalid QoS settings: linux does not support configuration of maximum bandwidth"),
+    ({"IOMaximumIOps": 5}, "Invalid QoS settings: linux does not support configuration of maximum IOPs"),
+])
+def test_validate_has_runconfigs_checks(hc, message):
+    with pytest.raises(InvalidArgument) as exc:
+        hostconfig.validate(hc, 2)
+    assert str(exc.value) == message
+    hostconfig.validate({"Isolation": "default", "CpusetCpus": "0,1", "CpusetMems": "0"}, 2)
 
 
 def test_runtime_table():

@@ -233,7 +233,7 @@ class _Client:
     def __init__(self):
         self.created = []
 
-    def create_container(self, config, name):
+    def create_container(self, config, name, platform=None):
         self.created.append((config, name))
         return {"Id": "c0ffee"}
 
@@ -255,3 +255,46 @@ def test_create_command_sends_attach(capsys, argv, expected):
     (config, name), = client.created
     assert (tuple(config[k] for k in ATTACH_KEYS), name) == (expected, "c1")
     assert capsys.readouterr().out == "c0ffee\n"
+
+
+# -- flags of features ketchd does not implement yet: the same field as docker's body ------
+
+def _captured():
+    import json
+    import pathlib
+    golden = pathlib.Path(__file__).resolve().parents[1] / "golden" / "create_bodies.jsonl"
+    cases = [json.loads(line) for line in golden.read_text().splitlines()]
+    return [c for c in cases if c["command"].startswith("docker run")]
+
+
+@pytest.mark.parametrize("case", _captured(), ids=lambda c: c["command"])
+def test_ketch_run_asks_for_what_docker_run_asks_for(case):
+    """Each command line the docker CLI was captured sending: ketch's body for it is
+    accepted or refused by the daemon exactly as docker's is, naming the same field."""
+    from ketch.cli.flags import UsageError
+    from ketch.engine import unsupported
+    from ketch.errors import InvalidArgument
+    argv = case["command"].split()[2:]
+    try:
+        body = run(argv)
+    except UsageError as exc:
+        assert "unknown flag" in exc.text(), exc.text()
+        pytest.skip(f"ketch run has no such flag yet: {exc.text()}")
+    try:
+        unsupported.check_create(body)
+        refused = None
+    except InvalidArgument as exc:
+        refused = str(exc).split(" (")[0]
+    assert refused == case["refused"]
+
+
+def test_publish_volume_and_restart_land_in_dockers_fields():
+    body = run(["-p", "127.0.0.1:8080:80/udp", "-p", "90", "-v", "/tmp:/mnt:ro", "-v", "/data",
+                "--restart", "on-failure:3", "--network", "none", "busybox"])
+    hc = body["HostConfig"]
+    assert hc["PortBindings"] == {"80/udp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}],
+                                  "90/tcp": [{"HostIp": "", "HostPort": ""}]}
+    assert body["ExposedPorts"] == {"80/udp": {}, "90/tcp": {}}
+    assert (hc["Binds"], body["Volumes"]) == (["/tmp:/mnt:ro"], {"/data": {}})
+    assert hc["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+    assert (hc["NetworkMode"], body["NetworkingConfig"]) == ("none", {"EndpointsConfig": {}})

@@ -67,7 +67,7 @@ class ContainerRoutes:
     # -- lifecycle ----------------------------------------------------------------
     async def create(self, request: Request) -> Response:
         body = apitypes.decode_create(await request.body())
-        cid, warnings = self.svc.create(body, request.arg("name"))
+        cid, warnings = self.svc.create(body, request.arg("name"), request.arg("platform"))
         return json_response({"Id": cid, "Warnings": warnings}, 201)
 
     async def start(self, request: Request) -> Response:
@@ -83,7 +83,11 @@ class ContainerRoutes:
         return NO_CONTENT
 
     async def kill(self, request: Request) -> Response:
-        await self.svc.kill(request.match["id"], request.arg("signal"))
+        name = request.match["id"]
+        try:
+            await self.svc.kill(name, request.arg("signal"))
+        except errors.KetchError as exc:  # moby's router wraps every kill error so
+            raise errors.wrapped(exc, f"cannot kill container: {name}") from None
         return NO_CONTENT
 
     async def pause(self, request: Request) -> Response:
@@ -235,7 +239,7 @@ class ContainerRoutes:
         return resp
 
     async def attach(self, request: Request) -> None:
-        rec = self.svc.get(request.match["id"])
+        rec = self.svc.attachable(request.match["id"])
         want_stdin = request.flag("stdin")
         stdout, stderr = request.flag("stdout"), request.flag("stderr")
         keys = detachkeys.parse(request.arg("detachKeys") or detachkeys.DEFAULT)

@@ -10,6 +10,7 @@ from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
 from ketch.cli.flags import Command, FlagSpec
 from ketch.cli.main import StatusError
 from ketch.client.http import ConnectionFailed, HTTPError
+from ketch.errors import KetchError
 
 PROXIED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
                    signal.SIGUSR1, signal.SIGUSR2)
@@ -30,6 +31,16 @@ def _exec_exit_code(message: str) -> int:
     return 125
 
 
+def check_reference(image: str) -> None:
+    """docker/cli's reference.ParseAnyReference, before anything is sent: a full image id or
+    digest, or a valid name (``invalid reference format: ...`` as distribution words it)."""
+    import re
+    from ketch.oci import reference
+    if re.fullmatch(r"(sha256:)?[a-f0-9]{64}", image):
+        return
+    reference.parse(image)
+
+
 def _create(cli, config: dict, name: str | None, opts, path: str) -> str:
     """docker/cli's createContainer: create, and pull when the image is missing (--pull)."""
     client = cli.client
@@ -41,13 +52,13 @@ def _create(cli, config: dict, name: str | None, opts, path: str) -> str:
     if policy == "always":
         _pull(client, shown)
     try:
-        return client.create_container(config, name)["Id"]
+        return client.create_container(config, name, opts["platform"] or None)["Id"]
     except HTTPError as exc:
         if exc.status != 404 or not str(exc).startswith("No such image") or policy != "missing":
             raise
     print(f"Unable to find image '{shown}' locally", file=sys.stderr)
     _pull(client, shown)
-    return client.create_container(config, name)["Id"]
+    return client.create_container(config, name, opts["platform"] or None)["Id"]
 
 
 def _pull(client, shown: str) -> None:
@@ -70,6 +81,10 @@ def create(cli, args, path):
         config = runconfig.build(opts, rest, detach=False)  # docker create attaches as run does
     except runconfig.ConfigError as exc:
         raise StatusError(125, f"ketch: {exc}\n\nRun '{path} --help' for more information")
+    try:
+        check_reference(config["Image"])
+    except KetchError as exc:
+        raise StatusError(1, str(exc))
     try:
         cid = _create(cli, config, opts["name"] or None, opts, path)
     except API_ERRORS as exc:
@@ -95,6 +110,10 @@ def run(cli, args, path):
         size = terminal_size(1) or terminal_size(0)
         if size:
             config["HostConfig"]["ConsoleSize"] = list(size)
+    try:
+        check_reference(config["Image"])
+    except KetchError as exc:
+        raise StatusError(125, f"ketch: {exc}\n\nRun '{path} --help' for more information")
     client = cli.client
     try:
         cid = _create(cli, config, opts["name"] or None, opts, path)
@@ -384,11 +403,18 @@ RENAME = Command("rename", "ketch rename CONTAINER NEW_NAME", "Rename a containe
 
 def rename(cli, args, path):
     opts, names = parse_args(RENAME, args, path)
+    old, new = (n.strip(_GO_SPACE) for n in names)  # docker/cli's runRename
+    if not old or not new:
+        raise StatusError(1, "Error: Neither old nor new names may be empty")
     try:
-        cli.client.rename(names[0], names[1])
+        cli.client.rename(old, new)
     except API_ERRORS as exc:
-        raise StatusError(1, daemon_error(exc))
+        print(daemon_error(exc), file=sys.stderr)
+        raise StatusError(1, f"Error: failed to rename container named {old}")
     return 0
+
+
+_GO_SPACE = "\t\n\v\f\r \x85\xa0"  # strings.TrimSpace (the ASCII and Latin-1 ones)
 
 
 # -- logs ----------------------------------------------------------------------------

@@ -71,5 +71,5 @@ class Attachments:
     async def resize(self, cid: str, height: int, width: int) -> None:
         handle = self._handle_of(cid)
         if handle is None:
-            raise errors.Conflict(f"Container {cid} is not running")
+            raise errors.Conflict(f"container {cid} is not running")
         await handle.send_op(proto.Op(proto.RESIZE, height=height, width=width))

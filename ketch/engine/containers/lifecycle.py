@@ -215,7 +215,7 @@ class Lifecycle:
     async def kill(self, rec: ContainerRecord, sig: int) -> None:
         async with self.lock(rec.id):
             if not rec.state.alive:
-                raise errors.Conflict(f"Container {rec.id} is not running")
+                raise errors.Conflict(f"container {rec.id} is not running")
             await self._signal(rec, sig)
 
     async def _signal(self, rec: ContainerRecord, sig: int) -> None:
@@ -363,8 +363,15 @@ def _ran_after(doc: dict, rec: ContainerRecord) -> bool:
     return timefmt.parse_ns(doc.get("finished_at", "")) > timefmt.parse_ns(rec.state.finished_at)
 
 
+# What moby 26's libcontainerd and containerd's shim put before the runtime's own error.
+TASK_PREFIX = "failed to create task for container: failed to create shim task: "
+
+
 def _start_error(event: proto.Event) -> errors.KetchError:
     code = event.exit_code or 125
+    message = event.message
+    if message.startswith("OCI runtime"):
+        message = TASK_PREFIX + message
     if code in (126, 127):
-        return errors.ExecFailed(event.message, code)
-    return errors.InvalidArgument(event.message)
+        return errors.ExecFailed(message, code)
+    return errors.InvalidArgument(message)

@@ -13,7 +13,7 @@ import secrets
 import signal
 
 from ketch import errors, timefmt
-from ketch.engine import hostconfig, names, resources
+from ketch.engine import hostconfig, names, resources, unsupported
 from ketch.engine.containers import state as S
 from ketch.engine.containers.attach import OutputQueue
 from ketch.engine.containers.bundle import CONTAINER_MODE, Paths
@@ -90,9 +90,16 @@ class ContainerService:
                 self.lifecycle.spawn(self._auto_remove(rec))
 
     # -- create -----------------------------------------------------------------
-    def create(self, body: dict, name: str | None) -> tuple[str, list[str]]:
+    def create(self, body: dict, name: str | None, platform: str | None = None) -> tuple[str, list[str]]:
         if not isinstance(body, dict) or not body.get("Image"):
             raise errors.InvalidArgument("Config cannot be empty in order to create a container")
+        unsupported.check_create(body)
+        workdir = body.get("WorkingDir")
+        if workdir:  # moby's translateWorkingDir, on the user's config before the image's
+            if not workdir.startswith("/"):
+                raise errors.InvalidArgument(f"the working directory '{workdir}' is invalid, "
+                                             "it needs to be an absolute path")
+            body = {**body, "WorkingDir": "/" + os.path.normpath(workdir).lstrip("/")}
         if name:
             name = names.validate(name)
             if name in self.registry.by_name:
@@ -101,6 +108,8 @@ class ContainerService:
         image = self.images.find(image_ref)
         if image is None:
             raise errors.no_such_image(familiar(image_ref))
+        if platform:
+            image.check_platform(image_ref, platform)
         config = merge_config(body, image.container_config)
         config["Image"] = image_ref
         entrypoint = config.get("Entrypoint") or []
@@ -137,7 +146,7 @@ class ContainerService:
         if force:
             await self.lifecycle.kill_and_wait(rec)
         elif rec.state.alive:
-            raise errors.cannot_remove_running(ref)
+            raise errors.cannot_remove_running(rec.name, rec.state.paused)
         await self._remove(rec)
 
     async def _remove(self, rec: ContainerRecord) -> None:
@@ -208,8 +217,8 @@ class ContainerService:
         await self.lifecycle.start(rec)
 
     async def kill(self, ref: str, sig: str | None) -> None:
-        rec = self.registry.get(ref)
-        await self.lifecycle.kill(rec, parse_signal(sig, signal.SIGKILL))
+        number = parse_signal(sig, signal.SIGKILL)  # moby reads the signal before the name
+        await self.lifecycle.kill(self.registry.get(ref), number)
 
     async def pause(self, ref: str) -> None:
         await self.lifecycle.pause(self.registry.get(ref))
@@ -221,6 +230,13 @@ class ContainerService:
         return self.lifecycle.waiters.register(self.registry.get(ref), condition)
 
     # -- attach (the lifecycle's attachments) ---------------------------------------
+    def attachable(self, ref: str) -> ContainerRecord:
+        """The container to attach to: moby's ContainerAttach refuses a paused one."""
+        rec = self.registry.get(ref)
+        if rec.state.paused:
+            raise errors.Conflict(f"container {ref} is paused, unpause the container before attach")
+        return rec
+
     def attach(self, rec: ContainerRecord, stdout: bool, stderr: bool) -> OutputQueue:
         return self.lifecycle.attachments.attach(rec.id, stdout, stderr)
 
@@ -236,12 +252,13 @@ class ContainerService:
     async def resize(self, ref: str, height: int, width: int) -> None:
         rec = self.registry.get(ref)
         if not rec.state.alive:
-            raise errors.Conflict(f"Container {rec.id} is not running")
+            raise errors.Conflict(f"container {rec.id} is not running")
         await self.lifecycle.attachments.resize(rec.id, height, width)
 
     async def update(self, ref: str, body: dict) -> list[str]:
         """``docker update``: new resource limits, applied at once to a running container."""
         rec = self.registry.get(ref)
+        unsupported.check_update(body or {})
         fields = {k: v for k, v in (body or {}).items() if k in UPDATABLE}
         host_config = {**rec.host_config, **fields}
         hostconfig.validate(host_config, os.cpu_count() or 1)
@@ -255,12 +272,18 @@ class ContainerService:
         return []
 
     def rename(self, ref: str, new_name: str) -> None:
+        """moby's ContainerRename: the same name is refused first, then the new name is
+        reserved, whose errors come "Error when allocating new name: ..."."""
         rec = self.registry.get(ref)
-        new_name = names.validate(new_name)
-        if new_name == rec.name:
+        new_name = "/" + new_name.removeprefix("/")
+        if new_name == "/" + rec.name:
             raise errors.InvalidArgument("Renaming a container with the same name as its current name")
-        if new_name in self.registry.by_name:
-            raise errors.name_in_use(new_name, self.registry.by_name[new_name])
+        try:
+            new_name = names.validate(new_name)
+            if new_name in self.registry.by_name:
+                raise errors.name_in_use(new_name, self.registry.by_name[new_name])
+        except errors.KetchError as exc:
+            raise errors.wrapped(exc, "Error when allocating new name") from None
         del self.registry.by_name[rec.name]
         rec.name = new_name
         self.registry.by_name[new_name] = rec.id

@@ -115,7 +115,7 @@ class ContainerState:
                    doc.get("FinishedAt") or timefmt.ZERO, bool(doc.get("OOMKilled")))
 
 
-def refusal(action: str, state: ContainerState, cid: str) -> errors.KetchError:
+def refusal(action: str, state: ContainerState, cid: str, name: str = "") -> errors.KetchError:
     """Docker's answer to an operation the container's state does not allow."""
     status = state.status
     if status == REMOVED:  # removed while this operation waited for the container's lock
@@ -132,9 +132,9 @@ def refusal(action: str, state: ContainerState, cid: str) -> errors.KetchError:
     if action == "unpause" and not state.paused:
         return errors.Conflict(f"Container {cid} is not paused")
     if action == "remove" and state.alive:
-        return errors.cannot_remove_running(cid)
+        return errors.cannot_remove_running(name or cid, state.paused)
     if action in ("pause", "unpause", "stop", "exit") and not state.alive:
-        return errors.Conflict(f"Container {cid} is not running")
+        return errors.Conflict(f"container {cid} is not running")
     return errors.Conflict(f"cannot {action.replace('_', ' ')} container {cid[:12]}: it is {status}")
 
 
@@ -154,7 +154,7 @@ class StateMachine:
         t = TRANSITIONS[action]
         st = rec.state
         if st.status not in t.sources:
-            raise refusal(action, st, rec.id)
+            raise refusal(action, st, rec.id, rec.name)
         for key, value in changes.items():
             setattr(st, key, value)
         target = st.shown if t.target is None else t.target
