@@ -79,3 +79,8 @@ def cannot_remove_running(ref: str) -> Conflict:
         f'cannot remove container "{ref}": container is running: '
         "stop the container before removing or force remove"
     )
+
+
+def cannot_remove_default_link() -> Internal:
+    # moby returns it as a plain error: a 500, despite the word
+    return Internal("Conflict, cannot remove the default link name of the container")
