@@ -164,7 +164,8 @@ def test_valid_filters_still_list(daemon, names, client):
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_images_repo_lists_only_that_repository(daemon, client):
-    repo, other = _repo(), _repo()
+    base = _repo()
+    repo, other = f"{base}-a", f"{base}-b"
     for ref in (f"{repo}:1", f"{repo}:2", f"{other}:1"):
         daemon.ketch("tag", "busybox", ref, check=True)
     try:
@@ -173,7 +174,7 @@ def test_images_repo_lists_only_that_repository(daemon, client):
         assert (res.returncode, sorted(res.stdout.split())) == (0, [f"{repo}:1", f"{repo}:2"]), res.stderr
         res = run(daemon, client, "images", f"{repo}:2", "--format", fmt)
         assert res.stdout == f"{repo}:2\n"
-        res = run(daemon, client, "images", f"{repo[:5]}*", "--format", fmt)
+        res = run(daemon, client, "images", f"{base}*", "--format", fmt)
         assert sorted(res.stdout.split()) == sorted([f"{repo}:1", f"{repo}:2", f"{other}:1"])
         res = run(daemon, client, "images", "-q", repo)  # an id per row, as docker prints them
         assert len(res.stdout.split()) == 2 and len(set(res.stdout.split())) == 1, res.stdout
@@ -187,8 +188,9 @@ def test_images_repo_through_the_sdk(daemon):
     repo = _repo()
     daemon.ketch("tag", "busybox", f"{repo}:1", check=True)
     try:
-        images = daemon.sdk().images.list(name=repo)
-        assert [i.attrs["RepoTags"] for i in images] == [[f"{repo}:1"]]
+        # the low-level call: images.list() inspects each image found, with all its tags
+        images = daemon.sdk().api.images(name=repo)
+        assert [i["RepoTags"] for i in images] == [[f"{repo}:1"]]
     finally:
         daemon.ketch("rmi", f"{repo}:1")
 
