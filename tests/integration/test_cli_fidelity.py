@@ -147,7 +147,9 @@ def test_valid_filters_still_list(daemon, names, client):
         assert (res.returncode, res.stdout) == (0, ""), res.stderr
     res = run(daemon, client, "ps", "-a", "-f", f"since={cid[:12]}")
     assert res.stderr == f"Error response from daemon: No such container: {cid[:12]}\n"
-    for flt in ("publish=80", "network=bridge", "volume=/data", "is-task=true"):
+    res = run(daemon, client, "ps", "-a", "-f", "health=none", "-f", f"name={name}", "--format", "{{.Names}}")
+    assert res.stdout == f"{name}\n", res.stderr
+    for flt in ("publish=80", "network=bridge", "volume=/data", "is-task=true", "health=healthy"):
         res = run(daemon, client, "ps", "-a", "-f", flt, "--format", "{{.Names}}")
         assert (res.returncode, res.stdout) == (0, ""), (flt, res.stderr)
     # exited= does not list stopped containers by itself (status= does)
@@ -158,6 +160,9 @@ def test_valid_filters_still_list(daemon, names, client):
     assert res.stdout == f"{ran}\n", res.stderr
     res = run(daemon, client, "images", "-f", "dangling=false", "--format", "{{.Repository}}")
     assert res.returncode == 0 and "busybox" in res.stdout.split(), res.stderr
+    for flt in ("before=busybox", "since=busybox"):  # strictly older, strictly newer
+        res = run(daemon, client, "images", "-f", flt, "--format", "{{.Repository}}")
+        assert res.returncode == 0 and "busybox" not in res.stdout.split(), (flt, res.stdout, res.stderr)
 
 
 # -- images REPO ---------------------------------------------------------------------
