@@ -111,6 +111,8 @@ FILTER_ERRORS = [
     (("images", "-f", "foo=bar"), "invalid filter 'foo'"),
     (("images", "-f", "before=nope-nothere"), "No such image: nope-nothere:latest"),
     (("images", "-f", "reference=["), "syntax error in pattern"),
+    (("images", "-f", "until=nope"), 'failed to parse value as time or duration: "nope"'),
+    (("images", "-f", "until=2020-13-01"), 'parsing time "2020-13-01": month out of range'),
 ]
 
 
@@ -160,9 +162,11 @@ def test_valid_filters_still_list(daemon, names, client):
     assert res.stdout == f"{ran}\n", res.stderr
     res = run(daemon, client, "images", "-f", "dangling=false", "--format", "{{.Repository}}")
     assert res.returncode == 0 and "busybox" in res.stdout.split(), res.stderr
-    for flt in ("before=busybox", "since=busybox"):  # strictly older, strictly newer
+    for flt in ("before=busybox", "since=busybox", "until=2000-01-01"):  # strictly older/newer
         res = run(daemon, client, "images", "-f", flt, "--format", "{{.Repository}}")
         assert res.returncode == 0 and "busybox" not in res.stdout.split(), (flt, res.stdout, res.stderr)
+    res = run(daemon, client, "images", "-f", "until=4102444800", "--format", "{{.Repository}}")
+    assert "busybox" in res.stdout.split(), res.stderr
 
 
 # -- images REPO ---------------------------------------------------------------------

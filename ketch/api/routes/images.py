@@ -13,6 +13,13 @@ from ketch.oci import pathmatch, reference
 LIST_FILTERS = ("dangling", "label", "before", "since", "reference", "until")
 
 
+def _until(value: str) -> int:
+    try:
+        return timefmt.timestamp_ns(timefmt.get_timestamp(value))
+    except ValueError as exc:
+        raise errors.Internal(str(exc)) from None  # a plain error in moby: a 500
+
+
 class ImageRoutes:
     def __init__(self, images: ImageService, containers: ContainerService) -> None:
         self.images = images
@@ -29,8 +36,10 @@ class ImageRoutes:
     async def list_images(self, request: Request) -> Response:
         f = flt.parse(request.arg("filters"), LIST_FILTERS)
         dangling_only = flt.get_bool(f, "dangling", False)
-        # moby's before/since: older than the oldest image named, newer than the newest
-        before = min((self._created(v) for v in f.get("before", [])), default=None)
+        # moby's before/until: older than the oldest image or time named; since: newer
+        # than the newest image named
+        before = min([self._created(v) for v in f.get("before", [])]
+                     + [_until(v) for v in f.get("until", [])], default=None)
         since = max((self._created(v) for v in f.get("since", [])), default=None)
         out = []
         for image in sorted(self.images.list_all(), key=lambda i: i.created, reverse=True):
