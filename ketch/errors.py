@@ -93,3 +93,8 @@ def wrapped(exc: KetchError, prefix: str) -> KetchError:
     out.__dict__.update(exc.__dict__)  # ExecFailed's exit_code
     out.args = (f"{prefix}: {exc}",)
     return out
+
+
+def cannot_remove_default_link() -> Internal:
+    # moby returns it as a plain error: a 500, despite the word
+    return Internal("Conflict, cannot remove the default link name of the container")

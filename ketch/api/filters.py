@@ -1,8 +1,19 @@
-"""The ``filters`` query parameter: JSON, either {"k": ["v"]} or the old {"k": {"v": true}}."""
+"""The ``filters`` query parameter: JSON, either {"k": ["v"]} or the old {"k": {"v": true}},
+and the checks moby makes of the values before it lists anything (moby v26.1, API 1.45).
+
+A value moby refuses is refused here with its words and its status: an InvalidArgument
+(400) where moby marks the error invalid-parameter, an Internal (500) where it returns a
+plain error (the ``publish``/``expose`` port checks).
+"""
 
 import json
+from dataclasses import dataclass
 
-from ketch.errors import InvalidArgument
+from ketch.errors import Internal, InvalidArgument
+from ketch.units import go_quote
+
+CONTAINER_STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
+HEALTH_STATES = ("starting", "healthy", "unhealthy", "none")
 
 
 def parse(text: str | None, allowed: tuple[str, ...]) -> dict[str, list[str]]:
@@ -11,20 +22,45 @@ def parse(text: str | None, allowed: tuple[str, ...]) -> dict[str, list[str]]:
     try:
         doc = json.loads(text)
     except ValueError:
-        raise InvalidArgument(f"invalid filter '{text}'") from None
+        raise invalid_filter() from None
     if not isinstance(doc, dict):
-        raise InvalidArgument(f"invalid filter '{text}'")
+        raise invalid_filter()
     out: dict[str, list[str]] = {}
     for key, value in doc.items():
-        if key not in allowed:
-            raise InvalidArgument(f"invalid filter '{key}'")
-        if isinstance(value, dict):
+        if isinstance(value, dict) and all(isinstance(v, bool) for v in value.values()):
             out[key] = [k for k, v in value.items() if v]
-        elif isinstance(value, list):
-            out[key] = [str(v) for v in value]
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            out[key] = list(dict.fromkeys(value))  # a set in moby: a value counts once
         else:
-            out[key] = [str(value)]
+            raise invalid_filter()
+    for key in out:  # moby's Args.Validate, after the whole document is read
+        if key not in allowed:
+            raise invalid_filter(key)
     return out
+
+
+def invalid_filter(key: str = "", values: list[str] | None = None) -> InvalidArgument:
+    """moby's invalidFilter: "invalid filter", "invalid filter 'key'" or, with the values
+    (printed as Go prints a []string), "invalid filter 'key=[a b]'"."""
+    if not key:
+        return InvalidArgument("invalid filter")
+    if values is None:
+        return InvalidArgument(f"invalid filter '{key}'")
+    return InvalidArgument(f"invalid filter '{key}=[{' '.join(values)}]'")
+
+
+def get_bool(f: dict[str, list[str]], key: str, default: bool) -> bool:
+    """moby's Args.GetBoolOrDefault: "1"/"true" or "0"/"false", not both, nothing else."""
+    if key not in f:
+        return default
+    values = f[key]
+    if not values:
+        raise invalid_filter(key)
+    is_false = "0" in values or "false" in values
+    is_true = "1" in values or "true" in values
+    if is_false == is_true:  # both, or neither
+        raise invalid_filter(key, values)
+    return is_true
 
 
 def match_labels(labels: dict, wanted: list[str]) -> bool:
@@ -33,3 +69,92 @@ def match_labels(labels: dict, wanted: list[str]) -> bool:
         if key not in labels or (sep and labels[key] != value):
             return False
     return True
+
+
+@dataclass(frozen=True)
+class ContainerFilter:
+    """The container list's filters with their values checked (moby's foldFilter, less
+    ``before``/``since``, which name containers and are looked up by the caller)."""
+    filters: dict[str, list[str]]
+    exit_codes: frozenset[int]
+    is_task: bool | None  # None: not filtered on
+    ports: frozenset[str]  # "80/tcp": wanted as published or exposed (ketch publishes none)
+
+    @property
+    def wants_all(self) -> bool:
+        """A status filter lists stopped containers too, as ``all`` does."""
+        return bool(self.filters.get("status"))
+
+
+def container_filter(f: dict[str, list[str]]) -> ContainerFilter:
+    """Check the values moby checks, in its order; the first bad value is the error."""
+    codes = frozenset(_atoi("exited", v) for v in f.get("exited", []))
+    for value in f.get("status", []):
+        if value not in CONTAINER_STATES:
+            raise InvalidArgument(f"invalid filter 'status={value}'")
+    is_task = get_bool(f, "is-task", False) if "is-task" in f else None
+    for value in f.get("health", []):
+        if value not in HEALTH_STATES:
+            raise InvalidArgument(f"unrecognized filter value for health: {value}")
+    ports = frozenset(p for key in ("publish", "expose") for v in f.get(key, []) for p in _ports(key, v))
+    return ContainerFilter(f, codes, is_task, ports)
+
+
+def _atoi(key: str, value: str) -> int:
+    """strconv.Atoi, with moby's wrapping of its error."""
+    digits = value[1:] if value[:1] in ("+", "-") else value
+    if digits.isascii() and digits.isdigit():
+        n = int(value)
+        if -(1 << 63) <= n < (1 << 63):
+            return n
+        reason = "value out of range"
+    else:
+        reason = "invalid syntax"
+    raise InvalidArgument(f"invalid filter '{key}={value}': strconv.Atoi: parsing {go_quote(value)}: {reason}")
+
+
+def _ports(key: str, value: str) -> list[str]:
+    """moby's portOp: "80", "80/udp" or "8000-8010/tcp" into "<port>/<proto>" items."""
+    if ":" in value:
+        raise Internal(f"filter for '{key}' should not contain ':': {value}")
+    proto, port = _split_proto_port(value)
+    try:
+        start, end = _port_range(port)
+    except ValueError as exc:
+        raise Internal(f"error while looking up for {key} {value}: {exc}") from None
+    return [f"{p}/{proto}" for p in range(start, end + 1)]
+
+
+def _split_proto_port(raw: str) -> tuple[str, str]:
+    """go-connections' nat.SplitProtoPort."""
+    parts = raw.split("/")
+    if not raw or not parts[0]:
+        return "", ""
+    if len(parts) == 1:
+        return "tcp", raw
+    if not parts[1]:
+        return "tcp", parts[0]
+    return parts[1], parts[0]
+
+
+def _port_range(ports: str) -> tuple[int, int]:
+    """go-connections' nat.ParsePortRange, with its errors (ValueError)."""
+    if not ports:
+        raise ValueError("empty string specified for ports")
+    if "-" not in ports:
+        port = _parse_uint16(ports)
+        return port, port
+    parts = ports.split("-")
+    start, end = _parse_uint16(parts[0]), _parse_uint16(parts[1])
+    if end < start:
+        raise ValueError(f"invalid range specified for port: {ports}")
+    return start, end
+
+
+def _parse_uint16(s: str) -> int:
+    """strconv.ParseUint(s, 10, 16)."""
+    if not (s.isascii() and s.isdigit()):
+        raise ValueError(f"strconv.ParseUint: parsing {go_quote(s)}: invalid syntax")
+    if int(s) > 0xFFFF:
+        raise ValueError(f"strconv.ParseUint: parsing {go_quote(s)}: value out of range")
+    return int(s)

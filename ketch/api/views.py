@@ -154,11 +154,13 @@ def container_summary(rec: ContainerRecord, size_rw: int | None = None,
     return doc
 
 
-def image_summary(image: Image, containers: int = -1) -> dict:
+def image_summary(image: Image, containers: int = -1, tags: tuple[str, ...] | None = None) -> dict:
+    """``tags``: the references to list (a reference filter's matches), by default all."""
     return {
         "Containers": containers, "Created": int(timefmt.parse_ns(image.created) // 10**9),
         "Id": image.id, "Labels": image.container_config.get("Labels") or {}, "ParentId": "",
-        "RepoDigests": [], "RepoTags": _familiar_tags(image.tags), "SharedSize": -1,
+        "RepoDigests": [], "RepoTags": _familiar_tags(image.tags if tags is None else tags),
+        "SharedSize": -1,
         "Size": image.size,
     }
 

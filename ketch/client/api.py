@@ -126,8 +126,9 @@ class APIClient:
     def unpause(self, cid: str) -> None:
         self.request("POST", f"/containers/{quote_segment(cid)}/unpause").read()
 
-    def remove(self, cid: str, force: bool = False, volumes: bool = False) -> None:
-        self.request("DELETE", f"/containers/{quote_segment(cid)}", {"force": force, "v": volumes}).read()
+    def remove(self, cid: str, force: bool = False, volumes: bool = False, link: bool = False) -> None:
+        query = {"force": force, "v": volumes, "link": link}
+        self.request("DELETE", f"/containers/{quote_segment(cid)}", query).read()
 
     def rename(self, cid: str, name: str) -> None:
         self.request("POST", f"/containers/{quote_segment(cid)}/rename", {"name": name}).read()

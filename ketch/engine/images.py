@@ -33,6 +33,20 @@ def familiar(name: str) -> str:
         return name
 
 
+def tag_reference(repo: str, tag: str) -> reference.Reference:
+    """moby's RepoTagReference and its check of the name: a repository, and a tag that
+    replaces the repository's own (``latest`` if neither has one); never a digest."""
+    ref = reference.parse(repo, default_tag=False)
+    if ref.digest:
+        raise errors.InvalidArgument("cannot import digest reference")
+    if tag and not reference.is_valid_tag(tag):
+        raise errors.InvalidArgument("invalid tag format")
+    ref = ref.with_tag(tag or ref.tag or reference.DEFAULT_TAG)
+    if ref.familiar_name == "sha256":
+        raise errors.InvalidArgument("refusing to create an ambiguous tag using digest algorithm as name")
+    return ref
+
+
 @dataclass(frozen=True)
 class Image:
     id: str  # "sha256:<config digest hex>"
@@ -193,9 +207,11 @@ class ImageService:
             self.content.delete(info.digest)
 
     # -- tags and removal -------------------------------------------------------
-    def tag(self, source: str, target: str) -> None:
+    def tag(self, source: str, repo: str, tag: str) -> None:
+        """POST /images/{name}/tag: the new reference is checked before the image is
+        looked up, as moby does."""
+        ref = tag_reference(repo, tag)
         image = self.resolve(source)
-        ref = reference.parse(target)
         with self.store.transaction():
             self.store.tag(str(ref), image.id)
 

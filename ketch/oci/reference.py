@@ -129,3 +129,23 @@ def parse(text: str, default_tag: bool = True) -> Reference:
 
 def is_valid_tag(tag: str) -> bool:
     return re.fullmatch(_TAG, tag, re.ASCII) is not None
+
+
+def familiar_match(pattern: str, ref: Reference) -> bool:
+    """distribution's FamiliarMatch: ``pattern`` (Go's path.Match) against the familiar
+    reference, else its familiar repository name (``busy*`` matches ``busybox:latest``)."""
+    from ketch.oci import pathmatch
+    return pathmatch.match(pattern, ref.familiar) or pathmatch.match(pattern, ref.familiar_name)
+
+
+def is_digest(text: str) -> bool:
+    """go-digest's Parse succeeds: ``sha256:`` and 64 lower-case hex digits (or sha384/512)."""
+    algorithm, sep, hexpart = text.partition(":")
+    return (bool(sep) and len(hexpart) == _DIGEST_LENGTHS.get(algorithm, -1)
+            and all(c in "0123456789abcdef" for c in hexpart))
+
+
+def check_any(text: str) -> None:
+    """distribution's ParseAnyReference: an image id (bare or as a digest) or a name."""
+    if not (_ANCHORED_ID.fullmatch(text) or is_digest(text)):
+        parse(text, default_tag=False)

@@ -12,9 +12,9 @@ inside functions (lazy imports are still dependencies). A violation prints as
     layer 2  engine                                       layers 0-1
     layer 3  api      never linux or runtime (it calls the engine), nor other edges
              client   only errors, fastjson, apitypes, and the standard library
-             cli      only cli, client, apitypes, oci (references, checked client-side as
-                      docker/cli does), errors, signals, units, fastjson, detachkeys,
-                      and the standard library
+             cli      only cli, client, apitypes, oci (references, parsed client-side as
+                      docker's client does), errors, signals, units, timefmt, fastjson,
+                      detachkeys, and the standard library
              compose  only client, apitypes, errors, and the standard library
              web      never cli or daemon
              daemon   anything (the composition root)
@@ -50,7 +50,8 @@ RULES = {
     "engine": (BELOW_2, False),
     "api": ((ANY - EDGES - {"linux", "runtime"}) | {"api"}, False),
     "client": ({"errors", "fastjson", "apitypes"}, True),
-    "cli": ({"client", "apitypes", "oci", "errors", "signals", "units", "fastjson", "detachkeys"}, True),
+    "cli": ({"client", "apitypes", "oci", "errors", "signals", "units", "timefmt", "fastjson",
+             "detachkeys"}, True),
     "compose": ({"client", "apitypes", "errors"}, True),
     "web": (ANY - {"cli", "daemon"}, False),
     "daemon": (ANY, False),

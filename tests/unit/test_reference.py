@@ -7,7 +7,8 @@ parses references client-side with github.com/distribution/reference v0.6).
 import pytest
 
 from ketch.errors import InvalidArgument
-from ketch.oci.reference import Reference, is_valid_tag, parse
+from ketch.engine.images import tag_reference
+from ketch.oci.reference import Reference, check_any, familiar_match, is_digest, is_valid_tag, parse
 
 HEX = "0123456789abcdef" * 4  # 64 hex digits
 DIGEST = f"sha256:{HEX}"
@@ -135,3 +136,70 @@ def test_names(ref, name, familiar_name):
 ])
 def test_is_valid_tag(tag, valid):
     assert is_valid_tag(tag) is valid
+
+
+# distribution's FamiliarMatch: the familiar reference, else its familiar name
+@pytest.mark.parametrize("pattern,ref,expected", [
+    ("busybox", "busybox", True),  # the name, tag left out
+    ("busybox:latest", "busybox", True),
+    ("busybox:1", "busybox", False),
+    ("busy*", "busybox:1", True),
+    ("*", "busybox", True),
+    ("*", "team/app", False),  # '*' stops at a slash
+    ("team/*", "team/app:1", True),
+    ("library/busybox", "busybox", False),  # matched against the familiar forms only
+    ("reg.example:5000/app", "reg.example:5000/app:x", True),
+])
+def test_familiar_match(pattern, ref, expected):
+    assert familiar_match(pattern, parse(ref)) is expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    (DIGEST, True), (f"sha512:{HEX * 2}", True), (f"sha256:{HEX[:-1]}", False),
+    (f"sha256:{HEX.upper()}", False), (f"md5:{HEX}", False), (HEX, False),
+])
+def test_is_digest(text, expected):
+    assert is_digest(text) is expected
+
+
+@pytest.mark.parametrize("text", [HEX, DIGEST, "busybox", "busybox:1", "sha256:abc"])
+def test_check_any_accepts_ids_digests_and_names(text):
+    check_any(text)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("BAD", "invalid reference format: repository name (library/BAD) must be lowercase"),
+    ("a b", "invalid reference format"),
+    ("", "invalid reference format"),
+])
+def test_check_any_refusals(text, message):
+    with pytest.raises(InvalidArgument) as exc:
+        check_any(text)
+    assert str(exc.value) == message
+
+
+# moby v26.1's POST /images/{name}/tag: repo and tag -> the reference to create
+@pytest.mark.parametrize("repo,tag,expected", [
+    ("busybox", "", "docker.io/library/busybox:latest"),
+    ("busybox", "1", "docker.io/library/busybox:1"),
+    ("busybox:a", "", "docker.io/library/busybox:a"),
+    ("busybox:a", "b", "docker.io/library/busybox:b"),  # the tag given apart wins
+    ("reg.example:5000/app", "x", "reg.example:5000/app:x"),
+])
+def test_tag_reference(repo, tag, expected):
+    assert str(tag_reference(repo, tag)) == expected
+
+
+@pytest.mark.parametrize("repo,tag,message", [
+    (f"repo@{DIGEST}", "", "cannot import digest reference"),
+    (f"repo:t@{DIGEST}", "x", "cannot import digest reference"),
+    ("repo", "bad tag", "invalid tag format"),
+    ("repo", ".x", "invalid tag format"),
+    ("sha256", "", "refusing to create an ambiguous tag using digest algorithm as name"),
+    ("sha256:abc", "", "refusing to create an ambiguous tag using digest algorithm as name"),
+    ("UPPER", "", "invalid reference format: repository name (library/UPPER) must be lowercase"),
+])
+def test_tag_reference_refusals(repo, tag, message):
+    with pytest.raises(InvalidArgument) as exc:
+        tag_reference(repo, tag)
+    assert str(exc.value) == message

@@ -39,3 +39,13 @@ def test_zero_and_empty():
 def test_malformed_is_a_value_error(bad):
     with pytest.raises(ValueError):
         timefmt.parse_ns(bad)
+
+
+@pytest.mark.parametrize("text,ns", [
+    ("1700000000", 1700000000 * 10**9),
+    ("1700000000.5", 1700000000 * 10**9 + 500_000_000),
+    ("1700000000.000000001", 1700000000 * 10**9 + 1),
+    ("-5", -5 * 10**9),
+])
+def test_timestamp_ns(text, ns):
+    assert timefmt.timestamp_ns(text) == ns

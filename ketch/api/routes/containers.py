@@ -99,6 +99,8 @@ class ContainerRoutes:
         return NO_CONTENT
 
     async def remove(self, request: Request) -> Response:
+        if request.flag("link"):
+            self.svc.remove_link(request.match["id"])
         await self.svc.remove(request.match["id"], force=request.flag("force"))
         return NO_CONTENT
 
@@ -140,15 +142,17 @@ class ContainerRoutes:
         return self.svc.size_rw(rec), image.size if image else 0
 
     async def list_containers(self, request: Request) -> Response:
-        filters = flt.parse(request.arg("filters"), LIST_FILTERS)
+        f = flt.container_filter(flt.parse(request.arg("filters"), LIST_FILTERS))
+        before = [self.svc.get_exact(ref) for ref in f.filters.get("before", [])]
+        since = [self.svc.get_exact(ref) for ref in f.filters.get("since", [])]
+        limit = request.int_arg("limit", -1) or -1
         records = everything = self.svc.list_all()
-        show_all = request.flag("all") or bool(filters.get("status") or filters.get("exited"))
-        if not show_all:
+        # As in moby, a limit (ps -n/-l) lists containers in every state, as a status filter does.
+        if not (request.flag("all") or f.wants_all or limit > 0):
             records = [r for r in records if r.running]
-        if filters:
-            records = [r for r in records if self._matches(r, filters)]
-        limit = request.int_arg("limit", -1)
-        if limit is not None and limit > 0:
+        if f.filters:
+            records = [r for r in records if self._matches(r, f, before, since)]
+        if limit > 0:
             records = records[:limit]
         if request.flag("size"):
             return json_response([views.container_summary(rec, *self._sizes(rec)) for rec in records])
@@ -157,25 +161,32 @@ class ContainerRoutes:
             self.summaries.forget(rec.id for rec in everything)
         return Response(200, body, None, "application/json")
 
-    def _matches(self, rec: ContainerRecord, f: dict[str, list[str]]) -> bool:
+    def _matches(self, rec: ContainerRecord, cf: flt.ContainerFilter,
+                 before: list[ContainerRecord], since: list[ContainerRecord]) -> bool:
+        f = cf.filters
         if f.get("id") and not any(rec.id.startswith(v) for v in f["id"]):
             return False
         if f.get("name") and not any(v.lstrip("/") in rec.name for v in f["name"]):
             return False
         if f.get("status") and rec.state.to_docker()["Status"] not in f["status"]:
             return False
-        if f.get("exited") and (rec.running or str(rec.state.exit_code) not in f["exited"]
-                                or rec.state.started_at == timefmt.ZERO):
+        if cf.exit_codes and (rec.running or rec.state.exit_code not in cf.exit_codes
+                              or rec.state.started_at == timefmt.ZERO):
             return False
         if f.get("label") and not flt.match_labels(rec.config.get("Labels") or {}, f["label"]):
             return False
+        if cf.is_task:  # no container of ketch's is a swarm task
+            return False
+        if f.get("health") and "none" not in f["health"]:  # nor has a health check yet
+            return False
+        if cf.ports or f.get("volume") or f.get("network"):
+            return False  # ketch publishes no ports and attaches no volumes or networks yet
         if f.get("ancestor"):
             ids = {img.id for img in (self.svc.images.find(a) for a in f["ancestor"]) if img}
             if rec.image_id not in ids and rec.image not in f["ancestor"]:
                 return False
-        for key, newer in (("before", False), ("since", True)):
-            for ref in f.get(key, []):
-                other = self.svc.get(ref)
+        for others, newer in ((before, False), (since, True)):
+            for other in others:
                 if (rec.created > other.created) != newer or rec.id == other.id:
                     return False
         return True

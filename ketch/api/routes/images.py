@@ -1,6 +1,6 @@
 """/images routes."""
 
-from ketch import errors
+from ketch import errors, timefmt
 from ketch.api import filters as flt
 from ketch.api import views
 from ketch.api.http import Request, Response, Router, StreamResponse, encode_json, json_response
@@ -8,8 +8,16 @@ from ketch.api.versions import at_least
 from ketch.engine.containers.service import ContainerService
 from ketch.engine.threadstream import run_with_stream
 from ketch.engine.images import ImageService
+from ketch.oci import pathmatch, reference
 
 LIST_FILTERS = ("dangling", "label", "before", "since", "reference", "until")
+
+
+def _until(value: str) -> int:
+    try:
+        return timefmt.timestamp_ns(timefmt.get_timestamp(value))
+    except ValueError as exc:
+        raise errors.Internal(str(exc)) from None  # a plain error in moby: a 500
 
 
 class ImageRoutes:
@@ -26,31 +34,48 @@ class ImageRoutes:
         router.add("DELETE", "/images/{name:.*}", self.remove)
 
     async def list_images(self, request: Request) -> Response:
-        filters = flt.parse(request.arg("filters"), LIST_FILTERS)
+        f = flt.parse(request.arg("filters"), LIST_FILTERS)
+        dangling_only = flt.get_bool(f, "dangling", False)
+        # moby's before/until: older than the oldest image or time named; since: newer
+        # than the newest image named
+        before = min([self._created(v) for v in f.get("before", [])]
+                     + [_until(v) for v in f.get("until", [])], default=None)
+        since = max((self._created(v) for v in f.get("since", [])), default=None)
         out = []
         for image in sorted(self.images.list_all(), key=lambda i: i.created, reverse=True):
-            if not self._matches(image, filters):
+            created = timefmt.parse_ns(image.created)
+            if (before is not None and created >= before) or (since is not None and created <= since):
                 continue
-            doc = views.image_summary(image)
+            if f.get("label") and not flt.match_labels(image.container_config.get("Labels") or {}, f["label"]):
+                continue
+            tags = self._matching_tags(image.tags, f.get("reference"))
+            if not tags:
+                # untagged, or none of its tags matches: a dangling row, unless filtered out
+                if "reference" in f or ("dangling" in f and not dangling_only):
+                    continue
+            elif dangling_only:
+                continue
+            doc = views.image_summary(image, tags=tags)
             if not at_least(request.api_version, "1.44"):
                 doc["VirtualSize"] = image.size
             out.append(doc)
         return json_response(out)
 
-    def _matches(self, image, f: dict[str, list[str]]) -> bool:
-        if f.get("dangling"):
-            dangling = f["dangling"][0].lower() in ("true", "1")
-            if dangling != (not image.tags):
-                return False
-        if f.get("label") and not flt.match_labels(image.container_config.get("Labels") or {}, f["label"]):
-            return False
-        if f.get("reference"):
-            import fnmatch
-            names = [views.reference.parse(t).familiar for t in image.tags]
-            repos = [n.rsplit(":", 1)[0] for n in names]
-            if not any(fnmatch.fnmatch(n, pat) for pat in f["reference"] for n in names + repos):
-                return False
-        return True
+    def _created(self, name: str) -> int:
+        return timefmt.parse_ns(self.images.resolve(name).created)
+
+    @staticmethod
+    def _matching_tags(tags: tuple[str, ...], patterns: list[str] | None) -> tuple[str, ...]:
+        """The tags a ``reference`` filter lets through: only those rows are listed, as
+        moby lists only the matching references of an image (``images busybox`` does not
+        show the image's other repositories)."""
+        if patterns is None:
+            return tags
+        try:
+            return tuple(t for t in tags
+                         if any(reference.familiar_match(p, reference.parse(t)) for p in patterns))
+        except pathmatch.BadPattern as exc:
+            raise errors.Internal(str(exc)) from None  # a plain error in moby: a 500
 
     async def inspect(self, request: Request) -> Response:
         return json_response(views.image_json(self.images.resolve(request.match["name"])))
@@ -61,7 +86,7 @@ class ImageRoutes:
     async def tag(self, request: Request) -> Response:
         repo = request.arg("repo") or ""
         tag = request.arg("tag") or ""
-        self.images.tag(request.match["name"], f"{repo}:{tag}" if tag else repo)
+        self.images.tag(request.match["name"], repo, tag)
         return Response(201, b"", None, None)
 
     async def remove(self, request: Request) -> Response:

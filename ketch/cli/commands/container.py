@@ -376,8 +376,29 @@ RM = Command("rm", "ketch rm [OPTIONS] CONTAINER [CONTAINER...]", "Remove one or
 
 
 def rm(cli, args, path):
+    """docker/cli's runRm: names are given without their slashes; with --force a container
+    that does not exist is reported but not a failure (cleanup scripts under ``set -e``);
+    the other errors are reported together at the end."""
     opts, names = parse_args(RM, args, path)
-    return _each(cli, names, lambda n: cli.client.remove(n, opts["force"], opts["volumes"]))
+    failed = []
+    for name in names:
+        ref = name.strip("/")
+        try:
+            if not ref:
+                raise HTTPError(0, "container name cannot be empty")
+            cli.client.remove(ref, opts["force"], opts["volumes"], opts["link"])
+        except API_ERRORS as exc:
+            if opts["force"] and isinstance(exc, HTTPError) and exc.status == 404:
+                print(daemon_error(exc), file=sys.stderr)
+                continue
+            failed.append(daemon_error(exc))
+            if isinstance(exc, ConnectionFailed):
+                break
+            continue
+        print(name)
+    if failed:
+        raise StatusError(1, "\n".join(failed))
+    return 0
 
 
 WAIT = Command("wait", "ketch wait CONTAINER [CONTAINER...]",

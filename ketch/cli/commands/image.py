@@ -31,16 +31,10 @@ def images(cli, args, path):
         raise StatusError(1, daemon_error(exc))
     trunc = not opts["no-trunc"]
     fmt = opts["format"] or ("" if opts["quiet"] else cli.setting("imagesFormat"))
-    if opts["quiet"] and not fmt:
-        seen, out = set(), []
-        for image in items:
-            shown = rows.truncate_id(image["Id"]) if trunc else image["Id"]
-            if shown not in seen:
-                seen.add(shown)
-                out.append(shown + "\n")
-        sys.stdout.write("".join(out))
-        return 0
     shown_rows = rows.image_rows(items, trunc, digests=opts["digests"])
+    if opts["quiet"] and not fmt:  # one id per row, as docker prints them: an id per tag
+        sys.stdout.write("".join(f"{row.ID}\n" for row in shown_rows))
+        return 0
     default = rows.IMAGE_TABLE_DIGESTS if opts["digests"] else rows.IMAGE_TABLE
     try:
         sys.stdout.write(formatter.render(fmt, shown_rows, rows.IMAGE_HEADERS, default))
@@ -126,16 +120,28 @@ TAG = Command("tag", "ketch tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
 
 
 def tag(cli, args, path):
-    opts, names = parse_args(TAG, args, path)
-    target = names[1]
-    repo, _, tag_ = target.rpartition(":")
-    if not repo or "/" in tag_:
-        repo, tag_ = target, ""
+    """docker/cli's ImageTag: both names are checked here, and a digest refused, before
+    the daemon is asked; the repository goes as its full name, the tag ``latest`` if none."""
+    opts, (source, target) = parse_args(TAG, args, path)
+    from ketch.oci import reference
+    _checked_reference(source, reference.check_any)
+    ref = _checked_reference(target, lambda name: reference.parse(name, default_tag=False))
+    if ref.digest:
+        raise StatusError(1, "refusing to create a tag with a digest reference")
     try:
-        cli.client.tag_image(names[0], repo, tag_ or None)
+        cli.client.tag_image(source, ref.name, ref.tag or reference.DEFAULT_TAG)
     except API_ERRORS as exc:
         raise StatusError(1, daemon_error(exc))
     return 0
+
+
+def _checked_reference(name: str, parse):
+    from ketch.errors import InvalidArgument
+    from ketch.units import go_quote
+    try:
+        return parse(name)
+    except InvalidArgument as exc:
+        raise StatusError(1, f"Error parsing reference: {go_quote(name)} is not a valid repository/tag: {exc}")
 
 
 def inspect(cli, args, path):

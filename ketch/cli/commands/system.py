@@ -152,6 +152,12 @@ def inspect_objects(cli, args, path, kind):
     command = {"container": CONTAINER_INSPECT, "image": IMAGE_INSPECT}.get(kind, INSPECT)
     opts, names = parse_args(command, args, path)
     kind = kind or opts.get("type") or None
+    if opts["format"]:
+        from ketch.cli.format import formatter
+        try:
+            formatter.check(opts["format"])
+        except formatter.FormatError as exc:  # docker/cli's inspect: 64, before any lookup
+            raise StatusError(64, f"template parsing error: {exc}")
     from ketch.client.http import HTTPError
     results, errors = [], []
     for name in names:

@@ -55,6 +55,14 @@ def render(fmt: str, items: list, headers: dict[str, str], default_table: str,
     return tabwriter.format_lines([_header(body, headers)] + lines)
 
 
+def check(fmt: str) -> None:
+    """Parse only: docker's inspect refuses a template before it looks anything up."""
+    try:
+        gotemplate.parse(_normalize(fmt))
+    except gotemplate.TemplateError as exc:
+        raise FormatError(str(exc)) from None
+
+
 def execute(fmt: str, value) -> str:
     try:
         return gotemplate.parse(_normalize(fmt)).execute(value)

@@ -94,6 +94,11 @@ class Registry:
             raise errors.InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
         return self.by_id[matches[0]] if matches else None
 
+    def find_exact(self, ref: str) -> ContainerRecord | None:
+        """By full id or name only, as moby's container list looks up ``before``/``since``."""
+        cid = ref if ref in self.by_id else self.by_name.get(ref.lstrip("/"))
+        return self.by_id[cid] if cid else None
+
     def get(self, ref: str) -> ContainerRecord:
         rec = self.find(ref)
         if rec is None:

@@ -83,6 +83,13 @@ class ContainerService:
     def get(self, ref: str) -> ContainerRecord:
         return self.registry.get(ref)
 
+    def get_exact(self, ref: str) -> ContainerRecord:
+        """By full id or name, not by id prefix (the container list's before/since)."""
+        rec = self.registry.find_exact(ref)
+        if rec is None:
+            raise errors.no_such_container(ref)
+        return rec
+
     def _on_event(self, event: Event) -> None:
         if event.type == "container" and event.action == "die":
             rec = self.registry.find(event.actor_id)
@@ -148,6 +155,12 @@ class ContainerService:
         elif rec.state.alive:
             raise errors.cannot_remove_running(rec.name, rec.state.paused)
         await self._remove(rec)
+
+    def remove_link(self, ref: str) -> None:
+        """``rm --link``: ketch has no links, so a name that finds a container is its own
+        name, which Docker refuses to remove as a link."""
+        self.registry.get(ref)
+        raise errors.cannot_remove_default_link()
 
     async def _remove(self, rec: ContainerRecord) -> None:
         async with self.lifecycle.lock(rec.id):
