@@ -35,48 +35,57 @@ Standard library only, no `re` or `json`: the CLI imports this on every command.
 """
 
 from ketch.cli.format.gotemplate.exec import _State
-from ketch.cli.format.gotemplate.funcs import _FUNCS
+from ketch.cli.format.gotemplate.funcs import _FUNCS, json_encode
 from ketch.cli.format.gotemplate.parser import _Action, _Field, _Parser, _Text
-from ketch.cli.format.gotemplate.values import _Func, TemplateError
+from ketch.cli.format.gotemplate.values import NIL_MAP, NIL_SLICE, _Func, Struct, TemplateError
 
-__all__ = ["TemplateError", "Template", "parse"]
+__all__ = ["TemplateError", "Template", "Struct", "NIL_MAP", "NIL_SLICE", "json_encode", "parse"]
 
 
-def parse(text: str, funcs: dict | None = None) -> "Template":
-    """Parse ``text``; ``funcs`` adds or overrides functions (plain callables)."""
+def parse(text: str, funcs: dict | None = None, name: str = "") -> "Template":
+    """Parse ``text``; ``funcs`` adds or overrides functions (plain callables);
+    ``name`` is the template's name, which errors quote (docker's version is "version")."""
     table = dict(_FUNCS)
-    for name, fn in (funcs or {}).items():
-        table[name] = _Func(fn)
+    for fname, fn in (funcs or {}).items():
+        table[fname] = _Func(fn)
     try:
-        trees = _Parser(text, table).parse()
+        trees = _Parser(text, table, name).parse()
     except RecursionError:
-        raise TemplateError("template: : max expression depth exceeded") from None
-    return Template(text, trees, table)
+        raise TemplateError("template: %s: max expression depth exceeded" % name) from None
+    return Template(text, trees, table, name)
 
 
 class Template:
     """A parsed template and the templates it defines."""
 
-    __slots__ = ("_text", "_trees", "_funcs", "_plain")
+    __slots__ = ("_text", "_trees", "_funcs", "_plain", "name")
 
-    def __init__(self, text, trees, funcs):
+    def __init__(self, text, trees, funcs, name=""):
         self._text = text
         self._trees = trees
         self._funcs = funcs
         self._plain = _plain_fields(trees)
+        self.name = name
 
-    def execute(self, data) -> str:
-        """Run the template over ``data``; raises TemplateError."""
-        if self._plain is not None:
+    def execute(self, data, missing_key_error: bool = False) -> str:
+        """Run the template over ``data``; raises TemplateError, whose ``output`` is
+        what was written before the error. ``missing_key_error`` is Go's
+        ``Option("missingkey=error")``: a key a map lacks is an error, not "no value"."""
+        if self._plain is not None and not missing_key_error:
             text = _execute_plain(self._plain, data)
             if text is not None:
                 return text
         out = []
-        state = _State(self, "", out, [["$", data]], 0)
+        state = _State(self, self.name, out, [["$", data]], 0, missing_key_error)
         try:
             state.walk(data, self._trees[""])
         except RecursionError:
-            raise TemplateError("template: : data or templates nested too deeply") from None
+            exc = TemplateError("template: %s: data or templates nested too deeply" % self.name)
+            exc.output = "".join(out)
+            raise exc from None
+        except TemplateError as exc:
+            exc.output = "".join(out)
+            raise
         return "".join(out)
 
 

@@ -7,7 +7,7 @@ map or a struct, and how an argument is checked against a parameter's kind.
 from ketch.cli.format.gotemplate.fmt import _go_type, _quote, _sorted_keys, _sprint
 from ketch.cli.format.gotemplate.parser import (_Action, _Branch, _Chain, _Dot, _Field, _Identifier,
                                          _List, _Nil, _Pipe, _TemplateCall, _Text, _Variable)
-from ketch.cli.format.gotemplate.values import _Func, _MISSING, _NO_FINAL, TemplateError
+from ketch.cli.format.gotemplate.values import _Func, _MISSING, _NO_FINAL, Struct, TemplateError
 
 
 _MAX_TEMPLATE_DEPTH = 100  # Go allows 100000; Python's stack does not
@@ -33,11 +33,12 @@ class _State:
 
     ``node`` is the node being evaluated: errors quote it and point at it.
     ``vars`` is the variable stack of [name, value]; control structures pop
-    what their pipeline pushed.
+    what their pipeline pushed. ``missing_error`` is Go's ``missingkey=error``.
     """
 
-    def __init__(self, tmpl, name, out, variables, depth):
+    def __init__(self, tmpl, name, out, variables, depth, missing_error=False):
         self.tmpl = tmpl
+        self.missing_error = missing_error
         self.funcs = tmpl._funcs
         self.name = name
         self.out = out
@@ -51,7 +52,7 @@ class _State:
     def errorf(self, message):
         if self.node is None:
             raise TemplateError("template: %s: %s" % (self.name, message))
-        location = _location(self.tmpl._text, self.node.pos)
+        location = self.tmpl.name + _location(self.tmpl._text, self.node.pos)
         raise TemplateError("template: %s: executing %s at <%s>: %s"
                             % (location, _quote(self.name), self.node, message))
 
@@ -166,7 +167,8 @@ class _State:
             self.errorf("exceeded maximum template depth (%d)" % _MAX_TEMPLATE_DEPTH)
         dot = self.eval_pipeline(dot, node.pipe)
         # no dynamic scoping: the template sees only its own $
-        sub = _State(self.tmpl, node.name, self.out, [["$", dot]], self.depth + 1)
+        sub = _State(self.tmpl, node.name, self.out, [["$", dot]], self.depth + 1,
+                     self.missing_error)
         sub.walk(dot, tree)
 
     # -- evaluating pipelines
@@ -231,14 +233,27 @@ class _State:
 
     def eval_field(self, dot, name, node, args, final, receiver):
         if receiver is _MISSING:
+            if self.missing_error:
+                self.errorf("nil data; no entry for key %s" % _quote(name))
             return _MISSING
         if receiver is None:
             self.errorf("nil pointer evaluating interface {}.%s" % name)
         has_args = (args and len(args) > 1) or final is not _NO_FINAL
-        if isinstance(receiver, dict):  # a map: values are never called
+        if isinstance(receiver, dict):  # a map or a Struct: values are never called
+            value = receiver.get(name, _MISSING)
+            if type(receiver) is Struct:
+                if value is _MISSING:
+                    value = receiver.zero.get(name, _MISSING)
+                if value is _MISSING:
+                    self.errorf("can't evaluate field %s in type %s" % (name, receiver.go_type))
+                if has_args:
+                    self.errorf("%s has arguments but cannot be invoked as function" % name)
+                return value
             if has_args:
                 self.errorf("%s is not a method but has arguments" % name)
-            return receiver.get(name, _MISSING)
+            if value is _MISSING and self.missing_error:
+                self.errorf("map has no entry for key %s" % _quote(name))
+            return value
         value = _MISSING
         if not isinstance(receiver, _PLAIN_TYPES) and not name.startswith("_"):
             value = getattr(receiver, name, _MISSING)  # a struct: fields and methods

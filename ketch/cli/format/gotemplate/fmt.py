@@ -6,7 +6,7 @@ including Go's in-band errors such as %!d(string=x).
 
 import math
 
-from ketch.cli.format.gotemplate.values import _MISSING
+from ketch.cli.format.gotemplate.values import _MISSING, Struct
 
 
 def _go_type(v):
@@ -23,8 +23,13 @@ def _go_type(v):
         return "string"
     if isinstance(v, (list, tuple)):
         return "[]interface {}"
+    if isinstance(v, Struct):
+        return v.go_type
     if isinstance(v, dict):
         return "map[string]interface {}"
+    go_type = getattr(v, "GO_TYPE", None)  # an object standing for a Go value names its type
+    if go_type is not None:
+        return go_type
     return "func" if callable(v) else type(v).__name__
 
 
@@ -145,6 +150,11 @@ def _fmt_arg(v, verb, spec, nested=False):
         if spec.sharp_v:
             return "[]interface {}{%s}" % ", ".join(items)
         return "[%s]" % " ".join(items)
+    if isinstance(v, Struct) and not spec.sharp_v:
+        # Go prints a struct's field values in order; a nested pointer would be an
+        # address, which no script can depend on: it prints as the top level does
+        text = "{%s}" % " ".join(_fmt_arg(x, verb, spec, True) for x in v.values())
+        return ("&" + text) if v.go_type.startswith("*") else text
     if isinstance(v, dict):
         items = ["%s:%s" % (_fmt_arg(k, verb, spec, True), _fmt_arg(v[k], verb, spec, True))
                  for k in _sorted_keys(v)]

@@ -7,8 +7,13 @@ so the executor can check arguments as Go's reflection does.
 
 
 class TemplateError(Exception):
-    """A parse or execution error, worded as Go's text/template words it."""
+    """A parse or execution error, worded as Go's text/template words it.
 
+    ``output`` is what an execution wrote before it failed: Go's Execute writes as it
+    goes, and commands such as ``docker version`` print that part.
+    """
+
+    output = ""
 
 
 class _NoValue:
@@ -47,3 +52,38 @@ class _Func:
         if self.params is None:
             return "any"
         return self.params[i] if i < len(self.params) else self.variadic
+
+
+class Struct(dict):
+    """A Go struct decoded from JSON: ``.Key`` of a key it lacks is an error, as a field
+    the struct does not have is, where a plain dict (a Go map) gives "no value".
+
+    ``go_type`` names it in errors as Go's reflection does (``*types.Version``);
+    ``zero`` gives the fields a JSON document may omit (omitempty) and what they
+    evaluate to then; ``tags`` maps a field to its JSON key and whether it is
+    omitempty, for fields whose key is not their name (or that JSON omits when empty).
+    """
+
+    __slots__ = ("go_type", "zero", "tags")
+
+    def __init__(self, fields, go_type, zero=None, tags=None):
+        super().__init__(fields)
+        self.go_type = go_type
+        self.zero = zero or {}
+        self.tags = tags or {}
+
+
+class NilSlice(tuple):
+    """A Go slice that is nil: prints "[]" as an empty one does, but JSON says null."""
+
+    __slots__ = ()
+
+
+class NilMap(dict):
+    """A Go map that is nil: prints "map[]", JSON null."""
+
+    __slots__ = ()
+
+
+NIL_SLICE = NilSlice()
+NIL_MAP = NilMap()

@@ -1,0 +1,80 @@
+"""``inspect -f``: docker/cli's TemplateInspector, typed struct first, raw map second.
+
+docker decodes an inspect answer into its Go type and runs the template over that; if
+the run fails it decodes the raw JSON into maps and runs the template again with
+``missingkey=error`` (cli/command/inspect/inspector.go). So in docker 28:
+
+    {{.Config.Labels.nope}}    <no value>    (a Go map in the typed struct)
+    {{.State.Health}}          <nil>         (a nil pointer the JSON left out)
+    {{.Nope}}, {{.State.Nope}} template parsing error: template: :1:2: executing "" at
+                               <.Nope>: map has no entry for key "Nope"   (exit 1)
+
+Here the typed run is the decoded JSON with its objects as gotemplate Structs, except
+the fields docker's types declare as maps; a null becomes the nil slice or map it is in
+Go, and the omitempty fields a document may lack read as their zero value. The table is
+docker 28.2's container.InspectResponse and image.InspectResponse, by field name.
+"""
+
+from ketch.cli.format import gotemplate
+from ketch.cli.format.gotemplate import NIL_MAP, NIL_SLICE, Struct
+
+# fields whose Go type is a map (LogConfig's "Config" is one too; container "Config" is not)
+_MAPS = frozenset(("Labels", "Volumes", "ExposedPorts", "PortBindings", "StorageOpt", "Tmpfs",
+                   "Sysctls", "Annotations", "Ports", "Networks", "Data", "DriverOpts", "Options"))
+_SLICES = frozenset((
+    "Args", "ExecIDs", "Cmd", "Entrypoint", "Env", "OnBuild", "Shell", "Binds", "Links", "Dns",
+    "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd", "CapAdd", "CapDrop", "SecurityOpt",
+    "Devices", "DeviceCgroupRules", "DeviceRequests", "Ulimits", "BlkioWeightDevice",
+    "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps",
+    "MaskedPaths", "ReadonlyPaths", "VolumesFrom", "Mounts", "Aliases", "DNSNames", "RepoTags",
+    "RepoDigests", "Layers", "SecondaryIPAddresses", "SecondaryIPv6Addresses", "Log",
+))
+# omitempty fields (by the path of the struct that has them) and their zero values
+_OPTIONAL = {
+    (): {"Node": None, "SizeRw": None, "SizeRootFs": None, "ImageManifestDescriptor": None,
+         "Container": "", "ContainerConfig": None, "VirtualSize": 0, "Descriptor": None,
+         "Manifests": NIL_SLICE, "Parent": "", "Comment": "", "DockerVersion": "", "Author": ""},
+    ("State",): {"Health": None},
+    ("Config",): {"Healthcheck": None, "ArgsEscaped": False, "ExposedPorts": NIL_MAP,
+                  "StopSignal": "", "StopTimeout": None, "Shell": NIL_SLICE,
+                  "NetworkDisabled": False, "MacAddress": "", "OnBuild": NIL_SLICE},
+    ("HostConfig",): {"Annotations": NIL_MAP, "Init": None},
+}
+
+
+def _is_map(path: tuple) -> bool:
+    return bool(path) and (path[-1] in _MAPS or path[-2:] == ("LogConfig", "Config"))
+
+
+def typed(value, path: tuple = ()):
+    """The decoded JSON as docker's typed struct behaves in a template."""
+    if isinstance(value, list):
+        return [typed(v, path) for v in value]
+    if not isinstance(value, dict) or value is NIL_MAP:
+        return value
+    if _is_map(path):
+        return {k: typed(v, path + ("*",)) for k, v in value.items()}
+    fields = {}
+    for key, v in value.items():
+        if v is None:
+            v = NIL_MAP if key in _MAPS else NIL_SLICE if key in _SLICES else None
+        fields[key] = typed(v, path + (key,))
+    return Struct(fields, "struct", zero=_OPTIONAL.get(path))
+
+
+class Inspector:
+    """One template for every object; parse errors are the caller's (exit 64)."""
+
+    def __init__(self, fmt: str) -> None:
+        self.tmpl = gotemplate.parse(fmt)
+
+    def execute(self, doc) -> str:
+        """The text for one object, or TemplateError worded as docker prints it."""
+        try:
+            return self.tmpl.execute(typed(doc))
+        except gotemplate.TemplateError:
+            pass
+        try:
+            return self.tmpl.execute(doc, missing_key_error=True)
+        except gotemplate.TemplateError as exc:
+            raise gotemplate.TemplateError(f"template parsing error: {exc}") from None
