@@ -23,10 +23,18 @@ Printing follows fmt.Sprint, printf follows fmt.Sprintf. A module each:
     values    what the stages share: errors, Go's "no value", function kinds
 
 Data is plain JSON-decoded Python: a dict is a Go map (`.Key` looks the key up;
-a missing key is Go's "no value"), a list is a slice, None is a nil pointer and
-prints `<nil>` as Docker's typed structs do. Any other object is a Go struct:
-its public attributes are fields and its methods are called, so a formatter row
-can offer `{{.ID}}` and `{{.Label "name"}}` as `docker ps` does.
+a missing key is Go's "no value", or an error with `missing_key_error`, Go's
+missingkey=error), a list is a slice, None is a nil pointer and prints `<nil>` as
+Docker's typed structs do; NIL_SLICE and NIL_MAP are Go's nil slice and map (they
+print `[]` and `map[]`, marshal as null). A Struct is a dict that is a Go struct: a
+field it lacks is an error naming its Go type, its JSON keys and omitempty are its
+own. Any other object is a Go struct too: its public attributes are fields and its
+methods are called, so a formatter row can offer `{{.ID}}` and `{{.Label "name"}}` as
+`docker ps` does; a GO_TYPE attribute names its type in errors and a
+`_go_marshal_json()` method is its json.Marshaler.
+
+A template has a name (docker's version template is "version"), which its errors
+quote. A failed execution's error carries in ``output`` what was written before it.
 
 Replacing a literal `\\t` in the user's format by a tab is the formatter's job,
 as in docker/cli, not the template language's.

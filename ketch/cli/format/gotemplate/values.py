@@ -1,4 +1,5 @@
-"""What every stage shares: the error users see, Go's "no value", template functions.
+"""What every stage shares: the error users see, Go's "no value", template functions,
+and the Go values JSON cannot say: structs, nil slices and nil maps.
 
 The parser and the executor raise TemplateError; a function raises _FuncError,
 which the executor wraps as Go does. _Func carries a function's parameter kinds
