@@ -86,6 +86,8 @@ def test_template_answers(daemon, args):
     "{{.Name}}{{.Nope}}", "{{.State.Health.Status}}", "{{.Config.Labels.nope}} {{.Nope}}",
     "{{if .State.Health}}h{{else}}none{{end}} {{.State.Health}}",
     "{{.Config.Cmd}} {{.HostConfig.Links}} {{.Config.Volumes}} {{json .HostConfig.Links}}", "json",
+    "{{.ID}} {{.HostConfig.CPUShares}} {{.HostConfig.DNS}}", "{{.Id}} {{.HostConfig.CpuShares}}",
+    "{{.ID}} {{.Id}}", "{{json .HostConfig.DNS}} {{json .Config.Labels}} {{.Config.Labels}}",
 ])
 def test_inspect_templates(daemon, created, fmt):
     """docker inspect: the typed struct first, then the raw map with missingkey=error;

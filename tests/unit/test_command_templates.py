@@ -107,9 +107,10 @@ def test_info_unknown_fields_fail(fmt, text):
     assert str(exc.value) == text
 
 
-CONTAINER = {"Name": "/tp1", "State": {"Status": "created", "Running": False},
+CONTAINER = {"Id": "abc", "Name": "/tp1", "State": {"Status": "created", "Running": False},
              "Config": {"Labels": {"a": "b"}, "Cmd": ["true"], "Volumes": None, "Entrypoint": None},
-             "HostConfig": {"Links": None, "LogConfig": {"Type": "", "Config": {}}}}
+             "HostConfig": {"Links": None, "LogConfig": {"Type": "", "Config": {}}, "CpuShares": 0,
+                            "Dns": []}}
 
 
 @pytest.mark.parametrize("fmt,text", [
@@ -121,6 +122,11 @@ CONTAINER = {"Name": "/tp1", "State": {"Status": "created", "Running": False},
     ("{{.Config.Cmd}} {{.HostConfig.Links}} {{.Config.Volumes}} {{.Config.Entrypoint}}",
      "[true] [] map[] []"),
     ("{{json .HostConfig.Links}} {{json .Config.Volumes}}", "null null"),
+    # Go names in the typed run, JSON keys through the raw one (not both in one template:
+    # the raw run knows no Go names)
+    ("{{.ID}} {{.HostConfig.CPUShares}} {{.HostConfig.DNS}}", "abc 0 []"),
+    ("{{.Id}} {{.HostConfig.CpuShares}} {{.HostConfig.Dns}}", "abc 0 []"),
+    ("{{json .HostConfig.DNS}}", "[]"),
 ])
 def test_inspect_typed_run(fmt, text):
     assert Inspector(fmt).execute(CONTAINER) == text
@@ -141,6 +147,11 @@ def test_inspect_raw_fallback_errors(fmt, text):
     with pytest.raises(gotemplate.TemplateError) as exc:
         Inspector(fmt).execute(CONTAINER)
     assert str(exc.value) == text
+
+
+def test_inspect_typed_json_keeps_the_json_keys():
+    out = Inspector("{{json .HostConfig}}").execute(CONTAINER)
+    assert out == ('{"Links":null,"LogConfig":{"Type":"","Config":{}},"CpuShares":0,"Dns":[]}')
 
 
 def test_inspect_parse_error_is_the_callers():

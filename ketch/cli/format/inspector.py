@@ -11,8 +11,10 @@ the run fails it decodes the raw JSON into maps and runs the template again with
 
 Here the typed run is the decoded JSON with its objects as gotemplate Structs, except
 the fields docker's types declare as maps; a null becomes the nil slice or map it is in
-Go, and the omitempty fields a document may lack read as their zero value. The table is
-docker 28.2's container.InspectResponse and image.InspectResponse, by field name.
+Go, the omitempty fields a document may lack read as their zero value, and a field
+whose Go name differs from its JSON key goes by the Go name (``.ID``, ``.HostConfig.CPUShares``;
+the raw run still finds ``.Id``). The tables are docker 28.2's container.InspectResponse
+and image.InspectResponse, by field name.
 """
 
 from ketch.cli.format import gotemplate
@@ -42,6 +44,18 @@ _OPTIONAL = {
 }
 
 
+# fields whose Go name is not their JSON key: the typed run knows them by the Go name,
+# the raw run by the key, so in docker both work ({{.ID}} and {{.Id}})
+_GO_NAMES = {
+    (): {"Id": "ID"},
+    ("HostConfig",): {"CpuShares": "CPUShares", "NanoCpus": "NanoCPUs", "CpuPeriod": "CPUPeriod",
+                      "CpuQuota": "CPUQuota", "CpuRealtimePeriod": "CPURealtimePeriod",
+                      "CpuRealtimeRuntime": "CPURealtimeRuntime", "CpuCount": "CPUCount",
+                      "CpuPercent": "CPUPercent", "Dns": "DNS", "DnsOptions": "DNSOptions",
+                      "DnsSearch": "DNSSearch"},
+}
+
+
 def _is_map(path: tuple) -> bool:
     return bool(path) and (path[-1] in _MAPS or path[-2:] == ("LogConfig", "Config"))
 
@@ -54,12 +68,15 @@ def typed(value, path: tuple = ()):
         return value
     if _is_map(path):
         return {k: typed(v, path + ("*",)) for k, v in value.items()}
-    fields = {}
+    fields, tags, go_names = {}, {}, _GO_NAMES.get(path, {})
     for key, v in value.items():
         if v is None:
             v = NIL_MAP if key in _MAPS else NIL_SLICE if key in _SLICES else None
-        fields[key] = typed(v, path + (key,))
-    return Struct(fields, "struct", zero=_OPTIONAL.get(path))
+        name = go_names.get(key, key)
+        if name != key:
+            tags[name] = (key, False)
+        fields[name] = typed(v, path + (key,))
+    return Struct(fields, "struct", zero=_OPTIONAL.get(path), tags=tags)
 
 
 class Inspector:
