@@ -62,6 +62,8 @@ def test_list_json_rows(daemon, created, fmt):
     ("ps", "-a", "--format", "{{.Names"),
     ("images", "--format", "{{.Nope}}"),
     ("images", "--format", "{{.Repository"),
+    ("images", "--format", "{{.Nope}}", "nosuchrepo"),  # no row: the template never runs
+    ("images", "--format", "table {{.Nope}}", "nosuchrepo"),
     ("version", "--format", "{{.Nope}}"),
     ("version", "--format", "{{.Client.ApiVersion}}"),
     ("version", "--format", "{{.Client.APIVersion}} {{.Server.APIVersion}} {{.Server.MinAPIVersion}}"),

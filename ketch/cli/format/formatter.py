@@ -77,17 +77,11 @@ def _header(body: str, headers: dict[str, str]) -> str:
         return ""  # docker ignores it too (and keeps what was printed before the error)
 
 
-class _Header:
-    """The header row: every field is its column title (docker's SubHeaderContext)."""
+class _Header(dict):
+    """The header row, docker's SubHeaderContext: a map of field to column title (a
+    field it lacks is "no value") with one method, Label."""
 
-    def __init__(self, headers: dict[str, str]) -> None:
-        self._headers = headers
-
-    def __getattr__(self, name: str):
-        try:
-            return self._headers[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    GO_METHODS = ("Label",)
 
     @staticmethod
     def Label(name: str) -> str:

@@ -35,12 +35,16 @@ _SLICES = frozenset((
 _OPTIONAL = {
     (): {"Node": None, "SizeRw": None, "SizeRootFs": None, "ImageManifestDescriptor": None,
          "Container": "", "ContainerConfig": None, "VirtualSize": 0, "Descriptor": None,
-         "Manifests": NIL_SLICE, "Parent": "", "Comment": "", "DockerVersion": "", "Author": ""},
+         "Manifests": NIL_SLICE, "Parent": "", "Comment": "", "DockerVersion": "", "Author": "",
+         "Variant": "", "OsVersion": "", "Created": ""},
     ("State",): {"Health": None},
     ("Config",): {"Healthcheck": None, "ArgsEscaped": False, "ExposedPorts": NIL_MAP,
                   "StopSignal": "", "StopTimeout": None, "Shell": NIL_SLICE,
                   "NetworkDisabled": False, "MacAddress": "", "OnBuild": NIL_SLICE},
-    ("HostConfig",): {"Annotations": NIL_MAP, "Init": None},
+    ("HostConfig",): {"Annotations": NIL_MAP, "Init": None, "KernelMemory": 0,
+                      "KernelMemoryTCP": 0, "StorageOpt": NIL_MAP, "Tmpfs": NIL_MAP,
+                      "Sysctls": NIL_MAP, "Runtime": "", "Mounts": NIL_SLICE},
+    ("Mounts",): {"Name": "", "Driver": ""},
 }
 
 

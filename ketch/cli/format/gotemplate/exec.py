@@ -240,6 +240,8 @@ class _State:
             self.errorf("nil pointer evaluating interface {}.%s" % name)
         has_args = (args and len(args) > 1) or final is not _NO_FINAL
         if isinstance(receiver, dict):  # a map or a Struct: values are never called
+            if name in getattr(receiver, "GO_METHODS", ()):  # a map type's own methods
+                return self.eval_call(dot, _Func(getattr(receiver, name)), node, name, args, final)
             value = receiver.get(name, _MISSING)
             if type(receiver) is Struct:
                 if value is _MISSING:
