@@ -90,12 +90,43 @@ def test_template_answers(daemon, args):
     "{{.Config.Cmd}} {{.HostConfig.Links}} {{.Config.Volumes}} {{json .HostConfig.Links}}", "json",
     "{{.ID}} {{.HostConfig.CPUShares}} {{.HostConfig.DNS}}", "{{.Id}} {{.HostConfig.CpuShares}}",
     "{{.ID}} {{.Id}}", "{{json .HostConfig.DNS}} {{json .Config.Labels}} {{.Config.Labels}}",
+    "{{.State}}", "{{json .State}}", "{{.HostConfig.LogConfig}} {{.NetworkSettings.Ports}}",
+    "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}", "{{printf \"%T\" .State.Pid}}",
 ])
 def test_inspect_templates(daemon, created, fmt):
     """docker inspect: the typed struct first, then the raw map with missingkey=error;
     a failure prints an empty line and the error, exit 1."""
     same(daemon, "inspect", "-f", fmt, created)
     same(daemon, "inspect", "-f", fmt, created, created)
+
+
+@needs_docker
+@pytest.mark.parametrize("fmt", [
+    "{{.Metadata}} {{.RootFS}} {{json .Metadata}}", "{{.Config.Cmd}} {{json .Config}}",
+    "{{.Config.Shell}} {{.Config.Hostname}}", "{{.RepoTags}} {{.Os}}/{{.Architecture}} {{.Size}}",
+])
+def test_image_inspect_templates(daemon, fmt):
+    same(daemon, "inspect", "-f", fmt, "busybox")
+
+
+@needs_docker
+@pytest.mark.parametrize("fmt", [
+    "{{.Server}}", "{{.Server.Platform}}|{{.Server.Experimental}}|{{.Server.KernelVersion}}",
+    '{{range $c := .Server.Components}}{{$c.Name}} {{index $c.Details "ApiVersion"}}{{end}}',
+])
+def test_version_server_templates(daemon, fmt):
+    same(daemon, "version", "--format", fmt)
+
+
+@needs_docker
+@pytest.mark.parametrize("fmt", [
+    "{{json .Swarm}} {{.Swarm}}", "{{.Plugins}} {{json .Plugins}}", "{{.DriverStatus}}",
+    "{{range .Warnings}}{{.}}{{end}}|{{.Isolation}}|{{.ContainerdCommit.ID}}|{{json .ContainerdCommit}}",
+    "{{.RegistryConfig.IndexConfigs}} {{.ServerErrors}} {{.ClientErrors}} {{.UserName}}",
+    "{{.Containers}} {{.Images}} {{.OSType}} {{.NCPU}} {{.LoggingDriver}} {{.CgroupDriver}}",
+])
+def test_info_templates(daemon, fmt):
+    same(daemon, "info", "--format", fmt)
 
 
 def test_version_template_exit_codes_through_ketch(daemon):

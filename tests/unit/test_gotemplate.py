@@ -564,13 +564,14 @@ def test_struct_fields_and_errors():
     """A Struct is a Go struct from JSON: a field it lacks is an error naming its type,
     where a map (a plain dict) gives <no value>."""
     s = Struct({"Version": "1", "Inner": Struct({"A": 1}, "inner.T")}, "*pkg.T",
-               zero={"Health": None}, tags={"Version": ("V", False)})
-    assert render("{{.Version}} {{.Inner.A}} {{.Health}}", s) == "1 1 <nil>"
+               tags={"Version": ("V", False)})
+    assert render("{{.Version}} {{.Inner.A}}", s) == "1 1"
     assert error_of("{{.Nope}}", s) == (
         'template: :1:2: executing "" at <.Nope>: can\'t evaluate field Nope in type *pkg.T')
     assert error_of("{{.Inner.B}}", s).endswith("can't evaluate field B in type inner.T")
     assert render("{{json .}}", s) == '{"V":"1","Inner":{"A":1}}'
-    assert render("{{.}}", s) == "&{1 {1}}"
+    assert render("{{.}}", s) == "{1 {1}}"  # text/template prints what a pointer points to
+    assert render("{{.}}", [s]) == "[&{1 {1}}]"
     assert render("{{.nope}}", {"a": 1}) == "<no value>"
 
 

@@ -32,11 +32,8 @@ _SLICES = frozenset((
     "RepoDigests", "Layers", "SecondaryIPAddresses", "SecondaryIPv6Addresses", "Log",
 ))
 # omitempty fields (by the path of the struct that has them) and their zero values
-_OPTIONAL = {
-    (): {"Node": None, "SizeRw": None, "SizeRootFs": None, "ImageManifestDescriptor": None,
-         "Container": "", "ContainerConfig": None, "VirtualSize": 0, "Descriptor": None,
-         "Manifests": NIL_SLICE, "Parent": "", "Comment": "", "DockerVersion": "", "Author": "",
-         "Variant": "", "OsVersion": "", "Created": ""},
+_OPTIONAL_CONTAINER = {
+    (): {"Node": None, "SizeRw": None, "SizeRootFs": None, "ImageManifestDescriptor": None},
     ("State",): {"Health": None},
     ("Config",): {"Healthcheck": None, "ArgsEscaped": False, "ExposedPorts": NIL_MAP,
                   "StopSignal": "", "StopTimeout": None, "Shell": NIL_SLICE,
@@ -46,8 +43,20 @@ _OPTIONAL = {
                       "Sysctls": NIL_MAP, "Runtime": "", "Mounts": NIL_SLICE},
     ("Mounts",): {"Name": "", "Driver": ""},
 }
-
-
+_IMAGE_CONFIG_ZERO = {"User": "", "ExposedPorts": NIL_MAP, "Env": NIL_SLICE,
+                      "Entrypoint": NIL_SLICE, "Cmd": NIL_SLICE, "Volumes": NIL_MAP,
+                      "WorkingDir": "", "Labels": NIL_MAP, "StopSignal": "", "ArgsEscaped": False,
+                      "Healthcheck": None, "OnBuild": NIL_SLICE, "Shell": NIL_SLICE}
+_OPTIONAL_IMAGE = {
+    (): {"Container": "", "ContainerConfig": None, "VirtualSize": 0, "Descriptor": None,
+         "Manifests": NIL_SLICE, "Parent": "", "Comment": "", "DockerVersion": "", "Author": "",
+         "Variant": "", "OsVersion": "", "Created": ""},
+    ("Config",): _IMAGE_CONFIG_ZERO,
+    ("ContainerConfig",): _IMAGE_CONFIG_ZERO,
+}
+# docker 28's image Config is the OCI image config (+ Docker's extensions), every field
+# omitempty: {{json .Config}} of an image shows only what is set
+_IMAGE_CONFIG = tuple(_IMAGE_CONFIG_ZERO)
 # fields whose Go name is not their JSON key: the typed run knows them by the Go name,
 # the raw run by the key, so in docker both work ({{.ID}} and {{.Id}})
 _GO_NAMES = {
@@ -60,27 +69,72 @@ _GO_NAMES = {
 }
 
 
+# time.Time fields (strings in JSON, Go's Time.String() when printed)
+_TIMES = {("Metadata", "LastTagTime"), ("State", "Health", "Log", "Start"),
+          ("State", "Health", "Log", "End")}
+
+
+class GoTime:
+    """A time.Time decoded from RFC 3339: prints as Go's Time.String(), marshals back."""
+
+    GO_TYPE = "time.Time"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        date, _, clock = self.text.partition("T")
+        zone = "Z"
+        for sign in ("Z", "+", "-"):
+            if sign in clock:
+                clock, _, rest = clock.partition(sign)
+                zone = sign + rest
+                break
+        whole, _, frac = clock.partition(".")
+        frac = frac.rstrip("0")
+        if zone == "Z":
+            zone = "+0000 UTC"
+        else:
+            offset = zone.replace(":", "")
+            zone = f"{offset} {offset}"
+        return f"{date} {whole}{'.' + frac if frac else ''} {zone}"
+
+    def _go_marshal_json(self) -> str:
+        return '"%s"' % self.text
+
+
 def _is_map(path: tuple) -> bool:
     return bool(path) and (path[-1] in _MAPS or path[-2:] == ("LogConfig", "Config"))
 
 
-def typed(value, path: tuple = ()):
+def typed(value, path: tuple = (), image: bool | None = None):
     """The decoded JSON as docker's typed struct behaves in a template."""
+    if image is None:
+        image = isinstance(value, dict) and "RootFS" in value
     if isinstance(value, list):
-        return [typed(v, path) for v in value]
+        return [typed(v, path, image) for v in value]
+    if isinstance(value, str) and path in _TIMES:
+        return GoTime(value)
     if not isinstance(value, dict) or value is NIL_MAP:
         return value
     if _is_map(path):
-        return {k: typed(v, path + ("*",)) for k, v in value.items()}
+        return {k: typed(v, path + ("*",), image) for k, v in value.items()}
+    image_config = image and path in (("Config",), ("ContainerConfig",))
     fields, tags, go_names = {}, {}, _GO_NAMES.get(path, {})
     for key, v in value.items():
+        if image_config and key not in _IMAGE_CONFIG:
+            continue
         if v is None:
             v = NIL_MAP if key in _MAPS else NIL_SLICE if key in _SLICES else None
         name = go_names.get(key, key)
-        if name != key:
-            tags[name] = (key, False)
-        fields[name] = typed(v, path + (key,))
-    return Struct(fields, "struct", zero=_OPTIONAL.get(path), tags=tags)
+        if name != key or image_config:
+            tags[name] = (key, image_config)
+        fields[name] = typed(v, path + (key,), image)
+    for name, zero in (_OPTIONAL_IMAGE if image else _OPTIONAL_CONTAINER).get(path, {}).items():
+        if name not in fields:  # the field is there in Go, empty, and JSON omits it
+            fields[name] = zero
+            tags[name] = (name, True)
+    return Struct(fields, "struct", tags=tags)
 
 
 class Inspector:

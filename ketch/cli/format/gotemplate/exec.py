@@ -245,8 +245,6 @@ class _State:
             value = receiver.get(name, _MISSING)
             if type(receiver) is Struct:
                 if value is _MISSING:
-                    value = receiver.zero.get(name, _MISSING)
-                if value is _MISSING:
                     self.errorf("can't evaluate field %s in type %s" % (name, receiver.go_type))
                 if has_args:
                     self.errorf("%s has arguments but cannot be invoked as function" % name)

@@ -151,10 +151,11 @@ def _fmt_arg(v, verb, spec, nested=False):
             return "[]interface {}{%s}" % ", ".join(items)
         return "[%s]" % " ".join(items)
     if isinstance(v, Struct) and not spec.sharp_v:
-        # Go prints a struct's field values in order; a nested pointer would be an
-        # address, which no script can depend on: it prints as the top level does
+        # Go prints a struct's field values in order (text/template dereferences a
+        # pointer first); a nested pointer would be an address, which no script can
+        # depend on: it prints as &{...}
         text = "{%s}" % " ".join(_fmt_arg(x, verb, spec, True) for x in v.values())
-        return ("&" + text) if v.go_type.startswith("*") else text
+        return ("&" + text) if nested and v.go_type.startswith("*") else text
     if isinstance(v, dict):
         items = ["%s:%s" % (_fmt_arg(k, verb, spec, True), _fmt_arg(v[k], verb, spec, True))
                  for k in _sorted_keys(v)]

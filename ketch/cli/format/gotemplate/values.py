@@ -60,17 +60,15 @@ class Struct(dict):
     the struct does not have is, where a plain dict (a Go map) gives "no value".
 
     ``go_type`` names it in errors as Go's reflection does (``*types.Version``);
-    ``zero`` gives the fields a JSON document may omit (omitempty) and what they
-    evaluate to then; ``tags`` maps a field to its JSON key and whether it is
-    omitempty, for fields whose key is not their name (or that JSON omits when empty).
+    ``tags`` maps a field to its JSON key (None: never marshalled) and whether it is
+    omitempty, for fields whose key is not their name or that JSON omits when empty.
     """
 
-    __slots__ = ("go_type", "zero", "tags")
+    __slots__ = ("go_type", "tags")
 
-    def __init__(self, fields, go_type, zero=None, tags=None):
+    def __init__(self, fields, go_type, tags=None):
         super().__init__(fields)
         self.go_type = go_type
-        self.zero = zero or {}
         self.tags = tags or {}
 
 
