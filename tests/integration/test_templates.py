@@ -124,6 +124,8 @@ def test_version_server_templates(daemon, fmt):
     "{{range .Warnings}}{{.}}{{end}}|{{.Isolation}}|{{.ContainerdCommit.ID}}|{{json .ContainerdCommit}}",
     "{{.RegistryConfig.IndexConfigs}} {{.ServerErrors}} {{.ClientErrors}} {{.UserName}}",
     "{{.Containers}} {{.Images}} {{.OSType}} {{.NCPU}} {{.LoggingDriver}} {{.CgroupDriver}}",
+    "{{.Runtimes}} {{json .Runtimes}} {{.Runtimes.runc.Path}} {{.Info.Driver}}",
+    "{{.ClientInfo.Debug}} {{.ClientInfo.Context}} {{.ClientInfo.Plugins}}",
 ])
 def test_info_templates(daemon, fmt):
     same(daemon, "info", "--format", fmt)

@@ -575,6 +575,16 @@ def test_struct_fields_and_errors():
     assert render("{{.nope}}", {"a": 1}) == "<no value>"
 
 
+def test_embedded_structs_promote_and_inline():
+    runtime = Struct({"Path": "runc", "Args": NIL_SLICE}, "system.Runtime",
+                     tags={"Path": ("path", True), "Args": ("runtimeArgs", True)})
+    s = Struct({"Runtime": runtime, "Status": NIL_MAP}, "system.RuntimeWithStatus",
+               tags={"Status": ("status", True)}, embedded=("Runtime",))
+    assert render("{{.Path}} {{.Runtime.Path}} {{.}}", s) == "runc runc {{runc []} map[]}"
+    assert render("{{json .}}", s) == '{"path":"runc"}'
+    assert error_of("{{.Nope}}", s).endswith("can't evaluate field Nope in type system.RuntimeWithStatus")
+
+
 def test_struct_json_omitempty():
     s = Struct({"A": "", "B": 0, "C": NIL_SLICE, "D": "x", "E": NIL_MAP}, "T",
                tags={"A": ("A", True), "B": ("b", True), "C": ("C", True), "E": ("E", False)})

@@ -17,7 +17,8 @@ from ketch.cli.format.gotemplate import NIL_MAP, NIL_SLICE, Struct
 _ABSENT = object()
 
 
-def _build(doc: dict | None, go_type: str, spec: tuple, extra: dict | None = None) -> Struct:
+def _build(doc: dict | None, go_type: str, spec: tuple, extra: dict | None = None,
+           embedded: tuple = ()) -> Struct:
     doc = doc or {}
     fields, tags = {}, {}
     for entry in spec:
@@ -33,7 +34,7 @@ def _build(doc: dict | None, go_type: str, spec: tuple, extra: dict | None = Non
     for name, (value, key, omitempty) in (extra or {}).items():
         fields[name] = value
         tags[name] = (key, omitempty)
-    return Struct(fields, go_type, tags=tags)
+    return Struct(fields, go_type, tags=tags, embedded=embedded)
 
 
 def _pointer(go_type: str, spec: tuple):
@@ -82,6 +83,21 @@ _SWARM = (
     ("Managers", 0, "Managers", True), ("Cluster", None, "Cluster", True),
     ("Warnings", NIL_SLICE, "Warnings", True),
 )
+_RUNTIME = (("Path", "", "path", True), ("Args", NIL_SLICE, "runtimeArgs", True),
+            ("Type", "", "runtimeType", True), ("Options", NIL_MAP, "options", True))
+
+
+def _runtimes(docs: dict | None):
+    """map[string]RuntimeWithStatus: a Runtime embedded, and its Status."""
+    if docs is None:
+        return NIL_MAP
+    return {name: Struct({"Runtime": _build(doc, "system.Runtime", _RUNTIME),
+                          "Status": (doc or {}).get("status") or NIL_MAP},
+                         "system.RuntimeWithStatus", tags={"Status": ("status", True)},
+                         embedded=("Runtime",))
+            for name, doc in docs.items()}
+
+
 _PLUGINS = tuple((n, NIL_SLICE, n, False) for n in ("Volume", "Network", "Authorization", "Log"))
 _REGISTRY = (
     ("AllowNondistributableArtifactsCIDRs", NIL_SLICE, "AllowNondistributableArtifactsCIDRs", True),
@@ -119,7 +135,7 @@ _SYSTEM_INFO = (
     _count("NCPU"), _count("MemTotal"), _list("GenericResources"), "DockerRootDir",
     ("HTTPProxy", "", "HttpProxy", False), ("HTTPSProxy", "", "HttpsProxy", False), "NoProxy",
     "Name", _list("Labels"), _flag("ExperimentalBuild"), "ServerVersion",
-    ("Runtimes", NIL_MAP, "Runtimes", False), "DefaultRuntime",
+    ("Runtimes", _runtimes, "Runtimes", False), "DefaultRuntime",
     ("Swarm", _value("swarm.Info", _SWARM), "Swarm", False), _flag("LiveRestoreEnabled"),
     "Isolation", "InitBinary",
     ("ContainerdCommit", _value("system.Commit", _COMMIT), "ContainerdCommit", False),
@@ -134,14 +150,20 @@ _SYSTEM_INFO = (
 
 def docker_info(server: dict | None, client: dict, server_errors: list[str],
                 client_errors: list[str]) -> Struct:
-    """docker/cli's dockerInfo: system.Info's fields (embedded, so at the top level),
-    ServerErrors, ClientInfo (Debug, clientVersion's fields, Plugins, Warnings) and
+    """docker/cli's dockerInfo: *system.Info embedded (its fields at the top level),
+    ServerErrors, ClientInfo (Debug, clientVersion embedded, Plugins, Warnings) and
     ClientErrors. Without a daemon, system.Info is all zero values, as docker's is."""
-    client_info = _build(client, "*system.clientInfo", (_flag("Debug"),) + _CLIENT_VERSION, {
-        "Plugins": ([], "Plugins", False), "Warnings": (NIL_SLICE, "Warnings", False)})
-    return _build(server, "system.dockerInfo", _SYSTEM_INFO, {
-        "ServerErrors": (list(server_errors) or NIL_SLICE, "ServerErrors", True),
-        "UserName": ("", None, False),
-        "ClientInfo": (client_info, "ClientInfo", True),
-        "ClientErrors": (list(client_errors) or NIL_SLICE, "ClientErrors", True),
-    })
+    client_info = Struct({
+        "Debug": bool(client.get("Debug")),
+        "clientVersion": _build(client, "system.clientVersion", _CLIENT_VERSION),
+        "Plugins": [], "Warnings": NIL_SLICE,
+    }, "*system.clientInfo", embedded=("clientVersion",))
+    return Struct({
+        "Info": _build(server, "*system.Info", _SYSTEM_INFO),
+        "ServerErrors": list(server_errors) or NIL_SLICE,
+        "UserName": "",
+        "ClientInfo": client_info,
+        "ClientErrors": list(client_errors) or NIL_SLICE,
+    }, "system.dockerInfo", embedded=("Info",), tags={
+        "ServerErrors": ("ServerErrors", True), "UserName": (None, False),
+        "ClientInfo": ("ClientInfo", True), "ClientErrors": ("ClientErrors", True)})

@@ -244,6 +244,8 @@ class _State:
                 return self.eval_call(dot, _Func(getattr(receiver, name)), node, name, args, final)
             value = receiver.get(name, _MISSING)
             if type(receiver) is Struct:
+                if value is _MISSING and receiver.embedded:
+                    value = receiver.promoted(name, _MISSING)
                 if value is _MISSING:
                     self.errorf("can't evaluate field %s in type %s" % (name, receiver.go_type))
                 if has_args:

@@ -46,12 +46,7 @@ def _json_encode(v):
     if isinstance(v, (list, tuple)):
         return "[%s]" % ",".join(map(_json_encode, v))
     if isinstance(v, Struct):
-        fields = []
-        for name, x in v.items():
-            key, omitempty = v.tags.get(name, (name, False))
-            if key is not None and not (omitempty and _empty(x)):
-                fields.append("%s:%s" % (_json_encode(key), _json_encode(x)))
-        return "{%s}" % ",".join(fields)
+        return "{%s}" % ",".join(_struct_fields(v))
     if isinstance(v, dict):
         # insertion order: the dict came from Docker's JSON, in struct field order
         return "{%s}" % ",".join("%s:%s" % (_json_encode(str(k)), _json_encode(x))
@@ -60,6 +55,19 @@ def _json_encode(v):
     if marshal is not None:
         return marshal()
     return '"%s"' % str(v).translate(_JSON_ESCAPES)
+
+
+def _struct_fields(v):
+    """encoding/json's "key":value pairs of a struct, an embedded struct's inline."""
+    fields = []
+    for name, x in v.items():
+        if name in v.embedded and isinstance(x, Struct):
+            fields += _struct_fields(x)
+            continue
+        key, omitempty = v.tags.get(name, (name, False))
+        if key is not None and not (omitempty and _empty(x)):
+            fields.append("%s:%s" % (_json_encode(key), _json_encode(x)))
+    return fields
 
 
 def _empty(v):

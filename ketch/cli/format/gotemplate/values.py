@@ -62,14 +62,29 @@ class Struct(dict):
     ``go_type`` names it in errors as Go's reflection does (``*types.Version``);
     ``tags`` maps a field to its JSON key (None: never marshalled) and whether it is
     omitempty, for fields whose key is not their name or that JSON omits when empty.
+    ``embedded`` names the fields that are embedded structs: their fields are promoted
+    (``.Path`` of a RuntimeWithStatus is its Runtime's) and marshalled inline.
     """
 
-    __slots__ = ("go_type", "tags")
+    __slots__ = ("go_type", "tags", "embedded")
 
-    def __init__(self, fields, go_type, tags=None):
+    def __init__(self, fields, go_type, tags=None, embedded=()):
         super().__init__(fields)
         self.go_type = go_type
         self.tags = tags or {}
+        self.embedded = embedded
+
+    def promoted(self, name, default):
+        """The field ``name`` of an embedded struct, as Go promotes it."""
+        for field in self.embedded:
+            inner = self.get(field)
+            if isinstance(inner, Struct):
+                value = inner.get(name, _MISSING)
+                if value is _MISSING:
+                    value = inner.promoted(name, _MISSING)
+                if value is not _MISSING:
+                    return value
+        return default
 
 
 class NilSlice(tuple):
