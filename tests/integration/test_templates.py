@@ -154,3 +154,21 @@ def test_version_template_without_a_daemon(tmp_path):
     assert res.returncode == 1
     assert res.stdout == "1.45|<nil>|\n"
     assert res.stderr.startswith("Cannot connect to the ketch daemon")
+
+
+def test_info_template_without_a_daemon(tmp_path):
+    """docker 28: the zero-valued info is printed; the connection error comes first in
+    docker's joined error, a template error after it, and a parse error exits 64."""
+    def info(fmt):
+        return subprocess.run([PYTHON, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                               "from ketch.cli.main import main; sys.exit(main(sys.argv[2:]))", REPO,
+                               "-H", f"unix://{tmp_path}/none.sock", "info", "--format", fmt],
+                              capture_output=True, text=True)
+    res = info("a{{.ServerVersion}}{{.Containers}}b{{.Nope}}")
+    assert (res.returncode, res.stdout) == (1, "a0b\n")
+    lines = res.stderr.splitlines()
+    assert lines[0].startswith("Cannot connect to the ketch daemon") and lines[1] == (
+        'template: :1:37: executing "" at <.Nope>: can\'t evaluate field Nope in type system.dockerInfo')
+    res = info("{{.Driver")
+    assert (res.returncode, res.stdout) == (64, "")
+    assert res.stderr.splitlines()[1] == "template parsing error: template: :1: unclosed action"

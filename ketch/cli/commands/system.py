@@ -100,7 +100,8 @@ def _info_template(cli, fmt: str) -> int:
     try:
         tmpl = gotemplate.parse("{{json .}}" if fmt == "json" else fmt)
     except gotemplate.TemplateError as exc:  # errors.As finds this status in docker's Join
-        raise StatusError(64, f"template parsing error: {exc}")
+        message = f"template parsing error: {exc}"
+        raise StatusError(64, f"{error}\n{message}" if error else message)
     _print_template(tmpl, doc, error, tabs=False, join_errors=True)
     return 0
 
@@ -128,6 +129,7 @@ def _print_template(tmpl, value, error: str | None, tabs: bool, join_errors: boo
     else:
         text += "\n"
     sys.stdout.write(text)
+    sys.stdout.flush()  # before the error, as docker writes them
     if error and failure and join_errors:
         raise StatusError(1, f"{error}\n{failure}")
     if error or failure:
