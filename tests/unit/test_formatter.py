@@ -223,3 +223,38 @@ def test_json_of_stats_rows():
     with pytest.raises(FormatError) as exc:
         render("{{.Nope}}", [row], HEADERS, TABLE)
     assert str(exc.value).endswith("can't evaluate field Nope in type *container.statsContext")
+
+
+@pytest.mark.parametrize("fmt,text", [
+    # docker 28.2.2 `ps --format` without a daemon: its rows' fields are Go methods
+    ("{{.Label}}", 'failed to execute template: template: :1:2: executing "" at <.Label>: '
+                   "wrong number of args for Label: want 1 got 0"),
+    ('{{.Label "a" "b"}}', 'failed to execute template: template: :1:2: executing "" at <.Label>: '
+                           "wrong number of args for Label: want 1 got 2"),
+    ('{{.ID "x"}}', 'failed to execute template: template: :1:2: executing "" at <.ID>: '
+                    "wrong number of args for ID: want 0 got 1"),
+    ("{{.Label 1}}", 'failed to execute template: template: :1:9: executing "" at <1>: '
+                     "expected string; found 1"),
+    ("{{.Size 1}}", 'failed to execute template: template: :1:2: executing "" at <.Size>: '
+                    "wrong number of args for Size: want 0 got 1"),
+    ("{{json .Label}}", 'failed to execute template: template: :1:7: executing "" at <.Label>: '
+                        "wrong number of args for Label: want 1 got 0"),
+    ("{{.Platform.Nope}}", 'failed to execute template: template: :1:11: executing "" at '
+                           "<.Platform.Nope>: can't evaluate field Nope in type *formatter.Platform"),
+    ("{{.Platform.OS}}", 'failed to execute template: template: :1:11: executing "" at '
+                         "<.Platform.OS>: nil pointer evaluating *formatter.Platform.OS"),
+    ("{{index .Names 0}}", 'failed to execute template: template: :1:2: executing "" at '
+                           "<index .Names 0>: error calling index: reflect: string index out of range"),
+    ('{{index (split .Names ",") 1}}', 'failed to execute template: template: :1:2: executing "" at '
+                                       '<index (split .Names ",") 1>: error calling index: reflect: '
+                                       "slice index out of range"),
+])
+def test_ps_check_errors_as_docker(fmt, text):
+    with pytest.raises(FormatError) as exc:
+        check(fmt, ContainerContext({}))
+    assert str(exc.value) == text
+
+
+def test_nil_platform_prints_nil_and_null():
+    assert containers("{{.Platform}} {{json .Platform}} {{if .Platform}}y{{else}}n{{end}}",
+                      CONTAINERS[:1]) == "<nil> null n\n"

@@ -437,8 +437,16 @@ EXEC_ERRORS = [
     ("{{lt true false}}", None,
      'template: :1:2: executing "" at <lt true false>: error calling lt: '
      "invalid type for comparison"),
-    ("{{upper 1}}", None,
-     'template: :1:8: executing "" at <1>: wrong type for value; expected string; got int'),
+    # a constant is checked against the parameter as Go's evalString/evalInteger do
+    # (docker 28.2.2 ps --format); a computed value by validateType
+    ("{{upper 1}}", None, 'template: :1:8: executing "" at <1>: expected string; found 1'),
+    ("{{upper 'a'}}", None, "template: :1:8: executing \"\" at <'a'>: expected string; found 'a'"),
+    ('{{pad "x" "a" 2}}', None,
+     'template: :1:10: executing "" at <"a">: expected integer; found "a"'),
+    ("{{truncate \"x\" true}}", None,
+     'template: :1:15: executing "" at <true>: expected integer; found true'),
+    ("{{upper .N}}", {"N": 1},
+     'template: :1:8: executing "" at <.N>: wrong type for value; expected string; got int'),
     ("{{upper .Missing}}", {},
      'template: :1:8: executing "" at <.Missing>: invalid value; expected string'),
     ('{{join "a" ","}}', None,

@@ -12,7 +12,7 @@ context`` (remote endpoints) is a different feature that needs the name ``cli/co
 
 import time
 
-from ketch.cli.format.gotemplate import json_encode
+from ketch.cli.format.gotemplate import NilPointer, json_encode
 from ketch.units import go_quote, human_duration, human_size
 
 CONTAINER_HEADERS = {
@@ -128,8 +128,16 @@ class Platform:
 
     GO_TYPE = "*formatter.Platform"
 
+    FIELDS = ("Platform", "Architecture", "OS", "OSVersion", "OSFeatures", "Variant")
+
     def __init__(self, doc: dict) -> None:
         self._doc = doc
+        # the fields of the ocispec.Platform it embeds
+        self.Architecture = doc.get("architecture", "")
+        self.OS = doc.get("os", "")
+        self.OSVersion = doc.get("os.version", "")
+        self.OSFeatures = doc.get("os.features") or []
+        self.Variant = doc.get("variant", "")
 
     def __str__(self) -> str:
         p = self._doc
@@ -146,6 +154,9 @@ class Platform:
 
     def _go_marshal_json(self) -> str:
         return json_encode(self.as_json())
+
+
+_NO_PLATFORM = NilPointer("*formatter.Platform", Platform.FIELDS)
 
 
 class ContainerContext(Row):
@@ -201,9 +212,9 @@ class ContainerContext(Row):
         return self._c.get("Status", "")
 
     @property
-    def Platform(self) -> Platform | None:
+    def Platform(self) -> Platform | NilPointer:
         platform = (self._c.get("ImageManifestDescriptor") or {}).get("platform")
-        return None if platform is None else Platform(platform)
+        return _NO_PLATFORM if platform is None else Platform(platform)
 
     @property
     def Size(self) -> str:

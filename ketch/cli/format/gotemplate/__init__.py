@@ -45,9 +45,11 @@ Standard library only, no `re` or `json`: the CLI imports this on every command.
 from ketch.cli.format.gotemplate.exec import _State
 from ketch.cli.format.gotemplate.funcs import _FUNCS, json_encode
 from ketch.cli.format.gotemplate.parser import _Action, _Field, _Parser, _Text
-from ketch.cli.format.gotemplate.values import NIL_MAP, NIL_SLICE, _Func, Struct, TemplateError
+from ketch.cli.format.gotemplate.values import (NIL_MAP, NIL_SLICE, _Func, NilPointer, Struct,
+                                                TemplateError)
 
-__all__ = ["TemplateError", "Template", "Struct", "NIL_MAP", "NIL_SLICE", "json_encode", "parse"]
+__all__ = ["TemplateError", "Template", "Struct", "NilPointer", "NIL_MAP", "NIL_SLICE",
+           "json_encode", "parse"]
 
 
 def parse(text: str, funcs: dict | None = None, name: str = "") -> "Template":

@@ -6,13 +6,15 @@ including Go's in-band errors such as %!d(string=x).
 
 import math
 
-from ketch.cli.format.gotemplate.values import _MISSING, Struct
+from ketch.cli.format.gotemplate.values import _MISSING, NilPointer, Struct
 
 
 def _go_type(v):
     """The Go type a JSON-decoded value has, as Go's error messages name it."""
     if v is None or v is _MISSING:
         return "<nil>"
+    if type(v) is NilPointer:
+        return v.go_type
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, int):
@@ -133,7 +135,7 @@ def _fmt_arg(v, verb, spec, nested=False):
     """Formats one operand for one verb as Go's fmt does."""
     if verb == "T":
         return _pad(_go_type(v), spec)
-    if v is None or v is _MISSING:
+    if v is None or v is _MISSING or type(v) is NilPointer:
         if spec.sharp_v:
             return "interface {}(nil)" if nested else "<nil>"
         return _pad("<nil>", spec) if verb == "v" or nested else _bad_verb(v, verb, spec)

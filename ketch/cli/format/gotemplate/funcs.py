@@ -10,7 +10,8 @@ import math
 from ketch.cli.format.gotemplate.exec import _truth
 from ketch.cli.format.gotemplate.fmt import (_digits, _exp_form, _fixed_form, _go_type, _print,
                                       _println, _sprint, _sprintf)
-from ketch.cli.format.gotemplate.values import _Func, _FuncError, _MISSING, NilMap, NilSlice, Struct
+from ketch.cli.format.gotemplate.values import (_Func, _FuncError, _MISSING, NilMap, NilPointer,
+                                                NilSlice, Struct)
 
 
 # ---- JSON: docker/cli's json function --------------------------------------
@@ -35,7 +36,7 @@ def _json_float(f):
 
 
 def _json_encode(v):
-    if v is None or v is _MISSING or type(v) in (NilSlice, NilMap):
+    if v is None or v is _MISSING or type(v) in (NilSlice, NilMap, NilPointer):
         return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -129,8 +130,9 @@ def _index(item, *indexes):
         if isinstance(item, (list, tuple, str)):
             seq = item.encode() if isinstance(item, str) else item  # Go indexes bytes
             x = _index_arg(index, len(seq))
-            if x == len(seq):
-                raise _FuncError("index out of range: %d" % x)
+            if x == len(seq):  # past indexArg's check, reflect's Index panics
+                raise _FuncError("reflect: %s index out of range"
+                                 % ("string" if isinstance(item, str) else "slice"))
             item = seq[x]
         elif isinstance(item, dict):
             if _is_nil(index):

@@ -101,3 +101,15 @@ class NilMap(dict):
 
 NIL_SLICE = NilSlice()
 NIL_MAP = NilMap()
+
+
+class NilPointer:
+    """A typed nil pointer to a struct (``*formatter.Platform`` of a container without
+    one): prints <nil>, marshals null, is false; a field of the struct is Go's "nil
+    pointer evaluating", a name it lacks "can't evaluate field"."""
+
+    __slots__ = ("go_type", "fields")
+
+    def __init__(self, go_type, fields=()):
+        self.go_type = go_type
+        self.fields = frozenset(fields)
