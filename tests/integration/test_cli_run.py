@@ -279,7 +279,7 @@ def test_daemon_not_reachable_names_the_socket(tmp_path):
 def test_version_and_info(daemon):
     res = daemon.ketch("version")
     assert "Server: ketch" in res.stdout and "API version:      1.45" in res.stdout
-    assert daemon.ketch("version", "-f", "{{.Server.ApiVersion}}").stdout == "1.45\n"
+    assert daemon.ketch("version", "-f", "{{.Server.APIVersion}}").stdout == "1.45\n"  # the Go field
     info = daemon.ketch("info")
     assert " Storage Driver: overlay2" in info.stdout
     assert daemon.ketch("info", "-f", "{{.DockerRootDir}}").stdout.strip() == daemon.data_root

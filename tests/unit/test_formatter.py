@@ -18,7 +18,7 @@ from ketch.cli.format import rows
 from ketch.cli.format.rows import (
     CONTAINER_HEADERS, CONTAINER_TABLE, IMAGE_HEADERS, IMAGE_TABLE, ContainerContext, image_rows,
 )
-from ketch.cli.format.formatter import FormatError, render
+from ketch.cli.format.formatter import FormatError, check, render
 
 NOW = 1795387800
 
@@ -144,15 +144,117 @@ def test_no_rows(fmt, text):
     assert containers(fmt, []) == text
 
 
-@pytest.mark.parametrize("fmt,items,prefix", [
-    ("{{lower .Names}", CONTAINERS, "template parsing error: "),
-    ("{{.Foo}}", CONTAINERS, "failed to execute template: "),
-    # an unknown field fails even with no rows: the format is checked against the row type
-    ("table {{.Foo}}", [], "failed to execute template: "),
-    ("{{.Foo}}", [], "failed to execute template: "),
-    ("{{.Names.Foo}}", [], "failed to execute template: "),
+@pytest.mark.parametrize("fmt,items,text", [
+    # docker's formatter.Context wraps both parse and execution errors so (images, stats)
+    ("{{lower .Names}", CONTAINERS, "template parsing error: template: :1: unexpected \"}\" in operand"),
+    ("{{.Foo}}", CONTAINERS, "template parsing error: template: :1:2: executing \"\" at <.Foo>: "
+                             "can't evaluate field Foo in type *formatter.ContainerContext"),
+    ("table {{.Names.Foo}}", CONTAINERS, "template parsing error: template: :1:8: executing \"\" at "
+                                         "<.Names.Foo>: can't evaluate field Foo in type string"),
 ])
-def test_errors(fmt, items, prefix):
+def test_errors(fmt, items, text):
     with pytest.raises(FormatError) as exc:
         containers(fmt, items)
-    assert str(exc.value).startswith(prefix)
+    assert str(exc.value) == text
+
+
+def test_image_errors_name_the_go_type():
+    """docker 28.2.2: images --format '{{.Nope}}'"""
+    with pytest.raises(FormatError) as exc:
+        images("{{.Nope}}")
+    assert str(exc.value) == ('template parsing error: template: :1:2: executing "" at <.Nope>: '
+                              "can't evaluate field Nope in type *formatter.imageContext")
+
+
+@pytest.mark.parametrize("fmt,text", [("{{.Foo}}", ""), ("{{.Names.Foo}}", ""),
+                                      ("table {{.Foo}}", "<no value>\n"),
+                                      ("table {{.Names.Foo}}", "\n")])
+def test_no_rows_run_no_template(fmt, text):
+    """docker images/stats execute the template per row only: nothing to run, no error.
+    A table still prints its header: the template over a map of titles, where a field
+    it lacks is "<no value>" (docker 28.2.2 images --format 'table {{.Nope}}' nosuchrepo)
+    and an error leaves the line empty."""
+    assert containers(fmt, []) == text
+
+
+@pytest.mark.parametrize("fmt,text", [
+    # what docker 28.2.2 `ps --format` answered, before asking the daemon
+    ("{{.Names", "failed to parse template: template: :1: unclosed action"),
+    ("{{.Nope}}", "failed to execute template: template: :1:2: executing \"\" at <.Nope>: "
+                  "can't evaluate field Nope in type *formatter.ContainerContext"),
+    ("table {{.Nope}}", "failed to execute template: template: :1:8: executing \"\" at <.Nope>: "
+                        "can't evaluate field Nope in type *formatter.ContainerContext"),
+])
+def test_ps_checks_the_format(fmt, text):
+    with pytest.raises(FormatError) as exc:
+        check(fmt, ContainerContext({}))
+    assert str(exc.value) == text
+
+
+@pytest.mark.parametrize("fmt", ["{{.Names}}", "table {{.ID}}\\t{{.Label \"x\"}}", "json",
+                                 "{{json .}}", "{{.Size}} {{.Platform}}"])
+def test_ps_check_passes(fmt):
+    check(fmt, ContainerContext({}))
+
+
+def test_json_template_is_the_json_format():
+    """`{{json .}}` marshals the row as `--format json` does (docker's MarshalJSON of the
+    context), not the row's Python repr."""
+    for fmt in ("{{json .}}", " {{json .}}"):
+        assert containers(fmt) == containers("json")
+        assert images(fmt) == images("json")
+    assert containers("{{json .}}").startswith('{"Command":"\\"echo hi\\"","CreatedAt":')
+    assert images("json").splitlines()[0] == (
+        '{"Containers":"N/A","CreatedAt":"%s","CreatedSince":"2 minutes ago",'
+        '"Digest":"\\u003cnone\\u003e","ID":"184343a00fd4","Repository":"ketch-probe",'
+        '"SharedSize":"N/A","Size":"1.98MB","Tag":"users","UniqueSize":"N/A",'
+        '"VirtualSize":"1.98MB"}' % IMAGES[0].CreatedAt)
+
+
+def test_json_of_stats_rows():
+    from ketch.cli.commands.resources import HEADERS, TABLE, StatsRow
+    row = StatsRow({"id": "a3ba5463d459" + "0" * 52, "name": "/tp1"}, "tp1", True)
+    out = render("{{json .}}", [row], HEADERS, TABLE)
+    # docker 28.2.2 stats --no-stream --format '{{json .}}' of a created container
+    assert out == ('{"BlockIO":"0B / 0B","CPUPerc":"0.00%","Container":"tp1","ID":"a3ba5463d459",'
+                   '"MemPerc":"0.00%","MemUsage":"0B / 0B","Name":"tp1","NetIO":"0B / 0B",'
+                   '"PIDs":"0"}\n')
+    assert render("json", [row], HEADERS, TABLE) == out
+    with pytest.raises(FormatError) as exc:
+        render("{{.Nope}}", [row], HEADERS, TABLE)
+    assert str(exc.value).endswith("can't evaluate field Nope in type *container.statsContext")
+
+
+@pytest.mark.parametrize("fmt,text", [
+    # docker 28.2.2 `ps --format` without a daemon: its rows' fields are Go methods
+    ("{{.Label}}", 'failed to execute template: template: :1:2: executing "" at <.Label>: '
+                   "wrong number of args for Label: want 1 got 0"),
+    ('{{.Label "a" "b"}}', 'failed to execute template: template: :1:2: executing "" at <.Label>: '
+                           "wrong number of args for Label: want 1 got 2"),
+    ('{{.ID "x"}}', 'failed to execute template: template: :1:2: executing "" at <.ID>: '
+                    "wrong number of args for ID: want 0 got 1"),
+    ("{{.Label 1}}", 'failed to execute template: template: :1:9: executing "" at <1>: '
+                     "expected string; found 1"),
+    ("{{.Size 1}}", 'failed to execute template: template: :1:2: executing "" at <.Size>: '
+                    "wrong number of args for Size: want 0 got 1"),
+    ("{{json .Label}}", 'failed to execute template: template: :1:7: executing "" at <.Label>: '
+                        "wrong number of args for Label: want 1 got 0"),
+    ("{{.Platform.Nope}}", 'failed to execute template: template: :1:11: executing "" at '
+                           "<.Platform.Nope>: can't evaluate field Nope in type *formatter.Platform"),
+    ("{{.Platform.OS}}", 'failed to execute template: template: :1:11: executing "" at '
+                         "<.Platform.OS>: nil pointer evaluating *formatter.Platform.OS"),
+    ("{{index .Names 0}}", 'failed to execute template: template: :1:2: executing "" at '
+                           "<index .Names 0>: error calling index: reflect: string index out of range"),
+    ('{{index (split .Names ",") 1}}', 'failed to execute template: template: :1:2: executing "" at '
+                                       '<index (split .Names ",") 1>: error calling index: reflect: '
+                                       "slice index out of range"),
+])
+def test_ps_check_errors_as_docker(fmt, text):
+    with pytest.raises(FormatError) as exc:
+        check(fmt, ContainerContext({}))
+    assert str(exc.value) == text
+
+
+def test_nil_platform_prints_nil_and_null():
+    assert containers("{{.Platform}} {{json .Platform}} {{if .Platform}}y{{else}}n{{end}}",
+                      CONTAINERS[:1]) == "<nil> null n\n"

@@ -437,8 +437,16 @@ EXEC_ERRORS = [
     ("{{lt true false}}", None,
      'template: :1:2: executing "" at <lt true false>: error calling lt: '
      "invalid type for comparison"),
-    ("{{upper 1}}", None,
-     'template: :1:8: executing "" at <1>: wrong type for value; expected string; got int'),
+    # a constant is checked against the parameter as Go's evalString/evalInteger do
+    # (docker 28.2.2 ps --format); a computed value by validateType
+    ("{{upper 1}}", None, 'template: :1:8: executing "" at <1>: expected string; found 1'),
+    ("{{upper 'a'}}", None, "template: :1:8: executing \"\" at <'a'>: expected string; found 'a'"),
+    ('{{pad "x" "a" 2}}', None,
+     'template: :1:10: executing "" at <"a">: expected integer; found "a"'),
+    ("{{truncate \"x\" true}}", None,
+     'template: :1:15: executing "" at <true>: expected integer; found true'),
+    ("{{upper .N}}", {"N": 1},
+     'template: :1:8: executing "" at <.N>: wrong type for value; expected string; got int'),
     ("{{upper .Missing}}", {},
      'template: :1:8: executing "" at <.Missing>: invalid value; expected string'),
     ('{{join "a" ","}}', None,
@@ -554,3 +562,86 @@ def test_plain_fields_match_the_tree_walk(text, data):
 ])
 def test_which_templates_take_the_plain_path(text, plain):
     assert (parse(text)._plain is not None) == plain
+
+
+# -- what docker's commands need besides the language: Go structs, missingkey=error, names ----
+from ketch.cli.format.gotemplate import NIL_MAP, NIL_SLICE, Struct  # noqa: E402
+
+
+def test_struct_fields_and_errors():
+    """A Struct is a Go struct from JSON: a field it lacks is an error naming its type,
+    where a map (a plain dict) gives <no value>."""
+    s = Struct({"Version": "1", "Inner": Struct({"A": 1}, "inner.T")}, "*pkg.T",
+               tags={"Version": ("V", False)})
+    assert render("{{.Version}} {{.Inner.A}}", s) == "1 1"
+    assert error_of("{{.Nope}}", s) == (
+        'template: :1:2: executing "" at <.Nope>: can\'t evaluate field Nope in type *pkg.T')
+    assert error_of("{{.Inner.B}}", s).endswith("can't evaluate field B in type inner.T")
+    assert render("{{json .}}", s) == '{"V":"1","Inner":{"A":1}}'
+    assert render("{{.}}", s) == "{1 {1}}"  # text/template prints what a pointer points to
+    assert render("{{.}}", [s]) == "[&{1 {1}}]"
+    assert render("{{.nope}}", {"a": 1}) == "<no value>"
+
+
+def test_embedded_structs_promote_and_inline():
+    runtime = Struct({"Path": "runc", "Args": NIL_SLICE}, "system.Runtime",
+                     tags={"Path": ("path", True), "Args": ("runtimeArgs", True)})
+    s = Struct({"Runtime": runtime, "Status": NIL_MAP}, "system.RuntimeWithStatus",
+               tags={"Status": ("status", True)}, embedded=("Runtime",))
+    assert render("{{.Path}} {{.Runtime.Path}} {{.}}", s) == "runc runc {{runc []} map[]}"
+    assert render("{{json .}}", s) == '{"path":"runc"}'
+    assert error_of("{{.Nope}}", s).endswith("can't evaluate field Nope in type system.RuntimeWithStatus")
+
+
+def test_struct_json_omitempty():
+    s = Struct({"A": "", "B": 0, "C": NIL_SLICE, "D": "x", "E": NIL_MAP}, "T",
+               tags={"A": ("A", True), "B": ("b", True), "C": ("C", True), "E": ("E", False)})
+    assert render("{{json .}}", s) == '{"D":"x","E":null}'
+
+
+def test_nil_slices_and_maps_print_empty_and_marshal_null():
+    data = {"S": NIL_SLICE, "M": NIL_MAP}
+    assert render("{{.S}} {{.M}} {{len .S}} {{if .S}}y{{else}}n{{end}}", data) == "[] map[] 0 n"
+    assert render("{{json .S}} {{json .M}}", data) == "null null"
+
+
+def test_missing_key_error_option():
+    """Go's Option("missingkey=error"), which docker inspect's raw fallback sets."""
+    t = parse("{{.State.Nope}}")
+    assert t.execute({"State": {}}) == "<no value>"
+    with pytest.raises(TemplateError) as info:
+        t.execute({"State": {}}, missing_key_error=True)
+    assert str(info.value) == \
+        'template: :1:8: executing "" at <.State.Nope>: map has no entry for key "Nope"'
+    with pytest.raises(TemplateError, match='map has no entry for key "State"'):
+        t.execute({}, missing_key_error=True)
+
+
+def test_template_name_in_errors():
+    """docker version's template is named "version" and its errors say so."""
+    with pytest.raises(TemplateError) as info:
+        parse("{{.Client.Version", name="version")
+    assert str(info.value) == "template: version:1: unclosed action"
+    with pytest.raises(TemplateError) as info:
+        parse("a{{.Nope}}", name="version").execute(Struct({}, "system.versionInfo"))
+    assert str(info.value) == ('template: version:1:3: executing "version" at <.Nope>: '
+                               "can't evaluate field Nope in type system.versionInfo")
+
+
+def test_failed_execution_keeps_what_was_written():
+    """Go's Execute writes as it goes: docker version prints the part before an error."""
+    with pytest.raises(TemplateError) as info:
+        parse("a{{.X}}b{{.Nope}}c").execute(Struct({"X": 1}, "T"))
+    assert info.value.output == "a1b"
+
+
+def test_objects_name_their_go_type_and_marshal_themselves():
+    class Ctx:
+        GO_TYPE = "*formatter.ContainerContext"
+
+        def _go_marshal_json(self):
+            return '{"ID":"x"}'
+    assert render("{{json .}}", Ctx()) == '{"ID":"x"}'
+    assert render("{{json .}}", [Ctx()]) == '[{"ID":"x"}]'
+    assert error_of("{{.Nope}}", Ctx()).endswith(
+        "can't evaluate field Nope in type *formatter.ContainerContext")

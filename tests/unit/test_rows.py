@@ -11,6 +11,7 @@ import types
 import pytest
 
 from ketch.cli.format import rows
+from ketch.cli.format.gotemplate import NilPointer
 from ketch.cli.format.rows import ContainerContext, image_rows
 
 NOW = 1795387800
@@ -206,4 +207,7 @@ def test_platform():
         "architecture": "amd64", "os": "linux"}}))
     assert (str(row.Platform), row.Platform.as_json()) == (
         "linux/amd64", {"architecture": "amd64", "os": "linux"})
-    assert ContainerContext(container()).Platform is None
+    # a typed nil *formatter.Platform: <nil>, null, and Go's errors for its fields
+    nil = ContainerContext(container()).Platform
+    assert isinstance(nil, NilPointer) and nil.go_type == "*formatter.Platform"
+    assert row.Platform.OS == "linux" and row.Platform.Architecture == "amd64"

@@ -508,6 +508,13 @@ def ps(cli, args, path):
     limit = 1 if opts["latest"] else opts["last"]
     fmt = opts["format"] or ("" if opts["quiet"] else cli.setting("psFormat"))
     size = opts["size"] or ("{{.Size}}" in fmt)
+    if opts["format"]:  # docker checks a --format (not the config file's) before asking
+        probe = rows.ContainerContext({})
+        try:
+            formatter.check(opts["format"], probe)
+        except formatter.FormatError as exc:
+            raise StatusError(1, str(exc))
+        size = opts["size"] or (probe.size_used and not opts["quiet"])
     try:
         items = cli.client.containers(all=opts["all"] or limit > 0, limit=limit, size=size,
                                       filters=parse_filters(opts["filter"]))

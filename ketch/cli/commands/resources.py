@@ -26,6 +26,7 @@ HEADERS = {"ID": "CONTAINER ID", "Container": "CONTAINER", "Name": "NAME", "CPUP
 class StatsRow:
     """docker/cli's stats formatter fields, computed as its stats_helpers.go does."""
 
+    GO_TYPE = "*container.statsContext"
     FIELDS = ("BlockIO", "CPUPerc", "Container", "ID", "MemPerc", "MemUsage", "Name", "NetIO", "PIDs")
 
     def __init__(self, doc: dict, ref: str, trunc: bool) -> None:
@@ -33,6 +34,10 @@ class StatsRow:
         self.Container = ref
         self.ID = doc.get("id", "")[:12] if trunc else doc.get("id", "")
         self.Name = doc.get("name", "").lstrip("/")
+
+    def _go_marshal_json(self) -> str:
+        from ketch.cli.format.rows import Row  # the template engine loads only for stats
+        return Row._go_marshal_json(self)
 
     @property
     def CPUPerc(self) -> str:

@@ -26,18 +26,22 @@ def _client_doc(cli) -> dict:
 
 def version(cli, args, path):
     opts, _ = parse_args(VERSION, args, path)
+    tmpl = None
+    if opts["format"]:  # parsed before the daemon is asked, as docker does
+        from ketch.cli.format import gotemplate
+        text = "{{json .}}" if opts["format"] == "json" else opts["format"]
+        try:
+            tmpl = gotemplate.parse(text, name="version")
+        except gotemplate.TemplateError as exc:
+            raise StatusError(64, f"template parsing error: {exc}")
     client_doc = _client_doc(cli)
     server, error = None, None
     try:
         server = cli.client.version_info()
     except API_ERRORS as exc:
         error = daemon_error(exc)
-    if opts["format"]:
-        from ketch.cli.format import formatter
-        try:
-            print(formatter.execute(opts["format"], {"Client": client_doc, "Server": server}))
-        except formatter.FormatError as exc:
-            raise StatusError(1, f"template: {exc}")
+    if tmpl is not None:
+        _print_template(tmpl, _version_struct(client_doc, server), error, tabs=True)
     else:
         c = client_doc
         lines = ["Client:", f" Version:           {c['Version']}", f" API version:       {c['ApiVersion']}",
@@ -67,22 +71,69 @@ INFO = Command("info", "ketch info [OPTIONS]", "Display system-wide information"
 
 def info(cli, args, path):
     opts, _ = parse_args(INFO, args, path)
+    if opts["format"]:
+        return _info_template(cli, opts["format"])
     try:
         doc = cli.client.info()
     except API_ERRORS as exc:
-        if opts["format"]:
-            raise StatusError(1, daemon_error(exc))
         print(f"Client:\n Version:    {__version__}\n Context:    default\n Debug Mode: false\n\nServer:")
         raise StatusError(1, f"ERROR: {daemon_error(exc)}\nerrors pretty printing info")
-    if opts["format"]:
-        from ketch.cli.format import formatter
-        try:
-            print(formatter.execute(opts["format"], doc))
-        except formatter.FormatError as exc:
-            raise StatusError(1, f"template: {exc}")
-        return 0
     print(_render_info(doc))
     return 0
+
+
+def _info_template(cli, fmt: str) -> int:
+    """docker info --format: over docker/cli's dockerInfo struct; without a daemon its
+    system.Info is all zero values and the connection error comes first."""
+    from ketch.cli.format import gotemplate, structs
+    from ketch.client.http import HTTPError
+    server, error, server_errors = None, None, []
+    try:
+        server = cli.client.info()
+    except HTTPError as exc:  # an answer, not a connection failure: docker goes on
+        server_errors.append(daemon_error(exc))
+        print(server_errors[-1], file=sys.stderr)
+    except API_ERRORS as exc:
+        error = daemon_error(exc)
+    client = dict(_client_doc(cli), ApiVersion="", Debug=False)
+    doc = structs.docker_info(server, client, server_errors, [])
+    try:
+        tmpl = gotemplate.parse("{{json .}}" if fmt == "json" else fmt)
+    except gotemplate.TemplateError as exc:  # errors.As finds this status in docker's Join
+        message = f"template parsing error: {exc}"
+        raise StatusError(64, f"{error}\n{message}" if error else message)
+    _print_template(tmpl, doc, error, tabs=False, join_errors=True)
+    return 0
+
+
+def _version_struct(client_doc: dict, server: dict | None):
+    from ketch.cli.format import structs
+    return structs.version_info(client_doc, server)
+
+
+def _print_template(tmpl, value, error: str | None, tabs: bool, join_errors: bool = False) -> None:
+    """Execute ``tmpl`` and print what it wrote and a newline, even when it failed (Go's
+    Execute writes as it goes); ``tabs``: through docker version's tabwriter. A daemon
+    error is the one reported (version), or comes first (info's errors.Join)."""
+    from ketch.cli.format import gotemplate
+    failure = None
+    try:
+        text = tmpl.execute(value)
+    except gotemplate.TemplateError as exc:
+        text, failure = exc.output, str(exc)
+    if tabs:
+        from ketch.cli.format import tabwriter
+        writer = tabwriter.Writer(20, 1, 1, " ", 0)
+        writer.write(text + "\n")
+        text = writer.flush()
+    else:
+        text += "\n"
+    sys.stdout.write(text)
+    sys.stdout.flush()  # before the error, as docker writes them
+    if error and failure and join_errors:
+        raise StatusError(1, f"{error}\n{failure}")
+    if error or failure:
+        raise StatusError(1, error or failure)
 
 
 def _human_bytes(n: int) -> str:
@@ -152,35 +203,43 @@ def inspect_objects(cli, args, path, kind):
     command = {"container": CONTAINER_INSPECT, "image": IMAGE_INSPECT}.get(kind, INSPECT)
     opts, names = parse_args(command, args, path)
     kind = kind or opts.get("type") or None
-    if opts["format"]:
-        from ketch.cli.format import formatter
+    fmt = opts["format"]
+    inspector = None
+    if fmt and fmt != "json":  # docker parses the template first: a bad one exits 64
+        from ketch.cli.format import gotemplate, inspector as inspectors
         try:
-            formatter.check(opts["format"])
-        except formatter.FormatError as exc:  # docker/cli's inspect: 64, before any lookup
+            inspector = inspectors.Inspector(fmt)
+        except gotemplate.TemplateError as exc:
             raise StatusError(64, f"template parsing error: {exc}")
     from ketch.client.http import HTTPError
-    results, errors = [], []
+    results, texts, errors = [], [], []
     for name in names:
         try:
-            results.append(_lookup(cli, name, kind, opts.get("size", False)))
+            doc = _lookup(cli, name, kind, opts.get("size", False))
         except HTTPError as exc:
             if exc.status == 404:
                 noun = {"container": "container", "image": "image"}.get(kind, "object")
-                errors.append(f"No such {noun}: {name}")
+                errors.append(f"Error: No such {noun}: {name}")
             else:
-                errors.append(daemon_error(exc))
+                errors.append(f"Error: {daemon_error(exc)}")
+            continue
         except API_ERRORS as exc:
             raise StatusError(1, daemon_error(exc))
-    if opts["format"]:
-        from ketch.cli.format import formatter
-        for doc in results:
-            try:
-                print(formatter.execute(opts["format"], doc))
-            except formatter.FormatError as exc:
-                raise StatusError(1, f"template parsing error: {exc}")
+        if inspector is None:
+            results.append(doc)
+            continue
+        try:
+            texts.append(inspector.execute(doc) + "\n")
+        except gotemplate.TemplateError as exc:
+            errors.append(str(exc))
+    if inspector is not None:
+        sys.stdout.write("".join(texts) or "\n")  # docker's Flush of an empty buffer
     else:
         import json
-        print(json.dumps(results, indent=4, ensure_ascii=False))
+        if fmt == "json":
+            print(json.dumps(results, ensure_ascii=False, separators=(",", ":")))
+        else:
+            print(json.dumps(results, indent=4, ensure_ascii=False))
     if errors:
-        raise StatusError(1, "\n".join(f"Error: {e}" for e in errors))
+        raise StatusError(1, "\n".join(errors))
     return 0

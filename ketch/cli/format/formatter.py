@@ -1,17 +1,20 @@
 """``--format`` for every command: Go templates, the ``table`` directive and ``json``.
 
 As in docker/cli's formatter: a format starting with ``table`` prints a header row
-and aligns columns with Go's tabwriter; ``json`` prints each item as one JSON line;
-anything else is a template executed per item with no alignment. A literal ``\\t``
-in the user's format is a tab.
+and aligns columns with Go's tabwriter; ``json`` is ``{{json .}}``, each row one JSON
+object (a row marshals itself as docker's contexts do: see rows); anything else is a
+template executed per item with no alignment. A literal ``\\t`` in the user's format
+is a tab.
 
 The header is the same template run over the column titles with docker's "header
 functions": ``json``, ``lower``, ``upper``, ``title``, ``split``, ``join`` and
 ``truncate`` hand the title back untouched (``pad`` still pads), and ``.Label "a.b-c"``
 is titled "b c". As in docker, an error in the header is not fatal.
 
-With no rows the template is still checked against the row type (docker ps runs
-it over an empty container first), so a misspelt field fails either way.
+Errors are worded as docker's formatter.Context words them: "template parsing error"
+for a format that does not parse and for one that fails on a row. With no rows the
+template is not run (``docker images --format '{{.Nope}}'`` of nothing prints nothing);
+``docker ps`` checks the format first itself, which ``check`` does.
 """
 
 from ketch.cli.format import gotemplate, tabwriter
@@ -21,63 +24,40 @@ class FormatError(Exception):
     pass
 
 
-# MarshalJSON of docker's contexts goes through json.Marshal, which escapes these
-_JSON_HTML = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
-
-
 def _normalize(fmt: str) -> str:
     return fmt.replace("\\t", "\t").replace("\\n", "\n")
 
 
-def render(fmt: str, items: list, headers: dict[str, str], default_table: str,
-           quiet_field: str | None = None) -> str:
-    """Render ``items`` (dicts or context objects) with ``fmt`` ("" or "table" means
-    the default table). ``headers`` maps each field of the row type to its title."""
+def render(fmt: str, items: list, headers: dict[str, str], default_table: str) -> str:
+    """Render ``items`` (rows: see rows) with ``fmt`` ("" or "table" means the default
+    table). ``headers`` maps each field of the row type to its title."""
     if fmt in ("", "table"):
         fmt = default_table
     if fmt == "json":
-        tmpl = gotemplate.parse("{{json .}}")
-        return "".join(tmpl.execute(_as_json(i)).translate(_JSON_HTML) + "\n" for i in items)
+        fmt = "{{json .}}"
     table = fmt.startswith("table")
     body = _normalize((fmt[len("table"):] if table else fmt).strip(" "))
     try:
         tmpl = gotemplate.parse(body)
-    except gotemplate.TemplateError as exc:
-        raise FormatError(f"template parsing error: {exc}") from None
-    try:
-        if not items:
-            tmpl.execute(_Probe(headers))
         lines = [tmpl.execute(i) for i in items]
     except gotemplate.TemplateError as exc:
-        raise FormatError(f"failed to execute template: {exc}") from None
+        raise FormatError(f"template parsing error: {exc}") from None
     if not table:
         return "".join(line + "\n" for line in lines)
     return tabwriter.format_lines([_header(body, headers)] + lines)
 
 
-def check(fmt: str) -> None:
-    """Parse only: docker's inspect refuses a template before it looks anything up."""
+def check(fmt: str, empty_row) -> None:
+    """docker ps's check of a user's --format before it asks the daemon: the format as
+    given (``table`` and ``\\t`` included) over a row with every field empty."""
     try:
-        gotemplate.parse(_normalize(fmt))
+        tmpl = gotemplate.parse(fmt)
     except gotemplate.TemplateError as exc:
-        raise FormatError(str(exc)) from None
-
-
-def execute(fmt: str, value) -> str:
+        raise FormatError(f"failed to parse template: {exc}") from None
     try:
-        return gotemplate.parse(_normalize(fmt)).execute(value)
+        tmpl.execute(empty_row)
     except gotemplate.TemplateError as exc:
-        raise FormatError(str(exc)) from None
-
-
-def _as_json(item):
-    if isinstance(item, dict):
-        return item
-    doc = {}
-    for name in sorted(getattr(item, "FIELDS", ())):
-        value = getattr(item, name)
-        doc[name] = value.as_json() if hasattr(value, "as_json") else value
-    return doc
+        raise FormatError(f"failed to execute template: {exc}") from None
 
 
 def _keep(title, *_):
@@ -97,34 +77,12 @@ def _header(body: str, headers: dict[str, str]) -> str:
         return ""  # docker ignores it too (and keeps what was printed before the error)
 
 
-class _Header:
-    """The header row: every field is its column title (docker's SubHeaderContext)."""
+class _Header(dict):
+    """The header row, docker's SubHeaderContext: a map of field to column title (a
+    field it lacks is "no value") with one method, Label."""
 
-    def __init__(self, headers: dict[str, str]) -> None:
-        self._headers = headers
-
-    def __getattr__(self, name: str):
-        try:
-            return self._headers[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    GO_METHODS = ("Label",)
 
     @staticmethod
     def Label(name: str) -> str:
         return name.split(".")[-1].replace("-", " ").replace("_", " ")
-
-
-class _Probe:
-    """An empty row of the row type: its fields are known, their values empty."""
-
-    def __init__(self, headers: dict[str, str]) -> None:
-        self._headers = headers
-
-    def __getattr__(self, name: str):
-        if name not in self._headers:
-            raise AttributeError(name)
-        return _empty_label if name == "Label" else ""
-
-
-def _empty_label(name: str) -> str:
-    return ""

@@ -2,7 +2,9 @@
 
 Each context wraps one API object and exposes Docker's field names (``.ID``,
 ``.Status``, ``.Label "key"``) with Docker's truncation and humanized values.
-``FIELDS`` lists what ``--format json`` prints, as docker's MarshalJSON does.
+``FIELDS`` lists what ``{{json .}}`` and ``--format json`` print: docker's contexts
+marshal themselves as a JSON object of their argument-less methods, keys sorted
+(formatter.MarshalJSON). ``GO_TYPE`` is the context's Go type, which errors name.
 
 docker/cli calls these formatter "contexts"; here they are rows, because ``docker
 context`` (remote endpoints) is a different feature that needs the name ``cli/contexts``.
@@ -10,6 +12,7 @@ context`` (remote endpoints) is a different feature that needs the name ``cli/co
 
 import time
 
+from ketch.cli.format.gotemplate import NilPointer, json_encode
 from ketch.units import go_quote, human_duration, human_size
 
 CONTAINER_HEADERS = {
@@ -105,11 +108,36 @@ def familiar_image(image: str) -> str:
     return name + (f":{match['tag']}" if match["tag"] else "")
 
 
+# MarshalJSON of docker's contexts goes through json.Marshal, which escapes these
+_JSON_HTML = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
+
+
+class Row:
+    """A formatter context: ``{{json .}}`` is docker's formatter.MarshalJSON of it."""
+
+    FIELDS: tuple[str, ...] = ()
+    GO_TYPE = ""
+
+    def _go_marshal_json(self) -> str:
+        doc = {name: getattr(self, name) for name in sorted(self.FIELDS)}
+        return json_encode(doc).translate(_JSON_HTML)
+
+
 class Platform:
     """An image manifest's platform: prints as "os/arch[/variant]", JSON as the OCI object."""
 
+    GO_TYPE = "*formatter.Platform"
+
+    FIELDS = ("Platform", "Architecture", "OS", "OSVersion", "OSFeatures", "Variant")
+
     def __init__(self, doc: dict) -> None:
         self._doc = doc
+        # the fields of the ocispec.Platform it embeds
+        self.Architecture = doc.get("architecture", "")
+        self.OS = doc.get("os", "")
+        self.OSVersion = doc.get("os.version", "")
+        self.OSFeatures = doc.get("os.features") or []
+        self.Variant = doc.get("variant", "")
 
     def __str__(self) -> str:
         p = self._doc
@@ -124,18 +152,27 @@ class Platform:
         doc.update((k, p[k]) for k in ("os.version", "os.features", "variant") if p.get(k))
         return doc
 
+    def _go_marshal_json(self) -> str:
+        return json_encode(self.as_json())
 
-class ContainerContext:
+
+_NO_PLATFORM = NilPointer("*formatter.Platform", Platform.FIELDS)
+
+
+class ContainerContext(Row):
+    GO_TYPE = "*formatter.ContainerContext"
     FIELDS = ("Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts",
               "Names", "Networks", "Platform", "Ports", "RunningFor", "Size", "State", "Status")
 
     def __init__(self, c: dict, trunc: bool = True) -> None:
         self._c = c
         self._trunc = trunc
+        self.size_used = False  # docker's FieldsUsed["Size"]: ps asks for sizes if a template does
 
     @property
     def ID(self) -> str:
-        return self._c["Id"][:12] if self._trunc else self._c["Id"]
+        ident = self._c.get("Id", "")
+        return ident[:12] if self._trunc else ident
 
     @property
     def Image(self) -> str:
@@ -175,12 +212,13 @@ class ContainerContext:
         return self._c.get("Status", "")
 
     @property
-    def Platform(self) -> Platform | None:
+    def Platform(self) -> Platform | NilPointer:
         platform = (self._c.get("ImageManifestDescriptor") or {}).get("platform")
-        return None if platform is None else Platform(platform)
+        return _NO_PLATFORM if platform is None else Platform(platform)
 
     @property
     def Size(self) -> str:
+        self.size_used = True
         rw = human_size(self._c.get("SizeRw") or 0)
         root = self._c.get("SizeRootFs") or 0
         return f"{rw} (virtual {human_size(root)})" if root > 0 else rw
@@ -215,7 +253,8 @@ class ContainerContext:
         return str(sum(m.get("Driver") == "local" for m in self._c.get("Mounts") or []))
 
 
-class ImageContext:
+class ImageContext(Row):
+    GO_TYPE = "*formatter.imageContext"
     FIELDS = ("Containers", "CreatedAt", "CreatedSince", "Digest", "ID", "Repository",
               "SharedSize", "Size", "Tag", "UniqueSize", "VirtualSize")
 

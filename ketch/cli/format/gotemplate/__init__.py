@@ -23,10 +23,18 @@ Printing follows fmt.Sprint, printf follows fmt.Sprintf. A module each:
     values    what the stages share: errors, Go's "no value", function kinds
 
 Data is plain JSON-decoded Python: a dict is a Go map (`.Key` looks the key up;
-a missing key is Go's "no value"), a list is a slice, None is a nil pointer and
-prints `<nil>` as Docker's typed structs do. Any other object is a Go struct:
-its public attributes are fields and its methods are called, so a formatter row
-can offer `{{.ID}}` and `{{.Label "name"}}` as `docker ps` does.
+a missing key is Go's "no value", or an error with `missing_key_error`, Go's
+missingkey=error), a list is a slice, None is a nil pointer and prints `<nil>` as
+Docker's typed structs do; NIL_SLICE and NIL_MAP are Go's nil slice and map (they
+print `[]` and `map[]`, marshal as null). A Struct is a dict that is a Go struct: a
+field it lacks is an error naming its Go type, its JSON keys and omitempty are its
+own. Any other object is a Go struct too: its public attributes are fields and its
+methods are called, so a formatter row can offer `{{.ID}}` and `{{.Label "name"}}` as
+`docker ps` does; a GO_TYPE attribute names its type in errors and a
+`_go_marshal_json()` method is its json.Marshaler.
+
+A template has a name (docker's version template is "version"), which its errors
+quote. A failed execution's error carries in ``output`` what was written before it.
 
 Replacing a literal `\\t` in the user's format by a tab is the formatter's job,
 as in docker/cli, not the template language's.
@@ -35,48 +43,59 @@ Standard library only, no `re` or `json`: the CLI imports this on every command.
 """
 
 from ketch.cli.format.gotemplate.exec import _State
-from ketch.cli.format.gotemplate.funcs import _FUNCS
+from ketch.cli.format.gotemplate.funcs import _FUNCS, json_encode
 from ketch.cli.format.gotemplate.parser import _Action, _Field, _Parser, _Text
-from ketch.cli.format.gotemplate.values import _Func, TemplateError
+from ketch.cli.format.gotemplate.values import (NIL_MAP, NIL_SLICE, _Func, NilPointer, Struct,
+                                                TemplateError)
 
-__all__ = ["TemplateError", "Template", "parse"]
+__all__ = ["TemplateError", "Template", "Struct", "NilPointer", "NIL_MAP", "NIL_SLICE",
+           "json_encode", "parse"]
 
 
-def parse(text: str, funcs: dict | None = None) -> "Template":
-    """Parse ``text``; ``funcs`` adds or overrides functions (plain callables)."""
+def parse(text: str, funcs: dict | None = None, name: str = "") -> "Template":
+    """Parse ``text``; ``funcs`` adds or overrides functions (plain callables);
+    ``name`` is the template's name, which errors quote (docker's version is "version")."""
     table = dict(_FUNCS)
-    for name, fn in (funcs or {}).items():
-        table[name] = _Func(fn)
+    for fname, fn in (funcs or {}).items():
+        table[fname] = _Func(fn)
     try:
-        trees = _Parser(text, table).parse()
+        trees = _Parser(text, table, name).parse()
     except RecursionError:
-        raise TemplateError("template: : max expression depth exceeded") from None
-    return Template(text, trees, table)
+        raise TemplateError("template: %s: max expression depth exceeded" % name) from None
+    return Template(text, trees, table, name)
 
 
 class Template:
     """A parsed template and the templates it defines."""
 
-    __slots__ = ("_text", "_trees", "_funcs", "_plain")
+    __slots__ = ("_text", "_trees", "_funcs", "_plain", "name")
 
-    def __init__(self, text, trees, funcs):
+    def __init__(self, text, trees, funcs, name=""):
         self._text = text
         self._trees = trees
         self._funcs = funcs
         self._plain = _plain_fields(trees)
+        self.name = name
 
-    def execute(self, data) -> str:
-        """Run the template over ``data``; raises TemplateError."""
-        if self._plain is not None:
+    def execute(self, data, missing_key_error: bool = False) -> str:
+        """Run the template over ``data``; raises TemplateError, whose ``output`` is
+        what was written before the error. ``missing_key_error`` is Go's
+        ``Option("missingkey=error")``: a key a map lacks is an error, not "no value"."""
+        if self._plain is not None and not missing_key_error:
             text = _execute_plain(self._plain, data)
             if text is not None:
                 return text
         out = []
-        state = _State(self, "", out, [["$", data]], 0)
+        state = _State(self, self.name, out, [["$", data]], 0, missing_key_error)
         try:
             state.walk(data, self._trees[""])
         except RecursionError:
-            raise TemplateError("template: : data or templates nested too deeply") from None
+            exc = TemplateError("template: %s: data or templates nested too deeply" % self.name)
+            exc.output = "".join(out)
+            raise exc from None
+        except TemplateError as exc:
+            exc.output = "".join(out)
+            raise
         return "".join(out)
 
 

@@ -7,7 +7,8 @@ map or a struct, and how an argument is checked against a parameter's kind.
 from ketch.cli.format.gotemplate.fmt import _go_type, _quote, _sorted_keys, _sprint
 from ketch.cli.format.gotemplate.parser import (_Action, _Branch, _Chain, _Dot, _Field, _Identifier,
                                          _List, _Nil, _Pipe, _TemplateCall, _Text, _Variable)
-from ketch.cli.format.gotemplate.values import _Func, _MISSING, _NO_FINAL, TemplateError
+from ketch.cli.format.gotemplate.values import (_Func, _MISSING, _NO_FINAL, NilPointer, Struct,
+                                                TemplateError)
 
 
 _MAX_TEMPLATE_DEPTH = 100  # Go allows 100000; Python's stack does not
@@ -33,11 +34,12 @@ class _State:
 
     ``node`` is the node being evaluated: errors quote it and point at it.
     ``vars`` is the variable stack of [name, value]; control structures pop
-    what their pipeline pushed.
+    what their pipeline pushed. ``missing_error`` is Go's ``missingkey=error``.
     """
 
-    def __init__(self, tmpl, name, out, variables, depth):
+    def __init__(self, tmpl, name, out, variables, depth, missing_error=False):
         self.tmpl = tmpl
+        self.missing_error = missing_error
         self.funcs = tmpl._funcs
         self.name = name
         self.out = out
@@ -51,7 +53,7 @@ class _State:
     def errorf(self, message):
         if self.node is None:
             raise TemplateError("template: %s: %s" % (self.name, message))
-        location = _location(self.tmpl._text, self.node.pos)
+        location = self.tmpl.name + _location(self.tmpl._text, self.node.pos)
         raise TemplateError("template: %s: executing %s at <%s>: %s"
                             % (location, _quote(self.name), self.node, message))
 
@@ -166,7 +168,8 @@ class _State:
             self.errorf("exceeded maximum template depth (%d)" % _MAX_TEMPLATE_DEPTH)
         dot = self.eval_pipeline(dot, node.pipe)
         # no dynamic scoping: the template sees only its own $
-        sub = _State(self.tmpl, node.name, self.out, [["$", dot]], self.depth + 1)
+        sub = _State(self.tmpl, node.name, self.out, [["$", dot]], self.depth + 1,
+                     self.missing_error)
         sub.walk(dot, tree)
 
     # -- evaluating pipelines
@@ -231,22 +234,45 @@ class _State:
 
     def eval_field(self, dot, name, node, args, final, receiver):
         if receiver is _MISSING:
+            if self.missing_error:
+                self.errorf("nil data; no entry for key %s" % _quote(name))
             return _MISSING
         if receiver is None:
             self.errorf("nil pointer evaluating interface {}.%s" % name)
+        if type(receiver) is NilPointer:
+            if name in receiver.fields:
+                self.errorf("nil pointer evaluating %s.%s" % (receiver.go_type, name))
+            self.errorf("can't evaluate field %s in type %s" % (name, receiver.go_type))
         has_args = (args and len(args) > 1) or final is not _NO_FINAL
-        if isinstance(receiver, dict):  # a map: values are never called
+        if isinstance(receiver, dict):  # a map or a Struct: values are never called
+            if name in getattr(receiver, "GO_METHODS", ()):  # a map type's own methods
+                return self.eval_call(dot, _method(getattr(receiver, name)), node, name, args,
+                                      final)
+            value = receiver.get(name, _MISSING)
+            if type(receiver) is Struct:
+                if value is _MISSING and receiver.embedded:
+                    value = receiver.promoted(name, _MISSING)
+                if value is _MISSING:
+                    self.errorf("can't evaluate field %s in type %s" % (name, receiver.go_type))
+                if has_args:
+                    self.errorf("%s has arguments but cannot be invoked as function" % name)
+                return value
             if has_args:
                 self.errorf("%s is not a method but has arguments" % name)
-            return receiver.get(name, _MISSING)
+            if value is _MISSING and self.missing_error:
+                self.errorf("map has no entry for key %s" % _quote(name))
+            return value
         value = _MISSING
         if not isinstance(receiver, _PLAIN_TYPES) and not name.startswith("_"):
             value = getattr(receiver, name, _MISSING)  # a struct: fields and methods
         if value is _MISSING:
             self.errorf("can't evaluate field %s in type %s" % (name, _go_type(receiver)))
         if callable(value):
-            return self.eval_call(dot, _Func(value), node, name, args, final)
+            return self.eval_call(dot, _method(value), node, name, args, final)
         if has_args:
+            if hasattr(receiver, "GO_TYPE"):  # a formatter row: its fields are Go methods
+                self.errorf("wrong number of args for %s: want 0 got %d"
+                            % (name, len(args) - 1 + (final is not _NO_FINAL)))
             self.errorf("%s has arguments but cannot be invoked as function" % name)
         return value
 
@@ -307,8 +333,15 @@ class _State:
             value = self.eval_function(dot, node, node, None, _NO_FINAL)
         elif isinstance(node, _Chain):
             value = self.eval_chain(dot, node, None, _NO_FINAL)
-        else:
+        else:  # a constant meets the parameter's type as Go's evalString/evalInteger do
             value = node.value
+            if kind == "string" and not isinstance(value, str):
+                self.errorf("expected string; found %s" % node)
+            if kind == "int":
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                if not isinstance(value, int) or isinstance(value, bool):
+                    self.errorf("expected integer; found %s" % node)
         return self.validate(value, kind)
 
     def validate(self, value, kind):
@@ -324,6 +357,21 @@ class _State:
         self.errorf("wrong type for value; expected %s; got %s" % (kind, _go_type(value)))
 
 
+def _method(fn):
+    """A Python method as a Go method: its number of parameters is checked as Go's
+    reflection does ("wrong number of args for Label: want 1 got 0")."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_flags & 0x0C:  # *args or **kwargs: any number
+        return _Func(fn)
+    skip = 1 if getattr(fn, "__self__", None) is not None else 0
+    names = code.co_varnames[skip:code.co_argcount]
+    hints = getattr(fn, "__annotations__", {})
+    return _Func(fn, tuple(_KINDS.get(hints.get(n), "any") for n in names))
+
+
+_KINDS = {str: "string", "str": "string", int: "int", "int": "int"}
+
+
 _PLAIN_TYPES = (str, int, float, list, tuple)
 
 _KIND_CHECKS = {
@@ -335,7 +383,7 @@ _KIND_CHECKS = {
 
 def _truth(value):
     """Go's isTrue: false, 0, nil and empty strings, slices and maps are false."""
-    if value is None or value is _MISSING:
+    if value is None or value is _MISSING or type(value) is NilPointer:
         return False
     if isinstance(value, (bool, int, float, str, list, tuple, dict)):
         return bool(value)

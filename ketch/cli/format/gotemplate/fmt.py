@@ -6,13 +6,15 @@ including Go's in-band errors such as %!d(string=x).
 
 import math
 
-from ketch.cli.format.gotemplate.values import _MISSING
+from ketch.cli.format.gotemplate.values import _MISSING, NilPointer, Struct
 
 
 def _go_type(v):
     """The Go type a JSON-decoded value has, as Go's error messages name it."""
     if v is None or v is _MISSING:
         return "<nil>"
+    if type(v) is NilPointer:
+        return v.go_type
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, int):
@@ -23,8 +25,13 @@ def _go_type(v):
         return "string"
     if isinstance(v, (list, tuple)):
         return "[]interface {}"
+    if isinstance(v, Struct):
+        return v.go_type
     if isinstance(v, dict):
         return "map[string]interface {}"
+    go_type = getattr(v, "GO_TYPE", None)  # an object standing for a Go value names its type
+    if go_type is not None:
+        return go_type
     return "func" if callable(v) else type(v).__name__
 
 
@@ -128,7 +135,7 @@ def _fmt_arg(v, verb, spec, nested=False):
     """Formats one operand for one verb as Go's fmt does."""
     if verb == "T":
         return _pad(_go_type(v), spec)
-    if v is None or v is _MISSING:
+    if v is None or v is _MISSING or type(v) is NilPointer:
         if spec.sharp_v:
             return "interface {}(nil)" if nested else "<nil>"
         return _pad("<nil>", spec) if verb == "v" or nested else _bad_verb(v, verb, spec)
@@ -145,6 +152,12 @@ def _fmt_arg(v, verb, spec, nested=False):
         if spec.sharp_v:
             return "[]interface {}{%s}" % ", ".join(items)
         return "[%s]" % " ".join(items)
+    if isinstance(v, Struct) and not spec.sharp_v:
+        # Go prints a struct's field values in order (text/template dereferences a
+        # pointer first); a nested pointer would be an address, which no script can
+        # depend on: it prints as &{...}
+        text = "{%s}" % " ".join(_fmt_arg(x, verb, spec, True) for x in v.values())
+        return ("&" + text) if nested and v.go_type.startswith("*") else text
     if isinstance(v, dict):
         items = ["%s:%s" % (_fmt_arg(k, verb, spec, True), _fmt_arg(v[k], verb, spec, True))
                  for k in _sorted_keys(v)]

@@ -10,7 +10,8 @@ import math
 from ketch.cli.format.gotemplate.exec import _truth
 from ketch.cli.format.gotemplate.fmt import (_digits, _exp_form, _fixed_form, _go_type, _print,
                                       _println, _sprint, _sprintf)
-from ketch.cli.format.gotemplate.values import _Func, _FuncError, _MISSING
+from ketch.cli.format.gotemplate.values import (_Func, _FuncError, _MISSING, NilMap, NilPointer,
+                                                NilSlice, Struct)
 
 
 # ---- JSON: docker/cli's json function --------------------------------------
@@ -35,7 +36,7 @@ def _json_float(f):
 
 
 def _json_encode(v):
-    if v is None or v is _MISSING:
+    if v is None or v is _MISSING or type(v) in (NilSlice, NilMap, NilPointer):
         return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -45,11 +46,40 @@ def _json_encode(v):
         return _json_float(v)
     if isinstance(v, (list, tuple)):
         return "[%s]" % ",".join(map(_json_encode, v))
+    if isinstance(v, Struct):
+        return "{%s}" % ",".join(_struct_fields(v))
     if isinstance(v, dict):
         # insertion order: the dict came from Docker's JSON, in struct field order
         return "{%s}" % ",".join("%s:%s" % (_json_encode(str(k)), _json_encode(x))
                                  for k, x in v.items())
+    marshal = getattr(v, "_go_marshal_json", None)  # Go's json.Marshaler
+    if marshal is not None:
+        return marshal()
     return '"%s"' % str(v).translate(_JSON_ESCAPES)
+
+
+def _struct_fields(v):
+    """encoding/json's "key":value pairs of a struct, an embedded struct's inline."""
+    fields = []
+    for name, x in v.items():
+        if name in v.embedded and isinstance(x, Struct):
+            fields += _struct_fields(x)
+            continue
+        key, omitempty = v.tags.get(name, (name, False))
+        if key is not None and not (omitempty and _empty(x)):
+            fields.append("%s:%s" % (_json_encode(key), _json_encode(x)))
+    return fields
+
+
+def _empty(v):
+    """What encoding/json's omitempty leaves out."""
+    return v is None or v is _MISSING or (not v and isinstance(v, (bool, int, float, str, list,
+                                                                    tuple, dict)))
+
+
+def json_encode(v):
+    """encoding/json's Marshal of a template value, without HTML escaping."""
+    return _json_encode(v)
 
 
 def _json(v):
@@ -100,8 +130,9 @@ def _index(item, *indexes):
         if isinstance(item, (list, tuple, str)):
             seq = item.encode() if isinstance(item, str) else item  # Go indexes bytes
             x = _index_arg(index, len(seq))
-            if x == len(seq):
-                raise _FuncError("index out of range: %d" % x)
+            if x == len(seq):  # past indexArg's check, reflect's Index panics
+                raise _FuncError("reflect: %s index out of range"
+                                 % ("string" if isinstance(item, str) else "slice"))
             item = seq[x]
         elif isinstance(item, dict):
             if _is_nil(index):

@@ -194,7 +194,8 @@ _OPERAND_START = frozenset(
 class _Parser:
     """Builds the node trees, named as in Go's parse.go, with its error texts."""
 
-    def __init__(self, text, funcs):
+    def __init__(self, text, funcs, name=""):
+        self.name = name
         self.tokens = _Lexer(text).run()
         self.funcs = funcs
         self.i = 0
@@ -239,7 +240,7 @@ class _Parser:
 
     def errorf(self, message):
         line = self.tokens[min(self.far, len(self.tokens)) - 1].line if self.far else 1
-        raise TemplateError("template: :%d: %s" % (line, message))
+        raise TemplateError("template: %s:%d: %s" % (self.name, line, message))
 
     def unexpected(self, token, context):
         if token.kind == "error":
