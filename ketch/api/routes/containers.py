@@ -224,12 +224,16 @@ class ContainerRoutes:
         opts = logreader.LogOptions(stdout, stderr, _parse_time(request.arg("since")),
                                     _parse_time(request.arg("until")), tail_n, request.flag("follow"))
         tty = bool(rec.config.get("Tty"))
-        timestamps = request.flag("timestamps")
+        timestamps, details = request.flag("timestamps"), request.flag("details")
         resp = StreamResponse(200, content_type=_stream_type(request, tty))
         await resp.prepare(request)
         path = self.svc.log_path(rec)
         async for entry in logreader.read(path, opts, lambda: rec.running):
-            data = (entry.time.encode() + b" " + entry.data) if timestamps else entry.data
+            data = entry.data
+            if details:  # moby: the attributes, then the time, go before the line
+                data = entry.details() + b" " + data
+            if timestamps:
+                data = entry.time.encode() + b" " + data
             await resp.write(data if tty else frame(entry.stream, data))
         await resp.finish()
         return resp
