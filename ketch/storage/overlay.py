@@ -28,12 +28,15 @@ class OverlaySnapshotter:
     def fs(self, name: str) -> str:
         return os.path.join(self.root, name, "fs")
 
+    def work(self, name: str) -> str:
+        return os.path.join(self.root, name, "work")
+
     def new(self, writable: bool = False) -> str:
         """Create an empty snapshot; returns its name."""
         name = secrets.token_hex(6)
         os.makedirs(self.fs(name), mode=0o755)
         if writable:
-            os.mkdir(os.path.join(self.root, name, "work"), 0o700)
+            os.mkdir(self.work(name), 0o700)
         return name
 
     def remove(self, name: str) -> None:
@@ -48,7 +51,7 @@ class OverlaySnapshotter:
         options = (
             "lowerdir=" + ":".join(self.fs(p) for p in parents),
             f"upperdir={self.fs(name)}",
-            f"workdir={os.path.join(self.root, name, 'work')}",
+            f"workdir={self.work(name)}",
         )
         if sum(len(o) + 1 for o in options) > MAX_MOUNT_DATA:
             raise InvalidArgument(f"too many layers to mount ({len(parents)})")

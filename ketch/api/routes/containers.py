@@ -129,7 +129,8 @@ class ContainerRoutes:
     async def inspect(self, request: Request) -> Response:
         rec = self.svc.get(request.match["id"])
         size = self._sizes(rec) if request.flag("size") else (None, 0)
-        return json_response(views.container_json(rec, self.svc.paths, *size))
+        return json_response(views.container_json(rec, self.svc.paths, *size,
+                                                  self.svc.graph_driver_data(rec)))
 
     def _sizes(self, rec: ContainerRecord) -> tuple[int, int]:
         image = self.svc.images.find(rec.image_id)
