@@ -10,12 +10,14 @@ import functools
 import os
 import platform
 import subprocess
+import threading
 import time
 
 from ketch import __version__
 from ketch.engine.images import ImageService
 from ketch.engine.containers.records import Registry
 from ketch.engine.hostconfig import find_init
+from ketch.engine import sysinfo
 from ketch.engine.runtimes import BUILTIN, Runtimes
 from ketch.errors import InvalidArgument
 
@@ -37,7 +39,8 @@ class SystemService:
             containers=self.registry.all(), images=len(self.images.list_all()),
             data_root=self.data_root, name=platform.node(), runtimes=self.runtimes.info(),
             default_runtime=self.runtimes.default, cgroup_version=self.cgroup_version,
-            debug=self.debug)
+            debug=self.debug, host=sysinfo.detect(self.cgroup_version),
+            backing_fs=sysinfo.backing_filesystem(self.data_root))
         runtime, init = self.components()
         doc["RuncCommit"] = _commit(runtime["Details"]["GitCommit"] if runtime else "")
         doc["InitCommit"] = _commit(init["Details"]["GitCommit"] if init else "")
@@ -104,7 +107,8 @@ def _init_component(path: str) -> dict | None:
 
 
 def info_doc(*, containers: list, images: int, data_root: str, name: str, runtimes: dict,
-             default_runtime: str, cgroup_version: str, debug: bool) -> dict:
+             default_runtime: str, cgroup_version: str, debug: bool,
+             host: sysinfo.SysInfo = sysinfo.SysInfo(), backing_fs: str = "<unknown>") -> dict:
     """docker info's document (moby's types.Info) from what the daemon knows."""
     paused = sum(1 for c in containers if c.state.paused)
     running = sum(1 for c in containers if c.running) - paused  # moby counts by State.String()
@@ -116,16 +120,19 @@ def info_doc(*, containers: list, images: int, data_root: str, name: str, runtim
     return {
         "ID": name, "Containers": len(containers), "ContainersRunning": running,
         "ContainersPaused": paused, "ContainersStopped": len(containers) - running - paused,
-        "Images": images, "Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"]],
+        "Images": images, "Driver": "overlay2", "DriverStatus": [["Backing Filesystem", backing_fs]],
         "Plugins": {"Volume": ["local"], "Network": ["null"], "Authorization": None,
                     "Log": ["json-file"]},
-        "MemoryLimit": False, "SwapLimit": False, "CpuCfsPeriod": False, "CpuCfsQuota": False,
-        "CPUShares": False, "CPUSet": False, "PidsLimit": False, "IPv4Forwarding": False,
-        "BridgeNfIptables": False, "BridgeNfIp6tables": False, "Debug": debug, "NFd": _nfd(),
-        "OomKillDisable": False, "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "MemoryLimit": host.memory_limit, "SwapLimit": host.swap_limit,
+        "CpuCfsPeriod": host.cpu_cfs, "CpuCfsQuota": host.cpu_cfs, "CPUShares": host.cpu_shares,
+        "CPUSet": host.cpuset, "PidsLimit": host.pids_limit, "IPv4Forwarding": host.ipv4_forwarding,
+        "BridgeNfIptables": host.bridge_nf_iptables, "BridgeNfIp6tables": host.bridge_nf_ip6tables,
+        "Debug": debug, "NFd": _nfd(), "OomKillDisable": host.oom_kill_disable,
+        "NGoroutines": threading.active_count(),  # the nearest thing ketchd has
+        "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": cgroup_version,
         "NEventsListener": 0, "KernelVersion": os.uname().release, "OperatingSystem": _os_name(),
-        "OSVersion": "", "OSType": "linux", "Architecture": os.uname().machine,
+        "OSVersion": _os_release("VERSION_ID"), "OSType": "linux", "Architecture": os.uname().machine,
         "IndexServerAddress": "https://index.docker.io/v1/",
         "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [],
                            "AllowNondistributableArtifactsHostnames": [],
@@ -158,12 +165,16 @@ def _nfd() -> int:
         return 0
 
 
-def _os_name() -> str:
+def _os_release(key: str) -> str:
     try:
         with open("/etc/os-release") as f:
             for line in f:
-                if line.startswith("PRETTY_NAME="):
+                if line.startswith(key + "="):
                     return line.split("=", 1)[1].strip().strip('"')
     except OSError:
         pass
-    return "Linux"
+    return ""
+
+
+def _os_name() -> str:
+    return _os_release("PRETTY_NAME") or "Linux"

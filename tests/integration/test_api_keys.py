@@ -62,6 +62,22 @@ def test_info_has_every_key_and_true_values(daemon):
     assert doc["InitBinary"] == "docker-init"
     assert doc["RuncCommit"]["ID"] == doc["RuncCommit"]["Expected"]
     assert doc["DockerRootDir"] == daemon.data_root
+    if doc["CgroupVersion"] == "1":  # the flags are the host's, as the limits ketch applies
+        assert doc["MemoryLimit"] == os.path.isdir("/sys/fs/cgroup/memory")
+        assert doc["SwapLimit"] == os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+        assert doc["PidsLimit"] == os.path.isdir("/sys/fs/cgroup/pids")
+
+
+def test_docker_info_warns_only_of_what_is_missing(daemon):
+    if shutil.which("docker") is None:
+        return
+    res = daemon.docker("info")
+    assert res.returncode == 0, res.stderr
+    info = daemon.api("GET", "/info")[1]
+    # the docker CLI prints a warning for each capability flag that is false
+    assert ("WARNING: No memory limit support" in res.stderr) != info["MemoryLimit"]
+    assert ("WARNING: No swap limit support" in res.stderr) != info["SwapLimit"]
+    assert ("WARNING: No cpu cfs quota support" in res.stderr) != info["CpuCfsQuota"]
 
 
 def test_version_names_the_engine_runtime_and_init(daemon):
