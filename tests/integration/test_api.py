@@ -166,3 +166,22 @@ def test_an_early_answer_reads_the_body_first(daemon):
             sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
             assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
         sock.close()
+
+
+def test_a_create_body_must_be_declared_json(daemon):
+    import socket
+    for ctype, message in (("text/plain", "unsupported Content-Type header (text/plain): must be 'application/json'"),
+                           (None, "malformed Content-Type header (): mime: no media type")):
+        body = b'{"Image":"busybox"}'
+        sock = socket.socket(socket.AF_UNIX)
+        sock.settimeout(10)
+        sock.connect(daemon.socket)
+        head = "POST /v1.45/containers/create HTTP/1.1\r\nHost: d\r\nConnection: close\r\n"
+        head += f"Content-Type: {ctype}\r\n" if ctype else ""
+        sock.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        sock.close()
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1]) == {"message": message}

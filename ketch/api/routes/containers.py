@@ -7,6 +7,7 @@ import time
 from ketch import detachkeys, errors, timefmt
 from ketch.api import filters as flt
 from ketch.api import views
+from ketch.api.mediatype import check_for_json
 from ketch.api.summaries import SummaryEncoder
 from ketch.api.http import (MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, Router,
                             StreamResponse, encode_json, json_response)
@@ -66,6 +67,7 @@ class ContainerRoutes:
 
     # -- lifecycle ----------------------------------------------------------------
     async def create(self, request: Request) -> Response:
+        check_for_json(request)
         body = apitypes.decode_create(await request.body())
         cid, warnings = self.svc.create(body, request.arg("name"))
         return json_response({"Id": cid, "Warnings": warnings}, 201)
@@ -178,6 +180,7 @@ class ContainerRoutes:
         return True
 
     async def update(self, request: Request) -> Response:
+        check_for_json(request)
         body = apitypes.decode_update(await request.body())
         warnings = await self.svc.update(request.match["id"], body)
         return json_response({"Warnings": warnings})
