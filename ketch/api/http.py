@@ -786,7 +786,10 @@ class _Connection(asyncio.Protocol):
                 # before the close makes its writes fail
                 if self.transport.can_write_eof():
                     self.transport.write_eof()
-                await asyncio.sleep(_LINGER)
+                try:  # over sooner if the client leaves
+                    await asyncio.wait_for(self.wait_eof(), _LINGER)
+                except asyncio.TimeoutError:
+                    pass
         except Exception:  # a bug here, never a handler's: those reach the error handler
             log.exception("http connection failed")
         finally:

@@ -128,7 +128,7 @@ def test_docker_import_refused_while_uploading_says_why(daemon, tmp_path):
             tf.addfile(info, io.BytesIO(os.urandom(size)))
         path = tmp_path / f"layer-{size}.tar"
         path.write_bytes(buf.getvalue())
-        for _ in range(8):
-            res = daemon.docker("import", "-c", "BOGUS", str(path))
+        for tool in (daemon.docker,) * 8 + (daemon.ketch,) * 3:
+            res = tool("import", "-c", "BOGUS", str(path))
             assert (res.returncode, res.stderr) == (
-                1, "Error response from daemon: bogus is not a valid change command\n"), size
+                1, "Error response from daemon: bogus is not a valid change command\n"), (size, tool)
