@@ -121,6 +121,8 @@ def encode_headers(headers: Mapping[str, str]) -> dict[str, tuple[bytes, bytes]]
     Server's default_headers and Request.response_headers."""
     return {name.lower(): (name.encode("latin-1"), str(value).encode("latin-1"))
             for name, value in headers.items()}
+
+
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _JSON_ASCII = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
@@ -725,7 +727,10 @@ class _Connection(asyncio.Protocol):
         of the error). More than 256 KiB left is not read: the response then says
         ``Connection: close`` and the connection closes after a grace period. False when
         the connection must close after this response."""
-        if self.h11.their_state is not h11.SEND_BODY:
+        state = self.h11.their_state
+        if state is h11.ERROR:  # a body that broke its framing: nothing after it can be read
+            self.must_close = True
+        if state is not h11.SEND_BODY:
             return not self.must_close
         self.must_close = True
         if request._expects_continue:

@@ -946,3 +946,12 @@ def test_a_big_unread_body_closes_after_a_grace_period(server, app):
     assert client.at_eof()
     assert time.monotonic() - started < 2
     client.close()
+
+
+def test_a_body_with_broken_framing_is_answered_with_close(server, app):
+    client = RawClient(server.path)
+    client.send(b"POST /count HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n")
+    status, headers, _ = client.read_response()
+    assert (status, headers.get("connection")) == (400, "close")
+    assert client.at_eof()
+    client.close()
