@@ -185,3 +185,25 @@ def test_a_create_body_must_be_declared_json(daemon):
         sock.close()
         assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
         assert json.loads(answer.split(b"\r\n\r\n", 1)[1]) == {"message": message}
+
+
+def test_the_attach_head_is_mobys_hand_written_one(daemon):
+    import socket
+    cid = daemon.api("POST", "/containers/create", {"Image": "busybox", "Cmd": ["cat"], "OpenStdin": True})[1]["Id"]
+    try:
+        for upgrade, head in ((True, b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream"
+                                     b"\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"),
+                              (False, b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n")):
+            sock = socket.socket(socket.AF_UNIX)
+            sock.settimeout(10)
+            sock.connect(daemon.socket)
+            extra = "Upgrade: tcp\r\nConnection: Upgrade\r\n" if upgrade else ""
+            sock.sendall(f"POST /v1.45/containers/{cid}/attach?stream=1&stdout=1 HTTP/1.1\r\n"
+                         f"Host: d\r\n{extra}\r\n".encode())
+            got = b""
+            while b"\r\n\r\n" not in got:
+                got += sock.recv(4096)
+            assert got == head  # no Date, no version headers (moby 26 and dockerd 20.10 alike)
+            sock.close()
+    finally:
+        daemon.api("DELETE", f"/containers/{cid}?force=1")

@@ -250,7 +250,11 @@ class ContainerRoutes:
         tty = bool(rec.config.get("Tty"))
         sink = self.svc.attach(rec, stdout, stderr) if request.flag("stream") else None
         try:
-            raw = await request.hijack(content_type=_stream_type(request, tty))
+            # moby writes the attach head by hand: no version headers, and an old
+            # client's 200 (no Upgrade) is always a raw stream
+            request.response_headers = None
+            upgrade = "upgrade" in request.headers
+            raw = await request.hijack(content_type=_stream_type(request, tty) if upgrade else RAW_STREAM)
             if request.flag("logs"):
                 opts = logreader.LogOptions(stdout, stderr)
                 async for entry in logreader.read(self.svc.log_path(rec), opts, lambda: False):
