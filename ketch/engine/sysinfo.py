@@ -81,3 +81,22 @@ def detect(version: str, cgroup_root: str = "/sys/fs/cgroup", proc: str = "/proc
                    oom_kill_disable=has("memory", "memory.oom_control"),
                    cpu_shares=has("cpu", "cpu.shares"), cpu_cfs=has("cpu", "cpu.cfs_quota_us"),
                    cpuset=has("cpuset"), pids_limit=has("pids"), **common)
+
+
+def warnings(info: SysInfo, cgroup_version: str) -> list[str] | None:
+    """moby's fillPlatformInfo warnings, in its order, for what this host lacks; None
+    (JSON null, as moby's nil slice) when it lacks nothing."""
+    v1 = cgroup_version == "1"
+    checks = (
+        (info.memory_limit, "WARNING: No memory limit support"),
+        (info.swap_limit, "WARNING: No swap limit support"),
+        (info.oom_kill_disable or not v1, "WARNING: No oom kill disable support"),
+        (info.cpu_cfs, "WARNING: No cpu cfs quota support"),
+        (info.cpu_cfs, "WARNING: No cpu cfs period support"),
+        (info.cpu_shares, "WARNING: No cpu shares support"),
+        (info.cpuset, "WARNING: No cpuset support"),
+        (info.ipv4_forwarding, "WARNING: IPv4 forwarding is disabled"),
+        (info.bridge_nf_iptables, "WARNING: bridge-nf-call-iptables is disabled"),
+        (info.bridge_nf_ip6tables, "WARNING: bridge-nf-call-ip6tables is disabled"),
+    )
+    return [text for ok, text in checks if not ok] or None

@@ -154,7 +154,7 @@ def info_doc(*, containers: list, images: int, data_root: str, name: str, runtim
         # or user namespaces
         "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=cgroupns"] if cgroup_version == "2" else []),
         "CDISpecDirs": [],  # no CDI devices
-        "Warnings": None,
+        "Warnings": sysinfo.warnings(host, cgroup_version),
     }
 
 

@@ -53,3 +53,14 @@ def test_backing_filesystem_is_the_longest_mount_above_the_path(tmp_path):
     assert sysinfo.backing_filesystem("/var/lib/my data/ketch", str(mountinfo)) == "xfs"
     assert sysinfo.backing_filesystem("/var/lib/mydata", str(mountinfo)) == "extfs"
     assert sysinfo.backing_filesystem("/var/lib/mydata2", str(mountinfo)) == "tmpfs"
+
+
+def test_warnings_are_mobys_for_what_is_missing():
+    everything = sysinfo.SysInfo(*([True] * 10))
+    assert sysinfo.warnings(everything, "1") is None
+    info = sysinfo.SysInfo(memory_limit=True, swap_limit=False, oom_kill_disable=False, cpu_shares=True,
+                           cpu_cfs=True, cpuset=True, pids_limit=True, ipv4_forwarding=False,
+                           bridge_nf_iptables=True, bridge_nf_ip6tables=True)
+    assert sysinfo.warnings(info, "1") == ["WARNING: No swap limit support", "WARNING: No oom kill disable support",
+                                           "WARNING: IPv4 forwarding is disabled"]
+    assert sysinfo.warnings(info, "2") == ["WARNING: No swap limit support", "WARNING: IPv4 forwarding is disabled"]
