@@ -63,7 +63,12 @@ def parse_value(data: bytes) -> tuple[object, bool]:
         message = goscan.syntax_error(data) or "unexpected EOF"
         raise InvalidArgument(f"invalid JSON: {message}") from None
     rest = text[end:].lstrip(_SPACE)
-    return value, bool(rest) and rest[0] not in "]}"
+    more = bool(rest) and rest[0] not in "]}"
+    if rest:  # Python may stop where Go's scanner reads on ("1.e": Go's number, malformed)
+        message = goscan.syntax_error(data)
+        if message is not None:
+            raise InvalidArgument(f"invalid JSON: {message}")
+    return value, more
 
 
 def parse(data: bytes) -> object:
