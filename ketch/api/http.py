@@ -5,11 +5,12 @@ connection (``Connection: Upgrade``, ``Upgrade: tcp``) and aiohttp refuses every
 upgrade but websocket (aio-libs/aiohttp#2588). This module knows nothing of
 Docker's routes; it only speaks the parts of Docker's HTTP dialect that every
 route shares: the optional ``/v1.41`` path prefix, Go's query and bool parsing,
-the 404 for unknown paths and methods, and hijacking.
+the 404 for unknown paths and methods, Go's net/http manners (Date, the request body
+read before the answer, its plain answers to malformed requests), and hijacking.
 
 One coroutine per connection serves its requests one after another::
 
-    accept ─> read head ─> route ─> handler ─> response ─> skip unread body ─┐
+    accept ─> read head ─> route ─> handler ─> skip unread body ─> response ─┐
                  ^                     │                                      │
                  └──── keep-alive <────┼──────────────────────────────────────┘
                                        └─> hijack(): raw bytes both ways until
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import email.utils
 import errno
 import json
 import logging
@@ -35,6 +37,7 @@ import os
 import re
 import socket
 import stat
+import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import AsyncIterator, Awaitable, Callable, Mapping, Union
@@ -46,7 +49,7 @@ from ketch.errors import InvalidArgument
 
 __all__ = [
     "BadRequest", "RAW_STREAM", "MULTIPLEXED_STREAM", "RawStream", "Request", "Response",
-    "Router", "Server", "StreamResponse", "encode_json", "json_response",
+    "Router", "Server", "StreamResponse", "encode_headers", "encode_json", "json_response",
 ]
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ MAX_HEAD_BYTES = 1 << 20  # Go's DefaultMaxHeaderBytes: X-Registry-Config header
 _HEAD_LIMIT = MAX_HEAD_BYTES + 4096  # what Go's server really reads before it answers 431
 MAX_BODY_BYTES = 64 << 20  # what body() and json() buffer by default; stream() has no limit
 _SKIP_LIMIT = 256 << 10  # unread body discarded to keep a connection alive, as Go's net/http
+_LINGER = 0.5  # Go's rstAvoidanceDelay: a client still sending gets time to read our answer
 _READ_HIGH_WATER = 1 << 20  # stop reading the socket while this much waits for a reader
 _CLIENT_GONE = "client closed the connection"
 _NO_BODY_STATUSES = frozenset((204, 304))
@@ -96,8 +100,29 @@ class Response:
     content_type: str | None = "text/plain; charset=utf-8"
 
 
-# Go's net/http answer to a request head over its limit, word for word (and it closes)
-_HEAD_TOO_LARGE = Response(431, b"431 Request Header Fields Too Large")
+# Go's net/http answers to a request it cannot parse, word for word: written raw, with no
+# Date or Content-Length, before the connection closes
+_GO_ERROR_HEADERS = b"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+_HEAD_TOO_LARGE = b"431 Request Header Fields Too Large"
+_MALFORMED = b"400 Bad Request"
+_date = [0, b""]
+
+
+def _http_date() -> bytes:
+    """The Date header Go's net/http puts on every response, formatted once a second."""
+    now = int(time.time())
+    if now != _date[0]:
+        _date[:] = [now, email.utils.formatdate(now, usegmt=True).encode("ascii")]
+    return _date[1]
+
+
+def encode_headers(headers: Mapping[str, str]) -> dict[str, tuple[bytes, bytes]]:
+    """Headers as the server keeps them (lower-case name -> encoded name and value), for
+    Server's default_headers and Request.response_headers."""
+    return {name.lower(): (name.encode("latin-1"), str(value).encode("latin-1"))
+            for name, value in headers.items()}
+
+
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _JSON_ASCII = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
@@ -118,8 +143,8 @@ class Request:
     """One request; its body is read from the connection only when asked for."""
 
     __slots__ = ("method", "path", "api_version", "headers", "match", "http_version",
-                 "_raw_query", "_query", "_conn", "_body", "_stream_response", "_hijacked",
-                 "_expects_continue")
+                 "response_headers", "_raw_query", "_query", "_conn", "_body", "_body_read",
+                 "_stream_response", "_hijacked", "_expects_continue")
 
     def __init__(self, conn: _Connection, event: h11.Request) -> None:
         self.method = event.method.decode("ascii")
@@ -141,9 +166,13 @@ class Request:
         self.headers = headers
         self.http_version = event.http_version.decode("ascii")
         self.match: dict[str, str] = {}
+        # headers every response to this request carries (from encode_headers), set by a
+        # handler or a wrapper around it before it answers; moby's middlewares do the same
+        self.response_headers: Mapping[str, tuple[bytes, bytes]] | None = None
         self._query: dict[str, list[str]] | None = None
         self._conn = conn
         self._body: bytes | None = None
+        self._body_read = 0
         self._stream_response: StreamResponse | None = None
         self._hijacked = False
         self._expects_continue = conn.h11.they_are_waiting_for_100_continue
@@ -189,6 +218,7 @@ class Request:
         while True:
             event = await conn.next_event()
             if type(event) is h11.Data:
+                self._body_read += len(event.data)
                 yield bytes(event.data)  # h11 hands out bytearrays
             elif type(event) is h11.EndOfMessage:
                 return
@@ -248,7 +278,7 @@ class Request:
             self._send_continue()
             if not await conn.skip_body(conn.server.max_body_size):
                 raise BadRequest(f"request body exceeds {conn.server.max_body_size} bytes")
-        items = conn.head_items(content_type, headers)
+        items = conn.head_items(self, content_type, headers, date=False)  # moby writes no Date here
         if status == 101 and "upgrade" in self.headers:
             items += [(b"Connection", b"Upgrade"), (b"Upgrade", b"tcp")]
             head = h.send(h11.InformationalResponse(status_code=101, headers=items, reason=b"UPGRADED"))
@@ -293,8 +323,9 @@ class StreamResponse:
         if self._conn is not None:
             raise RuntimeError("stream response already prepared")
         conn = request._conn
-        items = conn.head_items(self.content_type, self.headers)
-        if conn.server.closing:
+        keep = await conn.settle_body(request)
+        items = conn.head_items(request, self.content_type, self.headers)
+        if conn.server.closing or not keep:
             items.append((b"Connection", b"close"))
         reason = _REASONS.get(self.status, b"")
         conn.write(conn.h11.send(h11.Response(status_code=self.status, headers=items, reason=reason)))
@@ -408,11 +439,12 @@ def _page_not_found(request: Request) -> Response:
 class Server:
     """Serves a Router; every exception a handler raises goes to error_handler.
 
-    error_handler(request, exc) returns the Response to send; request is None when
-    the request could not even be parsed (exc is then a BadRequest). Exceptions
-    after the response has started cannot be answered: the connection is closed.
-    default_headers go on every response (Api-Version, Docker-Experimental,
-    Ostype, Server, ...).
+    error_handler(request, exc) returns the Response to send. A request that cannot
+    be parsed gets Go's plain answer (400 or 431) without reaching it. Exceptions after
+    the response has started cannot be answered: the connection is closed.
+    default_headers go on every response; headers that depend on the route (moby's
+    Api-Version, Ostype, Server: not on a 404) go in Request.response_headers.
+    Every response but a hijacked stream's carries Date, as from Go's net/http.
     """
 
     def __init__(self, router: Router,
@@ -425,8 +457,7 @@ class Server:
         self.not_found = not_found or _page_not_found
         self.max_body_size = max_body_size
         self.closing = False
-        self.default_items = {name.lower(): (name.encode("latin-1"), str(value).encode("latin-1"))
-                              for name, value in (default_headers or {}).items()}
+        self.default_items = encode_headers(default_headers or {})
         self.connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
         self._path: str | None = None
@@ -514,6 +545,8 @@ class _Connection(asyncio.Protocol):
         self.idle = True  # waiting for the next request
         self.eof = False  # the client closed its side, or the connection is gone
         self.lost = False
+        self.must_close = False  # the request body was left unread: close after this response
+        self.linger = False  # ... and give the client time to read the response first
         self._loop = asyncio.get_running_loop()
         self._chunks: collections.deque[bytes] = collections.deque()
         self._buffered = 0
@@ -671,29 +704,64 @@ class _Connection(asyncio.Protocol):
             self._drain_waiters.append(waiter)
             await waiter
 
-    def head_items(self, content_type: str | None,
-                   headers: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
+    def head_items(self, request: Request | None, content_type: str | None,
+                   headers: Mapping[str, str] | None, date: bool = True) -> list[tuple[bytes, bytes]]:
+        """The head's fields in Go's order: the handler's sorted by name, then Date."""
         items = dict(self.server.default_items)
+        if request is not None and request.response_headers:
+            items.update(request.response_headers)
         if content_type is not None:
             items["content-type"] = (b"Content-Type", content_type.encode("latin-1"))
         if headers:
             for name, value in headers.items():
                 items[name.lower()] = (name.encode("latin-1"), str(value).encode("latin-1"))
-        return list(items.values())
+        out = sorted(items.values())
+        if date:
+            out.append((b"Date", _http_date()))
+        return out
 
-    async def send_response(self, request: Request | None, response: Response) -> None:
+    async def settle_body(self, request: Request) -> bool:
+        """Before a response head: read and drop what is left of the request body, as
+        Go's net/http does, so that a client still sending an upload is not cut off
+        mid-write by an early answer (a refused ``docker import`` would see EPIPE instead
+        of the error). More than 256 KiB left is not read: the response then says
+        ``Connection: close`` and the connection closes after a grace period. False when
+        the connection must close after this response."""
+        state = self.h11.their_state
+        if state is h11.ERROR:  # a body that broke its framing: nothing after it can be read
+            self.must_close = True
+        if state is not h11.SEND_BODY:
+            return not self.must_close
+        self.must_close = True
+        if request._expects_continue:
+            return False  # no 100 sent: the client may send the body later, or never
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) - request._body_read >= _SKIP_LIMIT:
+            self.linger = True
+            return False
+        try:
+            if await self.skip_body(_SKIP_LIMIT):
+                self.must_close = False
+                return True
+            self.linger = True
+        except (ConnectionResetError, BadRequest):
+            pass
+        return False
+
+    async def send_response(self, request: Request, response: Response) -> None:
         status = response.status
-        items = self.head_items(response.content_type, response.headers)
+        keep = await self.settle_body(request)
+        items = self.head_items(request, response.content_type, response.headers)
         body = response.body
         if status < 200 or status in _NO_BODY_STATUSES:
             body = b""
         else:
             items.append((b"Content-Length", b"%d" % len(body)))
-        if self.server.closing or request is None:
+        if self.server.closing or not keep:
             items.append((b"Connection", b"close"))
         h = self.h11
         out = [h.send(h11.Response(status_code=status, headers=items, reason=_REASONS.get(status, b"")))]
-        if body and (request is None or request.method != "HEAD"):
+        if body and request.method != "HEAD":
             out += h.send_with_data_passthrough(h11.Data(data=body))
         out.append(h.send(h11.EndOfMessage()))
         self.write(b"".join(out))
@@ -718,6 +786,15 @@ class _Connection(asyncio.Protocol):
         try:
             while await self._serve_one():
                 pass
+            if self.linger and not self.transport.is_closing():
+                # Go's closeWriteAndWait: the client, still writing, reads our answer
+                # before the close makes its writes fail
+                if self.transport.can_write_eof():
+                    self.transport.write_eof()
+                try:  # over sooner if the client leaves
+                    await asyncio.wait_for(self.wait_eof(), _LINGER)
+                except asyncio.TimeoutError:
+                    pass
         except Exception:  # a bug here, never a handler's: those reach the error handler
             log.exception("http connection failed")
         finally:
@@ -735,15 +812,15 @@ class _Connection(asyncio.Protocol):
         except ConnectionResetError:
             return False
         except HeadTooLarge:
-            await self._answer_plain(_HEAD_TOO_LARGE)
+            self._answer_raw(_HEAD_TOO_LARGE)
             return False
-        except BadRequest as exc:
-            await self._answer_error(None, exc)
+        except BadRequest:
+            self._answer_raw(_MALFORMED)
             return False
         if type(event) is not h11.Request:  # ConnectionClosed
             return False
         if _head_size(event) > _HEAD_LIMIT:  # a big head that came in whole: h11 took it
-            await self._answer_plain(_HEAD_TOO_LARGE)
+            self._answer_raw(_HEAD_TOO_LARGE)
             return False
         self.idle = False
         request = Request(self, event)
@@ -785,14 +862,15 @@ class _Connection(asyncio.Protocol):
         else:
             raise TypeError(f"handler returned {type(result).__name__}, not a response")
 
-    async def _answer_plain(self, response: Response) -> None:
-        """A response before any handler ran (the connection closes after it)."""
+    def _answer_raw(self, status_line: bytes) -> None:
+        """Go's answer to a request it could not parse; the connection closes after it."""
         try:
-            await self.send_response(None, response)
-        except (ConnectionError, h11.LocalProtocolError):
+            self.write(b"HTTP/1.1 " + status_line + _GO_ERROR_HEADERS + status_line)
+        except ConnectionError:
             pass
+        self.linger = status_line is _HEAD_TOO_LARGE  # Go lingers for a client still sending
 
-    async def _answer_error(self, request: Request | None, exc: BaseException) -> None:
+    async def _answer_error(self, request: Request, exc: BaseException) -> None:
         try:
             response = self.server.error_handler(request, exc)
         except Exception:
@@ -805,6 +883,8 @@ class _Connection(asyncio.Protocol):
 
     async def _end_cycle(self, request: Request) -> bool:
         h = self.h11
+        if self.must_close:
+            return False
         if h.their_state is h11.SEND_BODY:
             if request._expects_continue:
                 return False  # the client may or may not send the body now: start afresh

@@ -2,7 +2,7 @@
 
 from ketch import __version__
 from ketch.api import versions
-from ketch.api.http import Request, Router, Server
+from ketch.api.http import Request, Router, Server, encode_headers
 from ketch.api.httpstatus import error_response
 from ketch.api.routes import inactive, system
 from ketch.api.routes.containers import ContainerRoutes
@@ -10,12 +10,14 @@ from ketch.api.routes.images import ImageRoutes
 from ketch.engine.containers.service import ContainerService
 from ketch.engine.images import ImageService
 
-DEFAULT_HEADERS = {
+# moby's middlewares: the version middleware sets these on the way in, and only once
+# the version passed does the experimental one add its header; a 404 has neither
+VERSION_HEADERS = encode_headers({
     "Api-Version": versions.API_VERSION,
-    "Docker-Experimental": "false",
     "Ostype": "linux",
     "Server": f"ketch/{__version__} (linux)",
-}
+})
+ROUTE_HEADERS = {**VERSION_HEADERS, **encode_headers({"Docker-Experimental": "false"})}
 
 
 class _VersionedRouter(Router):
@@ -23,7 +25,9 @@ class _VersionedRouter(Router):
 
     def add(self, method, pattern, handler):
         async def checked(request: Request):
+            request.response_headers = VERSION_HEADERS
             versions.check(request.api_version)
+            request.response_headers = ROUTE_HEADERS
             return await handler(request)
         super().add(method, pattern, checked)
 
@@ -35,4 +39,4 @@ def build_server(containers: ContainerService, images: ImageService,
     ContainerRoutes(containers).install(router)
     ImageRoutes(images, containers).install(router)
     inactive.add_routes(router)
-    return Server(router, error_handler=error_response, default_headers=DEFAULT_HEADERS)
+    return Server(router, error_handler=error_response)

@@ -103,7 +103,7 @@ def host_config(rec: ContainerRecord) -> dict:
 
 
 def container_json(rec: ContainerRecord, paths: Paths, size_rw: int | None = None,
-                   image_size: int = 0) -> dict:
+                   image_size: int = 0, graph_data: dict[str, str] | None = None) -> dict:
     data = paths.data_dir(rec.id)
     doc = {
         "Id": rec.id, "Created": rec.created, "Path": rec.path, "Args": rec.args,
@@ -113,7 +113,8 @@ def container_json(rec: ContainerRecord, paths: Paths, size_rw: int | None = Non
         "RestartCount": rec.restart_count, "Driver": DRIVER, "Platform": "linux",
         "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": None,
         "HostConfig": host_config(rec),
-        "GraphDriver": {"Data": {"MergedDir": paths.bundle_rootfs(rec.id)}, "Name": DRIVER},
+        "GraphDriver": {"Data": graph_data or {"MergedDir": paths.bundle_rootfs(rec.id)},
+                        "Name": DRIVER},
     }
     if size_rw is not None:
         doc["SizeRw"] = size_rw

@@ -9,7 +9,7 @@ sending the wrong type gets Docker's 400 rather than a later surprise.
 """
 
 from ketch.apitypes.gojson import (Any, Bool, GoType, Int, Map, Ptr, Slice, StrSlice, String,
-                                   Struct, decode, parse, struct)
+                                   Struct, decode, parse_value, struct)
 from ketch.errors import InvalidArgument
 
 S, B = String(), Bool()
@@ -17,6 +17,7 @@ I64, INT = Int("int64"), Int("int")
 U16, U64 = Int("uint16", 16, False), Int("uint64", 64, False)
 STRS = Slice("[]string", S)
 SMAP = Map("map[string]string", S)
+_SPACE = b" \t\r\n"
 EMPTY = Struct("struct {}", "")  # the values of nat.PortSet and Volumes: {}
 DURATION = Int("time.Duration")
 
@@ -144,25 +145,42 @@ UPDATE_CONFIG = Struct("container.UpdateConfig", "UpdateConfig",
                        (*RESOURCES_FIELDS, ("RestartPolicy", RESTART_POLICY)))
 
 
-def _body(data: bytes | None) -> object:
-    if not data or not data.strip():
-        return None
-    return parse(data)
+_CONFIG_KEYS = frozenset(name.lower() for name, _ in CONFIG_FIELDS)
+
+
+def _decode(data: bytes, t: GoType) -> object:
+    """moby's loadJSON: one value decoded (Go's type errors first), then nothing after it."""
+    value, more = parse_value(data)
+    out = decode(value, t)
+    if more:
+        raise InvalidArgument("unexpected content after JSON")
+    return out
 
 
 def decode_create(data: bytes | None) -> dict:
     """A create body -> a checked dict of it (canonical keys, strslices as lists).
 
-    An empty body is moby's "got EOF" error; a body of the wrong JSON type or with a
-    field of the wrong type is Go's decoding error; both are 400s.
+    No value at all is moby's "got EOF" error, ``null`` its empty config; a malformed
+    body, a body of the wrong JSON type or with a field of the wrong type is Go's
+    decoding error; all are 400s.
     """
-    body = _body(data)
-    if body is None:
+    if not data or not data.strip(_SPACE):
         raise InvalidArgument("invalid JSON: got EOF while reading request body")
-    return decode(body, CREATE_REQUEST) or {}
+    value, more = parse_value(data)
+    body = decode(value, CREATE_REQUEST)
+    if more:
+        raise InvalidArgument("unexpected content after JSON")
+    # the wrapper embeds *container.Config: it stays nil unless a key of its fields is
+    # sent (even with null), and moby refuses a nil config
+    if not isinstance(value, dict) or not any(k.lower() in _CONFIG_KEYS for k in value):
+        raise InvalidArgument("config cannot be empty in order to create a container")
+    return body
 
 
 def decode_update(data: bytes | None) -> dict:
-    """An update body -> a checked dict; an empty body changes nothing, as in moby."""
-    body = _body(data)
-    return {} if body is None else decode(body, UPDATE_CONFIG) or {}
+    """An update body -> a checked dict; no body changes nothing, as in moby (httputils.ReadJSON)."""
+    if not data:
+        return {}
+    if not data.strip(_SPACE):
+        raise InvalidArgument("invalid JSON: got EOF while reading request body")
+    return _decode(data, UPDATE_CONFIG) or {}

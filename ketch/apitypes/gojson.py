@@ -24,6 +24,7 @@ engine reads only values of the declared types.
 import json
 from dataclasses import dataclass, field
 
+from ketch.apitypes import goscan
 from ketch.errors import InvalidArgument
 
 
@@ -39,19 +40,43 @@ class JsonFloat(float):
 
 
 def _no_constant(name: str):
-    raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
+    raise ValueError(f"{name} is not JSON")  # Python reads NaN and Infinity; Go does not
+
+
+_DECODER = json.JSONDecoder(parse_float=JsonFloat, parse_constant=_no_constant)
+_SPACE = " \t\r\n"
+
+
+def parse_value(data: bytes) -> tuple[object, bool]:
+    """The first JSON value in data, as Go's json.Decoder reads it, and whether more
+    follows it (Go's Decoder.More(): anything but white space, ']' or '}').
+
+    Non-integer number literals are kept (Go quotes them). Invalid UTF-8 inside strings
+    becomes U+FFFD, as in Go. A malformed value is an InvalidArgument with Go's own
+    text, prefixed "invalid JSON: " as moby does.
+    """
+    text = data.decode("utf-8", "replace")
+    start = len(text) - len(text.lstrip(_SPACE))
+    try:
+        value, end = _DECODER.raw_decode(text, start)
+    except (ValueError, RecursionError):
+        message = goscan.syntax_error(data) or "unexpected EOF"
+        raise InvalidArgument(f"invalid JSON: {message}") from None
+    rest = text[end:].lstrip(_SPACE)
+    more = bool(rest) and rest[0] not in "]}"
+    if rest:  # Python may stop where Go's scanner reads on ("1.e": Go's number, malformed)
+        message = goscan.syntax_error(data)
+        if message is not None:
+            raise InvalidArgument(f"invalid JSON: {message}")
+    return value, more
 
 
 def parse(data: bytes) -> object:
-    """JSON text -> Python values, keeping non-integer number literals (Go quotes them)."""
-    try:
-        return json.loads(data, parse_float=JsonFloat, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data":  # moby decodes one value, then checks dec.More()
-            raise InvalidArgument("unexpected content after JSON") from None
-        raise InvalidArgument(f"invalid JSON: {exc}") from None
-    except ValueError as exc:  # UnicodeDecodeError, and NaN or Infinity
-        raise InvalidArgument(f"invalid JSON: {exc}") from None
+    """parse_value, with content after the value refused as moby refuses it."""
+    value, more = parse_value(data)
+    if more:
+        raise InvalidArgument("unexpected content after JSON")
+    return value
 
 
 # -- type descriptors -------------------------------------------------------------

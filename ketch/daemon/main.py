@@ -63,7 +63,8 @@ class Daemon:
                                            self.lifecycle)
         self.system = SystemService(self.registry, self.images, self.runtimes,
                                     data_root=cfg.data_root, debug=cfg.debug,
-                                    cgroup_version=self.cgroup_version.removeprefix("v"))
+                                    cgroup_version=self.cgroup_version.removeprefix("v"),
+                                    init_path=cfg.init_path)
         self.server = build_server(self.containers, self.images, self.system)
 
     def _take_lock(self):

@@ -9,6 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable
+from urllib.parse import quote_plus
 
 from ketch.engine import tailfile
 from ketch.timefmt import parse_ns
@@ -32,6 +33,13 @@ class LogEntry:
     stream: int  # 1 stdout, 2 stderr
     time: str
     data: bytes
+    attrs: tuple[tuple[str, str], ...] = ()  # json-file's "attrs" (from --log-opt labels/env)
+
+    def details(self) -> bytes:
+        """moby's attrsByteSlice: the attributes sorted by key, query-escaped, joined by
+        commas; ``logs --details`` puts it and a space before each line (empty: a space)."""
+        return ",".join(f"{quote_plus(k, safe='')}={quote_plus(v, safe='')}"
+                        for k, v in sorted(self.attrs)).encode()
 
 
 def _decode(line: bytes, opts: LogOptions) -> LogEntry | None:
@@ -46,7 +54,9 @@ def _decode(line: bytes, opts: LogOptions) -> LogEntry | None:
         t = parse_ns(doc.get("time", ""))
         if t < opts.since_ns or (opts.until_ns and t > opts.until_ns):
             return None
-    return LogEntry(stream, doc.get("time", ""), doc.get("log", "").encode())
+    attrs = doc.get("attrs")
+    pairs = tuple((str(k), str(v)) for k, v in attrs.items()) if isinstance(attrs, dict) else ()
+    return LogEntry(stream, doc.get("time", ""), doc.get("log", "").encode(), pairs)
 
 
 def _read_all(path: str, opts: LogOptions) -> tuple[list[LogEntry], int]:

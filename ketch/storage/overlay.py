@@ -40,13 +40,16 @@ class OverlaySnapshotter:
     def fs(self, name: str) -> str:
         return os.path.join(self.root, name, "fs")
 
+    def work(self, name: str) -> str:
+        return os.path.join(self.root, name, "work")
+
     def new(self, writable: bool = False) -> str:
         """Create an empty snapshot; returns its name."""
         name = secrets.token_hex(6)
         filemode.mkdir(os.path.join(self.root, name), SNAPSHOT_MODE)
         filemode.mkdir(self.fs(name), FS_MODE)
         if writable:
-            filemode.mkdir(os.path.join(self.root, name, "work"), WORK_MODE)
+            filemode.mkdir(self.work(name), WORK_MODE)
         return name
 
     def remove(self, name: str) -> None:
@@ -61,7 +64,7 @@ class OverlaySnapshotter:
         options = (
             "lowerdir=" + ":".join(self.fs(p) for p in parents),
             f"upperdir={self.fs(name)}",
-            f"workdir={os.path.join(self.root, name, 'work')}",
+            f"workdir={self.work(name)}",
         )
         if sum(len(o) + 1 for o in options) > MAX_MOUNT_DATA:
             raise InvalidArgument(f"too many layers to mount ({len(parents)})")

@@ -170,3 +170,38 @@ def test_docker_cli_gets_mobys_messages(daemon, names):
     assert res.returncode == 127
     assert "docker: Error response from daemon: failed to create task for container: failed to create shim task: " \
            "OCI runtime create failed: " in res.stderr
+
+
+@needs_docker
+def test_logs_details_prefix_each_line_with_the_attributes(daemon, names):
+    # dockerd 20.10: no log attributes -> a lone space before each line; timestamps first
+    name = names()
+    daemon.docker("run", "--name", name, "busybox", "sh", "-c", 'echo hi; echo err >&2; printf "no newline"',
+                  check=True)
+    for tool in (daemon.docker, daemon.ketch):
+        res = tool("logs", "--details", name)
+        assert (res.stdout, res.stderr) == (" hi\n no newline", " err\n"), tool
+        res = tool("logs", "--details", "--timestamps", name)
+        assert all(line[:2] == "20" and "Z  " in line for line in (res.stdout + res.stderr).splitlines()), res
+    daemon.docker("rm", name, check=True)
+
+
+@needs_docker
+def test_docker_import_refused_while_uploading_says_why(daemon, tmp_path):
+    """ketchd refuses a bad change before it reads the upload; the docker CLI, still
+    writing, must get the answer, not "broken pipe" (it did, now and then)."""
+    import io
+    import os
+    import tarfile
+    for size in (100 << 10, 4 << 20):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            info = tarfile.TarInfo("blob")
+            info.size = size
+            tf.addfile(info, io.BytesIO(os.urandom(size)))
+        path = tmp_path / f"layer-{size}.tar"
+        path.write_bytes(buf.getvalue())
+        for tool in (daemon.docker,) * 8 + (daemon.ketch,) * 3:
+            res = tool("import", "-c", "BOGUS", str(path))
+            assert (res.returncode, res.stderr) == (
+                1, "Error response from daemon: bogus is not a valid change command\n"), (size, tool)

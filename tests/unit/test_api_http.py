@@ -20,7 +20,8 @@ import h11
 import pytest
 
 from ketch.api.http import (
-    BadRequest, RAW_STREAM, Response, Router, Server, StreamResponse, encode_json, json_response,
+    BadRequest, RAW_STREAM, Response, Router, Server, StreamResponse, encode_headers, encode_json,
+    json_response,
 )
 
 DEFAULT_HEADERS = {"Api-Version": "1.41", "Docker-Experimental": "false", "Ostype": "linux",
@@ -150,6 +151,9 @@ class App:
         add("POST", "/json", self.json)
         add("POST", "/count", self.count)
         add("POST", "/ignore-body", self.ping)
+        add("POST", "/refuse-body", self.bad)
+        add("POST", "/stream-ignoring-body", self.lazy_stream)
+        add("GET", "/versioned", self.versioned)
         add("GET", "/stream", self.stream)
         add("GET", "/lazy-stream", self.lazy_stream)
         add("GET", "/forever", self.forever)
@@ -244,6 +248,12 @@ class App:
         await request.wait_disconnected()
         self.seen["wait"] = "disconnected"
         self.event.set()
+
+    async def versioned(self, request):
+        request.response_headers = encode_headers({"Api-Version": "9.9", "Server": "mine"})
+        if request.flag("fail"):
+            raise BadRequest("refused")
+        return Response(200, b"OK", {"X-Last": "z", "A-First": "a"})
 
     async def boom(self, request):
         raise RuntimeError("boom")
@@ -643,15 +653,13 @@ def test_close_after_http10_and_connection_close(server, head):
     client.close()
 
 
-def test_malformed_request_gets_400_and_close(server, app):
+def test_malformed_request_gets_gos_plain_400_and_close(server, app):
     client = RawClient(server.path)
     client.send(b"GET /_ping HTTP/1.1\r\nthis is no header\r\n\r\n")
-    status, headers, body = client.read_response()
-    assert status == 400
-    assert headers["connection"] == "close"
-    assert headers["api-version"] == "1.41"
-    assert client.at_eof()
-    assert isinstance(app.errors[0], BadRequest)
+    # net/http's own words, before any router or middleware: no Date, no length
+    assert client.read_to_eof() == (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                                    b"Connection: close\r\n\r\n400 Bad Request")
+    assert app.errors == []
     client.close()
 
 
@@ -856,5 +864,94 @@ def test_close_aborts_what_outlives_the_timeout(serve, app):
     server.call(server.server.close(timeout=0.2))
     # an idle connection would have closed at once; a busy one after the timeout
     assert 0.15 < time.monotonic() - started < 2
+    assert client.at_eof()
+    client.close()
+
+
+# Go's net/http manners: Date, header order, per-request headers, the body read before the answer
+
+
+HTTP_DATE = r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT"
+
+
+def head_lines(client: RawClient) -> list[bytes]:
+    return client.read_until(b"\r\n\r\n").split(b"\r\n")
+
+
+@pytest.mark.parametrize("path", ["/_ping", "/nope", "/boom", "/stream-ignoring-body"])
+def test_every_response_carries_a_date(serve, path):
+    import email.utils
+    import re
+    server = serve(default_headers={})
+    status, headers, _ = request(server, "POST" if "body" in path else "GET", path, body=b"" if "body" in path else None)
+    assert re.fullmatch(HTTP_DATE, headers["Date"]), headers
+    assert abs(email.utils.parsedate_to_datetime(headers["Date"]).timestamp() - time.time()) < 5
+
+
+def test_head_fields_in_gos_order_and_route_headers(serve):
+    server = serve(default_headers={"Docker-Experimental": "false"})
+    client = RawClient(server.path)
+    client.send(get("/versioned"))
+    lines = head_lines(client)
+    names = [line.split(b":")[0] for line in lines[1:]]
+    # the handler's header map sorted (Go's Header.Write), then Date and Content-Length
+    assert names == [b"A-First", b"Api-Version", b"Content-Type", b"Docker-Experimental", b"Server",
+                     b"X-Last", b"Date", b"Content-Length"]
+    assert b"Api-Version: 9.9" in lines
+    client.read_exact(2)
+    client.send(get("/versioned?fail=1"))  # an error answer keeps the request's headers
+    assert b"Api-Version: 9.9" in head_lines(client)
+    client.close()
+    _, headers, _ = request(server, "GET", "/_ping")  # another request: no such headers
+    assert "Api-Version" not in headers
+
+
+def test_a_hijacked_head_has_no_date(server):
+    client = RawClient(server.path)
+    client.send(b"POST /containers/x/attach HTTP/1.1\r\nHost: d\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\n")
+    lines = head_lines(client)
+    assert lines[0] == b"HTTP/1.1 101 UPGRADED"
+    assert not any(line.startswith(b"Date:") for line in lines)
+    client.close()
+
+
+@pytest.mark.parametrize("path", ["/refuse-body", "/ignore-body", "/stream-ignoring-body"])
+def test_the_body_is_read_before_the_answer(server, path):
+    """A client still sending when the answer comes may be cut off mid-write (docker
+    import's "broken pipe"): like Go, read what is left of the body (up to 256 KiB) first."""
+    body = b"x" * (200 << 10)
+    client = RawClient(server.path)
+    client.send(post(path, body)[:-len(body) + 1000])
+    client.sock.settimeout(0.3)
+    with pytest.raises(socket.timeout):
+        client._fill()  # no answer while the body is still coming
+    client.sock.settimeout(TIMEOUT)
+    client.send(body[1000:])
+    status, headers, _ = client.read_response()
+    assert "connection" not in headers  # all read: the connection stays open
+    client.send(get("/_ping"))
+    assert client.read_response()[2] == b"OK"
+    client.close()
+
+
+def test_a_big_unread_body_closes_after_a_grace_period(server, app):
+    client = RawClient(server.path)
+    client.send(f"POST /refuse-body HTTP/1.1\r\nHost: d\r\nContent-Length: {1 << 20}\r\n\r\n".encode()
+                + b"z" * (64 << 10))
+    status, headers, body = client.read_response()
+    assert (status, headers["connection"]) == (400, "close")
+    time.sleep(0.1)
+    client.send(b"z" * (64 << 10))  # still sending: no EPIPE yet, as with Go's rstAvoidanceDelay
+    started = time.monotonic()
+    assert client.at_eof()
+    assert time.monotonic() - started < 2
+    client.close()
+
+
+def test_a_body_with_broken_framing_is_answered_with_close(server, app):
+    client = RawClient(server.path)
+    client.send(b"POST /count HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n")
+    status, headers, _ = client.read_response()
+    assert (status, headers.get("connection")) == (400, "close")
     assert client.at_eof()
     client.close()

@@ -80,7 +80,7 @@ GO_ORACLE = [
      None),
     ('{"Env": [null]}',
      None),
-    ('{"HostConfig": {"Memory": -0}}',
+    ('{"Image": "x", "HostConfig": {"Memory": -0}}',
      None),
     ('{"HostConfig": {"Memory": 1E3}}',
      'json: cannot unmarshal number 1E3 into Go struct field HostConfig.HostConfig.Memory of type int64'),
@@ -148,12 +148,27 @@ def test_update_body_errors_are_gos(body, message):
 
 def test_an_empty_update_changes_nothing():
     assert api.decode_update(b"") == {}
-    assert api.decode_update(b"  \n") == {}
+    # a body of white space is no body for ReadJSON's ContentLength test, and EOF for Go
+    with pytest.raises(InvalidArgument, match="^invalid JSON: got EOF while reading request body$"):
+        api.decode_update(b"  \n")
 
 
 def test_an_empty_create_body_is_mobys_eof_error():
-    with pytest.raises(InvalidArgument, match="^invalid JSON: got EOF while reading request body$"):
-        api.decode_create(b"")
+    for body in (b"", b" \r\n"):
+        with pytest.raises(InvalidArgument, match="^invalid JSON: got EOF while reading request body$"):
+            api.decode_create(body)
+
+
+@pytest.mark.parametrize("body", [b"null", b"{}", b'{"HostConfig": {}}', b'{"hostconfig": null}'])
+def test_a_create_body_without_config_fields_is_an_empty_config(body):
+    # moby's wrapper embeds *container.Config, left nil when none of its keys is sent
+    with pytest.raises(InvalidArgument, match="^config cannot be empty in order to create a container$"):
+        api.decode_create(body)
+
+
+@pytest.mark.parametrize("body", [b'{"image": null}', b'{"Cmd": ["true"]}'])
+def test_any_config_key_makes_a_config(body):
+    assert isinstance(api.decode_create(body), dict)
 
 
 def test_a_syntax_error_is_invalid_json():
@@ -166,6 +181,10 @@ def test_a_syntax_error_is_invalid_json():
 def test_content_after_the_body_is_mobys_error():
     with pytest.raises(InvalidArgument, match="^unexpected content after JSON$"):
         api.decode_create(b'{"Image": "busybox"} {}')
+    # Go's Decoder.More() is false before a closing bracket; the type error comes first
+    assert api.decode_create(b'{"Image": "busybox"} }') == {"Image": "busybox"}
+    with pytest.raises(InvalidArgument, match="^invalid JSON: json: cannot unmarshal number"):
+        api.decode_create(b'{"Image": 1} x')
     assert api.decode_create(b'{"Image": "busybox"}\n\n') == {"Image": "busybox"}
 
 

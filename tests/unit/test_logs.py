@@ -79,3 +79,15 @@ def test_garbage_lines_are_skipped(tmp_path):
 
 def test_missing_file(tmp_path):
     assert _read_all(str(tmp_path / "nope.log"), LogOptions()) == ([], 0)
+
+
+def test_details_is_mobys_attrs_string(tmp_path):
+    # json-file lines as dockerd 20.10 wrote them for --log-opt labels=foo,a --log-opt env=E1
+    # ("E1=x y", labels foo=bar a=b); `docker logs --details` printed "E1=x+y,a=b,foo=bar hi2"
+    path = tmp_path / "log.json"
+    path.write_bytes(b'{"log":"hi2\\n","stream":"stdout","attrs":{"E1":"x y","a":"b","foo":"bar"},'
+                     b'"time":"2026-12-06T16:09:56.269534455Z"}\n' + LOG[:LOG.index(b"\n") + 1])
+    with_attrs, plain = _read_all(str(path), LogOptions())[0]
+    assert with_attrs.details() == b"E1=x+y,a=b,foo=bar"
+    assert plain.details() == b""  # dockerd: "--details" then puts a lone space before the line
+    assert LogEntry(1, "", b"", (("k/=&", "a,b~"),)).details() == b"k%2F%3D%26=a%2Cb~"

@@ -7,6 +7,7 @@ import time
 from ketch import detachkeys, errors, timefmt
 from ketch.api import filters as flt
 from ketch.api import views
+from ketch.api.mediatype import check_for_json
 from ketch.api.summaries import SummaryEncoder
 from ketch.api.http import (MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, Router,
                             StreamResponse, encode_json, json_response)
@@ -66,6 +67,7 @@ class ContainerRoutes:
 
     # -- lifecycle ----------------------------------------------------------------
     async def create(self, request: Request) -> Response:
+        check_for_json(request)
         body = apitypes.decode_create(await request.body())
         cid, warnings = self.svc.create(body, request.arg("name"), request.arg("platform"))
         return json_response({"Id": cid, "Warnings": warnings}, 201)
@@ -135,7 +137,8 @@ class ContainerRoutes:
     async def inspect(self, request: Request) -> Response:
         rec = self.svc.get(request.match["id"])
         size = self._sizes(rec) if request.flag("size") else (None, 0)
-        return json_response(views.container_json(rec, self.svc.paths, *size))
+        return json_response(views.container_json(rec, self.svc.paths, *size,
+                                                  self.svc.graph_driver_data(rec)))
 
     def _sizes(self, rec: ContainerRecord) -> tuple[int, int]:
         image = self.svc.images.find(rec.image_id)
@@ -192,6 +195,7 @@ class ContainerRoutes:
         return True
 
     async def update(self, request: Request) -> Response:
+        check_for_json(request)
         body = apitypes.decode_update(await request.body())
         warnings = await self.svc.update(request.match["id"], body)
         return json_response({"Warnings": warnings})
@@ -239,12 +243,16 @@ class ContainerRoutes:
         opts = logreader.LogOptions(stdout, stderr, _parse_time(request.arg("since")),
                                     _parse_time(request.arg("until")), tail_n, request.flag("follow"))
         tty = bool(rec.config.get("Tty"))
-        timestamps = request.flag("timestamps")
+        timestamps, details = request.flag("timestamps"), request.flag("details")
         resp = StreamResponse(200, content_type=_stream_type(request, tty))
         await resp.prepare(request)
         path = self.svc.log_path(rec)
         async for entry in logreader.read(path, opts, lambda: rec.running):
-            data = (entry.time.encode() + b" " + entry.data) if timestamps else entry.data
+            data = entry.data
+            if details:  # moby: the attributes, then the time, go before the line
+                data = entry.details() + b" " + data
+            if timestamps:
+                data = entry.time.encode() + b" " + data
             await resp.write(data if tty else frame(entry.stream, data))
         await resp.finish()
         return resp
@@ -257,7 +265,11 @@ class ContainerRoutes:
         tty = bool(rec.config.get("Tty"))
         sink = self.svc.attach(rec, stdout, stderr) if request.flag("stream") else None
         try:
-            raw = await request.hijack(content_type=_stream_type(request, tty))
+            # moby writes the attach head by hand: no version headers, and an old
+            # client's 200 (no Upgrade) is always a raw stream
+            request.response_headers = None
+            upgrade = "upgrade" in request.headers
+            raw = await request.hijack(content_type=_stream_type(request, tty) if upgrade else RAW_STREAM)
             if request.flag("logs"):
                 opts = logreader.LogOptions(stdout, stderr)
                 async for entry in logreader.read(self.svc.log_path(rec), opts, lambda: False):

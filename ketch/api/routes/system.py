@@ -14,18 +14,22 @@ class SystemBackend(Protocol):
     def info(self) -> dict:
         """The /info document (``engine/system.py``)."""
 
+    def components(self) -> tuple[dict | None, dict | None]:
+        """/version's Components for the default runtime and the init, when found."""
+
 
 def _kernel() -> str:
     return os.uname().release
 
 
-def version_doc() -> dict:
+def version_doc(components: tuple[dict | None, ...] = ()) -> dict:
     return {
         "Platform": {"Name": "ketch"},
         "Components": [{"Name": "Engine", "Version": __version__, "Details": {
             "ApiVersion": API_VERSION, "Arch": ARCH, "BuildTime": "", "Experimental": "false",
             "GitCommit": "", "GoVersion": f"python{platform.python_version()}",
-            "KernelVersion": _kernel(), "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}}],
+            "KernelVersion": _kernel(), "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}},
+            *(c for c in components if c is not None)],
         "Version": __version__, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
         "GitCommit": "", "GoVersion": f"python{platform.python_version()}", "Os": "linux",
         "Arch": ARCH, "KernelVersion": _kernel(), "BuildTime": "",
@@ -39,7 +43,7 @@ def add_routes(router: Router, backend: SystemBackend) -> None:
                         "text/plain; charset=utf-8")
 
     async def version(request: Request) -> Response:
-        return json_response(version_doc())
+        return json_response(version_doc(backend.components()))
 
     async def info(request: Request) -> Response:
         return json_response(backend.info())

@@ -460,7 +460,7 @@ def logs(cli, args, path):
     try:
         info = client.inspect_container(names[0])
         resp = client.logs(info["Id"], stdout=True, stderr=True, follow=opts["follow"],
-                           timestamps=opts["timestamps"], tail=opts["tail"],
+                           timestamps=opts["timestamps"], details=opts["details"], tail=opts["tail"],
                            since=timestamp_arg(opts["since"], "since") or None,
                            until=timestamp_arg(opts["until"], "until") or None)
         demux = Demuxer(bool(info["Config"].get("Tty")))

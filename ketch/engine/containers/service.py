@@ -203,6 +203,18 @@ class ContainerService:
                 pass
         return out
 
+    def graph_driver_data(self, rec: ContainerRecord) -> dict[str, str]:
+        """inspect's GraphDriver.Data as overlay2 gives it, with ketch's own directories:
+        the image's layers (top-most first), the root as mounted while the container
+        runs, and the writable layer with overlayfs's work dir."""
+        data = {}
+        if rec.parents:  # overlay2 leaves LowerDir out when there is none
+            data["LowerDir"] = ":".join(self.snapshots.fs(p) for p in rec.parents)
+        data["MergedDir"] = self.paths.bundle_rootfs(rec.id)
+        data["UpperDir"] = self.snapshots.fs(rec.snapshot)
+        data["WorkDir"] = self.snapshots.work(rec.snapshot)
+        return data
+
     def size_rw(self, rec: ContainerRecord) -> int:
         return self.snapshots.usage(rec.snapshot)
 
