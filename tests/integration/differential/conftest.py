@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -18,6 +19,7 @@ from ketch.image import embedded
 from tests.integration.conftest import destroy_daemon, make_daemon
 from tests.integration.differential.dockerd import Dockerd, DockerdUnavailable
 from tests.integration.differential.harness import Target, docker_client
+from tests.integration.leftovers import assert_nothing_left
 
 
 class DifferentialSkipped(UserWarning):
@@ -72,12 +74,18 @@ def pair():
         version = reference.run(("version", "--format", "{{.Client.Version}} (API {{.Client.APIVersion}}) "
                                  "against dockerd {{.Server.Version}} (API {{.Server.APIVersion}})"))
         _import_busybox(reference, dockerd.root)
-        reference.make_fixtures()
-        target.make_fixtures()
+        with ThreadPoolExecutor(2) as pool:  # dockerd takes ~0.5 s a container
+            for future in [pool.submit(t.make_fixtures) for t in (reference, target)]:
+                future.result()
         yield Pair(reference, target, f"docker client {version.stdout.strip()}")
     finally:
         problems = []
         if ketchd is not None:
+            try:  # what issue 6's tests check: no container, process, mount, cgroup, state
+                ketchd.remove_all_containers()
+                assert_nothing_left(ketchd)
+            except AssertionError as exc:
+                problems.append(f"ketchd: {exc}")
             try:
                 destroy_daemon(ketchd)
             except AssertionError as exc:

@@ -34,7 +34,8 @@ import time
 
 from tests.integration.conftest import _cgroup_dirs, _mounts_under
 
-DOCKERD = "/usr/sbin/dockerd"
+# Debian's docker.io; another dockerd (a newer Docker, say) can be named for a run.
+DOCKERD = os.environ.get("KETCH_TEST_DOCKERD", "/usr/sbin/dockerd")
 # Created by dockerd 20.10 / containerd 1.6 whatever the roots: the trust key, the plugin
 # socket directory, containerd-shim's socket directory.
 HOST_PATHS = ("/etc/docker/key.json", "/etc/docker", "/run/docker/plugins", "/run/docker",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from tests.integration.conftest import PYTHON, REPO
 from tests.integration.differential.dockerd import api
-from tests.integration.differential.normalise import Norm, Side, normalise
+from tests.integration.differential.normalise import Side, normalise
 from tests.integration.differential.table import FIXTURE_NAMES, FIXTURES, PARTS, Expect, Row
 
 KETCH = [PYTHON, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "

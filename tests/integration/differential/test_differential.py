@@ -32,7 +32,10 @@ def _params(which: str) -> list:
 
 def _check(pair, row: Row, expect: Expect, ref: Play, got: Play) -> None:
     a, b = play_both(ref, got, row, pair.cache)
-    compare(row, expect, ref, a, got, b)
+    try:
+        compare(row, expect, ref, a, got, b)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n({pair.versions})") from None
 
 
 @pytest.mark.parametrize("row, expect", _params("api"))
