@@ -1,9 +1,10 @@
-"""Running a row of the table on one daemon, and comparing two daemons' results.
+"""Playing a row of the table (a client on a daemon), and comparing two plays.
 
 A ``Target`` is a daemon as its clients see it: its socket, the environment a client
 runs in (a config directory of its own, so no user's ``psFormat`` leaks in), and the
-containers and tags that make its baseline (the fixtures). After each row ``reset``
-puts it back to that baseline through the API, and fails if a row changed a fixture.
+containers and references that make its baseline (the fixtures). After each row
+``reset`` puts it back to that baseline through the API and says what the row changed
+(``compare`` fails on it).
 """
 
 import os
@@ -30,9 +31,6 @@ class Result:
     exit: int
     setup: tuple[int, ...] = ()   # the setup steps' exit codes
     changed: tuple[str, ...] = ()  # how the row changed the fixtures (reset repaired tags)
-
-    def part(self, name: str) -> str | int:
-        return getattr(self, name)
 
 
 def docker_client() -> str | None:
