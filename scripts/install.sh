@@ -24,13 +24,17 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ "$with_tests" = 1 ] && ! command -v docker >/dev/null 2>&1; then
-    # The real docker CLI is a test client. docker.io also ships dockerd: keep it from
+if [ "$with_tests" = 1 ] && { [ ! -x /usr/sbin/dockerd ] || ! command -v docker >/dev/null 2>&1; }; then
+    # The tests' oracle: docker.io's dockerd, which the differential tests start on roots
+    # of their own, and a docker client (a docker CLI already first on PATH, such as a
+    # docker 28 in /usr/local/bin, stays the one the tests use). Keep dockerd from
     # starting as a service while installing.
     missing+=(docker.io)
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-    chmod +x /usr/sbin/policy-rc.d
-    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
@@ -78,3 +82,9 @@ LAUNCHER
 launcher ketch -IS ketch.cli.main
 launcher ketch-runtime -IS ketch.runtime.cli
 launcher ketchd -I ketch.daemon.main
+
+if [ "$with_tests" = 1 ] && command -v docker >/dev/null 2>&1; then
+    # What the differential tests compare with (tests/integration/differential).
+    echo "install.sh: the tests compare with $(command -v docker) ($(docker --version))" \
+         "and /usr/sbin/dockerd ($(/usr/sbin/dockerd --version 2>/dev/null || echo 'missing'))"
+fi

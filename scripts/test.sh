@@ -8,4 +8,5 @@ cd "$repo"
 if [ "$#" -eq 0 ]; then
     set -- tests
 fi
-exec "$repo/.venv/bin/python3" -m pytest -p no:cacheprovider -n 2 "$@"
+# loadgroup: the differential tests (one xdist_group) share one dockerd on one worker.
+exec "$repo/.venv/bin/python3" -m pytest -p no:cacheprovider -n 2 --dist loadgroup "$@"
