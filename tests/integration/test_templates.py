@@ -122,7 +122,9 @@ def test_version_server_templates(daemon, fmt):
 @pytest.mark.parametrize("fmt", [
     "{{json .Swarm}} {{.Swarm}}", "{{.Plugins}} {{json .Plugins}}", "{{.DriverStatus}}",
     "{{range .Warnings}}{{.}}{{end}}|{{.Isolation}}|{{.ContainerdCommit.ID}}|{{json .ContainerdCommit}}",
-    "{{.RegistryConfig.IndexConfigs}} {{.ServerErrors}} {{.ClientErrors}} {{.UserName}}",
+    # IndexConfigs holds pointers, which Go prints as addresses: compare what they point at
+    "{{range $k, $v := .RegistryConfig.IndexConfigs}}{{$k}}={{$v.Name}},{{$v.Secure}},{{$v.Official}}"
+    "{{end}} {{.ServerErrors}} {{.ClientErrors}} {{.UserName}}",
     "{{.Containers}} {{.Images}} {{.OSType}} {{.NCPU}} {{.LoggingDriver}} {{.CgroupDriver}}",
     "{{.Runtimes}} {{json .Runtimes}} {{.Runtimes.runc.Path}} {{.Info.Driver}}",
     "{{.ClientInfo.Debug}} {{.ClientInfo.Context}} {{.ClientInfo.Plugins}}",
