@@ -645,3 +645,15 @@ def test_objects_name_their_go_type_and_marshal_themselves():
     assert render("{{json .}}", [Ctx()]) == '[{"ID":"x"}]'
     assert error_of("{{.Nope}}", Ctx()).endswith(
         "can't evaluate field Nope in type *formatter.ContainerContext")
+
+
+def test_a_struct_is_not_a_map_for_range_len_or_index():
+    """Go ranges, measures and indexes maps, never structs (docker inspect then falls back
+    to the raw JSON map, whose keys are only those the daemon sent)."""
+    from ketch.cli.format.gotemplate.values import Struct
+    data = {"S": Struct({"A": 1, "B": 2}, "types.State")}
+    for text, message in (("{{range $k, $v := .S}}{{$k}}{{end}}", "range can't iterate over"),
+                          ("{{len .S}}", "len of type"), ('{{index .S "A"}}', "can't index item of type")):
+        with pytest.raises(TemplateError, match=message):
+            parse(text).execute(data)
+    assert parse("{{range $k, $v := .M}}{{$k}}{{end}}").execute({"M": {"b": 1, "a": 2}}) == "ab"

@@ -217,11 +217,12 @@ def inspect_objects(cli, args, path, kind):
         try:
             doc = _lookup(cli, name, kind, opts.get("size", False))
         except HTTPError as exc:
-            if exc.status == 404:
-                noun = {"container": "container", "image": "image"}.get(kind, "object")
-                errors.append(f"Error: No such {noun}: {name}")
+            # docker/cli: with a type (or `container|image inspect`) the daemon's own error;
+            # without, a name no kind of object has
+            if exc.status == 404 and kind is None:
+                errors.append(f"Error: No such object: {name}")
             else:
-                errors.append(f"Error: {daemon_error(exc)}")
+                errors.append(daemon_error(exc))
             continue
         except API_ERRORS as exc:
             raise StatusError(1, daemon_error(exc))

@@ -132,7 +132,7 @@ class _State:
             return []
         if isinstance(value, (list, tuple)):
             return list(enumerate(value))
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not isinstance(value, Struct):  # Go ranges no struct
             return [(k, value[k]) for k in _sorted_keys(value)]
         if isinstance(value, int) and not isinstance(value, bool):
             if len(node.pipe.decl) > 1:

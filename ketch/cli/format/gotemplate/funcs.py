@@ -134,7 +134,7 @@ def _index(item, *indexes):
                 raise _FuncError("reflect: %s index out of range"
                                  % ("string" if isinstance(item, str) else "slice"))
             item = seq[x]
-        elif isinstance(item, dict):
+        elif isinstance(item, dict) and not isinstance(item, Struct):  # a struct is no map
             if _is_nil(index):
                 raise _FuncError("value is nil; should be of type string")
             if not isinstance(index, str):
@@ -174,7 +174,7 @@ def _len(item):
         raise _FuncError("len of nil pointer")
     if isinstance(item, str):
         return len(item.encode())
-    if isinstance(item, (list, tuple, dict)):
+    if isinstance(item, (list, tuple, dict)) and not isinstance(item, Struct):
         return len(item)
     raise _FuncError("len of type %s" % _go_type(item))
 
