@@ -121,10 +121,12 @@ async def produce(fn, chunk_size: int = 1 << 18):
     failure: list[BaseException] = []
 
     def target() -> None:
+        buffered = io.BufferedWriter(writer, chunk_size)
         try:
-            buffered = io.BufferedWriter(writer, chunk_size)
-            fn(buffered)
-            buffered.flush()
+            try:
+                fn(buffered)
+            finally:
+                buffered.flush()  # what was written before a failure goes out too
         except StreamClosed:
             pass
         except BaseException as exc:  # noqa: BLE001 - handed to the event loop below
