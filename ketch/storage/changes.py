@@ -14,6 +14,13 @@ word in its rules because ``docker diff`` users compare outputs:
 - the parent of an added or deleted path is reported as modified once, unless it was
   already reported (or is ``/``).
 
+Docker keeps the mount points of a container (``/etc/hosts``, ``/proc``, ...) in an "init"
+layer between the image and the writable layer, so they never show in its diff; ketch's
+runtime creates them in the writable layer. ``mountpoints`` names them: they are left
+out (unless deleted), and their parent directories (``/etc``, ``/dev``) count as present
+below with only their mode compared, so that making a mount point in them is no change
+while adding or deleting something else in them still is.
+
 Lower layers are looked at with ``lstat``: moby's ``os.Stat`` follows a symlink of the
 image, here on the host, and that is not a thing for ketchd to do with untrusted trees.
 """
@@ -93,11 +100,12 @@ def _same_dir(upper: os.stat_result, lower: os.stat_result) -> bool:
             and upper.st_mtime_ns == lower.st_mtime_ns)
 
 
-def overlay_changes(lowers: list[str], upper: str) -> list[Change]:
+def overlay_changes(lowers: list[str], upper: str,
+                    mountpoints: frozenset[str] = frozenset()) -> list[Change]:
     """The changes of ``upper`` over ``lowers`` (host directories, top-most first)."""
     fd = os.open(upper, _DIR_FLAGS)
     try:
-        return _changes(lowers, fd)
+        return _changes(lowers, fd, mountpoints)
     finally:
         os.close(fd)
 
@@ -127,14 +135,30 @@ class _Lower:
             return None
 
 
-def _changes(lowers: list[str], upper_fd: int) -> list[Change]:
+def _parents(paths: frozenset[str]) -> frozenset[str]:
+    out = set()
+    for path in paths:
+        while (path := os.path.dirname(path)) != "/":
+            out.add(path)
+    return frozenset(out)
+
+
+def _changes(lowers: list[str], upper_fd: int, mountpoints: frozenset[str]) -> list[Change]:
     layers = [_Lower(root) for root in lowers]
+    holders = _parents(mountpoints)
     changes: list[Change] = []
     changed_dirs: set[str] = set()
     for path, st, opaque in _walk_dir("/", upper_fd):
         is_dir = stat.S_ISDIR(st.st_mode)
         if is_whiteout(st) or opaque:
             kind = DELETE
+        elif path in mountpoints:
+            continue
+        elif path in holders and is_dir:
+            below = next((b for b in (layer.lstat(path) for layer in layers) if b is not None), None)
+            if below is not None and below.st_mode == st.st_mode or below is None and st.st_mode & 0o7777 == 0o755:
+                continue  # only the parent of a change
+            kind = MODIFY
         else:
             below = next((b for b in (layer.lstat(path) for layer in layers) if b is not None), None)
             if below is None:

@@ -77,9 +77,10 @@ class OverlaySnapshotter:
             raise InvalidArgument(f"too many layers to mount ({len(parents)})")
         return Mount("overlay", "overlay", options=("ro", lowers))
 
-    def changes(self, name: str, parents: list[str]) -> list[Change]:
+    def changes(self, name: str, parents: list[str],
+                mountpoints: frozenset[str] = frozenset()) -> list[Change]:
         """What writable snapshot ``name`` changed over ``parents`` (``docker diff``)."""
-        return overlay_changes([self.fs(p) for p in parents], self.fs(name))
+        return overlay_changes([self.fs(p) for p in parents], self.fs(name), mountpoints)
 
     def usage(self, name: str) -> int:
         """Bytes used by the files of snapshot ``name`` (its own layer only)."""

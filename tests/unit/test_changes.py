@@ -78,3 +78,22 @@ def test_names_sort_as_bytes(tmp_path):
     for name in ("b", "B", "a.txt", "a", "\u00e9"):
         _file(os.path.join(upper, name))
     assert [c.path for c in ch.overlay_changes([lower], upper)] == ["/B", "/a", "/a.txt", "/b", "/\u00e9"]
+
+
+@needs_root
+def test_mount_points_are_left_out_as_in_dockers_init_layer(tmp_path):
+    lower, upper = str(tmp_path / "lower"), str(tmp_path / "upper")
+    _file(os.path.join(lower, "etc/passwd"))
+    os.chmod(os.path.join(lower, "etc"), 0o755)
+    points = frozenset({"/etc/hosts", "/proc", "/dev/console"})
+    for name in ("etc/hosts", "dev/console"):
+        _file(os.path.join(upper, name), "")
+    os.chmod(os.path.join(upper, "etc"), 0o755)
+    os.chmod(os.path.join(upper, "dev"), 0o755)
+    os.makedirs(os.path.join(upper, "proc"))
+    assert ch.overlay_changes([lower], upper, points) == []
+    _file(os.path.join(upper, "etc/x"))
+    _whiteout(os.path.join(upper, "etc/passwd"))
+    got = [str(c) for c in ch.overlay_changes([lower], upper, points)]
+    assert got == ["C /etc", "D /etc/passwd", "A /etc/x"]
+    assert "A /etc/hosts" in [str(c) for c in ch.overlay_changes([lower], upper)]

@@ -22,6 +22,9 @@ from ketch.storage.changes import Change
 from ketch.storage.overlay import OverlaySnapshotter
 
 EXPORTS_MODE = 0o700
+# moby's initlayer.Setup: what Docker keeps out of the writable layer, and so out of diff
+INIT_LAYER = frozenset({"/dev/pts", "/dev/shm", "/proc", "/sys", "/.dockerenv", "/etc/resolv.conf",
+                        "/etc/hosts", "/etc/hostname", "/dev/console", "/etc/mtab"})
 
 
 class RootfsReader:
@@ -30,7 +33,7 @@ class RootfsReader:
         self.snapshots = snapshots
 
     def changes(self, rec: ContainerRecord) -> list[Change]:
-        return self.snapshots.changes(rec.snapshot, rec.parents)
+        return self.snapshots.changes(rec.snapshot, rec.parents, INIT_LAYER)
 
     def open_merged(self, rec: ContainerRecord) -> int:
         """A directory descriptor on the container's merged tree; the caller closes it."""
