@@ -27,7 +27,7 @@ def confirm(message: str) -> bool:
 
 def container_prune(cli, args, path):
     opts, _ = parse_args(CONTAINER_PRUNE, args, path)
-    filters = parse_filters(opts["filter"])
+    filters = parse_filters(opts["filter"], "--filter")
     if not opts["force"] and not confirm(CONTAINER_WARNING):
         return 0  # docker 28: a cancelled prune prints nothing more and succeeds
     try:
