@@ -235,3 +235,29 @@ def test_wait_conditions_through_the_sdk(daemon, names):
     with pytest.raises(docker.errors.APIError, match='invalid condition: "sometime"'):
         client.containers.create("busybox", "true").wait(condition="sometime")
     client.containers.prune()
+
+
+def test_export_never_follows_a_symlink_swapped_in_mid_walk(daemon, names):
+    """The container swaps directory /d for a symlink to / as fast as it can: every export
+    holds /d either as the directory (with its one file) or as the symlink, never the host's
+    files through it."""
+    name = names()
+    swap = ("mkdir /d; echo in > /d/file; "
+            "while true; do mv /d /d.real; ln -s / /d; rm /d; mv /d.real /d; done")
+    cid = _run(daemon, name, "sh", "-c", swap)
+    try:
+        seen_link = seen_dir = 0
+        for _ in range(20):
+            status, data, _ = daemon.api("GET", f"/containers/{cid}/export", raw=True)
+            assert status == 200
+            members = _members(data)
+            below = [n for n in members if n.startswith("d/")]
+            assert set(below) <= {"d/file"}, below[:5]
+            assert not any(n.startswith(("work/", "d.real/work")) for n in members)
+            if "d" in members and members["d"].issym():
+                seen_link += 1
+            elif "d" in members:
+                seen_dir += 1
+        assert seen_link + seen_dir > 0
+    finally:
+        daemon.ketch("rm", "-f", name)
