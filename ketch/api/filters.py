@@ -9,6 +9,8 @@ plain error (the ``publish``/``expose`` port checks).
 import json
 from dataclasses import dataclass
 
+from ketch import timefmt
+from ketch.apitypes.prune import PruneFilter
 from ketch.errors import Internal, InvalidArgument
 from ketch.units import go_quote
 
@@ -158,3 +160,17 @@ def _parse_uint16(s: str) -> int:
     if int(s) > 0xFFFF:
         raise ValueError(f"strconv.ParseUint: parsing {go_quote(s)}: value out of range")
     return int(s)
+
+
+def prune_filter(f: dict[str, list[str]]) -> PruneFilter:
+    """moby's getUntilFromPruneFilters and matchLabels' fields (keys already checked)."""
+    until = None
+    if "until" in f:
+        values = f["until"]
+        if len(values) > 1:
+            raise InvalidArgument("more than one until filter specified")
+        try:
+            until = timefmt.timestamp_ns(timefmt.get_timestamp(values[0] if values else ""))
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+    return PruneFilter(until, tuple(f.get("label", ())), tuple(f.get("label!", ())))

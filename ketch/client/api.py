@@ -198,3 +198,17 @@ class APIClient:
 
     def pull(self, image: str, tag: str | None) -> Response:
         return self.request("POST", "/images/create", {"fromImage": image, "tag": tag})
+
+    # -- container processes and files ---------------------------------------------
+    def top(self, cid: str, ps_args: str | None = None) -> dict:
+        return self.get_json(f"/containers/{quote_segment(cid)}/top", {"ps_args": ps_args or None})
+
+    def changes(self, cid: str) -> list | None:
+        return self.get_json(f"/containers/{quote_segment(cid)}/changes")
+
+    def export(self, cid: str) -> Response:
+        return self.request("GET", f"/containers/{quote_segment(cid)}/export", conn=self.new_connection())
+
+    def prune_containers(self, filters: dict | None = None) -> dict:
+        query = {"filters": fastjson.dumps(filters) if filters else None}
+        return self.request("POST", "/containers/prune", query).json()

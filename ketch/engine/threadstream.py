@@ -83,3 +83,75 @@ async def run_with_stream(chunks, fn):
     except StreamClosed:
         pass
     return await task
+
+
+class ChunkWriter(io.RawIOBase):
+    """The other direction: blocking code in a thread writes, the event loop reads the
+    chunks (``produce``). A write waits while ``depth`` chunks are queued, so a slow
+    client slows the writer instead of filling memory; once the reader is gone, writes
+    raise ``StreamClosed``."""
+
+    def __init__(self, depth: int = 4) -> None:
+        self._q: queue.Queue[bytes | None] = queue.Queue(depth)
+        self.abandoned = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        data = bytes(b)
+        if data:
+            self._put(data)
+        return len(data)
+
+    def _put(self, item: bytes | None) -> None:
+        while not self.abandoned:
+            try:
+                self._q.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise StreamClosed()
+
+
+async def produce(fn, chunk_size: int = 1 << 18):
+    """Run ``fn(file)`` in a thread; yield what it writes, in chunks of about
+    ``chunk_size``. An error of ``fn`` is raised here, after the chunks written before it."""
+    writer = ChunkWriter()
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        buffered = io.BufferedWriter(writer, chunk_size)
+        try:
+            try:
+                fn(buffered)
+            finally:
+                buffered.flush()  # what was written before a failure goes out too
+        except StreamClosed:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the event loop below
+            failure.append(exc)
+        finally:
+            try:
+                writer._put(None)
+            except StreamClosed:
+                pass
+
+    task = asyncio.ensure_future(asyncio.to_thread(target))
+    try:
+        while (chunk := await asyncio.to_thread(writer._q.get)) is not None:
+            yield chunk
+    finally:
+        writer.abandoned = True
+        while True:  # unblock a writer waiting on a full queue
+            try:
+                writer._q.get_nowait()
+            except queue.Empty:
+                break
+        try:  # and a get of ours still waiting in its thread (we were cancelled)
+            writer._q.put_nowait(None)
+        except queue.Full:
+            pass
+        await task
+    if failure:
+        raise failure[0]

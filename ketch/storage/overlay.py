@@ -21,6 +21,7 @@ import secrets
 import shutil
 
 from ketch.errors import InvalidArgument
+from ketch.storage.changes import Change, overlay_changes
 from ketch.linux import filemode
 from ketch.linux.mount import Mount
 
@@ -69,6 +70,20 @@ class OverlaySnapshotter:
         if sum(len(o) + 1 for o in options) > MAX_MOUNT_DATA:
             raise InvalidArgument(f"too many layers to mount ({len(parents)})")
         return [Mount("overlay", "overlay", options=options)]
+
+    def view_mount(self, name: str, parents: list[str]) -> Mount:
+        """A read-only overlay of writable snapshot ``name`` over ``parents``: the upper
+        layer as the top-most lower one, so its whiteouts and opaque directories apply
+        (``docker export`` of a stopped container). Needs at least one parent."""
+        lowers = "lowerdir=" + ":".join(self.fs(p) for p in [name, *parents])
+        if len(lowers) + 3 > MAX_MOUNT_DATA:
+            raise InvalidArgument(f"too many layers to mount ({len(parents)})")
+        return Mount("overlay", "overlay", options=("ro", lowers))
+
+    def changes(self, name: str, parents: list[str],
+                mountpoints: frozenset[str] = frozenset()) -> list[Change]:
+        """What writable snapshot ``name`` changed over ``parents`` (``docker diff``)."""
+        return overlay_changes([self.fs(p) for p in parents], self.fs(name), mountpoints)
 
     def usage(self, name: str) -> int:
         """Bytes used by the files of snapshot ``name`` (its own layer only)."""

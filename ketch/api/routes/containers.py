@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import os
 import time
 
 from ketch import detachkeys, errors, timefmt
@@ -14,13 +15,14 @@ from ketch.api.http import (MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, R
 from ketch.api.versions import at_least
 from ketch.apitypes import container as apitypes
 from ketch.engine import logs as logreader
-from ketch.engine import stats
+from ketch.engine import stats, threadstream
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.containers.service import ContainerService
 from ketch.monitor.protocol import frame
 
 LIST_FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since",
                 "network", "volume", "health", "isolation", "is-task", "expose", "publish")
+PRUNE_FILTERS = ("label", "label!", "until")
 NO_CONTENT = Response(204, b"", None, None)
 NOT_MODIFIED = Response(304, b"", None, None)
 
@@ -64,6 +66,10 @@ class ContainerRoutes:
         add("DELETE", "/containers/{id}", self.remove)
         add("GET", "/containers/{id}/stats", self.stats)
         add("POST", "/containers/{id}/update", self.update)
+        add("GET", "/containers/{id}/top", self.top)
+        add("GET", "/containers/{id}/changes", self.changes)
+        add("GET", "/containers/{id}/export", self.export)
+        add("POST", "/containers/prune", self.prune)
 
     # -- lifecycle ----------------------------------------------------------------
     async def create(self, request: Request) -> Response:
@@ -228,6 +234,38 @@ class ContainerRoutes:
             await asyncio.sleep(stats.wait_interval(started))
         await resp.finish()
         return resp
+
+    # -- processes and files --------------------------------------------------------
+    async def top(self, request: Request) -> Response:
+        result = await self.svc.top(request.match["id"], request.arg("ps_args") or "")
+        return json_response(result.to_docker())
+
+    async def changes(self, request: Request) -> Response:
+        changes = await self.svc.changes(request.match["id"])
+        # moby answers null, not [], for a container that changed nothing
+        return json_response([c.to_docker() for c in changes] or None)
+
+    async def export(self, request: Request) -> StreamResponse:
+        rec, fd = await self.svc.open_export(request.match["id"])
+        try:
+            resp = StreamResponse(200, content_type="application/x-tar")
+            await resp.prepare(request)
+            chunks = threadstream.produce(lambda out: self.svc.rootfs.write(fd, out))
+            try:
+                async for chunk in chunks:
+                    await resp.write(chunk)
+            finally:
+                await chunks.aclose()
+        finally:
+            os.close(fd)
+        self.svc.exported(rec)
+        await resp.finish()
+        return resp
+
+    async def prune(self, request: Request) -> Response:
+        f = flt.prune_filter(flt.parse(request.arg("filters"), PRUNE_FILTERS))
+        deleted, reclaimed = await self.svc.prune(f)
+        return json_response({"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
     # -- streams ------------------------------------------------------------------
     async def logs(self, request: Request) -> StreamResponse:

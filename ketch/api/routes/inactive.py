@@ -19,10 +19,9 @@ SWARM_ROUTES = (
     "GET /configs/{id}", "DELETE /configs/{id}", "POST /configs/{id}/update",
 )
 NOT_YET_ROUTES = (
-    "GET /containers/{id}/top", "GET /containers/{id}/changes", "GET /containers/{id}/export",
     "GET /containers/{id}/attach/ws",
     "HEAD /containers/{id}/archive", "GET /containers/{id}/archive", "PUT /containers/{id}/archive",
-    "POST /containers/prune", "POST /build", "POST /build/prune", "POST /images/{name:.*}/push",
+    "POST /build", "POST /build/prune", "POST /images/{name:.*}/push",
     "GET /images/search", "POST /images/prune", "POST /auth", "POST /commit", "GET /events",
     "GET /system/df", "GET /images/{name:.*}/get", "GET /images/get", "POST /images/load",
     "POST /containers/{id}/exec", "POST /exec/{id}/start", "POST /exec/{id}/resize",

@@ -486,7 +486,7 @@ PS = Command("ps", "ketch ps [OPTIONS]", "List containers", (
 ), max_args=0, aliases=("ketch container ls", "ketch container list", "ketch container ps"))
 
 
-def parse_filters(items: list[str]) -> dict[str, list[str]]:
+def parse_filters(items: list[str], flag: str = "-f, --filter") -> dict[str, list[str]]:
     """docker/cli's FilterOpt.Set per ``--filter``: "" is ignored, name and value are
     trimmed, the name lower-cased; a value given twice counts once (filters.Args is a set)."""
     out: dict[str, list[str]] = {}
@@ -495,7 +495,7 @@ def parse_filters(items: list[str]) -> dict[str, list[str]]:
             continue
         key, sep, value = item.partition("=")
         if not sep:
-            raise StatusError(125, f"invalid argument \"{item}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)")
+            raise StatusError(125, f"invalid argument \"{item}\" for \"{flag}\" flag: bad format of filter (expected name=value)")
         values = out.setdefault(key.strip().lower(), [])
         if value.strip() not in values:
             values.append(value.strip())

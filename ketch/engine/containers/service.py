@@ -8,6 +8,7 @@ Auto-remove (``--rm``) is a subscriber: the container's "die" event removes it.
 """
 
 import asyncio
+import logging
 import os
 import secrets
 import signal
@@ -18,13 +19,19 @@ from ketch.engine.containers import state as S
 from ketch.engine.containers.attach import OutputQueue
 from ketch.engine.containers.bundle import CONTAINER_MODE, Paths
 from ketch.engine.containers.lifecycle import Lifecycle, parse_signal
+from ketch.apitypes.prune import PruneFilter
+from ketch.engine.containers import top as toplib
 from ketch.engine.containers.records import ContainerRecord, Registry
+from ketch.engine.containers.rootfs import RootfsReader
 from ketch.engine.events import Event
 from ketch.engine.images import ImageService, familiar
 from ketch.linux import filemode
 from ketch.linux.fstree import remove_tree
 from ketch.runtime import cgroups
+from ketch.storage.changes import Change
 from ketch.storage.overlay import OverlaySnapshotter
+
+log = logging.getLogger("ketchd.containers")
 
 # HostConfig fields `docker update` may change, and the linux.resources section of each.
 _SECTION = {"Memory": "memory", "MemorySwap": "memory", "MemoryReservation": "memory",
@@ -78,6 +85,8 @@ class ContainerService:
         self.lifecycle = lifecycle
         self.machine = lifecycle.machine
         self.paths: Paths = lifecycle.paths
+        self.rootfs = RootfsReader(self.paths, snapshots)
+        self._pruning = False
         self.machine.bus.subscribe(self._on_event)
 
     def get(self, ref: str) -> ContainerRecord:
@@ -187,6 +196,32 @@ class ContainerService:
         except errors.Conflict:
             pass  # started again meanwhile (docker start of a --rm container): it stays
 
+    async def prune(self, f: PruneFilter) -> tuple[list[str], int]:
+        """moby's ContainersPrune: remove every stopped container the filter matches;
+        (ids removed, bytes of their writable layers). One prune at a time."""
+        if self._pruning:
+            raise errors.Conflict("a prune operation is already running")
+        self._pruning = True
+        deleted, reclaimed = [], 0
+        try:
+            for rec in self.list_all():
+                if rec.status not in (S.CREATED, S.EXITED, S.DEAD):
+                    continue
+                if not f.matches(timefmt.parse_ns(rec.created), rec.config.get("Labels") or {}):
+                    continue
+                size = await asyncio.to_thread(self.size_rw, rec)
+                try:
+                    await self._remove(rec)
+                except errors.KetchError as exc:
+                    log.warning("failed to prune container %s: %s", rec.id, exc)
+                    continue
+                reclaimed += size
+                deleted.append(rec.id)
+        finally:
+            self._pruning = False
+        self.machine.bus.publish(Event("container", "prune", "", {"reclaimed": str(reclaimed)}))
+        return deleted, reclaimed
+
     # -- queries ----------------------------------------------------------------
     def list_all(self) -> list[ContainerRecord]:
         return sorted(self.registry.all(), key=lambda r: r.created, reverse=True)
@@ -220,6 +255,45 @@ class ContainerService:
 
     def log_path(self, rec: ContainerRecord) -> str:
         return self.paths.log_path(rec.id)
+
+    # -- its processes and files ----------------------------------------------------
+    async def top(self, ref: str, ps_args: str) -> toplib.Top:
+        """moby's ContainerTop: the arguments are checked before the container is looked up."""
+        ps_args = ps_args or toplib.DEFAULT_ARGS
+        toplib.validate_args(ps_args)
+        rec = self.registry.get(ref)
+        if not rec.running or not rec.cgroups_path:
+            raise errors.Conflict(f"container {rec.id} is not running")
+        pids = await asyncio.to_thread(cgroups.manager(rec.cgroups_path).pids)
+        result = await asyncio.to_thread(toplib.top, ps_args, pids)
+        self._publish(rec, "top")
+        return result
+
+    async def changes(self, ref: str) -> list[Change]:
+        rec = self.registry.get(ref)
+        return await asyncio.to_thread(self.rootfs.changes, rec)
+
+    async def open_export(self, ref: str) -> tuple[ContainerRecord, int]:
+        """The container and a directory descriptor on its merged tree (the caller writes
+        it with ``rootfs.write``, closes it and calls ``exported``)."""
+        rec = self.registry.get(ref)
+        if rec.status == S.DEAD:
+            raise errors.Conflict(f"You cannot export container {rec.id} which is Dead")
+        if rec.status == S.REMOVING:
+            raise errors.Conflict(f"You cannot export container {rec.id} which is being removed")
+        try:
+            fd = await asyncio.to_thread(self.rootfs.open_merged, rec)
+        except OSError as exc:
+            raise errors.Internal(f"Error exporting container {ref}: {exc}") from None
+        return rec, fd
+
+    def exported(self, rec: ContainerRecord) -> None:
+        self._publish(rec, "export")
+
+    def _publish(self, rec: ContainerRecord, action: str) -> None:
+        """moby's LogContainerEvent: name, image and the container's labels."""
+        attributes = {"name": rec.name, "image": rec.image, **(rec.config.get("Labels") or {})}
+        self.machine.bus.publish(Event("container", action, rec.id, attributes))
 
     # -- running (the lifecycle's) ------------------------------------------------
     async def start(self, ref: str) -> bool:
