@@ -294,9 +294,10 @@ ROWS: tuple[Row, ...] = (
         expect=differs("no exec yet (later issue): ketchd answers 501", "stdout", "stderr", "exit"),
         cli=differs("no `ketch exec` yet (later issue)", "stderr")),
     Row("port", ("port", "dt-running"), cli=differs("no `ketch port` yet (later issue)", "stderr", "exit")),
-    Row("top", ("top", "dt-running"), norm=TABLE,
-        expect=differs("no top yet (later issue): ketchd answers 501", "stdout", "stderr", "exit"),
-        cli=differs("no `ketch top` yet (later issue)", "stderr")),
+    Row("top", ("top", "dt-running"), norm=TABLE, cli=SAME,
+        expect=differs("the processes' host pids and start times are each daemon's own", "stdout")),
+    Row("top-not-running", ("top", "dt-exited"), expect=differs(MOBY26, "stderr"), cli=SAME),
+    Row("diff-fixture", ("diff", "dt-exited")),
     # Last: until issue 7 item 8, ketchd keeps a reference no request can remove, and an
     # image with two references can lose one while containers use it.
     # (docker's client refuses this itself: the daemon never sees it)
