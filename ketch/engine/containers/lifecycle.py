@@ -279,14 +279,12 @@ class Lifecycle:
         if timeout >= 0:
             try:
                 await asyncio.wait_for(asyncio.shield(done), timeout)
-                return
             except asyncio.TimeoutError:
-                pass
-            async with self.lock(rec.id):
-                if rec.state.alive:
-                    await self._signal(rec, signal.SIGKILL)
+                async with self.lock(rec.id):
+                    if rec.state.alive:
+                        await self._signal(rec, signal.SIGKILL)
         await done
-        self.machine.log(rec, "stop")
+        self.machine.log(rec, "stop")  # moby's, once the container is down, however it went
 
     # -- pause ----------------------------------------------------------------------
     async def pause(self, rec: ContainerRecord) -> None:
