@@ -200,7 +200,10 @@ class ImageService:
                 self.store.tag(str(ref), config_digest)
         if existing is not None:  # the same layer was already unpacked: keep the old copy
             self.snapshots.remove(snapshot)
-        self._log(config_digest, config_digest, "import", config_doc["config"].get("Labels"))
+        labels = config_doc["config"].get("Labels")
+        if ref is not None:  # moby tags first (TagImage), then logs the import
+            self._log(config_digest, ref.familiar, "tag", labels)
+        self._log(config_digest, config_digest, "import", labels)
         return config_digest
 
     def _discard_layer(self, info: layers.LayerInfo, chain: str, snapshot: str) -> None:

@@ -66,7 +66,7 @@ def test_a_containers_life_in_events(daemon, names):
     assert {e["Action"] for e in _past(daemon, t0, container=[renamed[:-4]])} >= {"rename", "destroy"}
 
 
-def test_image_events(daemon):
+def test_image_events(daemon, tmp_path):
     t0 = time.time()
     daemon.ketch("tag", "busybox", "evt/box:one", check=True)
     image_id = daemon.api("GET", "/images/evt/box:one/json")[1]["Id"]
@@ -76,6 +76,17 @@ def test_image_events(daemon):
         ("tag", "evt/box:one"), ("untag", image_id)]
     assert events[0]["status"] == "tag" and events[0]["id"] == image_id and "from" not in events[0]
     assert _past(daemon, t0, image=["evt/box"]) == events[:1]  # matched without the tag
+    # import: tagged first, then imported (as dockerd does), with the image's labels
+    (tmp_path / "f").write_text("x")
+    subprocess.run(["tar", "-C", str(tmp_path), "-cf", str(tmp_path / "l.tar"), "f"], check=True)
+    t1 = time.time()
+    new_id = daemon.ketch("import", "-c", "LABEL il=1", str(tmp_path / "l.tar"), "evt/imp",
+                          check=True).stdout.strip()
+    daemon.ketch("rmi", "evt/imp", check=True)
+    events = _past(daemon, t1, type=["image"])
+    assert [(e["Action"], e["Actor"]["Attributes"]) for e in events] == [
+        ("tag", {"il": "1", "name": "evt/imp:latest"}), ("import", {"il": "1", "name": new_id}),
+        ("untag", {"il": "1", "name": new_id}), ("delete", {"name": new_id})]
 
 
 def test_the_live_stream_until_and_disconnect(daemon, names):
@@ -189,3 +200,15 @@ def test_events_survive_a_restart(fresh_daemon):
     assert [e["Action"] for e in events] == ["create", "destroy"]
     path = os.path.join(d.data_root, "events.jsonl")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_resize_event(daemon, names):
+    name = names()
+    t0 = time.time()
+    cid = daemon.ketch("run", "-d", "-t", "--name", name, "busybox", "sleep", "30", check=True).stdout.strip()
+    status, _ = daemon.api("POST", f"/containers/{cid}/resize?h=30&w=100")
+    assert status == 200
+    daemon.ketch("rm", "-f", name, check=True)
+    resize = _past(daemon, t0, container=[cid], event=["resize"])
+    assert [e["Actor"]["Attributes"] for e in resize] == [
+        {"height": "30", "image": "busybox", "name": name, "width": "100"}]
