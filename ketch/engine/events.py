@@ -57,11 +57,10 @@ class Event:
         """moby 26.1's ``events.Message`` as encoding/json writes it: the deprecated
         fields first (omitted when empty), the attributes in Go's map order (sorted)."""
         doc: dict = {}
-        if self.type in _LEGACY:
-            doc["status"] = self.action
-            doc["id"] = self.actor_id
-            if self.type == "container" and self.attributes.get("image"):
-                doc["from"] = self.attributes["image"]
+        if self.type in _LEGACY:  # omitempty, as a prune's empty actor id
+            legacy = (("status", self.action), ("id", self.actor_id),
+                      ("from", self.attributes.get("image", "") if self.type == "container" else ""))
+            doc.update((key, value) for key, value in legacy if value)
         doc["Type"] = self.type
         doc["Action"] = self.action
         doc["Actor"] = {"ID": self.actor_id, "Attributes": dict(sorted(self.attributes.items()))}

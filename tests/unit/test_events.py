@@ -32,6 +32,8 @@ def test_the_docker_shape_with_the_deprecated_fields():
     assert (doc["time"], doc["timeNano"]) == (1_700_000_000, 1_700_000_000_123456789)
     assert "from" not in image().to_docker()
     assert "status" not in Event("network", "create", "n").to_docker()
+    prune = Event("container", "prune", "", {"reclaimed": "0"}).to_docker()  # no actor: no id
+    assert (prune["status"], "id" in prune, "from" in prune) == ("prune", False, False)
     assert Event.from_docker(doc).to_docker() == doc
 
 
