@@ -212,3 +212,25 @@ def test_resize_event(daemon, names):
     resize = _past(daemon, t0, container=[cid], event=["resize"])
     assert [e["Actor"]["Attributes"] for e in resize] == [
         {"height": "30", "image": "busybox", "name": name, "width": "100"}]
+
+
+def test_attach_and_detach_events(daemon, names):
+    """"detach" is for the detach keys alone; an attach that ends with its container is not."""
+    import socket
+    name = names()
+    t0 = time.time()
+    cid = daemon.ketch("run", "-dit", "--name", name, "busybox", "sh", check=True).stdout.strip()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(daemon.socket)
+        s.sendall(f"POST /v1.45/containers/{cid}/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-x "
+                  "HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode())
+        s.settimeout(20)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        s.sendall(b"\x18")
+        while s.recv(4096):
+            pass
+    daemon.ketch("rm", "-f", name, check=True)
+    actions = [e["Action"] for e in _past(daemon, t0, container=[cid])]
+    assert actions == ["create", "start", "attach", "detach", "kill", "die", "destroy"]
