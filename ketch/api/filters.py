@@ -18,7 +18,8 @@ CONTAINER_STATES = ("created", "running", "paused", "restarting", "removing", "e
 HEALTH_STATES = ("starting", "healthy", "unhealthy", "none")
 
 
-def parse(text: str | None, allowed: tuple[str, ...]) -> dict[str, list[str]]:
+def parse(text: str | None, allowed: tuple[str, ...] | None) -> dict[str, list[str]]:
+    """The filters; a key not in ``allowed`` is refused (None: any key, as /events)."""
     if not text:
         return {}
     try:
@@ -36,7 +37,7 @@ def parse(text: str | None, allowed: tuple[str, ...]) -> dict[str, list[str]]:
         else:
             raise invalid_filter()
     for key in out:  # moby's Args.Validate, after the whole document is read
-        if key not in allowed:
+        if allowed is not None and key not in allowed:
             raise invalid_filter(key)
     return out
 

@@ -4,7 +4,7 @@ from ketch import __version__
 from ketch.api import versions
 from ketch.api.http import Request, Router, Server, encode_headers
 from ketch.api.httpstatus import error_response
-from ketch.api.routes import inactive, system
+from ketch.api.routes import events, inactive, system
 from ketch.api.routes.containers import ContainerRoutes
 from ketch.api.routes.images import ImageRoutes
 from ketch.engine.containers.service import ContainerService
@@ -33,9 +33,10 @@ class _VersionedRouter(Router):
 
 
 def build_server(containers: ContainerService, images: ImageService,
-                 system_backend: system.SystemBackend) -> Server:
+                 system_backend: system.SystemBackend, events_backend: events.EventsBackend) -> Server:
     router = _VersionedRouter()
     system.add_routes(router, system_backend)
+    events.add_routes(router, events_backend)
     ContainerRoutes(containers).install(router)
     ImageRoutes(images, containers).install(router)
     inactive.add_routes(router)

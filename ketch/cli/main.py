@@ -23,7 +23,8 @@ COMMANDS = {
     "rm": ("container", "rm"), "rename": ("container", "rename"),
     "images": ("image", "images"), "import": ("image", "import_"), "rmi": ("image", "rmi"),
     "tag": ("image", "tag"), "inspect": ("system", "inspect"), "version": ("system", "version"),
-    "info": ("system", "info"), "stats": ("resources", "stats"), "update": ("resources", "update"),
+    "info": ("system", "info"), "events": ("events", "events"), "stats": ("resources", "stats"),
+    "update": ("resources", "update"),
     "top": ("inspection", "top"), "diff": ("inspection", "diff"), "export": ("inspection", "export"),
 }
 MANAGEMENT = {
@@ -36,7 +37,7 @@ MANAGEMENT = {
                   "prune": ("prune", "container_prune")},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi",
               "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect")},
-    "system": {"info": "info"},
+    "system": {"info": "info", "events": "events"},
 }
 
 GLOBAL_FLAGS = flags.Command("", "ketch [OPTIONS] COMMAND", "A self-sufficient runtime for containers", (

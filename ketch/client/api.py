@@ -176,6 +176,13 @@ class APIClient:
         return self.request("GET", f"/containers/{quote_segment(cid)}/logs", query,
                             conn=self.new_connection())
 
+    def events(self, since: str | None = None, until: str | None = None,
+               filters: dict | None = None) -> Response:
+        """GET /events: a stream of JSON objects, one a line."""
+        query = {"since": since, "until": until,
+                 "filters": fastjson.dumps(filters) if filters else None}
+        return self.request("GET", "/events", query, conn=self.new_connection())
+
     # -- images -------------------------------------------------------------------
     def images(self, all: bool = False, filters: dict | None = None) -> list:
         return self.get_json("/images/json", {"all": all, "filters": fastjson.dumps(filters) if filters else None})

@@ -24,6 +24,7 @@ from ketch.engine.containers.records import Registry
 from ketch.engine.containers.service import ContainerService
 from ketch.engine.containers.state import StateMachine
 from ketch.engine.containers.waiters import Waiters
+from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
 from ketch.engine.images import ImageService
 from ketch.engine.monitors import MonitorLauncher
@@ -49,12 +50,14 @@ class Daemon:
             filemode.makedirs(d, mode)
         self.store = Store(self.roots.db)
         self.snapshots = OverlaySnapshotter(self.roots.snapshots)
-        self.images = ImageService(self.store, ContentStore(self.roots.content), self.snapshots)
+        self.event_log = EventLog(self.roots.events)
+        self.events = EventBus(journal=self.event_log)
+        self.images = ImageService(self.store, ContentStore(self.roots.content), self.snapshots,
+                                   self.events)
         self.launcher = MonitorLauncher(cfg.exec_root)
         self.registry = Registry(self.store)
         self.runtimes = engine_runtimes.build(cfg.runtimes, list(cfg.add_runtimes), cfg.default_runtime)
         self.cgroup_version = cgroups.detect()
-        self.events = EventBus()
         bundles = Bundles(self.paths, self.snapshots, self.runtimes,
                           RunConfig(self.cgroup_version, cfg.cgroup_parent, cfg.init_path))
         self.lifecycle = Lifecycle(self.registry, StateMachine(self.events, self.registry.save),
@@ -65,7 +68,7 @@ class Daemon:
                                     data_root=cfg.data_root, debug=cfg.debug,
                                     cgroup_version=self.cgroup_version.removeprefix("v"),
                                     init_path=cfg.init_path)
-        self.server = build_server(self.containers, self.images, self.system)
+        self.server = build_server(self.containers, self.images, self.system, self.events)
 
     def _take_lock(self):
         try:
@@ -106,6 +109,7 @@ class Daemon:
         finally:
             self.launcher.stop()
             self.store.close()
+            self.event_log.close()
             if not any(r.running for r in self.registry.all()):
                 cgroups.remove_parent(self.cfg.cgroup_parent)  # only if empty
 

@@ -11,6 +11,7 @@ and blob would slow down as they grow. moby's modes (``setupDaemonRoot``, image 
     <data-root>/                  0710
         ketch.db{,-wal,-shm}      0600  (engine/store)
         ketchd.lock               0600
+        events.jsonl              0600  (engine/eventlog: the /events replay ring)
         content/ blobs/ sha256/   0700  (image/content)
         content/ingest/           0700
         snapshots/                0700  (storage/overlay)
@@ -26,7 +27,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from ketch.engine import store
+from ketch.engine import eventlog, store
 from ketch.engine.containers.bundle import Paths
 from ketch.image import content
 from ketch.linux import filemode
@@ -54,6 +55,10 @@ class Roots:
         return os.path.join(self.data_root, "ketchd.lock")
 
     @property
+    def events(self) -> str:
+        return os.path.join(self.data_root, eventlog.FILE)
+
+    @property
     def content(self) -> str:
         return os.path.join(self.data_root, "content")
 
@@ -65,7 +70,7 @@ class Roots:
         """Every fixed path with its mode, parents before children."""
         return [
             (self.data_root, DATA_ROOT_MODE), (self.exec_root, EXEC_ROOT_MODE),
-            (self.lock, LOCK_MODE),
+            (self.lock, LOCK_MODE), (self.events, eventlog.MODE),
             *((path, store.MODE) for path in store.files(self.db)),
             *((os.path.normpath(os.path.join(self.content, d)), content.DIR_MODE)
               for d in content.DIRS),

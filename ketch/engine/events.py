@@ -10,34 +10,71 @@ An event is Docker's ``events.Message`` shape (Type, Action, Actor{ID, Attribute
 time, timeNano). Actions Docker does not have (ketch's transient states such as
 ``starting`` or ``cleaning``) carry ``internal=True`` so the ``/events`` API can leave
 them out while in-process subscribers still see every transition.
+
+The bus keeps the last ``HISTORY`` public events for ``/events?since=`` (moby keeps
+256), and hands each to its ``journal`` (``eventlog.py``) so they outlive a restart.
+
+Who publishes what (moby 26.1's actions and attributes)::
+
+    container  create start restart die(exitCode, execDuration) kill(signal) stop
+               pause unpause rename(oldName) destroy attach detach resize(height, width)
+               oom                                  -> StateMachine.apply / .log
+    container  exec_create/exec_start/exec_die, health_status, export,
+               archive-path, extract-to-dir, prune   -> StateMachine.log(rec, action, attrs)
+    image      import tag untag delete               -> ImageService (Actor.ID: image id)
 """
 
 import logging
 import time
 from collections import deque
-from typing import Callable
+from typing import Callable, Protocol
+
+from ketch.errors import InvalidArgument
+from ketch.oci import reference
 
 log = logging.getLogger("ketchd.events")
 
-HISTORY = 1024  # what /events?since= can replay (moby keeps 256 by default)
+HISTORY = 1024  # what /events?since= can replay, also across a restart (moby keeps 256)
+
+# the types moby fills the deprecated status/id/from fields for (API < 1.52)
+_LEGACY = ("container", "image")
 
 
 class Event:
-    __slots__ = ("type", "action", "actor_id", "attributes", "time_nano", "internal")
+    __slots__ = ("type", "action", "actor_id", "attributes", "time_nano", "internal", "scope")
 
     def __init__(self, type: str, action: str, actor_id: str, attributes: dict[str, str] | None = None,
-                 internal: bool = False, time_nano: int | None = None) -> None:
+                 internal: bool = False, time_nano: int | None = None, scope: str = "local") -> None:
         self.type = type
         self.action = action
         self.actor_id = actor_id
         self.attributes = dict(attributes or {})
         self.internal = internal
         self.time_nano = time.time_ns() if time_nano is None else time_nano
+        self.scope = scope
 
     def to_docker(self) -> dict:
-        return {"Type": self.type, "Action": self.action,
-                "Actor": {"ID": self.actor_id, "Attributes": self.attributes},
-                "scope": "local", "time": self.time_nano // 10**9, "timeNano": self.time_nano}
+        """moby 26.1's ``events.Message`` as encoding/json writes it: the deprecated
+        fields first (omitted when empty), the attributes in Go's map order (sorted)."""
+        doc: dict = {}
+        if self.type in _LEGACY:  # omitempty, as a prune's empty actor id
+            legacy = (("status", self.action), ("id", self.actor_id),
+                      ("from", self.attributes.get("image", "") if self.type == "container" else ""))
+            doc.update((key, value) for key, value in legacy if value)
+        doc["Type"] = self.type
+        doc["Action"] = self.action
+        doc["Actor"] = {"ID": self.actor_id, "Attributes": dict(sorted(self.attributes.items()))}
+        doc["scope"] = self.scope
+        doc["time"] = self.time_nano // 10**9
+        doc["timeNano"] = self.time_nano
+        return doc
+
+    @classmethod
+    def from_docker(cls, doc: dict) -> "Event":
+        actor = doc.get("Actor") or {}
+        return cls(str(doc["Type"]), str(doc["Action"]), str(actor.get("ID") or ""),
+                   {str(k): str(v) for k, v in (actor.get("Attributes") or {}).items()},
+                   time_nano=int(doc["timeNano"]), scope=str(doc.get("scope") or "local"))
 
     def __repr__(self) -> str:
         return f"Event({self.type} {self.action} {self.actor_id[:12]})"
@@ -46,10 +83,21 @@ class Event:
 Subscriber = Callable[[Event], None]
 
 
+class Journal(Protocol):
+    def load(self) -> list[Event]:
+        """The events kept by an earlier daemon, oldest first."""
+
+    def append(self, event: Event) -> None:
+        """Keep ``event``; must be cheap (no fsync): it runs inside every state change."""
+
+
 class EventBus:
-    def __init__(self, history: int = HISTORY) -> None:
+    def __init__(self, history: int = HISTORY, journal: Journal | None = None) -> None:
         self._subscribers: list[Subscriber] = []
         self.history: deque[Event] = deque(maxlen=history)
+        self._journal = journal
+        if journal is not None:
+            self.history.extend(journal.load())
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call ``fn(event)`` for every event from now on; returns the unsubscribe function."""
@@ -57,9 +105,97 @@ class EventBus:
         return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
 
     def publish(self, event: Event) -> None:
-        self.history.append(event)
+        if not event.internal:
+            self.history.append(event)
+            if self._journal is not None:
+                try:
+                    self._journal.append(event)
+                except OSError as exc:  # a full disk must not fail a container's stop
+                    log.warning("cannot keep event %r: %s", event, exc)
         for fn in list(self._subscribers):
             try:
                 fn(event)
             except Exception:  # noqa: BLE001 - one subscriber must not break a state change
                 log.exception("event subscriber failed on %r", event)
+
+    def replay(self, since_ns: int, until_ns: int, match: Callable[[Event], bool]) -> list[Event]:
+        """moby's loadBufferedEvents: the kept events from ``since_ns`` on (and up to
+        ``until_ns`` when not 0) that ``match``; nothing when neither bound is given."""
+        if not since_ns and not until_ns:
+            return []
+        return [e for e in self.history
+                if e.time_nano >= since_ns and (not until_ns or e.time_nano <= until_ns) and match(e)]
+
+
+# -- filters (moby's daemon/events/filter.go over filters.Args) ----------------------------
+
+FILTER_KEYS = ("config", "container", "daemon", "event", "image", "label", "network", "node",
+               "plugin", "scope", "secret", "service", "type", "volume")
+_NAMED_TYPES = ("daemon", "container", "plugin", "volume", "network", "node", "service",
+                "secret", "config")
+_FUZZY_EVENTS = frozenset({"health_status", "exec_create", "exec_start"})
+
+
+class EventFilter:
+    """``/events?filters=``: every key must match (values of one key are alternatives)."""
+
+    __slots__ = ("filters",)
+
+    def __init__(self, filters: dict[str, list[str]]) -> None:
+        self.filters = {k: set(v) for k, v in filters.items()}
+
+    def __call__(self, ev: Event) -> bool:
+        f = self.filters
+        if not f:
+            return True
+        if f.get("event") and f["event"] & _FUZZY_EVENTS:  # "exec_start: sh" (moby #25798)
+            if not _fuzzy(f, "event", ev.action):
+                return False
+        elif not _exact(f, "event", ev.action):
+            return False
+        if not _exact(f, "type", ev.type) or not _exact(f, "scope", ev.scope):
+            return False
+        name = ev.attributes.get("name", "")
+        for key in _NAMED_TYPES:  # container=x leaves out every event whose actor is not x
+            if f.get(key) and not (_fuzzy(f, key, ev.actor_id) or _fuzzy(f, key, name)):
+                return False
+        if f.get("image") and not self._match_image(ev):
+            return False
+        return _match_kv(f.get("label"), ev.attributes)
+
+    def _match_image(self, ev: Event) -> bool:
+        """The image's id or name for image events, the container's image otherwise,
+        each also without its tag."""
+        name = ev.attributes.get("name" if ev.type == "image" else "image", "")
+        wanted = self.filters["image"]
+        return any(v in wanted for v in (ev.actor_id, name, _strip_tag(ev.actor_id), _strip_tag(name)))
+
+
+def _exact(f: dict[str, set[str]], key: str, source: str) -> bool:
+    values = f.get(key)
+    return not values or source in values
+
+
+def _fuzzy(f: dict[str, set[str]], key: str, source: str) -> bool:
+    values = f.get(key)
+    return not values or source in values or any(source.startswith(v) for v in values)
+
+
+def _match_kv(wanted: set[str] | None, attributes: dict[str, str]) -> bool:
+    """filters.Args.MatchKVList: every ``key`` or ``key=value`` is among the attributes."""
+    if not wanted:
+        return True
+    if not attributes:
+        return False
+    for item in wanted:
+        key, eq, value = item.partition("=")
+        if key not in attributes or (eq and attributes[key] != value):
+            return False
+    return True
+
+
+def _strip_tag(name: str) -> str:
+    try:
+        return reference.parse(name, default_tag=False).familiar_name
+    except InvalidArgument:
+        return name

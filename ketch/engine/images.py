@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from ketch import errors, timefmt
 from ketch.build import changes as change_cmds
+from ketch.engine.events import Event, EventBus
 from ketch.engine.store import Store
 from ketch.image import layer as layers
 from ketch.image.content import ContentStore
@@ -75,10 +76,12 @@ class Image:
 
 
 class ImageService:
-    def __init__(self, store: Store, content: ContentStore, snapshots: OverlaySnapshotter) -> None:
+    def __init__(self, store: Store, content: ContentStore, snapshots: OverlaySnapshotter,
+                 bus: EventBus | None = None) -> None:
         self.store = store
         self.content = content
         self.snapshots = snapshots
+        self.bus = bus
         self._leases: set[str] = set()  # blobs written but not yet recorded: GC keeps them
 
     # -- lookups ----------------------------------------------------------------
@@ -197,6 +200,10 @@ class ImageService:
                 self.store.tag(str(ref), config_digest)
         if existing is not None:  # the same layer was already unpacked: keep the old copy
             self.snapshots.remove(snapshot)
+        labels = config_doc["config"].get("Labels")
+        if ref is not None:  # moby tags first (TagImage), then logs the import
+            self._log(config_digest, ref.familiar, "tag", labels)
+        self._log(config_digest, config_digest, "import", labels)
         return config_digest
 
     def _discard_layer(self, info: layers.LayerInfo, chain: str, snapshot: str) -> None:
@@ -214,6 +221,7 @@ class ImageService:
         image = self.resolve(source)
         with self.store.transaction():
             self.store.tag(str(ref), image.id)
+        self._log(image.id, ref.familiar, "tag", image.container_config.get("Labels"))
 
     def remove(self, name: str, force: bool, users: dict[str, bool]) -> list[dict]:
         """Docker's image delete. ``users`` maps ids of containers using the image to running.
@@ -226,7 +234,7 @@ class ImageService:
         by_reference = self._matching_tag(name, image)
         running = [cid for cid, is_running in users.items() if is_running]
         if by_reference and (len(image.tags) > 1 or force):
-            self._untag(by_reference, report)
+            self._untag(by_reference, image, report)
             if len(image.tags) > 1:
                 return report
         elif by_reference and users:
@@ -244,12 +252,13 @@ class ImageService:
             raise errors.Conflict(f"conflict: unable to delete {short} (must be forced) - "
                                   f"image is being used by stopped container {next(iter(users))[:12]}")
         for tag in self.store.tags_of(image.id):
-            self._untag(tag, report)
+            self._untag(tag, image, report)
         if users:  # forced while stopped containers use it: Docker keeps the image, untagged
             return report
         with self.store.transaction():
             self.store.delete_image(image.id)
         report.append({"Deleted": image.id})
+        self._log(image.id, image.id, "delete", None)
         return report
 
     def _matching_tag(self, name: str, image: Image) -> str | None:
@@ -259,10 +268,17 @@ class ImageService:
             return None
         return ref if ref in image.tags else None
 
-    def _untag(self, ref: str, report: list[dict]) -> None:
+    def _untag(self, ref: str, image: Image, report: list[dict]) -> None:
         with self.store.transaction():
             self.store.untag(ref)
         report.append({"Untagged": reference.parse(ref).familiar})
+        self._log(image.id, image.id, "untag", image.container_config.get("Labels"))
+
+    def _log(self, image_id: str, name: str, action: str, labels: dict | None) -> None:
+        """moby's LogImageEvent: the image's labels (none once it is deleted) and a name:
+        the new tag for "tag", the image id otherwise."""
+        if self.bus is not None:
+            self.bus.publish(Event("image", action, image_id, {**(labels or {}), "name": name}))
 
     def collect_garbage(self, in_use_chains: set[str]) -> None:
         """Delete layers, snapshots and blobs that no image and no container needs."""

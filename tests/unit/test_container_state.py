@@ -92,12 +92,22 @@ def test_a_failed_start_goes_back_to_where_it_started(machine):
     assert rec.state.status == S.CREATED
 
 
-def test_die_carries_the_exit_code_and_the_labels(machine):
+def test_die_carries_the_exit_code_the_run_time_and_the_labels(machine):
     rec = drive(machine, record(), "start", "started", "exit")
-    machine.apply(rec, "exited", exit_code=137)
+    rec.state.started_at = "2026-12-06T16:00:00.5Z"
+    machine.apply(rec, "exited", exit_code=137, finished_at="2026-12-06T16:01:03.4Z")
     die = machine.events[-1]
     assert die.to_docker()["Actor"] == {"ID": CID, "Attributes": {
-        "name": "web", "image": "busybox", "a": "b", "exitCode": "137"}}
+        "a": "b", "execDuration": "62", "exitCode": "137", "image": "busybox", "name": "web"}}
+
+
+def test_labels_cannot_hide_the_name_or_the_image(machine):
+    """moby copies the labels first, then sets image and name over them."""
+    rec = record()
+    rec.config["Labels"] = {"name": "fake", "image": "fake", "signal": "label"}
+    machine.log(rec, "kill", {"signal": "9"})
+    attrs = machine.events[-1].attributes
+    assert (attrs["name"], attrs["image"], attrs["signal"]) == ("web", "busybox", "label")
 
 
 REFUSALS = [

@@ -302,6 +302,7 @@ class ContainerRoutes:
         keys = detachkeys.parse(request.arg("detachKeys") or detachkeys.DEFAULT)
         tty = bool(rec.config.get("Tty"))
         sink = self.svc.attach(rec, stdout, stderr) if request.flag("stream") else None
+        detached = False
         try:
             # moby writes the attach head by hand: no version headers, and an old
             # client's 200 (no Upgrade) is always a raw stream
@@ -324,7 +325,8 @@ class ContainerRoutes:
                 # detach keys (the container goes on; its stdin stays open).
                 while tasks:
                     done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                    if any(t.result() == "end" for t in done):
+                    detached = any(t.result() == "detached" for t in done)
+                    if detached or any(t.result() == "end" for t in done):
                         break
             finally:
                 for task in tasks:
@@ -333,7 +335,7 @@ class ContainerRoutes:
                         await task
         finally:
             if sink is not None:
-                self.svc.detach(rec, sink)
+                self.svc.detach(rec, sink, keys=detached)
         return None
 
     @staticmethod
@@ -349,7 +351,7 @@ class ContainerRoutes:
             if forward:
                 await self.svc.send_stdin(rec, forward)
             if detached:
-                return "end"
+                return "detached"
         # As in moby: the end of input closes the container's stdin when it is a pipe opened
         # once (StdinOnce); otherwise it ends this attach and stdin stays open for the next.
         if rec.config.get("StdinOnce") and not rec.config.get("Tty"):

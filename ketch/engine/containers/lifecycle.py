@@ -29,7 +29,6 @@ from ketch.engine.containers.bundle import Bundles, Paths
 from ketch.engine.containers.records import ContainerRecord, Registry
 from ketch.engine.containers.state import StateMachine
 from ketch.engine.containers.waiters import Waiters
-from ketch.engine.events import Event
 from ketch.engine.monitors import MonitorHandle, MonitorLauncher
 from ketch.engine.runtimes import Runtimes
 from ketch.monitor import protocol as proto
@@ -169,6 +168,8 @@ class Lifecycle:
             self.machine.apply(rec, "exit")
             await asyncio.to_thread(self._teardown_quietly, cid)
             self.attachments.run_ended(cid)
+            if doc.get("oom_killed"):  # moby hears containerd's OOM event before the exit
+                self.machine.log(rec, "oom")
             self.machine.apply(rec, "exited", exit_code=int(doc["exit_code"]), pid=0,
                                finished_at=doc["finished_at"],
                                oom_killed=bool(doc.get("oom_killed")))
@@ -227,8 +228,7 @@ class Lifecycle:
             return
         if not await handle.signal(sig):
             return
-        self.machine.bus.publish(Event("container", "kill", rec.id,
-                                       {"name": rec.name, "image": rec.image, "signal": str(sig)}))
+        self.machine.log(rec, "kill", {"signal": str(sig)})
         if rec.state.paused and _thaws(rec, sig):
             # A frozen process cannot take a signal: thaw it, as moby does for SIGKILL and
             # for the stop signal (any signal when the container names none).
@@ -279,15 +279,12 @@ class Lifecycle:
         if timeout >= 0:
             try:
                 await asyncio.wait_for(asyncio.shield(done), timeout)
-                return
             except asyncio.TimeoutError:
-                pass
-            async with self.lock(rec.id):
-                if rec.state.alive:
-                    await self._signal(rec, signal.SIGKILL)
+                async with self.lock(rec.id):
+                    if rec.state.alive:
+                        await self._signal(rec, signal.SIGKILL)
         await done
-        self.machine.bus.publish(Event("container", "stop", rec.id,
-                                       {"name": rec.name, "image": rec.image}))
+        self.machine.log(rec, "stop")  # moby's, once the container is down, however it went
 
     # -- pause ----------------------------------------------------------------------
     async def pause(self, rec: ContainerRecord) -> None:

@@ -151,7 +151,7 @@ class ContainerService:
             self.snapshots.remove(snapshot)
             remove_tree(self.paths.data_dir(cid))
             raise
-        self.machine.bus.publish(Event("container", "create", cid, {"name": name, "image": image_ref}))
+        self.machine.log(rec, "create")
         return cid, []
 
     # -- remove -----------------------------------------------------------------
@@ -314,6 +314,7 @@ class ContainerService:
         rec = self.registry.get(ref)
         await self.lifecycle.stop(rec, timeout, parse_signal(sig, 0) or None)
         await self.lifecycle.start(rec)
+        self.machine.log(rec, "restart")
 
     async def kill(self, ref: str, sig: str | None) -> None:
         number = parse_signal(sig, signal.SIGKILL)  # moby reads the signal before the name
@@ -337,10 +338,16 @@ class ContainerService:
         return rec
 
     def attach(self, rec: ContainerRecord, stdout: bool, stderr: bool) -> OutputQueue:
-        return self.lifecycle.attachments.attach(rec.id, stdout, stderr)
+        sink = self.lifecycle.attachments.attach(rec.id, stdout, stderr)
+        self.machine.log(rec, "attach")
+        return sink
 
-    def detach(self, rec: ContainerRecord, sink: OutputQueue) -> None:
+    def detach(self, rec: ContainerRecord, sink: OutputQueue, keys: bool = False) -> None:
+        """End an attachment; ``keys``: the client typed the detach keys (Docker's
+        "detach" event is for that alone)."""
         self.lifecycle.attachments.detach(rec.id, sink)
+        if keys:
+            self.machine.log(rec, "detach")
 
     async def send_stdin(self, rec: ContainerRecord, data: bytes) -> None:
         await self.lifecycle.attachments.send_stdin(rec.id, data)
@@ -353,6 +360,7 @@ class ContainerService:
         if not rec.state.alive:
             raise errors.Conflict(f"container {rec.id} is not running")
         await self.lifecycle.attachments.resize(rec.id, height, width)
+        self.machine.log(rec, "resize", {"height": str(height), "width": str(width)})
 
     async def update(self, ref: str, body: dict) -> list[str]:
         """``docker update``: new resource limits, applied at once to a running container."""
@@ -383,7 +391,9 @@ class ContainerService:
                 raise errors.name_in_use(new_name, self.registry.by_name[new_name])
         except errors.KetchError as exc:
             raise errors.wrapped(exc, "Error when allocating new name") from None
+        old_name = rec.name
         del self.registry.by_name[rec.name]
         rec.name = new_name
         self.registry.by_name[new_name] = rec.id
         self.registry.save(rec)
+        self.machine.log(rec, "rename", {"oldName": "/" + old_name})

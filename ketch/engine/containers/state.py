@@ -26,6 +26,7 @@ last stable state in the store, and ``reconcile`` repairs it from what really ru
 
 Each transition publishes exactly one event on the bus: Docker's action where Docker
 has one (create, start, pause, unpause, die, destroy), an internal one otherwise.
+Operations that change no state publish theirs with ``StateMachine.log``.
 Guards raise Docker's refusals word for word.
 """
 
@@ -163,9 +164,28 @@ class StateMachine:
             st.shown = target
         if target in STABLE:
             self._save(rec)
-        attributes = {"name": rec.name, "image": rec.image, **(rec.config.get("Labels") or {})}
-        if action == "exited":
-            attributes["exitCode"] = str(st.exit_code)
-        self.bus.publish(Event("container", t.event or action, rec.id, attributes,
-                               internal=t.event is None))
+        attributes = None
+        if action == "exited":  # moby's handleContainerExit
+            ran = timefmt.parse_ns(st.finished_at) - timefmt.parse_ns(st.started_at)
+            attributes = {"exitCode": str(st.exit_code),
+                          "execDuration": str(max(ran, 0) // 10**9)}
+        self.bus.publish(container_event(rec, t.event or action, attributes, internal=t.event is None))
         return st
+
+    def log(self, rec, action: str, attributes: dict[str, str] | None = None) -> None:
+        """Docker's event for an operation that changes no state: kill, rename, attach,
+        detach, resize, oom, restart, and for the exec, health, export and archive
+        operations ("exec_create: sh", {"execID": ...}; "archive-path"; "export")."""
+        self.bus.publish(container_event(rec, action, attributes))
+
+
+def container_event(rec, action: str, attributes: dict[str, str] | None = None,
+                    internal: bool = False) -> Event:
+    """moby's LogContainerEventWithAttributes: the action's attributes, the container's
+    labels over them, then its image and name over both."""
+    attrs = dict(attributes or {})
+    attrs.update(rec.config.get("Labels") or {})
+    if rec.image:
+        attrs["image"] = rec.image
+    attrs["name"] = rec.name
+    return Event("container", action, rec.id, attrs, internal=internal)
