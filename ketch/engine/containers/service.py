@@ -15,6 +15,7 @@ import signal
 from ketch import errors, timefmt
 from ketch.engine import hostconfig, names, resources, unsupported
 from ketch.engine.containers import state as S
+from ketch.engine.containers.archive import ContainerFiles
 from ketch.engine.containers.attach import OutputQueue
 from ketch.engine.containers.bundle import CONTAINER_MODE, Paths
 from ketch.engine.containers.lifecycle import Lifecycle, parse_signal
@@ -79,6 +80,7 @@ class ContainerService:
         self.machine = lifecycle.machine
         self.paths: Paths = lifecycle.paths
         self.machine.bus.subscribe(self._on_event)
+        self.files = ContainerFiles(lifecycle, snapshots, self.paths)
 
     def get(self, ref: str) -> ContainerRecord:
         return self.registry.get(ref)
@@ -208,6 +210,18 @@ class ContainerService:
 
     def log_path(self, rec: ContainerRecord) -> str:
         return self.paths.log_path(rec.id)
+
+    # -- files (docker cp: archive.py) ------------------------------------------------
+    async def stat_path(self, ref: str, path: str | None):
+        return await self.files.stat_path(self.registry.get(ref), ref, path)
+
+    async def archive(self, ref: str, path: str | None):
+        return await self.files.archive(self.registry.get(ref), ref, path)
+
+    async def extract(self, ref: str, path: str | None, chunks, copy_uid_gid: bool,
+                      no_overwrite_dir_non_dir: bool) -> None:
+        await self.files.extract(self.registry.get(ref), ref, path, chunks, copy_uid_gid,
+                                 no_overwrite_dir_non_dir)
 
     # -- running (the lifecycle's) ------------------------------------------------
     async def start(self, ref: str) -> bool:
