@@ -42,8 +42,15 @@ def not_found(path: str, ref: str) -> errors.NotFound:
 
 def _system(exc: OSError, path: str) -> errors.KetchError:
     """moby wraps what the kernel said as a 500 naming the path as the container sees it."""
-    op = "lstat"
-    return errors.Internal(f"{op} {path}: {os.strerror(exc.errno) if exc.errno else exc}")
+    return errors.Internal(f"lstat {path}: {go_strerror(exc)}")
+
+
+def go_strerror(exc: OSError) -> str:
+    """Go's text for an errno: glibc's, lower-cased ("not a directory")."""
+    if not exc.errno:
+        return str(exc)
+    text = os.strerror(exc.errno)
+    return text[:1].lower() + text[1:]
 
 
 def _check_path(path: str | None) -> str:
@@ -55,9 +62,7 @@ def _check_path(path: str | None) -> str:
 def _abs(path: str) -> str:
     """``PreserveTrailingDotOrSeparator(filepath.Join("/", path), path)``."""
     import posixpath
-    joined = posixpath.normpath("/" + path)
-    if joined == "//":
-        joined = "/"
+    joined = posixpath.normpath("/" + path.lstrip("/"))
     if path.endswith("/.") and not joined.endswith("/."):
         joined = joined.rstrip("/") + "/."
     elif path.endswith("/") and not joined.endswith("/"):
@@ -195,8 +200,7 @@ class ContainerFiles:
             raise _system(exc, _abs(path)) from None
 
     async def archive(self, rec: ContainerRecord, ref: str, path: str) -> tuple[PathStat, AsyncIterator[bytes]]:
-        """The stat of ``path`` and a tar of it, streamed; the lock is held until the
-        stream is consumed or closed."""
+        """The stat of ``path`` and a tar of it, streamed."""
         path = _check_path(path)
         lock = self.lifecycle.lock(rec.id)
         await lock.acquire()
@@ -235,19 +239,20 @@ class ContainerFiles:
                 pass
             lock.release()
             raise
+        # Unlike moby, the lock goes once the root is open: a client that reads slowly
+        # (or never) must not block stop, rm or the next copy. A stop meanwhile detaches
+        # the rootfs lazily (fstree), and the descriptors held here keep reading it.
+        lock.release()
         self.lifecycle.machine.bus.publish(Event("container", "archive-path", rec.id, _attrs(rec)))
-        return st, self._drain(read_fd, work, lock)
+        return st, self._drain(read_fd, work)
 
-    async def _drain(self, read_fd: int, work: asyncio.Future, lock: asyncio.Lock) -> AsyncIterator[bytes]:
+    async def _drain(self, read_fd: int, work: asyncio.Future) -> AsyncIterator[bytes]:
         try:
             while chunk := await asyncio.to_thread(os.read, read_fd, CHUNK):
                 yield chunk
         finally:
-            os.close(read_fd)
-            try:
-                await work
-            finally:
-                lock.release()
+            os.close(read_fd)  # a producer still writing gets EPIPE
+            await work
 
     async def extract(self, rec: ContainerRecord, ref: str, path: str, chunks: AsyncIterator[bytes],
                       copy_uid_gid: bool, no_overwrite_dir_non_dir: bool) -> None:
@@ -304,7 +309,7 @@ class ContainerFiles:
         except OSError as exc:
             if exc.errno is None:
                 raise errors.Internal(str(exc)) from None
-            raise errors.Internal(f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc)) from None
+            raise errors.Internal(f"{go_strerror(exc)}: {exc.filename}" if exc.filename else str(exc)) from None
 
 
 def _write_all(fd: int, data: bytes) -> None:

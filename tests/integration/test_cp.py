@@ -1,0 +1,154 @@
+"""docker cp and the archive API on the real kernel, through the docker CLI, the SDK
+and ketch's CLI; running and stopped containers; the CVE-2018-15664 race."""
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+
+needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="docker CLI not installed")
+
+
+@pytest.fixture
+def running(daemon, names):
+    name = names("cp")
+    daemon.docker("run", "-d", "--name", name, "busybox", "sleep", "600", check=True)
+    yield name
+    daemon.docker("rm", "-f", name)
+
+
+@pytest.fixture
+def stopped(daemon, names):
+    name = names("cps")
+    daemon.docker("create", "--name", name, "busybox", "sh", check=True)
+    yield name
+    daemon.docker("rm", "-f", name)
+
+
+def _mounts() -> str:
+    with open("/proc/self/mountinfo") as f:
+        return f.read()
+
+
+@needs_docker
+@pytest.mark.parametrize("which", ["running", "stopped"])
+def test_docker_cp_both_ways(daemon, request, tmp_path, which):
+    name = request.getfixturevalue(which)
+    before = _mounts()
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "f.txt").write_text("hello\n")
+    (src / "top.txt").write_text("top\n")
+    os.symlink("top.txt", src / "link")
+    res = daemon.docker("cp", str(src), f"{name}:/tmp/")
+    assert res.returncode == 0, res.stderr
+    # a directory copied into an existing directory keeps its name...
+    out = tmp_path / "out"
+    res = daemon.docker("cp", f"{name}:/tmp/src", str(out))
+    assert res.returncode == 0, res.stderr
+    assert (out / "sub" / "f.txt").read_text() == "hello\n"
+    assert os.readlink(out / "link") == "top.txt"
+    # ...and "/." copies its contents
+    contents = tmp_path / "contents"
+    contents.mkdir()
+    assert daemon.docker("cp", f"{name}:/tmp/src/.", str(contents)).returncode == 0
+    assert sorted(os.listdir(contents)) == ["link", "sub", "top.txt"]
+    # a file to a new name
+    res = daemon.docker("cp", f"{name}:/etc/passwd", str(tmp_path / "pw"))
+    assert res.returncode == 0 and (tmp_path / "pw").read_text().startswith("root:")
+    assert _mounts() == before  # a stopped container's root was mounted privately, and is gone
+
+
+@needs_docker
+def test_docker_cp_errors(daemon, running, tmp_path):
+    res = daemon.docker("cp", f"{running}:/nosuch", str(tmp_path))
+    assert res.returncode == 1
+    assert res.stderr == f"Error response from daemon: Could not find the file /nosuch in container {running}\n"
+    res = daemon.docker("cp", f"{running}:/etc/passwd/", str(tmp_path))
+    assert res.returncode == 1 and res.stderr.endswith("not a directory\n"), res.stderr
+    (tmp_path / "file").write_text("x")
+    res = daemon.docker("cp", f"{running}:/etc", str(tmp_path / "file"))
+    assert res.returncode == 1
+    assert "cannot copy directory" in res.stderr, res.stderr
+    res = daemon.docker("cp", str(tmp_path / "file"), f"{running}:/nosuchdir/")
+    assert res.returncode == 1 and "no such directory" in res.stderr.lower() or \
+        "Could not find the file" in res.stderr, res.stderr
+
+
+@needs_docker
+def test_docker_cp_read_only_rootfs(daemon, names, tmp_path):
+    name = names("cpro")
+    daemon.docker("run", "-d", "--read-only", "--name", name, "busybox", "sleep", "600", check=True)
+    try:
+        (tmp_path / "f").write_text("x")
+        res = daemon.docker("cp", str(tmp_path / "f"), f"{name}:/tmp/")
+        assert res.returncode == 1
+        assert res.stderr == "Error response from daemon: container rootfs is marked read-only\n"
+        assert daemon.docker("cp", f"{name}:/etc/passwd", str(tmp_path / "pw")).returncode == 0
+    finally:
+        daemon.docker("rm", "-f", name)
+
+
+@needs_docker
+def test_docker_cp_tar_on_stdin_and_stdout(daemon, running):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        info = tarfile.TarInfo("from-stdin.txt")
+        info.size = 3
+        tf.addfile(info, io.BytesIO(b"abc"))
+    res = subprocess.run(["docker", "cp", "-", f"{running}:/tmp"], input=buf.getvalue(),
+                         capture_output=True, env=daemon.env(), timeout=60)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run(["docker", "cp", f"{running}:/tmp/from-stdin.txt", "-"],
+                         capture_output=True, env=daemon.env(), timeout=60)
+    members = tarfile.open(fileobj=io.BytesIO(res.stdout))
+    (m,) = members.getmembers()
+    assert m.name == "from-stdin.txt" and members.extractfile(m).read() == b"abc"
+
+
+def test_sdk_put_and_get_archive(daemon, running):
+    client = daemon.sdk()
+    c = client.containers.get(running)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        d = tarfile.TarInfo("d")
+        d.type, d.mode = tarfile.DIRTYPE, 0o750
+        tf.addfile(d)
+        info = tarfile.TarInfo("d/x")
+        info.size, info.uid, info.mode = 2, 1000, 0o640
+        tf.addfile(info, io.BytesIO(b"hi"))
+        link = tarfile.TarInfo("d/l")
+        link.type, link.linkname = tarfile.SYMTYPE, "x"
+        tf.addfile(link)
+    assert c.put_archive("/tmp", buf.getvalue()) is True
+    chunks, st = c.get_archive("/tmp/d")
+    assert st["name"] == "d" and st["mode"] == (1 << 31) | 0o750
+    assert st["mtime"].endswith("Z") and st["linkTarget"] == ""
+    tf = tarfile.open(fileobj=io.BytesIO(b"".join(chunks)))
+    x = tf.getmember("d/x")
+    assert (x.uid, x.mode, tf.extractfile(x).read()) == (1000, 0o640, b"hi")
+    assert tf.getmember("d").isdir()
+    chunks, st = c.get_archive("/tmp/d/l")
+    assert st["mode"] == (1 << 27) | 0o777 and st["linkTarget"] == "/tmp/d/x"
+    (m,) = tarfile.open(fileobj=io.BytesIO(b"".join(chunks))).getmembers()
+    assert m.name == "l" and m.issym() and m.linkname == "x"
+    import docker
+    with pytest.raises(docker.errors.NotFound):
+        c.get_archive("/nosuch")
+    with pytest.raises(docker.errors.APIError) as err:
+        c.put_archive("/etc/passwd", buf.getvalue())
+    assert "extraction point is not a directory" in str(err.value)
+
+
+def test_api_stat_header_and_events(daemon, running):
+    status, _body, headers = daemon.api("HEAD", f"/containers/{running}/archive?path=/etc", raw=True)
+    assert status == 200
+    import base64
+    import json
+    doc = json.loads(base64.b64decode(headers["x-docker-container-path-stat"]))
+    assert doc["name"] == "etc" and doc["mode"] & (1 << 31)
+    status, body = daemon.api("GET", f"/containers/{running}/archive")
+    assert (status, body) == (400, {"message": "bad parameter: path cannot be empty"})
