@@ -152,3 +152,73 @@ def test_api_stat_header_and_events(daemon, running):
     assert doc["name"] == "etc" and doc["mode"] & (1 << 31)
     status, body = daemon.api("GET", f"/containers/{running}/archive")
     assert (status, body) == (400, {"message": "bad parameter: path cannot be empty"})
+
+
+SWAPPER = r"""
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void) {
+    for (;;)  /* RENAME_EXCHANGE: /w/dir and /w/link (-> /) trade places, atomically */
+        syscall(SYS_renameat2, AT_FDCWD, "/w/dir", AT_FDCWD, "/w/link", 2);
+}
+"""
+
+
+def test_cp_survives_the_symlink_exchange_race(daemon, names, tmp_path):
+    """CVE-2018-15664: while the container swaps a directory and a symlink to / in a
+    loop, 200 copies in and out through the swapping path never reach the host."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc not found: scripts/install.sh --with-tests installs it")
+    import docker
+    src = tmp_path / "swap.c"
+    src.write_text(SWAPPER)
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(tmp_path / "swap"), str(src)], check=True)
+    host_dir = tmp_path / "hostdir"
+    host_dir.mkdir()
+    (host_dir / "secret").write_text("HOST\n")
+    rel = str(host_dir).lstrip("/")  # the same path inside /w/dir, in the container
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        parts = ["w", "w/dir"] + ["w/dir/" + "/".join(rel.split("/")[:i + 1]) for i in range(len(rel.split("/")))]
+        for p in parts:
+            info = tarfile.TarInfo(p)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tf.addfile(info)
+        info = tarfile.TarInfo(f"w/dir/{rel}/secret")
+        info.size = 7
+        tf.addfile(info, io.BytesIO(b"inside\n"))
+        link = tarfile.TarInfo("w/link")
+        link.type, link.linkname = tarfile.SYMTYPE, "/"
+        tf.addfile(link)
+        tf.add(str(tmp_path / "swap"), "swap")
+    client = daemon.sdk()
+    name = names("race")
+    c = client.containers.create("busybox", ["/swap"], name=name)
+    try:
+        assert c.put_archive("/", buf.getvalue())  # into the stopped container
+        c.start()
+        payload = io.BytesIO()
+        with tarfile.open(fileobj=payload, mode="w") as tf:
+            info = tarfile.TarInfo("pwned")
+            info.size = 4
+            tf.addfile(info, io.BytesIO(b"evil"))
+        seen = {"inside": 0, "missing": 0}
+        for i in range(200):
+            try:
+                if i % 2:
+                    c.put_archive(f"/w/dir/{rel}", payload.getvalue())
+                    continue
+                chunks, _ = c.get_archive(f"/w/dir/{rel}/secret")
+                data = tarfile.open(fileobj=io.BytesIO(b"".join(chunks)))
+                content = data.extractfile(data.getmembers()[0]).read()
+                assert content == b"inside\n", content
+                seen["inside"] += 1
+            except (docker.errors.NotFound, docker.errors.APIError):
+                seen["missing"] += 1  # the swap was in the way: refused, never the host's
+        assert sorted(os.listdir(host_dir)) == ["secret"]
+        assert (host_dir / "secret").read_text() == "HOST\n"
+        assert seen["inside"] > 0  # the copies did run through the swapping path
+    finally:
+        c.remove(force=True)
