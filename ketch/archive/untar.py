@@ -34,6 +34,7 @@ class Breakout(Exception):
 class UntarOptions:
     no_overwrite_dir_non_dir: bool = False
     chown: tuple[int, int] | None = None  # copyUIDGID: the container user's ids for every entry
+    rebase: tuple[str, str] | None = None  # (old, new) first name component: docker cp's rename
 
 
 def _q(text: str) -> str:
@@ -103,6 +104,10 @@ class _Extraction:
             os.close(cur)
 
     def entry(self, tf: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        if self.options.rebase:
+            member.name = _rebased(member.name, *self.options.rebase)
+            if member.islnk():
+                member.linkname = _rebased(member.linkname, *self.options.rebase)
         name = posixpath.normpath("/" + member.name).lstrip("/") if member.name.startswith("/") \
             else posixpath.normpath(member.name)
         if name == ".." or name.startswith("../"):
@@ -203,6 +208,14 @@ class _Extraction:
                     os.utime(f"/proc/self/fd/{fd}", ns=(mtime * 10**9,) * 2)
             finally:
                 os.close(fd)
+
+
+def _rebased(name: str, old: str, new: str) -> str:
+    """moby's ``RebaseArchiveEntries``: the first component ``old`` becomes ``new``."""
+    first, sep, rest = name.strip("/").partition("/")
+    if first != old.strip("/"):
+        return name
+    return new + sep + rest if new else rest or "."
 
 
 def _key(st: os.stat_result) -> tuple[int, int]:

@@ -9,6 +9,8 @@ import tarfile
 
 import pytest
 
+from tests.integration.conftest import PYTHON, REPO
+
 needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="docker CLI not installed")
 
 
@@ -222,3 +224,47 @@ def test_cp_survives_the_symlink_exchange_race(daemon, names, tmp_path):
         assert seen["inside"] > 0  # the copies did run through the swapping path
     finally:
         c.remove(force=True)
+
+
+@pytest.mark.parametrize("which", ["running", "stopped"])
+def test_ketch_cp_both_ways(daemon, request, tmp_path, which):
+    name = request.getfixturevalue(which)
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "f.txt").write_text("hello\n")
+    os.symlink("sub/f.txt", src / "link")
+    res = daemon.ketch("cp", str(src), f"{name}:/tmp/")
+    assert (res.returncode, res.stderr) == (0, ""), res.stderr
+    # what ketch put in, docker's own client reads back the same
+    out = tmp_path / "out"
+    assert daemon.docker("cp", f"{name}:/tmp/src", str(out)).returncode == 0
+    assert (out / "sub" / "f.txt").read_text() == "hello\n" and os.readlink(out / "link") == "sub/f.txt"
+    back = tmp_path / "back"
+    res = daemon.ketch("cp", f"{name}:/tmp/src", str(back))
+    assert res.returncode == 0, res.stderr
+    assert (back / "sub" / "f.txt").read_text() == "hello\n"
+    contents = tmp_path / "contents"
+    contents.mkdir()
+    assert daemon.ketch("cp", f"{name}:/tmp/src/.", str(contents)).returncode == 0
+    assert sorted(os.listdir(contents)) == ["link", "sub"]
+    res = daemon.ketch("cp", f"{name}:/etc/passwd", str(tmp_path / "pw"))
+    assert res.returncode == 0 and (tmp_path / "pw").read_text().startswith("root:")
+    res = daemon.ketch("cp", str(tmp_path / "pw"), f"{name}:/tmp/renamed")
+    assert res.returncode == 0, res.stderr
+    raw = subprocess.run([PYTHON, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                          "from ketch.cli.main import main; sys.exit(main(sys.argv[2:]))", REPO,
+                          "cp", f"{name}:/tmp/renamed", "-"], capture_output=True, env=daemon.env(),
+                         timeout=60)
+    (m,) = tarfile.open(fileobj=io.BytesIO(raw.stdout)).getmembers()
+    assert m.name == "renamed" and m.size == (tmp_path / "pw").stat().st_size
+
+
+def test_ketch_cp_errors(daemon, running, tmp_path):
+    res = daemon.ketch("cp", f"{running}:/nosuch", str(tmp_path))
+    assert (res.returncode, res.stderr) == (
+        1, f"Error response from daemon: Could not find the file /nosuch in container {running}\n")
+    (tmp_path / "file").write_text("x")
+    res = daemon.ketch("cp", f"{running}:/etc", str(tmp_path / "file"))
+    assert (res.returncode, res.stderr) == (1, "cannot copy directory\n")
+    res = daemon.ketch("cp", f"{running}:/a", f"{running}:/b")
+    assert (res.returncode, res.stderr) == (1, "copying between containers is not supported\n")
