@@ -194,3 +194,96 @@ def test_path_stat_is_go_file_mode_in_base64_json():
     assert doc == {"name": "etc", "size": 4096, "mode": 2147484141,
                    "mtime": "2023-11-14T22:13:20Z", "linkTarget": ""}
     assert PathStat.from_header(st.header()) == st
+
+
+# -- the engine's side, on a "running" container whose rootfs is a plain directory ----------
+
+class _State:
+    alive = True
+
+
+class _Rec:
+    id = "c" * 64
+    name = "box"
+    image = "busybox"
+    state = _State()
+    host_config: dict = {}
+    config: dict = {}
+
+
+class _Lifecycle:
+    def __init__(self):
+        import asyncio
+        from types import SimpleNamespace
+
+        from ketch.engine.events import EventBus
+        self.bus = EventBus()
+        self.machine = SimpleNamespace(bus=self.bus)
+        self._lock = asyncio.Lock()
+
+    def lock(self, cid):
+        return self._lock
+
+
+def _files(tmp_path, rec):
+    from ketch.engine.containers.archive import ContainerFiles
+    from ketch.engine.containers.bundle import Paths
+    paths = Paths(str(tmp_path / "data"), str(tmp_path / "exec"))
+    rootfs = paths.bundle_rootfs(rec.id)
+    os.makedirs(rootfs + "/etc")
+    with open(rootfs + "/etc/passwd", "w") as f:
+        f.write("root:x:0:0::/root:/bin/sh\n")
+    return ContainerFiles(_Lifecycle(), None, paths), rootfs
+
+
+def test_engine_stat_get_put_and_their_events(tmp_path):
+    import asyncio
+
+    from ketch import errors
+    rec = _Rec()
+    files, rootfs = _files(tmp_path, rec)
+
+    async def chunks(data):
+        yield data
+
+    async def scenario():
+        st = await files.stat_path(rec, "box", "/etc")
+        assert (st.name, st.is_dir) == ("etc", True)
+        with pytest.raises(errors.NotFound, match="^Could not find the file /nope in container box$"):
+            await files.stat_path(rec, "box", "/nope")
+        with pytest.raises(errors.Internal, match="^lstat /etc/passwd/: not a directory$"):
+            await files.stat_path(rec, "box", "/etc/passwd/")
+        with pytest.raises(errors.InvalidArgument, match="path cannot be empty"):
+            await files.stat_path(rec, "box", "")
+        st, body = await files.archive(rec, "box", "/etc/.")
+        data = b"".join([c async for c in body])
+        assert [m.name for m in tarfile.open(fileobj=io.BytesIO(data))] == [".", "./passwd"]
+        await files.extract(rec, "box", "/etc", chunks(_tar(("new", "file", b"n")).getvalue()), False, True)
+        assert open(rootfs + "/etc/new").read() == "n"
+        with pytest.raises(errors.InvalidArgument, match="extraction point is not a directory"):
+            await files.extract(rec, "box", "/etc/passwd", chunks(b""), False, True)
+        rec.host_config = {"ReadonlyRootfs": True}
+        with pytest.raises(errors.InvalidArgument, match="^container rootfs is marked read-only$"):
+            await files.extract(rec, "box", "/etc", chunks(b""), False, True)
+        rec.host_config = {}
+
+    asyncio.run(scenario())
+    actions = [(e.action, e.attributes) for e in files.lifecycle.bus.history]
+    assert actions == [("archive-path", {"name": "box", "image": "busybox"}),
+                       ("extract-to-dir", {"name": "box", "image": "busybox"})]
+
+
+def test_cli_cp_arguments_and_sizes():
+    from ketch.cli.commands.cp import human_size, split_cp_arg
+    assert split_cp_arg("c:/etc") == ("c", "/etc")
+    assert split_cp_arg("/abs:x") == ("", "/abs:x")
+    assert split_cp_arg("./a:b") == ("", "./a:b")
+    assert split_cp_arg("plain") == ("", "plain")
+    assert human_size(2048) == "2.05kB"  # docker 28's "Successfully copied 2.05kB to ..."
+    assert human_size(512) == "512B" and human_size(1_500_000) == "1.5MB"
+
+
+def test_untar_rebase_renames_the_first_component(tree):
+    root, _ = tree
+    _untar(root, "/tmp", ("src/", "dir", None), ("src/f", "file", b"1"), rebase=("src", "dst"))
+    assert (root / "tmp" / "dst" / "f").read_bytes() == b"1"
