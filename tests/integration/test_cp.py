@@ -266,5 +266,15 @@ def test_ketch_cp_errors(daemon, running, tmp_path):
     (tmp_path / "file").write_text("x")
     res = daemon.ketch("cp", f"{running}:/etc", str(tmp_path / "file"))
     assert (res.returncode, res.stderr) == (1, "cannot copy directory\n")
+    res = daemon.ketch("cp", f"{running}:/etc/passwd", str(tmp_path / "nodir" / "x"))
+    assert (res.returncode, res.stderr) == (
+        1, f'invalid output path: directory "{tmp_path / "nodir"}" does not exist\n')
+    res = daemon.ketch("cp", f"{running}:/etc/passwd", str(tmp_path / "nodir") + "/")
+    assert (res.returncode, res.stderr) == (1, "no such directory\n")
+    res = daemon.ketch("cp", str(tmp_path / "file"), f"{running}:/etc/passwd/")
+    assert (res.returncode, res.stderr) == (1, "no such directory\n")
+    res = daemon.ketch("cp", str(tmp_path / "file"), f"{running}:/nosuchdir/x")
+    assert (res.returncode, res.stderr) == (
+        1, f"Error response from daemon: Could not find the file /nosuchdir in container {running}\n")
     res = daemon.ketch("cp", f"{running}:/a", f"{running}:/b")
     assert (res.returncode, res.stderr) == (1, "copying between containers is not supported\n")

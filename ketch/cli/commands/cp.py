@@ -103,6 +103,10 @@ def _from_container(cli, container: str, src: str, dst: str, follow: bool, quiet
         st = PathStat.from_header(cli.client.stat_path(container, src))
         if st.is_symlink:
             src = st.link_target  # the link's final target, with the source's name
+    if dst != "-":
+        parent = os.path.dirname(os.path.normpath(os.path.abspath(dst)))
+        if not os.path.exists(parent):  # docker/cli's ValidateOutputPath, before any request
+            raise StatusError(1, f'invalid output path: directory "{parent}" does not exist')
     resp = cli.client.get_archive(container, src)
     st = PathStat.from_header(resp.headers.get("x-docker-container-path-stat", ""))
     if dst == "-":
@@ -139,8 +143,6 @@ def _local_target(st: PathStat, src: str, dst: str, base: str) -> tuple[str, tup
         if exists:
             return dst, ((base, "") if src.endswith("/.") else None)
         parent = os.path.dirname(dst.rstrip("/"))
-        if not os.path.isdir(parent):
-            raise StatusError(1, f"lstat {parent}: no such file or directory")
         return parent, (base, os.path.basename(dst.rstrip("/")))
     if exists and is_dir:
         return dst, None
