@@ -278,3 +278,21 @@ def test_ketch_cp_errors(daemon, running, tmp_path):
         1, f"Error response from daemon: Could not find the file /nosuchdir in container {running}\n")
     res = daemon.ketch("cp", f"{running}:/a", f"{running}:/b")
     assert (res.returncode, res.stderr) == (1, "copying between containers is not supported\n")
+
+
+@needs_docker
+def test_docker_cp_archive_mode_owns_files_by_the_container_user(daemon, names, tmp_path):
+    name = names("cpa")
+    daemon.docker("create", "--name", name, "--user", "nobody", "busybox", "sh", check=True)
+    try:
+        (tmp_path / "f").write_text("x")
+        os.chown(tmp_path / "f", 1234, 1234)
+        assert daemon.docker("cp", "-a", str(tmp_path / "f"), f"{name}:/tmp/a").returncode == 0
+        assert daemon.docker("cp", str(tmp_path / "f"), f"{name}:/tmp/plain").returncode == 0
+        chunks, _ = daemon.sdk().containers.get(name).get_archive("/tmp")
+        tf = tarfile.open(fileobj=io.BytesIO(b"".join(chunks)))
+        owners = {m.name: (m.uid, m.gid) for m in tf}
+        assert owners["tmp/a"] == (65534, 65534)  # busybox's nobody
+        assert owners["tmp/plain"] == (1234, 1234)  # the tar's own ids, as moby keeps them
+    finally:
+        daemon.docker("rm", "-f", name)

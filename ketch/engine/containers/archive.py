@@ -300,8 +300,7 @@ class ContainerFiles:
             raise errors.InvalidArgument("container rootfs is marked read-only")
         chown = None
         if copy_uid_gid and rec.config.get("User"):
-            user = users.resolve(root, rec.config["User"])
-            chown = (user.uid, user.gid)
+            chown = _container_user(root_fd, rec.config["User"])
         try:
             untar(open_decompressed(body), root_fd, abs_path, UntarOptions(no_overwrite, chown))
         except Breakout as exc:
@@ -310,6 +309,29 @@ class ContainerFiles:
             if exc.errno is None:
                 raise errors.Internal(str(exc)) from None
             raise errors.Internal(f"{go_strerror(exc)}: {exc.filename}" if exc.filename else str(exc)) from None
+
+
+def _container_user(root_fd: int, spec: str) -> tuple[int, int]:
+    """The container user's ids, from its /etc/passwd and /etc/group read through
+    descriptors (``users.resolve`` reads by path, which a running container could
+    redirect) into a private copy."""
+    with tempfile.TemporaryDirectory() as copy:
+        os.mkdir(os.path.join(copy, "etc"))
+        for name in ("passwd", "group"):
+            try:
+                fd = open_in_root(root_fd, f"/etc/{name}")
+            except OSError:
+                continue
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
+                with open(f"/proc/self/fd/{fd}", "rb") as src, \
+                        open(os.path.join(copy, "etc", name), "wb") as dst:
+                    dst.write(src.read(1 << 20))  # a user database, not a stream to fill memory
+            finally:
+                os.close(fd)
+        user = users.resolve(copy, spec)
+    return user.uid, user.gid
 
 
 def _write_all(fd: int, data: bytes) -> None:
