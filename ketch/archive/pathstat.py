@@ -9,6 +9,7 @@ clients test those bits (``docker cp`` checks ``ModeDir`` and ``ModeSymlink``).
 import base64
 import json
 import stat
+import time
 from dataclasses import dataclass
 
 GO_DIR = 1 << 31
@@ -42,7 +43,6 @@ def go_file_mode(st_mode: int) -> int:
 
 def rfc3339_nano(ns: int) -> str:
     """UTC, as Go's ``time.Time.MarshalJSON`` writes a daemon's time in UTC."""
-    import time
     secs, frac = divmod(ns, 10**9)
     text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
     if frac:

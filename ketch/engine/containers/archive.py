@@ -15,6 +15,7 @@ under it.
 
 import asyncio
 import os
+import posixpath
 import stat
 import tempfile
 import threading
@@ -61,7 +62,6 @@ def _check_path(path: str | None) -> str:
 
 def _abs(path: str) -> str:
     """``PreserveTrailingDotOrSeparator(filepath.Join("/", path), path)``."""
-    import posixpath
     joined = posixpath.normpath("/" + path.lstrip("/"))
     if path.endswith("/.") and not joined.endswith("/."):
         joined = joined.rstrip("/") + "/."
@@ -81,7 +81,6 @@ def stat_in(root_fd: int, path: str) -> PathStat:
             target = _final_target(root_fd, path)
     finally:
         os.close(fd)
-    import posixpath
     name = posixpath.basename(path.rstrip("/")) or "/"
     if path.endswith("/."):
         name = "."
@@ -91,7 +90,6 @@ def stat_in(root_fd: int, path: str) -> PathStat:
 def _final_target(root_fd: int, path: str) -> str:
     """``symlink.FollowSymlinkInScope(path, "/")``: the path, inside the root, that the
     link leads to (as far as it exists)."""
-    import posixpath
     parts = [p for p in path.split("/") if p not in ("", ".")]
     resolved: list[str] = []
     pending = list(parts)
@@ -218,7 +216,6 @@ class ContainerFiles:
                 loop.call_soon_threadsafe(_settle, stat_ready, None, exc)
                 raise
             loop.call_soon_threadsafe(_settle, stat_ready, st, None)
-            import posixpath
             name = posixpath.basename(abs_path.rstrip("/")) or "."
             try:
                 with os.fdopen(write_fd, "wb", buffering=CHUNK) as out:
