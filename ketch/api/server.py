@@ -5,6 +5,7 @@ from ketch.api import versions
 from ketch.api.http import Request, Router, Server, encode_headers
 from ketch.api.httpstatus import error_response
 from ketch.api.routes import events, inactive, system
+from ketch.api.routes.archive import ArchiveRoutes
 from ketch.api.routes.containers import ContainerRoutes
 from ketch.api.routes.images import ImageRoutes
 from ketch.engine.containers.service import ContainerService
@@ -38,6 +39,7 @@ def build_server(containers: ContainerService, images: ImageService,
     system.add_routes(router, system_backend)
     events.add_routes(router, events_backend)
     ContainerRoutes(containers).install(router)
+    ArchiveRoutes(containers).install(router)
     ImageRoutes(images, containers).install(router)
     inactive.add_routes(router)
     return Server(router, error_handler=error_response)

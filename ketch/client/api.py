@@ -105,6 +105,22 @@ class APIClient:
         return self.get_json("/info")
 
     # -- containers -----------------------------------------------------------------
+    def stat_path(self, cid: str, path: str) -> str:
+        """``HEAD /archive``: the ``X-Docker-Container-Path-Stat`` value (base64 JSON)."""
+        resp = self.request("HEAD", f"/containers/{quote_segment(cid)}/archive", {"path": path})
+        resp.read()
+        return resp.headers.get("x-docker-container-path-stat", "")
+
+    def get_archive(self, cid: str, path: str) -> Response:
+        """``GET /archive``: the response, its body a tar stream (``chunks()``)."""
+        return self.request("GET", f"/containers/{quote_segment(cid)}/archive", {"path": path})
+
+    def put_archive(self, cid: str, path: str, chunks, copy_uid_gid: bool = False) -> None:
+        query = {"path": path, "noOverwriteDirNonDir": "true",
+                 "copyUIDGID": "true" if copy_uid_gid else None}
+        self.request("PUT", f"/containers/{quote_segment(cid)}/archive", query, chunks,
+                     {"Content-Type": "application/x-tar"}).read()
+
     def create_container(self, config: dict, name: str | None = None, platform: str | None = None) -> dict:
         return self.request("POST", "/containers/create", {"name": name, "platform": platform}, config).json()
 

@@ -128,3 +128,68 @@ def open_dir_in_root(root: str, path: str, mode: int = 0o755) -> int:
 
 
 _DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def open_in_root(root_fd: int, path: str, follow: bool = True) -> int:
+    """An ``O_PATH`` descriptor of what ``path`` names when the directory ``root_fd`` is ``/``.
+
+    Unlike ``resolve_in_root`` this never hands the kernel a path to walk: each
+    component is opened relative to the descriptor of the one before with
+    ``O_NOFOLLOW``, symlinks are read and followed here (absolute targets restart at
+    the root, ``..`` is popped from the stack of descriptors and stops at the root).
+    A tree that changes meanwhile (a directory swapped for a symlink to ``/``) can
+    make the walk fail or land elsewhere inside the root, never outside it: the
+    CVE-2018-15664 race. The last component is followed only if ``follow`` or the
+    path ends in ``/`` or ``/.``. Raises ``FileNotFoundError`` for a missing
+    component, ``NotADirectoryError`` when one that must be a directory is not.
+    """
+    pending = deque(path.split("/"))
+    stack = [os.dup(root_fd)]
+    links = 0
+    try:
+        while pending:
+            part = pending.popleft()
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if len(stack) > 1:
+                    os.close(stack.pop())
+                continue
+            more = bool(pending)  # "a/" and "a/." follow a and need a directory
+            try:
+                fd = os.open(part, _PATH_FLAGS, dir_fd=stack[-1])
+            except NotADirectoryError:  # the parent was swapped for a non-directory
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path) from None
+            except FileNotFoundError:
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path) from None
+            st = os.fstat(fd)
+            if stat.S_ISLNK(st.st_mode) and (more or follow):
+                try:
+                    target = os.readlink("", dir_fd=fd)
+                finally:
+                    os.close(fd)
+                links += 1
+                if links > MAX_SYMLINKS:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+                if target.startswith("/"):
+                    while len(stack) > 1:
+                        os.close(stack.pop())
+                pending.extendleft(reversed(target.split("/")))
+                continue
+            if more and not stat.S_ISDIR(st.st_mode):
+                os.close(fd)
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
+            stack.append(fd)
+        return stack.pop()
+    finally:
+        for fd in stack:
+            os.close(fd)
+
+
+def reopen(fd: int, flags: int) -> int:
+    """Open the object an ``O_PATH`` descriptor holds, by the descriptor, not by a path
+    the tree could change (``/proc/self/fd`` links to the inode itself)."""
+    return os.open(f"/proc/self/fd/{fd}", flags | os.O_CLOEXEC)
+
+
+_PATH_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC

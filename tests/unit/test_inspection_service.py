@@ -19,7 +19,7 @@ from ketch.engine.store import Store
 @pytest.fixture
 def svc(tmp_path):
     bus = EventBus()
-    lifecycle = types.SimpleNamespace(machine=types.SimpleNamespace(bus=bus),
+    lifecycle = types.SimpleNamespace(machine=S.StateMachine(bus, lambda rec: None),
                                       paths=Paths(str(tmp_path / "data"), str(tmp_path / "exec")))
     registry = Registry(Store(str(tmp_path / "store.db")))
     service = ContainerService(registry, None, None, lifecycle)

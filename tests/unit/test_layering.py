@@ -4,7 +4,7 @@ Every `import` and `from ... import` in every module counts, including imports
 inside functions (lazy imports are still dependencies). A violation prints as
 "<module> imports <forbidden module>".
 
-    layer 0  errors signals detachkeys timefmt units fastjson value oci linux apitypes
+    layer 0  errors signals detachkeys timefmt units fastjson value oci linux apitypes archive
              stdlib only; only layer 0
     layer 1  image storage runtime monitor network build registry volume
              layers 0-1; runtime: only oci, linux, errors, signals, timefmt, fastjson, value;
@@ -14,7 +14,7 @@ inside functions (lazy imports are still dependencies). A violation prints as
              client   only errors, fastjson, apitypes, and the standard library
              cli      only cli, client, apitypes, oci (references, parsed client-side as
                       docker's client does), errors, signals, units, timefmt, fastjson,
-                      detachkeys, and the standard library
+                      detachkeys, archive (cp's tar rules), and the standard library
              compose  only client, apitypes, errors, and the standard library
              web      never cli or daemon
              daemon   anything (the composition root)
@@ -31,7 +31,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2] / "ketch"
 
 LAYER = {
-    "errors": 0, "signals": 0, "detachkeys": 0, "timefmt": 0, "units": 0, "fastjson": 0, "value": 0, "oci": 0, "linux": 0, "apitypes": 0,
+    "errors": 0, "signals": 0, "detachkeys": 0, "timefmt": 0, "units": 0, "fastjson": 0, "value": 0, "oci": 0, "linux": 0, "apitypes": 0, "archive": 0,
     "image": 1, "storage": 1, "runtime": 1, "monitor": 1, "network": 1, "build": 1,
     "registry": 1, "volume": 1,
     "engine": 2,
@@ -51,7 +51,7 @@ RULES = {
     "api": ((ANY - EDGES - {"linux", "runtime"}) | {"api"}, False),
     "client": ({"errors", "fastjson", "apitypes"}, True),
     "cli": ({"client", "apitypes", "oci", "errors", "signals", "units", "timefmt", "fastjson",
-             "detachkeys"}, True),
+             "detachkeys", "archive"}, True),
     "compose": ({"client", "apitypes", "errors"}, True),
     "web": (ANY - {"cli", "daemon"}, False),
     "daemon": (ANY, False),

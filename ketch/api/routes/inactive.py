@@ -20,7 +20,6 @@ SWARM_ROUTES = (
 )
 NOT_YET_ROUTES = (
     "GET /containers/{id}/attach/ws",
-    "HEAD /containers/{id}/archive", "GET /containers/{id}/archive", "PUT /containers/{id}/archive",
     "POST /build", "POST /build/prune", "POST /images/{name:.*}/push",
     "GET /images/search", "POST /images/prune", "POST /auth", "POST /commit",
     "GET /system/df", "GET /images/{name:.*}/get", "GET /images/get", "POST /images/load",

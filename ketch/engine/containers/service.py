@@ -16,6 +16,7 @@ import signal
 from ketch import errors, timefmt
 from ketch.engine import hostconfig, names, resources, unsupported
 from ketch.engine.containers import state as S
+from ketch.engine.containers.archive import ContainerFiles
 from ketch.engine.containers.attach import OutputQueue
 from ketch.engine.containers.bundle import CONTAINER_MODE, Paths
 from ketch.engine.containers.lifecycle import Lifecycle, parse_signal
@@ -88,6 +89,7 @@ class ContainerService:
         self.rootfs = RootfsReader(self.paths, snapshots)
         self._pruning = False
         self.machine.bus.subscribe(self._on_event)
+        self.files = ContainerFiles(lifecycle, snapshots, self.paths)
 
     def get(self, ref: str) -> ContainerRecord:
         return self.registry.get(ref)
@@ -266,7 +268,7 @@ class ContainerService:
             raise errors.Conflict(f"container {rec.id} is not running")
         pids = await asyncio.to_thread(cgroups.manager(rec.cgroups_path).pids)
         result = await asyncio.to_thread(toplib.top, ps_args, pids)
-        self._publish(rec, "top")
+        self.machine.log(rec, "top")
         return result
 
     async def changes(self, ref: str) -> list[Change]:
@@ -288,12 +290,19 @@ class ContainerService:
         return rec, fd
 
     def exported(self, rec: ContainerRecord) -> None:
-        self._publish(rec, "export")
+        self.machine.log(rec, "export")
 
-    def _publish(self, rec: ContainerRecord, action: str) -> None:
-        """moby's LogContainerEvent: name, image and the container's labels."""
-        attributes = {"name": rec.name, "image": rec.image, **(rec.config.get("Labels") or {})}
-        self.machine.bus.publish(Event("container", action, rec.id, attributes))
+    # -- files (docker cp: archive.py) ------------------------------------------------
+    async def stat_path(self, ref: str, path: str | None):
+        return await self.files.stat_path(self.registry.get(ref), ref, path)
+
+    async def archive(self, ref: str, path: str | None):
+        return await self.files.archive(self.registry.get(ref), ref, path)
+
+    async def extract(self, ref: str, path: str | None, chunks, copy_uid_gid: bool,
+                      no_overwrite_dir_non_dir: bool) -> None:
+        await self.files.extract(self.registry.get(ref), ref, path, chunks, copy_uid_gid,
+                                 no_overwrite_dir_non_dir)
 
     # -- running (the lifecycle's) ------------------------------------------------
     async def start(self, ref: str) -> bool:
