@@ -6,6 +6,7 @@ from ketch.api.http import Request, Router, Server
 from ketch.api.httpstatus import error_response
 from ketch.api.routes import inactive, system
 from ketch.api.routes.containers import ContainerRoutes
+from ketch.api.routes.exec import ExecBackend, ExecRoutes
 from ketch.api.routes.images import ImageRoutes
 from ketch.engine.containers.service import ContainerService
 from ketch.engine.images import ImageService
@@ -29,10 +30,11 @@ class _VersionedRouter(Router):
 
 
 def build_server(containers: ContainerService, images: ImageService,
-                 system_backend: system.SystemBackend) -> Server:
+                 system_backend: system.SystemBackend, execs: ExecBackend) -> Server:
     router = _VersionedRouter()
     system.add_routes(router, system_backend)
     ContainerRoutes(containers).install(router)
+    ExecRoutes(execs).install(router)
     ImageRoutes(images, containers).install(router)
     inactive.add_routes(router)
     return Server(router, error_handler=error_response, default_headers=DEFAULT_HEADERS)

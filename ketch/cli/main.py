@@ -24,6 +24,7 @@ COMMANDS = {
     "images": ("image", "images"), "import": ("image", "import_"), "rmi": ("image", "rmi"),
     "tag": ("image", "tag"), "inspect": ("system", "inspect"), "version": ("system", "version"),
     "info": ("system", "info"), "stats": ("resources", "stats"), "update": ("resources", "update"),
+    "exec": ("exec", "exec_"),
 }
 MANAGEMENT = {
     "container": {"run": "run", "create": "create", "start": "start", "attach": "attach", "stop": "stop",
@@ -31,7 +32,7 @@ MANAGEMENT = {
                   "wait": "wait", "logs": "logs",
                   "ls": "ps", "ps": "ps", "list": "ps", "rm": "rm", "remove": "rm",
                   "rename": "rename", "inspect": ("container", "inspect"), "stats": "stats",
-                  "update": "update"},
+                  "update": "update", "exec": "exec"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi",
               "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect")},
     "system": {"info": "info"},
