@@ -20,7 +20,6 @@ Docker needs a busybox image: `tar -C rootfs -c . | docker import -c 'CMD ["sh"]
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile

@@ -14,7 +14,7 @@ import pytest
 
 from tests.integration.conftest import wait_until
 from tests.integration.test_attach import Terminal
-from tests.probe.image import probe_image, results
+from tests.probe.image import probe_image
 
 DOCKER = shutil.which("docker")
 OCI_127 = ('OCI runtime exec failed: exec failed: unable to start container process: '

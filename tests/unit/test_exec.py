@@ -70,3 +70,50 @@ def test_exec_request_round_trip():
     import json
     line = json.loads(req.to_line())
     assert ExecRequest.from_json(line["exec"]) == req
+
+
+def test_create_publishes_docker_shaped_events_and_refuses_inactive_containers():
+    import pytest
+    from ketch import errors
+    from ketch.engine.containers.exec import ExecService
+    from ketch.engine.events import EventBus
+
+    class State:
+        paused = False
+
+    class Running(_Container):
+        running = True
+        state = State()
+        config = {**_Container.config, "Env": ["X=1"], "Hostname": "h"}
+        host_config = {}
+
+    class Registry:
+        def __init__(self, c):
+            self.c = c
+
+        def get(self, ref):
+            return self.c
+
+    bus = EventBus()
+    seen = []
+    bus.subscribe(seen.append)
+    c = Running()
+
+    async def scenario():
+        svc = ExecService(Registry(c), None, bus, None, None)
+        eid = svc.create("web", {"Cmd": ["sh", "-c", "x"]})
+        svc._ended(svc.get(eid), 3)
+        return svc, eid
+    svc, eid = asyncio.run(scenario())
+    assert [(e.type, e.action, e.actor_id) for e in seen] == [
+        ("container", "exec_create: sh -c x", c.id), ("container", "exec_die", c.id)]
+    assert seen[0].attributes == {"a": "b", "execID": eid, "image": "busybox", "name": "web"}
+    assert seen[1].attributes["exitCode"] == "3"
+    assert svc.get(eid).env == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                "HOSTNAME=h", "X=1"]
+    c.state.paused = True
+    with pytest.raises(errors.Conflict, match="is paused, unpause the container before exec"):
+        svc.create("web", {"Cmd": ["true"]})
+    c.state.paused, Running.running = False, False
+    with pytest.raises(errors.Conflict, match=f"container {c.id} is not running"):
+        svc.create("web", {"Cmd": ["true"]})
