@@ -76,13 +76,15 @@ class ExecSupervisor:
         return Stdio(stdin, fds[0], fds[1]), child_ends
 
     def start(self) -> bool:
+        from ketch.monitor import runtimes
         from ketch.runtime import execute
         stdio, child_ends = self._stdio()
         try:
             if self.req.runtime.path:
-                raise KetchError(f"exec is not supported with the runtime {self.req.runtime.name}")
-            created = execute.in_container(self.req.runtime_root, self.req.container_id,
-                                           self.req.process, stdio)
+                created = runtimes.cli_exec(self.req, stdio)
+            else:
+                created = execute.in_container(self.req.runtime_root, self.req.container_id,
+                                               self.req.process, stdio)
         except (KetchError, OSError) as exc:
             code = exc.exit_code if isinstance(exc, ExecFailed) else 126
             self._send(proto.Event(proto.ERROR, message=str(exc), exit_code=code).encode())

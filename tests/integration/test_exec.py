@@ -179,15 +179,20 @@ def probe(daemon, tmp_path_factory):
         yield ref
 
 
-@pytest.mark.parametrize("flags", [
-    [],
-    ["--cap-add", "SYS_ADMIN", "--cap-drop", "NET_RAW", "--security-opt", "no-new-privileges",
-     "-u", "1000:1000", "--group-add", "44", "--ulimit", "nofile=100:200"],
-], ids=["default", "changed"])
-def test_exec_conforms_to_the_init(daemon, names, probe, flags):
-    """The probe as the container's first process and as an exec agree."""
+RUNC = shutil.which("runc")
+RUNTIMES = ["ketch", pytest.param("runc", marks=pytest.mark.skipif(RUNC is None, reason="no runc"))]
+CHANGED = ["--cap-add", "SYS_ADMIN", "--cap-drop", "NET_RAW", "--security-opt", "no-new-privileges",
+           "-u", "1000:1000", "--group-add", "44", "--ulimit", "nofile=100:200"]
+_exec_outputs: dict[tuple[str, str], str] = {}
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("flags", [[], CHANGED], ids=["default", "changed"])
+def test_exec_conforms_to_the_init(daemon, names, probe, flags, runtime):
+    """The probe as the container's first process and as an exec agree, under ketch's
+    runtime and runc's exec alike (namespace inodes aside, which differ per container)."""
     name = names("exec")
-    daemon.ketch("run", "-d", "--name", name, *flags, probe, "sh", "-c",
+    daemon.ketch("run", "-d", "--name", name, "--runtime", runtime, *flags, probe, "sh", "-c",
                  f"/probe {' '.join(PROBE)} > /tmp/init.out; exec sleep 1000", check=True)
     try:
         assert wait_until(lambda: daemon.ketch("exec", name, "cat", "/tmp/init.out").stdout.count("--") == 4, 10)
@@ -196,6 +201,15 @@ def test_exec_conforms_to_the_init(daemon, names, probe, flags):
         assert res.stdout == init, res.stderr
         if not flags:
             assert "Seccomp:\t2" in init and "CapEff:\t00000000a80425fb" in init
+        other = "runc" if runtime == "ketch" else "ketch"
+        key = "changed" if flags else "default"
+        seen = [line for line in res.stdout.splitlines() if not line[:1].isalpha() or " " not in line
+                or not line.split(" ", 1)[1].isdigit()]  # drops "ns inode" lines
+        _exec_outputs[key, runtime] = "\n".join(seen)
+        if (key, other) in _exec_outputs:
+            assert _exec_outputs[key, runtime] == _exec_outputs[key, other]
+        if runtime != "ketch":  # runc refuses capabilities this host's bounding set lacks
+            return
         priv = daemon.ketch("exec", "--privileged", name, "/probe", "status").stdout
         with open("/proc/self/status") as f:
             host_bnd = next(line for line in f if line.startswith("CapBnd"))
@@ -205,6 +219,19 @@ def test_exec_conforms_to_the_init(daemon, names, probe, flags):
         else:
             assert host_bnd.replace("CapBnd", "CapInh") in priv and "CapEff:\t0000000000000000" in priv
         assert "Seccomp:\t2" in priv  # as moby: --privileged widens the capabilities only
+    finally:
+        daemon.ketch("rm", "-f", name)
+
+
+@pytest.mark.skipif(RUNC is None, reason="no runc")
+def test_exec_in_a_runc_container(daemon, names):
+    name = names("exec")
+    daemon.ketch("run", "-d", "--name", name, "--runtime", "runc", "busybox", "sleep", "1000", check=True)
+    try:
+        res = daemon.ketch("exec", "-i", "-e", "A=1", name, "sh", "-c", 'cat; echo "$A"; exit 6', input="in\n")
+        assert (res.returncode, res.stdout) == (6, "in\n1\n"), res
+        res = daemon.ketch("exec", name, "nope")
+        assert (res.returncode, res.stdout) == (127, OCI_127 + "\r\n"), res
     finally:
         daemon.ketch("rm", "-f", name)
 
