@@ -66,12 +66,11 @@ def test_missing_command_and_refusals(daemon, running, names):
     res = daemon.ketch("exec", running, "nope")
     assert res.returncode == 127
     assert res.stdout == OCI_127 + "\r\n"
-    cid = daemon.ketch("inspect", "-f", "{{.Id}}", running).stdout.strip()
     daemon.ketch("pause", running, check=True)
     try:
         res = daemon.ketch("exec", running, "true")
         assert (res.returncode, res.stderr.strip()) == (
-            1, f"Error response from daemon: container {cid} is paused, unpause the container before exec")
+            1, f"Error response from daemon: Container {running} is paused, unpause the container before exec")
     finally:
         daemon.ketch("unpause", running, check=True)
     stopped = names("exec")

@@ -112,7 +112,7 @@ def test_create_publishes_docker_shaped_events_and_refuses_inactive_containers()
     assert svc.get(eid).env == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                                 "HOSTNAME=h", "X=1"]
     c.state.paused = True
-    with pytest.raises(errors.Conflict, match="is paused, unpause the container before exec"):
+    with pytest.raises(errors.Conflict, match="Container web is paused, unpause the container before exec"):
         svc.create("web", {"Cmd": ["true"]})
     c.state.paused, Running.running = False, False
     with pytest.raises(errors.Conflict, match=f"container {c.id} is not running"):

@@ -127,17 +127,18 @@ class ExecService:
         self.bus.publish(Event("container", action, c.id, attributes))
 
     @staticmethod
-    def _active(c: ContainerRecord) -> None:
-        """moby's getActiveContainer: running and not paused."""
+    def _active(c: ContainerRecord, shown: str) -> None:
+        """moby's getActiveContainer: running and not paused. The paused error names the
+        container as the client did (create) or by id (start), as moby's errExecPaused."""
         if not c.running:
             raise errors.Conflict(f"container {c.id} is not running")
         if c.state.paused:
-            raise errors.Conflict(f"container {c.id} is paused, unpause the container before exec")
+            raise errors.Conflict(f"Container {shown} is paused, unpause the container before exec")
 
     # -- create -------------------------------------------------------------------
     def create(self, ref: str, body: dict) -> str:
         c = self.registry.get(ref)
-        self._active(c)
+        self._active(c, ref)
         if body.get("User"):  # looked up now, for an early error
             self._user(c, body["User"])
         keys = b""
@@ -173,7 +174,7 @@ class ExecService:
         c = rec.container
         if c.id not in self.registry.by_id:
             raise errors.no_such_container(c.id)
-        self._active(c)
+        self._active(c, c.id)
         return rec
 
     # -- start --------------------------------------------------------------------
