@@ -45,7 +45,7 @@ def _run(proc: Process, chan, prepared: Prepared) -> None:
     sc.prctl(sc.PR_SET_DUMPABLE, 0)
     os.setsid()
     if proc.terminal:
-        process.setup_terminal(proc, chan)
+        process.setup_terminal(proc, chan, console=False)
     process.apply_limits(proc)
     env = list(proc.env)
     path = process.env_value(proc.env, "PATH")

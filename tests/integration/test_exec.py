@@ -267,3 +267,33 @@ def test_latency_budget(daemon, running):
         times.append(time.perf_counter() - t0)
     client.close()
     assert sorted(times)[3] < 0.1, times
+
+
+def test_resize_and_console_size(daemon, running):
+    api = daemon.sdk().api
+    eid = api.exec_create(running, ["sh", "-c", "stty size; sleep 0.5; stty size"], tty=True)["Id"]
+    sock = api.exec_start(eid, tty=True, socket=True)._sock
+    time.sleep(0.2)
+    api.exec_resize(eid, height=33, width=99)
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    sock.close()
+    assert data.endswith(b"33 99\r\n"), data
+    res = daemon.ketch("exec", "-t", running, "stty", "size")  # no terminal here: the API's ConsoleSize
+    status, created = daemon.api("POST", f"/containers/{running}/exec",
+                                 {"Cmd": ["stty", "size"], "Tty": True, "AttachStdout": True,
+                                  "ConsoleSize": [12, 34]})
+    eid = created["Id"]
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(daemon.socket)
+    body = json.dumps({"Tty": True, "ConsoleSize": [12, 34]}).encode()
+    s.sendall(b"POST /v1.45/exec/" + eid.encode() + b"/start HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+              b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    data = b""
+    while chunk := s.recv(4096):
+        data += chunk
+    s.close()
+    assert data.endswith(b"\r\n\r\n12 34\r\n"), data
+    assert res.returncode == 0
