@@ -28,6 +28,7 @@ from ketch.engine.events import Event, EventBus
 from ketch.engine.monitors import MonitorHandle, MonitorLauncher
 from ketch.engine.specgen import DEFAULT_PATH_ENV, replace_or_append_env
 from ketch.monitor import protocol as proto
+from ketch.runtime import cgroups
 
 OCI_FAILED = "OCI runtime exec failed: exec failed: unable to start container process: {}: unknown"
 
@@ -204,6 +205,9 @@ class ExecService:
 
     async def _launch(self, rec: ExecRecord) -> None:
         c = rec.container
+        # The supervisor's first cgroup.procs write may wait for an RCU grace period on a
+        # quiet host: take that wait now, beside the work below (as the lifecycle's start).
+        asyncio.get_running_loop().run_in_executor(None, cgroups.warm_attach)
         base, user = await asyncio.to_thread(self._base_process, c, rec)
         process = exec_process(base, rec, user, security.all_capabilities())
         handle = await self.launcher.spawn(proto.ExecRequest(
