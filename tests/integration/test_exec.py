@@ -297,3 +297,14 @@ def test_resize_and_console_size(daemon, running):
     s.close()
     assert data.endswith(b"\r\n\r\n12 34\r\n"), data
     assert res.returncode == 0
+
+
+def test_exec_after_a_daemon_restart(fresh_daemon):
+    d = fresh_daemon
+    d.ketch("run", "-d", "--name", "survivor", "busybox", "sleep", "1000", check=True)
+    try:
+        d.restart()
+        res = d.ketch("exec", "survivor", "sh", "-c", "echo again; exit 2")
+        assert (res.returncode, res.stdout) == (2, "again\n"), res
+    finally:
+        d.ketch("rm", "-f", "survivor")
