@@ -7,6 +7,7 @@ from ketch.api.httpstatus import error_response
 from ketch.api.routes import events, inactive, system
 from ketch.api.routes.archive import ArchiveRoutes
 from ketch.api.routes.containers import ContainerRoutes
+from ketch.api.routes.exec import ExecBackend, ExecRoutes
 from ketch.api.routes.images import ImageRoutes
 from ketch.engine.containers.service import ContainerService
 from ketch.engine.images import ImageService
@@ -34,12 +35,14 @@ class _VersionedRouter(Router):
 
 
 def build_server(containers: ContainerService, images: ImageService,
-                 system_backend: system.SystemBackend, events_backend: events.EventsBackend) -> Server:
+                 system_backend: system.SystemBackend, events_backend: events.EventsBackend,
+                 execs: ExecBackend) -> Server:
     router = _VersionedRouter()
     system.add_routes(router, system_backend)
     events.add_routes(router, events_backend)
     ContainerRoutes(containers).install(router)
     ArchiveRoutes(containers).install(router)
+    ExecRoutes(execs).install(router)
     ImageRoutes(images, containers).install(router)
     inactive.add_routes(router)
     return Server(router, error_handler=error_response)

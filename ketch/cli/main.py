@@ -26,6 +26,7 @@ COMMANDS = {
     "info": ("system", "info"), "events": ("events", "events"), "stats": ("resources", "stats"),
     "update": ("resources", "update"),
     "top": ("inspection", "top"), "diff": ("inspection", "diff"), "export": ("inspection", "export"),
+    "exec": ("exec", "exec_"),
 }
 MANAGEMENT = {
     "container": {"run": "run", "create": "create", "start": "start", "attach": "attach", "stop": "stop",
@@ -34,7 +35,7 @@ MANAGEMENT = {
                   "ls": "ps", "ps": "ps", "list": "ps", "rm": "rm", "remove": "rm",
                   "rename": "rename", "inspect": ("container", "inspect"), "stats": "stats",
                   "update": "update", "top": "top", "diff": "diff", "export": "export",
-                  "prune": ("prune", "container_prune"), "cp": "cp"},
+                  "prune": ("prune", "container_prune"), "cp": "cp", "exec": "exec"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi",
               "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect")},
     "system": {"info": "info", "events": "events"},

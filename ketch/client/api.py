@@ -181,6 +181,27 @@ class APIClient:
                             headers={"Connection": "Upgrade", "Upgrade": "tcp"}, ok=(101, 200), conn=conn)
         return Hijacked(conn)
 
+    # -- exec ---------------------------------------------------------------------
+    def exec_create(self, cid: str, body: dict) -> str:
+        return self.request("POST", f"/containers/{quote_segment(cid)}/exec", body=body).json()["Id"]
+
+    def exec_start(self, eid: str, tty: bool, console_size: list | None = None) -> None:
+        body = {"Detach": True, "Tty": tty, "ConsoleSize": console_size}
+        self.request("POST", f"/exec/{quote_segment(eid)}/start", body=body).read()
+
+    def exec_attach(self, eid: str, tty: bool, console_size: list | None = None) -> Hijacked:
+        conn = self.new_connection()
+        self.request("POST", f"/exec/{quote_segment(eid)}/start",
+                     body={"Detach": False, "Tty": tty, "ConsoleSize": console_size},
+                     headers={"Connection": "Upgrade", "Upgrade": "tcp"}, ok=(101, 200), conn=conn)
+        return Hijacked(conn)
+
+    def exec_resize(self, eid: str, height: int, width: int) -> None:
+        self.request("POST", f"/exec/{quote_segment(eid)}/resize", {"h": height, "w": width}).read()
+
+    def exec_inspect(self, eid: str) -> dict:
+        return self.get_json(f"/exec/{quote_segment(eid)}/json")
+
     def stats(self, cid: str, stream: bool) -> Response:
         return self.request("GET", f"/containers/{quote_segment(cid)}/stats", {"stream": "1" if stream else "0"},
                             conn=self.new_connection())

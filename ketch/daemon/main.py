@@ -19,6 +19,7 @@ from ketch.daemon.config import DaemonConfig, load
 from ketch.engine import embedded, gc
 from ketch.engine import runtimes as engine_runtimes
 from ketch.engine.containers.bundle import Bundles, Paths, RunConfig
+from ketch.engine.containers.exec import ExecService
 from ketch.engine.containers.lifecycle import Lifecycle
 from ketch.engine.containers.records import Registry
 from ketch.engine.containers.service import ContainerService
@@ -68,7 +69,10 @@ class Daemon:
                                     data_root=cfg.data_root, debug=cfg.debug,
                                     cgroup_version=self.cgroup_version.removeprefix("v"),
                                     init_path=cfg.init_path)
-        self.server = build_server(self.containers, self.images, self.system, self.events)
+        self.execs = ExecService(self.registry, self.launcher, self.events, self.paths,
+                                 self.runtimes)
+        self.server = build_server(self.containers, self.images, self.system, self.events,
+                                   self.execs)
 
     def _take_lock(self):
         try:

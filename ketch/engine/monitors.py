@@ -155,7 +155,7 @@ class MonitorLauncher:
         except FileNotFoundError:
             pass
 
-    async def spawn(self, request: proto.MonitorRequest) -> MonitorHandle:
+    async def spawn(self, request: proto.MonitorRequest | proto.ExecRequest) -> MonitorHandle:
         try:
             with reachable(self.socket_path) as path:
                 reader, writer = await asyncio.open_unix_connection(path)

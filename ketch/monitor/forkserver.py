@@ -9,7 +9,8 @@ connection as its channel to ketchd::
     ketchd ── connect, {"id", "bundle", ...}\\n ──▶ fork server ── fork ──▶ monitor (setsid)
     ketchd ◀───────────── frames on the same connection ─────────────────────┘
 
-It also deletes containers for C monitors (``handover.py``): a C monitor whose container
+It also forks exec supervisors (``execsession.py``), one per ``docker exec``, the
+same way. It also deletes containers for C monitors (``handover.py``): a C monitor whose container
 has exited sends ``{"delete": {...}}`` and a forked child runs ketch's runtime delete
 in-process (~1 ms instead of a fresh interpreter's ~30 ms) and answers ``ok``; when
 there is no fork server (ketchd is down) the monitor runs ``ketch-runtime delete``.
@@ -33,12 +34,13 @@ from ketch.linux import syscalls as sc
 from ketch.linux.unixpath import listen
 from ketch.monitor import protocol as proto
 from ketch.monitor import runtimes
+from ketch.monitor.execsession import run_exec
 from ketch.monitor.monitor import run_monitor
-from ketch.monitor.protocol import MonitorRequest
-from ketch.runtime import cgroups, rootfs, seccomp
+from ketch.monitor.protocol import ExecRequest, MonitorRequest
+from ketch.runtime import cgroups, execute, rootfs, seccomp
 
 # Imported lazily by the runtime; loaded here once so that every monitor forks with them.
-PRELOADED = (cgroups, seccomp)
+PRELOADED = (cgroups, execute, seccomp)
 
 
 def _read_request(conn: socket.socket) -> dict | None:
@@ -73,9 +75,27 @@ def _delete(conn: socket.socket, listener: socket.socket, doc: dict) -> None:
         os._exit(status)
 
 
+def _exec(conn: socket.socket, listener: socket.socket, doc: dict) -> None:
+    """Fork an exec supervisor (``execsession.py``) for one ``docker exec``."""
+    req = ExecRequest.from_json(doc)
+    if os.fork():
+        return  # _reap collects the supervisor when its process has exited
+    try:
+        listener.close()
+        os.setsid()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        run_exec(req, conn)
+    finally:
+        os._exit(1)
+
+
 def _spawn(conn: socket.socket, listener: socket.socket, doc: dict, path: str) -> None:
     if "delete" in doc:
         _delete(conn, listener, doc["delete"])
+        return
+    if "exec" in doc:
+        _exec(conn, listener, doc["exec"])
         return
     req = MonitorRequest.from_json(doc)
     if os.fork():

@@ -189,3 +189,30 @@ class MonitorRequest:
                "stdin": self.stdin, "runtime": self.runtime.to_json(),
                "cgroups_path": self.cgroups_path}
         return json.dumps(doc).encode() + b"\n"
+
+
+@dataclass(frozen=True)
+class ExecRequest:
+    """What ketchd asks of an exec supervisor (``execsession.py``): run ``process`` (an OCI
+    process document, complete) in the running container ``container_id``. Sent to the
+    fork server as ``{"exec": {...}}``; the supervisor answers on the same connection
+    with ``created {pid}`` or ``error``, output frames, then ``exited {exit_code}``."""
+    exec_id: str
+    container_id: str
+    runtime_root: str
+    state_dir: str  # the container's exec directory: the supervisor's own errors go to its log
+    process: dict
+    stdin: bool = False
+    runtime: RuntimeSpec = RuntimeSpec()
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "ExecRequest":
+        return cls(doc["exec_id"], doc["container_id"], doc["runtime_root"], doc["state_dir"],
+                   dict(doc["process"]), bool(doc.get("stdin")),
+                   RuntimeSpec.from_json(doc.get("runtime")))
+
+    def to_line(self) -> bytes:
+        doc = {"exec_id": self.exec_id, "container_id": self.container_id,
+               "runtime_root": self.runtime_root, "state_dir": self.state_dir,
+               "process": self.process, "stdin": self.stdin, "runtime": self.runtime.to_json()}
+        return json.dumps({"exec": doc}).encode() + b"\n"

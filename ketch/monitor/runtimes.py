@@ -174,3 +174,54 @@ def force_delete(spec: RuntimeSpec, root: str, cid: str, state_dir: str) -> None
         state.load(root, cid).delete(force=True)
     except NotFound:
         pass
+
+
+_EXEC_PREFIX = "exec failed: unable to start container process: "
+
+
+def cli_exec(req, stdio: Stdio | None):
+    """``<runtime> exec --detach --process`` for an exec supervisor (``execsession.py``): the
+    process is reparented to the supervisor, a subreaper, once the runtime exits."""
+    from ketch.runtime.process import Created as ProcessCreated
+    spec = req.runtime
+    state_dir = req.state_dir
+    base = f"exec-{req.exec_id[:12]}"
+    process_file = os.path.join(state_dir, base + ".json")
+    pid_file = os.path.join(state_dir, base + ".pid")
+    log_file = os.path.join(state_dir, base + ".log")
+    with open(process_file, "w") as f:
+        json.dump(req.process, f)
+    cmd = [spec.path, *spec.args, "--root", os.path.join(req.runtime_root, spec.name), "--log",
+           log_file, "--log-format", "json", "exec", "--detach", "--process", process_file,
+           "--pid-file", pid_file]
+    console = None
+    if req.process.get("terminal"):
+        sock_path = os.path.join(state_dir, base + ".sock")
+        console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        console.bind(sock_path)
+        console.listen(1)
+        cmd += ["--console-socket", sock_path]
+    fds = (stdio.stdin, stdio.stdout, stdio.stderr) if stdio else (
+        subprocess.DEVNULL, subprocess.DEVNULL, subprocess.DEVNULL)
+    try:
+        proc = subprocess.Popen(cmd + [req.container_id], stdin=fds[0], stdout=fds[1],
+                                stderr=fds[2], close_fds=True)
+        master = _receive_console(console, proc) if console is not None else -1
+        if proc.wait() != 0:
+            if master >= 0:
+                os.close(master)
+            text = _last_error(log_file).removeprefix(_EXEC_PREFIX) or "runtime exec failed"
+            code = 127 if ("executable file not found" in text or "no such file or directory" in text) \
+                else 126
+            raise ExecFailed(text, code)
+        with open(pid_file) as f:
+            return ProcessCreated(int(f.read().strip()), master)
+    finally:
+        if console is not None:
+            console.close()
+            os.unlink(sock_path)
+        for path in (process_file, pid_file, log_file):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass

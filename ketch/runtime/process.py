@@ -184,12 +184,14 @@ def _init(cfg: ContainerConfig, chan: socket.socket, fifo_path: str, prepared: P
         os._exit(255)
 
 
-def setup_terminal(proc: Process, chan: socket.socket) -> None:
-    """A pty from the container's own devpts; the master goes to the caller."""
+def setup_terminal(proc: Process, chan: socket.socket, console: bool = True) -> None:
+    """A pty from the container's own devpts; the master goes to the caller. Only the
+    init's becomes /dev/console: an exec shares the container's mounts and leaves them be."""
     master, slave = os.openpty()
     if proc.console_size:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", *proc.console_size, 0, 0))
-    rootfs.bind_console(os.ttyname(slave))
+    if console:
+        rootfs.bind_console(os.ttyname(slave))
     sync.send(chan, sync.Message(sync.CONSOLE, fd=master))
     os.close(master)
     for fd in (0, 1, 2):

@@ -1,0 +1,242 @@
+"""An exec supervisor: one process per ``docker exec``, forked by the fork server.
+
+Why not the container's monitor: from "started" on a container's monitor is the C
+monitor (``handover.py``), which knows a small protocol and should stay small; running
+an exec there means teaching C to join namespaces, load seccomp and relay a second set
+of streams. A fresh ``ketch-runtime exec`` costs a Python interpreter's start (tens of
+milliseconds, over the 30 ms budget). The fork server is warm and single-threaded and
+already has the runtime imported, so it forks a supervisor that runs the runtime's exec
+in-process (``runtime.execute.in_container``, the code behind ``ketch-runtime exec``),
+relays stdio and reports the exit code; the C monitor is not involved at all::
+
+    ketchd ── connect, {"exec": ExecRequest}\\n ──▶ fork server ── fork ──▶ supervisor (setsid,
+                                                                         child subreaper)
+                                                              runtime exec: intermediate ─▶ process
+    ◀── created {pid} | error {message, exit_code} ──────────────────────┘
+    ◀── stdout/stderr frames ──  ── stdin frames, resize, kill, close_stdin ──▶
+    ◀── exited {exit_code} ── then the supervisor closes and ends
+
+The process is the supervisor's child (the runtime's intermediate exits and the
+supervisor, a subreaper, inherits it), so the exit is known even if ketchd's client
+went away; if ketchd itself goes away the process runs on and its output is dropped.
+The exec's output never reaches the container's log: only ketchd's connection sees it.
+"""
+
+import errno
+import fcntl
+import os
+import selectors
+import signal
+import socket
+import struct
+import termios
+import time
+
+from ketch.errors import ExecFailed, KetchError
+from ketch.linux import syscalls as sc
+from ketch.monitor import protocol as proto
+from ketch.monitor.protocol import ExecRequest
+from ketch.runtime.process import Stdio
+
+DRAIN_TIMEOUT = 2.0  # output still buffered after the exit; a background child may hold it open
+
+
+class ExecSupervisor:
+    def __init__(self, req: ExecRequest, conn: socket.socket) -> None:
+        self.req = req
+        self.conn: socket.socket | None = conn
+        self.reader = proto.FrameReader()
+        self.sel = selectors.DefaultSelector()
+        self.outputs: dict[int, int] = {}  # fd -> stream id
+        self.stdin_fd = -1
+        self.pty_fd = -1
+        self.pid = 0
+        self.exit_code: int | None = None
+        self._sigr, self._sigw = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self._sigw)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.sel.register(self._sigr, selectors.EVENT_READ, self._on_signal)
+
+    def _stdio(self) -> tuple[Stdio | None, list[int]]:
+        if self.req.process.get("terminal"):
+            return None, []
+        devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+        child_ends, stdin = [devnull], devnull
+        if self.req.stdin:
+            r, w = os.pipe2(os.O_CLOEXEC)
+            stdin, self.stdin_fd = r, w
+            child_ends.append(r)
+        fds = []
+        for stream in (proto.STDOUT, proto.STDERR):
+            r, w = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(r, False)
+            self.outputs[r] = stream
+            child_ends.append(w)
+            fds.append(w)
+        return Stdio(stdin, fds[0], fds[1]), child_ends
+
+    def start(self) -> bool:
+        from ketch.monitor import runtimes
+        from ketch.runtime import execute
+        stdio, child_ends = self._stdio()
+        try:
+            if self.req.runtime.path:
+                created = runtimes.cli_exec(self.req, stdio)
+            else:
+                created = execute.in_container(self.req.runtime_root, self.req.container_id,
+                                               self.req.process, stdio)
+        except (KetchError, OSError) as exc:
+            code = exc.exit_code if isinstance(exc, ExecFailed) else 126
+            self._send(proto.Event(proto.ERROR, message=str(exc), exit_code=code).encode())
+            return False
+        finally:
+            for fd in child_ends:
+                os.close(fd)
+        self.pid = created.pid
+        if created.console_fd >= 0:
+            self.pty_fd = self.stdin_fd = created.console_fd
+            os.set_blocking(self.pty_fd, False)
+            self.outputs[self.pty_fd] = proto.STDOUT
+        for fd in self.outputs:
+            self.sel.register(fd, selectors.EVENT_READ, self._on_output)
+        self.sel.register(self.conn, selectors.EVENT_READ, self._on_conn)
+        self._send(proto.Event(proto.CREATED, pid=self.pid).encode())
+        return True
+
+    # -- events -------------------------------------------------------------------
+    def _on_conn(self, _fd) -> None:
+        try:
+            data = self.conn.recv(65536)
+        except OSError:
+            data = b""
+        if not data:  # ketchd went away: the process runs on, unheard
+            self._drop_conn()
+            self._close_stdin()
+            return
+        for stream, payload in self.reader.feed(data):
+            if stream == proto.STDIN:
+                self._write_stdin(payload)
+            elif stream == proto.CONTROL:
+                try:
+                    op = proto.Op.decode(payload)
+                except (ValueError, TypeError):
+                    continue
+                self._on_op(op)
+
+    def _on_op(self, op: proto.Op) -> None:
+        if op.op == proto.KILL and self.exit_code is None:
+            try:
+                os.kill(self.pid, op.signal or signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        elif op.op == proto.RESIZE and self.pty_fd >= 0:
+            fcntl.ioctl(self.pty_fd, termios.TIOCSWINSZ, struct.pack("HHHH", op.height, op.width, 0, 0))
+        elif op.op == proto.CLOSE_STDIN:
+            self._close_stdin()
+
+    def _write_stdin(self, data: bytes) -> None:
+        if self.stdin_fd < 0:
+            return
+        try:
+            os.set_blocking(self.stdin_fd, True)
+            os.write(self.stdin_fd, data)
+        except OSError:
+            self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        if self.stdin_fd >= 0 and self.stdin_fd != self.pty_fd:
+            os.close(self.stdin_fd)
+            self.stdin_fd = -1
+        elif self.pty_fd >= 0 and self.exit_code is None:
+            try:
+                os.write(self.pty_fd, b"\x04")  # a terminal's EOF is ^D
+            except OSError:
+                pass
+
+    def _on_output(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:  # EIO: the terminal's last slave is closed
+            if exc.errno != errno.EIO:
+                raise
+            data = b""
+        if not data:
+            self.sel.unregister(fd)
+            del self.outputs[fd]
+            if fd != self.pty_fd:
+                os.close(fd)
+            return
+        self._send(proto.frame(self.outputs[fd], data))
+
+    def _on_signal(self, _fd) -> None:
+        try:
+            os.read(self._sigr, 512)
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                code = os.waitstatus_to_exitcode(status)
+                self.exit_code = code if code >= 0 else 128 - code
+
+    # -- output -------------------------------------------------------------------
+    def _send(self, data: bytes) -> None:
+        if self.conn is None:
+            return
+        try:
+            self.conn.sendall(data)
+        except OSError:
+            self._drop_conn()
+
+    def _drop_conn(self) -> None:
+        if self.conn is not None:
+            try:
+                self.sel.unregister(self.conn)
+            except (KeyError, ValueError):
+                pass
+            self.conn.close()
+            self.conn = None
+
+    def run(self) -> None:
+        if not self.start():
+            return
+        while self.exit_code is None:
+            for key, _ in self.sel.select():
+                key.data(key.fd)
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while self.outputs and time.monotonic() < deadline:
+            for key, _ in self.sel.select(timeout=0.05):
+                if key.fd in self.outputs:
+                    key.data(key.fd)
+        self._send(proto.Event(proto.EXITED, exit_code=self.exit_code).encode())
+        self._drop_conn()
+
+
+def run_exec(req: ExecRequest, conn: socket.socket) -> None:
+    """Entry point in the forked supervisor: never returns."""
+    status = 0
+    try:
+        null = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1):
+            os.dup2(null, fd)
+        log = os.open(os.path.join(req.state_dir, "monitor.log"),
+                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(log, 2)
+        os.close(null)
+        os.close(log)
+        sc.set_process_name("ketch-exec")
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # the process is ours once the intermediate exits
+        ExecSupervisor(req, conn).run()
+    except BaseException:  # noqa: BLE001 - report and die; there is no one to raise to
+        import traceback
+        traceback.print_exc()
+        status = 1
+    finally:
+        os._exit(status)

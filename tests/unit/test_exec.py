@@ -1,0 +1,119 @@
+"""Exec sessions without a kernel: the process an exec runs, its environment, its
+inspect document, and the request the fork server receives."""
+
+import asyncio
+
+from ketch.engine.containers.exec import ExecRecord, exec_env, exec_process
+from ketch.engine.users import ExecUser
+from ketch.monitor.protocol import ExecRequest, RuntimeSpec
+
+BASE = {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["sleep", "1000"],
+        "env": ["PATH=/bin", "HOSTNAME=h"], "cwd": "/srv", "noNewPrivileges": True,
+        "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 200, "soft": 100}], "oomScoreAdj": 0,
+        "consoleSize": {"height": 1, "width": 2}}
+
+
+class _Container:
+    id = "c" * 64
+    name = "web"
+    image = "busybox"
+    config = {"User": "daemon", "WorkingDir": "/work", "Labels": {"a": "b"}}
+
+
+def _record(**body) -> ExecRecord:
+    async def make():
+        return ExecRecord("e" * 64, _Container(), {"Cmd": ["sh", "-c", "x"], **body}, ["A=1"], b"\x10\x11")
+    return asyncio.run(make())
+
+
+def test_env_is_the_daemons_then_the_containers_then_the_execs():
+    env = exec_env(["PATH=/custom", "FOO=c", "KEEP=1"], "host", True, ["FOO=e", "NEW=2", "KEEP"])
+    assert env == ["PATH=/custom", "HOSTNAME=host", "TERM=xterm", "FOO=e", "NEW=2"]
+    assert "TERM=xterm" not in exec_env([], "host", False, [])
+
+
+def test_the_process_is_the_containers_with_the_execs_changes():
+    rec = _record(Tty=True, ConsoleSize=[30, 100], WorkingDir="/tmp")
+    proc = exec_process(BASE, rec, ExecUser(1000, 1000, (44,), "/"), ["CAP_A", "CAP_B"])
+    assert proc["args"] == ["sh", "-c", "x"] and proc["env"] == ["A=1"]
+    assert proc["terminal"] is True and proc["consoleSize"] == {"height": 30, "width": 100}
+    assert proc["cwd"] == "/tmp"
+    assert proc["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [44]}
+    # everything else is the container's own
+    for key in ("capabilities", "rlimits", "noNewPrivileges", "oomScoreAdj"):
+        assert proc[key] == BASE[key]
+    assert BASE["args"] == ["sleep", "1000"]  # not modified in place
+
+
+def test_privileged_widens_only_the_capabilities():
+    proc = exec_process(BASE, _record(Privileged=True), None, ["CAP_A", "CAP_B"])
+    assert proc["capabilities"] == {k: ["CAP_A", "CAP_B"] for k in
+                                    ("bounding", "effective", "permitted", "inheritable")}
+    assert proc["user"] == BASE["user"] and "consoleSize" not in proc
+    assert proc["noNewPrivileges"] is True
+
+
+def test_inspect_document_before_start():
+    rec = _record(AttachStdout=True)
+    assert rec.user == "daemon" and rec.working_dir == "/work"  # the container's, as moby
+    assert rec.to_docker() == {
+        "ID": "e" * 64, "Running": False, "ExitCode": None,
+        "ProcessConfig": {"tty": False, "entrypoint": "sh", "arguments": ["-c", "x"],
+                          "privileged": False, "user": "daemon"},
+        "OpenStdin": False, "OpenStderr": False, "OpenStdout": True, "CanRemove": False,
+        "ContainerID": "c" * 64, "DetachKeys": "EBE=", "Pid": 0}
+
+
+def test_exec_request_round_trip():
+    req = ExecRequest("e", "c", "/run/rt", "/run/c", {"args": ["true"]}, True, RuntimeSpec())
+    import json
+    line = json.loads(req.to_line())
+    assert ExecRequest.from_json(line["exec"]) == req
+
+
+def test_create_publishes_docker_shaped_events_and_refuses_inactive_containers():
+    import pytest
+    from ketch import errors
+    from ketch.engine.containers.exec import ExecService
+    from ketch.engine.events import EventBus
+
+    class State:
+        paused = False
+
+    class Running(_Container):
+        running = True
+        state = State()
+        config = {**_Container.config, "Env": ["X=1"], "Hostname": "h"}
+        host_config = {}
+
+    class Registry:
+        def __init__(self, c):
+            self.c = c
+
+        def get(self, ref):
+            return self.c
+
+    bus = EventBus()
+    seen = []
+    bus.subscribe(seen.append)
+    c = Running()
+
+    async def scenario():
+        svc = ExecService(Registry(c), None, bus, None, None)
+        eid = svc.create("web", {"Cmd": ["sh", "-c", "x"]})
+        svc._ended(svc.get(eid), 3)
+        return svc, eid
+    svc, eid = asyncio.run(scenario())
+    assert [(e.type, e.action, e.actor_id) for e in seen] == [
+        ("container", "exec_create: sh -c x", c.id), ("container", "exec_die", c.id)]
+    assert seen[0].attributes == {"a": "b", "execID": eid, "image": "busybox", "name": "web"}
+    assert seen[1].attributes["exitCode"] == "3"
+    assert svc.get(eid).env == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                "HOSTNAME=h", "X=1"]
+    c.state.paused = True
+    with pytest.raises(errors.Conflict, match="Container web is paused, unpause the container before exec"):
+        svc.create("web", {"Cmd": ["true"]})
+    c.state.paused, Running.running = False, False
+    with pytest.raises(errors.Conflict, match=f"container {c.id} is not running"):
+        svc.create("web", {"Cmd": ["true"]})
