@@ -185,6 +185,10 @@ CHANGED = ["--cap-add", "SYS_ADMIN", "--cap-drop", "NET_RAW", "--security-opt", 
 _exec_outputs: dict[tuple[str, str], str] = {}
 
 
+def _without_nofile(probe_output: str) -> str:
+    return "".join(line for line in probe_output.splitlines(keepends=True) if not line.startswith("nofile "))
+
+
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("flags", [[], CHANGED], ids=["default", "changed"])
 def test_exec_conforms_to_the_init(daemon, names, probe, flags, runtime):
@@ -197,12 +201,18 @@ def test_exec_conforms_to_the_init(daemon, names, probe, flags, runtime):
         assert wait_until(lambda: daemon.ketch("exec", name, "cat", "/tmp/init.out").stdout.count("--") == 4, 10)
         init = daemon.ketch("exec", name, "cat", "/tmp/init.out").stdout
         res = daemon.ketch("exec", name, "/probe", *PROBE)
+        if runtime == "runc":
+            # Debian's runc (1.1.5) sets an exec's rlimits from outside while its Go init
+            # starts, and Go (1.19+) raises the soft nofile limit to the hard one at start-up:
+            # the exec sometimes gets 200/200. ketch's own runtime is held to it exactly.
+            init, res.stdout = _without_nofile(init), _without_nofile(res.stdout)
         assert res.stdout == init, res.stderr
         if not flags:
             assert "Seccomp:\t2" in init and "CapEff:\t00000000a80425fb" in init
         other = "runc" if runtime == "ketch" else "ketch"
         key = "changed" if flags else "default"
-        seen = [line for line in res.stdout.splitlines() if not line[:1].isalpha() or " " not in line
+        seen = [line for line in _without_nofile(res.stdout).splitlines()  # runc's nofile: above
+                if not line[:1].isalpha() or " " not in line
                 or not line.split(" ", 1)[1].isdigit()]  # drops "ns inode" lines
         _exec_outputs[key, runtime] = "\n".join(seen)
         if (key, other) in _exec_outputs:
