@@ -54,8 +54,10 @@ def start_ketchd(root: str) -> tuple[subprocess.Popen, str]:
 
 
 def api_exec(host: str, container: str):
-    from ketch.client.api import APIClient
-    client = APIClient(host)
+    from churn import Api
+    from ketch.client.api import API_VERSION, APIClient
+    server = Api(host)("GET", "/version")[1]["ApiVersion"]  # dockerd 20.10 speaks only 1.41
+    client = APIClient(host, min(API_VERSION, server, key=lambda v: tuple(map(int, v.split(".")))))
 
     def once() -> float:
         t0 = time.perf_counter()
