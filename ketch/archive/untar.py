@@ -34,6 +34,7 @@ class Breakout(Exception):
 class UntarOptions:
     no_overwrite_dir_non_dir: bool = False
     chown: tuple[int, int] | None = None  # copyUIDGID: the container user's ids for every entry
+    no_lchown: bool = False  # keep the extracting user's ids (docker cp to the host: NoLchown)
     rebase: tuple[str, str] | None = None  # (old, new) first name component: docker cp's rename
 
 
@@ -185,11 +186,13 @@ class _Extraction:
         try:
             link = stat.S_ISLNK(os.fstat(fd).st_mode)
             if link:  # lchown and lutimes through the parent, which never follow
-                os.chown(base, uid, gid, dir_fd=pfd, follow_symlinks=False)
+                if not self.options.no_lchown:
+                    os.chown(base, uid, gid, dir_fd=pfd, follow_symlinks=False)
                 os.utime(base, ns=(int(member.mtime * 1e9),) * 2, dir_fd=pfd, follow_symlinks=False)
                 return
             proc = f"/proc/self/fd/{fd}"  # the inode itself, whatever the tree does now
-            os.chown(proc, uid, gid)
+            if not self.options.no_lchown:
+                os.chown(proc, uid, gid)
             os.chmod(proc, member.mode & 0o7777)
             if not member.isdir():
                 os.utime(proc, ns=(int(member.mtime * 1e9),) * 2)

@@ -81,6 +81,7 @@ class EventLog:
         fd = filemode.create(tmp, MODE, os.O_WRONLY | os.O_APPEND)
         try:
             os.write(fd, b"".join(lines))
+            os.fsync(fd)  # once per compaction: the rename must not reach the disk before the lines
             os.replace(tmp, self.path)
         except BaseException:
             os.close(fd)

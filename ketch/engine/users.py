@@ -4,13 +4,17 @@ Docker resolves names in the daemon, from the container's rootfs, and adds the
 supplementary groups that /etc/group lists for the user (as runc's user lookup does).
 """
 
+import errno
+import os
+import stat
 from dataclasses import dataclass
 
 from ketch.errors import InvalidArgument
-from ketch.linux.safepath import resolve_in_root
+from ketch.linux.safepath import open_in_root
 
 
 MAX_ID = 2**31 - 1  # runc's user package refuses ids beyond int32
+MAX_DATABASE = 1 << 20  # a user database, not a stream to fill memory with
 
 
 @dataclass(frozen=True)
@@ -21,15 +25,39 @@ class ExecUser:
     home: str
 
 
-def _read(rootfs: str, path: str) -> list[list[str]]:
+def _read(root: str | int, path: str) -> list[list[str]]:
+    """The entries of a user database inside ``root`` (a path or a directory descriptor).
+
+    The container owns its /etc, running or not: it is read through descriptors that
+    never leave the root (``open_in_root``), only if it is a regular file (a fifo would
+    hang ketchd, /dev/zero fill its memory), and only its first MiB."""
     try:
-        with open(resolve_in_root(rootfs, path), encoding="utf-8", errors="replace") as f:
-            return [line.rstrip("\n").split(":") for line in f if line.strip() and not line.startswith("#")]
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) if isinstance(root, str) else root
+    except FileNotFoundError:
         return []
+    try:
+        fd = open_in_root(root_fd, path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return []
+        raise
+    finally:
+        if root_fd is not root:
+            os.close(root_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []
+        with open(f"/proc/self/fd/{fd}", "rb") as f:  # the inode the O_PATH descriptor holds
+            text = f.read(MAX_DATABASE).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+    return [line.split(":") for line in text.split("\n") if line.strip() and not line.startswith("#")]
 
 
-def resolve(rootfs: str, spec: str, group_add: list[str] = ()) -> ExecUser:
+def resolve(rootfs: str | int, spec: str, group_add: list[str] = ()) -> ExecUser:
+    """``rootfs``: the container's root, as a path or a directory descriptor."""
     user, _, group = (spec or "0").partition(":")
     passwd = _read(rootfs, "/etc/passwd")
     groups = _read(rootfs, "/etc/group")

@@ -105,6 +105,8 @@ class ExecSupervisor:
 
     # -- events -------------------------------------------------------------------
     def _on_conn(self, _fd) -> None:
+        if self.conn is None:  # dropped by a failed send earlier in the same select batch
+            return
         try:
             data = self.conn.recv(65536)
         except OSError:
@@ -130,7 +132,10 @@ class ExecSupervisor:
             except ProcessLookupError:
                 pass
         elif op.op == proto.RESIZE and self.pty_fd >= 0:
-            fcntl.ioctl(self.pty_fd, termios.TIOCSWINSZ, struct.pack("HHHH", op.height, op.width, 0, 0))
+            try:  # a size the terminal cannot take must not end the exec
+                fcntl.ioctl(self.pty_fd, termios.TIOCSWINSZ, struct.pack("HHHH", op.height, op.width, 0, 0))
+            except (struct.error, OSError, TypeError):
+                pass
         elif op.op == proto.CLOSE_STDIN:
             self._close_stdin()
 

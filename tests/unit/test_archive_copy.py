@@ -287,3 +287,29 @@ def test_untar_rebase_renames_the_first_component(tree):
     root, _ = tree
     _untar(root, "/tmp", ("src/", "dir", None), ("src/f", "file", b"1"), rebase=("src", "dst"))
     assert (root / "tmp" / "dst" / "f").read_bytes() == b"1"
+
+
+def test_copy_to_the_host_keeps_host_directories_and_the_extracting_users_ids(tree):
+    """docker cp CONTAINER:SRC HOST: the container's tar can neither replace a host
+    directory with a file nor give host files the container's uids (NoLchown)."""
+    import dataclasses
+    from ketch.cli.commands.cp import TO_HOST
+    root, _ = tree
+    (root / "tmp" / "d").mkdir()
+    (root / "tmp" / "d" / "precious").write_text("keep")
+    rfd = _fd(root)
+    try:
+        with pytest.raises(OSError, match="cannot overwrite directory"):
+            untar(_tar(("d", "file", b"x")), rfd, "/tmp", TO_HOST)
+        assert (root / "tmp" / "d" / "precious").read_text() == "keep"
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            info = tarfile.TarInfo("owned")
+            info.uid, info.gid, info.size = 1234, 4321, 1
+            tf.addfile(info, io.BytesIO(b"x"))
+        buf.seek(0)
+        untar(buf, rfd, "/tmp", dataclasses.replace(TO_HOST, rebase=None))
+    finally:
+        os.close(rfd)
+    st = os.stat(root / "tmp" / "owned")
+    assert (st.st_uid, st.st_gid) == (os.geteuid(), os.getegid())

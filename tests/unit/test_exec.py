@@ -117,3 +117,42 @@ def test_create_publishes_docker_shaped_events_and_refuses_inactive_containers()
     c.state.paused, Running.running = False, False
     with pytest.raises(errors.Conflict, match=f"container {c.id} is not running"):
         svc.create("web", {"Cmd": ["true"]})
+
+
+def test_supervisor_survives_a_dropped_connection_and_a_bad_terminal_size():
+    """A connection dropped earlier in the same select batch, or a size no tty takes, must
+    not end the supervisor (its pipes would close and kill the exec'd process)."""
+    import os
+    from ketch.monitor import execsession
+    from ketch.monitor import protocol as proto
+    session = execsession.ExecSupervisor.__new__(execsession.ExecSupervisor)
+    session.conn = None
+    session._on_conn(0)  # returns: nothing to read from
+    master, slave = os.openpty()
+    try:
+        session.pty_fd, session.exit_code = master, None
+        session._on_op(proto.Op(proto.RESIZE, height=-1, width=70000))
+        session._on_op(proto.Op(proto.RESIZE, height=30, width=100))
+        import fcntl
+        import struct
+        import termios
+        rows, cols = struct.unpack("HHHH", fcntl.ioctl(slave, termios.TIOCGWINSZ, b"\0" * 8))[:2]
+        assert (rows, cols) == (30, 100)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_resize_refuses_what_a_terminal_cannot_take():
+    import pytest
+    from ketch import errors
+    from ketch.engine.containers.exec import ExecService
+
+    class Rec:
+        running, handle = True, object()
+
+    from ketch.engine.events import EventBus
+    svc = ExecService(None, None, EventBus(), None, None)
+    svc.get = lambda eid: Rec()
+    with pytest.raises(errors.InvalidArgument, match="invalid terminal size: -1x80"):
+        asyncio.run(svc.resize("x", -1, 80))

@@ -131,3 +131,43 @@ def test_comments_and_blank_lines_are_ignored(tmp_path):
     (etc / "passwd").write_text("# comment\n\nalice:x:1000:1000::/home/alice:/bin/sh\n")
     (etc / "group").write_text("# comment\n\nstaff:x:50:alice\n")
     assert resolve(str(tmp_path), "alice") == ExecUser(1000, 1000, (1000, 50), "/home/alice")
+
+
+def _root_with_passwd(tmp_path, make):
+    etc = tmp_path / "root" / "etc"
+    etc.mkdir(parents=True)
+    make(str(etc / "passwd"))
+    (etc / "group").write_text(GROUP)
+    return str(tmp_path / "root")
+
+
+def test_a_fifo_for_passwd_neither_hangs_nor_is_read(tmp_path):
+    """A container can mkfifo /etc/passwd: opening it would block ketchd's event loop."""
+    root = _root_with_passwd(tmp_path, os.mkfifo)
+    assert resolve(root, "1000").uid == 1000
+    with pytest.raises(InvalidArgument, match="unable to find user alice"):
+        resolve(root, "alice")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+def test_a_device_for_passwd_is_not_read(tmp_path):
+    """/dev/zero as /etc/passwd (CAP_MKNOD is in the default set) would fill memory."""
+    root = _root_with_passwd(tmp_path, lambda p: os.mknod(p, 0o600 | __import__("stat").S_IFCHR, os.makedev(1, 5)))
+    assert resolve(root, "0").uid == 0
+
+
+def test_passwd_is_read_inside_the_root_and_only_its_first_mib(tmp_path):
+    outside = tmp_path / "host-passwd"
+    outside.write_text("alice:x:4242:4242::/:/bin/sh\n")
+    root = _root_with_passwd(tmp_path, lambda p: os.symlink("../../host-passwd", p))
+    with pytest.raises(InvalidArgument, match="unable to find user alice"):
+        resolve(root, "alice")  # the link's ../.. stops at the container's root
+    big = _root_with_passwd(tmp_path / "big", lambda p: open(p, "w").write(
+        "#" * (1 << 20) + "\nalice:x:1000:1000::/:/bin/sh\n"))
+    with pytest.raises(InvalidArgument, match="unable to find user alice"):
+        resolve(big, "alice")
+    fd = os.open(big, os.O_PATH | os.O_DIRECTORY)
+    try:
+        assert resolve(fd, "0").uid == 0  # a directory descriptor serves as the root too
+    finally:
+        os.close(fd)

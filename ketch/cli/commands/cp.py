@@ -7,6 +7,7 @@ which directory, and under what name, is decided here from both sides' stats:
 ``ketch.archive`` (entries confined to the destination), never by a ``tar`` binary.
 """
 
+import dataclasses
 import os
 import stat
 import sys
@@ -29,6 +30,10 @@ CP = Command("cp", "ketch cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n"
              ), min_args=2, max_args=2, aliases=("ketch container cp",))
 
 CHUNK = 1 << 16
+
+# As docker/cli's CopyTo: a container's tar never replaces a host directory with a file
+# (nor the reverse), nor hands what it writes on the host to the container's uids.
+TO_HOST = UntarOptions(no_overwrite_dir_non_dir=True, no_lchown=True)
 
 
 def split_cp_arg(arg: str) -> tuple[str, str]:
@@ -121,7 +126,7 @@ def _from_container(cli, container: str, src: str, dst: str, follow: bool, quiet
     reader = _ChunkReader(resp.chunks())
     root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        untar(reader, root_fd, target, UntarOptions(rebase=rebase))
+        untar(reader, root_fd, target, dataclasses.replace(TO_HOST, rebase=rebase))
     finally:
         os.close(root_fd)
     if not quiet:

@@ -310,24 +310,8 @@ class ContainerFiles:
 
 def _container_user(root_fd: int, spec: str) -> tuple[int, int]:
     """The container user's ids, from its /etc/passwd and /etc/group read through
-    descriptors (``users.resolve`` reads by path, which a running container could
-    redirect) into a private copy."""
-    with tempfile.TemporaryDirectory() as copy:
-        os.mkdir(os.path.join(copy, "etc"))
-        for name in ("passwd", "group"):
-            try:
-                fd = open_in_root(root_fd, f"/etc/{name}")
-            except OSError:
-                continue
-            try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    continue
-                with open(f"/proc/self/fd/{fd}", "rb") as src, \
-                        open(os.path.join(copy, "etc", name), "wb") as dst:
-                    dst.write(src.read(1 << 20))  # a user database, not a stream to fill memory
-            finally:
-                os.close(fd)
-        user = users.resolve(copy, spec)
+    descriptors inside its root."""
+    user = users.resolve(root_fd, spec)
     return user.uid, user.gid
 
 

@@ -266,6 +266,8 @@ class ExecService:
 
     async def resize(self, eid: str, height: int, width: int) -> None:
         rec = self.get(eid)
+        if not (0 <= height <= 0xFFFF and 0 <= width <= 0xFFFF):  # a tty's size is two uint16s
+            raise errors.InvalidArgument(f"invalid terminal size: {height}x{width}")
         if rec.handle is None or not rec.running:
             raise errors.Conflict(f"Exec {eid} is not running")  # moby: the process is gone
         await rec.handle.send_op(proto.Op(proto.RESIZE, height=height, width=width))
