@@ -9,6 +9,7 @@ from ketch import detachkeys, errors, timefmt
 from ketch.api import filters as flt
 from ketch.api import views
 from ketch.api.mediatype import check_for_json
+from ketch.api.streams import pump_output
 from ketch.api.summaries import SummaryEncoder
 from ketch.api.http import (MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, Router,
                             StreamResponse, encode_json, json_response)
@@ -315,7 +316,7 @@ class ContainerRoutes:
                     await raw.write(entry.data if tty else frame(entry.stream, entry.data))
             if sink is None:
                 return None
-            tasks = {asyncio.ensure_future(self._pump_out(sink, raw, tty))}
+            tasks = {asyncio.ensure_future(pump_output(sink, raw, tty))}
             if want_stdin:
                 # As in moby, the detach keys are looked for only on a terminal.
                 proxy = detachkeys.EscapeProxy(keys if tty else b"")
@@ -337,13 +338,6 @@ class ContainerRoutes:
             if sink is not None:
                 self.svc.detach(rec, sink, keys=detached)
         return None
-
-    @staticmethod
-    async def _pump_out(sink, raw, tty: bool) -> str:
-        while (item := await sink.queue.get()) is not None:
-            raw_frame, _stream, payload = item
-            await raw.write(payload if tty else raw_frame)
-        return "end"
 
     async def _pump_stdin(self, rec: ContainerRecord, raw, proxy: detachkeys.EscapeProxy) -> str:
         while data := await raw.read():

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from ketch import detachkeys, errors
 from ketch.api.http import MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, Router, json_response
+from ketch.api.streams import pump_output
 from ketch.api.versions import at_least
 from ketch.engine.containers.exec import ExecRecord
 from ketch.monitor.protocol import STDOUT, frame
@@ -90,7 +91,7 @@ class ExecRoutes:
         if body.get("ConsoleSize") and tty:
             with contextlib.suppress(errors.KetchError):
                 await self.svc.resize(eid, *[int(v) for v in body["ConsoleSize"][:2]])
-        tasks = {asyncio.ensure_future(self._pump_out(rec, raw, tty))}
+        tasks = {asyncio.ensure_future(pump_output(rec.sink, raw, tty))}
         if rec.open_stdin:
             proxy = detachkeys.EscapeProxy((rec.detach_keys or detachkeys.parse(detachkeys.DEFAULT))
                                            if tty else b"")
@@ -106,13 +107,6 @@ class ExecRoutes:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         return None
-
-    @staticmethod
-    async def _pump_out(rec: ExecRecord, raw, tty: bool) -> str:
-        while (item := await rec.sink.queue.get()) is not None:
-            raw_frame, _stream, payload = item
-            await raw.write(payload if tty else raw_frame)
-        return "end"
 
     async def _pump_stdin(self, rec: ExecRecord, raw, proxy: detachkeys.EscapeProxy) -> str:
         while data := await raw.read():
