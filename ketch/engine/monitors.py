@@ -27,6 +27,26 @@ EventCallback = Callable[[proto.Event], None]
 RECONNECT_TIMEOUT = 5.0
 
 
+class _MonitorProtocol(asyncio.StreamReaderProtocol):
+    """A monitor that exits with our last op still unread in its socket (a resize or a
+    signal sent as the process ended) resets the connection: AF_UNIX reports that as
+    ECONNRESET after everything the monitor sent. asyncio would hand the reader the
+    error, which discards the frames still buffered (the ``exited`` event among them);
+    here it is the end of the stream, read to the last frame."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(None if isinstance(exc, ConnectionResetError) else exc)
+
+
+async def connect(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """``asyncio.open_unix_connection`` with ``_MonitorProtocol``."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(loop=loop)
+    protocol = _MonitorProtocol(reader, loop=loop)
+    transport, _ = await loop.create_unix_connection(lambda: protocol, path)
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+
 class MonitorHandle:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
@@ -158,7 +178,7 @@ class MonitorLauncher:
     async def spawn(self, request: proto.MonitorRequest | proto.ExecRequest) -> MonitorHandle:
         try:
             with reachable(self.socket_path) as path:
-                reader, writer = await asyncio.open_unix_connection(path)
+                reader, writer = await connect(path)
         except OSError as exc:
             raise Unavailable(f"cannot reach the monitor fork server: {exc}") from None
         writer.write(request.to_line())
@@ -171,7 +191,7 @@ class MonitorLauncher:
         ({"state": "created"|"running"|"exited", "pid", "paused"}); None if it is gone."""
         try:
             with reachable(os.path.join(state_dir, "monitor.sock")) as path:
-                reader, writer = await asyncio.open_unix_connection(path)
+                reader, writer = await connect(path)
         except OSError:
             return None
         handle = MonitorHandle(reader, writer)

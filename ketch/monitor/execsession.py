@@ -39,6 +39,7 @@ from ketch.monitor.protocol import ExecRequest
 from ketch.runtime.process import Stdio
 
 DRAIN_TIMEOUT = 2.0  # output still buffered after the exit; a background child may hold it open
+LINGER_TIMEOUT = 5.0  # for ketchd to close after "exited"
 
 
 class ExecSupervisor:
@@ -220,8 +221,28 @@ class ExecSupervisor:
             for key, _ in self.sel.select(timeout=0.05):
                 if key.fd in self.outputs:
                     key.data(key.fd)
+        self.finish()
+
+    def finish(self) -> None:
+        """Report the exit and end the connection."""
         self._send(proto.Event(proto.EXITED, exit_code=self.exit_code).encode())
+        self._linger()
         self._drop_conn()
+
+    def _linger(self) -> None:
+        """Wait for ketchd to close first. Closing with an op of ketchd's unread (a resize
+        sent as the process ended) would reset the connection, and ketchd's next write
+        would then fail and close its side before it has read "exited"."""
+        if self.conn is None:
+            return
+        try:
+            self.conn.shutdown(socket.SHUT_WR)
+            self.conn.settimeout(LINGER_TIMEOUT)
+            deadline = time.monotonic() + LINGER_TIMEOUT
+            while time.monotonic() < deadline and self.conn.recv(65536):
+                pass  # ops for a process that is gone
+        except OSError:  # a timeout too: ketchd is not listening, nothing more to keep
+            pass
 
 
 def run_exec(req: ExecRequest, conn: socket.socket) -> None:

@@ -359,9 +359,12 @@ def await_child(ours: socket.socket, child: int, prepared: Prepared, describe) -
                     raise Internal(describe(f"invalid pid {msg.pid}"))
                 pid = msg.pid
                 os.waitpid(child, 0)
+                child = 0  # reaped: its pid may be anyone's now
             elif msg.type == sync.CONSOLE:
                 console = msg.fd
             elif msg.type == sync.ERROR:
+                if not pid:  # the failed process's pid: it must be gone when this returns
+                    pid = _pid_after_error(ours)
                 if msg.exit_code in (126, 127):
                     raise ExecFailed(describe(msg.message), msg.exit_code)
                 raise InvalidArgument(describe(msg.message))
@@ -371,12 +374,23 @@ def await_child(ours: socket.socket, child: int, prepared: Prepared, describe) -
     except BaseException:
         if console >= 0:
             os.close(console)
-        kill_quietly(child)
+        if child:
+            kill_quietly(child)
         if pid:
             kill_quietly(pid)
         raise
     finally:
         ours.close()
+
+
+def _pid_after_error(ours: socket.socket) -> int:
+    """The intermediate's PID message when the process's ERROR overtook it; 0 if it died first."""
+    while (msg := sync.recv(ours)) is not None:
+        if msg.type == sync.PID:
+            return max(msg.pid, 0)
+        if msg.fd >= 0:
+            os.close(msg.fd)
+    return 0
 
 
 def _reap_quietly(pid: int) -> None:
@@ -387,8 +401,24 @@ def _reap_quietly(pid: int) -> None:
 
 
 def kill_quietly(pid: int) -> None:
+    """Kill ``pid`` and return once it is dead: reaped when it is our child (as a
+    subreaper's grandchild is once its parent is gone), else waited for on a pidfd."""
     try:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    except (ProcessLookupError, ChildProcessError):
+    except ProcessLookupError:
         pass
+    except ChildProcessError:
+        _await_exit(pid)
+
+
+def _await_exit(pid: int) -> None:
+    import select
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        select.select([fd], [], [])  # readable once the process has exited
+    finally:
+        os.close(fd)

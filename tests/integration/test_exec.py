@@ -292,7 +292,7 @@ def test_resize_and_console_size(daemon, running):
     assert data.endswith(b"33 99\r\n"), data
     status, created = daemon.api("POST", f"/containers/{running}/exec",
                                  {"Cmd": ["stty", "size"], "Tty": True, "AttachStdout": True,
-                                  "ConsoleSize": [12, 34]})
+                                  "ConsoleSize": [5, 6]})
     eid = created["Id"]
     s = socket.socket(socket.AF_UNIX)
     s.connect(daemon.socket)
@@ -304,15 +304,12 @@ def test_resize_and_console_size(daemon, running):
     while chunk := s.recv(4096):
         data += chunk
     s.close()
-    assert data.endswith(b"\r\n\r\n12 34\r\n"), data
+    assert data.endswith(b"\r\n\r\n12 34\r\n"), data  # the start's size, from the first instruction
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, first for the next session (issue 8): under CPU load `ketch exec -t C cmd` "
-    "without a terminal sometimes ends 126 with the pty hung up under cmd: the exec "
-    "supervisor's connection closes before it sends 'exited' (2 of 14 clean-clone runs; "
-    "reproduced in a few dozen calls beside two busy loops)"))
-def test_exec_t_without_a_terminal_under_load(daemon, running):
+def test_exec_t_without_a_terminal(daemon, running):
+    """Once 126 in a few dozen calls under load: the start's [0, 0] size went as a resize
+    the supervisor did not read before closing, and ketchd lost 'exited' to the reset."""
     for _ in range(20):
         res = daemon.ketch("exec", "-t", running, "stty", "size")
         assert res.returncode == 0, (res.stdout, res.stderr)

@@ -156,3 +156,33 @@ def test_resize_refuses_what_a_terminal_cannot_take():
     svc.get = lambda eid: Rec()
     with pytest.raises(errors.InvalidArgument, match="invalid terminal size: -1x80"):
         asyncio.run(svc.resize("x", -1, 80))
+
+
+def test_the_supervisor_closes_after_ketchd_so_a_late_op_never_loses_the_exit(tmp_path):
+    """An op ketchd sends as the process ends (a resize) must not find the supervisor's
+    socket closed: that write would fail and close ketchd's side before it reads 'exited'."""
+    import signal
+    import socket
+    import threading
+    from ketch.monitor import protocol as proto
+    from ketch.monitor.execsession import ExecSupervisor
+    ketchd, theirs = socket.socketpair()
+    req = ExecRequest("e" * 64, "c" * 64, str(tmp_path), str(tmp_path), {"args": ["true"]})
+    sup = ExecSupervisor(req, theirs)
+    try:
+        sup.exit_code = 3
+        finishing = threading.Thread(target=sup.finish)
+        finishing.start()
+        received = b""
+        while chunk := ketchd.recv(65536):  # to the supervisor's end of writing
+            received += chunk
+        assert proto.FrameReader().feed(received) == [
+            (proto.CONTROL, proto.Event(proto.EXITED, exit_code=3).encode()[proto.HEADER_SIZE:])]
+        ketchd.sendall(proto.Op(proto.RESIZE, height=1, width=1).encode())  # EPIPE if closed
+        ketchd.close()
+        finishing.join(10)
+        assert not finishing.is_alive() and sup.conn is None
+    finally:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        ketchd.close()

@@ -20,7 +20,8 @@ from ketch.monitor.protocol import STDOUT, frame
 
 class ExecBackend(Protocol):
     def create(self, ref: str, body: dict) -> str: ...
-    async def start(self, eid: str, attached: bool) -> ExecRecord: ...
+    async def start(self, eid: str, attached: bool,
+                    console_size: list[int] | None = None) -> ExecRecord: ...
     def get(self, eid: str) -> ExecRecord: ...
     async def send_stdin(self, rec: ExecRecord, data: bytes) -> None: ...
     async def close_stdin(self, rec: ExecRecord) -> None: ...
@@ -80,17 +81,18 @@ class ExecRoutes:
             return Response(200, b"", None, "application/json")
         self.svc.get(eid)  # a missing exec is a 404, before the hijack
         tty = bool(body.get("Tty"))
+        size = body.get("ConsoleSize")  # moby: an attached tty's size at its start (API 1.42+)
+        if not (tty and isinstance(size, list) and len(size) == 2
+                and all(type(v) is int for v in size) and at_least(request.api_version, "1.42")):
+            size = None
         content = RAW_STREAM if tty or not at_least(request.api_version, "1.42") else MULTIPLEXED_STREAM
         raw = await request.hijack(content_type=content)
         try:
-            rec = await self.svc.start(eid, attached=True)
+            rec = await self.svc.start(eid, attached=True, console_size=size)
         except errors.KetchError as exc:  # moby writes the error into the stream
             text = f"{exc}\r\n".encode()
             await raw.write(text if tty else frame(STDOUT, text))
             return None
-        if body.get("ConsoleSize") and tty:
-            with contextlib.suppress(errors.KetchError):
-                await self.svc.resize(eid, *[int(v) for v in body["ConsoleSize"][:2]])
         tasks = {asyncio.ensure_future(pump_output(rec.sink, raw, tty))}
         if rec.open_stdin:
             proxy = detachkeys.EscapeProxy((rec.detach_keys or detachkeys.parse(detachkeys.DEFAULT))

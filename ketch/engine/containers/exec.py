@@ -179,15 +179,20 @@ class ExecService:
         return rec
 
     # -- start --------------------------------------------------------------------
-    async def start(self, eid: str, attached: bool) -> ExecRecord:
+    async def start(self, eid: str, attached: bool,
+                    console_size: list[int] | None = None) -> ExecRecord:
         """Start the exec; with ``attached``, its output goes to ``rec.sink``. Errors from
-        the runtime (a missing command) are recorded (exit code 126/127) and raised."""
+        the runtime (a missing command) are recorded (exit code 126/127) and raised.
+        ``console_size`` (the start's, over the create's) is the terminal's from the first
+        instruction: a resize after the start would race a command that reads it."""
         rec = self._startable(eid)
         if rec.exit_code is not None:
             raise errors.Conflict(f"Error: Exec command {rec.id} has already run")
         if rec.running:
             raise errors.Conflict(f"Error: Exec command {rec.id} is already running")
         rec.running = True
+        if console_size is not None:
+            rec.console_size = console_size
         self._publish(rec, f"exec_start: {rec.command}")
         if attached:
             rec.sink = OutputQueue(rec.open_stdout, rec.open_stderr)
