@@ -118,13 +118,15 @@ class EventBus:
             except Exception:  # noqa: BLE001 - one subscriber must not break a state change
                 log.exception("event subscriber failed on %r", event)
 
-    def replay(self, since_ns: int, until_ns: int, match: Callable[[Event], bool]) -> list[Event]:
+    def replay(self, since_ns: int | None, until_ns: int | None,
+               match: Callable[[Event], bool]) -> list[Event]:
         """moby's loadBufferedEvents: the kept events from ``since_ns`` on (and up to
-        ``until_ns`` when not 0) that ``match``; nothing when neither bound is given."""
-        if not since_ns and not until_ns:
+        ``until_ns`` when given) that ``match``; nothing when neither bound is given."""
+        if since_ns is None and until_ns is None:
             return []
+        since = since_ns or 0
         return [e for e in self.history
-                if e.time_nano >= since_ns and (not until_ns or e.time_nano <= until_ns) and match(e)]
+                if e.time_nano >= since and (until_ns is None or e.time_nano <= until_ns) and match(e)]
 
 
 # -- filters (moby's daemon/events/filter.go over filters.Args) ----------------------------

@@ -22,15 +22,17 @@ class EventsBackend(Protocol):
     def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``fn`` for every event from now on; returns the unsubscribe function."""
 
-    def replay(self, since_ns: int, until_ns: int, match: Callable[[Event], bool]) -> list[Event]:
-        """The kept events between the two times that ``match``."""
+    def replay(self, since_ns: int | None, until_ns: int | None,
+               match: Callable[[Event], bool]) -> list[Event]:
+        """The kept events between the two times (None: unbounded) that ``match``."""
 
 
-def event_time(value: str | None) -> int:
+def event_time(value: str | None) -> int | None:
     """moby's eventTime over ParseTimestamps: "<seconds>[.<fraction>]" to nanoseconds,
-    0 for none; strconv's error otherwise (moby answers 500: it is not typed)."""
+    None for none ("0" is the epoch: everything kept); strconv's error otherwise (moby
+    answers 500: it is not typed)."""
     if not value:
-        return 0
+        return None
     secs, dot, frac = value.partition(".")
     for part in (secs,) + ((frac,) if dot else ()):
         digits = part[1:] if part[:1] in "+-" and part else part
@@ -46,8 +48,8 @@ def add_routes(router: Router, backend: EventsBackend) -> None:
         since_text, until_text = request.arg("since") or "", request.arg("until") or ""
         since, until = event_time(since_text), event_time(until_text)
         timeout = None
-        if until:
-            if until < since:
+        if until is not None:
+            if since is not None and until < since:
                 raise errors.InvalidArgument(f"`since` time ({since_text}) cannot be after "
                                              f"`until` time ({until_text})")
             timeout = (until - time.time_ns()) / 1e9
