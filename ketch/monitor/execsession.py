@@ -40,6 +40,7 @@ from ketch.runtime.process import Stdio
 
 DRAIN_TIMEOUT = 2.0  # output still buffered after the exit; a background child may hold it open
 LINGER_TIMEOUT = 5.0  # for ketchd to close after "exited"
+STDIN_LIMIT = 1 << 20  # input held for the process; past it ketchd's frames wait in the socket
 
 
 class ExecSupervisor:
@@ -51,12 +52,15 @@ class ExecSupervisor:
         self.outputs: dict[int, int] = {}  # fd -> stream id
         self.stdin_fd = -1
         self.pty_fd = -1
+        self.stdin_pending = bytearray()  # written as the process reads: never blocking
+        self.stdin_eof = False  # close stdin once what is pending is written
+        self._interest: dict[int, int] = {}  # fd -> the selector events registered
         self.pid = 0
         self.exit_code: int | None = None
         self._sigr, self._sigw = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self._sigw)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        self.sel.register(self._sigr, selectors.EVENT_READ, self._on_signal)
+        self._watch(self._sigr, selectors.EVENT_READ)
 
     def _stdio(self) -> tuple[Stdio | None, list[int]]:
         if self.req.process.get("terminal"):
@@ -65,6 +69,7 @@ class ExecSupervisor:
         child_ends, stdin = [devnull], devnull
         if self.req.stdin:
             r, w = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(w, False)
             stdin, self.stdin_fd = r, w
             child_ends.append(r)
         fds = []
@@ -99,13 +104,48 @@ class ExecSupervisor:
             os.set_blocking(self.pty_fd, False)
             self.outputs[self.pty_fd] = proto.STDOUT
         for fd in self.outputs:
-            self.sel.register(fd, selectors.EVENT_READ, self._on_output)
-        self.sel.register(self.conn, selectors.EVENT_READ, self._on_conn)
+            self._watch(fd, selectors.EVENT_READ)
+        self._watch(self.conn.fileno(), selectors.EVENT_READ)
         self._send(proto.Event(proto.CREATED, pid=self.pid).encode())
         return True
 
+    # -- the selector -------------------------------------------------------------
+    def _watch(self, fd: int, events: int) -> None:
+        """Make ``events`` what the selector waits for on ``fd`` (0: nothing)."""
+        old = self._interest.get(fd, 0)
+        if events == old:
+            return
+        if not old:
+            self.sel.register(fd, events)
+        elif not events:
+            self.sel.unregister(fd)
+        else:
+            self.sel.modify(fd, events)
+        if events:
+            self._interest[fd] = events
+        else:
+            self._interest.pop(fd, None)
+
+    def _events_of(self, fd: int) -> int:
+        events = selectors.EVENT_READ if fd in self.outputs else 0
+        if fd == self.stdin_fd and self.stdin_pending:
+            events |= selectors.EVENT_WRITE
+        return events
+
+    def _dispatch(self, fd: int, mask: int) -> None:
+        if fd == self._sigr:
+            self._on_signal()
+            return
+        if self.conn is not None and fd == self.conn.fileno():
+            self._on_conn()
+            return
+        if mask & selectors.EVENT_WRITE and fd == self.stdin_fd:
+            self._flush_stdin()
+        if mask & selectors.EVENT_READ and fd in self.outputs:
+            self._on_output(fd)
+
     # -- events -------------------------------------------------------------------
-    def _on_conn(self, _fd) -> None:
+    def _on_conn(self) -> None:
         if self.conn is None:  # dropped by a failed send earlier in the same select batch
             return
         try:
@@ -141,19 +181,53 @@ class ExecSupervisor:
             self._close_stdin()
 
     def _write_stdin(self, data: bytes) -> None:
-        if self.stdin_fd < 0:
+        if self.stdin_fd < 0 or self.stdin_eof:
             return
-        try:
-            os.set_blocking(self.stdin_fd, True)
-            os.write(self.stdin_fd, data)
-        except OSError:
-            self._close_stdin()
+        self.stdin_pending += data
+        self._flush_stdin()
+
+    def _flush_stdin(self) -> None:
+        """Write what the process will take now; the rest waits for the fd to be writable
+        (a blocking write would stop the output it must produce before reading more)."""
+        while self.stdin_pending:
+            try:
+                n = os.write(self.stdin_fd, self.stdin_pending[:65536])
+            except BlockingIOError:
+                break
+            except OSError:  # EPIPE, EIO: nobody reads the input any more
+                self.stdin_pending.clear()
+                self.stdin_eof = True
+                break
+            del self.stdin_pending[:n]
+        if not self.stdin_pending and self.stdin_eof:
+            self._end_stdin()
+        self._update_interest()
+
+    def _update_interest(self) -> None:
+        if self.stdin_fd >= 0:
+            self._watch(self.stdin_fd, self._events_of(self.stdin_fd))
+        if self.conn is not None:  # past the limit, ketchd's frames wait (back-pressure)
+            paused = len(self.stdin_pending) > STDIN_LIMIT
+            self._watch(self.conn.fileno(), 0 if paused else selectors.EVENT_READ)
 
     def _close_stdin(self) -> None:
-        if self.stdin_fd >= 0 and self.stdin_fd != self.pty_fd:
+        """The client's input ended: pass the end on after what is still pending."""
+        self.stdin_eof = True
+        if not self.stdin_pending:
+            self._end_stdin()
+
+    def _end_stdin(self) -> None:
+        if self.stdin_fd < 0:
+            return
+        if self.stdin_fd != self.pty_fd:
+            self._watch(self.stdin_fd, 0)
             os.close(self.stdin_fd)
             self.stdin_fd = -1
-        elif self.pty_fd >= 0 and self.exit_code is None:
+        else:
+            self.stdin_fd = -1  # the terminal stays: it carries the output
+            self._watch(self.pty_fd, self._events_of(self.pty_fd))
+            if self.exit_code is not None:
+                return
             try:
                 os.write(self.pty_fd, b"\x04")  # a terminal's EOF is ^D
             except OSError:
@@ -169,14 +243,14 @@ class ExecSupervisor:
                 raise
             data = b""
         if not data:
-            self.sel.unregister(fd)
             del self.outputs[fd]
+            self._watch(fd, self._events_of(fd))
             if fd != self.pty_fd:
                 os.close(fd)
             return
         self._send(proto.frame(self.outputs[fd], data))
 
-    def _on_signal(self, _fd) -> None:
+    def _on_signal(self) -> None:
         try:
             os.read(self._sigr, 512)
         except BlockingIOError:
@@ -203,10 +277,7 @@ class ExecSupervisor:
 
     def _drop_conn(self) -> None:
         if self.conn is not None:
-            try:
-                self.sel.unregister(self.conn)
-            except (KeyError, ValueError):
-                pass
+            self._watch(self.conn.fileno(), 0)
             self.conn.close()
             self.conn = None
 
@@ -214,13 +285,13 @@ class ExecSupervisor:
         if not self.start():
             return
         while self.exit_code is None:
-            for key, _ in self.sel.select():
-                key.data(key.fd)
+            for key, mask in self.sel.select():
+                self._dispatch(key.fd, mask)
         deadline = time.monotonic() + DRAIN_TIMEOUT
         while self.outputs and time.monotonic() < deadline:
-            for key, _ in self.sel.select(timeout=0.05):
+            for key, mask in self.sel.select(timeout=0.05):
                 if key.fd in self.outputs:
-                    key.data(key.fd)
+                    self._on_output(key.fd)
         self.finish()
 
     def finish(self) -> None:

@@ -54,6 +54,18 @@ def test_exec_output_exit_code_and_environment(daemon, running):
     assert daemon.ketch("exec", "-i", running, "cat", input="piped\n").stdout == "piped\n"
 
 
+def test_exec_large_input_while_the_process_writes(daemon, running):
+    """The process writes as it reads: stdin written blocking stopped the supervisor reading
+    the process's output once a pipe filled, and both waited for ever."""
+    data = "".join(f"{i}\n" for i in range(60_000))  # ~350 kB, far past the pipes' 64 KiB
+    res = daemon.ketch("exec", "-i", running, "cat", input=data, timeout=30)
+    assert res.returncode == 0 and len(res.stdout) == len(data) and res.stdout == data
+    # ten lines out for each line in: the output pipe fills long before the input is taken
+    res = daemon.ketch("exec", "-i", running, "awk", "{for (i = 0; i < 10; i++) print}",
+                       input=data, timeout=30)
+    assert res.returncode == 0 and res.stdout.count("\n") == 10 * data.count("\n")
+
+
 def test_exec_env_file_and_user_name(daemon, running, tmp_path):
     env_file = tmp_path / "env"
     env_file.write_text("FROM_FILE=x\nA=file\n")
