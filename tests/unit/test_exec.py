@@ -127,7 +127,7 @@ def test_supervisor_survives_a_dropped_connection_and_a_bad_terminal_size():
     from ketch.monitor import protocol as proto
     session = execsession.ExecSupervisor.__new__(execsession.ExecSupervisor)
     session.conn = None
-    session._on_conn(0)  # returns: nothing to read from
+    session._on_conn()  # returns: nothing to read from
     master, slave = os.openpty()
     try:
         session.pty_fd, session.exit_code = master, None
