@@ -3,7 +3,7 @@
 A ``MonitorHandle`` is one connection to one monitor. It reads frames in a task and
 hands them to callbacks: ``on_output(frame_bytes, stream, payload)`` for container
 output (the raw frame is passed along so it can be forwarded to Docker clients
-unchanged), ``on_event(doc)`` for control events and ``on_close()`` when the monitor's
+unchanged; it may return an awaitable, and reading waits for it), ``on_event(doc)`` for control events and ``on_close()`` when the monitor's
 connection ends. Callbacks are plain functions: whatever must wait (the exit's
 cleanup takes the container's lock) is scheduled by the callback as a task, so the
 reader never blocks behind a lifecycle operation that is itself waiting on the reader.
@@ -16,13 +16,13 @@ import asyncio
 import os
 import subprocess
 import sys
-from typing import Callable
+from typing import Awaitable, Callable
 
 from ketch.errors import Internal, InvalidArgument, Unavailable
 from ketch.linux.unixpath import reachable
 from ketch.monitor import protocol as proto
 
-OutputCallback = Callable[[bytes, int, bytes], None]
+OutputCallback = Callable[[bytes, int, bytes], Awaitable | None]  # what to await before reading on
 EventCallback = Callable[[proto.Event], None]
 RECONNECT_TIMEOUT = 5.0
 
@@ -72,7 +72,8 @@ class MonitorHandle:
         while True:
             header, stream, payload = await self._read_frame()
             if stream != proto.CONTROL:
-                self.on_output(header + payload, stream, payload)
+                if (wait := self.on_output(header + payload, stream, payload)) is not None:
+                    await wait
                 continue
             event = proto.Event.decode(payload)
             if event.event in kinds:
@@ -85,7 +86,8 @@ class MonitorHandle:
             while True:
                 header, stream, payload = await self._read_frame()
                 if stream != proto.CONTROL:
-                    self.on_output(header + payload, stream, payload)
+                    if (wait := self.on_output(header + payload, stream, payload)) is not None:
+                        await wait  # the client is behind: the monitor waits with it
                     continue
                 event = proto.Event.decode(payload)
                 reply = self._calls.pop(event.call, None) if event.call else None

@@ -186,3 +186,24 @@ def test_the_supervisor_closes_after_ketchd_so_a_late_op_never_loses_the_exit(tm
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         ketchd.close()
+
+
+def test_an_output_queue_holds_its_producer_back_past_its_limit_and_never_after_close():
+    from ketch.engine.containers.attach import OutputQueue
+
+    async def scenario():
+        q = OutputQueue(True, False)
+        q.LIMIT = 10
+        assert q.offer(b"12345678", 1, b"5678") is None
+        assert q.offer(b"ignored-stderr-frame", 2, b"x") is None  # not asked for: not queued
+        wait = q.offer(b"abcdefgh", 1, b"efgh")
+        assert wait is not None and q.queued == 16
+        waiting = asyncio.ensure_future(wait)
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        assert (await q.get())[0] == b"12345678"  # back under the limit: the producer goes on
+        await asyncio.wait_for(waiting, 1)
+        q.close()
+        assert q.offer(b"x" * 100, 1, b"x") is None and q.queued == 8  # dropped after the end
+        assert (await q.get())[0] == b"abcdefgh" and await q.get() is None
+    asyncio.run(scenario())

@@ -7,24 +7,54 @@ the run. Stdin sent before the run has started is held until it has.
 """
 
 import asyncio
+from typing import Awaitable
 
 from ketch import errors
 from ketch.monitor import protocol as proto
 
 
 class OutputQueue:
-    """One attached client's view of a container's output: frames, then None at the end."""
+    """One attached client's view of a container's output: frames, then None at the end.
+
+    ``put`` never waits (a container's monitor reader must not); ``offer`` is ``put`` for a
+    producer that can wait (an exec's reader): past ``LIMIT`` queued bytes it returns what
+    to await, so a client that reads slowly holds the process back instead of growing
+    ketchd's memory. After ``close`` nobody reads: frames are dropped, nobody waits."""
+
+    LIMIT = 1 << 20
 
     def __init__(self, stdout: bool, stderr: bool) -> None:
         self.want = {1: stdout, 2: stderr}
         self.queue: asyncio.Queue[tuple[bytes, int, bytes] | None] = asyncio.Queue()
+        self.queued = 0
+        self.closed = False
+        self._room = asyncio.Event()
+        self._room.set()
 
     def put(self, raw: bytes, stream: int, payload: bytes) -> None:
-        if self.want.get(stream):
+        if self.want.get(stream) and not self.closed:
             self.queue.put_nowait((raw, stream, payload))
+            self.queued += len(raw)
+            if self.queued > self.LIMIT:
+                self._room.clear()
+
+    def offer(self, raw: bytes, stream: int, payload: bytes) -> Awaitable | None:
+        self.put(raw, stream, payload)
+        return None if self._room.is_set() else self._room.wait()
+
+    async def get(self) -> tuple[bytes, int, bytes] | None:
+        item = await self.queue.get()
+        if item is not None:
+            self.queued -= len(item[0])
+            if self.queued <= self.LIMIT:
+                self._room.set()
+        return item
 
     def close(self) -> None:
-        self.queue.put_nowait(None)
+        if not self.closed:
+            self.closed = True
+            self.queue.put_nowait(None)
+            self._room.set()
 
 
 class Attachments:

@@ -220,7 +220,7 @@ class ExecService:
             state_dir=self.paths.exec_dir(c.id), process=process, stdin=rec.open_stdin,
             runtime=proto.RuntimeSpec.from_json(self.runtimes.spec(c.runtime))))
         rec.handle = handle
-        handle.on_output = lambda raw, stream, payload: rec.sink and rec.sink.put(raw, stream, payload)
+        handle.on_output = lambda raw, stream, payload: rec.sink and rec.sink.offer(raw, stream, payload)
         try:
             event = await handle.next_event((proto.CREATED, proto.ERROR))
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -259,6 +259,12 @@ class ExecService:
             rec.handle.close()
         rec.ended.set()
         self._publish(rec, "exec_die", {"exitCode": str(rec.exit_code)})
+
+    def detach(self, rec: ExecRecord) -> None:
+        """The attached client is gone: the process's output is dropped from now on."""
+        if rec.sink is not None:
+            rec.sink.close()
+            rec.sink = None
 
     # -- streams and size -----------------------------------------------------------
     async def send_stdin(self, rec: ExecRecord, data: bytes) -> None:
