@@ -111,6 +111,12 @@ def test_create_publishes_docker_shaped_events_and_refuses_inactive_containers()
     assert seen[1].attributes["exitCode"] == "3"
     assert svc.get(eid).env == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                                 "HOSTNAME=h", "X=1"]
+    from ketch.engine.events import Event
+    bus.publish(Event("container", "die", "other" * 8))
+    assert svc.get(eid)  # another container's end leaves this one's execs
+    bus.publish(Event("container", "die", c.id))
+    with pytest.raises(errors.NotFound, match=f"No such exec instance: {eid}"):
+        svc.get(eid)  # gone with its container's run, as moby's cleanup unregisters them
     c.state.paused = True
     with pytest.raises(errors.Conflict, match="Container web is paused, unpause the container before exec"):
         svc.create("web", {"Cmd": ["true"]})

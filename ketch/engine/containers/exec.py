@@ -114,11 +114,12 @@ class ExecService:
         self.paths = paths
         self.runtimes = runtimes
         self._execs: dict[str, ExecRecord] = {}
+        self._of_container: dict[str, set[str]] = {}  # container id -> its exec ids
         bus.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
         if event.type == "container" and event.action in ("die", "destroy"):
-            for eid in [e.id for e in self._execs.values() if e.container.id == event.actor_id]:
+            for eid in self._of_container.pop(event.actor_id, ()):
                 del self._execs[eid]
 
     def _publish(self, rec: ExecRecord, action: str, extra: dict | None = None) -> None:
@@ -153,6 +154,7 @@ class ExecService:
                        bool(body.get("Tty")), list(body.get("Env") or []))
         rec = ExecRecord(secrets.token_hex(32), c, body, env, keys)
         self._execs[rec.id] = rec
+        self._of_container.setdefault(c.id, set()).add(rec.id)
         self._publish(rec, f"exec_create: {rec.command}")
         return rec.id
 
