@@ -11,7 +11,9 @@ def _pids_of(daemon, cid):
 
 def test_containers_survive_a_daemon_restart(fresh_daemon):
     d = fresh_daemon
-    cid = d.ketch("run", "-d", "busybox", "sh", "-c", "echo before; sleep 2; echo after; exit 3",
+    # it ends when told (a file appears), not after a time a slow restart could outlast
+    cid = d.ketch("run", "-d", "busybox", "sh", "-c",
+                  "echo before; until [ -e /go ]; do sleep 0.05; done; echo after; exit 3",
                   check=True).stdout.strip()
     pid = _pids_of(d, cid)
     assert pid > 0
@@ -19,6 +21,7 @@ def test_containers_survive_a_daemon_restart(fresh_daemon):
     assert os.path.exists(f"/proc/{pid}")  # the container outlives ketchd
     d.start()
     assert d.ketch("inspect", "-f", "{{.State.Running}}", cid).stdout == "true\n"
+    d.ketch("exec", cid, "touch", "/go", check=True)
     assert d.ketch("wait", cid, timeout=30).stdout == "3\n"
     assert d.ketch("logs", cid).stdout == "before\nafter\n"
     assert not _mounts_under(os.path.join(d.exec_root, "containers", cid))
