@@ -22,7 +22,6 @@ went away; if ketchd itself goes away the process runs on and its output is drop
 The exec's output never reaches the container's log: only ketchd's connection sees it.
 """
 
-import errno
 import fcntl
 import os
 import selectors
@@ -35,6 +34,7 @@ import time
 from ketch.errors import ExecFailed, KetchError
 from ketch.linux import syscalls as sc
 from ketch.monitor import protocol as proto
+from ketch.monitor.children import ChildExits, read_output
 from ketch.monitor.protocol import ExecRequest
 from ketch.runtime.process import Stdio
 
@@ -57,10 +57,8 @@ class ExecSupervisor:
         self._interest: dict[int, int] = {}  # fd -> the selector events registered
         self.pid = 0
         self.exit_code: int | None = None
-        self._sigr, self._sigw = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(self._sigw)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        self._watch(self._sigr, selectors.EVENT_READ)
+        self._exits = ChildExits()
+        self._watch(self._exits.fd, selectors.EVENT_READ)
 
     def _stdio(self) -> tuple[Stdio | None, list[int]]:
         if self.req.process.get("terminal"):
@@ -133,7 +131,7 @@ class ExecSupervisor:
         return events
 
     def _dispatch(self, fd: int, mask: int) -> None:
-        if fd == self._sigr:
+        if fd == self._exits.fd:
             self._on_signal()
             return
         if self.conn is not None and fd == self.conn.fileno():
@@ -234,14 +232,9 @@ class ExecSupervisor:
                 pass
 
     def _on_output(self, fd: int) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
+        data = read_output(fd)
+        if data is None:
             return
-        except OSError as exc:  # EIO: the terminal's last slave is closed
-            if exc.errno != errno.EIO:
-                raise
-            data = b""
         if not data:
             del self.outputs[fd]
             self._watch(fd, self._events_of(fd))
@@ -251,20 +244,9 @@ class ExecSupervisor:
         self._send(proto.frame(self.outputs[fd], data))
 
     def _on_signal(self) -> None:
-        try:
-            os.read(self._sigr, 512)
-        except BlockingIOError:
-            pass
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            if pid == self.pid:
-                code = os.waitstatus_to_exitcode(status)
-                self.exit_code = code if code >= 0 else 128 - code
+        code = self._exits.reap(self.pid)
+        if code is not None:
+            self.exit_code = code
 
     # -- output -------------------------------------------------------------------
     def _send(self, data: bytes) -> None:

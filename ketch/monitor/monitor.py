@@ -17,7 +17,6 @@ Files, in the container's exec directory (``MonitorRequest.state_dir``)::
     exit.json      {"exit_code", "finished_at", "oom_killed"} once the container is gone
 """
 
-import errno
 import fcntl
 import json
 import os
@@ -33,6 +32,7 @@ from ketch.linux import syscalls as sc
 from ketch.linux.atomic import write_file
 from ketch.linux.unixpath import listen
 from ketch.monitor import handover
+from ketch.monitor.children import ChildExits, read_output
 from ketch.monitor import protocol as proto
 from ketch.monitor.logfile import JsonFileWriter
 from ketch.monitor import runtimes
@@ -69,10 +69,8 @@ class Monitor:
         self.handed_over = False  # the exec to the C monitor was tried (it returned: failed)
         self.log = JsonFileWriter(req.log_path)
         self.creator = self._add_client(first, subscribed=True)
-        self._sigr, self._sigw = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(self._sigw)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        self.sel.register(self._sigr, selectors.EVENT_READ, self._on_signal)
+        self._exits = ChildExits()
+        self.sel.register(self._exits.fd, selectors.EVENT_READ, self._on_signal)
         self.listener = self._listen(os.path.join(req.state_dir, "monitor.sock"))
 
     # -- set-up -----------------------------------------------------------------
@@ -239,14 +237,9 @@ class Monitor:
             os.write(self.pty_fd, b"\x04")  # a terminal's EOF is ^D
 
     def _on_output(self, fd: int) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
+        data = read_output(fd)
+        if data is None:
             return
-        except OSError as exc:  # EIO: the terminal's last slave is closed
-            if exc.errno != errno.EIO:
-                raise
-            data = b""
         stream = self.outputs[fd]
         now = time.time_ns()
         if not data:
@@ -260,19 +253,9 @@ class Monitor:
         self.broadcast(proto.frame(proto.STDOUT if stream == "stdout" else proto.STDERR, data))
 
     def _on_signal(self, _fd) -> None:
-        try:
-            os.read(self._sigr, 512)
-        except BlockingIOError:
-            pass
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            if self.pid and pid == self.pid:
-                self.exit_code = _exit_code(status)
+        code = self._exits.reap(self.pid)
+        if code is not None:
+            self.exit_code = code
 
     # -- output -----------------------------------------------------------------
     def broadcast(self, data: bytes) -> None:
@@ -388,11 +371,6 @@ class Monitor:
             return cgroups.manager(self.req.cgroups_path).oom_killed()
         except OSError:
             return False
-
-
-def _exit_code(status: int) -> int:
-    code = os.waitstatus_to_exitcode(status)
-    return code if code >= 0 else 128 - code
 
 
 def _redirect_stdio(log_path: str) -> None:
