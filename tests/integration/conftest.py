@@ -165,9 +165,17 @@ class Daemon:
 
     def ketch(self, *args: str, input: bytes | str | None = None, timeout: float = 60,
               check: bool = False) -> subprocess.CompletedProcess:
-        cmd = [PYTHON, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-               "from ketch.cli.main import main; sys.exit(main(sys.argv[2:]))", REPO, *args]
-        return self._run(cmd, input, timeout, check)
+        return self._run(self._ketch_cmd(args), input, timeout, check)
+
+    def popen_ketch(self, *args: str) -> subprocess.Popen:
+        """A ketch command left running (``logs -f``...): stdout piped, bytes; the caller ends it."""
+        return subprocess.Popen(self._ketch_cmd(args), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env())
+
+    @staticmethod
+    def _ketch_cmd(args) -> list[str]:
+        return [PYTHON, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                "from ketch.cli.main import main; sys.exit(main(sys.argv[2:]))", REPO, *args]
 
     def docker(self, *args: str, input: bytes | str | None = None, timeout: float = 60,
                check: bool = False) -> subprocess.CompletedProcess:

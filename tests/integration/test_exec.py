@@ -293,10 +293,12 @@ def test_latency_budget(daemon, running):
 
 def test_resize_and_console_size(daemon, running):
     api = daemon.sdk().api
-    eid = api.exec_create(running, ["sh", "-c", "stty size; sleep 0.5; stty size"], tty=True)["Id"]
+    eid = api.exec_create(running, ["sh", "-c", "stty size; until [ -e /tmp/resized ]; do sleep 0.05; done; "
+                                    "stty size"], tty=True)["Id"]
     sock = api.exec_start(eid, tty=True, socket=True)._sock
-    time.sleep(0.2)
+    assert wait_until(lambda: api.exec_inspect(eid)["Running"], 10)
     api.exec_resize(eid, height=33, width=99)
+    daemon.ketch("exec", running, "touch", "/tmp/resized", check=True)
     data = b""
     while chunk := sock.recv(4096):
         data += chunk

@@ -1,8 +1,8 @@
 """`logs --tail` on a real container's json-file log: read from the end, same answers as all."""
 
-import time
-
 import pytest
+
+from tests.integration.conftest import wait_until
 
 
 @pytest.mark.parametrize("tail, expected", [
@@ -22,10 +22,16 @@ def test_tail_of_a_long_log(daemon, names, tail, expected):
 
 def test_tail_then_follow_goes_on_after_the_tail(daemon, names):
     name = names()
-    script = "seq 1 100; sleep 2; echo after"
+    script = "seq 1 100; until [ -e /go ]; do sleep 0.05; done; echo after"
     assert daemon.ketch("run", "-d", "--name", name, "busybox", "sh", "-c", script).returncode == 0
-    deadline = time.monotonic() + 10
-    while "100" not in daemon.ketch("logs", name).stdout.split() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    out = daemon.ketch("logs", "-f", "--tail", "2", name, timeout=30)
-    assert out.stdout.split() == ["99", "100", "after"]
+    assert wait_until(lambda: "100" in daemon.ketch("logs", name).stdout.split(), 10)
+    follow = daemon.popen_ketch("logs", "-f", "--tail", "2", name)
+    try:
+        assert follow.stdout.readline() == b"99\n" and follow.stdout.readline() == b"100\n"
+        daemon.ketch("exec", name, "touch", "/go", check=True)  # "after" only once it follows
+        out, _ = follow.communicate(timeout=30)
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait()
+    assert out.split() == [b"after"]
