@@ -14,7 +14,7 @@ import secrets
 import signal
 
 from ketch import errors, timefmt
-from ketch.engine import hostconfig, names, resources, unsupported
+from ketch.engine import hostconfig, logconfig, names, resources, unsupported
 from ketch.engine.containers import state as S
 from ketch.engine.containers.archive import ContainerFiles
 from ketch.engine.containers.attach import OutputQueue
@@ -136,6 +136,8 @@ class ContainerService:
             raise errors.InvalidArgument("No command specified")
         host_config = dict(body.get("HostConfig") or {})
         hostconfig.validate(host_config, os.cpu_count() or 1)
+        host_config["LogConfig"] = logconfig.normalize(host_config.get("LogConfig"))
+        logconfig.validate(host_config["LogConfig"])
         cid = secrets.token_hex(32)
         config["Hostname"] = config.get("Hostname") or cid[:12]
         name = name or names.generate(self.registry.by_name)
@@ -378,6 +380,8 @@ class ContainerService:
         fields = {k: v for k, v in (body or {}).items() if k in UPDATABLE}
         host_config = {**rec.host_config, **fields}
         hostconfig.validate(host_config, os.cpu_count() or 1)
+        host_config["LogConfig"] = logconfig.normalize(host_config.get("LogConfig"))
+        logconfig.validate(host_config["LogConfig"])
         if rec.running and rec.cgroups_path and fields:
             full = resources.build(host_config, os.cpu_count() or 1, [])
             sections = {_SECTION[k] for k in fields if k in _SECTION}

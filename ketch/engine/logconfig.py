@@ -1,0 +1,110 @@
+"""A container's logging driver and its options (HostConfig.LogConfig), checked as moby does.
+
+Two checks, at the two moments moby makes them:
+
+- ``validate`` at create (moby's logger.ValidateLogOpts): the driver must exist and each
+  option must be one its driver knows; the create is refused with a 400.
+- ``settings`` at start (moby's jsonfilelog.New): the values are parsed; a bad one fails
+  the start with "failed to initialize logging driver: ...".
+
+``settings`` gives the typed ``LogSettings`` the monitor's writer is configured with.
+ketch writes ``json-file`` (rotation by size, a number of files, gzip of rotated files)
+and ``none``; Docker's other drivers are refused by ``unsupported.py`` by name.
+"""
+
+from dataclasses import dataclass
+
+from ketch.errors import InvalidArgument
+from ketch.units import go_quote, parse_go_bool, parse_size
+
+JSON_FILE, NONE = "json-file", "none"
+DEFAULT_DRIVER = JSON_FILE
+DRIVERS = (JSON_FILE, NONE)
+# moby's jsonfilelog.ValidateLogOpt, and the options every driver takes (builtInLogOpts)
+JSON_FILE_OPTS = ("max-file", "max-size", "compress", "labels", "labels-regex", "env", "env-regex", "tag")
+BUILTIN_OPTS = ("mode", "max-buffer-size")
+MODES = ("", "blocking", "non-blocking")
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    driver: str = JSON_FILE
+    max_size: int = -1  # bytes; -1: the file is never rotated
+    max_file: int = 1   # files kept, the live one included
+    compress: bool = False
+
+    @property
+    def readable(self) -> bool:
+        return self.driver != NONE
+
+
+def normalize(log_config: dict | None, defaults: dict | None = None) -> dict:
+    """What the container keeps and inspect shows: the driver filled in from the daemon's
+    default, and the default's options merged under the container's own when the
+    driver is the default's (moby's mergeAndVerifyLogConfig)."""
+    defaults = defaults or {}
+    default_type = defaults.get("Type") or DEFAULT_DRIVER
+    lc = log_config or {}
+    driver = lc.get("Type") or default_type
+    config = dict(lc.get("Config") or {})
+    if driver == default_type:
+        for key, value in (defaults.get("Config") or {}).items():
+            config.setdefault(key, value)
+    return {"Type": driver, "Config": config}
+
+
+def validate(log_config: dict) -> None:
+    """moby's logger.ValidateLogOpts on a normalized LogConfig (create time)."""
+    driver, config = log_config["Type"], log_config["Config"]
+    if driver == NONE:
+        return
+    mode = config.get("mode", "")
+    if mode not in MODES:
+        raise InvalidArgument(f"logger: logging mode not supported: {mode}")
+    if "max-buffer-size" in config:
+        if mode != "non-blocking":
+            raise InvalidArgument("logger: max-buffer-size option is only supported with 'mode=non-blocking'")
+        try:
+            parse_size(config["max-buffer-size"])
+        except ValueError as exc:
+            raise InvalidArgument(f"logger: max-buffer-size: {exc}") from None
+    if driver not in DRIVERS:
+        raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
+    for key in config:
+        if key not in BUILTIN_OPTS and key not in JSON_FILE_OPTS:
+            raise InvalidArgument(f"unknown log opt '{key}' for json-file log driver")
+
+
+def _atoi(s: str) -> int:
+    body = s[1:] if s[:1] in "+-" else s
+    if not body or not body.isascii() or not body.isdigit():
+        raise ValueError(f"strconv.Atoi: parsing {go_quote(s)}: invalid syntax")
+    return int(s)
+
+
+def settings(log_config: dict | None) -> LogSettings:
+    """The writer's settings (start time); InvalidArgument with moby's jsonfilelog.New
+    message, which the caller prefixes with "failed to initialize logging driver: "."""
+    lc = normalize(log_config)
+    driver, config = lc["Type"], lc["Config"]
+    if driver == NONE:
+        return LogSettings(driver=NONE)
+    try:
+        max_size = -1
+        if "max-size" in config:
+            max_size = parse_size(config["max-size"])
+            if max_size <= 0:
+                raise ValueError("max-size must be a positive number")
+        max_file = 1
+        if "max-file" in config:
+            max_file = _atoi(config["max-file"])
+            if max_file < 1:
+                raise ValueError("max-file cannot be less than 1")
+        compress = False
+        if "compress" in config:
+            compress = parse_go_bool(config["compress"])
+            if compress and (max_file == 1 or max_size == -1):
+                raise ValueError("compress cannot be true when max-file is less than 2 or max-size is not set")
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None
+    return LogSettings(driver, max_size, max_file, compress)
