@@ -260,6 +260,13 @@ class ContainerService:
     def log_path(self, rec: ContainerRecord) -> str:
         return self.paths.log_path(rec.id)
 
+    def readable_log(self, rec: ContainerRecord) -> str:
+        """The log to read for ``logs``; moby's ErrReadLogsNotSupported (a 501) when the
+        container's driver keeps none."""
+        if (rec.host_config.get("LogConfig") or {}).get("Type") == logconfig.NONE:
+            raise errors.NotImplementedYet("configured logging driver does not support reading")
+        return self.paths.log_path(rec.id)
+
     # -- its processes and files ----------------------------------------------------
     async def top(self, ref: str, ps_args: str) -> toplib.Top:
         """moby's ContainerTop: the arguments are checked before the container is looked up."""

@@ -1,0 +1,105 @@
+"""ketch.engine.logconfig and the LogConfig rows of unsupported.py: moby's checks of a
+container's logging driver and options, with moby's messages (daemon/logger's
+ValidateLogOpts at create, jsonfilelog.New's parsing at start)."""
+
+import pytest
+
+from ketch.engine import logconfig, unsupported
+from ketch.engine.logconfig import LogSettings
+from ketch.errors import InvalidArgument
+
+
+@pytest.mark.parametrize("given,want", [
+    (None, {"Type": "json-file", "Config": {}}),
+    ({"Type": "", "Config": None}, {"Type": "json-file", "Config": {}}),
+    ({"Type": "none", "Config": {}}, {"Type": "none", "Config": {}}),
+    ({"Type": "json-file", "Config": {"max-size": "1m"}}, {"Type": "json-file", "Config": {"max-size": "1m"}}),
+])
+def test_normalize_fills_in_the_default_driver(given, want):
+    assert logconfig.normalize(given) == want
+
+
+def test_normalize_merges_the_daemons_default_options_for_its_driver():
+    defaults = {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
+    assert logconfig.normalize({"Config": {"max-file": "5"}}, defaults) == {
+        "Type": "json-file", "Config": {"max-file": "5", "max-size": "10m"}}
+    assert logconfig.normalize({"Type": "none"}, defaults) == {"Type": "none", "Config": {}}
+
+
+@pytest.mark.parametrize("config,message", [
+    ({"Type": "bogus", "Config": {}}, "logger: no log driver named 'bogus' is registered"),
+    ({"Type": "json-file", "Config": {"nope": "1"}}, "unknown log opt 'nope' for json-file log driver"),
+    ({"Type": "json-file", "Config": {"mode": "fast"}}, "logger: logging mode not supported: fast"),
+])
+def test_validate_refuses_with_mobys_words(config, message):
+    with pytest.raises(InvalidArgument) as exc:
+        logconfig.validate(config)
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize("config", [
+    {"Type": "json-file", "Config": {}},
+    {"Type": "json-file", "Config": {"max-size": "bogus"}},  # values are checked at start
+    {"Type": "none", "Config": {"anything": "x"}},  # moby checks nothing for none
+])
+def test_validate_accepts(config):
+    logconfig.validate(config)
+
+
+@pytest.mark.parametrize("opts,want", [
+    ({}, LogSettings()),
+    ({"max-size": "10m", "max-file": "3"}, LogSettings("json-file", 10_000_000, 3, False)),
+    ({"max-size": "1k"}, LogSettings("json-file", 1000, 1, False)),
+    ({"max-file": "3"}, LogSettings("json-file", -1, 3, False)),  # no size: never rotated, as in moby
+    # go-units FromHumanSize: decimal, whatever the suffix says
+    ({"max-size": "2MiB", "max-file": "2", "compress": "true"}, LogSettings("json-file", 2_000_000, 2, True)),
+    ({"compress": "false"}, LogSettings()),
+])
+def test_settings(opts, want):
+    assert logconfig.settings({"Type": "json-file", "Config": opts}) == want
+
+
+def test_settings_of_none():
+    assert not logconfig.settings({"Type": "none", "Config": {}}).readable
+
+
+@pytest.mark.parametrize("opts,message", [
+    ({"max-size": "bogus"}, "invalid size: 'bogus'"),
+    ({"max-size": "10x"}, "invalid suffix: 'x'"),
+    ({"max-size": "0"}, "max-size must be a positive number"),
+    ({"max-file": "x"}, 'strconv.Atoi: parsing "x": invalid syntax'),
+    ({"max-file": "0"}, "max-file cannot be less than 1"),
+    ({"compress": "yes"}, 'strconv.ParseBool: parsing "yes": invalid syntax'),
+    ({"compress": "true"}, "compress cannot be true when max-file is less than 2 or max-size is not set"),
+    ({"compress": "true", "max-size": "1m"}, "compress cannot be true when max-file is less than 2 or max-size is not set"),
+    ({"compress": "true", "max-file": "3"}, "compress cannot be true when max-file is less than 2 or max-size is not set"),
+])
+def test_settings_refuse_bad_values_with_mobys_words(opts, message):
+    with pytest.raises(InvalidArgument) as exc:
+        logconfig.settings({"Type": "json-file", "Config": opts})
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize("driver", ["syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
+                                    "etwlogs", "gcplogs", "logentries", "local"])
+def test_dockers_other_drivers_are_refused_by_name(driver):
+    with pytest.raises(InvalidArgument) as exc:
+        unsupported.check_create({"Image": "x", "HostConfig": {"LogConfig": {"Type": driver}}})
+    assert str(exc.value) == (f'HostConfig.LogConfig.Type "{driver}" (--log-driver) '
+                              "is not supported by this version of ketch")
+
+
+@pytest.mark.parametrize("key", ["tag", "labels", "env", "env-regex", "labels-regex", "mode", "max-buffer-size"])
+def test_json_file_options_ketch_does_not_write_are_refused(key):
+    body = {"Image": "x", "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"max-size": "1m", key: "v"}}}}
+    with pytest.raises(InvalidArgument) as exc:
+        unsupported.check_create(body)
+    assert str(exc.value) == (f'HostConfig.LogConfig.Config "{key}" (--log-opt) '
+                              "is not supported by this version of ketch")
+
+
+@pytest.mark.parametrize("log_config", [
+    None, {"Type": "", "Config": {}}, {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "2"}},
+    {"Type": "none", "Config": {}}, {"Type": "bogus", "Config": {"nope": "1"}}])
+def test_what_ketch_does_passes_the_refusals(log_config):
+    unsupported.check_create({"Image": "x", "HostConfig": {"LogConfig": log_config}})
