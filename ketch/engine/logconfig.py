@@ -68,8 +68,8 @@ def validate(log_config: dict) -> None:
             parse_size(config["max-buffer-size"])
         except ValueError as exc:
             raise InvalidArgument(f"logger: max-buffer-size: {exc}") from None
-    if driver not in DRIVERS:
-        raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
+    if driver not in DRIVERS:  # what dockerd answers: it looked for a plugin of that name
+        raise InvalidArgument(f'error looking up logging plugin {driver}: plugin "{driver}" not found')
     for key in config:
         if key not in BUILTIN_OPTS and key not in JSON_FILE_OPTS:
             raise InvalidArgument(f"unknown log opt '{key}' for json-file log driver")

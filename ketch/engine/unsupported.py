@@ -17,7 +17,7 @@ Accepted on purpose, with the reason:
   ContainerIDFile: written by the client (docker run --cidfile), never by the daemon.
   UsernsMode "host": no user namespace, which is what ketch does.
   LogConfig.Type "json-file" and "none" with max-size, max-file, compress (logconfig.py
-    checks them as moby does; an unknown driver name gets moby's own message there).
+    checks them as moby does; an unknown driver name gets dockerd's message there).
 """
 
 from dataclasses import dataclass
@@ -47,7 +47,7 @@ def _no_healthcheck(value: object) -> bool:
 
 
 # Docker's drivers ketch does not have (json-file and none it has; any other name is
-# not a driver at all, and gets moby's "no log driver named" from logconfig.py).
+# not a driver at all, and gets dockerd's "error looking up logging plugin" from logconfig.py).
 DOCKER_LOG_DRIVERS = ("local", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
                       "etwlogs", "gcplogs", "logentries")
 # json-file options ketch's writer does not do (attributes on each entry, the copier's mode)

@@ -27,7 +27,7 @@ def test_normalize_merges_the_daemons_default_options_for_its_driver():
 
 
 @pytest.mark.parametrize("config,message", [
-    ({"Type": "bogus", "Config": {}}, "logger: no log driver named 'bogus' is registered"),
+    ({"Type": "bogus", "Config": {}}, 'error looking up logging plugin bogus: plugin "bogus" not found'),
     ({"Type": "json-file", "Config": {"nope": "1"}}, "unknown log opt 'nope' for json-file log driver"),
     ({"Type": "json-file", "Config": {"mode": "fast"}}, "logger: logging mode not supported: fast"),
 ])

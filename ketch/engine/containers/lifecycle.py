@@ -371,11 +371,11 @@ def _log_settings(rec: ContainerRecord) -> logconfig.LogSettings:
     try:
         return logconfig.settings(rec.host_config.get("LogConfig"))
     except errors.InvalidArgument as exc:  # moby checks the values when the logger starts
-        raise errors.wrapped(exc, TASK_PREFIX_LOG) from None
+        raise errors.Internal(f"{TASK_PREFIX_LOG}{exc}") from None  # moby's errdefs.Unknown
 
 
 # moby 26: the logger is made when containerd asks for the task's stdio
-TASK_PREFIX_LOG = "failed to create task for container: failed to initialize logging driver"
+TASK_PREFIX_LOG = "failed to create task for container: failed to initialize logging driver: "
 
 
 def _start_error(event: proto.Event) -> errors.KetchError:
