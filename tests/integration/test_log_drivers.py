@@ -167,3 +167,20 @@ def test_no_compressor_outlives_its_monitor(daemon, names):
     cid = daemon.ketch("inspect", "-f", "{{.Id}}", name, check=True).stdout.strip()
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert not re.search(rf"ketch-monitor.*{cid}", ps)
+
+
+def test_the_daemons_default_log_options_apply_to_new_containers(fresh_daemon):
+    import json
+    d = fresh_daemon
+    d.stop()
+    with open(os.path.join(d.root, "daemon.json"), "w") as f:
+        json.dump({"cgroup-parent": d.cgroup_parent, "log-driver": "json-file",
+                   "log-opts": {"max-size": "3k", "max-file": "2"}}, f)
+    d.start()
+    cid = d.ketch("run", "-d", "--log-opt", "max-file=3", "busybox", "sh", "-c", BIG, check=True).stdout.strip()
+    assert d.docker("inspect", "-f", "{{json .HostConfig.LogConfig}}", cid, check=True).stdout == \
+        '{"Type":"json-file","Config":{"max-file":"3","max-size":"3k"}}\n'
+    assert wait_until(lambda: _numbers(d.ketch("logs", "--tail", "1", cid).stdout) == [40], 10)
+    assert sorted(_files(d, cid)) == [f"{cid}-json.log", f"{cid}-json.log.1", f"{cid}-json.log.2"]
+    assert d.docker("info", "-f", "{{.LoggingDriver}}", check=True).stdout == "json-file\n"
+    d.ketch("rm", "-f", cid, check=True)

@@ -103,3 +103,35 @@ def test_json_file_options_ketch_does_not_write_are_refused(key):
     {"Type": "none", "Config": {}}, {"Type": "bogus", "Config": {"nope": "1"}}])
 def test_what_ketch_does_passes_the_refusals(log_config):
     unsupported.check_create({"Image": "x", "HostConfig": {"LogConfig": log_config}})
+
+
+# -- the daemon's default (daemon.json log-driver/log-opts, ketchd --log-driver/--log-opt) --
+
+def _daemon(tmp_path, doc=None, *flags):
+    import json
+    from ketch.daemon import config
+    path = tmp_path / "daemon.json"
+    path.write_text(json.dumps(doc or {}))
+    return config.load(["--config-file", str(path), *flags])[0].log_config
+
+
+def test_the_daemons_default_log_config(tmp_path):
+    assert _daemon(tmp_path) == {"Type": "json-file", "Config": {}}
+    assert _daemon(tmp_path, {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}) == {
+        "Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
+    assert _daemon(tmp_path, {"log-opts": {"max-size": "10m"}}, "--log-opt", "max-file=2") == {
+        "Type": "json-file", "Config": {"max-size": "10m", "max-file": "2"}}
+    assert _daemon(tmp_path, {}, "--log-driver", "none") == {"Type": "none", "Config": {}}
+
+
+@pytest.mark.parametrize("doc,message", [
+    ({"log-driver": "syslog"}, 'log-driver "syslog" is not supported by this version of ketch'),
+    ({"log-driver": "bogus"}, 'error looking up logging plugin bogus: plugin "bogus" not found'),
+    ({"log-opts": {"max-size": "x"}}, "invalid size: 'x'"),
+    ({"log-opts": {"nope": "1"}}, "unknown log opt 'nope' for json-file log driver"),
+    ({"log-driver": "none", "log-opts": {"max-size": "1m"}}, "invalid logging opts for driver none"),
+])
+def test_a_bad_daemon_default_stops_the_daemon(tmp_path, doc, message):
+    with pytest.raises(InvalidArgument) as exc:
+        _daemon(tmp_path, doc)
+    assert str(exc.value) == message

@@ -79,8 +79,9 @@ def merge_config(user: dict, image: dict) -> dict:
 
 class ContainerService:
     def __init__(self, registry: Registry, images: ImageService, snapshots: OverlaySnapshotter,
-                 lifecycle: Lifecycle) -> None:
+                 lifecycle: Lifecycle, log_defaults: dict | None = None) -> None:
         self.registry = registry
+        self.log_defaults = log_defaults  # daemon.json log-driver, log-opts (normalized)
         self.images = images
         self.snapshots = snapshots
         self.lifecycle = lifecycle
@@ -136,7 +137,7 @@ class ContainerService:
             raise errors.InvalidArgument("No command specified")
         host_config = dict(body.get("HostConfig") or {})
         hostconfig.validate(host_config, os.cpu_count() or 1)
-        host_config["LogConfig"] = logconfig.normalize(host_config.get("LogConfig"))
+        host_config["LogConfig"] = logconfig.normalize(host_config.get("LogConfig"), self.log_defaults)
         logconfig.validate(host_config["LogConfig"])
         cid = secrets.token_hex(32)
         config["Hostname"] = config.get("Hostname") or cid[:12]
@@ -387,8 +388,6 @@ class ContainerService:
         fields = {k: v for k, v in (body or {}).items() if k in UPDATABLE}
         host_config = {**rec.host_config, **fields}
         hostconfig.validate(host_config, os.cpu_count() or 1)
-        host_config["LogConfig"] = logconfig.normalize(host_config.get("LogConfig"))
-        logconfig.validate(host_config["LogConfig"])
         if rec.running and rec.cgroups_path and fields:
             full = resources.build(host_config, os.cpu_count() or 1, [])
             sections = {_SECTION[k] for k in fields if k in _SECTION}
