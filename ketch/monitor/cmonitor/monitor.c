@@ -39,7 +39,8 @@
  * "W <stream> <ns> <len>\n<bytes>" and "F <stream> <ns>\n" records) from stdin and writes
  * the json-file log, so tests can compare it with logfile.JsonFileWriter's.
  *
- * Only libc. Buffers are bounded; every syscall is checked; EINTR is retried.
+ * Only libc, and zlib for the gzip of rotated logs. Buffers are bounded; every syscall is
+ * checked; EINTR is retried.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
