@@ -7,6 +7,7 @@ missing keys; these functions do the same, in Docker's field order.
 import time
 
 from ketch import timefmt
+from ketch.engine import logconfig
 from ketch.engine.images import Image
 from ketch.engine.containers.bundle import Paths
 from ketch.engine.containers.records import ContainerRecord
@@ -99,6 +100,7 @@ def host_config(rec: ContainerRecord) -> dict:
         if key in out and value is not None and value != "":
             out[key] = value
     out["Runtime"] = rec.runtime
+    out["LogConfig"] = logconfig.normalize(hc.get("LogConfig"))  # records from before it was stored so
     return out
 
 

@@ -452,8 +452,11 @@ static void log_rotate(void) {
 static void log_entry(struct stream *s, const unsigned char *d, size_t n, const char *when) {
     if (log_max_size > 0 && log_size >= log_max_size)
         log_rotate();
-    if (logout.fd < 0)
-        return;
+    if (logout.fd < 0) { /* the live file could not be made at the last rotation: again */
+        logout.fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (logout.fd < 0)
+            return;
+    }
     uint64_t before = logout.total;
     out_str(&logout, "{\"log\":\"");
     out_json_bytes(&logout, d, n);
