@@ -14,9 +14,12 @@ and ``none``; Docker's other drivers are refused by ``unsupported.py`` by name.
 
 from dataclasses import dataclass
 
-from ketch.errors import InvalidArgument
+from ketch.errors import Internal, InvalidArgument
+from ketch.monitor.protocol import LogSpec
 from ketch.units import go_quote, parse_go_bool, parse_size
 
+# moby 26: the logger is made when containerd asks for the task's stdio
+START_PREFIX = "failed to create task for container: failed to initialize logging driver: "
 JSON_FILE, NONE = "json-file", "none"
 DEFAULT_DRIVER = JSON_FILE
 DRIVERS = (JSON_FILE, NONE)
@@ -108,3 +111,13 @@ def settings(log_config: dict | None) -> LogSettings:
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
     return LogSettings(driver, max_size, max_file, compress)
+
+
+def monitor_spec(log_config: dict | None) -> LogSpec:
+    """What the monitor is asked to write, at start; a bad value fails the start as moby's
+    does (errdefs.Unknown: a 500)."""
+    try:
+        s = settings(log_config)
+    except InvalidArgument as exc:
+        raise Internal(f"{START_PREFIX}{exc}") from None
+    return LogSpec(s.driver, s.max_size, s.max_file, s.compress)

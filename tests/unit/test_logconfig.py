@@ -135,3 +135,14 @@ def test_a_bad_daemon_default_stops_the_daemon(tmp_path, doc, message):
     with pytest.raises(InvalidArgument) as exc:
         _daemon(tmp_path, doc)
     assert str(exc.value) == message
+
+
+def test_monitor_spec_fails_the_start_as_moby_does():
+    from ketch.errors import Internal
+    from ketch.monitor.protocol import LogSpec
+    assert logconfig.monitor_spec({"Type": "json-file", "Config": {"max-size": "1k", "max-file": "2"}}) == \
+        LogSpec("json-file", 1000, 2, False)
+    with pytest.raises(Internal) as exc:
+        logconfig.monitor_spec({"Type": "json-file", "Config": {"max-size": "x"}})
+    assert str(exc.value) == ("failed to create task for container: failed to initialize logging driver: "
+                              "invalid size: 'x'")

@@ -107,14 +107,13 @@ class Lifecycle:
     async def _launch(self, rec: ContainerRecord, exec_dir: str,
                       cgroups_path: str) -> tuple[MonitorHandle, int, str]:
         cfg = rec.config
-        log = _log_settings(rec)
+        log = logconfig.monitor_spec(rec.host_config.get("LogConfig"))
         handle = await self.launcher.spawn(proto.MonitorRequest(
             id=rec.id, bundle=exec_dir, runtime_root=self.paths.runtime_root, state_dir=exec_dir,
             log_path=self.paths.log_path(rec.id), tty=bool(cfg.get("Tty")),
             stdin=bool(cfg.get("OpenStdin")),
             runtime=proto.RuntimeSpec.from_json(self.runtimes.spec(rec.runtime)),
-            cgroups_path=cgroups_path, log=proto.LogSpec(log.driver, log.max_size, log.max_file,
-                                                         log.compress)))
+            cgroups_path=cgroups_path, log=log))
         self._wire(rec.id, handle)
         try:
             event = await handle.next_event((proto.CREATED, proto.ERROR))
@@ -365,17 +364,6 @@ def _ran_after(doc: dict, rec: ContainerRecord) -> bool:
 
 # What moby 26's libcontainerd and containerd's shim put before the runtime's own error.
 TASK_PREFIX = "failed to create task for container: failed to create shim task: "
-
-
-def _log_settings(rec: ContainerRecord) -> logconfig.LogSettings:
-    try:
-        return logconfig.settings(rec.host_config.get("LogConfig"))
-    except errors.InvalidArgument as exc:  # moby checks the values when the logger starts
-        raise errors.Internal(f"{TASK_PREFIX_LOG}{exc}") from None  # moby's errdefs.Unknown
-
-
-# moby 26: the logger is made when containerd asks for the task's stdio
-TASK_PREFIX_LOG = "failed to create task for container: failed to initialize logging driver: "
 
 
 def _start_error(event: proto.Event) -> errors.KetchError:
