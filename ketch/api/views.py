@@ -104,6 +104,14 @@ def host_config(rec: ContainerRecord) -> dict:
     return out
 
 
+def _log_path(rec: ContainerRecord, paths: Paths) -> str:
+    """moby sets LogPath when the json-file logger first starts: empty before the first
+    start, and for any other driver."""
+    driver = logconfig.normalize(rec.host_config.get("LogConfig"))["Type"]
+    started = rec.state.started_at != timefmt.ZERO
+    return paths.log_path(rec.id) if started and driver == logconfig.JSON_FILE else ""
+
+
 def container_json(rec: ContainerRecord, paths: Paths, size_rw: int | None = None,
                    image_size: int = 0, graph_data: dict[str, str] | None = None) -> dict:
     data = paths.data_dir(rec.id)
@@ -111,7 +119,7 @@ def container_json(rec: ContainerRecord, paths: Paths, size_rw: int | None = Non
         "Id": rec.id, "Created": rec.created, "Path": rec.path, "Args": rec.args,
         "State": rec.state.to_docker(), "Image": rec.image_id,
         "ResolvConfPath": f"{data}/resolv.conf", "HostnamePath": f"{data}/hostname",
-        "HostsPath": f"{data}/hosts", "LogPath": paths.log_path(rec.id), "Name": "/" + rec.name,
+        "HostsPath": f"{data}/hosts", "LogPath": _log_path(rec, paths), "Name": "/" + rec.name,
         "RestartCount": rec.restart_count, "Driver": DRIVER, "Platform": "linux",
         "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": None,
         "HostConfig": host_config(rec),

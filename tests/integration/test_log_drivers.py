@@ -89,6 +89,7 @@ def test_none_writes_nothing_and_logs_says_so(daemon, names):
     assert (res.returncode, res.stdout) == (0, "hi\n")  # attached output does not need a log
     cid = daemon.ketch("inspect", "-f", "{{.Id}}", name, check=True).stdout.strip()
     assert _files(daemon, cid) == {}
+    assert daemon.ketch("inspect", "-f", "[{{.LogPath}}]", name, check=True).stdout == "[]\n"
     for client in (daemon.ketch, daemon.docker):
         out = client("logs", name)
         assert (out.returncode, out.stdout) == (1, "")

@@ -243,6 +243,9 @@ ROWS: tuple[Row, ...] = (
          "sh", "-c", "for i in 1 2 3 4 5 6; do printf '%0100d\\n' $i; done"),)),
     Row("logs-driver-none", ("logs", "dt-ln1"),
         setup=(("run", "--name", "dt-ln1", "--log-driver", "none", "busybox", "echo", "hi"),)),
+    Row("inspect-log-path-none", ("inspect", "-f", "[{{.LogPath}}]", "dt-ln2"),
+        setup=(("run", "--name", "dt-ln2", "--log-driver", "none", "busybox", "true"),)),
+    Row("inspect-log-path-never-started", ("inspect", "-f", "[{{.LogPath}}]", "dt-created")),
     Row("run-log-driver-none-attached", ("run", "--rm", "--log-driver", "none", "busybox", "echo", "hi")),
     Row("inspect-log-config-default", ("inspect", "-f", "{{json .HostConfig.LogConfig}}", "dt-exited")),
     Row("inspect-log-config", ("inspect", "-f", "{{json .HostConfig.LogConfig}}", "dt-lc1"), setup=(
