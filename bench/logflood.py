@@ -111,8 +111,9 @@ def main() -> int:
               f"   max {max(s[2] for s in samples) / 1024:6.1f} MiB")
         print(f"monitor Rss       first {first[3]:6d} KiB   last {last[3]:6d} KiB"
               f"   max {max(s[3] for s in samples):6d} KiB (with its gzip child)")
-        print(f"log on disk       max {max(s[4] for s in samples) / 1e6:6.1f} MB in at most "
-              f"{max(s[5] for s in samples)} files   at the end {last[4] / 1e6:.1f} MB")
+        peak = max(s[4] for s in samples)
+        print(f"log on disk       max {peak:,} bytes ({peak / 2**20:.2f} MiB) in at most "
+              f"{max(s[5] for s in samples)} files   at the end {last[4]:,} bytes")
         print(f"`logs` read back  {lines} lines")
     except BaseException as exc:  # noqa: BLE001 - report, then clean up
         print(f"FAILED: {exc!r}", file=sys.stderr)
