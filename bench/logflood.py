@@ -57,6 +57,16 @@ def rss_kib(pid: int) -> int:
         return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -92,6 +102,7 @@ def main() -> int:
         for pid in (fs, monitor):
             seen[pid] = (stat(pid) or ("", 0, 0))[2]
         samples = []  # (t, ps ms, ketchd KiB, monitor KiB, log bytes, files)
+        cpu0 = (cpu_seconds(ketchd.pid), cpu_seconds(monitor))
         t0 = time.monotonic()
         while (t := time.monotonic() - t0) < args.seconds:
             latency = ps_latency(env)
@@ -99,6 +110,8 @@ def main() -> int:
             size, files = log_bytes(directory, cid)
             samples.append((t, latency, rss_kib(ketchd.pid), rss_kib(monitor) + helpers, size, files))
             time.sleep(max(0.0, 1.0 - (time.monotonic() - t0 - t)))
+        elapsed = time.monotonic() - t0
+        cpu = (cpu_seconds(ketchd.pid) - cpu0[0], cpu_seconds(monitor) - cpu0[1])
         lines = sum(1 for _ in ketch(env, "logs", "--tail", "all", cid).stdout.splitlines())
         during = [s[1] for s in samples]
         first, last = samples[0], samples[-1]
@@ -114,6 +127,8 @@ def main() -> int:
         peak = max(s[4] for s in samples)
         print(f"log on disk       max {peak:,} bytes ({peak / 2**20:.2f} MiB) in at most "
               f"{max(s[5] for s in samples)} files   at the end {last[4]:,} bytes")
+        print(f"CPU               ketchd {100 * cpu[0] / elapsed:5.1f} %   monitor {100 * cpu[1] / elapsed:5.1f} %"
+              " of one core (the output reaches ketchd too: it fans it out to attached clients)")
         print(f"`logs` read back  {lines} lines")
     except BaseException as exc:  # noqa: BLE001 - report, then clean up
         print(f"FAILED: {exc!r}", file=sys.stderr)
