@@ -4,15 +4,13 @@ Two checks, at the two moments moby makes them:
 
 - ``validate`` at create (moby's logger.ValidateLogOpts): the driver must exist and each
   option must be one its driver knows; the create is refused with a 400.
-- ``settings`` at start (moby's jsonfilelog.New): the values are parsed; a bad one fails
-  the start with "failed to initialize logging driver: ...".
+- ``settings`` at start (moby's jsonfilelog.New): the values are parsed into the
+  ``LogSpec`` the monitor's writer is asked for; ``monitor_spec`` fails the start with
+  moby's "failed to create task for container: failed to initialize logging driver: ...".
 
-``settings`` gives the typed ``LogSettings`` the monitor's writer is configured with.
 ketch writes ``json-file`` (rotation by size, a number of files, gzip of rotated files)
 and ``none``; Docker's other drivers are refused by ``unsupported.py`` by name.
 """
-
-from dataclasses import dataclass
 
 from ketch.errors import Internal, InvalidArgument
 from ketch.monitor.protocol import LogSpec
@@ -27,18 +25,6 @@ DRIVERS = (JSON_FILE, NONE)
 JSON_FILE_OPTS = ("max-file", "max-size", "compress", "labels", "labels-regex", "env", "env-regex", "tag")
 BUILTIN_OPTS = ("mode", "max-buffer-size")
 MODES = ("", "blocking", "non-blocking")
-
-
-@dataclass(frozen=True)
-class LogSettings:
-    driver: str = JSON_FILE
-    max_size: int = -1  # bytes; -1: the file is never rotated
-    max_file: int = 1   # files kept, the live one included
-    compress: bool = False
-
-    @property
-    def readable(self) -> bool:
-        return self.driver != NONE
 
 
 def normalize(log_config: dict | None, defaults: dict | None = None) -> dict:
@@ -85,13 +71,13 @@ def _atoi(s: str) -> int:
     return int(s)
 
 
-def settings(log_config: dict | None) -> LogSettings:
+def settings(log_config: dict | None) -> LogSpec:
     """The writer's settings (start time); InvalidArgument with moby's jsonfilelog.New
     message, which the caller prefixes with "failed to initialize logging driver: "."""
     lc = normalize(log_config)
     driver, config = lc["Type"], lc["Config"]
     if driver == NONE:
-        return LogSettings(driver=NONE)
+        return LogSpec(driver=NONE)
     try:
         max_size = -1
         if "max-size" in config:
@@ -110,14 +96,13 @@ def settings(log_config: dict | None) -> LogSettings:
                 raise ValueError("compress cannot be true when max-file is less than 2 or max-size is not set")
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
-    return LogSettings(driver, max_size, max_file, compress)
+    return LogSpec(driver, max_size, max_file, compress)
 
 
 def monitor_spec(log_config: dict | None) -> LogSpec:
     """What the monitor is asked to write, at start; a bad value fails the start as moby's
     does (errdefs.Unknown: a 500)."""
     try:
-        s = settings(log_config)
+        return settings(log_config)
     except InvalidArgument as exc:
         raise Internal(f"{START_PREFIX}{exc}") from None
-    return LogSpec(s.driver, s.max_size, s.max_file, s.compress)

@@ -5,7 +5,7 @@ ValidateLogOpts at create, jsonfilelog.New's parsing at start)."""
 import pytest
 
 from ketch.engine import logconfig, unsupported
-from ketch.engine.logconfig import LogSettings
+from ketch.monitor.protocol import LogSpec
 from ketch.errors import InvalidArgument
 
 
@@ -47,20 +47,20 @@ def test_validate_accepts(config):
 
 
 @pytest.mark.parametrize("opts,want", [
-    ({}, LogSettings()),
-    ({"max-size": "10m", "max-file": "3"}, LogSettings("json-file", 10_000_000, 3, False)),
-    ({"max-size": "1k"}, LogSettings("json-file", 1000, 1, False)),
-    ({"max-file": "3"}, LogSettings("json-file", -1, 3, False)),  # no size: never rotated, as in moby
+    ({}, LogSpec()),
+    ({"max-size": "10m", "max-file": "3"}, LogSpec("json-file", 10_000_000, 3, False)),
+    ({"max-size": "1k"}, LogSpec("json-file", 1000, 1, False)),
+    ({"max-file": "3"}, LogSpec("json-file", -1, 3, False)),  # no size: never rotated, as in moby
     # go-units FromHumanSize: decimal, whatever the suffix says
-    ({"max-size": "2MiB", "max-file": "2", "compress": "true"}, LogSettings("json-file", 2_000_000, 2, True)),
-    ({"compress": "false"}, LogSettings()),
+    ({"max-size": "2MiB", "max-file": "2", "compress": "true"}, LogSpec("json-file", 2_000_000, 2, True)),
+    ({"compress": "false"}, LogSpec()),
 ])
 def test_settings(opts, want):
     assert logconfig.settings({"Type": "json-file", "Config": opts}) == want
 
 
 def test_settings_of_none():
-    assert not logconfig.settings({"Type": "none", "Config": {}}).readable
+    assert logconfig.settings({"Type": "none", "Config": {}}) == LogSpec("none")
 
 
 @pytest.mark.parametrize("opts,message", [
