@@ -6,7 +6,8 @@ last, and ``tail`` counts lines across all of them from the end, as moby's reade
 
 ``follow`` polls the file: the monitor appends whole lines, so a reader never sees a
 torn entry, and polling keeps the order exact without a second channel. When the live
-file is rotated away, the follower finishes the file it holds, then opens the new one.
+file is rotated away, the follower finishes the file it holds, reads the files rotated
+after it (several rotations may pass between two polls), then opens the new live one.
 """
 
 import asyncio
@@ -141,6 +142,20 @@ def _read_all(path: str, opts: LogOptions) -> tuple[list[LogEntry], int]:
     return entries, end
 
 
+def _rotated_after(path: str, f: BinaryIO) -> list[bytes]:
+    """The lines of the files rotated after ``f``, oldest first: those newer than ``f``'s
+    own (found by its inode; none if it is no longer among them, gzipped or removed)."""
+    inode = os.fstat(f.fileno()).st_ino
+    names = rotated(path)
+    for i, name in enumerate(names):
+        try:
+            if os.stat(name).st_ino == inode:
+                return [line for newer in reversed(names[:i]) for line in _file_lines(newer, -1)]
+        except FileNotFoundError:
+            continue
+    return []
+
+
 def _replaced(path: str, f: BinaryIO) -> bool:
     """The live file is no longer ``f``: it was rotated away (or the log removed)."""
     try:
@@ -176,6 +191,10 @@ async def read(path: str, opts: LogOptions, running: Callable[[], bool]) -> Asyn
                 except FileNotFoundError:  # between the rename and the new file
                     await asyncio.sleep(POLL_INTERVAL)
                     continue
+                for line in await asyncio.to_thread(_rotated_after, path, f):
+                    entry = _decode(line, opts)
+                    if entry:
+                        yield entry
                 f.close()
                 f, pending = new, b""
             elif not alive:

@@ -160,3 +160,32 @@ def test_follow_goes_on_after_a_rotation(tmp_path):
         return got
 
     assert asyncio.run(asyncio.wait_for(scenario(), 10)) == [b"l0\n", b"l1\n", b"l2\n"]
+
+
+def test_follow_reads_the_files_rotated_between_two_polls(tmp_path):
+    import asyncio
+    from ketch.engine import logs
+    path = tmp_path / "c-json.log"
+    path.write_bytes(_line(0))
+    state = {"running": True}
+
+    async def scenario():
+        got = []
+        reader = logs.read(str(path), LogOptions(follow=True), lambda: state["running"])
+        got.append((await reader.__anext__()).data)
+        # two rotations (max-file=3) before the follower looks again
+        with open(path, "ab") as f:
+            f.write(_line(1))
+        os.rename(path, str(path) + ".1")
+        path.write_bytes(_line(2))
+        os.rename(str(path) + ".1", str(path) + ".2")
+        os.rename(path, str(path) + ".1")
+        path.write_bytes(_line(3))
+        for _ in range(3):
+            got.append((await reader.__anext__()).data)
+        state["running"] = False
+        async for entry in reader:
+            got.append(entry.data)
+        return got
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 10)) == [b"l0\n", b"l1\n", b"l2\n", b"l3\n"]
