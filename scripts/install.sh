@@ -15,8 +15,9 @@ fi
 
 # Debian packages: the interpreter and venv module, the static busybox the embedded
 # image is built from, libseccomp for seccomp filters, tini (tini-static is `--init`),
-# iproute2 for network tests, gcc and libc6-dev for the C container monitor (below).
-packages=(python3 python3-venv busybox-static libseccomp2 tini iproute2 ca-certificates gcc libc6-dev)
+# iproute2 for network tests, gcc, libc6-dev and zlib1g-dev (gzip of rotated logs) for the
+# C container monitor (below).
+packages=(python3 python3-venv busybox-static libseccomp2 tini iproute2 ca-certificates gcc libc6-dev zlib1g-dev)
 # For the tests: gcc and libc6-dev also build the static probe run inside containers
 # (tests/probe), runc is the runtime the conformance tests compare ketch's with.
 [ "$with_tests" = 1 ] && packages+=(runc)
@@ -60,7 +61,7 @@ monitor_src="$repo/ketch/monitor/cmonitor/monitor.c"
 monitor_bin="$repo/ketch/monitor/cmonitor/ketch-monitor"
 if [ ! -x "$monitor_bin" ] || [ "$monitor_src" -nt "$monitor_bin" ]; then
     if gcc -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
-            -o "$monitor_bin.tmp" "$monitor_src"; then
+            -o "$monitor_bin.tmp" "$monitor_src" -lz; then
         mv -f "$monitor_bin.tmp" "$monitor_bin"
     else
         rm -f "$monitor_bin.tmp"

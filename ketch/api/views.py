@@ -7,6 +7,7 @@ missing keys; these functions do the same, in Docker's field order.
 import time
 
 from ketch import timefmt
+from ketch.engine import logconfig
 from ketch.engine.images import Image
 from ketch.engine.containers.bundle import Paths
 from ketch.engine.containers.records import ContainerRecord
@@ -99,7 +100,16 @@ def host_config(rec: ContainerRecord) -> dict:
         if key in out and value is not None and value != "":
             out[key] = value
     out["Runtime"] = rec.runtime
+    out["LogConfig"] = logconfig.normalize(hc.get("LogConfig"))  # records from before it was stored so
     return out
+
+
+def _log_path(rec: ContainerRecord, paths: Paths) -> str:
+    """moby sets LogPath when the json-file logger first starts: empty before the first
+    start, and for any other driver."""
+    driver = logconfig.normalize(rec.host_config.get("LogConfig"))["Type"]
+    started = rec.state.started_at != timefmt.ZERO
+    return paths.log_path(rec.id) if started and driver == logconfig.JSON_FILE else ""
 
 
 def container_json(rec: ContainerRecord, paths: Paths, size_rw: int | None = None,
@@ -109,7 +119,7 @@ def container_json(rec: ContainerRecord, paths: Paths, size_rw: int | None = Non
         "Id": rec.id, "Created": rec.created, "Path": rec.path, "Args": rec.args,
         "State": rec.state.to_docker(), "Image": rec.image_id,
         "ResolvConfPath": f"{data}/resolv.conf", "HostnamePath": f"{data}/hostname",
-        "HostsPath": f"{data}/hosts", "LogPath": paths.log_path(rec.id), "Name": "/" + rec.name,
+        "HostsPath": f"{data}/hosts", "LogPath": _log_path(rec, paths), "Name": "/" + rec.name,
         "RestartCount": rec.restart_count, "Driver": DRIVER, "Platform": "linux",
         "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": None,
         "HostConfig": host_config(rec),

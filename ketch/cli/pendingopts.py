@@ -1,5 +1,5 @@
 """``run``/``create`` flags for features ketchd does not implement yet: volumes, ports,
-networks, links, DNS, logging drivers, restart policies, tmpfs and namespace modes.
+networks, links, DNS, logging drivers and options, restart policies, tmpfs and namespace modes.
 
 They are parsed into the fields docker/cli sends, so the daemon's answer names what is
 not supported (and a real dockerd behind ``-H`` gets what it expects). Parsing is the

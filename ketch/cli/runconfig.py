@@ -181,6 +181,8 @@ def build(opts: dict, args: list[str], detach: bool) -> dict:
         "Volumes": None, "WorkingDir": opts["workdir"], "Entrypoint": entrypoint,
         "Labels": labels, "HostConfig": host_config,
     }
+    if opts["log-driver"] == "none" and opts["log-opt"]:  # docker/cli's parseLoggingOpts
+        raise ConfigError("invalid logging opts for driver none")
     pendingopts.apply(opts, config)
     if opts["stop-signal"]:
         config["StopSignal"] = opts["stop-signal"]

@@ -5,6 +5,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from ketch.engine import logconfig, unsupported
 from ketch.errors import InvalidArgument
 
 DEFAULT_HOST = "unix:///run/ketch/ketch.sock"
@@ -24,6 +25,7 @@ class DaemonConfig:
     add_runtimes: tuple[str, ...] = ()
     init_path: str | None = None
     cgroup_parent: str = "/ketch"
+    log_config: dict = field(default_factory=lambda: logconfig.normalize(None))  # containers' default
 
     def socket_paths(self) -> list[str]:
         out = []
@@ -50,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="register an additional OCI compatible runtime")
     p.add_argument("--init-path", help="path to the docker-init binary")
     p.add_argument("--cgroup-parent", help="parent cgroup for all containers (default /ketch)")
+    p.add_argument("--log-driver", help="default driver for container logs (json-file, none)")
+    p.add_argument("--log-opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="default log driver options for containers")
     p.add_argument("-v", "--version", action="store_true", help="print version information and quit")
     return p
 
@@ -65,7 +70,7 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
             raise InvalidArgument(f"unable to configure the daemon with file {args.config_file}: {exc}") from None
     elif args.config_file != DEFAULT_CONFIG_FILE:
         raise InvalidArgument(f"open {args.config_file}: no such file or directory")
-    for key in ("hosts", "data-root", "exec-root", "debug", "default-runtime"):
+    for key in ("hosts", "data-root", "exec-root", "debug", "default-runtime", "log-driver"):
         flag = getattr(args, key.replace("-", "_"))
         if flag is not None and key in file_doc:
             raise InvalidArgument(
@@ -81,5 +86,21 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
         add_runtimes=tuple(args.add_runtime),
         init_path=args.init_path or file_doc.get("init-path"),
         cgroup_parent=args.cgroup_parent or file_doc.get("cgroup-parent") or "/ketch",
+        log_config=_log_config(args, file_doc),
     )
     return cfg, args
+
+
+def _log_config(args: argparse.Namespace, file_doc: dict) -> dict:
+    """The containers' default LogConfig, checked as a container's is (dockerd does not
+    start with a bad one)."""
+    opts = dict(file_doc.get("log-opts") or {})
+    opts.update(o.partition("=")[::2] for o in args.log_opt)
+    lc = logconfig.normalize({"Type": args.log_driver or file_doc.get("log-driver") or "", "Config": opts})
+    if lc["Type"] in unsupported.DOCKER_LOG_DRIVERS:
+        raise InvalidArgument(f'log-driver "{lc["Type"]}" {unsupported.SUFFIX}')
+    if lc["Type"] == logconfig.NONE and lc["Config"]:
+        raise InvalidArgument("invalid logging opts for driver none")
+    logconfig.validate(lc)
+    logconfig.settings(lc)
+    return lc

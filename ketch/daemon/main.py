@@ -64,11 +64,11 @@ class Daemon:
         self.lifecycle = Lifecycle(self.registry, StateMachine(self.events, self.registry.save),
                                    bundles, self.launcher, self.runtimes, Waiters(self.events))
         self.containers = ContainerService(self.registry, self.images, self.snapshots,
-                                           self.lifecycle)
+                                           self.lifecycle, cfg.log_config)
         self.system = SystemService(self.registry, self.images, self.runtimes,
                                     data_root=cfg.data_root, debug=cfg.debug,
                                     cgroup_version=self.cgroup_version.removeprefix("v"),
-                                    init_path=cfg.init_path)
+                                    init_path=cfg.init_path, logging_driver=cfg.log_config["Type"])
         self.execs = ExecService(self.registry, self.launcher, self.events, self.paths,
                                  self.runtimes)
         self.server = build_server(self.containers, self.images, self.system, self.events,

@@ -1,14 +1,21 @@
 """Reading a container's json-file log: filters, ``tail``, and ``follow``.
 
+The log is the live file and the files rotated out of it (``<path>.N``, ``<path>.N.gz``;
+``ketch/monitor/logfile.py`` draws them): they are read oldest first, the live one
+last, and ``tail`` counts lines across all of them from the end, as moby's reader does.
+
 ``follow`` polls the file: the monitor appends whole lines, so a reader never sees a
-torn entry, and polling keeps the order exact without a second channel.
+torn entry, and polling keeps the order exact without a second channel. When the live
+file is rotated away, the follower finishes the file it holds, reads the files rotated
+after it (several rotations may pass between two polls), then opens the new live one.
 """
 
 import asyncio
+import gzip
 import json
 import os
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, BinaryIO, Callable
 from urllib.parse import quote_plus
 
 from ketch.engine import tailfile
@@ -59,27 +66,114 @@ def _decode(line: bytes, opts: LogOptions) -> LogEntry | None:
     return LogEntry(stream, doc.get("time", ""), doc.get("log", "").encode(), pairs)
 
 
+def rotated(path: str) -> list[str]:
+    """The files rotated out of the log at ``path``, newest (.1) first; a plain .N is
+    taken over its .N.gz (both exist only while .N is being compressed)."""
+    directory, base = os.path.split(path)
+    found: dict[int, str] = {}
+    try:
+        names = os.listdir(directory or ".")
+    except FileNotFoundError:
+        return []
+    for name in names:
+        if not name.startswith(base + "."):
+            continue
+        rest = name[len(base) + 1:]
+        number = rest.removesuffix(".gz")
+        if number.isdigit() and (number not in found or not rest.endswith(".gz")):
+            found[int(number)] = os.path.join(directory, name)
+    return [found[n] for n in sorted(found)]
+
+
+def _file_lines(path: str, lines: int) -> list[bytes]:
+    """The last ``lines`` lines (all if < 0) of a rotated file."""
+    if not path.endswith(".gz"):
+        return tailfile.read_tail(path, lines)[0]
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, OSError, EOFError):  # removed by a rotation, or damaged
+        return []
+    out = data.split(b"\n")[:-1]
+    return out if lines < 0 else out[-lines:] if lines else []
+
+
+def _older_lines(path: str, live: BinaryIO | None, lines: int) -> list[bytes]:
+    """The last ``lines`` lines (all if < 0) of the rotated files, oldest first. A file
+    that is the one open as ``live`` (rotated since it was opened) is not read twice."""
+    inode = os.fstat(live.fileno()).st_ino if live else None
+    out: list[bytes] = []
+    for name in rotated(path):
+        if lines >= 0 and len(out) >= lines:
+            break
+        try:
+            if inode is not None and os.stat(name).st_ino == inode:
+                continue
+        except FileNotFoundError:
+            continue
+        got = _file_lines(name, lines - len(out) if lines >= 0 else -1)
+        out = got + out
+    return out
+
+
+def _read_from(path: str, opts: LogOptions) -> tuple[list[LogEntry], BinaryIO | None, int]:
+    """The entries asked for, the live file (open) and the offset a follower goes on from."""
+    try:
+        live: BinaryIO | None = open(path, "rb")
+    except FileNotFoundError:
+        live = None
+    try:
+        # Docker takes the last lines of the files first, then filters them; the tail is
+        # found from the end of each file, so its cost does not grow with the log.
+        lines, end = tailfile.read_tail_of(live, opts.tail) if live else ([], 0)
+        if opts.tail < 0 or len(lines) < opts.tail:
+            lines = _older_lines(path, live, opts.tail - len(lines) if opts.tail >= 0 else -1) + lines
+    except BaseException:
+        if live:
+            live.close()
+        raise
+    return [e for e in (_decode(line, opts) for line in lines) if e], live, end
+
+
 def _read_all(path: str, opts: LogOptions) -> tuple[list[LogEntry], int]:
-    # Docker takes the last lines of the file first, then filters them; the tail is
-    # found from the end of the file, so its cost does not grow with the log.
-    lines, end = tailfile.read_tail(path, opts.tail)
-    return [e for e in (_decode(line, opts) for line in lines) if e], end
+    entries, live, end = _read_from(path, opts)
+    if live:
+        live.close()
+    return entries, end
+
+
+def _rotated_after(path: str, f: BinaryIO) -> list[bytes]:
+    """The lines of the files rotated after ``f``, oldest first: those newer than ``f``'s
+    own (found by its inode; none if it is no longer among them, gzipped or removed)."""
+    inode = os.fstat(f.fileno()).st_ino
+    names = rotated(path)
+    for i, name in enumerate(names):
+        try:
+            if os.stat(name).st_ino == inode:
+                return [line for newer in reversed(names[:i]) for line in _file_lines(newer, -1)]
+        except FileNotFoundError:
+            continue
+    return []
+
+
+def _replaced(path: str, f: BinaryIO) -> bool:
+    """The live file is no longer ``f``: it was rotated away (or the log removed)."""
+    try:
+        return os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
+    except FileNotFoundError:
+        return False
 
 
 async def read(path: str, opts: LogOptions, running: Callable[[], bool]) -> AsyncIterator[LogEntry]:
-    entries, offset = await asyncio.to_thread(_read_all, path, opts)
-    for entry in entries:
-        yield entry
-    if not opts.follow:
-        return
-    pending = b""
-    # One open file for the whole follow, as Docker's reader has: the container may be
-    # removed (its log deleted) before a slow client has read everything.
+    entries, f, offset = await asyncio.to_thread(_read_from, path, opts)
     try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        return
-    with f:
+        for entry in entries:
+            yield entry
+        if not opts.follow or f is None:
+            return
+        # One open file at a time, as Docker's reader has: the container may be removed
+        # (its log deleted) before a slow client has read everything.
+        pending = b""
         f.seek(offset)
         while True:
             alive = running()
@@ -91,10 +185,25 @@ async def read(path: str, opts: LogOptions, running: Callable[[], bool]) -> Asyn
                     entry = _decode(line, opts)
                     if entry:
                         yield entry
+            elif _replaced(path, f):
+                try:
+                    new = open(path, "rb")
+                except FileNotFoundError:  # between the rename and the new file
+                    await asyncio.sleep(POLL_INTERVAL)
+                    continue
+                for line in await asyncio.to_thread(_rotated_after, path, f):
+                    entry = _decode(line, opts)
+                    if entry:
+                        yield entry
+                f.close()
+                f, pending = new, b""
             elif not alive:
                 return
             else:
                 await asyncio.sleep(POLL_INTERVAL)
+    finally:
+        if f is not None:
+            f.close()
 
 
 def size(path: str) -> int:

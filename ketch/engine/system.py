@@ -25,7 +25,7 @@ from ketch.errors import InvalidArgument
 class SystemService:
     def __init__(self, registry: Registry, images: ImageService, runtimes: Runtimes, *,
                  data_root: str, cgroup_version: str, debug: bool,
-                 init_path: str | None = None) -> None:
+                 init_path: str | None = None, logging_driver: str = "json-file") -> None:
         self.registry = registry
         self.images = images
         self.runtimes = runtimes
@@ -33,6 +33,7 @@ class SystemService:
         self.cgroup_version = cgroup_version  # "1" or "2", as docker info prints it
         self.debug = debug
         self.init_path = init_path  # daemon.json init-path; None: docker-init or tini on PATH
+        self.logging_driver = logging_driver  # the containers' default (daemon.json log-driver)
 
     def info(self) -> dict:
         doc = info_doc(
@@ -45,6 +46,7 @@ class SystemService:
         doc["RuncCommit"] = _commit(runtime["Details"]["GitCommit"] if runtime else "")
         doc["InitCommit"] = _commit(init["Details"]["GitCommit"] if init else "")
         doc["InitBinary"] = self.init_path or "docker-init"
+        doc["LoggingDriver"] = self.logging_driver
         return doc
 
     def components(self) -> tuple[dict | None, dict | None]:
@@ -122,7 +124,7 @@ def info_doc(*, containers: list, images: int, data_root: str, name: str, runtim
         "ContainersPaused": paused, "ContainersStopped": len(containers) - running - paused,
         "Images": images, "Driver": "overlay2", "DriverStatus": [["Backing Filesystem", backing_fs]],
         "Plugins": {"Volume": ["local"], "Network": ["null"], "Authorization": None,
-                    "Log": ["json-file"]},
+                    "Log": ["json-file", "none"]},
         "MemoryLimit": host.memory_limit, "SwapLimit": host.swap_limit,
         "CpuCfsPeriod": host.cpu_cfs, "CpuCfsQuota": host.cpu_cfs, "CPUShares": host.cpu_shares,
         "CPUSet": host.cpuset, "PidsLimit": host.pids_limit, "IPv4Forwarding": host.ipv4_forwarding,

@@ -7,6 +7,7 @@ Only whole lines count: bytes after the last newline are a line still being writ
 """
 
 import os
+from typing import BinaryIO
 
 BLOCK = 64 * 1024
 
@@ -55,9 +56,14 @@ def read_tail(path: str, lines: int, block: int = BLOCK) -> tuple[list[bytes], i
     except FileNotFoundError:
         return [], 0
     with f:
-        fd = f.fileno()
-        end = complete_end(fd, os.fstat(fd).st_size, block)
-        start = 0 if lines < 0 else tail_start(fd, end, lines, block)
-        f.seek(start)
-        data = f.read(end - start)  # a buffered read: no 2 GiB cap as with one pread
+        return read_tail_of(f, lines, block)
+
+
+def read_tail_of(f: BinaryIO, lines: int, block: int = BLOCK) -> tuple[list[bytes], int]:
+    """read_tail on an open file (left open, positioned past the lines)."""
+    fd = f.fileno()
+    end = complete_end(fd, os.fstat(fd).st_size, block)
+    start = 0 if lines < 0 else tail_start(fd, end, lines, block)
+    f.seek(start)
+    data = f.read(end - start)  # a buffered read: no 2 GiB cap as with one pread
     return data.split(b"\n")[:-1], end

@@ -16,7 +16,8 @@ Accepted on purpose, with the reason:
   OnBuild, Shell, ArgsEscaped: metadata for builds and Windows; no run-time meaning.
   ContainerIDFile: written by the client (docker run --cidfile), never by the daemon.
   UsernsMode "host": no user namespace, which is what ketch does.
-  LogConfig.Type "json-file": ketch keeps its logs the way that driver does.
+  LogConfig.Type "json-file" and "none" with max-size, max-file, compress (logconfig.py
+    checks them as moby does; an unknown driver name gets dockerd's message there).
 """
 
 from dataclasses import dataclass
@@ -45,6 +46,18 @@ def _no_healthcheck(value: object) -> bool:
     return value.get("Test") == ["NONE"] and _all_unset(rest)
 
 
+# Docker's drivers ketch does not have (json-file and none it has; any other name is
+# not a driver at all, and gets dockerd's "error looking up logging plugin" from logconfig.py).
+DOCKER_LOG_DRIVERS = ("local", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
+                      "etwlogs", "gcplogs", "logentries")
+# json-file options ketch's writer does not do (attributes on each entry, the copier's mode)
+LOG_OPTS_MISSING = ("labels", "labels-regex", "env", "env-regex", "tag", "mode", "max-buffer-size")
+
+
+def _log_opts_missing(value: object) -> list[str]:
+    return sorted(k for k in value if k in LOG_OPTS_MISSING) if isinstance(value, dict) else []
+
+
 def _default_list(defaults: tuple[str, ...]) -> Callable[[object], bool]:
     return lambda value: value is None or list(value) == list(defaults)
 
@@ -55,6 +68,7 @@ class Row:
     flag: str  # the docker flag that sets it, for the message
     values: tuple = ()  # accepted values besides null (a mode's names); shown when refused
     accepts: Callable[[object], bool] = unset
+    names: Callable[[object], object] | None = None  # what the message shows of a refused value
 
     def refuses(self, value: object) -> bool:
         if self.values:
@@ -62,7 +76,9 @@ class Row:
         return not self.accepts(value)
 
     def message(self, value: object) -> str:
-        shown = f' "{value}"' if self.values else ""
+        if self.names:
+            value = self.names(value)
+        shown = f' "{value}"' if self.values or self.names else ""
         return f"{self.path}{shown} ({self.flag}) {SUFFIX}"
 
 
@@ -106,8 +122,10 @@ HOST_ROWS = (
     Row("HostConfig.DnsOptions", "--dns-option"),
     Row("HostConfig.DnsSearch", "--dns-search"),
     Row("HostConfig.ExtraHosts", "--add-host"),
-    Row("HostConfig.LogConfig.Type", "--log-driver", values=("", "json-file")),
-    Row("HostConfig.LogConfig.Config", "--log-opt"),
+    Row("HostConfig.LogConfig.Type", "--log-driver", accepts=lambda v: v not in DOCKER_LOG_DRIVERS,
+        names=lambda v: v),
+    Row("HostConfig.LogConfig.Config", "--log-opt", accepts=lambda v: not _log_opts_missing(v),
+        names=lambda v: _log_opts_missing(v)[0]),
     Row("HostConfig.IpcMode", "--ipc", values=("", "private")),
     Row("HostConfig.PidMode", "--pid", values=("",)),
     Row("HostConfig.UTSMode", "--uts", values=("",)),

@@ -29,7 +29,7 @@ import json
 import os
 import sys
 
-from ketch.monitor.protocol import RuntimeSpec
+from ketch.monitor.protocol import LogSpec, RuntimeSpec
 
 SOURCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cmonitor")
 DEFAULT_BINARY = os.path.join(SOURCE_DIR, "ketch-monitor")
@@ -53,6 +53,16 @@ def runtime_command(spec: RuntimeSpec, root: str) -> tuple[list[str], str]:
     if spec.path:
         return [spec.path, *spec.args, "--root", os.path.join(root, spec.name)], "cli"
     return [sys.executable, "-I", "-S", "-c", RUNTIME_CODE, PACKAGE_ROOT, "--root", root], "ketch"
+
+
+def log_args(spec: LogSpec) -> list[str]:
+    """The C monitor's flags for the log's driver and rotation (the path goes as --log-path)."""
+    args = ["--log-driver", spec.driver]
+    if spec.max_size > 0:
+        args += ["--log-max-size", str(spec.max_size), "--log-max-file", str(spec.max_file)]
+    if spec.compress:
+        args.append("--log-compress")
+    return args
 
 
 def delete_request(req) -> str:

@@ -67,7 +67,7 @@ class Monitor:
         self.paused = False
         self.abandoned = False  # the creator went away before "start": nobody will start it
         self.handed_over = False  # the exec to the C monitor was tried (it returned: failed)
-        self.log = JsonFileWriter(req.log_path)
+        self.log = JsonFileWriter(req.log_path, req.log)
         self.creator = self._add_client(first, subscribed=True)
         self._exits = ChildExits()
         self.sel.register(self._exits.fd, selectors.EVENT_READ, self._on_signal)
@@ -308,7 +308,9 @@ class Monitor:
         req = self.req
         h = handover.Handover(path)
         h.arg("--id", req.id, "--pid", str(self.pid), "--state-dir", req.state_dir)
-        h.fd("--log-fd", self.log.fileno())
+        if self.log.fileno() >= 0:
+            h.fd("--log-fd", self.log.fileno())
+        h.arg("--log-path", req.log_path, *handover.log_args(req.log))
         h.fd("--listener", self.listener.fileno())
         for fd, stream in self.outputs.items():
             h.fd(f"--{stream}", fd)

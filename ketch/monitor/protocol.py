@@ -165,6 +165,27 @@ class RuntimeSpec:
 
 
 @dataclass(frozen=True)
+class LogSpec:
+    """How the monitor writes the container's log: ``json-file`` (rotated when a write
+    finds it at ``max_size`` bytes or more, ``max_file`` files kept, rotated files
+    gzipped if ``compress``) or ``none`` (nothing written)."""
+    driver: str = "json-file"
+    max_size: int = -1
+    max_file: int = 1
+    compress: bool = False
+
+    @classmethod
+    def from_json(cls, doc: dict | None) -> "LogSpec":
+        doc = doc or {}
+        return cls(doc.get("driver", "json-file"), int(doc.get("max_size", -1)),
+                   int(doc.get("max_file", 1)), bool(doc.get("compress")))
+
+    def to_json(self) -> dict:
+        return {"driver": self.driver, "max_size": self.max_size, "max_file": self.max_file,
+                "compress": self.compress}
+
+
+@dataclass(frozen=True)
 class MonitorRequest:
     """What ketchd asks of a new monitor: the first line on its connection."""
     id: str
@@ -176,18 +197,20 @@ class MonitorRequest:
     stdin: bool = False
     runtime: RuntimeSpec = RuntimeSpec()
     cgroups_path: str = ""  # where to look for an OOM kill when the container exits
+    log: LogSpec = LogSpec()
 
     @classmethod
     def from_json(cls, doc: dict) -> "MonitorRequest":
         return cls(doc["id"], doc["bundle"], doc["runtime_root"], doc["state_dir"],
                    doc["log_path"], bool(doc.get("tty")), bool(doc.get("stdin")),
-                   RuntimeSpec.from_json(doc.get("runtime")), doc.get("cgroups_path", ""))
+                   RuntimeSpec.from_json(doc.get("runtime")), doc.get("cgroups_path", ""),
+                   LogSpec.from_json(doc.get("log")))
 
     def to_line(self) -> bytes:
         doc = {"id": self.id, "bundle": self.bundle, "runtime_root": self.runtime_root,
                "state_dir": self.state_dir, "log_path": self.log_path, "tty": self.tty,
                "stdin": self.stdin, "runtime": self.runtime.to_json(),
-               "cgroups_path": self.cgroups_path}
+               "cgroups_path": self.cgroups_path, "log": self.log.to_json()}
         return json.dumps(doc).encode() + b"\n"
 
 

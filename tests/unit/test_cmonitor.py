@@ -11,6 +11,7 @@ malformed frames.
 
 import contextlib
 import fcntl
+import gzip
 import json
 import os
 import random
@@ -54,7 +55,7 @@ def binary(tmp_path_factory):
     if shutil.which("gcc") is None:
         pytest.skip("gcc is not installed")
     out = str(tmp_path_factory.mktemp("cmon") / "ketch-monitor")
-    subprocess.run(["gcc", *CFLAGS, "-o", out, os.path.join(SOURCE_DIR, "monitor.c")], check=True)
+    subprocess.run(["gcc", *CFLAGS, "-o", out, os.path.join(SOURCE_DIR, "monitor.c"), "-lz"], check=True)
     return out
 
 
@@ -553,3 +554,41 @@ def test_delete_through_the_fork_server(monitor, tmp_path, answer, long_path):
 def test_delete_falls_back_to_the_cli_without_a_fork_server(monitor, tmp_path):
     m = monitor(extra=("--delete-via", str(tmp_path / "absent.sock"), "{}\n"))
     end(m)  # checks that the runtime's CLI deleted it
+
+
+def _log_files(directory) -> dict[str, bytes]:
+    """Each file of a log directory by name, .gz ones decompressed."""
+    out = {}
+    for name in sorted(os.listdir(directory)):
+        with open(os.path.join(directory, name), "rb") as f:
+            data = f.read()
+        out[name] = gzip.decompress(data) if name.endswith(".gz") else data
+    return out
+
+
+@pytest.mark.parametrize("max_size,max_file,compress", [
+    (1, 1, False), (300, 1, False), (300, 2, False), (1000, 3, False), (700, 4, True), (2000, 2, True)])
+def test_rotation_matches_jsonfilewriter(binary, tmp_path, max_size, max_file, compress):
+    """The C monitor rotates (and gzips) as logfile.JsonFileWriter does: the same files,
+    the same entries in each."""
+    rng = random.Random(max_size * 10 + max_file)
+    records, ns = [], 10**18
+    for _ in range(60):
+        stream = rng.choice(["stdout", "stderr"])
+        lines = b"".join(b"x" * rng.randrange(0, 200) + b"\n" for _ in range(rng.randrange(0, 6)))
+        records.append(("W", stream, ns, lines + b"tail" * rng.randrange(0, 3)))
+        ns += 1000
+    records += [("F", "stdout", ns, b""), ("F", "stderr", ns, b"")]
+    c_dir, p_dir = tmp_path / "c", tmp_path / "p"
+    c_dir.mkdir()
+    p_dir.mkdir()
+    opts = ["--log-max-size", str(max_size), "--log-max-file", str(max_file)]
+    subprocess.run([binary, "--replay-log", str(c_dir / "id-json.log"), *opts,
+                    *(["--log-compress"] if compress else [])], input=trace_bytes(records), check=True)
+    w = JsonFileWriter(str(p_dir / "id-json.log"), proto.LogSpec("json-file", max_size, max_file, compress))
+    for kind, stream, t, data in records:
+        w.write(stream, data, t) if kind == "W" else w.flush(stream, t)
+    w.close()
+    python = _log_files(p_dir)
+    assert len(python) == max_file
+    assert _log_files(c_dir) == python

@@ -90,3 +90,70 @@ def test_time_field(tmp_path, ns, text):
     w.write("stdout", b"x\n", ns)
     w.close()
     assert _entries(path)[0]["time"] == text
+
+
+# -- rotation (moby's loggerutils.LogFile) -------------------------------------------------
+
+from ketch.monitor.protocol import LogSpec  # noqa: E402
+
+
+def _write_lines(w, count):
+    for i in range(count):
+        w.write("stdout", b"%03d\n" % i, NOW)
+
+
+def _all_logs(tmp_path):
+    import gzip
+    out = {}
+    for p in sorted(tmp_path.iterdir()):
+        data = gzip.decompress(p.read_bytes()) if p.name.endswith(".gz") else p.read_bytes()
+        out[p.name] = [json.loads(line)["log"] for line in data.splitlines()]
+    return out
+
+
+def test_a_full_file_rotates_before_the_next_entry(tmp_path):
+    size = len(LINE.replace(b"o1", b"000"))
+    w = JsonFileWriter(str(tmp_path / "c-json.log"), LogSpec("json-file", 2 * size, 3))
+    _write_lines(w, 7)
+    w.close()
+    assert _all_logs(tmp_path) == {"c-json.log": ["006\n"], "c-json.log.1": ["004\n", "005\n"],
+                                   "c-json.log.2": ["002\n", "003\n"]}
+
+
+def test_an_entry_may_pass_the_limit(tmp_path):
+    w = JsonFileWriter(str(tmp_path / "c-json.log"), LogSpec("json-file", 10, 2))
+    w.write("stdout", b"x" * 100 + b"\n", NOW)
+    w.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["c-json.log"]
+
+
+def test_max_file_1_empties_the_live_file(tmp_path):
+    w = JsonFileWriter(str(tmp_path / "c-json.log"), LogSpec("json-file", 1, 1))
+    _write_lines(w, 3)
+    w.close()
+    assert _all_logs(tmp_path) == {"c-json.log": ["002\n"]}
+
+
+def test_compress_gzips_rotated_files(tmp_path):
+    w = JsonFileWriter(str(tmp_path / "c-json.log"), LogSpec("json-file", 1, 3, True))
+    _write_lines(w, 4)
+    w.close()
+    assert _all_logs(tmp_path) == {"c-json.log": ["003\n"], "c-json.log.1.gz": ["002\n"],
+                                   "c-json.log.2.gz": ["001\n"]}
+
+
+def test_rotation_starts_from_the_size_already_there(tmp_path):
+    path = tmp_path / "c-json.log"
+    path.write_bytes(LINE * 3)  # a successor (or a restart) finds the file as it was left
+    w = JsonFileWriter(str(path), LogSpec("json-file", len(LINE) * 3, 2))
+    _write_lines(w, 1)
+    w.close()
+    assert _all_logs(tmp_path) == {"c-json.log": ["000\n"], "c-json.log.1": ["o1\n"] * 3}
+
+
+def test_none_writes_nothing(tmp_path):
+    w = JsonFileWriter(str(tmp_path / "c-json.log"), LogSpec("none"))
+    _write_lines(w, 3)
+    w.flush("stdout", NOW)
+    w.close()
+    assert list(tmp_path.iterdir()) == []

@@ -7,6 +7,8 @@ query. Docker applies `tail` to the file's lines first, and only then drops line
 of the streams not asked for, and lines outside since/until.
 """
 
+import os
+
 import pytest
 
 from ketch.engine.logs import LogEntry, LogOptions, _read_all
@@ -91,3 +93,99 @@ def test_details_is_mobys_attrs_string(tmp_path):
     assert with_attrs.details() == b"E1=x+y,a=b,foo=bar"
     assert plain.details() == b""  # dockerd: "--details" then puts a lone space before the line
     assert LogEntry(1, "", b"", (("k/=&", "a,b~"),)).details() == b"k%2F%3D%26=a%2Cb~"
+
+
+# -- across rotated files ----------------------------------------------------------------
+
+def _line(i: int) -> bytes:
+    return b'{"log":"l%d\\n","stream":"stdout","time":"2026-11-22T22:48:%02d.5Z"}\n' % (i, i)
+
+
+def _rotated_log(tmp_path, gz: bool):
+    """l0-l2 in .2, l3-l5 in .1, l6-l8 live: what max-file=3 leaves after two rotations."""
+    import gzip
+    path = tmp_path / "c-json.log"
+    for n, first in ((2, 0), (1, 3)):
+        data = b"".join(_line(i) for i in range(first, first + 3))
+        if gz:
+            (tmp_path / f"c-json.log.{n}.gz").write_bytes(gzip.compress(data))
+        else:
+            (tmp_path / f"c-json.log.{n}").write_bytes(data)
+    path.write_bytes(b"".join(_line(i) for i in range(6, 9)))
+    return path
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("opts,want", [
+    ({}, list(range(9))), ({"tail": 2}, [7, 8]), ({"tail": 3}, [6, 7, 8]), ({"tail": 5}, [4, 5, 6, 7, 8]),
+    ({"tail": 7}, list(range(2, 9))), ({"tail": 100}, list(range(9))), ({"tail": 0}, []),
+    ({"since_ns": parse_ns("2026-11-22T22:48:02Z"), "until_ns": parse_ns("2026-11-22T22:48:05Z")}, [2, 3, 4]),
+])
+def test_read_across_rotated_files(tmp_path, gz, opts, want):
+    path = _rotated_log(tmp_path, gz)
+    entries, _ = _read_all(str(path), LogOptions(**opts))
+    assert [e.data for e in entries] == [b"l%d\n" % i for i in want]
+
+
+def test_a_file_being_compressed_is_read_once(tmp_path):
+    """.1 and .1.gz both exist while the monitor compresses: the plain one is read."""
+    import gzip
+    path = _rotated_log(tmp_path, gz=False)
+    (tmp_path / "c-json.log.1.gz").write_bytes(gzip.compress((tmp_path / "c-json.log.1").read_bytes()))
+    (tmp_path / "c-json.log.2.gz.tmp").write_bytes(b"half a gzip")
+    entries, _ = _read_all(str(path), LogOptions())
+    assert [e.data for e in entries] == [b"l%d\n" % i for i in range(9)]
+
+
+def test_follow_goes_on_after_a_rotation(tmp_path):
+    import asyncio
+    from ketch.engine import logs
+    path = tmp_path / "c-json.log"
+    path.write_bytes(_line(0))
+    state = {"running": True}
+
+    async def scenario():
+        got = []
+        reader = logs.read(str(path), LogOptions(follow=True), lambda: state["running"])
+        got.append((await reader.__anext__()).data)
+        with open(path, "ab") as f:  # the rest of the old file, then the rotation
+            f.write(_line(1))
+        os.rename(path, str(path) + ".1")
+        path.write_bytes(_line(2))
+        got.append((await reader.__anext__()).data)
+        got.append((await reader.__anext__()).data)
+        state["running"] = False
+        async for entry in reader:
+            got.append(entry.data)
+        return got
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 10)) == [b"l0\n", b"l1\n", b"l2\n"]
+
+
+def test_follow_reads_the_files_rotated_between_two_polls(tmp_path):
+    import asyncio
+    from ketch.engine import logs
+    path = tmp_path / "c-json.log"
+    path.write_bytes(_line(0))
+    state = {"running": True}
+
+    async def scenario():
+        got = []
+        reader = logs.read(str(path), LogOptions(follow=True), lambda: state["running"])
+        got.append((await reader.__anext__()).data)
+        # two rotations (max-file=3) before the follower looks again
+        with open(path, "ab") as f:
+            f.write(_line(1))
+        os.rename(path, str(path) + ".1")
+        path.write_bytes(_line(2))
+        os.rename(str(path) + ".1", str(path) + ".2")
+        os.rename(path, str(path) + ".1")
+        path.write_bytes(_line(3))
+        for _ in range(3):
+            got.append((await reader.__anext__()).data)
+        state["running"] = False
+        async for entry in reader:
+            got.append(entry.data)
+        return got
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 10)) == [b"l0\n", b"l1\n", b"l2\n", b"l3\n"]

@@ -114,3 +114,12 @@ def test_monitor_request_round_trip():
                                runtime=proto.RuntimeSpec("runc", "/usr/sbin/runc", ("--x",)),
                                cgroups_path="/ketch/c")
     assert proto.MonitorRequest.from_json(json.loads(req.to_line())) == req
+
+
+def test_monitor_request_carries_the_log_spec():
+    req = proto.MonitorRequest("c" * 64, "/b", "/r", "/s", "/l",
+                               log=proto.LogSpec("json-file", 10_000_000, 3, True))
+    assert proto.MonitorRequest.from_json(json.loads(req.to_line())) == req
+    doc = json.loads(req.to_line())
+    del doc["log"]  # a ketchd from before log options: json-file, never rotated
+    assert proto.MonitorRequest.from_json(doc).log == proto.LogSpec("json-file", -1, 1, False)

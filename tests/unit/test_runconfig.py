@@ -298,3 +298,19 @@ def test_publish_volume_and_restart_land_in_dockers_fields():
     assert (hc["Binds"], body["Volumes"]) == (["/tmp:/mnt:ro"], {"/data": {}})
     assert hc["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
     assert (hc["NetworkMode"], body["NetworkingConfig"]) == ("none", {"EndpointsConfig": {}})
+
+
+@pytest.mark.parametrize("argv,log_config", [
+    (["busybox"], {"Type": "", "Config": {}}),
+    (["--log-driver", "none", "busybox"], {"Type": "none", "Config": {}}),
+    (["--log-opt", "max-size=10m", "--log-opt", "max-file=3", "busybox"],
+     {"Type": "", "Config": {"max-size": "10m", "max-file": "3"}}),
+])
+def test_log_flags(argv, log_config):
+    assert run(argv)["HostConfig"]["LogConfig"] == log_config
+
+
+def test_log_opts_for_the_none_driver_are_refused():
+    with pytest.raises(runconfig.ConfigError) as exc:  # docker/cli's parseLoggingOpts
+        run(["--log-driver", "none", "--log-opt", "max-size=1m", "busybox"])
+    assert str(exc.value) == "invalid logging opts for driver none"

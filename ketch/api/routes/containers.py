@@ -274,6 +274,7 @@ class ContainerRoutes:
         stdout, stderr = request.flag("stdout"), request.flag("stderr")
         if not stdout and not stderr:
             raise errors.InvalidArgument("Bad parameters: you must choose at least one stream")
+        path = self.svc.readable_log(rec)
         tail = request.arg("tail") or "all"
         try:
             tail_n = -1 if tail == "all" else int(tail)
@@ -285,7 +286,6 @@ class ContainerRoutes:
         timestamps, details = request.flag("timestamps"), request.flag("details")
         resp = StreamResponse(200, content_type=_stream_type(request, tty))
         await resp.prepare(request)
-        path = self.svc.log_path(rec)
         async for entry in logreader.read(path, opts, lambda: rec.running):
             data = entry.data
             if details:  # moby: the attributes, then the time, go before the line

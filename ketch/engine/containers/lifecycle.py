@@ -23,6 +23,7 @@ import os
 import signal
 
 from ketch import errors, signals, timefmt
+from ketch.engine import logconfig
 from ketch.engine.containers import state as S
 from ketch.engine.containers.attach import Attachments
 from ketch.engine.containers.bundle import Bundles, Paths
@@ -106,12 +107,13 @@ class Lifecycle:
     async def _launch(self, rec: ContainerRecord, exec_dir: str,
                       cgroups_path: str) -> tuple[MonitorHandle, int, str]:
         cfg = rec.config
+        log = logconfig.monitor_spec(rec.host_config.get("LogConfig"))
         handle = await self.launcher.spawn(proto.MonitorRequest(
             id=rec.id, bundle=exec_dir, runtime_root=self.paths.runtime_root, state_dir=exec_dir,
             log_path=self.paths.log_path(rec.id), tty=bool(cfg.get("Tty")),
             stdin=bool(cfg.get("OpenStdin")),
             runtime=proto.RuntimeSpec.from_json(self.runtimes.spec(rec.runtime)),
-            cgroups_path=cgroups_path))
+            cgroups_path=cgroups_path, log=log))
         self._wire(rec.id, handle)
         try:
             event = await handle.next_event((proto.CREATED, proto.ERROR))

@@ -14,7 +14,7 @@ import secrets
 import signal
 
 from ketch import errors, timefmt
-from ketch.engine import hostconfig, names, resources, unsupported
+from ketch.engine import hostconfig, logconfig, names, resources, unsupported
 from ketch.engine.containers import state as S
 from ketch.engine.containers.archive import ContainerFiles
 from ketch.engine.containers.attach import OutputQueue
@@ -79,8 +79,9 @@ def merge_config(user: dict, image: dict) -> dict:
 
 class ContainerService:
     def __init__(self, registry: Registry, images: ImageService, snapshots: OverlaySnapshotter,
-                 lifecycle: Lifecycle) -> None:
+                 lifecycle: Lifecycle, log_defaults: dict | None = None) -> None:
         self.registry = registry
+        self.log_defaults = log_defaults  # daemon.json log-driver, log-opts (normalized)
         self.images = images
         self.snapshots = snapshots
         self.lifecycle = lifecycle
@@ -136,6 +137,8 @@ class ContainerService:
             raise errors.InvalidArgument("No command specified")
         host_config = dict(body.get("HostConfig") or {})
         hostconfig.validate(host_config, os.cpu_count() or 1)
+        host_config["LogConfig"] = logconfig.normalize(host_config.get("LogConfig"), self.log_defaults)
+        logconfig.validate(host_config["LogConfig"])
         cid = secrets.token_hex(32)
         config["Hostname"] = config.get("Hostname") or cid[:12]
         name = name or names.generate(self.registry.by_name)
@@ -256,6 +259,13 @@ class ContainerService:
         return self.snapshots.usage(rec.snapshot)
 
     def log_path(self, rec: ContainerRecord) -> str:
+        return self.paths.log_path(rec.id)
+
+    def readable_log(self, rec: ContainerRecord) -> str:
+        """The log to read for ``logs``; moby's ErrReadLogsNotSupported (a 501) when the
+        container's driver keeps none."""
+        if (rec.host_config.get("LogConfig") or {}).get("Type") == logconfig.NONE:
+            raise errors.NotImplementedYet("configured logging driver does not support reading")
         return self.paths.log_path(rec.id)
 
     # -- its processes and files ----------------------------------------------------

@@ -9,7 +9,8 @@
  *                 [--client FD:SUBSCRIBED[:LEFTOVER_FD]]... [--partial-stdout FD]
  *                 [--partial-stderr FD] [--paused] [--cgroups-path C]
  *                 [--runtime-kind ketch|cli] [--delete-via SOCKET LINE] [--trace PATH]
- *                 -- RUNTIME_PREFIX...
+ *                 [--log-driver json-file|none] [--log-max-size N --log-max-file N]
+ *                 [--log-compress] -- RUNTIME_PREFIX...
  *
  * With a terminal, --pty is the master (resize, ^D, stdin) and --stdout the same fd
  * while its output has not ended. RUNTIME_PREFIX is the runtime's command line up to
@@ -29,11 +30,17 @@
  *   - the init exits -> drain output (2 s at most) -> OOM? -> runtime delete ->
  *     unlink monitor.sock -> exit.json -> "exited" -> close, exit 0.
  *
- * Test mode: "ketch-monitor --replay-log PATH" reads a trace (the format --trace writes:
+ * The log is rotated as logfile.py describes (--log-path names it; --log-fd is the live file
+ * the Python side opened). A rotated file is gzipped by a forked child of ours (zlib, no
+ * program run), at a lower priority; the next rotation waits for it, as moby's does.
+ * With --log-driver none nothing is written.
+ *
+ * Test mode: "ketch-monitor --replay-log PATH [LOG OPTIONS]" reads a trace (the format --trace writes:
  * "W <stream> <ns> <len>\n<bytes>" and "F <stream> <ns>\n" records) from stdin and writes
  * the json-file log, so tests can compare it with logfile.JsonFileWriter's.
  *
- * Only libc. Buffers are bounded; every syscall is checked; EINTR is retried.
+ * Only libc, and zlib for the gzip of rotated logs. Buffers are bounded; every syscall is
+ * checked; EINTR is retried.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -52,12 +59,14 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define READ_CHUNK 65536          /* monitor.py reads 64 KiB at a time */
 #define MAX_PARTIAL (16 * 1024)   /* logfile.MAX_PARTIAL */
@@ -189,6 +198,7 @@ struct out {
     size_t len, cap;
     int fd;       /* >= 0: flush here when full; -1: fixed buffer */
     int overflow; /* a fixed buffer ran out of room */
+    uint64_t total; /* bytes put, ever */
 };
 
 static void out_flush(struct out *o) {
@@ -211,6 +221,7 @@ static void out_put(struct out *o, const char *s, size_t n) {
         size_t room = o->cap - o->len, take = n < room ? n : room;
         memcpy(o->buf + o->len, s, take);
         o->len += take;
+        o->total += take;
         s += take;
         n -= take;
     }
@@ -320,7 +331,14 @@ struct stream {
 };
 
 static char log_obuf[65536];
-static struct out logout = {log_obuf, 0, sizeof log_obuf, -1, 0};
+static struct out logout = {log_obuf, 0, sizeof log_obuf, -1, 0, 0};
+static const char *log_path;
+static int log_none;                /* --log-driver none */
+static long long log_max_size = -1; /* -1: never rotated */
+static long long log_max_file = 1;
+static int log_compress;
+static long long log_size;          /* bytes in the live file */
+static pid_t compress_pid;          /* the child gzipping .1, 0 if none */
 static int trace_fd = -1;
 static unsigned char work[MAX_PARTIAL + READ_CHUNK];
 
@@ -334,7 +352,112 @@ static void trace(const char *kind, struct stream *s, int64_t now, const void *d
         warnf("ketch-monitor: writing the trace: %s", strerror(errno));
 }
 
+static void rotated_name(char *out, size_t cap, long long n, int gz) {
+    snprintf(out, cap, "%s.%lld%s", log_path, n, gz ? ".gz" : "");
+}
+
+/* path -> path.gz through path.gz.tmp, then path is removed; 0 on success */
+static int compress_file(const char *path) {
+    char tmp[PATH_MAX + 16], dst[PATH_MAX + 16];
+    static char buf[65536];
+    snprintf(tmp, sizeof tmp, "%s.gz.tmp", path);
+    snprintf(dst, sizeof dst, "%s.gz", path);
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    gzFile gz = out >= 0 ? gzdopen(out, "wb") : NULL;
+    if (!gz) {
+        if (out >= 0)
+            close(out);
+        close(in);
+        return -1;
+    }
+    int bad = 0;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            bad = 1;
+        if (n <= 0)
+            break;
+        if (gzwrite(gz, buf, (unsigned)n) != (int)n) {
+            bad = 1;
+            break;
+        }
+    }
+    close(in);
+    if (gzclose(gz) != Z_OK || bad || rename(tmp, dst) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return unlink(path);
+}
+
+static void wait_compressor(void) {
+    while (compress_pid > 0) {
+        int status;
+        if (waitpid(compress_pid, &status, 0) < 0 && errno == EINTR)
+            continue;
+        compress_pid = 0; /* reaped here, or already by reap() */
+    }
+}
+
+static void start_compressor(void) {
+    char first[PATH_MAX];
+    rotated_name(first, sizeof first, 1, 0);
+    pid_t pid = fork();
+    if (pid < 0) {
+        warnf("ketch-monitor: cannot fork to compress %s: %s", first, strerror(errno));
+        return;
+    }
+    if (pid == 0) { /* holds none of our connections, so none outlives us in it */
+        syscall(SYS_close_range, 3U, ~0U, 0U);
+        if (nice(10) < 0) { /* only a courtesy to the rest of the host */
+        }
+        _exit(compress_file(first) == 0 ? 0 : 1);
+    }
+    compress_pid = pid;
+}
+
+/* logfile.JsonFileWriter._rotate: the files shift, the live one starts empty */
+static void log_rotate(void) {
+    char from[PATH_MAX], to[PATH_MAX];
+    out_flush(&logout);
+    wait_compressor();
+    close(logout.fd);
+    if (log_max_file >= 2) {
+        rotated_name(to, sizeof to, log_max_file - 1, log_compress);
+        if (unlink(to) < 0 && errno != ENOENT)
+            warnf("ketch-monitor: removing %s: %s", to, strerror(errno));
+        for (long long i = log_max_file - 1; i > 1; i--) {
+            rotated_name(from, sizeof from, i - 1, log_compress);
+            rotated_name(to, sizeof to, i, log_compress);
+            if (rename(from, to) < 0 && errno != ENOENT)
+                warnf("ketch-monitor: renaming %s: %s", from, strerror(errno));
+        }
+        rotated_name(to, sizeof to, 1, 0);
+        if (rename(log_path, to) < 0 && errno != ENOENT)
+            warnf("ketch-monitor: renaming %s: %s", log_path, strerror(errno));
+    }
+    logout.fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0640);
+    if (logout.fd < 0) /* the output still reaches attached clients; the log waits */
+        warnf("ketch-monitor: %s: %s", log_path, strerror(errno));
+    log_size = 0;
+    if (log_compress && log_max_file > 1)
+        start_compressor();
+}
+
 static void log_entry(struct stream *s, const unsigned char *d, size_t n, const char *when) {
+    if (log_max_size > 0 && log_size >= log_max_size)
+        log_rotate();
+    if (logout.fd < 0) { /* the live file could not be made at the last rotation: again */
+        logout.fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (logout.fd < 0)
+            return;
+    }
+    uint64_t before = logout.total;
     out_str(&logout, "{\"log\":\"");
     out_json_bytes(&logout, d, n);
     out_str(&logout, "\",\"stream\":\"");
@@ -342,10 +465,13 @@ static void log_entry(struct stream *s, const unsigned char *d, size_t n, const 
     out_str(&logout, "\",\"time\":\"");
     out_str(&logout, when);
     out_str(&logout, "\"}\n");
+    log_size += (long long)(logout.total - before);
 }
 
 static void log_write(struct stream *s, const unsigned char *data, size_t n, int64_t now) {
     trace("W", s, now, data, n);
+    if (log_none)
+        return;
     if (n > READ_CHUNK) /* never: callers read at most READ_CHUNK */
         n = READ_CHUNK;
     char when[64];
@@ -370,7 +496,7 @@ static void log_write(struct stream *s, const unsigned char *data, size_t n, int
 
 static void log_flush(struct stream *s, int64_t now) {
     trace("F", s, now, NULL, 0);
-    if (s->plen == 0)
+    if (s->plen == 0 || log_none)
         return;
     char when[64];
     format_time(now, 1, when, sizeof when);
@@ -386,13 +512,46 @@ static int open_log(const char *path) {
     return fd;
 }
 
+/* --log-driver, --log-max-size, --log-max-file, --log-compress; 1 if ``a`` was one */
+static int log_option(const char *a, int argc, char **argv, int *i) {
+    long long v;
+    if (strcmp(a, "--log-compress") == 0) {
+        log_compress = 1;
+        return 1;
+    }
+    if (strcmp(a, "--log-driver") != 0 && strcmp(a, "--log-max-size") != 0 &&
+        strcmp(a, "--log-max-file") != 0)
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    const char *val = argv[++*i];
+    if (strcmp(a, "--log-driver") == 0)
+        log_none = strcmp(val, "none") == 0;
+    else if (parse_int(val, &v) < 0 || v < 1)
+        return -1;
+    else if (strcmp(a, "--log-max-size") == 0)
+        log_max_size = v;
+    else
+        log_max_file = v;
+    return 1;
+}
+
+static void log_start_size(void) {
+    struct stat st;
+    if (logout.fd >= 0 && fstat(logout.fd, &st) == 0)
+        log_size = st.st_size;
+}
+
 /* --replay-log: the trace on stdin -> the log */
 static int replay_log(const char *path) {
     static struct stream streams[2]; /* in .bss: only the pages written cost memory */
     static unsigned char chunk[READ_CHUNK];
     streams[0].name = "stdout";
     streams[1].name = "stderr";
-    logout.fd = open_log(path);
+    log_path = path;
+    if (!log_none)
+        logout.fd = open_log(path);
+    log_start_size();
     FILE *in = stdin;
     char line[128];
     while (fgets(line, sizeof line, in)) {
@@ -411,6 +570,7 @@ static int replay_log(const char *path) {
             log_flush(s, ns);
         }
     }
+    wait_compressor();
     return 0;
 }
 
@@ -509,7 +669,7 @@ struct event {
 };
 
 static size_t encode_event(const struct event *e) {
-    struct out o = {ev_buf + 8, 0, sizeof ev_buf - 8, -1, 0};
+    struct out o = {ev_buf + 8, 0, sizeof ev_buf - 8, -1, 0, 0};
     char num[32];
     int exited = strcmp(e->event, "exited") == 0;
     out_str(&o, "{\"event\":\"");
@@ -1180,6 +1340,8 @@ static void reap(void) {
             continue;
         if (pid <= 0)
             return;
+        if (pid == compress_pid)
+            compress_pid = 0;
         if (pid == init_pid && exit_code < 0)
             exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
                         : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
@@ -1420,7 +1582,9 @@ static void finish(void) {
         close(pty_fd);
     for (int i = 0; i < nclients; i++)
         drop(&clients[i]);
-    close(logout.fd);
+    if (logout.fd >= 0)
+        close(logout.fd);
+    wait_compressor();
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -1458,13 +1622,14 @@ static void usage(void) {
     warnf("usage: ketch-monitor --id ID --pid N --state-dir D --log-fd FD|--log-path P --listener FD "
           "[--stdout FD] [--stderr FD] [--pty FD] [--stdin FD] [--client FD:SUB[:LEFTOVER]]... "
           "[--partial-stdout FD] [--partial-stderr FD] [--paused] [--cgroups-path C] "
-          "[--runtime-kind ketch|cli] [--delete-via SOCKET LINE] [--trace PATH] -- RUNTIME...\n"
-          "       ketch-monitor --replay-log PATH < trace");
+          "[--runtime-kind ketch|cli] [--delete-via SOCKET LINE] [--trace PATH] "
+          "[--log-driver json-file|none] [--log-max-size N --log-max-file N] [--log-compress] -- RUNTIME...\n"
+          "       ketch-monitor --replay-log PATH [--log-max-size N --log-max-file N] [--log-compress] < trace");
     exit(2);
 }
 
 int main(int argc, char **argv) {
-    const char *log_path = NULL, *trace_path = NULL;
+    const char *trace_path = NULL;
     int partial_fd[2] = {-1, -1};
     char *client_specs[MAX_CLIENTS];
     int nspecs = 0;
@@ -1473,8 +1638,12 @@ int main(int argc, char **argv) {
     outs[0].name = "stdout";
     outs[1].name = "stderr";
     outs[0].fd = outs[1].fd = -1;
-    if (argc == 3 && strcmp(argv[1], "--replay-log") == 0)
+    if (argc >= 3 && strcmp(argv[1], "--replay-log") == 0) {
+        for (int k = 3; k < argc; k++)
+            if (log_option(argv[k], argc, argv, &k) != 1)
+                usage();
         return replay_log(argv[2]);
+    }
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -1482,6 +1651,11 @@ int main(int argc, char **argv) {
             i++;
             break;
         }
+        int known = log_option(a, argc, argv, &i);
+        if (known < 0)
+            usage();
+        if (known)
+            continue;
         if (strcmp(a, "--paused") == 0) {
             paused = 1;
             continue;
@@ -1524,7 +1698,7 @@ int main(int argc, char **argv) {
     }
     for (; i < argc && runtime_argc < MAX_ARGS - 1; i++)
         runtime_argv[runtime_argc++] = argv[i];
-    if (!cid || !init_pid || !state_dir || (!log_path && logout.fd < 0) || listen_fd < 0 ||
+    if (!cid || !init_pid || !state_dir || !log_path || listen_fd < 0 ||
         runtime_argc == 0 || i < argc)
         usage();
     if (pty_fd >= 0 && stdin_fd < 0)
@@ -1560,10 +1734,15 @@ int main(int argc, char **argv) {
     if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
         die("fcntl(O_NONBLOCK)");
 
-    if (logout.fd >= 0)
+    if (log_none && logout.fd >= 0)
+        close(logout.fd);
+    if (log_none)
+        logout.fd = -1;
+    else if (logout.fd >= 0)
         set_cloexec(logout.fd);
     else
         logout.fd = open_log(log_path);
+    log_start_size();
     if (trace_path) {
         trace_fd = open(trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (trace_fd < 0)

@@ -88,6 +88,9 @@ MOBY26 = ("API 1.45 by design: ketchd words it as moby 26.1 does ('cannot kill c
           "'container X is not running'); dockerd 20.10 used its older wording")
 MOBY26_OCI = (MOBY26 + "; a start failure reads 'failed to create task for container: failed to "
               "create shim task: OCI runtime create failed: ...' as with containerd 1.7")
+MOBY26_LOG = (MOBY26 + "; a logging option's bad value fails the start with 'failed to create task for "
+              "container: failed to initialize logging driver: ...'")
+TASK_WRAP = r"failed to create task for container: (?=failed to initialize logging driver)"
 # Found by this table, in none of issue 7's items.
 NO_NETWORK = "no networking yet (later issue): dockerd's containers are on its 'bridge' network"
 ONLY_API_145 = ("API 1.45 by design: dockerd 20.10 (API 1.41) still has Container, ContainerConfig "
@@ -229,6 +232,37 @@ ROWS: tuple[Row, ...] = (
     Row("logs-details", ("logs", "--details", "dt-exited")),
     Row("logs-running", ("logs", "dt-running")),
     Row("logs-nonexistent", ("logs", "nope")),
+    # --log-driver / --log-opt: each line is longer than max-size, so each file holds one
+    # entry and max-file=3 keeps exactly the last three, whatever the times' lengths
+    Row("logs-rotated", ("logs", "dt-lr1"), setup=(
+        ("run", "--name", "dt-lr1", "--log-opt", "max-size=100", "--log-opt", "max-file=3", "busybox",
+         "sh", "-c", "for i in 1 2 3 4 5 6; do printf '%0100d\\n' $i; done"),)),
+    Row("logs-rotated-compressed", ("logs", "--tail", "2", "dt-lr2"), setup=(
+        ("run", "--name", "dt-lr2", "--log-opt", "max-size=100", "--log-opt", "max-file=3",
+         "--log-opt", "compress=true", "busybox",
+         "sh", "-c", "for i in 1 2 3 4 5 6; do printf '%0100d\\n' $i; done"),)),
+    Row("logs-driver-none", ("logs", "dt-ln1"),
+        setup=(("run", "--name", "dt-ln1", "--log-driver", "none", "busybox", "echo", "hi"),)),
+    Row("inspect-log-path-none", ("inspect", "-f", "[{{.LogPath}}]", "dt-ln2"),
+        setup=(("run", "--name", "dt-ln2", "--log-driver", "none", "busybox", "true"),)),
+    Row("inspect-log-path-never-started", ("inspect", "-f", "[{{.LogPath}}]", "dt-created")),
+    Row("run-log-driver-none-attached", ("run", "--rm", "--log-driver", "none", "busybox", "echo", "hi")),
+    Row("inspect-log-config-default", ("inspect", "-f", "{{json .HostConfig.LogConfig}}", "dt-exited")),
+    Row("inspect-log-config", ("inspect", "-f", "{{json .HostConfig.LogConfig}}", "dt-lc1"), setup=(
+        ("create", "--name", "dt-lc1", "--log-opt", "max-size=10m", "--log-opt", "max-file=3", "busybox"),)),
+    Row("run-log-opt-unknown", ("run", "--rm", "--log-opt", "nope=1", "busybox", "true")),
+    Row("run-log-driver-unknown", ("run", "--rm", "--log-driver", "bogus", "busybox", "true")),
+    Row("run-log-opt-none-driver", ("run", "--rm", "--log-driver", "none", "--log-opt", "max-size=1m",
+                                    "busybox", "true")),
+    # the values are checked when the logger starts: moby 26 wraps that in libcontainerd's
+    # "failed to create task for container: ", dockerd 20.10 did not
+    Row("run-log-opt-bad-size", ("run", "--name", "dt-lb1", "--log-opt", "max-size=bogus", "busybox", "true"),
+        expect=differs(MOBY26_LOG, mask=(TASK_WRAP,)), cli=SAME),
+    Row("run-log-opt-bad-file", ("run", "--name", "dt-lb2", "--log-opt", "max-file=0", "busybox", "true"),
+        expect=differs(MOBY26_LOG, mask=(TASK_WRAP,)), cli=SAME),
+    Row("run-log-opt-compress-alone", ("run", "--name", "dt-lb3", "--log-opt", "compress=true",
+                                       "--log-opt", "max-size=1m", "busybox", "true"),
+        expect=differs(MOBY26_LOG, mask=(TASK_WRAP,)), cli=SAME),
     # -- wait / pause / unpause / rename / attach -----------------------------------------
     Row("wait-exited", ("wait", "dt-exited")),
     Row("wait-until-exit", ("wait", "dt-w1"),
