@@ -45,6 +45,10 @@ class RestartPolicy:
         doc = host_config.get("RestartPolicy") or {}
         return cls(str(doc.get("Name") or ""), int(doc.get("MaximumRetryCount") or 0))
 
+    def to_docker(self) -> dict:
+        """As moby stores it: an empty name is "no" (daemon/create.go)."""
+        return {"Name": self.name or NONE, "MaximumRetryCount": self.maximum_retry_count}
+
     @property
     def none(self) -> bool:
         return self.name in ("", NONE)

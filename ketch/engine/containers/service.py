@@ -136,6 +136,7 @@ class ContainerService:
             raise errors.InvalidArgument("No command specified")
         host_config = dict(body.get("HostConfig") or {})
         hostconfig.validate(host_config, os.cpu_count() or 1)
+        host_config["RestartPolicy"] = restart.RestartPolicy.of(host_config).to_docker()
         cid = secrets.token_hex(32)
         config["Hostname"] = config.get("Hostname") or cid[:12]
         name = name or names.generate(self.registry.by_name)
@@ -386,6 +387,7 @@ class ContainerService:
             if rec.host_config.get("AutoRemove") and not policy.none:
                 raise errors.Conflict(f"Cannot update container {rec.id}: Restart policy cannot "
                                       "be updated because AutoRemove is enabled for the container")
+            fields["RestartPolicy"] = policy.to_docker()
         else:
             fields.pop("RestartPolicy", None)
         host_config = {**rec.host_config, **fields}
