@@ -204,4 +204,4 @@ def apply(opts, host_config: dict) -> None:
         hc["CgroupParent"] = opts["cgroup-parent"]
     hc["RestartPolicy"] = restart_policy(opts["restart"])
     if hc.get("AutoRemove") and hc["RestartPolicy"].get("Name", "") not in ("", "no"):
-        raise HostOptError("Conflicting options: --restart and --rm")
+        raise HostOptError("conflicting options: cannot specify both --restart and --rm")

@@ -187,7 +187,7 @@ def test_update_restart(daemon, names):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--rm", "--restart", "always"], "Conflicting options: --restart and --rm"),
+    (["--rm", "--restart", "always"], "conflicting options: cannot specify both --restart and --rm"),
     (["--restart", "always:3"], "Error response from daemon: invalid restart policy: maximum retry "
                                 "count can only be used with 'on-failure'"),
     (["--restart", "on-failure:-1"], "Error response from daemon: invalid restart policy: maximum "

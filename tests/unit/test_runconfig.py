@@ -314,8 +314,8 @@ def test_restart_is_parsed_as_docker_cli_does(value, policy):
     (["--restart", ":3"], "invalid restart policy format: no policy provided before colon"),
     (["--restart", "on-failure:x"], "invalid restart policy format: maximum retry count must be an integer"),
     (["--restart", "on-failure: 1"], "invalid restart policy format: maximum retry count must be an integer"),
-    (["--rm", "--restart", "always"], "Conflicting options: --restart and --rm"),
-    (["--rm", "--restart", "on-failure:2"], "Conflicting options: --restart and --rm"),
+    (["--rm", "--restart", "always"], "conflicting options: cannot specify both --restart and --rm"),
+    (["--rm", "--restart", "on-failure:2"], "conflicting options: cannot specify both --restart and --rm"),
 ])
 def test_restart_errors_are_docker_clis(argv, message):
     with pytest.raises(runconfig.ConfigError) as exc:
