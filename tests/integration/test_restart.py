@@ -3,6 +3,7 @@ back-off, RestartCount, the restarting state in ps and inspect, die/start events
 cancels a back-off, the daemon-start rule, update --restart, and Docker's refusals."""
 
 import json
+import os
 import time
 import urllib.parse
 
@@ -66,10 +67,9 @@ def test_always_restarts_after_exit_0_and_shows_restarting(daemon, names):
     assert wait_until(lambda: _state(daemon, cid)["RestartCount"] >= 4, 20)
     # ps shows it (without -a: it counts as running), as Docker words it
     assert _restarting(daemon, cid)
-    ps = daemon.ketch("ps", "--filter", f"name={name}", "--format", "{{.Status}}").stdout
-    assert ps.startswith("Restarting (0) ") and ps.endswith(" ago\n"), ps
-    assert daemon.ketch("ps", "-q", "--filter", "status=restarting",
-                        "--filter", f"name={name}").stdout.strip() in (cid[:12], "")
+    ps = daemon.ketch("ps", "--filter", "status=restarting", "--filter", f"name={name}",
+                      "--format", "{{.ID}} {{.Status}}").stdout
+    assert ps.startswith(f"{cid[:12]} Restarting (0) ") and ps.endswith(" ago\n"), ps
     daemon.ketch("rm", "-f", cid, check=True)
 
 
@@ -157,6 +157,21 @@ def test_daemon_start_restarts_always_but_not_a_stopped_unless_stopped(fresh_dae
     assert wait_until(lambda: _state(d, failing)["RestartCount"] >= 1, 20)
     for cid in (always, unless, never_stopped, failing):
         d.ketch("rm", "-f", cid, check=True)
+
+
+def test_an_exit_while_ketchd_is_down_is_judged_at_its_start(fresh_daemon):
+    d = fresh_daemon
+    cid = d.ketch("run", "-d", "--restart", "on-failure:5", "busybox", "sh", "-c", "sleep 1; exit 7",
+                  check=True).stdout.strip()
+    pid = _state(d, cid)["Pid"]
+    d.stop()
+    assert wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 10)
+    t0 = time.time()
+    d.start()  # reconcile records the exit; the daemon-start rule starts it (count 0)
+    assert "start" in _actions(d, cid, t0)
+    assert _state(d, cid)["RestartCount"] == 0
+    assert wait_until(lambda: _state(d, cid)["RestartCount"] == 1, 20)  # its own policy again
+    d.ketch("rm", "-f", cid, check=True)
 
 
 def test_update_restart(daemon, names):

@@ -162,8 +162,12 @@ class Lifecycle:
         task.add_done_callback(self._tasks.discard)
 
     # -- exit ---------------------------------------------------------------------
-    async def _exited(self, cid: str, handle: MonitorHandle | None, doc: dict) -> None:
-        """The run is over: tear its bundle down, then make the exit visible ("die")."""
+    async def _exited(self, cid: str, handle: MonitorHandle | None, doc: dict,
+                      policy: bool = True) -> None:
+        """The run is over: tear its bundle down, then make the exit visible ("die").
+        ``policy``: its restart policy may restart it (not for an exit ``reconcile``
+        finds: the daemon-start rule of engine/restart.py judges those, as moby's
+        restore does)."""
         async with self.lock(cid):
             if self._live.get(cid) is not handle:
                 return  # this run's exit was already handled
@@ -179,7 +183,7 @@ class Lifecycle:
             if doc.get("oom_killed"):  # moby hears containerd's OOM event before the exit
                 self.machine.log(rec, "oom")
             code = int(doc["exit_code"])
-            delay = rec.backoff.should_restart(
+            delay = None if not policy else rec.backoff.should_restart(
                 restart.RestartPolicy.of(rec.host_config), rec.restart_count, code,
                 rec.manually_stopped, restart.ran_seconds(rec.state.started_at, doc["finished_at"]))
             if delay is not None:  # engine/restart.py hears the "die" and waits ``delay``
@@ -385,7 +389,7 @@ class Lifecycle:
             if not rec.state.alive and from_file and _ran_after(doc, rec):
                 self.machine.apply(rec, "recovered")  # a run its record never heard of
         if rec.state.alive:
-            await self._exited(rec.id, None, doc)
+            await self._exited(rec.id, None, doc, policy=False)
         else:
             await asyncio.to_thread(self._teardown_quietly, rec.id)
 
