@@ -253,3 +253,26 @@ def test_restarting_reads_back_from_the_store():
     st = ContainerState.from_docker({"Status": "restarting", "Running": True, "Restarting": True,
                                      "ExitCode": 1, "StartedAt": "2026-01-01T00:00:00Z"})
     assert (st.status, st.running, st.restarting, st.alive) == (S.RESTARTING, True, True, False)
+
+
+def test_wait_not_running_on_a_restarting_container_waits_for_its_end(machine):
+    """moby's State.Wait: a restarting container is Running; SetStopped (our
+    restart_canceled) and the next exit's die both end a not-running wait."""
+    import asyncio
+
+    from ketch.engine.containers.waiters import Waiters
+
+    async def scenario():
+        waiters = Waiters(machine.bus)
+        rec = drive(machine, record(), "start", "started", "exit")
+        machine.apply(rec, "restarting", exit_code=1)
+        fut = waiters.register(rec, "not-running")
+        nxt = waiters.register(rec, "next-exit")
+        await asyncio.sleep(0)
+        assert not fut.done() and not nxt.done()
+        machine.apply(rec, "restart_canceled")
+        assert (await fut, await nxt) == (1, 1)
+        done = waiters.register(rec, "not-running")  # exited now: at once
+        assert done.done()
+
+    asyncio.run(scenario())

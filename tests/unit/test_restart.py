@@ -2,12 +2,17 @@
 policy validation (ValidateRestartPolicy's table) and its daemon-start rule, as pure
 functions of exit codes and run times."""
 
+import asyncio
 import signal
 
 import pytest
 
 from ketch import errors
-from ketch.engine.restart import (Backoff, RestartPolicy, cancels, should_start_on_boot,
+from ketch.engine.containers import state as S
+from ketch.engine.containers.records import ContainerRecord
+from ketch.engine.containers.state import ContainerState, StateMachine
+from ketch.engine.events import EventBus
+from ketch.engine.restart import (Backoff, RestartPolicy, Restarts, cancels, should_start_on_boot,
                                   validate_create)
 
 ALWAYS = RestartPolicy("always")
@@ -125,3 +130,84 @@ def test_policy_of_a_host_config():
     assert RestartPolicy.of({"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}}) \
         == RestartPolicy("on-failure", 3)
     assert RestartPolicy("no").none and RestartPolicy("").none and not ALWAYS.none
+
+
+# -- the timers, over a state machine and a stand-in lifecycle -------------------------
+
+class _Lifecycle:
+    def __init__(self):
+        self.machine = StateMachine(EventBus(), lambda rec: None)
+        self.records = {}
+        self.registry = self
+        self.started = []
+
+    def find(self, ref):
+        return self.records.get(ref)
+
+    def lock(self, cid):
+        return asyncio.Lock()
+
+    async def start(self, rec, policy=False):
+        if policy != (rec.state.status == S.RESTARTING):
+            return False
+        self.started.append((rec.name, policy))
+        self.machine.apply(rec, "start")
+        self.machine.apply(rec, "started", started_at="2026-01-01T00:00:00Z")
+        return True
+
+
+def _rec(lc, name, status, policy, exit_code=0, stopped=False):
+    rec = ContainerRecord(id=name * 8, name=name, created="x", image="busybox", image_id="x",
+                          config={}, host_config={"RestartPolicy": {"Name": policy}}, path="sh",
+                          args=[], snapshot="s", parents=[], manually_stopped=stopped)
+    rec.state = ContainerState(status, exit_code=exit_code, started_at="2026-01-01T00:00:00Z",
+                               finished_at="2026-01-01T00:00:01Z")
+    lc.records[rec.id] = rec
+    return rec
+
+
+def test_a_die_into_restarting_starts_it_after_its_back_off():
+    async def scenario():
+        lc = _Lifecycle()
+        restarts = Restarts(lc, lc.machine.bus)
+        rec = _rec(lc, "a", S.CLEANING, "always")
+        rec.backoff.delay = 0.05
+        lc.machine.apply(rec, "restarting")
+        assert restarts.pending(rec.id) and lc.started == []
+        await asyncio.sleep(0.2)
+        assert lc.started == [("a", True)] and rec.state.status == S.RUNNING
+        assert not restarts.pending(rec.id)
+
+    asyncio.run(scenario())
+
+
+def test_a_canceled_back_off_ends_its_timer():
+    async def scenario():
+        lc = _Lifecycle()
+        restarts = Restarts(lc, lc.machine.bus)
+        rec = _rec(lc, "b", S.CLEANING, "always")
+        rec.backoff.delay = 0.05
+        lc.machine.apply(rec, "restarting")
+        lc.machine.apply(rec, "restart_canceled")
+        assert not restarts.pending(rec.id)
+        await asyncio.sleep(0.1)
+        assert lc.started == [] and rec.state.status == S.EXITED
+
+    asyncio.run(scenario())
+
+
+def test_boot_applies_the_daemon_start_rule():
+    async def scenario():
+        lc = _Lifecycle()
+        restarts = Restarts(lc, lc.machine.bus)
+        recs = [_rec(lc, "always", S.EXITED, "always", stopped=True),
+                _rec(lc, "unless", S.EXITED, "unless-stopped", stopped=True),
+                _rec(lc, "onfail", S.EXITED, "on-failure", exit_code=1),
+                _rec(lc, "onfail0", S.EXITED, "on-failure", exit_code=0),
+                _rec(lc, "crashed", S.RESTARTING, "unless-stopped", exit_code=2),
+                _rec(lc, "none", S.EXITED, "no", exit_code=1)]
+        await restarts.boot(recs)
+        assert sorted(lc.started) == [("always", False), ("crashed", False), ("onfail", False)]
+        assert lc.records["unless" * 8].state.status == S.EXITED
+
+    asyncio.run(scenario())
