@@ -178,8 +178,10 @@ def test_update_restart(daemon, names):
     name = names()
     cid = daemon.ketch("create", "--name", name, "busybox", "sh", "-c", "exit 4",
                        check=True).stdout.strip()
+    t0 = time.time()
     res = daemon.ketch("update", "--restart", "on-failure:1", name)
     assert (res.returncode, res.stdout) == (0, f"{name}\n"), res.stderr
+    assert _actions(daemon, cid, t0) == ["update"]
     res = daemon.ketch("update", "--memory", "64m", name)  # no --restart: the policy stays
     assert res.returncode == 0, res.stderr
     daemon.ketch("start", name, check=True)

@@ -399,6 +399,7 @@ class ContainerService:
             await asyncio.to_thread(cgroups.manager(rec.cgroups_path).update, partial)
         rec.host_config = host_config
         self.registry.save(rec)
+        self.machine.log(rec, "update")  # moby's ActionUpdate
         return []
 
     def rename(self, ref: str, new_name: str) -> None:
