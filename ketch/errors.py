@@ -74,7 +74,7 @@ def name_in_use(name: str, cid: str) -> Conflict:
     )
 
 
-def cannot_remove_running(name: str, paused: bool = False) -> Conflict:
+def cannot_remove_running(name: str, paused: bool = False, restarting: bool = False) -> Conflict:
     """moby 26's cleanupContainer, naming the container as it does (``/name``).
 
     (dockerd 20.10 said "You cannot remove a running container <id>. Stop the container
@@ -82,7 +82,8 @@ def cannot_remove_running(name: str, paused: bool = False) -> Conflict:
     """
     if paused:
         return Conflict(f'cannot remove container "/{name}": container is paused and must be unpaused first')
-    return Conflict(f'cannot remove container "/{name}": container is running: '
+    state = "restarting" if restarting else "running"
+    return Conflict(f'cannot remove container "/{name}": container is {state}: '
                     "stop the container before removing or force remove")
 
 

@@ -4,6 +4,8 @@ Parsing and error texts follow docker/cli's opts package (ulimits from go-units,
 devices, sysctls, security options, NanoCPUs); the daemon validates the values again.
 """
 
+import re
+
 from ketch import fastjson, units
 from ketch.cli.flags import FlagSpec
 
@@ -83,6 +85,7 @@ FLAGS = (
     FlagSpec("oom-score-adj", None, "int", help="Tune host's OOM preferences (-1000 to 1000)"),
     FlagSpec("pids-limit", None, "int", help="Tune container pids limit (set -1 for unlimited)"),
     FlagSpec("privileged", None, "bool", help="Give extended privileges to this container"),
+    FlagSpec("restart", None, "string", "no", help="Restart policy to apply when a container exits"),
     FlagSpec("security-opt", None, "list", help="Security Options"),
     FlagSpec("sysctl", None, "map", convert=_sysctl, help="Sysctl options"),
     FlagSpec("ulimit", None, "list", convert=_ulimit, help="Ulimit options"),
@@ -114,6 +117,21 @@ def _security_opts(items: list[str]) -> list[str]:
             opt = "seccomp=" + fastjson.dumps(doc)
         out.append(opt)
     return out
+
+
+def restart_policy(text: str) -> dict:
+    """docker/cli's opts.ParseRestartPolicy: the name is the daemon's to check."""
+    if not text:
+        return {}
+    name, colon, count = text.partition(":")
+    if colon and not name:
+        raise HostOptError("invalid restart policy format: no policy provided before colon")
+    policy = {"Name": name, "MaximumRetryCount": 0}
+    if count:
+        if not re.fullmatch(r"[+-]?[0-9]+", count) or not -2**63 <= int(count) < 2**63:
+            raise HostOptError("invalid restart policy format: maximum retry count must be an integer")
+        policy["MaximumRetryCount"] = int(count)
+    return policy
 
 
 def _ulimits(items: list[str]) -> list[dict]:
@@ -184,3 +202,6 @@ def apply(opts, host_config: dict) -> None:
         hc["CgroupnsMode"] = opts["cgroupns"]
     if opts["cgroup-parent"]:
         hc["CgroupParent"] = opts["cgroup-parent"]
+    hc["RestartPolicy"] = restart_policy(opts["restart"])
+    if hc.get("AutoRemove") and hc["RestartPolicy"].get("Name", "") not in ("", "no"):
+        raise HostOptError("conflicting options: cannot specify both --restart and --rm")

@@ -1,5 +1,5 @@
 """``run``/``create`` flags for features ketchd does not implement yet: volumes, ports,
-networks, links, DNS, logging drivers and options, restart policies, tmpfs and namespace modes.
+networks, links, DNS, logging drivers, tmpfs and namespace modes.
 
 They are parsed into the fields docker/cli sends, so the daemon's answer names what is
 not supported (and a real dockerd behind ``-H`` gets what it expects). Parsing is the
@@ -25,7 +25,6 @@ FLAGS = (
     FlagSpec("pid", None, "string", help="PID namespace to use"),
     FlagSpec("publish", "p", "list", help="Publish a container's port(s) to the host"),
     FlagSpec("publish-all", "P", "bool", help="Publish all exposed ports to random ports"),
-    FlagSpec("restart", None, "string", "no", help="Restart policy to apply when a container exits"),
     FlagSpec("tmpfs", None, "list", help="Mount a tmpfs directory"),
     FlagSpec("userns", None, "string", help="User namespace to use"),
     FlagSpec("uts", None, "string", help="UTS namespace to use"),
@@ -91,8 +90,6 @@ def apply(opts, config: dict) -> None:
     hc["Links"] = opts["link"] or None
     hc["Dns"], hc["DnsOptions"], hc["DnsSearch"] = opts["dns"], opts["dns-option"], opts["dns-search"]
     hc["ExtraHosts"] = opts["add-host"] or None
-    name, _, count = opts["restart"].partition(":")
-    hc["RestartPolicy"] = {"Name": name, "MaximumRetryCount": int(count) if count.isdigit() else 0}
     log_opts = dict(o.partition("=")[::2] for o in opts["log-opt"])
     hc["LogConfig"] = {"Type": opts["log-driver"], "Config": log_opts}
     if opts["tmpfs"]:

@@ -29,6 +29,7 @@ from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
 from ketch.engine.images import ImageService
 from ketch.engine.monitors import MonitorLauncher
+from ketch.engine.restart import Restarts
 from ketch.engine.store import Store
 from ketch.engine.system import SystemService
 from ketch.image.content import ContentStore
@@ -63,6 +64,7 @@ class Daemon:
                           RunConfig(self.cgroup_version, cfg.cgroup_parent, cfg.init_path))
         self.lifecycle = Lifecycle(self.registry, StateMachine(self.events, self.registry.save),
                                    bundles, self.launcher, self.runtimes, Waiters(self.events))
+        self.restarts = Restarts(self.lifecycle, self.events)
         self.containers = ContainerService(self.registry, self.images, self.snapshots,
                                            self.lifecycle, cfg.log_config)
         self.system = SystemService(self.registry, self.images, self.runtimes,
@@ -97,6 +99,7 @@ class Daemon:
             await embedded.ensure(self.store, self.images)
             for rec in self.registry.all():
                 await self.lifecycle.reconcile(rec)
+            await self.restarts.boot(self.registry.all())
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
             for path in self.cfg.socket_paths():
@@ -111,6 +114,7 @@ class Daemon:
             log.info("shutting down; containers keep running")
             await self.server.close()
         finally:
+            self.restarts.close()
             self.launcher.stop()
             self.store.close()
             self.event_log.close()

@@ -18,7 +18,7 @@ Who publishes what (moby 26.1's actions and attributes)::
 
     container  create start restart die(exitCode, execDuration) kill(signal) stop
                pause unpause rename(oldName) destroy attach detach resize(height, width)
-               oom                                  -> StateMachine.apply / .log
+               oom update                           -> StateMachine.apply / .log
     container  exec_create/exec_start/exec_die, health_status, export,
                archive-path, extract-to-dir, prune   -> StateMachine.log(rec, action, attrs)
     image      import tag untag delete               -> ImageService (Actor.ID: image id)

@@ -7,7 +7,7 @@ Docker refuses a bad HostConfig when the container is created, not when it start
 import os
 import shutil
 
-from ketch.engine import devices, resources, seccomp, security
+from ketch.engine import devices, resources, restart, seccomp, security
 from ketch.errors import InvalidArgument
 from ketch.units import go_quote
 
@@ -65,6 +65,7 @@ def validate(hc: dict, ncpu: int) -> None:
         raise InvalidArgument("Invalid QoS settings: linux does not support configuration of maximum bandwidth")
     if hc.get("IOMaximumIOps"):
         raise InvalidArgument("Invalid QoS settings: linux does not support configuration of maximum IOPs")
+    restart.validate_create(hc)  # validateHostConfig's first checks
     security.capabilities(hc.get("CapAdd"), hc.get("CapDrop"), bool(hc.get("Privileged")))
     security.security_options(hc.get("SecurityOpt"))
     security.check_sysctls(hc.get("Sysctls"))

@@ -113,7 +113,8 @@ def info_doc(*, containers: list, images: int, data_root: str, name: str, runtim
              host: sysinfo.SysInfo = sysinfo.SysInfo(), backing_fs: str = "<unknown>") -> dict:
     """docker info's document (moby's types.Info) from what the daemon knows."""
     paused = sum(1 for c in containers if c.state.paused)
-    running = sum(1 for c in containers if c.running) - paused  # moby counts by State.String()
+    # moby counts by State.String(): a restarting container is "stopped"
+    running = sum(1 for c in containers if c.running and not c.state.restarting) - paused
     try:
         with open("/proc/meminfo") as f:
             mem = int(f.readline().split()[1]) * 1024

@@ -3,8 +3,7 @@
 A user must never believe a port is published or a volume mounted when it is not. Each
 row names a field of the create body (moby's API types), the docker flag that sets it,
 and what counts as "not asked for": the zero values the docker CLI and SDK send on
-every create (``"Binds": null``, ``"PortBindings": {}``, ``"NetworkMode": "default"``,
-``"RestartPolicy": {"Name": "no"}``...). Any other value is a 400 naming the field.
+every create (``"Binds": null``, ``"PortBindings": {}``, ``"NetworkMode": "default"``...). Any other value is a 400 naming the field.
 A feature lifts its refusal by deleting its row.
 
 Accepted on purpose, with the reason:
@@ -88,10 +87,9 @@ CONFIG_ROWS = (
     Row("Healthcheck", "--health-cmd", accepts=_no_healthcheck),
 )
 
-# Fields `docker update` may send as well (container.UpdateConfig).
+# Fields `docker update` may send as well (container.UpdateConfig; its RestartPolicy is
+# implemented: engine/restart.py).
 RESOURCE_ROWS = (
-    Row("HostConfig.RestartPolicy.Name", "--restart", values=("", "no")),
-    Row("HostConfig.RestartPolicy.MaximumRetryCount", "--restart on-failure:N"),
     Row("HostConfig.BlkioWeightDevice", "--blkio-weight-device"),
     Row("HostConfig.BlkioDeviceReadBps", "--device-read-bps"),
     Row("HostConfig.BlkioDeviceWriteBps", "--device-write-bps"),

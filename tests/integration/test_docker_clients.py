@@ -109,13 +109,12 @@ UNSUPPORTED = "is not supported by this version of ketch"
     (["-v", "/tmp:/mnt"], "HostConfig.Binds (-v, --volume)"),
     (["-p", "8080:80"], "HostConfig.PortBindings (-p, --publish)"),
     (["--network", "host"], 'HostConfig.NetworkMode "host" (--network)'),
-    (["--restart", "always"], 'HostConfig.RestartPolicy.Name "always" (--restart)'),
     (["--log-driver", "bogus"], 'HostConfig.LogConfig.Type "bogus" (--log-driver)'),
     (["--tmpfs", "/x"], "HostConfig.Tmpfs (--tmpfs)"),
     (["--mount", "type=tmpfs,dst=/x"], "HostConfig.Mounts (--mount)"),
 ])
 def test_docker_run_hears_what_is_not_supported(daemon, args, field):
-    res = daemon.docker("run", *args, "busybox", "true")  # no --rm: docker refuses it with --restart
+    res = daemon.docker("run", *args, "busybox", "true")
     assert res.returncode == 125, res.stderr
     assert f"docker: Error response from daemon: {field} {UNSUPPORTED}" in res.stderr
 
@@ -126,9 +125,11 @@ def test_docker_run_defaults_and_network_none_run(daemon, names):
     assert (res.returncode, res.stdout) == (0, "ok\n"), res.stderr
     name = names()
     daemon.docker("create", "--name", name, "busybox", "true", check=True)
-    res = daemon.docker("update", "--restart", "always", name)
-    assert res.returncode == 1
-    assert f'HostConfig.RestartPolicy.Name "always" (--restart) {UNSUPPORTED}' in res.stderr
+    res = daemon.docker("update", "--restart", "always:2", name)
+    assert (res.returncode, res.stderr) == (1, "Error response from daemon: invalid restart policy: "
+                                               "maximum retry count can only be used with 'on-failure'\n")
+    assert daemon.docker("update", "--restart", "unless-stopped", name).stdout == f"{name}\n"
+    assert daemon.docker("inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", name).stdout == "unless-stopped\n"
     daemon.docker("rm", name, check=True)
 
 
@@ -136,7 +137,6 @@ def test_docker_run_defaults_and_network_none_run(daemon, names):
     ({"ports": {"80/tcp": 8080}}, "HostConfig.PortBindings (-p, --publish)"),
     ({"volumes": ["/tmp:/mnt"]}, "HostConfig.Binds (-v, --volume)"),
     ({"network_mode": "host"}, 'HostConfig.NetworkMode "host" (--network)'),
-    ({"restart_policy": {"Name": "always"}}, 'HostConfig.RestartPolicy.Name "always" (--restart)'),
     ({"dns": ["1.1.1.1"]}, "HostConfig.Dns (--dns)"),
 ])
 def test_sdk_hears_what_is_not_supported(daemon, kwargs, field):

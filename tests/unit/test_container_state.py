@@ -145,7 +145,7 @@ def test_refusals(machine, status, action, kind, message):
 
 def test_every_transition_names_known_states():
     known = {S.CREATED, S.STARTING, S.RUNNING, S.PAUSED, S.STOPPING, S.CLEANING, S.EXITED,
-             S.REMOVING, S.REMOVED, S.DEAD}
+             S.REMOVING, S.REMOVED, S.DEAD, S.RESTARTING}
     for t in S.TRANSITIONS.values():
         assert set(t.sources) <= known and (t.target is None or t.target in known)
 
@@ -212,3 +212,67 @@ def test_an_ambiguous_prefix_is_mobys_400():
         registry.get("ab")
     assert str(err.value) == "multiple IDs found with provided prefix: ab"  # moby 26 (20.10: "Multiple")
     assert registry.get("ab1").name == "c0"
+
+
+# -- restarting (a restart policy's back-off) ----------------------------------------
+def test_a_restart_policy_exit_is_a_die_into_restarting_then_a_start(machine):
+    rec = drive(machine, record(), "start", "started", "exit")
+    machine.apply(rec, "restarting", exit_code=3, pid=0)
+    assert machine.events[-1].action == "die" and not machine.events[-1].internal
+    assert machine.events[-1].attributes["exitCode"] == "3"
+    doc = rec.state.to_docker()
+    assert (doc["Status"], doc["Running"], doc["Restarting"], doc["Pid"]) == ("restarting", True, True, 0)
+    assert machine.saved[-1]["Status"] == "restarting"  # survives a ketchd crash
+    drive(machine, rec, "start", "started")
+    assert rec.state.to_docker()["Restarting"] is False
+    assert [e.action for e in machine.events if not e.internal][-2:] == ["die", "start"]
+
+
+def test_a_canceled_restart_is_exited_without_a_die(machine):
+    rec = drive(machine, record(), "start", "started", "exit", "restarting")
+    count = len([e for e in machine.events if not e.internal])
+    machine.apply(rec, "restart_canceled")
+    assert rec.state.to_docker()["Status"] == "exited" and rec.state.to_docker()["Running"] is False
+    assert len([e for e in machine.events if not e.internal]) == count
+    assert machine.events[-1].action == "restart_canceled"
+
+
+@pytest.mark.parametrize("action, message", [
+    ("pause", f"Container {CID} is restarting, wait until the container is running"),
+    ("remove", 'cannot remove container "/web": container is restarting: '
+               "stop the container before removing or force remove"),
+])
+def test_refusals_of_a_restarting_container(machine, action, message):
+    rec = drive(machine, record(), "start", "started", "exit", "restarting")
+    with pytest.raises(errors.Conflict) as exc:
+        machine.apply(rec, action)
+    assert str(exc.value) == message
+
+
+def test_restarting_reads_back_from_the_store():
+    st = ContainerState.from_docker({"Status": "restarting", "Running": True, "Restarting": True,
+                                     "ExitCode": 1, "StartedAt": "2026-01-01T00:00:00Z"})
+    assert (st.status, st.running, st.restarting, st.alive) == (S.RESTARTING, True, True, False)
+
+
+def test_wait_not_running_on_a_restarting_container_waits_for_its_end(machine):
+    """moby's State.Wait: a restarting container is Running; SetStopped (our
+    restart_canceled) and the next exit's die both end a not-running wait."""
+    import asyncio
+
+    from ketch.engine.containers.waiters import Waiters
+
+    async def scenario():
+        waiters = Waiters(machine.bus)
+        rec = drive(machine, record(), "start", "started", "exit")
+        machine.apply(rec, "restarting", exit_code=1)
+        fut = waiters.register(rec, "not-running")
+        nxt = waiters.register(rec, "next-exit")
+        await asyncio.sleep(0)
+        assert not fut.done() and not nxt.done()
+        machine.apply(rec, "restart_canceled")
+        assert (await fut, await nxt) == (1, 1)
+        done = waiters.register(rec, "not-running")  # exited now: at once
+        assert done.done()
+
+    asyncio.run(scenario())

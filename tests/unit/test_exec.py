@@ -80,6 +80,7 @@ def test_create_publishes_docker_shaped_events_and_refuses_inactive_containers()
 
     class State:
         paused = False
+        restarting = False
 
     class Running(_Container):
         running = True

@@ -314,3 +314,30 @@ def test_log_opts_for_the_none_driver_are_refused():
     with pytest.raises(runconfig.ConfigError) as exc:  # docker/cli's parseLoggingOpts
         run(["--log-driver", "none", "--log-opt", "max-size=1m", "busybox"])
     assert str(exc.value) == "invalid logging opts for driver none"
+
+
+@pytest.mark.parametrize("value, policy", [
+    ("no", {"Name": "no", "MaximumRetryCount": 0}), ("always", {"Name": "always", "MaximumRetryCount": 0}),
+    ("on-failure", {"Name": "on-failure", "MaximumRetryCount": 0}),
+    ("on-failure:-1", {"Name": "on-failure", "MaximumRetryCount": -1}),  # the daemon refuses it
+    ("bogus:+2", {"Name": "bogus", "MaximumRetryCount": 2}), ("", {}),
+])
+def test_restart_is_parsed_as_docker_cli_does(value, policy):
+    assert run(["--restart", value, "busybox"])["HostConfig"]["RestartPolicy"] == policy
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--restart", ":3"], "invalid restart policy format: no policy provided before colon"),
+    (["--restart", "on-failure:x"], "invalid restart policy format: maximum retry count must be an integer"),
+    (["--restart", "on-failure: 1"], "invalid restart policy format: maximum retry count must be an integer"),
+    (["--rm", "--restart", "always"], "conflicting options: cannot specify both --restart and --rm"),
+    (["--rm", "--restart", "on-failure:2"], "conflicting options: cannot specify both --restart and --rm"),
+])
+def test_restart_errors_are_docker_clis(argv, message):
+    with pytest.raises(runconfig.ConfigError) as exc:
+        run([*argv, "busybox"])
+    assert str(exc.value) == message
+
+
+def test_rm_with_restart_no_is_fine():
+    assert run(["--rm", "--restart", "no", "busybox"])["HostConfig"]["AutoRemove"] is True

@@ -15,12 +15,13 @@ class _Runtimes:
         return {"name": "runc", "path": "/nonexistent/runc", "args": []}
 
 
-def _rec(running: bool, paused: bool = False):
-    return SimpleNamespace(running=running, state=SimpleNamespace(paused=paused))
+def _rec(running: bool, paused: bool = False, restarting: bool = False):
+    return SimpleNamespace(running=running, state=SimpleNamespace(paused=paused, restarting=restarting))
 
 
 def test_info_counts_as_moby_does_and_carries_what_was_injected():
-    recs = [_rec(True), _rec(True, paused=True), _rec(False), _rec(False)]
+    # a restarting container is running to the API, "stopped" to moby's counters
+    recs = [_rec(True), _rec(True, paused=True), _rec(False), _rec(True, restarting=True)]
     svc = SystemService(SimpleNamespace(all=lambda: recs), SimpleNamespace(list_all=lambda: [1, 2, 3]),
                         _Runtimes(), data_root="/tmp/root", cgroup_version="1", debug=True)
     doc = svc.info()

@@ -38,6 +38,7 @@ def test_the_captured_bodies_cover_both_answers():
     {"NetworkDisabled": True},  # no network is what ketch gives
     {"HostConfig": {"NetworkMode": "none"}, "NetworkingConfig": {"EndpointsConfig": {"none": None}}},
     {"HostConfig": {"RestartPolicy": {"Name": "", "MaximumRetryCount": 0}}},
+    {"HostConfig": {"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}}},  # implemented
     {"HostConfig": {"MaskedPaths": None, "ReadonlyPaths": None}},
     {"HostConfig": {"MaskedPaths": list(unsupported.MASKED_PATHS)}},  # the defaults, spelled out
     {"Healthcheck": {"Test": None, "Interval": 0}},
@@ -50,8 +51,6 @@ def test_zero_values_and_what_ketch_does_pass(body):
 @pytest.mark.parametrize("body, words", [
     ({"HostConfig": {"NetworkMode": "container:web"}}, 'HostConfig.NetworkMode "container:web" (--network)'),
     ({"HostConfig": {"MaskedPaths": []}}, "HostConfig.MaskedPaths (MaskedPaths)"),
-    ({"HostConfig": {"RestartPolicy": {"Name": "no", "MaximumRetryCount": 2}}},
-     "HostConfig.RestartPolicy.MaximumRetryCount (--restart on-failure:N)"),
     ({"Healthcheck": {"Test": ["NONE"], "Interval": 5}}, "Healthcheck (--health-cmd)"),
     ({"NetworkingConfig": {"EndpointsConfig": {"bridge": {}}}},
      'NetworkingConfig.EndpointsConfig.bridge (--network "bridge")'),
@@ -72,7 +71,7 @@ def test_refusals_name_the_field(body, words):
 @pytest.mark.parametrize("body, refused", [
     ({"Memory": 1 << 30, "CpuShares": 512}, None),
     ({"RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}}, None),
-    ({"RestartPolicy": {"Name": "unless-stopped"}}, 'HostConfig.RestartPolicy.Name "unless-stopped" (--restart)'),
+    ({"RestartPolicy": {"Name": "unless-stopped"}}, None),  # implemented (engine/restart.py)
     ({"CpuRealtimeRuntime": 950000}, "HostConfig.CpuRealtimeRuntime (--cpu-rt-runtime)"),
     ({"BlkioDeviceWriteIOps": [{"Path": "/dev/sda", "Rate": 5}]}, "HostConfig.BlkioDeviceWriteIOps (--device-write-iops)"),
 ])

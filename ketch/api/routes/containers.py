@@ -215,7 +215,7 @@ class ContainerRoutes:
         resp = StreamResponse(200, content_type="application/json")
         await resp.prepare(request)
         prev = None
-        if not rec.running:
+        if not rec.running or rec.state.restarting:  # no processes, no cgroup
             await resp.write(encode_json(stats.docker_json(rec.id, rec.name, None, None)))
             await resp.finish()
             return resp

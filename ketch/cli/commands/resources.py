@@ -141,7 +141,9 @@ UPDATE = Command("update", "ketch update [OPTIONS] CONTAINER [CONTAINER...]",
                  "Update configuration of one or more containers",
                  tuple(f for f in hostopts.FLAGS if f.name in (
                      "blkio-weight", "cpu-period", "cpu-quota", "cpu-shares", "cpus", "cpuset-cpus",
-                     "cpuset-mems", "memory", "memory-reservation", "memory-swap", "pids-limit")),
+                     "cpuset-mems", "memory", "memory-reservation", "memory-swap", "pids-limit"))
+                 + (FlagSpec("restart", None, "string",
+                             help="Restart policy to apply when a container exits"),),
                  min_args=1, aliases=("ketch container update",))
 _UPDATE_FIELDS = {"memory": "Memory", "memory-reservation": "MemoryReservation",
                   "memory-swap": "MemorySwap", "cpu-shares": "CpuShares", "cpu-period": "CpuPeriod",
@@ -163,6 +165,11 @@ def update(cli, args, path):
                 from ketch.units import parse_ram
                 value = -1 if value == "-1" else parse_ram(value)
             body[field] = value
+    if opts["restart"]:
+        try:
+            body["RestartPolicy"] = hostopts.restart_policy(opts["restart"])
+        except hostopts.HostOptError as exc:
+            raise StatusError(1, str(exc))
     failed = []
     for name in names:
         try:

@@ -22,6 +22,7 @@ import secrets
 
 from ketch import detachkeys, errors
 from ketch.engine import security, users
+from ketch.engine.containers import state as S
 from ketch.engine.containers.attach import OutputQueue
 from ketch.engine.containers.records import ContainerRecord, Registry
 from ketch.engine.events import Event, EventBus
@@ -136,6 +137,8 @@ class ExecService:
             raise errors.Conflict(f"container {c.id} is not running")
         if c.state.paused:
             raise errors.Conflict(f"Container {shown} is paused, unpause the container before exec")
+        if c.state.restarting:
+            raise S.is_restarting(c.id)
 
     # -- create -------------------------------------------------------------------
     def create(self, ref: str, body: dict) -> str:

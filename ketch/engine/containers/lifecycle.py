@@ -30,6 +30,7 @@ from ketch.engine.containers.bundle import Bundles, Paths
 from ketch.engine.containers.records import ContainerRecord, Registry
 from ketch.engine.containers.state import StateMachine
 from ketch.engine.containers.waiters import Waiters
+from ketch.engine import restart
 from ketch.engine.monitors import MonitorHandle, MonitorLauncher
 from ketch.engine.runtimes import Runtimes
 from ketch.monitor import protocol as proto
@@ -74,14 +75,21 @@ class Lifecycle:
         self.attachments.run_ended(cid)
 
     # -- start ------------------------------------------------------------------
-    async def start(self, rec: ContainerRecord) -> bool:
-        """Start ``rec``; False if it was already running (Docker answers 304)."""
+    async def start(self, rec: ContainerRecord, policy: bool = False) -> bool:
+        """Start ``rec``; False if it was already running (Docker answers 304: a
+        restarting container counts as running). ``policy``: the restart policy's start
+        at the end of a back-off, which keeps the restart count; a user's start resets
+        it (moby's ResetRestartManager)."""
         async with self.lock(rec.id):
             if rec.state.alive:
                 if rec.state.paused:
                     raise S.refusal("start", rec.state, rec.id)
                 return False
+            if policy != (rec.state.status == S.RESTARTING):
+                return False  # a user's start of a restarting one; a canceled back-off
             self.machine.apply(rec, "start")
+            if not policy:
+                rec.backoff, rec.restart_count, rec.manually_stopped = restart.Backoff(), 0, False
             loop = asyncio.get_running_loop()
             loop.run_in_executor(None, cgroups.warm_attach)
             try:
@@ -156,8 +164,12 @@ class Lifecycle:
         task.add_done_callback(self._tasks.discard)
 
     # -- exit ---------------------------------------------------------------------
-    async def _exited(self, cid: str, handle: MonitorHandle | None, doc: dict) -> None:
-        """The run is over: tear its bundle down, then make the exit visible ("die")."""
+    async def _exited(self, cid: str, handle: MonitorHandle | None, doc: dict,
+                      policy: bool = True) -> None:
+        """The run is over: tear its bundle down, then make the exit visible ("die").
+        ``policy``: its restart policy may restart it (not for an exit ``reconcile``
+        finds: the daemon-start rule of engine/restart.py judges those, as moby's
+        restore does)."""
         async with self.lock(cid):
             if self._live.get(cid) is not handle:
                 return  # this run's exit was already handled
@@ -172,8 +184,14 @@ class Lifecycle:
             self.attachments.run_ended(cid)
             if doc.get("oom_killed"):  # moby hears containerd's OOM event before the exit
                 self.machine.log(rec, "oom")
-            self.machine.apply(rec, "exited", exit_code=int(doc["exit_code"]), pid=0,
-                               finished_at=doc["finished_at"],
+            code = int(doc["exit_code"])
+            delay = None if not policy else rec.backoff.should_restart(
+                restart.RestartPolicy.of(rec.host_config), rec.restart_count, code,
+                rec.manually_stopped, restart.ran_seconds(rec.state.started_at, doc["finished_at"]))
+            if delay is not None:  # engine/restart.py hears the "die" and waits ``delay``
+                rec.restart_count += 1
+            self.machine.apply(rec, "exited" if delay is None else "restarting", exit_code=code,
+                               pid=0, finished_at=doc["finished_at"],
                                oom_killed=bool(doc.get("oom_killed")))
 
     async def _monitor_lost(self, cid: str, handle: MonitorHandle | None) -> None:
@@ -217,12 +235,33 @@ class Lifecycle:
     # -- signals ------------------------------------------------------------------
     async def kill(self, rec: ContainerRecord, sig: int) -> None:
         async with self.lock(rec.id):
+            if rec.state.status == S.RESTARTING:
+                self._killed_restarting(rec, sig)
+                return
             if not rec.state.alive:
                 raise errors.Conflict(f"container {rec.id} is not running")
             await self._signal(rec, sig)
 
+    def _manual_kill(self, rec: ContainerRecord, sig: int) -> None:
+        """moby's killWithSignal: a user's signal marks the container stopped by hand
+        (unless-stopped), and the stop signal or SIGKILL ends its restarts."""
+        if restart.cancels(parse_signal(rec.config.get("StopSignal"), None), sig):
+            rec.backoff.cancel()
+        if not rec.manually_stopped:
+            rec.manually_stopped = True
+            self.registry.save(rec)
+
+    def _killed_restarting(self, rec: ContainerRecord, sig: int) -> bool:
+        """A signal for a container in its back-off: no process to send it to; the
+        restart ends if the signal cancels it (caller holds the lock). True if it ended."""
+        self._manual_kill(rec, sig)
+        if rec.backoff.canceled:
+            self.machine.apply(rec, "restart_canceled")
+        return rec.backoff.canceled
+
     async def _signal(self, rec: ContainerRecord, sig: int) -> None:
         """Send ``sig`` once (caller holds the lock). A monitor that has closed is exiting."""
+        self._manual_kill(rec, sig)
         handle = self._live.get(rec.id)
         if handle is None:
             # Alive with no monitor to ask: end it through what the runtime knows.
@@ -247,6 +286,8 @@ class Lifecycle:
         """``rm -f``: SIGKILL once, then wait until the exit is visible. Decided under the
         lock, so a start in progress finishes first and its container is killed too."""
         async with self.lock(rec.id):
+            if rec.state.status == S.RESTARTING:
+                self._killed_restarting(rec, signal.SIGKILL)
             if not rec.state.alive:
                 return
             done = self.waiters.register(rec, "not-running")
@@ -259,6 +300,11 @@ class Lifecycle:
         False if the container was not running."""
         async with self.lock(rec.id):
             task = self._stops.get(rec.id)
+            if task is None and rec.state.status == S.RESTARTING:
+                # moby cancels the back-off whatever the signal (its SIGKILL would)
+                self._killed_restarting(rec, signal.SIGKILL)
+                self.machine.log(rec, "stop")
+                return True
             if task is None:
                 if not rec.state.alive:
                     return False
@@ -345,7 +391,7 @@ class Lifecycle:
             if not rec.state.alive and from_file and _ran_after(doc, rec):
                 self.machine.apply(rec, "recovered")  # a run its record never heard of
         if rec.state.alive:
-            await self._exited(rec.id, None, doc)
+            await self._exited(rec.id, None, doc, policy=False)
         else:
             await asyncio.to_thread(self._teardown_quietly, rec.id)
 

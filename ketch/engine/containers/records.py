@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 
 from ketch import errors
 from ketch.engine.containers.state import ContainerState
+from ketch.engine.restart import Backoff
 from ketch.engine.store import Store
 
 
@@ -28,9 +29,12 @@ class ContainerRecord:
     snapshot: str  # the writable layer
     parents: list[str]  # the image's layer snapshots, top-most first
     state: ContainerState = field(default_factory=ContainerState)
-    restart_count: int = 0
+    restart_count: int = 0  # restarts by its policy since its last manual start
+    manually_stopped: bool = False  # moby's HasBeenManuallyStopped (unless-stopped)
     runtime: str = "ketch"
     cgroups_path: str = ""  # set at start; where its stats and limits live
+    # the restart policy's back-off, for this ketchd's life only (moby keeps it in memory)
+    backoff: Backoff = field(default_factory=Backoff, compare=False, repr=False)
 
     @property
     def running(self) -> bool:
@@ -52,7 +56,7 @@ class ContainerRecord:
         return cls(**{**doc, "state": ContainerState.from_docker(doc.get("state") or {})})
 
 
-_FIELDS = tuple(f.name for f in fields(ContainerRecord))
+_FIELDS = tuple(f.name for f in fields(ContainerRecord) if f.name != "backoff")
 
 
 class Registry:

@@ -14,7 +14,7 @@ import secrets
 import signal
 
 from ketch import errors, timefmt
-from ketch.engine import hostconfig, logconfig, names, resources, unsupported
+from ketch.engine import hostconfig, logconfig, names, resources, restart, unsupported
 from ketch.engine.containers import state as S
 from ketch.engine.containers.archive import ContainerFiles
 from ketch.engine.containers.attach import OutputQueue
@@ -139,6 +139,7 @@ class ContainerService:
         hostconfig.validate(host_config, os.cpu_count() or 1)
         host_config["LogConfig"] = logconfig.normalize(host_config.get("LogConfig"), self.log_defaults)
         logconfig.validate(host_config["LogConfig"])
+        host_config["RestartPolicy"] = restart.RestartPolicy.of(host_config).to_docker()
         cid = secrets.token_hex(32)
         config["Hostname"] = config.get("Hostname") or cid[:12]
         name = name or names.generate(self.registry.by_name)
@@ -166,8 +167,8 @@ class ContainerService:
             raise S.refusal("remove", rec.state, rec.id)
         if force:
             await self.lifecycle.kill_and_wait(rec)
-        elif rec.state.alive:
-            raise errors.cannot_remove_running(rec.name, rec.state.paused)
+        elif rec.state.alive or rec.state.restarting:
+            raise errors.cannot_remove_running(rec.name, rec.state.paused, rec.state.restarting)
         await self._remove(rec)
 
     def remove_link(self, ref: str) -> None:
@@ -276,6 +277,8 @@ class ContainerService:
         rec = self.registry.get(ref)
         if not rec.running or not rec.cgroups_path:
             raise errors.Conflict(f"container {rec.id} is not running")
+        if rec.state.restarting:
+            raise S.is_restarting(rec.id)
         pids = await asyncio.to_thread(cgroups.manager(rec.cgroups_path).pids)
         result = await asyncio.to_thread(toplib.top, ps_args, pids)
         self.machine.log(rec, "top")
@@ -382,19 +385,31 @@ class ContainerService:
         self.machine.log(rec, "resize", {"height": str(height), "width": str(width)})
 
     async def update(self, ref: str, body: dict) -> list[str]:
-        """``docker update``: new resource limits, applied at once to a running container."""
+        """``docker update``: new resource limits, applied at once to a running container,
+        and a new restart policy (moby's ContainerUpdate; an empty policy name keeps it)."""
+        body = body or {}
+        policy = restart.RestartPolicy.of(body)
+        policy.validate()  # verifyContainerSettings, before the container is looked up
         rec = self.registry.get(ref)
-        unsupported.check_update(body or {})
-        fields = {k: v for k, v in (body or {}).items() if k in UPDATABLE}
+        unsupported.check_update(body)
+        fields = {k: v for k, v in body.items() if k in UPDATABLE}
+        if policy.name:
+            if rec.host_config.get("AutoRemove") and not policy.none:
+                raise errors.Conflict(f"Cannot update container {rec.id}: Restart policy cannot "
+                                      "be updated because AutoRemove is enabled for the container")
+            fields["RestartPolicy"] = policy.to_docker()
+        else:
+            fields.pop("RestartPolicy", None)
         host_config = {**rec.host_config, **fields}
         hostconfig.validate(host_config, os.cpu_count() or 1)
-        if rec.running and rec.cgroups_path and fields:
+        if rec.running and not rec.state.restarting and rec.cgroups_path and fields:
             full = resources.build(host_config, os.cpu_count() or 1, [])
             sections = {_SECTION[k] for k in fields if k in _SECTION}
             partial = {k: v for k, v in full.items() if k in sections}
             await asyncio.to_thread(cgroups.manager(rec.cgroups_path).update, partial)
         rec.host_config = host_config
         self.registry.save(rec)
+        self.machine.log(rec, "update")  # moby's ActionUpdate
         return []
 
     def rename(self, ref: str, new_name: str) -> None:

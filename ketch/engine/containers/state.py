@@ -15,8 +15,15 @@ ones ketch needs while an operation is under way::
        │  │  └── remove_failed ──▶ dead
        │  ▼ removed: the record is gone ("destroy")
 
+    cleaning ── restarting ("die") ──▶ restarting ── start ──▶ starting ── started ──▶ running
+                                           │  (a restart policy's back-off: engine/restart.py)
+                                           └── restart_canceled ──▶ exited
+                                               (stop, kill, rm -f; a failed restart)
+
 ``exit`` (the monitor reported the init's exit) is taken from running, paused and
-stopping. The exit becomes visible (``exited``, Docker's "die") only once ``cleaning``
+stopping. A container whose restart policy restarts it goes ``restarting`` instead of
+``exited`` (the same "die"); Docker shows it running (``Running`` and ``Restarting``
+true, ``Pid`` 0) while no process of it exists. The exit becomes visible (``exited``, Docker's "die") only once ``cleaning``
 is over, so whoever sees a container exited also sees nothing of its last run left on
 the host, and a ``start`` after a ``wait`` cannot meet the previous run's cleanup.
 
@@ -36,8 +43,9 @@ from ketch.engine.events import Event, EventBus
 CREATED, STARTING, RUNNING, PAUSED = "created", "starting", "running", "paused"
 STOPPING, CLEANING, EXITED = "stopping", "cleaning", "exited"
 REMOVING, REMOVED, DEAD = "removing", "removed", "dead"
+RESTARTING = "restarting"
 
-STABLE = frozenset({CREATED, RUNNING, PAUSED, EXITED, DEAD})
+STABLE = frozenset({CREATED, RUNNING, PAUSED, EXITED, DEAD, RESTARTING})
 ALIVE = frozenset({RUNNING, PAUSED, STOPPING, CLEANING})  # a monitor and an init exist
 
 
@@ -51,7 +59,7 @@ class Transition:
 
 # target None: back to the stable state the transient one started from.
 TRANSITIONS = {t.action: t for t in (
-    Transition("start", (CREATED, EXITED), STARTING),
+    Transition("start", (CREATED, EXITED, RESTARTING), STARTING),
     Transition("start_failed", (STARTING,), None),
     Transition("started", (STARTING,), RUNNING, "start"),
     Transition("pause", (RUNNING,), PAUSED, "pause"),
@@ -61,12 +69,14 @@ TRANSITIONS = {t.action: t for t in (
     Transition("thawed", (STOPPING,), STOPPING, "unpause"),
     Transition("exit", (RUNNING, PAUSED, STOPPING), CLEANING),
     Transition("exited", (CLEANING,), EXITED, "die"),
+    Transition("restarting", (CLEANING,), RESTARTING, "die"),
+    Transition("restart_canceled", (RESTARTING,), EXITED),
     Transition("remove", (CREATED, EXITED, DEAD), REMOVING),
     Transition("removed", (REMOVING,), REMOVED, "destroy"),
     Transition("remove_failed", (REMOVING,), DEAD),
     # ketchd restarted and found the container's monitor alive: adopt what really runs.
-    Transition("recovered", (CREATED, RUNNING, PAUSED, EXITED), RUNNING),
-    Transition("recovered_paused", (CREATED, RUNNING, PAUSED, EXITED), PAUSED),
+    Transition("recovered", (CREATED, RUNNING, PAUSED, EXITED, RESTARTING), RUNNING),
+    Transition("recovered_paused", (CREATED, RUNNING, PAUSED, EXITED, RESTARTING), PAUSED),
 )}
 
 
@@ -86,8 +96,12 @@ class ContainerState:
     # -- questions the engine asks ----------------------------------------------
     @property
     def running(self) -> bool:
-        """Running as Docker reports it (paused containers are running)."""
-        return self.shown in (RUNNING, PAUSED)
+        """Running as Docker reports it (paused and restarting containers are running)."""
+        return self.shown in (RUNNING, PAUSED, RESTARTING)
+
+    @property
+    def restarting(self) -> bool:
+        return self.shown == RESTARTING
 
     @property
     def paused(self) -> bool:
@@ -101,7 +115,7 @@ class ContainerState:
     def to_docker(self) -> dict:
         status = REMOVING if self.status == REMOVING else self.shown
         return {"Status": status, "Running": self.running, "Paused": self.paused,
-                "Restarting": False, "OOMKilled": self.oom_killed, "Dead": status == DEAD,
+                "Restarting": status == RESTARTING, "OOMKilled": self.oom_killed, "Dead": status == DEAD,
                 "Pid": self.pid if self.running else 0, "ExitCode": self.exit_code,
                 "Error": self.error, "StartedAt": self.started_at, "FinishedAt": self.finished_at}
 
@@ -130,13 +144,20 @@ def refusal(action: str, state: ContainerState, cid: str, name: str = "") -> err
         return errors.Conflict("cannot start a paused container, try unpause instead")
     if action == "pause" and state.paused:
         return errors.Conflict(f"Container {cid} is already paused")
+    if action == "pause" and state.restarting:
+        return is_restarting(cid)
     if action == "unpause" and not state.paused:
         return errors.Conflict(f"Container {cid} is not paused")
-    if action == "remove" and state.alive:
-        return errors.cannot_remove_running(name or cid, state.paused)
+    if action == "remove" and (state.alive or state.restarting):
+        return errors.cannot_remove_running(name or cid, state.paused, state.restarting)
     if action in ("pause", "unpause", "stop", "exit") and not state.alive:
         return errors.Conflict(f"container {cid} is not running")
     return errors.Conflict(f"cannot {action.replace('_', ' ')} container {cid[:12]}: it is {status}")
+
+
+def is_restarting(cid: str) -> errors.KetchError:
+    """moby's errContainerIsRestarting (pause, exec, top of a restarting container)."""
+    return errors.Conflict(f"Container {cid} is restarting, wait until the container is running")
 
 
 class StateMachine:
@@ -165,7 +186,7 @@ class StateMachine:
         if target in STABLE:
             self._save(rec)
         attributes = None
-        if action == "exited":  # moby's handleContainerExit
+        if t.event == "die":  # moby's handleContainerExit
             ran = timefmt.parse_ns(st.finished_at) - timefmt.parse_ns(st.started_at)
             attributes = {"exitCode": str(st.exit_code),
                           "execDuration": str(max(ran, 0) // 10**9)}

@@ -2,7 +2,9 @@
 
 A waiter is resolved by the event that makes its condition true: Docker's "die" (the
 exit is visible, so its cleanup is done) for not-running and next-exit, "destroy" for
-removed (and for every other waiter of a container that no longer exists).
+removed (and for every other waiter of a container that no longer exists). A container
+in its restart back-off counts as running (moby's State.Running): its not-running
+waiters wait for the next exit, or for ``restart_canceled`` (moby's SetStopped).
 """
 
 import asyncio
@@ -23,16 +25,16 @@ class Waiters:
         if condition not in CONDITIONS:
             raise errors.InvalidArgument(f"invalid condition: \"{condition}\"")
         fut = asyncio.get_running_loop().create_future()
-        if condition == "not-running" and not rec.state.alive:
+        if condition == "not-running" and not rec.state.alive and not rec.state.restarting:
             fut.set_result(rec.state.exit_code)
             return fut
         self._waiting.setdefault(rec.id, []).append((condition, fut, rec))
         return fut
 
     def _on_event(self, event: Event) -> None:
-        if event.type != "container" or event.action not in ("die", "destroy"):
+        if event.type != "container" or event.action not in ("die", "restart_canceled", "destroy"):
             return
-        hit = ("not-running", "next-exit") if event.action == "die" else CONDITIONS
+        hit = CONDITIONS if event.action == "destroy" else ("not-running", "next-exit")
         remaining = []
         for condition, fut, rec in self._waiting.pop(event.actor_id, []):
             if condition in hit:

@@ -91,6 +91,9 @@ MOBY26_OCI = (MOBY26 + "; a start failure reads 'failed to create task for conta
 MOBY26_LOG = (MOBY26 + "; a logging option's bad value fails the start with 'failed to create task for "
               "container: failed to initialize logging driver: ...'")
 TASK_WRAP = r"failed to create task for container: (?=failed to initialize logging driver)"
+MOBY26_RESTART = ("API 1.45 by design: moby 25+ words a bad restart policy 'invalid restart policy: "
+                  "...' (ValidateRestartPolicy); dockerd 20.10 said 'maximum retry count cannot be "
+                  "used with restart policy ...', 'invalid restart policy 'X''")
 # Found by this table, in none of issue 7's items.
 NO_NETWORK = "no networking yet (later issue): dockerd's containers are on its 'bridge' network"
 ONLY_API_145 = ("API 1.45 by design: dockerd 20.10 (API 1.41) still has Container, ContainerConfig "
@@ -160,6 +163,28 @@ ROWS: tuple[Row, ...] = (
         cli=SAME),
     Row("kill-nonexistent", ("kill", "nope"), cli=SAME,
         expect=differs(MOBY26, "stderr")),
+    # -- restart policies (issue 8) ---------------------------------------------------------
+    # attached, the client returns at the first exit; the row's reset removes it mid-back-off
+    Row("run-restart-on-failure", ("run", "--name", "dt-rp1", "--restart", "on-failure:2",
+                                   "busybox", "sh", "-c", "exit 3")),
+    Row("run-restart-rm-conflict", ("run", "--rm", "--restart", "always", "busybox", "true")),
+    Row("run-restart-no-policy-before-colon", ("run", "--rm", "--restart", ":2", "busybox", "true")),
+    Row("run-restart-count-not-integer", ("run", "--rm", "--restart", "on-failure:x", "busybox", "true")),
+    Row("create-restart-unknown", ("create", "--restart", "sometimes", "busybox", "true"), cli=SAME,
+        expect=differs(MOBY26_RESTART, "stderr")),
+    Row("create-restart-negative", ("create", "--restart", "on-failure:-1", "busybox", "true"), cli=SAME,
+        expect=differs(MOBY26_RESTART, "stderr")),
+    Row("create-restart-always-count", ("create", "--restart", "always:2", "busybox", "true"), cli=SAME,
+        expect=differs(MOBY26_RESTART, "stderr")),
+    Row("update-restart-inspect", ("inspect", "-f", "{{json .HostConfig.RestartPolicy}} {{.RestartCount}}",
+                                   "dt-up1"),
+        setup=(("create", "--name", "dt-up1", "busybox", "true"),
+               ("update", "--restart", "on-failure:3", "dt-up1"))),
+    Row("update-restart-auto-remove", ("update", "--restart", "always", "dt-up2"),
+        setup=(("create", "--rm", "--name", "dt-up2", "busybox", "true"),)),
+    Row("update-restart-bad", ("update", "--restart", "always:2", "dt-up3"), cli=SAME,
+        setup=(("create", "--name", "dt-up3", "busybox", "true"),),
+        expect=differs(MOBY26_RESTART, "stderr")),
     # -- rm ------------------------------------------------------------------------------
     Row("rm-exited", ("rm", "dt-rm1"), setup=(("run", "--name", "dt-rm1", "busybox", "true"),)),
     Row("rm-nonexistent", ("rm", "nope")),
