@@ -33,18 +33,6 @@ def unset(value: object) -> bool:
     return value is None or value in ("", 0, False) or value == [] or value == {}
 
 
-def _all_unset(value: object) -> bool:
-    return value is None or (isinstance(value, dict) and all(unset(v) for v in value.values()))
-
-
-def _no_healthcheck(value: object) -> bool:
-    """No health check asked for, or --no-healthcheck (Test ["NONE"]): none runs."""
-    if _all_unset(value):
-        return True
-    rest = {k: v for k, v in value.items() if k != "Test"}
-    return value.get("Test") == ["NONE"] and _all_unset(rest)
-
-
 def _default_list(defaults: tuple[str, ...]) -> Callable[[object], bool]:
     return lambda value: value is None or list(value) == list(defaults)
 
@@ -69,7 +57,6 @@ class Row:
 CONFIG_ROWS = (
     Row("Volumes", "-v, --volume"),
     Row("MacAddress", "--mac-address"),
-    Row("Healthcheck", "--health-cmd", accepts=_no_healthcheck),
 )
 
 # Fields `docker update` may send as well (container.UpdateConfig).

@@ -187,7 +187,7 @@ class ContainerRoutes:
             return False
         if cf.is_task:  # no container of ketch's is a swarm task
             return False
-        if f.get("health") and "none" not in f["health"]:  # nor has a health check yet
+        if f.get("health") and (rec.health.status if rec.health else "none") not in f["health"]:
             return False
         if cf.ports or f.get("volume") or f.get("network"):
             return False  # ketch publishes no ports and attaches no volumes or networks yet
