@@ -61,6 +61,14 @@ def _familiar_tags(tags) -> list[str]:
     return [reference.parse(t).familiar for t in tags]
 
 
+_HEALTHCHECK_KEYS = ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries")
+
+
+def healthcheck_config(doc: dict) -> dict:
+    """Docker's HealthConfig: its fields in order, each omitted when empty or zero."""
+    return {key: doc[key] for key in _HEALTHCHECK_KEYS if doc.get(key)}
+
+
 def container_config(rec: ContainerRecord) -> dict:
     cfg = rec.config
     out = {
@@ -75,7 +83,7 @@ def container_config(rec: ContainerRecord) -> dict:
         "StdinOnce": bool(cfg.get("StdinOnce")), "Env": cfg.get("Env"), "Cmd": cfg.get("Cmd"),
     })
     if cfg.get("Healthcheck"):
-        out["Healthcheck"] = cfg["Healthcheck"]
+        out["Healthcheck"] = healthcheck_config(cfg["Healthcheck"])
     out.update({
         "Image": cfg.get("Image") or rec.image, "Volumes": cfg.get("Volumes"),
         "WorkingDir": cfg.get("WorkingDir") or "", "Entrypoint": cfg.get("Entrypoint"),
@@ -184,7 +192,10 @@ def _image_config(cfg: dict) -> dict:
     if cfg.get("ExposedPorts"):
         out["ExposedPorts"] = cfg["ExposedPorts"]
     out.update({"Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": cfg.get("Env"),
-                "Cmd": cfg.get("Cmd"), "Image": "", "Volumes": cfg.get("Volumes"),
+                "Cmd": cfg.get("Cmd")})
+    if cfg.get("Healthcheck"):
+        out["Healthcheck"] = healthcheck_config(cfg["Healthcheck"])
+    out.update({"Image": "", "Volumes": cfg.get("Volumes"),
                 "WorkingDir": cfg.get("WorkingDir") or "", "Entrypoint": cfg.get("Entrypoint"),
                 "OnBuild": cfg.get("OnBuild"), "Labels": cfg.get("Labels")})
     if cfg.get("StopSignal"):

@@ -167,9 +167,9 @@ def parse_healthcheck(opts: dict) -> dict | None:
     for flag, _ in _HEALTH_DURATIONS:
         if opts[flag] < 0:
             raise ConfigError(f"--{flag} cannot be negative")
-    health = {"Test": ["CMD-SHELL", opts["health-cmd"]] if opts["health-cmd"] else None}
-    health.update((key, opts[flag]) for flag, key in _HEALTH_DURATIONS)
-    return health
+    health = {"Test": ["CMD-SHELL", opts["health-cmd"]]} if opts["health-cmd"] else {}
+    health.update((key, opts[flag]) for flag, key in _HEALTH_DURATIONS if opts[flag])
+    return health  # docker/cli's JSON: the zero fields omitted
 
 
 def build(opts: dict, args: list[str], detach: bool) -> dict:

@@ -66,6 +66,11 @@ class HealthMonitor:
         task.cancel()
         if rec is not None and rec.health is not None:
             rec.health = rec.health.stopped()
+            self._save(rec)  # a pause saved the record before this event
+
+    def _save(self, rec: ContainerRecord) -> None:
+        if self.registry.by_id.get(rec.id) is rec:  # never brings back a removed record
+            self.registry.save(rec)
 
     async def _run(self, rec: ContainerRecord, cfg: HealthConfig) -> None:
         started = timefmt.parse_ns(rec.state.started_at)
@@ -104,7 +109,7 @@ class HealthMonitor:
         before = rec.health.status if rec.health is not None else None
         rec.health = health
         if health.status != before:
-            self.registry.save(rec)
+            self._save(rec)
             self.machine.log(rec, f"health_status: {health.status}")
 
 
