@@ -226,3 +226,14 @@ def test_health_survives_a_daemon_restart(fresh_daemon):
         _wait_status(d, "checked", "healthy")
     finally:
         d.ketch("rm", "-f", "checked")
+
+
+def test_start_interval_is_an_api_144_field(daemon, names):
+    body = {"Image": "busybox", "Cmd": ["true"],
+            "Healthcheck": {"Test": ["CMD", "true"], "Interval": 2_000_000_000, "StartInterval": 1_000_000}}
+    for version, expected in (("1.43", None), ("1.45", 1_000_000)):
+        name = names()
+        status, answer = daemon.api("POST", f"/v{version}/containers/create?name={name}", body)
+        assert status == 201, answer
+        _, doc = daemon.api("GET", f"/containers/{name}/json")
+        assert doc["Config"]["Healthcheck"].get("StartInterval") == expected

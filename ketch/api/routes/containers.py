@@ -76,6 +76,8 @@ class ContainerRoutes:
     async def create(self, request: Request) -> Response:
         check_for_json(request)
         body = apitypes.decode_create(await request.body())
+        if not at_least(request.api_version, "1.44") and isinstance(body.get("Healthcheck"), dict):
+            body["Healthcheck"] = {**body["Healthcheck"], "StartInterval": 0}  # moby: 1.44's field
         cid, warnings = self.svc.create(body, request.arg("name"), request.arg("platform"))
         return json_response({"Id": cid, "Warnings": warnings}, 201)
 
