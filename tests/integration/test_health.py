@@ -37,9 +37,9 @@ def _ps_names(daemon, *filters: str) -> list[str]:
     return daemon.ketch("ps", "-a", *args, "--format", "{{.Names}}", check=True).stdout.split()
 
 
-def _events(daemon, since: float, cid: str) -> list[dict]:
+def _events(daemon, since: float, cid: str, **filters) -> list[dict]:
     q = urllib.parse.urlencode({"since": f"{since:.9f}", "until": f"{time.time():.9f}",
-                                "filters": json.dumps({"container": [cid]})})
+                                "filters": json.dumps({"container": [cid], **filters})})
     status, body, _ = daemon.api("GET", f"/events?{q}", raw=True)
     assert status == 200, body
     return [json.loads(line) for line in body.splitlines() if line.strip()]
@@ -73,6 +73,7 @@ def test_a_passing_check_becomes_healthy(daemon, names):
     assert mine[-1]["Actor"]["Attributes"]["exitCode"] == "0"
     healthy = events[actions.index("health_status: healthy")]
     assert healthy["Actor"]["Attributes"] == {"image": "busybox", "name": name}
+    assert _events(daemon, t0, cid, event=["health_status"]) == [healthy]  # a prefix, as moby's
 
 
 def test_a_container_starts_in_health_starting(daemon, names):
