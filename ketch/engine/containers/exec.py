@@ -69,7 +69,8 @@ class ExecRecord:
 
     @property
     def command(self) -> str:
-        return " ".join([self.entrypoint, *self.args])
+        """As moby's exec events name it: ``true `` (a space, then no args) for ``exec c true``."""
+        return f"{self.entrypoint} {' '.join(self.args)}"
 
     def to_docker(self) -> dict:
         """GET /exec/{id}/json (moby's ContainerExecInspect)."""
