@@ -324,7 +324,7 @@ ROWS: tuple[Row, ...] = (
                            "{{(index .State.Health.Log 0).Output}}", "dt-hc4"),
         setup=(("run", "-d", "--name", "dt-hc4", "--health-cmd", "exec sleep 5", "--health-timeout", "100ms",
                 "--health-retries", "1", "--health-interval", "100ms", "busybox", "sleep", "600"),
-               ("exec", "dt-hc4", "sleep", "1"))),
+               ("exec", "dt-hc4", "sleep", "2"))),
     Row("health-no-healthcheck", ("inspect", "-f", "{{json .Config.Healthcheck}} {{json .State.Health}}",
                                   "dt-hc5"),
         setup=(("run", "-d", "--name", "dt-hc5", "--no-healthcheck", "busybox", "sleep", "600"),)),
