@@ -40,7 +40,7 @@ class SummaryEncoder:
         cached = self._pieces.get(rec.id)
         if cached is None or cached[0] != key:
             cached = self._pieces[rec.id] = (key, *self._split(rec))
-        state = rec.state.to_docker()
+        state = views.state_json(rec)
         middle = f'"State":{_STRING(state["Status"])},"Status":{_STRING(views.status_text(state))}'
         return cached[1] + middle.encode() + cached[2]
 

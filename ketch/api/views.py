@@ -22,6 +22,14 @@ def _since(ts: str) -> float:
     return max(0.0, time.time() - timefmt.parse_ns(ts) / 1e9)
 
 
+def state_json(rec: ContainerRecord) -> dict:
+    """Docker's State object: the lifecycle's, with ``Health`` when the container has one."""
+    state = rec.state.to_docker()
+    if rec.health is not None:
+        state["Health"] = rec.health.to_docker()
+    return state
+
+
 def status_text(st: dict) -> str:
     """moby's State.String() of Docker's State object."""
     if st["Running"]:
@@ -29,6 +37,10 @@ def status_text(st: dict) -> str:
             return f"Restarting ({st['ExitCode']}) {human_duration(_since(st['FinishedAt']))} ago"
         if st["Paused"]:
             return f"Up {human_duration(_since(st['StartedAt']))} (Paused)"
+        if st.get("Health"):
+            status = st["Health"]["Status"]
+            shown = "health: starting" if status == "starting" else status
+            return f"Up {human_duration(_since(st['StartedAt']))} ({shown})"
         return f"Up {human_duration(_since(st['StartedAt']))}"
     if st["Status"] == "removing":
         return "Removal In Progress"
@@ -50,6 +62,14 @@ def _familiar_tags(tags) -> list[str]:
     return [reference.parse(t).familiar for t in tags]
 
 
+_HEALTHCHECK_KEYS = ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries")
+
+
+def healthcheck_config(doc: dict) -> dict:
+    """Docker's HealthConfig: its fields in order, each omitted when empty or zero."""
+    return {key: doc[key] for key in _HEALTHCHECK_KEYS if doc.get(key)}
+
+
 def container_config(rec: ContainerRecord) -> dict:
     cfg = rec.config
     out = {
@@ -64,7 +84,7 @@ def container_config(rec: ContainerRecord) -> dict:
         "StdinOnce": bool(cfg.get("StdinOnce")), "Env": cfg.get("Env"), "Cmd": cfg.get("Cmd"),
     })
     if cfg.get("Healthcheck"):
-        out["Healthcheck"] = cfg["Healthcheck"]
+        out["Healthcheck"] = healthcheck_config(cfg["Healthcheck"])
     out.update({
         "Image": cfg.get("Image") or rec.image, "Volumes": cfg.get("Volumes"),
         "WorkingDir": cfg.get("WorkingDir") or "", "Entrypoint": cfg.get("Entrypoint"),
@@ -117,7 +137,7 @@ def container_json(rec: ContainerRecord, paths: Paths, size_rw: int | None = Non
     data = paths.data_dir(rec.id)
     doc = {
         "Id": rec.id, "Created": rec.created, "Path": rec.path, "Args": rec.args,
-        "State": rec.state.to_docker(), "Image": rec.image_id,
+        "State": state_json(rec), "Image": rec.image_id,
         "ResolvConfPath": f"{data}/resolv.conf", "HostnamePath": f"{data}/hostname",
         "HostsPath": f"{data}/hosts", "LogPath": _log_path(rec, paths), "Name": "/" + rec.name,
         "RestartCount": rec.restart_count, "Driver": DRIVER, "Platform": "linux",
@@ -150,7 +170,7 @@ def summary_image(rec: ContainerRecord) -> str:
 
 def container_summary(rec: ContainerRecord, size_rw: int | None = None,
                       image_size: int = 0) -> dict:
-    state = rec.state.to_docker()
+    state = state_json(rec)
     doc = {
         "Id": rec.id, "Names": ["/" + rec.name], "Image": summary_image(rec), "ImageID": rec.image_id,
         "Command": command_text(rec), "Created": int(timefmt.parse_ns(rec.created) // 10**9),
@@ -182,7 +202,10 @@ def _image_config(cfg: dict) -> dict:
     if cfg.get("ExposedPorts"):
         out["ExposedPorts"] = cfg["ExposedPorts"]
     out.update({"Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": cfg.get("Env"),
-                "Cmd": cfg.get("Cmd"), "Image": "", "Volumes": cfg.get("Volumes"),
+                "Cmd": cfg.get("Cmd")})
+    if cfg.get("Healthcheck"):
+        out["Healthcheck"] = healthcheck_config(cfg["Healthcheck"])
+    out.update({"Image": "", "Volumes": cfg.get("Volumes"),
                 "WorkingDir": cfg.get("WorkingDir") or "", "Entrypoint": cfg.get("Entrypoint"),
                 "OnBuild": cfg.get("OnBuild"), "Labels": cfg.get("Labels")})
     if cfg.get("StopSignal"):

@@ -12,11 +12,23 @@ _COMMON = (
     FlagSpec("env", "e", "list", help="Set environment variables"),
     FlagSpec("env-file", None, "list", help="Read in a file of environment variables"),
     FlagSpec("group-add", None, "list", help="Add additional groups to join"),
+    FlagSpec("health-cmd", None, "string", help="Command to run to check health"),
+    FlagSpec("health-interval", None, "duration", default_text="0s",
+             help="Time between running the check (ms|s|m|h)"),
+    FlagSpec("health-retries", None, "int", help="Consecutive failures needed to report unhealthy"),
+    FlagSpec("health-start-interval", None, "duration", default_text="0s",
+             help="Time between running the check during the start period (ms|s|m|h)"),
+    FlagSpec("health-start-period", None, "duration", default_text="0s",
+             help="Start period for the container to initialize before starting health-retries "
+                  "countdown (ms|s|m|h)"),
+    FlagSpec("health-timeout", None, "duration", default_text="0s",
+             help="Maximum time to allow one check to run (ms|s|m|h)"),
     FlagSpec("hostname", "h", "string", help="Container host name"),
     FlagSpec("interactive", "i", "bool", help="Keep STDIN open even if not attached"),
     FlagSpec("label", "l", "list", help="Set meta data on a container"),
     FlagSpec("label-file", None, "list", help="Read in a line delimited file of labels"),
     FlagSpec("name", None, "string", help="Assign a name to the container"),
+    FlagSpec("no-healthcheck", None, "bool", help="Disable any container-specified HEALTHCHECK"),
     FlagSpec("platform", None, "string", help="Set platform if server is multi-platform capable"),
     FlagSpec("pull", None, "string", "missing",
              help='Pull image before running ("always", "missing", "never")'),
@@ -137,6 +149,29 @@ def parse_labels(values: list[str], files: list[str]) -> dict[str, str]:
     return labels
 
 
+_HEALTH_DURATIONS = (("health-interval", "Interval"), ("health-timeout", "Timeout"),
+                     ("health-retries", "Retries"), ("health-start-period", "StartPeriod"),
+                     ("health-start-interval", "StartInterval"))
+
+
+def parse_healthcheck(opts: dict) -> dict | None:
+    """docker/cli's Healthcheck from the --health-* flags: ["NONE"] for --no-healthcheck,
+    a Test of [] (the image's command) when only the timings are given."""
+    given = bool(opts["health-cmd"]) or any(opts[flag] for flag, _ in _HEALTH_DURATIONS)
+    if opts["no-healthcheck"]:
+        if given:
+            raise ConfigError("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    if not given:
+        return None
+    for flag, _ in _HEALTH_DURATIONS:
+        if opts[flag] < 0:
+            raise ConfigError(f"--{flag} cannot be negative")
+    health = {"Test": ["CMD-SHELL", opts["health-cmd"]]} if opts["health-cmd"] else {}
+    health.update((key, opts[flag]) for flag, key in _HEALTH_DURATIONS if opts[flag])
+    return health  # docker/cli's JSON: the zero fields omitted
+
+
 def build(opts: dict, args: list[str], detach: bool) -> dict:
     image, cmd = args[0], args[1:]
     attach = [a.lower() for a in opts.get("attach") or []]
@@ -184,6 +219,9 @@ def build(opts: dict, args: list[str], detach: bool) -> dict:
     if opts["log-driver"] == "none" and opts["log-opt"]:  # docker/cli's parseLoggingOpts
         raise ConfigError("invalid logging opts for driver none")
     pendingopts.apply(opts, config)
+    health = parse_healthcheck(opts)
+    if health is not None:
+        config["Healthcheck"] = health
     if opts["stop-signal"]:
         config["StopSignal"] = opts["stop-signal"]
     if "stop-timeout" in getattr(opts, "changed", ()):

@@ -20,6 +20,7 @@ from ketch.engine import embedded, gc
 from ketch.engine import runtimes as engine_runtimes
 from ketch.engine.containers.bundle import Bundles, Paths, RunConfig
 from ketch.engine.containers.exec import ExecService
+from ketch.engine.health import HealthMonitor
 from ketch.engine.containers.lifecycle import Lifecycle
 from ketch.engine.containers.records import Registry
 from ketch.engine.containers.service import ContainerService
@@ -73,6 +74,7 @@ class Daemon:
                                     init_path=cfg.init_path, logging_driver=cfg.log_config["Type"])
         self.execs = ExecService(self.registry, self.launcher, self.events, self.paths,
                                  self.runtimes)
+        self.health = HealthMonitor(self.registry, self.lifecycle.machine, self.execs)
         self.server = build_server(self.containers, self.images, self.system, self.events,
                                    self.execs)
 

@@ -33,18 +33,6 @@ def unset(value: object) -> bool:
     return value is None or value in ("", 0, False) or value == [] or value == {}
 
 
-def _all_unset(value: object) -> bool:
-    return value is None or (isinstance(value, dict) and all(unset(v) for v in value.values()))
-
-
-def _no_healthcheck(value: object) -> bool:
-    """No health check asked for, or --no-healthcheck (Test ["NONE"]): none runs."""
-    if _all_unset(value):
-        return True
-    rest = {k: v for k, v in value.items() if k != "Test"}
-    return value.get("Test") == ["NONE"] and _all_unset(rest)
-
-
 # Docker's drivers ketch does not have (json-file and none it has; any other name is
 # not a driver at all, and gets dockerd's "error looking up logging plugin" from logconfig.py).
 DOCKER_LOG_DRIVERS = ("local", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
@@ -84,7 +72,6 @@ class Row:
 CONFIG_ROWS = (
     Row("Volumes", "-v, --volume"),
     Row("MacAddress", "--mac-address"),
-    Row("Healthcheck", "--health-cmd", accepts=_no_healthcheck),
 )
 
 # Fields `docker update` may send as well (container.UpdateConfig; its RestartPolicy is

@@ -104,10 +104,12 @@ def test_create_publishes_docker_shaped_events_and_refuses_inactive_containers()
         svc = ExecService(Registry(c), None, bus, None, None)
         eid = svc.create("web", {"Cmd": ["sh", "-c", "x"]})
         svc._ended(svc.get(eid), 3)
+        svc.create("web", {"Cmd": ["true"]})
         return svc, eid
     svc, eid = asyncio.run(scenario())
     assert [(e.type, e.action, e.actor_id) for e in seen] == [
-        ("container", "exec_create: sh -c x", c.id), ("container", "exec_die", c.id)]
+        ("container", "exec_create: sh -c x", c.id), ("container", "exec_die", c.id),
+        ("container", "exec_create: true ", c.id)]  # moby: entrypoint + " " + args
     assert seen[0].attributes == {"a": "b", "execID": eid, "image": "busybox", "name": "web"}
     assert seen[1].attributes["exitCode"] == "3"
     assert svc.get(eid).env == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

@@ -42,6 +42,7 @@ def test_the_captured_bodies_cover_both_answers():
     {"HostConfig": {"MaskedPaths": None, "ReadonlyPaths": None}},
     {"HostConfig": {"MaskedPaths": list(unsupported.MASKED_PATHS)}},  # the defaults, spelled out
     {"Healthcheck": {"Test": None, "Interval": 0}},
+    {"Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 5}},  # healthchecks run
     {"HostConfig": {"LogConfig": {"Type": "json-file", "Config": None}}},
 ])
 def test_zero_values_and_what_ketch_does_pass(body):
@@ -51,7 +52,6 @@ def test_zero_values_and_what_ketch_does_pass(body):
 @pytest.mark.parametrize("body, words", [
     ({"HostConfig": {"NetworkMode": "container:web"}}, 'HostConfig.NetworkMode "container:web" (--network)'),
     ({"HostConfig": {"MaskedPaths": []}}, "HostConfig.MaskedPaths (MaskedPaths)"),
-    ({"Healthcheck": {"Test": ["NONE"], "Interval": 5}}, "Healthcheck (--health-cmd)"),
     ({"NetworkingConfig": {"EndpointsConfig": {"bridge": {}}}},
      'NetworkingConfig.EndpointsConfig.bridge (--network "bridge")'),
     ({"NetworkingConfig": {"EndpointsConfig": {"default": {"Aliases": ["db"]}}}},

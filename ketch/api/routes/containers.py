@@ -76,6 +76,8 @@ class ContainerRoutes:
     async def create(self, request: Request) -> Response:
         check_for_json(request)
         body = apitypes.decode_create(await request.body())
+        if not at_least(request.api_version, "1.44") and isinstance(body.get("Healthcheck"), dict):
+            body["Healthcheck"] = {**body["Healthcheck"], "StartInterval": 0}  # moby: 1.44's field
         cid, warnings = self.svc.create(body, request.arg("name"), request.arg("platform"))
         return json_response({"Id": cid, "Warnings": warnings}, 201)
 
@@ -187,7 +189,7 @@ class ContainerRoutes:
             return False
         if cf.is_task:  # no container of ketch's is a swarm task
             return False
-        if f.get("health") and "none" not in f["health"]:  # nor has a health check yet
+        if f.get("health") and (rec.health.status if rec.health else "none") not in f["health"]:
             return False
         if cf.ports or f.get("volume") or f.get("network"):
             return False  # ketch publishes no ports and attaches no volumes or networks yet

@@ -12,6 +12,11 @@ frames come back on a ``MonitorHandle``: output goes to the attached client's qu
 
 Records live in memory, per container, and go when the container stops or is
 removed (moby unregisters a container's execs in its cleanup).
+
+``run_captured`` is the daemon's own exec (a health probe, moby's ``cmdProbe``): created
+and started exactly as ``docker exec`` is, with the same events, its stdout and stderr
+kept together up to a limit, killed when it runs past its timeout, and forgotten
+once it has ended.
 """
 
 import asyncio
@@ -19,6 +24,8 @@ import base64
 import json
 import os
 import secrets
+import signal
+from dataclasses import dataclass
 
 from ketch import detachkeys, errors
 from ketch.engine import security, users
@@ -63,7 +70,8 @@ class ExecRecord:
 
     @property
     def command(self) -> str:
-        return " ".join([self.entrypoint, *self.args])
+        """As moby's exec events name it: ``true `` (a space, then no args) for ``exec c true``."""
+        return f"{self.entrypoint} {' '.join(self.args)}"
 
     def to_docker(self) -> dict:
         """GET /exec/{id}/json (moby's ContainerExecInspect)."""
@@ -76,6 +84,38 @@ class ExecRecord:
                 "OpenStderr": self.open_stderr, "OpenStdout": self.open_stdout,
                 "CanRemove": self.can_remove, "ContainerID": self.container.id,
                 "DetachKeys": base64.b64encode(self.detach_keys).decode(), "Pid": self.pid}
+
+
+class Capture:
+    """Output kept up to ``limit`` bytes, stdout and stderr interleaved (moby's limitedBuffer)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.truncated = False
+
+    def put(self, raw: bytes, stream: int, payload: bytes) -> None:
+        room = self.limit - len(self.data)
+        if room > 0:
+            self.data += payload[:room]
+        if len(payload) > room:
+            self.truncated = True
+
+    def offer(self, raw: bytes, stream: int, payload: bytes) -> None:
+        self.put(raw, stream, payload)  # bounded by dropping: the process never waits
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class CapturedRun:
+    """How a ``run_captured`` exec ended: its exit code (the kill's when it timed out)."""
+
+    exit_code: int
+    output: bytes
+    truncated: bool
+    timed_out: bool
 
 
 def exec_env(container_env: list[str], hostname: str, tty: bool, env: list[str]) -> list[str]:
@@ -270,6 +310,36 @@ class ExecService:
         if rec.sink is not None:
             rec.sink.close()
             rec.sink = None
+    # -- the daemon's own execs ------------------------------------------------------
+    async def run_captured(self, ref: str, cmd: list[str], timeout: float,
+                           limit: int) -> CapturedRun:
+        """Run ``cmd`` in the container as an unattached exec with the container's user
+        and working directory; ``timeout`` seconds after it started it is killed. Errors
+        before it runs (not running, a missing command) are raised as ``start`` raises them."""
+        eid = self.create(ref, {"Cmd": cmd, "AttachStdout": True, "AttachStderr": True})
+        rec = self._execs[eid]
+        capture = rec.sink = Capture(limit)
+        timed_out = False
+        try:
+            await self.start(eid, attached=False)
+            try:
+                await asyncio.wait_for(asyncio.shield(rec.ended.wait()), timeout)
+            except asyncio.TimeoutError:
+                timed_out = True
+                await self._kill(rec)
+                await rec.ended.wait()
+        except asyncio.CancelledError:
+            await asyncio.shield(self._kill(rec))  # a paused or stopping container's probe
+            raise
+        finally:
+            self._execs.pop(eid, None)
+        return CapturedRun(rec.exit_code if rec.exit_code is not None else -1,
+                           bytes(capture.data), capture.truncated, timed_out)
+
+    @staticmethod
+    async def _kill(rec: ExecRecord) -> None:
+        if rec.handle is not None and rec.running:
+            await rec.handle.signal(int(signal.SIGKILL))  # False: the supervisor is gone already
 
     # -- streams and size -----------------------------------------------------------
     async def send_stdin(self, rec: ExecRecord, data: bytes) -> None:

@@ -2,7 +2,9 @@
 
 A ``ContainerRecord`` is persisted as JSON in the store whenever it reaches a stable
 state (see ``state.py``); its ``state`` is stored in Docker's ``State`` shape, so a
-store written by an older ketch reads back unchanged. The ``Registry`` keeps the
+store written by an older ketch reads back unchanged. Its ``health`` (``State.Health``)
+is saved with it, and also whenever the health status changes (moby keeps health
+best-effort across a daemon restart the same way). The ``Registry`` keeps the
 records in memory and resolves the ways users name a container (full id, name, unique
 id prefix).
 """
@@ -10,6 +12,7 @@ id prefix).
 from dataclasses import dataclass, field, fields
 
 from ketch import errors
+from ketch.engine.containers.health import Health
 from ketch.engine.containers.state import ContainerState
 from ketch.engine.restart import Backoff
 from ketch.engine.store import Store
@@ -35,6 +38,7 @@ class ContainerRecord:
     cgroups_path: str = ""  # set at start; where its stats and limits live
     # the restart policy's back-off, for this ketchd's life only (moby keeps it in memory)
     backoff: Backoff = field(default_factory=Backoff, compare=False, repr=False)
+    health: Health | None = None  # with a healthcheck, once started (health.py)
 
     @property
     def running(self) -> bool:
@@ -49,11 +53,13 @@ class ContainerRecord:
         is for serialising at once (asdict's deep copy was most of a save's time)."""
         doc = {name: getattr(self, name) for name in _FIELDS}
         doc["state"] = self.state.to_docker()
+        doc["health"] = self.health.to_docker() if self.health is not None else None
         return doc
 
     @classmethod
     def from_doc(cls, doc: dict) -> "ContainerRecord":
-        return cls(**{**doc, "state": ContainerState.from_docker(doc.get("state") or {})})
+        return cls(**{**doc, "state": ContainerState.from_docker(doc.get("state") or {}),
+                      "health": Health.from_docker(doc.get("health"))})
 
 
 _FIELDS = tuple(f.name for f in fields(ContainerRecord) if f.name != "backoff")

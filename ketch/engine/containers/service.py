@@ -15,7 +15,7 @@ import signal
 
 from ketch import errors, timefmt
 from ketch.engine import hostconfig, logconfig, names, resources, restart, unsupported
-from ketch.engine.containers import state as S
+from ketch.engine.containers import health, state as S
 from ketch.engine.containers.archive import ContainerFiles
 from ketch.engine.containers.attach import OutputQueue
 from ketch.engine.containers.bundle import CONTAINER_MODE, Paths
@@ -72,8 +72,8 @@ def merge_config(user: dict, image: dict) -> dict:
     out["ExposedPorts"] = ports or None
     volumes = {**(image.get("Volumes") or {}), **(user.get("Volumes") or {})}
     out["Volumes"] = volumes or None
-    if image.get("Healthcheck") and not user.get("Healthcheck"):
-        out["Healthcheck"] = image["Healthcheck"]
+    if user.get("Healthcheck") or image.get("Healthcheck"):
+        out["Healthcheck"] = health.merge(user.get("Healthcheck"), image.get("Healthcheck"))
     return out
 
 
@@ -113,6 +113,7 @@ class ContainerService:
         if not isinstance(body, dict) or not body.get("Image"):
             raise errors.InvalidArgument("Config cannot be empty in order to create a container")
         unsupported.check_create(body)
+        health.validate(body.get("Healthcheck"))
         workdir = body.get("WorkingDir")
         if workdir:  # moby's translateWorkingDir, on the user's config before the image's
             if not workdir.startswith("/"):

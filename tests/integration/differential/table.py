@@ -365,6 +365,38 @@ ROWS: tuple[Row, ...] = (
         expect=differs("the processes' host pids and start times are each daemon's own", "stdout")),
     Row("top-not-running", ("top", "dt-exited"), expect=differs(MOBY26, "stderr"), cli=SAME),
     Row("diff-fixture", ("diff", "dt-exited")),
+    # -- healthchecks (the probes' results after a second of 100ms probes) ------------------
+    Row("health-config-inspect", ("inspect", "-f", "{{json .Config.Healthcheck}} {{json .State.Health}}",
+                                  "dt-hc1"),
+        setup=(("create", "--name", "dt-hc1", "--health-cmd", "exit 0", "--health-interval", "2s",
+                "--health-retries", "4", "busybox", "true"),)),
+    Row("health-healthy", ("inspect", "-f", "{{.State.Health.Status}} {{.State.Health.FailingStreak}} "
+                           "{{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}",
+                           "dt-hc2"),
+        setup=(("run", "-d", "--name", "dt-hc2", "--health-cmd", "echo fine", "--health-interval", "100ms",
+                "busybox", "sleep", "600"), ("exec", "dt-hc2", "sleep", "1"))),
+    Row("health-unhealthy", ("inspect", "-f", "{{.State.Health.Status}} {{(index .State.Health.Log 0).ExitCode}} "
+                             "{{(index .State.Health.Log 0).Output}}", "dt-hc3"),
+        setup=(("run", "-d", "--name", "dt-hc3", "--health-cmd", "echo bad; exit 1", "--health-retries", "1",
+                "--health-interval", "100ms", "busybox", "sleep", "600"), ("exec", "dt-hc3", "sleep", "1"))),
+    Row("health-timeout", ("inspect", "-f", "{{.State.Health.Status}} {{(index .State.Health.Log 0).ExitCode}} "
+                           "{{(index .State.Health.Log 0).Output}}", "dt-hc4"),
+        setup=(("run", "-d", "--name", "dt-hc4", "--health-cmd", "exec sleep 5", "--health-timeout", "100ms",
+                "--health-retries", "1", "--health-interval", "100ms", "busybox", "sleep", "600"),
+               ("exec", "dt-hc4", "sleep", "2"))),
+    Row("health-no-healthcheck", ("inspect", "-f", "{{json .Config.Healthcheck}} {{json .State.Health}}",
+                                  "dt-hc5"),
+        setup=(("run", "-d", "--name", "dt-hc5", "--no-healthcheck", "busybox", "sleep", "600"),)),
+    Row("health-ps-filter-none", ("ps", "-a", "-f", "health=none", "-f", "label=role=fixture",
+                                  "--format", "{{.Names}}")),
+    Row("health-ps-filter-healthy", ("ps", "-f", "health=healthy", "--format", "{{.Names}}"),
+        setup=(("run", "-d", "--name", "dt-hc6", "--health-cmd", "true", "--health-interval", "100ms",
+                "busybox", "sleep", "600"), ("exec", "dt-hc6", "sleep", "1"))),
+    Row("health-interval-too-short", ("create", "--health-cmd", "true", "--health-interval", "500us",
+                                      "busybox")),
+    Row("health-retries-negative", ("run", "--rm", "--health-retries", "-1", "busybox", "true")),
+    Row("health-no-healthcheck-conflict", ("run", "--rm", "--no-healthcheck", "--health-cmd", "true",
+                                           "busybox", "true")),
     # Last: until issue 7 item 8, ketchd keeps a reference no request can remove, and an
     # image with two references can lose one while containers use it.
     # (docker's client refuses this itself: the daemon never sees it)
