@@ -161,7 +161,7 @@ class ExecService:
     def _on_event(self, event: Event) -> None:
         if event.type == "container" and event.action in ("die", "destroy"):
             for eid in self._of_container.pop(event.actor_id, ()):
-                del self._execs[eid]
+                self._execs.pop(eid, None)
 
     def _publish(self, rec: ExecRecord, action: str, extra: dict | None = None) -> None:
         c = rec.container
@@ -207,6 +207,10 @@ class ExecService:
                                  c.host_config.get("GroupAdd") or [])
         except errors.KetchError as exc:
             raise errors.InvalidArgument(str(exc)) from None
+
+    def _forget(self, rec: ExecRecord) -> None:
+        self._execs.pop(rec.id, None)
+        self._of_container.get(rec.container.id, set()).discard(rec.id)
 
     def get(self, eid: str) -> ExecRecord:
         rec = self._execs.get(eid)
@@ -332,7 +336,7 @@ class ExecService:
             await asyncio.shield(self._kill(rec))  # a paused or stopping container's probe
             raise
         finally:
-            self._execs.pop(eid, None)
+            self._forget(rec)
         return CapturedRun(rec.exit_code if rec.exit_code is not None else -1,
                            bytes(capture.data), capture.truncated, timed_out)
 
