@@ -178,13 +178,18 @@ class MonitorLauncher:
             pass
 
     async def spawn(self, request: proto.MonitorRequest | proto.ExecRequest) -> MonitorHandle:
+        line = request.to_line()  # before connecting: the server waits for a whole line
         try:
             with reachable(self.socket_path) as path:
                 reader, writer = await connect(path)
         except OSError as exc:
             raise Unavailable(f"cannot reach the monitor fork server: {exc}") from None
-        writer.write(request.to_line())
-        await writer.drain()
+        try:
+            writer.write(line)
+            await writer.drain()
+        except BaseException:
+            writer.close()
+            raise
         return MonitorHandle(reader, writer)
 
     @staticmethod

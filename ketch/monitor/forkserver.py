@@ -43,13 +43,18 @@ from ketch.runtime import cgroups, execute, rootfs, seccomp
 PRELOADED = (cgroups, execute, seccomp)
 
 
+REQUEST_TIMEOUT = 10.0  # for a client's request line: one that never comes must not stop the server
+
+
 def _read_request(conn: socket.socket) -> dict | None:
+    conn.settimeout(REQUEST_TIMEOUT)
     buf = b""
     while not buf.endswith(b"\n"):
         chunk = conn.recv(65536)
         if not chunk:
             return None
         buf += chunk
+    conn.settimeout(None)  # the monitor or supervisor it goes to blocks as it always has
     return json.loads(buf)
 
 

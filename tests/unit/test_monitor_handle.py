@@ -57,3 +57,40 @@ def test_frames_sent_before_a_reset_are_all_read(tmp_path):
         thread.join()
         server.close()
     assert seen == [(proto.STDOUT, b"out\n"), (proto.EXITED, 3), "closed"]
+
+
+def test_the_fork_server_gives_up_on_a_client_that_sends_no_request(monkeypatch):
+    """One connection that never sends its line blocked every later spawn of that ketchd."""
+    import pytest
+    from ketch.monitor import forkserver
+    monkeypatch.setattr(forkserver, "REQUEST_TIMEOUT", 0.05)
+    silent, server_end = socket.socketpair()
+    with silent, server_end, pytest.raises(TimeoutError):
+        forkserver._read_request(server_end)
+    client, server_end = socket.socketpair()
+    with client, server_end:
+        client.sendall(b'{"a": 1}\n')
+        assert forkserver._read_request(server_end) == {"a": 1}
+        assert server_end.gettimeout() is None  # handed on blocking, as monitors expect
+
+
+def test_a_request_that_cannot_be_encoded_never_reaches_the_server(tmp_path):
+    """Encoded before connecting: a failure after the connection left the server waiting."""
+    import pytest
+    path = os.path.join(tmp_path, "fs.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    server.setblocking(False)
+
+    class Unencodable:
+        def to_line(self) -> bytes:
+            raise TypeError("not JSON serializable")
+
+    launcher = monitors.MonitorLauncher(str(tmp_path))
+    launcher.socket_path = path
+    with server:
+        with pytest.raises(TypeError):
+            asyncio.run(launcher.spawn(Unencodable()))
+        with pytest.raises(BlockingIOError):
+            server.accept()  # nobody connected
