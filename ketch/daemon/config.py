@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="register an additional OCI compatible runtime")
     p.add_argument("--init-path", help="path to the docker-init binary")
     p.add_argument("--cgroup-parent", help="parent cgroup for all containers (default /ketch)")
-    p.add_argument("--log-driver", help="default driver for container logs (json-file, none)")
+    p.add_argument("--log-driver", help="default driver for container logs (json-file, local, none)")
     p.add_argument("--log-opt", action="append", default=[], metavar="KEY=VALUE",
                    help="default log driver options for containers")
     p.add_argument("-v", "--version", action="store_true", help="print version information and quit")

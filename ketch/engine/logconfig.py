@@ -8,8 +8,10 @@ Two checks, at the two moments moby makes them:
   ``LogSpec`` the monitor's writer is asked for; ``monitor_spec`` fails the start with
   moby's "failed to create task for container: failed to initialize logging driver: ...".
 
-ketch writes ``json-file`` (rotation by size, a number of files, gzip of rotated files)
-and ``none``; Docker's other drivers are refused by ``unsupported.py`` by name.
+ketch writes ``json-file`` (rotation by size, a number of files, gzip of rotated files),
+``local`` (moby's daemon/logger/local: the same rotation, protobuf records, other
+defaults and other words for bad values) and ``none``; Docker's other drivers are
+refused by ``unsupported.py`` by name.
 """
 
 from ketch.errors import Internal, InvalidArgument
@@ -18,11 +20,15 @@ from ketch.units import go_quote, parse_go_bool, parse_size
 
 # moby 26: the logger is made when containerd asks for the task's stdio
 START_PREFIX = "failed to create task for container: failed to initialize logging driver: "
-JSON_FILE, NONE = "json-file", "none"
+JSON_FILE, LOCAL, NONE = "json-file", "local", "none"
 DEFAULT_DRIVER = JSON_FILE
-DRIVERS = (JSON_FILE, NONE)
+DRIVERS = (JSON_FILE, LOCAL, NONE)
 # moby's jsonfilelog.ValidateLogOpt, and the options every driver takes (builtInLogOpts)
 JSON_FILE_OPTS = ("max-file", "max-size", "compress", "labels", "labels-regex", "env", "env-regex", "tag")
+# moby's local.LogOptKeys
+LOCAL_OPTS = ("max-file", "max-size", "compress", "labels", "labels-regex", "env", "env-regex", "tag")
+# local's defaults (local.go): 20 MiB, 5 files, compressed
+LOCAL_MAX_SIZE, LOCAL_MAX_FILE = 20 * 1024 * 1024, 5
 BUILTIN_OPTS = ("mode", "max-buffer-size")
 MODES = ("", "blocking", "non-blocking")
 
@@ -60,7 +66,11 @@ def validate(log_config: dict) -> None:
     if driver not in DRIVERS:  # what dockerd answers: it looked for a plugin of that name
         raise InvalidArgument(f'error looking up logging plugin {driver}: plugin "{driver}" not found')
     for key in config:
-        if key not in BUILTIN_OPTS and key not in JSON_FILE_OPTS:
+        if key in BUILTIN_OPTS:
+            continue
+        if driver == LOCAL and key not in LOCAL_OPTS:
+            raise InvalidArgument(f"unknown log opt '{key}' for log driver local")
+        if driver == JSON_FILE and key not in JSON_FILE_OPTS:
             raise InvalidArgument(f"unknown log opt '{key}' for json-file log driver")
 
 
@@ -78,6 +88,8 @@ def settings(log_config: dict | None) -> LogSpec:
     driver, config = lc["Type"], lc["Config"]
     if driver == NONE:
         return LogSpec(driver=NONE)
+    if driver == LOCAL:
+        return _local_settings(config)
     try:
         max_size = -1
         if "max-size" in config:
@@ -97,6 +109,35 @@ def settings(log_config: dict | None) -> LogSpec:
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
     return LogSpec(driver, max_size, max_file, compress)
+
+
+def _local_settings(config: dict) -> LogSpec:
+    """moby's local.newConfig and validateConfig."""
+    max_size, max_file, compress = LOCAL_MAX_SIZE, LOCAL_MAX_FILE, True
+    if "max-size" in config:
+        try:
+            max_size = parse_size(config["max-size"])
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid value for max-size: {config['max-size']}: {exc}") from None
+    if "max-file" in config:
+        try:
+            max_file = _atoi(config["max-file"])
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid value for max-file: {config['max-file']}: {exc}") from None
+    if "compress" in config:
+        try:
+            compress = parse_go_bool(config["compress"])
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid boolean value for compress: {exc}") from None
+    if max_size < 0:
+        raise InvalidArgument("max-size must not be negative")
+    if max_file < 0:
+        raise InvalidArgument("max-file must not be negative")
+    if compress and max_file <= 1:
+        raise InvalidArgument("compression cannot be enabled when max file count is 1")
+    # max-size 0: moby's LogFile rotates before every entry (ours: before each that finds
+    # the file not empty); max-file 0 keeps one file, as 1 does
+    return LogSpec(LOCAL, max(max_size, 1), max(max_file, 1), compress)
 
 
 def monitor_spec(log_config: dict | None) -> LogSpec:

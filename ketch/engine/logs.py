@@ -1,4 +1,4 @@
-"""Reading a container's json-file log: filters, ``tail``, and ``follow``.
+"""Reading a container's log (json-file or local): filters, ``tail``, and ``follow``.
 
 The log is the live file and the files rotated out of it (``<path>.N``, ``<path>.N.gz``;
 ``ketch/monitor/logfile.py`` draws them): they are read oldest first, the live one
@@ -8,6 +8,11 @@ last, and ``tail`` counts lines across all of them from the end, as moby's reade
 torn entry, and polling keeps the order exact without a second channel. When the live
 file is rotated away, the follower finishes the file it holds, reads the files rotated
 after it (several rotations may pass between two polls), then opens the new live one.
+
+The two formats differ only in their items: json-file's are lines, local's are framed
+records (``ketch/monitor/localfmt.py``), found by their lengths; a ``_Format`` gives
+each the few steps that differ. The local driver's files are read whole (a rotated one
+is at most its max-size), its tail counted in records from each file's end.
 """
 
 import asyncio
@@ -19,7 +24,8 @@ from typing import AsyncIterator, BinaryIO, Callable
 from urllib.parse import quote_plus
 
 from ketch.engine import tailfile
-from ketch.timefmt import parse_ns
+from ketch.monitor import localfmt
+from ketch.timefmt import format_ns_trimmed, parse_ns
 
 POLL_INTERVAL = 0.1
 _STREAMS = {"stdout": 1, "stderr": 2}
@@ -66,6 +72,53 @@ def _decode(line: bytes, opts: LogOptions) -> LogEntry | None:
     return LogEntry(stream, doc.get("time", ""), doc.get("log", "").encode(), pairs)
 
 
+def _decode_record(rec: localfmt.Record, opts: LogOptions) -> LogEntry | None:
+    stream = _STREAMS.get(rec.source)
+    if stream is None or (stream == 1 and not opts.stdout) or (stream == 2 and not opts.stderr):
+        return None
+    if rec.time_nano < opts.since_ns or (opts.until_ns and rec.time_nano > opts.until_ns):
+        return None
+    return LogEntry(stream, format_ns_trimmed(rec.time_nano), rec.text())
+
+
+def _split_lines(data: bytes) -> tuple[list[bytes], int]:
+    cut = data.rfind(b"\n") + 1
+    return data[:cut].split(b"\n")[:-1], cut
+
+
+def _last(items: list, n: int) -> list:
+    return items if n < 0 else items[-n:] if n else []
+
+
+def _local_tail_of(f: BinaryIO, n: int) -> tuple[list, int]:
+    """The last ``n`` records (all if < 0) of the open live file, and the offset past
+    the last whole one."""
+    f.seek(0)
+    data = f.read()
+    records, end = localfmt.split(data)
+    return _last(records, n), end
+
+
+def _gz_data(path: str) -> bytes | None:
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (FileNotFoundError, OSError, EOFError):  # removed by a rotation, or damaged
+        return None
+
+
+def _local_file_items(path: str, n: int) -> list:
+    if path.endswith(".gz"):
+        data = _gz_data(path)
+    else:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            data = None
+    return _last(localfmt.split(data)[0], n) if data else []
+
+
 def rotated(path: str) -> list[str]:
     """The files rotated out of the log at ``path``, newest (.1) first; a plain .N is
     taken over its .N.gz (both exist only while .N is being compressed)."""
@@ -89,16 +142,28 @@ def _file_lines(path: str, lines: int) -> list[bytes]:
     """The last ``lines`` lines (all if < 0) of a rotated file."""
     if not path.endswith(".gz"):
         return tailfile.read_tail(path, lines)[0]
-    try:
-        with gzip.open(path, "rb") as f:
-            data = f.read()
-    except (FileNotFoundError, OSError, EOFError):  # removed by a rotation, or damaged
-        return []
-    out = data.split(b"\n")[:-1]
-    return out if lines < 0 else out[-lines:] if lines else []
+    data = _gz_data(path)
+    return _last(data.split(b"\n")[:-1], lines) if data else []
 
 
-def _older_lines(path: str, live: BinaryIO | None, lines: int) -> list[bytes]:
+@dataclass(frozen=True)
+class _Format:
+    tail_of: Callable  # (open live file, n) -> (last n items, offset past the whole ones)
+    file_items: Callable  # (rotated file, n) -> its last n items
+    split: Callable  # (bytes) -> (whole items, bytes they take)
+    decode: Callable  # (item, LogOptions) -> LogEntry | None
+
+
+_JSON = _Format(tailfile.read_tail_of, _file_lines, _split_lines, _decode)
+_LOCAL = _Format(_local_tail_of, _local_file_items, localfmt.split, _decode_record)
+
+
+def _format(path: str) -> _Format:
+    """The local driver's log is local-logs/container.log (engine/containers/bundle.py)."""
+    return _LOCAL if os.path.basename(os.path.dirname(path)) == "local-logs" else _JSON
+
+
+def _older_lines(path: str, live: BinaryIO | None, lines: int, fmt: _Format = _JSON) -> list:
     """The last ``lines`` lines (all if < 0) of the rotated files, oldest first. A file
     that is the one open as ``live`` (rotated since it was opened) is not read twice."""
     inode = os.fstat(live.fileno()).st_ino if live else None
@@ -111,13 +176,14 @@ def _older_lines(path: str, live: BinaryIO | None, lines: int) -> list[bytes]:
                 continue
         except FileNotFoundError:
             continue
-        got = _file_lines(name, lines - len(out) if lines >= 0 else -1)
+        got = fmt.file_items(name, lines - len(out) if lines >= 0 else -1)
         out = got + out
     return out
 
 
 def _read_from(path: str, opts: LogOptions) -> tuple[list[LogEntry], BinaryIO | None, int]:
     """The entries asked for, the live file (open) and the offset a follower goes on from."""
+    fmt = _format(path)
     try:
         live: BinaryIO | None = open(path, "rb")
     except FileNotFoundError:
@@ -125,14 +191,14 @@ def _read_from(path: str, opts: LogOptions) -> tuple[list[LogEntry], BinaryIO | 
     try:
         # Docker takes the last lines of the files first, then filters them; the tail is
         # found from the end of each file, so its cost does not grow with the log.
-        lines, end = tailfile.read_tail_of(live, opts.tail) if live else ([], 0)
+        lines, end = fmt.tail_of(live, opts.tail) if live else ([], 0)
         if opts.tail < 0 or len(lines) < opts.tail:
-            lines = _older_lines(path, live, opts.tail - len(lines) if opts.tail >= 0 else -1) + lines
+            lines = _older_lines(path, live, opts.tail - len(lines) if opts.tail >= 0 else -1, fmt) + lines
     except BaseException:
         if live:
             live.close()
         raise
-    return [e for e in (_decode(line, opts) for line in lines) if e], live, end
+    return [e for e in (fmt.decode(line, opts) for line in lines) if e], live, end
 
 
 def _read_all(path: str, opts: LogOptions) -> tuple[list[LogEntry], int]:
@@ -142,7 +208,7 @@ def _read_all(path: str, opts: LogOptions) -> tuple[list[LogEntry], int]:
     return entries, end
 
 
-def _rotated_after(path: str, f: BinaryIO) -> list[bytes]:
+def _rotated_after(path: str, f: BinaryIO, fmt: _Format = _JSON) -> list:
     """The lines of the files rotated after ``f``, oldest first: those newer than ``f``'s
     own (found by its inode; none if it is no longer among them, gzipped or removed)."""
     inode = os.fstat(f.fileno()).st_ino
@@ -150,7 +216,7 @@ def _rotated_after(path: str, f: BinaryIO) -> list[bytes]:
     for i, name in enumerate(names):
         try:
             if os.stat(name).st_ino == inode:
-                return [line for newer in reversed(names[:i]) for line in _file_lines(newer, -1)]
+                return [item for newer in reversed(names[:i]) for item in fmt.file_items(newer, -1)]
         except FileNotFoundError:
             continue
     return []
@@ -173,6 +239,7 @@ async def read(path: str, opts: LogOptions, running: Callable[[], bool]) -> Asyn
             return
         # One open file at a time, as Docker's reader has: the container may be removed
         # (its log deleted) before a slow client has read everything.
+        fmt = _format(path)
         pending = b""
         f.seek(offset)
         while True:
@@ -180,9 +247,10 @@ async def read(path: str, opts: LogOptions, running: Callable[[], bool]) -> Asyn
             chunk = f.read()
             if chunk:
                 pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    entry = _decode(line, opts)
+                items, used = fmt.split(pending)
+                pending = pending[used:]
+                for item in items:
+                    entry = fmt.decode(item, opts)
                     if entry:
                         yield entry
             elif _replaced(path, f):
@@ -191,8 +259,8 @@ async def read(path: str, opts: LogOptions, running: Callable[[], bool]) -> Asyn
                 except FileNotFoundError:  # between the rename and the new file
                     await asyncio.sleep(POLL_INTERVAL)
                     continue
-                for line in await asyncio.to_thread(_rotated_after, path, f):
-                    entry = _decode(line, opts)
+                for item in await asyncio.to_thread(_rotated_after, path, f, fmt):
+                    entry = fmt.decode(item, opts)
                     if entry:
                         yield entry
                 f.close()

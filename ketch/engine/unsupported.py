@@ -33,11 +33,11 @@ def unset(value: object) -> bool:
     return value is None or value in ("", 0, False) or value == [] or value == {}
 
 
-# Docker's drivers ketch does not have (json-file and none it has; any other name is
-# not a driver at all, and gets dockerd's "error looking up logging plugin" from logconfig.py).
-DOCKER_LOG_DRIVERS = ("local", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
+# Docker's drivers ketch does not have (json-file, local and none it has; any other name
+# is not a driver at all, and gets dockerd's "error looking up logging plugin" from logconfig.py).
+DOCKER_LOG_DRIVERS = ("syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
                       "etwlogs", "gcplogs", "logentries")
-# json-file options ketch's writer does not do (attributes on each entry, the copier's mode)
+# json-file and local options ketch's writers do not do (attributes on each entry, the copier's mode)
 LOG_OPTS_MISSING = ("labels", "labels-regex", "env", "env-regex", "tag", "mode", "max-buffer-size")
 
 

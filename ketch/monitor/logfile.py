@@ -25,10 +25,14 @@ import gzip
 import json
 import os
 
+from ketch.monitor import localfmt
 from ketch.monitor.protocol import LogSpec
 from ketch.timefmt import format_ns_trimmed
 
 MAX_PARTIAL = 16 * 1024
+# what an entry holds: a line with its newline, a MAX_PARTIAL piece of a longer line,
+# or the end of a stream's output that had no newline
+LINE, CHUNK, REST = "line", "chunk", "rest"
 
 
 def rotated_name(path: str, n: int, compress: bool) -> str:
@@ -83,9 +87,9 @@ class JsonFileWriter:
         buf = self._partial[stream] + data
         lines = buf.split(b"\n")
         rest = lines.pop()
-        out = [self._entry(stream, line + b"\n", now_ns) for line in lines]
+        out = [self._entry(stream, line + b"\n", now_ns, LINE) for line in lines]
         while len(rest) >= MAX_PARTIAL:
-            out.append(self._entry(stream, rest[:MAX_PARTIAL], now_ns))
+            out.append(self._entry(stream, rest[:MAX_PARTIAL], now_ns, CHUNK))
             rest = rest[MAX_PARTIAL:]
         self._partial[stream] = rest
         self._append(out)
@@ -94,7 +98,7 @@ class JsonFileWriter:
         rest = self._partial[stream]
         if rest and self._fd >= 0:
             self._partial[stream] = b""
-            self._append([self._entry(stream, rest, now_ns)])
+            self._append([self._entry(stream, rest, now_ns, REST)])
 
     def _append(self, entries: list[bytes]) -> None:
         """Write the entries, rotating before any that finds the file full."""
@@ -138,7 +142,35 @@ class JsonFileWriter:
             os.close(self._fd)
             self._fd = -1
 
-    @staticmethod
-    def _entry(stream: str, data: bytes, now_ns: int) -> bytes:
+    def _entry(self, stream: str, data: bytes, now_ns: int, kind: str) -> bytes:
         doc = {"log": data.decode("utf-8", "replace"), "stream": stream, "time": format_ns_trimmed(now_ns)}
         return json.dumps(doc, separators=(",", ":")).encode() + b"\n"
+
+
+class LocalWriter(JsonFileWriter):
+    """Docker's ``local`` driver: the same splitting and rotation, records in
+    ``localfmt``'s framing. The pieces of a line longer than MAX_PARTIAL are partial
+    records sharing an id (``<stream>-<first piece's time in ns>``: moby's is random;
+    this one lets the C monitor's log be compared with this one) with ordinals from 1;
+    the piece that ends with the newline is the last. The end of a stream without a
+    newline is a partial, not last, as moby's copier leaves it. A series interrupted by
+    a monitor's handover starts again under a new id in the successor."""
+
+    def __init__(self, path: str, spec: LogSpec = LogSpec()) -> None:
+        super().__init__(path, spec)
+        self._series: dict[str, tuple[str, int]] = {}  # stream -> (id, last ordinal)
+
+    def _entry(self, stream: str, data: bytes, now_ns: int, kind: str) -> bytes:
+        series = self._series.pop(stream, None)
+        if kind == LINE and series is None:
+            return localfmt.encode(localfmt.Record(stream, now_ns, data[:-1]))
+        pid, ordinal = series or (f"{stream}-{now_ns}", 0)
+        if kind == CHUNK:
+            self._series[stream] = (pid, ordinal + 1)
+        line = data[:-1] if kind == LINE else data
+        return localfmt.encode(localfmt.Record(stream, now_ns, line, True, kind == LINE, pid, ordinal + 1))
+
+
+def writer(path: str, spec: LogSpec) -> JsonFileWriter:
+    """The writer for the spec's driver (``none`` writes nothing)."""
+    return LocalWriter(path, spec) if spec.driver == "local" else JsonFileWriter(path, spec)

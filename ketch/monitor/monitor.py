@@ -34,7 +34,7 @@ from ketch.linux.unixpath import listen
 from ketch.monitor import handover
 from ketch.monitor.children import ChildExits, read_output
 from ketch.monitor import protocol as proto
-from ketch.monitor.logfile import JsonFileWriter
+from ketch.monitor import logfile
 from ketch.monitor import runtimes
 from ketch.monitor.protocol import MonitorRequest
 from ketch.runtime import cgroups
@@ -67,7 +67,7 @@ class Monitor:
         self.paused = False
         self.abandoned = False  # the creator went away before "start": nobody will start it
         self.handed_over = False  # the exec to the C monitor was tried (it returned: failed)
-        self.log = JsonFileWriter(req.log_path, req.log)
+        self.log = logfile.writer(req.log_path, req.log)
         self.creator = self._add_client(first, subscribed=True)
         self._exits = ChildExits()
         self.sel.register(self._exits.fd, selectors.EVENT_READ, self._on_signal)

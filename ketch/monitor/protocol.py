@@ -166,9 +166,10 @@ class RuntimeSpec:
 
 @dataclass(frozen=True)
 class LogSpec:
-    """How the monitor writes the container's log: ``json-file`` (rotated when a write
-    finds it at ``max_size`` bytes or more, ``max_file`` files kept, rotated files
-    gzipped if ``compress``) or ``none`` (nothing written)."""
+    """How the monitor writes the container's log: ``json-file`` or ``local`` (the
+    record format differs; both rotated when a write finds the file at ``max_size``
+    bytes or more, ``max_file`` files kept, rotated files gzipped if ``compress``) or
+    ``none`` (nothing written)."""
     driver: str = "json-file"
     max_size: int = -1
     max_file: int = 1

@@ -29,7 +29,7 @@ import pytest
 
 from ketch.monitor import protocol as proto
 from ketch.monitor.handover import SOURCE_DIR
-from ketch.monitor.logfile import JsonFileWriter
+from ketch.monitor import logfile
 
 CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong"]
 LAUNCH = """
@@ -82,8 +82,8 @@ def parse_trace(data: bytes):
     return records
 
 
-def python_log(records, path: str) -> bytes:
-    w = JsonFileWriter(path)
+def python_log(records, path: str, driver: str = "json-file") -> bytes:
+    w = logfile.writer(path, proto.LogSpec(driver))
     for kind, stream, ns, data in records:
         if kind == "W":
             w.write(stream, data, ns)
@@ -499,12 +499,13 @@ def test_log_is_byte_identical_to_jsonfilewriter(monitor):
     assert m.log() == python_log(records, os.path.join(m.dir, "python.log"))
 
 
-def test_replay_matches_jsonfilewriter_on_random_bytes(binary, tmp_path):
+@pytest.mark.parametrize("driver", ["json-file", "local"])
+def test_replay_matches_the_python_writer_on_random_bytes(binary, tmp_path, driver):
     rng = random.Random(1)
     pieces = [bytes([b]) for b in range(256)] + [b"\n"] * 30 + [
         "é€😀".encode()[i:i + k] for i in range(9) for k in (1, 2, 3)] + [
         b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe0\x80", b"\xf0\x90\x80", b"\xef\xbf\xbf"]
-    for case in range(150):
+    for case in range(150 if driver == "json-file" else 60):
         records, ns = [], rng.randrange(0, 2**62)
         for _ in range(rng.randrange(1, 10)):
             stream = rng.choice(["stdout", "stderr"])
@@ -519,9 +520,10 @@ def test_replay_matches_jsonfilewriter_on_random_bytes(binary, tmp_path):
             records.append(("W", stream, ns, data))
             ns += rng.choice([0, 1, 10, 1000, 10**9, 123456789])
         c_path = str(tmp_path / f"c{case}")
-        subprocess.run([binary, "--replay-log", c_path], input=trace_bytes(records), check=True)
+        subprocess.run([binary, "--replay-log", c_path, "--log-driver", driver], input=trace_bytes(records),
+                       check=True)
         with open(c_path, "rb") as f:
-            assert f.read() == python_log(records, str(tmp_path / f"p{case}")), case
+            assert f.read() == python_log(records, str(tmp_path / f"p{case}"), driver), case
 
 
 @pytest.mark.parametrize("answer,long_path", [(b"ok\n", False), (b"ok\n", True),
@@ -566,9 +568,10 @@ def _log_files(directory) -> dict[str, bytes]:
     return out
 
 
+@pytest.mark.parametrize("driver", ["json-file", "local"])
 @pytest.mark.parametrize("max_size,max_file,compress", [
     (1, 1, False), (300, 1, False), (300, 2, False), (1000, 3, False), (700, 4, True), (2000, 2, True)])
-def test_rotation_matches_jsonfilewriter(binary, tmp_path, max_size, max_file, compress):
+def test_rotation_matches_the_python_writer(binary, tmp_path, max_size, max_file, compress, driver):
     """The C monitor rotates (and gzips) as logfile.JsonFileWriter does: the same files,
     the same entries in each."""
     rng = random.Random(max_size * 10 + max_file)
@@ -582,10 +585,10 @@ def test_rotation_matches_jsonfilewriter(binary, tmp_path, max_size, max_file, c
     c_dir, p_dir = tmp_path / "c", tmp_path / "p"
     c_dir.mkdir()
     p_dir.mkdir()
-    opts = ["--log-max-size", str(max_size), "--log-max-file", str(max_file)]
+    opts = ["--log-driver", driver, "--log-max-size", str(max_size), "--log-max-file", str(max_file)]
     subprocess.run([binary, "--replay-log", str(c_dir / "id-json.log"), *opts,
                     *(["--log-compress"] if compress else [])], input=trace_bytes(records), check=True)
-    w = JsonFileWriter(str(p_dir / "id-json.log"), proto.LogSpec("json-file", max_size, max_file, compress))
+    w = logfile.writer(str(p_dir / "id-json.log"), proto.LogSpec(driver, max_size, max_file, compress))
     for kind, stream, t, data in records:
         w.write(stream, data, t) if kind == "W" else w.flush(stream, t)
     w.close()

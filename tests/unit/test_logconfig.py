@@ -81,7 +81,7 @@ def test_settings_refuse_bad_values_with_mobys_words(opts, message):
 
 
 @pytest.mark.parametrize("driver", ["syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
-                                    "etwlogs", "gcplogs", "logentries", "local"])
+                                    "etwlogs", "gcplogs", "logentries"])
 def test_dockers_other_drivers_are_refused_by_name(driver):
     with pytest.raises(InvalidArgument) as exc:
         unsupported.check_create({"Image": "x", "HostConfig": {"LogConfig": {"Type": driver}}})
@@ -100,7 +100,8 @@ def test_json_file_options_ketch_does_not_write_are_refused(key):
 
 @pytest.mark.parametrize("log_config", [
     None, {"Type": "", "Config": {}}, {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "2"}},
-    {"Type": "none", "Config": {}}, {"Type": "bogus", "Config": {"nope": "1"}}])
+    {"Type": "none", "Config": {}}, {"Type": "bogus", "Config": {"nope": "1"}},
+    {"Type": "local", "Config": {"max-size": "1m", "max-file": "2", "compress": "false"}}])
 def test_what_ketch_does_passes_the_refusals(log_config):
     unsupported.check_create({"Image": "x", "HostConfig": {"LogConfig": log_config}})
 
@@ -146,3 +147,36 @@ def test_monitor_spec_fails_the_start_as_moby_does():
         logconfig.monitor_spec({"Type": "json-file", "Config": {"max-size": "x"}})
     assert str(exc.value) == ("failed to create task for container: failed to initialize logging driver: "
                               "invalid size: 'x'")
+
+
+# -- the local driver (moby's daemon/logger/local: LogOptKeys, newConfig, validateConfig) --
+
+def test_validate_local_options():
+    logconfig.validate({"Type": "local", "Config": {"max-size": "1m", "max-file": "2", "compress": "x"}})
+    with pytest.raises(InvalidArgument) as exc:
+        logconfig.validate({"Type": "local", "Config": {"max-size": "1m", "nope": "1"}})
+    assert str(exc.value) == "unknown log opt 'nope' for log driver local"
+
+
+@pytest.mark.parametrize("opts,want", [
+    ({}, LogSpec("local", 20 * 1024 * 1024, 5, True)),  # 20 MiB, 5 files, compressed
+    ({"max-size": "10k", "max-file": "3", "compress": "false"}, LogSpec("local", 10_000, 3, False)),
+    ({"max-file": "1", "compress": "false"}, LogSpec("local", 20 * 1024 * 1024, 1, False)),
+    ({"max-file": "0", "compress": "0"}, LogSpec("local", 20 * 1024 * 1024, 1, False)),
+    ({"max-size": "0"}, LogSpec("local", 1, 5, True)),
+])
+def test_local_settings(opts, want):
+    assert logconfig.settings({"Type": "local", "Config": opts}) == want
+
+
+@pytest.mark.parametrize("opts,message", [
+    ({"max-size": "huge"}, "invalid value for max-size: huge: invalid size: 'huge'"),
+    ({"max-file": "x"}, 'invalid value for max-file: x: strconv.Atoi: parsing "x": invalid syntax'),
+    ({"max-file": "-1"}, "max-file must not be negative"),
+    ({"compress": "maybe"}, 'invalid boolean value for compress: strconv.ParseBool: parsing "maybe": invalid syntax'),
+    ({"max-file": "1"}, "compression cannot be enabled when max file count is 1"),
+])
+def test_local_settings_refuse_bad_values_with_mobys_words(opts, message):
+    with pytest.raises(InvalidArgument) as exc:
+        logconfig.settings({"Type": "local", "Config": opts})
+    assert str(exc.value) == message

@@ -57,7 +57,10 @@ class Paths:
     def bundle_rootfs(self, cid: str) -> str:
         return os.path.join(self.exec_dir(cid), "rootfs")
 
-    def log_path(self, cid: str) -> str:
+    def log_path(self, cid: str, driver: str = "json-file") -> str:
+        """json-file's <id>-json.log; the local driver's local-logs/container.log (moby's)."""
+        if driver == "local":
+            return os.path.join(self.data_dir(cid), "local-logs", "container.log")
         return os.path.join(self.data_dir(cid), f"{cid}-json.log")
 
     def exit_file(self, cid: str) -> str:

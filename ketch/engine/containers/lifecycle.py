@@ -116,9 +116,11 @@ class Lifecycle:
                       cgroups_path: str) -> tuple[MonitorHandle, int, str]:
         cfg = rec.config
         log = logconfig.monitor_spec(rec.host_config.get("LogConfig"))
+        log_path = self.paths.log_path(rec.id, log.driver)
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)  # local-logs/, made at start as moby's
         handle = await self.launcher.spawn(proto.MonitorRequest(
             id=rec.id, bundle=exec_dir, runtime_root=self.paths.runtime_root, state_dir=exec_dir,
-            log_path=self.paths.log_path(rec.id), tty=bool(cfg.get("Tty")),
+            log_path=log_path, tty=bool(cfg.get("Tty")),
             stdin=bool(cfg.get("OpenStdin")),
             runtime=proto.RuntimeSpec.from_json(self.runtimes.spec(rec.runtime)),
             cgroups_path=cgroups_path, log=log))

@@ -261,14 +261,14 @@ class ContainerService:
         return self.snapshots.usage(rec.snapshot)
 
     def log_path(self, rec: ContainerRecord) -> str:
-        return self.paths.log_path(rec.id)
+        return self.paths.log_path(rec.id, (rec.host_config.get("LogConfig") or {}).get("Type", ""))
 
     def readable_log(self, rec: ContainerRecord) -> str:
         """The log to read for ``logs``; moby's ErrReadLogsNotSupported (a 501) when the
         container's driver keeps none."""
         if (rec.host_config.get("LogConfig") or {}).get("Type") == logconfig.NONE:
             raise errors.NotImplementedYet("configured logging driver does not support reading")
-        return self.paths.log_path(rec.id)
+        return self.log_path(rec)
 
     # -- its processes and files ----------------------------------------------------
     async def top(self, ref: str, ps_args: str) -> toplib.Top:

@@ -9,7 +9,7 @@
  *                 [--client FD:SUBSCRIBED[:LEFTOVER_FD]]... [--partial-stdout FD]
  *                 [--partial-stderr FD] [--paused] [--cgroups-path C]
  *                 [--runtime-kind ketch|cli] [--delete-via SOCKET LINE] [--trace PATH]
- *                 [--log-driver json-file|none] [--log-max-size N --log-max-file N]
+ *                 [--log-driver json-file|local|none] [--log-max-size N --log-max-file N]
  *                 [--log-compress] -- RUNTIME_PREFIX...
  *
  * With a terminal, --pty is the master (resize, ^D, stdin) and --stdout the same fd
@@ -328,12 +328,15 @@ struct stream {
     int fd;           /* the pipe's read end or the pty master; -1 once at EOF */
     unsigned char partial[MAX_PARTIAL];
     size_t plen;
+    char series[48]; /* --log-driver local: the id of the long line being split */
+    int ordinal;     /* its last piece's ordinal; 0: none */
 };
 
 static char log_obuf[65536];
 static struct out logout = {log_obuf, 0, sizeof log_obuf, -1, 0, 0};
 static const char *log_path;
 static int log_none;                /* --log-driver none */
+static int log_local;               /* --log-driver local (localfmt.py) */
 static long long log_max_size = -1; /* -1: never rotated */
 static long long log_max_file = 1;
 static int log_compress;
@@ -449,7 +452,67 @@ static void log_rotate(void) {
         start_compressor();
 }
 
-static void log_entry(struct stream *s, const unsigned char *d, size_t n, const char *when) {
+enum { K_LINE, K_CHUNK, K_REST }; /* logfile.LINE, CHUNK, REST */
+
+static size_t put_varint(unsigned char *p, uint64_t v) {
+    size_t i = 0;
+    while (v >= 0x80) {
+        p[i++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    p[i++] = (unsigned char)v;
+    return i;
+}
+
+static size_t put_field(unsigned char *p, unsigned char tag, const void *d, size_t n) {
+    if (n == 0) /* proto3 leaves empty fields out */
+        return 0;
+    size_t i = 0;
+    p[i++] = tag;
+    i += put_varint(p + i, n);
+    memcpy(p + i, d, n);
+    return i + n;
+}
+
+/* logfile.LocalWriter._entry: a framed LogEntry (localfmt.encode) */
+static void local_entry(struct stream *s, const unsigned char *d, size_t n, int64_t now, int kind) {
+    static unsigned char msg[MAX_PARTIAL + 256];
+    unsigned char meta[96];
+    size_t i = put_field(msg, 0x0a, s->name, strlen(s->name));
+    if (now) {
+        msg[i++] = 0x10;
+        i += put_varint(msg + i, (uint64_t)now);
+    }
+    i += put_field(msg + i, 0x1a, d, kind == K_LINE ? n - 1 : n);
+    if (kind != K_LINE || s->ordinal > 0) {
+        if (s->ordinal == 0)
+            snprintf(s->series, sizeof s->series, "%s-%lld", s->name, (long long)now);
+        int ordinal = s->ordinal + 1;
+        size_t m = 0;
+        if (kind == K_LINE) {
+            meta[m++] = 0x08;
+            meta[m++] = 1;
+        }
+        m += put_field(meta + m, 0x12, s->series, strlen(s->series));
+        meta[m++] = 0x18;
+        m += put_varint(meta + m, (uint64_t)ordinal);
+        msg[i++] = 0x20;
+        msg[i++] = 1;
+        msg[i++] = 0x2a;
+        i += put_varint(msg + i, m);
+        memcpy(msg + i, meta, m);
+        i += m;
+        s->ordinal = kind == K_CHUNK ? ordinal : 0;
+    }
+    unsigned char len[4] = {(unsigned char)(i >> 24), (unsigned char)(i >> 16), (unsigned char)(i >> 8),
+                            (unsigned char)i};
+    out_put(&logout, (const char *)len, 4);
+    out_put(&logout, (const char *)msg, i);
+    out_put(&logout, (const char *)len, 4);
+}
+
+static void log_entry(struct stream *s, const unsigned char *d, size_t n, const char *when, int64_t now,
+                      int kind) {
     if (log_max_size > 0 && log_size >= log_max_size)
         log_rotate();
     if (logout.fd < 0) { /* the live file could not be made at the last rotation: again */
@@ -458,6 +521,11 @@ static void log_entry(struct stream *s, const unsigned char *d, size_t n, const 
             return;
     }
     uint64_t before = logout.total;
+    if (log_local) {
+        local_entry(s, d, n, now, kind);
+        log_size += (long long)(logout.total - before);
+        return;
+    }
     out_str(&logout, "{\"log\":\"");
     out_json_bytes(&logout, d, n);
     out_str(&logout, "\",\"stream\":\"");
@@ -481,12 +549,12 @@ static void log_write(struct stream *s, const unsigned char *data, size_t n, int
     size_t total = s->plen + n, start = 0;
     for (size_t i = 0; i < total; i++) {
         if (work[i] == '\n') {
-            log_entry(s, work + start, i + 1 - start, when);
+            log_entry(s, work + start, i + 1 - start, when, now, K_LINE);
             start = i + 1;
         }
     }
     while (total - start >= MAX_PARTIAL) {
-        log_entry(s, work + start, MAX_PARTIAL, when);
+        log_entry(s, work + start, MAX_PARTIAL, when, now, K_CHUNK);
         start += MAX_PARTIAL;
     }
     s->plen = total - start;
@@ -500,7 +568,7 @@ static void log_flush(struct stream *s, int64_t now) {
         return;
     char when[64];
     format_time(now, 1, when, sizeof when);
-    log_entry(s, s->partial, s->plen, when);
+    log_entry(s, s->partial, s->plen, when, now, K_REST);
     s->plen = 0;
     out_flush(&logout);
 }
@@ -525,8 +593,10 @@ static int log_option(const char *a, int argc, char **argv, int *i) {
     if (*i + 1 >= argc)
         return -1;
     const char *val = argv[++*i];
-    if (strcmp(a, "--log-driver") == 0)
+    if (strcmp(a, "--log-driver") == 0) {
         log_none = strcmp(val, "none") == 0;
+        log_local = strcmp(val, "local") == 0;
+    }
     else if (parse_int(val, &v) < 0 || v < 1)
         return -1;
     else if (strcmp(a, "--log-max-size") == 0)
@@ -1623,7 +1693,7 @@ static void usage(void) {
           "[--stdout FD] [--stderr FD] [--pty FD] [--stdin FD] [--client FD:SUB[:LEFTOVER]]... "
           "[--partial-stdout FD] [--partial-stderr FD] [--paused] [--cgroups-path C] "
           "[--runtime-kind ketch|cli] [--delete-via SOCKET LINE] [--trace PATH] "
-          "[--log-driver json-file|none] [--log-max-size N --log-max-file N] [--log-compress] -- RUNTIME...\n"
+          "[--log-driver json-file|local|none] [--log-max-size N --log-max-file N] [--log-compress] -- RUNTIME...\n"
           "       ketch-monitor --replay-log PATH [--log-max-size N --log-max-file N] [--log-compress] < trace");
     exit(2);
 }
