@@ -109,7 +109,7 @@ UNSUPPORTED = "is not supported by this version of ketch"
     (["-v", "/tmp:/mnt"], "HostConfig.Binds (-v, --volume)"),
     (["-p", "8080:80"], "HostConfig.PortBindings (-p, --publish)"),
     (["--network", "host"], 'HostConfig.NetworkMode "host" (--network)'),
-    (["--log-driver", "bogus"], 'HostConfig.LogConfig.Type "bogus" (--log-driver)'),
+    (["--log-driver", "syslog"], 'HostConfig.LogConfig.Type "syslog" (--log-driver)'),
     (["--tmpfs", "/x"], "HostConfig.Tmpfs (--tmpfs)"),
     (["--mount", "type=tmpfs,dst=/x"], "HostConfig.Mounts (--mount)"),
 ])
