@@ -30,16 +30,17 @@ def stopped(daemon, names):
     daemon.docker("rm", "-f", name)
 
 
-def _mounts() -> str:
+def _mounts(daemon) -> list[str]:
+    """The host's mounts under this daemon's roots (the other test worker's come and go)."""
     with open("/proc/self/mountinfo") as f:
-        return f.read()
+        return [line for line in f if daemon.root in line]
 
 
 @needs_docker
 @pytest.mark.parametrize("which", ["running", "stopped"])
 def test_docker_cp_both_ways(daemon, request, tmp_path, which):
     name = request.getfixturevalue(which)
-    before = _mounts()
+    before = _mounts(daemon)
     src = tmp_path / "src"
     (src / "sub").mkdir(parents=True)
     (src / "sub" / "f.txt").write_text("hello\n")
@@ -61,7 +62,7 @@ def test_docker_cp_both_ways(daemon, request, tmp_path, which):
     # a file to a new name
     res = daemon.docker("cp", f"{name}:/etc/passwd", str(tmp_path / "pw"))
     assert res.returncode == 0 and (tmp_path / "pw").read_text().startswith("root:")
-    assert _mounts() == before  # a stopped container's root was mounted privately, and is gone
+    assert _mounts(daemon) == before  # a stopped container's root was mounted privately, and is gone
 
 
 @needs_docker
