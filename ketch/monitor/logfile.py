@@ -87,7 +87,12 @@ class JsonFileWriter:
         buf = self._partial[stream] + data
         lines = buf.split(b"\n")
         rest = lines.pop()
-        out = [self._entry(stream, line + b"\n", now_ns, LINE) for line in lines]
+        out = []
+        for line in lines:
+            while len(line) >= MAX_PARTIAL:  # moby's copier splits at its 16 KiB buffer, whatever the reads
+                out.append(self._entry(stream, line[:MAX_PARTIAL], now_ns, CHUNK))
+                line = line[MAX_PARTIAL:]
+            out.append(self._entry(stream, line + b"\n", now_ns, LINE))
         while len(rest) >= MAX_PARTIAL:
             out.append(self._entry(stream, rest[:MAX_PARTIAL], now_ns, CHUNK))
             rest = rest[MAX_PARTIAL:]

@@ -549,6 +549,11 @@ static void log_write(struct stream *s, const unsigned char *data, size_t n, int
     size_t total = s->plen + n, start = 0;
     for (size_t i = 0; i < total; i++) {
         if (work[i] == '\n') {
+            /* longer than moby's copier buffer: 16 KiB partial pieces first, whatever the reads */
+            while (i - start >= MAX_PARTIAL) {
+                log_entry(s, work + start, MAX_PARTIAL, when, now, K_CHUNK);
+                start += MAX_PARTIAL;
+            }
             log_entry(s, work + start, i + 1 - start, when, now, K_LINE);
             start = i + 1;
         }

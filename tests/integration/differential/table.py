@@ -293,7 +293,7 @@ ROWS: tuple[Row, ...] = (
         ("run", "--name", "dt-ll1", "--log-driver", "local", "--log-opt", "max-size=100",
          "--log-opt", "max-file=3", "busybox", "sh", "-c", "for i in 1 2 3 4 5 6; do printf '%0100d\\n' $i; done"),)),
     Row("logs-local-tail", ("logs", "--tail", "2", "dt-ll2"), setup=(
-        ("run", "--name", "dt-ll2", "--log-driver", "local", "busybox", "sh", "-c", "echo a; echo b >&2; echo c"),)),
+        ("run", "--name", "dt-ll2", "--log-driver", "local", "busybox", "sh", "-c", "echo a; echo b; echo c"),)),
     Row("logs-local-long-line", ("logs", "dt-ll3"), setup=(
         ("run", "--name", "dt-ll3", "--log-driver", "local", "busybox", "sh", "-c",
          "head -c 40000 /dev/zero | tr '\\0' a; echo; printf end"),),
