@@ -50,13 +50,3 @@ def read_output(fd: int) -> bytes | None:
         if exc.errno != errno.EIO:
             raise
         return b""
-
-
-def output_pipes() -> list[tuple[int, int]]:
-    """stdout's and stderr's pipes for a process: (read end, non-blocking; write end, the child's)."""
-    pipes = []
-    for _ in range(2):
-        r, w = os.pipe2(os.O_CLOEXEC)
-        os.set_blocking(r, False)
-        pipes.append((r, w))
-    return pipes

@@ -34,7 +34,7 @@ import time
 from ketch.errors import ExecFailed, KetchError
 from ketch.linux import syscalls as sc
 from ketch.monitor import protocol as proto
-from ketch.monitor.children import ChildExits, output_pipes, read_output
+from ketch.monitor.children import ChildExits, read_output
 from ketch.monitor.protocol import ExecRequest
 from ketch.runtime.process import Stdio
 
@@ -70,10 +70,14 @@ class ExecSupervisor:
             os.set_blocking(w, False)
             stdin, self.stdin_fd = r, w
             child_ends.append(r)
-        (out_r, out_w), (err_r, err_w) = output_pipes()
-        self.outputs.update({out_r: proto.STDOUT, err_r: proto.STDERR})
-        child_ends += [out_w, err_w]
-        return Stdio(stdin, out_w, err_w), child_ends
+        fds = []
+        for stream in (proto.STDOUT, proto.STDERR):
+            r, w = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(r, False)
+            self.outputs[r] = stream
+            child_ends.append(w)
+            fds.append(w)
+        return Stdio(stdin, fds[0], fds[1]), child_ends
 
     def start(self) -> bool:
         from ketch.monitor import runtimes

@@ -32,7 +32,7 @@ from ketch.linux import syscalls as sc
 from ketch.linux.atomic import write_file
 from ketch.linux.unixpath import listen
 from ketch.monitor import handover
-from ketch.monitor.children import ChildExits, output_pipes, read_output
+from ketch.monitor.children import ChildExits, read_output
 from ketch.monitor import protocol as proto
 from ketch.monitor import logfile
 from ketch.monitor import runtimes
@@ -98,12 +98,15 @@ class Monitor:
             r, w = os.pipe2(os.O_CLOEXEC)
             stdin, self.stdin_fd = r, w
             child_ends.append(r)
-        (out_r, out_w), (err_r, err_w) = output_pipes()
-        for r, name in ((out_r, "stdout"), (err_r, "stderr")):
+        fds = []
+        for name in ("stdout", "stderr"):
+            r, w = os.pipe2(os.O_CLOEXEC)
             self.outputs[r] = name
+            os.set_blocking(r, False)
             self.sel.register(r, selectors.EVENT_READ, self._on_output)
-        child_ends += [out_w, err_w]
-        return Stdio(stdin, out_w, err_w), child_ends
+            child_ends.append(w)
+            fds.append(w)
+        return Stdio(stdin, fds[0], fds[1]), child_ends
 
     def create(self) -> bool:
         stdio, child_ends = self._stdio()
