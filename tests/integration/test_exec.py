@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import socket
-import time
 
 import pytest
 
@@ -272,23 +271,19 @@ def test_exit_recorded_when_the_client_goes(daemon, running):
     assert wait_until(lambda: daemon.api("GET", f"/exec/{eid}/json")[1]["ExitCode"] == 9, 5)
 
 
-def test_latency_budget(daemon, running):
-    """`exec CONTAINER true` through the API (create, start attached, inspect): the median
-    of several, well under Docker's 49-86 ms here (bench/exec_latency.py measures more)."""
+def test_repeated_api_execs_each_report_their_exit(daemon, running):
+    """`exec CONTAINER true` through the API (create, start attached, inspect), several in a row:
+    each ends 0. Its speed is measured by bench/exec_latency.py, not here (timed tests flake)."""
     from ketch.client.api import APIClient
     client = APIClient(daemon.host)
-    times = []
     for _ in range(7):
-        t0 = time.perf_counter()
         eid = client.exec_create(running, {"Cmd": ["true"], "AttachStdout": True, "AttachStderr": True})
         h = client.exec_attach(eid, False)
         while h.recv():
             pass
         h.close()
         assert client.exec_inspect(eid)["ExitCode"] == 0
-        times.append(time.perf_counter() - t0)
     client.close()
-    assert sorted(times)[3] < 0.1, times
 
 
 def test_resize_and_console_size(daemon, running):
