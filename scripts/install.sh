@@ -19,8 +19,9 @@ fi
 # C container monitor (below).
 packages=(python3 python3-venv busybox-static libseccomp2 tini iproute2 ca-certificates gcc libc6-dev zlib1g-dev)
 # For the tests: gcc and libc6-dev also build the static probe run inside containers
-# (tests/probe), runc is the runtime the conformance tests compare ketch's with.
-[ "$with_tests" = 1 ] && packages+=(runc)
+# (tests/probe), runc is the runtime the conformance tests compare ketch's with;
+# docker-registry (distribution 2.8) and skopeo are the registry peers of the image tests.
+[ "$with_tests" = 1 ] && packages+=(runc docker-registry skopeo)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,16 +29,17 @@ done
 if [ "$with_tests" = 1 ] && { [ ! -x /usr/sbin/dockerd ] || ! command -v docker >/dev/null 2>&1; }; then
     # The tests' oracle: docker.io's dockerd, which the differential tests start on roots
     # of their own, and a docker client (a docker CLI already first on PATH, such as a
-    # docker 28 in /usr/local/bin, stays the one the tests use). Keep dockerd from
-    # starting as a service while installing.
+    # docker 28 in /usr/local/bin, stays the one the tests use).
     missing+=(docker.io)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+    # Keep dockerd and docker-registry from starting as services while installing: the
+    # tests start their own, on roots and ports of their own.
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
         chmod +x /usr/sbin/policy-rc.d
         trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     fi
-fi
-if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -10,7 +10,7 @@ from ketch.api.routes.containers import ContainerRoutes
 from ketch.api.routes.exec import ExecBackend, ExecRoutes
 from ketch.api.routes.images import ImageRoutes
 from ketch.engine.containers.service import ContainerService
-from ketch.engine.images import ImageService
+from ketch.engine.images.service import ImageService
 
 # moby's middlewares: the version middleware sets these on the way in, and only once
 # the version passed does the experimental one add its header; a 404 has neither

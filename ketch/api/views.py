@@ -8,7 +8,7 @@ import time
 
 from ketch import timefmt
 from ketch.engine import logconfig
-from ketch.engine.images import Image
+from ketch.engine.images.service import Image
 from ketch.engine.containers.bundle import Paths
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.specgen import MASKED_PATHS, READONLY_PATHS

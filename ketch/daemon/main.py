@@ -28,7 +28,7 @@ from ketch.engine.containers.state import StateMachine
 from ketch.engine.containers.waiters import Waiters
 from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
-from ketch.engine.images import ImageService
+from ketch.engine.images.service import ImageService
 from ketch.engine.monitors import MonitorLauncher
 from ketch.engine.restart import Restarts
 from ketch.engine.store import Store

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 
 from ketch import errors, timefmt
-from ketch.engine.images import ImageService
+from ketch.engine.images.service import ImageService
 from ketch.engine.store import Store
 from ketch.image import embedded
 

@@ -14,7 +14,7 @@ import threading
 import time
 
 from ketch import __version__
-from ketch.engine.images import ImageService
+from ketch.engine.images.service import ImageService
 from ketch.engine.containers.records import Registry
 from ketch.engine.hostconfig import find_init
 from ketch.engine import sysinfo

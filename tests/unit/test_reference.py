@@ -7,7 +7,7 @@ parses references client-side with github.com/distribution/reference v0.6).
 import pytest
 
 from ketch.errors import InvalidArgument
-from ketch.engine.images import tag_reference
+from ketch.engine.images.service import tag_reference
 from ketch.oci.reference import Reference, check_any, familiar_match, is_digest, is_valid_tag, parse
 
 HEX = "0123456789abcdef" * 4  # 64 hex digits

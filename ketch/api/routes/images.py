@@ -7,7 +7,7 @@ from ketch.api.http import Request, Response, Router, StreamResponse, encode_jso
 from ketch.api.versions import at_least
 from ketch.engine.containers.service import ContainerService
 from ketch.engine.threadstream import run_with_stream
-from ketch.engine.images import ImageService
+from ketch.engine.images.service import ImageService
 from ketch.oci import pathmatch, reference
 
 LIST_FILTERS = ("dangling", "label", "before", "since", "reference", "until")

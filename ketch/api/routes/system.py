@@ -7,7 +7,7 @@ from typing import Protocol
 from ketch import __version__
 from ketch.api.http import Request, Response, Router, json_response
 from ketch.api.versions import API_VERSION, MIN_API_VERSION
-from ketch.engine.images import ARCH
+from ketch.engine.images.service import ARCH
 
 
 class SystemBackend(Protocol):

@@ -25,7 +25,7 @@ from ketch.engine.containers import top as toplib
 from ketch.engine.containers.records import ContainerRecord, Registry
 from ketch.engine.containers.rootfs import RootfsReader
 from ketch.engine.events import Event
-from ketch.engine.images import ImageService, familiar
+from ketch.engine.images.service import ImageService, familiar
 from ketch.linux import filemode
 from ketch.linux.fstree import remove_tree
 from ketch.runtime import cgroups
