@@ -218,6 +218,6 @@ def token_failure(method: str, url: str, exc: TokenError) -> apierror.RegistryEr
     """Docker's words for a refused token: ``Head "URL": unauthorized: ...``."""
     inner = exc.error
     kind = type(inner) if isinstance(inner, apierror.RegistryError) else apierror.RegistryUnauthorized
-    out = kind(f'{apierror.go_method(method)} "{url}": {inner}',
-               getattr(inner, "status", 401), getattr(inner, "codes", ()))
-    return out
+    prefix = f'{apierror.go_method(method)} "{url}": '
+    return kind(prefix + str(inner), getattr(inner, "status", 401), getattr(inner, "codes", ()),
+                tuple(prefix + t for t in getattr(inner, "texts", (str(inner),))))
