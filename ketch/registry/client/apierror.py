@@ -172,10 +172,13 @@ def _unexpected(status: int, reason: str, body: bytes) -> str:
 
 
 def _go_json_error(body: bytes, exc: ValueError) -> str:
-    if not body.strip():
+    """encoding/json's syntax error for what Python's decoder stopped at."""
+    text = body.decode("utf-8", "replace")
+    pos = getattr(exc, "pos", 0)
+    if pos >= len(text.rstrip()):
         return "unexpected end of JSON input"
-    text = body.lstrip()[:1].decode("latin-1")
-    return f"invalid character '{text}' looking for beginning of value"
+    where = "after top-level value" if getattr(exc, "msg", "") == "Extra data" else "looking for beginning of value"
+    return f"invalid character {text[pos]!r} {where}"
 
 
 def status_phrase(status: int) -> str:

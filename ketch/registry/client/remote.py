@@ -343,7 +343,7 @@ class BlobStream:
             if self.offset:
                 skip = self._resume_skip(response)
             try:
-                for chunk in response.iter_raw(CHUNK):
+                for chunk in response.iter_raw():  # as received: a chunk size would buffer, and lose it on a drop
                     if skip:
                         cut = min(skip, len(chunk))
                         chunk, skip = chunk[cut:], skip - cut
