@@ -14,7 +14,7 @@ import pytest
 from ketch.errors import InvalidArgument
 from ketch.image.verify import VerificationFailed
 from ketch.oci import reference
-from ketch.registry.client import apierror, remote
+from ketch.registry.client import remote
 from ketch.registry.client import manifest as mf
 from ketch.registry.client.auth import AuthConfig
 from ketch.registry.client.manifest import Descriptor
