@@ -133,3 +133,19 @@ def test_a_401_with_a_new_scope_retries_with_it():
     again = parse_challenges(['Bearer realm="https://auth.example/token",service="reg",'
                               'scope="repository:b:pull"'])
     assert authz.retry_scopes(again, pull) == pull + [Scope("repository", "b", ("pull",))]
+
+
+def test_threads_wanting_the_same_token_ask_once():
+    import threading
+    import time
+
+    server = FakeTokenServer()
+    slow = lambda *a: (time.sleep(0.05), server(*a))[1]  # noqa: E731
+    cache = TokenCache()
+    threads = [threading.Thread(target=fetch_token, args=(slow, CHALLENGE, [Scope.repository("a")],
+                                                           AuthConfig(), cache)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert len(server.calls) == 1

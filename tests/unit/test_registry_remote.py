@@ -335,3 +335,26 @@ def test_monolithic_and_chunked_upload_requests(fakes, session):
         ("POST", None), ("PATCH", "0-999"), ("PATCH", "1000-1999"), ("PATCH", "2000-2499"), ("PUT", None)]
     with pytest.raises(InvalidArgument, match="longer than its declared 10 bytes"):
         repo.upload_blob(sha256(data), 10, data)
+
+
+def test_v1_search(fakes, session):
+    from ketch.registry.client.search import SearchResult, search, split_term
+
+    def registry(h):
+        if h.path == "/v2/":
+            return h.reply(404)
+        doc = {"num_results": 2, "query": "app", "results": [
+            {"name": "team/app", "description": "an app", "star_count": 3, "is_official": False,
+             "is_automated": True},
+            {"name": "library/app", "star_count": "many", "is_official": True}]}
+        h.reply(200, json.dumps(doc).encode(), [("Content-Type", "application/json")])
+
+    reg = fakes(registry)
+    assert split_term(f"{reg.host}/app") == (reg.host, "app")
+    assert split_term("busybox") == ("docker.io", "busybox")
+    results = search(session, f"{reg.host}/app", limit=10)
+    assert results == [SearchResult("team/app", "an app", 3, False, True),
+                       SearchResult("library/app", "", 0, True, False)]
+    assert reg.requests[-1][1] == "/v1/search?q=app&n=10"
+    with pytest.raises(InvalidArgument, match=r"^limit 101 is outside the range of \[1, 100\]$"):
+        search(session, "x", limit=101)

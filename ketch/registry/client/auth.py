@@ -128,6 +128,7 @@ class TokenCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._tokens: dict[tuple, Token] = {}
+        self._fetching: dict[tuple, threading.Lock] = {}
 
     def get(self, key: tuple) -> Token | None:
         with self._lock:
@@ -140,6 +141,21 @@ class TokenCache:
     def put(self, key: tuple, token: Token) -> None:
         with self._lock:
             self._tokens[key] = token
+
+    def fetch(self, key: tuple, request: Callable[[], Token]) -> Token:
+        """The live token of ``key``, else ``request()``'s, asked once however many
+        threads (parallel layer downloads) want it at the same moment."""
+        token = self.get(key)
+        if token:
+            return token
+        with self._lock:
+            lock = self._fetching.setdefault(key, threading.Lock())
+        with lock:
+            token = self.get(key)
+            if token is None:
+                token = request()
+                self.put(key, token)
+            return token
 
     def now(self) -> float:
         return self._clock()
@@ -156,9 +172,12 @@ def fetch_token(fetch: Fetch, challenge: Challenge, scopes: list[Scope], auth: A
     scope_texts = [str(s) for s in scopes]
     key = (realm, service, tuple(sorted(scope_texts)), auth.username, auth.password,
            auth.identitytoken, offline)
-    cached = cache.get(key)
-    if cached:
-        return cached
+    return cache.fetch(key, lambda: _request_token(fetch, realm, service, scope_texts, auth,
+                                                   offline, cache.now()))
+
+
+def _request_token(fetch: Fetch, realm: str, service: str, scope_texts: list[str],
+                   auth: AuthConfig, offline: bool, now: float) -> Token:
     if auth.identitytoken:
         form = {"grant_type": "refresh_token", "refresh_token": auth.identitytoken,
                 "client_id": CLIENT_ID, "service": service}
@@ -194,9 +213,7 @@ def fetch_token(fetch: Fetch, challenge: Challenge, scopes: list[Scope], auth: A
     lifetime = expires_in if isinstance(expires_in, int) and expires_in > MINIMUM_TOKEN_LIFETIME \
         else MINIMUM_TOKEN_LIFETIME
     refresh = doc.get("refresh_token") if isinstance(doc.get("refresh_token"), str) else ""
-    out = Token(token, cache.now() + lifetime, refresh or "")
-    cache.put(key, out)
-    return out
+    return Token(token, now + lifetime, refresh or "")
 
 
 class Authorizer:
