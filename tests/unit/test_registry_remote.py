@@ -14,7 +14,7 @@ import pytest
 from ketch.errors import InvalidArgument
 from ketch.image.verify import VerificationFailed
 from ketch.oci import reference
-from ketch.registry.client import remote
+from ketch.registry.client import apierror, remote
 from ketch.registry.client import manifest as mf
 from ketch.registry.client.auth import AuthConfig
 from ketch.registry.client.manifest import Descriptor
@@ -358,3 +358,26 @@ def test_v1_search(fakes, session):
     assert reg.requests[-1][1] == "/v1/search?q=app&n=10"
     with pytest.raises(InvalidArgument, match=r"^limit 101 is outside the range of \[1, 100\]$"):
         search(session, "x", limit=101)
+
+
+def test_nobody_listening_fails_at_once_without_retries():
+    import time
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with Session(retry=Retry(attempts=3, delay=0.5)) as slow:
+        started = time.monotonic()
+        with pytest.raises(apierror.ConnectionFailed, match=f'^Get "http://127.0.0.1:{port}/v2/": dial tcp'):
+            _repo(slow, f"127.0.0.1:{port}")
+        assert time.monotonic() - started < 0.5
+
+
+def test_credentials_do_not_follow_a_redirect_to_plain_http_on_the_same_host(fakes):
+    from ketch.registry.client.endpoints import Endpoint
+    from ketch.registry.client.transport import Registry
+    with Session() as s:
+        registry = Registry(s, Endpoint("https://127.0.0.1:1", "127.0.0.1:1", False), AuthConfig("a", "b"))
+        assert registry._own("https://127.0.0.1:1/v2/x")
+        assert not registry._own("http://127.0.0.1:1/v2/x")
+        assert not registry._own("https://user@127.0.0.1:1/v2/x")
+        assert not registry._own("https://127.0.0.1:2/v2/x")

@@ -102,6 +102,15 @@ def _retryable(exc: httpx.TransportError) -> bool:
                             httpx.ReadError, httpx.WriteError))
 
 
+def _refused(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return "Connection refused" in str(exc)
+
+
 class Registry:
     """One registry endpoint with one set of credentials."""
 
@@ -124,9 +133,11 @@ class Registry:
                 response.content)
 
     def send(self, method: str, url: str, headers: dict[str, str], content: Content = None,
-              data: dict[str, str] | None = None, stream: bool = False) -> httpx.Response:
+             data: dict[str, str] | None = None, stream: bool = False,
+             retry_refused: bool = True) -> httpx.Response:
         """One HTTP exchange, retried on connection failures when the body can be sent
-        again; a failure that stays is a ConnectionFailed naming the URL."""
+        again; a failure that stays is a ConnectionFailed naming the URL. A refused
+        connection is final when ``retry_refused`` is False (the ping: nobody listens)."""
         replayable = content is None or isinstance(content, bytes)
         delay = self.session.retry.delay
         attempts = self.session.retry.attempts if replayable else 1
@@ -135,7 +146,7 @@ class Registry:
             try:
                 return self.client.send(request, stream=stream)
             except httpx.TransportError as exc:
-                if attempt + 1 < attempts and _retryable(exc):
+                if attempt + 1 < attempts and _retryable(exc) and (retry_refused or not _refused(exc)):
                     log.debug("%s %s: %s; retrying in %.1fs", method, url, exc, delay)
                     time.sleep(delay)
                     delay *= 2
@@ -146,7 +157,9 @@ class Registry:
         raise AssertionError("unreachable")
 
     def _own(self, url: str) -> bool:
-        return urlsplit(url).netloc == self.endpoint.host
+        """The registry's own scheme and host:port: the only URLs that get credentials."""
+        parts, own = urlsplit(url), urlsplit(self.url)
+        return parts.netloc == self.endpoint.host and parts.scheme == own.scheme
 
     # -- what the rest of the client uses --------------------------------------------
     def absolute(self, path_or_url: str) -> str:
@@ -205,7 +218,7 @@ class Registry:
     def ping(self) -> None:
         """``GET /v2/``: a 200, or a 401 whose challenges tell how to authenticate."""
         url = self.absolute("/v2/")
-        response = self.send("GET", url, {})
+        response = self.send("GET", url, {}, retry_refused=False)
         if response.status_code == 401:
             self.authorizer.set_challenges(parse_challenges(response.headers.get_list("www-authenticate")))
             return
