@@ -240,7 +240,12 @@ def describe(host: str, port: int, exc: BaseException) -> str:
     if isinstance(cause, ssl.SSLError):
         if "WRONG_VERSION_NUMBER" in str(cause) or "record layer failure" in str(cause):
             return "http: server gave HTTP response to HTTPS client"
-        return f"remote error: tls: {cause.reason or cause}".lower()
+        reason = (cause.reason or str(cause)).lower()
+        for prefix in ("sslv3_alert_", "tlsv13_alert_", "tlsv1_alert_"):
+            if reason.startswith(prefix):
+                # the server's alert, as Go names it: "remote error: tls: bad certificate"
+                return "remote error: tls: " + reason[len(prefix):].replace("_", " ")
+        return f"tls: {reason.replace('_', ' ')}"
     if isinstance(cause, socket.gaierror):
         return f"dial tcp: lookup {host}: no such host"
     if isinstance(cause, (TimeoutError, socket.timeout)):
