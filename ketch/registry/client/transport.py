@@ -1,12 +1,11 @@
 """HTTP to registries: a Session per process, a Registry per (endpoint, credentials).
 
 A Session holds one httpx client per endpoint (keep-alive connections shared by all
-threads) and the token cache. ``Session.connect`` walks the endpoints of a domain
-(mirrors, https, http for insecure ones), pings ``/v2/`` and returns a Registry bound to
-the first that answers as a registry; ``Registry.request`` then sends with the right
-Authorization, answers a 401 with a fresh token once, follows redirects itself (so the
-Authorization header never leaves the registry's host: blob storage behind a redirect
-sees none), and retries connection failures with backoff.
+threads) and the token cache. A Registry is one endpoint (``remote.open_repository``
+walks a domain's endpoints and pings ``/v2/`` to find it). ``Registry.request`` sends
+with the right Authorization, answers a 401 with a fresh token once, follows redirects
+itself (so the Authorization header never leaves the registry's host: blob storage
+behind a redirect sees none), and retries connection failures with backoff.
 """
 
 import logging
@@ -62,21 +61,6 @@ class Session:
                                       headers={"User-Agent": USER_AGENT}, trust_env=False)
                 self._clients[key] = client
             return client
-
-    def connect(self, domain: str, auth: AuthConfig = AuthConfig(), push: bool = False) -> "Registry":
-        """The first endpoint of ``domain`` that answers ``GET /v2/`` as a registry.
-        Raises the last endpoint's error when none does."""
-        last: Exception | None = None
-        for endpoint in endpoints.resolve(domain, self.options, push=push):
-            registry = Registry(self, endpoint, auth)
-            try:
-                registry.ping()
-                return registry
-            except (apierror.ConnectionFailed, apierror.RegistryError) as exc:
-                log.debug("registry endpoint %s: %s", endpoint.url, exc)
-                last = exc
-        assert last is not None
-        raise last
 
     def close(self) -> None:
         with self._lock:
