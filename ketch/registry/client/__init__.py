@@ -11,6 +11,7 @@
     remote      one repository: manifests, uploads, tags, and opening it (mirror fallback)
     blobstream  a blob download verified while it streams, resumed with Range when cut
     search      the v1 search endpoint
+    login       docker login's check of credentials (identity tokens)
     singleflight  one download per blob however many threads ask
 
 The engine's pull/push/login/search sit on top of this package; nothing here knows

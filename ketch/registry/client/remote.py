@@ -230,34 +230,36 @@ def _next_link(header: str) -> str:
 
 
 class _Source:
-    """Bytes, a file or an iterable of bytes, read in pieces of any size."""
+    """Bytes, a file or an iterable of bytes, read in pieces of any size (without
+    copying what is left: a 200 MB blob is sliced, not copied, per piece)."""
 
     def __init__(self, data: bytes | BinaryIO | Iterable[bytes]) -> None:
         if isinstance(data, (bytes, bytearray, memoryview)):
-            data = [bytes(data)]
+            data = [memoryview(data)]
         self._file = data if hasattr(data, "read") else None
         self._iter = None if self._file else iter(data)
-        self._buffer = b""
+        self._pending = memoryview(b"")
         self.sent = 0
 
-    def _more(self, n: int) -> bytes:
+    def _more(self, n: int) -> memoryview:
         if self._file is not None:
-            return self._file.read(n)
-        return next(self._iter, b"")
+            return memoryview(self._file.read(n))
+        return memoryview(next(self._iter, b""))
 
     def read(self, n: int) -> bytes:
         """Up to ``n`` bytes; fewer only at the end."""
-        parts, have = [self._buffer], len(self._buffer)
+        parts, have = [], 0
         while have < n:
-            piece = self._more(min(CHUNK, n - have))
-            if not piece:
-                break
-            parts.append(piece)
-            have += len(piece)
-        data = b"".join(parts)
-        out, self._buffer = data[:n], data[n:]
-        self.sent += len(out)
-        return out
+            if not self._pending:
+                self._pending = self._more(min(CHUNK, n - have))
+                if not self._pending:
+                    break
+            take = self._pending[:n - have]
+            self._pending = self._pending[len(take):]
+            parts.append(take)
+            have += len(take)
+        self.sent += have
+        return parts[0].tobytes() if len(parts) == 1 else b"".join(parts)
 
     def stream(self, size: int, on_progress: Progress | None) -> Iterator[bytes]:
         # one byte past the size tells a source longer than declared
