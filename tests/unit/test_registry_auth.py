@@ -128,11 +128,31 @@ def test_a_401_with_a_new_scope_retries_with_it():
     authz = Authorizer(AuthConfig(), TokenCache(), FakeTokenServer())
     authz.set_challenges([CHALLENGE])
     pull = [Scope.repository("a")]
-    # the same challenge and nothing new: a retry cannot help
-    assert authz.retry_scopes([CHALLENGE], pull) is None
     again = parse_challenges(['Bearer realm="https://auth.example/token",service="reg",'
                               'scope="repository:b:pull"'])
     assert authz.retry_scopes(again, pull) == pull + [Scope("repository", "b", ("pull",))]
+
+
+def test_a_refused_token_is_dropped_and_a_fresh_one_asked():
+    server, cache = FakeTokenServer(), TokenCache()
+    authz = Authorizer(AuthConfig(), cache, server)
+    authz.set_challenges([CHALLENGE])
+    pull = [Scope.repository("a")]
+    assert authz.header(pull) == "Bearer T" and authz.header(pull) == "Bearer T"
+    assert len(server.calls) == 1
+    assert authz.retry_scopes([CHALLENGE], pull, "Bearer T") == pull
+    assert authz.header(pull) == "Bearer T" and len(server.calls) == 2
+
+
+def test_basic_is_retried_only_when_the_challenge_changes():
+    authz = Authorizer(AuthConfig("a", "b"), TokenCache(), FakeTokenServer())
+    basic = parse_challenges(['Basic realm="r"'])
+    authz.set_challenges(basic)
+    assert authz.retry_scopes(basic, []) is None
+    assert authz.retry_scopes(parse_challenges(['Basic realm="other"']), []) == []
+    passthrough = Authorizer(AuthConfig(registrytoken="RT"), TokenCache(), FakeTokenServer())
+    passthrough.set_challenges([CHALLENGE])
+    assert passthrough.retry_scopes([CHALLENGE], [], "Bearer RT") is None
 
 
 def test_threads_wanting_the_same_token_ask_once():

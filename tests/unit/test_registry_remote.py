@@ -381,3 +381,26 @@ def test_credentials_do_not_follow_a_redirect_to_plain_http_on_the_same_host(fak
         assert not registry._own("http://127.0.0.1:1/v2/x")
         assert not registry._own("https://user@127.0.0.1:1/v2/x")
         assert not registry._own("https://127.0.0.1:2/v2/x")
+
+
+def test_a_token_the_registry_stops_accepting_is_replaced(fakes, session):
+    issued = []
+
+    def token_server(h):
+        issued.append(f"T{len(issued) + 1}")
+        h.reply(200, json.dumps({"token": issued[-1], "expires_in": 300}).encode())
+
+    tokens = fakes(token_server)
+    challenge = f'Bearer realm="http://{tokens.host}/token",service="reg"'
+
+    def registry(h):
+        # T1 expired early on the registry's clock; T2 is good
+        if h.headers.get("Authorization") != "Bearer T2":
+            error = ',error="invalid_token"' if h.headers.get("Authorization") else ""
+            return h.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+                           [("WWW-Authenticate", challenge + error)])
+        h.reply(200, json.dumps({"name": "team/app", "tags": ["1"]}).encode())
+
+    reg = fakes(registry)
+    assert _repo(session, reg.host).list_tags() == ["1"]
+    assert issued == ["T1", "T2"]

@@ -142,6 +142,11 @@ class TokenCache:
         with self._lock:
             self._tokens[key] = token
 
+    def discard(self, token: str) -> None:
+        with self._lock:
+            for key in [k for k, t in self._tokens.items() if t.token == token]:
+                del self._tokens[key]
+
     def fetch(self, key: tuple, request: Callable[[], Token]) -> Token:
         """The live token of ``key``, else ``request()``'s, asked once however many
         threads (parallel layer downloads) want it at the same moment."""
@@ -256,9 +261,13 @@ class Authorizer:
                 return basic_header(self.auth.username, self.auth.password)
         return None
 
-    def retry_scopes(self, challenges: list[Challenge], scopes: list[Scope]) -> list[Scope] | None:
-        """After a 401: take its challenges; the scopes to retry with, or None when a
-        retry cannot help (no credentials change, no new challenge)."""
+    def retry_scopes(self, challenges: list[Challenge], scopes: list[Scope],
+                     sent: str | None = None) -> list[Scope] | None:
+        """After a 401 (``sent``: the Authorization it had): take its challenges; the
+        scopes to retry with, or None when a retry cannot help. A refused Bearer token is
+        dropped from the cache (it expired early, or was revoked), so the retry asks for
+        a fresh one, with any scope the challenge adds; Basic is retried only when the
+        challenge changed."""
         usable = [c for c in challenges if c.scheme in ("bearer", "basic")]
         if not usable:
             return None
@@ -267,11 +276,12 @@ class Authorizer:
             self.challenges = usable
         if usable[0].scheme == "basic":
             return scopes if known != usable else None
+        if self.auth.registrytoken:
+            return None  # the same token would be refused again
+        if sent and sent.startswith("Bearer "):
+            self._cache.discard(sent[len("Bearer "):])
         extra = _parse_scope(usable[0].params.get("scope", ""))
-        merged = list(scopes) + [s for s in extra if s not in scopes]
-        if known == usable and merged == list(scopes):
-            return None
-        return merged
+        return list(scopes) + [s for s in extra if s not in scopes]
 
 
 def _parse_scope(text: str) -> list[Scope]:

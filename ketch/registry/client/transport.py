@@ -162,7 +162,8 @@ class Registry:
             if response.status_code != 401 or auth_try == 1:
                 break
             challenges = parse_challenges(response.headers.get_list("www-authenticate"))
-            retry_scopes = self.authorizer.retry_scopes(challenges, scopes)
+            retry_scopes = self.authorizer.retry_scopes(challenges, scopes,
+                                                        response.request.headers.get("authorization"))
             if retry_scopes is None or not (content is None or isinstance(content, bytes)):
                 break
             response.read()
