@@ -404,3 +404,16 @@ def test_a_token_the_registry_stops_accepting_is_replaced(fakes, session):
     reg = fakes(registry)
     assert _repo(session, reg.host).list_tags() == ["1"]
     assert issued == ["T1", "T2"]
+
+
+def test_blobs_are_asked_for_as_stored_and_decoded_if_sent_encoded(fakes, session):
+    import gzip
+    blob = b"layer " * 1000
+
+    def behaviour(h, n):
+        assert h.headers.get("Accept-Encoding") == "identity"
+        h.reply(200, gzip.compress(blob), [("Content-Encoding", "gzip")])  # a server that does anyway
+
+    route, _ = _blob_server(blob, behaviour)
+    reg = fakes(route)
+    assert _repo(session, reg.host).open_blob(Descriptor("x", sha256(blob), len(blob))).read() == blob

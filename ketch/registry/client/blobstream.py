@@ -96,7 +96,9 @@ class BlobStream:
             if self.offset:
                 skip = self._resume_skip(response)
             try:
-                for chunk in response.iter_raw():  # as received: a chunk size would buffer, and lose it on a drop
+                # as received (a chunk size would buffer, and lose it on a drop), and
+                # decoded should a server add a Content-Encoding despite "identity"
+                for chunk in response.iter_bytes():
                     if skip:
                         cut = min(skip, len(chunk))
                         chunk, skip = chunk[cut:], skip - cut

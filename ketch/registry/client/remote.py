@@ -82,7 +82,7 @@ class Repository:
                 raise mf.ManifestError(
                     f"manifest payload size of {declared} exceeds limit of {mf.MAX_MANIFEST_SIZE} bytes")
             raw = bytearray()
-            for chunk in response.iter_raw():
+            for chunk in response.iter_bytes():
                 raw += chunk
                 if len(raw) > mf.MAX_MANIFEST_SIZE:
                     raise mf.ManifestError(

@@ -17,6 +17,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ketch import __version__
+from ketch.oci.platform import host_arch
 from ketch.registry.client import apierror, endpoints
 from ketch.registry.client.auth import AuthConfig, Authorizer, Scope, TokenCache, TokenError
 from ketch.registry.client.challenge import parse_challenges
@@ -24,7 +26,10 @@ from ketch.registry.client.endpoints import Endpoint, RegistryOptions
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "ketch/0.1 (docker-compatible) go/1.0"
+USER_AGENT = f"ketch/{__version__} os/linux arch/{host_arch()}"  # dockerd's shape, without Go
+# Blobs are hashed as they arrive: ask for them as they are stored, not gzip'd in transit
+# (a Range resume of a transfer-encoded body would not fit either).
+HEADERS = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
 MAX_REDIRECTS = 10
 TIMEOUT = httpx.Timeout(connect=15.0, read=60.0, write=60.0, pool=None)
 Content = bytes | Iterable[bytes] | None
@@ -58,7 +63,7 @@ class Session:
             if client is None:
                 verify = endpoints.ssl_context(endpoint) if endpoint else True
                 client = httpx.Client(verify=verify, timeout=TIMEOUT, follow_redirects=False,
-                                      headers={"User-Agent": USER_AGENT}, trust_env=False)
+                                      headers=HEADERS, trust_env=False)
                 self._clients[key] = client
             return client
 
