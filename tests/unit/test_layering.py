@@ -23,10 +23,17 @@ inside functions (lazy imports are still dependencies). A violation prints as
              daemon   anything (the composition root)
 
 The root package (`from ketch import __version__`) is allowed everywhere.
+
+A package may also start a module of a higher or forbidden layer in a fresh interpreter,
+by name and never by import, when EXEC_EDGES lists it: the CLI runs with `python -IS`
+(no site-packages), so `ketch registry serve|gc` exec the venv's interpreter on
+ketch.registry.server.main. Every string constant of the form "ketch.x.y" counts as such
+an edge.
 """
 
 import ast
 import pathlib
+import re
 import sys
 
 import pytest
@@ -123,6 +130,45 @@ def violations(package: str, root: pathlib.Path = ROOT) -> list[str]:
     return out
 
 
+# package -> modules it may exec by name (a fresh interpreter), beyond what it may import
+EXEC_EDGES = {"cli": {"ketch.registry.server.main"}}
+_MODULE_NAME = re.compile(r"ketch(?:\.[a-z_][a-z0-9_]*)+")
+
+
+def exec_violations(package: str, root: pathlib.Path = ROOT) -> list[str]:
+    """Module names spelled out as strings (to exec or import dynamically) that the
+    package may neither import nor exec."""
+    allowed, _ = RULES[package]
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        module = _module_name(path, root)
+        if _package(module) != package:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and _MODULE_NAME.fullmatch(node.value)):
+                continue
+            target = _package(node.value)
+            if target not in LAYER:  # a file name such as "ketch.db", no module
+                continue
+            if target in ("", package) or target in allowed or node.value in EXEC_EDGES.get(package, ()):
+                continue
+            out.append(f"{module} names {node.value}  ({path.relative_to(root.parent)}:{node.lineno})")
+    return out
+
+
+@pytest.mark.parametrize("package", sorted(RULES))
+def test_exec_edges(package):
+    assert exec_violations(package) == []
+
+
+def test_exec_edges_lead_to_entry_points():
+    for modules in EXEC_EDGES.values():
+        for name in modules:
+            path = ROOT.parent / (name.replace(".", "/") + ".py")
+            assert "\ndef main(" in path.read_text(), name
+
+
 # package -> why it is expected to break its rule today (strict: fixing it fails the xfail)
 KNOWN_VIOLATIONS: dict[str, str] = {}
 
@@ -162,6 +208,7 @@ SYNTHETIC = {
     "runtime/bad.py": "from ketch import timefmt\nfrom ketch.monitor import protocol\n",
     "oci/__init__.py": "",
     "oci/bad.py": "import h11\nfrom ketch.image import content\n",
+    "cli/launch.py": "SERVER = 'ketch.registry.server.main'\nOTHER = 'ketch.engine.specgen'\n",
     "httpserver/__init__.py": "",
     "httpserver/bad.py": "import h11\nimport httpx\nfrom ketch import errors\nfrom ketch.api import http\n",
 }
@@ -184,3 +231,12 @@ def test_the_walk_catches_violations(tmp_path, package, expected):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     assert violations(package, root) == expected
+
+
+def test_exec_edges_catch_strays(tmp_path):
+    root = tmp_path / "ketch"
+    for name, text in SYNTHETIC.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    assert exec_violations("cli", root) == [
+        "ketch.cli.launch names ketch.engine.specgen  (ketch/cli/launch.py:2)"]
