@@ -82,6 +82,14 @@ def _jwk_key(jwk: dict):
     raise InvalidToken("unusable jwk in token header")
 
 
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class Claims:
     subject: str
@@ -112,18 +120,10 @@ class TokenVerifier:
             try:
                 for child, parent in zip(certs, certs[1:]):
                     child.verify_directly_issued_by(parent)
-                last = certs[-1]
-                if last not in self.roots:
-                    for root in self.roots:
-                        try:
-                            last.verify_directly_issued_by(root)
-                            break
-                        except (ValueError, TypeError, InvalidSignature):
-                            continue
-                    else:
-                        raise InvalidToken("token signing certificate not trusted")
             except (ValueError, TypeError, InvalidSignature):
                 raise InvalidToken("invalid token signing certificate chain") from None
+            if certs[-1] not in self.roots and not any(_issued_by(certs[-1], root) for root in self.roots):
+                raise InvalidToken("token signing certificate not trusted")
             return leaf.public_key()
         if isinstance(header.get("jwk"), dict):
             key = _jwk_key(header["jwk"])
