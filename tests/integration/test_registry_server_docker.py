@@ -16,6 +16,7 @@ import pytest
 
 from tests.integration.differential.dockerd import Dockerd, DockerdUnavailable
 from tests.integration.test_registry_server import Registry
+from tests.registry_helpers import TokenIssuer, pem
 
 DOCKER = shutil.which("docker")
 
@@ -110,3 +111,25 @@ def test_docker_login_with_htpasswd(docker, registry, image_tar, tmp_path):
     docker("rmi", ref)
     docker("pull", ref)
     docker("rmi", ref)
+
+
+def test_docker_with_token_auth(docker, registry, image_tar, tmp_path):
+    issuer = TokenIssuer("test-issuer", "ketch-registry", {"alice": "s3cret"})
+    try:
+        key = tmp_path / "token.pem"
+        key.write_bytes(pem(issuer.cert))
+        reg = registry("--token-realm", issuer.realm, "--token-service", "ketch-registry",
+                       "--token-issuer", "test-issuer", "--token-key", str(key))
+        ref = f"{reg.host}/team/tok:1"
+        docker("import", image_tar, ref)
+        anonymous = docker("push", ref, check=False)
+        assert anonymous.returncode == 1  # the issuer gives anonymous callers pull only
+        docker("login", "-u", "alice", "--password-stdin", reg.host, input="s3cret")
+        docker("push", ref)
+        docker("rmi", ref)
+        docker("pull", ref)
+        docker("rmi", ref)
+        assert {"user": "alice", "scope": ["repository:team/tok:push,pull"], "service": "ketch-registry"} \
+            in issuer.requests
+    finally:
+        issuer.close()
