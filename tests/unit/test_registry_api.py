@@ -318,3 +318,18 @@ def test_gc_sweeps_what_no_manifest_references(reg):
     assert gc.collect(reg.store, io.StringIO()) == []
     swept = gc.collect(reg.store, io.StringIO(), delete_untagged=True)
     assert len(swept) == 3 and reg.client.get(f"/v2/app/manifests/{md}").status_code == 404
+
+
+def test_gc_purges_abandoned_uploads(reg):
+    push_blob(reg, "app", b"x")
+    fresh = reg.client.post("/v2/app/blobs/uploads/").headers["Docker-Upload-UUID"]
+    old = reg.client.post("/v2/app/blobs/uploads/").headers["Docker-Upload-UUID"]
+    reg.store.driver.put_content(f"docker/registry/v2/repositories/app/_uploads/{old}/startedat",
+                                 b"2026-01-01T00:00:00Z")
+    out = io.StringIO()
+    gc.collect(reg.store, out, dry_run=True)
+    assert f"upload eligible for deletion: app/{old}" in out.getvalue()
+    assert reg.client.get(f"/v2/app/blobs/uploads/{old}").status_code == 204
+    gc.collect(reg.store, io.StringIO())
+    assert reg.client.get(f"/v2/app/blobs/uploads/{old}").status_code == 404
+    assert reg.client.get(f"/v2/app/blobs/uploads/{fresh}").status_code == 204

@@ -62,9 +62,6 @@ BLOB_UPLOAD_UNKNOWN = CODES["BLOB_UPLOAD_UNKNOWN"]
 BLOB_UPLOAD_INVALID = CODES["BLOB_UPLOAD_INVALID"]
 PAGINATION_NUMBER_INVALID = CODES["PAGINATION_NUMBER_INVALID"]
 
-_NO_DETAIL = object()
-
-
 class RegistryError(Exception):
     """One or more distribution errors; the first one's status is the response's
     (distribution's errcode.ServeJSON)."""

@@ -1,14 +1,19 @@
 """Garbage collection: mark every blob a manifest of any repository references (and the
 manifests themselves), sweep the rest, as distribution's ``registry garbage-collect``.
-Run it while nothing pushes: a blob uploaded for a manifest not yet pushed is unreferenced."""
+Run it while nothing pushes: a blob uploaded for a manifest not yet pushed is unreferenced.
+Uploads abandoned for longer than UPLOAD_AGE go too (distribution's upload purging)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import TextIO
 
 from ketch.registry.server.names import Digest, InvalidDigest
 from ketch.registry.server.store import Store, blob_path
+
+
+UPLOAD_AGE = datetime.timedelta(hours=168)  # distribution's maintenance.uploadpurging.age
 
 
 def _references(data: bytes) -> list[Digest]:
@@ -67,6 +72,13 @@ def collect(store: Store, out: TextIO, dry_run: bool = False, delete_untagged: b
         if not dry_run:
             print(f"Deleting blob: /{blob_path(digest).rpartition('/')[0]}", file=out)
             store.delete_blob(digest)
+    cutoff = datetime.datetime.now(datetime.timezone.utc) - UPLOAD_AGE
+    for name in store.repositories():
+        for upload, started in store.uploads(name):
+            if started is None or started < cutoff:
+                print(f"upload eligible for deletion: {name}/{upload}", file=out)
+                if not dry_run:
+                    store.cancel_upload(name, upload)
     if not dry_run:  # tidy the links to blobs that are gone
         for name in store.repositories():
             for digest in store.layers(name):

@@ -18,6 +18,7 @@ last, so a crash leaves at worst an unreferenced blob for the garbage collector.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import uuid
 from typing import BinaryIO
 
@@ -127,7 +128,7 @@ class Store:
         started = datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
         self.driver.put_content(f"{_upload_dir(name, upload)}/startedat", started.encode())
         self.driver.writer(f"{_upload_dir(name, upload)}/data").close()
-        self._hashes[upload] = (Digest.of(b"").hasher(), 0)
+        self._hashes[upload] = (hashlib.sha256(), 0)
         return upload
 
     def upload_size(self, name: str, upload: str) -> int:
@@ -179,6 +180,18 @@ class Store:
             self.driver.delete(_upload_dir(name, upload))
         except (PathNotFound, ValueError):
             raise RegistryError(errcodes.BLOB_UPLOAD_UNKNOWN) from None
+
+    def uploads(self, name: str) -> list[tuple[str, datetime.datetime | None]]:
+        """The uploads in progress in a repository and when each started (None: unknown)."""
+        out = []
+        for upload in self._list(f"{_repo(name)}/_uploads"):
+            try:
+                text = self.driver.get_content(f"{_upload_dir(name, upload)}/startedat").decode()
+                started = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+            except (PathNotFound, ValueError, UnicodeDecodeError):
+                started = None
+            out.append((upload, started))
+        return out
 
     def put_blob(self, data: bytes, digest: Digest) -> None:
         """A small blob (a manifest) written whole, unless it is there already."""
