@@ -16,6 +16,7 @@ import time
 import bcrypt
 import httpx
 import pytest
+from urllib.parse import urlsplit
 
 from tests.integration.conftest import PYTHON, REPO
 from tests.registry_helpers import TokenIssuer, oci_layout, pem, tls_files
@@ -270,3 +271,118 @@ def test_serves_what_docker_registry_stored(serve, tmp_path):
     inspect = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/d:1").stdout)
     assert inspect["Digest"] == digest
     skopeo("copy", "--src-tls-verify=false", f"docker://{registry.host}/d:1", f"oci:{tmp_path}/back:1")
+
+
+def _start_docker_registry(tmp_path, storage) -> tuple[subprocess.Popen, int]:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "distribution.yml"
+    config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {storage}\n"
+                      f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    proc = subprocess.Popen(["/usr/bin/docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            return proc, port
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                proc.terminate()
+                proc.wait(10)
+                raise AssertionError("docker-registry did not start")
+            time.sleep(0.05)
+
+
+def _conversation(base: str) -> list[tuple]:
+    """The same requests to a registry, what each answer was: status, error codes, and the
+    headers clients read (Locations as paths, upload ids and digests as their shape)."""
+    data = b"hello blob"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    zero = "sha256:" + "0" * 64
+    oci = "application/vnd.oci.image.manifest.v1+json"
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": oci, "config": {
+        "mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest, "size": len(data)},
+        "layers": []}).encode()
+    manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    out = []
+    client = httpx.Client(base_url=base, timeout=10)
+
+    def record(label, r):
+        try:
+            codes = [e["code"] for e in r.json().get("errors", [])]
+        except ValueError:
+            codes = []
+        headers = {}
+        for name in ("range", "content-type", "content-length", "docker-content-digest", "link",
+                     "content-range", "etag", "accept-ranges", "docker-distribution-api-version"):
+            if name in r.headers:
+                headers[name] = r.headers[name]
+        if "location" in r.headers:
+            headers["location"] = urlsplit(r.headers["location"]).path.replace(r.headers.get("docker-upload-uuid", "?"), "UUID")
+        headers["uuid"] = "docker-upload-uuid" in r.headers
+        if codes:  # the details, and so the lengths, are ketch's own
+            headers.pop("content-length", None)
+        out.append((label, r.status_code, codes, headers))
+        return r
+
+    def url(location: str, **query) -> str:
+        return location + ("&" if "?" in location else "?") + "&".join(f"{k}={v}" for k, v in query.items())
+
+    with client:
+        record("ping", client.get("/v2/"))
+        record("blob unknown", client.head(f"/v2/a/blobs/{digest}"))
+        record("blob unknown body", client.get(f"/v2/a/blobs/{digest}"))
+        record("bad digest", client.get("/v2/a/blobs/sha256:abc"))
+        location = record("start", client.post("/v2/a/blobs/uploads/")).headers["location"]
+        location = record("patch", client.patch(location, content=data[:5],
+                                                headers={"Content-Range": "0-4"})).headers["location"]
+        record("status", client.get(location))
+        record("finish", client.put(url(location, digest=digest), content=data[5:]))
+        record("head", client.head(f"/v2/a/blobs/{digest}"))
+        record("get", client.get(f"/v2/a/blobs/{digest}"))
+        record("range", client.get(f"/v2/a/blobs/{digest}", headers={"Range": "bytes=2-4"}))
+        record("mount", client.post(f"/v2/b/blobs/uploads/?mount={digest}&from=a"))
+        record("mount from nowhere", client.post(f"/v2/c/blobs/uploads/?mount={zero}&from=a"))
+        location = client.post("/v2/a/blobs/uploads/").headers["location"]
+        record("finish, wrong digest", client.put(url(location, digest=zero), content=b"other"))
+        record("manifest, wrong digest", client.put(f"/v2/a/manifests/{zero}", content=manifest,
+                                                    headers={"Content-Type": oci}))
+        record("manifest, blob unknown", client.put("/v2/c/manifests/t", content=manifest,
+                                                    headers={"Content-Type": oci}))
+        record("manifest, ambiguous", client.put("/v2/a/manifests/t", content=json.dumps(
+            {**json.loads(manifest), "manifests": []}).encode(), headers={"Content-Type": oci}))
+        record("manifest, types disagree", client.put("/v2/a/manifests/t", content=manifest,
+                                                      headers={"Content-Type": "application/vnd.oci.image.index.v1+json"}))
+        record("manifest", client.put("/v2/a/manifests/t", content=manifest, headers={"Content-Type": oci}))
+        record("manifest get", client.get("/v2/a/manifests/t", headers={"Accept": oci}))
+        record("manifest head", client.head(f"/v2/a/manifests/{manifest_digest}", headers={"Accept": oci}))
+        record("manifest unknown", client.get("/v2/a/manifests/nope", headers={"Accept": oci}))
+        record("tags", client.get("/v2/a/tags/list"))
+        record("tags unknown", client.get("/v2/zz/tags/list"))
+        record("catalog", client.get("/v2/_catalog"))
+        record("catalog page", client.get("/v2/_catalog?n=1"))
+        record("bad name", client.get("/v2/A/tags/list"))
+        record("delete blob", client.delete(f"/v2/b/blobs/{digest}"))
+        record("delete blob again", client.delete(f"/v2/b/blobs/{digest}"))
+        record("delete manifest", client.delete(f"/v2/a/manifests/{manifest_digest}"))
+        record("delete manifest again", client.delete(f"/v2/a/manifests/{manifest_digest}"))
+        record("not a route", client.get("/v2/a/nothing"))
+    return out
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/docker-registry"), reason="docker-registry is not installed")
+def test_answers_as_docker_registry_does(serve, tmp_path):
+    """The same conversation with distribution 2.8 and with ketch: the same statuses, error
+    codes and headers (the details of errors are ketch's own; see the README)."""
+    proc, port = _start_docker_registry(tmp_path, tmp_path / "distribution")
+    try:
+        theirs = _conversation(f"http://127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    registry = serve()
+    ours = _conversation(registry.url)
+    assert [(mine, dist) for mine, dist in zip(ours, theirs) if mine != dist] == []

@@ -52,6 +52,8 @@ def test_error_body_lists_every_error_and_takes_the_first_status():
         {"code": "MANIFEST_BLOB_UNKNOWN", "message": "blob unknown to registry", "detail": "sha256:bb"}]}
 
 
-def test_no_detail_is_null():
-    body = error_response(RegistryError(errcodes.UNAUTHORIZED)).body
+def test_no_detail_is_left_out_and_none_is_null():
+    body = error_response(RegistryError(errcodes.BLOB_UNKNOWN)).body
+    assert body == b'{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}\n'
+    body = error_response(RegistryError(errcodes.UNAUTHORIZED, None)).body
     assert body == b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}\n'

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Callable, TextIO
 
-from ketch.httpserver import BadRequest, Request, Response, Router, Server, encode_json
+from ketch.httpserver import BadRequest, Request, Response, Router, Server, encode_json, page_not_found
 from ketch.registry.server import errcodes
 from ketch.registry.server.auth import access
 from ketch.registry.server.auth.access import AccessController, Challenge
@@ -19,7 +19,7 @@ from ketch.registry.server.handlers.blobs import BlobHandlers
 from ketch.registry.server.handlers.listings import JSON, ListingHandlers
 from ketch.registry.server.handlers.manifests import ManifestHandlers
 from ketch.registry.server.handlers.uploads import UploadHandlers
-from ketch.registry.server.names import valid_name
+from ketch.registry.server.names import NAME, valid_name
 
 log = logging.getLogger("ketch.registry")
 
@@ -83,8 +83,10 @@ def build_server(ctx: Context, controller: AccessController,
     def repository_route(method: str, pattern: str, handler) -> None:
         async def guarded(request: RegistryRequest):
             name = request.match["name"]
-            if not valid_name(name):
-                raise RegistryError(errcodes.NAME_INVALID, f"invalid repository name: {name}")
+            if not NAME.fullmatch(name):  # distribution's route does not match it
+                return page_not_found(request)
+            if not valid_name(name):  # the grammar's, but too long
+                raise RegistryError(errcodes.NAME_INVALID, name)
             mount_from = request.arg("from") if request.arg("mount") else None
             authorize(request, access.for_request(request.method, name, mount_from))
             return await handler(request)

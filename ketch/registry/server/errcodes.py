@@ -62,14 +62,24 @@ BLOB_UPLOAD_UNKNOWN = CODES["BLOB_UPLOAD_UNKNOWN"]
 BLOB_UPLOAD_INVALID = CODES["BLOB_UPLOAD_INVALID"]
 PAGINATION_NUMBER_INVALID = CODES["PAGINATION_NUMBER_INVALID"]
 
+class _NoDetail:
+    def __repr__(self) -> str:
+        return "NO_DETAIL"
+
+
+NO_DETAIL = _NoDetail()  # a detail left out: distribution's `detail,omitempty`
+
+
 class RegistryError(Exception):
     """One or more distribution errors; the first one's status is the response's
-    (distribution's errcode.ServeJSON)."""
+    (distribution's errcode.ServeJSON). An error without a detail has no "detail" key
+    (omitempty); ``detail=None`` given explicitly is sent as null, as distribution sends
+    a nil list of access records."""
 
-    def __init__(self, code: ErrorCode, detail: object = None, *,
+    def __init__(self, code: ErrorCode, detail: object = NO_DETAIL, *,
                  more: tuple[tuple[ErrorCode, object], ...] = (),
                  headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(f"{code.message}: {detail}" if detail is not None else code.message)
+        super().__init__(code.message if detail is NO_DETAIL or detail is None else f"{code.message}: {detail}")
         self.errors = ((code, detail),) + tuple(more)
         self.headers = headers
 
@@ -83,8 +93,9 @@ class RegistryError(Exception):
 
 
 def error_body(errors: tuple[tuple[ErrorCode, object], ...]) -> bytes:
-    return encode_json({"errors": [{"code": code.value, "message": code.message, "detail": detail}
-                                   for code, detail in errors]})
+    return encode_json({"errors": [
+        {"code": code.value, "message": code.message} if detail is NO_DETAIL else
+        {"code": code.value, "message": code.message, "detail": detail} for code, detail in errors]})
 
 
 def error_response(error: RegistryError, headers: Mapping[str, str] | None = None) -> Response:

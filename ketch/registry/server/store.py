@@ -110,7 +110,7 @@ class Store:
         try:
             self.driver.delete(f"{_repo(name)}/_layers/{digest.algorithm}/{digest.hex}")
         except PathNotFound:
-            raise RegistryError(errcodes.BLOB_UNKNOWN, str(digest)) from None
+            raise RegistryError(errcodes.BLOB_UNKNOWN) from None
 
     def mount_blob(self, name: str, source: str, digest: Digest) -> bool:
         """Link a blob of repository source into name; False if source lacks it."""
@@ -228,7 +228,7 @@ class Store:
     def delete_manifest(self, name: str, digest: Digest) -> None:
         """Remove a revision and every tag that points at it."""
         if not self._exists(_revision_link(name, digest)):
-            raise RegistryError(errcodes.MANIFEST_UNKNOWN, {"Name": name, "Revision": str(digest)})
+            raise RegistryError(errcodes.MANIFEST_UNKNOWN)
         for tag in self.tags(name):
             if self.tag_digest(name, tag) == digest:
                 self.driver.delete(_tag_dir(name, tag))
@@ -236,7 +236,7 @@ class Store:
 
     def delete_tag(self, name: str, tag: str) -> None:
         if self.tag_digest(name, tag) is None:
-            raise RegistryError(errcodes.MANIFEST_UNKNOWN, {"Tag": tag})
+            raise RegistryError(errcodes.MANIFEST_UNKNOWN)
         self.driver.delete(_tag_dir(name, tag))
 
     def tags(self, name: str) -> list[str]:

@@ -78,6 +78,5 @@ class BlobHandlers:
     async def delete(self, request: Request):
         self.ctx.check_delete()
         name, digest = request.match["name"], parse_digest(request.match["digest"])
-        self.ctx.store.stat_blob(name, digest)
-        self.ctx.store.unlink_blob(name, digest)
+        self.ctx.store.unlink_blob(name, digest)  # BLOB_UNKNOWN, no detail, as distribution's delete
         return Response(202, b"", None, None)
