@@ -39,6 +39,7 @@ MANAGEMENT = {
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi",
               "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect")},
     "system": {"info": "info", "events": "events"},
+    "registry": {"serve": ("registry", "serve"), "gc": ("registry", "gc")},
 }
 
 GLOBAL_FLAGS = flags.Command("", "ketch [OPTIONS] COMMAND", "A self-sufficient runtime for containers", (
@@ -95,6 +96,7 @@ def _usage() -> str:
     names = sorted(COMMANDS)
     return ("Usage:  ketch [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\n"
             "Management Commands:\n  container   Manage containers\n  image       Manage images\n"
+            "  registry    Run or tidy ketch's registry server\n"
             "  system      Manage Docker\n\nCommands:\n" + "".join(f"  {n}\n" for n in names) +
             "\nRun 'ketch COMMAND --help' for more information on a command.\n")
 

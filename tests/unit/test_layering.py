@@ -5,7 +5,10 @@ inside functions (lazy imports are still dependencies). A violation prints as
 "<module> imports <forbidden module>".
 
     layer 0  errors signals detachkeys timefmt units fastjson value oci linux apitypes archive
-             stdlib only; only layer 0
+             httpserver
+             stdlib only; only layer 0. The one exception: httpserver may also import
+             h11 (THIRD_PARTY), the HTTP/1.1 parser it is built on, and nothing else
+             outside the standard library
     layer 1  image storage runtime monitor network build registry volume
              layers 0-1; runtime: only oci, linux, errors, signals, timefmt, fastjson, value;
              monitor: only runtime, linux, errors, timefmt
@@ -20,10 +23,17 @@ inside functions (lazy imports are still dependencies). A violation prints as
              daemon   anything (the composition root)
 
 The root package (`from ketch import __version__`) is allowed everywhere.
+
+A package may also start a module of a higher or forbidden layer in a fresh interpreter,
+by name and never by import, when EXEC_EDGES lists it: the CLI runs with `python -IS`
+(no site-packages), so `ketch registry serve|gc` exec the venv's interpreter on
+ketch.registry.server.main. Every string constant of the form "ketch.x.y" counts as such
+an edge.
 """
 
 import ast
 import pathlib
+import re
 import sys
 
 import pytest
@@ -32,6 +42,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2] / "ketch"
 
 LAYER = {
     "errors": 0, "signals": 0, "detachkeys": 0, "timefmt": 0, "units": 0, "fastjson": 0, "value": 0, "oci": 0, "linux": 0, "apitypes": 0, "archive": 0,
+    "httpserver": 0,
     "image": 1, "storage": 1, "runtime": 1, "monitor": 1, "network": 1, "build": 1,
     "registry": 1, "volume": 1,
     "engine": 2,
@@ -58,6 +69,9 @@ RULES = {
 }
 
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
+
+# package -> the modules outside the standard library a stdlib-only package may import
+THIRD_PARTY = {"httpserver": {"h11"}}
 
 
 def _module_name(path: pathlib.Path, root: pathlib.Path = ROOT) -> str:
@@ -110,10 +124,49 @@ def violations(package: str, root: pathlib.Path = ROOT) -> list[str]:
                 target = _package(imported)
                 if target in ("", package) or target in allowed:
                     continue
-            elif not stdlib_only or top in STDLIB:
+            elif not stdlib_only or top in STDLIB or top in THIRD_PARTY.get(package, ()):
                 continue
             out.append(f"{module} imports {imported}  ({path.relative_to(root.parent)}:{line})")
     return out
+
+
+# package -> modules it may exec by name (a fresh interpreter), beyond what it may import
+EXEC_EDGES = {"cli": {"ketch.registry.server.main"}}
+_MODULE_NAME = re.compile(r"ketch(?:\.[a-z_][a-z0-9_]*)+")
+
+
+def exec_violations(package: str, root: pathlib.Path = ROOT) -> list[str]:
+    """Module names spelled out as strings (to exec or import dynamically) that the
+    package may neither import nor exec."""
+    allowed, _ = RULES[package]
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        module = _module_name(path, root)
+        if _package(module) != package:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and _MODULE_NAME.fullmatch(node.value)):
+                continue
+            target = _package(node.value)
+            if target not in LAYER:  # a file name such as "ketch.db", no module
+                continue
+            if target in ("", package) or target in allowed or node.value in EXEC_EDGES.get(package, ()):
+                continue
+            out.append(f"{module} names {node.value}  ({path.relative_to(root.parent)}:{node.lineno})")
+    return out
+
+
+@pytest.mark.parametrize("package", sorted(RULES))
+def test_exec_edges(package):
+    assert exec_violations(package) == []
+
+
+def test_exec_edges_lead_to_entry_points():
+    for modules in EXEC_EDGES.values():
+        for name in modules:
+            path = ROOT.parent / (name.replace(".", "/") + ".py")
+            assert "\ndef main(" in path.read_text(), name
 
 
 # package -> why it is expected to break its rule today (strict: fixing it fails the xfail)
@@ -155,6 +208,9 @@ SYNTHETIC = {
     "runtime/bad.py": "from ketch import timefmt\nfrom ketch.monitor import protocol\n",
     "oci/__init__.py": "",
     "oci/bad.py": "import h11\nfrom ketch.image import content\n",
+    "cli/launch.py": "SERVER = 'ketch.registry.server.main'\nOTHER = 'ketch.engine.specgen'\n",
+    "httpserver/__init__.py": "",
+    "httpserver/bad.py": "import h11\nimport httpx\nfrom ketch import errors\nfrom ketch.api import http\n",
 }
 
 
@@ -166,6 +222,8 @@ SYNTHETIC = {
     ("runtime", ["ketch.runtime.bad imports ketch.monitor  (ketch/runtime/bad.py:2)"]),
     ("oci", ["ketch.oci.bad imports h11  (ketch/oci/bad.py:1)",
              "ketch.oci.bad imports ketch.image  (ketch/oci/bad.py:2)"]),
+    ("httpserver", ["ketch.httpserver.bad imports httpx  (ketch/httpserver/bad.py:2)",
+                    "ketch.httpserver.bad imports ketch.api  (ketch/httpserver/bad.py:4)"]),
 ])
 def test_the_walk_catches_violations(tmp_path, package, expected):
     root = tmp_path / "ketch"
@@ -173,3 +231,12 @@ def test_the_walk_catches_violations(tmp_path, package, expected):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     assert violations(package, root) == expected
+
+
+def test_exec_edges_catch_strays(tmp_path):
+    root = tmp_path / "ketch"
+    for name, text in SYNTHETIC.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    assert exec_violations("cli", root) == [
+        "ketch.cli.launch names ketch.engine.specgen  (ketch/cli/launch.py:2)"]

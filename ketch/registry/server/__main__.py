@@ -1,0 +1,5 @@
+import sys
+
+from ketch.registry.server.main import main
+
+sys.exit(main())
