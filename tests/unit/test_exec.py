@@ -167,6 +167,38 @@ def test_resize_refuses_what_a_terminal_cannot_take():
         asyncio.run(svc.resize("x", -1, 80))
 
 
+def test_a_resize_while_the_start_is_under_way_waits_for_the_process():
+    """Running is true from the start request on, before the supervisor has the process:
+    a resize in between waited for nothing and answered 409 "not running" (8 in 25 runs of
+    test_resize_and_console_size under load). It waits for the start, as moby's does."""
+    from ketch.engine.containers.exec import ExecService
+    from ketch.engine.events import EventBus
+    from ketch.monitor import protocol as proto
+
+    class Handle:
+        sent: list = []
+
+        async def send_op(self, op):
+            self.sent.append(op)
+
+    rec = _record(Tty=True)
+    svc = ExecService(None, None, EventBus(), None, None)
+    svc.get = lambda eid: rec
+
+    async def scenario():
+        rec.running = True  # start() has begun; _launch has not set the handle yet
+        resize = asyncio.ensure_future(svc.resize(rec.id, 33, 99))
+        await asyncio.sleep(0.01)
+        assert not resize.done()
+        rec.handle = Handle()
+        rec.started.set()
+        await resize
+        return rec.handle.sent
+
+    sent = asyncio.run(scenario())
+    assert [(op.op, op.height, op.width) for op in sent] == [(proto.RESIZE, 33, 99)]
+
+
 def test_the_supervisor_closes_after_ketchd_so_a_late_op_never_loses_the_exit(tmp_path):
     """An op ketchd sends as the process ends (a resize) must not find the supervisor's
     socket closed: that write would fail and close ketchd's side before it reads 'exited'."""

@@ -39,6 +39,7 @@ from ketch.monitor import protocol as proto
 from ketch.runtime import cgroups
 
 OCI_FAILED = "OCI runtime exec failed: exec failed: unable to start container process: {}: unknown"
+RESIZE_START_TIMEOUT = 10.0  # moby's ContainerExecResize waits this long for the start
 
 
 class ExecRecord:
@@ -67,6 +68,7 @@ class ExecRecord:
         self.handle: MonitorHandle | None = None
         self.sink: OutputQueue | None = None
         self.ended = asyncio.Event()
+        self.started = asyncio.Event()  # the process runs (or its start failed): moby's ec.Started
 
     @property
     def command(self) -> str:
@@ -248,6 +250,7 @@ class ExecService:
         try:
             await self._launch(rec)
         except BaseException as exc:
+            rec.started.set()
             rec.running = False
             rec.exit_code = exc.exit_code if isinstance(exc, errors.ExecFailed) else 126
             rec.can_remove = True  # kept: the client asks for the exit code (126/127) next
@@ -285,6 +288,7 @@ class ExecService:
         handle.on_event = lambda ev: self._on_exec_event(rec, ev)
         handle.on_close = lambda: self._ended(rec, None)
         handle.start_reading()
+        rec.started.set()
 
     def _base_process(self, c: ContainerRecord, rec: ExecRecord) -> tuple[dict, users.ExecUser | None]:
         with open(os.path.join(self.paths.exec_dir(c.id), "config.json"), "rb") as f:
@@ -358,6 +362,11 @@ class ExecService:
         rec = self.get(eid)
         if not (0 <= height <= 0xFFFF and 0 <= width <= 0xFFFF):  # a tty's size is two uint16s
             raise errors.InvalidArgument(f"invalid terminal size: {height}x{width}")
+        if rec.running:  # Running is set before the process starts: wait for it, as moby does
+            try:
+                await asyncio.wait_for(rec.started.wait(), RESIZE_START_TIMEOUT)
+            except asyncio.TimeoutError:
+                raise errors.Internal("timeout waiting for exec session ready") from None
         if rec.handle is None or not rec.running:
             raise errors.Conflict(f"Exec {eid} is not running")  # moby: the process is gone
         await rec.handle.send_op(proto.Op(proto.RESIZE, height=height, width=width))
