@@ -186,6 +186,33 @@ def open_in_root(root_fd: int, path: str, follow: bool = True) -> int:
             os.close(fd)
 
 
+def open_no_symlinks(root: str, path: str) -> int:
+    """An ``O_PATH`` descriptor of ``path`` under ``root``, reached without following
+    any symlink (not even the last component); ``..`` is refused. For finding again
+    what was made at ``path``: a component that has become a symlink since raises
+    ``NotADirectoryError`` (or ``FileNotFoundError`` when it is gone) instead of
+    leading anywhere. The caller closes it."""
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        for i, part in enumerate(parts):
+            if part == "..":
+                raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), path)
+            flags = _PATH_FLAGS | (os.O_DIRECTORY if i < len(parts) - 1 else 0)
+            try:
+                child = os.open(part, flags, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path) from None
+                raise
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def reopen(fd: int, flags: int) -> int:
     """Open the object an ``O_PATH`` descriptor holds, by the descriptor, not by a path
     the tree could change (``/proc/self/fd`` links to the inode itself)."""
