@@ -108,6 +108,11 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+def sniff(head: bytes) -> str:
+    """The compression of a stream starting with ``head``: gzip, bzip2, xz, zstd or tar."""
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), "tar")
+
+
 def open_decompressed(stream: BinaryIO) -> BinaryIO:
     """Return a stream of the tar inside ``stream``, decompressing it if needed.
 
@@ -122,7 +127,7 @@ def open_decompressed(stream: BinaryIO) -> BinaryIO:
             break
         head += data
     raw = io.BufferedReader(_Prefixed(head, stream), CHUNK)
-    kind = next((name for magic, name in _MAGIC if head.startswith(magic)), "tar")
+    kind = sniff(head)
     if kind == "gzip":
         return gzip.GzipFile(fileobj=raw, mode="rb")
     if kind == "bzip2":
