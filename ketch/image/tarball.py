@@ -332,8 +332,11 @@ def read_archive(stream: BinaryIO, spool: Spool) -> Archive:
             while (member := tf.next()) is not None:
                 del tf.members[:]  # a stream keeps no use for them
                 contents.add(tf, member, spool)
+    except tarfile.ReadError as exc:
+        if str(exc) != "empty file":  # an empty stream is an archive of nothing, as for Go
+            raise _untar_error(exc) from exc
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        raise _bad(f"{exc}" or type(exc).__name__) from exc
+        raise _untar_error(exc) from exc
     if contents.has(MANIFEST):
         images = _from_manifest(contents)
     elif contents.has(INDEX):
@@ -341,6 +344,17 @@ def read_archive(stream: BinaryIO, spool: Spool) -> Archive:
     else:
         raise _bad(f"does not contain a {MANIFEST}")
     return Archive(tuple(images), tuple(contents.spooled))
+
+
+def _untar_error(exc: BaseException) -> InvalidArgument:
+    """moby's words for a tar its untar helper could not read, with Go's reason."""
+    text = str(exc)
+    if isinstance(exc, EOFError) or text in ("truncated header", "unexpected end of data") \
+            or "ended before the end-of-stream marker" in text:
+        reason = "unexpected EOF"
+    else:
+        reason = "archive/tar: invalid tar header"
+    return InvalidArgument(f"Error processing tar file(exit status 1): {reason}")
 
 
 def _config(contents: _Contents, staged: Staged, where: str) -> tuple[bytes, list[str]]:

@@ -213,7 +213,7 @@ HOSTILE = {
     "layer-absolute": ({"c.json": b'{"os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:' + b"1" * 64 + b'"]}}',
                         "manifest.json": b'[{"Config":"c.json","Layers":["/etc/shadow"]}]'},
                        "absolute path"),
-    "not-a-tar": ({}, "invalid archive"),
+    "not-a-tar": ({}, "Error processing tar file(exit status 1): archive/tar: invalid tar header"),
 }
 
 

@@ -326,8 +326,13 @@ def test_bad_manifest_documents(tmp_path, doc, message):
 def test_no_manifest_at_all(tmp_path):
     with pytest.raises(InvalidArgument, match="does not contain a manifest.json"):
         _read(_archive([("x", b"y")]), tmp_path)
-    with pytest.raises(InvalidArgument, match="invalid archive"):
+    with pytest.raises(InvalidArgument, match=r"^Error processing tar file\(exit status 1\): "
+                                              "archive/tar: invalid tar header$"):
         _read(b"not a tar" * 100, tmp_path)
+    with pytest.raises(InvalidArgument, match=r"\): unexpected EOF$"):
+        _read(b"short", tmp_path)
+    with pytest.raises(InvalidArgument, match="does not contain a manifest.json"):
+        _read(b"", tmp_path)
 
 
 def test_windows_image_is_refused(tmp_path):
