@@ -242,7 +242,8 @@ class _Extraction:
         where = "at the start of the layer"
         try:
             tf = tarfile.open(
-                fileobj=tar_stream, mode="r|", encoding="utf-8", errors="surrogateescape"
+                fileobj=tar_stream, mode="r|", encoding="utf-8", errors="surrogateescape",
+                bufsize=CHUNK,  # tarfile reads a stream 10 KiB at a time by default
             )
         except _BAD_ARCHIVE as exc:
             raise InvalidArgument(f"invalid layer archive {where}: {_reason(exc)}") from exc

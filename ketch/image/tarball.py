@@ -326,7 +326,7 @@ def read_archive(stream: BinaryIO, spool: Spool) -> Archive:
     """
     contents = _Contents()
     try:
-        tf = tarfile.open(fileobj=open_decompressed(stream), mode="r|",
+        tf = tarfile.open(fileobj=open_decompressed(stream), mode="r|", bufsize=CHUNK,
                           encoding="utf-8", errors="surrogateescape")
         with tf:
             while (member := tf.next()) is not None:

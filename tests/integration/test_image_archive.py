@@ -357,3 +357,22 @@ def test_import_with_platform(kd, tmp_path):
     res = kd.ketch("import", "--platform", "windows/amd64", str(path), "arch/win:1")
     assert (res.returncode, res.stderr) == (1, "Error response from daemon: operating system is not supported\n")
     kd.ketch("rmi", "arch/arm:1", check=True)
+
+
+def test_docker_sdk_saves_and_loads(kd, tmp_path):
+    image_id = _import(kd, tmp_path, "arch/sdk:1", "sdk")
+    client = kd.sdk()
+    try:
+        data = b"".join(client.images.get("arch/sdk:1").save(named=True))
+        kd.ketch("rmi", "arch/sdk:1", check=True)
+        (image,) = client.images.load(data)
+        assert image.id == image_id and image.tags == ["arch/sdk:1"]
+        import time
+        until = int(time.time()) + 1
+        status, body, _ = kd.api("GET", f"/events?since=0&until={until}&filters=" +
+                                 '{"type":["image"],"event":["save","load"]}', raw=True)
+        actions = [json.loads(line)["Action"] for line in body.splitlines() if line.strip()]
+        assert "save" in actions and "load" in actions
+    finally:
+        client.close()
+        kd.ketch("rmi", "arch/sdk:1")
