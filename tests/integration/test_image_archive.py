@@ -376,3 +376,19 @@ def test_docker_sdk_saves_and_loads(kd, tmp_path):
     finally:
         client.close()
         kd.ketch("rmi", "arch/sdk:1")
+
+
+def test_loads_what_dockerd_2010_saved_and_saves_it_back(kd, tmp_path):
+    from tests.unit.test_tarball import DOCKERD_ARCHIVE, DOCKERD_IMAGE_ID
+    res = kd.ketch("load", "-i", DOCKERD_ARCHIVE, check=True)
+    assert res.stdout == "Loaded image: dockerd-made:20.10\n"
+    image = kd.api("GET", "/images/dockerd-made:20.10/json")[1]
+    assert image["Id"] == DOCKERD_IMAGE_ID and image["Config"]["Env"] == ["A=b"]
+    out = tmp_path / "again.tar"
+    kd.ketch("save", "-o", str(out), "dockerd-made:20.10", check=True)
+    with tarfile.open(DOCKERD_ARCHIVE) as a, tarfile.open(out) as b:
+        original = a.extractfile(DOCKERD_IMAGE_ID[7:] + ".json").read()
+        assert b.extractfile("blobs/sha256/" + DOCKERD_IMAGE_ID[7:]).read() == original
+        layer = json.load(b.extractfile("manifest.json"))[0]["Layers"][0]
+        assert "sha256:" + hashlib.sha256(b.extractfile(layer).read()).hexdigest() == image["RootFS"]["Layers"][0]
+    kd.ketch("rmi", "dockerd-made:20.10", check=True)

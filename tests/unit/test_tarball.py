@@ -370,3 +370,22 @@ def test_oci_blob_that_does_not_match_its_digest(tmp_path):
 def test_oci_descriptor_with_a_bad_digest(tmp_path, digest):
     with pytest.raises(InvalidArgument, match="invalid digest"):
         _read(_oci([{"digest": digest}], []), tmp_path)
+
+
+# -- an archive dockerd made ---------------------------------------------------------
+
+DOCKERD_ARCHIVE = os.path.join(os.path.dirname(__file__), "..", "golden", "dockerd-20.10", "save-import.tar")
+DOCKERD_IMAGE_ID = "sha256:51e2bbc42aa38b8213bd1d772e2d61704a8d0d0f150b1e1752f646d37d0592f6"
+
+
+def test_reads_what_dockerd_2010_saved(tmp_path):
+    """``docker import`` of two files, ``docker save`` by dockerd 20.10 (kept as test data)."""
+    with open(DOCKERD_ARCHIVE, "rb") as f:
+        (image,) = tarball.read_archive(f, Spool(tmp_path / "spool")).images
+    assert image.id == DOCKERD_IMAGE_ID
+    assert [t.familiar for t in image.tags] == ["dockerd-made:20.10"]
+    assert json.loads(image.config)["config"]["Env"] == ["A=b"]
+    (layer,) = image.layers
+    assert layer.digest == image.diff_ids[0]
+    with tarfile.open(layer.path) as tf:
+        assert tf.extractfile("etc/motd").read() == b"saved by dockerd 20.10\n"

@@ -288,6 +288,8 @@ class ImageLoader:
                     layers.append((new.media_type, new.digest, new.size))
                 else:
                     row = store.get_layer(chain)
+                    if row is None:  # garbage-collected while this load unpacked its own
+                        raise errors.Conflict(f"layer {chain} was removed during the load; load again")
                     layers.append((row[3], row[2], row[6]))
             manifest = dg.canonical_json({
                 "schemaVersion": 2,
