@@ -442,6 +442,31 @@ BREAKOUTS = {
     ),
 }
 
+BREAKOUTS.update({
+    # owner, xattrs and times of a symlink entry are the link's own, never its target's
+    "symlink-metadata-not-followed": lambda v: (
+        [(_info("s", tarfile.SYMTYPE, 0o777, linkname=f"{v}/hello", uid=1234, gid=1234,
+                pax_headers={"SCHILY.xattr.user.x": "y"}), None)],
+        lambda d: os.lstat(f"{d}/s").st_uid == 1234,
+    ),
+    "dir-entry-metadata-through-symlink-parent": lambda v: (
+        [S("p", str(v.parent)), D(f"p/{v.name}", mode=0o777, uid=99)],
+        lambda d: os.stat(f"{_inside(d, v)}").st_uid == 99,
+    ),
+    "device-through-symlink": lambda v: (
+        [S("dev", str(v)), (_info("dev/null", tarfile.CHRTYPE, 0o666, devmajor=1, devminor=3), None)],
+        lambda d: os.path.exists(f"{_inside(d, v)}/null"),
+    ),
+    "whiteout-named-above-the-root": lambda v: (
+        [F("../../.wh.victim"), F("a/../../../.wh..wh..opq")],
+        lambda d: is_whiteout(f"{d}/victim") and opaque(str(d)),
+    ),
+    "hardlink-then-file-over-it": lambda v: (
+        [F("inside", b"keep"), H("l", "inside"), F("l", b"new")],
+        lambda d: open(f"{d}/inside", "rb").read() == b"keep" and open(f"{d}/l", "rb").read() == b"new",
+    ),
+})
+
 # Archives that must be refused, still without touching anything outside.
 REFUSED = {
     "hardlink-to-etc-passwd": lambda v: [H("pw", "/etc/passwd")],
