@@ -358,8 +358,22 @@ class ImageLoader:
             lines += ids
         return lines
 
+    def drop_blobs(self, load: Load) -> None:
+        """On the loop thread: delete the blobs a load that did not commit put into
+        blobs/ and nothing refers to (checked and deleted in one step, so that a load
+        committing the same blob meanwhile keeps it)."""
+        if load.done or not load.blobs:
+            return
+        store = self.images.store
+        used = {row[3] for row in store.all_layers()} | {row[0] for row in store.all_images()} \
+            | {row[2] for row in store.all_images()}
+        for digest in load.blobs - used:
+            self.images.content.delete(digest)
+        load.blobs.clear()
+
     def discard(self, load: Load) -> None:
-        """Undo whatever a load that did not commit made; a no-op after a commit."""
+        """Blocking: undo whatever else a load that did not commit made (its spooled
+        files and snapshots); after a commit, only the spooled files it did not keep go."""
         for writer in load.writers.values():
             writer.abort()
         load.writers.clear()
@@ -367,13 +381,3 @@ class ImageLoader:
             return
         for layer in load.layers.values():
             self.images.snapshots.remove(layer.snapshot)
-        for digest in load.blobs:
-            if not self._referenced(digest):
-                self.images.content.delete(digest)
-
-    def _referenced(self, digest: str) -> bool:
-        store = self.images.store
-        return store.get_image(digest) is not None or any(
-            row[3] == digest for row in store.all_layers()) or any(
-            row[2] == digest for row in store.all_images())
-
