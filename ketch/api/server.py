@@ -8,8 +8,10 @@ from ketch.api.routes import events, inactive, system
 from ketch.api.routes.archive import ArchiveRoutes
 from ketch.api.routes.containers import ContainerRoutes
 from ketch.api.routes.exec import ExecBackend, ExecRoutes
+from ketch.api.routes.imagearchive import ImageArchiveRoutes
 from ketch.api.routes.images import ImageRoutes
 from ketch.engine.containers.service import ContainerService
+from ketch.engine.images.saveload import ImageLoader, ImageSaver
 from ketch.engine.images.service import ImageService
 
 # moby's middlewares: the version middleware sets these on the way in, and only once
@@ -43,6 +45,7 @@ def build_server(containers: ContainerService, images: ImageService,
     ContainerRoutes(containers).install(router)
     ArchiveRoutes(containers).install(router)
     ExecRoutes(execs).install(router)
+    ImageArchiveRoutes(ImageSaver(images), ImageLoader(images)).install(router)
     ImageRoutes(images, containers).install(router)
     inactive.add_routes(router)
     return Server(router, error_handler=error_response)

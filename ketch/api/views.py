@@ -220,7 +220,9 @@ def image_json(image: Image, paths: Paths | None = None) -> dict:
         "Id": image.id, "RepoTags": _familiar_tags(image.tags), "RepoDigests": [], "Parent": "",
         "Comment": history[-1].get("comment", ""), "Created": image.created, "DockerVersion": "",
         "Author": cfg.get("author", ""), "Config": _image_config(image.container_config),
-        "Architecture": cfg.get("architecture", ""), "Os": cfg.get("os", "linux"),
+        "Architecture": cfg.get("architecture", ""),
+        **({"Variant": cfg["variant"]} if cfg.get("variant") else {}),  # omitempty, as moby
+        "Os": cfg.get("os", "linux"),
         "Size": image.size,
         "GraphDriver": {"Data": None, "Name": DRIVER},
         "RootFS": {"Type": "layers", "Layers": list((cfg.get("rootfs") or {}).get("diff_ids") or [])},

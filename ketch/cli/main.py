@@ -27,6 +27,7 @@ COMMANDS = {
     "update": ("resources", "update"),
     "top": ("inspection", "top"), "diff": ("inspection", "diff"), "export": ("inspection", "export"),
     "exec": ("exec", "exec_"),
+    "save": ("imagearchive", "save"), "load": ("imagearchive", "load"),
 }
 MANAGEMENT = {
     "container": {"run": "run", "create": "create", "start": "start", "attach": "attach", "stop": "stop",
@@ -37,7 +38,8 @@ MANAGEMENT = {
                   "update": "update", "top": "top", "diff": "diff", "export": "export",
                   "prune": ("prune", "container_prune"), "cp": "cp", "exec": "exec"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi",
-              "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect")},
+              "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect"),
+              "save": "save", "load": "load"},
     "system": {"info": "info", "events": "events"},
     "registry": {"serve": ("registry", "serve"), "gc": ("registry", "gc")},
 }

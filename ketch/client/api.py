@@ -235,10 +235,21 @@ class APIClient:
         self.request("POST", f"/images/{quote_segment(source)}/tag", {"repo": repo, "tag": tag}).read()
 
     def import_image(self, chunks, repo: str | None, tag: str | None, changes: list[str],
-                     message: str | None) -> Response:
-        query = {"fromSrc": "-", "repo": repo, "tag": tag, "changes": changes or None, "message": message}
+                     message: str | None, source: str = "-", platform: str | None = None) -> Response:
+        """``source`` "-" sends ``chunks``; a URL is fetched by the daemon (no body)."""
+        query = {"fromSrc": source, "repo": repo, "tag": tag, "changes": changes or None,
+                 "message": message, "platform": platform or None}
+        if source != "-":
+            return self.request("POST", "/images/create", query, conn=self.new_connection())
         return self.request("POST", "/images/create", query, body=chunks,
                             headers={"Content-Type": "application/x-tar"})
+
+    def save_images(self, names: list[str]) -> Response:
+        return self.request("GET", "/images/get", {"names": names}, conn=self.new_connection())
+
+    def load_images(self, chunks, quiet: bool) -> Response:
+        return self.request("POST", "/images/load", {"quiet": "1" if quiet else "0"}, body=chunks,
+                            headers={"Content-Type": "application/x-tar"}, conn=self.new_connection())
 
     def pull(self, image: str, tag: str | None) -> Response:
         return self.request("POST", "/images/create", {"fromImage": image, "tag": tag})

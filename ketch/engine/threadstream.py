@@ -19,6 +19,7 @@ class ChunkReader(io.RawIOBase):
         self._q: queue.Queue[bytes | None] = queue.Queue(depth)
         self._buf = b""
         self._eof = False
+        self._cut = False  # the feeder failed: reads raise instead of waiting
         self.abandoned = False  # the reader stopped early; the feeder should stop too
 
     def readable(self) -> bool:
@@ -26,11 +27,15 @@ class ChunkReader(io.RawIOBase):
 
     def readinto(self, b) -> int:
         while not self._buf and not self._eof:
+            if self._cut:
+                raise OSError("upload interrupted")
             chunk = self._q.get()
             if chunk is None:
                 self._eof = True
             else:
                 self._buf = chunk
+        if self._cut and not self._buf:
+            raise OSError("upload interrupted")
         n = min(len(b), len(self._buf))
         b[:n] = self._buf[:n]
         self._buf = self._buf[n:]
@@ -63,6 +68,15 @@ class ChunkReader(io.RawIOBase):
         if not self.abandoned:
             await self.put(None)  # type: ignore[arg-type]
 
+    def cut(self) -> None:
+        """Called by the feeder when its source fails: the thread's reads raise OSError
+        from now on, so that it ends instead of waiting for chunks that never come."""
+        self._cut = True
+        try:
+            self._q.put_nowait(b"")  # wakes a read waiting on an empty queue
+        except queue.Full:
+            pass  # the reader is not waiting: it finds the flag on its next read
+
 
 async def run_with_stream(chunks, fn):
     """Run ``fn(reader)`` in a thread while feeding it ``chunks`` (an async iterator)."""
@@ -82,6 +96,13 @@ async def run_with_stream(chunks, fn):
         await reader.finish()
     except StreamClosed:
         pass
+    except BaseException:
+        reader.cut()
+        try:
+            await asyncio.shield(task)
+        except BaseException:  # noqa: BLE001 - the source's failure is the one to report
+            pass
+        raise
     return await task
 
 

@@ -16,7 +16,14 @@ directory, and every parent is resolved with ``safepath.resolve_in_root``, so a
 symlink the layer itself creates (``a -> /etc``, ``a -> ../../..``) is followed
 as the container would follow it, never onto the host.
 
-Everything streams: a layer is read and written in chunks, whatever its size.
+Deferred work (directory times, set after the last entry) finds its directory again by
+walking from the layer root without following any symlink: a later entry may have
+replaced a parent with a symlink, which must not lead the times out.
+
+Everything streams: a layer is read and written in chunks, whatever its size. A caller
+that knows how big the layer may be passes ``max_size``: reading more tar than that, or
+writing more file content (a sparse entry inflates to zeros), stops the extraction, so a
+small compressed bomb cannot fill the disk.
 """
 
 import bz2
@@ -35,7 +42,7 @@ import zlib
 from typing import BinaryIO, Iterator
 
 from ketch.errors import InvalidArgument
-from ketch.linux.safepath import mkdir_all_in_root, resolve_in_root
+from ketch.linux.safepath import mkdir_all_in_root, open_no_symlinks, resolve_in_root
 
 try:
     import zstandard
@@ -101,6 +108,11 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+def sniff(head: bytes) -> str:
+    """The compression of a stream starting with ``head``: gzip, bzip2, xz, zstd or tar."""
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), "tar")
+
+
 def open_decompressed(stream: BinaryIO) -> BinaryIO:
     """Return a stream of the tar inside ``stream``, decompressing it if needed.
 
@@ -115,7 +127,7 @@ def open_decompressed(stream: BinaryIO) -> BinaryIO:
             break
         head += data
     raw = io.BufferedReader(_Prefixed(head, stream), CHUNK)
-    kind = next((name for magic, name in _MAGIC if head.startswith(magic)), "tar")
+    kind = sniff(head)
     if kind == "gzip":
         return gzip.GzipFile(fileobj=raw, mode="rb")
     if kind == "bzip2":
@@ -132,18 +144,51 @@ def open_decompressed(stream: BinaryIO) -> BinaryIO:
 # -- extraction -------------------------------------------------------------------
 
 
-def apply_layer(tar_stream: BinaryIO, dest: str) -> int:
+class SizeExceeded(InvalidArgument):
+    """A layer went past the size its caller allowed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"layer exceeds its declared size of {limit} bytes")
+
+
+class Limited(io.RawIOBase):
+    """``src``, raising ``SizeExceeded`` once more than ``limit`` bytes were read from it."""
+
+    def __init__(self, src: BinaryIO, limit: int) -> None:
+        self._src = src
+        self.limit = limit
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        # Ask for one byte past the limit at most: that byte is enough to know.
+        want = min(len(buffer), self.limit - self.count + 1)
+        data = self._src.read(want) if want > 0 else b""
+        n = len(data)
+        buffer[:n] = data
+        self.count += n
+        if self.count > self.limit:
+            raise SizeExceeded(self.limit)
+        return n
+
+
+def apply_layer(tar_stream: BinaryIO, dest: str, *, max_size: int | None = None) -> int:
     """Extract the uncompressed layer tar ``tar_stream`` into the directory ``dest``.
 
     ``dest`` is this layer's own directory (created if missing); whiteouts become
     overlayfs whiteouts in it. Returns the number of bytes of file content
-    written, the layer's size.
+    written, the layer's size. With ``max_size``, more than that many bytes of tar
+    or of file content raise ``SizeExceeded`` (an ``InvalidArgument``).
 
     Raises ``InvalidArgument`` naming the entry on any error. ``dest`` is then
     half-written: the caller must delete it.
     """
     os.makedirs(dest, exist_ok=True)
-    return _Extraction(os.path.abspath(dest)).run(tar_stream)
+    if max_size is not None:
+        tar_stream = io.BufferedReader(Limited(tar_stream, max_size), CHUNK)
+    return _Extraction(os.path.abspath(dest), max_size).run(tar_stream)
 
 
 def _clean(name: str) -> str:
@@ -185,16 +230,20 @@ def _remove(path: str) -> None:
 
 
 class _Extraction:
-    def __init__(self, dest: str):
+    def __init__(self, dest: str, max_size: int | None = None):
         self.dest = dest
-        # Directory times are set last: writing their content would change them.
-        self.dir_times: dict[str, int] = {}
+        self.max_size = max_size
+        self.size = 0
+        # Directory times are set last: writing their content would change them. Kept
+        # by the path relative to dest, whose directory was that entry's.
+        self.dir_times: dict[str, tuple[int, int]] = {}
 
     def run(self, tar_stream: BinaryIO) -> int:
         where = "at the start of the layer"
         try:
             tf = tarfile.open(
-                fileobj=tar_stream, mode="r|", encoding="utf-8", errors="surrogateescape"
+                fileobj=tar_stream, mode="r|", encoding="utf-8", errors="surrogateescape",
+                bufsize=CHUNK,  # tarfile reads a stream 10 KiB at a time by default
             )
         except _BAD_ARCHIVE as exc:
             raise InvalidArgument(f"invalid layer archive {where}: {_reason(exc)}") from exc
@@ -212,18 +261,29 @@ class _Extraction:
                 del tf.members[:]
                 try:
                     size += self.entry(tf, member)
+                except SizeExceeded:
+                    raise
                 except _BAD_ARCHIVE as exc:
                     raise InvalidArgument(f"layer entry {member.name!r}: {_reason(exc)}") from exc
                 where = f"after entry {member.name!r}"
-        for path, ns in self.dir_times.items():
-            try:
-                if stat.S_ISDIR(os.lstat(path).st_mode):
-                    os.utime(path, ns=(ns, ns), follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # a later entry of the layer replaced it
-            except _BAD_ARCHIVE as exc:
-                raise InvalidArgument(f"layer directory {path}: {_reason(exc)}") from exc
+        self.set_dir_times()
         return size
+
+    def set_dir_times(self) -> None:
+        for rel, (ino, ns) in self.dir_times.items():
+            try:
+                fd = open_no_symlinks(self.dest, rel)
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # a later entry replaced it or one of its parents
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISDIR(st.st_mode) and st.st_ino == ino:
+                    # An O_PATH descriptor takes no futimens; its /proc link is the inode.
+                    os.utime(f"/proc/self/fd/{fd}", ns=(ns, ns))
+            except _BAD_ARCHIVE as exc:
+                raise InvalidArgument(f"layer directory {rel!r}: {_reason(exc)}") from exc
+            finally:
+                os.close(fd)
 
     def entry(self, tf: tarfile.TarFile, member: tarfile.TarInfo) -> int:
         rel = _clean(member.name)
@@ -241,7 +301,7 @@ class _Extraction:
         if member.isdir():
             self.directory(path)
             self.metadata(path, member)
-            self.dir_times[path] = _mtime_ns(member)
+            self.dir_times[os.path.relpath(path, self.dest)] = (os.lstat(path).st_ino, _mtime_ns(member))
             return 0
         if member.islnk():
             self.hardlink(path, member.linkname)
@@ -327,11 +387,15 @@ class _Extraction:
             while chunk := src.read(CHUNK):
                 out.write(chunk)
                 written += len(chunk)
+                # a sparse entry's holes come out as zeros the tar never held
+                if self.max_size is not None and self.size + written > self.max_size:
+                    raise SizeExceeded(self.max_size)
             out.flush()
             fd = out.fileno()
             self.metadata(fd, member)
             ns = _mtime_ns(member)
             os.utime(fd, ns=(ns, ns))
+        self.size += written
         return written
 
     def metadata(self, target: str | int, member: tarfile.TarInfo, symlink: bool = False) -> None:

@@ -36,6 +36,10 @@ class Writer:
         self._hash.update(data)
         self.size += len(data)
 
+    def close(self) -> None:
+        """Close the file but keep it in ingest/ (at ``path``) for ``commit`` or ``abort`` later."""
+        self._f.close()
+
     @property
     def digest(self) -> str:
         return f"sha256:{self._hash.hexdigest()}"

@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ketch.image.archive import apply_layer, open_decompressed
+from ketch.image.archive import Limited, apply_layer, open_decompressed
 from ketch.image.content import ContentStore, Writer
 from ketch.oci import mediatypes
 
@@ -58,15 +58,20 @@ class _Tee:
         return f"sha256:{self._hash.hexdigest()}"
 
 
-def ingest(stream: BinaryIO, content: ContentStore, dest: str) -> LayerInfo:
+def ingest(stream: BinaryIO, content: ContentStore, dest: str, *,
+           max_size: int | None = None) -> LayerInfo:
     """Unpack ``stream`` into ``dest`` and store it gzip-compressed in ``content``.
 
-    On failure nothing is committed to ``content``; ``dest`` is half-written and the
-    caller removes it.
+    ``max_size`` bounds the uncompressed tar, what follows its end included
+    (``archive.SizeExceeded`` past it). On failure nothing is committed to
+    ``content``; ``dest`` is half-written and the caller removes it.
     """
     with content.writer() as writer:
-        tee = _Tee(open_decompressed(stream), writer)
-        size = apply_layer(tee, dest)
+        src = open_decompressed(stream)
+        if max_size is not None:
+            src = Limited(src, max_size)
+        tee = _Tee(src, writer)
+        size = apply_layer(tee, dest, max_size=max_size)
         tee.drain()
         diff_id = tee.finish()
         compressed = writer.size

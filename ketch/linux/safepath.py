@@ -10,11 +10,12 @@ are followed one component at a time, absolute targets restart at ``root`` and
 
 The result is only as good as the tree staying still: nothing else may rename
 entries under ``root`` between the resolution and its use. That holds for a
-layer being extracted and for a stopped container's rootfs. ``open_dir_in_root``
-goes one step further for code that creates entries: it hands back a descriptor
-reached one component at a time without following symlinks, so names created
-relative to it (``mknod``, ``symlink`` with ``dir_fd``) land inside ``root`` even
-if the tree moved.
+layer being extracted and for a stopped container's rootfs. ``mkdir_all_in_root``
+and ``open_dir_in_root`` go one step further for code that creates entries: they
+walk one component at a time by descriptor without letting the kernel follow a
+symlink, so directories they make, and names created relative to the descriptor
+``open_dir_in_root`` hands back (``mknod``, ``symlink`` with ``dir_fd``), land
+inside ``root`` even if the tree moved.
 
 Like ``os``, every function raises ``OSError`` carrying the errno and the path;
 callers map it into ``ketch.errors`` where they know what it means.
@@ -76,25 +77,61 @@ def mkdir_all_in_root(root: str, path: str, mode: int = 0o755) -> str:
     Returns the host path. Directories created get exactly ``mode`` whatever the
     umask; existing ones are left as they are. Raises ``NotADirectoryError`` if a
     component exists and is not a directory.
+
+    The walk is by descriptor, as ``open_in_root``'s: each component is opened (or made
+    with ``mkdirat``) relative to the one before, never following a symlink the kernel
+    meets; symlinks are read and resolved here inside ``root``. A tree changing meanwhile
+    can make the walk fail or create elsewhere inside ``root``, never outside it.
     """
     root = os.path.abspath(root)
-    host = resolve_in_root(root, path)
-    current = root
-    for part in os.path.relpath(host, root).split("/"):
-        if part == ".":
-            continue
-        current = os.path.join(current, part)
-        try:
-            os.mkdir(current, mode)
-        except FileExistsError:
-            # resolve_in_root followed every symlink that existed, so anything
-            # that is not a plain directory here is a file or appeared since.
-            if not stat.S_ISDIR(os.lstat(current).st_mode):
-                message = os.strerror(errno.ENOTDIR)
-                raise NotADirectoryError(errno.ENOTDIR, message, current) from None
-            continue
-        os.chmod(current, mode)
-    return host
+    stack = [(os.open(root, _DIR_FLAGS), "")]  # (descriptor, name), the root first
+    pending = deque(path.split("/"))
+    links = 0
+    try:
+        while pending:
+            part = pending.popleft()
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if len(stack) > 1:
+                    os.close(stack.pop()[0])
+                continue
+            parent = stack[-1][0]
+            try:
+                child = os.open(part, _PATH_FLAGS, dir_fd=parent)
+            except FileNotFoundError:
+                try:
+                    os.mkdir(part, mode, dir_fd=parent)
+                except FileExistsError:
+                    pending.appendleft(part)  # made meanwhile by someone else: look again
+                    continue
+                child = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=parent)
+                stack.append((child, part))
+                os.chmod(f"/proc/self/fd/{child}", mode)  # the inode itself, whatever the umask did
+                continue
+            st = os.fstat(child)
+            if stat.S_ISLNK(st.st_mode):
+                try:
+                    target = os.readlink("", dir_fd=child)
+                finally:
+                    os.close(child)
+                links += 1
+                if links > MAX_SYMLINKS:
+                    where = os.path.join(root, path.lstrip("/"))
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), where)
+                if target.startswith("/"):
+                    while len(stack) > 1:
+                        os.close(stack.pop()[0])
+                pending.extendleft(reversed(target.split("/")))
+                continue
+            stack.append((child, part))
+            if not stat.S_ISDIR(st.st_mode):
+                where = os.path.join(root, *(name for _, name in stack[1:]))
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), where)
+        return os.path.join(root, *(name for _, name in stack[1:]))
+    finally:
+        for fd, _ in stack:
+            os.close(fd)
 
 
 def open_dir_in_root(root: str, path: str, mode: int = 0o755) -> int:
@@ -184,6 +221,33 @@ def open_in_root(root_fd: int, path: str, follow: bool = True) -> int:
     finally:
         for fd in stack:
             os.close(fd)
+
+
+def open_no_symlinks(root: str, path: str) -> int:
+    """An ``O_PATH`` descriptor of ``path`` under ``root``, reached without following
+    any symlink (not even the last component); ``..`` is refused. For finding again
+    what was made at ``path``: a component that has become a symlink since raises
+    ``NotADirectoryError`` (or ``FileNotFoundError`` when it is gone) instead of
+    leading anywhere. The caller closes it."""
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        for i, part in enumerate(parts):
+            if part == "..":
+                raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), path)
+            flags = _PATH_FLAGS | (os.O_DIRECTORY if i < len(parts) - 1 else 0)
+            try:
+                child = os.open(part, flags, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path) from None
+                raise
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def reopen(fd: int, flags: int) -> int:

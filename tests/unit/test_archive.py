@@ -442,6 +442,31 @@ BREAKOUTS = {
     ),
 }
 
+BREAKOUTS.update({
+    # owner, xattrs and times of a symlink entry are the link's own, never its target's
+    "symlink-metadata-not-followed": lambda v: (
+        [(_info("s", tarfile.SYMTYPE, 0o777, linkname=f"{v}/hello", uid=1234, gid=1234,
+                pax_headers={"SCHILY.xattr.user.x": "y"}), None)],
+        lambda d: os.lstat(f"{d}/s").st_uid == 1234,
+    ),
+    "dir-entry-metadata-through-symlink-parent": lambda v: (
+        [S("p", str(v.parent)), D(f"p/{v.name}", mode=0o777, uid=99)],
+        lambda d: os.stat(f"{_inside(d, v)}").st_uid == 99,
+    ),
+    "device-through-symlink": lambda v: (
+        [S("dev", str(v)), (_info("dev/null", tarfile.CHRTYPE, 0o666, devmajor=1, devminor=3), None)],
+        lambda d: os.path.exists(f"{_inside(d, v)}/null"),
+    ),
+    "whiteout-named-above-the-root": lambda v: (
+        [F("../../.wh.victim"), F("a/../../../.wh..wh..opq")],
+        lambda d: is_whiteout(f"{d}/victim") and opaque(str(d)),
+    ),
+    "hardlink-then-file-over-it": lambda v: (
+        [F("inside", b"keep"), H("l", "inside"), F("l", b"new")],
+        lambda d: open(f"{d}/inside", "rb").read() == b"keep" and open(f"{d}/l", "rb").read() == b"new",
+    ),
+})
+
 # Archives that must be refused, still without touching anything outside.
 REFUSED = {
     "hardlink-to-etc-passwd": lambda v: [H("pw", "/etc/passwd")],
@@ -642,3 +667,113 @@ def test_write_tar_and_gzip_stream_large_files(tmp_path):
         tracemalloc.stop()
     assert sink.count >= BIG
     assert peak < 16 * 1024 * 1024
+
+
+# -- later entries changing the tree under deferred work ----------------------------
+
+
+def test_directory_times_not_set_through_a_later_symlink(tmp_path, victim):
+    """Directory times are applied after the last entry; a symlink that replaced a parent
+    meanwhile must not lead them out (it did: ``a/victim`` followed ``a -> tmp``)."""
+    before, pw = snapshot(str(victim)), os.stat("/etc/passwd")
+    os.utime(tmp_path, (MTIME, MTIME))
+    entries = [D("a"), D("a/victim", mtime=1), D("a/victim/sub", mtime=2), S("a", str(tmp_path))]
+
+    apply(make_tar(*entries), tmp_path / "dest")
+
+    assert os.readlink(tmp_path / "dest" / "a") == str(tmp_path)
+    assert_untouched(tmp_path, victim, before, (pw.st_nlink, pw.st_mode, pw.st_mtime_ns))
+
+
+def test_directory_times_not_set_on_a_directory_moved_in_later(tmp_path):
+    """A deferred time belongs to the directory of that entry: one a later entry put
+    elsewhere under the same name through a symlink keeps its own time."""
+    dest = tmp_path / "dest"
+    entries = [D("a", mtime=5), D("a/d", mtime=1), S("a", "b"), D("b", mtime=6), D("b/d", mtime=7)]
+    apply(make_tar(*entries), dest)
+    assert os.lstat(dest / "b" / "d").st_mtime == 7
+
+
+# -- size limits ------------------------------------------------------------------
+
+
+def _gzip_bomb(size: int) -> bytes:
+    """A gzip of a tar holding one file of ``size`` zero bytes: a few KiB on the wire."""
+    class Zeros(io.RawIOBase):
+        def __init__(self):
+            self.left = size
+
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            n = min(len(b), self.left)
+            b[:n] = bytes(n)
+            self.left -= n
+            return n
+
+    info = tarfile.TarInfo("zeros")
+    info.size = size
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9) as gz:
+        with tarfile.open(fileobj=gz, mode="w|") as tf:
+            tf.addfile(info, io.BufferedReader(Zeros()))
+    return raw.getvalue()
+
+
+def test_max_size_stops_a_decompression_bomb(tmp_path):
+    bomb = _gzip_bomb(64 << 20)
+    assert len(bomb) < 256 << 10
+    dest = tmp_path / "dest"
+    with pytest.raises(InvalidArgument, match="exceeds its declared size of 1048576 bytes"):
+        apply_layer(open_decompressed(io.BytesIO(bomb)), str(dest), max_size=1 << 20)
+    written = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+    assert written <= 2 << 20
+
+
+def test_max_size_allows_a_layer_of_that_size(tmp_path):
+    data = make_tar(F("f", b"x" * 1000))
+    assert apply_layer(io.BytesIO(data), str(tmp_path / "dest"), max_size=len(data)) == 1000
+    with pytest.raises(InvalidArgument, match="declared size"):
+        apply_layer(io.BytesIO(data), str(tmp_path / "dest2"), max_size=len(data) - 1)
+
+
+def test_max_size_counts_sparse_content(tmp_path):
+    """A GNU sparse entry inflates to its real size in zeros: that counts too."""
+    src = tmp_path / "src"
+    src.mkdir()
+    with open(src / "holes", "wb") as f:
+        f.truncate(32 << 20)
+        f.write(b"end")
+    tar = tmp_path / "sparse.tar"
+    import subprocess
+    subprocess.run(["tar", "--sparse", "-C", str(src), "-cf", str(tar), "holes"], check=True)
+    assert tar.stat().st_size < 1 << 20
+    with open(tar, "rb") as f:
+        with pytest.raises(InvalidArgument, match="declared size"):
+            apply_layer(f, str(tmp_path / "dest"), max_size=1 << 20)
+
+
+def test_device_nodes_are_made_as_docker_makes_them(tmp_path):
+    """As root, Docker's archive package mknods character and block devices and fifos."""
+    dev = _info("null", tarfile.CHRTYPE, 0o666, devmajor=1, devminor=3)
+    blk = _info("loop", tarfile.BLKTYPE, 0o660, devmajor=7, devminor=0)
+    fifo = _info("pipe", tarfile.FIFOTYPE, 0o600)
+    apply(make_tar((dev, None), (blk, None), (fifo, None)), tmp_path / "dest")
+    st = os.lstat(tmp_path / "dest" / "null")
+    assert stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)
+    assert stat.S_ISBLK(os.lstat(tmp_path / "dest" / "loop").st_mode)
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "dest" / "pipe").st_mode)
+
+
+def test_ingest_bounds_what_follows_the_end_of_the_tar(tmp_path):
+    """The DiffID covers the bytes after the end-of-archive blocks too, and they are read
+    to hash them: ``max_size`` bounds that read as well."""
+    from ketch.image.content import ContentStore
+    from ketch.image.layer import ingest
+    tail = gzip.compress(make_tar(F("f", b"x")) + bytes(8 << 20), 9)
+    store = ContentStore(str(tmp_path / "content"))
+    with pytest.raises(InvalidArgument, match="declared size"):
+        ingest(io.BytesIO(tail), store, str(tmp_path / "dest"), max_size=1 << 20)
+    assert os.listdir(tmp_path / "content" / "blobs" / "sha256") == []
+    assert os.listdir(tmp_path / "content" / "ingest") == []

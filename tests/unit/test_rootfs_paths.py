@@ -113,3 +113,29 @@ def test_open_dir_in_root_never_follows_a_symlink_swapped_in(tmp_path, monkeypat
     assert os.readlink(root / "gone" / "b" / "c" / "made") == "x"
     assert stat.S_IMODE(os.stat(root / "gone" / "b").st_mode) == 0o700
     assert list(outside.iterdir()) == []
+
+
+def test_mkdir_all_in_root_never_follows_a_symlink_swapped_in(tmp_path, monkeypatch):
+    """A parent is replaced by a symlink to the host between two of the mkdirs: the
+    directories made after it still land inside the root (they were made by path, through
+    the new symlink, when the walk was not by descriptor)."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "a").mkdir(parents=True)
+    outside.mkdir()
+    real_mkdir = os.mkdir
+    calls = []
+
+    def racing(path, mode=0o777, *, dir_fd=None):
+        calls.append(path)
+        if len(calls) == 2:
+            os.rename(root / "a", root / "gone")
+            (root / "a").symlink_to(str(outside))
+        return real_mkdir(path, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "mkdir", racing)
+    try:
+        safepath.mkdir_all_in_root(str(root), "a/b/c", 0o700)
+    except OSError:
+        pass  # refusing is fine too; leaving the root is not
+    monkeypatch.setattr(os, "mkdir", real_mkdir)
+    assert list(outside.iterdir()) == []

@@ -1,14 +1,22 @@
 """/images routes."""
 
+import asyncio
+import io
+
 from ketch import errors, timefmt
 from ketch.api import filters as flt
+from ketch.api import jsonprogress
 from ketch.api import views
 from ketch.api.http import Request, Response, Router, StreamResponse, encode_json, json_response
 from ketch.api.versions import at_least
 from ketch.engine.containers.service import ContainerService
+from ketch.engine import threadstream
 from ketch.engine.threadstream import run_with_stream
+from ketch.engine.images import urlimport
+from ketch.engine.images.progress import Progress, ProgressReader
 from ketch.engine.images.service import ImageService
 from ketch.oci import pathmatch, reference
+from ketch.oci import platform as platforms
 
 LIST_FILTERS = ("dangling", "label", "before", "since", "reference", "until")
 
@@ -102,17 +110,69 @@ class ImageRoutes:
             raise errors.NotImplementedYet(
                 f"pulling images is not supported by this ketch yet (image {name!r}); "
                 "import a rootfs with `ketch import` instead")
-        if request.arg("fromSrc") != "-":
-            raise errors.NotImplementedYet("importing from a URL is not supported yet; use fromSrc=-")
+        source = request.arg("fromSrc")
+        platform = _platform(request)
         repo, tag = request.arg("repo"), request.arg("tag")
         changes = request.query.get("changes", [])
         self.images.check_import_args(repo, changes)
+        message = request.arg("message") or f"Imported from {source}"
+        if source != "-":
+            return await self._create_from_url(request, source, repo, tag, changes, message, platform)
         info, chain, snapshot = await run_with_stream(
             request.stream(), lambda reader: self.images.ingest_layer(reader, None))
-        image_id = self.images.commit_import(info, chain, snapshot, repo, tag, changes,
-                                             request.arg("message") or "Imported from -")
+        image_id = self.images.commit_import(info, chain, snapshot, repo, tag, changes, message,
+                                             platform=platform)
         resp = StreamResponse(200, content_type="application/json")
         await resp.prepare(request)
         await resp.write(encode_json({"status": image_id}))
         await resp.finish()
         return resp
+
+    async def _create_from_url(self, request: Request, source: str, repo, tag, changes, message,
+                               platform) -> StreamResponse:
+        """moby's fromSrc=URL: "Downloading from URL", the "Importing" progress (with a
+        blank status after its last report), then the id; failures after the first
+        message are the stream's last message."""
+        download = await asyncio.to_thread(urlimport.open_url, source)
+        resp = StreamResponse(200, content_type="application/json")
+        try:
+            await resp.prepare(request)
+            await resp.write(jsonprogress.status(f"Downloading from {download.url}"))
+            made = []
+
+            def ingest(out) -> None:
+                def report(p: Progress) -> None:
+                    out.write(jsonprogress.progress(p))
+                    out.flush()
+                reader = ProgressReader(download.body, max(download.length, 0), report, "", "Importing")
+                made.append(self.images.ingest_layer(io.BufferedReader(reader, 1 << 20), None))
+                out.write(jsonprogress.status(""))  # moby's newLines output after the last report
+
+            chunks = threadstream.produce(ingest)
+            try:
+                async for chunk in chunks:
+                    await resp.write(chunk)
+            finally:
+                await chunks.aclose()
+            info, chain, snapshot = made[0]
+            image_id = self.images.commit_import(info, chain, snapshot, repo, tag, changes, message,
+                                                 platform=platform)
+            await resp.write(jsonprogress.status(image_id))
+        except (errors.KetchError, OSError) as exc:
+            await resp.write(jsonprogress.error(str(exc)))
+        finally:
+            await asyncio.to_thread(download.close)
+        await resp.finish()
+        return resp
+
+
+def _platform(request: Request) -> platforms.Platform | None:
+    """The import's ``platform`` (API 1.32+); an OS other than linux is refused as moby's
+    CheckOS refuses it."""
+    spec = request.arg("platform")
+    if not spec or not at_least(request.api_version, "1.32"):
+        return None
+    platform = platforms.parse(spec)
+    if platform.os != "linux":
+        raise errors.InvalidArgument("operating system is not supported")
+    return platform

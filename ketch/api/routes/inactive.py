@@ -22,7 +22,7 @@ NOT_YET_ROUTES = (
     "GET /containers/{id}/attach/ws",
     "POST /build", "POST /build/prune", "POST /images/{name:.*}/push",
     "GET /images/search", "POST /images/prune", "POST /auth", "POST /commit",
-    "GET /system/df", "GET /images/{name:.*}/get", "GET /images/get", "POST /images/load",
+    "GET /system/df",
     "POST /volumes/create",
     "PUT /volumes/{name}", "POST /volumes/prune", "POST /networks/create",
     "POST /networks/{id}/connect", "POST /networks/{id}/disconnect", "POST /networks/prune",

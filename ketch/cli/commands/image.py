@@ -2,7 +2,6 @@
 
 import sys
 
-from ketch import fastjson as json
 from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
 from ketch.cli.flags import Command, FlagSpec
 from ketch.cli.main import StatusError
@@ -67,26 +66,23 @@ def import_(cli, args, path):
             repo, tag = name, maybe_tag
         else:
             repo = ref
-    if source != "-" and "://" in source:
-        raise StatusError(1, "importing from a URL is not supported yet")
+    from ketch.cli.jsonstream import Display
+    url = source.startswith(("http://", "https://"))  # else a file, as docker's client decides
+    f = None
+    if not url:
+        try:
+            f = sys.stdin.buffer if source == "-" else open(source, "rb")
+        except OSError as exc:
+            raise StatusError(1, f"open {source}: {exc.strerror.lower()}")
     try:
-        f = sys.stdin.buffer if source == "-" else open(source, "rb")
-    except OSError as exc:
-        raise StatusError(1, f"open {source}: {exc.strerror.lower()}")
-    try:
-        resp = cli.client.import_image(_file_chunks(f), repo, tag, opts["change"], opts["message"] or None)
-        for line in resp.read().splitlines():
-            if not line.strip():
-                continue
-            doc = json.loads(line)
-            if doc.get("error"):
-                raise StatusError(1, doc["error"])
-            if doc.get("status"):
-                print(doc["status"])
+        resp = cli.client.import_image(_file_chunks(f) if f else None, repo, tag, opts["change"],
+                                       opts["message"] or None, source=source if url else "-",
+                                       platform=opts["platform"] or None)
+        Display(sys.stdout, sys.stdout.isatty()).stream(resp)
     except API_ERRORS as exc:
         raise StatusError(1, daemon_error(exc))
     finally:
-        if f is not sys.stdin.buffer:
+        if f is not None and f is not sys.stdin.buffer:
             f.close()
     return 0
 

@@ -51,14 +51,14 @@ def diff(cli, args, path):
     return 0
 
 
-def _check_output(target: str) -> None:
+def _check_output(target: str, failure: str = "failed to export container") -> None:
     """docker/cli's ValidateOutputPath, in docker 28's words."""
     directory = os.path.dirname(os.path.normpath(target))
     if directory and directory != ".":
         try:
             os.stat(directory)
         except FileNotFoundError:
-            raise StatusError(1, "failed to export container: invalid output path: stat "
+            raise StatusError(1, f"{failure}: invalid output path: stat "
                                  f"{directory}: no such file or directory") from None
     try:
         st = os.stat(target)
@@ -69,7 +69,7 @@ def _check_output(target: str) -> None:
                        (stat.S_ISBLK, "a block device file"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
                        (stat.S_ISSOCK, "a socket")):
         if test(mode):
-            raise StatusError(1, f"failed to export container: cannot write to {what}")
+            raise StatusError(1, f"{failure}: cannot write to {what}")
 
 
 def export(cli, args, path):

@@ -155,30 +155,36 @@ class ImageService:
 
     def commit_import(self, info: layers.LayerInfo, chain: str, snapshot: str, repo: str | None,
                       tag: str | None, changes: list[str], comment: str,
-                      created: str | None = None) -> str:
-        """Record an imported single-layer image; returns its id. Runs on the loop thread."""
+                      created: str | None = None, platform: platforms.Platform | None = None) -> str:
+        """Record an imported single-layer image; returns its id. Runs on the loop thread.
+        ``platform`` is the config's os/architecture/variant (the host's if None)."""
         try:
-            return self._commit_import(info, chain, snapshot, repo, tag, changes, comment, created)
+            return self._commit_import(info, chain, snapshot, repo, tag, changes, comment, created,
+                                       platform)
         except BaseException:
             self._discard_layer(info, chain, snapshot)
             raise
         finally:
             self._leases.discard(info.digest)
 
-    def _commit_import(self, info, chain, snapshot, repo, tag, changes, comment, created) -> str:
+    def _commit_import(self, info, chain, snapshot, repo, tag, changes, comment, created,
+                       platform=None) -> str:
         ref = None
         if repo:
             ref = reference.parse(repo, default_tag=False)
             ref = ref.with_tag(tag or ref.tag or reference.DEFAULT_TAG)
         created = created or timefmt.now()
+        platform = platform or platforms.Platform("linux", ARCH)
         config_doc = {
-            "architecture": ARCH,
+            "architecture": platform.architecture,
             "config": change_cmds.apply({}, changes),
             "created": created,
             "history": [{"created": created, "comment": comment}],
-            "os": "linux",
+            "os": platform.os,
             "rootfs": {"type": "layers", "diff_ids": [info.diff_id]},
         }
+        if platform.variant:
+            config_doc["variant"] = platform.variant
         config = dg.canonical_json(config_doc)
         config_digest = self.content.put(config)
         manifest = dg.canonical_json({
@@ -205,6 +211,16 @@ class ImageService:
             self._log(config_digest, ref.familiar, "tag", labels)
         self._log(config_digest, config_digest, "import", labels)
         return config_digest
+
+    def lease(self, digests) -> None:
+        """Keep blobs written but not yet recorded from the garbage collector."""
+        self._leases.update(digests)
+
+    def release(self, digests) -> None:
+        self._leases.difference_update(digests)
+
+    def log_event(self, image_id: str, name: str, action: str, labels: dict | None) -> None:
+        self._log(image_id, name, action, labels)
 
     def _discard_layer(self, info: layers.LayerInfo, chain: str, snapshot: str) -> None:
         existing = self.store.get_layer(chain)

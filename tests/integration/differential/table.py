@@ -364,6 +364,16 @@ ROWS: tuple[Row, ...] = (
     Row("info-cgroups", ("info", "--format", "{{.CgroupDriver}} {{.CgroupVersion}}")),
     Row("info-default-runtime", ("info", "--format", "{{.DefaultRuntime}}"), cli=SAME,
         expect=differs("by design: ketchd's default runtime is its own, 'ketch'; dockerd's is runc", "stdout")),
+    # -- save / load / import from a URL (issue 9) ---------------------------------------------
+    Row("save-missing-tag", ("save", "nosuch:tag")),
+    Row("save-missing-repo", ("save", "nosuchrepo")),
+    Row("image-save-missing", ("image", "save", "nosuch:tag")),
+    Row("save-no-args", ("save",)),
+    Row("save-bad-output-dir", ("save", "-o", "/nonexistent-dt-dir/x.tar", "busybox")),
+    Row("load-missing-file", ("load", "-i", "/nonexistent-dt.tar")),
+    Row("load-args", ("load", "x")),
+    Row("load-not-a-tar", ("load",), stdin="not a tar archive\n"),
+    Row("import-url-refused", ("import", "http://127.0.0.1:9/x.tar")),
     # -- stats / update / exec / port / top --------------------------------------------
     Row("stats", ("stats", "--no-stream", "--format", "{{.Name}}", "dt-running")),
     Row("update", ("update", "--cpu-shares", "512", "dt-running")),
