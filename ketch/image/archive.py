@@ -191,6 +191,41 @@ def apply_layer(tar_stream: BinaryIO, dest: str, *, max_size: int | None = None)
     return _Extraction(os.path.abspath(dest), max_size).run(tar_stream)
 
 
+def apply_layer_file(fd: int, dest: str, *, max_size: int | None = None) -> int:
+    """``apply_layer`` of an uncompressed layer tar held in the regular file ``fd``.
+
+    Files' contents are copied by the kernel (``copy_file_range``, a reflink where the
+    filesystem has them) from their offsets in the tar, never through Python: a load's
+    layers, spooled to disk, unpack at the disk's speed. ``fd``'s position is not used.
+    """
+    if max_size is not None and os.fstat(fd).st_size > max_size:
+        raise SizeExceeded(max_size)
+    os.makedirs(dest, exist_ok=True)
+    with os.fdopen(os.dup(fd), "rb", buffering=CHUNK) as f:
+        f.seek(0)
+        return _Extraction(os.path.abspath(dest), max_size, source_fd=fd).run(f)
+
+
+def _copy_range(src: int, dst: int, offset: int, count: int) -> None:
+    """``count`` bytes of ``src`` from ``offset`` to ``dst``'s position, in the kernel."""
+    use_copy_range = True
+    while count > 0:
+        if use_copy_range:
+            try:
+                n = os.copy_file_range(src, dst, count, offset_src=offset)
+            except OSError as exc:  # another filesystem, or one that cannot
+                if exc.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                    raise
+                use_copy_range = False
+                continue
+        else:
+            n = os.sendfile(dst, src, offset, count)
+        if n == 0:
+            raise tarfile.ReadError("unexpected end of data")
+        offset += n
+        count -= n
+
+
 def _clean(name: str) -> str:
     """``name`` as a path relative to the layer root, with ``..`` stopped at the root."""
     return posixpath.normpath("/" + name.lstrip("/")).lstrip("/")
@@ -230,9 +265,10 @@ def _remove(path: str) -> None:
 
 
 class _Extraction:
-    def __init__(self, dest: str, max_size: int | None = None):
+    def __init__(self, dest: str, max_size: int | None = None, source_fd: int | None = None):
         self.dest = dest
         self.max_size = max_size
+        self.source_fd = source_fd  # the tar is this file: contents copied by offset
         self.size = 0
         # Directory times are set last: writing their content would change them. Kept
         # by the path relative to dest, whose directory was that entry's.
@@ -242,7 +278,9 @@ class _Extraction:
         where = "at the start of the layer"
         try:
             tf = tarfile.open(
-                fileobj=tar_stream, mode="r|", encoding="utf-8", errors="surrogateescape",
+                # a file is read by seeking from header to header; a stream in order
+                fileobj=tar_stream, mode="r:" if self.source_fd is not None else "r|",
+                encoding="utf-8", errors="surrogateescape",
                 bufsize=CHUNK,  # tarfile reads a stream 10 KiB at a time by default
             )
         except _BAD_ARCHIVE as exc:
@@ -382,6 +420,19 @@ class _Extraction:
     def regular(self, path: str, tf: tarfile.TarFile, member: tarfile.TarInfo) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         written = 0
+        if self.source_fd is not None and not member.issparse():
+            if self.max_size is not None and self.size + member.size > self.max_size:
+                raise SizeExceeded(self.max_size)
+            fd = os.open(path, flags, 0o600)
+            try:
+                _copy_range(self.source_fd, fd, member.offset_data, member.size)
+                self.metadata(fd, member)
+                ns = _mtime_ns(member)
+                os.utime(fd, ns=(ns, ns))
+            finally:
+                os.close(fd)
+            self.size += member.size
+            return member.size
         src = tf.extractfile(member)
         with os.fdopen(os.open(path, flags, 0o600), "wb") as out:
             while chunk := src.read(CHUNK):

@@ -57,3 +57,9 @@ class ProgressReader(io.RawIOBase):
         if last or self.current == self.total or allowed:
             self._last_time = now
             self._report(Progress(self._id, self._action, self.current, self.total))
+
+    def done(self) -> None:
+        """Report the whole stream as read, for a reader whose bytes went another way
+        (copied by the kernel from a file)."""
+        self.current = self.total
+        self._update(last=True)

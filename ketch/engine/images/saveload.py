@@ -36,7 +36,7 @@ from ketch import errors, timefmt
 from ketch.engine.images.progress import ProgressReader, Report
 from ketch.engine.images.service import ImageService
 from ketch.image import tarball
-from ketch.image.archive import CHUNK, apply_layer, open_decompressed, sniff
+from ketch.image.archive import CHUNK, apply_layer, apply_layer_file, open_decompressed, sniff
 from ketch.image.content import Writer
 from ketch.oci import digest as dg
 from ketch.oci import mediatypes, reference
@@ -266,6 +266,8 @@ class ImageLoader:
             with open(staged.path, "rb") as raw:
                 kind = sniff(raw.read(6))
                 raw.seek(0)
+                if kind == "tar":  # the spooled file is the layer tar: its digest is the DiffID
+                    return self._unpack_tar(i, diff_id, chain, parent, staged, raw, snapshot, report)
                 src: BinaryIO = raw
                 if report is not None:
                     src = ProgressReader(raw, staged.size, report, short_id(diff_id), "Loading layer")
@@ -286,6 +288,22 @@ class ImageLoader:
             snapshots.remove(snapshot)
             raise errors.InvalidArgument(f"layer {i}: {kind} layers are not supported")
         return NewLayer(chain, diff_id, staged.digest, media_type, parent, snapshot, size)
+
+    def _unpack_tar(self, i: int, diff_id: str, chain: str, parent: str | None,
+                    staged: tarball.Staged, raw: BinaryIO, snapshot: str,
+                    report: Report | None) -> NewLayer:
+        """An uncompressed layer: checked by the digest its spooling computed, then
+        unpacked with the file contents copied by the kernel (``apply_layer_file``)."""
+        if staged.digest != diff_id:
+            raise errors.InvalidArgument(
+                f'invalid diffID for layer {i}: expected "{diff_id}", got "{staged.digest}"')
+        progress = None
+        if report is not None:
+            progress = ProgressReader(raw, staged.size, report, short_id(diff_id), "Loading layer")
+        size = apply_layer_file(raw.fileno(), self.images.snapshots.fs(snapshot))
+        if progress is not None:
+            progress.done()
+        return NewLayer(chain, diff_id, staged.digest, _LAYER_TYPES["tar"], parent, snapshot, size)
 
     def commit(self, load: Load) -> list[str]:
         """On the loop thread: make the load visible in one transaction; returns the
