@@ -27,6 +27,8 @@ COMMANDS = {
     "update": ("resources", "update"),
     "top": ("inspection", "top"), "diff": ("inspection", "diff"), "export": ("inspection", "export"),
     "exec": ("exec", "exec_"),
+    "pull": ("registry", "pull"), "push": ("registry", "push"), "login": ("registry", "login"),
+    "logout": ("registry", "logout"), "search": ("registry", "search"),
 }
 MANAGEMENT = {
     "container": {"run": "run", "create": "create", "start": "start", "attach": "attach", "stop": "stop",
@@ -37,7 +39,8 @@ MANAGEMENT = {
                   "update": "update", "top": "top", "diff": "diff", "export": "export",
                   "prune": ("prune", "container_prune"), "cp": "cp", "exec": "exec"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi",
-              "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect")},
+              "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect"),
+              "pull": "pull", "push": "push"},
     "system": {"info": "info", "events": "events"},
 }
 

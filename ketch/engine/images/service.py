@@ -57,6 +57,7 @@ class Image:
     size: int
     tags: tuple[str, ...]  # full references, "docker.io/library/busybox:latest"
     chain_ids: tuple[str, ...]  # bottom layer first
+    repo_digests: tuple[str, ...] = ()  # "localhost:5000/app@sha256:...", as pulled or pushed
 
     @property
     def container_config(self) -> dict:
@@ -92,7 +93,7 @@ class ImageService:
         config = json.loads(row[1])
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         return Image(row[0], config, row[2], row[3], row[4], tuple(self.store.tags_of(row[0])),
-                     tuple(dg.chain_ids(diff_ids)))
+                     tuple(dg.chain_ids(diff_ids)), tuple(self.store.repo_digests_of(row[0])))
 
     def resolve(self, name: str) -> Image:
         """An image by reference (``busybox``, ``busybox:1``), full id, or unique id prefix."""
@@ -112,6 +113,8 @@ class ImageService:
             ref = None
         if ref is not None:
             image_id = self.store.resolve_tag(str(ref)) if ref.tag and not ref.digest else None
+            if ref.digest:  # name@digest: as pulled (or pushed) from that repository
+                image_id = self.store.resolve_repo_digest(ref.name, ref.digest)
             if image_id:
                 return self._load(image_id)
         if candidate and all(c in "0123456789abcdef" for c in candidate):
@@ -282,7 +285,7 @@ class ImageService:
 
     def collect_garbage(self, in_use_chains: set[str]) -> None:
         """Delete layers, snapshots and blobs that no image and no container needs."""
-        live: set[str] = set(in_use_chains)
+        live: set[str] = set(in_use_chains) | self._leases  # a pull's layers before its image
         live_blobs: set[str] = set()
         for row in self.store.all_images():
             live_blobs.add(row[0])
