@@ -21,9 +21,10 @@ def _until(value: str) -> int:
 
 
 class ImageRoutes:
-    def __init__(self, images: ImageService, containers: ContainerService) -> None:
+    def __init__(self, images: ImageService, containers: ContainerService, pull=None) -> None:
         self.images = images
         self.containers = containers
+        self.pull = pull  # POST /images/create?fromImage=: distribution.DistributionRoutes.pull
 
     def install(self, router: Router) -> None:
         router.add("GET", "/images/json", self.list_images)
@@ -97,6 +98,8 @@ class ImageRoutes:
         return json_response(report)
 
     async def create(self, request: Request) -> StreamResponse:
+        if request.arg("fromSrc") is None and self.pull is not None:
+            return await self.pull(request)
         if request.arg("fromSrc") is None:
             name = request.arg("fromImage") or ""
             raise errors.NotImplementedYet(

@@ -1,0 +1,129 @@
+"""Push: local -> remote, with Docker's progress messages.
+
+For each tag pushed: "The push refers to repository [NAME]" once, then per layer
+(keyed by its diff_id, as moby shows them) "Preparing"; at most N layers at a time
+(daemon-wide) ask the registry first (HEAD): "Layer already exists"; else, when the
+image came from another repository of the same registry (its RepoDigests say which),
+a cross-repository mount: "Mounted from library/busybox"; else the blob is uploaded
+("Pushing" with a bar, "Pushed"). The config follows, then the manifest the image was
+pulled or made with, byte for byte (so its digest stays), under the tag:
+"TAG: digest: sha256:... size: N" and the aux message the docker CLI reads.
+"""
+
+import asyncio
+import time
+
+from ketch import errors
+from ketch.apitypes import progress as prog
+from ketch.engine.events import Event
+from ketch.engine.images import manifests
+from ketch.engine.images.pull import PROGRESS_INTERVAL, Emit
+from ketch.engine.images.remote import Credentials, Manifest, Registries, Repository
+from ketch.engine.images.service import Image, ImageService
+from ketch.oci import digest as dg
+from ketch.oci import reference
+
+
+class Pusher:
+    def __init__(self, images: ImageService, registries: Registries, max_uploads: int = 5) -> None:
+        self.images = images
+        self.registries = registries
+        self._slots = asyncio.Semaphore(max(1, max_uploads))
+
+    def _targets(self, ref: reference.Reference) -> list[tuple[str, Image]]:
+        """(tag, image) to push: the tag asked, or every tag of the repository."""
+        if ref.tag:
+            image_id = self.images.store.resolve_tag(str(ref))
+            if image_id is None:
+                raise errors.NotFound(f"tag does not exist: {ref.familiar}")
+            return [(ref.tag, self.images.resolve(image_id))]
+        prefix = ref.name + ":"
+        out = [(t[len(prefix):], self.images.resolve(image_id))
+               for t, image_id in sorted(self.images.store.all_tags()) if t.startswith(prefix)]
+        if not out:
+            raise errors.NotFound(f"An image does not exist locally with the tag: {ref.familiar_name}")
+        return out
+
+    async def push(self, ref: reference.Reference, auth: Credentials, emit: Emit) -> None:
+        targets = self._targets(ref)
+        repo = await asyncio.to_thread(self.registries.repository, ref, auth, True)
+        emit(prog.status(f"The push refers to repository [{ref.name}]"))
+        for tag, image in targets:
+            await self._push_one(repo, ref, tag, image, emit)
+
+    async def _push_one(self, repo: Repository, ref: reference.Reference, tag: str, image: Image,
+                        emit: Emit) -> None:
+        content = self.images.content
+        manifest_bytes = content.read(image.manifest_digest)
+        manifest = Manifest(image.manifest_digest, _media_type(manifest_bytes), manifest_bytes)
+        parsed = manifests.parse_image_manifest(manifest)
+        diff_ids = image.config["rootfs"]["diff_ids"]
+        sources = _mount_sources(image, ref)
+        ids = [dg.hexpart(d)[:12] for d in diff_ids]
+        for ident in reversed(ids):  # moby lists the top layer first
+            emit(prog.status("Preparing", ident))
+        jobs = [self._layer(repo, layer, ident, sources, emit)
+                for layer, ident in zip(parsed.layers, ids)]
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        failure = next((r for r in results if isinstance(r, BaseException)), None)
+        if failure is not None:
+            raise failure
+        config_size = content.size(parsed.config_digest)
+        if not await asyncio.to_thread(repo.blob_exists, parsed.config_digest):
+            await asyncio.to_thread(self._upload, repo, parsed.config_digest, config_size, None)
+        digest = await asyncio.to_thread(repo.put_manifest, tag, manifest)
+        store = self.images.store
+        with store.transaction():
+            store.set_repo_digest(ref.name, image.id, digest)
+        emit(prog.status(f"{tag}: digest: {digest} size: {len(manifest_bytes)}"))
+        emit(prog.aux({"Tag": tag, "Digest": digest, "Size": len(manifest_bytes)}))
+        if self.images.bus is not None:
+            name = ref.with_tag(tag)
+            self.images.bus.publish(Event("image", "push", name.familiar, {"name": name.familiar_name}))
+
+    async def _layer(self, repo: Repository, layer: manifests.Descriptor, ident: str,
+                     sources: list[str], emit: Emit) -> None:
+        if self._slots.locked():
+            emit(prog.status("Waiting", ident))
+        async with self._slots:
+            if await asyncio.to_thread(repo.blob_exists, layer.digest):
+                emit(prog.status("Layer already exists", ident))
+                return
+            for source in sources:
+                if await asyncio.to_thread(repo.mount_blob, layer.digest, source):
+                    emit(prog.status(f"Mounted from {source}", ident))
+                    return
+            if not self.images.content.exists(layer.digest):
+                raise errors.NotFound(f"blob {layer.digest} of the image is not in the local store")
+            await asyncio.to_thread(self._upload, repo, layer.digest, layer.size, (ident, emit))
+            emit(prog.status("Pushed", ident))
+
+    def _upload(self, repo: Repository, digest: str, size: int, shown) -> None:
+        state = {"n": 0, "at": 0.0}
+
+        def on_bytes(n: int) -> None:
+            state["n"] += n
+            now = time.monotonic()
+            if shown is not None and now - state["at"] >= PROGRESS_INTERVAL:
+                state["at"] = now
+                shown[1](prog.progress("Pushing", shown[0], state["n"], size))
+        with open(self.images.content.path(digest), "rb") as f:
+            repo.upload_blob(digest, size, f, on_bytes)
+        if shown is not None:
+            shown[1](prog.progress("Pushing", shown[0], size, size))
+
+
+def _media_type(data: bytes) -> str:
+    import json
+    return json.loads(data).get("mediaType") or "application/vnd.oci.image.manifest.v1+json"
+
+
+def _mount_sources(image: Image, target: reference.Reference) -> list[str]:
+    """Other repositories of the same registry the image came from or went to."""
+    out = []
+    for repo_digest in image.repo_digests:
+        name = repo_digest.split("@", 1)[0]
+        domain, _, path = name.partition("/")
+        if domain == target.domain and path != target.path and path not in out:
+            out.append(path)
+    return out

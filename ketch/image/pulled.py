@@ -1,0 +1,163 @@
+"""Ingest a layer blob as it arrives from a registry, in one pass, keeping it as pulled.
+
+Unlike ``layer.ingest`` (import, which recompresses), the blob is stored byte for byte,
+so its digest stays the manifest's and a push of the image sends the same blobs::
+
+    blob stream ─▶ raw tee ─┬─▶ content writer (sha256) ─▶ digest, checked against the manifest
+                            └─▶ decompress ─▶ tar tee ─┬─▶ apply_layer ─▶ snapshot dir
+                                                       └─▶ sha256 ─▶ diff_id, checked against the config
+
+Nothing is committed to the content store unless both checks pass; the snapshot dir is
+half-written on failure and the caller removes it.
+"""
+
+import hashlib
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO, Callable
+
+from ketch.errors import InvalidArgument
+from ketch.image.archive import apply_layer
+from ketch.image.content import ContentStore, Writer
+
+try:
+    from isal import isal_zlib as _gzip_zlib  # several times zlib's speed
+except ImportError:
+    _gzip_zlib = zlib
+
+CHUNK = 1 << 20
+_GZIP = b"\x1f\x8b"
+_ZSTD = b"\x28\xb5\x2f\xfd"
+
+
+@dataclass(frozen=True)
+class PulledLayer:
+    digest: str
+    diff_id: str
+    compressed_size: int
+    size: int  # bytes of file content once unpacked
+
+
+class DigestMismatch(InvalidArgument):
+    pass
+
+
+class _RawTee:
+    """Reads the blob, writing every byte to the content writer and counting them."""
+
+    def __init__(self, src: BinaryIO, writer: Writer, on_bytes: Callable[[int], None] | None) -> None:
+        self._src = src
+        self._writer = writer
+        self._on_bytes = on_bytes
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._src.read(CHUNK if n is None or n < 0 else n)
+        if data:
+            self._writer.write(data)
+            if self._on_bytes is not None:
+                self._on_bytes(len(data))
+        return data
+
+
+class _Decompressed:
+    """A file-like reader of the tar inside the raw stream (gzip, zstd or plain),
+    hashing what it hands out: the diff_id."""
+
+    def __init__(self, raw: _RawTee) -> None:
+        self._raw = raw
+        self._hash = hashlib.sha256()
+        self._pending = b""
+        self._pos = 0
+        head = b""
+        while len(head) < 4:
+            data = raw.read(4 - len(head))
+            if not data:
+                break
+            head += data
+        self._head = head
+        self._eof = False
+        if head.startswith(_GZIP):
+            self._inflate = _gzip_zlib.decompressobj(31)
+            self._kind = "gzip"
+        elif head.startswith(_ZSTD):
+            import zstandard
+            self._inflate = zstandard.ZstdDecompressor().decompressobj()
+            self._kind = "zstd"
+        else:
+            self._inflate = None
+            self._kind = "tar"
+
+    def _more(self) -> bytes:
+        """The next piece of decompressed bytes; b"" at the end of the blob."""
+        while True:
+            data, self._head = (self._head, b"") if self._head else (self._raw.read(CHUNK), b"")
+            if not data:
+                if self._inflate is not None and self._kind == "gzip":
+                    out = self._inflate.flush()
+                    if out:
+                        return out
+                return b""
+            if self._inflate is None:
+                return data
+            out = self._inflate.decompress(data)
+            if self._kind == "gzip" and self._inflate.eof:
+                # concatenated gzip members (pigz): decode the next one
+                rest = self._inflate.unused_data
+                self._inflate = _gzip_zlib.decompressobj(31)
+                if rest:
+                    self._head = rest
+            if out:
+                return out
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = 1 << 62
+        parts, want = [], n
+        while want > 0:
+            if self._pos >= len(self._pending):
+                if self._eof:
+                    break
+                self._pending, self._pos = self._more(), 0
+                if not self._pending:
+                    self._eof = True
+                    break
+            piece = self._pending[self._pos:self._pos + want]  # no copy of the rest
+            self._pos += len(piece)
+            want -= len(piece)
+            parts.append(piece)
+        out = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._hash.update(out)
+        return out
+
+    def drain(self) -> None:
+        """What the tar reader left (its end-of-archive padding) is part of the diff_id."""
+        while self.read(CHUNK):
+            pass
+
+    @property
+    def diff_id(self) -> str:
+        return f"sha256:{self._hash.hexdigest()}"
+
+
+def ingest(stream: BinaryIO, content: ContentStore, dest: str, digest: str, diff_id: str,
+           on_bytes: Callable[[int], None] | None = None) -> PulledLayer:
+    """Unpack the blob ``stream`` into ``dest``; store it as is in ``content`` if its digest
+    is ``digest`` and its tar's is ``diff_id``. ``on_bytes(n)`` is told of each piece read."""
+    with content.writer() as writer:
+        raw = _RawTee(stream, writer, on_bytes)
+        tar = _Decompressed(raw)
+        try:
+            size = apply_layer(tar, dest)
+            tar.drain()
+        except (zlib.error, OSError, EOFError) as exc:
+            raise InvalidArgument(f"failed to register layer: {exc}") from None
+        while raw.read(CHUNK):  # trailing bytes after the compressed stream are the blob's
+            pass
+        if writer.digest != digest:
+            raise DigestMismatch(f"filesystem layer verification failed for digest {digest}")
+        if tar.diff_id != diff_id:
+            raise DigestMismatch(f"failed to register layer: layer {digest} has diff_id "
+                                 f"{tar.diff_id}, the image config says {diff_id}")
+        compressed = writer.size
+        writer.commit(digest)
+    return PulledLayer(digest, diff_id, compressed, size)
