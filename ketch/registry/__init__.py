@@ -1,0 +1,1 @@
+"""Registries: the client that pulls and pushes (``client/``) and, later, ketch's own server."""
