@@ -42,6 +42,24 @@ class DigestMismatch(InvalidArgument):
     pass
 
 
+class ChunkReader:
+    """``read(n)`` over an iterable of byte chunks (a registry's blob stream)."""
+
+    def __init__(self, chunks) -> None:
+        self._it = iter(chunks)
+        self._buf = b""
+        self._pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if self._pos >= len(self._buf):
+            self._buf, self._pos = next(self._it, b""), 0
+        if n is None or n < 0:
+            n = len(self._buf) - self._pos
+        out = self._buf[self._pos:self._pos + n]
+        self._pos += len(out)
+        return out
+
+
 class _RawTee:
     """Reads the blob, writing every byte to the content writer and counting them."""
 

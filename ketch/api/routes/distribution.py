@@ -8,8 +8,6 @@ an error after it is the stream's last message.
 """
 
 import asyncio
-import base64
-import binascii
 import json
 from typing import Awaitable, Callable, Protocol
 
@@ -17,48 +15,16 @@ from ketch import errors
 from ketch.api import filters as flt
 from ketch.api.http import Request, Response, Router, StreamResponse, json_response
 from ketch.apitypes import progress as prog
-from ketch.engine.images.remote import Credentials
+from ketch.registry.client.auth import AuthConfig
 
 STREAM_NEWLINE = b"\r\n"  # moby's streamformatter ends each message so
 
 
 class DistributionBackend(Protocol):
-    async def pull(self, name: str, tag: str, platform: str | None, auth: Credentials, emit) -> None: ...
-    async def push(self, name: str, tag: str, auth: Credentials, emit) -> None: ...
-    async def login(self, auth: Credentials) -> str: ...
-    async def search(self, term: str, limit: int | None, filters: dict, auth: Credentials) -> list[dict]: ...
-
-
-def credentials(doc: object) -> Credentials:
-    """An AuthConfig document (the API's lower-case keys; docker-py's too)."""
-    if not isinstance(doc, dict):
-        return Credentials()
-    low = {str(k).lower(): v for k, v in doc.items()}
-
-    def text(key: str) -> str:
-        value = low.get(key)
-        return value if isinstance(value, str) else ""
-    username, password = text("username"), text("password")
-    if not username and text("auth"):
-        try:
-            username, _, password = base64.b64decode(text("auth")).decode().partition(":")
-        except (ValueError, binascii.Error):
-            pass
-    return Credentials(username, password, text("serveraddress"), text("identitytoken"),
-                       text("registrytoken"))
-
-
-def registry_auth(request: Request) -> Credentials:
-    """X-Registry-Auth (base64url JSON); a header that does not decode is anonymous, as
-    moby treats it for a pull."""
-    value = request.headers.get("x-registry-auth", "")
-    if not value:
-        return Credentials()
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        return credentials(json.loads(raw))
-    except (ValueError, binascii.Error):
-        return Credentials()
+    async def pull(self, name: str, tag: str, platform: str | None, auth: AuthConfig, emit) -> None: ...
+    async def push(self, name: str, tag: str, auth: AuthConfig, emit) -> None: ...
+    async def login(self, auth: AuthConfig) -> str: ...
+    async def search(self, term: str, limit: int | None, filters: dict, auth: AuthConfig) -> list[dict]: ...
 
 
 class DistributionRoutes:
@@ -75,16 +41,17 @@ class DistributionRoutes:
         name = request.arg("fromImage") or ""
         tag = request.arg("tag") or ""
         platform = request.arg("platform") or None
-        auth = registry_auth(request)
+        auth = AuthConfig.from_header(request.headers.get("x-registry-auth", ""))
         return await _progress(request, lambda emit: self.backend.pull(name, tag, platform, auth, emit))
 
     async def push(self, request: Request) -> StreamResponse | Response:
         name, tag = request.match["name"], request.arg("tag") or ""
-        auth = registry_auth(request)
+        auth = AuthConfig.from_header(request.headers.get("x-registry-auth", ""))
         return await _progress(request, lambda emit: self.backend.push(name, tag, auth, emit))
 
     async def auth(self, request: Request) -> Response:
-        token = await self.backend.login(credentials(await request.json()))
+        doc = await request.json()
+        token = await self.backend.login(AuthConfig.from_dict(doc if isinstance(doc, dict) else {}))
         return json_response({"Status": "Login Succeeded", "IdentityToken": token})
 
     async def search(self, request: Request) -> Response:
@@ -93,7 +60,7 @@ class DistributionRoutes:
             if key not in ("is-automated", "is-official", "stars"):
                 raise flt.invalid_filter(key)
         limit = request.int_arg("limit")
-        results = await self.backend.search(request.arg("term") or "", limit, f, registry_auth(request))
+        results = await self.backend.search(request.arg("term") or "", limit, f, AuthConfig.from_header(request.headers.get("x-registry-auth", "")))
         return json_response(results)
 
 

@@ -6,9 +6,12 @@ import asyncio
 from ketch import errors
 from ketch.engine.images.pull import Emit, Puller
 from ketch.engine.images.push import Pusher
-from ketch.engine.images.remote import Credentials, Registries
 from ketch.engine.images.service import ImageService
 from ketch.oci import reference
+from ketch.registry.client import login as registry_login
+from ketch.registry.client import search as registry_search
+from ketch.registry.client.auth import AuthConfig
+from ketch.registry.client.transport import Session
 
 SEARCH_FILTERS = ("is-automated", "is-official", "stars")
 DEFAULT_SEARCH_LIMIT = 25
@@ -27,18 +30,18 @@ def api_reference(name: str, tag: str) -> reference.Reference:
 
 
 class DistributionService:
-    def __init__(self, images: ImageService, registries: Registries, max_downloads: int = 3,
+    def __init__(self, images: ImageService, session: Session, max_downloads: int = 3,
                  max_uploads: int = 5) -> None:
-        self.registries = registries
-        self.puller = Puller(images, registries, max_downloads)
-        self.pusher = Pusher(images, registries, max_uploads)
+        self.session = session
+        self.puller = Puller(images, session, max_downloads)
+        self.pusher = Pusher(images, session, max_uploads)
 
-    async def pull(self, name: str, tag: str, platform: str | None, auth: Credentials,
+    async def pull(self, name: str, tag: str, platform: str | None, auth: AuthConfig,
                    emit: Emit) -> None:
         ref = api_reference(name, tag)
         await self.puller.pull(ref, not (ref.tag or ref.digest), platform, auth, emit)
 
-    async def push(self, name: str, tag: str, auth: Credentials, emit: Emit) -> None:
+    async def push(self, name: str, tag: str, auth: AuthConfig, emit: Emit) -> None:
         ref = reference.parse(name, default_tag=False)
         if tag:
             if not reference.is_valid_tag(tag):
@@ -46,19 +49,20 @@ class DistributionService:
             ref = ref.with_tag(tag)
         await self.pusher.push(ref, auth, emit)
 
-    async def login(self, auth: Credentials) -> str:
-        return await asyncio.to_thread(self.registries.login, auth)
+    async def login(self, auth: AuthConfig) -> str:
+        result = await asyncio.to_thread(registry_login.login, self.session, auth)
+        return result.identity_token
 
     async def search(self, term: str, limit: int | None, filters: dict[str, list[str]],
-                     auth: Credentials) -> list[dict]:
+                     auth: AuthConfig) -> list[dict]:
         """moby's SearchRegistryForImages: the limit checked, the filters applied here."""
         limit = limit or DEFAULT_SEARCH_LIMIT
         if not 1 <= limit <= 100:
             raise errors.InvalidArgument(f"limit {limit} is outside the range of [1, 100]")
         stars, official, automated = _search_filters(filters)
-        results = await asyncio.to_thread(self.registries.search, term, limit, auth)
+        found = await asyncio.to_thread(registry_search.search, self.session, term, limit, auth)
         out = []
-        for r in results:
+        for r in (result.to_dict() for result in found):
             if stars and int(r.get("star_count") or 0) < stars:
                 continue
             if official is not None and bool(r.get("is_official")) != official:

@@ -5,8 +5,8 @@ For each tag (or the digest) asked::
     manifest (an index picks the platform's) ─▶ config blob ─▶ per layer, bottom first:
         its chain id known?  "Already exists"
         else "Pulling fs layer", downloaded ≤ N at a time (daemon-wide), each blob
-        streamed once through pulled.ingest (stored as pulled, unpacked, both digests
-        checked) into a new snapshot; its layer row written at once, leased
+        streamed once through image/pulled.ingest (stored as pulled, unpacked, both
+        digests checked) into a new snapshot; its layer row written at once, leased
     ─▶ one transaction: image (config), tag, repo digest ─▶ "Digest:", "Status:"
 
 A pull that fails leaves no image and no tag: the layers it recorded belong to no image
@@ -15,7 +15,7 @@ concurrent pull of the same image waits for the download under way instead of st
 its own (``_inflight``, by chain id). After a crash, layers already recorded are
 "Already exists" for the next pull, which completes the rest.
 
-Everything touching SQLite runs on the event loop; downloads run in threads.
+Everything touching SQLite runs on the event loop; registry I/O runs in threads.
 """
 
 import asyncio
@@ -26,13 +26,15 @@ from typing import Callable
 from ketch import errors
 from ketch.apitypes import progress as prog
 from ketch.engine.events import Event
-from ketch.engine.images import manifests
-from ketch.engine.images.remote import Credentials, Registries, Repository
 from ketch.engine.images.service import ImageService
 from ketch.image import pulled
 from ketch.oci import digest as dg
 from ketch.oci import platform as platforms
 from ketch.oci import reference
+from ketch.registry.client import apierror, platforms as selection, remote
+from ketch.registry.client.auth import AuthConfig
+from ketch.registry.client.manifest import Descriptor, ImageManifest, Manifest
+from ketch.registry.client.transport import Session
 
 Emit = Callable[[dict], None]  # thread-safe
 PROGRESS_INTERVAL = 0.1  # seconds between two "Downloading" messages of a layer
@@ -42,47 +44,61 @@ def short(digest: str) -> str:
     return dg.hexpart(digest)[:12]
 
 
+def translate(exc: BaseException, ref: reference.Reference) -> BaseException:
+    """moby's translatePullError: the registry's first error, named after the reference."""
+    if isinstance(exc, apierror.RegistryError) and exc.codes:
+        code, text = exc.codes[0], str(exc).split("; ")[0]
+        if code == "MANIFEST_UNKNOWN":
+            return errors.NotFound(f"manifest for {ref.familiar} not found: {text}")
+        if code == "DENIED":
+            return errors.NotFound(f"pull access denied for {ref.familiar_name}, repository does "
+                                   f"not exist or may require 'docker login': {text}")
+        if code == "NAME_UNKNOWN":
+            return errors.NotFound(f"repository {ref.familiar_name} not found: {text}")
+    return exc
+
+
 class Puller:
-    def __init__(self, images: ImageService, registries: Registries, max_downloads: int = 3) -> None:
+    def __init__(self, images: ImageService, session: Session, max_downloads: int = 3) -> None:
         self.images = images
-        self.registries = registries
+        self.session = session
         self._slots = asyncio.Semaphore(max(1, max_downloads))
         self._inflight: dict[str, asyncio.Future] = {}  # chain id -> its download under way
 
     async def pull(self, ref: reference.Reference, all_tags: bool, platform: str | None,
-                   auth: Credentials, emit: Emit) -> None:
+                   auth: AuthConfig, emit: Emit) -> None:
         """``ref`` is a tag or digest reference, or a bare name with ``all_tags``."""
         want = platforms.parse(platform) if platform else None
-        repo = await asyncio.to_thread(self.registries.repository, ref, auth)
-        if all_tags:
-            tags = await asyncio.to_thread(repo.tags)
-            newer = False
-            for tag in sorted(tags):
-                newer |= await self._pull_one(repo, ref.with_tag(tag), tag, want, emit)
-            emit(prog.status(_status(newer, reference.Reference(ref.domain, ref.path).familiar)))
-            return
-        newer = await self._pull_one(repo, ref, ref.digest or ref.tag, want, emit)
+        try:
+            repo = await asyncio.to_thread(remote.open_repository, self.session, ref, auth)
+            if all_tags:
+                tags = await asyncio.to_thread(repo.list_tags)
+                newer = False
+                for tag in sorted(tags):
+                    newer |= await self._pull_one(repo, ref.with_tag(tag), tag, want, emit)
+                emit(prog.status(_status(newer, ref.familiar_name)))
+                return
+            newer = await self._pull_one(repo, ref, ref.digest or ref.tag, want, emit)
+        except Exception as exc:  # noqa: BLE001 - reworded, then raised again
+            raise translate(exc, ref) from None
         emit(prog.status(_status(newer, ref.familiar)))
 
-    async def _pull_one(self, repo: Repository, ref: reference.Reference, wanted: str,
+    async def _pull_one(self, repo: remote.Repository, ref: reference.Reference, wanted: str,
                         want: platforms.Platform | None, emit: Emit) -> bool:
         """One tag or digest; True when it changed what ``ref`` names locally."""
-        top = await asyncio.to_thread(repo.manifest, wanted)
-        if ref.digest and top.digest != ref.digest:
-            raise errors.InvalidArgument(f"manifest verification failed for digest {ref.digest}")
+        top = await asyncio.to_thread(repo.get_manifest, wanted)
         manifest = top
-        if manifests.is_index(top):
-            chosen = manifests.select_platform(top, want or manifests.default_platform())
-            manifest = await asyncio.to_thread(repo.manifest, chosen)
-            if manifest.digest != chosen:
-                raise errors.InvalidArgument(f"manifest verification failed for digest {chosen}")
-        image = manifests.parse_image_manifest(manifest)
+        if top.is_index:
+            entry = selection.select(top.document, want)
+            manifest = await asyncio.to_thread(repo.get_manifest, entry.digest, entry)
+            if manifest.is_index:
+                raise errors.InvalidArgument(f"manifest {entry.digest} is an index inside an index")
+        image: ImageManifest = manifest.document
         emit(prog.status(f"Pulling from {ref.familiar_name}", wanted))
-        config_bytes = await asyncio.to_thread(_read_small_blob, repo, image.config_digest,
-                                               image.config_size)
-        config = manifests.parse_config(config_bytes, image)
-        if want is not None and not manifests.is_index(top):
-            manifests.check_platform(ref.familiar, config, want)
+        config_bytes = await asyncio.to_thread(repo.fetch_blob, image.config)
+        config = _parse_config(config_bytes, image)
+        if want is not None and not top.is_index:
+            _check_platform(ref.familiar, config, want)
         diff_ids = config["rootfs"]["diff_ids"]
         chains = dg.chain_ids(diff_ids)
         store = self.images.store
@@ -101,11 +117,11 @@ class Puller:
             failure = next((r for r in results if isinstance(r, BaseException)), None)
             if failure is not None:
                 raise failure
-            return self._commit(ref, top, manifest, config_bytes, image, chains, emit)
+            return self._commit(ref, top, manifest, config_bytes, chains, emit)
         finally:
             self.images._leases.difference_update(leased)
 
-    async def _layer(self, repo: Repository, layer: manifests.Descriptor, chain: str,
+    async def _layer(self, repo: remote.Repository, layer: Descriptor, chain: str,
                      parent: str | None, diff_id: str, emit: Emit) -> None:
         ident = short(layer.digest)
         running = self._inflight.get(chain)
@@ -125,30 +141,32 @@ class Puller:
                     await self._download(repo, layer, chain, parent, diff_id, emit)
             emit(prog.status("Pull complete", ident))
             done.set_result(None)
+        except asyncio.CancelledError:
+            done.cancel()
+            raise
         except BaseException as exc:
             done.set_exception(exc)
             raise
         finally:
             del self._inflight[chain]
 
-    async def _download(self, repo: Repository, layer: manifests.Descriptor, chain: str,
+    async def _download(self, repo: remote.Repository, layer: Descriptor, chain: str,
                         parent: str | None, diff_id: str, emit: Emit) -> None:
         ident = short(layer.digest)
         snapshots = self.images.snapshots
         snapshot = snapshots.new()
-        state = {"n": 0, "at": 0.0}
+        state = {"at": 0.0}
 
-        def on_bytes(n: int) -> None:
-            state["n"] += n
+        def on_progress(done: int) -> None:
             now = time.monotonic()
             if now - state["at"] >= PROGRESS_INTERVAL:
                 state["at"] = now
-                emit(prog.progress("Downloading", ident, state["n"], layer.size))
+                emit(prog.progress("Downloading", ident, done, layer.size))
 
         def fetch() -> pulled.PulledLayer:
-            with repo.open_blob(layer.digest, layer.size) as stream:
-                return pulled.ingest(stream, self.images.content, snapshots.fs(snapshot),
-                                     layer.digest, diff_id, on_bytes)
+            with repo.open_blob(layer, on_progress=on_progress) as stream:
+                return pulled.ingest(pulled.ChunkReader(stream), self.images.content,
+                                     snapshots.fs(snapshot), layer.digest, diff_id)
         self.images._leases.add(layer.digest)
         try:
             info = await asyncio.to_thread(fetch)
@@ -162,24 +180,24 @@ class Puller:
         store = self.images.store
         with store.transaction():
             store.put_layer(chain, diff_id, info.digest, layer.media_type, parent, snapshot, info.size)
-        if store.get_layer(chain)[5] != snapshot:  # recorded meanwhile by someone else
+        if store.get_layer(chain)[5] != snapshot:  # recorded meanwhile by another pull
             snapshots.remove(snapshot)
 
-    def _commit(self, ref: reference.Reference, top, manifest, config_bytes: bytes,
-                image: manifests.ImageManifest, chains: list[str], emit: Emit) -> bool:
+    def _commit(self, ref: reference.Reference, top: Manifest, manifest: Manifest,
+                config_bytes: bytes, chains: list[str], emit: Emit) -> bool:
         images, store = self.images, self.images.store
         content = images.content
         config_digest = content.put(config_bytes)
-        content.put(manifest.data)
+        content.put(manifest.raw)
         if top is not manifest:
-            content.put(top.data)
+            content.put(top.raw)
         size = sum(store.get_layer(c)[6] for c in chains)
         created = json.loads(config_bytes).get("created") or "0001-01-01T00:00:00Z"
-        before = store.resolve_tag(str(ref)) if ref.tag and not ref.digest else \
-            store.resolve_repo_digest(ref.name, top.digest)
+        tagged = bool(ref.tag and not ref.digest)
+        before = store.resolve_tag(str(ref)) if tagged else store.resolve_repo_digest(ref.name, top.digest)
         with store.transaction():
             store.put_image(config_digest, config_bytes, manifest.digest, created, size)
-            if ref.tag and not ref.digest:
+            if tagged:
                 store.tag(str(ref), config_digest)
             store.set_repo_digest(ref.name, config_digest, top.digest)
         emit(prog.status(f"Digest: {top.digest}"))
@@ -194,17 +212,20 @@ def _status(newer: bool, name: str) -> str:
     return f"Status: Image is up to date for {name}"
 
 
-def _read_small_blob(repo: Repository, digest: str, size: int) -> bytes:
-    if size > manifests.MAX_CONFIG_SIZE:
-        raise errors.InvalidArgument(f"config blob {digest} is too large ({size} bytes)")
-    parts, total = [], 0
-    with repo.open_blob(digest, size) as stream:
-        while total <= manifests.MAX_CONFIG_SIZE and (piece := stream.read(1 << 16)):
-            parts.append(piece)
-            total += len(piece)
-    data = b"".join(parts)
-    if len(data) > manifests.MAX_CONFIG_SIZE:
-        raise errors.InvalidArgument(f"config blob {digest} is too large")
-    if dg.of_bytes(data) != digest:
-        raise errors.InvalidArgument(f"image config verification failed for digest {digest}")
-    return data
+def _parse_config(data: bytes, image: ImageManifest) -> dict:
+    try:
+        config = json.loads(data)
+    except ValueError as exc:
+        raise errors.InvalidArgument(f"invalid image config: {exc}") from None
+    diff_ids = ((config.get("rootfs") or {}).get("diff_ids")) if isinstance(config, dict) else None
+    if not isinstance(diff_ids, list) or len(diff_ids) != len(image.layers):
+        raise errors.InvalidArgument("layers from manifest don't match image configuration")
+    return config
+
+
+def _check_platform(ref: str, config: dict, want: platforms.Platform) -> None:
+    have = platforms.Platform(config.get("os") or "linux", config.get("architecture") or "",
+                              config.get("variant") or "")
+    if not want.matches(have):
+        raise errors.NotFound(f"image with reference {ref} was found but does not match the "
+                              f"specified platform: wanted {want}, actual: {have}")

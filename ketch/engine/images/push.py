@@ -16,18 +16,21 @@ import time
 from ketch import errors
 from ketch.apitypes import progress as prog
 from ketch.engine.events import Event
-from ketch.engine.images import manifests
 from ketch.engine.images.pull import PROGRESS_INTERVAL, Emit
-from ketch.engine.images.remote import Credentials, Manifest, Registries, Repository
 from ketch.engine.images.service import Image, ImageService
 from ketch.oci import digest as dg
 from ketch.oci import reference
+from ketch.registry.client import manifest as mf
+from ketch.registry.client import remote
+from ketch.registry.client.auth import AuthConfig
+from ketch.registry.client.manifest import Descriptor
+from ketch.registry.client.transport import Session
 
 
 class Pusher:
-    def __init__(self, images: ImageService, registries: Registries, max_uploads: int = 5) -> None:
+    def __init__(self, images: ImageService, session: Session, max_uploads: int = 5) -> None:
         self.images = images
-        self.registries = registries
+        self.session = session
         self._slots = asyncio.Semaphore(max(1, max_uploads))
 
     def _targets(self, ref: reference.Reference) -> list[tuple[str, Image]]:
@@ -44,19 +47,18 @@ class Pusher:
             raise errors.NotFound(f"An image does not exist locally with the tag: {ref.familiar_name}")
         return out
 
-    async def push(self, ref: reference.Reference, auth: Credentials, emit: Emit) -> None:
+    async def push(self, ref: reference.Reference, auth: AuthConfig, emit: Emit) -> None:
         targets = self._targets(ref)
-        repo = await asyncio.to_thread(self.registries.repository, ref, auth, True)
+        repo = await asyncio.to_thread(remote.open_repository, self.session, ref, auth, True)
         emit(prog.status(f"The push refers to repository [{ref.name}]"))
         for tag, image in targets:
             await self._push_one(repo, ref, tag, image, emit)
 
-    async def _push_one(self, repo: Repository, ref: reference.Reference, tag: str, image: Image,
+    async def _push_one(self, repo: remote.Repository, ref: reference.Reference, tag: str, image: Image,
                         emit: Emit) -> None:
         content = self.images.content
         manifest_bytes = content.read(image.manifest_digest)
-        manifest = Manifest(image.manifest_digest, _media_type(manifest_bytes), manifest_bytes)
-        parsed = manifests.parse_image_manifest(manifest)
+        media_type, parsed = mf.parse(manifest_bytes)
         diff_ids = image.config["rootfs"]["diff_ids"]
         sources = _mount_sources(image, ref)
         ids = [dg.hexpart(d)[:12] for d in diff_ids]
@@ -68,10 +70,10 @@ class Pusher:
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None:
             raise failure
-        config_size = content.size(parsed.config_digest)
-        if not await asyncio.to_thread(repo.blob_exists, parsed.config_digest):
-            await asyncio.to_thread(self._upload, repo, parsed.config_digest, config_size, None)
-        digest = await asyncio.to_thread(repo.put_manifest, tag, manifest)
+        config = parsed.config
+        if await asyncio.to_thread(repo.blob_exists, config.digest) is None:
+            await asyncio.to_thread(self._upload, repo, config.digest, config.size, None, None)
+        digest = await asyncio.to_thread(repo.put_manifest, tag, manifest_bytes, media_type)
         store = self.images.store
         with store.transaction():
             store.set_repo_digest(ref.name, image.id, digest)
@@ -81,41 +83,44 @@ class Pusher:
             name = ref.with_tag(tag)
             self.images.bus.publish(Event("image", "push", name.familiar, {"name": name.familiar_name}))
 
-    async def _layer(self, repo: Repository, layer: manifests.Descriptor, ident: str,
+    async def _layer(self, repo: remote.Repository, layer: Descriptor, ident: str,
                      sources: list[str], emit: Emit) -> None:
+        if layer.foreign:  # never pushed, as Docker does
+            emit(prog.status("Skipped foreign layer", ident))
+            return
         if self._slots.locked():
             emit(prog.status("Waiting", ident))
         async with self._slots:
-            if await asyncio.to_thread(repo.blob_exists, layer.digest):
+            if await asyncio.to_thread(repo.blob_exists, layer.digest) is not None:
                 emit(prog.status("Layer already exists", ident))
                 return
+            upload_url = None
             for source in sources:
-                if await asyncio.to_thread(repo.mount_blob, layer.digest, source):
+                result = await asyncio.to_thread(repo.mount_blob, layer.digest, source)
+                if result.mounted:
                     emit(prog.status(f"Mounted from {source}", ident))
                     return
+                upload_url = result.upload_url
+                break  # the registry opened an upload instead: send the blob there
             if not self.images.content.exists(layer.digest):
                 raise errors.NotFound(f"blob {layer.digest} of the image is not in the local store")
-            await asyncio.to_thread(self._upload, repo, layer.digest, layer.size, (ident, emit))
+            await asyncio.to_thread(self._upload, repo, layer.digest, layer.size, (ident, emit),
+                                    upload_url)
             emit(prog.status("Pushed", ident))
 
-    def _upload(self, repo: Repository, digest: str, size: int, shown) -> None:
-        state = {"n": 0, "at": 0.0}
+    def _upload(self, repo: remote.Repository, digest: str, size: int, shown,
+                upload_url: str | None) -> None:
+        state = {"at": 0.0}
 
-        def on_bytes(n: int) -> None:
-            state["n"] += n
+        def on_progress(done: int) -> None:
             now = time.monotonic()
             if shown is not None and now - state["at"] >= PROGRESS_INTERVAL:
                 state["at"] = now
-                shown[1](prog.progress("Pushing", shown[0], state["n"], size))
+                shown[1](prog.progress("Pushing", shown[0], done, size))
         with open(self.images.content.path(digest), "rb") as f:
-            repo.upload_blob(digest, size, f, on_bytes)
+            repo.upload_blob(digest, size, f, on_progress=on_progress, upload_url=upload_url)
         if shown is not None:
             shown[1](prog.progress("Pushing", shown[0], size, size))
-
-
-def _media_type(data: bytes) -> str:
-    import json
-    return json.loads(data).get("mediaType") or "application/vnd.oci.image.manifest.v1+json"
 
 
 def _mount_sources(image: Image, target: reference.Reference) -> list[str]:
