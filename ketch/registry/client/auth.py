@@ -232,7 +232,10 @@ class Authorizer:
                 if token.refresh_token:
                     self.refresh_token = token.refresh_token
                 return f"Bearer {token.token}"
-            if challenge.scheme == "basic" and (self.auth.username or self.auth.password):
+            if challenge.scheme == "basic":
+                if not (self.auth.username and self.auth.password):
+                    # distribution's basicHandler: ErrNoBasicAuthCredentials
+                    raise TokenError(apierror.RegistryUnauthorized("no basic auth credentials"))
                 return basic_header(self.auth.username, self.auth.password)
         return None
 

@@ -38,6 +38,8 @@ class RegistryOptions:
     mirrors: tuple[str, ...] = ()
     insecure: tuple[str, ...] = ()
     certs_dir: str = DEFAULT_CERTS_DIR
+    # Docker's fixed defaults; only tests of TLS verification on loopback change them
+    default_insecure_cidrs: tuple[str, ...] = LOOPBACK_CIDRS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mirrors", tuple(validate_mirror(m) for m in self.mirrors))
@@ -118,7 +120,7 @@ def is_secure(host: str, options: RegistryOptions) -> bool:
     address of the host is in a CIDR of the list (loopback always is)."""
     if host == OFFICIAL_DOMAIN:
         return True
-    cidrs = list(LOOPBACK_CIDRS)
+    cidrs = list(options.default_insecure_cidrs)
     for entry in options.insecure:
         try:
             ipaddress.ip_network(entry, strict=False)

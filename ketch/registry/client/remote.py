@@ -55,6 +55,9 @@ class Repository:
     def _path(self, kind: str, reference: str = "") -> str:
         return f"/v2/{self.name}/{kind}/{quote(reference, safe=':@')}" if reference else f"/v2/{self.name}/{kind}/"
 
+    def _uploads(self) -> str:
+        return f"/v2/{self.name}/blobs/uploads/"
+
     # -- manifests ---------------------------------------------------------------------
     def resolve(self, reference: str) -> Descriptor:
         """The descriptor a tag (or digest) points to: HEAD with Docker's Accept list,
@@ -138,7 +141,7 @@ class Repository:
         instead (the registry could not mount), which upload_blob can use."""
         scopes = self.scopes + [Scope.repository(from_repository)]
         query = urlencode({"mount": digest, "from": from_repository})
-        response = self.registry.request("POST", self._path("blobs", "uploads") + "?" + query, scopes,
+        response = self.registry.request("POST", self._uploads() + "?" + query, scopes,
                                          ok=(201, 202))
         if response.status_code == 201:
             return MountResult(True)
@@ -182,7 +185,7 @@ class Repository:
         return [Scope.repository(self.name, True)]
 
     def _start_upload(self) -> str:
-        response = self.registry.request("POST", self._path("blobs", "uploads"), self._push_scopes(), ok=(202,))
+        response = self.registry.request("POST", self._uploads(), self._push_scopes(), ok=(202,))
         return self._location(response)
 
     def _location(self, response: httpx.Response) -> str:
@@ -194,7 +197,7 @@ class Repository:
     # -- tags ---------------------------------------------------------------------------
     def list_tags(self, page_size: int | None = None) -> list[str]:
         """Every tag, page by page (``n``, then the ``last`` of each Link header)."""
-        url = self._path("tags", "list").rstrip("/") + (f"?n={page_size}" if page_size else "")
+        url = self._path("tags", "list") + (f"?n={page_size}" if page_size else "")
         out: list[str] = []
         for _ in range(100000):
             response = self.registry.request("GET", url, self.scopes)
