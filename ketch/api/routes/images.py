@@ -50,13 +50,14 @@ class ImageRoutes:
             if f.get("label") and not flt.match_labels(image.container_config.get("Labels") or {}, f["label"]):
                 continue
             tags = self._matching_tags(image.tags, f.get("reference"))
-            if not tags:
+            digests = self._matching_tags(image.repo_digests, f.get("reference"))
+            if not tags and not digests:
                 # untagged, or none of its tags matches: a dangling row, unless filtered out
                 if "reference" in f or ("dangling" in f and not dangling_only):
                     continue
-            elif dangling_only:
+            elif dangling_only and tags:
                 continue
-            doc = views.image_summary(image, tags=tags)
+            doc = views.image_summary(image, tags=tags, digests=digests)
             if not at_least(request.api_version, "1.44"):
                 doc["VirtualSize"] = image.size
             out.append(doc)
