@@ -31,7 +31,7 @@ class LoggedRegistry(DockerRegistry):
 
     def blob_gets(self, digest: str) -> int:
         return sum(1 for line in self.logs().splitlines()
-                   if f'"GET /v2/' in line and f"/blobs/{digest} " in line and '" 200 ' in line)
+                   if '"GET /v2/' in line and f"/blobs/{digest} " in line and '" 200 ' in line)
 
 
 @pytest.fixture(scope="module")
