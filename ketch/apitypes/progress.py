@@ -46,9 +46,15 @@ def progress_string(current: int, total: int, start: int = 0, width: int = DEFAU
 
 
 def status(text: str, ident: str = "") -> dict:
-    """A plain line (``Digest: ...``), or a layer's state when ``ident`` is given."""
+    """A layer's state (``Pull complete``): its line on a terminal."""
+    return {"status": text, "progressDetail": {}, "id": ident}
+
+
+def message(text: str, ident: str = "") -> dict:
+    """A line of its own (``Digest: ...``, ``latest: Pulling from ...``): moby's
+    progress.Message, which ends the block of layer lines."""
     if ident:
-        return {"status": text, "progressDetail": {}, "id": ident}
+        return {"status": text, "id": ident}
     return {"status": text}
 
 

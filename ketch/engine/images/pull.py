@@ -76,12 +76,12 @@ class Puller:
                 newer = False
                 for tag in sorted(tags):
                     newer |= await self._pull_one(repo, ref.with_tag(tag), tag, want, emit)
-                emit(prog.status(_status(newer, ref.familiar_name)))
+                emit(prog.message(_status(newer, ref.familiar_name)))
                 return
             newer = await self._pull_one(repo, ref, ref.digest or ref.tag, want, emit)
         except Exception as exc:  # noqa: BLE001 - reworded, then raised again
             raise translate(exc, ref) from None
-        emit(prog.status(_status(newer, ref.familiar)))
+        emit(prog.message(_status(newer, ref.familiar)))
 
     async def _pull_one(self, repo: remote.Repository, ref: reference.Reference, wanted: str,
                         want: platforms.Platform | None, emit: Emit) -> bool:
@@ -94,7 +94,7 @@ class Puller:
             if manifest.is_index:
                 raise errors.InvalidArgument(f"manifest {entry.digest} is an index inside an index")
         image: ImageManifest = manifest.document
-        emit(prog.status(f"Pulling from {ref.familiar_name}", wanted))
+        emit(prog.message(f"Pulling from {ref.path}", wanted))  # moby: the path, library/busybox
         config_bytes = await asyncio.to_thread(repo.fetch_blob, image.config)
         config = _parse_config(config_bytes, image)
         if want is not None and not top.is_index:
@@ -200,7 +200,7 @@ class Puller:
             if tagged:
                 store.tag(str(ref), config_digest)
             store.set_repo_digest(ref.name, config_digest, top.digest)
-        emit(prog.status(f"Digest: {top.digest}"))
+        emit(prog.message(f"Digest: {top.digest}"))
         if images.bus is not None:  # moby: the pulled reference names the event
             images.bus.publish(Event("image", "pull", ref.familiar, {"name": ref.familiar_name}))
         return before != config_digest

@@ -50,7 +50,7 @@ class Pusher:
     async def push(self, ref: reference.Reference, auth: AuthConfig, emit: Emit) -> None:
         targets = self._targets(ref)
         repo = await asyncio.to_thread(remote.open_repository, self.session, ref, auth, True)
-        emit(prog.status(f"The push refers to repository [{ref.name}]"))
+        emit(prog.message(f"The push refers to repository [{ref.name}]"))
         for tag, image in targets:
             await self._push_one(repo, ref, tag, image, emit)
 
@@ -77,7 +77,7 @@ class Pusher:
         store = self.images.store
         with store.transaction():
             store.set_repo_digest(ref.name, image.id, digest)
-        emit(prog.status(f"{tag}: digest: {digest} size: {len(manifest_bytes)}"))
+        emit(prog.message(f"{tag}: digest: {digest} size: {len(manifest_bytes)}"))
         emit(prog.aux({"Tag": tag, "Digest": digest, "Size": len(manifest_bytes)}))
         if self.images.bus is not None:
             name = ref.with_tag(tag)

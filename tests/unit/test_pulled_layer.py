@@ -1,0 +1,56 @@
+"""image/pulled: a registry blob unpacked and stored as pulled, in one pass, both digests checked."""
+
+import gzip
+import hashlib
+import io
+import os
+import tarfile
+
+import pytest
+import zstandard
+
+from ketch.image import pulled
+from ketch.image.content import ContentStore
+
+
+def layer_tar() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        data = os.urandom(300_000)
+        info = tarfile.TarInfo("dir/file")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("compress", [
+    lambda b: gzip.compress(b, mtime=0),
+    lambda b: gzip.compress(b[:5000], mtime=0) + gzip.compress(b[5000:], mtime=0),  # pigz-style members
+    lambda b: zstandard.ZstdCompressor().compress(b),
+    lambda b: b,
+], ids=["gzip", "gzip-members", "zstd", "tar"])
+def test_ingest_keeps_the_blob_as_pulled(tmp_path, compress):
+    tar = layer_tar()
+    blob = compress(tar)
+    content = ContentStore(str(tmp_path / "content"))
+    info = pulled.ingest(pulled.ChunkReader([blob[:1000], blob[1000:]]), content,
+                         str(tmp_path / "layer"), sha(blob), sha(tar))
+    assert info == pulled.PulledLayer(sha(blob), sha(tar), len(blob), 300_000)
+    assert content.read(sha(blob)) == blob  # byte for byte: the manifest's digest stays
+    assert os.path.getsize(tmp_path / "layer" / "dir" / "file") == 300_000
+
+
+def test_a_wrong_digest_or_diff_id_stores_nothing(tmp_path):
+    tar = layer_tar()
+    blob = gzip.compress(tar)
+    content = ContentStore(str(tmp_path / "content"))
+    with pytest.raises(pulled.DigestMismatch, match="filesystem layer verification failed"):
+        pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(b"other"), sha(tar))
+    with pytest.raises(pulled.DigestMismatch, match="has diff_id"):
+        pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "b"), sha(blob), sha(b"other"))
+    assert os.listdir(tmp_path / "content" / "blobs" / "sha256") == []
+    assert os.listdir(tmp_path / "content" / "ingest") == []
