@@ -12,13 +12,16 @@ half-written on failure and the caller removes it.
 """
 
 import hashlib
+import os
+import secrets
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
 from ketch.errors import InvalidArgument
 from ketch.image.archive import apply_layer
-from ketch.image.content import ContentStore, Writer
+from ketch.image.content import BLOB_MODE, ContentStore, Writer
+from ketch.linux import filemode
 
 try:
     from isal import isal_zlib as _gzip_zlib  # several times zlib's speed
@@ -157,11 +160,48 @@ class _Decompressed:
         return f"sha256:{self._hash.hexdigest()}"
 
 
+class _CheckedElsewhere:
+    """A content writer for a stream that verifies its own digest (the registry client's
+    blob stream raises at its end when the bytes are not the digest's): the bytes are
+    not hashed a second time; ``commit`` renames them into place under that digest."""
+
+    def __init__(self, content: ContentStore, digest: str) -> None:
+        self._content = content
+        self.digest = digest
+        self.path = os.path.join(content.root, "ingest", secrets.token_hex(16))
+        self._f = os.fdopen(filemode.create(self.path, BLOB_MODE), "wb")
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self._f.write(data)
+        self.size += len(data)
+
+    def commit(self, expected: str) -> str:
+        self._f.close()
+        os.replace(self.path, self._content.path(expected))
+        return expected
+
+    def __enter__(self) -> "_CheckedElsewhere":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if not self._f.closed:
+            self._f.close()
+        if exc_type is not None:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+        return False
+
+
 def ingest(stream: BinaryIO, content: ContentStore, dest: str, digest: str, diff_id: str,
-           on_bytes: Callable[[int], None] | None = None) -> PulledLayer:
+           on_bytes: Callable[[int], None] | None = None, verifies_itself: bool = False) -> PulledLayer:
     """Unpack the blob ``stream`` into ``dest``; store it as is in ``content`` if its digest
-    is ``digest`` and its tar's is ``diff_id``. ``on_bytes(n)`` is told of each piece read."""
-    with content.writer() as writer:
+    is ``digest`` and its tar's is ``diff_id``. ``on_bytes(n)`` is told of each piece read.
+    ``verifies_itself``: the stream raises at its end unless its bytes are ``digest``'s."""
+    writer_of = (lambda: _CheckedElsewhere(content, digest)) if verifies_itself else content.writer
+    with writer_of() as writer:
         raw = _RawTee(stream, writer, on_bytes)
         tar = _Decompressed(raw)
         try:

@@ -54,3 +54,23 @@ def test_a_wrong_digest_or_diff_id_stores_nothing(tmp_path):
         pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "b"), sha(blob), sha(b"other"))
     assert os.listdir(tmp_path / "content" / "blobs" / "sha256") == []
     assert os.listdir(tmp_path / "content" / "ingest") == []
+
+
+def test_a_stream_that_verifies_itself_is_not_hashed_twice(tmp_path):
+    """The registry client's blob stream raises at its end when the digest is wrong: then
+    nothing is kept; when it does not raise, the blob goes in under the descriptor's digest."""
+    tar = layer_tar()
+    blob = gzip.compress(tar)
+    content = ContentStore(str(tmp_path / "content"))
+
+    def failing():
+        yield blob
+        raise pulled.DigestMismatch("filesystem layer verification failed for digest x")
+    with pytest.raises(pulled.DigestMismatch):
+        pulled.ingest(pulled.ChunkReader(failing()), content, str(tmp_path / "a"), sha(blob),
+                      sha(tar), verifies_itself=True)
+    assert os.listdir(tmp_path / "content" / "blobs" / "sha256") == []
+    assert os.listdir(tmp_path / "content" / "ingest") == []
+    info = pulled.ingest(pulled.ChunkReader([blob]), content, str(tmp_path / "b"), sha(blob),
+                         sha(tar), verifies_itself=True)
+    assert content.read(info.digest) == blob

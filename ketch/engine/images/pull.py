@@ -166,7 +166,8 @@ class Puller:
         def fetch() -> pulled.PulledLayer:
             with repo.open_blob(layer, on_progress=on_progress) as stream:
                 return pulled.ingest(pulled.ChunkReader(stream), self.images.content,
-                                     snapshots.fs(snapshot), layer.digest, diff_id)
+                                     snapshots.fs(snapshot), layer.digest, diff_id,
+                                     verifies_itself=True)
         self.images._leases.add(layer.digest)
         try:
             info = await asyncio.to_thread(fetch)
