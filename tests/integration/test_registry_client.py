@@ -350,3 +350,175 @@ def test_kill9_mid_pull_then_pull_again(fresh_daemon, registry, tmp_path):
         ok(d.ketch("rmi", f"{registry.host}/{repo_path}:1"))
     finally:
         reap(d)
+
+
+def _put_image(repo, blobs) -> None:
+    """Upload an ImageBlobs (config, layers, manifest) with ketch's registry client."""
+    from tests.integration.registries import sha256
+    for blob in blobs.blobs:
+        if repo.blob_exists(sha256(blob)) is None:
+            repo.upload_blob(sha256(blob), len(blob), blob)
+    repo.put_manifest(blobs.digest, blobs.manifest, blobs.media_type)
+
+
+def test_platforms_of_an_index(daemon, registry):
+    from ketch.oci import reference
+    from ketch.registry.client import remote
+    from ketch.registry.client.transport import Session
+    from tests.integration.registries import ImageBlobs, sha256
+    d = daemon
+    amd, arm = ImageBlobs.random(2, architecture="amd64"), ImageBlobs.random(1, architecture="arm64")
+    index = json.dumps({"schemaVersion": 2,
+                        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+                        "manifests": [{"mediaType": b.media_type, "digest": b.digest, "size": len(b.manifest),
+                                       "platform": {"os": "linux", "architecture": b.architecture}}
+                                      for b in (amd, arm)]}).encode()
+    with Session() as session:
+        repo = remote.open_repository(session, reference.parse(f"{registry.host}/h5/multi"), push=True)
+        for blobs in (amd, arm):
+            _put_image(repo, blobs)
+        repo.put_manifest("1", index, "application/vnd.docker.distribution.manifest.list.v2+json")
+    ref = f"{registry.host}/h5/multi:1"
+    out = ok(d.ketch("pull", ref))
+    assert f"Digest: {sha256(index)}" in out  # the index's digest: what the tag names
+    assert ok(d.ketch("inspect", "-f", "{{.Architecture}} {{.RepoDigests}}", ref)) == \
+        f"amd64 [{registry.host}/h5/multi@{sha256(index)}]\n"
+    ok(d.ketch("pull", "--platform", "linux/arm64", ref))
+    assert ok(d.ketch("inspect", "-f", "{{.Architecture}}", ref)) == "arm64\n"
+    res = d.ketch("pull", "--platform", "linux/s390x", ref)
+    assert res.returncode == 1
+    assert res.stderr == ("Error response from daemon: no matching manifest for linux/s390x "
+                          "in the manifest list entries\n")
+    ok(d.ketch("rmi", ref))
+    for image in json.loads(ok(d.ketch("image", "inspect", f"{registry.host}/h5/multi@{sha256(index)}")) or "[]"):
+        ok(d.ketch("rmi", image["Id"]))
+
+
+def test_search_filters_and_table(daemon):
+    """GET /images/search through the registry's v1 search endpoint, filtered by ketchd."""
+    import http.server
+    results = [{"name": "h5/app", "description": "an app\nwith a description longer than forty-five "
+                "characters", "star_count": 12, "is_official": True, "is_automated": False},
+               {"name": "h5/tool", "description": "a tool", "star_count": 2,
+                "is_official": False, "is_automated": False}]
+    asked = []
+
+    class Index(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            asked.append(self.path)
+            body = b"{}" if self.path == "/v2/" else json.dumps(
+                {"num_results": 2, "query": "app", "results": results}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        out = ok(daemon.ketch("search", f"{host}/app"))
+        assert out.splitlines() == [
+            "NAME      DESCRIPTION                                     STARS     OFFICIAL",
+            "h5/app    an app with a description longer than forty-…   12        [OK]",
+            "h5/tool   a tool                                          2         "]
+        assert "/v1/search?q=app&n=25" in asked
+        out = ok(daemon.ketch("search", "--filter", "stars=5", "--format", "{{.Name}}:{{.StarCount}}",
+                              f"{host}/app"))
+        assert out == "h5/app:12\n"
+        out = ok(daemon.ketch("search", "--filter", "is-official=false", "--no-trunc", "--limit", "3",
+                              "--format", "{{.Name}} {{.Description}}", f"{host}/app"))
+        assert out == "h5/tool a tool\n" and "/v1/search?q=app&n=3" in asked
+        res = daemon.ketch("search", "--filter", "stars=many", f"{host}/app")
+        assert res.returncode == 1 and res.stderr == "Error response from daemon: invalid filter 'stars=many'\n"
+        res = daemon.ketch("search", "--limit", "101", f"{host}/app")
+        assert res.stderr == "Error response from daemon: limit 101 is outside the range of [1, 100]\n"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_daemon_json_mirror_and_download_limit(fresh_daemon, registry, tmp_path):
+    """registry-mirrors: a Docker Hub name is pulled from the mirror; max-concurrent-downloads
+    1: the other layers wait."""
+    from ketch.oci import reference
+    from ketch.registry.client import remote
+    from ketch.registry.client.transport import Session
+    from tests.integration.registries import ImageBlobs
+    d = fresh_daemon
+    blobs = ImageBlobs.random(3, size=200_000)
+    with Session() as session:
+        repo = remote.open_repository(session, reference.parse(f"{registry.host}/library/h5mirrored"),
+                                      push=True)
+        _put_image(repo, blobs)
+        repo.put_manifest("1", blobs.manifest, blobs.media_type)
+    with open(os.path.join(d.root, "daemon.json"), "w") as f:
+        json.dump({"cgroup-parent": d.cgroup_parent, "registry-mirrors": [f"http://{registry.host}"],
+                   "max-concurrent-downloads": 1}, f)
+    d.restart()
+    out = ok(d.ketch("pull", "h5mirrored:1"))
+    assert out.splitlines()[0] == "1: Pulling from library/h5mirrored"
+    assert sum(line.endswith(": Waiting") for line in out.splitlines()) == 2
+    assert out.splitlines()[-2:] == ["Status: Downloaded newer image for h5mirrored:1",
+                                     "docker.io/library/h5mirrored:1"]
+    assert ok(d.ketch("images", "--format", "{{.Repository}}:{{.Tag}}", "h5mirrored")) == "h5mirrored:1\n"
+
+
+def test_token_login_keeps_the_identity_token(daemon, tmp_path):
+    from tests.integration.registries import TokenServer
+    d = daemon
+    with TokenServer(users={"alice": "s3cret"}) as ts, DockerRegistry(token=ts) as reg:
+        env = dict(d.env(), KETCH_CONFIG=str(tmp_path / "cfg"))
+        res = _run_env(d._ketch_cmd(["login", "-u", "alice", "--password-stdin", reg.host]), "s3cret", env)
+        assert res.returncode == 0, res.stderr
+        entry = json.loads((tmp_path / "cfg" / "config.json").read_text())["auths"][reg.host]
+        assert entry["auth"] == base64.b64encode(b"alice:").decode()  # the password is not kept
+        assert entry["identitytoken"] in ts.refresh_tokens
+        ref = f"{reg.host}/team/bb:1"
+        ok(d.ketch("tag", "busybox", ref))
+        res = _run_env(d._ketch_cmd(["push", ref]), None, env)
+        assert res.returncode == 0, res.stderr
+        assert any(r.method == "POST" and r.user == "alice" for r in ts.requests)  # refresh_token grant
+        ok(d.ketch("rmi", ref))
+
+
+def test_terminal_progress_and_quiet(daemon, registry, tmp_path):
+    """On a terminal each layer's line is rewritten in place (cursor up, clear line); -q
+    prints the reference alone."""
+    import pty
+    d = daemon
+    ref = f"{registry.host}/h5/tty:1"
+    random_image(d, tmp_path, ref, size=2_000_000)
+    ok(d.ketch("push", ref))
+    ok(d.ketch("rmi", ref))
+    pid, fd = pty.fork()
+    if pid == 0:  # a 150-column terminal: wide enough for the bars
+        import fcntl
+        import struct
+        import termios
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 150, 0, 0))
+        os.execve(d._ketch_cmd(["pull", ref])[0], d._ketch_cmd(["pull", ref]), d.env())
+    out = b""
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    text = out.decode()
+    assert "\x1b[1A\x1b[2K\r" in text and "Downloading [" in text and "Pull complete" in text
+    ok(d.ketch("rmi", ref))
+    res = d.ketch("pull", "-q", ref)
+    assert res.returncode == 0 and res.stdout == f"{ref}\n"
+    res = d.ketch("push", "-q", ref)
+    assert res.returncode == 0 and res.stdout == f"{ref}\n"
+    res = d.ketch("run", "--rm", "--pull", "always", "-q", ref, "true")
+    assert "Pulling" not in res.stderr
+    ok(d.ketch("rmi", ref))
