@@ -28,7 +28,7 @@ from ketch.engine.containers.state import StateMachine
 from ketch.engine.containers.waiters import Waiters
 from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
-from ketch.engine.images.distribution import DistributionService
+from ketch.engine.images.distribution import DistributionService, registry_config
 from ketch.engine.images.service import ImageService
 from ketch.engine.monitors import MonitorLauncher
 from ketch.engine.restart import Restarts
@@ -74,7 +74,9 @@ class Daemon:
         self.system = SystemService(self.registry, self.images, self.runtimes,
                                     data_root=cfg.data_root, debug=cfg.debug,
                                     cgroup_version=self.cgroup_version.removeprefix("v"),
-                                    init_path=cfg.init_path, logging_driver=cfg.log_config["Type"])
+                                    init_path=cfg.init_path, logging_driver=cfg.log_config["Type"],
+                                    registry_config=registry_config(cfg.registry_mirrors,
+                                                                    cfg.insecure_registries))
         self.execs = ExecService(self.registry, self.launcher, self.events, self.paths,
                                  self.runtimes)
         self.health = HealthMonitor(self.registry, self.lifecycle.machine, self.execs)

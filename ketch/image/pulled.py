@@ -195,6 +195,16 @@ class _CheckedElsewhere:
         return False
 
 
+def _check_rest(raw: _RawTee, writer, digest: str) -> None:
+    """Read the blob to its end (trailing bytes after the compressed stream are the blob's
+    too) and check its digest: moby verifies a layer before it unpacks it, so a corrupt
+    blob is "verification failed" rather than whatever the decompressor saw first."""
+    while raw.read(CHUNK):
+        pass
+    if writer.digest != digest:
+        raise DigestMismatch(f"filesystem layer verification failed for digest {digest}")
+
+
 def ingest(stream: BinaryIO, content: ContentStore, dest: str, digest: str, diff_id: str,
            on_bytes: Callable[[int], None] | None = None, verifies_itself: bool = False) -> PulledLayer:
     """Unpack the blob ``stream`` into ``dest``; store it as is in ``content`` if its digest
@@ -207,12 +217,12 @@ def ingest(stream: BinaryIO, content: ContentStore, dest: str, digest: str, diff
         try:
             size = apply_layer(tar, dest)
             tar.drain()
-        except (zlib.error, OSError, EOFError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a corrupt blob says so before anything else
+            _check_rest(raw, writer, digest)
+            if isinstance(exc, InvalidArgument):
+                raise
             raise InvalidArgument(f"failed to register layer: {exc}") from None
-        while raw.read(CHUNK):  # trailing bytes after the compressed stream are the blob's
-            pass
-        if writer.digest != digest:
-            raise DigestMismatch(f"filesystem layer verification failed for digest {digest}")
+        _check_rest(raw, writer, digest)
         if tar.diff_id != diff_id:
             raise DigestMismatch(f"failed to register layer: layer {digest} has diff_id "
                                  f"{tar.diff_id}, the image config says {diff_id}")

@@ -522,3 +522,31 @@ def test_terminal_progress_and_quiet(daemon, registry, tmp_path):
     res = d.ketch("run", "--rm", "--pull", "always", "-q", ref, "true")
     assert "Pulling" not in res.stderr
     ok(d.ketch("rmi", ref))
+
+
+def test_a_corrupt_blob_fails_the_stream_and_keeps_nothing(daemon, registry, tmp_path):
+    """An error after the progress began is the stream's last message: printed as is (no
+    "Error response from daemon"), exit 1, and no image, tag or layer is left."""
+    d = daemon
+    ref = f"{registry.host}/h5/corrupt:1"
+    random_image(d, tmp_path, ref, size=500_000, files=1)
+    ok(d.ketch("push", ref))
+    doc = json.loads(ok(d.ketch("image", "inspect", ref)))[0]
+    ok(d.ketch("rmi", ref))
+    manifest = json.loads(subprocess.run(
+        ["curl", "-s", "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
+         f"http://{registry.host}/v2/h5/corrupt/manifests/1"], capture_output=True, check=True).stdout)
+    blob = manifest["layers"][0]["digest"]
+    hexpart = blob.split(":")[1]
+    data = os.path.join(registry.directory, "data", "docker", "registry", "v2", "blobs", "sha256",
+                        hexpart[:2], hexpart, "data")
+    with open(data, "r+b") as f:  # same size, other bytes
+        f.seek(1000)
+        f.write(b"\0" * 64)
+    before, dirs = image_ids(d), layer_dirs(d)
+    res = d.ketch("pull", ref)
+    assert res.returncode == 1
+    assert res.stderr == f"filesystem layer verification failed for digest {blob}\n"
+    assert "Pulling fs layer" in res.stdout
+    assert image_ids(d) == before and layer_dirs(d) == dirs
+    assert doc["Id"] not in ok(d.ketch("images", "-a", "-q", "--no-trunc"))

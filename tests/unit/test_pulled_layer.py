@@ -74,3 +74,12 @@ def test_a_stream_that_verifies_itself_is_not_hashed_twice(tmp_path):
     info = pulled.ingest(pulled.ChunkReader([blob]), content, str(tmp_path / "b"), sha(blob),
                          sha(tar), verifies_itself=True)
     assert content.read(info.digest) == blob
+
+
+def test_a_corrupt_blob_is_a_verification_failure_whatever_the_decompressor_says(tmp_path):
+    tar = layer_tar()
+    blob = gzip.compress(tar)
+    bad = blob[:1000] + bytes(64) + blob[1064:]
+    content = ContentStore(str(tmp_path / "content"))
+    with pytest.raises(pulled.DigestMismatch, match="^filesystem layer verification failed for digest"):
+        pulled.ingest(io.BytesIO(bad), content, str(tmp_path / "a"), sha(blob), sha(tar))

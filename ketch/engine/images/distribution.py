@@ -92,3 +92,20 @@ def _search_filters(f: dict[str, list[str]]) -> tuple[int, bool | None, bool | N
             found = value in ("true", "1")
         return found
     return stars, boolean("is-official"), boolean("is-automated")
+
+
+def registry_config(mirrors: tuple[str, ...], insecure: tuple[str, ...]) -> dict:
+    """``RegistryConfig`` of /info, as moby's ServiceConfig shows daemon.json's options:
+    insecure CIDRs (loopback always), insecure hosts as index configs of their own."""
+    import ipaddress
+    cidrs, indexes = ["127.0.0.0/8"], {}
+    for entry in insecure:
+        try:
+            cidrs.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            indexes[entry] = {"Name": entry, "Mirrors": [], "Secure": False, "Official": False}
+    shown = [m if m.endswith("/") else m + "/" for m in mirrors]
+    indexes["docker.io"] = {"Name": "docker.io", "Mirrors": shown, "Secure": True, "Official": True}
+    return {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
+            "InsecureRegistryCIDRs": sorted(set(cidrs), key=cidrs.index), "IndexConfigs": indexes,
+            "Mirrors": shown}
