@@ -8,8 +8,10 @@
     transport   a Session: one httpx client per endpoint, ping, retries, auth, redirects
     manifest    manifests and indexes parsed and validated (limits, CVE-2021-41190)
     platforms   containerd's platform matcher (arm variants) and selection from an index
-    remote      one repository: manifests, blobs (verified, resumed), uploads, tags
+    remote      one repository: manifests, uploads, tags, and opening it (mirror fallback)
+    blobstream  a blob download verified while it streams, resumed with Range when cut
     search      the v1 search endpoint
+    login       docker login's check of credentials (identity tokens)
     singleflight  one download per blob however many threads ask
 
 The engine's pull/push/login/search sit on top of this package; nothing here knows

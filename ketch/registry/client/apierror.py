@@ -51,10 +51,12 @@ class RegistryError(KetchError):
     """An error response of a registry. ``codes`` are distribution's error codes
     (``MANIFEST_UNKNOWN``, ...; empty when the body had none), ``status`` the HTTP status."""
 
-    def __init__(self, message: str, status: int = 0, codes: tuple[str, ...] = ()) -> None:
+    def __init__(self, message: str, status: int = 0, codes: tuple[str, ...] = (),
+                 texts: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.status = status
         self.codes = codes
+        self.texts = texts or (message,)  # each error's own ``code: message``
 
 
 class RegistryUnauthorized(RegistryError, PermissionDenied):
@@ -86,13 +88,15 @@ def _code_text(code: str) -> str:
 
 
 def _kind(status: int, codes: list[str]) -> type[RegistryError]:
-    if "UNAUTHORIZED" in codes or (status == 401 and not codes):
+    """The kind of the first error, the one moby's translatePullError looks at."""
+    first = codes[0] if codes else ""
+    if first == "UNAUTHORIZED" or (status == 401 and not codes):
         return RegistryUnauthorized
-    if "DENIED" in codes:
+    if first == "DENIED":
         return RegistryDenied
-    if any(c in _NOT_FOUND for c in codes) or (status == 404 and not codes):
+    if first in _NOT_FOUND or (status == 404 and not codes):
         return RegistryNotFound
-    if any(c in _INVALID for c in codes):
+    if first in _INVALID:
         return RegistryInvalid
     if status in (400, 405, 413, 416):
         return RegistryInvalid
@@ -121,7 +125,7 @@ def from_response(status: int, body: bytes, www_authenticate: list[str] | None =
             body_error = _parse_body(status, body)
             if isinstance(body_error, tuple) and body_error[0]:
                 codes, texts = [code, *body_error[0]], [text, *body_error[1]]
-                return _kind(status, codes)(_join(texts), status, tuple(codes))
+                return _kind(status, codes)(_join(texts), status, tuple(codes), tuple(texts))
             return _kind(status, [code])(text, status, (code,))
     parsed = _parse_body(status, body)
     if isinstance(parsed, str):
@@ -129,7 +133,7 @@ def from_response(status: int, body: bytes, www_authenticate: list[str] | None =
             return RegistryUnauthorized("unauthorized: authentication required", status, ("UNAUTHORIZED",))
         return _kind(status, [])(parsed, status)
     codes, texts = parsed
-    return _kind(status, codes)(_join(texts), status, tuple(codes))
+    return _kind(status, codes)(_join(texts), status, tuple(codes), tuple(texts))
 
 
 def _join(texts: list[str]) -> str:
@@ -168,10 +172,13 @@ def _unexpected(status: int, reason: str, body: bytes) -> str:
 
 
 def _go_json_error(body: bytes, exc: ValueError) -> str:
-    if not body.strip():
+    """encoding/json's syntax error for what Python's decoder stopped at."""
+    text = body.decode("utf-8", "replace")
+    pos = getattr(exc, "pos", 0)
+    if pos >= len(text.rstrip()):
         return "unexpected end of JSON input"
-    text = body.lstrip()[:1].decode("latin-1")
-    return f"invalid character '{text}' looking for beginning of value"
+    where = "after top-level value" if getattr(exc, "msg", "") == "Extra data" else "looking for beginning of value"
+    return f"invalid character {text[pos]!r} {where}"
 
 
 def status_phrase(status: int) -> str:
@@ -179,6 +186,22 @@ def status_phrase(status: int) -> str:
         return http.HTTPStatus(status).phrase
     except ValueError:
         return ""
+
+
+def translate_pull_error(exc: Exception, familiar_name: str, familiar_ref: str) -> Exception:
+    """moby's translatePullError/notFoundError: a pull's registry error, worded by its
+    first error (``busybox``, ``busybox:nope`` are the reference's familiar forms)."""
+    if not isinstance(exc, RegistryError) or not exc.codes:
+        return exc
+    code, text = exc.codes[0], exc.texts[0]
+    if code == "DENIED":
+        return RegistryDenied(f"pull access denied for {familiar_name}, repository does not exist "
+                              f"or may require 'docker login': {text}", exc.status, exc.codes, exc.texts)
+    if code == "MANIFEST_UNKNOWN":
+        return RegistryNotFound(f"manifest for {familiar_ref} not found: {text}", exc.status, exc.codes, exc.texts)
+    if code == "NAME_UNKNOWN":
+        return RegistryNotFound(f"repository {familiar_name} not found: {text}", exc.status, exc.codes, exc.texts)
+    return exc
 
 
 # -- connections -----------------------------------------------------------------------
@@ -217,7 +240,12 @@ def describe(host: str, port: int, exc: BaseException) -> str:
     if isinstance(cause, ssl.SSLError):
         if "WRONG_VERSION_NUMBER" in str(cause) or "record layer failure" in str(cause):
             return "http: server gave HTTP response to HTTPS client"
-        return f"remote error: tls: {cause.reason or cause}".lower()
+        reason = (cause.reason or str(cause)).lower()
+        for prefix in ("sslv3_alert_", "tlsv13_alert_", "tlsv1_alert_"):
+            if reason.startswith(prefix):
+                # the server's alert, as Go names it: "remote error: tls: bad certificate"
+                return "remote error: tls: " + reason[len(prefix):].replace("_", " ")
+        return f"tls: {reason.replace('_', ' ')}"
     if isinstance(cause, socket.gaierror):
         return f"dial tcp: lookup {host}: no such host"
     if isinstance(cause, (TimeoutError, socket.timeout)):

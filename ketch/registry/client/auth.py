@@ -128,6 +128,7 @@ class TokenCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._tokens: dict[tuple, Token] = {}
+        self._fetching: dict[tuple, threading.Lock] = {}
 
     def get(self, key: tuple) -> Token | None:
         with self._lock:
@@ -140,6 +141,26 @@ class TokenCache:
     def put(self, key: tuple, token: Token) -> None:
         with self._lock:
             self._tokens[key] = token
+
+    def discard(self, token: str) -> None:
+        with self._lock:
+            for key in [k for k, t in self._tokens.items() if t.token == token]:
+                del self._tokens[key]
+
+    def fetch(self, key: tuple, request: Callable[[], Token]) -> Token:
+        """The live token of ``key``, else ``request()``'s, asked once however many
+        threads (parallel layer downloads) want it at the same moment."""
+        token = self.get(key)
+        if token:
+            return token
+        with self._lock:
+            lock = self._fetching.setdefault(key, threading.Lock())
+        with lock:
+            token = self.get(key)
+            if token is None:
+                token = request()
+                self.put(key, token)
+            return token
 
     def now(self) -> float:
         return self._clock()
@@ -156,9 +177,12 @@ def fetch_token(fetch: Fetch, challenge: Challenge, scopes: list[Scope], auth: A
     scope_texts = [str(s) for s in scopes]
     key = (realm, service, tuple(sorted(scope_texts)), auth.username, auth.password,
            auth.identitytoken, offline)
-    cached = cache.get(key)
-    if cached:
-        return cached
+    return cache.fetch(key, lambda: _request_token(fetch, realm, service, scope_texts, auth,
+                                                   offline, cache.now()))
+
+
+def _request_token(fetch: Fetch, realm: str, service: str, scope_texts: list[str],
+                   auth: AuthConfig, offline: bool, now: float) -> Token:
     if auth.identitytoken:
         form = {"grant_type": "refresh_token", "refresh_token": auth.identitytoken,
                 "client_id": CLIENT_ID, "service": service}
@@ -194,9 +218,7 @@ def fetch_token(fetch: Fetch, challenge: Challenge, scopes: list[Scope], auth: A
     lifetime = expires_in if isinstance(expires_in, int) and expires_in > MINIMUM_TOKEN_LIFETIME \
         else MINIMUM_TOKEN_LIFETIME
     refresh = doc.get("refresh_token") if isinstance(doc.get("refresh_token"), str) else ""
-    out = Token(token, cache.now() + lifetime, refresh or "")
-    cache.put(key, out)
-    return out
+    return Token(token, now + lifetime, refresh or "")
 
 
 class Authorizer:
@@ -239,9 +261,13 @@ class Authorizer:
                 return basic_header(self.auth.username, self.auth.password)
         return None
 
-    def retry_scopes(self, challenges: list[Challenge], scopes: list[Scope]) -> list[Scope] | None:
-        """After a 401: take its challenges; the scopes to retry with, or None when a
-        retry cannot help (no credentials change, no new challenge)."""
+    def retry_scopes(self, challenges: list[Challenge], scopes: list[Scope],
+                     sent: str | None = None) -> list[Scope] | None:
+        """After a 401 (``sent``: the Authorization it had): take its challenges; the
+        scopes to retry with, or None when a retry cannot help. A refused Bearer token is
+        dropped from the cache (it expired early, or was revoked), so the retry asks for
+        a fresh one, with any scope the challenge adds; Basic is retried only when the
+        challenge changed."""
         usable = [c for c in challenges if c.scheme in ("bearer", "basic")]
         if not usable:
             return None
@@ -250,11 +276,12 @@ class Authorizer:
             self.challenges = usable
         if usable[0].scheme == "basic":
             return scopes if known != usable else None
+        if self.auth.registrytoken:
+            return None  # the same token would be refused again
+        if sent and sent.startswith("Bearer "):
+            self._cache.discard(sent[len("Bearer "):])
         extra = _parse_scope(usable[0].params.get("scope", ""))
-        merged = list(scopes) + [s for s in extra if s not in scopes]
-        if known == usable and merged == list(scopes):
-            return None
-        return merged
+        return list(scopes) + [s for s in extra if s not in scopes]
 
 
 def _parse_scope(text: str) -> list[Scope]:

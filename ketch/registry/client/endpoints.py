@@ -200,12 +200,14 @@ def index_endpoints(domain: str, options: RegistryOptions) -> list[Endpoint]:
 def ssl_context(endpoint: Endpoint) -> ssl.SSLContext:
     """TLS for an https endpoint: system CAs and the certs.d extras, TLS 1.2 at least
     (moby's tlsconfig.ServerDefault); no verification for an insecure one."""
-    ctx = ssl.create_default_context()
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if not endpoint.verify:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no CA store to load: nothing is checked
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
+    ctx = ssl.create_default_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     certs = endpoint.certs or CertsDir()
     for ca in certs.cas:
         try:

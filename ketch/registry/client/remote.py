@@ -13,25 +13,23 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import httpx
 
-from ketch.errors import InvalidArgument, NotFound
-from ketch.image.verify import VerificationFailed, Verifier
+from ketch.errors import InvalidArgument
 from ketch.oci.reference import Reference
 from ketch.registry.client import apierror, manifest as mf
 from ketch.registry.client.auth import AuthConfig, Scope
+from ketch.registry.client.blobstream import BlobStream, Progress
 from ketch.registry.client.manifest import Descriptor, Manifest
 from ketch.registry.client.transport import Registry, Session
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
-MAX_RESUMES = 5
 MAX_CONFIG_SIZE = 8 * 1024 * 1024  # fetch_blob's bound for small blobs (configs)
-Progress = Callable[[int], None]  # bytes done so far
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ class Repository:
                 raise mf.ManifestError(
                     f"manifest payload size of {declared} exceeds limit of {mf.MAX_MANIFEST_SIZE} bytes")
             raw = bytearray()
-            for chunk in response.iter_raw():
+            for chunk in response.iter_bytes():
                 raw += chunk
                 if len(raw) > mf.MAX_MANIFEST_SIZE:
                     raise mf.ManifestError(
@@ -118,8 +116,10 @@ class Repository:
 
     # -- blobs: pull --------------------------------------------------------------------
     def open_blob(self, descriptor: Descriptor, what: str = "filesystem layer",
-                  on_progress: Progress | None = None) -> "BlobStream":
-        return BlobStream(self, descriptor, what, on_progress)
+                  on_progress: Progress | None = None) -> BlobStream:
+        """The blob's bytes, verified as they stream (see BlobStream)."""
+        return BlobStream(self.registry, self._path("blobs", descriptor.digest), self.scopes,
+                          descriptor, what, on_progress)
 
     def fetch_blob(self, descriptor: Descriptor, what: str = "image config") -> bytes:
         """A small blob (a config) whole, verified; bounded to MAX_CONFIG_SIZE."""
@@ -230,34 +230,36 @@ def _next_link(header: str) -> str:
 
 
 class _Source:
-    """Bytes, a file or an iterable of bytes, read in pieces of any size."""
+    """Bytes, a file or an iterable of bytes, read in pieces of any size (without
+    copying what is left: a 200 MB blob is sliced, not copied, per piece)."""
 
     def __init__(self, data: bytes | BinaryIO | Iterable[bytes]) -> None:
         if isinstance(data, (bytes, bytearray, memoryview)):
-            data = [bytes(data)]
+            data = [memoryview(data)]
         self._file = data if hasattr(data, "read") else None
         self._iter = None if self._file else iter(data)
-        self._buffer = b""
+        self._pending = memoryview(b"")
         self.sent = 0
 
-    def _more(self, n: int) -> bytes:
+    def _more(self, n: int) -> memoryview:
         if self._file is not None:
-            return self._file.read(n)
-        return next(self._iter, b"")
+            return memoryview(self._file.read(n))
+        return memoryview(next(self._iter, b""))
 
     def read(self, n: int) -> bytes:
         """Up to ``n`` bytes; fewer only at the end."""
-        parts, have = [self._buffer], len(self._buffer)
+        parts, have = [], 0
         while have < n:
-            piece = self._more(min(CHUNK, n - have))
-            if not piece:
-                break
-            parts.append(piece)
-            have += len(piece)
-        data = b"".join(parts)
-        out, self._buffer = data[:n], data[n:]
-        self.sent += len(out)
-        return out
+            if not self._pending:
+                self._pending = self._more(min(CHUNK, n - have))
+                if not self._pending:
+                    break
+            take = self._pending[:n - have]
+            self._pending = self._pending[len(take):]
+            parts.append(take)
+            have += len(take)
+        self.sent += have
+        return parts[0].tobytes() if len(parts) == 1 else b"".join(parts)
 
     def stream(self, size: int, on_progress: Progress | None) -> Iterator[bytes]:
         # one byte past the size tells a source longer than declared
@@ -270,131 +272,6 @@ class _Source:
             yield piece
             if on_progress:
                 on_progress(self.sent)
-
-
-class BlobStream:
-    """A blob's bytes as an iterator of chunks, checked against its descriptor as they
-    pass; after the last chunk the digest has been verified (VerificationFailed else).
-
-    A connection that drops midway is picked up where it stopped with
-    ``Range: bytes=N-`` (up to MAX_RESUMES times). A foreign layer the registry lacks is
-    fetched from its ``urls`` without credentials.
-    """
-
-    def __init__(self, repository: Repository, descriptor: Descriptor, what: str = "filesystem layer",
-                 on_progress: Progress | None = None) -> None:
-        self.repository = repository
-        self.descriptor = descriptor
-        self.verifier = Verifier(descriptor.digest, descriptor.size, what)
-        self.on_progress = on_progress
-        self.resumes = 0
-        self._response: httpx.Response | None = None
-        self._foreign_url: str | None = None
-
-    @property
-    def offset(self) -> int:
-        return self.verifier.count
-
-    def _open(self) -> httpx.Response:
-        headers = {"Range": f"bytes={self.offset}-"} if self.offset else {}
-        if self._foreign_url:
-            return self._open_foreign(self._foreign_url, headers)
-        registry = self.repository.registry
-        path = self.repository._path("blobs", self.descriptor.digest)
-        try:
-            return registry.request("GET", path, self.repository.scopes, headers=headers,
-                                    stream=True, ok=(200, 206))
-        except (NotFound, apierror.ConnectionFailed):
-            if not (self.descriptor.urls and not self.offset):
-                raise
-        last: Exception | None = None
-        for url in self.descriptor.urls:
-            if not url.startswith(("http://", "https://")):
-                continue
-            try:
-                response = self._open_foreign(url, headers)
-                self._foreign_url = url
-                return response
-            except (apierror.RegistryError, apierror.ConnectionFailed) as exc:
-                last = exc
-        raise last or NotFound(f"blob unknown: {self.descriptor.digest}")
-
-    def _open_foreign(self, url: str, headers: dict[str, str]) -> httpx.Response:
-        """A foreign URL: another host, so no credentials, only the system CAs."""
-        client = self.repository.registry.session.client(None)
-        try:
-            response = client.send(client.build_request("GET", url, headers=headers), stream=True,
-                                   follow_redirects=True)
-        except httpx.TransportError as exc:
-            parts = urlsplit(url)
-            raise apierror.connection_failed("GET", url, parts.hostname or "",
-                                             parts.port or (443 if parts.scheme == "https" else 80), exc)
-        if response.status_code not in (200, 206):
-            body = response.read()
-            response.close()
-            raise apierror.from_response(response.status_code, body)
-        return response
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            response = self._open()
-            self._response = response
-            skip = 0
-            if self.offset:
-                skip = self._resume_skip(response)
-            try:
-                for chunk in response.iter_raw(CHUNK):
-                    if skip:
-                        cut = min(skip, len(chunk))
-                        chunk, skip = chunk[cut:], skip - cut
-                        if not chunk:
-                            continue
-                    self.verifier.update(chunk)
-                    if self.on_progress:
-                        self.on_progress(self.offset)
-                    yield chunk
-            except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout) as exc:
-                response.close()
-                if self.resumes >= MAX_RESUMES:
-                    url = str(response.request.url)
-                    parts = urlsplit(url)
-                    raise apierror.connection_failed("GET", url, parts.hostname or "", parts.port or 0, exc)
-                self.resumes += 1
-                log.info("blob %s: connection dropped at %d bytes (%s); resuming",
-                         self.descriptor.digest, self.offset, exc)
-                continue
-            response.close()
-            if self.offset < self.descriptor.size and self.resumes < MAX_RESUMES:
-                # a clean end before the declared size: a truncating proxy; ask for the rest
-                self.resumes += 1
-                continue
-            self.verifier.verify()
-            return
-
-    def _resume_skip(self, response: httpx.Response) -> int:
-        """Bytes to drop from a resumed response: none for a 206 from our offset, all we
-        have for a 200 (the server ignored Range)."""
-        if response.status_code == 206:
-            start = response.headers.get("content-range", "").removeprefix("bytes ").split("-")[0]
-            if start.isdigit() and int(start) == self.offset:
-                return 0
-            response.close()
-            raise VerificationFailed(f"registry answered a resume of {self.descriptor.digest} "
-                                     f"at {self.offset} with range {start}")
-        return self.offset
-
-    def read(self) -> bytes:
-        return b"".join(self)
-
-    def close(self) -> None:
-        if self._response is not None:
-            self._response.close()
-
-    def __enter__(self) -> "BlobStream":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 # -- opening a repository ---------------------------------------------------------------

@@ -1,12 +1,11 @@
 """HTTP to registries: a Session per process, a Registry per (endpoint, credentials).
 
 A Session holds one httpx client per endpoint (keep-alive connections shared by all
-threads) and the token cache. ``Session.connect`` walks the endpoints of a domain
-(mirrors, https, http for insecure ones), pings ``/v2/`` and returns a Registry bound to
-the first that answers as a registry; ``Registry.request`` then sends with the right
-Authorization, answers a 401 with a fresh token once, follows redirects itself (so the
-Authorization header never leaves the registry's host: blob storage behind a redirect
-sees none), and retries connection failures with backoff.
+threads) and the token cache. A Registry is one endpoint (``remote.open_repository``
+walks a domain's endpoints and pings ``/v2/`` to find it). ``Registry.request`` sends
+with the right Authorization, answers a 401 with a fresh token once, follows redirects
+itself (so the Authorization header never leaves the registry's host: blob storage
+behind a redirect sees none), and retries connection failures with backoff.
 """
 
 import logging
@@ -18,6 +17,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ketch import __version__
+from ketch.oci.platform import host_arch
 from ketch.registry.client import apierror, endpoints
 from ketch.registry.client.auth import AuthConfig, Authorizer, Scope, TokenCache, TokenError
 from ketch.registry.client.challenge import parse_challenges
@@ -25,7 +26,10 @@ from ketch.registry.client.endpoints import Endpoint, RegistryOptions
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "ketch/0.1 (docker-compatible) go/1.0"
+USER_AGENT = f"ketch/{__version__} os/linux arch/{host_arch()}"  # dockerd's shape, without Go
+# Blobs are hashed as they arrive: ask for them as they are stored, not gzip'd in transit
+# (a Range resume of a transfer-encoded body would not fit either).
+HEADERS = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
 MAX_REDIRECTS = 10
 TIMEOUT = httpx.Timeout(connect=15.0, read=60.0, write=60.0, pool=None)
 Content = bytes | Iterable[bytes] | None
@@ -59,24 +63,9 @@ class Session:
             if client is None:
                 verify = endpoints.ssl_context(endpoint) if endpoint else True
                 client = httpx.Client(verify=verify, timeout=TIMEOUT, follow_redirects=False,
-                                      headers={"User-Agent": USER_AGENT}, trust_env=False)
+                                      headers=HEADERS, trust_env=False)
                 self._clients[key] = client
             return client
-
-    def connect(self, domain: str, auth: AuthConfig = AuthConfig(), push: bool = False) -> "Registry":
-        """The first endpoint of ``domain`` that answers ``GET /v2/`` as a registry.
-        Raises the last endpoint's error when none does."""
-        last: Exception | None = None
-        for endpoint in endpoints.resolve(domain, self.options, push=push):
-            registry = Registry(self, endpoint, auth)
-            try:
-                registry.ping()
-                return registry
-            except (apierror.ConnectionFailed, apierror.RegistryError) as exc:
-                log.debug("registry endpoint %s: %s", endpoint.url, exc)
-                last = exc
-        assert last is not None
-        raise last
 
     def close(self) -> None:
         with self._lock:
@@ -102,6 +91,15 @@ def _retryable(exc: httpx.TransportError) -> bool:
                             httpx.ReadError, httpx.WriteError))
 
 
+def _refused(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return "Connection refused" in str(exc)
+
+
 class Registry:
     """One registry endpoint with one set of credentials."""
 
@@ -124,9 +122,11 @@ class Registry:
                 response.content)
 
     def send(self, method: str, url: str, headers: dict[str, str], content: Content = None,
-              data: dict[str, str] | None = None, stream: bool = False) -> httpx.Response:
+             data: dict[str, str] | None = None, stream: bool = False,
+             retry_refused: bool = True) -> httpx.Response:
         """One HTTP exchange, retried on connection failures when the body can be sent
-        again; a failure that stays is a ConnectionFailed naming the URL."""
+        again; a failure that stays is a ConnectionFailed naming the URL. A refused
+        connection is final when ``retry_refused`` is False (the ping: nobody listens)."""
         replayable = content is None or isinstance(content, bytes)
         delay = self.session.retry.delay
         attempts = self.session.retry.attempts if replayable else 1
@@ -135,7 +135,7 @@ class Registry:
             try:
                 return self.client.send(request, stream=stream)
             except httpx.TransportError as exc:
-                if attempt + 1 < attempts and _retryable(exc):
+                if attempt + 1 < attempts and _retryable(exc) and (retry_refused or not _refused(exc)):
                     log.debug("%s %s: %s; retrying in %.1fs", method, url, exc, delay)
                     time.sleep(delay)
                     delay *= 2
@@ -146,7 +146,9 @@ class Registry:
         raise AssertionError("unreachable")
 
     def _own(self, url: str) -> bool:
-        return urlsplit(url).netloc == self.endpoint.host
+        """The registry's own scheme and host:port: the only URLs that get credentials."""
+        parts, own = urlsplit(url), urlsplit(self.url)
+        return parts.netloc == self.endpoint.host and parts.scheme == own.scheme
 
     # -- what the rest of the client uses --------------------------------------------
     def absolute(self, path_or_url: str) -> str:
@@ -165,7 +167,8 @@ class Registry:
             if response.status_code != 401 or auth_try == 1:
                 break
             challenges = parse_challenges(response.headers.get_list("www-authenticate"))
-            retry_scopes = self.authorizer.retry_scopes(challenges, scopes)
+            retry_scopes = self.authorizer.retry_scopes(challenges, scopes,
+                                                        response.request.headers.get("authorization"))
             if retry_scopes is None or not (content is None or isinstance(content, bytes)):
                 break
             response.read()
@@ -205,7 +208,7 @@ class Registry:
     def ping(self) -> None:
         """``GET /v2/``: a 200, or a 401 whose challenges tell how to authenticate."""
         url = self.absolute("/v2/")
-        response = self.send("GET", url, {})
+        response = self.send("GET", url, {}, retry_refused=False)
         if response.status_code == 401:
             self.authorizer.set_challenges(parse_challenges(response.headers.get_list("www-authenticate")))
             return
@@ -218,6 +221,6 @@ def token_failure(method: str, url: str, exc: TokenError) -> apierror.RegistryEr
     """Docker's words for a refused token: ``Head "URL": unauthorized: ...``."""
     inner = exc.error
     kind = type(inner) if isinstance(inner, apierror.RegistryError) else apierror.RegistryUnauthorized
-    out = kind(f'{apierror.go_method(method)} "{url}": {inner}',
-               getattr(inner, "status", 401), getattr(inner, "codes", ()))
-    return out
+    prefix = f'{apierror.go_method(method)} "{url}": '
+    return kind(prefix + str(inner), getattr(inner, "status", 401), getattr(inner, "codes", ()),
+                tuple(prefix + t for t in getattr(inner, "texts", (str(inner),))))
