@@ -56,6 +56,9 @@ class ChunkReader:
     def read(self, n: int = -1) -> bytes:
         if self._pos >= len(self._buf):
             self._buf, self._pos = next(self._it, b""), 0
+        if self._pos == 0 and (n is None or n < 0 or n >= len(self._buf)):
+            self._pos = len(self._buf)
+            return self._buf  # a whole chunk as it came: no copy
         if n is None or n < 0:
             n = len(self._buf) - self._pos
         out = self._buf[self._pos:self._pos + n]
@@ -82,7 +85,7 @@ class _RawTee:
 
 class _Decompressed:
     """A file-like reader of the tar inside the raw stream (gzip, zstd or plain),
-    hashing what it hands out: the diff_id."""
+    hashing all of it: the diff_id."""
 
     def __init__(self, raw: _RawTee) -> None:
         self._raw = raw
@@ -109,7 +112,14 @@ class _Decompressed:
             self._kind = "tar"
 
     def _more(self) -> bytes:
-        """The next piece of decompressed bytes; b"" at the end of the blob."""
+        """The next piece of decompressed bytes, hashed here in one call per piece (every
+        byte is read eventually: ``drain``); b"" at the end of the blob."""
+        out = self._inflated()
+        if out:
+            self._hash.update(out)
+        return out
+
+    def _inflated(self) -> bytes:
         while True:
             data, self._head = (self._head, b"") if self._head else (self._raw.read(CHUNK), b"")
             if not data:
@@ -131,6 +141,10 @@ class _Decompressed:
                 return out
 
     def read(self, n: int = -1) -> bytes:
+        pos, pending = self._pos, self._pending
+        if 0 <= n <= len(pending) - pos:  # the common case: tarfile's 10 KiB reads
+            self._pos = pos + n
+            return pending[pos:pos + n]
         if n is None or n < 0:
             n = 1 << 62
         parts, want = [], n
@@ -146,9 +160,7 @@ class _Decompressed:
             self._pos += len(piece)
             want -= len(piece)
             parts.append(piece)
-        out = parts[0] if len(parts) == 1 else b"".join(parts)
-        self._hash.update(out)
-        return out
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def drain(self) -> None:
         """What the tar reader left (its end-of-archive padding) is part of the diff_id."""
