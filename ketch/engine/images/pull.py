@@ -19,6 +19,7 @@ Everything touching SQLite runs on the event loop; registry I/O runs in threads.
 """
 
 import asyncio
+import collections
 import json
 import time
 from typing import Callable
@@ -64,6 +65,20 @@ class Puller:
         self.session = session
         self._slots = asyncio.Semaphore(max(1, max_downloads))
         self._inflight: dict[str, asyncio.Future] = {}  # chain id -> its download under way
+        self._held: collections.Counter = collections.Counter()  # leases of the pulls under way
+
+    def _lease(self, keys: set[str]) -> None:
+        """Keep chain ids and blobs from the garbage collector until ``_release``: a pull's
+        layers are recorded before its image, which alone makes them live."""
+        self._held.update(keys)
+        self.images._leases.update(keys)
+
+    def _release(self, keys: set[str]) -> None:
+        self._held.subtract(keys)
+        for key in keys:
+            if self._held[key] <= 0:
+                del self._held[key]
+                self.images._leases.discard(key)
 
     async def pull(self, ref: reference.Reference, all_tags: bool, platform: str | None,
                    auth: AuthConfig, emit: Emit) -> None:
@@ -110,8 +125,8 @@ class Puller:
                 emit(prog.status("Pulling fs layer", short(layer.digest)))
                 jobs.append(self._layer(repo, layer, chains[i], chains[i - 1] if i else None,
                                         diff_ids[i], emit))
-        leased = set(chains)
-        self.images._leases.update(leased)
+        leased = set(chains) | {layer.digest for layer in image.layers} | {image.config.digest}
+        self._lease(leased)
         try:
             results = await asyncio.gather(*jobs, return_exceptions=True)
             failure = next((r for r in results if isinstance(r, BaseException)), None)
@@ -119,7 +134,7 @@ class Puller:
                 raise failure
             return self._commit(ref, top, manifest, config_bytes, chains, emit)
         finally:
-            self.images._leases.difference_update(leased)
+            self._release(leased)
 
     async def _layer(self, repo: remote.Repository, layer: Descriptor, chain: str,
                      parent: str | None, diff_id: str, emit: Emit) -> None:
@@ -168,7 +183,6 @@ class Puller:
                 return pulled.ingest(pulled.ChunkReader(stream), self.images.content,
                                      snapshots.fs(snapshot), layer.digest, diff_id,
                                      verifies_itself=True)
-        self.images._leases.add(layer.digest)
         try:
             info = await asyncio.to_thread(fetch)
         except BaseException:
