@@ -215,6 +215,15 @@ def test_login_logout_with_htpasswd(daemon, tmp_path):
         ok(ketch("push", ref))
         ok(d.ketch("rmi", ref))
         ok(ketch("pull", ref))
+        # the docker CLI's login goes through ketchd's POST /auth too
+        dcfg = tmp_path / "docker-cfg"
+        res = _run_env(["docker", "--config", str(dcfg), "login", "-u", "alice", "--password-stdin",
+                        reg.host], "s3cret", env)
+        assert res.returncode == 0 and res.stdout.endswith("Login Succeeded\n"), res.stderr
+        res = _run_env(["docker", "--config", str(dcfg), "login", "-u", "alice", "--password-stdin",
+                        reg.host], "wrong", env)
+        assert res.returncode == 1
+        assert f"login attempt to http://{reg.host}/v2/ failed with status: 401 Unauthorized" in res.stderr
         res = ketch("logout", reg.host)
         assert res.returncode == 0 and res.stdout == f"Removing login credentials for {reg.host}\n"
         assert json.loads(path.read_text())["auths"] == {}
