@@ -559,3 +559,45 @@ def test_a_corrupt_blob_fails_the_stream_and_keeps_nothing(daemon, registry, tmp
     assert "Pulling fs layer" in res.stdout
     assert image_ids(d) == before and layer_dirs(d) == dirs
     assert doc["Id"] not in ok(d.ketch("images", "-a", "-q", "--no-trunc"))
+
+
+def test_push_all_tags_sends_only_what_is_missing_and_mounts(daemon, registry, tmp_path):
+    d = daemon
+    repo = f"{registry.host}/h5/pusha"
+    random_image(d, tmp_path, f"{repo}:x", size=400_000, files=1)
+    ok(d.ketch("tag", f"{repo}:x", f"{repo}:y"))
+    out = ok(d.ketch("push", "-a", repo))
+    lines = out.splitlines()
+    assert lines[0] == f"The push refers to repository [{repo}]"
+    assert [line.split(":")[0] for line in lines if ": digest: " in line] == ["x", "y"]
+    assert sum(line.endswith(": Pushed") for line in lines) == 1  # the second tag's layer is there
+    assert sum(line.endswith(": Layer already exists") for line in lines) == 1
+    res = d.ketch("push", "-a", f"{repo}:x")
+    assert res.returncode == 1 and res.stderr == "tag can't be used with --all-tags/-a\n"
+    res = d.ketch("push", f"{repo}:nope")
+    assert res.returncode == 1
+    assert res.stderr == f"Error response from daemon: tag does not exist: {repo}:nope\n"
+    # the same image into another repository of the registry: its blob is mounted, not sent
+    ok(d.ketch("tag", f"{repo}:x", f"{registry.host}/h5/elsewhere:1"))
+    out = ok(d.ketch("push", f"{registry.host}/h5/elsewhere:1"))
+    assert any(line.endswith(": Mounted from h5/pusha") for line in out.splitlines()), out
+    doc = json.loads(ok(d.ketch("image", "inspect", f"{repo}:x")))[0]
+    assert sorted(r.split("@")[0] for r in doc["RepoDigests"]) == [f"{registry.host}/h5/elsewhere", repo]
+    for ref in (f"{repo}:x", f"{repo}:y", f"{registry.host}/h5/elsewhere:1"):
+        ok(d.ketch("rmi", ref))
+
+
+def test_create_pulls_what_is_missing(daemon, registry):
+    d = daemon
+    ref = f"{registry.host}/h5/forcreate:1"
+    ok(d.ketch("tag", "busybox", ref))
+    ok(d.ketch("push", ref))
+    ok(d.ketch("rmi", ref))
+    res = d.ketch("create", ref, "true")
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.startswith(f"Unable to find image '{ref}' locally\n")
+    cid = res.stdout.strip()
+    ok(d.ketch("rm", cid))
+    res = d.ketch("create", "--pull", "never", f"{registry.host}/h5/forcreate:2", "true")
+    assert res.returncode == 1 and res.stderr == f"Error response from daemon: No such image: {registry.host}/h5/forcreate:2\n"
+    ok(d.ketch("rmi", ref))
