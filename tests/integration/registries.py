@@ -268,7 +268,7 @@ class DockerRegistry:
                  "      enabled: false",
                  "http:", f"  addr: {self.host}", f"  secret: {secrets.token_hex(16)}"]
         if self.tls:
-            cert, key = self.tls.issue("registry")
+            cert, key = self.tls.issue(f"registry-{self.port}")
             lines += ["  tls:", f"    certificate: {cert}", f"    key: {key}"]
             if self.client_ca:
                 lines += ["    clientcas:", f"      - {self.client_ca.cert}"]

@@ -9,6 +9,7 @@ behind a redirect sees none), and retries connection failures with backoff.
 """
 
 import logging
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -61,7 +62,8 @@ class Session:
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                verify = endpoints.ssl_context(endpoint) if endpoint else True
+                # the system's CAs (not certifi's bundle, httpx's default), as dockerd
+                verify = endpoints.ssl_context(endpoint) if endpoint else ssl.create_default_context()
                 client = httpx.Client(verify=verify, timeout=TIMEOUT, follow_redirects=False,
                                       headers=HEADERS, trust_env=False)
                 self._clients[key] = client
@@ -81,7 +83,6 @@ class Session:
 
 
 def _retryable(exc: httpx.TransportError) -> bool:
-    import ssl
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ssl.SSLError):
