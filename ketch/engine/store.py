@@ -155,6 +155,10 @@ class Store:
         self.db.execute("INSERT OR REPLACE INTO repo_digests VALUES (?,?,?)",
                         (repository, image_id, digest))
 
+    def delete_repo_digest(self, repository: str, image_id: str) -> None:
+        self.db.execute("DELETE FROM repo_digests WHERE repository=? AND image_id=?",
+                        (repository, image_id))
+
     def repo_digests_of(self, image_id: str) -> list[str]:
         """``repository@digest`` of an image, sorted."""
         rows = self.db.execute("SELECT repository, digest FROM repo_digests WHERE image_id=? "

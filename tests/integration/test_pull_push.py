@@ -91,6 +91,9 @@ def test_push_rmi_pull_run(fresh_daemon, registry):
     doc = json.loads(ok(d.ketch("image", "inspect", ref)))[0]
     assert doc["RepoDigests"] == [f"{ref.rsplit(':', 1)[0]}@{digest}"]
     assert doc["RepoTags"] == [ref]
+    # the last tag of a repository takes its digest reference along, as moby's rmi does
+    assert ok(d.ketch("rmi", ref)) == (f"Untagged: {ref}\nUntagged: {ref.rsplit(':', 1)[0]}@{digest}\n"
+                                       f"Deleted: {doc['Id']}\n")
 
 
 def test_pull_by_digest_and_all_tags(daemon, registry, tmp_path):
@@ -109,6 +112,8 @@ def test_pull_by_digest_and_all_tags(daemon, registry, tmp_path):
     rows = ok(d.ketch("images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}", repo))
     assert rows == f"{repo} <none> {digests['a']}\n"
     assert ok(d.ketch("inspect", "-f", "{{.RepoTags}}", by_digest)) == "[]\n"
+    image_id = ok(d.ketch("inspect", "-f", "{{.Id}}", by_digest)).strip()
+    assert ok(d.ketch("rmi", by_digest)) == f"Untagged: {by_digest}\nDeleted: {image_id}\n"
     out = ok(d.ketch("pull", "-a", repo))
     assert out.splitlines()[-1] == repo
     assert f"Status: Downloaded newer image for {repo}" in out

@@ -236,9 +236,10 @@ class ImageService:
         report: list[dict] = []
         by_reference = self._matching_tag(name, image)
         running = [cid for cid, is_running in users.items() if is_running]
-        if by_reference and (len(image.tags) > 1 or force):
-            self._untag(by_reference, image, report)
-            if len(image.tags) > 1:
+        references = list(image.tags) + list(image.repo_digests)  # moby's: tags and digests
+        if by_reference and (len(references) > 1 or force):
+            gone = self._untag(by_reference, image, report)
+            if len(references) > len(gone):
                 return report
         elif by_reference and users:
             cid = next(iter(users))
@@ -254,8 +255,8 @@ class ImageService:
         if users and not force:
             raise errors.Conflict(f"conflict: unable to delete {short} (must be forced) - "
                                   f"image is being used by stopped container {next(iter(users))[:12]}")
-        for tag in self.store.tags_of(image.id):
-            self._untag(tag, image, report)
+        while remaining := sorted(self.store.tags_of(image.id) + self.store.repo_digests_of(image.id)):
+            self._untag(remaining[0], image, report)  # moby's lexical order of references
         if users:  # forced while stopped containers use it: Docker keeps the image, untagged
             return report
         with self.store.transaction():
@@ -265,17 +266,32 @@ class ImageService:
         return report
 
     def _matching_tag(self, name: str, image: Image) -> str | None:
+        """The tag or digest reference ``name`` is of the image, if it is one."""
         try:
             ref = str(reference.parse(name))
         except errors.InvalidArgument:
             return None
-        return ref if ref in image.tags else None
+        return ref if ref in image.tags or ref in image.repo_digests else None
 
-    def _untag(self, ref: str, image: Image, report: list[dict]) -> None:
+    def _untag(self, ref: str, image: Image, report: list[dict]) -> list[str]:
+        """Remove a reference; returns the references removed. As moby's ImageDelete: the
+        last tag of a repository takes that repository's digest references with it."""
+        gone = [ref]
+        repository = ref.split("@", 1)[0] if "@" in ref else reference.parse(ref).name
         with self.store.transaction():
-            self.store.untag(ref)
-        report.append({"Untagged": reference.parse(ref).familiar})
-        self._log(image.id, image.id, "untag", image.container_config.get("Labels"))
+            if "@" in ref:
+                self.store.delete_repo_digest(repository, image.id)
+            else:
+                self.store.untag(ref)
+                if not any(reference.parse(t).name == repository for t in self.store.tags_of(image.id)):
+                    for digest_ref in self.store.repo_digests_of(image.id):
+                        if digest_ref.split("@", 1)[0] == repository:
+                            self.store.delete_repo_digest(repository, image.id)
+                            gone.append(digest_ref)
+        for item in gone:
+            report.append({"Untagged": reference.parse(item).familiar})
+            self._log(image.id, image.id, "untag", image.container_config.get("Labels"))
+        return gone
 
     def _log(self, image_id: str, name: str, action: str, labels: dict | None) -> None:
         """moby's LogImageEvent: the image's labels (none once it is deleted) and a name:
