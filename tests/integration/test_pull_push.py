@@ -162,6 +162,15 @@ def test_docker_cli_and_sdk(daemon, registry, tmp_path):
     res = d._run(["docker", "--config", str(env_config), "pull", f"{repo}:1"], None, 60, False)
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[-1] == f"{repo}:1"
+    ok(d.ketch("tag", "busybox", f"{repo}:sh"))
+    ok(d.ketch("push", f"{repo}:sh"))
+    ok(d.ketch("rmi", f"{repo}:sh"))
+    res = d._run(["docker", "--config", str(env_config), "run", "--rm", f"{repo}:sh", "echo", "via docker"],
+                 None, 60, False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "via docker\n"
+    assert f"Unable to find image '{repo}:sh' locally" in res.stderr
+    ok(d.ketch("rmi", f"{repo}:sh"))
     res = d._run(["docker", "--config", str(env_config), "pull", f"{repo}:nope"], None, 60, False)
     assert res.returncode == 1
     assert "manifest for" in res.stderr and "manifest unknown" in res.stderr
