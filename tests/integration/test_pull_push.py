@@ -588,9 +588,12 @@ def test_push_all_tags_sends_only_what_is_missing_and_mounts(daemon, registry, t
     assert sum(line.endswith(": Layer already exists") for line in lines) == 1
     res = d.ketch("push", "-a", f"{repo}:x")
     assert res.returncode == 1 and res.stderr == "tag can't be used with --all-tags/-a\n"
-    res = d.ketch("push", f"{repo}:nope")
+    res = d.ketch("push", f"{repo}:nope")  # an error in the stream, after moby's first line
     assert res.returncode == 1
-    assert res.stderr == f"Error response from daemon: tag does not exist: {repo}:nope\n"
+    assert res.stdout == f"The push refers to repository [{repo}]\n"
+    assert res.stderr == f"tag does not exist: {repo}:nope\n"
+    res = d.ketch("push", f"{registry.host}/h5/nothing:1")
+    assert res.stderr == f"An image does not exist locally with the tag: {registry.host}/h5/nothing\n"
     # the same image into another repository of the registry: its blob is mounted, not sent
     ok(d.ketch("tag", f"{repo}:x", f"{registry.host}/h5/elsewhere:1"))
     out = ok(d.ketch("push", f"{registry.host}/h5/elsewhere:1"))

@@ -156,10 +156,10 @@ def login(cli, args, path):
     server, _ = _server(rest[0] if rest else None)
     username, password = opts["username"], opts["password"]
     if password and opts["password-stdin"]:
-        raise StatusError(1, "--password and --password-stdin are mutually exclusive")
+        raise StatusError(1, "conflicting options: cannot specify both --password and --password-stdin")
     if opts["password-stdin"]:
         if not username:
-            raise StatusError(1, "Must provide --username with --password-stdin")
+            raise StatusError(1, "the --password-stdin option requires --username to be set")
         password = sys.stdin.read().rstrip("\n").rstrip("\r")
     elif password:
         print("WARNING! Using --password via the CLI is insecure. Use --password-stdin.", file=sys.stderr)

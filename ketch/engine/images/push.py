@@ -35,22 +35,22 @@ class Pusher:
 
     def _targets(self, ref: reference.Reference) -> list[tuple[str, Image]]:
         """(tag, image) to push: the tag asked, or every tag of the repository."""
-        if ref.tag:
-            image_id = self.images.store.resolve_tag(str(ref))
-            if image_id is None:
-                raise errors.NotFound(f"tag does not exist: {ref.familiar}")
-            return [(ref.tag, self.images.resolve(image_id))]
         prefix = ref.name + ":"
         out = [(t[len(prefix):], self.images.resolve(image_id))
                for t, image_id in sorted(self.images.store.all_tags()) if t.startswith(prefix)]
         if not out:
             raise errors.NotFound(f"An image does not exist locally with the tag: {ref.familiar_name}")
+        if ref.tag:
+            out = [(tag, image) for tag, image in out if tag == ref.tag]
+            if not out:
+                raise errors.NotFound(f"tag does not exist: {ref.familiar}")
         return out
 
     async def push(self, ref: reference.Reference, auth: AuthConfig, emit: Emit) -> None:
+        # moby says where it pushes first: a missing image is an error in the stream
+        emit(prog.message(f"The push refers to repository [{ref.name}]"))
         targets = self._targets(ref)
         repo = await asyncio.to_thread(remote.open_repository, self.session, ref, auth, True)
-        emit(prog.message(f"The push refers to repository [{ref.name}]"))
         for tag, image in targets:
             await self._push_one(repo, ref, tag, image, emit)
 
