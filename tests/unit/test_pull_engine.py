@@ -159,3 +159,32 @@ def test_a_failed_pull_records_no_image_and_leaves_nothing_after_gc(service, tmp
     assert service.store.all_layers() == []
     assert os.listdir(tmp_path / "content" / "blobs" / "sha256") == []
     assert os.listdir(tmp_path / "snapshots") == []
+
+
+def test_a_cancelled_pull_removes_its_snapshot_once_the_download_thread_ends(service, tmp_path):
+    """The client went away mid-download: the thread cannot be interrupted, so the
+    snapshot it writes into is removed only after it ended."""
+    repo = FakeRepo(layers=1)
+    puller = pulling.Puller(service, session=None)
+
+    async def main():
+        original = pulling.remote.open_repository
+        pulling.remote.open_repository = lambda session, ref, auth: repo
+        try:
+            repo.gate.clear()
+            task = asyncio.ensure_future(puller.pull(reference.parse("localhost:5000/app:1"), False,
+                                                     None, AuthConfig(), lambda m: None))
+            await asyncio.sleep(0.2)
+            assert len(os.listdir(tmp_path / "snapshots")) == 1  # the download under way
+            task.cancel()
+            await asyncio.sleep(0.2)
+            assert len(os.listdir(tmp_path / "snapshots")) == 1  # still written into: kept
+            repo.gate.set()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            pulling.remote.open_repository = original
+    asyncio.run(main())
+    assert os.listdir(tmp_path / "snapshots") == []
+    assert service.store.all_layers() == [] and service.store.all_images() == []
+    assert service._leases == set()

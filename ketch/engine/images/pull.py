@@ -21,6 +21,7 @@ Everything touching SQLite runs on the event loop; registry I/O runs in threads.
 import asyncio
 import collections
 import json
+import threading
 import time
 from typing import Callable
 
@@ -171,8 +172,11 @@ class Puller:
         snapshots = self.images.snapshots
         snapshot = snapshots.new()
         state = {"at": 0.0}
+        stop = threading.Event()
 
         def on_progress(done: int) -> None:
+            if stop.is_set():
+                raise errors.Unavailable("pull cancelled")
             now = time.monotonic()
             if now - state["at"] >= PROGRESS_INTERVAL:
                 state["at"] = now
@@ -183,8 +187,18 @@ class Puller:
                 return pulled.ingest(pulled.ChunkReader(stream), self.images.content,
                                      snapshots.fs(snapshot), layer.digest, diff_id,
                                      verifies_itself=True)
+        work = asyncio.ensure_future(asyncio.to_thread(fetch))
         try:
-            info = await asyncio.to_thread(fetch)
+            info = await asyncio.shield(work)
+        except asyncio.CancelledError:
+            # the client went away: the thread stops at its next piece, and its snapshot
+            # goes only once nothing writes into it any more
+            stop.set()
+            await asyncio.wait({work})
+            if not work.cancelled():
+                work.exception()  # moot now (a blob it stored goes at the next GC)
+            snapshots.remove(snapshot)
+            raise
         except BaseException:
             snapshots.remove(snapshot)
             raise
