@@ -29,6 +29,7 @@ except ImportError:
     _gzip_zlib = zlib
 
 CHUNK = 1 << 20
+MAX_PIECE = 8 << 20  # decompressed bytes held at once
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
 
@@ -130,7 +131,12 @@ class _Decompressed:
                 return b""
             if self._inflate is None:
                 return data
-            out = self._inflate.decompress(data)
+            if self._kind == "gzip":  # a bounded piece: a small blob may inflate a thousandfold
+                out = self._inflate.decompress(data, MAX_PIECE)
+                if self._inflate.unconsumed_tail:
+                    self._head = self._inflate.unconsumed_tail
+            else:
+                out = self._inflate.decompress(data)
             if self._kind == "gzip" and self._inflate.eof:
                 # concatenated gzip members (pigz): decode the next one
                 rest = self._inflate.unused_data

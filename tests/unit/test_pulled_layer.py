@@ -83,3 +83,28 @@ def test_a_corrupt_blob_is_a_verification_failure_whatever_the_decompressor_says
     content = ContentStore(str(tmp_path / "content"))
     with pytest.raises(pulled.DigestMismatch, match="^filesystem layer verification failed for digest"):
         pulled.ingest(io.BytesIO(bad), content, str(tmp_path / "a"), sha(blob), sha(tar))
+
+
+def test_a_highly_compressed_layer_is_inflated_in_bounded_pieces(tmp_path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("zeros")
+        info.size = 64 << 20
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    tar_bytes = buf.getvalue()
+    blob = gzip.compress(tar_bytes)  # ~64 KiB for 64 MiB
+    content = ContentStore(str(tmp_path / "content"))
+    sizes = []
+    original = pulled._Decompressed._more
+
+    def spy(self):
+        out = original(self)
+        sizes.append(len(out))
+        return out
+    pulled._Decompressed._more = spy
+    try:
+        info = pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(blob), sha(tar_bytes))
+    finally:
+        pulled._Decompressed._more = original
+    assert info.size == 64 << 20
+    assert max(sizes) <= pulled.MAX_PIECE
