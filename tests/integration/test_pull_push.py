@@ -618,3 +618,50 @@ def test_create_pulls_what_is_missing(daemon, registry):
     res = d.ketch("create", "--pull", "never", f"{registry.host}/h5/forcreate:2", "true")
     assert res.returncode == 1 and res.stderr == f"Error response from daemon: No such image: {registry.host}/h5/forcreate:2\n"
     ok(d.ketch("rmi", ref))
+
+
+def test_push_of_a_layer_kept_under_another_compression(daemon, registry, tmp_path):
+    """A pulled image whose layer was already here (imported, so gzip'd by ketch) names a
+    blob ketch never stored: pushed elsewhere, the layer goes as the blob ketch has."""
+    import gzip
+    import hashlib
+    from ketch.oci import reference
+    from ketch.registry.client import remote
+    from ketch.registry.client.transport import Session
+    d = daemon
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    (root / "data").write_bytes(os.urandom(300_000))
+    tar = tmp_path / "layer.tar"
+    subprocess.run(["tar", "-C", str(root), "-cf", str(tar), "."], check=True)
+    raw = tar.read_bytes()
+    ok(d.ketch("import", str(tar), "h5-local:1"))  # the layer is here, compressed by ketch
+    blob = gzip.compress(raw, 1)  # the registry's copy: another compression of the same tar
+
+    def digest(b: bytes) -> str:
+        return "sha256:" + hashlib.sha256(b).hexdigest()
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [digest(raw)]}}).encode()
+    media = "application/vnd.docker.distribution.manifest.v2+json"
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": media,
+                           "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                                      "digest": digest(config), "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                                       "digest": digest(blob), "size": len(blob)}]}).encode()
+    with Session() as session:
+        repo = remote.open_repository(session, reference.parse(f"{registry.host}/h5/othergzip"), push=True)
+        for b in (blob, config):
+            repo.upload_blob(digest(b), len(b), b)
+        repo.put_manifest("1", manifest, media)
+    out = ok(d.ketch("pull", f"{registry.host}/h5/othergzip:1"))
+    assert ": Already exists" in out
+    with DockerRegistry() as other:
+        target = f"{other.host}/h5/copy:1"
+        ok(d.ketch("tag", f"{registry.host}/h5/othergzip:1", target))
+        out = ok(d.ketch("push", target))
+        assert any(line.endswith(": Pushed") for line in out.splitlines())
+        ok(d.ketch("rmi", target))
+        ok(d.ketch("pull", target))
+        ok(d.ketch("rmi", target))
+    ok(d.ketch("rmi", f"{registry.host}/h5/othergzip:1"))
+    ok(d.ketch("rmi", "h5-local:1"))

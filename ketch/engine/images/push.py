@@ -19,7 +19,7 @@ from ketch.engine.events import Event
 from ketch.engine.images.pull import PROGRESS_INTERVAL, Emit
 from ketch.engine.images.service import Image, ImageService
 from ketch.oci import digest as dg
-from ketch.oci import reference
+from ketch.oci import mediatypes, reference
 from ketch.registry.client import manifest as mf
 from ketch.registry.client import remote
 from ketch.registry.client.auth import AuthConfig
@@ -59,6 +59,7 @@ class Pusher:
         content = self.images.content
         manifest_bytes = content.read(image.manifest_digest)
         media_type, parsed = mf.parse(manifest_bytes)
+        manifest_bytes, parsed = await self._with_local_blobs(repo, image, manifest_bytes, media_type, parsed)
         diff_ids = image.config["rootfs"]["diff_ids"]
         sources = _mount_sources(image, ref)
         ids = [dg.hexpart(d)[:12] for d in diff_ids]
@@ -82,6 +83,34 @@ class Pusher:
         if self.images.bus is not None:
             name = ref.with_tag(tag)
             self.images.bus.publish(Event("image", "push", name.familiar, {"name": name.familiar_name}))
+
+    async def _with_local_blobs(self, repo: remote.Repository, image: Image, manifest_bytes: bytes,
+                                media_type: str, parsed):
+        """The manifest to push: the image's own, unless a layer's blob is neither here
+        (the layer was already unpacked, from another compression, when the image came)
+        nor at the registry; then that layer goes as the blob kept for it, in a new
+        manifest (moby compresses such a layer again: the digest changes either way)."""
+        content, store = self.images.content, self.images.store
+        layers, changed = list(parsed.layers), False
+        for i, (layer, chain) in enumerate(zip(parsed.layers, image.chain_ids)):
+            if layer.foreign or content.exists(layer.digest):
+                continue
+            if await asyncio.to_thread(repo.blob_exists, layer.digest) is not None:
+                continue
+            row = store.get_layer(chain)
+            if row is None or not content.exists(row[2]):
+                continue  # nothing to send instead: the layer's own error says so
+            kind = row[3]
+            if media_type == mediatypes.DOCKER_MANIFEST and kind == mediatypes.OCI_LAYER_GZIP:
+                kind = mediatypes.DOCKER_LAYER_GZIP
+            elif media_type == mediatypes.OCI_MANIFEST and kind == mediatypes.DOCKER_LAYER_GZIP:
+                kind = mediatypes.OCI_LAYER_GZIP
+            layers[i] = Descriptor(kind, row[2], content.size(row[2]))
+            changed = True
+        if not changed:
+            return manifest_bytes, parsed
+        raw = remote.manifest_json(media_type, parsed.config, layers)
+        return raw, mf.parse(raw)[1]
 
     async def _layer(self, repo: remote.Repository, layer: Descriptor, ident: str,
                      sources: list[str], emit: Emit) -> None:
