@@ -495,6 +495,10 @@ def test_token_login_keeps_the_identity_token(daemon, tmp_path):
     d = daemon
     with TokenServer(users={"alice": "s3cret"}) as ts, DockerRegistry(token=ts) as reg:
         env = dict(d.env(), KETCH_CONFIG=str(tmp_path / "cfg"))
+        res = _run_env(d._ketch_cmd(["pull", f"{reg.host}/team/bb:1"]), None, env)  # anonymous
+        assert res.returncode == 1
+        assert res.stderr.startswith(f"Error response from daemon: pull access denied for {reg.host}/team/bb, "
+                                     "repository does not exist or may require 'docker login': "), res.stderr
         res = _run_env(d._ketch_cmd(["login", "-u", "alice", "--password-stdin", reg.host]), "s3cret", env)
         assert res.returncode == 0, res.stderr
         entry = json.loads((tmp_path / "cfg" / "config.json").read_text())["auths"][reg.host]
