@@ -27,8 +27,8 @@ COMMANDS = {
     "update": ("resources", "update"),
     "top": ("inspection", "top"), "diff": ("inspection", "diff"), "export": ("inspection", "export"),
     "exec": ("exec", "exec_"),
-    "pull": ("registry", "pull"), "push": ("registry", "push"), "login": ("registry", "login"),
-    "logout": ("registry", "logout"), "search": ("registry", "search"),
+    "pull": ("distribution", "pull"), "push": ("distribution", "push"), "login": ("distribution", "login"),
+    "logout": ("distribution", "logout"), "search": ("distribution", "search"),
 }
 MANAGEMENT = {
     "container": {"run": "run", "create": "create", "start": "start", "attach": "attach", "stop": "stop",

@@ -64,9 +64,9 @@ def _create(cli, config: dict, name: str | None, opts, path: str) -> str:
 def _pull(cli, image: str, opts) -> None:
     """docker/cli's pullImage for run/create: the progress on stderr (none with -q), no
     reference line; its failure is the command's."""
-    from ketch.cli.commands import registry
+    from ketch.cli.commands import distribution
     try:
-        registry.pull_image(cli, image, platform=opts["platform"], quiet=opts["quiet"],
+        distribution.pull_image(cli, image, platform=opts["platform"], quiet=opts["quiet"],
                             show_reference=False, out=sys.stderr, default_tag_notice=False)
     except StatusError as exc:
         raise HTTPError(0, exc.message) from None

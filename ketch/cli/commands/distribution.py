@@ -1,4 +1,5 @@
-"""Registry commands: pull, push, login, logout, search (docker/cli's words and exits)."""
+"""Registry commands through the daemon: pull, push, login, logout, search (docker/cli's words
+and exits). (``ketch registry serve|gc``, the server, is commands/registry.py.)"""
 
 import os
 import sys
