@@ -7,6 +7,7 @@ from ketch.api.httpstatus import error_response
 from ketch.api.routes import events, inactive, system
 from ketch.api.routes.archive import ArchiveRoutes
 from ketch.api.routes.containers import ContainerRoutes
+from ketch.api.routes.distribution import DistributionBackend, DistributionRoutes
 from ketch.api.routes.exec import ExecBackend, ExecRoutes
 from ketch.api.routes.imagearchive import ImageArchiveRoutes
 from ketch.api.routes.images import ImageRoutes
@@ -38,7 +39,7 @@ class _VersionedRouter(Router):
 
 def build_server(containers: ContainerService, images: ImageService,
                  system_backend: system.SystemBackend, events_backend: events.EventsBackend,
-                 execs: ExecBackend) -> Server:
+                 execs: ExecBackend, distribution: DistributionBackend | None = None) -> Server:
     router = _VersionedRouter()
     system.add_routes(router, system_backend)
     events.add_routes(router, events_backend)
@@ -46,6 +47,9 @@ def build_server(containers: ContainerService, images: ImageService,
     ArchiveRoutes(containers).install(router)
     ExecRoutes(execs).install(router)
     ImageArchiveRoutes(ImageSaver(images), ImageLoader(images)).install(router)
-    ImageRoutes(images, containers).install(router)
+    registry_routes = DistributionRoutes(distribution) if distribution is not None else None
+    if registry_routes is not None:
+        registry_routes.install(router)  # before /images/{name}/... catches push
+    ImageRoutes(images, containers, registry_routes.pull if registry_routes else None).install(router)
     inactive.add_routes(router)
     return Server(router, error_handler=error_response)

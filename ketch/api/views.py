@@ -185,12 +185,15 @@ def container_summary(rec: ContainerRecord, size_rw: int | None = None,
     return doc
 
 
-def image_summary(image: Image, containers: int = -1, tags: tuple[str, ...] | None = None) -> dict:
-    """``tags``: the references to list (a reference filter's matches), by default all."""
+def image_summary(image: Image, containers: int = -1, tags: tuple[str, ...] | None = None,
+                  digests: tuple[str, ...] | None = None) -> dict:
+    """``tags``, ``digests``: the references to list (a reference filter's matches), by
+    default all."""
     return {
         "Containers": containers, "Created": int(timefmt.parse_ns(image.created) // 10**9),
         "Id": image.id, "Labels": image.container_config.get("Labels") or {}, "ParentId": "",
-        "RepoDigests": [], "RepoTags": _familiar_tags(image.tags if tags is None else tags),
+        "RepoDigests": _familiar_tags(image.repo_digests if digests is None else digests),
+        "RepoTags": _familiar_tags(image.tags if tags is None else tags),
         "SharedSize": -1,
         "Size": image.size,
     }
@@ -217,7 +220,7 @@ def image_json(image: Image, paths: Paths | None = None) -> dict:
     cfg = image.config
     history = cfg.get("history") or [{}]
     return {
-        "Id": image.id, "RepoTags": _familiar_tags(image.tags), "RepoDigests": [], "Parent": "",
+        "Id": image.id, "RepoTags": _familiar_tags(image.tags), "RepoDigests": _familiar_tags(image.repo_digests), "Parent": "",
         "Comment": history[-1].get("comment", ""), "Created": image.created, "DockerVersion": "",
         "Author": cfg.get("author", ""), "Config": _image_config(image.container_config),
         "Architecture": cfg.get("architecture", ""),

@@ -28,6 +28,8 @@ COMMANDS = {
     "top": ("inspection", "top"), "diff": ("inspection", "diff"), "export": ("inspection", "export"),
     "exec": ("exec", "exec_"),
     "save": ("imagearchive", "save"), "load": ("imagearchive", "load"),
+    "pull": ("distribution", "pull"), "push": ("distribution", "push"), "login": ("distribution", "login"),
+    "logout": ("distribution", "logout"), "search": ("distribution", "search"),
 }
 MANAGEMENT = {
     "container": {"run": "run", "create": "create", "start": "start", "attach": "attach", "stop": "stop",
@@ -39,7 +41,8 @@ MANAGEMENT = {
                   "prune": ("prune", "container_prune"), "cp": "cp", "exec": "exec"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi",
               "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect"),
-              "save": "save", "load": "load"},
+              "save": "save", "load": "load",
+              "pull": "pull", "push": "push"},
     "system": {"info": "info", "events": "events"},
     "registry": {"serve": ("registry", "serve"), "gc": ("registry", "gc")},
 }

@@ -251,8 +251,29 @@ class APIClient:
         return self.request("POST", "/images/load", {"quiet": "1" if quiet else "0"}, body=chunks,
                             headers={"Content-Type": "application/x-tar"}, conn=self.new_connection())
 
-    def pull(self, image: str, tag: str | None) -> Response:
-        return self.request("POST", "/images/create", {"fromImage": image, "tag": tag})
+    def pull(self, image: str, tag: str | None, platform: str | None = None,
+             auth: str | None = None) -> Response:
+        """POST /images/create?fromImage=: the progress stream (read it as it comes)."""
+        return self.request("POST", "/images/create",
+                            {"fromImage": image, "tag": tag, "platform": platform or None},
+                            headers={"X-Registry-Auth": auth} if auth else None,
+                            conn=self.new_connection())
+
+    def push(self, name: str, tag: str | None, auth: str | None = None) -> Response:
+        return self.request("POST", f"/images/{quote_segment(name)}/push", {"tag": tag},
+                            headers={"X-Registry-Auth": auth or "e30="},
+                            conn=self.new_connection())
+
+    def login(self, auth: dict) -> dict:
+        """POST /auth: the daemon checks the credentials with the registry."""
+        return self.request("POST", "/auth", body=auth).json() or {}
+
+    def search(self, term: str, limit: int | None = None, filters: dict | None = None,
+               auth: str | None = None) -> list:
+        query = {"term": term, "limit": limit or None,
+                 "filters": fastjson.dumps(filters) if filters else None}
+        return self.request("GET", "/images/search", query,
+                            headers={"X-Registry-Auth": auth} if auth else None).json() or []
 
     # -- container processes and files ---------------------------------------------
     def top(self, cid: str, ps_args: str | None = None) -> dict:

@@ -12,6 +12,7 @@ DEFAULT_HOST = "unix:///run/ketch/ketch.sock"
 DEFAULT_DATA_ROOT = "/var/lib/ketch"
 DEFAULT_EXEC_ROOT = "/run/ketch"
 DEFAULT_CONFIG_FILE = "/etc/ketch/daemon.json"
+DEFAULT_CERTS_DIR = "/etc/ketch/certs.d"
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,12 @@ class DaemonConfig:
     init_path: str | None = None
     cgroup_parent: str = "/ketch"
     log_config: dict = field(default_factory=lambda: logconfig.normalize(None))  # containers' default
+    # registries (daemon.json keys of dockerd's, plus certs-dir: Docker's /etc/docker/certs.d)
+    insecure_registries: tuple[str, ...] = ()
+    registry_mirrors: tuple[str, ...] = ()
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
+    certs_dir: str = DEFAULT_CERTS_DIR
 
     def socket_paths(self) -> list[str]:
         out = []
@@ -55,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-driver", help="default driver for container logs (json-file, local, none)")
     p.add_argument("--log-opt", action="append", default=[], metavar="KEY=VALUE",
                    help="default log driver options for containers")
+    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]|CIDR",
+                   help="registry reached over plain HTTP or unverified TLS")
+    p.add_argument("--registry-mirror", action="append", default=[], metavar="URL",
+                   help="preferred mirror of Docker Hub")
+    p.add_argument("--max-concurrent-downloads", type=int, help="layers pulled at once (default 3)")
+    p.add_argument("--max-concurrent-uploads", type=int, help="layers pushed at once (default 5)")
+    p.add_argument("--certs-dir", help=f"per-registry CAs and client certificates (default {DEFAULT_CERTS_DIR})")
     p.add_argument("-v", "--version", action="store_true", help="print version information and quit")
     return p
 
@@ -87,6 +101,11 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
         init_path=args.init_path or file_doc.get("init-path"),
         cgroup_parent=args.cgroup_parent or file_doc.get("cgroup-parent") or "/ketch",
         log_config=_log_config(args, file_doc),
+        insecure_registries=tuple(args.insecure_registry) + tuple(file_doc.get("insecure-registries") or ()),
+        registry_mirrors=tuple(args.registry_mirror) + tuple(file_doc.get("registry-mirrors") or ()),
+        max_concurrent_downloads=_positive(args, file_doc, "max-concurrent-downloads", 3),
+        max_concurrent_uploads=_positive(args, file_doc, "max-concurrent-uploads", 5),
+        certs_dir=args.certs_dir or file_doc.get("certs-dir") or DEFAULT_CERTS_DIR,
     )
     return cfg, args
 
@@ -104,3 +123,13 @@ def _log_config(args: argparse.Namespace, file_doc: dict) -> dict:
     logconfig.validate(lc)
     logconfig.settings(lc)
     return lc
+
+
+def _positive(args: argparse.Namespace, file_doc: dict, key: str, default: int) -> int:
+    """dockerd's check of max-concurrent-downloads/uploads."""
+    value = getattr(args, key.replace("-", "_"))
+    if value is None:
+        value = file_doc.get(key, default)
+    if not isinstance(value, int) or value < 0:
+        raise InvalidArgument(f"invalid max concurrent {key.rsplit('-', 1)[1]}: {value}")
+    return value or default

@@ -28,6 +28,7 @@ from ketch.engine.containers.state import StateMachine
 from ketch.engine.containers.waiters import Waiters
 from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
+from ketch.engine.images.distribution import DistributionService, registry_config
 from ketch.engine.images.service import ImageService
 from ketch.engine.monitors import MonitorLauncher
 from ketch.engine.restart import Restarts
@@ -35,6 +36,8 @@ from ketch.engine.store import Store
 from ketch.engine.system import SystemService
 from ketch.image.content import ContentStore
 from ketch.linux import filemode
+from ketch.registry.client.endpoints import RegistryOptions
+from ketch.registry.client.transport import Session
 from ketch.runtime import cgroups
 from ketch.storage.overlay import OverlaySnapshotter
 
@@ -71,12 +74,19 @@ class Daemon:
         self.system = SystemService(self.registry, self.images, self.runtimes,
                                     data_root=cfg.data_root, debug=cfg.debug,
                                     cgroup_version=self.cgroup_version.removeprefix("v"),
-                                    init_path=cfg.init_path, logging_driver=cfg.log_config["Type"])
+                                    init_path=cfg.init_path, logging_driver=cfg.log_config["Type"],
+                                    registry_config=registry_config(cfg.registry_mirrors,
+                                                                    cfg.insecure_registries))
         self.execs = ExecService(self.registry, self.launcher, self.events, self.paths,
                                  self.runtimes)
         self.health = HealthMonitor(self.registry, self.lifecycle.machine, self.execs)
+        self.registry_session = Session(RegistryOptions(cfg.registry_mirrors, cfg.insecure_registries,
+                                                        cfg.certs_dir))
+        self.distribution = DistributionService(self.images, self.registry_session,
+                                                cfg.max_concurrent_downloads,
+                                                cfg.max_concurrent_uploads)
         self.server = build_server(self.containers, self.images, self.system, self.events,
-                                   self.execs)
+                                   self.execs, self.distribution)
 
     def _take_lock(self):
         try:
@@ -120,6 +130,7 @@ class Daemon:
             self.launcher.stop()
             self.store.close()
             self.event_log.close()
+            self.registry_session.close()
             if not any(r.running for r in self.registry.all()):
                 cgroups.remove_parent(self.cfg.cgroup_parent)  # only if empty
 

@@ -9,6 +9,9 @@ Schema, version 1::
            created, size)                             JSON bytes whose digest the id is
     tags(reference PRIMARY KEY, image_id)             "docker.io/library/busybox:latest" -> id
     containers(id PRIMARY KEY, name UNIQUE, doc)      doc: a ContainerRecord as JSON
+    repo_digests(repository, image_id, digest)        "localhost:5000/app" -> the manifest digest
+                                                      it was pulled or pushed as (RepoDigests);
+                                                      one per repository and image
 
 Blobs and unpacked layers live on disk (``image/content.py``, ``storage/``); a row is
 written only after its files are complete, in one transaction, so a crash or a failed
@@ -45,6 +48,9 @@ CREATE TABLE IF NOT EXISTS tags (
     reference TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id));
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS repo_digests (
+    repository TEXT NOT NULL, image_id TEXT NOT NULL, digest TEXT NOT NULL,
+    PRIMARY KEY (repository, image_id));
 """
 
 
@@ -116,6 +122,7 @@ class Store:
                         (image_id, config, manifest_digest, created, size))
 
     def delete_image(self, image_id: str) -> None:
+        self.db.execute("DELETE FROM repo_digests WHERE image_id=?", (image_id,))
         self.db.execute("DELETE FROM images WHERE id=?", (image_id,))
 
     def all_images(self) -> list[tuple]:
@@ -142,6 +149,26 @@ class Store:
 
     def all_tags(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT reference, image_id FROM tags").fetchall()
+
+    # -- repository digests -----------------------------------------------------
+    def set_repo_digest(self, repository: str, image_id: str, digest: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO repo_digests VALUES (?,?,?)",
+                        (repository, image_id, digest))
+
+    def delete_repo_digest(self, repository: str, image_id: str) -> None:
+        self.db.execute("DELETE FROM repo_digests WHERE repository=? AND image_id=?",
+                        (repository, image_id))
+
+    def repo_digests_of(self, image_id: str) -> list[str]:
+        """``repository@digest`` of an image, sorted."""
+        rows = self.db.execute("SELECT repository, digest FROM repo_digests WHERE image_id=? "
+                               "ORDER BY repository", (image_id,)).fetchall()
+        return [f"{r[0]}@{r[1]}" for r in rows]
+
+    def resolve_repo_digest(self, repository: str, digest: str) -> str | None:
+        row = self.db.execute("SELECT image_id FROM repo_digests WHERE repository=? AND digest=?",
+                              (repository, digest)).fetchone()
+        return row[0] if row else None
 
     # -- containers -------------------------------------------------------------
     def put_container(self, cid: str, name: str, doc: dict) -> None:

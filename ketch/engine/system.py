@@ -25,7 +25,8 @@ from ketch.errors import InvalidArgument
 class SystemService:
     def __init__(self, registry: Registry, images: ImageService, runtimes: Runtimes, *,
                  data_root: str, cgroup_version: str, debug: bool,
-                 init_path: str | None = None, logging_driver: str = "json-file") -> None:
+                 init_path: str | None = None, logging_driver: str = "json-file",
+                 registry_config: dict | None = None) -> None:
         self.registry = registry
         self.images = images
         self.runtimes = runtimes
@@ -34,6 +35,7 @@ class SystemService:
         self.debug = debug
         self.init_path = init_path  # daemon.json init-path; None: docker-init or tini on PATH
         self.logging_driver = logging_driver  # the containers' default (daemon.json log-driver)
+        self.registry_config = registry_config  # daemon.json's registry options, as info shows them
 
     def info(self) -> dict:
         doc = info_doc(
@@ -47,6 +49,8 @@ class SystemService:
         doc["InitCommit"] = _commit(init["Details"]["GitCommit"] if init else "")
         doc["InitBinary"] = self.init_path or "docker-init"
         doc["LoggingDriver"] = self.logging_driver
+        if self.registry_config is not None:
+            doc["RegistryConfig"] = self.registry_config
         return doc
 
     def components(self) -> tuple[dict | None, dict | None]:

@@ -29,9 +29,10 @@ def _until(value: str) -> int:
 
 
 class ImageRoutes:
-    def __init__(self, images: ImageService, containers: ContainerService) -> None:
+    def __init__(self, images: ImageService, containers: ContainerService, pull=None) -> None:
         self.images = images
         self.containers = containers
+        self.pull = pull  # POST /images/create?fromImage=: distribution.DistributionRoutes.pull
 
     def install(self, router: Router) -> None:
         router.add("GET", "/images/json", self.list_images)
@@ -57,13 +58,14 @@ class ImageRoutes:
             if f.get("label") and not flt.match_labels(image.container_config.get("Labels") or {}, f["label"]):
                 continue
             tags = self._matching_tags(image.tags, f.get("reference"))
-            if not tags:
+            digests = self._matching_tags(image.repo_digests, f.get("reference"))
+            if not tags and not digests:
                 # untagged, or none of its tags matches: a dangling row, unless filtered out
                 if "reference" in f or ("dangling" in f and not dangling_only):
                     continue
-            elif dangling_only:
+            elif dangling_only and tags:
                 continue
-            doc = views.image_summary(image, tags=tags)
+            doc = views.image_summary(image, tags=tags, digests=digests)
             if not at_least(request.api_version, "1.44"):
                 doc["VirtualSize"] = image.size
             out.append(doc)
@@ -105,6 +107,8 @@ class ImageRoutes:
         return json_response(report)
 
     async def create(self, request: Request) -> StreamResponse:
+        if request.arg("fromSrc") is None and self.pull is not None:
+            return await self.pull(request)
         if request.arg("fromSrc") is None:
             name = request.arg("fromImage") or ""
             raise errors.NotImplementedYet(

@@ -20,8 +20,7 @@ SWARM_ROUTES = (
 )
 NOT_YET_ROUTES = (
     "GET /containers/{id}/attach/ws",
-    "POST /build", "POST /build/prune", "POST /images/{name:.*}/push",
-    "GET /images/search", "POST /images/prune", "POST /auth", "POST /commit",
+    "POST /build", "POST /build/prune", "POST /images/prune", "POST /commit",
     "GET /system/df",
     "POST /volumes/create",
     "PUT /volumes/{name}", "POST /volumes/prune", "POST /networks/create",

@@ -50,29 +50,26 @@ def _create(cli, config: dict, name: str | None, opts, path: str) -> str:
     image = config["Image"]
     shown = image if (":" in image.rsplit("/", 1)[-1] or "@" in image) else f"{image}:latest"
     if policy == "always":
-        _pull(client, shown)
+        _pull(cli, image, opts)
     try:
         return client.create_container(config, name, opts["platform"] or None)["Id"]
     except HTTPError as exc:
         if exc.status != 404 or not str(exc).startswith("No such image") or policy != "missing":
             raise
     print(f"Unable to find image '{shown}' locally", file=sys.stderr)
-    _pull(client, shown)
+    _pull(cli, image, opts)
     return client.create_container(config, name, opts["platform"] or None)["Id"]
 
 
-def _pull(client, shown: str) -> None:
-    repo, _, tag = shown.rpartition(":")
-    _consume_progress(client.pull(repo, tag))
-
-
-def _consume_progress(resp) -> None:
-    from ketch import fastjson as json
-    for line in resp.read().splitlines():
-        if line.strip():
-            doc = json.loads(line)
-            if doc.get("error"):
-                raise HTTPError(500, doc["error"])
+def _pull(cli, image: str, opts) -> None:
+    """docker/cli's pullImage for run/create: the progress on stderr (none with -q), no
+    reference line; its failure is the command's."""
+    from ketch.cli.commands import distribution
+    try:
+        distribution.pull_image(cli, image, platform=opts["platform"], quiet=opts["quiet"],
+                            show_reference=False, out=sys.stderr, default_tag_notice=False)
+    except StatusError as exc:
+        raise HTTPError(0, exc.message) from None
 
 
 def create(cli, args, path):

@@ -57,6 +57,7 @@ class Image:
     size: int
     tags: tuple[str, ...]  # full references, "docker.io/library/busybox:latest"
     chain_ids: tuple[str, ...]  # bottom layer first
+    repo_digests: tuple[str, ...] = ()  # "localhost:5000/app@sha256:...", as pulled or pushed
 
     @property
     def container_config(self) -> dict:
@@ -92,7 +93,7 @@ class ImageService:
         config = json.loads(row[1])
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         return Image(row[0], config, row[2], row[3], row[4], tuple(self.store.tags_of(row[0])),
-                     tuple(dg.chain_ids(diff_ids)))
+                     tuple(dg.chain_ids(diff_ids)), tuple(self.store.repo_digests_of(row[0])))
 
     def resolve(self, name: str) -> Image:
         """An image by reference (``busybox``, ``busybox:1``), full id, or unique id prefix."""
@@ -112,6 +113,8 @@ class ImageService:
             ref = None
         if ref is not None:
             image_id = self.store.resolve_tag(str(ref)) if ref.tag and not ref.digest else None
+            if ref.digest:  # name@digest: as pulled (or pushed) from that repository
+                image_id = self.store.resolve_repo_digest(ref.name, ref.digest)
             if image_id:
                 return self._load(image_id)
         if candidate and all(c in "0123456789abcdef" for c in candidate):
@@ -249,9 +252,10 @@ class ImageService:
         report: list[dict] = []
         by_reference = self._matching_tag(name, image)
         running = [cid for cid, is_running in users.items() if is_running]
-        if by_reference and (len(image.tags) > 1 or force):
-            self._untag(by_reference, image, report)
-            if len(image.tags) > 1:
+        references = list(image.tags) + list(image.repo_digests)  # moby's: tags and digests
+        if by_reference and (len(references) > 1 or force):
+            gone = self._untag(by_reference, image, report)
+            if len(references) > len(gone):
                 return report
         elif by_reference and users:
             cid = next(iter(users))
@@ -267,8 +271,8 @@ class ImageService:
         if users and not force:
             raise errors.Conflict(f"conflict: unable to delete {short} (must be forced) - "
                                   f"image is being used by stopped container {next(iter(users))[:12]}")
-        for tag in self.store.tags_of(image.id):
-            self._untag(tag, image, report)
+        while remaining := sorted(self.store.tags_of(image.id) + self.store.repo_digests_of(image.id)):
+            self._untag(remaining[0], image, report)  # moby's lexical order of references
         if users:  # forced while stopped containers use it: Docker keeps the image, untagged
             return report
         with self.store.transaction():
@@ -278,17 +282,32 @@ class ImageService:
         return report
 
     def _matching_tag(self, name: str, image: Image) -> str | None:
+        """The tag or digest reference ``name`` is of the image, if it is one."""
         try:
             ref = str(reference.parse(name))
         except errors.InvalidArgument:
             return None
-        return ref if ref in image.tags else None
+        return ref if ref in image.tags or ref in image.repo_digests else None
 
-    def _untag(self, ref: str, image: Image, report: list[dict]) -> None:
+    def _untag(self, ref: str, image: Image, report: list[dict]) -> list[str]:
+        """Remove a reference; returns the references removed. As moby's ImageDelete: the
+        last tag of a repository takes that repository's digest references with it."""
+        gone = [ref]
+        repository = ref.split("@", 1)[0] if "@" in ref else reference.parse(ref).name
         with self.store.transaction():
-            self.store.untag(ref)
-        report.append({"Untagged": reference.parse(ref).familiar})
-        self._log(image.id, image.id, "untag", image.container_config.get("Labels"))
+            if "@" in ref:
+                self.store.delete_repo_digest(repository, image.id)
+            else:
+                self.store.untag(ref)
+                if not any(reference.parse(t).name == repository for t in self.store.tags_of(image.id)):
+                    for digest_ref in self.store.repo_digests_of(image.id):
+                        if digest_ref.split("@", 1)[0] == repository:
+                            self.store.delete_repo_digest(repository, image.id)
+                            gone.append(digest_ref)
+        for item in gone:
+            report.append({"Untagged": reference.parse(item).familiar})
+            self._log(image.id, image.id, "untag", image.container_config.get("Labels"))
+        return gone
 
     def _log(self, image_id: str, name: str, action: str, labels: dict | None) -> None:
         """moby's LogImageEvent: the image's labels (none once it is deleted) and a name:
@@ -298,7 +317,7 @@ class ImageService:
 
     def collect_garbage(self, in_use_chains: set[str]) -> None:
         """Delete layers, snapshots and blobs that no image and no container needs."""
-        live: set[str] = set(in_use_chains)
+        live: set[str] = set(in_use_chains) | self._leases  # a pull's layers before its image
         live_blobs: set[str] = set()
         for row in self.store.all_images():
             live_blobs.add(row[0])

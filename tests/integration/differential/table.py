@@ -425,6 +425,20 @@ ROWS: tuple[Row, ...] = (
     Row("health-retries-negative", ("run", "--rm", "--health-retries", "-1", "busybox", "true")),
     Row("health-no-healthcheck-conflict", ("run", "--rm", "--no-healthcheck", "--health-cmd", "true",
                                            "busybox", "true")),
+    # -- registry commands (no registry needed: refusals and an unreachable one) --------
+    Row("pull-all-tags-with-tag", ("pull", "-a", "busybox:1")),
+    Row("pull-bad-reference", ("pull", "Busybox")),
+    Row("pull-unreachable", ("pull", "127.0.0.1:1/dt-x:1")),
+    Row("push-missing-tag", ("push", "127.0.0.1:1/dt-nope:1")),
+    Row("push-all-tags-with-tag", ("push", "-a", "127.0.0.1:1/dt-x:1")),
+    Row("login-password-and-stdin", ("login", "-u", "a", "-p", "x", "--password-stdin", "127.0.0.1:1")),
+    Row("login-stdin-without-user", ("login", "--password-stdin", "127.0.0.1:1"), stdin="x\n"),
+    Row("search-limit-out-of-range", ("search", "--limit", "101", "127.0.0.1:1/x"),
+        expect=differs("moby checks the limit after it reached the registry's v1 endpoint (dockerd "
+                       "20.10: 'invalid registry endpoint ...'); ketchd refuses the limit first",
+                       "stderr"), cli=SAME),
+    Row("run-pull-never-missing", ("run", "--rm", "--pull", "never", "dt-nope:1", "true")),
+    Row("run-pull-bad-policy", ("run", "--rm", "--pull", "sometimes", "busybox", "true")),
     # Last: until issue 7 item 8, ketchd keeps a reference no request can remove, and an
     # image with two references can lose one while containers use it.
     # (docker's client refuses this itself: the daemon never sees it)

@@ -1,0 +1,110 @@
+"""image/pulled: a registry blob unpacked and stored as pulled, in one pass, both digests checked."""
+
+import gzip
+import hashlib
+import io
+import os
+import tarfile
+
+import pytest
+import zstandard
+
+from ketch.image import pulled
+from ketch.image.content import ContentStore
+
+
+def layer_tar() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        data = os.urandom(300_000)
+        info = tarfile.TarInfo("dir/file")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("compress", [
+    lambda b: gzip.compress(b, mtime=0),
+    lambda b: gzip.compress(b[:5000], mtime=0) + gzip.compress(b[5000:], mtime=0),  # pigz-style members
+    lambda b: zstandard.ZstdCompressor().compress(b),
+    lambda b: b,
+], ids=["gzip", "gzip-members", "zstd", "tar"])
+def test_ingest_keeps_the_blob_as_pulled(tmp_path, compress):
+    tar = layer_tar()
+    blob = compress(tar)
+    content = ContentStore(str(tmp_path / "content"))
+    info = pulled.ingest(pulled.ChunkReader([blob[:1000], blob[1000:]]), content,
+                         str(tmp_path / "layer"), sha(blob), sha(tar))
+    assert info == pulled.PulledLayer(sha(blob), sha(tar), len(blob), 300_000)
+    assert content.read(sha(blob)) == blob  # byte for byte: the manifest's digest stays
+    assert os.path.getsize(tmp_path / "layer" / "dir" / "file") == 300_000
+
+
+def test_a_wrong_digest_or_diff_id_stores_nothing(tmp_path):
+    tar = layer_tar()
+    blob = gzip.compress(tar)
+    content = ContentStore(str(tmp_path / "content"))
+    with pytest.raises(pulled.DigestMismatch, match="filesystem layer verification failed"):
+        pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(b"other"), sha(tar))
+    with pytest.raises(pulled.DigestMismatch, match="has diff_id"):
+        pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "b"), sha(blob), sha(b"other"))
+    assert os.listdir(tmp_path / "content" / "blobs" / "sha256") == []
+    assert os.listdir(tmp_path / "content" / "ingest") == []
+
+
+def test_a_stream_that_verifies_itself_is_not_hashed_twice(tmp_path):
+    """The registry client's blob stream raises at its end when the digest is wrong: then
+    nothing is kept; when it does not raise, the blob goes in under the descriptor's digest."""
+    tar = layer_tar()
+    blob = gzip.compress(tar)
+    content = ContentStore(str(tmp_path / "content"))
+
+    def failing():
+        yield blob
+        raise pulled.DigestMismatch("filesystem layer verification failed for digest x")
+    with pytest.raises(pulled.DigestMismatch):
+        pulled.ingest(pulled.ChunkReader(failing()), content, str(tmp_path / "a"), sha(blob),
+                      sha(tar), verifies_itself=True)
+    assert os.listdir(tmp_path / "content" / "blobs" / "sha256") == []
+    assert os.listdir(tmp_path / "content" / "ingest") == []
+    info = pulled.ingest(pulled.ChunkReader([blob]), content, str(tmp_path / "b"), sha(blob),
+                         sha(tar), verifies_itself=True)
+    assert content.read(info.digest) == blob
+
+
+def test_a_corrupt_blob_is_a_verification_failure_whatever_the_decompressor_says(tmp_path):
+    tar = layer_tar()
+    blob = gzip.compress(tar)
+    bad = blob[:1000] + bytes(64) + blob[1064:]
+    content = ContentStore(str(tmp_path / "content"))
+    with pytest.raises(pulled.DigestMismatch, match="^filesystem layer verification failed for digest"):
+        pulled.ingest(io.BytesIO(bad), content, str(tmp_path / "a"), sha(blob), sha(tar))
+
+
+def test_a_highly_compressed_layer_is_inflated_in_bounded_pieces(tmp_path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("zeros")
+        info.size = 64 << 20
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    tar_bytes = buf.getvalue()
+    blob = gzip.compress(tar_bytes)  # ~64 KiB for 64 MiB
+    content = ContentStore(str(tmp_path / "content"))
+    sizes = []
+    original = pulled._Decompressed._more
+
+    def spy(self):
+        out = original(self)
+        sizes.append(len(out))
+        return out
+    pulled._Decompressed._more = spy
+    try:
+        info = pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(blob), sha(tar_bytes))
+    finally:
+        pulled._Decompressed._more = original
+    assert info.size == 64 << 20
+    assert max(sizes) <= pulled.MAX_PIECE
