@@ -21,7 +21,8 @@ import secrets
 import shutil
 
 from ketch.errors import InvalidArgument
-from ketch.storage.changes import Change, overlay_changes
+from ketch.storage import difftar, treetar
+from ketch.storage.changes import Change, bare_holders, overlay_changes
 from ketch.linux import filemode
 from ketch.linux.mount import Mount
 
@@ -84,6 +85,17 @@ class OverlaySnapshotter:
                 mountpoints: frozenset[str] = frozenset()) -> list[Change]:
         """What writable snapshot ``name`` changed over ``parents`` (``docker diff``)."""
         return overlay_changes([self.fs(p) for p in parents], self.fs(name), mountpoints)
+
+    def diff(self, name: str, parents: list[str], out, mountpoints: frozenset[str] = frozenset()) -> int:
+        """Write writable snapshot ``name``'s layer tar (over ``parents``) to ``out``;
+        returns its number of entries (0: nothing changed)."""
+        upper = self.fs(name)
+        lazy = bare_holders([self.fs(p) for p in parents], upper, mountpoints)
+        fd = treetar.open_root(upper)
+        try:
+            return difftar.write_diff(fd, out, mountpoints, lazy)
+        finally:
+            os.close(fd)
 
     def usage(self, name: str) -> int:
         """Bytes used by the files of snapshot ``name`` (its own layer only)."""

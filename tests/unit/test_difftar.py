@@ -1,0 +1,103 @@
+"""ketch.storage.difftar: an upper dir as moby's overlay2 Diff archives it (whiteouts,
+opaque directories, mount points left out)."""
+
+import io
+import os
+import tarfile
+
+import pytest
+
+from ketch.storage import difftar
+from ketch.storage.changes import OPAQUE_XATTR, bare_holders
+from ketch.storage.overlay import OverlaySnapshotter
+
+
+def _members(upper: str, skip=frozenset(), lazy=frozenset()):
+    out = io.BytesIO()
+    fd = os.open(upper, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        count = difftar.write_diff(fd, out, skip, lazy)
+    finally:
+        os.close(fd)
+    out.seek(0)
+    with tarfile.open(fileobj=out) as tf:
+        members = [(m, tf.extractfile(m).read() if m.isreg() else None) for m in tf.getmembers()]
+    assert count == len(members)
+    return members
+
+
+def _whiteout(path) -> None:
+    os.mknod(path, 0o600 | 0o020000, os.makedev(0, 0))
+
+
+def test_whiteouts_become_wh_files_and_opaque_dirs_get_a_marker(tmp_path):
+    upper = tmp_path / "upper"
+    (upper / "etc").mkdir(parents=True)
+    (upper / "etc" / "motd").write_text("hello\n")
+    _whiteout(upper / "etc" / "gone")
+    (upper / "var").mkdir(mode=0o750)
+    os.chmod(upper / "var", 0o750)
+    os.setxattr(upper / "var", OPAQUE_XATTR, b"y")
+    (upper / "var" / "new").write_text("x")
+    members = _members(str(upper))
+    names = [m.name for m, _ in members]
+    assert names == ["etc", "etc/.wh.gone", "etc/motd", "var", "var/.wh..wh..opq", "var/new"]
+    by = {m.name: (m, d) for m, d in members}
+    wh, data = by["etc/.wh.gone"]
+    assert wh.isreg() and wh.mode == 0o600 and wh.size == 0 and data == b""
+    opq, _ = by["var/.wh..wh..opq"]
+    assert opq.isreg() and opq.mode == 0o750 and opq.mtime == 0
+    assert by["etc/motd"][1] == b"hello\n"
+    assert not any(k.startswith("SCHILY.xattr.trusted") for m, _ in members for k in m.pax_headers)
+
+
+def test_mount_points_are_left_out_unless_deleted_and_bare_holders_only_when_needed(tmp_path):
+    upper = tmp_path / "upper"
+    (upper / "etc").mkdir(parents=True)
+    (upper / "etc" / "hosts").write_text("")
+    (upper / "proc").mkdir()
+    (upper / "dev").mkdir()
+    _whiteout(upper / ".dockerenv")
+    skip = frozenset({"/etc/hosts", "/proc", "/.dockerenv", "/dev/pts"})
+    lazy = frozenset({"/etc", "/dev"})
+    assert [m.name for m, _ in _members(str(upper), skip, lazy)] == [".wh..dockerenv"]
+    (upper / "etc" / "added").write_text("a")
+    assert [m.name for m, _ in _members(str(upper), skip, lazy)] == [".wh..dockerenv", "etc", "etc/added"]
+
+
+def test_an_unchanged_upper_is_an_empty_layer(tmp_path):
+    upper = tmp_path / "upper"
+    (upper / "etc").mkdir(parents=True)
+    (upper / "etc" / "hostname").write_text("")
+    assert _members(str(upper), frozenset({"/etc/hostname"}), frozenset({"/etc"})) == []
+
+
+@pytest.mark.parametrize("lower_mode,upper_mode,bare", [(0o755, 0o755, True), (0o755, 0o700, False), (None, 0o755, True), (None, 0o711, False)])
+def test_bare_holders_follow_the_diff_rule(tmp_path, lower_mode, upper_mode, bare):
+    lower, upper = tmp_path / "lower", tmp_path / "upper"
+    lower.mkdir()
+    (upper / "etc").mkdir(parents=True)
+    if lower_mode is not None:
+        (lower / "etc").mkdir()
+        os.chmod(lower / "etc", lower_mode)
+    os.chmod(upper / "etc", upper_mode)
+    got = bare_holders([str(lower)], str(upper), frozenset({"/etc/hosts"}))
+    assert got == (frozenset({"/etc"}) if bare else frozenset())
+
+
+def test_snapshotter_diff_streams_the_layer(tmp_path):
+    snaps = OverlaySnapshotter(str(tmp_path / "snaps"))
+    base = snaps.new()
+    os.makedirs(os.path.join(snaps.fs(base), "etc"))
+    rw = snaps.new(writable=True)
+    os.makedirs(os.path.join(snaps.fs(rw), "etc"))
+    open(os.path.join(snaps.fs(rw), "etc", "hosts"), "w").close()
+    out = io.BytesIO()
+    assert snaps.diff(rw, [base], out, frozenset({"/etc/hosts"})) == 0
+    with open(os.path.join(snaps.fs(rw), "file"), "w") as f:
+        f.write("data")
+    out = io.BytesIO()
+    assert snaps.diff(rw, [base], out, frozenset({"/etc/hosts"})) == 1
+    out.seek(0)
+    with tarfile.open(fileobj=out) as tf:
+        assert tf.getnames() == ["file"]
