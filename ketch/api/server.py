@@ -6,7 +6,9 @@ from ketch.api.http import Request, Router, Server, encode_headers
 from ketch.api.httpstatus import error_response
 from ketch.api.routes import events, inactive, system
 from ketch.api.routes.archive import ArchiveRoutes
+from ketch.api.routes.commit import CommitBackend, CommitRoutes
 from ketch.api.routes.containers import ContainerRoutes
+from ketch.api.routes.diskusage import DiskUsageRoutes
 from ketch.api.routes.exec import ExecBackend, ExecRoutes
 from ketch.api.routes.images import ImageRoutes
 from ketch.engine.containers.service import ContainerService
@@ -36,7 +38,8 @@ class _VersionedRouter(Router):
 
 def build_server(containers: ContainerService, images: ImageService,
                  system_backend: system.SystemBackend, events_backend: events.EventsBackend,
-                 execs: ExecBackend) -> Server:
+                 execs: ExecBackend, *, commits: CommitBackend | None = None,
+                 disk_usage: DiskUsageRoutes | None = None) -> Server:
     router = _VersionedRouter()
     system.add_routes(router, system_backend)
     events.add_routes(router, events_backend)
@@ -44,5 +47,9 @@ def build_server(containers: ContainerService, images: ImageService,
     ArchiveRoutes(containers).install(router)
     ExecRoutes(execs).install(router)
     ImageRoutes(images, containers).install(router)
+    if commits is not None:
+        CommitRoutes(commits).install(router)
+    if disk_usage is not None:
+        disk_usage.install(router)
     inactive.add_routes(router)
     return Server(router, error_handler=error_response)

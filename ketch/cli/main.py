@@ -27,6 +27,7 @@ COMMANDS = {
     "update": ("resources", "update"),
     "top": ("inspection", "top"), "diff": ("inspection", "diff"), "export": ("inspection", "export"),
     "exec": ("exec", "exec_"),
+    "commit": ("commit", "commit"), "history": ("history", "history"),
 }
 MANAGEMENT = {
     "container": {"run": "run", "create": "create", "start": "start", "attach": "attach", "stop": "stop",
@@ -35,10 +36,13 @@ MANAGEMENT = {
                   "ls": "ps", "ps": "ps", "list": "ps", "rm": "rm", "remove": "rm",
                   "rename": "rename", "inspect": ("container", "inspect"), "stats": "stats",
                   "update": "update", "top": "top", "diff": "diff", "export": "export",
-                  "prune": ("prune", "container_prune"), "cp": "cp", "exec": "exec"},
+                  "prune": ("prune", "container_prune"), "cp": "cp", "exec": "exec",
+                  "commit": "commit"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi",
-              "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect")},
-    "system": {"info": "info", "events": "events"},
+              "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect"),
+              "history": "history", "prune": ("prune", "image_prune")},
+    "system": {"info": "info", "events": "events", "df": ("diskusage", "df"),
+               "prune": ("prune", "system_prune")},
 }
 
 GLOBAL_FLAGS = flags.Command("", "ketch [OPTIONS] COMMAND", "A self-sufficient runtime for containers", (

@@ -28,6 +28,10 @@ from ketch.engine.containers.state import StateMachine
 from ketch.engine.containers.waiters import Waiters
 from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
+from ketch.api.routes.diskusage import DiskUsageRoutes
+from ketch.engine.diskusage import DiskUsage
+from ketch.engine.images.commit import Committer
+from ketch.engine.images.prune import ImagePruner
 from ketch.engine.images.service import ImageService
 from ketch.engine.monitors import MonitorLauncher
 from ketch.engine.restart import Restarts
@@ -75,8 +79,12 @@ class Daemon:
         self.execs = ExecService(self.registry, self.launcher, self.events, self.paths,
                                  self.runtimes)
         self.health = HealthMonitor(self.registry, self.lifecycle.machine, self.execs)
+        pruner = ImagePruner(self.images, self.containers.users_of_image)
+        disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers), pruner,
+                                     lambda: self.images.collect_garbage(self.containers.layers_in_use()))
         self.server = build_server(self.containers, self.images, self.system, self.events,
-                                   self.execs)
+                                   self.execs, commits=Committer(self.images, self.containers),
+                                   disk_usage=disk_usage)
 
     def _take_lock(self):
         try:

@@ -57,6 +57,8 @@ class Image:
     size: int
     tags: tuple[str, ...]  # full references, "docker.io/library/busybox:latest"
     chain_ids: tuple[str, ...]  # bottom layer first
+    parent: str = ""  # the image a commit was made on (moby's SetParent), else ""
+    last_tag_time: str = ""  # when a tag last pointed here, else ""
 
     @property
     def container_config(self) -> dict:
@@ -91,8 +93,9 @@ class ImageService:
             raise errors.no_such_image(image_id)
         config = json.loads(row[1])
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        parent, last_tag_time = self.store.image_meta(row[0])
         return Image(row[0], config, row[2], row[3], row[4], tuple(self.store.tags_of(row[0])),
-                     tuple(dg.chain_ids(diff_ids)))
+                     tuple(dg.chain_ids(diff_ids)), parent, last_tag_time)
 
     def resolve(self, name: str) -> Image:
         """An image by reference (``busybox``, ``busybox:1``), full id, or unique id prefix."""
@@ -132,6 +135,21 @@ class ImageService:
                 raise errors.Internal(f"layer {chain_id} of image {image.id} is missing")
             names.append(row[5])
         return names
+
+    def graph_driver_data(self, image: Image) -> dict[str, str] | None:
+        """inspect's GraphDriver.Data as overlay2 gives it for an image: its top layer as
+        UpperDir, the ones below as LowerDir (left out for a single layer)."""
+        names = self.snapshot_chain(image) if image.chain_ids else []
+        if not names:
+            return None
+        top = names[0]
+        data = {}
+        if names[1:]:
+            data["LowerDir"] = ":".join(self.snapshots.fs(n) for n in names[1:])
+        data["MergedDir"] = os.path.join(self.snapshots.root, top, "merged")
+        data["UpperDir"] = self.snapshots.fs(top)
+        data["WorkDir"] = self.snapshots.work(top)
+        return data
 
     # -- import -----------------------------------------------------------------
     @staticmethod
@@ -223,62 +241,29 @@ class ImageService:
             self.store.tag(str(ref), image.id)
         self._log(image.id, ref.familiar, "tag", image.container_config.get("Labels"))
 
-    def remove(self, name: str, force: bool, users: dict[str, bool]) -> list[dict]:
-        """Docker's image delete. ``users`` maps ids of containers using the image to running.
-
-        Returns the ``[{"Untagged": ...}, {"Deleted": ...}]`` report.
-        """
-        image = self.resolve(name)
-        short = image.id[7:19]
-        report: list[dict] = []
-        by_reference = self._matching_tag(name, image)
-        running = [cid for cid, is_running in users.items() if is_running]
-        if by_reference and (len(image.tags) > 1 or force):
-            self._untag(by_reference, image, report)
-            if len(image.tags) > 1:
-                return report
-        elif by_reference and users:
-            cid = next(iter(users))
-            raise errors.Conflict(
-                f'conflict: unable to remove repository reference "{name}" (must force) - '
-                f"container {cid[:12]} is using its referenced image {short}")
-        if running:
-            raise errors.Conflict(f"conflict: unable to delete {short} (cannot be forced) - "
-                                  f"image is being used by running container {running[0][:12]}")
-        if not by_reference and len(image.tags) > 1 and not force:
-            raise errors.Conflict(f"conflict: unable to delete {short} (must be forced) - "
-                                  "image is referenced in multiple repositories")
-        if users and not force:
-            raise errors.Conflict(f"conflict: unable to delete {short} (must be forced) - "
-                                  f"image is being used by stopped container {next(iter(users))[:12]}")
-        for tag in self.store.tags_of(image.id):
-            self._untag(tag, image, report)
-        if users:  # forced while stopped containers use it: Docker keeps the image, untagged
-            return report
-        with self.store.transaction():
-            self.store.delete_image(image.id)
-        report.append({"Deleted": image.id})
-        self._log(image.id, image.id, "delete", None)
-        return report
-
-    def _matching_tag(self, name: str, image: Image) -> str | None:
-        try:
-            ref = str(reference.parse(name))
-        except errors.InvalidArgument:
-            return None
-        return ref if ref in image.tags else None
-
-    def _untag(self, ref: str, image: Image, report: list[dict]) -> None:
-        with self.store.transaction():
-            self.store.untag(ref)
-        report.append({"Untagged": reference.parse(ref).familiar})
-        self._log(image.id, image.id, "untag", image.container_config.get("Labels"))
+    def remove(self, name: str, force: bool, users_of, prune: bool = True) -> list[dict]:
+        """Docker's image delete (``delete.py``); ``users_of(image id)`` maps the ids of the
+        containers using an image to whether they run. Returns the ``[{"Untagged": ...},
+        {"Deleted": ...}]`` report."""
+        from ketch.engine.images.delete import ImageDeleter
+        return ImageDeleter(self, users_of).delete(name, force, prune)
 
     def _log(self, image_id: str, name: str, action: str, labels: dict | None) -> None:
         """moby's LogImageEvent: the image's labels (none once it is deleted) and a name:
         the new tag for "tag", the image id otherwise."""
         if self.bus is not None:
             self.bus.publish(Event("image", action, image_id, {**(labels or {}), "name": name}))
+
+    def lease(self, digest: str) -> None:
+        """Keep blob ``digest`` from the GC until ``release``: written, not yet recorded."""
+        self._leases.add(digest)
+
+    def release(self, digest: str) -> None:
+        self._leases.discard(digest)
+
+    def publish(self, image_id: str, name: str, action: str, labels: dict | None) -> None:
+        """An image event (``_log``), for the modules beside this one (commit, prune)."""
+        self._log(image_id, name, action, labels)
 
     def collect_garbage(self, in_use_chains: set[str]) -> None:
         """Delete layers, snapshots and blobs that no image and no container needs."""
