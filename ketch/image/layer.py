@@ -17,7 +17,7 @@ import hashlib
 import queue
 import threading
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from isal import isal_zlib
 
@@ -83,23 +83,39 @@ class Compressor:
             self._thread.join()
 
 
-class _Tee:
-    """A file-like reader that hashes and compresses everything read through it."""
+class _Digester:
+    """The uncompressed bytes of a layer: hashed for the DiffID, batched to the gzip thread."""
 
-    def __init__(self, src: BinaryIO, writer: Writer) -> None:
-        self._src = src
+    def __init__(self, writer: Writer) -> None:
         self._hash = hashlib.sha256()
         self._batch = bytearray()
         self.gzip = Compressor(writer)
 
+    def _take(self, data: bytes) -> None:
+        self._hash.update(data)
+        self._batch += data
+        if len(self._batch) >= _BATCH:
+            self.gzip.feed(bytes(self._batch))
+            self._batch.clear()
+
+    def finish(self) -> str:
+        if self._batch:
+            self.gzip.feed(bytes(self._batch))
+        self.gzip.finish()
+        return f"sha256:{self._hash.hexdigest()}"
+
+
+class _Tee(_Digester):
+    """A file-like reader that hashes and compresses everything read through it."""
+
+    def __init__(self, src: BinaryIO, writer: Writer) -> None:
+        super().__init__(writer)
+        self._src = src
+
     def read(self, n: int = -1) -> bytes:
         data = self._src.read(n)
         if data:
-            self._hash.update(data)
-            self._batch += data
-            if len(self._batch) >= _BATCH:
-                self.gzip.feed(bytes(self._batch))
-                self._batch.clear()
+            self._take(data)
         return data
 
     def drain(self) -> None:
@@ -107,11 +123,28 @@ class _Tee:
         while self.read(_BATCH):
             pass
 
-    def finish(self) -> str:
-        if self._batch:
-            self.gzip.feed(bytes(self._batch))
-        self.gzip.finish()
-        return f"sha256:{self._hash.hexdigest()}"
+
+class TarSink(_Digester):
+    """A file-like writer for a layer tar being made (commit): hashed and compressed."""
+
+    def write(self, data: bytes) -> int:
+        self._take(bytes(data))
+        return len(data)
+
+
+def store(produce: Callable[[TarSink], int], content: ContentStore) -> LayerInfo:
+    """Store the layer tar ``produce(sink)`` writes (returning the layer's size) in
+    ``content``, gzip-compressed; nothing is committed if it fails."""
+    with content.writer() as writer:
+        sink = TarSink(writer)
+        try:
+            size = produce(sink)
+            diff_id = sink.finish()
+        finally:
+            sink.gzip.abort()  # a no-op once finished
+        compressed_size = writer.size
+        digest = writer.commit()
+    return LayerInfo(diff_id, digest, mediatypes.OCI_LAYER_GZIP, compressed_size, size)
 
 
 def ingest(stream: BinaryIO, content: ContentStore, dest: str, compressed: bool = True) -> LayerInfo:

@@ -17,6 +17,7 @@ in the upper dir only as their parents: those are written only before something 
 them is, so a commit with no change of its own has no entries at all.
 """
 
+import errno
 import os
 import stat
 import tarfile
@@ -24,24 +25,41 @@ from typing import BinaryIO
 
 from ketch.storage import treetar
 from ketch.storage.changes import OPAQUE_XATTR, is_whiteout
+from ketch.storage.mirror import Mirror
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
+_STREAM_BUFFER = 4 * treetar.CHUNK
 
 
 class _DiffWriter(treetar._Writer):
-    def __init__(self, tf: tarfile.TarFile, skip: frozenset[str], lazy: frozenset[str]) -> None:
+    def __init__(self, tf: tarfile.TarFile, skip: frozenset[str], lazy: frozenset[str],
+                 mirror: Mirror | None) -> None:
         super().__init__(tf)
         self.skip = skip
         self.lazy = lazy
-        self.pending: list[tarfile.TarInfo] = []  # lazy directories not written yet
+        self.mirror = mirror
+        self.pending: list[tuple[tarfile.TarInfo, os.stat_result, bool]] = []  # lazy dirs not written yet
         self.entries = 0
 
     def _flush(self) -> None:
-        for info in self.pending:
-            self.tf.addfile(info)
-            self.entries += 1
+        for info, st, opaque in self.pending:
+            self._dir_entry(info, st, opaque)
         self.pending.clear()
+
+    def _dir_entry(self, info: tarfile.TarInfo, st: os.stat_result, opaque: bool) -> None:
+        self.tf.addfile(info)
+        self.entries += 1
+        if self.mirror is not None:
+            self.mirror.directory(info.name, st, _capability(info), opaque)
+        if opaque:
+            marker = tarfile.TarInfo(info.name + WHITEOUT_OPAQUE)
+            marker.mode = info.mode & 0o777
+            marker.uid, marker.gid = info.uid, info.gid
+            marker.uname = marker.gname = ""
+            marker.mtime = 0  # moby's header for it has no ModTime
+            self.tf.addfile(marker)
+            self.entries += 1
 
     def directory(self, rel: str, fd: int) -> None:
         path = "/" + rel.rstrip("/")
@@ -52,40 +70,111 @@ class _DiffWriter(treetar._Writer):
         info.type = tarfile.DIRTYPE
         info.pax_headers = treetar._xattrs(fd)
         if path in self.lazy:
-            self.pending.append(info)
+            item = (info, st, False)
+            self.pending.append(item)
             self.tree(rel, fd)
-            if self.pending and self.pending[-1] is info:
+            if self.pending and self.pending[-1] is item:
                 self.pending.pop()
             return
         self._flush()
-        self.tf.addfile(info)
-        self.entries += 1
-        if _opaque(fd):
-            marker = tarfile.TarInfo(rel + WHITEOUT_OPAQUE)
-            marker.mode = info.mode & 0o777
-            marker.uid, marker.gid = info.uid, info.gid
-            marker.uname = marker.gname = ""
-            marker.mtime = 0  # moby's header for it has no ModTime
-            self.tf.addfile(marker)
-            self.entries += 1
+        self._dir_entry(info, st, _opaque(fd))
         self.tree(rel, fd)
 
     def entry(self, rel: str, name: str, st: os.stat_result, dir_fd: int) -> None:
         whiteout = is_whiteout(st)
-        if "/" + rel in self.skip and not whiteout:
-            return
-        if stat.S_ISSOCK(st.st_mode):
+        if ("/" + rel in self.skip and not whiteout) or stat.S_ISSOCK(st.st_mode):
             return
         self._flush()
-        self.entries += 1
-        if not whiteout:
-            super().entry(rel, name, st, dir_fd)
+        mirror = self.mirror
+        info = self.info(rel, st)
+        if whiteout:
+            head, _, base = rel.rpartition("/")
+            info.name = (head + "/" if head else "") + WHITEOUT_PREFIX + base
+            info.mode = 0o600
+            info.type = tarfile.REGTYPE
+            self.tf.addfile(info)
+            self.entries += 1
+            if mirror is not None:
+                mirror.whiteout(rel, st)
             return
-        head, _, base = rel.rpartition("/")
-        info = self.info((head + "/" if head else "") + WHITEOUT_PREFIX + base, st)
-        info.mode = 0o600
-        info.type = tarfile.REGTYPE
+        if st.st_nlink > 1:
+            key = (st.st_dev, st.st_ino)
+            if key in self.first_link:
+                info.type = tarfile.LNKTYPE
+                info.linkname = self.first_link[key]
+                self.tf.addfile(info)
+                self.entries += 1
+                if mirror is not None:
+                    mirror.hardlink(rel, info.linkname)
+                return
+        if stat.S_ISREG(st.st_mode):
+            if self._regular(info, name, dir_fd):
+                self.entries += 1
+                if st.st_nlink > 1:
+                    self.first_link[(st.st_dev, st.st_ino)] = rel
+            return
+        if stat.S_ISLNK(st.st_mode):
+            info.type = tarfile.SYMTYPE
+            try:
+                info.linkname = os.readlink(name, dir_fd=dir_fd)
+            except OSError as exc:
+                if exc.errno in treetar._GONE + (errno.EINVAL,):
+                    return
+                raise
+            if mirror is not None:
+                mirror.symlink(rel, info.linkname, st)
+        else:
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
+                info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+            elif stat.S_ISFIFO(st.st_mode):
+                info.type = tarfile.FIFOTYPE
+            if mirror is not None:
+                mirror.special(rel, st)
+        if st.st_nlink > 1:
+            self.first_link[(st.st_dev, st.st_ino)] = rel
         self.tf.addfile(info)
+        self.entries += 1
+
+    def _regular(self, info: tarfile.TarInfo, name: str, dir_fd: int) -> bool:
+        """treetar's regular file, its bytes also handed to the mirror; False: it went."""
+        try:
+            fd = os.open(name, treetar._FILE_FLAGS, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno in treetar._GONE:
+                return False
+            raise
+        with os.fdopen(fd, "rb") as src:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):  # swapped since the stat: skip it
+                return False
+            info.type = tarfile.REGTYPE
+            info.size = st.st_size
+            info.pax_headers = treetar._xattrs(fd)
+            data = treetar._Exactly(src, st.st_size)
+            if self.mirror is None:
+                self.tf.addfile(info, data)
+                return True
+            capability = _capability(info)
+            token = self.mirror.file_open(info.name, st, capability)
+            self.tf.addfile(info, _Tee(data, self.mirror, token))
+            self.mirror.file_close(token, st, capability)
+        return True
+
+
+class _Tee:
+    def __init__(self, src, mirror: Mirror, token: str) -> None:
+        self.src, self.mirror, self.token = src, mirror, token
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.src.read(n)
+        if data:
+            self.mirror.file_write(self.token, data)
+        return data
+
+
+def _capability(info: tarfile.TarInfo) -> str | None:
+    return info.pax_headers.get(treetar.PAX_XATTR + "security.capability")
 
 
 def _opaque(fd: int) -> bool:
@@ -96,11 +185,14 @@ def _opaque(fd: int) -> bool:
 
 
 def write_diff(upper_fd: int, out: BinaryIO, skip: frozenset[str] = frozenset(),
-               lazy: frozenset[str] = frozenset()) -> int:
+               lazy: frozenset[str] = frozenset(), mirror: Mirror | None = None) -> int:
     """Write the layer tar of the upper dir open as ``upper_fd`` to ``out`` (neither is
-    closed); returns the number of entries (0: the layer is empty)."""
+    closed), each entry also made by ``mirror`` if given (the caller finishes it);
+    returns the number of entries (0: the layer is empty)."""
+    # a stream buffer well over the copy chunk: tarfile's _Stream slices its buffer one
+    # bufsize at a time, which is quadratic when a write is many times the buffer
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
-                      errors="surrogateescape", copybufsize=treetar.CHUNK) as tf:
-        writer = _DiffWriter(tf, skip, lazy)
+                      errors="surrogateescape", copybufsize=treetar.CHUNK, bufsize=_STREAM_BUFFER) as tf:
+        writer = _DiffWriter(tf, skip, lazy, mirror)
         writer.tree("", upper_fd)
     return writer.entries

@@ -3,6 +3,7 @@ opaque directories, mount points left out)."""
 
 import io
 import os
+import stat
 import tarfile
 
 import pytest
@@ -93,11 +94,78 @@ def test_snapshotter_diff_streams_the_layer(tmp_path):
     os.makedirs(os.path.join(snaps.fs(rw), "etc"))
     open(os.path.join(snaps.fs(rw), "etc", "hosts"), "w").close()
     out = io.BytesIO()
-    assert snaps.diff(rw, [base], out, frozenset({"/etc/hosts"})) == 0
+    assert snaps.diff(rw, [base], out, frozenset({"/etc/hosts"})) == (0, 0)
     with open(os.path.join(snaps.fs(rw), "file"), "w") as f:
         f.write("data")
     out = io.BytesIO()
-    assert snaps.diff(rw, [base], out, frozenset({"/etc/hosts"})) == 1
+    assert snaps.diff(rw, [base], out, frozenset({"/etc/hosts"})) == (1, 0)
     out.seek(0)
     with tarfile.open(fileobj=out) as tf:
         assert tf.getnames() == ["file"]
+
+
+def _tree(root: str) -> dict:
+    """Everything apply_layer sets, per path: type, mode, owner, mtime, content, link, xattrs."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            content = None
+            if stat.S_ISREG(st.st_mode):
+                with open(path, "rb") as f:
+                    content = f.read()
+            xattrs = {}
+            if not stat.S_ISLNK(st.st_mode):
+                xattrs = {k: os.getxattr(path, k) for k in os.listxattr(path)}
+            out[os.path.relpath(path, root)] = (
+                # a whiteout's time is its making's (apply_layer sets none)
+                st.st_mode, st.st_uid, st.st_gid, st.st_rdev,
+                0 if stat.S_ISLNK(st.st_mode) or stat.S_ISCHR(st.st_mode) else st.st_mtime_ns,
+                content, os.readlink(path) if stat.S_ISLNK(st.st_mode) else None, st.st_nlink, xattrs)
+    return out
+
+
+def test_the_mirror_makes_what_apply_layer_unpacks_from_the_tar(tmp_path):
+    from ketch.image.archive import apply_layer
+    snaps = OverlaySnapshotter(str(tmp_path / "snaps"))
+    rw = snaps.new(writable=True)
+    upper = snaps.fs(rw)
+    os.makedirs(os.path.join(upper, "etc", "deep"))
+    with open(os.path.join(upper, "etc", "deep", "file"), "wb") as f:
+        f.write(os.urandom(3 << 20))
+    os.link(os.path.join(upper, "etc", "deep", "file"), os.path.join(upper, "etc", "hard"))
+    os.symlink("../etc/deep/file", os.path.join(upper, "etc", "sym"))
+    os.chown(os.path.join(upper, "etc", "deep"), 12, 34)
+    os.chmod(os.path.join(upper, "etc", "deep"), 0o2750)
+    os.chown(os.path.join(upper, "etc", "hard"), 5, 6)
+    os.chmod(os.path.join(upper, "etc", "hard"), 0o4755)
+    _whiteout(os.path.join(upper, "etc", "gone"))
+    os.mkdir(os.path.join(upper, "opq"))
+    os.setxattr(os.path.join(upper, "opq"), OPAQUE_XATTR, b"y")
+    os.mkfifo(os.path.join(upper, "opq", "fifo"))
+    for i in range(50):
+        with open(os.path.join(upper, "opq", f"small{i}"), "w") as f:
+            f.write("x" * i)
+    mirrored = snaps.new()
+    out = io.BytesIO()
+    entries, size = snaps.diff(rw, [], out, frozenset(), into=mirrored)
+    assert entries == 59 and size == (3 << 20) + sum(range(50))
+    unpacked = tmp_path / "unpacked"
+    out.seek(0)
+    assert apply_layer(out, str(unpacked)) == size
+    assert _tree(snaps.fs(mirrored)) == _tree(str(unpacked))
+
+
+def test_a_failing_mirror_stops_the_walk_and_reports(tmp_path, monkeypatch):
+    snaps = OverlaySnapshotter(str(tmp_path / "snaps"))
+    rw = snaps.new(writable=True)
+    for i in range(20):
+        with open(os.path.join(snaps.fs(rw), f"f{i}"), "w") as f:
+            f.write("data")
+    target = snaps.new()
+    os.chmod(snaps.fs(target), 0o755)
+    with open(os.path.join(snaps.fs(target), "f7"), "w") as f:
+        f.write("in the way")  # O_EXCL: the worker's create fails
+    with pytest.raises(FileExistsError):
+        snaps.diff(rw, [], io.BytesIO(), frozenset(), into=target)

@@ -2,9 +2,9 @@
 
 moby's CreateImageFromContainer and CommitImage, in one pass over the layer::
 
-    upper dir ─▶ difftar (thread) ─▶ pipe ─▶ layers.ingest ─┬─▶ new snapshot dir
-                                                            ├─▶ sha256 ─▶ diff_id
-                                                            └─▶ gzip (thread) ─▶ blob ─▶ digest
+    upper dir ─▶ difftar ─┬─▶ mirror (threads) ─▶ new snapshot dir
+                          └─▶ tar ─┬─▶ sha256 ─▶ diff_id
+                                   └─▶ gzip (thread) ─▶ blob (sha256 ─▶ digest)
 
 then the image config (the parent's history and layers, plus this layer), its manifest
 and one SQLite transaction that makes layer, image, parent link and tag visible at once.
@@ -17,9 +17,6 @@ A running container is paused for the copy unless ``pause`` is false (moby's def
 """
 
 import asyncio
-import fcntl
-import os
-import threading
 from dataclasses import dataclass
 
 from ketch import errors, timefmt
@@ -32,10 +29,6 @@ from ketch.engine.images.service import Image, ImageService, tag_reference
 from ketch.image import layer as layers
 from ketch.oci import digest as dg
 from ketch.oci import mediatypes
-
-_PIPE_SIZE = 1 << 20
-_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-
 
 @dataclass(frozen=True)
 class CommitRequest:
@@ -55,7 +48,6 @@ class Staged:
     info: layers.LayerInfo
     snapshot: str
     entries: int
-    error: BaseException | None = None  # the tar's writer failed: the layer is not whole
 
 
 def merge(user: dict, image: dict) -> dict:
@@ -117,41 +109,25 @@ def history_entry(author: str, comment: str, cmd: list[str] | None, created: str
 
 
 def stage_layer(images: ImageService, rec: ContainerRecord) -> Staged:
-    """Blocking: the container's layer tar, streamed from one thread into ``ingest`` on
-    this one. On failure nothing is left; otherwise the caller records or discards it
-    (``error`` set: discards it and raises that)."""
+    """Blocking: the container's layer, walked once: its tar hashed and compressed into a
+    blob, the same entries made in a new snapshot. On failure nothing is left; otherwise
+    the caller records or discards it."""
     snapshots = images.snapshots
     snapshot = snapshots.new()
-    read_fd, write_fd = os.pipe()
-    try:
-        fcntl.fcntl(write_fd, _F_SETPIPE_SZ, _PIPE_SIZE)
-    except OSError:
-        pass  # over the pipe-max-size of this host: the default works, a little slower
-    produced: dict = {}
+    counted: dict[str, int] = {}
 
-    def produce() -> None:
-        try:
-            with open(write_fd, "wb", buffering=_PIPE_SIZE) as out:
-                produced["entries"] = snapshots.diff(rec.snapshot, rec.parents, out, INIT_LAYER)
-        except BaseException as exc:  # noqa: B902 - reported by the thread that waits
-            produced["error"] = exc
+    def produce(sink) -> int:
+        counted["entries"], size = snapshots.diff(rec.snapshot, rec.parents, sink, INIT_LAYER,
+                                                  into=snapshot)
+        return size
 
-    producer = threading.Thread(target=produce, name="commit-tar", daemon=True)
-    producer.start()
     try:
-        try:
-            with open(read_fd, "rb", buffering=_PIPE_SIZE) as src:
-                info = layers.ingest(src, images.content, snapshots.fs(snapshot), compressed=False)
-        finally:
-            producer.join()  # the read end is closed: a producer still writing fails and ends
-    except BaseException as exc:
+        info = layers.store(produce, images.content)
+    except BaseException:
         snapshots.remove(snapshot)
-        cause = produced.get("error")
-        if cause is None or isinstance(cause, BrokenPipeError):  # it stopped because we did
-            raise
-        raise cause from exc
+        raise
     images.lease(info.digest)
-    return Staged(info, snapshot, produced.get("entries", 0), produced.get("error"))
+    return Staged(info, snapshot, counted["entries"])
 
 
 class Committer:
@@ -183,9 +159,6 @@ class Committer:
                     await self.containers.unpause(rec.id)
                 except errors.KetchError:
                     pass  # moby's deferred unpause ignores its error too
-        if staged.error is not None:
-            self._discard(staged)
-            raise staged.error
         try:
             image_id = self._record(rec, parent, staged, config, req, base)
         finally:
