@@ -152,7 +152,11 @@ class Committer:
         if paused:
             await self.containers.pause(rec.id)
         try:
-            staged = await _uninterrupted(asyncio.to_thread(stage_layer, self.images, rec), self._discard)
+            try:
+                staged = await _uninterrupted(asyncio.to_thread(stage_layer, self.images, rec), self._discard)
+            except OSError as exc:  # in Go's words: "open PATH: no space left on device"
+                where = f"{exc.filename}: " if exc.filename else ""
+                raise errors.Internal(where + (exc.strerror or str(exc)).lower()) from None
         finally:
             if paused:
                 try:
