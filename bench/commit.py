@@ -27,7 +27,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from tests.integration.conftest import destroy_daemon, make_daemon  # noqa: E402
+from tests.integration import conftest  # noqa: E402
+from tests.integration.differential import dockerd as dockerd_mod  # noqa: E402
 from tests.integration.differential.dockerd import Dockerd, DockerdUnavailable, api  # noqa: E402
 
 MB = 1_000_000
@@ -39,8 +40,9 @@ def _words(rng: random.Random) -> bytes:
     return b" ".join(rng.choice(vocab) for _ in range(400_000))
 
 
-def make_tree(root: str, seed: int = 7) -> int:
-    """The layer's files under ``root``; returns their total size."""
+def make_tree(root: str, seed: int = 7, mix: str = "mixed") -> int:
+    """The layer's files under ``root``; returns their total size. ``mix`` "large": 20 files
+    of 10 MiB instead (what the commit costs without the making of many files)."""
     rng = random.Random(seed)
     text = _words(rng)
 
@@ -50,8 +52,11 @@ def make_tree(root: str, seed: int = 7) -> int:
         part = text[start:start + half]
         return (rng.randbytes(size - len(part)) + part)[:size]
 
-    sizes = [("small", rng.randint(1024, 32 * 1024)) for _ in range(2000)]
-    sizes += [("medium", 1 << 20)] * 60 + [("big", 22 << 20)] * 5
+    if mix == "large":
+        sizes = [("big", 10 << 20)] * 20
+    else:
+        sizes = [("small", rng.randint(1024, 32 * 1024)) for _ in range(2000)]
+        sizes += [("medium", 1 << 20)] * 60 + [("big", 22 << 20)] * 5
     total = 0
     for i, (kind, size) in enumerate(sizes):
         d = os.path.join(root, "data", kind, f"{i % 20:02d}")
@@ -84,14 +89,24 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-n", "--runs", type=int, default=3)
     p.add_argument("--no-docker", action="store_true", help="measure ketch alone")
+    p.add_argument("--mix", choices=("mixed", "large"), default="mixed")
+    p.add_argument("--base", default="/var/tmp",
+                   help="where the daemons' roots go (default /var/tmp; on this VM /tmp's directory "
+                        "makes every file creation ~15x dearer, whoever creates it)")
     args = p.parse_args()
+    base = args.base
+    real_mkdtemp = tempfile.mkdtemp
+    dockerd_mod.tempfile = type("T", (), {"mkdtemp": staticmethod(
+        lambda prefix="", dir=None: real_mkdtemp(prefix=prefix, dir=base))})
 
-    tree = tempfile.mkdtemp(prefix="kb-commit-", dir="/tmp")
+    tree = tempfile.mkdtemp(prefix="kb-commit-", dir=base)
     ketchd = dockerd = None
     try:
-        size = make_tree(tree)
+        size = make_tree(tree, mix=args.mix)
+        os.sync()  # what was written is on disk before anything is timed
         print(f"layer: {size / MB:.0f} MB in {sum(len(f) for _, _, f in os.walk(tree))} files")
-        ketchd = make_daemon()
+        ketchd = conftest.Daemon(tempfile.mkdtemp(prefix="kt-", dir=base))
+        ketchd.start()
         _copy_in(ketchd.ketch, tree, "bench-commit")
         docker_socket = None
         if not args.no_docker and shutil.which("docker"):
@@ -117,7 +132,7 @@ def main() -> int:
     finally:
         if ketchd is not None:
             ketchd.remove_all_containers()
-            destroy_daemon(ketchd)
+            conftest.destroy_daemon(ketchd)
         if dockerd is not None:
             left = dockerd.stop()
             if left:

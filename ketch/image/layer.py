@@ -93,6 +93,9 @@ class _Digester:
 
     def _take(self, data: bytes) -> None:
         self._hash.update(data)
+        if not self._batch and len(data) >= _BATCH:
+            self.gzip.feed(data)  # a whole chunk: handed on as it is, no copy
+            return
         self._batch += data
         if len(self._batch) >= _BATCH:
             self.gzip.feed(bytes(self._batch))
@@ -128,7 +131,7 @@ class TarSink(_Digester):
     """A file-like writer for a layer tar being made (commit): hashed and compressed."""
 
     def write(self, data: bytes) -> int:
-        self._take(bytes(data))
+        self._take(data if isinstance(data, bytes) else bytes(data))
         return len(data)
 
 

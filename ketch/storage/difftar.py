@@ -29,11 +29,46 @@ from ketch.storage.mirror import Mirror
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
-_STREAM_BUFFER = 4 * treetar.CHUNK
+
+
+class _TarStream:
+    """The bytes ``tarfile.open(mode="w|", format=PAX_FORMAT)`` writes, written straight to
+    ``out``: each header as ``TarInfo.tobuf`` makes it, file data as it is read, 512-byte
+    padding, the two zero blocks and the padding to a 10 KiB record at the end. tarfile's
+    own stream copies every byte through its buffer a few times; this copies none."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.offset = 0
+
+    def _write(self, data) -> None:
+        self.out.write(data)
+        self.offset += len(data)
+
+    def addfile(self, info: tarfile.TarInfo, fileobj=None) -> None:
+        self._write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+        if fileobj is None or not info.size:
+            return
+        left = info.size
+        while left > 0:
+            data = fileobj.read(min(treetar.CHUNK, left))
+            if not data:
+                raise OSError("unexpected end of data")
+            self._write(data)
+            left -= len(data)
+        remainder = info.size % tarfile.BLOCKSIZE
+        if remainder:
+            self._write(tarfile.NUL * (tarfile.BLOCKSIZE - remainder))
+
+    def close(self) -> None:
+        self._write(tarfile.NUL * (tarfile.BLOCKSIZE * 2))
+        remainder = self.offset % tarfile.RECORDSIZE
+        if remainder:
+            self._write(tarfile.NUL * (tarfile.RECORDSIZE - remainder))
 
 
 class _DiffWriter(treetar._Writer):
-    def __init__(self, tf: tarfile.TarFile, skip: frozenset[str], lazy: frozenset[str],
+    def __init__(self, tf: _TarStream, skip: frozenset[str], lazy: frozenset[str],
                  mirror: Mirror | None) -> None:
         super().__init__(tf)
         self.skip = skip
@@ -189,10 +224,8 @@ def write_diff(upper_fd: int, out: BinaryIO, skip: frozenset[str] = frozenset(),
     """Write the layer tar of the upper dir open as ``upper_fd`` to ``out`` (neither is
     closed), each entry also made by ``mirror`` if given (the caller finishes it);
     returns the number of entries (0: the layer is empty)."""
-    # a stream buffer well over the copy chunk: tarfile's _Stream slices its buffer one
-    # bufsize at a time, which is quadratic when a write is many times the buffer
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
-                      errors="surrogateescape", copybufsize=treetar.CHUNK, bufsize=_STREAM_BUFFER) as tf:
-        writer = _DiffWriter(tf, skip, lazy, mirror)
-        writer.tree("", upper_fd)
+    tf = _TarStream(out)
+    writer = _DiffWriter(tf, skip, lazy, mirror)
+    writer.tree("", upper_fd)
+    tf.close()
     return writer.entries

@@ -169,3 +169,35 @@ def test_a_failing_mirror_stops_the_walk_and_reports(tmp_path, monkeypatch):
         f.write("in the way")  # O_EXCL: the worker's create fails
     with pytest.raises(FileExistsError):
         snaps.diff(rw, [], io.BytesIO(), frozenset(), into=target)
+
+
+def test_the_tar_stream_writes_the_bytes_tarfile_writes(tmp_path):
+    """_TarStream is tarfile's "w|" PAX output without its copies: same bytes, long names,
+    xattrs and sizes that end mid-block included."""
+    upper = tmp_path / "upper"
+    deep = upper / ("d" * 120) / "sub"
+    deep.mkdir(parents=True)
+    (deep / ("f" * 90)).write_bytes(os.urandom(70_001))
+    (upper / "small").write_text("x")
+    (upper / "empty").write_text("")
+    os.symlink("t" * 150, upper / "link")
+    _whiteout(upper / "gone")
+    os.setxattr(upper / "small", "security.capability", b"\x01\x00\x00\x02" + b"\x00" * 16)
+
+    def run(make):
+        out = io.BytesIO()
+        fd = os.open(upper, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            make(fd, out)
+        finally:
+            os.close(fd)
+        return out.getvalue()
+
+    def with_tarfile(fd, out):
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
+                          errors="surrogateescape") as tf:
+            difftar._DiffWriter(tf, frozenset(), frozenset(), None).tree("", fd)
+
+    ours = run(lambda fd, out: difftar.write_diff(fd, out))
+    assert ours == run(with_tarfile)
+    assert len(ours) % tarfile.RECORDSIZE == 0

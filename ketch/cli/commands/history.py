@@ -17,6 +17,8 @@ HISTORY = Command("history", "ketch history [OPTIONS] IMAGE", "Show the history 
 
 def history(cli, args, path):
     opts, (name,) = parse_args(HISTORY, args, path)
+    if opts["platform"]:  # docker's flag check against an API 1.45 daemon
+        raise StatusError(1, '"--platform" requires API version 1.48, but the Docker daemon API version is 1.45')
     from ketch.cli.format import formatter, history as rows
     try:
         items = cli.client.image_history(name)
