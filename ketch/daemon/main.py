@@ -112,6 +112,8 @@ class Daemon:
             await self.restarts.boot(self.registry.all())
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
+            # blobs a crash left between their writing and their record (a commit, an import)
+            self.images.collect_garbage(self.containers.layers_in_use())
             for path in self.cfg.socket_paths():
                 filemode.makedirs(os.path.dirname(path), 0o755)
                 await self.server.serve_unix(path, 0o660)
