@@ -3,6 +3,7 @@ and history entry, the history and df rows docker/cli prints, system prune's pro
 image delete/prune over a real store (SQLite, content and snapshots in a temp dir)."""
 
 import json
+import os
 import time
 
 import pytest
@@ -120,7 +121,7 @@ def _image(svc: ImageService, name: str | None, parent: str | None = None, layer
     image_id = dg.of_bytes(config)
     snapshot = svc.snapshots.new()
     with svc.store.transaction():
-        svc.store.put_layer(chain, diff_id, diff_id, "x", None, snapshot, 7)
+        svc.store.put_layer(chain, diff_id, svc.content.put(diff_id.encode()), "x", None, snapshot, 7)
         svc.store.put_image(image_id, config, image_id, created, 7 * len(diff_ids))
         if parent:
             svc.store.set_parent(image_id, parent)
@@ -182,3 +183,31 @@ def test_prune_dangling_then_all_with_filters(images):
     report = pruner.prune(PruneFilter(until_ns=10**18), False)  # 2001-09-09: only the old one
     assert report.deleted[:2] == [{"Untagged": "old:1"}, {"Deleted": old}]
     assert images.find(used) is not None
+
+
+@pytest.mark.parametrize("failure", ["transaction", "parent layer gone"])
+def test_a_record_that_fails_leaves_no_layer_blob_or_image(images, monkeypatch, failure):
+    from ketch.engine.containers.records import ContainerRecord
+    from ketch.image.layer import LayerInfo
+    parent = _image(images, "base:1")
+    snapshot = images.snapshots.new()
+    blob = images.content.put(b"layer blob")
+    staged = commit.Staged(LayerInfo(dg.of_bytes(b"tar"), blob, "x", 10, 3), snapshot, 2)
+    rec = ContainerRecord(id="c" * 64, name="n", created="2026-01-01T00:00:00Z", image="base:1",
+                          image_id=parent, config={"Cmd": ["sh"]}, host_config={}, path="sh", args=[],
+                          snapshot="s", parents=[])
+    blobs_before = set(os.listdir(os.path.join(images.content.root, "blobs", "sha256"))) - {blob[7:]}
+
+    def broken(*args):
+        raise RuntimeError("disk on fire")
+    if failure == "transaction":
+        monkeypatch.setattr(images.store, "set_parent", broken)
+    else:
+        monkeypatch.setattr(images.store, "get_layer", lambda chain: None)
+    committer = commit.Committer(images, None)
+    with pytest.raises((RuntimeError, errors.Internal)):
+        committer._record(rec, images.resolve(parent), staged, {"Cmd": ["sh"]},
+                          commit.CommitRequest("c", repo="new", tag="1"), {"Cmd": ["sh"]})
+    assert not os.path.exists(images.snapshots.fs(snapshot))
+    assert set(os.listdir(os.path.join(images.content.root, "blobs", "sha256"))) == blobs_before
+    assert len(images.list_all()) == 1 and images.find("new:1") is None

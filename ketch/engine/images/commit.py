@@ -175,6 +175,21 @@ class Committer:
 
     def _record(self, rec: ContainerRecord, parent: Image, staged: Staged, config: dict,
                 req: CommitRequest, base: dict) -> str:
+        """The config, the manifest and the one transaction; on any failure the staged
+        layer and the blobs written here go."""
+        made: list[str] = []
+        try:
+            return self._write_records(rec, parent, staged, config, req, base, made)
+        except BaseException:
+            if made and self.images.store.get_image(made[0]) is not None:
+                raise  # recorded: what failed came after, and the image keeps its blobs
+            self._discard(staged)
+            for digest in made:
+                self.images.content.delete(digest)
+            raise
+
+    def _write_records(self, rec: ContainerRecord, parent: Image, staged: Staged, config: dict,
+                       req: CommitRequest, base: dict, made: list[str]) -> str:
         store, content = self.images.store, self.images.content
         empty = staged.entries == 0
         created = timefmt.now()
@@ -208,36 +223,29 @@ class Committer:
         if parent.config.get("variant"):
             doc["variant"] = parent.config["variant"]
         config_bytes = dg.canonical_json(doc)
-        made: list[str] = []
-        try:
-            config_digest = content.put(config_bytes)
-            made.append(config_digest)
-            manifest = dg.canonical_json({
-                "schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST,
-                "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": config_digest,
-                           "size": len(config_bytes)},
-                "layers": manifest_layers,
-            })
-            manifest_digest = content.put(manifest)
+        config_digest = content.put(config_bytes)
+        made.append(config_digest)
+        manifest = dg.canonical_json({
+            "schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST,
+            "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": config_digest,
+                       "size": len(config_bytes)},
+            "layers": manifest_layers,
+        })
+        manifest_digest = content.put(manifest)
+        if manifest_digest != parent.manifest_digest:
             made.append(manifest_digest)
-            existing = store.get_layer(chain) if chain else None
-            ref = tag_reference(req.repo, req.tag) if req.repo else None
-            with store.transaction():
-                if chain and existing is None:
-                    store.put_layer(chain, info.diff_id, info.digest, info.media_type,
-                                    parent.chain_ids[-1] if parent.chain_ids else None,
-                                    staged.snapshot, info.size)
-                store.put_image(config_digest, config_bytes, manifest_digest, created,
-                                parent.size + (0 if empty else info.size))
-                store.set_parent(config_digest, parent.id)
-                if ref is not None:
-                    store.tag(str(ref), config_digest)
-        except BaseException:
-            self._discard(staged)
-            for digest in made:
-                if store.get_image(digest) is None and digest != parent.manifest_digest:
-                    content.delete(digest)
-            raise
+        existing = store.get_layer(chain) if chain else None
+        ref = tag_reference(req.repo, req.tag) if req.repo else None
+        with store.transaction():
+            if chain and existing is None:
+                store.put_layer(chain, info.diff_id, info.digest, info.media_type,
+                                parent.chain_ids[-1] if parent.chain_ids else None,
+                                staged.snapshot, info.size)
+            store.put_image(config_digest, config_bytes, manifest_digest, created,
+                            parent.size + (0 if empty else info.size))
+            store.set_parent(config_digest, parent.id)
+            if ref is not None:
+                store.tag(str(ref), config_digest)
         if empty or existing is not None:  # no new layer after all: the copy goes
             self._discard(staged)
         return config_digest
