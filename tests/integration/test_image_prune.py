@@ -128,3 +128,26 @@ def test_docker_cli_and_sdk_prune_and_df(fresh_daemon):
     assert len(usage["Images"]) == 1 and usage["Volumes"] == [] and usage["BuildCache"] == []
     res = d.docker("system", "prune", "-f")
     assert res.returncode == 0 and res.stdout.endswith("Total reclaimed space: 0B\n"), res.stdout + res.stderr
+
+
+def test_the_answers_carry_every_key_of_the_swagger(fresh_daemon):
+    """system df, image prune, commit, history and image inspect of a commit, against the
+    Engine API 1.45 swagger."""
+    from tests import swagger
+    d = fresh_daemon
+    d.ketch("run", "--name", "kt-keys", "busybox", "touch", "/k", check=True)
+    status, body = d.api("POST", "/commit?container=kt-keys&repo=kt-keys&tag=1")
+    assert status == 201 and swagger.missing(body, swagger.operation_schema("/commit", "post", 201)) == []
+    status, doc = d.api("GET", "/images/kt-keys:1/json")
+    assert swagger.missing(doc, swagger.operation_schema("/images/{name}/json")) == []
+    assert doc["Parent"].startswith("sha256:") and doc["Metadata"]["LastTagTime"].startswith("20")
+    status, hist = d.api("GET", "/images/kt-keys:1/history")
+    assert swagger.missing(hist, swagger.operation_schema("/images/{name}/history")) == []
+    status, df = d.api("GET", "/system/df")
+    assert status == 200 and swagger.missing(df, swagger.operation_schema("/system/df")) == []
+    d.ketch("rm", "kt-keys", check=True)
+    d.api("DELETE", "/images/kt-keys:1")
+    _dangling(d, "kt-keys2")
+    status, report = d.api("POST", "/images/prune")
+    assert status == 200
+    assert swagger.missing(report, swagger.operation_schema("/images/prune", "post")) == []
