@@ -44,8 +44,8 @@ class DiskUsage:
         self.containers = containers
 
     def usage(self, kinds: frozenset[str]) -> Usage:
-        """Blocking (it walks the writable layers): run it on a worker thread only if the
-        store is not touched meanwhile; the route runs the image part on the loop."""
+        """The image part and the empty lists (on the loop: it reads the store); the
+        containers' sizes come from ``measure``, which walks their layers."""
         images = self._images() if "image" in kinds else None
         layers = sum(self.images.store.get_layer(row[0])[6] for row in self.images.store.all_layers()) \
             if "image" in kinds else 0
