@@ -19,6 +19,11 @@ OMITEMPTY = {
     "ContainerInspectResponse": {"SizeRw", "SizeRootFs"},  # pointers, set with ?size=1
     "ContainerConfig": {"ExposedPorts", "Healthcheck", "ArgsEscaped", "NetworkDisabled",
                         "MacAddress", "StopSignal", "StopTimeout", "Shell"},
+    "ImageInspect": {"Variant", "OsVersion"},
+    "ImageDeleteResponseItem": {"Untagged", "Deleted"},
+    # ImageInspect.Config is a container.Config too: the same tags
+    "ImageConfig": {"ExposedPorts", "Healthcheck", "ArgsEscaped", "NetworkDisabled",
+                    "MacAddress", "StopSignal", "StopTimeout", "Shell"},
     "ContainerState": {"Health"},
     "HostConfig": {"KernelMemory", "KernelMemoryTCP", "Annotations", "StorageOpt", "Tmpfs",
                    "Sysctls", "Runtime", "Mounts", "Init"},

@@ -6,8 +6,10 @@ from ketch.api.http import Request, Router, Server, encode_headers
 from ketch.api.httpstatus import error_response
 from ketch.api.routes import events, inactive, system
 from ketch.api.routes.archive import ArchiveRoutes
+from ketch.api.routes.commit import CommitBackend, CommitRoutes
 from ketch.api.routes.containers import ContainerRoutes
 from ketch.api.routes.distribution import DistributionBackend, DistributionRoutes
+from ketch.api.routes.diskusage import DiskUsageRoutes
 from ketch.api.routes.exec import ExecBackend, ExecRoutes
 from ketch.api.routes.imagearchive import ImageArchiveRoutes
 from ketch.api.routes.images import ImageRoutes
@@ -39,7 +41,9 @@ class _VersionedRouter(Router):
 
 def build_server(containers: ContainerService, images: ImageService,
                  system_backend: system.SystemBackend, events_backend: events.EventsBackend,
-                 execs: ExecBackend, distribution: DistributionBackend | None = None) -> Server:
+                 execs: ExecBackend, distribution: DistributionBackend | None = None, *,
+                 commits: CommitBackend | None = None,
+                 disk_usage: DiskUsageRoutes | None = None) -> Server:
     router = _VersionedRouter()
     system.add_routes(router, system_backend)
     events.add_routes(router, events_backend)
@@ -51,5 +55,9 @@ def build_server(containers: ContainerService, images: ImageService,
     if registry_routes is not None:
         registry_routes.install(router)  # before /images/{name}/... catches push
     ImageRoutes(images, containers, registry_routes.pull if registry_routes else None).install(router)
+    if commits is not None:
+        CommitRoutes(commits).install(router)
+    if disk_usage is not None:
+        disk_usage.install(router)
     inactive.add_routes(router)
     return Server(router, error_handler=error_response)

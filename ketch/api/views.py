@@ -7,6 +7,7 @@ missing keys; these functions do the same, in Docker's field order.
 import time
 
 from ketch import timefmt
+from ketch.api.versions import at_least
 from ketch.engine import logconfig
 from ketch.engine.images.service import Image
 from ketch.engine.containers.bundle import Paths
@@ -186,61 +187,80 @@ def container_summary(rec: ContainerRecord, size_rw: int | None = None,
 
 
 def image_summary(image: Image, containers: int = -1, tags: tuple[str, ...] | None = None,
-                  digests: tuple[str, ...] | None = None) -> dict:
+                  digests: tuple[str, ...] | None = None, shared_size: int = -1) -> dict:
     """``tags``, ``digests``: the references to list (a reference filter's matches), by
     default all."""
     return {
         "Containers": containers, "Created": int(timefmt.parse_ns(image.created) // 10**9),
-        "Id": image.id, "Labels": image.container_config.get("Labels") or {}, "ParentId": "",
+        "Id": image.id, "Labels": image.container_config.get("Labels") or {}, "ParentId": image.parent,
         "RepoDigests": _familiar_tags(image.repo_digests if digests is None else digests),
         "RepoTags": _familiar_tags(image.tags if tags is None else tags),
-        "SharedSize": -1,
+        "SharedSize": shared_size,
         "Size": image.size,
     }
 
 
 def _image_config(cfg: dict) -> dict:
-    out = {"Hostname": "", "Domainname": "", "User": cfg.get("User") or "", "AttachStdin": False,
-           "AttachStdout": False, "AttachStderr": False}
+    """The image's container.Config as moby stores it: every field, zero when unset (a
+    commit keeps the container's hostname, image name and attach settings)."""
+    out = {"Hostname": cfg.get("Hostname") or "", "Domainname": cfg.get("Domainname") or "",
+           "User": cfg.get("User") or "", "AttachStdin": bool(cfg.get("AttachStdin")),
+           "AttachStdout": bool(cfg.get("AttachStdout")), "AttachStderr": bool(cfg.get("AttachStderr"))}
     if cfg.get("ExposedPorts"):
         out["ExposedPorts"] = cfg["ExposedPorts"]
-    out.update({"Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": cfg.get("Env"),
-                "Cmd": cfg.get("Cmd")})
+    out.update({"Tty": bool(cfg.get("Tty")), "OpenStdin": bool(cfg.get("OpenStdin")),
+                "StdinOnce": bool(cfg.get("StdinOnce")), "Env": cfg.get("Env"), "Cmd": cfg.get("Cmd")})
     if cfg.get("Healthcheck"):
         out["Healthcheck"] = healthcheck_config(cfg["Healthcheck"])
-    out.update({"Image": "", "Volumes": cfg.get("Volumes"),
+    if cfg.get("ArgsEscaped"):
+        out["ArgsEscaped"] = True
+    out.update({"Image": cfg.get("Image") or "", "Volumes": cfg.get("Volumes"),
                 "WorkingDir": cfg.get("WorkingDir") or "", "Entrypoint": cfg.get("Entrypoint"),
                 "OnBuild": cfg.get("OnBuild"), "Labels": cfg.get("Labels")})
     if cfg.get("StopSignal"):
         out["StopSignal"] = cfg["StopSignal"]
+    if cfg.get("StopTimeout") is not None:
+        out["StopTimeout"] = cfg["StopTimeout"]
+    if cfg.get("Shell"):
+        out["Shell"] = cfg["Shell"]
     return out
 
 
-def image_json(image: Image, paths: Paths | None = None) -> dict:
+def image_json(image: Image, graph_data: dict[str, str] | None = None, api_version: str | None = None) -> dict:
+    """moby's ImageInspect (API 1.45; the fields older versions had are added for them).
+    ``graph_data``: overlay2's directories of the image's layers."""
     cfg = image.config
-    history = cfg.get("history") or [{}]
-    return {
-        "Id": image.id, "RepoTags": _familiar_tags(image.tags), "RepoDigests": _familiar_tags(image.repo_digests), "Parent": "",
-        "Comment": history[-1].get("comment", ""), "Created": image.created, "DockerVersion": "",
-        "Author": cfg.get("author", ""), "Config": _image_config(image.container_config),
-        "Architecture": cfg.get("architecture", ""),
-        **({"Variant": cfg["variant"]} if cfg.get("variant") else {}),  # omitempty, as moby
-        "Os": cfg.get("os", "linux"),
-        "Size": image.size,
-        "GraphDriver": {"Data": None, "Name": DRIVER},
-        "RootFS": {"Type": "layers", "Layers": list((cfg.get("rootfs") or {}).get("diff_ids") or [])},
-        "Metadata": {"LastTagTime": timefmt.ZERO},
+    history = cfg.get("history") or []
+    comment = cfg.get("comment") or (history[-1].get("comment", "") if history else "")
+    doc = {
+        "Id": image.id, "RepoTags": _familiar_tags(image.tags), "RepoDigests": _familiar_tags(image.repo_digests),
+        "Parent": image.parent, "Comment": comment, "Created": cfg.get("created") or image.created,
     }
+    if not at_least(api_version, "1.45"):
+        doc["Container"] = cfg.get("container", "")
+        doc["ContainerConfig"] = _image_config(cfg.get("container_config") or {})
+    doc.update({
+        "DockerVersion": cfg.get("docker_version", ""), "Author": cfg.get("author", ""),
+        "Config": _image_config(image.container_config),
+        "Architecture": cfg.get("architecture", ""),
+    })
+    if cfg.get("variant"):
+        doc["Variant"] = cfg["variant"]
+    doc["Os"] = cfg.get("os", "linux")
+    if cfg.get("os.version"):
+        doc["OsVersion"] = cfg["os.version"]
+    doc["Size"] = image.size
+    if not at_least(api_version, "1.44"):
+        doc["VirtualSize"] = image.size
+    doc.update({
+        "GraphDriver": {"Data": graph_data, "Name": DRIVER},
+        "RootFS": {"Type": "layers", "Layers": list((cfg.get("rootfs") or {}).get("diff_ids") or [])},
+        "Metadata": {"LastTagTime": image.last_tag_time or timefmt.ZERO},
+    })
+    return doc
 
 
-def image_history(image: Image) -> list[dict]:
-    out = []
-    for i, h in enumerate(reversed(image.config.get("history") or [])):
-        out.append({
-            "Id": image.id if i == 0 else "<missing>",
-            "Created": int(timefmt.parse_ns(h.get("created") or timefmt.ZERO) // 10**9),
-            "CreatedBy": h.get("created_by", ""), "Tags": _familiar_tags(image.tags) if i == 0 else None,
-            "Size": image.size if i == 0 and not h.get("empty_layer") else 0,
-            "Comment": h.get("comment", ""),
-        })
-    return out
+def image_history(items) -> list[dict]:
+    """``engine/images/history`` items as moby's HistoryResponseItem list."""
+    return [{"Comment": h.comment, "Created": h.created, "CreatedBy": h.created_by, "Id": h.id,
+             "Size": h.size, "Tags": list(h.tags) if h.tags is not None else None} for h in items]

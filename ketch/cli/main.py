@@ -30,6 +30,7 @@ COMMANDS = {
     "save": ("imagearchive", "save"), "load": ("imagearchive", "load"),
     "pull": ("distribution", "pull"), "push": ("distribution", "push"), "login": ("distribution", "login"),
     "logout": ("distribution", "logout"), "search": ("distribution", "search"),
+    "commit": ("commit", "commit"), "history": ("history", "history"),
 }
 MANAGEMENT = {
     "container": {"run": "run", "create": "create", "start": "start", "attach": "attach", "stop": "stop",
@@ -38,12 +39,15 @@ MANAGEMENT = {
                   "ls": "ps", "ps": "ps", "list": "ps", "rm": "rm", "remove": "rm",
                   "rename": "rename", "inspect": ("container", "inspect"), "stats": "stats",
                   "update": "update", "top": "top", "diff": "diff", "export": "export",
-                  "prune": ("prune", "container_prune"), "cp": "cp", "exec": "exec"},
+                  "prune": ("prune", "container_prune"), "cp": "cp", "exec": "exec",
+                  "commit": "commit"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi",
               "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect"),
               "save": "save", "load": "load",
-              "pull": "pull", "push": "push"},
-    "system": {"info": "info", "events": "events"},
+              "pull": "pull", "push": "push",
+              "history": "history", "prune": ("prune", "image_prune")},
+    "system": {"info": "info", "events": "events", "df": ("diskusage", "df"),
+               "prune": ("prune", "system_prune")},
     "registry": {"serve": ("registry", "serve"), "gc": ("registry", "gc")},
 }
 

@@ -275,6 +275,29 @@ class APIClient:
         return self.request("GET", "/images/search", query,
                             headers={"X-Registry-Auth": auth} if auth else None).json() or []
 
+    def commit(self, container: str, repo: str | None, tag: str | None, comment: str | None,
+               author: str | None, changes: list[str], pause: bool) -> dict:
+        """docker's ContainerCommit: no body, ``pause=0`` only when not pausing."""
+        query = {"container": container, "repo": repo or None, "tag": tag or None,
+                 "comment": comment or None, "author": author or None, "changes": changes or None,
+                 "pause": None if pause else "0"}
+        return self.request("POST", "/commit", query).json()
+
+    def image_history(self, name: str) -> list:
+        return self.get_json(f"/images/{quote_segment(name)}/history")
+
+    def prune_images(self, filters: dict | None = None) -> dict:
+        query = {"filters": fastjson.dumps(filters) if filters else None}
+        return self.request("POST", "/images/prune", query).json()
+
+    def prune(self, kind: str, filters: dict | None = None) -> dict:
+        """POST /<kind>/prune (networks, volumes, build) for system prune."""
+        query = {"filters": fastjson.dumps(filters) if filters else None}
+        return self.request("POST", f"/{kind}/prune", query).json()
+
+    def disk_usage(self) -> dict:
+        return self.get_json("/system/df")
+
     # -- container processes and files ---------------------------------------------
     def top(self, cid: str, ps_args: str | None = None) -> dict:
         return self.get_json(f"/containers/{quote_segment(cid)}/top", {"ps_args": ps_args or None})

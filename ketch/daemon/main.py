@@ -29,6 +29,10 @@ from ketch.engine.containers.waiters import Waiters
 from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
 from ketch.engine.images.distribution import DistributionService, registry_config
+from ketch.api.routes.diskusage import DiskUsageRoutes
+from ketch.engine.diskusage import DiskUsage
+from ketch.engine.images.commit import Committer
+from ketch.engine.images.prune import ImagePruner
 from ketch.engine.images.service import ImageService
 from ketch.engine.monitors import MonitorLauncher
 from ketch.engine.restart import Restarts
@@ -85,8 +89,13 @@ class Daemon:
         self.distribution = DistributionService(self.images, self.registry_session,
                                                 cfg.max_concurrent_downloads,
                                                 cfg.max_concurrent_uploads)
+        pruner = ImagePruner(self.images, self.containers.users_of_image)
+        disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers), pruner,
+                                     lambda: self.images.collect_garbage(self.containers.layers_in_use()))
         self.server = build_server(self.containers, self.images, self.system, self.events,
-                                   self.execs, self.distribution)
+                                   self.execs, self.distribution,
+                                   commits=Committer(self.images, self.containers),
+                                   disk_usage=disk_usage)
 
     def _take_lock(self):
         try:
@@ -114,6 +123,8 @@ class Daemon:
             await self.restarts.boot(self.registry.all())
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
+            # blobs a crash left between their writing and their record (a commit, an import)
+            self.images.collect_garbage(self.containers.layers_in_use())
             for path in self.cfg.socket_paths():
                 filemode.makedirs(os.path.dirname(path), 0o755)
                 await self.server.serve_unix(path, 0o660)

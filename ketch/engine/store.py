@@ -8,6 +8,8 @@ Schema, version 1::
     images(id PRIMARY KEY, config, manifest_digest,   id is the config digest; config the raw
            created, size)                             JSON bytes whose digest the id is
     tags(reference PRIMARY KEY, image_id)             "docker.io/library/busybox:latest" -> id
+    image_meta(id PRIMARY KEY, parent,                what moby keeps beside an image: the
+               last_tag_time)                         image a commit was made on, when last tagged
     containers(id PRIMARY KEY, name UNIQUE, doc)      doc: a ContainerRecord as JSON
     repo_digests(repository, image_id, digest)        "localhost:5000/app" -> the manifest digest
                                                       it was pulled or pushed as (RepoDigests);
@@ -26,6 +28,7 @@ import json
 import os
 import sqlite3
 
+from ketch import timefmt
 from ketch.linux import filemode
 
 SCHEMA_VERSION = 1
@@ -46,6 +49,9 @@ CREATE TABLE IF NOT EXISTS images (
     created TEXT NOT NULL, size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS tags (
     reference TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id));
+CREATE TABLE IF NOT EXISTS image_meta (
+    id TEXT PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE, parent TEXT,
+    last_tag_time TEXT);
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS repo_digests (
@@ -133,6 +139,9 @@ class Store:
         """Point ``reference`` at ``image_id``; returns the image it pointed at before."""
         row = self.db.execute("SELECT image_id FROM tags WHERE reference=?", (reference,)).fetchone()
         self.db.execute("INSERT OR REPLACE INTO tags VALUES (?,?)", (reference, image_id))
+        self.db.execute("INSERT INTO image_meta (id, last_tag_time) VALUES (?, ?) "
+                        "ON CONFLICT(id) DO UPDATE SET last_tag_time=excluded.last_tag_time",
+                        (image_id, timefmt.now()))
         return row[0] if row else None
 
     def untag(self, reference: str) -> None:
@@ -146,6 +155,19 @@ class Store:
         rows = self.db.execute("SELECT reference FROM tags WHERE image_id=? ORDER BY reference",
                                (image_id,)).fetchall()
         return [r[0] for r in rows]
+
+    def set_parent(self, image_id: str, parent: str) -> None:
+        self.db.execute("INSERT INTO image_meta (id, parent) VALUES (?, ?) "
+                        "ON CONFLICT(id) DO UPDATE SET parent=excluded.parent", (image_id, parent))
+
+    def image_meta(self, image_id: str) -> tuple[str, str]:
+        """(parent image id, last tag time); empty strings when unknown."""
+        row = self.db.execute("SELECT parent, last_tag_time FROM image_meta WHERE id=?",
+                              (image_id,)).fetchone()
+        return (row[0] or "", row[1] or "") if row else ("", "")
+
+    def children(self, image_id: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM image_meta WHERE parent=?", (image_id,))]
 
     def all_tags(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT reference, image_id FROM tags").fetchall()

@@ -143,6 +143,28 @@ def _parents(paths: frozenset[str]) -> frozenset[str]:
     return frozenset(out)
 
 
+def _bare_holder(layers: list[_Lower], path: str, st: os.stat_result) -> bool:
+    """A parent of mount points that is in the upper layer only because they are: its
+    mode is the one below (or the default 0755 of a directory made for them)."""
+    below = next((b for b in (layer.lstat(path) for layer in layers) if b is not None), None)
+    return below is not None and below.st_mode == st.st_mode or below is None and st.st_mode & 0o7777 == 0o755
+
+
+def bare_holders(lowers: list[str], upper: str, mountpoints: frozenset[str]) -> frozenset[str]:
+    """The parents of ``mountpoints`` that are directories in ``upper`` and no change in
+    themselves (what ``overlay_changes`` leaves out as "only the parent of a change")."""
+    layers = [_Lower(root) for root in lowers]
+    out = set()
+    for path in _parents(mountpoints):
+        try:
+            st = os.lstat(os.path.join(upper, path.lstrip("/")))
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and _bare_holder(layers, path, st):
+            out.add(path)
+    return frozenset(out)
+
+
 def _changes(lowers: list[str], upper_fd: int, mountpoints: frozenset[str]) -> list[Change]:
     layers = [_Lower(root) for root in lowers]
     holders = _parents(mountpoints)
@@ -155,8 +177,7 @@ def _changes(lowers: list[str], upper_fd: int, mountpoints: frozenset[str]) -> l
         elif path in mountpoints:
             continue
         elif path in holders and is_dir:
-            below = next((b for b in (layer.lstat(path) for layer in layers) if b is not None), None)
-            if below is not None and below.st_mode == st.st_mode or below is None and st.st_mode & 0o7777 == 0o755:
+            if _bare_holder(layers, path, st):
                 continue  # only the parent of a change
             kind = MODIFY
         else:

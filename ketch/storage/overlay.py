@@ -21,7 +21,9 @@ import secrets
 import shutil
 
 from ketch.errors import InvalidArgument
-from ketch.storage.changes import Change, overlay_changes
+from ketch.storage import difftar, treetar
+from ketch.storage.changes import Change, bare_holders, overlay_changes
+from ketch.storage.mirror import Mirror
 from ketch.linux import filemode
 from ketch.linux.mount import Mount
 
@@ -84,6 +86,27 @@ class OverlaySnapshotter:
                 mountpoints: frozenset[str] = frozenset()) -> list[Change]:
         """What writable snapshot ``name`` changed over ``parents`` (``docker diff``)."""
         return overlay_changes([self.fs(p) for p in parents], self.fs(name), mountpoints)
+
+    def diff(self, name: str, parents: list[str], out, mountpoints: frozenset[str] = frozenset(),
+             into: str | None = None) -> tuple[int, int]:
+        """Write writable snapshot ``name``'s layer tar (over ``parents``) to ``out`` and,
+        with ``into`` (a new snapshot's name), make the same layer in that snapshot as it
+        goes. Returns (entries, bytes of file content); 0 entries: nothing changed."""
+        upper = self.fs(name)
+        lazy = bare_holders([self.fs(p) for p in parents], upper, mountpoints)
+        fd = treetar.open_root(upper)
+        copy = Mirror(self.fs(into)) if into is not None else None
+        try:
+            entries = difftar.write_diff(fd, out, mountpoints, lazy, copy)
+            if copy is not None:
+                copy.finish()
+        except BaseException:
+            if copy is not None:
+                copy.abort()
+            raise
+        finally:
+            os.close(fd)
+        return entries, copy.size if copy is not None else 0
 
     def usage(self, name: str) -> int:
         """Bytes used by the files of snapshot ``name`` (its own layer only)."""

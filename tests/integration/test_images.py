@@ -69,7 +69,11 @@ def test_import_with_changes_then_run(daemon, tmp_path):
     assert run.stdout == "hi there\n", run.stderr
     doc = json.loads(daemon.ketch("image", "inspect", "imported/thing:v1").stdout)[0]
     assert doc["Comment"] == "test import"
-    assert daemon.ketch("rmi", "imported/thing:v1").stdout == f"Untagged: imported/thing:v1\nDeleted: {image_id}\n"
+    # then the layer no image has any more, by its chain id (moby's layer store): one layer,
+    # so its diff id
+    layer = doc["RootFS"]["Layers"][0]
+    assert daemon.ketch("rmi", "imported/thing:v1").stdout == \
+        f"Untagged: imported/thing:v1\nDeleted: {image_id}\nDeleted: {layer}\n"
 
 
 def test_import_from_stdin(daemon):

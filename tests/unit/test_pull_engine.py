@@ -128,7 +128,7 @@ def test_concurrent_pulls_download_each_layer_once(service):
     assert image.repo_digests == (f"localhost:5000/app@{sha(repo.raw)}",)
     assert len(service.store.all_layers()) == 2
     assert sum(m.get("status", "").startswith("Status: Downloaded newer image") for m in messages) >= 1
-    assert service._leases == set()
+    assert not service._leases
 
 
 def test_garbage_collection_during_a_pull_keeps_its_layers(service):
@@ -187,4 +187,4 @@ def test_a_cancelled_pull_removes_its_snapshot_once_the_download_thread_ends(ser
     asyncio.run(main())
     assert os.listdir(tmp_path / "snapshots") == []
     assert service.store.all_layers() == [] and service.store.all_images() == []
-    assert service._leases == set()
+    assert not service._leases

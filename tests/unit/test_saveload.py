@@ -74,7 +74,7 @@ def test_a_transaction_that_fails_leaves_nothing(images, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         _load(loader, _archive())
     assert _state(images, tmp_path) == before
-    assert images._leases == set()
+    assert not images._leases
 
 
 def test_load_then_save_gives_the_same_image(images, tmp_path):

@@ -14,6 +14,7 @@ from ketch.engine import threadstream
 from ketch.engine.threadstream import run_with_stream
 from ketch.engine.images import urlimport
 from ketch.engine.images.progress import Progress, ProgressReader
+from ketch.engine.images.history import image_history
 from ketch.engine.images.service import ImageService
 from ketch.oci import pathmatch, reference
 from ketch.oci import platform as platforms
@@ -59,6 +60,8 @@ class ImageRoutes:
                 continue
             tags = self._matching_tags(image.tags, f.get("reference"))
             digests = self._matching_tags(image.repo_digests, f.get("reference"))
+            if not image.tags and not request.flag("all") and self.images.store.children(image.id):
+                continue  # an intermediate image: only -a lists it
             if not tags and not digests:
                 # untagged, or none of its tags matches: a dangling row, unless filtered out
                 if "reference" in f or ("dangling" in f and not dangling_only):
@@ -88,10 +91,12 @@ class ImageRoutes:
             raise errors.Internal(str(exc)) from None  # a plain error in moby: a 500
 
     async def inspect(self, request: Request) -> Response:
-        return json_response(views.image_json(self.images.resolve(request.match["name"])))
+        image = self.images.resolve(request.match["name"])
+        return json_response(views.image_json(image, self.images.graph_driver_data(image),
+                                              request.api_version))
 
     async def history(self, request: Request) -> Response:
-        return json_response(views.image_history(self.images.resolve(request.match["name"])))
+        return json_response(views.image_history(image_history(self.images, request.match["name"])))
 
     async def tag(self, request: Request) -> Response:
         repo = request.arg("repo") or ""
@@ -100,9 +105,8 @@ class ImageRoutes:
         return Response(201, b"", None, None)
 
     async def remove(self, request: Request) -> Response:
-        image = self.images.resolve(request.match["name"])
-        users = self.containers.users_of_image(image.id)
-        report = self.images.remove(request.match["name"], request.flag("force"), users)
+        report = self.images.remove(request.match["name"], request.flag("force"),
+                                    self.containers.users_of_image, not request.flag("noprune"))
         self.images.collect_garbage(self.containers.layers_in_use())
         return json_response(report)
 

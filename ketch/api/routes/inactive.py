@@ -20,11 +20,10 @@ SWARM_ROUTES = (
 )
 NOT_YET_ROUTES = (
     "GET /containers/{id}/attach/ws",
-    "POST /build", "POST /build/prune", "POST /images/prune", "POST /commit",
-    "GET /system/df",
+    "POST /build",
     "POST /volumes/create",
-    "PUT /volumes/{name}", "POST /volumes/prune", "POST /networks/create",
-    "POST /networks/{id}/connect", "POST /networks/{id}/disconnect", "POST /networks/prune",
+    "PUT /volumes/{name}", "POST /networks/create",
+    "POST /networks/{id}/connect", "POST /networks/{id}/disconnect",
     "GET /plugins/privileges", "POST /plugins/pull", "POST /plugins/{name}/enable", "POST /plugins/{name}/disable",
     "POST /plugins/{name}/upgrade", "POST /plugins/create", "POST /plugins/{name}/push",
     "POST /plugins/{name}/set", "GET /distribution/{name:.*}/json", "POST /session",
@@ -54,6 +53,19 @@ def add_routes(router: Router) -> None:
 
     router.add("GET", "/plugins/{name}/json", no_such_plugin)
     router.add("DELETE", "/plugins/{name}", no_such_plugin)
+    # nothing to prune: `system prune` asks each of them (docker CLI and ketch's)
+    async def no_networks_pruned(request: Request) -> Response:
+        return json_response({"NetworksDeleted": None})
+
+    async def no_volumes_pruned(request: Request) -> Response:
+        return json_response({"VolumesDeleted": None, "SpaceReclaimed": 0})
+
+    async def no_cache_pruned(request: Request) -> Response:
+        return json_response({"CachesDeleted": None, "SpaceReclaimed": 0})
+
+    router.add("POST", "/networks/prune", no_networks_pruned)
+    router.add("POST", "/volumes/prune", no_volumes_pruned)
+    router.add("POST", "/build/prune", no_cache_pruned)
     router.add("GET", "/volumes", no_volumes)
     router.add("GET", "/volumes/{name}", no_such_volume)
     router.add("DELETE", "/volumes/{name}", no_such_volume)

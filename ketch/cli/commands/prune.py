@@ -1,4 +1,5 @@
-"""``container prune``: remove the stopped containers, after asking (docker/cli's words)."""
+"""The prunes: ``container prune``, ``image prune`` and ``system prune``, after asking in
+docker/cli's words."""
 
 import sys
 
@@ -38,4 +39,114 @@ def container_prune(cli, args, path):
     if deleted:
         print("Deleted Containers:\n" + "".join(f"{cid}\n" for cid in deleted))
     print("Total reclaimed space:", human_size(report.get("SpaceReclaimed") or 0, 4))
+    return 0
+
+
+IMAGE_PRUNE = Command("image prune", "ketch image prune [OPTIONS]", "Remove unused images", (
+    FlagSpec("all", "a", "bool", help="Remove all unused images, not just dangling ones"),
+    FlagSpec("filter", None, "list", help='Provide filter values (e.g. "until=<timestamp>")'),
+    FlagSpec("force", "f", "bool", help="Do not prompt for confirmation"),
+), max_args=0)
+
+ALL_IMAGES_WARNING = ("WARNING! This will remove all images without at least one container associated to them.\n"
+                      "Are you sure you want to continue?")
+DANGLING_WARNING = "WARNING! This will remove all dangling images.\nAre you sure you want to continue?"
+
+
+def _images_output(cli, all_: bool, filters: dict) -> tuple[int, str]:
+    """docker/cli's image runPrune after the prompt: (space reclaimed, the report)."""
+    query = {k: list(v) for k, v in filters.items()}
+    query["dangling"] = ["false" if all_ else "true"]
+    report = cli.client.prune_images(query)
+    deleted = report.get("ImagesDeleted") or []
+    if not deleted:
+        return 0, ""
+    lines = [f"untagged: {d['Untagged']}" if d.get("Untagged") else f"deleted: {d.get('Deleted', '')}"
+             for d in deleted]
+    return report.get("SpaceReclaimed") or 0, "Deleted Images:\n" + "".join(f"{line}\n" for line in lines)
+
+
+def image_prune(cli, args, path):
+    opts, _ = parse_args(IMAGE_PRUNE, args, path)
+    filters = parse_filters(opts["filter"], "--filter")
+    if not opts["force"] and not confirm(ALL_IMAGES_WARNING if opts["all"] else DANGLING_WARNING):
+        return 0  # docker 28: a cancelled prune prints nothing more and succeeds
+    try:
+        reclaimed, output = _images_output(cli, opts["all"], filters)
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    if output:
+        print(output)
+    print("Total reclaimed space:", human_size(reclaimed, 4))
+    return 0
+
+
+SYSTEM_PRUNE = Command("system prune", "ketch system prune [OPTIONS]", "Remove unused data", (
+    FlagSpec("all", "a", "bool", help="Remove all unused images not just dangling ones"),
+    FlagSpec("filter", None, "list", help='Provide filter values (e.g. "label=<key>=<value>")'),
+    FlagSpec("force", "f", "bool", help="Do not prompt for confirmation"),
+    FlagSpec("volumes", None, "bool", help="Prune anonymous volumes"),
+), max_args=0)
+
+
+def system_warning(all_: bool, volumes: bool, filters: dict) -> str:
+    """docker/cli's confirmationMessage (its template, rendered)."""
+    warnings = ["all stopped containers", "all networks not used by at least one container"]
+    if volumes:
+        warnings.append("all anonymous volumes not used by at least one container")
+    warnings.append("all images without at least one container associated to them" if all_
+                    else "all dangling images")
+    warnings.append("all build cache" if all_ else "unused build cache")
+    text = "WARNING! This will remove:" + "".join(f"\n  - {w}" for w in warnings) + "\n"
+    shown = sorted((f"{name}={v}" for name in ("label", "label!", "until") for v in filters.get(name, [])),
+                   key=_natural_key)
+    if shown:
+        text += "\n  Items to be pruned will be filtered with:" + "".join(f"\n  - {f}" for f in shown) + "\n"
+    return text + "\nAre you sure you want to continue?"
+
+
+def _natural_key(text: str):
+    """sortorder.NaturalLess: runs of digits compare as numbers."""
+    import re
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text) if part]
+
+
+def system_prune(cli, args, path):
+    """docker/cli's system runPrune: containers, networks, volumes (--volumes), images and
+    the build cache, each report printed as its own prune prints it, then the total.
+    ketch has no networks, volumes or build cache yet: their prunes find nothing."""
+    opts, _ = parse_args(SYSTEM_PRUNE, args, path)
+    filters = parse_filters(opts["filter"], "--filter")
+    if opts["volumes"] and "until" in filters:
+        raise StatusError(1, 'ERROR: The "until" filter is not supported with "--volumes"')
+    if not opts["force"] and not confirm(system_warning(opts["all"], opts["volumes"], filters)):
+        return 0
+    total = 0
+    try:
+        report = cli.client.prune_containers(filters)
+        deleted = report.get("ContainersDeleted") or []
+        if deleted:
+            print("Deleted Containers:\n" + "".join(f"{cid}\n" for cid in deleted))
+            total += report.get("SpaceReclaimed") or 0
+        networks = cli.client.prune("networks", filters).get("NetworksDeleted") or []
+        if networks:
+            print("Deleted Networks:\n" + "".join(f"{n}\n" for n in networks))
+        if opts["volumes"]:
+            report = cli.client.prune("volumes", filters)
+            volumes = report.get("VolumesDeleted") or []
+            if volumes:
+                print("Deleted Volumes:\n" + "".join(f"{v}\n" for v in volumes))
+                total += report.get("SpaceReclaimed") or 0
+        reclaimed, output = _images_output(cli, opts["all"], filters)
+        total += reclaimed
+        if output:
+            print(output)
+        report = cli.client.prune("build", None)
+        caches = report.get("CachesDeleted") or []
+        if caches:
+            print("Deleted build cache objects:\n" + "".join(f"{c}\n" for c in caches))
+            total += report.get("SpaceReclaimed") or 0
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    print("Total reclaimed space:", human_size(total, 4))
     return 0

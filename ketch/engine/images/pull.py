@@ -19,7 +19,6 @@ Everything touching SQLite runs on the event loop; registry I/O runs in threads.
 """
 
 import asyncio
-import collections
 import json
 import threading
 import time
@@ -66,20 +65,14 @@ class Puller:
         self.session = session
         self._slots = asyncio.Semaphore(max(1, max_downloads))
         self._inflight: dict[str, asyncio.Future] = {}  # chain id -> its download under way
-        self._held: collections.Counter = collections.Counter()  # leases of the pulls under way
 
     def _lease(self, keys: set[str]) -> None:
         """Keep chain ids and blobs from the garbage collector until ``_release``: a pull's
         layers are recorded before its image, which alone makes them live."""
-        self._held.update(keys)
-        self.images._leases.update(keys)
+        self.images.lease(*keys)
 
     def _release(self, keys: set[str]) -> None:
-        self._held.subtract(keys)
-        for key in keys:
-            if self._held[key] <= 0:
-                del self._held[key]
-                self.images._leases.discard(key)
+        self.images.release(*keys)
 
     async def pull(self, ref: reference.Reference, all_tags: bool, platform: str | None,
                    auth: AuthConfig, emit: Emit) -> None:

@@ -168,7 +168,7 @@ class ImageSaver:
 
     def saved(self, plan: list[tarball.SaveImage]) -> None:
         for image in plan:
-            self.images.log_event(image.id, image.id, "save", None)
+            self.images.publish(image.id, image.id, "save", None)
 
 
 # -- load ---------------------------------------------------------------------------
@@ -340,7 +340,7 @@ class ImageLoader:
             if not content.exists(dg.of_bytes(manifest)):
                 load.blobs.add(dg.of_bytes(manifest))
             records.append((image, content.put(manifest), sum(size for _, _, size in layers)))
-        self.images.lease(load.blobs)
+        self.images.lease(*load.blobs)
         try:
             previous: dict[str, str | None] = {}
             shared: list[str] = []
@@ -357,7 +357,7 @@ class ImageLoader:
                     for ref in image.tags:
                         previous[f"{image.id} {ref}"] = store.tag(str(ref), image.id)
         finally:
-            self.images.release(load.blobs)
+            self.images.release(*load.blobs)
         load.done = True
         for snapshot in shared:
             self.images.snapshots.remove(snapshot)
@@ -371,7 +371,7 @@ class ImageLoader:
                                  f"with ID {before} to empty string")
                 lines.append(f"Loaded image: {ref.familiar}")
             labels = (json.loads(image.config).get("config") or {}).get("Labels")
-            self.images.log_event(image.id, image.id, "load", labels)
+            self.images.publish(image.id, image.id, "load", labels)
         if images and not images[-1].tags:  # moby counts the last image's tags only
             lines += ids
         return lines

@@ -6,6 +6,7 @@ content store, layers into new snapshot dirs, then one SQLite transaction that m
 them visible. A failure before the transaction removes what it created.
 """
 
+import collections
 import json
 import os
 from dataclasses import dataclass
@@ -58,6 +59,8 @@ class Image:
     tags: tuple[str, ...]  # full references, "docker.io/library/busybox:latest"
     chain_ids: tuple[str, ...]  # bottom layer first
     repo_digests: tuple[str, ...] = ()  # "localhost:5000/app@sha256:...", as pulled or pushed
+    parent: str = ""  # the image a commit was made on (moby's SetParent), else ""
+    last_tag_time: str = ""  # when a tag last pointed here, else ""
 
     @property
     def container_config(self) -> dict:
@@ -83,7 +86,8 @@ class ImageService:
         self.content = content
         self.snapshots = snapshots
         self.bus = bus
-        self._leases: set[str] = set()  # blobs written but not yet recorded: GC keeps them
+        # blobs and chain ids written but not yet recorded, counted per holder: GC keeps them
+        self._leases: collections.Counter[str] = collections.Counter()
 
     # -- lookups ----------------------------------------------------------------
     def _load(self, image_id: str) -> Image:
@@ -92,8 +96,10 @@ class ImageService:
             raise errors.no_such_image(image_id)
         config = json.loads(row[1])
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        parent, last_tag_time = self.store.image_meta(row[0])
         return Image(row[0], config, row[2], row[3], row[4], tuple(self.store.tags_of(row[0])),
-                     tuple(dg.chain_ids(diff_ids)), tuple(self.store.repo_digests_of(row[0])))
+                     tuple(dg.chain_ids(diff_ids)), tuple(self.store.repo_digests_of(row[0])),
+                     parent, last_tag_time)
 
     def resolve(self, name: str) -> Image:
         """An image by reference (``busybox``, ``busybox:1``), full id, or unique id prefix."""
@@ -136,6 +142,21 @@ class ImageService:
             names.append(row[5])
         return names
 
+    def graph_driver_data(self, image: Image) -> dict[str, str] | None:
+        """inspect's GraphDriver.Data as overlay2 gives it for an image: its top layer as
+        UpperDir, the ones below as LowerDir (left out for a single layer)."""
+        names = self.snapshot_chain(image) if image.chain_ids else []
+        if not names:
+            return None
+        top = names[0]
+        data = {}
+        if names[1:]:
+            data["LowerDir"] = ":".join(self.snapshots.fs(n) for n in names[1:])
+        data["MergedDir"] = os.path.join(self.snapshots.root, top, "merged")
+        data["UpperDir"] = self.snapshots.fs(top)
+        data["WorkDir"] = self.snapshots.work(top)
+        return data
+
     # -- import -----------------------------------------------------------------
     @staticmethod
     def check_import_args(repo: str | None, changes: list[str]) -> None:
@@ -152,7 +173,7 @@ class ImageService:
         except BaseException:
             self.snapshots.remove(snapshot)
             raise
-        self._leases.add(info.digest)
+        self.lease(info.digest)
         chain = info.diff_id if parent_chain is None else dg.of_bytes(f"{parent_chain} {info.diff_id}".encode())
         return info, chain, snapshot
 
@@ -168,7 +189,7 @@ class ImageService:
             self._discard_layer(info, chain, snapshot)
             raise
         finally:
-            self._leases.discard(info.digest)
+            self.release(info.digest)
 
     def _commit_import(self, info, chain, snapshot, repo, tag, changes, comment, created,
                        platform=None) -> str:
@@ -215,16 +236,6 @@ class ImageService:
         self._log(config_digest, config_digest, "import", labels)
         return config_digest
 
-    def lease(self, digests) -> None:
-        """Keep blobs written but not yet recorded from the garbage collector."""
-        self._leases.update(digests)
-
-    def release(self, digests) -> None:
-        self._leases.difference_update(digests)
-
-    def log_event(self, image_id: str, name: str, action: str, labels: dict | None) -> None:
-        self._log(image_id, name, action, labels)
-
     def _discard_layer(self, info: layers.LayerInfo, chain: str, snapshot: str) -> None:
         existing = self.store.get_layer(chain)
         if existing is None or existing[5] != snapshot:
@@ -242,72 +253,12 @@ class ImageService:
             self.store.tag(str(ref), image.id)
         self._log(image.id, ref.familiar, "tag", image.container_config.get("Labels"))
 
-    def remove(self, name: str, force: bool, users: dict[str, bool]) -> list[dict]:
-        """Docker's image delete. ``users`` maps ids of containers using the image to running.
-
-        Returns the ``[{"Untagged": ...}, {"Deleted": ...}]`` report.
-        """
-        image = self.resolve(name)
-        short = image.id[7:19]
-        report: list[dict] = []
-        by_reference = self._matching_tag(name, image)
-        running = [cid for cid, is_running in users.items() if is_running]
-        references = list(image.tags) + list(image.repo_digests)  # moby's: tags and digests
-        if by_reference and (len(references) > 1 or force):
-            gone = self._untag(by_reference, image, report)
-            if len(references) > len(gone):
-                return report
-        elif by_reference and users:
-            cid = next(iter(users))
-            raise errors.Conflict(
-                f'conflict: unable to remove repository reference "{name}" (must force) - '
-                f"container {cid[:12]} is using its referenced image {short}")
-        if running:
-            raise errors.Conflict(f"conflict: unable to delete {short} (cannot be forced) - "
-                                  f"image is being used by running container {running[0][:12]}")
-        if not by_reference and len(image.tags) > 1 and not force:
-            raise errors.Conflict(f"conflict: unable to delete {short} (must be forced) - "
-                                  "image is referenced in multiple repositories")
-        if users and not force:
-            raise errors.Conflict(f"conflict: unable to delete {short} (must be forced) - "
-                                  f"image is being used by stopped container {next(iter(users))[:12]}")
-        while remaining := sorted(self.store.tags_of(image.id) + self.store.repo_digests_of(image.id)):
-            self._untag(remaining[0], image, report)  # moby's lexical order of references
-        if users:  # forced while stopped containers use it: Docker keeps the image, untagged
-            return report
-        with self.store.transaction():
-            self.store.delete_image(image.id)
-        report.append({"Deleted": image.id})
-        self._log(image.id, image.id, "delete", None)
-        return report
-
-    def _matching_tag(self, name: str, image: Image) -> str | None:
-        """The tag or digest reference ``name`` is of the image, if it is one."""
-        try:
-            ref = str(reference.parse(name))
-        except errors.InvalidArgument:
-            return None
-        return ref if ref in image.tags or ref in image.repo_digests else None
-
-    def _untag(self, ref: str, image: Image, report: list[dict]) -> list[str]:
-        """Remove a reference; returns the references removed. As moby's ImageDelete: the
-        last tag of a repository takes that repository's digest references with it."""
-        gone = [ref]
-        repository = ref.split("@", 1)[0] if "@" in ref else reference.parse(ref).name
-        with self.store.transaction():
-            if "@" in ref:
-                self.store.delete_repo_digest(repository, image.id)
-            else:
-                self.store.untag(ref)
-                if not any(reference.parse(t).name == repository for t in self.store.tags_of(image.id)):
-                    for digest_ref in self.store.repo_digests_of(image.id):
-                        if digest_ref.split("@", 1)[0] == repository:
-                            self.store.delete_repo_digest(repository, image.id)
-                            gone.append(digest_ref)
-        for item in gone:
-            report.append({"Untagged": reference.parse(item).familiar})
-            self._log(image.id, image.id, "untag", image.container_config.get("Labels"))
-        return gone
+    def remove(self, name: str, force: bool, users_of, prune: bool = True) -> list[dict]:
+        """Docker's image delete (``delete.py``); ``users_of(image id)`` maps the ids of the
+        containers using an image to whether they run. Returns the ``[{"Untagged": ...},
+        {"Deleted": ...}]`` report."""
+        from ketch.engine.images.delete import ImageDeleter
+        return ImageDeleter(self, users_of).delete(name, force, prune)
 
     def _log(self, image_id: str, name: str, action: str, labels: dict | None) -> None:
         """moby's LogImageEvent: the image's labels (none once it is deleted) and a name:
@@ -315,9 +266,25 @@ class ImageService:
         if self.bus is not None:
             self.bus.publish(Event("image", action, image_id, {**(labels or {}), "name": name}))
 
+    def lease(self, *keys: str) -> None:
+        """Keep blobs (or chain ids) from the garbage collector until ``release``: written,
+        not yet recorded. Counted: a load and a pull holding one blob keep it until both
+        have released it."""
+        self._leases.update(keys)
+
+    def release(self, *keys: str) -> None:
+        self._leases.subtract(keys)
+        for key in keys:
+            if self._leases[key] <= 0:
+                del self._leases[key]
+
+    def publish(self, image_id: str, name: str, action: str, labels: dict | None) -> None:
+        """An image event (``_log``), for the modules beside this one (commit, prune)."""
+        self._log(image_id, name, action, labels)
+
     def collect_garbage(self, in_use_chains: set[str]) -> None:
         """Delete layers, snapshots and blobs that no image and no container needs."""
-        live: set[str] = set(in_use_chains) | self._leases  # a pull's layers before its image
+        live: set[str] = set(in_use_chains) | set(self._leases)  # a pull's layers before its image
         live_blobs: set[str] = set()
         for row in self.store.all_images():
             live_blobs.add(row[0])
@@ -333,5 +300,5 @@ class ImageService:
             self.snapshots.remove(snapshot)
         blob_dir = os.path.join(self.content.root, "blobs", "sha256")
         for hexname in os.listdir(blob_dir):
-            if "sha256:" + hexname not in live_blobs | self._leases:
+            if "sha256:" + hexname not in live_blobs and "sha256:" + hexname not in self._leases:
                 self.content.delete("sha256:" + hexname)

@@ -1,0 +1,56 @@
+"""POST /images/prune and GET /system/df: what images and containers take, and
+removing the images nothing uses."""
+
+import asyncio
+import dataclasses
+
+from ketch.api import filters as flt
+from ketch.api import views
+from ketch.api.http import Request, Response, Router, json_response
+from ketch.api.versions import at_least
+from ketch.engine.diskusage import KINDS, DiskUsage
+from ketch.engine.images.prune import ImagePruner
+from ketch.errors import InvalidArgument
+
+IMAGE_PRUNE_FILTERS = ("dangling", "label", "label!", "until")
+
+
+class DiskUsageRoutes:
+    def __init__(self, usage: DiskUsage, pruner: ImagePruner, collect_garbage) -> None:
+        self.usage = usage
+        self.pruner = pruner
+        self.collect_garbage = collect_garbage  # () -> None: layers and blobs nothing needs
+
+    def install(self, router: Router) -> None:
+        router.add("POST", "/images/prune", self.prune_images)
+        router.add("GET", "/system/df", self.disk_usage)
+
+    async def prune_images(self, request: Request) -> Response:
+        f = flt.parse(request.arg("filters"), IMAGE_PRUNE_FILTERS)
+        dangling_only = flt.get_bool(f, "dangling", True)
+        report = self.pruner.prune(flt.prune_filter(f), dangling_only, self.collect_garbage)
+        return json_response({"ImagesDeleted": report.deleted or None,
+                              "SpaceReclaimed": report.reclaimed})
+
+    async def disk_usage(self, request: Request) -> Response:
+        asked = request.query.get("type")
+        if asked is None or not at_least(request.api_version, "1.42"):
+            kinds = frozenset(KINDS)
+        else:
+            for kind in asked:
+                if kind not in KINDS:
+                    raise InvalidArgument(f"unknown object type: {kind}")
+            kinds = frozenset(asked)
+        usage = self.usage.usage(kinds)
+        if "container" in kinds:
+            records = self.usage.container_records()
+            usage = dataclasses.replace(usage, containers=await asyncio.to_thread(self.usage.measure, records))
+        doc = {"LayersSize": usage.layers_size, "Images": None, "Containers": None,
+               "Volumes": usage.volumes, "BuildCache": usage.build_cache}
+        if usage.images is not None:
+            doc["Images"] = [views.image_summary(u.image, u.containers, shared_size=u.shared_size)
+                             for u in usage.images]
+        if usage.containers is not None:
+            doc["Containers"] = [views.container_summary(u.record, u.size_rw, u.image_size)
+                                 for u in usage.containers]
+        return json_response(doc)

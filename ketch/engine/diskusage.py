@@ -1,0 +1,81 @@
+"""``docker system df``: moby's SystemDiskUsage over the image store and the containers.
+
+Images come with the number of containers using each and their shared size (the layers
+more than one image has); ``layers_size`` is every layer's content once; containers
+with the size of their writable layers. ketch has no volumes and no build cache yet:
+those lists are empty.
+"""
+
+from dataclasses import dataclass
+
+from ketch.engine.containers.records import ContainerRecord
+from ketch.engine.containers.service import ContainerService
+from ketch.engine.images.service import Image, ImageService
+
+KINDS = ("container", "image", "volume", "build-cache")
+
+
+@dataclass(frozen=True)
+class ImageUsage:
+    image: Image
+    containers: int
+    shared_size: int
+
+
+@dataclass(frozen=True)
+class ContainerUsage:
+    record: ContainerRecord
+    size_rw: int
+    image_size: int
+
+
+@dataclass(frozen=True)
+class Usage:
+    layers_size: int
+    images: list[ImageUsage] | None  # None: not asked for
+    containers: list[ContainerUsage] | None
+    volumes: list | None
+    build_cache: list | None
+
+
+class DiskUsage:
+    def __init__(self, images: ImageService, containers: ContainerService) -> None:
+        self.images = images
+        self.containers = containers
+
+    def usage(self, kinds: frozenset[str]) -> Usage:
+        """The image part and the empty lists (on the loop: it reads the store); the
+        containers' sizes come from ``measure``, which walks their layers."""
+        images = self._images() if "image" in kinds else None
+        layers = sum(self.images.store.get_layer(row[0])[6] for row in self.images.store.all_layers()) \
+            if "image" in kinds else 0
+        return Usage(layers, images, None, [] if "volume" in kinds else None,
+                     [] if "build-cache" in kinds else None)
+
+    def _images(self) -> list[ImageUsage]:
+        all_images = self.images.list_all()
+        refs: dict[str, int] = {}
+        for image in all_images:
+            for chain in image.chain_ids:
+                refs[chain] = refs.get(chain, 0) + 1
+        used: dict[str, int] = {}
+        for rec in self.containers.list_all():
+            used[rec.image_id] = used.get(rec.image_id, 0) + 1
+        out = []
+        for image in sorted(all_images, key=lambda i: i.created, reverse=True):
+            shared = 0
+            for chain in image.chain_ids:
+                row = self.images.store.get_layer(chain)
+                if row is not None and refs.get(chain, 0) > 1:
+                    shared += row[6]
+            out.append(ImageUsage(image, used.get(image.id, 0), shared))
+        return out
+
+    def container_records(self) -> list[tuple[ContainerRecord, int]]:
+        """(record, its image's size) of every container, newest first (on the loop)."""
+        sizes = {image.id: image.size for image in self.images.list_all()}
+        return [(rec, sizes.get(rec.image_id, 0)) for rec in self.containers.list_all()]
+
+    def measure(self, records: list[tuple[ContainerRecord, int]]) -> list[ContainerUsage]:
+        """Blocking: the writable layers' sizes (a walk of each)."""
+        return [ContainerUsage(rec, self.containers.size_rw(rec), image_size) for rec, image_size in records]

@@ -1,0 +1,274 @@
+"""``docker commit``: a new image from a container's writable layer.
+
+moby's CreateImageFromContainer and CommitImage, in one pass over the layer::
+
+    upper dir ─▶ difftar ─┬─▶ mirror (threads) ─▶ new snapshot dir
+                          └─▶ tar ─┬─▶ sha256 ─▶ diff_id
+                                   └─▶ gzip (thread) ─▶ blob (sha256 ─▶ digest)
+
+then the image config (the parent's history and layers, plus this layer), its manifest
+and one SQLite transaction that makes layer, image, parent link and tag visible at once.
+Until that transaction nothing is visible; whatever fails or is interrupted before it
+removes the snapshot and blobs it made (a ``kill -9`` leaves them to the start-up sweep
+and the content store's ingest clean-up). A layer with no entries is no layer: the image
+gets an ``empty_layer`` history entry only, as moby's ``layer.IsEmpty``.
+
+A running container is paused for the copy unless ``pause`` is false (moby's default).
+"""
+
+import asyncio
+from dataclasses import dataclass
+
+from ketch import errors, timefmt
+from ketch.build import changes as change_cmds
+from ketch.engine.containers import state as S
+from ketch.engine.containers.records import ContainerRecord
+from ketch.engine.containers.rootfs import INIT_LAYER
+from ketch.engine.containers.service import ContainerService
+from ketch.engine.images.service import Image, ImageService, tag_reference
+from ketch.image import layer as layers
+from ketch.oci import digest as dg
+from ketch.oci import mediatypes
+
+@dataclass(frozen=True)
+class CommitRequest:
+    container: str
+    repo: str = ""
+    tag: str = ""
+    author: str = ""
+    comment: str = ""
+    pause: bool = True
+    changes: tuple[str, ...] = ()
+    config: dict | None = None  # the request body: the config to start from, else the container's
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A layer written and unpacked but not recorded; ``entries`` 0: an empty layer."""
+    info: layers.LayerInfo
+    snapshot: str
+    entries: int
+
+
+def merge(user: dict, image: dict) -> dict:
+    """moby's commit ``merge(userConf, imageConf)``: what the new config lacks comes from
+    the container's."""
+    out = dict(user)
+    if not out.get("User"):
+        out["User"] = image.get("User") or ""
+    ports = image.get("ExposedPorts")
+    if not out.get("ExposedPorts"):
+        out["ExposedPorts"] = ports
+    elif ports:
+        out["ExposedPorts"] = {**ports, **out["ExposedPorts"]}
+    if not out.get("Env"):
+        out["Env"] = image.get("Env")
+    else:
+        keys = {e.split("=", 1)[0] for e in out["Env"]}
+        out["Env"] = list(out["Env"]) + [e for e in image.get("Env") or [] if e.split("=", 1)[0] not in keys]
+    out["Labels"] = {**(image.get("Labels") or {}), **(out.get("Labels") or {})}
+    if not out.get("Entrypoint"):
+        if not out.get("Cmd"):
+            out["Cmd"] = image.get("Cmd")
+            if "ArgsEscaped" in image:
+                out["ArgsEscaped"] = image["ArgsEscaped"]
+        if out.get("Entrypoint") is None:
+            out["Entrypoint"] = image.get("Entrypoint")
+    if out.get("Healthcheck") is None and image.get("Healthcheck"):
+        out["Healthcheck"] = image["Healthcheck"]
+    if not out.get("WorkingDir"):
+        out["WorkingDir"] = image.get("WorkingDir") or ""
+    if not out.get("Volumes"):
+        out["Volumes"] = image.get("Volumes")
+    else:
+        out["Volumes"] = {**out["Volumes"], **(image.get("Volumes") or {})}
+    if not out.get("StopSignal") and image.get("StopSignal"):
+        out["StopSignal"] = image["StopSignal"]
+    return out
+
+
+def container_config(rec: ContainerRecord) -> dict:
+    """The container's Config as moby keeps it (its hostname and image name filled in)."""
+    cfg = dict(rec.config)
+    cfg["Hostname"] = cfg.get("Hostname") or rec.id[:12]
+    cfg["Image"] = cfg.get("Image") or rec.image
+    return cfg
+
+
+def history_entry(author: str, comment: str, cmd: list[str] | None, created: str, empty: bool) -> dict:
+    """moby's NewHistory: created_by is the container's Cmd joined by spaces."""
+    entry: dict = {"created": created}
+    if author:
+        entry["author"] = author
+    entry["created_by"] = " ".join(cmd or [])
+    if comment:
+        entry["comment"] = comment
+    if empty:
+        entry["empty_layer"] = True
+    return entry
+
+
+def stage_layer(images: ImageService, rec: ContainerRecord) -> Staged:
+    """Blocking: the container's layer, walked once: its tar hashed and compressed into a
+    blob, the same entries made in a new snapshot. On failure nothing is left; otherwise
+    the caller records or discards it."""
+    snapshots = images.snapshots
+    snapshot = snapshots.new()
+    counted: dict[str, int] = {}
+
+    def produce(sink) -> int:
+        counted["entries"], size = snapshots.diff(rec.snapshot, rec.parents, sink, INIT_LAYER,
+                                                  into=snapshot)
+        return size
+
+    try:
+        info = layers.store(produce, images.content)
+    except BaseException:
+        snapshots.remove(snapshot)
+        raise
+    images.lease(info.digest)
+    return Staged(info, snapshot, counted["entries"])
+
+
+class Committer:
+    def __init__(self, images: ImageService, containers: ContainerService) -> None:
+        self.images = images
+        self.containers = containers
+
+    async def commit(self, req: CommitRequest) -> str:
+        """POST /commit; returns the new image's id."""
+        ref = tag_reference(req.repo, req.tag) if req.repo else None  # checked first, as moby's router
+        rec = self.containers.get(req.container)
+        if rec.status == S.DEAD:
+            raise errors.Conflict(f"You cannot commit container {rec.id} which is Dead")
+        if rec.status == S.REMOVING:
+            raise errors.Conflict(f"You cannot commit container {rec.id} which is being removed")
+        base = container_config(rec)
+        config = merge(change_cmds.apply(base if req.config is None else req.config, list(req.changes)), base)
+        parent = self.images.find(rec.image_id)
+        if parent is None:
+            raise errors.no_such_image(rec.image_id)
+        paused = req.pause and rec.running and not rec.state.paused
+        if paused:
+            await self.containers.pause(rec.id)
+        try:
+            try:
+                staged = await _uninterrupted(asyncio.to_thread(stage_layer, self.images, rec), self._discard)
+            except OSError as exc:  # in Go's words: "open PATH: no space left on device"
+                where = f"{exc.filename}: " if exc.filename else ""
+                raise errors.Internal(where + (exc.strerror or str(exc)).lower()) from None
+        finally:
+            if paused:
+                try:
+                    await self.containers.unpause(rec.id)
+                except errors.KetchError:
+                    pass  # moby's deferred unpause ignores its error too
+        try:
+            image_id = self._record(rec, parent, staged, config, req, base)
+        finally:
+            self.images.release(staged.info.digest)
+        if ref is not None:
+            self.images.publish(image_id, ref.familiar, "tag", config.get("Labels"))
+        self.containers.machine.log(rec, "commit", {"comment": req.comment, "imageID": image_id,
+                                                    "imageRef": ref.familiar if ref else ""})
+        return image_id
+
+    def _record(self, rec: ContainerRecord, parent: Image, staged: Staged, config: dict,
+                req: CommitRequest, base: dict) -> str:
+        """The config, the manifest and the one transaction; on any failure the staged
+        layer and the blobs written here go."""
+        made: list[str] = []
+        try:
+            return self._write_records(rec, parent, staged, config, req, base, made)
+        except BaseException:
+            if made and self.images.store.get_image(made[0]) is not None:
+                raise  # recorded: what failed came after, and the image keeps its blobs
+            self._discard(staged)
+            for digest in made:
+                self.images.content.delete(digest)
+            raise
+
+    def _write_records(self, rec: ContainerRecord, parent: Image, staged: Staged, config: dict,
+                       req: CommitRequest, base: dict, made: list[str]) -> str:
+        store, content = self.images.store, self.images.content
+        empty = staged.entries == 0
+        created = timefmt.now()
+        diff_ids = list((parent.config.get("rootfs") or {}).get("diff_ids") or [])
+        manifest_layers = []
+        for chain in parent.chain_ids:
+            row = store.get_layer(chain)
+            if row is None:
+                raise errors.Internal(f"layer {chain} of image {parent.id} is missing")
+            manifest_layers.append({"mediaType": row[3], "digest": row[2], "size": content.size(row[2])})
+        info = staged.info
+        chain = None
+        if not empty:
+            diff_ids.append(info.diff_id)
+            chain = dg.chain_ids(diff_ids)[-1]
+            manifest_layers.append({"mediaType": info.media_type, "digest": info.digest,
+                                    "size": info.compressed_size})
+        doc = {
+            "architecture": parent.config.get("architecture") or parent.platform.architecture,
+            "config": config,
+            "container": rec.id,
+            "container_config": base,
+            "created": created,
+            "history": list(parent.config.get("history") or [])
+            + [history_entry(req.author, req.comment, base.get("Cmd"), created, empty)],
+            "os": parent.config.get("os") or "linux",
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }
+        if req.author:
+            doc["author"] = req.author
+        if parent.config.get("variant"):
+            doc["variant"] = parent.config["variant"]
+        config_bytes = dg.canonical_json(doc)
+        config_digest = content.put(config_bytes)
+        made.append(config_digest)
+        manifest = dg.canonical_json({
+            "schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST,
+            "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": config_digest,
+                       "size": len(config_bytes)},
+            "layers": manifest_layers,
+        })
+        manifest_digest = content.put(manifest)
+        if manifest_digest != parent.manifest_digest:
+            made.append(manifest_digest)
+        existing = store.get_layer(chain) if chain else None
+        ref = tag_reference(req.repo, req.tag) if req.repo else None
+        with store.transaction():
+            if chain and existing is None:
+                store.put_layer(chain, info.diff_id, info.digest, info.media_type,
+                                parent.chain_ids[-1] if parent.chain_ids else None,
+                                staged.snapshot, info.size)
+            store.put_image(config_digest, config_bytes, manifest_digest, created,
+                            parent.size + (0 if empty else info.size))
+            store.set_parent(config_digest, parent.id)
+            if ref is not None:
+                store.tag(str(ref), config_digest)
+        if empty or existing is not None:  # no new layer after all: the copy goes
+            self._discard(staged)
+        return config_digest
+
+    def _discard(self, staged: Staged) -> None:
+        """Undo a staged layer that no record names (on the loop thread: the store is read)."""
+        store = self.images.store
+        if not any(row[2] == staged.snapshot for row in store.all_layers()):
+            self.images.snapshots.remove(staged.snapshot)
+        if not any(row[3] == staged.info.digest for row in store.all_layers()):
+            self.images.content.delete(staged.info.digest)
+        self.images.release(staged.info.digest)
+
+
+async def _uninterrupted(work, undo):
+    """Await the thread's ``work``; if the awaiting task is cancelled (ketchd stopping),
+    the thread still runs to its end, and what it made is undone then."""
+    future = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        def later(done: asyncio.Future) -> None:
+            if not done.cancelled() and done.exception() is None:
+                undo(done.result())
+        future.add_done_callback(later)
+        raise

@@ -1,0 +1,231 @@
+"""A container's writable layer as an OCI layer tar (``docker commit``).
+
+This is moby's overlay2 ``Diff`` (``archive.TarWithOptions`` of the upper dir with the
+``OverlayWhiteoutFormat``): the upper dir is archived as ``treetar`` archives a tree
+(``filepath.Walk`` order, PAX, numeric ids, whole-second mtimes, hard links kept,
+never following a link), with overlayfs's own marks turned into the OCI ones::
+
+    in the upper dir                        in the layer tar
+    ----------------                        ----------------
+    dir/name   character device 0:0        dir/.wh.name        empty file, mode 0600
+    dir/       trusted.overlay.opaque=y    dir/ then dir/.wh..wh..opq   (the dir's mode)
+
+Docker keeps a container's mount points (``/etc/hosts``, ``/proc``, ...) in an init
+layer that is never committed; ketch's runtime makes them in the writable layer, so
+``skip`` names them (left out unless deleted), and ``lazy`` names directories that are
+in the upper dir only as their parents: those are written only before something below
+them is, so a commit with no change of its own has no entries at all.
+"""
+
+import errno
+import os
+import stat
+import tarfile
+from typing import BinaryIO
+
+from ketch.storage import treetar
+from ketch.storage.changes import OPAQUE_XATTR, is_whiteout
+from ketch.storage.mirror import Mirror
+
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+
+
+class _TarStream:
+    """The bytes ``tarfile.open(mode="w|", format=PAX_FORMAT)`` writes, written straight to
+    ``out``: each header as ``TarInfo.tobuf`` makes it, file data as it is read, 512-byte
+    padding, the two zero blocks and the padding to a 10 KiB record at the end. tarfile's
+    own stream copies every byte through its buffer a few times; this copies none."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.offset = 0
+
+    def _write(self, data) -> None:
+        self.out.write(data)
+        self.offset += len(data)
+
+    def addfile(self, info: tarfile.TarInfo, fileobj=None) -> None:
+        self._write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+        if fileobj is None or not info.size:
+            return
+        left = info.size
+        while left > 0:
+            data = fileobj.read(min(treetar.CHUNK, left))
+            if not data:
+                raise OSError("unexpected end of data")
+            self._write(data)
+            left -= len(data)
+        remainder = info.size % tarfile.BLOCKSIZE
+        if remainder:
+            self._write(tarfile.NUL * (tarfile.BLOCKSIZE - remainder))
+
+    def close(self) -> None:
+        self._write(tarfile.NUL * (tarfile.BLOCKSIZE * 2))
+        remainder = self.offset % tarfile.RECORDSIZE
+        if remainder:
+            self._write(tarfile.NUL * (tarfile.RECORDSIZE - remainder))
+
+
+class _DiffWriter(treetar._Writer):
+    def __init__(self, tf: _TarStream, skip: frozenset[str], lazy: frozenset[str],
+                 mirror: Mirror | None) -> None:
+        super().__init__(tf)
+        self.skip = skip
+        self.lazy = lazy
+        self.mirror = mirror
+        self.pending: list[tuple[tarfile.TarInfo, os.stat_result, bool]] = []  # lazy dirs not written yet
+        self.entries = 0
+
+    def _flush(self) -> None:
+        for info, st, opaque in self.pending:
+            self._dir_entry(info, st, opaque)
+        self.pending.clear()
+
+    def _dir_entry(self, info: tarfile.TarInfo, st: os.stat_result, opaque: bool) -> None:
+        self.tf.addfile(info)
+        self.entries += 1
+        if self.mirror is not None:
+            self.mirror.directory(info.name, st, _capability(info), opaque)
+        if opaque:
+            marker = tarfile.TarInfo(info.name + WHITEOUT_OPAQUE)
+            marker.mode = info.mode & 0o777
+            marker.uid, marker.gid = info.uid, info.gid
+            marker.uname = marker.gname = ""
+            marker.mtime = 0  # moby's header for it has no ModTime
+            self.tf.addfile(marker)
+            self.entries += 1
+
+    def directory(self, rel: str, fd: int) -> None:
+        path = "/" + rel.rstrip("/")
+        if path in self.skip:
+            return  # a mount point: nothing of the container's own is below it
+        st = os.fstat(fd)
+        info = self.info(rel, st)
+        info.type = tarfile.DIRTYPE
+        info.pax_headers = treetar._xattrs(fd)
+        if path in self.lazy:
+            item = (info, st, False)
+            self.pending.append(item)
+            self.tree(rel, fd)
+            if self.pending and self.pending[-1] is item:
+                self.pending.pop()
+            return
+        self._flush()
+        self._dir_entry(info, st, _opaque(fd))
+        self.tree(rel, fd)
+
+    def entry(self, rel: str, name: str, st: os.stat_result, dir_fd: int) -> None:
+        whiteout = is_whiteout(st)
+        if ("/" + rel in self.skip and not whiteout) or stat.S_ISSOCK(st.st_mode):
+            return
+        self._flush()
+        mirror = self.mirror
+        info = self.info(rel, st)
+        if whiteout:
+            head, _, base = rel.rpartition("/")
+            info.name = (head + "/" if head else "") + WHITEOUT_PREFIX + base
+            info.mode = 0o600
+            info.type = tarfile.REGTYPE
+            self.tf.addfile(info)
+            self.entries += 1
+            if mirror is not None:
+                mirror.whiteout(rel, st)
+            return
+        if st.st_nlink > 1:
+            key = (st.st_dev, st.st_ino)
+            if key in self.first_link:
+                info.type = tarfile.LNKTYPE
+                info.linkname = self.first_link[key]
+                self.tf.addfile(info)
+                self.entries += 1
+                if mirror is not None:
+                    mirror.hardlink(rel, info.linkname)
+                return
+        if stat.S_ISREG(st.st_mode):
+            if self._regular(info, name, dir_fd):
+                self.entries += 1
+                if st.st_nlink > 1:
+                    self.first_link[(st.st_dev, st.st_ino)] = rel
+            return
+        if stat.S_ISLNK(st.st_mode):
+            info.type = tarfile.SYMTYPE
+            try:
+                info.linkname = os.readlink(name, dir_fd=dir_fd)
+            except OSError as exc:
+                if exc.errno in treetar._GONE + (errno.EINVAL,):
+                    return
+                raise
+            if mirror is not None:
+                mirror.symlink(rel, info.linkname, st)
+        else:
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
+                info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+            elif stat.S_ISFIFO(st.st_mode):
+                info.type = tarfile.FIFOTYPE
+            if mirror is not None:
+                mirror.special(rel, st)
+        if st.st_nlink > 1:
+            self.first_link[(st.st_dev, st.st_ino)] = rel
+        self.tf.addfile(info)
+        self.entries += 1
+
+    def _regular(self, info: tarfile.TarInfo, name: str, dir_fd: int) -> bool:
+        """treetar's regular file, its bytes also handed to the mirror; False: it went."""
+        try:
+            fd = os.open(name, treetar._FILE_FLAGS, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno in treetar._GONE:
+                return False
+            raise
+        with os.fdopen(fd, "rb") as src:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):  # swapped since the stat: skip it
+                return False
+            info.type = tarfile.REGTYPE
+            info.size = st.st_size
+            info.pax_headers = treetar._xattrs(fd)
+            data = treetar._Exactly(src, st.st_size)
+            if self.mirror is None:
+                self.tf.addfile(info, data)
+                return True
+            capability = _capability(info)
+            token = self.mirror.file_open(info.name, st, capability)
+            self.tf.addfile(info, _Tee(data, self.mirror, token))
+            self.mirror.file_close(token, st, capability)
+        return True
+
+
+class _Tee:
+    def __init__(self, src, mirror: Mirror, token: str) -> None:
+        self.src, self.mirror, self.token = src, mirror, token
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.src.read(n)
+        if data:
+            self.mirror.file_write(self.token, data)
+        return data
+
+
+def _capability(info: tarfile.TarInfo) -> str | None:
+    return info.pax_headers.get(treetar.PAX_XATTR + "security.capability")
+
+
+def _opaque(fd: int) -> bool:
+    try:
+        return os.getxattr(fd, OPAQUE_XATTR) == b"y"
+    except OSError:
+        return False
+
+
+def write_diff(upper_fd: int, out: BinaryIO, skip: frozenset[str] = frozenset(),
+               lazy: frozenset[str] = frozenset(), mirror: Mirror | None = None) -> int:
+    """Write the layer tar of the upper dir open as ``upper_fd`` to ``out`` (neither is
+    closed), each entry also made by ``mirror`` if given (the caller finishes it);
+    returns the number of entries (0: the layer is empty)."""
+    tf = _TarStream(out)
+    writer = _DiffWriter(tf, skip, lazy, mirror)
+    writer.tree("", upper_fd)
+    tf.close()
+    return writer.entries
