@@ -65,6 +65,12 @@ def layer_dirs(d) -> list[str]:
     return sorted(os.listdir(snapshots)) if os.path.isdir(snapshots) else []
 
 
+def _released(diff_ids: list[str]) -> str:
+    """rmi's lines for the layers an image alone had, top-most first (as dockerd prints)."""
+    from ketch.oci import digest as dg
+    return "".join(f"Deleted: {chain}\n" for chain in reversed(dg.chain_ids(diff_ids)))
+
+
 def test_push_rmi_pull_run(fresh_daemon, registry):
     """busybox pushed, every local copy removed, pulled back (its layer downloaded for
     real) and run; the progress lines and the final lines are Docker's."""
@@ -93,7 +99,7 @@ def test_push_rmi_pull_run(fresh_daemon, registry):
     assert doc["RepoTags"] == [ref]
     # the last tag of a repository takes its digest reference along, as moby's rmi does
     assert ok(d.ketch("rmi", ref)) == (f"Untagged: {ref}\nUntagged: {ref.rsplit(':', 1)[0]}@{digest}\n"
-                                       f"Deleted: {doc['Id']}\n")
+                                       f"Deleted: {doc['Id']}\n" + _released(doc["RootFS"]["Layers"]))
 
 
 def test_pull_by_digest_and_all_tags(daemon, registry, tmp_path):
@@ -113,7 +119,8 @@ def test_pull_by_digest_and_all_tags(daemon, registry, tmp_path):
     assert rows == f"{repo} <none> {digests['a']}\n"
     assert ok(d.ketch("inspect", "-f", "{{.RepoTags}}", by_digest)) == "[]\n"
     image_id = ok(d.ketch("inspect", "-f", "{{.Id}}", by_digest)).strip()
-    assert ok(d.ketch("rmi", by_digest)) == f"Untagged: {by_digest}\nDeleted: {image_id}\n"
+    diff_ids = json.loads(ok(d.ketch("inspect", "-f", "{{json .RootFS.Layers}}", by_digest)))
+    assert ok(d.ketch("rmi", by_digest)) == f"Untagged: {by_digest}\nDeleted: {image_id}\n" + _released(diff_ids)
     out = ok(d.ketch("pull", "-a", repo))
     assert out.splitlines()[-1] == repo
     assert f"Status: Downloaded newer image for {repo}" in out
