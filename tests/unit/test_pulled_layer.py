@@ -95,16 +95,16 @@ def test_a_highly_compressed_layer_is_inflated_in_bounded_pieces(tmp_path):
     blob = gzip.compress(tar_bytes)  # ~64 KiB for 64 MiB
     content = ContentStore(str(tmp_path / "content"))
     sizes = []
-    original = pulled._Decompressed._more
+    original = pulled._Inflater.feed
 
-    def spy(self):
-        out = original(self)
-        sizes.append(len(out))
+    def spy(self, data):
+        out = list(original(self, data))
+        sizes.extend(len(o) for o in out)
         return out
-    pulled._Decompressed._more = spy
+    pulled._Inflater.feed = spy
     try:
         info = pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(blob), sha(tar_bytes))
     finally:
-        pulled._Decompressed._more = original
+        pulled._Inflater.feed = original
     assert info.size == 64 << 20
     assert max(sizes) <= pulled.MAX_PIECE
