@@ -15,7 +15,9 @@ headers by seeking, ``copy_file_range`` moves the files' bytes.
 
 import hashlib
 import os
+import queue
 import secrets
+import threading
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
@@ -147,6 +149,47 @@ class _TarSpool:
         os.close(self.fd)
 
 
+class _Spooling:
+    """The blob inflated into its spooled tar by a thread of its own, fed pieces of the
+    blob as they arrive: isal, hashlib and write release the GIL, so one layer's download
+    and its inflation run on two cores at once. The first error is kept in ``error``
+    (the pieces after it are dropped) for the caller to raise after the digest's check."""
+
+    def __init__(self, inflater: _Inflater, spool: _TarSpool) -> None:
+        self._inflater = inflater
+        self.spool = spool
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[bytes | None] = queue.Queue(4)
+        self._thread = threading.Thread(target=self._run, name="inflate", daemon=True)
+        self._thread.start()
+        self._finished = False
+
+    def _run(self) -> None:
+        while (piece := self._queue.get()) is not None:
+            if self.error is None:
+                try:
+                    for out in self._inflater.feed(piece):
+                        self.spool.write(out)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    self.error = exc
+        if self.error is None:
+            try:
+                for out in self._inflater.finish():
+                    self.spool.write(out)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                self.error = exc
+
+    def put(self, piece: bytes) -> None:
+        self._queue.put(piece)
+
+    def finish(self) -> None:
+        """Wait for the pieces put so far to be spooled (at once after an error)."""
+        if not self._finished:
+            self._finished = True
+            self._queue.put(None)
+            self._thread.join()
+
+
 class _CheckedElsewhere:
     """A content writer for a stream that verifies its own digest (the registry client's
     blob stream raises at its end when the bytes are not the digest's): the bytes are
@@ -197,15 +240,14 @@ def ingest(stream: BinaryIO, content: ContentStore, dest: str, digest: str, diff
     by ``apply_layer_file``. An uncompressed blob is its own spool."""
     writer_of = (lambda: _CheckedElsewhere(content, digest)) if verifies_itself else content.writer
     with writer_of() as writer:
-        spool: _TarSpool | None = None
-        broken: BaseException | None = None  # the decompressor's complaint, said after the digest
+        spooling: _Spooling | None = None
         try:
             head = b""
             while len(head) < 4 and (data := stream.read(CHUNK)):
                 head += data
             inflater = _Inflater(head)
             if inflater.kind != "tar":
-                spool = _TarSpool(content)
+                spooling = _Spooling(inflater, _TarSpool(content))
             pending: list[bytes] = []  # raw bytes gathered for one large call of the decompressor
             held = 0
             data = head
@@ -213,28 +255,22 @@ def ingest(stream: BinaryIO, content: ContentStore, dest: str, digest: str, diff
                 writer.write(data)
                 if on_bytes is not None:
                     on_bytes(len(data))
-                if spool is not None and broken is None:
+                if spooling is not None:
                     pending.append(data)
                     held += len(data)
                 data = stream.read(CHUNK)
                 if pending and (held >= CHUNK or not data):
-                    piece = pending[0] if len(pending) == 1 else b"".join(pending)
+                    spooling.put(pending[0] if len(pending) == 1 else b"".join(pending))
                     pending, held = [], 0
-                    try:
-                        for out in inflater.feed(piece):
-                            spool.write(out)
-                    except _BAD_STREAM as exc:
-                        broken = exc
+            if spooling is not None:
+                spooling.finish()
             if writer.digest != digest:  # (the stream that verifies itself raised already)
                 raise DigestMismatch(f"filesystem layer verification failed for digest {digest}")
-            if spool is not None and broken is None:
-                try:
-                    for out in inflater.finish():
-                        spool.write(out)
-                except _BAD_STREAM as exc:
-                    broken = exc
-            if broken is not None:
-                raise InvalidArgument(f"failed to register layer: {broken}") from None
+            spool = spooling.spool if spooling is not None else None
+            if spooling is not None and spooling.error is not None:
+                if isinstance(spooling.error, _BAD_STREAM):  # said after the digest's check
+                    raise InvalidArgument(f"failed to register layer: {spooling.error}") from None
+                raise spooling.error
             got = spool.diff_id if spool is not None else digest
             if got != diff_id:
                 raise DigestMismatch(f"failed to register layer: layer {digest} has diff_id "
@@ -251,8 +287,9 @@ def ingest(stream: BinaryIO, content: ContentStore, dest: str, digest: str, diff
             except Exception as exc:  # noqa: BLE001 - Docker's wording
                 raise InvalidArgument(f"failed to register layer: {exc}") from None
         finally:
-            if spool is not None:
-                spool.close()
+            if spooling is not None:
+                spooling.finish()
+                spooling.spool.close()
         compressed = writer.size
         writer.commit(digest)
     return PulledLayer(digest, diff_id, compressed, size)

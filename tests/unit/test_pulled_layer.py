@@ -108,3 +108,47 @@ def test_a_highly_compressed_layer_is_inflated_in_bounded_pieces(tmp_path):
         pulled._Inflater.feed = original
     assert info.size == 64 << 20
     assert max(sizes) <= pulled.MAX_PIECE
+
+
+def test_nothing_is_unpacked_before_both_digests_are_checked(tmp_path):
+    """moby verifies a layer before it registers it: a blob whose diff_id is not the
+    config's leaves no file in the layer directory (it used to be unpacked first)."""
+    tar = layer_tar()
+    blob = gzip.compress(tar)
+    content = ContentStore(str(tmp_path / "content"))
+    dest = tmp_path / "layer"
+    with pytest.raises(pulled.DigestMismatch, match="has diff_id"):
+        pulled.ingest(io.BytesIO(blob), content, str(dest), sha(blob), sha(b"other"))
+    assert not dest.exists() or list(dest.iterdir()) == []
+    with pytest.raises(pulled.DigestMismatch, match="verification failed"):
+        pulled.ingest(io.BytesIO(blob), content, str(dest), sha(b"other"), sha(tar))
+    assert not dest.exists() or list(dest.iterdir()) == []
+
+
+def test_the_blob_is_inflated_beside_its_download(tmp_path):
+    """Inflation and the diff_id's hash run in a thread of their own, fed while the blob
+    still arrives: a layer's download and its inflation use two cores."""
+    import threading
+    tar = layer_tar()
+    blob = gzip.compress(tar)
+    content = ContentStore(str(tmp_path / "content"))
+    threads = set()
+    original = pulled._Inflater.feed
+
+    def spy(self, data):
+        threads.add(threading.get_ident())
+        yield from original(self, data)
+    pulled._Inflater.feed = spy
+    try:
+        pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(blob), sha(tar))
+    finally:
+        pulled._Inflater.feed = original
+    assert threads and threading.get_ident() not in threads
+
+
+def test_a_corrupt_stream_with_the_right_digest_is_a_register_failure(tmp_path):
+    blob = b"\x1f\x8b" + os.urandom(5000)  # a gzip magic, then garbage
+    content = ContentStore(str(tmp_path / "content"))
+    with pytest.raises(pulled.InvalidArgument, match="^failed to register layer"):
+        pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(blob), sha(b"x"))
+    assert os.listdir(tmp_path / "content" / "ingest") == []
