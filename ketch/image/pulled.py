@@ -131,7 +131,7 @@ class _TarSpool:
             self.fd = os.open(ingest, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, BLOB_MODE)
         except OSError:  # a filesystem without O_TMPFILE
             path = os.path.join(ingest, secrets.token_hex(16))
-            self.fd = filemode.create(path, BLOB_MODE)
+            self.fd = filemode.create(path, BLOB_MODE, os.O_RDWR)
             os.unlink(path)
         self._hash = hashlib.sha256()
 

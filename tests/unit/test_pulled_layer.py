@@ -152,3 +152,19 @@ def test_a_corrupt_stream_with_the_right_digest_is_a_register_failure(tmp_path):
     with pytest.raises(pulled.InvalidArgument, match="^failed to register layer"):
         pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(blob), sha(b"x"))
     assert os.listdir(tmp_path / "content" / "ingest") == []
+
+
+def test_without_o_tmpfile_the_spool_is_a_file_unlinked_at_once(tmp_path, monkeypatch):
+    tar = layer_tar()
+    blob = gzip.compress(tar)
+    content = ContentStore(str(tmp_path / "content"))
+    real_open = os.open
+
+    def no_tmpfile(path, flags, *args, **kwargs):
+        if flags & os.O_TMPFILE == os.O_TMPFILE:
+            raise OSError(95, "Operation not supported")
+        return real_open(path, flags, *args, **kwargs)
+    monkeypatch.setattr(pulled.os, "open", no_tmpfile)
+    info = pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(blob), sha(tar))
+    assert info.size == 300_000
+    assert os.listdir(tmp_path / "content" / "ingest") == []
