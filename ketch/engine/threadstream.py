@@ -25,7 +25,7 @@ class ChunkReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:
+    def _fill(self) -> None:
         while not self._buf and not self._eof:
             if self._cut:
                 raise OSError("upload interrupted")
@@ -36,10 +36,25 @@ class ChunkReader(io.RawIOBase):
                 self._buf = chunk
         if self._cut and not self._buf:
             raise OSError("upload interrupted")
+
+    def readinto(self, b) -> int:
+        self._fill()
         n = min(len(b), len(self._buf))
         b[:n] = self._buf[:n]
         self._buf = self._buf[n:]
         return n
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (all of them without ``n``): a whole chunk as it came when it
+        fits, where RawIOBase's read would copy it twice through a buffer."""
+        if n is None or n < 0:
+            return self.readall()
+        self._fill()
+        if n >= len(self._buf):
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return out
 
     def abandon(self) -> None:
         """Called by the thread when it fails: unblocks the feeder, drops what is queued."""

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable, ContextManager, Iterable, Protocol
 
 from ketch.errors import InvalidArgument
-from ketch.image.archive import CHUNK, open_decompressed
+from ketch.image.archive import CHUNK, open_decompressed, sniff
 from ketch.oci import digest as dg
 from ketch.oci import mediatypes
 from ketch.oci import platform as platforms
@@ -237,6 +237,86 @@ def _entry_name(name: str) -> str:
     return "" if clean == "." else clean
 
 
+class _Forward:
+    """A stream that tarfile may treat as seekable: ``seek`` goes forward only (skipping),
+    and reads return the source's chunks as they came where they fit, without copying."""
+
+    def __init__(self, src: BinaryIO, head: bytes = b"") -> None:
+        self._src = src
+        self._buf = head  # read from src already
+        self._pos = 0  # of the next byte, in the whole stream
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 1:
+            offset += self._pos
+        elif whence != 0:
+            raise io.UnsupportedOperation("seek from the end of a stream")
+        if offset < self._pos:
+            raise io.UnsupportedOperation("seek backwards in a stream")
+        while offset > self._pos and self._piece(offset - self._pos):
+            pass
+        return self._pos
+
+    def _piece(self, n: int) -> bytes:
+        """Up to ``n`` bytes (n > 0), a whole chunk of the source when it fits; b"" at the end."""
+        if not self._buf:
+            self._buf = self._src.read(CHUNK)
+            if not self._buf:
+                return b""
+        if n >= len(self._buf):
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        self._pos += len(out)
+        return out
+
+    def read(self, n: int = -1) -> bytes:
+        """``n`` bytes, fewer only at the end of the stream (as tarfile expects)."""
+        if n is None or n < 0:
+            n = 1 << 62
+        parts = []
+        while n > 0 and (piece := self._piece(n)):
+            parts.append(piece)
+            n -= len(piece)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def member(self, size: int) -> "_Member":
+        return _Member(self, size)
+
+
+def _archive_stream(stream: BinaryIO) -> _Forward:
+    """The archive's tar: an uncompressed one read as it comes, without copies."""
+    head = b""
+    while len(head) < 6 and (data := stream.read(6 - len(head))):
+        head += data
+    if sniff(head) == "tar":
+        return _Forward(stream, head)
+    return _Forward(open_decompressed(_Forward(stream, head)))
+
+
+class _Member:
+    """The next ``size`` bytes of a ``_Forward``: a file's contents, read in its chunks."""
+
+    def __init__(self, src: _Forward, size: int) -> None:
+        self._src = src
+        self._left = size
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self._left
+        n = min(n, self._left)
+        if n <= 0:
+            return b""
+        piece = self._src._piece(n)
+        if not piece:
+            raise tarfile.ReadError("unexpected end of data")
+        self._left -= len(piece)
+        return piece
+
+
 class _Contents:
     """The archive's names: regular files as spooled, symlinks as a table."""
 
@@ -251,7 +331,12 @@ class _Contents:
             return
         self.files.pop(name, None)  # a later entry replaces an earlier one, as tar does
         self.links.pop(name, None)
-        if member.isreg():
+        if member.type in (tarfile.REGTYPE, tarfile.AREGTYPE) and isinstance(tf.fileobj, _Forward):
+            # the contents follow the header: handed to the spool as they came, uncopied
+            staged = spool(tf.fileobj.member(member.size))
+            self.spooled.append(staged)
+            self.files[name] = staged
+        elif member.isreg():
             staged = spool(tf.extractfile(member))
             self.spooled.append(staged)
             self.files[name] = staged
@@ -326,7 +411,9 @@ def read_archive(stream: BinaryIO, spool: Spool) -> Archive:
     """
     contents = _Contents()
     try:
-        tf = tarfile.open(fileobj=open_decompressed(stream), mode="r|", bufsize=CHUNK,
+        # tarfile reads the headers of a "seekable" stream that only goes forward; the
+        # files' contents bypass it (``_Forward.member``)
+        tf = tarfile.open(fileobj=_archive_stream(stream), mode="r:",
                           encoding="utf-8", errors="surrogateescape")
         with tf:
             while (member := tf.next()) is not None:

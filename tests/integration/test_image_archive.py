@@ -207,6 +207,29 @@ def test_failed_load_changes_nothing(kd):
     assert _state(kd) == before
 
 
+def test_a_layer_named_twice_gets_two_directories_and_a_stray_tar_nothing(kd):
+    """A layer named twice (two chain ids) gets two snapshots, a tar no manifest names
+    leaves nothing, and a load that fails once its layer is spooled leaves nothing."""
+    layer = _layer({"twice": b"1"})
+    stray = _layer({"stray": b"2"})
+    before = _state(kd)
+    data = _docker_archive([(["arch/twice:1"], [layer, layer], None)], extra={"stray.tar": stray})
+    messages = _load_api(kd, data)
+    assert messages[-1] == {"stream": "Loaded image: arch/twice:1\n"}
+    added = set(_state(kd)["snapshots"]) - set(before["snapshots"])
+    assert len(added) == 2
+    kd.ketch("rmi", "arch/twice:1", check=True)
+    _gc(kd)
+    before = _state(kd)
+    config = json.dumps({"os": "linux", "rootfs": {"type": "layers", "diff_ids": [
+        "sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
+    broken = _tar({"l/layer.tar": layer, "c.json": config, "manifest.json": json.dumps(
+        [{"Config": "c.json", "RepoTags": ["arch/broken:1"], "Layers": ["missing/layer.tar"]}]).encode()})
+    messages = _load_api(kd, broken)
+    assert "missing/layer.tar" in messages[-1]["error"]
+    assert _state(kd) == before
+
+
 HOSTILE = {
     "config-dotdot": ({"manifest.json": b'[{"Config":"../../../../etc/passwd","Layers":[]}]'},
                       "leads outside the archive"),

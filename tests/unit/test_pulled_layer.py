@@ -95,16 +95,76 @@ def test_a_highly_compressed_layer_is_inflated_in_bounded_pieces(tmp_path):
     blob = gzip.compress(tar_bytes)  # ~64 KiB for 64 MiB
     content = ContentStore(str(tmp_path / "content"))
     sizes = []
-    original = pulled._Decompressed._more
+    original = pulled._Inflater.feed
 
-    def spy(self):
-        out = original(self)
-        sizes.append(len(out))
+    def spy(self, data):
+        out = list(original(self, data))
+        sizes.extend(len(o) for o in out)
         return out
-    pulled._Decompressed._more = spy
+    pulled._Inflater.feed = spy
     try:
         info = pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(blob), sha(tar_bytes))
     finally:
-        pulled._Decompressed._more = original
+        pulled._Inflater.feed = original
     assert info.size == 64 << 20
     assert max(sizes) <= pulled.MAX_PIECE
+
+
+def test_nothing_is_unpacked_before_both_digests_are_checked(tmp_path):
+    """moby verifies a layer before it registers it: a blob whose diff_id is not the
+    config's leaves no file in the layer directory (it used to be unpacked first)."""
+    tar = layer_tar()
+    blob = gzip.compress(tar)
+    content = ContentStore(str(tmp_path / "content"))
+    dest = tmp_path / "layer"
+    with pytest.raises(pulled.DigestMismatch, match="has diff_id"):
+        pulled.ingest(io.BytesIO(blob), content, str(dest), sha(blob), sha(b"other"))
+    assert not dest.exists() or list(dest.iterdir()) == []
+    with pytest.raises(pulled.DigestMismatch, match="verification failed"):
+        pulled.ingest(io.BytesIO(blob), content, str(dest), sha(b"other"), sha(tar))
+    assert not dest.exists() or list(dest.iterdir()) == []
+
+
+def test_the_blob_is_inflated_beside_its_download(tmp_path):
+    """Inflation and the diff_id's hash run in a thread of their own, fed while the blob
+    still arrives: a layer's download and its inflation use two cores."""
+    import threading
+    tar = layer_tar()
+    blob = gzip.compress(tar)
+    content = ContentStore(str(tmp_path / "content"))
+    threads = set()
+    original = pulled._Inflater.feed
+
+    def spy(self, data):
+        threads.add(threading.get_ident())
+        yield from original(self, data)
+    pulled._Inflater.feed = spy
+    try:
+        pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(blob), sha(tar))
+    finally:
+        pulled._Inflater.feed = original
+    assert threads and threading.get_ident() not in threads
+
+
+def test_a_corrupt_stream_with_the_right_digest_is_a_register_failure(tmp_path):
+    blob = b"\x1f\x8b" + os.urandom(5000)  # a gzip magic, then garbage
+    content = ContentStore(str(tmp_path / "content"))
+    with pytest.raises(pulled.InvalidArgument, match="^failed to register layer"):
+        pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(blob), sha(b"x"))
+    assert os.listdir(tmp_path / "content" / "ingest") == []
+
+
+def test_without_o_tmpfile_the_spool_is_a_file_unlinked_at_once(tmp_path, monkeypatch):
+    tar = layer_tar()
+    blob = gzip.compress(tar)
+    content = ContentStore(str(tmp_path / "content"))
+    real_open = os.open
+
+    def no_tmpfile(path, flags, *args, **kwargs):
+        if flags & os.O_TMPFILE == os.O_TMPFILE:
+            raise OSError(95, "Operation not supported")
+        return real_open(path, flags, *args, **kwargs)
+    monkeypatch.setattr(pulled.os, "open", no_tmpfile)
+    info = pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(blob), sha(tar))
+    assert info.size == 300_000
+    assert os.listdir(tmp_path / "content" / "ingest") == []

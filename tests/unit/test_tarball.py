@@ -389,3 +389,54 @@ def test_reads_what_dockerd_2010_saved(tmp_path):
     assert layer.digest == image.diff_ids[0]
     with tarfile.open(layer.path) as tf:
         assert tf.extractfile("etc/motd").read() == b"saved by dockerd 20.10\n"
+
+
+class _Chunks:
+    """An upload: read(n) hands out its chunks as they are (as threadstream's reader does)."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.chunks = [data[i:i + size] for i in range(0, len(data), size)]
+
+    def read(self, n: int = -1) -> bytes:
+        if not self.chunks:
+            return b""
+        chunk = self.chunks[0]
+        if n < 0 or n >= len(chunk):
+            return self.chunks.pop(0)
+        self.chunks[0] = chunk[n:]
+        return chunk[:n]
+
+
+def test_a_files_contents_reach_the_spool_as_the_uploads_chunks(tmp_path):
+    """No copy of a layer's bytes between the upload and the spool: tarfile reads the
+    headers, the contents go out as the chunks that came in (a load's main cost was
+    copying them through tarfile's stream buffer)."""
+    layer = os.urandom(3 << 20)
+    config = _config(layer)
+    data = _archive([("config.json", config), ("l/layer.tar", layer),
+                     ("manifest.json", json.dumps([{"Config": "config.json", "RepoTags": [],
+                                                    "Layers": ["l/layer.tar"]}]).encode())])
+    source = _Chunks(data, 1 << 20)
+    upload = set(map(id, source.chunks))
+    seen = []
+
+    class Keeping(Spool):
+        def __call__(self, src):
+            pieces = []
+            while piece := src.read(1 << 20):
+                pieces.append(piece)
+            seen.append(pieces)
+            return super().__call__(io.BytesIO(b"".join(pieces)))
+
+    (image,) = tarball.read_archive(source, Keeping(tmp_path / "spool")).images
+    assert image.layers[0].digest == _digest(layer)
+    pieces = max(seen, key=len)
+    assert b"".join(pieces) == layer
+    assert sum(id(p) in upload for p in pieces) >= 2  # the whole chunks inside it, uncopied
+
+
+def test_a_truncated_archive_is_unexpected_eof(tmp_path):
+    layer = os.urandom(100_000)
+    data = _archive([("l/layer.tar", layer)])
+    with pytest.raises(InvalidArgument, match="unexpected EOF"):
+        _read(data[:50_000], tmp_path)

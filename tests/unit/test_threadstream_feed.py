@@ -1,6 +1,7 @@
 """ketch.engine.threadstream.run_with_stream: an upload fed to a thread."""
 
 import asyncio
+import os
 import threading
 
 import pytest
@@ -43,3 +44,13 @@ def test_an_upload_cut_off_ends_the_thread_too():
     asyncio.run(asyncio.wait_for(main(), 10))
     assert finished.wait(5)
     assert failures and "interrupted" in str(failures[0])
+
+
+def test_a_read_hands_out_whole_chunks_uncopied():
+    chunk = os.urandom(1 << 16)
+
+    async def chunks():
+        yield chunk
+
+    got = asyncio.run(threadstream.run_with_stream(chunks(), lambda r: r.read(1 << 20)))
+    assert got is chunk
