@@ -21,7 +21,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KETCH = os.path.join(REPO, ".venv", "bin", "ketch")
-KETCHD = os.path.join(REPO, ".venv", "bin", "ketchd")
+PYTHON = os.path.join(REPO, ".venv", "bin", "python3")
 
 
 def timed(cmd: list[str], env: dict) -> float:
@@ -37,7 +37,10 @@ def start_ketchd(root: str) -> tuple[subprocess.Popen, str]:
     host = f"unix://{root}/ketch.sock"
     with open(os.path.join(root, "daemon.json"), "w") as f:
         f.write("{}")
-    proc = subprocess.Popen([KETCHD, "-H", host, "--data-root", f"{root}/data", "--exec-root",
+    # This checkout's ketchd, whatever checkout the .venv/bin launchers point at.
+    proc = subprocess.Popen([PYTHON, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                             "from ketch.daemon.main import main; sys.exit(main(sys.argv[2:]))", REPO,
+                             "-H", host, "--data-root", f"{root}/data", "--exec-root",
                              f"{root}/exec", "--config-file", f"{root}/daemon.json"],
                             stdout=subprocess.DEVNULL, stderr=open(f"{root}/ketchd.log", "w"))
     env = dict(os.environ, KETCH_HOST=host)
