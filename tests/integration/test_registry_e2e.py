@@ -4,6 +4,7 @@ login/push/logout, and skopeo reading what ketchd pushed."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -60,6 +61,16 @@ def test_docker_cli_push_rmi_pull_run_search_and_skopeo(daemon, serve, tmp_path)
         assert found["Digest"] == digest
         assert len(found["Layers"]) == len(local["RootFS"]["Layers"])
         assert (found["Os"], found["Architecture"]) == (local["Os"], local["Architecture"])
+        assert found["Created"].startswith(local["Created"][:19]) and found["RepoTags"] == ["1"]
+        raw = subprocess.run([SKOPEO, "inspect", "--raw", "--tls-verify=false", f"docker://{repo}:1"],
+                             capture_output=True, timeout=60, check=True).stdout
+        assert "sha256:" + hashlib.sha256(raw).hexdigest() == digest  # the bytes ketchd pushed
+        manifest = json.loads(raw)
+        # the manifest the image was made with (README, known gaps: moby rebuilds a schema 2 one)
+        assert manifest["mediaType"] in ("application/vnd.docker.distribution.manifest.v2+json",
+                                         "application/vnd.oci.image.manifest.v1+json")
+        assert [layer["digest"] for layer in manifest["layers"]] == found["Layers"]
+        assert manifest["config"]["digest"] == local["Id"]
 
         ok(d.docker("--config", cfg, "rmi", f"{repo}:1"))
         out = ok(d.docker("--config", cfg, "pull", f"{repo}:1"))
@@ -137,3 +148,35 @@ def test_htpasswd_login_push_logout(daemon, serve, tmp_path):
         assert res.returncode == 1 and "no basic auth credentials" in res.stderr, res.stderr
     finally:
         d.ketch("rmi", ref)
+
+
+def test_token_auth_login_push_pull_search(daemon, serve, tmp_path):
+    """A token server beside the registry (distribution's protocol): ketchd asks it for the
+    scopes each call needs with the stored login, search's registry:catalog:search too."""
+    from tests.integration.registries import TokenServer
+    d = daemon
+    cfg = tmp_path / "cfg"
+
+    def ketch(*args, input=None):
+        return subprocess.run(d._ketch_cmd(args), input=input, capture_output=True, text=True,
+                              timeout=60, env=dict(d.env(), KETCH_CONFIG=str(cfg)))
+    with TokenServer() as tokens:
+        registry = serve("--token-realm", tokens.realm, "--token-service", tokens.service,
+                         "--token-issuer", tokens.issuer, "--token-key", tokens.key.cert)
+        ref = f"{registry.host}/team/bb:1"
+        ok(d.ketch("tag", "busybox", ref))
+        try:
+            res = ketch("push", ref)
+            assert res.returncode == 1 and "denied: requested access to the resource is denied" in res.stderr
+            res = ketch("login", "-u", "alice", "--password-stdin", registry.host, input="wrong\n")
+            assert res.returncode == 1
+            ok(ketch("login", "-u", "alice", "--password-stdin", registry.host, input="s3cret\n"))
+            digest = ok(ketch("push", ref)).splitlines()[-1].split()[2]
+            ok(d.ketch("rmi", ref))
+            assert f"Digest: {digest}" in ok(ketch("pull", ref))
+            out = ok(ketch("search", f"{registry.host}/team"))
+            assert [line.split()[0] for line in out.splitlines()[1:]] == ["team/bb"]
+            granted = [r for r in tokens.requests if r.user == "alice"]
+            assert any("registry:catalog:search" in r.scopes for r in granted), tokens.requests
+        finally:
+            d.ketch("rmi", ref)
