@@ -15,9 +15,12 @@ A message with an ``id`` and a ``progressDetail`` (even ``{}``) is a line of its
 terminal, rewritten in place as the layer's state changes.
 """
 
+import json
 import time
 
 from ketch import units
+
+NEWLINE = b"\r\n"  # moby's streamformatter ends each message so
 
 BAR_WIDTH = 50
 DEFAULT_WIDTH = 200  # moby's when the writer is no terminal: the bar is always drawn
@@ -59,11 +62,27 @@ def message(text: str, ident: str = "") -> dict:
 
 
 def progress(text: str, ident: str, current: int, total: int, start: int = 0) -> dict:
-    detail = {"current": current, "total": total}
+    """A bar (``Downloading``, ``Loading layer``, ``Importing``): moby's JSONProgress, its
+    zero fields left out (omitempty)."""
+    detail = {}
+    if current:
+        detail["current"] = current
+    if total:
+        detail["total"] = total
     if start:
         detail["start"] = start
-    return {"status": text, "progressDetail": detail, "id": ident,
-            "progress": progress_string(current, total, start)}
+    msg = {"status": text, "progressDetail": detail}
+    bar = progress_string(current, total, start)
+    if bar:
+        msg["progress"] = bar
+    if ident:
+        msg["id"] = ident
+    return msg
+
+
+def stream(text: str) -> dict:
+    """Text printed as it is (``Loaded image: busybox:latest\\n``)."""
+    return {"stream": text}
 
 
 def error(message: str) -> dict:
@@ -72,3 +91,8 @@ def error(message: str) -> dict:
 
 def aux(doc: dict) -> dict:
     return {"progressDetail": {}, "aux": doc}
+
+
+def encode(msg: dict) -> bytes:
+    """One message as the API streams it: compact JSON and ``\\r\\n``."""
+    return json.dumps(msg, separators=(",", ":")).encode() + NEWLINE

@@ -82,3 +82,37 @@ def _display_one(msg: dict, out, terminal: bool, width: int) -> None:
         out.write(f"{msg['stream']}{endl}")
     else:
         out.write(f"{status}{endl}\n")
+
+
+def response_lines(resp):
+    """A streamed response body split in lines as it arrives."""
+    pending = b""
+    for chunk in resp.chunks():
+        pending += chunk
+        *done, pending = pending.split(b"\n")
+        yield from done
+    if pending.strip():
+        yield pending
+
+
+def render(resp, quiet: bool = False, on_aux=None, out=None) -> None:
+    """docker/cli's DisplayJSONMessagesToStream of a daemon's response on ``out``
+    (stdout), or nothing with ``quiet``; an error in the stream ends the command with
+    it (StatusError 1)."""
+    import os
+    import sys
+
+    from ketch.cli.main import StatusError
+    out = open(os.devnull, "w") if quiet else (out or sys.stdout)
+    terminal = not quiet and out.isatty()
+    width = prog.DEFAULT_WIDTH
+    if terminal:
+        from ketch.cli.streams import terminal_size
+        width = (terminal_size(out.fileno()) or (0, prog.DEFAULT_WIDTH))[1]
+    try:
+        display(response_lines(resp), out, terminal, width, on_aux)
+    except StreamError as exc:
+        raise StatusError(1, str(exc))
+    finally:
+        if quiet:
+            out.close()

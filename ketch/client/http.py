@@ -14,6 +14,7 @@ from ketch import fastjson
 from ketch.errors import KetchError
 
 _CHUNK = 65536
+_LARGE = 1 << 20  # a body's read: fewer, larger receives
 
 
 class ConnectionFailed(KetchError):
@@ -57,7 +58,7 @@ class Response:
                 self.conn.readline(strict=True)
         elif self._remaining >= 0:
             while self._remaining > 0:
-                data = self.conn.read(min(_CHUNK, self._remaining))
+                data = self.conn.read(self._remaining)
                 if not data:
                     # Go's client fails the read; a short save/export must not look complete.
                     self.conn.keep_alive = False
@@ -65,7 +66,7 @@ class Response:
                 self._remaining -= len(data)
                 yield data
         else:  # until the server closes
-            while data := self.conn.read(_CHUNK):
+            while data := self.conn.read(_LARGE):
                 yield data
             self.conn.keep_alive = False
         self._done = True
@@ -89,47 +90,63 @@ class Connection:
             raise ConnectionFailed(f"Cannot connect to the ketch daemon at {display}. "
                                    "Is the ketch daemon running?") from None
         self._buf = b""
+        self._pos = 0
         self.keep_alive = True
 
     # -- reading ------------------------------------------------------------------
+    # What was received and not yet taken is self._buf[self._pos:]: taking a line or a
+    # chunk moves _pos instead of copying the rest of the buffer each time.
     def _fill(self) -> bool:
         data = self.sock.recv(_CHUNK)
         if not data:
             return False
-        self._buf += data
+        self._buf = self._buf[self._pos:] + data if self._pos < len(self._buf) else data
+        self._pos = 0
         return True
+
+    def _take(self, n: int) -> bytes:
+        data = self._buf[self._pos:self._pos + n]
+        self._pos += len(data)
+        return data
 
     def readline(self, strict: bool = False) -> bytes:
         """One line with its newline; at end of stream what is left, or with ``strict``
         an error (inside a body the framing promised more)."""
-        while b"\n" not in self._buf:
+        while (end := self._buf.find(b"\n", self._pos)) < 0:
             if not self._fill():
                 if strict:
                     self.keep_alive = False
                     raise ConnectionFailed("unexpected EOF")
-                line, self._buf = self._buf, b""
-                return line
-        line, _, self._buf = self._buf.partition(b"\n")
-        return line + b"\n"
+                return self._take(len(self._buf))
+        return self._take(end + 1 - self._pos)
 
     def read(self, n: int) -> bytes:
-        if not self._buf and not self._fill():
-            return b""
-        data, self._buf = self._buf[:n], self._buf[n:]
-        return data
+        """Up to ``n`` bytes: what is buffered, else one receive of up to ``n``."""
+        if self._pos < len(self._buf):
+            return self._take(n)
+        return self.sock.recv(min(n, _LARGE))
 
-    def readexactly(self, n: int) -> bytes:
-        while len(self._buf) < n:
-            if not self._fill():
+    def readexactly(self, n: int) -> bytes | bytearray:
+        """``n`` bytes. A large piece (a chunk of a saved image) is received straight into
+        one buffer of its size: adding up 64 KiB receives copied it over and over (bytes
+        are immutable)."""
+        have = len(self._buf) - self._pos
+        if have >= n:
+            return self._take(n)
+        out = bytearray(n)
+        out[:have] = self._take(have)
+        view = memoryview(out)
+        while have < n:
+            got = self.sock.recv_into(view[have:])
+            if not got:
                 self.keep_alive = False
                 raise ConnectionFailed("unexpected EOF")
-        data, self._buf = self._buf[:n], self._buf[n:]
-        return data
+            have += got
+        return out
 
     def take_buffer(self) -> bytes:
         """Bytes already received past the response head (the start of a hijacked stream)."""
-        data, self._buf = self._buf, b""
-        return data
+        return self._take(len(self._buf))
 
     # -- requests -----------------------------------------------------------------
     def send(self, method: str, path: str, body=None, headers: dict | None = None) -> Response:

@@ -64,3 +64,49 @@ def test_an_error_message_ends_the_stream_and_aux_goes_to_its_callback():
         jsonmessage.display(lines(prog.aux({"Tag": "1"}), prog.error("manifest unknown"),
                                   prog.status("never shown")), out, False, on_aux=seen.append)
     assert seen == [{"Tag": "1"}] and out.getvalue() == ""
+
+
+LOAD = lines(prog.progress("Loading layer", "abc", 512, 1024), prog.progress("Loading layer", "abc", 1024, 1024),
+             prog.stream("Loaded image: a:1\n"))
+
+
+def test_load_on_a_terminal_rewrites_its_layer_line_then_prints_the_stream():
+    out = io.StringIO()
+    jsonmessage.display(LOAD, out, terminal=True)
+    text = out.getvalue()
+    assert text.startswith("\n\x1b[1A\x1b[2K\rabc: Loading layer [" + "=" * 25 + ">" + " " * 25
+                           + "]     512B/1.024kB\r\x1b[1B")
+    assert "\x1b[1A\x1b[2K\rabc: Loading layer [" + "=" * 50 + ">]" in text
+    assert text.endswith("Loaded image: a:1\n")
+
+
+def test_import_off_a_terminal_prints_statuses_and_streams_only():
+    out = io.StringIO()
+    jsonmessage.display(lines(prog.message("Downloading from http://x/y"),
+                              prog.progress("Importing", "", 5, 10), prog.message(""),
+                              prog.message("sha256:abc")), out, terminal=False)
+    assert out.getvalue() == "Downloading from http://x/y\n\nsha256:abc\n"
+
+
+def test_import_on_a_terminal_rewrites_one_line_without_an_id():
+    out = io.StringIO()
+    jsonmessage.display(lines(prog.progress("Importing", "", 5, 10), prog.progress("Importing", "", 10, 10),
+                              prog.message("")), out, terminal=True)
+    assert out.getvalue().count("\x1b[2K\rImporting [") == 2 and "\x1b[1A" not in out.getvalue()
+
+
+class _Resp:
+    def __init__(self, *chunks):
+        self._chunks = chunks
+
+    def chunks(self):
+        return iter(self._chunks)
+
+
+def test_render_splits_the_response_in_lines_and_an_error_ends_the_command(capsys):
+    from ketch.cli.main import StatusError
+    resp = _Resp(b'{"stream":"Loaded ', b'image: a:1\\n"}\r\n{"error', b'":"boom","errorDetail":{"message":"boom"}}')
+    with pytest.raises(StatusError) as err:
+        jsonmessage.render(resp)
+    assert (err.value.code, err.value.message) == (1, "boom")
+    assert capsys.readouterr().out == "Loaded image: a:1\n"

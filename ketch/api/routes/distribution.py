@@ -8,7 +8,6 @@ an error after it is the stream's last message.
 """
 
 import asyncio
-import json
 from typing import Awaitable, Callable, Protocol
 
 from ketch import errors
@@ -16,9 +15,6 @@ from ketch.api import filters as flt
 from ketch.api.http import Request, Response, Router, StreamResponse, json_response
 from ketch.apitypes import progress as prog
 from ketch.registry.client.auth import AuthConfig
-
-STREAM_NEWLINE = b"\r\n"  # moby's streamformatter ends each message so
-
 
 class DistributionBackend(Protocol):
     async def pull(self, name: str, tag: str, platform: str | None, auth: AuthConfig, emit) -> None: ...
@@ -85,7 +81,7 @@ async def _progress(request: Request, run: Callable[[Callable[[dict], None]], Aw
             if resp is None:
                 resp = StreamResponse(200, content_type="application/json")
                 await resp.prepare(request)
-            await resp.write(_line(getter.result()))
+            await resp.write(prog.encode(getter.result()))
         pending = []
         while not queue.empty():
             pending.append(queue.get_nowait())
@@ -96,9 +92,9 @@ async def _progress(request: Request, run: Callable[[Callable[[dict], None]], Aw
             resp = StreamResponse(200, content_type="application/json")
             await resp.prepare(request)
         for msg in pending:
-            await resp.write(_line(msg))
+            await resp.write(prog.encode(msg))
         if failure is not None:
-            await resp.write(_line(prog.error(_message(failure))))
+            await resp.write(prog.encode(prog.error(_message(failure))))
         await resp.finish()
         return resp
     finally:
@@ -111,6 +107,3 @@ def _message(exc: BaseException) -> str:
         return str(exc)
     return str(exc) or type(exc).__name__
 
-
-def _line(msg: dict) -> bytes:
-    return json.dumps(msg, separators=(",", ":")).encode() + STREAM_NEWLINE

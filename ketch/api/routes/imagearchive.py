@@ -11,8 +11,8 @@ import logging
 from typing import Protocol
 
 from ketch import errors
-from ketch.api import jsonprogress
 from ketch.api.http import Request, Router, StreamResponse
+from ketch.apitypes import progress as prog
 from ketch.engine import threadstream
 from ketch.engine.images.saveload import Load
 
@@ -78,8 +78,8 @@ class ImageArchiveRoutes:
             self.loader.check(load)
 
             def apply(out) -> None:
-                def report(p) -> None:
-                    out.write(jsonprogress.progress(p))
+                def report(msg: dict) -> None:
+                    out.write(prog.encode(msg))
                     out.flush()
                 self.loader.apply(load, None if quiet else report)
 
@@ -90,11 +90,11 @@ class ImageArchiveRoutes:
             finally:
                 await chunks.aclose()
             for line in self.loader.commit(load):
-                await resp.write(jsonprogress.stream(line + "\n"))
+                await resp.write(prog.encode(prog.stream(line + "\n")))
         except errors.KetchError as exc:
             if not resp.prepared:
                 raise
-            await resp.write(jsonprogress.error(str(exc)))
+            await resp.write(prog.encode(prog.error(str(exc))))
         finally:
             self.loader.drop_blobs(load)
             await asyncio.to_thread(self.loader.discard, load)

@@ -5,15 +5,15 @@ import io
 
 from ketch import errors, timefmt
 from ketch.api import filters as flt
-from ketch.api import jsonprogress
 from ketch.api import views
-from ketch.api.http import Request, Response, Router, StreamResponse, encode_json, json_response
+from ketch.api.http import Request, Response, Router, StreamResponse, json_response
 from ketch.api.versions import at_least
+from ketch.apitypes import progress as prog
 from ketch.engine.containers.service import ContainerService
 from ketch.engine import threadstream
 from ketch.engine.threadstream import run_with_stream
 from ketch.engine.images import urlimport
-from ketch.engine.images.progress import Progress, ProgressReader
+from ketch.engine.images.progress import ProgressReader
 from ketch.engine.images.history import image_history
 from ketch.engine.images.service import ImageService
 from ketch.oci import pathmatch, reference
@@ -132,7 +132,7 @@ class ImageRoutes:
                                              platform=platform)
         resp = StreamResponse(200, content_type="application/json")
         await resp.prepare(request)
-        await resp.write(encode_json({"status": image_id}))
+        await resp.write(prog.encode(prog.message(image_id)))
         await resp.finish()
         return resp
 
@@ -145,16 +145,16 @@ class ImageRoutes:
         resp = StreamResponse(200, content_type="application/json")
         try:
             await resp.prepare(request)
-            await resp.write(jsonprogress.status(f"Downloading from {download.url}"))
+            await resp.write(prog.encode(prog.message(f"Downloading from {download.url}")))
             made = []
 
             def ingest(out) -> None:
-                def report(p: Progress) -> None:
-                    out.write(jsonprogress.progress(p))
+                def report(msg: dict) -> None:
+                    out.write(prog.encode(msg))
                     out.flush()
                 reader = ProgressReader(download.body, max(download.length, 0), report, "", "Importing")
                 made.append(self.images.ingest_layer(io.BufferedReader(reader, 1 << 20), None))
-                out.write(jsonprogress.status(""))  # moby's newLines output after the last report
+                out.write(prog.encode(prog.message("")))  # moby's newLines output after the last report
 
             chunks = threadstream.produce(ingest)
             try:
@@ -165,9 +165,9 @@ class ImageRoutes:
             info, chain, snapshot = made[0]
             image_id = self.images.commit_import(info, chain, snapshot, repo, tag, changes, message,
                                                  platform=platform)
-            await resp.write(jsonprogress.status(image_id))
+            await resp.write(prog.encode(prog.message(image_id)))
         except (errors.KetchError, OSError) as exc:
-            await resp.write(jsonprogress.error(str(exc)))
+            await resp.write(prog.encode(prog.error(str(exc))))
         finally:
             await asyncio.to_thread(download.close)
         await resp.finish()

@@ -4,7 +4,7 @@ and exits). (``ketch registry serve|gc``, the server, is commands/registry.py.)"
 import os
 import sys
 
-from ketch.cli import credentials
+from ketch.cli import credentials, jsonmessage
 from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
 from ketch.cli.flags import Command, FlagSpec
 from ketch.cli.main import StatusError
@@ -65,36 +65,6 @@ def auth_header(cli, domain: str) -> str:
     return auth.header()
 
 
-def render(cli, resp, quiet: bool, on_aux=None, out=None) -> None:
-    """Show a progress stream on ``out`` (stdout), or swallow it with ``-q``; an error in
-    it ends the command."""
-    from ketch.cli import jsonmessage
-    out = open(os.devnull, "w") if quiet else (out or sys.stdout)
-    terminal = not quiet and out.isatty()
-    width = 200
-    if terminal:
-        from ketch.cli.streams import terminal_size
-        width = (terminal_size(out.fileno()) or (0, 200))[1]
-    try:
-        jsonmessage.display(_lines(resp), out, terminal, width, on_aux)
-    except jsonmessage.StreamError as exc:
-        raise StatusError(1, str(exc))
-    finally:
-        if quiet:
-            out.close()
-
-
-def _lines(resp):
-    """The response body split in lines as it arrives."""
-    pending = b""
-    for chunk in resp.chunks():
-        pending += chunk
-        *done, pending = pending.split(b"\n")
-        yield from done
-    if pending.strip():
-        yield pending
-
-
 def pull_image(cli, name: str, all_tags: bool = False, platform: str = "", quiet: bool = False,
                show_reference: bool = True, out=None, default_tag_notice: bool = True) -> None:
     """docker/cli's pull: the stream rendered, then the reference pulled on stdout."""
@@ -109,7 +79,7 @@ def pull_image(cli, name: str, all_tags: bool = False, platform: str = "", quiet
     tag = None if all_tags else (ref.digest or ref.tag)
     try:
         resp = cli.client.pull(ref.familiar_name, tag, platform or None, auth_header(cli, ref.domain))
-        render(cli, resp, quiet, out=out)
+        jsonmessage.render(resp, quiet, out=out)
     except API_ERRORS as exc:
         raise StatusError(1, daemon_error(exc))
     if show_reference:
@@ -137,7 +107,7 @@ def push(cli, args, path):
     try:
         resp = cli.client.push(ref.familiar_name, None if opts["all-tags"] else ref.tag,
                                auth_header(cli, ref.domain))
-        render(cli, resp, opts["quiet"])
+        jsonmessage.render(resp, opts["quiet"])
     except API_ERRORS as exc:
         raise StatusError(1, daemon_error(exc))
     if opts["quiet"]:

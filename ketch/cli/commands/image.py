@@ -66,7 +66,7 @@ def import_(cli, args, path):
             repo, tag = name, maybe_tag
         else:
             repo = ref
-    from ketch.cli.jsonstream import Display
+    from ketch.cli import jsonmessage
     url = source.startswith(("http://", "https://"))  # else a file, as docker's client decides
     f = None
     if not url:
@@ -78,7 +78,7 @@ def import_(cli, args, path):
         resp = cli.client.import_image(_file_chunks(f) if f else None, repo, tag, opts["change"],
                                        opts["message"] or None, source=source if url else "-",
                                        platform=opts["platform"] or None)
-        Display(sys.stdout, sys.stdout.isatty()).stream(resp)
+        jsonmessage.render(resp)
     except API_ERRORS as exc:
         raise StatusError(1, daemon_error(exc))
     finally:

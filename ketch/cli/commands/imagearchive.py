@@ -43,7 +43,7 @@ def _file_chunks(f):
 
 
 def load(cli, args, path):
-    from ketch.cli.jsonstream import Display
+    from ketch.cli import jsonmessage
     opts, _ = parse_args(LOAD, args, path)
     if not opts["input"]:
         if os.isatty(0):
@@ -57,7 +57,7 @@ def load(cli, args, path):
     terminal = sys.stdout.isatty()
     try:
         resp = cli.client.load_images(_file_chunks(f), opts["quiet"] or not terminal)
-        Display(sys.stdout, terminal).stream(resp)
+        jsonmessage.render(resp)
     except API_ERRORS as exc:
         raise StatusError(1, daemon_error(exc))
     finally:

@@ -1,34 +1,27 @@
-"""Progress of a stream being read, reported as moby's progress.Reader does.
+"""Progress of a transfer, reported as moby's progress.Reader does, in the API's JSON
+progress messages (``apitypes/progress``).
 
-A report goes out every 512 KiB read (or every 1% of the total when that is less), at
-most ten a second, and always at the end; the caller's ``report`` turns them into
-whatever its client reads (the API's JSON progress messages).
+A report goes out every 512 KiB (or every 1% of the total when that is less), at most
+ten a second, and always at the end. ``Reporter`` takes the counts of a transfer that
+counts for itself (a registry download or upload); ``ProgressReader`` counts a stream
+as it is read (a layer being loaded, an import from a URL).
 """
 
 import io
 import time
-from dataclasses import dataclass
 from typing import BinaryIO, Callable
+
+from ketch.apitypes import progress as prog
 
 _EVERY = 512 * 1024
 _INTERVAL = 0.1  # moby's rate.Every(100ms)
 
-
-@dataclass(frozen=True)
-class Progress:
-    id: str  # "" or a short id ("a1b2c3d4e5f6")
-    action: str  # "Loading layer", "Importing"
-    current: int
-    total: int  # 0 when unknown
+Report = Callable[[dict], None]  # takes one apitypes/progress message
 
 
-Report = Callable[[Progress], None]
-
-
-class ProgressReader(io.RawIOBase):
-    def __init__(self, src: BinaryIO, total: int, report: Report, id: str, action: str,
+class Reporter:
+    def __init__(self, report: Report, total: int, id: str, action: str,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._src = src
         self._report = report
         self._id, self._action = id, action
         self._clock = clock
@@ -38,6 +31,33 @@ class ProgressReader(io.RawIOBase):
         self._last_time: float | None = None
         self._every = min(_EVERY, int(total * 0.01)) if total > 0 else _EVERY
 
+    def update(self, current: int, last: bool = False) -> None:
+        """``current`` bytes are through (``last``: and that is all of them)."""
+        self.current = current
+        if self.current - self._last_update > self._every or last:
+            self._send(last)
+            self._last_update = self.current
+
+    def done(self) -> None:
+        """Report the whole transfer as through (for bytes that went another way, such
+        as copied by the kernel from a file)."""
+        self.current = self.total
+        self._send(last=True)
+
+    def _send(self, last: bool) -> None:
+        now = self._clock()
+        allowed = self._last_time is None or now - self._last_time >= _INTERVAL
+        if last or self.current == self.total or allowed:
+            self._last_time = now
+            self._report(prog.progress(self._action, self._id, self.current, self.total))
+
+
+class ProgressReader(io.RawIOBase):
+    def __init__(self, src: BinaryIO, total: int, report: Report, id: str, action: str,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._src = src
+        self.reporter = Reporter(report, total, id, action, clock)
+
     def readable(self) -> bool:
         return True
 
@@ -45,21 +65,8 @@ class ProgressReader(io.RawIOBase):
         data = self._src.read(len(buffer))
         n = len(data)
         buffer[:n] = data
-        self.current += n
-        if self.current - self._last_update > self._every or not n:
-            self._update(last=not n)
-            self._last_update = self.current
+        self.reporter.update(self.reporter.current + n, last=not n)
         return n
 
-    def _update(self, last: bool) -> None:
-        now = self._clock()
-        allowed = self._last_time is None or now - self._last_time >= _INTERVAL
-        if last or self.current == self.total or allowed:
-            self._last_time = now
-            self._report(Progress(self._id, self._action, self.current, self.total))
-
     def done(self) -> None:
-        """Report the whole stream as read, for a reader whose bytes went another way
-        (copied by the kernel from a file)."""
-        self.current = self.total
-        self._update(last=True)
+        self.reporter.done()

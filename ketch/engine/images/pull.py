@@ -21,12 +21,12 @@ Everything touching SQLite runs on the event loop; registry I/O runs in threads.
 import asyncio
 import json
 import threading
-import time
 from typing import Callable
 
 from ketch import errors
 from ketch.apitypes import progress as prog
 from ketch.engine.events import Event
+from ketch.engine.images.progress import Reporter
 from ketch.engine.images.service import ImageService
 from ketch.image import pulled
 from ketch.oci import digest as dg
@@ -38,7 +38,6 @@ from ketch.registry.client.manifest import Descriptor, ImageManifest, Manifest
 from ketch.registry.client.transport import Session
 
 Emit = Callable[[dict], None]  # thread-safe
-PROGRESS_INTERVAL = 0.1  # seconds between two "Downloading" messages of a layer
 
 
 def short(digest: str) -> str:
@@ -164,16 +163,13 @@ class Puller:
         ident = short(layer.digest)
         snapshots = self.images.snapshots
         snapshot = snapshots.new()
-        state = {"at": 0.0}
         stop = threading.Event()
+        reporter = Reporter(emit, layer.size, ident, "Downloading")
 
         def on_progress(done: int) -> None:
             if stop.is_set():
                 raise errors.Unavailable("pull cancelled")
-            now = time.monotonic()
-            if now - state["at"] >= PROGRESS_INTERVAL:
-                state["at"] = now
-                emit(prog.progress("Downloading", ident, done, layer.size))
+            reporter.update(done)
 
         def fetch() -> pulled.PulledLayer:
             with repo.open_blob(layer, on_progress=on_progress) as stream:
@@ -195,7 +191,7 @@ class Puller:
         except BaseException:
             snapshots.remove(snapshot)
             raise
-        emit(prog.progress("Downloading", ident, layer.size, layer.size))
+        reporter.done()
         emit(prog.status("Verifying Checksum", ident))
         emit(prog.status("Download complete", ident))
         emit(prog.progress("Extracting", ident, layer.size, layer.size))

@@ -11,12 +11,12 @@ pulled or made with, byte for byte (so its digest stays), under the tag:
 """
 
 import asyncio
-import time
 
 from ketch import errors
 from ketch.apitypes import progress as prog
 from ketch.engine.events import Event
-from ketch.engine.images.pull import PROGRESS_INTERVAL, Emit
+from ketch.engine.images.progress import Reporter
+from ketch.engine.images.pull import Emit
 from ketch.engine.images.service import Image, ImageService
 from ketch.oci import digest as dg
 from ketch.oci import mediatypes, reference
@@ -139,17 +139,12 @@ class Pusher:
 
     def _upload(self, repo: remote.Repository, digest: str, size: int, shown,
                 upload_url: str | None) -> None:
-        state = {"at": 0.0}
-
-        def on_progress(done: int) -> None:
-            now = time.monotonic()
-            if shown is not None and now - state["at"] >= PROGRESS_INTERVAL:
-                state["at"] = now
-                shown[1](prog.progress("Pushing", shown[0], done, size))
+        reporter = None if shown is None else Reporter(shown[1], size, shown[0], "Pushing")
         with open(self.images.content.path(digest), "rb") as f:
-            repo.upload_blob(digest, size, f, on_progress=on_progress, upload_url=upload_url)
-        if shown is not None:
-            shown[1](prog.progress("Pushing", shown[0], size, size))
+            repo.upload_blob(digest, size, f, upload_url=upload_url,
+                             on_progress=None if reporter is None else reporter.update)
+        if reporter is not None:
+            reporter.done()
 
 
 def _mount_sources(image: Image, target: reference.Reference) -> list[str]:
