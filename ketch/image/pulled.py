@@ -293,3 +293,32 @@ def ingest(stream: BinaryIO, content: ContentStore, dest: str, digest: str, diff
         compressed = writer.size
         writer.commit(digest)
     return PulledLayer(digest, diff_id, compressed, size)
+
+
+def unpack_stored(content: ContentStore, digest: str, diff_id: str, dest: str) -> int:
+    """Unpack the layer blob ``digest`` of ``content`` into ``dest`` (a layer stored before
+    it was unpacked: a commit's), its tar checked against ``diff_id`` first. Returns the
+    bytes of file content written."""
+    with open(content.path(digest), "rb") as blob:
+        head = blob.read(4)
+        inflater = _Inflater(head)
+        if inflater.kind == "tar":
+            blob.seek(0)
+            if diff_id != digest:
+                raise DigestMismatch(f"layer {digest} has diff_id {digest}, the image config says {diff_id}")
+            return apply_layer_file(blob.fileno(), dest)
+        spool = _TarSpool(content)
+        try:
+            data = head + blob.read(CHUNK)
+            while data:
+                for piece in inflater.feed(data):
+                    spool.write(piece)
+                data = blob.read(CHUNK)
+            for piece in inflater.finish():
+                spool.write(piece)
+            if spool.diff_id != diff_id:
+                raise DigestMismatch(f"layer {digest} has diff_id {spool.diff_id}, the image config "
+                                     f"says {diff_id}")
+            return apply_layer_file(spool.fd, dest)
+        finally:
+            spool.close()

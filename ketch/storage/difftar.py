@@ -25,7 +25,6 @@ from typing import BinaryIO
 
 from ketch.storage import treetar
 from ketch.storage.changes import OPAQUE_XATTR, is_whiteout
-from ketch.storage.mirror import Mirror
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
@@ -68,12 +67,11 @@ class _TarStream:
 
 
 class _DiffWriter(treetar._Writer):
-    def __init__(self, tf: _TarStream, skip: frozenset[str], lazy: frozenset[str],
-                 mirror: Mirror | None) -> None:
+    def __init__(self, tf: _TarStream, skip: frozenset[str], lazy: frozenset[str]) -> None:
         super().__init__(tf)
         self.skip = skip
         self.lazy = lazy
-        self.mirror = mirror
+        self.size = 0  # bytes of file content
         self.pending: list[tuple[tarfile.TarInfo, os.stat_result, bool]] = []  # lazy dirs not written yet
         self.entries = 0
 
@@ -85,8 +83,6 @@ class _DiffWriter(treetar._Writer):
     def _dir_entry(self, info: tarfile.TarInfo, st: os.stat_result, opaque: bool) -> None:
         self.tf.addfile(info)
         self.entries += 1
-        if self.mirror is not None:
-            self.mirror.directory(info.name, st, _capability(info), opaque)
         if opaque:
             marker = tarfile.TarInfo(info.name + WHITEOUT_OPAQUE)
             marker.mode = info.mode & 0o777
@@ -120,7 +116,6 @@ class _DiffWriter(treetar._Writer):
         if ("/" + rel in self.skip and not whiteout) or stat.S_ISSOCK(st.st_mode):
             return
         self._flush()
-        mirror = self.mirror
         info = self.info(rel, st)
         if whiteout:
             head, _, base = rel.rpartition("/")
@@ -129,8 +124,6 @@ class _DiffWriter(treetar._Writer):
             info.type = tarfile.REGTYPE
             self.tf.addfile(info)
             self.entries += 1
-            if mirror is not None:
-                mirror.whiteout(rel, st)
             return
         if st.st_nlink > 1:
             key = (st.st_dev, st.st_ino)
@@ -139,8 +132,6 @@ class _DiffWriter(treetar._Writer):
                 info.linkname = self.first_link[key]
                 self.tf.addfile(info)
                 self.entries += 1
-                if mirror is not None:
-                    mirror.hardlink(rel, info.linkname)
                 return
         if stat.S_ISREG(st.st_mode):
             if self._regular(info, name, dir_fd):
@@ -156,23 +147,19 @@ class _DiffWriter(treetar._Writer):
                 if exc.errno in treetar._GONE + (errno.EINVAL,):
                     return
                 raise
-            if mirror is not None:
-                mirror.symlink(rel, info.linkname, st)
         else:
             if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
                 info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
                 info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
             elif stat.S_ISFIFO(st.st_mode):
                 info.type = tarfile.FIFOTYPE
-            if mirror is not None:
-                mirror.special(rel, st)
         if st.st_nlink > 1:
             self.first_link[(st.st_dev, st.st_ino)] = rel
         self.tf.addfile(info)
         self.entries += 1
 
     def _regular(self, info: tarfile.TarInfo, name: str, dir_fd: int) -> bool:
-        """treetar's regular file, its bytes also handed to the mirror; False: it went."""
+        """treetar's regular file; False: it went."""
         try:
             fd = os.open(name, treetar._FILE_FLAGS, dir_fd=dir_fd)
         except OSError as exc:
@@ -186,30 +173,9 @@ class _DiffWriter(treetar._Writer):
             info.type = tarfile.REGTYPE
             info.size = st.st_size
             info.pax_headers = treetar._xattrs(fd)
-            data = treetar._Exactly(src, st.st_size)
-            if self.mirror is None:
-                self.tf.addfile(info, data)
-                return True
-            capability = _capability(info)
-            token = self.mirror.file_open(info.name, st, capability)
-            self.tf.addfile(info, _Tee(data, self.mirror, token))
-            self.mirror.file_close(token, st, capability)
+            self.tf.addfile(info, treetar._Exactly(src, st.st_size))
+            self.size += st.st_size
         return True
-
-
-class _Tee:
-    def __init__(self, src, mirror: Mirror, token: str) -> None:
-        self.src, self.mirror, self.token = src, mirror, token
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.src.read(n)
-        if data:
-            self.mirror.file_write(self.token, data)
-        return data
-
-
-def _capability(info: tarfile.TarInfo) -> str | None:
-    return info.pax_headers.get(treetar.PAX_XATTR + "security.capability")
 
 
 def _opaque(fd: int) -> bool:
@@ -220,12 +186,11 @@ def _opaque(fd: int) -> bool:
 
 
 def write_diff(upper_fd: int, out: BinaryIO, skip: frozenset[str] = frozenset(),
-               lazy: frozenset[str] = frozenset(), mirror: Mirror | None = None) -> int:
+               lazy: frozenset[str] = frozenset()) -> tuple[int, int]:
     """Write the layer tar of the upper dir open as ``upper_fd`` to ``out`` (neither is
-    closed), each entry also made by ``mirror`` if given (the caller finishes it);
-    returns the number of entries (0: the layer is empty)."""
+    closed); returns (entries, bytes of file content); 0 entries: the layer is empty."""
     tf = _TarStream(out)
-    writer = _DiffWriter(tf, skip, lazy, mirror)
+    writer = _DiffWriter(tf, skip, lazy)
     writer.tree("", upper_fd)
     tf.close()
-    return writer.entries
+    return writer.entries, writer.size

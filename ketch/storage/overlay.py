@@ -23,7 +23,6 @@ import shutil
 from ketch.errors import InvalidArgument
 from ketch.storage import difftar, treetar
 from ketch.storage.changes import Change, bare_holders, overlay_changes
-from ketch.storage.mirror import Mirror
 from ketch.linux import filemode
 from ketch.linux.mount import Mount
 
@@ -48,12 +47,23 @@ class OverlaySnapshotter:
 
     def new(self, writable: bool = False) -> str:
         """Create an empty snapshot; returns its name."""
-        name = secrets.token_hex(6)
+        name = self.reserve()
         filemode.mkdir(os.path.join(self.root, name), SNAPSHOT_MODE)
         filemode.mkdir(self.fs(name), FS_MODE)
         if writable:
             filemode.mkdir(self.work(name), WORK_MODE)
         return name
+
+    def reserve(self) -> str:
+        """A name for a snapshot made later (a layer unpacked on first use), by ``adopt``."""
+        return secrets.token_hex(6)
+
+    def exists(self, name: str) -> bool:
+        return os.path.isdir(self.fs(name))
+
+    def adopt(self, made: str, name: str) -> None:
+        """Give the complete snapshot ``made`` the reserved name ``name``, atomically."""
+        os.rename(os.path.join(self.root, made), os.path.join(self.root, name))
 
     def remove(self, name: str) -> None:
         if not name or "/" in name:
@@ -87,26 +97,17 @@ class OverlaySnapshotter:
         """What writable snapshot ``name`` changed over ``parents`` (``docker diff``)."""
         return overlay_changes([self.fs(p) for p in parents], self.fs(name), mountpoints)
 
-    def diff(self, name: str, parents: list[str], out, mountpoints: frozenset[str] = frozenset(),
-             into: str | None = None) -> tuple[int, int]:
-        """Write writable snapshot ``name``'s layer tar (over ``parents``) to ``out`` and,
-        with ``into`` (a new snapshot's name), make the same layer in that snapshot as it
-        goes. Returns (entries, bytes of file content); 0 entries: nothing changed."""
+    def diff(self, name: str, parents: list[str], out,
+             mountpoints: frozenset[str] = frozenset()) -> tuple[int, int]:
+        """Write writable snapshot ``name``'s layer tar (over ``parents``) to ``out``.
+        Returns (entries, bytes of file content); 0 entries: nothing changed."""
         upper = self.fs(name)
         lazy = bare_holders([self.fs(p) for p in parents], upper, mountpoints)
         fd = treetar.open_root(upper)
-        copy = Mirror(self.fs(into)) if into is not None else None
         try:
-            entries = difftar.write_diff(fd, out, mountpoints, lazy, copy)
-            if copy is not None:
-                copy.finish()
-        except BaseException:
-            if copy is not None:
-                copy.abort()
-            raise
+            return difftar.write_diff(fd, out, mountpoints, lazy)
         finally:
             os.close(fd)
-        return entries, copy.size if copy is not None else 0
 
     def usage(self, name: str) -> int:
         """Bytes used by the files of snapshot ``name`` (its own layer only)."""

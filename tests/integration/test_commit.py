@@ -85,6 +85,24 @@ def test_commit_adds_changes_deletions_and_opaque_dirs_then_runs(daemon, names):
     assert out.startswith(f"Untagged: kt-commit/base:1\nDeleted: {base_id}\nDeleted: sha256:")
 
 
+def test_a_committed_layer_is_unpacked_when_a_container_first_needs_it(daemon, names):
+    """commit stores the layer's blob only (containerd's way); inspect does not unpack
+    it; the first create does, once, even when several creates race for it."""
+    base = names()
+    daemon.ketch("run", "--name", base, "busybox", "sh", "-c", "echo lazy > /lazy.txt", check=True)
+    assert daemon.ketch("commit", base, "kt-commit/lazy:1").returncode == 0
+    doc = json.loads(daemon.ketch("image", "inspect", "kt-commit/lazy:1").stdout)[0]
+    upper = doc["GraphDriver"]["Data"]["UpperDir"]
+    assert not os.path.exists(upper)  # named, not made
+    runs = [daemon.popen_ketch("run", "--rm", "kt-commit/lazy:1", "cat", "/lazy.txt") for _ in range(3)]
+    outs = [p.communicate(timeout=60) for p in runs]
+    assert [(p.returncode, out) for p, (out, _err) in zip(runs, outs)] == [(0, b"lazy\n")] * 3, outs
+    assert os.path.isdir(upper)
+    snapshots = os.path.join(daemon.data_root, "snapshots")
+    assert os.path.basename(os.path.dirname(upper)) in os.listdir(snapshots)
+    assert daemon.ketch("rmi", "kt-commit/lazy:1").returncode == 0
+
+
 def test_rmi_prunes_untagged_parents_unless_no_prune(daemon, names):
     name = names()
     daemon.ketch("run", "--name", name, "busybox", "touch", "/a", check=True)

@@ -168,3 +168,18 @@ def test_without_o_tmpfile_the_spool_is_a_file_unlinked_at_once(tmp_path, monkey
     info = pulled.ingest(io.BytesIO(blob), content, str(tmp_path / "a"), sha(blob), sha(tar))
     assert info.size == 300_000
     assert os.listdir(tmp_path / "content" / "ingest") == []
+
+
+@pytest.mark.parametrize("compress", [lambda b: gzip.compress(b, mtime=0), lambda b: b], ids=["gzip", "tar"])
+def test_a_stored_blob_unpacks_only_with_its_diff_id(tmp_path, compress):
+    """A commit's layer, stored before it is unpacked: ImageService.ensure_unpacked makes
+    its files from the blob, its tar checked against the config's diff_id first."""
+    tar = layer_tar()
+    content = ContentStore(str(tmp_path / "content"))
+    digest = content.put(compress(tar))
+    dest = tmp_path / "layer"
+    assert pulled.unpack_stored(content, digest, sha(tar), str(dest)) == 300_000
+    assert (dest / "dir" / "file").stat().st_size == 300_000
+    with pytest.raises(pulled.DigestMismatch, match="diff_id"):
+        pulled.unpack_stored(content, digest, sha(b"other"), str(tmp_path / "other"))
+    assert not (tmp_path / "other" / "dir").exists()

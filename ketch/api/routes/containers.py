@@ -78,6 +78,7 @@ class ContainerRoutes:
         body = apitypes.decode_create(await request.body())
         if not at_least(request.api_version, "1.44") and isinstance(body.get("Healthcheck"), dict):
             body["Healthcheck"] = {**body["Healthcheck"], "StartInterval": 0}  # moby: 1.44's field
+        await self.svc.unpack_image(body.get("Image"))  # off the event loop, before create
         cid, warnings = self.svc.create(body, request.arg("name"), request.arg("platform"))
         return json_response({"Id": cid, "Warnings": warnings}, 201)
 

@@ -109,6 +109,14 @@ class ContainerService:
                 self.lifecycle.spawn(self._auto_remove(rec))
 
     # -- create -----------------------------------------------------------------
+    async def unpack_image(self, ref: object) -> None:
+        """Unpack in a thread what of image ``ref`` is stored but not unpacked yet (a
+        commit's layer), so that ``create`` finds it ready; a missing image is create's
+        to report."""
+        image = self.images.find(ref) if isinstance(ref, str) and ref else None
+        if image is not None:
+            await asyncio.to_thread(self.images.ensure_unpacked, image)
+
     def create(self, body: dict, name: str | None, platform: str | None = None) -> tuple[str, list[str]]:
         if not isinstance(body, dict) or not body.get("Image"):
             raise errors.InvalidArgument("Config cannot be empty in order to create a container")

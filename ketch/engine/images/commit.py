@@ -2,12 +2,12 @@
 
 moby's CreateImageFromContainer and CommitImage, in one pass over the layer::
 
-    upper dir ─▶ difftar ─┬─▶ mirror (threads) ─▶ new snapshot dir
-                          └─▶ tar ─┬─▶ sha256 ─▶ diff_id
-                                   └─▶ gzip (thread) ─▶ blob (sha256 ─▶ digest)
+    upper dir ─▶ difftar ─▶ tar ─┬─▶ sha256 ─▶ diff_id
+                                 └─▶ gzip (thread) ─▶ blob (sha256 ─▶ digest)
 
 then the image config (the parent's history and layers, plus this layer), its manifest
-and one SQLite transaction that makes layer, image, parent link and tag visible at once.
+and one SQLite transaction (the layer's snapshot named, made from the blob when a
+container first needs it) that makes layer, image, parent link and tag visible at once.
 Until that transaction nothing is visible; whatever fails or is interrupted before it
 removes the snapshot and blobs it made (a ``kill -9`` leaves them to the start-up sweep
 and the content store's ingest clean-up). A layer with no entries is no layer: the image
@@ -109,16 +109,17 @@ def history_entry(author: str, comment: str, cmd: list[str] | None, created: str
 
 
 def stage_layer(images: ImageService, rec: ContainerRecord) -> Staged:
-    """Blocking: the container's layer, walked once: its tar hashed and compressed into a
-    blob, the same entries made in a new snapshot. On failure nothing is left; otherwise
-    the caller records or discards it."""
+    """Blocking: the container's layer, walked once, its tar hashed and compressed into a
+    blob. The layer's snapshot is only named: its files are made from the blob when a
+    container first needs them (``ImageService.ensure_unpacked``), as containerd does, so
+    a paused container waits for the tar alone. On failure nothing is left; otherwise the
+    caller records or discards it."""
     snapshots = images.snapshots
-    snapshot = snapshots.new()
+    snapshot = snapshots.reserve()
     counted: dict[str, int] = {}
 
     def produce(sink) -> int:
-        counted["entries"], size = snapshots.diff(rec.snapshot, rec.parents, sink, INIT_LAYER,
-                                                  into=snapshot)
+        counted["entries"], size = snapshots.diff(rec.snapshot, rec.parents, sink, INIT_LAYER)
         return size
 
     try:

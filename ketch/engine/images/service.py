@@ -9,6 +9,7 @@ them visible. A failure before the transaction removes what it created.
 import collections
 import json
 import os
+import threading
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -17,6 +18,7 @@ from ketch.build import changes as change_cmds
 from ketch.engine.events import Event, EventBus
 from ketch.engine.store import Store
 from ketch.image import layer as layers
+from ketch.image import pulled
 from ketch.image.content import ContentStore
 from ketch.oci import digest as dg
 from ketch.oci import mediatypes, reference
@@ -88,6 +90,8 @@ class ImageService:
         self.bus = bus
         # blobs and chain ids written but not yet recorded, counted per holder: GC keeps them
         self._leases: collections.Counter[str] = collections.Counter()
+        self._unpack_locks: dict[str, threading.Lock] = {}  # chain id -> its unpack
+        self._unpack_locks_guard = threading.Lock()
 
     # -- lookups ----------------------------------------------------------------
     def _load(self, image_id: str) -> Image:
@@ -133,7 +137,14 @@ class ImageService:
         return [self._load(row[0]) for row in self.store.all_images()]
 
     def snapshot_chain(self, image: Image) -> list[str]:
-        """Snapshot names of the image's layers, top-most first (overlayfs lowerdir order)."""
+        """Snapshot names of the image's layers, top-most first (overlayfs lowerdir order),
+        each unpacked (``ensure_unpacked``; callers on the event loop call that first in a
+        thread, so that this only finds them there)."""
+        self.ensure_unpacked(image)
+        return self.snapshot_names(image)
+
+    def snapshot_names(self, image: Image) -> list[str]:
+        """The names of the image's layers' snapshots, top-most first, unpacked or not."""
         names = []
         for chain_id in reversed(image.chain_ids):
             row = self.store.get_layer(chain_id)
@@ -142,10 +153,34 @@ class ImageService:
             names.append(row[5])
         return names
 
+    def ensure_unpacked(self, image: Image) -> None:
+        """Blocking: unpack the image's layers that were stored but not unpacked yet (a
+        commit's: containerd's way, the layer's files made when a container first needs
+        them, not while the committed container is paused). One unpack per layer at a time;
+        the snapshot appears under its recorded name only once complete."""
+        for chain_id in image.chain_ids:
+            row = self.store.get_layer(chain_id)
+            if row is None or self.snapshots.exists(row[5]):
+                continue
+            with self._unpacking(chain_id):
+                if self.snapshots.exists(row[5]):
+                    continue  # another caller unpacked it meanwhile
+                made = self.snapshots.new()
+                try:
+                    pulled.unpack_stored(self.content, row[2], row[1], self.snapshots.fs(made))
+                    self.snapshots.adopt(made, row[5])
+                except BaseException:
+                    self.snapshots.remove(made)
+                    raise
+
+    def _unpacking(self, chain_id: str) -> threading.Lock:
+        with self._unpack_locks_guard:
+            return self._unpack_locks.setdefault(chain_id, threading.Lock())
+
     def graph_driver_data(self, image: Image) -> dict[str, str] | None:
         """inspect's GraphDriver.Data as overlay2 gives it for an image: its top layer as
         UpperDir, the ones below as LowerDir (left out for a single layer)."""
-        names = self.snapshot_chain(image) if image.chain_ids else []
+        names = self.snapshot_names(image) if image.chain_ids else []
         if not names:
             return None
         top = names[0]
