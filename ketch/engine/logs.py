@@ -211,7 +211,10 @@ def _read_all(path: str, opts: LogOptions) -> tuple[list[LogEntry], int]:
 def _rotated_after(path: str, f: BinaryIO, fmt: _Format = _JSON) -> list:
     """The lines of the files rotated after ``f``, oldest first: those newer than ``f``'s
     own (found by its inode; none if it is no longer among them, gzipped or removed)."""
-    inode = os.fstat(f.fileno()).st_ino
+    st = os.fstat(f.fileno())
+    if st.st_nlink == 0:  # removed: its inode number may be another file's by now
+        return []
+    inode = st.st_ino
     names = rotated(path)
     for i, name in enumerate(names):
         try:
@@ -223,11 +226,16 @@ def _rotated_after(path: str, f: BinaryIO, fmt: _Format = _JSON) -> list:
 
 
 def _replaced(path: str, f: BinaryIO) -> bool:
-    """The live file is no longer ``f``: it was rotated away (or the log removed)."""
+    """The live file is no longer ``f``: it was rotated away (or the log removed). A file
+    rotated out and then removed (two rotations between polls) has no links left, and the
+    new live file may have been given its freed inode number: compared by number alone,
+    the follower stayed on the removed file and ended with what it held."""
+    held = os.fstat(f.fileno())
     try:
-        return os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
-    except FileNotFoundError:
+        live = os.stat(path)
+    except FileNotFoundError:  # between the rename and the new file, or the log removed
         return False
+    return held.st_nlink == 0 or live.st_ino != held.st_ino
 
 
 async def read(path: str, opts: LogOptions, running: Callable[[], bool]) -> AsyncIterator[LogEntry]:
@@ -235,8 +243,16 @@ async def read(path: str, opts: LogOptions, running: Callable[[], bool]) -> Asyn
     try:
         for entry in entries:
             yield entry
-        if not opts.follow or f is None:
+        if not opts.follow:
             return
+        while f is None:  # no live file: between a rotation's rename and the new file
+            if not running():
+                return
+            await asyncio.sleep(POLL_INTERVAL)
+            try:
+                f, offset = open(path, "rb"), 0
+            except FileNotFoundError:
+                continue
         # One open file at a time, as Docker's reader has: the container may be removed
         # (its log deleted) before a slow client has read everything.
         fmt = _format(path)

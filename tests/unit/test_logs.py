@@ -189,3 +189,27 @@ def test_follow_reads_the_files_rotated_between_two_polls(tmp_path):
         return got
 
     assert asyncio.run(asyncio.wait_for(scenario(), 10)) == [b"l0\n", b"l1\n", b"l2\n", b"l3\n"]
+
+
+def test_follow_that_starts_between_a_rotations_rename_and_the_new_file_waits_for_it(tmp_path):
+    """The live file renamed away and not made again yet when the follow starts: the
+    stream ended after the rotated files (the SDK's `containers.run` got lines 10-12 of
+    40 with max-size=3k, about 1 run in 10 beside a busy loop)."""
+    import asyncio
+    from ketch.engine import logs
+    path = tmp_path / "c-json.log"
+    (tmp_path / "c-json.log.1").write_bytes(_line(0))
+    state = {"running": True}
+
+    async def scenario():
+        got = []
+        reader = logs.read(str(path), LogOptions(follow=True), lambda: state["running"])
+        got.append((await reader.__anext__()).data)
+        path.write_bytes(_line(1))
+        got.append((await reader.__anext__()).data)
+        state["running"] = False
+        async for entry in reader:
+            got.append(entry.data)
+        return got
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 10)) == [b"l0\n", b"l1\n"]
