@@ -255,7 +255,9 @@ def image_json(image: Image, graph_data: dict[str, str] | None = None, api_versi
     doc.update({
         "GraphDriver": {"Data": graph_data, "Name": DRIVER},
         "RootFS": {"Type": "layers", "Layers": list((cfg.get("rootfs") or {}).get("diff_ids") or [])},
-        "Metadata": {"LastTagTime": image.last_tag_time or timefmt.ZERO},
+        # a Go time.Time, marshalled as RFC3339Nano: trailing zeros of the fraction dropped
+        "Metadata": {"LastTagTime": timefmt.format_ns_trimmed(timefmt.parse_ns(image.last_tag_time))
+                     if image.last_tag_time else timefmt.ZERO},
     })
     return doc
 
