@@ -18,6 +18,12 @@ from tests.integration.differential.dockerd import Dockerd, DockerdUnavailable
 from tests.integration.test_registry_server import Registry
 from tests.registry_helpers import TokenIssuer, pem
 
+# Every dockerd of the tests runs on the one worker of this group, one after another: each
+# removes at its end the host paths (/run/docker, ...) that were not there at its start, so
+# two at once on the two workers took those paths from under each other (CI: "dockerd left:
+# {'host paths': ['/run/docker/plugins', '/run/docker']}").
+pytestmark = pytest.mark.xdist_group("differential")
+
 DOCKER = shutil.which("docker")
 
 
