@@ -4,8 +4,6 @@ Parsing and error texts follow docker/cli's opts package (ulimits from go-units,
 devices, sysctls, security options, NanoCPUs); the daemon validates the values again.
 """
 
-import re
-
 from ketch import fastjson, units
 from ketch.cli.flags import FlagSpec
 
@@ -128,7 +126,8 @@ def restart_policy(text: str) -> dict:
         raise HostOptError("invalid restart policy format: no policy provided before colon")
     policy = {"Name": name, "MaximumRetryCount": 0}
     if count:
-        if not re.fullmatch(r"[+-]?[0-9]+", count) or not -2**63 <= int(count) < 2**63:
+        digits = count[1:] if count[0] in "+-" else count  # Go's strconv.Atoi; no re: CLI start-up
+        if not (digits.isascii() and digits.isdigit()) or not -2**63 <= int(count) < 2**63:
             raise HostOptError("invalid restart policy format: maximum retry count must be an integer")
         policy["MaximumRetryCount"] = int(count)
     return policy
