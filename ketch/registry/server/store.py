@@ -247,18 +247,14 @@ class Store:
         return [tag for tag in names if self.tag_digest(name, tag) is not None]
 
     def revisions(self, name: str) -> list[Digest]:
-        out = []
-        base = f"{_repo(name)}/_manifests/revisions"
-        for algorithm in self._list(base):
-            for encoded in self._list(f"{base}/{algorithm}"):
-                digest = self._read_link(f"{base}/{algorithm}/{encoded}/link")
-                if digest is not None:
-                    out.append(digest)
-        return out
+        return self._links(f"{_repo(name)}/_manifests/revisions")
 
     def layers(self, name: str) -> list[Digest]:
+        return self._links(f"{_repo(name)}/_layers")
+
+    def _links(self, base: str) -> list[Digest]:
+        """The digests linked under ``base``/<algorithm>/<encoded>/link (distribution's layout)."""
         out = []
-        base = f"{_repo(name)}/_layers"
         for algorithm in self._list(base):
             for encoded in self._list(f"{base}/{algorithm}"):
                 digest = self._read_link(f"{base}/{algorithm}/{encoded}/link")
