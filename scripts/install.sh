@@ -16,8 +16,10 @@ fi
 # Debian packages: the interpreter and venv module, the static busybox the embedded
 # image is built from, libseccomp for seccomp filters, tini (tini-static is `--init`),
 # iproute2 for network tests, gcc, libc6-dev and zlib1g-dev (gzip of rotated logs) for the
-# C container monitor (below).
-packages=(python3 python3-venv busybox-static libseccomp2 tini iproute2 ca-certificates gcc libc6-dev zlib1g-dev)
+# C container monitor (below), nftables with libnftables and its Python binding for the
+# firewall rules of container networks (NAT, published ports, isolation).
+packages=(python3 python3-venv busybox-static libseccomp2 tini iproute2 ca-certificates gcc libc6-dev zlib1g-dev
+          nftables libnftables1 python3-nftables)
 # For the tests: gcc and libc6-dev also build the static probe run inside containers
 # (tests/probe), runc is the runtime the conformance tests compare ketch's with;
 # docker-registry (distribution 2.8) and skopeo are the registry peers of the image tests.
@@ -53,6 +55,10 @@ fi
 requirements="$repo/requirements.txt"
 [ "$with_tests" = 1 ] && requirements="$repo/requirements-test.txt"
 "$repo/.venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+# libnftables' Python binding is Debian's (it matches the installed library, and PyPI has
+# none): the venv sees that one package, not the rest of Debian's dist-packages.
+site=$("$repo/.venv/bin/python3" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+ln -sfn /usr/lib/python3/dist-packages/nftables "$site/nftables"
 # Byte-compile now: the CLI runs with -I, so it never writes .pyc files itself.
 "$repo/.venv/bin/python3" -m compileall -q "$repo/ketch" >/dev/null
 
