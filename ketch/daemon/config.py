@@ -1,11 +1,14 @@
 """ketchd's settings: Docker's daemon flags, over ``daemon.json``, over the defaults."""
 
 import argparse
+import ipaddress
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ketch.engine import logconfig, unsupported
+from ketch.engine.networks.settings import (DEFAULT_BRIDGE_NAME, DEFAULT_MTU, DEFAULT_TABLE,
+                                            NetworkSettings)
 from ketch.errors import InvalidArgument
 
 DEFAULT_HOST = "unix:///run/ketch/ketch.sock"
@@ -33,6 +36,7 @@ class DaemonConfig:
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
     certs_dir: str = DEFAULT_CERTS_DIR
+    network: NetworkSettings = field(default_factory=NetworkSettings)
 
     def socket_paths(self) -> list[str]:
         out = []
@@ -69,6 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-concurrent-downloads", type=int, help="layers pulled at once (default 3)")
     p.add_argument("--max-concurrent-uploads", type=int, help="layers pushed at once (default 5)")
     p.add_argument("--certs-dir", help=f"per-registry CAs and client certificates (default {DEFAULT_CERTS_DIR})")
+    p.add_argument("-b", "--bridge", help=f"the default bridge's interface (default {DEFAULT_BRIDGE_NAME}; none: no default bridge)")
+    p.add_argument("--bip", help="the default bridge's IP address and prefix (e.g. 172.17.0.1/16)")
+    p.add_argument("--fixed-cidr", help="IPv4 subnet the default bridge's containers take addresses from")
+    p.add_argument("--mtu", type=int, help=f"MTU of container networks (default {DEFAULT_MTU})")
+    p.add_argument("--default-address-pool", action="append", default=[], metavar="base=CIDR,size=N",
+                   help="address pools that networks' subnets are picked from")
+    p.add_argument("--host-gateway-ip", help="the address of the special name host-gateway (--add-host)")
+    for name, what in (("iptables", "ketch's nftables rules (NAT, published ports, isolation)"),
+                       ("ip-forward", "turn on net.ipv4.ip_forward"),
+                       ("ip-masq", "outbound NAT of the default bridge"),
+                       ("icc", "traffic between the default bridge's containers")):
+        p.add_argument(f"--{name}", type=_flag_bool, metavar="true|false", help=f"{what} (default true)")
+    p.add_argument("--firewall-table", help=f"name of the nftables table ketch owns (default {DEFAULT_TABLE})")
     p.add_argument("-v", "--version", action="store_true", help="print version information and quit")
     return p
 
@@ -107,7 +124,50 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
         max_concurrent_uploads=_positive(args, file_doc, "max-concurrent-uploads", 5),
         certs_dir=args.certs_dir or file_doc.get("certs-dir") or DEFAULT_CERTS_DIR,
     )
+    exec_root = cfg.exec_root
+    cfg = replace(cfg, network=_network(args, file_doc, exec_root))
     return cfg, args
+
+
+def _flag_bool(value: str) -> bool:
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
+
+
+def _pick(args: argparse.Namespace, file_doc: dict, key: str, default):
+    flag = getattr(args, key.replace("-", "_"))
+    return flag if flag is not None else file_doc.get(key, default)
+
+
+def _network(args: argparse.Namespace, file_doc: dict, exec_root: str) -> NetworkSettings:
+    pools = []
+    for item in list(file_doc.get("default-address-pools") or []) + [
+            dict(kv.split("=", 1) for kv in flag.split(",")) for flag in args.default_address_pool]:
+        try:
+            pools.append((str(ipaddress.ip_network(item["base"])), int(item["size"])))
+        except (KeyError, ValueError, TypeError):
+            raise InvalidArgument(f"invalid default address pool: {item}") from None
+    bip = _pick(args, file_doc, "bip", "")
+    if bip:
+        try:
+            ipaddress.ip_interface(bip)
+        except ValueError:
+            raise InvalidArgument(f"invalid bip {bip!r}") from None
+    mtu = int(_pick(args, file_doc, "mtu", DEFAULT_MTU) or DEFAULT_MTU)
+    return NetworkSettings(
+        bridge=_pick(args, file_doc, "bridge", DEFAULT_BRIDGE_NAME) or DEFAULT_BRIDGE_NAME,
+        bip=bip, fixed_cidr=_pick(args, file_doc, "fixed-cidr", ""), mtu=mtu,
+        default_address_pools=tuple(pools),
+        iptables=bool(_pick(args, file_doc, "iptables", True)),
+        ip_forward=bool(_pick(args, file_doc, "ip-forward", True)),
+        ip_masq=bool(_pick(args, file_doc, "ip-masq", True)),
+        icc=bool(_pick(args, file_doc, "icc", True)),
+        host_gateway_ip=_pick(args, file_doc, "host-gateway-ip", "") or "",
+        firewall_table=_pick(args, file_doc, "firewall-table", DEFAULT_TABLE) or DEFAULT_TABLE,
+        netns_dir=os.path.join(exec_root, "netns"))
 
 
 def _log_config(args: argparse.Namespace, file_doc: dict) -> dict:

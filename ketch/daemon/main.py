@@ -35,11 +35,15 @@ from ketch.engine.images.commit import Committer
 from ketch.engine.images.prune import ImagePruner
 from ketch.engine.images.service import ImageService
 from ketch.engine.monitors import MonitorLauncher
+from ketch.engine.networks.registry import NetworkRegistry
+from ketch.engine.networks.sandbox import ContainerNetworking
+from ketch.engine.networks.service import NetworkService
 from ketch.engine.restart import Restarts
 from ketch.engine.store import Store
 from ketch.engine.system import SystemService
 from ketch.image.content import ContentStore
 from ketch.linux import filemode
+from ketch.network.netlink import HostLinks
 from ketch.registry.client.endpoints import RegistryOptions
 from ketch.registry.client.transport import Session
 from ketch.runtime import cgroups
@@ -70,8 +74,15 @@ class Daemon:
         self.cgroup_version = cgroups.detect()
         bundles = Bundles(self.paths, self.snapshots, self.runtimes,
                           RunConfig(self.cgroup_version, cfg.cgroup_parent, cfg.init_path))
+        self.host_links = HostLinks()
+        self.network_registry = NetworkRegistry(self.store)
+        self.networking = ContainerNetworking(self.network_registry, self.registry, self.launcher,
+                                              self.host_links, cfg.network)
         self.lifecycle = Lifecycle(self.registry, StateMachine(self.events, self.registry.save),
-                                   bundles, self.launcher, self.runtimes, Waiters(self.events))
+                                   bundles, self.launcher, self.runtimes, Waiters(self.events),
+                                   self.networking)
+        self.networks = NetworkService(self.network_registry, self.registry, self.networking,
+                                       cfg.network, self.events)
         self.restarts = Restarts(self.lifecycle, self.events)
         self.containers = ContainerService(self.registry, self.images, self.snapshots,
                                            self.lifecycle, cfg.log_config)
@@ -118,9 +129,11 @@ class Daemon:
         self.launcher.start()
         try:
             await embedded.ensure(self.store, self.images)
+            await self.networks.boot()
             for rec in self.registry.all():
                 await self.lifecycle.reconcile(rec)
             await self.restarts.boot(self.registry.all())
+            await self.networking.sweep({r.id for r in self.registry.all() if r.state.alive})
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
             # blobs a crash left between their writing and their record (a commit, an import)
@@ -142,6 +155,8 @@ class Daemon:
             self.store.close()
             self.event_log.close()
             self.registry_session.close()
+            await self.networking.shutdown()
+            await self.host_links.close()
             if not any(r.running for r in self.registry.all()):
                 cgroups.remove_parent(self.cfg.cgroup_parent)  # only if empty
 
@@ -157,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.DEBUG if cfg.debug else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pyroute2").setLevel(logging.WARNING)  # its debug logs every message
     if os.geteuid() != 0:
         print("ketchd: must run as root", file=sys.stderr)
         return 1

@@ -13,7 +13,9 @@ is gone): ``signal`` reports it instead of failing, and the caller waits for the
 """
 
 import asyncio
+import json
 import os
+import socket
 import subprocess
 import sys
 from typing import Awaitable, Callable
@@ -25,6 +27,7 @@ from ketch.monitor import protocol as proto
 OutputCallback = Callable[[bytes, int, bytes], Awaitable | None]  # what to await before reading on
 EventCallback = Callable[[proto.Event], None]
 RECONNECT_TIMEOUT = 5.0
+NETNS_TIMEOUT = 10.0
 
 
 class _MonitorProtocol(asyncio.StreamReaderProtocol):
@@ -191,6 +194,31 @@ class MonitorLauncher:
             writer.close()
             raise
         return MonitorHandle(reader, writer)
+
+    async def netns_sockets(self, path: str, create: bool, dns: bool = False) -> list[socket.socket]:
+        """Sockets made inside the network namespace at ``path`` (made there first when
+        ``create``): a netlink socket, and with ``dns`` the embedded DNS server's UDP and
+        TCP sockets on 127.0.0.11:53 (``monitor/netnsop.py``)."""
+        line = json.dumps({"netns": {"path": path, "create": create, "dns": dns}}).encode() + b"\n"
+        return await asyncio.to_thread(self._netns_sockets, line, 3 if dns else 1)
+
+    def _netns_sockets(self, line: bytes, count: int) -> list[socket.socket]:
+        try:
+            with reachable(self.socket_path) as path, \
+                    socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(NETNS_TIMEOUT)
+                conn.connect(path)
+                conn.sendall(line)
+                msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, count)
+        except OSError as exc:
+            raise Unavailable(f"cannot reach the monitor fork server: {exc}") from None
+        socks = [socket.socket(fileno=fd) for fd in fds]
+        if msg != b"ok\n" or len(socks) != count:
+            for s in socks:
+                s.close()
+            text = msg.decode(errors="replace").strip()
+            raise Internal(f"cannot set up the network namespace: {text.removeprefix('error ')}")
+        return socks
 
     @staticmethod
     async def reconnect(state_dir: str) -> tuple[MonitorHandle, proto.Event] | None:

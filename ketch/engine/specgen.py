@@ -71,6 +71,9 @@ class SpecInput:
     cgroups_path: str = ""
     cgroupns: bool = False  # a private cgroup namespace
     init_path: str | None = None  # host path of the init bound at /sbin/docker-init (--init)
+    netns_path: str = ""  # join this network namespace ("": a new one)
+    host_network: bool = False  # --network host: no network namespace of its own
+    shared_network: bool = False  # --network container:X: X's namespace (netns_path)
 
 
 def replace_or_append_env(base: list[str], overrides: list[str]) -> list[str]:
@@ -119,8 +122,15 @@ def _mounts(inp: SpecInput) -> list[dict]:
 
 
 def _linux(inp: SpecInput) -> dict:
-    namespaces = [{"type": ns} for ns in NAMESPACES] + ([{"type": "cgroup"}] if inp.cgroupns else [])
-    linux: dict = {"sysctl": {**NETWORK_SYSCTLS, **(inp.sysctls or {})}}
+    namespaces = []
+    for ns in NAMESPACES:
+        if ns == "network" and inp.host_network:
+            continue
+        namespaces.append({"type": ns, "path": inp.netns_path} if ns == "network" and inp.netns_path
+                          else {"type": ns})
+    namespaces += [{"type": "cgroup"}] if inp.cgroupns else []
+    own_network = not (inp.host_network or inp.shared_network)
+    linux: dict = {"sysctl": {**(NETWORK_SYSCTLS if own_network else {}), **(inp.sysctls or {})}}
     if inp.resources is not None:
         linux["resources"] = inp.resources
     if inp.cgroups_path:

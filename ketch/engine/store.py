@@ -15,6 +15,14 @@ Schema, version 1::
                                                       it was pulled or pushed as (RepoDigests);
                                                       one per repository and image
 
+Version 2 adds, for networks::
+
+    networks(id PRIMARY KEY, name UNIQUE, doc)        doc: a network.model.Network as JSON
+    endpoints(id PRIMARY KEY, network_id,             a running container's attachment; its
+              container_id, doc)                      address is taken while the row exists
+    ipam_cursor(network_id, subnet, address)          the last address handed out in a pool:
+                                                      the next one starts after it
+
 Blobs and unpacked layers live on disk (``image/content.py``, ``storage/``); a row is
 written only after its files are complete, in one transaction, so a crash or a failed
 import leaves the database as it was. Used from the event-loop thread only.
@@ -31,7 +39,7 @@ import sqlite3
 from ketch import timefmt
 from ketch.linux import filemode
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MODE = 0o600
 
 
@@ -57,6 +65,14 @@ CREATE TABLE IF NOT EXISTS containers (
 CREATE TABLE IF NOT EXISTS repo_digests (
     repository TEXT NOT NULL, image_id TEXT NOT NULL, digest TEXT NOT NULL,
     PRIMARY KEY (repository, image_id));
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS endpoints (
+    id TEXT PRIMARY KEY, network_id TEXT NOT NULL REFERENCES networks(id),
+    container_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ipam_cursor (
+    network_id TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE, subnet TEXT NOT NULL,
+    address TEXT NOT NULL, PRIMARY KEY (network_id, subnet));
 """
 
 
@@ -74,10 +90,10 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(_SCHEMA)
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
             raise RuntimeError(f"database schema {row[0]} is newer than this ketchd ({SCHEMA_VERSION})")
+        # Version 1 -> 2 only added tables, which the script above made.
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.db.close()
@@ -202,6 +218,35 @@ class Store:
 
     def all_containers(self) -> list[dict]:
         return [json.loads(r[0]) for r in self.db.execute("SELECT doc FROM containers")]
+
+    # -- networks -------------------------------------------------------------------
+    def put_network(self, nid: str, name: str, doc: dict) -> None:
+        self.db.execute("INSERT OR REPLACE INTO networks VALUES (?,?,?)", (nid, name, json.dumps(doc)))
+
+    def delete_network(self, nid: str) -> None:
+        self.db.execute("DELETE FROM networks WHERE id=?", (nid,))
+
+    def all_networks(self) -> list[dict]:
+        return [json.loads(r[0]) for r in self.db.execute("SELECT doc FROM networks")]
+
+    def put_endpoint(self, eid: str, network_id: str, container_id: str, doc: dict) -> None:
+        self.db.execute("INSERT OR REPLACE INTO endpoints VALUES (?,?,?,?)",
+                        (eid, network_id, container_id, json.dumps(doc)))
+
+    def delete_endpoint(self, eid: str) -> None:
+        self.db.execute("DELETE FROM endpoints WHERE id=?", (eid,))
+
+    def all_endpoints(self) -> list[dict]:
+        return [json.loads(r[0]) for r in self.db.execute("SELECT doc FROM endpoints")]
+
+    def ipam_cursor(self, network_id: str, subnet: str) -> str | None:
+        row = self.db.execute("SELECT address FROM ipam_cursor WHERE network_id=? AND subnet=?",
+                              (network_id, subnet)).fetchone()
+        return row[0] if row else None
+
+    def set_ipam_cursor(self, network_id: str, subnet: str, address: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO ipam_cursor VALUES (?,?,?)",
+                        (network_id, subnet, address))
 
 
 class _Transaction:

@@ -7,10 +7,7 @@ every create (``"Binds": null``, ``"PortBindings": {}``, ``"NetworkMode": "defau
 A feature lifts its refusal by deleting its row.
 
 Accepted on purpose, with the reason:
-  NetworkMode "default"/"none", EndpointsConfig "default"/"none" with zero settings:
-    every container gets a network namespace with loopback only, which is what
-    ``--network none`` asks for; "default" is what every client sends unasked.
-  NetworkDisabled: true asks for what ketch does.
+  NetworkDisabled: true asks for what --network none does.
   ExposedPorts: metadata in Docker too until something publishes them (kept, shown).
   OnBuild, Shell, ArgsEscaped: metadata for builds and Windows; no run-time meaning.
   ContainerIDFile: written by the client (docker run --cidfile), never by the daemon.
@@ -99,7 +96,6 @@ HOST_ROWS = (
     Row("HostConfig.VolumesFrom", "--volumes-from"),
     Row("HostConfig.Tmpfs", "--tmpfs"),
     Row("HostConfig.StorageOpt", "--storage-opt"),
-    Row("HostConfig.NetworkMode", "--network", values=("", "default", "none")),
     Row("HostConfig.PortBindings", "-p, --publish"),
     Row("HostConfig.PublishAllPorts", "-P, --publish-all"),
     Row("HostConfig.Links", "--link"),
@@ -124,10 +120,8 @@ HOST_ROWS = (
 
 # The endpoint settings a create may carry for each network (docker 28 sends the
 # network mode's entry, all zero, on every run).
-ENDPOINT_FLAGS = {"IPAMConfig": "--ip, --ip6, --link-local-ip", "Links": "--link",
-                  "Aliases": "--network-alias", "MacAddress": "--mac-address",
-                  "DriverOpts": "--network driver-opt"}
-ENDPOINT_NETWORKS = ("default", "none")
+ENDPOINT_FLAGS = {"Links": "--link", "DriverOpts": "--network driver-opt",
+                  "GwPriority": "--network gw-priority"}
 
 
 def _get(body: dict, path: str) -> object:
@@ -150,10 +144,8 @@ def _endpoints(body: dict) -> None:
     endpoints = _get(body, "NetworkingConfig.EndpointsConfig") or {}
     for network, settings in endpoints.items():
         where = f"NetworkingConfig.EndpointsConfig.{network}"
-        if network not in ENDPOINT_NETWORKS:
-            raise InvalidArgument(f'{where} (--network "{network}") {SUFFIX}')
         for key, value in (settings or {}).items():
-            if not unset(value):
+            if key in ENDPOINT_FLAGS and not unset(value):
                 raise InvalidArgument(f"{where}.{key} ({ENDPOINT_FLAGS.get(key, key)}) {SUFFIX}")
 
 

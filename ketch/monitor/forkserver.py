@@ -14,6 +14,7 @@ same way. It also deletes containers for C monitors (``handover.py``): a C monit
 has exited sends ``{"delete": {...}}`` and a forked child runs ketch's runtime delete
 in-process (~1 ms instead of a fresh interpreter's ~30 ms) and answers ``ok``; when
 there is no fork server (ketchd is down) the monitor runs ``ketch-runtime delete``.
+It also makes and enters network namespaces for ketchd (``netnsop.py``).
 
 Each monitor is the fork server's child, reaped when its container is gone (a single
 fork: a double fork, as daemons do it, cost one more fork and exit of this interpreter
@@ -32,6 +33,7 @@ import sys
 
 from ketch.linux import syscalls as sc
 from ketch.linux.unixpath import listen
+from ketch.monitor import netnsop
 from ketch.monitor import protocol as proto
 from ketch.monitor import runtimes
 from ketch.monitor.execsession import run_exec
@@ -101,6 +103,9 @@ def _spawn(conn: socket.socket, listener: socket.socket, doc: dict, path: str) -
         return
     if "exec" in doc:
         _exec(conn, listener, doc["exec"])
+        return
+    if "netns" in doc:
+        netnsop.serve(conn, listener, doc["netns"])
         return
     req = MonitorRequest.from_json(doc)
     if os.fork():

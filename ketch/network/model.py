@@ -70,6 +70,9 @@ class Endpoint:
     ipam_ipv4: str = ""  # the address the user asked for (--ip); kept across restarts
     ipam_ipv6: str = ""
     host_ifname: str = ""  # the host end of the veth pair
+    ifname: str = ""  # its name in the container ("eth0")
+    ports: tuple["PortBinding", ...] = ()  # what is published through this endpoint
+    dns: bool = False  # names resolve through the embedded DNS (user-defined networks)
 
     @property
     def address4(self) -> str:

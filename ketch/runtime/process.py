@@ -21,6 +21,7 @@ import _socket as socket
 
 from ketch.value import Value
 from ketch.errors import ExecFailed, Internal, InvalidArgument
+from ketch.linux import netdev
 from ketch.linux import syscalls as sc
 from ketch.runtime import capabilities, rootfs, sync
 from ketch.runtime.specconv import NAMESPACE_FLAGS, ContainerConfig, Process
@@ -91,17 +92,6 @@ def env_value(env: tuple[str, ...], key: str) -> str | None:
     return None
 
 
-def _loopback_up() -> None:
-    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        ifreq = fcntl.ioctl(s, SIOCGIFFLAGS, struct.pack("16sH14x", b"lo", 0))
-        flags = struct.unpack("16sH14x", ifreq)[1]
-        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
-    finally:
-        s.close()
-
-
 def home_of(uid: int) -> str:
     try:
         with open("/etc/passwd") as f:
@@ -144,7 +134,7 @@ def _init(cfg: ContainerConfig, chan: socket.socket, fifo_path: str, prepared: P
     os.setsid()
     fifo = os.open(fifo_path, os.O_PATH | os.O_CLOEXEC)
     if cfg.namespace("network") and not cfg.namespace("network").path:
-        _loopback_up()
+        netdev.loopback_up()
     if cfg.hostname:
         socket.sethostname(cfg.hostname)
     if cfg.domainname:

@@ -57,8 +57,12 @@ class Daemon:
         self.exec_root = os.path.join(root, "exec")
         self.log_path = os.path.join(root, "ketchd.log")
         self.proc: subprocess.Popen | None = None
-        # Each daemon's containers live under a cgroup parent of their own.
+        # Each daemon's containers live under a cgroup parent of their own, and its
+        # default bridge, subnet and nftables table are its own too.
         self.cgroup_parent = "/" + os.path.basename(root)
+        self.subnet_lock, self.bip = _take_subnet()
+        self.bridge = "kb" + os.path.basename(root).removeprefix("kt-")[:8].replace("_", "")
+        self.firewall_table = "ketch-" + os.path.basename(root)
         self.umask = -1  # ketchd's umask: -1 inherits the test's; set before start()
 
     # -- lifecycle ----------------------------------------------------------------
@@ -66,7 +70,8 @@ class Daemon:
         config = os.path.join(self.root, "daemon.json")
         if not os.path.exists(config):
             with open(config, "w") as f:
-                json.dump({"cgroup-parent": self.cgroup_parent}, f)
+                json.dump({"cgroup-parent": self.cgroup_parent, "bridge": self.bridge,
+                           "bip": self.bip, "firewall-table": self.firewall_table}, f)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [PYTHON, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
@@ -283,11 +288,50 @@ def _teardown(d: Daemon) -> list[str]:
                 os.rmdir(path)
             except OSError:
                 pass
+    problems += _network_leftovers(d)
+    d.subnet_lock.close()
     left = _mounts_under(d.root)
     for target in sorted(left, key=len, reverse=True):
         subprocess.run(["umount", "-l", target], check=False)
     if left:
         problems.append(f"mounts left under {d.root}: {left}")
+    return problems
+
+
+SUBNET_LOCKS = "/tmp/ketch-test-subnets"
+
+
+def _take_subnet():
+    """A /24 of 10.213.0.0/16 no other live test daemon holds: an flock on a file per
+    subnet, held for the daemon's life (and dropped with the process if it dies)."""
+    import fcntl
+    os.makedirs(SUBNET_LOCKS, exist_ok=True)
+    for n in range(256):
+        f = open(os.path.join(SUBNET_LOCKS, str(n)), "w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            continue
+        return f, f"10.213.{n}.1/24"
+    raise RuntimeError("no free test subnet")
+
+
+def _network_leftovers(d: Daemon) -> list[str]:
+    """The daemon's bridge, veths on it, its nftables table and namespace files:
+    reported, then removed."""
+    problems = []
+    if os.path.exists(f"/sys/class/net/{d.bridge}"):
+        problems.append(f"bridge {d.bridge} left")
+        subprocess.run(["ip", "link", "del", d.bridge], check=False)
+    listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    for line in listed.splitlines():
+        if line.split()[-1:] == [d.firewall_table]:
+            problems.append(f"nftables table {line} left")
+            subprocess.run(["nft", "delete", *line.split()[1:]], check=False)
+    netns_dir = os.path.join(d.exec_root, "netns")
+    if os.path.isdir(netns_dir) and os.listdir(netns_dir):
+        problems.append(f"network namespaces left: {os.listdir(netns_dir)}")
     return problems
 
 

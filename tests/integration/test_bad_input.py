@@ -202,9 +202,7 @@ UNSUPPORTED = "is not supported by this version of ketch"
 @pytest.mark.parametrize("args, field", [
     (["-v", "/tmp:/mnt"], "HostConfig.Binds (-v, --volume)"),
     (["-p", "8080:80"], "HostConfig.PortBindings (-p, --publish)"),
-    (["--network", "host"], 'HostConfig.NetworkMode "host" (--network)'),
     (["--log-driver", "syslog"], 'HostConfig.LogConfig.Type "syslog" (--log-driver)'),
-    (["--mac-address", "02:42:ac:11:00:02"], "NetworkingConfig.EndpointsConfig.default.MacAddress (--mac-address)"),
     (["--tmpfs", "/x"], "HostConfig.Tmpfs (--tmpfs)"),
     (["--link", "a:b"], "HostConfig.Links (--link)"),
 ])

@@ -126,13 +126,15 @@ def test_user_by_uid_and_gid(daemon):
 def test_isolation_basics(daemon):
     script = ("echo pid=$$; hostname; ls /proc | grep -c '^[0-9]' ; "
               "cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '; ls /dev | tr '\\n' ' '")
-    res = daemon.ketch("run", "--rm", "busybox", "sh", "-c", script)
+    res = daemon.ketch("run", "--rm", "--network", "none", "busybox", "sh", "-c", script)
     lines = res.stdout.splitlines()
     assert lines[0] == "pid=1"
     assert int(lines[2]) <= 3  # only the container's own processes
-    assert lines[3] == "lo"
+    assert lines[3] == "lo"  # --network none: loopback only
     for dev in ("null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue", "ptmx"):
         assert dev in lines[4].split()
+    res = daemon.ketch("run", "--rm", "busybox", "sh", "-c", script)
+    assert sorted(res.stdout.splitlines()[3:5]) == ["eth0", "lo"]  # the default bridge
 
 
 def test_masked_and_readonly_paths(daemon):

@@ -30,13 +30,15 @@ def test_what_clients_send(case):
 
 def test_the_captured_bodies_cover_both_answers():
     assert sum(c["refused"] is None for c in CAPTURED) >= 10
-    assert sum(c["refused"] is not None for c in CAPTURED) >= 30
+    assert sum(c["refused"] is not None for c in CAPTURED) >= 20
 
 
 @pytest.mark.parametrize("body", [
     {}, {"HostConfig": None}, {"HostConfig": {}},
     {"NetworkDisabled": True},  # no network is what ketch gives
     {"HostConfig": {"NetworkMode": "none"}, "NetworkingConfig": {"EndpointsConfig": {"none": None}}},
+    {"HostConfig": {"NetworkMode": "container:web"}},  # networks are implemented
+    {"NetworkingConfig": {"EndpointsConfig": {"net": {"Aliases": ["db"], "IPAMConfig": {"IPv4Address": "10.0.0.2"}}}}},
     {"HostConfig": {"RestartPolicy": {"Name": "", "MaximumRetryCount": 0}}},
     {"HostConfig": {"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}}},  # implemented
     {"HostConfig": {"MaskedPaths": None, "ReadonlyPaths": None}},
@@ -50,14 +52,11 @@ def test_zero_values_and_what_ketch_does_pass(body):
 
 
 @pytest.mark.parametrize("body, words", [
-    ({"HostConfig": {"NetworkMode": "container:web"}}, 'HostConfig.NetworkMode "container:web" (--network)'),
     ({"HostConfig": {"MaskedPaths": []}}, "HostConfig.MaskedPaths (MaskedPaths)"),
-    ({"NetworkingConfig": {"EndpointsConfig": {"bridge": {}}}},
-     'NetworkingConfig.EndpointsConfig.bridge (--network "bridge")'),
-    ({"NetworkingConfig": {"EndpointsConfig": {"default": {"Aliases": ["db"]}}}},
-     "NetworkingConfig.EndpointsConfig.default.Aliases (--network-alias)"),
+    ({"NetworkingConfig": {"EndpointsConfig": {"default": {"DriverOpts": {"a": "b"}}}}},
+     "NetworkingConfig.EndpointsConfig.default.DriverOpts (--network driver-opt)"),
     ({"NetworkingConfig": {"EndpointsConfig": {"default": {"GwPriority": 1}}}},
-     "NetworkingConfig.EndpointsConfig.default.GwPriority (GwPriority)"),
+     "NetworkingConfig.EndpointsConfig.default.GwPriority (--network gw-priority)"),
     ({"MacAddress": "02:42:ac:11:00:02"}, "MacAddress (--mac-address)"),
     ({"Binds": ["/:/host"]}, "HostConfig.Binds (-v, --volume)"),  # the deprecated top-level HostConfig
     ({"HostConfig": {"KernelMemory": 1 << 24}}, "HostConfig.KernelMemory (--kernel-memory)"),

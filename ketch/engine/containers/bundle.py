@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from ketch.engine import hostconfig, specgen, users
 from ketch.engine.containers.records import ContainerRecord
+from ketch.engine.networks.sandbox import NetSetup
 from ketch.engine.runtimes import Runtimes
 from ketch.linux import filemode
 from ketch.linux import mount as mnt
@@ -100,12 +101,12 @@ class Bundles:
         self.runtimes = runtimes
         self.config = config
 
-    def prepare(self, rec: ContainerRecord) -> Prepared:
+    def prepare(self, rec: ContainerRecord, net: NetSetup) -> Prepared:
         exec_dir = self.paths.exec_dir(rec.id)
         self.teardown(rec.id)  # whatever a crash left of an earlier run
         rootfs = self._mount_rootfs(rec)
-        files = self._write_files(rec)
-        spec = self._spec(rec, rootfs, files)
+        files = self._write_files(rec, net)
+        spec = self._spec(rec, rootfs, files, net)
         if self.runtimes.spec(rec.runtime)["path"]:
             spec["root"]["path"] = "rootfs"  # runc resolves it against the bundle
         write_file(os.path.join(exec_dir, "config.json"), json.dumps(spec).encode(), SPEC_MODE)
@@ -122,21 +123,28 @@ class Bundles:
             mnt.apply(m, target)
         return target
 
-    def _write_files(self, rec: ContainerRecord) -> tuple[str, str, str]:
-        d = self.paths.data_dir(rec.id)
-        paths = (os.path.join(d, "hostname"), os.path.join(d, "hosts"), os.path.join(d, "resolv.conf"))
-        try:
-            with open("/etc/resolv.conf") as f:
-                host_resolv = f.read()
-        except OSError:
-            host_resolv = ""
+    def _files(self, cid: str) -> tuple[str, str, str]:
+        d = self.paths.data_dir(cid)
+        return os.path.join(d, "hostname"), os.path.join(d, "hosts"), os.path.join(d, "resolv.conf")
+
+    def _write_files(self, rec: ContainerRecord, net: NetSetup) -> tuple[str, str, str]:
+        if net.files_of:  # container mode: the other container's files, as moby shares them
+            return self._files(net.files_of)
+        paths = self._files(rec.id)
+        host_resolv = _read("/etc/resolv.conf")
         hostname = rec.config.get("Hostname") or rec.id[:12]
+        if net.kind == "host":  # the host's own files, as Docker copies them
+            hosts, resolv = _read("/etc/hosts"), host_resolv
+        else:
+            hosts = netfiles.hosts(hostname, net.address or None)
+            resolv = netfiles.resolv_conf(host_resolv)
         write_file(paths[0], netfiles.hostname_file(hostname).encode(), FILE_MODE)
-        write_file(paths[1], netfiles.hosts(hostname).encode(), FILE_MODE)
-        write_file(paths[2], netfiles.resolv_conf(host_resolv).encode(), FILE_MODE)
+        write_file(paths[1], hosts.encode(), FILE_MODE)
+        write_file(paths[2], resolv.encode(), FILE_MODE)
         return paths
 
-    def _spec(self, rec: ContainerRecord, rootfs: str, files: tuple[str, str, str]) -> dict:
+    def _spec(self, rec: ContainerRecord, rootfs: str, files: tuple[str, str, str],
+              net: NetSetup) -> dict:
         cfg, host = rec.config, rec.host_config
         user = users.resolve(rootfs, cfg.get("User") or "", host.get("GroupAdd") or [])
         c = self.config
@@ -148,6 +156,16 @@ class Bundles:
             hostname_path=files[0], hosts_path=files[1], resolv_conf_path=files[2],
             readonly_rootfs=bool(host.get("ReadonlyRootfs")), shm_size=int(host.get("ShmSize") or 0),
             console_size=tuple(host["ConsoleSize"][:2]) if host.get("ConsoleSize") else None,
+            netns_path=net.netns_path or "", host_network=net.kind == "host",
+            shared_network=net.kind == "container",
             **hostconfig.spec_fields(host, rec.id, c.cgroup_version == "v2", c.init_path,
                                      c.cgroup_parent),
         ))
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""

@@ -32,6 +32,7 @@ from ketch.engine.containers.state import StateMachine
 from ketch.engine.containers.waiters import Waiters
 from ketch.engine import restart
 from ketch.engine.monitors import MonitorHandle, MonitorLauncher
+from ketch.engine.networks.sandbox import ContainerNetworking
 from ketch.engine.runtimes import Runtimes
 from ketch.monitor import protocol as proto
 from ketch.monitor import runtimes as monitor_runtimes
@@ -49,7 +50,8 @@ def parse_signal(value: str | int | None, default: int) -> int:
 
 class Lifecycle:
     def __init__(self, registry: Registry, machine: StateMachine, bundles: Bundles,
-                 launcher: MonitorLauncher, runtimes: Runtimes, waiters: Waiters) -> None:
+                 launcher: MonitorLauncher, runtimes: Runtimes, waiters: Waiters,
+                 networking: ContainerNetworking) -> None:
         self.registry = registry
         self.machine = machine
         self.bundles = bundles
@@ -57,6 +59,7 @@ class Lifecycle:
         self.launcher = launcher
         self.runtimes = runtimes
         self.waiters = waiters
+        self.networking = networking
         self.attachments = Attachments(self.handle_of)
         self._live: dict[str, MonitorHandle] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -93,11 +96,13 @@ class Lifecycle:
             loop = asyncio.get_running_loop()
             loop.run_in_executor(None, cgroups.warm_attach)
             try:
-                prepared = await asyncio.to_thread(self.bundles.prepare, rec)
+                net = await self.networking.attach(rec)
+                prepared = await asyncio.to_thread(self.bundles.prepare, rec, net)
                 handle, pid, started_at = await self._launch(rec, prepared.exec_dir,
                                                              prepared.cgroups_path)
             except BaseException as exc:
                 await asyncio.to_thread(self._teardown_quietly, rec.id)
+                await self.networking.detach(rec.id)
                 if isinstance(exc, errors.KetchError):
                     code = exc.exit_code if isinstance(exc, errors.ExecFailed) else 128
                     self.machine.apply(rec, "start_failed", exit_code=code, error=str(exc), pid=0)
@@ -183,6 +188,7 @@ class Lifecycle:
                 return
             self.machine.apply(rec, "exit")
             await asyncio.to_thread(self._teardown_quietly, cid)
+            await self.networking.detach(cid)
             self.attachments.run_ended(cid)
             if doc.get("oom_killed"):  # moby hears containerd's OOM event before the exit
                 self.machine.log(rec, "oom")
@@ -396,6 +402,7 @@ class Lifecycle:
             await self._exited(rec.id, None, doc, policy=False)
         else:
             await asyncio.to_thread(self._teardown_quietly, rec.id)
+            await self.networking.detach(rec.id)
 
 
 def _thaws(rec: ContainerRecord, sig: int) -> bool:

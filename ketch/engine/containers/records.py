@@ -39,6 +39,9 @@ class ContainerRecord:
     # the restart policy's back-off, for this ketchd's life only (moby keeps it in memory)
     backoff: Backoff = field(default_factory=Backoff, compare=False, repr=False)
     health: Health | None = None  # with a healthcheck, once started (health.py)
+    # the networks it joins at start: name -> the endpoint settings asked for (Docker's
+    # NetworkSettings.Networks, without the run's addresses)
+    networks: dict = field(default_factory=dict)
 
     @property
     def running(self) -> bool:

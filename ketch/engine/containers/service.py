@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 
 from ketch import errors, timefmt
 from ketch.engine import hostconfig, logconfig, names, resources, restart, unsupported
@@ -146,6 +147,12 @@ class ContainerService:
             raise errors.InvalidArgument("No command specified")
         host_config = dict(body.get("HostConfig") or {})
         hostconfig.validate(host_config, os.cpu_count() or 1)
+        networks = self.lifecycle.networking.at_create(
+            body, host_config, (body.get("NetworkingConfig") or {}).get("EndpointsConfig"))
+        if not host_config.get("NetworkMode"):
+            host_config["NetworkMode"] = "default"
+        if host_config["NetworkMode"] == "host" and not config.get("Hostname"):
+            config["Hostname"] = socket.gethostname()  # moby: the host's name
         host_config["LogConfig"] = logconfig.normalize(host_config.get("LogConfig"), self.log_defaults)
         logconfig.validate(host_config["LogConfig"])
         host_config["RestartPolicy"] = restart.RestartPolicy.of(host_config).to_docker()
@@ -159,7 +166,7 @@ class ContainerService:
             rec = ContainerRecord(
                 id=cid, name=name, created=timefmt.now(), image=image_ref, image_id=image.id,
                 config=config, host_config=host_config, path=argv[0], args=argv[1:],
-                snapshot=snapshot, parents=parents,
+                snapshot=snapshot, parents=parents, networks=networks,
                 runtime=self.lifecycle.runtimes.resolve(host_config.get("Runtime")))
             self.registry.add(rec)
         except BaseException:
