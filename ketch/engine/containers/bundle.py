@@ -33,6 +33,7 @@ from ketch.linux import mount as mnt
 from ketch.linux.atomic import write_file
 from ketch.linux.fstree import remove_tree
 from ketch.network import files as netfiles
+from ketch.network import resolvconf
 from ketch.storage.overlay import OverlaySnapshotter
 
 DIRS_MODE = 0o710
@@ -133,7 +134,7 @@ class Bundles:
         hostname = rec.config.get("Hostname") or rec.id[:12]
         write_file(paths[0], netfiles.hostname_file(hostname).encode(), FILE_MODE)
         write_file(paths[1], netfiles.hosts(hostname).encode(), FILE_MODE)
-        write_file(paths[2], netfiles.resolv_conf(host_resolv).encode(), FILE_MODE)
+        write_file(paths[2], resolvconf.resolv_conf(host_resolv).encode(), FILE_MODE)
         return paths
 
     def _spec(self, rec: ContainerRecord, rootfs: str, files: tuple[str, str, str]) -> dict:
