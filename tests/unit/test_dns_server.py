@@ -376,3 +376,47 @@ def test_upstream_parse(text, addr, port):
 def test_upstream_parse_rejects(text):
     with pytest.raises(ValueError):
         upstream_mod.Upstream.parse(text)
+
+
+def test_burst_of_forwards_is_bounded():
+    """Queries read in one wake-up count against the bound before their tasks run."""
+    async def main():
+        up = FakeUpstream(slow={f"s{i}.test": 0.3 for i in range(5)})
+        h = Harness([await up.start()])
+        h.server.max_forwards = 2
+        try:
+            loop = asyncio.get_running_loop()
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.setblocking(False)
+                s.connect(h.addr)
+                for i in range(5):
+                    s.send(DNSRecord.question(f"s{i}.test").pack())
+                codes = []
+                async with asyncio.timeout(3):
+                    for _ in range(5):
+                        codes.append(DNSRecord.parse(await loop.sock_recv(s, 65535)).header.rcode)
+            assert sorted(codes) == [RCODE.NOERROR] * 2 + [RCODE.REFUSED] * 3
+            assert h.server._forwarding == 0
+        finally:
+            await h.close()
+            await up.stop()
+    run(main())
+
+
+def test_tcp_connections_are_bounded():
+    async def main():
+        h = Harness()
+        h.server.max_tcp = 1
+        try:
+            r1, w1 = await asyncio.open_connection(*h.tcp_addr)
+            await asyncio.sleep(0.05)
+            r2, w2 = await asyncio.open_connection(*h.tcp_addr)
+            assert await asyncio.wait_for(r2.read(1), 2) == b""  # closed at once
+            w2.close()
+            w1.close()
+            await asyncio.sleep(0.05)
+            (r,) = await h.tcp_queries([("web", "A")])
+            assert _addrs(r) == ["172.18.0.2"]
+        finally:
+            await h.close()
+    run(main())

@@ -67,8 +67,8 @@ class DNSServer:
         self.tcp_idle = tcp_idle
         self.rng = rng or random.Random()
         self._contexts: dict[str, _Context] = {}
-        self._forwarding = 0
-        self._tcp_count = 0
+        self._forwarding = 0  # queries upstream now, over both transports
+        self._tcp_conns: set[socket.socket] = set()  # client connections, of every context
         self._orphans: set[asyncio.Task] = set()  # tasks of detached contexts, until done
 
     # -- contexts ---------------------------------------------------------------------
@@ -116,6 +116,7 @@ class DNSServer:
             self._orphans.add(task)
             task.add_done_callback(self._orphans.discard)
         for conn in ctx.conns:
+            self._tcp_conns.discard(conn)
             conn.close()
 
     async def close(self) -> None:
@@ -151,7 +152,13 @@ class DNSServer:
             elif self._forwarding >= self.max_forwards:
                 self._send_udp(ctx, reply_to(query, RCODE.REFUSED).pack(), peer)
             else:
-                self._spawn(ctx, self._forward_udp(ctx, query, data, peer, limit))
+                # counted from now, not from when the task runs: a burst is bounded too
+                self._forwarding += 1
+                task = self._spawn(ctx, self._forward_udp(ctx, query, data, peer, limit))
+                task.add_done_callback(self._forwarded)
+
+    def _forwarded(self, _task) -> None:
+        self._forwarding -= 1
 
     async def _forward_udp(self, ctx: _Context, query: DNSRecord, data: bytes, peer,
                            limit: int) -> None:
@@ -175,12 +182,12 @@ class DNSServer:
             except OSError as e:
                 log.debug("dns %s: accept: %s", context[:12], e)
                 return
-            if self._tcp_count >= self.max_tcp:
+            if len(self._tcp_conns) >= self.max_tcp:
                 conn.close()
                 continue
             conn.setblocking(False)
             ctx.conns.add(conn)
-            self._tcp_count += 1
+            self._tcp_conns.add(conn)
             self._spawn(ctx, self._serve_tcp(context, ctx, conn))
 
     async def _serve_tcp(self, context: str, ctx: _Context, conn: socket.socket) -> None:
@@ -206,13 +213,17 @@ class DNSServer:
                 elif self._forwarding >= self.max_forwards:
                     out = reply_to(query, RCODE.REFUSED).pack()
                 else:
-                    out = await self._forward(ctx, query, data, MAX_SIZE, tcp=True)
+                    self._forwarding += 1
+                    try:
+                        out = await self._forward(ctx, query, data, MAX_SIZE, tcp=True)
+                    finally:
+                        self._forwarding -= 1
                 await loop.sock_sendall(conn, struct.pack("!H", len(out)) + out)
         except (OSError, TimeoutError):
             pass
         finally:
             ctx.conns.discard(conn)
-            self._tcp_count -= 1
+            self._tcp_conns.discard(conn)
             conn.close()
 
     @staticmethod
@@ -227,10 +238,11 @@ class DNSServer:
 
     # -- answering ------------------------------------------------------------------------
 
-    def _spawn(self, ctx: _Context, coro) -> None:
+    def _spawn(self, ctx: _Context, coro) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro)
         ctx.tasks.add(task)
         task.add_done_callback(ctx.tasks.discard)
+        return task
 
     @staticmethod
     def _parse_query(data: bytes) -> DNSRecord | bytes | None:
@@ -282,25 +294,21 @@ class DNSServer:
         """The first usable upstream reply (over the client's transport), or SERVFAIL.
         A truncated UDP reply is asked again over TCP and passed on whole when it fits
         what the client takes; otherwise the client gets TC and comes back over TCP."""
-        self._forwarding += 1
-        try:
-            for up in self._upstreams(ctx) if ctx.forward else ():
-                if tcp:
-                    raw = await exchange_tcp(up, data, self.timeout)
-                else:
-                    raw = await exchange_udp(up, data, self.timeout)
-                status = _parse_reply(raw, query)
-                if status is None:
-                    continue
-                if not tcp and status[1]:
-                    full = await exchange_tcp(up, data, self.timeout)
-                    if full is not None and len(full) <= limit and (again := _parse_reply(full, query)):
-                        raw, status = full, again
-                if status[0] in (RCODE.SERVFAIL, RCODE.REFUSED):
-                    continue  # maybe a transient state: try the next one, as Docker does
-                return raw
-        finally:
-            self._forwarding -= 1
+        for up in self._upstreams(ctx) if ctx.forward else ():
+            if tcp:
+                raw = await exchange_tcp(up, data, self.timeout)
+            else:
+                raw = await exchange_udp(up, data, self.timeout)
+            status = _parse_reply(raw, query)
+            if status is None:
+                continue
+            if not tcp and status[1]:
+                full = await exchange_tcp(up, data, self.timeout)
+                if full is not None and len(full) <= limit and (again := _parse_reply(full, query)):
+                    raw, status = full, again
+            if status[0] in (RCODE.SERVFAIL, RCODE.REFUSED):
+                continue  # maybe a transient state: try the next one, as Docker does
+            return raw
         return reply_to(query, RCODE.SERVFAIL).pack()
 
 
