@@ -11,6 +11,7 @@ import pytest
 from dnslib import RCODE, DNSRecord, EDNS0
 
 from ketch.network.dns import upstream as upstream_mod
+from ketch.network.dns.answer import reverse_address
 from ketch.network.dns.names import Directory, Entry
 from ketch.network.dns.server import DNSServer
 from tests.dns_helpers import FakeUpstream
@@ -420,3 +421,17 @@ def test_tcp_connections_are_bounded():
         finally:
             await h.close()
     run(main())
+
+
+@pytest.mark.parametrize("qname,address", [
+    ("4.3.2.1.in-addr.arpa.", "1.2.3.4"),
+    ("4.3.2.1.IN-ADDR.ARPA", "1.2.3.4"),
+    ("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", "fd00::1"),
+    ("3.2.1.in-addr.arpa.", None),  # a network, not an address
+    ("256.3.2.1.in-addr.arpa.", None),
+    ("x.3.2.1.in-addr.arpa.", None),
+    ("10.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", None),
+    ("example.com.", None),
+])
+def test_reverse_address(qname, address):
+    assert reverse_address(qname) == address
