@@ -155,6 +155,7 @@ class Daemon:
             self.store.close()
             self.event_log.close()
             self.registry_session.close()
+            await self.networking.close()
             await self.networking.shutdown()
             await self.host_links.close()
             if not any(r.running for r in self.registry.all()):

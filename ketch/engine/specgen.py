@@ -74,6 +74,7 @@ class SpecInput:
     netns_path: str = ""  # join this network namespace ("": a new one)
     host_network: bool = False  # --network host: no network namespace of its own
     shared_network: bool = False  # --network container:X: X's namespace (netns_path)
+    link_env: tuple[str, ...] = ()  # --link variables, before the user's environment
 
 
 def replace_or_append_env(base: list[str], overrides: list[str]) -> list[str]:
@@ -98,6 +99,7 @@ def process_env(inp: SpecInput) -> list[str]:
     base = [DEFAULT_PATH_ENV, f"HOSTNAME={inp.hostname}"]
     if inp.tty:
         base.append("TERM=xterm")
+    base += inp.link_env
     return replace_or_append_env(base, inp.env)
 
 

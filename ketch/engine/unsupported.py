@@ -98,11 +98,6 @@ HOST_ROWS = (
     Row("HostConfig.StorageOpt", "--storage-opt"),
     Row("HostConfig.PortBindings", "-p, --publish"),
     Row("HostConfig.PublishAllPorts", "-P, --publish-all"),
-    Row("HostConfig.Links", "--link"),
-    Row("HostConfig.Dns", "--dns"),
-    Row("HostConfig.DnsOptions", "--dns-option"),
-    Row("HostConfig.DnsSearch", "--dns-search"),
-    Row("HostConfig.ExtraHosts", "--add-host"),
     Row("HostConfig.LogConfig.Type", "--log-driver", accepts=lambda v: v not in DOCKER_LOG_DRIVERS,
         names=lambda v: v),
     Row("HostConfig.LogConfig.Config", "--log-opt", accepts=lambda v: not _log_opts_missing(v),
@@ -120,7 +115,7 @@ HOST_ROWS = (
 
 # The endpoint settings a create may carry for each network (docker 28 sends the
 # network mode's entry, all zero, on every run).
-ENDPOINT_FLAGS = {"Links": "--link", "DriverOpts": "--network driver-opt",
+ENDPOINT_FLAGS = {"DriverOpts": "--network driver-opt",
                   "GwPriority": "--network gw-priority"}
 
 

@@ -204,7 +204,6 @@ UNSUPPORTED = "is not supported by this version of ketch"
     (["-p", "8080:80"], "HostConfig.PortBindings (-p, --publish)"),
     (["--log-driver", "syslog"], 'HostConfig.LogConfig.Type "syslog" (--log-driver)'),
     (["--tmpfs", "/x"], "HostConfig.Tmpfs (--tmpfs)"),
-    (["--link", "a:b"], "HostConfig.Links (--link)"),
 ])
 def test_ketch_run_refuses_what_it_would_ignore(daemon, args, field):
     before = daemon.api("GET", "/containers/json?all=1")[1]

@@ -135,7 +135,6 @@ def test_docker_run_defaults_and_network_none_run(daemon, names):
 @pytest.mark.parametrize("kwargs, field", [
     ({"ports": {"80/tcp": 8080}}, "HostConfig.PortBindings (-p, --publish)"),
     ({"volumes": ["/tmp:/mnt"]}, "HostConfig.Binds (-v, --volume)"),
-    ({"dns": ["1.1.1.1"]}, "HostConfig.Dns (--dns)"),
 ])
 def test_sdk_hears_what_is_not_supported(daemon, kwargs, field):
     import docker

@@ -131,16 +131,10 @@ class Bundles:
         if net.files_of:  # container mode: the other container's files, as moby shares them
             return self._files(net.files_of)
         paths = self._files(rec.id)
-        host_resolv = _read("/etc/resolv.conf")
-        hostname = rec.config.get("Hostname") or rec.id[:12]
-        if net.kind == "host":  # the host's own files, as Docker copies them
-            hosts, resolv = _read("/etc/hosts"), host_resolv
-        else:
-            hosts = netfiles.hosts(hostname, net.address or None)
-            resolv = netfiles.resolv_conf(host_resolv)
-        write_file(paths[0], netfiles.hostname_file(hostname).encode(), FILE_MODE)
-        write_file(paths[1], hosts.encode(), FILE_MODE)
-        write_file(paths[2], resolv.encode(), FILE_MODE)
+        files = net.files
+        write_file(paths[0], netfiles.hostname_file(files.hostname or rec.id[:12]).encode(), FILE_MODE)
+        write_file(paths[1], files.hosts.encode(), FILE_MODE)
+        write_file(paths[2], files.resolv.encode(), FILE_MODE)
         return paths
 
     def _spec(self, rec: ContainerRecord, rootfs: str, files: tuple[str, str, str],
@@ -157,15 +151,8 @@ class Bundles:
             readonly_rootfs=bool(host.get("ReadonlyRootfs")), shm_size=int(host.get("ShmSize") or 0),
             console_size=tuple(host["ConsoleSize"][:2]) if host.get("ConsoleSize") else None,
             netns_path=net.netns_path or "", host_network=net.kind == "host",
-            shared_network=net.kind == "container",
+            shared_network=net.kind == "container", link_env=net.env,
             **hostconfig.spec_fields(host, rec.id, c.cgroup_version == "v2", c.init_path,
                                      c.cgroup_parent),
         ))
 
-
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""

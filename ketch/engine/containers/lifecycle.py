@@ -390,6 +390,7 @@ class Lifecycle:
             self._wire(rec.id, handle)
             self.attachments.run_started(rec.id)
             handle.start_reading()
+        await self.networking.restore(rec)
 
     async def _recover_then_exit(self, rec: ContainerRecord) -> None:
         """No monitor: record the run's end from its exit file (or end what is left of

@@ -30,11 +30,13 @@ from dataclasses import dataclass, replace
 from ketch import errors
 from ketch.engine.containers.records import ContainerRecord, Registry
 from ketch.engine.monitors import MonitorLauncher
-from ketch.engine.networks import modes
+from ketch.engine.networks import etcfiles, modes
 from ketch.engine.networks.registry import NetworkRegistry
 from ketch.engine.networks.settings import NetworkSettings
 from ketch.linux import mount as mnt
 from ketch.network import netlink
+from ketch.network.dns.names import Directory, entry_for
+from ketch.network.dns.server import DNSServer
 from ketch.network.model import BRIDGE, Endpoint, Network, Pool
 
 log = logging.getLogger("ketchd.network")
@@ -45,10 +47,9 @@ class NetSetup:
     """What a container's bundle needs from its networking."""
     kind: str  # modes.Mode.kind
     netns_path: str | None = None  # join this namespace (bridge and container modes)
-    address: str = ""  # the container's first IPv4 address, for /etc/hosts
+    files: etcfiles.EtcFiles | None = None  # its hostname, hosts, resolv.conf
     files_of: str = ""  # container mode: the container whose hostname/hosts/resolv it shares
-    dns: bool = False  # on a user-defined network: resolv.conf names the embedded DNS
-    gateway: str = ""  # the first network's IPv4 gateway (host-gateway)
+    env: tuple[str, ...] = ()  # --link variables
 
 
 def mac_of(address: str) -> str:
@@ -93,10 +94,26 @@ def _check_address(net: Network, address: str, key: str) -> None:
         raise errors.InvalidArgument(f"no configured subnet or ip-range contain the IP address {address}")
 
 
+def _host_files() -> tuple[str, str]:
+    out = []
+    for path in ("/etc/hosts", "/etc/resolv.conf"):
+        try:
+            with open(path) as f:
+                out.append(f.read())
+        except OSError:
+            out.append("")
+    return out[0], out[1]
+
+
 class ContainerNetworking:
     def __init__(self, networks: NetworkRegistry, containers: Registry, launcher: MonitorLauncher,
-                 links: netlink.HostLinks, settings: NetworkSettings, firewall=None) -> None:
+                 links: netlink.HostLinks, settings: NetworkSettings, firewall=None,
+                 host_files=None) -> None:
         self.networks = networks
+        # the host's /etc/hosts and /etc/resolv.conf, read at each start (tests pass their own)
+        self.host_files = host_files or _host_files
+        self.directory = Directory()
+        self.dns = DNSServer(self.directory, self._host_upstreams)
         self.containers = containers
         self.launcher = launcher
         self.links = links
@@ -126,6 +143,10 @@ class ContainerNetworking:
         its record keeps: network name -> endpoint settings."""
         mode = modes.parse(host_config.get("NetworkMode"))
         modes.conflicts(mode, config, host_config)
+        for item in host_config.get("Links") or ():  # moby's registerLinks, at create
+            name = item.partition(":")[0].strip("/")
+            if self.containers.find(name) is None:
+                raise errors.NotFound(f"could not get container for {name}")
         if mode.kind == "container":
             self.containers.get(mode.target)
             return {}
@@ -143,7 +164,11 @@ class ContainerNetworking:
             for key in ("IPv4Address", "IPv6Address"):
                 if ipam.get(key):
                     _check_address(net, ipam[key], key)
+            if ref == mode.target and not net.predefined and host_config.get("Links"):
+                # --link on a user-defined network: a name only the linking container resolves
+                settings["Links"] = list(settings.get("Links") or ()) + list(host_config["Links"])
             out[net.name] = {**settings, "NetworkID": net.id}
+        etcfiles.extra_hosts(host_config.get("ExtraHosts"), self.host_gateway())
         return out
 
     def _same(self, a: str, b: str) -> bool:
@@ -152,11 +177,52 @@ class ContainerNetworking:
         except errors.NotFound:
             return False
 
+    def _host_upstreams(self) -> list[str]:
+        _, resolv = self.host_files()
+        return [line.split()[1] for line in resolv.splitlines()
+                if line.startswith("nameserver") and len(line.split()) > 1]
+
+    def host_gateway(self) -> str:
+        if self.settings.host_gateway_ip:
+            return self.settings.host_gateway_ip
+        net = self.networks.by_name("bridge")
+        pools = net.pools_of(4) if net else ()
+        return pools[0].gateway if pools else ""
+
+    def _files(self, rec: ContainerRecord, kind: str, address: str = "", dns: bool = False,
+               links: tuple[etcfiles.Link, ...] = ()) -> etcfiles.EtcFiles:
+        hosts, resolv = self.host_files()
+        return etcfiles.render(rec.config, rec.host_config, kind, address, dns, hosts, resolv,
+                               self.host_gateway(), links)
+
+    def _links(self, rec: ContainerRecord, net: Network) -> tuple[etcfiles.Link, ...]:
+        """--link name:alias on the default bridge (moby's legacy links)."""
+        out = []
+        for item in rec.host_config.get("Links") or ():
+            name, _, alias = item.partition(":")
+            name = name.strip("/")
+            alias = alias.rsplit("/", 1)[-1] or name
+            target = self.containers.find(name)
+            if target is None:
+                raise errors.InvalidArgument(f"could not get container for {name}")
+            if not target.state.running:
+                raise errors.InvalidArgument(
+                    f"Cannot link to a non running container: /{target.name} AS /{rec.name}/{alias}")
+            eps = [ep for ep in self.networks.endpoints_of_container(target.id) if ep.network_id == net.id]
+            if not eps:
+                raise errors.InvalidArgument(
+                    f"Cannot link to /{target.name}, as it does not belong to the default network")
+            exposed = tuple((int(k.split("/")[0]), k.partition("/")[2] or "tcp")
+                            for k in (target.config.get("ExposedPorts") or {}) if k.split("/")[0].isdigit())
+            out.append(etcfiles.Link(alias, target.name, target.config.get("Hostname") or target.id[:12],
+                                     eps[0].address4, exposed, tuple(target.config.get("Env") or ())))
+        return tuple(out)
+
     # -- start ----------------------------------------------------------------------
     async def attach(self, rec: ContainerRecord) -> NetSetup:
         mode = modes.parse(rec.host_config.get("NetworkMode"))
         if mode.kind in ("none", "host"):
-            return NetSetup(mode.kind)
+            return NetSetup(mode.kind, files=self._files(rec, mode.kind))
         if mode.kind == "container":
             other = self.containers.get(mode.target)
             if not other.state.running:
@@ -179,15 +245,44 @@ class ContainerNetworking:
             finally:
                 os.close(nsfd)
             await netlink.configure_inside(socks[0], ifaces)
+            first_net = joins[0][0]
+            links = self._links(rec, first_net) if first_net.predefined else ()
+            files = self._files(rec, "bridge", endpoints[0].address4, dns, links)
+            if dns:
+                self._serve_dns(rec, joins, endpoints, socks[1], socks[2], files)
         except BaseException:
             for s in socks:
                 s.close()
             await self.detach(rec.id)
             raise
-        for s in socks[1:]:
-            s.close()  # the embedded DNS server is wired later; until then its sockets wait
-        first = endpoints[0]
-        return NetSetup("bridge", path, address=first.address4, dns=dns, gateway=first.gateway4)
+        return NetSetup("bridge", path, files=files, env=tuple(etcfiles.link_env(links, rec.name)))
+
+    def _serve_dns(self, rec: ContainerRecord, joins, endpoints, udp, tcp,
+                   files: etcfiles.EtcFiles) -> None:
+        hostname = rec.config.get("Hostname") or ""
+        for (net, _), ep in zip(joins, endpoints):
+            if ep.dns:
+                self.directory.join(net.id, net.name, entry_for(ep, rec.name, hostname))
+        forward = not all(net.internal for net, _ in joins if not net.predefined)
+        self.dns.attach(rec.id, udp, tcp, upstreams=files.upstreams, ndots_set=files.ndots_set,
+                        forward=forward)
+
+    async def restore(self, rec: ContainerRecord) -> None:
+        """ketchd restarted with ``rec`` running: serve its names again (the embedded
+        DNS's sockets died with the old ketchd)."""
+        endpoints = self.networks.endpoints_of_container(rec.id)
+        if not any(ep.dns for ep in endpoints):
+            return
+        joins = [(self.networks.by_id[ep.network_id], {}) for ep in endpoints
+                 if ep.network_id in self.networks.by_id]
+        try:
+            socks = await self.launcher.netns_sockets(self.netns_path(rec.id), create=False, dns=True)
+        except errors.KetchError as exc:
+            log.warning("cannot serve names to %s again: %s", rec.id[:12], exc)
+            return
+        socks[0].close()
+        files = self._files(rec, "bridge", endpoints[0].address4, True)
+        self._serve_dns(rec, joins, endpoints, socks[1], socks[2], files)
 
     async def _ensure_bridge(self, net: Network) -> None:
         if net.bridge in self._bridges_up:
@@ -260,6 +355,8 @@ class ContainerNetworking:
     # -- exit -----------------------------------------------------------------------
     async def detach(self, cid: str) -> None:
         """Undo ``attach``: endpoints, veths, ports, the namespace. Never raises."""
+        self.dns.detach(cid)
+        self.directory.forget(cid)
         for ep in self.networks.endpoints_of_container(cid):
             try:
                 await self.links.delete(ep.host_ifname)
@@ -302,6 +399,9 @@ class ContainerNetworking:
         if self.firewall is not None:
             await self.firewall.remove()
         self._bridges_up.clear()
+
+    async def close(self) -> None:
+        await self.dns.close()
 
     def endpoints(self, cid: str) -> list[Endpoint]:
         return self.networks.endpoints_of_container(cid)

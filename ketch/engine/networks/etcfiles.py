@@ -1,0 +1,83 @@
+"""A container's /etc/hostname, /etc/hosts and /etc/resolv.conf, from its config and
+what its network gave it (pure: the host's files are passed in as text).
+
+By mode, as moby's initializeNetworking and sandbox_dns_unix.go write them: the host's
+own files (host, with --dns/--add-host applied), the embedded DNS's resolv.conf (a
+user-defined network), or the host's resolv.conf without loopback servers (the default
+bridge and none).
+"""
+
+from dataclasses import dataclass
+
+from ketch import errors
+from ketch.network import files as netfiles
+from ketch.network import resolvconf
+
+HOST_GATEWAY = "host-gateway"
+
+
+@dataclass(frozen=True)
+class Link:
+    """``--link name:alias`` as the linking container sees it (default bridge)."""
+    alias: str
+    name: str  # the linked container's name
+    hostname: str
+    address: str
+    exposed: tuple[tuple[int, str], ...]
+    env: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EtcFiles:
+    hostname: str
+    hosts: str
+    resolv: str
+    upstreams: tuple[str, ...] | None = None  # the embedded DNS's (--dns), None: the host's
+    ndots_set: bool = False
+
+
+def extra_hosts(entries: list[str] | None, host_gateway: str) -> list[tuple[str, str]]:
+    """HostConfig.ExtraHosts ("name:ip", "name=ip") as (name, ip); ``host-gateway``
+    becomes the daemon's host gateway address."""
+    out = []
+    for entry in entries or ():
+        sep = "=" if "=" in entry else ":"
+        name, _, ip = entry.partition(sep)
+        if not name or not ip:
+            raise errors.InvalidArgument(f"invalid extra host: {entry}")
+        if ip == HOST_GATEWAY:
+            if not host_gateway:
+                raise errors.InvalidArgument("unable to derive the IP value for host-gateway")
+            ip = host_gateway
+        out.append((name, ip.strip("[]")))
+    return out
+
+
+def render(config: dict, host_config: dict, kind: str, address: str, dns: bool,
+           host_hosts: str, host_resolv: str, host_gateway: str,
+           links: tuple[Link, ...] = ()) -> EtcFiles:
+    hostname = config.get("Hostname") or ""
+    domainname = config.get("Domainname") or ""
+    extra = extra_hosts(host_config.get("ExtraHosts"), host_gateway)
+    opts = {"dns": host_config.get("Dns") or (), "dns_search": host_config.get("DnsSearch") or (),
+            "dns_options": host_config.get("DnsOptions") or ()}
+    try:
+        if kind == "host":
+            return EtcFiles(hostname, netfiles.host_network_hosts(host_hosts, extra),
+                            resolvconf.host_network_resolv_conf(host_resolv, **opts))
+        extra += [netfiles.link_host(link.alias, link.name, link.hostname, link.address)
+                  for link in links]
+        hosts = netfiles.hosts(hostname, address or None, extra, domainname=domainname, ipv6=True)
+        if dns:
+            emb = resolvconf.embedded_resolv_conf(host_resolv, **opts)
+            return EtcFiles(hostname, hosts, emb.text, emb.upstreams, emb.ndots_set)
+        return EtcFiles(hostname, hosts, resolvconf.resolv_conf(host_resolv, **opts))
+    except ValueError as exc:
+        raise errors.InvalidArgument(str(exc)) from None
+
+
+def link_env(links: tuple[Link, ...], own_name: str) -> list[str]:
+    out = []
+    for link in links:
+        out += netfiles.link_env(link.alias, own_name, link.address, link.exposed, link.env)
+    return out
