@@ -30,6 +30,10 @@ class Pool:
     gateway: str = ""  # "172.18.0.1"; "" before IPAM picks one
     ip_range: str = ""  # addresses for containers come from here when set
     aux: tuple[tuple[str, str], ...] = ()  # --aux-address name=address, never handed out
+    # The user gave this subnet (IPAM.Config), and the gateway too: only such a subnet takes
+    # --ip, and inspect shows the entry as given (no Gateway unless one was given), moby's way.
+    configured: bool = False
+    gateway_given: bool = False
 
 
 @dataclass(frozen=True)
