@@ -31,6 +31,10 @@ def endpoint_resource(endpoint: Endpoint, name: str) -> dict:
             "IPv4Address": endpoint.ipv4, "IPv6Address": endpoint.ipv6}
 
 
+def _sorted(doc: dict | None) -> dict | None:
+    return None if doc is None else dict(sorted(doc.items()))
+
+
 def network_json(network: Network, attachments: list[tuple[Endpoint, str]] | None = None) -> dict:
     """types.NetworkResource. ``attachments`` (endpoint, container name) fill Containers;
     None leaves it empty, as moby's list does (since API 1.28)."""
@@ -46,13 +50,13 @@ def network_json(network: Network, attachments: list[tuple[Endpoint, str]] | Non
         "Scope": SCOPE,
         "Driver": network.driver,
         "EnableIPv6": network.ipv6,
-        "IPAM": {"Driver": "default", "Options": None, "Config": v4 + v6},
+        "IPAM": {"Driver": "default", "Options": _sorted(network.ipam_options), "Config": v4 + v6},
         "Internal": network.internal,
         "Attachable": network.attachable,
         "Ingress": False,
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": False,
         "Containers": containers,
-        "Options": dict(sorted(network.options.items())),
-        "Labels": dict(sorted(network.labels.items())),
+        "Options": _sorted(network.options),
+        "Labels": _sorted(network.labels),
     }

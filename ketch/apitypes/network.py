@@ -60,11 +60,10 @@ class NetworkCreate:
     config_only: bool = False
     config_from: str = ""  # ConfigFrom.Network
     ipam_driver: str = ""  # "" or "default": the built-in IPAM
-    ipam_options: dict[str, str] = field(default_factory=dict)
+    ipam_options: dict[str, str] | None = None  # None: not sent (inspect shows null)
     ipam_config: tuple[IPAMConfig, ...] = ()
     options: dict[str, str] = field(default_factory=dict)  # driver options (-o)
     labels: dict[str, str] = field(default_factory=dict)
-    has_ipam: bool = False  # IPAM was sent (moby shows IPAM.Options only then)
 
 
 @dataclass(frozen=True)
@@ -120,6 +119,13 @@ def _strs(value) -> tuple[str, ...]:
     return tuple(value or ())
 
 
+def _ipam_options(ipam: dict | None) -> dict[str, str] | None:
+    """IPAM.Options: a nil Go map (absent or null) stays None; {} is a value."""
+    if ipam is None or not isinstance(ipam.get("Options"), dict):
+        return None
+    return dict(ipam["Options"])
+
+
 def decode_create(data: bytes | None) -> NetworkCreate:
     body = _read(data, CREATE_REQUEST)
     name = body.get("Name") or ""
@@ -138,9 +144,8 @@ def decode_create(data: bytes | None) -> NetworkCreate:
         ingress=bool(body.get("Ingress")), config_only=bool(body.get("ConfigOnly")),
         config_from=((body.get("ConfigFrom") or {}).get("Network") or ""),
         ipam_driver=(ipam or {}).get("Driver") or "",
-        ipam_options=dict((ipam or {}).get("Options") or {}), ipam_config=configs,
-        options=dict(body.get("Options") or {}), labels=dict(body.get("Labels") or {}),
-        has_ipam=ipam is not None)
+        ipam_options=_ipam_options(ipam), ipam_config=configs,
+        options=dict(body.get("Options") or {}), labels=dict(body.get("Labels") or {}))
 
 
 def endpoint_settings(doc: dict | None) -> EndpointSettings:

@@ -53,6 +53,9 @@ class Network:
     icc: bool = True  # containers on the bridge may reach each other
     masquerade: bool = True  # outbound NAT
     predefined: bool = False  # bridge, host, none: never removed by users
+    # IPAM.Options as the create request gave them; None (shown as null) when it gave none
+    # (the docker CLI always sends {}, the predefined networks have None)
+    ipam_options: dict[str, str] | None = None
 
     def pools_of(self, version: int) -> tuple[Pool, ...]:
         return tuple(p for p in self.pools if (":" in p.subnet) == (version == 6))

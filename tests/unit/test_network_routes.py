@@ -90,7 +90,7 @@ class FakeBackend:
             ipam.split_pools(ipam.DEFAULT_ADDRESS_POOLS), start=self.start)
         net = Network(_id(len(self.nets) + 1), req.name, req.driver or "bridge", T0, pools,
                       ipv6=req.enable_ipv6, internal=req.internal, attachable=req.attachable,
-                      labels=req.labels, options=req.options)
+                      labels=req.labels, options=req.options, ipam_options=req.ipam_options)
         self.nets.append(net)
         return net, ""
 
@@ -316,7 +316,19 @@ def test_create(api):
         {"Subnet": "10.216.0.0/16", "IPRange": "10.216.5.0/24", "Gateway": "10.216.0.1",
          "AuxiliaryAddresses": {"r": "10.216.5.1"}}]
     req = api.backend.calls[-1][1]
-    assert (req.name, req.ipam_config[0].aux, req.has_ipam) == ("s3", (("r", "10.216.5.1"),), True)
+    assert (req.name, req.ipam_config[0].aux, req.ipam_options) == ("s3", (("r", "10.216.5.1"),), None)
+    assert api.call("GET", "/networks/s3")[1]["IPAM"]["Options"] is None
+
+
+def test_ipam_options_as_sent():
+    """The docker CLI always sends IPAM.Options ({} without --ipam-opt): inspect shows {}."""
+    from ketch.apitypes.network import decode_create
+    assert decode_create(b'{"Name": "x", "IPAM": {"Driver": "default", "Options": {}, "Config": []}}').ipam_options == {}
+    assert decode_create(b'{"Name": "x", "IPAM": {"Options": {"b": "2", "a": "1"}}}').ipam_options == {"b": "2", "a": "1"}
+    assert decode_create(b'{"Name": "x", "IPAM": {"Options": null}}').ipam_options is None
+    assert decode_create(b'{"Name": "x"}').ipam_options is None
+    net = Network(_id(5), "cn3", "bridge", T0, ipam_options={"foo": "bar"})
+    assert network_json(net)["IPAM"] == {"Driver": "default", "Options": {"foo": "bar"}, "Config": []}
 
 
 @pytest.mark.parametrize("body,status,message", [
@@ -392,3 +404,52 @@ def test_installed_beside_the_inactive_routes():
     assert handler.__name__ == "create"
     with pytest.raises(ValueError, match="route already added"):
         inactive.add_routes(router)
+
+
+# -- the real docker CLI against these routes ----------------------------------------------------
+
+DOCKER = "/usr/local/bin/docker"
+
+
+@pytest.fixture
+def docker(api, tmp_path):
+    import os
+    import subprocess
+    if not os.access(DOCKER, os.X_OK):
+        pytest.skip(f"{DOCKER} (docker CLI 28) not installed")
+
+    async def ping(request):
+        from ketch.api.http import Response
+        return Response(200, b"OK", {"Api-Version": "1.45", "Ostype": "linux"})
+    api.server.router.add("GET", "/_ping", ping)
+    api.server.router.add("HEAD", "/_ping", ping)
+    env = {"PATH": os.environ.get("PATH", ""), "DOCKER_CONFIG": str(tmp_path),
+           "DOCKER_HOST": str(api.client.base_url).replace("http://", "tcp://").rstrip("/")}
+
+    def run(*args: str):
+        res = subprocess.run([DOCKER, *args], env=env, capture_output=True, text=True, timeout=30)
+        return res.returncode, res.stdout, res.stderr
+    return run
+
+
+def test_docker_cli_network_commands(docker, api):
+    code, out, err = docker("network", "create", "--subnet", "10.214.0.0/16", "--label", "x=y", "s1")
+    assert (code, err) == (0, "") and out.strip() == _id(4)
+    code, out, _ = docker("network", "ls")
+    assert code == 0
+    lines = [line.split() for line in out.splitlines()]
+    assert lines[0] == ["NETWORK", "ID", "NAME", "DRIVER", "SCOPE"]
+    assert [_id(4)[:12], "s1", "bridge", "local"] in lines
+    code, out, _ = docker("network", "ls", "-q", "--filter", "label=x=y")
+    assert out.split() == [_id(4)[:12]]
+    code, out, _ = docker("network", "inspect", "s1")
+    (doc,) = json.loads(out)
+    # the docker CLI sends IPAM.Options {}: dockerd then shows {} (null for the predefined ones)
+    assert doc["IPAM"] == {"Driver": "default", "Options": {}, "Config": [{"Subnet": "10.214.0.0/16"}]}
+    assert doc["Labels"] == {"x": "y"}
+    code, out, err = docker("network", "create", "--subnet", "10.214.1.0/24", "ov")
+    assert (code, err.strip()) == (1, "Error response from daemon: Pool overlaps with other one on this address space")
+    code, out, err = docker("network", "rm", "s1", "nosuch")
+    assert (code, out, err.strip()) == (1, "s1\n", "Error response from daemon: network nosuch not found\nexit status 1")
+    code, out, err = docker("network", "prune", "-f")
+    assert (code, out, err) == (0, "", "")
