@@ -24,6 +24,7 @@ from ketch.api.routes.networks import NetworkRoutes
 from ketch.apitypes.network import EndpointSettings, NetworkCreate
 from ketch.apitypes.prune import PruneFilter
 from ketch.network import ipam
+from ketch.network.lookup import find_network
 from ketch.network.model import Endpoint, Network, Pool
 
 T0 = "2026-12-07T00:28:40.301105369Z"
@@ -52,8 +53,7 @@ def predefined() -> list[Network]:
 
 
 class FakeBackend:
-    """NetworkBackend in memory, with moby's lookup order and messages where the routes
-    rely on them."""
+    """NetworkBackend in memory, with moby's lookup (network.lookup)."""
 
     def __init__(self) -> None:
         self.nets: list[Network] = predefined()
@@ -65,18 +65,7 @@ class FakeBackend:
         return list(self.nets)
 
     def find(self, ref: str) -> Network:
-        for n in self.nets:
-            if n.id == ref:
-                return n
-        named = [n for n in self.nets if n.name == ref]
-        if len(named) == 1:
-            return named[0]
-        prefixed = [n for n in self.nets if n.id.startswith(ref)]
-        if len(prefixed) == 1:
-            return prefixed[0]
-        if len(prefixed) > 1:
-            raise errors.InvalidArgument(f"network {ref} is ambiguous ({len(prefixed)} matches found based on ID prefix)")
-        raise errors.NotFound(f"network {ref} not found")
+        return find_network(self.nets, ref)
 
     def attachments(self, network_id: str) -> list[tuple[Endpoint, str]]:
         return list(self.endpoints.get(network_id, []))
@@ -453,3 +442,21 @@ def test_docker_cli_network_commands(docker, api):
     assert (code, out, err.strip()) == (1, "s1\n", "Error response from daemon: network nosuch not found\nexit status 1")
     code, out, err = docker("network", "prune", "-f")
     assert (code, out, err) == (0, "", "")
+
+
+def test_find_network_in_mobys_order():
+    a = Network("ab" + "0" * 62, "x", "bridge", T0)
+    b = Network("ac" + "0" * 62, "ab" + "0" * 62, "bridge", T0)  # named like a's id
+    c = Network("d" * 64, "ac", "bridge", T0)  # named like b's id prefix
+    nets = [a, b, c]
+    assert find_network(nets, a.id) is a  # a full id first
+    assert find_network(nets, "x") is a
+    assert find_network(nets, "ac") is c  # an exact name before an id prefix
+    assert find_network(nets, "ab0") is a
+    with pytest.raises(errors.InvalidArgument) as exc:
+        find_network(nets, "a")
+    assert str(exc.value) == "network a is ambiguous (2 matches found based on ID prefix)"
+    with pytest.raises(errors.InvalidArgument, match=r"^network x is ambiguous \(2 matches found on name\)$"):
+        find_network([a, replace(c, name="x")], "x")
+    with pytest.raises(errors.NotFound, match="^network nosuch not found$"):
+        find_network(nets, "nosuch")
