@@ -92,9 +92,14 @@ def test_the_request_may_be_the_apis_ipam_config():
 
 
 def test_gateway_of_an_ip_range_is_its_first_address():
-    # moby allocates the gateway in the ip-range, whose first address is not reserved
+    # moby allocates the gateway in the ip-range, whose first address is not reserved;
+    # dockerd 20.10: the container's Gateway 10.215.5.0, its address 10.215.5.1, and
+    # --ip 10.215.5.0 "Address already in use"
     (pool,), _ = ipam.network_pools([Pool("10.215.0.0/16", ip_range="10.215.5.0/24")], False, [])
     assert pool.gateway == "10.215.5.0"
+    assert ipam.assign(net(pool), 4, set()) == "10.215.5.1/16"
+    with pytest.raises(errors.PermissionDenied, match="^Address already in use$"):
+        ipam.assign(net(pool), 4, set(), "10.215.5.0")
     (pool,), _ = ipam.network_pools([Pool("10.215.0.0/16", ip_range="10.215.0.0/24")], False, [])
     assert pool.gateway == "10.215.0.1"
 
