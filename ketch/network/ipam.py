@@ -23,7 +23,7 @@ ip-range when there is one), so an address just released is the next one handed 
 
 import ipaddress
 import random
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Collection, Iterable, Sequence
 
 from ketch.errors import Internal, InvalidArgument, NotFound, PermissionDenied
@@ -42,21 +42,20 @@ DEFAULT_ADDRESS_POOLS: tuple[tuple[str, int], ...] = (
 POOL_OVERLAPS = "Pool overlaps with other one on this address space"
 ADDRESS_IN_USE = "Address already in use"
 NO_ADDRESSES = "no available addresses on this pool"
-OUT_OF_RANGE = "requested address is out of range"
 
 
 # -- parsing as Go's net/netip parses ------------------------------------------------
 
-def parse_prefix(text: str) -> "_Prefix | None":
+def parse_prefix(text: str) -> "Prefix | None":
     """netip.ParsePrefix: an address, "/" and a bit count (no leading zeros); host bits
-    may be set (the network keeps them: ``address_of`` reads them back)."""
+    may be set (``Prefix.is_masked`` says whether they are)."""
     addr, sep, bits = text.partition("/")
     if not sep or not bits.isascii() or not bits.isdigit() or (len(bits) > 1 and bits[0] == "0"):
         return None
     ip = parse_addr(addr)
     if ip is None or "%" in addr or int(bits) > ip.max_prefixlen:
         return None
-    return _Prefix(ip, int(bits))
+    return Prefix(ip, int(bits))
 
 
 def parse_addr(text: str) -> IPAddress | None:
@@ -69,14 +68,13 @@ def parse_addr(text: str) -> IPAddress | None:
         return None
 
 
-class _Prefix:
+@dataclass(frozen=True)
+class Prefix:
     """A prefix with its address kept as written (netip.Prefix): ``10.1.0.1/16`` is not
     ``10.1.0.0/16``, which ``masked`` gives."""
 
-    __slots__ = ("addr", "bits")
-
-    def __init__(self, addr: IPAddress, bits: int) -> None:
-        self.addr, self.bits = addr, bits
+    addr: IPAddress
+    bits: int
 
     @property
     def masked(self) -> IPNetwork:
