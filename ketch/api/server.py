@@ -13,6 +13,7 @@ from ketch.api.routes.diskusage import DiskUsageRoutes
 from ketch.api.routes.exec import ExecBackend, ExecRoutes
 from ketch.api.routes.imagearchive import ImageArchiveRoutes
 from ketch.api.routes.images import ImageRoutes
+from ketch.api.routes.networks import NetworkBackend, NetworkRoutes
 from ketch.engine.containers.service import ContainerService
 from ketch.engine.images.saveload import ImageLoader, ImageSaver
 from ketch.engine.images.service import ImageService
@@ -43,7 +44,8 @@ def build_server(containers: ContainerService, images: ImageService,
                  system_backend: system.SystemBackend, events_backend: events.EventsBackend,
                  execs: ExecBackend, distribution: DistributionBackend | None = None, *,
                  commits: CommitBackend | None = None,
-                 disk_usage: DiskUsageRoutes | None = None) -> Server:
+                 disk_usage: DiskUsageRoutes | None = None,
+                 networks: NetworkBackend | None = None) -> Server:
     router = _VersionedRouter()
     system.add_routes(router, system_backend)
     events.add_routes(router, events_backend)
@@ -59,5 +61,7 @@ def build_server(containers: ContainerService, images: ImageService,
         CommitRoutes(commits).install(router)
     if disk_usage is not None:
         disk_usage.install(router)
-    inactive.add_routes(router)
+    if networks is not None:
+        NetworkRoutes(networks).install(router)
+    inactive.add_routes(router, networks=networks is None)
     return Server(router, error_handler=error_response)

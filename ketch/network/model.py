@@ -30,6 +30,10 @@ class Pool:
     gateway: str = ""  # "172.18.0.1"; "" before IPAM picks one
     ip_range: str = ""  # addresses for containers come from here when set
     aux: tuple[tuple[str, str], ...] = ()  # --aux-address name=address, never handed out
+    # The user gave this subnet (IPAM.Config), and the gateway too: only such a subnet takes
+    # --ip, and inspect shows the entry as given (no Gateway unless one was given), moby's way.
+    configured: bool = False
+    gateway_given: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class Network:
     icc: bool = True  # containers on the bridge may reach each other
     masquerade: bool = True  # outbound NAT
     predefined: bool = False  # bridge, host, none: never removed by users
+    # IPAM.Options as the create request gave them; None (shown as null) when it gave none
+    # (the docker CLI always sends {}, the predefined networks have None)
+    ipam_options: dict[str, str] | None = None
 
     def pools_of(self, version: int) -> tuple[Pool, ...]:
         return tuple(p for p in self.pools if (":" in p.subnet) == (version == 6))

@@ -22,17 +22,19 @@ NOT_YET_ROUTES = (
     "GET /containers/{id}/attach/ws",
     "POST /build",
     "POST /volumes/create",
-    "PUT /volumes/{name}", "POST /networks/create",
-    "POST /networks/{id}/connect", "POST /networks/{id}/disconnect",
+    "PUT /volumes/{name}",
     "GET /plugins/privileges", "POST /plugins/pull", "POST /plugins/{name}/enable", "POST /plugins/{name}/disable",
     "POST /plugins/{name}/upgrade", "POST /plugins/create", "POST /plugins/{name}/push",
     "POST /plugins/{name}/set", "GET /distribution/{name:.*}/json", "POST /session",
 )
+NETWORK_ROUTES_NOT_YET = ("POST /networks/create", "POST /networks/{id}/connect",
+                          "POST /networks/{id}/disconnect")
 
 
-def add_routes(router: Router) -> None:
+def add_routes(router: Router, networks: bool = True) -> None:
     """No networks or volumes exist yet: lists are empty and lookups find nothing (so
-    `docker inspect NAME`, which asks every object type in turn, ends in "No such object")."""
+    `docker inspect NAME`, which asks every object type in turn, ends in "No such object").
+    ``networks=False``: the real /networks routes are installed, add none of these."""
     async def no_networks(request: Request) -> Response:
         return json_response([])
 
@@ -45,9 +47,10 @@ def add_routes(router: Router) -> None:
     async def no_such_volume(request: Request) -> Response:
         return json_response({"message": f"get {request.match['name']}: no such volume"}, 404)
 
-    router.add("GET", "/networks", no_networks)
-    router.add("GET", "/networks/{id}", no_such_network)
-    router.add("DELETE", "/networks/{id}", no_such_network)
+    if networks:
+        router.add("GET", "/networks", no_networks)
+        router.add("GET", "/networks/{id}", no_such_network)
+        router.add("DELETE", "/networks/{id}", no_such_network)
     async def no_such_plugin(request: Request) -> Response:
         return json_response({"message": f'plugin "{request.match["name"]}" not found'}, 404)
 
@@ -63,16 +66,17 @@ def add_routes(router: Router) -> None:
     async def no_cache_pruned(request: Request) -> Response:
         return json_response({"CachesDeleted": None, "SpaceReclaimed": 0})
 
-    router.add("POST", "/networks/prune", no_networks_pruned)
+    if networks:
+        router.add("POST", "/networks/prune", no_networks_pruned)
     router.add("POST", "/volumes/prune", no_volumes_pruned)
     router.add("POST", "/build/prune", no_cache_pruned)
     router.add("GET", "/volumes", no_volumes)
     router.add("GET", "/volumes/{name}", no_such_volume)
     router.add("DELETE", "/volumes/{name}", no_such_volume)
-    _add_inactive(router)
+    _add_inactive(router, NOT_YET_ROUTES + (NETWORK_ROUTES_NOT_YET if networks else ()))
 
 
-def _add_inactive(router: Router) -> None:
+def _add_inactive(router: Router, not_yet_routes: tuple[str, ...]) -> None:
     async def not_manager(request: Request) -> Response:
         return json_response({"message": NOT_MANAGER}, 503)
 
@@ -91,6 +95,6 @@ def _add_inactive(router: Router) -> None:
         router.add(method, pattern, not_manager)
     router.add("POST", "/swarm/leave", not_in_swarm)
     router.add("GET", "/plugins", no_plugins)
-    for route in NOT_YET_ROUTES:
+    for route in not_yet_routes:
         method, pattern = route.split(" ", 1)
         router.add(method, pattern, not_yet)
