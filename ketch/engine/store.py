@@ -20,8 +20,6 @@ Version 2 adds, for networks::
     networks(id PRIMARY KEY, name UNIQUE, doc)        doc: a network.model.Network as JSON
     endpoints(id PRIMARY KEY, network_id,             a running container's attachment; its
               container_id, doc)                      address is taken while the row exists
-    ipam_cursor(network_id, subnet, address)          the last address handed out in a pool:
-                                                      the next one starts after it
 
 Blobs and unpacked layers live on disk (``image/content.py``, ``storage/``); a row is
 written only after its files are complete, in one transaction, so a crash or a failed
@@ -70,9 +68,6 @@ CREATE TABLE IF NOT EXISTS networks (
 CREATE TABLE IF NOT EXISTS endpoints (
     id TEXT PRIMARY KEY, network_id TEXT NOT NULL REFERENCES networks(id),
     container_id TEXT NOT NULL, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS ipam_cursor (
-    network_id TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE, subnet TEXT NOT NULL,
-    address TEXT NOT NULL, PRIMARY KEY (network_id, subnet));
 """
 
 
@@ -239,14 +234,6 @@ class Store:
     def all_endpoints(self) -> list[dict]:
         return [json.loads(r[0]) for r in self.db.execute("SELECT doc FROM endpoints")]
 
-    def ipam_cursor(self, network_id: str, subnet: str) -> str | None:
-        row = self.db.execute("SELECT address FROM ipam_cursor WHERE network_id=? AND subnet=?",
-                              (network_id, subnet)).fetchone()
-        return row[0] if row else None
-
-    def set_ipam_cursor(self, network_id: str, subnet: str, address: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO ipam_cursor VALUES (?,?,?)",
-                        (network_id, subnet, address))
 
 
 class _Transaction:

@@ -2,13 +2,14 @@
 
 An endpoint row exists exactly while its container runs attached (moby releases a
 container's addresses at stop): the address in it is taken while the row exists, so
-IPAM's "in use" set is the endpoints' addresses, read back after a ketchd restart.
+IPAM's "in use" set is the endpoints' addresses, read back after a ketchd restart
+(moby's local IPAM hands out the lowest free address: nothing else to keep).
 """
 
 import dataclasses
 
-from ketch import errors
 from ketch.engine.store import Store
+from ketch.network.lookup import find_network
 from ketch.network.model import Endpoint, Network, Pool
 
 
@@ -17,8 +18,8 @@ def network_to_doc(net: Network) -> dict:
 
 
 def network_from_doc(doc: dict) -> Network:
-    pools = tuple(Pool(p["subnet"], p.get("gateway", ""), p.get("ip_range", ""),
-                       tuple(tuple(a) for a in p.get("aux") or ())) for p in doc.get("pools") or ())
+    pools = tuple(Pool(**{**p, "aux": tuple(tuple(a) for a in p.get("aux") or ())})
+                  for p in doc.get("pools") or ())
     known = {f.name for f in dataclasses.fields(Network)}
     return Network(**{**{k: v for k, v in doc.items() if k in known}, "pools": pools})
 
@@ -27,10 +28,6 @@ def endpoint_from_doc(doc: dict) -> Endpoint:
     known = {f.name for f in dataclasses.fields(Endpoint)}
     fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in doc.items() if k in known}
     return Endpoint(**fields)
-
-
-def not_found(ref: str) -> errors.NotFound:
-    return errors.NotFound(f"network {ref} not found")
 
 
 class NetworkRegistry:
@@ -57,17 +54,7 @@ class NetworkRegistry:
 
     def find(self, ref: str) -> Network:
         """moby's order: full id, then name, then a unique id prefix."""
-        if ref in self.by_id:
-            return self.by_id[ref]
-        net = self.by_name(ref)
-        if net is not None:
-            return net
-        matches = [n for nid, n in self.by_id.items() if ref and nid.startswith(ref)]
-        if len(matches) > 1:
-            raise errors.InvalidArgument(f"network {ref} is ambiguous ({len(matches)} matches found based on ID prefix)")
-        if not matches:
-            raise not_found(ref)
-        return matches[0]
+        return find_network(self.by_id.values(), ref)
 
     def put(self, net: Network) -> None:
         with self.store.transaction():
@@ -92,12 +79,10 @@ class NetworkRegistry:
             out.update(a for a in (ep.address4, ep.address6) if a)
         return out
 
-    def put_endpoint(self, ep: Endpoint, cursor: tuple[str, str] | None = None) -> None:
-        """Record ``ep`` (its addresses taken) and, with it, the pool's cursor."""
+    def put_endpoint(self, ep: Endpoint) -> None:
+        """Record ``ep``: its addresses are taken from now on."""
         with self.store.transaction():
             self.store.put_endpoint(ep.id, ep.network_id, ep.container_id, dataclasses.asdict(ep))
-            if cursor is not None:
-                self.store.set_ipam_cursor(ep.network_id, *cursor)
         self.endpoints[ep.id] = ep
 
     def delete_endpoint(self, ep: Endpoint) -> None:

@@ -34,10 +34,11 @@ from ketch.engine.networks import etcfiles, modes
 from ketch.engine.networks.registry import NetworkRegistry
 from ketch.engine.networks.settings import NetworkSettings
 from ketch.linux import mount as mnt
-from ketch.network import netlink
+from ketch.apitypes import network as apinet
+from ketch.network import epsettings, ipam, netlink
 from ketch.network.dns.names import Directory, entry_for
 from ketch.network.dns.server import DNSServer
-from ketch.network.model import BRIDGE, Endpoint, Network, Pool
+from ketch.network.model import BRIDGE, Endpoint, Network
 
 log = logging.getLogger("ketchd.network")
 
@@ -50,48 +51,6 @@ class NetSetup:
     files: etcfiles.EtcFiles | None = None  # its hostname, hosts, resolv.conf
     files_of: str = ""  # container mode: the container whose hostname/hosts/resolv it shares
     env: tuple[str, ...] = ()  # --link variables
-
-
-def mac_of(address: str) -> str:
-    """moby's (20.10) MAC for an IPv4 address: 02:42 and the address's four bytes."""
-    return "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.ip_address(address).packed)
-
-
-def _take_address(pool: Pool, in_use: set[str], cursor: str | None, preferred: str) -> str:
-    """The next free address of ``pool`` after ``cursor`` (wrapping), or ``preferred``."""
-    subnet = ipaddress.ip_network(pool.subnet)
-    span = ipaddress.ip_network(pool.ip_range) if pool.ip_range else subnet
-    reserved = {str(subnet.network_address), pool.gateway, *(a for _, a in pool.aux)}
-    if subnet.version == 4:
-        reserved.add(str(subnet.broadcast_address))
-    if preferred:
-        if ipaddress.ip_address(preferred) not in span:
-            raise errors.InvalidArgument(
-                f"no configured subnet or ip-range contain the IP address {preferred}")
-        if preferred in in_use or preferred in reserved:
-            raise errors.InvalidArgument("Address already in use")
-        return preferred
-    first, last = int(span.network_address), int(span.broadcast_address)
-    start = int(ipaddress.ip_address(cursor)) + 1 if cursor else first
-    size = last - first + 1
-    for i in range(size):
-        n = first + (start - first + i) % size
-        candidate = str(ipaddress.ip_address(n))
-        if candidate not in in_use and candidate not in reserved:
-            return candidate
-    raise errors.Unavailable(f"no available IPv{subnet.version} addresses on this network's address pools: {pool.subnet}")
-
-
-def _check_address(net: Network, address: str, key: str) -> None:
-    """moby's validateEndpointSettings for --ip/--ip6."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        raise errors.InvalidArgument(f"invalid IPv{6 if key == 'IPv6Address' else 4} address: {address}") from None
-    if net.predefined:
-        raise errors.InvalidArgument("user specified IP address is supported on user defined networks only")
-    if not any(ip in ipaddress.ip_network(p.subnet) for p in net.pools):
-        raise errors.InvalidArgument(f"no configured subnet or ip-range contain the IP address {address}")
 
 
 def _host_files() -> tuple[str, str]:
@@ -159,11 +118,11 @@ class ContainerNetworking:
             wanted[mode.target] = {}
         for ref, settings in wanted.items():
             net = self.networks.find("bridge" if ref == "default" else ref)
+            try:
+                epsettings.check_endpoint(net, apinet.endpoint_settings(settings))
+            except errors.KetchError as exc:
+                raise type(exc)(f"invalid config for network {net.name}: {exc}") from None
             settings = modes.endpoint_settings(settings)
-            ipam = settings.get("IPAMConfig") or {}
-            for key in ("IPv4Address", "IPv6Address"):
-                if ipam.get(key):
-                    _check_address(net, ipam[key], key)
             if ref == mode.target and not net.predefined and host_config.get("Links"):
                 # --link on a user-defined network: a name only the linking container resolves
                 settings["Links"] = list(settings.get("Links") or ()) + list(host_config["Links"])
@@ -308,28 +267,15 @@ class ContainerNetworking:
         if net.driver != BRIDGE:
             raise errors.InvalidArgument(f"container cannot be connected to network {net.name}: driver {net.driver}")
         await self._ensure_bridge(net)
-        ipam = settings.get("IPAMConfig") or {}
+        want = settings.get("IPAMConfig") or {}
         async with self._lock:
-            ipv4 = gateway4 = cursor = None
-            pools4 = net.pools_of(4)
-            if pools4:
-                pool = pools4[0]
-                plen = ipaddress.ip_network(pool.subnet).prefixlen
-                in_use = self.networks.addresses_in_use(net.id)
-                address = _take_address(pool, in_use, self.networks.store.ipam_cursor(net.id, pool.subnet),
-                                        ipam.get("IPv4Address") or "")
-                ipv4, gateway4 = f"{address}/{plen}", pool.gateway
-                if not ipam.get("IPv4Address"):
-                    cursor = (pool.subnet, address)
-            ipv6 = gateway6 = ""
-            pools6 = net.pools_of(6)
-            if pools6 and net.ipv6:
-                pool = pools6[0]
-                plen = ipaddress.ip_network(pool.subnet).prefixlen
-                address = _take_address(pool, self.networks.addresses_in_use(net.id), None,
-                                        ipam.get("IPv6Address") or "")
-                ipv6, gateway6 = f"{address}/{plen}", pool.gateway
-            mac = settings.get("MacAddress") or (mac_of(ipv4.partition("/")[0]) if ipv4 else "")
+            in_use = self.networks.addresses_in_use(net.id)
+            ipv4 = ipam.assign(net, 4, in_use, want.get("IPv4Address") or "")
+            ipv6 = ipam.assign(net, 6, in_use, want.get("IPv6Address") or "") if net.ipv6 else ""
+            pools4, pools6 = net.pools_of(4), net.pools_of(6)
+            gateway4 = pools4[0].gateway if ipv4 and pools4 else ""
+            gateway6 = pools6[0].gateway if ipv6 and pools6 else ""
+            mac = settings.get("MacAddress") or ipam.mac_address(ipv4.partition("/")[0])
             aliases = tuple(settings.get("Aliases") or ())
             if not net.predefined:
                 aliases = aliases + (rec.id[:12],)
@@ -337,9 +283,9 @@ class ContainerNetworking:
                           ipv4=ipv4 or "", ipv6=ipv6, mac=mac, gateway4=gateway4 or "",
                           gateway6=gateway6, aliases=aliases,
                           links=tuple(settings.get("Links") or ()),
-                          ipam_ipv4=ipam.get("IPv4Address") or "", ipam_ipv6=ipam.get("IPv6Address") or "",
+                          ipam_ipv4=want.get("IPv4Address") or "", ipam_ipv6=want.get("IPv6Address") or "",
                           host_ifname=netlink.random_ifname(), ifname=ifname, dns=not net.predefined)
-            self.networks.put_endpoint(ep, cursor)
+            self.networks.put_endpoint(ep)
         iface = netlink.Interface(
             ifname, ep.ipv4, ep.ipv6, mac,
             gateway4=ep.gateway4 if first and not net.internal else "",
