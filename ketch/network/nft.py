@@ -202,8 +202,10 @@ def _dnat(fwd: model.PortForward) -> list:
 
 
 def _describe(fwd: model.PortForward) -> str:
-    host = fwd.host_ip or "*"
-    return f"{fwd.proto} {host}:{fwd.host_port} -> {fwd.container_ip}:{fwd.container_port} on {fwd.bridge}"
+    def hostport(ip: str, port: int) -> str:
+        return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    return (f"{fwd.proto} {hostport(fwd.host_ip or '*', fwd.host_port)} -> "
+            f"{hostport(fwd.container_ip, fwd.container_port)} on {fwd.bridge}")
 
 
 def _family(address: str) -> str:
