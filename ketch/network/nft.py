@@ -66,12 +66,19 @@ chains. ketch never edits tables it does not own, so it does not work around thi
 fix is the one Docker documents for foreign bridges, in its DOCKER-USER chain:
 ``iptables -I DOCKER-USER -i ketch0 -j ACCEPT; iptables -I DOCKER-USER -o ketch0 -j ACCEPT``.
 
+What the caller must set for these rules to work (the lead's bridge code): ip_forward (and
+IPv6 forwarding for v6 subnets); ``route_localnet=1`` on each bridge for 127.0.0.1; hairpin
+mode on each container's bridge port, because with br_netfilter a hairpin connection is
+switched back out of the port it came in (Docker sets it too when it runs without its
+userland proxy).
+
 IPv6: v6 subnets get the same masquerade, isolation and DNAT (for v6 container
 addresses). ``[::1]:PORT`` cannot be served by NAT (there is no route_localnet for IPv6);
 that needs a userland proxy.
 """
 
 import ipaddress
+import threading
 from dataclasses import dataclass
 
 from ketch import errors
@@ -281,11 +288,18 @@ def remove(table: str = DEFAULT_TABLE) -> None:
     _run(removal(table))
 
 
-def _run(document: dict) -> None:
-    import nftables  # Debian's binding over libnftables; loaded only where rules change
+_context = None
+_lock = threading.Lock()
 
-    nft = nftables.Nftables()
-    nft.set_json_output(True)
-    rc, _out, err = nft.json_cmd(document)
+
+def _run(document: dict) -> None:
+    global _context
+    with _lock:  # a libnftables context is not thread-safe; one is kept (creating one costs ms)
+        if _context is None:
+            import nftables  # Debian's binding over libnftables; loaded only where rules change
+
+            _context = nftables.Nftables()
+            _context.set_json_output(True)
+        rc, _out, err = _context.json_cmd(document)
     if rc != 0:
         raise NftError(f"nftables: {err.strip() or f'error {rc}'}")
