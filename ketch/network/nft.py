@@ -22,6 +22,7 @@ inet <table>
       from outside (CVE-2020-8558: route_localnet would let a neighbour reach 127.0.0.1).
   output (nat, dstnat): locally generated packets to a local address, 127.0.0.1 included,
       jump to ``ports``: ``curl 127.0.0.1:PORT`` and ``curl <host-ip>:PORT`` from the host.
+      Not ::1, which NAT cannot take out of the host (see IPv6 below).
   ports: one DNAT per published port: (host_ip or any local address of the container's
       family, proto, host_port) -> (container_ip, container_port).
   postrouting (nat, srcnat), per bridge:
@@ -73,8 +74,10 @@ switched back out of the port it came in (Docker sets it too when it runs withou
 userland proxy).
 
 IPv6: v6 subnets get the same masquerade, isolation and DNAT (for v6 container
-addresses). ``[::1]:PORT`` cannot be served by NAT (there is no route_localnet for IPv6);
-that needs a userland proxy.
+addresses). ``[::1]:PORT`` cannot be served by NAT (there is no route_localnet for IPv6,
+and a packet from ::1 never leaves the host, masqueraded or not), nor can IPv6 clients of
+a container that has only IPv4: those connections reach ketchd's reservation socket for
+the port (portalloc.py), where the userland proxy (proxy.py) serves them, as docker-proxy.
 """
 
 import ipaddress
@@ -127,7 +130,10 @@ def render(rs: Ruleset) -> dict:
 
     # loopback destinations from outside never reach the port map (see the docstring)
     inet.rule("prerouting", [_eq(_payload("ip", "daddr"), _prefix("127.0.0.0/8")), {"return": None}])
-    inet.rule("prerouting", [_eq(_payload("ip6", "daddr"), "::1"), {"return": None}])
+    # [::1] cannot be NATed out of the host (IPv6 has no route_localnet): it must reach
+    # ketchd's socket on the port (refused, or served by the userland proxy), not a black hole
+    for chain in ("prerouting", "output"):
+        inet.rule(chain, [_eq(_payload("ip6", "daddr"), "::1"), {"return": None}])
     for chain in ("prerouting", "output"):
         inet.rule(chain, [_eq({"fib": {"result": "type", "flags": ["daddr"]}}, "local"),
                           {"jump": {"target": "ports"}}])

@@ -10,9 +10,10 @@ the port cannot be taken behind ketch's back.
 
 - tcp: SO_REUSEADDR (as Go's listeners set it, so old TIME_WAIT connections do not block
   the port), bind, listen. Packets to the port are DNATed before they reach the socket, so
-  it never accepts anything while the firewall is in place; for IPv6 sockets (which NAT
-  to an IPv4 container cannot serve) the socket is bound but not listening, so a client
-  is refused rather than left hanging.
+  it never accepts anything while the firewall is in place; an IPv6 socket (which NAT
+  cannot serve for ::1 nor for an IPv4-only container) is bound but not listening, so a
+  client is refused rather than left hanging, until the userland proxy (proxy.py) takes
+  the socket (``socket_of``) and serves it.
 - udp: bound (no SO_REUSEADDR, as Go's), with the smallest receive buffer.
 - sctp: not bound (as Docker does not), only counted.
 
@@ -170,6 +171,12 @@ class PortAllocator:
                     self._held[key] = None
                     lost.append(b)
         return tuple(lost)
+
+    def socket_of(self, binding: model.PortBinding) -> socket.socket | None:
+        """The reservation socket of ``binding`` (for the userland proxy, which accepts on
+        it); None for sctp, unbound allocators and ports restore could not re-bind."""
+        with self._lock:
+            return self._held.get((normalize_ip(binding.host_ip), binding.proto, binding.host_port))
 
     def allocated(self) -> frozenset[tuple[str, str, int]]:
         """(host_ip, proto, host_port) of every port ketch holds."""

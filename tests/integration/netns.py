@@ -97,8 +97,11 @@ class Namespaces:
 
     def python(self, name: str, code: str, stdin: str = "", timeout: float = 30) -> subprocess.CompletedProcess:
         """Run ``code`` with the repository importable, inside namespace ``name``."""
-        return self.run(name, [PYTHON, "-c", f"import sys; sys.path.insert(0, {REPO!r})\n" + code],
-                        input=stdin, timeout=timeout)
+        return self.run(name, self.python_argv(code), input=stdin, timeout=timeout)
+
+    @staticmethod
+    def python_argv(code: str) -> list[str]:
+        return [PYTHON, "-c", f"import sys; sys.path.insert(0, {REPO!r})\n" + code]
 
     def veth(self, host: str, host_end: str, peer: str, bridge: str = "") -> None:
         """A veth pair: ``host_end`` in ``host`` (on ``bridge`` if given), eth0 in ``peer``."""

@@ -221,3 +221,32 @@ def test_remove_leaves_nothing(lab):
         assert lab.ruleset() == foreign
     lab.run("host", ["nft", "delete", "table", "inet", "not-ketch"], check=True)
     assert lab.probe("host", [("tcp", "127.0.0.1", 8080)]) == [None]
+
+
+_PROXY = """
+import asyncio
+from ketch.network import portalloc, proxy
+async def main():
+    pa = portalloc.PortAllocator()
+    for port in (8080, 8090):
+        binding, = pa.allocate([portalloc.PortRequest("tcp", 80, "::", port)])
+        await proxy.TcpProxy(pa.socket_of(binding), ("10.77.1.2", 80)).start()
+    print("ready", flush=True)
+    await asyncio.sleep(60)
+asyncio.run(main())
+"""
+
+
+def test_userland_proxy_serves_what_nat_cannot(lab):
+    lab.apply()
+    p = subprocess.Popen(["ip", "netns", "exec", lab.ns("host"), *lab.python_argv(_PROXY)],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        # [::1] (8080 has a v6 DNAT rule, which must leave ::1 alone) and an IPv6 client of
+        # an IPv4-only container, relayed from the host to c1's IPv4 address
+        assert lab.probe("host", [("tcp", "::1", 8080), ("tcp", "::1", 8090)]) == ["c1 10.77.1.1"] * 2
+        assert lab.probe("out", [("tcp", "2001:db8::1", 8090)]) == ["c1 10.77.1.1"]
+    finally:
+        p.kill()
+        p.wait()

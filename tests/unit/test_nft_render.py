@@ -112,7 +112,7 @@ def test_inconsistent_forwards_are_refused(fwd):
 def test_isolation_only_between_several_bridges():
     doc = json.dumps(nft.render(nft.Ruleset("t", BRIDGES[:1])))
     assert "isolation" not in doc and '{"dnat": ' not in doc
-    assert json.dumps(nft.render(nft.Ruleset("t"))).count('"add"') == 15  # 2 tables x2, 7 chains, 4 rules
+    assert json.dumps(nft.render(nft.Ruleset("t"))).count('"add"') == 16  # 2 tables x2, 7 chains, 5 rules
 
 
 def test_removal_is_idempotent_by_construction():
