@@ -110,6 +110,11 @@ class Ruleset:
     ports: tuple[model.PortForward, ...] = ()
 
 
+def bridge_rules(net: model.Network) -> BridgeRules:
+    """The firewall's view of a bridge network."""
+    return BridgeRules(net.bridge, tuple(p.subnet for p in net.pools), net.internal, net.icc, net.masquerade)
+
+
 class NftError(errors.Internal):
     """The kernel (or libnftables) refused ketch's ruleset; nothing was changed."""
 

@@ -122,3 +122,11 @@ def test_removal_is_idempotent_by_construction():
         {"add": {"table": {"family": "bridge", "name": "kt-x"}}},
         {"delete": {"table": {"family": "bridge", "name": "kt-x"}}},
     ]}
+
+
+def test_bridge_rules_of_a_network():
+    net = model.Network("ab" * 32, "web", model.BRIDGE, "2026-12-07T00:00:00.000000000Z",
+                        pools=(model.Pool("10.9.0.0/24", "10.9.0.1"), model.Pool("fd00:9::/64")),
+                        internal=True, icc=False, masquerade=False, bridge="br-abababababab")
+    assert nft.bridge_rules(net) == nft.BridgeRules("br-abababababab", ("10.9.0.0/24", "fd00:9::/64"),
+                                                    internal=True, icc=False, masquerade=False)
