@@ -21,7 +21,9 @@ Picking follows moby's portallocator: ports come per (host_ip, proto) from the k
 ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), starting after the last one
 handed out, so a port just released is not reused at once; an explicit range
 (``8000-8010:80``) gives its first port that is free. A random port whose bind fails is
-retried with the next one (moby's 10 attempts); an explicit port is not. Ports already
+retried with the next one (moby's 10 attempts); an explicit port is not. In a range, a
+port another process holds is skipped (dockerd 20.10 fails on it instead: its allocator
+does not know the port is in use until docker-proxy's bind fails, and it does not retry). Ports already
 published by ketch fail with Docker's "port is already allocated"; ports held by another
 process with Docker's userland-proxy message. ``allocate`` is all or nothing.
 
