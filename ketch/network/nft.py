@@ -135,11 +135,10 @@ def render(rs: Ruleset) -> dict:
 
     # loopback destinations from outside never reach the port map (see the docstring)
     inet.rule("prerouting", [_eq(_payload("ip", "daddr"), _prefix("127.0.0.0/8")), {"return": None}])
-    # [::1] cannot be NATed out of the host (IPv6 has no route_localnet): it must reach
-    # ketchd's socket on the port (refused, or served by the userland proxy), not a black hole
     for chain in ("prerouting", "output"):
+        # [::1] cannot be NATed out of the host (IPv6 has no route_localnet): it must reach
+        # ketchd's socket on the port (refused, or served by the userland proxy), not a black hole
         inet.rule(chain, [_eq(_payload("ip6", "daddr"), "::1"), {"return": None}])
-    for chain in ("prerouting", "output"):
         inet.rule(chain, [_eq({"fib": {"result": "type", "flags": ["daddr"]}}, "local"),
                           {"jump": {"target": "ports"}}])
     for fwd in rs.ports:
