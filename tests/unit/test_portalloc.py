@@ -196,7 +196,7 @@ def test_restore_rebinds(pa):
     assert pa.restore([model.PortBinding("tcp", 80, ip, port)]) == ()
     assert not _can_bind(ip, port)
     blocker = socket.socket()
-    blocker.bind((ip, port + 1 if port < 64999 else port - 1))
+    blocker.bind((ip, 0))
     blocker.listen()
     try:
         lost = model.PortBinding("tcp", 80, ip, blocker.getsockname()[1])
