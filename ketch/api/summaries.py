@@ -19,7 +19,8 @@ _STATE, _STATUS = "State", "Status"  # adjacent, in this order, in the summary
 
 
 class SummaryEncoder:
-    def __init__(self) -> None:
+    def __init__(self, attached=lambda rec: []) -> None:
+        self.attached = attached  # a record's networks (netviews.Attached), from the engine
         # id -> (what the cached pieces depend on, bytes before State, bytes after Status)
         self._pieces: dict[str, tuple[tuple, bytes, bytes]] = {}
 
@@ -36,17 +37,20 @@ class SummaryEncoder:
         return len(self._pieces)
 
     def _one(self, rec: ContainerRecord) -> bytes:
-        key = (rec.name, rec.image, rec.image_id)
+        attached = self.attached(rec)
+        # a run's endpoints (their ids) and whether it runs decide the network part
+        key = (rec.name, rec.image, rec.image_id, rec.state.running,
+               tuple((name, ep.id if ep else "") for name, _, ep, _ in attached))
         cached = self._pieces.get(rec.id)
         if cached is None or cached[0] != key:
-            cached = self._pieces[rec.id] = (key, *self._split(rec))
+            cached = self._pieces[rec.id] = (key, *self._split(rec, attached))
         state = views.state_json(rec)
         middle = f'"State":{_STRING(state["Status"])},"Status":{_STRING(views.status_text(state))}'
         return cached[1] + middle.encode() + cached[2]
 
     @staticmethod
-    def _split(rec: ContainerRecord) -> tuple[bytes, bytes]:
-        doc = views.container_summary(rec)
+    def _split(rec: ContainerRecord, attached: list) -> tuple[bytes, bytes]:
+        doc = views.container_summary(rec, attached=attached)
         keys = list(doc)
         at = keys.index(_STATE)
         assert keys[at + 1] == _STATUS

@@ -7,6 +7,7 @@ missing keys; these functions do the same, in Docker's field order.
 import time
 
 from ketch import timefmt
+from ketch.api import netviews
 from ketch.api.versions import at_least
 from ketch.engine import logconfig
 from ketch.engine.images.service import Image
@@ -101,7 +102,7 @@ def host_config(rec: ContainerRecord) -> dict:
     hc = rec.host_config
     out = {
         "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
-        "NetworkMode": "none", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "NetworkMode": "default", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
         "CapAdd": None, "CapDrop": None, "CgroupnsMode": "private", "Dns": [], "DnsOptions": [],
         "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private", "Cgroup": "",
@@ -134,7 +135,8 @@ def _log_path(rec: ContainerRecord, paths: Paths) -> str:
 
 
 def container_json(rec: ContainerRecord, paths: Paths, size_rw: int | None = None,
-                   image_size: int = 0, graph_data: dict[str, str] | None = None) -> dict:
+                   image_size: int = 0, graph_data: dict[str, str] | None = None,
+                   attached: list | None = None, sandbox: tuple[str, str] = ("", "")) -> dict:
     data = paths.data_dir(rec.id)
     doc = {
         "Id": rec.id, "Created": rec.created, "Path": rec.path, "Args": rec.args,
@@ -153,13 +155,9 @@ def container_json(rec: ContainerRecord, paths: Paths, size_rw: int | None = Non
     doc.update({
         "Mounts": [],
         "Config": container_config(rec),
-        "NetworkSettings": {
-            "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "HairpinMode": False,
-            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None,
-            "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-            "MacAddress": "", "Networks": {},
-        },
+        "NetworkSettings": netviews.network_settings(
+            rec.config.get("ExposedPorts"), attached or [], rec.state.running, sandbox, rec.name,
+            rec.config.get("Hostname") or ""),
     })
     return doc
 
@@ -170,15 +168,19 @@ def summary_image(rec: ContainerRecord) -> str:
 
 
 def container_summary(rec: ContainerRecord, size_rw: int | None = None,
-                      image_size: int = 0) -> dict:
+                      image_size: int = 0, attached: list | None = None) -> dict:
     state = state_json(rec)
     doc = {
         "Id": rec.id, "Names": ["/" + rec.name], "Image": summary_image(rec), "ImageID": rec.image_id,
         "Command": command_text(rec), "Created": int(timefmt.parse_ns(rec.created) // 10**9),
-        "Ports": [], "Labels": rec.config.get("Labels") or {}, "State": state["Status"],
+        "Ports": netviews.port_list(rec.config.get("ExposedPorts"), attached or [], rec.state.running),
+        "Labels": rec.config.get("Labels") or {}, "State": state["Status"],
         "Status": status_text(state),
-        "HostConfig": {"NetworkMode": "none"},
-        "NetworkSettings": {"Networks": {}}, "Mounts": [],
+        "HostConfig": {"NetworkMode": rec.host_config.get("NetworkMode") or "default"},
+        "NetworkSettings": {"Networks": {
+            name: netviews.endpoint_json(name, settings, ep, net, rec.name, rec.config.get("Hostname") or "")
+            for name, settings, ep, net in attached or []}},
+        "Mounts": [],
     }
     if size_rw is not None:
         doc["SizeRw"] = size_rw

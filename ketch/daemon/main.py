@@ -35,6 +35,7 @@ from ketch.engine.images.commit import Committer
 from ketch.engine.images.prune import ImagePruner
 from ketch.engine.images.service import ImageService
 from ketch.engine.monitors import MonitorLauncher
+from ketch.engine.networks.firewall import Firewall
 from ketch.engine.networks.registry import NetworkRegistry
 from ketch.engine.networks.sandbox import ContainerNetworking
 from ketch.engine.networks.service import NetworkService
@@ -76,8 +77,9 @@ class Daemon:
                           RunConfig(self.cgroup_version, cfg.cgroup_parent, cfg.init_path))
         self.host_links = HostLinks()
         self.network_registry = NetworkRegistry(self.store)
+        self.firewall = Firewall(self.network_registry, cfg.network)
         self.networking = ContainerNetworking(self.network_registry, self.registry, self.launcher,
-                                              self.host_links, cfg.network)
+                                              self.host_links, cfg.network, self.firewall)
         self.lifecycle = Lifecycle(self.registry, StateMachine(self.events, self.registry.save),
                                    bundles, self.launcher, self.runtimes, Waiters(self.events),
                                    self.networking)
@@ -106,7 +108,7 @@ class Daemon:
         self.server = build_server(self.containers, self.images, self.system, self.events,
                                    self.execs, self.distribution,
                                    commits=Committer(self.images, self.containers),
-                                   disk_usage=disk_usage)
+                                   disk_usage=disk_usage, networks=self.networks)
 
     def _take_lock(self):
         try:

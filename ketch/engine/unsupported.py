@@ -96,8 +96,6 @@ HOST_ROWS = (
     Row("HostConfig.VolumesFrom", "--volumes-from"),
     Row("HostConfig.Tmpfs", "--tmpfs"),
     Row("HostConfig.StorageOpt", "--storage-opt"),
-    Row("HostConfig.PortBindings", "-p, --publish"),
-    Row("HostConfig.PublishAllPorts", "-P, --publish-all"),
     Row("HostConfig.LogConfig.Type", "--log-driver", accepts=lambda v: v not in DOCKER_LOG_DRIVERS,
         names=lambda v: v),
     Row("HostConfig.LogConfig.Config", "--log-opt", accepts=lambda v: not _log_opts_missing(v),

@@ -125,6 +125,10 @@ class HostLinks:
             if master is None:
                 raise errors.NotFound(f"bridge {bridge} is gone")
             await ipr.link("set", ifname=host_ifname, master=master, state="up")
+            # hairpin: a container reaching its own published port through the host's
+            # address gets its packets back through the port they came in by
+            idx = await self.index(host_ifname)
+            await ipr.brport("set", index=idx, mode=1)
         except errors.KetchError:
             await self.delete(host_ifname)
             raise

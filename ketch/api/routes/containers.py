@@ -46,7 +46,7 @@ def _parse_time(value: str | None) -> int:
 class ContainerRoutes:
     def __init__(self, svc: ContainerService) -> None:
         self.svc = svc
-        self.summaries = SummaryEncoder()
+        self.summaries = SummaryEncoder(svc.network_view)
 
     def install(self, router: Router) -> None:
         add = router.add
@@ -148,7 +148,8 @@ class ContainerRoutes:
         rec = self.svc.get(request.match["id"])
         size = self._sizes(rec) if request.flag("size") else (None, 0)
         return json_response(views.container_json(rec, self.svc.paths, *size,
-                                                  self.svc.graph_driver_data(rec)))
+                                                  self.svc.graph_driver_data(rec),
+                                                  self.svc.network_view(rec), self.svc.sandbox(rec)))
 
     def _sizes(self, rec: ContainerRecord) -> tuple[int, int]:
         image = self.svc.images.find(rec.image_id)
@@ -168,7 +169,8 @@ class ContainerRoutes:
         if limit > 0:
             records = records[:limit]
         if request.flag("size"):
-            return json_response([views.container_summary(rec, *self._sizes(rec)) for rec in records])
+            return json_response([views.container_summary(rec, *self._sizes(rec),
+                                                          self.svc.network_view(rec)) for rec in records])
         body = self.summaries.listing(records)
         if len(self.summaries) > len(everything):  # some were removed
             self.summaries.forget(rec.id for rec in everything)

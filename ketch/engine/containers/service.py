@@ -96,6 +96,13 @@ class ContainerService:
     def get(self, ref: str) -> ContainerRecord:
         return self.registry.get(ref)
 
+    def network_view(self, rec: ContainerRecord) -> list:
+        """Per network of ``rec``: (name, settings asked for, endpoint, network)."""
+        return self.lifecycle.networking.view(rec)
+
+    def sandbox(self, rec: ContainerRecord) -> tuple[str, str]:
+        return self.lifecycle.networking.sandbox(rec)
+
     def get_exact(self, ref: str) -> ContainerRecord:
         """By full id or name, not by id prefix (the container list's before/since)."""
         rec = self.registry.find_exact(ref)

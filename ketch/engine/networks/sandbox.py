@@ -31,6 +31,7 @@ from ketch import errors
 from ketch.engine.containers.records import ContainerRecord, Registry
 from ketch.engine.monitors import MonitorLauncher
 from ketch.engine.networks import etcfiles, modes
+from ketch.engine.networks.firewall import Firewall, port_requests
 from ketch.engine.networks.registry import NetworkRegistry
 from ketch.engine.networks.settings import NetworkSettings
 from ketch.linux import mount as mnt
@@ -38,6 +39,7 @@ from ketch.apitypes import network as apinet
 from ketch.network import epsettings, ipam, netlink
 from ketch.network.dns.names import Directory, entry_for
 from ketch.network.dns.server import DNSServer
+from ketch.network.portalloc import external_connectivity_failed
 from ketch.network.model import BRIDGE, Endpoint, Network
 
 log = logging.getLogger("ketchd.network")
@@ -53,6 +55,22 @@ class NetSetup:
     env: tuple[str, ...] = ()  # --link variables
 
 
+def _settings_doc(settings: apinet.EndpointSettings, network_id: str) -> dict:
+    """An EndpointSettings as the record keeps it (Docker's field names)."""
+    doc: dict = {"NetworkID": network_id}
+    ipam_cfg = {k: v for k, v in (("IPv4Address", settings.ipv4_address),
+                                  ("IPv6Address", settings.ipv6_address)) if v}
+    if settings.link_local_ips:
+        ipam_cfg["LinkLocalIPs"] = list(settings.link_local_ips)
+    if ipam_cfg:
+        doc["IPAMConfig"] = ipam_cfg
+    for key, value in (("Aliases", list(settings.aliases)), ("Links", list(settings.links)),
+                       ("MacAddress", settings.mac_address)):
+        if value:
+            doc[key] = value
+    return doc
+
+
 def _host_files() -> tuple[str, str]:
     out = []
     for path in ("/etc/hosts", "/etc/resolv.conf"):
@@ -66,8 +84,8 @@ def _host_files() -> tuple[str, str]:
 
 class ContainerNetworking:
     def __init__(self, networks: NetworkRegistry, containers: Registry, launcher: MonitorLauncher,
-                 links: netlink.HostLinks, settings: NetworkSettings, firewall=None,
-                 host_files=None) -> None:
+                 links: netlink.HostLinks, settings: NetworkSettings,
+                 firewall: Firewall | None = None, host_files=None) -> None:
         self.networks = networks
         # the host's /etc/hosts and /etc/resolv.conf, read at each start (tests pass their own)
         self.host_files = host_files or _host_files
@@ -79,6 +97,7 @@ class ContainerNetworking:
         self.settings = settings
         self.firewall = firewall
         self._bridges_up: set[str] = set()
+        self._lock_of: dict[str, asyncio.Lock] = {}  # per container: connects and disconnects
         self._lock = asyncio.Lock()  # address allocation and bridge creation
 
     def netns_path(self, cid: str) -> str:
@@ -204,6 +223,7 @@ class ContainerNetworking:
             finally:
                 os.close(nsfd)
             await netlink.configure_inside(socks[0], ifaces)
+            await self._publish(rec, endpoints)
             first_net = joins[0][0]
             links = self._links(rec, first_net) if first_net.predefined else ()
             files = self._files(rec, "bridge", endpoints[0].address4, dns, links)
@@ -215,6 +235,22 @@ class ContainerNetworking:
             await self.detach(rec.id)
             raise
         return NetSetup("bridge", path, files=files, env=tuple(etcfiles.link_env(links, rec.name)))
+
+    async def _publish(self, rec: ContainerRecord, endpoints: list[Endpoint]) -> None:
+        """-p and -P, on the first network's endpoint (moby publishes through the
+        network that gives the container its gateway)."""
+        requests = port_requests(rec.host_config, rec.config.get("ExposedPorts"))
+        if not requests or self.firewall is None:
+            return
+        ep = endpoints[0]
+        try:
+            bindings = self.firewall.reserve(requests)
+        except errors.KetchError as exc:
+            raise external_connectivity_failed(rec.name, ep.id, exc) from None
+        ep = replace(ep, ports=bindings)
+        self.networks.put_endpoint(ep)
+        endpoints[0] = ep
+        await self.firewall.publish(ep)
 
     def _serve_dns(self, rec: ContainerRecord, joins, endpoints, udp, tcp,
                    files: etcfiles.EtcFiles) -> None:
@@ -230,6 +266,8 @@ class ContainerNetworking:
         """ketchd restarted with ``rec`` running: serve its names again (the embedded
         DNS's sockets died with the old ketchd)."""
         endpoints = self.networks.endpoints_of_container(rec.id)
+        if self.firewall is not None and any(ep.ports for ep in endpoints):
+            await self.firewall.restore(endpoints)
         if not any(ep.dns for ep in endpoints):
             return
         joins = [(self.networks.by_id[ep.network_id], {}) for ep in endpoints
@@ -256,6 +294,9 @@ class ContainerNetworking:
             log.info("created bridge %s for network %s", net.bridge, net.name)
         if self.settings.ip_forward and netlink.write_sysctl("net.ipv4.ip_forward", "1"):
             log.info("enabled IPv4 forwarding (net.ipv4.ip_forward=1) for container networks")
+        if self.settings.ip_forward and net.ipv6 and \
+                netlink.write_sysctl("net.ipv6.conf.all.forwarding", "1"):
+            log.info("enabled IPv6 forwarding (net.ipv6.conf.all.forwarding=1) for container networks")
         # DNAT of published ports reached on 127.0.0.1 routes loopback sources out the bridge
         netlink.write_sysctl(f"net.ipv4.conf.{net.bridge}.route_localnet", "1")
         if self.firewall is not None:
@@ -303,12 +344,21 @@ class ContainerNetworking:
         """Undo ``attach``: endpoints, veths, ports, the namespace. Never raises."""
         self.dns.detach(cid)
         self.directory.forget(cid)
+        published = False
         for ep in self.networks.endpoints_of_container(cid):
+            if ep.ports and self.firewall is not None:
+                await self.firewall.unpublish(ep)
+                published = True
             try:
                 await self.links.delete(ep.host_ifname)
             except errors.KetchError as exc:
                 log.warning("cannot delete %s of %s: %s", ep.host_ifname, cid[:12], exc)
             self.networks.delete_endpoint(ep)
+        if published:
+            try:
+                await self.firewall.refresh()
+            except errors.KetchError as exc:
+                log.warning("cannot update the firewall after %s: %s", cid[:12], exc)
         path = self.netns_path(cid)
         if os.path.exists(path):
             try:
@@ -348,6 +398,102 @@ class ContainerNetworking:
 
     async def close(self) -> None:
         await self.dns.close()
+        if self.firewall is not None:
+            await self.firewall.close()
+
+    # -- connect, disconnect --------------------------------------------------------
+    async def connect(self, rec: ContainerRecord, net: Network, settings: apinet.EndpointSettings) -> None:
+        """`docker network connect`: recorded on the container, joined at once if it runs."""
+        mode = modes.parse(rec.host_config.get("NetworkMode"))
+        if net.driver == "host" or mode.kind == "host":
+            raise errors.InvalidArgument("container cannot be disconnected from host network or connected to host network")
+        if net.driver == "null" or mode.kind in ("none", "container"):
+            raise errors.InvalidArgument("container cannot be connected to multiple networks with one of the networks in private (none) mode")
+        if any(self._same(name, net.id) for name in rec.networks):
+            raise errors.PermissionDenied(f"endpoint with name {rec.name} already exists in network {net.name}")
+        epsettings.check_endpoint(net, settings)
+        doc = _settings_doc(settings, net.id)
+        async with self._connecting(rec):
+            if rec.state.running:
+                await self._join_running(rec, net, doc)
+            rec.networks = {**rec.networks, net.name: doc}
+            self.containers.save(rec)
+
+    def _connecting(self, rec: ContainerRecord) -> asyncio.Lock:
+        return self._lock_of.setdefault(rec.id, asyncio.Lock())
+
+    async def _join_running(self, rec: ContainerRecord, net: Network, doc: dict) -> None:
+        path = self.netns_path(rec.id)
+        used = {ep.ifname for ep in self.networks.endpoints_of_container(rec.id)}
+        ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
+        socks = await self.launcher.netns_sockets(path, create=False, dns=False)
+        nsfd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            ep, iface = await self._join(rec, net, doc, nsfd, ifname, first=False)
+        except BaseException:
+            socks[0].close()
+            raise
+        finally:
+            os.close(nsfd)
+        try:
+            await netlink.configure_inside(socks[0], [iface])
+        except BaseException:
+            await self._leave(ep)
+            raise
+        if ep.dns:
+            self.directory.join(net.id, net.name, entry_for(ep, rec.name, rec.config.get("Hostname") or ""))
+            if rec.id not in self.dns.attached():
+                await self._open_dns(rec)
+
+    async def _open_dns(self, rec: ContainerRecord) -> None:
+        try:
+            socks = await self.launcher.netns_sockets(self.netns_path(rec.id), create=False, dns=True)
+        except errors.KetchError as exc:
+            log.warning("cannot serve names to %s: %s", rec.id[:12], exc)
+            return
+        socks[0].close()
+        files = self._files(rec, "bridge", "", True)
+        self.dns.attach(rec.id, socks[1], socks[2], upstreams=files.upstreams,
+                        ndots_set=files.ndots_set)
+
+    async def disconnect(self, rec: ContainerRecord, net: Network, force: bool) -> None:
+        names = [name for name in rec.networks if self._same(name, net.id)]
+        if not names:
+            raise errors.Internal(f"container {rec.id} is not connected to network {net.name}")
+        async with self._connecting(rec):
+            for ep in self.networks.endpoints_of_container(rec.id):
+                if ep.network_id == net.id:
+                    await self._leave(ep)
+                    self.directory.leave(net.id, rec.id)
+            rec.networks = {k: v for k, v in rec.networks.items() if k not in names}
+            self.containers.save(rec)
+
+    async def _leave(self, ep: Endpoint) -> None:
+        if ep.ports and self.firewall is not None:
+            await self.firewall.unpublish(ep)
+        await self.links.delete(ep.host_ifname)
+        self.networks.delete_endpoint(ep)
+        if ep.ports and self.firewall is not None:
+            await self.firewall.refresh()
+
+    def forget_bridge(self, bridge: str) -> None:
+        self._bridges_up.discard(bridge)
+
+    def view(self, rec: ContainerRecord) -> list[tuple[str, dict, Endpoint | None, Network | None]]:
+        """Per network of ``rec``: its name, the settings asked for, and while it runs its
+        endpoint and the network (what the API shows as NetworkSettings.Networks)."""
+        eps = {ep.network_id: ep for ep in self.networks.endpoints_of_container(rec.id)}
+        out = []
+        for name, settings in (rec.networks or {}).items():
+            net = self.networks.by_id.get(settings.get("NetworkID", "")) or self.networks.by_name(name)
+            ep = eps.get(net.id) if net is not None and rec.state.running else None
+            out.append((net.name if net is not None else name, settings, ep, net))
+        return out
+
+    def sandbox(self, rec: ContainerRecord) -> tuple[str, str]:
+        """(SandboxID, SandboxKey) of a running container with a namespace of its own."""
+        path = self.netns_path(rec.id)
+        return (rec.id, path) if self.networks.endpoints_of_container(rec.id) else ("", "")
 
     def endpoints(self, cid: str) -> list[Endpoint]:
         return self.networks.endpoints_of_container(cid)

@@ -2,38 +2,22 @@
 connect, disconnect, prune. Each change is recorded before it is announced
 (``network`` events: create, connect, disconnect, destroy)."""
 
+import asyncio
 import ipaddress
 import secrets
+from dataclasses import replace
 
 from ketch import errors, timefmt
+from ketch.apitypes.network import EndpointSettings, NetworkCreate
+from ketch.apitypes.prune import PruneFilter
+from ketch.engine import unsupported
 from ketch.engine.containers.records import Registry
-from ketch.engine.events import EventBus
+from ketch.engine.events import Event, EventBus
 from ketch.engine.networks.registry import NetworkRegistry
 from ketch.engine.networks.sandbox import ContainerNetworking
 from ketch.engine.networks.settings import NetworkSettings
-from ketch.network import model
+from ketch.network import ipam, model
 from ketch.network.model import BRIDGE, HOST, NULL, Endpoint, Network, Pool
-
-# moby's default address pools: 172.17-31.0.0/16, then 192.168.0.0/16 in /20s.
-DEFAULT_POOLS = (("172.17.0.0/16", 16), ("172.18.0.0/16", 16), ("172.19.0.0/16", 16),
-                 ("172.20.0.0/14", 16), ("172.24.0.0/14", 16), ("172.28.0.0/14", 16),
-                 ("192.168.0.0/16", 20))
-
-
-def candidate_subnets(pools: tuple[tuple[str, int], ...]):
-    for base, size in pools or DEFAULT_POOLS:
-        yield from ipaddress.ip_network(base).subnets(new_prefix=size)
-
-
-def free_subnet(pools, taken: list[str]) -> str:
-    """The first subnet of ``pools`` that overlaps none of ``taken`` (moby's)."""
-    nets = [ipaddress.ip_network(t, strict=False) for t in taken]
-    for sub in candidate_subnets(pools):
-        if not any(sub.overlaps(n) for n in nets if n.version == sub.version):
-            return str(sub)
-    raise errors.Unavailable("could not find an available, non-overlapping IPv4 address pool "
-                             "among the defaults to assign to the network")
-
 
 class NetworkService:
     def __init__(self, networks: NetworkRegistry, containers: Registry, sandbox: ContainerNetworking,
@@ -43,6 +27,8 @@ class NetworkService:
         self.sandbox = sandbox
         self.settings = settings
         self.events = events
+        self._start = 0  # where the next default subnet is searched from (moby's)
+        self._lock = asyncio.Lock()  # creates and removes, one at a time
 
     # -- boot -----------------------------------------------------------------------
     async def boot(self) -> None:
@@ -73,14 +59,18 @@ class NetworkService:
         s = self.settings
         if s.bip:
             iface = ipaddress.ip_interface(s.bip)
-            return Pool(str(iface.network), str(iface.ip), s.fixed_cidr)
+            return Pool(str(iface.network), str(iface.ip), s.fixed_cidr, configured=True,
+                        gateway_given=True)
         if existing is not None and existing.pools:
-            old = existing.pools[0]
-            return Pool(old.subnet, old.gateway, s.fixed_cidr)
-        taken = await self.sandbox.links.host_routes()
-        taken += [p.subnet for n in self.registry.all() for p in n.pools]
-        subnet = ipaddress.ip_network(free_subnet(s.default_address_pools, taken))
-        return Pool(str(subnet), str(next(subnet.hosts())), s.fixed_cidr)
+            return replace(existing.pools[0], ip_range=s.fixed_cidr)
+        avoid = await self.sandbox.links.host_routes()
+        taken = [p.subnet for n in self.registry.all() for p in n.pools]
+        subnet, self._start = ipam.pick_subnet(self._candidates(), taken, avoid, 4, self._start)
+        net = ipaddress.ip_network(subnet)
+        return Pool(subnet, str(next(net.hosts())), s.fixed_cidr, configured=True, gateway_given=True)
+
+    def _candidates(self) -> tuple[str, ...]:
+        return ipam.split_pools(self.settings.default_address_pools or ipam.DEFAULT_ADDRESS_POOLS)
 
     # -- queries --------------------------------------------------------------------
     def networks(self) -> list[Network]:
@@ -103,3 +93,112 @@ class NetworkService:
             if net is not None:
                 out.append((ep, net))
         return out
+
+    # -- create, remove ---------------------------------------------------------------
+    async def create(self, req: NetworkCreate) -> tuple[Network, str]:
+        async with self._lock:
+            net = await self._new_network(req)
+            self.registry.put(net)
+        self._event("create", net, {"type": net.driver})
+        return net, ""
+
+    async def _new_network(self, req: NetworkCreate) -> Network:
+        if req.name in PREDEFINED:
+            raise errors.PermissionDenied(f"operation is not permitted on predefined {req.name} network ")
+        if self.registry.by_name(req.name) is not None:
+            raise errors.Conflict(f"network with name {req.name} already exists")
+        driver = req.driver or BRIDGE
+        if driver in (HOST, NULL):
+            raise errors.PermissionDenied(f'only one instance of "{driver}" network is allowed')
+        if driver != BRIDGE:
+            raise errors.NotFound(f'plugin "{driver}" not found')
+        if req.ipam_driver not in ("", "default"):
+            raise errors.NotFound(f'plugin "{req.ipam_driver}" not found')
+        for flag, asked in (("--ingress", req.ingress), ("--config-only", req.config_only),
+                            ("--config-from", req.config_from), ("--scope", req.scope not in ("", "local"))):
+            if asked:
+                raise errors.InvalidArgument(f"{flag} {unsupported.SUFFIX}")
+        opts = dict(req.options)
+        nid = secrets.token_hex(32)
+        bridge = opts.get(model.OPT_BRIDGE_NAME) or f"br-{nid[:12]}"
+        if len(bridge) > 15:
+            raise errors.InvalidArgument(f"bridge name {bridge} is longer than 15 characters")
+        if any(n.bridge == bridge for n in self.registry.all()):
+            raise errors.Conflict(f"bridge name {bridge} is already used by another network")
+        mtu = 0
+        if opts.get(model.OPT_MTU):
+            try:
+                mtu = int(opts[model.OPT_MTU])
+            except ValueError:
+                raise errors.Internal(f"failed to parse {model.OPT_MTU} value: {opts[model.OPT_MTU]} "
+                                      f'(strconv.Atoi: parsing "{opts[model.OPT_MTU]}": invalid syntax)') from None
+        taken = [p.subnet for n in self.registry.all() for p in n.pools]
+        avoid = await self.sandbox.links.host_routes() if not req.ipam_config or \
+            not any(":" not in c.subnet for c in req.ipam_config) else []
+        pools, self._start = ipam.network_pools(req.ipam_config, req.enable_ipv6, taken,
+                                                self._candidates(), avoid, self._start)
+        return Network(
+            id=nid, name=req.name, driver=BRIDGE, created=timefmt.now(), pools=pools,
+            ipv6=req.enable_ipv6, internal=req.internal, attachable=req.attachable,
+            labels=dict(req.labels), options=opts, bridge=bridge, mtu=mtu,
+            icc=_opt_bool(opts, model.OPT_ICC), masquerade=_opt_bool(opts, model.OPT_MASQUERADE),
+            ipam_options=req.ipam_options)
+
+    async def remove(self, ref: str) -> None:
+        async with self._lock:
+            net = self.registry.find(ref)
+            if net.predefined:
+                raise errors.PermissionDenied(f"{net.name} is a pre-defined network and cannot be removed")
+            if self.registry.endpoints_of(net.id):
+                raise errors.PermissionDenied(
+                    f"error while removing network: network {net.name} id {net.id} has active endpoints")
+            await self.sandbox.links.delete(net.bridge)
+            self.sandbox.forget_bridge(net.bridge)
+            self.registry.delete(net)
+            if self.sandbox.firewall is not None:
+                await self.sandbox.firewall.refresh()
+        self._event("destroy", net, {"type": net.driver})
+
+    async def prune(self, matches: PruneFilter) -> list[str]:
+        out = []
+        for net in sorted(self.registry.all(), key=lambda n: n.created):
+            if net.predefined or self.registry.endpoints_of(net.id) or \
+                    not matches.matches(timefmt.parse_ns(net.created), net.labels):
+                continue
+            try:
+                await self.remove(net.id)
+            except errors.KetchError:
+                continue
+            out.append(net.name)
+        self.events.publish(Event("network", "prune", "", {"reclaimed": "0"}))
+        return out
+
+    # -- connect, disconnect ----------------------------------------------------------
+    async def connect(self, ref: str, container: str, settings: EndpointSettings) -> None:
+        net = self.registry.find(ref)
+        rec = self.containers.get(container)
+        await self.sandbox.connect(rec, net, settings)
+        self._event("connect", net, {"container": rec.id, "type": net.driver})
+
+    async def disconnect(self, ref: str, container: str, force: bool) -> None:
+        net = self.registry.find(ref)
+        rec = self.containers.find(container)
+        if rec is None:
+            if force:
+                raise errors.NotFound(f"endpoint {container} not found")
+            raise errors.no_such_container(container)
+        await self.sandbox.disconnect(rec, net, force)
+        self._event("disconnect", net, {"container": rec.id, "type": net.driver})
+
+    def _event(self, action: str, net: Network, attrs: dict[str, str]) -> None:
+        self.events.publish(Event("network", action, net.id, {**attrs, "name": net.name}))
+
+
+PREDEFINED = ("bridge", "host", "none")
+
+
+def _opt_bool(opts: dict[str, str], key: str) -> bool:
+    value = opts.get(key, "true").lower()
+    if value not in ("true", "false", "1", "0", "t", "f"):
+        raise errors.InvalidArgument(f"failed to parse {key} value: {opts[key]}")
+    return value in ("true", "1", "t")
