@@ -140,13 +140,14 @@ def typed(value, path: tuple = (), image: bool | None = None):
 class Inspector:
     """One template for every object; parse errors are the caller's (exit 64)."""
 
-    def __init__(self, fmt: str) -> None:
+    def __init__(self, fmt: str, typer=None) -> None:
         self.tmpl = gotemplate.parse(fmt)
+        self.typer = typer or typed  # the decoded JSON -> docker's typed struct
 
     def execute(self, doc) -> str:
         """The text for one object, or TemplateError worded as docker prints it."""
         try:
-            return self.tmpl.execute(typed(doc))
+            return self.tmpl.execute(self.typer(doc))
         except gotemplate.TemplateError:
             pass
         try:
