@@ -150,3 +150,10 @@ def test_addresses_as_go_handles_them():
     for bad in ("10.0.0.0", "10.0.0.0/33", "10.0.0.0/", "x/8", "fe80::/129"):
         with pytest.raises(AddrError, match=f"^invalid CIDR address: {bad}$"):
             parse_cidr(bad)
+
+
+def test_ps_ports_column_uses_displayable_ports():
+    from ketch.cli.format.rows import ContainerContext
+    row = ContainerContext({"Ports": [_p(80, ip="0.0.0.0", public=8080), _p(81), _p(82)]})
+    assert row.Ports == "81-82/tcp, 0.0.0.0:8080->80/tcp"
+    assert ContainerContext({}).Ports == ""
