@@ -10,8 +10,6 @@ adds the long form (``published=8080,target=80,protocol=udp``) and ``--expose`` 
 ``0.0.0.0:8080->80/tcp, [::]:8080->80/tcp``, consecutive ports folded into ranges.
 """
 
-from dataclasses import dataclass
-
 from ketch.apitypes.netaddr import AddrError, join_host_port, parse_ip, split_host_port
 from ketch.units import go_quote
 
@@ -22,13 +20,23 @@ class PortSpecError(ValueError):
     """A port spec Docker refuses; the text is Docker's."""
 
 
-@dataclass(frozen=True)
 class PortMapping:
-    """One container port and where the host publishes it (nat.PortMapping)."""
+    """One container port and where the host publishes it (nat.PortMapping). A plain
+    class, not a dataclass: ``run`` parses ports, and dataclasses costs ~15 ms to import."""
 
-    port: str  # the key: "80/tcp"
-    host_ip: str = ""
-    host_port: str = ""  # "" (any), "8080", or a range to pick from ("8000-8010")
+    __slots__ = ("port", "host_ip", "host_port")
+
+    def __init__(self, port: str, host_ip: str = "", host_port: str = "") -> None:
+        self.port = port  # the key: "80/tcp"
+        self.host_ip = host_ip
+        self.host_port = host_port  # "" (any), "8080", or a range to pick from ("8000-8010")
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, PortMapping) and (self.port, self.host_ip, self.host_port) == (
+            other.port, other.host_ip, other.host_port)
+
+    def __repr__(self) -> str:
+        return f"PortMapping({self.port!r}, {self.host_ip!r}, {self.host_port!r})"
 
     def binding(self) -> dict:
         return {"HostIp": self.host_ip, "HostPort": self.host_port}

@@ -9,8 +9,6 @@ checked as docker's flag validators check them (a bad one is a flag error), the 
 docker/cli's ``parse`` does, in its order, with its words.
 """
 
-from dataclasses import dataclass, field
-
 from ketch.apitypes import ports as portspec
 from ketch.apitypes.netaddr import canonical_ip, valid_mac
 from ketch.cli.flags import FlagSpec, _read_csv
@@ -71,19 +69,28 @@ def validate_link(value: str) -> str:
     return value
 
 
-@dataclass
 class Attachment:
-    """opts.NetworkAttachmentOpts: one ``--network`` value."""
+    """opts.NetworkAttachmentOpts: one ``--network`` value (a plain class: dataclasses
+    would cost every ``run`` ~15 ms of imports)."""
 
-    target: str
-    aliases: list[str] = field(default_factory=list)
-    driver_opts: dict[str, str] = field(default_factory=dict)
-    links: list[str] = field(default_factory=list)
-    ipv4: str = ""
-    ipv6: str = ""
-    link_local_ips: list[str] = field(default_factory=list)
-    mac: str = ""
-    gw_priority: int = 0
+    __slots__ = ("target", "aliases", "driver_opts", "links", "ipv4", "ipv6", "link_local_ips",
+                 "mac", "gw_priority")
+
+    def __init__(self, target: str, aliases=(), driver_opts=None, links=(), ipv4: str = "",
+                 ipv6: str = "", link_local_ips=(), mac: str = "", gw_priority: int = 0) -> None:
+        self.target = target
+        self.aliases: list[str] = list(aliases)
+        self.driver_opts: dict[str, str] = dict(driver_opts or {})
+        self.links: list[str] = list(links)
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+        self.link_local_ips: list[str] = list(link_local_ips)
+        self.mac = mac
+        self.gw_priority = gw_priority
+
+    def copy(self) -> "Attachment":
+        return Attachment(self.target, self.aliases, self.driver_opts, self.links, self.ipv4,
+                          self.ipv6, self.link_local_ips, self.mac, self.gw_priority)
 
 
 def _long_syntax(value: str) -> bool:
@@ -208,9 +215,7 @@ def is_user_defined(mode: str) -> bool:
 def apply_network(opts, config: dict) -> None:
     """docker/cli's parseNetworkOpts: NetworkMode and the endpoints, the flags of the old
     syntax applied to the first network."""
-    networks = [Attachment(n.target, list(n.aliases), dict(n.driver_opts), list(n.links), n.ipv4,
-                           n.ipv6, list(n.link_local_ips), n.mac, n.gw_priority)
-                for n in opts["network"]]
+    networks = [n.copy() for n in opts["network"]]  # the parsed values stay as given
     config["HostConfig"]["NetworkMode"] = networks[0].target if networks else "default"
     endpoints: dict[str, dict] = {}
     if not networks:
