@@ -131,6 +131,9 @@ def render_list(networks: list[dict], fmt: str, quiet: bool, trunc: bool) -> str
     from ketch.cli.format.sortorder import natural_key
     if fmt in ("", "table") and quiet:
         fmt = "{{.ID}}"
+    elif fmt == "raw":  # docker's NewFormat for networks
+        fmt = ("network_id: {{.ID}}" if quiet else
+               "network_id: {{.ID}}\\nname: {{.Name}}\\ndriver: {{.Driver}}\\nscope: {{.Scope}}\\n")
     rows = [NetworkRow(n, trunc) for n in sorted(networks, key=lambda n: natural_key(n.get("Name") or ""))]
     return formatter.render(fmt, rows, NETWORK_HEADERS, NETWORK_TABLE)
 
