@@ -146,9 +146,16 @@ def _network_noun(argv: list[str]) -> None:
         print(usage(), file=sys.stderr)
         raise StatusError(0)
     if argv[1] in ("-h", "--help"):
-        raise StatusError(0, usage())
-    raise StatusError(1, f"ketch: unknown command: ketch network {argv[1]}\n\nUsage:  ketch network\n\n"
-                         "Run 'ketch network --help' for more information")
+        notice = "Flag shorthand -h has been deprecated, use --help\n" if argv[1] == "-h" else ""
+        raise StatusError(0, notice + usage())
+    if argv[1].startswith("--"):
+        problem = f"unknown flag: {argv[1].partition('=')[0]}"
+    elif argv[1].startswith("-") and len(argv[1]) > 1:
+        problem = f"unknown shorthand flag: '{argv[1][1]}' in {argv[1]}"
+    else:
+        problem = f"ketch: unknown command: ketch network {argv[1]}"
+    raise StatusError(125 if argv[1].startswith("-") else 1,
+                      f"{problem}\n\nUsage:  ketch network\n\nRun 'ketch network --help' for more information")
 
 
 def main(argv: list[str] | None = None) -> int:
