@@ -213,12 +213,20 @@ def _typed(doc):
     return inspector.typed(doc)
 
 
+# docker/cli's allTypes, for its message; ketch looks up containers, images and networks
+_DOCKER_TYPES = ("config", "container", "image", "network", "node", "plugin", "secret", "service",
+                 "task", "volume")
+
+
 def inspect_objects(cli, args, path, kind):
     from ketch.cli.commands import network
     command = {"container": CONTAINER_INSPECT, "image": IMAGE_INSPECT,
                "network": network.INSPECT}.get(kind, INSPECT)
     opts, names = parse_args(command, args, path)
     kind = kind or opts.get("type") or None
+    if "type" in opts.changed and opts["type"] not in _DOCKER_TYPES:  # checked first, as docker does
+        shown = f'unknown type: "{opts["type"]}"' if opts["type"] else "type is empty"
+        raise StatusError(1, f'{shown}: must be one of "' + '", "'.join(_DOCKER_TYPES) + '"')
     fmt = opts["format"]
     inspector = None
     if fmt and fmt != "json":  # docker parses the template first: a bad one exits 64
