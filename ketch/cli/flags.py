@@ -73,14 +73,17 @@ class FlagSpec:
     deprecated / short_deprecated: pflag's MarkDeprecated /
       MarkShorthandDeprecated message; the flag still works, prints
       "Flag --x has been deprecated, <msg>" and leaves help.
+    dest: the long name of another flag whose value this one shares, as
+      docker binds two names to one variable (--net and --network): the
+      occurrences of both land, in order, in dest's value.
     """
 
     __slots__ = ("name", "short", "kind", "default", "help", "metavar", "hidden",
-                 "deprecated", "short_deprecated", "convert", "default_text")
+                 "deprecated", "short_deprecated", "convert", "default_text", "dest")
 
     def __init__(self, name, short=None, kind="string", default=None, help="", *,
                  metavar=None, hidden=False, deprecated=None, short_deprecated=None,
-                 convert=None, default_text=None):
+                 convert=None, default_text=None, dest=None):
         if kind not in _KINDS:
             raise ValueError("unknown flag kind %r for --%s" % (kind, name))
         if short is not None and len(short) != 1:
@@ -96,6 +99,7 @@ class FlagSpec:
         self.short_deprecated = short_deprecated
         self.convert = convert
         self.default_text = default_text
+        self.dest = dest
 
     def initial(self):
         """The value before the command line touches it (a fresh copy)."""
@@ -190,7 +194,7 @@ class Values(dict):
     __slots__ = ("changed", "notices")
 
     def __init__(self, command):
-        super().__init__((spec.name, spec.initial()) for spec in command.flags)
+        super().__init__((spec.name, spec.initial()) for spec in command.flags if not spec.dest)
         self.changed = set()
         self.notices = []
 
@@ -308,7 +312,7 @@ def _set(command, values, spec, raw, path):
         raise UsageError('invalid argument %s for %s flag: %s' % (
             units.go_quote(raw), units.go_quote(spec.display_name()), err),
             command, path=path, notices=values.notices) from None
-    name = spec.name
+    name = spec.dest or spec.name
     if spec.kind in ("list", "slice"):
         # like pflag's stringArray/stringSlice, the first use replaces the default
         if name in values.changed:
@@ -322,7 +326,7 @@ def _set(command, values, spec, raw, path):
         values[name] = value
     values.changed.add(name)
     if spec.deprecated:
-        values.notices.append("Flag --%s has been deprecated, %s" % (name, spec.deprecated))
+        values.notices.append("Flag --%s has been deprecated, %s" % (spec.name, spec.deprecated))
 
 
 def parse(command, argv, path=None):

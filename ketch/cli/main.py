@@ -31,6 +31,7 @@ COMMANDS = {
     "pull": ("distribution", "pull"), "push": ("distribution", "push"), "login": ("distribution", "login"),
     "logout": ("distribution", "logout"), "search": ("distribution", "search"),
     "commit": ("commit", "commit"), "history": ("history", "history"),
+    "port": ("port", "port"),
 }
 MANAGEMENT = {
     "container": {"run": "run", "create": "create", "start": "start", "attach": "attach", "stop": "stop",
@@ -40,7 +41,7 @@ MANAGEMENT = {
                   "rename": "rename", "inspect": ("container", "inspect"), "stats": "stats",
                   "update": "update", "top": "top", "diff": "diff", "export": "export",
                   "prune": ("prune", "container_prune"), "cp": "cp", "exec": "exec",
-                  "commit": "commit"},
+                  "commit": "commit", "port": "port"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi",
               "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect"),
               "save": "save", "load": "load",
@@ -49,6 +50,10 @@ MANAGEMENT = {
     "system": {"info": "info", "events": "events", "df": ("diskusage", "df"),
                "prune": ("prune", "system_prune")},
     "registry": {"serve": ("registry", "serve"), "gc": ("registry", "gc")},
+    "network": {"create": ("network", "create"), "ls": ("network", "ls"), "list": ("network", "ls"),
+                "inspect": ("network", "inspect"), "rm": ("network", "rm"),
+                "remove": ("network", "rm"), "prune": ("network", "prune"),
+                "connect": ("network", "connect"), "disconnect": ("network", "disconnect")},
 }
 
 GLOBAL_FLAGS = flags.Command("", "ketch [OPTIONS] COMMAND", "A self-sufficient runtime for containers", (
@@ -105,6 +110,7 @@ def _usage() -> str:
     names = sorted(COMMANDS)
     return ("Usage:  ketch [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\n"
             "Management Commands:\n  container   Manage containers\n  image       Manage images\n"
+            "  network     Manage networks\n"
             "  registry    Run or tidy ketch's registry server\n"
             "  system      Manage Docker\n\nCommands:\n" + "".join(f"  {n}\n" for n in names) +
             "\nRun 'ketch COMMAND --help' for more information on a command.\n")
@@ -113,6 +119,8 @@ def _usage() -> str:
 def _resolve(argv: list[str]) -> tuple[tuple[str, str], list[str], str]:
     """(module, function), remaining args and the invoked path for ``argv``."""
     name = argv[0]
+    if name == "network" and (len(argv) == 1 or argv[1] in ("-h", "--help") or argv[1] not in MANAGEMENT[name]):
+        _network_noun(argv)
     if name in MANAGEMENT and len(argv) > 1 and not argv[1].startswith("-"):
         target = MANAGEMENT[name].get(argv[1])
         if target is None:
@@ -128,6 +136,26 @@ def _resolve(argv: list[str]) -> tuple[tuple[str, str], list[str], str]:
         raise StatusError(1, f"ketch: unknown command: ketch {name}\n\n"
                              "Run 'ketch --help' for more information")
     return COMMANDS[name], argv[1:], f"ketch {name}"
+
+
+def _network_noun(argv: list[str]) -> None:
+    """``ketch network`` alone (its help on stderr), with --help (stdout), or with a
+    subcommand it lacks, as docker's cobra answers them."""
+    from ketch.cli.commands.network import usage
+    if len(argv) == 1:
+        print(usage(), file=sys.stderr)
+        raise StatusError(0)
+    if argv[1] in ("-h", "--help"):
+        notice = "Flag shorthand -h has been deprecated, use --help\n" if argv[1] == "-h" else ""
+        raise StatusError(0, notice + usage())
+    if argv[1].startswith("--"):
+        problem = f"unknown flag: {argv[1].partition('=')[0]}"
+    elif argv[1].startswith("-") and len(argv[1]) > 1:
+        problem = f"unknown shorthand flag: '{argv[1][1]}' in {argv[1]}"
+    else:
+        problem = f"ketch: unknown command: ketch network {argv[1]}"
+    raise StatusError(125 if argv[1].startswith("-") else 1,
+                      f"{problem}\n\nUsage:  ketch network\n\nRun 'ketch network --help' for more information")
 
 
 def main(argv: list[str] | None = None) -> int:

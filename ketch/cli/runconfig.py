@@ -2,7 +2,7 @@
 
 import os
 
-from ketch.cli import hostopts, pendingopts
+from ketch.cli import hostopts, netopts, pendingopts
 from ketch.cli.flags import Command, FlagSpec
 
 _COMMON = (
@@ -43,7 +43,7 @@ _COMMON = (
     FlagSpec("tty", "t", "bool", help="Allocate a pseudo-TTY"),
     FlagSpec("user", "u", "string", help="Username or UID (format: <name|uid>[:<group|gid>])"),
     FlagSpec("workdir", "w", "string", help="Working directory inside the container"),
-) + hostopts.FLAGS + pendingopts.FLAGS
+) + hostopts.FLAGS + netopts.FLAGS + pendingopts.FLAGS
 
 RUN = Command("run", "ketch run [OPTIONS] IMAGE [COMMAND] [ARG...]",
               "Create and run a new container from an image",
@@ -179,6 +179,10 @@ def build(opts: dict, args: list[str], detach: bool) -> dict:
         if stream not in ("stdin", "stdout", "stderr"):
             raise ConfigError(f"invalid argument \"{stream}\" for \"-a, --attach\" flag: "
                               "valid streams are STDIN, STDOUT and STDERR")
+    try:
+        netopts.check_mac(opts)
+    except netopts.NetOptError as exc:
+        raise ConfigError(str(exc)) from None
     interactive = opts["interactive"]
     # opts.parse: -i always attaches stdin; no -a attaches stdout and stderr
     att_in = interactive or "stdin" in attach
@@ -186,6 +190,10 @@ def build(opts: dict, args: list[str], detach: bool) -> dict:
     att_err = not attach or "stderr" in attach
     for item in opts["label"]:
         _check_label(item)  # a flag's error comes before any file is read
+    try:
+        ports = netopts.parse_ports(opts)  # docker/cli's parse: ports before the env files
+    except netopts.NetOptError as exc:
+        raise ConfigError(str(exc)) from None
     env = parse_env(opts["env"], opts["env-file"])
     labels = parse_labels(opts["label"], opts["label-file"])
     if detach:  # run -d (runContainer), after the files are read
@@ -219,6 +227,7 @@ def build(opts: dict, args: list[str], detach: bool) -> dict:
     if opts["log-driver"] == "none" and opts["log-opt"]:  # docker/cli's parseLoggingOpts
         raise ConfigError("invalid logging opts for driver none")
     pendingopts.apply(opts, config)
+    netopts.apply(opts, config, ports)
     health = parse_healthcheck(opts)
     if health is not None:
         config["Healthcheck"] = health
@@ -226,4 +235,8 @@ def build(opts: dict, args: list[str], detach: bool) -> dict:
         config["StopSignal"] = opts["stop-signal"]
     if "stop-timeout" in getattr(opts, "changed", ()):
         config["StopTimeout"] = opts["stop-timeout"]
+    try:
+        netopts.apply_network(opts, config)  # docker/cli's parse: the networks last
+    except netopts.NetOptError as exc:
+        raise ConfigError(str(exc)) from None
     return config

@@ -10,6 +10,7 @@ import os
 from ketch import fastjson
 
 from ketch.client.http import Connection, HTTPError, Response, build_path, quote_segment
+from ketch.client.networks import NetworkAPI
 
 DEFAULT_HOST = "unix:///run/ketch/ketch.sock"
 API_VERSION = "1.45"
@@ -50,7 +51,7 @@ class Hijacked:
         self.conn.close()
 
 
-class APIClient:
+class APIClient(NetworkAPI):
     def __init__(self, host: str | None = None, version: str = API_VERSION) -> None:
         self.host = host or os.environ.get("KETCH_HOST") or DEFAULT_HOST
         if self.host.startswith("unix://"):

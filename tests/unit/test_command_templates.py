@@ -154,6 +154,13 @@ def test_inspect_typed_json_keeps_the_json_keys():
     assert out == ('{"Links":null,"LogConfig":{"Type":"","Config":{}},"CpuShares":0,"Dns":[]}')
 
 
+def test_inspect_typed_maps_print_their_keys_sorted():
+    """Go's json.Marshal and fmt sort a map's keys (docker 28: {"a":"2","z":"1"} map[a:2 z:1])."""
+    doc = dict(CONTAINER, Config=dict(CONTAINER["Config"], Labels={"z": "1", "a": "2"}))
+    assert Inspector("{{json .Config.Labels}} {{.Config.Labels}}").execute(doc) == (
+        '{"a":"2","z":"1"} map[a:2 z:1]')
+
+
 def test_inspect_parse_error_is_the_callers():
     with pytest.raises(gotemplate.TemplateError) as exc:
         Inspector("{{.Name")

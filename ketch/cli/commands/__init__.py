@@ -17,6 +17,8 @@ API_ERRORS = (HTTPError, ConnectionFailed)
 def parse_args(command: flags.Command, args: list[str], path: str):
     """Parse a command's arguments; ``--help`` prints its help and ends the command."""
     opts, rest = flags.parse(command, args, path)
+    for line in opts.notices:  # pflag's deprecation notices, on stdout as docker prints them
+        print(line)
     if opts["help"]:
         from ketch.cli.main import StatusError
         raise StatusError(0, flags.render_help(command, path).rstrip("\n"))

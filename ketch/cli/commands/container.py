@@ -52,13 +52,21 @@ def _create(cli, config: dict, name: str | None, opts, path: str) -> str:
     if policy == "always":
         _pull(cli, image, opts)
     try:
-        return client.create_container(config, name, opts["platform"] or None)["Id"]
+        return _created(client.create_container(config, name, opts["platform"] or None))
     except HTTPError as exc:
         if exc.status != 404 or not str(exc).startswith("No such image") or policy != "missing":
             raise
     print(f"Unable to find image '{shown}' locally", file=sys.stderr)
     _pull(cli, image, opts)
-    return client.create_container(config, name, opts["platform"] or None)["Id"]
+    return _created(client.create_container(config, name, opts["platform"] or None))
+
+
+def _created(answer: dict) -> str:
+    """The new container's id, after the daemon's warnings on stderr ("Published ports are
+    discarded when using host network mode"), as docker/cli prints them."""
+    for warning in answer.get("Warnings") or ():
+        print("WARNING:", warning, file=sys.stderr)
+    return answer["Id"]
 
 
 def _pull(cli, image: str, opts) -> None:

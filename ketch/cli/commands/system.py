@@ -186,7 +186,7 @@ def inspect(cli, args, path):
     return inspect_objects(cli, args, path, None)
 
 
-def _lookup(cli, name: str, kind: str | None, size: bool):
+def _lookup(cli, name: str, kind: str | None, size: bool, verbose: bool = False):
     from ketch.client.http import HTTPError
     if kind in (None, "container"):
         try:
@@ -195,27 +195,51 @@ def _lookup(cli, name: str, kind: str | None, size: bool):
             if exc.status != 404 or kind == "container":
                 raise
     if kind in (None, "image"):
-        return cli.client.inspect_image(name)
+        try:
+            return cli.client.inspect_image(name)
+        except HTTPError as exc:
+            if exc.status != 404 or kind == "image":
+                raise
+    if kind in (None, "network"):
+        return cli.client.inspect_network(name, verbose)
     raise StatusError(1, f'"{kind}" is not a valid value for --type')
 
 
+def _typed(doc):
+    """The typed struct docker decodes an answer into: a network's, or the inspector's own."""
+    from ketch.cli.format import inspector, networks
+    if isinstance(doc, dict) and "IPAM" in doc and "Scope" in doc:
+        return networks.typed_network(doc)
+    return inspector.typed(doc)
+
+
+# docker/cli's allTypes, for its message; ketch looks up containers, images and networks
+_DOCKER_TYPES = ("config", "container", "image", "network", "node", "plugin", "secret", "service",
+                 "task", "volume")
+
+
 def inspect_objects(cli, args, path, kind):
-    command = {"container": CONTAINER_INSPECT, "image": IMAGE_INSPECT}.get(kind, INSPECT)
+    from ketch.cli.commands import network
+    command = {"container": CONTAINER_INSPECT, "image": IMAGE_INSPECT,
+               "network": network.INSPECT}.get(kind, INSPECT)
     opts, names = parse_args(command, args, path)
     kind = kind or opts.get("type") or None
+    if "type" in opts.changed and opts["type"] not in _DOCKER_TYPES:  # checked first, as docker does
+        shown = f'unknown type: "{opts["type"]}"' if opts["type"] else "type is empty"
+        raise StatusError(1, f'{shown}: must be one of "' + '", "'.join(_DOCKER_TYPES) + '"')
     fmt = opts["format"]
     inspector = None
     if fmt and fmt != "json":  # docker parses the template first: a bad one exits 64
         from ketch.cli.format import gotemplate, inspector as inspectors
         try:
-            inspector = inspectors.Inspector(fmt)
+            inspector = inspectors.Inspector(fmt, _typed)
         except gotemplate.TemplateError as exc:
             raise StatusError(64, f"template parsing error: {exc}")
     from ketch.client.http import HTTPError
     results, texts, errors = [], [], []
     for name in names:
         try:
-            doc = _lookup(cli, name, kind, opts.get("size", False))
+            doc = _lookup(cli, name, kind, opts.get("size", False), opts.get("verbose", False))
         except HTTPError as exc:
             # docker/cli: with a type (or `container|image inspect`) the daemon's own error;
             # without, a name no kind of object has

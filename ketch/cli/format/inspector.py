@@ -117,8 +117,8 @@ def typed(value, path: tuple = (), image: bool | None = None):
         return GoTime(value)
     if not isinstance(value, dict) or value is NIL_MAP:
         return value
-    if _is_map(path):
-        return {k: typed(v, path + ("*",), image) for k, v in value.items()}
+    if _is_map(path):  # a Go map: its keys sorted, as Go's json and fmt print them
+        return {k: typed(v, path + ("*",), image) for k, v in sorted(value.items())}
     image_config = image and path in (("Config",), ("ContainerConfig",))
     fields, tags, go_names = {}, {}, _GO_NAMES.get(path, {})
     for key, v in value.items():
@@ -140,13 +140,14 @@ def typed(value, path: tuple = (), image: bool | None = None):
 class Inspector:
     """One template for every object; parse errors are the caller's (exit 64)."""
 
-    def __init__(self, fmt: str) -> None:
+    def __init__(self, fmt: str, typer=None) -> None:
         self.tmpl = gotemplate.parse(fmt)
+        self.typer = typer or typed  # the decoded JSON -> docker's typed struct
 
     def execute(self, doc) -> str:
         """The text for one object, or TemplateError worded as docker prints it."""
         try:
-            return self.tmpl.execute(typed(doc))
+            return self.tmpl.execute(self.typer(doc))
         except gotemplate.TemplateError:
             pass
         try:

@@ -201,7 +201,8 @@ class ContainerContext(Row):
 
     @property
     def Ports(self) -> str:
-        return ""
+        from ketch.apitypes.ports import displayable_ports
+        return displayable_ports(self._c.get("Ports") or [])
 
     @property
     def State(self) -> str:
