@@ -59,12 +59,21 @@ def port_requests(host_config: dict, exposed: dict | None) -> list[PortRequest]:
     return out
 
 
+def _host_has_ipv6() -> bool:
+    """Docker publishes on 0.0.0.0 and on :: when the host has IPv6."""
+    try:
+        with open("/proc/sys/net/ipv6/conf/all/disable_ipv6") as f:
+            return f.read().strip() == "0"
+    except OSError:
+        return False
+
+
 class Firewall:
     def __init__(self, networks: NetworkRegistry, settings: NetworkSettings,
                  ports: PortAllocator | None = None) -> None:
         self.networks = networks
         self.settings = settings
-        self.ports = ports or PortAllocator()
+        self.ports = ports or PortAllocator(dual_stack=_host_has_ipv6())
         self._proxies: dict[str, list[TcpProxy]] = {}  # endpoint id -> its proxies
         self._lock = asyncio.Lock()
 

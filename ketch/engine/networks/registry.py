@@ -10,7 +10,7 @@ import dataclasses
 
 from ketch.engine.store import Store
 from ketch.network.lookup import find_network
-from ketch.network.model import Endpoint, Network, Pool
+from ketch.network.model import Endpoint, Network, PortBinding, Pool
 
 
 def network_to_doc(net: Network) -> dict:
@@ -27,6 +27,7 @@ def network_from_doc(doc: dict) -> Network:
 def endpoint_from_doc(doc: dict) -> Endpoint:
     known = {f.name for f in dataclasses.fields(Endpoint)}
     fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in doc.items() if k in known}
+    fields["ports"] = tuple(PortBinding(**p) for p in doc.get("ports") or ())
     return Endpoint(**fields)
 
 

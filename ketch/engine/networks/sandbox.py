@@ -263,8 +263,15 @@ class ContainerNetworking:
                         forward=forward)
 
     async def restore(self, rec: ContainerRecord) -> None:
-        """ketchd restarted with ``rec`` running: serve its names again (the embedded
-        DNS's sockets died with the old ketchd)."""
+        """ketchd restarted with ``rec`` running: reserve its ports and serve its names
+        again (the sockets died with the old ketchd). A failure is logged: the container
+        runs on, as it did."""
+        try:
+            await self._restore(rec)
+        except (errors.KetchError, OSError) as exc:
+            log.warning("cannot restore the network of %s: %s", rec.id[:12], exc)
+
+    async def _restore(self, rec: ContainerRecord) -> None:
         endpoints = self.networks.endpoints_of_container(rec.id)
         if self.firewall is not None and any(ep.ports for ep in endpoints):
             await self.firewall.restore(endpoints)
