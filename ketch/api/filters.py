@@ -81,7 +81,8 @@ class ContainerFilter:
     filters: dict[str, list[str]]
     exit_codes: frozenset[int]
     is_task: bool | None  # None: not filtered on
-    ports: frozenset[str]  # "80/tcp": wanted as published or exposed (ketch publishes none)
+    publish: frozenset[str]  # "8080/tcp": a host port the container publishes
+    expose: frozenset[str]  # "80/tcp": a container port it publishes or exposes (moby's)
 
     @property
     def wants_all(self) -> bool:
@@ -99,8 +100,9 @@ def container_filter(f: dict[str, list[str]]) -> ContainerFilter:
     for value in f.get("health", []):
         if value not in HEALTH_STATES:
             raise InvalidArgument(f"unrecognized filter value for health: {value}")
-    ports = frozenset(p for key in ("publish", "expose") for v in f.get(key, []) for p in _ports(key, v))
-    return ContainerFilter(f, codes, is_task, ports)
+    publish, expose = (frozenset(p for v in f.get(key, []) for p in _ports(key, v))
+                       for key in ("publish", "expose"))
+    return ContainerFilter(f, codes, is_task, publish, expose)
 
 
 def _atoi(key: str, value: str) -> int:

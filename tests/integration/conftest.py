@@ -65,6 +65,12 @@ class Daemon:
         self.firewall_table = "ketch-" + os.path.basename(root)
         self.umask = -1  # ketchd's umask: -1 inherits the test's; set before start()
 
+    def subnet(self, k: int) -> str:
+        """A /24 for this daemon's user-defined network number ``k`` (0..29): its own, as
+        its default bridge's is, so parallel daemons' bridges never share a subnet."""
+        assert 0 <= k < 30
+        return f"10.{220 + k}.{self.bip.split('.')[2]}.0/24"
+
     # -- lifecycle ----------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:
         config = os.path.join(self.root, "daemon.json")
@@ -267,8 +273,13 @@ def _describe(d: Daemon, cids: list[str]) -> dict:
 
 def _teardown(d: Daemon) -> list[str]:
     problems = []
+    d.user_bridges = []
     try:
         if d.proc is not None and d.proc.poll() is None:
+            status, nets = d.api("GET", "/networks")
+            d.user_bridges = [n["Options"].get("com.docker.network.bridge.name") or f"br-{n['Id'][:12]}"
+                              for n in nets if n["Driver"] == "bridge" and n["Name"] != "bridge"] \
+                if status == 200 else []
             left = _stray_bundles(d)
             if left:
                 problems.append(f"bundles of containers that are not running: {_describe(d, left)}")
@@ -321,9 +332,10 @@ def _network_leftovers(d: Daemon) -> list[str]:
     """The daemon's bridge, veths on it, its nftables table and namespace files:
     reported, then removed."""
     problems = []
-    if os.path.exists(f"/sys/class/net/{d.bridge}"):
-        problems.append(f"bridge {d.bridge} left")
-        subprocess.run(["ip", "link", "del", d.bridge], check=False)
+    for bridge in [d.bridge] + getattr(d, "user_bridges", []):
+        if os.path.exists(f"/sys/class/net/{bridge}"):
+            problems.append(f"bridge {bridge} left")
+            subprocess.run(["ip", "link", "del", bridge], check=False)
     listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     for line in listed.splitlines():
         if line.split()[-1:] == [d.firewall_table]:

@@ -151,9 +151,12 @@ def test_valid_filters_still_list(daemon, names, client):
     assert res.stderr == f"Error response from daemon: No such container: {cid[:12]}\n"
     res = run(daemon, client, "ps", "-a", "-f", "health=none", "-f", f"name={name}", "--format", "{{.Names}}")
     assert res.stdout == f"{name}\n", res.stderr
-    for flt in ("publish=80", "network=bridge", "volume=/data", "is-task=true", "health=healthy"):
-        res = run(daemon, client, "ps", "-a", "-f", flt, "--format", "{{.Names}}")
+    for flt in ("publish=80", "expose=80", "network=nosuch", "volume=/data", "is-task=true",
+                "health=healthy"):
+        res = run(daemon, client, "ps", "-a", "-f", flt, "-f", f"name={name}", "--format", "{{.Names}}")
         assert (res.returncode, res.stdout) == (0, ""), (flt, res.stderr)
+    res = run(daemon, client, "ps", "-a", "-f", "network=bridge", "-f", f"name={name}", "--format", "{{.Names}}")
+    assert res.stdout == f"{name}\n", res.stderr
     # exited= does not list stopped containers by itself (status= does)
     daemon.ketch("run", "--name", (ran := names()), "busybox", "true", check=True)
     res = run(daemon, client, "ps", "-f", "exited=0", "-f", f"name={ran}", "--format", "{{.Names}}")

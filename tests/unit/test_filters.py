@@ -115,9 +115,10 @@ def test_container_filter_values():
                           "expose": ["8000-8002/tcp"]})
     assert f.exit_codes == {0, 137, -1}
     assert f.is_task is False and f.wants_all
-    assert f.ports == {"80/tcp", "53/udp", "8000/tcp", "8001/tcp", "8002/tcp"}
+    assert f.publish == {"80/tcp", "53/udp"} and f.expose == {"8000/tcp", "8001/tcp", "8002/tcp"}
     plain = container_filter({"name": ["x"]})
-    assert (plain.exit_codes, plain.is_task, plain.ports, plain.wants_all) == (frozenset(), None, frozenset(), False)
+    assert (plain.exit_codes, plain.is_task, plain.publish, plain.expose, plain.wants_all) == (
+        frozenset(), None, frozenset(), frozenset(), False)
 
 
 @pytest.mark.parametrize("filters,kind,message", [

@@ -7,7 +7,7 @@ import time
 
 from ketch import detachkeys, errors, timefmt
 from ketch.api import filters as flt
-from ketch.api import views
+from ketch.api import netviews, views
 from ketch.api.mediatype import check_for_json
 from ketch.api.streams import pump_output
 from ketch.api.summaries import SummaryEncoder
@@ -176,6 +176,20 @@ class ContainerRoutes:
             self.summaries.forget(rec.id for rec in everything)
         return Response(200, body, None, "application/json")
 
+    def _network_matches(self, rec: ContainerRecord, cf: flt.ContainerFilter) -> bool:
+        """moby's network filter (a network's exact name or an id prefix) and its
+        publish/expose filters over the list's Ports (what a running container shows)."""
+        attached = self.svc.network_view(rec)
+        if cf.filters.get("network") and not any(
+                name == value or (net is not None and net.id.startswith(value))
+                for value in cf.filters["network"] for name, _, _, net in attached):
+            return False
+        if cf.publish or cf.expose:
+            ports = netviews.port_list(rec.config.get("ExposedPorts"), attached, rec.state.running)
+            return any(f"{p.get('PublicPort')}/{p['Type']}" in cf.publish or
+                       f"{p['PrivatePort']}/{p['Type']}" in cf.expose for p in ports)
+        return True
+
     def _matches(self, rec: ContainerRecord, cf: flt.ContainerFilter,
                  before: list[ContainerRecord], since: list[ContainerRecord]) -> bool:
         f = cf.filters
@@ -194,8 +208,10 @@ class ContainerRoutes:
             return False
         if f.get("health") and (rec.health.status if rec.health else "none") not in f["health"]:
             return False
-        if cf.ports or f.get("volume") or f.get("network"):
-            return False  # ketch publishes no ports and attaches no volumes or networks yet
+        if f.get("volume"):
+            return False  # ketch attaches no volumes yet
+        if (cf.publish or cf.expose or f.get("network")) and not self._network_matches(rec, cf):
+            return False
         if f.get("ancestor"):
             ids = {img.id for img in (self.svc.images.find(a) for a in f["ancestor"]) if img}
             if rec.image_id not in ids and rec.image not in f["ancestor"]:
