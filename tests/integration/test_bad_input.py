@@ -201,7 +201,6 @@ UNSUPPORTED = "is not supported by this version of ketch"
 
 @pytest.mark.parametrize("args, field", [
     (["-v", "/tmp:/mnt"], "HostConfig.Binds (-v, --volume)"),
-    (["-p", "8080:80"], "HostConfig.PortBindings (-p, --publish)"),
     (["--log-driver", "syslog"], 'HostConfig.LogConfig.Type "syslog" (--log-driver)'),
     (["--tmpfs", "/x"], "HostConfig.Tmpfs (--tmpfs)"),
 ])

@@ -107,7 +107,6 @@ UNSUPPORTED = "is not supported by this version of ketch"
 @needs_docker
 @pytest.mark.parametrize("args, field", [
     (["-v", "/tmp:/mnt"], "HostConfig.Binds (-v, --volume)"),
-    (["-p", "8080:80"], "HostConfig.PortBindings (-p, --publish)"),
     (["--log-driver", "syslog"], 'HostConfig.LogConfig.Type "syslog" (--log-driver)'),
     (["--tmpfs", "/x"], "HostConfig.Tmpfs (--tmpfs)"),
     (["--mount", "type=tmpfs,dst=/x"], "HostConfig.Mounts (--mount)"),
@@ -133,7 +132,6 @@ def test_docker_run_defaults_and_network_none_run(daemon, names):
 
 
 @pytest.mark.parametrize("kwargs, field", [
-    ({"ports": {"80/tcp": 8080}}, "HostConfig.PortBindings (-p, --publish)"),
     ({"volumes": ["/tmp:/mnt"]}, "HostConfig.Binds (-v, --volume)"),
 ])
 def test_sdk_hears_what_is_not_supported(daemon, kwargs, field):
