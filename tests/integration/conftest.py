@@ -71,13 +71,17 @@ class Daemon:
         assert 0 <= k < 30
         return f"10.{220 + k}.{self.bip.split('.')[2]}.0/24"
 
+    def write_config(self, **keys) -> None:
+        """daemon.json: this daemon's own cgroup parent, bridge, subnet and firewall table,
+        and ``keys`` (read at the next start)."""
+        with open(os.path.join(self.root, "daemon.json"), "w") as f:
+            json.dump({"cgroup-parent": self.cgroup_parent, "bridge": self.bridge, "bip": self.bip,
+                       "firewall-table": self.firewall_table, **keys}, f)
+
     # -- lifecycle ----------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:
-        config = os.path.join(self.root, "daemon.json")
-        if not os.path.exists(config):
-            with open(config, "w") as f:
-                json.dump({"cgroup-parent": self.cgroup_parent, "bridge": self.bridge,
-                           "bip": self.bip, "firewall-table": self.firewall_table}, f)
+        if not os.path.exists(os.path.join(self.root, "daemon.json")):
+            self.write_config()
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [PYTHON, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "

@@ -171,12 +171,9 @@ def test_no_compressor_outlives_its_monitor(daemon, names):
 
 
 def test_the_daemons_default_log_options_apply_to_new_containers(fresh_daemon):
-    import json
     d = fresh_daemon
     d.stop()
-    with open(os.path.join(d.root, "daemon.json"), "w") as f:
-        json.dump({"cgroup-parent": d.cgroup_parent, "log-driver": "json-file",
-                   "log-opts": {"max-size": "3k", "max-file": "2"}}, f)
+    d.write_config(**{"log-driver": "json-file", "log-opts": {"max-size": "3k", "max-file": "2"}})
     d.start()
     cid = d.ketch("run", "-d", "--log-opt", "max-file=3", "busybox", "sh", "-c", BIG, check=True).stdout.strip()
     assert d.docker("inspect", "-f", "{{json .HostConfig.LogConfig}}", cid, check=True).stdout == \

@@ -382,3 +382,49 @@ def test_restart_keeps_live_containers_addresses_names_and_ports(fresh_daemon, n
     assert res.returncode == 125 and "port is already allocated" in res.stderr
     _ok(d.ketch("rm", "-f", "web"))
     _ok(d.ketch("network", "rm", "kn-live"))
+
+
+def test_icc_false_keeps_a_networks_containers_apart(daemon, names, nets):
+    net = nets(12, "-o", "com.docker.network.bridge.enable_icc=false")
+    web = _httpd(daemon, names, "--network", net)
+    res = daemon.ketch("run", "--rm", "--network", net, "busybox", "sh", "-c",
+                       f"nslookup {web} 127.0.0.11 >/dev/null && echo resolved; "
+                       f"timeout 2 wget -qO- http://{_ip(daemon, web, net)}/hostname || echo unreachable")
+    assert _ok(res) == "resolved\nunreachable\n"  # names still resolve; traffic does not pass
+
+
+def test_network_disabled_means_no_network(daemon, names):
+    name = names()
+    status, doc = daemon.api("POST", f"/containers/create?name={name}",
+                             {"Image": "busybox", "Cmd": ["ls", "/sys/class/net"], "NetworkDisabled": True})
+    assert status == 201, doc
+    _ok(daemon.ketch("start", "-a", name))
+    assert _ok(daemon.ketch("logs", name)).split() == ["lo"]
+
+
+def test_without_iptables_published_tcp_ports_go_through_the_proxy(fresh_daemon):
+    d = fresh_daemon
+    d.stop()
+    d.write_config(iptables=False)
+    d.start()
+    _ok(d.ketch("run", "-d", "--name", "web", "-p", "127.0.0.1::80", "busybox", "httpd", "-f", "-p", "80",
+                "-h", "/etc"))
+    port = _ok(d.ketch("port", "web", "80")).split(":")[-1].strip()
+    assert _get(f"http://127.0.0.1:{port}/hostname") == _inspect(d, "web")["Config"]["Hostname"] + "\n"
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert d.firewall_table not in tables.split()
+    _ok(d.ketch("rm", "-f", "web"))
+
+
+def test_an_ipv6_network(daemon, names, nets):
+    subnet6 = ipaddress.ip_network(f"fd00:213:{daemon.bip.split('.')[2]}::/64")
+    net = nets(13, "--ipv6", "--subnet", str(subnet6))
+    web = _httpd(daemon, names, "--network", net)
+    doc = _inspect(daemon, web)["NetworkSettings"]["Networks"][net]
+    v6 = doc["GlobalIPv6Address"]
+    assert ipaddress.ip_address(v6) in subnet6, doc
+    assert doc["IPv6Gateway"] == str(subnet6[1]) and doc["GlobalIPv6PrefixLen"] == 64
+    out = _ok(daemon.ketch("run", "--rm", "--network", net, "busybox", "sh", "-c",
+                           f"nslookup -type=aaaa {web} 127.0.0.11 | tail -n +3 | grep Address; "
+                           f"timeout 5 wget -qO- http://[{v6}]/hostname"))
+    assert out.splitlines() == [f"Address: {v6}", _inspect(daemon, web)["Config"]["Hostname"]]

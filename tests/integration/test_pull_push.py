@@ -485,9 +485,7 @@ def test_daemon_json_mirror_and_download_limit(fresh_daemon, registry, tmp_path)
                                       push=True)
         _put_image(repo, blobs)
         repo.put_manifest("1", blobs.manifest, blobs.media_type)
-    with open(os.path.join(d.root, "daemon.json"), "w") as f:
-        json.dump({"cgroup-parent": d.cgroup_parent, "registry-mirrors": [f"http://{registry.host}"],
-                   "max-concurrent-downloads": 1}, f)
+    d.write_config(**{"registry-mirrors": [f"http://{registry.host}"], "max-concurrent-downloads": 1})
     d.restart()
     out = ok(d.ketch("pull", "h5mirrored:1"))
     assert out.splitlines()[0] == "1: Pulling from library/h5mirrored"

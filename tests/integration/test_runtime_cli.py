@@ -207,9 +207,7 @@ def test_ketch_runtime_fits_the_daemons_runtime_slot(fresh_daemon):
     """ketchd drives ketch-runtime through the runc command line, like runc itself."""
     d = fresh_daemon
     d.stop()
-    with open(os.path.join(d.root, "daemon.json"), "w") as f:
-        json.dump({"cgroup-parent": d.cgroup_parent, "runtimes": {"kcli": {"path": os.path.join(
-            REPO, ".venv", "bin", "ketch-runtime")}}}, f)
+    d.write_config(runtimes={"kcli": {"path": os.path.join(REPO, ".venv", "bin", "ketch-runtime")}})
     d.start()
     assert "kcli" in d.ketch("info", "-f", "{{json .Runtimes}}").stdout
     res = d.ketch("run", "--rm", "--runtime", "kcli", "busybox", "sh", "-c",

@@ -8,7 +8,6 @@ leaves nothing on the host (``leftovers``). The only sleeps choose when ketchd i
 """
 
 import http.client
-import json
 import os
 import random
 import signal
@@ -77,8 +76,7 @@ def test_container_killed_between_runtime_create_and_start(own, then):
     with open(wrapper, "w") as f:
         f.write(SLOW_CREATE.format(python=PYTHON, repo=REPO, marker=marker, release=release))
     os.chmod(wrapper, 0o755)
-    with open(os.path.join(d.root, "daemon.json"), "w") as f:
-        json.dump({"cgroup-parent": d.cgroup_parent, "runtimes": {"slow": {"path": wrapper}}}, f)
+    d.write_config(runtimes={"slow": {"path": wrapper}})
     d.restart()
     made = []
 

@@ -59,6 +59,16 @@ def port_requests(host_config: dict, exposed: dict | None) -> list[PortRequest]:
     return out
 
 
+def _forwarded(bindings, forwards):
+    """The bindings NAT would serve, each with its forward (same host port and protocol)."""
+    for f in forwards:
+        for b in bindings:
+            if (b.proto, b.host_port, b.container_port) == (f.proto, f.host_port, f.container_port) \
+                    and ":" not in b.host_ip:
+                yield b, f
+                break
+
+
 def _host_has_ipv6() -> bool:
     """Docker publishes on 0.0.0.0 and on :: when the host has IPv6."""
     try:
@@ -134,7 +144,12 @@ class Firewall:
         if net is None or ep.id in self._proxies:
             return
         proxies = []
-        for item in portmap.plan(ep.ports, ep.ipv4, ep.ipv6, net.bridge).proxied:
+        plan = portmap.plan(ep.ports, ep.ipv4, ep.ipv6, net.bridge)
+        proxied = list(plan.proxied)
+        if not self.settings.iptables:  # no NAT: the proxy serves what it can (TCP)
+            proxied += [portmap.Proxied(b, (f.container_ip, f.container_port))
+                        for b, f in _forwarded(ep.ports, plan.forwards) if f.proto == "tcp"]
+        for item in proxied:
             sock = self.ports.socket_of(item.binding)
             if sock is not None:
                 proxy = TcpProxy(sock, item.target)

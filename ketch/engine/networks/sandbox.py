@@ -199,6 +199,8 @@ class ContainerNetworking:
     # -- start ----------------------------------------------------------------------
     async def attach(self, rec: ContainerRecord) -> NetSetup:
         mode = modes.parse(rec.host_config.get("NetworkMode"))
+        if rec.config.get("NetworkDisabled"):
+            mode = modes.Mode("none")  # moby: no network at all, whatever the mode says
         if mode.kind in ("none", "host"):
             return NetSetup(mode.kind, files=self._files(rec, mode.kind))
         if mode.kind == "container":
