@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 
 from ketch import timefmt
+from ketch.apitypes import ports
 from ketch.apitypes.prune import PruneFilter
 from ketch.errors import Internal, InvalidArgument
 from ketch.units import go_quote
@@ -122,47 +123,12 @@ def _ports(key: str, value: str) -> list[str]:
     """moby's portOp: "80", "80/udp" or "8000-8010/tcp" into "<port>/<proto>" items."""
     if ":" in value:
         raise Internal(f"filter for '{key}' should not contain ':': {value}")
-    proto, port = _split_proto_port(value)
+    proto, port = ports.split_proto_port(value)
     try:
-        start, end = _port_range(port)
+        start, end = ports.parse_port_range(port)
     except ValueError as exc:
         raise Internal(f"error while looking up for {key} {value}: {exc}") from None
     return [f"{p}/{proto}" for p in range(start, end + 1)]
-
-
-def _split_proto_port(raw: str) -> tuple[str, str]:
-    """go-connections' nat.SplitProtoPort."""
-    parts = raw.split("/")
-    if not raw or not parts[0]:
-        return "", ""
-    if len(parts) == 1:
-        return "tcp", raw
-    if not parts[1]:
-        return "tcp", parts[0]
-    return parts[1], parts[0]
-
-
-def _port_range(ports: str) -> tuple[int, int]:
-    """go-connections' nat.ParsePortRange, with its errors (ValueError)."""
-    if not ports:
-        raise ValueError("empty string specified for ports")
-    if "-" not in ports:
-        port = _parse_uint16(ports)
-        return port, port
-    parts = ports.split("-")
-    start, end = _parse_uint16(parts[0]), _parse_uint16(parts[1])
-    if end < start:
-        raise ValueError(f"invalid range specified for port: {ports}")
-    return start, end
-
-
-def _parse_uint16(s: str) -> int:
-    """strconv.ParseUint(s, 10, 16)."""
-    if not (s.isascii() and s.isdigit()):
-        raise ValueError(f"strconv.ParseUint: parsing {go_quote(s)}: invalid syntax")
-    if int(s) > 0xFFFF:
-        raise ValueError(f"strconv.ParseUint: parsing {go_quote(s)}: value out of range")
-    return int(s)
 
 
 def prune_filter(f: dict[str, list[str]]) -> PruneFilter:

@@ -11,9 +11,11 @@ cannot serve (``[::1]``) go through ketchd's proxy (``network/proxy.py``).
 """
 
 import asyncio
+import json
 import logging
 
 from ketch import errors
+from ketch.apitypes import ports
 from ketch.engine.networks.registry import NetworkRegistry
 from ketch.engine.networks.settings import NetworkSettings
 from ketch.network import model, nft, portmap
@@ -26,37 +28,36 @@ log = logging.getLogger("ketchd.network")
 
 def port_requests(host_config: dict, exposed: dict | None) -> list[PortRequest]:
     """HostConfig.PortBindings (and, with PublishAllPorts, every exposed port without a
-    binding) as the allocator's requests."""
+    binding) as the allocator's requests; a bad port is moby's ``invalid port
+    specification`` (its verifyContainerSettings, at create)."""
     bindings = dict(host_config.get("PortBindings") or {})
     if host_config.get("PublishAllPorts"):
         for key in exposed or {}:
             bindings.setdefault(key, [{"HostIp": "", "HostPort": ""}])
     out = []
     for key, items in bindings.items():
-        port, _, proto = str(key).partition("/")
-        proto = (proto or "tcp").lower()
+        proto, port = ports.split_proto_port(str(key))
+        proto = proto.lower()
+        c_first, c_last = _port_range(port)
         if proto not in model.PROTOCOLS:
-            raise errors.InvalidArgument(f"invalid proto: {proto}")
-        try:
-            first, _, last = port.partition("-")
-            c_first, c_last = int(first), int(last or first)
-        except ValueError:
-            raise errors.InvalidArgument(f"invalid containerPort: {port}") from None
+            raise errors.InvalidArgument(f"invalid port specification: {json.dumps(str(key))}")
         for item in items or [{}]:
+            host_ip = (item or {}).get("HostIp") or ""
             host = str((item or {}).get("HostPort") or "")
-            h_first, _, h_last = host.partition("-")
-            try:
-                h_first_n, h_last_n = int(h_first or 0), int(h_last or 0)
-            except ValueError:
-                raise errors.InvalidArgument(f"invalid hostPort: {host}") from None
+            h_first, h_last = _port_range(host) if host else (0, 0)
             for offset, c in enumerate(range(c_first, c_last + 1)):
-                if c_last > c_first and h_first_n:  # 8000-8010:80-90, one to one
-                    out.append(PortRequest(proto, c, (item or {}).get("HostIp") or "",
-                                           h_first_n + offset))
-                else:
-                    out.append(PortRequest(proto, c, (item or {}).get("HostIp") or "",
-                                           h_first_n, h_last_n))
+                if c_last > c_first and h_first:  # 8000-8010:80-90, one to one
+                    out.append(PortRequest(proto, c, host_ip, h_first + offset))
+                else:  # one host port, a range to pick from, or any
+                    out.append(PortRequest(proto, c, host_ip, h_first, h_last if h_last > h_first else 0))
     return out
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    try:
+        return ports.parse_port_range(text)
+    except ValueError:
+        raise errors.InvalidArgument(f"invalid port specification: {json.dumps(text)}") from None
 
 
 def _forwarded(bindings, forwards):

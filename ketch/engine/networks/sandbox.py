@@ -147,6 +147,7 @@ class ContainerNetworking:
                 settings["Links"] = list(settings.get("Links") or ()) + list(host_config["Links"])
             out[net.name] = {**settings, "NetworkID": net.id}
         etcfiles.extra_hosts(host_config.get("ExtraHosts"), self.host_gateway())
+        port_requests(host_config, config.get("ExposedPorts"))  # checked now, allocated at start
         return out
 
     def _same(self, a: str, b: str) -> bool:
@@ -260,9 +261,7 @@ class ContainerNetworking:
         for (net, _), ep in zip(joins, endpoints):
             if ep.dns:
                 self.directory.join(net.id, net.name, entry_for(ep, rec.name, hostname))
-        forward = not all(net.internal for net, _ in joins if not net.predefined)
-        self.dns.attach(rec.id, udp, tcp, upstreams=files.upstreams, ndots_set=files.ndots_set,
-                        forward=forward)
+        self._attach_dns(rec, udp, tcp, files)
 
     async def restore(self, rec: ContainerRecord) -> None:
         """ketchd restarted with ``rec`` running: reserve its ports and serve its names
@@ -277,18 +276,13 @@ class ContainerNetworking:
         endpoints = self.networks.endpoints_of_container(rec.id)
         if self.firewall is not None and any(ep.ports for ep in endpoints):
             await self.firewall.restore(endpoints)
-        if not any(ep.dns for ep in endpoints):
-            return
-        joins = [(self.networks.by_id[ep.network_id], {}) for ep in endpoints
-                 if ep.network_id in self.networks.by_id]
-        try:
-            socks = await self.launcher.netns_sockets(self.netns_path(rec.id), create=False, dns=True)
-        except errors.KetchError as exc:
-            log.warning("cannot serve names to %s again: %s", rec.id[:12], exc)
-            return
-        socks[0].close()
-        files = self._files(rec, "bridge", endpoints[0].address4, True)
-        self._serve_dns(rec, joins, endpoints, socks[1], socks[2], files)
+        hostname = rec.config.get("Hostname") or ""
+        for ep in endpoints:
+            net = self.networks.by_id.get(ep.network_id)
+            if ep.dns and net is not None:
+                self.directory.join(net.id, net.name, entry_for(ep, rec.name, hostname))
+        if any(ep.dns for ep in endpoints):
+            await self._open_dns(rec)
 
     async def _ensure_bridge(self, net: Network) -> None:
         if net.bridge in self._bridges_up:
@@ -461,9 +455,13 @@ class ContainerNetworking:
             log.warning("cannot serve names to %s: %s", rec.id[:12], exc)
             return
         socks[0].close()
-        files = self._files(rec, "bridge", "", True)
-        self.dns.attach(rec.id, socks[1], socks[2], upstreams=files.upstreams,
-                        ndots_set=files.ndots_set)
+        self._attach_dns(rec, socks[1], socks[2], self._files(rec, "bridge", "", True))
+
+    def _attach_dns(self, rec: ContainerRecord, udp, tcp, files: etcfiles.EtcFiles) -> None:
+        nets = [self.networks.by_id.get(ep.network_id) for ep in self.networks.endpoints_of_container(rec.id)]
+        forward = not all(n.internal for n in nets if n is not None and not n.predefined)
+        self.dns.attach(rec.id, udp, tcp, upstreams=files.upstreams, ndots_set=files.ndots_set,
+                        forward=forward)
 
     async def disconnect(self, rec: ContainerRecord, net: Network, force: bool) -> None:
         names = [name for name in rec.networks if self._same(name, net.id)]
