@@ -146,6 +146,7 @@ class Daemon:
                 log.info("API listen on %s", path)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
+            loop.run_in_executor(None, self.networking.warm)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
             await stop.wait()

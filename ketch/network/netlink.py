@@ -26,6 +26,11 @@ def _ipr():
     return AsyncIPRoute
 
 
+def warm() -> None:
+    """Import pyroute2 now (~150 ms), off the path of a container's first start."""
+    _ipr()
+
+
 def netlink_error(exc: Exception, what: str) -> errors.KetchError:
     return errors.Internal(f"{what}: {getattr(exc, 'strerror', None) or exc}")
 

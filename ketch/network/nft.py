@@ -302,14 +302,25 @@ _context = None
 _lock = threading.Lock()
 
 
-def _run(document: dict) -> None:
+def _ctx():
+    """The process's libnftables context (callers hold ``_lock``)."""
     global _context
-    with _lock:  # a libnftables context is not thread-safe; one is kept (creating one costs ms)
-        if _context is None:
-            import nftables  # Debian's binding over libnftables; loaded only where rules change
+    if _context is None:
+        import nftables  # Debian's binding over libnftables; loaded only where rules change
 
-            _context = nftables.Nftables()
-            _context.set_json_output(True)
-        rc, _out, err = _context.json_cmd(document)
+        _context = nftables.Nftables()
+        _context.set_json_output(True)
+    return _context
+
+
+def warm() -> None:
+    """Load libnftables now (tens of ms), off the path of a container's first start."""
+    with _lock:
+        _ctx()
+
+
+def _run(document: dict) -> None:
+    with _lock:  # a libnftables context is not thread-safe; one is kept (creating one costs ms)
+        rc, _out, err = _ctx().json_cmd(document)
     if rc != 0:
         raise NftError(f"nftables: {err.strip() or f'error {rc}'}")

@@ -36,7 +36,7 @@ from ketch.engine.networks.registry import NetworkRegistry
 from ketch.engine.networks.settings import NetworkSettings
 from ketch.linux import mount as mnt
 from ketch.apitypes import network as apinet
-from ketch.network import epsettings, ipam, netlink
+from ketch.network import epsettings, ipam, netlink, nft
 from ketch.network.dns.names import Directory, entry_for
 from ketch.network.dns.server import DNSServer
 from ketch.network.portalloc import external_connectivity_failed
@@ -372,6 +372,13 @@ class ContainerNetworking:
                 os.unlink(path)
             except OSError as exc:
                 log.warning("cannot remove %s: %s", path, exc)
+
+    def warm(self) -> None:
+        """Load the netlink and nftables libraries (in a thread, once ketchd serves), so
+        that the first container's start does not pay for them."""
+        netlink.warm()
+        if self.settings.iptables:
+            nft.warm()
 
     async def sweep(self, alive: set[str]) -> None:
         """After a restart: undo what runs that are over left (a ketchd killed between
