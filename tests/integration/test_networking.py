@@ -428,3 +428,14 @@ def test_an_ipv6_network(daemon, names, nets):
                            f"nslookup -type=aaaa {web} 127.0.0.11 | tail -n +3 | grep Address; "
                            f"timeout 5 wget -qO- http://[{v6}]/hostname"))
     assert out.splitlines() == [f"Address: {v6}", _inspect(daemon, web)["Config"]["Hostname"]]
+
+
+def test_a_renamed_container_answers_to_its_new_name(daemon, names, nets):
+    net = nets(14)
+    old, new = names(), names()
+    _ok(daemon.ketch("run", "-d", "--name", old, "--network", net, "busybox", "sleep", "60"))
+    _ok(daemon.ketch("rename", old, new))
+    out = _ok(daemon.ketch("run", "--rm", "--network", net, "busybox", "sh", "-c",
+                           f"nslookup {new} 127.0.0.11 >/dev/null && echo new; "
+                           f"nslookup {old} 127.0.0.11 >/dev/null && echo old; true"))
+    assert out == "new\n"

@@ -453,4 +453,5 @@ class ContainerService:
         rec.name = new_name
         self.registry.by_name[new_name] = rec.id
         self.registry.save(rec)
+        self.lifecycle.networking.renamed(rec)  # its DNS names follow (moby's)
         self.machine.log(rec, "rename", {"oldName": "/" + old_name})

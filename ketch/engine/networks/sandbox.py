@@ -373,6 +373,14 @@ class ContainerNetworking:
             except OSError as exc:
                 log.warning("cannot remove %s: %s", path, exc)
 
+    def renamed(self, rec: ContainerRecord) -> None:
+        """A running container's new name resolves, its old one no longer."""
+        hostname = rec.config.get("Hostname") or ""
+        for ep in self.networks.endpoints_of_container(rec.id):
+            net = self.networks.by_id.get(ep.network_id)
+            if ep.dns and net is not None:
+                self.directory.join(net.id, net.name, entry_for(ep, rec.name, hostname))
+
     def warm(self) -> None:
         """Load the netlink and nftables libraries (in a thread, once ketchd serves), so
         that the first container's start does not pay for them."""
