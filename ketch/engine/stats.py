@@ -52,8 +52,34 @@ def _blkio(stats: Stats) -> dict:
             "io_time_recursive": None, "sectors_recursive": None}
 
 
+_NET_COUNTERS = ("bytes", "packets", "errors", "dropped")
+
+
+def network_counters(interfaces: dict[str, str]) -> dict:
+    """Docker's ``networks``: per interface of the container (``eth0``), its counters,
+    read from the host's end of its veth pair (what it receives the container sent)."""
+    out = {}
+    for ifname, host_ifname in sorted(interfaces.items()):
+        base = f"/sys/class/net/{host_ifname}/statistics/"
+        values = {}
+        try:
+            for theirs, ours in (("rx", "tx"), ("tx", "rx")):
+                for counter in _NET_COUNTERS:
+                    with open(base + f"{ours}_{counter}") as f:
+                        values[f"{theirs}_{counter}"] = int(f.read())
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        out[ifname] = {k: values[k] for k in sorted(values, key=_net_order)}
+    return out
+
+
+def _net_order(key: str) -> tuple:
+    direction, counter = key.split("_", 1)
+    return direction != "rx", _NET_COUNTERS.index(counter)
+
+
 def docker_json(cid: str, name: str, cur: tuple[Stats, int, str] | None,
-                prev: tuple[Stats, int, str] | None) -> dict:
+                prev: tuple[Stats, int, str] | None, networks: dict | None = None) -> dict:
     """One stats object; ``prev`` fills ``precpu_stats`` (zeros when None, as Docker)."""
     if cur is None:  # not running: Docker's zero value
         return {"read": timefmt.ZERO, "preread": timefmt.ZERO, "pids_stats": {},
@@ -77,6 +103,7 @@ def docker_json(cid: str, name: str, cur: tuple[Stats, int, str] | None,
         "cpu_stats": _cpu(stats, system),
         "precpu_stats": _cpu(prev[0], prev[1]) if prev else _cpu(None, 0),
         "memory_stats": memory, "name": "/" + name, "id": cid,
+        **({"networks": networks} if networks else {}),
     }
 
 

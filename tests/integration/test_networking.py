@@ -115,6 +115,9 @@ def test_inspect_and_ps_show_the_network(daemon, names):
         assert listed == f"{name}\n", flt
     for flt in ("publish=90", "expose=91", "network=none"):
         assert _ok(daemon.ketch("ps", "-f", flt, "-f", f"name={name}", "-q")) == "", flt
+    status, stats = daemon.api("GET", f"/containers/{name}/stats?stream=0&one-shot=1")
+    assert status == 200 and set(stats["networks"]) == {"eth0"}
+    assert list(stats["networks"]["eth0"])[:2] == ["rx_bytes", "rx_packets"]
 
 
 def test_containers_on_the_default_bridge_reach_each_other_by_address(daemon, names):

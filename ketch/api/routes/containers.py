@@ -249,7 +249,8 @@ class ContainerRoutes:
                 cur = await asyncio.to_thread(stats.sample, rec.cgroups_path)
             except errors.KetchError:
                 cur = None  # the container stopped between samples
-            await resp.write(encode_json(stats.docker_json(rec.id, rec.name, cur, prev)))
+            networks = stats.network_counters(self.svc.interfaces(rec)) if cur else None
+            await resp.write(encode_json(stats.docker_json(rec.id, rec.name, cur, prev, networks)))
             if not stream or cur is None or not rec.running:
                 break
             prev = cur

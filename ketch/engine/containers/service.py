@@ -100,6 +100,10 @@ class ContainerService:
         """Per network of ``rec``: (name, settings asked for, endpoint, network)."""
         return self.lifecycle.networking.view(rec)
 
+    def interfaces(self, rec: ContainerRecord) -> dict[str, str]:
+        """The container's interfaces ("eth0") -> the host ends of their veth pairs."""
+        return {ep.ifname: ep.host_ifname for ep in self.lifecycle.networking.endpoints(rec.id)}
+
     def sandbox(self, rec: ContainerRecord) -> tuple[str, str]:
         return self.lifecycle.networking.sandbox(rec)
 
