@@ -128,7 +128,7 @@ def info_doc(*, containers: list, images: int, data_root: str, name: str, runtim
         "ID": name, "Containers": len(containers), "ContainersRunning": running,
         "ContainersPaused": paused, "ContainersStopped": len(containers) - running - paused,
         "Images": images, "Driver": "overlay2", "DriverStatus": [["Backing Filesystem", backing_fs]],
-        "Plugins": {"Volume": ["local"], "Network": ["null"], "Authorization": None,
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": None,
                     "Log": ["json-file", "none"]},
         "MemoryLimit": host.memory_limit, "SwapLimit": host.swap_limit,
         "CpuCfsPeriod": host.cpu_cfs, "CpuCfsQuota": host.cpu_cfs, "CPUShares": host.cpu_shares,
