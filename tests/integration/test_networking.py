@@ -130,12 +130,13 @@ def test_containers_on_the_default_bridge_reach_each_other_by_address(daemon, na
 
 class _Outside:
     """An HTTP server in a network namespace of the test's own, behind a veth pair whose
-    host end is a /30 in 10.214.0.0/16: "the internet" for these tests."""
+    host end is a /30 of 10.214.N.0/24 (N: the daemon's): "the internet" for these tests."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, daemon, n: int) -> None:
         self.ns = f"kt-out-{os.getpid()}-{n}"
         self.host_if = f"kto{os.getpid() % 100000}{n}"
-        base = ipaddress.ip_address("10.214.0.0") + 4 * ((os.getpid() * 4 + n) % 16000)
+        # the daemon's own /24 number (held by it alone) picks the /30: never shared
+        base = ipaddress.ip_address(f"10.214.{daemon.bip.split('.')[2]}.0") + 4 * n
         self.host_ip, self.address = str(base + 1), str(base + 2)
         self.proc: subprocess.Popen | None = None
 
@@ -184,7 +185,7 @@ class _Outside:
 
 
 def test_containers_reach_the_outside_through_nat(daemon, nets):
-    with _Outside(0) as outside:
+    with _Outside(daemon, 0) as outside:
         # the server sees the host's address: the container's was masqueraded
         assert _ok(_fetch(daemon, url=outside.url)) == outside.host_ip
         net = nets(1)
