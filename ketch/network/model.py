@@ -53,6 +53,7 @@ class Network:
     icc: bool = True  # containers on the bridge may reach each other
     masquerade: bool = True  # outbound NAT
     predefined: bool = False  # bridge, host, none: never removed by users
+    bridge_owned: bool = False  # ketch made the Linux bridge (so ketch may delete it)
     # IPAM.Options as the create request gave them; None (shown as null) when it gave none
     # (the docker CLI always sends {}, the predefined networks have None)
     ipam_options: dict[str, str] | None = None

@@ -27,6 +27,7 @@ from ketch.engine import logconfig
 from ketch.engine.containers import state as S
 from ketch.engine.containers.attach import Attachments
 from ketch.engine.containers.bundle import Bundles, Paths
+from ketch.engine.containers.locks import ContainerLocks
 from ketch.engine.containers.records import ContainerRecord, Registry
 from ketch.engine.containers.state import StateMachine
 from ketch.engine.containers.waiters import Waiters
@@ -51,7 +52,7 @@ def parse_signal(value: str | int | None, default: int) -> int:
 class Lifecycle:
     def __init__(self, registry: Registry, machine: StateMachine, bundles: Bundles,
                  launcher: MonitorLauncher, runtimes: Runtimes, waiters: Waiters,
-                 networking: ContainerNetworking) -> None:
+                 networking: ContainerNetworking, locks: ContainerLocks) -> None:
         self.registry = registry
         self.machine = machine
         self.bundles = bundles
@@ -62,19 +63,19 @@ class Lifecycle:
         self.networking = networking
         self.attachments = Attachments(self.handle_of)
         self._live: dict[str, MonitorHandle] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.locks = locks
         self._stops: dict[str, asyncio.Task] = {}
         self._tasks: set[asyncio.Task] = set()  # exit handling in flight
 
     def lock(self, cid: str) -> asyncio.Lock:
-        return self._locks.setdefault(cid, asyncio.Lock())
+        return self.locks.lock(cid)
 
     def handle_of(self, cid: str) -> MonitorHandle | None:
         return self._live.get(cid)
 
     def forget(self, cid: str) -> None:
         """The container is gone: drop what is kept for it."""
-        self._locks.pop(cid, None)
+        self.locks.forget(cid)
         self.attachments.run_ended(cid)
 
     # -- start ------------------------------------------------------------------
@@ -389,8 +390,9 @@ class Lifecycle:
             self._live[rec.id] = handle
             self._wire(rec.id, handle)
             self.attachments.run_started(rec.id)
+            # its ports and names again, before an exit can be read and undo them
+            await self.networking.restore(rec)
             handle.start_reading()
-        await self.networking.restore(rec)
 
     async def _recover_then_exit(self, rec: ContainerRecord) -> None:
         """No monitor: record the run's end from its exit file (or end what is left of

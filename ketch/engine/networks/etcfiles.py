@@ -53,9 +53,10 @@ def extra_hosts(entries: list[str] | None, host_gateway: str) -> list[tuple[str,
     return out
 
 
-def render(config: dict, host_config: dict, kind: str, address: str, dns: bool,
+def render(config: dict, host_config: dict, kind: str, addresses: tuple[str, ...], dns: bool,
            host_hosts: str, host_resolv: str, host_gateway: str,
            links: tuple[Link, ...] = ()) -> EtcFiles:
+    """``addresses``: the container's own, every network's (moby writes a line for each)."""
     hostname = config.get("Hostname") or ""
     domainname = config.get("Domainname") or ""
     extra = extra_hosts(host_config.get("ExtraHosts"), host_gateway)
@@ -67,7 +68,12 @@ def render(config: dict, host_config: dict, kind: str, address: str, dns: bool,
                             resolvconf.host_network_resolv_conf(host_resolv, **opts))
         extra += [netfiles.link_host(link.alias, link.name, link.hostname, link.address)
                   for link in links]
-        hosts = netfiles.hosts(hostname, address or None, extra, domainname=domainname, ipv6=True)
+        v4 = [a for a in addresses if a and ":" not in a]
+        v6 = [a for a in addresses if a and ":" in a]
+        hosts = netfiles.hosts(hostname, v4[0] if v4 else None, extra, domainname=domainname,
+                               address6=v6[0] if v6 else "", ipv6=True)
+        names = netfiles.own_names(hostname, domainname)
+        hosts += "".join(f"{ip}\t{names}\n" for ip in v4[1:] + v6[1:])
         if dns:
             emb = resolvconf.embedded_resolv_conf(host_resolv, **opts)
             return EtcFiles(hostname, hosts, emb.text, emb.upstreams, emb.ndots_set)

@@ -1,46 +1,51 @@
-"""A container's network at start and exit: its namespace, endpoints, files and ports.
+"""A container's network at start and exit: its namespace, endpoints, files and ports,
+and `network connect`/`disconnect` while it runs.
 
 Start (moby's ``daemon/container_operations.go`` initializeNetworking, then
-``libnetwork`` sandbox and endpoint join), for a bridge-driver network:
+``libnetwork`` sandbox and endpoint join), for bridge-driver networks:
 
 1. the namespace: the fork server makes it and bind-mounts it on
    ``<exec-root>/netns/<id>``, handing back a netlink socket made inside (and the
    embedded DNS server's sockets on user-defined networks);
-2. per network: the bridge exists and is up; an address is taken (an endpoint row);
-   a veth pair joins the bridge, its peer made in the namespace as ``ethN``;
-3. inside: addresses, links up, the default route through the first network;
+2. per network (internal ones last, as moby sorts them): the bridge exists and is up
+   (``bridges.py``); an address is taken (an endpoint row); a veth pair joins the
+   bridge, its peer made in the namespace as ``ethN``;
+3. inside: addresses, links up, the default route through the first network that is
+   not internal;
 4. published ports and the firewall table; the embedded DNS for the container.
 
 The bundle then writes /etc/hosts, /etc/resolv.conf and /etc/hostname from what this
 returns, and the runtime joins the namespace by its path. The exit undoes it all in
-the opposite order; an undo never fails the caller (it logs).
+the opposite order; an undo never fails the caller (it logs). Every change runs under
+the container's lock (``ContainerLocks``: the lifecycle holds it for start and exit,
+connect and disconnect take it), so none meets another halfway.
 
 ``none`` leaves the namespace to the runtime (a fresh one with ``lo``); ``host`` uses
-the host's; ``container:X`` joins X's namespace through /proc/<pid>/ns/net and shares
-X's files.
+the host's; ``container:X`` joins X's namespace (its bind mount) and shares X's files.
 """
 
-import asyncio
-import ipaddress
 import logging
 import os
 import secrets
 from dataclasses import dataclass, replace
 
 from ketch import errors
+from ketch.apitypes import network as apinet
+from ketch.engine.containers.locks import ContainerLocks
 from ketch.engine.containers.records import ContainerRecord, Registry
 from ketch.engine.monitors import MonitorLauncher
-from ketch.engine.networks import etcfiles, modes
+from ketch.engine.networks import createcheck, etcfiles, modes
+from ketch.engine.networks.bridges import Bridges
+from ketch.engine.networks.etcmaker import EtcMaker, HostFiles
 from ketch.engine.networks.firewall import Firewall, port_requests
 from ketch.engine.networks.registry import NetworkRegistry
 from ketch.engine.networks.settings import NetworkSettings
 from ketch.linux import mount as mnt
-from ketch.apitypes import network as apinet
 from ketch.network import epsettings, ipam, netlink, nft
 from ketch.network.dns.names import Directory, entry_for
 from ketch.network.dns.server import DNSServer
-from ketch.network.portalloc import external_connectivity_failed
 from ketch.network.model import BRIDGE, Endpoint, Network
+from ketch.network.portalloc import external_connectivity_failed
 
 log = logging.getLogger("ketchd.network")
 
@@ -71,144 +76,63 @@ def _settings_doc(settings: apinet.EndpointSettings, network_id: str) -> dict:
     return doc
 
 
-def _host_files() -> tuple[str, str]:
-    out = []
-    for path in ("/etc/hosts", "/etc/resolv.conf"):
-        try:
-            with open(path) as f:
-                out.append(f.read())
-        except OSError:
-            out.append("")
-    return out[0], out[1]
+def _addresses(endpoints: list[Endpoint]) -> tuple[str, ...]:
+    return tuple(a for ep in endpoints for a in (ep.address4, ep.address6) if a)
 
 
 class ContainerNetworking:
     def __init__(self, networks: NetworkRegistry, containers: Registry, launcher: MonitorLauncher,
-                 links: netlink.HostLinks, settings: NetworkSettings,
-                 firewall: Firewall | None = None, host_files=None) -> None:
+                 links: netlink.HostLinks, settings: NetworkSettings, locks: ContainerLocks,
+                 firewall: Firewall | None = None, host_files: HostFiles | None = None) -> None:
         self.networks = networks
-        # the host's /etc/hosts and /etc/resolv.conf, read at each start (tests pass their own)
-        self.host_files = host_files or _host_files
-        self.directory = Directory()
-        self.dns = DNSServer(self.directory, self._host_upstreams)
         self.containers = containers
         self.launcher = launcher
         self.links = links
         self.settings = settings
+        self.locks = locks
         self.firewall = firewall
-        self._bridges_up: set[str] = set()
-        self._lock_of: dict[str, asyncio.Lock] = {}  # per container: connects and disconnects
-        self._lock = asyncio.Lock()  # address allocation and bridge creation
+        self.bridges = Bridges(networks, links, settings, firewall)
+        self.etc = EtcMaker(networks, containers, settings, host_files or HostFiles())
+        self.directory = Directory()
+        self.dns = DNSServer(self.directory, self.etc.host_files.upstreams)
 
     def netns_path(self, cid: str) -> str:
         return os.path.join(self.settings.netns_dir, cid)
 
+    def at_create(self, config: dict, host_config: dict, endpoints_config: dict | None) -> dict:
+        return createcheck.check_create(self.networks, self.containers, self.etc.host_gateway(),
+                                        config, host_config, endpoints_config)
+
     def attached(self, rec: ContainerRecord) -> list[tuple[Network, dict]]:
-        """The networks ``rec`` joins at start, its mode's first, with their settings."""
+        """The networks ``rec`` joins at start with their settings: its mode's first,
+        internal ones last (moby's order; the gateway is the first one's)."""
         mode = modes.parse(rec.host_config.get("NetworkMode"))
-        wanted = dict(getattr(rec, "networks", None) or {})
+        wanted = dict(rec.networks or {})
         if mode.kind == "bridge" and not wanted:
             wanted = {mode.target: {}}
-        out = []
-        for name, settings in wanted.items():
-            out.append((self.networks.find(settings.get("NetworkID") or name), settings))
-        out.sort(key=lambda item: item[0].name != (mode.target if mode.kind == "bridge" else ""))
+        first = self.networks.find(mode.target).id if mode.kind == "bridge" else ""
+        out = [(self.networks.find(settings.get("NetworkID") or name), settings)
+               for name, settings in wanted.items()]
+        out.sort(key=lambda item: (item[0].internal, item[0].id != first))
         return out
-
-    # -- create ---------------------------------------------------------------------
-    def at_create(self, config: dict, host_config: dict, endpoints_config: dict | None) -> dict:
-        """Check a create's networking (moby's verifyNetworkingConfig) and return what
-        its record keeps: network name -> endpoint settings."""
-        mode = modes.parse(host_config.get("NetworkMode"))
-        modes.conflicts(mode, config, host_config)
-        for item in host_config.get("Links") or ():  # moby's registerLinks, at create
-            name = item.partition(":")[0].strip("/")
-            if self.containers.find(name) is None:
-                raise errors.NotFound(f"could not get container for {name}")
-        if mode.kind == "container":
-            self.containers.get(mode.target)
-            return {}
-        if mode.kind in ("host", "none"):
-            return {mode.kind: {**modes.endpoint_settings((endpoints_config or {}).get(mode.kind)),
-                                "NetworkID": self.networks.find(mode.kind).id}}
-        out = {}
-        wanted = dict(endpoints_config or {})
-        if mode.target not in wanted and not any(self._same(mode.target, k) for k in wanted):
-            wanted[mode.target] = {}
-        for ref, settings in wanted.items():
-            net = self.networks.find("bridge" if ref == "default" else ref)
-            try:
-                epsettings.check_endpoint(net, apinet.endpoint_settings(settings))
-            except errors.KetchError as exc:
-                raise type(exc)(f"invalid config for network {net.name}: {exc}") from None
-            settings = modes.endpoint_settings(settings)
-            if ref == mode.target and not net.predefined and host_config.get("Links"):
-                # --link on a user-defined network: a name only the linking container resolves
-                settings["Links"] = list(settings.get("Links") or ()) + list(host_config["Links"])
-            out[net.name] = {**settings, "NetworkID": net.id}
-        etcfiles.extra_hosts(host_config.get("ExtraHosts"), self.host_gateway())
-        port_requests(host_config, config.get("ExposedPorts"))  # checked now, allocated at start
-        return out
-
-    def _same(self, a: str, b: str) -> bool:
-        try:
-            return self.networks.find(a).id == self.networks.find(b).id
-        except errors.NotFound:
-            return False
-
-    def _host_upstreams(self) -> list[str]:
-        _, resolv = self.host_files()
-        return [line.split()[1] for line in resolv.splitlines()
-                if line.startswith("nameserver") and len(line.split()) > 1]
-
-    def host_gateway(self) -> str:
-        if self.settings.host_gateway_ip:
-            return self.settings.host_gateway_ip
-        net = self.networks.by_name("bridge")
-        pools = net.pools_of(4) if net else ()
-        return pools[0].gateway if pools else ""
-
-    def _files(self, rec: ContainerRecord, kind: str, address: str = "", dns: bool = False,
-               links: tuple[etcfiles.Link, ...] = ()) -> etcfiles.EtcFiles:
-        hosts, resolv = self.host_files()
-        return etcfiles.render(rec.config, rec.host_config, kind, address, dns, hosts, resolv,
-                               self.host_gateway(), links)
-
-    def _links(self, rec: ContainerRecord, net: Network) -> tuple[etcfiles.Link, ...]:
-        """--link name:alias on the default bridge (moby's legacy links)."""
-        out = []
-        for item in rec.host_config.get("Links") or ():
-            name, _, alias = item.partition(":")
-            name = name.strip("/")
-            alias = alias.rsplit("/", 1)[-1] or name
-            target = self.containers.find(name)
-            if target is None:
-                raise errors.InvalidArgument(f"could not get container for {name}")
-            if not target.state.running:
-                raise errors.InvalidArgument(
-                    f"Cannot link to a non running container: /{target.name} AS /{rec.name}/{alias}")
-            eps = [ep for ep in self.networks.endpoints_of_container(target.id) if ep.network_id == net.id]
-            if not eps:
-                raise errors.InvalidArgument(
-                    f"Cannot link to /{target.name}, as it does not belong to the default network")
-            exposed = tuple((int(k.split("/")[0]), k.partition("/")[2] or "tcp")
-                            for k in (target.config.get("ExposedPorts") or {}) if k.split("/")[0].isdigit())
-            out.append(etcfiles.Link(alias, target.name, target.config.get("Hostname") or target.id[:12],
-                                     eps[0].address4, exposed, tuple(target.config.get("Env") or ())))
-        return tuple(out)
 
     # -- start ----------------------------------------------------------------------
     async def attach(self, rec: ContainerRecord) -> NetSetup:
+        """The container's network, before its bundle (caller holds its lock)."""
         mode = modes.parse(rec.host_config.get("NetworkMode"))
         if rec.config.get("NetworkDisabled"):
             mode = modes.Mode("none")  # moby: no network at all, whatever the mode says
         if mode.kind in ("none", "host"):
-            return NetSetup(mode.kind, files=self._files(rec, mode.kind))
+            return NetSetup(mode.kind, files=self.etc.files(rec, mode.kind))
         if mode.kind == "container":
             other = self.containers.get(mode.target)
             if not other.state.running:
                 raise errors.Conflict(f"cannot join network of a non running container: {other.id}")
-            return NetSetup("container", f"/proc/{other.state.pid}/ns/net", files_of=other.id)
+            # its namespace's bind mount when it has one: a pid can be reused
+            path = self.netns_path(other.id)
+            if not os.path.exists(path):
+                path = f"/proc/{other.state.pid}/ns/net"
+            return NetSetup("container", path, files_of=other.id)
         joins = self.attached(rec)
         await self.detach(rec.id)  # what a crash left of an earlier run
         path = self.netns_path(rec.id)
@@ -216,28 +140,73 @@ class ContainerNetworking:
         dns = any(not net.predefined for net, _ in joins)
         socks = await self.launcher.netns_sockets(path, create=True, dns=dns)
         try:
-            ifaces, endpoints = [], []
-            nsfd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                for i, (net, settings) in enumerate(joins):
-                    ep, iface = await self._join(rec, net, settings, nsfd, f"eth{i}", first=(i == 0))
-                    endpoints.append(ep)
-                    ifaces.append(iface)
-            finally:
-                os.close(nsfd)
+            endpoints, ifaces = await self._join_all(rec, path, joins)
             await netlink.configure_inside(socks[0], ifaces)
             await self._publish(rec, endpoints)
             first_net = joins[0][0]
-            links = self._links(rec, first_net) if first_net.predefined else ()
-            files = self._files(rec, "bridge", endpoints[0].address4, dns, links)
+            links = self.etc.links(rec, first_net) if first_net.predefined else ()
+            files = self.etc.files(rec, "bridge", _addresses(endpoints), dns, links)
             if dns:
-                self._serve_dns(rec, joins, endpoints, socks[1], socks[2], files)
+                self._join_directory(rec)
+                self._attach_dns(rec, socks[1], socks[2], files)
         except BaseException:
             for s in socks:
                 s.close()
             await self.detach(rec.id)
             raise
         return NetSetup("bridge", path, files=files, env=tuple(etcfiles.link_env(links, rec.name)))
+
+    async def _join_all(self, rec: ContainerRecord, path: str, joins):
+        endpoints, ifaces = [], []
+        gateway = next((i for i, (net, _) in enumerate(joins) if not net.internal), -1)
+        nsfd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            for i, (net, settings) in enumerate(joins):
+                ep, iface = await self._join(rec, net, settings, nsfd, f"eth{i}", i == gateway)
+                endpoints.append(ep)
+                ifaces.append(iface)
+        finally:
+            os.close(nsfd)
+        return endpoints, ifaces
+
+    async def _join(self, rec: ContainerRecord, net: Network, settings: dict, nsfd: int,
+                    ifname: str, gateway: bool) -> tuple[Endpoint, netlink.Interface]:
+        """One endpoint: an address recorded, then its veth pair."""
+        if net.driver != BRIDGE:
+            raise errors.InvalidArgument(f"container cannot be connected to network {net.name}: driver {net.driver}")
+        want = settings.get("IPAMConfig") or {}
+        async with self.bridges.lock:
+            net = self.networks.by_id.get(net.id)  # removed meanwhile? (network rm holds the lock)
+            if net is None:
+                raise errors.NotFound(f"network {settings.get('NetworkID') or ifname} not found")
+            await self.bridges.ensure(net)
+            net = self.networks.by_id[net.id]
+            in_use = self.networks.addresses_in_use(net.id)
+            ipv4 = ipam.assign(net, 4, in_use, want.get("IPv4Address") or "")
+            ipv6 = ipam.assign(net, 6, in_use, want.get("IPv6Address") or "") if net.ipv6 else ""
+            pools4, pools6 = net.pools_of(4), net.pools_of(6)
+            aliases = tuple(settings.get("Aliases") or ())
+            if not net.predefined:
+                aliases = aliases + (rec.id[:12],)
+            ep = Endpoint(id=secrets.token_hex(32), network_id=net.id, container_id=rec.id,
+                          ipv4=ipv4, ipv6=ipv6,
+                          mac=settings.get("MacAddress") or ipam.mac_address(ipv4.partition("/")[0]),
+                          gateway4=pools4[0].gateway if ipv4 and pools4 else "",
+                          gateway6=pools6[0].gateway if ipv6 and pools6 else "", aliases=aliases,
+                          links=tuple(settings.get("Links") or ()),
+                          ipam_ipv4=want.get("IPv4Address") or "", ipam_ipv6=want.get("IPv6Address") or "",
+                          host_ifname=netlink.random_ifname(), ifname=ifname, dns=not net.predefined)
+            self.networks.put_endpoint(ep)
+        iface = netlink.Interface(ifname, ep.ipv4, ep.ipv6, ep.mac,
+                                  gateway4=ep.gateway4 if gateway else "",
+                                  gateway6=ep.gateway6 if gateway else "",
+                                  mtu=net.mtu or self.settings.mtu)
+        try:
+            await self.links.add_veth(ep.host_ifname, nsfd, iface, net.bridge, iface.mtu)
+        except BaseException:
+            self.networks.delete_endpoint(ep)
+            raise
+        return ep, iface
 
     async def _publish(self, rec: ContainerRecord, endpoints: list[Endpoint]) -> None:
         """-p and -P, on the first network's endpoint (moby publishes through the
@@ -255,138 +224,54 @@ class ContainerNetworking:
         endpoints[0] = ep
         await self.firewall.publish(ep)
 
-    def _serve_dns(self, rec: ContainerRecord, joins, endpoints, udp, tcp,
-                   files: etcfiles.EtcFiles) -> None:
-        hostname = rec.config.get("Hostname") or ""
-        for (net, _), ep in zip(joins, endpoints):
-            if ep.dns:
-                self.directory.join(net.id, net.name, entry_for(ep, rec.name, hostname))
-        self._attach_dns(rec, udp, tcp, files)
-
-    async def restore(self, rec: ContainerRecord) -> None:
-        """ketchd restarted with ``rec`` running: reserve its ports and serve its names
-        again (the sockets died with the old ketchd). A failure is logged: the container
-        runs on, as it did."""
-        try:
-            await self._restore(rec)
-        except (errors.KetchError, OSError) as exc:
-            log.warning("cannot restore the network of %s: %s", rec.id[:12], exc)
-
-    async def _restore(self, rec: ContainerRecord) -> None:
-        endpoints = self.networks.endpoints_of_container(rec.id)
-        if self.firewall is not None and any(ep.ports for ep in endpoints):
-            await self.firewall.restore(endpoints)
-        hostname = rec.config.get("Hostname") or ""
-        for ep in endpoints:
-            net = self.networks.by_id.get(ep.network_id)
-            if ep.dns and net is not None:
-                self.directory.join(net.id, net.name, entry_for(ep, rec.name, hostname))
-        if any(ep.dns for ep in endpoints):
-            await self._open_dns(rec)
-
-    async def _ensure_bridge(self, net: Network) -> None:
-        if net.bridge in self._bridges_up:
-            return
-        addresses = []
-        for pool in net.pools:
-            plen = ipaddress.ip_network(pool.subnet).prefixlen
-            if pool.gateway:
-                addresses.append(f"{pool.gateway}/{plen}")
-        made = await self.links.ensure_bridge(net.bridge, addresses, net.mtu or self.settings.mtu)
-        if made:
-            log.info("created bridge %s for network %s", net.bridge, net.name)
-        if self.settings.ip_forward and netlink.write_sysctl("net.ipv4.ip_forward", "1"):
-            log.info("enabled IPv4 forwarding (net.ipv4.ip_forward=1) for container networks")
-        if self.settings.ip_forward and net.ipv6 and \
-                netlink.write_sysctl("net.ipv6.conf.all.forwarding", "1"):
-            log.info("enabled IPv6 forwarding (net.ipv6.conf.all.forwarding=1) for container networks")
-        # DNAT of published ports reached on 127.0.0.1 routes loopback sources out the bridge
-        netlink.write_sysctl(f"net.ipv4.conf.{net.bridge}.route_localnet", "1")
-        if self.firewall is not None:
-            await self.firewall.refresh()
-        self._bridges_up.add(net.bridge)
-
-    async def _join(self, rec: ContainerRecord, net: Network, settings: dict, nsfd: int,
-                    ifname: str, first: bool):
-        if net.driver != BRIDGE:
-            raise errors.InvalidArgument(f"container cannot be connected to network {net.name}: driver {net.driver}")
-        await self._ensure_bridge(net)
-        want = settings.get("IPAMConfig") or {}
-        async with self._lock:
-            in_use = self.networks.addresses_in_use(net.id)
-            ipv4 = ipam.assign(net, 4, in_use, want.get("IPv4Address") or "")
-            ipv6 = ipam.assign(net, 6, in_use, want.get("IPv6Address") or "") if net.ipv6 else ""
-            pools4, pools6 = net.pools_of(4), net.pools_of(6)
-            gateway4 = pools4[0].gateway if ipv4 and pools4 else ""
-            gateway6 = pools6[0].gateway if ipv6 and pools6 else ""
-            mac = settings.get("MacAddress") or ipam.mac_address(ipv4.partition("/")[0])
-            aliases = tuple(settings.get("Aliases") or ())
-            if not net.predefined:
-                aliases = aliases + (rec.id[:12],)
-            ep = Endpoint(id=secrets.token_hex(32), network_id=net.id, container_id=rec.id,
-                          ipv4=ipv4 or "", ipv6=ipv6, mac=mac, gateway4=gateway4 or "",
-                          gateway6=gateway6, aliases=aliases,
-                          links=tuple(settings.get("Links") or ()),
-                          ipam_ipv4=want.get("IPv4Address") or "", ipam_ipv6=want.get("IPv6Address") or "",
-                          host_ifname=netlink.random_ifname(), ifname=ifname, dns=not net.predefined)
-            self.networks.put_endpoint(ep)
-        iface = netlink.Interface(
-            ifname, ep.ipv4, ep.ipv6, mac,
-            gateway4=ep.gateway4 if first and not net.internal else "",
-            gateway6=ep.gateway6 if first and not net.internal else "",
-            mtu=net.mtu or self.settings.mtu)
-        try:
-            await self.links.add_veth(ep.host_ifname, nsfd, iface, net.bridge, iface.mtu)
-        except BaseException:
-            self.networks.delete_endpoint(ep)
-            raise
-        return ep, iface
-
-    # -- exit -----------------------------------------------------------------------
-    async def detach(self, cid: str) -> None:
-        """Undo ``attach``: endpoints, veths, ports, the namespace. Never raises."""
-        self.dns.detach(cid)
-        self.directory.forget(cid)
-        published = False
-        for ep in self.networks.endpoints_of_container(cid):
-            if ep.ports and self.firewall is not None:
-                await self.firewall.unpublish(ep)
-                published = True
-            try:
-                await self.links.delete(ep.host_ifname)
-            except errors.KetchError as exc:
-                log.warning("cannot delete %s of %s: %s", ep.host_ifname, cid[:12], exc)
-            self.networks.delete_endpoint(ep)
-        if published:
-            try:
-                await self.firewall.refresh()
-            except errors.KetchError as exc:
-                log.warning("cannot update the firewall after %s: %s", cid[:12], exc)
-        path = self.netns_path(cid)
-        if os.path.exists(path):
-            try:
-                mnt.unmount(path, lazy=True)
-            except OSError:
-                pass  # not mounted: a crash between the file and its mount
-            try:
-                os.unlink(path)
-            except OSError as exc:
-                log.warning("cannot remove %s: %s", path, exc)
-
-    def renamed(self, rec: ContainerRecord) -> None:
-        """A running container's new name resolves, its old one no longer."""
+    # -- names ----------------------------------------------------------------------
+    def _join_directory(self, rec: ContainerRecord) -> None:
+        """The container's names on each of its user-defined networks (again: a rename,
+        a restart of ketchd)."""
         hostname = rec.config.get("Hostname") or ""
         for ep in self.networks.endpoints_of_container(rec.id):
             net = self.networks.by_id.get(ep.network_id)
             if ep.dns and net is not None:
                 self.directory.join(net.id, net.name, entry_for(ep, rec.name, hostname))
 
-    def warm(self) -> None:
-        """Load the netlink and nftables libraries (in a thread, once ketchd serves), so
-        that the first container's start does not pay for them."""
-        netlink.warm()
-        if self.settings.iptables:
-            nft.warm()
+    async def _open_dns(self, rec: ContainerRecord) -> None:
+        """The embedded DNS's sockets in a running container's namespace."""
+        socks = await self.launcher.netns_sockets(self.netns_path(rec.id), create=False, dns=True)
+        socks[0].close()
+        self._attach_dns(rec, socks[1], socks[2], self.etc.files(rec, "bridge", (), True))
+
+    def _attach_dns(self, rec: ContainerRecord, udp, tcp, files: etcfiles.EtcFiles) -> None:
+        nets = [self.networks.by_id.get(ep.network_id) for ep in self.networks.endpoints_of_container(rec.id)]
+        forward = not all(n.internal for n in nets if n is not None and not n.predefined)
+        self.dns.attach(rec.id, udp, tcp, upstreams=files.upstreams, ndots_set=files.ndots_set,
+                        forward=forward)
+
+    def renamed(self, rec: ContainerRecord) -> None:
+        """A running container's new name resolves, its old one no longer."""
+        self._join_directory(rec)
+
+    # -- restart of ketchd ------------------------------------------------------------
+    async def restore(self, rec: ContainerRecord) -> None:
+        """ketchd restarted with ``rec`` running (caller holds its lock): reserve its
+        ports and serve its names again (the sockets died with the old ketchd). A failure
+        is logged: the container runs on, as it did."""
+        try:
+            await self._restore(rec)
+        except (errors.KetchError, OSError) as exc:
+            log.warning("cannot restore the network of %s: %s", rec.id[:12], exc)
+
+    async def _restore(self, rec: ContainerRecord) -> None:
+        wanted = {self.networks.by_id[s["NetworkID"]].id for s in rec.networks.values()
+                  if s.get("NetworkID") in self.networks.by_id}
+        for ep in self.networks.endpoints_of_container(rec.id):
+            if ep.network_id not in wanted:  # a connect a killed ketchd never recorded
+                await self._leave(ep)
+        endpoints = self.networks.endpoints_of_container(rec.id)
+        if self.firewall is not None and any(ep.ports for ep in endpoints):
+            await self.firewall.restore(endpoints)
+        self._join_directory(rec)
+        if any(ep.dns for ep in endpoints):
+            await self._open_dns(rec)
 
     async def sweep(self, alive: set[str]) -> None:
         """After a restart: undo what runs that are over left (a ketchd killed between
@@ -399,108 +284,133 @@ class ContainerNetworking:
         for cid in sorted(found - alive):
             await self.detach(cid)
 
-    async def shutdown(self) -> None:
-        """ketchd stops: with no container attached, its bridges and firewall table go
-        (made again on the next start's first container); else all stays for the live ones."""
-        if self.networks.endpoints:
-            return
-        for net in self.networks.all():
-            if net.driver == BRIDGE and net.bridge:
-                try:
-                    await self.links.delete(net.bridge)
-                except errors.KetchError as exc:
-                    log.warning("cannot delete bridge %s: %s", net.bridge, exc)
-        if self.firewall is not None:
-            await self.firewall.remove()
-        self._bridges_up.clear()
+    # -- exit -----------------------------------------------------------------------
+    async def detach(self, cid: str) -> None:
+        """Undo ``attach``: names, endpoints, veths, ports, the namespace (caller holds
+        the container's lock, or nothing runs: sweep). Never raises."""
+        self.dns.detach(cid)
+        self.directory.forget(cid)
+        published = []
+        for ep in self.networks.endpoints_of_container(cid):
+            try:
+                await self.links.delete(ep.host_ifname)
+            except errors.KetchError as exc:
+                log.warning("cannot delete %s of %s: %s", ep.host_ifname, cid[:12], exc)
+            self.networks.delete_endpoint(ep)
+            if ep.ports:
+                published.append(ep)
+        await self._unpublish(published)
+        path = self.netns_path(cid)
+        if os.path.exists(path):
+            try:
+                mnt.unmount(path, lazy=True)
+            except OSError:
+                pass  # not mounted: a crash between the file and its mount
+            try:
+                os.unlink(path)
+            except OSError as exc:
+                log.warning("cannot remove %s: %s", path, exc)
 
-    async def close(self) -> None:
-        await self.dns.close()
-        if self.firewall is not None:
-            await self.firewall.close()
+    async def _unpublish(self, endpoints: list[Endpoint]) -> None:
+        """Ports of endpoints already deleted: rules first, then the host ports, so no
+        other start gets a port while a rule still sends it here."""
+        if not endpoints or self.firewall is None:
+            return
+        try:
+            await self.firewall.unpublish(endpoints)
+        except errors.KetchError as exc:
+            log.warning("cannot update the firewall: %s", exc)
 
     # -- connect, disconnect --------------------------------------------------------
     async def connect(self, rec: ContainerRecord, net: Network, settings: apinet.EndpointSettings) -> None:
         """`docker network connect`: recorded on the container, joined at once if it runs."""
-        mode = modes.parse(rec.host_config.get("NetworkMode"))
-        if net.driver == "host" or mode.kind == "host":
-            raise errors.InvalidArgument("container cannot be disconnected from host network or connected to host network")
-        if net.driver == "null" or mode.kind in ("none", "container"):
-            raise errors.InvalidArgument("container cannot be connected to multiple networks with one of the networks in private (none) mode")
-        if any(self._same(name, net.id) for name in rec.networks):
-            raise errors.PermissionDenied(f"endpoint with name {rec.name} already exists in network {net.name}")
-        epsettings.check_endpoint(net, settings)
-        doc = _settings_doc(settings, net.id)
-        async with self._connecting(rec):
-            if rec.state.running:
-                await self._join_running(rec, net, doc)
-            rec.networks = {**rec.networks, net.name: doc}
+        async with self.locks.lock(rec.id):
+            if self.containers.find(rec.id) is not rec:
+                raise errors.no_such_container(rec.id)
+            mode = modes.parse(rec.host_config.get("NetworkMode"))
+            if net.driver == "host" or mode.kind == "host":
+                raise errors.InvalidArgument("container cannot be disconnected from host network or connected to host network")
+            if net.driver == "null" or mode.kind in ("none", "container"):
+                raise errors.InvalidArgument("container cannot be connected to multiple networks with one of the networks in private (none) mode")
+            if any(createcheck.same_network(self.networks, name, net.id) for name in rec.networks):
+                raise errors.PermissionDenied(f"endpoint with name {rec.name} already exists in network {net.name}")
+            epsettings.check_endpoint(net, settings)
+            before = dict(rec.networks)
+            # recorded first: a ketchd killed halfway leaves an intent its restore completes
+            # or undoes, never an endpoint nobody knows of
+            rec.networks = {**before, net.name: _settings_doc(settings, net.id)}
             self.containers.save(rec)
-
-    def _connecting(self, rec: ContainerRecord) -> asyncio.Lock:
-        return self._lock_of.setdefault(rec.id, asyncio.Lock())
+            if not rec.state.running:
+                return
+            try:
+                await self._join_running(rec, net, rec.networks[net.name])
+            except BaseException:
+                rec.networks = before
+                self.containers.save(rec)
+                raise
 
     async def _join_running(self, rec: ContainerRecord, net: Network, doc: dict) -> None:
         path = self.netns_path(rec.id)
-        used = {ep.ifname for ep in self.networks.endpoints_of_container(rec.id)}
+        current = self.networks.endpoints_of_container(rec.id)
+        used = {ep.ifname for ep in current}
         ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
+        gateway = not net.internal and not any(ep.gateway4 for ep in current if self._routes_out(ep))
         socks = await self.launcher.netns_sockets(path, create=False, dns=False)
-        nsfd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            ep, iface = await self._join(rec, net, doc, nsfd, ifname, first=False)
+            nsfd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                ep, iface = await self._join(rec, net, doc, nsfd, ifname, gateway)
+            finally:
+                os.close(nsfd)
         except BaseException:
             socks[0].close()
             raise
-        finally:
-            os.close(nsfd)
         try:
             await netlink.configure_inside(socks[0], [iface])
         except BaseException:
             await self._leave(ep)
             raise
         if ep.dns:
-            self.directory.join(net.id, net.name, entry_for(ep, rec.name, rec.config.get("Hostname") or ""))
+            self._join_directory(rec)
             if rec.id not in self.dns.attached():
                 await self._open_dns(rec)
 
-    async def _open_dns(self, rec: ContainerRecord) -> None:
-        try:
-            socks = await self.launcher.netns_sockets(self.netns_path(rec.id), create=False, dns=True)
-        except errors.KetchError as exc:
-            log.warning("cannot serve names to %s: %s", rec.id[:12], exc)
-            return
-        socks[0].close()
-        self._attach_dns(rec, socks[1], socks[2], self._files(rec, "bridge", "", True))
-
-    def _attach_dns(self, rec: ContainerRecord, udp, tcp, files: etcfiles.EtcFiles) -> None:
-        nets = [self.networks.by_id.get(ep.network_id) for ep in self.networks.endpoints_of_container(rec.id)]
-        forward = not all(n.internal for n in nets if n is not None and not n.predefined)
-        self.dns.attach(rec.id, udp, tcp, upstreams=files.upstreams, ndots_set=files.ndots_set,
-                        forward=forward)
+    def _routes_out(self, ep: Endpoint) -> bool:
+        net = self.networks.by_id.get(ep.network_id)
+        return net is not None and not net.internal
 
     async def disconnect(self, rec: ContainerRecord, net: Network, force: bool) -> None:
-        names = [name for name in rec.networks if self._same(name, net.id)]
-        if not names:
-            raise errors.Internal(f"container {rec.id} is not connected to network {net.name}")
-        async with self._connecting(rec):
-            for ep in self.networks.endpoints_of_container(rec.id):
+        async with self.locks.lock(rec.id):
+            names = [name for name in rec.networks if createcheck.same_network(self.networks, name, net.id)]
+            if not names:
+                raise errors.Internal(f"container {rec.id} is not connected to network {net.name}")
+            current = self.networks.endpoints_of_container(rec.id)
+            gateway = next((ep for ep in current if self._routes_out(ep)), None)
+            for ep in current:
                 if ep.network_id == net.id:
                     await self._leave(ep)
                     self.directory.leave(net.id, rec.id)
             rec.networks = {k: v for k, v in rec.networks.items() if k not in names}
             self.containers.save(rec)
+            if gateway is not None and gateway.network_id == net.id and rec.state.running:
+                await self._move_gateway(rec)
+
+    async def _move_gateway(self, rec: ContainerRecord) -> None:
+        """The network of the default route is gone: the next one routes out (moby's
+        updateGateway)."""
+        nxt = next((ep for ep in self.networks.endpoints_of_container(rec.id) if self._routes_out(ep)), None)
+        if nxt is None:
+            return
+        socks = await self.launcher.netns_sockets(self.netns_path(rec.id), create=False)
+        await netlink.set_default_route(socks[0], nxt.gateway4, nxt.gateway6)
 
     async def _leave(self, ep: Endpoint) -> None:
-        if ep.ports and self.firewall is not None:
-            await self.firewall.unpublish(ep)
         await self.links.delete(ep.host_ifname)
         self.networks.delete_endpoint(ep)
-        if ep.ports and self.firewall is not None:
-            await self.firewall.refresh()
+        if ep.ports:
+            await self._unpublish([ep])
 
-    def forget_bridge(self, bridge: str) -> None:
-        self._bridges_up.discard(bridge)
-
+    # -- views ----------------------------------------------------------------------
     def view(self, rec: ContainerRecord) -> list[tuple[str, dict, Endpoint | None, Network | None]]:
         """Per network of ``rec``: its name, the settings asked for, and while it runs its
         endpoint and the network (what the API shows as NetworkSettings.Networks)."""
@@ -520,5 +430,24 @@ class ContainerNetworking:
     def endpoints(self, cid: str) -> list[Endpoint]:
         return self.networks.endpoints_of_container(cid)
 
-    def with_ports(self, ep: Endpoint, ports) -> Endpoint:
-        return replace(ep, ports=tuple(ports))
+    # -- ketchd's life ----------------------------------------------------------------
+    def warm(self) -> None:
+        """Load the netlink and nftables libraries (in a thread, once ketchd serves), so
+        that the first container's start does not pay for them."""
+        netlink.warm()
+        if self.settings.iptables:
+            nft.warm()
+
+    async def close(self) -> None:
+        await self.dns.close()
+        if self.firewall is not None:
+            await self.firewall.close()
+
+    async def shutdown(self) -> None:
+        """ketchd stops: with no container attached, its bridges and firewall table go
+        (made again on the next start's first container); else all stays for the live ones."""
+        if self.networks.endpoints:
+            return
+        await self.bridges.shutdown()
+        if self.firewall is not None:
+            await self.firewall.remove()
