@@ -79,7 +79,8 @@ class Daemon:
         self.network_registry = NetworkRegistry(self.store)
         self.firewall = Firewall(self.network_registry, cfg.network)
         self.networking = ContainerNetworking(self.network_registry, self.registry, self.launcher,
-                                              self.host_links, cfg.network, self.firewall)
+                                              self.host_links, cfg.network, self.firewall,
+                                              resolv_conf=self.paths.resolv_conf)
         self.lifecycle = Lifecycle(self.registry, StateMachine(self.events, self.registry.save),
                                    bundles, self.launcher, self.runtimes, Waiters(self.events),
                                    self.networking)

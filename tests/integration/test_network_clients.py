@@ -58,7 +58,7 @@ def _fetch(url: str, timeout: float = 10) -> str:
 
 
 def _in(subnet: str, address: str) -> bool:
-    return ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    return ipaddress.ip_address(address) in ipaddress.ip_network(subnet, strict=False)
 
 
 # -- docker network create / ls / inspect / rm ----------------------------------------------
@@ -257,8 +257,9 @@ def test_docker_publish_all_exposed_ports(daemon, names):
 def test_docker_network_modes(daemon, names):
     none = daemon.docker("run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net")
     assert none.stdout == "lo\n", none.stderr
-    host = daemon.docker("run", "--rm", "--network", "host", "busybox", "readlink", "/proc/self/ns/net")
+    host = daemon.docker("run", "--rm", "--network", "host", "-p", "80", "busybox", "readlink", "/proc/self/ns/net")
     assert host.stdout == os.readlink("/proc/self/ns/net") + "\n", host.stderr
+    assert host.stderr == "WARNING: Published ports are discarded when using host network mode\n"
     owner = names()
     with _network(daemon, "--subnet", "10.231.8.0/24") as net:
         daemon.docker("run", "-d", "--name", owner, "--network", net, "busybox", "sleep", "60", check=True)

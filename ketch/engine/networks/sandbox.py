@@ -25,6 +25,7 @@ import ipaddress
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ketch import errors
@@ -85,8 +86,11 @@ def _host_files() -> tuple[str, str]:
 class ContainerNetworking:
     def __init__(self, networks: NetworkRegistry, containers: Registry, launcher: MonitorLauncher,
                  links: netlink.HostLinks, settings: NetworkSettings,
-                 firewall: Firewall | None = None, host_files=None) -> None:
+                 firewall: Firewall | None = None, host_files=None,
+                 resolv_conf: Callable[[str], str] | None = None) -> None:
         self.networks = networks
+        # a container's resolv.conf on the host (bind-mounted: rewritten in place)
+        self.resolv_conf = resolv_conf
         # the host's /etc/hosts and /etc/resolv.conf, read at each start (tests pass their own)
         self.host_files = host_files or _host_files
         self.directory = Directory()
@@ -471,6 +475,15 @@ class ContainerNetworking:
         files = self._files(rec, "bridge", "", True)
         self.dns.attach(rec.id, socks[1], socks[2], upstreams=files.upstreams,
                         ndots_set=files.ndots_set)
+        # moby's rebuildDNS: a container that had no embedded DNS (default bridge) now
+        # asks 127.0.0.11, which forwards to what it asked before
+        if self.resolv_conf is not None:
+            try:
+                with open(self.resolv_conf(rec.id), "r+") as f:
+                    f.truncate()
+                    f.write(files.resolv)
+            except OSError as exc:
+                log.warning("cannot rewrite the resolv.conf of %s: %s", rec.id[:12], exc)
 
     async def disconnect(self, rec: ContainerRecord, net: Network, force: bool) -> None:
         names = [name for name in rec.networks if self._same(name, net.id)]

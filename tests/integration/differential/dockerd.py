@@ -10,15 +10,17 @@ Everything it owns lives under one short directory (``/tmp/kd-XXXXXX``):
     <root>/dockerd.log      its stdout and stderr
     cgroups /<basename of root>/<id> in every hierarchy (--cgroup-parent)
 
-No bridge, no iptables (``--bridge=none --iptables=false --ip-masq=false``) until ketch
-has networking. dockerd 20.10 starts a containerd of its own under the exec root; the
-containerd shims it spawns are reparented to init. A few paths outside the root are
-fixed in dockerd and containerd (``HOST_PATHS``): whichever of them did not exist before
+No default bridge, no iptables (``--bridge=none --iptables=false --ip-masq=false``): the
+tests' dockerd must not touch the host's firewall nor take 172.17.0.0/16; user-defined
+networks work (their bridges without NAT), so the network rows use those.
+dockerd 20.10 starts a containerd of its own under the exec root; the containerd shims
+it spawns are reparented to init. A few paths outside the root are fixed in dockerd and
+containerd (``HOST_PATHS``): whichever of them did not exist before
 start is removed at the end, so a machine that never ran Docker is left as it was.
 
-``stop`` ends everything by pid: containers removed through the API first, then SIGTERM
-to dockerd (which stops its containerd), SIGKILL after a deadline, then any process
-still holding a file under the root or sitting in the cgroup parent; ``leftovers`` says
+``stop`` ends everything by pid: containers and networks removed through the API first,
+then SIGTERM to dockerd (which stops its containerd), SIGKILL after a deadline, then any
+process still holding a file under the root or sitting in the cgroup parent; ``leftovers`` says
 what is still there afterwards (the fixture fails on it).
 """
 
@@ -184,6 +186,11 @@ class Dockerd:
             status, items = api(self.socket, "GET", "/containers/json?all=1", timeout=10)
             for c in items if status == 200 else []:
                 api(self.socket, "DELETE", f"/containers/{c['Id']}?force=1", timeout=30)
+            # dockerd keeps a user-defined network's Linux bridge when it stops
+            status, items = api(self.socket, "GET", "/networks", timeout=10)
+            for n in items if status == 200 else []:
+                if n["Name"] not in ("bridge", "host", "none"):
+                    api(self.socket, "DELETE", f"/networks/{n['Id']}", timeout=30)
         except (OSError, http.client.HTTPException):
             pass
 
