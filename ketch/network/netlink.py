@@ -35,6 +35,13 @@ def _cidr(address: str) -> tuple[str, int]:
     return str(iface.ip), iface.network.prefixlen
 
 
+def _broadcast(addr: str, plen: int) -> dict:
+    """An IPv4 address's broadcast, as Docker's netlink library sets it (``brd`` in ip addr)."""
+    if ":" in addr or plen >= 31:
+        return {}
+    return {"broadcast": str(ipaddress.ip_network(f"{addr}/{plen}", strict=False).broadcast_address)}
+
+
 @dataclass(frozen=True)
 class Interface:
     """What goes inside a container's namespace for one endpoint."""
@@ -92,7 +99,7 @@ class HostLinks:
             if f"{addr}/{plen}" in have:
                 continue
             try:
-                await ipr.addr("add", index=idx, address=addr, prefixlen=plen)
+                await ipr.addr("add", index=idx, address=addr, prefixlen=plen, **_broadcast(addr, plen))
             except Exception as exc:  # noqa: BLE001
                 if getattr(exc, "code", None) != errno.EEXIST:
                     raise netlink_error(exc, f"cannot add {cidr} to {name}") from None
@@ -168,7 +175,7 @@ async def configure_inside(nl_sock: socket.socket, ifaces: list[Interface]) -> N
                     addr, plen = _cidr(cidr)
                     # nodad: the address is ours alone (IPAM), and a v6 address in
                     # tentative state cannot be bound until DAD ends
-                    extra = {"flags": 0x02} if ":" in addr else {}
+                    extra = {"flags": 0x02} if ":" in addr else _broadcast(addr, plen)
                     await ipr.addr("add", index=idx, address=addr, prefixlen=plen, **extra)
             await ipr.link("set", index=idx, state="up")
             if iface.gateway4:
