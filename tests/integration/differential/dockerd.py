@@ -159,8 +159,9 @@ class Dockerd:
     def stop(self, timeout: float = 30.0) -> dict[str, list]:
         """End it all; returns what was still there after a clean shutdown (empty when
         all went well), having then removed that too as far as it can."""
+        stuck: list[str] = []  # networks dockerd would not remove: their bridges stay
         if self.proc is not None and self.proc.poll() is None:
-            self._remove_containers()
+            stuck = self._remove_containers()
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
@@ -177,11 +178,17 @@ class Dockerd:
         children = [p for p in _cgroup_dirs(self.cgroup_parent) if not p.endswith(self.cgroup_parent)]
         if children:
             problems["cgroups"] = sorted(set(children))
+        if stuck:
+            problems["networks"] = stuck
+            for nid in stuck:  # dockerd's Linux bridge of a user-defined network
+                subprocess.run(["ip", "link", "del", f"br-{nid[:12]}"], check=False, capture_output=True)
         self._force_clean()
         problems.update(self.leftovers())
         return problems
 
-    def _remove_containers(self) -> None:
+    def _remove_containers(self) -> list[str]:
+        """Remove every container, then every user-defined network; the ids of the networks
+        still there afterwards."""
         try:
             status, items = api(self.socket, "GET", "/containers/json?all=1", timeout=10)
             for c in items if status == 200 else []:
@@ -191,8 +198,10 @@ class Dockerd:
             for n in items if status == 200 else []:
                 if n["Name"] not in ("bridge", "host", "none"):
                     api(self.socket, "DELETE", f"/networks/{n['Id']}", timeout=30)
+            status, items = api(self.socket, "GET", "/networks", timeout=10)
+            return [n["Id"] for n in items if status == 200 and n["Name"] not in ("bridge", "host", "none")]
         except (OSError, http.client.HTTPException):
-            pass
+            return []
 
     def _force_clean(self) -> None:
         for pid in self.processes():
