@@ -8,11 +8,16 @@ So an unknown network or ``container:X`` is only looked up at start, and an unkn
 
 import pytest
 
+import asyncio
+
 from ketch import errors, timefmt
+from ketch.apitypes.network import NetworkCreate
 from ketch.engine.containers.records import ContainerRecord, Registry
 from ketch.engine.networks import modes
 from ketch.engine.networks.registry import NetworkRegistry
+from ketch.engine.events import EventBus
 from ketch.engine.networks.sandbox import ContainerNetworking
+from ketch.engine.networks.service import NetworkService
 from ketch.engine.networks.settings import NetworkSettings
 from ketch.engine.store import Store
 from ketch.network.model import BRIDGE, HOST, NULL, Network, Pool
@@ -77,3 +82,16 @@ def _record(host_config: dict, networks: dict) -> ContainerRecord:
     return ContainerRecord(id="d" * 64, name="x", created=timefmt.now(), image="busybox",
                            image_id="sha256:" + "0" * 64, config={}, host_config=host_config, path="true",
                            args=[], snapshot="s", parents=[], networks=networks)
+
+
+@pytest.mark.parametrize("req, message", [
+    (NetworkCreate("x", ingress=True), "Ingress network can only be global scope network"),
+    (NetworkCreate("x", scope="swarm"), "cannot create a swarm scoped network when swarm is not active"),
+    (NetworkCreate("x", driver="nope", ingress=True), 'plugin "nope" not found'),
+])
+def test_swarm_only_networks_get_libnetworks_refusal(networking, req, message):
+    """A node outside a swarm: libnetwork's Forbidden texts (dockerd 20.10 and moby 26 alike)."""
+    service = NetworkService(networking.networks, networking.containers, networking, NetworkSettings(), EventBus())
+    with pytest.raises(errors.KetchError) as err:
+        asyncio.run(service.create(req))
+    assert str(err.value) == message

@@ -112,10 +112,15 @@ class NetworkService:
             raise errors.PermissionDenied(f'only one instance of "{driver}" network is allowed')
         if driver != BRIDGE:
             raise errors.NotFound(f'plugin "{driver}" not found')
+        # libnetwork's NewNetwork on a node that is not in a swarm
+        if req.ingress:
+            raise errors.PermissionDenied("Ingress network can only be global scope network")
+        if req.scope == "swarm":
+            raise errors.PermissionDenied("cannot create a swarm scoped network when swarm is not active")
         if req.ipam_driver not in ("", "default"):
             raise errors.NotFound(f'plugin "{req.ipam_driver}" not found')
-        for flag, asked in (("--ingress", req.ingress), ("--config-only", req.config_only),
-                            ("--config-from", req.config_from), ("--scope", req.scope not in ("", "local"))):
+        for flag, asked in (("--config-only", req.config_only), ("--config-from", req.config_from),
+                            ("--scope", req.scope not in ("", "local"))):
             if asked:
                 raise errors.InvalidArgument(f"{flag} {unsupported.SUFFIX}")
         opts = dict(req.options)

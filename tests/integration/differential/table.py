@@ -559,6 +559,8 @@ ROWS: tuple[Row, ...] = (
     Row("network-create-driver-null", ("network", "create", "-d", "null", "dt-x")),
     Row("network-create-driver-unknown", ("network", "create", "-d", "nope", "dt-x")),
     Row("network-create-ipam-driver-unknown", ("network", "create", "--ipam-driver", "nope", "dt-x")),
+    Row("network-create-ingress", ("network", "create", "--ingress", "dt-x")),
+    Row("network-create-scope-swarm", ("network", "create", "--scope", "swarm", "dt-x")),
     # the docker client's own checks of --subnet/--gateway/--ip-range/--aux-address
     Row("network-create-gateway-outside", ("network", "create", "--subnet", "10.231.214.0/24",
                                            "--gateway", "10.231.215.1", "dt-x")),
