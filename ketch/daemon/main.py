@@ -80,7 +80,7 @@ class Daemon:
         self.firewall = Firewall(self.network_registry, cfg.network)
         self.networking = ContainerNetworking(self.network_registry, self.registry, self.launcher,
                                               self.host_links, cfg.network, self.firewall,
-                                              resolv_conf=self.paths.resolv_conf)
+                                              resolv_conf=self.paths.resolv_conf, hosts=self.paths.hosts)
         self.lifecycle = Lifecycle(self.registry, StateMachine(self.events, self.registry.save),
                                    bundles, self.launcher, self.runtimes, Waiters(self.events),
                                    self.networking)

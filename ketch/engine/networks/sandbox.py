@@ -72,6 +72,19 @@ def _settings_doc(settings: apinet.EndpointSettings, network_id: str) -> dict:
     return doc
 
 
+def _rewrite(path: str, change: Callable[[str], str]) -> None:
+    """Rewrite a file a running container has bind-mounted: in place (a new inode would
+    not reach it); an undo-free best effort, logged when it fails."""
+    try:
+        with open(path, "r+") as f:
+            text = f.read()
+            f.seek(0)
+            f.truncate()
+            f.write(change(text))
+    except OSError as exc:
+        log.warning("cannot rewrite %s: %s", path, exc)
+
+
 def _host_files() -> tuple[str, str]:
     out = []
     for path in ("/etc/hosts", "/etc/resolv.conf"):
@@ -87,10 +100,12 @@ class ContainerNetworking:
     def __init__(self, networks: NetworkRegistry, containers: Registry, launcher: MonitorLauncher,
                  links: netlink.HostLinks, settings: NetworkSettings,
                  firewall: Firewall | None = None, host_files=None,
-                 resolv_conf: Callable[[str], str] | None = None) -> None:
+                 resolv_conf: Callable[[str], str] | None = None,
+                 hosts: Callable[[str], str] | None = None) -> None:
         self.networks = networks
-        # a container's resolv.conf on the host (bind-mounted: rewritten in place)
+        # a container's resolv.conf and hosts on the host (bind-mounted: rewritten in place)
         self.resolv_conf = resolv_conf
+        self.hosts = hosts
         # the host's /etc/hosts and /etc/resolv.conf, read at each start (tests pass their own)
         self.host_files = host_files or _host_files
         self.directory = Directory()
@@ -460,6 +475,9 @@ class ContainerNetworking:
         except BaseException:
             await self._leave(ep)
             raise
+        if self.hosts is not None:  # moby's sbJoin: the container's names for its new addresses
+            _rewrite(self.hosts(rec.id), lambda text: etcfiles.hosts_with(
+                text, rec.config, (ep.address4, ep.address6)))
         if ep.dns:
             self.directory.join(net.id, net.name, entry_for(ep, rec.name, rec.config.get("Hostname") or ""))
             if rec.id not in self.dns.attached():
@@ -478,12 +496,7 @@ class ContainerNetworking:
         # moby's rebuildDNS: a container that had no embedded DNS (default bridge) now
         # asks 127.0.0.11, which forwards to what it asked before
         if self.resolv_conf is not None:
-            try:
-                with open(self.resolv_conf(rec.id), "r+") as f:
-                    f.truncate()
-                    f.write(files.resolv)
-            except OSError as exc:
-                log.warning("cannot rewrite the resolv.conf of %s: %s", rec.id[:12], exc)
+            _rewrite(self.resolv_conf(rec.id), lambda _: files.resolv)
 
     async def disconnect(self, rec: ContainerRecord, net: Network, force: bool) -> None:
         names = [name for name in rec.networks if self._same(name, net.id)]
@@ -494,6 +507,9 @@ class ContainerNetworking:
                 if ep.network_id == net.id:
                     await self._leave(ep)
                     self.directory.leave(net.id, rec.id)
+                    if self.hosts is not None:
+                        _rewrite(self.hosts(rec.id), lambda text, ep=ep: etcfiles.hosts_without(
+                            text, rec.config, (ep.address4, ep.address6)))
             rec.networks = {k: v for k, v in rec.networks.items() if k not in names}
             self.containers.save(rec)
 
