@@ -95,3 +95,28 @@ def test_swarm_only_networks_get_libnetworks_refusal(networking, req, message):
     with pytest.raises(errors.KetchError) as err:
         asyncio.run(service.create(req))
     assert str(err.value) == message
+
+
+def test_a_bridge_name_netlink_refuses_gets_mobys_error(networking):
+    service = NetworkService(networking.networks, networking.containers, networking, NetworkSettings(), EventBus())
+    req = NetworkCreate("x", options={"com.docker.network.bridge.name": "averyveryverylongname"})
+    with pytest.raises(errors.KetchError) as err:
+        asyncio.run(service.create(req))
+    assert str(err.value) == "failed to check bridge interface existence: numerical result out of range"
+
+
+def test_connect_refusals_in_mobys_order(networking):
+    """connectToNetwork: a container-mode container first; then the endpoint settings
+    (updateNetworkConfig); then the conflicts of none and host (updateNetworkSettings)."""
+    from ketch.apitypes.network import EndpointSettings
+    shared = _record({"NetworkMode": "container:other"}, {})
+    with pytest.raises(errors.InvalidArgument, match="^container sharing network namespace with another "
+                                                     "container or host cannot be connected to any other network$"):
+        asyncio.run(networking.connect(shared, networking.networks.find("mine"), EndpointSettings()))
+    bridged = _record({"NetworkMode": "default"}, {"bridge": {"NetworkID": "b" * 64}})
+    with pytest.raises(errors.InvalidArgument) as err:
+        asyncio.run(networking.connect(bridged, networking.networks.find("none"), EndpointSettings(aliases=("x",))))
+    assert str(err.value) == ("invalid endpoint settings:\n"
+                              "network-scoped alias is supported only for containers in user defined networks")
+    with pytest.raises(errors.InvalidArgument, match="private \\(none\\) mode"):
+        asyncio.run(networking.connect(bridged, networking.networks.find("none"), EndpointSettings()))

@@ -440,13 +440,16 @@ class ContainerNetworking:
     async def connect(self, rec: ContainerRecord, net: Network, settings: apinet.EndpointSettings) -> None:
         """`docker network connect`: recorded on the container, joined at once if it runs."""
         mode = modes.parse(rec.host_config.get("NetworkMode"))
+        if mode.kind == "container":  # moby's connectToNetwork, first of all
+            raise errors.InvalidArgument("container sharing network namespace with another container or host "
+                                         "cannot be connected to any other network")
+        epsettings.check_endpoint(net, settings)  # updateNetworkConfig, before the modes' conflicts
         if net.driver == "host" or mode.kind == "host":
             raise errors.InvalidArgument("container cannot be disconnected from host network or connected to host network")
-        if net.driver == "null" or mode.kind in ("none", "container"):
+        if net.driver == "null" or mode.kind == "none":
             raise errors.InvalidArgument("container cannot be connected to multiple networks with one of the networks in private (none) mode")
         if any(self._same(name, net.id) for name in rec.networks):
             raise errors.PermissionDenied(f"endpoint with name {rec.name} already exists in network {net.name}")
-        epsettings.check_endpoint(net, settings)
         doc = _settings_doc(settings, net.id)
         async with self._connecting(rec):
             if rec.state.running:

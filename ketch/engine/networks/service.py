@@ -127,7 +127,8 @@ class NetworkService:
         nid = secrets.token_hex(32)
         bridge = opts.get(model.OPT_BRIDGE_NAME) or f"br-{nid[:12]}"
         if len(bridge) > 15:
-            raise errors.InvalidArgument(f"bridge name {bridge} is longer than 15 characters")
+            # moby asks netlink for the link first (bridgeInterfaceExists): ERANGE
+            raise errors.Internal("failed to check bridge interface existence: numerical result out of range")
         if any(n.bridge == bridge for n in self.registry.all()):
             raise errors.Conflict(f"bridge name {bridge} is already used by another network")
         mtu = 0
