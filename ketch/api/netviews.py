@@ -18,7 +18,9 @@ def _prefix(cidr: str) -> int:
 def endpoint_json(name: str, settings: dict, ep: Endpoint | None, net: Network | None,
                   container: str = "", hostname: str = "") -> dict:
     """network.EndpointSettings, in its field order (API 1.45)."""
-    aliases = list(ep.aliases) if ep is not None else list(settings.get("Aliases") or ())
+    # API 1.45: the aliases as the user gave them; the short id the engine adds for the
+    # names it serves shows in DNSNames
+    aliases = list(settings.get("Aliases") or ())
     dns = None
     if ep is not None and ep.dns:
         dns = list(dns_names(container, ep.aliases, ep.container_id, hostname))

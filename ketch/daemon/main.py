@@ -22,6 +22,7 @@ from ketch.engine.containers.bundle import Bundles, Paths, RunConfig
 from ketch.engine.containers.exec import ExecService
 from ketch.engine.health import HealthMonitor
 from ketch.engine.containers.lifecycle import Lifecycle
+from ketch.engine.containers.locks import ContainerLocks
 from ketch.engine.containers.records import Registry
 from ketch.engine.containers.service import ContainerService
 from ketch.engine.containers.state import StateMachine
@@ -78,11 +79,13 @@ class Daemon:
         self.host_links = HostLinks()
         self.network_registry = NetworkRegistry(self.store)
         self.firewall = Firewall(self.network_registry, cfg.network)
+        locks = ContainerLocks()
         self.networking = ContainerNetworking(self.network_registry, self.registry, self.launcher,
-                                              self.host_links, cfg.network, self.firewall)
+                                              self.host_links, cfg.network, locks, self.firewall,
+                                              resolv_conf=self.paths.resolv_conf, hosts=self.paths.hosts)
         self.lifecycle = Lifecycle(self.registry, StateMachine(self.events, self.registry.save),
                                    bundles, self.launcher, self.runtimes, Waiters(self.events),
-                                   self.networking)
+                                   self.networking, locks)
         self.networks = NetworkService(self.network_registry, self.registry, self.networking,
                                        cfg.network, self.events)
         self.restarts = Restarts(self.lifecycle, self.events)
@@ -155,12 +158,12 @@ class Daemon:
         finally:
             self.restarts.close()
             self.launcher.stop()
+            await self.networking.close()
+            await self.networking.shutdown()  # before the store closes: it records bridges
+            await self.host_links.close()
             self.store.close()
             self.event_log.close()
             self.registry_session.close()
-            await self.networking.close()
-            await self.networking.shutdown()
-            await self.host_links.close()
             if not any(r.running for r in self.registry.all()):
                 cgroups.remove_parent(self.cfg.cgroup_parent)  # only if empty
 

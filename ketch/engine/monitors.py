@@ -209,7 +209,7 @@ class MonitorLauncher:
                 conn.settimeout(NETNS_TIMEOUT)
                 conn.connect(path)
                 conn.sendall(line)
-                msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, count)
+                msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, count, socket.MSG_CMSG_CLOEXEC)
         except OSError as exc:
             raise Unavailable(f"cannot reach the monitor fork server: {exc}") from None
         socks = [socket.socket(fileno=fd) for fd in fds]

@@ -40,6 +40,13 @@ def _cidr(address: str) -> tuple[str, int]:
     return str(iface.ip), iface.network.prefixlen
 
 
+def _broadcast(addr: str, plen: int) -> dict:
+    """An IPv4 address's broadcast, as Docker's netlink library sets it (``brd`` in ip addr)."""
+    if ":" in addr or plen >= 31:
+        return {}
+    return {"broadcast": str(ipaddress.ip_network(f"{addr}/{plen}", strict=False).broadcast_address)}
+
+
 @dataclass(frozen=True)
 class Interface:
     """What goes inside a container's namespace for one endpoint."""
@@ -97,7 +104,7 @@ class HostLinks:
             if f"{addr}/{plen}" in have:
                 continue
             try:
-                await ipr.addr("add", index=idx, address=addr, prefixlen=plen)
+                await ipr.addr("add", index=idx, address=addr, prefixlen=plen, **_broadcast(addr, plen))
             except Exception as exc:  # noqa: BLE001
                 if getattr(exc, "code", None) != errno.EEXIST:
                     raise netlink_error(exc, f"cannot add {cidr} to {name}") from None
@@ -160,7 +167,7 @@ class HostLinks:
 async def configure_inside(nl_sock: socket.socket, ifaces: list[Interface]) -> None:
     """Addresses, link state and routes inside a container's namespace, through a
     netlink socket opened there (``nl_sock`` is closed here)."""
-    ipr = _ipr()(fileno=nl_sock.detach())
+    ipr = _inside(nl_sock)
     try:
         await ipr.setup_endpoint()
         for iface in ifaces:
@@ -173,7 +180,7 @@ async def configure_inside(nl_sock: socket.socket, ifaces: list[Interface]) -> N
                     addr, plen = _cidr(cidr)
                     # nodad: the address is ours alone (IPAM), and a v6 address in
                     # tentative state cannot be bound until DAD ends
-                    extra = {"flags": 0x02} if ":" in addr else {}
+                    extra = {"flags": 0x02} if ":" in addr else _broadcast(addr, plen)
                     await ipr.addr("add", index=idx, address=addr, prefixlen=plen, **extra)
             await ipr.link("set", index=idx, state="up")
             if iface.gateway4:
@@ -188,18 +195,33 @@ async def configure_inside(nl_sock: socket.socket, ifaces: list[Interface]) -> N
         ipr.close()
 
 
-async def remove_inside(nl_sock: socket.socket, ifname: str) -> None:
-    """Delete ``ifname`` in a container's namespace (network disconnect)."""
-    ipr = _ipr()(fileno=nl_sock.detach())
+async def set_default_route(nl_sock: socket.socket, gateway4: str, gateway6: str) -> None:
+    """Point a container's default routes at new gateways (moby's updateGateway), through
+    a netlink socket opened in its namespace (closed here)."""
+    ipr = _inside(nl_sock)
     try:
         await ipr.setup_endpoint()
-        try:
-            await ipr.link("del", ifname=ifname)
-        except Exception as exc:  # noqa: BLE001
-            if getattr(exc, "code", None) not in (errno.ENODEV, errno.ENOENT):
-                raise netlink_error(exc, f"cannot remove {ifname}") from None
+        if gateway4:
+            await ipr.route("replace", dst="0.0.0.0/0", gateway=gateway4)
+        if gateway6:
+            await ipr.route("replace", family=AF_INET6, dst="::/0", gateway=gateway6)
+    except Exception as exc:  # noqa: BLE001
+        raise netlink_error(exc, "cannot set the container's default route") from None
     finally:
         ipr.close()
+
+
+def _inside(nl_sock: socket.socket):
+    """pyroute2 over a socket of a container's namespace. pyroute2 takes the descriptor
+    over (it duplicates and closes it), so the socket object lets go of it first; if
+    pyroute2 cannot be made, the descriptor is closed here (an open netlink socket would
+    keep the namespace alive)."""
+    fd = nl_sock.detach()
+    try:
+        return _ipr()(fileno=fd)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def write_sysctl(key: str, value: str) -> bool:

@@ -100,6 +100,7 @@ def test_sdk_lists_and_labels(daemon):
 
 
 # -- fields ketch does not implement yet: the docker CLI and SDK hear so ------------------
+# (published ports work since issue 10: test_network_clients.py)
 
 UNSUPPORTED = "is not supported by this version of ketch"
 

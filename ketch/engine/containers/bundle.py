@@ -55,6 +55,12 @@ class Paths:
     def exec_dir(self, cid: str) -> str:
         return os.path.join(self.exec_root, "containers", cid)
 
+    def resolv_conf(self, cid: str) -> str:
+        return os.path.join(self.data_dir(cid), "resolv.conf")
+
+    def hosts(self, cid: str) -> str:
+        return os.path.join(self.data_dir(cid), "hosts")
+
     def bundle_rootfs(self, cid: str) -> str:
         return os.path.join(self.exec_dir(cid), "rootfs")
 
@@ -125,7 +131,7 @@ class Bundles:
 
     def _files(self, cid: str) -> tuple[str, str, str]:
         d = self.paths.data_dir(cid)
-        return os.path.join(d, "hostname"), os.path.join(d, "hosts"), os.path.join(d, "resolv.conf")
+        return os.path.join(d, "hostname"), self.paths.hosts(cid), self.paths.resolv_conf(cid)
 
     def _write_files(self, rec: ContainerRecord, net: NetSetup) -> tuple[str, str, str]:
         if net.files_of:  # container mode: the other container's files, as moby shares them

@@ -185,7 +185,7 @@ class ContainerService:
             remove_tree(self.paths.data_dir(cid))
             raise
         self.machine.log(rec, "create")
-        return cid, []
+        return cid, self.lifecycle.networking.create_warnings(host_config)
 
     # -- remove -----------------------------------------------------------------
     async def remove(self, ref: str, force: bool = False) -> None:

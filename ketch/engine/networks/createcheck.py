@@ -25,9 +25,9 @@ def check_create(networks: NetworkRegistry, containers: Registry, host_gateway: 
     for item in host_config.get("Links") or ():  # moby's registerLinks, at create
         name = item.partition(":")[0].strip("/")
         if containers.find(name) is None:
-            raise errors.NotFound(f"could not get container for {name}")
-    if mode.kind == "container":
-        containers.get(mode.target)
+            # a 400, not a 404: on a 404 the docker CLI pulls the image and retries
+            raise errors.InvalidArgument(f"could not get container for {name}: No such container: {name}")
+    if mode.kind == "container":  # the container is looked up at start, as in moby
         return {}
     if mode.kind in ("host", "none"):
         return {mode.kind: {**modes.endpoint_settings((endpoints_config or {}).get(mode.kind)),
@@ -37,12 +37,18 @@ def check_create(networks: NetworkRegistry, containers: Registry, host_gateway: 
     if mode.target not in wanted and not any(same_network(networks, mode.target, k) for k in wanted):
         wanted[mode.target] = {}
     for ref, settings in wanted.items():
-        net = networks.find("bridge" if ref == "default" else ref)
+        try:
+            net = networks.find("bridge" if ref == "default" else ref)
+        except errors.NotFound:
+            net = None  # moby creates the container anyway: its start fails "network X not found"
         try:
             epsettings.check_endpoint(net, apinet.endpoint_settings(settings))
         except errors.KetchError as exc:
-            raise type(exc)(f"invalid config for network {net.name}: {exc}") from None
+            raise type(exc)(f"invalid config for network {net.name if net else ref}: {exc}") from None
         settings = modes.endpoint_settings(settings)
+        if net is None:
+            out[ref] = settings
+            continue
         if ref == mode.target and not net.predefined and host_config.get("Links"):
             # --link on a user-defined network: a name only the linking container resolves
             settings["Links"] = list(settings.get("Links") or ()) + list(host_config["Links"])

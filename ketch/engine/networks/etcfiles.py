@@ -87,3 +87,18 @@ def link_env(links: tuple[Link, ...], own_name: str) -> list[str]:
     for link in links:
         out += netfiles.link_env(link.alias, own_name, link.address, link.exposed, link.env)
     return out
+
+
+def hosts_with(text: str, config: dict, addresses: tuple[str, ...]) -> str:
+    """/etc/hosts after a connect: the container's names for each new address appended
+    (moby's sbJoin, updateHostsFile)."""
+    names = netfiles.own_names(config.get("Hostname") or "", config.get("Domainname") or "")
+    return text + "".join(f"{ip}\t{names}\n" for ip in addresses if ip)
+
+
+def hosts_without(text: str, config: dict, addresses: tuple[str, ...]) -> str:
+    """/etc/hosts after a disconnect: the lines hosts_with added removed (moby's sbLeave,
+    deleteHostsEntries), whatever else the file holds kept."""
+    names = netfiles.own_names(config.get("Hostname") or "", config.get("Domainname") or "")
+    gone = {f"{ip}\t{names}" for ip in addresses if ip}
+    return "".join(line for line in text.splitlines(keepends=True) if line.rstrip("\n") not in gone)

@@ -120,10 +120,18 @@ class Firewall:
         await self.refresh()
         await self._start_proxies(ep)
 
-    async def unpublish(self, ep: Endpoint) -> None:
-        for proxy in self._proxies.pop(ep.id, []):
-            await proxy.close()
-        self.ports.release(ep.ports)
+    async def unpublish(self, endpoints: list[Endpoint]) -> None:
+        """The ports of endpoints no longer recorded: proxies stopped, the table replaced,
+        and only then the host ports released (no other start gets a port while a rule
+        still sends it to the old container)."""
+        for ep in endpoints:
+            for proxy in self._proxies.pop(ep.id, []):
+                await proxy.close()
+        try:
+            await self.refresh()
+        finally:
+            for ep in endpoints:
+                self.ports.release(ep.ports)
 
     async def restore(self, endpoints: list[Endpoint]) -> None:
         """After a ketchd restart: reserve the live containers' ports again and program

@@ -57,3 +57,13 @@ def conflicts(mode: Mode, config: dict, host_config: dict) -> None:
             raise errors.InvalidArgument("conflicting options: container type network can't be used with links. This would result in undefined behavior")
     if mode.kind == "host" and host_config.get("Links"):
         raise errors.InvalidArgument("conflicting options: host type networking can't be used with links. This would result in undefined behavior")
+
+
+PORTS_DISCARDED = "Published ports are discarded when using host network mode"
+
+
+def warnings(host_config: dict) -> list[str]:
+    """moby's create warnings about the network mode (verifyContainerSettings)."""
+    if parse(host_config.get("NetworkMode")).kind == "host" and host_config.get("PortBindings"):
+        return [PORTS_DISCARDED]
+    return []

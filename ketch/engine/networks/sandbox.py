@@ -27,6 +27,7 @@ the host's; ``container:X`` joins X's namespace (its bind mount) and shares X's 
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ketch import errors
@@ -76,6 +77,19 @@ def _settings_doc(settings: apinet.EndpointSettings, network_id: str) -> dict:
     return doc
 
 
+def _rewrite(path: str, change: Callable[[str], str]) -> None:
+    """Rewrite a file a running container has bind-mounted: in place (a new inode would
+    not reach it); a best effort, logged when it fails."""
+    try:
+        with open(path, "r+") as f:
+            text = f.read()
+            f.seek(0)
+            f.truncate()
+            f.write(change(text))
+    except OSError as exc:
+        log.warning("cannot rewrite %s: %s", path, exc)
+
+
 def _addresses(endpoints: list[Endpoint]) -> tuple[str, ...]:
     return tuple(a for ep in endpoints for a in (ep.address4, ep.address6) if a)
 
@@ -83,8 +97,13 @@ def _addresses(endpoints: list[Endpoint]) -> tuple[str, ...]:
 class ContainerNetworking:
     def __init__(self, networks: NetworkRegistry, containers: Registry, launcher: MonitorLauncher,
                  links: netlink.HostLinks, settings: NetworkSettings, locks: ContainerLocks,
-                 firewall: Firewall | None = None, host_files: HostFiles | None = None) -> None:
+                 firewall: Firewall | None = None, host_files: HostFiles | None = None,
+                 resolv_conf: Callable[[str], str] | None = None,
+                 hosts: Callable[[str], str] | None = None) -> None:
         self.networks = networks
+        # a container's resolv.conf and hosts on the host (bind-mounted: rewritten in place)
+        self.resolv_conf = resolv_conf
+        self.hosts = hosts
         self.containers = containers
         self.launcher = launcher
         self.links = links
@@ -102,6 +121,9 @@ class ContainerNetworking:
     def at_create(self, config: dict, host_config: dict, endpoints_config: dict | None) -> dict:
         return createcheck.check_create(self.networks, self.containers, self.etc.host_gateway(),
                                         config, host_config, endpoints_config)
+
+    def create_warnings(self, host_config: dict) -> list[str]:
+        return modes.warnings(host_config)
 
     def attached(self, rec: ContainerRecord) -> list[tuple[Network, dict]]:
         """The networks ``rec`` joins at start with their settings: its mode's first,
@@ -234,11 +256,16 @@ class ContainerNetworking:
             if ep.dns and net is not None:
                 self.directory.join(net.id, net.name, entry_for(ep, rec.name, hostname))
 
-    async def _open_dns(self, rec: ContainerRecord) -> None:
-        """The embedded DNS's sockets in a running container's namespace."""
+    async def _open_dns(self, rec: ContainerRecord, rewrite: bool = False) -> None:
+        """The embedded DNS's sockets in a running container's namespace. ``rewrite``:
+        it had none (default bridge, then a connect): its resolv.conf now names
+        127.0.0.11, which forwards to what it asked before (moby's rebuildDNS)."""
         socks = await self.launcher.netns_sockets(self.netns_path(rec.id), create=False, dns=True)
         socks[0].close()
-        self._attach_dns(rec, socks[1], socks[2], self.etc.files(rec, "bridge", (), True))
+        files = self.etc.files(rec, "bridge", (), True)
+        self._attach_dns(rec, socks[1], socks[2], files)
+        if rewrite and self.resolv_conf is not None:
+            _rewrite(self.resolv_conf(rec.id), lambda _: files.resolv)
 
     def _attach_dns(self, rec: ContainerRecord, udp, tcp, files: etcfiles.EtcFiles) -> None:
         nets = [self.networks.by_id.get(ep.network_id) for ep in self.networks.endpoints_of_container(rec.id)]
@@ -328,13 +355,16 @@ class ContainerNetworking:
             if self.containers.find(rec.id) is not rec:
                 raise errors.no_such_container(rec.id)
             mode = modes.parse(rec.host_config.get("NetworkMode"))
+            if mode.kind == "container":  # moby's connectToNetwork, first of all
+                raise errors.InvalidArgument("container sharing network namespace with another container or host "
+                                             "cannot be connected to any other network")
+            epsettings.check_endpoint(net, settings)  # updateNetworkConfig, before the modes' conflicts
             if net.driver == "host" or mode.kind == "host":
                 raise errors.InvalidArgument("container cannot be disconnected from host network or connected to host network")
-            if net.driver == "null" or mode.kind in ("none", "container"):
+            if net.driver == "null" or mode.kind == "none":
                 raise errors.InvalidArgument("container cannot be connected to multiple networks with one of the networks in private (none) mode")
             if any(createcheck.same_network(self.networks, name, net.id) for name in rec.networks):
                 raise errors.PermissionDenied(f"endpoint with name {rec.name} already exists in network {net.name}")
-            epsettings.check_endpoint(net, settings)
             before = dict(rec.networks)
             # recorded first: a ketchd killed halfway leaves an intent its restore completes
             # or undoes, never an endpoint nobody knows of
@@ -370,10 +400,13 @@ class ContainerNetworking:
         except BaseException:
             await self._leave(ep)
             raise
+        if self.hosts is not None:  # moby's sbJoin: the container's names for its new addresses
+            _rewrite(self.hosts(rec.id), lambda text: etcfiles.hosts_with(
+                text, rec.config, (ep.address4, ep.address6)))
         if ep.dns:
             self._join_directory(rec)
             if rec.id not in self.dns.attached():
-                await self._open_dns(rec)
+                await self._open_dns(rec, rewrite=True)
 
     def _routes_out(self, ep: Endpoint) -> bool:
         net = self.networks.by_id.get(ep.network_id)
@@ -390,6 +423,9 @@ class ContainerNetworking:
                 if ep.network_id == net.id:
                     await self._leave(ep)
                     self.directory.leave(net.id, rec.id)
+                    if self.hosts is not None:
+                        _rewrite(self.hosts(rec.id), lambda text, ep=ep: etcfiles.hosts_without(
+                            text, rec.config, (ep.address4, ep.address6)))
             rec.networks = {k: v for k, v in rec.networks.items() if k not in names}
             self.containers.save(rec)
             if gateway is not None and gateway.network_id == net.id and rec.state.running:

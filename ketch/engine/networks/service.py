@@ -51,7 +51,8 @@ class NetworkService:
                      model.OPT_HOST_BINDING_IPV4: "0.0.0.0", model.OPT_BRIDGE_NAME: self.settings.bridge,
                      model.OPT_MTU: str(self.settings.mtu)},
             bridge=self.settings.bridge, mtu=self.settings.mtu, icc=self.settings.icc,
-            masquerade=self.settings.ip_masq, predefined=True)
+            masquerade=self.settings.ip_masq, predefined=True,
+            bridge_owned=bool(existing and existing.bridge_owned and existing.bridge == self.settings.bridge))
         if net != existing:
             self.registry.put(net)
 
@@ -86,14 +87,6 @@ class NetworkService:
             out.append((ep, rec.name if rec else ""))
         return out
 
-    def endpoints_of_container(self, cid: str) -> list[tuple[Endpoint, Network]]:
-        out = []
-        for ep in self.registry.endpoints_of_container(cid):
-            net = self.registry.by_id.get(ep.network_id)
-            if net is not None:
-                out.append((ep, net))
-        return out
-
     # -- create, remove ---------------------------------------------------------------
     async def create(self, req: NetworkCreate) -> tuple[Network, str]:
         async with self._lock:
@@ -112,17 +105,23 @@ class NetworkService:
             raise errors.PermissionDenied(f'only one instance of "{driver}" network is allowed')
         if driver != BRIDGE:
             raise errors.NotFound(f'plugin "{driver}" not found')
+        # libnetwork's NewNetwork on a node that is not in a swarm
+        if req.ingress:
+            raise errors.PermissionDenied("Ingress network can only be global scope network")
+        if req.scope == "swarm":
+            raise errors.PermissionDenied("cannot create a swarm scoped network when swarm is not active")
         if req.ipam_driver not in ("", "default"):
             raise errors.NotFound(f'plugin "{req.ipam_driver}" not found')
-        for flag, asked in (("--ingress", req.ingress), ("--config-only", req.config_only),
-                            ("--config-from", req.config_from), ("--scope", req.scope not in ("", "local"))):
+        for flag, asked in (("--config-only", req.config_only), ("--config-from", req.config_from),
+                            ("--scope", req.scope not in ("", "local"))):
             if asked:
                 raise errors.InvalidArgument(f"{flag} {unsupported.SUFFIX}")
         opts = dict(req.options)
         nid = secrets.token_hex(32)
         bridge = opts.get(model.OPT_BRIDGE_NAME) or f"br-{nid[:12]}"
         if len(bridge) > 15:
-            raise errors.InvalidArgument(f"bridge name {bridge} is longer than 15 characters")
+            # moby asks netlink for the link first (bridgeInterfaceExists): ERANGE
+            raise errors.Internal("failed to check bridge interface existence: numerical result out of range")
         if any(n.bridge == bridge for n in self.registry.all()):
             raise errors.Conflict(f"bridge name {bridge} is already used by another network")
         mtu = 0
@@ -149,12 +148,13 @@ class NetworkService:
             net = self.registry.find(ref)
             if net.predefined:
                 raise errors.PermissionDenied(f"{net.name} is a pre-defined network and cannot be removed")
-            if self.registry.endpoints_of(net.id):
-                raise errors.PermissionDenied(
-                    f"error while removing network: network {net.name} id {net.id} has active endpoints")
-            await self.sandbox.links.delete(net.bridge)
-            self.sandbox.forget_bridge(net.bridge)
-            self.registry.delete(net)
+            bridges = self.sandbox.bridges
+            async with bridges.lock:  # no endpoint can be added meanwhile (sandbox._join)
+                if self.registry.endpoints_of(net.id):
+                    raise errors.PermissionDenied(
+                        f"error while removing network: network {net.name} id {net.id} has active endpoints")
+                await bridges.remove(net)
+                self.registry.delete(net)
             if self.sandbox.firewall is not None:
                 await self.sandbox.firewall.refresh()
         self._event("destroy", net, {"type": net.driver})

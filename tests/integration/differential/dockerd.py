@@ -10,15 +10,17 @@ Everything it owns lives under one short directory (``/tmp/kd-XXXXXX``):
     <root>/dockerd.log      its stdout and stderr
     cgroups /<basename of root>/<id> in every hierarchy (--cgroup-parent)
 
-No bridge, no iptables (``--bridge=none --iptables=false --ip-masq=false``) until ketch
-has networking. dockerd 20.10 starts a containerd of its own under the exec root; the
-containerd shims it spawns are reparented to init. A few paths outside the root are
-fixed in dockerd and containerd (``HOST_PATHS``): whichever of them did not exist before
+No default bridge, no iptables (``--bridge=none --iptables=false --ip-masq=false``): the
+tests' dockerd must not touch the host's firewall nor take 172.17.0.0/16; user-defined
+networks work (their bridges without NAT), so the network rows use those.
+dockerd 20.10 starts a containerd of its own under the exec root; the containerd shims
+it spawns are reparented to init. A few paths outside the root are fixed in dockerd and
+containerd (``HOST_PATHS``): whichever of them did not exist before
 start is removed at the end, so a machine that never ran Docker is left as it was.
 
-``stop`` ends everything by pid: containers removed through the API first, then SIGTERM
-to dockerd (which stops its containerd), SIGKILL after a deadline, then any process
-still holding a file under the root or sitting in the cgroup parent; ``leftovers`` says
+``stop`` ends everything by pid: containers and networks removed through the API first,
+then SIGTERM to dockerd (which stops its containerd), SIGKILL after a deadline, then any
+process still holding a file under the root or sitting in the cgroup parent; ``leftovers`` says
 what is still there afterwards (the fixture fails on it).
 """
 
@@ -157,8 +159,9 @@ class Dockerd:
     def stop(self, timeout: float = 30.0) -> dict[str, list]:
         """End it all; returns what was still there after a clean shutdown (empty when
         all went well), having then removed that too as far as it can."""
+        stuck: list[str] = []  # networks dockerd would not remove: their bridges stay
         if self.proc is not None and self.proc.poll() is None:
-            self._remove_containers()
+            stuck = self._remove_containers()
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
@@ -175,17 +178,30 @@ class Dockerd:
         children = [p for p in _cgroup_dirs(self.cgroup_parent) if not p.endswith(self.cgroup_parent)]
         if children:
             problems["cgroups"] = sorted(set(children))
+        if stuck:
+            problems["networks"] = stuck
+            for nid in stuck:  # dockerd's Linux bridge of a user-defined network
+                subprocess.run(["ip", "link", "del", f"br-{nid[:12]}"], check=False, capture_output=True)
         self._force_clean()
         problems.update(self.leftovers())
         return problems
 
-    def _remove_containers(self) -> None:
+    def _remove_containers(self) -> list[str]:
+        """Remove every container, then every user-defined network; the ids of the networks
+        still there afterwards."""
         try:
             status, items = api(self.socket, "GET", "/containers/json?all=1", timeout=10)
             for c in items if status == 200 else []:
                 api(self.socket, "DELETE", f"/containers/{c['Id']}?force=1", timeout=30)
+            # dockerd keeps a user-defined network's Linux bridge when it stops
+            status, items = api(self.socket, "GET", "/networks", timeout=10)
+            for n in items if status == 200 else []:
+                if n["Name"] not in ("bridge", "host", "none"):
+                    api(self.socket, "DELETE", f"/networks/{n['Id']}", timeout=30)
+            status, items = api(self.socket, "GET", "/networks", timeout=10)
+            return [n["Id"] for n in items if status == 200 and n["Name"] not in ("bridge", "host", "none")]
         except (OSError, http.client.HTTPException):
-            pass
+            return []
 
     def _force_clean(self) -> None:
         for pid in self.processes():

@@ -3,13 +3,14 @@
 A ``Target`` is a daemon as its clients see it: its socket, the environment a client
 runs in (a config directory of its own, so no user's ``psFormat`` leaks in), and the
 containers and references that make its baseline (the fixtures). After each row
-``reset`` puts it back to that baseline through the API and says what the row changed
+``reset`` puts it back to that baseline (containers, tags, networks) through the API and says what the row changed
 (``compare`` fails on it).
 """
 
 import os
 import shutil
 import subprocess
+import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ class Target:
         self.env = env
         self.baseline_containers: dict[str, str] = {}   # id -> "name state"
         self.baseline_tags: dict[str, str] = {}         # repo:tag -> image id
+        self.baseline_networks: dict[str, str] = {}     # id -> name
 
     def side(self, program: str) -> Side:
         return Side(self.host, self.root, program)
@@ -73,6 +75,7 @@ class Target:
                                    f"not {code}:\n{res.stdout}{res.stderr}")
         self.baseline_containers = self._containers()
         self.baseline_tags = self._tags()
+        self.baseline_networks = self._networks()
         names = sorted(v.split()[0] for v in self.baseline_containers.values())
         assert names == sorted(FIXTURE_NAMES), (self.name, names)
 
@@ -88,17 +91,41 @@ class Target:
         return {ref: image["Id"] for image in items
                 for ref in (image.get("RepoTags") or []) + (image.get("RepoDigests") or [])}
 
+    def _networks(self) -> dict[str, str]:
+        status, items = api(self.socket, "GET", "/networks")
+        assert status == 200, (self.name, status, items)
+        return {n["Id"]: n["Name"] for n in items}
+
+    def _remove_networks(self, timeout: float = 10) -> None:
+        """The networks a row made, once their containers are gone (dockerd releases a removed
+        container's endpoints a moment after answering: "has active endpoints" until then)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = set(self._networks()) - set(self.baseline_networks)
+            if not left or time.monotonic() > deadline:
+                return
+            for nid in left:
+                api(self.socket, "DELETE", f"/networks/{nid}")
+            if set(self._networks()) & left:
+                time.sleep(0.1)
+
     def reset(self) -> list[str]:
         """Remove what a row made; returns how the fixtures were changed (empty: not)."""
         now = self._containers()
         for cid in set(now) - set(self.baseline_containers):
             api(self.socket, "DELETE", f"/containers/{cid}?force=1")
+        self._remove_networks()
         for tag in set(self._tags()) - set(self.baseline_tags):
             api(self.socket, "DELETE", f"/images/{urllib.parse.quote(tag, safe='')}")
         tags = self._tags()
         changed = [f"{cid[:12]} was {was}, now {now.get(cid, 'gone')}"
                    for cid, was in self.baseline_containers.items() if now.get(cid) != was]
         changed += [f"reference {ref} cannot be removed" for ref in sorted(set(tags) - set(self.baseline_tags))]
+        networks = self._networks()
+        changed += [f"network {name} was removed" for nid, name in self.baseline_networks.items()
+                    if nid not in networks]
+        changed += [f"network {name} cannot be removed" for nid, name in networks.items()
+                    if nid not in self.baseline_networks]
         for tag, image in sorted(self.baseline_tags.items()):
             if tags.get(tag) != image:  # put it back, so that the next rows do not fail too
                 changed.append(f"tag {tag} was {image[:19]}, now {tags.get(tag, 'gone')}")
