@@ -225,14 +225,18 @@ class Store:
         return [json.loads(r[0]) for r in self.db.execute("SELECT doc FROM networks")]
 
     def put_endpoint(self, eid: str, network_id: str, container_id: str, doc: dict) -> None:
-        self.db.execute("INSERT OR REPLACE INTO endpoints VALUES (?,?,?,?)",
-                        (eid, network_id, container_id, json.dumps(doc)))
+        # an update keeps the row's place (REPLACE would move it last): the endpoints read
+        # back after a restart are in the order they were made, which says whose network
+        # gives the container its default route (the first that routes out)
+        self.db.execute("INSERT INTO endpoints VALUES (?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                        "network_id=excluded.network_id, container_id=excluded.container_id, "
+                        "doc=excluded.doc", (eid, network_id, container_id, json.dumps(doc)))
 
     def delete_endpoint(self, eid: str) -> None:
         self.db.execute("DELETE FROM endpoints WHERE id=?", (eid,))
 
     def all_endpoints(self) -> list[dict]:
-        return [json.loads(r[0]) for r in self.db.execute("SELECT doc FROM endpoints")]
+        return [json.loads(r[0]) for r in self.db.execute("SELECT doc FROM endpoints ORDER BY rowid")]
 
 
 

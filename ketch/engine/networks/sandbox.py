@@ -397,16 +397,17 @@ class ContainerNetworking:
             raise
         try:
             await netlink.configure_inside(socks[0], [iface])
-        except BaseException:
+            if ep.dns:
+                self._join_directory(rec)
+                if rec.id not in self.dns.attached():
+                    await self._open_dns(rec, rewrite=True)
+        except BaseException:  # the connect fails whole: no endpoint its record does not name
+            self.directory.leave(net.id, rec.id)
             await self._leave(ep)
             raise
         if self.hosts is not None:  # moby's sbJoin: the container's names for its new addresses
             _rewrite(self.hosts(rec.id), lambda text: etcfiles.hosts_with(
                 text, rec.config, (ep.address4, ep.address6)))
-        if ep.dns:
-            self._join_directory(rec)
-            if rec.id not in self.dns.attached():
-                await self._open_dns(rec, rewrite=True)
 
     def _routes_out(self, ep: Endpoint) -> bool:
         net = self.networks.by_id.get(ep.network_id)

@@ -150,6 +150,8 @@ class NetworkService:
                 raise errors.PermissionDenied(f"{net.name} is a pre-defined network and cannot be removed")
             bridges = self.sandbox.bridges
             async with bridges.lock:  # no endpoint can be added meanwhile (sandbox._join)
+                # as it is now: a start this waited for may have made (and owns) its bridge
+                net = self.registry.by_id[net.id]
                 if self.registry.endpoints_of(net.id):
                     raise errors.PermissionDenied(
                         f"error while removing network: network {net.name} id {net.id} has active endpoints")
