@@ -626,10 +626,12 @@ def test_network_rm_waits_for_a_start_inside_ensure_and_is_refused(world):
     asyncio.run(main())
 
 
-def test_a_start_that_finds_its_network_removed_fails_and_makes_nothing(world):
+@pytest.mark.parametrize("recorded, named", [(_settings("mine"), MINE_ID), ({"mine": {}}, "mine")])
+def test_a_start_that_finds_its_network_removed_fails_and_makes_nothing(world, recorded, named):
     """network rm takes the topology lock first (deleting the bridge); the start waiting
-    behind it finds the network gone: no endpoint and no bridge are made for it."""
-    rec = world.container("web", _settings("mine"))
+    behind it finds the network gone: no endpoint and no bridge are made for it. The
+    error names the network as the container recorded it: by id, else by name."""
+    rec = world.container("web", recorded)
     world.links.present["br-mine"] = "bridge"
     world.nets.put(replace(world.nets.by_id[MINE_ID], bridge_owned=True))  # made by an earlier run
     gate = Gate()
@@ -643,7 +645,7 @@ def test_a_start_that_finds_its_network_removed_fails_and_makes_nothing(world):
         assert world.launcher.calls  # the start is past its lookups, at the topology lock
         gate.released.set()
         await rm
-        with pytest.raises(errors.NotFound, match=f"network {MINE_ID} not found"):
+        with pytest.raises(errors.NotFound, match=f"^network {named} not found$"):
             await start
 
     asyncio.run(main())
@@ -752,6 +754,46 @@ def test_restore_undoes_an_unrecorded_connect_and_serves_the_rest(world):
         assert world.networking.directory.lookup(rec.id, "web.other") is None
         await world.exit(rec)
         assert world.ports.allocated() == frozenset()
+
+    asyncio.run(main())
+
+
+def test_restore_keeps_an_endpoint_recorded_by_network_name(world):
+    """A container created before its network (kept by name, without an id) and started
+    once it exists: a restart of ketchd keeps its endpoint."""
+    rec = world.container("web", {"mine": {}})
+
+    async def main():
+        await world.start(rec)
+        [ep] = world.networking.endpoints(rec.id)
+        world.networking.dns.detach(rec.id)
+        world.nets = NetworkRegistry(world.store)
+        world.networking = world._networking(world.nets)
+        async with world.locks.lock(rec.id):
+            await world.networking.restore(rec)
+        assert world.networking.endpoints(rec.id) == [ep]
+        assert ep.host_ifname not in world.links.deleted()
+        await world.exit(rec)
+
+    asyncio.run(main())
+
+
+def test_concurrent_starts_on_a_new_network_take_distinct_addresses(world):
+    recs = [world.container(f"c{i}", _settings("mine")) for i in range(3)]
+    gate = Gate()
+    world.links.hooks["ensure_bridge"] = gate
+
+    async def main():
+        starts = [asyncio.create_task(world.start(rec)) for rec in recs]
+        await gate.entered.wait()
+        await _settle()
+        gate.released.set()
+        await asyncio.gather(*starts)
+        addresses = sorted(ep.address4 for ep in world.nets.endpoints_of(MINE_ID))
+        assert addresses == ["10.231.251.2", "10.231.251.3", "10.231.251.4"]
+        assert [c[0] for c in world.links.calls].count("ensure_bridge") == 1
+        for rec in recs:
+            await world.exit(rec)
 
     asyncio.run(main())
 

@@ -198,9 +198,9 @@ class ContainerNetworking:
             raise errors.InvalidArgument(f"container cannot be connected to network {net.name}: driver {net.driver}")
         want = settings.get("IPAMConfig") or {}
         async with self.bridges.lock:
-            net = self.networks.by_id.get(net.id)  # removed meanwhile? (network rm holds the lock)
+            name, net = net.name, self.networks.by_id.get(net.id)  # removed meanwhile? (rm holds the lock)
             if net is None:
-                raise errors.NotFound(f"network {settings.get('NetworkID') or ifname} not found")
+                raise errors.NotFound(f"network {settings.get('NetworkID') or name} not found")
             await self.bridges.ensure(net)
             net = self.networks.by_id[net.id]
             in_use = self.networks.addresses_in_use(net.id)
@@ -288,8 +288,12 @@ class ContainerNetworking:
             log.warning("cannot restore the network of %s: %s", rec.id[:12], exc)
 
     async def _restore(self, rec: ContainerRecord) -> None:
-        wanted = {self.networks.by_id[s["NetworkID"]].id for s in rec.networks.values()
-                  if s.get("NetworkID") in self.networks.by_id}
+        wanted = set()
+        for name, settings in rec.networks.items():  # as attached() finds them: a network
+            try:  # created after the container is recorded by its name only
+                wanted.add(self.networks.find(settings.get("NetworkID") or name).id)
+            except errors.KetchError:
+                pass  # gone (then so is any endpoint on it)
         for ep in self.networks.endpoints_of_container(rec.id):
             if ep.network_id not in wanted:  # a connect a killed ketchd never recorded
                 await self._leave(ep)
