@@ -30,7 +30,7 @@ from ketch.engine.networks.service import NetworkService
 from ketch.engine.networks.settings import NetworkSettings
 from ketch.engine.store import Store
 from ketch.linux import mount as mnt
-from ketch.network import netlink
+from ketch.network import netlink, nft
 from ketch.network.model import BRIDGE, HOST, NULL, Network, Pool
 from ketch.network.portalloc import PortAllocator
 
@@ -381,6 +381,49 @@ def test_a_start_clears_what_a_crash_left_of_an_earlier_run(world):
         assert stale.host_ifname in world.links.deleted()
         assert eps[0].address4 == stale.address4  # the crash's address is free again
         await world.exit(rec)
+
+    asyncio.run(main())
+
+
+def test_an_undo_that_fails_does_not_stop_the_rest(world):
+    rec = world.container("web", _settings("mine"), {"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}})
+
+    async def main():
+        await world.start(rec)
+
+        async def refuse(ifname):
+            raise errors.Internal(f"cannot delete {ifname}: device or resource busy")
+        world.links.hooks["delete"] = refuse
+        await world.exit(rec)  # logs, does not raise
+        assert world.stored_endpoints() == [] and world.ports.allocated() == frozenset()
+        assert not os.path.exists(world.netns(rec))
+
+    asyncio.run(main())
+
+
+def test_the_firewall_forwards_a_port_only_while_it_is_reserved(world, monkeypatch):
+    """Publish: the port is reserved before a rule sends it to the container. Unpublish:
+    the rule goes before the port is released (no other start can take a port that
+    still leads here)."""
+    world.settings = replace(world.settings, iptables=True)
+    world.firewall = Firewall(world.nets, world.settings, world.ports)
+    world.networking = world._networking(world.nets)
+    applied = []
+    monkeypatch.setattr(nft, "apply", lambda rs: applied.append(
+        ([(f.host_port, f.container_ip) for f in rs.ports], world.ports.allocated())))
+    monkeypatch.setattr(nft, "remove", lambda table: applied.append(("removed", table)))
+    monkeypatch.setattr(netlink, "write_sysctl", lambda key, value: False)
+    rec = world.container("web", _settings("mine"), {"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}})
+    port = frozenset({("0.0.0.0", "tcp", 8080)})
+
+    async def main():
+        await world.start(rec)
+        assert applied[-1] == ([(8080, "10.231.251.2")], port)
+        await world.exit(rec)
+        assert applied[-1] == ([], port)  # the rule went while the port was still held
+        assert world.ports.allocated() == frozenset()
+        await world.networking.shutdown()
+        assert applied[-1] == ("removed", "ketch")
 
     asyncio.run(main())
 
