@@ -182,16 +182,14 @@ class World:
             nets, self.containers, self.launcher, self.links, self.settings, self.locks, self.firewall,
             host_files=HostFiles((str(self.tmp_path / "hosts"), str(self.tmp_path / "resolv.conf"))))
 
-    def container(self, name: str, networks: dict | None = None, host_config: dict | None = None,
-                  running: bool = False) -> ContainerRecord:
+    def container(self, name: str, networks: dict | None = None,
+                  host_config: dict | None = None) -> ContainerRecord:
         cid = (name.encode().hex() * 64)[:64]
         nets = networks if networks is not None else {"bridge": {"NetworkID": BRIDGE_ID}}
         rec = ContainerRecord(id=cid, name=name, created=timefmt.now(), image="busybox",
                               image_id="sha256:" + "0" * 64, config={"Hostname": cid[:12]},
                               host_config={"NetworkMode": next(iter(nets), "default"), **(host_config or {})},
                               path="true", args=[], snapshot="s", parents=[], networks=dict(nets))
-        if running:
-            rec.state = ContainerState("running", pid=1)
         self.containers.add(rec)
         return rec
 
@@ -240,17 +238,17 @@ def world(tmp_path, monkeypatch):
 
 
 class Gate:
-    """A hook that waits: ``entered`` once a call reached it, then until ``release``."""
+    """A hook that holds the first call: ``entered`` is set when it arrives, and it waits
+    until ``released`` is; later calls pass."""
 
-    def __init__(self, once: bool = True) -> None:
+    def __init__(self) -> None:
         self.entered = asyncio.Event()
         self.released = asyncio.Event()
         self.args: list[tuple] = []
-        self.once = once
 
     async def __call__(self, *args) -> None:
         self.args.append(args)
-        if self.once and len(self.args) > 1:
+        if len(self.args) > 1:
             return
         self.entered.set()
         await self.released.wait()
