@@ -97,6 +97,16 @@ class HostLinks:
                 if getattr(exc, "code", None) != errno.EEXIST:
                     raise netlink_error(exc, f"cannot create bridge {name}") from None
             idx = await self.index(name)
+        try:
+            await self._address_and_up(ipr, name, idx, addresses)
+        except BaseException:
+            if made:  # not half-made: a bridge nobody records would never be deleted
+                await self.delete(name)
+            raise
+        return made
+
+    @staticmethod
+    async def _address_and_up(ipr, name: str, idx: int, addresses: list[str]) -> None:
         have = {f"{a.get('address')}/{a.get('prefixlen')}"
                 async for a in await ipr.addr("dump", index=idx)}
         for cidr in addresses:
@@ -109,7 +119,6 @@ class HostLinks:
                 if getattr(exc, "code", None) != errno.EEXIST:
                     raise netlink_error(exc, f"cannot add {cidr} to {name}") from None
         await ipr.link("set", index=idx, state="up")
-        return made
 
     async def delete(self, ifname: str) -> None:
         """Delete a link if it exists (a veth's peer goes with it)."""

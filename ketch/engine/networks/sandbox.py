@@ -262,8 +262,13 @@ class ContainerNetworking:
         127.0.0.11, which forwards to what it asked before (moby's rebuildDNS)."""
         socks = await self.launcher.netns_sockets(self.netns_path(rec.id), create=False, dns=True)
         socks[0].close()
-        files = self.etc.files(rec, "bridge", (), True)
-        self._attach_dns(rec, socks[1], socks[2], files)
+        try:
+            files = self.etc.files(rec, "bridge", (), True)
+            self._attach_dns(rec, socks[1], socks[2], files)  # the server owns them from here
+        except BaseException:
+            for sock in socks[1:]:
+                sock.close()
+            raise
         if rewrite and self.resolv_conf is not None:
             _rewrite(self.resolv_conf(rec.id), lambda _: files.resolv)
 
@@ -442,8 +447,11 @@ class ContainerNetworking:
         nxt = next((ep for ep in self.networks.endpoints_of_container(rec.id) if self._routes_out(ep)), None)
         if nxt is None:
             return
-        socks = await self.launcher.netns_sockets(self.netns_path(rec.id), create=False)
-        await netlink.set_default_route(socks[0], nxt.gateway4, nxt.gateway6)
+        try:
+            socks = await self.launcher.netns_sockets(self.netns_path(rec.id), create=False)
+            await netlink.set_default_route(socks[0], nxt.gateway4, nxt.gateway6)
+        except errors.KetchError as exc:  # the disconnect itself is done and recorded
+            log.warning("cannot move the default route of %s: %s", rec.id[:12], exc)
 
     async def _leave(self, ep: Endpoint) -> None:
         await self.links.delete(ep.host_ifname)
