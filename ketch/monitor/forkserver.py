@@ -34,6 +34,7 @@ import sys
 from ketch.linux import syscalls as sc
 from ketch.linux.unixpath import listen
 from ketch.monitor import netnsop
+from ketch.monitor.forkchild import answer_in_child
 from ketch.monitor import protocol as proto
 from ketch.monitor import runtimes
 from ketch.monitor.execsession import run_exec
@@ -65,21 +66,12 @@ def _delete(conn: socket.socket, listener: socket.socket, doc: dict) -> None:
     spec = proto.RuntimeSpec.from_json(doc.get("runtime"))
     if spec.path:
         raise ValueError("only ketch's own runtime is deleted here")
-    if os.fork():
-        return  # _reap collects the child
-    status = 1
-    try:
-        listener.close()
+
+    def work() -> None:  # the monitor falls back to the CLI on an error
         runtimes.force_delete(spec, doc["runtime_root"], doc["id"], doc["state_dir"])
         conn.sendall(b"ok\n")
-        status = 0
-    except BaseException as exc:  # noqa: BLE001 - the monitor falls back to the CLI
-        try:
-            conn.sendall(f"error {exc}\n".encode())
-        except OSError:
-            pass
-    finally:
-        os._exit(status)
+
+    answer_in_child(conn, listener, work)
 
 
 def _exec(conn: socket.socket, listener: socket.socket, doc: dict) -> None:

@@ -22,6 +22,7 @@ import socket
 
 from ketch.linux import netdev
 from ketch.linux import syscalls as sc
+from ketch.monitor.forkchild import answer_in_child
 
 DNS_ADDRESS = ("127.0.0.11", 53)
 
@@ -61,19 +62,9 @@ def _enter(path: str, create: bool) -> None:
 
 def serve(conn: socket.socket, listener: socket.socket, doc: dict) -> None:
     """Answer one request in a child (the fork server goes on serving)."""
-    if os.fork():
-        return  # the server's SIGCHLD handler reaps the child
-    status = 1
-    try:
-        listener.close()
+    def work() -> None:
         _enter(doc["path"], bool(doc.get("create")))
         socks = _make_sockets(bool(doc.get("dns")))
         socket.send_fds(conn, [b"ok\n"], [s.fileno() for s in socks])
-        status = 0
-    except BaseException as exc:  # noqa: BLE001 - reported to ketchd
-        try:
-            conn.sendall(f"error {exc}\n".encode())
-        except OSError:
-            pass
-    finally:
-        os._exit(status)
+
+    answer_in_child(conn, listener, work)
