@@ -1,15 +1,18 @@
 /* netsink: the TCP server of bench/network.py, run as a container's only process.
 
-   Port 80 ("hello"): each connection is sent one byte, "k", and closed by the server, so a
-   client that reads it knows the connection reached this process (not a proxy in front of
-   it), and the TIME_WAIT state stays on the server's side (the client can open tens of
-   thousands of connections in a few seconds without running out of ephemeral ports).
+   Port 80 ("hello"): each connection is sent one byte, "k", then read like a sink's: a
+   client that reads the byte knows the connection reached this process (not a proxy in
+   front of it). The client of the connection-rate test then resets the connection
+   (SO_LINGER 0), so that no side keeps it in TIME_WAIT: tens of thousands of connections
+   in a few seconds would otherwise collide with TIME_WAIT sockets of the same addresses
+   and ports, and wait a second for a SYN to be sent again.
    Port 81 ("sink"): each connection is read until the client's end of stream, the data
    thrown away, then closed: the client's read of that close says every byte arrived.
 
    One thread, epoll, non-blocking sockets: many clients at once cost nothing extra.
    Built with `gcc -static -O2` by bench/network.py. */
 
+#define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -53,17 +56,14 @@ int main(void) {
         }
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;
-            if (fd == hello) {
+            if (fd == hello || fd == sink) {
                 int c;
-                while ((c = accept4(hello, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-                    if (write(c, "k", 1) != 1)
-                        perror("netsink: write");
-                    close(c);
-                }
-            } else if (fd == sink) {
-                int c;
-                while ((c = accept4(sink, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+                while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
                     struct epoll_event cev = {.events = EPOLLIN, .data.fd = c};
+                    if (fd == hello && write(c, "k", 1) != 1) {
+                        close(c);
+                        continue;
+                    }
                     epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
                 }
             } else {

@@ -12,8 +12,9 @@ through a published port (connections/s, MB/s), for ketch and beside Docker.
 2. A container running bench/netsink.c (built here with `gcc -static`), published with
    `-p 80 -p 81` (random host ports), reached from the host three ways: 127.0.0.1:PORT, the
    host's address:PORT, and the container's bridge address:80 directly. Connection rate:
-   clients doing connect, read the server's one byte, see its close, for a few seconds
-   (the byte proves the connection reached the container, not a proxy in front of it).
+   clients doing connect, read the server's one byte, reset (SO_LINGER 0: no TIME_WAIT, see
+   netsink.c), for a few seconds (the byte proves the connection reached the container,
+   not a proxy in front of it).
    Throughput: one connection sending --mib MiB, timed until the server has read all of it
    (its close after the client's end of stream). Each figure is the median of --repeat.
 
@@ -37,6 +38,7 @@ import os
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -55,28 +57,34 @@ DOCKER_HOST_ADDR = "10.216.0.1"
 
 # -- the client side (runs in the host's namespace or, for Docker's, in dockerd's) --------
 
+_RESET = struct.pack("ii", 1, 0)
+
+
 def _hello_loop(host: str, port: int, seconds: float, out: int) -> None:
-    """Child process: connect/read/close in a loop; writes "count errors" to ``out``."""
-    count = errors = 0
+    """Child process: connect, read, reset in a loop; writes "count errors slow" to ``out``
+    (slow: connections that took over 200 ms, the mark of a SYN sent again)."""
+    count = errors = slow = 0
     deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
+    while (t0 := time.perf_counter()) < deadline:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(5)
         try:
             s.connect((host, port))
-            if s.recv(1) != b"k" or s.recv(1) != b"":
+            if s.recv(1) != b"k":
                 errors += 1
             else:
                 count += 1
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)  # see netsink.c
         except OSError:
             errors += 1
         finally:
             s.close()
-    os.write(out, f"{count} {errors}".encode())
+        slow += time.perf_counter() - t0 > 0.2
+    os.write(out, f"{count} {errors} {slow}".encode())
 
 
-def connection_rate(host: str, port: int, seconds: float, clients: int) -> tuple[float, int]:
-    """(connections/s over all clients, failed connections)."""
+def connection_rate(host: str, port: int, seconds: float, clients: int) -> tuple[float, int, int]:
+    """(connections/s over all clients, failed connections, slow connections)."""
     children = []
     for _ in range(clients):
         r, w = os.pipe()
@@ -89,17 +97,18 @@ def connection_rate(host: str, port: int, seconds: float, clients: int) -> tuple
                 os._exit(0)
         os.close(w)
         children.append((pid, r))
-    total = errors = 0
+    total = errors = slow = 0
     for pid, r in children:
         data = b""
         while chunk := os.read(r, 64):
             data += chunk
         os.close(r)
         os.waitpid(pid, 0)
-        count, err = map(int, data.split()) if data else (0, 1)
+        count, err, late = map(int, data.split()) if data else (0, 1, 0)
         total += count
         errors += err
-    return total / seconds, errors
+        slow += late
+    return total / seconds, errors, slow
 
 
 def throughput(host: str, port: int, nbytes: int) -> float:
@@ -120,23 +129,33 @@ def throughput(host: str, port: int, nbytes: int) -> float:
 
 
 def client_main(argv: list[str]) -> int:
+    """Measures the targets (HOST:HELLO_PORT:SINK_PORT); prints JSON. Connection rates one
+    target after the other, in the order given: a userland proxy closes its connections to
+    the container first, and the thousands of TIME_WAIT sockets it leaves behind (for a
+    minute) slow down the connect() of whatever comes next from the same address, so the
+    proxied target goes last. Throughput round after round over all the targets, so that
+    all see the same machine noise."""
     p = argparse.ArgumentParser(prog="network.py client")
-    p.add_argument("host")
-    p.add_argument("hello_port", type=int)
-    p.add_argument("sink_port", type=int)
+    p.add_argument("targets", nargs="+")
     p.add_argument("--seconds", type=float, default=3)
     p.add_argument("--clients", type=int, default=1)
     p.add_argument("--bytes", type=int, default=1 << 30)
     p.add_argument("--repeat", type=int, default=3)
     a = p.parse_args(argv)
-    connection_rate(a.host, a.hello_port, 0.3, 1)  # warm: ARP, conntrack, the proxy's start
-    rates, tputs, errors = [], [], 0
+    targets = [(host, int(hello), int(sink)) for host, hello, sink in (t.split(":") for t in a.targets)]
+    out = {t: {"rates": [], "tputs": [], "errors": 0, "slow": 0} for t in a.targets}
+    for host, hello, _ in targets:
+        connection_rate(host, hello, 0.3, 1)  # warm: ARP, conntrack, a proxy's start
+    for t, (host, hello, _) in zip(a.targets, targets):
+        for _ in range(a.repeat):
+            rate, errors, slow = connection_rate(host, hello, a.seconds, a.clients)
+            out[t]["rates"].append(rate)
+            out[t]["errors"] += errors
+            out[t]["slow"] += slow
     for _ in range(a.repeat):
-        rate, err = connection_rate(a.host, a.hello_port, a.seconds, a.clients)
-        rates.append(rate)
-        errors += err
-        tputs.append(throughput(a.host, a.sink_port, a.bytes))
-    print(json.dumps({"rates": rates, "tputs": tputs, "errors": errors}))
+        for t, (host, _, sink) in zip(a.targets, targets):
+            out[t]["tputs"].append(throughput(host, sink, a.bytes))
+    print(json.dumps(out))
     return 0
 
 
@@ -352,46 +371,48 @@ def run_overhead(engines: list[Engine], runs: int) -> None:
 
 
 def published_port(e: Engine, args) -> dict:
+    """label -> (host, rates, tputs, errors, slow) of the three ways to the container."""
     cid = e.run("run", "-d", "-p", str(HELLO), "-p", str(SINK), SINK_IMAGE, "/netsink").strip()
     try:
         doc = json.loads(e.run("inspect", cid))[0]["NetworkSettings"]
         hello = int(doc["Ports"][f"{HELLO}/tcp"][0]["HostPort"])
         sink = int(doc["Ports"][f"{SINK}/tcp"][0]["HostPort"])
-        targets = [("127.0.0.1:PORT", "127.0.0.1", hello, sink),
-                   ("host address:PORT", e.host_address, hello, sink),
-                   ("bridge address:80", doc["IPAddress"], HELLO, SINK)]
-        results = {}
-        for label, host, hp, sp in targets:
-            argv = e.wrap([PYTHON, os.path.abspath(__file__), "client", host, str(hp), str(sp),
-                           "--seconds", str(args.seconds), "--clients", str(args.clients),
-                           "--bytes", str(args.mib << 20), "--repeat", str(args.repeat)])
-            res = subprocess.run(argv, capture_output=True, text=True, timeout=600)
-            if res.returncode != 0:
-                raise RuntimeError(f"{e.name} client of {host}: {res.stderr}")
-            got = json.loads(res.stdout)
-            results[label] = (statistics.median(got["rates"]), statistics.median(got["tputs"]),
-                              got["errors"], host)
-        return results
+        targets = {"bridge address:80": f"{doc['IPAddress']}:{HELLO}:{SINK}",  # see client_main
+                   "host address:PORT": f"{e.host_address}:{hello}:{sink}",
+                   "127.0.0.1:PORT": f"127.0.0.1:{hello}:{sink}"}
+        argv = e.wrap([PYTHON, os.path.abspath(__file__), "client", *targets.values(),
+                       "--seconds", str(args.seconds), "--clients", str(args.clients),
+                       "--bytes", str(args.mib << 20), "--repeat", str(args.repeat)])
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=1200)
+        if res.returncode != 0:
+            raise RuntimeError(f"{e.name} client: {res.stderr}")
+        got = json.loads(res.stdout)
+        return {label: (t.split(":")[0], got[t]["rates"], got[t]["tputs"], got[t]["errors"], got[t]["slow"])
+                for label, t in targets.items()}
     finally:
         subprocess.run(e.cmd("rm", "-f", cid), env=e.env, capture_output=True, timeout=60)
 
 
 def port_table(engines: list[Engine], args) -> None:
-    print(f"\n2. TCP from the host to a container's netsink: connections/s ({args.clients} client(s), "
-          f"{args.seconds:g} s) and MB/s (one connection, {args.mib} MiB), medians of {args.repeat}")
-    all_results = {}
+    print(f"\n2. TCP from the host to a container's netsink, interleaved, medians of {args.repeat} "
+          f"(min-max):\n   connections/s ({args.clients} client(s), {args.seconds:g} s a round), "
+          f"MB/s (one connection sending {args.mib} MiB)")
+    medians = {}
     for e in engines:
-        all_results[e.name] = published_port(e, args)
-        direct = all_results[e.name]["bridge address:80"]
-        for label, (rate, tput, errors, host) in all_results[e.name].items():
-            note = f"  ({errors} failed)" if errors else ""
-            print(f"   {e.name:<7}{label:<19}{host:<16}{rate:>9.0f} conn/s{tput:>9.0f} MB/s"
-                  f"  {100 * tput / direct[1]:>4.0f}% of direct{note}")
+        results = published_port(e, args)
+        direct = statistics.median(results["bridge address:80"][2])
+        for label, (host, rates, tputs, errors, slow) in results.items():
+            rate, tput = statistics.median(rates), statistics.median(tputs)
+            medians[e.name, label] = (rate, tput)
+            note = (f"  ({errors} failed)" if errors else "") + (f"  ({slow} over 200 ms)" if slow else "")
+            print(f"   {e.name:<7}{label:<19}{host:<12}{rate:>7.0f} conn/s ({min(rates):.0f}-{max(rates):.0f})"
+                  f"{tput:>7.0f} MB/s ({min(tputs):.0f}-{max(tputs):.0f}) {100 * tput / direct:>4.0f}% of direct"
+                  f"{note}")
     if len(engines) == 2:
-        k, d = (all_results[e.name] for e in engines)
-        print("   ketch / docker:  " + "   ".join(
-            f"{label}: {k[label][0] / d[label][0]:.2f}x conn/s, {k[label][1] / d[label][1]:.2f}x MB/s"
-            for label in k))
+        k, d = (e.name for e in engines)
+        for label in ("127.0.0.1:PORT", "host address:PORT", "bridge address:80"):
+            print(f"   ketch/docker {label:<19}{medians[k, label][0] / medians[d, label][0]:>5.2f}x conn/s"
+                  f"{medians[k, label][1] / medians[d, label][1]:>6.2f}x MB/s")
 
 
 def main() -> int:
