@@ -97,6 +97,7 @@ class ContainerNetworking:
         self.settings = settings
         self.firewall = firewall
         self._bridges_up: set[str] = set()
+        self._unlinking: set[asyncio.Task] = set()  # veths of runs that are over, being deleted
         self._lock_of: dict[str, asyncio.Lock] = {}  # per container: connects and disconnects
         self._lock = asyncio.Lock()  # address allocation and bridge creation
 
@@ -356,10 +357,7 @@ class ContainerNetworking:
             if ep.ports and self.firewall is not None:
                 await self.firewall.unpublish(ep)
                 published = True
-            try:
-                await self.links.delete(ep.host_ifname)
-            except errors.KetchError as exc:
-                log.warning("cannot delete %s of %s: %s", ep.host_ifname, cid[:12], exc)
+            self._unlink(ep.host_ifname, cid)
             self.networks.delete_endpoint(ep)
         if published:
             try:
@@ -377,6 +375,30 @@ class ContainerNetworking:
             except OSError as exc:
                 log.warning("cannot remove %s: %s", path, exc)
 
+    def _unlink(self, ifname: str, cid: str) -> None:
+        """Delete the host end of a veth whose container's run is over, in the background:
+        the kernel deletes a link inside an RCU grace period under the RTNL lock (15-30 ms
+        on a quiet host), which would otherwise delay every `run --rm` by that much
+        (bench/network.py). Nothing waits for the link: its container end went down with
+        the namespace, its address is released with the endpoint row (the MAC address
+        comes from the address, so a new holder looks the same to the bridge), and a
+        namespace the kernel destroys takes the pair with it (so this may find it gone).
+        ``settle`` waits for the deletions (ketchd's shutdown)."""
+        async def unlink() -> None:
+            try:
+                await self.links.delete(ifname)
+            except errors.KetchError as exc:
+                log.warning("cannot delete %s of %s: %s", ifname, cid[:12], exc)
+
+        task = asyncio.get_running_loop().create_task(unlink())
+        self._unlinking.add(task)
+        task.add_done_callback(self._unlinking.discard)
+
+    async def settle(self) -> None:
+        """Wait for the veth deletions under way."""
+        while self._unlinking:
+            await asyncio.gather(*self._unlinking, return_exceptions=True)
+
     async def sweep(self, alive: set[str]) -> None:
         """After a restart: undo what runs that are over left (a ketchd killed between
         a namespace and its bundle leaves a namespace no exit will find)."""
@@ -391,6 +413,7 @@ class ContainerNetworking:
     async def shutdown(self) -> None:
         """ketchd stops: with no container attached, its bridges and firewall table go
         (made again on the next start's first container); else all stays for the live ones."""
+        await self.settle()
         if self.networks.endpoints:
             return
         for net in self.networks.all():
@@ -404,6 +427,7 @@ class ContainerNetworking:
         self._bridges_up.clear()
 
     async def close(self) -> None:
+        await self.settle()
         await self.dns.close()
         if self.firewall is not None:
             await self.firewall.close()
