@@ -10,6 +10,7 @@ interface never exists under its name in the host namespace, where ``eth0`` is t
 The bridge and veth steps are named after moby's libnetwork/drivers/bridge setup steps.
 """
 
+import asyncio
 import errno
 import ipaddress
 import os
@@ -121,13 +122,13 @@ class HostLinks:
         await ipr.link("set", index=idx, state="up")
 
     async def delete(self, ifname: str) -> None:
-        """Delete a link if it exists (a veth's peer goes with it)."""
-        ipr = await self._open()
-        try:
-            await ipr.link("del", ifname=ifname)
-        except Exception as exc:  # noqa: BLE001
-            if getattr(exc, "code", None) not in (errno.ENODEV, errno.ENOENT):
-                raise netlink_error(exc, f"cannot delete {ifname}") from None
+        """Delete a link if it exists (a veth's peer goes with it).
+
+        From a worker thread, on a netlink socket of its own: the kernel handles the
+        request inside the sending thread's sendmsg(), and deleting a link waits for an
+        RCU grace period under the RTNL lock (15-30 ms here), which on the loop's socket
+        would stall every other request of ketchd that long."""
+        await asyncio.to_thread(_delete_link, ifname)
 
     async def add_veth(self, host_ifname: str, netns_fd: int, iface: Interface, bridge: str,
                        mtu: int) -> None:
@@ -231,6 +232,16 @@ def _inside(nl_sock: socket.socket):
     except BaseException:
         os.close(fd)
         raise
+
+
+def _delete_link(ifname: str) -> None:
+    from pyroute2 import IPRoute
+    try:
+        with IPRoute() as ipr:
+            ipr.link("del", ifname=ifname)
+    except Exception as exc:  # noqa: BLE001 - pyroute2 raises NetlinkError
+        if getattr(exc, "code", None) not in (errno.ENODEV, errno.ENOENT):
+            raise netlink_error(exc, f"cannot delete {ifname}") from None
 
 
 def write_sysctl(key: str, value: str) -> bool:

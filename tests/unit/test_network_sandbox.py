@@ -196,7 +196,10 @@ class World:
     async def start(self, rec: ContainerRecord):
         """What the lifecycle does: attach under the container's lock, then it runs."""
         async with self.locks.lock(rec.id):
-            setup = await self.networking.attach(rec)
+            try:
+                setup = await self.networking.attach(rec)
+            finally:
+                await self.networking.settle()  # veths of an undone start go in the background
             rec.state = ContainerState("running", pid=1)
             self.containers.save(rec)
             return setup
@@ -206,6 +209,7 @@ class World:
             rec.state = ContainerState("exited")
             await self.networking.detach(rec.id)
             self.containers.save(rec)
+        await self.networking.settle()  # the veths go in the background
 
     def netns(self, rec: ContainerRecord) -> str:
         return os.path.join(self.settings.netns_dir, rec.id)

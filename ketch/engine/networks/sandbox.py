@@ -24,6 +24,7 @@ connect and disconnect take it), so none meets another halfway.
 the host's; ``container:X`` joins X's namespace (its bind mount) and shares X's files.
 """
 
+import asyncio
 import logging
 import os
 import secrets
@@ -114,6 +115,7 @@ class ContainerNetworking:
         self.etc = EtcMaker(networks, containers, settings, host_files or HostFiles())
         self.directory = Directory()
         self.dns = DNSServer(self.directory, self.etc.host_files.upstreams)
+        self._unlinking: set[asyncio.Task] = set()  # veths of runs that are over, being deleted
 
     def netns_path(self, cid: str) -> str:
         return os.path.join(self.settings.netns_dir, cid)
@@ -328,10 +330,7 @@ class ContainerNetworking:
         self.directory.forget(cid)
         published = []
         for ep in self.networks.endpoints_of_container(cid):
-            try:
-                await self.links.delete(ep.host_ifname)
-            except errors.KetchError as exc:
-                log.warning("cannot delete %s of %s: %s", ep.host_ifname, cid[:12], exc)
+            self._unlink(ep.host_ifname, cid)
             self.networks.delete_endpoint(ep)
             if ep.ports:
                 published.append(ep)
@@ -346,6 +345,30 @@ class ContainerNetworking:
                 os.unlink(path)
             except OSError as exc:
                 log.warning("cannot remove %s: %s", path, exc)
+
+    def _unlink(self, ifname: str, cid: str) -> None:
+        """Delete the host end of a veth whose container's run is over, in the background:
+        the kernel deletes a link inside an RCU grace period under the RTNL lock (15-30 ms
+        on a quiet host), which would otherwise delay every `run --rm` by that much
+        (bench/network.py). Nothing waits for the link: its container end went down with
+        the namespace, its address is released with the endpoint row (the MAC address
+        comes from the address, so a new holder looks the same to the bridge), and a
+        namespace the kernel destroys takes the pair with it (so this may find it gone).
+        ``settle`` waits for the deletions (ketchd's shutdown)."""
+        async def unlink() -> None:
+            try:
+                await self.links.delete(ifname)
+            except errors.KetchError as exc:
+                log.warning("cannot delete %s of %s: %s", ifname, cid[:12], exc)
+
+        task = asyncio.get_running_loop().create_task(unlink())
+        self._unlinking.add(task)
+        task.add_done_callback(self._unlinking.discard)
+
+    async def settle(self) -> None:
+        """Wait for the veth deletions under way."""
+        while self._unlinking:
+            await asyncio.gather(*self._unlinking, return_exceptions=True)
 
     async def _unpublish(self, endpoints: list[Endpoint]) -> None:
         """Ports of endpoints already deleted: rules first, then the host ports, so no
@@ -488,6 +511,7 @@ class ContainerNetworking:
             nft.warm()
 
     async def close(self) -> None:
+        await self.settle()
         await self.dns.close()
         if self.firewall is not None:
             await self.firewall.close()
@@ -495,6 +519,7 @@ class ContainerNetworking:
     async def shutdown(self) -> None:
         """ketchd stops: with no container attached, its bridges and firewall table go
         (made again on the next start's first container); else all stays for the live ones."""
+        await self.settle()
         if self.networks.endpoints:
             return
         await self.bridges.shutdown()
