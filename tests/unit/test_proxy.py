@@ -8,6 +8,15 @@ from ketch.network import portalloc, proxy
 from ketch.network.portalloc import PortAllocator, PortRequest
 
 
+def _free_port() -> tuple[int, int]:
+    """A one-port range the kernel just found free on [::1] (not a fixed range: tests
+    running side by side in other processes would pick the same port from it)."""
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    return port, port
+
+
 async def _echo_upper(reader, writer):
     data = await reader.read()  # until the client's half-close
     writer.write(data.upper())
@@ -28,7 +37,7 @@ def test_v6_loopback_is_relayed_to_the_container():
     async def main():
         server = await asyncio.start_server(_echo_upper, "127.0.0.1", 0)
         target = server.sockets[0].getsockname()[:2]
-        pa = PortAllocator((61000, 64999))
+        pa = PortAllocator(_free_port())
         binding, = pa.allocate([PortRequest("tcp", 80, "::1")])
         sock = pa.socket_of(binding)
         # before the proxy takes it, the reservation refuses rather than hangs
@@ -48,10 +57,12 @@ def test_v6_loopback_is_relayed_to_the_container():
             pa.release([binding])
             server.close()
             await server.wait_closed()
-        # closed: nothing listens on the port any more, and it is free again
-        s = socket.socket(socket.AF_INET6)
-        s.bind(("::1", binding.host_port))
-        s.close()
+        # closed: nothing listens on the port any more (the relayed connections may
+        # linger in TIME_WAIT on it, which SO_REUSEADDR lets a listener through)
+        with socket.socket(socket.AF_INET6) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("::1", binding.host_port))
+            s.listen()
 
     asyncio.run(main())
 
@@ -62,7 +73,7 @@ def test_a_container_not_listening_closes_the_client():
         closed.bind(("127.0.0.1", 0))
         target = closed.getsockname()
         closed.close()  # nothing listens there
-        pa = PortAllocator((61000, 64999))
+        pa = PortAllocator(_free_port())
         binding, = pa.allocate([PortRequest("tcp", 80, "::1")])
         relay = proxy.TcpProxy(pa.socket_of(binding), target)
         await relay.start()
