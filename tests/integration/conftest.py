@@ -67,9 +67,11 @@ class Daemon:
 
     def subnet(self, k: int) -> str:
         """A /24 for this daemon's user-defined network number ``k`` (0..29): its own, as
-        its default bridge's is, so parallel daemons' bridges never share a subnet."""
+        its default bridge's is, so parallel daemons' bridges never share a subnet
+        (10.180-209.N; the default bridges are 10.213.N, the differential's and the
+        docker-client tests' networks 10.231-232.x)."""
         assert 0 <= k < 30
-        return f"10.{220 + k}.{self.bip.split('.')[2]}.0/24"
+        return f"10.{180 + k}.{self.bip.split('.')[2]}.0/24"
 
     def write_config(self, **keys) -> None:
         """daemon.json: this daemon's own cgroup parent, bridge, subnet and firewall table,

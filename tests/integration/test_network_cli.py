@@ -2,7 +2,7 @@
 
 These need the engine's networks (issue 10). They enable themselves: each test first asks
 the daemon, and skips while ``GET /networks`` does not list the predefined ``bridge`` or
-while a create with ``-p`` is refused as "not supported by this version of ketch". Subnets are in 10.231.0.0/16,
+while a create with ``-p`` is refused as "not supported by this version of ketch". Subnets are in 10.232.0.0/16,
 which the tests assume the host does not use.
 """
 
@@ -41,7 +41,7 @@ def _create(daemon, name: str, *flags: str) -> str:
 
 def test_create_ls_inspect_rm(daemon, networks):
     name = networks()
-    nid = _create(daemon, name, "--subnet", "10.231.1.0/24", "--gateway", "10.231.1.1",
+    nid = _create(daemon, name, "--subnet", "10.232.1.0/24", "--gateway", "10.232.1.1",
                   "--label", "k=v", "-o", "com.docker.network.driver.mtu=1400")
     res = daemon.ketch("network", "ls", "--filter", f"name={name}",
                        "--format", "{{.ID}} {{.Name}} {{.Driver}} {{.Scope}} {{.Labels}}")
@@ -49,7 +49,7 @@ def test_create_ls_inspect_rm(daemon, networks):
     assert daemon.ketch("network", "ls", "-q", "--no-trunc", "-f", f"id={nid}").stdout == nid + "\n"
     fmt = "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{.Labels.k}} {{.Options}}"
     res = daemon.ketch("network", "inspect", "-f", fmt, name)
-    assert res.stdout == "10.231.1.0/24 10.231.1.1 v map[com.docker.network.driver.mtu:1400]\n"
+    assert res.stdout == "10.232.1.0/24 10.232.1.1 v map[com.docker.network.driver.mtu:1400]\n"
     doc, = json.loads(daemon.ketch("network", "inspect", name).stdout)
     assert (doc["Name"], doc["Id"], doc["Driver"], doc["Internal"]) == (name, nid, "bridge", False)
     assert daemon.ketch("network", "rm", name).stdout == name + "\n"
@@ -77,9 +77,9 @@ def test_a_name_is_taken_once(daemon, networks):
 
 
 def test_client_side_checks_send_nothing(daemon, networks):
-    res = daemon.ketch("network", "create", "--subnet", "10.231.2.0/24", "--gateway", "10.231.3.1",
+    res = daemon.ketch("network", "create", "--subnet", "10.232.2.0/24", "--gateway", "10.232.3.1",
                        networks())
-    assert (res.returncode, res.stderr) == (1, "no matching subnet for gateway 10.231.3.1\n")
+    assert (res.returncode, res.stderr) == (1, "no matching subnet for gateway 10.232.3.1\n")
 
 
 def test_prune_removes_what_no_container_uses(daemon, networks):
@@ -92,17 +92,17 @@ def test_prune_removes_what_no_container_uses(daemon, networks):
 
 def test_connect_and_disconnect_a_running_container(daemon, networks, names):
     first, second, ctr = networks(), networks(), names()
-    _create(daemon, first, "--subnet", "10.231.4.0/24")
-    _create(daemon, second, "--subnet", "10.231.5.0/24")
+    _create(daemon, first, "--subnet", "10.232.4.0/24")
+    _create(daemon, second, "--subnet", "10.232.5.0/24")
     res = daemon.ketch("run", "-d", "--name", ctr, "--network", first, "busybox", "sleep", "60")
     assert res.returncode == 0, res.stderr
-    res = daemon.ketch("network", "connect", "--alias", "db", "--ip", "10.231.5.9", second, ctr)
+    res = daemon.ketch("network", "connect", "--alias", "db", "--ip", "10.232.5.9", second, ctr)
     assert res.returncode == 0, res.stderr
     fmt = "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}"
     shown = daemon.ketch("inspect", "-f", fmt, ctr).stdout.split()
-    assert f"{second}=10.231.5.9" in shown and len(shown) == 2
+    assert f"{second}=10.232.5.9" in shown and len(shown) == 2
     fmt = "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}"
-    assert daemon.ketch("network", "inspect", "-f", fmt, second).stdout == f"{ctr} 10.231.5.9/24\n"
+    assert daemon.ketch("network", "inspect", "-f", fmt, second).stdout == f"{ctr} 10.232.5.9/24\n"
     res = daemon.ketch("network", "rm", second)
     assert res.returncode == 1 and "has active endpoints" in res.stderr
     assert daemon.ketch("network", "disconnect", second, ctr).returncode == 0

@@ -8,7 +8,7 @@ other address is ever contacted); --network none|host|container:X; connect and
 disconnect of a running container; a ketchd restart with live containers.
 
 Subnets: the daemon's default bridge is a 10.213.N.0/24 of its own and its user
-networks take ``daemon.subnet(k)`` (10.(220+k).N.0/24), so parallel daemons never
+networks take ``daemon.subnet(k)`` (10.(180+k).N.0/24), so parallel daemons never
 share one. NOTE: busybox's ``wget -T`` segfaults (busybox 1.35); timeouts here come
 from ``timeout``.
 """
