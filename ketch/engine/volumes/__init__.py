@@ -1,0 +1,1 @@
+"""Volumes as the Engine API sees them, and the mounts of each container."""

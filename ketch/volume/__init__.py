@@ -1,0 +1,1 @@
+"""Volumes: the local driver, copying an image's content into a new volume."""
