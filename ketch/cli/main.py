@@ -56,7 +56,7 @@ MANAGEMENT = {
                 "connect": ("network", "connect"), "disconnect": ("network", "disconnect")},
     "volume": {"create": ("volume", "create"), "ls": ("volume", "ls"), "list": ("volume", "ls"),
                "inspect": ("volume", "inspect"), "rm": ("volume", "rm"), "remove": ("volume", "rm"),
-               "prune": ("volume", "prune")},
+               "prune": ("volume", "prune"), "update": ("volume", "update")},
 }
 
 GLOBAL_FLAGS = flags.Command("", "ketch [OPTIONS] COMMAND", "A self-sufficient runtime for containers", (

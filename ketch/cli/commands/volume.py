@@ -269,3 +269,25 @@ def prune(cli, args, path):
         print(output)
     print("Total reclaimed space:", human_size(reclaimed, 4))
     return 0
+
+
+# -- update (cluster volumes only) ----------------------------------------------------
+
+UPDATE = Command("volume update", "ketch volume update [OPTIONS] [VOLUME]",
+                 "Update a volume (cluster volumes only)", (
+    FlagSpec("availability", None, "string", "active",
+             help='Cluster Volume availability ("active", "pause", "drain")'),
+), min_args=1, max_args=1)
+
+
+def update(cli, args, path):
+    """docker/cli's runUpdate: only a cluster volume (swarm's) can be updated, and ketch
+    has none, so after the lookup it says so."""
+    _, rest = parse_args(UPDATE, args, path)
+    try:
+        doc = cli.client.inspect_volume(rest[0])
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    if not doc.get("ClusterVolume"):
+        raise StatusError(1, "can only update cluster volumes")
+    return 0
