@@ -96,6 +96,10 @@ class LocalDriver:
         filemode.makedirs(self.root, ROOT_MODE)
         self._active: dict[str, int] = {}  # volume -> mounts of its device in use
 
+    def names(self) -> list[str]:
+        """The volume directories on disk."""
+        return sorted(e.name for e in os.scandir(self.root) if e.is_dir(follow_symlinks=False))
+
     def path_of(self, name: str) -> str:
         """The volume's root directory; never outside ``root``."""
         validate_name(name)
