@@ -7,7 +7,7 @@ import pytest
 from ketch.cli import flags
 from ketch.cli.commands import volume
 from ketch.cli.format import gotemplate
-from ketch.cli.format.volumes import VolumeRow, typed_volume
+from ketch.cli.format.volumes import typed_volume
 
 
 def body(*args):
