@@ -79,3 +79,26 @@ def test_inspect_template_over_the_typed_volume(template, expected):
     doc = {"CreatedAt": "2026-01-01T00:00:00Z", "Driver": "local", "Labels": None,
            "Mountpoint": "/m/v9", "Name": "v9", "Options": None, "Scope": "local"}
     assert gotemplate.parse(template).execute(typed_volume(doc)) == expected
+
+
+@pytest.mark.parametrize("argv, code, stream, text", [
+    (["volume", "nope"], 1, "err", "ketch: unknown command: ketch volume nope\n\nUsage:  ketch volume COMMAND\n\n"
+                                   "Run 'ketch volume --help' for more information\n"),
+    (["volume", "-x"], 125, "err", "unknown shorthand flag: 'x' in -x\n\nUsage:  ketch volume COMMAND\n\n"
+                                   "Run 'ketch volume --help' for more information\n"),
+    (["volume", "--help"], 0, "out", volume.usage() + "\n"),
+    (["volume"], 0, "err", volume.usage() + "\n"),
+    (["volume", "create", "x1", "x2"], 1, "err",
+     "ketch: 'ketch volume create' requires at most 1 argument\n\nUsage:  ketch volume create [OPTIONS] "
+     "[VOLUME]\n\nSRun 'ketch volume create --help' for more information\n"),  # docker 28's "S", sic
+])
+def test_the_noun(capsys, argv, code, stream, text):
+    from ketch.cli.main import main
+    assert main(argv) == code
+    out, err = capsys.readouterr()
+    assert (out if stream == "out" else err) == text
+
+
+def test_rm_help_has_dockers_long_text():
+    assert flags.render_help(volume.RM, "ketch volume rm").splitlines()[2] == (
+        "Remove one or more volumes. You cannot remove a volume that is in use by a container.")

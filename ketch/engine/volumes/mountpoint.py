@@ -56,10 +56,17 @@ class VolumeAccess(Protocol):
     def mount(self, name: str, container_id: str, attributes: dict) -> str:
         """Make the volume's data available for ``container_id`` and return its host path
         (the local driver mounts a volume made with -o type/device once, counting users);
-        publishes the ``mount`` event with ``attributes``."""
+        publishes the ``mount`` event with ``attributes`` (moby's: destination,
+        read/write, propagation; driver and container are filled in). A failure is the
+        driver's text ("failed to mount local volume: mount ..."), which moby's caller
+        wraps: "error while mounting volume '<mountpoint>': ..."."""
 
     def unmount(self, name: str, container_id: str) -> None:
         """Undo ``mount`` for ``container_id``; publishes ``unmount``."""
 
     def remove(self, name: str, force: bool = False) -> None:
         """Delete the volume and its data; Conflict while a container uses it."""
+
+    async def remove_async(self, name: str, force: bool = False) -> None:
+        """``remove`` with the data deleted in a thread (from the event loop: a big
+        volume must not stall the daemon)."""
