@@ -183,3 +183,20 @@ def test_orphan_directories_are_swept(env):
     os.makedirs(root / "volumes" / "halfgone" / "_data" / "x")
     assert svc.sweep_orphans() == ["halfgone", "halfmade"]
     assert os.listdir(root / "volumes") == ["kept"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
+def test_restore_after_a_restart_counts_without_mounting_again(env):
+    svc, seen, root = env
+    vol = svc.create("tm", opts={"type": "tmpfs", "device": "tmpfs"})
+    svc.mount("tm", "c1", {})
+    again = VolumeService(svc.store, LocalDriver(str(root / "volumes")), svc.events)  # a new ketchd
+    events = len(seen)
+    assert again.restore("tm", "c1") == vol.mountpoint
+    assert len(seen) == events  # no second mount event
+    assert mnt.mounts_under(vol.mountpoint) == [vol.mountpoint]  # one mount, not two
+    with pytest.raises(errors.Conflict, match=r"^remove tm: volume is in use - \[c1\]$"):
+        again.remove("tm")
+    again.unmount("tm", "c1")
+    assert mnt.mounts_under(vol.mountpoint) == []
+    assert seen[-1] == ("unmount", "tm", {"driver": "local", "container": "c1"})

@@ -61,8 +61,13 @@ class VolumeAccess(Protocol):
         driver's text ("failed to mount local volume: mount ..."), which moby's caller
         wraps: "error while mounting volume '<mountpoint>': ..."."""
 
+    def restore(self, name: str, container_id: str) -> str:
+        """After a ketchd restart, count a running container's mount again (what
+        ``mount`` did before the restart) without a second ``mount`` event; returns the
+        host path. A device mount still in place is not mounted again."""
+
     def unmount(self, name: str, container_id: str) -> None:
-        """Undo ``mount`` for ``container_id``; publishes ``unmount``."""
+        """Undo ``mount`` (or ``restore``) for ``container_id``; publishes ``unmount``."""
 
     def remove(self, name: str, force: bool = False) -> None:
         """Delete the volume and its data; Conflict while a container uses it."""
