@@ -56,18 +56,14 @@ class VolumeAccess(Protocol):
     def mount(self, name: str, container_id: str, attributes: dict) -> str:
         """Make the volume's data available for ``container_id`` and return its host path
         (the local driver mounts a volume made with -o type/device once, counting users);
-        publishes the ``mount`` event with ``attributes`` (moby's: destination,
-        read/write, propagation; driver and container are filled in). A failure is the
-        driver's text ("failed to mount local volume: mount ..."), which moby's caller
-        wraps: "error while mounting volume '<mountpoint>': ..."."""
+        publishes the ``mount`` event with ``attributes``."""
 
-    def restore(self, name: str, container_id: str) -> str:
-        """After a ketchd restart, count a running container's mount again (what
-        ``mount`` did before the restart) without a second ``mount`` event; returns the
-        host path. A device mount still in place is not mounted again."""
+    def restore(self, name: str, container_id: str) -> None:
+        """After a ketchd restart, count again the mount of a container found running
+        (moby's LiveRestoreVolume): what ``mount`` did is still in place; no event."""
 
     def unmount(self, name: str, container_id: str) -> None:
-        """Undo ``mount`` (or ``restore``) for ``container_id``; publishes ``unmount``."""
+        """Undo ``mount`` for ``container_id``; publishes ``unmount``."""
 
     def remove(self, name: str, force: bool = False) -> None:
         """Delete the volume and its data; Conflict while a container uses it."""

@@ -113,14 +113,12 @@ class VolumeService:
         self.events.publish(Event("volume", "mount", name, attrs))
         return path
 
-    def restore(self, name: str, container_id: str) -> str:
-        """After a ketchd restart, a running container's use of the volume counted again
-        (moby's LiveRestoreVolume): the driver finds a device mount still there and
-        mounts nothing; no event, the container's start announced its mount already."""
+    def restore(self, name: str, container_id: str) -> None:
+        """A running container's mount after a ketchd restart, counted again (moby's
+        LiveRestoreVolume): a device still mounted stays as it is; no event."""
         vol = self.get(name)
-        path = self.driver.mount(name, vol.options)
+        self.driver.mount(name, vol.options)
         self._mounts.setdefault(name, Counter())[container_id] += 1
-        return path
 
     def unmount(self, name: str, container_id: str) -> None:
         vol = self._volumes.get(name)
