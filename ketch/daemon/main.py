@@ -43,6 +43,7 @@ from ketch.engine.networks.service import NetworkService
 from ketch.engine.restart import Restarts
 from ketch.engine.store import Store
 from ketch.engine.system import SystemService
+from ketch.engine.volumes.service import VolumeService
 from ketch.image.content import ContentStore
 from ketch.linux import filemode
 from ketch.network.netlink import HostLinks
@@ -50,6 +51,7 @@ from ketch.registry.client.endpoints import RegistryOptions
 from ketch.registry.client.transport import Session
 from ketch.runtime import cgroups
 from ketch.storage.overlay import OverlaySnapshotter
+from ketch.volume.local import LocalDriver
 
 log = logging.getLogger("ketchd")
 
@@ -70,6 +72,7 @@ class Daemon:
         self.events = EventBus(journal=self.event_log)
         self.images = ImageService(self.store, ContentStore(self.roots.content), self.snapshots,
                                    self.events)
+        self.volumes = VolumeService(self.store, LocalDriver(self.roots.volumes), self.events)
         self.launcher = MonitorLauncher(cfg.exec_root)
         self.registry = Registry(self.store)
         self.runtimes = engine_runtimes.build(cfg.runtimes, list(cfg.add_runtimes), cfg.default_runtime)
@@ -106,12 +109,13 @@ class Daemon:
                                                 cfg.max_concurrent_downloads,
                                                 cfg.max_concurrent_uploads)
         pruner = ImagePruner(self.images, self.containers.users_of_image)
-        disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers), pruner,
+        disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers, self.volumes), pruner,
                                      lambda: self.images.collect_garbage(self.containers.layers_in_use()))
         self.server = build_server(self.containers, self.images, self.system, self.events,
                                    self.execs, self.distribution,
                                    commits=Committer(self.images, self.containers),
-                                   disk_usage=disk_usage, networks=self.networks)
+                                   disk_usage=disk_usage, networks=self.networks,
+                                   volumes=self.volumes)
 
     def _take_lock(self):
         try:
@@ -141,6 +145,7 @@ class Daemon:
             await self.networking.sweep({r.id for r in self.registry.all() if r.state.alive})
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
+            await asyncio.to_thread(self.volumes.sweep_orphans)
             # blobs a crash left between their writing and their record (a commit, an import)
             self.images.collect_garbage(self.containers.layers_in_use())
             for path in self.cfg.socket_paths():

@@ -1,0 +1,202 @@
+"""engine/volumes/service.py on the real local driver: records, events, users, counting."""
+
+import os
+import shutil
+import sqlite3
+import subprocess
+
+import pytest
+
+from ketch import errors
+from ketch.engine.events import EventBus
+from ketch.engine.store import Store
+from ketch.engine.volumes.service import VolumeService
+from ketch.linux import mount as mnt
+from ketch.volume.local import LocalDriver
+from ketch.volume.model import ANONYMOUS_LABEL
+
+
+@pytest.fixture
+def env(tmp_path):
+    store = Store(str(tmp_path / "ketch.db"))
+    bus = EventBus()
+    seen = []
+    bus.subscribe(lambda e: seen.append((e.action, e.actor_id, e.attributes)))
+    svc = VolumeService(store, LocalDriver(str(tmp_path / "volumes")), bus)
+    yield svc, seen, tmp_path
+    for point in mnt.mounts_under(str(tmp_path)):
+        mnt.unmount(point, lazy=True)
+    store.close()
+
+
+def test_create_get_remove(env):
+    svc, seen, root = env
+    vol = svc.create("data", labels={"a": "b"})
+    assert (vol.name, vol.driver, vol.labels, vol.anonymous) == ("data", "local", {"a": "b"}, False)
+    assert vol.mountpoint == str(root / "volumes" / "data" / "_data") and os.path.isdir(vol.mountpoint)
+    assert svc.get("data") == vol
+    assert svc.create("data", labels={"other": "x"}) == vol  # idempotent: as it was
+    svc.remove("data")
+    assert not os.path.exists(root / "volumes" / "data")
+    with pytest.raises(errors.NotFound, match="^get data: no such volume$"):
+        svc.get("data")
+    with pytest.raises(errors.NotFound, match="^get data: no such volume$"):
+        svc.remove("data")
+    svc.remove("data", force=True)  # purge on error
+    assert seen == [("create", "data", {"driver": "local"}), ("destroy", "data", {"driver": "local"})]
+
+
+def test_anonymous_volume(env):
+    svc, seen, _ = env
+    vol = svc.create()
+    assert len(vol.name) == 64 and int(vol.name, 16) >= 0
+    assert vol.anonymous and vol.labels == {ANONYMOUS_LABEL: ""}
+    assert svc.create("named1", anonymous=True).anonymous
+
+
+def test_unknown_driver(env):
+    svc, _, root = env
+    with pytest.raises(errors.NotFound, match='^create v1: error looking up volume plugin nfs: '
+                       'plugin "nfs" not found$'):
+        svc.create("v1", driver="nfs")
+    assert os.listdir(root / "volumes") == []
+
+
+def test_records_outlive_the_service(env):
+    svc, _, root = env
+    svc.create("keep", labels={"x": "y"}, opts={"type": "tmpfs", "device": "tmpfs"})
+    again = VolumeService(svc.store, LocalDriver(str(root / "volumes")), EventBus())
+    assert again.get("keep") == svc.get("keep")
+
+
+def test_in_use_is_a_conflict(env):
+    svc, seen, root = env
+    svc.create("busy")
+    svc.set_users(lambda name: ["c" * 64] if name == "busy" else [])
+    with pytest.raises(errors.Conflict, match=rf"^remove busy: volume is in use - \[{'c' * 64}\]$"):
+        svc.remove("busy")
+    assert os.path.isdir(root / "volumes" / "busy" / "_data")
+    svc.set_users(lambda name: [])
+    svc.remove("busy")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
+def test_device_mounted_at_first_use_unmounted_at_last(env):
+    svc, seen, root = env
+    vol = svc.create("tm", opts={"type": "tmpfs", "device": "tmpfs", "o": "size=1m"})
+    assert svc.mount("tm", "c1", {"destination": "/x"}) == vol.mountpoint
+    assert mnt.mounts_under(vol.mountpoint) == [vol.mountpoint]
+    svc.mount("tm", "c2", {})
+    with pytest.raises(errors.Conflict, match=r"^remove tm: volume is in use - \[c1, c2\]$"):
+        svc.remove("tm")
+    svc.unmount("tm", "c1")
+    assert mnt.mounts_under(vol.mountpoint) == [vol.mountpoint]
+    svc.unmount("tm", "c2")
+    assert mnt.mounts_under(vol.mountpoint) == []
+    svc.unmount("tm", "c2")  # nothing held: nothing to undo, no event
+    assert [s for s in seen if s[0] in ("mount", "unmount")] == [
+        ("mount", "tm", {"driver": "local", "container": "c1", "destination": "/x"}),
+        ("mount", "tm", {"driver": "local", "container": "c2"}),
+        ("unmount", "tm", {"driver": "local", "container": "c1"}),
+        ("unmount", "tm", {"driver": "local", "container": "c2"}),
+    ]
+    svc.remove("tm")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
+def test_a_failed_mount_says_so(env):
+    svc, _, _ = env
+    svc.create("nodev", opts={"type": "ext4", "device": "/nonexistent-dev", "o": "ro"})
+    with pytest.raises(errors.Internal, match="^failed to mount local volume: "
+                       "mount /nonexistent-dev:.*/_data, flags: 0x1: no such file or directory$"):
+        svc.mount("nodev", "c1", {})
+    with pytest.raises(errors.NotFound):
+        svc.mount("missing", "c1", {})
+
+
+def test_store_migrates_a_version_2_database(tmp_path):
+    path = str(tmp_path / "old.db")
+    db = sqlite3.connect(path)
+    db.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                     "INSERT INTO meta VALUES ('schema_version', '2');")
+    db.close()
+    store = Store(path)
+    with store.transaction():
+        store.put_volume("v1", {"Name": "v1"})
+    assert store.all_volumes() == [{"Name": "v1"}]
+    assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
+    store.close()
+
+
+def test_prune_takes_unused_volumes_without_options(env):
+    import asyncio
+    svc, seen, root = env
+    anon = svc.create()
+    svc.create("named1")
+    svc.create("busy1", anonymous=True)
+    svc.create("tm", anonymous=True, opts={"type": "tmpfs", "device": "tmpfs"})
+    with open(os.path.join(anon.mountpoint, "f"), "wb") as f:
+        f.write(b"x" * 300)
+    svc.set_users(lambda name: ["c1"] if name == "busy1" else [])
+    deleted, reclaimed = asyncio.run(svc.prune(lambda v: v.anonymous))
+    assert (deleted, reclaimed) == ([anon.name], 300)
+    assert sorted(v.name for v in svc.all()) == ["busy1", "named1", "tm"]
+    assert seen[-2:] == [("destroy", anon.name, {"driver": "local"}), ("prune", "", {"reclaimed": "300"})]
+    assert asyncio.run(svc.prune(lambda v: True)) == (["named1"], 0)
+
+
+def test_remove_async_deletes_the_data(env):
+    import asyncio
+    svc, seen, root = env
+    vol = svc.create("v1")
+    os.makedirs(os.path.join(vol.mountpoint, "a", "b"))
+    asyncio.run(svc.remove_async("v1"))
+    assert not os.path.exists(root / "volumes" / "v1")
+    assert seen[-1] == ("destroy", "v1", {"driver": "local"})
+    asyncio.run(svc.remove_async("v1", force=True))
+    with pytest.raises(errors.NotFound):
+        asyncio.run(svc.remove_async("v1"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("chattr") is None, reason="chattr +i needs root")
+def test_a_failed_data_removal_keeps_the_record_unless_forced(env):
+    svc, _, root = env
+    vol = svc.create("stuck")
+    stuck = os.path.join(vol.mountpoint, "f")
+    open(stuck, "w").close()
+    subprocess.run(["chattr", "+i", stuck], check=True)  # its data cannot go
+    try:
+        with pytest.raises(errors.Internal, match="^remove stuck: error removing volume path"):
+            svc.remove("stuck")
+        assert svc.get("stuck") == vol and [d["Name"] for d in svc.store.all_volumes()] == ["stuck"]
+        with pytest.raises(errors.Internal):
+            svc.remove("stuck", force=True)  # moby's PurgeOnError: forgotten all the same
+        assert svc.all() == [] and svc.store.all_volumes() == []
+    finally:
+        subprocess.run(["chattr", "-i", stuck], check=True)
+
+
+def test_orphan_directories_are_swept(env):
+    svc, _, root = env
+    svc.create("kept")
+    os.makedirs(root / "volumes" / "halfmade" / "_data")
+    os.makedirs(root / "volumes" / "halfgone" / "_data" / "x")
+    assert svc.sweep_orphans() == ["halfgone", "halfmade"]
+    assert os.listdir(root / "volumes") == ["kept"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
+def test_restore_after_a_restart_counts_without_mounting_again(env):
+    svc, seen, root = env
+    vol = svc.create("tm", opts={"type": "tmpfs", "device": "tmpfs"})
+    svc.mount("tm", "c1", {})
+    again = VolumeService(svc.store, LocalDriver(str(root / "volumes")), svc.events)  # a new ketchd
+    events = len(seen)
+    again.restore("tm", "c1")
+    assert len(seen) == events  # no second mount event
+    assert mnt.mounts_under(vol.mountpoint) == [vol.mountpoint]  # one mount, not two
+    with pytest.raises(errors.Conflict, match=r"^remove tm: volume is in use - \[c1\]$"):
+        again.remove("tm")
+    again.unmount("tm", "c1")
+    assert mnt.mounts_under(vol.mountpoint) == []
+    assert seen[-1] == ("unmount", "tm", {"driver": "local", "container": "c1"})
