@@ -10,6 +10,7 @@ def test_ping_headers(daemon):
     assert (status, body) == (200, b"OK")
     assert headers["api-version"] == "1.45"
     assert headers["ostype"] == "linux"
+    assert headers["swarm"] == "inactive"
     status, body, _ = daemon.api("HEAD", "/_ping", raw=True)
     assert (status, body) == (200, b"")
 

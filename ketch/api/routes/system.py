@@ -39,7 +39,10 @@ def version_doc(components: tuple[dict | None, ...] = ()) -> dict:
 def add_routes(router: Router, backend: SystemBackend) -> None:
     async def ping(request: Request) -> Response:
         return Response(200, b"OK", {"Cache-Control": "no-cache, no-store, must-revalidate",
-                                     "Pragma": "no-cache", "Builder-Version": "1"},
+                                     "Pragma": "no-cache", "Builder-Version": "1",
+                                     # no swarm: the docker CLI then hides swarm-only commands
+                                     # and flags (volume update, --availability...)
+                                     "Swarm": "inactive"},
                         "text/plain; charset=utf-8")
 
     async def version(request: Request) -> Response:
