@@ -114,6 +114,12 @@ def test_volumes_from_an_unknown_container_or_a_bad_mode():
         plan(FakeVolumes(), {"VolumesFrom": ["src:nocopy"]}, others=lambda r: [])
 
 
+def test_volumes_from_a_container_with_a_tmpfs_mount_fails_as_docker_does():
+    source = [MountPoint("tmpfs", "/t")]
+    with pytest.raises(errors.NotFound, match="^get: no such volume$"):
+        plan(FakeVolumes(), {"VolumesFrom": ["src"]}, others=lambda r: source)
+
+
 def test_volumes_from_a_volume_that_is_gone():
     source = [MountPoint("volume", "/a", "/v/_data", "gone", "local")]
     with pytest.raises(errors.NotFound, match="^get gone: no such volume$"):

@@ -154,8 +154,12 @@ class Planner:
     def _plan(self, reqs: Requests, config_volumes: dict | None) -> list[MountPoint]:
         points: dict[str, MountPoint] = {}
         for mp in reqs.volumes_from:
-            if mp.is_volume:
-                self._service().get(mp.name)  # moby's volumes.Get: it must still be there
+            if not mp.source:  # moby looks such a one up as a volume: a --mount type=tmpfs too
+                if not mp.name:  # ... and fails so (Docker's behaviour, moby master's too)
+                    raise errors.NotFound("get: no such volume")
+                self._service().get(mp.name)
+            elif mp.is_volume:
+                self._service().get(mp.name)  # still there
             points[mp.destination] = mp
         anonymous = [parse.parse_anonymous(dest, reqs.volume_driver) for dest in (config_volumes or {})]
         for req in (*reqs.binds, *reqs.mounts):
