@@ -160,3 +160,29 @@ def test_api_statuses_of_bad_mounts(daemon, names):
     status, body = daemon.api("POST", f"/containers/create?name={names()}",
                               {"Image": "busybox", "Binds": ["/a:/b"]})
     assert (status, body["message"]) == (400, "HostConfig.Binds (-v, --volume) is not supported by this version of ketch")
+
+
+def test_image_volumes_become_anonymous_volumes_unless_covered(daemon, names):
+    base, image, plain, covered, named = names(), names(), names(), names(), names()
+    daemon.ketch("create", "--name", base, "busybox", "true", check=True)
+    try:
+        daemon.ketch("commit", "--change", 'VOLUME ["/data", "/cache"]', base, image, check=True)
+        daemon.ketch("create", "--name", plain, image, "true", check=True)
+        points = mounts(daemon, plain)
+        assert sorted(points) == ["/cache", "/data"]
+        assert {k: v for k, v in points["/data"].items() if k not in ("Name", "Source")} == {
+            "Type": "volume", "Destination": "/data", "Driver": "local", "Mode": "", "RW": True,
+            "Propagation": ""}
+        daemon.ketch("create", "--name", covered, "-v", f"{named}:/data", "--tmpfs", "/cache", image,
+                     "true", check=True)
+        assert [(m["Destination"], m.get("Name")) for m in mounts(daemon, covered).values()] == [("/data", named)]
+        before = volume_names(daemon)
+        res = daemon.ketch("create", "-v", "/a", "-v", "/etc/passwd", "busybox", "true")
+        assert res.returncode == 1
+        assert res.stderr.startswith("Error response from daemon: cannot mount volume over existing "
+                                     "file, file exists /") and res.stderr.endswith("/etc/passwd\n")
+        assert volume_names(daemon) == before
+    finally:
+        daemon.ketch("rm", "-v", base, plain, covered)
+        daemon.ketch("rmi", image)
+        remove_volumes(daemon, named)

@@ -178,6 +178,18 @@ def test_undo_after_a_later_failure_of_the_create():
     assert vols.vols == {}
 
 
+def test_no_anonymous_volume_over_a_file_of_the_image():
+    vols = FakeVolumes()
+    planner = mountplan.Planner(vols, file_at=lambda d: "/run/rootfs" + d if d == "/etc/passwd" else "")
+    reqs = mountplan.requests({"Binds": ["n:/n"]}, no_containers)
+    with pytest.raises(errors.Internal) as err:
+        planner.plan(reqs, {"/a": {}, "/etc/passwd": {}})
+    assert str(err.value) == "cannot mount volume over existing file, file exists /run/rootfs/etc/passwd"
+    assert vols.vols == {}
+    # covered by a -v, the file does not matter
+    planner.plan(mountplan.requests({"Binds": ["n:/etc/passwd"]}, no_containers), {"/etc/passwd": {}})
+
+
 def test_mount_options_reach_the_mount_point():
     points = by_dest(plan(FakeVolumes(), {"Mounts": [
         {"Type": "volume", "Source": "v", "Target": "/v", "ReadOnly": True,
