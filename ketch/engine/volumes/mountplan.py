@@ -12,13 +12,15 @@ What each destination is bound to, in moby's order of precedence:
      for each destination nothing above covers, nor a ``--tmpfs``.
 
 Everything is parsed and checked before the first volume is made (moby makes them as
-it goes and leaks them when a later entry is refused); a failure after that removes the
-volumes this create made and leaves the ones that were there before.
+it goes and leaks them when a later entry is refused); a failure after that (a volume's
+create, a bind of the data root with private propagation, an anonymous volume over a
+file of the image) removes the volumes this create made, moby's cleanup keeps a named
+one, and leaves the ones that were there before.
 
 ``MountPoint.options`` carries what the spec needs besides, under ``MountRequest``'s
 field names, only when set: ``subpath``, ``non_recursive``, ``readonly_non_recursive``,
 ``readonly_force_recursive``, ``create_mountpoint``, ``create_source`` (a ``-v`` bind
-whose missing source is made at start), ``tmpfs_size``, ``tmpfs_mode``.
+whose missing source is made at start), ``tmpfs_size``, ``tmpfs_mode``, ``tmpfs_options``.
 """
 
 import logging
