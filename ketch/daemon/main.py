@@ -93,7 +93,8 @@ class Daemon:
                                        cfg.network, self.events)
         self.restarts = Restarts(self.lifecycle, self.events)
         self.containers = ContainerService(self.registry, self.images, self.snapshots,
-                                           self.lifecycle, cfg.log_config)
+                                           self.lifecycle, cfg.log_config, volumes=self.volumes)
+        self.volumes.set_users(self.containers.volume_users)
         self.system = SystemService(self.registry, self.images, self.runtimes,
                                     data_root=cfg.data_root, debug=cfg.debug,
                                     cgroup_version=self.cgroup_version.removeprefix("v"),

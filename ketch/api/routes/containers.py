@@ -7,7 +7,7 @@ import time
 
 from ketch import detachkeys, errors, timefmt
 from ketch.api import filters as flt
-from ketch.api import netviews, views
+from ketch.api import mountcompat, netviews, views
 from ketch.api.mediatype import check_for_json
 from ketch.api.streams import pump_output
 from ketch.api.summaries import SummaryEncoder
@@ -78,8 +78,11 @@ class ContainerRoutes:
         body = apitypes.decode_create(await request.body())
         if not at_least(request.api_version, "1.44") and isinstance(body.get("Healthcheck"), dict):
             body["Healthcheck"] = {**body["Healthcheck"], "StartInterval": 0}  # moby: 1.44's field
+        if isinstance(body.get("HostConfig"), dict):
+            mountcompat.adapt(body["HostConfig"], request.api_version)
         await self.svc.unpack_image(body.get("Image"))  # off the event loop, before create
-        cid, warnings = self.svc.create(body, request.arg("name"), request.arg("platform"))
+        cid, warnings = self.svc.create(body, request.arg("name"), request.arg("platform"),
+                                        readonly_non_recursive=not at_least(request.api_version, "1.44"))
         return json_response({"Id": cid, "Warnings": warnings}, 201)
 
     async def start(self, request: Request) -> Response:
@@ -113,7 +116,7 @@ class ContainerRoutes:
     async def remove(self, request: Request) -> Response:
         if request.flag("link"):
             self.svc.remove_link(request.match["id"])
-        await self.svc.remove(request.match["id"], force=request.flag("force"))
+        await self.svc.remove(request.match["id"], force=request.flag("force"), volumes=request.flag("v"))
         return NO_CONTENT
 
     async def rename(self, request: Request) -> Response:
@@ -208,8 +211,8 @@ class ContainerRoutes:
             return False
         if f.get("health") and (rec.health.status if rec.health else "none") not in f["health"]:
             return False
-        if f.get("volume"):
-            return False  # ketch attaches no volumes yet
+        if f.get("volume") and not views.mounts_match(rec, f["volume"]):
+            return False
         if (cf.publish or cf.expose or f.get("network")) and not self._network_matches(rec, cf):
             return False
         if f.get("ancestor"):
