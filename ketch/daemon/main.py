@@ -78,7 +78,8 @@ class Daemon:
         self.runtimes = engine_runtimes.build(cfg.runtimes, list(cfg.add_runtimes), cfg.default_runtime)
         self.cgroup_version = cgroups.detect()
         bundles = Bundles(self.paths, self.snapshots, self.runtimes,
-                          RunConfig(self.cgroup_version, cfg.cgroup_parent, cfg.init_path))
+                          RunConfig(self.cgroup_version, cfg.cgroup_parent, cfg.init_path),
+                          self.volumes)
         self.host_links = HostLinks()
         self.network_registry = NetworkRegistry(self.store)
         self.firewall = Firewall(self.network_registry, cfg.network)
@@ -93,7 +94,8 @@ class Daemon:
                                        cfg.network, self.events)
         self.restarts = Restarts(self.lifecycle, self.events)
         self.containers = ContainerService(self.registry, self.images, self.snapshots,
-                                           self.lifecycle, cfg.log_config)
+                                           self.lifecycle, cfg.log_config, volumes=self.volumes)
+        self.volumes.set_users(self.containers.volume_users)
         self.system = SystemService(self.registry, self.images, self.runtimes,
                                     data_root=cfg.data_root, debug=cfg.debug,
                                     cgroup_version=self.cgroup_version.removeprefix("v"),

@@ -28,8 +28,8 @@ counted again through ``VolumeAccess.restore`` (moby's ``LiveRestore``), with no
 
 Mount point ``options`` read here (beside the ``spec``, moby's ``Spec``, which wins for
 the fields it has): ``non_recursive``, ``readonly_non_recursive``,
-``readonly_force_recursive``, ``create_mountpoint`` (bind), ``tmpfs_size``, ``tmpfs_mode``
-(bytes, mode bits) and ``subpath`` (volume).
+``readonly_force_recursive``, ``create_mountpoint``, ``create_source`` (a ``-v`` bind),
+``tmpfs_size``, ``tmpfs_mode`` (bytes, mode bits) and ``subpath`` (volume).
 """
 
 import errno
@@ -42,6 +42,7 @@ from ketch import errors
 from ketch.apitypes.mounts import BIND, DEFAULT_PROPAGATION, TMPFS, VOLUME
 from ketch.engine.volumes.mountpoint import MountPoint, VolumeAccess
 from ketch.linux.safepath import resolve_in_root
+from ketch.volume import copyup
 
 log = logging.getLogger("ketchd.mounts")
 
@@ -162,9 +163,7 @@ class MountSetup:
     def __init__(self, volumes: VolumeAccess, data_root: str = "", copy_into_empty=None) -> None:
         self.volumes = volumes
         self.data_root = data_root
-        if copy_into_empty is None:
-            from ketch.volume.copyup import copy_into_empty
-        self._copy = copy_into_empty
+        self._copy = copy_into_empty or copyup.copy_into_empty
         self._active: dict[str, list[str]] = {}  # container id -> volumes this run mounted
         self._lock = threading.Lock()
 
@@ -194,7 +193,8 @@ class MountSetup:
         if mp.type == BIND:
             if not self._propagation_ok(cid, mp):
                 mp = replace(mp, propagation="")  # moby's fallback: the default propagation
-            if mp.spec is None or _bind_option(mp, "create_mountpoint", "CreateMountpoint"):
+            if mp.options.get("create_source") or _bind_option(mp, "create_mountpoint",
+                                                                "CreateMountpoint"):
                 _make_source(mp.source)
             return bind_mount(mp, mp.source, rro_error)
         raise errors.InvalidArgument(f"unknown mount type {mp.type!r} for {mp.destination}")

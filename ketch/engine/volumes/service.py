@@ -92,6 +92,13 @@ class VolumeService:
         self.events.publish(Event("volume", "mount", name, attrs))
         return path
 
+    def restore(self, name: str, container_id: str) -> None:
+        """A running container's mount after a ketchd restart, counted again (moby's
+        LiveRestoreVolume): a device still mounted stays as it is; no event."""
+        vol = self.get(name)
+        self.driver.mount(name, vol.options)
+        self._mounts.setdefault(name, Counter())[container_id] += 1
+
     def unmount(self, name: str, container_id: str) -> None:
         vol = self._volumes.get(name)
         held = self._mounts.get(name)
