@@ -232,3 +232,18 @@ def test_tmpfs_destinations(dest, message):
 ])
 def test_modes(mode, valid, rw):
     assert (valid_mode(mode), read_write(mode)) == (valid, rw)
+
+
+def test_the_create_decoder_keeps_what_the_parser_reads():
+    """TmpfsOptions.Options (API 1.46) and ImageOptions (1.48) survive the Go-struct decode,
+    so moby's checks on them are made."""
+    import json
+
+    from ketch.apitypes.container import decode_create
+    body = decode_create(json.dumps({"Image": "x", "HostConfig": {"Mounts": [
+        {"type": "tmpfs", "target": "/t", "TmpfsOptions": {"Options": [["noexec"]]}},
+        {"Type": "volume", "Target": "/v", "ImageOptions": {"Subpath": "a"}}]}}).encode())
+    tmpfs, volume = body["HostConfig"]["Mounts"]
+    assert from_api_mount(tmpfs).tmpfs_options == ("noexec",)
+    with pytest.raises(MountSpecError, match="field ImageOptions must not be specified"):
+        from_api_mount(volume)

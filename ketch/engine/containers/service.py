@@ -165,7 +165,7 @@ class ContainerService:
             raise errors.InvalidArgument("No command specified")
         host_config = dict(body.get("HostConfig") or {})
         hostconfig.validate(host_config, os.cpu_count() or 1)
-        mount_requests = mountplan.requests(host_config)
+        mount_requests = mountplan.requests(host_config, self._mount_points_of)
         networks = self.lifecycle.networking.at_create(
             body, host_config, (body.get("NetworkingConfig") or {}).get("EndpointsConfig"))
         if not host_config.get("NetworkMode"):
@@ -179,7 +179,7 @@ class ContainerService:
         config["Hostname"] = config.get("Hostname") or cid[:12]
         name = name or names.generate(self.registry.by_name)
         parents = self.images.snapshot_chain(image)
-        planner = mountplan.Planner(self.volumes, self._mount_points_of, self.paths.data_root)
+        planner = mountplan.Planner(self.volumes, self.paths.data_root)
         snapshot = self.snapshots.new(writable=True)
         try:
             mounts = planner.plan(mount_requests, config.get("Volumes"))

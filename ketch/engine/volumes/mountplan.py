@@ -23,20 +23,19 @@ whose missing source is made at start), ``tmpfs_size``, ``tmpfs_mode``.
 
 import logging
 import os
-import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from ketch import errors
 from ketch.apitypes import mounts as parse
-from ketch.apitypes.mounts import BIND, DEFAULT_PROPAGATION, TMPFS, VOLUME, MountRequest
+from ketch.apitypes.mounts import BIND, DEFAULT_PROPAGATION, PROPAGATIONS, TMPFS, VOLUME, MountRequest
 from ketch.engine.volumes.mountpoint import MountPoint, VolumeAccess
 from ketch.volume.model import LOCAL
 
 log = logging.getLogger("ketchd.volumes")
 
-BIND_FLAGS = ("subpath", "non_recursive", "readonly_non_recursive", "readonly_force_recursive",
-              "create_mountpoint", "create_source", "tmpfs_size", "tmpfs_mode")
+OPTION_FIELDS = ("subpath", "non_recursive", "readonly_non_recursive", "readonly_force_recursive",
+                 "create_mountpoint", "create_source", "tmpfs_size", "tmpfs_mode", "tmpfs_options")
 
 
 def duplicate(destination: str) -> errors.InvalidArgument:
@@ -45,65 +44,91 @@ def duplicate(destination: str) -> errors.InvalidArgument:
 
 @dataclass(frozen=True)
 class Requests:
-    """A create's mount requests, parsed (``requests``) before anything is made."""
-    volumes_from: tuple[tuple[str, str], ...] = ()  # (container, mode)
+    """A create's mounts, parsed and checked (``requests``) before anything is made."""
+    volumes_from: tuple[MountPoint, ...] = ()  # the source containers' mount points, as taken over
     binds: tuple[MountRequest, ...] = ()
     mounts: tuple[MountRequest, ...] = ()
     tmpfs: tuple[str, ...] = ()  # HostConfig.Tmpfs destinations (not mount points: the spec's)
     volume_driver: str = ""  # HostConfig.VolumeDriver (for Binds' and Config.Volumes' volumes)
 
 
+def _invalid(exc: parse.MountSpecError) -> errors.InvalidArgument:
+    return errors.InvalidArgument(str(exc))
+
+
 def validate(host_config: dict, exists: Callable[[str], bool] = os.path.exists) -> None:
     """moby's verifyContainerSettings for mounts, before the image is looked up: each
     ``HostConfig.Mounts`` entry (a bind's source must exist unless CreateMountpoint) and
-    each ``HostConfig.Tmpfs`` destination."""
-    for raw in host_config.get("Mounts") or []:
-        req = parse.from_api_mount(raw)
-        if req.type == BIND and not req.create_mountpoint and not exists(req.source):
-            raise errors.InvalidArgument(
-                f'invalid mount config for type "bind": bind source path does not exist: {req.source}')
-    for dest, options in (host_config.get("Tmpfs") or {}).items():
-        parse.validate_tmpfs(dest, options)
+    each ``HostConfig.Tmpfs`` destination. A 400."""
+    try:
+        for raw in host_config.get("Mounts") or []:
+            req = parse.from_api_mount(raw)
+            if req.type == BIND and not req.create_mountpoint and not exists(req.source):
+                raise errors.InvalidArgument('invalid mount config for type "bind": '
+                                             f"bind source path does not exist: {req.source}")
+        for dest, options in (host_config.get("Tmpfs") or {}).items():
+            parse.validate_tmpfs(dest, options)
+    except parse.MountSpecError as exc:
+        raise _invalid(exc) from None
 
 
-def requests(host_config: dict) -> Requests:
-    """Parse the mounts of a create's HostConfig (moby's order, and its first error)."""
+def requests(host_config: dict, mount_points_of: Callable[[str], list[MountPoint]]) -> Requests:
+    """Parse the mounts of a create's HostConfig, in moby's order (and with its first
+    error, its status: a bad Binds entry is a plain error in moby, a 500);
+    ``mount_points_of``: a container (any reference) -> its mount points."""
     driver = host_config.get("VolumeDriver") or ""
-    volumes_from = []
+    taken_from = []
     for spec in host_config.get("VolumesFrom") or []:
-        volumes_from.append(parse.parse_volumes_from(spec))
+        try:
+            ref, mode = parse.parse_volumes_from(spec)
+            sources = mount_points_of(ref)
+        except (parse.MountSpecError, errors.NotFound) as exc:  # moby: errdefs.InvalidParameter
+            raise errors.InvalidArgument(str(exc)) from None
+        rw = parse.read_write(mode)
+        taken_from += [replace(mp, rw=mp.rw and rw, mode="", copy_data=False) for mp in sources]
     tmpfs = tuple(host_config.get("Tmpfs") or {})
     taken: set[str] = set()
     binds = []
     for raw in host_config.get("Binds") or []:
-        req = parse.parse_bind(raw, driver)
+        try:
+            req = parse.parse_bind(raw, driver)
+        except parse.MountSpecError as exc:
+            raise errors.Internal(str(exc)) from None
         if req.destination in taken or req.destination in tmpfs:  # moby #10618
             raise duplicate(req.destination)
         taken.add(req.destination)
         binds.append(req)
     mounts = []
     for raw in host_config.get("Mounts") or []:
-        req = parse.from_api_mount(raw)
+        try:
+            req = parse.from_api_mount(raw)
+        except parse.MountSpecError as exc:
+            raise _invalid(exc) from None
         if req.destination in taken:
-            raise duplicate((req.spec or {}).get("Target") or req.destination)
+            raise duplicate(raw.get("Target") or req.destination)
         taken.add(req.destination)
         mounts.append(req)
-    return Requests(tuple(volumes_from), tuple(binds), tuple(mounts), tmpfs, driver)
-
-
-def _rw(mode: str) -> bool:
-    return "ro" not in mode.split(",")
+    return Requests(tuple(taken_from), tuple(binds), tuple(mounts), tmpfs, driver)
 
 
 def _options(req: MountRequest) -> dict:
-    return {name: getattr(req, name) for name in BIND_FLAGS if getattr(req, name)}
+    out = {name: getattr(req, name) for name in OPTION_FIELDS if getattr(req, name)}
+    if "tmpfs_options" in out:
+        out["tmpfs_options"] = list(out["tmpfs_options"])  # a doc of JSON values
+    return out
+
+
+def _asked_propagation(req: MountRequest) -> str:
+    """The propagation the user gave, "" for none (the request carries moby's default)."""
+    if req.spec is not None:
+        return ((req.spec.get("BindOptions") or {}).get("Propagation")) or ""
+    return next((o for o in req.mode.split(",") if o in PROPAGATIONS), "")
 
 
 @dataclass
 class Planner:
     """Decides a new container's mount points, making the volumes they need."""
     volumes: VolumeAccess | None
-    mount_points_of: Callable[[str], list[MountPoint]]  # a container (any reference) -> its mount points
     data_root: str = ""  # a bind from within it gets rslave propagation (moby's validateBindDaemonRoot)
     made: list[str] = field(default_factory=list)  # volumes made by the last plan
 
@@ -128,20 +153,11 @@ class Planner:
 
     def _plan(self, reqs: Requests, config_volumes: dict | None) -> list[MountPoint]:
         points: dict[str, MountPoint] = {}
-        for ref, mode in reqs.volumes_from:
-            for mp in self._from(ref):
-                if mp.is_volume:
-                    self._service().get(mp.name)  # moby's volumes.Get: it must still be there
-                points[mp.destination] = MountPoint(
-                    type=mp.type, destination=mp.destination, source=mp.source, name=mp.name,
-                    driver=mp.driver, rw=mp.rw and _rw(mode), propagation=mp.propagation,
-                    copy_data=False, named=mp.named, options=dict(mp.options), spec=mp.spec)
-        anonymous = [parse.parse_anonymous(dest) for dest in (config_volumes or {})]
-        for req in (*reqs.binds, *reqs.mounts):
-            if req.type == VOLUME:
-                self._check_driver(req.driver, req.source)
-        if any(a.destination not in points and a.destination not in reqs.tmpfs for a in anonymous):
-            self._check_driver(reqs.volume_driver, "")
+        for mp in reqs.volumes_from:
+            if mp.is_volume:
+                self._service().get(mp.name)  # moby's volumes.Get: it must still be there
+            points[mp.destination] = mp
+        anonymous = [parse.parse_anonymous(dest, reqs.volume_driver) for dest in (config_volumes or {})]
         for req in (*reqs.binds, *reqs.mounts):
             points[req.destination] = self._point(req)
         for req in anonymous:
@@ -152,21 +168,6 @@ class Planner:
                 type=VOLUME, destination=req.destination, source=vol.mountpoint, name=vol.name,
                 driver=vol.driver, rw=True, copy_data=True)
         return list(points.values())
-
-    def _from(self, ref: str) -> list[MountPoint]:
-        try:
-            return self.mount_points_of(ref)
-        except errors.NotFound as exc:  # moby: errdefs.InvalidParameter(err)
-            raise errors.InvalidArgument(str(exc)) from None
-
-    @staticmethod
-    def _check_driver(driver: str, name: str) -> None:
-        """Only the local driver exists: another name is an unknown plugin, refused before
-        anything is made (moby's volume create fails so, naming the volume, a random name
-        for an anonymous one)."""
-        if driver not in ("", LOCAL):
-            raise errors.NotFound(f"create {name or secrets.token_hex(32)}: error looking up "
-                                  f'volume plugin {driver}: plugin "{driver}" not found')
 
     def _point(self, req: MountRequest) -> MountPoint:
         if req.type == VOLUME:
@@ -188,17 +189,17 @@ class Planner:
     def _propagation(self, req: MountRequest) -> str:
         """moby's validateBindDaemonRoot: a bind of (or above) the data root must not keep
         private references to its mounts: rslave unless asked rslave or rshared."""
-        root = self.data_root
+        root, asked = self.data_root, _asked_propagation(req)
         if not root or not (req.source.startswith(root) or root.startswith(req.source)):
-            return req.propagation or DEFAULT_PROPAGATION
-        if not req.propagation:
+            return asked or req.propagation or DEFAULT_PROPAGATION
+        if not asked:
             return "rslave"
-        if req.propagation in ("rslave", "rshared"):
-            return req.propagation
+        if asked in ("rslave", "rshared"):
+            return asked
         raise errors.InvalidArgument(
             'invalid mount config: must use either propagation mode "rslave" or "rshared" when mount '
             f'source is within the daemon root, daemon root: "{root}", bind mount source: '
-            f'"{req.source}", propagation: "{req.propagation}"')
+            f'"{req.source}", propagation: "{asked}"')
 
     def _service(self) -> VolumeAccess:
         if self.volumes is None:  # a daemon wired without volumes (unit tests of other parts)
