@@ -240,3 +240,21 @@ def test_running_containers_volume_stays_mounted_and_counted_across_a_restart(fr
                          "--filter", "type=volume", "--format", "{{.Action}} {{.Actor.ID}}"))
     assert "unmount dev" in events.splitlines()
     _ok(d.ketch("rm", "user"))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_user_mounts_replace_dockers_own_files_and_shm(daemon, runtime, tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("10.9.8.7 mine\n")
+    res = daemon.ketch("run", "--rm", "--runtime", runtime, "-v", f"{hosts}:/etc/hosts:ro",
+                       "--tmpfs", "/dev/shm:size=2m", "busybox", "sh", "-c",
+                       "cat /etc/hosts; { echo x >> /etc/hosts; } 2>&1; "
+                       "grep -E ' /dev/shm | /etc/hosts ' /proc/mounts | cut -d' ' -f2,4")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "10.9.8.7 mine"
+    assert "Read-only file system" in lines[1]
+    mounts = dict(line.split() for line in lines[2:])
+    assert set(mounts) == {"/etc/hosts", "/dev/shm"}  # one each: Docker's own are gone
+    assert "size=2048k" in mounts["/dev/shm"].split(",")
+    assert hosts.read_text() == "10.9.8.7 mine\n"
