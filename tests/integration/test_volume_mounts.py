@@ -103,6 +103,7 @@ def test_read_only_bind_is_recursive_where_the_runtime_can(daemon, runtime, tmp_
 
 def test_copy_up_keeps_owners_modes_and_symlinks_unless_nocopy(daemon, names, volumes, tmp_path):
     base, image = names(), f"kt-copyup-{os.getpid()}:1"
+    with_volume = f"kt-copyup-{os.getpid()}:vol"
     _ok(daemon.ketch("run", "--name", base, "busybox", "sh", "-c",
                      "mkdir -p /data/sub && echo img > /data/file && chown 1:2 /data/file && "
                      "chmod 640 /data/file && ln -s file /data/link && chown 3:4 /data/sub && "
@@ -128,9 +129,14 @@ def test_copy_up_keeps_owners_modes_and_symlinks_unless_nocopy(daemon, names, vo
         assert out.split() == ["link", "sub"]
         assert _ok(daemon.ketch("run", "--rm", "-v", f"{vol}:/data", image, "ls", "-A", "/data")).split() \
             == ["link", "sub"]
+        # the image's VOLUME: an anonymous volume seeded the same way
+        _ok(daemon.ketch("commit", "-c", "VOLUME /data", base, with_volume))
+        out = _ok(daemon.ketch("run", "--rm", with_volume, "sh", "-c",
+                               "stat -c '%u:%g %a' /data; cat /data/file; grep -c ' /data ' /proc/mounts"))
+        assert out.splitlines() == ["5:6 711", "img", "1"]
     finally:
         daemon.ketch("rm", "-f", base)
-        daemon.ketch("rmi", "-f", image)
+        daemon.ketch("rmi", "-f", image, with_volume)
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
