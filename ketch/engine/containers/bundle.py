@@ -27,7 +27,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from ketch import errors, timefmt
+from ketch import timefmt
 from ketch.engine import hostconfig, specgen, users
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.networks.sandbox import NetSetup
@@ -106,12 +106,12 @@ class Prepared:
 
 class Bundles:
     def __init__(self, paths: Paths, snapshots: OverlaySnapshotter, runtimes: Runtimes,
-                 config: RunConfig, volumes: VolumeAccess | None = None) -> None:
+                 config: RunConfig, volumes: VolumeAccess) -> None:
         self.paths = paths
         self.snapshots = snapshots
         self.runtimes = runtimes
         self.config = config
-        self.mounts = MountSetup(volumes or _NoVolumes(), paths.data_root)
+        self.mounts = MountSetup(volumes, paths.data_root)
 
     def prepare(self, rec: ContainerRecord, net: NetSetup) -> Prepared:
         exec_dir = self.paths.exec_dir(rec.id)
@@ -178,17 +178,3 @@ class Bundles:
             **hostconfig.spec_fields(host, rec.id, c.cgroup_version == "v2", c.init_path,
                                      c.cgroup_parent),
         ))
-
-
-
-class _NoVolumes:
-    """Bundles made without a volume service (tests of other parts): no volume to mount."""
-
-    def mount(self, name: str, container_id: str, attributes: dict) -> str:
-        raise errors.Internal(f"no volume service to mount volume {name}")
-
-    def restore(self, name: str, container_id: str) -> None:
-        raise errors.Internal(f"no volume service to restore volume {name}")
-
-    def unmount(self, name: str, container_id: str) -> None:
-        raise errors.Internal(f"no volume service to unmount volume {name}")
