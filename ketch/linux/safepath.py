@@ -66,7 +66,13 @@ def resolve_in_root(root: str, path: str) -> str:
         if links > MAX_SYMLINKS:
             where = os.path.join(root, path.lstrip("/"))
             raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), where)
-        target = os.readlink(candidate)
+        try:
+            target = os.readlink(candidate)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            pending.appendleft(part)  # no longer a symlink since the lstat: look again
+            continue
         if target.startswith("/"):
             resolved.clear()
         pending.extendleft(reversed(target.split("/")))

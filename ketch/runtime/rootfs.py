@@ -39,9 +39,9 @@ def _mount_target(root: str, m: MountSpec) -> str:
     Both by descriptor (``safepath``): nothing is created outside ``root`` whatever
     the tree does meanwhile. Returns its host path as resolved inside ``root``, for
     messages and tests; the mount itself goes onto ``_open_mount_point``'s descriptor."""
-    target = resolve_in_root(root, m.destination)
-    inside = os.path.relpath(target, root)
     if m.is_bind and not os.path.isdir(m.source):
+        target = resolve_in_root(root, m.destination)
+        inside = os.path.relpath(target, root)
         parent = open_dir_in_root(root, os.path.dirname(inside))
         try:
             # mknod of a regular file: never follows a symlink, never opens a fifo or device
@@ -52,10 +52,9 @@ def _mount_target(root: str, m: MountSpec) -> str:
             os.close(parent)
         return target
     try:
-        mkdir_all_in_root(root, inside)
+        return mkdir_all_in_root(root, m.destination)
     except NotADirectoryError:
         raise InvalidArgument(f"mount destination {m.destination} is not a directory") from None
-    return target
 
 
 def _open_mount_point(root_fd: int, m: MountSpec) -> int:
