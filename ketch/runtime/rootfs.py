@@ -11,6 +11,7 @@ joined to the root, which would follow an image's symlinked ``/dev`` or ``/etc``
 it. After ``pivot_root`` (the console, the working directory) paths are the container's.
 """
 
+import errno
 import os
 import stat
 
@@ -269,30 +270,64 @@ def _pivot_root(root: str) -> None:
         os.close(new)
 
 
-def _mask(path: str) -> None:
-    """Hide ``path``: /dev/null over a file, an empty read-only tmpfs over a directory."""
-    try:
-        if os.path.isdir(path):
-            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY)
-        else:
-            sc.mount("/dev/null", path, None, sc.MS_BIND)
-    except FileNotFoundError:
-        pass
+def _mask(root_fd: int, path: str, null_fd: int | None) -> None:
+    """Hide ``path``: /dev/null over a file, an empty read-only tmpfs over a directory.
 
-
-def _make_readonly(path: str) -> None:
+    By descriptor, both ends: the /dev/null bound is the one checked to be the null
+    device, so a /dev shared with another container cannot have it swapped for a link to
+    a file that would then be bound writable over the masked path (CVE-2025-31133)."""
     try:
-        sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
-    except FileNotFoundError:
+        target = open_in_root(root_fd, path)
+    except (FileNotFoundError, NotADirectoryError):
         return
-    flags = 0
-    for line in open("/proc/self/mountinfo"):
-        fields = line.split()
-        if fields[4] == path:  # keep nosuid/nodev/noexec that the mount already has
-            opts = fields[5].split(",")
-            flags = (sc.MS_NOSUID if "nosuid" in opts else 0) | \
-                (sc.MS_NODEV if "nodev" in opts else 0) | (sc.MS_NOEXEC if "noexec" in opts else 0)
-    sc.mount(path, path, None, flags | sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
+    try:
+        if stat.S_ISDIR(os.fstat(target).st_mode):
+            mnt = sc.fsmount_new("tmpfs", ("ro",), sc.MOUNT_ATTR_RDONLY)
+        elif null_fd is None:
+            return
+        else:
+            mnt = sc.open_tree(null_fd, "", sc.OPEN_TREE_CLONE | sc.AT_EMPTY_PATH)
+        try:
+            sc.move_mount(mnt, target)
+        finally:
+            os.close(mnt)
+    finally:
+        os.close(target)
+
+
+def _open_dev_null() -> int | None:
+    """The container's /dev/null, checked; None if it has none (runc then masks no files)."""
+    try:
+        fd = os.open("/dev/null", os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InvalidArgument("/dev/null is not the null device") from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+        os.close(fd)
+        raise InvalidArgument("/dev/null is not the null device")
+    return fd
+
+
+def _make_readonly(root_fd: int, path: str) -> None:
+    """A read-only bind of ``path`` onto itself (its submounts as they were, rw or not);
+    the flags it has (nosuid, noexec, ...) stay, as mount_setattr changes only "ro"."""
+    try:
+        target = open_in_root(root_fd, path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    try:
+        tree = sc.open_tree(target, "", sc.OPEN_TREE_CLONE | sc.AT_RECURSIVE | sc.AT_EMPTY_PATH)
+        try:
+            sc.mount_setattr(tree, sc.MOUNT_ATTR_RDONLY)
+            sc.move_mount(tree, target)
+        finally:
+            os.close(tree)
+    finally:
+        os.close(target)
 
 
 def prepare(cfg: ContainerConfig) -> None:
@@ -314,10 +349,20 @@ def prepare(cfg: ContainerConfig) -> None:
 
 def finish(cfg: ContainerConfig) -> None:
     """After pivot_root: read-only then masked paths (runc's order), then the read-only root."""
-    for path in cfg.readonly_paths:
-        _make_readonly(path)
-    for path in cfg.masked_paths:
-        _mask(path)
+    root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for path in cfg.readonly_paths:
+            _make_readonly(root_fd, path)
+        if cfg.masked_paths:
+            null_fd = _open_dev_null()
+            try:
+                for path in cfg.masked_paths:
+                    _mask(root_fd, path, null_fd)
+            finally:
+                if null_fd is not None:
+                    os.close(null_fd)
+    finally:
+        os.close(root_fd)
     if cfg.readonly_root:
         sc.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
 
