@@ -264,3 +264,17 @@ def test_user_mounts_replace_dockers_own_files_and_shm(daemon, runtime, tmp_path
     assert set(mounts) == {"/etc/hosts", "/dev/shm"}  # one each: Docker's own are gone
     assert "size=2048k" in mounts["/dev/shm"].split(",")
     assert hosts.read_text() == "10.9.8.7 mine\n"
+
+
+def test_a_volume_that_cannot_be_mounted_fails_the_start_as_docker(daemon, names, volumes):
+    vol, name = volumes(), names()
+    _ok(daemon.ketch("volume", "create", "-o", "type=none", "-o", "device=/nonexistent-kv",
+                     "-o", "o=bind", vol))
+    res = daemon.ketch("run", "--name", name, "-v", f"{vol}:/d", "busybox", "true")
+    data = _volume_dir(daemon, vol)
+    assert res.returncode == 127  # docker/cli's code for "no such file or directory"
+    assert res.stderr.startswith(
+        f"ketch: Error response from daemon: error while mounting volume '{data}': failed to mount "
+        f"local volume: mount /nonexistent-kv:{data}, flags: 0x1000: no such file or directory\n")
+    _ok(daemon.ketch("rm", name))
+    assert _ok(daemon.ketch("volume", "rm", vol)) == f"{vol}\n"  # nothing holds it

@@ -185,7 +185,8 @@ def test_copy_up_failure_is_moby_message():
 def test_failure_part_way_leaves_the_earlier_volumes_to_release():
     fake = FakeVolumes(fail="v2")
     setup = ms.MountSetup(fake, "", lambda *a: False)
-    with pytest.raises(errors.Internal):
+    with pytest.raises(errors.Internal, match=f"^error while mounting volume '{VOLS}/v2/_data': "
+                       "failed to mount local volume v2$"):
         setup.setup(rec(vol("/a", "v1"), vol("/b", "v2")), "/r", first_start=True)
     assert setup.active(CID) == ("v1",)
     setup.release(CID)

@@ -184,7 +184,10 @@ class MountSetup:
     def _mount(self, cid: str, mp: MountPoint, rootfs: str, first_start: bool,
                rro_error: str) -> dict:
         if mp.type == VOLUME:
-            path = self.volumes.mount(mp.name, cid, mount_attributes(mp, cid))
+            try:
+                path = self.volumes.mount(mp.name, cid, mount_attributes(mp, cid))
+            except errors.KetchError as exc:  # moby's MountPoint.Setup wraps the driver's error
+                raise errors.wrapped(exc, f"error while mounting volume '{mp.source}'") from None
             with self._lock:
                 self._active.setdefault(cid, []).append(mp.name)
             if first_start and mp.copy_data:
