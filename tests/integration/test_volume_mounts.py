@@ -278,3 +278,16 @@ def test_a_volume_that_cannot_be_mounted_fails_the_start_as_docker(daemon, names
         f"local volume: mount /nonexistent-kv:{data}, flags: 0x1000: no such file or directory\n")
     _ok(daemon.ketch("rm", name))
     assert _ok(daemon.ketch("volume", "rm", vol)) == f"{vol}\n"  # nothing holds it
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_read_only_rootfs_keeps_rw_mounts_writable(daemon, volumes, runtime):
+    vol = volumes()
+    res = daemon.ketch("run", "--rm", "--read-only", "--runtime", runtime, "-v", f"{vol}:/v",
+                       "--tmpfs", "/t", "busybox", "sh", "-c",
+                       "touch /v/f /t/f && echo WROTE; for f in /etc/hosts /x; do "
+                       "{ echo x >> $f; } 2>&1; done; true")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "WROTE"
+    assert all("Read-only file system" in line for line in lines[1:]) and len(lines) == 3, lines
