@@ -118,7 +118,8 @@ class Bundles:
         self.teardown(rec.id)  # whatever a crash left of an earlier run
         rootfs = self._mount_rootfs(rec)
         rro_error = self.runtimes.rro_error(rec.runtime)
-        mounts = self.mounts.setup(rec, rootfs, first_start=rec.state.started_at == timefmt.ZERO,
+        mounts = self.mounts.setup(rec.id, rec.mounts, rec.host_config.get("Tmpfs"), rootfs,
+                                   first_start=rec.state.started_at == timefmt.ZERO,
                                    rro_error=rro_error)
         files = self._write_files(rec, net)
         spec = self._spec(rec, rootfs, files, net, mounts, not rro_error)
@@ -135,7 +136,7 @@ class Bundles:
 
     def restore(self, rec: ContainerRecord) -> None:
         """A container found running after a ketchd restart: its run's volumes again."""
-        self.mounts.restore(rec)
+        self.mounts.restore(rec.id, rec.mounts, rec.host_config.get("Tmpfs"))
 
     def _mount_rootfs(self, rec: ContainerRecord) -> str:
         target = self.paths.bundle_rootfs(rec.id)

@@ -154,8 +154,8 @@ def mount_attributes(mp: MountPoint, cid: str) -> dict:
             "read/write": "true" if mp.rw else "false", "propagation": mp.propagation}
 
 
-def mount_points(rec) -> list[MountPoint]:
-    return [MountPoint.from_doc(doc) for doc in getattr(rec, "mounts", None) or []]
+def mount_points(docs: list[dict]) -> list[MountPoint]:
+    return [MountPoint.from_doc(doc) for doc in docs]
 
 
 # -- the host side: what a run mounts, and its release -----------------------------------
@@ -167,18 +167,20 @@ class MountSetup:
         self._active: dict[str, list[str]] = {}  # container id -> volumes this run mounted
         self._lock = threading.Lock()
 
-    def setup(self, rec, rootfs: str, first_start: bool, rro_error: str = "") -> tuple[dict, ...]:
-        """The container's own OCI mounts for this run, in moby's order before sorting
-        (tmpfs first, then mount points). What it mounts is released by ``release``, also
-        when it fails part way."""
-        tmpfs = dict((rec.host_config.get("Tmpfs") or {}))
-        points = mount_points(rec)
+    def setup(self, cid: str, mounts: list[dict], tmpfs: dict | None, rootfs: str,
+              first_start: bool, rro_error: str = "") -> tuple[dict, ...]:
+        """The OCI mounts of container ``cid`` for this run, from its mount points
+        (``ContainerRecord.mounts``) and ``HostConfig.Tmpfs``, in moby's order before
+        sorting (tmpfs first, then mount points). What it mounts is released by
+        ``release``, also when it fails part way."""
+        tmpfs = dict(tmpfs or {})
+        points = mount_points(mounts)
         out = [tmpfs_mount(dest, data or "") for dest, data in tmpfs.items()]
         out += [tmpfs_mount(mp.destination, tmpfs_data(mp)) for mp in points if mp.type == TMPFS]
         for mp in points:
             if mp.type == TMPFS or mp.destination in tmpfs:
                 continue
-            out.append(self._mount(rec.id, mp, rootfs, first_start, rro_error))
+            out.append(self._mount(cid, mp, rootfs, first_start, rro_error))
         return tuple(out)
 
     def _mount(self, cid: str, mp: MountPoint, rootfs: str, first_start: bool,
@@ -233,7 +235,8 @@ class MountSetup:
             return True
         if mp.propagation in _SHARED:
             raise errors.InvalidArgument(f"path {mp.source} is mounted on {point} but it is not a shared mount")
-        explicit = ((mp.spec or {}).get("BindOptions") or {}).get("Propagation")
+        explicit = ((mp.spec or {}).get("BindOptions") or {}).get("Propagation") or \
+            any(word in _SHARED + _SLAVE + ("private", "rprivate") for word in mp.mode.split(","))
         in_root = self.data_root and (mp.source.startswith(self.data_root)
                                       or self.data_root.startswith(mp.source))
         if not in_root or explicit:
@@ -253,23 +256,23 @@ class MountSetup:
             except errors.KetchError as exc:
                 log.error("cannot unmount volume %s of %s: %s", name, cid, exc)
 
-    def restore(self, rec) -> None:
-        """A running container found after a ketchd restart: its volumes count as
+    def restore(self, cid: str, mounts: list[dict], tmpfs: dict | None) -> None:
+        """Container ``cid``, found running after a ketchd restart: its volumes count as
         mounted again, to be released at its stop."""
-        names = [mp.name for mp in mount_points(rec) if mp.type == VOLUME
-                 and mp.destination not in (rec.host_config.get("Tmpfs") or {})]
+        names = [mp.name for mp in mount_points(mounts) if mp.type == VOLUME
+                 and mp.destination not in (tmpfs or {})]
         with self._lock:
-            if rec.id in self._active:
+            if cid in self._active:
                 return
-            self._active[rec.id] = []
+            self._active[cid] = []
         for name in names:
             try:
-                self.volumes.restore(name, rec.id)
+                self.volumes.restore(name, cid)
             except errors.KetchError as exc:
-                log.error("cannot restore volume %s of %s: %s", name, rec.id, exc)
+                log.error("cannot restore volume %s of %s: %s", name, cid, exc)
                 continue
             with self._lock:
-                self._active[rec.id].append(name)
+                self._active[cid].append(name)
 
     def active(self, cid: str) -> tuple[str, ...]:
         with self._lock:
