@@ -291,3 +291,26 @@ def test_read_only_rootfs_keeps_rw_mounts_writable(daemon, volumes, runtime):
     lines = res.stdout.splitlines()
     assert lines[0] == "WROTE"
     assert all("Read-only file system" in line for line in lines[1:]) and len(lines) == 3, lines
+
+
+def test_volume_subpath_is_pinned_inside_the_volume(daemon, names, volumes):
+    """--mount volume-subpath: the subpath is resolved inside the volume (a symlink to /
+    there is the volume's root, not the host's) and pinned for the run, then let go."""
+    vol = volumes()
+    _ok(daemon.ketch("run", "--rm", "-v", f"{vol}:/v", "busybox", "sh", "-c",
+                     "mkdir /v/sub && echo in-sub > /v/sub/f && ln -s / /v/esc"))
+    for sub, expect in (("sub", "f\n"), ("esc", "esc\nsub\n")):
+        out = _ok(daemon.ketch("run", "--rm", "--mount", f"type=volume,src={vol},dst=/d,volume-subpath={sub}",
+                               "busybox", "ls", "/d"))
+        assert out == expect
+    res = daemon.ketch("run", "--rm", "--mount", f"type=volume,src={vol},dst=/d,volume-subpath=nosuch",
+                       "busybox", "true")
+    assert res.returncode != 0 and "cannot access path" in res.stderr, res.stderr
+    pins = lambda: [m for m in _host_mounts(daemon.exec_root) if "/subpaths/" in m]  # noqa: E731
+    name = names()
+    _ok(daemon.ketch("run", "-d", "--name", name, "--mount",
+                     f"type=volume,src={vol},dst=/d,volume-subpath=sub", "busybox", "sleep", "60"))
+    cid = _ok(daemon.ketch("inspect", "-f", "{{.Id}}", name)).strip()
+    assert pins() == [os.path.join(daemon.exec_root, "containers", cid, "subpaths", "0")]
+    _ok(daemon.ketch("rm", "-f", name))
+    assert pins() == []

@@ -250,19 +250,21 @@ def test_source_mount_finds_the_longest_mount_point():
 
 
 def test_subpath_resolved_inside_the_volume(tmp_path):
+    """A missing subpath is refused before anything is pinned; a symlink in the volume
+    resolves inside it (esc -> / is the volume's root, so esc/etc is <volume>/etc)."""
     root = tmp_path / "v"
-    (root / "sub").mkdir(parents=True)
+    root.mkdir()
     os.symlink("/", root / "esc")
 
     class Access(FakeVolumes):
         def mount(self, name, container_id, attributes):
             return str(root)
     setup = ms.MountSetup(Access(), "", lambda *a: False)
-    ok = vol("/d", options={"subpath": "sub"})
-    assert setup.setup(*rec(ok), "/r", True)[0]["source"] == str(root / "sub")
-    escape = vol("/d", spec={"Type": "volume", "VolumeOptions": {"Subpath": "esc/etc"}})
-    with pytest.raises(errors.InvalidArgument, match="cannot access path"):
-        setup.setup(*rec(escape), "/r", True)  # esc/etc is <volume>/etc, which is not there
+    for point in (vol("/d", options={"subpath": "nosuch"}),
+                  vol("/d", spec={"Type": "volume", "VolumeOptions": {"Subpath": "esc/etc"}})):
+        with pytest.raises(errors.InvalidArgument, match=f"^cannot access path {root}/"):
+            setup.setup(*rec(point), "/r", True, pin_dir=str(tmp_path / "pins"))
+    assert not (tmp_path / "pins").exists()
 
 
 # -- specgen: the user's mounts among Docker's own ----------------------------------------------

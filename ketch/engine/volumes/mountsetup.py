@@ -35,13 +35,16 @@ the fields it has): ``non_recursive``, ``readonly_non_recursive``,
 import errno
 import logging
 import os
+import stat
 import threading
 from dataclasses import replace
 
 from ketch import errors
 from ketch.apitypes.mounts import BIND, DEFAULT_PROPAGATION, TMPFS, VOLUME
 from ketch.engine.volumes.mountpoint import MountPoint, VolumeAccess
-from ketch.linux.safepath import resolve_in_root
+from ketch.linux import mount as mnt
+from ketch.linux import syscalls as sc
+from ketch.linux.safepath import open_in_root
 from ketch.volume import copyup
 
 log = logging.getLogger("ketchd.mounts")
@@ -168,11 +171,12 @@ class MountSetup:
         self._lock = threading.Lock()
 
     def setup(self, cid: str, mounts: list[dict], tmpfs: dict | None, rootfs: str,
-              first_start: bool, rro_error: str = "") -> tuple[dict, ...]:
+              first_start: bool, rro_error: str = "", pin_dir: str = "") -> tuple[dict, ...]:
         """The OCI mounts of container ``cid`` for this run, from its mount points
         (``ContainerRecord.mounts``) and ``HostConfig.Tmpfs``, in moby's order before
         sorting (tmpfs first, then mount points). What it mounts is released by
-        ``release``, also when it fails part way."""
+        ``release``, also when it fails part way; a volume's subpath is pinned in
+        ``pin_dir`` (``unpin`` ends that)."""
         tmpfs = dict(tmpfs or {})
         points = mount_points(mounts)
         out = [tmpfs_mount(dest, data or "") for dest, data in tmpfs.items()]
@@ -180,11 +184,11 @@ class MountSetup:
         for mp in points:
             if mp.type == TMPFS or mp.destination in tmpfs:
                 continue
-            out.append(self._mount(cid, mp, rootfs, first_start, rro_error))
+            out.append(self._mount(cid, mp, rootfs, first_start, rro_error, pin_dir))
         return tuple(out)
 
     def _mount(self, cid: str, mp: MountPoint, rootfs: str, first_start: bool,
-               rro_error: str) -> dict:
+               rro_error: str, pin_dir: str) -> dict:
         if mp.type == VOLUME:
             try:
                 path = self.volumes.mount(mp.name, cid, mount_attributes(mp, cid))
@@ -194,7 +198,8 @@ class MountSetup:
                 self._active.setdefault(cid, []).append(mp.name)
             if first_start and mp.copy_data:
                 self._copy_up(rootfs, mp, path)
-            return bind_mount(mp, self._subpath(mp, path), rro_error)
+            sub = ((mp.spec or {}).get("VolumeOptions") or {}).get("Subpath") or mp.options.get("subpath")
+            return bind_mount(mp, pin_subpath(path, sub, pin_dir) if sub else path, rro_error)
         if mp.type == BIND:
             if not self._propagation_ok(cid, mp):
                 mp = replace(mp, propagation="")  # moby's fallback: the default propagation
@@ -209,17 +214,6 @@ class MountSetup:
             self._copy(rootfs, mp.destination, path)
         except OSError as exc:
             raise errors.Internal(f"failed to populate volume: {exc}") from None
-
-    @staticmethod
-    def _subpath(mp: MountPoint, path: str) -> str:
-        sub = ((mp.spec or {}).get("VolumeOptions") or {}).get("Subpath") or mp.options.get("subpath")
-        if not sub:
-            return path
-        full = resolve_in_root(path, sub)  # a symlink in the volume cannot lead out of it
-        if not os.path.exists(full):
-            raise errors.InvalidArgument(f"cannot access path {os.path.join(path, sub)}: "
-                                         "no such file or directory")
-        return full
 
     def _propagation_ok(self, cid: str, mp: MountPoint) -> bool:
         """moby's ensureShared / ensureSharedOrSlave on the bind's source. False: a slave
@@ -277,6 +271,43 @@ class MountSetup:
     def active(self, cid: str) -> tuple[str, ...]:
         with self._lock:
             return tuple(self._active.get(cid, ()))
+
+
+def pin_subpath(volume_path: str, sub: str, pin_dir: str) -> str:
+    """A volume's subpath, resolved inside the volume by descriptor and bound onto a new
+    entry of ``pin_dir`` (moby's ``safepath.Join``): the runtime binds that pinned inode,
+    so a container that shares the volume and swaps a component of the subpath for a
+    symlink meanwhile cannot send the mount elsewhere (onto the host's ``/``)."""
+    root = os.open(volume_path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = open_in_root(root, sub, follow=True)
+    except OSError as exc:
+        raise errors.InvalidArgument(f"cannot access path {os.path.join(volume_path, sub)}: "
+                                     f"{(exc.strerror or str(exc)).lower()}") from None
+    finally:
+        os.close(root)
+    try:
+        os.makedirs(pin_dir, 0o700, exist_ok=True)
+        target = os.path.join(pin_dir, str(len(os.listdir(pin_dir))))
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.mkdir(target, 0o700)
+        else:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        sc.mount(f"/proc/self/fd/{fd}", target, None, sc.MS_BIND | sc.MS_REC)
+    finally:
+        os.close(fd)
+    return target
+
+
+def unpin(pin_dir: str) -> None:
+    """Unmount what ``pin_subpath`` bound in ``pin_dir`` (also what a crash left)."""
+    if not os.path.isdir(pin_dir):
+        return
+    for point in mnt.mounts_under(pin_dir):
+        try:
+            mnt.unmount(point, lazy=True)
+        except OSError as exc:
+            log.error("cannot unmount %s: %s", point, exc)
 
 
 def _make_source(path: str) -> None:
