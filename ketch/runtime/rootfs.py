@@ -8,7 +8,12 @@ mount to the host; everything created before ``pivot_root`` (mount points, devic
 nodes, the /dev links, the v1 cgroup directories) is created by name relative to a
 descriptor of its resolved parent (``safepath.open_dir_in_root``), never under a path
 joined to the root, which would follow an image's symlinked ``/dev`` or ``/etc`` out of
-it. After ``pivot_root`` (the console, the working directory) paths are the container's.
+it. Every mount then goes onto a descriptor of its destination opened inside the root
+(``_open_mount_point``), never onto a path the kernel would walk again, which another
+container sharing a volume could have changed meanwhile (CVE-2021-30465); binds are
+made detached, given their flags, then attached (``open_tree``, ``mount_setattr``,
+``move_mount``). After ``pivot_root`` (the console, the working directory) paths are
+the container's; read-only and masked paths are handled by descriptor too.
 """
 
 import errno
@@ -17,7 +22,7 @@ import stat
 
 from ketch.errors import InvalidArgument
 from ketch.linux import syscalls as sc
-from ketch.linux.mount import PROPAGATION, mount_attrs, parse_options
+from ketch.linux.mount import PROPAGATION, MountAttrs, ParsedOptions, mount_attrs, parse_options
 from ketch.linux.safepath import mkdir_all_in_root, open_dir_in_root, open_in_root, resolve_in_root
 from ketch.runtime.specconv import ContainerConfig, Device, MountSpec
 
@@ -74,7 +79,7 @@ def _procfd(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
 
-def _bind(source: str, target_fd: int, opts, attrs, recursive: bool) -> None:
+def _bind(source: str, target_fd: int, opts: ParsedOptions, attrs: MountAttrs, recursive: bool) -> None:
     """A bind of ``source`` onto the mount point ``target_fd``, with the new mount API:
     the copy is made detached (``open_tree``), given its flags there (so it is never
     visible writable when it should be read-only), then attached by descriptor."""
@@ -131,7 +136,7 @@ def _read_cgroup_mounts() -> dict[str, str]:
     return out
 
 
-def _mount_cgroup(root_fd: int, target_fd: int, m: MountSpec, opts) -> None:
+def _mount_cgroup(root_fd: int, target_fd: int, m: MountSpec, opts: ParsedOptions) -> None:
     """/sys/fs/cgroup inside the container, as runc does it.
 
     v2: the cgroup2 filesystem (rooted at the container's cgroup by its cgroup
