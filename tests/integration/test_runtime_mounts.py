@@ -229,3 +229,24 @@ def test_masking_binds_only_the_null_device(tmp_path):
     res = subprocess.run([rt, "run", "-b", real, "c2"], capture_output=True, text=True, timeout=60)
     assert (res.returncode, res.stdout) == (0, "end\n"), res.stderr
     assert not _mounts_under(str(tmp_path))
+
+
+@pytest.mark.parametrize("destination,type_,error", [
+    ("/proc/sys/kernel/core_pattern", "bind", '"/proc/sys/kernel/core_pattern" cannot be mounted because it is inside /proc'),
+    ("/via-link/sys/kernel/core_pattern", "bind", "cannot be mounted because it is inside /proc"),  # a link into /proc
+    ("/proc/uptime", "bind", ""),  # lxcfs's files may be
+    ("/proc", "tmpfs", '"/proc" cannot be mounted because it is not of type proc'),
+])
+def test_mounts_inside_proc_are_refused_as_runc_does(tmp_path, src, destination, type_, error):
+    rt = _runtime_script(tmp_path)
+    (src / "file").write_text("42.0 42.0\n")
+    mount = ({"destination": destination, "type": "bind", "source": str(src / "file"), "options": ["bind", "ro"]}
+             if type_ == "bind" else {"destination": destination, "type": "tmpfs", "source": "tmpfs"})
+    bundle = _bundle(tmp_path, "b", "cat /proc/uptime", [mount])
+    os.symlink("/proc", os.path.join(bundle, "rootfs", "via-link"))
+    res = subprocess.run([rt, "run", "-b", bundle, "c"], capture_output=True, text=True, timeout=60)
+    if error:
+        assert res.returncode != 0 and error in res.stderr, res.stderr
+        assert f'error mounting "{mount["source"]}" to rootfs at "{destination}": ' in res.stderr  # runc's words
+    else:
+        assert (res.returncode, res.stdout) == (0, "42.0 42.0\n"), res.stderr
