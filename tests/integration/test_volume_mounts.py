@@ -314,3 +314,22 @@ def test_volume_subpath_is_pinned_inside_the_volume(daemon, names, volumes):
     assert pins() == [os.path.join(daemon.exec_root, "containers", cid, "subpaths", "0")]
     _ok(daemon.ketch("rm", "-f", name))
     assert pins() == []
+
+
+def test_mount_and_unmount_events_frame_the_run(daemon, names, volumes):
+    """moby: the volume's mount before the container's start, its unmount (at the run's
+    cleanup) before the container's die."""
+    vol, name = volumes(), names()
+    since = str(int(time.time()) - 1)
+    _ok(daemon.ketch("run", "--name", name, "-v", f"{vol}:/d:ro", "busybox", "true"))
+    cid = _ok(daemon.ketch("inspect", "-f", "{{.Id}}", name)).strip()
+    out = _ok(daemon.ketch("events", "--since", since, "--until", str(int(time.time()) + 1),
+                           "--format", "{{.Type}} {{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}"))
+    lines = [line.split(" ", 3) for line in out.splitlines()]
+    lines = [(kind, action, attrs) for kind, action, actor, attrs in lines
+             if actor in (vol, cid) and action in ("mount", "unmount", "start", "die")]
+    assert [f"{kind} {action}" for kind, action, _ in lines] == [
+        "volume mount", "container start", "volume unmount", "container die"], out
+    assert lines[0][2] == (
+        f'{{"container":"{cid}","destination":"/d","driver":"local","propagation":"","read/write":"false"}}')
+    _ok(daemon.ketch("rm", name))
