@@ -190,6 +190,32 @@ def test_failure_part_way_leaves_the_earlier_volumes_to_release():
     assert fake.calls[-1] == ("unmount", "v1", CID)
 
 
+def test_volume_service_calls_go_one_at_a_time():
+    """Two starts in worker threads: the service (which counts without a lock) is never
+    entered twice at once."""
+    import threading
+    import time
+
+    class Slow(FakeVolumes):
+        inside = 0
+        overlap = False
+
+        def mount(self, name, container_id, attributes):
+            Slow.inside += 1
+            Slow.overlap |= Slow.inside > 1
+            time.sleep(0.02)
+            Slow.inside -= 1
+            return super().mount(name, container_id, attributes)
+    setup = ms.MountSetup(Slow(), "", lambda *a: False)
+    threads = [threading.Thread(target=setup.setup, args=(f"c{i}", [vol("/d", "shared").to_doc()],
+                                                          None, "/r", False)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not Slow.overlap and len(setup.volumes.calls) == 4
+
+
 def test_tmpfs_first_and_a_mount_point_under_a_tmpfs_is_skipped():
     _, fake, _, mounts = _setup([vol("/data"), MountPoint("tmpfs", "/m", spec={"Type": "tmpfs"})],
                                 tmpfs={"/data": "size=1m", "/run": ""})

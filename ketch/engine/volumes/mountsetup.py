@@ -169,6 +169,10 @@ class MountSetup:
         self._copy = copy_into_empty or copyup.copy_into_empty
         self._active: dict[str, list[str]] = {}  # container id -> volumes this run mounted
         self._lock = threading.Lock()
+        # Starts and stops run in worker threads; the volume service and its driver count
+        # mounts without a lock of their own (two first users of a device volume at once
+        # would each mount it), so their calls from here go one at a time.
+        self._service_lock = threading.Lock()
 
     def setup(self, cid: str, mounts: list[dict], tmpfs: dict | None, rootfs: str,
               first_start: bool, rro_error: str = "", pin_dir: str = "") -> tuple[dict, ...]:
@@ -191,7 +195,8 @@ class MountSetup:
                rro_error: str, pin_dir: str) -> dict:
         if mp.type == VOLUME:
             try:
-                path = self.volumes.mount(mp.name, cid, mount_attributes(mp, cid))
+                with self._service_lock:
+                    path = self.volumes.mount(mp.name, cid, mount_attributes(mp, cid))
             except errors.KetchError as exc:  # moby's MountPoint.Setup wraps the driver's error
                 raise errors.wrapped(exc, f"error while mounting volume '{mp.source}'") from None
             with self._lock:
@@ -246,7 +251,8 @@ class MountSetup:
             names = self._active.pop(cid, [])
         for name in names:
             try:
-                self.volumes.unmount(name, cid)
+                with self._service_lock:
+                    self.volumes.unmount(name, cid)
             except errors.KetchError as exc:
                 log.error("cannot unmount volume %s of %s: %s", name, cid, exc)
 
@@ -261,7 +267,8 @@ class MountSetup:
             self._active[cid] = []
         for name in names:
             try:
-                self.volumes.restore(name, cid)
+                with self._service_lock:
+                    self.volumes.restore(name, cid)
             except errors.KetchError as exc:
                 log.error("cannot restore volume %s of %s: %s", name, cid, exc)
                 continue
