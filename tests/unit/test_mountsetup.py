@@ -169,6 +169,26 @@ def test_copy_up_at_first_start_unless_nocopy():
     assert copies == []  # moby copies once, at create; an emptied volume stays empty
 
 
+def test_copy_up_of_one_volume_by_two_first_starts_is_one_at_a_time(tmp_path):
+    import threading
+    import time
+    state = {"inside": 0, "overlap": False}
+
+    def copy(rootfs, dest, path):
+        state["inside"] += 1
+        state["overlap"] |= state["inside"] > 1
+        time.sleep(0.02)
+        state["inside"] -= 1
+    setup = ms.MountSetup(FakeVolumes(), "", copy)
+    threads = [threading.Thread(target=setup.setup, args=(f"c{i}", [vol("/d", "new").to_doc()],
+                                                          None, "/r", True)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not state["overlap"]
+
+
 def test_copy_up_failure_is_moby_message():
     def fail(*a):
         raise PermissionError(13, "Permission denied", "/x")

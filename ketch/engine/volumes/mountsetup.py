@@ -173,6 +173,7 @@ class MountSetup:
         # mounts without a lock of their own (two first users of a device volume at once
         # would each mount it), so their calls from here go one at a time.
         self._service_lock = threading.Lock()
+        self._copy_locks: dict[str, threading.Lock] = {}  # volume -> held while seeding it
 
     def setup(self, cid: str, mounts: list[dict], tmpfs: dict | None, rootfs: str,
               first_start: bool, rro_error: str = "", pin_dir: str = "") -> tuple[dict, ...]:
@@ -202,7 +203,10 @@ class MountSetup:
             with self._lock:
                 self._active.setdefault(cid, []).append(mp.name)
             if first_start and mp.copy_data:
-                self._copy_up(rootfs, mp, path)
+                with self._lock:
+                    seeding = self._copy_locks.setdefault(mp.name, threading.Lock())
+                with seeding:  # two first starts sharing a new volume: one seeds, one finds it full
+                    self._copy_up(rootfs, mp, path)
             sub = ((mp.spec or {}).get("VolumeOptions") or {}).get("Subpath") or mp.options.get("subpath")
             return bind_mount(mp, pin_subpath(path, sub, pin_dir) if sub else path, rro_error)
         if mp.type == BIND:
