@@ -10,10 +10,12 @@ of ``withMounts`` (daemon/oci_linux.go). At start, for each run:
 - a volume is mounted through ``VolumeAccess.mount`` (its ``mount`` event carries moby's
   attributes) and, at the container's first start, a new empty volume is seeded from the
   image's content at its destination unless ``nocopy`` (``volume/copyup.py``; moby does
-  it at create, where its rootfs is mounted; ketch's is mounted only at start);
+  it at create, where its rootfs is mounted; ketch's is mounted only at start); a
+  ``subpath`` is resolved inside the volume by descriptor and pinned with a bind under
+  the run's exec directory (moby's ``safepath.Join``) until the run's teardown;
 - a ``-v`` bind whose source is missing gets it made as a directory (0755, moby's
   ``MkdirAllAndChown``); a ``--mount`` bind does not (moby's ``SkipMountpointCreation``)
-  unless ``bind-create-mountpoint``;
+  unless ``BindOptions.CreateMountpoint``;
 - binds and volumes become ``rbind`` (``bind`` for ``bind-recursive=disabled``), read-only
   as ``rro`` where the runtime and kernel support it (Docker 25+) else ``ro``, with their
   propagation; a shared or slave propagation needs a source on a shared (or slave) mount
