@@ -78,7 +78,8 @@ class Daemon:
         self.runtimes = engine_runtimes.build(cfg.runtimes, list(cfg.add_runtimes), cfg.default_runtime)
         self.cgroup_version = cgroups.detect()
         bundles = Bundles(self.paths, self.snapshots, self.runtimes,
-                          RunConfig(self.cgroup_version, cfg.cgroup_parent, cfg.init_path))
+                          RunConfig(self.cgroup_version, cfg.cgroup_parent, cfg.init_path),
+                          self.volumes)
         self.host_links = HostLinks()
         self.network_registry = NetworkRegistry(self.store)
         self.firewall = Firewall(self.network_registry, cfg.network)
