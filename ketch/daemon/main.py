@@ -137,6 +137,7 @@ class Daemon:
         return f
 
     async def run(self) -> None:
+        self.events.bind_loop(asyncio.get_running_loop())  # before anything may publish from a thread
         self.launcher.start()
         try:
             await embedded.ensure(self.store, self.images)

@@ -24,7 +24,9 @@ Who publishes what (moby 26.1's actions and attributes)::
     image      import tag untag delete               -> ImageService (Actor.ID: image id)
 """
 
+import asyncio
 import logging
+import threading
 import time
 from collections import deque
 from typing import Callable, Protocol
@@ -96,8 +98,18 @@ class EventBus:
         self._subscribers: list[Subscriber] = []
         self.history: deque[Event] = deque(maxlen=history)
         self._journal = journal
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         if journal is not None:
             self.history.extend(journal.load())
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Deliver every event on ``loop``'s thread from now on: an event published from a
+        worker thread (a volume mounted while a start prepares its bundle) is handed over,
+        so the journal and the subscribers only ever run on one thread. Call it from
+        that thread."""
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call ``fn(event)`` for every event from now on; returns the unsubscribe function."""
@@ -105,6 +117,15 @@ class EventBus:
         return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
 
     def publish(self, event: Event) -> None:
+        if self._loop is not None and threading.get_ident() != self._loop_thread:
+            try:  # queued before the worker's result: delivered before its caller resumes
+                self._loop.call_soon_threadsafe(self._deliver, event)
+                return
+            except RuntimeError:  # the loop is closed: ketchd is ending, nothing else runs
+                pass
+        self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
         if not event.internal:
             self.history.append(event)
             if self._journal is not None:

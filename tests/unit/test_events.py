@@ -152,3 +152,21 @@ def test_the_cli_refuses_a_bad_template_with_64():
     with pytest.raises(StatusError) as err:
         cli_events._template("{{.Nope}}")
     assert err.value.code == 64 and err.value.message.startswith("Error parsing format: template: ")
+
+
+def test_an_event_published_from_a_worker_thread_is_delivered_on_the_loop_thread():
+    import asyncio
+    import threading
+    seen = []
+    bus = EventBus()
+    bus.subscribe(lambda e: seen.append((e.action, threading.get_ident())))
+
+    async def main():
+        bus.bind_loop(asyncio.get_running_loop())
+        await asyncio.to_thread(bus.publish, Event("volume", "mount", "v"))
+        # delivered before the worker's caller resumes, on the loop's thread
+        return list(seen), threading.get_ident()
+
+    delivered, loop_thread = asyncio.run(main())
+    assert delivered == [("mount", loop_thread)]
+    assert [e.action for e in bus.history] == ["mount"]

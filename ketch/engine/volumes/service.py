@@ -237,7 +237,8 @@ class VolumeService:
         """Ids of the containers that use the volume: the container side's (those with a
         mount point on it) and those holding a mount now."""
         ids = list(self._users(name))
-        ids += [cid for cid in self._mounts.get(name, ()) if cid not in ids]
+        held = list(self._mounts.get(name, ()))  # one C-level copy: a start's thread may count meanwhile
+        ids += [cid for cid in held if cid not in ids]
         return ids
 
 
