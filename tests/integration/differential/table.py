@@ -155,9 +155,8 @@ ROWS: tuple[Row, ...] = (
     # Fields ketch does not implement yet: issue 7 item 3 refuses them (exit 125) until the
     # issue that brings each lifts the refusal. ketch's CLI has no such flags yet (cli=None).
     Row("run-bind-mount", ("run", "--rm", "-v", "/proc/sys/kernel:/mnt:ro", "busybox", "cat", "/mnt/ostype"),
-        expect=differs("no volumes or bind mounts yet (later issue)", "stdout", "stderr", "exit"), cli=None),
-    Row("run-tmpfs", ("run", "--rm", "--tmpfs", "/scratch", "busybox", "sh", "-c", "grep -c ' /scratch ' /proc/mounts"), cli=None,
-        expect=differs("no --tmpfs yet (issue 11): refused, exit 125, until then", "stdout", "stderr", "exit")),
+        cli=None),
+    Row("run-tmpfs", ("run", "--rm", "--tmpfs", "/scratch", "busybox", "sh", "-c", "grep -c ' /scratch ' /proc/mounts"), cli=None),
     # -- create / start / stop / kill / restart -----------------------------------------
     Row("create", ("create", "--name", "dt-c1", "busybox", "true")),
     Row("create-missing-image", ("create", "--pull", "never", "nosuchimage")),
