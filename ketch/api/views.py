@@ -14,6 +14,7 @@ from ketch.engine.images.service import Image
 from ketch.engine.containers.bundle import Paths
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.specgen import MASKED_PATHS, READONLY_PATHS
+from ketch.engine.volumes.mountpoint import MountPoint
 from ketch.oci import reference
 from ketch.units import human_duration
 
@@ -123,7 +124,45 @@ def host_config(rec: ContainerRecord) -> dict:
             out[key] = value
     out["Runtime"] = rec.runtime
     out["LogConfig"] = logconfig.normalize(hc.get("LogConfig"))  # records from before it was stored so
+    # omitempty fields, in their places of Docker's struct
+    return _insert(_insert(out, "UTSMode", "Tmpfs", hc.get("Tmpfs")), "MaskedPaths", "Mounts", hc.get("Mounts"))
+
+
+def _insert(doc: dict, before: str, key: str, value: object) -> dict:
+    if not value:
+        return doc
+    out = {}
+    for k, v in doc.items():
+        if k == before:
+            out[key] = value
+        out[k] = v
     return out
+
+
+def mount_point_json(mp: MountPoint) -> dict:
+    """Docker's MountPoint (inspect's and the list's Mounts): Type, Name, Driver omitted
+    when empty."""
+    doc = {"Type": mp.type} if mp.type else {}
+    if mp.name:
+        doc["Name"] = mp.name
+    doc.update({"Source": mp.source, "Destination": mp.destination})
+    if mp.driver:
+        doc["Driver"] = mp.driver
+    doc.update({"Mode": mp.mode, "RW": mp.rw, "Propagation": mp.propagation})
+    return doc
+
+
+def mounts_json(rec: ContainerRecord) -> list[dict]:
+    return [mount_point_json(MountPoint.from_doc(doc)) for doc in rec.mounts]
+
+
+def mounts_match(rec: ContainerRecord, values: list[str]) -> bool:
+    """moby's ``volume`` filter of the container list: a mount point's destination, or
+    its volume's name (a bind's source)."""
+    points = [MountPoint.from_doc(doc) for doc in rec.mounts]
+    keys = {mp.destination for mp in points if mp.destination}
+    keys |= {mp.name or mp.source for mp in points}
+    return any(v in keys for v in values)
 
 
 def _log_path(rec: ContainerRecord, paths: Paths) -> str:
@@ -153,7 +192,7 @@ def container_json(rec: ContainerRecord, paths: Paths, size_rw: int | None = Non
         doc["SizeRw"] = size_rw
         doc["SizeRootFs"] = size_rw + image_size
     doc.update({
-        "Mounts": [],
+        "Mounts": mounts_json(rec),
         "Config": container_config(rec),
         "NetworkSettings": netviews.network_settings(
             rec.config.get("ExposedPorts"), attached or [], rec.state.running, sandbox, rec.name,
@@ -180,7 +219,7 @@ def container_summary(rec: ContainerRecord, size_rw: int | None = None,
         "NetworkSettings": {"Networks": {
             name: netviews.endpoint_json(name, settings, ep, net, rec.name, rec.config.get("Hostname") or "")
             for name, settings, ep, net in attached or []}},
-        "Mounts": [],
+        "Mounts": mounts_json(rec),
     }
     if size_rw is not None:
         doc["SizeRw"] = size_rw

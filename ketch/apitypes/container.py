@@ -92,9 +92,11 @@ MOUNT = struct(
         "mount.VolumeOptions", "VolumeOptions", ("NoCopy", B), ("Labels", SMAP), ("Subpath", S),
         ("DriverConfig", Ptr("*mount.Driver", struct(
             "mount.Driver", "Driver", ("Name", S), ("Options", SMAP))))))),
+    ("ImageOptions", Ptr("*mount.ImageOptions", struct(
+        "mount.ImageOptions", "ImageOptions", ("Subpath", S)))),
     ("TmpfsOptions", Ptr("*mount.TmpfsOptions", struct(
         "mount.TmpfsOptions", "TmpfsOptions", ("SizeBytes", I64),
-        ("Mode", Int("fs.FileMode", 32, False))))),
+        ("Mode", Int("fs.FileMode", 32, False)), ("Options", Slice("[][]string", STRS))))),
     ("ClusterOptions", Any()),
 )
 

@@ -2,7 +2,7 @@
 
 import os
 
-from ketch.cli import hostopts, netopts, pendingopts
+from ketch.cli import hostopts, mountopts, netopts, pendingopts
 from ketch.cli.flags import Command, FlagSpec
 
 _COMMON = (
@@ -43,7 +43,7 @@ _COMMON = (
     FlagSpec("tty", "t", "bool", help="Allocate a pseudo-TTY"),
     FlagSpec("user", "u", "string", help="Username or UID (format: <name|uid>[:<group|gid>])"),
     FlagSpec("workdir", "w", "string", help="Working directory inside the container"),
-) + hostopts.FLAGS + netopts.FLAGS + pendingopts.FLAGS
+) + hostopts.FLAGS + netopts.FLAGS + mountopts.FLAGS + pendingopts.FLAGS
 
 RUN = Command("run", "ketch run [OPTIONS] IMAGE [COMMAND] [ARG...]",
               "Create and run a new container from an image",
@@ -183,6 +183,10 @@ def build(opts: dict, args: list[str], detach: bool) -> dict:
         netopts.check_mac(opts)
     except netopts.NetOptError as exc:
         raise ConfigError(str(exc)) from None
+    try:
+        mounts = mountopts.parse(opts)  # docker/cli's parse: -v after the MAC, before ports
+    except mountopts.MountOptError as exc:
+        raise ConfigError(str(exc)) from None
     interactive = opts["interactive"]
     # opts.parse: -i always attaches stdin; no -a attaches stdout and stderr
     att_in = interactive or "stdin" in attach
@@ -227,6 +231,7 @@ def build(opts: dict, args: list[str], detach: bool) -> dict:
     if opts["log-driver"] == "none" and opts["log-opt"]:  # docker/cli's parseLoggingOpts
         raise ConfigError("invalid logging opts for driver none")
     pendingopts.apply(opts, config)
+    mountopts.apply(mounts, config)
     netopts.apply(opts, config, ports)
     health = parse_healthcheck(opts)
     if health is not None:

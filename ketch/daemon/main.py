@@ -43,6 +43,7 @@ from ketch.engine.networks.service import NetworkService
 from ketch.engine.restart import Restarts
 from ketch.engine.store import Store
 from ketch.engine.system import SystemService
+from ketch.engine.volumes.service import VolumeService
 from ketch.image.content import ContentStore
 from ketch.linux import filemode
 from ketch.network.netlink import HostLinks
@@ -50,6 +51,7 @@ from ketch.registry.client.endpoints import RegistryOptions
 from ketch.registry.client.transport import Session
 from ketch.runtime import cgroups
 from ketch.storage.overlay import OverlaySnapshotter
+from ketch.volume.local import LocalDriver
 
 log = logging.getLogger("ketchd")
 
@@ -70,6 +72,7 @@ class Daemon:
         self.events = EventBus(journal=self.event_log)
         self.images = ImageService(self.store, ContentStore(self.roots.content), self.snapshots,
                                    self.events)
+        self.volumes = VolumeService(self.store, LocalDriver(self.roots.volumes), self.events)
         self.launcher = MonitorLauncher(cfg.exec_root)
         self.registry = Registry(self.store)
         self.runtimes = engine_runtimes.build(cfg.runtimes, list(cfg.add_runtimes), cfg.default_runtime)
@@ -90,7 +93,8 @@ class Daemon:
                                        cfg.network, self.events)
         self.restarts = Restarts(self.lifecycle, self.events)
         self.containers = ContainerService(self.registry, self.images, self.snapshots,
-                                           self.lifecycle, cfg.log_config)
+                                           self.lifecycle, cfg.log_config, volumes=self.volumes)
+        self.volumes.set_users(self.containers.volume_users)
         self.system = SystemService(self.registry, self.images, self.runtimes,
                                     data_root=cfg.data_root, debug=cfg.debug,
                                     cgroup_version=self.cgroup_version.removeprefix("v"),

@@ -16,6 +16,7 @@ and blob would slow down as they grow. moby's modes (``setupDaemonRoot``, image 
         content/ingest/           0700
         snapshots/                0700  (storage/overlay)
         containers/               0710  (engine/containers/bundle)
+        volumes/                  0701  (volume/local)
     <exec-root>/                  0711  holds the API socket by default, which the
                                         socket's group must reach
         containers/               0710
@@ -32,6 +33,7 @@ from ketch.engine.containers.bundle import Paths
 from ketch.image import content
 from ketch.linux import filemode
 from ketch.storage import overlay
+from ketch.volume import local
 
 log = logging.getLogger("ketchd")
 
@@ -66,6 +68,10 @@ class Roots:
     def snapshots(self) -> str:
         return os.path.join(self.data_root, "snapshots")
 
+    @property
+    def volumes(self) -> str:
+        return os.path.join(self.data_root, "volumes")
+
     def modes(self) -> list[tuple[str, int]]:
         """Every fixed path with its mode, parents before children."""
         return [
@@ -75,6 +81,7 @@ class Roots:
             *((os.path.normpath(os.path.join(self.content, d)), content.DIR_MODE)
               for d in content.DIRS),
             (self.snapshots, overlay.ROOT_MODE),
+            (self.volumes, local.ROOT_MODE),
             *Paths(self.data_root, self.exec_root).dirs,
         ]
 

@@ -21,6 +21,11 @@ Version 2 adds, for networks::
     endpoints(id PRIMARY KEY, network_id,             a running container's attachment; its
               container_id, doc)                      address is taken while the row exists
 
+Version 3 adds, for volumes::
+
+    volumes(name PRIMARY KEY, doc)                    doc: a volume.model.Volume as JSON
+                                                      (its data: volume/local.py)
+
 Blobs and unpacked layers live on disk (``image/content.py``, ``storage/``); a row is
 written only after its files are complete, in one transaction, so a crash or a failed
 import leaves the database as it was. Used from the event-loop thread only.
@@ -37,7 +42,7 @@ import sqlite3
 from ketch import timefmt
 from ketch.linux import filemode
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MODE = 0o600
 
 
@@ -68,6 +73,7 @@ CREATE TABLE IF NOT EXISTS networks (
 CREATE TABLE IF NOT EXISTS endpoints (
     id TEXT PRIMARY KEY, network_id TEXT NOT NULL REFERENCES networks(id),
     container_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS volumes (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
 """
 
 
@@ -87,7 +93,7 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is not None and int(row[0]) > SCHEMA_VERSION:
             raise RuntimeError(f"database schema {row[0]} is newer than this ketchd ({SCHEMA_VERSION})")
-        # Version 1 -> 2 only added tables, which the script above made.
+        # Versions 1 -> 2 -> 3 only added tables, which the script above made.
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -237,6 +243,16 @@ class Store:
 
     def all_endpoints(self) -> list[dict]:
         return [json.loads(r[0]) for r in self.db.execute("SELECT doc FROM endpoints ORDER BY rowid")]
+
+    # -- volumes --------------------------------------------------------------------
+    def put_volume(self, name: str, doc: dict) -> None:
+        self.db.execute("INSERT OR REPLACE INTO volumes VALUES (?,?)", (name, json.dumps(doc)))
+
+    def delete_volume(self, name: str) -> None:
+        self.db.execute("DELETE FROM volumes WHERE name=?", (name,))
+
+    def all_volumes(self) -> list[dict]:
+        return [json.loads(r[0]) for r in self.db.execute("SELECT doc FROM volumes ORDER BY rowid")]
 
 
 

@@ -67,7 +67,6 @@ class Row:
 
 
 CONFIG_ROWS = (
-    Row("Volumes", "-v, --volume"),
     Row("MacAddress", "--mac-address"),
 )
 
@@ -90,11 +89,6 @@ RESOURCE_ROWS = (
 )
 
 HOST_ROWS = (
-    Row("HostConfig.Binds", "-v, --volume"),
-    Row("HostConfig.Mounts", "--mount"),
-    Row("HostConfig.VolumeDriver", "--volume-driver"),
-    Row("HostConfig.VolumesFrom", "--volumes-from"),
-    Row("HostConfig.Tmpfs", "--tmpfs"),
     Row("HostConfig.StorageOpt", "--storage-opt"),
     Row("HostConfig.LogConfig.Type", "--log-driver", accepts=lambda v: v not in DOCKER_LOG_DRIVERS,
         names=lambda v: v),
@@ -109,6 +103,16 @@ HOST_ROWS = (
     Row("HostConfig.MaskedPaths", "MaskedPaths", accepts=_default_list(MASKED_PATHS)),
     Row("HostConfig.ReadonlyPaths", "ReadonlyPaths", accepts=_default_list(READONLY_PATHS)),
     *RESOURCE_ROWS,
+)
+
+# Mounts are done (engine/volumes/), but only under "HostConfig": at the top of the body
+# (the deprecated embedded HostConfig) they would be ignored, so they stay refused there.
+TOP_LEVEL_ROWS = (
+    Row("HostConfig.Binds", "-v, --volume"),
+    Row("HostConfig.Mounts", "--mount"),
+    Row("HostConfig.VolumeDriver", "--volume-driver"),
+    Row("HostConfig.VolumesFrom", "--volumes-from"),
+    Row("HostConfig.Tmpfs", "--tmpfs"),
 )
 
 # The endpoint settings a create may carry for each network (docker 28 sends the
@@ -144,10 +148,10 @@ def _endpoints(body: dict) -> None:
 
 def check_create(body: dict) -> None:
     """Refuse a create body that asks for something ketch would not do."""
-    _refuse(HOST_ROWS, body)  # first: the SDK sends a bind's target in Volumes too
+    _refuse(HOST_ROWS, body)
     # moby still reads HostConfig fields at the top of the body (the deprecated embedded
     # HostConfig of ContainerConfigWrapper): they must not slip past either
-    _refuse(HOST_ROWS, {"HostConfig": body})
+    _refuse(HOST_ROWS + TOP_LEVEL_ROWS, {"HostConfig": body})
     _refuse(CONFIG_ROWS, body)
     _endpoints(body)
 

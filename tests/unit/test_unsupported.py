@@ -30,7 +30,7 @@ def test_what_clients_send(case):
 
 def test_the_captured_bodies_cover_both_answers():
     assert sum(c["refused"] is None for c in CAPTURED) >= 10
-    assert sum(c["refused"] is not None for c in CAPTURED) >= 15
+    assert sum(c["refused"] is not None for c in CAPTURED) >= 10  # fewer as features land
 
 
 @pytest.mark.parametrize("body", [

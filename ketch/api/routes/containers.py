@@ -113,7 +113,7 @@ class ContainerRoutes:
     async def remove(self, request: Request) -> Response:
         if request.flag("link"):
             self.svc.remove_link(request.match["id"])
-        await self.svc.remove(request.match["id"], force=request.flag("force"))
+        await self.svc.remove(request.match["id"], force=request.flag("force"), volumes=request.flag("v"))
         return NO_CONTENT
 
     async def rename(self, request: Request) -> Response:
@@ -208,8 +208,8 @@ class ContainerRoutes:
             return False
         if f.get("health") and (rec.health.status if rec.health else "none") not in f["health"]:
             return False
-        if f.get("volume"):
-            return False  # ketch attaches no volumes yet
+        if f.get("volume") and not views.mounts_match(rec, f["volume"]):
+            return False
         if (cf.publish or cf.expose or f.get("network")) and not self._network_matches(rec, cf):
             return False
         if f.get("ancestor"):

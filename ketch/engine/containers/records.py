@@ -42,6 +42,9 @@ class ContainerRecord:
     # the networks it joins at start: name -> the endpoint settings asked for (Docker's
     # NetworkSettings.Networks, without the run's addresses)
     networks: dict = field(default_factory=dict)
+    # its mount points, decided at create (engine/volumes/mountplan.py): MountPoint docs,
+    # one per destination; empty in a store written before volumes
+    mounts: list[dict] = field(default_factory=list)
 
     @property
     def running(self) -> bool:

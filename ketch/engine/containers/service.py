@@ -5,6 +5,8 @@ lifecycle's (``lifecycle.py``), every state change the state machine's (``state.
 (user values win; the image's Cmd is used only when the user gave neither Cmd nor
 Entrypoint) and allocates the writable snapshot. Nothing runs until ``start``.
 Auto-remove (``--rm``) is a subscriber: the container's "die" event removes it.
+Mount points are decided at create (``volumes/mountplan.py``), making the volumes they
+need; ``rm -v`` and auto-remove remove the anonymous ones (``volumes/release.py``).
 """
 
 import asyncio
@@ -27,6 +29,8 @@ from ketch.engine.containers.records import ContainerRecord, Registry
 from ketch.engine.containers.rootfs import RootfsReader
 from ketch.engine.events import Event
 from ketch.engine.images.service import ImageService, familiar
+from ketch.engine.volumes import mountplan, release
+from ketch.engine.volumes.mountpoint import MountPoint, VolumeAccess
 from ketch.linux import filemode
 from ketch.linux.fstree import remove_tree
 from ketch.runtime import cgroups
@@ -80,8 +84,10 @@ def merge_config(user: dict, image: dict) -> dict:
 
 class ContainerService:
     def __init__(self, registry: Registry, images: ImageService, snapshots: OverlaySnapshotter,
-                 lifecycle: Lifecycle, log_defaults: dict | None = None) -> None:
+                 lifecycle: Lifecycle, log_defaults: dict | None = None,
+                 volumes: VolumeAccess | None = None) -> None:
         self.registry = registry
+        self.volumes = volumes
         self.log_defaults = log_defaults  # daemon.json log-driver, log-opts (normalized)
         self.images = images
         self.snapshots = snapshots
@@ -134,6 +140,7 @@ class ContainerService:
             raise errors.InvalidArgument("Config cannot be empty in order to create a container")
         unsupported.check_create(body)
         health.validate(body.get("Healthcheck"))
+        mountplan.validate(body.get("HostConfig") or {})  # moby: before the image is looked up
         workdir = body.get("WorkingDir")
         if workdir:  # moby's translateWorkingDir, on the user's config before the image's
             if not workdir.startswith("/"):
@@ -158,6 +165,7 @@ class ContainerService:
             raise errors.InvalidArgument("No command specified")
         host_config = dict(body.get("HostConfig") or {})
         hostconfig.validate(host_config, os.cpu_count() or 1)
+        mount_requests = mountplan.requests(host_config, self._mount_points_of)
         networks = self.lifecycle.networking.at_create(
             body, host_config, (body.get("NetworkingConfig") or {}).get("EndpointsConfig"))
         if not host_config.get("NetworkMode"):
@@ -171,24 +179,38 @@ class ContainerService:
         config["Hostname"] = config.get("Hostname") or cid[:12]
         name = name or names.generate(self.registry.by_name)
         parents = self.images.snapshot_chain(image)
+        planner = mountplan.Planner(self.volumes, self.paths.data_root)
         snapshot = self.snapshots.new(writable=True)
         try:
+            mounts = planner.plan(mount_requests, config.get("Volumes"))
             filemode.mkdir(self.paths.data_dir(cid), CONTAINER_MODE)
             rec = ContainerRecord(
                 id=cid, name=name, created=timefmt.now(), image=image_ref, image_id=image.id,
                 config=config, host_config=host_config, path=argv[0], args=argv[1:],
                 snapshot=snapshot, parents=parents, networks=networks,
-                runtime=self.lifecycle.runtimes.resolve(host_config.get("Runtime")))
+                runtime=self.lifecycle.runtimes.resolve(host_config.get("Runtime")),
+                mounts=[mp.to_doc() for mp in mounts])
             self.registry.add(rec)
         except BaseException:
+            planner.undo()  # the volumes this create made (a named one that was there stays)
             self.snapshots.remove(snapshot)
             remove_tree(self.paths.data_dir(cid))
             raise
         self.machine.log(rec, "create")
         return cid, self.lifecycle.networking.create_warnings(host_config)
 
+    def _mount_points_of(self, ref: str) -> list[MountPoint]:
+        """--volumes-from's source: a container by any of its references."""
+        return [MountPoint.from_doc(doc) for doc in self.registry.get(ref).mounts]
+
+    def volume_users(self, name: str) -> list[str]:
+        """The containers whose mount points name volume ``name`` (the volume service's
+        "in use")."""
+        return [rec.id for rec in self.registry.all() if name in release.volume_names(rec.mounts)]
+
     # -- remove -----------------------------------------------------------------
-    async def remove(self, ref: str, force: bool = False) -> None:
+    async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """``volumes`` (``rm -v``): remove its anonymous volumes too."""
         rec = self.registry.get(ref)
         if rec.status == S.REMOVING:
             raise S.refusal("remove", rec.state, rec.id)
@@ -196,7 +218,7 @@ class ContainerService:
             await self.lifecycle.kill_and_wait(rec)
         elif rec.state.alive or rec.state.restarting:
             raise errors.cannot_remove_running(rec.name, rec.state.paused, rec.state.restarting)
-        await self._remove(rec)
+        await self._remove(rec, volumes)
 
     def remove_link(self, ref: str) -> None:
         """``rm --link``: ketch has no links, so a name that finds a container is its own
@@ -204,7 +226,7 @@ class ContainerService:
         self.registry.get(ref)
         raise errors.cannot_remove_default_link()
 
-    async def _remove(self, rec: ContainerRecord) -> None:
+    async def _remove(self, rec: ContainerRecord, volumes: bool = False) -> None:
         async with self.lifecycle.lock(rec.id):
             if rec.id not in self.registry.by_id:
                 return  # removed meanwhile (auto-remove, another rm)
@@ -215,6 +237,8 @@ class ContainerService:
                 self.machine.apply(rec, "remove_failed")
                 raise
             self.registry.delete(rec)
+            if volumes and self.volumes is not None:  # moby: once the container is gone, before "destroy"
+                release.remove_anonymous(self.volumes, rec.mounts)
             self.machine.apply(rec, "removed")
         self.lifecycle.forget(rec.id)
 
@@ -225,7 +249,7 @@ class ContainerService:
 
     async def _auto_remove(self, rec: ContainerRecord) -> None:
         try:
-            await self._remove(rec)
+            await self._remove(rec, volumes=True)  # moby's RemoveVolume: true
         except errors.Conflict:
             pass  # started again meanwhile (docker start of a --rm container): it stays
 
@@ -352,7 +376,7 @@ class ContainerService:
             return await self.lifecycle.start(rec)
         except BaseException:
             if rec.host_config.get("AutoRemove") and not rec.state.alive:
-                await self._remove(rec)  # moby removes a failed --rm container
+                await self._remove(rec, volumes=True)  # moby removes a failed --rm container
             raise
 
     async def stop(self, ref: str, timeout: int | None, sig: str | None = None) -> bool:

@@ -1,0 +1,152 @@
+"""The volumes: create, inspect, mount for containers, remove. moby's ``volume/service``.
+
+The records live in the store's ``volumes`` table (the truth across restarts), the data
+with the driver (``volume/local.py``, the only driver). Each change is recorded before it
+is announced (``volume`` events: create, mount, unmount, destroy, Actor.ID the name).
+Which containers use a volume is the container side's knowledge: it hands a function
+over with ``set_users``; until then nobody uses any.
+
+Messages are moby's ``OpErr`` texts: ``<op> <name>: <cause>``.
+"""
+
+import logging
+import secrets
+import time
+from collections import Counter
+from typing import Callable
+
+from ketch import errors
+from ketch.engine.events import Event, EventBus
+from ketch.engine.store import Store
+from ketch.volume.local import LocalDriver
+from ketch.volume.model import ANONYMOUS_LABEL, LOCAL, Volume
+
+log = logging.getLogger("ketchd.volumes")
+
+Users = Callable[[str], list[str]]  # volume name -> ids of the containers that use it
+
+
+def _no_users(name: str) -> list[str]:
+    return []
+
+
+class VolumeService:
+    def __init__(self, store: Store, driver: LocalDriver, events: EventBus) -> None:
+        self.store = store
+        self.driver = driver
+        self.events = events
+        self._users: Users = _no_users
+        self._volumes: dict[str, Volume] = {v.name: v for v in (_from_doc(d) for d in store.all_volumes())}
+        self._mounts: dict[str, Counter] = {}  # volume -> container id -> mounts held
+
+    def set_users(self, fn: Users) -> None:
+        self._users = fn
+
+    # -- VolumeAccess ---------------------------------------------------------------
+    def create(self, name: str = "", driver: str = "", opts: dict | None = None,
+               labels: dict | None = None, anonymous: bool = False) -> Volume:
+        opts = dict(opts or {})
+        labels = dict(labels or {})
+        if not name:  # moby's VolumesService.Create: a random name marks it anonymous
+            name = secrets.token_hex(32)
+            anonymous = True
+        if anonymous:
+            labels.setdefault(ANONYMOUS_LABEL, "")
+        driver = driver or LOCAL
+        try:
+            existing = self._volumes.get(name)
+            if driver != LOCAL:
+                raise errors.NotFound(
+                    f'error looking up volume plugin {driver}: plugin "{driver}" not found')
+            if existing is not None:  # moby's idempotent create: as it is, labels and all
+                return existing
+            mountpoint = self.driver.create(name, opts)
+        except errors.KetchError as exc:
+            raise type(exc)(f"create {name}: {exc}") from None
+        vol = Volume(name=name, driver=LOCAL, mountpoint=mountpoint,
+                     created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     labels=labels, options=opts)
+        try:
+            with self.store.transaction():
+                self.store.put_volume(name, _to_doc(vol))
+        except BaseException:
+            self.driver.remove(name, opts)
+            raise
+        self._volumes[name] = vol
+        self.events.publish(Event("volume", "create", name, {"driver": vol.driver}))
+        return vol
+
+    def get(self, name: str) -> Volume:
+        vol = self._volumes.get(name)
+        if vol is None:
+            raise errors.NotFound(f"get {name}: no such volume")
+        return vol
+
+    def mount(self, name: str, container_id: str, attributes: dict) -> str:
+        """The driver's error as it is: moby's caller wraps it ("error while mounting
+        volume '<mountpoint>': failed to mount local volume: ...")."""
+        vol = self.get(name)
+        path = self.driver.mount(name, vol.options)
+        self._mounts.setdefault(name, Counter())[container_id] += 1
+        attrs = {"driver": vol.driver, "container": container_id, **attributes}
+        self.events.publish(Event("volume", "mount", name, attrs))
+        return path
+
+    def unmount(self, name: str, container_id: str) -> None:
+        vol = self._volumes.get(name)
+        held = self._mounts.get(name)
+        if vol is None or not held or not held[container_id]:
+            return  # never mounted for it (a restart forgot): nothing to undo
+        self.driver.unmount(name, vol.options)
+        held[container_id] -= 1
+        if held[container_id] <= 0:
+            del held[container_id]
+        if not held:
+            del self._mounts[name]
+        self.events.publish(Event("volume", "unmount", name,
+                                  {"driver": vol.driver, "container": container_id}))
+
+    def remove(self, name: str, force: bool = False) -> None:
+        """moby's VolumesService.Remove; ``force`` (purge on error) ignores a missing volume."""
+        vol = self._volumes.get(name)
+        if vol is None:
+            if force:
+                return
+            raise errors.NotFound(f"get {name}: no such volume")
+        users = self.users(name)
+        if users:
+            raise errors.Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+        with self.store.transaction():
+            self.store.delete_volume(name)
+        del self._volumes[name]
+        try:
+            self.driver.remove(name, vol.options)
+        except errors.KetchError as exc:
+            # the record goes back: the data is still there for a second try
+            with self.store.transaction():
+                self.store.put_volume(name, _to_doc(vol))
+            self._volumes[name] = vol
+            raise type(exc)(f"remove {name}: {exc}") from None
+        self.events.publish(Event("volume", "destroy", name, {"driver": vol.driver}))
+
+    # -- queries --------------------------------------------------------------------
+    def all(self) -> list[Volume]:
+        return list(self._volumes.values())
+
+    def users(self, name: str) -> list[str]:
+        """Ids of the containers that use the volume: the container side's (those with a
+        mount point on it) and those holding a mount now."""
+        ids = list(self._users(name))
+        ids += [cid for cid in self._mounts.get(name, ()) if cid not in ids]
+        return ids
+
+
+def _to_doc(vol: Volume) -> dict:
+    return {"Name": vol.name, "Driver": vol.driver, "Mountpoint": vol.mountpoint,
+            "CreatedAt": vol.created_at, "Labels": vol.labels, "Options": vol.options}
+
+
+def _from_doc(doc: dict) -> Volume:
+    return Volume(name=doc["Name"], driver=doc["Driver"], mountpoint=doc["Mountpoint"],
+                  created_at=doc["CreatedAt"], labels=dict(doc.get("Labels") or {}),
+                  options=dict(doc.get("Options") or {}))

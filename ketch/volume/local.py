@@ -1,0 +1,262 @@
+"""The ``local`` volume driver: a directory per volume, or a filesystem mounted on it.
+
+On disk, as moby's ``volume/local``::
+
+    <data-root>/volumes/            0701  others may pass through but not list the names
+        <name>/                     0701  the volume's root (moby keeps opts.json here;
+                                          ketch keeps the options in its database)
+            _data/                  0755  what containers see (the volume's mountpoint)
+
+A volume made with ``-o type=... -o device=... [-o o=...]`` has its filesystem mounted
+on ``_data`` at its first use and unmounted at its last (moby counts the users in
+memory; so does this driver, and the engine mounts the volumes of running containers
+again after a restart, which finds the mount already there).
+
+Names follow moby's rule for the local driver (``[a-zA-Z0-9][a-zA-Z0-9_.-]+``), which
+leaves no way to name a path outside the root ("..", "/"); ``path_of`` checks it again.
+"""
+
+import os
+import re
+import stat
+
+from ketch import errors, units
+from ketch.linux import filemode, fstree
+from ketch.linux import mount as mnt
+from ketch.linux import syscalls as sc
+
+ROOT_MODE = 0o701  # moby's volumes dir: no listing of the names by other users
+VOLUME_MODE = 0o701  # the volume's own root, as moby's
+DATA_MODE = 0o755  # _data: what the container's users need to reach
+DATA = "_data"
+
+NAME_CHARS = "[a-zA-Z0-9][a-zA-Z0-9_.-]"  # moby's names.RestrictedNameChars
+_NAME = re.compile(r"\A[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
+
+VALID_OPTS = ("type", "o", "device", "size")
+# an option -> the options it needs, in the order they are asked for
+_REQUIRED = (("device", ("type",)), ("type", ("device",)), ("o", ("device", "type")))
+
+
+def validate_name(name: str) -> None:
+    """moby's ``Root.validateName``; the message is Docker's word for word."""
+    if len(name) == 1:
+        raise errors.InvalidArgument(
+            "volume name is too short, names should be at least two alphanumeric characters")
+    if not _NAME.match(name):
+        raise errors.InvalidArgument(
+            f"{units.go_quote(name)} includes invalid characters for a local volume name, only "
+            f"{units.go_quote(NAME_CHARS)} are allowed. If you intended to pass a host directory, "
+            "use absolute path")
+
+
+def validate_opts(opts: dict[str, str]) -> None:
+    """moby's ``Root.validateOpts`` (local_unix.go): known keys, ``size`` needs quota
+    support (ketch has none), ``type``/``device``/``o`` go together."""
+    for key in opts:
+        if key not in VALID_OPTS:
+            raise errors.InvalidArgument(f"invalid option: {units.go_quote(key)}")
+    if opts.get("type") == "cifs" and opts.get("device"):
+        if _url_port(opts["device"]):
+            raise errors.InvalidArgument("port not allowed in CIFS device URL, include 'port' in 'o='")
+    if "size" in opts:
+        try:
+            size = units.parse_ram(opts["size"])
+        except ValueError as exc:
+            raise errors.InvalidArgument(str(exc)) from None
+        if size > 0:
+            raise errors.InvalidArgument("quota size requested but no quota support")
+    for key, needs in _REQUIRED:
+        if key in opts:
+            for need in needs:
+                if need not in opts:
+                    raise errors.InvalidArgument(f"missing required option: {units.go_quote(need)}")
+
+
+def _url_port(device: str) -> str:
+    """The port of a ``//host:port/share`` device, as Go's url.Parse sees it."""
+    rest = device.split("://", 1)[1] if "://" in device else device
+    if not rest.startswith("//") and "://" not in device:
+        return ""
+    host = rest.lstrip("/").split("/", 1)[0].rsplit("@", 1)[-1]
+    if host.startswith("["):
+        host = host.rsplit("]", 1)[-1]
+    return host.rsplit(":", 1)[1] if ":" in host else ""
+
+
+def needs_mount(opts: dict[str, str]) -> bool:
+    return bool(opts.get("device") or opts.get("type"))
+
+
+class LocalDriver:
+    name = "local"
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.normpath(root)
+        filemode.makedirs(self.root, ROOT_MODE)
+        self._active: dict[str, int] = {}  # volume -> mounts of its device in use
+
+    def path_of(self, name: str) -> str:
+        """The volume's root directory; never outside ``root``."""
+        validate_name(name)
+        path = os.path.join(self.root, name)
+        if os.path.dirname(path) != self.root:  # the rule above already forbids it
+            raise errors.InvalidArgument(f"invalid volume name: {name}")
+        return path
+
+    def data_path(self, name: str) -> str:
+        return os.path.join(self.path_of(name), DATA)
+
+    def create(self, name: str, opts: dict[str, str]) -> str:
+        """Make the volume's directories; returns its mountpoint. Whatever fails leaves
+        nothing behind."""
+        validate_name(name)
+        validate_opts(opts)
+        root = self.path_of(name)
+        made = False
+        try:
+            try:
+                filemode.mkdir(root, VOLUME_MODE)
+                made = True
+            except FileExistsError:
+                if not os.path.isdir(root) or os.path.islink(root):
+                    raise errors.Internal(f"error while creating volume root path '{root}': "
+                                          "not a directory") from None
+            data = os.path.join(root, DATA)
+            try:
+                filemode.mkdir(data, DATA_MODE)
+            except FileExistsError:
+                pass
+            return data
+        except OSError as exc:
+            if made:
+                fstree.remove_tree(root)
+            raise errors.Internal(f"error while creating volume root path '{root}': "
+                                  f"{_go_errno(exc)}") from None
+        except BaseException:
+            if made:
+                fstree.remove_tree(root)
+            raise
+
+    # -- use ------------------------------------------------------------------------
+    def mount(self, name: str, opts: dict[str, str]) -> str:
+        """The volume's data path, its filesystem mounted there first if it has one."""
+        path = self.data_path(name)
+        if needs_mount(opts):
+            if not self._active.get(name) and not _mounted(path):
+                self._mount_device(path, opts)
+            self._active[name] = self._active.get(name, 0) + 1
+        return path
+
+    def unmount(self, name: str, opts: dict[str, str]) -> None:
+        if not needs_mount(opts):
+            return
+        left = self._active.get(name, 0) - 1
+        if left > 0:
+            self._active[name] = left
+            return
+        self._active.pop(name, None)
+        self._unmount_device(self.data_path(name))
+
+    def active(self, name: str) -> int:
+        return self._active.get(name, 0)
+
+    def _mount_device(self, path: str, opts: dict[str, str]) -> None:
+        if not opts.get("device"):
+            raise errors.Internal("missing device in volume options")
+        options = tuple(o for o in opts.get("o", "").split(",") if o)
+        m = mnt.Mount(opts.get("type", ""), opts["device"], path, options)
+        try:
+            mnt.apply(m)
+        except OSError as exc:
+            parsed = mnt.parse_options(options)
+            text = f"mount {opts['device']}:{path}"
+            if parsed.flags:
+                text += f", flags: 0x{parsed.flags:x}"
+            if parsed.data:
+                text += f", data: {parsed.data}"
+            text += f": {_go_errno(exc)}"
+            password = _option(opts.get("o", ""), "password")
+            if password:
+                text = text.replace(f"password={password}", "password=********", 1)
+            raise errors.Internal(f"failed to mount local volume: {text}") from None
+
+    def _unmount_device(self, path: str) -> None:
+        try:
+            sc.umount(path)
+        except OSError as exc:
+            if _mounted(path):
+                raise errors.Internal(f"unmount {path}: {_go_errno(exc)}") from None
+
+    # -- removal and usage ----------------------------------------------------------
+    def remove(self, name: str, opts: dict[str, str]) -> None:
+        """Delete the volume's directories (its device unmounted first); a volume whose
+        directory is already gone is removed all the same."""
+        if self._active.get(name):
+            raise errors.Internal("volume has active mounts")
+        root = self.path_of(name)
+        data = os.path.join(root, DATA)
+        if needs_mount(opts) and _mounted(data):
+            self._unmount_device(data)
+        try:
+            fstree.remove_tree(root)
+        except OSError as exc:
+            raise errors.Internal(f"error removing volume path '{root}': {_go_errno(exc)}") from None
+
+    def usage(self, name: str) -> int:
+        """Bytes of the files under the volume's data, hard links counted once (moby's
+        ``directory.Size``); -1 when it cannot be read."""
+        try:
+            return _size(self.data_path(name))
+        except OSError:
+            return -1
+
+
+def _size(top: str) -> int:
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = os.scandir(d)
+        except FileNotFoundError:
+            continue
+        with entries:
+            for entry in entries:
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(entry.path)
+                elif st.st_size and (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_size
+    return total
+
+
+def _mounted(path: str) -> bool:
+    """Whether a filesystem is mounted on ``path`` (the kernel's statx says so)."""
+    try:
+        fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        root = sc.is_mount_root(fd)
+    finally:
+        os.close(fd)
+    if root is None:
+        return path in mnt.mounts_under(path)
+    return root
+
+
+def _option(options: str, key: str) -> str:
+    for item in options.split(","):
+        k, _, v = item.partition("=")
+        if k == key:
+            return v
+    return ""
+
+
+def _go_errno(exc: OSError) -> str:
+    """Go's text of an errno: strerror with a lower-case first letter."""
+    text = os.strerror(exc.errno) if exc.errno else str(exc)
+    return text[:1].lower() + text[1:]

@@ -1,0 +1,87 @@
+"""volume/local.py: moby's name rule and option validation, the directories and their modes."""
+
+import os
+import stat
+
+import pytest
+
+from ketch import errors
+from ketch.volume import local
+
+BAD_CHARS = ('"{}" includes invalid characters for a local volume name, only '
+             '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, '
+             'use absolute path')
+
+
+@pytest.mark.parametrize("name", ["ab", "a1", "A_b.c-d", "0x", "x" * 200])
+def test_good_names(name):
+    local.validate_name(name)
+
+
+@pytest.mark.parametrize("name", ["..", "../x", "x/y", ".x", "_x", "-x", "a b", "/abs", "x/../..",
+                                  "ü1", "a\n"])
+def test_bad_names(name):
+    with pytest.raises(errors.InvalidArgument) as exc:
+        local.validate_name(name)
+    assert str(exc.value) == BAD_CHARS.format(name.replace("\n", "\\n"))
+
+
+def test_one_character_is_too_short():
+    with pytest.raises(errors.InvalidArgument, match="^volume name is too short, names should be "
+                       "at least two alphanumeric characters$"):
+        local.validate_name("a")
+
+
+@pytest.mark.parametrize("opts, message", [
+    ({"foo": "x"}, 'invalid option: "foo"'),
+    ({"type": "tmpfs"}, 'missing required option: "device"'),
+    ({"device": "tmpfs"}, 'missing required option: "type"'),
+    ({"o": "size=1m"}, 'missing required option: "device"'),
+    ({"o": "size=1m", "device": "x"}, 'missing required option: "type"'),
+    ({"size": "10m"}, "quota size requested but no quota support"),
+    ({"size": "ten"}, "invalid size: 'ten'"),
+    ({"type": "cifs", "device": "//srv:445/share"},
+     "port not allowed in CIFS device URL, include 'port' in 'o='"),
+])
+def test_bad_options(opts, message):
+    with pytest.raises(errors.InvalidArgument) as exc:
+        local.validate_opts(opts)
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize("opts", [{}, {"type": "tmpfs", "device": "tmpfs"},
+                                  {"type": "tmpfs", "device": "tmpfs", "o": "size=1m"},
+                                  {"type": "cifs", "device": "//srv/share"}, {"size": "0"}])
+def test_good_options(opts):
+    local.validate_opts(opts)
+
+
+def test_directories_and_modes(tmp_path):
+    os.umask(0o022)
+    driver = local.LocalDriver(str(tmp_path / "volumes"))
+    data = driver.create("vol1", {})
+    assert data == str(tmp_path / "volumes" / "vol1" / "_data")
+    mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+    assert mode(tmp_path / "volumes") == 0o701
+    assert mode(tmp_path / "volumes" / "vol1") == 0o701
+    assert mode(data) == 0o755
+    with open(os.path.join(data, "f"), "wb") as f:
+        f.write(b"x" * 1000)
+    os.link(os.path.join(data, "f"), os.path.join(data, "g"))  # counted once
+    os.mkdir(os.path.join(data, "d"))
+    with open(os.path.join(data, "d", "h"), "wb") as f:
+        f.write(b"y" * 24)
+    assert driver.usage("vol1") == 1024
+    driver.remove("vol1", {})
+    assert os.listdir(tmp_path / "volumes") == []
+
+
+def test_a_bad_name_makes_nothing(tmp_path):
+    driver = local.LocalDriver(str(tmp_path / "volumes"))
+    for name in ("..", "x/y", "a"):
+        with pytest.raises(errors.InvalidArgument):
+            driver.create(name, {})
+    with pytest.raises(errors.InvalidArgument):
+        driver.create("good", {"bad": "1"})
+    assert os.listdir(tmp_path / "volumes") == []
+    assert sorted(os.listdir(tmp_path)) == ["volumes"]
