@@ -226,7 +226,9 @@ def from_api_mount(m: dict) -> MountRequest:
 def parse_bind(raw: str, volume_driver: str = "") -> MountRequest:
     """One ``HostConfig.Binds`` entry: ``[source:]destination[:mode]``. An absolute source
     is a bind (made at start when missing), any other a named volume; ``volume_driver``
-    (HostConfig.VolumeDriver) applies to volumes only. Mode is kept as written."""
+    (HostConfig.VolumeDriver) applies to volumes only. Mode is kept as written: moby's
+    registerMountPoints then gives a local-driver volume (from Binds or Mounts) with no mode
+    the Mode "z" (setBindModeIfNull), after the parser — the engine's business."""
     parts = raw.split(":", 3)
     if parts[0] == "" or len(parts) == 4 or (len(parts) == 2 and valid_mode(parts[1])):
         raise MountSpecError(_invalid_spec(raw))  # a destination with a mode has no source

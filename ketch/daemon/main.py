@@ -78,7 +78,8 @@ class Daemon:
         self.runtimes = engine_runtimes.build(cfg.runtimes, list(cfg.add_runtimes), cfg.default_runtime)
         self.cgroup_version = cgroups.detect()
         bundles = Bundles(self.paths, self.snapshots, self.runtimes,
-                          RunConfig(self.cgroup_version, cfg.cgroup_parent, cfg.init_path))
+                          RunConfig(self.cgroup_version, cfg.cgroup_parent, cfg.init_path),
+                          self.volumes)
         self.host_links = HostLinks()
         self.network_registry = NetworkRegistry(self.store)
         self.firewall = Firewall(self.network_registry, cfg.network)
@@ -110,12 +111,13 @@ class Daemon:
                                                 cfg.max_concurrent_downloads,
                                                 cfg.max_concurrent_uploads)
         pruner = ImagePruner(self.images, self.containers.users_of_image)
-        disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers), pruner,
+        disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers, self.volumes), pruner,
                                      lambda: self.images.collect_garbage(self.containers.layers_in_use()))
         self.server = build_server(self.containers, self.images, self.system, self.events,
                                    self.execs, self.distribution,
                                    commits=Committer(self.images, self.containers),
-                                   disk_usage=disk_usage, networks=self.networks)
+                                   disk_usage=disk_usage, networks=self.networks,
+                                   volumes=self.volumes)
 
     def _take_lock(self):
         try:

@@ -5,6 +5,7 @@ container's process, mounts and namespaces is decided here, once, from plain inp
 so the result can be printed and compared in tests.
 """
 
+import posixpath
 from dataclasses import dataclass
 
 OCI_VERSION = "1.1.0"  # what runc 1.1 and crun 1.8 accept; nothing of 1.2 is used
@@ -37,6 +38,8 @@ DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 NETWORK_SYSCTLS = {"net.ipv4.ip_unprivileged_port_start": "0",
                    "net.ipv4.ping_group_range": "0 2147483647"}
 INIT_PATH = "/sbin/docker-init"
+# Docker's own mounts a read-only rootfs leaves writable (moby's withMounts)
+READONLY_EXEMPT = ("/proc", "/dev/pts", "/dev/shm", "/dev/mqueue", "/dev")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class SpecInput:
     host_network: bool = False  # --network host: no network namespace of its own
     shared_network: bool = False  # --network container:X: X's namespace (netns_path)
     link_env: tuple[str, ...] = ()  # --link variables, before the user's environment
+    mounts: tuple[dict, ...] = ()  # the container's own OCI mounts (engine/volumes/mountsetup.py)
+    recursive_readonly: bool = False  # the runtime takes "rro" (Docker 25+ uses it for ro binds)
 
 
 def replace_or_append_env(base: list[str], overrides: list[str]) -> list[str]:
@@ -103,27 +108,66 @@ def process_env(inp: SpecInput) -> list[str]:
     return replace_or_append_env(base, inp.env)
 
 
+def _network_files(inp: SpecInput) -> list[dict]:
+    """/etc/resolv.conf, /etc/hostname, /etc/hosts: mounted as the user's mounts are
+    (moby's NetworkMounts), read-only with a read-only rootfs."""
+    readonly = [("ro" if not inp.recursive_readonly else "rro")] if inp.readonly_rootfs else []
+    return [{"destination": dest, "type": "bind", "source": src,
+             "options": ["rbind", *readonly, "rprivate"]}
+            for dest, src in (("/etc/resolv.conf", inp.resolv_conf_path),
+                              ("/etc/hostname", inp.hostname_path), ("/etc/hosts", inp.hosts_path))]
+
+
+def _depth(mount: dict) -> int:
+    return posixpath.normpath(mount["destination"]).count("/")
+
+
 def _mounts(inp: SpecInput) -> list[dict]:
+    """moby's withMounts: Docker's own mounts but those a user mount replaces (all of
+    /dev's with a user /dev), then the user's, sorted by depth so that none hides
+    another (sortMounts; stable, as Go's sort is for so few)."""
+    user = list(inp.mounts)
+    covered = {m["destination"] for m in user}
+    user += [m for m in _network_files(inp) if m["destination"] not in covered]
+    covered = {m["destination"] for m in user}
+    own = list(DEFAULT_MOUNTS)
+    own.append({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777",
+                            f"size={inp.shm_size or DEFAULT_SHM_SIZE}"]})
+    if inp.init_path:
+        own.append({"destination": INIT_PATH, "type": "bind", "source": inp.init_path,
+                    "options": ["bind", "ro"]})
     mounts = []
-    for m in DEFAULT_MOUNTS:
+    for m in own:
+        dest = m["destination"]
+        if dest in covered or ("/dev" in covered and dest.startswith("/dev/")):
+            continue
         options = list(m["options"])
+        if inp.readonly_rootfs and dest not in READONLY_EXEMPT and "ro" not in options:
+            options.append("ro")
         if inp.privileged and m["type"] in ("sysfs", "cgroup"):
             options = [o for o in options if o != "ro"] + ["rw"]  # privileged: writable /sys
         mounts.append(dict(m, options=options))
-    mounts.append({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-                   "options": ["nosuid", "noexec", "nodev", "mode=1777",
-                               f"size={inp.shm_size or DEFAULT_SHM_SIZE}"]})
-    for dest, src in (("/etc/resolv.conf", inp.resolv_conf_path),
-                      ("/etc/hostname", inp.hostname_path), ("/etc/hosts", inp.hosts_path)):
-        options = ["rbind", "rprivate"] + (["ro"] if inp.readonly_rootfs else [])
-        mounts.append({"destination": dest, "type": "bind", "source": src, "options": options})
-    if inp.init_path:
-        mounts.append({"destination": INIT_PATH, "type": "bind", "source": inp.init_path,
-                       "options": ["bind", "ro"]})
-    return mounts
+    return mounts + sorted((dict(m, options=list(m["options"])) for m in user), key=_depth)
 
 
-def _linux(inp: SpecInput) -> dict:
+def rootfs_propagation(mounts: list[dict]) -> str:
+    """moby's withMounts: a shared bind needs a shared root, a slave one at least rslave."""
+    propagation = ""
+    for m in mounts:
+        options = m.get("options") or ()
+        if m["type"] != "bind":
+            continue
+        if any(o in ("shared", "rshared") for o in options):
+            if propagation not in ("shared", "rshared"):
+                propagation = "shared"
+        elif any(o in ("slave", "rslave") for o in options):
+            if propagation not in ("shared", "rshared", "slave", "rslave"):
+                propagation = "rslave"
+    return propagation
+
+
+def _linux(inp: SpecInput, mounts: list[dict]) -> dict:
     namespaces = []
     for ns in NAMESPACES:
         if ns == "network" and inp.host_network:
@@ -137,6 +181,9 @@ def _linux(inp: SpecInput) -> dict:
         linux["resources"] = inp.resources
     if inp.cgroups_path:
         linux["cgroupsPath"] = inp.cgroups_path
+    propagation = rootfs_propagation(mounts)
+    if propagation:
+        linux["rootfsPropagation"] = propagation
     linux["namespaces"] = namespaces
     if inp.devices:
         linux["devices"] = list(inp.devices)
@@ -150,6 +197,7 @@ def _linux(inp: SpecInput) -> dict:
 
 def build(inp: SpecInput) -> dict:
     caps = list(inp.capabilities)
+    mounts = _mounts(inp)
     args = [INIT_PATH, "--"] + list(inp.args) if inp.init_path else list(inp.args)
     return {
         "ociVersion": OCI_VERSION,
@@ -170,6 +218,6 @@ def build(inp: SpecInput) -> dict:
         "root": {"path": inp.rootfs, "readonly": inp.readonly_rootfs},
         "hostname": inp.hostname,
         **({"domainname": inp.domainname} if inp.domainname else {}),
-        "mounts": _mounts(inp),
-        "linux": _linux(inp),
+        "mounts": mounts,
+        "linux": _linux(inp, mounts),
     }

@@ -139,9 +139,9 @@ while not os.path.exists("/vol/stop"):
 
 def test_a_swapped_destination_never_mounts_outside_the_root(tmp_path):
     """CVE-2021-30465. A container keeps exchanging a directory of a shared volume with a
-    symlink to a host directory; other containers start with a tmpfs on a path through
-    it. Each tmpfs must be inside the container that made it (the container sees it
-    after pivot_root), or the start fails; a tmpfs sent to the host path would be lost
+    symlink to a host directory; other containers start with a tmpfs and a bind on paths
+    through it. Each mount must be inside the container that made it (the container sees
+    it after pivot_root), or the start fails; a mount sent to the host path would be lost
     with the old root, and the container would see none."""
     rt = _runtime_script(tmp_path)
     shared = tmp_path / "shared"
@@ -162,9 +162,15 @@ def test_a_swapped_destination_never_mounts_outside_the_root(tmp_path):
                    {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]},
                    {"destination": "/vol", "type": "bind", "source": str(shared), "options": ["rbind"]}],
         "linux": {"namespaces": [{"type": t} for t in ("pid", "mount", "ipc", "uts")]}}))
-    victim = _bundle(tmp_path, "victim", "echo $(grep -c race-marker /proc/self/mountinfo)", [
+    (shared / "x" / "bound").mkdir()
+    (host / "bound").mkdir()
+    bind_source = tmp_path / "race-bind-src"
+    bind_source.mkdir()
+    victim = _bundle(tmp_path, "victim", "echo $(grep -c race-marker /proc/self/mountinfo) "
+                     "$(grep -c race-bind-src /proc/self/mountinfo)", [
         {"destination": "/vol", "type": "bind", "source": str(shared), "options": ["rbind"]},
-        {"destination": "/vol/x/target", "type": "tmpfs", "source": "race-marker", "options": ["size=1m"]}])
+        {"destination": "/vol/x/target", "type": "tmpfs", "source": "race-marker", "options": ["size=1m"]},
+        {"destination": "/vol/x/bound", "type": "bind", "source": str(bind_source), "options": ["rbind", "ro"]}])
     swap = subprocess.Popen([rt, "run", "-b", str(swapper), "swapper"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     inside = refused = 0
@@ -176,7 +182,7 @@ def test_a_swapped_destination_never_mounts_outside_the_root(tmp_path):
             res = subprocess.run([rt, "run", "-b", victim, f"v{i}"], capture_output=True, text=True, timeout=60)
             assert not _mounts_under(str(host)), "a container's mount landed on the host"
             if res.returncode == 0:
-                assert res.stdout.split() == ["1"], f"run {i}: the tmpfs is not inside the container"
+                assert res.stdout.split() == ["1", "1"], f"run {i}: a mount is not inside the container"
                 inside += 1
             else:
                 # refusing to start is safe; the message says which path changed
@@ -190,6 +196,36 @@ def test_a_swapped_destination_never_mounts_outside_the_root(tmp_path):
             swap.kill()
             swap.wait()
     assert swap.returncode == 0, swap.stderr
+    print(f"race: {inside} started, {refused} refused")
     assert inside >= 10, f"only {inside} of 30 containers started ({refused} refused)"
-    assert os.listdir(host / "target") == []
+    assert os.listdir(host / "target") == [] and os.listdir(host / "bound") == []
+    assert not _mounts_under(str(tmp_path))
+
+
+def test_masking_binds_only_the_null_device(tmp_path):
+    """CVE-2025-31133: a /dev shared with others can have its null swapped for a link to
+    a file; masking must not bind that file over the masked path. A real null masks."""
+    rt = _runtime_script(tmp_path)
+    shared_dev = tmp_path / "dev"
+    shared_dev.mkdir()
+    (shared_dev / "null").symlink_to("/etc/secret")
+
+    def bundle(name, dev_mount):
+        path = _bundle(tmp_path, name, "cat /etc/masked; echo end", [dev_mount])
+        spec = json.loads((tmp_path / name / "config.json").read_text())
+        spec["mounts"] = [m for m in spec["mounts"] if m["destination"] != "/dev"] + [dev_mount]
+        spec["linux"]["maskedPaths"] = ["/etc/masked"]
+        (tmp_path / name / "config.json").write_text(json.dumps(spec))
+        (tmp_path / name / "rootfs" / "etc").mkdir()
+        (tmp_path / name / "rootfs" / "etc" / "masked").write_text("hidden\n")
+        (tmp_path / name / "rootfs" / "etc" / "secret").write_text("the file the link names\n")
+        return path
+
+    swapped = bundle("swapped", {"destination": "/dev", "type": "bind", "source": str(shared_dev),
+                                 "options": ["rbind"]})
+    res = subprocess.run([rt, "run", "-b", swapped, "c1"], capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0 and "/dev/null is not the null device" in res.stderr, res.stdout + res.stderr
+    real = bundle("real", {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]})
+    res = subprocess.run([rt, "run", "-b", real, "c2"], capture_output=True, text=True, timeout=60)
+    assert (res.returncode, res.stdout) == (0, "end\n"), res.stderr
     assert not _mounts_under(str(tmp_path))

@@ -13,10 +13,12 @@ log 0640 (``monitor/logfile``); hostname, hosts and resolv.conf 0644, since they
 bind-mounted for the container's users to read. The rootfs mount point is 0700, as
 moby's ``merged``: what the container sees is the mode of the mount on it.
 
-``prepare`` mounts the rootfs from the snapshotter's ``Mount`` data, writes
-/etc/hostname, /etc/hosts and /etc/resolv.conf and the OCI spec (moby's
-``daemon/start.go`` order). ``teardown`` unmounts and removes the exec directory
-without ever deleting through a mount point (``linux/fstree``). The lifecycle calls
+``prepare`` mounts the rootfs from the snapshotter's ``Mount`` data, sets up the
+container's volumes, binds and tmpfs (``engine/volumes/mountsetup.py``: after the rootfs,
+which a new volume is seeded from), writes /etc/hostname, /etc/hosts and
+/etc/resolv.conf and the OCI spec (moby's ``daemon/start.go`` order). ``teardown``
+unmounts and removes the exec directory without ever deleting through a mount point
+(``linux/fstree``) and releases the run's volumes. The lifecycle calls
 both under the container's lock, so one run's teardown can never meet the next run's
 bundle.
 """
@@ -25,10 +27,13 @@ import json
 import os
 from dataclasses import dataclass
 
+from ketch import timefmt
 from ketch.engine import hostconfig, specgen, users
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.networks.sandbox import NetSetup
 from ketch.engine.runtimes import Runtimes
+from ketch.engine.volumes.mountpoint import VolumeAccess
+from ketch.engine.volumes.mountsetup import MountSetup
 from ketch.linux import filemode
 from ketch.linux import mount as mnt
 from ketch.linux.atomic import write_file
@@ -101,25 +106,36 @@ class Prepared:
 
 class Bundles:
     def __init__(self, paths: Paths, snapshots: OverlaySnapshotter, runtimes: Runtimes,
-                 config: RunConfig) -> None:
+                 config: RunConfig, volumes: VolumeAccess) -> None:
         self.paths = paths
         self.snapshots = snapshots
         self.runtimes = runtimes
         self.config = config
+        self.mounts = MountSetup(volumes, paths.data_root)
 
     def prepare(self, rec: ContainerRecord, net: NetSetup) -> Prepared:
         exec_dir = self.paths.exec_dir(rec.id)
         self.teardown(rec.id)  # whatever a crash left of an earlier run
         rootfs = self._mount_rootfs(rec)
+        rro_error = self.runtimes.rro_error(rec.runtime)
+        mounts = self.mounts.setup(rec, rootfs, first_start=rec.state.started_at == timefmt.ZERO,
+                                   rro_error=rro_error)
         files = self._write_files(rec, net)
-        spec = self._spec(rec, rootfs, files, net)
+        spec = self._spec(rec, rootfs, files, net, mounts, not rro_error)
         if self.runtimes.spec(rec.runtime)["path"]:
             spec["root"]["path"] = "rootfs"  # runc resolves it against the bundle
         write_file(os.path.join(exec_dir, "config.json"), json.dumps(spec).encode(), SPEC_MODE)
         return Prepared(exec_dir, spec["linux"].get("cgroupsPath", ""))
 
     def teardown(self, cid: str) -> None:
-        remove_tree(self.paths.exec_dir(cid))
+        try:
+            remove_tree(self.paths.exec_dir(cid))
+        finally:
+            self.mounts.release(cid)
+
+    def restore(self, rec: ContainerRecord) -> None:
+        """A container found running after a ketchd restart: its run's volumes again."""
+        self.mounts.restore(rec)
 
     def _mount_rootfs(self, rec: ContainerRecord) -> str:
         target = self.paths.bundle_rootfs(rec.id)
@@ -144,7 +160,7 @@ class Bundles:
         return paths
 
     def _spec(self, rec: ContainerRecord, rootfs: str, files: tuple[str, str, str],
-              net: NetSetup) -> dict:
+              net: NetSetup, mounts: tuple[dict, ...], recursive_readonly: bool) -> dict:
         cfg, host = rec.config, rec.host_config
         user = users.resolve(rootfs, cfg.get("User") or "", host.get("GroupAdd") or [])
         c = self.config
@@ -158,7 +174,7 @@ class Bundles:
             console_size=tuple(host["ConsoleSize"][:2]) if host.get("ConsoleSize") else None,
             netns_path=net.netns_path or "", host_network=net.kind == "host",
             shared_network=net.kind == "container", link_env=net.env,
+            mounts=mounts, recursive_readonly=recursive_readonly,
             **hostconfig.spec_fields(host, rec.id, c.cgroup_version == "v2", c.init_path,
                                      c.cgroup_parent),
         ))
-

@@ -390,6 +390,7 @@ class Lifecycle:
             self._live[rec.id] = handle
             self._wire(rec.id, handle)
             self.attachments.run_started(rec.id)
+            await asyncio.to_thread(self.bundles.restore, rec)  # its volumes count as mounted
             # its ports and names again, before an exit can be read and undo them
             await self.networking.restore(rec)
             handle.start_reading()

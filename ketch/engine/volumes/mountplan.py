@@ -12,13 +12,15 @@ What each destination is bound to, in moby's order of precedence:
      for each destination nothing above covers, nor a ``--tmpfs``.
 
 Everything is parsed and checked before the first volume is made (moby makes them as
-it goes and leaks them when a later entry is refused); a failure after that removes the
-volumes this create made and leaves the ones that were there before.
+it goes and leaks them when a later entry is refused); a failure after that (a volume's
+create, a bind of the data root with private propagation, an anonymous volume over a
+file of the image) removes the volumes this create made, moby's cleanup keeps a named
+one, and leaves the ones that were there before.
 
 ``MountPoint.options`` carries what the spec needs besides, under ``MountRequest``'s
 field names, only when set: ``subpath``, ``non_recursive``, ``readonly_non_recursive``,
 ``readonly_force_recursive``, ``create_mountpoint``, ``create_source`` (a ``-v`` bind
-whose missing source is made at start), ``tmpfs_size``, ``tmpfs_mode``.
+whose missing source is made at start), ``tmpfs_size``, ``tmpfs_mode``, ``tmpfs_options``.
 """
 
 import logging
@@ -130,6 +132,9 @@ class Planner:
     """Decides a new container's mount points, making the volumes they need."""
     volumes: VolumeAccess | None
     data_root: str = ""  # a bind from within it gets rslave propagation (moby's validateBindDaemonRoot)
+    # a destination -> the host path of the image's file there ("" for none): no anonymous
+    # volume over a file (moby's createContainerVolumesOS)
+    file_at: Callable[[str], str] = lambda destination: ""
     made: list[str] = field(default_factory=list)  # volumes made by the last plan
 
     def plan(self, reqs: Requests, config_volumes: dict | None) -> list[MountPoint]:
@@ -154,8 +159,12 @@ class Planner:
     def _plan(self, reqs: Requests, config_volumes: dict | None) -> list[MountPoint]:
         points: dict[str, MountPoint] = {}
         for mp in reqs.volumes_from:
-            if mp.is_volume:
-                self._service().get(mp.name)  # moby's volumes.Get: it must still be there
+            if not mp.source:  # moby looks such a one up as a volume: a --mount type=tmpfs too
+                if not mp.name:  # ... and fails so (Docker's behaviour, moby master's too)
+                    raise errors.NotFound("get: no such volume")
+                self._service().get(mp.name)
+            elif mp.is_volume:
+                self._service().get(mp.name)  # still there
             points[mp.destination] = mp
         anonymous = [parse.parse_anonymous(dest, reqs.volume_driver) for dest in (config_volumes or {})]
         for req in (*reqs.binds, *reqs.mounts):
@@ -163,6 +172,9 @@ class Planner:
         for req in anonymous:
             if req.destination in points or req.destination in reqs.tmpfs:
                 continue  # a --volumes-from, -v, --mount or --tmpfs has it (moby's HasMountFor)
+            path = self.file_at(req.destination)
+            if path:
+                raise errors.Internal(f"cannot mount volume over existing file, file exists {path}")
             vol = self._volume("", reqs.volume_driver)
             points[req.destination] = MountPoint(
                 type=VOLUME, destination=req.destination, source=vol.mountpoint, name=vol.name,

@@ -58,6 +58,10 @@ class VolumeAccess(Protocol):
         (the local driver mounts a volume made with -o type/device once, counting users);
         publishes the ``mount`` event with ``attributes``."""
 
+    def restore(self, name: str, container_id: str) -> None:
+        """After a ketchd restart, count again the mount of a container found running
+        (moby's LiveRestoreVolume): what ``mount`` did is still in place; no event."""
+
     def unmount(self, name: str, container_id: str) -> None:
         """Undo ``mount`` for ``container_id``; publishes ``unmount``."""
 

@@ -1,0 +1,266 @@
+"""Volumes, binds and tmpfs in running containers, driven with the ketch CLI: data shared
+between two running containers, read-only enforced, copy-up from the image, tmpfs limits,
+bind propagation, volumes across `rm` and a ketchd restart. Under ketch's runtime and runc
+where the runtime matters (the spec's mounts must work for both)."""
+
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from tests.integration.conftest import wait_until
+
+RUNC = shutil.which("runc")
+RUNTIMES = ["ketch", pytest.param("runc", marks=pytest.mark.skipif(RUNC is None, reason="no runc"))]
+
+
+def _volume_dir(d, name: str) -> str:
+    return os.path.join(d.data_root, "volumes", name, "_data")
+
+
+def _ok(res):
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def _host_mounts(prefix: str) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
+
+
+@pytest.fixture
+def volumes(daemon):
+    """Volume names for one test; removed (with their data) afterwards."""
+    used: list[str] = []
+
+    def make(prefix: str = "kv") -> str:
+        name = f"{prefix}{os.getpid()}x{len(used)}{secrets.token_hex(4)}"
+        used.append(name)
+        return name
+
+    yield make
+    for name in used:
+        daemon.api("DELETE", f"/volumes/{name}?force=1")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_two_running_containers_share_a_named_volume(daemon, names, volumes, runtime):
+    vol = volumes()
+    a, b = names(), names()
+    for name in (a, b):
+        _ok(daemon.ketch("run", "-d", "--runtime", runtime, "--name", name, "-v", f"{vol}:/shared",
+                         "busybox", "sleep", "60"))
+    _ok(daemon.ketch("exec", a, "sh", "-c", "echo from-a > /shared/note"))
+    assert _ok(daemon.ketch("exec", b, "cat", "/shared/note")) == "from-a\n"
+    _ok(daemon.ketch("exec", b, "sh", "-c", "echo from-b >> /shared/note"))
+    assert _ok(daemon.ketch("exec", a, "cat", "/shared/note")) == "from-a\nfrom-b\n"
+    with open(os.path.join(_volume_dir(daemon, vol), "note")) as f:
+        assert f.read() == "from-a\nfrom-b\n"
+    _ok(daemon.ketch("rm", "-f", a, b))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_read_only_volume_and_bind_cannot_be_written_nor_remounted(daemon, volumes, runtime, tmp_path):
+    vol = volumes()
+    host = tmp_path / "ro"
+    host.mkdir()
+    script = ("for d in /v /b; do touch $d/x 2>&1; mount -o remount,rw $d 2>&1 && echo REMOUNTED; "
+              "touch $d/y 2>&1; done; grep -E ' /(v|b) ' /proc/mounts | cut -d' ' -f2,4")
+    res = daemon.ketch("run", "--rm", "--runtime", runtime, "-v", f"{vol}:/v:ro",
+                       "--mount", f"type=bind,src={host},dst=/b,readonly", "busybox", "sh", "-c", script)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert "REMOUNTED" not in res.stdout
+    assert sum("Read-only file system" in line for line in lines) == 4, res.stdout
+    assert {line.split()[0]: line.split()[1].split(",")[0] for line in lines if line.startswith("/")} \
+        == {"/v": "ro", "/b": "ro"}
+    assert os.listdir(host) == [] and os.listdir(_volume_dir(daemon, vol)) == []
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_read_only_bind_is_recursive_where_the_runtime_can(daemon, runtime, tmp_path):
+    """Docker 25+: a read-only bind is "rro" (mounts below it read-only too) when the
+    runtime lists it in its features; else "ro", and the mount below stays writable."""
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    from ketch.engine import runtimes as engine_runtimes
+    recursive = not engine_runtimes.build(None, None, None).rro_error(runtime)
+    host = tmp_path / "tree"
+    (host / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(host / "sub")], check=True)
+    try:
+        res = daemon.ketch("run", "--rm", "--runtime", runtime, "-v", f"{host}:/t:ro", "busybox",
+                           "sh", "-c", "touch /t/sub/f 2>&1; echo done")
+        assert res.returncode == 0, res.stderr
+        assert ("Read-only file system" in res.stdout) == recursive, res.stdout
+    finally:
+        subprocess.run(["umount", str(host / "sub")], check=True)
+
+
+def test_copy_up_keeps_owners_modes_and_symlinks_unless_nocopy(daemon, names, volumes, tmp_path):
+    base, image = names(), f"kt-copyup-{os.getpid()}:1"
+    with_volume = f"kt-copyup-{os.getpid()}:vol"
+    _ok(daemon.ketch("run", "--name", base, "busybox", "sh", "-c",
+                     "mkdir -p /data/sub && echo img > /data/file && chown 1:2 /data/file && "
+                     "chmod 640 /data/file && ln -s file /data/link && chown 3:4 /data/sub && "
+                     "chmod 750 /data/sub && chown 5:6 /data && chmod 711 /data && mkdir /raw /b && "
+                     "echo img > /raw/r && echo img > /b/r"))
+    _ok(daemon.ketch("commit", base, image))
+    try:
+        vol, raw = volumes(), volumes()
+        show = ("cd /data && stat -c '%n %u:%g %a' . file sub && readlink link && cat file && "
+                "ls -A /raw | wc -l && ls -A /b | wc -l")
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        out = _ok(daemon.ketch("run", "--rm", "-v", f"{vol}:/data", "-v", f"{raw}:/raw:nocopy",
+                               "-v", f"{empty}:/b", image, "sh", "-c", show))
+        assert out.splitlines()[:4] == [". 5:6 711", "file 1:2 640", "sub 3:4 750", "file"]
+        assert out.splitlines()[4:] == ["img", "0", "0"]  # not into nocopy, nor a bind
+        st = os.stat(_volume_dir(daemon, vol))
+        assert (st.st_uid, st.st_gid, oct(st.st_mode & 0o7777)) == (5, 6, "0o711")
+        assert os.readlink(os.path.join(_volume_dir(daemon, vol), "link")) == "file"
+        # a volume with content is not copied into again
+        out = _ok(daemon.ketch("run", "--rm", "-v", f"{vol}:/data", image, "sh", "-c",
+                               "rm /data/file; ls -A /data"))
+        assert out.split() == ["link", "sub"]
+        assert _ok(daemon.ketch("run", "--rm", "-v", f"{vol}:/data", image, "ls", "-A", "/data")).split() \
+            == ["link", "sub"]
+        # the image's VOLUME: an anonymous volume seeded the same way
+        _ok(daemon.ketch("commit", "-c", "VOLUME /data", base, with_volume))
+        out = _ok(daemon.ketch("run", "--rm", with_volume, "sh", "-c",
+                               "stat -c '%u:%g %a' /data; cat /data/file; grep -c ' /data ' /proc/mounts"))
+        assert out.splitlines() == ["5:6 711", "img", "1"]
+    finally:
+        daemon.ketch("rm", "-f", base)
+        daemon.ketch("rmi", "-f", image, with_volume)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_tmpfs_size_limit_and_default_options(daemon, runtime):
+    script = ("for d in /x /y; do dd if=/dev/zero of=$d/f bs=1024 count=2048 2>&1 | "
+              "grep -q 'No space left on device' && echo FULL || echo FIT; "
+              "grep \" $d \" /proc/mounts | cut -d' ' -f3,4; done")
+    res = daemon.ketch("run", "--rm", "--runtime", runtime, "--tmpfs", "/x:size=1m",
+                       "--mount", "type=tmpfs,dst=/y,tmpfs-size=2097152,tmpfs-mode=1700",
+                       "busybox", "sh", "-c", script)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "FULL"
+    fstype, options = lines[1].split()
+    assert fstype == "tmpfs"
+    assert {"rw", "nosuid", "nodev", "noexec", "size=1024k"} <= set(options.split(","))
+    assert lines[2] == "FIT"  # 2 MiB fit in 2 MiB
+    assert {"rw", "nosuid", "nodev", "noexec", "size=2048k", "mode=1700"} <= set(lines[3].split()[1].split(","))
+
+
+def test_tmpfs_exec_and_read_only(daemon):
+    out = _ok(daemon.ketch("run", "--rm", "--tmpfs", "/t:ro,exec,mode=700", "busybox", "sh", "-c",
+                           "grep ' /t ' /proc/mounts | cut -d' ' -f4"))
+    options = out.strip().split(",")
+    assert options[0] == "ro" and "noexec" not in options and "mode=700" in options
+
+
+@pytest.fixture
+def shared_dir():
+    """A host directory that is a shared mount point of its own (the host's / is private
+    here), with a tmpfs mounted below it by the test; all unmounted afterwards."""
+    path = tempfile.mkdtemp(prefix="kt-prop-", dir="/tmp")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", path], check=True)
+    subprocess.run(["mount", "--make-shared", path], check=True)
+    os.mkdir(os.path.join(path, "sub"))
+    yield path
+    for target in sorted(_host_mounts(path), key=len, reverse=True):
+        subprocess.run(["umount", "-l", target], check=False)
+    os.rmdir(path)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_bind_propagation_from_the_host(daemon, names, shared_dir, runtime):
+    """A mount made on the host below a bind's source after the start reaches an rslave
+    or rshared bind, not a default (rprivate) one."""
+    got = {}
+    for mode in ("rslave", "rshared", "rprivate"):
+        name = names()
+        _ok(daemon.ketch("run", "-d", "--runtime", runtime, "--name", name, "-v",
+                         f"{shared_dir}:/m:{mode}", "busybox", "sleep", "60"))
+        got[mode] = name
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs",
+                    os.path.join(shared_dir, "sub")], check=True)
+    try:
+        for mode, name in got.items():
+            seen = daemon.ketch("exec", name, "grep", "-c", " /m/sub ", "/proc/mounts").stdout.strip()
+            assert seen == ("0" if mode == "rprivate" else "1"), mode
+    finally:
+        subprocess.run(["umount", os.path.join(shared_dir, "sub")], check=True)
+        daemon.ketch("rm", "-f", *got.values())
+
+
+def test_shared_propagation_of_a_private_source_is_refused(daemon, names, tmp_path):
+    name = names()
+    res = daemon.ketch("run", "--name", name, "-v", f"{tmp_path}:/m:rshared", "busybox", "true")
+    assert res.returncode != 0
+    assert f"path {tmp_path} is mounted on / but it is not a shared mount" in res.stderr
+    daemon.ketch("rm", "-f", name)
+
+
+def test_v_bind_source_is_created_at_start(daemon, tmp_path):
+    missing = tmp_path / "a" / "b"
+    _ok(daemon.ketch("run", "--rm", "-v", f"{missing}:/d", "busybox", "touch", "/d/f"))
+    assert (missing / "f").exists() and oct(missing.stat().st_mode & 0o777) == "0o755"
+
+
+def test_named_and_anonymous_volumes_outlive_rm_and_a_ketchd_restart(fresh_daemon):
+    d = fresh_daemon
+    _ok(d.ketch("run", "--name", "writer", "-v", "keep:/k", "-v", "/anon", "busybox", "sh", "-c",
+                "echo kept > /k/f; echo anon > /anon/f"))
+    anon = _ok(d.ketch("inspect", "-f",
+                       "{{range .Mounts}}{{if eq .Destination \"/anon\"}}{{.Name}}{{end}}{{end}}",
+                       "writer")).strip()
+    _ok(d.ketch("rm", "writer"))  # without -v: both stay
+    d.restart()
+    assert _ok(d.ketch("run", "--rm", "-v", "keep:/k", "-v", f"{anon}:/a", "busybox", "cat", "/k/f",
+                       "/a/f")) == "kept\nanon\n"
+
+
+def test_running_containers_volume_stays_mounted_and_counted_across_a_restart(fresh_daemon):
+    """A volume whose data is a mount of its own (-o type=tmpfs) is mounted while a
+    container uses it; after a ketchd restart the running container's use still counts,
+    so its stop unmounts it (and says so), and the data seen before is still there."""
+    d = fresh_daemon
+    spec = "type=volume,src=dev,dst=/d,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=1m"
+    _ok(d.ketch("run", "-d", "--name", "user", "--mount", spec, "busybox", "sleep", "300"))
+    data = _volume_dir(d, "dev")
+    assert _host_mounts(data) == [data]
+    _ok(d.ketch("exec", "user", "sh", "-c", "echo before > /d/f"))
+    d.restart()
+    assert _host_mounts(data) == [data]
+    assert _ok(d.ketch("exec", "user", "cat", "/d/f")) == "before\n"
+    since = str(int(time.time()) - 1)
+    _ok(d.ketch("stop", "-t", "0", "user"))
+    assert wait_until(lambda: _host_mounts(data) == [], 10), _host_mounts(data)
+    events = _ok(d.ketch("events", "--since", since, "--until", str(int(time.time()) + 1),
+                         "--filter", "type=volume", "--format", "{{.Action}} {{.Actor.ID}}"))
+    assert "unmount dev" in events.splitlines()
+    _ok(d.ketch("rm", "user"))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_user_mounts_replace_dockers_own_files_and_shm(daemon, runtime, tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("10.9.8.7 mine\n")
+    res = daemon.ketch("run", "--rm", "--runtime", runtime, "-v", f"{hosts}:/etc/hosts:ro",
+                       "--tmpfs", "/dev/shm:size=2m", "busybox", "sh", "-c",
+                       "cat /etc/hosts; { echo x >> /etc/hosts; } 2>&1; "
+                       "grep -E ' /dev/shm | /etc/hosts ' /proc/mounts | cut -d' ' -f2,4")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "10.9.8.7 mine"
+    assert "Read-only file system" in lines[1]
+    mounts = dict(line.split() for line in lines[2:])
+    assert set(mounts) == {"/etc/hosts", "/dev/shm"}  # one each: Docker's own are gone
+    assert "size=2048k" in mounts["/dev/shm"].split(",")
+    assert hosts.read_text() == "10.9.8.7 mine\n"
