@@ -182,7 +182,8 @@ def test_docker_image_volume_copy_up(daemon, names, volumes):
         expected = (". 755 0:0 directory\nfile 644 0:0 regular file\nlink 777 0:0 symbolic link\n"
                     "sub 750 1:2 directory\nsub/s 644 1:2 regular file\nfile\nimg\n")
         # the image's VOLUME: an anonymous volume seeded with the image's /data
-        assert _ok(daemon.docker("run", "--rm", image, "sh", "-c", listing)) == expected
+        assert _ok(daemon.docker("run", "--rm", image, "sh", "-c", listing + "; grep -c ' /data ' /proc/mounts")) \
+            == expected + "1\n"
         # a new named volume is seeded too, and keeps it afterwards
         vol = _vol()
         assert _ok(daemon.docker("run", "--rm", "-v", f"{vol}:/data", image, "sh", "-c", listing)) == expected
