@@ -74,6 +74,42 @@ def _open_mount_point(root_fd: int, m: MountSpec) -> int:
         raise InvalidArgument(f"mount destination {m.destination} changed while mounting") from None
 
 
+# Under /proc only these take a mount (what lxcfs emulates), as runc's checkProcMount:
+# a mount over /proc/self/attr, /proc/sys/kernel/core_pattern, ... would blind the kernel's
+# interfaces the runtime or the host rely on.
+_PROC_MOUNTABLE = frozenset({
+    "proc/cpuinfo", "proc/diskstats", "proc/meminfo", "proc/stat", "proc/swaps", "proc/uptime",
+    "proc/loadavg", "proc/slabinfo", "proc/net/dev", "proc/sys/kernel/ns_last_pid",
+    "proc/sys/crypto/fips_enabled"})
+_PROC_ROOT_INO = 1
+
+
+def _check_proc_destination(root_fd: int, target_fd: int, m: MountSpec) -> None:
+    """runc's checkProcMount, on where the descriptor really is (symlinks resolved)."""
+    inside = os.path.relpath(os.readlink(_procfd(target_fd)), os.readlink(_procfd(root_fd)))
+    if inside != "proc" and not inside.startswith("proc/"):
+        return
+    if inside == "proc":
+        if m.type == "proc" and not m.is_bind:
+            return
+        if m.is_bind and _is_procfs_root(m.source):
+            return
+        raise InvalidArgument(f'"{m.destination}" cannot be mounted because it is not of type proc')
+    if inside not in _PROC_MOUNTABLE:
+        raise InvalidArgument(f'"{m.destination}" cannot be mounted because it is inside /proc')
+
+
+def _is_procfs_root(path: str) -> bool:
+    """Whether ``path`` is the root of a procfs (its root inode, on a "proc" mount)."""
+    st = os.stat(path)
+    if st.st_ino != _PROC_ROOT_INO:
+        return False
+    device = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[2] == device and line.partition(" - ")[2].split()[0] == "proc"
+                   for line in f)
+
+
 def _procfd(fd: int) -> str:
     # the magic link names the object the descriptor holds, not a path walked again
     return f"/proc/self/fd/{fd}"
@@ -183,6 +219,7 @@ def _mount_one(root_fd: int, root: str, m: MountSpec) -> None:
         raise InvalidArgument(f"bind mount source {m.source} does not exist")
     target = _open_mount_point(root_fd, m)
     try:
+        _check_proc_destination(root_fd, target, m)
         if m.type == "cgroup":
             _mount_cgroup(root_fd, target, m, opts)
             return
@@ -344,12 +381,23 @@ def prepare(cfg: ContainerConfig) -> None:
     root_fd = os.open(cfg.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for m in cfg.mounts:
-            _mount_one(root_fd, cfg.root, m)
+            try:
+                _mount_one(root_fd, cfg.root, m)
+            except (OSError, InvalidArgument) as exc:
+                # runc's wording, which Docker shows after "error during container init: "
+                raise InvalidArgument(f'error mounting "{m.source}" to rootfs at "{m.destination}": '
+                                      f"{_cause(exc)}") from None
     finally:
         os.close(root_fd)
     if _has_dev_tmpfs(cfg):
         _setup_dev(cfg)
     _pivot_root(cfg.root)
+
+
+def _cause(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return f"{exc.filename + ': ' if exc.filename else ''}{(exc.strerror or str(exc)).lower()}"
+    return str(exc)
 
 
 def finish(cfg: ContainerConfig) -> None:

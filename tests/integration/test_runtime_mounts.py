@@ -19,14 +19,22 @@ from tests.integration.conftest import PYTHON, REPO, _mounts_under
 APPLETS = ("sh", "cat", "echo", "touch", "ls", "sleep", "grep", "[", "test")
 
 
-def _runtime_script(tmp_path) -> str:
-    """ketch-runtime of this checkout as one executable, for shell scripts to call."""
+def _runtime_script(tmp_path, runtime: str = "ketch") -> str:
+    """ketch-runtime of this checkout (or runc, the referee) as one executable, for shell
+    scripts to call."""
     path = tmp_path / "rt"
-    path.write_text(f"#!/bin/sh\nexec {PYTHON} -I -S -c 'import sys; sys.path.insert(0, sys.argv[1]); "
-                    f"from ketch.runtime.cli import main; sys.exit(main(sys.argv[2:]))' {REPO} "
-                    f"--root {tmp_path / 'state'} \"$@\"\n")
+    if runtime == "runc":
+        path.write_text(f"#!/bin/sh\nexec runc --root {tmp_path / 'state'} \"$@\"\n")
+    else:
+        path.write_text(f"#!/bin/sh\nexec {PYTHON} -I -S -c 'import sys; sys.path.insert(0, sys.argv[1]); "
+                        f"from ketch.runtime.cli import main; sys.exit(main(sys.argv[2:]))' {REPO} "
+                        f"--root {tmp_path / 'state'} \"$@\"\n")
     path.chmod(0o755)
     return str(path)
+
+
+# runc (1.1 has the recursive attributes) runs the same bundles and must agree
+RUNTIMES = ["ketch", pytest.param("runc", marks=pytest.mark.skipif(not shutil.which("runc"), reason="no runc"))]
 
 
 def _busybox_rootfs(path) -> None:
@@ -78,8 +86,9 @@ PROBE = "touch /mnt/top 2>/dev/null && echo top=rw || echo top=ro; " \
     (["rbind", "ro", "rrw"], ["top=rw", "sub=rw"]),
     (["bind", "rro"], ["top=ro", "sub=ro"]),  # no submount copied: sub is the plain directory
 ])
-def test_recursive_read_only(tmp_path, src, options, expect):
-    rt = _runtime_script(tmp_path)
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_recursive_read_only(tmp_path, src, options, expect, runtime):
+    rt = _runtime_script(tmp_path, runtime)
     bundle = _bundle(tmp_path, "b", PROBE, [
         {"destination": "/mnt", "type": "bind", "source": str(src), "options": options}])
     res = _in_private_ns(f"mount -t tmpfs sub {src}/sub; {rt} run -b {bundle} c")
@@ -87,8 +96,9 @@ def test_recursive_read_only(tmp_path, src, options, expect):
     assert res.stdout.split() == expect
 
 
-def test_bind_of_a_file_read_only_and_read_write(tmp_path, src):
-    rt = _runtime_script(tmp_path)
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_bind_of_a_file_read_only_and_read_write(tmp_path, src, runtime):
+    rt = _runtime_script(tmp_path, runtime)
     (src / "ro.txt").write_text("from the host\n")
     (src / "rw.txt").write_text("")
     script = "cat /etc/app/ro.txt; (echo changed > /etc/app/ro.txt) 2>/dev/null && echo ro=rw || echo ro=ro; " \
@@ -107,10 +117,11 @@ def test_bind_of_a_file_read_only_and_read_write(tmp_path, src):
 
 
 @pytest.mark.parametrize("propagation,seen", [("rslave", ["seen"]), ("rprivate", [])])
-def test_propagation_from_the_host(tmp_path, src, propagation, seen):
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_propagation_from_the_host(tmp_path, src, propagation, seen, runtime):
     """A host mount made under a bind's source after the container started reaches it
     only if the bind is a slave (Docker's -v /src:/mnt:rslave)."""
-    rt = _runtime_script(tmp_path)
+    rt = _runtime_script(tmp_path, runtime)
     script = "touch /mnt/started; until [ -e /mnt/ready ]; do sleep 0.05; done; ls /mnt/sub"
     bundle = _bundle(tmp_path, "b", script, [
         {"destination": "/mnt", "type": "bind", "source": str(src), "options": ["rbind", propagation]}],
@@ -229,3 +240,24 @@ def test_masking_binds_only_the_null_device(tmp_path):
     res = subprocess.run([rt, "run", "-b", real, "c2"], capture_output=True, text=True, timeout=60)
     assert (res.returncode, res.stdout) == (0, "end\n"), res.stderr
     assert not _mounts_under(str(tmp_path))
+
+
+@pytest.mark.parametrize("destination,type_,error", [
+    ("/proc/sys/kernel/core_pattern", "bind", '"/proc/sys/kernel/core_pattern" cannot be mounted because it is inside /proc'),
+    ("/via-link/sys/kernel/core_pattern", "bind", "cannot be mounted because it is inside /proc"),  # a link into /proc
+    ("/proc/uptime", "bind", ""),  # lxcfs's files may be
+    ("/proc", "tmpfs", '"/proc" cannot be mounted because it is not of type proc'),
+])
+def test_mounts_inside_proc_are_refused_as_runc_does(tmp_path, src, destination, type_, error):
+    rt = _runtime_script(tmp_path)
+    (src / "file").write_text("42.0 42.0\n")
+    mount = ({"destination": destination, "type": "bind", "source": str(src / "file"), "options": ["bind", "ro"]}
+             if type_ == "bind" else {"destination": destination, "type": "tmpfs", "source": "tmpfs"})
+    bundle = _bundle(tmp_path, "b", "cat /proc/uptime", [mount])
+    os.symlink("/proc", os.path.join(bundle, "rootfs", "via-link"))
+    res = subprocess.run([rt, "run", "-b", bundle, "c"], capture_output=True, text=True, timeout=60)
+    if error:
+        assert res.returncode != 0 and error in res.stderr, res.stderr
+        assert f'error mounting "{mount["source"]}" to rootfs at "{destination}": ' in res.stderr  # runc's words
+    else:
+        assert (res.returncode, res.stdout) == (0, "42.0 42.0\n"), res.stderr

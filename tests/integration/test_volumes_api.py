@@ -167,6 +167,9 @@ def test_the_api(daemon, vname):
     assert daemon.api("GET", f"/volumes/{name}x") == (404, {"message": f"get {name}x: no such volume"})
     status, doc = daemon.api("GET", f"/volumes?filters={_q({'name': [name]})}")
     assert (status, [v["Name"] for v in doc["Volumes"]], doc["Warnings"]) == (200, [name], None)
+    assert daemon.api("GET", "/volumes?filters=nojson") == (400, {
+        "message": "error reading volume filters: invalid filter"})
+    assert daemon.api("POST", "/volumes/prune?filters=nojson") == (400, {"message": "invalid filter"})
     for query, message in (({"all": ["maybe"]}, 'invalid filter \'all\': strconv.ParseBool: parsing '
                                                 '"maybe": invalid syntax'),
                            ({"all": ["1", "0"]}, "invalid filter 'all=[1 0]': only one value is expected"),

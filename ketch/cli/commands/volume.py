@@ -19,6 +19,7 @@ INSPECT_FORMAT_HELP = """Format output using a custom template:
 'TEMPLATE':         Print output using the given Go template.
 Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"""
 
+USE = "ketch volume COMMAND"  # cobra's Use of docker's volume command (network's is bare)
 SUBCOMMANDS = (
     ("create", "Create a volume"),
     ("inspect", "Display detailed information on one or more volumes"),
@@ -203,7 +204,8 @@ def inspect(cli, args, path):
 
 RM = Command("volume rm", "ketch volume rm [OPTIONS] VOLUME [VOLUME...]", "Remove one or more volumes", (
     FlagSpec("force", "f", "bool", help="Force the removal of one or more volumes"),
-), min_args=1, aliases=("ketch volume rm", "ketch volume remove"))
+), min_args=1, aliases=("ketch volume rm", "ketch volume remove"),
+   long="Remove one or more volumes. You cannot remove a volume that is in use by a container.")
 
 
 def rm(cli, args, path):

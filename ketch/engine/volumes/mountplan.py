@@ -135,6 +135,8 @@ class Planner:
     # a destination -> the host path of the image's file there ("" for none): no anonymous
     # volume over a file (moby's createContainerVolumesOS)
     file_at: Callable[[str], str] = lambda destination: ""
+    # moby's defaultReadOnlyNonRecursive (API < 1.44): a read-only bind is so non-recursively
+    readonly_non_recursive: bool = False
     made: list[str] = field(default_factory=list)  # volumes made by the last plan
 
     def plan(self, reqs: Requests, config_volumes: dict | None) -> list[MountPoint]:
@@ -189,10 +191,12 @@ class Planner:
                 driver=vol.driver, rw=req.rw, mode=(req.mode or "z") if vol.driver == LOCAL else req.mode,
                 copy_data=req.copy_data, named=bool(req.source), options=_options(req), spec=req.spec)
         if req.type == BIND:
+            options = _options(req)
+            if not req.rw and self.readonly_non_recursive:
+                options["readonly_non_recursive"] = True
             return MountPoint(
                 type=BIND, destination=req.destination, source=req.source, rw=req.rw, mode=req.mode,
-                propagation=self._propagation(req), copy_data=False, options=_options(req),
-                spec=req.spec)
+                propagation=self._propagation(req), copy_data=False, options=options, spec=req.spec)
         if req.type == TMPFS:
             return MountPoint(type=TMPFS, destination=req.destination, rw=req.rw, copy_data=False,
                               options=_options(req), spec=req.spec)
