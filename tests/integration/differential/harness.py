@@ -3,7 +3,7 @@
 A ``Target`` is a daemon as its clients see it: its socket, the environment a client
 runs in (a config directory of its own, so no user's ``psFormat`` leaks in), and the
 containers and references that make its baseline (the fixtures). After each row
-``reset`` puts it back to that baseline (containers, tags, networks) through the API and says what the row changed
+``reset`` puts it back to that baseline (containers, tags, networks, volumes) through the API and says what the row changed
 (``compare`` fails on it).
 """
 
@@ -54,6 +54,7 @@ class Target:
         self.baseline_containers: dict[str, str] = {}   # id -> "name state"
         self.baseline_tags: dict[str, str] = {}         # repo:tag -> image id
         self.baseline_networks: dict[str, str] = {}     # id -> name
+        self.baseline_volumes: set[str] = set()          # names
 
     def side(self, program: str) -> Side:
         return Side(self.host, self.root, program)
@@ -76,6 +77,7 @@ class Target:
         self.baseline_containers = self._containers()
         self.baseline_tags = self._tags()
         self.baseline_networks = self._networks()
+        self.baseline_volumes = self._volumes()
         names = sorted(v.split()[0] for v in self.baseline_containers.values())
         assert names == sorted(FIXTURE_NAMES), (self.name, names)
 
@@ -96,6 +98,11 @@ class Target:
         assert status == 200, (self.name, status, items)
         return {n["Id"]: n["Name"] for n in items}
 
+    def _volumes(self) -> set[str]:
+        status, body = api(self.socket, "GET", "/volumes")
+        assert status == 200, (self.name, status, body)
+        return {v["Name"] for v in body["Volumes"] or []}
+
     def _remove_networks(self, timeout: float = 10) -> None:
         """The networks a row made, once their containers are gone (dockerd releases a removed
         container's endpoints a moment after answering: "has active endpoints" until then)."""
@@ -115,6 +122,8 @@ class Target:
         for cid in set(now) - set(self.baseline_containers):
             api(self.socket, "DELETE", f"/containers/{cid}?force=1")
         self._remove_networks()
+        for name in self._volumes() - self.baseline_volumes:  # its containers are gone
+            api(self.socket, "DELETE", f"/volumes/{urllib.parse.quote(name, safe='')}?force=1")
         for tag in set(self._tags()) - set(self.baseline_tags):
             api(self.socket, "DELETE", f"/images/{urllib.parse.quote(tag, safe='')}")
         tags = self._tags()
@@ -126,6 +135,9 @@ class Target:
                     if nid not in networks]
         changed += [f"network {name} cannot be removed" for nid, name in networks.items()
                     if nid not in self.baseline_networks]
+        volumes = self._volumes()
+        changed += [f"volume {name} was removed" for name in sorted(self.baseline_volumes - volumes)]
+        changed += [f"volume {name} cannot be removed" for name in sorted(volumes - self.baseline_volumes)]
         for tag, image in sorted(self.baseline_tags.items()):
             if tags.get(tag) != image:  # put it back, so that the next rows do not fail too
                 changed.append(f"tag {tag} was {image[:19]}, now {tags.get(tag, 'gone')}")
