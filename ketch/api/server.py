@@ -14,6 +14,7 @@ from ketch.api.routes.exec import ExecBackend, ExecRoutes
 from ketch.api.routes.imagearchive import ImageArchiveRoutes
 from ketch.api.routes.images import ImageRoutes
 from ketch.api.routes.networks import NetworkBackend, NetworkRoutes
+from ketch.api.routes.volumes import VolumeBackend, VolumeRoutes
 from ketch.engine.containers.service import ContainerService
 from ketch.engine.images.saveload import ImageLoader, ImageSaver
 from ketch.engine.images.service import ImageService
@@ -45,7 +46,8 @@ def build_server(containers: ContainerService, images: ImageService,
                  execs: ExecBackend, distribution: DistributionBackend | None = None, *,
                  commits: CommitBackend | None = None,
                  disk_usage: DiskUsageRoutes | None = None,
-                 networks: NetworkBackend | None = None) -> Server:
+                 networks: NetworkBackend | None = None,
+                 volumes: VolumeBackend | None = None) -> Server:
     router = _VersionedRouter()
     system.add_routes(router, system_backend)
     events.add_routes(router, events_backend)
@@ -63,5 +65,7 @@ def build_server(containers: ContainerService, images: ImageService,
         disk_usage.install(router)
     if networks is not None:
         NetworkRoutes(networks).install(router)
+    if volumes is not None:
+        VolumeRoutes(volumes).install(router)
     inactive.add_routes(router, networks=networks is None)
     return Server(router, error_handler=error_response)

@@ -54,6 +54,9 @@ MANAGEMENT = {
                 "inspect": ("network", "inspect"), "rm": ("network", "rm"),
                 "remove": ("network", "rm"), "prune": ("network", "prune"),
                 "connect": ("network", "connect"), "disconnect": ("network", "disconnect")},
+    "volume": {"create": ("volume", "create"), "ls": ("volume", "ls"), "list": ("volume", "ls"),
+               "inspect": ("volume", "inspect"), "rm": ("volume", "rm"), "remove": ("volume", "rm"),
+               "prune": ("volume", "prune")},
 }
 
 GLOBAL_FLAGS = flags.Command("", "ketch [OPTIONS] COMMAND", "A self-sufficient runtime for containers", (
@@ -112,15 +115,17 @@ def _usage() -> str:
             "Management Commands:\n  container   Manage containers\n  image       Manage images\n"
             "  network     Manage networks\n"
             "  registry    Run or tidy ketch's registry server\n"
-            "  system      Manage Docker\n\nCommands:\n" + "".join(f"  {n}\n" for n in names) +
+            "  system      Manage Docker\n"
+            "  volume      Manage volumes\n\nCommands:\n" + "".join(f"  {n}\n" for n in names) +
             "\nRun 'ketch COMMAND --help' for more information on a command.\n")
 
 
 def _resolve(argv: list[str]) -> tuple[tuple[str, str], list[str], str]:
     """(module, function), remaining args and the invoked path for ``argv``."""
     name = argv[0]
-    if name == "network" and (len(argv) == 1 or argv[1] in ("-h", "--help") or argv[1] not in MANAGEMENT[name]):
-        _network_noun(argv)
+    if name in ("network", "volume") and (len(argv) == 1 or argv[1] in ("-h", "--help")
+                                          or argv[1] not in MANAGEMENT[name]):
+        _noun(argv)
     if name in MANAGEMENT and len(argv) > 1 and not argv[1].startswith("-"):
         target = MANAGEMENT[name].get(argv[1])
         if target is None:
@@ -138,10 +143,11 @@ def _resolve(argv: list[str]) -> tuple[tuple[str, str], list[str], str]:
     return COMMANDS[name], argv[1:], f"ketch {name}"
 
 
-def _network_noun(argv: list[str]) -> None:
-    """``ketch network`` alone (its help on stderr), with --help (stdout), or with a
-    subcommand it lacks, as docker's cobra answers them."""
-    from ketch.cli.commands.network import usage
+def _noun(argv: list[str]) -> None:
+    """``ketch network`` (or ``volume``) alone (its help on stderr), with --help (stdout),
+    or with a subcommand it lacks, as docker's cobra answers them."""
+    noun = argv[0]
+    usage = __import__(f"ketch.cli.commands.{noun}", fromlist=["usage"]).usage
     if len(argv) == 1:
         print(usage(), file=sys.stderr)
         raise StatusError(0)
@@ -153,9 +159,9 @@ def _network_noun(argv: list[str]) -> None:
     elif argv[1].startswith("-") and len(argv[1]) > 1:
         problem = f"unknown shorthand flag: '{argv[1][1]}' in {argv[1]}"
     else:
-        problem = f"ketch: unknown command: ketch network {argv[1]}"
+        problem = f"ketch: unknown command: ketch {noun} {argv[1]}"
     raise StatusError(125 if argv[1].startswith("-") else 1,
-                      f"{problem}\n\nUsage:  ketch network\n\nRun 'ketch network --help' for more information")
+                      f"{problem}\n\nUsage:  ketch {noun}\n\nRun 'ketch {noun} --help' for more information")
 
 
 def main(argv: list[str] | None = None) -> int:

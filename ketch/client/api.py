@@ -11,6 +11,7 @@ from ketch import fastjson
 
 from ketch.client.http import Connection, HTTPError, Response, build_path, quote_segment
 from ketch.client.networks import NetworkAPI
+from ketch.client.volumes import VolumeAPI
 
 DEFAULT_HOST = "unix:///run/ketch/ketch.sock"
 API_VERSION = "1.45"
@@ -51,7 +52,7 @@ class Hijacked:
         self.conn.close()
 
 
-class APIClient(NetworkAPI):
+class APIClient(NetworkAPI, VolumeAPI):
     def __init__(self, host: str | None = None, version: str = API_VERSION) -> None:
         self.host = host or os.environ.get("KETCH_HOST") or DEFAULT_HOST
         if self.host.startswith("unix://"):

@@ -111,12 +111,13 @@ class Daemon:
                                                 cfg.max_concurrent_downloads,
                                                 cfg.max_concurrent_uploads)
         pruner = ImagePruner(self.images, self.containers.users_of_image)
-        disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers), pruner,
+        disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers, self.volumes), pruner,
                                      lambda: self.images.collect_garbage(self.containers.layers_in_use()))
         self.server = build_server(self.containers, self.images, self.system, self.events,
                                    self.execs, self.distribution,
                                    commits=Committer(self.images, self.containers),
-                                   disk_usage=disk_usage, networks=self.networks)
+                                   disk_usage=disk_usage, networks=self.networks,
+                                   volumes=self.volumes)
 
     def _take_lock(self):
         try:

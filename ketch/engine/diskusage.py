@@ -2,8 +2,9 @@
 
 Images come with the number of containers using each and their shared size (the layers
 more than one image has); ``layers_size`` is every layer's content once; containers
-with the size of their writable layers. ketch has no volumes and no build cache yet:
-those lists are empty.
+with the size of their writable layers; local volumes (those made without driver options,
+as moby's LocalVolumesSize) with the size of their data and the number of containers
+using them. ketch has no build cache yet: that list is empty.
 """
 
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.containers.service import ContainerService
 from ketch.engine.images.service import Image, ImageService
+from ketch.engine.volumes.service import VolumeService
+from ketch.volume.model import Volume
 
 KINDS = ("container", "image", "volume", "build-cache")
 
@@ -30,18 +33,27 @@ class ContainerUsage:
 
 
 @dataclass(frozen=True)
+class VolumeUsage:
+    volume: Volume
+    size: int  # bytes of its data, -1 when unreadable
+    ref_count: int  # containers using it
+
+
+@dataclass(frozen=True)
 class Usage:
     layers_size: int
     images: list[ImageUsage] | None  # None: not asked for
     containers: list[ContainerUsage] | None
-    volumes: list | None
+    volumes: list[VolumeUsage] | None
     build_cache: list | None
 
 
 class DiskUsage:
-    def __init__(self, images: ImageService, containers: ContainerService) -> None:
+    def __init__(self, images: ImageService, containers: ContainerService,
+                 volumes: VolumeService | None = None) -> None:
         self.images = images
         self.containers = containers
+        self.volumes = volumes
 
     def usage(self, kinds: frozenset[str]) -> Usage:
         """The image part and the empty lists (on the loop: it reads the store); the
@@ -79,3 +91,11 @@ class DiskUsage:
     def measure(self, records: list[tuple[ContainerRecord, int]]) -> list[ContainerUsage]:
         """Blocking: the writable layers' sizes (a walk of each)."""
         return [ContainerUsage(rec, self.containers.size_rw(rec), image_size) for rec, image_size in records]
+
+    def volume_records(self) -> list[tuple[Volume, int]]:
+        """(volume, containers using it) of the volumes df counts (on the loop)."""
+        return self.volumes.usage_records() if self.volumes is not None else []
+
+    def measure_volumes(self, records: list[tuple[Volume, int]]) -> list[VolumeUsage]:
+        """Blocking: each volume's data walked for its size."""
+        return [VolumeUsage(vol, self.volumes.size(vol.name), refs) for vol, refs in records]

@@ -42,9 +42,9 @@ def test_swarm_routes_answer_not_a_manager(daemon, method, path):
 def test_unknown_and_unserved_routes(daemon):
     assert daemon.api("GET", "/nosuch") == (404, {"message": "page not found"})
     assert daemon.api("GET", "/plugins") == (200, [])
-    status, doc = daemon.api("POST", "/volumes/create", {"Name": "v"})
-    assert status == 501 and "not implemented" in doc["message"]
-    assert daemon.api("GET", "/volumes") == (200, {"Volumes": [], "Warnings": None})
+    status, doc = daemon.api("PUT", "/v1.45/volumes/v?version=1", {})
+    assert (status, doc) == (503, {"message": "volume update only valid for cluster volumes, "
+                                              "but swarm is unavailable"})
     status, nets = daemon.api("GET", "/networks")
     assert status == 200 and {"bridge", "host", "none"} <= {n["Name"] for n in nets}
     assert daemon.api("GET", "/networks/x") == (404, {"message": "network x not found"})

@@ -114,6 +114,12 @@ def test_volumes_from_an_unknown_container_or_a_bad_mode():
         plan(FakeVolumes(), {"VolumesFrom": ["src:nocopy"]}, others=lambda r: [])
 
 
+def test_volumes_from_a_container_with_a_tmpfs_mount_fails_as_docker_does():
+    source = [MountPoint("tmpfs", "/t")]
+    with pytest.raises(errors.NotFound, match="^get: no such volume$"):
+        plan(FakeVolumes(), {"VolumesFrom": ["src"]}, others=lambda r: source)
+
+
 def test_volumes_from_a_volume_that_is_gone():
     source = [MountPoint("volume", "/a", "/v/_data", "gone", "local")]
     with pytest.raises(errors.NotFound, match="^get gone: no such volume$"):
@@ -170,6 +176,18 @@ def test_undo_after_a_later_failure_of_the_create():
     assert len(vols.vols) == 2
     planner.undo()
     assert vols.vols == {}
+
+
+def test_no_anonymous_volume_over_a_file_of_the_image():
+    vols = FakeVolumes()
+    planner = mountplan.Planner(vols, file_at=lambda d: "/run/rootfs" + d if d == "/etc/passwd" else "")
+    reqs = mountplan.requests({"Binds": ["n:/n"]}, no_containers)
+    with pytest.raises(errors.Internal) as err:
+        planner.plan(reqs, {"/a": {}, "/etc/passwd": {}})
+    assert str(err.value) == "cannot mount volume over existing file, file exists /run/rootfs/etc/passwd"
+    assert vols.vols == {}
+    # covered by a -v, the file does not matter
+    planner.plan(mountplan.requests({"Binds": ["n:/etc/passwd"]}, no_containers), {"/etc/passwd": {}})
 
 
 def test_mount_options_reach_the_mount_point():

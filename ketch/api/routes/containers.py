@@ -7,7 +7,7 @@ import time
 
 from ketch import detachkeys, errors, timefmt
 from ketch.api import filters as flt
-from ketch.api import netviews, views
+from ketch.api import mountcompat, netviews, views
 from ketch.api.mediatype import check_for_json
 from ketch.api.streams import pump_output
 from ketch.api.summaries import SummaryEncoder
@@ -78,6 +78,8 @@ class ContainerRoutes:
         body = apitypes.decode_create(await request.body())
         if not at_least(request.api_version, "1.44") and isinstance(body.get("Healthcheck"), dict):
             body["Healthcheck"] = {**body["Healthcheck"], "StartInterval": 0}  # moby: 1.44's field
+        if isinstance(body.get("HostConfig"), dict):
+            mountcompat.adapt(body["HostConfig"], request.api_version)
         await self.svc.unpack_image(body.get("Image"))  # off the event loop, before create
         cid, warnings = self.svc.create(body, request.arg("name"), request.arg("platform"))
         return json_response({"Id": cid, "Warnings": warnings}, 201)

@@ -8,6 +8,7 @@ from ketch.api import filters as flt
 from ketch.api import views
 from ketch.api.http import Request, Response, Router, json_response
 from ketch.api.versions import at_least
+from ketch.api.volumeviews import volume_json
 from ketch.engine.diskusage import KINDS, DiskUsage
 from ketch.engine.images.prune import ImagePruner
 from ketch.errors import InvalidArgument
@@ -45,11 +46,17 @@ class DiskUsageRoutes:
         if "container" in kinds:
             records = self.usage.container_records()
             usage = dataclasses.replace(usage, containers=await asyncio.to_thread(self.usage.measure, records))
+        if "volume" in kinds:
+            volume_records = self.usage.volume_records()
+            usage = dataclasses.replace(usage, volumes=await asyncio.to_thread(self.usage.measure_volumes,
+                                                                                volume_records))
         doc = {"LayersSize": usage.layers_size, "Images": None, "Containers": None,
-               "Volumes": usage.volumes, "BuildCache": usage.build_cache}
+               "Volumes": None, "BuildCache": usage.build_cache}
         if usage.images is not None:
             doc["Images"] = [views.image_summary(u.image, u.containers, shared_size=u.shared_size)
                              for u in usage.images]
+        if usage.volumes is not None:
+            doc["Volumes"] = [volume_json(u.volume, (u.size, u.ref_count)) for u in usage.volumes]
         if usage.containers is not None:
             doc["Containers"] = [views.container_summary(u.record, u.size_rw, u.image_size)
                                  for u in usage.containers]

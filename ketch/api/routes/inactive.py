@@ -21,8 +21,6 @@ SWARM_ROUTES = (
 NOT_YET_ROUTES = (
     "GET /containers/{id}/attach/ws",
     "POST /build",
-    "POST /volumes/create",
-    "PUT /volumes/{name}",
     "GET /plugins/privileges", "POST /plugins/pull", "POST /plugins/{name}/enable", "POST /plugins/{name}/disable",
     "POST /plugins/{name}/upgrade", "POST /plugins/create", "POST /plugins/{name}/push",
     "POST /plugins/{name}/set", "GET /distribution/{name:.*}/json", "POST /session",
@@ -32,7 +30,7 @@ NETWORK_ROUTES_NOT_YET = ("POST /networks/create", "POST /networks/{id}/connect"
 
 
 def add_routes(router: Router, networks: bool = True) -> None:
-    """No networks or volumes exist yet: lists are empty and lookups find nothing (so
+    """Without a network backend no networks exist: lists are empty and lookups find nothing (so
     `docker inspect NAME`, which asks every object type in turn, ends in "No such object").
     ``networks=False``: the real /networks routes are installed, add none of these."""
     async def no_networks(request: Request) -> Response:
@@ -40,12 +38,6 @@ def add_routes(router: Router, networks: bool = True) -> None:
 
     async def no_such_network(request: Request) -> Response:
         return json_response({"message": f"network {request.match['id']} not found"}, 404)
-
-    async def no_volumes(request: Request) -> Response:
-        return json_response({"Volumes": [], "Warnings": None})
-
-    async def no_such_volume(request: Request) -> Response:
-        return json_response({"message": f"get {request.match['name']}: no such volume"}, 404)
 
     if networks:
         router.add("GET", "/networks", no_networks)
@@ -60,19 +52,12 @@ def add_routes(router: Router, networks: bool = True) -> None:
     async def no_networks_pruned(request: Request) -> Response:
         return json_response({"NetworksDeleted": None})
 
-    async def no_volumes_pruned(request: Request) -> Response:
-        return json_response({"VolumesDeleted": None, "SpaceReclaimed": 0})
-
     async def no_cache_pruned(request: Request) -> Response:
         return json_response({"CachesDeleted": None, "SpaceReclaimed": 0})
 
     if networks:
         router.add("POST", "/networks/prune", no_networks_pruned)
-    router.add("POST", "/volumes/prune", no_volumes_pruned)
     router.add("POST", "/build/prune", no_cache_pruned)
-    router.add("GET", "/volumes", no_volumes)
-    router.add("GET", "/volumes/{name}", no_such_volume)
-    router.add("DELETE", "/volumes/{name}", no_such_volume)
     _add_inactive(router, NOT_YET_ROUTES + (NETWORK_ROUTES_NOT_YET if networks else ()))
 
 

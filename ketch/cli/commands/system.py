@@ -201,27 +201,36 @@ def _lookup(cli, name: str, kind: str | None, size: bool, verbose: bool = False)
             if exc.status != 404 or kind == "image":
                 raise
     if kind in (None, "network"):
-        return cli.client.inspect_network(name, verbose)
+        try:
+            return cli.client.inspect_network(name, verbose)
+        except HTTPError as exc:
+            if exc.status != 404 or kind == "network":
+                raise
+    if kind in (None, "volume"):
+        return cli.client.inspect_volume(name)
     raise StatusError(1, f'"{kind}" is not a valid value for --type')
 
 
 def _typed(doc):
-    """The typed struct docker decodes an answer into: a network's, or the inspector's own."""
-    from ketch.cli.format import inspector, networks
+    """The typed struct docker decodes an answer into: a network's, a volume's, or the
+    inspector's own."""
+    from ketch.cli.format import inspector, networks, volumes
     if isinstance(doc, dict) and "IPAM" in doc and "Scope" in doc:
         return networks.typed_network(doc)
+    if isinstance(doc, dict) and "Mountpoint" in doc and "Scope" in doc:
+        return volumes.typed_volume(doc)
     return inspector.typed(doc)
 
 
-# docker/cli's allTypes, for its message; ketch looks up containers, images and networks
+# docker/cli's allTypes, for its message; ketch looks up containers, images, networks and volumes
 _DOCKER_TYPES = ("config", "container", "image", "network", "node", "plugin", "secret", "service",
                  "task", "volume")
 
 
 def inspect_objects(cli, args, path, kind):
-    from ketch.cli.commands import network
+    from ketch.cli.commands import network, volume
     command = {"container": CONTAINER_INSPECT, "image": IMAGE_INSPECT,
-               "network": network.INSPECT}.get(kind, INSPECT)
+               "network": network.INSPECT, "volume": volume.INSPECT}.get(kind, INSPECT)
     opts, names = parse_args(command, args, path)
     kind = kind or opts.get("type") or None
     if "type" in opts.changed and opts["type"] not in _DOCKER_TYPES:  # checked first, as docker does

@@ -91,6 +91,12 @@ def _image_rows(images: list[dict]) -> list[ImageContext]:
     return out
 
 
+def _volume_rows(doc: dict) -> list:
+    """The volumes as the daemon listed them (docker does not sort them)."""
+    from ketch.cli.format.volumes import VolumeRow
+    return [VolumeRow(v) for v in doc.get("Volumes") or []]
+
+
 def verbose_tables(doc: dict) -> str:
     """The four tables of ``system df -v``, each with its own column widths."""
     containers = [ContainerContext({**c, "SizeRootFs": 0}, True) for c in doc.get("Containers") or []]
@@ -100,7 +106,7 @@ def verbose_tables(doc: dict) -> str:
             + "\nContainers space usage:\n\n"
             + formatter.render(CONTAINER_TABLE, containers, CONTAINER_HEADERS, CONTAINER_TABLE)
             + "\nLocal Volumes space usage:\n\n"
-            + formatter.render(VOLUME_TABLE, [], VOLUME_HEADERS, VOLUME_TABLE)
+            + formatter.render(VOLUME_TABLE, _volume_rows(doc), VOLUME_HEADERS, VOLUME_TABLE)
             + f"\nBuild cache usage: {human_size(cache_size, 4)}\n\n"
             + formatter.render(CACHE_TABLE, [], CACHE_HEADERS, CACHE_TABLE))
 
@@ -113,7 +119,7 @@ class VerboseDoc(Row):
     def __init__(self, doc: dict) -> None:
         self.Images = _image_rows(doc.get("Images") or [])
         self.Containers = [ContainerContext({**c, "SizeRootFs": 0}, False) for c in doc.get("Containers") or []]
-        self.Volumes: list = []
+        self.Volumes = _volume_rows(doc)
         self.BuildCache: list = []
 
 

@@ -34,6 +34,7 @@ from ketch.engine.volumes.mountpoint import MountPoint, VolumeAccess
 from ketch.linux import filemode
 from ketch.linux.fstree import remove_tree
 from ketch.runtime import cgroups
+from ketch.storage import layerstat
 from ketch.storage.changes import Change
 from ketch.storage.overlay import OverlaySnapshotter
 
@@ -179,7 +180,11 @@ class ContainerService:
         config["Hostname"] = config.get("Hostname") or cid[:12]
         name = name or names.generate(self.registry.by_name)
         parents = self.images.snapshot_chain(image)
-        planner = mountplan.Planner(self.volumes, self.paths.data_root)
+        layers = [self.snapshots.fs(p) for p in parents]
+        rootfs = self.paths.bundle_rootfs(cid)
+        planner = mountplan.Planner(
+            self.volumes, self.paths.data_root,
+            lambda dest: rootfs + dest if layerstat.kind_at(layers, dest) == layerstat.FILE else "")
         snapshot = self.snapshots.new(writable=True)
         try:
             mounts = planner.plan(mount_requests, config.get("Volumes"))

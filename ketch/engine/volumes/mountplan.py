@@ -130,6 +130,9 @@ class Planner:
     """Decides a new container's mount points, making the volumes they need."""
     volumes: VolumeAccess | None
     data_root: str = ""  # a bind from within it gets rslave propagation (moby's validateBindDaemonRoot)
+    # a destination -> the host path of the image's file there ("" for none): no anonymous
+    # volume over a file (moby's createContainerVolumesOS)
+    file_at: Callable[[str], str] = lambda destination: ""
     made: list[str] = field(default_factory=list)  # volumes made by the last plan
 
     def plan(self, reqs: Requests, config_volumes: dict | None) -> list[MountPoint]:
@@ -154,8 +157,12 @@ class Planner:
     def _plan(self, reqs: Requests, config_volumes: dict | None) -> list[MountPoint]:
         points: dict[str, MountPoint] = {}
         for mp in reqs.volumes_from:
-            if mp.is_volume:
-                self._service().get(mp.name)  # moby's volumes.Get: it must still be there
+            if not mp.source:  # moby looks such a one up as a volume: a --mount type=tmpfs too
+                if not mp.name:  # ... and fails so (Docker's behaviour, moby master's too)
+                    raise errors.NotFound("get: no such volume")
+                self._service().get(mp.name)
+            elif mp.is_volume:
+                self._service().get(mp.name)  # still there
             points[mp.destination] = mp
         anonymous = [parse.parse_anonymous(dest, reqs.volume_driver) for dest in (config_volumes or {})]
         for req in (*reqs.binds, *reqs.mounts):
@@ -163,6 +170,9 @@ class Planner:
         for req in anonymous:
             if req.destination in points or req.destination in reqs.tmpfs:
                 continue  # a --volumes-from, -v, --mount or --tmpfs has it (moby's HasMountFor)
+            path = self.file_at(req.destination)
+            if path:
+                raise errors.Internal(f"cannot mount volume over existing file, file exists {path}")
             vol = self._volume("", reqs.volume_driver)
             points[req.destination] = MountPoint(
                 type=VOLUME, destination=req.destination, source=vol.mountpoint, name=vol.name,

@@ -9,6 +9,7 @@ over with ``set_users``; until then nobody uses any.
 Messages are moby's ``OpErr`` texts: ``<op> <name>: <cause>``.
 """
 
+import asyncio
 import logging
 import secrets
 import time
@@ -38,6 +39,8 @@ class VolumeService:
         self._users: Users = _no_users
         self._volumes: dict[str, Volume] = {v.name: v for v in (_from_doc(d) for d in store.all_volumes())}
         self._mounts: dict[str, Counter] = {}  # volume -> container id -> mounts held
+        self._removing: set[str] = set()  # forgotten, their data being deleted in a thread
+        self._pruning = False
 
     def set_users(self, fn: Users) -> None:
         self._users = fn
@@ -60,6 +63,8 @@ class VolumeService:
                     f'error looking up volume plugin {driver}: plugin "{driver}" not found')
             if existing is not None:  # moby's idempotent create: as it is, labels and all
                 return existing
+            if name in self._removing:  # its old data is still being deleted
+                raise errors.Conflict("volume is being removed")
             mountpoint = self.driver.create(name, opts)
         except errors.KetchError as exc:
             raise type(exc)(f"create {name}: {exc}") from None
@@ -114,11 +119,32 @@ class VolumeService:
                                   {"driver": vol.driver, "container": container_id}))
 
     def remove(self, name: str, force: bool = False) -> None:
-        """moby's VolumesService.Remove; ``force`` (purge on error) ignores a missing volume."""
-        vol = self._volumes.get(name)
+        """moby's VolumesService.Remove; ``force`` (purge on error) ignores a missing
+        volume and forgets one whose data the driver could not delete."""
+        vol = self._forget(name, force)
+        if vol is not None:
+            self._delete_data(vol, force)
+
+    async def remove_async(self, name: str, force: bool = False) -> None:
+        """``remove`` with the data deleted in a thread (the API's: a big volume must not
+        stall the daemon)."""
+        vol = self._forget(name, force)
         if vol is None:
+            return
+        self._removing.add(name)
+        try:
+            await asyncio.to_thread(self._delete_files, vol)
+        except errors.KetchError as exc:
+            self._restore(vol, force, exc)
+        finally:
+            self._removing.discard(name)
+        self.events.publish(Event("volume", "destroy", name, {"driver": vol.driver}))
+
+    def _forget(self, name: str, force: bool) -> Volume | None:
+        vol = self._volumes.get(name)
+        if vol is None or name in self._removing:
             if force:
-                return
+                return None
             raise errors.NotFound(f"get {name}: no such volume")
         users = self.users(name)
         if users:
@@ -126,19 +152,70 @@ class VolumeService:
         with self.store.transaction():
             self.store.delete_volume(name)
         del self._volumes[name]
+        return vol
+
+    def _delete_files(self, vol: Volume) -> None:
+        self.driver.remove(vol.name, vol.options)
+
+    def _delete_data(self, vol: Volume, force: bool) -> None:
         try:
-            self.driver.remove(name, vol.options)
+            self._delete_files(vol)
         except errors.KetchError as exc:
-            # the record goes back: the data is still there for a second try
+            self._restore(vol, force, exc)
+        self.events.publish(Event("volume", "destroy", vol.name, {"driver": vol.driver}))
+
+    def _restore(self, vol: Volume, force: bool, exc: errors.KetchError) -> None:
+        """The driver failed: the record comes back (its data is still there for a
+        second try) unless ``force`` purges it, as moby's PurgeOnError; raises."""
+        if not force:
             with self.store.transaction():
-                self.store.put_volume(name, _to_doc(vol))
-            self._volumes[name] = vol
-            raise type(exc)(f"remove {name}: {exc}") from None
-        self.events.publish(Event("volume", "destroy", name, {"driver": vol.driver}))
+                self.store.put_volume(vol.name, _to_doc(vol))
+            self._volumes[vol.name] = vol
+        raise type(exc)(f"remove {vol.name}: {exc}") from None
+
+    async def prune(self, selects: Callable[[Volume], bool]) -> tuple[list[str], int]:
+        """moby's VolumesService.Prune: the local volumes no container uses, made without
+        driver options (nothing to reclaim there), that ``selects`` takes; their names
+        and the bytes their data took. One prune at a time."""
+        if self._pruning:
+            raise errors.Conflict("a prune operation is already running")
+        self._pruning = True
+        deleted: list[str] = []
+        reclaimed = 0
+        try:
+            for vol in list(self._volumes.values()):
+                if (vol.driver != LOCAL or vol.options or vol.name not in self._volumes
+                        or self.users(vol.name) or not selects(vol)):
+                    continue
+                size = await asyncio.to_thread(self.driver.usage, vol.name)
+                try:
+                    await self.remove_async(vol.name)
+                except errors.KetchError as exc:  # used meanwhile, or its data stuck: next
+                    log.warning("prune: cannot remove volume %s: %s", vol.name, exc)
+                    continue
+                reclaimed += max(size, 0)
+                deleted.append(vol.name)
+        finally:
+            self._pruning = False
+        self.events.publish(Event("volume", "prune", "", {"reclaimed": str(reclaimed)}))
+        return deleted, reclaimed
 
     # -- queries --------------------------------------------------------------------
     def all(self) -> list[Volume]:
         return list(self._volumes.values())
+
+    def in_use(self, name: str) -> bool:
+        return bool(self.users(name))
+
+    def usage_records(self) -> list[tuple[Volume, int]]:
+        """The volumes ``system df`` counts (local, made without driver options: moby's
+        LocalVolumesSize), each with the number of containers using it."""
+        return [(v, len(self.users(v.name))) for v in self._volumes.values()
+                if v.driver == LOCAL and not v.options]
+
+    def size(self, name: str) -> int:
+        """Blocking: the bytes of the volume's data (-1 when unreadable)."""
+        return self.driver.usage(name)
 
     def users(self, name: str) -> list[str]:
         """Ids of the containers that use the volume: the container side's (those with a
