@@ -37,6 +37,33 @@ PROPAGATION: dict[str, int] = {
 }
 
 
+# OCI runtime spec 1.1's recursive options -> (MOUNT_ATTR_* set, MOUNT_ATTR_* cleared),
+# applied with mount_setattr(AT_RECURSIVE) to a mount and every mount under it (runc's
+# recAttrFlags). "ro" makes only the top of an rbind read-only; "rro" all of it.
+_RECURSIVE_OPTIONS: dict[str, tuple[int, int]] = {
+    "rro": (sc.MOUNT_ATTR_RDONLY, 0), "rrw": (0, sc.MOUNT_ATTR_RDONLY),
+    "rnosuid": (sc.MOUNT_ATTR_NOSUID, 0), "rsuid": (0, sc.MOUNT_ATTR_NOSUID),
+    "rnodev": (sc.MOUNT_ATTR_NODEV, 0), "rdev": (0, sc.MOUNT_ATTR_NODEV),
+    "rnoexec": (sc.MOUNT_ATTR_NOEXEC, 0), "rexec": (0, sc.MOUNT_ATTR_NOEXEC),
+    "rnodiratime": (sc.MOUNT_ATTR_NODIRATIME, 0), "rdiratime": (0, sc.MOUNT_ATTR_NODIRATIME),
+    "rrelatime": (sc.MOUNT_ATTR_RELATIME, sc.MOUNT_ATTR__ATIME),
+    "rnorelatime": (0, sc.MOUNT_ATTR__ATIME),
+    "rnoatime": (sc.MOUNT_ATTR_NOATIME, sc.MOUNT_ATTR__ATIME),
+    "ratime": (0, sc.MOUNT_ATTR__ATIME),
+    "rstrictatime": (sc.MOUNT_ATTR_STRICTATIME, sc.MOUNT_ATTR__ATIME),
+    "rnostrictatime": (0, sc.MOUNT_ATTR__ATIME),
+    "rnosymfollow": (sc.MOUNT_ATTR_NOSYMFOLLOW, 0), "rsymfollow": (0, sc.MOUNT_ATTR_NOSYMFOLLOW),
+}
+# per-mount MS_* flags and the MOUNT_ATTR_* bit that says the same to mount_setattr
+_ATTR_OF_FLAG = (
+    (sc.MS_RDONLY, sc.MOUNT_ATTR_RDONLY), (sc.MS_NOSUID, sc.MOUNT_ATTR_NOSUID),
+    (sc.MS_NODEV, sc.MOUNT_ATTR_NODEV), (sc.MS_NOEXEC, sc.MOUNT_ATTR_NOEXEC),
+    (sc.MS_NODIRATIME, sc.MOUNT_ATTR_NODIRATIME), (sc.MS_NOSYMFOLLOW, sc.MOUNT_ATTR_NOSYMFOLLOW),
+)
+_ATIME_OF_FLAG = ((sc.MS_NOATIME, sc.MOUNT_ATTR_NOATIME), (sc.MS_STRICTATIME, sc.MOUNT_ATTR_STRICTATIME),
+                  (sc.MS_RELATIME, sc.MOUNT_ATTR_RELATIME))
+
+
 class Mount(Value):
     # type: str
     # source: str
@@ -67,9 +94,46 @@ def parse_options(options: tuple[str, ...] | list[str]) -> ParsedOptions:
             flags = (flags | set_) & ~clear
         elif opt in PROPAGATION:
             propagation.append(PROPAGATION[opt])
-        else:
+        elif opt not in _RECURSIVE_OPTIONS:  # those are mount_attrs'
             data.append(opt)
     return ParsedOptions(flags, tuple(propagation), ",".join(data))
+
+
+class MountAttrs(Value):
+    """What mount_setattr changes after a bind: MOUNT_ATTR_* bits set and cleared on the
+    top mount (the options "ro", "nosuid", "rw", ...) and on the whole tree ("rro", ...)."""
+    # set: int
+    # clear: int
+    # rec_set: int
+    # rec_clear: int
+    FIELDS = __slots__ = ("set", "clear", "rec_set", "rec_clear")
+    DEFAULTS = {"set": 0, "clear": 0, "rec_set": 0, "rec_clear": 0}
+
+
+def mount_attrs(options: tuple[str, ...] | list[str]) -> MountAttrs:
+    """The mount_setattr changes ``options`` ask of a bind mount.
+
+    Only what an option names changes: a bind of a nosuid mount stays nosuid unless
+    "suid" says otherwise (runc 1.2 keeps the source's flags the same way). Setting an
+    atime mode clears the whole atime field first, as the kernel requires."""
+    set_ = clear = rec_set = rec_clear = 0
+    for opt in options:
+        if opt in _RECURSIVE_OPTIONS:
+            on, off = _RECURSIVE_OPTIONS[opt]
+            rec_set, rec_clear = (rec_set & ~off) | on, (rec_clear & ~on) | off
+            continue
+        on_flags, off_flags = _FLAG_OPTIONS.get(opt, (0, 0))
+        for flag, attr in _ATTR_OF_FLAG:
+            if on_flags & flag:
+                set_, clear = set_ | attr, clear & ~attr
+            elif off_flags & flag:
+                set_, clear = set_ & ~attr, clear | attr
+        for flag, attr in _ATIME_OF_FLAG:
+            if on_flags & flag:
+                set_, clear = (set_ & ~sc.MOUNT_ATTR__ATIME) | attr, clear | sc.MOUNT_ATTR__ATIME
+            elif off_flags & flag and set_ & sc.MOUNT_ATTR__ATIME == attr:
+                set_ &= ~sc.MOUNT_ATTR__ATIME  # "atime" after "noatime": back to relatime
+    return MountAttrs(set_, clear, rec_set, rec_clear)
 
 
 def apply(m: Mount, target: str | None = None) -> None:

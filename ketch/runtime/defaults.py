@@ -55,7 +55,12 @@ def features() -> dict:
                          "norelatime", "strictatime", "nostrictatime", "noatime", "atime",
                          "nodiratime", "diratime", "lazytime", "nolazytime", "nosymfollow",
                          "symfollow", "silent", "loud", "acl", "noacl", "iversion", "noiversion",
-                         "mand", "nomand", "dirsync"],
+                         "mand", "nomand", "dirsync",
+                         # OCI 1.1's recursive attributes (mount_setattr): moby uses "rro" for
+                         # read-only binds when the runtime lists it
+                         "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
+                         "rnodiratime", "rdiratime", "rrelatime", "rnorelatime", "rnoatime",
+                         "ratime", "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow"],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": list(NAMES),

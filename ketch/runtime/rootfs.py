@@ -16,8 +16,8 @@ import stat
 
 from ketch.errors import InvalidArgument
 from ketch.linux import syscalls as sc
-from ketch.linux.mount import PROPAGATION, parse_options
-from ketch.linux.safepath import mkdir_all_in_root, open_dir_in_root, resolve_in_root
+from ketch.linux.mount import PROPAGATION, mount_attrs, parse_options
+from ketch.linux.safepath import mkdir_all_in_root, open_dir_in_root, open_in_root, resolve_in_root
 from ketch.runtime.specconv import ContainerConfig, Device, MountSpec
 
 # Devices every container gets (the OCI spec's "default devices").
@@ -36,10 +36,12 @@ DEV_SYMLINKS = (
 def _mount_target(root: str, m: MountSpec) -> str:
     """Create the mount point inside ``root``: a file for a bind of a file, else a dir.
 
-    Returns its host path, resolved inside ``root`` (no component is a symlink)."""
-    target = resolve_in_root(root, m.destination)
-    inside = os.path.relpath(target, root)
+    Both by descriptor (``safepath``): nothing is created outside ``root`` whatever
+    the tree does meanwhile. Returns its host path as resolved inside ``root``, for
+    messages and tests; the mount itself goes onto ``_open_mount_point``'s descriptor."""
     if m.is_bind and not os.path.isdir(m.source):
+        target = resolve_in_root(root, m.destination)
+        inside = os.path.relpath(target, root)
         parent = open_dir_in_root(root, os.path.dirname(inside))
         try:
             # mknod of a regular file: never follows a symlink, never opens a fifo or device
@@ -50,10 +52,54 @@ def _mount_target(root: str, m: MountSpec) -> str:
             os.close(parent)
         return target
     try:
-        mkdir_all_in_root(root, inside)
+        return mkdir_all_in_root(root, m.destination)
     except NotADirectoryError:
         raise InvalidArgument(f"mount destination {m.destination} is not a directory") from None
-    return target
+
+
+def _open_mount_point(root_fd: int, m: MountSpec) -> int:
+    """An ``O_PATH`` descriptor of the destination, resolved inside the root by the
+    kernel (``openat2`` ``RESOLVE_IN_ROOT``) or by the descriptor walk: whatever a
+    component has been swapped for since it was created, it is inside the root. Every
+    mount goes onto this descriptor, never onto a path resolved again (CVE-2021-30465)."""
+    try:
+        return open_in_root(root_fd, m.destination)
+    except (FileNotFoundError, NotADirectoryError):
+        raise InvalidArgument(f"mount destination {m.destination} changed while mounting") from None
+
+
+def _procfd(fd: int) -> str:
+    # the magic link names the object the descriptor holds, not a path walked again
+    return f"/proc/self/fd/{fd}"
+
+
+def _bind(source: str, target_fd: int, opts, attrs, recursive: bool) -> None:
+    """A bind of ``source`` onto the mount point ``target_fd``, with the new mount API:
+    the copy is made detached (``open_tree``), given its flags there (so it is never
+    visible writable when it should be read-only), then attached by descriptor."""
+    tree = sc.open_tree(sc.AT_FDCWD, source, sc.OPEN_TREE_CLONE | (sc.AT_RECURSIVE if recursive else 0))
+    try:
+        if attrs.set or attrs.clear:
+            sc.mount_setattr(tree, attrs.set, attrs.clear)
+        if attrs.rec_set or attrs.rec_clear:
+            sc.mount_setattr(tree, attrs.rec_set, attrs.rec_clear, recursive=True)
+        sc.move_mount(tree, target_fd)
+        for prop in opts.propagation:  # on the mount just attached, through its descriptor
+            sc.mount_setattr(tree, propagation=prop & ~sc.MS_REC, recursive=bool(prop & sc.MS_REC))
+    finally:
+        os.close(tree)
+
+
+def _mounted_here(root_fd: int, m: MountSpec, under_dev: int) -> int:
+    """The mount just made at ``m.destination``, opened again: for changes after the
+    mount (propagation), which need the new mount rather than the mount point under it.
+    It must be a mount root on a filesystem other than the one under it, else the tree
+    changed meanwhile and the change would land on another mount."""
+    fd = _open_mount_point(root_fd, m)
+    if sc.is_mount_root(fd) is False or os.fstat(fd).st_dev == under_dev:
+        os.close(fd)
+        raise InvalidArgument(f"mount destination {m.destination} changed while mounting")
+    return fd
 
 
 _cgroup_mounts: dict[str, str] | None = None
@@ -84,7 +130,7 @@ def _read_cgroup_mounts() -> dict[str, str]:
     return out
 
 
-def _mount_cgroup(root: str, target: str, opts) -> None:
+def _mount_cgroup(root_fd: int, target_fd: int, m: MountSpec, opts) -> None:
     """/sys/fs/cgroup inside the container, as runc does it.
 
     v2: the cgroup2 filesystem (rooted at the container's cgroup by its cgroup
@@ -94,47 +140,74 @@ def _mount_cgroup(root: str, target: str, opts) -> None:
     from ketch.runtime import cgroups  # imported before the fork when the config has a cgroupsPath
     flags = opts.flags & ~sc.MS_RDONLY
     if cgroups.detect() == "v2":
-        sc.mount("cgroup2", target, "cgroup2", opts.flags)
+        sc.mount("cgroup2", _procfd(target_fd), "cgroup2", opts.flags)
         return
-    sc.mount("tmpfs", target, "tmpfs", flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755")
+    under = os.fstat(target_fd).st_dev
+    sc.mount("tmpfs", _procfd(target_fd), "tmpfs", flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755")
     hierarchies = host_cgroup_mounts()
     with open("/proc/self/cgroup") as f:
         own = [line.rstrip("\n").split(":", 2) for line in f]
-    tmpfs = open_dir_in_root(root, os.path.relpath(target, root))  # the tmpfs just mounted
+    tmpfs = _mounted_here(root_fd, m, under)  # the tmpfs just mounted
+    # read-only unless the spec says rw (privileged containers), as runc does
+    attrs = mount_attrs(m.options)
     try:
         for _hid, controllers, path in own:
             name = controllers.replace("name=", "")
             if not controllers or name not in hierarchies:
                 continue
             os.mkdir(name, 0o755, dir_fd=tmpfs)
-            dest = os.path.join(target, name)
-            sc.mount(os.path.join(hierarchies[name], path.lstrip("/")), dest, None, sc.MS_BIND | sc.MS_REC)
-            # Read-only unless the spec says rw (privileged containers), as runc does.
-            sc.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | (opts.flags & sc.MS_RDONLY) | flags)
+            dest = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=tmpfs)
+            try:
+                _bind(os.path.join(hierarchies[name], path.lstrip("/")), dest, opts.replace(propagation=()),
+                      attrs, recursive=True)
+            finally:
+                os.close(dest)
             for single in name.split(",") if "," in name else ():
                 os.symlink(name, single, dir_fd=tmpfs)  # cpu -> cpu,cpuacct
+        if opts.flags & sc.MS_RDONLY:
+            sc.mount(None, _procfd(tmpfs), None, sc.MS_REMOUNT | sc.MS_RDONLY | flags, "mode=755")
     finally:
         os.close(tmpfs)
-    if opts.flags & sc.MS_RDONLY:
-        sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_RDONLY | flags, "mode=755")
 
 
-def _mount_one(root: str, m: MountSpec) -> None:
-    target = _mount_target(root, m)
+def _mount_one(root_fd: int, root: str, m: MountSpec) -> None:
+    _mount_target(root, m)
     opts = parse_options(m.options)
-    if m.type == "cgroup":
-        _mount_cgroup(root, target, opts)
-    elif m.is_bind:
-        if not os.path.exists(m.source):
-            raise InvalidArgument(f"bind mount source {m.source} does not exist")
-        sc.mount(m.source, target, None, opts.flags & (sc.MS_BIND | sc.MS_REC) | sc.MS_BIND)
-        extra = opts.flags & ~(sc.MS_BIND | sc.MS_REC)
-        if extra:
-            sc.mount(None, target, None, extra | sc.MS_BIND | sc.MS_REMOUNT)
-    else:
-        sc.mount(m.source or m.type, target, m.type, opts.flags, opts.data or None)
-    for prop in opts.propagation:
-        sc.mount(None, target, None, prop)
+    if m.is_bind and not os.path.exists(m.source):
+        raise InvalidArgument(f"bind mount source {m.source} does not exist")
+    target = _open_mount_point(root_fd, m)
+    try:
+        if m.type == "cgroup":
+            _mount_cgroup(root_fd, target, m, opts)
+            return
+        if m.is_bind:
+            _bind(m.source, target, opts, mount_attrs(m.options), recursive=bool(opts.flags & sc.MS_REC))
+            return
+        # A new filesystem has no mounts under it yet: "rro" is "ro" at mount time.
+        rec = mount_attrs(m.options)
+        flags = (opts.flags | _flags_of(rec.rec_set)) & ~_flags_of(rec.rec_clear)
+        under = os.fstat(target).st_dev
+        sc.mount(m.source or m.type, _procfd(target), m.type, flags, opts.data or None)
+        if opts.propagation:
+            new = _mounted_here(root_fd, m, under)
+            try:
+                for prop in opts.propagation:
+                    sc.mount(None, _procfd(new), None, prop)
+            finally:
+                os.close(new)
+    finally:
+        os.close(target)
+
+
+def _flags_of(attrs: int) -> int:
+    return sum(flag for flag, attr in _MS_OF_ATTR if attrs & attr)
+
+
+_MS_OF_ATTR = ((sc.MS_RDONLY, sc.MOUNT_ATTR_RDONLY), (sc.MS_NOSUID, sc.MOUNT_ATTR_NOSUID),
+               (sc.MS_NODEV, sc.MOUNT_ATTR_NODEV), (sc.MS_NOEXEC, sc.MOUNT_ATTR_NOEXEC),
+               (sc.MS_NODIRATIME, sc.MOUNT_ATTR_NODIRATIME), (sc.MS_NOATIME, sc.MOUNT_ATTR_NOATIME),
+               (sc.MS_STRICTATIME, sc.MOUNT_ATTR_STRICTATIME),
+               (sc.MS_NOSYMFOLLOW, sc.MOUNT_ATTR_NOSYMFOLLOW))
 
 
 def _make_device(root: str, dev: Device) -> None:
@@ -227,8 +300,13 @@ def prepare(cfg: ContainerConfig) -> None:
     propagation = PROPAGATION.get(cfg.rootfs_propagation, sc.MS_PRIVATE | sc.MS_REC)
     sc.mount(None, "/", None, sc.MS_SLAVE | sc.MS_REC if propagation & sc.MS_SHARED else propagation)
     sc.mount(cfg.root, cfg.root, None, sc.MS_BIND | sc.MS_REC)
-    for m in cfg.mounts:
-        _mount_one(cfg.root, m)
+    # opened after the bind onto itself, so the descriptor is in the mount that pivot_root takes
+    root_fd = os.open(cfg.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for m in cfg.mounts:
+            _mount_one(root_fd, cfg.root, m)
+    finally:
+        os.close(root_fd)
     if _has_dev_tmpfs(cfg):
         _setup_dev(cfg)
     _pivot_root(cfg.root)

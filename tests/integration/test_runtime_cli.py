@@ -181,6 +181,7 @@ def test_runtime_spec_and_features(tmp_path):
     assert res.returncode == 1 and "exists" in res.stderr
     features = json.loads(runtime("features").stdout)
     assert "CAP_SYS_ADMIN" in features["linux"]["capabilities"] and features["linux"]["seccomp"]["enabled"]
+    assert {"rro", "rrw", "rnosuid", "rnoexec", "rnosymfollow"} <= set(features["mountOptions"])
 
 
 def test_runtime_version_in_runcs_shape():

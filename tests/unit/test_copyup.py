@@ -142,3 +142,20 @@ def test_fifty_megabytes_at_disk_speed(tmp_path):
     assert len(os.listdir(vol / "small")) == 2000
     assert (vol / "f39").read_bytes() == blob
     assert elapsed < 5, f"50 MB copy-up took {elapsed:.2f}s"
+
+
+def test_across_filesystems(tmp_path):
+    """copy_file_range refuses most pairs of filesystems (EXDEV): sendfile copies then."""
+    if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on another filesystem")
+    import tempfile
+    with tempfile.TemporaryDirectory(dir="/dev/shm", prefix="kt-copyup-") as shm:
+        src = os.path.join(shm, "data")
+        os.mkdir(src)
+        blob = os.urandom((1 << 20) + 17)
+        with open(os.path.join(src, "f"), "wb") as f:
+            f.write(blob)
+        vol = tmp_path / "vol"
+        vol.mkdir()
+        assert copy_into_empty(shm, "/data", str(vol))
+        assert (vol / "f").read_bytes() == blob

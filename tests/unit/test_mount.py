@@ -9,7 +9,7 @@ joined with commas in the order given.
 import pytest
 
 from ketch.linux import syscalls as sc
-from ketch.linux.mount import Mount, ParsedOptions, parse_options
+from ketch.linux.mount import Mount, MountAttrs, ParsedOptions, mount_attrs, parse_options
 
 MS_POSIXACL = 1 << 16
 MS_I_VERSION = 1 << 23
@@ -50,6 +50,8 @@ PARSED = [
     (["silent"], sc.MS_SILENT, (), ""),
     (["acl"], MS_POSIXACL, (), ""),
     (["iversion"], MS_I_VERSION, (), ""),
+    # OCI 1.1's recursive attributes are mount_setattr's, never filesystem data
+    (["rbind", "rro", "rnosuid", "size=1m"], sc.MS_BIND | sc.MS_REC, (), "size=1m"),
 ]
 
 
@@ -66,3 +68,31 @@ def test_mount_to_oci():
     m = Mount("overlay", "overlay", "/merged", ("lowerdir=/l", "upperdir=/u", "workdir=/w"))
     assert m.to_oci("/") == {"destination": "/", "type": "overlay", "source": "overlay",
                              "options": ["lowerdir=/l", "upperdir=/u", "workdir=/w"]}
+
+
+RO, NOSUID, NODEV, NOEXEC = sc.MOUNT_ATTR_RDONLY, sc.MOUNT_ATTR_NOSUID, sc.MOUNT_ATTR_NODEV, sc.MOUNT_ATTR_NOEXEC
+ATIME = sc.MOUNT_ATTR__ATIME
+
+ATTRS = [
+    (["rbind", "rprivate"], MountAttrs()),
+    (["rbind", "ro"], MountAttrs(set=RO)),
+    (["rbind", "ro", "rw"], MountAttrs(clear=RO)),
+    (["bind", "ro", "nosuid", "nodev", "noexec"], MountAttrs(set=RO | NOSUID | NODEV | NOEXEC)),
+    (["suid", "exec"], MountAttrs(clear=NOSUID | NOEXEC)),
+    (["rbind", "rro"], MountAttrs(rec_set=RO)),
+    (["rro", "rrw"], MountAttrs(rec_clear=RO)),
+    (["rnosuid", "rnodev", "rnoexec", "rsuid"], MountAttrs(rec_set=NODEV | NOEXEC, rec_clear=NOSUID)),
+    (["ro", "rro"], MountAttrs(set=RO, rec_set=RO)),
+    # an atime mode replaces the whole field, which the kernel wants cleared in full
+    (["noatime"], MountAttrs(set=sc.MOUNT_ATTR_NOATIME, clear=ATIME)),
+    (["noatime", "strictatime"], MountAttrs(set=sc.MOUNT_ATTR_STRICTATIME, clear=ATIME)),
+    (["noatime", "atime"], MountAttrs(clear=ATIME)),
+    (["rnoatime"], MountAttrs(rec_set=sc.MOUNT_ATTR_NOATIME, rec_clear=ATIME)),
+    (["rstrictatime", "ratime"], MountAttrs(rec_clear=ATIME)),
+    (["rnodiratime", "rnosymfollow"], MountAttrs(rec_set=sc.MOUNT_ATTR_NODIRATIME | sc.MOUNT_ATTR_NOSYMFOLLOW)),
+]
+
+
+@pytest.mark.parametrize("options,attrs", ATTRS)
+def test_mount_attrs(options, attrs):
+    assert mount_attrs(options) == attrs
