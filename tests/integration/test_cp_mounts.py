@@ -221,3 +221,19 @@ def test_inspect_finds_volumes(daemon, names, volume):
         assert _ok(daemon.ketch("inspect", "-f", "{{.Name}}", upper)) == f"{upper}\n"
     finally:
         _remove_volumes(daemon, upper)
+
+
+@pytest.mark.parametrize("state", ["running", "stopped"])
+def test_cp_reads_the_container_s_own_network_files(daemon, names, state):
+    name = names("cpn")
+    _ok(daemon.ketch("run", "-d", "--name", name, "-h", "boxname", "--add-host", "marker.test:10.1.2.3",
+                     "busybox", "sleep", "600"))
+    if state == "stopped":
+        _ok(daemon.ketch("stop", "-t", "0", name))
+    files = {m.name: m for m in _tar_out(daemon, f"{name}:/etc")}
+    hosts = _tar_out(daemon, f"{name}:/etc/hosts")
+    assert "10.1.2.3\tmarker.test" in hosts.extractfile("hosts").read().decode()
+    hostname = _tar_out(daemon, f"{name}:/etc/hostname")
+    assert hostname.extractfile("hostname").read() == b"boxname\n"
+    assert files["etc/hosts"].size == hosts.getmember("hosts").size
+    _ok(daemon.ketch("rm", "-f", name))

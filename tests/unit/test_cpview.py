@@ -239,3 +239,12 @@ def test_a_missing_bind_source_fails_as_moby(tree):
     with pytest.raises(errors.Internal) as info:
         _bind_and(tree / "root", bound, lambda: None)
     assert str(info.value) == f"stat {tree / 'gone'}: no such file or directory"
+
+
+def test_network_files_come_after_and_yield_to_the_user_s_mount_points():
+    points = [_bind("/etc/hosts", "/srv/my-hosts", rw=False)]
+    files = {"/etc/resolv.conf": "/d/resolv.conf", "/etc/hostname": "/d/hostname", "/etc/hosts": "/d/hosts"}
+    bound = cpview.network_bounds(points, files, readonly_rootfs=True)
+    assert [(b.point.destination, b.source, b.point.rw) for b in bound] == [
+        ("/etc/resolv.conf", "/d/resolv.conf", False), ("/etc/hostname", "/d/hostname", False)]
+    assert all(b.point.rw for b in cpview.network_bounds([], files, readonly_rootfs=False))

@@ -16,6 +16,7 @@ or stop under it.
 """
 
 import asyncio
+import json
 import os
 import posixpath
 import stat
@@ -32,7 +33,8 @@ from ketch.engine.containers import cpview
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.events import Event
 from ketch.engine.volumes.mountpoint import VolumeAccess
-from ketch.engine.volumes.mountsetup import mount_points
+from ketch.engine.networks import modes
+from ketch.engine.volumes.mountsetup import NETWORK_FILES, mount_points
 from ketch.image.archive import open_decompressed
 from ketch.linux import mount as mnt
 from ketch.linux import syscalls as sc
@@ -165,14 +167,37 @@ class ContainerFiles:
     def _with_view(self, rec: ContainerRecord, running: bool, fn: Callable[[int, str], T]) -> T:
         """The volumes are mounted for the copy here, in the host's namespace, and the
         copy runs in a thread of its own that leaves it (``cpview``)."""
-        points = cpview.view_points(mount_points(rec), rec.host_config.get("Tmpfs"))
-        if not points:
+        every = mount_points(rec)
+        points = cpview.view_points(every, rec.host_config.get("Tmpfs"))
+        files = cpview.network_bounds(every, self._network_files(rec, running),
+                                      bool(rec.host_config.get("ReadonlyRootfs")))
+        if not points and not files:
             return self._with_root(rec, running, [], fn)
         bound = cpview.hold(self.volumes, rec.id, points)
+        bound += files
         try:
             return _in_thread(f"cp-{rec.id[:12]}", lambda: self._with_root(rec, running, bound, fn))
         finally:
             cpview.release(self.volumes, rec.id, bound)
+
+    def _network_files(self, rec: ContainerRecord, running: bool) -> dict[str, str]:
+        """The files a run binds on /etc/resolv.conf, /etc/hostname and /etc/hosts: as its
+        spec says while it runs (another container's in container mode), else those its
+        last run left."""
+        if running:
+            try:
+                with open(os.path.join(self.paths.exec_dir(rec.id), "config.json"), "rb") as f:
+                    spec = json.load(f)
+            except (OSError, ValueError):
+                return {}
+            return {m["destination"]: m["source"] for m in spec.get("mounts") or []
+                    if m.get("type") == "bind" and m.get("destination") in NETWORK_FILES}
+        if modes.parse(rec.host_config.get("NetworkMode")).kind == "container":
+            return {}  # the other container's, which a stopped one no longer has
+        files = {"/etc/resolv.conf": self.paths.resolv_conf(rec.id),
+                 "/etc/hostname": os.path.join(self.paths.data_dir(rec.id), "hostname"),
+                 "/etc/hosts": self.paths.hosts(rec.id)}
+        return {dest: path for dest, path in files.items() if os.path.isfile(path)}
 
     def _with_root(self, rec: ContainerRecord, running: bool, bound: list[cpview.Bound],
                    fn: Callable[[int, str], T]) -> T:

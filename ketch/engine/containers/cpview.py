@@ -19,7 +19,9 @@ Which mount points, and where (moby's rules):
 - shallower destinations first (``sortMounts``), so a nested mount point lands inside
   the volume holding it, where the container sees it;
 - a missing destination is made in the root, a directory or (for a file source) an empty
-  file (``createIfNotExists``); it stays there, as in Docker.
+  file (``createIfNotExists``); it stays there, as in Docker;
+- then the container's /etc/resolv.conf, /etc/hostname and /etc/hosts, so a copy reads
+  the container's own files, not the image's (``NetworkMounts``).
 
 Each destination is opened inside the root by ``open_in_root`` (no symlink of the
 container's leads it out) and the clone of the source (``open_tree``) is attached to that
@@ -92,6 +94,15 @@ def check_writable(points: list[MountPoint], path: str, readonly_rootfs: bool) -
 def _bind_option(mp: MountPoint, key: str, spec_key: str) -> bool:
     bind = (mp.spec or {}).get("BindOptions") or {}
     return bool(bind.get(spec_key) or mp.options.get(key))
+
+
+def network_bounds(points: list[MountPoint], files: dict[str, str], readonly_rootfs: bool) -> list[Bound]:
+    """moby's NetworkMounts, bound after the mount points: the container's
+    /etc/resolv.conf, /etc/hostname and /etc/hosts (``files``: destination -> host path),
+    but where a mount point of the user's is; writable unless the rootfs is read-only."""
+    covered = {mp.destination for mp in points}
+    return [Bound(MountPoint(BIND, dest, source=src, rw=not readonly_rootfs, propagation="rprivate"), src)
+            for dest, src in files.items() if dest not in covered]
 
 
 # -- the host side: sources for the copy --------------------------------------------------
