@@ -5,6 +5,7 @@ mounts out; `ketch inspect` finds volumes in docker/cli's order of kinds."""
 import io
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 import time
@@ -12,6 +13,9 @@ import time
 import pytest
 
 from tests.integration.conftest import PYTHON, REPO
+
+
+needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="docker CLI not installed")
 
 
 def _ok(res):
@@ -237,3 +241,18 @@ def test_cp_reads_the_container_s_own_network_files(daemon, names, state):
     assert hostname.extractfile("hostname").read() == b"boxname\n"
     assert files["etc/hosts"].size == hosts.getmember("hosts").size
     _ok(daemon.ketch("rm", "-f", name))
+
+
+@needs_docker
+def test_docker_cli_copies_through_mounts_alike(daemon, names, volume, tmp_path):
+    name = names("cpk")
+    _ok(daemon.docker("run", "-d", "--name", name, "-v", f"{volume}:/vol", "-v", f"{tmp_path}:/ro:ro",
+                      "busybox", "sleep", "600"))
+    (tmp_path / "f").write_text("from docker\n")
+    _ok(daemon.docker("cp", str(tmp_path / "f"), f"{name}:/vol/"))
+    assert open(os.path.join(_volume_data(daemon, volume), "f")).read() == "from docker\n"
+    res = daemon.docker("cp", str(tmp_path / "f"), f"{name}:/ro/g")
+    assert (res.returncode, res.stderr) == (1, "Error response from daemon: mounted volume is marked read-only\n")
+    _ok(daemon.docker("cp", f"{name}:/ro/f", str(tmp_path / "back")))
+    assert (tmp_path / "back").read_text() == "from docker\n"
+    _ok(daemon.docker("rm", "-f", name))
