@@ -9,10 +9,10 @@ read and written in-process (``ketch.archive``), never by a tool of the containe
 A running container's root is its bundle's rootfs mount. A stopped one's is mounted
 for the copy only, in a mount namespace of the copying thread's own: nothing else
 ever sees it, and it goes away with the thread even if ketchd dies midway. A
-container's volumes and binds are bound onto its root in that namespace too
-(``cpview``), running or not, so a copy goes through them as the container sees
-them. Like moby, the container's lock is held for the whole copy, so it cannot start
-or stop under it.
+container's volumes, binds and /etc/hosts, /etc/hostname, /etc/resolv.conf are bound
+onto its root in such a namespace too (``cpview``), running or not, so a copy goes
+through them as the container sees them. Like moby, the container's lock is held for
+the whole copy, so it cannot start or stop under it.
 """
 
 import asyncio
@@ -32,8 +32,8 @@ from ketch.engine import users
 from ketch.engine.containers import cpview
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.events import Event
-from ketch.engine.volumes.mountpoint import VolumeAccess
 from ketch.engine.networks import modes
+from ketch.engine.volumes.mountpoint import VolumeAccess
 from ketch.engine.volumes.mountsetup import NETWORK_FILES, mount_points
 from ketch.image.archive import open_decompressed
 from ketch.linux import mount as mnt
