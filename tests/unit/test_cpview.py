@@ -101,10 +101,10 @@ def test_hold_fails_whole_and_a_mount_source_is_not_made(tmp_path):
     assert not (tmp_path / "not-made").exists()  # --mount type=bind: moby never makes it
 
 
-def test_hold_takes_a_volume_subpath_inside_the_volume():
+def test_hold_keeps_a_volume_subpath_for_the_bind():
     mp = _vol("/a", "one", spec={"Type": "volume", "VolumeOptions": {"Subpath": "../../etc"}})
     (b,) = cpview.hold(FakeVolumes(), "cid", [mp])
-    assert b.source == "/vols/one/_data/etc"
+    assert (b.source, b.subpath) == ("/vols/one/_data", "../../etc")
 
 
 # -- the kernel: binds in a private namespace of a thread ------------------------------------
@@ -248,3 +248,21 @@ def test_network_files_come_after_and_yield_to_the_user_s_mount_points():
     assert [(b.point.destination, b.source, b.point.rw) for b in bound] == [
         ("/etc/resolv.conf", "/d/resolv.conf", False), ("/etc/hostname", "/d/hostname", False)]
     assert all(b.point.rw for b in cpview.network_bounds([], files, readonly_rootfs=False))
+
+
+@root_only
+def test_a_volume_subpath_is_taken_inside_the_volume(tree):
+    root, vol = tree / "root", tree / "vol"
+    (vol / "d").mkdir()
+    (vol / "d" / "in-d").write_text("d\n")
+    os.symlink(str(tree / "outside"), vol / "host")  # a container's link to a host path
+    (tree / "outside" / "host-file").write_text("host\n")
+    cases = {"d": ["in-d"], "../../d": ["in-d"], "host": []}  # "host" means <volume>/<its target>
+    (vol / str(tree / "outside").lstrip("/")).mkdir(parents=True)
+    for sub, expected in cases.items():
+        bound = [cpview.Bound(_vol("/sub"), str(vol), sub)]
+        assert _bind_and(root, bound, lambda: sorted(os.listdir(root / "sub"))) == expected, sub
+    bound = [cpview.Bound(_vol("/sub"), str(vol), "missing")]
+    with pytest.raises(errors.InvalidArgument) as info:
+        _bind_and(root, bound, lambda: None)
+    assert str(info.value) == f"cannot access path {vol}/missing: no such file or directory"

@@ -43,8 +43,7 @@ from ketch.apitypes.mounts import BIND, TMPFS, VOLUME
 from ketch.engine.volumes.mountpoint import MountPoint, VolumeAccess
 from ketch.engine.volumes.mountsetup import mount_attributes
 from ketch.linux import syscalls as sc
-from ketch.linux.safepath import (mkdir_all_in_root, open_dir_in_root, open_in_root, reopen,
-                                  resolve_in_root)
+from ketch.linux.safepath import mkdir_all_in_root, open_dir_in_root, open_in_root, reopen
 
 BIND_SOURCE_MODE = 0o755  # moby's MkdirAllAndChown of a -v bind source
 DESTINATION_MODE = 0o755  # createIfNotExists
@@ -52,9 +51,12 @@ DESTINATION_MODE = 0o755  # createIfNotExists
 
 @dataclass(frozen=True)
 class Bound:
-    """A mount point and the host path the copy binds onto its destination."""
+    """A mount point and the host path the copy binds onto its destination (a volume's
+    ``subpath`` is opened inside it by descriptor only when bound: a container sharing
+    the volume may swap one of its components for a symlink meanwhile)."""
     point: MountPoint
     source: str
+    subpath: str = ""
 
 
 # -- pure: which mount points, in which order, and writes under them ---------------------
@@ -112,7 +114,9 @@ def hold(volumes: VolumeAccess | None, cid: str, points: list[MountPoint]) -> li
     bound: list[Bound] = []
     try:
         for mp in points:
-            bound.append(Bound(mp, _source(volumes, cid, mp)))
+            sub = ((mp.spec or {}).get("VolumeOptions") or {}).get("Subpath") or mp.options.get("subpath") \
+                if mp.type == VOLUME else ""
+            bound.append(Bound(mp, _source(volumes, cid, mp), sub or ""))
     except BaseException:
         release(volumes, cid, bound)
         raise
@@ -123,9 +127,7 @@ def _source(volumes: VolumeAccess | None, cid: str, mp: MountPoint) -> str:
     if mp.type == VOLUME:
         if volumes is None:
             raise errors.Internal(f"no volume service to mount volume {mp.name}")
-        path = volumes.mount(mp.name, cid, mount_attributes(mp, cid))
-        sub = ((mp.spec or {}).get("VolumeOptions") or {}).get("Subpath") or mp.options.get("subpath")
-        return resolve_in_root(path, sub) if sub else path
+        return volumes.mount(mp.name, cid, mount_attributes(mp, cid))
     if mp.type == BIND:
         if mp.options.get("create_source") or _bind_option(mp, "create_mountpoint", "CreateMountpoint"):
             try:
@@ -152,20 +154,39 @@ def bind_all(root: str, root_fd: int, bound: list[Bound]) -> None:
     """Bind each source onto its destination inside the root. The caller's thread must
     be in a private mount namespace of its own, and ``root_fd`` opened in it."""
     for b in bound:
+        source = _open_source(b)
         try:
-            st = os.stat(b.source)
-        except OSError as exc:
-            raise errors.Internal(f"stat {b.source}: {_go(exc)}") from None
-        try:
-            dest = _destination(root, root_fd, b.point.destination, stat.S_ISDIR(st.st_mode))
-        except OSError as exc:
-            raise errors.Internal(f"open mount target {b.point.destination!r}: {_go(exc)}") from None
-        try:
-            _attach(b.source, dest, b.point)
-        except OSError as exc:
-            raise errors.Internal(f"bind {b.source} on {b.point.destination}: {_go(exc)}") from None
+            is_dir = stat.S_ISDIR(os.fstat(source).st_mode)
+            try:
+                dest = _destination(root, root_fd, b.point.destination, is_dir)
+            except OSError as exc:
+                raise errors.Internal(f"open mount target {b.point.destination!r}: {_go(exc)}") from None
+            try:
+                _attach(source, dest, b.point)
+            except OSError as exc:
+                raise errors.Internal(f"bind {b.source} on {b.point.destination}: {_go(exc)}") from None
+            finally:
+                os.close(dest)
         finally:
-            os.close(dest)
+            os.close(source)
+
+
+def _open_source(b: Bound) -> int:
+    """An O_PATH descriptor of what to bind: the host path (its symlinks followed, as
+    moby's os.Stat), or the subpath inside the volume by descriptor."""
+    try:
+        fd = os.open(b.source, os.O_PATH | os.O_CLOEXEC)
+    except OSError as exc:
+        raise errors.Internal(f"stat {b.source}: {_go(exc)}") from None
+    if not b.subpath:
+        return fd
+    try:
+        return open_in_root(fd, b.subpath)
+    except OSError as exc:  # mountsetup's words at start
+        raise errors.InvalidArgument(f"cannot access path {posixpath.join(b.source, b.subpath)}: "
+                                     f"{_go(exc)}") from None
+    finally:
+        os.close(fd)
 
 
 def _destination(root: str, root_fd: int, destination: str, is_dir: bool) -> int:
@@ -190,10 +211,10 @@ def _destination(root: str, root_fd: int, destination: str, is_dir: bool) -> int
     return open_in_root(root_fd, destination)
 
 
-def _attach(source: str, dest_fd: int, mp: MountPoint) -> None:
+def _attach(source_fd: int, dest_fd: int, mp: MountPoint) -> None:
     non_recursive = _bind_option(mp, "non_recursive", "NonRecursive")
-    flags = sc.OPEN_TREE_CLONE | (0 if non_recursive else sc.AT_RECURSIVE)
-    tree = sc.open_tree(sc.AT_FDCWD, source, flags)
+    flags = sc.OPEN_TREE_CLONE | sc.AT_EMPTY_PATH | (0 if non_recursive else sc.AT_RECURSIVE)
+    tree = sc.open_tree(source_fd, "", flags)
     try:
         # private: the copy's unmounts must not reach the source's peers (moby's MakeRPrivate)
         sc.mount_setattr(tree, propagation=sc.MS_PRIVATE, recursive=True)
