@@ -56,7 +56,7 @@ MANAGEMENT = {
                 "connect": ("network", "connect"), "disconnect": ("network", "disconnect")},
     "volume": {"create": ("volume", "create"), "ls": ("volume", "ls"), "list": ("volume", "ls"),
                "inspect": ("volume", "inspect"), "rm": ("volume", "rm"), "remove": ("volume", "rm"),
-               "prune": ("volume", "prune")},
+               "prune": ("volume", "prune"), "update": ("volume", "update")},
 }
 
 GLOBAL_FLAGS = flags.Command("", "ketch [OPTIONS] COMMAND", "A self-sufficient runtime for containers", (
@@ -147,7 +147,8 @@ def _noun(argv: list[str]) -> None:
     """``ketch network`` (or ``volume``) alone (its help on stderr), with --help (stdout),
     or with a subcommand it lacks, as docker's cobra answers them."""
     noun = argv[0]
-    usage = __import__(f"ketch.cli.commands.{noun}", fromlist=["usage"]).usage
+    module = __import__(f"ketch.cli.commands.{noun}", fromlist=["usage"])
+    usage, use = module.usage, getattr(module, "USE", f"ketch {noun}")
     if len(argv) == 1:
         print(usage(), file=sys.stderr)
         raise StatusError(0)
@@ -161,7 +162,7 @@ def _noun(argv: list[str]) -> None:
     else:
         problem = f"ketch: unknown command: ketch {noun} {argv[1]}"
     raise StatusError(125 if argv[1].startswith("-") else 1,
-                      f"{problem}\n\nUsage:  ketch {noun}\n\nRun 'ketch {noun} --help' for more information")
+                      f"{problem}\n\nUsage:  {use}\n\nRun 'ketch {noun} --help' for more information")
 
 
 def main(argv: list[str] | None = None) -> int:

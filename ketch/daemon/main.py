@@ -147,6 +147,7 @@ class Daemon:
             await self.networking.sweep({r.id for r in self.registry.all() if r.state.alive})
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
+            await asyncio.to_thread(self.volumes.sweep_orphans)
             # blobs a crash left between their writing and their record (a commit, an import)
             self.images.collect_garbage(self.containers.layers_in_use())
             for path in self.cfg.socket_paths():

@@ -196,7 +196,7 @@ def open_in_root(root_fd: int, path: str, follow: bool = True) -> int:
     if _openat2:
         flags = os.O_PATH | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
         try:
-            return sc.openat2(root_fd, path, flags, sc.RESOLVE_IN_ROOT | sc.RESOLVE_NO_MAGICLINKS)
+            return sc.openat2(root_fd, path or ".", flags, sc.RESOLVE_IN_ROOT | sc.RESOLVE_NO_MAGICLINKS)
         except OSError as exc:
             if exc.errno in (errno.ENOSYS, errno.EPERM):  # before 5.6, or a seccomp filter
                 _openat2 = False

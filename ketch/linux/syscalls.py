@@ -181,6 +181,8 @@ def is_mount_root(fd: int) -> bool | None:
 # The new mount API (Linux 5.2; mount_setattr 5.12) and openat2 (5.6): syscall numbers
 # from the table shared by every architecture since 5.1 (424 and up).
 _SYS_OPEN_TREE, _SYS_MOVE_MOUNT, _SYS_OPENAT2, _SYS_MOUNT_SETATTR = 428, 429, 437, 442
+_SYS_FSOPEN, _SYS_FSCONFIG, _SYS_FSMOUNT = 430, 431, 432
+FSCONFIG_SET_FLAG, FSCONFIG_CMD_CREATE = 0, 6
 AT_FDCWD = -100
 AT_RECURSIVE = 0x8000
 OPEN_TREE_CLONE = 0x1
@@ -242,3 +244,20 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> i
     how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
     return _fd_result(_libc.syscall(_SYS_OPENAT2, ctypes.c_int(dirfd), _b(path), ctypes.byref(how),
                                     ctypes.c_size_t(ctypes.sizeof(how))), path)
+
+
+def fsmount_new(fstype: str, flags: tuple[str, ...] = (), attrs: int = 0) -> int:
+    """A new, detached mount of a fresh ``fstype`` filesystem (fsopen, fsconfig, fsmount),
+    its superblock given ``flags`` ("ro", ...) and the mount ``attrs`` (MOUNT_ATTR_*);
+    attach it with ``move_mount``. For filesystems that need no source or data."""
+    fs = _fd_result(_libc.syscall(_SYS_FSOPEN, _b(fstype), ctypes.c_uint(1)), fstype)  # FSOPEN_CLOEXEC
+    try:
+        for flag in flags:
+            _check(_libc.syscall(_SYS_FSCONFIG, ctypes.c_int(fs), ctypes.c_uint(FSCONFIG_SET_FLAG),
+                                 _b(flag), None, ctypes.c_int(0)), fstype)
+        _check(_libc.syscall(_SYS_FSCONFIG, ctypes.c_int(fs), ctypes.c_uint(FSCONFIG_CMD_CREATE),
+                             None, None, ctypes.c_int(0)), fstype)
+        return _fd_result(_libc.syscall(_SYS_FSMOUNT, ctypes.c_int(fs), ctypes.c_uint(1),  # FSMOUNT_CLOEXEC
+                                        ctypes.c_uint(attrs)), fstype)
+    finally:
+        os.close(fs)

@@ -8,15 +8,21 @@ mount to the host; everything created before ``pivot_root`` (mount points, devic
 nodes, the /dev links, the v1 cgroup directories) is created by name relative to a
 descriptor of its resolved parent (``safepath.open_dir_in_root``), never under a path
 joined to the root, which would follow an image's symlinked ``/dev`` or ``/etc`` out of
-it. After ``pivot_root`` (the console, the working directory) paths are the container's.
+it. Every mount then goes onto a descriptor of its destination opened inside the root
+(``_open_mount_point``), never onto a path the kernel would walk again, which another
+container sharing a volume could have changed meanwhile (CVE-2021-30465); binds are
+made detached, given their flags, then attached (``open_tree``, ``mount_setattr``,
+``move_mount``). After ``pivot_root`` (the console, the working directory) paths are
+the container's; read-only and masked paths are handled by descriptor too.
 """
 
+import errno
 import os
 import stat
 
 from ketch.errors import InvalidArgument
 from ketch.linux import syscalls as sc
-from ketch.linux.mount import PROPAGATION, mount_attrs, parse_options
+from ketch.linux.mount import PROPAGATION, MountAttrs, ParsedOptions, mount_attrs, parse_options
 from ketch.linux.safepath import mkdir_all_in_root, open_dir_in_root, open_in_root, resolve_in_root
 from ketch.runtime.specconv import ContainerConfig, Device, MountSpec
 
@@ -68,12 +74,48 @@ def _open_mount_point(root_fd: int, m: MountSpec) -> int:
         raise InvalidArgument(f"mount destination {m.destination} changed while mounting") from None
 
 
+# Under /proc only these take a mount (what lxcfs emulates), as runc's checkProcMount:
+# a mount over /proc/self/attr, /proc/sys/kernel/core_pattern, ... would blind the kernel's
+# interfaces the runtime or the host rely on.
+_PROC_MOUNTABLE = frozenset({
+    "proc/cpuinfo", "proc/diskstats", "proc/meminfo", "proc/stat", "proc/swaps", "proc/uptime",
+    "proc/loadavg", "proc/slabinfo", "proc/net/dev", "proc/sys/kernel/ns_last_pid",
+    "proc/sys/crypto/fips_enabled"})
+_PROC_ROOT_INO = 1
+
+
+def _check_proc_destination(root_fd: int, target_fd: int, m: MountSpec) -> None:
+    """runc's checkProcMount, on where the descriptor really is (symlinks resolved)."""
+    inside = os.path.relpath(os.readlink(_procfd(target_fd)), os.readlink(_procfd(root_fd)))
+    if inside != "proc" and not inside.startswith("proc/"):
+        return
+    if inside == "proc":
+        if m.type == "proc" and not m.is_bind:
+            return
+        if m.is_bind and _is_procfs_root(m.source):
+            return
+        raise InvalidArgument(f'"{m.destination}" cannot be mounted because it is not of type proc')
+    if inside not in _PROC_MOUNTABLE:
+        raise InvalidArgument(f'"{m.destination}" cannot be mounted because it is inside /proc')
+
+
+def _is_procfs_root(path: str) -> bool:
+    """Whether ``path`` is the root of a procfs (its root inode, on a "proc" mount)."""
+    st = os.stat(path)
+    if st.st_ino != _PROC_ROOT_INO:
+        return False
+    device = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[2] == device and line.partition(" - ")[2].split()[0] == "proc"
+                   for line in f)
+
+
 def _procfd(fd: int) -> str:
     # the magic link names the object the descriptor holds, not a path walked again
     return f"/proc/self/fd/{fd}"
 
 
-def _bind(source: str, target_fd: int, opts, attrs, recursive: bool) -> None:
+def _bind(source: str, target_fd: int, opts: ParsedOptions, attrs: MountAttrs, recursive: bool) -> None:
     """A bind of ``source`` onto the mount point ``target_fd``, with the new mount API:
     the copy is made detached (``open_tree``), given its flags there (so it is never
     visible writable when it should be read-only), then attached by descriptor."""
@@ -130,7 +172,7 @@ def _read_cgroup_mounts() -> dict[str, str]:
     return out
 
 
-def _mount_cgroup(root_fd: int, target_fd: int, m: MountSpec, opts) -> None:
+def _mount_cgroup(root_fd: int, target_fd: int, m: MountSpec, opts: ParsedOptions) -> None:
     """/sys/fs/cgroup inside the container, as runc does it.
 
     v2: the cgroup2 filesystem (rooted at the container's cgroup by its cgroup
@@ -177,6 +219,7 @@ def _mount_one(root_fd: int, root: str, m: MountSpec) -> None:
         raise InvalidArgument(f"bind mount source {m.source} does not exist")
     target = _open_mount_point(root_fd, m)
     try:
+        _check_proc_destination(root_fd, target, m)
         if m.type == "cgroup":
             _mount_cgroup(root_fd, target, m, opts)
             return
@@ -269,30 +312,64 @@ def _pivot_root(root: str) -> None:
         os.close(new)
 
 
-def _mask(path: str) -> None:
-    """Hide ``path``: /dev/null over a file, an empty read-only tmpfs over a directory."""
-    try:
-        if os.path.isdir(path):
-            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY)
-        else:
-            sc.mount("/dev/null", path, None, sc.MS_BIND)
-    except FileNotFoundError:
-        pass
+def _mask(root_fd: int, path: str, null_fd: int | None) -> None:
+    """Hide ``path``: /dev/null over a file, an empty read-only tmpfs over a directory.
 
-
-def _make_readonly(path: str) -> None:
+    By descriptor, both ends: the /dev/null bound is the one checked to be the null
+    device, so a /dev shared with another container cannot have it swapped for a link to
+    a file that would then be bound writable over the masked path (CVE-2025-31133)."""
     try:
-        sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
-    except FileNotFoundError:
+        target = open_in_root(root_fd, path)
+    except (FileNotFoundError, NotADirectoryError):
         return
-    flags = 0
-    for line in open("/proc/self/mountinfo"):
-        fields = line.split()
-        if fields[4] == path:  # keep nosuid/nodev/noexec that the mount already has
-            opts = fields[5].split(",")
-            flags = (sc.MS_NOSUID if "nosuid" in opts else 0) | \
-                (sc.MS_NODEV if "nodev" in opts else 0) | (sc.MS_NOEXEC if "noexec" in opts else 0)
-    sc.mount(path, path, None, flags | sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
+    try:
+        if stat.S_ISDIR(os.fstat(target).st_mode):
+            mnt = sc.fsmount_new("tmpfs", ("ro",), sc.MOUNT_ATTR_RDONLY)
+        elif null_fd is None:
+            return
+        else:
+            mnt = sc.open_tree(null_fd, "", sc.OPEN_TREE_CLONE | sc.AT_EMPTY_PATH)
+        try:
+            sc.move_mount(mnt, target)
+        finally:
+            os.close(mnt)
+    finally:
+        os.close(target)
+
+
+def _open_dev_null() -> int | None:
+    """The container's /dev/null, checked; None if it has none (runc then masks no files)."""
+    try:
+        fd = os.open("/dev/null", os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InvalidArgument("/dev/null is not the null device") from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+        os.close(fd)
+        raise InvalidArgument("/dev/null is not the null device")
+    return fd
+
+
+def _make_readonly(root_fd: int, path: str) -> None:
+    """A read-only bind of ``path`` onto itself (its submounts as they were, rw or not);
+    the flags it has (nosuid, noexec, ...) stay, as mount_setattr changes only "ro"."""
+    try:
+        target = open_in_root(root_fd, path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    try:
+        tree = sc.open_tree(target, "", sc.OPEN_TREE_CLONE | sc.AT_RECURSIVE | sc.AT_EMPTY_PATH)
+        try:
+            sc.mount_setattr(tree, sc.MOUNT_ATTR_RDONLY)
+            sc.move_mount(tree, target)
+        finally:
+            os.close(tree)
+    finally:
+        os.close(target)
 
 
 def prepare(cfg: ContainerConfig) -> None:
@@ -304,7 +381,12 @@ def prepare(cfg: ContainerConfig) -> None:
     root_fd = os.open(cfg.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for m in cfg.mounts:
-            _mount_one(root_fd, cfg.root, m)
+            try:
+                _mount_one(root_fd, cfg.root, m)
+            except (OSError, InvalidArgument) as exc:
+                # runc's wording, which Docker shows after "error during container init: "
+                raise InvalidArgument(f'error mounting "{m.source}" to rootfs at "{m.destination}": '
+                                      f"{_cause(exc)}") from None
     finally:
         os.close(root_fd)
     if _has_dev_tmpfs(cfg):
@@ -312,12 +394,28 @@ def prepare(cfg: ContainerConfig) -> None:
     _pivot_root(cfg.root)
 
 
+def _cause(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return f"{exc.filename + ': ' if exc.filename else ''}{(exc.strerror or str(exc)).lower()}"
+    return str(exc)
+
+
 def finish(cfg: ContainerConfig) -> None:
     """After pivot_root: read-only then masked paths (runc's order), then the read-only root."""
-    for path in cfg.readonly_paths:
-        _make_readonly(path)
-    for path in cfg.masked_paths:
-        _mask(path)
+    root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for path in cfg.readonly_paths:
+            _make_readonly(root_fd, path)
+        if cfg.masked_paths:
+            null_fd = _open_dev_null()
+            try:
+                for path in cfg.masked_paths:
+                    _mask(root_fd, path, null_fd)
+            finally:
+                if null_fd is not None:
+                    os.close(null_fd)
+    finally:
+        os.close(root_fd)
     if cfg.readonly_root:
         sc.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
 

@@ -1,9 +1,9 @@
 """Copy-up: an image's content at a volume's destination seeds a new, empty volume.
 
 moby's ``copyExistingContents``: when a container first mounts an empty volume on a
-path that holds a directory in its image, that directory's content is copied into the
-volume (continuity's ``fs.CopyDir``), then the volume's root takes the owner and mode of
-the image's directory (``copyOwnership``).
+path that holds a directory in its image, that directory is copied into the volume
+(continuity's ``fs.CopyDir``), its own owner, mode and xattrs onto the volume's root
+(older moby's ``copyOwnership``).
 
 The source is the container's rootfs, which is untrusted: its path is resolved inside
 the rootfs (``safepath.open_in_root``) and the tree is walked by descriptor, every entry
@@ -34,8 +34,9 @@ def copy_into_empty(rootfs: str, path_in_container: str, volume_dir: str) -> boo
     volume is empty and the path (resolved inside ``rootfs``) is a directory.
 
     Returns whether it copied. A missing path, or one that is not a directory, copies
-    nothing (as in moby, where only a directory seeds a volume). Raises ``OSError`` if
-    the copy fails part way.
+    nothing (moby's CopyDir would fail on a file; the mount of a directory over it fails
+    at start anyway). An empty image directory still gives the volume its owner and
+    mode. Raises ``OSError`` if the copy fails part way.
     """
     dst = os.open(volume_dir, _DIR_OPEN)
     try:
@@ -47,10 +48,10 @@ def copy_into_empty(rootfs: str, path_in_container: str, volume_dir: str) -> boo
             return False
         try:
             _Copier().copy_tree(src, dst)
-            st = os.fstat(src)
-            # copyOwnership: the volume's root gets the image directory's owner and mode
-            os.fchown(dst, st.st_uid, st.st_gid)
-            os.fchmod(dst, stat.S_IMODE(st.st_mode))
+            # the volume's root becomes the image directory: owner and mode (moby's
+            # copyOwnership, CopyDir's copyFileInfo of the root), xattrs, times
+            _copy_xattrs(src, dst)
+            _copy_attrs(dst, os.fstat(src))
         finally:
             os.close(src)
         return True

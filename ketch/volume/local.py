@@ -16,9 +16,12 @@ Names follow moby's rule for the local driver (``[a-zA-Z0-9][a-zA-Z0-9_.-]+``), 
 leaves no way to name a path outside the root ("..", "/"); ``path_of`` checks it again.
 """
 
+import ipaddress
 import os
 import re
+import socket
 import stat
+from typing import Callable
 
 from ketch import errors, units
 from ketch.linux import filemode, fstree
@@ -96,6 +99,10 @@ class LocalDriver:
         filemode.makedirs(self.root, ROOT_MODE)
         self._active: dict[str, int] = {}  # volume -> mounts of its device in use
 
+    def names(self) -> list[str]:
+        """The volume directories on disk."""
+        return sorted(e.name for e in os.scandir(self.root) if e.is_dir(follow_symlinks=False))
+
     def path_of(self, name: str) -> str:
         """The volume's root directory; never outside ``root``."""
         validate_name(name)
@@ -162,15 +169,14 @@ class LocalDriver:
         return self._active.get(name, 0)
 
     def _mount_device(self, path: str, opts: dict[str, str]) -> None:
-        if not opts.get("device"):
-            raise errors.Internal("missing device in volume options")
-        options = tuple(o for o in opts.get("o", "").split(",") if o)
-        m = mnt.Mount(opts.get("type", ""), opts["device"], path, options)
+        device, joined = mount_source(opts)
+        options = tuple(o for o in joined.split(",") if o)
+        m = mnt.Mount(opts.get("type", ""), device, path, options)
         try:
             mnt.apply(m)
         except OSError as exc:
             parsed = mnt.parse_options(options)
-            text = f"mount {opts['device']}:{path}"
+            text = f"mount {device}:{path}"
             if parsed.flags:
                 text += f", flags: 0x{parsed.flags:x}"
             if parsed.data:
@@ -210,6 +216,50 @@ class LocalDriver:
             return _size(self.data_path(name))
         except OSError:
             return -1
+
+
+def mount_source(opts: dict[str, str],
+                 resolve: Callable[[str], str] | None = None) -> tuple[str, str]:
+    """moby's getMountOptions: the device and the ``o`` options to mount with, a network
+    share's host name (``addr=`` of nfs and cifs, the host of a cifs ``//host/share``)
+    resolved to an address, as the kernel's nfs and cifs want one."""
+    device, options = opts.get("device", ""), opts.get("o", "")
+    if not device:
+        raise errors.Internal("missing device in volume options")
+    resolve = resolve or _resolve
+    kind = opts.get("type", "")
+    if kind in ("nfs", "cifs"):
+        addr = _option(options, "addr")
+        if addr and not _is_ipv4(addr):
+            options = options.replace(f"addr={addr}", f"addr={resolve(addr)}", 1)
+        elif kind == "cifs" and device.startswith("//"):
+            host = device[2:].split("/", 1)[0]
+            if host and not _is_ip(host):
+                device = "//" + resolve(host) + device[2 + len(host):]
+    return device, options
+
+
+def _resolve(host: str) -> str:
+    try:
+        return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0]
+    except (OSError, IndexError) as exc:
+        raise errors.Internal("error resolving passed in network volume address: "
+                              f"lookup {host}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(text), ipaddress.IPv4Address)
+    except ValueError:
+        return False
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _size(top: str) -> int:

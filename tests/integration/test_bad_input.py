@@ -200,9 +200,9 @@ UNSUPPORTED = "is not supported by this version of ketch"
 
 
 @pytest.mark.parametrize("args, field", [
-    (["-v", "/tmp:/mnt"], "HostConfig.Binds (-v, --volume)"),
+    (["--pid", "host"], 'HostConfig.PidMode "host" (--pid)'),
     (["--log-driver", "syslog"], 'HostConfig.LogConfig.Type "syslog" (--log-driver)'),
-    (["--tmpfs", "/x"], "HostConfig.Tmpfs (--tmpfs)"),
+    (["--uts", "host"], 'HostConfig.UTSMode "host" (--uts)'),
 ])
 def test_ketch_run_refuses_what_it_would_ignore(daemon, args, field):
     before = daemon.api("GET", "/containers/json?all=1")[1]
@@ -219,10 +219,10 @@ def test_what_ketch_does_may_be_asked_for(daemon):
     assert [line.split(":")[0].strip() for line in res.stdout.splitlines()[2:]] == ["lo"]
 
 
-def test_create_over_the_api_refuses_binds_with_a_400(daemon):
+def test_create_over_the_api_refuses_storage_opt_with_a_400(daemon):
     status, reply = daemon.api("POST", "/containers/create",
-                               {"Image": "busybox", "HostConfig": {"Binds": ["/:/host"]}})
-    assert (status, reply) == (400, {"message": f"HostConfig.Binds (-v, --volume) {UNSUPPORTED}"})
+                               {"Image": "busybox", "HostConfig": {"StorageOpt": {"size": "1G"}}})
+    assert (status, reply) == (400, {"message": f"HostConfig.StorageOpt (--storage-opt) {UNSUPPORTED}"})
 
 
 def test_a_platform_the_image_is_not_is_dockers_404(daemon, names):

@@ -84,6 +84,9 @@ def test_rm_v_removes_anonymous_volumes_no_container_uses_and_keeps_named_ones(d
         daemon.ketch("create", "--name", user, "--volumes-from", f"{src}:ro", "busybox", "true", check=True)
         taken = mounts(daemon, user)
         assert (taken["/a"]["Name"], taken["/a"]["RW"], taken["/n"]["Mode"]) == (anon, False, "")
+        ids = [daemon.ketch("inspect", "-f", "{{.Id}}", c).stdout.strip() for c in (src, user)]
+        res = daemon.ketch("volume", "rm", named)  # a container that has it, even stopped, uses it
+        assert (res.returncode, res.stderr) == (1, f"Error response from daemon: remove {named}: volume is in use - [{', '.join(ids)}]\n")
         assert daemon.ketch("rm", "-v", src).stdout == f"{src}\n"
         assert {named, anon} <= volume_names(daemon)
         daemon.ketch("rm", "-v", user, check=True)  # the last user's rm -v takes the anonymous one

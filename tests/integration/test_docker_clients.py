@@ -107,10 +107,9 @@ UNSUPPORTED = "is not supported by this version of ketch"
 
 @needs_docker
 @pytest.mark.parametrize("args, field", [
-    (["-v", "/tmp:/mnt"], "HostConfig.Binds (-v, --volume)"),
     (["--log-driver", "syslog"], 'HostConfig.LogConfig.Type "syslog" (--log-driver)'),
-    (["--tmpfs", "/x"], "HostConfig.Tmpfs (--tmpfs)"),
-    (["--mount", "type=tmpfs,dst=/x"], "HostConfig.Mounts (--mount)"),
+    (["--pid", "host"], 'HostConfig.PidMode "host" (--pid)'),
+    (["--storage-opt", "size=1G"], "HostConfig.StorageOpt (--storage-opt)"),
 ])
 def test_docker_run_hears_what_is_not_supported(daemon, args, field):
     res = daemon.docker("run", *args, "busybox", "true")
@@ -133,7 +132,8 @@ def test_docker_run_defaults_and_network_none_run(daemon, names):
 
 
 @pytest.mark.parametrize("kwargs, field", [
-    ({"volumes": ["/tmp:/mnt"]}, "HostConfig.Binds (-v, --volume)"),
+    ({"storage_opt": {"size": "1G"}}, "HostConfig.StorageOpt (--storage-opt)"),
+    ({"pid_mode": "host"}, 'HostConfig.PidMode "host" (--pid)'),
 ])
 def test_sdk_hears_what_is_not_supported(daemon, kwargs, field):
     import docker

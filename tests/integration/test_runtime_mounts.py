@@ -19,14 +19,22 @@ from tests.integration.conftest import PYTHON, REPO, _mounts_under
 APPLETS = ("sh", "cat", "echo", "touch", "ls", "sleep", "grep", "[", "test")
 
 
-def _runtime_script(tmp_path) -> str:
-    """ketch-runtime of this checkout as one executable, for shell scripts to call."""
+def _runtime_script(tmp_path, runtime: str = "ketch") -> str:
+    """ketch-runtime of this checkout (or runc, the referee) as one executable, for shell
+    scripts to call."""
     path = tmp_path / "rt"
-    path.write_text(f"#!/bin/sh\nexec {PYTHON} -I -S -c 'import sys; sys.path.insert(0, sys.argv[1]); "
-                    f"from ketch.runtime.cli import main; sys.exit(main(sys.argv[2:]))' {REPO} "
-                    f"--root {tmp_path / 'state'} \"$@\"\n")
+    if runtime == "runc":
+        path.write_text(f"#!/bin/sh\nexec runc --root {tmp_path / 'state'} \"$@\"\n")
+    else:
+        path.write_text(f"#!/bin/sh\nexec {PYTHON} -I -S -c 'import sys; sys.path.insert(0, sys.argv[1]); "
+                        f"from ketch.runtime.cli import main; sys.exit(main(sys.argv[2:]))' {REPO} "
+                        f"--root {tmp_path / 'state'} \"$@\"\n")
     path.chmod(0o755)
     return str(path)
+
+
+# runc (1.1 has the recursive attributes) runs the same bundles and must agree
+RUNTIMES = ["ketch", pytest.param("runc", marks=pytest.mark.skipif(not shutil.which("runc"), reason="no runc"))]
 
 
 def _busybox_rootfs(path) -> None:
@@ -78,8 +86,9 @@ PROBE = "touch /mnt/top 2>/dev/null && echo top=rw || echo top=ro; " \
     (["rbind", "ro", "rrw"], ["top=rw", "sub=rw"]),
     (["bind", "rro"], ["top=ro", "sub=ro"]),  # no submount copied: sub is the plain directory
 ])
-def test_recursive_read_only(tmp_path, src, options, expect):
-    rt = _runtime_script(tmp_path)
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_recursive_read_only(tmp_path, src, options, expect, runtime):
+    rt = _runtime_script(tmp_path, runtime)
     bundle = _bundle(tmp_path, "b", PROBE, [
         {"destination": "/mnt", "type": "bind", "source": str(src), "options": options}])
     res = _in_private_ns(f"mount -t tmpfs sub {src}/sub; {rt} run -b {bundle} c")
@@ -87,8 +96,9 @@ def test_recursive_read_only(tmp_path, src, options, expect):
     assert res.stdout.split() == expect
 
 
-def test_bind_of_a_file_read_only_and_read_write(tmp_path, src):
-    rt = _runtime_script(tmp_path)
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_bind_of_a_file_read_only_and_read_write(tmp_path, src, runtime):
+    rt = _runtime_script(tmp_path, runtime)
     (src / "ro.txt").write_text("from the host\n")
     (src / "rw.txt").write_text("")
     script = "cat /etc/app/ro.txt; (echo changed > /etc/app/ro.txt) 2>/dev/null && echo ro=rw || echo ro=ro; " \
@@ -107,10 +117,11 @@ def test_bind_of_a_file_read_only_and_read_write(tmp_path, src):
 
 
 @pytest.mark.parametrize("propagation,seen", [("rslave", ["seen"]), ("rprivate", [])])
-def test_propagation_from_the_host(tmp_path, src, propagation, seen):
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_propagation_from_the_host(tmp_path, src, propagation, seen, runtime):
     """A host mount made under a bind's source after the container started reaches it
     only if the bind is a slave (Docker's -v /src:/mnt:rslave)."""
-    rt = _runtime_script(tmp_path)
+    rt = _runtime_script(tmp_path, runtime)
     script = "touch /mnt/started; until [ -e /mnt/ready ]; do sleep 0.05; done; ls /mnt/sub"
     bundle = _bundle(tmp_path, "b", script, [
         {"destination": "/mnt", "type": "bind", "source": str(src), "options": ["rbind", propagation]}],
@@ -139,9 +150,9 @@ while not os.path.exists("/vol/stop"):
 
 def test_a_swapped_destination_never_mounts_outside_the_root(tmp_path):
     """CVE-2021-30465. A container keeps exchanging a directory of a shared volume with a
-    symlink to a host directory; other containers start with a tmpfs on a path through
-    it. Each tmpfs must be inside the container that made it (the container sees it
-    after pivot_root), or the start fails; a tmpfs sent to the host path would be lost
+    symlink to a host directory; other containers start with a tmpfs and a bind on paths
+    through it. Each mount must be inside the container that made it (the container sees
+    it after pivot_root), or the start fails; a mount sent to the host path would be lost
     with the old root, and the container would see none."""
     rt = _runtime_script(tmp_path)
     shared = tmp_path / "shared"
@@ -162,9 +173,15 @@ def test_a_swapped_destination_never_mounts_outside_the_root(tmp_path):
                    {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]},
                    {"destination": "/vol", "type": "bind", "source": str(shared), "options": ["rbind"]}],
         "linux": {"namespaces": [{"type": t} for t in ("pid", "mount", "ipc", "uts")]}}))
-    victim = _bundle(tmp_path, "victim", "echo $(grep -c race-marker /proc/self/mountinfo)", [
+    (shared / "x" / "bound").mkdir()
+    (host / "bound").mkdir()
+    bind_source = tmp_path / "race-bind-src"
+    bind_source.mkdir()
+    victim = _bundle(tmp_path, "victim", "echo $(grep -c race-marker /proc/self/mountinfo) "
+                     "$(grep -c race-bind-src /proc/self/mountinfo)", [
         {"destination": "/vol", "type": "bind", "source": str(shared), "options": ["rbind"]},
-        {"destination": "/vol/x/target", "type": "tmpfs", "source": "race-marker", "options": ["size=1m"]}])
+        {"destination": "/vol/x/target", "type": "tmpfs", "source": "race-marker", "options": ["size=1m"]},
+        {"destination": "/vol/x/bound", "type": "bind", "source": str(bind_source), "options": ["rbind", "ro"]}])
     swap = subprocess.Popen([rt, "run", "-b", str(swapper), "swapper"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     inside = refused = 0
@@ -176,7 +193,7 @@ def test_a_swapped_destination_never_mounts_outside_the_root(tmp_path):
             res = subprocess.run([rt, "run", "-b", victim, f"v{i}"], capture_output=True, text=True, timeout=60)
             assert not _mounts_under(str(host)), "a container's mount landed on the host"
             if res.returncode == 0:
-                assert res.stdout.split() == ["1"], f"run {i}: the tmpfs is not inside the container"
+                assert res.stdout.split() == ["1", "1"], f"run {i}: a mount is not inside the container"
                 inside += 1
             else:
                 # refusing to start is safe; the message says which path changed
@@ -190,6 +207,57 @@ def test_a_swapped_destination_never_mounts_outside_the_root(tmp_path):
             swap.kill()
             swap.wait()
     assert swap.returncode == 0, swap.stderr
+    print(f"race: {inside} started, {refused} refused")
     assert inside >= 10, f"only {inside} of 30 containers started ({refused} refused)"
-    assert os.listdir(host / "target") == []
+    assert os.listdir(host / "target") == [] and os.listdir(host / "bound") == []
     assert not _mounts_under(str(tmp_path))
+
+
+def test_masking_binds_only_the_null_device(tmp_path):
+    """CVE-2025-31133: a /dev shared with others can have its null swapped for a link to
+    a file; masking must not bind that file over the masked path. A real null masks."""
+    rt = _runtime_script(tmp_path)
+    shared_dev = tmp_path / "dev"
+    shared_dev.mkdir()
+    (shared_dev / "null").symlink_to("/etc/secret")
+
+    def bundle(name, dev_mount):
+        path = _bundle(tmp_path, name, "cat /etc/masked; echo end", [dev_mount])
+        spec = json.loads((tmp_path / name / "config.json").read_text())
+        spec["mounts"] = [m for m in spec["mounts"] if m["destination"] != "/dev"] + [dev_mount]
+        spec["linux"]["maskedPaths"] = ["/etc/masked"]
+        (tmp_path / name / "config.json").write_text(json.dumps(spec))
+        (tmp_path / name / "rootfs" / "etc").mkdir()
+        (tmp_path / name / "rootfs" / "etc" / "masked").write_text("hidden\n")
+        (tmp_path / name / "rootfs" / "etc" / "secret").write_text("the file the link names\n")
+        return path
+
+    swapped = bundle("swapped", {"destination": "/dev", "type": "bind", "source": str(shared_dev),
+                                 "options": ["rbind"]})
+    res = subprocess.run([rt, "run", "-b", swapped, "c1"], capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0 and "/dev/null is not the null device" in res.stderr, res.stdout + res.stderr
+    real = bundle("real", {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]})
+    res = subprocess.run([rt, "run", "-b", real, "c2"], capture_output=True, text=True, timeout=60)
+    assert (res.returncode, res.stdout) == (0, "end\n"), res.stderr
+    assert not _mounts_under(str(tmp_path))
+
+
+@pytest.mark.parametrize("destination,type_,error", [
+    ("/proc/sys/kernel/core_pattern", "bind", '"/proc/sys/kernel/core_pattern" cannot be mounted because it is inside /proc'),
+    ("/via-link/sys/kernel/core_pattern", "bind", "cannot be mounted because it is inside /proc"),  # a link into /proc
+    ("/proc/uptime", "bind", ""),  # lxcfs's files may be
+    ("/proc", "tmpfs", '"/proc" cannot be mounted because it is not of type proc'),
+])
+def test_mounts_inside_proc_are_refused_as_runc_does(tmp_path, src, destination, type_, error):
+    rt = _runtime_script(tmp_path)
+    (src / "file").write_text("42.0 42.0\n")
+    mount = ({"destination": destination, "type": "bind", "source": str(src / "file"), "options": ["bind", "ro"]}
+             if type_ == "bind" else {"destination": destination, "type": "tmpfs", "source": "tmpfs"})
+    bundle = _bundle(tmp_path, "b", "cat /proc/uptime", [mount])
+    os.symlink("/proc", os.path.join(bundle, "rootfs", "via-link"))
+    res = subprocess.run([rt, "run", "-b", bundle, "c"], capture_output=True, text=True, timeout=60)
+    if error:
+        assert res.returncode != 0 and error in res.stderr, res.stderr
+        assert f'error mounting "{mount["source"]}" to rootfs at "{destination}": ' in res.stderr  # runc's words
+    else:
+        assert (res.returncode, res.stdout) == (0, "42.0 42.0\n"), res.stderr

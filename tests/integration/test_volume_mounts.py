@@ -103,6 +103,7 @@ def test_read_only_bind_is_recursive_where_the_runtime_can(daemon, runtime, tmp_
 
 def test_copy_up_keeps_owners_modes_and_symlinks_unless_nocopy(daemon, names, volumes, tmp_path):
     base, image = names(), f"kt-copyup-{os.getpid()}:1"
+    with_volume = f"kt-copyup-{os.getpid()}:vol"
     _ok(daemon.ketch("run", "--name", base, "busybox", "sh", "-c",
                      "mkdir -p /data/sub && echo img > /data/file && chown 1:2 /data/file && "
                      "chmod 640 /data/file && ln -s file /data/link && chown 3:4 /data/sub && "
@@ -128,9 +129,14 @@ def test_copy_up_keeps_owners_modes_and_symlinks_unless_nocopy(daemon, names, vo
         assert out.split() == ["link", "sub"]
         assert _ok(daemon.ketch("run", "--rm", "-v", f"{vol}:/data", image, "ls", "-A", "/data")).split() \
             == ["link", "sub"]
+        # the image's VOLUME: an anonymous volume seeded the same way
+        _ok(daemon.ketch("commit", "-c", "VOLUME /data", base, with_volume))
+        out = _ok(daemon.ketch("run", "--rm", with_volume, "sh", "-c",
+                               "stat -c '%u:%g %a' /data; cat /data/file; grep -c ' /data ' /proc/mounts"))
+        assert out.splitlines() == ["5:6 711", "img", "1"]
     finally:
         daemon.ketch("rm", "-f", base)
-        daemon.ketch("rmi", "-f", image)
+        daemon.ketch("rmi", "-f", image, with_volume)
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -240,3 +246,90 @@ def test_running_containers_volume_stays_mounted_and_counted_across_a_restart(fr
                          "--filter", "type=volume", "--format", "{{.Action}} {{.Actor.ID}}"))
     assert "unmount dev" in events.splitlines()
     _ok(d.ketch("rm", "user"))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_user_mounts_replace_dockers_own_files_and_shm(daemon, runtime, tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("10.9.8.7 mine\n")
+    res = daemon.ketch("run", "--rm", "--runtime", runtime, "-v", f"{hosts}:/etc/hosts:ro",
+                       "--tmpfs", "/dev/shm:size=2m", "busybox", "sh", "-c",
+                       "cat /etc/hosts; { echo x >> /etc/hosts; } 2>&1; "
+                       "grep -E ' /dev/shm | /etc/hosts ' /proc/mounts | cut -d' ' -f2,4")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "10.9.8.7 mine"
+    assert "Read-only file system" in lines[1]
+    mounts = dict(line.split() for line in lines[2:])
+    assert set(mounts) == {"/etc/hosts", "/dev/shm"}  # one each: Docker's own are gone
+    assert "size=2048k" in mounts["/dev/shm"].split(",")
+    assert hosts.read_text() == "10.9.8.7 mine\n"
+
+
+def test_a_volume_that_cannot_be_mounted_fails_the_start_as_docker(daemon, names, volumes):
+    vol, name = volumes(), names()
+    _ok(daemon.ketch("volume", "create", "-o", "type=none", "-o", "device=/nonexistent-kv",
+                     "-o", "o=bind", vol))
+    res = daemon.ketch("run", "--name", name, "-v", f"{vol}:/d", "busybox", "true")
+    data = _volume_dir(daemon, vol)
+    assert res.returncode == 127  # docker/cli's code for "no such file or directory"
+    assert res.stderr.startswith(
+        f"ketch: Error response from daemon: error while mounting volume '{data}': failed to mount "
+        f"local volume: mount /nonexistent-kv:{data}, flags: 0x1000: no such file or directory\n")
+    _ok(daemon.ketch("rm", name))
+    assert _ok(daemon.ketch("volume", "rm", vol)) == f"{vol}\n"  # nothing holds it
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_read_only_rootfs_keeps_rw_mounts_writable(daemon, volumes, runtime):
+    vol = volumes()
+    res = daemon.ketch("run", "--rm", "--read-only", "--runtime", runtime, "-v", f"{vol}:/v",
+                       "--tmpfs", "/t", "busybox", "sh", "-c",
+                       "touch /v/f /t/f && echo WROTE; for f in /etc/hosts /x; do "
+                       "{ echo x >> $f; } 2>&1; done; true")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "WROTE"
+    assert all("Read-only file system" in line for line in lines[1:]) and len(lines) == 3, lines
+
+
+def test_volume_subpath_is_pinned_inside_the_volume(daemon, names, volumes):
+    """--mount volume-subpath: the subpath is resolved inside the volume (a symlink to /
+    there is the volume's root, not the host's) and pinned for the run, then let go."""
+    vol = volumes()
+    _ok(daemon.ketch("run", "--rm", "-v", f"{vol}:/v", "busybox", "sh", "-c",
+                     "mkdir /v/sub && echo in-sub > /v/sub/f && ln -s / /v/esc"))
+    for sub, expect in (("sub", "f\n"), ("esc", "esc\nsub\n")):
+        out = _ok(daemon.ketch("run", "--rm", "--mount", f"type=volume,src={vol},dst=/d,volume-subpath={sub}",
+                               "busybox", "ls", "/d"))
+        assert out == expect
+    res = daemon.ketch("run", "--rm", "--mount", f"type=volume,src={vol},dst=/d,volume-subpath=nosuch",
+                       "busybox", "true")
+    assert res.returncode != 0 and "cannot access path" in res.stderr, res.stderr
+    pins = lambda: [m for m in _host_mounts(daemon.exec_root) if "/subpaths/" in m]  # noqa: E731
+    name = names()
+    _ok(daemon.ketch("run", "-d", "--name", name, "--mount",
+                     f"type=volume,src={vol},dst=/d,volume-subpath=sub", "busybox", "sleep", "60"))
+    cid = _ok(daemon.ketch("inspect", "-f", "{{.Id}}", name)).strip()
+    assert pins() == [os.path.join(daemon.exec_root, "containers", cid, "subpaths", "0")]
+    _ok(daemon.ketch("rm", "-f", name))
+    assert pins() == []
+
+
+def test_mount_and_unmount_events_frame_the_run(daemon, names, volumes):
+    """moby: the volume's mount before the container's start, its unmount (at the run's
+    cleanup) before the container's die."""
+    vol, name = volumes(), names()
+    since = str(int(time.time()) - 1)
+    _ok(daemon.ketch("run", "--name", name, "-v", f"{vol}:/d:ro", "busybox", "true"))
+    cid = _ok(daemon.ketch("inspect", "-f", "{{.Id}}", name)).strip()
+    out = _ok(daemon.ketch("events", "--since", since, "--until", str(int(time.time()) + 1),
+                           "--format", "{{.Type}} {{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}"))
+    lines = [line.split(" ", 3) for line in out.splitlines()]
+    lines = [(kind, action, attrs) for kind, action, actor, attrs in lines
+             if actor in (vol, cid) and action in ("mount", "unmount", "start", "die")]
+    assert [f"{kind} {action}" for kind, action, _ in lines] == [
+        "volume mount", "container start", "volume unmount", "container die"], out
+    assert lines[0][2] == (
+        f'{{"container":"{cid}","destination":"/d","driver":"local","propagation":"","read/write":"false"}}')
+    _ok(daemon.ketch("rm", name))

@@ -44,6 +44,7 @@ def _tree(tmp_path):
     os.utime(src / "abs-link", ns=(5_000_000_000, 6_000_000_000), follow_symlinks=False)
     os.chown(src, 42, 43)
     os.chmod(src, 0o750)
+    os.setxattr(src, "user.root", b"r")
     vol = tmp_path / "vol"
     vol.mkdir()
     return rootfs, src, vol
@@ -81,6 +82,18 @@ def test_copies_everything_faithfully(tmp_path):
     # copyOwnership: the volume's root takes the image directory's owner and mode
     st = os.stat(vol)
     assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (42, 43, 0o750)
+    assert os.getxattr(vol, "user.root") == b"r"
+
+
+def test_an_empty_image_directory_still_gives_its_owner_and_mode(tmp_path):
+    (tmp_path / "rootfs" / "data").mkdir(parents=True)
+    os.chown(tmp_path / "rootfs" / "data", 7, 8)
+    os.chmod(tmp_path / "rootfs" / "data", 0o1770)
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    assert copy_into_empty(str(tmp_path / "rootfs"), "data", str(vol))
+    st = os.stat(vol)
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), os.listdir(vol)) == (7, 8, 0o1770, [])
 
 
 def test_nonempty_volume_is_left_alone(tmp_path):

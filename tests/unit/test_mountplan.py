@@ -238,3 +238,13 @@ def test_mount_points_survive_the_record():
                                    "Mounts": [{"Type": "tmpfs", "Target": "/t",
                                                "TmpfsOptions": {"Options": [["exec"]]}}]}, {"/a": {}}):
         assert MountPoint.from_doc(mp.to_doc()) == mp
+
+
+def test_clients_before_api_1_44_get_non_recursive_read_only_binds():
+    reqs = mountplan.requests({"Binds": ["/a:/a:ro", "/b:/b"],
+                               "Mounts": [{"Type": "bind", "Source": "/", "Target": "/c", "ReadOnly": True}]},
+                              no_containers)
+    old = by_dest(mountplan.Planner(FakeVolumes(), readonly_non_recursive=True).plan(reqs, None))
+    assert [old[d].options.get("readonly_non_recursive") for d in ("/a", "/b", "/c")] == [True, None, True]
+    new = by_dest(mountplan.Planner(FakeVolumes()).plan(reqs, None))
+    assert not any(mp.options.get("readonly_non_recursive") for mp in new.values())

@@ -8,11 +8,10 @@ the tmpfs ones agree with what dockerd 20.10 mounted (ORACLE11.md: ``--tmpfs /t`
 """
 
 import os
-import types
 
 import pytest
 
-from ketch import errors, timefmt
+from ketch import errors
 from ketch.engine import specgen
 from ketch.engine.volumes import mountsetup as ms
 from ketch.engine.volumes.mountpoint import MountPoint
@@ -51,11 +50,9 @@ def bind(dest, source, **kw):
     return MountPoint("bind", dest, source=source, **kw)
 
 
-def rec(*points, tmpfs=None, started=False):
-    state = types.SimpleNamespace(started_at="2026-12-07T03:00:00Z" if started else timefmt.ZERO)
-    return types.SimpleNamespace(id=CID, mounts=[p.to_doc() for p in points],
-                                 host_config={"Tmpfs": tmpfs} if tmpfs is not None else {},
-                                 state=state)
+def rec(*points, tmpfs=None):
+    """setup's and restore's leading arguments for a container with these mount points."""
+    return CID, [p.to_doc() for p in points], tmpfs
 
 
 # -- tmpfs -------------------------------------------------------------------------------
@@ -147,8 +144,8 @@ def _setup(points, fake=None, tmpfs=None, started=False, copies=None):
     fake = fake or FakeVolumes()
     copies = copies if copies is not None else []
     setup = ms.MountSetup(fake, "/var/lib/ketch", lambda *a: copies.append(a) or True)
-    r = rec(*points, tmpfs=tmpfs, started=started)
-    return setup, fake, copies, setup.setup(r, "/bundle/rootfs", first_start=not started)
+    return setup, fake, copies, setup.setup(*rec(*points, tmpfs=tmpfs), "/bundle/rootfs",
+                                            first_start=not started)
 
 
 def test_volumes_mounted_with_moby_event_attributes_and_released_once():
@@ -172,12 +169,32 @@ def test_copy_up_at_first_start_unless_nocopy():
     assert copies == []  # moby copies once, at create; an emptied volume stays empty
 
 
+def test_copy_up_of_one_volume_by_two_first_starts_is_one_at_a_time(tmp_path):
+    import threading
+    import time
+    state = {"inside": 0, "overlap": False}
+
+    def copy(rootfs, dest, path):
+        state["inside"] += 1
+        state["overlap"] |= state["inside"] > 1
+        time.sleep(0.02)
+        state["inside"] -= 1
+    setup = ms.MountSetup(FakeVolumes(), "", copy)
+    threads = [threading.Thread(target=setup.setup, args=(f"c{i}", [vol("/d", "new").to_doc()],
+                                                          None, "/r", True)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not state["overlap"]
+
+
 def test_copy_up_failure_is_moby_message():
     def fail(*a):
         raise PermissionError(13, "Permission denied", "/x")
     setup = ms.MountSetup(FakeVolumes(), "", fail)
     with pytest.raises(errors.Internal, match="^failed to populate volume: "):
-        setup.setup(rec(vol("/data")), "/r", first_start=True)
+        setup.setup(*rec(vol("/data")), "/r", first_start=True)
     setup.release(CID)
     assert ("unmount", "v1", CID) in setup.volumes.calls
 
@@ -185,11 +202,38 @@ def test_copy_up_failure_is_moby_message():
 def test_failure_part_way_leaves_the_earlier_volumes_to_release():
     fake = FakeVolumes(fail="v2")
     setup = ms.MountSetup(fake, "", lambda *a: False)
-    with pytest.raises(errors.Internal):
-        setup.setup(rec(vol("/a", "v1"), vol("/b", "v2")), "/r", first_start=True)
+    with pytest.raises(errors.Internal, match=f"^error while mounting volume '{VOLS}/v2/_data': "
+                       "failed to mount local volume v2$"):
+        setup.setup(*rec(vol("/a", "v1"), vol("/b", "v2")), "/r", first_start=True)
     assert setup.active(CID) == ("v1",)
     setup.release(CID)
     assert fake.calls[-1] == ("unmount", "v1", CID)
+
+
+def test_volume_service_calls_go_one_at_a_time():
+    """Two starts in worker threads: the service (which counts without a lock) is never
+    entered twice at once."""
+    import threading
+    import time
+
+    class Slow(FakeVolumes):
+        inside = 0
+        overlap = False
+
+        def mount(self, name, container_id, attributes):
+            Slow.inside += 1
+            Slow.overlap |= Slow.inside > 1
+            time.sleep(0.02)
+            Slow.inside -= 1
+            return super().mount(name, container_id, attributes)
+    setup = ms.MountSetup(Slow(), "", lambda *a: False)
+    threads = [threading.Thread(target=setup.setup, args=(f"c{i}", [vol("/d", "shared").to_doc()],
+                                                          None, "/r", False)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not Slow.overlap and len(setup.volumes.calls) == 4
 
 
 def test_tmpfs_first_and_a_mount_point_under_a_tmpfs_is_skipped():
@@ -202,9 +246,9 @@ def test_tmpfs_first_and_a_mount_point_under_a_tmpfs_is_skipped():
 
 def test_restore_counts_without_mounting_and_releases_at_stop():
     setup = ms.MountSetup(FakeVolumes(), "", lambda *a: False)
-    r = rec(vol("/a", "v1"), bind("/b", "/h"), vol("/c", "v3"), started=True)
-    setup.restore(r)
-    setup.restore(r)  # once per run
+    r = rec(vol("/a", "v1"), bind("/b", "/h"), vol("/c", "v3"))
+    setup.restore(*r)
+    setup.restore(*r)  # once per run
     setup.release(CID)
     assert setup.volumes.calls == [("restore", "v1", CID), ("restore", "v3", CID),
                                    ("unmount", "v1", CID), ("unmount", "v3", CID)]
@@ -214,15 +258,15 @@ def test_v_bind_source_is_made_and_mount_bind_is_not(tmp_path):
     made = tmp_path / "a" / "b"
     refused = tmp_path / "c"
     setup = ms.MountSetup(FakeVolumes(), "", lambda *a: False)
-    mounts = setup.setup(rec(bind("/x", str(made), options={"create_source": True}),
-                             bind("/y", str(refused), spec={"Type": "bind", "Source": str(refused)})),
+    mounts = setup.setup(*rec(bind("/x", str(made), options={"create_source": True}),
+                              bind("/y", str(refused), spec={"Type": "bind", "Source": str(refused)})),
                          "/r", first_start=True)
     assert made.is_dir() and oct(made.stat().st_mode & 0o7777) == "0o755"
     assert not refused.exists()
     assert [m["source"] for m in mounts] == [str(made), str(refused)]
     afile = tmp_path / "f"
     afile.write_text("x")
-    setup.setup(rec(bind("/z", str(afile), options={"create_source": True})), "/r", first_start=True)
+    setup.setup(*rec(bind("/z", str(afile), options={"create_source": True})), "/r", first_start=True)
     assert afile.read_text() == "x"
 
 
@@ -231,15 +275,19 @@ def test_shared_propagation_needs_a_shared_source(tmp_path, monkeypatch):
     setup = ms.MountSetup(FakeVolumes(), "/var/lib/ketch", lambda *a: False)
     with pytest.raises(errors.InvalidArgument,
                        match=f"^path {tmp_path} is mounted on /tmp but it is not a shared mount$"):
-        setup.setup(rec(bind("/x", str(tmp_path), propagation="rshared")), "/r", True)
-    assert setup.setup(rec(bind("/x", str(tmp_path), propagation="rslave")), "/r", True)[0][
+        setup.setup(*rec(bind("/x", str(tmp_path), propagation="rshared")), "/r", True)
+    assert setup.setup(*rec(bind("/x", str(tmp_path), propagation="rslave")), "/r", True)[0][
         "options"] == ["rbind", "rslave"]
     monkeypatch.setattr(ms, "source_mount", lambda source: ("/", ""))
     with pytest.raises(errors.InvalidArgument, match="not a shared or slave mount$"):
-        setup.setup(rec(bind("/x", str(tmp_path), propagation="rslave")), "/r", True)
+        setup.setup(*rec(bind("/x", str(tmp_path), propagation="rslave")), "/r", True)
     # moby's fallback: a bind of the data root made rslave by default becomes private
     inside = bind("/x", "/var/lib/ketch/volumes", propagation="rslave")
-    assert setup.setup(rec(inside), "/r", True)[0]["options"] == ["rbind"]
+    assert setup.setup(*rec(inside), "/r", True)[0]["options"] == ["rbind"]
+    # ... not when the user asked for it (-v /var/lib/ketch/volumes:/x:rslave)
+    with pytest.raises(errors.InvalidArgument, match="not a shared or slave mount$"):
+        setup.setup(*rec(bind("/x", "/var/lib/ketch/volumes", propagation="rslave", mode="rslave")),
+                    "/r", True)
 
 
 def test_source_mount_finds_the_longest_mount_point():
@@ -248,19 +296,21 @@ def test_source_mount_finds_the_longest_mount_point():
 
 
 def test_subpath_resolved_inside_the_volume(tmp_path):
+    """A missing subpath is refused before anything is pinned; a symlink in the volume
+    resolves inside it (esc -> / is the volume's root, so esc/etc is <volume>/etc)."""
     root = tmp_path / "v"
-    (root / "sub").mkdir(parents=True)
+    root.mkdir()
     os.symlink("/", root / "esc")
 
     class Access(FakeVolumes):
         def mount(self, name, container_id, attributes):
             return str(root)
     setup = ms.MountSetup(Access(), "", lambda *a: False)
-    ok = vol("/d", options={"subpath": "sub"})
-    assert setup.setup(rec(ok), "/r", True)[0]["source"] == str(root / "sub")
-    escape = vol("/d", spec={"Type": "volume", "VolumeOptions": {"Subpath": "esc/etc"}})
-    with pytest.raises(errors.InvalidArgument, match="cannot access path"):
-        setup.setup(rec(escape), "/r", True)  # esc/etc is <volume>/etc, which is not there
+    for point in (vol("/d", options={"subpath": "nosuch"}),
+                  vol("/d", spec={"Type": "volume", "VolumeOptions": {"Subpath": "esc/etc"}})):
+        with pytest.raises(errors.InvalidArgument, match=f"^cannot access path {root}/"):
+            setup.setup(*rec(point), "/r", True, pin_dir=str(tmp_path / "pins"))
+    assert not (tmp_path / "pins").exists()
 
 
 # -- specgen: the user's mounts among Docker's own ----------------------------------------------

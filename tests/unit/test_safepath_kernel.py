@@ -20,6 +20,9 @@ CASES = [
     ("/etc/passwd/", True, NotADirectoryError),
     ("/etc/passwd/x", True, NotADirectoryError),
     ("/missing/x", True, FileNotFoundError),
+    ("", False, ""),  # the root itself
+    ("/", True, ""),
+    ("..", True, ""),
 ]
 
 
@@ -54,7 +57,7 @@ def test_same_answer_both_ways(root, monkeypatch, kernel, path, follow, expect):
             return
         fd = safepath.open_in_root(rfd, path, follow=follow)
         try:
-            assert os.readlink(f"/proc/self/fd/{fd}") == str(root / expect)
+            assert os.readlink(f"/proc/self/fd/{fd}") == str(root / expect if expect else root)
             assert os.get_inheritable(fd) is False
         finally:
             os.close(fd)

@@ -85,3 +85,19 @@ def test_a_bad_name_makes_nothing(tmp_path):
         driver.create("good", {"bad": "1"})
     assert os.listdir(tmp_path / "volumes") == []
     assert sorted(os.listdir(tmp_path)) == ["volumes"]
+
+
+@pytest.mark.parametrize("opts, device, options", [
+    ({"type": "nfs", "device": ":/export", "o": "addr=nas.lan,rw"}, ":/export", "addr=192.0.2.7,rw"),
+    ({"type": "nfs", "device": ":/export", "o": "addr=10.0.0.2,rw"}, ":/export", "addr=10.0.0.2,rw"),
+    ({"type": "cifs", "device": "//nas.lan/share", "o": "username=u"}, "//192.0.2.7/share", "username=u"),
+    ({"type": "cifs", "device": "//10.1.1.1/share"}, "//10.1.1.1/share", ""),
+    ({"type": "tmpfs", "device": "tmpfs", "o": "addr=nas.lan"}, "tmpfs", "addr=nas.lan"),
+])
+def test_network_shares_are_mounted_by_address(opts, device, options):
+    assert local.mount_source(opts, lambda host: {"nas.lan": "192.0.2.7"}[host]) == (device, options)
+
+
+def test_a_mount_without_device():
+    with pytest.raises(errors.Internal, match="^missing device in volume options$"):
+        local.mount_source({"type": "tmpfs"})

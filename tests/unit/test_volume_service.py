@@ -1,7 +1,9 @@
 """engine/volumes/service.py on the real local driver: records, events, users, counting."""
 
 import os
+import shutil
 import sqlite3
+import subprocess
 
 import pytest
 
@@ -124,3 +126,77 @@ def test_store_migrates_a_version_2_database(tmp_path):
     assert store.all_volumes() == [{"Name": "v1"}]
     assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
     store.close()
+
+
+def test_prune_takes_unused_volumes_without_options(env):
+    import asyncio
+    svc, seen, root = env
+    anon = svc.create()
+    svc.create("named1")
+    svc.create("busy1", anonymous=True)
+    svc.create("tm", anonymous=True, opts={"type": "tmpfs", "device": "tmpfs"})
+    with open(os.path.join(anon.mountpoint, "f"), "wb") as f:
+        f.write(b"x" * 300)
+    svc.set_users(lambda name: ["c1"] if name == "busy1" else [])
+    deleted, reclaimed = asyncio.run(svc.prune(lambda v: v.anonymous))
+    assert (deleted, reclaimed) == ([anon.name], 300)
+    assert sorted(v.name for v in svc.all()) == ["busy1", "named1", "tm"]
+    assert seen[-2:] == [("destroy", anon.name, {"driver": "local"}), ("prune", "", {"reclaimed": "300"})]
+    assert asyncio.run(svc.prune(lambda v: True)) == (["named1"], 0)
+
+
+def test_remove_async_deletes_the_data(env):
+    import asyncio
+    svc, seen, root = env
+    vol = svc.create("v1")
+    os.makedirs(os.path.join(vol.mountpoint, "a", "b"))
+    asyncio.run(svc.remove_async("v1"))
+    assert not os.path.exists(root / "volumes" / "v1")
+    assert seen[-1] == ("destroy", "v1", {"driver": "local"})
+    asyncio.run(svc.remove_async("v1", force=True))
+    with pytest.raises(errors.NotFound):
+        asyncio.run(svc.remove_async("v1"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("chattr") is None, reason="chattr +i needs root")
+def test_a_failed_data_removal_keeps_the_record_unless_forced(env):
+    svc, _, root = env
+    vol = svc.create("stuck")
+    stuck = os.path.join(vol.mountpoint, "f")
+    open(stuck, "w").close()
+    subprocess.run(["chattr", "+i", stuck], check=True)  # its data cannot go
+    try:
+        with pytest.raises(errors.Internal, match="^remove stuck: error removing volume path"):
+            svc.remove("stuck")
+        assert svc.get("stuck") == vol and [d["Name"] for d in svc.store.all_volumes()] == ["stuck"]
+        with pytest.raises(errors.Internal):
+            svc.remove("stuck", force=True)  # moby's PurgeOnError: forgotten all the same
+        assert svc.all() == [] and svc.store.all_volumes() == []
+    finally:
+        subprocess.run(["chattr", "-i", stuck], check=True)
+
+
+def test_orphan_directories_are_swept(env):
+    svc, _, root = env
+    svc.create("kept")
+    os.makedirs(root / "volumes" / "halfmade" / "_data")
+    os.makedirs(root / "volumes" / "halfgone" / "_data" / "x")
+    assert svc.sweep_orphans() == ["halfgone", "halfmade"]
+    assert os.listdir(root / "volumes") == ["kept"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
+def test_restore_after_a_restart_counts_without_mounting_again(env):
+    svc, seen, root = env
+    vol = svc.create("tm", opts={"type": "tmpfs", "device": "tmpfs"})
+    svc.mount("tm", "c1", {})
+    again = VolumeService(svc.store, LocalDriver(str(root / "volumes")), svc.events)  # a new ketchd
+    events = len(seen)
+    again.restore("tm", "c1")
+    assert len(seen) == events  # no second mount event
+    assert mnt.mounts_under(vol.mountpoint) == [vol.mountpoint]  # one mount, not two
+    with pytest.raises(errors.Conflict, match=r"^remove tm: volume is in use - \[c1\]$"):
+        again.remove("tm")
+    again.unmount("tm", "c1")
+    assert mnt.mounts_under(vol.mountpoint) == []
+    assert seen[-1] == ("unmount", "tm", {"driver": "local", "container": "c1"})

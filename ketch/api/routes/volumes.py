@@ -54,6 +54,10 @@ class VolumeRoutes:
         add("DELETE", "/volumes/{name:.+}", self.remove)
 
     async def list_volumes(self, request: Request) -> Response:
+        try:
+            flt.parse(request.arg("filters"), None)
+        except errors.InvalidArgument as exc:  # moby wraps the JSON's error, not the keys'
+            raise errors.InvalidArgument(f"error reading volume filters: {exc}") from None
         f = flt.parse(request.arg("filters"), LIST_FILTERS)
         found = filter_volumes(self.backend.all(), f, self.backend.in_use)
         return json_response({"Volumes": [volume_json(v) for v in found], "Warnings": None})

@@ -114,7 +114,7 @@ def _natural_key(text: str):
 def system_prune(cli, args, path):
     """docker/cli's system runPrune: containers, networks, volumes (--volumes), images and
     the build cache, each report printed as its own prune prints it, then the total.
-    ketch has no networks, volumes or build cache yet: their prunes find nothing."""
+    ketch has no build cache yet: its prune finds nothing."""
     opts, _ = parse_args(SYSTEM_PRUNE, args, path)
     filters = parse_filters(opts["filter"], "--filter")
     if opts["volumes"] and "until" in filters:

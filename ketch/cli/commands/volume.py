@@ -19,6 +19,7 @@ INSPECT_FORMAT_HELP = """Format output using a custom template:
 'TEMPLATE':         Print output using the given Go template.
 Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"""
 
+USE = "ketch volume COMMAND"  # cobra's Use of docker's volume command (network's is bare)
 SUBCOMMANDS = (
     ("create", "Create a volume"),
     ("inspect", "Display detailed information on one or more volumes"),
@@ -203,7 +204,8 @@ def inspect(cli, args, path):
 
 RM = Command("volume rm", "ketch volume rm [OPTIONS] VOLUME [VOLUME...]", "Remove one or more volumes", (
     FlagSpec("force", "f", "bool", help="Force the removal of one or more volumes"),
-), min_args=1, aliases=("ketch volume rm", "ketch volume remove"))
+), min_args=1, aliases=("ketch volume rm", "ketch volume remove"),
+   long="Remove one or more volumes. You cannot remove a volume that is in use by a container.")
 
 
 def rm(cli, args, path):
@@ -268,4 +270,26 @@ def prune(cli, args, path):
     if output:
         print(output)
     print("Total reclaimed space:", human_size(reclaimed, 4))
+    return 0
+
+
+# -- update (cluster volumes only) ----------------------------------------------------
+
+UPDATE = Command("volume update", "ketch volume update [OPTIONS] [VOLUME]",
+                 "Update a volume (cluster volumes only)", (
+    FlagSpec("availability", None, "string", "active",
+             help='Cluster Volume availability ("active", "pause", "drain")'),
+), min_args=1, max_args=1)
+
+
+def update(cli, args, path):
+    """docker/cli's runUpdate: only a cluster volume (swarm's) can be updated, and ketch
+    has none, so after the lookup it says so."""
+    _, rest = parse_args(UPDATE, args, path)
+    try:
+        doc = cli.client.inspect_volume(rest[0])
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    if not doc.get("ClusterVolume"):
+        raise StatusError(1, "can only update cluster volumes")
     return 0

@@ -167,7 +167,7 @@ class ContainerFiles:
     def _with_view(self, rec: ContainerRecord, running: bool, fn: Callable[[int, str], T]) -> T:
         """The volumes are mounted for the copy here, in the host's namespace, and the
         copy runs in a thread of its own that leaves it (``cpview``)."""
-        every = mount_points(rec)
+        every = mount_points(rec.mounts)
         points = cpview.view_points(every, rec.host_config.get("Tmpfs"))
         files = cpview.network_bounds(every, self._network_files(rec, running),
                                       bool(rec.host_config.get("ReadonlyRootfs")))
@@ -347,7 +347,7 @@ class ContainerFiles:
             os.close(fd)
         # where the path leads, as moby's EvalSymlinks: into a mount point or not
         resolved = _final_target(root_fd, abs_path)
-        cpview.check_writable(mount_points(rec), resolved, bool(rec.host_config.get("ReadonlyRootfs")))
+        cpview.check_writable(mount_points(rec.mounts), resolved, bool(rec.host_config.get("ReadonlyRootfs")))
         chown = None
         if copy_uid_gid and rec.config.get("User"):
             chown = _container_user(root_fd, rec.config["User"])

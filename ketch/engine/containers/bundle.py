@@ -4,7 +4,8 @@ Directories per container::
 
     <data-root>/containers/<id>/   hostname, hosts, resolv.conf, <id>-json.log
     <exec-root>/containers/<id>/   config.json and rootfs/ (the bundle), monitor.sock,
-                                   exit.json, monitor.log
+                                   exit.json, monitor.log, subpaths/ (volume subpaths
+                                   pinned while it runs)
     <exec-root>/runtime/<id>/      the runtime's own state
 
 Modes (moby's ``daemon/create.go``): ``containers/`` and each container's directory
@@ -27,12 +28,13 @@ import json
 import os
 from dataclasses import dataclass
 
-from ketch import errors, timefmt
+from ketch import timefmt
 from ketch.engine import hostconfig, specgen, users
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.networks.sandbox import NetSetup
 from ketch.engine.runtimes import Runtimes
 from ketch.engine.volumes.mountpoint import VolumeAccess
+from ketch.engine.volumes import mountsetup
 from ketch.engine.volumes.mountsetup import MountSetup
 from ketch.linux import filemode
 from ketch.linux import mount as mnt
@@ -75,6 +77,10 @@ class Paths:
             return os.path.join(self.data_dir(cid), "local-logs", "container.log")
         return os.path.join(self.data_dir(cid), f"{cid}-json.log")
 
+    def subpaths(self, cid: str) -> str:
+        """Where a run's volume subpaths are pinned (mountsetup.pin_subpath)."""
+        return os.path.join(self.exec_dir(cid), "subpaths")
+
     def exit_file(self, cid: str) -> str:
         return os.path.join(self.exec_dir(cid), "exit.json")
 
@@ -106,20 +112,21 @@ class Prepared:
 
 class Bundles:
     def __init__(self, paths: Paths, snapshots: OverlaySnapshotter, runtimes: Runtimes,
-                 config: RunConfig, volumes: VolumeAccess | None = None) -> None:
+                 config: RunConfig, volumes: VolumeAccess) -> None:
         self.paths = paths
         self.snapshots = snapshots
         self.runtimes = runtimes
         self.config = config
-        self.mounts = MountSetup(volumes or _NoVolumes(), paths.data_root)
+        self.mounts = MountSetup(volumes, paths.data_root)
 
     def prepare(self, rec: ContainerRecord, net: NetSetup) -> Prepared:
         exec_dir = self.paths.exec_dir(rec.id)
         self.teardown(rec.id)  # whatever a crash left of an earlier run
         rootfs = self._mount_rootfs(rec)
         rro_error = self.runtimes.rro_error(rec.runtime)
-        mounts = self.mounts.setup(rec, rootfs, first_start=rec.state.started_at == timefmt.ZERO,
-                                   rro_error=rro_error)
+        mounts = self.mounts.setup(rec.id, rec.mounts, rec.host_config.get("Tmpfs"), rootfs,
+                                   first_start=rec.state.started_at == timefmt.ZERO,
+                                   rro_error=rro_error, pin_dir=self.paths.subpaths(rec.id))
         files = self._write_files(rec, net)
         spec = self._spec(rec, rootfs, files, net, mounts, not rro_error)
         if self.runtimes.spec(rec.runtime)["path"]:
@@ -129,13 +136,14 @@ class Bundles:
 
     def teardown(self, cid: str) -> None:
         try:
+            mountsetup.unpin(self.paths.subpaths(cid))  # file mounts remove_tree cannot take
             remove_tree(self.paths.exec_dir(cid))
         finally:
             self.mounts.release(cid)
 
     def restore(self, rec: ContainerRecord) -> None:
         """A container found running after a ketchd restart: its run's volumes again."""
-        self.mounts.restore(rec)
+        self.mounts.restore(rec.id, rec.mounts, rec.host_config.get("Tmpfs"))
 
     def _mount_rootfs(self, rec: ContainerRecord) -> str:
         target = self.paths.bundle_rootfs(rec.id)
@@ -178,17 +186,3 @@ class Bundles:
             **hostconfig.spec_fields(host, rec.id, c.cgroup_version == "v2", c.init_path,
                                      c.cgroup_parent),
         ))
-
-
-
-class _NoVolumes:
-    """Bundles made without a volume service (tests of other parts): no volume to mount."""
-
-    def mount(self, name: str, container_id: str, attributes: dict) -> str:
-        raise errors.Internal(f"no volume service to mount volume {name}")
-
-    def restore(self, name: str, container_id: str) -> None:
-        raise errors.Internal(f"no volume service to restore volume {name}")
-
-    def unmount(self, name: str, container_id: str) -> None:
-        raise errors.Internal(f"no volume service to unmount volume {name}")

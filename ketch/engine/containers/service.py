@@ -136,7 +136,10 @@ class ContainerService:
         if image is not None:
             await asyncio.to_thread(self.images.ensure_unpacked, image)
 
-    def create(self, body: dict, name: str | None, platform: str | None = None) -> tuple[str, list[str]]:
+    def create(self, body: dict, name: str | None, platform: str | None = None,
+               readonly_non_recursive: bool = False) -> tuple[str, list[str]]:
+        """``readonly_non_recursive``: read-only binds leave their submounts writable (what
+        clients before API 1.44 got)."""
         if not isinstance(body, dict) or not body.get("Image"):
             raise errors.InvalidArgument("Config cannot be empty in order to create a container")
         unsupported.check_create(body)
@@ -184,7 +187,8 @@ class ContainerService:
         rootfs = self.paths.bundle_rootfs(cid)
         planner = mountplan.Planner(
             self.volumes, self.paths.data_root,
-            lambda dest: rootfs + dest if layerstat.kind_at(layers, dest) == layerstat.FILE else "")
+            lambda dest: rootfs + dest if layerstat.kind_at(layers, dest) == layerstat.FILE else "",
+            readonly_non_recursive)
         snapshot = self.snapshots.new(writable=True)
         try:
             mounts = planner.plan(mount_requests, config.get("Volumes"))

@@ -12,13 +12,15 @@ What each destination is bound to, in moby's order of precedence:
      for each destination nothing above covers, nor a ``--tmpfs``.
 
 Everything is parsed and checked before the first volume is made (moby makes them as
-it goes and leaks them when a later entry is refused); a failure after that removes the
-volumes this create made and leaves the ones that were there before.
+it goes and leaks them when a later entry is refused); a failure after that (a volume's
+create, a bind of the data root with private propagation, an anonymous volume over a
+file of the image) removes the volumes this create made, moby's cleanup keeps a named
+one, and leaves the ones that were there before.
 
 ``MountPoint.options`` carries what the spec needs besides, under ``MountRequest``'s
 field names, only when set: ``subpath``, ``non_recursive``, ``readonly_non_recursive``,
 ``readonly_force_recursive``, ``create_mountpoint``, ``create_source`` (a ``-v`` bind
-whose missing source is made at start), ``tmpfs_size``, ``tmpfs_mode``.
+whose missing source is made at start), ``tmpfs_size``, ``tmpfs_mode``, ``tmpfs_options``.
 """
 
 import logging
@@ -133,6 +135,8 @@ class Planner:
     # a destination -> the host path of the image's file there ("" for none): no anonymous
     # volume over a file (moby's createContainerVolumesOS)
     file_at: Callable[[str], str] = lambda destination: ""
+    # moby's defaultReadOnlyNonRecursive (API < 1.44): a read-only bind is so non-recursively
+    readonly_non_recursive: bool = False
     made: list[str] = field(default_factory=list)  # volumes made by the last plan
 
     def plan(self, reqs: Requests, config_volumes: dict | None) -> list[MountPoint]:
@@ -187,10 +191,12 @@ class Planner:
                 driver=vol.driver, rw=req.rw, mode=(req.mode or "z") if vol.driver == LOCAL else req.mode,
                 copy_data=req.copy_data, named=bool(req.source), options=_options(req), spec=req.spec)
         if req.type == BIND:
+            options = _options(req)
+            if not req.rw and self.readonly_non_recursive:
+                options["readonly_non_recursive"] = True
             return MountPoint(
                 type=BIND, destination=req.destination, source=req.source, rw=req.rw, mode=req.mode,
-                propagation=self._propagation(req), copy_data=False, options=_options(req),
-                spec=req.spec)
+                propagation=self._propagation(req), copy_data=False, options=options, spec=req.spec)
         if req.type == TMPFS:
             return MountPoint(type=TMPFS, destination=req.destination, rw=req.rw, copy_data=False,
                               options=_options(req), spec=req.spec)

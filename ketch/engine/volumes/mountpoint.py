@@ -67,3 +67,7 @@ class VolumeAccess(Protocol):
 
     def remove(self, name: str, force: bool = False) -> None:
         """Delete the volume and its data; Conflict while a container uses it."""
+
+    async def remove_async(self, name: str, force: bool = False) -> None:
+        """``remove`` with the data deleted in a thread (from the event loop: a big
+        volume must not stall the daemon)."""

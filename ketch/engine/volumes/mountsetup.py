@@ -10,10 +10,12 @@ of ``withMounts`` (daemon/oci_linux.go). At start, for each run:
 - a volume is mounted through ``VolumeAccess.mount`` (its ``mount`` event carries moby's
   attributes) and, at the container's first start, a new empty volume is seeded from the
   image's content at its destination unless ``nocopy`` (``volume/copyup.py``; moby does
-  it at create, where its rootfs is mounted; ketch's is mounted only at start);
+  it at create, where its rootfs is mounted; ketch's is mounted only at start); a
+  ``subpath`` is resolved inside the volume by descriptor and pinned with a bind under
+  the run's exec directory (moby's ``safepath.Join``) until the run's teardown;
 - a ``-v`` bind whose source is missing gets it made as a directory (0755, moby's
   ``MkdirAllAndChown``); a ``--mount`` bind does not (moby's ``SkipMountpointCreation``)
-  unless ``bind-create-mountpoint``;
+  unless ``BindOptions.CreateMountpoint``;
 - binds and volumes become ``rbind`` (``bind`` for ``bind-recursive=disabled``), read-only
   as ``rro`` where the runtime and kernel support it (Docker 25+) else ``ro``, with their
   propagation; a shared or slave propagation needs a source on a shared (or slave) mount
@@ -35,13 +37,16 @@ the fields it has): ``non_recursive``, ``readonly_non_recursive``,
 import errno
 import logging
 import os
+import stat
 import threading
 from dataclasses import replace
 
 from ketch import errors
 from ketch.apitypes.mounts import BIND, DEFAULT_PROPAGATION, TMPFS, VOLUME
 from ketch.engine.volumes.mountpoint import MountPoint, VolumeAccess
-from ketch.linux.safepath import resolve_in_root
+from ketch.linux import mount as mnt
+from ketch.linux import syscalls as sc
+from ketch.linux.safepath import open_in_root
 from ketch.volume import copyup
 
 log = logging.getLogger("ketchd.mounts")
@@ -154,8 +159,8 @@ def mount_attributes(mp: MountPoint, cid: str) -> dict:
             "read/write": "true" if mp.rw else "false", "propagation": mp.propagation}
 
 
-def mount_points(rec) -> list[MountPoint]:
-    return [MountPoint.from_doc(doc) for doc in getattr(rec, "mounts", None) or []]
+def mount_points(docs: list[dict]) -> list[MountPoint]:
+    return [MountPoint.from_doc(doc) for doc in docs]
 
 
 # -- the host side: what a run mounts, and its release -----------------------------------
@@ -166,30 +171,46 @@ class MountSetup:
         self._copy = copy_into_empty or copyup.copy_into_empty
         self._active: dict[str, list[str]] = {}  # container id -> volumes this run mounted
         self._lock = threading.Lock()
+        # Starts and stops run in worker threads; the volume service and its driver count
+        # mounts without a lock of their own (two first users of a device volume at once
+        # would each mount it), so their calls from here go one at a time.
+        self._service_lock = threading.Lock()
+        self._copy_locks: dict[str, threading.Lock] = {}  # volume -> held while seeding it
 
-    def setup(self, rec, rootfs: str, first_start: bool, rro_error: str = "") -> tuple[dict, ...]:
-        """The container's own OCI mounts for this run, in moby's order before sorting
-        (tmpfs first, then mount points). What it mounts is released by ``release``, also
-        when it fails part way."""
-        tmpfs = dict((rec.host_config.get("Tmpfs") or {}))
-        points = mount_points(rec)
+    def setup(self, cid: str, mounts: list[dict], tmpfs: dict | None, rootfs: str,
+              first_start: bool, rro_error: str = "", pin_dir: str = "") -> tuple[dict, ...]:
+        """The OCI mounts of container ``cid`` for this run, from its mount points
+        (``ContainerRecord.mounts``) and ``HostConfig.Tmpfs``, in moby's order before
+        sorting (tmpfs first, then mount points). What it mounts is released by
+        ``release``, also when it fails part way; a volume's subpath is pinned in
+        ``pin_dir`` (``unpin`` ends that)."""
+        tmpfs = dict(tmpfs or {})
+        points = mount_points(mounts)
         out = [tmpfs_mount(dest, data or "") for dest, data in tmpfs.items()]
         out += [tmpfs_mount(mp.destination, tmpfs_data(mp)) for mp in points if mp.type == TMPFS]
         for mp in points:
             if mp.type == TMPFS or mp.destination in tmpfs:
                 continue
-            out.append(self._mount(rec.id, mp, rootfs, first_start, rro_error))
+            out.append(self._mount(cid, mp, rootfs, first_start, rro_error, pin_dir))
         return tuple(out)
 
     def _mount(self, cid: str, mp: MountPoint, rootfs: str, first_start: bool,
-               rro_error: str) -> dict:
+               rro_error: str, pin_dir: str) -> dict:
         if mp.type == VOLUME:
-            path = self.volumes.mount(mp.name, cid, mount_attributes(mp, cid))
+            try:
+                with self._service_lock:
+                    path = self.volumes.mount(mp.name, cid, mount_attributes(mp, cid))
+            except errors.KetchError as exc:  # moby's MountPoint.Setup wraps the driver's error
+                raise errors.wrapped(exc, f"error while mounting volume '{mp.source}'") from None
             with self._lock:
                 self._active.setdefault(cid, []).append(mp.name)
             if first_start and mp.copy_data:
-                self._copy_up(rootfs, mp, path)
-            return bind_mount(mp, self._subpath(mp, path), rro_error)
+                with self._lock:
+                    seeding = self._copy_locks.setdefault(mp.name, threading.Lock())
+                with seeding:  # two first starts sharing a new volume: one seeds, one finds it full
+                    self._copy_up(rootfs, mp, path)
+            sub = ((mp.spec or {}).get("VolumeOptions") or {}).get("Subpath") or mp.options.get("subpath")
+            return bind_mount(mp, pin_subpath(path, sub, pin_dir) if sub else path, rro_error)
         if mp.type == BIND:
             if not self._propagation_ok(cid, mp):
                 mp = replace(mp, propagation="")  # moby's fallback: the default propagation
@@ -205,17 +226,6 @@ class MountSetup:
         except OSError as exc:
             raise errors.Internal(f"failed to populate volume: {exc}") from None
 
-    @staticmethod
-    def _subpath(mp: MountPoint, path: str) -> str:
-        sub = ((mp.spec or {}).get("VolumeOptions") or {}).get("Subpath") or mp.options.get("subpath")
-        if not sub:
-            return path
-        full = resolve_in_root(path, sub)  # a symlink in the volume cannot lead out of it
-        if not os.path.exists(full):
-            raise errors.InvalidArgument(f"cannot access path {os.path.join(path, sub)}: "
-                                         "no such file or directory")
-        return full
-
     def _propagation_ok(self, cid: str, mp: MountPoint) -> bool:
         """moby's ensureShared / ensureSharedOrSlave on the bind's source. False: a slave
         bind of the data root the user gave no propagation for falls back to the default."""
@@ -230,7 +240,8 @@ class MountSetup:
             return True
         if mp.propagation in _SHARED:
             raise errors.InvalidArgument(f"path {mp.source} is mounted on {point} but it is not a shared mount")
-        explicit = ((mp.spec or {}).get("BindOptions") or {}).get("Propagation")
+        explicit = ((mp.spec or {}).get("BindOptions") or {}).get("Propagation") or \
+            any(word in _SHARED + _SLAVE + ("private", "rprivate") for word in mp.mode.split(","))
         in_root = self.data_root and (mp.source.startswith(self.data_root)
                                       or self.data_root.startswith(mp.source))
         if not in_root or explicit:
@@ -246,31 +257,70 @@ class MountSetup:
             names = self._active.pop(cid, [])
         for name in names:
             try:
-                self.volumes.unmount(name, cid)
+                with self._service_lock:
+                    self.volumes.unmount(name, cid)
             except errors.KetchError as exc:
                 log.error("cannot unmount volume %s of %s: %s", name, cid, exc)
 
-    def restore(self, rec) -> None:
-        """A running container found after a ketchd restart: its volumes count as
+    def restore(self, cid: str, mounts: list[dict], tmpfs: dict | None) -> None:
+        """Container ``cid``, found running after a ketchd restart: its volumes count as
         mounted again, to be released at its stop."""
-        names = [mp.name for mp in mount_points(rec) if mp.type == VOLUME
-                 and mp.destination not in (rec.host_config.get("Tmpfs") or {})]
+        names = [mp.name for mp in mount_points(mounts) if mp.type == VOLUME
+                 and mp.destination not in (tmpfs or {})]
         with self._lock:
-            if rec.id in self._active:
+            if cid in self._active:
                 return
-            self._active[rec.id] = []
+            self._active[cid] = []
         for name in names:
             try:
-                self.volumes.restore(name, rec.id)
+                with self._service_lock:
+                    self.volumes.restore(name, cid)
             except errors.KetchError as exc:
-                log.error("cannot restore volume %s of %s: %s", name, rec.id, exc)
+                log.error("cannot restore volume %s of %s: %s", name, cid, exc)
                 continue
             with self._lock:
-                self._active[rec.id].append(name)
+                self._active[cid].append(name)
 
     def active(self, cid: str) -> tuple[str, ...]:
         with self._lock:
             return tuple(self._active.get(cid, ()))
+
+
+def pin_subpath(volume_path: str, sub: str, pin_dir: str) -> str:
+    """A volume's subpath, resolved inside the volume by descriptor and bound onto a new
+    entry of ``pin_dir`` (moby's ``safepath.Join``): the runtime binds that pinned inode,
+    so a container that shares the volume and swaps a component of the subpath for a
+    symlink meanwhile cannot send the mount elsewhere (onto the host's ``/``)."""
+    root = os.open(volume_path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = open_in_root(root, sub, follow=True)
+    except OSError as exc:
+        raise errors.InvalidArgument(f"cannot access path {os.path.join(volume_path, sub)}: "
+                                     f"{(exc.strerror or str(exc)).lower()}") from None
+    finally:
+        os.close(root)
+    try:
+        os.makedirs(pin_dir, 0o700, exist_ok=True)
+        target = os.path.join(pin_dir, str(len(os.listdir(pin_dir))))
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.mkdir(target, 0o700)
+        else:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        sc.mount(f"/proc/self/fd/{fd}", target, None, sc.MS_BIND | sc.MS_REC)
+    finally:
+        os.close(fd)
+    return target
+
+
+def unpin(pin_dir: str) -> None:
+    """Unmount what ``pin_subpath`` bound in ``pin_dir`` (also what a crash left)."""
+    if not os.path.isdir(pin_dir):
+        return
+    for point in mnt.mounts_under(pin_dir):
+        try:
+            mnt.unmount(point, lazy=True)
+        except OSError as exc:
+            log.error("cannot unmount %s: %s", point, exc)
 
 
 def _make_source(path: str) -> None:

@@ -42,6 +42,22 @@ class VolumeService:
         self._removing: set[str] = set()  # forgotten, their data being deleted in a thread
         self._pruning = False
 
+    def sweep_orphans(self) -> list[str]:
+        """Blocking: delete the volume directories no record names: a create or a remove
+        a crash cut short (the record is written after the directories, and dropped
+        before they are deleted). Run at start-up, before any create."""
+        removed = []
+        for name in self.driver.names():
+            if name not in self._volumes:
+                try:
+                    self.driver.remove(name, {})
+                except errors.KetchError as exc:
+                    log.warning("cannot remove the orphan volume directory %s: %s", name, exc)
+                    continue
+                log.info("removed an orphan left by a crash: volume directory %s", name)
+                removed.append(name)
+        return removed
+
     def set_users(self, fn: Users) -> None:
         self._users = fn
 
