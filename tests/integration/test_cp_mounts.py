@@ -256,3 +256,23 @@ def test_docker_cli_copies_through_mounts_alike(daemon, names, volume, tmp_path)
     _ok(daemon.docker("cp", f"{name}:/ro/f", str(tmp_path / "back")))
     assert (tmp_path / "back").read_text() == "from docker\n"
     _ok(daemon.docker("rm", "-f", name))
+
+
+def test_cp_through_a_device_volume_mounts_it_for_the_copy_only(daemon, names, tmp_path):
+    vol, name, other = names("dev"), names("cpv"), names("cpw")
+    _ok(daemon.ketch("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m", vol))
+    data = _volume_data(daemon, vol)
+    try:
+        _ok(daemon.ketch("create", "--name", name, "-v", f"{vol}:/t", "busybox", "true"))
+        (tmp_path / "f").write_text("x\n")
+        _ok(daemon.ketch("cp", str(tmp_path / "f"), f"{name}:/t/"))
+        assert data not in _host_mounts(daemon)  # mounted for the copy, unmounted after it
+        # while a container runs with it, a copy goes to the same tmpfs it sees
+        _ok(daemon.ketch("run", "-d", "--name", other, "-v", f"{vol}:/t", "busybox", "sleep", "600"))
+        _ok(daemon.ketch("cp", str(tmp_path / "f"), f"{name}:/t/g"))
+        assert _ok(daemon.ketch("exec", other, "cat", "/t/g")) == "x\n"
+        _ok(daemon.ketch("rm", "-f", other))
+        assert data not in _host_mounts(daemon)
+    finally:
+        daemon.ketch("rm", "-f", name, other)
+        _remove_volumes(daemon, vol)
