@@ -95,8 +95,10 @@ def test_hold_mounts_volumes_with_moby_attributes_and_release_undoes_them(tmp_pa
 def test_hold_fails_whole_and_a_mount_source_is_not_made(tmp_path):
     vols = FakeVolumes(fail="two")
     points = [_vol("/a", "one"), _bind("/b", str(tmp_path / "not-made")), _vol("/c", "two")]
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(errors.NotFound) as info:
         cpview.hold(vols, "cid", points)
+    assert str(info.value) == ("error while mounting volume '/var/lib/ketch/volumes/two/_data': "
+                               "get two: no such volume")  # moby's MountPoint.Setup
     assert vols.calls[-1] == ("unmount", "one", "cid")  # what it had mounted, undone
     assert not (tmp_path / "not-made").exists()  # --mount type=bind: moby never makes it
 

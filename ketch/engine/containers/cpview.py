@@ -114,9 +114,7 @@ def hold(volumes: VolumeAccess | None, cid: str, points: list[MountPoint]) -> li
     bound: list[Bound] = []
     try:
         for mp in points:
-            sub = ((mp.spec or {}).get("VolumeOptions") or {}).get("Subpath") or mp.options.get("subpath") \
-                if mp.type == VOLUME else ""
-            bound.append(Bound(mp, _source(volumes, cid, mp), sub or ""))
+            bound.append(Bound(mp, _source(volumes, cid, mp), _subpath(mp)))
     except BaseException:
         release(volumes, cid, bound)
         raise
@@ -127,7 +125,10 @@ def _source(volumes: VolumeAccess | None, cid: str, mp: MountPoint) -> str:
     if mp.type == VOLUME:
         if volumes is None:
             raise errors.Internal(f"no volume service to mount volume {mp.name}")
-        return volumes.mount(mp.name, cid, mount_attributes(mp, cid))
+        try:
+            return volumes.mount(mp.name, cid, mount_attributes(mp, cid))
+        except errors.KetchError as exc:  # moby's MountPoint.Setup, for a copy as for a start
+            raise errors.wrapped(exc, f"error while mounting volume '{mp.source}'") from None
     if mp.type == BIND:
         if mp.options.get("create_source") or _bind_option(mp, "create_mountpoint", "CreateMountpoint"):
             try:
@@ -139,6 +140,12 @@ def _source(volumes: VolumeAccess | None, cid: str, mp: MountPoint) -> str:
                                       f"mkdir {mp.source}: {_go(exc)}") from None
         return mp.source
     raise errors.InvalidArgument(f"unknown mount type {mp.type!r} for {mp.destination}")
+
+
+def _subpath(mp: MountPoint) -> str:
+    if mp.type != VOLUME:
+        return ""
+    return ((mp.spec or {}).get("VolumeOptions") or {}).get("Subpath") or mp.options.get("subpath") or ""
 
 
 def release(volumes: VolumeAccess | None, cid: str, bound: list[Bound]) -> None:
