@@ -209,6 +209,7 @@ class _Rec:
     state = _State()
     host_config: dict = {}
     config: dict = {}
+    mounts: list = []  # ContainerRecord.mounts: no volume or bind
 
 
 class _Lifecycle:

@@ -200,3 +200,44 @@ def test_restore_after_a_restart_counts_without_mounting_again(env):
     again.unmount("tm", "c1")
     assert mnt.mounts_under(vol.mountpoint) == []
     assert seen[-1] == ("unmount", "tm", {"driver": "local", "container": "c1"})
+
+
+def test_mounts_from_many_threads_count_as_one_device_mount(env):
+    """Starts, stops and cp call mount/unmount from worker threads at once: the first user
+    mounts a device volume once, the last unmounts it once."""
+    import threading
+    import time
+    svc, _, _ = env
+    svc.create("dev")
+
+    class SlowDriver:  # the local driver's check-then-count, with time between
+        def __init__(self):
+            self.users, self.mounted, self.max_mounted = 0, 0, 0
+
+        def mount(self, name, opts):
+            if self.users == 0:
+                time.sleep(0.02)
+                self.mounted += 1
+                self.max_mounted = max(self.max_mounted, self.mounted)
+            self.users += 1
+            return "/data"
+
+        def unmount(self, name, opts):
+            self.users -= 1
+            if self.users == 0:
+                time.sleep(0.02)
+                self.mounted -= 1
+
+    svc.driver = driver = SlowDriver()
+    threads = [threading.Thread(target=svc.mount, args=("dev", f"c{i}", {})) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (driver.users, driver.mounted, driver.max_mounted) == (8, 1, 1)
+    threads = [threading.Thread(target=svc.unmount, args=("dev", f"c{i}")) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (driver.users, driver.mounted) == (0, 0)

@@ -8,12 +8,15 @@ read and written in-process (``ketch.archive``), never by a tool of the containe
 
 A running container's root is its bundle's rootfs mount. A stopped one's is mounted
 for the copy only, in a mount namespace of the copying thread's own: nothing else
-ever sees it, and it goes away with the thread even if ketchd dies midway. Like
-moby, the container's lock is held for the whole copy, so it cannot start or stop
-under it.
+ever sees it, and it goes away with the thread even if ketchd dies midway. A
+container's volumes, binds and /etc/hosts, /etc/hostname, /etc/resolv.conf are bound
+onto its root in such a namespace too (``cpview``), running or not, so a copy goes
+through them as the container sees them. Like moby, the container's lock is held for
+the whole copy, so it cannot start or stop under it.
 """
 
 import asyncio
+import json
 import os
 import posixpath
 import stat
@@ -26,8 +29,12 @@ from ketch.archive.pathstat import PathStat, go_file_mode, rfc3339_nano
 from ketch.archive.tarwrite import write_tar
 from ketch.archive.untar import Breakout, UntarOptions, untar
 from ketch.engine import users
+from ketch.engine.containers import cpview
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.events import Event
+from ketch.engine.networks import modes
+from ketch.engine.volumes.mountpoint import VolumeAccess
+from ketch.engine.volumes.mountsetup import NETWORK_FILES, mount_points
 from ketch.image.archive import open_decompressed
 from ketch.linux import mount as mnt
 from ketch.linux import syscalls as sc
@@ -125,10 +132,11 @@ def _final_target(root_fd: int, path: str) -> str:
 class ContainerFiles:
     """The archive operations of ``ContainerService``."""
 
-    def __init__(self, lifecycle, snapshots, paths) -> None:
+    def __init__(self, lifecycle, snapshots, paths, volumes: VolumeAccess | None = None) -> None:
         self.lifecycle = lifecycle
         self.snapshots = snapshots
         self.paths = paths
+        self.volumes = volumes
 
     # -- running code against the container's root -----------------------------------
     def _in_root(self, rec: ContainerRecord, fn: Callable[[int, str], T]) -> "asyncio.Future[T]":
@@ -147,7 +155,7 @@ class ContainerFiles:
 
         def body() -> None:
             try:
-                result = self._with_root(rec, running, fn)
+                result = self._with_view(rec, running, fn)
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
                 loop.call_soon_threadsafe(done, None, exc)
             else:
@@ -156,32 +164,76 @@ class ContainerFiles:
         threading.Thread(target=body, name=f"cp-{rec.id[:12]}", daemon=True).start()
         return fut
 
-    def _with_root(self, rec: ContainerRecord, running: bool, fn: Callable[[int, str], T]) -> T:
+    def _with_view(self, rec: ContainerRecord, running: bool, fn: Callable[[int, str], T]) -> T:
+        """The volumes are mounted for the copy here, in the host's namespace, and the
+        copy runs in a thread of its own that leaves it (``cpview``)."""
+        every = mount_points(rec.mounts)
+        points = cpview.view_points(every, rec.host_config.get("Tmpfs"))
+        files = cpview.network_bounds(every, self._network_files(rec, running),
+                                      bool(rec.host_config.get("ReadonlyRootfs")))
+        if not points and not files:
+            return self._with_root(rec, running, [], fn)
+        bound = cpview.hold(self.volumes, rec.id, points)
+        bound += files
+        try:
+            return _in_thread(f"cp-{rec.id[:12]}", lambda: self._with_root(rec, running, bound, fn))
+        finally:
+            cpview.release(self.volumes, rec.id, bound)
+
+    def _network_files(self, rec: ContainerRecord, running: bool) -> dict[str, str]:
+        """The files a run binds on /etc/resolv.conf, /etc/hostname and /etc/hosts: as its
+        spec says while it runs (another container's in container mode), else those its
+        last run left."""
         if running:
+            try:
+                with open(os.path.join(self.paths.exec_dir(rec.id), "config.json"), "rb") as f:
+                    spec = json.load(f)
+            except (OSError, ValueError):
+                return {}
+            return {m["destination"]: m["source"] for m in spec.get("mounts") or []
+                    if m.get("type") == "bind" and m.get("destination") in NETWORK_FILES}
+        if modes.parse(rec.host_config.get("NetworkMode")).kind == "container":
+            return {}  # the other container's, which a stopped one no longer has
+        files = {"/etc/resolv.conf": self.paths.resolv_conf(rec.id),
+                 "/etc/hostname": os.path.join(self.paths.data_dir(rec.id), "hostname"),
+                 "/etc/hosts": self.paths.hosts(rec.id)}
+        return {dest: path for dest, path in files.items() if os.path.isfile(path)}
+
+    def _with_root(self, rec: ContainerRecord, running: bool, bound: list[cpview.Bound],
+                   fn: Callable[[int, str], T]) -> T:
+        if running and not bound:
             root = self.paths.bundle_rootfs(rec.id)
             root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 return fn(root_fd, root)
             finally:
                 os.close(root_fd)
-        # This thread only: its own mount namespace, private, so the mount below
-        # neither propagates to the host nor outlives the thread.
+        # This thread only: its own mount namespace, private, so the mounts below
+        # neither propagate to the host nor outlive the thread.
         sc.unshare(sc.CLONE_NEWNS)
         sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+        if running:  # this namespace's copy of the bundle's rootfs mount
+            return self._bind_and_run(self.paths.bundle_rootfs(rec.id), bound, fn)
         root = tempfile.mkdtemp(prefix=f"cp-{rec.id[:12]}-", dir=self.paths.exec_root)
         try:
             for m in self.snapshots.mounts(rec.snapshot, rec.parents):
                 mnt.apply(m, root)
             try:
-                root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-                try:
-                    return fn(root_fd, root)
-                finally:
-                    os.close(root_fd)
+                return self._bind_and_run(root, bound, fn)
             finally:
-                mnt.unmount(root, lazy=True)
+                mnt.unmount(root, lazy=True)  # with the binds on it
         finally:
             os.rmdir(root)
+
+    @staticmethod
+    def _bind_and_run(root: str, bound: list[cpview.Bound], fn: Callable[[int, str], T]) -> T:
+        # opened in this namespace: walks from it cross this namespace's binds
+        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            cpview.bind_all(root, root_fd, bound)
+            return fn(root_fd, root)
+        finally:
+            os.close(root_fd)
 
     # -- the API's three operations -------------------------------------------------
     async def stat_path(self, rec: ContainerRecord, ref: str, path: str) -> PathStat:
@@ -293,8 +345,9 @@ class ContainerFiles:
                 raise errors.InvalidArgument("extraction point is not a directory")
         finally:
             os.close(fd)
-        if rec.host_config.get("ReadonlyRootfs"):
-            raise errors.InvalidArgument("container rootfs is marked read-only")
+        # where the path leads, as moby's EvalSymlinks: into a mount point or not
+        resolved = _final_target(root_fd, abs_path)
+        cpview.check_writable(mount_points(rec.mounts), resolved, bool(rec.host_config.get("ReadonlyRootfs")))
         chown = None
         if copy_uid_gid and rec.config.get("User"):
             chown = _container_user(root_fd, rec.config["User"])
@@ -313,6 +366,25 @@ def _container_user(root_fd: int, spec: str) -> tuple[int, int]:
     descriptors inside its root."""
     user = users.resolve(root_fd, spec)
     return user.uid, user.gid
+
+
+def _in_thread(name: str, fn: Callable[[], T]) -> T:
+    """``fn()`` in a new thread (one that may leave this one's mount namespace for good)."""
+    out: list = []
+
+    def body() -> None:
+        try:
+            out.append((fn(), None))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            out.append((None, exc))
+
+    thread = threading.Thread(target=body, name=name, daemon=True)
+    thread.start()
+    thread.join()
+    result, exc = out[0]
+    if exc is not None:
+        raise exc
+    return result
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -98,7 +98,7 @@ class ContainerService:
         self.rootfs = RootfsReader(self.paths, snapshots)
         self._pruning = False
         self.machine.bus.subscribe(self._on_event)
-        self.files = ContainerFiles(lifecycle, snapshots, self.paths)
+        self.files = ContainerFiles(lifecycle, snapshots, self.paths, volumes)
 
     def get(self, ref: str) -> ContainerRecord:
         return self.registry.get(ref)

@@ -12,6 +12,7 @@ Messages are moby's ``OpErr`` texts: ``<op> <name>: <cause>``.
 import asyncio
 import logging
 import secrets
+import threading
 import time
 from collections import Counter
 from typing import Callable
@@ -39,6 +40,9 @@ class VolumeService:
         self._users: Users = _no_users
         self._volumes: dict[str, Volume] = {v.name: v for v in (_from_doc(d) for d in store.all_volumes())}
         self._mounts: dict[str, Counter] = {}  # volume -> container id -> mounts held
+        # mount/unmount come from worker threads (starts, stops, cp): the driver's count
+        # and the one above change together, one caller at a time
+        self._mount_lock = threading.Lock()
         self._removing: set[str] = set()  # forgotten, their data being deleted in a thread
         self._pruning = False
 
@@ -107,8 +111,9 @@ class VolumeService:
         """The driver's error as it is: moby's caller wraps it ("error while mounting
         volume '<mountpoint>': failed to mount local volume: ...")."""
         vol = self.get(name)
-        path = self.driver.mount(name, vol.options)
-        self._mounts.setdefault(name, Counter())[container_id] += 1
+        with self._mount_lock:
+            path = self.driver.mount(name, vol.options)
+            self._mounts.setdefault(name, Counter())[container_id] += 1
         attrs = {"driver": vol.driver, "container": container_id, **attributes}
         self.events.publish(Event("volume", "mount", name, attrs))
         return path
@@ -117,20 +122,22 @@ class VolumeService:
         """A running container's mount after a ketchd restart, counted again (moby's
         LiveRestoreVolume): a device still mounted stays as it is; no event."""
         vol = self.get(name)
-        self.driver.mount(name, vol.options)
-        self._mounts.setdefault(name, Counter())[container_id] += 1
+        with self._mount_lock:
+            self.driver.mount(name, vol.options)
+            self._mounts.setdefault(name, Counter())[container_id] += 1
 
     def unmount(self, name: str, container_id: str) -> None:
         vol = self._volumes.get(name)
-        held = self._mounts.get(name)
-        if vol is None or not held or not held[container_id]:
-            return  # never mounted for it (a restart forgot): nothing to undo
-        self.driver.unmount(name, vol.options)
-        held[container_id] -= 1
-        if held[container_id] <= 0:
-            del held[container_id]
-        if not held:
-            del self._mounts[name]
+        with self._mount_lock:
+            held = self._mounts.get(name)
+            if vol is None or not held or not held[container_id]:
+                return  # never mounted for it (a restart forgot): nothing to undo
+            self.driver.unmount(name, vol.options)
+            held[container_id] -= 1
+            if held[container_id] <= 0:
+                del held[container_id]
+            if not held:
+                del self._mounts[name]
         self.events.publish(Event("volume", "unmount", name,
                                   {"driver": vol.driver, "container": container_id}))
 
