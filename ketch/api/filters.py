@@ -7,6 +7,7 @@ plain error (the ``publish``/``expose`` port checks).
 """
 
 import json
+import re
 from dataclasses import dataclass
 
 from ketch import timefmt
@@ -67,12 +68,18 @@ def get_bool(f: dict[str, list[str]], key: str, default: bool) -> bool:
     return is_true
 
 
-def match_labels(labels: dict, wanted: list[str]) -> bool:
-    for item in wanted:
-        key, sep, value = item.partition("=")
-        if key not in labels or (sep and labels[key] != value):
-            return False
-    return True
+def matches(values: list[str], source: str) -> bool:
+    """moby's Args.Match: true when no value is given, when one equals ``source``, or when
+    one, read as an unanchored regular expression, finds it (a bad one never matches)."""
+    if not values or source in values:
+        return True
+    for value in values:
+        try:
+            if re.search(value, source):
+                return True
+        except re.error:
+            continue
+    return False
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ predefined ones; ``type`` is ``builtin`` (the predefined networks) or ``custom``
 ``dangling`` is a 400, a bad ``type`` moby's plain error (a 500), both with its words.
 """
 
-import re
 from typing import Callable
 
+from ketch.api import filters as flt
 from ketch.api.networkviews import SCOPE
 from ketch.apitypes.prune import match_kv_list
 from ketch.errors import Internal, InvalidArgument
@@ -19,19 +19,6 @@ from ketch.network.model import Network
 LIST_FILTERS = ("dangling", "driver", "id", "label", "name", "scope", "type")
 PRUNE_FILTERS = ("until", "label", "label!")
 PREDEFINED = ("bridge", "host", "none")  # moby's runconfig.IsPreDefinedNetwork (by name)
-
-
-def _match(values: list[str], source: str) -> bool:
-    """moby's Args.Match: exact, else any value as a regular expression (a bad one never matches)."""
-    if not values or source in values:
-        return True
-    for value in values:
-        try:
-            if re.search(value, source):
-                return True
-        except re.error:
-            continue
-    return False
 
 
 def is_predefined(network: Network) -> bool:
@@ -46,8 +33,8 @@ def filter_networks(networks: list[Network], f: dict[str, list[str]],
         return list(networks)
     out = [n for n in networks
            if (not f.get("driver") or n.driver in f["driver"])
-           and _match(f.get("name", []), n.name)
-           and _match(f.get("id", []), n.id)
+           and flt.matches(f.get("name", []), n.name)
+           and flt.matches(f.get("id", []), n.id)
            and match_kv_list(tuple(f.get("label", ())), n.labels)
            and (not f.get("scope") or SCOPE in f["scope"])]
     if f.get("dangling"):

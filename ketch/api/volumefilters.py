@@ -9,7 +9,6 @@ older clients); which volumes a prune may remove at all (unused, no driver optio
 the service's rule.
 """
 
-import re
 from typing import Callable
 
 from ketch.api import filters as flt
@@ -22,19 +21,6 @@ LIST_FILTERS = ("dangling", "name", "driver", "label")
 PRUNE_FILTERS = ("label", "label!", "all")
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
-
-
-def _match(values: list[str], source: str) -> bool:
-    """moby's Args.Match: exact, else any value as a regular expression (a bad one never matches)."""
-    if not values or source in values:
-        return True
-    for value in values:
-        try:
-            if re.search(value, source):
-                return True
-        except re.error:
-            continue
-    return False
 
 
 def _labels(f: dict[str, list[str]], vol: Volume) -> bool:
@@ -51,7 +37,7 @@ def filter_volumes(volumes: list[Volume], f: dict[str, list[str]],
     for vol in volumes:
         if f.get("driver") and vol.driver not in f["driver"]:
             continue
-        if "name" in f and not _match(f["name"], vol.name):
+        if "name" in f and not flt.matches(f["name"], vol.name):
             continue
         if not _labels(f, vol):
             continue

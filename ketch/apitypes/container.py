@@ -9,7 +9,7 @@ sending the wrong type gets Docker's 400 rather than a later surprise.
 """
 
 from ketch.apitypes.gojson import (Any, Bool, GoType, Int, Map, Ptr, Slice, StrSlice, String,
-                                   Struct, decode, parse_value, struct)
+                                   Struct, decode, parse_value, read_json, struct)
 from ketch.errors import InvalidArgument
 
 S, B = String(), Bool()
@@ -150,15 +150,6 @@ UPDATE_CONFIG = Struct("container.UpdateConfig", "UpdateConfig",
 _CONFIG_KEYS = frozenset(name.lower() for name, _ in CONFIG_FIELDS)
 
 
-def _decode(data: bytes, t: GoType) -> object:
-    """moby's loadJSON: one value decoded (Go's type errors first), then nothing after it."""
-    value, more = parse_value(data)
-    out = decode(value, t)
-    if more:
-        raise InvalidArgument("unexpected content after JSON")
-    return out
-
-
 def decode_create(data: bytes | None) -> dict:
     """A create body -> a checked dict of it (canonical keys, strslices as lists).
 
@@ -181,8 +172,4 @@ def decode_create(data: bytes | None) -> dict:
 
 def decode_update(data: bytes | None) -> dict:
     """An update body -> a checked dict; no body changes nothing, as in moby (httputils.ReadJSON)."""
-    if not data:
-        return {}
-    if not data.strip(_SPACE):
-        raise InvalidArgument("invalid JSON: got EOF while reading request body")
-    return _decode(data, UPDATE_CONFIG) or {}
+    return read_json(data, UPDATE_CONFIG) or {}

@@ -79,6 +79,21 @@ def parse(data: bytes) -> object:
     return value
 
 
+def read_json(data: bytes | None, t: "GoType") -> object:
+    """moby's httputils.ReadJSON: a request body decoded into ``t`` (Go's type errors
+    first, then content after the value refused); no body at all is the zero value
+    (None), a body of white space only Go's EOF."""
+    if not data:
+        return None
+    if not data.strip(_SPACE.encode()):
+        raise InvalidArgument("invalid JSON: got EOF while reading request body")
+    value, more = parse_value(data)
+    out = decode(value, t)
+    if more:
+        raise InvalidArgument("unexpected content after JSON")
+    return out
+
+
 # -- type descriptors -------------------------------------------------------------
 
 @dataclass(frozen=True)

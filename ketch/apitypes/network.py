@@ -11,12 +11,11 @@ create then fails on its empty name), white space alone is "got EOF".
 from dataclasses import dataclass, field
 
 from ketch.apitypes.container import ENDPOINT
-from ketch.apitypes.gojson import Bool, Map, Ptr, Slice, String, Struct, decode, parse_value, struct
+from ketch.apitypes.gojson import Bool, Map, Ptr, Slice, String, Struct, read_json, struct
 from ketch.errors import InvalidArgument
 
 S, B = String(), Bool()
 SMAP = Map("map[string]string", S)
-_SPACE = b" \t\r\n"
 
 IPAM_CONFIG = struct(
     "network.IPAMConfig", "IPAMConfig", ("Subnet", S), ("IPRange", S), ("Gateway", S),
@@ -103,15 +102,8 @@ class NetworkDisconnect:
 
 
 def _read(data: bytes | None, t: Struct) -> dict:
-    """moby's httputils.ReadJSON into ``t``: no body is the zero value."""
-    if not data:
-        return {}
-    if not data.strip(_SPACE):
-        raise InvalidArgument("invalid JSON: got EOF while reading request body")
-    value, more = parse_value(data)
-    out = decode(value, t)
-    if more:
-        raise InvalidArgument("unexpected content after JSON")
+    """moby's httputils.ReadJSON into ``t``: no body (or null) is the zero value."""
+    out = read_json(data, t)
     return out if isinstance(out, dict) else {}
 
 

@@ -9,15 +9,13 @@ keep the difference between absent/null and ``{}``, which inspect shows (null or
 
 from dataclasses import dataclass
 
-from ketch.apitypes.gojson import Any, Map, String, Struct, decode, parse_value
-from ketch.errors import InvalidArgument
+from ketch.apitypes.gojson import Any, Map, String, Struct, read_json
 
 S = String()
 SMAP = Map("map[string]string", S)
 CREATE_REQUEST = Struct("volume.CreateRequest", "CreateRequest", (
     ("ClusterVolumeSpec", Any()), ("Driver", S), ("DriverOpts", SMAP), ("Labels", SMAP),
     ("Name", S)))
-_SPACE = b" \t\r\n"
 
 
 @dataclass(frozen=True)
@@ -30,14 +28,7 @@ class VolumeCreate:
 
 
 def decode_create(data: bytes | None) -> VolumeCreate:
-    if not data:
-        return VolumeCreate()
-    if not data.strip(_SPACE):
-        raise InvalidArgument("invalid JSON: got EOF while reading request body")
-    value, more = parse_value(data)
-    body = decode(value, CREATE_REQUEST)
-    if more:
-        raise InvalidArgument("unexpected content after JSON")
+    body = read_json(data, CREATE_REQUEST)
     if not isinstance(body, dict):
         return VolumeCreate()
     opts, labels = body.get("DriverOpts"), body.get("Labels")

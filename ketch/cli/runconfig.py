@@ -3,6 +3,7 @@
 import os
 
 from ketch.cli import hostopts, mountopts, netopts, pendingopts
+from ketch.cli.commonflags import validate_label
 from ketch.cli.flags import Command, FlagSpec
 
 _COMMON = (
@@ -128,15 +129,11 @@ def _env_item(item: str) -> str:
 
 
 def _check_label(item: str) -> str:
-    """opts.ValidateLabel: a non-empty name without blanks; the item is kept as it is."""
-    name = item.partition("=")[0].lstrip(" \t")
-    if not name:
-        message = f"invalid label '{item}': empty name"
-    elif " " in name or "\t" in name:
-        message = f"label '{name}' contains whitespaces"
-    else:
-        return item
-    raise ConfigError(f'invalid argument "{item}" for "-l, --label" flag: {message}')
+    """opts.ValidateLabel, checked after the flags are read (a ConfigError)."""
+    try:
+        return validate_label(item)
+    except ValueError as exc:
+        raise ConfigError(f'invalid argument "{item}" for "-l, --label" flag: {exc}') from None
 
 
 def parse_labels(values: list[str], files: list[str]) -> dict[str, str]:

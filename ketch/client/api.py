@@ -9,7 +9,7 @@ import os
 
 from ketch import fastjson
 
-from ketch.client.http import Connection, HTTPError, Response, build_path, quote_segment
+from ketch.client.http import Connection, HTTPError, Response, build_path, filters_query, quote_segment
 from ketch.client.networks import NetworkAPI
 from ketch.client.volumes import VolumeAPI
 
@@ -160,7 +160,7 @@ class APIClient(NetworkAPI, VolumeAPI):
     def containers(self, all: bool = False, limit: int | None = None, size: bool = False,
                    filters: dict | None = None) -> list:
         query = {"all": all, "limit": limit if limit and limit > 0 else None, "size": size,
-                 "filters": fastjson.dumps(filters) if filters else None}
+                 "filters": filters_query(filters)}
         return self.get_json("/containers/json", query)
 
     def wait_request(self, cid: str, condition: str | None = None) -> Response:
@@ -219,12 +219,12 @@ class APIClient(NetworkAPI, VolumeAPI):
                filters: dict | None = None) -> Response:
         """GET /events: a stream of JSON objects, one a line."""
         query = {"since": since, "until": until,
-                 "filters": fastjson.dumps(filters) if filters else None}
+                 "filters": filters_query(filters)}
         return self.request("GET", "/events", query, conn=self.new_connection())
 
     # -- images -------------------------------------------------------------------
     def images(self, all: bool = False, filters: dict | None = None) -> list:
-        return self.get_json("/images/json", {"all": all, "filters": fastjson.dumps(filters) if filters else None})
+        return self.get_json("/images/json", {"all": all, "filters": filters_query(filters)})
 
     def inspect_image(self, name: str) -> dict:
         return self.get_json(f"/images/{quote_segment(name)}/json")
@@ -273,7 +273,7 @@ class APIClient(NetworkAPI, VolumeAPI):
     def search(self, term: str, limit: int | None = None, filters: dict | None = None,
                auth: str | None = None) -> list:
         query = {"term": term, "limit": limit or None,
-                 "filters": fastjson.dumps(filters) if filters else None}
+                 "filters": filters_query(filters)}
         return self.request("GET", "/images/search", query,
                             headers={"X-Registry-Auth": auth} if auth else None).json() or []
 
@@ -289,12 +289,12 @@ class APIClient(NetworkAPI, VolumeAPI):
         return self.get_json(f"/images/{quote_segment(name)}/history")
 
     def prune_images(self, filters: dict | None = None) -> dict:
-        query = {"filters": fastjson.dumps(filters) if filters else None}
+        query = {"filters": filters_query(filters)}
         return self.request("POST", "/images/prune", query).json()
 
     def prune(self, kind: str, filters: dict | None = None) -> dict:
         """POST /<kind>/prune (networks, volumes, build) for system prune."""
-        query = {"filters": fastjson.dumps(filters) if filters else None}
+        query = {"filters": filters_query(filters)}
         return self.request("POST", f"/{kind}/prune", query).json()
 
     def disk_usage(self) -> dict:
@@ -311,5 +311,5 @@ class APIClient(NetworkAPI, VolumeAPI):
         return self.request("GET", f"/containers/{quote_segment(cid)}/export", conn=self.new_connection())
 
     def prune_containers(self, filters: dict | None = None) -> dict:
-        query = {"filters": fastjson.dumps(filters) if filters else None}
+        query = {"filters": filters_query(filters)}
         return self.request("POST", "/containers/prune", query).json()

@@ -193,6 +193,12 @@ class Connection:
         self.sock.close()
 
 
+def filters_query(filters: dict | None) -> str | None:
+    """The Go client's getFiltersQuery: ``filters`` (name -> values) as the JSON of the
+    ``filters`` parameter, None (the parameter left out) when there are none."""
+    return fastjson.dumps(filters) if filters else None
+
+
 def build_path(version: str | None, path: str, query: dict | None = None) -> str:
     prefix = f"/v{version}" if version else ""
     if query:

@@ -5,8 +5,7 @@ trimmed first and an empty one refused before anything is sent, with the Go clie
 words (``invalid network name or ID: value is empty``).
 """
 
-from ketch import fastjson
-from ketch.client.http import HTTPError, quote_segment
+from ketch.client.http import HTTPError, filters_query, quote_segment
 
 _SPACE = " \t\n\v\f\r\x85\xa0"
 
@@ -19,14 +18,10 @@ def trim_id(kind: str, value: str) -> str:
     return value
 
 
-def _filters(filters: dict | None) -> str | None:
-    return fastjson.dumps(filters) if filters else None
-
-
 class NetworkAPI:
     def networks(self, filters: dict | None = None) -> list:
         """GET /networks: the network summaries (``filters``: name -> values)."""
-        return self.get_json("/networks", {"filters": _filters(filters)}) or []
+        return self.get_json("/networks", {"filters": filters_query(filters)}) or []
 
     def inspect_network(self, name: str, verbose: bool = False, scope: str | None = None) -> dict:
         query = {"verbose": "true" if verbose else None, "scope": scope or None}
@@ -53,4 +48,4 @@ class NetworkAPI:
                      body={"Container": container, "Force": force}).read()
 
     def prune_networks(self, filters: dict | None = None) -> dict:
-        return self.request("POST", "/networks/prune", {"filters": _filters(filters)}).json() or {}
+        return self.request("POST", "/networks/prune", {"filters": filters_query(filters)}).json() or {}

@@ -5,15 +5,14 @@ first and an empty one refused before anything is sent, with the Go client's wor
 (``invalid volume name or ID: value is empty``).
 """
 
-from ketch import fastjson
-from ketch.client.http import quote_segment
+from ketch.client.http import filters_query, quote_segment
 from ketch.client.networks import trim_id
 
 
 class VolumeAPI:
     def volumes(self, filters: dict | None = None) -> dict:
         """GET /volumes: {"Volumes": [...], "Warnings": [...]} (``filters``: name -> values)."""
-        query = {"filters": fastjson.dumps(filters) if filters else None}
+        query = {"filters": filters_query(filters)}
         return self.get_json("/volumes", query) or {}
 
     def inspect_volume(self, name: str) -> dict:
@@ -28,5 +27,5 @@ class VolumeAPI:
                      {"force": "1" if force else None}).read()
 
     def prune_volumes(self, filters: dict | None = None) -> dict:
-        query = {"filters": fastjson.dumps(filters) if filters else None}
+        query = {"filters": filters_query(filters)}
         return self.request("POST", "/volumes/prune", query).json() or {}

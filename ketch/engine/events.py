@@ -31,6 +31,7 @@ import time
 from collections import deque
 from typing import Callable, Protocol
 
+from ketch.apitypes.prune import match_kv_list
 from ketch.errors import InvalidArgument
 from ketch.oci import reference
 
@@ -184,7 +185,7 @@ class EventFilter:
                 return False
         if f.get("image") and not self._match_image(ev):
             return False
-        return _match_kv(f.get("label"), ev.attributes)
+        return match_kv_list(tuple(f.get("label") or ()), ev.attributes)
 
     def _match_image(self, ev: Event) -> bool:
         """The image's id or name for image events, the container's image otherwise,
@@ -202,19 +203,6 @@ def _exact(f: dict[str, set[str]], key: str, source: str) -> bool:
 def _fuzzy(f: dict[str, set[str]], key: str, source: str) -> bool:
     values = f.get(key)
     return not values or source in values or any(source.startswith(v) for v in values)
-
-
-def _match_kv(wanted: set[str] | None, attributes: dict[str, str]) -> bool:
-    """filters.Args.MatchKVList: every ``key`` or ``key=value`` is among the attributes."""
-    if not wanted:
-        return True
-    if not attributes:
-        return False
-    for item in wanted:
-        key, eq, value = item.partition("=")
-        if key not in attributes or (eq and attributes[key] != value):
-            return False
-    return True
 
 
 def _strip_tag(name: str) -> str:

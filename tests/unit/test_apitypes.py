@@ -230,3 +230,43 @@ def test_scalar_ranges(t, value, ok):
     else:
         with pytest.raises(InvalidArgument):
             gojson.decode(value, t)
+
+
+# -- httputils.ReadJSON, shared by the update, network and volume bodies -------------------
+
+UPDATE = api.UPDATE_CONFIG
+
+
+@pytest.mark.parametrize("body, expected", [
+    (None, None), (b"", None),  # no body: Go's zero value
+    (b"null", None),
+    (b'{"Memory": 5}', {"Memory": 5}),
+    (b'{"Memory": 5} }', {"Memory": 5}),  # Decoder.More() is false before a closing bracket
+    (b'{"Memory": 5}\n', {"Memory": 5}),
+])
+def test_read_json(body, expected):
+    assert gojson.read_json(body, UPDATE) == expected
+
+
+@pytest.mark.parametrize("body, message", [
+    (b" \r\n\t", "invalid JSON: got EOF while reading request body"),
+    (b'{"Memory": 5} {}', "unexpected content after JSON"),
+    (b'{"Memory": "x"} {}', "invalid JSON: json: cannot unmarshal string into Go struct field "
+                             "UpdateConfig.Memory of type int64"),  # the type error first
+    (b'{"Memory": ', "invalid JSON: unexpected EOF"),
+])
+def test_read_json_errors(body, message):
+    with pytest.raises(InvalidArgument) as exc:
+        gojson.read_json(body, UPDATE)
+    assert str(exc.value) == message
+
+
+def test_volume_create_body_is_read_as_read_json_reads_it():
+    from ketch.apitypes.volume import VolumeCreate, decode_create
+    assert decode_create(b"") == decode_create(b"null") == VolumeCreate()
+    assert decode_create(b'{"Name": "v", "Labels": {}, "ClusterVolumeSpec": {}} ') == VolumeCreate(
+        name="v", labels={}, cluster=True)
+    for body, message in ((b"  ", "invalid JSON: got EOF while reading request body"),
+                          (b'{"Name": "v"} {}', "unexpected content after JSON")):
+        with pytest.raises(InvalidArgument, match=f"^{message}$"):
+            decode_create(body)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ketch.client.http import ConnectionFailed, Connection, build_path, quote_segment
+from ketch.client.http import ConnectionFailed, Connection, build_path, filters_query, quote_segment
 
 
 @pytest.fixture
@@ -216,6 +216,12 @@ def test_cannot_connect(tmp_path):
 ])
 def test_build_path(version, path, query, expected):
     assert build_path(version, path, query) == expected
+
+
+def test_filters_query_leaves_out_no_filters():
+    assert filters_query(None) is None and filters_query({}) is None
+    assert build_path("1.45", "/x", {"filters": filters_query({"label": ["a=b"]})}) == (
+        "/v1.45/x?filters=%7B%22label%22%3A%5B%22a%3Db%22%5D%7D")
 
 
 @pytest.mark.parametrize("segment,quoted", [

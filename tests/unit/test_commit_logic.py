@@ -97,6 +97,12 @@ def test_system_prune_prompt_lists_what_goes_and_the_filters_in_natural_order():
         "Are you sure you want to continue?")
 
 
+def test_system_prune_prompt_orders_as_sortorder_natural_less():
+    """Equal numbers: the one with fewer leading zeros first (the order given is not kept)."""
+    text = system_warning(False, False, {"label": ["b=01", "b=1", "a10", "a9x"]})
+    assert "  - label=a9x\n  - label=a10\n  - label=b=1\n  - label=b=01\n" in text
+
+
 # -- delete and prune over a real store ---------------------------------------------------
 
 @pytest.fixture

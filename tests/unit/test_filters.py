@@ -7,7 +7,8 @@ since moby 23; dockerd 20.10 still said "Invalid filter").
 
 import pytest
 
-from ketch.api.filters import container_filter, get_bool, match_labels, parse
+from ketch.api.filters import container_filter, get_bool, matches, parse
+from ketch.apitypes.prune import match_kv_list
 from ketch.errors import Internal, InvalidArgument
 
 ALLOWED = ("label", "name", "status")
@@ -64,7 +65,21 @@ LABELS = {"com.example.role": "web", "tier": "", "empty": ""}
     (["com.example.role=web=x"], False),  # the value is everything after the first '='
 ])
 def test_match_labels(wanted, match):
-    assert match_labels(LABELS, wanted) is match
+    assert match_kv_list(tuple(wanted), LABELS) is match
+
+
+@pytest.mark.parametrize("values,match", [
+    ([], True),  # no value: everything
+    (["web-data"], True),  # exact
+    (["web"], True),  # an unanchored regular expression: a substring
+    (["^data"], False),
+    (["^web-d.ta$"], True),
+    (["db", "a$"], True),  # any of the values
+    (["db", "("], False),  # a bad expression never matches
+    (["(", "web-data"], True),  # ... and does not stop the others
+])
+def test_matches_is_args_match(values, match):
+    assert matches(values, "web-data") is match
 
 
 @pytest.mark.parametrize("text", ['{"name":"web"}', '{"name":[1]}', '{"label":{"a":"yes"}}'])

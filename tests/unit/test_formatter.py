@@ -19,6 +19,8 @@ from ketch.cli.format.rows import (
     CONTAINER_HEADERS, CONTAINER_TABLE, IMAGE_HEADERS, IMAGE_TABLE, ContainerContext, image_rows,
 )
 from ketch.cli.format.formatter import FormatError, check, render
+from ketch.cli.format.networks import NetworkRow
+from ketch.cli.format.volumes import VolumeRow
 
 NOW = 1795387800
 
@@ -258,3 +260,10 @@ def test_ps_check_errors_as_docker(fmt, text):
 def test_nil_platform_prints_nil_and_null():
     assert containers("{{.Platform}} {{json .Platform}} {{if .Platform}}y{{else}}n{{end}}",
                       CONTAINERS[:1]) == "<nil> null n\n"
+
+
+@pytest.mark.parametrize("row", [ContainerContext, NetworkRow, VolumeRow])
+def test_labels_of_every_row_kind(row):
+    fmt = '{{.Labels}}|{{.Label "a"}}|{{.Label "nope"}}'
+    docs = [{"Labels": {"b": "2", "a": "1", "c": ""}}, {"Labels": None}, {}]
+    assert render(fmt, [row(doc) for doc in docs], {}, "") == "a=1,b=2,c=|1|\n||\n||\n"

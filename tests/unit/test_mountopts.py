@@ -9,16 +9,15 @@ Binds come out of a Go map in random order, so they are compared sorted.
 """
 
 import json
-import pathlib
 import re
 
 import pytest
 
 from ketch.cli import mountopts, runconfig
-from ketch.cli.flags import UsageError, parse, render_help
+from ketch.cli.flags import parse, render_help
+from tests.createflag_helpers import create_outcome, golden_cases
 
-GOLDEN = pathlib.Path(__file__).resolve().parents[1] / "golden" / "mountflags_docker28.jsonl"
-CASES = [json.loads(line) for line in GOLDEN.read_text().splitlines()]
+CASES = golden_cases("mountflags_docker28.jsonl")
 HOST_FIELDS = ("Binds", "Mounts", "Tmpfs", "VolumesFrom", "VolumeDriver")
 _LOGRUS_TIME = re.compile(r'^time="[^"]+"', re.M)
 
@@ -30,16 +29,6 @@ def _fields(body: dict) -> dict:
     return out
 
 
-def _ketch(argv):
-    try:
-        opts, args = parse(runconfig.CREATE, argv + ["busybox"], "ketch create")
-        return {"fields": _fields(runconfig.build(opts, args, False))}
-    except UsageError as exc:
-        return {"exit": exc.exit_code, "stderr": exc.text() + "\n"}
-    except runconfig.ConfigError as exc:
-        return {"exit": 125, "stderr": f"ketch: {exc}\n\nRun 'ketch create --help' for more information\n"}
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: " ".join(c["argv"]))
 def test_create_body_and_errors_are_docker_28s(case, tmp_path, monkeypatch, capsys):
     cwd = tmp_path / "cwd"
@@ -47,7 +36,7 @@ def test_create_body_and_errors_are_docker_28s(case, tmp_path, monkeypatch, caps
     monkeypatch.chdir(cwd)
     expected = json.loads(json.dumps({k: v for k, v in case.items() if k != "argv"})
                           .replace("$PWD", str(cwd)).replace("$PARENT", str(tmp_path)))
-    got = _ketch(case["argv"])
+    got = create_outcome(case["argv"], _fields)
     warnings = capsys.readouterr().err
     if warnings:
         got["stderr"] = warnings + got.get("stderr", "")

@@ -6,16 +6,13 @@ the request): the networking fields of the create body it sent, or its exit stat
 stderr ("docker" read as "ketch"). ketch must build the same fields or fail the same way.
 """
 
-import json
-import pathlib
-
 import pytest
 
 from ketch.cli import netopts, runconfig
-from ketch.cli.flags import UsageError, parse, render_help
+from ketch.cli.flags import parse, render_help
+from tests.createflag_helpers import create_outcome, golden_cases
 
-GOLDEN = pathlib.Path(__file__).resolve().parents[1] / "golden" / "netflags_docker28.jsonl"
-CASES = [json.loads(line) for line in GOLDEN.read_text().splitlines()]
+CASES = golden_cases("netflags_docker28.jsonl")
 HOST_FIELDS = ("PortBindings", "PublishAllPorts", "NetworkMode", "Links", "Dns", "DnsOptions",
                "DnsSearch", "ExtraHosts")
 
@@ -27,20 +24,10 @@ def _fields(body: dict) -> dict:
             "NC": body.get("NetworkingConfig")}
 
 
-def _ketch(argv):
-    try:
-        opts, args = parse(runconfig.CREATE, argv + ["busybox"], "ketch create")
-        return {"fields": _fields(runconfig.build(opts, args, False))}
-    except UsageError as exc:
-        return {"exit": exc.exit_code, "stderr": exc.text() + "\n"}
-    except runconfig.ConfigError as exc:
-        return {"exit": 125, "stderr": f"ketch: {exc}\n\nRun 'ketch create --help' for more information\n"}
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: " ".join(c["argv"]) or "(none)")
 def test_create_body_and_errors_are_docker_28s(case):
     expected = {k: v for k, v in case.items() if k != "argv"}
-    assert _ketch(case["argv"]) == expected
+    assert create_outcome(case["argv"], _fields) == expected
 
 
 def test_the_golden_covers_the_flags():

@@ -15,6 +15,7 @@ from ketch.api.http import (MULTIPLEXED_STREAM, RAW_STREAM, Request, Response, R
                             StreamResponse, encode_json, json_response)
 from ketch.api.versions import at_least
 from ketch.apitypes import container as apitypes
+from ketch.apitypes.prune import match_kv_list
 from ketch.engine import logs as logreader
 from ketch.engine import stats, threadstream
 from ketch.engine.containers.records import ContainerRecord
@@ -205,7 +206,7 @@ class ContainerRoutes:
         if cf.exit_codes and (rec.running or rec.state.exit_code not in cf.exit_codes
                               or rec.state.started_at == timefmt.ZERO):
             return False
-        if f.get("label") and not flt.match_labels(rec.config.get("Labels") or {}, f["label"]):
+        if f.get("label") and not match_kv_list(tuple(f["label"]), rec.config.get("Labels") or {}):
             return False
         if cf.is_task:  # no container of ketch's is a swarm task
             return False

@@ -9,6 +9,7 @@ from ketch.api import views
 from ketch.api.http import Request, Response, Router, StreamResponse, json_response
 from ketch.api.versions import at_least
 from ketch.apitypes import progress as prog
+from ketch.apitypes.prune import match_kv_list
 from ketch.engine.containers.service import ContainerService
 from ketch.engine import threadstream
 from ketch.engine.threadstream import run_with_stream
@@ -56,7 +57,7 @@ class ImageRoutes:
             created = timefmt.parse_ns(image.created)
             if (before is not None and created >= before) or (since is not None and created <= since):
                 continue
-            if f.get("label") and not flt.match_labels(image.container_config.get("Labels") or {}, f["label"]):
+            if f.get("label") and not match_kv_list(tuple(f["label"]), image.container_config.get("Labels") or {}):
                 continue
             tags = self._matching_tags(image.tags, f.get("reference"))
             digests = self._matching_tags(image.repo_digests, f.get("reference"))

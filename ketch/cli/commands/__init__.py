@@ -23,3 +23,11 @@ def parse_args(command: flags.Command, args: list[str], path: str):
         from ketch.cli.main import StatusError
         raise StatusError(0, flags.render_help(command, path).rstrip("\n"))
     return opts, rest
+
+
+def noun_usage(noun: str, subcommands: tuple[tuple[str, str], ...]) -> str:
+    """cobra's help of a management command such as ``ketch volume``: its commands, each
+    with its summary."""
+    return (f"Usage:  ketch {noun} COMMAND\n\nManage {noun}s\n\nCommands:\n"
+            + "".join(f"  {name:<11} {text}\n" for name, text in subcommands)
+            + f"\nRun 'ketch {noun} COMMAND --help' for more information on a command.")

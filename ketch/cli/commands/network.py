@@ -3,22 +3,12 @@ cli/command/network, flags, bodies, output and errors as docker 28 has them)."""
 
 import sys
 
-from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
+from ketch.cli.commands import API_ERRORS, daemon_error, noun_usage, parse_args
 from ketch.cli.commands.container import parse_filters
+from ketch.cli.commonflags import FORMAT_HELP, INSPECT_FORMAT_HELP, validate_filter, validate_label
 from ketch.cli.flags import Command, FlagSpec
 from ketch.cli.main import StatusError
 from ketch.client.http import HTTPError
-
-FORMAT_HELP = """Format output using a custom template:
-'table':            Print output in table format with column headers (default)
-'table TEMPLATE':   Print output in table format using the given Go template
-'json':             Print in JSON format
-'TEMPLATE':         Print output using the given Go template.
-Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"""
-INSPECT_FORMAT_HELP = """Format output using a custom template:
-'json':             Print in JSON format
-'TEMPLATE':         Print output using the given Go template.
-Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"""
 
 SUBCOMMANDS = (
     ("connect", "Connect a container to a network"),
@@ -33,26 +23,7 @@ SUBCOMMANDS = (
 
 def usage() -> str:
     """``ketch network --help``."""
-    return ("Usage:  ketch network COMMAND\n\nManage networks\n\nCommands:\n"
-            + "".join(f"  {name:<11} {text}\n" for name, text in SUBCOMMANDS)
-            + "\nRun 'ketch network COMMAND --help' for more information on a command.")
-
-
-def _label(item: str) -> str:
-    """opts.ValidateLabel, as a flag's check."""
-    name = item.partition("=")[0].lstrip(" \t")
-    if not name:
-        raise ValueError(f"invalid label '{item}': empty name")
-    if " " in name or "\t" in name:
-        raise ValueError(f"label '{name}' contains whitespaces")
-    return item
-
-
-def _filter(item: str) -> str:
-    """opts.FilterOpt's check, as a flag's (its usage block follows the error)."""
-    if item and "=" not in item:
-        raise ValueError("bad format of filter (expected name=value)")
-    return item
+    return noun_usage("network", SUBCOMMANDS)
 
 
 # -- create ---------------------------------------------------------------------------
@@ -71,7 +42,7 @@ CREATE = Command("network create", "ketch network create [OPTIONS] NETWORK", "Cr
     FlagSpec("ipam-opt", None, "map", help="Set IPAM driver specific options"),
     FlagSpec("ipv4", None, "bool", True, help="Enable or disable IPv4 address assignment"),
     FlagSpec("ipv6", None, "bool", help="Enable or disable IPv6 address assignment"),
-    FlagSpec("label", None, "list", help="Set metadata on a network", convert=_label),
+    FlagSpec("label", None, "list", help="Set metadata on a network", convert=validate_label),
     FlagSpec("opt", "o", "map", help="Set driver specific options"),
     FlagSpec("scope", None, "string", help="Control the network's scope"),
     FlagSpec("subnet", None, "slice", help="Subnet in CIDR format that represents a network segment"),
@@ -116,7 +87,7 @@ def create(cli, args, path):
 # -- ls -------------------------------------------------------------------------------
 
 LS = Command("network ls", "ketch network ls [OPTIONS]", "List networks", (
-    FlagSpec("filter", "f", "list", metavar="filter", convert=_filter,
+    FlagSpec("filter", "f", "list", metavar="filter", convert=validate_filter,
              help='Provide filter values (e.g. "driver=bridge")'),
     FlagSpec("format", None, "string", help=FORMAT_HELP),
     FlagSpec("no-trunc", None, "bool", help="Do not truncate the output"),
@@ -212,7 +183,7 @@ def rm(cli, args, path):
 # -- prune ----------------------------------------------------------------------------
 
 PRUNE = Command("network prune", "ketch network prune [OPTIONS]", "Remove all unused networks", (
-    FlagSpec("filter", None, "list", metavar="filter", convert=_filter,
+    FlagSpec("filter", None, "list", metavar="filter", convert=validate_filter,
              help='Provide filter values (e.g. "until=<timestamp>")'),
     FlagSpec("force", "f", "bool", help="Do not prompt for confirmation"),
 ), max_args=0)
@@ -221,24 +192,12 @@ PRUNE_WARNING = ("WARNING! This will remove all custom networks not used by at l
                  "Are you sure you want to continue?")
 
 
-def prune_report(report: dict) -> str:
-    deleted = report.get("NetworksDeleted") or []
-    return "Deleted Networks:\n" + "".join(f"{n}\n" for n in deleted) if deleted else ""
-
-
 def prune(cli, args, path):
-    from ketch.cli.commands.prune import confirm
+    from ketch.cli.commands.prune import networks_report, run_prune
     opts, _ = parse_args(PRUNE, args, path)
     filters = parse_filters(opts["filter"], "--filter")
-    if not opts["force"] and not confirm(PRUNE_WARNING):
-        return 0  # docker 28: a cancelled prune prints nothing more and succeeds
-    try:
-        output = prune_report(cli.client.prune_networks(filters))
-    except API_ERRORS as exc:
-        raise StatusError(1, daemon_error(exc))
-    if output:
-        print(output)
-    return 0
+    return run_prune(opts["force"], PRUNE_WARNING,
+                     lambda: networks_report(cli.client.prune_networks(filters)), space=False)
 
 
 # -- connect / disconnect -------------------------------------------------------------

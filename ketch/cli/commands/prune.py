@@ -1,7 +1,9 @@
 """The prunes: ``container prune``, ``image prune`` and ``system prune``, after asking in
-docker/cli's words."""
+docker/cli's words; and what every prune command shares (``volume prune`` and ``network
+prune`` too): the prompt, the run and the report of what was deleted."""
 
 import sys
+from typing import Callable
 
 from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
 from ketch.cli.commands.container import parse_filters
@@ -26,20 +28,50 @@ def confirm(message: str) -> bool:
     return answer.strip() in ("y", "Y")
 
 
+def run_prune(force: bool, warning: str, prune: Callable[[], tuple[int, str]], space: bool = True) -> int:
+    """A prune command after its flags, as docker/cli's runs them: ask (unless --force),
+    prune (``prune`` gives the space reclaimed and the report), print the report and, but
+    for ``network prune`` (``space=False``), the space reclaimed."""
+    if not force and not confirm(warning):
+        return 0  # docker 28: a cancelled prune prints nothing more and succeeds
+    try:
+        reclaimed, output = prune()
+    except API_ERRORS as exc:
+        raise StatusError(1, daemon_error(exc))
+    if output:
+        print(output)
+    if space:
+        print("Total reclaimed space:", human_size(reclaimed, 4))
+    return 0
+
+
+def deleted_report(report: dict, key: str, title: str) -> tuple[int, str]:
+    """A prune's answer as docker/cli's runPrune of containers, networks, volumes and the
+    build cache shows it: (space reclaimed, "<title>:" and the deleted, one a line), or
+    (0, "") when nothing was deleted."""
+    deleted = report.get(key) or []
+    if not deleted:
+        return 0, ""
+    return report.get("SpaceReclaimed") or 0, f"{title}:\n" + "".join(f"{item}\n" for item in deleted)
+
+
+def containers_report(report: dict) -> tuple[int, str]:
+    return deleted_report(report, "ContainersDeleted", "Deleted Containers")
+
+
+def networks_report(report: dict) -> tuple[int, str]:
+    return deleted_report(report, "NetworksDeleted", "Deleted Networks")
+
+
+def volumes_report(report: dict) -> tuple[int, str]:
+    return deleted_report(report, "VolumesDeleted", "Deleted Volumes")
+
+
 def container_prune(cli, args, path):
     opts, _ = parse_args(CONTAINER_PRUNE, args, path)
     filters = parse_filters(opts["filter"], "--filter")
-    if not opts["force"] and not confirm(CONTAINER_WARNING):
-        return 0  # docker 28: a cancelled prune prints nothing more and succeeds
-    try:
-        report = cli.client.prune_containers(filters)
-    except API_ERRORS as exc:
-        raise StatusError(1, daemon_error(exc))
-    deleted = report.get("ContainersDeleted") or []
-    if deleted:
-        print("Deleted Containers:\n" + "".join(f"{cid}\n" for cid in deleted))
-    print("Total reclaimed space:", human_size(report.get("SpaceReclaimed") or 0, 4))
-    return 0
+    return run_prune(opts["force"], CONTAINER_WARNING,
+                     lambda: containers_report(cli.client.prune_containers(filters)))
 
 
 IMAGE_PRUNE = Command("image prune", "ketch image prune [OPTIONS]", "Remove unused images", (
@@ -69,16 +101,8 @@ def _images_output(cli, all_: bool, filters: dict) -> tuple[int, str]:
 def image_prune(cli, args, path):
     opts, _ = parse_args(IMAGE_PRUNE, args, path)
     filters = parse_filters(opts["filter"], "--filter")
-    if not opts["force"] and not confirm(ALL_IMAGES_WARNING if opts["all"] else DANGLING_WARNING):
-        return 0  # docker 28: a cancelled prune prints nothing more and succeeds
-    try:
-        reclaimed, output = _images_output(cli, opts["all"], filters)
-    except API_ERRORS as exc:
-        raise StatusError(1, daemon_error(exc))
-    if output:
-        print(output)
-    print("Total reclaimed space:", human_size(reclaimed, 4))
-    return 0
+    return run_prune(opts["force"], ALL_IMAGES_WARNING if opts["all"] else DANGLING_WARNING,
+                     lambda: _images_output(cli, opts["all"], filters))
 
 
 SYSTEM_PRUNE = Command("system prune", "ketch system prune [OPTIONS]", "Remove unused data", (
@@ -91,6 +115,7 @@ SYSTEM_PRUNE = Command("system prune", "ketch system prune [OPTIONS]", "Remove u
 
 def system_warning(all_: bool, volumes: bool, filters: dict) -> str:
     """docker/cli's confirmationMessage (its template, rendered)."""
+    from ketch.cli.format.sortorder import natural_key
     warnings = ["all stopped containers", "all networks not used by at least one container"]
     if volumes:
         warnings.append("all anonymous volumes not used by at least one container")
@@ -99,16 +124,10 @@ def system_warning(all_: bool, volumes: bool, filters: dict) -> str:
     warnings.append("all build cache" if all_ else "unused build cache")
     text = "WARNING! This will remove:" + "".join(f"\n  - {w}" for w in warnings) + "\n"
     shown = sorted((f"{name}={v}" for name in ("label", "label!", "until") for v in filters.get(name, [])),
-                   key=_natural_key)
+                   key=natural_key)
     if shown:
         text += "\n  Items to be pruned will be filtered with:" + "".join(f"\n  - {f}" for f in shown) + "\n"
     return text + "\nAre you sure you want to continue?"
-
-
-def _natural_key(text: str):
-    """sortorder.NaturalLess: runs of digits compare as numbers."""
-    import re
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text) if part]
 
 
 def system_prune(cli, args, path):
@@ -121,31 +140,20 @@ def system_prune(cli, args, path):
         raise StatusError(1, 'ERROR: The "until" filter is not supported with "--volumes"')
     if not opts["force"] and not confirm(system_warning(opts["all"], opts["volumes"], filters)):
         return 0
+    pruners = [lambda: containers_report(cli.client.prune_containers(filters)),
+               lambda: networks_report(cli.client.prune("networks", filters))]
+    if opts["volumes"]:
+        pruners.append(lambda: volumes_report(cli.client.prune("volumes", filters)))
+    pruners += [lambda: _images_output(cli, opts["all"], filters),
+                lambda: deleted_report(cli.client.prune("build", None), "CachesDeleted",
+                                       "Deleted build cache objects")]
     total = 0
     try:
-        report = cli.client.prune_containers(filters)
-        deleted = report.get("ContainersDeleted") or []
-        if deleted:
-            print("Deleted Containers:\n" + "".join(f"{cid}\n" for cid in deleted))
-            total += report.get("SpaceReclaimed") or 0
-        networks = cli.client.prune("networks", filters).get("NetworksDeleted") or []
-        if networks:
-            print("Deleted Networks:\n" + "".join(f"{n}\n" for n in networks))
-        if opts["volumes"]:
-            report = cli.client.prune("volumes", filters)
-            volumes = report.get("VolumesDeleted") or []
-            if volumes:
-                print("Deleted Volumes:\n" + "".join(f"{v}\n" for v in volumes))
-                total += report.get("SpaceReclaimed") or 0
-        reclaimed, output = _images_output(cli, opts["all"], filters)
-        total += reclaimed
-        if output:
-            print(output)
-        report = cli.client.prune("build", None)
-        caches = report.get("CachesDeleted") or []
-        if caches:
-            print("Deleted build cache objects:\n" + "".join(f"{c}\n" for c in caches))
-            total += report.get("SpaceReclaimed") or 0
+        for pruner in pruners:  # docker/cli's pruneFuncs, in order
+            reclaimed, output = pruner()
+            total += reclaimed
+            if output:
+                print(output)
     except API_ERRORS as exc:
         raise StatusError(1, daemon_error(exc))
     print("Total reclaimed space:", human_size(total, 4))

@@ -187,28 +187,23 @@ def inspect(cli, args, path):
 
 
 def _lookup(cli, name: str, kind: str | None, size: bool, verbose: bool = False):
+    """The object ``name`` of ``kind``, or of the first kind that has it (a 404 passes on
+    to the next kind; the last kind's error is the caller's)."""
     from ketch.client.http import HTTPError
-    if kind in (None, "container"):
+    getters = (("container", lambda: cli.client.inspect_container(name, size)),
+               ("image", lambda: cli.client.inspect_image(name)),
+               ("network", lambda: cli.client.inspect_network(name, verbose)),
+               ("volume", lambda: cli.client.inspect_volume(name)))
+    asked = [get for each, get in getters if kind in (None, each)]
+    if not asked:
+        raise StatusError(1, f'"{kind}" is not a valid value for --type')
+    for get in asked[:-1]:
         try:
-            return cli.client.inspect_container(name, size)
+            return get()
         except HTTPError as exc:
-            if exc.status != 404 or kind == "container":
+            if exc.status != 404:
                 raise
-    if kind in (None, "image"):
-        try:
-            return cli.client.inspect_image(name)
-        except HTTPError as exc:
-            if exc.status != 404 or kind == "image":
-                raise
-    if kind in (None, "network"):
-        try:
-            return cli.client.inspect_network(name, verbose)
-        except HTTPError as exc:
-            if exc.status != 404 or kind == "network":
-                raise
-    if kind in (None, "volume"):
-        return cli.client.inspect_volume(name)
-    raise StatusError(1, f'"{kind}" is not a valid value for --type')
+    return asked[-1]()
 
 
 def _typed(doc):

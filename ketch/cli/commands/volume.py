@@ -3,21 +3,11 @@ flags, bodies, output and errors as docker 28 has them)."""
 
 import sys
 
-from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
+from ketch.cli.commands import API_ERRORS, daemon_error, noun_usage, parse_args
 from ketch.cli.commands.container import parse_filters
+from ketch.cli.commonflags import FORMAT_HELP, INSPECT_FORMAT_HELP, validate_filter, validate_label
 from ketch.cli.flags import Command, FlagSpec
 from ketch.cli.main import StatusError
-
-FORMAT_HELP = """Format output using a custom template:
-'table':            Print output in table format with column headers (default)
-'table TEMPLATE':   Print output in table format using the given Go template
-'json':             Print in JSON format
-'TEMPLATE':         Print output using the given Go template.
-Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"""
-INSPECT_FORMAT_HELP = """Format output using a custom template:
-'json':             Print in JSON format
-'TEMPLATE':         Print output using the given Go template.
-Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"""
 
 USE = "ketch volume COMMAND"  # cobra's Use of docker's volume command (network's is bare)
 SUBCOMMANDS = (
@@ -32,26 +22,7 @@ SUBCOMMANDS = (
 def usage() -> str:
     """``ketch volume --help`` (``update``, for swarm's cluster volumes, is hidden as
     docker hides it outside a swarm)."""
-    return ("Usage:  ketch volume COMMAND\n\nManage volumes\n\nCommands:\n"
-            + "".join(f"  {name:<11} {text}\n" for name, text in SUBCOMMANDS)
-            + "\nRun 'ketch volume COMMAND --help' for more information on a command.")
-
-
-def _label(item: str) -> str:
-    """opts.ValidateLabel, as a flag's check."""
-    name = item.partition("=")[0].lstrip(" \t")
-    if not name:
-        raise ValueError(f"invalid label '{item}': empty name")
-    if " " in name or "\t" in name:
-        raise ValueError(f"label '{name}' contains whitespaces")
-    return item
-
-
-def _filter(item: str) -> str:
-    """opts.FilterOpt's check, as a flag's."""
-    if item and "=" not in item:
-        raise ValueError("bad format of filter (expected name=value)")
-    return item
+    return noun_usage("volume", SUBCOMMANDS)
 
 
 # -- create ---------------------------------------------------------------------------
@@ -62,7 +33,7 @@ CREATE = Command("volume create", "ketch volume create [OPTIONS] [VOLUME]", "Cre
              help='Cluster Volume availability ("active", "pause", "drain")'),
     FlagSpec("driver", "d", "string", "local", help="Specify volume driver name"),
     FlagSpec("group", None, "string", hidden=_CLUSTER, help="Cluster Volume group (cluster volumes)"),
-    FlagSpec("label", None, "list", help="Set metadata for a volume", convert=_label),
+    FlagSpec("label", None, "list", help="Set metadata for a volume", convert=validate_label),
     FlagSpec("limit-bytes", None, "bytes", 0, hidden=_CLUSTER,
              help="Minimum size of the Cluster Volume in bytes"),
     FlagSpec("name", None, "string", hidden=True, help="Specify volume name"),
@@ -148,7 +119,7 @@ def create(cli, args, path):
 LS = Command("volume ls", "ketch volume ls [OPTIONS]", "List volumes", (
     FlagSpec("cluster", None, "bool", hidden=_CLUSTER,
              help="Display only cluster volumes, and use cluster volume list formatting"),
-    FlagSpec("filter", "f", "list", metavar="filter", convert=_filter,
+    FlagSpec("filter", "f", "list", metavar="filter", convert=validate_filter,
              help='Provide filter values (e.g. "dangling=true")'),
     FlagSpec("format", None, "string", help=FORMAT_HELP),
     FlagSpec("quiet", "q", "bool", help="Only display volume names"),
@@ -231,7 +202,7 @@ def rm(cli, args, path):
 
 PRUNE = Command("volume prune", "ketch volume prune [OPTIONS]", "Remove unused local volumes", (
     FlagSpec("all", "a", "bool", help="Remove all unused volumes, not just anonymous ones"),
-    FlagSpec("filter", None, "list", metavar="filter", convert=_filter,
+    FlagSpec("filter", None, "list", metavar="filter", convert=validate_filter,
              help='Provide filter values (e.g. "label=<label>")'),
     FlagSpec("force", "f", "bool", help="Do not prompt for confirmation"),
 ), max_args=0)
@@ -242,17 +213,8 @@ ALL_WARNING = ("WARNING! This will remove all local volumes not used by at least
                "Are you sure you want to continue?")
 
 
-def prune_report(report: dict) -> tuple[int, str]:
-    """(space reclaimed, "Deleted Volumes:" and the names) of a prune's answer."""
-    deleted = report.get("VolumesDeleted") or []
-    if not deleted:
-        return 0, ""
-    return report.get("SpaceReclaimed") or 0, "Deleted Volumes:\n" + "".join(f"{v}\n" for v in deleted)
-
-
 def prune(cli, args, path):
-    from ketch.cli.commands.prune import confirm
-    from ketch.units import human_size
+    from ketch.cli.commands.prune import run_prune, volumes_report
     opts, _ = parse_args(PRUNE, args, path)
     filters = parse_filters(opts["filter"], "--filter")
     warning = UNUSED_WARNING
@@ -261,16 +223,7 @@ def prune(cli, args, path):
             raise StatusError(1, "conflicting options: cannot specify both --all and --filter all=1")
         filters["all"] = ["true"]
         warning = ALL_WARNING
-    if not opts["force"] and not confirm(warning):
-        return 0  # docker 28: a cancelled prune prints nothing more and succeeds
-    try:
-        reclaimed, output = prune_report(cli.client.prune_volumes(filters))
-    except API_ERRORS as exc:
-        raise StatusError(1, daemon_error(exc))
-    if output:
-        print(output)
-    print("Total reclaimed space:", human_size(reclaimed, 4))
-    return 0
+    return run_prune(opts["force"], warning, lambda: volumes_report(cli.client.prune_volumes(filters)))
 
 
 # -- update (cluster volumes only) ----------------------------------------------------

@@ -9,7 +9,7 @@ the zero values of fields JSON left out, ``.Created`` a time.Time.
 
 from ketch.cli.format.gotemplate import NIL_MAP, NIL_SLICE, Struct
 from ketch.cli.format.inspector import GoTime
-from ketch.cli.format.rows import Row
+from ketch.cli.format.rows import Labelled, Row
 
 NETWORK_HEADERS = {
     "ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4",
@@ -22,12 +22,13 @@ def _bool(value) -> str:
     return "true" if value else "false"
 
 
-class NetworkRow(Row):
+class NetworkRow(Labelled, Row):
     GO_TYPE = "*network.networkContext"
     FIELDS = ("CreatedAt", "Driver", "ID", "IPv4", "IPv6", "Internal", "Labels", "Name", "Scope")
 
     def __init__(self, network: dict, trunc: bool = True) -> None:
         self._n = network
+        self._labels = network.get("Labels") or {}
         self._trunc = trunc
 
     @property
@@ -58,14 +59,6 @@ class NetworkRow(Row):
     @property
     def Internal(self) -> str:
         return _bool(self._n.get("Internal"))
-
-    @property
-    def Labels(self) -> str:
-        # docker joins a Go map (in random order); sorted here, so the output is stable
-        return ",".join(sorted(f"{k}={v}" for k, v in (self._n.get("Labels") or {}).items()))
-
-    def Label(self, name: str) -> str:
-        return (self._n.get("Labels") or {}).get(name, "")
 
     @property
     def CreatedAt(self) -> str:

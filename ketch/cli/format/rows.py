@@ -159,13 +159,28 @@ class Platform:
 _NO_PLATFORM = NilPointer("*formatter.Platform", Platform.FIELDS)
 
 
-class ContainerContext(Row):
+class Labelled:
+    """``Labels`` and ``Label "name"`` of a row whose object has labels (``_labels``).
+    docker joins a Go map, in random order; sorted here, so the output is stable."""
+
+    _labels: dict[str, str]
+
+    @property
+    def Labels(self) -> str:
+        return ",".join(sorted(f"{k}={v}" for k, v in self._labels.items()))
+
+    def Label(self, name: str) -> str:
+        return self._labels.get(name, "")
+
+
+class ContainerContext(Labelled, Row):
     GO_TYPE = "*formatter.ContainerContext"
     FIELDS = ("Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts",
               "Names", "Networks", "Platform", "Ports", "RunningFor", "Size", "State", "Status")
 
     def __init__(self, c: dict, trunc: bool = True) -> None:
         self._c = c
+        self._labels = c.get("Labels") or {}
         self._trunc = trunc
         self.size_used = False  # docker's FieldsUsed["Size"]: ps asks for sizes if a template does
 
@@ -231,14 +246,6 @@ class ContainerContext(Row):
             return ",".join(names)
         # truncated: the container's own name, not its legacy link aliases ("/other/alias")
         return next((n for n in names if "/" not in n), "")
-
-    @property
-    def Labels(self) -> str:
-        labels = self._c.get("Labels") or {}
-        return ",".join(sorted(f"{k}={v}" for k, v in labels.items()))
-
-    def Label(self, name: str) -> str:
-        return (self._c.get("Labels") or {}).get(name, "")
 
     @property
     def Mounts(self) -> str:

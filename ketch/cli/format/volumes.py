@@ -8,7 +8,7 @@ commas, ``.Label "k"``, ``.Links`` and ``.Size`` from UsageData ("N/A" without, 
 """
 
 from ketch.cli.format.gotemplate import NIL_MAP, NilPointer, Struct
-from ketch.cli.format.rows import Row
+from ketch.cli.format.rows import Labelled, Row
 from ketch.units import human_size
 
 VOLUME_HEADERS = {
@@ -29,25 +29,19 @@ def list_format(source: str, quiet: bool) -> str:
     return source
 
 
-class VolumeRow(Row):
+class VolumeRow(Labelled, Row):
     GO_TYPE = "*formatter.volumeContext"
     FIELDS = ("Availability", "Driver", "Group", "Labels", "Links", "Mountpoint", "Name", "Scope",
               "Size", "Status")
 
     def __init__(self, volume: dict) -> None:
         self._v = volume
+        self._labels = volume.get("Labels") or {}
         self.Name = volume.get("Name") or ""
         self.Driver = volume.get("Driver") or ""
         self.Scope = volume.get("Scope") or ""
         self.Mountpoint = volume.get("Mountpoint") or ""
         self.Group = self.Availability = self.Status = "N/A"
-
-    @property
-    def Labels(self) -> str:
-        return ",".join(sorted(f"{k}={v}" for k, v in (self._v.get("Labels") or {}).items()))
-
-    def Label(self, name: str) -> str:
-        return (self._v.get("Labels") or {}).get(name, "")
 
     @property
     def Links(self) -> str:
