@@ -197,9 +197,12 @@ class ContainerRoutes:
     def _matches(self, rec: ContainerRecord, cf: flt.ContainerFilter,
                  before: list[ContainerRecord], since: list[ContainerRecord]) -> bool:
         f = cf.filters
-        if f.get("id") and not any(rec.id.startswith(v) for v in f["id"]):
+        # moby's Args.Match: equal, or an unanchored regular expression found in the id,
+        # and in the name with or without its "/" (`name=^/web` and `name=^web` both anchor)
+        if not flt.matches(f.get("id", []), rec.id):
             return False
-        if f.get("name") and not any(v.lstrip("/") in rec.name for v in f["name"]):
+        names = f.get("name", [])
+        if not (flt.matches(names, "/" + rec.name) or flt.matches(names, rec.name)):
             return False
         if f.get("status") and rec.state.to_docker()["Status"] not in f["status"]:
             return False

@@ -872,6 +872,9 @@ ROWS: tuple[Row, ...] = (
     Row("volume-prune-keeps-options", ("volume", "ls", "-q"),
         setup=(("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "dt-vo"), ("volume", "prune", "-f"))),
     # run with -v / --mount / --tmpfs / --volumes-from (lifted: run-bind-mount, run-tmpfs)
+    # the name and id filters are moby's Args.Match: regular expressions, names with their "/"
+    Row("ps-filter-name-regex", ("ps", "-a", "--filter", "name=^/dt-exit.d$", "--format", "{{.Names}}")),
+    Row("ps-filter-name-anchored-without-slash", ("ps", "-a", "--filter", "name=^dt-exited", "--format", "{{.Names}}")),
     Row("run-bind-mount", ("run", "--rm", "-v", "/proc/sys/kernel:/mnt:ro", "busybox", "cat", "/mnt/ostype")),
     Row("run-tmpfs", ("run", "--rm", "--tmpfs", "/scratch", "busybox", "sh", "-c", "grep -c ' /scratch ' /proc/mounts")),
     Row("run-volume-named", ("run", "--rm", "-v", "dt-vn1:/d", "busybox", "sh", "-c",
