@@ -144,7 +144,7 @@ class LocalDriver:
             except FileExistsError:
                 if not os.path.isdir(root) or os.path.islink(root):
                     raise errors.Internal(f"error while creating volume root path '{root}': "
-                                          "not a directory") from None
+                                          f"mkdir {root}: not a directory") from None
             data = os.path.join(root, DATA)
             try:
                 filemode.mkdir(data, DATA_MODE)
@@ -152,13 +152,13 @@ class LocalDriver:
                 pass
             except OSError as exc:  # moby's message for this step
                 raise errors.Internal(f"error while creating volume data path '{data}': "
-                                      f"{_go_errno(exc)}") from None
+                                      f"mkdir {data}: {_go_errno(exc)}") from None
             return data
         except OSError as exc:
             if made:
                 fstree.remove_tree(root)
-            raise errors.Internal(f"error while creating volume root path '{root}': "
-                                  f"{_go_errno(exc)}") from None
+            raise errors.Internal(f"error while creating volume root path '{root}': "  # Go's PathError
+                                  f"mkdir {root}: {_go_errno(exc)}") from None
         except BaseException:
             if made:
                 fstree.remove_tree(root)

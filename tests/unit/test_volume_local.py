@@ -116,7 +116,8 @@ def test_a_data_directory_that_cannot_be_made_says_so(tmp_path, monkeypatch):
     data = tmp_path / "volumes" / "v1" / "_data"
     with pytest.raises(errors.Internal) as exc:
         driver.create("v1", {})
-    assert str(exc.value) == f"error while creating volume data path '{data}': no space left on device"
+    assert str(exc.value) == (f"error while creating volume data path '{data}': "
+                              f"mkdir {data}: no space left on device")
     assert os.listdir(tmp_path / "volumes") == []  # moby's message for that step, nothing left
 
 
