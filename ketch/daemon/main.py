@@ -142,13 +142,16 @@ class Daemon:
         try:
             await embedded.ensure(self.store, self.images)
             await self.networks.boot()
+            # a removal's tombstones, directories without a record: before a container looks
+            await asyncio.to_thread(self.volumes.recover)
             for rec in self.registry.all():
                 await self.lifecycle.reconcile(rec)
+            # the running ones' mounts are counted again: what no one holds is a leftover
+            await asyncio.to_thread(self.volumes.unmount_stale)
             await self.restarts.boot(self.registry.all())
             await self.networking.sweep({r.id for r in self.registry.all() if r.state.alive})
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
-            await asyncio.to_thread(self.volumes.sweep_orphans)
             # blobs a crash left between their writing and their record (a commit, an import)
             self.images.collect_garbage(self.containers.layers_in_use())
             for path in self.cfg.socket_paths():

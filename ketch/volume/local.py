@@ -14,11 +14,16 @@ again after a restart, which finds the mount already there).
 
 Names follow moby's rule for the local driver (``[a-zA-Z0-9][a-zA-Z0-9_.-]+``), which
 leaves no way to name a path outside the root ("..", "/"); ``path_of`` checks it again.
+
+A removal first renames the volume's directory to a tombstone, ``.<name>.removing-<hex>``
+(a leading dot: never a volume's name), and deletes it afterwards: the start-up sweep
+deletes tombstones only, never a directory with a volume's name (moby adopts those).
 """
 
 import ipaddress
 import os
 import re
+import secrets
 import socket
 import stat
 from typing import Callable
@@ -35,6 +40,7 @@ DATA = "_data"
 
 NAME_CHARS = "[a-zA-Z0-9][a-zA-Z0-9_.-]"  # moby's names.RestrictedNameChars
 _NAME = re.compile(r"\A[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
+_TOMBSTONE = re.compile(r"\A\.[a-zA-Z0-9][a-zA-Z0-9_.-]+\.removing-[0-9a-f]+\Z")
 
 VALID_OPTS = ("type", "o", "device", "size")
 # an option -> the options it needs, in the order they are asked for
@@ -100,8 +106,18 @@ class LocalDriver:
         self._active: dict[str, int] = {}  # volume -> mounts of its device in use
 
     def names(self) -> list[str]:
-        """The volume directories on disk."""
-        return sorted(e.name for e in os.scandir(self.root) if e.is_dir(follow_symlinks=False))
+        """The volume directories on disk: those with a volume's name."""
+        return sorted(e.name for e in os.scandir(self.root)
+                      if e.is_dir(follow_symlinks=False) and _NAME.match(e.name))
+
+    def tombstones(self) -> list[str]:
+        """The directories of removals a crash cut short (see ``bury``)."""
+        return sorted(e.name for e in os.scandir(self.root)
+                      if e.is_dir(follow_symlinks=False) and _TOMBSTONE.match(e.name))
+
+    def created_at(self, name: str) -> float:
+        """The modification time of the volume's root (moby's localVolume.CreatedAt)."""
+        return os.stat(self.path_of(name)).st_mtime
 
     def path_of(self, name: str) -> str:
         """The volume's root directory; never outside ``root``."""
@@ -128,18 +144,21 @@ class LocalDriver:
             except FileExistsError:
                 if not os.path.isdir(root) or os.path.islink(root):
                     raise errors.Internal(f"error while creating volume root path '{root}': "
-                                          "not a directory") from None
+                                          f"mkdir {root}: not a directory") from None
             data = os.path.join(root, DATA)
             try:
                 filemode.mkdir(data, DATA_MODE)
             except FileExistsError:
                 pass
+            except OSError as exc:  # moby's message for this step
+                raise errors.Internal(f"error while creating volume data path '{data}': "
+                                      f"mkdir {data}: {_go_errno(exc)}") from None
             return data
         except OSError as exc:
             if made:
                 fstree.remove_tree(root)
-            raise errors.Internal(f"error while creating volume root path '{root}': "
-                                  f"{_go_errno(exc)}") from None
+            raise errors.Internal(f"error while creating volume root path '{root}': "  # Go's PathError
+                                  f"mkdir {root}: {_go_errno(exc)}") from None
         except BaseException:
             if made:
                 fstree.remove_tree(root)
@@ -198,16 +217,65 @@ class LocalDriver:
     def remove(self, name: str, opts: dict[str, str]) -> None:
         """Delete the volume's directories (its device unmounted first); a volume whose
         directory is already gone is removed all the same."""
+        tomb = self.bury(name)
+        if tomb:
+            try:
+                self.delete_tombstone(tomb)
+            except BaseException:
+                self.unbury(tomb, name)
+                raise
+
+    def bury(self, name: str) -> str:
+        """Rename the volume's directory to a tombstone (fast: no data is touched, a device
+        mounted on ``_data`` moves along); returns the tombstone's name, "" when there
+        was no directory. The name is free again at once."""
         if self._active.get(name):
             raise errors.Internal("volume has active mounts")
         root = self.path_of(name)
+        tomb = f".{name}.removing-{secrets.token_hex(4)}"
+        try:
+            os.rename(root, os.path.join(self.root, tomb))
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            raise errors.Internal(f"error removing volume path '{root}': {_go_errno(exc)}") from None
+        return tomb
+
+    def unbury(self, tomb: str, name: str) -> None:
+        """Undo ``bury`` (the data could not be deleted: the volume stays), unless a new
+        volume took the name meanwhile (then the tombstone waits for the next sweep)."""
+        root = self.path_of(name)
+        if os.path.lexists(root):
+            return
+        try:
+            os.rename(os.path.join(self.root, tomb), root)
+        except OSError:
+            pass
+
+    def delete_tombstone(self, tomb: str) -> None:
+        """Blocking: delete a buried volume's directories, its device unmounted first."""
+        if not _TOMBSTONE.match(tomb):
+            raise errors.InvalidArgument(f"not a removed volume: {tomb}")
+        root = os.path.join(self.root, tomb)
         data = os.path.join(root, DATA)
-        if needs_mount(opts) and _mounted(data):
+        if _mounted(data):
             self._unmount_device(data)
         try:
             fstree.remove_tree(root)
-        except OSError as exc:
-            raise errors.Internal(f"error removing volume path '{root}': {_go_errno(exc)}") from None
+        except OSError as exc:  # said of the volume's path, as the user knows it
+            shown = os.path.join(self.root, tomb[1:].rsplit(".removing-", 1)[0])
+            raise errors.Internal(f"error removing volume path '{shown}': {_go_errno(exc)}") from None
+
+    def unmount_stale(self, name: str) -> bool:
+        """Blocking: unmount the device on the data of a volume no one uses now (what an
+        unclean shutdown left mounted); whether there was one."""
+        if self._active.get(name):
+            return False
+        data = self.data_path(name)
+        if not _mounted(data):
+            return False
+        self._unmount_device(data)
+        return True
 
     def usage(self, name: str) -> int:
         """Bytes of the files under the volume's data, hard links counted once (moby's

@@ -6,6 +6,7 @@ where the runtime matters (the spec's mounts must work for both)."""
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -246,6 +247,38 @@ def test_running_containers_volume_stays_mounted_and_counted_across_a_restart(fr
                          "--filter", "type=volume", "--format", "{{.Action}} {{.Actor.ID}}"))
     assert "unmount dev" in events.splitlines()
     _ok(d.ketch("rm", "user"))
+
+
+def test_a_start_after_a_crash_unmounts_leftovers_adopts_unrecorded_volumes_and_sweeps_tombstones(fresh_daemon):
+    """ketchd killed (SIGKILL) while a container used a -o type=tmpfs volume, the container
+    exiting while ketchd is down: nothing counted the mount, the next start unmounts it
+    (moby's local.New). A volume directory no record names (a data root copied without its
+    database) is a volume again, its data kept; a removal's tombstone is deleted."""
+    d = fresh_daemon
+    spec = "type=volume,src=dev,dst=/d,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=1m"
+    _ok(d.ketch("run", "-d", "--name", "user", "--mount", spec, "busybox", "sleep", "300"))
+    data = _volume_dir(d, "dev")
+    assert _host_mounts(data) == [data]
+    pid = int(_ok(d.ketch("inspect", "-f", "{{.State.Pid}}", "user")))
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    d.proc = None
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 10)
+    volumes = os.path.join(d.data_root, "volumes")
+    os.makedirs(os.path.join(volumes, "copied", "_data"))
+    with open(os.path.join(volumes, "copied", "_data", "f"), "w") as f:
+        f.write("moved\n")
+    tomb = os.path.join(volumes, ".old.removing-0123abcd")
+    os.makedirs(os.path.join(tomb, "_data", "x"))
+    d.start()
+    assert _host_mounts(data) == []
+    assert _ok(d.ketch("ps", "-a", "--format", "{{.Names}} {{.State}}")) == "user exited\n"
+    assert _ok(d.ketch("volume", "ls", "--format", "{{.Driver}} {{.Name}}")).splitlines() == [
+        "local copied", "local dev"]
+    assert not os.path.exists(tomb)
+    assert _ok(d.ketch("run", "--rm", "-v", "copied:/c", "busybox", "cat", "/c/f")) == "moved\n"
+    _ok(d.ketch("rm", "-v", "user"))
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

@@ -16,13 +16,23 @@ from ketch.engine.events import EventBus
 from ketch.engine.store import Store
 
 
+class NoVolumes:
+    """A volume service that has none (these tests make no mounts)."""
+
+    def get(self, name):
+        raise errors.NotFound(f"get {name}: no such volume")
+
+    async def remove_async(self, name, force=False):
+        self.get(name)
+
+
 @pytest.fixture
 def svc(tmp_path):
     bus = EventBus()
     lifecycle = types.SimpleNamespace(machine=S.StateMachine(bus, lambda rec: None),
                                       paths=Paths(str(tmp_path / "data"), str(tmp_path / "exec")))
     registry = Registry(Store(str(tmp_path / "store.db")))
-    service = ContainerService(registry, None, None, lifecycle)
+    service = ContainerService(registry, None, None, lifecycle, volumes=NoVolumes())
     service.seen = []
     bus.subscribe(service.seen.append)
     return service
@@ -67,3 +77,12 @@ def test_prune_publishes_what_it_reclaimed_and_runs_once_at_a_time(svc):
     svc._pruning = True
     with pytest.raises(errors.Conflict, match="^a prune operation is already running$"):
         asyncio.run(svc.prune(PruneFilter()))
+
+
+def test_volume_users_is_one_index_of_all_containers(svc):
+    a, b = _add(svc, "a", S.EXITED), _add(svc, "b", S.CREATED)
+    _add(svc, "c", S.EXITED)
+    a.mounts = [{"type": "volume", "name": "v1"}, {"type": "volume", "name": "v2"},
+                {"type": "bind", "source": "/h"}]
+    b.mounts = [{"type": "volume", "name": "v2"}, {"type": "tmpfs"}]
+    assert svc.volume_users() == {"v1": [a.id], "v2": [a.id, b.id]}

@@ -101,3 +101,38 @@ def test_network_shares_are_mounted_by_address(opts, device, options):
 def test_a_mount_without_device():
     with pytest.raises(errors.Internal, match="^missing device in volume options$"):
         local.mount_source({"type": "tmpfs"})
+
+
+def test_a_data_directory_that_cannot_be_made_says_so(tmp_path, monkeypatch):
+    driver = local.LocalDriver(str(tmp_path / "volumes"))
+    real = local.filemode.mkdir
+
+    def mkdir(path, mode):
+        if path.endswith("/_data"):
+            raise OSError(28, "No space left on device")
+        return real(path, mode)
+
+    monkeypatch.setattr(local.filemode, "mkdir", mkdir)
+    data = tmp_path / "volumes" / "v1" / "_data"
+    with pytest.raises(errors.Internal) as exc:
+        driver.create("v1", {})
+    assert str(exc.value) == (f"error while creating volume data path '{data}': "
+                              f"mkdir {data}: no space left on device")
+    assert os.listdir(tmp_path / "volumes") == []  # moby's message for that step, nothing left
+
+
+def test_tombstones_are_no_volume_names(tmp_path):
+    driver = local.LocalDriver(str(tmp_path / "volumes"))
+    driver.create("v1", {})
+    tomb = driver.bury("v1")
+    assert tomb.startswith(".v1.removing-") and driver.names() == [] and driver.tombstones() == [tomb]
+    with pytest.raises(errors.InvalidArgument):
+        local.validate_name(tomb)
+    driver.create("v1", {})  # the name is free at once
+    driver.unbury(tomb, "v1")  # taken again: the tombstone stays for the sweep
+    assert driver.names() == ["v1"] and driver.tombstones() == [tomb]
+    driver.delete_tombstone(tomb)
+    assert os.listdir(tmp_path / "volumes") == ["v1"]
+    with pytest.raises(errors.InvalidArgument):
+        driver.delete_tombstone("v1")  # never a volume's directory
+    assert driver.bury("gone") == ""

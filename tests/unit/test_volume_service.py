@@ -72,11 +72,11 @@ def test_records_outlive_the_service(env):
 def test_in_use_is_a_conflict(env):
     svc, seen, root = env
     svc.create("busy")
-    svc.set_users(lambda name: ["c" * 64] if name == "busy" else [])
+    svc.set_users(lambda: {"busy": ["c" * 64]})
     with pytest.raises(errors.Conflict, match=rf"^remove busy: volume is in use - \[{'c' * 64}\]$"):
         svc.remove("busy")
     assert os.path.isdir(root / "volumes" / "busy" / "_data")
-    svc.set_users(lambda name: [])
+    svc.set_users(lambda: {})
     svc.remove("busy")
 
 
@@ -137,7 +137,7 @@ def test_prune_takes_unused_volumes_without_options(env):
     svc.create("tm", anonymous=True, opts={"type": "tmpfs", "device": "tmpfs"})
     with open(os.path.join(anon.mountpoint, "f"), "wb") as f:
         f.write(b"x" * 300)
-    svc.set_users(lambda name: ["c1"] if name == "busy1" else [])
+    svc.set_users(lambda: {"busy1": ["c1"]})
     deleted, reclaimed = asyncio.run(svc.prune(lambda v: v.anonymous))
     assert (deleted, reclaimed) == ([anon.name], 300)
     assert sorted(v.name for v in svc.all()) == ["busy1", "named1", "tm"]
@@ -169,20 +169,54 @@ def test_a_failed_data_removal_keeps_the_record_unless_forced(env):
         with pytest.raises(errors.Internal, match="^remove stuck: error removing volume path"):
             svc.remove("stuck")
         assert svc.get("stuck") == vol and [d["Name"] for d in svc.store.all_volumes()] == ["stuck"]
-        with pytest.raises(errors.Internal):
+        with pytest.raises(errors.Internal, match="^remove stuck: error removing volume path "
+                           f"'{root / 'volumes' / 'stuck'}': operation not permitted$"):
             svc.remove("stuck", force=True)  # moby's PurgeOnError: forgotten all the same
         assert svc.all() == [] and svc.store.all_volumes() == []
+        [tomb] = os.listdir(root / "volumes")  # what is left goes at the next start
+        stuck = os.path.join(root, "volumes", tomb, "_data", "f")
+        assert tomb.startswith(".stuck.removing-") and os.path.exists(stuck)
     finally:
         subprocess.run(["chattr", "-i", stuck], check=True)
 
 
-def test_orphan_directories_are_swept(env):
-    svc, _, root = env
+def test_a_directory_without_a_record_is_adopted_and_only_tombstones_are_swept(env):
+    svc, seen, root = env
     svc.create("kept")
-    os.makedirs(root / "volumes" / "halfmade" / "_data")
-    os.makedirs(root / "volumes" / "halfgone" / "_data" / "x")
-    assert svc.sweep_orphans() == ["halfgone", "halfmade"]
-    assert os.listdir(root / "volumes") == ["kept"]
+    os.makedirs(root / "volumes" / "pgdata" / "_data")  # a data root copied without its database
+    with open(root / "volumes" / "pgdata" / "_data" / "PG_VERSION", "w") as f:
+        f.write("16\n")
+    os.makedirs(root / "volumes" / "halfmade")  # a create cut short before its _data
+    os.makedirs(root / "volumes" / ".gone.removing-0a1b2c3d" / "_data" / "x")  # a remove cut short
+    os.makedirs(root / "volumes" / ".not-a-tombstone")  # nothing of ours: left alone
+    events = len(seen)
+    assert svc.recover() == ([".gone.removing-0a1b2c3d"], ["halfmade", "pgdata"])
+    assert sorted(os.listdir(root / "volumes")) == [".not-a-tombstone", "halfmade", "kept", "pgdata"]
+    with open(root / "volumes" / "pgdata" / "_data" / "PG_VERSION") as f:
+        assert f.read() == "16\n"
+    vol = svc.get("pgdata")
+    assert (vol.labels, vol.options, vol.mountpoint) == ({}, {}, str(root / "volumes" / "pgdata" / "_data"))
+    assert os.path.isdir(root / "volumes" / "halfmade" / "_data")
+    assert len(seen) == events  # moby announces nothing for them
+    again = VolumeService(svc.store, LocalDriver(str(root / "volumes")), EventBus())  # recorded now
+    assert sorted(v.name for v in again.all()) == ["halfmade", "kept", "pgdata"]
+    assert again.recover() == ([], [])
+
+
+def test_a_remove_buries_the_directory_before_deleting_it(env, monkeypatch):
+    """The crash windows of a remove: after the record is dropped the directory is a
+    tombstone (not a volume's name), which the next start deletes."""
+    svc, _, root = env
+    svc.create("doomed")
+    monkeypatch.setattr(svc.driver, "delete_tombstone", lambda tomb: (_ for _ in ()).throw(SystemExit))
+    with pytest.raises(SystemExit):  # the process dies there
+        svc.remove("doomed")
+    left = os.listdir(root / "volumes")
+    assert len(left) == 1 and left[0].startswith(".doomed.removing-")
+    monkeypatch.undo()
+    again = VolumeService(svc.store, LocalDriver(str(root / "volumes")), EventBus())
+    assert again.all() == [] and again.recover() == (left, [])
+    assert os.listdir(root / "volumes") == []
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
@@ -241,3 +275,130 @@ def test_mounts_from_many_threads_count_as_one_device_mount(env):
     for t in threads:
         t.join()
     assert (driver.users, driver.mounted) == (0, 0)
+
+
+def test_a_failed_unmount_still_counts_down(env, monkeypatch):
+    """moby's localVolume.Unmount: or the volume stays in use by a gone container."""
+    svc, seen, _ = env
+    svc.create("dev1", opts={"type": "tmpfs", "device": "tmpfs"})
+    monkeypatch.setattr(svc.driver, "mount", lambda name, opts: "/x")
+
+    def busy(name, opts):
+        raise errors.Internal("unmount /x: device or resource busy")
+
+    monkeypatch.setattr(svc.driver, "unmount", busy)
+    svc.mount("dev1", "c1", {})
+    with pytest.raises(errors.Internal, match="busy"):
+        svc.unmount("dev1", "c1")
+    assert svc.users("dev1") == []
+    assert [s[0] for s in seen] == ["create", "mount"]  # moby logs unmount only when it worked
+    svc.remove("dev1")
+
+
+def test_users_come_from_one_scan_per_request(env):
+    import asyncio
+    svc, _, _ = env
+    for i in range(5):
+        svc.create(f"v{i}")
+    scans = []
+
+    def index():
+        scans.append(1)
+        return {"v1": ["c1"], "v3": ["c1", "c2"]}
+
+    svc.set_users(index)
+    svc.mount("v3", "c3", {})
+    assert svc.users_index() == {"v1": ["c1"], "v3": ["c1", "c2", "c3"]}
+    scans.clear()
+    assert sorted((v.name, n) for v, n in svc.usage_records()) == [
+        ("v0", 0), ("v1", 1), ("v2", 0), ("v3", 3), ("v4", 0)]
+    assert len(scans) == 1
+    scans.clear()
+    assert sorted(asyncio.run(svc.prune(lambda v: True))[0]) == ["v0", "v2", "v4"]
+    assert len(scans) == 4  # the prune's one, and each removal's own check (a use since)
+
+
+def test_an_api_create_waits_for_the_removal_of_its_name(env, monkeypatch):
+    """moby's per-name lock: a create during a removal of that name makes a new volume
+    once the removal is done (the events in that order)."""
+    import asyncio
+    import threading
+    svc, seen, root = env
+    old = svc.create("data")
+    with open(os.path.join(old.mountpoint, "old"), "w"):
+        pass
+    gate = threading.Event()
+    real = svc.driver.delete_tombstone
+    monkeypatch.setattr(svc.driver, "delete_tombstone", lambda tomb: (gate.wait(10), real(tomb)))
+
+    async def run():
+        removal = asyncio.create_task(svc.remove_async("data"))
+        await asyncio.sleep(0.05)
+        create = asyncio.create_task(svc.create_async("data", labels={"new": "1"}))
+        await asyncio.sleep(0.05)
+        assert not create.done()
+        with pytest.raises(errors.Conflict, match="^create data: volume is being removed$"):
+            svc.create("data")  # a caller that cannot wait
+        gate.set()
+        await removal
+        return await create
+
+    vol = asyncio.run(run())
+    assert vol.labels == {"new": "1"} and os.listdir(vol.mountpoint) == []
+    assert [s[:2] for s in seen] == [("create", "data"), ("destroy", "data"), ("create", "data")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
+def test_start_up_unmounts_the_devices_no_one_holds(env):
+    """moby's local.New: what an unclean shutdown left mounted is unmounted; a mount
+    a running container's restore counted again stays as it is."""
+    svc, _, root = env
+    left = svc.create("left", opts={"type": "tmpfs", "device": "tmpfs"})
+    held = svc.create("held", opts={"type": "tmpfs", "device": "tmpfs"})
+    svc.create("plain")
+    svc.mount("left", "c1", {})
+    svc.mount("held", "c2", {})  # then ketchd dies; c1 exits meanwhile, c2 runs on
+    again = VolumeService(svc.store, LocalDriver(str(root / "volumes")), EventBus())
+    again.restore("held", "c2")
+    assert again.unmount_stale() == ["left"]
+    assert mnt.mounts_under(str(root)) == [held.mountpoint]
+    assert not os.path.ismount(left.mountpoint)
+    again.unmount("held", "c2")
+    assert mnt.mounts_under(str(root)) == []
+
+
+def test_a_mount_hanging_on_one_volume_holds_up_no_other(env):
+    """A lock per volume: a device mount that hangs (a dead NFS server) keeps its own
+    volume's users waiting, not another volume's mounts and unmounts."""
+    import threading
+    svc, _, _ = env
+    svc.create("nfs")
+    svc.create("other")
+    entered, release = threading.Event(), threading.Event()
+
+    class Driver:
+        def mount(self, name, opts):
+            if name == "nfs":
+                entered.set()
+                release.wait(10)
+            return f"/{name}"
+
+        def unmount(self, name, opts):
+            pass
+
+    svc.driver = Driver()
+    hung = threading.Thread(target=svc.mount, args=("nfs", "c1", {}))
+    hung.start()
+    try:
+        assert entered.wait(5)
+        done = threading.Event()
+        other = threading.Thread(target=lambda: (svc.mount("other", "c2", {}),
+                                                 svc.unmount("other", "c2"), done.set()))
+        other.start()
+        assert done.wait(5), "another volume's mount waited for the hung one"
+        other.join()
+    finally:
+        release.set()
+        hung.join()
+    svc.unmount("nfs", "c1")
+    assert svc.users("nfs") == [] and svc.users("other") == []

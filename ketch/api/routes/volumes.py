@@ -29,10 +29,12 @@ class VolumeBackend(Protocol):
     def get(self, name: str) -> Volume:
         """errors.NotFound("get NAME: no such volume") when there is none."""
 
-    def in_use(self, name: str) -> bool: ...
+    def users_index(self) -> dict[str, list[str]]:
+        """Volume name -> ids of the containers using it (one scan for a whole list)."""
 
-    def create(self, name: str = "", driver: str = "", opts: dict | None = None,
-               labels: dict | None = None, anonymous: bool = False) -> Volume: ...
+    async def create_async(self, name: str = "", driver: str = "", opts: dict | None = None,
+                           labels: dict | None = None) -> Volume:
+        """Waits for a removal of that name in flight, as moby's per-name lock."""
 
     async def remove_async(self, name: str, force: bool = False) -> None: ...
 
@@ -59,7 +61,8 @@ class VolumeRoutes:
         except errors.InvalidArgument as exc:  # moby wraps the JSON's error, not the keys'
             raise errors.InvalidArgument(f"error reading volume filters: {exc}") from None
         f = flt.parse(request.arg("filters"), LIST_FILTERS)
-        found = filter_volumes(self.backend.all(), f, self.backend.in_use)
+        used = self.backend.users_index() if "dangling" in f else {}
+        found = filter_volumes(self.backend.all(), f, lambda name: bool(used.get(name)))
         return json_response({"Volumes": [volume_json(v) for v in found], "Warnings": None})
 
     async def inspect(self, request: Request) -> Response:
@@ -70,7 +73,7 @@ class VolumeRoutes:
         req = apitypes.decode_create(await request.body())
         if req.cluster and at_least(request.api_version, "1.42"):
             raise errors.Unavailable(NOT_MANAGER)
-        vol = self.backend.create(req.name, req.driver, req.driver_opts, req.labels)
+        vol = await self.backend.create_async(req.name, req.driver, req.driver_opts, req.labels)
         return json_response(volume_json(vol), 201)
 
     async def update(self, request: Request) -> Response:

@@ -85,8 +85,8 @@ def merge_config(user: dict, image: dict) -> dict:
 
 class ContainerService:
     def __init__(self, registry: Registry, images: ImageService, snapshots: OverlaySnapshotter,
-                 lifecycle: Lifecycle, log_defaults: dict | None = None,
-                 volumes: VolumeAccess | None = None) -> None:
+                 lifecycle: Lifecycle, log_defaults: dict | None = None, *,
+                 volumes: VolumeAccess) -> None:
         self.registry = registry
         self.volumes = volumes
         self.log_defaults = log_defaults  # daemon.json log-driver, log-opts (normalized)
@@ -212,10 +212,14 @@ class ContainerService:
         """--volumes-from's source: a container by any of its references."""
         return [MountPoint.from_doc(doc) for doc in self.registry.get(ref).mounts]
 
-    def volume_users(self, name: str) -> list[str]:
-        """The containers whose mount points name volume ``name`` (the volume service's
-        "in use")."""
-        return [rec.id for rec in self.registry.all() if name in release.volume_names(rec.mounts)]
+    def volume_users(self) -> dict[str, list[str]]:
+        """Volume name -> the containers whose mount points name it (the volume service's
+        "in use"), from one scan of the containers."""
+        index: dict[str, list[str]] = {}
+        for rec in self.registry.all():
+            for name in release.volume_names(rec.mounts):
+                index.setdefault(name, []).append(rec.id)
+        return index
 
     # -- remove -----------------------------------------------------------------
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
@@ -246,8 +250,8 @@ class ContainerService:
                 self.machine.apply(rec, "remove_failed")
                 raise
             self.registry.delete(rec)
-            if volumes and self.volumes is not None:  # moby: once the container is gone, before "destroy"
-                release.remove_anonymous(self.volumes, rec.mounts)
+            if volumes:  # moby: once the container is gone, before "destroy"
+                await release.remove_anonymous(self.volumes, rec.mounts)
             self.machine.apply(rec, "removed")
         self.lifecycle.forget(rec.id)
 

@@ -130,7 +130,7 @@ def _asked_propagation(req: MountRequest) -> str:
 @dataclass
 class Planner:
     """Decides a new container's mount points, making the volumes they need."""
-    volumes: VolumeAccess | None
+    volumes: VolumeAccess
     data_root: str = ""  # a bind from within it gets rslave propagation (moby's validateBindDaemonRoot)
     # a destination -> the host path of the image's file there ("" for none): no anonymous
     # volume over a file (moby's createContainerVolumesOS)
@@ -153,7 +153,7 @@ class Planner:
         """Remove the volumes the last plan made (a create that failed after it)."""
         for name in reversed(self.made):
             try:
-                self._service().remove(name, force=True)
+                self.volumes.remove(name, force=True)
             except errors.KetchError as exc:
                 log.warning("removing volume %s of a failed create: %s", name, exc)
         self.made = []
@@ -164,9 +164,9 @@ class Planner:
             if not mp.source:  # moby looks such a one up as a volume: a --mount type=tmpfs too
                 if not mp.name:  # ... and fails so (Docker's behaviour, moby master's too)
                     raise errors.NotFound("get: no such volume")
-                self._service().get(mp.name)
+                self.volumes.get(mp.name)
             elif mp.is_volume:
-                self._service().get(mp.name)  # still there
+                self.volumes.get(mp.name)  # still there
             points[mp.destination] = mp
         anonymous = [parse.parse_anonymous(dest, reqs.volume_driver) for dest in (config_volumes or {})]
         for req in (*reqs.binds, *reqs.mounts):
@@ -217,13 +217,8 @@ class Planner:
             f'source is within the daemon root, daemon root: "{root}", bind mount source: '
             f'"{req.source}", propagation: "{asked}"')
 
-    def _service(self) -> VolumeAccess:
-        if self.volumes is None:  # a daemon wired without volumes (unit tests of other parts)
-            raise errors.Internal("volumes are not available")
-        return self.volumes
-
     def _volume(self, name: str, driver: str, opts: dict | None = None, labels: dict | None = None):
-        service = self._service()
+        service = self.volumes
         existed = False
         if name:
             try:

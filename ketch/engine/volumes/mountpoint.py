@@ -47,8 +47,9 @@ class VolumeAccess(Protocol):
     def create(self, name: str = "", driver: str = "", opts: dict | None = None,
                labels: dict | None = None, anonymous: bool = False) -> Volume:
         """A new volume; ``name`` "" makes a random 64-hex name. A volume of that name
-        already there is returned as it is (moby's idempotent create) unless the driver
-        differs."""
+        already there is returned as it is (moby's idempotent create); a driver other
+        than local is refused first (NotFound: plugin not found). Conflict while a
+        removal of that name is still deleting its data (the API's create waits)."""
 
     def get(self, name: str) -> Volume:
         """The volume, or NotFound "get NAME: no such volume"."""

@@ -21,16 +21,17 @@ def volume_names(mounts: Iterable[dict]) -> set[str]:
     return {m["name"] for m in mounts if m.get("type") == "volume" and m.get("name")}
 
 
-def remove_anonymous(volumes: VolumeAccess, mounts: Iterable[dict]) -> list[str]:
-    """Remove the anonymous volumes of a container that is gone; the messages of the
-    removals that failed for another reason than use (moby logs them)."""
+async def remove_anonymous(volumes: VolumeAccess, mounts: Iterable[dict]) -> list[str]:
+    """Remove the anonymous volumes of a container that is gone, their data deleted off
+    the event loop (an image's VOLUME may hold gigabytes); the messages of the removals
+    that failed for another reason than use (moby logs them)."""
     failed = []
     for doc in mounts:
         mp = MountPoint.from_doc(doc)
         if not mp.is_volume or mp.named or not mp.name:
             continue
         try:
-            volumes.remove(mp.name)
+            await volumes.remove_async(mp.name)
         except errors.Conflict:
             pass  # another container uses it: it goes with the last one's `rm -v`
         except errors.NotFound:
