@@ -210,9 +210,9 @@ def test_failure_part_way_leaves_the_earlier_volumes_to_release():
     assert fake.calls[-1] == ("unmount", "v1", CID)
 
 
-def test_volume_service_calls_go_one_at_a_time():
+def test_volume_service_calls_for_one_volume_go_one_at_a_time():
     """Two starts in worker threads: the service (which counts without a lock) is never
-    entered twice at once."""
+    entered twice at once for one volume."""
     import threading
     import time
 
@@ -234,6 +234,64 @@ def test_volume_service_calls_go_one_at_a_time():
     for t in threads:
         t.join()
     assert not Slow.overlap and len(setup.volumes.calls) == 4
+    assert len(setup.locks) == 0  # no lock kept for a volume nobody uses
+
+
+def test_a_mount_blocked_on_one_volume_holds_up_no_other_volume():
+    """Volume A's mount hangs (a dead NFS server): B mounts and unmounts for other
+    containers, and a running container (of B and C) stops, while A's mount waits.
+    (A's own unmount waits, as moby's per-volume mutex makes it.)"""
+    import threading
+    entered, go = threading.Event(), threading.Event()
+
+    class Blocking(FakeVolumes):
+        def mount(self, name, container_id, attributes):
+            if name == "a":
+                entered.set()
+                go.wait(10)
+            return super().mount(name, container_id, attributes)
+    fake = Blocking()
+    setup = ms.MountSetup(fake, "", lambda *a: False)
+    setup.restore("running", [vol("/c", "c").to_doc(), vol("/b", "b").to_doc()], None)
+    stuck = threading.Thread(target=setup.setup, args=("c-a", [vol("/d", "a").to_doc()], None, "/r", False))
+    stuck.start()
+    try:
+        assert entered.wait(5)
+        done = threading.Event()
+
+        def others():
+            setup.setup("c-b", [vol("/d", "b").to_doc()], None, "/r", False)
+            setup.release("c-b")
+            setup.release("running")
+            done.set()
+        threading.Thread(target=others, daemon=True).start()
+        assert done.wait(2), "volume B's mount or a stop waited for volume A's mount"
+    finally:
+        go.set()
+        stuck.join(5)
+    assert ("mount", "a", "c-a") == fake.calls[-1][:3]
+    assert ("unmount", "b", "c-b") in fake.calls and ("unmount", "c", "running") in fake.calls
+
+
+def test_name_locks_taken_in_sorted_order_each_name_once():
+    from ketch.engine.volumes.namelocks import NameLocks
+    locks = NameLocks()
+    taken = []
+
+    class Spy:
+        def __init__(self, name):
+            self.name = name
+
+        def acquire(self):
+            taken.append(self.name)
+
+        def release(self):
+            pass
+    locks._enter = lambda name: Spy(name)
+    locks._leave = lambda name: None
+    with locks.hold(["b", "c", "a", "b"]):
+        pass
+    assert taken == ["a", "b", "c"]
 
 
 def test_tmpfs_first_and_a_mount_point_under_a_tmpfs_is_skipped():

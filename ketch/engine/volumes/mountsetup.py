@@ -44,6 +44,7 @@ from dataclasses import replace
 from ketch import errors
 from ketch.apitypes.mounts import BIND, DEFAULT_PROPAGATION, TMPFS, VOLUME
 from ketch.engine.volumes.mountpoint import MountPoint, VolumeAccess
+from ketch.engine.volumes.namelocks import NameLocks
 from ketch.linux import mount as mnt
 from ketch.linux import syscalls as sc
 from ketch.linux.safepath import open_in_root
@@ -165,7 +166,8 @@ def mount_points(docs: list[dict]) -> list[MountPoint]:
 
 # -- the host side: what a run mounts, and its release -----------------------------------
 class MountSetup:
-    def __init__(self, volumes: VolumeAccess, data_root: str = "", copy_into_empty=None) -> None:
+    def __init__(self, volumes: VolumeAccess, data_root: str = "", copy_into_empty=None,
+                 locks: NameLocks | None = None) -> None:
         self.volumes = volumes
         self.data_root = data_root
         self._copy = copy_into_empty or copyup.copy_into_empty
@@ -173,8 +175,8 @@ class MountSetup:
         self._lock = threading.Lock()
         # Starts and stops run in worker threads; the volume service and its driver count
         # mounts without a lock of their own (two first users of a device volume at once
-        # would each mount it), so their calls from here go one at a time.
-        self._service_lock = threading.Lock()
+        # would each mount it), so their calls for one volume go one at a time.
+        self.locks = locks or NameLocks()
         self._copy_locks: dict[str, threading.Lock] = {}  # volume -> held while seeding it
 
     def setup(self, cid: str, mounts: list[dict], tmpfs: dict | None, rootfs: str,
@@ -198,7 +200,7 @@ class MountSetup:
                rro_error: str, pin_dir: str) -> dict:
         if mp.type == VOLUME:
             try:
-                with self._service_lock:
+                with self.locks.hold([mp.name]):
                     path = self.volumes.mount(mp.name, cid, mount_attributes(mp, cid))
             except errors.KetchError as exc:  # moby's MountPoint.Setup wraps the driver's error
                 raise errors.wrapped(exc, f"error while mounting volume '{mp.source}'") from None
@@ -257,7 +259,7 @@ class MountSetup:
             names = self._active.pop(cid, [])
         for name in names:
             try:
-                with self._service_lock:
+                with self.locks.hold([name]):
                     self.volumes.unmount(name, cid)
             except errors.KetchError as exc:
                 log.error("cannot unmount volume %s of %s: %s", name, cid, exc)
@@ -273,7 +275,7 @@ class MountSetup:
             self._active[cid] = []
         for name in names:
             try:
-                with self._service_lock:
+                with self.locks.hold([name]):
                     self.volumes.restore(name, cid)
             except errors.KetchError as exc:
                 log.error("cannot restore volume %s of %s: %s", name, cid, exc)
