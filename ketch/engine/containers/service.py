@@ -31,6 +31,7 @@ from ketch.engine.containers.rootfs import RootfsReader
 from ketch.engine.events import Event
 from ketch.engine.images.service import ImageService, familiar
 from ketch.engine.volumes import mountplan, release
+from ketch.apitypes.mounts import VOLUME
 from ketch.engine.volumes.mountpoint import MountPoint, VolumeAccess
 from ketch.engine.volumes.seed import Seeder
 from ketch.linux import mount as mnt
@@ -146,12 +147,17 @@ class ContainerService:
         the create is done (moby's populateVolumes), in a thread, under the container's
         lock (a start waits for it); a seeding that fails undoes the create."""
         rec, planner, warnings = self._create(body, name, platform, readonly_non_recursive)
-        async with self.lifecycle.lock(rec.id):
+        if any(doc.get("copy_data") and doc.get("type") == VOLUME for doc in rec.mounts):
             try:
-                await asyncio.to_thread(self._seed, rec)
+                async with self.lifecycle.lock(rec.id):
+                    try:
+                        await asyncio.to_thread(self._seed, rec)
+                    except BaseException:
+                        self.registry.delete(rec)
+                        self._undo_create(rec.id, rec.snapshot, planner)
+                        raise
             except BaseException:
-                self.registry.delete(rec)
-                self._undo_create(rec.id, rec.snapshot, planner)
+                self.lifecycle.forget(rec.id)
                 raise
         self.machine.log(rec, "create")
         return rec.id, warnings
