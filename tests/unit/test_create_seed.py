@@ -103,6 +103,9 @@ def test_a_failed_seeding_undoes_the_create(svc):
     with pytest.raises(errors.Internal, match="^failed to populate volume: boom$"):
         asyncio.run(svc.create({}, "web"))
     assert rec.id not in svc.registry.by_id
+    assert rec.state.status == S.REMOVING  # a start that waited for the lock is refused
+    with pytest.raises(errors.Conflict, match="marked for removal"):
+        svc.machine.apply(rec, "start")
     assert planner.undone and svc.snapshots.removed == ["snap"]
     assert svc.locks.forgotten == [rec.id]
     assert not [e for e in svc.seen if e.action == "create"]

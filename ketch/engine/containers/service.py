@@ -153,6 +153,7 @@ class ContainerService:
                     try:
                         await asyncio.to_thread(self._seed, rec)
                     except BaseException:
+                        self.machine.apply(rec, "remove")  # a start waiting for the lock refuses
                         self.registry.delete(rec)
                         self._undo_create(rec.id, rec.snapshot, planner)
                         raise
