@@ -9,6 +9,8 @@ cgroup managers write exist. Read from the files each time (a few stat calls).
 import os
 from dataclasses import dataclass
 
+from ketch.linux import mount as mnt
+
 
 @dataclass(frozen=True)
 class SysInfo:
@@ -34,14 +36,11 @@ def backing_filesystem(path: str, mountinfo: str = "/proc/self/mountinfo") -> st
     path = os.path.realpath(path)
     best, fstype = "", "<unknown>"
     try:
-        with open(mountinfo) as f:
-            for line in f:
-                fields = line.split()
-                point = fields[4].replace("\\040", " ")
-                sep = fields.index("-")
-                inside = path == point or path.startswith(point.rstrip("/") + "/")
-                if inside and len(point) >= len(best):
-                    best, fstype = point, fields[sep + 1]
+        for m in mnt.mountinfo(mountinfo):
+            point = m.mount_point
+            inside = path == point or path.startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best, fstype = point, m.fstype
     except (OSError, ValueError, IndexError):
         pass
     return _FS_NAMES.get(fstype, fstype)

@@ -4,6 +4,8 @@ A snapshotter returns ``Mount`` values instead of mounting, so the caller decide
 (and in which namespace) they are applied, and tests can compare them as data.
 """
 
+import re
+from typing import Iterator, NamedTuple
 
 from ketch.linux import syscalls as sc
 from ketch.value import Value
@@ -149,18 +151,43 @@ def unmount(target: str, lazy: bool = False) -> None:
     sc.umount(target, sc.MNT_DETACH if lazy else 0)
 
 
+class MountInfo(NamedTuple):
+    """One line of ``/proc/<pid>/mountinfo`` (proc(5)), its paths unescaped."""
+    mount_id: int
+    parent_id: int
+    device: str  # "major:minor"
+    root: str  # the path of the filesystem mounted here
+    mount_point: str
+    options: str  # per-mount options ("rw,nosuid")
+    optional: tuple[str, ...]  # "shared:1", "master:2", ...
+    fstype: str
+    source: str
+    super_options: str
+
+
+def mountinfo(path: str = "/proc/self/mountinfo") -> Iterator[MountInfo]:
+    """The mounts of a mount namespace (this one's by default), in the table's order."""
+    with open(path, "rb") as f:
+        for raw in f:
+            head, _, tail = raw.decode("utf-8", "surrogateescape").rstrip("\n").partition(" - ")
+            fields = head.split(" ")
+            fstype, source, super_options = (tail.split(" ") + ["", "", ""])[:3]
+            yield MountInfo(int(fields[0]), int(fields[1]), fields[2], _unescape(fields[3]),
+                            _unescape(fields[4]), fields[5], tuple(fields[6:]), fstype,
+                            _unescape(source), super_options)
+
+
 def mounts_under(path: str) -> list[str]:
     """Mount points at or below ``path`` in this mount namespace, deepest first."""
     prefix = path.rstrip("/") + "/"
-    out = []
-    with open("/proc/self/mountinfo", "rb") as f:
-        for line in f:
-            point = _unescape(line.split(b" ", 5)[4].decode())
-            if point == path or point.startswith(prefix):
-                out.append(point)
+    out = [m.mount_point for m in mountinfo()
+           if m.mount_point == path or m.mount_point.startswith(prefix)]
     return sorted(out, key=len, reverse=True)
 
 
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
 def _unescape(text: str) -> str:
-    return text.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n") \
-        .replace("\\134", "\\")
+    """The kernel's octal escapes (``\\040`` for a space, any byte ``\\NNN``)."""
+    return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), text)

@@ -22,6 +22,7 @@ import stat
 
 from ketch.errors import InvalidArgument
 from ketch.linux import syscalls as sc
+from ketch.linux import mount as mnt
 from ketch.linux.mount import PROPAGATION, MountAttrs, ParsedOptions, mount_attrs, parse_options
 from ketch.linux.safepath import mkdir_all_in_root, open_dir_in_root, open_in_root, resolve_in_root
 from ketch.runtime.specconv import ContainerConfig, Device, MountSpec
@@ -105,9 +106,7 @@ def _is_procfs_root(path: str) -> bool:
     if st.st_ino != _PROC_ROOT_INO:
         return False
     device = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
-    with open("/proc/self/mountinfo") as f:
-        return any(line.split()[2] == device and line.partition(" - ")[2].split()[0] == "proc"
-                   for line in f)
+    return any(m.device == device and m.fstype == "proc" for m in mnt.mountinfo())
 
 
 def _procfd(fd: int) -> str:
@@ -162,13 +161,10 @@ def host_cgroup_mounts() -> dict[str, str]:
 
 def _read_cgroup_mounts() -> dict[str, str]:
     out = {}
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            head, _, tail = line.partition(" - ")
-            fstype, _source, super_opts = tail.split()[:3]
-            if fstype == "cgroup":
-                names = [o for o in super_opts.split(",") if o not in ("rw", "ro")]
-                out[",".join(n.replace("name=", "") for n in names)] = head.split()[4]
+    for m in mnt.mountinfo():
+        if m.fstype == "cgroup":
+            names = [o for o in m.super_options.split(",") if o not in ("rw", "ro")]
+            out[",".join(n.replace("name=", "") for n in names)] = m.mount_point
     return out
 
 

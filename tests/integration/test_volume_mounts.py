@@ -366,3 +366,74 @@ def test_mount_and_unmount_events_frame_the_run(daemon, names, volumes):
     assert lines[0][2] == (
         f'{{"container":"{cid}","destination":"/d","driver":"local","propagation":"","read/write":"false"}}')
     _ok(daemon.ketch("rm", name))
+
+
+def test_copy_up_happens_at_create_into_the_subpath_too(daemon, names, volumes):
+    """moby's populateVolumes runs at create: a created, never started container's new
+    volume already holds the image's directory; with volume-subpath, the subpath does."""
+    vol, sub_vol, created, created_sub = volumes(), volumes(), names(), names()
+    _ok(daemon.ketch("create", "--name", created, "-v", f"{vol}:/etc", "busybox"))
+    assert "passwd" in _ok(daemon.ketch("run", "--rm", "-v", f"{vol}:/x", "busybox", "ls", "/x")).split()
+    _ok(daemon.ketch("run", "--rm", "-v", f"{sub_vol}:/v", "busybox", "sh", "-c",
+                     "mkdir /v/sub && echo kept > /v/top"))
+    _ok(daemon.ketch("create", "--name", created_sub, "--mount",
+                     f"type=volume,src={sub_vol},dst=/etc,volume-subpath=sub", "busybox"))
+    assert "passwd" in os.listdir(os.path.join(_volume_dir(daemon, sub_vol), "sub"))
+    assert sorted(os.listdir(_volume_dir(daemon, sub_vol))) == ["sub", "top"]
+    assert not [m for m in _host_mounts(daemon.exec_root) if "seed-" in m]
+    _ok(daemon.ketch("rm", created, created_sub))
+
+
+def test_volumes_from_at_run_time_sees_the_data_and_ro_is_enforced(daemon, names, volumes):
+    vol, src = volumes(), names()
+    _ok(daemon.ketch("run", "-d", "--name", src, "-v", f"{vol}:/data", "busybox", "sh", "-c",
+                     "echo from-src > /data/f; sleep 60"))
+    assert wait_until(lambda: os.path.exists(os.path.join(_volume_dir(daemon, vol), "f")), 10)
+    assert _ok(daemon.ketch("run", "--rm", "--volumes-from", src, "busybox", "sh", "-c",
+                            "cat /data/f; echo from-user >> /data/f")) == "from-src\n"
+    res = daemon.ketch("run", "--rm", "--volumes-from", f"{src}:ro", "busybox", "sh", "-c",
+                       "cat /data/f; touch /data/x 2>&1; mount -o remount,rw /data 2>&1 && echo REMOUNTED; true")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[:2] == ["from-src", "from-user"]
+    assert "Read-only file system" in res.stdout and "REMOUNTED" not in res.stdout
+    assert sorted(os.listdir(_volume_dir(daemon, vol))) == ["f"]
+    _ok(daemon.ketch("rm", "-f", src))
+
+
+def test_a_device_volume_shared_by_two_runs_is_unmounted_by_the_last_stop(daemon, names, volumes):
+    vol, a, b = volumes(), names(), names()
+    _ok(daemon.ketch("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", vol))
+    data = _volume_dir(daemon, vol)
+    for name in (a, b):
+        _ok(daemon.ketch("run", "-d", "--name", name, "-v", f"{vol}:/d", "busybox", "sleep", "60"))
+    assert _host_mounts(data) == [data]
+    _ok(daemon.ketch("exec", a, "sh", "-c", "echo shared > /d/f"))
+    _ok(daemon.ketch("stop", "-t", "0", a))
+    assert _host_mounts(data) == [data]  # b still uses it
+    assert _ok(daemon.ketch("exec", b, "cat", "/d/f")) == "shared\n"
+    _ok(daemon.ketch("stop", "-t", "0", b))
+    assert wait_until(lambda: _host_mounts(data) == [], 10), _host_mounts(data)
+    _ok(daemon.ketch("rm", a, b))
+
+
+def test_a_start_failing_after_its_first_volume_leaves_the_drivers_count_right(daemon, names, volumes):
+    """Two volumes: the first (a tmpfs device) mounts, the second cannot. The failed start
+    unmounts the first (the driver's count back to 0: not mounted on the host, removable)."""
+    dev, bad, name = volumes(), volumes(), names()
+    _ok(daemon.ketch("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", dev))
+    _ok(daemon.ketch("volume", "create", "-o", "type=none", "-o", "device=/nonexistent-kv",
+                     "-o", "o=bind", bad))
+    since = str(int(time.time()) - 1)
+    res = daemon.ketch("run", "--name", name, "-v", f"{dev}:/a", "-v", f"{bad}:/b", "busybox", "true")
+    assert res.returncode != 0 and f"volumes/{bad}/_data" in res.stderr, res.stderr
+    assert _host_mounts(_volume_dir(daemon, dev)) == []
+    events = _ok(daemon.ketch("events", "--since", since, "--until", str(int(time.time()) + 1),
+                              "--filter", "type=volume", "--format", "{{.Action}} {{.Actor.ID}}"))
+    assert [line for line in events.splitlines() if line.endswith(dev) and "mount" in line] \
+        == [f"mount {dev}", f"unmount {dev}"]
+    # a second run mounts the device again (a count left at 1 would skip the mount)
+    _ok(daemon.ketch("rm", name))
+    assert _ok(daemon.ketch("run", "--rm", "-v", f"{dev}:/a", "busybox", "sh", "-c",
+                            "grep ' /a ' /proc/mounts | cut -d' ' -f3")) == "tmpfs\n"
+    assert _host_mounts(_volume_dir(daemon, dev)) == []
+    assert _ok(daemon.ketch("volume", "rm", dev)) == f"{dev}\n"

@@ -96,3 +96,17 @@ ATTRS = [
 @pytest.mark.parametrize("options,attrs", ATTRS)
 def test_mount_attrs(options, attrs):
     assert mount_attrs(options) == attrs
+
+
+def test_mountinfo_fields_optional_fields_and_octal_escapes(tmp_path):
+    from ketch.linux.mount import MountInfo, mountinfo
+    table = tmp_path / "mountinfo"
+    table.write_text(
+        "36 35 98:0 /mnt1 /mnt/a\\040b\\134c rw,noatime master:1 shared:2 - ext3 /dev/ro\\043t rw,errors=continue\n"
+        "40 1 0:5 / /x\\011y rw - tmpfs tmpfs rw\n")
+    assert list(mountinfo(str(table))) == [
+        MountInfo(36, 35, "98:0", "/mnt1", "/mnt/a b\\c", "rw,noatime", ("master:1", "shared:2"),
+                  "ext3", "/dev/ro#t", "rw,errors=continue"),
+        MountInfo(40, 1, "0:5", "/", "/x\ty", "rw", (), "tmpfs", "tmpfs", "rw"),
+    ]
+    assert any(m.mount_point == "/" for m in mountinfo())

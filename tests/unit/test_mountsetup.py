@@ -14,6 +14,7 @@ import pytest
 from ketch import errors
 from ketch.engine import specgen
 from ketch.engine.volumes import mountsetup as ms
+from ketch.engine.volumes import mountspec
 from ketch.engine.volumes.mountpoint import MountPoint
 
 CID = "c" * 64
@@ -67,7 +68,7 @@ def rec(*points, tmpfs=None):
                                         "gid=1000", "nr_inodes=10"]),
 ])
 def test_tmpfs_options(data, options):
-    assert ms.tmpfs_mount("/t", data) == {"destination": "/t", "type": "tmpfs", "source": "tmpfs",
+    assert mountspec.tmpfs_mount("/t", data) == {"destination": "/t", "type": "tmpfs", "source": "tmpfs",
                                           "options": options}
 
 
@@ -76,7 +77,7 @@ def test_tmpfs_options(data, options):
 ])
 def test_tmpfs_bad_option(data, message):
     with pytest.raises(errors.InvalidArgument, match=message):
-        ms.tmpfs_mount("/t", data)
+        mountspec.tmpfs_mount("/t", data)
 
 
 @pytest.mark.parametrize("spec,rw,data", [
@@ -92,12 +93,12 @@ def test_tmpfs_bad_option(data, message):
 ])
 def test_mount_tmpfs_data(spec, rw, data):
     """--mount type=tmpfs: moby's ConvertTmpfsOptions."""
-    assert ms.tmpfs_data(MountPoint("tmpfs", "/t", rw=rw, spec=spec)) == data
+    assert mountspec.tmpfs_data(MountPoint("tmpfs", "/t", rw=rw, spec=spec)) == data
 
 
 def test_mount_tmpfs_data_from_options():
     mp = MountPoint("tmpfs", "/t", options={"tmpfs_size": 2 << 20, "tmpfs_mode": 0o755})
-    assert ms.tmpfs_data(mp) == "mode=755,size=2m"
+    assert mountspec.tmpfs_data(mp) == "mode=755,size=2m"
 
 
 # -- binds and volumes -------------------------------------------------------------------
@@ -118,7 +119,7 @@ def test_mount_tmpfs_data_from_options():
      ["rbind", "rprivate"]),
 ])
 def test_bind_mount(point, rro_error, options):
-    m = ms.bind_mount(point, point.source, rro_error)
+    m = mountspec.bind_mount(point, point.source, rro_error)
     assert m == {"destination": point.destination, "type": "bind", "source": point.source,
                  "options": options}
 
@@ -136,16 +137,14 @@ def test_bind_mount(point, rro_error, options):
 ])
 def test_bind_mount_refused(point, message):
     with pytest.raises(errors.InvalidArgument, match=message):
-        ms.bind_mount(point, point.source, 'rro is not supported by runtime "runc"')
+        mountspec.bind_mount(point, point.source, 'rro is not supported by runtime "runc"')
 
 
 # -- a run: mount, copy-up, release -----------------------------------------------------------
-def _setup(points, fake=None, tmpfs=None, started=False, copies=None):
+def _setup(points, fake=None, tmpfs=None):
     fake = fake or FakeVolumes()
-    copies = copies if copies is not None else []
-    setup = ms.MountSetup(fake, "/var/lib/ketch", lambda *a: copies.append(a) or True)
-    return setup, fake, copies, setup.setup(*rec(*points, tmpfs=tmpfs), "/bundle/rootfs",
-                                            first_start=not started)
+    setup = ms.MountSetup(fake, "/var/lib/ketch")
+    return setup, fake, None, setup.setup(*rec(*points, tmpfs=tmpfs))
 
 
 def test_volumes_mounted_with_moby_event_attributes_and_released_once():
@@ -162,57 +161,25 @@ def test_volumes_mounted_with_moby_event_attributes_and_released_once():
     assert fake.calls[2:] == [("unmount", "v1", CID), ("unmount", "v2", CID)]
 
 
-def test_copy_up_at_first_start_unless_nocopy():
-    _, _, copies, _ = _setup([vol("/data", "v1"), vol("/raw", "v2", copy_data=False)])
-    assert copies == [("/bundle/rootfs", "/data", f"{VOLS}/v1/_data")]
-    _, _, copies, _ = _setup([vol("/data", "v1")], started=True)
-    assert copies == []  # moby copies once, at create; an emptied volume stays empty
-
-
-def test_copy_up_of_one_volume_by_two_first_starts_is_one_at_a_time(tmp_path):
-    import threading
-    import time
-    state = {"inside": 0, "overlap": False}
-
-    def copy(rootfs, dest, path):
-        state["inside"] += 1
-        state["overlap"] |= state["inside"] > 1
-        time.sleep(0.02)
-        state["inside"] -= 1
-    setup = ms.MountSetup(FakeVolumes(), "", copy)
-    threads = [threading.Thread(target=setup.setup, args=(f"c{i}", [vol("/d", "new").to_doc()],
-                                                          None, "/r", True)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not state["overlap"]
-
-
-def test_copy_up_failure_is_moby_message():
-    def fail(*a):
-        raise PermissionError(13, "Permission denied", "/x")
-    setup = ms.MountSetup(FakeVolumes(), "", fail)
-    with pytest.raises(errors.Internal, match="^failed to populate volume: "):
-        setup.setup(*rec(vol("/data")), "/r", first_start=True)
-    setup.release(CID)
-    assert ("unmount", "v1", CID) in setup.volumes.calls
+def test_no_copy_at_start():
+    """moby seeds a new volume at create (engine/volumes/seed.py), never at start."""
+    assert not hasattr(ms.MountSetup(FakeVolumes()), "_copy")
 
 
 def test_failure_part_way_leaves_the_earlier_volumes_to_release():
     fake = FakeVolumes(fail="v2")
-    setup = ms.MountSetup(fake, "", lambda *a: False)
+    setup = ms.MountSetup(fake, "")
     with pytest.raises(errors.Internal, match=f"^error while mounting volume '{VOLS}/v2/_data': "
                        "failed to mount local volume v2$"):
-        setup.setup(*rec(vol("/a", "v1"), vol("/b", "v2")), "/r", first_start=True)
+        setup.setup(*rec(vol("/a", "v1"), vol("/b", "v2")))
     assert setup.active(CID) == ("v1",)
     setup.release(CID)
     assert fake.calls[-1] == ("unmount", "v1", CID)
 
 
-def test_volume_service_calls_go_one_at_a_time():
+def test_volume_service_calls_for_one_volume_go_one_at_a_time():
     """Two starts in worker threads: the service (which counts without a lock) is never
-    entered twice at once."""
+    entered twice at once for one volume."""
     import threading
     import time
 
@@ -226,14 +193,72 @@ def test_volume_service_calls_go_one_at_a_time():
             time.sleep(0.02)
             Slow.inside -= 1
             return super().mount(name, container_id, attributes)
-    setup = ms.MountSetup(Slow(), "", lambda *a: False)
+    setup = ms.MountSetup(Slow(), "")
     threads = [threading.Thread(target=setup.setup, args=(f"c{i}", [vol("/d", "shared").to_doc()],
-                                                          None, "/r", False)) for i in range(4)]
+                                                          None)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not Slow.overlap and len(setup.volumes.calls) == 4
+    assert len(setup.locks) == 0  # no lock kept for a volume nobody uses
+
+
+def test_a_mount_blocked_on_one_volume_holds_up_no_other_volume():
+    """Volume A's mount hangs (a dead NFS server): B mounts and unmounts for other
+    containers, and a running container (of B and C) stops, while A's mount waits.
+    (A's own unmount waits, as moby's per-volume mutex makes it.)"""
+    import threading
+    entered, go = threading.Event(), threading.Event()
+
+    class Blocking(FakeVolumes):
+        def mount(self, name, container_id, attributes):
+            if name == "a":
+                entered.set()
+                go.wait(10)
+            return super().mount(name, container_id, attributes)
+    fake = Blocking()
+    setup = ms.MountSetup(fake, "")
+    setup.restore("running", [vol("/c", "c").to_doc(), vol("/b", "b").to_doc()], None)
+    stuck = threading.Thread(target=setup.setup, args=("c-a", [vol("/d", "a").to_doc()], None))
+    stuck.start()
+    try:
+        assert entered.wait(5)
+        done = threading.Event()
+
+        def others():
+            setup.setup("c-b", [vol("/d", "b").to_doc()], None)
+            setup.release("c-b")
+            setup.release("running")
+            done.set()
+        threading.Thread(target=others, daemon=True).start()
+        assert done.wait(2), "volume B's mount or a stop waited for volume A's mount"
+    finally:
+        go.set()
+        stuck.join(5)
+    assert ("mount", "a", "c-a") == fake.calls[-1][:3]
+    assert ("unmount", "b", "c-b") in fake.calls and ("unmount", "c", "running") in fake.calls
+
+
+def test_name_locks_taken_in_sorted_order_each_name_once():
+    from ketch.engine.volumes.namelocks import NameLocks
+    locks = NameLocks()
+    taken = []
+
+    class Spy:
+        def __init__(self, name):
+            self.name = name
+
+        def acquire(self):
+            taken.append(self.name)
+
+        def release(self):
+            pass
+    locks._enter = lambda name: Spy(name)
+    locks._leave = lambda name: None
+    with locks.hold(["b", "c", "a", "b"]):
+        pass
+    assert taken == ["a", "b", "c"]
 
 
 def test_tmpfs_first_and_a_mount_point_under_a_tmpfs_is_skipped():
@@ -245,7 +270,7 @@ def test_tmpfs_first_and_a_mount_point_under_a_tmpfs_is_skipped():
 
 
 def test_restore_counts_without_mounting_and_releases_at_stop():
-    setup = ms.MountSetup(FakeVolumes(), "", lambda *a: False)
+    setup = ms.MountSetup(FakeVolumes(), "")
     r = rec(vol("/a", "v1"), bind("/b", "/h"), vol("/c", "v3"))
     setup.restore(*r)
     setup.restore(*r)  # once per run
@@ -257,37 +282,37 @@ def test_restore_counts_without_mounting_and_releases_at_stop():
 def test_v_bind_source_is_made_and_mount_bind_is_not(tmp_path):
     made = tmp_path / "a" / "b"
     refused = tmp_path / "c"
-    setup = ms.MountSetup(FakeVolumes(), "", lambda *a: False)
+    setup = ms.MountSetup(FakeVolumes(), "")
     mounts = setup.setup(*rec(bind("/x", str(made), options={"create_source": True}),
                               bind("/y", str(refused), spec={"Type": "bind", "Source": str(refused)})),
-                         "/r", first_start=True)
+                         )
     assert made.is_dir() and oct(made.stat().st_mode & 0o7777) == "0o755"
     assert not refused.exists()
     assert [m["source"] for m in mounts] == [str(made), str(refused)]
     afile = tmp_path / "f"
     afile.write_text("x")
-    setup.setup(*rec(bind("/z", str(afile), options={"create_source": True})), "/r", first_start=True)
+    setup.setup(*rec(bind("/z", str(afile), options={"create_source": True})), )
     assert afile.read_text() == "x"
 
 
 def test_shared_propagation_needs_a_shared_source(tmp_path, monkeypatch):
     monkeypatch.setattr(ms, "source_mount", lambda source: ("/tmp", "master:3"))
-    setup = ms.MountSetup(FakeVolumes(), "/var/lib/ketch", lambda *a: False)
+    setup = ms.MountSetup(FakeVolumes(), "/var/lib/ketch")
     with pytest.raises(errors.InvalidArgument,
                        match=f"^path {tmp_path} is mounted on /tmp but it is not a shared mount$"):
-        setup.setup(*rec(bind("/x", str(tmp_path), propagation="rshared")), "/r", True)
-    assert setup.setup(*rec(bind("/x", str(tmp_path), propagation="rslave")), "/r", True)[0][
+        setup.setup(*rec(bind("/x", str(tmp_path), propagation="rshared")))
+    assert setup.setup(*rec(bind("/x", str(tmp_path), propagation="rslave")))[0][
         "options"] == ["rbind", "rslave"]
     monkeypatch.setattr(ms, "source_mount", lambda source: ("/", ""))
     with pytest.raises(errors.InvalidArgument, match="not a shared or slave mount$"):
-        setup.setup(*rec(bind("/x", str(tmp_path), propagation="rslave")), "/r", True)
+        setup.setup(*rec(bind("/x", str(tmp_path), propagation="rslave")))
     # moby's fallback: a bind of the data root made rslave by default becomes private
     inside = bind("/x", "/var/lib/ketch/volumes", propagation="rslave")
-    assert setup.setup(*rec(inside), "/r", True)[0]["options"] == ["rbind"]
+    assert setup.setup(*rec(inside))[0]["options"] == ["rbind"]
     # ... not when the user asked for it (-v /var/lib/ketch/volumes:/x:rslave)
     with pytest.raises(errors.InvalidArgument, match="not a shared or slave mount$"):
         setup.setup(*rec(bind("/x", "/var/lib/ketch/volumes", propagation="rslave", mode="rslave")),
-                    "/r", True)
+                    )
 
 
 def test_source_mount_finds_the_longest_mount_point():
@@ -305,11 +330,11 @@ def test_subpath_resolved_inside_the_volume(tmp_path):
     class Access(FakeVolumes):
         def mount(self, name, container_id, attributes):
             return str(root)
-    setup = ms.MountSetup(Access(), "", lambda *a: False)
+    setup = ms.MountSetup(Access(), "")
     for point in (vol("/d", options={"subpath": "nosuch"}),
                   vol("/d", spec={"Type": "volume", "VolumeOptions": {"Subpath": "esc/etc"}})):
         with pytest.raises(errors.InvalidArgument, match=f"^cannot access path {root}/"):
-            setup.setup(*rec(point), "/r", True, pin_dir=str(tmp_path / "pins"))
+            setup.setup(*rec(point), pin_dir=str(tmp_path / "pins"))
     assert not (tmp_path / "pins").exists()
 
 

@@ -82,7 +82,7 @@ class ContainerRoutes:
         if isinstance(body.get("HostConfig"), dict):
             mountcompat.adapt(body["HostConfig"], request.api_version)
         await self.svc.unpack_image(body.get("Image"))  # off the event loop, before create
-        cid, warnings = self.svc.create(body, request.arg("name"), request.arg("platform"),
+        cid, warnings = await self.svc.create(body, request.arg("name"), request.arg("platform"),
                                         readonly_non_recursive=not at_least(request.api_version, "1.44"))
         return json_response({"Id": cid, "Warnings": warnings}, 201)
 

@@ -15,8 +15,8 @@ bind-mounted for the container's users to read. The rootfs mount point is 0700, 
 moby's ``merged``: what the container sees is the mode of the mount on it.
 
 ``prepare`` mounts the rootfs from the snapshotter's ``Mount`` data, sets up the
-container's volumes, binds and tmpfs (``engine/volumes/mountsetup.py``: after the rootfs,
-which a new volume is seeded from), writes /etc/hostname, /etc/hosts and
+container's volumes, binds and tmpfs (``engine/volumes/mountsetup.py``; a new volume
+was seeded from the image at create), writes /etc/hostname, /etc/hosts and
 /etc/resolv.conf and the OCI spec (moby's ``daemon/start.go`` order). ``teardown``
 unmounts and removes the exec directory without ever deleting through a mount point
 (``linux/fstree``) and releases the run's volumes. The lifecycle calls
@@ -28,7 +28,6 @@ import json
 import os
 from dataclasses import dataclass
 
-from ketch import timefmt
 from ketch.engine import hostconfig, specgen, users
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.networks.sandbox import NetSetup
@@ -124,8 +123,7 @@ class Bundles:
         self.teardown(rec.id)  # whatever a crash left of an earlier run
         rootfs = self._mount_rootfs(rec)
         rro_error = self.runtimes.rro_error(rec.runtime)
-        mounts = self.mounts.setup(rec.id, rec.mounts, rec.host_config.get("Tmpfs"), rootfs,
-                                   first_start=rec.state.started_at == timefmt.ZERO,
+        mounts = self.mounts.setup(rec.id, rec.mounts, rec.host_config.get("Tmpfs"),
                                    rro_error=rro_error, pin_dir=self.paths.subpaths(rec.id))
         files = self._write_files(rec, net)
         spec = self._spec(rec, rootfs, files, net, mounts, not rro_error)

@@ -10,6 +10,7 @@ need; ``rm -v`` and auto-remove remove the anonymous ones (``volumes/release.py`
 """
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -30,7 +31,10 @@ from ketch.engine.containers.rootfs import RootfsReader
 from ketch.engine.events import Event
 from ketch.engine.images.service import ImageService, familiar
 from ketch.engine.volumes import mountplan, release
+from ketch.apitypes.mounts import VOLUME
 from ketch.engine.volumes.mountpoint import MountPoint, VolumeAccess
+from ketch.engine.volumes.seed import Seeder
+from ketch.linux import mount as mnt
 from ketch.linux import filemode
 from ketch.linux.fstree import remove_tree
 from ketch.runtime import cgroups
@@ -136,10 +140,46 @@ class ContainerService:
         if image is not None:
             await asyncio.to_thread(self.images.ensure_unpacked, image)
 
-    def create(self, body: dict, name: str | None, platform: str | None = None,
-               readonly_non_recursive: bool = False) -> tuple[str, list[str]]:
+    async def create(self, body: dict, name: str | None, platform: str | None = None,
+                     readonly_non_recursive: bool = False) -> tuple[str, list[str]]:
         """``readonly_non_recursive``: read-only binds leave their submounts writable (what
-        clients before API 1.44 got)."""
+        clients before API 1.44 got). New empty volumes are seeded from the image before
+        the create is done (moby's populateVolumes), in a thread, under the container's
+        lock (a start waits for it); a seeding that fails undoes the create."""
+        rec, planner, warnings = self._create(body, name, platform, readonly_non_recursive)
+        if any(doc.get("copy_data") and doc.get("type") == VOLUME for doc in rec.mounts):
+            try:
+                async with self.lifecycle.lock(rec.id):
+                    try:
+                        await asyncio.to_thread(self._seed, rec)
+                    except BaseException:
+                        self.machine.apply(rec, "remove")  # a start waiting for the lock refuses
+                        self.registry.delete(rec)
+                        self._undo_create(rec.id, rec.snapshot, planner)
+                        raise
+            except BaseException:
+                self.lifecycle.forget(rec.id)
+                raise
+        self.machine.log(rec, "create")
+        return rec.id, warnings
+
+    @functools.cached_property
+    def seeder(self) -> Seeder:
+        """Copy-up at create, under the same per-volume locks as the runs' mounts."""
+        return Seeder(self.volumes, self.lifecycle.bundles.mounts.locks, self.paths.exec_root)
+
+    def _seed(self, rec: ContainerRecord) -> None:
+        self.seeder.seed(rec.id, [MountPoint.from_doc(d) for d in rec.mounts],
+                         [self.snapshots.fs(p) for p in rec.parents],
+                         lambda target: mnt.apply(self.snapshots.view_mount(rec.snapshot, rec.parents), target))
+
+    def _undo_create(self, cid: str, snapshot: str, planner: mountplan.Planner) -> None:
+        planner.undo()  # the volumes this create made (a named one that was there stays)
+        self.snapshots.remove(snapshot)
+        remove_tree(self.paths.data_dir(cid))
+
+    def _create(self, body: dict, name: str | None, platform: str | None,
+                readonly_non_recursive: bool) -> tuple[ContainerRecord, mountplan.Planner, list[str]]:
         if not isinstance(body, dict) or not body.get("Image"):
             raise errors.InvalidArgument("Config cannot be empty in order to create a container")
         unsupported.check_create(body)
@@ -201,12 +241,9 @@ class ContainerService:
                 mounts=[mp.to_doc() for mp in mounts])
             self.registry.add(rec)
         except BaseException:
-            planner.undo()  # the volumes this create made (a named one that was there stays)
-            self.snapshots.remove(snapshot)
-            remove_tree(self.paths.data_dir(cid))
+            self._undo_create(cid, snapshot, planner)
             raise
-        self.machine.log(rec, "create")
-        return cid, self.lifecycle.networking.create_warnings(host_config)
+        return rec, planner, self.lifecycle.networking.create_warnings(host_config)
 
     def _mount_points_of(self, ref: str) -> list[MountPoint]:
         """--volumes-from's source: a container by any of its references."""

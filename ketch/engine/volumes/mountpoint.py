@@ -24,7 +24,7 @@ class MountPoint:
     rw: bool = True
     mode: str = ""  # inspect's Mode ("z", "ro", ...)
     propagation: str = ""  # inspect's Propagation ("rprivate" for binds)
-    copy_data: bool = True  # populate a new empty volume from the image at first start
+    copy_data: bool = True  # populate a new empty volume from the image at create
     named: bool = False  # a volume the user named: kept by `rm -v` and `run --rm`
     options: dict = field(default_factory=dict)  # what the spec needs besides (tmpfs size, bind flags)
     spec: dict | None = None  # the HostConfig.Mounts entry it came from

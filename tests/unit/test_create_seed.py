@@ -1,0 +1,111 @@
+"""ContainerService.create's copy-up step (moby's populateVolumes at create): seeded before
+the "create" event, under the container's lock; a seeding that fails undoes the create."""
+
+import asyncio
+import types
+
+import pytest
+
+from ketch import errors, timefmt
+from ketch.engine.containers import state as S
+from ketch.engine.containers.bundle import Paths
+from ketch.engine.containers.records import ContainerRecord, Registry
+from ketch.engine.containers.service import ContainerService
+from ketch.engine.events import EventBus
+from ketch.engine.store import Store
+from ketch.engine.volumes.mountpoint import MountPoint
+
+
+class Locks:
+    def __init__(self):
+        self.forgotten = []
+        self.held = []
+
+    def lock(self, cid):
+        held = self.held
+
+        class Lock:
+            async def __aenter__(self):
+                held.append(cid)
+
+            async def __aexit__(self, *exc):
+                held.remove(cid)
+        return Lock()
+
+    def forget(self, cid):
+        self.forgotten.append(cid)
+
+
+@pytest.fixture
+def svc(tmp_path):
+    bus = EventBus()
+    locks = Locks()
+    lifecycle = types.SimpleNamespace(machine=S.StateMachine(bus, lambda rec: None),
+                                      paths=Paths(str(tmp_path / "data"), str(tmp_path / "exec")),
+                                      lock=locks.lock, forget=locks.forget)
+    registry = Registry(Store(str(tmp_path / "store.db")))
+    service = ContainerService(registry, None, types.SimpleNamespace(removed=[]), lifecycle)
+    service.snapshots.remove = service.snapshots.removed.append
+    service.snapshots.fs = lambda name: f"/layers/{name}"
+    service.locks = locks
+    service.seen = []
+    bus.subscribe(service.seen.append)
+    return service
+
+
+def _prepare(svc, points):
+    rec = ContainerRecord(id="c" * 64, name="web", created=timefmt.now(), image="busybox",
+                          image_id="sha256:" + "0" * 64, config={}, host_config={}, path="true",
+                          args=[], snapshot="snap", parents=["p1"], mounts=[p.to_doc() for p in points])
+    planner = types.SimpleNamespace(undone=False)
+    planner.undo = lambda: setattr(planner, "undone", True)
+
+    def create(*args):
+        svc.registry.add(rec)
+        return rec, planner, []
+    svc._create = create
+    return rec, planner
+
+
+def _seeder(calls, fail=False):
+    def seed(cid, points, layers, mount_image):
+        calls.append((cid, [p.name for p in points], layers))
+        if fail:
+            raise errors.Internal("failed to populate volume: boom")
+    return types.SimpleNamespace(seed=seed)
+
+
+def test_seeded_under_the_containers_lock_before_the_create_event(svc):
+    rec, planner = _prepare(svc, [MountPoint("volume", "/etc", name="data")])
+    calls = []
+
+    def seed(cid, points, layers, mount_image):
+        assert svc.locks.held == [cid] and not [e for e in svc.seen if e.action == "create"]
+        calls.append((cid, [p.name for p in points], layers))
+    svc.__dict__["seeder"] = types.SimpleNamespace(seed=seed)
+    assert asyncio.run(svc.create({}, "web")) == (rec.id, [])
+    assert calls == [(rec.id, ["data"], ["/layers/p1"])]
+    assert [e.action for e in svc.seen] == ["create"] and not planner.undone
+
+
+def test_nothing_to_seed_takes_no_thread_nor_lock(svc):
+    _prepare(svc, [MountPoint("volume", "/raw", name="v", copy_data=False),
+                   MountPoint("bind", "/b", source="/h", copy_data=False)])
+    calls = []
+    svc.__dict__["seeder"] = _seeder(calls)
+    asyncio.run(svc.create({}, "web"))
+    assert calls == []
+
+
+def test_a_failed_seeding_undoes_the_create(svc):
+    rec, planner = _prepare(svc, [MountPoint("volume", "/etc", name="data")])
+    svc.__dict__["seeder"] = _seeder([], fail=True)
+    with pytest.raises(errors.Internal, match="^failed to populate volume: boom$"):
+        asyncio.run(svc.create({}, "web"))
+    assert rec.id not in svc.registry.by_id
+    assert rec.state.status == S.REMOVING  # a start that waited for the lock is refused
+    with pytest.raises(errors.Conflict, match="marked for removal"):
+        svc.machine.apply(rec, "start")
+    assert planner.undone and svc.snapshots.removed == ["snap"]
+    assert svc.locks.forgotten == [rec.id]
+    assert not [e for e in svc.seen if e.action == "create"]
