@@ -44,7 +44,8 @@ def svc(tmp_path):
                                       paths=Paths(str(tmp_path / "data"), str(tmp_path / "exec")),
                                       lock=locks.lock, forget=locks.forget)
     registry = Registry(Store(str(tmp_path / "store.db")))
-    service = ContainerService(registry, None, types.SimpleNamespace(removed=[]), lifecycle)
+    service = ContainerService(registry, None, types.SimpleNamespace(removed=[]), lifecycle,
+                               volumes=types.SimpleNamespace())  # the seeder is faked below
     service.snapshots.remove = service.snapshots.removed.append
     service.snapshots.fs = lambda name: f"/layers/{name}"
     service.locks = locks

@@ -34,7 +34,7 @@ from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.events import Event
 from ketch.engine.networks import modes
 from ketch.engine.volumes.mountpoint import VolumeAccess
-from ketch.engine.volumes.mountsetup import NETWORK_FILES, mount_points
+from ketch.engine.volumes.mountspec import NETWORK_FILES, mount_points
 from ketch.image.archive import open_decompressed
 from ketch.linux import mount as mnt
 from ketch.linux import syscalls as sc

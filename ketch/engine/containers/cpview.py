@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from ketch import errors
 from ketch.apitypes.mounts import BIND, TMPFS, VOLUME
 from ketch.engine.volumes.mountpoint import MountPoint, VolumeAccess
-from ketch.engine.volumes.mountsetup import mount_attributes
+from ketch.engine.volumes.mountspec import mount_attributes
 from ketch.linux import syscalls as sc
 from ketch.linux.safepath import mkdir_all_in_root, open_dir_in_root, open_in_root, reopen
 
