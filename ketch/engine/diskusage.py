@@ -50,7 +50,7 @@ class Usage:
 
 class DiskUsage:
     def __init__(self, images: ImageService, containers: ContainerService,
-                 volumes: VolumeService | None = None) -> None:
+                 volumes: VolumeService) -> None:
         self.images = images
         self.containers = containers
         self.volumes = volumes
@@ -94,7 +94,7 @@ class DiskUsage:
 
     def volume_records(self) -> list[tuple[Volume, int]]:
         """(volume, containers using it) of the volumes df counts (on the loop)."""
-        return self.volumes.usage_records() if self.volumes is not None else []
+        return self.volumes.usage_records()
 
     def measure_volumes(self, records: list[tuple[Volume, int]]) -> list[VolumeUsage]:
         """Blocking: each volume's data walked for its size."""
