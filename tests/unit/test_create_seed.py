@@ -62,7 +62,7 @@ def _prepare(svc, points):
     planner.undo = lambda: setattr(planner, "undone", True)
 
     def create(*args):
-        svc.registry.add(rec)
+        svc.registry.add(rec, persist=False)  # as _create does
         return rec, planner, []
     svc._create = create
     return rec, planner
@@ -110,3 +110,20 @@ def test_a_failed_seeding_undoes_the_create(svc):
     assert planner.undone and svc.snapshots.removed == ["snap"]
     assert svc.locks.forgotten == [rec.id]
     assert not [e for e in svc.seen if e.action == "create"]
+
+
+def test_a_create_is_recorded_on_disk_only_once_seeded(svc):
+    """A ketchd that dies while a create copies the image into its new volume must not
+    come back with that container (created, never announced, its volume half-seeded):
+    moby writes the container to disk after populateVolumes. What the crash leaves (the
+    snapshot, the container's directory) is an orphan the start-up sweep removes."""
+    rec, planner = _prepare(svc, [MountPoint("volume", "/etc", name="data")])
+    on_disk = []
+
+    def seed(cid, points, layers, mount_image):
+        on_disk.append([c.id for c in Registry(svc.registry.store).all()])
+        assert svc.registry.get(cid) is rec  # in memory: a start waits for its lock
+    svc.__dict__["seeder"] = types.SimpleNamespace(seed=seed)
+    asyncio.run(svc.create({}, "web"))
+    assert on_disk == [[]]
+    assert [c.id for c in Registry(svc.registry.store).all()] == [rec.id]

@@ -145,7 +145,9 @@ class ContainerService:
         """``readonly_non_recursive``: read-only binds leave their submounts writable (what
         clients before API 1.44 got). New empty volumes are seeded from the image before
         the create is done (moby's populateVolumes), in a thread, under the container's
-        lock (a start waits for it); a seeding that fails undoes the create."""
+        lock (a start waits for it); a seeding that fails undoes the create. The record
+        goes to disk once the create is done (moby's, after populateVolumes): a ketchd
+        that dies meanwhile comes back without it (its leftovers are orphans)."""
         rec, planner, warnings = self._create(body, name, platform, readonly_non_recursive)
         if any(doc.get("copy_data") and doc.get("type") == VOLUME for doc in rec.mounts):
             try:
@@ -160,6 +162,7 @@ class ContainerService:
             except BaseException:
                 self.lifecycle.forget(rec.id)
                 raise
+        self.registry.save(rec)
         self.machine.log(rec, "create")
         return rec.id, warnings
 
@@ -239,7 +242,7 @@ class ContainerService:
                 snapshot=snapshot, parents=parents, networks=networks,
                 runtime=self.lifecycle.runtimes.resolve(host_config.get("Runtime")),
                 mounts=[mp.to_doc() for mp in mounts])
-            self.registry.add(rec)
+            self.registry.add(rec, persist=False)  # saved by create once seeded
         except BaseException:
             self._undo_create(cid, snapshot, planner)
             raise
