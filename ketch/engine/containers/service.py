@@ -291,9 +291,17 @@ class ContainerService:
                 raise
             self.registry.delete(rec)
             if volumes:  # moby: once the container is gone, before "destroy"
-                await release.remove_anonymous(self.volumes, rec.mounts)
+                copies = self.files.copies(rec.id)
+                if copies:  # a cp still streams from it, holding its volumes: once it ends
+                    self.lifecycle.spawn(self._remove_volumes_after(copies, rec.mounts))
+                else:
+                    await release.remove_anonymous(self.volumes, rec.mounts)
             self.machine.apply(rec, "removed")
         self.lifecycle.forget(rec.id)
+
+    async def _remove_volumes_after(self, copies: set[asyncio.Future], mounts: list[dict]) -> None:
+        await asyncio.wait(copies)
+        await release.remove_anonymous(self.volumes, mounts)
 
     def _delete_files(self, rec: ContainerRecord) -> None:
         self.lifecycle.bundles.teardown(rec.id)
