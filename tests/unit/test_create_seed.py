@@ -127,3 +127,21 @@ def test_a_create_is_recorded_on_disk_only_once_seeded(svc):
     asyncio.run(svc.create({}, "web"))
     assert on_disk == [[]]
     assert [c.id for c in Registry(svc.registry.store).all()] == [rec.id]
+
+
+def test_a_create_naming_a_volume_being_removed_waits_for_the_removal(svc):
+    """moby's per-name lock: `run -v data:/x` right after `volume rm data` (its data still
+    being deleted) makes a new `data` once the removal is done, not a 409."""
+    order = []
+
+    async def removed(names):
+        order.append(("waited", sorted(names)))
+    svc.volumes = types.SimpleNamespace(removed=removed)
+    rec, _ = _prepare(svc, [])
+    real = svc._create
+    svc._create = lambda *a: (order.append("planned"), real(*a))[1]
+    body = {"HostConfig": {"Binds": ["data:/x", "/host:/h", "bad spec::"],
+                           "Mounts": [{"Type": "volume", "Source": "other", "Target": "/o"},
+                                      {"Type": "volume", "Target": "/anon"}]}}
+    asyncio.run(svc.create(body, "web"))
+    assert order == [("waited", ["data", "other"]), "planned"]

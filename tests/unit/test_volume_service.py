@@ -339,7 +339,11 @@ def test_an_api_create_waits_for_the_removal_of_its_name(env, monkeypatch):
         assert not create.done()
         with pytest.raises(errors.Conflict, match="^create data: volume is being removed$"):
             svc.create("data")  # a caller that cannot wait
+        waiting = asyncio.create_task(svc.removed(["other", "data"]))  # a container create's
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
         gate.set()
+        await waiting
         await removal
         return await create
 

@@ -148,6 +148,9 @@ class ContainerService:
         lock (a start waits for it); a seeding that fails undoes the create. The record
         goes to disk once the create is done (moby's, after populateVolumes): a ketchd
         that dies meanwhile comes back without it (its leftovers are orphans)."""
+        named = mountplan.named_volumes(body.get("HostConfig") if isinstance(body, dict) else None)
+        if named:  # moby's per-name lock: a removal of one in flight ends first
+            await self.volumes.removed(named)
         rec, planner, warnings = self._create(body, name, platform, readonly_non_recursive)
         if any(doc.get("copy_data") and doc.get("type") == VOLUME for doc in rec.mounts):
             try:

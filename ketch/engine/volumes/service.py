@@ -151,9 +151,15 @@ class VolumeService:
                            labels: dict | None = None) -> Volume:
         """``create`` from the API: a removal of that name in flight is waited for first
         (moby's per-name lock), then the volume is made afresh."""
-        while name in self._removing:
-            await self._removing[name].wait()
+        await self.removed([name])
         return self.create(name, driver, opts, labels)
+
+    async def removed(self, names) -> None:
+        """Wait until no removal of any of ``names`` is deleting its data (a container
+        create naming them waits so, then makes them afresh)."""
+        for name in names:
+            while name in self._removing:
+                await self._removing[name].wait()
 
     def get(self, name: str) -> Volume:
         vol = self._volumes.get(name)
