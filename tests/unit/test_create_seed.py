@@ -61,6 +61,10 @@ def _prepare(svc, points):
     planner = types.SimpleNamespace(undone=False)
     planner.undo = lambda: setattr(planner, "undone", True)
 
+    async def undo_async():
+        planner.undo()
+    planner.undo_async = undo_async
+
     def create(*args):
         svc.registry.add(rec, persist=False)  # as _create does
         return rec, planner, []
@@ -145,3 +149,24 @@ def test_a_create_naming_a_volume_being_removed_waits_for_the_removal(svc):
                                       {"Type": "volume", "Target": "/anon"}]}}
     asyncio.run(svc.create(body, "web"))
     assert order == [("waited", ["data", "other"]), "planned"]
+
+
+def test_a_failed_seeding_deletes_the_volumes_it_made_off_the_event_loop(svc):
+    """A copy-up that fails part way (a full disk) may have copied gigabytes into the new
+    volume: its removal deletes them in a thread, not on the event loop."""
+    from ketch.engine.volumes.mountplan import Planner
+    calls = []
+
+    class Volumes:
+        def remove(self, name, force=False):
+            calls.append(("on the loop", name, force))
+
+        async def remove_async(self, name, force=False):
+            calls.append(("in a thread", name, force))
+    rec, _ = _prepare(svc, [MountPoint("volume", "/etc", name="anon")])
+    planner = Planner(Volumes(), made=["anon"])
+    svc._create = lambda *a: (svc.registry.add(rec, persist=False), (rec, planner, []))[1]
+    svc.__dict__["seeder"] = _seeder([], fail=True)
+    with pytest.raises(errors.Internal):
+        asyncio.run(svc.create({}, "web"))
+    assert calls == [("in a thread", "anon", True)] and planner.made == []

@@ -160,7 +160,10 @@ class ContainerService:
                     except BaseException:
                         self.machine.apply(rec, "remove")  # a start waiting for the lock refuses
                         self.registry.delete(rec)
-                        self._undo_create(rec.id, rec.snapshot, planner)
+                        try:
+                            await planner.undo_async()  # what it copied, deleted off the loop
+                        finally:
+                            self._undo_create(rec.id, rec.snapshot, planner)
                         raise
             except BaseException:
                 self.lifecycle.forget(rec.id)

@@ -178,6 +178,16 @@ class Planner:
                 log.warning("removing volume %s of a failed create: %s", name, exc)
         self.made = []
 
+    async def undo_async(self) -> None:
+        """``undo`` with the data deleted in a thread: a seeding that failed part way (a
+        full disk) may have copied much into them."""
+        for name in reversed(self.made):
+            try:
+                await self.volumes.remove_async(name, force=True)
+            except errors.KetchError as exc:
+                log.warning("removing volume %s of a failed create: %s", name, exc)
+        self.made = []
+
     def _plan(self, reqs: Requests, config_volumes: dict | None) -> list[MountPoint]:
         points: dict[str, MountPoint] = {}
         for mp in reqs.volumes_from:
