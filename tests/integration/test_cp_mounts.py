@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import PYTHON, REPO
+from tests.integration.conftest import PYTHON, REPO, wait_until
 
 
 needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="docker CLI not installed")
@@ -276,3 +276,29 @@ def test_cp_through_a_device_volume_mounts_it_for_the_copy_only(daemon, names, t
     finally:
         daemon.ketch("rm", "-f", name, other)
         _remove_volumes(daemon, vol)
+
+
+def test_rm_v_during_a_streaming_cp_removes_the_anonymous_volume_when_the_copy_ends(daemon, names):
+    """The archive's lock goes once the root is open (a slow reader must not block rm), but
+    the copy holds the container's volumes mounted until it ends: `rm -v` meanwhile must
+    not leave the anonymous volume behind ("in use" by the removed container) for good."""
+    import socket
+    name = names("cps")
+    _ok(daemon.ketch("run", "--name", name, "-v", "/data", "busybox", "sh", "-c",
+                     "dd if=/dev/zero of=/data/f bs=1M count=16 2>/dev/null"))
+    (anon,) = [m["Name"] for m in json.loads(_ok(daemon.ketch("inspect", name)))[0]["Mounts"]]
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.settimeout(30)
+        s.connect(daemon.socket)
+        s.sendall(f"GET /containers/{name}/archive?path=/data HTTP/1.1\r\nHost: d\r\n"
+                  "Connection: close\r\n\r\n".encode())
+        assert s.recv(65536).startswith(b"HTTP/1.1 200")  # the copy has begun, and stalls
+        status, _ = daemon.api("DELETE", f"/containers/{name}?v=1")
+        assert status == 204
+        assert anon in _ok(daemon.ketch("volume", "ls", "-q")).split()  # held by the copy
+        while s.recv(1 << 20):
+            pass
+    finally:
+        s.close()
+    assert wait_until(lambda: anon not in _ok(daemon.ketch("volume", "ls", "-q")).split(), 10)

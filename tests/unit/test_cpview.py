@@ -109,6 +109,22 @@ def test_hold_keeps_a_volume_subpath_for_the_bind():
     assert (b.source, b.subpath) == ("/vols/one/_data", "../../etc")
 
 
+def test_release_unmounts_every_volume_when_one_unmount_fails(caplog):
+    """A device volume whose unmount fails (EBUSY) must not leave the copy's other volumes
+    counted for the container: each would stay "in use" until ketchd restarts."""
+    class Failing(FakeVolumes):
+        def unmount(self, name, container_id):
+            super().unmount(name, container_id)
+            if name == "two":
+                raise errors.Internal("unmount /vols/two/_data: device or resource busy")
+
+    vols = Failing()
+    bound = cpview.hold(vols, "cid", [_vol("/a", "one"), _vol("/c", "two")])
+    cpview.release(vols, "cid", bound)  # the copy's own result is not replaced by it
+    assert vols.calls[2:] == [("unmount", "two", "cid"), ("unmount", "one", "cid")]
+    assert "device or resource busy" in caplog.text
+
+
 # -- the kernel: binds in a private namespace of a thread ------------------------------------
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
 

@@ -61,8 +61,12 @@ def _prepare(svc, points):
     planner = types.SimpleNamespace(undone=False)
     planner.undo = lambda: setattr(planner, "undone", True)
 
+    async def undo_async():
+        planner.undo()
+    planner.undo_async = undo_async
+
     def create(*args):
-        svc.registry.add(rec)
+        svc.registry.add(rec, persist=False)  # as _create does
         return rec, planner, []
     svc._create = create
     return rec, planner
@@ -110,3 +114,59 @@ def test_a_failed_seeding_undoes_the_create(svc):
     assert planner.undone and svc.snapshots.removed == ["snap"]
     assert svc.locks.forgotten == [rec.id]
     assert not [e for e in svc.seen if e.action == "create"]
+
+
+def test_a_create_is_recorded_on_disk_only_once_seeded(svc):
+    """A ketchd that dies while a create copies the image into its new volume must not
+    come back with that container (created, never announced, its volume half-seeded):
+    moby writes the container to disk after populateVolumes. What the crash leaves (the
+    snapshot, the container's directory) is an orphan the start-up sweep removes."""
+    rec, planner = _prepare(svc, [MountPoint("volume", "/etc", name="data")])
+    on_disk = []
+
+    def seed(cid, points, layers, mount_image):
+        on_disk.append([c.id for c in Registry(svc.registry.store).all()])
+        assert svc.registry.get(cid) is rec  # in memory: a start waits for its lock
+    svc.__dict__["seeder"] = types.SimpleNamespace(seed=seed)
+    asyncio.run(svc.create({}, "web"))
+    assert on_disk == [[]]
+    assert [c.id for c in Registry(svc.registry.store).all()] == [rec.id]
+
+
+def test_a_create_naming_a_volume_being_removed_waits_for_the_removal(svc):
+    """moby's per-name lock: `run -v data:/x` right after `volume rm data` (its data still
+    being deleted) makes a new `data` once the removal is done, not a 409."""
+    order = []
+
+    async def removed(names):
+        order.append(("waited", sorted(names)))
+    svc.volumes = types.SimpleNamespace(removed=removed)
+    rec, _ = _prepare(svc, [])
+    real = svc._create
+    svc._create = lambda *a: (order.append("planned"), real(*a))[1]
+    body = {"HostConfig": {"Binds": ["data:/x", "/host:/h", "bad spec::"],
+                           "Mounts": [{"Type": "volume", "Source": "other", "Target": "/o"},
+                                      {"Type": "volume", "Target": "/anon"}]}}
+    asyncio.run(svc.create(body, "web"))
+    assert order == [("waited", ["data", "other"]), "planned"]
+
+
+def test_a_failed_seeding_deletes_the_volumes_it_made_off_the_event_loop(svc):
+    """A copy-up that fails part way (a full disk) may have copied gigabytes into the new
+    volume: its removal deletes them in a thread, not on the event loop."""
+    from ketch.engine.volumes.mountplan import Planner
+    calls = []
+
+    class Volumes:
+        def remove(self, name, force=False):
+            calls.append(("on the loop", name, force))
+
+        async def remove_async(self, name, force=False):
+            calls.append(("in a thread", name, force))
+    rec, _ = _prepare(svc, [MountPoint("volume", "/etc", name="anon")])
+    planner = Planner(Volumes(), made=["anon"])
+    svc._create = lambda *a: (svc.registry.add(rec, persist=False), (rec, planner, []))[1]
+    svc.__dict__["seeder"] = _seeder([], fail=True)
+    with pytest.raises(errors.Internal):
+        asyncio.run(svc.create({}, "web"))
+    assert calls == [("in a thread", "anon", True)] and planner.made == []

@@ -339,7 +339,11 @@ def test_an_api_create_waits_for_the_removal_of_its_name(env, monkeypatch):
         assert not create.done()
         with pytest.raises(errors.Conflict, match="^create data: volume is being removed$"):
             svc.create("data")  # a caller that cannot wait
+        waiting = asyncio.create_task(svc.removed(["other", "data"]))  # a container create's
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
         gate.set()
+        await waiting
         await removal
         return await create
 
@@ -402,3 +406,17 @@ def test_a_mount_hanging_on_one_volume_holds_up_no_other(env):
         hung.join()
     svc.unmount("nfs", "c1")
     assert svc.users("nfs") == [] and svc.users("other") == []
+
+
+def test_no_lock_is_kept_for_a_volume_no_one_mounts(env):
+    """One lock per volume name only while it is taken: anonymous volumes have random
+    names, so a lock kept per name ever mounted grows for as long as ketchd runs."""
+    svc, _, _ = env
+    for _ in range(20):
+        vol = svc.create()
+        svc.mount(vol.name, "c1", {})
+        svc.restore(vol.name, "c2")
+        svc.unmount(vol.name, "c1")
+        svc.unmount(vol.name, "c2")
+        svc.remove(vol.name)
+    assert len(svc._name_locks) == 0

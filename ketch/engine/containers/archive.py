@@ -137,6 +137,20 @@ class ContainerFiles:
         self.snapshots = snapshots
         self.paths = paths
         self.volumes = volumes
+        # container id -> its copies in flight (each holds its volumes mounted until its
+        # thread ends, which for an archive is after the lock went: rm -v waits on them)
+        self._copies: dict[str, set[asyncio.Future]] = {}
+
+    def copies(self, cid: str) -> set[asyncio.Future]:
+        """The copies of container ``cid`` whose threads have not ended yet."""
+        return set(self._copies.get(cid, ()))
+
+    def _ended(self, cid: str, fut: asyncio.Future) -> None:
+        left = self._copies.get(cid)
+        if left is not None:
+            left.discard(fut)
+            if not left:
+                del self._copies[cid]
 
     # -- running code against the container's root -----------------------------------
     def _in_root(self, rec: ContainerRecord, fn: Callable[[int, str], T]) -> "asyncio.Future[T]":
@@ -153,6 +167,11 @@ class ContainerFiles:
             else:
                 fut.set_result(result)
 
+        # the thread's end (its volumes released), even if the awaiting side gave up
+        ended: asyncio.Future = loop.create_future()
+        self._copies.setdefault(rec.id, set()).add(ended)
+        ended.add_done_callback(lambda f, cid=rec.id: self._ended(cid, f))
+
         def body() -> None:
             try:
                 result = self._with_view(rec, running, fn)
@@ -160,6 +179,8 @@ class ContainerFiles:
                 loop.call_soon_threadsafe(done, None, exc)
             else:
                 loop.call_soon_threadsafe(done, result)
+            finally:
+                loop.call_soon_threadsafe(ended.set_result, None)
 
         threading.Thread(target=body, name=f"cp-{rec.id[:12]}", daemon=True).start()
         return fut

@@ -33,6 +33,7 @@ rootfs. The mount point holding a path is the deepest one containing it (moby wa
 map in no order, which is right only when mount points do not nest).
 """
 
+import logging
 import os
 import posixpath
 import stat
@@ -44,6 +45,8 @@ from ketch.engine.volumes.mountpoint import MountPoint, VolumeAccess
 from ketch.engine.volumes.mountspec import mount_attributes
 from ketch.linux import syscalls as sc
 from ketch.linux.safepath import mkdir_all_in_root, open_dir_in_root, open_in_root, reopen
+
+log = logging.getLogger("ketchd.containers")
 
 BIND_SOURCE_MODE = 0o755  # moby's MkdirAllAndChown of a -v bind source
 DESTINATION_MODE = 0o755  # createIfNotExists
@@ -150,10 +153,14 @@ def _subpath(mp: MountPoint) -> str:
 
 def release(volumes: VolumeAccess | None, cid: str, bound: list[Bound]) -> None:
     """Undo ``hold``'s volume mounts (on the host side: a device a volume mounted lives
-    in the host's namespace, not the copying thread's)."""
+    in the host's namespace, not the copying thread's). One that fails is logged and the
+    others still go (moby's UnmountVolumes): else they stay counted "in use" for good."""
     for b in reversed(bound):
         if b.point.type == VOLUME and volumes is not None:
-            volumes.unmount(b.point.name, cid)
+            try:
+                volumes.unmount(b.point.name, cid)
+            except errors.KetchError as exc:
+                log.error("cannot unmount volume %s of %s after a copy: %s", b.point.name, cid, exc)
 
 
 # -- in the copying thread's own mount namespace ------------------------------------------

@@ -84,10 +84,12 @@ class Registry:
     def save(self, rec: ContainerRecord) -> None:
         self.store.put_container(rec.id, rec.name, rec.to_doc())
 
-    def add(self, rec: ContainerRecord) -> None:
+    def add(self, rec: ContainerRecord, persist: bool = True) -> None:
+        """``persist=False``: known (its name taken) but not on disk until ``save``."""
         if rec.name in self.by_name:
             raise errors.name_in_use(rec.name, self.by_name[rec.name])
-        self.save(rec)
+        if persist:
+            self.save(rec)
         self.by_id[rec.id] = rec
         self.by_name[rec.name] = rec.id
 

@@ -145,7 +145,12 @@ class ContainerService:
         """``readonly_non_recursive``: read-only binds leave their submounts writable (what
         clients before API 1.44 got). New empty volumes are seeded from the image before
         the create is done (moby's populateVolumes), in a thread, under the container's
-        lock (a start waits for it); a seeding that fails undoes the create."""
+        lock (a start waits for it); a seeding that fails undoes the create. The record
+        goes to disk once the create is done (moby's, after populateVolumes): a ketchd
+        that dies meanwhile comes back without it (its leftovers are orphans)."""
+        named = mountplan.named_volumes(body.get("HostConfig") if isinstance(body, dict) else None)
+        if named:  # moby's per-name lock: a removal of one in flight ends first
+            await self.volumes.removed(named)
         rec, planner, warnings = self._create(body, name, platform, readonly_non_recursive)
         if any(doc.get("copy_data") and doc.get("type") == VOLUME for doc in rec.mounts):
             try:
@@ -155,11 +160,15 @@ class ContainerService:
                     except BaseException:
                         self.machine.apply(rec, "remove")  # a start waiting for the lock refuses
                         self.registry.delete(rec)
-                        self._undo_create(rec.id, rec.snapshot, planner)
+                        try:
+                            await planner.undo_async()  # what it copied, deleted off the loop
+                        finally:
+                            self._undo_create(rec.id, rec.snapshot, planner)
                         raise
             except BaseException:
                 self.lifecycle.forget(rec.id)
                 raise
+        self.registry.save(rec)
         self.machine.log(rec, "create")
         return rec.id, warnings
 
@@ -239,7 +248,7 @@ class ContainerService:
                 snapshot=snapshot, parents=parents, networks=networks,
                 runtime=self.lifecycle.runtimes.resolve(host_config.get("Runtime")),
                 mounts=[mp.to_doc() for mp in mounts])
-            self.registry.add(rec)
+            self.registry.add(rec, persist=False)  # saved by create once seeded
         except BaseException:
             self._undo_create(cid, snapshot, planner)
             raise
@@ -288,9 +297,17 @@ class ContainerService:
                 raise
             self.registry.delete(rec)
             if volumes:  # moby: once the container is gone, before "destroy"
-                await release.remove_anonymous(self.volumes, rec.mounts)
+                copies = self.files.copies(rec.id)
+                if copies:  # a cp still streams from it, holding its volumes: once it ends
+                    self.lifecycle.spawn(self._remove_volumes_after(copies, rec.mounts))
+                else:
+                    await release.remove_anonymous(self.volumes, rec.mounts)
             self.machine.apply(rec, "removed")
         self.lifecycle.forget(rec.id)
+
+    async def _remove_volumes_after(self, copies: set[asyncio.Future], mounts: list[dict]) -> None:
+        await asyncio.wait(copies)
+        await release.remove_anonymous(self.volumes, mounts)
 
     def _delete_files(self, rec: ContainerRecord) -> None:
         self.lifecycle.bundles.teardown(rec.id)

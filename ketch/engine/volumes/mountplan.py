@@ -113,6 +113,26 @@ def requests(host_config: dict, mount_points_of: Callable[[str], list[MountPoint
     return Requests(tuple(taken_from), tuple(binds), tuple(mounts), tmpfs, driver)
 
 
+def named_volumes(host_config) -> set[str]:
+    """The volume names a create's Binds and Mounts give (what it must wait for, should
+    one be being removed); an entry that does not parse is the create's to report."""
+    if not isinstance(host_config, dict):
+        return set()
+    driver = host_config.get("VolumeDriver") or ""
+    found = []
+    for raw in host_config.get("Binds") or []:
+        try:
+            found.append(parse.parse_bind(raw, driver))
+        except (parse.MountSpecError, TypeError, AttributeError):
+            pass
+    for raw in host_config.get("Mounts") or []:
+        try:
+            found.append(parse.from_api_mount(raw))
+        except (parse.MountSpecError, TypeError, AttributeError):
+            pass
+    return {req.source for req in found if req.type == VOLUME and req.source}
+
+
 def _options(req: MountRequest) -> dict:
     out = {name: getattr(req, name) for name in OPTION_FIELDS if getattr(req, name)}
     if "tmpfs_options" in out:
@@ -154,6 +174,16 @@ class Planner:
         for name in reversed(self.made):
             try:
                 self.volumes.remove(name, force=True)
+            except errors.KetchError as exc:
+                log.warning("removing volume %s of a failed create: %s", name, exc)
+        self.made = []
+
+    async def undo_async(self) -> None:
+        """``undo`` with the data deleted in a thread: a seeding that failed part way (a
+        full disk) may have copied much into them."""
+        for name in reversed(self.made):
+            try:
+                await self.volumes.remove_async(name, force=True)
             except errors.KetchError as exc:
                 log.warning("removing volume %s of a failed create: %s", name, exc)
         self.made = []

@@ -8,7 +8,7 @@ mount points (moby's neither): they go from ``HostConfig.Tmpfs`` straight to the
 """
 
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import Iterable, Protocol
 
 from ketch.apitypes.mounts import VOLUME
 from ketch.volume.model import Volume
@@ -72,3 +72,7 @@ class VolumeAccess(Protocol):
     async def remove_async(self, name: str, force: bool = False) -> None:
         """``remove`` with the data deleted in a thread (from the event loop: a big
         volume must not stall the daemon)."""
+
+    async def removed(self, names: Iterable[str]) -> None:
+        """Wait until no removal of any of ``names`` is deleting its data (moby's
+        per-name lock: a create of the name waits for the remove)."""

@@ -16,7 +16,6 @@ Messages are moby's ``OpErr`` texts: ``<op> <name>: <cause>``.
 import asyncio
 import logging
 import secrets
-import threading
 import time
 from collections import Counter
 from typing import Callable
@@ -24,6 +23,7 @@ from typing import Callable
 from ketch import errors
 from ketch.engine.events import Event, EventBus
 from ketch.engine.store import Store
+from ketch.engine.volumes.namelocks import NameLocks
 from ketch.volume.local import LocalDriver, needs_mount
 from ketch.volume.model import ANONYMOUS_LABEL, LOCAL, Volume
 
@@ -48,9 +48,8 @@ class VolumeService:
         # mount/unmount come from worker threads (starts, stops, cp): the driver's count
         # of a volume and the one above change together, one caller per volume at a time;
         # a lock per volume (moby's per-name locks), so a mount hanging on a dead NFS server
-        # holds up that volume's users only
-        self._name_locks: dict[str, threading.Lock] = {}
-        self._name_locks_lock = threading.Lock()
+        # holds up that volume's users only; an entry lives only while taken
+        self._name_locks = NameLocks()
         # forgotten, their data being deleted in a thread; set when done (a create waits)
         self._removing: dict[str, asyncio.Event] = {}
         self._pruning = False
@@ -152,9 +151,15 @@ class VolumeService:
                            labels: dict | None = None) -> Volume:
         """``create`` from the API: a removal of that name in flight is waited for first
         (moby's per-name lock), then the volume is made afresh."""
-        while name in self._removing:
-            await self._removing[name].wait()
+        await self.removed([name])
         return self.create(name, driver, opts, labels)
+
+    async def removed(self, names) -> None:
+        """Wait until no removal of any of ``names`` is deleting its data (a container
+        create naming them waits so, then makes them afresh)."""
+        for name in names:
+            while name in self._removing:
+                await self._removing[name].wait()
 
     def get(self, name: str) -> Volume:
         vol = self._volumes.get(name)
@@ -166,7 +171,7 @@ class VolumeService:
         """The driver's error as it is: moby's caller wraps it ("error while mounting
         volume '<mountpoint>': failed to mount local volume: ...")."""
         vol = self.get(name)
-        with self._lock_of(name):
+        with self._name_locks.hold([name]):
             path = self.driver.mount(name, vol.options)
             self._mounts.setdefault(name, Counter())[container_id] += 1
         attrs = {"driver": vol.driver, "container": container_id, **attributes}
@@ -177,17 +182,13 @@ class VolumeService:
         """A running container's mount after a ketchd restart, counted again (moby's
         LiveRestoreVolume): a device still mounted stays as it is; no event."""
         vol = self.get(name)
-        with self._lock_of(name):
+        with self._name_locks.hold([name]):
             self.driver.mount(name, vol.options)
             self._mounts.setdefault(name, Counter())[container_id] += 1
 
-    def _lock_of(self, name: str) -> threading.Lock:
-        with self._name_locks_lock:
-            return self._name_locks.setdefault(name, threading.Lock())
-
     def unmount(self, name: str, container_id: str) -> None:
         vol = self._volumes.get(name)
-        with self._lock_of(name):
+        with self._name_locks.hold([name]):
             held = self._mounts.get(name)
             if vol is None or not held or not held[container_id]:
                 return  # never mounted for it (a restart forgot): nothing to undo
