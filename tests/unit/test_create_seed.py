@@ -170,3 +170,33 @@ def test_a_failed_seeding_deletes_the_volumes_it_made_off_the_event_loop(svc):
     with pytest.raises(errors.Internal):
         asyncio.run(svc.create({}, "web"))
     assert calls == [("in a thread", "anon", True)] and planner.made == []
+
+
+def test_a_cancelled_create_undoes_itself_only_once_its_copy_has_ended(svc):
+    """ketchd ending cancels a create while its thread still copies: the undo (the new
+    volume, the snapshot the image's view is mounted from) waits for the copy to end."""
+    import threading
+    rec, planner = _prepare(svc, [MountPoint("volume", "/etc", name="data")])
+    copying, finish = threading.Event(), threading.Event()
+    undone_while_copying = []
+
+    def seed(cid, points, layers, mount_image):
+        copying.set()
+        finish.wait(10)
+        undone_while_copying.append(planner.undone)
+    svc.__dict__["seeder"] = types.SimpleNamespace(seed=seed)
+
+    async def main():
+        create = asyncio.create_task(svc.create({}, "web"))
+        await asyncio.to_thread(copying.wait, 10)
+        create.cancel()
+        await asyncio.sleep(0.05)
+        assert not planner.undone  # the copy still runs: nothing is deleted under it
+        finish.set()
+        with pytest.raises(asyncio.CancelledError):
+            await create
+
+    asyncio.run(main())
+    assert undone_while_copying == [False]
+    assert planner.undone and svc.snapshots.removed == ["snap"]
+    assert rec.id not in svc.registry.by_id

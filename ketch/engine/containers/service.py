@@ -155,9 +155,15 @@ class ContainerService:
         if any(doc.get("copy_data") and doc.get("type") == VOLUME for doc in rec.mounts):
             try:
                 async with self.lifecycle.lock(rec.id):
+                    seeding = asyncio.ensure_future(asyncio.to_thread(self._seed, rec))
                     try:
-                        await asyncio.to_thread(self._seed, rec)
+                        await asyncio.shield(seeding)
                     except BaseException:
+                        # cancelled (ketchd ending): the copy goes on in its thread, and the
+                        # undo must not delete the volume and the image's view under it
+                        await asyncio.wait({seeding})
+                        if not seeding.cancelled():
+                            seeding.exception()  # retrieved: the create's own error is raised
                         self.machine.apply(rec, "remove")  # a start waiting for the lock refuses
                         self.registry.delete(rec)
                         try:
