@@ -37,6 +37,12 @@ def _runtime_script(tmp_path, runtime: str = "ketch") -> str:
 RUNTIMES = ["ketch", pytest.param("runc", marks=pytest.mark.skipif(not shutil.which("runc"), reason="no runc"))]
 
 
+def cid(name: str) -> str:
+    """A container id of this test process's own: with no cgroupsPath in the spec runc
+    puts a container in the cgroup /<id>, which two xdist workers' "c" would share."""
+    return f"{name}-{os.getpid()}"
+
+
 def _busybox_rootfs(path) -> None:
     (path / "bin").mkdir(parents=True)
     shutil.copy("/bin/busybox", path / "bin" / "busybox")
@@ -91,7 +97,7 @@ def test_recursive_read_only(tmp_path, src, options, expect, runtime):
     rt = _runtime_script(tmp_path, runtime)
     bundle = _bundle(tmp_path, "b", PROBE, [
         {"destination": "/mnt", "type": "bind", "source": str(src), "options": options}])
-    res = _in_private_ns(f"mount -t tmpfs sub {src}/sub; {rt} run -b {bundle} c")
+    res = _in_private_ns(f"mount -t tmpfs sub {src}/sub; {rt} run -b {bundle} {cid('c')}")
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == expect
 
@@ -107,7 +113,7 @@ def test_bind_of_a_file_read_only_and_read_write(tmp_path, src, runtime):
         {"destination": "/etc/app/ro.txt", "type": "bind", "source": str(src / "ro.txt"), "options": ["bind", "ro"]},
         {"destination": "/etc/app/rw.txt", "type": "bind", "source": str(src / "rw.txt"),
          "options": ["rbind", "rprivate"]}])
-    res = subprocess.run([rt, "run", "-b", bundle, "c"], capture_output=True, text=True, timeout=60)
+    res = subprocess.run([rt, "run", "-b", bundle, cid("c")], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines() == ["from the host", "ro=ro", "rw=rw"]
     assert (src / "ro.txt").read_text() == "from the host\n"
@@ -128,7 +134,7 @@ def test_propagation_from_the_host(tmp_path, src, propagation, seen, runtime):
         propagation="rslave")
     res = _in_private_ns(f"""
         mount --bind {src} {src}; mount --make-shared {src}
-        {rt} run -b {bundle} c > {tmp_path}/out 2>&1 &
+        {rt} run -b {bundle} {cid('c')} > {tmp_path}/out 2>&1 &
         n=0; until [ -e {src}/started ]; do sleep 0.05; n=$((n+1)); [ $n -lt 400 ]; done
         mount -t tmpfs late {src}/sub; touch {src}/sub/seen; touch {src}/ready
         wait $!
@@ -182,7 +188,7 @@ def test_a_swapped_destination_never_mounts_outside_the_root(tmp_path):
         {"destination": "/vol", "type": "bind", "source": str(shared), "options": ["rbind"]},
         {"destination": "/vol/x/target", "type": "tmpfs", "source": "race-marker", "options": ["size=1m"]},
         {"destination": "/vol/x/bound", "type": "bind", "source": str(bind_source), "options": ["rbind", "ro"]}])
-    swap = subprocess.Popen([rt, "run", "-b", str(swapper), "swapper"], stdout=subprocess.PIPE,
+    swap = subprocess.Popen([rt, "run", "-b", str(swapper), cid("swapper")], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     inside = refused = 0
     try:
@@ -190,7 +196,7 @@ def test_a_swapped_destination_never_mounts_outside_the_root(tmp_path):
         while not (shared / "y").is_dir() or (shared / "y").is_symlink():  # the swapper runs
             assert swap.poll() is None and time.monotonic() < deadline, swap.communicate()
         for i in range(30):
-            res = subprocess.run([rt, "run", "-b", victim, f"v{i}"], capture_output=True, text=True, timeout=60)
+            res = subprocess.run([rt, "run", "-b", victim, cid(f"v{i}")], capture_output=True, text=True, timeout=60)
             assert not _mounts_under(str(host)), "a container's mount landed on the host"
             if res.returncode == 0:
                 assert res.stdout.split() == ["1", "1"], f"run {i}: a mount is not inside the container"
@@ -234,10 +240,10 @@ def test_masking_binds_only_the_null_device(tmp_path):
 
     swapped = bundle("swapped", {"destination": "/dev", "type": "bind", "source": str(shared_dev),
                                  "options": ["rbind"]})
-    res = subprocess.run([rt, "run", "-b", swapped, "c1"], capture_output=True, text=True, timeout=60)
+    res = subprocess.run([rt, "run", "-b", swapped, cid("c1")], capture_output=True, text=True, timeout=60)
     assert res.returncode != 0 and "/dev/null is not the null device" in res.stderr, res.stdout + res.stderr
     real = bundle("real", {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]})
-    res = subprocess.run([rt, "run", "-b", real, "c2"], capture_output=True, text=True, timeout=60)
+    res = subprocess.run([rt, "run", "-b", real, cid("c2")], capture_output=True, text=True, timeout=60)
     assert (res.returncode, res.stdout) == (0, "end\n"), res.stderr
     assert not _mounts_under(str(tmp_path))
 
@@ -255,7 +261,7 @@ def test_mounts_inside_proc_are_refused_as_runc_does(tmp_path, src, destination,
              if type_ == "bind" else {"destination": destination, "type": "tmpfs", "source": "tmpfs"})
     bundle = _bundle(tmp_path, "b", "cat /proc/uptime", [mount])
     os.symlink("/proc", os.path.join(bundle, "rootfs", "via-link"))
-    res = subprocess.run([rt, "run", "-b", bundle, "c"], capture_output=True, text=True, timeout=60)
+    res = subprocess.run([rt, "run", "-b", bundle, cid("c")], capture_output=True, text=True, timeout=60)
     if error:
         assert res.returncode != 0 and error in res.stderr, res.stderr
         assert f'error mounting "{mount["source"]}" to rootfs at "{destination}": ' in res.stderr  # runc's words
