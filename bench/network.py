@@ -314,6 +314,26 @@ def netns_dockerd(netns: str):
     return NetnsDockerd(), mod.DockerdUnavailable
 
 
+def clean_up(dockerd, netns: str | None, ketch, workdir: str) -> list[str]:
+    """A bench's end, interrupted or not: stop the engines it started, delete the netns
+    it made and its work directory; what was left behind, also printed."""
+    import shutil
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # cleanup is not to be interrupted
+    problems: list[str] = []
+    if dockerd is not None:
+        left = dockerd.stop()
+        if left:
+            problems.append(f"dockerd left: {left}")
+    if netns:
+        subprocess.run(["ip", "netns", "del", netns], check=False)
+    if ketch is not None:
+        problems += ketch.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+    for problem in problems:
+        print(f"LEFT BEHIND: {problem}", file=sys.stderr)
+    return problems
+
+
 def make_netns(name: str) -> None:
     for argv in (["netns", "add", name], ["-n", name, "link", "set", "lo", "up"],
                  ["-n", name, "link", "add", "kbh0", "type", "veth", "peer", "name", "kbh1"],
@@ -488,19 +508,7 @@ def main() -> int:
         if args.docker_host and sink_tar:
             engines[1].run("rmi", SINK_IMAGE)
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # cleanup is not to be interrupted
-        if dockerd is not None:
-            left = dockerd.stop()
-            if left:
-                problems.append(f"dockerd left: {left}")
-        if made_netns:
-            subprocess.run(["ip", "netns", "del", netns], check=False)
-        if ketch is not None:
-            problems += ketch.stop()
-        import shutil
-        shutil.rmtree(workdir, ignore_errors=True)
-        for problem in problems:
-            print(f"LEFT BEHIND: {problem}", file=sys.stderr)
+        problems += clean_up(dockerd, netns if made_netns else None, ketch, workdir)
     return 1 if problems else 0
 
 

@@ -24,16 +24,14 @@ is measured is the mounts, not the networking.
 
 import argparse
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bench.network import (Docker, Engine, Ketch, import_busybox, make_netns,  # noqa: E402
+from bench.network import (Docker, Engine, Ketch, clean_up, import_busybox, make_netns,  # noqa: E402
                            netns_dockerd, summary)
 
 IMAGE = "kbench-volimg:latest"
@@ -172,18 +170,7 @@ def main() -> int:
         if not args.skip_copy:
             copy_up(engines, args.copy_runs, args.files, args.mb * MB)
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # cleanup is not to be interrupted
-        if dockerd is not None:
-            left = dockerd.stop()
-            if left:
-                problems.append(f"dockerd left: {left}")
-        if made_netns:
-            subprocess.run(["ip", "netns", "del", netns], check=False)
-        if ketch is not None:
-            problems += ketch.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-        for problem in problems:
-            print(f"LEFT BEHIND: {problem}", file=sys.stderr)
+        problems += clean_up(dockerd, netns if made_netns else None, ketch, workdir)
     return 1 if problems else 0
 
 
