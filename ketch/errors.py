@@ -59,6 +59,15 @@ class ExecFailed(KetchError):
 
 
 # Docker's texts, word for word.
+class BuildStepFailed(KetchError):
+    """A build step's command exited non-zero: moby's ``jsonmessage`` error with its code
+    ("The command '/bin/sh -c false' returned a non-zero code: 1")."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def no_such_container(ref: str) -> NotFound:
     return NotFound(f"No such container: {ref}")
 
