@@ -13,7 +13,7 @@ from ketch import errors
 from ketch.build.backend import HistoryEntry, ImageState, Step
 from ketch.build.request import CacheRecord
 from ketch.engine.builds.cache import BuildCache
-from ketch.engine.builds.images import BuildImages
+from ketch.engine.builds.images import BuildImages, container_id_of
 from ketch.engine.builds.service import beyond, record_filter
 from ketch.engine.images import record
 from ketch.engine.images.service import ImageService
@@ -106,12 +106,24 @@ def test_a_scratch_image_without_layers_has_no_diff_ids(images):
     assert images.resolve(image.id).chain_ids == ()
 
 
-def test_the_run_container_is_named_unless_reproducible(images):
+def test_the_step_container_is_named_unless_reproducible(images):
     base = _scratch_image(images, BuildImages(images))
-    made = BuildImages(images).record_image(_step(base, "X"), None, container_id="c" * 64)
-    assert made.document["container"] == "c" * 64
-    made = BuildImages(images, epoch=1_700_000_000).record_image(_step(base, "Y"), None, container_id="c" * 64)
-    assert "container" not in made.document
+    step = _step(base, "X")
+    step = Step(step.parent, step.config, {**step.container_config, "Hostname": "c" * 12},
+                step.history, "")
+    made = BuildImages(images).record_image(step, None, container_id="c" * 64)
+    assert made.document["container"] == "c" * 64 and made.document["docker_version"]
+    assert made.document["container_config"]["Hostname"] == "c" * 12
+    made = BuildImages(images, epoch=1_700_000_000).record_image(step, None, container_id="c" * 64)
+    assert "container" not in made.document and made.document["container_config"]["Hostname"] == ""
+
+
+def test_a_step_without_a_real_container_gets_an_id_beginning_with_its_hostname():
+    step = _step(None, "ENV A=1")
+    assert container_id_of(step) == ""  # COPY/ADD: no container, no id
+    step = Step(None, {}, {"Hostname": "0325d1592ead"}, HistoryEntry("x"), "")
+    made = container_id_of(step)
+    assert len(made) == 64 and made.startswith("0325d1592ead") and made != container_id_of(step)
 
 
 @pytest.mark.parametrize("failure", ["transaction", "parent layer gone"])

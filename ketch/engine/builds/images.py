@@ -12,11 +12,19 @@ with the step's cache entry (``record.write_image``)::
 
 A reproducible build (``epoch``, SOURCE_DATE_EPOCH) stages its layers with mtimes
 clamped to the epoch (``difftar``: the walk is sorted, ids numeric, gzip has no name and
-mtime 0), writes the epoch as every ``created`` it adds, and names no container, so two
-daemons building the same context make the same image ids.
+mtime 0), writes the epoch as every ``created`` it adds, and names no container (no
+``container``, no ``container_config.Hostname``), so two daemons building the same
+context make the same image ids.
+
+moby records the container a step ran in (``container``, 64 hex; its short id is the
+``container_config.Hostname``) for every step but COPY/ADD, nop steps included. ketch makes
+a nop step's image without a container; the builder still names one (the stream's
+"Running in <id>"), so ``container_id_of`` gives the image a full id beginning with it.
 """
 
-from ketch import timefmt
+import secrets
+
+from ketch import __version__, timefmt
 from ketch.build.backend import ImageState, Step
 from ketch.engine.images import record
 from ketch.engine.images.record import Staged
@@ -41,6 +49,15 @@ def history_entry(step: Step, created: str, empty: bool) -> dict:
     if empty:
         entry["empty_layer"] = True
     return entry
+
+
+def container_id_of(step: Step) -> str:
+    """The id a step that ran in no real container is recorded with: the builder's short
+    id (``container_config.Hostname``) followed by random hex, as long as moby's."""
+    short = step.container_config.get("Hostname") or ""
+    if len(short) != 12 or any(c not in "0123456789abcdef" for c in short):
+        return ""
+    return short + secrets.token_hex(26)
 
 
 class BuildImages:
@@ -101,15 +118,21 @@ class BuildImages:
         else:
             plat = platforms.parse(step.platform) if step.platform else platforms.Platform("linux", ARCH)
             history = []
+        container_config = step.container_config
+        if self.epoch is not None:  # the step container's id is random: not in a reproducible image
+            container_id = ""
+            if container_config.get("Hostname"):
+                container_config = {**container_config, "Hostname": ""}
         doc = {
             "architecture": plat.architecture,
             "config": step.config,
-            "container_config": step.container_config,
+            "container_config": container_config,
             "created": created,
+            "docker_version": __version__,  # moby's dockerversion.Version: the engine's
             "history": history + [history_entry(step, created, not layer)],
             "os": plat.os,
         }
-        if container_id and self.epoch is None:
+        if container_id:
             doc["container"] = container_id
         if step.history.author:
             doc["author"] = step.history.author
