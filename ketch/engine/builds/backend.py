@@ -38,9 +38,10 @@ class BuildSession:
     scratch_dir: str  # where a step's private mount points are made
 
 
-# RUN: (session, step, spec, output, started) -> the step's image (runstep.run)
-Runner = Callable[[BuildSession, Step, RunSpec, Callable[[bytes], None], Callable[[str], None]],
-                  Awaitable[ImageState]]
+# RUN: (the build's images, context dir, step, spec, output, started) -> the step's image
+# (runstep.StepRunner.run: it stages the container's layer and calls images.record_image)
+Runner = Callable[[BuildImages, str | None, Step, RunSpec, Callable[[bytes], None],
+                   Callable[[str], None]], Awaitable[ImageState]]
 
 
 class EngineBuildBackend:
@@ -85,7 +86,7 @@ class EngineBuildBackend:
                   started: Callable[[str], None]) -> ImageState:
         if self.runner is None:
             raise errors.NotImplementedYet("RUN is not available in this ketchd")
-        return await self.runner(self.session, step, spec, output, started)
+        return await self.runner(self.builds, self.session.context_dir, step, spec, output, started)
 
     async def mutate(self, step: Step, edit: Callable[[MountedRoots], None],
                      sources: tuple[str, ...] = ()) -> ImageState:
