@@ -181,4 +181,4 @@ def beyond(chosen: set[str], records: list[CacheRecord], keep: int) -> set[str]:
 
 
 def scratch_dir(exec_root: str) -> str:
-    return os.path.join(exec_root, "builds")
+    return os.path.join(exec_root, "buildsteps")  # runstep's run dirs are in builds/
