@@ -309,3 +309,15 @@ def test_the_epoch_comes_from_the_request_or_the_build_arg():
     assert source_date_epoch(BuildRequest(build_args={"SOURCE_DATE_EPOCH": None})) is None
     with pytest.raises(errors.InvalidArgument, match="invalid SOURCE_DATE_EPOCH: soon"):
         source_date_epoch(BuildRequest(build_args={"SOURCE_DATE_EPOCH": "soon"}))
+
+
+def test_a_discarded_layer_keeps_a_blob_another_stage_staged_too(images):
+    builds = BuildImages(images, epoch=1)  # the same files give the same blob
+    first = _stage(images, builds, {"same": b"x"})
+    second = _stage(images, builds, {"same": b"x"})
+    assert first.info.digest == second.info.digest and images.holders(first.info.digest) == 2
+    builds.discard(second)  # that stage failed: the other one still needs the blob
+    assert images.content.exists(first.info.digest)
+    image = builds.record_image(_step(None, "COPY same /"), first)
+    assert images.resolve(image.id).chain_ids and images.holders(first.info.digest) == 0
+    assert images.content.exists(first.info.digest)

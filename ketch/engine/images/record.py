@@ -139,10 +139,12 @@ def _put(content, data: bytes, made: list[str]) -> str:
 
 
 def discard(images: ImageService, staged: Staged) -> None:
-    """Undo a staged layer that no record names (on the loop thread: the store is read)."""
+    """Undo a staged layer that no record names (on the loop thread: the store is read),
+    its lease still held: a blob another holder leases too (the same layer staged by a
+    build's other stage, or a pull) stays for that one."""
     store = images.store
     rows = store.all_layers()
     if not any(row[2] == staged.snapshot for row in rows):
         images.snapshots.remove(staged.snapshot)
-    if not any(row[3] == staged.info.digest for row in rows):
+    if not any(row[3] == staged.info.digest for row in rows) and images.holders(staged.info.digest) <= 1:
         images.content.delete(staged.info.digest)
