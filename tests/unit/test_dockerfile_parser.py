@@ -5,10 +5,50 @@ v0.8 parser it vendors) for what 20.10 knew, current buildkit's for what came la
 (heredocs, RUN --mount/--network, COPY --link/--parents/--exclude).
 """
 
+import dataclasses
+import json
+import os
+import pathlib
+
 import pytest
 
 from ketch.build import instructions as ins
 from ketch.build.parser import DockerfileError, parse
+
+GOLDEN = pathlib.Path(__file__).parent.parent / "golden" / "dockerfile"
+
+
+def as_data(value):
+    """A parsed value as JSON data: each dataclass with its class name and the fields that
+    differ from their defaults (location and original always)."""
+    if dataclasses.is_dataclass(value):
+        out = {"kind": type(value).__name__}
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if f.default is not dataclasses.MISSING and item == f.default and \
+                    f.name not in ("location", "original"):
+                continue
+            out[f.name] = as_data(item)
+        return out
+    if isinstance(value, tuple):
+        return [as_data(v) for v in value]
+    return value
+
+
+def golden_cases():
+    return sorted(p.stem for p in GOLDEN.glob("*.dockerfile"))
+
+
+@pytest.mark.parametrize("case", golden_cases())
+def test_golden(case):
+    """tests/golden/dockerfile/<case>.dockerfile parses to <case>.json (set
+    KETCH_UPDATE_GOLDEN=1 to rewrite the JSON after checking the change by eye)."""
+    text = (GOLDEN / f"{case}.dockerfile").read_bytes().decode()
+    got = as_data(parse(text))
+    want_path = GOLDEN / f"{case}.json"
+    if os.environ.get("KETCH_UPDATE_GOLDEN"):
+        want_path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
+    assert got == json.loads(want_path.read_text())
 
 
 def only_stage(text: str) -> ins.Stage:
