@@ -55,7 +55,9 @@ class _Request:
         self.json = entry.node.json
         self.heredocs = entry.heredocs
         self.raw_heredocs = entry.raw_heredocs
-        self.common = {"location": entry.location, "original": entry.node.original}
+        # moby's withNameAndCode: the code is the trimmed logical line ("Step 2/3 : RUN x")
+        self.common = {"location": entry.location,
+                       "original": entry.node.original.strip(SPACES)}
 
 
 def _cmdline(req: _Request) -> tuple[str, ...]:
