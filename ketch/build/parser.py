@@ -78,3 +78,15 @@ def classic_warnings(dockerfile: ins.Dockerfile) -> str:
              + w.message.removeprefix(lint.EMPTY_CONTINUATION) for w in empty]
     lines.append("[WARNING]: Empty continuation lines will become errors in a future release.")
     return "\n".join(lines) + "\n"
+
+
+def parse_trigger(expression: str) -> ins.Instruction:
+    """One ONBUILD trigger of a base image's config (``"RUN make"``) as an instruction, as
+    moby's dispatchTriggeredOnBuild parses it: errors unframed, one instruction only."""
+    entries = read(expression).entries
+    if len(entries) != 1:
+        raise InvalidArgument("onbuild trigger should be a single expression")
+    instr = parse_instruction(entries[0])
+    if isinstance(instr, ins.Stage):
+        raise InvalidArgument("*instructions.Stage is not a command type")
+    return instr

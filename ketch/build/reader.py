@@ -31,6 +31,7 @@ _DIRECTIVE = re.compile(r"^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[
                         re.DOTALL)
 _DIRECTIVE_KEYS = ("syntax", "escape", "check")
 _HEREDOC_KEYWORDS = ("add", "copy", "run")
+_MAX_LINE = 64 * 1024  # bufio.MaxScanTokenSize
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,15 @@ def _continuation_regex(escape: str) -> re.Pattern:
 
 
 def _scan_lines(text: str) -> list[str]:
-    """The lines with their endings (bufio scanning at \\n only)."""
+    """The lines with their endings (bufio scanning at \\n only, its 64 KiB a line)."""
     pieces = text.split("\n")
     lines = [p + "\n" for p in pieces[:-1]]
     if pieces[-1]:
         lines.append(pieces[-1])
+    for number, line in enumerate(lines):
+        if len(line) > _MAX_LINE // 4 and len(line.encode()) > _MAX_LINE:
+            raise LineError(f"dockerfile line greater than max allowed size of {_MAX_LINE - 1}",
+                            number)
     return lines
 
 

@@ -14,8 +14,9 @@ import pytest
 
 from ketch.build import heredoc, nodes, runmount
 from ketch.build import instructions as ins
-from ketch.build.parser import DockerfileError, classic_warnings, parse
+from ketch.build.parser import DockerfileError, classic_warnings, parse, parse_trigger
 from ketch.build.shell_lex import ProcessWord
+from ketch.errors import InvalidArgument
 
 GOLDEN = pathlib.Path(__file__).parent.parent / "golden" / "dockerfile"
 
@@ -379,3 +380,24 @@ def test_nodes_as_buildkit_leaves_them():
     sub = nodes.node_from_line("ONBUILD RUN [\"a\"]").child
     assert (sub.cmd, sub.args, sub.json) == ("run", ("a",), True)
     assert nodes.node_from_line("BOGUS a b").args == ()
+
+
+def test_onbuild_triggers_of_a_base_image():
+    run = parse_trigger("RUN echo  hi")
+    assert (run.command, run.original) == (ins.Command(("echo  hi",), True), "RUN echo  hi")
+    copy = parse_trigger("COPY <<EOF /x\nbody\nEOF")
+    assert copy.files.heredocs == (ins.Heredoc("EOF", "body\n"),)
+    for trigger, message in [("RUN a\nRUN b", "onbuild trigger should be a single expression"),
+                             ("FROM x", "*instructions.Stage is not a command type"),
+                             ("RUNN x", "unknown instruction: RUNN"),
+                             ("ENV A", "ENV must have two arguments")]:
+        with pytest.raises(InvalidArgument) as e:
+            parse_trigger(trigger)
+        assert str(e.value) == message
+
+
+def test_a_line_longer_than_bufio_allows():
+    assert parse("FROM b\nRUN " + "x" * 65531 + "\n").stages[0].commands[0].command.args[0] == "x" * 65531
+    with pytest.raises(DockerfileError) as e:
+        parse("FROM b\nRUN " + "x" * 65532 + "\n")
+    assert str(e.value) == f"{FAILED} dockerfile line greater than max allowed size of 65535"
