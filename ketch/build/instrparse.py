@@ -105,7 +105,7 @@ def _sources_and_dest(req: _Request, name: str) -> ins.SourcesAndDest:
     by_name = {h.name: h for h in req.heredocs}
     paths, files = [], []
     for src in sources:
-        word = parse_heredoc(src) if req.heredocs else None
+        word = parse_heredoc(src)  # also in JSON form, as buildkit (then an empty file)
         if word is None:
             paths.append(src)
         else:

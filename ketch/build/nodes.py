@@ -56,7 +56,8 @@ def split_command(line: str, escape: str = "\\") -> tuple[str, list[str], str]:
 def extract_flags(line: str, escape: str = "\\") -> tuple[str, list[str]]:
     """The leading ``--name=value`` words and the rest: buildkit's extractBuilderFlags.
     Like it, this walks bytes, so non-ASCII in a flag comes out as Latin-1 mojibake."""
-    data, words, word, quote_ch, blank_ok, phase, pos = line.encode(), [], "", "", False, "space", 0
+    data = line.encode(errors="surrogateescape")  # bytes not UTF-8 in the file pass through
+    words, word, quote_ch, blank_ok, phase, pos = [], "", "", False, "space", 0
     esc = ord(escape)
     while pos <= len(data):
         ch = chr(data[pos]) if pos < len(data) else ""
@@ -67,7 +68,7 @@ def extract_flags(line: str, escape: str = "\\") -> tuple[str, list[str]]:
                 pos += 1
                 continue
             if ch != "-" or data[pos + 1:pos + 2] != b"-":
-                return data[pos:].decode(errors="replace"), words
+                return data[pos:].decode(errors="surrogateescape"), words
             phase = "word"
         if not ch:
             if word != "--" and (blank_ok or word):
@@ -75,7 +76,7 @@ def extract_flags(line: str, escape: str = "\\") -> tuple[str, list[str]]:
             break
         if phase == "word" and is_space(ch):
             if word == "--":
-                return data[pos:].decode(errors="replace"), words
+                return data[pos:].decode(errors="surrogateescape"), words
             if blank_ok or word:
                 words.append(word)
             word, blank_ok, phase = "", False, "space"

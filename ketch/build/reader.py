@@ -98,7 +98,7 @@ def _scan_lines(text: str) -> list[str]:
     if pieces[-1]:
         lines.append(pieces[-1])
     for number, line in enumerate(lines):
-        if len(line) > _MAX_LINE // 4 and len(line.encode()) > _MAX_LINE:
+        if len(line) > _MAX_LINE // 4 and len(line.encode(errors="surrogateescape")) > _MAX_LINE:
             raise LineError(f"dockerfile line greater than max allowed size of {_MAX_LINE - 1}",
                             number)
     return lines

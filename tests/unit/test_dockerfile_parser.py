@@ -401,3 +401,11 @@ def test_a_line_longer_than_bufio_allows():
     with pytest.raises(DockerfileError) as e:
         parse("FROM b\nRUN " + "x" * 65532 + "\n")
     assert str(e.value) == f"{FAILED} dockerfile line greater than max allowed size of 65535"
+
+
+def test_bytes_that_are_not_utf8_pass_through():
+    # the builder decodes the file with surrogateescape: such bytes stay as they were
+    text = b"FROM b\nRUN --network=none echo \xff\xfe\nLABEL k=\xe9\n".decode("utf-8", "surrogateescape")
+    run, label = parse(text).stages[0].commands
+    assert run.command.args[0].encode("utf-8", "surrogateescape") == b"echo \xff\xfe"
+    assert label.labels[0].value.encode("utf-8", "surrogateescape") == b"\xe9"
