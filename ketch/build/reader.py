@@ -34,6 +34,14 @@ _HEREDOC_KEYWORDS = ("add", "copy", "run")
 _MAX_LINE = 64 * 1024  # bufio.MaxScanTokenSize
 
 
+class LineError(InvalidArgument):
+    """A syntax error found while reading lines, with the lines it concerns."""
+
+    def __init__(self, message: str, start: int, end: int = 0):
+        super().__init__(message)
+        self.location = Location(start, max(start, end))
+
+
 @dataclass(frozen=True)
 class Entry:
     """One instruction: its node, lines and heredoc bodies (``raw_heredocs``: as written,
@@ -128,7 +136,7 @@ class _Reader:
         try:
             directive = self.directives.take(line)
         except InvalidArgument as e:
-            raise LineError(str(e), self.current) from None
+            raise LineError(str(e), self.current + 1) from None
         return ("" if _is_comment(line) else line), directive
 
     def _continued(self, line: str) -> tuple[str, bool]:
@@ -195,14 +203,6 @@ def _can_have_heredocs(node: Node) -> bool:
     if node.cmd == "onbuild" and node.child is not None:
         node = node.child
     return node.cmd in _HEREDOC_KEYWORDS and not node.json
-
-
-class LineError(InvalidArgument):
-    """A syntax error found while reading lines, with the lines it concerns."""
-
-    def __init__(self, message: str, start: int, end: int = 0):
-        super().__init__(message)
-        self.location = Location(start, max(start, end))
 
 
 def read(text: str) -> Source:
