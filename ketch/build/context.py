@@ -8,8 +8,9 @@ it: ``..`` stops at the root, symlinks resolve as if the root were ``/``)::
     resolve_sources(root_fd, sources, cmd="COPY", in_context=True) -> list[Source]
         each source word as written (unexpanded words already expanded by the caller):
         "/" and "./" prefixes dropped, Go globs (``*``, ``?``, ``[...]``) matched against
-        every path of the root, ``..`` clamped; a missing one raises errors.InvalidArgument
-        with moby's text ("COPY failed: file not found in build context or excluded by
+        every path of the root; a path climbing out by ``..`` is refused ("COPY failed:
+        forbidden path outside the build context: ../x ()"), symlinks are clamped inside
+        the root; a missing one raises errors.InvalidArgument with moby's text ("COPY failed: file not found in build context or excluded by
         .dockerignore: stat x: file does not exist"; with in_context False, as for
         ``--from``: "COPY failed: stat x: file does not exist"); no match at all:
         "COPY failed: no source files were specified"
@@ -30,10 +31,12 @@ a directory (its content is copied, not the directory itself), its hash, and whe
 may extract it (never for a download).
 
 The hash is moby's tarsum v1 per entry: sha256 over the entry's tar header fields (name,
-mode with type bits, uid, gid, size, type, link target, device numbers, the
-security.capability xattr; not the mtime, so a ``touch`` keeps the cache as in Docker)
-followed by the content; a directory's is sha256 over its entries' hashes sorted, joined
-by ",". Any change of content, name, mode or owner changes it.
+"dir/" for a directory, permission mode, uid, gid, size, type, link target, empty user and
+group names, device numbers, the security.capability xattr; not the mtime, so a ``touch``
+keeps the cache as in Docker) followed by the content; a directory's is sha256 over its
+entries' hashes sorted, joined by ",". For a context the docker CLI sent (owners 0:0) it is
+dockerd's hash exactly (``file:aec08426...`` for a 0644 "A\n" a.txt, as ORACLE12 recorded).
+Any change of content, name, mode or owner changes it.
 """
 
 import errno
@@ -155,6 +158,9 @@ def _children(dir_fd: int) -> Iterator[tuple[str, bool, int]]:
 
 def _source(root_fd: int, path: str, cmd: str, in_context: bool) -> Source:
     shown = path or "."
+    lexical = gomatch.clean(shown)
+    if lexical == ".." or lexical.startswith("../"):  # a symlink is clamped; a path is refused
+        raise errors.InvalidArgument(f"{cmd} failed: forbidden path outside the build context: {shown} ()")
     try:
         fd = open_in_root(root_fd, path, follow=True)
     except (FileNotFoundError, NotADirectoryError) as exc:
@@ -165,7 +171,7 @@ def _source(root_fd: int, path: str, cmd: str, in_context: bool) -> Source:
         raise errors.InvalidArgument(f"{cmd} failed: stat {shown}: {exc.strerror.lower()}") from None
     try:
         st = os.fstat(fd)
-        name = _rel_in_root(root_fd, fd) or gomatch.clean(shown)
+        name = _rel_in_root(root_fd, fd) or lexical
         if stat.S_ISDIR(st.st_mode):
             hashes = sorted(_tree_hashes(fd, "" if name == "." else name, st))
             return Source(shown, True, _hash_list("dir", hashes))
@@ -246,9 +252,9 @@ def _entry_hash(fd: int, name: str, st: os.stat_result) -> str:
 
 
 def _tar_mode(mode: int) -> int:
-    """The tar header's mode as moby writes it: permission bits, setuid/setgid/sticky
-    and Go 1.8's type bits (c_ISREG ...)."""
-    return stat.S_IMODE(mode) | (stat.S_IFMT(mode) if not stat.S_ISLNK(mode) else stat.S_IFLNK)
+    """The tar header's mode as the docker CLI's context tar has it: permission bits and
+    setuid/setgid/sticky, no type bits."""
+    return stat.S_IMODE(mode)
 
 
 def _capability(fd: int, mode: int) -> bytes | None:

@@ -28,8 +28,9 @@ The rules (moby's):
   existing directory; missing parents are made (0755, owned by the copy's owner);
 - ``dest`` resolves inside the root: its symlinks (the image's) are followed as if the root
   were ``/``; every entry is then created by descriptor without following anything;
-- mode, mtime (whole seconds, as moby's tar), hard links within a copy, symlinks (as links),
-  devices and fifos are kept; ``security.capability`` too;
+- mode, hard links within a copy, symlinks (as links, targets verbatim), devices and fifos
+  are kept, and ``security.capability``; the mtime of files only (whole seconds, as moby's
+  tar): directories and symlinks get the build's time, as dockerd 20.10's do;
 - then everything written is chowned to ``owner`` (root unless --chown; ``None`` keeps the
   source's owners: COPY --from without --chown). As in Docker, that chown drops setuid/
   setgid bits and file capabilities of regular files (the kernel does on a chown);
@@ -327,14 +328,18 @@ def _copy_directory(src: int, root_fd: int, dest: str, options: CopyOptions,
     parts = _resolved(root_fd, dest)
     # moby: the destination is made (root-owned), its content copied, then the owner set on
     # what was copied and on the destination only if it was made here
-    dfd, made = _make_dirs(root_fd, parts, ROOT)
+    try:
+        dfd, made = _make_dirs(root_fd, parts, ROOT)
+    except NotADirectoryError:
+        raise errors.InvalidArgument("failed to copy files: failed to copy directory: mkdir "
+                                     f"/{'/'.join(parts)}: not a directory") from None
     try:
         tree = _Tree(options, excludes)
         tree.children(src, dfd, "")
         if made and options.owner is not None:
             os.chown(f"/proc/self/fd/{dfd}", options.owner.uid, options.owner.gid)
-        tree.finish()
     finally:
+        tree.finish()
         os.close(dfd)
 
 
@@ -345,7 +350,6 @@ class _Tree:
         self.options = options
         self.excludes = excludes
         self.links: dict[tuple[int, int], tuple[int, str]] = {}  # (dev, ino) -> (parent fd, name)
-        self.dir_times: list[tuple[int, int]] = []  # (dup of the dir fd, mtime ns)
 
     def children(self, src_dir: int, dest_dir: int, rel: str) -> None:
         readable = reopen(src_dir, os.O_RDONLY | os.O_DIRECTORY)
@@ -385,8 +389,7 @@ class _Tree:
             dfd = os.open(name, _DIR, dir_fd=parent)
             try:
                 self.children(src, dfd, rel)
-                self._metadata(dfd, st, src, None, None)
-                self.dir_times.append((os.dup(dfd), _mtime(st)))
+                self._metadata(dfd, st, src)
             finally:
                 os.close(dfd)
             return
@@ -400,7 +403,7 @@ class _Tree:
             os.mknod(name, stat.S_IFMT(mode) | 0o600, st.st_rdev, dir_fd=parent)
         fd = os.open(name, _PATH, dir_fd=parent)
         try:
-            self._metadata(fd, st, src, parent, name)
+            self._metadata(fd, st, src)
             os.utime(f"/proc/self/fd/{fd}", ns=(_mtime(st), _mtime(st)))
         finally:
             os.close(fd)
@@ -419,7 +422,7 @@ class _Tree:
         finally:
             os.close(rfd)
 
-    def _metadata(self, fd: int, st: os.stat_result, src: int, parent: int | None, name: str | None) -> None:
+    def _metadata(self, fd: int, st: os.stat_result, src: int) -> None:
         """The source's owner, mode and capability, then the copy's owner: in moby's order
         (tar extraction, then ``fixPermissions``), so the kernel drops what a chown drops."""
         proc = f"/proc/self/fd/{fd}"
@@ -440,16 +443,8 @@ class _Tree:
         owner = self.options.owner
         uid, gid = (owner.uid, owner.gid) if owner is not None else (st.st_uid, st.st_gid)
         os.chown(name, uid, gid, dir_fd=parent, follow_symlinks=False)
-        os.utime(name, ns=(_mtime(st), _mtime(st)), dir_fd=parent, follow_symlinks=False)
 
     def finish(self) -> None:
-        """Directory times last (writing into them changed them), deepest first."""
-        for fd, mtime in reversed(self.dir_times):
-            try:
-                os.utime(f"/proc/self/fd/{fd}", ns=(mtime, mtime))
-            finally:
-                os.close(fd)
-        self.dir_times = []
         for fd, _ in self.links.values():
             os.close(fd)
         self.links = {}

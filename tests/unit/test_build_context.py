@@ -57,10 +57,12 @@ def test_missing_source_texts(ctx):
 
 def test_dotdot_and_symlinks_stay_in_the_root(ctx):
     root, fd = ctx
-    # ../secret is clamped at the root: the context's own "secret" (there is none)
-    with pytest.raises(errors.InvalidArgument, match="stat ../secret: file does not exist"):
-        resolve_sources(fd, ["../secret"])
-    assert paths(resolve_sources(fd, ["../a.txt"])) == [("../a.txt", False)]
+    # a path climbing out is refused (dockerd 20.10's text); a symlink climbing out is clamped
+    for word, shown in (("../secret", "../secret"), ("/sub/../../a.txt", "sub/../../a.txt"), ("..", "..")):
+        with pytest.raises(errors.InvalidArgument) as exc:
+            resolve_sources(fd, [word])
+        assert str(exc.value) == f"COPY failed: forbidden path outside the build context: {shown} ()"
+    assert paths(resolve_sources(fd, ["sub/../a.txt"])) == [("sub/../a.txt", False)]
     os.symlink("../secret", root / "up")
     os.symlink(str(root.parent / "secret"), root / "abs")
     os.symlink("/a.txt", root / "toa")
@@ -126,3 +128,24 @@ def test_drop_ignored_build_files(ctx):
     (root / ".dockerignore").write_text("*\n")
     context.drop_ignored_build_files(fd, "Dockerfile")
     assert not (root / ".dockerignore").exists() and (root / "a.txt").exists()
+
+
+def test_hashes_are_dockerds_for_a_context_the_cli_sent(tmp_path):
+    """The values dockerd 20.10 put in history for the same files (ORACLE12, copy_files)."""
+    files = {"a.txt": "A\n", "b.txt": "B\n", "dir/x": "X\n", "dir/sub/y": "Y\n"}
+    for path, text in files.items():
+        p = tmp_path / path
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+        os.chmod(p, 0o644)
+    for d in (tmp_path / "dir", tmp_path / "dir/sub"):
+        os.chmod(d, 0o755)
+    fd = os.open(tmp_path, os.O_PATH | os.O_DIRECTORY)
+    try:
+        h = lambda *words: sources_hash(resolve_sources(fd, list(words)))  # noqa: E731
+        assert h("a.txt") == "file:aec08426edefc75f205424b22fe8c93576ea0fd9822f7721f72d73f3aae898ea"
+        assert h("dir") == h("dir/") == "dir:567ffb566b52f3aa17ba4dbed52ef230c8f65e2c8dadcd0ddcdd9b71a1a54bf3"
+        assert h("*.txt") == "multi:45610053e726cbbc8db4345937274b723fcc966bdcd698d5d6e7cca3dc12d0e4"
+        assert h("a.txt", "dir") == "multi:b546d00db31ae4e828d243d3138efa3ba336682ee67af279c2c156985d36fa48"
+    finally:
+        os.close(fd)
