@@ -117,118 +117,153 @@ async def build_dockerfile(dockerfile: ins.Dockerfile, request: BuildRequest,
                            context_dir: str | None, backend: BuildBackend,
                            emit: Callable[[Progress], None], files: FileWork,
                            parse_trigger: Callable[[str], ins.Instruction]) -> BuildResult:
-    escape = dockerfile.directives.escape or "\\"
-    stages = dockerfile.stages
-    if not stages:
+    """The build of a parsed Dockerfile (``build`` reads and parses it first)."""
+    if not dockerfile.stages:
         raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
-    args = BuildArgs(request.build_args)
-    target = stagegraph.target_index(stages, request.target)
-    labels = tuple(dispatch.LabelOption(ins.Location(0, 0), f"LABEL {k}={v}",
-                                        labels=(ins.KeyValue(k, v),))
-                   for k, v in sorted(request.labels.items()))
+    run = _Build(dockerfile, request, context_dir, backend, emit, files, parse_trigger)
+    return await run.build()
 
-    # meta ARGs first: numbered, expanded against the ones before, known to every FROM
-    index = 1
-    meta_events = []
-    for meta in dockerfile.meta_args:
-        meta_events.append(StepStart(index, 0, meta.original.strip()))
-        index += 1
-        envs = [f"{k}={v}" for k, v in args.all_allowed().items()]
-        for spec in meta.args:
-            key = ProcessWord(spec.key, envs, escape)
-            value = None if spec.value is None else ProcessWord(spec.value, envs, escape)
-            args.add(key, value)
-            args.add_meta(key, value)
-    meta_env = [f"{k}={v}" for k, v in args.all_meta().items()]
-    plan = stagegraph.plan(stages, request.target, meta_env, escape)
-    counts = {i: 1 + len(stages[i].commands) + (len(labels) if i == target else 0)
-              for i in plan.needed}
-    total = len(dockerfile.meta_args) + sum(counts.values())
-    for event in meta_events:
-        emit(StepStart(event.index, total, event.text))
-    first = {}
-    for i in plan.needed:
-        first[i] = index
-        index += counts[i]
 
-    ordered = _Ordered(emit, list(plan.needed))
-    results: dict[int, asyncio.Future] = {i: asyncio.get_running_loop().create_future()
-                                          for i in plan.needed}
+class _Build:
+    def __init__(self, dockerfile, request, context_dir, backend, emit, files, parse_trigger):
+        self.dockerfile = dockerfile
+        self.stages: tuple[ins.Stage, ...] = dockerfile.stages
+        self.request: BuildRequest = request
+        self.context_dir = context_dir
+        self.backend: BuildBackend = backend
+        self.emit = emit
+        self.files = files
+        self.parse_trigger = parse_trigger
+        self.escape = dockerfile.directives.escape or "\\"
+        self.args = BuildArgs(request.build_args)
+        self.target = stagegraph.target_index(self.stages, request.target)
+        self.labels = tuple(
+            dispatch.LabelOption(ins.Location(0, 0), f"LABEL {k}={v}", labels=(ins.KeyValue(k, v),))
+            for k, v in sorted(request.labels.items()))
+        self.results: dict[int, asyncio.Future] = {}
 
-    async def base_image(stage: int, name: str, platform: str) -> ImageState | None:
-        found = stagegraph.earlier_stage(stages, stage, name)
-        if found is not None and stages[found].name and name.lower() == stages[found].name.lower():
-            return await results[found]
+    async def build(self) -> BuildResult:
+        meta_texts = self._meta_args()
+        meta_env = [f"{k}={v}" for k, v in self.args.all_meta().items()]
+        plan = stagegraph.plan(self.stages, self.request.target, meta_env, self.escape)
+        counts = {i: 1 + len(self.stages[i].commands) + (len(self.labels) if i == self.target else 0)
+                  for i in plan.needed}
+        self.total = len(meta_texts) + sum(counts.values())
+        for n, text in enumerate(meta_texts, 1):
+            self.emit(StepStart(n, self.total, text))
+        first, index = {}, len(meta_texts) + 1
+        for i in plan.needed:
+            first[i], index = index, index + counts[i]
+        self.ordered = _Ordered(self.emit, list(plan.needed))
+        loop = asyncio.get_running_loop()
+        self.results = {i: loop.create_future() for i in plan.needed}
+        tasks = {i: asyncio.create_task(self._stage(i, first[i])) for i in plan.needed}
+        try:
+            await asyncio.gather(*tasks.values())
+        except BaseException:
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            self.ordered.flush_all()
+            raise _first_error(tasks, plan.needed)
+        states = {i: tasks[i].result() for i in plan.needed}
+        for state in states.values():
+            self.args.merge_referenced(state.args)
+        final = states[plan.target]
+        if not final.image_id:
+            raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
+        return await self._finish(final.image_id)
+
+    def _meta_args(self) -> list[str]:
+        """processMetaArg: each ARG before FROM expanded against the ones before it; its
+        step is only announced ("Step 1/n : ARG V=1", no arrow line)."""
+        texts = []
+        for meta in self.dockerfile.meta_args:
+            texts.append(meta.original.strip())
+            envs = [f"{k}={v}" for k, v in self.args.all_allowed().items()]
+            for spec in meta.args:
+                key = ProcessWord(spec.key, envs, self.escape)
+                value = None if spec.value is None else ProcessWord(spec.value, envs, self.escape)
+                self.args.add(key, value)
+                self.args.add_meta(key, value)
+        return texts
+
+    async def _finish(self, image_id: str) -> BuildResult:
+        warnings = []
+        unused = self.args.unused()
+        if unused:
+            text = "[Warning] One or more build-args [" + " ".join(unused) + "] were not consumed\n"
+            self.emit(Message(text))
+            warnings.append(text.strip())
+        if self.request.tags:
+            await self.backend.tag(image_id, tuple(self.request.tags))
+        return BuildResult(image_id, tuple(self.request.tags),
+                           tuple(warnings) + tuple(w.message for w in self.dockerfile.warnings))
+
+    async def _stage(self, i: int, first: int) -> dispatch.StageState:
+        result = self.results[i]
+        try:
+            state = await self._run_stage(i, first)
+        except asyncio.CancelledError:
+            result.cancel()
+            raise
+        except BaseException as exc:
+            result.set_exception(exc)
+            result.exception()  # retrieved: the task's own error is what is raised
+            raise
+        result.set_result(state.image)
+        self.ordered.finished(i)
+        return state
+
+    async def _run_stage(self, i: int, first: int) -> dispatch.StageState:
+        stage, request = self.stages[i], self.request
+        if stagegraph.duplicate_name(self.stages, i):
+            await asyncio.gather(*(f for j, f in self.results.items() if j < i),
+                                 return_exceptions=True)
+            raise InvalidArgument(f"{stage.name} stage name already used")
+        out = self.ordered.emitter(i)
+        env = dispatch.Env(request=request, context_dir=self.context_dir, files=self.files,
+                           resolve_from=lambda ref: self._resolve_from(i, ref),
+                           note=lambda text: out(Message(text)), secrets=dict(request.secrets))
+        job = stagerun.StageJob(
+            backend=self.backend, env=env, emit=out, total=self.total,
+            base_image=lambda name, platform: self._base_image(i, name, platform),
+            parse_trigger=self.parse_trigger,
+            no_cache=request.no_cache or (bool(stage.name) and stage.name in request.no_cache_filter))
+        state = dispatch.StageState(config={}, image=None, args=self.args.for_stage(),
+                                    name=stage.name, index=i, escape=self.escape)
+        commands = stage.commands + (self.labels if i == self.target else ())
+        return await stagerun.run_stage(stage, state, first, commands, job)
+
+    def _pull_progress(self, stage: int) -> Callable[[dict], None]:
+        out = self.ordered.emitter(stage)
+        return lambda message: out(PullProgress(message))
+
+    async def _base_image(self, stage: int, name: str, platform: str) -> ImageState | None:
+        """FROM: an earlier stage by name, scratch, or an image (pulled if missing)."""
+        found = stagegraph.earlier_stage(self.stages, stage, name)
+        if found is not None and self.stages[found].name == name.lower():
+            return await self.results[found]
         if name == "scratch":
             return None
-        return await backend.base_image(name, platform, request.pull,
-                                        lambda m: ordered.emitter(stage)(PullProgress(m)))
+        return await self.backend.base_image(name, platform, self.request.pull,
+                                             self._pull_progress(stage))
 
-    async def resolve_from(stage: int, ref: str) -> str:
-        found = stagegraph.earlier_stage(stages, stage, ref)
+    async def _resolve_from(self, stage: int, ref: str) -> str:
+        """COPY --from / RUN --mount from=: an earlier stage by name or index, else an image."""
+        found = stagegraph.earlier_stage(self.stages, stage, ref)
         if found is not None:
-            image = await results[found]
-            return image.id if image else ""
+            image = await self.results[found]
+            if image is None:
+                raise InvalidArgument(f"stage {ref} has no image: it is FROM scratch with no step")
+            return image.id
         try:
             n = int(ref, 10)
         except ValueError:
-            image = await backend.base_image(ref, request.platform, request.pull,
-                                             lambda m: ordered.emitter(stage)(PullProgress(m)))
+            image = await self.backend.base_image(ref, self.request.platform, self.request.pull,
+                                                  self._pull_progress(stage))
             return image.id
         raise InvalidArgument("refers to current build stage" if n == stage else "index out of bounds")
-
-    async def run(i: int) -> dispatch.StageState:
-        stage = stages[i]
-        out = ordered.emitter(i)
-        env = dispatch.Env(request=request, context_dir=context_dir, files=files,
-                           resolve_from=lambda ref: resolve_from(i, ref),
-                           note=lambda text: out(Message(text)), secrets=dict(request.secrets))
-        job = stagerun.StageJob(
-            backend=backend, env=env, emit=out, total=total,
-            base_image=lambda name, platform: base_image(i, name, platform),
-            parse_trigger=parse_trigger,
-            no_cache=request.no_cache or (stage.name in request.no_cache_filter))
-        state = dispatch.StageState(config={}, image=None, args=args.for_stage(),
-                                    name=stage.name, index=i, escape=escape)
-        commands = stage.commands + (labels if i == target else ())
-        try:
-            await stagerun.run_stage(stage, state, first[i], commands, job)
-        except asyncio.CancelledError:
-            results[i].cancel()
-            raise
-        except BaseException as exc:
-            results[i].set_exception(exc)
-            results[i].exception()  # retrieved: the task's own error is what is raised
-            raise
-        results[i].set_result(state.image)
-        ordered.finished(i)
-        return state
-
-    tasks = {i: asyncio.create_task(run(i)) for i in plan.needed}
-    try:
-        await asyncio.gather(*tasks.values())
-    except BaseException:
-        for task in tasks.values():
-            task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
-        ordered.flush_all()
-        raise _first_error(tasks, plan.needed)
-    states = {i: tasks[i].result() for i in plan.needed}
-    for state in states.values():
-        args.merge_referenced(state.args)
-    final = states[plan.target]
-    if not final.image_id:
-        raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
-    warnings = []
-    unused = args.unused()
-    if unused:
-        text = "[Warning] One or more build-args [" + " ".join(unused) + "] were not consumed\n"
-        emit(Message(text))
-        warnings.append(text.strip())
-    if request.tags:
-        await backend.tag(final.image_id, tuple(request.tags))
-    return BuildResult(final.image_id, tuple(request.tags),
-                       tuple(warnings) + tuple(w.message for w in dockerfile.warnings))
 
 
 def _first_error(tasks: dict[int, asyncio.Task], order) -> BaseException:

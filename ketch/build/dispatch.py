@@ -209,7 +209,8 @@ def _healthcheck(state, instr: ins.HealthcheckInstr, envs, env) -> Commit:
 
 
 def _expose(state, instr: ins.ExposeInstr, envs, env) -> Commit:
-    ports = [p for word in instr.ports for p in ProcessWords(word, envs, state.escape)]
+    # the words sorted as written (buildkit's parseExpose in 20.10), then expanded
+    ports = [p for word in sorted(instr.ports) for p in ProcessWords(word, envs, state.escape)]
     exposed = dict(state.config.get("ExposedPorts") or {})
     for port in ports:
         for key in port_spec(port):

@@ -84,13 +84,21 @@ class Message:
 
 
 @dataclass(frozen=True)
+class StageDone:
+    """A stage's last step is done: moby's emitImageID, ``{"aux": {"ID": image_id}}`` (one
+    per stage; the route adds none for the final image when this came for it)."""
+    image_id: str
+
+
+@dataclass(frozen=True)
 class PullProgress:
     """A base image being pulled: one JSON progress message of the pull, passed through
     to the stream as is (moby writes them between "Step 1/n : FROM x" and " ---> id")."""
     message: dict
 
 
-Progress = StepStart | StepCached | StepRunning | StepOutput | StepDone | Message | PullProgress
+Progress = (StepStart | StepCached | StepRunning | StepOutput | StepDone | Message | StageDone
+            | PullProgress)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,12 @@ def _references(stage: ins.Stage, base: str) -> list[str]:
     return refs
 
 
+def duplicate_name(stages: tuple[ins.Stage, ...], index: int) -> bool:
+    """Whether an earlier stage has this stage's name (moby fails when it reaches it)."""
+    name = stages[index].name.lower()
+    return bool(name) and any(s.name.lower() == name for s in stages[:index])
+
+
 def target_index(stages: tuple[ins.Stage, ...], target: str) -> int:
     if not target:
         return len(stages) - 1
@@ -58,12 +64,6 @@ def target_index(stages: tuple[ins.Stage, ...], target: str) -> int:
 def plan(stages: tuple[ins.Stage, ...], target: str, meta_env: list[str],
          escape: str = "\\") -> Plan:
     """``meta_env``: the meta ARGs as KEY=value, for the FROM names that use them."""
-    seen: set[str] = set()
-    for stage in stages:
-        if stage.name:
-            if stage.name.lower() in seen:
-                raise InvalidArgument(f"{stage.name} stage name already used")
-            seen.add(stage.name.lower())
     last = target_index(stages, target)
     deps: dict[int, frozenset[int]] = {}
     for i, stage in enumerate(stages[:last + 1]):

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from ketch.build import dispatch, instructions as ins, runconfig
 from ketch.build.backend import BuildBackend, ImageState, Step
 from ketch.build.cachekey import step_key
-from ketch.build.request import Message, Progress, StepCached, StepDone, StepRunning, StepOutput, StepStart
+from ketch.build.request import (Message, Progress, StageDone, StepCached, StepDone, StepOutput,
+                                 StepRunning, StepStart)
 from ketch.errors import InvalidArgument
 
 
@@ -75,13 +76,17 @@ async def perform(state: dispatch.StageState, action: dispatch.Action, index: in
         return ""
     request = job.env.request
     container_config = action.container_config
-    container = ""
+    container = full_id = ""
     if isinstance(action, dispatch.Commit) or getattr(action, "container", False):
-        container = _short(_random.token_hex(32))
-        container_config = {**container_config, "Hostname": container}
+        # as the config of a container moby created: its hostname, a Labels map
+        full_id = _random.token_hex(32)
+        container = _short(full_id)
+        container_config = {**container_config, "Hostname": container,
+                            "Labels": container_config.get("Labels") or {}}
         job.emit(StepRunning(index, container))
     step = Step(parent=state.image, config=action.config, container_config=container_config,
-                history=action.history, cache_key=key, platform=state.platform)
+                history=action.history, cache_key=key, platform=state.platform,
+                container_id=full_id)
     if isinstance(action, dispatch.Commit):
         image = await job.backend.commit(step)
     elif isinstance(action, dispatch.Run):
@@ -134,7 +139,11 @@ async def run_stage(stage: ins.Stage, state: dispatch.StageState, first_index: i
     triggers = state.config.get("OnBuild") or []
     if triggers:
         state.config["OnBuild"] = None
-        emit(Message(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}\n"))
+        # in moby's three writes, so three stream messages
+        emit(Message(f"# Executing {len(triggers)} build trigger"))
+        if len(triggers) > 1:
+            emit(Message("s"))
+        emit(Message("\n"))
         for trigger in triggers:
             action = await dispatch.dispatch(state, job.parse_trigger(trigger), job.env)
             removed = await perform(state, action, index, job, prober)
@@ -147,4 +156,6 @@ async def run_stage(stage: ins.Stage, state: dispatch.StageState, first_index: i
         action = await dispatch.dispatch(state, instr, job.env)
         removed = await perform(state, action, index, job, prober)
         emit(StepDone(index, state.image_id, removed))
+    if state.image_id:
+        emit(StageDone(state.image_id))
     return state
