@@ -30,7 +30,7 @@ from ketch.build.changes import _port_spec as port_spec, _signal as check_signal
 from ketch.build.copyjob import CopyJob, FileWork
 from ketch.build.request import BuildRequest
 from ketch.build.shell_lex import ProcessWord, ProcessWords
-from ketch.errors import InvalidArgument
+from ketch.errors import InvalidArgument, KetchError
 
 
 @dataclass(frozen=True)
@@ -379,8 +379,8 @@ async def _copy(state, instr: ins.CopyInstr | ins.AddInstr, envs, env: Env) -> M
     if isinstance(instr, ins.CopyInstr) and instr.from_:
         try:
             from_image = await env.resolve_from(instr.from_)
-        except InvalidArgument as exc:
-            raise InvalidArgument(f"invalid from flag value {instr.from_}: {exc}") from None
+        except KetchError as exc:  # moby wraps the cause, its kind kept
+            raise _rewrapped(exc, f"invalid from flag value {instr.from_}: {exc}") from None
     job = CopyJob(
         kind=kind, sources=tuple(words), dest=normalize_dest(state.config.get("WorkingDir") or "", dest_written),
         context_dir=env.context_dir, from_image=from_image, heredocs=heredocs, chown=chown,
@@ -395,6 +395,13 @@ async def _copy(state, instr: ins.CopyInstr | ins.AddInstr, envs, env: Env) -> M
     cc = {**config, "Cmd": [*runconfig.shell(config), "#(nop) " + comment]}
     return Mutate(config, cc, _history(state, cc, empty=None), env.files.edit(job),
                   sources=(from_image,) if from_image else ())
+
+
+def _rewrapped(exc: KetchError, message: str) -> KetchError:
+    try:
+        return type(exc)(message)
+    except TypeError:  # an error with more to it than its text
+        return InvalidArgument(message)
 
 
 _HANDLERS = {

@@ -8,6 +8,7 @@ functions, WORKDIR's mkdir and the copier, run) and reads the tree back. ``run``
 returns (output, exit code). Every call is recorded in ``calls``.
 """
 
+import asyncio
 import hashlib
 import json
 import os
@@ -104,7 +105,9 @@ class FakeBackend:
         started("c" * 64)
         files = self._parent_files(step)
         before = dict(files)
+        await asyncio.sleep(0)  # another stage's step may start meanwhile
         data, code = self.on_run(spec, files)
+        self.calls.append(("ran", spec.argv))
         if data:
             output(data)
         if code:
@@ -174,6 +177,9 @@ class FakeFiles:
 
     def hash(self, job):
         self.jobs.append(job)
+        if job.from_image:
+            text = job.from_image + "\0" + "\0".join(job.sources)
+            return "file:" + hashlib.sha256(text.encode()).hexdigest()
         hashes = []
         for src in job.sources:
             path = os.path.join(job.context_dir, src)
@@ -188,8 +194,9 @@ class FakeFiles:
     def edit(self, job):
         def run(roots: MountedRoots) -> None:
             root = f"/proc/self/fd/{roots.root}"
+            base = f"/proc/self/fd/{roots.sources[job.from_image]}" if job.from_image else job.context_dir
             for src in job.sources:
-                with open(os.path.join(job.context_dir, src), "rb") as f:
+                with open(os.path.join(base, src.lstrip("/")), "rb") as f:
                     data = f.read()
                 dest = job.dest + os.path.basename(src) if job.dest.endswith("/") else job.dest
                 host = os.path.join(root, dest.lstrip("/"))
