@@ -14,6 +14,7 @@ The route turns each event into the classic builder's JSON stream, as moby's
     StepOutput    {"stream": "<the command's output>"}
     StepDone      {"stream": " ---> 9c1b...\\n"}  (then "Removing intermediate container ...")
     Message       {"stream": "<text>"}  (warnings, ONBUILD "# Executing 1 build trigger")
+    PullProgress  {"status": "Pulling from library/busybox", "id": "latest"}  (as the pull wrote it)
     the end       {"aux": {"ID": "sha256:..."}}, "Successfully built ...", "Successfully tagged ..."
 """
 
@@ -82,7 +83,22 @@ class Message:
     text: str  # a line for the stream, with its newline
 
 
-Progress = StepStart | StepCached | StepRunning | StepOutput | StepDone | Message
+@dataclass(frozen=True)
+class StageDone:
+    """A stage's last step is done: moby's emitImageID, ``{"aux": {"ID": image_id}}`` (one
+    per stage; the route adds none for the final image when this came for it)."""
+    image_id: str
+
+
+@dataclass(frozen=True)
+class PullProgress:
+    """A base image being pulled: one JSON progress message of the pull, passed through
+    to the stream as is (moby writes them between "Step 1/n : FROM x" and " ---> id")."""
+    message: dict
+
+
+Progress = (StepStart | StepCached | StepRunning | StepOutput | StepDone | Message | StageDone
+            | PullProgress)
 
 
 @dataclass(frozen=True)
