@@ -10,11 +10,13 @@ host) and its events (create, attach, start, die, destroy)::
                   ─▶ started(id)   (" ---> Running in <id>")
                   ─▶ attach stdout+stderr ─▶ start ─▶ output(...) as it comes ─▶ exit
                   ─▶ exit 0: its writable layer staged (mount points left out) and recorded
-                  ─▶ remove (also on failure, on cancel) ─▶ mounts.release
+                  ─▶ remove (as RunSpec.remove says; always on cancel) ─▶ mounts.release
 
 The build context is never mounted unless a ``RUN --mount`` asks (``runmounts.py``).
 A non-zero exit raises moby's "The command '<argv joined>' returned a non-zero code: N"
-and nothing is recorded.
+and nothing is recorded; stderr reaches ``output`` in red, as moby's builder streams it.
+``RunSpec.remove`` says whether the container stays: moby's ``--rm`` keeps a failed one,
+``--force-rm`` none, ``--rm=false`` every one.
 """
 
 import asyncio
@@ -28,6 +30,10 @@ from ketch.engine.containers.attach import OutputQueue
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.containers.rootfs import INIT_LAYER
 from ketch.engine.containers.service import ContainerService
+
+
+RED, RESET = b"\x1b[91m", b"\x1b[0m"  # moby's streamformatter.NewStderrWriter (aec.RedF)
+START_PREFIX = "failed to create task for container: "  # moby 26's, not the 20.10 builder's
 
 
 class StepImages(Protocol):
@@ -90,9 +96,11 @@ class StepRunner:
 
     async def run(self, images: StepImages, context_dir: str | None, step: Step, spec: RunSpec,
                   output: Callable[[bytes], None], started: Callable[[str], None]) -> ImageState:
-        if step.parent is None:  # moby: there is no /bin/sh in an empty root
-            raise errors.InvalidArgument("RUN in an image without files: FROM scratch has no "
-                                         f"{spec.argv[0] if spec.argv else 'command'} to run")
+        if step.parent is None:  # moby's container on an empty root fails to start
+            cmd = spec.argv[0] if spec.argv else ""
+            raise errors.Internal("failed to create shim task: OCI runtime create failed: runc create "
+                                  f'failed: unable to start container process: exec: "{cmd}": '
+                                  f"stat {cmd}: no such file or directory: unknown")
         prepared = await self.mounts.prepare(spec, context_dir, " ".join(spec.argv))
         try:
             return await self._run(images, step, spec, prepared, output, started)
@@ -102,18 +110,28 @@ class StepRunner:
     async def _run(self, images: StepImages, step: Step, spec: RunSpec, prepared: Prepared,
                    output: Callable[[bytes], None], started: Callable[[str], None]) -> ImageState:
         cid, _warnings = await self.containers.create(container_body(step, spec, prepared), None)
+        keep = spec.remove == "never"
         try:
             rec = self.containers.get(cid)
             started(cid)
-            code = await self._attached_run(rec, output)
+            try:
+                code = await self._attached_run(rec, output)
+            except errors.ExecFailed as exc:  # moby 20.10's builder says it without the task prefix
+                keep = keep or spec.remove == "success"
+                raise errors.Internal(str(exc).removeprefix(START_PREFIX)) from None
             if code != 0:
+                keep = keep or spec.remove == "success"
                 raise failed(spec.argv, code)
             skip = INIT_LAYER | frozenset(prepared.targets)
             staged = await _uninterrupted(
                 asyncio.to_thread(images.stage, rec.snapshot, rec.parents, skip), images.discard)
             return images.record_image(step, staged, cid)
+        except asyncio.CancelledError:
+            keep = False  # the build was abandoned: nothing of it stays
+            raise
         finally:
-            await _finish(self._remove(cid))
+            if not keep:
+                await _finish(self._remove(cid))
 
     async def _attached_run(self, rec: ContainerRecord, output: Callable[[bytes], None]) -> int:
         """Start ``rec`` with its output streaming to ``output``; its exit code."""
@@ -142,11 +160,13 @@ class StepRunner:
 
 
 async def _pump(sink: OutputQueue, output: Callable[[bytes], None]) -> None:
+    """Frames as they come; stderr's in red, as moby's builder writes them."""
     while True:
         item = await sink.get()
         if item is None:
             return
-        output(item[2])
+        _raw, stream, payload = item
+        output(RED + payload + RESET if stream == 2 else payload)
 
 
 async def _finish(cleanup) -> None:
