@@ -12,7 +12,8 @@ One directory per RUN, on the exec root (nothing of it outlives the run)::
         pins/<n>                         each bind's ``source``, resolved INSIDE its root by
                                          descriptor and bound here: what the container gets
                                          (a symlink in a stage cannot point it at the host:
-                                         CVE-2024-23651/23652)
+                                         CVE-2024-23651/23652); a cache directory too (a
+                                         private bind of the data root is refused)
         secrets/                         a tmpfs with each secret's file (mode 0400 unless
                                          ``mode=``), bound read-only onto its target
 
@@ -123,8 +124,9 @@ class RunMounts:
         for m in spec.mounts:
             target = target_of(m, spec.workdir)
             if m.type == "cache":
-                lease = next(leases)
-                out.mounts.append(_bind(lease.path, target, m.readonly))
+                lease = next(leases)  # pinned: a bind of the data root itself must be rslave
+                pinned = pin_subpath(lease.path, ".", os.path.join(self._run_dir(out), "pins"))
+                out.mounts.append(_bind(pinned, target, m.readonly))
             elif m.type == "tmpfs":
                 out.tmpfs[target] = "exec" + (f",size={m.size}" if m.size else "")
             elif m.type == "bind":
