@@ -6,9 +6,10 @@ its API socket, stopped by the SIGTERM it sends itself at the end, as ketchd sto
 step of the plan runs in order and reports as one JSON line on stdout::
 
     {"run": {argv, env, network, workdir, mounts: [MountSpec fields], secrets: {id: text},
-             remove, context: bool, parent: "busybox" | "$name"}}
+             remove, context: bool, parent: "busybox" | "$name", cancel_after: seconds}}
         -> {"output", "error", "error_type", "exit_code", "started", "files" (the layer's
             paths, or null if nothing was recorded), "containers" (ids left), "run_dirs"}
+    {"sweep": true} -> {"left": what RunMounts.sweep leaves of a crashed run's directory}
     {"commit": {argv, name}}: a container on busybox made into an image named $name (the
         "stage" a bind mount names)
 
@@ -35,6 +36,7 @@ from ketch.engine.builds.cachemounts import CacheMounts  # noqa: E402
 from ketch.engine.builds.runmounts import RunMounts  # noqa: E402
 from ketch.engine.builds.runstep import StepRunner  # noqa: E402
 from ketch.engine.images.commit import CommitRequest, Committer  # noqa: E402
+from ketch.linux import mount as mnt  # noqa: E402
 
 
 class ListingImages:
@@ -72,12 +74,18 @@ async def run_one(d: Daemon, runner: StepRunner, context: str, images_by_name: d
     out: list[bytes] = []
     started: list[str] = []
     result = {"error": None, "error_type": None, "exit_code": None}
+    running = asyncio.ensure_future(runner.run(images, context if item.get("context", True) else None,
+                                               step, spec, out.append, started.append))
+    if item.get("cancel_after"):  # the client went away
+        await asyncio.sleep(item["cancel_after"])
+        running.cancel()
     try:
-        await runner.run(images, context if item.get("context", True) else None, step, spec,
-                         out.append, started.append)
+        await running
     except errors.KetchError as exc:
         result.update(error=str(exc), error_type=type(exc).__name__,
                       exit_code=getattr(exc, "exit_code", None))
+    except asyncio.CancelledError:
+        result.update(error="cancelled", error_type="CancelledError")
     builds = os.path.join(d.cfg.exec_root, "builds")
     result.update(output=b"".join(out).decode(errors="replace"), started=started[0] if started else "",
                   files=images.recorded, containers=[r.id for r in d.registry.all()],
@@ -94,6 +102,19 @@ async def commit_one(d: Daemon, item: dict) -> str:
     return image_id
 
 
+def sweep_one(run_mounts: RunMounts, exec_root: str) -> list[str]:
+    """A run directory a crash left (a tmpfs still mounted in it) beside another's: what
+    the start-up sweep leaves of them."""
+    builds = os.path.join(exec_root, "builds")
+    os.makedirs(os.path.join(builds, "run-stale", "secrets"))
+    os.makedirs(os.path.join(builds, "not-a-run"))
+    mnt.apply(mnt.Mount("tmpfs", "tmpfs"), os.path.join(builds, "run-stale", "secrets"))
+    run_mounts.sweep()
+    left = sorted(os.listdir(builds)) + mnt.mounts_under(builds)
+    os.rmdir(os.path.join(builds, "not-a-run"))
+    return left
+
+
 async def main(root: str, plan: list[dict]) -> None:
     cfg, _ = load(["-H", f"unix://{root}/driver.sock", "--data-root", f"{root}/data",
                    "--exec-root", f"{root}/exec", "--config-file", f"{root}/daemon.json"])
@@ -108,7 +129,9 @@ async def main(root: str, plan: list[dict]) -> None:
     images_by_name: dict[str, str] = {}
     try:
         for item in plan:
-            if "commit" in item:
+            if "sweep" in item:
+                print(json.dumps({"left": sweep_one(run_mounts, cfg.exec_root)}), flush=True)
+            elif "commit" in item:
                 images_by_name["$" + item["commit"]["name"]] = await commit_one(d, item["commit"])
                 print(json.dumps({"image": images_by_name["$" + item["commit"]["name"]]}), flush=True)
             else:

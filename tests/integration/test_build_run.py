@@ -47,6 +47,7 @@ def _plan(port: int) -> list[tuple[str, dict]]:
     nc = f"nc 127.0.0.1 {port} </dev/null 2>/dev/null || echo unreachable"
     ctx = {"type": "bind", "target": "/ctx"}
     return [
+        ("sweep", {"sweep": True}),
         ("probe", {"run": {"argv": sh(
             "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; hostname; "
             "wc -c < /proc/timer_list; ls /sys/firmware | wc -l; "
@@ -93,6 +94,12 @@ def _plan(port: int) -> list[tuple[str, dict]]:
         ("bind_stage_up", {"run": {"argv": sh("cat /m/stage-marker; test -e /m/debian_version || echo not-host"),
                                    "mounts": [{"type": "bind", "target": "/m", "source": "up/up/etc",
                                                "from_": "$stage"}]}}),
+        ("cancelled", {"run": {"argv": sh("echo started; sleep 30"), "remove": "never", "cancel_after": 0.5,
+                               "mounts": [{"type": "cache", "target": "/cache", "readonly": False,
+                                           "sharing": "locked"}, ctx]}}),
+        ("after_cancel", {"run": {"argv": sh("echo lock free"),
+                                  "mounts": [{"type": "cache", "target": "/cache", "readonly": False,
+                                              "sharing": "locked"}]}}),
         ("fail_kept", {"run": {"argv": sh("exit 5"), "remove": "success"}}),
     ]
 
@@ -132,6 +139,10 @@ def _ok(report: dict) -> dict:
     return report
 
 
+def test_startup_sweep_removes_what_a_crashed_run_left(steps):
+    assert steps["sweep"]["left"] == ["not-a-run"]  # the build service's own: not a run's
+
+
 def test_step_has_runs_isolation(steps):
     report = _ok(steps["probe"])
     lines = report["output"].splitlines()
@@ -167,6 +178,14 @@ def test_failing_command_records_nothing_and_leaves_no_container(steps):
 def test_with_rm_a_failed_steps_container_stays(steps):
     report = steps["fail_kept"]
     assert report["exit_code"] == 5 and report["containers"] == [report["started"]]
+
+
+def test_cancelled_step_leaves_nothing(steps):
+    # the build's client went away mid-RUN: container, mounts and the cache's lock all go
+    report = steps["cancelled"]
+    assert report["error_type"] == "CancelledError" and report["output"] == "started\n"
+    assert report["containers"] == [] and report["run_dirs"] == [] and report["files"] is None
+    assert _ok(steps["after_cancel"])["output"] == "lock free\n"
 
 
 def test_command_that_cannot_start(steps):

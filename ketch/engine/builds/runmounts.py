@@ -4,7 +4,7 @@ is created and unmade after it is removed.
 
 One directory per RUN, on the exec root (nothing of it outlives the run)::
 
-    <exec-root>/builds/<token>/          0700
+    <exec-root>/builds/run-<token>/      0700
         roots/<n>/                       a bind's root when it is not the context itself:
             merged/ upper/ work/         an overlay of the image's layers (``from=``), or of
                                          the context for ``rw`` (writes land in upper/ and
@@ -44,6 +44,7 @@ from ketch.linux.mount import Mount
 log = logging.getLogger("ketchd.build")
 
 RUN_DIR_MODE = 0o700
+RUN_PREFIX = "run-"
 SECRET_MODE = 0o400  # buildkit's default
 SECRETS_SIZE = 1 << 20  # the tmpfs of a run's secret files
 
@@ -112,6 +113,8 @@ class RunMounts:
         except FileNotFoundError:
             return
         for name in names:
+            if not name.startswith(RUN_PREFIX):
+                continue  # the build service's own scratch directories
             try:
                 _remove_run_dir(os.path.join(self.builds, name))
             except (OSError, errors.KetchError) as exc:
@@ -153,7 +156,7 @@ class RunMounts:
     def _run_dir(self, out: Prepared) -> str:
         if not out.run_dir:
             filemode.makedirs(self.builds, RUN_DIR_MODE)
-            out.run_dir = os.path.join(self.builds, secrets.token_hex(8))
+            out.run_dir = os.path.join(self.builds, RUN_PREFIX + secrets.token_hex(8))
             filemode.mkdir(out.run_dir, RUN_DIR_MODE)
         return out.run_dir
 
