@@ -100,6 +100,13 @@ def _plan(port: int) -> list[tuple[str, dict]]:
         ("after_cancel", {"run": {"argv": sh("echo lock free"),
                                   "mounts": [{"type": "cache", "target": "/cache", "readonly": False,
                                               "sharing": "locked"}]}}),
+        ("cache_from_stage", {"run": {"argv": sh("cat /c/stage-marker; echo mine > /c/stage-marker"),
+                                      "mounts": [{"type": "cache", "target": "/c", "id": "seeded", "from_": "$stage",
+                                                  "source": "/link", "readonly": False}]}}),
+        ("cache_from_stage_again", {"run": {"argv": sh("cat /c/stage-marker"),
+                                            "mounts": [{"type": "cache", "target": "/c", "id": "seeded",
+                                                        "from_": "$stage", "source": "/link",
+                                                        "readonly": False}]}}),
         ("fail_kept", {"run": {"argv": sh("exit 5"), "remove": "success"}}),
     ]
 
@@ -214,6 +221,12 @@ def test_cache_mount_persists_by_id_and_stays_out_of_the_layer(steps):
     assert steps["cache1"]["files"] == []
     assert _ok(steps["cache2"])["output"] == "first\n"
     assert _ok(steps["cache_other_id"])["output"] == "0\n"
+
+
+def test_cache_mount_from_a_stage_starts_as_its_copy(steps):
+    # /link -> /etc in the stage: its /etc, seeded once; later runs find the cache as left
+    assert _ok(steps["cache_from_stage"])["output"] == "stage\n"
+    assert _ok(steps["cache_from_stage_again"])["output"] == "mine\n"
 
 
 def test_secret_is_a_0400_file_and_env_not_in_the_layer(steps):

@@ -77,13 +77,14 @@ def test_cache_dir_persists_by_id_and_keeps_its_first_mode(tmp_path):
     async def go():
         cache = cachemounts.CacheMounts(str(tmp_path))
         lease = await _acquire(cache, "/c", mode=0o750, uid=1000, gid=1001)
+        assert lease.fresh
         st = os.stat(lease.path)
         assert stat.S_IMODE(st.st_mode) == 0o750 and (st.st_uid, st.st_gid) == (1000, 1001)
         with open(os.path.join(lease.path, "f"), "w") as f:
             f.write("kept")
         await cache.release(lease)
         again = await _acquire(cache, "/c", mode=0o700)
-        assert again.path == lease.path
+        assert again.path == lease.path and not again.fresh
         assert stat.S_IMODE(os.stat(again.path).st_mode) == 0o750
         assert open(os.path.join(again.path, "f")).read() == "kept"
         other = await _acquire(cache, "other")

@@ -49,6 +49,7 @@ class Lease:
     path: str
     locked: bool = False
     private: bool = False
+    fresh: bool = False  # made for this run: empty
 
 
 def key_of(cache_id: str) -> str:
@@ -75,15 +76,15 @@ class CacheMounts:
             await entry.lock.acquire()
         try:
             private = sharing == "private" and (entry.users > 0 or entry.lock.locked())
-            path = await asyncio.to_thread(self._open, key, cache_id, mode, uid, gid,
-                                           description, private)
+            path, fresh = await asyncio.to_thread(self._open, key, cache_id, mode, uid, gid,
+                                                  description, private)
         except BaseException:
             if locked:
                 entry.lock.release()
             raise
         if not private:
             entry.users += 1
-        return Lease(key, path, locked, private)
+        return Lease(key, path, locked, private, fresh)
 
     async def release(self, lease: Lease) -> None:
         entry = self._entry(lease.key)
@@ -95,7 +96,7 @@ class CacheMounts:
             entry.lock.release()
 
     def _open(self, key: str, cache_id: str, mode: int | None, uid: int | None, gid: int | None,
-              description: str, private: bool) -> str:
+              description: str, private: bool) -> tuple[str, bool]:
         top = os.path.join(self.root, key)
         filemode.makedirs(top, CACHE_MODE, CACHE_MODE)
         meta = _read_meta(top) or {"id": cache_id, "created": timefmt.now(), "usage_count": 0,
@@ -107,11 +108,11 @@ class CacheMounts:
         try:
             filemode.mkdir(path, DATA_MODE if mode is None else mode & 0o7777)
         except FileExistsError:
-            return path  # made by an earlier build: as it was left
+            return path, False  # made by an earlier build: as it was left
         os.chown(path, 0 if uid is None else uid, 0 if gid is None else gid)
         if mode is not None:
             os.chmod(path, mode & 0o7777)  # chown clears set-id bits
-        return path
+        return path, True
 
     # -- system df and builder prune ---------------------------------------------------
     def records(self) -> list[CacheRecord]:

@@ -17,7 +17,8 @@ One directory per RUN, on the exec root (nothing of it outlives the run)::
         secrets/                         a tmpfs with each secret's file (mode 0400 unless
                                          ``mode=``), bound read-only onto its target
 
-``type=cache`` directories are ``cachemounts.py``'s; ``type=tmpfs`` is a ``HostConfig.Tmpfs``
+``type=cache`` directories are ``cachemounts.py``'s (one made now with ``from=`` starts as a
+copy of that stage's ``source``); ``type=tmpfs`` is a ``HostConfig.Tmpfs``
 entry (exec allowed, as buildkit's). The mount points' stubs the runtime makes in the
 writable layer are left out of the step's layer (``Prepared.targets``), so no secret,
 cache or bind ever ends up in an image. ``sweep`` removes what a crash left.
@@ -40,6 +41,7 @@ from ketch.linux import filemode
 from ketch.linux import mount as mnt
 from ketch.linux.fstree import remove_tree
 from ketch.linux.mount import Mount
+from ketch.volume.copyup import copy_into_empty
 
 log = logging.getLogger("ketchd.build")
 
@@ -128,6 +130,7 @@ class RunMounts:
             target = target_of(m, spec.workdir)
             if m.type == "cache":
                 lease = next(leases)  # pinned: a bind of the data root itself must be rslave
+                self._seed_cache(m, lease, context_dir, out)
                 pinned = pin_subpath(lease.path, ".", os.path.join(self._run_dir(out), "pins"))
                 out.mounts.append(_bind(pinned, target, m.readonly))
             elif m.type == "tmpfs":
@@ -165,8 +168,9 @@ class RunMounts:
         filemode.makedirs(path, RUN_DIR_MODE)
         return os.path.join(path, str(len(os.listdir(path))))
 
-    def _bind_source(self, m: MountSpec, context_dir: str | None, out: Prepared) -> str:
-        """The bind's source resolved inside its root and pinned (a host path to bind)."""
+    def _root(self, m: MountSpec, context_dir: str | None, writable: bool, out: Prepared) -> str:
+        """The directory a mount's ``from`` names: an image's (a stage's) root, else the
+        context; ``writable``: with an upper thrown away after the run."""
         if m.from_:
             image = self.images.resolve(m.from_)
             lowers = [self.images.snapshots.fs(n) for n in self.images.snapshot_chain(image)]
@@ -174,10 +178,25 @@ class RunMounts:
             raise errors.InvalidArgument("failed to compute cache key: no build context to mount")
         else:
             lowers = [context_dir]
-        if not m.readonly or len(lowers) != 1:
-            root = self._overlay(lowers, writable=not m.readonly, out=out)
-        else:
-            root = lowers[0]  # an unpacked layer or the context: nobody writes to either
+        if writable or len(lowers) != 1:
+            return self._overlay(lowers, writable=writable, out=out)
+        return lowers[0]  # an unpacked layer or the context: nobody writes to either
+
+    def _seed_cache(self, m: MountSpec, lease: Lease, context_dir: str | None, out: Prepared) -> None:
+        """``type=cache,from=STAGE[,source=S]``: a new cache directory starts as a copy of
+        the stage's ``S`` (resolved inside it, read by descriptor: ``volume/copyup``)."""
+        if not lease.fresh or not m.from_:
+            return
+        root = self._root(m, context_dir, False, out)
+        try:
+            copy_into_empty(root, m.source.lstrip("/") or ".", lease.path)
+        except OSError as exc:
+            raise errors.Internal(f"cannot seed cache mount {m.target} from {m.from_}: "
+                                  f"{(exc.strerror or str(exc)).lower()}") from None
+
+    def _bind_source(self, m: MountSpec, context_dir: str | None, out: Prepared) -> str:
+        """The bind's source resolved inside its root and pinned (a host path to bind)."""
+        root = self._root(m, context_dir, not m.readonly, out)
         try:
             return pin_subpath(root, m.source.lstrip("/") or ".", os.path.join(self._run_dir(out), "pins"))
         except errors.InvalidArgument:
