@@ -10,8 +10,8 @@ step of the plan runs in order and reports as one JSON line on stdout::
         -> {"output", "error", "error_type", "exit_code", "started", "files" (the layer's
             paths, or null if nothing was recorded), "containers" (ids left), "run_dirs"}
     {"sweep": true} -> {"left": what RunMounts.sweep leaves of a crashed run's directory}
-    {"commit": {argv, name}}: a container on busybox made into an image named $name (the
-        "stage" a bind mount names)
+    {"commit": {argv, name, changes}}: a container on busybox made into an image named $name
+        (the "stage" a bind mount names; ``changes``: commit's --change lines)
 
 The image side is a stand-in that records the staged layer's paths (the tar as staged),
 so a test sees exactly what would go into an image.
@@ -89,7 +89,8 @@ async def run_one(d: Daemon, runner: StepRunner, context: str, images_by_name: d
     builds = os.path.join(d.cfg.exec_root, "builds")
     result.update(output=b"".join(out).decode(errors="replace"), started=started[0] if started else "",
                   files=images.recorded, containers=[r.id for r in d.registry.all()],
-                  run_dirs=os.listdir(builds) if os.path.isdir(builds) else [])
+                  run_dirs=os.listdir(builds) if os.path.isdir(builds) else [],
+                  volumes=len(d.volumes.all()))
     return result
 
 
@@ -97,7 +98,8 @@ async def commit_one(d: Daemon, item: dict) -> str:
     cid, _ = await d.containers.create({"Image": "busybox", "Cmd": item["argv"]}, None)
     await d.containers.start(cid)
     await d.containers.wait(cid, "not-running")
-    image_id = await Committer(d.images, d.containers).commit(CommitRequest(cid))
+    image_id = await Committer(d.images, d.containers).commit(
+        CommitRequest(cid, changes=tuple(item.get("changes", ()))))
     await d.containers.remove(cid, force=True)
     return image_id
 

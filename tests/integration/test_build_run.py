@@ -107,6 +107,10 @@ def _plan(port: int) -> list[tuple[str, dict]]:
                                             "mounts": [{"type": "cache", "target": "/c", "id": "seeded",
                                                         "from_": "$stage", "source": "/link",
                                                         "readonly": False}]}}),
+        ("with_volume", {"commit": {"name": "withvol", "argv": sh("mkdir /data && echo image > /data/i"),
+                                    "changes": ["VOLUME /data"]}}),
+        ("run_on_volume", {"run": {"argv": sh("cat /data/i; echo x > /data/f; echo y > /kept"),
+                                   "parent": "$withvol"}}),
         ("fail_kept", {"run": {"argv": sh("exit 5"), "remove": "success"}}),
     ]
 
@@ -167,6 +171,15 @@ def test_layer_holds_the_changes_and_no_mount_points(steps):
     files = set(_ok(steps["layer"])["files"])
     assert {"made", "made/f", "bin/.wh.true"} <= files
     assert not files & (NETWORK_FILES | {"proc", "sys", "dev", ".dockerenv"})
+
+
+def test_writes_under_a_volume_of_the_image_are_discarded(steps):
+    # Docker's classic builder: a VOLUME's path is an anonymous volume in each step's
+    # container (seeded from the image), gone with it
+    report = _ok(steps["run_on_volume"])
+    assert report["output"] == "image\n"
+    assert "kept" in report["files"] and not [f for f in report["files"] if f.startswith("data")]
+    assert report["volumes"] == 0
 
 
 def test_exec_form_and_workdir(steps):
