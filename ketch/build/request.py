@@ -11,7 +11,7 @@ The route turns each event into the classic builder's JSON stream, as moby's
     StepStart     {"stream": "Step 2/5 : RUN make\\n"}
     StepCached    {"stream": " ---> Using cache\\n"}
     StepRunning   {"stream": " ---> Running in 3f2a...\\n"}
-    StepOutput    {"stream": "<the command's output>"}
+    StepOutput    {"stream": "<the command's output>"}  (stderr: "\\x1b[91m<output>\\x1b[0m")
     StepDone      {"stream": " ---> 9c1b...\\n"}  (then "Removing intermediate container ...")
     Message       {"stream": "<text>"}  (warnings, ONBUILD "# Executing 1 build trigger")
     the end       {"aux": {"ID": "sha256:..."}}, "Successfully built ...", "Successfully tagged ..."
@@ -43,6 +43,11 @@ class BuildRequest:
     cgroup_parent: str = ""
     source_date_epoch: int | None = None  # reproducible: clamp times, fixed created
     squash: bool = False
+    # the RUN containers' limits as HostConfig names them ("Memory", "CpuShares", "Ulimits"...:
+    # POST /build's memory, memswap, cpushares, cpuperiod, cpuquota, cpusetcpus/mems, ulimits)
+    resources: dict = field(default_factory=dict)
+    # X-Registry-Config: {registry: AuthConfig document} for pulling FROM images
+    registry_auth: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class StepRunning:
 class StepOutput:
     index: int
     data: bytes
+    stderr: bool = False  # the stream shows a stderr chunk in red, as moby's StderrFormatter
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,14 @@ class Message:
     text: str  # a line for the stream, with its newline
 
 
-Progress = StepStart | StepCached | StepRunning | StepOutput | StepDone | Message
+@dataclass(frozen=True)
+class StageDone:
+    """A stage's last step is done: moby's emitImageID, ``{"aux": {"ID": image_id}}`` (one
+    per stage; the route adds none for the final image when this came for it)."""
+    image_id: str
+
+
+Progress = StepStart | StepCached | StepRunning | StepOutput | StepDone | Message | StageDone
 
 
 @dataclass(frozen=True)
