@@ -6,8 +6,11 @@ option is an ordinary error response with moby's text: a JSON parameter Go could
 decode is ``error reading build args: <Go's json error>`` (400), a bad ``shmsize``
 strconv's text, ``version=2`` refused since this daemon has no BuildKit.
 
-``X-Ketch-Build-Secrets`` is ketch's own: the classic protocol has no secrets, so the
-ketch CLI sends ``--secret`` values as base64 of a JSON object ``{id: base64(data)}``.
+ketch's own additions, which the ketch CLI sends: ``X-Ketch-Build-Secrets`` (the classic
+protocol has no secrets: ``--secret`` values as base64 of a JSON object ``{id:
+base64(data)}``), ``nocachefilter`` (repeated: stages never taken from the cache) and
+``sourcedateepoch`` (reproducible layers; a ``SOURCE_DATE_EPOCH`` build arg, as BuildKit
+reads it, does the same).
 """
 
 import base64
@@ -137,6 +140,15 @@ def _resources(request: Request) -> dict:
     return {k: v for k, v in out.items() if v}
 
 
+def _source_date_epoch(request: Request, build_args: dict) -> int | None:
+    text = request.arg("sourcedateepoch") or build_args.get("SOURCE_DATE_EPOCH") or ""
+    if not text:
+        return None
+    if not text.isdigit():
+        raise errors.InvalidArgument(f"invalid SOURCE_DATE_EPOCH: {text}")
+    return int(text)
+
+
 def parse(request: Request) -> BuildOptions:
     version = request.api_version
     if request.query.get("securityopt"):
@@ -183,6 +195,8 @@ def parse(request: Request) -> BuildOptions:
         cgroup_parent=request.arg("cgroupparent") or "",
         resources=resources,
         registry_auth=registry_auth(request),
+        no_cache_filter=tuple(request.query.get("nocachefilter", [])),
+        source_date_epoch=_source_date_epoch(request, build_args),
     )
     return BuildOptions(build, remote=request.arg("remote") or "",
                         want_aux=at_least(version, "1.30"))

@@ -16,7 +16,8 @@ failed RUN (``{"errorDetail":{"code":1,"message":...},"error":...}``: the docker
 with it). With ``q`` nothing is written until the end: the image id alone on success,
 everything held back and the error on failure (moby's notVerboseBuffer).
 
-A ``dict`` event is a JSON progress message already (a FROM's pull) and goes as it is.
+A FROM's pull (``PullProgress``, or a bare ``dict``) is a JSON progress message already
+and goes as it is.
 Lines are encoded as Go's json.Marshal writes them (``<``, ``>``, ``&`` escaped), so the
 stream is byte for byte dockerd's.
 """
@@ -25,8 +26,8 @@ import json
 
 from ketch import errors
 from ketch.apitypes import progress as prog
-from ketch.build.request import (BuildResult, Message, StageDone, StepCached, StepDone,
-                                 StepOutput, StepRunning, StepStart)
+from ketch.build.request import (BuildResult, Message, PullProgress, StageDone, StepCached,
+                                 StepDone, StepOutput, StepRunning, StepStart)
 
 
 def short_id(image_or_container_id: str) -> str:
@@ -51,11 +52,8 @@ def messages(event) -> list[dict]:
     if isinstance(event, StepRunning):
         return [prog.stream(f" ---> Running in {short_id(event.container_id)}\n")]
     if isinstance(event, StepOutput):
-        if not event.data:
-            return []
-        if event.stderr:  # moby's NewStderrWriter: each chunk in red
-            return [prog.stream(f"\x1b[91m{_text(event.data)}\x1b[0m")]
-        return [prog.stream(_text(event.data))]
+        # stderr comes already in red (moby's NewStderrWriter), from the RUN step
+        return [prog.stream(_text(event.data))] if event.data else []
     if isinstance(event, StepDone):
         out = []
         if event.removed_container:
@@ -66,6 +64,8 @@ def messages(event) -> list[dict]:
         return [prog.stream(event.text)] if event.text else []
     if isinstance(event, StageDone):
         return [aux(event.image_id)]
+    if isinstance(event, PullProgress):
+        return [event.message]
     raise TypeError(f"not a build progress event: {event!r}")
 
 

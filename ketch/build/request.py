@@ -11,9 +11,10 @@ The route turns each event into the classic builder's JSON stream, as moby's
     StepStart     {"stream": "Step 2/5 : RUN make\\n"}
     StepCached    {"stream": " ---> Using cache\\n"}
     StepRunning   {"stream": " ---> Running in 3f2a...\\n"}
-    StepOutput    {"stream": "<the command's output>"}  (stderr: "\\x1b[91m<output>\\x1b[0m")
+    StepOutput    {"stream": "<the command's output>"}
     StepDone      {"stream": " ---> 9c1b...\\n"}  (then "Removing intermediate container ...")
     Message       {"stream": "<text>"}  (warnings, ONBUILD "# Executing 1 build trigger")
+    PullProgress  {"status": "Pulling from library/busybox", "id": "latest"}  (as the pull wrote it)
     the end       {"aux": {"ID": "sha256:..."}}, "Successfully built ...", "Successfully tagged ..."
 """
 
@@ -73,7 +74,6 @@ class StepRunning:
 class StepOutput:
     index: int
     data: bytes
-    stderr: bool = False  # the stream shows a stderr chunk in red, as moby's StderrFormatter
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,15 @@ class StageDone:
     image_id: str
 
 
-Progress = StepStart | StepCached | StepRunning | StepOutput | StepDone | Message | StageDone
+@dataclass(frozen=True)
+class PullProgress:
+    """A base image being pulled: one JSON progress message of the pull, passed through
+    to the stream as is (moby writes them between "Step 1/n : FROM x" and " ---> id")."""
+    message: dict
+
+
+Progress = (StepStart | StepCached | StepRunning | StepOutput | StepDone | Message | StageDone
+            | PullProgress)
 
 
 @dataclass(frozen=True)

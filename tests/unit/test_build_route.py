@@ -20,8 +20,8 @@ from ketch import errors
 from ketch.api.http import Router, Server
 from ketch.api.httpstatus import error_response
 from ketch.api.routes.build import BuildRoutes
-from ketch.build.request import (BuildResult, Message, StageDone, StepCached, StepDone,
-                                 StepOutput, StepRunning, StepStart)
+from ketch.build.request import (BuildResult, Message, PullProgress, StageDone, StepCached,
+                                 StepDone, StepOutput, StepRunning, StepStart)
 from ketch.engine.buildcontext import BuildContexts
 
 IMAGE = "sha256:" + "ab" * 32
@@ -49,6 +49,7 @@ class FakeBuilds:
         if self.script == "early":
             raise errors.InvalidArgument("dockerfile parse error line 1: unknown instruction: RUNN")
         emit(StepStart(1, 2, "FROM busybox"))
+        emit(PullProgress({"status": "Pulling from library/busybox", "id": "latest"}))
         emit(StepDone(1, BASE))
         emit(StepStart(2, 2, "RUN echo hi"))
         if self.script == "cached":
@@ -57,7 +58,7 @@ class FakeBuilds:
             emit(StepRunning(2, CONTAINER))
             # from a thread, as the backend's output comes
             await asyncio.to_thread(emit, StepOutput(2, b"hi\n"))
-            emit(StepOutput(2, b"err\n", stderr=True))
+            emit(StepOutput(2, b"\x1b[91merr\n\x1b[0m"))
         if self.script == "fail":
             raise errors.BuildStepFailed("The command '/bin/sh -c echo hi' returned a non-zero code: 3", 3)
         if self.script == "hang":
@@ -140,6 +141,7 @@ def test_a_build_streams_the_classic_builders_lines(api):
     assert resp.headers["content-type"] == "application/json"
     assert lines(resp) == [
         {"stream": "Step 1/2 : FROM busybox"}, {"stream": "\n"},
+        {"status": "Pulling from library/busybox", "id": "latest"},
         {"stream": " ---> cdcdcdcdcdcd\n"},
         {"stream": "Step 2/2 : RUN echo hi"}, {"stream": "\n"},
         {"stream": " ---> Running in efefefefefef\n"},
@@ -154,7 +156,7 @@ def test_a_build_streams_the_classic_builders_lines(api):
         {"stream": "Successfully tagged app:v1\n"},
     ]
     # Go's json.Marshal, byte for byte as dockerd writes them
-    assert resp.content.split(b"\r\n")[2] == b'{"stream":" ---\\u003e cdcdcdcdcdcd\\n"}'
+    assert resp.content.split(b"\r\n")[3] == b'{"stream":" ---\\u003e cdcdcdcdcdcd\\n"}'
     assert b'{"stream":"\\u001b[91merr\\n\\u001b[0m"}\r\n' in resp.content
     request, context_dir, files = api.builds.calls[0]
     assert files == DOCKERFILE
@@ -185,6 +187,17 @@ def test_options_reach_the_build_request(api):
     assert req.resources == {"Memory": 1000000, "CpuShares": 512}
     assert req.secrets == {"tok": b"s3cret"}
     assert req.quiet is False and req.tags == ()
+    assert req.no_cache_filter == () and req.source_date_epoch is None
+
+
+def test_ketch_extensions(api):
+    api.build(tar_of(DOCKERFILE), nocachefilter=["a", "b"], sourcedateepoch="1700000000")
+    api.build(tar_of(DOCKERFILE), buildargs='{"SOURCE_DATE_EPOCH": "5"}')
+    first, second = (c[0] for c in api.builds.calls)
+    assert first.no_cache_filter == ("a", "b") and first.source_date_epoch == 1700000000
+    assert second.source_date_epoch == 5
+    resp = api.build(tar_of(DOCKERFILE), sourcedateepoch="yesterday")
+    assert (resp.status_code, resp.json()) == (400, {"message": "invalid SOURCE_DATE_EPOCH: yesterday"})
 
 
 def test_rm_defaults_to_true_and_forcerm_implies_it(api):
@@ -274,7 +287,7 @@ def test_quiet_failure_writes_what_was_held_back_then_the_error(api):
     out = lines(api.build(tar_of(DOCKERFILE), q="true"))
     assert out[0] == {"stream": "Step 1/2 : FROM busybox"}
     assert out[-1]["errorDetail"]["code"] == 3
-    assert len(out) == 9
+    assert len(out) == 10
 
 
 def test_an_error_before_any_line_is_an_error_response(api):
