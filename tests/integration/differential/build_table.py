@@ -20,7 +20,7 @@ ids, times and sizes (normalise.py):
 ``differs(reason, parts...)`` with the parts above not compared (build_differs).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tests.integration.differential.table import SAME, Expect
 
