@@ -13,7 +13,7 @@ from ketch import errors
 from ketch.build.backend import HistoryEntry, ImageState, Step
 from ketch.build.request import CacheRecord
 from ketch.engine.builds.cache import BuildCache
-from ketch.engine.builds.images import BuildImages, container_id_of
+from ketch.engine.builds.images import BuildImages
 from ketch.engine.builds.service import beyond, record_filter
 from ketch.engine.images import record
 from ketch.engine.images.service import ImageService
@@ -118,12 +118,12 @@ def test_the_step_container_is_named_unless_reproducible(images):
     assert "container" not in made.document and made.document["container_config"]["Hostname"] == ""
 
 
-def test_a_step_without_a_real_container_gets_an_id_beginning_with_its_hostname():
-    step = _step(None, "ENV A=1")
-    assert container_id_of(step) == ""  # COPY/ADD: no container, no id
-    step = Step(None, {}, {"Hostname": "0325d1592ead"}, HistoryEntry("x"), "")
-    made = container_id_of(step)
-    assert len(made) == 64 and made.startswith("0325d1592ead") and made != container_id_of(step)
+def test_a_step_the_builder_named_a_container_for_records_it(images):
+    base = _scratch_image(images, BuildImages(images))
+    step = _step(base, "ENV A=1")
+    named = Step(step.parent, step.config, step.container_config, step.history, "", container_id="d" * 64)
+    assert BuildImages(images).record_image(named, None).document["container"] == "d" * 64
+    assert "container" not in BuildImages(images).record_image(step, None).document
 
 
 @pytest.mark.parametrize("failure", ["transaction", "parent layer gone"])

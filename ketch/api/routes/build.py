@@ -28,7 +28,8 @@ class BuildBackendService(Protocol):
                     emit: Callable[[Progress], None]) -> BuildResult:
         """Build; ``emit`` (callable from any thread) gets the progress events."""
 
-    async def prune(self, all: bool, filters: dict[str, list[str]]) -> tuple[list[str], int]:
+    async def prune(self, all: bool, filters: dict[str, list[str]],
+                    keep_storage: int = 0) -> tuple[list[str], int]:
         """(ids of the cache records removed, bytes reclaimed)."""
 
     def usage(self) -> list[CacheRecord]:
@@ -80,12 +81,13 @@ class BuildRoutes:
     async def prune(self, request: Request) -> Response:
         f = flt.parse(request.arg("filters"), PRUNE_FILTERS)
         keep = request.arg("keep-storage") or ""
+        keep_storage = 0
         if keep:
             try:
-                int(keep)
+                keep_storage = int(keep)
             except ValueError:
                 raise BadRequest(f'keep-storage is in bytes and expects an integer, got {keep}') from None
-        deleted, reclaimed = await self.builds.prune(request.flag("all"), f)
+        deleted, reclaimed = await self.builds.prune(request.flag("all"), f, keep_storage)
         return json_response({"CachesDeleted": list(deleted) or None, "SpaceReclaimed": reclaimed})
 
 

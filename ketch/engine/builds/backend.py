@@ -21,7 +21,7 @@ from ketch.build.backend import ImageState, MountedRoots, RunSpec, Step
 from ketch.build.request import BuildRequest
 from ketch.engine.builds import mutate as mutation
 from ketch.engine.builds.cache import BuildCache
-from ketch.engine.builds.images import BuildImages, container_id_of, state
+from ketch.engine.builds.images import BuildImages, state
 from ketch.engine.images.pull import Puller
 from ketch.engine.images.service import ImageService
 from ketch.oci import reference
@@ -80,7 +80,7 @@ class EngineBuildBackend:
         return state(found) if found is not None else None
 
     async def commit(self, step: Step) -> ImageState:
-        return self.builds.record_image(step, None, container_id_of(step))
+        return self.builds.record_image(step, None)
 
     async def run(self, step: Step, spec: RunSpec, output: Callable[[bytes], None],
                   started: Callable[[str], None]) -> ImageState:
@@ -95,7 +95,7 @@ class EngineBuildBackend:
         staged = await mutation.in_own_thread(
             lambda: mutation.mutate(self.builds, parent, images, edit, self.session.scratch_dir),
             "build-mutate", self.builds.discard)
-        return self.builds.record_image(step, staged, container_id_of(step))
+        return self.builds.record_image(step, staged)
 
     async def tag(self, image_id: str, refs: tuple[str, ...]) -> None:
         for ref in refs:

@@ -18,11 +18,9 @@ context make the same image ids.
 
 moby records the container a step ran in (``container``, 64 hex; its short id is the
 ``container_config.Hostname``) for every step but COPY/ADD, nop steps included. ketch makes
-a nop step's image without a container; the builder still names one (the stream's
-"Running in <id>"), so ``container_id_of`` gives the image a full id beginning with it.
+a nop step's image without a container; the builder still names one (``Step.container_id``,
+the stream's "Running in <id>"), which the image records.
 """
-
-import secrets
 
 from ketch import __version__, timefmt
 from ketch.build.backend import ImageState, Step
@@ -49,15 +47,6 @@ def history_entry(step: Step, created: str, empty: bool) -> dict:
     if empty:
         entry["empty_layer"] = True
     return entry
-
-
-def container_id_of(step: Step) -> str:
-    """The id a step that ran in no real container is recorded with: the builder's short
-    id (``container_config.Hostname``) followed by random hex, as long as moby's."""
-    short = step.container_config.get("Hostname") or ""
-    if len(short) != 12 or any(c not in "0123456789abcdef" for c in short):
-        return ""
-    return short + secrets.token_hex(26)
 
 
 class BuildImages:
@@ -88,12 +77,14 @@ class BuildImages:
 
     def record_image(self, step: Step, staged: Staged | None, container_id: str = "") -> ImageState:
         """Record ``step``'s image (on the loop thread): ``staged`` is its new layer (None
-        or empty: none), ``container_id`` the RUN container it came from. The cache entry
+        or empty: none), ``container_id`` the RUN container it came from (else the one the
+        builder named, ``step.container_id``). The cache entry
         ``step.cache_key`` (unless empty) is written in the same transaction. On failure
         nothing is left, the staged layer included; the lease is released either way."""
         try:
             parent = self.parent(step)
-            doc = self.document(step, parent, record.adds_layer(staged), container_id)
+            doc = self.document(step, parent, record.adds_layer(staged),
+                                container_id or step.container_id)
             cache = self.images.store
 
             def within(image_id: str) -> None:
