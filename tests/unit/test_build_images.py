@@ -300,17 +300,6 @@ def test_prune_filters_and_keep_storage():
 
 
 
-def test_the_epoch_comes_from_the_request_or_the_build_arg():
-    from ketch.build.request import BuildRequest
-    from ketch.engine.builds.service import source_date_epoch
-    assert source_date_epoch(BuildRequest()) is None
-    assert source_date_epoch(BuildRequest(source_date_epoch=5, build_args={"SOURCE_DATE_EPOCH": "7"})) == 5
-    assert source_date_epoch(BuildRequest(build_args={"SOURCE_DATE_EPOCH": "7"})) == 7
-    assert source_date_epoch(BuildRequest(build_args={"SOURCE_DATE_EPOCH": None})) is None
-    with pytest.raises(errors.InvalidArgument, match="invalid SOURCE_DATE_EPOCH: soon"):
-        source_date_epoch(BuildRequest(build_args={"SOURCE_DATE_EPOCH": "soon"}))
-
-
 def test_a_discarded_layer_keeps_a_blob_another_stage_staged_too(images):
     builds = BuildImages(images, epoch=1)  # the same files give the same blob
     first = _stage(images, builds, {"same": b"x"})
