@@ -30,11 +30,11 @@ from ketch.engine.containers.waiters import Waiters
 from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
 from ketch.engine.images.distribution import DistributionService, registry_config
-from ketch.engine.builds.cache import BuildCache
-from ketch.engine.builds.service import BuildService, scratch_dir
 from ketch.api.routes.build import BuildRoutes
 from ketch.archive.dockerignore import PatternMatcher, read_patterns
 from ketch.engine.buildcontext import BuildContexts
+from ketch.engine.builds.cache import BuildCache
+from ketch.engine.builds.service import BuildService, scratch_dir
 from ketch.engine.builds.cachemounts import CacheMounts
 from ketch.engine.builds.runmounts import RunMounts
 from ketch.engine.builds.runstep import StepRunner
@@ -126,8 +126,7 @@ class Daemon:
                                    self.distribution.puller,
                                    StepRunner(self.containers, self.run_mounts).run, cache_mounts)
         self.build_contexts = BuildContexts(os.path.join(cfg.data_root, "builder", "context"))
-        build_routes = BuildRoutes(self.builds, self.build_contexts,
-                                   lambda text: PatternMatcher(read_patterns(text)).matches)
+        build_routes = BuildRoutes(self.builds, self.build_contexts, ignore_patterns=ignore_matcher)
         pruner = ImagePruner(self.images, self.containers.users_of_image)
         disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers, self.volumes), pruner,
                                      lambda: self.images.collect_garbage(self.containers.layers_in_use()),
@@ -171,9 +170,8 @@ class Daemon:
             await self.networking.sweep({r.id for r in self.registry.all() if r.state.alive})
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
-            # what a build killed midway left: its context, its RUN steps' mount dirs
-            await asyncio.to_thread(self.build_contexts.sweep)
-            await asyncio.to_thread(self.run_mounts.sweep)
+            await asyncio.to_thread(self.build_contexts.sweep)  # contexts of builds a stop cut short
+            await asyncio.to_thread(self.run_mounts.sweep)  # RUN steps' mount dirs a crash left
             # blobs a crash left between their writing and their record (a commit, an import)
             self.images.collect_garbage(self.containers.layers_in_use())
             for path in self.cfg.socket_paths():
@@ -227,3 +225,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def ignore_matcher(text: str):
+    """A .dockerignore text as the path test the build context applies."""
+    return PatternMatcher(read_patterns(text)).matches
