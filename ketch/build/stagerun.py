@@ -27,15 +27,18 @@ from ketch.errors import InvalidArgument
 
 
 class Prober:
-    def __init__(self, backend: BuildBackend, enabled: bool):
+    def __init__(self, backend: BuildBackend, enabled: bool, cache_from: bool = False):
         self.backend = backend
         self.enabled = enabled
+        self.cache_from = cache_from  # --cache-from images are looked at after the local cache
         self.busted = False
 
-    async def probe(self, key: str) -> ImageState | None:
+    async def probe(self, key: str, step: Callable[[], Step] | None = None) -> ImageState | None:
         if not self.enabled or self.busted or not key:
             return None
         hit = await self.backend.cached(key)
+        if hit is None and self.cache_from and step is not None:
+            hit = await self.backend.cached_from(step())
         if hit is None:
             self.busted = True
         return hit
@@ -69,7 +72,9 @@ async def perform(state: dispatch.StageState, action: dispatch.Action, index: in
     key = step_key(state.image_id, action.container_config)
     if key and key_extra:
         key = step_key(key, {"Cmd": list(key_extra)})
-    hit = await prober.probe(key)
+    hit = await prober.probe(key, lambda: Step(
+        parent=state.image, config=action.config, container_config=action.container_config,
+        history=action.history, cache_key=key, platform=state.platform))
     if hit is not None:
         job.emit(StepCached(index))
         _advance(state, hit)
@@ -135,7 +140,8 @@ async def run_stage(stage: ins.Stage, state: dispatch.StageState, first_index: i
         platform = dispatch.ProcessWord(stage.platform, meta, state.escape)
     state.platform = platform
     begin(state, await job.base_image(name, platform))
-    prober = Prober(job.backend, enabled=not job.no_cache)
+    prober = Prober(job.backend, enabled=not job.no_cache,
+                    cache_from=bool(job.env.request.cache_from))
     triggers = state.config.get("OnBuild") or []
     if triggers:
         state.config["OnBuild"] = None

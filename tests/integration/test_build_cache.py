@@ -172,3 +172,23 @@ def test_prune_until_keeps_what_was_used_lately(fresh_daemon):
     assert status == 200 and len(pruned["CachesDeleted"] or []) == 1
     records = d.api("GET", "/system/df")[1]["BuildCache"]
     assert [r["Description"] for r in records] == ["/bin/sh -c #(nop)  ENV NEW=1"]
+
+
+def test_cache_from_an_image_without_its_intermediate_images(fresh_daemon):
+    d = fresh_daemon
+    first, _ = build(d, _files(), t="cache-from:1")
+    status, saved, _ = d.api("GET", "/images/cache-from:1/get", raw=True)
+    assert status == 200
+    # as if pulled: the image alone, no intermediate image, no cache entry
+    assert d.api("DELETE", "/images/cache-from:1")[0] == 200
+    assert d.api("POST", "/images/load?quiet=1", saved)[0] == 200
+    assert d.api("GET", f"/images/{first}/json")[1]["Parent"] == ""
+    again, messages = build(d, _files(), t="cache-from:1", cachefrom=json.dumps(["nosuch:1", "cache-from:1"]))
+    assert cached_steps(messages) == [2, 3, 4, 5, 6] and again == first
+    assert d.api("GET", f"/images/{first}/json")[1]["Parent"] != ""  # on the restored steps now
+    # from then on the local cache knows the steps
+    third, messages = build(d, _files(), t="cache-from:1")
+    assert third == first and cached_steps(messages) == [2, 3, 4, 5, 6]
+    # a changed file: the steps before it from the image, the rest built
+    fourth, messages = build(d, _files("changed"), cachefrom=json.dumps(["cache-from:1"]))
+    assert cached_steps(messages) == [2, 3, 4] and fourth != first

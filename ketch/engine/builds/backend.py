@@ -5,6 +5,7 @@ One backend per build (its request's options: the reproducible epoch, auth for p
     base_image  local image, or pulled (engine/images/pull.py) when missing or --pull
     image       any local image by id
     cached      the build cache's entry (cache.py), its layers all present
+    cached_from a --cache-from image's step (cachefrom.py), restored as an image
     commit      record_image(step, no layer)                      (images.py)
     run         the runner (runstep.py): a container, its diff staged, record_image
     mutate      edit in a private mount namespace (mutate.py), its diff staged, record_image
@@ -13,19 +14,23 @@ One backend per build (its request's options: the reproducible epoch, auth for p
 Everything touching SQLite runs on the event loop; file work runs in threads.
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ketch import errors
 from ketch.build.backend import ImageState, MountedRoots, RunSpec, Step
 from ketch.build.request import BuildRequest
+from ketch.engine.builds import cachefrom
 from ketch.engine.builds import mutate as mutation
 from ketch.engine.builds.cache import BuildCache
 from ketch.engine.builds.images import BuildImages, state
 from ketch.engine.images.pull import Puller
-from ketch.engine.images.service import ImageService
+from ketch.engine.images.service import Image, ImageService
 from ketch.oci import reference
 from ketch.registry.client.auth import AuthConfig
+
+log = logging.getLogger("ketchd.build")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class EngineBuildBackend:
         self.puller = puller
         self.runner = runner
         self.auth_for = auth_for or (lambda _registry: AuthConfig())
+        self._sources: list[Image] | None = None  # --cache-from's images, looked up once
 
     async def base_image(self, ref: str, platform: str, pull: bool,
                          progress: Callable[[dict], None]) -> ImageState:
@@ -78,6 +84,25 @@ class EngineBuildBackend:
             return None
         found = self.cache.lookup(key)
         return state(found) if found is not None else None
+
+    async def cached_from(self, step: Step) -> ImageState | None:
+        if self._sources is None:
+            self._sources = []
+            for ref in self.session.request.cache_from:
+                found = self.images.find(ref)
+                if found is None:  # moby: "Could not look up ... for cache resolution, skipping"
+                    log.warning("could not look up %s for cache resolution, skipping", ref)
+                    continue
+                self._sources.append(found)
+        parent = self.builds.parent(step)
+        match = cachefrom.find(self._sources, parent, step.history.created_by)
+        if match is None:
+            return None
+        if match.is_target:
+            return self.builds.adopt(step, parent, match.target)
+        self._sources = [match.target]
+        return self.builds.restore(step, parent, match.target, match.index,
+                                   cachefrom.layer_at(match.target, match.index))
 
     async def commit(self, step: Step) -> ImageState:
         return self.builds.record_image(step, None)

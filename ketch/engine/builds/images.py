@@ -85,12 +85,7 @@ class BuildImages:
             parent = self.parent(step)
             doc = self.document(step, parent, record.adds_layer(staged),
                                 container_id or step.container_id)
-            cache = self.images.store
-
-            def within(image_id: str) -> None:
-                if step.cache_key:
-                    cache.put_cache_entry(step.cache_key, image_id, doc["created"])
-            image_id = record.write_image(self.images, parent, staged, doc, within)
+            image_id = record.write_image(self.images, parent, staged, doc, self._cache_entry(step, doc))
         except BaseException:
             if staged is not None:
                 record.discard(self.images, staged)
@@ -99,6 +94,45 @@ class BuildImages:
             if staged is not None:
                 self.images.release(staged.info.digest)
         return state(self.images.resolve(image_id))
+
+    def restore(self, step: Step, parent: Image | None, target: Image, index: int, layer: str) -> ImageState:
+        """A ``--cache-from`` image's step as an image of its own (moby's
+        ``restoreCachedImage``): the parent's layers plus ``layer`` (a diff id of
+        ``target``'s, "" for none), the parent's history plus ``target``'s entry ``index``,
+        the step's config; recorded with the step's cache entry."""
+        entry = (target.config.get("history") or [])[index]
+        doc = {
+            "architecture": target.config.get("architecture") or target.platform.architecture,
+            "config": step.config,
+            "created": entry.get("created") or "",
+            "docker_version": __version__,
+            "history": list(parent.config.get("history") or []) + [entry] if parent else [entry],
+            "os": target.config.get("os") or "linux",
+        }
+        if target.config.get("author"):
+            doc["author"] = target.config["author"]
+        if target.config.get("variant"):
+            doc["variant"] = target.config["variant"]
+        image_id = record.write_image(self.images, parent, None, doc, self._cache_entry(step, doc),
+                                      reuse=layer)
+        return state(self.images.resolve(image_id))
+
+    def adopt(self, step: Step, parent: Image | None, target: Image) -> ImageState:
+        """A ``--cache-from`` image that is the step's image itself: made the parent's
+        child (moby's SetParent) and recorded under the step's key."""
+        store = self.images.store
+        with store.transaction():
+            if parent is not None:
+                store.set_parent(target.id, parent.id)
+            if step.cache_key:
+                store.put_cache_entry(step.cache_key, target.id, self.created())
+        return state(self.images.resolve(target.id))
+
+    def _cache_entry(self, step: Step, doc: dict):
+        def within(image_id: str) -> None:
+            if step.cache_key:
+                self.images.store.put_cache_entry(step.cache_key, image_id, doc["created"])
+        return within
 
     def document(self, step: Step, parent: Image | None, layer: bool, container_id: str) -> dict:
         """The image config document but ``rootfs`` (moby's ``NewChildImage``)."""
