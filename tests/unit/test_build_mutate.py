@@ -207,3 +207,13 @@ def test_cache_from_restores_a_layer_step_with_the_sources_layer(backend):
     assert restored.id != one.id
     assert restored.document["rootfs"]["diff_ids"] == one.document["rootfs"]["diff_ids"]
     assert images.resolve(restored.id).chain_ids == images.resolve(one.id).chain_ids
+
+
+def test_a_local_base_image_of_another_platform_is_pulled_or_refused(backend):
+    async def main():
+        made = await backend.commit(Step(None, {}, {}, HistoryEntry("x"), "", platform="linux/arm64"))
+        await backend.tag(made.id, ("armonly:1",))
+        assert (await backend.base_image("armonly:1", "linux/arm64", False, lambda m: None)).id == made.id
+        await backend.base_image("armonly:1", "linux/amd64", False, lambda m: None)
+    with pytest.raises(errors.NotFound, match="does not match the specified platform"):
+        asyncio.run(main())

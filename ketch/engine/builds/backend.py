@@ -63,15 +63,20 @@ class EngineBuildBackend:
 
     async def base_image(self, ref: str, platform: str, pull: bool,
                          progress: Callable[[dict], None]) -> ImageState:
-        """moby's GetImageAndReleasableLayer: the local image unless missing or ``pull``."""
+        """moby's GetImageAndReleasableLayer: the local image unless missing, of another
+        platform, or ``pull``; else pulled."""
+        mismatch: errors.KetchError | None = None
         if not pull:
             found = self.images.find(ref)
             if found is not None:
-                if platform:
-                    found.check_platform(ref, platform)
-                return state(found)
+                try:
+                    if platform:
+                        found.check_platform(ref, platform)
+                    return state(found)
+                except errors.NotFound as exc:
+                    mismatch = exc  # moby pulls the platform asked for
         if self.puller is None:
-            raise errors.no_such_image(ref)
+            raise mismatch or errors.no_such_image(ref)
         parsed = reference.parse(ref)
         await self.puller.pull(parsed, False, platform or None, self.auth_for(parsed.domain), progress)
         return state(self.images.resolve(str(parsed) if not parsed.digest else ref))
