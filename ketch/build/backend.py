@@ -58,6 +58,10 @@ class Step:
     history: HistoryEntry
     cache_key: str
     platform: str = ""  # "os/arch[/variant]" of the build, for scratch
+    # the image document's "container": moby records the id of the container a step ran
+    # in; for steps that change only the config (ENV, ...) and WORKDIR the builder names
+    # one (ketch runs none for them); "" for COPY/ADD, and for RUN (the backend knows it)
+    container_id: str = ""
 
 
 @dataclass(frozen=True)
