@@ -318,7 +318,7 @@ def test_build_keeps_a_failed_steps_container_unless_force_rm(daemon, tmp_path):
     res = daemon.ketch("build", "--network", "none", "--force-rm", ctx)
     assert res.returncode == 3
     [removed] = _running_in(res.stdout)
-    assert "No such container" in daemon.ketch("inspect", removed).stderr
+    assert "No such object" in daemon.ketch("inspect", removed).stderr
 
 
 def test_build_run_mounts_stay_out_of_the_image(daemon, tmp_path):
