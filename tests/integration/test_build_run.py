@@ -56,7 +56,8 @@ def _plan(port: int) -> list[tuple[str, dict]]:
             "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; hostname; "
             "wc -c < /proc/timer_list; ls /sys/firmware | wc -l; "
             "find / \\( -path /proc -o -path /sys \\) -prune -o -name h4-context-marker -print")}}),
-        ("order", {"run": {"argv": sh("echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three")}}),
+        ("order", {"run": {"argv": sh("echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three")}}),
+        ("big", {"run": {"argv": sh("seq 1 50000")}}),
         ("layer", {"run": {"argv": sh("mkdir /made && echo x > /made/f && rm /bin/true")}}),
         ("exec_form", {"run": {"argv": ["/bin/echo", "exec", "form"], "workdir": "/tmp"}}),
         ("fail", {"run": {"argv": sh("echo out; exit 3")}}),
@@ -169,6 +170,10 @@ def test_step_has_runs_isolation(steps):
 
 def test_output_streams_in_order_with_stderr_in_red(steps):
     assert _ok(steps["order"])["output"] == f"one\n{RED}two\n{RESET}three\n"
+
+
+def test_output_is_complete_up_to_the_exit(steps):
+    assert _ok(steps["big"])["output"] == "".join(f"{i}\n" for i in range(1, 50001))
 
 
 def test_layer_holds_the_changes_and_no_mount_points(steps):
