@@ -40,8 +40,11 @@ Any change of content, name, mode or owner changes it.
 """
 
 import errno
+import functools
+import grp
 import hashlib
 import os
+import pwd
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -173,9 +176,9 @@ def _source(root_fd: int, path: str, cmd: str, in_context: bool) -> Source:
         st = os.fstat(fd)
         name = _rel_in_root(root_fd, fd) or lexical
         if stat.S_ISDIR(st.st_mode):
-            hashes = sorted(_tree_hashes(fd, "" if name == "." else name, st))
+            hashes = sorted(_tree_hashes(fd, "" if name == "." else name, st, not in_context))
             return Source(shown, True, _hash_list("dir", hashes))
-        return Source(shown, False, "file:" + _entry_hash(fd, name, st))
+        return Source(shown, False, "file:" + _entry_hash(fd, name, st, not in_context))
     finally:
         os.close(fd)
 
@@ -194,24 +197,28 @@ def _rel_in_root(root_fd: int, fd: int) -> str:
     return here[len(prefix):] if here.startswith(prefix) else ""
 
 
-def _tree_hashes(dir_fd: int, rel: str, st: os.stat_result) -> Iterator[str]:
+def _tree_hashes(dir_fd: int, rel: str, st: os.stat_result, lazy: bool) -> Iterator[str]:
     """The hash of the directory (unless it is the root) and of everything under it."""
     if rel:
-        yield _entry_hash(dir_fd, rel, st)
+        yield _entry_hash(dir_fd, rel, st, lazy)
     for name, is_dir, child in _children(dir_fd):
         try:
             path = f"{rel}/{name}" if rel else name
             cst = os.fstat(child)
             if is_dir:
-                yield from _tree_hashes(child, path, cst)
+                yield from _tree_hashes(child, path, cst, lazy)
             else:
-                yield _entry_hash(child, path, cst)
+                yield _entry_hash(child, path, cst, lazy)
         finally:
             os.close(child)
 
 
-def _entry_hash(fd: int, name: str, st: os.stat_result) -> str:
-    """tarsum v1 of one entry: its header fields then its content (``fd`` is O_PATH)."""
+def _entry_hash(fd: int, name: str, st: os.stat_result, lazy: bool = False) -> str:
+    """tarsum v1 of one entry: its header fields then its content (``fd`` is O_PATH).
+    ``lazy``: as moby hashes a root it reads itself (another image's, a download): the
+    header of its own ``archive.FileInfoHeader``, type bits in the mode and the owner's
+    names looked up on the daemon's host (``ADD <url>`` then hashes as dockerd's does).
+    Otherwise as the docker CLI's context tar has it (permission bits, no names)."""
     mode = st.st_mode
     link = ""
     if stat.S_ISLNK(mode):
@@ -231,9 +238,11 @@ def _entry_hash(fd: int, name: str, st: os.stat_result) -> str:
         flag = "0"
     size = st.st_size if stat.S_ISREG(mode) else 0
     dev = st.st_rdev if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else 0
-    fields = [("name", name), ("mode", str(_tar_mode(mode))), ("uid", str(st.st_uid)),
+    tar_mode = stat.S_IMODE(mode) | (stat.S_IFMT(mode) if lazy else 0)
+    uname, gname = (_user_name(st.st_uid), _group_name(st.st_gid)) if lazy else ("", "")
+    fields = [("name", name), ("mode", str(tar_mode)), ("uid", str(st.st_uid)),
               ("gid", str(st.st_gid)), ("size", str(size)), ("typeflag", flag),
-              ("linkname", link), ("uname", ""), ("gname", ""),
+              ("linkname", link), ("uname", uname), ("gname", gname),
               ("devmajor", str(os.major(dev))), ("devminor", str(os.minor(dev)))]
     cap = _capability(fd, mode)
     if cap is not None:
@@ -251,10 +260,20 @@ def _entry_hash(fd: int, name: str, st: os.stat_result) -> str:
     return h.hexdigest()
 
 
-def _tar_mode(mode: int) -> int:
-    """The tar header's mode as the docker CLI's context tar has it: permission bits and
-    setuid/setgid/sticky, no type bits."""
-    return stat.S_IMODE(mode)
+@functools.lru_cache(maxsize=256)
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return ""
+
+
+@functools.lru_cache(maxsize=256)
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return ""
 
 
 def _capability(fd: int, mode: int) -> bytes | None:
