@@ -14,6 +14,7 @@ The route turns each event into the classic builder's JSON stream, as moby's
     StepOutput    {"stream": "<the command's output>"}
     StepDone      {"stream": " ---> 9c1b...\\n"}  (then "Removing intermediate container ...")
     Message       {"stream": "<text>"}  (warnings, ONBUILD "# Executing 1 build trigger")
+    PullProgress  {"status": "Pulling from library/busybox", "id": "latest"}  (as the pull wrote it)
     the end       {"aux": {"ID": "sha256:..."}}, "Successfully built ...", "Successfully tagged ..."
 """
 
@@ -43,6 +44,11 @@ class BuildRequest:
     cgroup_parent: str = ""
     source_date_epoch: int | None = None  # reproducible: clamp times, fixed created
     squash: bool = False
+    # the RUN containers' limits as HostConfig names them ("Memory", "CpuShares", "Ulimits"...:
+    # POST /build's memory, memswap, cpushares, cpuperiod, cpuquota, cpusetcpus/mems, ulimits)
+    resources: dict = field(default_factory=dict)
+    # X-Registry-Config: {registry: AuthConfig document} for pulling FROM images
+    registry_auth: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,22 @@ class Message:
     text: str  # a line for the stream, with its newline
 
 
-Progress = StepStart | StepCached | StepRunning | StepOutput | StepDone | Message
+@dataclass(frozen=True)
+class StageDone:
+    """A stage's last step is done: moby's emitImageID, ``{"aux": {"ID": image_id}}`` (one
+    per stage; the route adds none for the final image when this came for it)."""
+    image_id: str
+
+
+@dataclass(frozen=True)
+class PullProgress:
+    """A base image being pulled: one JSON progress message of the pull, passed through
+    to the stream as is (moby writes them between "Step 1/n : FROM x" and " ---> id")."""
+    message: dict
+
+
+Progress = (StepStart | StepCached | StepRunning | StepOutput | StepDone | Message | StageDone
+            | PullProgress)
 
 
 @dataclass(frozen=True)
