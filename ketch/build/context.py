@@ -14,6 +14,9 @@ it: ``..`` stops at the root, symlinks resolve as if the root were ``/``)::
         .dockerignore: stat x: file does not exist"; with in_context False, as for
         ``--from``: "COPY failed: stat x: file does not exist"); no match at all:
         "COPY failed: no source files were specified"
+    resolve_word(root_fd, word, cmd="COPY", in_context=True) -> list[Source]
+        the same for one word, without the "no source files" check (for callers that mix
+        in other sources, e.g. ADD's downloads, in order)
     check_destination(cmd, count, dest)         several sources need a dest ending in "/"
     sources_hash(sources) -> str                what moby puts in history and cache keys:
                                                 "file:<hex>", "dir:<hex>" or "multi:<hex>"
@@ -24,6 +27,10 @@ it: ``..`` stops at the root, symlinks resolve as if the root were ``/``)::
                                                 after reading it, as moby's daemon does: the
                                                 Dockerfile and .dockerignore leave the context
                                                 if .dockerignore excludes them
+
+Hashes: with ``in_context`` (the build context) as the docker CLI's context tar makes moby
+hash it, exactly dockerd's values; otherwise (another image's root, a download) as moby's
+lazy sources hash (type bits in the mode, owner names from the daemon host's passwd).
 
 A ``Source`` is what ``build.copier.copy_sources`` takes: its path in the root (as matched,
 not resolved: the destination name of a symlink source is the link's name), whether it is
@@ -75,7 +82,7 @@ def resolve_sources(root_fd: int, sources: list[str] | tuple[str, ...], cmd: str
                     in_context: bool = True) -> list[Source]:
     out: list[Source] = []
     for word in sources:
-        out.extend(_resolve_one(root_fd, word, cmd, in_context))
+        out.extend(resolve_word(root_fd, word, cmd, in_context))
     if not out:
         raise errors.InvalidArgument(f"{cmd} failed: no source files were specified")
     return out
@@ -97,7 +104,8 @@ def _hash_list(prefix: str, hashes: list[str]) -> str:
     return prefix + ":" + hashlib.sha256(",".join(hashes).encode()).hexdigest()
 
 
-def _resolve_one(root_fd: int, word: str, cmd: str, in_context: bool) -> list[Source]:
+def resolve_word(root_fd: int, word: str, cmd: str = "COPY", in_context: bool = True) -> list[Source]:
+    """One source word's sources (none for a glob that matches nothing)."""
     path = word.removeprefix("/").removeprefix("./")
     if _has_wildcards(path):
         return [_source(root_fd, rel, cmd, in_context) for rel in _glob(root_fd, path)]

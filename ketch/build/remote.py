@@ -3,10 +3,12 @@ contexts (a git repository, a tarball or a plain Dockerfile), as moby's classic 
 (``builder/dockerfile/copy.go`` downloadSource, ``builder/remotecontext`` detect, remote,
 git/gitutils).
 
-API (async; ``workdir`` is a private directory of the caller's, which removes it after)::
+API (blocking: the builder's file work runs in a thread; from asyncio use
+``asyncio.to_thread``; ``workdir`` is a private directory of the caller's, which removes it
+after)::
 
     is_url(s) / is_git_url(s)                    moby's urlutil rules
-    await download(url, workdir, dest, checksum="", progress=None) -> Download
+    download(url, workdir, dest, checksum="", progress=None) -> Download
         GET (redirects followed); the file lands in a fresh directory under workdir, mode
         0600, mtime from Last-Modified (else the epoch); its name from the URL's path, else
         Content-Disposition, else none ("__unnamed__": then dest may not end in "/").
@@ -14,7 +16,7 @@ API (async; ``workdir`` is a private directory of the caller's, which removes it
         (never extracted); ``Download.hash`` is what moby puts in history: ``ADD <hex> in /d``.
         ``checksum`` "sha256:<hex>" (BuildKit's --checksum) is verified. The classic stream
         prints an empty line after the step header for a download (moby's Fprintln).
-    await fetch_context(remote, workdir, progress=None) -> RemoteContext
+    fetch_context(remote, workdir, progress=None) -> RemoteContext
         git URL: cloned with the host's git ("#ref:subdir" fragments, default ref "master"),
         never reading the host's git config, file:// submodules refused, a ref starting with
         "-" refused (CVE-2019-13139) and "--" before it; an http(s) URL: a tar (plain, gzip,
@@ -25,13 +27,13 @@ Errors are ``ketch.errors`` with moby's texts: "ADD failed: failed to GET <url> 
 not be recognized as URL", "invalid refspec: -x".
 """
 
-import asyncio
 import email.utils
 import hashlib
 import os
 import re
 import shutil
 import socket
+import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -70,7 +72,7 @@ def is_git_url(s: str) -> bool:
 class _Fetch:
     """An open GET whose status is below 400; ``chunks()`` streams the body."""
 
-    def __init__(self, client: httpx.AsyncClient, response: httpx.Response) -> None:
+    def __init__(self, client: httpx.Client, response: httpx.Response) -> None:
         self.client, self.response = client, response
 
     @property
@@ -81,20 +83,20 @@ class _Fetch:
             return -1
 
     def chunks(self):
-        return self.response.aiter_bytes(CHUNK)
+        return self.response.iter_bytes(CHUNK)
 
-    async def close(self) -> None:
-        await self.response.aclose()
-        await self.client.aclose()
+    def close(self) -> None:
+        self.response.close()
+        self.client.close()
 
 
-async def _get(url: str, prefix: str) -> _Fetch:
+def _get(url: str, prefix: str) -> _Fetch:
     parts = urlsplit(url)
-    client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True, max_redirects=10, trust_env=False)
+    client = httpx.Client(timeout=TIMEOUT, follow_redirects=True, max_redirects=10, trust_env=False)
     try:
-        response = await client.send(client.build_request("GET", url), stream=True)
+        response = client.send(client.build_request("GET", url), stream=True)
     except httpx.ConnectError as exc:
-        await client.aclose()
+        client.close()
         causes = _causes(exc)
         if any(isinstance(c, socket.gaierror) for c in causes) or "Name or service not known" in str(exc):
             raise errors.NotFound(f'{prefix}Get "{url}": dial tcp: lookup {parts.hostname}: no such host') from None
@@ -102,21 +104,21 @@ async def _get(url: str, prefix: str) -> _Fetch:
         reason = "connection refused" if refused else str(exc).lower()
         raise errors.Internal(f'{prefix}Get "{url}": dial tcp {parts.netloc}: connect: {reason}') from None
     except httpx.HTTPError as exc:
-        await client.aclose()
+        client.close()
         raise errors.Internal(f'{prefix}Get "{url}": {exc}') from None
     if response.status_code < 400:
         return _Fetch(client, response)
     body = b""
     try:
-        async for chunk in response.aiter_bytes():
+        for chunk in response.iter_bytes():
             body += chunk
             if len(body) > _MAX_ERROR_BODY:
                 break
     except httpx.HTTPError:
         pass
     finally:
-        await response.aclose()
-        await client.aclose()
+        response.close()
+        client.close()
     message = (f"{prefix}failed to GET {url} with status {response.status_code} {response.reason_phrase}: "
                f"{body.strip().decode(errors='replace')}")
     kind = {404: errors.NotFound, 400: errors.InvalidArgument, 401: errors.PermissionDenied,
@@ -182,10 +184,10 @@ def _filename(url_path: str, disposition: str) -> str:
     return ""
 
 
-async def download(url: str, workdir: str, dest: str, checksum: str = "",
+def download(url: str, workdir: str, dest: str, checksum: str = "",
                    progress: Progress | None = None) -> Download:
     expected = _parse_checksum(checksum)
-    fetch = await _get(url, "ADD failed: ")
+    fetch = _get(url, "ADD failed: ")
     directory = tempfile.mkdtemp(prefix="docker-remote", dir=workdir)
     try:
         try:
@@ -196,7 +198,7 @@ async def download(url: str, workdir: str, dest: str, checksum: str = "",
                          | os.O_CLOEXEC, 0o600)
             try:
                 done = 0
-                async for chunk in fetch.chunks():
+                for chunk in fetch.chunks():
                     view = memoryview(chunk)
                     while view:
                         view = view[os.write(fd, view):]
@@ -212,7 +214,7 @@ async def download(url: str, workdir: str, dest: str, checksum: str = "",
         except httpx.HTTPError as exc:
             raise errors.Internal(f"ADD failed: {exc}") from None
         finally:
-            await fetch.close()
+            fetch.close()
         if digest is not None and digest.hexdigest() != expected[1]:
             raise errors.InvalidArgument(f"digest mismatch {checksum}: {expected[0]}:{digest.hexdigest()}")
         if not filename and dest.endswith("/"):
@@ -253,21 +255,21 @@ _ACCEPTABLE = re.compile(r"(?:application/(?:(?:x\-)?tar|octet\-stream|((?:x\-)?
 _PREAMBLE = 100
 
 
-async def fetch_context(remote: str, workdir: str, progress: Progress | None = None) -> RemoteContext:
+def fetch_context(remote: str, workdir: str, progress: Progress | None = None) -> RemoteContext:
     if is_git_url(remote):
-        return RemoteContext(await clone(remote, workdir))
+        return RemoteContext(clone(remote, workdir))
     if is_url(remote):
-        return await _url_context(remote, workdir, progress)
+        return _url_context(remote, workdir, progress)
     raise errors.InvalidArgument(f"remoteURL ({remote}) could not be recognized as URL")
 
 
-async def _url_context(url: str, workdir: str, progress: Progress | None) -> RemoteContext:
-    fetch = await _get(url, f"error downloading remote context {url}: ")
+def _url_context(url: str, workdir: str, progress: Progress | None) -> RemoteContext:
+    fetch = _get(url, f"error downloading remote context {url}: ")
     spool = tempfile.NamedTemporaryFile(dir=workdir, prefix="context-", delete=False)
     try:
         try:
             done = 0
-            async for chunk in fetch.chunks():
+            for chunk in fetch.chunks():
                 spool.write(chunk)
                 done += len(chunk)
                 if progress is not None:
@@ -276,7 +278,7 @@ async def _url_context(url: str, workdir: str, progress: Progress | None) -> Rem
         except httpx.HTTPError as exc:
             raise errors.Internal(f"error downloading remote context {url}: {exc}") from None
         finally:
-            await fetch.close()
+            fetch.close()
         spool.flush()
         spool.seek(0)
         preamble = spool.read(_PREAMBLE)
@@ -293,7 +295,7 @@ async def _url_context(url: str, workdir: str, progress: Progress | None) -> Rem
         if match.group(0) == "text/plain":
             return RemoteContext(None, spool.read().decode("utf-8", "surrogateescape"))
         directory = tempfile.mkdtemp(prefix="docker-build-context", dir=workdir)
-        await asyncio.to_thread(_extract_context, spool, directory)
+        _extract_context(spool, directory)
         return RemoteContext(directory)
     finally:
         spool.close()
@@ -362,39 +364,37 @@ _GIT_ENV = {
 }
 
 
-async def _git(cwd: str, *args: str) -> tuple[int, str]:
+def _git(cwd: str, *args: str) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(_GIT_ENV)
-    proc = await asyncio.create_subprocess_exec(
-        "git", "-c", "protocol.file.allow=never", *args, cwd=cwd, env=env,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate()
-    return proc.returncode, out.decode("utf-8", "replace")
+    proc = subprocess.run(["git", "-c", "protocol.file.allow=never", *args], cwd=cwd, env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return proc.returncode, proc.stdout.decode("utf-8", "replace")
 
 
-async def clone(remote: str, workdir: str) -> str:
+def clone(remote: str, workdir: str) -> str:
     """The checked-out context directory (the fragment's subdir of it), under workdir."""
     repo = parse_git_url(remote)
     root = tempfile.mkdtemp(prefix="docker-build-git", dir=workdir)
-    code, out = await _git(root, "init", "-q")
+    code, out = _git(root, "init", "-q")
     if code:
         raise errors.Internal(f"failed to init repo at {root}: {out}")
-    code, out = await _git(root, "remote", "add", "origin", repo.remote)
+    code, out = _git(root, "remote", "add", "origin", repo.remote)
     if code:
         raise errors.Internal(f"failed add origin repo at {repo.remote}: {out}")
     # shallow first; a dumb http server cannot, so then the whole history (moby asks the
     # server which it is; trying is simpler and gives the same result)
-    code, out = await _git(root, "fetch", "--depth", "1", "origin", "--", repo.ref)
+    code, out = _git(root, "fetch", "--depth", "1", "origin", "--", repo.ref)
     if code:
-        code, out = await _git(root, "fetch", "origin", "--", repo.ref)
+        code, out = _git(root, "fetch", "origin", "--", repo.ref)
     if code:
         raise errors.Internal(f"error fetching: {out}")
-    code, out = await _git(root, "checkout", repo.ref)
+    code, out = _git(root, "checkout", repo.ref)
     if code:
-        code2, _ = await _git(root, "checkout", "FETCH_HEAD")
+        code2, _ = _git(root, "checkout", "FETCH_HEAD")
         if code2:
             raise errors.Internal(f"error checking out {repo.ref}: {out}")
-    code, out = await _git(root, "submodule", "update", "--init", "--recursive", "--depth=1")
+    code, out = _git(root, "submodule", "update", "--init", "--recursive", "--depth=1")
     if code:
         raise errors.Internal(f"error initializing submodules: {out}")
     if not repo.subdir:
