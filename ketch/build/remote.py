@@ -20,7 +20,8 @@ after)::
         git URL: cloned with the host's git ("#ref:subdir" fragments, default ref "master"),
         never reading the host's git config, file:// submodules refused, a ref starting with
         "-" refused (CVE-2019-13139) and "--" before it; an http(s) URL: a tar (plain, gzip,
-        bzip2, xz) extracted safely, or a text/plain Dockerfile (``dockerfile_text``).
+        bzip2, xz) extracted safely, or a text/plain Dockerfile (``dockerfile_text``). The
+        context is a new directory directly in workdir, and the only thing left there.
 
 Errors are ``ketch.errors`` with moby's texts: "ADD failed: failed to GET <url> with status
 404 Not Found: <body>", "error downloading remote context <url>: ...", "remoteURL (x) could
@@ -295,7 +296,11 @@ def _url_context(url: str, workdir: str, progress: Progress | None) -> RemoteCon
         if match.group(0) == "text/plain":
             return RemoteContext(None, spool.read().decode("utf-8", "surrogateescape"))
         directory = tempfile.mkdtemp(prefix="docker-build-context", dir=workdir)
-        _extract_context(spool, directory)
+        try:
+            _extract_context(spool, directory)
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
         return RemoteContext(directory)
     finally:
         spool.close()
@@ -373,9 +378,18 @@ def _git(cwd: str, *args: str) -> tuple[int, str]:
 
 
 def clone(remote: str, workdir: str) -> str:
-    """The checked-out context directory (the fragment's subdir of it), under workdir."""
+    """The checked-out context (the fragment's subdir of it): a new directory in workdir,
+    the only thing the clone leaves there (nothing on failure)."""
     repo = parse_git_url(remote)
     root = tempfile.mkdtemp(prefix="docker-build-git", dir=workdir)
+    try:
+        return _clone_into(root, repo, workdir)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _clone_into(root: str, repo: GitRemote, workdir: str) -> str:
     code, out = _git(root, "init", "-q")
     if code:
         raise errors.Internal(f"failed to init repo at {root}: {out}")
@@ -399,7 +413,15 @@ def clone(remote: str, workdir: str) -> str:
         raise errors.Internal(f"error initializing submodules: {out}")
     if not repo.subdir:
         return root
-    return _subdir(root, repo.subdir)
+    try:
+        where = _subdir(root, repo.subdir)
+        # the context alone stays in workdir: the caller removes just the directory it gets
+        final = tempfile.mkdtemp(prefix="docker-build-git", dir=workdir)
+        os.rmdir(final)
+        os.rename(where, final)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return final
 
 
 def _subdir(root: str, subdir: str) -> str:

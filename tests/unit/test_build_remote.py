@@ -137,8 +137,10 @@ def test_remote_contexts(served):
     assert open(os.path.join(got.directory, "sub/a.txt")).read() == "A"
     with pytest.raises(errors.InvalidArgument, match='unsupported Content-Type "text/html"'):
         remote.fetch_context(url + "/disp/index.html", work)
+    before = sorted(os.listdir(work))
     with pytest.raises(errors.InvalidArgument, match="is outside of"):
         remote.fetch_context(url + "/evil.tar", work)
+    assert sorted(os.listdir(work)) == before
     with pytest.raises(errors.InvalidArgument, match=r"^remoteURL \(ftp://x\) could not be recognized as URL$"):
         remote.fetch_context("ftp://x", work)
     with pytest.raises(errors.NotFound, match=f"^error downloading remote context {url}/nosuch: failed to GET"):
@@ -175,10 +177,12 @@ def test_clone_over_dumb_http(served, tmp_path):
     ctx = remote.clone(url + "/repo.git", work)
     assert open(os.path.join(ctx, "Dockerfile")).read() == "FROM scratch\n"
     sub = remote.fetch_context(url + "/repo.git#v1:docs", work)
-    assert sub.directory.endswith("/docs") and os.listdir(sub.directory) == ["x"]
+    assert os.listdir(sub.directory) == ["x"]
+    assert sorted(os.listdir(work)) == sorted([os.path.basename(ctx), os.path.basename(sub.directory)])
     with pytest.raises(errors.InvalidArgument, match="not within git root"):
         remote.clone(url + "/repo.git#:../..", work)
     with pytest.raises(errors.InvalidArgument):
         remote.clone(url + "/repo.git#:escape", work)  # /etc of the checkout: none
     with pytest.raises(errors.Internal, match="error fetching"):
         remote.clone(url + "/nosuch.git", work)
+    assert len(os.listdir(work)) == 2  # the failures left nothing
