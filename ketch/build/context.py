@@ -20,13 +20,6 @@ it: ``..`` stops at the root, symlinks resolve as if the root were ``/``)::
     check_destination(cmd, count, dest)         several sources need a dest ending in "/"
     sources_hash(sources) -> str                what moby puts in history and cache keys:
                                                 "file:<hex>", "dir:<hex>" or "multi:<hex>"
-    read_dockerfile(root_fd, name) -> str       the Dockerfile in the context (moby's texts:
-                                                "Cannot locate specified Dockerfile: x", the
-                                                lower-case "dockerfile" fallback, empty refused)
-    drop_ignored_build_files(root_fd, dockerfile)
-                                                after reading it, as moby's daemon does: the
-                                                Dockerfile and .dockerignore leave the context
-                                                if .dockerignore excludes them
 
 Hashes: with ``in_context`` (the build context) as the docker CLI's context tar makes moby
 hash it, exactly dockerd's values; otherwise (another image's root, a download) as moby's
@@ -46,7 +39,6 @@ dockerd's hash exactly (``file:aec08426...`` for a 0644 "A\n" a.txt, as ORACLE12
 Any change of content, name, mode or owner changes it.
 """
 
-import errno
 import functools
 import grp
 import hashlib
@@ -58,7 +50,6 @@ from dataclasses import dataclass
 
 from ketch import errors
 from ketch.archive import gomatch
-from ketch.archive.dockerignore import BadPattern, PatternMatcher, read_patterns
 from ketch.linux.safepath import open_in_root, reopen
 
 CHUNK = 1 << 20
@@ -291,76 +282,3 @@ def _capability(fd: int, mode: int) -> bytes | None:
         return os.getxattr(f"/proc/self/fd/{fd}", "security.capability")
     except OSError:
         return None
-
-
-# -- the Dockerfile in the context -------------------------------------------------------
-
-def read_dockerfile(root_fd: int, name: str) -> str:
-    """The Dockerfile's text; ``name`` is relative to the context (``request.dockerfile``)."""
-    try:
-        fd = open_in_root(root_fd, name, follow=True)
-    except (FileNotFoundError, NotADirectoryError):
-        if name == "Dockerfile":
-            try:
-                return read_dockerfile(root_fd, "dockerfile")
-            except errors.InvalidArgument:
-                pass
-        raise errors.InvalidArgument(f"Cannot locate specified Dockerfile: {name}") from None
-    try:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
-            raise errors.InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
-        data = _read_all(fd)
-    finally:
-        os.close(fd)
-    if not data:
-        raise errors.InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
-    return data.decode("utf-8", "surrogateescape")
-
-
-def _read_all(path_fd: int) -> bytes:
-    rfd = reopen(path_fd, os.O_RDONLY)
-    try:
-        parts = []
-        while chunk := os.read(rfd, CHUNK):
-            parts.append(chunk)
-        return b"".join(parts)
-    finally:
-        os.close(rfd)
-
-
-def drop_ignored_build_files(root_fd: int, dockerfile: str) -> None:
-    """moby's ``removeDockerfile``: if ``.dockerignore`` excludes itself or the Dockerfile
-    (the CLI sent them anyway), remove them so COPY cannot see them. A malformed
-    .dockerignore raises errors.InvalidArgument with Go's text."""
-    try:
-        fd = open_in_root(root_fd, ".dockerignore", follow=True)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return
-        text = _read_all(fd).decode("utf-8", "surrogateescape")
-    finally:
-        os.close(fd)
-    try:
-        matcher = PatternMatcher(read_patterns(text))
-    except BadPattern as exc:
-        raise errors.InvalidArgument(str(exc)) from None
-    for name in (".dockerignore", dockerfile):
-        if matcher.matches_legacy(name):
-            _remove_in_root(root_fd, name)
-
-
-def _remove_in_root(root_fd: int, path: str) -> None:
-    parent, _, name = gomatch.clean(path).rpartition("/")
-    try:
-        pfd = open_in_root(root_fd, parent, follow=True) if parent else os.dup(root_fd)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    try:
-        os.unlink(name, dir_fd=pfd)
-    except OSError as exc:
-        if exc.errno not in (errno.ENOENT, errno.EISDIR):
-            raise
-    finally:
-        os.close(pfd)
