@@ -3,16 +3,17 @@ a directory a URL was downloaded into. Read-only; ``build.copier`` writes them.
 
 API (everything takes a directory descriptor ``root_fd``, e.g. ``os.open(context_dir,
 O_PATH | O_DIRECTORY)`` or a ``MountedRoots`` descriptor; nothing is ever reached outside
-it: ``..`` stops at the root, symlinks resolve as if the root were ``/``)::
+it: symlinks resolve as if the root were ``/``, their ``..`` stopping at it)::
 
     resolve_sources(root_fd, sources, cmd="COPY", in_context=True) -> list[Source]
         each source word as written (unexpanded words already expanded by the caller):
         "/" and "./" prefixes dropped, Go globs (``*``, ``?``, ``[...]``) matched against
         every path of the root; a path climbing out by ``..`` is refused ("COPY failed:
         forbidden path outside the build context: ../x ()"), symlinks are clamped inside
-        the root; a missing one raises errors.InvalidArgument with moby's text ("COPY failed: file not found in build context or excluded by
-        .dockerignore: stat x: file does not exist"; with in_context False, as for
-        ``--from``: "COPY failed: stat x: file does not exist"); no match at all:
+        the root; a missing one raises errors.InvalidArgument with moby's text ("COPY
+        failed: file not found in build context or excluded by .dockerignore: stat x: file
+        does not exist"; with in_context False, as for ``--from``: "COPY failed: stat x:
+        file does not exist"); no match at all:
         "COPY failed: no source files were specified"
     resolve_word(root_fd, word, cmd="COPY", in_context=True) -> list[Source]
         the same for one word, without the "no source files" check (for callers that mix
