@@ -395,3 +395,14 @@ def test_remote_contexts(api, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_dockerignore_on_the_daemon_is_moby_20_10s(api):
+    # moby's removeDockerfile uses the deprecated Matches: a parent only as deep as the pattern
+    files = {"a/b/foo/Dockerfile": b"FROM scratch\n", ".dockerignore": b"**/foo\n"}
+    assert api.build(tar_of(files), dockerfile="a/b/foo/Dockerfile").status_code == 200
+    assert "a/b/foo/Dockerfile" in api.builds.calls[-1][2]
+    # a malformed pattern is no error there (moby ignores Matches' error): nothing removed
+    files = {**DOCKERFILE, ".dockerignore": b"[\n"}
+    assert api.build(tar_of(files)).status_code == 200
+    assert "Dockerfile" in api.builds.calls[-1][2]
