@@ -392,25 +392,25 @@ def clone(remote: str, workdir: str) -> str:
 def _clone_into(root: str, repo: GitRemote, workdir: str) -> str:
     code, out = _git(root, "init", "-q")
     if code:
-        raise errors.Internal(f"failed to init repo at {root}: {out}")
+        raise errors.Internal(f"failed to init repo at {root}: {out}: exit status {code}")
     code, out = _git(root, "remote", "add", "origin", repo.remote)
     if code:
-        raise errors.Internal(f"failed add origin repo at {repo.remote}: {out}")
+        raise errors.Internal(f"failed add origin repo at {repo.remote}: {out}: exit status {code}")
     # shallow first; a dumb http server cannot, so then the whole history (moby asks the
     # server which it is; trying is simpler and gives the same result)
     code, out = _git(root, "fetch", "--depth", "1", "origin", "--", repo.ref)
     if code:
         code, out = _git(root, "fetch", "origin", "--", repo.ref)
     if code:
-        raise errors.Internal(f"error fetching: {out}")
+        raise errors.Internal(f"error fetching: {out}: exit status {code}")
     code, out = _git(root, "checkout", repo.ref)
     if code:
         code2, _ = _git(root, "checkout", "FETCH_HEAD")
         if code2:
-            raise errors.Internal(f"error checking out {repo.ref}: {out}")
+            raise errors.Internal(f"error checking out {repo.ref}: {out}: exit status {code}")
     code, out = _git(root, "submodule", "update", "--init", "--recursive", "--depth=1")
     if code:
-        raise errors.Internal(f"error initializing submodules: {out}")
+        raise errors.Internal(f"error initializing submodules: {out}: exit status {code}")
     if not repo.subdir:
         return root
     try:

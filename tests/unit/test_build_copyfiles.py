@@ -77,3 +77,20 @@ def test_url_sources_refused_or_missing(setup):
         files.hash(CopyJob("ADD", ("nomatch*",), "/x", ctx))
     with pytest.raises(errors.NotFound, match="^ADD failed: failed to GET .* with status 404"):
         files.hash(CopyJob("ADD", (url + "/nosuch",), "/x", ctx))
+
+
+def test_a_download_prints_the_empty_line_dockerd_does(setup):
+    """ORACLE12 api stream: after an ADD <url> step's header, {"stream": "\\n"}."""
+    from ketch.build import instructions as ins
+    from ketch.build.request import Message
+    from tests.unit.buildhelpers import L, Build, dockerfile, stage
+
+    url, ctx, _ = setup
+    b = Build()
+    b.files = ContextFiles()
+    sd = ins.SourcesAndDest((url + "/remote.txt", "a.txt"), "/r/")
+    b(dockerfile(stage("busybox", ins.AddInstr(L, f"ADD {url}/remote.txt a.txt /r/", files=sd))), ctx)
+    kinds = [(type(e).__name__, getattr(e, "text", "")) for e in b.events]
+    start = kinds.index(("StepStart", f"ADD {url}/remote.txt a.txt /r/"))
+    assert kinds[start + 1] == ("Message", "\n") and kinds[start + 2][0] == "StepDone"
+    assert not any(isinstance(e, Message) for e in b.events[:start])
