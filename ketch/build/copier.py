@@ -3,10 +3,9 @@ built, as moby's classic builder does (``builder/dockerfile/copy.go``, ``perform
 
 API (call from the edit function given to ``BuildBackend.mutate``; ``dest_root_fd`` is
 ``MountedRoots.root``, ``src_root_fd`` the context's descriptor or a ``MountedRoots.sources``
-one; both may be O_PATH)::
+one; both may be O_PATH; ``dest`` is absolute, WORKDIR applied (``dispatch.normalize_dest``),
+its trailing "/" kept)::
 
-    normalize_dest(workdir, dest) -> str        a relative dest joins WORKDIR; a trailing "/"
-                                                is kept (moby's normalizeDest)
     resolve_chown(dest_root_fd, "user:group") -> Owner
                                                 names through the IMAGE's /etc/passwd and
                                                 /etc/group (numbers as they are); a missing
@@ -77,14 +76,6 @@ class CopyOptions:
     decompress: bool = False  # ADD: extract local tars
     excludes: tuple[str, ...] = ()
     parents: bool = False
-
-
-def normalize_dest(workdir: str, dest: str) -> str:
-    if dest.startswith("/"):
-        return dest
-    joined = os.path.normpath(os.path.join("/", workdir.lstrip("/"), dest))
-    joined = "/" + joined.lstrip("/")
-    return joined + "/" if dest.endswith("/") and joined != "/" else joined
 
 
 _INT = re.compile(r"[+-]?[0-9]+\Z")
