@@ -19,6 +19,7 @@ Cmd: "#(nop) " and "ENV A=1", joined by a space), ``/bin/sh -c #(nop) COPY file:
 /dest `` and ``/bin/sh -c #(nop) WORKDIR /app`` (one word), ``|1 A=b /bin/sh -c make``.
 """
 
+import asyncio
 import posixpath
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from ketch.build.backend import HistoryEntry, ImageState, MountedRoots, RunSpec,
 from ketch.build.buildargs import BuildArgs
 from ketch.build.changes import _port_spec as port_spec, _signal as check_signal
 from ketch.build.copyjob import CopyJob, FileWork
+from ketch.build.remote import is_url
 from ketch.build.request import BuildRequest
 from ketch.build.shell_lex import ProcessWord, ProcessWords
 from ketch.errors import InvalidArgument, KetchError
@@ -388,7 +390,10 @@ async def _copy(state, instr: ins.CopyInstr | ins.AddInstr, envs, env: Env) -> M
         decompress=kind == "ADD", checksum=getattr(instr, "checksum", ""),
         keep_git_dir=getattr(instr, "keep_git_dir", False), excludes=instr.excludes,
         parents=getattr(instr, "parents", False), link=instr.link)
-    digest = env.files.hash(job)
+    digest = await asyncio.to_thread(env.files.hash, job)  # reads the whole context, or downloads
+    for word in words if kind == "ADD" else ():
+        if is_url(word):
+            env.note("\n")  # moby's Fprintln after each download (the CLI shows an empty line)
     chown_comment = f"--chown={chown}" if chown else ""
     config = runconfig.normalized(state.config)
     comment = f"{kind} {chown_comment}{digest} in {dest_written} "
