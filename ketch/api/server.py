@@ -6,6 +6,7 @@ from ketch.api.http import Request, Router, Server, encode_headers
 from ketch.api.httpstatus import error_response
 from ketch.api.routes import events, inactive, system
 from ketch.api.routes.archive import ArchiveRoutes
+from ketch.api.routes.build import BuildRoutes
 from ketch.api.routes.commit import CommitBackend, CommitRoutes
 from ketch.api.routes.containers import ContainerRoutes
 from ketch.api.routes.distribution import DistributionBackend, DistributionRoutes
@@ -47,7 +48,8 @@ def build_server(containers: ContainerService, images: ImageService,
                  commits: CommitBackend | None = None,
                  disk_usage: DiskUsageRoutes | None = None,
                  networks: NetworkBackend | None = None,
-                 volumes: VolumeBackend | None = None) -> Server:
+                 volumes: VolumeBackend | None = None,
+                 builds: BuildRoutes | None = None) -> Server:
     router = _VersionedRouter()
     system.add_routes(router, system_backend)
     events.add_routes(router, events_backend)
@@ -67,5 +69,7 @@ def build_server(containers: ContainerService, images: ImageService,
         NetworkRoutes(networks).install(router)
     if volumes is not None:
         VolumeRoutes(volumes).install(router)
-    inactive.add_routes(router, networks=networks is None)
+    if builds is not None:
+        builds.install(router)
+    inactive.add_routes(router, networks=networks is None, builds=builds is None)
     return Server(router, error_handler=error_response)

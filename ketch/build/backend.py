@@ -85,6 +85,10 @@ class RunSpec:
     shm_size: int = 0
     cgroup_parent: str = ""
     isolation_labels: dict = field(default_factory=dict)
+    # the container once the step ran: "always" removed (--force-rm), "success" removed
+    # unless the command failed (moby's default --rm: a failed one stays, Exited (N)),
+    # "never" (--rm=false)
+    remove: str = "always"
 
 
 @dataclass(frozen=True)

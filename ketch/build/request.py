@@ -44,6 +44,11 @@ class BuildRequest:
     cgroup_parent: str = ""
     source_date_epoch: int | None = None  # reproducible: clamp times, fixed created
     squash: bool = False
+    # the RUN containers' limits as HostConfig names them ("Memory", "CpuShares", "Ulimits"...:
+    # POST /build's memory, memswap, cpushares, cpuperiod, cpuquota, cpusetcpus/mems, ulimits)
+    resources: dict = field(default_factory=dict)
+    # X-Registry-Config: {registry: AuthConfig document} for pulling FROM images
+    registry_auth: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

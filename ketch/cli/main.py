@@ -31,7 +31,7 @@ COMMANDS = {
     "pull": ("distribution", "pull"), "push": ("distribution", "push"), "login": ("distribution", "login"),
     "logout": ("distribution", "logout"), "search": ("distribution", "search"),
     "commit": ("commit", "commit"), "history": ("history", "history"),
-    "port": ("port", "port"),
+    "port": ("port", "port"), "build": ("build", "build"),
 }
 MANAGEMENT = {
     "container": {"run": "run", "create": "create", "start": "start", "attach": "attach", "stop": "stop",
@@ -46,7 +46,8 @@ MANAGEMENT = {
               "remove": "rmi", "tag": "tag", "inspect": ("image", "inspect"),
               "save": "save", "load": "load",
               "pull": "pull", "push": "push",
-              "history": "history", "prune": ("prune", "image_prune")},
+              "history": "history", "prune": ("prune", "image_prune"), "build": "build"},
+    "builder": {"build": "build", "prune": ("builder", "prune")},
     "system": {"info": "info", "events": "events", "df": ("diskusage", "df"),
                "prune": ("prune", "system_prune")},
     "registry": {"serve": ("registry", "serve"), "gc": ("registry", "gc")},
@@ -112,7 +113,8 @@ class Cli:
 def _usage() -> str:
     names = sorted(COMMANDS)
     return ("Usage:  ketch [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\n"
-            "Management Commands:\n  container   Manage containers\n  image       Manage images\n"
+            "Management Commands:\n  builder     Manage builds\n"
+            "  container   Manage containers\n  image       Manage images\n"
             "  network     Manage networks\n"
             "  registry    Run or tidy ketch's registry server\n"
             "  system      Manage Docker\n"

@@ -9,6 +9,7 @@ import os
 
 from ketch import fastjson
 
+from ketch.client.build import BuildAPI
 from ketch.client.http import Connection, HTTPError, Response, build_path, filters_query, quote_segment
 from ketch.client.networks import NetworkAPI
 from ketch.client.volumes import VolumeAPI
@@ -52,7 +53,7 @@ class Hijacked:
         self.conn.close()
 
 
-class APIClient(NetworkAPI, VolumeAPI):
+class APIClient(NetworkAPI, VolumeAPI, BuildAPI):
     def __init__(self, host: str | None = None, version: str = API_VERSION) -> None:
         self.host = host or os.environ.get("KETCH_HOST") or DEFAULT_HOST
         if self.host.startswith("unix://"):

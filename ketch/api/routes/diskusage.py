@@ -6,6 +6,7 @@ import dataclasses
 
 from ketch.api import filters as flt
 from ketch.api import views
+from ketch.api.buildviews import cache_json
 from ketch.api.http import Request, Response, Router, json_response
 from ketch.api.versions import at_least
 from ketch.api.volumeviews import volume_json
@@ -17,10 +18,12 @@ IMAGE_PRUNE_FILTERS = ("dangling", "label", "label!", "until")
 
 
 class DiskUsageRoutes:
-    def __init__(self, usage: DiskUsage, pruner: ImagePruner, collect_garbage) -> None:
+    def __init__(self, usage: DiskUsage, pruner: ImagePruner, collect_garbage,
+                 build_cache=None) -> None:
         self.usage = usage
         self.pruner = pruner
         self.collect_garbage = collect_garbage  # () -> None: layers and blobs nothing needs
+        self.build_cache = build_cache  # () -> [CacheRecord] (BuildService.usage), or None
 
     def install(self, router: Router) -> None:
         router.add("POST", "/images/prune", self.prune_images)
@@ -50,8 +53,12 @@ class DiskUsageRoutes:
             volume_records = self.usage.volume_records()
             usage = dataclasses.replace(usage, volumes=await asyncio.to_thread(self.usage.measure_volumes,
                                                                                 volume_records))
+        build_cache = usage.build_cache
+        if build_cache is not None and self.build_cache is not None:
+            build_cache = [cache_json(r, request.api_version)
+                           for r in self.build_cache()]  # on the loop: it reads the store
         doc = {"LayersSize": usage.layers_size, "Images": None, "Containers": None,
-               "Volumes": None, "BuildCache": usage.build_cache}
+               "Volumes": None, "BuildCache": build_cache}
         if usage.images is not None:
             doc["Images"] = [views.image_summary(u.image, u.containers, shared_size=u.shared_size)
                              for u in usage.images]

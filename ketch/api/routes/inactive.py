@@ -29,10 +29,11 @@ NETWORK_ROUTES_NOT_YET = ("POST /networks/create", "POST /networks/{id}/connect"
                           "POST /networks/{id}/disconnect")
 
 
-def add_routes(router: Router, networks: bool = True) -> None:
+def add_routes(router: Router, networks: bool = True, builds: bool = True) -> None:
     """Without a network backend no networks exist: lists are empty and lookups find nothing (so
     `docker inspect NAME`, which asks every object type in turn, ends in "No such object").
-    ``networks=False``: the real /networks routes are installed, add none of these."""
+    ``networks=False``: the real /networks routes are installed, add none of these; the same
+    for ``builds=False`` and /build."""
     async def no_networks(request: Request) -> Response:
         return json_response([])
 
@@ -57,8 +58,10 @@ def add_routes(router: Router, networks: bool = True) -> None:
 
     if networks:
         router.add("POST", "/networks/prune", no_networks_pruned)
-    router.add("POST", "/build/prune", no_cache_pruned)
-    _add_inactive(router, NOT_YET_ROUTES + (NETWORK_ROUTES_NOT_YET if networks else ()))
+    if builds:
+        router.add("POST", "/build/prune", no_cache_pruned)
+    not_yet = tuple(r for r in NOT_YET_ROUTES if builds or r != "POST /build")
+    _add_inactive(router, not_yet + (NETWORK_ROUTES_NOT_YET if networks else ()))
 
 
 def _add_inactive(router: Router, not_yet_routes: tuple[str, ...]) -> None:

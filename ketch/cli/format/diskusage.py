@@ -2,9 +2,12 @@
 per kind, and the verbose tables of images, containers, volumes and build cache."""
 
 from ketch.cli.format import formatter
+import time
+
 from ketch.cli.format.rows import (CONTAINER_HEADERS, IMAGE_HEADERS, ContainerContext, ImageContext,
-                                   Row)
-from ketch.units import human_size
+                                   Row, go_time, truncate_id)
+from ketch.timefmt import parse_ns
+from ketch.units import human_duration, human_size
 
 HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
            "Reclaimable": "RECLAIMABLE"}
@@ -91,6 +94,82 @@ def _image_rows(images: list[dict]) -> list[ImageContext]:
     return out
 
 
+class CacheRow(Row):
+    """A build cache record (docker's buildCacheContext)."""
+    GO_TYPE = "*formatter.buildCacheContext"
+    FIELDS = ("CacheType", "CreatedAt", "CreatedSince", "Description", "ID", "InUse", "LastUsedAt",
+              "LastUsedSince", "Parent", "Shared", "Size", "UsageCount")
+
+    def __init__(self, record: dict, trunc: bool) -> None:
+        self._r = record
+        self._trunc = trunc
+
+    @property
+    def ID(self) -> str:
+        ident = self._r.get("ID", "")
+        ident = truncate_id(ident) if self._trunc else ident
+        return ident + "*" if self._r.get("InUse") else ident
+
+    @property
+    def Parent(self) -> str:
+        parent = ", ".join(self._r.get("Parents") or ([self._r["Parent"]] if self._r.get("Parent") else []))
+        return truncate_id(parent) if self._trunc else parent
+
+    @property
+    def CacheType(self) -> str:
+        return self._r.get("Type", "")
+
+    @property
+    def Description(self) -> str:
+        return self._r.get("Description", "")
+
+    @property
+    def Size(self) -> str:
+        return human_size(self._r.get("Size", 0), 3)
+
+    @staticmethod
+    def _since(stamp: str | None) -> str:
+        if not stamp:
+            return ""
+        return human_duration(max(0.0, time.time() - parse_ns(stamp) / 1e9)) + " ago"
+
+    @property
+    def CreatedAt(self) -> str:
+        return go_time(parse_ns(self._r["CreatedAt"]) // 10**9) if self._r.get("CreatedAt") else ""
+
+    @property
+    def CreatedSince(self) -> str:
+        return self._since(self._r.get("CreatedAt"))
+
+    @property
+    def LastUsedAt(self) -> str:
+        return go_time(parse_ns(self._r["LastUsedAt"]) // 10**9) if self._r.get("LastUsedAt") else ""
+
+    @property
+    def LastUsedSince(self) -> str:
+        return self._since(self._r.get("LastUsedAt"))
+
+    @property
+    def UsageCount(self) -> str:
+        return str(self._r.get("UsageCount", 0))
+
+    @property
+    def InUse(self) -> str:
+        return str(bool(self._r.get("InUse"))).lower()
+
+    @property
+    def Shared(self) -> str:
+        return str(bool(self._r.get("Shared"))).lower()
+
+
+def _cache_rows(doc: dict, trunc: bool) -> list[CacheRow]:
+    """docker's buildCacheSort: never used first, then by last use, then by id."""
+    records = list(doc.get("BuildCache") or [])
+    records.sort(key=lambda r: (r.get("LastUsedAt") is not None,
+                                parse_ns(r["LastUsedAt"]) if r.get("LastUsedAt") else 0, r.get("ID", "")))
+    return [CacheRow(r, trunc) for r in records]
+
+
 def _volume_rows(doc: dict) -> list:
     """The volumes as the daemon listed them (docker does not sort them)."""
     from ketch.cli.format.volumes import VolumeRow
@@ -108,7 +187,7 @@ def verbose_tables(doc: dict) -> str:
             + "\nLocal Volumes space usage:\n\n"
             + formatter.render(VOLUME_TABLE, _volume_rows(doc), VOLUME_HEADERS, VOLUME_TABLE)
             + f"\nBuild cache usage: {human_size(cache_size, 4)}\n\n"
-            + formatter.render(CACHE_TABLE, [], CACHE_HEADERS, CACHE_TABLE))
+            + formatter.render(CACHE_TABLE, _cache_rows(doc, True), CACHE_HEADERS, CACHE_TABLE))
 
 
 class VerboseDoc(Row):
@@ -120,7 +199,7 @@ class VerboseDoc(Row):
         self.Images = _image_rows(doc.get("Images") or [])
         self.Containers = [ContainerContext({**c, "SizeRootFs": 0}, False) for c in doc.get("Containers") or []]
         self.Volumes = _volume_rows(doc)
-        self.BuildCache: list = []
+        self.BuildCache = _cache_rows(doc, False)
 
 
 def verbose_template(source: str, doc: dict) -> str:

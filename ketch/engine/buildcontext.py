@@ -1,0 +1,175 @@
+"""The build context on the daemon: the tar of ``POST /build`` unpacked into a private
+directory, its Dockerfile read, removed when the build ends (moby's
+``remotecontext.FromArchive`` and ``withDockerfileFromContext``).
+
+    <data-root>/builder/context/         0700, emptied when ketchd starts
+        <random>/                        0700, one build's context, removed after it
+
+The tar is untrusted: it is unpacked with ``archive.untar`` (no entry, symlink or hard
+link leaves the directory), plain or compressed (gzip, bzip2, xz, zstd, as moby's
+DecompressStream). The Dockerfile is opened inside the directory (symlinks resolved
+within it, as moby's FollowSymlinkInScope), and it and ``.dockerignore`` are removed
+from the context when ``.dockerignore`` excludes them, as moby does, so a COPY cannot
+pick them up.
+"""
+
+import io
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+from typing import BinaryIO
+
+from ketch import errors
+from ketch.archive.untar import Breakout, untar
+from ketch.image.archive import open_decompressed
+from ketch.linux.safepath import open_in_root
+
+MODE = 0o700
+DOCKERIGNORE = ".dockerignore"
+DEFAULT_DOCKERFILE = "Dockerfile"
+_MAX_DOCKERFILE = 16 << 20
+
+
+class BuildContexts:
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def sweep(self) -> None:
+        """Make the root, and remove what a ketchd that stopped mid-build left in it."""
+        os.makedirs(self.root, MODE, exist_ok=True)
+        os.chmod(self.root, MODE)
+        for name in os.listdir(self.root):
+            shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+
+    def unpack(self, stream: BinaryIO) -> str:
+        """A new private directory holding the context ``stream`` carries (blocking)."""
+        os.makedirs(self.root, MODE, exist_ok=True)
+        path = tempfile.mkdtemp(prefix="", dir=self.root)  # mode 0700
+        try:
+            _unpack_into(stream, path)
+        except BaseException:
+            self.remove(path)
+            raise
+        return path
+
+    def empty(self) -> str:
+        """A new private directory with nothing in it (a remote Dockerfile's build)."""
+        os.makedirs(self.root, MODE, exist_ok=True)
+        return tempfile.mkdtemp(prefix="", dir=self.root)
+
+    def remove(self, path: str) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+
+    def dockerfile(self, path: str, name: str, ignore_patterns=None) -> tuple[str, str]:
+        """(the Dockerfile's name, its text) in the context ``path``: moby's
+        withDockerfileFromContext. ``ignore_patterns(text) -> matcher`` reads .dockerignore;
+        the Dockerfile and .dockerignore it excludes are removed from the context."""
+        name = name or DEFAULT_DOCKERFILE
+        try:
+            text = _read_in_root(path, name)
+        except FileNotFoundError:
+            if name == DEFAULT_DOCKERFILE:
+                try:
+                    return self.dockerfile(path, name.lower(), ignore_patterns)
+                except errors.InvalidArgument:
+                    pass
+            raise errors.InvalidArgument(f"Cannot locate specified Dockerfile: {name}") from None
+        if not text:
+            raise errors.InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
+        if ignore_patterns is not None:
+            _remove_ignored(path, name, ignore_patterns)
+        return name, text.decode("utf-8", "replace")
+
+
+def _unpack_into(stream: BinaryIO, path: str) -> None:
+    raw = io.BufferedReader(stream if isinstance(stream, io.RawIOBase) else _Raw(stream), 1 << 20)
+    if not raw.peek(1):
+        return  # no body: an empty context
+    root_fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        untar(open_decompressed(raw), root_fd, "/")
+    except Breakout as exc:
+        raise errors.InvalidArgument(str(exc)) from None
+    except (tarfile.TarError, EOFError, ValueError) as exc:
+        raise errors.Internal(f"Error processing tar file: {exc or 'unexpected EOF'}") from None
+    finally:
+        os.close(root_fd)
+
+
+class _Raw(io.RawIOBase):
+    """A file object with ``read`` only, seen as a RawIOBase (for BufferedReader.peek)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _read_in_root(path: str, name: str) -> bytes:
+    """The regular file ``name`` inside the directory ``path``, symlinks resolved within it."""
+    root_fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            target = open_in_root(root_fd, "/" + name.lstrip("/"))
+        except NotADirectoryError:
+            raise FileNotFoundError(name) from None
+        try:
+            if not stat.S_ISREG(os.fstat(target).st_mode):
+                raise FileNotFoundError(name)
+            fd = os.open(f"/proc/self/fd/{target}", os.O_RDONLY | os.O_CLOEXEC)
+        finally:
+            os.close(target)
+    finally:
+        os.close(root_fd)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(_MAX_DOCKERFILE + 1)
+    if len(data) > _MAX_DOCKERFILE:
+        raise errors.InvalidArgument(f"the Dockerfile ({name}) is larger than {_MAX_DOCKERFILE} bytes")
+    return data
+
+
+def _remove_ignored(path: str, dockerfile: str, ignore_patterns) -> None:
+    """moby's removeDockerfile: .dockerignore and the Dockerfile go when it excludes them."""
+    try:
+        patterns_text = _read_in_root(path, DOCKERIGNORE)
+    except FileNotFoundError:
+        return
+    matcher = ignore_patterns(patterns_text.decode("utf-8", "replace"))
+    for name in (DOCKERIGNORE, dockerfile):
+        clean = os.path.normpath("/" + name).lstrip("/")
+        if clean and matcher(clean):
+            _remove_in_root(path, clean)
+
+
+def _remove_in_root(path: str, name: str) -> None:
+    root_fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        head, base = os.path.split(name)
+        try:
+            parent = open_in_root(root_fd, "/" + head) if head else os.dup(root_fd)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        try:
+            dfd = os.open(f"/proc/self/fd/{parent}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        finally:
+            os.close(parent)
+        try:
+            st = os.stat(base, dir_fd=dfd, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(base, dir_fd=dfd)
+            else:
+                os.unlink(base, dir_fd=dfd)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(dfd)
+    finally:
+        os.close(root_fd)
