@@ -33,49 +33,28 @@ async def build(request: BuildRequest, context_dir: str | None, backend: BuildBa
 
     text = request.dockerfile_text
     if text is None:
-        text = read_dockerfile(context_dir, request.dockerfile)
-    if not text:
-        raise InvalidArgument(f"the Dockerfile ({request.dockerfile}) cannot be empty")
+        text = _read_dockerfile(context_dir, request.dockerfile)
     dockerfile = parser.parse(text, request.dockerfile)
-
-    def parse_trigger(expression: str) -> ins.Instruction:
-        stages = parser.parse("FROM scratch\n" + expression, request.dockerfile).stages
-        if len(stages) != 1 or len(stages[0].commands) != 1:
-            raise InvalidArgument("onbuild trigger should be a single expression")
-        return stages[0].commands[0]
-
+    warnings = parser.classic_warnings(dockerfile)
+    if warnings:  # on moby's stderr stream, so in red, before Step 1
+        emit(Message("\x1b[91m" + warnings + "\x1b[0m"))
     if files is None:
         from ketch.build.copyfiles import ContextFiles
         files = ContextFiles()
     return await build_dockerfile(dockerfile, request, context_dir, backend, emit, files,
-                                  parse_trigger)
+                                  parser.parse_trigger)
 
 
-def read_dockerfile(context_dir: str | None, name: str) -> str:
-    """The Dockerfile inside the context, never through a link out of it; "Dockerfile"
-    also found as "dockerfile", as moby does."""
-    from ketch.linux.safepath import open_in_root, reopen
+def _read_dockerfile(context_dir: str | None, name: str) -> str:
+    from ketch.build.context import read_dockerfile
 
     if context_dir is None:
         raise InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
     root = os.open(context_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for candidate in (name, name.lower()) if name == "Dockerfile" else (name,):
-            try:
-                path_fd = open_in_root(root, candidate)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            try:
-                fd = reopen(path_fd, os.O_RDONLY)
-            except IsADirectoryError:
-                continue
-            finally:
-                os.close(path_fd)
-            with os.fdopen(fd, "rb") as f:
-                return f.read().decode("utf-8", "surrogateescape")
+        return read_dockerfile(root, name)
     finally:
         os.close(root)
-    raise InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
 
 
 class _Ordered:

@@ -328,8 +328,15 @@ async def _run(state, instr: ins.RunInstr, envs, env: Env) -> Run:
         user=config.get("User") or "", workdir=config.get("WorkingDir") or "",
         network=network, mounts=mounts, extra_hosts=tuple(env.request.extra_hosts),
         secrets=secrets, shm_size=env.request.shm_size,
-        cgroup_parent=env.request.cgroup_parent)
+        cgroup_parent=env.request.cgroup_parent, remove=_removal(env.request))
     return Run(config, cc, _history(state, cc, empty=None), spec, extra)
+
+
+def _removal(request: BuildRequest) -> str:
+    """The step container's fate: --force-rm always, --rm (the default) unless it failed."""
+    if request.force_rm:
+        return "always"
+    return "success" if request.rm else "never"
 
 
 async def _mounts(state: StageState, instr: ins.RunInstr, envs, env: Env):
