@@ -12,6 +12,8 @@ after the stage re-declares them (``ARG NAME`` without a value takes the meta va
 
 BUILTIN = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
            "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy")
+# consumed by the build itself (reproducible images, as BuildKit), so never "not consumed"
+CONSUMED_BY_THE_BUILD = ("SOURCE_DATE_EPOCH",)
 
 
 class BuildArgs:
@@ -46,8 +48,8 @@ class BuildArgs:
 
     def unused(self) -> list[str]:
         """The --build-arg names no ARG consumed (moby's map order is random; here sorted)."""
-        return sorted(k for k in self.from_options
-                      if k not in self.referenced and k not in BUILTIN)
+        return sorted(k for k in self.from_options if k not in self.referenced
+                      and k not in BUILTIN and k not in CONSUMED_BY_THE_BUILD)
 
     def referenced_or_not_builtin(self, key: str) -> bool:
         return key in self.allowed or key not in BUILTIN

@@ -50,7 +50,8 @@ def test_arg_forms_history_and_unused_warning():
     result = b(dockerfile(stage(
         "busybox", arg("X"), arg("Y", "def"), arg("UNUSED", "u"), run("echo X=$X Y=$Y"),
         env(("Z", "$Y")), run("echo done"), arg("W", "w1"), run("echo $W"))),
-        build_args={"X": "1", "NOTDECLARED": "2", "HTTP_PROXY": "http://p:1", "no_proxy": "x"})
+        build_args={"X": "1", "NOTDECLARED": "2", "HTTP_PROXY": "http://p:1", "no_proxy": "x",
+                    "SOURCE_DATE_EPOCH": "0"})
     doc = b.image(result.image_id)
     assert doc["config"]["Env"] == [PATH, "Z=def"]
     assert [h for h, _ in nops(b, result.image_id)] == [
@@ -61,6 +62,7 @@ def test_arg_forms_history_and_unused_warning():
     # the proxies reach RUN's environment, not its history
     assert sorted(spec[0].env) == sorted([PATH, "X=1", "Y=def", "UNUSED=u",
                                           "HTTP_PROXY=http://p:1", "no_proxy=x"])
+    # SOURCE_DATE_EPOCH (reproducible images) is the build's own: never warned about
     assert spec[0].argv == ("/bin/sh", "-c", "echo X=$X Y=$Y")
     messages = [e.text for e in b.events if isinstance(e, Message)]
     assert messages == ["[Warning] One or more build-args [NOTDECLARED] were not consumed\n"]
