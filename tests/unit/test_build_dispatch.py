@@ -369,3 +369,35 @@ def test_run_secret_mounts_take_the_request_secrets():
     assert [(s.id, s.data) for s in specs[0].secrets] == [("tok", b"s3cret")]
     with pytest.raises(InvalidArgument, match="^secret tok: not found$"):
         b(dockerfile(stage("busybox", run("cat /run/secrets/tok", mounts=(secret,)))), no_cache=True)
+
+
+def test_empty_cmd_forms():
+    """CMD [] and ENTRYPOINT [] are null; CMD alone is the shell alone (dockerd 20.10)."""
+    b = Build()
+    result = b(dockerfile(stage("busybox", cmd([]), entrypoint([]),
+                                ins.CmdInstr(L, "CMD", command=ins.Command((), True)))))
+    config = b.image(result.image_id)["config"]
+    assert config["Cmd"] == ["/bin/sh", "-c"] and config["Entrypoint"] is None
+    assert [h for h, _ in nops(b, result.image_id)] == [
+        "/bin/sh -c #(nop)  CMD []", "/bin/sh -c #(nop)  ENTRYPOINT []",
+        '/bin/sh -c #(nop)  CMD ["/bin/sh" "-c"]']
+
+
+def test_a_step_container_merges_the_parent_config_and_its_healthcheck_leaks():
+    """moby creates a container for a nop step: its config is merged with the parent
+    image's, and the merged Healthcheck is the step's (shared pointer): HEALTHCHECK NONE
+    after --interval=1m30s keeps the interval, in config and container_config."""
+    b = Build()
+    result = b(dockerfile(stage(
+        "busybox",
+        ins.HealthcheckInstr(L, "HEALTHCHECK --interval=1m30s CMD echo shell form",
+                             health=ins.HealthConfig(("CMD-SHELL", "echo shell form"),
+                                                     interval=90_000_000_000)),
+        ins.HealthcheckInstr(L, "HEALTHCHECK NONE", health=ins.HealthConfig(("NONE",))),
+        env(("A", "1")))))
+    doc = b.image(result.image_id)
+    assert doc["config"]["Healthcheck"] == {"Test": ["NONE"], "Interval": 90000000000}
+    assert doc["container_config"]["Healthcheck"] == {"Test": ["NONE"], "Interval": 90000000000}
+    assert doc["container_config"]["Labels"] == {} and doc["config"]["Labels"] is None
+    assert nops(b, result.image_id)[1][0] == \
+        "/bin/sh -c #(nop)  HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" '\\x00'}"
