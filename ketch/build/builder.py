@@ -24,7 +24,7 @@ from ketch.build.buildargs import BuildArgs
 from ketch.build.copyjob import FileWork
 from ketch.build.request import BuildRequest, BuildResult, Message, Progress, PullProgress, StepStart
 from ketch.build.shell_lex import ProcessWord
-from ketch.errors import InvalidArgument, KetchError
+from ketch.errors import InvalidArgument
 
 
 async def build(request: BuildRequest, context_dir: str | None, backend: BuildBackend,
@@ -144,7 +144,10 @@ class _Build:
                 task.cancel()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
             self.ordered.flush_all()
-            raise _first_error(tasks, plan.needed)
+            error = _first_error(tasks, plan.needed)
+            if error is None:  # the build itself was cancelled (the client went away)
+                raise
+            raise error from None
         states = {i: tasks[i].result() for i in plan.needed}
         for state in states.values():
             self.args.merge_referenced(state.args)
@@ -245,12 +248,10 @@ class _Build:
         raise InvalidArgument("refers to current build stage" if n == stage else "index out of bounds")
 
 
-def _first_error(tasks: dict[int, asyncio.Task], order) -> BaseException:
+def _first_error(tasks: dict[int, asyncio.Task], order) -> BaseException | None:
     """The error of the earliest stage that failed of itself (not cancelled by another)."""
     for i in order:
         task = tasks[i]
         if task.done() and not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            if not isinstance(exc, asyncio.CancelledError):
-                return exc
-    return KetchError("Build cancelled")
+            return task.exception()
+    return None

@@ -148,3 +148,37 @@ def test_onbuild_triggers_run_first_and_are_cleared(tmp_path):
     # the triggers' steps are cached like any others
     again = b(dockerfile(stage("parent", run("cat /trig"))), str(tmp_path))
     assert again.image_id == result.image_id
+
+
+def test_a_cancelled_build_cancels_its_stages_and_says_so():
+    import asyncio
+
+    from ketch.build import builder
+    from ketch.build.request import BuildRequest
+    from tests.unit.buildfake import FakeBackend, FakeFiles
+
+    backend = FakeBackend()
+    started = asyncio.Event()
+    cancelled = []
+
+    async def slow_run(step, spec, output, started_cb):
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append(spec.argv[-1])
+            raise
+
+    backend.run = slow_run
+    df = dockerfile(stage("busybox", run("sleep a"), name="a"), stage("busybox", run("sleep b")))
+
+    async def go():
+        task = asyncio.create_task(builder.build_dockerfile(
+            df, BuildRequest(target="a"), None, backend, lambda e: None, FakeFiles(), None))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    assert cancelled == ["sleep a"]
