@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from ketch.build import dispatch, instructions as ins, stagegraph, stagerun
 from ketch.build.backend import BuildBackend, ImageState
-from ketch.build.buildargs import BuildArgs
+from ketch.build.buildargs import BuildArgs, platform_args
 from ketch.build.copyjob import FileWork
 from ketch.build.request import BuildRequest, BuildResult, Message, Progress, PullProgress, StepStart
 from ketch.build.shell_lex import ProcessWord
@@ -115,6 +115,7 @@ class _Build:
         self.parse_trigger = parse_trigger
         self.escape = dockerfile.directives.escape or "\\"
         self.args = BuildArgs(request.build_args)
+        self.args.add_automatic(platform_args(request.platform))
         self.target = stagegraph.target_index(self.stages, request.target)
         self.labels = tuple(
             dispatch.LabelOption(ins.Location(0, 0), f"LABEL {k}={v}", labels=(ins.KeyValue(k, v),))

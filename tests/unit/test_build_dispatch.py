@@ -401,3 +401,20 @@ def test_a_step_container_merges_the_parent_config_and_its_healthcheck_leaks():
     assert doc["container_config"]["Labels"] == {} and doc["config"]["Labels"] is None
     assert nops(b, result.image_id)[1][0] == \
         "/bin/sh -c #(nop)  HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" '\\x00'}"
+
+
+def test_buildkit_platform_args():
+    """FROM --platform=$BUILDPLATFORM and ARG TARGETARCH work as with BuildKit."""
+    from ketch.oci.platform import host_arch
+    b = Build()
+    specs = []
+    b.backend.on_run = lambda s, files: (specs.append(s), (b"", 0))[1]
+    result = b(dockerfile(stage("busybox", arg("TARGETARCH"), run("echo $TARGETARCH"),
+                                platform="$BUILDPLATFORM")), build_args={"TARGETOS": "linux"})
+    assert ("base_image", "busybox", f"linux/{host_arch()}", False) in b.backend.calls
+    assert f"TARGETARCH={host_arch()}" in specs[0].env
+    assert nops(b, result.image_id)[-1][0] == f"|1 TARGETARCH={host_arch()} /bin/sh -c echo $TARGETARCH"
+    assert not [e for e in b.events if isinstance(e, Message)]  # never "not consumed"
+    b(dockerfile(stage("busybox", arg("TARGETPLATFORM"), run("echo $TARGETPLATFORM"))),
+      platform="linux/arm64")
+    assert "TARGETPLATFORM=linux/arm64" in specs[-1].env
