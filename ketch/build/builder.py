@@ -236,6 +236,9 @@ class _Build:
         """COPY --from / RUN --mount from=: an earlier stage by name or index, else an image."""
         found = stagegraph.earlier_stage(self.stages, stage, ref)
         if found is not None:
+            if found not in self.results:  # named through an ARG of the stage's own
+                raise InvalidArgument(f"stage {ref} is needed but was not planned: name it "
+                                      "without the stage's own ARGs")
             image = await self.results[found]
             if image is None:
                 raise InvalidArgument(f"stage {ref} has no image: it is FROM scratch with no step")

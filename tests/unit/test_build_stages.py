@@ -182,3 +182,19 @@ def test_a_cancelled_build_cancels_its_stages_and_says_so():
 
     asyncio.run(go())
     assert cancelled == ["sleep a"]
+
+
+def test_a_stage_named_by_a_mount_is_built_and_given_as_an_image():
+    from ketch.build import instructions as ins
+    from tests.unit.buildhelpers import arg
+
+    b = Build()
+    specs = []
+    b.backend.on_run = lambda s, files: (specs.append(s), _writes(s, files))[1]
+    mount = ins.MountSpec(type="bind", target="/src", from_="$SRC")
+    b(dockerfile(stage("busybox", run("echo a > /a"), name="a"),
+                 stage("busybox", arg("SRC"), run("cat /src/a", mounts=(mount,))),
+                 meta=(arg("SRC", "a"),)))
+    stage_a = [e.image_id for e in b.events if isinstance(e, StageDone)][0]
+    assert [s.argv[-1] for s in specs] == ["echo a > /a", "cat /src/a"]
+    assert specs[1].mounts[0].from_ == stage_a
