@@ -72,6 +72,9 @@ def plan(stages: tuple[ins.Stage, ...], target: str, meta_env: list[str],
         base = ProcessWord(stage.base, meta_env, escape)
         found = {earlier_stage(stages, i, ref) for ref in _references(stage, base, meta_env, escape)}
         deps[i] = frozenset(j for j in found if j is not None)
+    duplicate = next((i for i in range(last + 1) if duplicate_name(stages, i)), None)
+    if duplicate is not None:  # fails when reached: the stages before it run first, as in moby
+        return Plan(tuple(range(duplicate + 1)), {i: deps[i] for i in range(duplicate + 1)}, last)
     needed, todo = set(), [last]
     while todo:
         i = todo.pop()
