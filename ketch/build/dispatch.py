@@ -329,7 +329,8 @@ async def _run(state, instr: ins.RunInstr, envs, env: Env) -> Run:
         user=config.get("User") or "", workdir=config.get("WorkingDir") or "",
         network=network, mounts=mounts, extra_hosts=tuple(env.request.extra_hosts),
         secrets=secrets, shm_size=env.request.shm_size,
-        cgroup_parent=env.request.cgroup_parent, remove=_removal(env.request))
+        cgroup_parent=env.request.cgroup_parent, remove=_removal(env.request),
+        resources=dict(env.request.resources))
     return Run(config, cc, _history(state, cc, empty=None), spec, extra)
 
 

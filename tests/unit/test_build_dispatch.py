@@ -418,3 +418,19 @@ def test_buildkit_platform_args():
     b(dockerfile(stage("busybox", arg("TARGETPLATFORM"), run("echo $TARGETPLATFORM"))),
       platform="linux/arm64")
     assert "TARGETPLATFORM=linux/arm64" in specs[-1].env
+
+
+def test_run_containers_get_the_build_limits():
+    from ketch.engine.builds.runmounts import Prepared
+    from ketch.engine.builds.runstep import container_body
+
+    b = Build()
+    specs = []
+    b.backend.on_run = lambda s, files: (specs.append(s), (b"", 0))[1]
+    b(dockerfile(stage("busybox", run("make"))), resources={"Memory": 1 << 26, "CpuShares": 512},
+      force_rm=True)
+    assert specs[0].resources == {"Memory": 1 << 26, "CpuShares": 512}
+    assert specs[0].remove == "always"
+    step = [c[1] for c in b.backend.calls if c[0] == "run"][0]
+    host = container_body(step, specs[0], Prepared())["HostConfig"]
+    assert host["Memory"] == 1 << 26 and host["CpuShares"] == 512
