@@ -69,6 +69,7 @@ def container_body(step: Step, spec: RunSpec, mounts: Prepared) -> dict:
         host_config["ShmSize"] = spec.shm_size
     if spec.cgroup_parent:
         host_config["CgroupParent"] = spec.cgroup_parent
+    host_config.update(spec.resources)  # --memory, --cpu-shares... of the build
     body = {
         "Image": step.parent.id if step.parent else "",
         "Cmd": list(spec.argv),
