@@ -74,8 +74,8 @@ class FakeBuilds:
         emit(Message("[Warning] One or more build-args [X] were not consumed\n"))
         return BuildResult(IMAGE, request.tags)
 
-    async def prune(self, all, filters):
-        self.pruned.append((all, filters))
+    async def prune(self, all, filters, keep_storage=0):
+        self.pruned.append((all, filters, keep_storage))
         return ["a1", "b2"], 1234
 
     def usage(self):
@@ -335,9 +335,9 @@ def test_the_build_is_cancelled_when_the_client_goes(api):
 
 def test_prune(api):
     resp = api.client.post("/v1.45/build/prune", params={"all": "1", "filters": '{"until": ["1h"]}',
-                                                         "keep-storage": "0"})
+                                                         "keep-storage": "1000"})
     assert resp.json() == {"CachesDeleted": ["a1", "b2"], "SpaceReclaimed": 1234}
-    assert api.builds.pruned == [(True, {"until": ["1h"]})]
+    assert api.builds.pruned == [(True, {"until": ["1h"]}, 1000)]
     resp = api.client.post("/build/prune", params={"filters": '{"nope": ["x"]}'})
     assert (resp.status_code, resp.json()) == (400, {"message": "invalid filter 'nope'"})
     resp = api.client.post("/build/prune", params={"keep-storage": "1GB"})

@@ -28,11 +28,12 @@ class BuildBackendService(Protocol):
                     emit: Callable[[Progress], None]) -> BuildResult:
         """Build; ``emit`` (callable from any thread) gets the progress events."""
 
-    async def prune(self, all: bool, filters: dict[str, list[str]]) -> tuple[list[str], int]:
+    async def prune(self, all: bool, filters: dict[str, list[str]],
+                    keep_storage: int = 0) -> tuple[list[str], int]:
         """(ids of the cache records removed, bytes reclaimed)."""
 
     def usage(self) -> list[CacheRecord]:
-        """The build cache's records, for GET /system/df."""
+        """The build cache's records, for GET /system/df (blocking)."""
 
 
 class ContextBackend(Protocol):
@@ -80,12 +81,11 @@ class BuildRoutes:
     async def prune(self, request: Request) -> Response:
         f = flt.parse(request.arg("filters"), PRUNE_FILTERS)
         keep = request.arg("keep-storage") or ""
-        if keep:
-            try:
-                int(keep)
-            except ValueError:
-                raise BadRequest(f'keep-storage is in bytes and expects an integer, got {keep}') from None
-        deleted, reclaimed = await self.builds.prune(request.flag("all"), f)
+        try:
+            keep_storage = int(keep) if keep else 0
+        except ValueError:
+            raise BadRequest(f"keep-storage is in bytes and expects an integer, got {keep}") from None
+        deleted, reclaimed = await self.builds.prune(request.flag("all"), f, keep_storage)
         return json_response({"CachesDeleted": list(deleted) or None, "SpaceReclaimed": reclaimed})
 
 
