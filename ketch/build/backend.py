@@ -58,6 +58,10 @@ class Step:
     history: HistoryEntry
     cache_key: str
     platform: str = ""  # "os/arch[/variant]" of the build, for scratch
+    # the image document's "container": moby records the id of the container a step ran
+    # in; for steps that change only the config (ENV, ...) and WORKDIR the builder names
+    # one (ketch runs none for them); "" for COPY/ADD, and for RUN (the backend knows it)
+    container_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,10 @@ class RunSpec:
     shm_size: int = 0
     cgroup_parent: str = ""
     isolation_labels: dict = field(default_factory=dict)
+    # the container once the step ran: "always" removed (--force-rm), "success" removed
+    # unless the command failed (moby's default --rm: a failed one stays, Exited (N)),
+    # "never" (--rm=false)
+    remove: str = "always"
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,9 @@ class RunInstr(Instruction):
 @dataclass(frozen=True)
 class SourcesAndDest:
     """COPY/ADD's words: sources then the destination; ``heredocs`` are inline files
-    (``COPY <<EOF /dest``) in the order they appear among ``sources``."""
+    (``COPY <<EOF /dest``) in the order they appear among the words. ``sources`` holds the
+    path words only (the ``<<EOF`` words are in ``heredocs``, as buildkit's
+    SourcePaths/SourceContents)."""
     sources: tuple[str, ...]
     dest: str
     heredocs: tuple[Heredoc, ...] = ()
@@ -161,6 +163,7 @@ class AddInstr(Instruction):
     checksum: str = ""  # --checksum=sha256:...: for a URL source
     keep_git_dir: bool = False
     excludes: tuple[str, ...] = ()
+    unpack: bool | None = None  # --unpack[=bool]; None: not given (archives unpack, URLs not)
 
 
 @dataclass(frozen=True)

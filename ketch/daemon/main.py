@@ -30,6 +30,8 @@ from ketch.engine.containers.waiters import Waiters
 from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
 from ketch.engine.images.distribution import DistributionService, registry_config
+from ketch.engine.builds.cache import BuildCache
+from ketch.engine.builds.service import BuildService, scratch_dir
 from ketch.api.routes.diskusage import DiskUsageRoutes
 from ketch.engine.diskusage import DiskUsage
 from ketch.engine.images.commit import Committer
@@ -110,6 +112,10 @@ class Daemon:
         self.distribution = DistributionService(self.images, self.registry_session,
                                                 cfg.max_concurrent_downloads,
                                                 cfg.max_concurrent_uploads)
+        self.build_cache = BuildCache(self.images, self.containers.users_of_image,
+                                      lambda: self.images.collect_garbage(self.containers.layers_in_use()))
+        self.builds = BuildService(self.images, self.build_cache, scratch_dir(cfg.exec_root),
+                                   self.distribution.puller)
         pruner = ImagePruner(self.images, self.containers.users_of_image)
         disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers, self.volumes), pruner,
                                      lambda: self.images.collect_garbage(self.containers.layers_in_use()))

@@ -26,6 +26,12 @@ Version 3 adds, for volumes::
     volumes(name PRIMARY KEY, doc)                    doc: a volume.model.Volume as JSON
                                                       (its data: volume/local.py)
 
+Version 4 adds, for the builder (``engine/builds/cache.py``)::
+
+    build_cache(key PRIMARY KEY, image_id,            a build step's cache key -> the image it
+                created, last_used, usage_count)      made (moby's classic cache: intermediate
+                                                      images); goes with its image (CASCADE)
+
 Blobs and unpacked layers live on disk (``image/content.py``, ``storage/``); a row is
 written only after its files are complete, in one transaction, so a crash or a failed
 import leaves the database as it was. Used from the event-loop thread only.
@@ -42,7 +48,7 @@ import sqlite3
 from ketch import timefmt
 from ketch.linux import filemode
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MODE = 0o600
 
 
@@ -74,6 +80,10 @@ CREATE TABLE IF NOT EXISTS endpoints (
     id TEXT PRIMARY KEY, network_id TEXT NOT NULL REFERENCES networks(id),
     container_id TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS volumes (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS build_cache (
+    key TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    created TEXT NOT NULL, last_used TEXT, usage_count INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS build_cache_image ON build_cache (image_id);
 """
 
 
@@ -93,7 +103,8 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is not None and int(row[0]) > SCHEMA_VERSION:
             raise RuntimeError(f"database schema {row[0]} is newer than this ketchd ({SCHEMA_VERSION})")
-        # Versions 1 -> 2 -> 3 only added tables, which the script above made.
+        # Versions 1 -> 2 -> 3 -> 4 only added tables (and 4 an index), which the script
+        # above made: an older database is migrated by running it.
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -253,6 +264,33 @@ class Store:
 
     def all_volumes(self) -> list[dict]:
         return [json.loads(r[0]) for r in self.db.execute("SELECT doc FROM volumes ORDER BY rowid")]
+
+    # -- build cache ----------------------------------------------------------------
+    def put_cache_entry(self, key: str, image_id: str, created: str) -> None:
+        """Record (or point again) ``key`` at ``image_id``; a new entry is unused so far."""
+        self.db.execute("INSERT INTO build_cache (key, image_id, created) VALUES (?,?,?) "
+                        "ON CONFLICT(key) DO UPDATE SET image_id=excluded.image_id, "
+                        "created=excluded.created, last_used=NULL, usage_count=0",
+                        (key, image_id, created))
+
+    def get_cache_entry(self, key: str) -> tuple | None:
+        """(key, image id, created, last used or None, usage count)."""
+        return self.db.execute("SELECT key, image_id, created, last_used, usage_count FROM build_cache "
+                               "WHERE key=?", (key,)).fetchone()
+
+    def use_cache_entry(self, key: str, when: str) -> None:
+        self.db.execute("UPDATE build_cache SET last_used=?, usage_count=usage_count+1 WHERE key=?",
+                        (when, key))
+
+    def delete_cache_entry(self, key: str) -> None:
+        self.db.execute("DELETE FROM build_cache WHERE key=?", (key,))
+
+    def cache_keys_of(self, image_id: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT key FROM build_cache WHERE image_id=?", (image_id,))]
+
+    def all_cache_entries(self) -> list[tuple]:
+        return self.db.execute("SELECT key, image_id, created, last_used, usage_count FROM build_cache "
+                               "ORDER BY created").fetchall()
 
 
 

@@ -67,13 +67,21 @@ class _TarStream:
 
 
 class _DiffWriter(treetar._Writer):
-    def __init__(self, tf: _TarStream, skip: frozenset[str], lazy: frozenset[str]) -> None:
+    def __init__(self, tf: _TarStream, skip: frozenset[str], lazy: frozenset[str],
+                 clamp: int | None = None) -> None:
         super().__init__(tf)
         self.skip = skip
         self.lazy = lazy
+        self.clamp = clamp
         self.size = 0  # bytes of file content
         self.pending: list[tuple[tarfile.TarInfo, os.stat_result, bool]] = []  # lazy dirs not written yet
         self.entries = 0
+
+    def info(self, name: str, st: os.stat_result) -> tarfile.TarInfo:
+        info = super().info(name, st)
+        if self.clamp is not None and info.mtime > self.clamp:
+            info.mtime = self.clamp
+        return info
 
     def _flush(self) -> None:
         for info, st, opaque in self.pending:
@@ -186,11 +194,12 @@ def _opaque(fd: int) -> bool:
 
 
 def write_diff(upper_fd: int, out: BinaryIO, skip: frozenset[str] = frozenset(),
-               lazy: frozenset[str] = frozenset()) -> tuple[int, int]:
+               lazy: frozenset[str] = frozenset(), clamp: int | None = None) -> tuple[int, int]:
     """Write the layer tar of the upper dir open as ``upper_fd`` to ``out`` (neither is
-    closed); returns (entries, bytes of file content); 0 entries: the layer is empty."""
+    closed); returns (entries, bytes of file content); 0 entries: the layer is empty.
+    ``clamp``: no mtime later than this (seconds since the epoch)."""
     tf = _TarStream(out)
-    writer = _DiffWriter(tf, skip, lazy)
+    writer = _DiffWriter(tf, skip, lazy, clamp)
     writer.tree("", upper_fd)
     tf.close()
     return writer.entries, writer.size

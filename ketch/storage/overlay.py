@@ -98,14 +98,15 @@ class OverlaySnapshotter:
         return overlay_changes([self.fs(p) for p in parents], self.fs(name), mountpoints)
 
     def diff(self, name: str, parents: list[str], out,
-             mountpoints: frozenset[str] = frozenset()) -> tuple[int, int]:
+             mountpoints: frozenset[str] = frozenset(), clamp: int | None = None) -> tuple[int, int]:
         """Write writable snapshot ``name``'s layer tar (over ``parents``) to ``out``.
-        Returns (entries, bytes of file content); 0 entries: nothing changed."""
+        Returns (entries, bytes of file content); 0 entries: nothing changed. ``clamp``:
+        no mtime in it later than that (a reproducible build's epoch)."""
         upper = self.fs(name)
         lazy = bare_holders([self.fs(p) for p in parents], upper, mountpoints)
         fd = treetar.open_root(upper)
         try:
-            return difftar.write_diff(fd, out, mountpoints, lazy)
+            return difftar.write_diff(fd, out, mountpoints, lazy, clamp)
         finally:
             os.close(fd)
 

@@ -196,3 +196,10 @@ def test_refused_as_the_sources_do(changes, message):
     with pytest.raises(InvalidArgument) as exc:
         apply({}, changes)
     assert str(exc.value) == message
+
+
+def test_escape_directive_applies_to_changes_too():
+    # BuildFromConfig parses the joined changes as a Dockerfile: a first "# escape=" line
+    # is a parser directive, and dispatch expands with that token
+    assert apply({}, ["# escape=`", "ENV A=x` y B=c:\\d `", "  C=1"]) == \
+        {"Env": ["A=x y", "B=c:\\d", "C=1"]}

@@ -9,7 +9,7 @@ import pytest
 
 from ketch import errors
 from ketch.engine.events import EventBus
-from ketch.engine.store import Store
+from ketch.engine.store import SCHEMA_VERSION, Store
 from ketch.engine.volumes.service import VolumeService
 from ketch.linux import mount as mnt
 from ketch.volume.local import LocalDriver
@@ -124,7 +124,7 @@ def test_store_migrates_a_version_2_database(tmp_path):
     with store.transaction():
         store.put_volume("v1", {"Name": "v1"})
     assert store.all_volumes() == [{"Name": "v1"}]
-    assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
+    assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     store.close()
 
 

@@ -6,12 +6,11 @@ moby's CreateImageFromContainer and CommitImage, in one pass over the layer::
                                  └─▶ gzip (thread) ─▶ blob (sha256 ─▶ digest)
 
 then the image config (the parent's history and layers, plus this layer), its manifest
-and one SQLite transaction (the layer's snapshot named, made from the blob when a
-container first needs it) that makes layer, image, parent link and tag visible at once.
-Until that transaction nothing is visible; whatever fails or is interrupted before it
-removes the snapshot and blobs it made (a ``kill -9`` leaves them to the start-up sweep
-and the content store's ingest clean-up). A layer with no entries is no layer: the image
-gets an ``empty_layer`` history entry only, as moby's ``layer.IsEmpty``.
+and one SQLite transaction that makes layer, image, parent link and tag visible at once
+(``record.py``, which the builder's steps share). Until that transaction nothing is
+visible; whatever fails or is interrupted before it removes the snapshot and blobs it
+made. A layer with no entries is no layer: the image gets an ``empty_layer`` history
+entry only, as moby's ``layer.IsEmpty``.
 
 A running container is paused for the copy unless ``pause`` is false (moby's default).
 """
@@ -25,10 +24,9 @@ from ketch.engine.containers import state as S
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.containers.rootfs import INIT_LAYER
 from ketch.engine.containers.service import ContainerService
+from ketch.engine.images import record
+from ketch.engine.images.record import Staged
 from ketch.engine.images.service import Image, ImageService, tag_reference
-from ketch.image import layer as layers
-from ketch.oci import digest as dg
-from ketch.oci import mediatypes
 
 @dataclass(frozen=True)
 class CommitRequest:
@@ -40,14 +38,6 @@ class CommitRequest:
     pause: bool = True
     changes: tuple[str, ...] = ()
     config: dict | None = None  # the request body: the config to start from, else the container's
-
-
-@dataclass(frozen=True)
-class Staged:
-    """A layer written and unpacked but not recorded; ``entries`` 0: an empty layer."""
-    info: layers.LayerInfo
-    snapshot: str
-    entries: int
 
 
 def merge(user: dict, image: dict) -> dict:
@@ -110,25 +100,9 @@ def history_entry(author: str, comment: str, cmd: list[str] | None, created: str
 
 def stage_layer(images: ImageService, rec: ContainerRecord) -> Staged:
     """Blocking: the container's layer, walked once, its tar hashed and compressed into a
-    blob. The layer's snapshot is only named: its files are made from the blob when a
-    container first needs them (``ImageService.ensure_unpacked``), as containerd does, so
-    a paused container waits for the tar alone. On failure nothing is left; otherwise the
-    caller records or discards it."""
-    snapshots = images.snapshots
-    snapshot = snapshots.reserve()
-    counted: dict[str, int] = {}
-
-    def produce(sink) -> int:
-        counted["entries"], size = snapshots.diff(rec.snapshot, rec.parents, sink, INIT_LAYER)
-        return size
-
-    try:
-        info = layers.store(produce, images.content)
-    except BaseException:
-        snapshots.remove(snapshot)
-        raise
-    images.lease(info.digest)
-    return Staged(info, snapshot, counted["entries"])
+    blob (``record.stage``), its mount points left out. A paused container waits for the
+    tar alone: the layer's files are made from the blob when a container first needs them."""
+    return record.stage(images, rec.snapshot, rec.parents, INIT_LAYER)
 
 
 class Committer:
@@ -176,38 +150,9 @@ class Committer:
 
     def _record(self, rec: ContainerRecord, parent: Image, staged: Staged, config: dict,
                 req: CommitRequest, base: dict) -> str:
-        """The config, the manifest and the one transaction; on any failure the staged
-        layer and the blobs written here go."""
-        made: list[str] = []
-        try:
-            return self._write_records(rec, parent, staged, config, req, base, made)
-        except BaseException:
-            if made and self.images.store.get_image(made[0]) is not None:
-                raise  # recorded: what failed came after, and the image keeps its blobs
-            self._discard(staged)
-            for digest in made:
-                self.images.content.delete(digest)
-            raise
-
-    def _write_records(self, rec: ContainerRecord, parent: Image, staged: Staged, config: dict,
-                       req: CommitRequest, base: dict, made: list[str]) -> str:
-        store, content = self.images.store, self.images.content
-        empty = staged.entries == 0
+        """The config document and the one transaction (``record.write_image``); on any
+        failure the staged layer and the blobs written for it go."""
         created = timefmt.now()
-        diff_ids = list((parent.config.get("rootfs") or {}).get("diff_ids") or [])
-        manifest_layers = []
-        for chain in parent.chain_ids:
-            row = store.get_layer(chain)
-            if row is None:
-                raise errors.Internal(f"layer {chain} of image {parent.id} is missing")
-            manifest_layers.append({"mediaType": row[3], "digest": row[2], "size": content.size(row[2])})
-        info = staged.info
-        chain = None
-        if not empty:
-            diff_ids.append(info.diff_id)
-            chain = dg.chain_ids(diff_ids)[-1]
-            manifest_layers.append({"mediaType": info.media_type, "digest": info.digest,
-                                    "size": info.compressed_size})
         doc = {
             "architecture": parent.config.get("architecture") or parent.platform.architecture,
             "config": config,
@@ -215,49 +160,24 @@ class Committer:
             "container_config": base,
             "created": created,
             "history": list(parent.config.get("history") or [])
-            + [history_entry(req.author, req.comment, base.get("Cmd"), created, empty)],
+            + [history_entry(req.author, req.comment, base.get("Cmd"), created,
+                             not record.adds_layer(staged))],
             "os": parent.config.get("os") or "linux",
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
         }
         if req.author:
             doc["author"] = req.author
         if parent.config.get("variant"):
             doc["variant"] = parent.config["variant"]
-        config_bytes = dg.canonical_json(doc)
-        config_digest = content.put(config_bytes)
-        made.append(config_digest)
-        manifest = dg.canonical_json({
-            "schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST,
-            "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": config_digest,
-                       "size": len(config_bytes)},
-            "layers": manifest_layers,
-        })
-        manifest_digest = content.put(manifest)
-        if manifest_digest != parent.manifest_digest:
-            made.append(manifest_digest)
-        existing = store.get_layer(chain) if chain else None
         ref = tag_reference(req.repo, req.tag) if req.repo else None
-        with store.transaction():
-            if chain and existing is None:
-                store.put_layer(chain, info.diff_id, info.digest, info.media_type,
-                                parent.chain_ids[-1] if parent.chain_ids else None,
-                                staged.snapshot, info.size)
-            store.put_image(config_digest, config_bytes, manifest_digest, created,
-                            parent.size + (0 if empty else info.size))
-            store.set_parent(config_digest, parent.id)
+
+        def tag(image_id: str) -> None:
             if ref is not None:
-                store.tag(str(ref), config_digest)
-        if empty or existing is not None:  # no new layer after all: the copy goes
-            self._discard(staged)
-        return config_digest
+                self.images.store.tag(str(ref), image_id)
+        return record.write_image(self.images, parent, staged, doc, tag)
 
     def _discard(self, staged: Staged) -> None:
         """Undo a staged layer that no record names (on the loop thread: the store is read)."""
-        store = self.images.store
-        if not any(row[2] == staged.snapshot for row in store.all_layers()):
-            self.images.snapshots.remove(staged.snapshot)
-        if not any(row[3] == staged.info.digest for row in store.all_layers()):
-            self.images.content.delete(staged.info.digest)
+        record.discard(self.images, staged)
         self.images.release(staged.info.digest)
 
 

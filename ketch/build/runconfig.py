@@ -1,0 +1,75 @@
+"""The container config a build carries from step to step, as a dict in Docker's JSON form.
+
+moby's classic builder threads one ``container.Config`` (its ``runConfig``) through the
+steps; every image it makes stores a copy as ``config`` and the step's variant as
+``container_config``. Here it is a plain dict (the JSON edge: it goes into the image
+document as is), and this module is the one place that knows its shape: the field order
+Go marshals it in, which fields are ``omitempty``, and what a copy must not share.
+"""
+
+import copy
+
+# container.Config (api/types/container, 20.10) in declaration order; True: omitempty
+FIELDS = (
+    ("Hostname", "", False), ("Domainname", "", False), ("User", "", False),
+    ("AttachStdin", False, False), ("AttachStdout", False, False),
+    ("AttachStderr", False, False), ("ExposedPorts", None, True), ("Tty", False, False),
+    ("OpenStdin", False, False), ("StdinOnce", False, False), ("Env", None, False),
+    ("Cmd", None, False), ("Healthcheck", None, True), ("ArgsEscaped", False, True),
+    ("Image", "", False), ("Volumes", None, False), ("WorkingDir", "", False),
+    ("Entrypoint", None, False), ("NetworkDisabled", False, True),
+    ("MacAddress", "", True), ("OnBuild", None, False), ("Labels", None, False),
+    ("StopSignal", "", True), ("StopTimeout", None, True), ("Shell", None, True),
+)
+_KNOWN = {name for name, _, _ in FIELDS}
+_MAPS = ("ExposedPorts", "Volumes", "Labels")
+
+DEFAULT_SHELL = ("/bin/sh", "-c")
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def empty() -> dict:
+    return normalized({})
+
+
+def normalized(config: dict | None) -> dict:
+    """``config`` as Go would marshal a container.Config decoded from it: every field in
+    order, zero values where absent, omitempty fields only when set; unknown keys kept
+    after (a foreign image's extras survive a rebuild). Deep-copied: nothing shared."""
+    config = config or {}
+    out = {}
+    for name, zero, omitempty in FIELDS:
+        value = config.get(name, zero)
+        if value is None and zero is not None:
+            value = zero
+        if omitempty and not value:
+            continue
+        if name in _MAPS and value:
+            value = dict(sorted(value.items()))  # Go marshals a map's keys sorted
+        out[name] = copy.deepcopy(value)
+    for name, value in config.items():
+        if name not in _KNOWN:
+            out[name] = copy.deepcopy(value)
+    return out
+
+
+def shell(config: dict) -> list[str]:
+    """getShell: the SHELL the config names, else /bin/sh -c."""
+    return list(config.get("Shell") or DEFAULT_SHELL)
+
+
+def with_default_path(config: dict) -> dict:
+    """setDefaultPath: a stage's config gets PATH unless its Env has one."""
+    env = list(config.get("Env") or [])
+    if not any(e.split("=", 1)[0] == "PATH" for e in env):
+        env.append(DEFAULT_PATH)
+    return {**config, "Env": env}
+
+
+def env_map(env) -> dict[str, str]:
+    """opts.ConvertKVStringsToMap: KEY=value (KEY alone: "") into a dict, later wins."""
+    out = {}
+    for item in env or ():
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out

@@ -1,0 +1,131 @@
+"""A build step that writes files (COPY, ADD, WORKDIR's directory): its edit applied to the
+parent's root, mounted writable in a mount namespace of a thread of its own.
+
+    thread (its own mount namespace, private: nothing propagates, nothing outlives it)
+      <scratch>/root     overlay: the parent's layers + a new writable upper snapshot
+                         (a bind of the upper alone for a scratch parent)
+      <scratch>/src-N    each source image read-only: overlay of its layers over an empty dir
+      edit(MountedRoots(root fd, {image id: fd}))       O_PATH descriptors, valid during edit
+      unmount all
+    upper snapshot ─ stage (difftar, mtimes clamped when reproducible) ─▶ Staged
+    upper snapshot removed (the layer's own snapshot is made from its blob on first use)
+
+The edit never runs in ketchd's own namespace: a symlink it follows or a mount it makes
+cannot touch the host's view, and a ketchd killed midway leaves no mount behind.
+"""
+
+import asyncio
+import os
+import shutil
+import tempfile
+import threading
+from typing import Callable, TypeVar
+
+from ketch.build.backend import MountedRoots
+from ketch.engine.builds.images import BuildImages
+from ketch.engine.images.record import Staged
+from ketch.engine.images.service import Image
+from ketch.linux import mount as mnt
+from ketch.linux import syscalls as sc
+from ketch.storage.overlay import MAX_MOUNT_DATA
+
+T = TypeVar("T")
+SCRATCH_PREFIX = "build-"
+_DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def mutate(builds: BuildImages, parent: Image | None, sources: dict[str, Image],
+           edit: Callable[[MountedRoots], None], scratch_dir: str) -> Staged:
+    """Blocking, in a thread that may leave its mount namespace (``in_own_thread``):
+    ``edit`` applied to ``parent``'s root; what it changed, staged."""
+    images = builds.images
+    snapshots = images.snapshots
+    for image in ([parent] if parent else []) + list(sources.values()):
+        images.ensure_unpacked(image)
+    lowers = images.snapshot_names(parent) if parent else []
+    source_layers = {image_id: [snapshots.fs(n) for n in images.snapshot_names(image)]
+                     for image_id, image in sources.items()}
+    upper = snapshots.new(writable=True)
+    try:
+        scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=scratch_dir)
+        try:
+            _edit_in_namespace(snapshots.mounts(upper, lowers), source_layers, edit, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return builds.stage(upper, lowers)
+    finally:
+        snapshots.remove(upper)
+
+
+def _edit_in_namespace(root_mounts: list[mnt.Mount], sources: dict[str, list[str]],
+                       edit: Callable[[MountedRoots], None], scratch: str) -> None:
+    sc.unshare(sc.CLONE_NEWNS)
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    empty = os.path.join(scratch, "empty")
+    os.mkdir(empty, 0o755)
+    os.mkdir(os.path.join(scratch, "empty2"), 0o755)
+    mounted: list[str] = []
+    fds: list[int] = []
+    try:
+        root = os.path.join(scratch, "root")
+        os.mkdir(root, 0o755)
+        for m in root_mounts:
+            mnt.apply(m, root)
+        mounted.append(root)
+        views: dict[str, int] = {}
+        for i, (image_id, layers) in enumerate(sources.items()):
+            target = os.path.join(scratch, f"src-{i}")
+            os.mkdir(target, 0o755)
+            mnt.apply(view_mount(layers, empty, os.path.join(scratch, "empty2")), target)
+            mounted.append(target)
+            fd = os.open(target, _DIR)
+            fds.append(fd)
+            views[image_id] = fd
+        root_fd = os.open(root, _DIR)
+        fds.append(root_fd)
+        edit(MountedRoots(root_fd, views))
+    finally:
+        for fd in fds:
+            os.close(fd)
+        for target in reversed(mounted):
+            mnt.unmount(target, lazy=True)
+
+
+def view_mount(layers: list[str], empty: str, empty2: str) -> mnt.Mount:
+    """A read-only overlay of ``layers`` (top-most first): overlayfs wants two lower dirs
+    at least without an upper one, so an empty one goes below (two for no layer)."""
+    lowers = layers + [empty] if layers else [empty, empty2]
+    option = "lowerdir=" + ":".join(lowers)
+    if len(option) + 3 > MAX_MOUNT_DATA:
+        from ketch.errors import InvalidArgument
+        raise InvalidArgument(f"too many layers to mount ({len(layers)})")
+    return mnt.Mount("overlay", "overlay", options=("ro", option))
+
+
+async def in_own_thread(fn: Callable[[], T], name: str, undo: Callable[[T], None]) -> T:
+    """Run ``fn`` in a new thread (it may unshare its mount namespace: never a pool thread)
+    and await it. If the awaiting task is cancelled, the thread still runs to its end and
+    ``undo`` gets what it made."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
+
+    def settle(result, exc) -> None:
+        if future.cancelled():
+            if exc is None:
+                undo(result)
+            return
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    def body() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=body, name=name, daemon=True).start()
+    return await future

@@ -1,0 +1,4 @@
+﻿FROM scratch
+RUN crlf \
+  continued
+CMD ["x"]

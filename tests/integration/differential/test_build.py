@@ -1,0 +1,252 @@
+"""`docker build` (the classic builder: DOCKER_BUILDKIT=0) against ketchd and against a
+real dockerd: the same Dockerfiles give the same stream, errors, exit codes, image config
+and history, files and cache behaviour (build_table.py says what each row compares).
+
+Run alone: flock /tmp/ketch-test.lock .venv/bin/python3 -m pytest -p no:cacheprovider
+-q tests/integration/differential/test_build.py
+"""
+
+import gzip
+import io
+import json
+import os
+import re
+import subprocess
+import tarfile
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+
+from tests.integration.differential.build_table import (BUILD_PARTS, DIR, MTIME, ROWS, BuildRow, Link,
+                                                        Mode, Rebuild, TarGz)
+from tests.integration.differential.dockerd import _UnixHTTP
+from tests.integration.differential.harness import Target, docker_client
+from tests.integration.differential.normalise import Norm, normalise, normalise_text
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("differential")]
+
+TIMEOUT = 120
+# docker 28's legacy builder notice, on stderr in some runs and not others
+DEPRECATED = re.compile(r"DEPRECATED: The legacy builder is deprecated.*?environment-variable\.\n", re.S)
+
+
+@dataclass(frozen=True)
+class Built:
+    stdout: str
+    stderr: str
+    exit: int
+
+
+@dataclass
+class Outcome:
+    """What one daemon made of a row."""
+    first: Built
+    image: dict | None
+    probe: str | None
+    after: list[tuple[str, Built]]
+    changed: tuple[str, ...]
+
+
+# -- the context ----------------------------------------------------------------------
+
+def write_context(root: str, files) -> None:
+    for name, spec in files:
+        path = os.path.join(root, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if spec is DIR:
+            os.makedirs(path, exist_ok=True)
+        elif isinstance(spec, Link):
+            os.symlink(spec.target, path)
+            continue
+        elif isinstance(spec, TarGz):
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w") as tf:
+                for entry, content in spec.entries:
+                    info = tarfile.TarInfo(entry)
+                    info.size, info.mtime, info.uid, info.gid, info.mode = len(content), 1000000000, 1234, 5678, 0o640
+                    tf.addfile(info, io.BytesIO(content.encode()))
+            with open(path, "wb") as f:
+                f.write(gzip.compress(buf.getvalue(), mtime=0))
+        else:
+            content, mode = (spec.content, spec.mode) if isinstance(spec, Mode) else (spec, 0o644)
+            with open(path, "w") as f:
+                f.write(content)
+            os.chmod(path, mode)
+        os.utime(path, (MTIME, MTIME))
+
+
+def make_context(row: BuildRow, where: str) -> str:
+    ctx = tempfile.mkdtemp(prefix=f"{row.name}-", dir=where)
+    files = list(row.files)
+    if row.dockerfile is not None:
+        files.append(("Dockerfile", row.dockerfile))
+    write_context(ctx, files)
+    os.utime(ctx, (MTIME, MTIME))
+    return ctx
+
+
+# -- one daemon ------------------------------------------------------------------------
+
+def docker_build(target: Target, args, ctx: str, stdin: str | None, path: str | None) -> Built:
+    env = dict(target.env, DOCKER_BUILDKIT="0")
+    argv = [docker_client(), "build", *(a.replace("{ctx}", ctx) for a in args), path or ctx]
+    raw = subprocess.run(argv, input=stdin.encode() if stdin is not None else None,
+                         stdin=None if stdin is not None else subprocess.DEVNULL,
+                         capture_output=True, env=env, timeout=TIMEOUT, cwd=ctx)
+    return Built(raw.stdout.decode(errors="replace"), raw.stderr.decode(errors="replace"), raw.returncode)
+
+
+def image_document(target: Target, ref: str) -> dict | None:
+    """The image's config document as the daemon stored it (through GET /images/{ref}/get)."""
+    conn = _UnixHTTP(target.socket, TIMEOUT)
+    try:
+        conn.request("GET", f"/images/{ref}/get")
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            return None
+    finally:
+        conn.close()
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        manifest = json.load(tf.extractfile("manifest.json"))
+        return json.load(tf.extractfile(manifest[0]["Config"]))
+
+
+def image_view(doc: dict | None, base: dict) -> dict | None:
+    """What a build decides in the document: the rest (ids, times, the daemon's version,
+    the step container's hostname) is the daemon's own."""
+    if doc is None:
+        return None
+
+    def config(c):
+        return {k: v for k, v in (c or {}).items() if k not in ("Image", "Hostname")}
+    skip = len(base.get("history") or [])
+    return {
+        "architecture": doc.get("architecture"), "os": doc.get("os"), "author": doc.get("author"),
+        "config": config(doc.get("config")),
+        "container_config": config(doc.get("container_config")),
+        "history": [{k: v for k, v in h.items() if k != "created"} for h in (doc.get("history") or [])[skip:]],
+        "layers added": len(doc["rootfs"]["diff_ids"]) - len(base["rootfs"]["diff_ids"]),
+    }
+
+
+def play(target: Target, row: BuildRow, where: str) -> Outcome:
+    """Build the row on one daemon (its parent row first), probe, rebuild; then remove the
+    tags and containers it made (target.reset)."""
+    try:
+        if row.parent is not None:
+            parent = next(r for r in ROWS if r.name == row.parent)
+            pctx = make_context(parent, where)
+            res = docker_build(target, ("-t", parent.tag, *parent.args), pctx, parent.stdin, parent.context)
+            assert res.exit == 0, (target.name, parent.name, res)
+        ctx = make_context(row, where)
+        base = image_document(target, "busybox:latest")
+        if re.search(r"(?im)^from\s+scratch\s*$", row.dockerfile or ""):
+            base = {"history": [], "rootfs": {"diff_ids": []}}
+        first = docker_build(target, ("-t", row.tag, *row.args), ctx, row.stdin, row.context)
+        doc = image_document(target, row.tag) if first.exit == 0 else None
+        probe = None
+        if row.probe is not None and first.exit == 0:
+            res = target.run(("run", "--rm", "--network", "none", row.tag, "sh", "-c", row.probe))
+            probe = f"{res.stdout}{res.stderr}exit {res.exit}"
+        after = []
+        for step in row.after:
+            rebuild(ctx, step)
+            args = row.args if step.args is None else step.args
+            after.append((step.what, docker_build(target, ("-t", row.tag, *args), ctx, row.stdin, row.context)))
+    finally:
+        changed = tuple(target.reset())
+    return Outcome(first, image_view(doc, base) if doc else None, probe, after, changed)
+
+
+def rebuild(ctx: str, step: Rebuild) -> None:
+    for name, content in step.files:
+        with open(os.path.join(ctx, name), "w") as f:
+            f.write(content)
+        os.utime(os.path.join(ctx, name), (MTIME, MTIME))
+    for name, mtime in step.mtimes:
+        os.utime(os.path.join(ctx, name), (mtime, mtime))
+    for name, mode in step.modes:
+        os.chmod(os.path.join(ctx, name), mode)
+
+
+# -- comparing ---------------------------------------------------------------------------
+
+def _lines(text: str, target: Target, mask) -> list:
+    text = DEPRECATED.sub("", text)
+    # the client's blank line after "Sending build context" comes and goes (its progress output)
+    return [line for line in normalise(text, target.side("docker"), Norm(), mask) if line]
+
+
+def _image(view: dict | None, target: Target, mask) -> str | None:
+    if view is None:
+        return None
+    text = json.dumps(view, indent=1, sort_keys=True)
+    return normalise_text(text, target.side("docker"), Norm(), mask)
+
+
+def views(out: Outcome, target: Target, mask=()) -> dict:
+    return {
+        "stream": _lines(out.first.stdout, target, mask),
+        "stderr": _lines(out.first.stderr, target, mask),
+        "exit": out.first.exit,
+        "image": _image(out.image, target, mask),
+        "probe": None if out.probe is None else _lines(out.probe, target, mask),
+        "after": [(what, _lines(b.stdout, target, mask), _lines(b.stderr, target, mask), b.exit)
+                  for what, b in out.after],
+    }
+
+
+def _report(row: BuildRow, a: Outcome, b: Outcome) -> str:
+    def side(name, o):
+        text = (f"--- {name}: exit {o.first.exit}\nstdout:\n{o.first.stdout}stderr:\n{o.first.stderr}"
+                f"image: {json.dumps(o.image, indent=1, sort_keys=True)}\nprobe:\n{o.probe}\n")
+        for what, built in o.after:
+            text += f"then {what}: exit {built.exit}\n{built.stdout}{built.stderr}"
+        return text
+    return f"\nrow {row.name}: {row.dockerfile!r} {row.args}\n" + side("dockerd", a) + side("ketchd", b)
+
+
+def compare(row: BuildRow, a: Outcome, b: Outcome, ref: Target, got: Target) -> None:
+    report = _report(row, a, b)
+    assert not a.changed and not b.changed, f"the row changed the fixtures: {a.changed} {b.changed}{report}"
+    expect = row.expect
+    mask = expect.mask if expect.kind == "differs" else ()
+    va, vb = views(a, ref, mask), views(b, got, mask)
+    ignored = expect.parts if expect.kind == "differs" else ()
+    wrong = {p: (va[p], vb[p]) for p in BUILD_PARTS if p not in ignored and va[p] != vb[p]}
+    assert not wrong, "differs in " + ", ".join(
+        f"{p}:\n  dockerd {x!r}\n  ketchd  {y!r}" for p, (x, y) in wrong.items()) + report
+    if expect.kind == "differs":
+        now_same = [p for p in ignored if va[p] == vb[p]]
+        assert not now_same, (f"row {row.name} is marked differs ({expect.reason}) in {ignored}, "
+                              f"but {now_same} now match: narrow or drop the mark{report}")
+
+
+def _params() -> list:
+    out = []
+    for row in ROWS:
+        marks = ([pytest.mark.xfail(strict=True, reason=row.expect.reason)]
+                 if row.expect.kind == "pending" else [])
+        out.append(pytest.param(row, id=row.name, marks=marks))
+    return out
+
+
+@pytest.fixture(scope="module")
+def contexts(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("build-contexts"))
+
+
+@pytest.mark.parametrize("row", _params())
+def test_docker_build(pair, contexts, row):
+    """docker build -> ketchd   vs   docker build -> dockerd."""
+    with ThreadPoolExecutor(2) as pool:
+        fa = pool.submit(play, pair.dockerd, row, contexts)
+        fb = pool.submit(play, pair.ketchd, row, contexts)
+        a, b = fa.result(), fb.result()
+    try:
+        compare(row, a, b, pair.dockerd, pair.ketchd)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n({pair.versions})") from None

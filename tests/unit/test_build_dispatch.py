@@ -1,0 +1,281 @@
+"""Each instruction's config and history against what dockerd 20.10's classic builder made
+for the same Dockerfile (the values are ORACLE12's recordings; instructions are built by
+hand as the parser gives them: words unexpanded, quotes kept)."""
+
+import pytest
+
+from ketch.build import instructions as ins
+from ketch.build.request import Message, StepDone, StepRunning, StepStart
+from ketch.errors import InvalidArgument
+from tests.unit.buildhelpers import (L, PATH, Build, arg, cmd, dockerfile, entrypoint, env,
+                                     run, stage)
+
+
+def nops(b: Build, image_id: str) -> list[tuple[str, bool]]:
+    return [(h["created_by"], h.get("empty_layer", False)) for h in b.image(image_id)["history"][1:]]
+
+
+def test_env_forms():
+    b = Build()
+    result = b(dockerfile(stage(
+        "busybox",
+        env(("A", "1")), env(("B", "2"), original="ENV B 2"),
+        env(("C", "3"), ("D", '"4 5"'), ("E", "six\\ seven")),
+        env(("A", "override")),
+        env(("F", "${A}x"), ("G", "$B"), ("H", "${NOPE:-dflt}"), ("I", "${A:+alt}"),
+            ("J", "'$A'"), ("K", '"$A"'), ("L", "\\$A")),
+        env(("M", "two words here"), original="ENV M two words here"))))
+    doc = b.image(result.image_id)
+    assert doc["config"]["Env"] == [
+        PATH, "A=override", "B=2", "C=3", "D=4 5", "E=six seven", "F=overridex", "G=2",
+        "H=dflt", "I=alt", "J=$A", "K=override", "L=$A", "M=two words here"]
+    assert [h for h, _ in nops(b, result.image_id)] == [
+        "/bin/sh -c #(nop)  ENV A=1", "/bin/sh -c #(nop)  ENV B=2",
+        "/bin/sh -c #(nop)  ENV C=3 D=4 5 E=six seven", "/bin/sh -c #(nop)  ENV A=override",
+        "/bin/sh -c #(nop)  ENV F=overridex G=2 H=dflt I=alt J=$A K=override L=$A",
+        "/bin/sh -c #(nop)  ENV M=two words here"]
+    assert [s.text for s in b.events if isinstance(s, StepStart)][2] == "ENV B 2"
+
+
+def test_env_expands_against_the_env_before_it():
+    b = Build()
+    result = b(dockerfile(stage("busybox", env(("A", "old")), env(("A", "new"), ("B", "$A")))))
+    assert b.image(result.image_id)["config"]["Env"] == [PATH, "A=new", "B=old"]
+
+
+def test_arg_forms_history_and_unused_warning():
+    b = Build()
+    spec = []
+    b.backend.on_run = lambda s, files: (spec.append(s), (b"", 0))[1]
+    result = b(dockerfile(stage(
+        "busybox", arg("X"), arg("Y", "def"), arg("UNUSED", "u"), run("echo X=$X Y=$Y"),
+        env(("Z", "$Y")), run("echo done"), arg("W", "w1"), run("echo $W"))),
+        build_args={"X": "1", "NOTDECLARED": "2", "HTTP_PROXY": "http://p:1", "no_proxy": "x"})
+    doc = b.image(result.image_id)
+    assert doc["config"]["Env"] == [PATH, "Z=def"]
+    assert [h for h, _ in nops(b, result.image_id)] == [
+        "/bin/sh -c #(nop)  ARG X", "/bin/sh -c #(nop)  ARG Y=def",
+        "/bin/sh -c #(nop)  ARG UNUSED=u", "|3 UNUSED=u X=1 Y=def /bin/sh -c echo X=$X Y=$Y",
+        "/bin/sh -c #(nop)  ENV Z=def", "|3 UNUSED=u X=1 Y=def /bin/sh -c echo done",
+        "/bin/sh -c #(nop)  ARG W=w1", "|4 UNUSED=u W=w1 X=1 Y=def /bin/sh -c echo $W"]
+    # the proxies reach RUN's environment, not its history
+    assert sorted(spec[0].env) == sorted([PATH, "X=1", "Y=def", "UNUSED=u",
+                                          "HTTP_PROXY=http://p:1", "no_proxy=x"])
+    assert spec[0].argv == ("/bin/sh", "-c", "echo X=$X Y=$Y")
+    messages = [e.text for e in b.events if isinstance(e, Message)]
+    assert messages == ["[Warning] One or more build-args [NOTDECLARED] were not consumed\n"]
+    assert result.warnings == ("[Warning] One or more build-args [NOTDECLARED] were not consumed",)
+
+
+def test_proxy_args_declared_and_not():
+    b = Build()
+    declared = b(dockerfile(stage("busybox", arg("HTTP_PROXY"), run("echo $HTTP_PROXY"))),
+                 build_args={"HTTP_PROXY": "http://p:1"})
+    assert nops(b, declared.image_id)[-1][0] == "|1 HTTP_PROXY=http://p:1 /bin/sh -c echo $HTTP_PROXY"
+    plain = b(dockerfile(stage("busybox", run("echo proxy=$HTTP_PROXY"))),
+              build_args={"HTTP_PROXY": "http://p:1"})
+    assert nops(b, plain.image_id)[-1][0] == "|0 /bin/sh -c echo proxy=$HTTP_PROXY"
+    step = [c for c in b.backend.calls if c[0] == "run"][-1][1]
+    assert step.container_config["Cmd"] == ["|0", "/bin/sh", "-c", "echo proxy=$HTTP_PROXY"]
+    assert not [e for e in b.events if isinstance(e, Message)]  # proxies are never warned
+
+
+def test_env_wins_over_arg():
+    b = Build()
+    result = b(dockerfile(stage("busybox", arg("V", "arg"), env(("V", "env")), run("echo V=$V"),
+                                arg("V", "arg2"), run("echo V=$V"))), build_args={"V": "cli"})
+    assert [h for h, _ in nops(b, result.image_id)] == [
+        "/bin/sh -c #(nop)  ARG V=arg", "/bin/sh -c #(nop)  ENV V=env",
+        "/bin/sh -c echo V=$V", "/bin/sh -c #(nop)  ARG V=arg2", "/bin/sh -c echo V=$V"]
+
+
+def test_meta_args():
+    b = Build()
+    b.backend.refs["busybox:latest"] = b.backend.refs["busybox"]
+    result = b(dockerfile(stage("$BASE:${TAG}", arg("BASE"), run("echo base=$BASE tag=$TAG")),
+                          meta=(arg("BASE", "busybox"), arg("TAG", "latest"))))
+    assert [h for h, _ in nops(b, result.image_id)] == [
+        "/bin/sh -c #(nop)  ARG BASE", "|1 BASE=busybox /bin/sh -c echo base=$BASE tag=$TAG"]
+    starts = [(e.index, e.total, e.text) for e in b.events if isinstance(e, StepStart)]
+    assert starts == [(1, 5, "ARG BASE=busybox"), (2, 5, "ARG TAG=latest"),
+                      (3, 5, "FROM $BASE:${TAG}"), (4, 5, "ARG BASE"),
+                      (5, 5, "RUN echo base=$BASE tag=$TAG")]
+    assert not any(isinstance(e, StepDone) and e.index < 3 for e in b.events)
+    # a --build-arg overrides the meta default in FROM
+    b.backend.refs["other:latest"] = b.backend.refs["busybox"]
+    b(dockerfile(stage("$BASE:${TAG}"), meta=(arg("BASE", "busybox"), arg("TAG", "latest"))),
+      build_args={"BASE": "other"})
+    assert ("base_image", "other:latest", "", False) in b.backend.calls
+
+
+def test_cmd_and_entrypoint():
+    b = Build()
+    result = b(dockerfile(stage("busybox", cmd(["a", "b"]), entrypoint(["/bin/echo"]),
+                                cmd("echo shell form", shell=True),
+                                entrypoint("echo ep shell", shell=True))))
+    config = b.image(result.image_id)["config"]
+    assert config["Cmd"] == ["/bin/sh", "-c", "echo shell form"]
+    assert config["Entrypoint"] == ["/bin/sh", "-c", "echo ep shell"]
+    assert [h for h, _ in nops(b, result.image_id)] == [
+        '/bin/sh -c #(nop)  CMD ["a" "b"]', '/bin/sh -c #(nop)  ENTRYPOINT ["/bin/echo"]',
+        '/bin/sh -c #(nop)  CMD ["/bin/sh" "-c" "echo shell form"]',
+        '/bin/sh -c #(nop)  ENTRYPOINT ["/bin/sh" "-c" "echo ep shell"]']
+
+
+def test_entrypoint_resets_an_inherited_cmd_only():
+    b = Build()
+    reset = b(dockerfile(stage("busybox", entrypoint(["/bin/echo"]))))
+    config = b.image(reset.image_id)["config"]
+    assert config["Cmd"] is None and config["Entrypoint"] == ["/bin/echo"]
+    kept = b(dockerfile(stage("busybox", cmd(["x"]), entrypoint(["/bin/echo"]))))
+    assert b.image(kept.image_id)["config"]["Cmd"] == ["x"]
+
+
+def test_misc_config_and_labels_from_the_request():
+    b = Build()
+    health = ins.HealthConfig(("CMD-SHELL", "true"), interval=5_000_000_000,
+                              timeout=3_000_000_000, start_period=1_000_000_000, retries=2)
+    kv = ins.KeyValue
+    result = b(dockerfile(stage(
+        "busybox",
+        ins.MaintainerInstr(L, "MAINTAINER Some One <a@b>", maintainer="Some One <a@b>"),
+        ins.LabelInstr(L, 'LABEL a=b "c d"=e', labels=(kv("a", "b"), kv('"c d"', "e"))),
+        ins.LabelInstr(L, "LABEL f g h", labels=(kv("f", "g h"),)),
+        ins.ExposeInstr(L, "EXPOSE 80 443/udp 8000-8001/tcp", ports=("80", "443/udp", "8000-8001/tcp")),
+        env(("P", "9000")),
+        ins.ExposeInstr(L, "EXPOSE $P", ports=("$P",)),
+        ins.VolumeInstr(L, 'VOLUME /v ["/w"]', volumes=("/v", '["/w"]')),
+        ins.VolumeInstr(L, 'VOLUME ["/x", "/y"]', volumes=("/x", "/y")),
+        ins.UserInstr(L, "USER daemon", user="daemon"), ins.UserInstr(L, "USER 1:2", user="1:2"),
+        ins.StopSignalInstr(L, "STOPSIGNAL SIGKILL", signal="SIGKILL"),
+        ins.HealthcheckInstr(L, "HEALTHCHECK ...", health=health),
+        ins.ShellInstr(L, 'SHELL ["/bin/sh", "-xc"]', shell=("/bin/sh", "-xc")),
+        run("echo after shell"))), labels={"cli": "1", "a": "fromcli"})
+    doc = b.image(result.image_id)
+    config = doc["config"]
+    assert config == {
+        "Hostname": "", "Domainname": "", "User": "1:2", "AttachStdin": False,
+        "AttachStdout": False, "AttachStderr": False,
+        "ExposedPorts": {"443/udp": {}, "80/tcp": {}, "8000/tcp": {}, "8001/tcp": {}, "9000/tcp": {}},
+        "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": [PATH, "P=9000"],
+        "Cmd": ["sh"],
+        "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 5000000000,
+                        "Timeout": 3000000000, "StartPeriod": 1000000000, "Retries": 2},
+        "Image": config["Image"], "Volumes": {"/v": {}, "/x": {}, "/y": {}, "[/w]": {}},
+        "WorkingDir": "", "Entrypoint": None, "OnBuild": None,
+        "Labels": {"a": "fromcli", "c d": "e", "cli": "1", "f": "g h"},
+        "StopSignal": "SIGKILL", "Shell": ["/bin/sh", "-xc"]}
+    assert list(config) == list(config)  # key order is checked below against Go's
+    assert list(config)[6] == "ExposedPorts" and list(config)[12] == "Healthcheck"
+    assert list(config["ExposedPorts"]) == ["443/udp", "80/tcp", "8000/tcp", "8001/tcp", "9000/tcp"]
+    assert [h for h, _ in nops(b, result.image_id)] == [
+        "/bin/sh -c #(nop)  MAINTAINER Some One <a@b>",
+        "/bin/sh -c #(nop)  LABEL a=b c d=e",
+        "/bin/sh -c #(nop)  LABEL f=g h",
+        "/bin/sh -c #(nop)  EXPOSE 443/udp 80 8000-8001/tcp",
+        "/bin/sh -c #(nop)  ENV P=9000",
+        "/bin/sh -c #(nop)  EXPOSE 9000",
+        "/bin/sh -c #(nop)  VOLUME [/v [/w]]",
+        "/bin/sh -c #(nop)  VOLUME [/x /y]",
+        "/bin/sh -c #(nop)  USER daemon",
+        "/bin/sh -c #(nop)  USER 1:2",
+        "/bin/sh -c #(nop)  STOPSIGNAL SIGKILL",
+        "/bin/sh -c #(nop)  HEALTHCHECK &{[\"CMD-SHELL\" \"true\"] \"5s\" \"3s\" \"1s\" '\\x02'}",
+        "/bin/sh -xc #(nop)  SHELL [/bin/sh -xc]",
+        "/bin/sh -xc echo after shell",
+        "/bin/sh -xc #(nop)  LABEL a=fromcli",
+        "/bin/sh -xc #(nop)  LABEL cli=1"]
+    assert {h.get("author") for h in doc["history"][1:]} == {"Some One <a@b>"}
+    starts = [e for e in b.events if isinstance(e, StepStart)]
+    assert [(s.index, s.total) for s in starts[-2:]] == [(16, 17), (17, 17)]
+    assert [s.text for s in starts[-2:]] == ["LABEL a=fromcli", "LABEL cli=1"]
+
+
+def test_healthcheck_forms_and_override_note():
+    b = Build()
+    result = b(dockerfile(stage(
+        "busybox",
+        ins.HealthcheckInstr(L, 'HEALTHCHECK CMD ["true"]', health=ins.HealthConfig(("CMD", "true"))),
+        ins.HealthcheckInstr(L, "HEALTHCHECK --interval=1m30s CMD echo shell form",
+                             health=ins.HealthConfig(("CMD-SHELL", "echo shell form"),
+                                                     interval=90_000_000_000)))))
+    assert b.image(result.image_id)["config"]["Healthcheck"] == {
+        "Test": ["CMD-SHELL", "echo shell form"], "Interval": 90000000000}
+    assert [h for h, _ in nops(b, result.image_id)] == [
+        "/bin/sh -c #(nop)  HEALTHCHECK &{[\"CMD\" \"true\"] \"0s\" \"0s\" \"0s\" '\\x00'}",
+        "/bin/sh -c #(nop)  HEALTHCHECK &{[\"CMD-SHELL\" \"echo shell form\"] \"1m30s\" \"0s\" \"0s\" '\\x00'}"]
+    kinds = [type(e).__name__ for e in b.events]
+    note = kinds.index("Message")
+    assert b.events[note].text == "Note: overriding previous HEALTHCHECK: [CMD true]\n"
+    assert kinds[note - 1] == "StepStart" and kinds[note + 1] == "StepRunning"
+    none = b(dockerfile(stage("busybox", ins.HealthcheckInstr(
+        L, "HEALTHCHECK NONE", health=ins.HealthConfig(("NONE",))))))
+    assert b.image(none.image_id)["config"]["Healthcheck"] == {"Test": ["NONE"]}
+    assert nops(b, none.image_id)[-1][0] == \
+        "/bin/sh -c #(nop)  HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" '\\x00'}"
+
+
+def test_workdir_relative_expanded_and_created():
+    b = Build()
+    wd = lambda p: ins.WorkdirInstr(L, "WORKDIR " + p, path=p)  # noqa: E731
+    result = b(dockerfile(stage("busybox", wd("/a"), wd("b"), env(("D", "/dd")), wd("$D/e"),
+                                wd(".."), run("pwd"), wd("/a/b"))))
+    assert b.image(result.image_id)["config"]["WorkingDir"] == "/a/b"
+    assert nops(b, result.image_id) == [
+        ("/bin/sh -c #(nop) WORKDIR /a", False), ("/bin/sh -c #(nop) WORKDIR /a/b", False),
+        ("/bin/sh -c #(nop)  ENV D=/dd", True), ("/bin/sh -c #(nop) WORKDIR /dd/e", False),
+        ("/bin/sh -c #(nop) WORKDIR /dd", True), ("/bin/sh -c pwd", True),
+        ("/bin/sh -c #(nop) WORKDIR /a/b", True)]
+    files = b.backend.files[result.image_id]
+    assert "/a/b" in files and "/dd/e" in files
+    # WORKDIR runs "in a container" as moby's does
+    assert sum(isinstance(e, StepRunning) for e in b.events) == 7
+    run_spec = [c[2] for c in b.backend.calls if c[0] == "run"][0]
+    assert run_spec.workdir == "/dd"
+
+
+def test_expansion_in_volume_expose_label_user_stopsignal():
+    b = Build()
+    result = b(dockerfile(stage(
+        "busybox", env(("V", "/vol"), ("P", "81"), ("L", "lv"), ("U", "daemon"), ("S", "9")),
+        ins.VolumeInstr(L, "VOLUME $V", volumes=("$V",)),
+        ins.ExposeInstr(L, "EXPOSE $P/udp", ports=("$P/udp",)),
+        ins.LabelInstr(L, "LABEL $L=$V", labels=(ins.KeyValue("$L", "$V"),)),
+        ins.UserInstr(L, "USER $U", user="$U"),
+        ins.StopSignalInstr(L, "STOPSIGNAL $S", signal="$S"))))
+    config = b.image(result.image_id)["config"]
+    assert (config["Volumes"], config["ExposedPorts"], config["Labels"], config["User"],
+            config["StopSignal"]) == ({"/vol": {}}, {"81/udp": {}}, {"lv": "/vol"}, "daemon", "9")
+    assert [h for h, _ in nops(b, result.image_id)][1:] == [
+        "/bin/sh -c #(nop)  VOLUME [/vol]", "/bin/sh -c #(nop)  EXPOSE 81/udp",
+        "/bin/sh -c #(nop)  LABEL lv=/vol", "/bin/sh -c #(nop)  USER daemon",
+        "/bin/sh -c #(nop)  STOPSIGNAL 9"]
+
+
+def test_from_only_is_the_base_and_a_label_makes_an_image():
+    b = Build()
+    base = b.backend.refs["busybox"]
+    assert b(dockerfile(stage("busybox")), tags=("x:latest",)).image_id == base
+    assert ("tag", base, ("x:latest",)) in b.backend.calls
+    labelled = b(dockerfile(stage("busybox")), labels={"x": "y"})
+    assert labelled.image_id != base
+    assert nops(b, labelled.image_id) == [("/bin/sh -c #(nop)  LABEL x=y", True)]
+
+
+@pytest.mark.parametrize("instr, message", [
+    (ins.ExposeInstr(L, "EXPOSE abc", ports=("abc",)), "Invalid containerPort: abc"),
+    (ins.ExposeInstr(L, "EXPOSE 80/xyz", ports=("80/xyz",)), "Invalid proto: xyz"),
+    (ins.StopSignalInstr(L, "STOPSIGNAL NOSUCH", signal="NOSUCH"), "Invalid signal: NOSUCH"),
+    (ins.VolumeInstr(L, 'VOLUME [""]', volumes=("",)), "VOLUME specified can not be an empty string"),
+])
+def test_dispatch_errors(instr, message):
+    with pytest.raises(InvalidArgument) as exc:
+        Build()(dockerfile(stage("busybox", instr)))
+    assert str(exc.value) == message
+
+
+def test_scratch_only_and_blank_base():
+    with pytest.raises(InvalidArgument, match="^No image was generated. Is your Dockerfile empty[?]$"):
+        Build()(dockerfile(stage("scratch")))
+    with pytest.raises(InvalidArgument, match=r"^base name \(\$B\) should not be blank$"):
+        Build()(dockerfile(stage("$B"), meta=(arg("B", ""),)))
