@@ -30,7 +30,12 @@ from ketch.engine.containers.waiters import Waiters
 from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
 from ketch.engine.images.distribution import DistributionService, registry_config
+from ketch.api.routes.build import BuildRoutes
+from ketch.engine.buildcontext import BuildContexts
 from ketch.engine.builds.cache import BuildCache
+from ketch.engine.builds.cachemounts import CacheMounts
+from ketch.engine.builds.runmounts import RunMounts
+from ketch.engine.builds.runstep import StepRunner
 from ketch.engine.builds.service import BuildService, scratch_dir
 from ketch.api.routes.diskusage import DiskUsageRoutes
 from ketch.engine.diskusage import DiskUsage
@@ -114,16 +119,22 @@ class Daemon:
                                                 cfg.max_concurrent_uploads)
         self.build_cache = BuildCache(self.images, self.containers.users_of_image,
                                       lambda: self.images.collect_garbage(self.containers.layers_in_use()))
+        cache_mounts = CacheMounts(cfg.data_root)
+        self.run_mounts = RunMounts(self.images, cfg.exec_root, cache_mounts)
         self.builds = BuildService(self.images, self.build_cache, scratch_dir(cfg.exec_root),
-                                   self.distribution.puller)
+                                   self.distribution.puller,
+                                   StepRunner(self.containers, self.run_mounts).run, cache_mounts)
+        self.build_contexts = BuildContexts(os.path.join(cfg.data_root, "builder", "context"))
         pruner = ImagePruner(self.images, self.containers.users_of_image)
         disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers, self.volumes), pruner,
-                                     lambda: self.images.collect_garbage(self.containers.layers_in_use()))
+                                     lambda: self.images.collect_garbage(self.containers.layers_in_use()),
+                                     build_cache=self.builds.usage)
         self.server = build_server(self.containers, self.images, self.system, self.events,
                                    self.execs, self.distribution,
                                    commits=Committer(self.images, self.containers),
                                    disk_usage=disk_usage, networks=self.networks,
-                                   volumes=self.volumes)
+                                   volumes=self.volumes,
+                                   builds=BuildRoutes(self.builds, self.build_contexts))
 
     def _take_lock(self):
         try:
@@ -158,6 +169,9 @@ class Daemon:
             await self.networking.sweep({r.id for r in self.registry.all() if r.state.alive})
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
+            # what a build a crash interrupted left: its context, its RUN directories
+            await asyncio.to_thread(self.build_contexts.sweep)
+            await asyncio.to_thread(self.run_mounts.sweep)
             # blobs a crash left between their writing and their record (a commit, an import)
             self.images.collect_garbage(self.containers.layers_in_use())
             for path in self.cfg.socket_paths():

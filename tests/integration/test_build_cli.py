@@ -7,7 +7,6 @@ Every test removes the images it tagged; the build cache is pruned at the end.
 """
 
 import io
-import os
 import re
 import secrets
 import tarfile
