@@ -125,6 +125,7 @@ class Daemon:
                                    self.distribution.puller,
                                    StepRunner(self.containers, self.run_mounts).run, cache_mounts)
         self.build_contexts = BuildContexts(os.path.join(cfg.data_root, "builder", "context"))
+        build_routes = BuildRoutes(self.builds, self.build_contexts)  # moby's .dockerignore rules
         pruner = ImagePruner(self.images, self.containers.users_of_image)
         disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers, self.volumes), pruner,
                                      lambda: self.images.collect_garbage(self.containers.layers_in_use()),
@@ -133,8 +134,7 @@ class Daemon:
                                    self.execs, self.distribution,
                                    commits=Committer(self.images, self.containers),
                                    disk_usage=disk_usage, networks=self.networks,
-                                   volumes=self.volumes,
-                                   builds=BuildRoutes(self.builds, self.build_contexts))
+                                   volumes=self.volumes, builds=build_routes)
 
     def _take_lock(self):
         try:
@@ -169,9 +169,8 @@ class Daemon:
             await self.networking.sweep({r.id for r in self.registry.all() if r.state.alive})
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
-            # what a build a crash interrupted left: its context, its RUN directories
-            await asyncio.to_thread(self.build_contexts.sweep)
-            await asyncio.to_thread(self.run_mounts.sweep)
+            await asyncio.to_thread(self.build_contexts.sweep)  # contexts of builds a stop cut short
+            await asyncio.to_thread(self.run_mounts.sweep)  # RUN directories a crash left
             # blobs a crash left between their writing and their record (a commit, an import)
             self.images.collect_garbage(self.containers.layers_in_use())
             for path in self.cfg.socket_paths():

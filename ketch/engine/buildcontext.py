@@ -22,10 +22,9 @@ import tempfile
 from typing import BinaryIO
 
 from ketch import errors
-from ketch.archive import dockerignore
+from ketch.archive.dockerignore import BadPattern, PatternMatcher, read_patterns
 from ketch.archive.untar import Breakout, untar
 from ketch.image.archive import open_decompressed
-from ketch.linux import filemode
 from ketch.linux.safepath import open_in_root
 
 MODE = 0o700
@@ -40,13 +39,14 @@ class BuildContexts:
 
     def sweep(self) -> None:
         """Make the root, and remove what a ketchd that stopped mid-build left in it."""
-        filemode.makedirs(self.root, MODE, parents=MODE)
+        os.makedirs(self.root, MODE, exist_ok=True)
+        os.chmod(self.root, MODE)
         for name in os.listdir(self.root):
             shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
 
     def unpack(self, stream: BinaryIO) -> str:
         """A new private directory holding the context ``stream`` carries (blocking)."""
-        filemode.makedirs(self.root, MODE, parents=MODE)
+        os.makedirs(self.root, MODE, exist_ok=True)
         path = tempfile.mkdtemp(prefix="", dir=self.root)  # mode 0700
         try:
             _unpack_into(stream, path)
@@ -57,30 +57,41 @@ class BuildContexts:
 
     def empty(self) -> str:
         """A new private directory with nothing in it (a remote Dockerfile's build)."""
-        filemode.makedirs(self.root, MODE, parents=MODE)
+        os.makedirs(self.root, MODE, exist_ok=True)
         return tempfile.mkdtemp(prefix="", dir=self.root)
 
     def remove(self, path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
-    def dockerfile(self, path: str, name: str) -> tuple[str, str]:
+    def dockerfile(self, path: str, name: str, ignore_patterns=None) -> tuple[str, str]:
         """(the Dockerfile's name, its text) in the context ``path``: moby's
-        withDockerfileFromContext; the Dockerfile and .dockerignore are removed from the
-        context when .dockerignore excludes them."""
+        withDockerfileFromContext. ``ignore_patterns(text) -> matcher`` reads .dockerignore
+        (default: ``dockerignore_matcher``); the Dockerfile and .dockerignore it excludes are
+        removed from the context."""
         name = name or DEFAULT_DOCKERFILE
         try:
             text = _read_in_root(path, name)
         except FileNotFoundError:
             if name == DEFAULT_DOCKERFILE:
                 try:
-                    return self.dockerfile(path, name.lower())
+                    return self.dockerfile(path, name.lower(), ignore_patterns)
                 except errors.InvalidArgument:
                     pass
             raise errors.InvalidArgument(f"Cannot locate specified Dockerfile: {name}") from None
         if not text:
             raise errors.InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
-        _remove_ignored(path, name)
+        _remove_ignored(path, name, ignore_patterns or dockerignore_matcher)
         return name, text.decode("utf-8", "replace")
+
+
+def dockerignore_matcher(text: str):
+    """What moby's removeDockerfile asks of .dockerignore: its deprecated ``Matches`` (one
+    parent level); a malformed pattern removes nothing (moby ignores that error)."""
+    try:
+        matcher = PatternMatcher(read_patterns(text))
+    except BadPattern:
+        return lambda path: False
+    return matcher.matches_legacy
 
 
 def _unpack_into(stream: BinaryIO, path: str) -> None:
@@ -136,20 +147,16 @@ def _read_in_root(path: str, name: str) -> bytes:
     return data
 
 
-def _remove_ignored(path: str, dockerfile: str) -> None:
-    """moby's removeDockerfile: .dockerignore and the Dockerfile go when it excludes them
-    (20.10's fileutils.Matches: the path or its parent directory)."""
+def _remove_ignored(path: str, dockerfile: str, ignore_patterns) -> None:
+    """moby's removeDockerfile: .dockerignore and the Dockerfile go when it excludes them."""
     try:
         patterns_text = _read_in_root(path, DOCKERIGNORE)
     except FileNotFoundError:
         return
-    try:
-        matcher = dockerignore.PatternMatcher(dockerignore.read_patterns(patterns_text.decode("utf-8", "replace")))
-    except dockerignore.BadPattern as exc:
-        raise errors.InvalidArgument(f"error reading .dockerignore: {exc}") from None
+    matcher = ignore_patterns(patterns_text.decode("utf-8", "replace"))
     for name in (DOCKERIGNORE, dockerfile):
         clean = os.path.normpath("/" + name).lstrip("/")
-        if clean and matcher.matches_legacy(clean):
+        if clean and matcher(clean):
             _remove_in_root(path, clean)
 
 

@@ -83,12 +83,12 @@ class FakeBuilds:
 
 
 class Running:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, ignore=None) -> None:
         self.builds = FakeBuilds()
         self.contexts = BuildContexts(os.path.join(root, "context"))
         self.contexts.sweep()
         router = Router()
-        BuildRoutes(self.builds, self.contexts).install(router)
+        BuildRoutes(self.builds, self.contexts, ignore).install(router)
         self.server = Server(router, error_handler=error_response)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -305,15 +305,19 @@ def test_cached_steps_and_old_api_versions_without_aux(api):
     assert "Removing intermediate container" not in json.dumps(out)
 
 
-def test_dockerignore_removes_the_dockerfile_and_itself(api):
-    files = {**DOCKERFILE, "sub/Dfile": b"FROM x\n", ".dockerignore": b"Dockerfile\n.dockerignore\nsub\n"}
-    assert api.build(tar_of(files)).status_code == 200
-    assert api.build(tar_of(files), dockerfile="sub/Dfile").status_code == 200
-    (first, _, seen), (second, _, seen2) = api.builds.calls
-    assert seen == {"a.txt": b"A", "sub/Dfile": b"FROM x\n"}  # the rest of what is excluded stays
-    assert first.dockerfile_text == "FROM busybox\nRUN echo hi\n"
-    assert seen2 == {"a.txt": b"A", "Dockerfile": DOCKERFILE["Dockerfile"]}  # excluded by its parent
-    assert second.dockerfile_text == "FROM x\n"
+def test_dockerignore_removes_the_dockerfile_and_itself(tmp_path):
+    def ignore(text):
+        patterns = [p.strip() for p in text.splitlines() if p.strip()]
+        return lambda path: path in patterns
+    r = Running(str(tmp_path), ignore)
+    try:
+        files = {**DOCKERFILE, ".dockerignore": b"Dockerfile\n.dockerignore\n"}
+        assert r.build(tar_of(files)).status_code == 200
+        request, _, seen = r.builds.calls[0]
+        assert seen == {"a.txt": b"A"}
+        assert request.dockerfile_text == "FROM busybox\nRUN echo hi\n"
+    finally:
+        r.close()
 
 
 def test_the_build_is_cancelled_when_the_client_goes(api):

@@ -42,13 +42,15 @@ class ContextBackend(Protocol):
     def unpack(self, stream) -> str: ...
     def empty(self) -> str: ...
     def remove(self, path: str) -> None: ...
-    def dockerfile(self, path: str, name: str) -> tuple[str, str]: ...
+    def dockerfile(self, path: str, name: str, ignore_patterns=None) -> tuple[str, str]: ...
 
 
 class BuildRoutes:
-    def __init__(self, builds: BuildBackendService, contexts: ContextBackend) -> None:
+    def __init__(self, builds: BuildBackendService, contexts: ContextBackend,
+                 ignore_patterns=None) -> None:
         self.builds = builds
         self.contexts = contexts
+        self.ignore_patterns = ignore_patterns  # (.dockerignore text) -> (path -> excluded?)
 
     def install(self, router: Router) -> None:
         router.add("POST", "/build", self.build)
@@ -69,7 +71,7 @@ class BuildRoutes:
 
         try:
             name, text = await asyncio.to_thread(self.contexts.dockerfile, context_dir,
-                                                 options.request.dockerfile)
+                                                 options.request.dockerfile, self.ignore_patterns)
             build = dataclasses.replace(options.request, dockerfile=name, dockerfile_text=text)
             return await _Run(request, build, options.want_aux).run(
                 lambda emit: self.builds.build(build, context_dir, emit), remove_context)
