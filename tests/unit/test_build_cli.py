@@ -246,3 +246,9 @@ def test_the_commands_are_registered():
     assert MANAGEMENT["image"]["build"] == "build"
     assert MANAGEMENT["builder"] == {"build": "build", "prune": ("builder", "prune")}
     assert os.path.exists(os.path.join(os.path.dirname(buildcmd.__file__), "builder.py"))
+
+
+def test_compress_sends_the_context_gzipped():
+    import gzip
+    chunks = [b"a" * 100000, b"", b"b" * 5]
+    assert gzip.decompress(b"".join(buildcmd._gzip_chunks(iter(chunks)))) == b"".join(chunks)
