@@ -118,3 +118,10 @@ def test_urls_go_to_the_daemon(url, git):
     assert bc.is_git_url(url) is git
     ctx = bc.prepare(url, "Dfile", io.BytesIO())
     assert (ctx.body, ctx.remote, ctx.dockerfile) == (None, url, "Dfile")
+
+
+def test_the_tar_ends_as_gos_so_the_size_is_dockers(tmp_path):
+    # ORACLE12: "Sending build context to Docker daemon  2.048kB" for a lone Dockerfile
+    ctx = bc.prepare(_tree(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo hi\n"}), "", io.BytesIO())
+    assert ctx.size == 2048 and len(ctx.body.read()) == 2048
+    assert bc.prepare("-", "", io.BytesIO(b"FROM x\n")).size == 2048
