@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import shutil
+import tarfile
 
 import pytest
 
@@ -110,3 +111,64 @@ def test_sdk_low_level_stream(daemon, tags):
     assert lines[-1] == {"stream": f"Successfully tagged {tag}\n"}
     client.close()
     assert os.path.isdir(daemon.data_root)
+
+
+MULTISTAGE = (b"FROM busybox AS a\nRUN echo a > /a\n\nFROM busybox AS b\nRUN echo b > /b\n"
+              b"FROM a\nCOPY --from=b /b /b\n"
+              b"COPY --from=0 /a /a0\nCOPY --from=busybox /bin/true /t\n")
+
+# dockerd 20.10's stream for it, built a second time, ids as X: ORACLE12's "multistage" without
+# its stage "unused" (which dockerd 20.10 builds and ketch, as BuildKit, does not: the issue)
+ORACLE_MULTISTAGE_CACHED = """\
+{"stream":"Step 1/8 : FROM busybox AS a"}
+{"stream":"\\n"}
+{"stream":" ---\\u003e X\\n"}
+{"stream":"Step 2/8 : RUN echo a \\u003e /a"}
+{"stream":"\\n"}
+{"stream":" ---\\u003e Using cache\\n"}
+{"stream":" ---\\u003e X\\n"}
+{"aux":{"ID":"sha256:X"}}
+{"stream":"Step 3/8 : FROM busybox AS b"}
+{"stream":"\\n"}
+{"stream":" ---\\u003e X\\n"}
+{"stream":"Step 4/8 : RUN echo b \\u003e /b"}
+{"stream":"\\n"}
+{"stream":" ---\\u003e Using cache\\n"}
+{"stream":" ---\\u003e X\\n"}
+{"aux":{"ID":"sha256:X"}}
+{"stream":"Step 5/8 : FROM a"}
+{"stream":"\\n"}
+{"stream":" ---\\u003e X\\n"}
+{"stream":"Step 6/8 : COPY --from=b /b /b"}
+{"stream":"\\n"}
+{"stream":" ---\\u003e Using cache\\n"}
+{"stream":" ---\\u003e X\\n"}
+{"stream":"Step 7/8 : COPY --from=0 /a /a0"}
+{"stream":"\\n"}
+{"stream":" ---\\u003e Using cache\\n"}
+{"stream":" ---\\u003e X\\n"}
+{"stream":"Step 8/8 : COPY --from=busybox /bin/true /t"}
+{"stream":"\\n"}
+{"stream":" ---\\u003e Using cache\\n"}
+{"stream":" ---\\u003e X\\n"}
+{"aux":{"ID":"sha256:X"}}
+{"stream":"Successfully built X\\n"}
+{"stream":"Successfully tagged TAG\\n"}
+"""
+
+
+def test_the_raw_stream_is_dockerds(daemon, tags):
+    tag = tags()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(MULTISTAGE)
+        tf.addfile(info, io.BytesIO(MULTISTAGE))
+    path = f"/v1.41/build?t={tag}&networkmode=none"
+    status, first, _ = daemon.api("POST", path, buf.getvalue(), raw=True)
+    assert status == 200, first
+    status, second, headers = daemon.api("POST", path, buf.getvalue(), raw=True)
+    assert (status, headers["content-type"]) == (200, "application/json")
+    text = re.sub(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{12}\b", "X", second.decode()).replace(tag, "TAG")
+    assert text.replace("\r\n", "\n") == ORACLE_MULTISTAGE_CACHED
+    assert second.count(b"\r\n") == ORACLE_MULTISTAGE_CACHED.count("\n")
