@@ -46,6 +46,10 @@ class StubClient:
     def prune_volumes(self, filters=None):
         return self.prune("volumes", filters)
 
+    def prune_build_cache(self, all=False, filters=None, keep_storage=0):
+        self.build_all = all
+        return self.prune("build", filters)
+
 
 class StubCli:
     def __init__(self, client: StubClient):
@@ -118,6 +122,15 @@ def test_system_prune_prints_each_report_in_docker_order_then_the_total(capsys):
         "Deleted Volumes:\nv1\n\n"
         "Deleted Images:\nuntagged: busybox:latest\ndeleted: sha256:aa\n\n"
         "Total reclaimed space: 4.548kB\n")
+
+
+def test_system_prune_all_prunes_all_build_cache():
+    cli = StubCli(StubClient(ANSWERS))
+    assert prune.system_prune(cli, ["-f", "-a"], "ketch system prune") == 0
+    assert cli.client.build_all is True
+    cli = StubCli(StubClient(ANSWERS))
+    assert prune.system_prune(cli, ["-f"], "ketch system prune") == 0
+    assert cli.client.build_all is False
 
 
 def test_system_prune_without_volumes_and_with_build_cache(capsys):
