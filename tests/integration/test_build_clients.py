@@ -172,3 +172,20 @@ def test_the_raw_stream_is_dockerds(daemon, tags):
     text = re.sub(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{12}\b", "X", second.decode()).replace(tag, "TAG")
     assert text.replace("\r\n", "\n") == ORACLE_MULTISTAGE_CACHED
     assert second.count(b"\r\n") == ORACLE_MULTISTAGE_CACHED.count("\n")
+
+
+@needs_docker
+def test_docker_system_df_and_builder_prune(daemon, tags, tmp_path):
+    tag = tags()
+    ctx = _ctx(tmp_path, f"FROM busybox\nRUN echo {secrets.token_hex(4)} > /f\n")
+    code, _, err = _docker(daemon, "build", "-q", "-t", tag, ctx)
+    assert code == 0, err
+    code, out, err = _docker(daemon, "system", "df")
+    assert code == 0, err
+    assert re.search(r"^Build Cache +[1-9]", out, re.M), out
+    code, out, err = _docker(daemon, "system", "df", "-v")
+    assert code == 0 and "Build cache usage: " in out, err
+    assert re.search(r"^[0-9a-f]{12}\*? +regular ", out, re.M), out
+    code, out, err = _docker(daemon, "builder", "prune", "-af")
+    assert code == 0, err
+    assert out.startswith("Deleted build cache objects:\n") and "Total reclaimed space: " in out
