@@ -201,7 +201,7 @@ def _from_dir(context: str, dockerfile: str, stdin) -> Context:
         extra = stdin.read()
     elif outside:
         try:
-            with open(dockerfile, "rb") as f:
+            with open(dockerfile_abs, "rb") as f:
                 extra = f.read()
         except OSError as exc:
             raise ContextError(f"unable to open Dockerfile: open {dockerfile}: {_strerror(exc)}") from None
@@ -249,6 +249,8 @@ def _add(tf: tarfile.TarFile, path: str, name: str, inodes: dict) -> None:
     except FileNotFoundError:
         return  # gone since the walk
     info = tf.gettarinfo(path, name)
+    if info is None:
+        return  # a socket: not sent (docker's tar skips them too)
     info.mtime = int(info.mtime)  # moby's FileInfoHeader: whole seconds (no PAX record for it)
     info.uid = info.gid = 0
     info.uname = info.gname = ""

@@ -125,3 +125,19 @@ def test_the_tar_ends_as_gos_so_the_size_is_dockers(tmp_path):
     ctx = bc.prepare(_tree(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo hi\n"}), "", io.BytesIO())
     assert ctx.size == 2048 and len(ctx.body.read()) == 2048
     assert bc.prepare("-", "", io.BytesIO(b"FROM x\n")).size == 2048
+
+
+def test_a_socket_or_a_dockerfile_symlinked_out_of_the_context(tmp_path):
+    import socket
+    root = _tree(tmp_path / "ctx", {"a": ""})
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(tmp_path / "ctx" / "sock"))
+    (tmp_path / "real").write_text("FROM linked\n")
+    os.symlink(tmp_path / "real", tmp_path / "ctx" / "Dockerfile")
+    try:
+        ctx = bc.prepare(root, "", io.BytesIO())
+    finally:
+        s.close()
+    entries = _entries(ctx)
+    assert "sock" not in entries
+    assert entries[ctx.dockerfile].data == b"FROM linked\n" and ctx.dockerfile.startswith(".dockerfile.")
