@@ -33,10 +33,10 @@ from ketch.engine.images.distribution import DistributionService, registry_confi
 from ketch.api.routes.build import BuildRoutes
 from ketch.engine.buildcontext import BuildContexts
 from ketch.engine.builds.cache import BuildCache
-from ketch.engine.builds.service import BuildService, scratch_dir
 from ketch.engine.builds.cachemounts import CacheMounts
 from ketch.engine.builds.runmounts import RunMounts
 from ketch.engine.builds.runstep import StepRunner
+from ketch.engine.builds.service import BuildService, scratch_dir
 from ketch.api.routes.diskusage import DiskUsageRoutes
 from ketch.engine.diskusage import DiskUsage
 from ketch.engine.images.commit import Committer

@@ -335,9 +335,9 @@ def test_the_build_is_cancelled_when_the_client_goes(api):
 
 def test_prune(api):
     resp = api.client.post("/v1.45/build/prune", params={"all": "1", "filters": '{"until": ["1h"]}',
-                                                         "keep-storage": "0"})
+                                                         "keep-storage": "1000"})
     assert resp.json() == {"CachesDeleted": ["a1", "b2"], "SpaceReclaimed": 1234}
-    assert api.builds.pruned == [(True, {"until": ["1h"]}, 0)]
+    assert api.builds.pruned == [(True, {"until": ["1h"]}, 1000)]
     api.client.post("/build/prune", params={"keep-storage": "1000"})
     assert api.builds.pruned[-1] == (False, {}, 1000)
     resp = api.client.post("/build/prune", params={"filters": '{"nope": ["x"]}'})

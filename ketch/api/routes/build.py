@@ -32,7 +32,7 @@ class BuildBackendService(Protocol):
         """(ids of the cache records removed, bytes reclaimed)."""
 
     def usage(self) -> list[CacheRecord]:
-        """The build cache's records, for GET /system/df."""
+        """The build cache's records, for GET /system/df (blocking)."""
 
 
 class ContextBackend(Protocol):
