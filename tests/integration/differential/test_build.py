@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("differential")]
 
 TIMEOUT = 120
 # docker 28's legacy builder notice, on stderr in some runs and not others
+STDERR_START, STDERR_END = "\x1b[91m", "\x1b[0m"
 DEPRECATED = re.compile(r"DEPRECATED: The legacy builder is deprecated.*?environment-variable\.\n", re.S)
 
 
@@ -176,6 +177,8 @@ def rebuild(ctx: str, step: Rebuild) -> None:
 
 def _lines(text: str, target: Target, mask) -> list:
     text = DEPRECATED.sub("", text)
+    # each stderr chunk comes wrapped in red; where chunks end is the pipe's timing
+    text = text.replace(STDERR_END + STDERR_START, "")
     # the client's blank line after "Sending build context" comes and goes (its progress output)
     return [line for line in normalise(text, target.side("docker"), Norm(), mask) if line]
 
