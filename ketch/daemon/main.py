@@ -30,6 +30,9 @@ from ketch.engine.containers.waiters import Waiters
 from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
 from ketch.engine.images.distribution import DistributionService, registry_config
+from ketch.api.routes.build import BuildRoutes
+from ketch.archive.dockerignore import PatternMatcher, read_patterns
+from ketch.engine.buildcontext import BuildContexts
 from ketch.engine.builds.cache import BuildCache
 from ketch.engine.builds.service import BuildService, scratch_dir
 from ketch.api.routes.diskusage import DiskUsageRoutes
@@ -116,14 +119,17 @@ class Daemon:
                                       lambda: self.images.collect_garbage(self.containers.layers_in_use()))
         self.builds = BuildService(self.images, self.build_cache, scratch_dir(cfg.exec_root),
                                    self.distribution.puller)
+        self.build_contexts = BuildContexts(os.path.join(cfg.data_root, "builder", "context"))
+        build_routes = BuildRoutes(self.builds, self.build_contexts, ignore_patterns=ignore_matcher)
         pruner = ImagePruner(self.images, self.containers.users_of_image)
         disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers, self.volumes), pruner,
-                                     lambda: self.images.collect_garbage(self.containers.layers_in_use()))
+                                     lambda: self.images.collect_garbage(self.containers.layers_in_use()),
+                                     build_cache=self.builds.usage)
         self.server = build_server(self.containers, self.images, self.system, self.events,
                                    self.execs, self.distribution,
                                    commits=Committer(self.images, self.containers),
                                    disk_usage=disk_usage, networks=self.networks,
-                                   volumes=self.volumes)
+                                   volumes=self.volumes, builds=build_routes)
 
     def _take_lock(self):
         try:
@@ -158,6 +164,7 @@ class Daemon:
             await self.networking.sweep({r.id for r in self.registry.all() if r.state.alive})
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
+            await asyncio.to_thread(self.build_contexts.sweep)  # contexts of builds a stop cut short
             # blobs a crash left between their writing and their record (a commit, an import)
             self.images.collect_garbage(self.containers.layers_in_use())
             for path in self.cfg.socket_paths():
@@ -211,3 +218,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def ignore_matcher(text: str):
+    """A .dockerignore text as the path test the build context applies."""
+    return PatternMatcher(read_patterns(text)).matches
