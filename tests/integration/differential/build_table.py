@@ -158,9 +158,7 @@ ROWS: tuple[BuildRow, ...] = (
                          "a.txt": "A\n", "x.log": "L\n", "keep.log": "K\n", "secret/s": "S\n",
                          "sub/deep/z.tmp": "T\n", "sub/ok": "O\n", "top.txt": "t", "a/top.txt": "t2",
                          "d/gone": "g", "d/keep": "k", "x.txt": "x", "spaced.txt": "s"}),
-             probe="cd /ctx && find . | sort",
-             expect=pending("issue 12: a Dockerfile named in .dockerignore is still copied by COPY . "
-                            "(moby drops it from the context once read: remotecontext.removeDockerfile)")),
+             probe="cd /ctx && find . | sort"),
     # -- config instructions
     BuildRow("workdir", "FROM busybox\nWORKDIR /a\nWORKDIR b\nENV D=/dd\nWORKDIR $D/e\nWORKDIR ..\nRUN pwd\n"
              "WORKDIR /a/b\nUSER daemon\nWORKDIR /wd\n",
