@@ -310,3 +310,27 @@ def test_a_discarded_layer_keeps_a_blob_another_stage_staged_too(images):
     image = builds.record_image(_step(None, "COPY same /"), first)
     assert images.resolve(image.id).chain_ids and images.holders(first.info.digest) == 0
     assert images.content.exists(first.info.digest)
+
+
+def _img(history: list[dict], diff_ids: list[str]):
+    from ketch.engine.images.service import Image
+    return Image("sha256:" + str(len(history)) * 64, {"history": history, "rootfs": {"diff_ids": diff_ids}},
+                 "", "", 0, (), ())
+
+
+def test_cache_from_matches_moby_is_valid_parent_and_the_layer_of_an_entry():
+    from ketch.engine.builds import cachefrom
+    a, b, c = ({"created": "t1", "created_by": "ADD x"}, {"created": "t2", "created_by": "ENV A=1", "empty_layer": True},
+               {"created": "t3", "created_by": "COPY y"})
+    target = _img([a, b, c], ["sha256:l1", "sha256:l3"])
+    assert cachefrom.valid_parent(target, None) and cachefrom.valid_parent(target, _img([], []))
+    assert cachefrom.valid_parent(target, _img([a], ["sha256:l1"]))
+    assert not cachefrom.valid_parent(target, _img([a], ["sha256:other"]))  # another layer
+    assert not cachefrom.valid_parent(target, _img([{**a, "created": "t0"}], ["sha256:l1"]))
+    assert not cachefrom.valid_parent(target, _img([a, b, c], ["sha256:l1", "sha256:l3"]))  # not shorter
+    assert not cachefrom.valid_parent(_img([], []), None)
+    assert [cachefrom.layer_at(target, i) for i in range(3)] == ["sha256:l1", "", "sha256:l3"]
+    match = cachefrom.find([target], _img([a], ["sha256:l1"]), "ENV A=1")
+    assert match.index == 1 and not match.is_target
+    assert cachefrom.find([target], _img([a, b], ["sha256:l1"]), "COPY y").is_target
+    assert cachefrom.find([target], _img([a], ["sha256:l1"]), "ENV B=2") is None
