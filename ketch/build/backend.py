@@ -90,6 +90,9 @@ class RunSpec:
     # unless the command failed (moby's default --rm: a failed one stays, Exited (N)),
     # "never" (--rm=false)
     remove: str = "always"
+    # the build's limits for the container, as HostConfig names them ("Memory",
+    # "CpuShares", "Ulimits"...: POST /build's memory, cpushares, ...)
+    resources: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

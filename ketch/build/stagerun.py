@@ -82,14 +82,13 @@ async def perform(state: dispatch.StageState, action: dispatch.Action, index: in
     request = job.env.request
     container_config = action.container_config
     container = full_id = ""
+    config = action.config
     if isinstance(action, dispatch.Commit) or getattr(action, "container", False):
-        # as the config of a container moby created: its hostname, a Labels map
         full_id = _random.token_hex(32)
         container = _short(full_id)
-        container_config = {**container_config, "Hostname": container,
-                            "Labels": container_config.get("Labels") or {}}
+        config, container_config = _as_created(state, config, container_config, container)
         job.emit(StepRunning(index, container))
-    step = Step(parent=state.image, config=action.config, container_config=container_config,
+    step = Step(parent=state.image, config=config, container_config=container_config,
                 history=action.history, cache_key=key, platform=state.platform,
                 container_id=full_id)
     if isinstance(action, dispatch.Commit):
@@ -105,6 +104,23 @@ async def perform(state: dispatch.StageState, action: dispatch.Action, index: in
         image = await job.backend.mutate(step, action.edit, action.sources)
     _advance(state, image)
     return container if request.rm or request.force_rm else ""
+
+
+def _as_created(state: dispatch.StageState, config: dict, container_config: dict,
+                hostname: str) -> tuple[dict, dict]:
+    """What creating the step's container does in moby: the container's config is merged
+    with the parent image's (daemon merge) and gets its hostname; the step's config shares
+    its Healthcheck with the container's, so the parent's healthcheck fields reach it too
+    (``HEALTHCHECK NONE`` after ``--interval=5s`` keeps Interval), and the stage's from then
+    on."""
+    parent = state.image.config if state.image else {}
+    container_config = runconfig.merged_for_container(container_config, parent)
+    container_config["Hostname"] = hostname
+    health = container_config.get("Healthcheck")
+    if health != config.get("Healthcheck"):
+        state.config["Healthcheck"] = health
+        config = runconfig.normalized({**config, "Healthcheck": health})
+    return config, container_config
 
 
 def _advance(state: dispatch.StageState, image: ImageState) -> None:

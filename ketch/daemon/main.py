@@ -31,13 +31,12 @@ from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
 from ketch.engine.images.distribution import DistributionService, registry_config
 from ketch.api.routes.build import BuildRoutes
-from ketch.archive.dockerignore import PatternMatcher, read_patterns
 from ketch.engine.buildcontext import BuildContexts
 from ketch.engine.builds.cache import BuildCache
-from ketch.engine.builds.service import BuildService, scratch_dir
 from ketch.engine.builds.cachemounts import CacheMounts
 from ketch.engine.builds.runmounts import RunMounts
 from ketch.engine.builds.runstep import StepRunner
+from ketch.engine.builds.service import BuildService, scratch_dir
 from ketch.api.routes.diskusage import DiskUsageRoutes
 from ketch.engine.diskusage import DiskUsage
 from ketch.engine.images.commit import Committer
@@ -126,7 +125,7 @@ class Daemon:
                                    self.distribution.puller,
                                    StepRunner(self.containers, self.run_mounts).run, cache_mounts)
         self.build_contexts = BuildContexts(os.path.join(cfg.data_root, "builder", "context"))
-        build_routes = BuildRoutes(self.builds, self.build_contexts, ignore_patterns=ignore_matcher)
+        build_routes = BuildRoutes(self.builds, self.build_contexts)  # moby's .dockerignore rules
         pruner = ImagePruner(self.images, self.containers.users_of_image)
         disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers, self.volumes), pruner,
                                      lambda: self.images.collect_garbage(self.containers.layers_in_use()),
@@ -225,8 +224,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def ignore_matcher(text: str):
-    """A .dockerignore text as the path test the build context applies."""
-    return PatternMatcher(read_patterns(text)).matches

@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 from typing import Callable, Protocol
 
-from ketch import errors
 from ketch.api import buildoptions, buildstream
 from ketch.api import filters as flt
 from ketch.api.http import BadRequest, Request, Response, Router, StreamResponse, json_response
@@ -33,13 +32,14 @@ class BuildBackendService(Protocol):
         """(ids of the cache records removed, bytes reclaimed)."""
 
     def usage(self) -> list[CacheRecord]:
-        """The build cache's records, for GET /system/df."""
+        """The build cache's records, for GET /system/df (blocking)."""
 
 
 class ContextBackend(Protocol):
     """Where contexts live while a build runs (``engine/buildcontext.BuildContexts``)."""
 
     def unpack(self, stream) -> str: ...
+    def remote(self, url: str) -> tuple[str, str | None]: ...
     def empty(self) -> str: ...
     def remove(self, path: str) -> None: ...
     def dockerfile(self, path: str, name: str, ignore_patterns=None) -> tuple[str, str]: ...
@@ -58,9 +58,11 @@ class BuildRoutes:
 
     async def build(self, request: Request) -> StreamResponse | Response:
         options = buildoptions.parse(request)
+        remote_text = None  # a remote URL that served the Dockerfile itself
         if options.remote:
-            raise errors.NotImplementedYet("remote build contexts are not supported by this ketch yet")
-        context_dir = await run_with_stream(request.stream(), self.contexts.unpack)
+            context_dir, remote_text = await asyncio.to_thread(self.contexts.remote, options.remote)
+        else:
+            context_dir = await run_with_stream(request.stream(), self.contexts.unpack)
         removed = False
 
         async def remove_context() -> None:  # as soon as the build ends, before its last lines
@@ -70,8 +72,11 @@ class BuildRoutes:
                 await asyncio.to_thread(self.contexts.remove, context_dir)
 
         try:
-            name, text = await asyncio.to_thread(self.contexts.dockerfile, context_dir,
-                                                 options.request.dockerfile, self.ignore_patterns)
+            if remote_text is not None:
+                name, text = options.request.dockerfile, remote_text
+            else:
+                name, text = await asyncio.to_thread(self.contexts.dockerfile, context_dir,
+                                                     options.request.dockerfile, self.ignore_patterns)
             build = dataclasses.replace(options.request, dockerfile=name, dockerfile_text=text)
             return await _Run(request, build, options.want_aux).run(
                 lambda emit: self.builds.build(build, context_dir, emit), remove_context)

@@ -87,11 +87,14 @@ class Target:
         return {c["Id"]: f"{c['Names'][0].lstrip('/')} {c['State']}" for c in items}
 
     def _tags(self) -> dict[str, str]:
-        """Every reference (tags, and digests a row may have made) -> image id."""
+        """Every reference (tags, and digests a row may have made) -> image id; not the
+        "<none>:<none>" and "<none>@<none>" dockerd 20.10 lists for an untagged image (a
+        build's last image of a stage)."""
         status, items = api(self.socket, "GET", "/images/json")
         assert status == 200, (self.name, status, items)
         return {ref: image["Id"] for image in items
-                for ref in (image.get("RepoTags") or []) + (image.get("RepoDigests") or [])}
+                for ref in (image.get("RepoTags") or []) + (image.get("RepoDigests") or [])
+                if not ref.startswith("<none>")}
 
     def _networks(self) -> dict[str, str]:
         status, items = api(self.socket, "GET", "/networks")

@@ -21,7 +21,7 @@ import pytest
 
 from tests.integration.differential.build_table import (BUILD_PARTS, DIR, MTIME, ROWS, BuildRow, Link,
                                                         Mode, Rebuild, TarGz)
-from tests.integration.differential.dockerd import _UnixHTTP
+from tests.integration.differential.dockerd import _UnixHTTP, api
 from tests.integration.differential.harness import Target, docker_client
 from tests.integration.differential.normalise import Norm, normalise, normalise_text
 
@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("differential")]
 
 TIMEOUT = 120
 # docker 28's legacy builder notice, on stderr in some runs and not others
+STDERR_START, STDERR_END = "\x1b[91m", "\x1b[0m"
 DEPRECATED = re.compile(r"DEPRECATED: The legacy builder is deprecated.*?environment-variable\.\n", re.S)
 
 
@@ -135,6 +136,7 @@ def image_view(doc: dict | None, base: dict) -> dict | None:
 def play(target: Target, row: BuildRow, where: str) -> Outcome:
     """Build the row on one daemon (its parent row first), probe, rebuild; then remove the
     tags and containers it made (target.reset)."""
+    before = image_ids(target)
     try:
         if row.parent is not None:
             parent = next(r for r in ROWS if r.name == row.parent)
@@ -158,7 +160,28 @@ def play(target: Target, row: BuildRow, where: str) -> Outcome:
             after.append((step.what, docker_build(target, ("-t", row.tag, *args), ctx, row.stdin, row.context)))
     finally:
         changed = tuple(target.reset())
+        remove_new_images(target, before)
     return Outcome(first, image_view(doc, base) if doc else None, probe, after, changed)
+
+
+def image_ids(target: Target) -> set[str]:
+    status, items = api(target.socket, "GET", "/images/json?all=1")
+    assert status == 200, (target.name, status, items)
+    return {image["Id"] for image in items}
+
+
+def remove_new_images(target: Target, before: set[str]) -> None:
+    """Every image the row made, its steps' too: each row starts from the same cache on
+    both daemons, whatever the rows before it left (dockerd's rmi of a tag also deletes
+    its untagged parents, so a build that failed on one daemon only would leave them
+    different)."""
+    for _ in range(20):  # children before parents: each pass removes the leaves
+        new = image_ids(target) - before
+        if not new:
+            return
+        for image in new:
+            api(target.socket, "DELETE", f"/images/{image}")
+    raise AssertionError(f"{target.name}: images the row made cannot be removed: {sorted(new)}")
 
 
 def rebuild(ctx: str, step: Rebuild) -> None:
@@ -176,6 +199,8 @@ def rebuild(ctx: str, step: Rebuild) -> None:
 
 def _lines(text: str, target: Target, mask) -> list:
     text = DEPRECATED.sub("", text)
+    # each stderr chunk comes wrapped in red; where chunks end is the pipe's timing
+    text = text.replace(STDERR_END + STDERR_START, "")
     # the client's blank line after "Sending build context" comes and goes (its progress output)
     return [line for line in normalise(text, target.side("docker"), Norm(), mask) if line]
 
