@@ -158,6 +158,10 @@ def test_a_reproducible_step_clamps_mtimes_and_writes_the_epoch_as_created(image
     image = builds.record_image(_step(None, "COPY a /a"), staged)
     assert image.document["created"] == "2020-09-13T12:26:40Z"
     assert image.document["history"][-1]["created"] == "2020-09-13T12:26:40Z"
+    # the cache entry is as old as the build, not the epoch: `builder prune --filter until=` sees it new
+    builds.record_image(_step(image, "ENV X=1", "sha256:epoch"), None)
+    from ketch import timefmt
+    assert timefmt.parse_ns(images.store.get_cache_entry("sha256:epoch")[2]) > epoch * 10**9 + 10**9
     members = tarfile.open(fileobj=io.BytesIO(_layer_tar(images, image))).getmembers()
     assert [m.name for m in members] == ["a", "a/new", "a/old"]
     assert {m.mtime for m in members} == {epoch}
