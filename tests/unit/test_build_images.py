@@ -338,3 +338,13 @@ def test_cache_from_matches_moby_is_valid_parent_and_the_layer_of_an_entry():
     assert match.index == 1 and not match.is_target
     assert cachefrom.find([target], _img([a, b], ["sha256:l1"]), "COPY y").is_target
     assert cachefrom.find([target], _img([a], ["sha256:l1"]), "ENV B=2") is None
+
+
+def test_pull_credentials_are_x_registry_configs_by_registry():
+    from ketch.engine.builds.service import auth_for
+    lookup = auth_for({"https://index.docker.io/v1/": {"username": "hub", "password": "p"},
+                       "localhost:5000": {"auth": "dTpw"}, "http://other:1/v2/": {"username": "o"}})
+    assert lookup("docker.io").username == "hub"
+    assert (lookup("localhost:5000").username, lookup("localhost:5000").password) == ("u", "p")
+    assert lookup("other:1").username == "o"
+    assert lookup("elsewhere:5000").empty
