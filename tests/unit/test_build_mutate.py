@@ -217,3 +217,12 @@ def test_a_local_base_image_of_another_platform_is_pulled_or_refused(backend):
         await backend.base_image("armonly:1", "linux/amd64", False, lambda m: None)
     with pytest.raises(errors.NotFound, match="does not match the specified platform"):
         asyncio.run(main())
+
+
+def test_the_service_sweeps_the_scratch_dirs_a_killed_ketchd_left(backend, tmp_path):
+    from ketch.engine.builds.service import BuildService
+    scratch = tmp_path / "buildsteps"
+    (scratch / "build-left1" / "root").mkdir(parents=True)
+    (scratch / "other").mkdir()
+    BuildService(backend.images, backend.cache, str(scratch))
+    assert sorted(os.listdir(scratch)) == ["other"]

@@ -1,8 +1,7 @@
 """``BuildService``: what ``POST /build``, ``POST /build/prune`` and ``GET /system/df`` call.
 
 A build gets a backend of its own (``EngineBuildBackend`` with the request's options)
-and runs the builder (``build.builder``); the service counts the builds running. The
-build cache is two kinds of records: the steps' images (``cache.py``, type ``regular``)
+and runs the builder (``build.builder``). The build cache is two kinds of records: the steps' images (``cache.py``, type ``regular``)
 and the RUN cache mounts (``cachemounts``, type ``exec.cachemount``), both pruned here
 with buildkit's filters (``until``, ``id``, ``type``, ``description``, ``inuse``,
 ``shared``, ``private``) and ``keep-storage``.
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ketch import errors, timefmt
+from ketch.build import builder
 from ketch.build.request import BuildRequest, BuildResult, CacheRecord, Progress
 from ketch.engine.builds import mutate as mutation
 from ketch.engine.builds.backend import BuildSession, EngineBuildBackend, Runner
@@ -46,7 +46,6 @@ class BuildService:
         self.puller = puller
         self.runner = runner
         self.mounts = mounts
-        self.running = 0
         filemode.makedirs(scratch_dir, SCRATCH_MODE)
         self._sweep()
 
@@ -61,16 +60,11 @@ class BuildService:
         builds = BuildImages(self.images, request.source_date_epoch)
         session = BuildSession(request, context_dir, self.images, builds, self.scratch_dir)
         return EngineBuildBackend(session, self.cache, self.puller, self.runner,
-                                  auth_for(getattr(request, "registry_auth", None) or {}))
+                                  auth_for(request.registry_auth))
 
     async def build(self, request: BuildRequest, context_dir: str | None,
                     emit: Callable[[Progress], None]) -> BuildResult:
-        from ketch.build import builder  # h-3's builder
-        self.running += 1
-        try:
-            return await builder.build(request, context_dir, self.backend(request, context_dir), emit)
-        finally:
-            self.running -= 1
+        return await builder.build(request, context_dir, self.backend(request, context_dir), emit)
 
     def usage(self) -> list[CacheRecord]:
         """Every build-cache record (blocking: the cache mounts' sizes are walked)."""
