@@ -74,7 +74,8 @@ class BuildRow:
     context: str | None = None      # what is passed as PATH ("-": stdin), else the context dir
     probe: str | None = None
     after: tuple[Rebuild, ...] = ()
-    expect: Expect = SAME
+    expect: Expect = SAME           # docker build: ketchd against dockerd
+    cli: Expect | None = SAME       # ketch build against docker build, both on ketchd (None: not played)
     parent: str | None = None       # a row built first (its image tagged diff-build/<parent>)
 
     @property
@@ -224,7 +225,9 @@ ROWS: tuple[BuildRow, ...] = (
              stdin="FROM busybox\nCOPY f /f\n",
              expect=pending("issue 12: the context the docker client sends for `-f - DIR` (the Dockerfile "
                             "added to the directory's tar) is refused: 'Error processing tar file: "
-                            "unexpected end of data'")),
+                            "unexpected end of data'"),
+             cli=pending("issue 12: the same: ketch's own client builds it, the docker client's tar "
+                         "is refused")),
     BuildRow("dockerfile_in_subdir", None, files=_f(**{"f": "F\n", "sub/My.Dockerfile": "FROM busybox\nCOPY f /f2\n"}),
              args=("-f", "{ctx}/sub/My.Dockerfile")),
     BuildRow("tags", "FROM busybox\nENV T=1\n", args=("-t", "diff-build/t1", "-t", "diff-build/t2:v2")),
@@ -260,7 +263,10 @@ ROWS: tuple[BuildRow, ...] = (
     BuildRow("err_copy_missing", "FROM busybox\nCOPY nosuch /x\n", files=_f(a="A")),
     BuildRow("err_copy_glob_nothing", "FROM busybox\nCOPY *.nomatch /x/\n", files=_f(a="A")),
     BuildRow("err_copy_outside", "FROM busybox\nCOPY ../a.txt /up\n", files=_f(**{"a.txt": "A\n"})),
-    BuildRow("err_copy_symlink_outside", "FROM busybox\nCOPY link /link\n", files=_f(link=Link("/etc/hostname"))),
+    BuildRow("err_copy_symlink_outside", "FROM busybox\nCOPY link /link\n", files=_f(link=Link("/etc/hostname")),
+             cli=pending("issue 12: ketch's CLI sends a context tar padded to tarfile's 10240-byte record "
+                         "('Sending build context to Docker daemon  10.24kB'; docker's Go tar has no "
+                         "record padding: '   2.56kB'), seen where the size's width changes the padding")),
     BuildRow("err_copy_excluded", "FROM busybox\nCOPY x.log /x\n", files=_f(**{".dockerignore": "x.log\n", "x.log": "L"})),
     BuildRow("err_copy_many_to_file", "FROM busybox\nCOPY a b /x\n", files=_f(a="A", b="B")),
     BuildRow("err_chown_unknown_user", "FROM busybox\nCOPY --chown=nosuch a /x\n", files=_f(a="A")),

@@ -21,9 +21,10 @@ import pytest
 
 from tests.integration.differential.build_table import (BUILD_PARTS, DIR, MTIME, ROWS, BuildRow, Link,
                                                         Mode, Rebuild, TarGz)
+from tests.integration.differential.table import Expect
 from tests.integration.differential.dockerd import _UnixHTTP, api
-from tests.integration.differential.harness import Target, docker_client
-from tests.integration.differential.normalise import Norm, normalise, normalise_text
+from tests.integration.differential.harness import KETCH, Target, docker_client
+from tests.integration.differential.normalise import Norm, Side, normalise, normalise_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("differential")]
 
@@ -90,9 +91,12 @@ def make_context(row: BuildRow, where: str) -> str:
 
 # -- one daemon ------------------------------------------------------------------------
 
-def docker_build(target: Target, args, ctx: str, stdin: str | None, path: str | None) -> Built:
+def docker_build(target: Target, args, ctx: str, stdin: str | None, path: str | None,
+                 program: str = "docker") -> Built:
+    """`docker build` with the classic builder, or `ketch build` (program "ketch")."""
     env = dict(target.env, DOCKER_BUILDKIT="0")
-    argv = [docker_client(), "build", *(a.replace("{ctx}", ctx) for a in args), path or ctx]
+    client = [docker_client()] if program == "docker" else KETCH
+    argv = [*client, "build", *(a.replace("{ctx}", ctx) for a in args), path or ctx]
     raw = subprocess.run(argv, input=stdin.encode() if stdin is not None else None,
                          stdin=None if stdin is not None else subprocess.DEVNULL,
                          capture_output=True, env=env, timeout=TIMEOUT, cwd=ctx)
@@ -133,7 +137,7 @@ def image_view(doc: dict | None, base: dict) -> dict | None:
     }
 
 
-def play(target: Target, row: BuildRow, where: str) -> Outcome:
+def play(target: Target, row: BuildRow, where: str, program: str = "docker") -> Outcome:
     """Build the row on one daemon (its parent row first), probe, rebuild; then remove the
     tags and containers it made (target.reset)."""
     before = image_ids(target)
@@ -147,7 +151,7 @@ def play(target: Target, row: BuildRow, where: str) -> Outcome:
         base = image_document(target, "busybox:latest")
         if re.search(r"(?im)^from\s+scratch\s*$", row.dockerfile or ""):
             base = {"history": [], "rootfs": {"diff_ids": []}}
-        first = docker_build(target, ("-t", row.tag, *row.args), ctx, row.stdin, row.context)
+        first = docker_build(target, ("-t", row.tag, *row.args), ctx, row.stdin, row.context, program)
         doc = image_document(target, row.tag) if first.exit == 0 else None
         probe = None
         if row.probe is not None and first.exit == 0:
@@ -157,7 +161,8 @@ def play(target: Target, row: BuildRow, where: str) -> Outcome:
         for step in row.after:
             rebuild(ctx, step)
             args = row.args if step.args is None else step.args
-            after.append((step.what, docker_build(target, ("-t", row.tag, *args), ctx, row.stdin, row.context)))
+            after.append((step.what, docker_build(target, ("-t", row.tag, *args), ctx, row.stdin, row.context,
+                                                  program)))
     finally:
         changed = tuple(target.reset())
         remove_new_images(target, before)
@@ -197,65 +202,67 @@ def rebuild(ctx: str, step: Rebuild) -> None:
 
 # -- comparing ---------------------------------------------------------------------------
 
-def _lines(text: str, target: Target, mask) -> list:
+def _lines(text: str, side: Side, mask) -> list:
     text = DEPRECATED.sub("", text)
     # each stderr chunk comes wrapped in red; where chunks end is the pipe's timing
     text = text.replace(STDERR_END + STDERR_START, "")
     # the client's blank line after "Sending build context" comes and goes (its progress output)
-    return [line for line in normalise(text, target.side("docker"), Norm(), mask) if line]
+    return [line for line in normalise(text, side, Norm(), mask) if line]
 
 
-def _image(view: dict | None, target: Target, mask) -> str | None:
+def _image(view: dict | None, side: Side, mask) -> str | None:
     if view is None:
         return None
     text = json.dumps(view, indent=1, sort_keys=True)
-    return normalise_text(text, target.side("docker"), Norm(), mask)
+    return normalise_text(text, side, Norm(), mask)
 
 
-def views(out: Outcome, target: Target, mask=()) -> dict:
+def views(out: Outcome, side: Side, mask=()) -> dict:
     return {
-        "stream": _lines(out.first.stdout, target, mask),
-        "stderr": _lines(out.first.stderr, target, mask),
+        "stream": _lines(out.first.stdout, side, mask),
+        "stderr": _lines(out.first.stderr, side, mask),
         "exit": out.first.exit,
-        "image": _image(out.image, target, mask),
-        "probe": None if out.probe is None else _lines(out.probe, target, mask),
-        "after": [(what, _lines(b.stdout, target, mask), _lines(b.stderr, target, mask), b.exit)
+        "image": _image(out.image, side, mask),
+        "probe": None if out.probe is None else _lines(out.probe, side, mask),
+        "after": [(what, _lines(b.stdout, side, mask), _lines(b.stderr, side, mask), b.exit)
                   for what, b in out.after],
     }
 
 
-def _report(row: BuildRow, a: Outcome, b: Outcome) -> str:
+def _report(row: BuildRow, a: Outcome, b: Outcome, labels: tuple[str, str]) -> str:
     def side(name, o):
         text = (f"--- {name}: exit {o.first.exit}\nstdout:\n{o.first.stdout}stderr:\n{o.first.stderr}"
                 f"image: {json.dumps(o.image, indent=1, sort_keys=True)}\nprobe:\n{o.probe}\n")
         for what, built in o.after:
             text += f"then {what}: exit {built.exit}\n{built.stdout}{built.stderr}"
         return text
-    return f"\nrow {row.name}: {row.dockerfile!r} {row.args}\n" + side("dockerd", a) + side("ketchd", b)
+    return f"\nrow {row.name}: {row.dockerfile!r} {row.args}\n" + side(labels[0], a) + side(labels[1], b)
 
 
-def compare(row: BuildRow, a: Outcome, b: Outcome, ref: Target, got: Target) -> None:
-    report = _report(row, a, b)
+def compare(row: BuildRow, expect: Expect, a: Outcome, b: Outcome, ref: Side, got: Side,
+            labels: tuple[str, str]) -> None:
+    report = _report(row, a, b, labels)
     assert not a.changed and not b.changed, f"the row changed the fixtures: {a.changed} {b.changed}{report}"
-    expect = row.expect
     mask = expect.mask if expect.kind == "differs" else ()
     va, vb = views(a, ref, mask), views(b, got, mask)
     ignored = expect.parts if expect.kind == "differs" else ()
     wrong = {p: (va[p], vb[p]) for p in BUILD_PARTS if p not in ignored and va[p] != vb[p]}
     assert not wrong, "differs in " + ", ".join(
-        f"{p}:\n  dockerd {x!r}\n  ketchd  {y!r}" for p, (x, y) in wrong.items()) + report
+        f"{p}:\n  {labels[0]} {x!r}\n  {labels[1]}  {y!r}" for p, (x, y) in wrong.items()) + report
     if expect.kind == "differs":
         now_same = [p for p in ignored if va[p] == vb[p]]
         assert not now_same, (f"row {row.name} is marked differs ({expect.reason}) in {ignored}, "
                               f"but {now_same} now match: narrow or drop the mark{report}")
 
 
-def _params() -> list:
+def _params(which: str) -> list:
     out = []
     for row in ROWS:
-        marks = ([pytest.mark.xfail(strict=True, reason=row.expect.reason)]
-                 if row.expect.kind == "pending" else [])
-        out.append(pytest.param(row, id=row.name, marks=marks))
+        expect = row.expect if which == "api" else row.cli
+        if expect is None:
+            continue
+        marks = [pytest.mark.xfail(strict=True, reason=expect.reason)] if expect.kind == "pending" else []
+        out.append(pytest.param(row, expect, id=row.name, marks=marks))
     return out
 
 
@@ -264,14 +271,26 @@ def contexts(tmp_path_factory):
     return str(tmp_path_factory.mktemp("build-contexts"))
 
 
-@pytest.mark.parametrize("row", _params())
-def test_docker_build(pair, contexts, row):
-    """docker build -> ketchd   vs   docker build -> dockerd."""
+@pytest.mark.parametrize("row, expect", _params("api"))
+def test_docker_build(pair, contexts, row, expect):
+    """docker build -> ketchd   vs   docker build -> dockerd (does ketchd build as dockerd does?)."""
     with ThreadPoolExecutor(2) as pool:
         fa = pool.submit(play, pair.dockerd, row, contexts)
         fb = pool.submit(play, pair.ketchd, row, contexts)
         a, b = fa.result(), fb.result()
     try:
-        compare(row, a, b, pair.dockerd, pair.ketchd)
+        compare(row, expect, a, b, pair.dockerd.side("docker"), pair.ketchd.side("docker"),
+                ("docker -> dockerd", "docker -> ketchd"))
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n({pair.versions})") from None
+
+
+@pytest.mark.parametrize("row, expect", _params("cli"))
+def test_ketch_build(pair, contexts, row, expect):
+    """ketch build -> ketchd   vs   docker build -> ketchd (does ketch's CLI print what the
+    docker client prints, given the same daemon?). One after the other: each play leaves
+    the daemon's images as it found them."""
+    a = play(pair.ketchd, row, contexts)
+    b = play(pair.ketchd, row, contexts, "ketch")
+    compare(row, expect, a, b, pair.ketchd.side("docker"), pair.ketchd.side("ketch"),
+            ("docker -> ketchd", "ketch -> ketchd"))
