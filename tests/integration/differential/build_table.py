@@ -26,6 +26,7 @@ from tests.integration.differential.table import SAME, Expect, pending
 
 BUILD_PARTS = ("stream", "stderr", "exit", "image", "probe", "after")
 MTIME = 1600000000  # every context file's mtime: COPY keeps it, so probes may print it
+REMOTE = {"remote.txt": "R\n", "dir/file.txt": "F\n"}  # served at {url} (Last-Modified 1500000000)
 
 
 def build_differs(reason: str, *parts: str, mask: tuple[str, ...] = ()) -> Expect:
@@ -89,6 +90,12 @@ def _f(**files) -> tuple:
 
 STAGES_NEEDED = ("by design (issue 12): ketch builds only the stages the target needs, and numbers "
                  "the steps of those; dockerd 20.10's classic builder runs every stage up to the target")
+ADD_URL = ("issue 12: ADD <url> looks for the URL in the context ('ADD failed: file not found in build "
+           "context or excluded by .dockerignore: stat http://...: file does not exist'): build/remote.py's "
+           "download is not called by the builder's COPY/ADD sources")
+BUILDKIT_SYNTAX = ("by design (README, Dockerfile syntax): ketch takes heredocs and BuildKit's flags "
+                   "(COPY --chmod/--link, RUN --network/--mount), which dockerd 20.10's classic "
+                   "builder refuses")
 STAT = "stat -c '%n %u:%g %a %s' "          # no times: the created dirs' are the build's
 STAT_MTIME = "stat -c '%n %u:%g %a %s %Y' "  # for files whose mtime comes from the context
 
@@ -153,6 +160,10 @@ ROWS: tuple[BuildRow, ...] = (
                          "fake.tar.gz": "not a tar\n"}),
              probe="cd / && " + STAT_MTIME + "/a /ex/in/x /ex/y /ex2/y /addd/f /f/fake.tar.gz /c/y && "
              + STAT + "/ex /ex/in /c /notex/t.tar.gz"),
+    BuildRow("add_url", "FROM busybox\nADD {url}/remote.txt /r/\nADD {url}/remote.txt /named\n"
+             "ADD --chown=1:2 {url}/dir/file.txt /\n",
+             probe=STAT_MTIME + "/r/remote.txt /named /file.txt && " + STAT + "/r", expect=pending(ADD_URL)),
+    BuildRow("err_add_url_missing", "FROM busybox\nADD {url}/nosuch /x\n", expect=pending(ADD_URL)),
     BuildRow("dockerignore", "FROM busybox\nCOPY . /ctx\n",
              files=_f(**{".dockerignore": "# comment\n*.log\n!keep.log\nsecret/\n**/*.tmp\nDockerfile\n/top.txt\n"
                          "d/*\n!d/keep\nnot/../x.txt\n  spaced.txt  \n",
@@ -280,4 +291,11 @@ ROWS: tuple[BuildRow, ...] = (
     BuildRow("err_run_exec_fails", "FROM busybox\nRUN [\"sh\", \"-c\", \"exit 4\"]\n"),
     BuildRow("err_run_empty", "FROM busybox\nRUN\n"),
     BuildRow("err_user_unknown", "FROM busybox\nUSER nosuch\nRUN id\n"),
+    # -- what ketch takes beyond dockerd 20.10's classic builder (BuildKit's syntax)
+    BuildRow("beyond_heredoc", "FROM busybox\nRUN <<EOF\necho hi > /h\nEOF\nCOPY <<EOF /c\nbody\nEOF\n",
+             expect=build_differs(BUILDKIT_SYNTAX, "stream", "stderr", "exit", "image")),
+    BuildRow("beyond_copy_flags", "FROM busybox\nCOPY --chmod=700 --link a /a\n", files=_f(a="A"),
+             expect=build_differs(BUILDKIT_SYNTAX, "stream", "stderr", "exit", "image")),
+    BuildRow("beyond_run_flags", "FROM busybox\nRUN --network=none --mount=type=tmpfs,target=/t true\n",
+             expect=build_differs(BUILDKIT_SYNTAX, "stream", "stderr", "exit", "image")),
 )

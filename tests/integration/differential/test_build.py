@@ -7,6 +7,7 @@ Run alone: flock /tmp/ketch-test.lock .venv/bin/python3 -m pytest -p no:cachepro
 """
 
 import gzip
+import http.server
 import io
 import json
 import os
@@ -14,13 +15,14 @@ import re
 import subprocess
 import tarfile
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 
-from tests.integration.differential.build_table import (BUILD_PARTS, DIR, MTIME, ROWS, BuildRow, Link,
-                                                        Mode, Rebuild, TarGz)
+from tests.integration.differential.build_table import (BUILD_PARTS, DIR, MTIME, REMOTE, ROWS, BuildRow,
+                                                        Link, Mode, Rebuild, TarGz)
 from tests.integration.differential.table import Expect
 from tests.integration.differential.dockerd import _UnixHTTP, api
 from tests.integration.differential.harness import KETCH, Target, docker_client
@@ -79,11 +81,17 @@ def write_context(root: str, files) -> None:
         os.utime(path, (MTIME, MTIME))
 
 
-def make_context(row: BuildRow, where: str) -> str:
-    ctx = tempfile.mkdtemp(prefix=f"{row.name}-", dir=where)
+@dataclass(frozen=True)
+class Workspace:
+    where: str   # the contexts' parent directory
+    url: str     # a loopback HTTP server's (ADD <url> rows): "{url}" in a Dockerfile
+
+
+def make_context(row: BuildRow, ws: Workspace) -> str:
+    ctx = tempfile.mkdtemp(prefix=f"{row.name}-", dir=ws.where)
     files = list(row.files)
     if row.dockerfile is not None:
-        files.append(("Dockerfile", row.dockerfile))
+        files.append(("Dockerfile", row.dockerfile.replace("{url}", ws.url)))
     write_context(ctx, files)
     os.utime(ctx, (MTIME, MTIME))
     return ctx
@@ -137,17 +145,17 @@ def image_view(doc: dict | None, base: dict) -> dict | None:
     }
 
 
-def play(target: Target, row: BuildRow, where: str, program: str = "docker") -> Outcome:
+def play(target: Target, row: BuildRow, ws: Workspace, program: str = "docker") -> Outcome:
     """Build the row on one daemon (its parent row first), probe, rebuild; then remove the
     tags and containers it made (target.reset)."""
     before = image_ids(target)
     try:
         if row.parent is not None:
             parent = next(r for r in ROWS if r.name == row.parent)
-            pctx = make_context(parent, where)
+            pctx = make_context(parent, ws)
             res = docker_build(target, ("-t", parent.tag, *parent.args), pctx, parent.stdin, parent.context)
             assert res.exit == 0, (target.name, parent.name, res)
-        ctx = make_context(row, where)
+        ctx = make_context(row, ws)
         base = image_document(target, "busybox:latest")
         if re.search(r"(?im)^from\s+scratch\s*$", row.dockerfile or ""):
             base = {"history": [], "rootfs": {"diff_ids": []}}
@@ -267,16 +275,41 @@ def _params(which: str) -> list:
 
 
 @pytest.fixture(scope="module")
-def contexts(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("build-contexts"))
+def workspace(tmp_path_factory):
+    """The contexts' directory, and a loopback HTTP server for ADD <url> (the daemons
+    download from the host's network namespace) serving REMOTE with mtime 1500000000."""
+    where = str(tmp_path_factory.mktemp("build-contexts"))
+    www = os.path.join(where, "www")
+    for name, content in REMOTE.items():
+        path = os.path.join(www, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(content)
+        os.utime(path, (1500000000, 1500000000))
+
+    class Files(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=www, **kwargs)
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Workspace(where, f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 @pytest.mark.parametrize("row, expect", _params("api"))
-def test_docker_build(pair, contexts, row, expect):
+def test_docker_build(pair, workspace, row, expect):
     """docker build -> ketchd   vs   docker build -> dockerd (does ketchd build as dockerd does?)."""
     with ThreadPoolExecutor(2) as pool:
-        fa = pool.submit(play, pair.dockerd, row, contexts)
-        fb = pool.submit(play, pair.ketchd, row, contexts)
+        fa = pool.submit(play, pair.dockerd, row, workspace)
+        fb = pool.submit(play, pair.ketchd, row, workspace)
         a, b = fa.result(), fb.result()
     try:
         compare(row, expect, a, b, pair.dockerd.side("docker"), pair.ketchd.side("docker"),
@@ -286,11 +319,11 @@ def test_docker_build(pair, contexts, row, expect):
 
 
 @pytest.mark.parametrize("row, expect", _params("cli"))
-def test_ketch_build(pair, contexts, row, expect):
+def test_ketch_build(pair, workspace, row, expect):
     """ketch build -> ketchd   vs   docker build -> ketchd (does ketch's CLI print what the
     docker client prints, given the same daemon?). One after the other: each play leaves
     the daemon's images as it found them."""
-    a = play(pair.ketchd, row, contexts)
-    b = play(pair.ketchd, row, contexts, "ketch")
+    a = play(pair.ketchd, row, workspace)
+    b = play(pair.ketchd, row, workspace, "ketch")
     compare(row, expect, a, b, pair.ketchd.side("docker"), pair.ketchd.side("ketch"),
             ("docker -> ketchd", "ketch -> ketchd"))
