@@ -10,6 +10,7 @@ recorded before is not run again (``cached``), and they survive daemon restarts:
     builder                                   backend
       base_image("busybox", platform, pull) ─▶ ImageState | None (scratch)
       cached(key)                           ─▶ ImageState | None
+      cached_from(step)                     ─▶ ImageState | None   a --cache-from image's step
       commit(step)                          ─▶ ImageState     config/history only
       run(step, RunSpec, output, started)   ─▶ ImageState     a container runs, its diff is the layer
       mutate(step, edit, sources)           ─▶ ImageState     edit() writes into the mounted root
@@ -89,6 +90,9 @@ class RunSpec:
     # unless the command failed (moby's default --rm: a failed one stays, Exited (N)),
     # "never" (--rm=false)
     remove: str = "always"
+    # the build's limits for the container, as HostConfig names them ("Memory",
+    # "CpuShares", "Ulimits"...: POST /build's memory, cpushares, ...)
+    resources: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,12 @@ class BuildBackend(Protocol):
 
     async def cached(self, key: str) -> ImageState | None:
         """The image recorded under ``key`` whose layers all still exist, else None."""
+
+    async def cached_from(self, step: Step) -> ImageState | None:
+        """On a miss of ``cached``, with ``--cache-from`` images: one of theirs whose history
+        continues ``step.parent``'s with ``step``'s entry (moby's ``imageCache``: a pulled
+        image serves as cache without its intermediate images), recorded under
+        ``step.cache_key``; else None."""
 
     async def commit(self, step: Step) -> ImageState:
         """A step that changes no files: ``parent``'s layers, ``step``'s config and history."""

@@ -8,10 +8,30 @@ allowed without an ARG and, unless an ARG declares them, kept out of RUN's histo
 
 Meta ARGs (before the first FROM) are visible to FROM lines; inside a stage only
 after the stage re-declares them (``ARG NAME`` without a value takes the meta value).
+BuildKit's automatic platform ARGs (``TARGETPLATFORM``, ``BUILDARCH``...) are meta ARGs
+here too, so Dockerfiles written for BuildKit (``FROM --platform=$BUILDPLATFORM``,
+``ARG TARGETARCH``) build unchanged; dockerd 20.10's classic builder leaves them empty.
 """
+
+from ketch.oci import platform as platforms
 
 BUILTIN = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
            "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy")
+# consumed by the build itself (reproducible images, as BuildKit), so never "not consumed"
+CONSUMED_BY_THE_BUILD = ("SOURCE_DATE_EPOCH",)
+
+
+def platform_args(target: str) -> dict[str, str]:
+    """BuildKit's automatic ARGs for a build on this host for ``target`` ("" : the host)."""
+    build = platforms.Platform("linux", platforms.host_arch())
+    wanted = platforms.parse(target) if target else build
+    out = {}
+    for prefix, p in (("TARGET", wanted), ("BUILD", build)):
+        out[prefix + "PLATFORM"] = str(p)
+        out[prefix + "OS"] = p.os
+        out[prefix + "ARCH"] = p.architecture
+        out[prefix + "VARIANT"] = p.variant
+    return out
 
 
 class BuildArgs:
@@ -20,12 +40,19 @@ class BuildArgs:
         self.allowed: dict[str, str | None] = {}
         self.meta: dict[str, str | None] = {}
         self.referenced: set[str] = set()
+        self.automatic: set[str] = set()  # the platform ARGs: meta, never "not consumed"
+
+    def add_automatic(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self.meta.setdefault(key, value)
+            self.automatic.add(key)
 
     def clone(self) -> "BuildArgs":
         out = BuildArgs(self.from_options)
         out.allowed = dict(self.allowed)
         out.meta = dict(self.meta)
         out.referenced = set(self.referenced)
+        out.automatic = self.automatic
         return out
 
     def for_stage(self) -> "BuildArgs":
@@ -46,8 +73,9 @@ class BuildArgs:
 
     def unused(self) -> list[str]:
         """The --build-arg names no ARG consumed (moby's map order is random; here sorted)."""
-        return sorted(k for k in self.from_options
-                      if k not in self.referenced and k not in BUILTIN)
+        return sorted(k for k in self.from_options if k not in self.referenced
+                      and k not in BUILTIN and k not in CONSUMED_BY_THE_BUILD
+                      and k not in self.automatic)
 
     def referenced_or_not_builtin(self, key: str) -> bool:
         return key in self.allowed or key not in BUILTIN

@@ -20,11 +20,11 @@ from collections.abc import Callable
 
 from ketch.build import dispatch, instructions as ins, stagegraph, stagerun
 from ketch.build.backend import BuildBackend, ImageState
-from ketch.build.buildargs import BuildArgs
+from ketch.build.buildargs import BuildArgs, platform_args
 from ketch.build.copyjob import FileWork
 from ketch.build.request import BuildRequest, BuildResult, Message, Progress, PullProgress, StepStart
 from ketch.build.shell_lex import ProcessWord
-from ketch.errors import InvalidArgument, KetchError
+from ketch.errors import InvalidArgument
 
 
 async def build(request: BuildRequest, context_dir: str | None, backend: BuildBackend,
@@ -33,49 +33,48 @@ async def build(request: BuildRequest, context_dir: str | None, backend: BuildBa
 
     text = request.dockerfile_text
     if text is None:
-        text = read_dockerfile(context_dir, request.dockerfile)
-    if not text:
-        raise InvalidArgument(f"the Dockerfile ({request.dockerfile}) cannot be empty")
+        text = _read_dockerfile(context_dir, request.dockerfile)
     dockerfile = parser.parse(text, request.dockerfile)
-
-    def parse_trigger(expression: str) -> ins.Instruction:
-        stages = parser.parse("FROM scratch\n" + expression, request.dockerfile).stages
-        if len(stages) != 1 or len(stages[0].commands) != 1:
-            raise InvalidArgument("onbuild trigger should be a single expression")
-        return stages[0].commands[0]
-
+    warnings = parser.classic_warnings(dockerfile)
+    if warnings:  # on moby's stderr stream, so in red, before Step 1
+        emit(Message("\x1b[91m" + warnings + "\x1b[0m"))
     if files is None:
         from ketch.build.copyfiles import ContextFiles
         files = ContextFiles()
     return await build_dockerfile(dockerfile, request, context_dir, backend, emit, files,
-                                  parse_trigger)
+                                  parser.parse_trigger)
 
 
-def read_dockerfile(context_dir: str | None, name: str) -> str:
-    """The Dockerfile inside the context, never through a link out of it; "Dockerfile"
-    also found as "dockerfile", as moby does."""
-    from ketch.linux.safepath import open_in_root, reopen
+def _read_dockerfile(context_dir: str | None, name: str) -> str:
+    """The Dockerfile inside the context (symlinks resolved in it); the route has usually
+    read it already (``request.dockerfile_text``), as moby's withDockerfileFromContext."""
+    import stat
+
+    from ketch.linux.safepath import open_in_root
 
     if context_dir is None:
         raise InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
     root = os.open(context_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for candidate in (name, name.lower()) if name == "Dockerfile" else (name,):
-            try:
-                path_fd = open_in_root(root, candidate)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            try:
-                fd = reopen(path_fd, os.O_RDONLY)
-            except IsADirectoryError:
-                continue
-            finally:
-                os.close(path_fd)
-            with os.fdopen(fd, "rb") as f:
-                return f.read().decode("utf-8", "surrogateescape")
+        try:
+            path_fd = open_in_root(root, name, follow=True)
+        except (FileNotFoundError, NotADirectoryError):
+            if name == "Dockerfile":
+                return _read_dockerfile(context_dir, "dockerfile")
+            raise InvalidArgument(f"Cannot locate specified Dockerfile: {name}") from None
+        try:
+            if not stat.S_ISREG(os.fstat(path_fd).st_mode):
+                raise InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
+            fd = os.open(f"/proc/self/fd/{path_fd}", os.O_RDONLY | os.O_CLOEXEC)
+        finally:
+            os.close(path_fd)
+        with os.fdopen(fd, "rb") as f:
+            data = f.read()
     finally:
         os.close(root)
-    raise InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
+    if not data:
+        raise InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
+    return data.decode("utf-8", "surrogateescape")
 
 
 class _Ordered:
@@ -136,6 +135,7 @@ class _Build:
         self.parse_trigger = parse_trigger
         self.escape = dockerfile.directives.escape or "\\"
         self.args = BuildArgs(request.build_args)
+        self.args.add_automatic(platform_args(request.platform))
         self.target = stagegraph.target_index(self.stages, request.target)
         self.labels = tuple(
             dispatch.LabelOption(ins.Location(0, 0), f"LABEL {k}={v}", labels=(ins.KeyValue(k, v),))
@@ -165,7 +165,10 @@ class _Build:
                 task.cancel()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
             self.ordered.flush_all()
-            raise _first_error(tasks, plan.needed)
+            error = _first_error(tasks, plan.needed)
+            if error is None:  # the build itself was cancelled (the client went away)
+                raise
+            raise error from None
         states = {i: tasks[i].result() for i in plan.needed}
         for state in states.values():
             self.args.merge_referenced(state.args)
@@ -253,6 +256,9 @@ class _Build:
         """COPY --from / RUN --mount from=: an earlier stage by name or index, else an image."""
         found = stagegraph.earlier_stage(self.stages, stage, ref)
         if found is not None:
+            if found not in self.results:  # named through an ARG of the stage's own
+                raise InvalidArgument(f"stage {ref} is needed but was not planned: name it "
+                                      "without the stage's own ARGs")
             image = await self.results[found]
             if image is None:
                 raise InvalidArgument(f"stage {ref} has no image: it is FROM scratch with no step")
@@ -266,12 +272,10 @@ class _Build:
         raise InvalidArgument("refers to current build stage" if n == stage else "index out of bounds")
 
 
-def _first_error(tasks: dict[int, asyncio.Task], order) -> BaseException:
+def _first_error(tasks: dict[int, asyncio.Task], order) -> BaseException | None:
     """The error of the earliest stage that failed of itself (not cancelled by another)."""
     for i in order:
         task = tasks[i]
         if task.done() and not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            if not isinstance(exc, asyncio.CancelledError):
-                return exc
-    return KetchError("Build cancelled")
+            return task.exception()
+    return None

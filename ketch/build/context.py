@@ -3,27 +3,28 @@ a directory a URL was downloaded into. Read-only; ``build.copier`` writes them.
 
 API (everything takes a directory descriptor ``root_fd``, e.g. ``os.open(context_dir,
 O_PATH | O_DIRECTORY)`` or a ``MountedRoots`` descriptor; nothing is ever reached outside
-it: ``..`` stops at the root, symlinks resolve as if the root were ``/``)::
+it: symlinks resolve as if the root were ``/``, their ``..`` stopping at it)::
 
     resolve_sources(root_fd, sources, cmd="COPY", in_context=True) -> list[Source]
         each source word as written (unexpanded words already expanded by the caller):
         "/" and "./" prefixes dropped, Go globs (``*``, ``?``, ``[...]``) matched against
         every path of the root; a path climbing out by ``..`` is refused ("COPY failed:
         forbidden path outside the build context: ../x ()"), symlinks are clamped inside
-        the root; a missing one raises errors.InvalidArgument with moby's text ("COPY failed: file not found in build context or excluded by
-        .dockerignore: stat x: file does not exist"; with in_context False, as for
-        ``--from``: "COPY failed: stat x: file does not exist"); no match at all:
+        the root; a missing one raises errors.InvalidArgument with moby's text ("COPY
+        failed: file not found in build context or excluded by .dockerignore: stat x: file
+        does not exist"; with in_context False, as for ``--from``: "COPY failed: stat x:
+        file does not exist"); no match at all:
         "COPY failed: no source files were specified"
+    resolve_word(root_fd, word, cmd="COPY", in_context=True) -> list[Source]
+        the same for one word, without the "no source files" check (for callers that mix
+        in other sources, e.g. ADD's downloads, in order)
     check_destination(cmd, count, dest)         several sources need a dest ending in "/"
     sources_hash(sources) -> str                what moby puts in history and cache keys:
                                                 "file:<hex>", "dir:<hex>" or "multi:<hex>"
-    read_dockerfile(root_fd, name) -> str       the Dockerfile in the context (moby's texts:
-                                                "Cannot locate specified Dockerfile: x", the
-                                                lower-case "dockerfile" fallback, empty refused)
-    drop_ignored_build_files(root_fd, dockerfile)
-                                                after reading it, as moby's daemon does: the
-                                                Dockerfile and .dockerignore leave the context
-                                                if .dockerignore excludes them
+
+Hashes: with ``in_context`` (the build context) as the docker CLI's context tar makes moby
+hash it, exactly dockerd's values; otherwise (another image's root, a download) as moby's
+lazy sources hash (type bits in the mode, owner names from the daemon host's passwd).
 
 A ``Source`` is what ``build.copier.copy_sources`` takes: its path in the root (as matched,
 not resolved: the destination name of a symlink source is the link's name), whether it is
@@ -39,16 +40,17 @@ dockerd's hash exactly (``file:aec08426...`` for a 0644 "A\n" a.txt, as ORACLE12
 Any change of content, name, mode or owner changes it.
 """
 
-import errno
+import functools
+import grp
 import hashlib
 import os
+import pwd
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ketch import errors
 from ketch.archive import gomatch
-from ketch.archive.dockerignore import BadPattern, PatternMatcher, read_patterns
 from ketch.linux.safepath import open_in_root, reopen
 
 CHUNK = 1 << 20
@@ -72,7 +74,7 @@ def resolve_sources(root_fd: int, sources: list[str] | tuple[str, ...], cmd: str
                     in_context: bool = True) -> list[Source]:
     out: list[Source] = []
     for word in sources:
-        out.extend(_resolve_one(root_fd, word, cmd, in_context))
+        out.extend(resolve_word(root_fd, word, cmd, in_context))
     if not out:
         raise errors.InvalidArgument(f"{cmd} failed: no source files were specified")
     return out
@@ -94,7 +96,8 @@ def _hash_list(prefix: str, hashes: list[str]) -> str:
     return prefix + ":" + hashlib.sha256(",".join(hashes).encode()).hexdigest()
 
 
-def _resolve_one(root_fd: int, word: str, cmd: str, in_context: bool) -> list[Source]:
+def resolve_word(root_fd: int, word: str, cmd: str = "COPY", in_context: bool = True) -> list[Source]:
+    """One source word's sources (none for a glob that matches nothing)."""
     path = word.removeprefix("/").removeprefix("./")
     if _has_wildcards(path):
         return [_source(root_fd, rel, cmd, in_context) for rel in _glob(root_fd, path)]
@@ -173,9 +176,9 @@ def _source(root_fd: int, path: str, cmd: str, in_context: bool) -> Source:
         st = os.fstat(fd)
         name = _rel_in_root(root_fd, fd) or lexical
         if stat.S_ISDIR(st.st_mode):
-            hashes = sorted(_tree_hashes(fd, "" if name == "." else name, st))
+            hashes = sorted(_tree_hashes(fd, "" if name == "." else name, st, not in_context))
             return Source(shown, True, _hash_list("dir", hashes))
-        return Source(shown, False, "file:" + _entry_hash(fd, name, st))
+        return Source(shown, False, "file:" + _entry_hash(fd, name, st, not in_context))
     finally:
         os.close(fd)
 
@@ -194,24 +197,28 @@ def _rel_in_root(root_fd: int, fd: int) -> str:
     return here[len(prefix):] if here.startswith(prefix) else ""
 
 
-def _tree_hashes(dir_fd: int, rel: str, st: os.stat_result) -> Iterator[str]:
+def _tree_hashes(dir_fd: int, rel: str, st: os.stat_result, lazy: bool) -> Iterator[str]:
     """The hash of the directory (unless it is the root) and of everything under it."""
     if rel:
-        yield _entry_hash(dir_fd, rel, st)
+        yield _entry_hash(dir_fd, rel, st, lazy)
     for name, is_dir, child in _children(dir_fd):
         try:
             path = f"{rel}/{name}" if rel else name
             cst = os.fstat(child)
             if is_dir:
-                yield from _tree_hashes(child, path, cst)
+                yield from _tree_hashes(child, path, cst, lazy)
             else:
-                yield _entry_hash(child, path, cst)
+                yield _entry_hash(child, path, cst, lazy)
         finally:
             os.close(child)
 
 
-def _entry_hash(fd: int, name: str, st: os.stat_result) -> str:
-    """tarsum v1 of one entry: its header fields then its content (``fd`` is O_PATH)."""
+def _entry_hash(fd: int, name: str, st: os.stat_result, lazy: bool = False) -> str:
+    """tarsum v1 of one entry: its header fields then its content (``fd`` is O_PATH).
+    ``lazy``: as moby hashes a root it reads itself (another image's, a download): the
+    header of its own ``archive.FileInfoHeader``, type bits in the mode and the owner's
+    names looked up on the daemon's host (``ADD <url>`` then hashes as dockerd's does).
+    Otherwise as the docker CLI's context tar has it (permission bits, no names)."""
     mode = st.st_mode
     link = ""
     if stat.S_ISLNK(mode):
@@ -231,9 +238,11 @@ def _entry_hash(fd: int, name: str, st: os.stat_result) -> str:
         flag = "0"
     size = st.st_size if stat.S_ISREG(mode) else 0
     dev = st.st_rdev if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else 0
-    fields = [("name", name), ("mode", str(_tar_mode(mode))), ("uid", str(st.st_uid)),
+    tar_mode = stat.S_IMODE(mode) | (stat.S_IFMT(mode) if lazy else 0)
+    uname, gname = (_user_name(st.st_uid), _group_name(st.st_gid)) if lazy else ("", "")
+    fields = [("name", name), ("mode", str(tar_mode)), ("uid", str(st.st_uid)),
               ("gid", str(st.st_gid)), ("size", str(size)), ("typeflag", flag),
-              ("linkname", link), ("uname", ""), ("gname", ""),
+              ("linkname", link), ("uname", uname), ("gname", gname),
               ("devmajor", str(os.major(dev))), ("devminor", str(os.minor(dev)))]
     cap = _capability(fd, mode)
     if cap is not None:
@@ -251,10 +260,20 @@ def _entry_hash(fd: int, name: str, st: os.stat_result) -> str:
     return h.hexdigest()
 
 
-def _tar_mode(mode: int) -> int:
-    """The tar header's mode as the docker CLI's context tar has it: permission bits and
-    setuid/setgid/sticky, no type bits."""
-    return stat.S_IMODE(mode)
+@functools.lru_cache(maxsize=256)
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return ""
+
+
+@functools.lru_cache(maxsize=256)
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return ""
 
 
 def _capability(fd: int, mode: int) -> bytes | None:
@@ -264,76 +283,3 @@ def _capability(fd: int, mode: int) -> bytes | None:
         return os.getxattr(f"/proc/self/fd/{fd}", "security.capability")
     except OSError:
         return None
-
-
-# -- the Dockerfile in the context -------------------------------------------------------
-
-def read_dockerfile(root_fd: int, name: str) -> str:
-    """The Dockerfile's text; ``name`` is relative to the context (``request.dockerfile``)."""
-    try:
-        fd = open_in_root(root_fd, name, follow=True)
-    except (FileNotFoundError, NotADirectoryError):
-        if name == "Dockerfile":
-            try:
-                return read_dockerfile(root_fd, "dockerfile")
-            except errors.InvalidArgument:
-                pass
-        raise errors.InvalidArgument(f"Cannot locate specified Dockerfile: {name}") from None
-    try:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
-            raise errors.InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
-        data = _read_all(fd)
-    finally:
-        os.close(fd)
-    if not data:
-        raise errors.InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
-    return data.decode("utf-8", "surrogateescape")
-
-
-def _read_all(path_fd: int) -> bytes:
-    rfd = reopen(path_fd, os.O_RDONLY)
-    try:
-        parts = []
-        while chunk := os.read(rfd, CHUNK):
-            parts.append(chunk)
-        return b"".join(parts)
-    finally:
-        os.close(rfd)
-
-
-def drop_ignored_build_files(root_fd: int, dockerfile: str) -> None:
-    """moby's ``removeDockerfile``: if ``.dockerignore`` excludes itself or the Dockerfile
-    (the CLI sent them anyway), remove them so COPY cannot see them. A malformed
-    .dockerignore raises errors.InvalidArgument with Go's text."""
-    try:
-        fd = open_in_root(root_fd, ".dockerignore", follow=True)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return
-        text = _read_all(fd).decode("utf-8", "surrogateescape")
-    finally:
-        os.close(fd)
-    try:
-        matcher = PatternMatcher(read_patterns(text))
-    except BadPattern as exc:
-        raise errors.InvalidArgument(str(exc)) from None
-    for name in (".dockerignore", dockerfile):
-        if matcher.matches_legacy(name):
-            _remove_in_root(root_fd, name)
-
-
-def _remove_in_root(root_fd: int, path: str) -> None:
-    parent, _, name = gomatch.clean(path).rpartition("/")
-    try:
-        pfd = open_in_root(root_fd, parent, follow=True) if parent else os.dup(root_fd)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    try:
-        os.unlink(name, dir_fd=pfd)
-    except OSError as exc:
-        if exc.errno not in (errno.ENOENT, errno.EISDIR):
-            raise
-    finally:
-        os.close(pfd)

@@ -3,10 +3,9 @@ built, as moby's classic builder does (``builder/dockerfile/copy.go``, ``perform
 
 API (call from the edit function given to ``BuildBackend.mutate``; ``dest_root_fd`` is
 ``MountedRoots.root``, ``src_root_fd`` the context's descriptor or a ``MountedRoots.sources``
-one; both may be O_PATH)::
+one; both may be O_PATH; ``dest`` is absolute, WORKDIR applied (``dispatch.normalize_dest``),
+its trailing "/" kept)::
 
-    normalize_dest(workdir, dest) -> str        a relative dest joins WORKDIR; a trailing "/"
-                                                is kept (moby's normalizeDest)
     resolve_chown(dest_root_fd, "user:group") -> Owner
                                                 names through the IMAGE's /etc/passwd and
                                                 /etc/group (numbers as they are); a missing
@@ -41,22 +40,18 @@ The rules (moby's):
   "a/./b/c" keeps "b/c"), heredoc files (mode 0644).
 """
 
-import bz2
 import errno
-import gzip
-import io
-import lzma
 import os
 import re
 import shutil
 import stat
-import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from ketch import errors
 from ketch.archive.dockerignore import BadPattern, PatternMatcher
 from ketch.archive.untar import Breakout, untar
+from ketch.build.compression import open_tar
 from ketch.build.context import Source
 from ketch.linux.safepath import open_in_root, reopen, resolve_in_root
 
@@ -81,14 +76,6 @@ class CopyOptions:
     decompress: bool = False  # ADD: extract local tars
     excludes: tuple[str, ...] = ()
     parents: bool = False
-
-
-def normalize_dest(workdir: str, dest: str) -> str:
-    if dest.startswith("/"):
-        return dest
-    joined = os.path.normpath(os.path.join("/", workdir.lstrip("/"), dest))
-    joined = "/" + joined.lstrip("/")
-    return joined + "/" if dest.endswith("/") and joined != "/" else joined
 
 
 _INT = re.compile(r"[+-]?[0-9]+\Z")
@@ -196,7 +183,11 @@ def _copy_one(src_root_fd: int, source: Source, dest_root_fd: int, dest: str,
         if excludes and (excludes.matches(source.path.strip("/")) or excludes.matches(source.name)):
             return
         if options.decompress and source.decompress and stat.S_ISREG(st.st_mode):
-            stream = _tar_stream(src)
+            rfd = reopen(src, os.O_RDONLY)
+            try:
+                stream = open_tar(rfd)
+            finally:
+                os.close(rfd)
             if stream is not None:
                 with stream:
                     _extract(stream, dest_root_fd, dest)
@@ -470,68 +461,8 @@ def _copy_data(rfd: int, wfd: int) -> None:
 
 # -- ADD's archives ------------------------------------------------------------------------
 
-_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
-
-
-def _decompressed(f: BinaryIO) -> BinaryIO:
-    head = f.read(6)
-    f.seek(0)
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            if kind == "gzip":
-                return gzip.GzipFile(fileobj=f, mode="rb")
-            if kind == "bzip2":
-                return bz2.BZ2File(f)
-            if kind == "xz":
-                return lzma.LZMAFile(f)
-            import zstandard  # only when an ADD meets a zstd file
-            return zstandard.ZstdDecompressor().stream_reader(f)
-    return f
-
-
-def _tar_stream(src: int) -> BinaryIO | None:
-    """The decompressed stream of a source that is a tar (moby's ``isArchivePath``: it
-    decompresses and its first header reads), else None."""
-    f = open(reopen(src, os.O_RDONLY), "rb")
-    try:
-        try:
-            with tarfile.open(fileobj=_decompressed(f), mode="r|") as tf:
-                if tf.next() is None:
-                    raise tarfile.ReadError("empty")
-        except Exception:  # not a (readable) archive: copied as a file, as moby does
-            f.close()
-            return None
-        f.seek(0)
-        return _Closing(_decompressed(f), f)
-    except BaseException:
-        f.close()
-        raise
-
-
-class _Closing(io.RawIOBase):
-    def __init__(self, stream: BinaryIO, base: BinaryIO) -> None:
-        self.stream, self.base = stream, base
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        data = self.stream.read(len(b))
-        b[:len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            try:
-                if self.stream is not self.base:
-                    self.stream.close()
-            finally:
-                self.base.close()
-        super().close()
-
-
 def _extract(stream: BinaryIO, root_fd: int, dest: str) -> None:
     parts = _resolved(root_fd, dest)
     fd, _ = _make_dirs(root_fd, parts, ROOT)
     os.close(fd)
-    untar(io.BufferedReader(stream, CHUNK), root_fd, "/" + "/".join(parts))
+    untar(stream, root_fd, "/" + "/".join(parts))

@@ -7,6 +7,10 @@
                 the image's own /etc/passwd and /etc/group; COPY --from keeps the source's
                 owners), then the copy, then the heredoc files
 
+``ADD <url>`` sources are downloaded when hashed (moby downloads them on every build to
+hash them), into a directory of this object's that goes with it; a URL in COPY is
+refused with moby's text.
+
 A ``COPY --from`` image's root is mounted only for the edit, so its sources cannot be
 hashed beforehand: their hash is taken over the image id and the words instead. An
 image never changes under its id, so equal hashes still mean equal files (and another
@@ -15,19 +19,31 @@ image, even with the same files, misses the cache, where moby would hit it).
 
 import hashlib
 import os
+import shutil
 import tempfile
+import weakref
 from collections.abc import Callable
 
-from ketch.build import context, copier
+from ketch.build import context, copier, remote
 from ketch.build.backend import MountedRoots
 from ketch.build.copyjob import CopyJob
+from ketch.errors import InvalidArgument
 
 _DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 class ContextFiles:
     def __init__(self) -> None:
-        self._resolved: dict[CopyJob, list[context.Source]] = {}
+        # per job, in the words' order: (the directory of a download, or None for the
+        # context; the source)
+        self._resolved: dict[CopyJob, list[tuple[str | None, context.Source]]] = {}
+        self._downloads = ""
+
+    def _download_dir(self) -> str:
+        if not self._downloads:
+            self._downloads = tempfile.mkdtemp(prefix="ketch-build-downloads-")
+            weakref.finalize(self, shutil.rmtree, self._downloads, True)
+        return self._downloads
 
     def hash(self, job: CopyJob) -> str:
         if job.from_image:
@@ -36,7 +52,7 @@ class ContextFiles:
             count = len(job.sources)
         else:
             sources = self._sources(job)
-            hashes = [s.hash for s in sources]
+            hashes = [s.hash for _, s in sources]
             count = len(sources)
         hashes += [_heredoc_hash(h.name, h.content) for h in job.heredocs]
         context.check_destination(job.kind, count + len(job.heredocs), job.dest)
@@ -44,12 +60,23 @@ class ContextFiles:
             return hashes[0]
         return "multi:" + hashlib.sha256(",".join(hashes).encode()).hexdigest()
 
-    def _sources(self, job: CopyJob) -> list[context.Source]:
+    def _sources(self, job: CopyJob) -> list[tuple[str | None, context.Source]]:
         if not job.sources:
             return []
         if job not in self._resolved:
+            found: list[tuple[str | None, context.Source]] = []
             with _Root(job.context_dir) as root_fd:
-                self._resolved[job] = context.resolve_sources(root_fd, job.sources, job.kind)
+                for word in job.sources:
+                    if not remote.is_url(word):
+                        found += [(None, s) for s in context.resolve_word(root_fd, word, job.kind)]
+                    elif job.kind != "ADD":
+                        raise InvalidArgument(f"{job.kind} failed: source can't be a URL for COPY")
+                    else:
+                        got = remote.download(word, self._download_dir(), job.dest, job.checksum)
+                        found.append((got.directory, got.source))
+            if not found:
+                raise InvalidArgument(f"{job.kind} failed: no source files were specified")
+            self._resolved[job] = found
         return self._resolved[job]
 
     def edit(self, job: CopyJob) -> Callable[[MountedRoots], None]:
@@ -70,9 +97,9 @@ class ContextFiles:
                     if job.sources else []
                 context.check_destination(job.kind, len(found) + len(job.heredocs), job.dest)
                 copier.copy_sources(src_fd, found, dest_fd, job.dest, options)
-            elif sources:
-                with _Root(job.context_dir) as src_fd:
-                    copier.copy_sources(src_fd, sources, dest_fd, job.dest, options)
+            for where, source in sources:
+                with _Root(job.context_dir if where is None else where) as src_fd:
+                    copier.copy_sources(src_fd, [source], dest_fd, job.dest, options)
             for heredoc in job.heredocs:
                 copier.write_heredoc(dest_fd, job.dest, heredoc.name,
                                      heredoc.content.encode("utf-8", "surrogateescape"), options)

@@ -19,6 +19,7 @@ Cmd: "#(nop) " and "ENV A=1", joined by a space), ``/bin/sh -c #(nop) COPY file:
 /dest `` and ``/bin/sh -c #(nop) WORKDIR /app`` (one word), ``|1 A=b /bin/sh -c make``.
 """
 
+import asyncio
 import posixpath
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from ketch.build.backend import HistoryEntry, ImageState, MountedRoots, RunSpec,
 from ketch.build.buildargs import BuildArgs
 from ketch.build.changes import _port_spec as port_spec, _signal as check_signal
 from ketch.build.copyjob import CopyJob, FileWork
+from ketch.build.remote import is_url
 from ketch.build.request import BuildRequest
 from ketch.build.shell_lex import ProcessWord, ProcessWords
 from ketch.errors import InvalidArgument, KetchError
@@ -162,12 +164,13 @@ def _onbuild(state, instr: ins.OnbuildInstr, envs, env) -> Commit:
     return _commit(state, "ONBUILD " + instr.expression)
 
 
-def _resolve_cmdline(command: ins.Command, config: dict) -> list[str]:
-    """resolveCmdLine: the shell form gets SHELL in front."""
+def _resolve_cmdline(command: ins.Command, config: dict) -> list[str] | None:
+    """resolveCmdLine: the shell form gets SHELL in front (``CMD`` alone: the shell
+    alone); an empty JSON array is no command at all (null), as buildkit parses it."""
     args = list(command.args)
     if command.prepend_shell:
         return [*runconfig.shell(config), *args]
-    return args
+    return args or None
 
 
 def _cmd(state, instr: ins.CmdInstr, envs, env) -> Commit:
@@ -310,10 +313,10 @@ def prepend_env(args: BuildArgs, build_args: list[str], cmd: list[str]) -> list[
 
 async def _run(state, instr: ins.RunInstr, envs, env: Env) -> Run:
     config = runconfig.normalized(state.config)
-    cmd = _run_args(instr.command, config)
+    cmd = _run_args(instr.command, config) or []
     build_args = state.args.filter_allowed(config.get("Env"))
     save_cmd = prepend_env(state.args, build_args, cmd) if build_args else cmd
-    cc = {**config, "Cmd": save_cmd}
+    cc = {**config, "Cmd": save_cmd or None}
     cc.pop("ArgsEscaped", None)
     if save_cmd:
         cc["Entrypoint"] = None
@@ -328,8 +331,16 @@ async def _run(state, instr: ins.RunInstr, envs, env: Env) -> Run:
         user=config.get("User") or "", workdir=config.get("WorkingDir") or "",
         network=network, mounts=mounts, extra_hosts=tuple(env.request.extra_hosts),
         secrets=secrets, shm_size=env.request.shm_size,
-        cgroup_parent=env.request.cgroup_parent)
+        cgroup_parent=env.request.cgroup_parent, remove=_removal(env.request),
+        resources=dict(env.request.resources))
     return Run(config, cc, _history(state, cc, empty=None), spec, extra)
+
+
+def _removal(request: BuildRequest) -> str:
+    """The step container's fate: --force-rm always, --rm (the default) unless it failed."""
+    if request.force_rm:
+        return "always"
+    return "success" if request.rm else "never"
 
 
 async def _mounts(state: StageState, instr: ins.RunInstr, envs, env: Env):
@@ -388,7 +399,10 @@ async def _copy(state, instr: ins.CopyInstr | ins.AddInstr, envs, env: Env) -> M
         decompress=kind == "ADD", checksum=getattr(instr, "checksum", ""),
         keep_git_dir=getattr(instr, "keep_git_dir", False), excludes=instr.excludes,
         parents=getattr(instr, "parents", False), link=instr.link)
-    digest = env.files.hash(job)
+    digest = await asyncio.to_thread(env.files.hash, job)  # reads the whole context, or downloads
+    for word in words if kind == "ADD" else ():
+        if is_url(word):
+            env.note("\n")  # moby's Fprintln after each download (the CLI shows an empty line)
     chown_comment = f"--chown={chown}" if chown else ""
     config = runconfig.normalized(state.config)
     comment = f"{kind} {chown_comment}{digest} in {dest_written} "

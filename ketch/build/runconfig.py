@@ -73,3 +73,62 @@ def env_map(env) -> dict[str, str]:
         key, _, value = item.partition("=")
         out[key] = value
     return out
+
+
+_HEALTH_FIELDS = ("Interval", "Timeout", "StartPeriod", "Retries")
+
+
+def merged_health(user: dict | None, image: dict | None) -> dict | None:
+    """The Healthcheck part of moby's create-time merge: unset fields from the image's."""
+    if not image:
+        return user
+    if user is None:
+        return copy.deepcopy(image)
+    out = dict(user)
+    if not out.get("Test"):
+        out["Test"] = list(image.get("Test") or [])
+    for name in _HEALTH_FIELDS:
+        if not out.get(name) and image.get(name):
+            out[name] = image[name]
+    return out
+
+
+def merged_for_container(user: dict, image: dict) -> dict:
+    """moby's ``merge(userConf, imageConf)`` as container create applies it: what a
+    container made from ``image`` with ``user`` as its config records. The classic
+    builder's steps that run in a container carry it in their container_config
+    (``Labels`` {} rather than null, the image's Env added, ...)."""
+    out = copy.deepcopy(user)
+    if not out.get("User"):
+        out["User"] = image.get("User") or ""
+    if not out.get("ExposedPorts"):
+        if image.get("ExposedPorts") is not None:
+            out["ExposedPorts"] = copy.deepcopy(image["ExposedPorts"])
+    elif image.get("ExposedPorts"):
+        for port in image["ExposedPorts"]:
+            out["ExposedPorts"].setdefault(port, {})
+    if not out.get("Env"):
+        out["Env"] = copy.deepcopy(image.get("Env"))
+    else:
+        keys = {e.split("=", 1)[0] for e in out["Env"]}
+        out["Env"] = list(out["Env"]) + [e for e in image.get("Env") or ()
+                                         if e.split("=", 1)[0] not in keys]
+    labels = dict(out.get("Labels") or {})
+    for key, value in (image.get("Labels") or {}).items():
+        labels.setdefault(key, value)
+    out["Labels"] = labels
+    if not out.get("Entrypoint"):
+        if not out.get("Cmd"):
+            out["Cmd"] = copy.deepcopy(image.get("Cmd"))
+        if out.get("Entrypoint") is None:
+            out["Entrypoint"] = copy.deepcopy(image.get("Entrypoint"))
+    out["Healthcheck"] = merged_health(out.get("Healthcheck"), image.get("Healthcheck"))
+    if not out.get("WorkingDir"):
+        out["WorkingDir"] = image.get("WorkingDir") or ""
+    if not out.get("Volumes"):
+        out["Volumes"] = copy.deepcopy(image.get("Volumes"))
+    else:
+        out["Volumes"] = {**out["Volumes"], **(image.get("Volumes") or {})}
+    if not out.get("StopSignal"):
+        out["StopSignal"] = image.get("StopSignal") or ""
+    return normalized(out)

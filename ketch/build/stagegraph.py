@@ -36,13 +36,15 @@ def earlier_stage(stages: tuple[ins.Stage, ...], current: int, ref: str) -> int 
     return n if 0 <= n < current else None
 
 
-def _references(stage: ins.Stage, base: str) -> list[str]:
+def _references(stage: ins.Stage, base: str, meta_env: list[str], escape: str) -> list[str]:
+    """What the stage names: its base, COPY --from (as written: dockerd 20.10 does not
+    expand it), RUN --mount from= (expanded, as BuildKit; here with the meta ARGs)."""
     refs = [base]
     for instr in stage.commands:
         if isinstance(instr, ins.CopyInstr) and instr.from_:
             refs.append(instr.from_)
         elif isinstance(instr, ins.RunInstr):
-            refs.extend(m.from_ for m in instr.mounts if m.from_)
+            refs.extend(ProcessWord(m.from_, meta_env, escape) for m in instr.mounts if m.from_)
     return refs
 
 
@@ -68,8 +70,11 @@ def plan(stages: tuple[ins.Stage, ...], target: str, meta_env: list[str],
     deps: dict[int, frozenset[int]] = {}
     for i, stage in enumerate(stages[:last + 1]):
         base = ProcessWord(stage.base, meta_env, escape)
-        found = {earlier_stage(stages, i, ref) for ref in _references(stage, base)}
+        found = {earlier_stage(stages, i, ref) for ref in _references(stage, base, meta_env, escape)}
         deps[i] = frozenset(j for j in found if j is not None)
+    duplicate = next((i for i in range(last + 1) if duplicate_name(stages, i)), None)
+    if duplicate is not None:  # fails when reached: the stages before it run first, as in moby
+        return Plan(tuple(range(duplicate + 1)), {i: deps[i] for i in range(duplicate + 1)}, last)
     needed, todo = set(), [last]
     while todo:
         i = todo.pop()

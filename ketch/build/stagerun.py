@@ -27,15 +27,18 @@ from ketch.errors import InvalidArgument
 
 
 class Prober:
-    def __init__(self, backend: BuildBackend, enabled: bool):
+    def __init__(self, backend: BuildBackend, enabled: bool, cache_from: bool = False):
         self.backend = backend
         self.enabled = enabled
+        self.cache_from = cache_from  # --cache-from images are looked at after the local cache
         self.busted = False
 
-    async def probe(self, key: str) -> ImageState | None:
+    async def probe(self, key: str, step: Callable[[], Step] | None = None) -> ImageState | None:
         if not self.enabled or self.busted or not key:
             return None
         hit = await self.backend.cached(key)
+        if hit is None and self.cache_from and step is not None:
+            hit = await self.backend.cached_from(step())
         if hit is None:
             self.busted = True
         return hit
@@ -69,7 +72,9 @@ async def perform(state: dispatch.StageState, action: dispatch.Action, index: in
     key = step_key(state.image_id, action.container_config)
     if key and key_extra:
         key = step_key(key, {"Cmd": list(key_extra)})
-    hit = await prober.probe(key)
+    hit = await prober.probe(key, lambda: Step(
+        parent=state.image, config=action.config, container_config=action.container_config,
+        history=action.history, cache_key=key, platform=state.platform))
     if hit is not None:
         job.emit(StepCached(index))
         _advance(state, hit)
@@ -77,14 +82,13 @@ async def perform(state: dispatch.StageState, action: dispatch.Action, index: in
     request = job.env.request
     container_config = action.container_config
     container = full_id = ""
+    config = action.config
     if isinstance(action, dispatch.Commit) or getattr(action, "container", False):
-        # as the config of a container moby created: its hostname, a Labels map
         full_id = _random.token_hex(32)
         container = _short(full_id)
-        container_config = {**container_config, "Hostname": container,
-                            "Labels": container_config.get("Labels") or {}}
+        config, container_config = _as_created(state, config, container_config, container)
         job.emit(StepRunning(index, container))
-    step = Step(parent=state.image, config=action.config, container_config=container_config,
+    step = Step(parent=state.image, config=config, container_config=container_config,
                 history=action.history, cache_key=key, platform=state.platform,
                 container_id=full_id)
     if isinstance(action, dispatch.Commit):
@@ -100,6 +104,23 @@ async def perform(state: dispatch.StageState, action: dispatch.Action, index: in
         image = await job.backend.mutate(step, action.edit, action.sources)
     _advance(state, image)
     return container if request.rm or request.force_rm else ""
+
+
+def _as_created(state: dispatch.StageState, config: dict, container_config: dict,
+                hostname: str) -> tuple[dict, dict]:
+    """What creating the step's container does in moby: the container's config is merged
+    with the parent image's (daemon merge) and gets its hostname; the step's config shares
+    its Healthcheck with the container's, so the parent's healthcheck fields reach it too
+    (``HEALTHCHECK NONE`` after ``--interval=5s`` keeps Interval), and the stage's from then
+    on."""
+    parent = state.image.config if state.image else {}
+    container_config = runconfig.merged_for_container(container_config, parent)
+    container_config["Hostname"] = hostname
+    health = container_config.get("Healthcheck")
+    if health != config.get("Healthcheck"):
+        state.config["Healthcheck"] = health
+        config = runconfig.normalized({**config, "Healthcheck": health})
+    return config, container_config
 
 
 def _advance(state: dispatch.StageState, image: ImageState) -> None:
@@ -135,7 +156,8 @@ async def run_stage(stage: ins.Stage, state: dispatch.StageState, first_index: i
         platform = dispatch.ProcessWord(stage.platform, meta, state.escape)
     state.platform = platform
     begin(state, await job.base_image(name, platform))
-    prober = Prober(job.backend, enabled=not job.no_cache)
+    prober = Prober(job.backend, enabled=not job.no_cache,
+                    cache_from=bool(job.env.request.cache_from))
     triggers = state.config.get("OnBuild") or []
     if triggers:
         state.config["OnBuild"] = None

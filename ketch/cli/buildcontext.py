@@ -110,7 +110,20 @@ def _from_reader(stdin, dockerfile: str) -> Context:
         info = tarfile.TarInfo(DEFAULT_DOCKERFILE)
         info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
         tf.addfile(info, io.BytesIO(data))
-    return _spooled(spool, DEFAULT_DOCKERFILE)
+        end = _end_of(tf)
+    return _spooled(_go_length(spool, end), DEFAULT_DOCKERFILE)
+
+
+def _end_of(tf: tarfile.TarFile) -> int:
+    """Where the tar ends as Go's archive/tar writes it: two zero blocks after the last
+    entry, no padding to tarfile's 10 KiB records (the size docker's client reports)."""
+    return tf.offset + 2 * tarfile.BLOCKSIZE
+
+
+def _go_length(spool, end: int):
+    spool.truncate(end)
+    spool.seek(end)
+    return spool
 
 
 def _spooled(spool, dockerfile: str) -> Context:
@@ -188,7 +201,7 @@ def _from_dir(context: str, dockerfile: str, stdin) -> Context:
         extra = stdin.read()
     elif outside:
         try:
-            with open(dockerfile, "rb") as f:
+            with open(dockerfile_abs, "rb") as f:
                 extra = f.read()
         except OSError as exc:
             raise ContextError(f"unable to open Dockerfile: open {dockerfile}: {_strerror(exc)}") from None
@@ -196,17 +209,18 @@ def _from_dir(context: str, dockerfile: str, stdin) -> Context:
         patterns = _ignore_patterns(context_dir, dockerfile_abs)
         spool = tempfile.TemporaryFile()
         random_name = ".dockerfile." + secrets.token_hex(10) if extra is not None else ""
-        _write_tar(spool, context_dir, patterns, rel if not (from_stdin or outside) else "",
-                   from_stdin or outside, random_name, extra)
+        end = _write_tar(spool, context_dir, patterns, rel if not (from_stdin or outside) else "",
+                         from_stdin or outside, random_name, extra)
+        _go_length(spool, end)
     except dockerignore.BadPattern as exc:
         raise ContextError(f"checking context: {exc}") from None
     return _spooled(spool, random_name or rel)
 
 
 def _write_tar(out, root: str, patterns: list[str], dockerfile: str, skip_dockerfile_keep: bool,
-               random_name: str, extra: bytes | None) -> None:
+               random_name: str, extra: bytes | None) -> int:
     """archive.TarWithOptions with ChownOpts 0:0, then (a Dockerfile from elsewhere) the
-    random-named file and the .dockerignore naming it."""
+    random-named file and the .dockerignore naming it; where the tar ends (``_end_of``)."""
     names = dockerignore.walk_context(root, patterns, dockerfile or DEFAULT_DOCKERFILE,
                                       dockerfile_from_stdin=skip_dockerfile_keep)
     ignore_text = None
@@ -225,6 +239,8 @@ def _write_tar(out, root: str, patterns: list[str], dockerfile: str, skip_docker
             body = (ignore_text if ignore_text is not None else b".dockerignore") + \
                 f"\n{random_name}\n".encode()
             _add_file(tf, ".dockerignore", body, 0o600)
+        end = _end_of(tf)
+    return end
 
 
 def _add(tf: tarfile.TarFile, path: str, name: str, inodes: dict) -> None:
@@ -233,6 +249,9 @@ def _add(tf: tarfile.TarFile, path: str, name: str, inodes: dict) -> None:
     except FileNotFoundError:
         return  # gone since the walk
     info = tf.gettarinfo(path, name)
+    if info is None:
+        return  # a socket: not sent (docker's tar skips them too)
+    info.mtime = int(info.mtime)  # moby's FileInfoHeader: whole seconds (no PAX record for it)
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:

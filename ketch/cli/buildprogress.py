@@ -148,19 +148,41 @@ class TtyView:
 
 
 class TtyRenderer:
-    """Draws ``TtyView`` frames in place: up over the last frame, each line cleared."""
+    """Draws ``TtyView`` frames in place: up over the last frame, each line cleared. With
+    ``ticking`` a thread redraws every ``INTERVAL`` too, so the running step's time moves
+    while it prints nothing (BuildKit's view does the same)."""
 
     INTERVAL = 0.1
 
-    def __init__(self, out, width: int, clock=time.monotonic) -> None:
+    def __init__(self, out, width: int, clock=time.monotonic, ticking: bool = False) -> None:
         self.out = out
         self.steps = Steps(clock)
         self.view = TtyView(self.steps, width)
         self.clock = clock
         self.drawn = 0
         self.last = 0.0
+        self._lock = None
+        self._done = None
+        if ticking:
+            import threading
+            self._lock = threading.Lock()
+            self._done = threading.Event()
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def _tick(self) -> None:
+        while not self._done.wait(self.INTERVAL):
+            with self._lock:
+                if not self._done.is_set():
+                    self.draw()
 
     def feed(self, text: str) -> None:
+        if self._lock is None:
+            self._feed(text)
+            return
+        with self._lock:
+            self._feed(text)
+
+    def _feed(self, text: str) -> None:
         self.steps.feed(text)
         if self.clock() - self.last >= self.INTERVAL:
             self.draw()
@@ -174,7 +196,14 @@ class TtyRenderer:
         self.drawn = len(lines)
         self.last = self.clock()
 
+    def stop(self) -> None:
+        """No more ticks (the thread ends at its next wake-up)."""
+        if self._done is not None:
+            with self._lock:
+                self._done.set()
+
     def finish(self, error: str = "") -> None:
+        self.stop()
         self.steps.finish(error)
         self.draw()
         for note in self.steps.notes:
@@ -190,9 +219,17 @@ def stream_messages(resp):
 
 
 def render_tty(resp, out, width: int, on_aux) -> None:
-    """The tty view of a build; the stream's error is raised as StreamError after the
-    last frame (with the step marked ERROR and its output shown)."""
-    renderer = TtyRenderer(out, width)
+    """The tty view of a build; the stream's error is raised as BuildFailed after the
+    last frame (with the step marked ERROR and its output shown). A FROM's pull shows as
+    that step's output, its status lines without the bars."""
+    renderer = TtyRenderer(out, width, ticking=True)
+    try:
+        _feed_tty(renderer, resp, on_aux)
+    finally:
+        renderer.stop()
+
+
+def _feed_tty(renderer: TtyRenderer, resp, on_aux) -> None:
     for msg in stream_messages(resp):
         if msg.get("aux") is not None:
             on_aux(msg["aux"])
@@ -201,9 +238,22 @@ def render_tty(resp, out, width: int, on_aux) -> None:
             text = detail.get("message") or msg.get("error") or ""
             renderer.finish(text)
             raise BuildFailed(text, int(detail.get("code") or 0))
-        elif msg.get("stream"):
-            renderer.feed(msg["stream"])
+        else:
+            text = tty_text(msg)
+            if text:
+                renderer.feed(text)
     renderer.finish()
+
+
+def tty_text(msg: dict) -> str:
+    """What a message adds to the tty view: a ``stream`` text, or a pull's status line
+    (``latest: Pulling from library/busybox``; the bars are left out)."""
+    if msg.get("stream"):
+        return msg["stream"]
+    if msg.get("status") and not msg.get("progress"):
+        ident = f"{msg['id']}: " if msg.get("id") else ""
+        return f"{ident}{msg['status']}\n"
+    return ""
 
 
 def render_plain(resp, out, terminal: bool, width: int, on_aux) -> None:

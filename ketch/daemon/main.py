@@ -31,9 +31,11 @@ from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
 from ketch.engine.images.distribution import DistributionService, registry_config
 from ketch.api.routes.build import BuildRoutes
-from ketch.archive.dockerignore import PatternMatcher, read_patterns
 from ketch.engine.buildcontext import BuildContexts
 from ketch.engine.builds.cache import BuildCache
+from ketch.engine.builds.cachemounts import CacheMounts
+from ketch.engine.builds.runmounts import RunMounts
+from ketch.engine.builds.runstep import StepRunner
 from ketch.engine.builds.service import BuildService, scratch_dir
 from ketch.api.routes.diskusage import DiskUsageRoutes
 from ketch.engine.diskusage import DiskUsage
@@ -117,10 +119,13 @@ class Daemon:
                                                 cfg.max_concurrent_uploads)
         self.build_cache = BuildCache(self.images, self.containers.users_of_image,
                                       lambda: self.images.collect_garbage(self.containers.layers_in_use()))
+        cache_mounts = CacheMounts(cfg.data_root)
+        self.run_mounts = RunMounts(self.images, cfg.exec_root, cache_mounts)
         self.builds = BuildService(self.images, self.build_cache, scratch_dir(cfg.exec_root),
-                                   self.distribution.puller)
+                                   self.distribution.puller,
+                                   StepRunner(self.containers, self.run_mounts).run, cache_mounts)
         self.build_contexts = BuildContexts(os.path.join(cfg.data_root, "builder", "context"))
-        build_routes = BuildRoutes(self.builds, self.build_contexts, ignore_patterns=ignore_matcher)
+        build_routes = BuildRoutes(self.builds, self.build_contexts)  # moby's .dockerignore rules
         pruner = ImagePruner(self.images, self.containers.users_of_image)
         disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers, self.volumes), pruner,
                                      lambda: self.images.collect_garbage(self.containers.layers_in_use()),
@@ -165,6 +170,7 @@ class Daemon:
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
             await asyncio.to_thread(self.build_contexts.sweep)  # contexts of builds a stop cut short
+            await asyncio.to_thread(self.run_mounts.sweep)  # RUN steps' mount dirs a crash left
             # blobs a crash left between their writing and their record (a commit, an import)
             self.images.collect_garbage(self.containers.layers_in_use())
             for path in self.cfg.socket_paths():
@@ -218,8 +224,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def ignore_matcher(text: str):
-    """A .dockerignore text as the path test the build context applies."""
-    return PatternMatcher(read_patterns(text)).matches

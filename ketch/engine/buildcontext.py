@@ -22,7 +22,9 @@ import tempfile
 from typing import BinaryIO
 
 from ketch import errors
+from ketch.archive.dockerignore import BadPattern, PatternMatcher, read_patterns
 from ketch.archive.untar import Breakout, untar
+from ketch.build import remote as remote_context
 from ketch.image.archive import open_decompressed
 from ketch.linux.safepath import open_in_root
 
@@ -59,13 +61,25 @@ class BuildContexts:
         os.makedirs(self.root, MODE, exist_ok=True)
         return tempfile.mkdtemp(prefix="", dir=self.root)
 
+    def remote(self, url: str) -> tuple[str, str | None]:
+        """``POST /build?remote=``: (a new private directory holding the context ``url``
+        names: a git repository or a tarball, the Dockerfile's text when the URL served a
+        plain-text Dockerfile, with an empty directory then) (blocking)."""
+        os.makedirs(self.root, MODE, exist_ok=True)
+        got = remote_context.fetch_context(url, self.root)
+        if got.directory is None:
+            return self.empty(), got.dockerfile_text
+        os.chmod(got.directory, MODE)
+        return got.directory, None
+
     def remove(self, path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
     def dockerfile(self, path: str, name: str, ignore_patterns=None) -> tuple[str, str]:
         """(the Dockerfile's name, its text) in the context ``path``: moby's
-        withDockerfileFromContext. ``ignore_patterns(text) -> matcher`` reads .dockerignore;
-        the Dockerfile and .dockerignore it excludes are removed from the context."""
+        withDockerfileFromContext. ``ignore_patterns(text) -> matcher`` reads .dockerignore
+        (default: ``dockerignore_matcher``); the Dockerfile and .dockerignore it excludes are
+        removed from the context."""
         name = name or DEFAULT_DOCKERFILE
         try:
             text = _read_in_root(path, name)
@@ -78,9 +92,18 @@ class BuildContexts:
             raise errors.InvalidArgument(f"Cannot locate specified Dockerfile: {name}") from None
         if not text:
             raise errors.InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
-        if ignore_patterns is not None:
-            _remove_ignored(path, name, ignore_patterns)
+        _remove_ignored(path, name, ignore_patterns or dockerignore_matcher)
         return name, text.decode("utf-8", "replace")
+
+
+def dockerignore_matcher(text: str):
+    """What moby's removeDockerfile asks of .dockerignore: its deprecated ``Matches`` (one
+    parent level); a malformed pattern removes nothing (moby ignores that error)."""
+    try:
+        matcher = PatternMatcher(read_patterns(text))
+    except BadPattern:
+        return lambda path: False
+    return matcher.matches_legacy
 
 
 def _unpack_into(stream: BinaryIO, path: str) -> None:

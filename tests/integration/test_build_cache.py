@@ -92,7 +92,8 @@ def test_a_rebuild_takes_every_step_from_the_cache(daemon):
         # the intermediate images are there, hidden from a listing without all
         status, listed = daemon.api("GET", "/images/json")
         status, every = daemon.api("GET", "/images/json?all=1")
-        assert len(every) >= len(listed) + 5
+        parent = daemon.api("GET", f"/images/{first}/json")[1]["Parent"]
+        assert parent in {i["Id"] for i in every} and parent not in {i["Id"] for i in listed}
         status, history = daemon.api("GET", f"/images/{first}/history")
         assert [h["CreatedBy"] for h in history[:5]] == [
             "/bin/sh -c #(nop)  LABEL last=1", history[1]["CreatedBy"], "/bin/sh -c #(nop) WORKDIR /work",
@@ -171,3 +172,23 @@ def test_prune_until_keeps_what_was_used_lately(fresh_daemon):
     assert status == 200 and len(pruned["CachesDeleted"] or []) == 1
     records = d.api("GET", "/system/df")[1]["BuildCache"]
     assert [r["Description"] for r in records] == ["/bin/sh -c #(nop)  ENV NEW=1"]
+
+
+def test_cache_from_an_image_without_its_intermediate_images(fresh_daemon):
+    d = fresh_daemon
+    first, _ = build(d, _files(), t="cache-from:1")
+    status, saved, _ = d.api("GET", "/images/cache-from:1/get", raw=True)
+    assert status == 200
+    # as if pulled: the image alone, no intermediate image, no cache entry
+    assert d.api("DELETE", "/images/cache-from:1")[0] == 200
+    assert d.api("POST", "/images/load?quiet=1", saved)[0] == 200
+    assert d.api("GET", f"/images/{first}/json")[1]["Parent"] == ""
+    again, messages = build(d, _files(), t="cache-from:1", cachefrom=json.dumps(["nosuch:1", "cache-from:1"]))
+    assert cached_steps(messages) == [2, 3, 4, 5, 6] and again == first
+    assert d.api("GET", f"/images/{first}/json")[1]["Parent"] != ""  # on the restored steps now
+    # from then on the local cache knows the steps
+    third, messages = build(d, _files(), t="cache-from:1")
+    assert third == first and cached_steps(messages) == [2, 3, 4, 5, 6]
+    # a changed file: the steps before it from the image, the rest built
+    fourth, messages = build(d, _files("changed"), cachefrom=json.dumps(["cache-from:1"]))
+    assert cached_steps(messages) == [2, 3, 4] and fourth != first

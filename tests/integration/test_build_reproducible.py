@@ -54,7 +54,7 @@ def test_two_daemons_build_the_same_image(two_daemons):
     assert one == two
     assert _layers(first, one) == _layers(second, two)
     status, doc = first.api("GET", f"/images/{one}/json")
-    assert doc["Created"] == "2020-09-13T12:26:40Z" and doc["Container"] == ""
+    assert doc["Created"] == "2020-09-13T12:26:40Z"
     status, history = first.api("GET", f"/images/{one}/history")
     assert {h["Created"] for h in history[:6]} == {1_600_000_000}
     # the same build without the epoch differs (times and the step containers are recorded)

@@ -6,14 +6,18 @@ the host (CVE-2024-23651/23652: a bind's source is resolved inside its stage or 
 The steps run in one engine of their own (``runstep_driver.py``, ketchd's ``Daemon`` in a
 child process), whose leftovers (mounts, cgroups, monitors, bridge, nftables table) are
 checked as every test daemon's. Network probes only ever reach a server on 127.0.0.1.
+The last tests build through ketchd (``ketch build``): a failed step's container as
+``--rm``/``--force-rm`` leave it, mounts that stay out of the image.
 """
 
 import json
 import os
+import re
 import socket
 import subprocess
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -52,7 +56,8 @@ def _plan(port: int) -> list[tuple[str, dict]]:
             "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; hostname; "
             "wc -c < /proc/timer_list; ls /sys/firmware | wc -l; "
             "find / \\( -path /proc -o -path /sys \\) -prune -o -name h4-context-marker -print")}}),
-        ("order", {"run": {"argv": sh("echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three")}}),
+        ("order", {"run": {"argv": sh("echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three")}}),
+        ("big", {"run": {"argv": sh("seq 1 50000")}}),
         ("layer", {"run": {"argv": sh("mkdir /made && echo x > /made/f && rm /bin/true")}}),
         ("exec_form", {"run": {"argv": ["/bin/echo", "exec", "form"], "workdir": "/tmp"}}),
         ("fail", {"run": {"argv": sh("echo out; exit 3")}}),
@@ -165,6 +170,10 @@ def test_step_has_runs_isolation(steps):
 
 def test_output_streams_in_order_with_stderr_in_red(steps):
     assert _ok(steps["order"])["output"] == f"one\n{RED}two\n{RESET}three\n"
+
+
+def test_output_is_complete_up_to_the_exit(steps):
+    assert _ok(steps["big"])["output"] == "".join(f"{i}\n" for i in range(1, 50001))
 
 
 def test_layer_holds_the_changes_and_no_mount_points(steps):
@@ -282,3 +291,64 @@ def test_bind_errors(steps):
 def test_bind_of_a_stage_resolves_its_symlinks_inside_it(steps, name):
     # /link -> /etc and /up -> ../../../.. in the stage: both land in the stage's /etc
     assert _ok(steps[name])["output"] == "stage\nnot-host\n"
+
+
+# -- through ketchd: `ketch build` ----------------------------------------------------------
+
+def _context(tmp_path, dockerfile: str, files: dict[str, str] | None = None) -> str:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(dockerfile)
+    for name, data in (files or {}).items():
+        (ctx / name).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / name).write_text(data)
+    return str(ctx)
+
+
+def _running_in(stdout: str) -> list[str]:
+    return re.findall(r"^ ---> Running in ([0-9a-f]{12})$", stdout, re.M)
+
+
+def test_build_keeps_a_failed_steps_container_unless_force_rm(daemon, tmp_path):
+    ctx = _context(tmp_path, "FROM busybox\nRUN echo out; exit 3\n")
+    res = daemon.ketch("build", "--network", "none", ctx)
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "The command '/bin/sh -c echo out; exit 3' returned a non-zero code: 3" in res.stderr
+    [kept] = _running_in(res.stdout)
+    try:  # moby's --rm (the default): the failed step's container stays, Exited (3)
+        state = daemon.ketch("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", kept)
+        assert state.stdout.strip() == "exited 3"
+    finally:
+        daemon.ketch("rm", "-f", kept)
+    res = daemon.ketch("build", "--network", "none", "--force-rm", ctx)
+    assert res.returncode == 3
+    [removed] = _running_in(res.stdout)
+    assert "No such object" in daemon.ketch("inspect", removed).stderr
+
+
+def test_build_run_mounts_stay_out_of_the_image(daemon, tmp_path):
+    cache_id = f"h4-{os.getpid()}-{time.monotonic_ns()}"
+    ctx = _context(tmp_path, "FROM busybox\n"
+                   f"RUN --mount=type=secret,id=tok,env=TOK,target=/run/secrets/tok "
+                   f"--mount=type=cache,target=/cache,id={cache_id} "
+                   "--mount=type=bind,source=sub,target=/ctx "
+                   "cat /run/secrets/tok; echo \" $TOK\"; ls /cache | wc -l; touch /cache/x; cat /ctx/f\n",
+                   {"sub/f": "from the context\n"})
+    secret = tmp_path / "tok"
+    secret.write_text("s3cr3t")
+    tag = f"h4-mounts-{os.getpid()}:latest"
+    try:
+        for n, extra in (("0", ()), ("1", ("--no-cache",))):  # the cache mount is kept across builds
+            res = daemon.ketch("build", "--network", "none", "--secret", f"id=tok,src={secret}", "-t", tag,
+                               *extra, ctx)
+            assert res.returncode == 0, res.stdout + res.stderr
+            assert f"s3cr3t s3cr3t\n{n}\nfrom the context\n" in res.stdout, res.stdout
+        probe = daemon.ketch("run", "--rm", "--network", "none", tag, "sh", "-c",
+                             "ls -d /run /cache /ctx 2>&1; env | grep -c TOK")
+        assert probe.stdout.splitlines() == ["ls: /run: No such file or directory",
+                                             "ls: /cache: No such file or directory",
+                                             "ls: /ctx: No such file or directory", "0"]
+        history = daemon.ketch("history", "--no-trunc", "--format", "{{.CreatedBy}}", tag).stdout
+        assert "s3cr3t" not in history
+    finally:
+        daemon.ketch("rmi", tag)

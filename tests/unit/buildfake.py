@@ -200,6 +200,8 @@ class FakeFiles:
                     data = f.read()
                 dest = job.dest + os.path.basename(src) if job.dest.endswith("/") else job.dest
                 host = os.path.join(root, dest.lstrip("/"))
+                if os.path.isdir(host):  # an existing directory: into it
+                    host = os.path.join(host, os.path.basename(src))
                 os.makedirs(os.path.dirname(host), exist_ok=True)
                 with open(host, "wb") as f:
                     f.write(data)

@@ -246,3 +246,34 @@ def test_the_commands_are_registered():
     assert MANAGEMENT["image"]["build"] == "build"
     assert MANAGEMENT["builder"] == {"build": "build", "prune": ("builder", "prune")}
     assert os.path.exists(os.path.join(os.path.dirname(buildcmd.__file__), "builder.py"))
+
+
+def test_compress_sends_the_context_gzipped():
+    import gzip
+    chunks = [b"a" * 100000, b"", b"b" * 5]
+    assert gzip.decompress(b"".join(buildcmd._gzip_chunks(iter(chunks)))) == b"".join(chunks)
+
+
+def test_tty_renderer_ticks_while_a_step_prints_nothing():
+    import time as _time
+    out = io.StringIO()
+    r = buildprogress.TtyRenderer(out, 60, ticking=True)
+    r.feed("Step 1/1 : RUN sleep 1\n")
+    _time.sleep(0.35)
+    r.finish()
+    assert out.getvalue().count("[+] Building") >= 3  # redrawn without new output
+    frames = out.getvalue().count("[+] Building")
+    _time.sleep(0.25)
+    assert out.getvalue().count("[+] Building") == frames  # the thread stopped
+
+
+def test_tty_shows_a_pull_as_the_from_steps_output():
+    stream = [{"stream": "Step 1/1 : FROM reg/img"}, {"stream": "\n"},
+              {"status": "Pulling from reg/img", "id": "latest"},
+              {"status": "Downloading", "progressDetail": {"current": 1, "total": 2}, "id": "abc",
+               "progress": "[==>  ]"},
+              {"status": "Pull complete", "progressDetail": {}, "id": "abc"}]
+    steps = buildprogress.Steps(Clock())
+    for msg in stream:
+        steps.feed(buildprogress.tty_text(msg))
+    assert steps.current.output == ["latest: Pulling from reg/img", "abc: Pull complete"]

@@ -5,7 +5,6 @@ import os
 import pytest
 
 from ketch import errors
-from ketch.build import context
 from ketch.build.context import check_destination, resolve_sources, sources_hash
 
 
@@ -102,32 +101,6 @@ def test_check_destination():
         check_destination("ADD", 2, "/x")
     assert str(exc.value) == ("When using ADD with more than one source file, the destination must be a directory "
                               "and end with a /")
-
-
-def test_read_dockerfile(ctx):
-    root, fd = ctx
-    assert context.read_dockerfile(fd, "Dockerfile") == "FROM scratch\n"
-    with pytest.raises(errors.InvalidArgument, match="^Cannot locate specified Dockerfile: sub/Dockerfile$"):
-        context.read_dockerfile(fd, "sub/Dockerfile")
-    os.rename(root / "Dockerfile", root / "dockerfile")
-    assert context.read_dockerfile(fd, "Dockerfile") == "FROM scratch\n"  # moby's lower-case fallback
-    (root / "empty").write_text("")
-    with pytest.raises(errors.InvalidArgument, match=r"^the Dockerfile \(empty\) cannot be empty$"):
-        context.read_dockerfile(fd, "empty")
-    os.symlink(str(root.parent / "secret"), root / "out")
-    with pytest.raises(errors.InvalidArgument, match="Cannot locate"):
-        context.read_dockerfile(fd, "out")
-
-
-def test_drop_ignored_build_files(ctx):
-    root, fd = ctx
-    context.drop_ignored_build_files(fd, "Dockerfile")  # no .dockerignore: nothing happens
-    (root / ".dockerignore").write_text("Dockerfile\n")
-    context.drop_ignored_build_files(fd, "Dockerfile")
-    assert not (root / "Dockerfile").exists() and (root / ".dockerignore").exists()
-    (root / ".dockerignore").write_text("*\n")
-    context.drop_ignored_build_files(fd, "Dockerfile")
-    assert not (root / ".dockerignore").exists() and (root / "a.txt").exists()
 
 
 def test_hashes_are_dockerds_for_a_context_the_cli_sent(tmp_path):

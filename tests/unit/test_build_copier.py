@@ -14,7 +14,7 @@ import zstandard
 from ketch import errors
 from ketch.build import copier
 from ketch.build.context import resolve_sources
-from ketch.build.copier import CopyOptions, Owner, copy_sources, normalize_dest, resolve_chown, write_heredoc
+from ketch.build.copier import CopyOptions, Owner, copy_sources, resolve_chown, write_heredoc
 
 
 class Roots:
@@ -51,14 +51,6 @@ def r(tmp_path):
     roots = Roots(tmp_path)
     yield roots
     roots.close()
-
-
-def test_normalize_dest():
-    assert normalize_dest("/app", "x") == "/app/x"
-    assert normalize_dest("/app", "x/") == "/app/x/"
-    assert normalize_dest("", ".") == "/"
-    assert normalize_dest("/app", "./") == "/app/"
-    assert normalize_dest("/app", "/abs//y/") == "/abs//y/"  # absolute: as written
 
 
 def test_file_destinations(r):

@@ -7,7 +7,7 @@ import pytest
 from ketch.build import instructions as ins
 from ketch.build.request import Message, StepDone, StepRunning, StepStart
 from ketch.errors import InvalidArgument
-from tests.unit.buildhelpers import (L, PATH, Build, arg, cmd, dockerfile, entrypoint, env,
+from tests.unit.buildhelpers import (L, PATH, Build, arg, cmd, copy, dockerfile, entrypoint, env,
                                      run, stage)
 
 
@@ -50,7 +50,8 @@ def test_arg_forms_history_and_unused_warning():
     result = b(dockerfile(stage(
         "busybox", arg("X"), arg("Y", "def"), arg("UNUSED", "u"), run("echo X=$X Y=$Y"),
         env(("Z", "$Y")), run("echo done"), arg("W", "w1"), run("echo $W"))),
-        build_args={"X": "1", "NOTDECLARED": "2", "HTTP_PROXY": "http://p:1", "no_proxy": "x"})
+        build_args={"X": "1", "NOTDECLARED": "2", "HTTP_PROXY": "http://p:1", "no_proxy": "x",
+                    "SOURCE_DATE_EPOCH": "0"})
     doc = b.image(result.image_id)
     assert doc["config"]["Env"] == [PATH, "Z=def"]
     assert [h for h, _ in nops(b, result.image_id)] == [
@@ -61,6 +62,7 @@ def test_arg_forms_history_and_unused_warning():
     # the proxies reach RUN's environment, not its history
     assert sorted(spec[0].env) == sorted([PATH, "X=1", "Y=def", "UNUSED=u",
                                           "HTTP_PROXY=http://p:1", "no_proxy=x"])
+    # SOURCE_DATE_EPOCH (reproducible images) is the build's own: never warned about
     assert spec[0].argv == ("/bin/sh", "-c", "echo X=$X Y=$Y")
     messages = [e.text for e in b.events if isinstance(e, Message)]
     assert messages == ["[Warning] One or more build-args [NOTDECLARED] were not consumed\n"]
@@ -279,3 +281,156 @@ def test_scratch_only_and_blank_base():
         Build()(dockerfile(stage("scratch")))
     with pytest.raises(InvalidArgument, match=r"^base name \(\$B\) should not be blank$"):
         Build()(dockerfile(stage("$B"), meta=(arg("B", ""),)))
+
+
+def test_copy_history_dest_as_written_and_chown_without_a_space(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"A\n")
+    b = Build()
+    wd = ins.WorkdirInstr(L, "WORKDIR /w", path="/w")
+    result = b(dockerfile(stage("busybox", wd, env(("U", "5")), copy("a.txt", dest="."),
+                                copy("a.txt", dest="rel/x"), copy("a.txt", dest="/own", chown="$U:$U"))),
+               str(tmp_path))
+    history = [h for h, _ in nops(b, result.image_id)]
+    digest = "file:" + __import__("hashlib").sha256(b"A\n").hexdigest()
+    assert history[2:] == [f"/bin/sh -c #(nop) COPY {digest} in . ",
+                           f"/bin/sh -c #(nop) COPY {digest} in rel/x ",
+                           f"/bin/sh -c #(nop) COPY --chown=5:5{digest} in /own "]
+    jobs = b.files.jobs
+    assert [j.dest for j in jobs] == ["/w", "/w/rel/x", "/own"]
+    assert jobs[2].chown == "5:5" and not jobs[2].preserve_ownership
+    files = b.backend.files[result.image_id]
+    assert files["/w/a.txt"] == files["/w/rel/x"] == files["/own"] == b"A\n"
+    # COPY's container_config: one comment word, Labels as the config has them
+    step = [c[1] for c in b.backend.calls if c[0] == "mutate"][-1]
+    assert step.container_config["Cmd"] == ["/bin/sh", "-c", f"#(nop) COPY --chown=5:5{digest} in /own "]
+    assert step.container_config["Labels"] is None and step.container_id == ""
+
+
+def test_copy_from_keeps_owners_unless_chown(tmp_path):
+    b = Build()
+    b(dockerfile(stage("busybox", name="a"),
+                 stage("busybox", copy("/bin/sh", dest="/x", from_="a"),
+                       copy("/bin/sh", dest="/y", from_="a", chown="1"))))
+    first, second = b.files.jobs
+    assert first.from_image == b.backend.refs["busybox"] and first.preserve_ownership
+    assert not second.preserve_ownership and second.kind == "COPY" and not second.decompress
+
+
+def test_add_decompresses_and_copy_heredocs_are_expanded(tmp_path):
+    b = Build()
+    doc = ins.Heredoc("f", "v=$V\n")
+    raw = ins.Heredoc("g", "v=$V\n", expand=False)
+    add = ins.AddInstr(L, "ADD <<f <<g /d/", files=ins.SourcesAndDest((), "/d/", (doc, raw)))
+    b(dockerfile(stage("busybox", env(("V", "1")), add)), str(tmp_path))
+    job = b.files.jobs[0]
+    assert job.kind == "ADD" and job.decompress
+    assert [h.content for h in job.heredocs] == ["v=1\n", "v=$V\n"]
+
+
+def test_run_heredocs_exec_form_and_mounts():
+    b = Build()
+    specs = []
+    b.backend.on_run = lambda s, files: (specs.append(s), (b"", 0))[1]
+    script = ins.Command(("<<EOF",), True, (ins.Heredoc("EOF", "echo a\necho b\n"),))
+    inline = ins.Command(("cat <<EOF > /f",), True, (ins.Heredoc("EOF", "x\n"),))
+    mount = ins.MountSpec(type="cache", target="/root/.cache/$D", id="c1", readonly=False)
+    result = b(dockerfile(stage(
+        "busybox", env(("D", "pip")),
+        ins.RunInstr(L, "RUN <<EOF", command=script),
+        ins.RunInstr(L, "RUN cat <<EOF > /f", command=inline),
+        run(["/bin/echo", "hi"], shell=False),
+        run("pip install x", mounts=(mount,), network="none"))), network="default")
+    assert [s.argv for s in specs] == [("/bin/sh", "-c", "echo a\necho b\n"),
+                                       ("/bin/sh", "-c", "cat <<EOF > /f\nx\nEOF"),
+                                       ("/bin/echo", "hi"), ("/bin/sh", "-c", "pip install x")]
+    assert nops(b, result.image_id)[3][0] == "/bin/echo hi"
+    assert specs[3].mounts[0].target == "/root/.cache/pip" and specs[3].network == "none"
+    assert specs[0].network == "default"
+    # a RUN's container_config: its Cmd, no Entrypoint, Labels as in the config
+    step = [c[1] for c in b.backend.calls if c[0] == "run"][2]
+    assert step.container_config["Cmd"] == ["/bin/echo", "hi"]
+    assert step.container_config["Entrypoint"] is None and step.container_id == ""
+    # the mount is part of the cache key: the same RUN without it is another step
+    again = b(dockerfile(stage("busybox", env(("D", "pip")),
+                               ins.RunInstr(L, "RUN <<EOF", command=script),
+                               ins.RunInstr(L, "RUN cat <<EOF > /f", command=inline),
+                               run(["/bin/echo", "hi"], shell=False), run("pip install x"))))
+    assert again.image_id != result.image_id
+    assert len(specs) == 5
+
+
+def test_run_secret_mounts_take_the_request_secrets():
+    b = Build()
+    specs = []
+    b.backend.on_run = lambda s, files: (specs.append(s), (b"", 0))[1]
+    secret = ins.MountSpec(type="secret", id="tok", required=True)
+    b(dockerfile(stage("busybox", run("cat /run/secrets/tok", mounts=(secret,)))),
+      secrets={"tok": b"s3cret"})
+    assert [(s.id, s.data) for s in specs[0].secrets] == [("tok", b"s3cret")]
+    with pytest.raises(InvalidArgument, match="^secret tok: not found$"):
+        b(dockerfile(stage("busybox", run("cat /run/secrets/tok", mounts=(secret,)))), no_cache=True)
+
+
+def test_empty_cmd_forms():
+    """CMD [] and ENTRYPOINT [] are null; CMD alone is the shell alone (dockerd 20.10)."""
+    b = Build()
+    result = b(dockerfile(stage("busybox", cmd([]), entrypoint([]),
+                                ins.CmdInstr(L, "CMD", command=ins.Command((), True)))))
+    config = b.image(result.image_id)["config"]
+    assert config["Cmd"] == ["/bin/sh", "-c"] and config["Entrypoint"] is None
+    assert [h for h, _ in nops(b, result.image_id)] == [
+        "/bin/sh -c #(nop)  CMD []", "/bin/sh -c #(nop)  ENTRYPOINT []",
+        '/bin/sh -c #(nop)  CMD ["/bin/sh" "-c"]']
+
+
+def test_a_step_container_merges_the_parent_config_and_its_healthcheck_leaks():
+    """moby creates a container for a nop step: its config is merged with the parent
+    image's, and the merged Healthcheck is the step's (shared pointer): HEALTHCHECK NONE
+    after --interval=1m30s keeps the interval, in config and container_config."""
+    b = Build()
+    result = b(dockerfile(stage(
+        "busybox",
+        ins.HealthcheckInstr(L, "HEALTHCHECK --interval=1m30s CMD echo shell form",
+                             health=ins.HealthConfig(("CMD-SHELL", "echo shell form"),
+                                                     interval=90_000_000_000)),
+        ins.HealthcheckInstr(L, "HEALTHCHECK NONE", health=ins.HealthConfig(("NONE",))),
+        env(("A", "1")))))
+    doc = b.image(result.image_id)
+    assert doc["config"]["Healthcheck"] == {"Test": ["NONE"], "Interval": 90000000000}
+    assert doc["container_config"]["Healthcheck"] == {"Test": ["NONE"], "Interval": 90000000000}
+    assert doc["container_config"]["Labels"] == {} and doc["config"]["Labels"] is None
+    assert nops(b, result.image_id)[1][0] == \
+        "/bin/sh -c #(nop)  HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" '\\x00'}"
+
+
+def test_buildkit_platform_args():
+    """FROM --platform=$BUILDPLATFORM and ARG TARGETARCH work as with BuildKit."""
+    from ketch.oci.platform import host_arch
+    b = Build()
+    specs = []
+    b.backend.on_run = lambda s, files: (specs.append(s), (b"", 0))[1]
+    result = b(dockerfile(stage("busybox", arg("TARGETARCH"), run("echo $TARGETARCH"),
+                                platform="$BUILDPLATFORM")), build_args={"TARGETOS": "linux"})
+    assert ("base_image", "busybox", f"linux/{host_arch()}", False) in b.backend.calls
+    assert f"TARGETARCH={host_arch()}" in specs[0].env
+    assert nops(b, result.image_id)[-1][0] == f"|1 TARGETARCH={host_arch()} /bin/sh -c echo $TARGETARCH"
+    assert not [e for e in b.events if isinstance(e, Message)]  # never "not consumed"
+    b(dockerfile(stage("busybox", arg("TARGETPLATFORM"), run("echo $TARGETPLATFORM"))),
+      platform="linux/arm64")
+    assert "TARGETPLATFORM=linux/arm64" in specs[-1].env
+
+
+def test_run_containers_get_the_build_limits():
+    from ketch.engine.builds.runmounts import Prepared
+    from ketch.engine.builds.runstep import container_body
+
+    b = Build()
+    specs = []
+    b.backend.on_run = lambda s, files: (specs.append(s), (b"", 0))[1]
+    b(dockerfile(stage("busybox", run("make"))), resources={"Memory": 1 << 26, "CpuShares": 512},
+      force_rm=True)
+    assert specs[0].resources == {"Memory": 1 << 26, "CpuShares": 512}
+    assert specs[0].remove == "always"
+    step = [c[1] for c in b.backend.calls if c[0] == "run"][0]
+    host = container_body(step, specs[0], Prepared())["HostConfig"]
+    assert host["Memory"] == 1 << 26 and host["CpuShares"] == 512

@@ -13,7 +13,7 @@ from ketch import errors
 from ketch.build.backend import HistoryEntry, ImageState, Step
 from ketch.build.request import CacheRecord
 from ketch.engine.builds.cache import BuildCache
-from ketch.engine.builds.images import BuildImages, container_id_of
+from ketch.engine.builds.images import BuildImages
 from ketch.engine.builds.service import beyond, record_filter
 from ketch.engine.images import record
 from ketch.engine.images.service import ImageService
@@ -118,12 +118,12 @@ def test_the_step_container_is_named_unless_reproducible(images):
     assert "container" not in made.document and made.document["container_config"]["Hostname"] == ""
 
 
-def test_a_step_without_a_real_container_gets_an_id_beginning_with_its_hostname():
-    step = _step(None, "ENV A=1")
-    assert container_id_of(step) == ""  # COPY/ADD: no container, no id
-    step = Step(None, {}, {"Hostname": "0325d1592ead"}, HistoryEntry("x"), "")
-    made = container_id_of(step)
-    assert len(made) == 64 and made.startswith("0325d1592ead") and made != container_id_of(step)
+def test_a_step_the_builder_named_a_container_for_records_it(images):
+    base = _scratch_image(images, BuildImages(images))
+    step = _step(base, "ENV A=1")
+    named = Step(step.parent, step.config, step.container_config, step.history, "", container_id="d" * 64)
+    assert BuildImages(images).record_image(named, None).document["container"] == "d" * 64
+    assert "container" not in BuildImages(images).record_image(step, None).document
 
 
 @pytest.mark.parametrize("failure", ["transaction", "parent layer gone"])
@@ -300,12 +300,13 @@ def test_prune_filters_and_keep_storage():
 
 
 
-def test_the_epoch_comes_from_the_request_or_the_build_arg():
-    from ketch.build.request import BuildRequest
-    from ketch.engine.builds.service import source_date_epoch
-    assert source_date_epoch(BuildRequest()) is None
-    assert source_date_epoch(BuildRequest(source_date_epoch=5, build_args={"SOURCE_DATE_EPOCH": "7"})) == 5
-    assert source_date_epoch(BuildRequest(build_args={"SOURCE_DATE_EPOCH": "7"})) == 7
-    assert source_date_epoch(BuildRequest(build_args={"SOURCE_DATE_EPOCH": None})) is None
-    with pytest.raises(errors.InvalidArgument, match="invalid SOURCE_DATE_EPOCH: soon"):
-        source_date_epoch(BuildRequest(build_args={"SOURCE_DATE_EPOCH": "soon"}))
+def test_a_discarded_layer_keeps_a_blob_another_stage_staged_too(images):
+    builds = BuildImages(images, epoch=1)  # the same files give the same blob
+    first = _stage(images, builds, {"same": b"x"})
+    second = _stage(images, builds, {"same": b"x"})
+    assert first.info.digest == second.info.digest and images.holders(first.info.digest) == 2
+    builds.discard(second)  # that stage failed: the other one still needs the blob
+    assert images.content.exists(first.info.digest)
+    image = builds.record_image(_step(None, "COPY same /"), first)
+    assert images.resolve(image.id).chain_ids and images.holders(first.info.digest) == 0
+    assert images.content.exists(first.info.digest)

@@ -151,3 +151,69 @@ def test_cached_commit_and_tag(backend):
     with pytest.raises(errors.NotFound):
         asyncio.run(backend.base_image("nosuch:1", "", False, lambda m: None))
     assert asyncio.run(backend.base_image("app:1", "", False, lambda m: None)).id == made.id
+
+
+def test_cache_from_restores_a_source_images_steps_and_ends_on_the_source(backend):
+    images = backend.images
+    builds = backend.builds
+
+    async def main():
+        def base_files(roots: MountedRoots) -> None:
+            _write(roots.root, "base", b"b")
+        base = await backend.mutate(_step(None, "ADD file:base in / "), base_files)
+        env = await backend.commit(_step(base, "ENV A=1"))
+
+        def app_files(roots: MountedRoots) -> None:
+            _write(roots.root, "app", b"a")
+        source = await backend.mutate(_step(env, "COPY file:app in / "), app_files)
+        # another build asks with keys the local cache does not know, --cache-from the source
+        other = EngineBuildBackend(BuildSession(BuildRequest(cache_from=("nosuch:1", source.id)), None,
+                                                images, builds, backend.session.scratch_dir),
+                                   backend.cache, None, None)
+        assert await other.cached("sha256:new-env") is None
+        miss = await other.cached_from(_step(base, "ENV B=2", "sha256:other"))
+        first = await other.cached_from(_step(base, "ENV A=1", "sha256:new-env"))
+        second = await other.cached_from(_step(first, "COPY file:app in / ", "sha256:new-copy"))
+        return base, env, source, miss, first, second
+    base, env, source, miss, first, second = asyncio.run(main())
+    assert miss is None
+    # the ENV step restored as an image of its own: base's layers, base's history + the entry
+    assert first.id != env.id  # config is the step's, the entry's created is the source's
+    assert first.document["history"] == env.document["history"]
+    assert first.document["rootfs"] == base.document["rootfs"]
+    assert images.resolve(first.id).parent == base.id
+    # the last step is the source itself, now the restored image's child; both keys recorded
+    assert second.id == source.id and images.resolve(source.id).parent == first.id
+    assert images.store.get_cache_entry("sha256:new-env")[1] == first.id
+    assert images.store.get_cache_entry("sha256:new-copy")[1] == source.id
+
+
+def test_cache_from_restores_a_layer_step_with_the_sources_layer(backend):
+    images = backend.images
+
+    async def main():
+        base = await backend.commit(_step(None, "CMD x"))
+
+        def files(roots: MountedRoots) -> None:
+            _write(roots.root, "one", b"1")
+        one = await backend.mutate(_step(base, "COPY file:one in / "), files)
+        top = await backend.commit(_step(one, "ENV Z=1"))
+        other = EngineBuildBackend(BuildSession(BuildRequest(cache_from=(top.id,)), None, images,
+                                                backend.builds, backend.session.scratch_dir),
+                                   backend.cache, None, None)
+        restored = await other.cached_from(_step(base, "COPY file:one in / ", "sha256:k"))
+        return one, restored
+    one, restored = asyncio.run(main())
+    assert restored.id != one.id
+    assert restored.document["rootfs"]["diff_ids"] == one.document["rootfs"]["diff_ids"]
+    assert images.resolve(restored.id).chain_ids == images.resolve(one.id).chain_ids
+
+
+def test_a_local_base_image_of_another_platform_is_pulled_or_refused(backend):
+    async def main():
+        made = await backend.commit(Step(None, {}, {}, HistoryEntry("x"), "", platform="linux/arm64"))
+        await backend.tag(made.id, ("armonly:1",))
+        assert (await backend.base_image("armonly:1", "linux/arm64", False, lambda m: None)).id == made.id
+        await backend.base_image("armonly:1", "linux/amd64", False, lambda m: None)
+    with pytest.raises(errors.NotFound, match="does not match the specified platform"):
+        asyncio.run(main())

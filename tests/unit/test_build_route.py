@@ -74,8 +74,8 @@ class FakeBuilds:
         emit(Message("[Warning] One or more build-args [X] were not consumed\n"))
         return BuildResult(IMAGE, request.tags)
 
-    async def prune(self, all, filters):
-        self.pruned.append((all, filters))
+    async def prune(self, all, filters, keep_storage=0):
+        self.pruned.append((all, filters, keep_storage))
         return ["a1", "b2"], 1234
 
     def usage(self):
@@ -335,9 +335,11 @@ def test_the_build_is_cancelled_when_the_client_goes(api):
 
 def test_prune(api):
     resp = api.client.post("/v1.45/build/prune", params={"all": "1", "filters": '{"until": ["1h"]}',
-                                                         "keep-storage": "0"})
+                                                         "keep-storage": "1000"})
     assert resp.json() == {"CachesDeleted": ["a1", "b2"], "SpaceReclaimed": 1234}
-    assert api.builds.pruned == [(True, {"until": ["1h"]})]
+    assert api.builds.pruned == [(True, {"until": ["1h"]}, 1000)]
+    api.client.post("/build/prune", params={"keep-storage": "1000"})
+    assert api.builds.pruned[-1] == (False, {}, 1000)
     resp = api.client.post("/build/prune", params={"filters": '{"nope": ["x"]}'})
     assert (resp.status_code, resp.json()) == (400, {"message": "invalid filter 'nope'"})
     resp = api.client.post("/build/prune", params={"keep-storage": "1GB"})
@@ -352,3 +354,57 @@ def test_a_stage_done_is_an_aux_and_the_final_one_is_not_repeated(api):
                         {"stream": "[Warning] One or more build-args [X] were not consumed\n"},
                         {"stream": "Successfully built abababababab\n"}]
     assert sum("aux" in m for m in out) == 1
+
+
+def test_the_daemon_applies_dockerignore_to_the_dockerfile_by_default(api):
+    files = {**DOCKERFILE, "sub/x": b"x", ".dockerignore": b"# moby's patterns\nDocker*\n!sub\n"}
+    assert api.build(tar_of(files)).status_code == 200
+    _, _, seen = api.builds.calls[0]
+    assert seen == {"a.txt": b"A", "sub/x": b"x", ".dockerignore": files[".dockerignore"]}
+
+
+def test_remote_contexts(api, tmp_path):
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def guess_type(self, path):
+            return "text/plain" if path.endswith("Dockerfile") else "application/x-tar"
+
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "ctx.tar").write_bytes(tar_of(DOCKERFILE))
+    (www / "Dockerfile").write_bytes(b"FROM scratch\n")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(www)))
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert api.build(b"", remote=url + "/ctx.tar").status_code == 200
+        request, context_dir, seen = api.builds.calls[-1]
+        assert seen == DOCKERFILE and request.dockerfile_text == DOCKERFILE["Dockerfile"].decode()
+        assert api.build(b"", remote=url + "/Dockerfile").status_code == 200
+        request, _, seen = api.builds.calls[-1]
+        assert seen == {} and request.dockerfile_text == "FROM scratch\n"
+        resp = api.build(b"", remote=url + "/nosuch.tar")
+        assert resp.status_code == 404
+        assert resp.json()["message"].startswith(f"error downloading remote context {url}/nosuch.tar: failed to GET")
+        resp = api.build(b"", remote="ftp://x")
+        assert resp.status_code == 400 and resp.json()["message"] == "remoteURL (ftp://x) could not be recognized as URL"
+        assert os.listdir(api.contexts.root) == []  # every context removed after its build
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_dockerignore_on_the_daemon_is_moby_20_10s(api):
+    # moby's removeDockerfile uses the deprecated Matches: a parent only as deep as the pattern
+    files = {"a/b/foo/Dockerfile": b"FROM scratch\n", ".dockerignore": b"**/foo\n"}
+    assert api.build(tar_of(files), dockerfile="a/b/foo/Dockerfile").status_code == 200
+    assert "a/b/foo/Dockerfile" in api.builds.calls[-1][2]
+    # a malformed pattern is no error there (moby ignores Matches' error): nothing removed
+    files = {**DOCKERFILE, ".dockerignore": b"[\n"}
+    assert api.build(tar_of(files)).status_code == 200
+    assert "Dockerfile" in api.builds.calls[-1][2]

@@ -142,3 +142,22 @@ def test_cache_prune_removes_unused_selected(tmp_path):
         assert os.path.isdir(held.path) and not os.path.exists(free.path)
         await cache.release(held)
     asyncio.run(go())
+
+
+def test_cache_private_acquire_cancelled_leaves_no_directory(tmp_path):
+    async def go():
+        cache = cachemounts.CacheMounts(str(tmp_path))
+        held = await _acquire(cache, "id")
+        task = asyncio.ensure_future(_acquire(cache, "id", "private"))
+        await asyncio.sleep(0)  # its thread is making the private directory
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        top = os.path.dirname(held.path)
+        for _ in range(100):
+            if sorted(os.listdir(top)) == ["data", "meta.json"]:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(os.listdir(top)) == ["data", "meta.json"]
+        await cache.release(held)
+    asyncio.run(go())

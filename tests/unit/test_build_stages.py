@@ -102,8 +102,7 @@ def test_copy_from_a_missing_image_names_the_flag():
 def test_a_stage_named_twice_fails_when_reached():
     b = Build()
     with pytest.raises(InvalidArgument, match="^a stage name already used$"):
-        b(dockerfile(stage("busybox", env(("A", "1")), name="a"),
-                     stage("busybox", copy("/bin/sh", dest="/x", from_="0"), name="a")))
+        b(dockerfile(stage("busybox", env(("A", "1")), name="a"), stage("busybox", name="a")))
     assert [e.text for e in b.events if isinstance(e, StepStart)] == ["FROM busybox AS a", "ENV A=1"]
 
 
@@ -148,3 +147,53 @@ def test_onbuild_triggers_run_first_and_are_cleared(tmp_path):
     # the triggers' steps are cached like any others
     again = b(dockerfile(stage("parent", run("cat /trig"))), str(tmp_path))
     assert again.image_id == result.image_id
+
+
+def test_a_cancelled_build_cancels_its_stages_and_says_so():
+    import asyncio
+
+    from ketch.build import builder
+    from ketch.build.request import BuildRequest
+    from tests.unit.buildfake import FakeBackend, FakeFiles
+
+    backend = FakeBackend()
+    started = asyncio.Event()
+    cancelled = []
+
+    async def slow_run(step, spec, output, started_cb):
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append(spec.argv[-1])
+            raise
+
+    backend.run = slow_run
+    df = dockerfile(stage("busybox", run("sleep a"), name="a"), stage("busybox", run("sleep b")))
+
+    async def go():
+        task = asyncio.create_task(builder.build_dockerfile(
+            df, BuildRequest(target="a"), None, backend, lambda e: None, FakeFiles(), None))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    assert cancelled == ["sleep a"]
+
+
+def test_a_stage_named_by_a_mount_is_built_and_given_as_an_image():
+    from ketch.build import instructions as ins
+    from tests.unit.buildhelpers import arg
+
+    b = Build()
+    specs = []
+    b.backend.on_run = lambda s, files: (specs.append(s), _writes(s, files))[1]
+    mount = ins.MountSpec(type="bind", target="/src", from_="$SRC")
+    b(dockerfile(stage("busybox", run("echo a > /a"), name="a"),
+                 stage("busybox", arg("SRC"), run("cat /src/a", mounts=(mount,))),
+                 meta=(arg("SRC", "a"),)))
+    stage_a = [e.image_id for e in b.events if isinstance(e, StageDone)][0]
+    assert [s.argv[-1] for s in specs] == ["echo a > /a", "cat /src/a"]
+    assert specs[1].mounts[0].from_ == stage_a

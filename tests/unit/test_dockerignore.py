@@ -154,3 +154,38 @@ def test_walk_context_dockerfile_elsewhere(tree):
     got = list(walk_context(str(tree), ["**/*.md", "src"], dockerfile="src/main.py"))
     assert "src/main.py" in got and "src/test/t.py" not in got and "docs/x.md" not in got
     assert "b.md" not in got and "docs" in got
+
+
+def test_the_context_dockerd_saw(tmp_path):
+    """ORACLE12 "dockerignore": what the docker CLI sends for this .dockerignore, after the
+    daemon drops the Dockerfile it names, hashes as dockerd's `COPY . /ctx` did."""
+    import shutil
+
+    from ketch.build.context import resolve_sources, sources_hash
+    from ketch.engine.buildcontext import BuildContexts
+
+    ignore = "*.log\n!keep.log\nsecret/\n**/*.tmp\nDockerfile\n"
+    src = tmp_path / "src"
+    files = {".dockerignore": ignore, "Dockerfile": "FROM busybox\nCOPY . /ctx\n", "a.txt": "A\n",
+             "x.log": "L\n", "keep.log": "K\n", "secret/s": "S\n", "sub/deep/z.tmp": "T\n", "sub/ok": "O\n"}
+    for path, text in files.items():
+        p = src / path
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    sent = list(walk_context(str(src), read_patterns(ignore)))
+    assert sent == [".dockerignore", "Dockerfile", "a.txt", "keep.log", "sub", "sub/deep", "sub/ok"]
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    for rel in sent:  # as the daemon extracts the CLI's tar: 0:0, modes kept
+        if (src / rel).is_dir():
+            (ctx / rel).mkdir(mode=0o755)
+        else:
+            shutil.copyfile(src / rel, ctx / rel)
+            os.chmod(ctx / rel, 0o644)
+    BuildContexts(str(tmp_path)).dockerfile(str(ctx), "Dockerfile")  # drops the Dockerfile
+    fd = os.open(ctx, os.O_PATH | os.O_DIRECTORY)
+    try:
+        assert sources_hash(resolve_sources(fd, ["."])) == \
+            "dir:7191bc6bbd6f1a33cc650689bb3bf4fe4ec149de7e7666372cbc1d94c080a86a"
+    finally:
+        os.close(fd)

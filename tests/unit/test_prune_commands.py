@@ -46,6 +46,10 @@ class StubClient:
     def prune_volumes(self, filters=None):
         return self.prune("volumes", filters)
 
+    def prune_build_cache(self, all=False, filters=None):
+        self.build_all = all
+        return self.prune("build", filters)
+
 
 class StubCli:
     def __init__(self, client: StubClient):
@@ -111,13 +115,22 @@ def test_system_prune_prints_each_report_in_docker_order_then_the_total(capsys):
     status, calls = run(prune.system_prune, ["-f", "--volumes", "--filter", "label=a"])
     assert status == 0
     assert [kind for kind, _ in calls] == ["containers", "networks", "volumes", "images", "build"]
-    assert calls[0][1] == {"label": ["a"]} and calls[-1][1] is None
+    assert calls[0][1] == {"label": ["a"]} and calls[-1][1] is None  # the build cache has no labels
     assert capsys.readouterr().out == (
         "Deleted Containers:\nc1\nc2\n\n"
         "Deleted Networks:\nn1\n\n"
         "Deleted Volumes:\nv1\n\n"
         "Deleted Images:\nuntagged: busybox:latest\ndeleted: sha256:aa\n\n"
         "Total reclaimed space: 4.548kB\n")
+
+
+def test_system_prune_all_prunes_all_the_build_cache_until_a_time():
+    cli = StubCli(StubClient(ANSWERS))
+    prune.system_prune(cli, ["-f", "-a", "--filter", "until=1h"], "ketch system prune")
+    assert cli.client.calls[-1] == ("build", {"until": ["1h"]}) and cli.client.build_all is True
+    cli = StubCli(StubClient(ANSWERS))
+    prune.system_prune(cli, ["-f"], "ketch system prune")
+    assert cli.client.build_all is False
 
 
 def test_system_prune_without_volumes_and_with_build_cache(capsys):

@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 from typing import Callable, Protocol
 
-from ketch import errors
 from ketch.api import buildoptions, buildstream
 from ketch.api import filters as flt
 from ketch.api.http import BadRequest, Request, Response, Router, StreamResponse, json_response
@@ -28,17 +27,19 @@ class BuildBackendService(Protocol):
                     emit: Callable[[Progress], None]) -> BuildResult:
         """Build; ``emit`` (callable from any thread) gets the progress events."""
 
-    async def prune(self, all: bool, filters: dict[str, list[str]]) -> tuple[list[str], int]:
+    async def prune(self, all: bool, filters: dict[str, list[str]],
+                    keep_storage: int = 0) -> tuple[list[str], int]:
         """(ids of the cache records removed, bytes reclaimed)."""
 
     def usage(self) -> list[CacheRecord]:
-        """The build cache's records, for GET /system/df."""
+        """The build cache's records, for GET /system/df (blocking)."""
 
 
 class ContextBackend(Protocol):
     """Where contexts live while a build runs (``engine/buildcontext.BuildContexts``)."""
 
     def unpack(self, stream) -> str: ...
+    def remote(self, url: str) -> tuple[str, str | None]: ...
     def empty(self) -> str: ...
     def remove(self, path: str) -> None: ...
     def dockerfile(self, path: str, name: str, ignore_patterns=None) -> tuple[str, str]: ...
@@ -57,9 +58,11 @@ class BuildRoutes:
 
     async def build(self, request: Request) -> StreamResponse | Response:
         options = buildoptions.parse(request)
+        remote_text = None  # a remote URL that served the Dockerfile itself
         if options.remote:
-            raise errors.NotImplementedYet("remote build contexts are not supported by this ketch yet")
-        context_dir = await run_with_stream(request.stream(), self.contexts.unpack)
+            context_dir, remote_text = await asyncio.to_thread(self.contexts.remote, options.remote)
+        else:
+            context_dir = await run_with_stream(request.stream(), self.contexts.unpack)
         removed = False
 
         async def remove_context() -> None:  # as soon as the build ends, before its last lines
@@ -69,8 +72,11 @@ class BuildRoutes:
                 await asyncio.to_thread(self.contexts.remove, context_dir)
 
         try:
-            name, text = await asyncio.to_thread(self.contexts.dockerfile, context_dir,
-                                                 options.request.dockerfile, self.ignore_patterns)
+            if remote_text is not None:
+                name, text = options.request.dockerfile, remote_text
+            else:
+                name, text = await asyncio.to_thread(self.contexts.dockerfile, context_dir,
+                                                     options.request.dockerfile, self.ignore_patterns)
             build = dataclasses.replace(options.request, dockerfile=name, dockerfile_text=text)
             return await _Run(request, build, options.want_aux).run(
                 lambda emit: self.builds.build(build, context_dir, emit), remove_context)
@@ -80,12 +86,13 @@ class BuildRoutes:
     async def prune(self, request: Request) -> Response:
         f = flt.parse(request.arg("filters"), PRUNE_FILTERS)
         keep = request.arg("keep-storage") or ""
+        keep_storage = 0
         if keep:
             try:
-                int(keep)
+                keep_storage = int(keep)
             except ValueError:
                 raise BadRequest(f'keep-storage is in bytes and expects an integer, got {keep}') from None
-        deleted, reclaimed = await self.builds.prune(request.flag("all"), f)
+        deleted, reclaimed = await self.builds.prune(request.flag("all"), f, keep_storage)
         return json_response({"CachesDeleted": list(deleted) or None, "SpaceReclaimed": reclaimed})
 
 

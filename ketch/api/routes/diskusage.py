@@ -56,7 +56,7 @@ class DiskUsageRoutes:
         build_cache = usage.build_cache
         if build_cache is not None and self.build_cache is not None:
             build_cache = [cache_json(r, request.api_version)
-                           for r in self.build_cache()]  # on the loop: it reads the store
+                           for r in await asyncio.to_thread(self.build_cache)]
         doc = {"LayersSize": usage.layers_size, "Images": None, "Containers": None,
                "Volumes": None, "BuildCache": build_cache}
         if usage.images is not None:

@@ -5,7 +5,6 @@ Exit codes are docker's: 1 for a context or daemon error, a failed RUN's own cod
 stream's ``errorDetail.code``), 125 for a flag error.
 """
 
-import base64
 import io
 import os
 import sys
@@ -120,6 +119,7 @@ def _secrets(items: list[str]) -> str | None:
     """``--secret id=x,src=path`` / ``env=VAR`` as ketch's X-Ketch-Build-Secrets header."""
     if not items:
         return None
+    import base64
     found: dict[str, str] = {}
     for item in items:
         fields = dict(f.partition("=")[::2] for f in item.split(","))
@@ -147,6 +147,8 @@ def _secrets(items: list[str]) -> str | None:
 
 def _registry_config(cli) -> str | None:
     """X-Registry-Config: every stored login (base64url JSON), as docker's client sends."""
+    import base64
+
     from ketch.cli import credentials
     auths = {}
     try:
@@ -273,13 +275,13 @@ def _run(cli, ctx, query: dict, headers: dict, quiet: bool, progress: str, iidfi
     try:
         if mode == "tty":
             from ketch.cli.streams import terminal_size
-            width = (terminal_size(out.fileno()) or (0, 80))[1]
+            width = (terminal_size(out.fileno()) or (0, 80))[1] or 80  # a pty of no size: 80
             buildprogress.render_tty(resp, out, width, on_aux)
         else:
             width = 200
             if terminal and mode == "plain":
                 from ketch.cli.streams import terminal_size
-                width = (terminal_size(out.fileno()) or (0, 200))[1]
+                width = (terminal_size(out.fileno()) or (0, 200))[1] or 200
             buildprogress.render_plain(resp, build_out, terminal and mode == "plain", width, on_aux)
     except buildprogress.BuildFailed as exc:
         if quiet:

@@ -132,8 +132,8 @@ def system_warning(all_: bool, volumes: bool, filters: dict) -> str:
 
 def system_prune(cli, args, path):
     """docker/cli's system runPrune: containers, networks, volumes (--volumes), images and
-    the build cache, each report printed as its own prune prints it, then the total.
-    ketch has no build cache yet: its prune finds nothing."""
+    the build cache (all of it with -a, else what no image keeps; ``until`` the one filter
+    the build cache takes), each report printed as its own prune prints it, then the total."""
     opts, _ = parse_args(SYSTEM_PRUNE, args, path)
     filters = parse_filters(opts["filter"], "--filter")
     if opts["volumes"] and "until" in filters:
@@ -145,8 +145,9 @@ def system_prune(cli, args, path):
     if opts["volumes"]:
         pruners.append(lambda: volumes_report(cli.client.prune("volumes", filters)))
     pruners += [lambda: _images_output(cli, opts["all"], filters),
-                lambda: deleted_report(cli.client.prune("build", None), "CachesDeleted",
-                                       "Deleted build cache objects")]
+                lambda: deleted_report(cli.client.prune_build_cache(
+                    opts["all"], {k: v for k, v in filters.items() if k == "until"} or None),
+                    "CachesDeleted", "Deleted build cache objects")]
     total = 0
     try:
         for pruner in pruners:  # docker/cli's pruneFuncs, in order

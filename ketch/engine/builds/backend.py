@@ -5,6 +5,7 @@ One backend per build (its request's options: the reproducible epoch, auth for p
     base_image  local image, or pulled (engine/images/pull.py) when missing or --pull
     image       any local image by id
     cached      the build cache's entry (cache.py), its layers all present
+    cached_from a --cache-from image's step (cachefrom.py), restored as an image
     commit      record_image(step, no layer)                      (images.py)
     run         the runner (runstep.py): a container, its diff staged, record_image
     mutate      edit in a private mount namespace (mutate.py), its diff staged, record_image
@@ -13,19 +14,23 @@ One backend per build (its request's options: the reproducible epoch, auth for p
 Everything touching SQLite runs on the event loop; file work runs in threads.
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ketch import errors
 from ketch.build.backend import ImageState, MountedRoots, RunSpec, Step
 from ketch.build.request import BuildRequest
+from ketch.engine.builds import cachefrom
 from ketch.engine.builds import mutate as mutation
 from ketch.engine.builds.cache import BuildCache
-from ketch.engine.builds.images import BuildImages, container_id_of, state
+from ketch.engine.builds.images import BuildImages, state
 from ketch.engine.images.pull import Puller
-from ketch.engine.images.service import ImageService
+from ketch.engine.images.service import Image, ImageService
 from ketch.oci import reference
 from ketch.registry.client.auth import AuthConfig
+
+log = logging.getLogger("ketchd.build")
 
 
 @dataclass(frozen=True)
@@ -54,18 +59,24 @@ class EngineBuildBackend:
         self.puller = puller
         self.runner = runner
         self.auth_for = auth_for or (lambda _registry: AuthConfig())
+        self._sources: list[Image] | None = None  # --cache-from's images, looked up once
 
     async def base_image(self, ref: str, platform: str, pull: bool,
                          progress: Callable[[dict], None]) -> ImageState:
-        """moby's GetImageAndReleasableLayer: the local image unless missing or ``pull``."""
+        """moby's GetImageAndReleasableLayer: the local image unless missing, of another
+        platform, or ``pull``; else pulled."""
+        mismatch: errors.KetchError | None = None
         if not pull:
             found = self.images.find(ref)
             if found is not None:
-                if platform:
-                    found.check_platform(ref, platform)
-                return state(found)
+                try:
+                    if platform:
+                        found.check_platform(ref, platform)
+                    return state(found)
+                except errors.NotFound as exc:
+                    mismatch = exc  # moby pulls the platform asked for
         if self.puller is None:
-            raise errors.no_such_image(ref)
+            raise mismatch or errors.no_such_image(ref)
         parsed = reference.parse(ref)
         await self.puller.pull(parsed, False, platform or None, self.auth_for(parsed.domain), progress)
         return state(self.images.resolve(str(parsed) if not parsed.digest else ref))
@@ -79,8 +90,27 @@ class EngineBuildBackend:
         found = self.cache.lookup(key)
         return state(found) if found is not None else None
 
+    async def cached_from(self, step: Step) -> ImageState | None:
+        if self._sources is None:
+            self._sources = []
+            for ref in self.session.request.cache_from:
+                found = self.images.find(ref)
+                if found is None:  # moby: "Could not look up ... for cache resolution, skipping"
+                    log.warning("could not look up %s for cache resolution, skipping", ref)
+                    continue
+                self._sources.append(found)
+        parent = self.builds.parent(step)
+        match = cachefrom.find(self._sources, parent, step.history.created_by)
+        if match is None:
+            return None
+        if match.is_target:
+            return self.builds.adopt(step, parent, match.target)
+        self._sources = [match.target]
+        return self.builds.restore(step, parent, match.target, match.index,
+                                   cachefrom.layer_at(match.target, match.index))
+
     async def commit(self, step: Step) -> ImageState:
-        return self.builds.record_image(step, None, container_id_of(step))
+        return self.builds.record_image(step, None)
 
     async def run(self, step: Step, spec: RunSpec, output: Callable[[bytes], None],
                   started: Callable[[str], None]) -> ImageState:
@@ -95,7 +125,7 @@ class EngineBuildBackend:
         staged = await mutation.in_own_thread(
             lambda: mutation.mutate(self.builds, parent, images, edit, self.session.scratch_dir),
             "build-mutate", self.builds.discard)
-        return self.builds.record_image(step, staged, container_id_of(step))
+        return self.builds.record_image(step, staged)
 
     async def tag(self, image_id: str, refs: tuple[str, ...]) -> None:
         for ref in refs:

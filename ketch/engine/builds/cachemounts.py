@@ -74,13 +74,16 @@ class CacheMounts:
         locked = sharing == "locked"
         if locked:
             await entry.lock.acquire()
+        private = sharing == "private" and (entry.users > 0 or entry.lock.locked())
+        opening = asyncio.ensure_future(asyncio.to_thread(self._open, key, cache_id, mode, uid, gid,
+                                                          description, private))
         try:
-            private = sharing == "private" and (entry.users > 0 or entry.lock.locked())
-            path, fresh = await asyncio.to_thread(self._open, key, cache_id, mode, uid, gid,
-                                                  description, private)
+            path, fresh = await asyncio.shield(opening)
         except BaseException:
             if locked:
                 entry.lock.release()
+            if private:  # the thread goes on: the directory it makes goes once it is made
+                opening.add_done_callback(_remove_made)
             raise
         if not private:
             entry.users += 1
@@ -146,6 +149,11 @@ class CacheMounts:
             removed.append(rec.id)
             freed += rec.size
         return removed, freed
+
+
+def _remove_made(opening: asyncio.Future) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        remove_tree(opening.result()[0])
 
 
 def _read_meta(top: str) -> dict | None:

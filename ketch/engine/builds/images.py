@@ -18,11 +18,9 @@ context make the same image ids.
 
 moby records the container a step ran in (``container``, 64 hex; its short id is the
 ``container_config.Hostname``) for every step but COPY/ADD, nop steps included. ketch makes
-a nop step's image without a container; the builder still names one (the stream's
-"Running in <id>"), so ``container_id_of`` gives the image a full id beginning with it.
+a nop step's image without a container; the builder still names one (``Step.container_id``,
+the stream's "Running in <id>"), which the image records.
 """
-
-import secrets
 
 from ketch import __version__, timefmt
 from ketch.build.backend import ImageState, Step
@@ -49,15 +47,6 @@ def history_entry(step: Step, created: str, empty: bool) -> dict:
     if empty:
         entry["empty_layer"] = True
     return entry
-
-
-def container_id_of(step: Step) -> str:
-    """The id a step that ran in no real container is recorded with: the builder's short
-    id (``container_config.Hostname``) followed by random hex, as long as moby's."""
-    short = step.container_config.get("Hostname") or ""
-    if len(short) != 12 or any(c not in "0123456789abcdef" for c in short):
-        return ""
-    return short + secrets.token_hex(26)
 
 
 class BuildImages:
@@ -88,18 +77,15 @@ class BuildImages:
 
     def record_image(self, step: Step, staged: Staged | None, container_id: str = "") -> ImageState:
         """Record ``step``'s image (on the loop thread): ``staged`` is its new layer (None
-        or empty: none), ``container_id`` the RUN container it came from. The cache entry
+        or empty: none), ``container_id`` the RUN container it came from (else the one the
+        builder named, ``step.container_id``). The cache entry
         ``step.cache_key`` (unless empty) is written in the same transaction. On failure
         nothing is left, the staged layer included; the lease is released either way."""
         try:
             parent = self.parent(step)
-            doc = self.document(step, parent, record.adds_layer(staged), container_id)
-            cache = self.images.store
-
-            def within(image_id: str) -> None:
-                if step.cache_key:
-                    cache.put_cache_entry(step.cache_key, image_id, doc["created"])
-            image_id = record.write_image(self.images, parent, staged, doc, within)
+            doc = self.document(step, parent, record.adds_layer(staged),
+                                container_id or step.container_id)
+            image_id = record.write_image(self.images, parent, staged, doc, self._cache_entry(step, doc))
         except BaseException:
             if staged is not None:
                 record.discard(self.images, staged)
@@ -108,6 +94,45 @@ class BuildImages:
             if staged is not None:
                 self.images.release(staged.info.digest)
         return state(self.images.resolve(image_id))
+
+    def restore(self, step: Step, parent: Image | None, target: Image, index: int, layer: str) -> ImageState:
+        """A ``--cache-from`` image's step as an image of its own (moby's
+        ``restoreCachedImage``): the parent's layers plus ``layer`` (a diff id of
+        ``target``'s, "" for none), the parent's history plus ``target``'s entry ``index``,
+        the step's config; recorded with the step's cache entry."""
+        entry = (target.config.get("history") or [])[index]
+        doc = {
+            "architecture": target.config.get("architecture") or target.platform.architecture,
+            "config": step.config,
+            "created": entry.get("created") or "",
+            "docker_version": __version__,
+            "history": list(parent.config.get("history") or []) + [entry] if parent else [entry],
+            "os": target.config.get("os") or "linux",
+        }
+        if target.config.get("author"):
+            doc["author"] = target.config["author"]
+        if target.config.get("variant"):
+            doc["variant"] = target.config["variant"]
+        image_id = record.write_image(self.images, parent, None, doc, self._cache_entry(step, doc),
+                                      reuse=layer)
+        return state(self.images.resolve(image_id))
+
+    def adopt(self, step: Step, parent: Image | None, target: Image) -> ImageState:
+        """A ``--cache-from`` image that is the step's image itself: made the parent's
+        child (moby's SetParent) and recorded under the step's key."""
+        store = self.images.store
+        with store.transaction():
+            if parent is not None:
+                store.set_parent(target.id, parent.id)
+            if step.cache_key:
+                store.put_cache_entry(step.cache_key, target.id, self.created())
+        return state(self.images.resolve(target.id))
+
+    def _cache_entry(self, step: Step, doc: dict):
+        def within(image_id: str) -> None:
+            if step.cache_key:
+                self.images.store.put_cache_entry(step.cache_key, image_id, doc["created"])
+        return within
 
     def document(self, step: Step, parent: Image | None, layer: bool, container_id: str) -> dict:
         """The image config document but ``rootfs`` (moby's ``NewChildImage``)."""

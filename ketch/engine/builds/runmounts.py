@@ -88,6 +88,7 @@ class RunMounts:
     async def prepare(self, spec: RunSpec, context_dir: str | None, description: str) -> Prepared:
         """Everything ``spec.mounts`` needs, made; on failure nothing is left."""
         out = Prepared()
+        making = None
         try:
             for m in spec.mounts:
                 if m.type == "cache":
@@ -95,11 +96,19 @@ class RunMounts:
                     lease = await self.cache.acquire(m.id or target, m.sharing, m.mode, m.uid, m.gid,
                                                      f"cached mount {target} from exec {description}")
                     out.leases.append(lease)
-            await asyncio.to_thread(self._make, spec, context_dir, out)
+            making = asyncio.ensure_future(asyncio.to_thread(self._make, spec, context_dir, out))
+            await asyncio.shield(making)
         except BaseException:
-            await self.release(out)
+            # cancelled (the client went away): the thread still mounts; undone once it ends
+            undo = asyncio.ensure_future(self._undo(making, out))
+            await asyncio.wait({undo})
             raise
         return out
+
+    async def _undo(self, making: asyncio.Future | None, prepared: Prepared) -> None:
+        if making is not None:
+            await asyncio.wait({making})
+        await self.release(prepared)
 
     async def release(self, prepared: Prepared) -> None:
         if prepared.run_dir:

@@ -69,6 +69,7 @@ def container_body(step: Step, spec: RunSpec, mounts: Prepared) -> dict:
         host_config["ShmSize"] = spec.shm_size
     if spec.cgroup_parent:
         host_config["CgroupParent"] = spec.cgroup_parent
+    host_config.update(spec.resources)  # --memory, --cpu-shares... of the build
     body = {
         "Image": step.parent.id if step.parent else "",
         "Cmd": list(spec.argv),
@@ -87,23 +88,12 @@ def container_body(step: Step, spec: RunSpec, mounts: Prepared) -> dict:
     return body
 
 
-class Session(Protocol):
-    """What a build gives its steps (``builds/backend.py``'s ``BuildSession``)."""
-    builds: StepImages
-    context_dir: str | None
-
-
 class StepRunner:
-    """Runs RUN steps for every build of this daemon; called as the backend's ``Runner``
-    with the build's session."""
+    """Runs RUN steps for every build of this daemon (``run`` is the backend's ``Runner``)."""
 
     def __init__(self, containers: ContainerService, mounts: RunMounts) -> None:
         self.containers = containers
         self.mounts = mounts
-
-    async def __call__(self, session: Session, step: Step, spec: RunSpec,
-                       output: Callable[[bytes], None], started: Callable[[str], None]) -> ImageState:
-        return await self.run(session.builds, session.context_dir, step, spec, output, started)
 
     async def run(self, images: StepImages, context_dir: str | None, step: Step, spec: RunSpec,
                   output: Callable[[bytes], None], started: Callable[[str], None]) -> ImageState:

@@ -58,7 +58,7 @@ class BuildService:
                 remove_tree(os.path.join(self.scratch_dir, name))
 
     def backend(self, request: BuildRequest, context_dir: str | None) -> EngineBuildBackend:
-        builds = BuildImages(self.images, source_date_epoch(request))
+        builds = BuildImages(self.images, request.source_date_epoch)
         session = BuildSession(request, context_dir, self.images, builds, self.scratch_dir)
         return EngineBuildBackend(session, self.cache, self.puller, self.runner,
                                   auth_for(getattr(request, "registry_auth", None) or {}))
@@ -95,23 +95,6 @@ class BuildService:
             deleted += more
             reclaimed += freed
         return deleted, reclaimed
-
-
-def source_date_epoch(request: BuildRequest) -> int | None:
-    """The request's epoch, else the ``SOURCE_DATE_EPOCH`` build arg (buildkit's way to ask
-    for a reproducible image, which ``docker build --build-arg`` can send)."""
-    if request.source_date_epoch is not None:
-        return request.source_date_epoch
-    value = request.build_args.get("SOURCE_DATE_EPOCH")
-    if value is None or value == "":
-        return None
-    try:
-        epoch = int(value)
-    except ValueError:
-        raise errors.InvalidArgument(f"invalid SOURCE_DATE_EPOCH: {value}") from None
-    if epoch < 0:
-        raise errors.InvalidArgument(f"invalid SOURCE_DATE_EPOCH: {value}")
-    return epoch
 
 
 def auth_for(configs: dict) -> Callable[[str], AuthConfig]:

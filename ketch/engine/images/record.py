@@ -61,15 +61,17 @@ def stage(images: ImageService, snapshot: str, parents: list[str],
 
 
 def write_image(images: ImageService, parent: Image | None, staged: Staged | None, doc: dict,
-                within: Callable[[str], None] | None = None) -> str:
+                within: Callable[[str], None] | None = None, reuse: str = "") -> str:
     """Record the image whose config document is ``doc`` (all but ``rootfs``, which the
     parent's layers and the staged one make) on ``parent`` (None: scratch); returns its id.
-    ``within(image id)`` runs inside the transaction. On any failure the staged layer and
-    the blobs written here go; the caller still releases ``staged``'s lease."""
+    ``reuse`` instead of a staged layer: the diff id of a layer this store has on top of
+    the parent's (a --cache-from image's). ``within(image id)`` runs inside the
+    transaction. On any failure the staged layer and the blobs written here go; the caller
+    still releases ``staged``'s lease."""
     made: list[str] = []
     recorded: list[str] = []
     try:
-        return _write(images, parent, staged, doc, within, made, recorded)
+        return _write(images, parent, staged, doc, within, made, recorded, reuse)
     except BaseException:
         if recorded:
             raise  # recorded: what failed came after, and the image keeps its blobs
@@ -81,7 +83,8 @@ def write_image(images: ImageService, parent: Image | None, staged: Staged | Non
 
 
 def _write(images: ImageService, parent: Image | None, staged: Staged | None, doc: dict,
-           within: Callable[[str], None] | None, made: list[str], recorded: list[str]) -> str:
+           within: Callable[[str], None] | None, made: list[str], recorded: list[str],
+           reuse: str = "") -> str:
     store, content = images.store, images.content
     diff_ids = list((parent.config.get("rootfs") or {}).get("diff_ids") or []) if parent else []
     chain_ids = list(parent.chain_ids) if parent else []
@@ -92,7 +95,15 @@ def _write(images: ImageService, parent: Image | None, staged: Staged | None, do
             raise errors.Internal(f"layer {chain} of image {parent.id} is missing")
         manifest_layers.append({"mediaType": row[3], "digest": row[2], "size": content.size(row[2])})
     chain = None
-    if adds_layer(staged):
+    size = parent.size if parent else 0
+    if reuse:
+        diff_ids.append(reuse)
+        row = store.get_layer(dg.chain_ids(diff_ids)[-1])
+        if row is None:
+            raise errors.Internal(f"layer {reuse} is missing")
+        manifest_layers.append({"mediaType": row[3], "digest": row[2], "size": content.size(row[2])})
+        size += row[6]
+    elif adds_layer(staged):
         info = staged.info
         diff_ids.append(info.diff_id)
         chain = dg.chain_ids(diff_ids)[-1]
@@ -111,7 +122,8 @@ def _write(images: ImageService, parent: Image | None, staged: Staged | None, do
     })
     manifest_digest = _put(content, manifest, made)
     existing = store.get_layer(chain) if chain else None
-    size = (parent.size if parent else 0) + (staged.info.size if chain else 0)
+    if chain:
+        size += staged.info.size
     with store.transaction():
         if chain and existing is None:
             store.put_layer(chain, staged.info.diff_id, staged.info.digest, staged.info.media_type,
@@ -139,10 +151,12 @@ def _put(content, data: bytes, made: list[str]) -> str:
 
 
 def discard(images: ImageService, staged: Staged) -> None:
-    """Undo a staged layer that no record names (on the loop thread: the store is read)."""
+    """Undo a staged layer that no record names (on the loop thread: the store is read),
+    its lease still held: a blob another holder leases too (the same layer staged by a
+    build's other stage, or a pull) stays for that one."""
     store = images.store
     rows = store.all_layers()
     if not any(row[2] == staged.snapshot for row in rows):
         images.snapshots.remove(staged.snapshot)
-    if not any(row[3] == staged.info.digest for row in rows):
+    if not any(row[3] == staged.info.digest for row in rows) and images.holders(staged.info.digest) <= 1:
         images.content.delete(staged.info.digest)

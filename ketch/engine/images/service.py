@@ -313,6 +313,10 @@ class ImageService:
             if self._leases[key] <= 0:
                 del self._leases[key]
 
+    def holders(self, key: str) -> int:
+        """How many holders lease ``key`` now."""
+        return self._leases[key]
+
     def publish(self, image_id: str, name: str, action: str, labels: dict | None) -> None:
         """An image event (``_log``), for the modules beside this one (commit, prune)."""
         self._log(image_id, name, action, labels)
