@@ -23,16 +23,17 @@ import pytest
 
 from tests.integration.differential.build_table import (BUILD_PARTS, DIR, MTIME, REMOTE, ROWS, BuildRow,
                                                         Link, Mode, Rebuild, TarGz)
-from tests.integration.differential.table import Expect
 from tests.integration.differential.dockerd import _UnixHTTP, api
 from tests.integration.differential.harness import KETCH, Target, docker_client
 from tests.integration.differential.normalise import Norm, Side, normalise, normalise_text
+from tests.integration.differential.table import Expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("differential")]
 
 TIMEOUT = 120
-# docker 28's legacy builder notice, on stderr in some runs and not others
+# how the classic builder wraps each chunk of a RUN's stderr in the stream
 STDERR_START, STDERR_END = "\x1b[91m", "\x1b[0m"
+# docker 28's legacy builder notice, on stderr in some runs and not others
 DEPRECATED = re.compile(r"DEPRECATED: The legacy builder is deprecated.*?environment-variable\.\n", re.S)
 
 
@@ -147,7 +148,7 @@ def image_view(doc: dict | None, base: dict) -> dict | None:
 
 def play(target: Target, row: BuildRow, ws: Workspace, program: str = "docker") -> Outcome:
     """Build the row on one daemon (its parent row first), probe, rebuild; then remove the
-    tags and containers it made (target.reset)."""
+    tags and containers (target.reset) and every image it made."""
     before = image_ids(target)
     try:
         if row.parent is not None:
