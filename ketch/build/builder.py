@@ -46,35 +46,15 @@ async def build(request: BuildRequest, context_dir: str | None, backend: BuildBa
 
 
 def _read_dockerfile(context_dir: str | None, name: str) -> str:
-    """The Dockerfile inside the context (symlinks resolved in it); the route has usually
-    read it already (``request.dockerfile_text``), as moby's withDockerfileFromContext."""
-    import stat
-
-    from ketch.linux.safepath import open_in_root
+    from ketch.build.context import read_dockerfile
 
     if context_dir is None:
         raise InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
     root = os.open(context_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        try:
-            path_fd = open_in_root(root, name, follow=True)
-        except (FileNotFoundError, NotADirectoryError):
-            if name == "Dockerfile":
-                return _read_dockerfile(context_dir, "dockerfile")
-            raise InvalidArgument(f"Cannot locate specified Dockerfile: {name}") from None
-        try:
-            if not stat.S_ISREG(os.fstat(path_fd).st_mode):
-                raise InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
-            fd = os.open(f"/proc/self/fd/{path_fd}", os.O_RDONLY | os.O_CLOEXEC)
-        finally:
-            os.close(path_fd)
-        with os.fdopen(fd, "rb") as f:
-            data = f.read()
+        return read_dockerfile(root, name)
     finally:
         os.close(root)
-    if not data:
-        raise InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
-    return data.decode("utf-8", "surrogateescape")
 
 
 class _Ordered:

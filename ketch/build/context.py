@@ -21,6 +21,7 @@ it: symlinks resolve as if the root were ``/``, their ``..`` stopping at it)::
     check_destination(cmd, count, dest)         several sources need a dest ending in "/"
     sources_hash(sources) -> str                what moby puts in history and cache keys:
                                                 "file:<hex>", "dir:<hex>" or "multi:<hex>"
+    read_dockerfile(root_fd, name) -> str       the Dockerfile in the context (moby's texts)
 
 Hashes: with ``in_context`` (the build context) as the docker CLI's context tar makes moby
 hash it, exactly dockerd's values; otherwise (another image's root, a download) as moby's
@@ -283,3 +284,31 @@ def _capability(fd: int, mode: int) -> bytes | None:
         return os.getxattr(f"/proc/self/fd/{fd}", "security.capability")
     except OSError:
         return None
+
+
+# -- the Dockerfile in the context -------------------------------------------------------
+
+def read_dockerfile(root_fd: int, name: str) -> str:
+    """The Dockerfile's text; ``name`` is relative to the context (``request.dockerfile``),
+    symlinks resolved inside it. moby's texts: "Cannot locate specified Dockerfile: x" (a
+    missing "Dockerfile" falls back to "dockerfile"), "the Dockerfile (x) cannot be empty"."""
+    try:
+        fd = open_in_root(root_fd, name, follow=True)
+    except (FileNotFoundError, NotADirectoryError):
+        if name == "Dockerfile":
+            try:
+                return read_dockerfile(root_fd, "dockerfile")
+            except errors.InvalidArgument:
+                pass
+        raise errors.InvalidArgument(f"Cannot locate specified Dockerfile: {name}") from None
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise errors.InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
+        rfd = reopen(fd, os.O_RDONLY)
+    finally:
+        os.close(fd)
+    with open(rfd, "rb") as f:
+        data = f.read()
+    if not data:
+        raise errors.InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
+    return data.decode("utf-8", "surrogateescape")

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from ketch import errors
-from ketch.build.context import check_destination, resolve_sources, sources_hash
+from ketch.build.context import check_destination, read_dockerfile, resolve_sources, sources_hash
 
 
 @pytest.fixture
@@ -122,3 +122,20 @@ def test_hashes_are_dockerds_for_a_context_the_cli_sent(tmp_path):
         assert h("a.txt", "dir") == "multi:b546d00db31ae4e828d243d3138efa3ba336682ee67af279c2c156985d36fa48"
     finally:
         os.close(fd)
+
+
+def test_read_dockerfile(ctx):
+    root, fd = ctx
+    assert read_dockerfile(fd, "Dockerfile") == "FROM scratch\n"
+    with pytest.raises(errors.InvalidArgument, match="^Cannot locate specified Dockerfile: sub/Dockerfile$"):
+        read_dockerfile(fd, "sub/Dockerfile")
+    with pytest.raises(errors.InvalidArgument, match="^Cannot locate specified Dockerfile: sub$"):
+        read_dockerfile(fd, "sub")
+    os.rename(root / "Dockerfile", root / "dockerfile")
+    assert read_dockerfile(fd, "Dockerfile") == "FROM scratch\n"  # moby's lower-case fallback
+    (root / "empty").write_text("")
+    with pytest.raises(errors.InvalidArgument, match=r"^the Dockerfile \(empty\) cannot be empty$"):
+        read_dockerfile(fd, "empty")
+    os.symlink(str(root.parent / "secret"), root / "out")  # out of the context: resolved inside it
+    with pytest.raises(errors.InvalidArgument, match="Cannot locate"):
+        read_dockerfile(fd, "out")
