@@ -26,6 +26,7 @@ from tests.integration.differential.table import SAME, Expect, pending
 
 BUILD_PARTS = ("stream", "stderr", "exit", "image", "probe", "after")
 MTIME = 1600000000  # every context file's mtime: COPY keeps it, so probes may print it
+REMOTE = {"remote.txt": "R\n", "dir/file.txt": "F\n"}  # served at {url} (Last-Modified 1500000000)
 
 
 def build_differs(reason: str, *parts: str, mask: tuple[str, ...] = ()) -> Expect:
@@ -74,7 +75,8 @@ class BuildRow:
     context: str | None = None      # what is passed as PATH ("-": stdin), else the context dir
     probe: str | None = None
     after: tuple[Rebuild, ...] = ()
-    expect: Expect = SAME
+    expect: Expect = SAME           # docker build: ketchd against dockerd
+    cli: Expect | None = SAME       # ketch build against docker build, both on ketchd (None: not played)
     parent: str | None = None       # a row built first (its image tagged diff-build/<parent>)
 
     @property
@@ -88,6 +90,9 @@ def _f(**files) -> tuple:
 
 STAGES_NEEDED = ("by design (issue 12): ketch builds only the stages the target needs, and numbers "
                  "the steps of those; dockerd 20.10's classic builder runs every stage up to the target")
+BUILDKIT_SYNTAX = ("by design (README, Dockerfile syntax): ketch takes heredocs and BuildKit's flags "
+                   "(COPY --chmod/--link, RUN --network/--mount), which dockerd 20.10's classic "
+                   "builder refuses")
 STAT = "stat -c '%n %u:%g %a %s' "          # no times: the created dirs' are the build's
 STAT_MTIME = "stat -c '%n %u:%g %a %s %Y' "  # for files whose mtime comes from the context
 
@@ -152,6 +157,10 @@ ROWS: tuple[BuildRow, ...] = (
                          "fake.tar.gz": "not a tar\n"}),
              probe="cd / && " + STAT_MTIME + "/a /ex/in/x /ex/y /ex2/y /addd/f /f/fake.tar.gz /c/y && "
              + STAT + "/ex /ex/in /c /notex/t.tar.gz"),
+    BuildRow("add_url", "FROM busybox\nADD {url}/remote.txt /r/\nADD {url}/remote.txt /named\n"
+             "ADD --chown=1:2 {url}/dir/file.txt /\n",
+             probe=STAT_MTIME + "/r/remote.txt /named /file.txt && " + STAT + "/r"),
+    BuildRow("err_add_url_missing", "FROM busybox\nADD {url}/nosuch /x\n"),
     BuildRow("dockerignore", "FROM busybox\nCOPY . /ctx\n",
              files=_f(**{".dockerignore": "# comment\n*.log\n!keep.log\nsecret/\n**/*.tmp\nDockerfile\n/top.txt\n"
                          "d/*\n!d/keep\nnot/../x.txt\n  spaced.txt  \n",
@@ -211,6 +220,17 @@ ROWS: tuple[BuildRow, ...] = (
     BuildRow("cache_arg", "FROM busybox\nARG A\nRUN echo a=$A\nRUN echo two\n", args=("--build-arg", "A=1"),
              after=(Rebuild("same value"), Rebuild("another value", args=("--build-arg", "A=2")),
                     Rebuild("none", args=()))),
+    BuildRow("cache_dirs_and_ignore", "FROM busybox\nCOPY d /d\nCOPY . /all\nRUN ls -R /d > /list\n",
+             files=_f(**{".dockerignore": "ignored.txt\n", "d/sub/f": "F\n", "d/g": "G\n", "ignored.txt": "I\n"}),
+             after=(Rebuild("an ignored file changed", files=(("ignored.txt", "I2\n"),)),
+                    Rebuild("a file deep in a copied directory changed", files=(("d/sub/f", "F2\n"),)),
+                    Rebuild("a file added to it", files=(("d/new", "N\n"),)),
+                    Rebuild("a directory's mtime alone changed", mtimes=(("d/sub", MTIME + 50),)),
+                    Rebuild("the Dockerfile's last line changed",
+                            files=(("Dockerfile", "FROM busybox\nCOPY d /d\nCOPY . /all\nRUN ls -R /d > /l2\n"),)))),
+    BuildRow("cache_env_from_arg", "FROM busybox\nARG V=1\nENV E=$V\nRUN echo e=$E\nLABEL v=$V\n",
+             after=(Rebuild("the same"), Rebuild("another value", args=("--build-arg", "V=2")),
+                    Rebuild("the default again", args=()))),
     # -- client forms
     BuildRow("quiet", "FROM busybox\nRUN echo loud\n", args=("-q",)),
     BuildRow("quiet_fail", "FROM busybox\nRUN echo loud; exit 2\n", args=("-q",)),
@@ -219,7 +239,9 @@ ROWS: tuple[BuildRow, ...] = (
              stdin="FROM busybox\nCOPY f /f\n",
              expect=pending("issue 12: the context the docker client sends for `-f - DIR` (the Dockerfile "
                             "added to the directory's tar) is refused: 'Error processing tar file: "
-                            "unexpected end of data'")),
+                            "unexpected end of data'"),
+             cli=pending("issue 12: the same: ketch's own client builds it, the docker client's tar "
+                         "is refused")),
     BuildRow("dockerfile_in_subdir", None, files=_f(**{"f": "F\n", "sub/My.Dockerfile": "FROM busybox\nCOPY f /f2\n"}),
              args=("-f", "{ctx}/sub/My.Dockerfile")),
     BuildRow("tags", "FROM busybox\nENV T=1\n", args=("-t", "diff-build/t1", "-t", "diff-build/t2:v2")),
@@ -266,4 +288,11 @@ ROWS: tuple[BuildRow, ...] = (
     BuildRow("err_run_exec_fails", "FROM busybox\nRUN [\"sh\", \"-c\", \"exit 4\"]\n"),
     BuildRow("err_run_empty", "FROM busybox\nRUN\n"),
     BuildRow("err_user_unknown", "FROM busybox\nUSER nosuch\nRUN id\n"),
+    # -- what ketch takes beyond dockerd 20.10's classic builder (BuildKit's syntax)
+    BuildRow("beyond_heredoc", "FROM busybox\nRUN <<EOF\necho hi > /h\nEOF\nCOPY <<EOF /c\nbody\nEOF\n",
+             expect=build_differs(BUILDKIT_SYNTAX, "stream", "stderr", "exit", "image")),
+    BuildRow("beyond_copy_flags", "FROM busybox\nCOPY --chmod=700 --link a /a\n", files=_f(a="A"),
+             expect=build_differs(BUILDKIT_SYNTAX, "stream", "stderr", "exit", "image")),
+    BuildRow("beyond_run_flags", "FROM busybox\nRUN --network=none --mount=type=tmpfs,target=/t true\n",
+             expect=build_differs(BUILDKIT_SYNTAX, "stream", "stderr", "exit", "image")),
 )

@@ -7,6 +7,7 @@ Run alone: flock /tmp/ketch-test.lock .venv/bin/python3 -m pytest -p no:cachepro
 """
 
 import gzip
+import http.server
 import io
 import json
 import os
@@ -14,22 +15,25 @@ import re
 import subprocess
 import tarfile
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 
-from tests.integration.differential.build_table import (BUILD_PARTS, DIR, MTIME, ROWS, BuildRow, Link,
-                                                        Mode, Rebuild, TarGz)
+from tests.integration.differential.build_table import (BUILD_PARTS, DIR, MTIME, REMOTE, ROWS, BuildRow,
+                                                        Link, Mode, Rebuild, TarGz)
 from tests.integration.differential.dockerd import _UnixHTTP, api
-from tests.integration.differential.harness import Target, docker_client
-from tests.integration.differential.normalise import Norm, normalise, normalise_text
+from tests.integration.differential.harness import KETCH, Target, docker_client
+from tests.integration.differential.normalise import Norm, Side, normalise, normalise_text
+from tests.integration.differential.table import Expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("differential")]
 
 TIMEOUT = 120
-# docker 28's legacy builder notice, on stderr in some runs and not others
+# how the classic builder wraps each chunk of a RUN's stderr in the stream
 STDERR_START, STDERR_END = "\x1b[91m", "\x1b[0m"
+# docker 28's legacy builder notice, on stderr in some runs and not others
 DEPRECATED = re.compile(r"DEPRECATED: The legacy builder is deprecated.*?environment-variable\.\n", re.S)
 
 
@@ -78,11 +82,17 @@ def write_context(root: str, files) -> None:
         os.utime(path, (MTIME, MTIME))
 
 
-def make_context(row: BuildRow, where: str) -> str:
-    ctx = tempfile.mkdtemp(prefix=f"{row.name}-", dir=where)
+@dataclass(frozen=True)
+class Workspace:
+    where: str   # the contexts' parent directory
+    url: str     # a loopback HTTP server's (ADD <url> rows): "{url}" in a Dockerfile
+
+
+def make_context(row: BuildRow, ws: Workspace) -> str:
+    ctx = tempfile.mkdtemp(prefix=f"{row.name}-", dir=ws.where)
     files = list(row.files)
     if row.dockerfile is not None:
-        files.append(("Dockerfile", row.dockerfile))
+        files.append(("Dockerfile", row.dockerfile.replace("{url}", ws.url)))
     write_context(ctx, files)
     os.utime(ctx, (MTIME, MTIME))
     return ctx
@@ -90,9 +100,12 @@ def make_context(row: BuildRow, where: str) -> str:
 
 # -- one daemon ------------------------------------------------------------------------
 
-def docker_build(target: Target, args, ctx: str, stdin: str | None, path: str | None) -> Built:
+def docker_build(target: Target, args, ctx: str, stdin: str | None, path: str | None,
+                 program: str = "docker") -> Built:
+    """`docker build` with the classic builder, or `ketch build` (program "ketch")."""
     env = dict(target.env, DOCKER_BUILDKIT="0")
-    argv = [docker_client(), "build", *(a.replace("{ctx}", ctx) for a in args), path or ctx]
+    client = [docker_client()] if program == "docker" else KETCH
+    argv = [*client, "build", *(a.replace("{ctx}", ctx) for a in args), path or ctx]
     raw = subprocess.run(argv, input=stdin.encode() if stdin is not None else None,
                          stdin=None if stdin is not None else subprocess.DEVNULL,
                          capture_output=True, env=env, timeout=TIMEOUT, cwd=ctx)
@@ -133,21 +146,21 @@ def image_view(doc: dict | None, base: dict) -> dict | None:
     }
 
 
-def play(target: Target, row: BuildRow, where: str) -> Outcome:
+def play(target: Target, row: BuildRow, ws: Workspace, program: str = "docker") -> Outcome:
     """Build the row on one daemon (its parent row first), probe, rebuild; then remove the
-    tags and containers it made (target.reset)."""
+    tags and containers (target.reset) and every image it made."""
     before = image_ids(target)
     try:
         if row.parent is not None:
             parent = next(r for r in ROWS if r.name == row.parent)
-            pctx = make_context(parent, where)
+            pctx = make_context(parent, ws)
             res = docker_build(target, ("-t", parent.tag, *parent.args), pctx, parent.stdin, parent.context)
             assert res.exit == 0, (target.name, parent.name, res)
-        ctx = make_context(row, where)
+        ctx = make_context(row, ws)
         base = image_document(target, "busybox:latest")
         if re.search(r"(?im)^from\s+scratch\s*$", row.dockerfile or ""):
             base = {"history": [], "rootfs": {"diff_ids": []}}
-        first = docker_build(target, ("-t", row.tag, *row.args), ctx, row.stdin, row.context)
+        first = docker_build(target, ("-t", row.tag, *row.args), ctx, row.stdin, row.context, program)
         doc = image_document(target, row.tag) if first.exit == 0 else None
         probe = None
         if row.probe is not None and first.exit == 0:
@@ -157,7 +170,8 @@ def play(target: Target, row: BuildRow, where: str) -> Outcome:
         for step in row.after:
             rebuild(ctx, step)
             args = row.args if step.args is None else step.args
-            after.append((step.what, docker_build(target, ("-t", row.tag, *args), ctx, row.stdin, row.context)))
+            after.append((step.what, docker_build(target, ("-t", row.tag, *args), ctx, row.stdin, row.context,
+                                                  program)))
     finally:
         changed = tuple(target.reset())
         remove_new_images(target, before)
@@ -197,81 +211,120 @@ def rebuild(ctx: str, step: Rebuild) -> None:
 
 # -- comparing ---------------------------------------------------------------------------
 
-def _lines(text: str, target: Target, mask) -> list:
+def _lines(text: str, side: Side, mask) -> list:
     text = DEPRECATED.sub("", text)
     # each stderr chunk comes wrapped in red; where chunks end is the pipe's timing
     text = text.replace(STDERR_END + STDERR_START, "")
     # the client's blank line after "Sending build context" comes and goes (its progress output)
-    return [line for line in normalise(text, target.side("docker"), Norm(), mask) if line]
+    return [line for line in normalise(text, side, Norm(), mask) if line]
 
 
-def _image(view: dict | None, target: Target, mask) -> str | None:
+def _image(view: dict | None, side: Side, mask) -> str | None:
     if view is None:
         return None
     text = json.dumps(view, indent=1, sort_keys=True)
-    return normalise_text(text, target.side("docker"), Norm(), mask)
+    return normalise_text(text, side, Norm(), mask)
 
 
-def views(out: Outcome, target: Target, mask=()) -> dict:
+def views(out: Outcome, side: Side, mask=()) -> dict:
     return {
-        "stream": _lines(out.first.stdout, target, mask),
-        "stderr": _lines(out.first.stderr, target, mask),
+        "stream": _lines(out.first.stdout, side, mask),
+        "stderr": _lines(out.first.stderr, side, mask),
         "exit": out.first.exit,
-        "image": _image(out.image, target, mask),
-        "probe": None if out.probe is None else _lines(out.probe, target, mask),
-        "after": [(what, _lines(b.stdout, target, mask), _lines(b.stderr, target, mask), b.exit)
+        "image": _image(out.image, side, mask),
+        "probe": None if out.probe is None else _lines(out.probe, side, mask),
+        "after": [(what, _lines(b.stdout, side, mask), _lines(b.stderr, side, mask), b.exit)
                   for what, b in out.after],
     }
 
 
-def _report(row: BuildRow, a: Outcome, b: Outcome) -> str:
+def _report(row: BuildRow, a: Outcome, b: Outcome, labels: tuple[str, str]) -> str:
     def side(name, o):
         text = (f"--- {name}: exit {o.first.exit}\nstdout:\n{o.first.stdout}stderr:\n{o.first.stderr}"
                 f"image: {json.dumps(o.image, indent=1, sort_keys=True)}\nprobe:\n{o.probe}\n")
         for what, built in o.after:
             text += f"then {what}: exit {built.exit}\n{built.stdout}{built.stderr}"
         return text
-    return f"\nrow {row.name}: {row.dockerfile!r} {row.args}\n" + side("dockerd", a) + side("ketchd", b)
+    return f"\nrow {row.name}: {row.dockerfile!r} {row.args}\n" + side(labels[0], a) + side(labels[1], b)
 
 
-def compare(row: BuildRow, a: Outcome, b: Outcome, ref: Target, got: Target) -> None:
-    report = _report(row, a, b)
+def compare(row: BuildRow, expect: Expect, a: Outcome, b: Outcome, ref: Side, got: Side,
+            labels: tuple[str, str]) -> None:
+    report = _report(row, a, b, labels)
     assert not a.changed and not b.changed, f"the row changed the fixtures: {a.changed} {b.changed}{report}"
-    expect = row.expect
     mask = expect.mask if expect.kind == "differs" else ()
     va, vb = views(a, ref, mask), views(b, got, mask)
     ignored = expect.parts if expect.kind == "differs" else ()
     wrong = {p: (va[p], vb[p]) for p in BUILD_PARTS if p not in ignored and va[p] != vb[p]}
     assert not wrong, "differs in " + ", ".join(
-        f"{p}:\n  dockerd {x!r}\n  ketchd  {y!r}" for p, (x, y) in wrong.items()) + report
+        f"{p}:\n  {labels[0]} {x!r}\n  {labels[1]}  {y!r}" for p, (x, y) in wrong.items()) + report
     if expect.kind == "differs":
         now_same = [p for p in ignored if va[p] == vb[p]]
         assert not now_same, (f"row {row.name} is marked differs ({expect.reason}) in {ignored}, "
                               f"but {now_same} now match: narrow or drop the mark{report}")
 
 
-def _params() -> list:
+def _params(which: str) -> list:
     out = []
     for row in ROWS:
-        marks = ([pytest.mark.xfail(strict=True, reason=row.expect.reason)]
-                 if row.expect.kind == "pending" else [])
-        out.append(pytest.param(row, id=row.name, marks=marks))
+        expect = row.expect if which == "api" else row.cli
+        if expect is None:
+            continue
+        marks = [pytest.mark.xfail(strict=True, reason=expect.reason)] if expect.kind == "pending" else []
+        out.append(pytest.param(row, expect, id=row.name, marks=marks))
     return out
 
 
 @pytest.fixture(scope="module")
-def contexts(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("build-contexts"))
+def workspace(tmp_path_factory):
+    """The contexts' directory, and a loopback HTTP server for ADD <url> (the daemons
+    download from the host's network namespace) serving REMOTE with mtime 1500000000."""
+    where = str(tmp_path_factory.mktemp("build-contexts"))
+    www = os.path.join(where, "www")
+    for name, content in REMOTE.items():
+        path = os.path.join(www, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(content)
+        os.utime(path, (1500000000, 1500000000))
+
+    class Files(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=www, **kwargs)
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Workspace(where, f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
-@pytest.mark.parametrize("row", _params())
-def test_docker_build(pair, contexts, row):
-    """docker build -> ketchd   vs   docker build -> dockerd."""
+@pytest.mark.parametrize("row, expect", _params("api"))
+def test_docker_build(pair, workspace, row, expect):
+    """docker build -> ketchd   vs   docker build -> dockerd (does ketchd build as dockerd does?)."""
     with ThreadPoolExecutor(2) as pool:
-        fa = pool.submit(play, pair.dockerd, row, contexts)
-        fb = pool.submit(play, pair.ketchd, row, contexts)
+        fa = pool.submit(play, pair.dockerd, row, workspace)
+        fb = pool.submit(play, pair.ketchd, row, workspace)
         a, b = fa.result(), fb.result()
     try:
-        compare(row, a, b, pair.dockerd, pair.ketchd)
+        compare(row, expect, a, b, pair.dockerd.side("docker"), pair.ketchd.side("docker"),
+                ("docker -> dockerd", "docker -> ketchd"))
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n({pair.versions})") from None
+
+
+@pytest.mark.parametrize("row, expect", _params("cli"))
+def test_ketch_build(pair, workspace, row, expect):
+    """ketch build -> ketchd   vs   docker build -> ketchd (does ketch's CLI print what the
+    docker client prints, given the same daemon?). One after the other: each play leaves
+    the daemon's images as it found them."""
+    a = play(pair.ketchd, row, workspace)
+    b = play(pair.ketchd, row, workspace, "ketch")
+    compare(row, expect, a, b, pair.ketchd.side("docker"), pair.ketchd.side("ketch"),
+            ("docker -> ketchd", "ketch -> ketchd"))
