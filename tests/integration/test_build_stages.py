@@ -11,8 +11,11 @@ pytestmark = pytest.mark.integration
 
 
 def _remove(daemon, *refs: str) -> None:
+    """The images a test built and their steps' (the cache), so the shared daemon's busybox
+    has no child images left for the next test on this worker."""
     for ref in refs:
         daemon.api("DELETE", f"/images/{ref}?force=1")
+    daemon.ketch("builder", "prune", "-af", check=True)
 
 
 def test_independent_stages_meet_halfway_and_report_in_order(daemon):

@@ -298,6 +298,13 @@ def test_prune_filters_and_keep_storage():
     assert record_filter({"description": ["desc a"]})(old)
     with pytest.raises(errors.InvalidArgument):
         record_filter({"until": ["soon"]})
+    # moby's other keys: docker's system prune sends its label filters here too
+    assert not record_filter({"label": ["a=b"]})(old) and record_filter({"label!": ["a=b"]})(old)
+    assert record_filter({"mutable": ["true"]})(new) and not record_filter({"mutable": ["true"]})(old)
+    assert record_filter({"immutable": ["true"]})(old) and not record_filter({"immutable": ["true"]})(new)
+    assert record_filter({"unused-for": ["2025-01-01T00:00:00Z"]})(old)
+    with pytest.raises(errors.InvalidArgument, match="conflicting filters"):
+        record_filter({"until": ["1h"], "unused-for": ["1h"]})
     # keep 20 bytes of 30: the least recently used goes first
     assert beyond({"aa", "bb"}, [old, new], 20) == {"aa"}
     assert beyond({"aa", "bb"}, [old, new], 5) == {"aa", "bb"}

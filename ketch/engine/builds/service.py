@@ -109,6 +109,10 @@ def record_filter(filters: dict[str, list[str]]) -> Callable[[CacheRecord], bool
     """buildkit's prune filters as a predicate over records; ``until`` (a duration or a
     time) keeps what was used (or made) since."""
     until_ns = None
+    if filters.get("until") and filters.get("unused-for"):
+        raise errors.InvalidArgument('conflicting filters: "until" and "unused-for"')
+    if filters.get("unused-for"):  # its deprecated synonym
+        filters = {**filters, "until": filters["unused-for"]}
     if filters.get("until"):
         if len(filters["until"]) > 1:
             raise errors.InvalidArgument("more than one until filter specified")
@@ -124,6 +128,7 @@ def record_filter(filters: dict[str, list[str]]) -> Callable[[CacheRecord], bool
         return values[-1].lower() not in ("false", "0")
 
     inuse, shared, private = flag("inuse"), flag("shared"), flag("private")
+    mutable, immutable = flag("mutable"), flag("immutable")
 
     def match(r: CacheRecord) -> bool:
         if until_ns is not None and timefmt.parse_ns(r.last_used_at or r.created_at) > until_ns:
@@ -139,6 +144,13 @@ def record_filter(filters: dict[str, list[str]]) -> Callable[[CacheRecord], bool
         if inuse is not None and r.in_use != inuse:
             return False
         if shared is not None and r.shared != shared:
+            return False
+        if filters.get("label"):  # no record carries labels: none has the one asked for
+            return False
+        is_mutable = r.type == "exec.cachemount"  # a cache mount's directory; a step's layer is not
+        if mutable is not None and is_mutable != mutable:
+            return False
+        if immutable is not None and is_mutable == immutable:
             return False
         return private is None or (not r.shared) == private
     return match
