@@ -16,8 +16,7 @@ failed RUN (``{"errorDetail":{"code":1,"message":...},"error":...}``: the docker
 with it). With ``q`` nothing is written until the end: the image id alone on success,
 everything held back and the error on failure (moby's notVerboseBuffer).
 
-A FROM's pull (``PullProgress``, or a bare ``dict``) is a JSON progress message already
-and goes as it is.
+A FROM's pull (``PullProgress``) is a JSON progress message already and goes as it is.
 Lines are encoded as Go's json.Marshal writes them (``<``, ``>``, ``&`` escaped), so the
 stream is byte for byte dockerd's.
 """
@@ -42,8 +41,6 @@ def _text(data: bytes) -> str:
 
 def messages(event) -> list[dict]:
     """The stream's messages for one progress event."""
-    if isinstance(event, dict):
-        return [event]
     if isinstance(event, StepStart):
         # moby's printCommand: Fprintf then Fprintln, two writes, two messages
         return [prog.stream(f"Step {event.index}/{event.total} : {event.text}"), prog.stream("\n")]

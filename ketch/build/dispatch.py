@@ -365,7 +365,19 @@ async def _mounts(state: StageState, instr: ins.RunInstr, envs, env: Env):
         mounts.append(m)
         extra.append(f"mount type={m.type} target={m.target} source={m.source} "
                      f"from={m.from_} id={m.id} ro={m.readonly} sharing={m.sharing}")
+        if m.type == "bind" and not m.from_:
+            extra.append("content " + await _context_hash(m.source, env))
     return tuple(mounts), tuple(secrets), tuple(extra)
+
+
+async def _context_hash(source: str, env: Env) -> str:
+    """What a bind mount of the context shows, as COPY hashes it: a changed file there
+    changes the RUN's cache key (as BuildKit's). A missing source is the mount's to report."""
+    job = CopyJob(kind="COPY", sources=(source or ".",), dest="/", context_dir=env.context_dir)
+    try:
+        return await asyncio.to_thread(env.files.hash, job)
+    except KetchError:
+        return "missing"
 
 
 # -- COPY and ADD ---------------------------------------------------------------------

@@ -124,7 +124,7 @@ class Daemon:
         self.builds = BuildService(self.images, self.build_cache, scratch_dir(cfg.exec_root),
                                    self.distribution.puller,
                                    StepRunner(self.containers, self.run_mounts).run, cache_mounts)
-        self.build_contexts = BuildContexts(os.path.join(cfg.data_root, "builder", "context"))
+        self.build_contexts = BuildContexts(os.path.join(self.roots.builder, "context"))
         build_routes = BuildRoutes(self.builds, self.build_contexts)  # moby's .dockerignore rules
         pruner = ImagePruner(self.images, self.containers.users_of_image)
         disk_usage = DiskUsageRoutes(DiskUsage(self.images, self.containers, self.volumes), pruner,

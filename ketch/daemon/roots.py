@@ -17,6 +17,7 @@ and blob would slow down as they grow. moby's modes (``setupDaemonRoot``, image 
         snapshots/                0700  (storage/overlay)
         containers/               0710  (engine/containers/bundle)
         volumes/                  0701  (volume/local)
+        builder/                  0700  (engine/buildcontext, engine/builds/cachemounts)
     <exec-root>/                  0711  holds the API socket by default, which the
                                         socket's group must reach
         containers/               0710
@@ -41,6 +42,7 @@ DATA_ROOT_MODE = 0o710
 EXEC_ROOT_MODE = 0o711
 PARENTS_MODE = 0o711  # of the roots' missing parents, as moby's MkdirAll
 LOCK_MODE = 0o600
+BUILDER_MODE = 0o700  # build contexts and RUN --mount=type=cache directories
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class Roots:
     def volumes(self) -> str:
         return os.path.join(self.data_root, "volumes")
 
+    @property
+    def builder(self) -> str:
+        return os.path.join(self.data_root, "builder")
+
     def modes(self) -> list[tuple[str, int]]:
         """Every fixed path with its mode, parents before children."""
         return [
@@ -82,6 +88,7 @@ class Roots:
               for d in content.DIRS),
             (self.snapshots, overlay.ROOT_MODE),
             (self.volumes, local.ROOT_MODE),
+            (self.builder, BUILDER_MODE),
             *Paths(self.data_root, self.exec_root).dirs,
         ]
 

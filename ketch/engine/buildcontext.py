@@ -26,6 +26,7 @@ from ketch.archive.dockerignore import BadPattern, PatternMatcher, read_patterns
 from ketch.archive.untar import Breakout, untar
 from ketch.build import remote as remote_context
 from ketch.image.archive import open_decompressed
+from ketch.linux import filemode
 from ketch.linux.safepath import open_in_root
 
 MODE = 0o700
@@ -40,14 +41,14 @@ class BuildContexts:
 
     def sweep(self) -> None:
         """Make the root, and remove what a ketchd that stopped mid-build left in it."""
-        os.makedirs(self.root, MODE, exist_ok=True)
+        filemode.makedirs(self.root, MODE, MODE)  # <data-root>/builder too: 0700
         os.chmod(self.root, MODE)
         for name in os.listdir(self.root):
             shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
 
     def unpack(self, stream: BinaryIO) -> str:
         """A new private directory holding the context ``stream`` carries (blocking)."""
-        os.makedirs(self.root, MODE, exist_ok=True)
+        filemode.makedirs(self.root, MODE, MODE)  # <data-root>/builder too: 0700
         path = tempfile.mkdtemp(prefix="", dir=self.root)  # mode 0700
         try:
             _unpack_into(stream, path)
@@ -58,14 +59,14 @@ class BuildContexts:
 
     def empty(self) -> str:
         """A new private directory with nothing in it (a remote Dockerfile's build)."""
-        os.makedirs(self.root, MODE, exist_ok=True)
+        filemode.makedirs(self.root, MODE, MODE)  # <data-root>/builder too: 0700
         return tempfile.mkdtemp(prefix="", dir=self.root)
 
     def remote(self, url: str) -> tuple[str, str | None]:
         """``POST /build?remote=``: (a new private directory holding the context ``url``
         names: a git repository or a tarball, the Dockerfile's text when the URL served a
         plain-text Dockerfile, with an empty directory then) (blocking)."""
-        os.makedirs(self.root, MODE, exist_ok=True)
+        filemode.makedirs(self.root, MODE, MODE)  # <data-root>/builder too: 0700
         got = remote_context.fetch_context(url, self.root)
         if got.directory is None:
             return self.empty(), got.dockerfile_text

@@ -4,7 +4,8 @@ Images come with the number of containers using each and their shared size (the 
 more than one image has); ``layers_size`` is every layer's content once; containers
 with the size of their writable layers; local volumes (those made without driver options,
 as moby's LocalVolumesSize) with the size of their data and the number of containers
-using them. ketch has no build cache yet: that list is empty.
+using them. The build cache's records are the build service's (`engine/builds`): the route
+asks it; here that list is only made empty when asked for.
 """
 
 from dataclasses import dataclass

@@ -1,6 +1,7 @@
 """Atomic file writes: a reader sees the old file or the new one, never a torn one."""
 
 import os
+import threading
 
 
 def write_file(path: str, data: bytes, mode: int = 0o644, durable: bool = False) -> None:
@@ -10,7 +11,10 @@ def write_file(path: str, data: bytes, mode: int = 0o644, durable: bool = False)
     that make the new content survive a power loss; metadata files that the daemon can
     rebuild do without them.
     """
-    tmp = f"{path}.tmp-{os.getpid()}"
+    # one temporary name per writing thread: two threads writing the same file at once
+    # (two builds' RUN steps sharing a cache mount's meta.json) must not rename each
+    # other's file away
+    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_native_id()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.fchmod(fd, mode)  # the umask narrowed it, or a stale tmp had another mode

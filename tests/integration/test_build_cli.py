@@ -177,3 +177,33 @@ def test_build_cache_in_df_and_builder_prune(daemon, tags, tmp_path):
     assert res.stdout.startswith("Deleted build cache objects:\n")
     assert res.stdout.rstrip().splitlines()[-1].startswith("Total reclaimed space: ")
     assert daemon.ketch("builder", "prune", "-af", check=True).stdout == "Total reclaimed space: 0B\n"
+
+
+def test_a_url_context_is_fetched_by_the_daemon(daemon, tags, tmp_path):
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+    tag = tags()
+    www = tmp_path / "www"
+    www.mkdir()
+    with tarfile.open(www / "ctx.tar.gz", "w:gz") as tf:
+        for name, content in (("Dockerfile", b"FROM busybox\nCOPY f /f\nCMD cat /f\n"), ("f", b"remote")):
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tf.addfile(info, io.BytesIO(content))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(www)))
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/ctx.tar.gz"
+        res = daemon.ketch("build", "-t", tag, url)
+        assert res.returncode == 0, res.stderr
+        assert "Sending build context" not in res.stdout  # nothing sent: the daemon fetched it
+        assert daemon.ketch("run", "--rm", tag, check=True).stdout == "remote"
+    finally:
+        server.shutdown()
+        server.server_close()

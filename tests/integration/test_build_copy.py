@@ -141,6 +141,7 @@ COPY . /ctx
         assert all(line.split()[0] in stats for line in lines[:15])
     finally:
         daemon.api("DELETE", f"/images/{image}?force=1")
+        daemon.ketch("builder", "prune", "-af", check=True)  # its steps' images: busybox's children
 
 
 @pytest.mark.parametrize("dockerfile,message", [

@@ -434,3 +434,15 @@ def test_run_containers_get_the_build_limits():
     step = [c[1] for c in b.backend.calls if c[0] == "run"][0]
     host = container_body(step, specs[0], Prepared())["HostConfig"]
     assert host["Memory"] == 1 << 26 and host["CpuShares"] == 512
+
+
+def test_a_bind_mount_of_the_context_is_part_of_the_cache_key(tmp_path):
+    (tmp_path / "req.txt").write_bytes(b"one\n")
+    b = Build()
+    bind = ins.MountSpec(type="bind", source="req.txt", target="/r")
+    df = dockerfile(stage("busybox", run("pip install -r /r", mounts=(bind,))))
+    first = b(df, str(tmp_path)).image_id
+    assert b(df, str(tmp_path)).image_id == first  # unchanged: from the cache
+    (tmp_path / "req.txt").write_bytes(b"two\n")
+    assert b(df, str(tmp_path)).image_id != first
+    assert len([c for c in b.backend.calls if c[0] == "run"]) == 2

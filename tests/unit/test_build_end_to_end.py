@@ -108,3 +108,19 @@ def test_no_context_dir_is_not_touched_by_a_stdin_build():
     result = build(FakeBackend(), None, dockerfile_text="FROM busybox\nENV A=1\n")
     assert result.image_id.startswith("sha256:")
     assert not [p for p in os.listdir("/tmp") if p.startswith("ketch-nocontext-")]
+
+
+def test_the_dockerfile_is_read_inside_the_context(tmp_path):
+    ctx = context(tmp_path, "FROM busybox\nENV A=1\n")
+    (tmp_path / "Dockerfile").rename(tmp_path / "dockerfile")
+    assert build(FakeBackend(), ctx).image_id.startswith("sha256:")  # moby's lower-case fallback
+    outside = tmp_path.parent / "outside.Dockerfile"
+    outside.write_text("FROM busybox\n")
+    os.symlink(str(outside), str(tmp_path / "link"))
+    os.symlink("../outside.Dockerfile", str(tmp_path / "rel"))
+    for name in ("link", "rel", "../outside.Dockerfile"):
+        with pytest.raises(InvalidArgument, match=f"^Cannot locate specified Dockerfile: {name}$"):
+            build(FakeBackend(), ctx, dockerfile=name)
+    (tmp_path / "empty").write_text("")
+    with pytest.raises(InvalidArgument, match=r"^the Dockerfile \(empty\) cannot be empty$"):
+        build(FakeBackend(), ctx, dockerfile="empty")

@@ -158,6 +158,10 @@ def test_a_reproducible_step_clamps_mtimes_and_writes_the_epoch_as_created(image
     image = builds.record_image(_step(None, "COPY a /a"), staged)
     assert image.document["created"] == "2020-09-13T12:26:40Z"
     assert image.document["history"][-1]["created"] == "2020-09-13T12:26:40Z"
+    # the cache entry is as old as the build, not the epoch: `builder prune --filter until=` sees it new
+    builds.record_image(_step(image, "ENV X=1", "sha256:epoch"), None)
+    from ketch import timefmt
+    assert timefmt.parse_ns(images.store.get_cache_entry("sha256:epoch")[2]) > epoch * 10**9 + 10**9
     members = tarfile.open(fileobj=io.BytesIO(_layer_tar(images, image))).getmembers()
     assert [m.name for m in members] == ["a", "a/new", "a/old"]
     assert {m.mtime for m in members} == {epoch}
@@ -294,6 +298,13 @@ def test_prune_filters_and_keep_storage():
     assert record_filter({"description": ["desc a"]})(old)
     with pytest.raises(errors.InvalidArgument):
         record_filter({"until": ["soon"]})
+    # moby's other keys: docker's system prune sends its label filters here too
+    assert not record_filter({"label": ["a=b"]})(old) and record_filter({"label!": ["a=b"]})(old)
+    assert record_filter({"mutable": ["true"]})(new) and not record_filter({"mutable": ["true"]})(old)
+    assert record_filter({"immutable": ["true"]})(old) and not record_filter({"immutable": ["true"]})(new)
+    assert record_filter({"unused-for": ["2025-01-01T00:00:00Z"]})(old)
+    with pytest.raises(errors.InvalidArgument, match="conflicting filters"):
+        record_filter({"until": ["1h"], "unused-for": ["1h"]})
     # keep 20 bytes of 30: the least recently used goes first
     assert beyond({"aa", "bb"}, [old, new], 20) == {"aa"}
     assert beyond({"aa", "bb"}, [old, new], 5) == {"aa", "bb"}
@@ -310,3 +321,37 @@ def test_a_discarded_layer_keeps_a_blob_another_stage_staged_too(images):
     image = builds.record_image(_step(None, "COPY same /"), first)
     assert images.resolve(image.id).chain_ids and images.holders(first.info.digest) == 0
     assert images.content.exists(first.info.digest)
+
+
+def _img(history: list[dict], diff_ids: list[str]):
+    from ketch.engine.images.service import Image
+    return Image("sha256:" + str(len(history)) * 64, {"history": history, "rootfs": {"diff_ids": diff_ids}},
+                 "", "", 0, (), ())
+
+
+def test_cache_from_matches_moby_is_valid_parent_and_the_layer_of_an_entry():
+    from ketch.engine.builds import cachefrom
+    a, b, c = ({"created": "t1", "created_by": "ADD x"}, {"created": "t2", "created_by": "ENV A=1", "empty_layer": True},
+               {"created": "t3", "created_by": "COPY y"})
+    target = _img([a, b, c], ["sha256:l1", "sha256:l3"])
+    assert cachefrom.valid_parent(target, None) and cachefrom.valid_parent(target, _img([], []))
+    assert cachefrom.valid_parent(target, _img([a], ["sha256:l1"]))
+    assert not cachefrom.valid_parent(target, _img([a], ["sha256:other"]))  # another layer
+    assert not cachefrom.valid_parent(target, _img([{**a, "created": "t0"}], ["sha256:l1"]))
+    assert not cachefrom.valid_parent(target, _img([a, b, c], ["sha256:l1", "sha256:l3"]))  # not shorter
+    assert not cachefrom.valid_parent(_img([], []), None)
+    assert [cachefrom.layer_at(target, i) for i in range(3)] == ["sha256:l1", "", "sha256:l3"]
+    match = cachefrom.find([target], _img([a], ["sha256:l1"]), "ENV A=1")
+    assert match.index == 1 and not match.is_target
+    assert cachefrom.find([target], _img([a, b], ["sha256:l1"]), "COPY y").is_target
+    assert cachefrom.find([target], _img([a], ["sha256:l1"]), "ENV B=2") is None
+
+
+def test_pull_credentials_are_x_registry_configs_by_registry():
+    from ketch.engine.builds.service import auth_for
+    lookup = auth_for({"https://index.docker.io/v1/": {"username": "hub", "password": "p"},
+                       "localhost:5000": {"auth": "dTpw"}, "http://other:1/v2/": {"username": "o"}})
+    assert lookup("docker.io").username == "hub"
+    assert (lookup("localhost:5000").username, lookup("localhost:5000").password) == ("u", "p")
+    assert lookup("other:1").username == "o"
+    assert lookup("elsewhere:5000").empty

@@ -408,3 +408,16 @@ def test_dockerignore_on_the_daemon_is_moby_20_10s(api):
     files = {**DOCKERFILE, ".dockerignore": b"[\n"}
     assert api.build(tar_of(files)).status_code == 200
     assert "Dockerfile" in api.builds.calls[-1][2]
+
+
+def test_cache_records_as_the_api_shows_them():
+    from ketch.api.buildviews import cache_json
+    from ketch.build.request import CacheRecord
+    rec = CacheRecord("k1", ("p1",), "regular", "RUN make", False, True, 10,
+                      "2026-12-07T00:00:00Z", None, 0)
+    assert cache_json(rec, "1.45") == {
+        "ID": "k1", "Parents": ["p1"], "Type": "regular", "Description": "RUN make", "InUse": False,
+        "Shared": True, "Size": 10, "CreatedAt": "2026-12-07T00:00:00Z", "LastUsedAt": None,
+        "UsageCount": 0}
+    old = cache_json(rec, "1.41")
+    assert old["Parent"] == "p1" and "Parents" not in old

@@ -120,3 +120,27 @@ def test_the_fixed_paths_are_those_the_owners_make(tmp_path):
     table = dict(r.modes())
     assert made - set(table) == set()
     assert {p: _mode(p) for p in made} == {p: m for p, m in table.items() if p in made}
+
+
+def test_write_file_from_threads_at_once(tmp_path):
+    """Concurrent writers of one file each rename their own temporary file."""
+    import threading
+
+    from ketch.linux.atomic import write_file
+    path = str(tmp_path / "meta.json")
+    errors = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(300):
+                write_file(path, f"{n}:{i}".encode(), 0o600)
+        except OSError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(os.listdir(tmp_path)) == ["meta.json"]

@@ -19,7 +19,8 @@ from ketch.build.request import BuildRequest, BuildResult, CacheRecord, Progress
 from ketch.engine.threadstream import run_with_stream
 
 # buildkit's prune filters, which moby 20.10+ passes on (the classic cache has the same)
-PRUNE_FILTERS = ("until", "id", "parent", "type", "description", "inuse", "shared", "private")
+PRUNE_FILTERS = ("id", "parent", "type", "description", "inuse", "shared", "private", "mutable",
+                 "immutable", "label", "label!", "until", "unused-for")  # moby's buildCachePruneFilters
 
 
 class BuildBackendService(Protocol):

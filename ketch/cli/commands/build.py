@@ -70,7 +70,7 @@ BUILD = Command("build", "ketch build [OPTIONS] PATH | URL | -", "Build an image
     FlagSpec("no-cache-filter", None, "slice", help="Do not cache specified stages"),
     FlagSpec("platform", None, "string", os.environ.get("DOCKER_DEFAULT_PLATFORM", ""),
              help="Set platform if server is multi-platform capable"),
-    FlagSpec("progress", None, "string", "auto",
+    FlagSpec("progress", None, "string", os.environ.get("BUILDKIT_PROGRESS") or "auto",
              help='Set type of progress output ("auto", "plain", "tty", "quiet")'),
     FlagSpec("pull", None, "bool", help="Always attempt to pull a newer version of the image"),
     FlagSpec("quiet", "q", "bool", help="Suppress the build output and print image ID on success"),

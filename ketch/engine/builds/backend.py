@@ -35,7 +35,7 @@ log = logging.getLogger("ketchd.build")
 
 @dataclass(frozen=True)
 class BuildSession:
-    """What one build's steps share on the engine side (the runner gets it too)."""
+    """What one build's steps share on the engine side."""
     request: BuildRequest
     context_dir: str | None  # the extracted context (never visible to a RUN)
     images: ImageService

@@ -85,7 +85,7 @@ class BuildImages:
             parent = self.parent(step)
             doc = self.document(step, parent, record.adds_layer(staged),
                                 container_id or step.container_id)
-            image_id = record.write_image(self.images, parent, staged, doc, self._cache_entry(step, doc))
+            image_id = record.write_image(self.images, parent, staged, doc, self._cache_entry(step))
         except BaseException:
             if staged is not None:
                 record.discard(self.images, staged)
@@ -113,7 +113,7 @@ class BuildImages:
             doc["author"] = target.config["author"]
         if target.config.get("variant"):
             doc["variant"] = target.config["variant"]
-        image_id = record.write_image(self.images, parent, None, doc, self._cache_entry(step, doc),
+        image_id = record.write_image(self.images, parent, None, doc, self._cache_entry(step),
                                       reuse=layer)
         return state(self.images.resolve(image_id))
 
@@ -125,13 +125,13 @@ class BuildImages:
             if parent is not None:
                 store.set_parent(target.id, parent.id)
             if step.cache_key:
-                store.put_cache_entry(step.cache_key, target.id, self.created())
+                store.put_cache_entry(step.cache_key, target.id, timefmt.now())
         return state(self.images.resolve(target.id))
 
-    def _cache_entry(self, step: Step, doc: dict):
+    def _cache_entry(self, step: Step):
         def within(image_id: str) -> None:
-            if step.cache_key:
-                self.images.store.put_cache_entry(step.cache_key, image_id, doc["created"])
+            if step.cache_key:  # when it was made, not the image's (a reproducible one's epoch)
+                self.images.store.put_cache_entry(step.cache_key, image_id, timefmt.now())
         return within
 
     def document(self, step: Step, parent: Image | None, layer: bool, container_id: str) -> dict:

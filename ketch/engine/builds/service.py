@@ -1,8 +1,7 @@
 """``BuildService``: what ``POST /build``, ``POST /build/prune`` and ``GET /system/df`` call.
 
 A build gets a backend of its own (``EngineBuildBackend`` with the request's options)
-and runs the builder (``build.builder``); the service counts the builds running. The
-build cache is two kinds of records: the steps' images (``cache.py``, type ``regular``)
+and runs the builder (``build.builder``). The build cache is two kinds of records: the steps' images (``cache.py``, type ``regular``)
 and the RUN cache mounts (``cachemounts``, type ``exec.cachemount``), both pruned here
 with buildkit's filters (``until``, ``id``, ``type``, ``description``, ``inuse``,
 ``shared``, ``private``) and ``keep-storage``.
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ketch import errors, timefmt
+from ketch.build import builder
 from ketch.build.request import BuildRequest, BuildResult, CacheRecord, Progress
 from ketch.engine.builds import mutate as mutation
 from ketch.engine.builds.backend import BuildSession, EngineBuildBackend, Runner
@@ -46,7 +46,6 @@ class BuildService:
         self.puller = puller
         self.runner = runner
         self.mounts = mounts
-        self.running = 0
         filemode.makedirs(scratch_dir, SCRATCH_MODE)
         self._sweep()
 
@@ -61,16 +60,11 @@ class BuildService:
         builds = BuildImages(self.images, request.source_date_epoch)
         session = BuildSession(request, context_dir, self.images, builds, self.scratch_dir)
         return EngineBuildBackend(session, self.cache, self.puller, self.runner,
-                                  auth_for(getattr(request, "registry_auth", None) or {}))
+                                  auth_for(request.registry_auth))
 
     async def build(self, request: BuildRequest, context_dir: str | None,
                     emit: Callable[[Progress], None]) -> BuildResult:
-        from ketch.build import builder  # h-3's builder
-        self.running += 1
-        try:
-            return await builder.build(request, context_dir, self.backend(request, context_dir), emit)
-        finally:
-            self.running -= 1
+        return await builder.build(request, context_dir, self.backend(request, context_dir), emit)
 
     def usage(self) -> list[CacheRecord]:
         """Every build-cache record (blocking: the cache mounts' sizes are walked)."""
@@ -115,6 +109,10 @@ def record_filter(filters: dict[str, list[str]]) -> Callable[[CacheRecord], bool
     """buildkit's prune filters as a predicate over records; ``until`` (a duration or a
     time) keeps what was used (or made) since."""
     until_ns = None
+    if filters.get("until") and filters.get("unused-for"):
+        raise errors.InvalidArgument('conflicting filters: "until" and "unused-for"')
+    if filters.get("unused-for"):  # its deprecated synonym
+        filters = {**filters, "until": filters["unused-for"]}
     if filters.get("until"):
         if len(filters["until"]) > 1:
             raise errors.InvalidArgument("more than one until filter specified")
@@ -130,6 +128,7 @@ def record_filter(filters: dict[str, list[str]]) -> Callable[[CacheRecord], bool
         return values[-1].lower() not in ("false", "0")
 
     inuse, shared, private = flag("inuse"), flag("shared"), flag("private")
+    mutable, immutable = flag("mutable"), flag("immutable")
 
     def match(r: CacheRecord) -> bool:
         if until_ns is not None and timefmt.parse_ns(r.last_used_at or r.created_at) > until_ns:
@@ -145,6 +144,13 @@ def record_filter(filters: dict[str, list[str]]) -> Callable[[CacheRecord], bool
         if inuse is not None and r.in_use != inuse:
             return False
         if shared is not None and r.shared != shared:
+            return False
+        if filters.get("label"):  # no record carries labels: none has the one asked for
+            return False
+        is_mutable = r.type == "exec.cachemount"  # a cache mount's directory; a step's layer is not
+        if mutable is not None and is_mutable != mutable:
+            return False
+        if immutable is not None and is_mutable == immutable:
             return False
         return private is None or (not r.shared) == private
     return match
