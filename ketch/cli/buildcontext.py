@@ -15,14 +15,13 @@ AddDockerfileToBuildContext). The tar is spooled to a temporary file: its size i
 
 import io
 import os
-import secrets
 import stat
-import tarfile
-import tempfile
 import time
-from dataclasses import dataclass
 
-from ketch.archive import dockerignore
+from ketch.archive import dockerignore, ustar
+
+# tarfile, tempfile and secrets are imported where used: the directory context (the common
+# case) is tarred with ustar and spooled to an O_TMPFILE file, for the CLI's start-up
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 CHUNK = 1 << 20
@@ -33,14 +32,15 @@ class ContextError(Exception):
     """The context could not be prepared; the text is docker/cli's."""
 
 
-@dataclass
 class Context:
     """What goes to the daemon: a spooled tar (None for a remote context), the
     Dockerfile's path in it, and the remote URL."""
-    body: object | None  # a file positioned at 0
-    size: int
-    dockerfile: str
-    remote: str = ""
+
+    def __init__(self, body, size: int, dockerfile: str, remote: str = "") -> None:
+        self.body = body  # a file positioned at 0
+        self.size = size
+        self.dockerfile = dockerfile
+        self.remote = remote
 
     def chunks(self):
         if self.body is None:
@@ -82,7 +82,20 @@ def prepare(context: str, dockerfile: str, stdin) -> Context:
     return ctx
 
 
+def _temporary_file():
+    """tempfile.TemporaryFile() without importing tempfile (and random) when the temp
+    directory takes an O_TMPFILE file, as TemporaryFile itself tries first."""
+    directory = os.environ.get("TMPDIR") or os.environ.get("TEMP") or os.environ.get("TMP") or "/tmp"
+    try:
+        fd = os.open(directory, os.O_RDWR | os.O_EXCL | os.O_CLOEXEC | os.O_TMPFILE, 0o600)
+    except (OSError, AttributeError):
+        import tempfile
+        return tempfile.TemporaryFile()
+    return open(fd, "w+b")
+
+
 def _is_archive(head: bytes) -> bool:
+    import tarfile
     if any(head.startswith(m) for m in _MAGIC):
         return True
     try:
@@ -94,8 +107,9 @@ def _is_archive(head: bytes) -> bool:
 
 def _from_reader(stdin, dockerfile: str) -> Context:
     """docker/cli's GetContextFromReader."""
+    import tarfile
     head = stdin.read(1024)
-    spool = tempfile.TemporaryFile()
+    spool = _temporary_file()
     if _is_archive(head):
         spool.write(head)
         while chunk := stdin.read(CHUNK):
@@ -114,10 +128,10 @@ def _from_reader(stdin, dockerfile: str) -> Context:
     return _spooled(_go_length(spool, end), DEFAULT_DOCKERFILE)
 
 
-def _end_of(tf: tarfile.TarFile) -> int:
+def _end_of(tf) -> int:
     """Where the tar ends as Go's archive/tar writes it: two zero blocks after the last
     entry, no padding to tarfile's 10 KiB records (the size docker's client reports)."""
-    return tf.offset + 2 * tarfile.BLOCKSIZE
+    return tf.offset + 2 * ustar.BLOCKSIZE
 
 
 def _go_length(spool, end: int):
@@ -207,22 +221,92 @@ def _from_dir(context: str, dockerfile: str, stdin) -> Context:
             raise ContextError(f"unable to open Dockerfile: open {dockerfile}: {_strerror(exc)}") from None
     try:
         patterns = _ignore_patterns(context_dir, dockerfile_abs)
-        spool = tempfile.TemporaryFile()
-        random_name = ".dockerfile." + secrets.token_hex(10) if extra is not None else ""
-        end = _write_tar(spool, context_dir, patterns, rel if not (from_stdin or outside) else "",
-                         from_stdin or outside, random_name, extra)
+        spool = _temporary_file()
+        random_name = ".dockerfile." + os.urandom(10).hex() if extra is not None else ""  # secrets.token_hex
+        names = list(dockerignore.walk_context(context_dir, patterns, rel if not (from_stdin or outside)
+                                               else DEFAULT_DOCKERFILE,
+                                               dockerfile_from_stdin=from_stdin or outside))
+        try:
+            end = _write_ustar(spool, context_dir, names, random_name, extra)
+        except ustar.NeedsPax:  # a long or non-ASCII name: tarfile's PAX records
+            spool.seek(0)
+            spool.truncate()
+            end = _write_tar(spool, context_dir, names, random_name, extra)
         _go_length(spool, end)
     except dockerignore.BadPattern as exc:
         raise ContextError(f"checking context: {exc}") from None
     return _spooled(spool, random_name or rel)
 
 
-def _write_tar(out, root: str, patterns: list[str], dockerfile: str, skip_dockerfile_keep: bool,
-               random_name: str, extra: bytes | None) -> int:
+def _write_ustar(out, root: str, names: list[str], random_name: str, extra: bytes | None) -> int:
+    """``_write_tar``'s bytes without tarfile, for entries that need no PAX record (else
+    ustar.NeedsPax); where the tar ends."""
+    ignore_text = None
+    inodes: dict[tuple[int, int], str] = {}
+    offset = 0
+    for name in names:
+        path = os.path.join(root, name)
+        if random_name and name == ".dockerignore":
+            with open(path, "rb") as f:
+                ignore_text = f.read()
+            continue
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue  # gone since the walk
+        mode, size, link, major, minor = st.st_mode, 0, "", 0, 0
+        if stat.S_ISREG(mode):
+            kind, size = ustar.REGTYPE, st.st_size
+            if st.st_nlink > 1:
+                key = (st.st_dev, st.st_ino)
+                if key in inodes:
+                    kind, link, size = ustar.LNKTYPE, inodes[key], 0
+                else:
+                    inodes[key] = name
+        elif stat.S_ISDIR(mode):
+            kind = ustar.DIRTYPE
+        elif stat.S_ISLNK(mode):
+            kind, link = ustar.SYMTYPE, os.readlink(path)
+        elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            kind = ustar.CHRTYPE if stat.S_ISCHR(mode) else ustar.BLKTYPE
+            major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        elif stat.S_ISFIFO(mode):
+            kind = ustar.FIFOTYPE
+        else:
+            continue  # a socket: not sent (docker's tar skips them too)
+        head = ustar.header(name, mode, size, int(st.st_mtime), kind, link, major, minor)
+        out.write(head)
+        if kind == ustar.REGTYPE:
+            _copy_data(path, size, out)
+        offset += ustar.BLOCKSIZE + size + (-size % ustar.BLOCKSIZE)
+    if random_name:
+        now = int(time.time())
+        body = (ignore_text if ignore_text is not None else b".dockerignore") + f"\n{random_name}\n".encode()
+        for name, data in ((random_name, extra or b""), (".dockerignore", body)):
+            out.write(ustar.header(name, 0o600, len(data), now, ustar.REGTYPE) + data
+                      + ustar.padding(len(data)))
+            offset += ustar.BLOCKSIZE + len(data) + (-len(data) % ustar.BLOCKSIZE)
+    out.write(b"\0" * (2 * ustar.BLOCKSIZE))
+    return offset + 2 * ustar.BLOCKSIZE
+
+
+def _copy_data(path: str, size: int, out) -> None:
+    """``size`` bytes of the file and the block's padding, as tarfile's copyfileobj."""
+    with open(path, "rb") as f:
+        left = size
+        while left:
+            data = f.read(min(left, CHUNK))
+            if not data:
+                raise OSError("unexpected end of data")
+            out.write(data)
+            left -= len(data)
+    out.write(ustar.padding(size))
+
+
+def _write_tar(out, root: str, names: list[str], random_name: str, extra: bytes | None) -> int:
     """archive.TarWithOptions with ChownOpts 0:0, then (a Dockerfile from elsewhere) the
     random-named file and the .dockerignore naming it; where the tar ends (``_end_of``)."""
-    names = dockerignore.walk_context(root, patterns, dockerfile or DEFAULT_DOCKERFILE,
-                                      dockerfile_from_stdin=skip_dockerfile_keep)
+    import tarfile
     ignore_text = None
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
                       errors="surrogateescape") as tf:
@@ -243,7 +327,8 @@ def _write_tar(out, root: str, patterns: list[str], dockerfile: str, skip_docker
     return end
 
 
-def _add(tf: tarfile.TarFile, path: str, name: str, inodes: dict) -> None:
+def _add(tf, path: str, name: str, inodes: dict) -> None:
+    import tarfile
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -268,7 +353,8 @@ def _add(tf: tarfile.TarFile, path: str, name: str, inodes: dict) -> None:
         tf.addfile(info)
 
 
-def _add_file(tf: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
+def _add_file(tf, name: str, data: bytes, mode: int) -> None:
+    import tarfile
     info = tarfile.TarInfo(name)
     info.size, info.mode, info.mtime = len(data), mode, int(time.time())
     tf.addfile(info, io.BytesIO(data))
