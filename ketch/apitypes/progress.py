@@ -15,7 +15,6 @@ A message with an ``id`` and a ``progressDetail`` (even ``{}``) is a line of its
 terminal, rewritten in place as the layer's state changes.
 """
 
-import json
 import time
 
 from ketch import units
@@ -95,4 +94,5 @@ def aux(doc: dict) -> dict:
 
 def encode(msg: dict) -> bytes:
     """One message as the API streams it: compact JSON and ``\\r\\n``."""
+    import json  # here: the CLI imports this module for rendering, and json costs it start-up
     return json.dumps(msg, separators=(",", ":")).encode() + NEWLINE

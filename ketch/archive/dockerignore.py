@@ -26,9 +26,7 @@ against slash-separated paths relative to the context; a later ``!pattern`` re-i
 """
 
 import os
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from _collections_abc import Iterator  # collections.abc itself: collections, ~2 ms of CLI start-up
 
 from ketch.archive.gomatch import BadPattern, clean, match as go_match
 
@@ -62,10 +60,23 @@ def read_patterns(text: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
 class MatchInfo:
-    """Per pattern, whether a directory matched it (so its children match it too)."""
-    parent_matched: tuple[bool, ...] = ()
+    """Per pattern, whether a directory matched it (so its children match it too).
+    A plain class, not a dataclass: the CLI walks contexts with this module, and
+    dataclasses costs its start-up more than the walk."""
+    __slots__ = ("parent_matched",)
+
+    def __init__(self, parent_matched: tuple[bool, ...] = ()) -> None:
+        self.parent_matched = parent_matched
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MatchInfo) and other.parent_matched == self.parent_matched
+
+    def __hash__(self) -> int:
+        return hash(self.parent_matched)
+
+    def __repr__(self) -> str:
+        return f"MatchInfo(parent_matched={self.parent_matched!r})"
 
 
 class Pattern:
@@ -96,7 +107,7 @@ class Pattern:
 _ESCAPE = set(".+()|{}$")
 
 
-def _compile(pattern: str) -> tuple[str, "re.Pattern[str] | None"]:
+def _compile(pattern: str) -> tuple[str, object]:
     regex = "^"
     kind = "exact"
     i, n = 0, len(pattern)
@@ -143,6 +154,7 @@ def _compile(pattern: str) -> tuple[str, "re.Pattern[str] | None"]:
         first = False
     if kind != "regexp":
         return kind, None
+    import re  # only for wildcard patterns: the CLI's common walk needs none
     try:
         return kind, re.compile(regex + r"\Z")
     except re.error:

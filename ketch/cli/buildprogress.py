@@ -17,15 +17,21 @@ auto    tty on a terminal, else plain
 draws frames of it. Both read only the ``stream`` texts the classic builder writes.
 """
 
-import re
 import time
 
 from ketch import fastjson
 from ketch.cli import jsonmessage
 
-_STEP = re.compile(r"Step (\d+)/(\d+) : (.*)")
 _ARROW = " ---> "
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_PATTERNS = None  # (step line, ANSI colour code): compiled by the tty view only, as re is slow to import
+
+
+def _patterns():
+    global _PATTERNS
+    if _PATTERNS is None:
+        import re
+        _PATTERNS = (re.compile(r"Step (\d+)/(\d+) : (.*)"), re.compile(r"\x1b\[[0-9;]*m"))
+    return _PATTERNS
 SHOWN_OUTPUT = 6  # lines of a running step's output in the tty view
 
 
@@ -79,9 +85,10 @@ class Steps:
             step.state = "error" if error else "done"
 
     def _line(self, line: str) -> None:
-        line = _ANSI.sub("", line)  # stderr comes in red; its reset may start the next line
+        step_re, ansi_re = _patterns()
+        line = ansi_re.sub("", line)  # stderr comes in red; its reset may start the next line
         now = self.clock()
-        match = _STEP.fullmatch(line)
+        match = step_re.fullmatch(line)
         step = self.current
         if match:
             if step is not None and step.ended is None:

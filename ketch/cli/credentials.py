@@ -14,10 +14,7 @@ read it, then, when neither ``--config`` nor ``$KETCH_CONFIG`` chose a directory
 own (``$DOCKER_CONFIG`` or ``~/.docker``), so credentials of ``docker login`` work too.
 """
 
-import base64
 import os
-import subprocess
-from dataclasses import dataclass
 
 from ketch import fastjson
 from ketch.cli import config as cfgfile
@@ -31,12 +28,28 @@ class CredentialsError(Exception):
     """A helper failed; the message is what docker prints."""
 
 
-@dataclass(frozen=True)
 class AuthConfig:
-    username: str = ""
-    password: str = ""
-    server_address: str = ""
-    identity_token: str = ""
+    """Immutable by convention; a plain class (not a dataclass), as base64 is imported
+    lazily below: ``ketch build`` reads the stores on every run and must start fast."""
+    __slots__ = ("username", "password", "server_address", "identity_token")
+
+    def __init__(self, username: str = "", password: str = "", server_address: str = "",
+                 identity_token: str = "") -> None:
+        self.username, self.password = username, password
+        self.server_address, self.identity_token = server_address, identity_token
+
+    def _fields(self) -> tuple[str, str, str, str]:
+        return self.username, self.password, self.server_address, self.identity_token
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AuthConfig) and other._fields() == self._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return ("AuthConfig(username={!r}, password={!r}, server_address={!r}, "
+                "identity_token={!r})".format(*self._fields()))
 
     @property
     def empty(self) -> bool:
@@ -50,6 +63,7 @@ class AuthConfig:
 
     def header(self) -> str:
         """X-Registry-Auth: the JSON in base64url, as docker/cli's EncodeAuthConfig."""
+        import base64  # (base64 imports re)
         return base64.urlsafe_b64encode(fastjson.dumps(self.to_api()).encode()).decode()
 
 
@@ -111,6 +125,7 @@ class Store:
         entry = found[1]
         username, password = entry.get("username") or "", entry.get("password") or ""
         if isinstance(entry.get("auth"), str) and entry["auth"]:
+            import base64
             try:
                 username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
             except ValueError:
@@ -130,6 +145,7 @@ class Store:
                 {"ServerURL": server, "Username": user, "Secret": secret}).encode())
             auths[server] = {}
         else:
+            import base64
             entry = {"auth": base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()}
             if auth.identity_token:
                 entry["identitytoken"] = auth.identity_token
@@ -162,6 +178,7 @@ def _indent(doc: dict) -> str:
 
 
 def _run_helper(helper: str, action: str, data: bytes) -> bytes:
+    import subprocess  # only for a helper: the build and pull paths read the files alone
     program = f"docker-credential-{helper}"
     try:
         proc = subprocess.run([program, action], input=data, capture_output=True, timeout=60)

@@ -88,3 +88,47 @@ def test_a_long_name_in_the_context_falls_back_to_pax(tmp_path):
     with tarfile.open(fileobj=io.BytesIO(data)) as tf:
         assert tf.extractfile(long).read() == b"long"
         assert tf.extractfile("caf\u00e9").read() == b"accent"
+
+
+def test_a_plain_tag_skips_the_reference_parser_only_where_it_agrees():
+    import random
+
+    from ketch.cli.commands import build as buildcmd
+    from ketch.errors import InvalidArgument
+    from ketch.oci import reference
+    for common in ("kbench-build:latest", "app", "user/app_x:v1.2-rc", "my.app:1"):
+        assert buildcmd._plain_tag(common), common
+    for other in ("localhost/app", "host.io/app:1", "host:5000/app", "a@sha256:" + "0" * 64,
+                  "App", "a:-x", "a:.x", "a__b", "a--b", "0" * 64, "a:" + "x" * 129):
+        assert not buildcmd._plain_tag(other), other
+    rng = random.Random(12)
+    for _ in range(20000):
+        text = "".join(rng.choice("ab0._-:/@A") for _ in range(rng.randint(1, 10)))
+        if buildcmd._plain_tag(text):
+            try:
+                reference.parse(text, default_tag=False)
+            except InvalidArgument:
+                pytest.fail(f"{text!r}: taken without the parser, which refuses it")
+
+
+def test_the_cli_build_path_imports_no_slow_modules(tmp_path):
+    """tarfile, tempfile, secrets, dataclasses, re, json, subprocess: each costs ketch
+    build's start-up more than the work it does there (bench/build.py, cached build)."""
+    import subprocess
+    import sys
+    root = pathlib_root()
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from ketch.cli.main import main\n"
+            "try:\n    main(sys.argv[2:])\nexcept SystemExit:\n    pass\n"
+            "print(' '.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, root, "-H", f"unix://{tmp_path}/none",
+                          "build", "-t", "app:1", str(tmp_path)], capture_output=True, text=True,
+                         timeout=30).stdout.split()
+    assert "ketch.cli.buildcontext" in out and "ketch.client.build" in out
+    slow = {"tarfile", "tempfile", "secrets", "dataclasses", "re", "json", "subprocess", "base64",
+            "enum", "collections", "ketch.oci.reference"}
+    assert slow.isdisjoint(out), sorted(slow & set(out))
+
+
+def pathlib_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -15,7 +15,6 @@ from ketch.cli.commonflags import validate_label
 from ketch.cli.flags import Command, FlagSpec
 from ketch.cli.hostopts import _swap, _ulimit, _ulimits
 from ketch.cli.main import StatusError
-from ketch.cli.netopts import validate_extra_host
 
 PROGRESS_MODES = ("auto", "plain", "tty", "quiet")
 _PROXY_ARGS = (("httpProxy", "HTTP_PROXY"), ("httpsProxy", "HTTPS_PROXY"), ("noProxy", "NO_PROXY"),
@@ -32,7 +31,44 @@ def _env(value: str) -> str:
     return value
 
 
+def validate_extra_host(value: str) -> str:
+    from ketch.cli.netopts import validate_extra_host  # only when --add-host is given
+    return validate_extra_host(value)
+
+
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_TAG_CHARS = _ALNUM | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")
+
+
+def _plain_tag(value: str) -> bool:
+    """A tag reference.parse surely takes, checked without importing it (re, dataclasses):
+    lowercase path components with single separators, no domain, port or digest, and a
+    plain tag. Anything else goes to the parser (and its errors)."""
+    if len(value) > 200 or len(value) == 64:  # (64 may be an image ID: the parser's error)
+        return False
+    name, sep, tag = value.partition(":")
+    if sep and not (tag and tag[0] not in ".-" and len(tag) <= 128 and set(tag) <= _TAG_CHARS):
+        return False
+    parts = name.split("/")
+    if len(parts) > 1 and ("." in parts[0] or parts[0] == "localhost"):
+        return False  # a registry's domain
+    for part in parts:
+        if not part or part[0] not in _ALNUM or part[-1] not in _ALNUM:
+            return False
+        after_separator = False
+        for ch in part:
+            if ch in _ALNUM:
+                after_separator = False
+            elif ch in "._-" and not after_separator:
+                after_separator = True
+            else:
+                return False
+    return True
+
+
 def _tag(value: str) -> str:
+    if _plain_tag(value):
+        return value
     from ketch.errors import InvalidArgument
     from ketch.oci import reference
     try:
@@ -147,8 +183,6 @@ def _secrets(items: list[str]) -> str | None:
 
 def _registry_config(cli) -> str | None:
     """X-Registry-Config: every stored login (base64url JSON), as docker's client sends."""
-    import base64
-
     from ketch.cli import credentials
     auths = {}
     try:
@@ -162,6 +196,7 @@ def _registry_config(cli) -> str | None:
         return None
     if not auths:
         return None
+    import base64  # (it imports re: only when there is something to send)
     return base64.urlsafe_b64encode(fastjson.dumps(auths).encode()).decode()
 
 
