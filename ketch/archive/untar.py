@@ -159,8 +159,10 @@ class _Extraction:
                 src = tf.extractfile(member)
                 while chunk := src.read(CHUNK):
                     os.write(fd, chunk)
+                self._file_metadata(fd, member)  # the inode just made: no reopen by path
             finally:
                 os.close(fd)
+            return
         elif member.issym():
             os.symlink(member.linkname, base, dir_fd=pfd)
         elif member.islnk():
@@ -198,6 +200,15 @@ class _Extraction:
                 os.utime(proc, ns=(int(member.mtime * 1e9),) * 2)
         finally:
             os.close(fd)
+
+    def _file_metadata(self, fd: int, member: tarfile.TarInfo) -> None:
+        """``metadata`` for a regular file through the descriptor that created it (O_EXCL:
+        its own inode), in the same order: owner, mode, times."""
+        uid, gid = self.options.chown or (member.uid, member.gid)
+        if not self.options.no_lchown:
+            os.fchown(fd, uid, gid)
+        os.fchmod(fd, member.mode & 0o7777)
+        os.utime(fd, ns=(int(member.mtime * 1e9),) * 2)
 
     def finish(self) -> None:
         """Directory times last: extracting into them changed them (moby does the same)."""

@@ -421,3 +421,47 @@ def test_cache_records_as_the_api_shows_them():
         "UsageCount": 0}
     old = cache_json(rec, "1.41")
     assert old["Parent"] == "p1" and "Parents" not in old
+
+
+def test_what_the_build_emits_at_once_goes_out_in_one_write(monkeypatch):
+    """A cached step's lines (and the ending's) are one send each, not one per line: the
+    client wakes up once for them (bench/build.py's cached build)."""
+    from types import SimpleNamespace
+
+    from ketch.api.routes import build as route
+    writes = []
+
+    class Response:
+        def __init__(self, status, content_type):
+            pass
+
+        async def prepare(self, request):
+            pass
+
+        async def write(self, data):
+            writes.append(data)
+
+        async def finish(self):
+            pass
+
+    class Request:
+        async def wait_disconnected(self):
+            await asyncio.sleep(60)
+
+    async def start(emit):
+        emit(StepStart(1, 1, "FROM busybox"))
+        emit(StepCached(1))
+        emit(StepDone(1, IMAGE))
+        return BuildResult(IMAGE, ("app:1",))
+
+    async def ended():
+        pass
+
+    monkeypatch.setattr(route, "StreamResponse", Response)
+    run = route._Run(Request(), SimpleNamespace(quiet=False, tags=("app:1",)), True)
+    asyncio.run(run.run(start, ended))
+    lines = [json.loads(line) for data in writes for line in data.split(b"\r\n") if line]
+    assert [m.get("stream") for m in lines[:4]] == ["Step 1/1 : FROM busybox", "\n", " ---> Using cache\n",
+                                                    f" ---> {IMAGE[7:19]}\n"]
+    assert lines[-1] == {"stream": "Successfully tagged app:1\n"}
+    assert len(writes) == 2  # the step's lines, then the ending (aux, built, tagged)

@@ -110,6 +110,7 @@ class _Run:
         self.last_aux = ""
 
     async def send(self, msgs: list[dict]) -> None:
+        out = []
         for msg in msgs:
             if "aux" in msg:
                 if not self.want_aux:
@@ -118,13 +119,17 @@ class _Run:
             if self.build.quiet:
                 self.held.append(msg)
                 continue
-            await self._write(msg)
+            out.append(msg)
+        if out:
+            await self._write(*out)
 
-    async def _write(self, msg: dict) -> None:
+    async def _write(self, *msgs: dict) -> None:
+        """The messages in one write: one send and one wake-up of the client for what the
+        build emitted at once (a cached step's three lines), not one per line."""
         if self.response is None:
             self.response = StreamResponse(200, content_type="application/json")
             await self.response.prepare(self.request)
-        await self.response.write(buildstream.encode(msg))
+        await self.response.write(b"".join(buildstream.encode(msg) for msg in msgs))
 
     async def run(self, start, ended) -> StreamResponse:
         loop = asyncio.get_running_loop()
@@ -146,9 +151,14 @@ class _Run:
                     getter.cancel()
                     await asyncio.sleep(0)  # the emits a thread scheduled before the end
                     break
-                await self.send(buildstream.messages(getter.result()))
+                msgs = buildstream.messages(getter.result())
+                while not queue.empty():  # what else is ready goes in the same write
+                    msgs += buildstream.messages(queue.get_nowait())
+                await self.send(msgs)
+            msgs = []
             while not queue.empty():
-                await self.send(buildstream.messages(queue.get_nowait()))
+                msgs += buildstream.messages(queue.get_nowait())
+            await self.send(msgs)
             await ended()
             failure = task.exception()
             if failure is not None:
@@ -175,8 +185,8 @@ class _Run:
             await self._write(buildstream.quiet_result(result.image_id))
 
     async def _fail(self, failure: BaseException) -> None:
-        for msg in self.held:  # q: what was held back, before the error
-            await self._write(msg)
+        if self.held:  # q: what was held back, before the error
+            await self._write(*self.held)
         if self.response is None:
             raise failure  # nothing written yet: an ordinary error response
         await self._write(buildstream.failure(failure))
