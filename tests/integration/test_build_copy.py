@@ -15,6 +15,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.integration.conftest import REPO
+from tests.integration.buildclean import remove_build_leftovers
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +142,7 @@ COPY . /ctx
         assert all(line.split()[0] in stats for line in lines[:15])
     finally:
         daemon.api("DELETE", f"/images/{image}?force=1")
-        daemon.ketch("builder", "prune", "-af", check=True)  # its steps' images: busybox's children
+        remove_build_leftovers(daemon)  # its steps' images: busybox's children
 
 
 @pytest.mark.parametrize("dockerfile,message", [

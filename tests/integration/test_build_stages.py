@@ -6,6 +6,7 @@ platform ARGs, and the unused build-arg warning."""
 import pytest
 
 from tests.integration.test_build_cache import build, text
+from tests.integration.buildclean import remove_build_leftovers
 
 pytestmark = pytest.mark.integration
 
@@ -15,7 +16,7 @@ def _remove(daemon, *refs: str) -> None:
     has no child images left for the next test on this worker."""
     for ref in refs:
         daemon.api("DELETE", f"/images/{ref}?force=1")
-    daemon.ketch("builder", "prune", "-af", check=True)
+    remove_build_leftovers(daemon)
 
 
 def test_independent_stages_meet_halfway_and_report_in_order(daemon):
