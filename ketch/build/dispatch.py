@@ -352,7 +352,7 @@ async def _mounts(state: StageState, instr: ins.RunInstr, envs, env: Env):
         m = replace(m, target=w(m.target), source=w(m.source), from_=w(m.from_), id=w(m.id),
                     env=w(m.env))
         if m.type == "secret":
-            sid = m.id or posixpath.basename(m.target)
+            sid = m.source or m.id or posixpath.basename(m.target)  # dispatchSecret's order
             data = env.secrets.get(sid)
             if data is None:
                 if m.required:
@@ -362,12 +362,26 @@ async def _mounts(state: StageState, instr: ins.RunInstr, envs, env: Env):
             m = replace(m, id=sid)
         elif m.from_:
             m = replace(m, from_=await env.resolve_from(m.from_))
+        if m.type not in ("secret", "ssh"):
+            m = replace(m, target=_mount_target(m.target, state.config.get("WorkingDir") or ""))
         mounts.append(m)
         extra.append(f"mount type={m.type} target={m.target} source={m.source} "
-                     f"from={m.from_} id={m.id} ro={m.readonly} sharing={m.sharing}")
+                     f"from={m.from_} id={m.id} ro={m.readonly} sharing={m.sharing} "
+                     f"env={m.env} mode={m.mode} uid={m.uid} gid={m.gid} size={m.size} "
+                     f"required={m.required}")
         if m.type == "bind" and not m.from_:
             extra.append("content " + await _context_hash(m.source, env))
     return tuple(mounts), tuple(secrets), tuple(extra)
+
+
+def _mount_target(target: str, workdir: str) -> str:
+    """BuildKit's dispatchRunMounts: a relative (or empty) target is under WORKDIR; the
+    root itself is refused."""
+    if not target.startswith("/"):
+        target = posixpath.normpath(posixpath.join("/", workdir, target))
+    if posixpath.normpath(target) in ("/", "//"):
+        raise InvalidArgument('invalid mount target "/"')
+    return target
 
 
 async def _context_hash(source: str, env: Env) -> str:
