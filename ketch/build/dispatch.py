@@ -89,6 +89,7 @@ class Mutate:
     edit: Callable[[MountedRoots], None]
     sources: tuple[str, ...] = ()
     container: bool = False  # moby makes this step in a container (WORKDIR): "Running in"
+    key_extra: tuple[str, ...] = ()  # COPY/ADD flags that change the files but not Cmd
 
 
 Action = Commit | Run | Mutate
@@ -434,7 +435,18 @@ async def _copy(state, instr: ins.CopyInstr | ins.AddInstr, envs, env: Env) -> M
     comment = f"{kind} {chown_comment}{digest} in {dest_written} "
     cc = {**config, "Cmd": [*runconfig.shell(config), "#(nop) " + comment]}
     return Mutate(config, cc, _history(state, cc, empty=None), env.files.edit(job),
-                  sources=(from_image,) if from_image else ())
+                  sources=(from_image,) if from_image else (), key_extra=_copy_key(job))
+
+
+def _copy_key(job: CopyJob) -> tuple[str, ...]:
+    """What changes a COPY's result beyond its sources' hash and --chown (both in Cmd): an
+    excluded file must not come back from the cache, nor a file with another mode."""
+    extra = [f"exclude={p}" for p in job.excludes]
+    if job.chmod:
+        extra.append("chmod=" + job.chmod)
+    if job.parents:
+        extra.append("parents")
+    return tuple(extra)
 
 
 def _rewrapped(exc: KetchError, message: str) -> KetchError:

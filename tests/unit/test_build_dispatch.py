@@ -497,3 +497,46 @@ def test_a_relative_mount_target_is_under_workdir_and_the_root_is_refused():
     assert [m.target for m in specs[0].mounts] == ["/app/c", "/app"]
     with pytest.raises(InvalidArgument, match='^invalid mount target "/"$'):
         b(dockerfile(stage("busybox", run("ls", mounts=(ins.MountSpec(type="cache", target=""),)))))
+
+
+def _ctx_build(tmp_path):
+    from ketch.build.copyfiles import ContextFiles
+    (tmp_path / "a.txt").write_bytes(b"a\n")
+    (tmp_path / "key.secret").write_bytes(b"s3cret\n")
+    b = Build()
+    b.files = ContextFiles()
+    return b
+
+
+def test_copy_exclude_is_part_of_the_cache_key(tmp_path):
+    """An excluded secret must not come back from the cache of a build without --exclude."""
+    b = _ctx_build(tmp_path)
+    b(dockerfile(stage("busybox", copy(".", dest="/app/"))), str(tmp_path))
+    result = b(dockerfile(stage("busybox", copy(".", dest="/app/", excludes=("*.secret",)))),
+               str(tmp_path))
+    files = b.backend.files[result.image_id]
+    assert "/app/a.txt" in files and "/app/key.secret" not in files
+
+
+@pytest.mark.parametrize("first,second", [
+    ({"chmod": "755"}, {"chmod": "600"}), ({}, {"parents": True})])
+def test_copy_chmod_and_parents_are_part_of_the_cache_key(tmp_path, first, second):
+    b = _ctx_build(tmp_path)
+    one = b(dockerfile(stage("busybox", copy("a.txt", dest="/x/", **first))), str(tmp_path))
+    two = b(dockerfile(stage("busybox", copy("a.txt", dest="/x/", **second))), str(tmp_path))
+    assert one.image_id != two.image_id
+    assert len([c for c in b.backend.calls if c[0] == "mutate"]) == 2
+
+
+def test_source_date_epoch_is_part_of_the_cache_key():
+    """A reproducible build must not return the image a normal build cached (nor another
+    epoch's)."""
+    b = Build()
+    runs = []
+    b.backend.on_run = lambda s, files: (runs.append(s), (b"", 0))[1]
+    df = dockerfile(stage("busybox", run("make")))
+    b(df)
+    b(df, source_date_epoch=0)
+    b(df, source_date_epoch=100)
+    b(df, source_date_epoch=100)
+    assert len(runs) == 3
