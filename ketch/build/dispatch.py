@@ -322,6 +322,7 @@ async def _run(state, instr: ins.RunInstr, envs, env: Env) -> Run:
     if save_cmd:
         cc["Entrypoint"] = None
     mounts, secrets, extra = await _mounts(state, instr, envs, env)
+    _entitled(instr, env.request)
     network = instr.network or env.request.network or "default"
     if instr.network:
         extra = (*extra, "network=" + instr.network)
@@ -335,6 +336,16 @@ async def _run(state, instr: ins.RunInstr, envs, env: Env) -> Run:
         cgroup_parent=env.request.cgroup_parent, remove=_removal(env.request),
         resources=dict(env.request.resources))
     return Run(config, cc, _history(state, cc, empty=None), spec, extra)
+
+
+def _entitled(instr: ins.RunInstr, request: BuildRequest) -> None:
+    """BuildKit's entitlements: a Dockerfile (often not the user's) gets the host's network
+    only when the build was started with ``--allow network.host``; security.insecure is
+    never granted (not implemented)."""
+    if instr.network == "host" and "network.host" not in request.allow:
+        raise InvalidArgument("network.host is not allowed")
+    if instr.security == "insecure":
+        raise InvalidArgument("security.insecure is not allowed")
 
 
 def _removal(request: BuildRequest) -> str:

@@ -540,3 +540,20 @@ def test_source_date_epoch_is_part_of_the_cache_key():
     b(df, source_date_epoch=100)
     b(df, source_date_epoch=100)
     assert len(runs) == 3
+
+
+def test_run_network_host_needs_the_entitlement():
+    """BuildKit: ``RUN --network=host`` only with ``--allow network.host``; security.insecure
+    is not implemented, so never allowed."""
+    b = Build()
+    specs = []
+    b.backend.on_run = lambda s, files: (specs.append(s), (b"", 0))[1]
+    df = dockerfile(stage("busybox", run("wget host", network="host")))
+    with pytest.raises(InvalidArgument, match="^network.host is not allowed$"):
+        b(df)
+    assert specs == []
+    b(df, allow=("network.host",))
+    assert specs[0].network == "host"
+    with pytest.raises(InvalidArgument, match="^security.insecure is not allowed$"):
+        b(dockerfile(stage("busybox", run("mount", security="insecure"))), allow=("network.host",))
+    b(dockerfile(stage("busybox", run("true", security="sandbox"))))

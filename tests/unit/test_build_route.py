@@ -200,6 +200,21 @@ def test_ketch_extensions(api):
     assert (resp.status_code, resp.json()) == (400, {"message": "invalid SOURCE_DATE_EPOCH: yesterday"})
 
 
+def test_entitlements(api):
+    """``allow`` (BuildKit's --allow), and networkmode=host grants network.host as dockerd's
+    BuildKit does; security.insecure is never granted, an unknown name is refused."""
+    api.build(tar_of(DOCKERFILE))
+    api.build(tar_of(DOCKERFILE), allow=["network.host"])
+    api.build(tar_of(DOCKERFILE), networkmode="host")
+    assert [c[0].allow for c in api.builds.calls] == [(), ("network.host",), ("network.host",)]
+    resp = api.build(tar_of(DOCKERFILE), allow=["security.insecure"])
+    assert (resp.status_code, resp.json()) == (400, {"message": "granting entitlement "
+                                                     "security.insecure is not allowed by build daemon configuration"})
+    resp = api.build(tar_of(DOCKERFILE), allow=["device"])
+    assert (resp.status_code, resp.json()) == (400, {"message": "unknown entitlement device"})
+    assert len(api.builds.calls) == 3
+
+
 def test_rm_defaults_to_true_and_forcerm_implies_it(api):
     api.build(tar_of(DOCKERFILE))
     api.build(tar_of(DOCKERFILE), rm="0", forcerm="1")
