@@ -53,6 +53,7 @@ from ketch.archive.dockerignore import BadPattern, PatternMatcher
 from ketch.archive.untar import Breakout, untar
 from ketch.build.compression import open_tar
 from ketch.build.context import Source
+from ketch.linux import userdb
 from ketch.linux.safepath import open_in_root, reopen, resolve_in_root
 
 CHUNK = 1 << 20
@@ -102,18 +103,11 @@ def resolve_chown(dest_root_fd: int, chown: str) -> Owner:
 def _lookup(root_fd: int, path: str, name: str, kind: str, prefix: str) -> int:
     if _INT.match(name):
         return int(name)
-    try:
-        fd = open_in_root(root_fd, path, follow=True)
-    except (FileNotFoundError, NotADirectoryError):
-        raise errors.InvalidArgument(prefix + f"open {path}: no such file or directory") from None
-    try:
-        rfd = reopen(fd, os.O_RDONLY)
-    finally:
-        os.close(fd)
-    with open(rfd, "rb") as f:
-        text = f.read().decode("utf-8", "surrogateescape")
-    for line in text.splitlines():
-        fields = line.strip().split(":")
+    entries = userdb.read_entries(root_fd, path)  # the image's: guarded (a fifo, a device)
+    if entries is None:
+        raise errors.InvalidArgument(prefix + f"open {path}: no such file or directory")
+    for fields in entries:
+        fields[0] = fields[0].strip()
         if not fields[0] or fields[0] != name:
             continue
         try:

@@ -238,3 +238,43 @@ def test_directory_over_a_file_is_an_error(r):
     with pytest.raises(errors.InvalidArgument) as exc:
         r.copy(["d"], "/file")
     assert str(exc.value) == "failed to copy files: failed to copy directory: mkdir /file: not a directory"
+
+
+def _in_a_child(fn) -> int:
+    """fn() in a forked child with 5 s and 256 MiB: its exit code (3: InvalidArgument,
+    0: returned); a child that hangs or grows without end is killed instead of the run."""
+    import resource
+    import signal
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (256 << 20, 256 << 20))
+            signal.alarm(5)
+            fn()
+            os._exit(0)
+        except errors.InvalidArgument:
+            os._exit(3)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_chown_names_are_not_read_from_a_fifo_or_a_device(tmp_path, kind):
+    """The image's /etc/passwd is the image maker's: a fifo would block ketchd's thread,
+    a device node such as /dev/zero (1:5) fill its memory. Neither is a user database."""
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    passwd = root / "etc" / "passwd"
+    if kind == "fifo":
+        os.mkfifo(passwd)
+    else:
+        os.mknod(passwd, stat.S_IFCHR | 0o644, os.makedev(1, 5))
+    fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        assert _in_a_child(lambda: resolve_chown(fd, "app")) == 3
+        with pytest.raises(errors.InvalidArgument, match="open /etc/passwd: no such file or directory"):
+            resolve_chown(fd, "app")
+    finally:
+        os.close(fd)
