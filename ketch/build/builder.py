@@ -226,7 +226,8 @@ class _Build:
         out = self.ordered.emitter(i)
         env = dispatch.Env(request=request, context_dir=self.context_dir, files=self.files,
                            resolve_from=lambda ref: self._resolve_from(i, ref),
-                           note=lambda text: out(Message(text)), secrets=dict(request.secrets))
+                           note=lambda text: out(Message(text)), secrets=dict(request.secrets),
+                           read_root=self.backend.read_root)
         job = stagerun.StageJob(
             backend=self.backend, env=env, emit=out, total=self.total,
             base_image=lambda name, platform: self._base_image(i, name, platform),

@@ -104,6 +104,8 @@ class Env:
     resolve_from: Callable[[str], Awaitable[str]]  # a --from value -> an image id
     note: Callable[[str], None] = lambda text: None  # a line for the output
     secrets: dict[str, bytes] = field(default_factory=dict)
+    # (image id, fn) -> fn(the image's root fd), in a thread: BuildBackend.read_root
+    read_root: Callable[[str, Callable[[int], str]], Awaitable[str]] | None = None
 
 
 async def dispatch(state: StageState, instr: ins.Instruction, env: Env) -> Action:
@@ -437,7 +439,10 @@ async def _copy(state, instr: ins.CopyInstr | ins.AddInstr, envs, env: Env) -> M
         decompress=kind == "ADD", checksum=getattr(instr, "checksum", ""),
         keep_git_dir=getattr(instr, "keep_git_dir", False), excludes=instr.excludes,
         parents=getattr(instr, "parents", False), link=instr.link)
-    digest = await asyncio.to_thread(env.files.hash, job)  # reads the whole context, or downloads
+    if from_image and env.read_root is not None:  # hashed in the image's root, as moby
+        digest = await env.read_root(from_image, lambda root: env.files.hash(job, root))
+    else:
+        digest = await asyncio.to_thread(env.files.hash, job)  # reads the whole context, or downloads
     for word in words if kind == "ADD" else ():
         if is_url(word):
             env.note("\n")  # moby's Fprintln after each download (the CLI shows an empty line)
