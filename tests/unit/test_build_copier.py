@@ -217,6 +217,22 @@ def test_heredoc(r):
     assert stat.S_IMODE(st.st_mode) == 0o755 and st.st_uid == 1000
 
 
+def test_a_heredoc_name_never_climbs_out_of_the_root(r):
+    """REVIEW12 #1: the name is the Dockerfile's; only its cleaned last component reaches
+    dest, as BuildKit's path.Join("/", name). ``..`` there wrote (and first removed) files
+    on the host."""
+    (r.outside / "victim").write_text("keep")
+    for name in ("../outside/victim", "../../outside/victim", "a/../../outside/victim"):
+        write_heredoc(r.img_fd, "/", name, b"x")
+        write_heredoc(r.img_fd, "/srv/", name, b"y")
+    assert (r.outside / "victim").read_text() == "keep"
+    assert (r.img / "victim").read_text() == "x" and (r.img / "srv/victim").read_text() == "y"
+    for name in ("..", ".", "/", "../.."):
+        with pytest.raises(errors.InvalidArgument, match="invalid heredoc name"):
+            write_heredoc(r.img_fd, "/", name, b"x")
+    assert sorted(os.listdir(r.img.parent)) == ["ctx", "img", "outside"]
+
+
 def test_chmod_parents_excludes(r):
     r.file("a/b/c.txt", mode=0o600)
     r.file("a/b/d.md")
