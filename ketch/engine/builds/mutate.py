@@ -57,7 +57,7 @@ def mutate(builds: BuildImages, parent: Image | None, sources: dict[str, Image],
         snapshots.remove(upper)
 
 
-def read_root(builds: BuildImages, image: Image, fn: Callable[[int], T], scratch_dir: str) -> T:
+def read_root(builds: BuildImages, image: Image, fn: Callable[[int], object], scratch_dir: str):
     """Blocking, in a thread that may leave its mount namespace (``in_own_thread``):
     ``fn`` on the image's root mounted read-only (COPY --from's sources hashed)."""
     images = builds.images
