@@ -184,10 +184,8 @@ ROWS: tuple[BuildRow, ...] = (
              args=("--label", "cli=1", "--label", "a=fromcli")),
     BuildRow("healthcheck_forms", "FROM busybox\nHEALTHCHECK CMD [\"true\"]\nHEALTHCHECK --interval=1m30s CMD echo "
              "shell form\nHEALTHCHECK NONE\n"),
-    BuildRow("volume_json_word_in_shell_form", "FROM busybox\nVOLUME /v [\"/w\"]\nRUN true\n",
-             expect=pending("issue 12: VOLUME /v [\"/w\"] (shell form: a volume named '[/w]') makes the next "
-                            "RUN fail on ketchd ('config.json: mounts[N].destination must be an absolute "
-                            "path'); dockerd 20.10 runs it")),
+    BuildRow("volume_json_word_in_shell_form", "FROM busybox\nVOLUME /v [\"/w\"]\nRUN true\n"),
+    BuildRow("volume_relative", "FROM busybox\nWORKDIR /w\nVOLUME rel\nRUN ls -d /rel\n"),
     BuildRow("label_cli_only", "FROM busybox\n", args=("--label", "x=y")),
     BuildRow("from_only", "FROM busybox\n",
              expect=build_differs("the image is the base itself, and the bases differ: dockerd's busybox "
