@@ -89,8 +89,8 @@ def sanitize_tags(names: list[str]) -> tuple[str, ...]:
     for name in names:
         if not name:
             continue
-        _check_lowercase(name)
         try:
+            reference.check_lowercase_v27(name)  # dockerd 20.10's rule: UPPER/x refused
             ref = reference.parse(name, default_tag=False)
         except errors.InvalidArgument as exc:
             raise errors.Internal(str(exc)) from None  # a plain error in moby: a 500
@@ -101,17 +101,6 @@ def sanitize_tags(names: list[str]) -> tuple[str, ...]:
         if ref.familiar not in out:
             out.append(ref.familiar)
     return tuple(out)
-
-
-def _check_lowercase(name: str) -> None:
-    """dockerd 20.10's distribution (v2.7) takes the first component for a registry only
-    with a "." or ":" or as "localhost", so ``UPPER/x`` is a Docker Hub name, refused; the
-    newer rule (``reference.parse``) takes ``UPPER`` for a host. Its text names no repository."""
-    first, sep, rest = name.partition("/")
-    remainder = rest if sep and (first == "localhost" or any(c in first for c in ".:")) else name
-    remote = remainder.split(":", 1)[0]
-    if remote.lower() != remote:
-        raise errors.Internal("invalid reference format: repository name must be lowercase")
 
 
 def _secrets(request: Request) -> dict[str, bytes]:

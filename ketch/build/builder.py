@@ -25,6 +25,7 @@ from ketch.build.copyjob import FileWork
 from ketch.build.request import BuildRequest, BuildResult, Message, Progress, PullProgress, StepStart
 from ketch.build.shell_lex import ProcessWord
 from ketch.errors import InvalidArgument
+from ketch.oci import reference
 
 
 async def build(request: BuildRequest, context_dir: str | None, backend: BuildBackend,
@@ -249,6 +250,7 @@ class _Build:
             return await self.results[found]
         if name == "scratch":
             return None
+        reference.check_lowercase_v27(name)  # dockerd 20.10's text (FROM Busy_Box)
         return await self.backend.base_image(name, platform, self.request.pull,
                                              self._pull_progress(stage))
 
@@ -266,6 +268,7 @@ class _Build:
         try:
             n = int(ref, 10)
         except ValueError:
+            reference.check_lowercase_v27(ref)
             image = await self.backend.base_image(ref, self.request.platform, self.request.pull,
                                                   self._pull_progress(stage))
             return image.id

@@ -213,3 +213,17 @@ def test_copy_from_a_rebuilt_stage_with_the_same_file_hits_the_cache():
     ran = [c[1] for c in b.backend.calls if c[0] == "ran"]
     assert ran.count(("/bin/sh", "-c", "say cat")) == 1  # the last step only once
     assert len([c for c in b.backend.calls if c[0] == "mutate"]) == 1
+
+
+@pytest.mark.parametrize("df", [
+    dockerfile(stage("Busy_Box")),
+    dockerfile(stage("UPPER/x")),
+    dockerfile(stage("busybox", copy("/a", dest="/a", from_="Up/x")))])
+def test_image_references_are_checked_as_dockerd_20_10(df):
+    """FROM Busy_Box, FROM UPPER/x (a registry host for newer references, a Docker Hub name
+    for dockerd 20.10's) and COPY --from=Up/x: its text, without the repository."""
+    b = Build()
+    with pytest.raises(InvalidArgument) as info:
+        b(df)
+    assert str(info.value).endswith("invalid reference format: repository name must be lowercase")
+    assert [c[1] for c in b.backend.calls if c[0] == "base_image"] in ([], ["busybox"])

@@ -264,9 +264,8 @@ ROWS: tuple[BuildRow, ...] = (
     BuildRow("err_label_no_value", "FROM busybox\nLABEL a\n"),
     BuildRow("err_escape_twice", "# escape=`\n# escape=\\\nFROM busybox\n"),
     BuildRow("err_bad_target", "FROM busybox AS a\nRUN echo a\n", args=("--target", "nosuch")),
-    BuildRow("err_from_bad_reference", "FROM Busy_Box\n",
-             expect=pending("issue 12: dockerd 20.10 says 'invalid reference format: repository name must "
-                            "be lowercase', ketchd adds '(library/Busy_Box)' as newer references do")),
+    BuildRow("err_from_bad_reference", "FROM Busy_Box\n"),
+    BuildRow("err_copy_from_bad_reference", "FROM busybox\nCOPY --from=Up/x /a /a\n"),
     BuildRow("err_from_blank", "ARG B\nFROM $B\n"),
     BuildRow("err_from_scratch_only", "FROM scratch\n"),
     BuildRow("err_copy_missing", "FROM busybox\nCOPY nosuch /x\n", files=_f(a="A")),
