@@ -324,6 +324,7 @@ def test_build_keeps_a_failed_steps_container_unless_force_rm(daemon, tmp_path):
     assert res.returncode == 3
     [removed] = _running_in(res.stdout)
     assert "No such object" in daemon.ketch("inspect", removed).stderr
+    daemon.ketch("builder", "prune", "-af", check=True)
 
 
 def test_build_run_mounts_stay_out_of_the_image(daemon, tmp_path):
@@ -352,3 +353,4 @@ def test_build_run_mounts_stay_out_of_the_image(daemon, tmp_path):
         assert "s3cr3t" not in history
     finally:
         daemon.ketch("rmi", tag)
+        daemon.ketch("builder", "prune", "-af", check=True)  # its steps' images and cache mount
