@@ -22,6 +22,7 @@ import time
 import pytest
 
 from tests.integration.conftest import PYTHON, REPO, Daemon, destroy_daemon
+from tests.integration.buildclean import remove_build_leftovers
 
 DRIVER = os.path.join(REPO, "tests", "integration", "runstep_driver.py")
 RED, RESET = "\x1b[91m", "\x1b[0m"
@@ -324,7 +325,7 @@ def test_build_keeps_a_failed_steps_container_unless_force_rm(daemon, tmp_path):
     assert res.returncode == 3
     [removed] = _running_in(res.stdout)
     assert "No such object" in daemon.ketch("inspect", removed).stderr
-    daemon.ketch("builder", "prune", "-af", check=True)
+    remove_build_leftovers(daemon)
 
 
 def test_build_run_mounts_stay_out_of_the_image(daemon, tmp_path):
@@ -353,4 +354,4 @@ def test_build_run_mounts_stay_out_of_the_image(daemon, tmp_path):
         assert "s3cr3t" not in history
     finally:
         daemon.ketch("rmi", tag)
-        daemon.ketch("builder", "prune", "-af", check=True)  # its steps' images and cache mount
+        remove_build_leftovers(daemon)  # its steps' images and cache mount
