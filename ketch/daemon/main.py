@@ -31,9 +31,9 @@ from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
 from ketch.engine.images.distribution import DistributionService, registry_config
 from ketch.api.routes.build import BuildRoutes
-from ketch.engine.buildcontext import BuildContexts
 from ketch.engine.builds.cache import BuildCache
 from ketch.engine.builds.cachemounts import CacheMounts
+from ketch.engine.builds.contexts import BuildContexts
 from ketch.engine.builds.runmounts import RunMounts
 from ketch.engine.builds.runstep import StepRunner
 from ketch.engine.builds.service import BuildService, scratch_dir

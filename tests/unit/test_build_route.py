@@ -22,7 +22,7 @@ from ketch.api.httpstatus import error_response
 from ketch.api.routes.build import BuildRoutes
 from ketch.build.request import (BuildResult, Message, PullProgress, StageDone, StepCached,
                                  StepDone, StepOutput, StepRunning, StepStart)
-from ketch.engine.buildcontext import BuildContexts
+from ketch.engine.builds.contexts import BuildContexts
 
 IMAGE = "sha256:" + "ab" * 32
 BASE = "sha256:" + "cd" * 32

@@ -162,7 +162,7 @@ def test_the_context_dockerd_saw(tmp_path):
     import shutil
 
     from ketch.build.context import resolve_sources, sources_hash
-    from ketch.engine.buildcontext import BuildContexts
+    from ketch.engine.builds.contexts import BuildContexts
 
     ignore = "*.log\n!keep.log\nsecret/\n**/*.tmp\nDockerfile\n"
     src = tmp_path / "src"
