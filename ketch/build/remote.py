@@ -45,8 +45,8 @@ import httpx
 
 from ketch import errors
 from ketch.archive.untar import Breakout, untar
-from ketch.build.compression import decompressed
 from ketch.build.context import Source, resolve_sources
+from ketch.image.archive import open_decompressed
 from ketch.linux.safepath import open_in_root
 
 UNNAMED = "__unnamed__"
@@ -322,7 +322,7 @@ def _sniff(data: bytes) -> str:
 def _extract_context(spool, directory: str) -> None:
     root_fd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        untar(decompressed(spool), root_fd, "/")
+        untar(open_decompressed(spool), root_fd, "/")
     except (Breakout, tarfile.TarError, OSError, EOFError) as exc:
         raise errors.InvalidArgument(f"error processing tar file: {exc}") from None
     finally:

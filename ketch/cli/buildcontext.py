@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass
 
 from ketch.archive import dockerignore
+from ketch.archive.compression import sniff
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 CHUNK = 1 << 20
-_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
 
 
 class ContextError(Exception):
@@ -83,7 +83,7 @@ def prepare(context: str, dockerfile: str, stdin) -> Context:
 
 
 def _is_archive(head: bytes) -> bool:
-    if any(head.startswith(m) for m in _MAGIC):
+    if sniff(head) != "tar":  # compressed
         return True
     try:
         with tarfile.open(fileobj=io.BytesIO(head), mode="r|") as tf:
