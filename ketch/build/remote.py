@@ -33,7 +33,6 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tarfile
 import tempfile
@@ -45,6 +44,7 @@ import httpx
 
 from ketch import errors
 from ketch.archive.untar import Breakout, untar
+from ketch.build import urlget
 from ketch.build.context import Source, resolve_sources
 from ketch.image.archive import open_decompressed
 from ketch.linux.safepath import open_in_root
@@ -52,7 +52,6 @@ from ketch.linux.safepath import open_in_root
 UNNAMED = "__unnamed__"
 TIMEOUT = httpx.Timeout(None, connect=30.0)
 CHUNK = 1 << 20
-_MAX_ERROR_BODY = 64 << 10
 
 Progress = Callable[[int, int], None]  # (bytes so far, total or -1)
 
@@ -92,47 +91,7 @@ class _Fetch:
 
 
 def _get(url: str, prefix: str) -> _Fetch:
-    parts = urlsplit(url)
-    client = httpx.Client(timeout=TIMEOUT, follow_redirects=True, max_redirects=10, trust_env=False)
-    try:
-        response = client.send(client.build_request("GET", url), stream=True)
-    except httpx.ConnectError as exc:
-        client.close()
-        causes = _causes(exc)
-        if any(isinstance(c, socket.gaierror) for c in causes) or "Name or service not known" in str(exc):
-            raise errors.NotFound(f'{prefix}Get "{url}": dial tcp: lookup {parts.hostname}: no such host') from None
-        refused = any(isinstance(c, ConnectionRefusedError) for c in causes)
-        reason = "connection refused" if refused else str(exc).lower()
-        raise errors.Internal(f'{prefix}Get "{url}": dial tcp {parts.netloc}: connect: {reason}') from None
-    except httpx.HTTPError as exc:
-        client.close()
-        raise errors.Internal(f'{prefix}Get "{url}": {exc}') from None
-    if response.status_code < 400:
-        return _Fetch(client, response)
-    body = b""
-    try:
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > _MAX_ERROR_BODY:
-                break
-    except httpx.HTTPError:
-        pass
-    finally:
-        response.close()
-        client.close()
-    message = (f"{prefix}failed to GET {url} with status {response.status_code} {response.reason_phrase}: "
-               f"{body.strip().decode(errors='replace')}")
-    kind = {404: errors.NotFound, 400: errors.InvalidArgument, 401: errors.PermissionDenied,
-            403: errors.PermissionDenied}.get(response.status_code, errors.Internal)
-    raise kind(message)
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    out = []
-    while exc is not None and len(out) < 16:
-        out.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return out
+    return _Fetch(*urlget.get(url, TIMEOUT, prefix))
 
 
 # -- ADD <url> -----------------------------------------------------------------------------
