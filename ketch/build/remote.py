@@ -7,7 +7,7 @@ API (blocking: the builder's file work runs in a thread; from asyncio use
 ``asyncio.to_thread``; ``workdir`` is a private directory of the caller's, which removes it
 after)::
 
-    is_url(s) / is_git_url(s)                    moby's urlutil rules
+    is_url(s) / is_git_url(s)                    moby's urlutil rules (``archive.urlkind``)
     download(url, workdir, dest, checksum="", progress=None) -> Download
         GET (redirects followed); the file lands in a fresh directory under workdir, mode
         0600, mtime from Last-Modified (else the epoch); its name from the URL's path, else
@@ -44,6 +44,7 @@ import httpx
 
 from ketch import errors
 from ketch.archive.untar import Breakout, untar
+from ketch.archive.urlkind import is_git_url, is_url  # also this module's API (dispatch, copyfiles)
 from ketch.build import urlget
 from ketch.build.context import Source, resolve_sources
 from ketch.image.archive import open_decompressed
@@ -54,17 +55,6 @@ TIMEOUT = httpx.Timeout(None, connect=30.0)
 CHUNK = 1 << 20
 
 Progress = Callable[[int, int], None]  # (bytes so far, total or -1)
-
-
-def is_url(s: str) -> bool:
-    return s.startswith(("http://", "https://"))
-
-
-_GIT_SUFFIX = re.compile(r".git(?:#.+)?$")  # moby's, with its unescaped dot
-
-
-def is_git_url(s: str) -> bool:
-    return (is_url(s) and _GIT_SUFFIX.search(s) is not None) or s.startswith(("git://", "github.com/", "git@"))
 
 
 # -- GET as moby's GetWithStatusError ------------------------------------------------------

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from ketch.archive import dockerignore
 from ketch.archive.compression import sniff
+from ketch.archive.urlkind import is_git_url, is_url
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 CHUNK = 1 << 20
@@ -50,18 +51,6 @@ class Context:
     def close(self) -> None:
         if self.body is not None:
             self.body.close()
-
-
-def is_url(text: str) -> bool:
-    return text.startswith(("http://", "https://"))
-
-
-def is_git_url(text: str) -> bool:
-    """docker's urlutil.IsGitURL."""
-    import re
-    if is_url(text) and re.search(r"\.git(?:#.+)?$", text):
-        return True
-    return text.startswith(("git://", "github.com/", "git@"))
 
 
 def prepare(context: str, dockerfile: str, stdin) -> Context:
