@@ -5,7 +5,6 @@ API (stdlib only; the CLI tars the context with it, the daemon applies it again)
     read_patterns(text) -> list[str]            moby ignorefile.ReadAll: comments, "/" cleaning
     PatternMatcher(patterns)                    moby patternmatcher.New; BadPattern if malformed
       .matches(path) -> bool                    MatchesOrParentMatches ("a/b" excluded by "a")
-      .matches_exact(path) -> bool              MatchesExact (no parent dirs)
       .matches_legacy(path) -> bool             the deprecated Matches (one parent level), which
                                                 the classic builder's daemon still uses
       .excluded(path, parent) -> (bool, MatchInfo)
@@ -179,15 +178,6 @@ class PatternMatcher:
             if not hit and parent != ".":
                 hit = any(pattern.match("/".join(parent_dirs[:i + 1])) for i in range(len(parent_dirs)))
             if hit:
-                matched = not pattern.exclusion
-        return matched
-
-    def matches_exact(self, path: str) -> bool:
-        matched = False
-        for pattern in self.patterns:
-            if pattern.exclusion != matched:
-                continue
-            if pattern.match(path):
                 matched = not pattern.exclusion
         return matched
 
