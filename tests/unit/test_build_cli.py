@@ -10,6 +10,7 @@ import os
 import pytest
 
 from ketch.cli import buildprogress, flags
+from ketch.cli import buildrequest
 from ketch.cli.commands import build as buildcmd
 from ketch.cli.format import diskusage
 from ketch.cli.main import StatusError, main
@@ -67,8 +68,8 @@ def test_build_args_and_labels_as_docker_converts_them(monkeypatch):
     monkeypatch.delenv("NOTSET", raising=False)
     opts, _ = flags.parse(buildcmd.BUILD, ["--build-arg", "A=1", "--build-arg", "FROMENV",
                                            "--build-arg", "NOTSET", "--label", "l", "."])
-    assert buildcmd._kv_map(opts["build-arg"], True) == {"A": "1", "FROMENV": "v", "NOTSET": None}
-    assert buildcmd._kv_map(opts["label"], False) == {"l": ""}
+    assert buildrequest.kv_map(opts["build-arg"], True) == {"A": "1", "FROMENV": "v", "NOTSET": None}
+    assert buildrequest.kv_map(opts["label"], False) == {"l": ""}
 
 
 @pytest.mark.parametrize("argv, code, text", [
@@ -92,15 +93,15 @@ def test_progress_mode_is_checked(capsys):
 def test_secrets_header(tmp_path, monkeypatch):
     (tmp_path / "s").write_bytes(b"file-secret")
     monkeypatch.setenv("TOKEN", "env-secret")
-    header = buildcmd._secrets([f"id=one,src={tmp_path / 's'}", "id=two,env=TOKEN", "id=TOKEN"])
+    header = buildrequest.secrets_header([f"id=one,src={tmp_path / 's'}", "id=two,env=TOKEN", "id=TOKEN"])
     doc = json.loads(base64.b64decode(header))
     assert {k: base64.b64decode(v) for k, v in doc.items()} == {
         "one": b"file-secret", "two": b"env-secret", "TOKEN": b"env-secret"}
     with pytest.raises(StatusError) as err:
-        buildcmd._secrets(["src=/x"])
+        buildrequest.secrets_header(["src=/x"])
     assert err.value.message == 'failed to parse secret "src=/x": secret ID missing'
     with pytest.raises(StatusError) as err:
-        buildcmd._secrets(["id=x,src=/nonexistent/secret"])
+        buildrequest.secrets_header(["id=x,src=/nonexistent/secret"])
     assert err.value.message == "failed to read secret x: open /nonexistent/secret: no such file or directory"
 
 
@@ -251,7 +252,7 @@ def test_the_commands_are_registered():
 def test_compress_sends_the_context_gzipped():
     import gzip
     chunks = [b"a" * 100000, b"", b"b" * 5]
-    assert gzip.decompress(b"".join(buildcmd._gzip_chunks(iter(chunks)))) == b"".join(chunks)
+    assert gzip.decompress(b"".join(buildrequest.gzip_chunks(iter(chunks)))) == b"".join(chunks)
 
 
 def test_tty_renderer_ticks_while_a_step_prints_nothing():
