@@ -90,6 +90,14 @@ def test_progress_mode_is_checked(capsys):
     assert 'invalid progress mode "fancy"' in capsys.readouterr().err
 
 
+def test_squash_needs_an_experimental_daemon(capsys):
+    """docker/cli refuses the flag (annotated experimentalDaemon) before it sends anything:
+    neither dockerd 20.10 nor ketchd is experimental."""
+    assert main(["build", "--squash", "."]) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        '"--squash" is only supported on a Docker daemon with experimental features enabled')
+
+
 def test_secrets_header(tmp_path, monkeypatch):
     (tmp_path / "s").write_bytes(b"file-secret")
     monkeypatch.setenv("TOKEN", "env-secret")

@@ -91,6 +91,8 @@ def build(cli, args, path):
     progress = opts["progress"]
     if progress not in PROGRESS_MODES:
         raise StatusError(1, f'invalid progress mode "{progress}": use one of {", ".join(PROGRESS_MODES)}')
+    if opts["squash"]:  # docker/cli: an experimentalDaemon flag; ketchd is not one
+        raise StatusError(1, '"--squash" is only supported on a Docker daemon with experimental features enabled')
     if opts["platform"]:
         from ketch.errors import InvalidArgument
         from ketch.oci import platform
