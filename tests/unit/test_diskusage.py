@@ -2,24 +2,10 @@
 
 import os
 
-import pytest
-
 from ketch.build.backend import HistoryEntry, ImageState, Step
 from ketch.engine.builds.images import BuildImages
 from ketch.engine.diskusage import DiskUsage
 from ketch.engine.images.service import ImageService
-from ketch.engine.store import Store
-from ketch.image.content import ContentStore
-from ketch.storage.overlay import OverlaySnapshotter
-
-
-@pytest.fixture
-def images(tmp_path):
-    store = Store(str(tmp_path / "ketch.db"))
-    svc = ImageService(store, ContentStore(str(tmp_path / "content")),
-                       OverlaySnapshotter(str(tmp_path / "snapshots")))
-    yield svc
-    store.close()
 
 
 class _NoContainers:
