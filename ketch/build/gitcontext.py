@@ -55,7 +55,9 @@ def _is_git_transport(s: str) -> bool:
 _GIT_ENV = {
     "GIT_PROTOCOL_FROM_USER": "0",  # no unsafe transports for submodules
     "GIT_CONFIG_NOSYSTEM": "1",  # nothing of the host's git configuration
+    "GIT_CONFIG_GLOBAL": "/dev/null",  # git >= 2.32 (moby's WithIsolatedConfig)
     "HOME": "/dev/null",
+    "XDG_CONFIG_HOME": "/dev/null",  # the global file's other place, for older git
     "GIT_TERMINAL_PROMPT": "0",  # a daemon has nobody to ask for a password
     "GIT_ASKPASS": "/bin/false",
     "SSH_ASKPASS": "/bin/false",

@@ -186,3 +186,14 @@ def test_clone_over_dumb_http(served, tmp_path):
     with pytest.raises(errors.Internal, match="error fetching"):
         gitcontext.clone(url + "/nosuch.git", work)
     assert len(os.listdir(work)) == 2  # the failures left nothing
+
+
+def test_git_reads_none_of_the_hosts_configuration(tmp_path, monkeypatch):
+    """$XDG_CONFIG_HOME/git/config is git's global file too (HOME=/dev/null is not enough):
+    a url.insteadOf there could send a clone elsewhere."""
+    xdg = tmp_path / "xdg"
+    (xdg / "git").mkdir(parents=True)
+    (xdg / "git" / "config").write_text("[user]\n\tname = from-the-host\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+    code, out = gitcontext._git(str(tmp_path), "config", "--get", "user.name")
+    assert (code, out) == (1, "")
