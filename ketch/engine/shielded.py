@@ -28,7 +28,9 @@ async def finish(cleanup: Awaitable) -> None:
 
 async def uninterrupted(work: Awaitable[T], undo: Callable[[T], None]) -> T:
     """Await ``work`` (a thread's); if the awaiting task is cancelled, the work still runs
-    to its end, and what it made is undone then."""
+    to its end, and what it made is undone then. If the loop closes first (ketchd
+    stopping), the undo never runs: what the work made is left to the start-up sweeps and
+    the image GC."""
     future = asyncio.ensure_future(work)
     try:
         return await asyncio.shield(future)
