@@ -1,12 +1,13 @@
 """What ``ketch build`` sends besides the context: the query's maps (build args with the
 config file's proxies, labels), the headers (``X-Registry-Config``: the stored logins;
 ``X-Ketch-Build-Secrets``: ``--secret``s), SOURCE_DATE_EPOCH, a gzipped context
-(``--compress``). docker/cli's ``runBuild`` helpers; errors are the CLI's ``StatusError``.
+(``--compress``, spooled to know its size). docker/cli's ``runBuild`` helpers; errors are the CLI's ``StatusError``.
 """
 
 import os
 
 from ketch import fastjson
+from ketch.cli.buildcontext import Context
 from ketch.cli.main import StatusError
 
 PROXY_ARGS = (("httpProxy", "HTTP_PROXY"), ("httpsProxy", "HTTPS_PROXY"), ("noProxy", "NO_PROXY"),
@@ -110,3 +111,21 @@ def gzip_chunks(chunks):
     for chunk in chunks:
         yield z.compress(chunk)
     yield z.flush()
+
+
+def compressed(ctx: Context) -> Context:
+    """``--compress``: the context's tar gzipped into a spool of its own (the original is
+    closed), so its size is known before it is sent."""
+    import tempfile
+    spool = tempfile.TemporaryFile()
+    try:
+        for chunk in gzip_chunks(ctx.chunks()):
+            spool.write(chunk)
+        size = spool.tell()
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    finally:
+        ctx.close()
+    return Context(spool, size, ctx.dockerfile, ctx.remote)

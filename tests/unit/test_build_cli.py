@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from ketch.cli import buildprogress, flags
-from ketch.cli import buildrequest
+from ketch.cli import buildprogress, buildrequest, flags
+from ketch.cli.buildcontext import Context
 from ketch.cli.commands import build as buildcmd
 from ketch.cli.format import diskusage
 from ketch.cli.main import StatusError, main
@@ -255,6 +255,28 @@ def test_the_commands_are_registered():
     assert MANAGEMENT["image"]["build"] == "build"
     assert MANAGEMENT["builder"] == {"build": "build", "prune": ("builder", "prune")}
     assert os.path.exists(os.path.join(os.path.dirname(buildcmd.__file__), "builder.py"))
+
+
+def test_compress_reports_the_size_it_sends(capsys):
+    """docker's ProgressReader counts the bytes it sends: with --compress, the gzip's."""
+    import gzip
+    sent = []
+
+    class Client:
+        def build(self, chunks, query, headers):
+            sent.append(b"".join(chunks))
+            return FakeResponse(ORACLE_SIMPLE)
+
+    class Cli:
+        client = Client()
+
+    data = b"a" * 7680
+    ctx = Context(io.BytesIO(data), len(data), "Dockerfile")
+    assert buildcmd._run(Cli(), ctx, {}, {}, False, "plain", "", True) == 0
+    assert gzip.decompress(sent[0]) == data
+    first = capsys.readouterr().out.split("\r\r\n")[0]
+    assert first == "Sending build context to Docker daemon " + f"{len(sent[0])}B".rjust(8)
+    assert len(sent[0]) < 100  # not the 7.68kB it compresses
 
 
 def test_compress_sends_the_context_gzipped():

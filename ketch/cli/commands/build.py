@@ -145,6 +145,12 @@ def _run(cli, ctx, query: dict, headers: dict, quiet: bool, progress: str, iidfi
          compress: bool) -> int:
     from ketch.cli import buildprogress
     from ketch.units import human_size
+    if compress and ctx.body is not None:  # its size is what the line reports, as docker's
+        ctx = buildrequest.compressed(ctx)
+        try:
+            return _run(cli, ctx, query, headers, quiet, progress, iidfile, False)
+        finally:
+            ctx.close()
     out = sys.stdout
     terminal = out.isatty()
     mode = "quiet" if quiet else progress
@@ -165,8 +171,6 @@ def _run(cli, ctx, query: dict, headers: dict, quiet: bool, progress: str, iidfi
             image_id = doc["ID"]
 
     chunks = ctx.chunks()
-    if compress and chunks is not None:
-        chunks = buildrequest.gzip_chunks(chunks)
     try:
         resp = cli.client.build(chunks, query, headers)
     except API_ERRORS as exc:
