@@ -21,15 +21,24 @@ _STATUS_ERRORS = {404: errors.NotFound, 400: errors.InvalidArgument, 401: errors
                   403: errors.PermissionDenied}
 
 
-def get(url: str, timeout: httpx.Timeout, prefix: str = "") -> tuple[httpx.Client, httpx.Response]:
+def client(timeout: httpx.Timeout, transport: httpx.HTTPTransport | None = None) -> httpx.Client:
+    """A client as ``get`` wants one: redirects followed (10 at most), no proxy from the
+    environment."""
+    return httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=10, trust_env=False,
+                        transport=transport)
+
+
+def get(url: str, timeout: httpx.Timeout, prefix: str = "",
+        session: httpx.Client | None = None) -> tuple[httpx.Client, httpx.Response]:
     """Blocking: a streamed GET of ``url`` whose status is below 400; the caller closes
-    the response and the client. ``prefix`` goes before every error's text."""
+    the response and the client (``session``, else one of ``client(timeout)``; closed
+    here on an error). ``prefix`` goes before every error's text."""
     parts = urlsplit(url)
-    client = httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=10, trust_env=False)
+    http = session if session is not None else client(timeout)
     try:
-        response = client.send(client.build_request("GET", url), stream=True)
+        response = http.send(http.build_request("GET", url), stream=True)
     except httpx.ConnectError as exc:
-        client.close()
+        http.close()
         causes = _causes(exc)
         if any(isinstance(c, socket.gaierror) for c in causes) or "Name or service not known" in str(exc):
             raise errors.NotFound(f'{prefix}Get "{url}": dial tcp: lookup {parts.hostname}: no such host') from None
@@ -37,10 +46,10 @@ def get(url: str, timeout: httpx.Timeout, prefix: str = "") -> tuple[httpx.Clien
         reason = "connection refused" if refused else (str(exc).lower() or type(exc).__name__)
         raise errors.Internal(f'{prefix}Get "{url}": dial tcp {parts.netloc}: connect: {reason}') from None
     except httpx.HTTPError as exc:
-        client.close()
+        http.close()
         raise errors.Internal(f'{prefix}Get "{url}": {exc}') from None
     if response.status_code < 400:
-        return client, response
+        return http, response
     body = b""
     try:
         for chunk in response.iter_bytes():
@@ -51,7 +60,7 @@ def get(url: str, timeout: httpx.Timeout, prefix: str = "") -> tuple[httpx.Clien
         pass
     finally:
         response.close()
-        client.close()
+        http.close()
     message = (f"{prefix}failed to GET {url} with status {response.status_code} {response.reason_phrase}: "
                f"{body.strip().decode(errors='replace')}")
     raise _STATUS_ERRORS.get(response.status_code, errors.Internal)(message)
