@@ -279,6 +279,26 @@ def test_compress_reports_the_size_it_sends(capsys):
     assert len(sent[0]) < 100  # not the 7.68kB it compresses
 
 
+def test_no_sending_line_when_the_daemon_is_not_there(capsys):
+    """docker's ProgressReader reports the context as the request sends it: a daemon that
+    cannot be reached gets only the error."""
+    from ketch.client.http import ConnectionFailed
+
+    class Client:
+        def build(self, chunks, query, headers):
+            raise ConnectionFailed("Cannot connect to the Docker daemon at unix:///nowhere.sock. "
+                                   "Is the docker daemon running?")
+
+    class Cli:
+        client = Client()
+
+    ctx = Context(io.BytesIO(b"tar"), 3, "Dockerfile")
+    with pytest.raises(StatusError) as err:
+        buildcmd._run(Cli(), ctx, {}, {}, False, "plain", "", False)
+    assert err.value.message.startswith("Cannot connect to the Docker daemon")
+    assert capsys.readouterr().out == ""
+
+
 def test_compress_sends_the_context_gzipped():
     import gzip
     chunks = [b"a" * 100000, b"", b"b" * 5]

@@ -159,11 +159,15 @@ def _run(cli, ctx, query: dict, headers: dict, quiet: bool, progress: str, iidfi
     # -q: the progress and the build's lines are held back (docker's progBuff, buildBuff)
     prog_out = io.StringIO() if quiet else out
     build_out = io.StringIO() if mode == "quiet" else out
-    if ctx.body is not None and (quiet or mode == "plain"):
-        # what docker's ProgressReader writes off a terminal: the last update, then \r\n
-        prog_out.write(f"Sending build context to Docker daemon {human_size(ctx.size, 4):>8}\r\r\n")
-        prog_out.flush()
     image_id = ""
+
+    def sent(chunks):
+        """The body, then what docker's ProgressReader writes off a terminal once it is
+        read: the last update, then \r\n (nothing when the daemon cannot be reached)."""
+        yield from chunks
+        if quiet or mode == "plain":
+            prog_out.write(f"Sending build context to Docker daemon {human_size(ctx.size, 4):>8}\r\r\n")
+            prog_out.flush()
 
     def on_aux(doc) -> None:
         nonlocal image_id
@@ -171,6 +175,8 @@ def _run(cli, ctx, query: dict, headers: dict, quiet: bool, progress: str, iidfi
             image_id = doc["ID"]
 
     chunks = ctx.chunks()
+    if chunks is not None:
+        chunks = sent(chunks)
     try:
         resp = cli.client.build(chunks, query, headers)
     except API_ERRORS as exc:
