@@ -19,13 +19,13 @@ import stat
 import time
 
 from ketch.archive import dockerignore, ustar
+from ketch.archive.compression import sniff
 
-# tarfile, tempfile and secrets are imported where used: the directory context (the common
-# case) is tarred with ustar and spooled to an O_TMPFILE file, for the CLI's start-up
+# tarfile, tempfile, secrets and urlkind (re) are imported where used: the directory context
+# (the common case) is tarred with ustar and spooled to an O_TMPFILE file, for the CLI's start-up
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 CHUNK = 1 << 20
-_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
 
 
 class ContextError(Exception):
@@ -52,18 +52,6 @@ class Context:
             self.body.close()
 
 
-def is_url(text: str) -> bool:
-    return text.startswith(("http://", "https://"))
-
-
-def is_git_url(text: str) -> bool:
-    """docker's urlutil.IsGitURL."""
-    import re
-    if is_url(text) and re.search(r"\.git(?:#.+)?$", text):
-        return True
-    return text.startswith(("git://", "github.com/", "git@"))
-
-
 def prepare(context: str, dockerfile: str, stdin) -> Context:
     """The context for ``ketch build <context>`` with ``-f dockerfile`` ("" if not given)."""
     if dockerfile == "-" and context == "-":
@@ -82,6 +70,16 @@ def prepare(context: str, dockerfile: str, stdin) -> Context:
     return ctx
 
 
+def is_url(text: str) -> bool:
+    from ketch.archive import urlkind  # imported here: it loads re, and a path needs neither
+    return urlkind.is_url(text)
+
+
+def is_git_url(text: str) -> bool:
+    from ketch.archive import urlkind
+    return urlkind.is_git_url(text)
+
+
 def _temporary_file():
     """tempfile.TemporaryFile() without importing tempfile (and random) when the temp
     directory takes an O_TMPFILE file, as TemporaryFile itself tries first."""
@@ -96,7 +94,7 @@ def _temporary_file():
 
 def _is_archive(head: bytes) -> bool:
     import tarfile
-    if any(head.startswith(m) for m in _MAGIC):
+    if sniff(head) != "tar":  # compressed
         return True
     try:
         with tarfile.open(fileobj=io.BytesIO(head), mode="r|") as tf:

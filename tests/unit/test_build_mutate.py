@@ -229,7 +229,7 @@ def test_the_service_sweeps_the_scratch_dirs_a_killed_ketchd_left(backend, tmp_p
     scratch = tmp_path / "buildsteps"
     (scratch / "build-left1" / "root").mkdir(parents=True)
     (scratch / "other").mkdir()
-    BuildService(backend.images, backend.cache, str(scratch))
+    BuildService(backend.images, backend.cache, str(scratch)).sweep()
     assert sorted(os.listdir(scratch)) == ["other"]
 
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from ketch import errors
 from ketch.build.backend import ImageState, RunSpec, Step
+from ketch.engine import shielded
 from ketch.engine.builds.runmounts import Prepared, RunMounts
 from ketch.engine.containers.attach import OutputQueue
 from ketch.engine.containers.records import ContainerRecord
@@ -106,7 +107,7 @@ class StepRunner:
         try:
             return await self._run(images, step, spec, prepared, output, started)
         finally:
-            await _finish(self.mounts.release(prepared))
+            await shielded.finish(self.mounts.release(prepared))
 
     async def _run(self, images: StepImages, step: Step, spec: RunSpec, prepared: Prepared,
                    output: Callable[[bytes], None], started: Callable[[str], None]) -> ImageState:
@@ -124,7 +125,7 @@ class StepRunner:
                 keep = keep or spec.remove == "success"
                 raise failed(spec.argv, code)
             skip = INIT_LAYER | frozenset(prepared.targets)
-            staged = await _uninterrupted(
+            staged = await shielded.uninterrupted(
                 asyncio.to_thread(images.stage, rec.snapshot, rec.parents, skip), images.discard)
             return images.record_image(step, staged, cid)
         except asyncio.CancelledError:
@@ -132,7 +133,7 @@ class StepRunner:
             raise
         finally:
             if not keep:
-                await _finish(self._remove(cid))
+                await shielded.finish(self._remove(cid))
 
     async def _attached_run(self, rec: ContainerRecord, output: Callable[[bytes], None]) -> int:
         """Start ``rec`` with its output streaming to ``output``; its exit code."""
@@ -168,28 +169,3 @@ async def _pump(sink: OutputQueue, output: Callable[[bytes], None]) -> None:
             return
         _raw, stream, payload = item
         output(RED + payload + RESET if stream == 2 else payload)
-
-
-async def _finish(cleanup) -> None:
-    """Run a clean-up to its end even if the build is cancelled meanwhile (the client
-    went away): the cancel is raised after it."""
-    task = asyncio.ensure_future(cleanup)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait({task})
-        raise
-
-
-async def _uninterrupted(work, undo):
-    """Await the thread's ``work``; cancelled meanwhile, the thread still runs to its end
-    and what it made is undone then."""
-    future = asyncio.ensure_future(work)
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        def later(done: asyncio.Future) -> None:
-            if not done.cancelled() and done.exception() is None:
-                undo(done.result())
-        future.add_done_callback(later)
-        raise

@@ -47,11 +47,10 @@ class BuildService:
         self.runner = runner
         self.mounts = mounts
         filemode.makedirs(scratch_dir, SCRATCH_MODE)
-        self._sweep()
 
-    def _sweep(self) -> None:
-        """The scratch directories a killed ketchd left (nothing is in flight at start; the
-        mounts in them went with the threads' namespaces)."""
+    def sweep(self) -> None:
+        """At start-up (blocking): the scratch directories a killed ketchd left (nothing is
+        in flight yet; the mounts in them went with the threads' namespaces)."""
         for name in os.listdir(self.scratch_dir):
             if name.startswith(SCRATCH_PREFIX):
                 remove_tree(os.path.join(self.scratch_dir, name))
