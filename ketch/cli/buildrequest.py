@@ -101,7 +101,7 @@ def source_date_epoch(reproducible: bool) -> str:
 
 def ram(text: str) -> int:
     from ketch import units
-    return units.parseram(text)
+    return units.parse_ram(text)
 
 
 def gzip_chunks(chunks):

@@ -335,3 +335,9 @@ def test_tty_shows_a_pull_as_the_from_steps_output():
     for msg in stream:
         steps.feed(buildprogress.tty_text(msg))
     assert steps.current.output == ["latest: Pulling from reg/img", "abc: Pull complete"]
+
+
+def test_memory_swap_in_bytes():
+    """--memory-swap 1g (a RAM size, not -1) converts: the helper's move called a
+    units function that does not exist (an AttributeError traceback)."""
+    assert buildrequest.ram("1g") == 1 << 30
