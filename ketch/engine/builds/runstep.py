@@ -16,7 +16,9 @@ The build context is never mounted unless a ``RUN --mount`` asks (``runmounts.py
 A non-zero exit raises moby's "The command '<argv joined>' returned a non-zero code: N"
 and nothing is recorded; stderr reaches ``output`` in red, as moby's builder streams it.
 ``RunSpec.remove`` says whether the container stays: moby's ``--rm`` keeps a failed one,
-``--force-rm`` none, ``--rm=false`` every one.
+``--force-rm`` none, ``--rm=false`` every one. A step with a secret or a mount never stays
+(buildkit keeps no step container): its Env holds the secrets given as variables, and
+its mounts' sources (the run directory's pins and secrets) go with ``release``.
 """
 
 import asyncio
@@ -111,17 +113,18 @@ class StepRunner:
     async def _run(self, images: StepImages, step: Step, spec: RunSpec, prepared: Prepared,
                    output: Callable[[bytes], None], started: Callable[[str], None]) -> ImageState:
         cid, _warnings = await self.containers.create(container_body(step, spec, prepared), None)
-        keep = spec.remove == "never"
+        keepable = not (spec.secrets or prepared.env or prepared.mounts)
+        keep = keepable and spec.remove == "never"
         try:
             rec = self.containers.get(cid)
             started(cid)
             try:
                 code = await self._attached_run(rec, output)
             except errors.ExecFailed as exc:  # moby 20.10's builder says it without the task prefix
-                keep = keep or spec.remove == "success"
+                keep = keep or (keepable and spec.remove == "success")
                 raise errors.Internal(str(exc).removeprefix(START_PREFIX)) from None
             if code != 0:
-                keep = keep or spec.remove == "success"
+                keep = keep or (keepable and spec.remove == "success")
                 raise failed(spec.argv, code)
             skip = INIT_LAYER | frozenset(prepared.targets)
             staged = await _uninterrupted(

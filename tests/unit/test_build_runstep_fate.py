@@ -1,0 +1,100 @@
+"""Which RUN step containers stay (engine/builds/runstep.py): never one holding a secret
+or naming the run directory's mount sources; --force-rm's removal is reported."""
+
+import asyncio
+
+import pytest
+
+from ketch import errors
+from ketch.build.backend import HistoryEntry, ImageState, RunSpec, SecretSource, Step
+from ketch.engine.builds.runmounts import Prepared
+from ketch.engine.builds.runstep import StepRunner
+
+PARENT = ImageState("sha256:" + "a" * 64, {"config": {}})
+STEP = Step(PARENT, {}, {}, HistoryEntry("/bin/sh -c false"), "")
+
+
+class _Rec:
+    def __init__(self, cid: str, body: dict) -> None:
+        self.id, self.body, self.snapshot, self.parents = cid, body, "snap", []
+
+
+class _Sink:
+    async def get(self):
+        return None
+
+
+class FakeContainers:
+    """Create/start/wait/remove as the container service answers them; the run exits ``code``."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+        self.records: dict[str, _Rec] = {}
+        self._exit: asyncio.Future | None = None
+
+    async def create(self, body, name):
+        cid = f"{len(self.records):064x}"
+        self.records[cid] = _Rec(cid, body)
+        return cid, []
+
+    def get(self, cid):
+        return self.records[cid]
+
+    def attach(self, rec, stdout, stderr):
+        return _Sink()
+
+    def detach(self, rec, sink):
+        pass
+
+    def wait(self, cid, condition):
+        self._exit = asyncio.get_running_loop().create_future()
+        return self._exit
+
+    async def start(self, cid):
+        self._exit.set_result(self.code)
+
+    async def remove(self, cid, force=False, volumes=False):
+        del self.records[cid]
+
+
+class FakeMounts:
+    def __init__(self, prepared: Prepared) -> None:
+        self.prepared = prepared
+
+    async def prepare(self, spec, context_dir, description):
+        return self.prepared
+
+    async def release(self, prepared):
+        pass
+
+
+def _run(remove: str, prepared: Prepared, secrets=()) -> FakeContainers:
+    containers = FakeContainers(code=1)
+    runner = StepRunner(containers, FakeMounts(prepared))
+    spec = RunSpec(("/bin/sh", "-c", "false"), (), remove=remove, secrets=secrets)
+
+    async def go():
+        with pytest.raises(errors.BuildStepFailed):
+            await runner.run(None, None, STEP, spec, lambda data: None, lambda cid: None)
+    asyncio.run(go())
+    return containers
+
+
+def test_a_failed_plain_step_stays_under_rm_as_mobys():
+    assert len(_run("success", Prepared()).records) == 1
+    assert len(_run("never", Prepared()).records) == 1
+    assert _run("always", Prepared()).records == {}
+
+
+def test_a_failed_step_with_a_secret_env_never_stays():
+    prepared = Prepared(env=["TOKEN=s3cr3t"])
+    secret = (SecretSource("tok", b"s3cr3t"),)
+    for remove in ("success", "never"):
+        assert _run(remove, prepared, secret).records == {}, remove
+
+
+def test_a_failed_step_with_mounts_never_stays():
+    # its mounts' sources are the run directory's pins, removed with the run
+    prepared = Prepared(mounts=[{"Type": "bind", "Source": "/exec/builds/run-x/pins/0", "Target": "/c"}])
+    for remove in ("success", "never"):
+        assert _run(remove, prepared).records == {}, remove
