@@ -19,6 +19,7 @@ from ketch.engine.builds import mutate as mutation
 from ketch.engine.builds.backend import BuildSession, EngineBuildBackend, Runner
 from ketch.engine.builds.cache import BuildCache
 from ketch.engine.builds.images import BuildImages
+from ketch.engine.builds.leases import LeasingBackend
 from ketch.engine.images.pull import Puller
 from ketch.engine.images.service import ImageService
 from ketch.linux import filemode
@@ -64,7 +65,11 @@ class BuildService:
 
     async def build(self, request: BuildRequest, context_dir: str | None,
                     emit: Callable[[Progress], None]) -> BuildResult:
-        return await builder.build(request, context_dir, self.backend(request, context_dir), emit)
+        backend = LeasingBackend(self.backend(request, context_dir), self.images)
+        try:
+            return await builder.build(request, context_dir, backend, emit)
+        finally:
+            backend.close()
 
     def usage(self) -> list[CacheRecord]:
         """Every build-cache record (blocking: the cache mounts' sizes are walked)."""
