@@ -34,7 +34,7 @@ class CacheMountRecords(Protocol):
     """The RUN cache mounts' side (``cachemounts.CacheMounts``)."""
 
     def records(self) -> list[CacheRecord]: ...  # blocking: sizes are walked
-    def prune(self, select: Callable[[CacheRecord], bool]) -> tuple[list[str], int]: ...
+    async def prune(self, select: Callable[[CacheRecord], bool]) -> tuple[list[str], int]: ...
 
 
 class BuildService:
@@ -90,7 +90,7 @@ class BuildService:
             chosen = beyond(chosen, records, keep_storage)
         deleted, reclaimed = self.cache.prune(lambda r: r.id in chosen)
         if self.mounts is not None:
-            more, freed = await asyncio.to_thread(self.mounts.prune, lambda r: r.id in chosen)
+            more, freed = await self.mounts.prune(lambda r: r.id in chosen)
             deleted += more
             reclaimed += freed
         return deleted, reclaimed
