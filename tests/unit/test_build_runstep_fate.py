@@ -8,7 +8,8 @@ import pytest
 from ketch import errors
 from ketch.build.backend import HistoryEntry, ImageState, RunSpec, SecretSource, Step
 from ketch.engine.builds.runmounts import Prepared
-from ketch.engine.builds.runstep import StepRunner
+from ketch.engine.builds.runstep import STEP_LABEL, StepRunner
+from ketch.engine.containers.state import ContainerState
 
 PARENT = ImageState("sha256:" + "a" * 64, {"config": {}})
 STEP = Step(PARENT, {}, {}, HistoryEntry("/bin/sh -c false"), "")
@@ -98,3 +99,27 @@ def test_a_failed_step_with_mounts_never_stays():
     prepared = Prepared(mounts=[{"Type": "bind", "Source": "/exec/builds/run-x/pins/0", "Target": "/c"}])
     for remove in ("success", "never"):
         assert _run(remove, prepared).records == {}, remove
+
+
+def test_step_containers_are_labelled():
+    containers = _run("never", Prepared())
+    [rec] = containers.records.values()
+    assert rec.body["Labels"] == {STEP_LABEL: "true"}
+
+
+class _Left:
+    def __init__(self, cid: str, labels: dict, status: str) -> None:
+        self.id, self.config, self.state = cid, {"Labels": labels}, ContainerState(status)
+
+
+def test_sweep_removes_the_step_containers_a_killed_ketchd_left_running():
+    # REVIEW12 #11: a RUN cut short by a crash still ran after the restart, on swept mounts
+    containers = FakeContainers(0)
+    left = [_Left("a" * 64, {STEP_LABEL: "true"}, "running"),
+            _Left("b" * 64, {STEP_LABEL: "true"}, "created"),
+            _Left("c" * 64, {STEP_LABEL: "true"}, "exited"),  # a kept failed step: stays
+            _Left("d" * 64, {"other": "x"}, "running")]  # not a build's
+    containers.records = {rec.id: rec for rec in left}
+    containers.list_all = lambda: list(containers.records.values())
+    asyncio.run(StepRunner(containers, FakeMounts(Prepared())).sweep())
+    assert sorted(containers.records) == ["c" * 64, "d" * 64]

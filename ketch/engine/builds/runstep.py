@@ -22,6 +22,7 @@ its mounts' sources (the run directory's pins and secrets) go with ``release``.
 """
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -32,9 +33,12 @@ from ketch.engine.containers.attach import OutputQueue
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.containers.rootfs import INIT_LAYER
 from ketch.engine.containers.service import ContainerService
+from ketch.engine.containers.state import CREATED, STARTING
 
 
+STEP_LABEL = "ketch.build.step"  # a RUN step's container: a restarted ketchd removes it (sweep)
 RED, RESET = b"\x1b[91m", b"\x1b[0m"  # moby's streamformatter.NewStderrWriter (aec.RedF)
+log = logging.getLogger("ketchd.build")
 START_PREFIX = "failed to create task for container: "  # moby 26's, not the 20.10 builder's
 
 
@@ -85,8 +89,7 @@ def container_body(step: Step, spec: RunSpec, mounts: Prepared) -> dict:
     }
     if spec.workdir:
         body["WorkingDir"] = spec.workdir
-    if spec.isolation_labels:
-        body["Labels"] = dict(spec.isolation_labels)
+    body["Labels"] = {**spec.isolation_labels, STEP_LABEL: "true"}
     return body
 
 
@@ -155,6 +158,16 @@ class StepRunner:
         finally:
             self.containers.detach(rec, sink)
         return code
+
+    async def sweep(self) -> None:
+        """At start-up, before the run directories' sweep: the step containers a killed
+        ketchd left running or never started (no build survives a restart; their mounts'
+        sources are about to go), killed and removed. An exited one stays, as a kept one."""
+        for rec in list(self.containers.list_all()):
+            if STEP_LABEL in (rec.config.get("Labels") or {}) and (
+                    rec.state.alive or rec.state.status in (CREATED, STARTING)):
+                log.warning("removing build step container %s left by a stopped ketchd", rec.id[:12])
+                await self._remove(rec.id)
 
     async def _remove(self, cid: str) -> None:
         try:
