@@ -38,11 +38,16 @@ async def build(request: BuildRequest, context_dir: str | None, backend: BuildBa
     warnings = parser.classic_warnings(dockerfile)
     if warnings:  # on moby's stderr stream, so in red, before Step 1
         emit(Message("\x1b[91m" + warnings + "\x1b[0m"))
-    if files is None:
-        from ketch.build.copyfiles import ContextFiles
-        files = ContextFiles()
-    return await build_dockerfile(dockerfile, request, context_dir, backend, emit, files,
-                                  parser.parse_trigger)
+    if files is not None:
+        return await build_dockerfile(dockerfile, request, context_dir, backend, emit, files,
+                                      parser.parse_trigger)
+    from ketch.build.copyfiles import ContextFiles
+    own = ContextFiles()
+    try:
+        return await build_dockerfile(dockerfile, request, context_dir, backend, emit, own,
+                                      parser.parse_trigger)
+    finally:
+        await asyncio.to_thread(own.close)
 
 
 def _read_dockerfile(context_dir: str | None, name: str) -> str:

@@ -8,8 +8,9 @@
                 owners), then the copy, then the heredoc files
 
 ``ADD <url>`` sources are downloaded when hashed (moby downloads them on every build to
-hash them), into a directory of this object's that goes with it; a URL in COPY is
-refused with moby's text.
+hash them), into a directory of this object's under ``scratch`` (the daemon's
+``<data-root>/builder/downloads``, swept at start-up: never the host's /tmp), removed by
+``close`` at the build's end; a URL in COPY is refused with moby's text.
 
 A ``COPY --from`` image's root is mounted only for the edit, so its sources cannot be
 hashed beforehand: their hash is taken over the image id and the words instead. An
@@ -21,7 +22,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import weakref
 from collections.abc import Callable
 
 from ketch.build import context, copier, remote
@@ -32,18 +32,27 @@ from ketch.errors import InvalidArgument
 _DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
 
+DOWNLOADS_PREFIX = "downloads-"
+
+
 class ContextFiles:
-    def __init__(self) -> None:
+    def __init__(self, scratch: str | None = None) -> None:
         # per job, in the words' order: (the directory of a download, or None for the
         # context; the source)
         self._resolved: dict[CopyJob, list[tuple[str | None, context.Source]]] = {}
+        self._scratch = scratch  # None: the system's temp dir (a build without a daemon)
         self._downloads = ""
 
     def _download_dir(self) -> str:
         if not self._downloads:
-            self._downloads = tempfile.mkdtemp(prefix="ketch-build-downloads-")
-            weakref.finalize(self, shutil.rmtree, self._downloads, True)
+            self._downloads = tempfile.mkdtemp(prefix=DOWNLOADS_PREFIX, dir=self._scratch)
         return self._downloads
+
+    def close(self) -> None:
+        """Blocking: the build's downloads removed."""
+        if self._downloads:
+            shutil.rmtree(self._downloads, ignore_errors=True)
+            self._downloads = ""
 
     def hash(self, job: CopyJob) -> str:
         if job.from_image:

@@ -123,7 +123,8 @@ class Daemon:
         self.run_mounts = RunMounts(self.images, cfg.exec_root, cache_mounts)
         self.step_runner = StepRunner(self.containers, self.run_mounts)
         self.builds = BuildService(self.images, self.build_cache, scratch_dir(cfg.exec_root),
-                                   self.distribution.puller, self.step_runner.run, cache_mounts)
+                                   self.distribution.puller, self.step_runner.run, cache_mounts,
+                                   os.path.join(self.roots.builder, "downloads"))
         self.build_contexts = BuildContexts(os.path.join(self.roots.builder, "context"))
         build_routes = BuildRoutes(self.builds, self.build_contexts)  # moby's .dockerignore rules
         pruner = ImagePruner(self.images, self.containers.users_of_image)

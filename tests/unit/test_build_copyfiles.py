@@ -53,8 +53,20 @@ def test_add_url_hashed_and_written_as_dockerd(setup):
     assert (img / "r/remote.txt").read_text() == "R\n" and st.st_mtime == 1500000000 and st.st_mode & 0o777 == 0o600
     downloads = files._downloads
     assert os.path.isdir(downloads)
-    del files
-    assert not os.path.exists(downloads)  # the downloads go with the build's ContextFiles
+    files.close()
+    assert not os.path.exists(downloads)  # the downloads go with the build's end
+
+
+def test_downloads_go_under_the_daemons_scratch_and_close_removes_them(setup, tmp_path):
+    url, ctx, _img = setup
+    scratch = tmp_path / "downloads"
+    scratch.mkdir()
+    files = ContextFiles(str(scratch))
+    files.hash(CopyJob("ADD", (url + "/remote.txt",), "/r/", ctx))
+    [made] = os.listdir(scratch)
+    assert made.startswith("downloads-")
+    files.close()
+    assert os.listdir(scratch) == []
 
 
 def test_mixed_sources_keep_their_order(setup):

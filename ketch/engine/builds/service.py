@@ -14,6 +14,7 @@ from typing import Protocol
 
 from ketch import errors, timefmt
 from ketch.build import builder
+from ketch.build.copyfiles import DOWNLOADS_PREFIX, ContextFiles
 from ketch.build.request import BuildRequest, BuildResult, CacheRecord, Progress
 from ketch.engine.builds import mutate as mutation
 from ketch.engine.builds.backend import BuildSession, EngineBuildBackend, Runner
@@ -40,22 +41,28 @@ class CacheMountRecords(Protocol):
 class BuildService:
     def __init__(self, images: ImageService, cache: BuildCache, scratch_dir: str,
                  puller: Puller | None = None, runner: Runner | None = None,
-                 mounts: CacheMountRecords | None = None) -> None:
+                 mounts: CacheMountRecords | None = None, downloads_dir: str | None = None) -> None:
         self.images = images
         self.cache = cache
         self.scratch_dir = scratch_dir
         self.puller = puller
         self.runner = runner
         self.mounts = mounts
+        self.downloads_dir = downloads_dir  # ADD <url>'s files (copyfiles.ContextFiles)
         filemode.makedirs(scratch_dir, SCRATCH_MODE)
+        if downloads_dir is not None:
+            filemode.makedirs(downloads_dir, SCRATCH_MODE)
         self._sweep()
 
     def _sweep(self) -> None:
         """The scratch directories a killed ketchd left (nothing is in flight at start; the
-        mounts in them went with the threads' namespaces)."""
+        mounts in them went with the threads' namespaces), and its builds' downloads."""
         for name in os.listdir(self.scratch_dir):
             if name.startswith(SCRATCH_PREFIX):
                 remove_tree(os.path.join(self.scratch_dir, name))
+        for name in os.listdir(self.downloads_dir) if self.downloads_dir is not None else ():
+            if name.startswith(DOWNLOADS_PREFIX):
+                remove_tree(os.path.join(self.downloads_dir, name))
 
     def backend(self, request: BuildRequest, context_dir: str | None) -> EngineBuildBackend:
         builds = BuildImages(self.images, request.source_date_epoch)
@@ -66,10 +73,12 @@ class BuildService:
     async def build(self, request: BuildRequest, context_dir: str | None,
                     emit: Callable[[Progress], None]) -> BuildResult:
         backend = LeasingBackend(self.backend(request, context_dir), self.images)
+        files = ContextFiles(self.downloads_dir)
         try:
-            return await builder.build(request, context_dir, backend, emit)
+            return await builder.build(request, context_dir, backend, emit, files)
         finally:
             backend.close()
+            await asyncio.to_thread(files.close)
 
     def usage(self) -> list[CacheRecord]:
         """Every build-cache record (blocking: the cache mounts' sizes are walked)."""
