@@ -24,6 +24,7 @@ from ketch.build.request import (BuildResult, Message, PullProgress, StageDone, 
                                  StepDone, StepOutput, StepRunning, StepStart)
 from ketch.engine.buildcontext import BuildContexts
 
+FLOOD_MAX = 256 << 20
 IMAGE = "sha256:" + "ab" * 32
 BASE = "sha256:" + "cd" * 32
 CONTAINER = "ef" * 32
@@ -38,6 +39,7 @@ class FakeBuilds:
         self.started = threading.Event()
         self.cancelled = threading.Event()
         self.pruned = []
+        self.flooded = 0
 
     async def build(self, request, context_dir, emit):
         files = {}
@@ -61,6 +63,15 @@ class FakeBuilds:
             emit(StepOutput(2, b"\x1b[91merr\n\x1b[0m"))
         if self.script == "fail":
             raise errors.BuildStepFailed("The command '/bin/sh -c echo hi' returned a non-zero code: 3", 3)
+        if self.script == "flood":  # a RUN printing without end, awaiting what emit answers
+            chunk = StepOutput(2, b"y" * 65536)
+            while self.flooded < FLOOD_MAX:
+                pending = emit(chunk)
+                self.flooded += len(chunk.data)
+                if pending is not None:
+                    await pending
+                else:
+                    await asyncio.sleep(0)
         if self.script == "hang":
             self.started.set()
             try:
@@ -421,3 +432,20 @@ def test_cache_records_as_the_api_shows_them():
         "UsageCount": 0}
     old = cache_json(rec, "1.41")
     assert old["Parent"] == "p1" and "Parents" not in old
+
+
+def test_a_client_reading_slowly_holds_the_runs_output_back(api):
+    # REVIEW12 #9: the output was queued without bound (ketchd's memory grew with it)
+    import socket
+    api.builds.script = "flood"
+    body = tar_of(DOCKERFILE)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", int(api.base.rsplit(":", 1)[1])))
+    try:
+        sock.sendall(b"POST /build HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n"
+                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        time.sleep(1.5)  # never read: only the socket buffers and the backlog are filled
+        assert 0 < api.builds.flooded < 32 << 20
+    finally:
+        sock.close()

@@ -123,3 +123,36 @@ def test_sweep_removes_the_step_containers_a_killed_ketchd_left_running():
     containers.list_all = lambda: list(containers.records.values())
     asyncio.run(StepRunner(containers, FakeMounts(Prepared())).sweep())
     assert sorted(containers.records) == ["c" * 64, "d" * 64]
+
+
+class _Frames:
+    """An attach queue holding ``n`` stdout frames, then the end."""
+
+    def __init__(self, n: int) -> None:
+        self.items = [(b"", 1, b"x")] * n + [None]
+        self.taken = 0
+
+    async def get(self):
+        self.taken += 1
+        return self.items.pop(0)
+
+
+def test_the_output_pump_waits_for_a_slow_consumer():
+    # REVIEW12 #9: the pump drained the attach queue whatever the client read
+    from ketch.engine.builds.runstep import _pump
+
+    async def go():
+        sink = _Frames(3)
+        room = asyncio.get_running_loop().create_future()
+        got = []
+
+        def output(data):
+            got.append(data)
+            return room
+        pump = asyncio.ensure_future(_pump(sink, output))
+        await asyncio.sleep(0.05)
+        assert (got, sink.taken) == ([b"x"], 1)  # the next frame stays in the attach queue
+        room.set_result(None)
+        await asyncio.wait_for(pump, 5)
+        assert got == [b"x"] * 3
+    asyncio.run(go())

@@ -5,6 +5,12 @@ unpacked first, and until the first line of the stream is written a failure is a
 ordinary error response (a Dockerfile that does not parse is a 400); from then on it is
 the stream's last message. The stream's lines are ``buildstream``'s. The build is
 cancelled when the client goes away, as in moby.
+
+A RUN's output is held back while the client reads slowly: past ``OUTPUT_BACKLOG`` bytes
+of step output queued and not yet written, ``emit`` answers a future that the writer
+resolves once it has caught up, which the step's output pump awaits (runstep._pump); the
+container's attach queue then fills and its limit slows the container, as moby's builder
+writing the output into the response does.
 """
 
 import asyncio
@@ -15,8 +21,10 @@ from typing import Callable, Protocol
 from ketch.api import buildoptions, buildstream
 from ketch.api import filters as flt
 from ketch.api.http import BadRequest, Request, Response, Router, StreamResponse, json_response
-from ketch.build.request import BuildRequest, BuildResult, CacheRecord, Progress
+from ketch.build.request import BuildRequest, BuildResult, CacheRecord, Progress, StepOutput
 from ketch.engine.threadstream import run_with_stream
+
+OUTPUT_BACKLOG = 1 << 20  # bytes of step output queued for a slow client before the step waits
 
 # buildkit's prune filters, which moby 20.10+ passes on (the classic cache has the same)
 PRUNE_FILTERS = ("id", "parent", "type", "description", "inuse", "shared", "private", "mutable",
@@ -26,7 +34,8 @@ PRUNE_FILTERS = ("id", "parent", "type", "description", "inuse", "shared", "priv
 class BuildBackendService(Protocol):
     async def build(self, request: BuildRequest, context_dir: str | None,
                     emit: Callable[[Progress], None]) -> BuildResult:
-        """Build; ``emit`` (callable from any thread) gets the progress events."""
+        """Build; ``emit`` (callable from any thread) gets the progress events; called on
+        the loop with a ``StepOutput``, it may answer a future to await (backpressure)."""
 
     async def prune(self, all: bool, filters: dict[str, list[str]],
                     keep_storage: int = 0) -> tuple[list[str], int]:
@@ -108,6 +117,8 @@ class _Run:
         self.response: StreamResponse | None = None
         self.held: list[dict] = []
         self.last_aux = ""
+        self.backlog = 0  # bytes of step output emitted, not yet written
+        self.room: asyncio.Future | None = None  # what an output over the backlog awaits
 
     async def send(self, msgs: list[dict]) -> None:
         for msg in msgs:
@@ -130,8 +141,16 @@ class _Run:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
 
-        def emit(event) -> None:
+        def emit(event) -> asyncio.Future | None:
             loop.call_soon_threadsafe(queue.put_nowait, event)
+            if not isinstance(event, StepOutput):
+                return None
+            self.backlog += len(event.data)  # a RUN's output pump, on the loop thread
+            if self.backlog <= OUTPUT_BACKLOG:
+                return None
+            if self.room is None or self.room.done():
+                self.room = loop.create_future()
+            return self.room
 
         task = asyncio.ensure_future(start(emit))
         gone = asyncio.ensure_future(self.request.wait_disconnected())
@@ -146,9 +165,9 @@ class _Run:
                     getter.cancel()
                     await asyncio.sleep(0)  # the emits a thread scheduled before the end
                     break
-                await self.send(buildstream.messages(getter.result()))
+                await self._forward(getter.result())
             while not queue.empty():
-                await self.send(buildstream.messages(queue.get_nowait()))
+                await self._forward(queue.get_nowait())
             await ended()
             failure = task.exception()
             if failure is not None:
@@ -161,10 +180,22 @@ class _Run:
             return self.response
         finally:
             gone.cancel()
+            self._make_room()
             if not task.done():  # the client went away: stop the build
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+
+    async def _forward(self, event) -> None:
+        await self.send(buildstream.messages(event))
+        if isinstance(event, StepOutput):
+            self.backlog -= len(event.data)
+            if self.backlog <= OUTPUT_BACKLOG // 2:
+                self._make_room()
+
+    def _make_room(self) -> None:
+        if self.room is not None and not self.room.done():
+            self.room.set_result(None)
 
     async def _succeed(self, result: BuildResult) -> None:
         tail = buildstream.ending(result, result.tags or self.build.tags)

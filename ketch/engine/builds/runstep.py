@@ -23,7 +23,7 @@ its mounts' sources (the run directory's pins and secrets) go with ``release``.
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ketch import errors
@@ -176,14 +176,18 @@ class StepRunner:
             pass
 
 
-async def _pump(sink: OutputQueue, output: Callable[[bytes], None]) -> None:
-    """Frames as they come; stderr's in red, as moby's builder writes them."""
+async def _pump(sink: OutputQueue, output: Callable[[bytes], Awaitable[None] | None]) -> None:
+    """Frames as they come; stderr's in red, as moby's builder writes them. An ``output``
+    that answers an awaitable (the client reads slowly) is awaited before the next frame
+    is taken: the attach queue's limit then holds the container back."""
     while True:
         item = await sink.get()
         if item is None:
             return
         _raw, stream, payload = item
-        output(RED + payload + RESET if stream == 2 else payload)
+        pending = output(RED + payload + RESET if stream == 2 else payload)
+        if pending is not None:
+            await pending
 
 
 async def _finish(cleanup) -> None:
