@@ -8,6 +8,7 @@ import io
 import os
 import tarfile
 import threading
+import time
 
 import pytest
 
@@ -127,10 +128,14 @@ def test_a_cancelled_mutate_undoes_what_its_thread_made(backend, tmp_path):
         release.set()
         with pytest.raises(asyncio.CancelledError):
             await task
-        for _ in range(100):  # the thread ends, then its staged layer is undone on the loop
+        # the thread ends (it may not have staged anything yet when the task is cancelled),
+        # then its staged layer is undone on the loop: wait for both, not for empty dirs
+        deadline = time.monotonic() + 10
+        while any(t.name == "build-mutate" for t in threading.enumerate()):
+            assert time.monotonic() < deadline, "the mutate thread never ended"
             await asyncio.sleep(0.02)
-            if not os.listdir(tmp_path / "content" / "blobs" / "sha256"):
-                break
+        await asyncio.sleep(0)  # the thread's call_soon_threadsafe(settle) runs on this turn
+        await asyncio.sleep(0)
     asyncio.run(main())
     assert backend.images.list_all() == []
     assert os.listdir(tmp_path / "content" / "blobs" / "sha256") == []
