@@ -24,7 +24,7 @@ import posixpath
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
-from ketch.build import gofmt, instructions as ins, runconfig
+from ketch.build import gofmt, instructions as ins, netpool, runconfig
 from ketch.build.backend import HistoryEntry, ImageState, MountedRoots, RunSpec, SecretSource
 from ketch.build.buildargs import BuildArgs
 from ketch.build.changes import _port_spec as port_spec, _signal as check_signal
@@ -411,7 +411,9 @@ async def _copy(state, instr: ins.CopyInstr | ins.AddInstr, envs, env: Env) -> M
         decompress=kind == "ADD", checksum=getattr(instr, "checksum", ""),
         keep_git_dir=getattr(instr, "keep_git_dir", False), excludes=instr.excludes,
         parents=getattr(instr, "parents", False), link=instr.link)
-    digest = await asyncio.to_thread(env.files.hash, job)  # reads the whole context, or downloads
+    # reads the whole context, or downloads (in the builds' own cancellable pool)
+    downloads = kind == "ADD" and any(is_url(word) for word in words)
+    digest = await (netpool.run if downloads else asyncio.to_thread)(env.files.hash, job)
     for word in words if kind == "ADD" else ():
         if is_url(word):
             env.note("\n")  # moby's Fprintln after each download (the CLI shows an empty line)

@@ -23,6 +23,11 @@ after)::
         bzip2, xz) extracted safely, or a text/plain Dockerfile (``dockerfile_text``). The
         context is a new directory directly in workdir, and the only thing left there.
 
+Run from ``netpool.run`` (a bounded pool of its own), the work is cancellable: each
+connection's socket and each git process is registered on the run's ``Cancel``, which
+shuts the socket down (a blocked read returns) or kills git. A read that gets no byte for
+``TIMEOUT.read`` fails.
+
 Errors are ``ketch.errors`` with moby's texts: "ADD failed: failed to GET <url> with status
 404 Not Found: <body>", "error downloading remote context <url>: ...", "remoteURL (x) could
 not be recognized as URL", "invalid refspec: -x".
@@ -33,6 +38,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tarfile
@@ -41,16 +47,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 
 from ketch import errors
+from ketch.build import netpool
 from ketch.archive.untar import Breakout, untar
 from ketch.build.compression import decompressed
 from ketch.build.context import Source, resolve_sources
 from ketch.linux.safepath import open_in_root
 
 UNNAMED = "__unnamed__"
-TIMEOUT = httpx.Timeout(None, connect=30.0)
+TIMEOUT = httpx.Timeout(None, connect=30.0, read=300.0)
 CHUNK = 1 << 20
 _MAX_ERROR_BODY = 64 << 10
 
@@ -91,9 +99,36 @@ class _Fetch:
         self.client.close()
 
 
+class _Stoppable(httpcore.SyncBackend):
+    """Connects as httpcore does, each socket registered on the work's ``Cancel``."""
+
+    def __init__(self, cancel: netpool.Cancel) -> None:
+        self.cancel = cancel
+
+    def connect_tcp(self, *args, **kwargs):
+        stream = super().connect_tcp(*args, **kwargs)
+        sock = stream.get_extra_info("socket")
+        try:
+            self.cancel.register(lambda: sock.shutdown(socket.SHUT_RDWR))
+        except errors.KetchError:
+            stream.close()
+            raise
+        return stream
+
+
+def _client() -> httpx.Client:
+    transport = httpx.HTTPTransport(trust_env=False)
+    cancel = netpool.current()
+    if cancel is not None:
+        # httpx takes no network backend; its pool makes each connection with this one
+        transport._pool._network_backend = _Stoppable(cancel)
+    return httpx.Client(timeout=TIMEOUT, follow_redirects=True, max_redirects=10, trust_env=False,
+                        transport=transport)
+
+
 def _get(url: str, prefix: str) -> _Fetch:
     parts = urlsplit(url)
-    client = httpx.Client(timeout=TIMEOUT, follow_redirects=True, max_redirects=10, trust_env=False)
+    client = _client()
     try:
         response = client.send(client.build_request("GET", url), stream=True)
     except httpx.ConnectError as exc:
@@ -372,9 +407,21 @@ _GIT_ENV = {
 def _git(cwd: str, *args: str) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(_GIT_ENV)
-    proc = subprocess.run(["git", "-c", "protocol.file.allow=never", *args], cwd=cwd, env=env,
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    return proc.returncode, proc.stdout.decode("utf-8", "replace")
+    with subprocess.Popen(["git", "-c", "protocol.file.allow=never", *args], cwd=cwd, env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          start_new_session=True) as proc:
+        cancel = netpool.current()
+        # its group: git fetch's transport helper (git-remote-http) holds the output pipe too
+        done = (cancel.register(lambda: proc.returncode is None and os.killpg(proc.pid, signal.SIGKILL))
+                if cancel is not None
+                else (lambda: None))
+        try:
+            out, _ = proc.communicate()
+        finally:
+            done()
+        if cancel is not None and cancel.cancelled:
+            raise errors.Internal("context canceled")
+    return proc.returncode, out.decode("utf-8", "replace")
 
 
 def clone(remote: str, workdir: str) -> str:

@@ -449,3 +449,16 @@ def test_a_client_reading_slowly_holds_the_runs_output_back(api):
         assert 0 < api.builds.flooded < 32 << 20
     finally:
         sock.close()
+
+
+def test_a_remote_context_fetch_stops_when_the_client_goes(api):
+    # REVIEW12 #6: the remote= phase was outside the disconnect watch, its thread never stopped
+    from tests.unit.test_build_netpool import Silent
+    server = Silent()
+    try:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(api.base + "/build", params={"remote": server.url + "/ctx.tar"}, timeout=1)
+        assert server.accepted.is_set()
+        assert server.closed.wait(5)  # ketchd's connection to it was shut down
+    finally:
+        server.close()

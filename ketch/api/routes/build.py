@@ -21,6 +21,7 @@ from typing import Callable, Protocol
 from ketch.api import buildoptions, buildstream
 from ketch.api import filters as flt
 from ketch.api.http import BadRequest, Request, Response, Router, StreamResponse, json_response
+from ketch.build import netpool
 from ketch.build.request import BuildRequest, BuildResult, CacheRecord, Progress, StepOutput
 from ketch.engine.threadstream import run_with_stream
 
@@ -69,8 +70,9 @@ class BuildRoutes:
     async def build(self, request: Request) -> StreamResponse | Response:
         options = buildoptions.parse(request)
         remote_text = None  # a remote URL that served the Dockerfile itself
-        if options.remote:
-            context_dir, remote_text = await asyncio.to_thread(self.contexts.remote, options.remote)
+        if options.remote:  # in the builds' network pool, stopped if the client goes meanwhile
+            context_dir, remote_text = await _unless_gone(request, netpool.run(
+                self.contexts.remote, options.remote, undo=lambda got: self.contexts.remove(got[0])))
         else:
             context_dir = await run_with_stream(request.stream(), self.contexts.unpack)
         removed = False
@@ -104,6 +106,23 @@ class BuildRoutes:
                 raise BadRequest(f'keep-storage is in bytes and expects an integer, got {keep}') from None
         deleted, reclaimed = await self.builds.prune(request.flag("all"), f, keep_storage)
         return json_response({"CachesDeleted": list(deleted) or None, "SpaceReclaimed": reclaimed})
+
+
+async def _unless_gone(request: Request, work):
+    """``work``'s result; cancelled (and ConnectionResetError) if the client goes first."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(request.wait_disconnected())
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            raise ConnectionResetError("the client went away")
+        return task.result()
+    finally:
+        gone.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
 
 
 class _Run:
