@@ -192,3 +192,45 @@ def test_cache_from_an_image_without_its_intermediate_images(fresh_daemon):
     # a changed file: the steps before it from the image, the rest built
     fourth, messages = build(d, _files("changed"), cachefrom=json.dumps(["cache-from:1"]))
     assert cached_steps(messages) == [2, 3, 4] and fourth != first
+
+
+def test_a_build_killed_while_it_stages_a_layer_leaves_nothing_after_restart(fresh_daemon):
+    """ketchd dies (SIGKILL) while a step's layer is being written: after the restart no
+    image, blob, snapshot, ingest file or scratch directory of that step is left, and the
+    build runs again from the cache it had."""
+    import os
+    import signal
+    import threading
+
+    from tests.integration.conftest import wait_until
+    from tests.integration.test_commit import _store
+    d = fresh_daemon
+    base = "FROM busybox\nENV K=1\n"
+    build(d, {"Dockerfile": base})  # acknowledged: its step stays in the cache
+    images_before = {i["Id"] for i in d.api("GET", "/images/json?all=1")[1]}
+    blobs, snapshots, _ingest = _store(d)
+    files = {"Dockerfile": base + "RUN dd if=/dev/urandom of=/big bs=1M count=300 2>/dev/null\n"}
+    done = threading.Thread(target=lambda: _quietly(build, d, files), daemon=True)
+    done.start()
+    ingest = os.path.join(d.data_root, "content", "ingest")
+    assert wait_until(lambda: any(os.path.getsize(os.path.join(ingest, f)) > (1 << 20)
+                                  for f in os.listdir(ingest)), 60), "the layer never started"
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    d.proc = None
+    done.join(30)
+    d.start()
+    for c in d.api("GET", "/containers/json?all=1")[1]:  # the RUN's container, as dockerd leaves it
+        d.api("DELETE", f"/containers/{c['Id']}?force=1")
+    assert {i["Id"] for i in d.api("GET", "/images/json?all=1")[1]} == images_before
+    assert _store(d) == (blobs, snapshots, set())
+    assert os.listdir(os.path.join(d.exec_root, "buildsteps")) == []
+    _, messages = build(d, {"Dockerfile": base + "ENV AFTER=1\n"})
+    assert cached_steps(messages) == [2]
+
+
+def _quietly(fn, *args):
+    try:
+        fn(*args)
+    except Exception:  # noqa: BLE001 - the daemon was killed under it
+        pass

@@ -4,6 +4,7 @@ directories (engine/builds/runstep.py, runmounts.py, cachemounts.py)."""
 import asyncio
 import json
 import os
+import time
 import stat
 
 import pytest
@@ -154,9 +155,8 @@ def test_cache_private_acquire_cancelled_leaves_no_directory(tmp_path):
         with pytest.raises(asyncio.CancelledError):
             await task
         top = os.path.dirname(held.path)
-        for _ in range(100):
-            if sorted(os.listdir(top)) == ["data", "meta.json"]:
-                break
+        deadline = time.monotonic() + 10  # the copy's thread ends, then its undo runs: under load, seconds
+        while sorted(os.listdir(top)) != ["data", "meta.json"] and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         assert sorted(os.listdir(top)) == ["data", "meta.json"]
         await cache.release(held)

@@ -15,6 +15,7 @@ ids, times and sizes (normalise.py):
     probe     a shell command's output in a container of the built image
     after     rebuilds after changing the context (cache hits and misses): their stream,
               stderr and exit
+    containers  the state and command of each container the builds left behind
 
 ``expect`` is the differential table's: SAME, ``pending(...)`` (an xfail, strict) or
 ``differs(reason, parts...)`` with the parts above not compared (build_differs).
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 from tests.integration.differential.table import SAME, Expect, pending
 
-BUILD_PARTS = ("stream", "stderr", "exit", "image", "probe", "after")
+BUILD_PARTS = ("stream", "stderr", "exit", "image", "probe", "after", "containers")
 MTIME = 1600000000  # every context file's mtime: COPY keeps it, so probes may print it
 REMOTE = {"remote.txt": "R\n", "dir/file.txt": "F\n"}  # served at {url} (Last-Modified 1500000000)
 
@@ -287,7 +288,18 @@ ROWS: tuple[BuildRow, ...] = (
     BuildRow("err_run_fails", "FROM busybox\nRUN echo before\nRUN echo out; exit 3\nRUN echo never\n"),
     BuildRow("err_run_exec_fails", "FROM busybox\nRUN [\"sh\", \"-c\", \"exit 4\"]\n"),
     BuildRow("err_run_empty", "FROM busybox\nRUN\n"),
-    BuildRow("err_user_unknown", "FROM busybox\nUSER nosuch\nRUN id\n"),
+    BuildRow("err_user_unknown", "FROM busybox\nUSER nosuch\nRUN id\n",
+             expect=pending("issue 12: a RUN whose container cannot start (USER nosuch) leaves it in state "
+                            "'created' on dockerd 20.10 (rm keeps a failed step's container); ketchd removes it")),
+    BuildRow("err_run_fails_force_rm", "FROM busybox\nRUN echo out; exit 5\n", args=("--force-rm",),
+             expect=pending("issue 12: with --force-rm a failed RUN's container is removed and dockerd says so "
+                            "('Removing intermediate container <id>' before the error); ketchd removes it "
+                            "silently")),
+    BuildRow("run_rm_false", "FROM busybox\nENV E=1\nRUN echo kept\n", args=("--rm=false",),
+             expect=build_differs("by design: ketch runs no container for a step that runs nothing (ENV, "
+                                  "CMD, ...: the 'Running in' id names none), so --rm=false keeps only RUN's; "
+                                  "dockerd 20.10 also keeps the never-started 'created' one of each such step",
+                                  "containers")),
     # -- what ketch takes beyond dockerd 20.10's classic builder (BuildKit's syntax)
     BuildRow("beyond_heredoc", "FROM busybox\nRUN <<EOF\necho hi > /h\nEOF\nCOPY <<EOF /c\nbody\nEOF\n",
              expect=build_differs(BUILDKIT_SYNTAX, "stream", "stderr", "exit", "image")),

@@ -51,6 +51,7 @@ class Outcome:
     image: dict | None
     probe: str | None
     after: list[tuple[str, Built]]
+    containers: list[str]   # the states of the containers the builds left (sorted)
     changed: tuple[str, ...]
 
 
@@ -172,10 +173,19 @@ def play(target: Target, row: BuildRow, ws: Workspace, program: str = "docker") 
             args = row.args if step.args is None else step.args
             after.append((step.what, docker_build(target, ("-t", row.tag, *args), ctx, row.stdin, row.context,
                                                   program)))
+        left = sorted(left_behind(target))
     finally:
         changed = tuple(target.reset())
         remove_new_images(target, before)
-    return Outcome(first, image_view(doc, base) if doc else None, probe, after, changed)
+    return Outcome(first, image_view(doc, base) if doc else None, probe, after, left, changed)
+
+
+def left_behind(target: Target) -> list[str]:
+    """The state and command of each container the row's builds left (moby keeps a failed
+    RUN's container unless --force-rm, and every step's with --rm=false)."""
+    status, items = api(target.socket, "GET", "/containers/json?all=1")
+    assert status == 200, (target.name, status, items)
+    return [f"{c['State']} {c['Command']}" for c in items if c["Id"] not in target.baseline_containers]
 
 
 def image_ids(target: Target) -> set[str]:
@@ -235,6 +245,7 @@ def views(out: Outcome, side: Side, mask=()) -> dict:
         "probe": None if out.probe is None else _lines(out.probe, side, mask),
         "after": [(what, _lines(b.stdout, side, mask), _lines(b.stderr, side, mask), b.exit)
                   for what, b in out.after],
+        "containers": [normalise_text(c, side, Norm(), mask) for c in out.containers],
     }
 
 
@@ -244,6 +255,7 @@ def _report(row: BuildRow, a: Outcome, b: Outcome, labels: tuple[str, str]) -> s
                 f"image: {json.dumps(o.image, indent=1, sort_keys=True)}\nprobe:\n{o.probe}\n")
         for what, built in o.after:
             text += f"then {what}: exit {built.exit}\n{built.stdout}{built.stderr}"
+        text += f"containers left: {o.containers}\n"
         return text
     return f"\nrow {row.name}: {row.dockerfile!r} {row.args}\n" + side(labels[0], a) + side(labels[1], b)
 
