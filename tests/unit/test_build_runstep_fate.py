@@ -18,6 +18,15 @@ STEP = Step(PARENT, {}, {}, HistoryEntry("/bin/sh -c false"), "")
 class _Rec:
     def __init__(self, cid: str, body: dict) -> None:
         self.id, self.body, self.snapshot, self.parents = cid, body, "snap", []
+        self.config = {"Env": list(body.get("Env") or [])}
+
+
+class _Registry:
+    def __init__(self) -> None:
+        self.saved: list[list[str]] = []
+
+    def save(self, rec) -> None:
+        self.saved.append(list(rec.config["Env"]))
 
 
 class _Sink:
@@ -32,6 +41,8 @@ class FakeContainers:
         self.code = code
         self.records: dict[str, _Rec] = {}
         self._exit: asyncio.Future | None = None
+        self.registry = _Registry()
+        self.env_at_removal: list[list[str]] = []
 
     async def create(self, body, name):
         cid = f"{len(self.records):064x}"
@@ -55,6 +66,7 @@ class FakeContainers:
         self._exit.set_result(self.code)
 
     async def remove(self, cid, force=False, volumes=False):
+        self.env_at_removal.append(self.records[cid].config.get("Env"))
         del self.records[cid]
 
 
@@ -156,3 +168,10 @@ def test_the_output_pump_waits_for_a_slow_consumer():
         await asyncio.wait_for(pump, 5)
         assert got == [b"x"] * 3
     asyncio.run(go())
+
+
+def test_a_running_steps_record_loses_its_secret_env():
+    # REVIEW12 #2: TOKEN=<secret> stayed in the stored Config.Env (ketch inspect showed it)
+    containers = _run("success", Prepared(env=["TOKEN=s3cr3t"]), (SecretSource("tok", b"s3cr3t"),))
+    assert containers.registry.saved == [[]]  # saved without it once started
+    assert containers.env_at_removal == [[]]

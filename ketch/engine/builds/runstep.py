@@ -122,7 +122,7 @@ class StepRunner:
             rec = self.containers.get(cid)
             started(cid)
             try:
-                code = await self._attached_run(rec, output)
+                code = await self._attached_run(rec, output, prepared.env)
             except errors.ExecFailed as exc:  # moby 20.10's builder says it without the task prefix
                 keep = keep or (keepable and spec.remove == "success")
                 raise errors.Internal(str(exc).removeprefix(START_PREFIX)) from None
@@ -140,14 +140,19 @@ class StepRunner:
             if not keep:
                 await _finish(self._remove(cid))
 
-    async def _attached_run(self, rec: ContainerRecord, output: Callable[[bytes], None]) -> int:
-        """Start ``rec`` with its output streaming to ``output``; its exit code."""
+    async def _attached_run(self, rec: ContainerRecord, output: Callable[[bytes], None],
+                            secret_env: list[str]) -> int:
+        """Start ``rec`` with its output streaming to ``output``; its exit code. Once it
+        runs, the secrets given as variables leave its record (inspect, the store)."""
         sink = self.containers.attach(rec, True, True)
         try:
             exited = self.containers.wait(rec.id, "next-exit")
             pump = asyncio.ensure_future(_pump(sink, output))
             try:
                 await self.containers.start(rec.id)
+                if secret_env:
+                    rec.config["Env"] = [e for e in rec.config.get("Env") or [] if e not in secret_env]
+                    self.containers.registry.save(rec)
                 code = await exited
                 await pump  # the run's end closed the queue: every frame is out
             finally:
