@@ -52,7 +52,7 @@ class FakeContainers:
     def get(self, cid):
         return self.records[cid]
 
-    def attach(self, rec, stdout, stderr):
+    def attach(self, rec, stdout, stderr, hold=False):
         return _Sink()
 
     def detach(self, rec, sink):
@@ -175,3 +175,26 @@ def test_a_running_steps_record_loses_its_secret_env():
     containers = _run("success", Prepared(env=["TOKEN=s3cr3t"]), (SecretSource("tok", b"s3cr3t"),))
     assert containers.registry.saved == [[]]  # saved without it once started
     assert containers.env_at_removal == [[]]
+
+
+def test_a_held_attach_queue_holds_the_containers_output_back():
+    # REVIEW12 #9: a container's output went into its attach queue whatever the reader did
+    from ketch.engine.containers.attach import Attachments, OutputQueue
+
+    async def go():
+        attachments = Attachments(lambda cid: None)
+        plain = attachments.attach("c", True, True)
+        held = attachments.attach("c", True, True, hold=True)
+        frame = b"x" * 4096
+        waits = [attachments.output("c", frame, 1, frame) for _ in range(OutputQueue.LIMIT // 4096 + 1)]
+        assert all(w is None for w in waits[:-1]) and waits[-1] is not None  # the monitor's reader waits
+        assert plain.queued == held.queued  # the others still get every frame
+        waiting = asyncio.ensure_future(waits[-1])
+        await held.get()  # the build's pump takes one: room again
+        await asyncio.wait_for(waiting, 5)
+        again = attachments.output("c", frame, 1, frame)
+        assert again is not None
+        attachments.detach("c", held)  # the step ended (or was cancelled): nobody waits
+        await asyncio.wait_for(again, 5)
+        assert attachments.output("c", frame, 1, frame) is None
+    asyncio.run(go())

@@ -144,7 +144,7 @@ class StepRunner:
                             secret_env: list[str]) -> int:
         """Start ``rec`` with its output streaming to ``output``; its exit code. Once it
         runs, the secrets given as variables leave its record (inspect, the store)."""
-        sink = self.containers.attach(rec, True, True)
+        sink = self.containers.attach(rec, True, True, hold=True)  # a slow client slows the RUN
         try:
             exited = self.containers.wait(rec.id, "next-exit")
             pump = asyncio.ensure_future(_pump(sink, output))
