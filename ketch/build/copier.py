@@ -230,9 +230,18 @@ def _file_target(root_fd: int, dest: str, name: str) -> list[str]:
     an existing directory (whose last component then is not followed: it is replaced)."""
     parts = _resolved(root_fd, dest)
     if dest.endswith("/") or _is_dir(root_fd, parts):
-        return parts + [name]
+        return parts + _name_parts(name)
     if not parts:
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), "/")
+    return parts
+
+
+def _name_parts(name: str) -> list[str]:
+    """A source's name (a heredoc's may hold "/" and "..") as components under the
+    destination: cleaned lexically from "/", so no ".." reaches an openat() to climb out."""
+    parts = [p for p in os.path.normpath("/" + name).split("/") if p]
+    if not parts:
+        raise errors.InvalidArgument(f"failed to copy files: invalid file name {name!r}")
     return parts
 
 
@@ -268,6 +277,8 @@ def _make_dirs(root_fd: int, parts: list[str], owner: Owner | None) -> tuple[int
     try:
         for part in parts:
             made = False
+            if part in ("", ".", "..") or "/" in part:  # one component, never a step up
+                raise errors.InvalidArgument(f"failed to copy files: invalid path component {part!r}")
             try:
                 child = os.open(part, _DIR, dir_fd=fd)
             except FileNotFoundError:

@@ -78,8 +78,11 @@ def _files(b: str = "bee") -> dict:
 
 
 def _remove(daemon, *images: str) -> None:
+    """The test's images and its steps' (the cache): the shared daemon's busybox is left with
+    no child images for the next test on this worker."""
     for image in images:
         daemon.api("DELETE", f"/images/{image}?force=1")
+    daemon.api("POST", "/build/prune?all=1")
 
 
 def test_a_rebuild_takes_every_step_from_the_cache(daemon):

@@ -325,6 +325,7 @@ def test_build_keeps_a_failed_steps_container_unless_force_rm(daemon, tmp_path):
     [removed] = _running_in(res.stdout)
     assert "No such object" in daemon.ketch("inspect", removed).stderr
     assert res.stdout.endswith(f"out\nRemoving intermediate container {removed}\n")  # moby's RemoveAll
+    daemon.ketch("builder", "prune", "-af", check=True)
 
 
 def test_build_never_keeps_a_failed_step_holding_a_secret(daemon, tmp_path):
@@ -364,3 +365,4 @@ def test_build_run_mounts_stay_out_of_the_image(daemon, tmp_path):
         assert "s3cr3t" not in history
     finally:
         daemon.ketch("rmi", tag)
+        daemon.ketch("builder", "prune", "-af", check=True)  # its steps' images and cache mount

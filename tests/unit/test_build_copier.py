@@ -217,6 +217,18 @@ def test_heredoc(r):
     assert stat.S_IMODE(st.st_mode) == 0o755 and st.st_uid == 1000
 
 
+def test_a_heredoc_name_never_climbs_out_of_the_image(r):
+    """``COPY <<../../x /d/``: the name is a path under the destination, cleaned from "/" as
+    BuildKit joins it; it once went to openat() as is and wrote beside the image root."""
+    (r.img.parent / "victim").write_text("keep")
+    write_heredoc(r.img_fd, "/d/", "../../../victim", b"pwned")
+    write_heredoc(r.img_fd, "/d/", "../sub/../../x", b"x")
+    assert (r.img.parent / "victim").read_text() == "keep"
+    assert (r.img / "d/victim").read_text() == "pwned" and (r.img / "d/x").read_text() == "x"
+    with pytest.raises(errors.InvalidArgument):
+        write_heredoc(r.img_fd, "/d/", "..", b"")
+
+
 def test_chmod_parents_excludes(r):
     r.file("a/b/c.txt", mode=0o600)
     r.file("a/b/d.md")
