@@ -74,7 +74,7 @@ class ContextFiles:
             return []
         if job not in self._resolved:
             found: list[tuple[str | None, context.Source]] = []
-            with _Root(job.context_dir) as root_fd:
+            with _Root(job.context_dir, self._scratch) as root_fd:
                 for word in job.sources:
                     if not remote.is_url(word):
                         found += [(None, s) for s in context.resolve_word(root_fd, word, job.kind)]
@@ -124,14 +124,15 @@ class _Root:
     """The context directory as a descriptor; no context: an empty one, so sources are
     "not found in build context" with moby's text."""
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, scratch: str | None = None) -> None:
         self.path = path
+        self.scratch = scratch  # where the empty one is made (swept as the downloads are)
         self.tmp: tempfile.TemporaryDirectory | None = None
         self.fd = -1
 
     def __enter__(self) -> int:
         if self.path is None:
-            self.tmp = tempfile.TemporaryDirectory(prefix="ketch-nocontext-")
+            self.tmp = tempfile.TemporaryDirectory(prefix=DOWNLOADS_PREFIX + "nocontext-", dir=self.scratch)
             self.fd = os.open(self.tmp.name, _DIR)
         else:
             self.fd = os.open(self.path, _DIR)

@@ -106,3 +106,20 @@ def test_a_download_prints_the_empty_line_dockerd_does(setup):
     start = kinds.index(("StepStart", f"ADD {url}/remote.txt a.txt /r/"))
     assert kinds[start + 1] == ("Message", "\n") and kinds[start + 2][0] == "StepDone"
     assert not any(isinstance(e, Message) for e in b.events[:start])
+
+
+def test_a_contextless_builds_empty_root_is_made_under_the_scratch(tmp_path, monkeypatch):
+    # REVIEW12 #7: it was made in the host's /tmp
+    import tempfile
+
+    from ketch.build import copyfiles
+    made = []
+    real = tempfile.TemporaryDirectory
+
+    def recording(*args, **kwargs):
+        made.append(kwargs.get("dir"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(copyfiles.tempfile, "TemporaryDirectory", recording)
+    with pytest.raises(errors.KetchError):
+        ContextFiles(str(tmp_path)).hash(CopyJob("COPY", ("a.txt",), "/a", None))
+    assert made == [str(tmp_path)] and os.listdir(tmp_path) == []
