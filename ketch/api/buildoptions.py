@@ -10,7 +10,9 @@ ketch's own additions, which the ketch CLI sends: ``X-Ketch-Build-Secrets`` (the
 protocol has no secrets: ``--secret`` values as base64 of a JSON object ``{id:
 base64(data)}``), ``nocachefilter`` (repeated: stages never taken from the cache) and
 ``sourcedateepoch`` (reproducible layers; a ``SOURCE_DATE_EPOCH`` build arg, as BuildKit
-reads it, does the same).
+reads it, does the same) and ``allow`` (repeated: BuildKit's entitlements, ``network.host``;
+``networkmode=host`` grants it too, as dockerd's BuildKit does; ``security.insecure`` is
+never granted, as dockerd's default configuration).
 """
 
 import base64
@@ -88,6 +90,7 @@ def sanitize_tags(names: list[str]) -> tuple[str, ...]:
         if not name:
             continue
         try:
+            reference.check_lowercase_v27(name)  # dockerd 20.10's rule: UPPER/x refused
             ref = reference.parse(name, default_tag=False)
         except errors.InvalidArgument as exc:
             raise errors.Internal(str(exc)) from None  # a plain error in moby: a 500
@@ -138,6 +141,25 @@ def _resources(request: Request) -> dict:
     if ulimits:
         out["Ulimits"] = [u for u in ulimits if u is not None]
     return {k: v for k, v in out.items() if v}
+
+
+_ENTITLEMENTS = ("network.host", "security.insecure")
+
+
+def _allow(request: Request) -> tuple[str, ...]:
+    """The entitlements granted (BuildKit's ``entitlements.Parse`` and the daemon's check)."""
+    out = []
+    for value in request.query.get("allow", []):
+        for name in filter(None, value.split(",")):
+            if name not in _ENTITLEMENTS:
+                raise errors.InvalidArgument(f"unknown entitlement {name}")
+            if name == "security.insecure":  # not implemented: the daemon grants it never
+                raise errors.InvalidArgument("granting entitlement security.insecure is not "
+                                             "allowed by build daemon configuration")
+            out.append(name)
+    if request.arg("networkmode") == "host":
+        out.append("network.host")
+    return tuple(dict.fromkeys(out))
 
 
 def _source_date_epoch(request: Request, build_args: dict) -> int | None:
@@ -197,6 +219,7 @@ def parse(request: Request) -> BuildOptions:
         registry_auth=registry_auth(request),
         no_cache_filter=tuple(request.query.get("nocachefilter", [])),
         source_date_epoch=_source_date_epoch(request, build_args),
+        allow=_allow(request),
     )
     return BuildOptions(build, remote=request.arg("remote") or "",
                         want_aux=at_least(version, "1.30"))

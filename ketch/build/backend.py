@@ -14,6 +14,7 @@ recorded before is not run again (``cached``), and they survive daemon restarts:
       commit(step)                          ─▶ ImageState     config/history only
       run(step, RunSpec, output, started)   ─▶ ImageState     a container runs, its diff is the layer
       mutate(step, edit, sources)           ─▶ ImageState     edit() writes into the mounted root
+      read_root(image_id, fn)               ─▶ fn(root fd)    an image's root, read-only
       tag(image_id, refs)
 
 Every call that makes an image records it with ``step.cache_key`` (unless empty) in one
@@ -22,9 +23,12 @@ transaction; a failure leaves nothing (no image, no layer, no cache entry).
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ketch.build.instructions import MountSpec
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,11 @@ class BuildBackend(Protocol):
                      sources: tuple[str, ...] = ()) -> ImageState:
         """Run ``edit`` (blocking, in a thread) on ``step.parent``'s root mounted writable
         and the images ``sources`` mounted read-only; what it changed is the new layer."""
+
+    async def read_root(self, image_id: str, fn: Callable[[int], T]) -> T:
+        """``fn`` (blocking, in a thread) on the image's root mounted read-only (an O_PATH
+        directory descriptor, valid during ``fn``): COPY --from hashes its sources there
+        before the cache is probed, as moby does."""
 
     async def tag(self, image_id: str, refs: tuple[str, ...]) -> None:
         """Point each reference at ``image_id`` (events "tag")."""

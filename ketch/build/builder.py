@@ -26,6 +26,7 @@ from ketch.build.request import (BuildRequest, BuildResult, Message, Progress, P
                                 StepStart)
 from ketch.build.shell_lex import ProcessWord
 from ketch.errors import InvalidArgument
+from ketch.oci import reference
 
 
 async def build(request: BuildRequest, context_dir: str | None, backend: BuildBackend,
@@ -249,7 +250,8 @@ class _Build:
         out = self.ordered.emitter(i)
         env = dispatch.Env(request=request, context_dir=self.context_dir, files=self.files,
                            resolve_from=lambda ref: self._resolve_from(i, ref),
-                           note=lambda text: out(Message(text)), secrets=dict(request.secrets))
+                           note=lambda text: out(Message(text)), secrets=dict(request.secrets),
+                           read_root=self.backend.read_root)
         job = stagerun.StageJob(
             backend=self.backend, env=env, emit=out, total=self.total,
             base_image=lambda name, platform: self._base_image(i, name, platform),
@@ -271,6 +273,7 @@ class _Build:
             return await self.results[found]
         if name == "scratch":
             return None
+        reference.check_lowercase_v27(name)  # dockerd 20.10's text (FROM Busy_Box)
         return await self.backend.base_image(name, platform, self.request.pull,
                                              self._pull_progress(stage))
 
@@ -288,6 +291,7 @@ class _Build:
         try:
             n = int(ref, 10)
         except ValueError:
+            reference.check_lowercase_v27(ref)
             image = await self.backend.base_image(ref, self.request.platform, self.request.pull,
                                                   self._pull_progress(stage))
             return image.id

@@ -42,6 +42,7 @@ The rules (moby's):
 
 import errno
 import os
+import posixpath
 import re
 import shutil
 import stat
@@ -53,6 +54,7 @@ from ketch.archive.dockerignore import BadPattern, PatternMatcher
 from ketch.archive.untar import Breakout, untar
 from ketch.build.compression import open_tar
 from ketch.build.context import Source
+from ketch.linux import userdb
 from ketch.linux.safepath import open_in_root, reopen, resolve_in_root
 
 CHUNK = 1 << 20
@@ -102,18 +104,11 @@ def resolve_chown(dest_root_fd: int, chown: str) -> Owner:
 def _lookup(root_fd: int, path: str, name: str, kind: str, prefix: str) -> int:
     if _INT.match(name):
         return int(name)
-    try:
-        fd = open_in_root(root_fd, path, follow=True)
-    except (FileNotFoundError, NotADirectoryError):
-        raise errors.InvalidArgument(prefix + f"open {path}: no such file or directory") from None
-    try:
-        rfd = reopen(fd, os.O_RDONLY)
-    finally:
-        os.close(fd)
-    with open(rfd, "rb") as f:
-        text = f.read().decode("utf-8", "surrogateescape")
-    for line in text.splitlines():
-        fields = line.strip().split(":")
+    entries = userdb.read_entries(root_fd, path)  # the image's: guarded (a fifo, a device)
+    if entries is None:
+        raise errors.InvalidArgument(prefix + f"open {path}: no such file or directory")
+    for fields in entries:
+        fields[0] = fields[0].strip()
         if not fields[0] or fields[0] != name:
             continue
         try:
@@ -142,9 +137,16 @@ def copy_sources(src_root_fd: int, sources: list[Source] | tuple[Source, ...], d
 
 def write_heredoc(dest_root_fd: int, dest: str, name: str, data: bytes,
                   options: CopyOptions = CopyOptions()) -> None:
-    """``COPY <<name dest``: a file ``name`` with ``data`` (mode 0644, or --chmod)."""
+    """``COPY <<name dest``: a file ``name`` with ``data`` (mode 0644, or --chmod).
+
+    The name is the Dockerfile's, any text: BuildKit makes the file at ``path.Join("/",
+    name)`` in a scratch state and copies that, so only the cleaned name's last component
+    reaches dest (``<<../../etc/x`` is ``x``), never a path that climbs out of the root."""
+    base = posixpath.basename(posixpath.normpath("/" + name))
+    if not base:
+        raise errors.InvalidArgument(f"failed to copy files: invalid heredoc name {name!r}")
     try:
-        target = _file_target(dest_root_fd, dest, name)
+        target = _file_target(dest_root_fd, dest, base)
         parent, base = _make_parents(dest_root_fd, target, options.owner or ROOT)
         try:
             _replace(parent, base, is_dir=False)
@@ -305,6 +307,9 @@ def _make_dirs(root_fd: int, parts: list[str], owner: Owner | None) -> tuple[int
 
 
 def _make_parents(root_fd: int, parts: list[str], owner: Owner) -> tuple[int, str]:
+    # the base is used with dir_fd= (unlink, rmtree, open): one plain component only
+    if parts[-1] in ("", ".", "..") or "/" in parts[-1]:
+        raise errors.InvalidArgument(f"failed to copy files: invalid file name {parts[-1]!r}")
     fd, _ = _make_dirs(root_fd, parts[:-1], owner)
     return fd, parts[-1]
 

@@ -12,10 +12,11 @@ hash them), into a directory of this object's under ``scratch`` (the daemon's
 ``<data-root>/builder/downloads``, swept at start-up: never the host's /tmp), removed by
 ``close`` at the build's end; a URL in COPY is refused with moby's text.
 
-A ``COPY --from`` image's root is mounted only for the edit, so its sources cannot be
-hashed beforehand: their hash is taken over the image id and the words instead. An
-image never changes under its id, so equal hashes still mean equal files (and another
-image, even with the same files, misses the cache, where moby would hit it).
+A ``COPY --from`` image's sources are hashed in its root (``from_root``, mounted by the
+backend's ``read_root``) as moby hashes another image's files, so a stage rebuilt with
+the same files hits the cache and the history's ``file:`` is dockerd's. Without a root
+(a backend that cannot mount one) the hash is taken over the image id and the words:
+equal hashes still mean equal files, but another image with the same files misses.
 """
 
 import hashlib
@@ -54,8 +55,13 @@ class ContextFiles:
             shutil.rmtree(self._downloads, ignore_errors=True)
             self._downloads = ""
 
-    def hash(self, job: CopyJob) -> str:
-        if job.from_image:
+    def hash(self, job: CopyJob, from_root: int | None = None) -> str:
+        if job.from_image and from_root is not None:
+            found = context.resolve_sources(from_root, job.sources, job.kind, in_context=False) \
+                if job.sources else []
+            hashes = [s.hash for s in found]
+            count = len(found)
+        elif job.from_image:
             words = "\0".join((job.from_image, *job.sources))
             hashes = ["file:" + hashlib.sha256(words.encode("utf-8", "surrogateescape")).hexdigest()]
             count = len(job.sources)

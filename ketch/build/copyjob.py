@@ -44,8 +44,9 @@ class CopyJob:
 
 
 class FileWork(Protocol):
-    def hash(self, job: CopyJob) -> str:
-        """The content hash of the job's sources (moby's ``file:``/``dir:``/``multi:``)."""
+    def hash(self, job: CopyJob, from_root: int | None = None) -> str:
+        """The content hash of the job's sources (moby's ``file:``/``dir:``/``multi:``);
+        ``from_root``: the ``--from`` image's root (an O_PATH directory descriptor)."""
 
     def edit(self, job: CopyJob) -> Callable[[MountedRoots], None]:
         """What ``BuildBackend.mutate`` runs to copy the sources into the new root."""

@@ -89,6 +89,7 @@ class Mutate:
     edit: Callable[[MountedRoots], None]
     sources: tuple[str, ...] = ()
     container: bool = False  # moby makes this step in a container (WORKDIR): "Running in"
+    key_extra: tuple[str, ...] = ()  # COPY/ADD flags that change the files but not Cmd
 
 
 Action = Commit | Run | Mutate
@@ -103,6 +104,8 @@ class Env:
     resolve_from: Callable[[str], Awaitable[str]]  # a --from value -> an image id
     note: Callable[[str], None] = lambda text: None  # a line for the output
     secrets: dict[str, bytes] = field(default_factory=dict)
+    # (image id, fn) -> fn(the image's root fd), in a thread: BuildBackend.read_root
+    read_root: Callable[[str, Callable[[int], str]], Awaitable[str]] | None = None
 
 
 async def dispatch(state: StageState, instr: ins.Instruction, env: Env) -> Action:
@@ -321,6 +324,7 @@ async def _run(state, instr: ins.RunInstr, envs, env: Env) -> Run:
     if save_cmd:
         cc["Entrypoint"] = None
     mounts, secrets, extra = await _mounts(state, instr, envs, env)
+    _entitled(instr, env.request)
     network = instr.network or env.request.network or "default"
     if instr.network:
         extra = (*extra, "network=" + instr.network)
@@ -334,6 +338,16 @@ async def _run(state, instr: ins.RunInstr, envs, env: Env) -> Run:
         cgroup_parent=env.request.cgroup_parent, remove=_removal(env.request),
         resources=dict(env.request.resources))
     return Run(config, cc, _history(state, cc, empty=None), spec, extra)
+
+
+def _entitled(instr: ins.RunInstr, request: BuildRequest) -> None:
+    """BuildKit's entitlements: a Dockerfile (often not the user's) gets the host's network
+    only when the build was started with ``--allow network.host``; security.insecure is
+    never granted (not implemented)."""
+    if instr.network == "host" and "network.host" not in request.allow:
+        raise InvalidArgument("network.host is not allowed")
+    if instr.security == "insecure":
+        raise InvalidArgument("security.insecure is not allowed")
 
 
 def _removal(request: BuildRequest) -> str:
@@ -352,7 +366,7 @@ async def _mounts(state: StageState, instr: ins.RunInstr, envs, env: Env):
         m = replace(m, target=w(m.target), source=w(m.source), from_=w(m.from_), id=w(m.id),
                     env=w(m.env))
         if m.type == "secret":
-            sid = m.id or posixpath.basename(m.target)
+            sid = m.source or m.id or posixpath.basename(m.target)  # dispatchSecret's order
             data = env.secrets.get(sid)
             if data is None:
                 if m.required:
@@ -362,12 +376,26 @@ async def _mounts(state: StageState, instr: ins.RunInstr, envs, env: Env):
             m = replace(m, id=sid)
         elif m.from_:
             m = replace(m, from_=await env.resolve_from(m.from_))
+        if m.type not in ("secret", "ssh"):
+            m = replace(m, target=_mount_target(m.target, state.config.get("WorkingDir") or ""))
         mounts.append(m)
         extra.append(f"mount type={m.type} target={m.target} source={m.source} "
-                     f"from={m.from_} id={m.id} ro={m.readonly} sharing={m.sharing}")
+                     f"from={m.from_} id={m.id} ro={m.readonly} sharing={m.sharing} "
+                     f"env={m.env} mode={m.mode} uid={m.uid} gid={m.gid} size={m.size} "
+                     f"required={m.required}")
         if m.type == "bind" and not m.from_:
             extra.append("content " + await _context_hash(m.source, env))
     return tuple(mounts), tuple(secrets), tuple(extra)
+
+
+def _mount_target(target: str, workdir: str) -> str:
+    """BuildKit's dispatchRunMounts: a relative (or empty) target is under WORKDIR; the
+    root itself is refused."""
+    if not target.startswith("/"):
+        target = posixpath.normpath(posixpath.join("/", workdir, target))
+    if posixpath.normpath(target) in ("/", "//"):
+        raise InvalidArgument('invalid mount target "/"')
+    return target
 
 
 async def _context_hash(source: str, env: Env) -> str:
@@ -411,9 +439,12 @@ async def _copy(state, instr: ins.CopyInstr | ins.AddInstr, envs, env: Env) -> M
         decompress=kind == "ADD", checksum=getattr(instr, "checksum", ""),
         keep_git_dir=getattr(instr, "keep_git_dir", False), excludes=instr.excludes,
         parents=getattr(instr, "parents", False), link=instr.link)
-    # reads the whole context, or downloads (in the builds' own cancellable pool)
-    downloads = kind == "ADD" and any(is_url(word) for word in words)
-    digest = await (netpool.run if downloads else asyncio.to_thread)(env.files.hash, job)
+    if from_image and env.read_root is not None:  # hashed in the image's root, as moby
+        digest = await env.read_root(from_image, lambda root: env.files.hash(job, root))
+    else:
+        # reads the whole context, or downloads (in the builds' own cancellable pool)
+        downloads = kind == "ADD" and any(is_url(word) for word in words)
+        digest = await (netpool.run if downloads else asyncio.to_thread)(env.files.hash, job)
     for word in words if kind == "ADD" else ():
         if is_url(word):
             env.note("\n")  # moby's Fprintln after each download (the CLI shows an empty line)
@@ -422,7 +453,18 @@ async def _copy(state, instr: ins.CopyInstr | ins.AddInstr, envs, env: Env) -> M
     comment = f"{kind} {chown_comment}{digest} in {dest_written} "
     cc = {**config, "Cmd": [*runconfig.shell(config), "#(nop) " + comment]}
     return Mutate(config, cc, _history(state, cc, empty=None), env.files.edit(job),
-                  sources=(from_image,) if from_image else ())
+                  sources=(from_image,) if from_image else (), key_extra=_copy_key(job))
+
+
+def _copy_key(job: CopyJob) -> tuple[str, ...]:
+    """What changes a COPY's result beyond its sources' hash and --chown (both in Cmd): an
+    excluded file must not come back from the cache, nor a file with another mode."""
+    extra = [f"exclude={p}" for p in job.excludes]
+    if job.chmod:
+        extra.append("chmod=" + job.chmod)
+    if job.parents:
+        extra.append("parents")
+    return tuple(extra)
 
 
 def _rewrapped(exc: KetchError, message: str) -> KetchError:

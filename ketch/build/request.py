@@ -43,6 +43,9 @@ class BuildRequest:
     shm_size: int = 0
     cgroup_parent: str = ""
     source_date_epoch: int | None = None  # reproducible: clamp times, fixed created
+    # BuildKit's entitlements the user granted (``--allow network.host``): what a RUN may
+    # ask for beyond the sandbox (``RUN --network=host``)
+    allow: tuple[str, ...] = ()
     squash: bool = False
     # the RUN containers' limits as HostConfig names them ("Memory", "CpuShares", "Ulimits"...:
     # POST /build's memory, memswap, cpushares, cpuperiod, cpuquota, cpusetcpus/mems, ulimits)

@@ -69,6 +69,9 @@ async def perform(state: dispatch.StageState, action: dispatch.Action, index: in
     """Make (or find) the step's image; returns the short id of the container the step
     ran in ("" when none, or kept by --rm=false)."""
     key_extra = getattr(action, "key_extra", ())
+    epoch = job.env.request.source_date_epoch
+    if epoch is not None:  # the epoch changes the image (times, mtimes), not the config
+        key_extra = (*key_extra, f"source-date-epoch={epoch}")
     key = step_key(state.image_id, action.container_config)
     if key and key_extra:
         key = step_key(key, {"Cmd": list(key_extra)})

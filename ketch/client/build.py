@@ -27,9 +27,9 @@ def build_query(*, tags=(), dockerfile: str = "", quiet: bool = False, remote: s
                 shm_size: int = 0, memory: int = 0, memory_swap: int = 0, cpu_shares: int = 0,
                 cpu_period: int = 0, cpu_quota: int = 0, cpuset_cpus: str = "", cpuset_mems: str = "",
                 cgroup_parent: str = "", ulimits=(), isolation: str = "", security_opt=(),
-                no_cache_filter=(), source_date_epoch: str = "") -> dict:
-    """The query docker's client builds, plus ketch's own ``nocachefilter`` and
-    ``sourcedateepoch`` (only when used)."""
+                no_cache_filter=(), source_date_epoch: str = "", allow=()) -> dict:
+    """The query docker's client builds, plus ketch's own ``nocachefilter``,
+    ``sourcedateepoch`` and ``allow`` (only when used)."""
     query = {
         "t": list(tags) or None, "securityopt": list(security_opt) or None,
         "extrahosts": list(extra_hosts) or None, "q": "1" if quiet else None,
@@ -46,5 +46,6 @@ def build_query(*, tags=(), dockerfile: str = "", quiet: bool = False, remote: s
         "platform": platform.lower() or None, "version": "1",
         "nocachefilter": list(no_cache_filter) or None,
         "sourcedateepoch": source_date_epoch or None,
+        "allow": list(allow) or None,
     }
     return {k: v for k, v in query.items() if v is not None}

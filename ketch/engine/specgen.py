@@ -126,7 +126,10 @@ def _mounts(inp: SpecInput) -> list[dict]:
     """moby's withMounts: Docker's own mounts but those a user mount replaces (all of
     /dev's with a user /dev), then the user's, sorted by depth so that none hides
     another (sortMounts; stable, as Go's sort is for so few)."""
-    user = list(inp.mounts)
+    # a relative destination (an image's ``VOLUME rel``, kept as written in Config.Volumes
+    # and the mount point) is under the root: runc resolves it so for moby
+    user = [m if m["destination"].startswith("/") else dict(m, destination="/" + m["destination"])
+            for m in inp.mounts]
     covered = {m["destination"] for m in user}
     user += [m for m in _network_files(inp) if m["destination"] not in covered]
     covered = {m["destination"] for m in user}

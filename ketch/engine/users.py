@@ -4,17 +4,13 @@ Docker resolves names in the daemon, from the container's rootfs, and adds the
 supplementary groups that /etc/group lists for the user (as runc's user lookup does).
 """
 
-import errno
-import os
-import stat
 from dataclasses import dataclass
 
 from ketch.errors import InvalidArgument
-from ketch.linux.safepath import open_in_root
+from ketch.linux.userdb import read_entries
 
 
 MAX_ID = 2**31 - 1  # runc's user package refuses ids beyond int32
-MAX_DATABASE = 1 << 20  # a user database, not a stream to fill memory with
 
 
 @dataclass(frozen=True)
@@ -26,34 +22,8 @@ class ExecUser:
 
 
 def _read(root: str | int, path: str) -> list[list[str]]:
-    """The entries of a user database inside ``root`` (a path or a directory descriptor).
-
-    The container owns its /etc, running or not: it is read through descriptors that
-    never leave the root (``open_in_root``), only if it is a regular file (a fifo would
-    hang ketchd, /dev/zero fill its memory), and only its first MiB."""
-    try:
-        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) if isinstance(root, str) else root
-    except FileNotFoundError:
-        return []
-    try:
-        fd = open_in_root(root_fd, path)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return []
-        raise
-    finally:
-        if root_fd is not root:
-            os.close(root_fd)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return []
-        with open(f"/proc/self/fd/{fd}", "rb") as f:  # the inode the O_PATH descriptor holds
-            text = f.read(MAX_DATABASE).decode("utf-8", "replace")
-    finally:
-        os.close(fd)
-    return [line.split(":") for line in text.split("\n") if line.strip() and not line.startswith("#")]
+    """The entries of a user database inside ``root``; none when it is not a regular file."""
+    return read_entries(root, path) or []
 
 
 def resolve(rootfs: str | int, spec: str, group_add: list[str] = ()) -> ExecUser:

@@ -127,6 +127,17 @@ def parse(text: str, default_tag: bool = True) -> Reference:
     return Reference(domain, path, tag, digest)
 
 
+def check_lowercase_v27(text: str) -> None:
+    """dockerd 20.10's check (distribution v2.7): the first component is a registry only
+    with a "." or ":" or as "localhost", so ``UPPER/x`` is a Docker Hub name and refused
+    (the newer ``parse`` takes UPPER for a host); its text names no repository."""
+    first, sep, rest = text.partition("/")
+    remainder = rest if sep and (first == "localhost" or any(c in first for c in ".:")) else text
+    remote = remainder.split(":", 1)[0]
+    if remote.lower() != remote:
+        raise InvalidArgument("invalid reference format: repository name must be lowercase")
+
+
 def is_valid_tag(tag: str) -> bool:
     return re.fullmatch(_TAG, tag, re.ASCII) is not None
 

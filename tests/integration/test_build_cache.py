@@ -11,6 +11,7 @@ import urllib.parse
 import pytest
 
 from tests.integration.conftest import REPO
+from tests.integration.buildclean import remove_build_leftovers
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +83,7 @@ def _remove(daemon, *images: str) -> None:
     no child images for the next test on this worker."""
     for image in images:
         daemon.api("DELETE", f"/images/{image}?force=1")
-    daemon.api("POST", "/build/prune?all=1")
+    remove_build_leftovers(daemon)
 
 
 def test_a_rebuild_takes_every_step_from_the_cache(daemon):

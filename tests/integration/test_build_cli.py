@@ -12,6 +12,7 @@ import secrets
 import tarfile
 
 import pytest
+from tests.integration.buildclean import remove_build_leftovers
 
 SENDING = re.compile(r"Sending build context to Docker daemon +[0-9.]+[kMG]?B\r\r\n")
 
@@ -31,7 +32,7 @@ def tags(daemon):
     yield make
     for tag in made:
         daemon.api("DELETE", f"/images/{tag}?force=1")
-    daemon.ketch("builder", "prune", "-af")
+    remove_build_leftovers(daemon)
 
 
 def _ctx(tmp_path, files: dict[str, str]) -> str:

@@ -10,6 +10,7 @@ import shutil
 import tarfile
 
 import pytest
+from tests.integration.buildclean import remove_build_leftovers
 
 needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="docker CLI not installed")
 BANNER = re.compile(r"DEPRECATED: The legacy builder is deprecated.*?environment-variable\.\n\n?", re.S)
@@ -26,7 +27,7 @@ def tags(daemon):
     yield make
     for tag in made:
         daemon.api("DELETE", f"/images/{tag}?force=1")
-    daemon.api("POST", "/build/prune?all=1")
+    remove_build_leftovers(daemon)
 
 
 def _docker(daemon, *args, input=None):

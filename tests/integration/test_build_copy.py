@@ -15,6 +15,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.integration.conftest import REPO
+from tests.integration.buildclean import remove_build_leftovers
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +142,7 @@ COPY . /ctx
         assert all(line.split()[0] in stats for line in lines[:15])
     finally:
         daemon.api("DELETE", f"/images/{image}?force=1")
-        daemon.ketch("builder", "prune", "-af", check=True)  # its steps' images: busybox's children
+        remove_build_leftovers(daemon)  # its steps' images: busybox's children
 
 
 @pytest.mark.parametrize("dockerfile,message", [
@@ -162,3 +163,22 @@ def test_copy_errors_are_dockerds(daemon, dockerfile, message):
     status, messages = build(daemon, context)
     assert status == 200
     assert messages[-1].get("error") == message, messages
+
+
+def test_a_heredoc_name_with_dotdot_stays_in_the_image(daemon, tmp_path):
+    """REVIEW12 #1: `COPY <<../../..x /` wrote a file on the host as root; BuildKit keeps
+    only the cleaned name's last component."""
+    victim = tmp_path / "heredoc-victim"
+    name = "../" * 20 + str(victim).lstrip("/")
+    dockerfile = f"FROM busybox\nCOPY <<{name} /\nwritten by a Dockerfile\n{name}\nRUN cat /heredoc-victim\n"
+    status, messages = build(daemon, _tar([("Dockerfile", dockerfile.encode(), 0o644)]))
+    try:
+        assert status == 200
+        final_id(messages)
+        assert not victim.exists()
+        assert "written by a Dockerfile\n" in "".join(m.get("stream", "") for m in messages)
+    finally:
+        ids = [m["aux"]["ID"] for m in messages if "aux" in m]
+        if ids:
+            daemon.api("DELETE", f"/images/{ids[-1]}?force=1")
+        daemon.ketch("builder", "prune", "-af", check=True)

@@ -22,6 +22,7 @@ import time
 import pytest
 
 from tests.integration.conftest import PYTHON, REPO, Daemon, destroy_daemon
+from tests.integration.buildclean import remove_build_leftovers
 
 DRIVER = os.path.join(REPO, "tests", "integration", "runstep_driver.py")
 RED, RESET = "\x1b[91m", "\x1b[0m"
@@ -325,7 +326,7 @@ def test_build_keeps_a_failed_steps_container_unless_force_rm(daemon, tmp_path):
     [removed] = _running_in(res.stdout)
     assert "No such object" in daemon.ketch("inspect", removed).stderr
     assert res.stdout.endswith(f"out\nRemoving intermediate container {removed}\n")  # moby's RemoveAll
-    daemon.ketch("builder", "prune", "-af", check=True)
+    remove_build_leftovers(daemon)
 
 
 def test_build_never_keeps_a_failed_step_holding_a_secret(daemon, tmp_path):
@@ -336,7 +337,10 @@ def test_build_never_keeps_a_failed_step_holding_a_secret(daemon, tmp_path):
     res = daemon.ketch("build", "--network", "none", "--secret", f"id=tok,src={secret}", ctx)
     assert res.returncode == 1, res.stdout + res.stderr
     [step] = _running_in(res.stdout)
-    assert "No such object" in daemon.ketch("inspect", step).stderr
+    try:
+        assert "No such object" in daemon.ketch("inspect", step).stderr
+    finally:
+        remove_build_leftovers(daemon)
 
 
 def test_build_run_mounts_stay_out_of_the_image(daemon, tmp_path):
@@ -365,4 +369,4 @@ def test_build_run_mounts_stay_out_of_the_image(daemon, tmp_path):
         assert "s3cr3t" not in history
     finally:
         daemon.ketch("rmi", tag)
-        daemon.ketch("builder", "prune", "-af", check=True)  # its steps' images and cache mount
+        remove_build_leftovers(daemon)  # its steps' images and cache mount

@@ -6,6 +6,8 @@ import socket
 import tarfile
 import time
 
+from tests.integration.buildclean import remove_build_leftovers
+
 
 def _rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
@@ -41,3 +43,4 @@ def test_a_client_that_does_not_read_holds_the_run_back(daemon):
     while time.monotonic() < deadline and daemon.ketch("ps", "-aq", "--filter", "label=ketch.build.step").stdout:
         time.sleep(0.1)
     assert daemon.ketch("ps", "-aq", "--filter", "label=ketch.build.step").stdout == ""
+    remove_build_leftovers(daemon)

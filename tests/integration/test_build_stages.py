@@ -6,6 +6,7 @@ platform ARGs, and the unused build-arg warning."""
 import pytest
 
 from tests.integration.test_build_cache import build, text
+from tests.integration.buildclean import remove_build_leftovers
 
 pytestmark = pytest.mark.integration
 
@@ -15,7 +16,7 @@ def _remove(daemon, *refs: str) -> None:
     has no child images left for the next test on this worker."""
     for ref in refs:
         daemon.api("DELETE", f"/images/{ref}?force=1")
-    daemon.ketch("builder", "prune", "-af", check=True)
+    remove_build_leftovers(daemon)
 
 
 def test_independent_stages_meet_halfway_and_report_in_order(daemon):
@@ -99,3 +100,38 @@ def test_platform_args_and_unused_build_args(daemon):
         assert history[0]["CreatedBy"] == f"|2 TARGETARCH={arch} USED=u /bin/sh -c echo arch=$TARGETARCH used=$USED"
     finally:
         _remove(daemon, "stages-args:1")
+
+
+def test_copy_from_a_rebuilt_stage_with_the_same_artifact_is_cached(daemon):
+    """ACCEPT12 F1d/F5: the COPY --from hash is over the stage's files, as dockerd's (the
+    ORACLE12 value for `RUN echo b > /b`), so a rerun of the stage that makes the same file
+    leaves the COPY and the steps after it cached."""
+    dockerfile = ("FROM busybox AS b\nARG X\nRUN echo \"$X\" > /dev/null; echo b > /b\n"
+                  "FROM busybox\nCOPY --from=b /b /b\nRUN cat /b\n")
+    try:
+        first, _ = build(daemon, {"Dockerfile": dockerfile}, buildargs='{"X": "1"}', t="stages-art:1")
+        second, messages = build(daemon, {"Dockerfile": dockerfile}, buildargs='{"X": "2"}',
+                                 t="stages-art:2")
+        out = text(messages)
+        assert second == first
+        assert "Step 3/6 : RUN echo \"$X\" > /dev/null; echo b > /b\n ---> Running in" in out
+        assert "COPY --from=b /b /b\n ---> Using cache" in out, out
+        assert "RUN cat /b\n ---> Using cache" in out, out
+        status, history = daemon.api("GET", f"/images/{second}/history")
+        assert any(h["CreatedBy"] == "/bin/sh -c #(nop) COPY file:468064841c1720b182fd2d452ba"
+                   "f885b13e50394e2cf5049483cbf6cbd13e611 in /b " for h in history), history
+    finally:
+        _remove(daemon, "stages-art:1", "stages-art:2")
+
+
+def test_a_relative_volume_is_under_the_root(daemon):
+    """ACCEPT12 F1c: `VOLUME rel` (kept as written in the config, as dockerd) is /rel for
+    the RUNs after it, not a runtime error."""
+    dockerfile = "FROM busybox\nWORKDIR /w\nVOLUME rel\nRUN ls -d /rel\n"
+    try:
+        image, messages = build(daemon, {"Dockerfile": dockerfile}, t="stages-vol:1")
+        assert "/rel\n" in text(messages)
+        status, doc = daemon.api("GET", f"/images/{image}/json")
+        assert doc["Config"]["Volumes"] == {"rel": {}}
+    finally:
+        _remove(daemon, "stages-vol:1")

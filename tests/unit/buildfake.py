@@ -114,6 +114,20 @@ class FakeBackend:
             raise BuildStepFailed(f"The command '{' '.join(spec.argv)}' returned a non-zero code: {code}", code)
         return self._make(step, files, files == before)
 
+    async def read_root(self, image_id, fn):
+        self.calls.append(("read_root", image_id))
+        tmp = tempfile.mkdtemp(prefix="buildfake-")
+        try:
+            root = os.path.join(tmp, "root")
+            _write_tree(root, self.files[image_id])
+            fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+            try:
+                return await asyncio.to_thread(fn, fd)
+            finally:
+                os.close(fd)
+        finally:
+            shutil.rmtree(tmp)
+
     async def mutate(self, step, edit, sources=()):
         self.calls.append(("mutate", step, sources))
         files = self._parent_files(step)
@@ -175,8 +189,15 @@ class FakeFiles:
     def __init__(self):
         self.jobs = []
 
-    def hash(self, job):
+    def hash(self, job, from_root=None):
         self.jobs.append(job)
+        if job.from_image and from_root is not None:  # the content, as moby's
+            hashes = []
+            for src in job.sources:
+                with open(f"/proc/self/fd/{from_root}/{src.lstrip('/')}", "rb") as f:
+                    hashes.append("file:" + hashlib.sha256(f.read()).hexdigest())
+            return hashes[0] if len(hashes) == 1 else \
+                "multi:" + hashlib.sha256(",".join(hashes).encode()).hexdigest()
         if job.from_image:
             text = job.from_image + "\0" + "\0".join(job.sources)
             return "file:" + hashlib.sha256(text.encode()).hexdigest()

@@ -62,6 +62,13 @@ def test_the_query_is_docker_clients():
         ("1", "0", "1", "1", "1", "linux/amd64", "https://x/c.tar", ["s1"], "0")
 
 
+def test_allow_reaches_the_query():
+    opts, _ = flags.parse(buildcmd.BUILD, ["--allow", "network.host", "."])
+    assert opts["allow"] == ["network.host"]
+    assert build_query(allow=opts["allow"])["allow"] == ["network.host"]
+    assert "allow" not in build_query()
+
+
 def test_build_args_and_labels_as_docker_converts_them(monkeypatch):
     monkeypatch.setenv("FROMENV", "v")
     monkeypatch.delenv("NOTSET", raising=False)

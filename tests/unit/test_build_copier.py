@@ -217,6 +217,22 @@ def test_heredoc(r):
     assert stat.S_IMODE(st.st_mode) == 0o755 and st.st_uid == 1000
 
 
+def test_a_heredoc_name_never_climbs_out_of_the_root(r):
+    """REVIEW12 #1: the name is the Dockerfile's; only its cleaned last component reaches
+    dest, as BuildKit's path.Join("/", name). ``..`` there wrote (and first removed) files
+    on the host."""
+    (r.outside / "victim").write_text("keep")
+    for name in ("../outside/victim", "../../outside/victim", "a/../../outside/victim"):
+        write_heredoc(r.img_fd, "/", name, b"x")
+        write_heredoc(r.img_fd, "/srv/", name, b"y")
+    assert (r.outside / "victim").read_text() == "keep"
+    assert (r.img / "victim").read_text() == "x" and (r.img / "srv/victim").read_text() == "y"
+    for name in ("..", ".", "/", "../.."):
+        with pytest.raises(errors.InvalidArgument, match="invalid heredoc name"):
+            write_heredoc(r.img_fd, "/", name, b"x")
+    assert sorted(os.listdir(r.img.parent)) == ["ctx", "img", "outside"]
+
+
 def test_a_heredoc_name_never_climbs_out_of_the_image(r):
     """``COPY <<../../x /d/``: the name is a path under the destination, cleaned from "/" as
     BuildKit joins it; it once went to openat() as is and wrote beside the image root."""
@@ -250,3 +266,43 @@ def test_directory_over_a_file_is_an_error(r):
     with pytest.raises(errors.InvalidArgument) as exc:
         r.copy(["d"], "/file")
     assert str(exc.value) == "failed to copy files: failed to copy directory: mkdir /file: not a directory"
+
+
+def _in_a_child(fn) -> int:
+    """fn() in a forked child with 5 s and 256 MiB: its exit code (3: InvalidArgument,
+    0: returned); a child that hangs or grows without end is killed instead of the run."""
+    import resource
+    import signal
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (256 << 20, 256 << 20))
+            signal.alarm(5)
+            fn()
+            os._exit(0)
+        except errors.InvalidArgument:
+            os._exit(3)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_chown_names_are_not_read_from_a_fifo_or_a_device(tmp_path, kind):
+    """The image's /etc/passwd is the image maker's: a fifo would block ketchd's thread,
+    a device node such as /dev/zero (1:5) fill its memory. Neither is a user database."""
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    passwd = root / "etc" / "passwd"
+    if kind == "fifo":
+        os.mkfifo(passwd)
+    else:
+        os.mknod(passwd, stat.S_IFCHR | 0o644, os.makedev(1, 5))
+    fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        assert _in_a_child(lambda: resolve_chown(fd, "app")) == 3
+        with pytest.raises(errors.InvalidArgument, match="open /etc/passwd: no such file or directory"):
+            resolve_chown(fd, "app")
+    finally:
+        os.close(fd)

@@ -123,3 +123,24 @@ def test_a_contextless_builds_empty_root_is_made_under_the_scratch(tmp_path, mon
     with pytest.raises(errors.KetchError):
         ContextFiles(str(tmp_path)).hash(CopyJob("COPY", ("a.txt",), "/a", None))
     assert made == [str(tmp_path)] and os.listdir(tmp_path) == []
+
+
+def test_copy_from_hashes_the_image_files_as_dockerd(tmp_path):
+    """ORACLE12 multistage: ``COPY --from=b /b /b`` (RUN echo b > /b) and ``COPY --from=0
+    /a /a0`` are dockerd's ``file:4680...`` and ``file:4f79...``, the same for any image
+    holding the same files."""
+    for name, data in (("b", b"b\n"), ("a", b"a\n")):
+        (tmp_path / name).write_bytes(data)
+        os.chmod(tmp_path / name, 0o644)
+        os.chown(tmp_path / name, 0, 0)
+    fd = os.open(tmp_path, os.O_PATH | os.O_DIRECTORY)
+    try:
+        def hashed(src, image):
+            job = CopyJob(kind="COPY", sources=(src,), dest="/x", context_dir=None, from_image=image)
+            return ContextFiles().hash(job, fd)
+        assert hashed("/b", "sha256:1") == \
+            "file:468064841c1720b182fd2d452baf885b13e50394e2cf5049483cbf6cbd13e611"
+        assert hashed("/a", "sha256:2") == hashed("/a", "sha256:3") == \
+            "file:4f79ed3bc08cc1dc3c9b85e5249b0dad0a92a4da32e272c4a13021fbc28bf3ca"
+    finally:
+        os.close(fd)

@@ -2,6 +2,8 @@
 for the same Dockerfile (the values are ORACLE12's recordings; instructions are built by
 hand as the parser gives them: words unexpanded, quotes kept)."""
 
+from dataclasses import replace
+
 import pytest
 
 from ketch.build import instructions as ins
@@ -461,3 +463,112 @@ def test_force_rm_reports_the_failed_steps_container_removed():
     with pytest.raises(BuildStepFailed):
         b(df)  # --rm keeps the failed container: nothing removed to report
     assert not [e for e in b.events if isinstance(e, Message) and "Removing" in e.text]
+
+
+def test_run_secret_mount_source_names_the_secret():
+    """BuildKit's dispatchSecret takes ``source=`` as the secret's id."""
+    b = Build()
+    specs = []
+    b.backend.on_run = lambda s, files: (specs.append(s), (b"", 0))[1]
+    secret = ins.MountSpec(type="secret", source="tok", required=True)
+    b(dockerfile(stage("busybox", run("cat /run/secrets/tok", mounts=(secret,)))),
+      secrets={"tok": b"s3cret"})
+    assert [(s.id, s.data) for s in specs[0].secrets] == [("tok", b"s3cret")]
+    assert specs[0].mounts[0].id == "tok"
+
+
+@pytest.mark.parametrize("changed", [
+    {"env": "B"}, {"mode": 0o600}, {"uid": 1000}, {"gid": 1000}, {"required": False}])
+def test_every_secret_mount_field_is_part_of_the_cache_key(changed):
+    b = Build()
+    runs = []
+    b.backend.on_run = lambda s, files: (runs.append(s), (b"", 0))[1]
+    first = ins.MountSpec(type="secret", id="s", env="A", mode=0o400, uid=0, gid=0, required=True)
+    b(dockerfile(stage("busybox", run("echo", mounts=(first,)))), secrets={"s": b"x"})
+    b(dockerfile(stage("busybox", run("echo", mounts=(replace(first, **changed),)))),
+      secrets={"s": b"x"})
+    assert len(runs) == 2
+
+
+def test_tmpfs_size_is_part_of_the_cache_key():
+    b = Build()
+    runs = []
+    b.backend.on_run = lambda s, files: (runs.append(s), (b"", 0))[1]
+    for size in (1 << 20, 2 << 20):
+        b(dockerfile(stage("busybox", run("echo", mounts=(
+            ins.MountSpec(type="tmpfs", target="/t", readonly=False, size=size),)))))
+    assert len(runs) == 2
+
+
+def test_a_relative_mount_target_is_under_workdir_and_the_root_is_refused():
+    """BuildKit's dispatchRunMounts: "" or "x" joined to WORKDIR; "/" refused."""
+    b = Build()
+    specs = []
+    b.backend.on_run = lambda s, files: (specs.append(s), (b"", 0))[1]
+    workdir = ins.WorkdirInstr(L, "WORKDIR /app", path="/app")
+    b(dockerfile(stage("busybox", workdir, run("ls", mounts=(
+        ins.MountSpec(type="cache", target="c", readonly=False),
+        ins.MountSpec(type="tmpfs", target="", readonly=False))))))
+    assert [m.target for m in specs[0].mounts] == ["/app/c", "/app"]
+    with pytest.raises(InvalidArgument, match='^invalid mount target "/"$'):
+        b(dockerfile(stage("busybox", run("ls", mounts=(ins.MountSpec(type="cache", target=""),)))))
+
+
+def _ctx_build(tmp_path):
+    from ketch.build.copyfiles import ContextFiles
+    (tmp_path / "a.txt").write_bytes(b"a\n")
+    (tmp_path / "key.secret").write_bytes(b"s3cret\n")
+    b = Build()
+    b.files = ContextFiles()
+    return b
+
+
+def test_copy_exclude_is_part_of_the_cache_key(tmp_path):
+    """An excluded secret must not come back from the cache of a build without --exclude."""
+    b = _ctx_build(tmp_path)
+    b(dockerfile(stage("busybox", copy(".", dest="/app/"))), str(tmp_path))
+    result = b(dockerfile(stage("busybox", copy(".", dest="/app/", excludes=("*.secret",)))),
+               str(tmp_path))
+    files = b.backend.files[result.image_id]
+    assert "/app/a.txt" in files and "/app/key.secret" not in files
+
+
+@pytest.mark.parametrize("first,second", [
+    ({"chmod": "755"}, {"chmod": "600"}), ({}, {"parents": True})])
+def test_copy_chmod_and_parents_are_part_of_the_cache_key(tmp_path, first, second):
+    b = _ctx_build(tmp_path)
+    one = b(dockerfile(stage("busybox", copy("a.txt", dest="/x/", **first))), str(tmp_path))
+    two = b(dockerfile(stage("busybox", copy("a.txt", dest="/x/", **second))), str(tmp_path))
+    assert one.image_id != two.image_id
+    assert len([c for c in b.backend.calls if c[0] == "mutate"]) == 2
+
+
+def test_source_date_epoch_is_part_of_the_cache_key():
+    """A reproducible build must not return the image a normal build cached (nor another
+    epoch's)."""
+    b = Build()
+    runs = []
+    b.backend.on_run = lambda s, files: (runs.append(s), (b"", 0))[1]
+    df = dockerfile(stage("busybox", run("make")))
+    b(df)
+    b(df, source_date_epoch=0)
+    b(df, source_date_epoch=100)
+    b(df, source_date_epoch=100)
+    assert len(runs) == 3
+
+
+def test_run_network_host_needs_the_entitlement():
+    """BuildKit: ``RUN --network=host`` only with ``--allow network.host``; security.insecure
+    is not implemented, so never allowed."""
+    b = Build()
+    specs = []
+    b.backend.on_run = lambda s, files: (specs.append(s), (b"", 0))[1]
+    df = dockerfile(stage("busybox", run("wget host", network="host")))
+    with pytest.raises(InvalidArgument, match="^network.host is not allowed$"):
+        b(df)
+    assert specs == []
+    b(df, allow=("network.host",))
+    assert specs[0].network == "host"
+    with pytest.raises(InvalidArgument, match="^security.insecure is not allowed$"):
+        b(dockerfile(stage("busybox", run("mount", security="insecure"))), allow=("network.host",))
+    b(dockerfile(stage("busybox", run("true", security="sandbox"))))

@@ -243,3 +243,23 @@ def test_the_service_sweeps_the_downloads_a_killed_ketchd_left(backend, tmp_path
                            downloads_dir=str(downloads))
     assert sorted(os.listdir(downloads)) == ["other"]
     assert service.downloads_dir == str(downloads)
+
+
+def test_read_root_shows_an_image_read_only_and_leaves_nothing(backend, tmp_path):
+    """COPY --from's hash is taken in the source image's root: mounted read-only in a
+    thread's own namespace, gone after."""
+    async def main():
+        def first(roots: MountedRoots) -> None:
+            _write(roots.root, "f", b"F")
+        base = await backend.mutate(_step(None, "COPY file:1 in /f "), first)
+
+        def look(root: int):
+            with open(f"/proc/self/fd/{root}/f", "rb") as f:
+                data = f.read()
+            try:
+                os.open("g", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=root)
+            except OSError as exc:
+                return data, exc.errno, threading.current_thread().name
+        return await backend.read_root(base.id, look)
+    assert asyncio.run(main()) == (b"F", errno.EROFS, "build-read")
+    assert _mounted(str(tmp_path)) == [] and os.listdir(tmp_path / "scratch") == []

@@ -211,6 +211,21 @@ def test_ketch_extensions(api):
     assert (resp.status_code, resp.json()) == (400, {"message": "invalid SOURCE_DATE_EPOCH: yesterday"})
 
 
+def test_entitlements(api):
+    """``allow`` (BuildKit's --allow), and networkmode=host grants network.host as dockerd's
+    BuildKit does; security.insecure is never granted, an unknown name is refused."""
+    api.build(tar_of(DOCKERFILE))
+    api.build(tar_of(DOCKERFILE), allow=["network.host"])
+    api.build(tar_of(DOCKERFILE), networkmode="host")
+    assert [c[0].allow for c in api.builds.calls] == [(), ("network.host",), ("network.host",)]
+    resp = api.build(tar_of(DOCKERFILE), allow=["security.insecure"])
+    assert (resp.status_code, resp.json()) == (400, {"message": "granting entitlement "
+                                                     "security.insecure is not allowed by build daemon configuration"})
+    resp = api.build(tar_of(DOCKERFILE), allow=["device"])
+    assert (resp.status_code, resp.json()) == (400, {"message": "unknown entitlement device"})
+    assert len(api.builds.calls) == 3
+
+
 def test_rm_defaults_to_true_and_forcerm_implies_it(api):
     api.build(tar_of(DOCKERFILE))
     api.build(tar_of(DOCKERFILE), rm="0", forcerm="1")
@@ -226,7 +241,10 @@ def test_rm_defaults_to_true_and_forcerm_implies_it(api):
      "error reading labels: json: cannot unmarshal number into Go value of type string"),
     ({"version": "2"}, 400, "buildkit is not enabled on daemon"),
     ({"version": "3"}, 400, 'invalid version "3"'),
-    ({"t": "Bad:Tag"}, 500, "invalid reference format: repository name (library/Bad) must be lowercase"),
+    ({"t": "Bad:Tag"}, 500, "invalid reference format: repository name must be lowercase"),
+    # dockerd 20.10 takes UPPER for a Docker Hub path, not a registry (the CLI accepts it)
+    ({"t": "UPPER/x"}, 500, "invalid reference format: repository name must be lowercase"),
+    ({"t": "Reg.Example:5000/x"}, 200, None),
     ({"t": "app@sha256:" + "0" * 64}, 500, "build tag cannot contain a digest"),
     ({"isolation": "vm"}, 400, 'Unsupported isolation: "vm"'),
     ({"shmsize": "x"}, 500, 'strconv.ParseInt: parsing "x": invalid syntax'),
@@ -234,6 +252,9 @@ def test_rm_defaults_to_true_and_forcerm_implies_it(api):
 ])
 def test_bad_options_are_errors_before_the_stream(api, params, status, message):
     resp = api.build(tar_of(DOCKERFILE), **params)
+    if message is None:  # a registry host may have capitals
+        assert resp.status_code == status and api.builds.calls[0][0].tags == (params["t"] + ":latest",)
+        return
     assert (resp.status_code, resp.json()) == (status, {"message": message})
     assert api.builds.calls == []
     assert os.listdir(api.contexts.root) == []

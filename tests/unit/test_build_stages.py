@@ -197,3 +197,33 @@ def test_a_stage_named_by_a_mount_is_built_and_given_as_an_image():
     stage_a = [e.image_id for e in b.events if isinstance(e, StageDone)][0]
     assert [s.argv[-1] for s in specs] == ["echo a > /a", "cat /src/a"]
     assert specs[1].mounts[0].from_ == stage_a
+
+
+def test_copy_from_a_rebuilt_stage_with_the_same_file_hits_the_cache():
+    """ACCEPT12 F1d: stage a's RUN reruns (another build arg) but makes the same /f; the
+    COPY --from=a (hashed over the file, as moby) and the steps after it come from cache."""
+    from tests.unit.buildhelpers import arg
+    b = Build()
+    b.backend.on_run = _writes
+    df = dockerfile(stage("busybox", arg("X"), run("echo same > /f"), name="a"),
+                    stage("busybox", copy("/f", dest="/f", from_="a"), run("say cat")))
+    first = b(df, build_args={"X": "1"})
+    second = b(df, build_args={"X": "2"})
+    assert second.image_id == first.image_id
+    ran = [c[1] for c in b.backend.calls if c[0] == "ran"]
+    assert ran.count(("/bin/sh", "-c", "say cat")) == 1  # the last step only once
+    assert len([c for c in b.backend.calls if c[0] == "mutate"]) == 1
+
+
+@pytest.mark.parametrize("df", [
+    dockerfile(stage("Busy_Box")),
+    dockerfile(stage("UPPER/x")),
+    dockerfile(stage("busybox", copy("/a", dest="/a", from_="Up/x")))])
+def test_image_references_are_checked_as_dockerd_20_10(df):
+    """FROM Busy_Box, FROM UPPER/x (a registry host for newer references, a Docker Hub name
+    for dockerd 20.10's) and COPY --from=Up/x: its text, without the repository."""
+    b = Build()
+    with pytest.raises(InvalidArgument) as info:
+        b(df)
+    assert str(info.value).endswith("invalid reference format: repository name must be lowercase")
+    assert [c[1] for c in b.backend.calls if c[0] == "base_image"] in ([], ["busybox"])

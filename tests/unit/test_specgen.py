@@ -143,3 +143,14 @@ def test_process_user_and_cwd(changes, process):
 def test_domainname_is_set_only_when_given():
     assert "domainname" not in build(_input())
     assert build(_input(domainname="d.example"))["domainname"] == "d.example"
+
+
+def test_a_relative_mount_destination_is_under_the_root():
+    """An image's ``VOLUME rel`` (dockerd keeps it as written) is mounted at /rel, as runc
+    resolves it for moby; the runtime refuses relative destinations."""
+    import dataclasses
+    vol = {"destination": "rel", "type": "bind", "source": "/v", "options": ["rbind"]}
+    odd = {"destination": "[/logs]", "type": "bind", "source": "/w", "options": ["rbind"]}
+    spec = build(dataclasses.replace(GOLDEN_INPUT, mounts=[vol, odd]))
+    dests = [m["destination"] for m in spec["mounts"]]
+    assert "/rel" in dests and "/[/logs]" in dests and "rel" not in dests

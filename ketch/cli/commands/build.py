@@ -45,6 +45,8 @@ def _tag(value: str) -> str:
 BUILD = Command("build", "ketch build [OPTIONS] PATH | URL | -", "Build an image from a Dockerfile", (
     FlagSpec("add-host", None, "list", convert=validate_extra_host,
              help='Add a custom host-to-IP mapping ("host:ip")'),
+    FlagSpec("allow", None, "slice",
+             help='Allow extra privileged entitlement (e.g., "network.host")'),
     FlagSpec("build-arg", None, "list", convert=_env, help="Set build-time variables"),
     FlagSpec("cache-from", None, "slice", help="Images to consider as cache sources"),
     FlagSpec("cgroup-parent", None, "string", help='Set the parent cgroup for the "RUN" instructions during build'),
@@ -215,7 +217,7 @@ def build(cli, args, path):
             cpuset_cpus=opts["cpuset-cpus"], cpuset_mems=opts["cpuset-mems"],
             cgroup_parent=opts["cgroup-parent"], ulimits=_ulimits(opts["ulimit"]),
             isolation=opts["isolation"], security_opt=opts["security-opt"],
-            no_cache_filter=opts["no-cache-filter"],
+            no_cache_filter=opts["no-cache-filter"], allow=opts["allow"],
             source_date_epoch=_source_date_epoch(opts["reproducible"]))
         headers = {}
         for name, value in (("X-Registry-Config", _registry_config(cli)),

@@ -9,6 +9,7 @@ One backend per build (its request's options: the reproducible epoch, auth for p
     commit      record_image(step, no layer)                      (images.py)
     run         the runner (runstep.py): a container, its diff staged, record_image
     mutate      edit in a private mount namespace (mutate.py), its diff staged, record_image
+    read_root   an image's root read-only in a private mount namespace (mutate.py)
     tag         ImageService.tag, one "tag" event per reference
 
 Everything touching SQLite runs on the event loop; file work runs in threads.
@@ -126,6 +127,12 @@ class EngineBuildBackend:
             lambda: mutation.mutate(self.builds, parent, images, edit, self.session.scratch_dir),
             "build-mutate", self.builds.discard)
         return self.builds.record_image(step, staged)
+
+    async def read_root(self, image_id, fn):
+        image = self.images.resolve(image_id)
+        return await mutation.in_own_thread(
+            lambda: mutation.read_root(self.builds, image, fn, self.session.scratch_dir),
+            "build-read", lambda result: None)
 
     async def tag(self, image_id: str, refs: tuple[str, ...]) -> None:
         for ref in refs:

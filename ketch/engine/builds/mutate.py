@@ -57,6 +57,32 @@ def mutate(builds: BuildImages, parent: Image | None, sources: dict[str, Image],
         snapshots.remove(upper)
 
 
+def read_root(builds: BuildImages, image: Image, fn: Callable[[int], object], scratch_dir: str):
+    """Blocking, in a thread that may leave its mount namespace (``in_own_thread``):
+    ``fn`` on the image's root mounted read-only (COPY --from's sources hashed)."""
+    images = builds.images
+    images.ensure_unpacked(image)
+    layers = [images.snapshots.fs(n) for n in images.snapshot_names(image)]
+    scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=scratch_dir)
+    try:
+        sc.unshare(sc.CLONE_NEWNS)
+        sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+        empty, empty2, target = (os.path.join(scratch, n) for n in ("empty", "empty2", "root"))
+        for path in (empty, empty2, target):
+            os.mkdir(path, 0o755)
+        mnt.apply(view_mount(layers, empty, empty2), target)
+        try:
+            fd = os.open(target, _DIR)
+            try:
+                return fn(fd)
+            finally:
+                os.close(fd)
+        finally:
+            mnt.unmount(target, lazy=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _edit_in_namespace(root_mounts: list[mnt.Mount], sources: dict[str, list[str]],
                        edit: Callable[[MountedRoots], None], scratch: str) -> None:
     sc.unshare(sc.CLONE_NEWNS)
