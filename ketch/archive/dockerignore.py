@@ -5,7 +5,6 @@ API (stdlib only; the CLI tars the context with it, the daemon applies it again)
     read_patterns(text) -> list[str]            moby ignorefile.ReadAll: comments, "/" cleaning
     PatternMatcher(patterns)                    moby patternmatcher.New; BadPattern if malformed
       .matches(path) -> bool                    MatchesOrParentMatches ("a/b" excluded by "a")
-      .matches_exact(path) -> bool              MatchesExact (no parent dirs)
       .matches_legacy(path) -> bool             the deprecated Matches (one parent level), which
                                                 the classic builder's daemon still uses
       .excluded(path, parent) -> (bool, MatchInfo)
@@ -169,27 +168,9 @@ class PatternMatcher:
 
     def matches(self, path: str) -> bool:
         """MatchesOrParentMatches: ``path`` or one of its parent directories matches."""
-        matched = False
-        parent = os.path.dirname(path) or "."
-        parent_dirs = parent.split("/")
-        for pattern in self.patterns:
-            if pattern.exclusion != matched:
-                continue
-            hit = pattern.match(path)
-            if not hit and parent != ".":
-                hit = any(pattern.match("/".join(parent_dirs[:i + 1])) for i in range(len(parent_dirs)))
-            if hit:
-                matched = not pattern.exclusion
-        return matched
-
-    def matches_exact(self, path: str) -> bool:
-        matched = False
-        for pattern in self.patterns:
-            if pattern.exclusion != matched:
-                continue
-            if pattern.match(path):
-                matched = not pattern.exclusion
-        return matched
+        def parents(pattern: Pattern, dirs: list[str]) -> bool:
+            return any(pattern.match("/".join(dirs[:i + 1])) for i in range(len(dirs)))
+        return self._match(path, parents)
 
     def matches_legacy(self, path: str) -> bool:
         """moby's deprecated ``fileutils.Matches``: only the parent prefix as deep as the
@@ -198,16 +179,21 @@ class PatternMatcher:
         path = clean(path)
         if path == ".":
             return False
+
+        def parents(pattern: Pattern, dirs: list[str]) -> bool:
+            return len(pattern.dirs) <= len(dirs) and pattern.match("/".join(dirs[:len(pattern.dirs)]))
+        return self._match(path, parents)
+
+    def _match(self, path: str, parents) -> bool:
+        """The last pattern that matches ``path`` (or, as ``parents(pattern, dirs)`` tells,
+        its parent directories) decides; an exclusion brings it back."""
         matched = False
         parent = os.path.dirname(path) or "."
         parent_dirs = parent.split("/")
         for pattern in self.patterns:
             if pattern.exclusion != matched:
                 continue
-            hit = pattern.match(path)
-            if not hit and parent != "." and len(pattern.dirs) <= len(parent_dirs):
-                hit = pattern.match("/".join(parent_dirs[:len(pattern.dirs)]))
-            if hit:
+            if pattern.match(path) or (parent != "." and parents(pattern, parent_dirs)):
                 matched = not pattern.exclusion
         return matched
 

@@ -25,11 +25,6 @@ def clean(path: str) -> str:
     return out
 
 
-def has_meta(path: str) -> bool:
-    """``filepath`` magic characters (Go's ``hasMeta``)."""
-    return any(c in path for c in "*?[\\")
-
-
 def match(pattern: str, name: str) -> bool:
     """Whether ``name`` matches ``pattern`` as a whole; raises ``BadPattern``."""
     while pattern:

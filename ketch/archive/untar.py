@@ -242,8 +242,27 @@ def untar(stream: BinaryIO, root_fd: int, target: str, options: UntarOptions = U
     ex = _Extraction(root_fd, target, options)
     try:
         with tarfile.open(fileobj=stream, mode="r|", encoding="utf-8", errors="surrogateescape") as tf:
-            for member in tf:
+            for member in _members(tf):
                 ex.entry(tf, member)
         ex.finish()
     finally:
         ex.close()
+
+
+def _members(tf: tarfile.TarFile):
+    """``tf``'s members as Go's archive/tar reads them: a stream that ends inside the
+    last member's padding, its data complete, ends the archive (docker/cli's
+    ReplaceFileTarWrapper sends such a context for ``docker build -f-`` or a Dockerfile
+    outside the context: no padding, no end-of-archive blocks)."""
+    last = None
+    while True:
+        try:
+            member = tf.next()
+        except tarfile.ReadError:
+            if last is not None and tf.fileobj.tell() >= last.offset_data + last.size:
+                return  # only the padding is missing
+            raise
+        if member is None:
+            return
+        last = member
+        yield member

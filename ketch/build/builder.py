@@ -53,34 +53,17 @@ async def build(request: BuildRequest, context_dir: str | None, backend: BuildBa
 
 
 def _read_dockerfile(context_dir: str | None, name: str) -> str:
-    """The Dockerfile inside the context, never through a link out of it; "Dockerfile"
-    also found as "dockerfile", as moby does (the route gives its text already; this is
-    for callers that give only the context)."""
-    from ketch.linux.safepath import open_in_root, reopen
+    """The Dockerfile inside the context (the route gives its text already; this is for
+    callers that give only the context)."""
+    from ketch.build.context import read_dockerfile
 
     if context_dir is None:
         raise InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
     root = os.open(context_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for candidate in (name, name.lower()) if name == "Dockerfile" else (name,):
-            try:
-                path_fd = open_in_root(root, candidate)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            try:
-                fd = reopen(path_fd, os.O_RDONLY)
-            except IsADirectoryError:
-                continue
-            finally:
-                os.close(path_fd)
-            with os.fdopen(fd, "rb") as f:
-                text = f.read().decode("utf-8", "surrogateescape")
-            if not text:
-                raise InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
-            return text
+        return read_dockerfile(root, name)[1]
     finally:
         os.close(root)
-    raise InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
 
 
 HELD_OUTPUT = 1 << 20  # bytes of a held stage's RUN output before its step waits its turn

@@ -76,7 +76,7 @@ def _dispatch(state: _State, instr: ins.Instruction) -> None:
     elif isinstance(instr, ins.ExposeInstr):
         ports = [p for arg in instr.ports for p in ProcessWords(arg, state.env, state.escape)]
         config["ExposedPorts"] = {**(config.get("ExposedPorts") or {}),
-                                  **{key: {} for p in ports for key in _port_spec(p)}}
+                                  **{key: {} for p in ports for key in port_spec(p)}}
     elif isinstance(instr, ins.VolumeInstr):
         volumes = [state.word(v) for v in instr.volumes]
         if "" in volumes:
@@ -85,9 +85,9 @@ def _dispatch(state: _State, instr: ins.Instruction) -> None:
     elif isinstance(instr, ins.UserInstr):
         config["User"] = state.word(instr.user)
     elif isinstance(instr, ins.WorkdirInstr):
-        config["WorkingDir"] = _workdir(config.get("WorkingDir") or "", state.word(instr.path))
+        config["WorkingDir"] = normalize_workdir(config.get("WorkingDir") or "", state.word(instr.path))
     elif isinstance(instr, ins.StopSignalInstr):
-        config["StopSignal"] = _signal(state.word(instr.signal))
+        config["StopSignal"] = check_signal(state.word(instr.signal))
     elif isinstance(instr, ins.HealthcheckInstr):
         config["Healthcheck"] = health_document(instr.health)
     elif isinstance(instr, ins.OnbuildInstr):
@@ -105,7 +105,8 @@ def health_document(health: ins.HealthConfig) -> dict:
     return doc
 
 
-def _workdir(current: str, requested: str) -> str:
+def normalize_workdir(current: str, requested: str) -> str:
+    """WORKDIR ``requested`` after ``current`` (moby's normalizeWorkdir)."""
     if not requested:
         raise InvalidArgument("cannot normalize nothing")
     if requested.startswith("/"):
@@ -114,13 +115,13 @@ def _workdir(current: str, requested: str) -> str:
     return "/" + path.lstrip("/")  # Go's Clean leaves no "//" in front
 
 
-def _signal(raw: str) -> str:
+def check_signal(raw: str) -> str:
     """``raw`` as written, if moby's signal.ParseSignal takes it."""
     signals.parse(raw)
     return raw
 
 
-def _port_spec(raw: str) -> list[str]:
+def port_spec(raw: str) -> list[str]:
     """The ExposedPorts keys of one EXPOSE word: go-connections' ParsePortSpec (v0.4.0),
     [[ip:]host-port:]port[-end][/proto]; only the container ports are kept."""
     parts = raw.split(":")

@@ -21,7 +21,8 @@ it: symlinks resolve as if the root were ``/``, their ``..`` stopping at it)::
     check_destination(cmd, count, dest)         several sources need a dest ending in "/"
     sources_hash(sources) -> str                what moby puts in history and cache keys:
                                                 "file:<hex>", "dir:<hex>" or "multi:<hex>"
-    read_dockerfile(root_fd, name) -> str       the Dockerfile in the context (moby's texts)
+    read_dockerfile(root_fd, name) -> (name, text)  the Dockerfile in the context (moby's
+                                                texts), a regular file of 16 MiB at most
 
 Hashes: with ``in_context`` (the build context) as the docker CLI's context tar makes moby
 hash it, exactly dockerd's values; otherwise (another image's root, a download) as moby's
@@ -288,27 +289,43 @@ def _capability(fd: int, mode: int) -> bytes | None:
 
 # -- the Dockerfile in the context -------------------------------------------------------
 
-def read_dockerfile(root_fd: int, name: str) -> str:
-    """The Dockerfile's text; ``name`` is relative to the context (``request.dockerfile``),
-    symlinks resolved inside it. moby's texts: "Cannot locate specified Dockerfile: x" (a
-    missing "Dockerfile" falls back to "dockerfile"), "the Dockerfile (x) cannot be empty"."""
+MAX_DOCKERFILE = 16 << 20
+
+
+def read_dockerfile(root_fd: int, name: str) -> tuple[str, str]:
+    """(the name found, the Dockerfile's text); ``name`` is relative to the context
+    (``request.dockerfile``), symlinks resolved inside it. moby's texts: "Cannot locate
+    specified Dockerfile: x" (a missing "Dockerfile" falls back to "dockerfile"), "the
+    Dockerfile (x) cannot be empty". Only a regular file of MAX_DOCKERFILE bytes at most
+    is read: a FIFO would block the thread, a device could be read forever."""
     try:
-        fd = open_in_root(root_fd, name, follow=True)
-    except (FileNotFoundError, NotADirectoryError):
+        data = read_regular(root_fd, name, MAX_DOCKERFILE)
+    except FileNotFoundError:
         if name == "Dockerfile":
             try:
                 return read_dockerfile(root_fd, "dockerfile")
             except errors.InvalidArgument:
                 pass
         raise errors.InvalidArgument(f"Cannot locate specified Dockerfile: {name}") from None
+    if len(data) > MAX_DOCKERFILE:
+        raise errors.InvalidArgument(f"the Dockerfile ({name}) is larger than {MAX_DOCKERFILE} bytes")
+    if not data:
+        raise errors.InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
+    return name, data.decode("utf-8", "replace")
+
+
+def read_regular(root_fd: int, name: str, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of the regular file ``name`` in the root (symlinks
+    resolved inside it); ``FileNotFoundError`` if it is missing or not a regular file."""
     try:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
-            raise errors.InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
+        fd = open_in_root(root_fd, "/" + name.lstrip("/"), follow=True)
+    except NotADirectoryError:
+        raise FileNotFoundError(name) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FileNotFoundError(name)
         rfd = reopen(fd, os.O_RDONLY)
     finally:
         os.close(fd)
     with open(rfd, "rb") as f:
-        data = f.read()
-    if not data:
-        raise errors.InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
-    return data.decode("utf-8", "surrogateescape")
+        return f.read(limit + 1)

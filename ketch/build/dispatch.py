@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from ketch.build import gofmt, instructions as ins, netpool, runconfig
 from ketch.build.backend import HistoryEntry, ImageState, MountedRoots, RunSpec, SecretSource
 from ketch.build.buildargs import BuildArgs
-from ketch.build.changes import _port_spec as port_spec, _signal as check_signal
+from ketch.build.changes import check_signal, health_document, normalize_workdir, port_spec
 from ketch.build.copyjob import CopyJob, FileWork
 from ketch.build.remote import is_url
 from ketch.build.request import BuildRequest
@@ -195,22 +195,11 @@ def _entrypoint(state, instr: ins.EntrypointInstr, envs, env) -> Commit:
     return _commit(state, "ENTRYPOINT " + gofmt.quote_list(cmd))
 
 
-def health_config(health: ins.HealthConfig) -> dict:
-    """HEALTHCHECK's value in the config (every field but Test omitempty)."""
-    out: dict = {"Test": list(health.test)}
-    for key, value in (("Interval", health.interval), ("Timeout", health.timeout),
-                       ("StartPeriod", health.start_period),
-                       ("StartInterval", health.start_interval), ("Retries", health.retries)):
-        if value:
-            out[key] = value
-    return out
-
-
 def _healthcheck(state, instr: ins.HealthcheckInstr, envs, env) -> Commit:
     old = state.config.get("Healthcheck")
     if old and old.get("Test") and old["Test"][0] != "NONE":
         env.note("Note: overriding previous HEALTHCHECK: " + gofmt.plain_list(old["Test"]) + "\n")
-    state.config["Healthcheck"] = health_config(instr.health)
+    state.config["Healthcheck"] = health_document(instr.health)
     return _commit(state, "HEALTHCHECK " + gofmt.quote_health(state.config["Healthcheck"]))
 
 
@@ -263,15 +252,6 @@ def _shell(state, instr: ins.ShellInstr, envs, env) -> Commit:
 
 
 # -- WORKDIR ---------------------------------------------------------------------------
-
-def normalize_workdir(current: str, requested: str) -> str:
-    if not requested:
-        raise InvalidArgument("cannot normalize nothing")
-    if requested.startswith("/"):
-        return requested  # kept as written, as moby does
-    path = posixpath.normpath(f"/{current}/{requested}")
-    return "/" + path.lstrip("/")  # Go's Clean leaves no "//" in front
-
 
 def _workdir(state, instr: ins.WorkdirInstr, envs, env) -> Mutate:
     workdir = normalize_workdir(state.config.get("WorkingDir") or "", state.word(instr.path, envs))

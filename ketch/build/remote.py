@@ -7,7 +7,7 @@ API (blocking: the builder's file work runs in a thread; from asyncio use
 ``asyncio.to_thread``; ``workdir`` is a private directory of the caller's, which removes it
 after)::
 
-    is_url(s) / is_git_url(s)                    moby's urlutil rules
+    is_url(s) / is_git_url(s)                    moby's urlutil rules (``archive.urlkind``)
     download(url, workdir, dest, checksum="", progress=None) -> Download
         GET (redirects followed); the file lands in a fresh directory under workdir, mode
         0600, mtime from Last-Modified (else the epoch); its name from the URL's path, else
@@ -17,16 +17,14 @@ after)::
         ``checksum`` "sha256:<hex>" (BuildKit's --checksum) is verified. The classic stream
         prints an empty line after the step header for a download (moby's Fprintln).
     fetch_context(remote, workdir, progress=None) -> RemoteContext
-        git URL: cloned with the host's git ("#ref:subdir" fragments, default ref "master"),
-        never reading the host's git config, file:// submodules refused, a ref starting with
-        "-" refused (CVE-2019-13139) and "--" before it; an http(s) URL: a tar (plain, gzip,
-        bzip2, xz) extracted safely, or a text/plain Dockerfile (``dockerfile_text``). The
+        git URL: cloned by ``gitcontext.clone`` ("#ref:subdir" fragments, CVE-2019-13139's
+        guards); an http(s) URL: a tar (plain, gzip, bzip2, xz, zstd) extracted safely, or a text/plain Dockerfile (``dockerfile_text``). The
         context is a new directory directly in workdir, and the only thing left there.
 
 Run from ``netpool.run`` (a bounded pool of its own), the work is cancellable: each
-connection's socket and each git process is registered on the run's ``Cancel``, which
-shuts the socket down (a blocked read returns) or kills git. A read that gets no byte for
-``TIMEOUT.read`` fails.
+connection's socket (and each git process, ``gitcontext``) is registered on the run's
+``Cancel``, which shuts the socket down (a blocked read returns) or kills git. A read that
+gets no byte for ``TIMEOUT.read`` fails.
 
 Errors are ``ketch.errors`` with moby's texts: "ADD failed: failed to GET <url> with status
 404 Not Found: <body>", "error downloading remote context <url>: ...", "remoteURL (x) could
@@ -38,42 +36,28 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import httpcore
 import httpx
 
 from ketch import errors
-from ketch.build import netpool
 from ketch.archive.untar import Breakout, untar
-from ketch.build.compression import decompressed
+from ketch.archive.urlkind import is_git_url, is_url  # also this module's API (dispatch, copyfiles)
+from ketch.build import gitcontext, netpool, urlget
 from ketch.build.context import Source, resolve_sources
-from ketch.linux.safepath import open_in_root
+from ketch.image.archive import open_decompressed
 
 UNNAMED = "__unnamed__"
 TIMEOUT = httpx.Timeout(None, connect=30.0, read=300.0)
 CHUNK = 1 << 20
-_MAX_ERROR_BODY = 64 << 10
 
 Progress = Callable[[int, int], None]  # (bytes so far, total or -1)
-
-
-def is_url(s: str) -> bool:
-    return s.startswith(("http://", "https://"))
-
-
-_GIT_SUFFIX = re.compile(r".git(?:#.+)?$")  # moby's, with its unescaped dot
-
-
-def is_git_url(s: str) -> bool:
-    return (is_url(s) and _GIT_SUFFIX.search(s) is not None) or s.startswith(("git://", "github.com/", "git@"))
 
 
 # -- GET as moby's GetWithStatusError ------------------------------------------------------
@@ -122,52 +106,11 @@ def _client() -> httpx.Client:
     if cancel is not None:
         # httpx takes no network backend; its pool makes each connection with this one
         transport._pool._network_backend = _Stoppable(cancel)
-    return httpx.Client(timeout=TIMEOUT, follow_redirects=True, max_redirects=10, trust_env=False,
-                        transport=transport)
+    return urlget.client(TIMEOUT, transport)
 
 
 def _get(url: str, prefix: str) -> _Fetch:
-    parts = urlsplit(url)
-    client = _client()
-    try:
-        response = client.send(client.build_request("GET", url), stream=True)
-    except httpx.ConnectError as exc:
-        client.close()
-        causes = _causes(exc)
-        if any(isinstance(c, socket.gaierror) for c in causes) or "Name or service not known" in str(exc):
-            raise errors.NotFound(f'{prefix}Get "{url}": dial tcp: lookup {parts.hostname}: no such host') from None
-        refused = any(isinstance(c, ConnectionRefusedError) for c in causes)
-        reason = "connection refused" if refused else str(exc).lower()
-        raise errors.Internal(f'{prefix}Get "{url}": dial tcp {parts.netloc}: connect: {reason}') from None
-    except httpx.HTTPError as exc:
-        client.close()
-        raise errors.Internal(f'{prefix}Get "{url}": {exc}') from None
-    if response.status_code < 400:
-        return _Fetch(client, response)
-    body = b""
-    try:
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > _MAX_ERROR_BODY:
-                break
-    except httpx.HTTPError:
-        pass
-    finally:
-        response.close()
-        client.close()
-    message = (f"{prefix}failed to GET {url} with status {response.status_code} {response.reason_phrase}: "
-               f"{body.strip().decode(errors='replace')}")
-    kind = {404: errors.NotFound, 400: errors.InvalidArgument, 401: errors.PermissionDenied,
-            403: errors.PermissionDenied}.get(response.status_code, errors.Internal)
-    raise kind(message)
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    out = []
-    while exc is not None and len(out) < 16:
-        out.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return out
+    return _Fetch(*urlget.get(url, TIMEOUT, prefix, session=_client()))
 
 
 # -- ADD <url> -----------------------------------------------------------------------------
@@ -293,7 +236,7 @@ _PREAMBLE = 100
 
 def fetch_context(remote: str, workdir: str, progress: Progress | None = None) -> RemoteContext:
     if is_git_url(remote):
-        return RemoteContext(clone(remote, workdir))
+        return RemoteContext(gitcontext.clone(remote, workdir))
     if is_url(remote):
         return _url_context(remote, workdir, progress)
     raise errors.InvalidArgument(f"remoteURL ({remote}) could not be recognized as URL")
@@ -357,141 +300,8 @@ def _sniff(data: bytes) -> str:
 def _extract_context(spool, directory: str) -> None:
     root_fd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        untar(decompressed(spool), root_fd, "/")
+        untar(open_decompressed(spool), root_fd, "/")
     except (Breakout, tarfile.TarError, OSError, EOFError) as exc:
         raise errors.InvalidArgument(f"error processing tar file: {exc}") from None
     finally:
         os.close(root_fd)
-
-
-# -- git -------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class GitRemote:
-    remote: str
-    ref: str
-    subdir: str
-
-
-def parse_git_url(remote: str) -> GitRemote:
-    """moby's parseRemoteURL: "https://" added to a bare host path, "#ref:subdir"."""
-    if not _is_git_transport(remote):
-        remote = "https://" + remote
-    if remote.startswith("git@"):
-        base, _, fragment = remote.partition("#")
-    else:
-        parts = urlsplit(remote)
-        fragment = parts.fragment
-        base = urlunsplit(parts._replace(fragment=""))
-    ref, _, subdir = fragment.partition(":")
-    ref = ref or "master"
-    if ref.startswith("-"):
-        raise errors.InvalidArgument(f"invalid refspec: {ref}")
-    return GitRemote(base, ref, subdir)
-
-
-def _is_git_transport(s: str) -> bool:
-    return s.startswith("git@") or urlsplit(s).scheme.lower() in ("git", "http", "https", "ssh")
-
-
-_GIT_ENV = {
-    "GIT_PROTOCOL_FROM_USER": "0",  # no unsafe transports for submodules
-    "GIT_CONFIG_NOSYSTEM": "1",  # nothing of the host's git configuration
-    "HOME": "/dev/null",
-    "GIT_TERMINAL_PROMPT": "0",  # a daemon has nobody to ask for a password
-    "GIT_ASKPASS": "/bin/false",
-    "SSH_ASKPASS": "/bin/false",
-}
-
-
-def _git(cwd: str, *args: str) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(_GIT_ENV)
-    with subprocess.Popen(["git", "-c", "protocol.file.allow=never", *args], cwd=cwd, env=env,
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          start_new_session=True) as proc:
-        cancel = netpool.current()
-        # its group: git fetch's transport helper (git-remote-http) holds the output pipe too
-        done = (cancel.register(lambda: proc.returncode is None and os.killpg(proc.pid, signal.SIGKILL))
-                if cancel is not None
-                else (lambda: None))
-        try:
-            out, _ = proc.communicate()
-        finally:
-            done()
-        if cancel is not None and cancel.cancelled:
-            raise errors.Internal("context canceled")
-    return proc.returncode, out.decode("utf-8", "replace")
-
-
-def clone(remote: str, workdir: str) -> str:
-    """The checked-out context (the fragment's subdir of it): a new directory in workdir,
-    the only thing the clone leaves there (nothing on failure)."""
-    repo = parse_git_url(remote)
-    root = tempfile.mkdtemp(prefix="docker-build-git", dir=workdir)
-    try:
-        return _clone_into(root, repo, workdir)
-    except BaseException:
-        shutil.rmtree(root, ignore_errors=True)
-        raise
-
-
-def _clone_into(root: str, repo: GitRemote, workdir: str) -> str:
-    code, out = _git(root, "init", "-q")
-    if code:
-        raise errors.Internal(f"failed to init repo at {root}: {out}: exit status {code}")
-    code, out = _git(root, "remote", "add", "origin", repo.remote)
-    if code:
-        raise errors.Internal(f"failed add origin repo at {repo.remote}: {out}: exit status {code}")
-    # shallow first; a dumb http server cannot, so then the whole history (moby asks the
-    # server which it is; trying is simpler and gives the same result)
-    code, out = _git(root, "fetch", "--depth", "1", "origin", "--", repo.ref)
-    if code:
-        code, out = _git(root, "fetch", "origin", "--", repo.ref)
-    if code:
-        raise errors.Internal(f"error fetching: {out}: exit status {code}")
-    code, out = _git(root, "checkout", repo.ref)
-    if code:
-        code2, _ = _git(root, "checkout", "FETCH_HEAD")
-        if code2:
-            raise errors.Internal(f"error checking out {repo.ref}: {out}: exit status {code}")
-    code, out = _git(root, "submodule", "update", "--init", "--recursive", "--depth=1")
-    if code:
-        raise errors.Internal(f"error initializing submodules: {out}: exit status {code}")
-    if not repo.subdir:
-        return root
-    try:
-        where = _subdir(root, repo.subdir)
-        # the context alone stays in workdir: the caller removes just the directory it gets
-        final = tempfile.mkdtemp(prefix="docker-build-git", dir=workdir)
-        os.rmdir(final)
-        os.rename(where, final)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    return final
-
-
-def _subdir(root: str, subdir: str) -> str:
-    """The subdir inside the checkout, its symlinks resolved inside it (moby's
-    FollowSymlinkInScope); a path that climbs out is refused."""
-    lexical = os.path.normpath(subdir.lstrip("/"))
-    if lexical == ".." or lexical.startswith("../"):
-        raise errors.InvalidArgument(f'error setting git context, "{subdir}" not within git root')
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        try:
-            fd = open_in_root(root_fd, subdir, follow=True)
-        except (FileNotFoundError, NotADirectoryError):
-            raise errors.InvalidArgument(f"stat {os.path.join(root, lexical)}: no such file or directory") from None
-        try:
-            if not os.path.isdir(f"/proc/self/fd/{fd}"):
-                raise errors.InvalidArgument(f"error setting git context, not a directory: {os.path.join(root, lexical)}")
-            where = os.readlink(f"/proc/self/fd/{fd}")
-        finally:
-            os.close(fd)
-    finally:
-        os.close(root_fd)
-    real_root = os.path.realpath(root)
-    if where != real_root and not where.startswith(real_root.rstrip("/") + "/"):
-        raise errors.InvalidArgument(f'error setting git context, "{subdir}" not within git root')
-    return where

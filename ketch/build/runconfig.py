@@ -66,15 +66,6 @@ def with_default_path(config: dict) -> dict:
     return {**config, "Env": env}
 
 
-def env_map(env) -> dict[str, str]:
-    """opts.ConvertKVStringsToMap: KEY=value (KEY alone: "") into a dict, later wins."""
-    out = {}
-    for item in env or ():
-        key, _, value = item.partition("=")
-        out[key] = value
-    return out
-
-
 _HEALTH_FIELDS = ("Interval", "Timeout", "StartPeriod", "Retries")
 
 

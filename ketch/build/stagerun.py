@@ -60,10 +60,6 @@ def _short(cid: str) -> str:
     return cid[:12]
 
 
-def _image_short(image_id: str) -> str:
-    return image_id.removeprefix("sha256:")[:12]
-
-
 async def perform(state: dispatch.StageState, action: dispatch.Action, index: int,
                   job: StageJob, prober: Prober) -> str:
     """Make (or find) the step's image; returns the short id of the container the step

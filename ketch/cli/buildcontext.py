@@ -23,10 +23,11 @@ import time
 from dataclasses import dataclass
 
 from ketch.archive import dockerignore
+from ketch.archive.compression import sniff
+from ketch.archive.urlkind import is_git_url, is_url
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 CHUNK = 1 << 20
-_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
 
 
 class ContextError(Exception):
@@ -52,18 +53,6 @@ class Context:
             self.body.close()
 
 
-def is_url(text: str) -> bool:
-    return text.startswith(("http://", "https://"))
-
-
-def is_git_url(text: str) -> bool:
-    """docker's urlutil.IsGitURL."""
-    import re
-    if is_url(text) and re.search(r"\.git(?:#.+)?$", text):
-        return True
-    return text.startswith(("git://", "github.com/", "git@"))
-
-
 def prepare(context: str, dockerfile: str, stdin) -> Context:
     """The context for ``ketch build <context>`` with ``-f dockerfile`` ("" if not given)."""
     if dockerfile == "-" and context == "-":
@@ -83,7 +72,7 @@ def prepare(context: str, dockerfile: str, stdin) -> Context:
 
 
 def _is_archive(head: bytes) -> bool:
-    if any(head.startswith(m) for m in _MAGIC):
+    if sniff(head) != "tar":  # compressed
         return True
     try:
         with tarfile.open(fileobj=io.BytesIO(head), mode="r|") as tf:

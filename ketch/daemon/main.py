@@ -31,9 +31,9 @@ from ketch.engine.eventlog import EventLog
 from ketch.engine.events import EventBus
 from ketch.engine.images.distribution import DistributionService, registry_config
 from ketch.api.routes.build import BuildRoutes
-from ketch.engine.buildcontext import BuildContexts
 from ketch.engine.builds.cache import BuildCache
 from ketch.engine.builds.cachemounts import CacheMounts
+from ketch.engine.builds.contexts import BuildContexts
 from ketch.engine.builds.runmounts import RunMounts
 from ketch.engine.builds.runstep import StepRunner
 from ketch.engine.builds.service import BuildService, scratch_dir
@@ -154,6 +154,12 @@ class Daemon:
         f.flush()
         return f
 
+    def _sweep_builds(self) -> None:
+        """What builds a stop cut short left (blocking; no build runs yet)."""
+        self.build_contexts.sweep()  # their contexts
+        self.run_mounts.sweep()  # their RUN steps' mount dirs
+        self.builds.sweep()  # their COPY/ADD steps' scratch dirs
+
     async def run(self) -> None:
         self.events.bind_loop(asyncio.get_running_loop())  # before anything may publish from a thread
         self.launcher.start()
@@ -171,8 +177,7 @@ class Daemon:
             await self.networking.sweep({r.id for r in self.registry.all() if r.state.alive})
             await asyncio.to_thread(gc.sweep_orphans, self.store, self.registry, self.snapshots,
                                     self.paths)
-            await asyncio.to_thread(self.build_contexts.sweep)  # contexts of builds a stop cut short
-            await asyncio.to_thread(self.run_mounts.sweep)  # RUN steps' mount dirs a crash left
+            await asyncio.to_thread(self._sweep_builds)
             # blobs a crash left between their writing and their record (a commit, an import)
             self.images.collect_garbage(self.containers.layers_in_use())
             for path in self.cfg.socket_paths():

@@ -1,7 +1,8 @@
 """``docker system df``: moby's SystemDiskUsage over the image store and the containers.
 
-Images come with the number of containers using each and their shared size (the layers
-more than one image has); ``layers_size`` is every layer's content once; containers
+Images, as ``docker images`` lists them (no intermediate build step), come with the
+number of containers using each and their shared size (the layers more than one of them
+has); ``layers_size`` is every layer's content once; containers
 with the size of their writable layers; local volumes (those made without driver options,
 as moby's LocalVolumesSize) with the size of their data and the number of containers
 using them. The build cache's records are the build service's (`engine/builds`): the route
@@ -66,7 +67,11 @@ class DiskUsage:
                      [] if "build-cache" in kinds else None)
 
     def _images(self) -> list[ImageUsage]:
-        all_images = self.images.list_all()
+        # as ``docker images`` without -a (moby's SystemDiskUsage lists them so): an untagged
+        # image with children is a build's intermediate step; its layers are counted in
+        # layers_size, not as an image, nor in the shared sizes
+        all_images = [image for image in self.images.list_all()
+                      if image.tags or image.repo_digests or not self.images.store.children(image.id)]
         refs: dict[str, int] = {}
         for image in all_images:
             for chain in image.chain_ids:

@@ -41,6 +41,7 @@ import tarfile
 import zlib
 from typing import BinaryIO, Iterator
 
+from ketch.archive.compression import sniff
 from ketch.errors import InvalidArgument
 from ketch.linux.safepath import mkdir_all_in_root, open_no_symlinks, resolve_in_root
 
@@ -66,13 +67,6 @@ _OVERLAY_XATTR_PREFIX = "trusted.overlay."
 # Labels the host put on the files, not content of the tree: leaving them out
 # keeps write_tar's output the same on every host.
 _HOST_XATTRS = frozenset({"security.selinux"})
-
-_MAGIC = (
-    (b"\x1f\x8b", "gzip"),
-    (b"BZh", "bzip2"),
-    (b"\xfd7zXZ\x00", "xz"),
-    (b"\x28\xb5\x2f\xfd", "zstd"),
-)
 
 # Whatever a corrupt or hostile stream makes the decoders or the filesystem raise.
 _BAD_ARCHIVE: tuple[type[BaseException], ...] = (
@@ -106,11 +100,6 @@ class _Prefixed(io.RawIOBase):
             return 0
         buffer[: len(data)] = data
         return len(data)
-
-
-def sniff(head: bytes) -> str:
-    """The compression of a stream starting with ``head``: gzip, bzip2, xz, zstd or tar."""
-    return next((name for magic, name in _MAGIC if head.startswith(magic)), "tar")
 
 
 def open_decompressed(stream: BinaryIO) -> BinaryIO:

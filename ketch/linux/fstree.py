@@ -11,6 +11,9 @@ is on another device anyway, nothing below it is touched and the removal fails.
 Checking per directory costs one statx each; reading /proc/self/mountinfo instead costs
 a parse of every mount on the host, which with hundreds of running containers was a
 third of ketchd's time under churn. Kernels before 5.8 cannot tell, and get that parse.
+
+``tree_size`` is the other walk: the bytes of a tree's files (a snapshot's own layer, a
+RUN cache mount), each file's size as lstat gives it.
 """
 
 import errno
@@ -108,3 +111,16 @@ def _empty(dir_fd: int, dev: int, where: str) -> None:
             os.rmdir(name, dir_fd=dir_fd)
         except FileNotFoundError:
             pass
+
+
+def tree_size(path: str) -> int:
+    """The sum of the sizes of the files under ``path`` (symlinks not followed; a file
+    gone meanwhile counts nothing)."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total

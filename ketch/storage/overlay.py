@@ -24,6 +24,7 @@ from ketch.errors import InvalidArgument
 from ketch.storage import difftar, treetar
 from ketch.storage.changes import Change, bare_holders, overlay_changes
 from ketch.linux import filemode
+from ketch.linux.fstree import tree_size
 from ketch.linux.mount import Mount
 
 ROOT_MODE = 0o700
@@ -112,14 +113,7 @@ class OverlaySnapshotter:
 
     def usage(self, name: str) -> int:
         """Bytes used by the files of snapshot ``name`` (its own layer only)."""
-        total = 0
-        for dirpath, _dirs, files in os.walk(self.fs(name)):
-            for f in files:
-                try:
-                    total += os.lstat(os.path.join(dirpath, f)).st_size
-                except OSError:
-                    pass
-        return total
+        return tree_size(self.fs(name))
 
     def names(self) -> list[str]:
         return os.listdir(self.root)

@@ -81,6 +81,24 @@ def test_docker_build_errors_and_exit_codes(daemon, tags, tmp_path):
     assert code == 0, err
 
 
+@needs_docker
+def test_docker_build_with_a_dockerfile_outside_the_context(daemon, tags, tmp_path):
+    """``docker build -f- .`` and ``-f ../Dockerfile``: docker/cli adds the Dockerfile to the
+    context's tar as ``.dockerfile.<random>``, a tar with no padding after its last data."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "hello.txt").write_text("hi\n")
+    dockerfile = "FROM busybox\nCOPY hello.txt /\nRUN cat /hello.txt\n"
+    (tmp_path / "Dockerfile.out").write_text(dockerfile)
+    tag = tags()
+    code, out, err = _docker(daemon, "build", "-t", tag, "-f", str(tmp_path / "Dockerfile.out"), str(ctx))
+    assert code == 0, err
+    assert "\nhi\n" in out and f"Successfully tagged {tag}\n" in out
+    code, out, err = _docker(daemon, "build", "-t", tag, "-f-", str(ctx), input=dockerfile.encode())
+    assert code == 0, err
+    assert "Step 3/3 : RUN cat /hello.txt" in out and f"Successfully tagged {tag}\n" in out
+
+
 def test_sdk_images_build(daemon, tags, tmp_path):
     import docker
     tag = tags()

@@ -314,3 +314,38 @@ def test_copy_to_the_host_keeps_host_directories_and_the_extracting_users_ids(tr
         os.close(rfd)
     st = os.stat(root / "tmp" / "owned")
     assert (st.st_uid, st.st_gid) == (os.geteuid(), os.getegid())
+
+
+def _unpadded(*entries) -> bytes:
+    """``_tar`` cut right after the last entry's data: no padding, no end-of-archive
+    blocks, as docker/cli's ReplaceFileTarWrapper sends ``docker build -f-``'s context."""
+    raw = _tar(*entries).getvalue()
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tf:
+        last = tf.getmembers()[-1]
+    return raw[:last.offset_data + last.size]
+
+
+def test_untar_takes_a_tar_that_ends_after_the_last_data(tree):
+    root, _ = tree
+    stream = _unpadded(("a.txt", "file", b"hello\n"), (".dockerfile.x", "file", b"FROM busybox\n" * 3))
+    assert len(stream) % 512  # the cut is inside the last block
+    rfd = _fd(root)
+    try:
+        untar(io.BytesIO(stream), rfd, "/tmp")
+    finally:
+        os.close(rfd)
+    assert (root / "tmp" / "a.txt").read_bytes() == b"hello\n"
+    assert (root / "tmp" / ".dockerfile.x").read_bytes() == b"FROM busybox\n" * 3
+
+
+@pytest.mark.parametrize("cut", [1, 100])
+def test_untar_still_refuses_a_tar_cut_in_the_data(tree, cut):
+    root, _ = tree
+    stream = _unpadded(("a.txt", "file", b"hello\n"), ("b.txt", "file", b"x" * 200))[:-cut]
+    rfd = _fd(root)
+    try:
+        with pytest.raises(tarfile.ReadError, match="unexpected end of data"):
+            untar(io.BytesIO(stream), rfd, "/tmp")
+    finally:
+        os.close(rfd)
+

@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from ketch.cli import buildprogress, flags
+from ketch.cli import buildprogress, buildrequest, flags
+from ketch.cli.buildcontext import Context
 from ketch.cli.commands import build as buildcmd
 from ketch.cli.format import diskusage
 from ketch.cli.main import StatusError, main
@@ -74,8 +75,8 @@ def test_build_args_and_labels_as_docker_converts_them(monkeypatch):
     monkeypatch.delenv("NOTSET", raising=False)
     opts, _ = flags.parse(buildcmd.BUILD, ["--build-arg", "A=1", "--build-arg", "FROMENV",
                                            "--build-arg", "NOTSET", "--label", "l", "."])
-    assert buildcmd._kv_map(opts["build-arg"], True) == {"A": "1", "FROMENV": "v", "NOTSET": None}
-    assert buildcmd._kv_map(opts["label"], False) == {"l": ""}
+    assert buildrequest.kv_map(opts["build-arg"], True) == {"A": "1", "FROMENV": "v", "NOTSET": None}
+    assert buildrequest.kv_map(opts["label"], False) == {"l": ""}
 
 
 @pytest.mark.parametrize("argv, code, text", [
@@ -96,18 +97,26 @@ def test_progress_mode_is_checked(capsys):
     assert 'invalid progress mode "fancy"' in capsys.readouterr().err
 
 
+def test_squash_needs_an_experimental_daemon(capsys):
+    """docker/cli refuses the flag (annotated experimentalDaemon) before it sends anything:
+    neither dockerd 20.10 nor ketchd is experimental."""
+    assert main(["build", "--squash", "."]) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        '"--squash" is only supported on a Docker daemon with experimental features enabled')
+
+
 def test_secrets_header(tmp_path, monkeypatch):
     (tmp_path / "s").write_bytes(b"file-secret")
     monkeypatch.setenv("TOKEN", "env-secret")
-    header = buildcmd._secrets([f"id=one,src={tmp_path / 's'}", "id=two,env=TOKEN", "id=TOKEN"])
+    header = buildrequest.secrets_header([f"id=one,src={tmp_path / 's'}", "id=two,env=TOKEN", "id=TOKEN"])
     doc = json.loads(base64.b64decode(header))
     assert {k: base64.b64decode(v) for k, v in doc.items()} == {
         "one": b"file-secret", "two": b"env-secret", "TOKEN": b"env-secret"}
     with pytest.raises(StatusError) as err:
-        buildcmd._secrets(["src=/x"])
+        buildrequest.secrets_header(["src=/x"])
     assert err.value.message == 'failed to parse secret "src=/x": secret ID missing'
     with pytest.raises(StatusError) as err:
-        buildcmd._secrets(["id=x,src=/nonexistent/secret"])
+        buildrequest.secrets_header(["id=x,src=/nonexistent/secret"])
     assert err.value.message == "failed to read secret x: open /nonexistent/secret: no such file or directory"
 
 
@@ -255,10 +264,52 @@ def test_the_commands_are_registered():
     assert os.path.exists(os.path.join(os.path.dirname(buildcmd.__file__), "builder.py"))
 
 
+def test_compress_reports_the_size_it_sends(capsys):
+    """docker's ProgressReader counts the bytes it sends: with --compress, the gzip's."""
+    import gzip
+    sent = []
+
+    class Client:
+        def build(self, chunks, query, headers):
+            sent.append(b"".join(chunks))
+            return FakeResponse(ORACLE_SIMPLE)
+
+    class Cli:
+        client = Client()
+
+    data = b"a" * 7680
+    ctx = Context(io.BytesIO(data), len(data), "Dockerfile")
+    assert buildcmd._run(Cli(), ctx, {}, {}, False, "plain", "", True) == 0
+    assert gzip.decompress(sent[0]) == data
+    first = capsys.readouterr().out.split("\r\r\n")[0]
+    assert first == "Sending build context to Docker daemon " + f"{len(sent[0])}B".rjust(8)
+    assert len(sent[0]) < 100  # not the 7.68kB it compresses
+
+
+def test_no_sending_line_when_the_daemon_is_not_there(capsys):
+    """docker's ProgressReader reports the context as the request sends it: a daemon that
+    cannot be reached gets only the error."""
+    from ketch.client.http import ConnectionFailed
+
+    class Client:
+        def build(self, chunks, query, headers):
+            raise ConnectionFailed("Cannot connect to the Docker daemon at unix:///nowhere.sock. "
+                                   "Is the docker daemon running?")
+
+    class Cli:
+        client = Client()
+
+    ctx = Context(io.BytesIO(b"tar"), 3, "Dockerfile")
+    with pytest.raises(StatusError) as err:
+        buildcmd._run(Cli(), ctx, {}, {}, False, "plain", "", False)
+    assert err.value.message.startswith("Cannot connect to the Docker daemon")
+    assert capsys.readouterr().out == ""
+
+
 def test_compress_sends_the_context_gzipped():
     import gzip
     chunks = [b"a" * 100000, b"", b"b" * 5]
-    assert gzip.decompress(b"".join(buildcmd._gzip_chunks(iter(chunks)))) == b"".join(chunks)
+    assert gzip.decompress(b"".join(buildrequest.gzip_chunks(iter(chunks)))) == b"".join(chunks)
 
 
 def test_tty_renderer_ticks_while_a_step_prints_nothing():

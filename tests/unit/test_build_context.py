@@ -1,6 +1,7 @@
 """COPY/ADD sources in a root: globs, clamping, symlinks kept inside, hashes, moby's texts."""
 
 import os
+import threading
 
 import pytest
 
@@ -126,16 +127,35 @@ def test_hashes_are_dockerds_for_a_context_the_cli_sent(tmp_path):
 
 def test_read_dockerfile(ctx):
     root, fd = ctx
-    assert read_dockerfile(fd, "Dockerfile") == "FROM scratch\n"
+    assert read_dockerfile(fd, "Dockerfile") == ("Dockerfile", "FROM scratch\n")
     with pytest.raises(errors.InvalidArgument, match="^Cannot locate specified Dockerfile: sub/Dockerfile$"):
         read_dockerfile(fd, "sub/Dockerfile")
     with pytest.raises(errors.InvalidArgument, match="^Cannot locate specified Dockerfile: sub$"):
         read_dockerfile(fd, "sub")
     os.rename(root / "Dockerfile", root / "dockerfile")
-    assert read_dockerfile(fd, "Dockerfile") == "FROM scratch\n"  # moby's lower-case fallback
+    # moby's lower-case fallback
+    assert read_dockerfile(fd, "Dockerfile") == ("dockerfile", "FROM scratch\n")
     (root / "empty").write_text("")
     with pytest.raises(errors.InvalidArgument, match=r"^the Dockerfile \(empty\) cannot be empty$"):
         read_dockerfile(fd, "empty")
     os.symlink(str(root.parent / "secret"), root / "out")  # out of the context: resolved inside it
     with pytest.raises(errors.InvalidArgument, match="Cannot locate"):
         read_dockerfile(fd, "out")
+
+
+def test_read_dockerfile_takes_a_regular_file_of_a_bounded_size(ctx):
+    """A FIFO named Dockerfile would block the reading thread, a device could be read
+    forever: only a regular file is a Dockerfile, of 16 MiB at most."""
+    root, fd = ctx
+    os.mkfifo(root / "fifo")
+    unblock = threading.Timer(3, lambda: os.close(os.open(root / "fifo", os.O_WRONLY | os.O_NONBLOCK)))
+    unblock.start()  # a reader that blocked is let go, so the test fails instead of hanging
+    try:
+        with pytest.raises(errors.InvalidArgument, match="^Cannot locate specified Dockerfile: fifo$"):
+            read_dockerfile(fd, "fifo")
+    finally:
+        unblock.cancel()
+    with open(root / "big", "wb") as f:
+        f.truncate((16 << 20) + 1)
+    with pytest.raises(errors.InvalidArgument, match=r"^the Dockerfile \(big\) is larger than 16777216 bytes$"):
+        read_dockerfile(fd, "big")

@@ -22,15 +22,6 @@ from ketch.image.content import ContentStore
 from ketch.storage.overlay import OverlaySnapshotter
 
 
-@pytest.fixture
-def images(tmp_path):
-    store = Store(str(tmp_path / "ketch.db"))
-    svc = ImageService(store, ContentStore(str(tmp_path / "content")),
-                       OverlaySnapshotter(str(tmp_path / "snapshots")))
-    yield svc
-    store.close()
-
-
 def _blobs(svc: ImageService) -> set[str]:
     return set(os.listdir(os.path.join(svc.content.root, "blobs", "sha256")))
 

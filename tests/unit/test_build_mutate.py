@@ -229,7 +229,7 @@ def test_the_service_sweeps_the_scratch_dirs_a_killed_ketchd_left(backend, tmp_p
     scratch = tmp_path / "buildsteps"
     (scratch / "build-left1" / "root").mkdir(parents=True)
     (scratch / "other").mkdir()
-    BuildService(backend.images, backend.cache, str(scratch))
+    BuildService(backend.images, backend.cache, str(scratch)).sweep()
     assert sorted(os.listdir(scratch)) == ["other"]
 
 
@@ -241,6 +241,7 @@ def test_the_service_sweeps_the_downloads_a_killed_ketchd_left(backend, tmp_path
     (downloads / "other").mkdir()
     service = BuildService(backend.images, backend.cache, str(tmp_path / "buildsteps"),
                            downloads_dir=str(downloads))
+    service.sweep()
     assert sorted(os.listdir(downloads)) == ["other"]
     assert service.downloads_dir == str(downloads)
 

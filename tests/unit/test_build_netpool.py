@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from ketch.build import netpool, remote
+from ketch.build import gitcontext, netpool, remote
 
 
 class Silent:
@@ -74,7 +74,7 @@ def test_a_cancelled_download_stops_reading(silent, tmp_path):
 
 
 def test_a_cancelled_git_clone_is_killed(silent, tmp_path):
-    ended = _cancel_while_waiting(lambda: remote.clone(silent.url + "/repo.git", str(tmp_path)), silent)
+    ended = _cancel_while_waiting(lambda: gitcontext.clone(silent.url + "/repo.git", str(tmp_path)), silent)
     assert ended.wait(5)
     assert list(tmp_path.iterdir()) == []
 

@@ -14,7 +14,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ketch import errors
-from ketch.build import remote
+from ketch.build import gitcontext, remote
 from ketch.build.copier import copy_sources
 
 
@@ -148,11 +148,11 @@ def test_remote_contexts(served):
 
 
 def test_parse_git_url_refuses_option_injection():
-    assert remote.parse_git_url("https://h/r.git#v1:docs") == remote.GitRemote("https://h/r.git", "v1", "docs")
-    assert remote.parse_git_url("github.com/a/b") == remote.GitRemote("https://github.com/a/b", "master", "")
-    assert remote.parse_git_url("git@h:r.git#dev") == remote.GitRemote("git@h:r.git", "dev", "")
+    assert gitcontext.parse_git_url("https://h/r.git#v1:docs") == gitcontext.GitRemote("https://h/r.git", "v1", "docs")
+    assert gitcontext.parse_git_url("github.com/a/b") == gitcontext.GitRemote("https://github.com/a/b", "master", "")
+    assert gitcontext.parse_git_url("git@h:r.git#dev") == gitcontext.GitRemote("git@h:r.git", "dev", "")
     with pytest.raises(errors.InvalidArgument, match="^invalid refspec: --upload-pack=touch /tmp/pwned$"):
-        remote.parse_git_url("https://h/r.git#--upload-pack=touch /tmp/pwned")
+        gitcontext.parse_git_url("https://h/r.git#--upload-pack=touch /tmp/pwned")
 
 
 def git(cwd, *args):
@@ -174,15 +174,26 @@ def test_clone_over_dumb_http(served, tmp_path):
     git(src, "tag", "v1")
     git(tmp_path, "clone", "-q", "--bare", str(src), str(root / "repo.git"))
     git(root / "repo.git", "update-server-info")
-    ctx = remote.clone(url + "/repo.git", work)
+    ctx = gitcontext.clone(url + "/repo.git", work)
     assert open(os.path.join(ctx, "Dockerfile")).read() == "FROM scratch\n"
     sub = remote.fetch_context(url + "/repo.git#v1:docs", work)
     assert os.listdir(sub.directory) == ["x"]
     assert sorted(os.listdir(work)) == sorted([os.path.basename(ctx), os.path.basename(sub.directory)])
     with pytest.raises(errors.InvalidArgument, match="not within git root"):
-        remote.clone(url + "/repo.git#:../..", work)
+        gitcontext.clone(url + "/repo.git#:../..", work)
     with pytest.raises(errors.InvalidArgument):
-        remote.clone(url + "/repo.git#:escape", work)  # /etc of the checkout: none
+        gitcontext.clone(url + "/repo.git#:escape", work)  # /etc of the checkout: none
     with pytest.raises(errors.Internal, match="error fetching"):
-        remote.clone(url + "/nosuch.git", work)
+        gitcontext.clone(url + "/nosuch.git", work)
     assert len(os.listdir(work)) == 2  # the failures left nothing
+
+
+def test_git_reads_none_of_the_hosts_configuration(tmp_path, monkeypatch):
+    """$XDG_CONFIG_HOME/git/config is git's global file too (HOME=/dev/null is not enough):
+    a url.insteadOf there could send a clone elsewhere."""
+    xdg = tmp_path / "xdg"
+    (xdg / "git").mkdir(parents=True)
+    (xdg / "git" / "config").write_text("[user]\n\tname = from-the-host\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+    code, out = gitcontext._git(str(tmp_path), "config", "--get", "user.name")
+    assert (code, out) == (1, "")

@@ -22,7 +22,7 @@ from ketch.api.httpstatus import error_response
 from ketch.api.routes.build import BuildRoutes
 from ketch.build.request import (BuildResult, Message, PullProgress, StageDone, StepCached,
                                  StepDone, StepOutput, StepRunning, StepStart)
-from ketch.engine.buildcontext import BuildContexts
+from ketch.engine.builds.contexts import BuildContexts
 
 FLOOD_MAX = 256 << 20
 IMAGE = "sha256:" + "ab" * 32
@@ -274,6 +274,19 @@ def test_a_compressed_context(api):
     resp = api.build(gzip.compress(tar_of(DOCKERFILE)))
     assert resp.status_code == 200
     assert api.builds.calls[0][2] == DOCKERFILE
+
+
+def test_a_context_that_ends_after_the_last_files_data(api):
+    """docker/cli's ``docker build -f- .`` (or ``-f`` outside the context) adds the
+    Dockerfile with ReplaceFileTarWrapper: the tar ends after its data, with no padding
+    and no end-of-archive blocks. dockerd (Go's archive/tar) takes it."""
+    files = {"a.txt": b"A", ".dockerfile.1e2d": b"FROM busybox\nCOPY a.txt /\n"}
+    raw = tar_of(files)
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tf:
+        last = tf.getmembers()[-1]
+    resp = api.build(raw[:last.offset_data + last.size], dockerfile=".dockerfile.1e2d")
+    assert resp.status_code == 200, resp.text
+    assert api.builds.calls[0][2] == files
 
 
 def test_a_context_cannot_write_outside_its_directory(api, tmp_path):

@@ -17,10 +17,7 @@ from ketch.engine.images.delete import ImageDeleter
 from ketch.engine.images.history import image_history
 from ketch.engine.images.prune import ImagePruner
 from ketch.engine.images.service import ImageService
-from ketch.engine.store import Store
-from ketch.image.content import ContentStore
 from ketch.oci import digest as dg
-from ketch.storage.overlay import OverlaySnapshotter
 
 
 def test_merge_fills_what_the_new_config_lacks_from_the_container():
@@ -104,15 +101,6 @@ def test_system_prune_prompt_orders_as_sortorder_natural_less():
 
 
 # -- delete and prune over a real store ---------------------------------------------------
-
-@pytest.fixture
-def images(tmp_path):
-    store = Store(str(tmp_path / "ketch.db"))
-    svc = ImageService(store, ContentStore(str(tmp_path / "content")),
-                       OverlaySnapshotter(str(tmp_path / "snapshots")))
-    yield svc
-    store.close()
-
 
 def _image(svc: ImageService, name: str | None, parent: str | None = None, layer: str = "",
            created: str = "2026-01-01T00:00:00Z", labels: dict | None = None) -> str:

@@ -47,7 +47,7 @@ class BuildBackendService(Protocol):
 
 
 class ContextBackend(Protocol):
-    """Where contexts live while a build runs (``engine/buildcontext.BuildContexts``)."""
+    """Where contexts live while a build runs (``engine/builds/contexts.BuildContexts``)."""
 
     def unpack(self, stream) -> str: ...
     def remote(self, url: str) -> tuple[str, str | None]: ...

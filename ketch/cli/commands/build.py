@@ -9,7 +9,7 @@ import io
 import os
 import sys
 
-from ketch import fastjson
+from ketch.cli import buildrequest
 from ketch.cli.commands import API_ERRORS, daemon_error, parse_args
 from ketch.cli.commonflags import validate_label
 from ketch.cli.flags import Command, FlagSpec
@@ -18,8 +18,6 @@ from ketch.cli.main import StatusError
 from ketch.cli.netopts import validate_extra_host
 
 PROGRESS_MODES = ("auto", "plain", "tty", "quiet")
-_PROXY_ARGS = (("httpProxy", "HTTP_PROXY"), ("httpsProxy", "HTTPS_PROXY"), ("noProxy", "NO_PROXY"),
-               ("ftpProxy", "FTP_PROXY"), ("allProxy", "ALL_PROXY"))
 
 
 def _env(value: str) -> str:
@@ -90,97 +88,13 @@ BUILD = Command("build", "ketch build [OPTIONS] PATH | URL | -", "Build an image
 ), min_args=1, max_args=1, aliases=("ketch image build", "ketch build", "ketch builder build"))
 
 
-def _kv_map(items: list[str], with_nil: bool) -> dict:
-    """docker's ConvertKVStringsToMap(WithNil): ``k`` alone is None (or "")."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        out[key] = value if sep else (None if with_nil else "")
-    return out
-
-
-def _proxy_args(cli, build_args: dict) -> dict:
-    """docker's ParseProxyConfig: the config file's proxies for this daemon (or the
-    default ones) as build args, unless given."""
-    proxies = cli.config.get("proxies")
-    if not isinstance(proxies, dict):
-        return build_args
-    host = cli.host or os.environ.get("KETCH_HOST") or ""
-    chosen = proxies.get(host) if isinstance(proxies.get(host), dict) else proxies.get("default")
-    if not isinstance(chosen, dict):
-        return build_args
-    out = dict(build_args)
-    for key, arg in _PROXY_ARGS:
-        value = chosen.get(key)
-        if isinstance(value, str) and value and arg not in out:
-            out[arg] = value
-    return out
-
-
-def _secrets(items: list[str]) -> str | None:
-    """``--secret id=x,src=path`` / ``env=VAR`` as ketch's X-Ketch-Build-Secrets header."""
-    if not items:
-        return None
-    import base64
-    found: dict[str, str] = {}
-    for item in items:
-        fields = dict(f.partition("=")[::2] for f in item.split(","))
-        ident = fields.get("id", "")
-        source = fields.get("src") or fields.get("source") or ""
-        env = fields.get("env", "")
-        if not ident:
-            raise StatusError(1, f'failed to parse secret "{item}": secret ID missing')
-        if not source and not env:
-            env = ident if ident in os.environ else ""
-            if not env:
-                source = ident
-        if source:
-            try:
-                with open(source, "rb") as f:
-                    data = f.read()
-            except OSError as exc:
-                raise StatusError(1, f"failed to read secret {ident}: open {source}: "
-                                     f"{(exc.strerror or str(exc)).lower()}")
-        else:
-            data = os.environ.get(env, "").encode()
-        found[ident] = base64.b64encode(data).decode()
-    return base64.b64encode(fastjson.dumps(found).encode()).decode()
-
-
-def _registry_config(cli) -> str | None:
-    """X-Registry-Config: every stored login (base64url JSON), as docker's client sends."""
-    import base64
-
-    from ketch.cli import credentials
-    auths = {}
-    try:
-        for store in credentials.stores(cli.config_dir):
-            for server in (store.doc.get("auths") or {}):
-                if server not in auths:
-                    auth = store.get(server)
-                    if not auth.empty:
-                        auths[server] = auth.to_api()
-    except credentials.CredentialsError:
-        return None
-    if not auths:
-        return None
-    return base64.urlsafe_b64encode(fastjson.dumps(auths).encode()).decode()
-
-
-def _source_date_epoch(reproducible: bool) -> str:
-    value = os.environ.get("SOURCE_DATE_EPOCH", "")
-    if value:
-        if not value.isdigit():
-            raise StatusError(1, f"invalid SOURCE_DATE_EPOCH: {value}")
-        return value
-    return "0" if reproducible else ""
-
-
 def build(cli, args, path):
     opts, (context,) = parse_args(BUILD, args, path)
     progress = opts["progress"]
     if progress not in PROGRESS_MODES:
         raise StatusError(1, f'invalid progress mode "{progress}": use one of {", ".join(PROGRESS_MODES)}')
+    if opts["squash"]:  # docker/cli: an experimentalDaemon flag; ketchd is not one
+        raise StatusError(1, '"--squash" is only supported on a Docker daemon with experimental features enabled')
     if opts["platform"]:
         from ketch.errors import InvalidArgument
         from ketch.oci import platform
@@ -207,21 +121,21 @@ def build(cli, args, path):
         query = build_query(
             tags=opts["tag"], dockerfile=ctx.dockerfile, quiet=quiet, remote=ctx.remote,
             no_cache=opts["no-cache"], rm=opts["rm"], force_rm=opts["force-rm"], pull=opts["pull"],
-            network=opts["network"], build_args=_proxy_args(cli, _kv_map(opts["build-arg"], True)),
-            labels=_kv_map(opts["label"], False), cache_from=opts["cache-from"],
+            network=opts["network"], build_args=buildrequest.proxy_args(cli, buildrequest.kv_map(opts["build-arg"], True)),
+            labels=buildrequest.kv_map(opts["label"], False), cache_from=opts["cache-from"],
             target=opts["target"], platform=opts["platform"], extra_hosts=opts["add-host"],
             shm_size=opts["shm-size"], memory=opts["memory"],
             memory_swap=-1 if opts["memory-swap"] == "-1" else (
-                _ram(opts["memory-swap"]) if opts["memory-swap"] else 0),
+                buildrequest.ram(opts["memory-swap"]) if opts["memory-swap"] else 0),
             cpu_shares=opts["cpu-shares"], cpu_period=opts["cpu-period"], cpu_quota=opts["cpu-quota"],
             cpuset_cpus=opts["cpuset-cpus"], cpuset_mems=opts["cpuset-mems"],
             cgroup_parent=opts["cgroup-parent"], ulimits=_ulimits(opts["ulimit"]),
             isolation=opts["isolation"], security_opt=opts["security-opt"],
             no_cache_filter=opts["no-cache-filter"], allow=opts["allow"],
-            source_date_epoch=_source_date_epoch(opts["reproducible"]))
+            source_date_epoch=buildrequest.source_date_epoch(opts["reproducible"]))
         headers = {}
-        for name, value in (("X-Registry-Config", _registry_config(cli)),
-                            ("X-Ketch-Build-Secrets", _secrets(opts["secret"]))):
+        for name, value in (("X-Registry-Config", buildrequest.registry_config(cli)),
+                            ("X-Ketch-Build-Secrets", buildrequest.secrets_header(opts["secret"]))):
             if value:
                 headers[name] = value
         return _run(cli, ctx, query, headers, quiet, progress, iidfile, opts["compress"])
@@ -229,23 +143,16 @@ def build(cli, args, path):
         ctx.close()
 
 
-def _ram(text: str) -> int:
-    from ketch import units
-    return units.parse_ram(text)
-
-
-def _gzip_chunks(chunks):
-    import zlib
-    z = zlib.compressobj(6, zlib.DEFLATED, 31)
-    for chunk in chunks:
-        yield z.compress(chunk)
-    yield z.flush()
-
-
 def _run(cli, ctx, query: dict, headers: dict, quiet: bool, progress: str, iidfile: str,
          compress: bool) -> int:
     from ketch.cli import buildprogress
     from ketch.units import human_size
+    if compress and ctx.body is not None:  # its size is what the line reports, as docker's
+        ctx = buildrequest.compressed(ctx)
+        try:
+            return _run(cli, ctx, query, headers, quiet, progress, iidfile, False)
+        finally:
+            ctx.close()
     out = sys.stdout
     terminal = out.isatty()
     mode = "quiet" if quiet else progress
@@ -254,11 +161,15 @@ def _run(cli, ctx, query: dict, headers: dict, quiet: bool, progress: str, iidfi
     # -q: the progress and the build's lines are held back (docker's progBuff, buildBuff)
     prog_out = io.StringIO() if quiet else out
     build_out = io.StringIO() if mode == "quiet" else out
-    if ctx.body is not None and (quiet or mode == "plain"):
-        # what docker's ProgressReader writes off a terminal: the last update, then \r\n
-        prog_out.write(f"Sending build context to Docker daemon {human_size(ctx.size, 4):>8}\r\r\n")
-        prog_out.flush()
     image_id = ""
+
+    def sent(chunks):
+        """The body, then what docker's ProgressReader writes off a terminal once it is
+        read: the last update, then \r\n (nothing when the daemon cannot be reached)."""
+        yield from chunks
+        if quiet or mode == "plain":
+            prog_out.write(f"Sending build context to Docker daemon {human_size(ctx.size, 4):>8}\r\r\n")
+            prog_out.flush()
 
     def on_aux(doc) -> None:
         nonlocal image_id
@@ -266,8 +177,8 @@ def _run(cli, ctx, query: dict, headers: dict, quiet: bool, progress: str, iidfi
             image_id = doc["ID"]
 
     chunks = ctx.chunks()
-    if compress and chunks is not None:
-        chunks = _gzip_chunks(chunks)
+    if chunks is not None:
+        chunks = sent(chunks)
     try:
         resp = cli.client.build(chunks, query, headers)
     except API_ERRORS as exc:

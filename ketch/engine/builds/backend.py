@@ -27,6 +27,7 @@ from ketch.engine.builds import mutate as mutation
 from ketch.engine.builds.cache import BuildCache
 from ketch.engine.builds.images import BuildImages, state
 from ketch.engine.images.pull import Puller
+from ketch.engine import shielded
 from ketch.engine.images.service import Image, ImageService
 from ketch.oci import reference
 from ketch.registry.client.auth import AuthConfig
@@ -123,14 +124,14 @@ class EngineBuildBackend:
                      sources: tuple[str, ...] = ()) -> ImageState:
         parent = self.builds.parent(step)
         images = {image_id: self.images.resolve(image_id) for image_id in sources}
-        staged = await mutation.in_own_thread(
+        staged = await shielded.in_own_thread(
             lambda: mutation.mutate(self.builds, parent, images, edit, self.session.scratch_dir),
             "build-mutate", self.builds.discard)
         return self.builds.record_image(step, staged)
 
     async def read_root(self, image_id, fn):
         image = self.images.resolve(image_id)
-        return await mutation.in_own_thread(
+        return await shielded.in_own_thread(
             lambda: mutation.read_root(self.builds, image, fn, self.session.scratch_dir),
             "build-read", lambda result: None)
 

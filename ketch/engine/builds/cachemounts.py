@@ -33,7 +33,7 @@ from ketch import timefmt
 from ketch.build.request import CacheRecord
 from ketch.linux import filemode
 from ketch.linux.atomic import write_file
-from ketch.linux.fstree import remove_tree
+from ketch.linux.fstree import remove_tree, tree_size
 
 CACHE_MODE = 0o700
 DATA_MODE = 0o755  # buildkit's default mode of a cache mount
@@ -159,7 +159,7 @@ class CacheMounts:
             out.append(CacheRecord(
                 id=key[:25], parents=(), type=CACHE_TYPE, description=meta.get("description", ""),
                 in_use=bool(entry and entry.in_use), shared=False,
-                size=_du(os.path.join(self.root, key, "data")), created_at=meta.get("created", ""),
+                size=tree_size(os.path.join(self.root, key, "data")), created_at=meta.get("created", ""),
                 last_used_at=meta.get("last_used"), usage_count=int(meta.get("usage_count") or 0)))
         return out
 
@@ -202,14 +202,3 @@ def _read_meta(top: str) -> dict | None:
     except (OSError, ValueError):
         return None
     return meta if isinstance(meta, dict) else None
-
-
-def _du(path: str) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-    return total

@@ -14,12 +14,10 @@ The edit never runs in ketchd's own namespace: a symlink it follows or a mount i
 cannot touch the host's view, and a ketchd killed midway leaves no mount behind.
 """
 
-import asyncio
 import os
 import shutil
 import tempfile
-import threading
-from typing import Callable, TypeVar
+from typing import Callable
 
 from ketch.build.backend import MountedRoots
 from ketch.engine.builds.images import BuildImages
@@ -29,14 +27,13 @@ from ketch.linux import mount as mnt
 from ketch.linux import syscalls as sc
 from ketch.storage.overlay import MAX_MOUNT_DATA
 
-T = TypeVar("T")
 SCRATCH_PREFIX = "build-"
 _DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 def mutate(builds: BuildImages, parent: Image | None, sources: dict[str, Image],
            edit: Callable[[MountedRoots], None], scratch_dir: str) -> Staged:
-    """Blocking, in a thread that may leave its mount namespace (``in_own_thread``):
+    """Blocking, in a thread that may leave its mount namespace (``shielded.in_own_thread``):
     ``edit`` applied to ``parent``'s root; what it changed, staged."""
     images = builds.images
     snapshots = images.snapshots
@@ -58,7 +55,7 @@ def mutate(builds: BuildImages, parent: Image | None, sources: dict[str, Image],
 
 
 def read_root(builds: BuildImages, image: Image, fn: Callable[[int], object], scratch_dir: str):
-    """Blocking, in a thread that may leave its mount namespace (``in_own_thread``):
+    """Blocking, in a thread that may leave its mount namespace (``shielded.in_own_thread``):
     ``fn`` on the image's root mounted read-only (COPY --from's sources hashed)."""
     images = builds.images
     images.ensure_unpacked(image)
@@ -126,32 +123,3 @@ def view_mount(layers: list[str], empty: str, empty2: str) -> mnt.Mount:
         from ketch.errors import InvalidArgument
         raise InvalidArgument(f"too many layers to mount ({len(layers)})")
     return mnt.Mount("overlay", "overlay", options=("ro", option))
-
-
-async def in_own_thread(fn: Callable[[], T], name: str, undo: Callable[[T], None]) -> T:
-    """Run ``fn`` in a new thread (it may unshare its mount namespace: never a pool thread)
-    and await it. If the awaiting task is cancelled, the thread still runs to its end and
-    ``undo`` gets what it made."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future = loop.create_future()
-
-    def settle(result, exc) -> None:
-        if future.cancelled():
-            if exc is None:
-                undo(result)
-            return
-        if exc is not None:
-            future.set_exception(exc)
-        else:
-            future.set_result(result)
-
-    def body() -> None:
-        try:
-            result = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the loop
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, result, None)
-
-    threading.Thread(target=body, name=name, daemon=True).start()
-    return await future

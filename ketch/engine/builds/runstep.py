@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from ketch import errors
 from ketch.build.backend import ImageState, RunSpec, Step
+from ketch.engine import shielded
 from ketch.engine.builds.runmounts import Prepared, RunMounts
 from ketch.engine.containers.attach import OutputQueue
 from ketch.engine.containers.records import ContainerRecord
@@ -111,7 +112,7 @@ class StepRunner:
         try:
             return await self._run(images, step, spec, prepared, output, started)
         finally:
-            await _finish(self.mounts.release(prepared))
+            await shielded.finish(self.mounts.release(prepared))
 
     async def _run(self, images: StepImages, step: Step, spec: RunSpec, prepared: Prepared,
                    output: Callable[[bytes], None], started: Callable[[str], None]) -> ImageState:
@@ -130,7 +131,7 @@ class StepRunner:
                 keep = keep or (keepable and spec.remove == "success")
                 raise failed(spec.argv, code)
             skip = INIT_LAYER | frozenset(prepared.targets)
-            staged = await _uninterrupted(
+            staged = await shielded.uninterrupted(
                 asyncio.to_thread(images.stage, rec.snapshot, rec.parents, skip), images.discard)
             return images.record_image(step, staged, cid)
         except asyncio.CancelledError:
@@ -138,7 +139,7 @@ class StepRunner:
             raise
         finally:
             if not keep:
-                await _finish(self._remove(cid))
+                await shielded.finish(self._remove(cid))
 
     async def _attached_run(self, rec: ContainerRecord, output: Callable[[bytes], None],
                             secret_env: list[str]) -> int:
@@ -193,28 +194,3 @@ async def _pump(sink: OutputQueue, output: Callable[[bytes], Awaitable[None] | N
         pending = output(RED + payload + RESET if stream == 2 else payload)
         if pending is not None:
             await pending
-
-
-async def _finish(cleanup) -> None:
-    """Run a clean-up to its end even if the build is cancelled meanwhile (the client
-    went away): the cancel is raised after it."""
-    task = asyncio.ensure_future(cleanup)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait({task})
-        raise
-
-
-async def _uninterrupted(work, undo):
-    """Await the thread's ``work``; cancelled meanwhile, the thread still runs to its end
-    and what it made is undone then."""
-    future = asyncio.ensure_future(work)
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        def later(done: asyncio.Future) -> None:
-            if not done.cancelled() and done.exception() is None:
-                undo(done.result())
-        future.add_done_callback(later)
-        raise

@@ -52,11 +52,11 @@ class BuildService:
         filemode.makedirs(scratch_dir, SCRATCH_MODE)
         if downloads_dir is not None:
             filemode.makedirs(downloads_dir, SCRATCH_MODE)
-        self._sweep()
 
-    def _sweep(self) -> None:
-        """The scratch directories a killed ketchd left (nothing is in flight at start; the
-        mounts in them went with the threads' namespaces), and its builds' downloads."""
+    def sweep(self) -> None:
+        """At start-up (blocking): the scratch directories a killed ketchd left (nothing is
+        in flight yet; the mounts in them went with the threads' namespaces), and its
+        builds' downloads."""
         for name in os.listdir(self.scratch_dir):
             if name.startswith(SCRATCH_PREFIX):
                 remove_tree(os.path.join(self.scratch_dir, name))

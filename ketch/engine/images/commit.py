@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from ketch import errors, timefmt
 from ketch.build import changes as change_cmds
+from ketch.engine import shielded
 from ketch.engine.containers import state as S
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.containers.rootfs import INIT_LAYER
@@ -128,7 +129,7 @@ class Committer:
             await self.containers.pause(rec.id)
         try:
             try:
-                staged = await _uninterrupted(asyncio.to_thread(stage_layer, self.images, rec), self._discard)
+                staged = await shielded.uninterrupted(asyncio.to_thread(stage_layer, self.images, rec), self._discard)
             except OSError as exc:  # in Go's words: "open PATH: no space left on device"
                 where = f"{exc.filename}: " if exc.filename else ""
                 raise errors.Internal(where + (exc.strerror or str(exc)).lower()) from None
@@ -179,17 +180,3 @@ class Committer:
         """Undo a staged layer that no record names (on the loop thread: the store is read)."""
         record.discard(self.images, staged)
         self.images.release(staged.info.digest)
-
-
-async def _uninterrupted(work, undo):
-    """Await the thread's ``work``; if the awaiting task is cancelled (ketchd stopping),
-    the thread still runs to its end, and what it made is undone then."""
-    future = asyncio.ensure_future(work)
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        def later(done: asyncio.Future) -> None:
-            if not done.cancelled() and done.exception() is None:
-                undo(done.result())
-        future.add_done_callback(later)
-        raise

@@ -8,7 +8,6 @@ connection a server error, an HTTP status of 400 or more ``failed to GET URL wit
 """
 
 import io
-import socket
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -16,9 +15,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from ketch import errors
+from ketch.build import urlget
 
 TIMEOUT = httpx.Timeout(30.0, read=300.0)
-_MAX_ERROR_BODY = 64 << 10
 
 
 class _Body(io.RawIOBase):
@@ -68,41 +67,6 @@ def open_url(source: str) -> Download:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise errors.InvalidArgument(f'Get "{url}": unsupported protocol scheme "{parts.scheme}"')
-    client = httpx.Client(timeout=TIMEOUT, follow_redirects=True, trust_env=False)
-    try:
-        response = client.send(client.build_request("GET", url), stream=True)
-    except httpx.ConnectError as exc:
-        client.close()
-        cause = exc.__context__ or exc.__cause__
-        if isinstance(cause, socket.gaierror) or "Name or service not known" in str(exc):
-            raise errors.NotFound(f'Get "{url}": dial tcp: lookup {parts.hostname}: no such host') from None
-        raise errors.Internal(f'Get "{url}": dial tcp {parts.netloc}: connect: {_reason(exc)}') from None
-    except httpx.HTTPError as exc:
-        client.close()
-        raise errors.Internal(f'Get "{url}": {exc}') from None
-    if response.status_code >= 400:
-        body = b""
-        try:
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > _MAX_ERROR_BODY:
-                    break
-        except httpx.HTTPError:
-            pass
-        finally:
-            response.close()
-            client.close()
-        status = f"{response.status_code} {response.reason_phrase}"
-        message = f"failed to GET {url} with status {status}: {body.strip().decode(errors='replace')}"
-        kind = {404: errors.NotFound, 400: errors.InvalidArgument,
-                403: errors.PermissionDenied}.get(response.status_code, errors.Internal)
-        raise kind(message)
+    client, response = urlget.get(url, TIMEOUT)
     length = int(response.headers.get("content-length", "-1") or -1)
     return Download(url, length, io.BufferedReader(_Body(response), 1 << 20), client, response)
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    if "Connection refused" in text or "[Errno 111]" in text:
-        return "connection refused"
-    return text.lower() or type(exc).__name__

@@ -25,6 +25,7 @@ from ketch import errors
 from ketch.archive.dockerignore import BadPattern, PatternMatcher, read_patterns
 from ketch.archive.untar import Breakout, untar
 from ketch.build import remote as remote_context
+from ketch.build.context import MAX_DOCKERFILE, read_dockerfile, read_regular
 from ketch.image.archive import open_decompressed
 from ketch.linux import filemode
 from ketch.linux.safepath import open_in_root
@@ -32,7 +33,6 @@ from ketch.linux.safepath import open_in_root
 MODE = 0o700
 DOCKERIGNORE = ".dockerignore"
 DEFAULT_DOCKERFILE = "Dockerfile"
-_MAX_DOCKERFILE = 16 << 20
 
 
 class BuildContexts:
@@ -78,23 +78,16 @@ class BuildContexts:
 
     def dockerfile(self, path: str, name: str, ignore_patterns=None) -> tuple[str, str]:
         """(the Dockerfile's name, its text) in the context ``path``: moby's
-        withDockerfileFromContext. ``ignore_patterns(text) -> matcher`` reads .dockerignore
-        (default: ``dockerignore_matcher``); the Dockerfile and .dockerignore it excludes are
-        removed from the context."""
-        name = name or DEFAULT_DOCKERFILE
+        withDockerfileFromContext (``build.context.read_dockerfile``). ``ignore_patterns(text)
+        -> matcher`` reads .dockerignore (default: ``dockerignore_matcher``); the Dockerfile
+        and .dockerignore it excludes are removed from the context."""
+        root_fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            text = _read_in_root(path, name)
-        except FileNotFoundError:
-            if name == DEFAULT_DOCKERFILE:
-                try:
-                    return self.dockerfile(path, name.lower(), ignore_patterns)
-                except errors.InvalidArgument:
-                    pass
-            raise errors.InvalidArgument(f"Cannot locate specified Dockerfile: {name}") from None
-        if not text:
-            raise errors.InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
-        _remove_ignored(path, name, ignore_patterns or dockerignore_matcher)
-        return name, text.decode("utf-8", "replace")
+            name, text = read_dockerfile(root_fd, name or DEFAULT_DOCKERFILE)
+            _remove_ignored(root_fd, name, ignore_patterns or dockerignore_matcher)
+        finally:
+            os.close(root_fd)
+        return name, text
 
 
 def dockerignore_matcher(text: str):
@@ -137,63 +130,36 @@ class _Raw(io.RawIOBase):
         return len(data)
 
 
-def _read_in_root(path: str, name: str) -> bytes:
-    """The regular file ``name`` inside the directory ``path``, symlinks resolved within it."""
-    root_fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        try:
-            target = open_in_root(root_fd, "/" + name.lstrip("/"))
-        except NotADirectoryError:
-            raise FileNotFoundError(name) from None
-        try:
-            if not stat.S_ISREG(os.fstat(target).st_mode):
-                raise FileNotFoundError(name)
-            fd = os.open(f"/proc/self/fd/{target}", os.O_RDONLY | os.O_CLOEXEC)
-        finally:
-            os.close(target)
-    finally:
-        os.close(root_fd)
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(_MAX_DOCKERFILE + 1)
-    if len(data) > _MAX_DOCKERFILE:
-        raise errors.InvalidArgument(f"the Dockerfile ({name}) is larger than {_MAX_DOCKERFILE} bytes")
-    return data
-
-
-def _remove_ignored(path: str, dockerfile: str, ignore_patterns) -> None:
+def _remove_ignored(root_fd: int, dockerfile: str, ignore_patterns) -> None:
     """moby's removeDockerfile: .dockerignore and the Dockerfile go when it excludes them."""
     try:
-        patterns_text = _read_in_root(path, DOCKERIGNORE)
+        patterns_text = read_regular(root_fd, DOCKERIGNORE, MAX_DOCKERFILE)
     except FileNotFoundError:
         return
     matcher = ignore_patterns(patterns_text.decode("utf-8", "replace"))
     for name in (DOCKERIGNORE, dockerfile):
         clean = os.path.normpath("/" + name).lstrip("/")
         if clean and matcher(clean):
-            _remove_in_root(path, clean)
+            _remove_in_root(root_fd, clean)
 
 
-def _remove_in_root(path: str, name: str) -> None:
-    root_fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+def _remove_in_root(root_fd: int, name: str) -> None:
+    head, base = os.path.split(name)
     try:
-        head, base = os.path.split(name)
-        try:
-            parent = open_in_root(root_fd, "/" + head) if head else os.dup(root_fd)
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        try:
-            dfd = os.open(f"/proc/self/fd/{parent}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        finally:
-            os.close(parent)
-        try:
-            st = os.stat(base, dir_fd=dfd, follow_symlinks=False)
-            if stat.S_ISDIR(st.st_mode):
-                shutil.rmtree(base, dir_fd=dfd)
-            else:
-                os.unlink(base, dir_fd=dfd)
-        except FileNotFoundError:
-            pass
-        finally:
-            os.close(dfd)
+        parent = open_in_root(root_fd, "/" + head) if head else os.dup(root_fd)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    try:
+        dfd = os.open(f"/proc/self/fd/{parent}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     finally:
-        os.close(root_fd)
+        os.close(parent)
+    try:
+        st = os.stat(base, dir_fd=dfd, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(base, dir_fd=dfd)
+        else:
+            os.unlink(base, dir_fd=dfd)
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(dfd)
