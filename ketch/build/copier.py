@@ -51,7 +51,7 @@ from typing import BinaryIO
 
 from ketch import errors
 from ketch.archive.dockerignore import BadPattern, PatternMatcher
-from ketch.archive.untar import Breakout, untar
+from ketch.archive.untar import Breakout, UntarOptions, untar
 from ketch.build.compression import open_tar
 from ketch.build.context import Source
 from ketch.linux import userdb
@@ -481,4 +481,4 @@ def _extract(stream: BinaryIO, root_fd: int, dest: str) -> None:
     parts = _resolved(root_fd, dest)
     fd, _ = _make_dirs(root_fd, parts, ROOT)
     os.close(fd)
-    untar(stream, root_fd, "/" + "/".join(parts))
+    untar(stream, root_fd, "/" + "/".join(parts), UntarOptions(clamp=True))
