@@ -96,6 +96,12 @@ def test_progress_mode_is_checked(capsys):
     assert 'invalid progress mode "fancy"' in capsys.readouterr().err
 
 
+def test_squash_is_refused_as_by_docker_without_an_experimental_daemon(capsys):
+    assert main(["build", "--squash", "/nonexistent-context"]) == 1
+    assert capsys.readouterr().err == \
+        '"--squash" is only supported on a Docker daemon with experimental features enabled\n'
+
+
 def test_secrets_header(tmp_path, monkeypatch):
     (tmp_path / "s").write_bytes(b"file-secret")
     monkeypatch.setenv("TOKEN", "env-secret")
