@@ -244,6 +244,12 @@ def _gzip_chunks(chunks):
     yield z.flush()
 
 
+def _announced(chunks, out, line: str):
+    out.write(line)
+    out.flush()
+    yield from chunks
+
+
 def _run(cli, ctx, query: dict, headers: dict, quiet: bool, progress: str, iidfile: str,
          compress: bool) -> int:
     from ketch.cli import buildprogress
@@ -256,10 +262,6 @@ def _run(cli, ctx, query: dict, headers: dict, quiet: bool, progress: str, iidfi
     # -q: the progress and the build's lines are held back (docker's progBuff, buildBuff)
     prog_out = io.StringIO() if quiet else out
     build_out = io.StringIO() if mode == "quiet" else out
-    if ctx.body is not None and (quiet or mode == "plain"):
-        # what docker's ProgressReader writes off a terminal: the last update, then \r\n
-        prog_out.write(f"Sending build context to Docker daemon {human_size(ctx.size, 4):>8}\r\r\n")
-        prog_out.flush()
     image_id = ""
 
     def on_aux(doc) -> None:
@@ -270,6 +272,11 @@ def _run(cli, ctx, query: dict, headers: dict, quiet: bool, progress: str, iidfi
     chunks = ctx.chunks()
     if compress and chunks is not None:
         chunks = _gzip_chunks(chunks)
+    if chunks is not None and (quiet or mode == "plain"):
+        # what docker's ProgressReader writes off a terminal: the last update, then \r\n;
+        # only once the body goes out (a daemon that is down: just the connection error)
+        line = f"Sending build context to Docker daemon {human_size(ctx.size, 4):>8}\r\r\n"
+        chunks = _announced(chunks, prog_out, line)
     try:
         resp = cli.client.build(chunks, query, headers)
     except API_ERRORS as exc:
