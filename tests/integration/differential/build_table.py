@@ -276,6 +276,7 @@ ROWS: tuple[BuildRow, ...] = (
     BuildRow("err_from_scratch_only", "FROM scratch\n"),
     BuildRow("err_copy_missing", "FROM busybox\nCOPY nosuch /x\n", files=_f(a="A")),
     BuildRow("err_copy_glob_nothing", "FROM busybox\nCOPY *.nomatch /x/\n", files=_f(a="A")),
+    BuildRow("err_squash_without_experimental", "FROM busybox\n", args=("--squash",)),
     BuildRow("err_copy_outside", "FROM busybox\nCOPY ../a.txt /up\n", files=_f(**{"a.txt": "A\n"})),
     BuildRow("err_copy_symlink_outside", "FROM busybox\nCOPY link /link\n", files=_f(link=Link("/etc/hostname"))),
     BuildRow("err_copy_excluded", "FROM busybox\nCOPY x.log /x\n", files=_f(**{".dockerignore": "x.log\n", "x.log": "L"})),
