@@ -172,8 +172,15 @@ class _Extraction:
             src_rel = posixpath.normpath(self.target + "/" + member.linkname)
             src_rel = posixpath.relpath(src_rel, self.target)
             shead, sbase = posixpath.split(src_rel)
-            sfd = self.parent_fd(shead if shead != "." else "")
-            os.link(sbase, base, src_dir_fd=sfd, dst_dir_fd=pfd, follow_symlinks=False)
+            try:
+                sfd = self.parent_fd(shead if shead != "." else "")
+                os.link(sbase, base, src_dir_fd=sfd, dst_dir_fd=pfd, follow_symlinks=False)
+            except OSError as exc:
+                if not self.options.clamp or exc.errno is None:
+                    raise
+                # Go's LinkError, with the paths dockerd's chrooted unpack sees
+                raise OSError(exc.errno, f"link /{member.linkname} /{name}: "
+                              f"{os.strerror(exc.errno).lower()}") from None
             return
         elif member.ischr() or member.isblk() or member.isfifo():
             kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO

@@ -481,4 +481,9 @@ def _extract(stream: BinaryIO, root_fd: int, dest: str) -> None:
     parts = _resolved(root_fd, dest)
     fd, _ = _make_dirs(root_fd, parts, ROOT)
     os.close(fd)
-    untar(stream, root_fd, "/" + "/".join(parts), UntarOptions(clamp=True))
+    try:
+        untar(stream, root_fd, "/" + "/".join(parts), UntarOptions(clamp=True))
+    except OSError as exc:  # dockerd's chrooted unpack reports its errors so
+        text = exc.strerror if exc.filename is None and exc.strerror else _os_text(exc)
+        raise errors.InvalidArgument(f"failed to copy files: Error processing tar file(exit status 1): "
+                                     f"{text}") from None

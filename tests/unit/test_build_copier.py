@@ -225,6 +225,14 @@ def test_add_clamps_archive_names_into_the_destination_as_dockerd(r):
     assert os.listdir(r.outside) == []
 
 
+def test_add_reports_a_missing_hard_link_target_as_dockerd(r):
+    (r.ctx / "hl.tar").write_bytes(tar_bytes([("hl", "../../etc/hostname", "lnk")]))
+    with pytest.raises(errors.InvalidArgument) as err:
+        r.copy(["hl.tar"], "/x/", decompress=True)
+    assert str(err.value) == ("failed to copy files: Error processing tar file(exit status 1): "
+                              "link /etc/hostname /hl: no such file or directory")
+
+
 def test_heredoc(r):
     write_heredoc(r.img_fd, "/etc/", "EOF", b"hello\n")
     write_heredoc(r.img_fd, "/srv/run.sh", "EOF", b"#!/bin/sh\n", CopyOptions(chmod=0o755, owner=Owner(1000, 1000)))
