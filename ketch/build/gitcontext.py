@@ -100,7 +100,7 @@ def clone(remote: str, workdir: str) -> str:
 def _clone_into(root: str, repo: GitRemote, workdir: str) -> str:
     code, out = _git(root, "init", "-q")
     if code:
-        raise errors.Internal(f"failed to init repo at {root}: {out}: exit status {code}")
+        raise errors.Internal(f"failed to init repo at {os.path.basename(root)}: {out}: exit status {code}")
     code, out = _git(root, "remote", "add", "origin", repo.remote)
     if code:
         raise errors.Internal(f"failed add origin repo at {repo.remote}: {out}: exit status {code}")
@@ -136,6 +136,7 @@ def _subdir(root: str, subdir: str) -> str:
     """The subdir inside the checkout, its symlinks resolved inside it (moby's
     FollowSymlinkInScope); a path that climbs out is refused."""
     lexical = os.path.normpath(subdir.lstrip("/"))
+    shown = os.path.join(os.path.basename(root), lexical)  # never ketchd's data root in a text
     if lexical == ".." or lexical.startswith("../"):
         raise errors.InvalidArgument(f'error setting git context, "{subdir}" not within git root')
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -143,10 +144,10 @@ def _subdir(root: str, subdir: str) -> str:
         try:
             fd = open_in_root(root_fd, subdir, follow=True)
         except (FileNotFoundError, NotADirectoryError):
-            raise errors.InvalidArgument(f"stat {os.path.join(root, lexical)}: no such file or directory") from None
+            raise errors.InvalidArgument(f"stat {shown}: no such file or directory") from None
         try:
             if not os.path.isdir(f"/proc/self/fd/{fd}"):
-                raise errors.InvalidArgument(f"error setting git context, not a directory: {os.path.join(root, lexical)}")
+                raise errors.InvalidArgument(f"error setting git context, not a directory: {shown}")
             where = os.readlink(f"/proc/self/fd/{fd}")
         finally:
             os.close(fd)

@@ -241,6 +241,7 @@ def test_rm_defaults_to_true_and_forcerm_implies_it(api):
      "error reading labels: json: cannot unmarshal number into Go value of type string"),
     ({"version": "2"}, 400, "buildkit is not enabled on daemon"),
     ({"version": "3"}, 400, 'invalid version "3"'),
+    ({"squash": "1"}, 400, "squash is only supported with experimental mode"),
     ({"t": "Bad:Tag"}, 500, "invalid reference format: repository name must be lowercase"),
     # dockerd 20.10 takes UPPER for a Docker Hub path, not a registry (the CLI accepts it)
     ({"t": "UPPER/x"}, 500, "invalid reference format: repository name must be lowercase"),
