@@ -36,6 +36,9 @@ class UntarOptions:
     chown: tuple[int, int] | None = None  # copyUIDGID: the container user's ids for every entry
     no_lchown: bool = False  # keep the extracting user's ids (docker cp to the host: NoLchown)
     rebase: tuple[str, str] | None = None  # (old, new) first name component: docker cp's rename
+    # ADD's archives: dockerd unpacks them chrooted into the destination, so ``../x`` and
+    # ``/x`` (names and hard link targets) land inside it and symlink texts are kept
+    clamp: bool = False
 
 
 def _q(text: str) -> str:
@@ -109,13 +112,15 @@ class _Extraction:
             member.name = _rebased(member.name, *self.options.rebase)
             if member.islnk():
                 member.linkname = _rebased(member.linkname, *self.options.rebase)
-        name = posixpath.normpath("/" + member.name).lstrip("/") if member.name.startswith("/") \
-            else posixpath.normpath(member.name)
+        name = posixpath.normpath("/" + member.name).lstrip("/") \
+            if member.name.startswith("/") or self.options.clamp else posixpath.normpath(member.name)
         if name == ".." or name.startswith("../"):
             raise Breakout(f"{_q(member.name)} is outside of {_q(self.target)}")
         if name == ".":
             name = ""
-        if member.issym():
+        if member.islnk() and self.options.clamp:
+            member.linkname = posixpath.normpath("/" + member.linkname).lstrip("/")
+        if member.issym() and not self.options.clamp:
             # Go's filepath.Join: an absolute target is joined, not restarted
             where = posixpath.dirname(self.in_container(name)) + "/" + member.linkname
             if not _within(posixpath.normpath(where), self.target):
@@ -169,8 +174,15 @@ class _Extraction:
             src_rel = posixpath.normpath(self.target + "/" + member.linkname)
             src_rel = posixpath.relpath(src_rel, self.target)
             shead, sbase = posixpath.split(src_rel)
-            sfd = self.parent_fd(shead if shead != "." else "")
-            os.link(sbase, base, src_dir_fd=sfd, dst_dir_fd=pfd, follow_symlinks=False)
+            try:
+                sfd = self.parent_fd(shead if shead != "." else "")
+                os.link(sbase, base, src_dir_fd=sfd, dst_dir_fd=pfd, follow_symlinks=False)
+            except OSError as exc:
+                if not self.options.clamp or exc.errno is None:
+                    raise
+                # Go's LinkError, with the paths dockerd's chrooted unpack sees
+                raise OSError(exc.errno, f"link /{member.linkname} /{name}: "
+                              f"{os.strerror(exc.errno).lower()}") from None
             return
         elif member.ischr() or member.isblk() or member.isfifo():
             kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO

@@ -16,13 +16,14 @@ pass through live once every stage before it has finished.
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from ketch.build import dispatch, instructions as ins, stagegraph, stagerun
 from ketch.build.backend import BuildBackend, ImageState
 from ketch.build.buildargs import BuildArgs, platform_args
 from ketch.build.copyjob import FileWork
-from ketch.build.request import BuildRequest, BuildResult, Message, Progress, PullProgress, StepStart
+from ketch.build.request import (BuildRequest, BuildResult, Message, Progress, PullProgress, StepOutput,
+                                StepStart)
 from ketch.build.shell_lex import ProcessWord
 from ketch.errors import InvalidArgument
 from ketch.oci import reference
@@ -39,11 +40,16 @@ async def build(request: BuildRequest, context_dir: str | None, backend: BuildBa
     warnings = parser.classic_warnings(dockerfile)
     if warnings:  # on moby's stderr stream, so in red, before Step 1
         emit(Message("\x1b[91m" + warnings + "\x1b[0m"))
-    if files is None:
-        from ketch.build.copyfiles import ContextFiles
-        files = ContextFiles()
-    return await build_dockerfile(dockerfile, request, context_dir, backend, emit, files,
-                                  parser.parse_trigger)
+    if files is not None:
+        return await build_dockerfile(dockerfile, request, context_dir, backend, emit, files,
+                                      parser.parse_trigger)
+    from ketch.build.copyfiles import ContextFiles
+    own = ContextFiles()
+    try:
+        return await build_dockerfile(dockerfile, request, context_dir, backend, emit, own,
+                                      parser.parse_trigger)
+    finally:
+        await asyncio.to_thread(own.close)
 
 
 def _read_dockerfile(context_dir: str | None, name: str) -> str:
@@ -60,22 +66,35 @@ def _read_dockerfile(context_dir: str | None, name: str) -> str:
         os.close(root)
 
 
-class _Ordered:
-    """Events of parallel stages, passed on in stage order (see the module's docstring)."""
+HELD_OUTPUT = 1 << 20  # bytes of a held stage's RUN output before its step waits its turn
 
-    def __init__(self, emit: Callable[[Progress], None], order: list[int]):
+
+class _Ordered:
+    """Events of parallel stages, passed on in stage order (see the module's docstring).
+    A held stage's RUN output past ``HELD_OUTPUT`` bytes answers a future resolved when
+    the stage's turn comes (the step's output pump awaits it), so memory stays bounded."""
+
+    def __init__(self, emit: Callable[[Progress], Awaitable[None] | None], order: list[int]):
         self.out = emit
         self.order = order
         self.head = 0
         self.held: dict[int, list[Progress]] = {i: [] for i in order}
+        self.held_bytes: dict[int, int] = {i: 0 for i in order}
+        self.turn: dict[int, asyncio.Future] = {}
         self.done: set[int] = set()
 
-    def emitter(self, stage: int) -> Callable[[Progress], None]:
-        def emit(event: Progress) -> None:
+    def emitter(self, stage: int) -> Callable[[Progress], Awaitable[None] | None]:
+        def emit(event: Progress) -> Awaitable[None] | None:
             if self.head < len(self.order) and self.order[self.head] == stage:
-                self.out(event)
-            else:
-                self.held[stage].append(event)
+                return self.out(event)
+            self.held[stage].append(event)
+            if isinstance(event, StepOutput):
+                self.held_bytes[stage] += len(event.data)
+                if self.held_bytes[stage] > HELD_OUTPUT:
+                    if stage not in self.turn:
+                        self.turn[stage] = asyncio.get_running_loop().create_future()
+                    return self.turn[stage]
+            return None
         return emit
 
     def finished(self, stage: int) -> None:
@@ -91,8 +110,12 @@ class _Ordered:
 
     def _flush(self, stage: int) -> None:
         held, self.held[stage] = self.held[stage], []
+        self.held_bytes[stage] = 0
         for event in held:
             self.out(event)
+        turn = self.turn.pop(stage, None)
+        if turn is not None and not turn.done():
+            turn.set_result(None)
 
 
 async def build_dockerfile(dockerfile: ins.Dockerfile, request: BuildRequest,

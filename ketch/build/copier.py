@@ -51,7 +51,7 @@ from typing import BinaryIO
 
 from ketch import errors
 from ketch.archive.dockerignore import BadPattern, PatternMatcher
-from ketch.archive.untar import Breakout, untar
+from ketch.archive.untar import Breakout, UntarOptions, untar
 from ketch.build.compression import open_tar
 from ketch.build.context import Source
 from ketch.linux import userdb
@@ -481,4 +481,9 @@ def _extract(stream: BinaryIO, root_fd: int, dest: str) -> None:
     parts = _resolved(root_fd, dest)
     fd, _ = _make_dirs(root_fd, parts, ROOT)
     os.close(fd)
-    untar(stream, root_fd, "/" + "/".join(parts))
+    try:
+        untar(stream, root_fd, "/" + "/".join(parts), UntarOptions(clamp=True))
+    except OSError as exc:  # dockerd's chrooted unpack reports its errors so
+        text = exc.strerror if exc.filename is None and exc.strerror else _os_text(exc)
+        raise errors.InvalidArgument(f"failed to copy files: Error processing tar file(exit status 1): "
+                                     f"{text}") from None

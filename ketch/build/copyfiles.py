@@ -8,8 +8,9 @@
                 owners), then the copy, then the heredoc files
 
 ``ADD <url>`` sources are downloaded when hashed (moby downloads them on every build to
-hash them), into a directory of this object's that goes with it; a URL in COPY is
-refused with moby's text.
+hash them), into a directory of this object's under ``scratch`` (the daemon's
+``<data-root>/builder/downloads``, swept at start-up: never the host's /tmp), removed by
+``close`` at the build's end; a URL in COPY is refused with moby's text.
 
 A ``COPY --from`` image's sources are hashed in its root (``from_root``, mounted by the
 backend's ``read_root``) as moby hashes another image's files, so a stage rebuilt with
@@ -22,7 +23,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import weakref
 from collections.abc import Callable
 
 from ketch.build import context, copier, remote
@@ -33,18 +33,27 @@ from ketch.errors import InvalidArgument
 _DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
 
+DOWNLOADS_PREFIX = "downloads-"
+
+
 class ContextFiles:
-    def __init__(self) -> None:
+    def __init__(self, scratch: str | None = None) -> None:
         # per job, in the words' order: (the directory of a download, or None for the
         # context; the source)
         self._resolved: dict[CopyJob, list[tuple[str | None, context.Source]]] = {}
+        self._scratch = scratch  # None: the system's temp dir (a build without a daemon)
         self._downloads = ""
 
     def _download_dir(self) -> str:
         if not self._downloads:
-            self._downloads = tempfile.mkdtemp(prefix="ketch-build-downloads-")
-            weakref.finalize(self, shutil.rmtree, self._downloads, True)
+            self._downloads = tempfile.mkdtemp(prefix=DOWNLOADS_PREFIX, dir=self._scratch)
         return self._downloads
+
+    def close(self) -> None:
+        """Blocking: the build's downloads removed."""
+        if self._downloads:
+            shutil.rmtree(self._downloads, ignore_errors=True)
+            self._downloads = ""
 
     def hash(self, job: CopyJob, from_root: int | None = None) -> str:
         if job.from_image and from_root is not None:
@@ -71,7 +80,7 @@ class ContextFiles:
             return []
         if job not in self._resolved:
             found: list[tuple[str | None, context.Source]] = []
-            with _Root(job.context_dir) as root_fd:
+            with _Root(job.context_dir, self._scratch) as root_fd:
                 for word in job.sources:
                     if not remote.is_url(word):
                         found += [(None, s) for s in context.resolve_word(root_fd, word, job.kind)]
@@ -121,14 +130,15 @@ class _Root:
     """The context directory as a descriptor; no context: an empty one, so sources are
     "not found in build context" with moby's text."""
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, scratch: str | None = None) -> None:
         self.path = path
+        self.scratch = scratch  # where the empty one is made (swept as the downloads are)
         self.tmp: tempfile.TemporaryDirectory | None = None
         self.fd = -1
 
     def __enter__(self) -> int:
         if self.path is None:
-            self.tmp = tempfile.TemporaryDirectory(prefix="ketch-nocontext-")
+            self.tmp = tempfile.TemporaryDirectory(prefix=DOWNLOADS_PREFIX + "nocontext-", dir=self.scratch)
             self.fd = os.open(self.tmp.name, _DIR)
         else:
             self.fd = os.open(self.path, _DIR)

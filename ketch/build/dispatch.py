@@ -24,7 +24,7 @@ import posixpath
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
-from ketch.build import gofmt, instructions as ins, runconfig
+from ketch.build import gofmt, instructions as ins, netpool, runconfig
 from ketch.build.backend import HistoryEntry, ImageState, MountedRoots, RunSpec, SecretSource
 from ketch.build.buildargs import BuildArgs
 from ketch.build.changes import check_signal, health_document, normalize_workdir, port_spec
@@ -422,7 +422,9 @@ async def _copy(state, instr: ins.CopyInstr | ins.AddInstr, envs, env: Env) -> M
     if from_image and env.read_root is not None:  # hashed in the image's root, as moby
         digest = await env.read_root(from_image, lambda root: env.files.hash(job, root))
     else:
-        digest = await asyncio.to_thread(env.files.hash, job)  # reads the whole context, or downloads
+        # reads the whole context, or downloads (in the builds' own cancellable pool)
+        downloads = kind == "ADD" and any(is_url(word) for word in words)
+        digest = await (netpool.run if downloads else asyncio.to_thread)(env.files.hash, job)
     for word in words if kind == "ADD" else ():
         if is_url(word):
             env.note("\n")  # moby's Fprintln after each download (the CLI shows an empty line)

@@ -15,12 +15,14 @@ API (blocking)::
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from ketch import errors
+from ketch.build import netpool
 from ketch.linux.safepath import open_in_root
 
 
@@ -67,9 +69,20 @@ _GIT_ENV = {
 def _git(cwd: str, *args: str) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(_GIT_ENV)
-    proc = subprocess.run(["git", "-c", "protocol.file.allow=never", *args], cwd=cwd, env=env,
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    return proc.returncode, proc.stdout.decode("utf-8", "replace")
+    with subprocess.Popen(["git", "-c", "protocol.file.allow=never", *args], cwd=cwd, env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          start_new_session=True) as proc:
+        cancel = netpool.current()  # run from netpool.run: a cancel kills it
+        # its group: git fetch's transport helper (git-remote-http) holds the output pipe too
+        done = (cancel.register(lambda: proc.returncode is None and os.killpg(proc.pid, signal.SIGKILL))
+                if cancel is not None else (lambda: None))
+        try:
+            out, _ = proc.communicate()
+        finally:
+            done()
+        if cancel is not None and cancel.cancelled:
+            raise errors.Internal("context canceled")
+    return proc.returncode, out.decode("utf-8", "replace")
 
 
 def clone(remote: str, workdir: str) -> str:
@@ -87,7 +100,7 @@ def clone(remote: str, workdir: str) -> str:
 def _clone_into(root: str, repo: GitRemote, workdir: str) -> str:
     code, out = _git(root, "init", "-q")
     if code:
-        raise errors.Internal(f"failed to init repo at {root}: {out}: exit status {code}")
+        raise errors.Internal(f"failed to init repo at {os.path.basename(root)}: {out}: exit status {code}")
     code, out = _git(root, "remote", "add", "origin", repo.remote)
     if code:
         raise errors.Internal(f"failed add origin repo at {repo.remote}: {out}: exit status {code}")
@@ -123,6 +136,7 @@ def _subdir(root: str, subdir: str) -> str:
     """The subdir inside the checkout, its symlinks resolved inside it (moby's
     FollowSymlinkInScope); a path that climbs out is refused."""
     lexical = os.path.normpath(subdir.lstrip("/"))
+    shown = os.path.join(os.path.basename(root), lexical)  # never ketchd's data root in a text
     if lexical == ".." or lexical.startswith("../"):
         raise errors.InvalidArgument(f'error setting git context, "{subdir}" not within git root')
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -130,10 +144,10 @@ def _subdir(root: str, subdir: str) -> str:
         try:
             fd = open_in_root(root_fd, subdir, follow=True)
         except (FileNotFoundError, NotADirectoryError):
-            raise errors.InvalidArgument(f"stat {os.path.join(root, lexical)}: no such file or directory") from None
+            raise errors.InvalidArgument(f"stat {shown}: no such file or directory") from None
         try:
             if not os.path.isdir(f"/proc/self/fd/{fd}"):
-                raise errors.InvalidArgument(f"error setting git context, not a directory: {os.path.join(root, lexical)}")
+                raise errors.InvalidArgument(f"error setting git context, not a directory: {shown}")
             where = os.readlink(f"/proc/self/fd/{fd}")
         finally:
             os.close(fd)

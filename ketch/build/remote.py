@@ -21,6 +21,11 @@ after)::
         guards); an http(s) URL: a tar (plain, gzip, bzip2, xz, zstd) extracted safely, or a text/plain Dockerfile (``dockerfile_text``). The
         context is a new directory directly in workdir, and the only thing left there.
 
+Run from ``netpool.run`` (a bounded pool of its own), the work is cancellable: each
+connection's socket (and each git process, ``gitcontext``) is registered on the run's
+``Cancel``, which shuts the socket down (a blocked read returns) or kills git. A read that
+gets no byte for ``TIMEOUT.read`` fails.
+
 Errors are ``ketch.errors`` with moby's texts: "ADD failed: failed to GET <url> with status
 404 Not Found: <body>", "error downloading remote context <url>: ...", "remoteURL (x) could
 not be recognized as URL", "invalid refspec: -x".
@@ -31,23 +36,25 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+import httpcore
 import httpx
 
 from ketch import errors
 from ketch.archive.untar import Breakout, untar
 from ketch.archive.urlkind import is_git_url, is_url  # also this module's API (dispatch, copyfiles)
-from ketch.build import gitcontext, urlget
+from ketch.build import gitcontext, netpool, urlget
 from ketch.build.context import Source, resolve_sources
 from ketch.image.archive import open_decompressed
 
 UNNAMED = "__unnamed__"
-TIMEOUT = httpx.Timeout(None, connect=30.0)
+TIMEOUT = httpx.Timeout(None, connect=30.0, read=300.0)
 CHUNK = 1 << 20
 
 Progress = Callable[[int, int], None]  # (bytes so far, total or -1)
@@ -76,8 +83,34 @@ class _Fetch:
         self.client.close()
 
 
+class _Stoppable(httpcore.SyncBackend):
+    """Connects as httpcore does, each socket registered on the work's ``Cancel``."""
+
+    def __init__(self, cancel: netpool.Cancel) -> None:
+        self.cancel = cancel
+
+    def connect_tcp(self, *args, **kwargs):
+        stream = super().connect_tcp(*args, **kwargs)
+        sock = stream.get_extra_info("socket")
+        try:
+            self.cancel.register(lambda: sock.shutdown(socket.SHUT_RDWR))
+        except errors.KetchError:
+            stream.close()
+            raise
+        return stream
+
+
+def _client() -> httpx.Client:
+    transport = httpx.HTTPTransport(trust_env=False)
+    cancel = netpool.current()
+    if cancel is not None:
+        # httpx takes no network backend; its pool makes each connection with this one
+        transport._pool._network_backend = _Stoppable(cancel)
+    return urlget.client(TIMEOUT, transport)
+
+
 def _get(url: str, prefix: str) -> _Fetch:
-    return _Fetch(*urlget.get(url, TIMEOUT, prefix))
+    return _Fetch(*urlget.get(url, TIMEOUT, prefix, session=_client()))
 
 
 # -- ADD <url> -----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from ketch.build.backend import BuildBackend, ImageState, Step
 from ketch.build.cachekey import step_key
 from ketch.build.request import (Message, Progress, StageDone, StepCached, StepDone, StepOutput,
                                  StepRunning, StepStart)
-from ketch.errors import InvalidArgument
+from ketch.errors import InvalidArgument, KetchError
 
 
 class Prober:
@@ -97,8 +97,13 @@ async def perform(state: dispatch.StageState, action: dispatch.Action, index: in
             nonlocal container
             container = _short(cid)
             job.emit(StepRunning(index, container))
-        image = await job.backend.run(step, action.spec,
-                                      lambda data: job.emit(StepOutput(index, data)), started)
+        try:
+            image = await job.backend.run(step, action.spec,
+                                          lambda data: job.emit(StepOutput(index, data)), started)
+        except KetchError:
+            if request.force_rm and container:  # moby's RemoveAll of the failed step's container
+                job.emit(Message(f"Removing intermediate container {container}\n"))
+            raise
     else:
         image = await job.backend.mutate(step, action.edit, action.sources)
     _advance(state, image)

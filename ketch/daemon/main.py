@@ -121,9 +121,10 @@ class Daemon:
                                       lambda: self.images.collect_garbage(self.containers.layers_in_use()))
         cache_mounts = CacheMounts(cfg.data_root)
         self.run_mounts = RunMounts(self.images, cfg.exec_root, cache_mounts)
+        self.step_runner = StepRunner(self.containers, self.run_mounts)
         self.builds = BuildService(self.images, self.build_cache, scratch_dir(cfg.exec_root),
-                                   self.distribution.puller,
-                                   StepRunner(self.containers, self.run_mounts).run, cache_mounts)
+                                   self.distribution.puller, self.step_runner.run, cache_mounts,
+                                   os.path.join(self.roots.builder, "downloads"))
         self.build_contexts = BuildContexts(os.path.join(self.roots.builder, "context"))
         build_routes = BuildRoutes(self.builds, self.build_contexts)  # moby's .dockerignore rules
         pruner = ImagePruner(self.images, self.containers.users_of_image)
@@ -169,6 +170,7 @@ class Daemon:
             await asyncio.to_thread(self.volumes.recover)
             for rec in self.registry.all():
                 await self.lifecycle.reconcile(rec)
+            await self.step_runner.sweep()  # RUN steps a crash cut short: before their mounts go
             # the running ones' mounts are counted again: what no one holds is a leftover
             await asyncio.to_thread(self.volumes.unmount_stale)
             await self.restarts.boot(self.registry.all())

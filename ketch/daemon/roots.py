@@ -17,7 +17,8 @@ and blob would slow down as they grow. moby's modes (``setupDaemonRoot``, image 
         snapshots/                0700  (storage/overlay)
         containers/               0710  (engine/containers/bundle)
         volumes/                  0701  (volume/local)
-        builder/                  0700  (engine/builds/contexts, engine/builds/cachemounts)
+        builder/                  0700  (engine/builds/contexts, engine/builds/cachemounts,
+                                        downloads/: build/copyfiles)
     <exec-root>/                  0711  holds the API socket by default, which the
                                         socket's group must reach
         containers/               0710

@@ -325,7 +325,22 @@ def test_build_keeps_a_failed_steps_container_unless_force_rm(daemon, tmp_path):
     assert res.returncode == 3
     [removed] = _running_in(res.stdout)
     assert "No such object" in daemon.ketch("inspect", removed).stderr
+    assert res.stdout.endswith(f"out\nRemoving intermediate container {removed}\n")  # moby's RemoveAll
     remove_build_leftovers(daemon)
+
+
+def test_build_never_keeps_a_failed_step_holding_a_secret(daemon, tmp_path):
+    # REVIEW12 #2: under --rm the failed step stayed, TOK=<secret> in its Config.Env
+    ctx = _context(tmp_path, "FROM busybox\nRUN --mount=type=secret,id=tok,env=TOK false\n")
+    secret = tmp_path / "tok"
+    secret.write_text("s3cr3t-value")
+    res = daemon.ketch("build", "--network", "none", "--secret", f"id=tok,src={secret}", ctx)
+    assert res.returncode == 1, res.stdout + res.stderr
+    [step] = _running_in(res.stdout)
+    try:
+        assert "No such object" in daemon.ketch("inspect", step).stderr
+    finally:
+        remove_build_leftovers(daemon)
 
 
 def test_build_run_mounts_stay_out_of_the_image(daemon, tmp_path):

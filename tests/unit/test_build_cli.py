@@ -105,6 +105,17 @@ def test_squash_needs_an_experimental_daemon(capsys):
         '"--squash" is only supported on a Docker daemon with experimental features enabled')
 
 
+def test_a_daemon_that_is_down_gets_no_sending_line(tmp_path, monkeypatch, capsys):
+    """docker prints only the connection error: its progress line comes as the body is read."""
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
+    sock = tmp_path / "nosuch.sock"
+    monkeypatch.setenv("KETCH_HOST", f"unix://{sock}")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+    assert main(["build", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"Cannot connect to the ketch daemon at unix://{sock}. Is the ketch daemon running?\n")
+
+
 def test_secrets_header(tmp_path, monkeypatch):
     (tmp_path / "s").write_bytes(b"file-secret")
     monkeypatch.setenv("TOKEN", "env-secret")

@@ -168,8 +168,9 @@ def tar_bytes(entries, compress=None):
         for name, data, kind in entries:
             info = tarfile.TarInfo(name)
             info.uid = info.gid = 7
-            if kind == "sym":
-                info.type, info.linkname = tarfile.SYMTYPE, data
+            if kind in ("sym", "lnk"):
+                info.type = tarfile.SYMTYPE if kind == "sym" else tarfile.LNKTYPE
+                info.linkname = data
                 tf.addfile(info)
             else:
                 info.size = len(data)
@@ -196,16 +197,40 @@ def test_add_a_gzip_that_is_not_a_tar_is_a_file(r):
 
 
 @pytest.mark.parametrize("entries", [
-    [("../escape", b"x", "reg")],
     [("sym", "/", "sym"), ("sym/escape", b"x", "reg")],
-    [("sym", "../../../../../..", "sym")],
+    [("sym", "../../../../../..", "sym"), ("sym/escape", b"x", "reg")],
+    [("lnk", "../../../../outside/f", "lnk")],  # clamped into /x, where there is no such file
 ])
 def test_add_refuses_archive_breakouts(r, entries):
+    (r.outside / "f").write_text("host")
     (r.ctx / "evil.tar").write_bytes(tar_bytes(entries))
     with pytest.raises(errors.InvalidArgument, match="failed to copy files"):
         r.copy(["evil.tar"], "/x", decompress=True)
-    assert os.listdir(r.outside) == []
+    assert os.listdir(r.outside) == ["f"]
     assert not (r.img.parent / "escape").exists()
+    assert not (r.img / "escape").exists()
+
+
+def test_add_clamps_archive_names_into_the_destination_as_dockerd(r):
+    """dockerd unpacks ADD's archive chrooted in the destination: ``../``, ``/`` names and
+    hard link targets land inside it; symlink texts are kept (they resolve in the image)."""
+    (r.ctx / "a.tar").write_bytes(tar_bytes([
+        ("ok.txt", b"x\n", "reg"), ("../../up.txt", b"x\n", "reg"), ("/abs.txt", b"x\n", "reg"),
+        ("./a/../b.txt", b"x\n", "reg"), ("hl", "../../ok.txt", "lnk"), ("up", "../../..", "sym")]))
+    r.copy(["a.tar"], "/x/", decompress=True)
+    assert sorted(os.listdir(r.img / "x")) == ["abs.txt", "b.txt", "hl", "ok.txt", "up", "up.txt"]
+    assert os.stat(r.img / "x/hl").st_ino == os.stat(r.img / "x/ok.txt").st_ino
+    assert os.readlink(r.img / "x/up") == "../../.."
+    assert sorted(os.listdir(r.img)) == ["etc", "x"]
+    assert os.listdir(r.outside) == []
+
+
+def test_add_reports_a_missing_hard_link_target_as_dockerd(r):
+    (r.ctx / "hl.tar").write_bytes(tar_bytes([("hl", "../../etc/hostname", "lnk")]))
+    with pytest.raises(errors.InvalidArgument) as err:
+        r.copy(["hl.tar"], "/x/", decompress=True)
+    assert str(err.value) == ("failed to copy files: Error processing tar file(exit status 1): "
+                              "link /etc/hostname /hl: no such file or directory")
 
 
 def test_heredoc(r):

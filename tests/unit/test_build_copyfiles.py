@@ -53,8 +53,20 @@ def test_add_url_hashed_and_written_as_dockerd(setup):
     assert (img / "r/remote.txt").read_text() == "R\n" and st.st_mtime == 1500000000 and st.st_mode & 0o777 == 0o600
     downloads = files._downloads
     assert os.path.isdir(downloads)
-    del files
-    assert not os.path.exists(downloads)  # the downloads go with the build's ContextFiles
+    files.close()
+    assert not os.path.exists(downloads)  # the downloads go with the build's end
+
+
+def test_downloads_go_under_the_daemons_scratch_and_close_removes_them(setup, tmp_path):
+    url, ctx, _img = setup
+    scratch = tmp_path / "downloads"
+    scratch.mkdir()
+    files = ContextFiles(str(scratch))
+    files.hash(CopyJob("ADD", (url + "/remote.txt",), "/r/", ctx))
+    [made] = os.listdir(scratch)
+    assert made.startswith("downloads-")
+    files.close()
+    assert os.listdir(scratch) == []
 
 
 def test_mixed_sources_keep_their_order(setup):
@@ -94,6 +106,23 @@ def test_a_download_prints_the_empty_line_dockerd_does(setup):
     start = kinds.index(("StepStart", f"ADD {url}/remote.txt a.txt /r/"))
     assert kinds[start + 1] == ("Message", "\n") and kinds[start + 2][0] == "StepDone"
     assert not any(isinstance(e, Message) for e in b.events[:start])
+
+
+def test_a_contextless_builds_empty_root_is_made_under_the_scratch(tmp_path, monkeypatch):
+    # REVIEW12 #7: it was made in the host's /tmp
+    import tempfile
+
+    from ketch.build import copyfiles
+    made = []
+    real = tempfile.TemporaryDirectory
+
+    def recording(*args, **kwargs):
+        made.append(kwargs.get("dir"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(copyfiles.tempfile, "TemporaryDirectory", recording)
+    with pytest.raises(errors.KetchError):
+        ContextFiles(str(tmp_path)).hash(CopyJob("COPY", ("a.txt",), "/a", None))
+    assert made == [str(tmp_path)] and os.listdir(tmp_path) == []
 
 
 def test_copy_from_hashes_the_image_files_as_dockerd(tmp_path):

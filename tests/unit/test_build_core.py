@@ -78,3 +78,23 @@ def test_no_cache_never_looks(tmp_path):
     b(df, no_cache=True)
     assert not [c for c in b.backend.calls if c[0] == "cached"]
     assert not any(isinstance(e, StepCached) for e in b.events)
+
+
+def test_a_held_stages_run_output_waits_its_turn_past_the_limit():
+    # REVIEW12 #9: a parallel stage's output was held without bound
+    import asyncio
+
+    from ketch.build.builder import HELD_OUTPUT, _Ordered
+    from ketch.build.request import StepOutput
+
+    async def go():
+        out = []
+        ordered = _Ordered(out.append, [0, 1])
+        held = ordered.emitter(1)
+        assert held(StepOutput(1, b"a" * HELD_OUTPUT)) is None
+        turn = held(StepOutput(1, b"b"))
+        assert turn is not None and not turn.done() and out == []
+        ordered.finished(0)  # stage 1's turn: its held output goes out
+        assert turn.done() and [len(e.data) for e in out] == [HELD_OUTPUT, 1]
+        assert held(StepOutput(1, b"c" * (2 * HELD_OUTPUT))) is None  # now passed on at once
+    asyncio.run(go())

@@ -450,6 +450,21 @@ def test_a_bind_mount_of_the_context_is_part_of_the_cache_key(tmp_path):
     assert len([c for c in b.backend.calls if c[0] == "run"]) == 2
 
 
+def test_force_rm_reports_the_failed_steps_container_removed():
+    from ketch.errors import BuildStepFailed
+
+    b = Build()
+    b.backend.on_run = lambda s, files: (b"failing now\n", 3)
+    df = dockerfile(stage("busybox", run("echo failing now; exit 3")))
+    with pytest.raises(BuildStepFailed):
+        b(df, force_rm=True)
+    messages = [e.text for e in b.events if isinstance(e, Message)]
+    assert messages[-1] == "Removing intermediate container cccccccccccc\n"
+    with pytest.raises(BuildStepFailed):
+        b(df)  # --rm keeps the failed container: nothing removed to report
+    assert not [e for e in b.events if isinstance(e, Message) and "Removing" in e.text]
+
+
 def test_run_secret_mount_source_names_the_secret():
     """BuildKit's dispatchSecret takes ``source=`` as the secret's id."""
     b = Build()

@@ -233,6 +233,19 @@ def test_the_service_sweeps_the_scratch_dirs_a_killed_ketchd_left(backend, tmp_p
     assert sorted(os.listdir(scratch)) == ["other"]
 
 
+def test_the_service_sweeps_the_downloads_a_killed_ketchd_left(backend, tmp_path):
+    # REVIEW12 #7: ADD <url>'s files were in the host's /tmp, gone only with a GC'd object
+    from ketch.engine.builds.service import BuildService
+    downloads = tmp_path / "builder" / "downloads"
+    (downloads / "downloads-left1" / "docker-remote1").mkdir(parents=True)
+    (downloads / "other").mkdir()
+    service = BuildService(backend.images, backend.cache, str(tmp_path / "buildsteps"),
+                           downloads_dir=str(downloads))
+    service.sweep()
+    assert sorted(os.listdir(downloads)) == ["other"]
+    assert service.downloads_dir == str(downloads)
+
+
 def test_read_root_shows_an_image_read_only_and_leaves_nothing(backend, tmp_path):
     """COPY --from's hash is taken in the source image's root: mounted read-only in a
     thread's own namespace, gone after."""

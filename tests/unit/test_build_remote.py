@@ -185,6 +185,12 @@ def test_clone_over_dumb_http(served, tmp_path):
         gitcontext.clone(url + "/repo.git#:escape", work)  # /etc of the checkout: none
     with pytest.raises(errors.Internal, match="error fetching"):
         gitcontext.clone(url + "/nosuch.git", work)
+    # moby's texts, without the daemon's own directories (ACCEPT12 F3e)
+    with pytest.raises(errors.InvalidArgument, match=r"^stat docker-build-git\w+/nosuch: no such file or directory$"):
+        gitcontext.clone(url + "/repo.git#master:nosuch", work)
+    with pytest.raises(errors.InvalidArgument,
+                       match=r"^error setting git context, not a directory: docker-build-git\w+/Dockerfile$"):
+        gitcontext.clone(url + "/repo.git#master:Dockerfile", work)
     assert len(os.listdir(work)) == 2  # the failures left nothing
 
 

@@ -24,6 +24,7 @@ from ketch.build.request import (BuildResult, Message, PullProgress, StageDone, 
                                  StepDone, StepOutput, StepRunning, StepStart)
 from ketch.engine.builds.contexts import BuildContexts
 
+FLOOD_MAX = 256 << 20
 IMAGE = "sha256:" + "ab" * 32
 BASE = "sha256:" + "cd" * 32
 CONTAINER = "ef" * 32
@@ -38,6 +39,7 @@ class FakeBuilds:
         self.started = threading.Event()
         self.cancelled = threading.Event()
         self.pruned = []
+        self.flooded = 0
 
     async def build(self, request, context_dir, emit):
         files = {}
@@ -61,6 +63,15 @@ class FakeBuilds:
             emit(StepOutput(2, b"\x1b[91merr\n\x1b[0m"))
         if self.script == "fail":
             raise errors.BuildStepFailed("The command '/bin/sh -c echo hi' returned a non-zero code: 3", 3)
+        if self.script == "flood":  # a RUN printing without end, awaiting what emit answers
+            chunk = StepOutput(2, b"y" * 65536)
+            while self.flooded < FLOOD_MAX:
+                pending = emit(chunk)
+                self.flooded += len(chunk.data)
+                if pending is not None:
+                    await pending
+                else:
+                    await asyncio.sleep(0)
         if self.script == "hang":
             self.started.set()
             try:
@@ -230,6 +241,7 @@ def test_rm_defaults_to_true_and_forcerm_implies_it(api):
      "error reading labels: json: cannot unmarshal number into Go value of type string"),
     ({"version": "2"}, 400, "buildkit is not enabled on daemon"),
     ({"version": "3"}, 400, 'invalid version "3"'),
+    ({"squash": "1"}, 400, "squash is only supported with experimental mode"),
     ({"t": "Bad:Tag"}, 500, "invalid reference format: repository name must be lowercase"),
     # dockerd 20.10 takes UPPER for a Docker Hub path, not a registry (the CLI accepts it)
     ({"t": "UPPER/x"}, 500, "invalid reference format: repository name must be lowercase"),
@@ -499,3 +511,33 @@ def test_what_the_build_emits_at_once_goes_out_in_one_write(monkeypatch):
                                                     f" ---> {IMAGE[7:19]}\n"]
     assert lines[-1] == {"stream": "Successfully tagged app:1\n"}
     assert len(writes) == 2  # the step's lines, then the ending (aux, built, tagged)
+
+
+def test_a_client_reading_slowly_holds_the_runs_output_back(api):
+    # REVIEW12 #9: the output was queued without bound (ketchd's memory grew with it)
+    import socket
+    api.builds.script = "flood"
+    body = tar_of(DOCKERFILE)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", int(api.base.rsplit(":", 1)[1])))
+    try:
+        sock.sendall(b"POST /build HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n"
+                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        time.sleep(1.5)  # never read: only the socket buffers and the backlog are filled
+        assert 0 < api.builds.flooded < 32 << 20
+    finally:
+        sock.close()
+
+
+def test_a_remote_context_fetch_stops_when_the_client_goes(api):
+    # REVIEW12 #6: the remote= phase was outside the disconnect watch, its thread never stopped
+    from tests.unit.test_build_netpool import Silent
+    server = Silent()
+    try:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(api.base + "/build", params={"remote": server.url + "/ctx.tar"}, timeout=1)
+        assert server.accepted.is_set()
+        assert server.closed.wait(5)  # ketchd's connection to it was shut down
+    finally:
+        server.close()

@@ -138,7 +138,7 @@ def test_cache_prune_removes_unused_selected(tmp_path):
         with open(os.path.join(free.path, "f"), "w") as f:
             f.write("12345")
         await cache.release(free)
-        removed, freed = cache.prune(lambda rec: True)
+        removed, freed = await cache.prune(lambda rec: True)
         assert removed == [cachemounts.key_of("free")[:25]] and freed == 5
         assert os.path.isdir(held.path) and not os.path.exists(free.path)
         await cache.release(held)
@@ -160,4 +160,41 @@ def test_cache_private_acquire_cancelled_leaves_no_directory(tmp_path):
             await asyncio.sleep(0.01)
         assert sorted(os.listdir(top)) == ["data", "meta.json"]
         await cache.release(held)
+    asyncio.run(go())
+
+
+def test_cache_prune_keeps_a_private_copy_in_use(tmp_path):
+    # REVIEW12 #4: A holds data/, B gets a private copy, A ends: B's directory is in use
+    async def go():
+        cache = cachemounts.CacheMounts(str(tmp_path))
+        first = await _acquire(cache, "x")
+        private = await _acquire(cache, "x", "private")
+        await cache.release(first)
+        assert [r.in_use for r in cache.records()] == [True]
+        assert await cache.prune(lambda rec: True) == ([], 0)
+        assert os.path.isdir(private.path)
+        await cache.release(private)
+        assert (await cache.prune(lambda rec: True))[0] == [cachemounts.key_of("x")[:25]]
+    asyncio.run(go())
+
+
+def test_cache_prune_waits_for_a_lease_being_opened(tmp_path):
+    # a prune between acquire's thread start and its count removed what the run mounts next
+    async def go():
+        cache = cachemounts.CacheMounts(str(tmp_path))
+        made = await _acquire(cache, "x")
+        await cache.release(made)
+        opening = cache._open
+
+        def slow(*args):
+            import time
+            time.sleep(0.2)
+            return opening(*args)
+        cache._open = slow
+        task = asyncio.ensure_future(_acquire(cache, "x"))
+        await asyncio.sleep(0.05)  # its thread is opening data/
+        assert await cache.prune(lambda rec: True) == ([], 0)
+        lease = await task
+        assert os.path.isdir(lease.path)
+        await cache.release(lease)
     asyncio.run(go())

@@ -5,6 +5,12 @@ unpacked first, and until the first line of the stream is written a failure is a
 ordinary error response (a Dockerfile that does not parse is a 400); from then on it is
 the stream's last message. The stream's lines are ``buildstream``'s. The build is
 cancelled when the client goes away, as in moby.
+
+A RUN's output is held back while the client reads slowly: past ``OUTPUT_BACKLOG`` bytes
+of step output queued and not yet written, ``emit`` answers a future that the writer
+resolves once it has caught up, which the step's output pump awaits (runstep._pump); the
+container's attach queue then fills and its limit slows the container, as moby's builder
+writing the output into the response does.
 """
 
 import asyncio
@@ -15,8 +21,11 @@ from typing import Callable, Protocol
 from ketch.api import buildoptions, buildstream
 from ketch.api import filters as flt
 from ketch.api.http import BadRequest, Request, Response, Router, StreamResponse, json_response
-from ketch.build.request import BuildRequest, BuildResult, CacheRecord, Progress
+from ketch.build import netpool
+from ketch.build.request import BuildRequest, BuildResult, CacheRecord, Progress, StepOutput
 from ketch.engine.threadstream import run_with_stream
+
+OUTPUT_BACKLOG = 1 << 20  # bytes of step output queued for a slow client before the step waits
 
 # buildkit's prune filters, which moby 20.10+ passes on (the classic cache has the same)
 PRUNE_FILTERS = ("id", "parent", "type", "description", "inuse", "shared", "private", "mutable",
@@ -26,7 +35,8 @@ PRUNE_FILTERS = ("id", "parent", "type", "description", "inuse", "shared", "priv
 class BuildBackendService(Protocol):
     async def build(self, request: BuildRequest, context_dir: str | None,
                     emit: Callable[[Progress], None]) -> BuildResult:
-        """Build; ``emit`` (callable from any thread) gets the progress events."""
+        """Build; ``emit`` (callable from any thread) gets the progress events; called on
+        the loop with a ``StepOutput``, it may answer a future to await (backpressure)."""
 
     async def prune(self, all: bool, filters: dict[str, list[str]],
                     keep_storage: int = 0) -> tuple[list[str], int]:
@@ -60,8 +70,9 @@ class BuildRoutes:
     async def build(self, request: Request) -> StreamResponse | Response:
         options = buildoptions.parse(request)
         remote_text = None  # a remote URL that served the Dockerfile itself
-        if options.remote:
-            context_dir, remote_text = await asyncio.to_thread(self.contexts.remote, options.remote)
+        if options.remote:  # in the builds' network pool, stopped if the client goes meanwhile
+            context_dir, remote_text = await _unless_gone(request, netpool.run(
+                self.contexts.remote, options.remote, undo=lambda got: self.contexts.remove(got[0])))
         else:
             context_dir = await run_with_stream(request.stream(), self.contexts.unpack)
         removed = False
@@ -97,6 +108,23 @@ class BuildRoutes:
         return json_response({"CachesDeleted": list(deleted) or None, "SpaceReclaimed": reclaimed})
 
 
+async def _unless_gone(request: Request, work):
+    """``work``'s result; cancelled (and ConnectionResetError) if the client goes first."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(request.wait_disconnected())
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            raise ConnectionResetError("the client went away")
+        return task.result()
+    finally:
+        gone.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
 class _Run:
     """One build's answer: events to lines, held back with ``q``, the response started
     by the first line written."""
@@ -108,6 +136,8 @@ class _Run:
         self.response: StreamResponse | None = None
         self.held: list[dict] = []
         self.last_aux = ""
+        self.backlog = 0  # bytes of step output emitted, not yet written
+        self.room: asyncio.Future | None = None  # what an output over the backlog awaits
 
     async def send(self, msgs: list[dict]) -> None:
         out = []
@@ -135,8 +165,16 @@ class _Run:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
 
-        def emit(event) -> None:
+        def emit(event) -> asyncio.Future | None:
             loop.call_soon_threadsafe(queue.put_nowait, event)
+            if not isinstance(event, StepOutput):
+                return None
+            self.backlog += len(event.data)  # a RUN's output pump, on the loop thread
+            if self.backlog <= OUTPUT_BACKLOG:
+                return None
+            if self.room is None or self.room.done():
+                self.room = loop.create_future()
+            return self.room
 
         task = asyncio.ensure_future(start(emit))
         gone = asyncio.ensure_future(self.request.wait_disconnected())
@@ -151,14 +189,14 @@ class _Run:
                     getter.cancel()
                     await asyncio.sleep(0)  # the emits a thread scheduled before the end
                     break
-                msgs = buildstream.messages(getter.result())
+                events = [getter.result()]
                 while not queue.empty():  # what else is ready goes in the same write
-                    msgs += buildstream.messages(queue.get_nowait())
-                await self.send(msgs)
-            msgs = []
+                    events.append(queue.get_nowait())
+                await self._forward(*events)
+            events = []
             while not queue.empty():
-                msgs += buildstream.messages(queue.get_nowait())
-            await self.send(msgs)
+                events.append(queue.get_nowait())
+            await self._forward(*events)
             await ended()
             failure = task.exception()
             if failure is not None:
@@ -171,10 +209,26 @@ class _Run:
             return self.response
         finally:
             gone.cancel()
+            self._make_room()
             if not task.done():  # the client went away: stop the build
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+
+    async def _forward(self, *events) -> None:
+        msgs: list[dict] = []
+        for event in events:
+            msgs += buildstream.messages(event)
+        await self.send(msgs)
+        output = [len(e.data) for e in events if isinstance(e, StepOutput)]
+        if output:
+            self.backlog -= sum(output)
+            if self.backlog <= OUTPUT_BACKLOG // 2:
+                self._make_room()
+
+    def _make_room(self) -> None:
+        if self.room is not None and not self.room.done():
+            self.room.set_result(None)
 
     async def _succeed(self, result: BuildResult) -> None:
         tail = buildstream.ending(result, result.tags or self.build.tags)

@@ -126,6 +126,8 @@ BUILD = Command("build", "ketch build [OPTIONS] PATH | URL | -", "Build an image
 
 def build(cli, args, path):
     opts, (context,) = parse_args(BUILD, args, path)
+    if opts["squash"]:  # docker's CLI checks it before anything: ketchd is never experimental
+        raise StatusError(1, '"--squash" is only supported on a Docker daemon with experimental features enabled')
     progress = opts["progress"]
     if progress not in PROGRESS_MODES:
         raise StatusError(1, f'invalid progress mode "{progress}": use one of {", ".join(PROGRESS_MODES)}')

@@ -12,7 +12,7 @@ The images themselves are ordinary images: untagged intermediate ones are hidden
 directories are the other kind of record, ``cachemounts.py``'s.)
 
 Each entry is a record of type ``regular`` for ``system df`` and ``builder prune``:
-*in use* while a container uses its image, *shared* while its image is tagged or an
+*in use* while a container uses its image or a running build holds it (``leases.py``), *shared* while its image is tagged or an
 ancestor of a tagged one (its layers stay whatever happens to the record); its size is
 the layer its step added. A pruned record's image goes too when nothing else holds it
 (untagged, childless, unused, no other entry: leaf first, so a chain of intermediate
@@ -82,7 +82,7 @@ class BuildCache:
                 continue
             out.append(CacheRecord(
                 id=record_id(key), parents=tuple(keys_of.get(image.parent, ())), type="regular",
-                description=_description(image), in_use=bool(self.users_of(image_id)),
+                description=_description(image), in_use=bool(self.users_of(image_id) or self.images.holders(image_id)),
                 shared=image_id in shared, size=_layer_size(self.images, image),
                 created_at=created, last_used_at=last_used, usage_count=count))
         return out

@@ -15,6 +15,11 @@ Sharing (buildkit's ``sharing=``): ``shared`` (the default) lets runs use data/ 
 once; ``locked`` makes a run wait until no other run holds it; ``private`` takes data/
 only when nobody uses it, else an empty directory of its own. Who holds what is counted
 in this process: a restarted ketchd has no run in flight.
+
+Every lease (a private one too: its directory is under ``<key>/``) is counted on the loop
+before its directory is opened, and ``acquire``'s counting and opening and ``prune``'s
+in-use check and removal each run under one lock (``_guard``): a prune never removes a
+directory a run holds or is about to mount.
 """
 
 import asyncio
@@ -38,8 +43,13 @@ CACHE_TYPE = "exec.cachemount"
 
 @dataclass
 class _Entry:
-    users: int = 0
+    users: int = 0  # runs holding data/
+    privates: int = 0  # runs holding a private-<n>/ of their own
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def in_use(self) -> bool:
+        return bool(self.users or self.privates or self.lock.locked())
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ class CacheMounts:
     def __init__(self, data_root: str) -> None:
         self.root = os.path.join(data_root, "builder", "cache")
         self._entries: dict[str, _Entry] = {}
+        self._guard = asyncio.Lock()  # counting + opening vs prune's check + removal
 
     def _entry(self, key: str) -> _Entry:
         return self._entries.setdefault(key, _Entry())
@@ -74,25 +85,40 @@ class CacheMounts:
         locked = sharing == "locked"
         if locked:
             await entry.lock.acquire()
-        private = sharing == "private" and (entry.users > 0 or entry.lock.locked())
-        opening = asyncio.ensure_future(asyncio.to_thread(self._open, key, cache_id, mode, uid, gid,
-                                                          description, private))
+        opening = None
         try:
-            path, fresh = await asyncio.shield(opening)
+            async with self._guard:
+                private = sharing == "private" and (entry.users > 0 or entry.lock.locked())
+                if private:
+                    entry.privates += 1
+                else:
+                    entry.users += 1
+                opening = asyncio.ensure_future(asyncio.to_thread(
+                    self._open, key, cache_id, mode, uid, gid, description, private))
+                try:
+                    path, fresh = await asyncio.shield(opening)
+                except asyncio.CancelledError:
+                    await asyncio.wait({opening})  # no prune while the thread still makes it
+                    raise
         except BaseException:
+            if opening is not None:
+                if private:
+                    entry.privates -= 1
+                    opening.add_done_callback(_remove_made)  # the directory it made goes
+                else:
+                    entry.users -= 1
             if locked:
                 entry.lock.release()
-            if private:  # the thread goes on: the directory it makes goes once it is made
-                opening.add_done_callback(_remove_made)
             raise
-        if not private:
-            entry.users += 1
         return Lease(key, path, locked, private, fresh)
 
     async def release(self, lease: Lease) -> None:
         entry = self._entry(lease.key)
         if lease.private:
-            await asyncio.to_thread(remove_tree, lease.path)
+            try:
+                await asyncio.to_thread(remove_tree, lease.path)
+            finally:
+                entry.privates -= 1
         else:
             entry.users -= 1
         if lease.locked:
@@ -132,23 +158,36 @@ class CacheMounts:
             entry = self._entries.get(key)
             out.append(CacheRecord(
                 id=key[:25], parents=(), type=CACHE_TYPE, description=meta.get("description", ""),
-                in_use=bool(entry and (entry.users or entry.lock.locked())), shared=False,
+                in_use=bool(entry and entry.in_use), shared=False,
                 size=tree_size(os.path.join(self.root, key, "data")), created_at=meta.get("created", ""),
                 last_used_at=meta.get("last_used"), usage_count=int(meta.get("usage_count") or 0)))
         return out
 
-    def prune(self, select) -> tuple[list[str], int]:
-        """Blocking: remove the unused cache directories whose record ``select`` accepts;
-        (their record ids, bytes freed)."""
-        removed, freed = [], 0
-        for rec in self.records():
-            if rec.in_use or not select(rec):
-                continue
-            key = next(k for k in os.listdir(self.root) if k.startswith(rec.id))
+    async def prune(self, select) -> tuple[list[str], int]:
+        """Remove the unused cache directories whose record ``select`` accepts; (their
+        record ids, bytes freed). In use is decided on the loop under ``_guard``, which
+        no run can count itself in meanwhile."""
+        async with self._guard:
+            records = await asyncio.to_thread(self.records)
+            chosen = []
+            for rec in records:
+                key = next((k for k in self._keys() if k.startswith(rec.id)), None)
+                entry = self._entries.get(key or "")
+                if key is None or (entry is not None and entry.in_use) or not select(rec):
+                    continue
+                chosen.append((key, rec))
+            await asyncio.to_thread(self._remove, [key for key, _rec in chosen])
+        return [rec.id for _key, rec in chosen], sum(rec.size for _key, rec in chosen)
+
+    def _keys(self) -> list[str]:
+        try:
+            return os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+
+    def _remove(self, keys: list[str]) -> None:
+        for key in keys:
             remove_tree(os.path.join(self.root, key))
-            removed.append(rec.id)
-            freed += rec.size
-        return removed, freed
 
 
 def _remove_made(opening: asyncio.Future) -> None:

@@ -16,11 +16,14 @@ The build context is never mounted unless a ``RUN --mount`` asks (``runmounts.py
 A non-zero exit raises moby's "The command '<argv joined>' returned a non-zero code: N"
 and nothing is recorded; stderr reaches ``output`` in red, as moby's builder streams it.
 ``RunSpec.remove`` says whether the container stays: moby's ``--rm`` keeps a failed one,
-``--force-rm`` none, ``--rm=false`` every one.
+``--force-rm`` none, ``--rm=false`` every one. A step with a secret or a mount never stays
+(buildkit keeps no step container): its Env holds the secrets given as variables, and
+its mounts' sources (the run directory's pins and secrets) go with ``release``.
 """
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ketch import errors
@@ -31,9 +34,12 @@ from ketch.engine.containers.attach import OutputQueue
 from ketch.engine.containers.records import ContainerRecord
 from ketch.engine.containers.rootfs import INIT_LAYER
 from ketch.engine.containers.service import ContainerService
+from ketch.engine.containers.state import CREATED, STARTING
 
 
+STEP_LABEL = "ketch.build.step"  # a RUN step's container: a restarted ketchd removes it (sweep)
 RED, RESET = b"\x1b[91m", b"\x1b[0m"  # moby's streamformatter.NewStderrWriter (aec.RedF)
+log = logging.getLogger("ketchd.build")
 START_PREFIX = "failed to create task for container: "  # moby 26's, not the 20.10 builder's
 
 
@@ -84,8 +90,7 @@ def container_body(step: Step, spec: RunSpec, mounts: Prepared) -> dict:
     }
     if spec.workdir:
         body["WorkingDir"] = spec.workdir
-    if spec.isolation_labels:
-        body["Labels"] = dict(spec.isolation_labels)
+    body["Labels"] = {**spec.isolation_labels, STEP_LABEL: "true"}
     return body
 
 
@@ -112,17 +117,18 @@ class StepRunner:
     async def _run(self, images: StepImages, step: Step, spec: RunSpec, prepared: Prepared,
                    output: Callable[[bytes], None], started: Callable[[str], None]) -> ImageState:
         cid, _warnings = await self.containers.create(container_body(step, spec, prepared), None)
-        keep = spec.remove == "never"
+        keepable = not (spec.secrets or prepared.env or prepared.mounts)
+        keep = keepable and spec.remove == "never"
         try:
             rec = self.containers.get(cid)
             started(cid)
             try:
-                code = await self._attached_run(rec, output)
+                code = await self._attached_run(rec, output, prepared.env)
             except errors.ExecFailed as exc:  # moby 20.10's builder says it without the task prefix
-                keep = keep or spec.remove == "success"
+                keep = keep or (keepable and spec.remove == "success")
                 raise errors.Internal(str(exc).removeprefix(START_PREFIX)) from None
             if code != 0:
-                keep = keep or spec.remove == "success"
+                keep = keep or (keepable and spec.remove == "success")
                 raise failed(spec.argv, code)
             skip = INIT_LAYER | frozenset(prepared.targets)
             staged = await shielded.uninterrupted(
@@ -135,14 +141,19 @@ class StepRunner:
             if not keep:
                 await shielded.finish(self._remove(cid))
 
-    async def _attached_run(self, rec: ContainerRecord, output: Callable[[bytes], None]) -> int:
-        """Start ``rec`` with its output streaming to ``output``; its exit code."""
-        sink = self.containers.attach(rec, True, True)
+    async def _attached_run(self, rec: ContainerRecord, output: Callable[[bytes], None],
+                            secret_env: list[str]) -> int:
+        """Start ``rec`` with its output streaming to ``output``; its exit code. Once it
+        runs, the secrets given as variables leave its record (inspect, the store)."""
+        sink = self.containers.attach(rec, True, True, hold=True)  # a slow client slows the RUN
         try:
             exited = self.containers.wait(rec.id, "next-exit")
             pump = asyncio.ensure_future(_pump(sink, output))
             try:
                 await self.containers.start(rec.id)
+                if secret_env:
+                    rec.config["Env"] = [e for e in rec.config.get("Env") or [] if e not in secret_env]
+                    self.containers.registry.save(rec)
                 code = await exited
                 await pump  # the run's end closed the queue: every frame is out
             finally:
@@ -154,6 +165,16 @@ class StepRunner:
             self.containers.detach(rec, sink)
         return code
 
+    async def sweep(self) -> None:
+        """At start-up, before the run directories' sweep: the step containers a killed
+        ketchd left running or never started (no build survives a restart; their mounts'
+        sources are about to go), killed and removed. An exited one stays, as a kept one."""
+        for rec in list(self.containers.list_all()):
+            if STEP_LABEL in (rec.config.get("Labels") or {}) and (
+                    rec.state.alive or rec.state.status in (CREATED, STARTING)):
+                log.warning("removing build step container %s left by a stopped ketchd", rec.id[:12])
+                await self._remove(rec.id)
+
     async def _remove(self, cid: str) -> None:
         try:
             await self.containers.remove(cid, force=True, volumes=True)
@@ -161,11 +182,15 @@ class StepRunner:
             pass
 
 
-async def _pump(sink: OutputQueue, output: Callable[[bytes], None]) -> None:
-    """Frames as they come; stderr's in red, as moby's builder writes them."""
+async def _pump(sink: OutputQueue, output: Callable[[bytes], Awaitable[None] | None]) -> None:
+    """Frames as they come; stderr's in red, as moby's builder writes them. An ``output``
+    that answers an awaitable (the client reads slowly) is awaited before the next frame
+    is taken: the attach queue's limit then holds the container back."""
     while True:
         item = await sink.get()
         if item is None:
             return
         _raw, stream, payload = item
-        output(RED + payload + RESET if stream == 2 else payload)
+        pending = output(RED + payload + RESET if stream == 2 else payload)
+        if pending is not None:
+            await pending

@@ -14,11 +14,13 @@ from typing import Protocol
 
 from ketch import errors, timefmt
 from ketch.build import builder
+from ketch.build.copyfiles import DOWNLOADS_PREFIX, ContextFiles
 from ketch.build.request import BuildRequest, BuildResult, CacheRecord, Progress
 from ketch.engine.builds import mutate as mutation
 from ketch.engine.builds.backend import BuildSession, EngineBuildBackend, Runner
 from ketch.engine.builds.cache import BuildCache
 from ketch.engine.builds.images import BuildImages
+from ketch.engine.builds.leases import LeasingBackend
 from ketch.engine.images.pull import Puller
 from ketch.engine.images.service import ImageService
 from ketch.linux import filemode
@@ -33,27 +35,34 @@ class CacheMountRecords(Protocol):
     """The RUN cache mounts' side (``cachemounts.CacheMounts``)."""
 
     def records(self) -> list[CacheRecord]: ...  # blocking: sizes are walked
-    def prune(self, select: Callable[[CacheRecord], bool]) -> tuple[list[str], int]: ...
+    async def prune(self, select: Callable[[CacheRecord], bool]) -> tuple[list[str], int]: ...
 
 
 class BuildService:
     def __init__(self, images: ImageService, cache: BuildCache, scratch_dir: str,
                  puller: Puller | None = None, runner: Runner | None = None,
-                 mounts: CacheMountRecords | None = None) -> None:
+                 mounts: CacheMountRecords | None = None, downloads_dir: str | None = None) -> None:
         self.images = images
         self.cache = cache
         self.scratch_dir = scratch_dir
         self.puller = puller
         self.runner = runner
         self.mounts = mounts
+        self.downloads_dir = downloads_dir  # ADD <url>'s files (copyfiles.ContextFiles)
         filemode.makedirs(scratch_dir, SCRATCH_MODE)
+        if downloads_dir is not None:
+            filemode.makedirs(downloads_dir, SCRATCH_MODE)
 
     def sweep(self) -> None:
         """At start-up (blocking): the scratch directories a killed ketchd left (nothing is
-        in flight yet; the mounts in them went with the threads' namespaces)."""
+        in flight yet; the mounts in them went with the threads' namespaces), and its
+        builds' downloads."""
         for name in os.listdir(self.scratch_dir):
             if name.startswith(SCRATCH_PREFIX):
                 remove_tree(os.path.join(self.scratch_dir, name))
+        for name in os.listdir(self.downloads_dir) if self.downloads_dir is not None else ():
+            if name.startswith(DOWNLOADS_PREFIX):
+                remove_tree(os.path.join(self.downloads_dir, name))
 
     def backend(self, request: BuildRequest, context_dir: str | None) -> EngineBuildBackend:
         builds = BuildImages(self.images, request.source_date_epoch)
@@ -63,7 +72,13 @@ class BuildService:
 
     async def build(self, request: BuildRequest, context_dir: str | None,
                     emit: Callable[[Progress], None]) -> BuildResult:
-        return await builder.build(request, context_dir, self.backend(request, context_dir), emit)
+        backend = LeasingBackend(self.backend(request, context_dir), self.images)
+        files = ContextFiles(self.downloads_dir)
+        try:
+            return await builder.build(request, context_dir, backend, emit, files)
+        finally:
+            backend.close()
+            await asyncio.to_thread(files.close)
 
     def usage(self) -> list[CacheRecord]:
         """Every build-cache record (blocking: the cache mounts' sizes are walked)."""
@@ -84,7 +99,7 @@ class BuildService:
             chosen = beyond(chosen, records, keep_storage)
         deleted, reclaimed = self.cache.prune(lambda r: r.id in chosen)
         if self.mounts is not None:
-            more, freed = await asyncio.to_thread(self.mounts.prune, lambda r: r.id in chosen)
+            more, freed = await self.mounts.prune(lambda r: r.id in chosen)
             deleted += more
             reclaimed += freed
         return deleted, reclaimed

@@ -19,11 +19,14 @@ class OutputQueue:
     ``put`` never waits (a container's monitor reader must not); ``offer`` is ``put`` for a
     producer that can wait (an exec's reader): past ``LIMIT`` queued bytes it returns what
     to await, so a client that reads slowly holds the process back instead of growing
-    ketchd's memory. After ``close`` nobody reads: frames are dropped, nobody waits."""
+    ketchd's memory. A ``hold`` queue (a build step's: its container is the build's alone)
+    holds the container back that way too. After ``close`` or ``release`` nobody reads:
+    frames are dropped, nobody waits."""
 
     LIMIT = 1 << 20
 
-    def __init__(self, stdout: bool, stderr: bool) -> None:
+    def __init__(self, stdout: bool, stderr: bool, hold: bool = False) -> None:
+        self.hold = hold
         self.want = {1: stdout, 2: stderr}
         self.queue: asyncio.Queue[tuple[bytes, int, bytes] | None] = asyncio.Queue()
         self.queued = 0
@@ -56,6 +59,11 @@ class OutputQueue:
             self.queue.put_nowait(None)
             self._room.set()
 
+    def release(self) -> None:
+        """Detached: whoever waits for room goes on, later frames are dropped."""
+        self.closed = True
+        self._room.set()
+
 
 class Attachments:
     def __init__(self, handle_of) -> None:
@@ -63,18 +71,27 @@ class Attachments:
         self._sinks: dict[str, set[OutputQueue]] = {}
         self._started: dict[str, asyncio.Event] = {}
 
-    def attach(self, cid: str, stdout: bool, stderr: bool) -> OutputQueue:
-        sink = OutputQueue(stdout, stderr)
+    def attach(self, cid: str, stdout: bool, stderr: bool, hold: bool = False) -> OutputQueue:
+        sink = OutputQueue(stdout, stderr, hold)
         self._sinks.setdefault(cid, set()).add(sink)
         return sink
 
     def detach(self, cid: str, sink: OutputQueue) -> None:
         self._sinks.get(cid, set()).discard(sink)
+        if sink.hold:
+            sink.release()
 
     # -- from the lifecycle -------------------------------------------------------
-    def output(self, cid: str, raw: bytes, stream: int, payload: bytes) -> None:
+    def output(self, cid: str, raw: bytes, stream: int, payload: bytes) -> Awaitable | None:
+        """Frames to every queue; what the monitor's reader awaits when a ``hold`` queue
+        is full."""
+        wait = None
         for sink in list(self._sinks.get(cid, ())):
-            sink.put(raw, stream, payload)
+            if sink.hold:
+                wait = sink.offer(raw, stream, payload) or wait
+            else:
+                sink.put(raw, stream, payload)
+        return wait
 
     def run_started(self, cid: str) -> None:
         self._started.setdefault(cid, asyncio.Event()).set()

@@ -152,8 +152,8 @@ class Lifecycle:
         return handle, pid, event.started_at
 
     def _wire(self, cid: str, handle: MonitorHandle) -> None:
-        def on_output(raw: bytes, stream: int, payload: bytes) -> None:
-            self.attachments.output(cid, raw, stream, payload)
+        def on_output(raw: bytes, stream: int, payload: bytes):
+            return self.attachments.output(cid, raw, stream, payload)  # a held queue: wait
 
         def on_event(event: proto.Event) -> None:
             if event.event == proto.EXITED:

@@ -483,8 +483,10 @@ class ContainerService:
             raise errors.Conflict(f"container {ref} is paused, unpause the container before attach")
         return rec
 
-    def attach(self, rec: ContainerRecord, stdout: bool, stderr: bool) -> OutputQueue:
-        sink = self.lifecycle.attachments.attach(rec.id, stdout, stderr)
+    def attach(self, rec: ContainerRecord, stdout: bool, stderr: bool, hold: bool = False) -> OutputQueue:
+        """``hold``: a slow reader of this queue holds the container's output back (a
+        build step's: the build is its only reader)."""
+        sink = self.lifecycle.attachments.attach(rec.id, stdout, stderr, hold)
         self.machine.log(rec, "attach")
         return sink
 

@@ -91,6 +91,8 @@ class ImageDeleter:
     def _conflict(self, image_id: str, soft: bool, references: bool = True) -> _Conflict | None:
         if self.store.children(image_id):
             return _Conflict("image has dependent child images", True, False)
+        if self.images.holders(image_id):  # a running build's image (builds/leases.py)
+            return _Conflict("image is being used by a running build", True, True)
         users = self.users_of(image_id)
         running = [cid for cid, is_running in users.items() if is_running]
         if running:

@@ -152,6 +152,11 @@ ROWS: tuple[BuildRow, ...] = (
     BuildRow("copy_modes", "FROM busybox\nCOPY exec.sh ro /m/\n",
              files=_f(**{"exec.sh": Mode("#!/bin/sh\n", 0o700), "ro": Mode("r\n", 0o400)}),
              probe=STAT_MTIME + "/m/exec.sh /m/ro"),
+    # dockerd unpacks ADD's archive chrooted in the destination: ../ and / names land inside it
+    BuildRow("add_tar_names_clamped", "FROM busybox\nADD t.tar.gz /x/\n",
+             files=_f(**{"t.tar.gz": TarGz((("ok.txt", "X\n"), ("../../up.txt", "U\n"), ("/abs.txt", "A\n"),
+                                            ("./a/../b.txt", "B\n")))}),
+             probe="cd / && find /x | sort && cat /x/up.txt /x/abs.txt && ls /up.txt /abs.txt 2>&1 || true"),
     BuildRow("add_local", "FROM busybox\nADD a.txt /a\nADD t.tar.gz /ex/\nADD t.tar.gz /ex2\nADD dir /addd\n"
              "COPY t.tar.gz /notex/\nADD fake.tar.gz /f/\nADD --chown=3:3 t.tar.gz /c/\n",
              files=_f(**{"a.txt": "A\n", "t.tar.gz": TarGz((("in/x", "X\n"), ("y", "Y\n"))), "dir/f": "F\n",
@@ -271,6 +276,7 @@ ROWS: tuple[BuildRow, ...] = (
     BuildRow("err_from_scratch_only", "FROM scratch\n"),
     BuildRow("err_copy_missing", "FROM busybox\nCOPY nosuch /x\n", files=_f(a="A")),
     BuildRow("err_copy_glob_nothing", "FROM busybox\nCOPY *.nomatch /x/\n", files=_f(a="A")),
+    BuildRow("err_squash_without_experimental", "FROM busybox\n", args=("--squash",)),
     BuildRow("err_copy_outside", "FROM busybox\nCOPY ../a.txt /up\n", files=_f(**{"a.txt": "A\n"})),
     BuildRow("err_copy_symlink_outside", "FROM busybox\nCOPY link /link\n", files=_f(link=Link("/etc/hostname"))),
     BuildRow("err_copy_excluded", "FROM busybox\nCOPY x.log /x\n", files=_f(**{".dockerignore": "x.log\n", "x.log": "L"})),
