@@ -14,6 +14,14 @@ from ketch.build.copyfiles import ContextFiles
 from ketch.build.copyjob import CopyJob
 
 
+@pytest.fixture(autouse=True)
+def _system_temp_of_the_test(tmp_path_factory, monkeypatch):
+    """A ContextFiles() without a scratch dir downloads into the system's temp dir, which
+    the test never removed (/tmp/downloads-* piled up): the test's own one instead."""
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("systemp")))
+
+
 class Quiet(SimpleHTTPRequestHandler):
     def log_message(self, *a):
         pass

@@ -13,6 +13,14 @@ from tests.unit.buildhelpers import (L, PATH, Build, arg, cmd, copy, dockerfile,
                                      run, stage)
 
 
+@pytest.fixture(autouse=True)
+def _system_temp_of_the_test(tmp_path_factory, monkeypatch):
+    """A ContextFiles() without a scratch dir downloads into the system's temp dir, which
+    the test never removed (/tmp/downloads-* piled up): the test's own one instead."""
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("systemp")))
+
+
 def nops(b: Build, image_id: str) -> list[tuple[str, bool]]:
     return [(h["created_by"], h.get("empty_layer", False)) for h in b.image(image_id)["history"][1:]]
 
