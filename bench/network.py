@@ -270,6 +270,7 @@ def netns_dockerd(netns: str):
 
     class NetnsDockerd(mod.Dockerd):
         def start(self, timeout: float = 60.0) -> None:
+            self.join_host_paths()
             config = os.path.join(self.root, "daemon.json")
             with open(config, "w") as f:
                 f.write("{}\n")

@@ -24,6 +24,7 @@ process still holding a file under the root or sitting in the cgroup parent; ``l
 what is still there afterwards (the fixture fails on it).
 """
 
+import fcntl
 import http.client
 import json
 import os
@@ -42,6 +43,50 @@ DOCKERD = os.environ.get("KETCH_TEST_DOCKERD", "/usr/sbin/dockerd")
 # socket directory, containerd-shim's socket directory.
 HOST_PATHS = ("/etc/docker/key.json", "/etc/docker", "/run/docker/plugins", "/run/docker",
               "/run/containerd/s", "/run/containerd", "/var/lib/docker")
+
+
+# The HOST_PATHS are shared by every test dockerd running at once (each xdist worker may
+# start its own): which of them existed before the first of those dockerds, and who runs
+# one, is kept in one file under a lock; the last to stop removes the rest. (Each dockerd
+# on its own once removed a path that another, still running, made again at once: "dockerd
+# left: /run/docker", about 1 CI run in 3.)
+_SHARED = os.path.join(tempfile.gettempdir(), "ketch-test-dockerd-hostpaths.json")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _shared_host_paths(change):
+    """``change(doc)`` under the lock, with ``doc`` {"users": [[pid, root]...], "existed":
+    [...]}: users whose test process is gone are dropped first; its result returned."""
+    with open(_SHARED + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(_SHARED) as f:
+                doc = json.load(f)
+        except (FileNotFoundError, ValueError):
+            doc = {"users": [], "existed": []}
+        doc["users"] = [u for u in doc["users"] if _alive(u[0])]
+        if not doc["users"]:  # the first of the ones running now
+            doc["existed"] = [p for p in HOST_PATHS if os.path.lexists(p)]
+        result = change(doc)
+        if doc["users"]:
+            with open(_SHARED + ".tmp", "w") as f:
+                json.dump(doc, f)
+            os.replace(_SHARED + ".tmp", _SHARED)
+        else:
+            try:
+                os.unlink(_SHARED)
+            except FileNotFoundError:
+                pass
+        return result
 
 
 class DockerdUnavailable(Exception):
@@ -104,7 +149,8 @@ class Dockerd:
         self.log_path = os.path.join(self.root, "dockerd.log")
         self.cgroup_parent = "/" + os.path.basename(self.root)
         self.proc: subprocess.Popen | None = None
-        self.existed = {p for p in HOST_PATHS if os.path.lexists(p)}
+        self.existed = set(HOST_PATHS)  # until start(): none of them is this one's to remove
+        self.host_left: list[str] = []  # what the last dockerd to stop could not remove
         self.pairs_before: set[str] = set()
 
     def start(self, timeout: float = 60.0) -> None:
@@ -115,6 +161,7 @@ class Dockerd:
         with open(config, "w") as f:
             f.write("{}\n")
         self.pairs_before = set(stray_veth_pairs())
+        self.join_host_paths()
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [DOCKERD, "--data-root", self.data_root, "--exec-root", self.exec_root,
@@ -172,7 +219,7 @@ class Dockerd:
             "mounts": _mounts_under(self.root),
             "cgroups": sorted(set(_cgroup_dirs(self.cgroup_parent))),
             "root": [self.root] if os.path.lexists(self.root) else [],
-            "host paths": [p for p in HOST_PATHS if p not in self.existed and os.path.lexists(p)],
+            "host paths": self.host_left,
         }
         return {k: v for k, v in out.items() if v}
 
@@ -243,6 +290,23 @@ class Dockerd:
             except OSError:
                 pass
         shutil.rmtree(self.root, ignore_errors=True)
+        _shared_host_paths(self._leave)
+
+    def join_host_paths(self) -> None:
+        """Before the dockerd starts: it is one of those sharing the HOST_PATHS."""
+        def join(doc) -> set[str]:
+            doc["users"].append([os.getpid(), self.root])
+            return set(doc["existed"])
+        self.existed = _shared_host_paths(join)
+
+    def _leave(self, doc) -> None:
+        """Under the shared lock: this dockerd is gone; the last one removes the host paths
+        that none had before, while another still runs they are its."""
+        doc["users"] = [u for u in doc["users"] if u[1] != self.root]
+        if doc["users"]:
+            self.existed = set(HOST_PATHS)
+            return
+        self.existed = set(doc["existed"])
         for path in HOST_PATHS:  # files before their directories (the tuple's order)
             if path in self.existed or not os.path.lexists(path):
                 continue
@@ -253,3 +317,5 @@ class Dockerd:
                     os.unlink(path)
             except OSError:
                 pass
+        # checked here, under the lock: a dockerd starting next may make them again at once
+        self.host_left = [p for p in HOST_PATHS if p not in self.existed and os.path.lexists(p)]
