@@ -91,6 +91,8 @@ LAUNCHER
 launcher ketch -IS ketch.cli.main
 launcher ketch-runtime -IS ketch.runtime.cli
 launcher ketchd -I ketch.daemon.main
+# compose needs PyYAML and jsonschema from site-packages: -I, not -IS (`ketch compose` execs it).
+launcher ketch-compose -I ketch.compose.main
 
 if [ "$with_tests" = 1 ] && command -v docker >/dev/null 2>&1; then
     # What the differential tests compare with (tests/integration/differential).

@@ -31,7 +31,7 @@ COMMANDS = {
     "pull": ("distribution", "pull"), "push": ("distribution", "push"), "login": ("distribution", "login"),
     "logout": ("distribution", "logout"), "search": ("distribution", "search"),
     "commit": ("commit", "commit"), "history": ("history", "history"),
-    "port": ("port", "port"), "build": ("build", "build"),
+    "port": ("port", "port"), "build": ("build", "build"), "compose": ("compose", "compose"),
 }
 MANAGEMENT = {
     "container": {"run": "run", "create": "create", "start": "start", "attach": "attach", "stop": "stop",
@@ -111,9 +111,10 @@ class Cli:
 
 
 def _usage() -> str:
-    names = sorted(COMMANDS)
+    names = sorted(n for n in COMMANDS if n != "compose")
     return ("Usage:  ketch [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\n"
             "Management Commands:\n  builder     Manage builds\n"
+            "  compose     Define and run multi-container applications\n"
             "  container   Manage containers\n  image       Manage images\n"
             "  network     Manage networks\n"
             "  registry    Run or tidy ketch's registry server\n"

@@ -18,7 +18,10 @@ inside functions (lazy imports are still dependencies). A violation prints as
              cli      only cli, client, apitypes, oci (references, parsed client-side as
                       docker's client does), errors, signals, units, timefmt, fastjson,
                       detachkeys, archive (cp's tar rules), and the standard library
-             compose  only client, apitypes, errors, and the standard library
+             compose  only client, cli (its parsing and rendering; the CLI never imports
+                      compose back, it execs ketch.compose.main), apitypes, oci, archive,
+                      errors, signals, units, timefmt, fastjson, detachkeys, value, the
+                      standard library, and of the rest only yaml and jsonschema
              web      never cli or daemon
              daemon   anything (the composition root)
 
@@ -63,7 +66,8 @@ RULES = {
     "client": ({"errors", "fastjson", "apitypes"}, True),
     "cli": ({"client", "apitypes", "oci", "errors", "signals", "units", "timefmt", "fastjson",
              "detachkeys", "archive"}, True),
-    "compose": ({"client", "apitypes", "errors"}, True),
+    "compose": ({"client", "cli", "apitypes", "oci", "archive", "errors", "signals", "units",
+                 "timefmt", "fastjson", "detachkeys", "value"}, True),
     "web": (ANY - {"cli", "daemon"}, False),
     "daemon": (ANY, False),
 }
@@ -71,7 +75,7 @@ RULES = {
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 
 # package -> the modules outside the standard library a stdlib-only package may import
-THIRD_PARTY = {"httpserver": {"h11"}}
+THIRD_PARTY = {"httpserver": {"h11"}, "compose": {"yaml", "jsonschema"}}
 
 
 def _module_name(path: pathlib.Path, root: pathlib.Path = ROOT) -> str:
@@ -131,7 +135,7 @@ def violations(package: str, root: pathlib.Path = ROOT) -> list[str]:
 
 
 # package -> modules it may exec by name (a fresh interpreter), beyond what it may import
-EXEC_EDGES = {"cli": {"ketch.registry.server.main"}}
+EXEC_EDGES = {"cli": {"ketch.registry.server.main", "ketch.compose.main"}}
 _MODULE_NAME = re.compile(r"ketch(?:\.[a-z_][a-z0-9_]*)+")
 
 

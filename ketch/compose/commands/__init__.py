@@ -1,0 +1,1 @@
+"""One module per command family; each command is ``(ctx, args, path) -> exit code``."""
