@@ -41,7 +41,10 @@ def test_several_names_warn_and_prefer_compose_yaml(tmp_path):
                         f"Using {first}"]
 
 
-def test_none_found(tmp_path):
+def test_none_found(tmp_path, monkeypatch):
+    # a compose file in a parent of the temporary directory (/tmp/compose.yaml) is not ours
+    exists = os.path.exists
+    monkeypatch.setattr(discovery.os.path, "exists", lambda p: p.startswith(str(tmp_path)) and exists(p))
     with pytest.raises(LoadError, match="^no configuration file provided: not found$"):
         discovery.config_files(opts(tmp_path))
 
