@@ -35,6 +35,11 @@ def sub(text, env=ENV):
     ('ok ${missing:-{"json":1}}', 'ok {"json":1}'), ('ok ${missing-{"json":1}}', 'ok {"json":1}'),
     ('ok ${JSON:-{"json":1}}', 'ok {"json":2}'),
     ("${A:-${B:-${FOO}}}/x ${FOO}", "first/x first"), ("$$FOO $$$FOO", "$FOO $first"),
+    ("{{{ ${NO:-foo_} }}}", "{{{ foo_ }}}"), ("{{{ ${NO:-foo?bar?value} }}}", "{{{ foo?bar?value }}}"),
+    ("{{{ ${NO:-foo:?bar:?value} }}}", "{{{ foo:?bar:?value }}}"),
+    ("{{{ ${NO:-foo} ${BAR:-DEFAULT_VALUE} }}}", "{{{ foo DEFAULT_VALUE }}}"), ("${NO-baz} }}}", "baz }}}"),
+    ("${NO:-${BAR:-${ZOT:-qix}}}", "qix"), ("${NO:-${BAR:-x}_test_${BAR:-y}}", "x_test_y"),
+    ("${NO:-${BAR:-${ZOT:-x}}_test}", "x_test"), ("{{{ ${FOO:-foo} ${FOO:-bar} }}}", "{{{ first first }}}"),
 ])
 def test_substitute(template, expected):
     assert sub(template)[0] == expected
@@ -55,6 +60,9 @@ def test_invalid_template(template):
     ("not ok ${UNSET_VAR?}", "required variable UNSET_VAR is missing a value"),
     ("not ok ${UNSET_VAR?Mandatory Variable ${FOO}}", "required variable UNSET_VAR is missing a value: Mandatory Variable first"),
     ("${UNSET_VAR?bar-baz}", "required variable UNSET_VAR is missing a value: bar-baz"),
+    ("{{{ ${NO:?foo} ${BAR:-DEFAULT_VALUE} }}}", "required variable NO is missing a value: foo"),
+    ("${NO:?foo} ${NO2:?bar}", "required variable NO is missing a value: foo"),
+    ("${NO?baz} }}}", "required variable NO is missing a value: baz"),
 ])
 def test_required(template, message):
     with pytest.raises(MissingRequired, match="^" + message.replace("$", r"\$") + "$"):

@@ -49,6 +49,58 @@ def test_errors(text, message, line):
     assert (info.value.file, info.value.line) == (FILE, line)
 
 
+CAST_FULL = """\
+name: load-with-interpolation-cast-full
+services:
+  web:
+    configs:
+      - source: appconfig
+        mode: $theint
+    healthcheck:
+      retries: ${theint}
+      disable: $thebool
+    deploy:
+      replicas: $theint
+      update_config: {parallelism: $theint, max_failure_ratio: $thefloat}
+      restart_policy: {max_attempts: $theint}
+    ports:
+      - $theint
+      - "34567"
+      - target: $theint
+        published: "$theint"
+        x-foo-bar: true
+    ulimits:
+      nproc: $theint
+      nofile: {hard: $theint, soft: $theint}
+    privileged: $thebool
+    shm_size: ${thesize}
+    stop_grace_period: ${theduration}
+    volumes:
+      - {source: data, type: volume, target: /data, read_only: $thebool, volume: {nocopy: $thebool}}
+configs:
+  appconfig: {external: $thebool}
+volumes:
+  data: {external: $thebool}
+networks:
+  front: {external: $thebool, internal: $thebool, attachable: $thebool}
+  back:
+"""
+
+
+def test_interpolated_and_cast_document_is_valid():
+    from ketch.compose.loader.interpolate import interpolate
+    env = {"theint": "555", "thefloat": "3.14", "thebool": "true", "theduration": "60s", "thesize": "2gb"}
+    doc = yamlfile.load(CAST_FULL, FILE)
+    data = interpolate(doc.data, env.get, FILE, warn=None)
+    schema.validate(data, FILE, doc)
+    web = data["services"]["web"]
+    assert web["ports"] == ["555", "34567", {"target": 555, "published": "555", "x-foo-bar": True}]
+    assert web["ulimits"] == {"nproc": 555, "nofile": {"hard": 555, "soft": 555}}
+    assert web["deploy"]["update_config"] == {"parallelism": 555, "max_failure_ratio": 3.14}
+    assert web["configs"][0]["mode"] == "555" and web["shm_size"] == "2gb"
+    assert data["networks"]["front"] == {"external": True, "internal": True, "attachable": True}
+
+
 def test_without_yamldoc_no_line():
     with pytest.raises(LoadError, match=r"^validating f: services must be a mapping$"):
         schema.validate({"services": []}, "f")

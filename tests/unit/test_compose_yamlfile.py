@@ -97,6 +97,14 @@ def test_syntax_errors(text, message):
     assert str(info.value) == f"failed to parse /p/compose.yaml: {message}"
 
 
-def test_non_string_key():
-    with pytest.raises(LoadError, match="^Non-string key in services: 1$"):
-        yamlfile.load("services:\n  1: x\n", "f")
+@pytest.mark.parametrize("text,message", [
+    ("123:\n  foo:\n    image: busybox\n", "Non-string key at top level: 123"),
+    ("services:\n  foo:\n    image: busybox\n  123:\n    image: busybox\n", "Non-string key in services: 123"),
+    ("networks:\n  default:\n    ipam:\n      config:\n        - 123: oh dear\n",
+     "Non-string key in networks.default.ipam.config[0]: 123"),
+    ("services:\n  e:\n    environment:\n      1: FOO\n", "Non-string key in services.e.environment: 1"),
+])
+def test_non_string_key(text, message):
+    with pytest.raises(LoadError) as info:
+        yamlfile.load(text, "f")
+    assert str(info.value) == message
