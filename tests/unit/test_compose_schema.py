@@ -110,3 +110,152 @@ def test_version_warning():
     assert schema.warnings({"version": "3.8", "services": {}}, FILE) == [
         f"{FILE}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion"]
     assert schema.warnings({"services": {}}, FILE) == []
+
+
+RICH = """\
+name: rich
+include:
+  - other.yaml
+  - path: [a.yaml, b.yaml]
+    env_file: .env
+services:
+  web:
+    image: nginx:1.25
+    build:
+      context: ./web
+      dockerfile: Dockerfile
+      args: {A: "1", B: null}
+      target: prod
+      labels: [a=b]
+      cache_from: [x]
+      network: host
+      shm_size: 64m
+    command: ["npm", "start"]
+    entrypoint: /bin/sh -c
+    environment: [A=1, B]
+    env_file: [.env, {path: x.env, required: false}]
+    ports:
+      - "8080:80"
+      - 9000
+      - {target: 81, published: "8081", host_ip: 127.0.0.1, protocol: udp, mode: host}
+    expose: ["3000", 4000]
+    volumes:
+      - data:/data
+      - {type: bind, source: ., target: /src, read_only: true, bind: {create_host_path: true}}
+      - {type: volume, source: data, target: /v, volume: {nocopy: true}}
+      - {type: tmpfs, target: /t, tmpfs: {size: 1000}}
+    tmpfs: [/run, /tmp]
+    networks:
+      front:
+        aliases: [w]
+        ipv4_address: 10.0.0.5
+      back: null
+    depends_on:
+      db: {condition: service_healthy, restart: true}
+    healthcheck: {test: [CMD, curl, -f, localhost], interval: 10s, timeout: 2s, retries: 3, start_period: 1s}
+    restart: unless-stopped
+    container_name: web
+    hostname: web
+    labels: {com.example: x}
+    user: "1000:1000"
+    working_dir: /app
+    stop_signal: SIGTERM
+    stop_grace_period: 30s
+    ulimits: {nproc: 65535, nofile: {soft: 1024, hard: 2048}}
+    cap_add: [NET_ADMIN]
+    cap_drop: [ALL]
+    privileged: false
+    read_only: false
+    init: true
+    shm_size: 128m
+    sysctls: {net.core.somaxconn: 1024}
+    devices: [/dev/fuse]
+    security_opt: [no-new-privileges]
+    deploy:
+      replicas: 2
+      resources:
+        limits: {cpus: "0.5", memory: 512M, pids: 100}
+        reservations: {memory: 128M}
+    mem_limit: 1g
+    cpus: 1.5
+    extra_hosts: ["host.docker.internal:host-gateway"]
+    dns: [8.8.8.8]
+    dns_search: example.com
+    logging: {driver: json-file, options: {max-size: 10m}}
+    secrets: [s1, {source: s2, target: /run/s2, mode: 0400}]
+    configs: [{source: c1, target: /etc/c1}]
+    links: ["db:database"]
+    external_links: [redis]
+    volumes_from: [db]
+    tty: true
+    stdin_open: true
+    pull_policy: always
+    platform: linux/amd64
+    profiles: [web]
+    x-custom: {anything: [1]}
+  db:
+    image: postgres
+    network_mode: "service:web"
+    scale: 1
+networks:
+  front:
+    driver: bridge
+    driver_opts: {com.docker.network.bridge.name: br0}
+    ipam: {driver: default, config: [{subnet: 10.0.0.0/24, gateway: 10.0.0.1, ip_range: 10.0.0.0/25}]}
+    internal: true
+    labels: [a=b]
+  back: {external: true, name: outside}
+volumes:
+  data: {driver: local, driver_opts: {type: none, o: bind, device: /srv}, labels: {a: b}}
+  old: {external: true}
+secrets:
+  s1: {file: ./s1.txt}
+  s2: {environment: S2}
+configs:
+  c1: {content: "hello"}
+x-top: 1
+"""
+
+_ODD = [None, True, -1, 1.5, "", ["x"], [1, 1], {"bogus": 1}]
+
+
+def _paths(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, path + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _paths(item, path + (i,))
+
+
+def _replaced(doc, path, new):
+    """``doc`` with the value at ``path`` replaced, sharing what is off the path."""
+    if not path:
+        return new
+    out = dict(doc) if isinstance(doc, dict) else list(doc)
+    out[path[0]] = new if len(path) == 1 else _replaced(doc[path[0]], path[1:], new)
+    return out
+
+
+def test_conformance_agrees_with_jsonschema():
+    """The fast check says yes exactly when jsonschema does, over every value of a rich file
+    replaced by values of every type, and an unknown key added to every mapping."""
+    base = yamlfile.load(RICH, FILE).data
+    validator = schema._get_validator()
+    checker = schema._checker()
+    assert checker.conforms(base) and validator.is_valid(base)
+    cases = 0
+    for path in list(_paths(base))[1:]:
+        for new in _ODD:
+            doc = _replaced(base, path, new)
+            assert checker.conforms(doc) == validator.is_valid(doc), (path, new)
+            cases += 1
+    for path in _paths(base):
+        parent = base
+        for part in path:
+            parent = parent[part]
+        if isinstance(parent, dict):
+            doc = _replaced(base, path + ("bogus",), 1)
+            assert checker.conforms(doc) == validator.is_valid(doc), path
+    assert cases > 1500
