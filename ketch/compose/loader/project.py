@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 import typing
@@ -161,6 +162,7 @@ def with_services(project: Project, names: list[str]) -> Project:
 
 # -- canonical mapping -> model ----------------------------------------------------------
 
+@functools.cache
 def _hints(cls) -> dict:
     return typing.get_type_hints(cls, vars(model))
 
