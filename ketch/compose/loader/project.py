@@ -64,17 +64,21 @@ class _Loader:
             self._yaml[path] = yamlfile.load(text, path)
         return self._yaml[path]
 
-    def data(self, path: str, env: dict, *, validate: bool) -> dict:
-        """One file interpolated, validated and canonical (no include, no extends)."""
-        _, _, interpolate, schema, _ = _h1()
+    def documents(self, path: str) -> list:
+        """A file's YAML documents (a file may hold several, merged in order)."""
         ydoc = self.yamldoc(path)
+        return [ydoc] + list(getattr(ydoc, "more", None) or [])
+
+    def data(self, ydoc, path: str, env: dict, *, validate: bool) -> dict:
+        """One document interpolated, validated and canonical (no include, no extends)."""
+        _, _, interpolate, schema, _ = _h1()
         data = ydoc.data
         if data is None:
             return {}
         if not isinstance(data, dict):
             raise LoadError("top-level object must be a mapping")
         if self.options.interpolate:
-            data = interpolate.interpolate(data, env.get, path)
+            data = interpolate.interpolate(data, env.get, path, warn=self.warn)
         if validate:
             schema.validate(data, path, ydoc)
             for warning in schema.warnings(data, path):
@@ -82,20 +86,27 @@ class _Loader:
         data = {k: v for k, v in data.items() if k != "version"}
         return canonical(data)
 
+    def file_data(self, path: str, env: dict) -> dict:
+        """A file extended from: its documents merged, not validated (compose-go validates
+        the result), without its includes."""
+        merged: dict = {}
+        for ydoc in self.documents(path):
+            merged = merge(merged, self.data(ydoc, path, env, validate=False))
+        return merged
+
     def model(self, paths: list[str], working_dir: str, env: dict, included: list[str]) -> dict:
         """Several files merged into one canonical mapping (compose-go's loadYamlModel)."""
         _, dotenv, _, _, _ = _h1()
         merged: dict = {}
         for path in paths:
-            doc = self.data(path, env, validate=True)
-            chain = included + [path]
-            apply_include(doc, working_dir, env, chain,
-                          lambda p, d, e, c: self.model(p, d, e, c),
-                          lambda files, environ: _read_env_files(dotenv, files, environ))
-            ydoc = self.yamldoc(path)
-            remove_paths(merged, list(getattr(ydoc, "resets", ())) + list(getattr(ydoc, "overrides", ())))
-            apply_extends(doc, path, working_dir, lambda p: self.data(p, env, validate=False))
-            merged = merge(merged, enforce_unicity(doc))
+            for ydoc in self.documents(path):
+                doc = self.data(ydoc, path, env, validate=True)
+                apply_include(doc, working_dir, env, included + [path],
+                              lambda p, d, e, c: self.model(p, d, e, c),
+                              lambda files, environ: _read_env_files(dotenv, files, environ))
+                remove_paths(merged, list(getattr(ydoc, "resets", ())) + list(getattr(ydoc, "overrides", ())))
+                apply_extends(doc, path, working_dir, lambda p: self.file_data(p, env))
+                merged = merge(merged, enforce_unicity(doc))
         if self.options.resolve_paths:
             resolve_paths(merged, working_dir)
         resolve_environment(merged, env.get)
@@ -120,7 +131,7 @@ def _name_from_files(loader: _Loader, files: list[str], env: dict) -> str | None
         if isinstance(data, dict) and data.get("name"):
             value = str(data["name"])
             if loader.options.interpolate:
-                value = interpolate.interpolate({"name": value}, env.get, path)["name"]
+                value = interpolate.interpolate({"name": value}, env.get, path, warn=None)["name"]
             name = value or name
     return name
 
