@@ -5,7 +5,7 @@ import pytest
 from ketch.compose.errors import LoadError
 from ketch.compose.loader import shortsyntax as ss
 from ketch.compose.loader.canonical import canonical, service
-from ketch.compose.loader.normalize import abs_path, normalize
+from ketch.compose.loader.normalize import abs_path, normalize, resolve_environment, resolve_paths, set_defaults
 
 
 @pytest.mark.parametrize("spec,want", [
@@ -81,7 +81,12 @@ def test_external_name_legacy():
 
 
 def _normalize(doc, env=None, read=None):
-    return normalize(canonical(doc), project="proj", working_dir="/p", lookup=(env or {}).get,
+    """What the loader does once the files are merged."""
+    doc = canonical(doc)
+    set_defaults(doc)
+    resolve_paths(doc, "/p")
+    resolve_environment(doc, (env or {}).get)
+    return normalize(doc, project="proj", working_dir="/p", lookup=(env or {}).get,
                      read_env_file=read or (lambda path, lookup: {}))
 
 

@@ -109,3 +109,26 @@ def test_no_consistency_and_no_path_resolution(tmp_path):
     project = load_project(LoadOptions(files=["compose.yaml"], working_dir=str(tmp_path), project_name="p",
                                        consistency=False, resolve_paths=False))
     assert project.services["a"].volumes[0].source == "./d"
+
+
+def test_reset_and_override_tags(tmp_path):
+    pytest.importorskip("ketch.compose.loader.yamlfile")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    image: x\n    ports: ['8080:80']\n    environment: {FOO: bar, KEEP: k}\n"
+        "    volumes: ['./a:/a']\n")
+    (tmp_path / "override.yaml").write_text(
+        "services:\n  app:\n    ports: !reset []\n    environment:\n      FOO: !reset null\n"
+        "    volumes: !override ['./b:/b']\n")
+    project = load_project(LoadOptions(files=["compose.yaml", "override.yaml"], working_dir=str(tmp_path),
+                                       project_name="p"))
+    app = project.services["app"]
+    assert app.ports == [] and app.environment == {"KEEP": "k"}
+    assert [v.source for v in app.volumes] == [f"{tmp_path}/b"]
+
+
+def test_several_documents_in_a_file(tmp_path):
+    pytest.importorskip("ketch.compose.loader.yamlfile")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a: {image: x, dns: [1.1.1.1]}\n---\nservices:\n  a: {dns: [8.8.8.8]}\n  b: {image: y}\n")
+    project = load_project(LoadOptions(files=["compose.yaml"], working_dir=str(tmp_path), project_name="p"))
+    assert project.services["a"].dns == ["1.1.1.1", "8.8.8.8"] and "b" in project.services

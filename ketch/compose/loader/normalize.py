@@ -1,12 +1,14 @@
 """The merged canonical mapping -> the project's final form, as compose-go normalises it.
 
-After merging every file: defaults (build context "." and dockerfile "Dockerfile",
-secret targets under /run/secrets), relative paths made absolute against the project
-directory (``~`` expanded), ``environment: [VAR]`` taken from the project's environment,
-env_file read under environment, implicit dependencies (links, ``network_mode:
-service:x``, ``volumes_from``), the ``default`` network for services that name none (and
-in ``networks:`` when one uses it), and the engine names of networks, volumes, secrets
-and configs (``<project>_<key>`` unless ``name:`` or external).
+Once a project's files are merged (compose-go's loadYamlModel, for the project and for
+each included one): ``set_defaults`` (build context ".", dockerfile "Dockerfile", secret
+targets under /run/secrets), ``resolve_paths`` (relative paths absolute against the project
+directory, ``~`` expanded), ``resolve_environment`` (``environment: [VAR]`` from the
+project's environment). Then, for the whole project, ``normalize``: env_file read under
+environment, implicit dependencies (links, ``network_mode: service:x``, ``volumes_from``),
+the ``default`` network for services that name none (and in ``networks:`` when one uses
+it), and the engine names of networks, volumes, secrets and configs (``<project>_<key>``
+unless ``name:`` or external).
 """
 
 from __future__ import annotations
@@ -70,6 +72,11 @@ def resolve_paths(doc: dict, base: str) -> None:
         opts = vol.get("driver_opts") or {}
         if vol.get("driver") == "local" and opts.get("o") == "bind" and "device" in opts:
             opts["device"] = abs_path(base, opts["device"])
+
+
+def set_defaults(doc: dict) -> None:
+    for service in (doc.get("services") or {}).values():
+        _defaults(service)
 
 
 def _defaults(service: dict) -> None:
@@ -185,14 +192,10 @@ def read_env_files(doc: dict, lookup: Lookup, read_env_file, base: str) -> None:
 
 
 def normalize(doc: dict, *, project: str, working_dir: str, lookup: Lookup,
-              read_env_file, resolve_paths_: bool = True, implicit: bool = True) -> dict:
-    """The merged canonical mapping, normalised in place and returned. ``implicit=False``
-    (config --no-normalize) leaves out the default network and implicit dependencies."""
-    for service in (doc.get("services") or {}).values():
-        _defaults(service)
-    if resolve_paths_:
-        resolve_paths(doc, working_dir)
-    resolve_environment(doc, lookup)
+              read_env_file, implicit: bool = True) -> dict:
+    """The project's merged mapping (defaults set, paths resolved), normalised in place and
+    returned. ``implicit=False`` (config --no-normalize) leaves out the default network and
+    the implicit dependencies."""
     read_env_files(doc, lookup, read_env_file, working_dir)
     if implicit:
         _default_networks(doc)

@@ -26,7 +26,7 @@ from ketch.compose.loader.canonical import canonical
 from ketch.compose.loader.extends import apply_extends
 from ketch.compose.loader.include import apply_include
 from ketch.compose.loader.merge import enforce_unicity, merge, remove_paths
-from ketch.compose.loader.normalize import normalize, resolve_environment, resolve_paths
+from ketch.compose.loader.normalize import normalize, resolve_environment, resolve_paths, set_defaults
 from ketch.compose.model import Project
 
 
@@ -107,6 +107,7 @@ class _Loader:
                 remove_paths(merged, list(getattr(ydoc, "resets", ())) + list(getattr(ydoc, "overrides", ())))
                 apply_extends(doc, path, working_dir, lambda p: self.file_data(p, env))
                 merged = merge(merged, enforce_unicity(doc))
+        set_defaults(merged)
         if self.options.resolve_paths:
             resolve_paths(merged, working_dir)
         resolve_environment(merged, env.get)
@@ -241,8 +242,7 @@ def load_project(options: LoadOptions, warn=_warn) -> Project:
     if not doc:
         raise LoadError("empty compose file")
     normalize(doc, project=name, working_dir=working_dir, lookup=env.get,
-              read_env_file=dotenv.read, resolve_paths_=options.resolve_paths,
-              implicit=options.normalize)
+              read_env_file=dotenv.read, implicit=options.normalize)
     shown = [f if f == "-" else os.path.abspath(f) for f in files]
     project = to_project(doc, name=name, working_dir=working_dir, files=shown, env=env)
     project = with_profiles(project, active_profiles(options, env))
