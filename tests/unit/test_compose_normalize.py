@@ -92,7 +92,9 @@ def _normalize(doc, env=None, read=None):
 
 def test_paths_defaults_and_names():
     doc = _normalize({
-        "services": {"web": {"build": "sub", "volumes": ["../up:/u", "/abs:/a"],
+        "services": {"web": {"build": "sub", "volumes": ["../up:/u", "/abs:/a",
+                                                         {"type": "bind", "source": "b", "target": "/b", "bind": {}},
+                                                         {"type": "bind", "source": "c", "target": "/c"}],
                              "secrets": ["s"]},
                      "git": {"build": {"context": "https://github.com/x/y.git", "dockerfile_inline": "FROM x"}}},
         "secrets": {"s": {"file": "s.txt"}},
@@ -101,7 +103,8 @@ def test_paths_defaults_and_names():
     })
     web = doc["services"]["web"]
     assert web["build"] == {"context": "/p/sub", "dockerfile": "Dockerfile"}
-    assert [v["source"] for v in web["volumes"]] == ["/up", "/abs"]
+    assert [v["source"] for v in web["volumes"]] == ["/up", "/abs", "/p/b", "/p/c"]
+    assert [v.get("bind") for v in web["volumes"][2:]] == [{"create_host_path": True}, None]
     assert web["secrets"] == [{"source": "s", "target": "/run/secrets/s"}]
     assert doc["services"]["git"]["build"] == {"context": "https://github.com/x/y.git", "dockerfile_inline": "FROM x"}
     assert doc["secrets"]["s"] == {"file": "/p/s.txt", "name": "proj_s"}
