@@ -132,3 +132,19 @@ def test_several_documents_in_a_file(tmp_path):
         "services:\n  a: {image: x, dns: [1.1.1.1]}\n---\nservices:\n  a: {dns: [8.8.8.8]}\n  b: {image: y}\n")
     project = load_project(LoadOptions(files=["compose.yaml"], working_dir=str(tmp_path), project_name="p"))
     assert project.services["a"].dns == ["1.1.1.1", "8.8.8.8"] and "b" in project.services
+
+
+def test_with_selected_services(tmp_path):
+    from ketch.compose.loader.project import with_selected_services
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web: {image: w, depends_on: [api]}\n  api: {image: a, depends_on: [db]}\n"
+        "  db: {image: d}\n  other: {image: o}\n  dbg: {image: b, profiles: [debug], depends_on: [db]}\n")
+    project = load_project(LoadOptions(files=["compose.yaml"], working_dir=str(tmp_path), project_name="p"))
+    sel = with_selected_services(project, ["web"])
+    assert list(sel.services) == ["web", "api", "db"]
+    assert sorted(sel.disabled_services) == ["dbg", "other"]
+    alone = with_selected_services(project, ["web"], dependencies=False)
+    assert list(alone.services) == ["web"] and alone.services["web"].depends_on == {}
+    dbg = with_selected_services(project, ["dbg"])
+    assert list(dbg.services) == ["db", "dbg"] and dbg.profiles == ["debug"]
+    assert with_selected_services(project, []) is project

@@ -8,7 +8,8 @@
     the model -> profiles -> consistency checks
 
 ``with_services`` enables services named on the command line, as compose's
-``WithServicesEnabled`` does (their profiles become active).
+``WithServicesEnabled`` does (their profiles become active); ``with_selected_services``
+narrows the project to them and their dependencies (``WithSelectedServices``).
 """
 
 from __future__ import annotations
@@ -170,6 +171,25 @@ def with_services(project: Project, names: list[str]) -> Project:
             raise LoadError(f"no such service: {name}")
         profiles += [p for p in project.disabled_services[name].profiles if p not in profiles]
     return with_profiles(project, profiles) if profiles != project.profiles else project
+
+
+def with_selected_services(project: Project, names: list[str], *, dependencies: bool = True) -> Project:
+    """The project narrowed to ``names`` (enabled first, as ``with_services``) and, unless
+    told, what they depend on; the others move to ``disabled_services`` and depends_on keeps
+    only the selected (compose-go's WithSelectedServices: ``config web``, ``up --no-deps``)."""
+    if not names:
+        return project
+    from ketch.compose import graph
+    project = with_services(project, names)
+    keep = set(names) | (set(graph.dependencies(project, names)) if dependencies else set())
+    services, disabled = {}, dict(project.disabled_services)
+    for name, service in project.services.items():
+        if name in keep:
+            deps = {d: spec for d, spec in service.depends_on.items() if d in keep}
+            services[name] = service if deps == service.depends_on else dataclasses.replace(service, depends_on=deps)
+        else:
+            disabled[name] = service
+    return dataclasses.replace(project, services=services, disabled_services=disabled)
 
 
 # -- canonical mapping -> model ----------------------------------------------------------
