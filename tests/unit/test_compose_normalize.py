@@ -49,9 +49,6 @@ def test_ports():
 
 def test_values():
     assert ss.size("1g", "k") == 1 << 30 and ss.size(100, "k") == 100 and ss.size("100", "k") == 100
-    assert ss.shell_words("sh -c 'a b' \"c d\" e\\ f", "k") == ["sh", "-c", "a b", "c d", "e f"]
-    with pytest.raises(LoadError, match="invalid command line string"):
-        ss.shell_words("sh -c 'open", "k")
     assert ss.extra_hosts({"h": ["1.1.1.1", "::1"]}) == ["h=1.1.1.1", "h=::1"]
     with pytest.raises(LoadError, match="invalid additional host, missing IP: nohost"):
         ss.extra_hosts(["nohost"])
@@ -159,3 +156,23 @@ def test_abs_path(monkeypatch):
     assert abs_path("/p", "~/a/../b") == "/home/u/b"
     assert abs_path("/p", "./a//b/") == "/p/a/b"
     assert abs_path("/p", "/x") == "/x"
+
+
+@pytest.mark.parametrize("line,want", [
+    ("sh -c 'a b' \"c d\" e\\ f", ["sh", "-c", "a b", "c d", "e f"]),
+    ("echo \"a\\\"b\" 'c\\d'", ["echo", 'a"b', "c\\d"]),
+    ("printf \"x\\ty\"", ["printf", "x\ty"]),
+    ("a '' \"\"", ["a", "", ""]),
+    ("echo $(date) `x y`", ["echo", "$(date)", "`x y`"]),
+    ("echo a; echo b", ["echo", "a"]),
+    ("run 2>/dev/null", ["run"]),
+    ("  spaced\targs\n", ["spaced", "args"]),
+])
+def test_shell_words(line, want):
+    assert ss.shell_words(line, "k") == want
+
+
+@pytest.mark.parametrize("line", ["sh -c 'open", "a (b)", "a)", "x\\"])
+def test_shell_words_errors(line):
+    with pytest.raises(LoadError, match="^invalid command line string$"):
+        ss.shell_words(line, "k")
