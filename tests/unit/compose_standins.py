@@ -62,7 +62,7 @@ def _parse(text, file, lookup):
         if not line or line.startswith("#"):
             continue
         key, sep, value = line.partition("=")
-        out[key.strip()] = _sub(value.strip().strip('"'), lambda n: out.get(n) or lookup(n)) if sep else None
+        out[key.strip()] = _sub(value.strip().strip('"'), lambda n: lookup(n) if lookup(n) is not None else out.get(n)) if sep else None
     return out
 
 

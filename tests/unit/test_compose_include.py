@@ -61,3 +61,13 @@ def test_import_resources_conflict():
 def test_extends_file_missing(tmp_path):
     with pytest.raises(LoadError, match=f"open {tmp_path}/nope.yaml: no such file or directory"):
         load(tmp_path, **{"compose.yaml": "services:\n  a:\n    extends: {file: nope.yaml, service: b}\n"})
+
+
+def test_including_environment_wins(tmp_path):
+    (tmp_path / "compose.yaml").write_text("include:\n  - path: a.yaml\n    env_file: a.env\nservices: {}\n")
+    (tmp_path / "a.yaml").write_text("services:\n  a: {image: 'a:${TAG}', labels: ['x=${ONLY}']}\n")
+    (tmp_path / "a.env").write_text("TAG=file\nONLY=file-${TAG}\n")
+    project = load_project(LoadOptions(files=["compose.yaml"], working_dir=str(tmp_path), project_name="p",
+                                       environ={"TAG": "env"}))
+    assert project.services["a"].image == "a:env"
+    assert project.services["a"].labels == {"x": "file-env"}

@@ -119,7 +119,7 @@ def _read_env_files(dotenv, files: list[str], environ: dict) -> dict:
     out: dict = {}
     for path in files:
         def lookup(name: str) -> str | None:
-            return out.get(name, environ.get(name))
+            return environ[name] if name in environ else out.get(name)
         out.update({k: v for k, v in dotenv.read(path, lookup).items() if v is not None})
     return out
 
@@ -142,7 +142,7 @@ def active_profiles(options: LoadOptions, env: dict) -> list[str]:
     """--profile, else COMPOSE_PROFILES (comma-separated; from .env too)."""
     if options.profiles:
         return [p for item in options.profiles for p in item.split(",") if p]
-    raw = options.environ.get("COMPOSE_PROFILES", env.get("COMPOSE_PROFILES", ""))
+    raw = env.get("COMPOSE_PROFILES", "")
     return [p.strip() for p in raw.split(",") if p.strip()]
 
 
