@@ -270,7 +270,6 @@ def parse_volume(spec: str) -> dict:
         vol["type"] = "bind"
         bind["create_host_path"] = True
         vol["bind"] = bind
-        vol.pop("volume", None)
     else:
         vol["type"] = "volume"
         vol.setdefault("volume", {})
