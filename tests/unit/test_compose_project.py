@@ -148,3 +148,14 @@ def test_with_selected_services(tmp_path):
     dbg = with_selected_services(project, ["dbg"])
     assert list(dbg.services) == ["db", "dbg"] and dbg.profiles == ["debug"]
     assert with_selected_services(project, []) is project
+
+
+def test_reset_and_override_over_extends(tmp_path):
+    pytest.importorskip("ketch.compose.loader.yamlfile")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  init:\n    image: alpine\n    command: sleep infinity\n    ports: ['80:80']\n"
+        "  base:\n    extends: {service: init}\n    command: !reset\n    ports: !override ['81:81']\n")
+    project = load_project(LoadOptions(files=["compose.yaml"], working_dir=str(tmp_path), project_name="p"))
+    base = project.services["base"]
+    assert base.command is None and [p.target for p in base.ports] == [81]
+    assert project.services["init"].command == ["sleep", "infinity"]

@@ -26,7 +26,7 @@ from ketch.compose.loader import LoadOptions, consistency
 from ketch.compose.loader.canonical import canonical
 from ketch.compose.loader.extends import apply_extends
 from ketch.compose.loader.include import apply_include
-from ketch.compose.loader.merge import enforce_unicity, merge, remove_paths
+from ketch.compose.loader.merge import enforce_unicity, merge, put_values, remove_paths, values_at
 from ketch.compose.loader.normalize import normalize, resolve_environment, resolve_paths, set_defaults
 from ketch.compose.model import Project
 
@@ -105,8 +105,15 @@ class _Loader:
                 apply_include(doc, working_dir, env, included + [path],
                               lambda p, d, e, c: self.model(p, d, e, c),
                               lambda files, environ: _read_env_files(dotenv, files, environ))
-                remove_paths(merged, list(getattr(ydoc, "resets", ())) + list(getattr(ydoc, "overrides", ())))
+                resets = list(getattr(ydoc, "resets", ()))
+                overrides = list(getattr(ydoc, "overrides", ()))
+                remove_paths(merged, resets + overrides)
+                # over an extended service too: !reset drops what the base set, !override
+                # replaces it (compose-go applies the file's reset processor to the base)
+                overridden = values_at(doc, overrides)
                 apply_extends(doc, path, working_dir, lambda p: self.file_data(p, env))
+                remove_paths(doc, resets)
+                put_values(doc, overridden)
                 merged = merge(merged, enforce_unicity(doc))
         set_defaults(merged)
         if self.options.resolve_paths:
