@@ -7,9 +7,9 @@
     normalize (defaults, env_file, default network, engine names, implicit depends_on)
     the model -> profiles -> consistency checks
 
-``with_services`` enables services named on the command line, as compose's
-``WithServicesEnabled`` does (their profiles become active); ``with_selected_services``
-narrows the project to them and their dependencies (``WithSelectedServices``).
+``with_services`` (enable services named on the command line with their profiles) and
+``with_selected_services`` (narrow to them and their dependencies) are profiles.py's,
+here too for the commands.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ from ketch.compose.loader.extends import apply_extends
 from ketch.compose.loader.include import apply_include
 from ketch.compose.loader.merge import enforce_unicity, merge, put_values, remove_paths, values_at
 from ketch.compose.loader.normalize import normalize, resolve_environment, resolve_paths, set_defaults
+from ketch.compose.loader.profiles import active_profiles, with_profiles, with_selected_services, with_services
 from ketch.compose.model import Project
+
+__all__ = ["load_project", "to_project", "with_services", "with_selected_services"]
 
 
 def _h1():
@@ -143,60 +146,6 @@ def _name_from_files(loader: _Loader, files: list[str], env: dict) -> str | None
                 value = interpolate.interpolate({"name": value}, env.get, path, warn=None)["name"]
             name = value or name
     return name
-
-
-def active_profiles(options: LoadOptions, env: dict) -> list[str]:
-    """--profile, else COMPOSE_PROFILES (comma-separated; from .env too)."""
-    if options.profiles:
-        return [p for item in options.profiles for p in item.split(",") if p]
-    raw = env.get("COMPOSE_PROFILES", "")
-    return [p.strip() for p in raw.split(",") if p.strip()]
-
-
-def _enabled(service: model.Service, profiles: list[str]) -> bool:
-    return not service.profiles or "*" in profiles or any(p in profiles for p in service.profiles)
-
-
-def with_profiles(project: Project, profiles: list[str]) -> Project:
-    """Services split into enabled and disabled by the active profiles."""
-    every = {**project.services, **project.disabled_services}
-    order = [n for n in every]
-    enabled = {n: every[n] for n in order if _enabled(every[n], profiles)}
-    disabled = {n: every[n] for n in order if n not in enabled}
-    return dataclasses.replace(project, services=enabled, disabled_services=disabled,
-                               profiles=list(profiles))
-
-
-def with_services(project: Project, names: list[str]) -> Project:
-    """Services named on the command line enabled with their profiles (compose's
-    WithServicesEnabled); an unknown name is compose's "no such service: x"."""
-    profiles = list(project.profiles)
-    for name in names:
-        if name in project.services:
-            continue
-        if name not in project.disabled_services:
-            raise LoadError(f"no such service: {name}")
-        profiles += [p for p in project.disabled_services[name].profiles if p not in profiles]
-    return with_profiles(project, profiles) if profiles != project.profiles else project
-
-
-def with_selected_services(project: Project, names: list[str], *, dependencies: bool = True) -> Project:
-    """The project narrowed to ``names`` (enabled first, as ``with_services``) and, unless
-    told, what they depend on; the others move to ``disabled_services`` and depends_on keeps
-    only the selected (compose-go's WithSelectedServices: ``config web``, ``up --no-deps``)."""
-    if not names:
-        return project
-    from ketch.compose import graph
-    project = with_services(project, names)
-    keep = set(names) | (set(graph.dependencies(project, names)) if dependencies else set())
-    services, disabled = {}, dict(project.disabled_services)
-    for name, service in project.services.items():
-        if name in keep:
-            deps = {d: spec for d, spec in service.depends_on.items() if d in keep}
-            services[name] = service if deps == service.depends_on else dataclasses.replace(service, depends_on=deps)
-        else:
-            disabled[name] = service
-    return dataclasses.replace(project, services=services, disabled_services=disabled)
 
 
 # -- canonical mapping -> model ----------------------------------------------------------

@@ -12,6 +12,7 @@ names, implicit dependencies) is normalize's.
 from __future__ import annotations
 
 from ketch.apitypes.ports import PortSpecError, parse_port_spec
+from ketch.compose.loader import shellwords
 from ketch.compose.errors import LoadError
 from ketch.units import parse_ram
 
@@ -107,74 +108,12 @@ def mode(value):
     return value
 
 
-def _shellwords(line: str) -> list[str]:
-    """go-shellwords' Parse (no env, no backticks run), as compose-go splits a command: a
-    backslash escapes (``\\n`` and ``\\t`` too) but in single quotes, parsing stops at an
-    unquoted ``; & | < >``, an unquoted ``(`` is allowed only as ``$(``."""
-    args: list[str] = []
-    buf = ""
-    got = False
-    escaped = double = single = back = dollar = False
-    for r in line:
-        if escaped:
-            buf += {"t": "\t", "n": "\n"}.get(r, r)
-            escaped, got = False, True
-            continue
-        if r == "\\":
-            if single:
-                buf += r
-            else:
-                escaped = True
-            continue
-        if r in " \t\r\n":
-            if single or double or back or dollar:
-                buf += r
-            elif got:
-                args.append(buf)
-                buf, got = "", False
-            continue
-        quoted = single or double
-        if r == "`" and not quoted and not dollar:
-            back = not back
-        elif r == ")" and not quoted and not back:
-            if not dollar:
-                raise ValueError("invalid command line string")
-            buf += r
-            dollar, got = False, True
-            continue
-        elif r == "(" and not quoted and not back:
-            if dollar or not buf.endswith("$"):
-                raise ValueError("invalid command line string")
-            dollar = True
-            buf += r
-            continue
-        elif r == '"' and not single and not dollar:
-            got = got or double
-            double = not double
-            continue
-        elif r == "'" and not double and not dollar:
-            got = got or single
-            single = not single
-            continue
-        elif r in ";&|<>" and not (quoted or back or dollar):
-            if r == ">" and buf[:1].isdigit():
-                got = False  # "2>file": the fd number is not an argument
-            break
-        got = True
-        buf += r
-    if got:
-        args.append(buf)
-    if escaped or single or double or back or dollar:
-        raise ValueError("invalid command line string")
-    return args
-
-
 def shell_words(value, key: str) -> list[str] | None:
     """command/entrypoint: a string is split as compose-go does (go-shellwords)."""
     if value is None or isinstance(value, list):
         return None if value is None else [text(v) for v in value]
     try:
-        return _shellwords(str(value))
+        return shellwords.split(str(value))
     except ValueError as exc:
         raise LoadError(str(exc)) from None
 
