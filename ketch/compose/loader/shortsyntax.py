@@ -11,6 +11,8 @@ names, implicit dependencies) is normalize's.
 
 from __future__ import annotations
 
+import posixpath
+
 from ketch.apitypes.ports import PortSpecError, parse_port_spec
 from ketch.compose.loader import shellwords
 from ketch.compose.errors import LoadError
@@ -37,7 +39,7 @@ def to_list(value) -> list:
     return [value] if isinstance(value, (str, int, float)) else list(value)
 
 
-def mapping_with_equals(value, what: str = "environment") -> dict[str, str | None]:
+def mapping_with_equals(value) -> dict[str, str | None]:
     """environment, build.args: ``["A=1", "B"]`` or ``{A: 1, B: null}``; ``B`` alone is None
     (resolved from the environment later, or left unset)."""
     if value is None:
@@ -53,7 +55,7 @@ def mapping_with_equals(value, what: str = "environment") -> dict[str, str | Non
     return out
 
 
-def mapping(value, seps: tuple[str, ...] = ("=",)) -> dict[str, str]:
+def mapping(value) -> dict[str, str]:
     """labels, sysctls, driver_opts...: a list ``k=v`` (a missing value is "") or a map."""
     if value is None:
         return {}
@@ -61,14 +63,8 @@ def mapping(value, seps: tuple[str, ...] = ("=",)) -> dict[str, str]:
         return {str(k): text(v) for k, v in value.items()}
     out = {}
     for item in value:
-        item = text(item)
-        for sep in seps:
-            key, found, val = item.partition(sep)
-            if found:
-                out[key] = val
-                break
-        else:
-            out[item] = ""
+        key, _, val = text(item).partition("=")
+        out[key] = val
     return out
 
 
@@ -165,7 +161,7 @@ def _volume_fields(spec: str) -> list[str]:
             depth += 1
         elif ch == "}" and depth:
             depth -= 1
-        if ch == ":" and depth == 0 and not (len(buf) == 1 and buf.isalpha() and not fields):
+        if ch == ":" and depth == 0 and not (len(buf) == 1 and buf.isalpha()):  # "C:" a drive
             if not buf:
                 raise LoadError(f"invalid spec: {spec}: empty section between colons")
             fields.append(buf)
@@ -235,7 +231,6 @@ def volume(entry) -> dict:
 
 def _clean(path: str) -> str:
     """Go's path.Clean for a mount target."""
-    import posixpath
     cleaned = posixpath.normpath(path)
     return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
 
