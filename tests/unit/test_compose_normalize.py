@@ -71,8 +71,10 @@ def test_service_canonical_keys():
 
 
 def test_external_name_legacy():
-    doc = canonical({"volumes": {"v": {"external": {"name": "real"}}}})
+    warnings = []
+    doc = canonical({"volumes": {"v": {"external": {"name": "real"}}}}, warnings.append)
     assert doc["volumes"]["v"] == {"external": True, "name": "real"}
+    assert warnings == ["volumes.v: external.name is deprecated. Please set name and external: true"]
     with pytest.raises(LoadError, match="volumes.v: name and external.name conflict; only use name"):
         canonical({"volumes": {"v": {"name": "a", "external": {"name": "b"}}}})
 

@@ -88,7 +88,7 @@ class _Loader:
             for warning in schema.warnings(data, path):
                 self.warn(warning)
         data = {k: v for k, v in data.items() if k != "version"}
-        return canonical(data)
+        return canonical(data, self.warn if validate else None)
 
     def file_data(self, path: str, env: dict) -> dict:
         """A file extended from: its documents merged, not validated (compose-go validates
