@@ -159,3 +159,19 @@ def test_reset_and_override_over_extends(tmp_path):
     base = project.services["base"]
     assert base.command is None and [p.target for p in base.ports] == [81]
     assert project.services["init"].command == ["sleep", "infinity"]
+
+
+def test_for_command_drops_unused_resources(tmp_path):
+    from ketch.compose.loader.project import for_command
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web: {image: w, networks: [front], volumes: ['data:/d'], secrets: [s]}\n"
+        "  db: {image: d, networks: [back], volumes: ['dbdata:/d']}\n"
+        "networks: {front: {}, back: {}, unused: {}}\nvolumes: {data: {}, dbdata: {}, spare: {}}\n"
+        "secrets: {s: {file: ./s}, t: {file: ./t}}\n")
+    project = load_project(LoadOptions(files=["compose.yaml"], working_dir=str(tmp_path), project_name="p"))
+    all_of_it = for_command(project, [])
+    assert list(all_of_it.networks) == ["front", "back"] and list(all_of_it.volumes) == ["data", "dbdata"]
+    assert list(all_of_it.secrets) == ["s"]
+    web = for_command(project, ["web"])
+    assert list(web.services) == ["web"] and list(web.networks) == ["front"] and list(web.volumes) == ["data"]
+    assert list(for_command(project, ["web"], all_resources=True).networks) == ["front", "back", "unused"]

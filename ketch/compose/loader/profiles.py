@@ -1,5 +1,5 @@
-"""Profiles: which services a command sees (compose-go's WithProfiles,
-WithServicesEnabled and WithSelectedServices).
+"""Profiles and selection: which services and resources a command sees (compose-go's
+WithProfiles, WithServicesEnabled, WithSelectedServices, WithoutUnnecessaryResources).
 
 A service with ``profiles:`` is enabled only when one of them is active (--profile, else
 COMPOSE_PROFILES; ``*`` is every profile); the others stay in ``disabled_services``, where
@@ -68,3 +68,31 @@ def with_selected_services(project: Project, names: list[str], *, dependencies: 
         else:
             disabled[name] = service
     return dataclasses.replace(project, services=services, disabled_services=disabled)
+
+
+def without_unnecessary_resources(project: Project) -> Project:
+    """Only the networks, volumes, secrets and configs an enabled service uses (compose's
+    commands drop the others unless --all-resources: `up` does not create them)."""
+    networks, volumes, secrets, configs = set(), set(), set(), set()
+    for s in project.services.values():
+        networks.update(s.networks)
+        volumes.update(v.source for v in s.volumes if v.type == "volume" and v.source)
+        secrets.update(r.source for r in s.secrets)
+        secrets.update(r.source for r in (s.build.secrets if s.build else []))
+        configs.update(r.source for r in s.configs)
+
+    def keep(items: dict, used: set) -> dict:
+        return {k: v for k, v in items.items() if k in used}
+    return dataclasses.replace(project, networks=keep(project.networks, networks),
+                               volumes=keep(project.volumes, volumes),
+                               secrets=keep(project.secrets, secrets),
+                               configs=keep(project.configs, configs))
+
+
+def for_command(project: Project, services: list[str], *, all_resources: bool = False,
+                dependencies: bool = True) -> Project:
+    """What a compose command works on, as compose's ToProject makes it: the services named
+    enabled (with their profiles), the project narrowed to them and (unless told) their
+    dependencies, and, without --all-resources, the resources nothing uses left out."""
+    project = with_selected_services(project, services, dependencies=dependencies)
+    return project if all_resources else without_unnecessary_resources(project)

@@ -7,9 +7,10 @@
     normalize (defaults, env_file, default network, engine names, implicit depends_on)
     the model -> profiles -> consistency checks
 
-``with_services`` (enable services named on the command line with their profiles) and
-``with_selected_services`` (narrow to them and their dependencies) are profiles.py's,
-here too for the commands.
+``with_services`` (enable services named on the command line with their profiles),
+``with_selected_services`` (narrow to them and their dependencies) and ``for_command``
+(that, and unused networks/volumes/secrets/configs left out, as compose's ToProject) are
+profiles.py's, here too for the commands.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from ketch.compose.loader.extends import apply_extends
 from ketch.compose.loader.include import apply_include
 from ketch.compose.loader.merge import enforce_unicity, merge, put_values, remove_paths, values_at
 from ketch.compose.loader.normalize import normalize, resolve_environment, resolve_paths, set_defaults
-from ketch.compose.loader.profiles import active_profiles, with_profiles, with_selected_services, with_services
+from ketch.compose.loader.profiles import (active_profiles, for_command, with_profiles, with_selected_services,
+                                           with_services, without_unnecessary_resources)
 from ketch.compose.model import Project
 
-__all__ = ["load_project", "to_project", "with_services", "with_selected_services"]
+__all__ = ["load_project", "to_project", "with_services", "with_selected_services", "for_command",
+           "without_unnecessary_resources"]
 
 
 def _h1():
