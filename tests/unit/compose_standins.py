@@ -12,7 +12,7 @@ import types
 import yaml
 
 
-def _config_files(options):
+def _config_files(options, **_):
     return [f if f == "-" else os.path.abspath(os.path.join(options.working_dir, f)) for f in options.files]
 
 

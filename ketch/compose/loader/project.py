@@ -212,7 +212,7 @@ def load_project(options: LoadOptions, warn=_warn) -> Project:
     """Discover, read, interpolate, validate, merge and normalise; LoadError on any problem."""
     discovery, dotenv, _, _, _ = _h1()
     loader = _Loader(options, warn)
-    files = discovery.config_files(options)
+    files = discovery.config_files(options, warn=warn)
     working_dir = discovery.project_directory(options, files)
     env = dict(dotenv.project_environment(options, working_dir))
     name = discovery.project_name(options, working_dir, _name_from_files(loader, files, env), env)
