@@ -9,15 +9,16 @@ from ketch.compose.loader.normalize import abs_path, normalize, resolve_environm
 
 
 @pytest.mark.parametrize("spec,want", [
-    ("/data", {"type": "volume", "target": "/data"}),
-    ("db:/data", {"type": "volume", "source": "db", "target": "/data"}),
+    ("/d", {"type": "volume", "target": "/d"}),
+    ("/data", {"type": "volume", "target": "/data", "volume": {}}),
+    ("db:/data", {"type": "volume", "source": "db", "target": "/data", "volume": {}}),
     ("db:/data:ro,nocopy", {"type": "volume", "source": "db", "target": "/data", "read_only": True,
                             "volume": {"nocopy": True}}),
     ("./d:/d/", {"type": "bind", "source": "./d", "target": "/d", "bind": {"create_host_path": True}}),
     ("~/d:/d:rw", {"type": "bind", "source": "~/d", "target": "/d", "bind": {"create_host_path": True}}),
     ("/h:/c:ro,Z,rshared", {"type": "bind", "source": "/h", "target": "/c", "read_only": True,
                             "bind": {"create_host_path": True, "selinux": "Z", "propagation": "rshared"}}),
-    ("${DIR:-/x}:/c", {"type": "volume", "source": "${DIR:-/x}", "target": "/c"}),
+    ("${DIR:-/x}:/c", {"type": "volume", "source": "${DIR:-/x}", "target": "/c", "volume": {}}),
     ("C:\\d:/c", {"type": "bind", "source": "C:\\d", "target": "/c", "bind": {"create_host_path": True}}),
 ])
 def test_volume_short_syntax(spec, want):

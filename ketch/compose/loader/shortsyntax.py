@@ -179,7 +179,7 @@ def parse_volume(spec: str) -> dict:
     if not spec:
         raise LoadError("invalid empty volume spec")
     if len(spec) <= 2:
-        return {"type": "volume", "target": spec, "volume": {}}
+        return {"type": "volume", "target": spec}
     fields = _volume_fields(spec)
     if len(fields) > 3:
         raise LoadError(f"invalid spec: {spec}: too many colons")
@@ -207,7 +207,7 @@ def parse_volume(spec: str) -> dict:
         vol["bind"] = bind
     else:
         vol["type"] = "volume"
-        vol.setdefault("volume", {})
+        vol.setdefault("volume", {})  # compose-go's non-nil empty options: `volume: {}`
     if vol.get("read_only") is False:
         del vol["read_only"]  # omitempty: rw is the default
     return vol
@@ -224,8 +224,6 @@ def volume(entry) -> dict:
         if "mode" in tmpfs:
             tmpfs["mode"] = mode(tmpfs["mode"])
         vol["tmpfs"] = tmpfs
-    if vol.get("volume") == {}:
-        del vol["volume"]
     return vol
 
 
