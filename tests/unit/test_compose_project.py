@@ -175,3 +175,11 @@ def test_for_command_drops_unused_resources(tmp_path):
     web = for_command(project, ["web"])
     assert list(web.services) == ["web"] and list(web.networks) == ["front"] and list(web.volumes) == ["data"]
     assert list(for_command(project, ["web"], all_resources=True).networks) == ["front", "back", "unused"]
+
+
+def test_stdin(tmp_path, monkeypatch):
+    import io
+    monkeypatch.setattr("sys.stdin", io.StringIO("services:\n  a:\n    image: x\n    volumes: [./d:/d]\n"))
+    project = load_project(LoadOptions(files=["-"], working_dir=str(tmp_path), project_name="p"))
+    assert project.config_files == ["-"] and project.working_dir == str(tmp_path)
+    assert project.services["a"].volumes[0].source == f"{tmp_path}/d"
