@@ -138,17 +138,20 @@ def test_environment_resolution_and_env_file(tmp_path):
     env_file = tmp_path / "web.env"
     env_file.write_text("X")
     reads = []
+    env_file2 = tmp_path / "second.env"
+    env_file2.write_text("X")
 
     def read(path, lookup):
         reads.append(path)
-        return {"FROM_FILE": lookup("HOST"), "A": "file", "SVC": lookup("OWN")}
+        return {"FROM_FILE": lookup("HOST"), "A": "file", "SVC": lookup("OWN"), "EARLIER": lookup("A")}
     doc = _normalize({"services": {"web": {"environment": {"A": "mine", "HOST": None, "GONE": None, "OWN": "o"},
-                                           "env_file": [str(env_file), {"path": "/nope", "required": False}],
+                                           "env_file": [str(env_file), {"path": "/nope", "required": False}, str(env_file2)],
                                            "build": {"args": ["HOST", "GONE", "SET=1"]}}}},
                      env={"HOST": "h"}, read=read)
     web = doc["services"]["web"]
-    assert reads == [str(env_file)]
-    assert web["environment"] == {"FROM_FILE": "h", "A": "mine", "SVC": "o", "HOST": "h", "GONE": None, "OWN": "o"}
+    assert reads == [str(env_file), str(env_file2)]
+    assert web["environment"] == {"FROM_FILE": "h", "A": "mine", "SVC": None, "EARLIER": "file",
+                                  "HOST": "h", "GONE": None, "OWN": "o"}
     assert web["build"]["args"] == {"HOST": "h", "SET": "1"}
     assert "env_file" not in web
 

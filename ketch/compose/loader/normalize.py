@@ -165,7 +165,7 @@ def _read(path: str, required: bool, what: str, read_env_file, lookup) -> dict:
 
 def read_env_files(doc: dict, lookup: Lookup, read_env_file, base: str) -> None:
     """env_file under environment (compose-go's WithServicesEnvironmentResolved: ${VAR} in
-    the files from the project environment, then the service's); label_file under labels;
+    a file from the files before it, then the project environment); label_file under labels;
     build args without a value taken from the environment, dropped when it has none."""
     for service in (doc.get("services") or {}).values():
         build = service.get("build")
@@ -175,10 +175,12 @@ def read_env_files(doc: dict, lookup: Lookup, read_env_file, base: str) -> None:
         env = service.get("environment") or {}
         files = service.pop("env_file", None) or []
         if files:
-            def env_lookup(name: str, env=env) -> str | None:
-                found = lookup(name)
-                return found if found is not None else env.get(name)
             merged: dict[str, str | None] = {}
+
+            def env_lookup(name: str) -> str | None:
+                # Compose 2.29 (compose-go 2.2): the files read so far, then the project's
+                found = merged.get(name)
+                return found if found is not None else lookup(name)
             for entry in files:
                 merged.update(_read(abs_path(base, entry["path"]), entry.get("required", True),
                                     "env", read_env_file, env_lookup))
