@@ -87,9 +87,6 @@ def _defaults(service: dict) -> None:
             build["dockerfile"] = "Dockerfile"
     for ref in service.get("secrets") or []:
         ref.setdefault("target", f"/run/secrets/{ref['source']}")
-    for vol in service.get("volumes") or []:
-        if isinstance(vol.get("bind"), dict):
-            vol["bind"].setdefault("create_host_path", True)  # compose-go's OptOut default
 
 
 def _implicit_dependencies(service: dict) -> None:
