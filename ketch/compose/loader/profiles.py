@@ -19,7 +19,7 @@ from ketch.compose.model import Project
 def active_profiles(options: LoadOptions, env: dict) -> list[str]:
     """--profile, else COMPOSE_PROFILES (comma-separated; from .env too)."""
     if options.profiles:
-        return [p for item in options.profiles for p in item.split(",") if p]
+        return list(options.profiles)  # each --profile as given (compose's StringArray)
     raw = env.get("COMPOSE_PROFILES", "")
     return [p.strip() for p in raw.split(",") if p.strip()]
 
