@@ -27,7 +27,7 @@ from ketch.compose.loader import LoadOptions, consistency
 from ketch.compose.loader.canonical import canonical
 from ketch.compose.loader.extends import apply_extends
 from ketch.compose.loader.include import apply_include
-from ketch.compose.loader.merge import enforce_unicity, merge, put_values, remove_paths, values_at
+from ketch.compose.loader.merge import merge, put_values, remove_paths, values_at
 from ketch.compose.loader.normalize import normalize, resolve_environment, resolve_paths, set_defaults
 from ketch.compose.loader.profiles import (active_profiles, for_command, with_profiles, with_selected_services,
                                            with_services, without_unnecessary_resources)
@@ -120,7 +120,7 @@ class _Loader:
                 apply_extends(doc, path, working_dir, lambda p: self.file_data(p, env))
                 remove_paths(doc, resets)
                 put_values(doc, overridden)
-                merged = merge(merged, enforce_unicity(doc))
+                merged = merge(merged, doc)
         set_defaults(merged)
         if self.options.resolve_paths:
             resolve_paths(merged, working_dir)
