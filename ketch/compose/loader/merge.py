@@ -22,7 +22,7 @@ from ketch.compose.errors import LoadError
 _KEY_VALUE = ("services.*.environment.*", "services.*.build.args.*")
 
 _REPLACE = _KEY_VALUE + ("services.*.command", "services.*.entrypoint", "services.*.healthcheck.test",
-            "services.*.ulimits.*", "services.*.build.ulimits.*")
+                        "services.*.ulimits.*", "services.*.build.ulimits.*")
 
 
 def _text_key(entry) -> str:
