@@ -142,8 +142,9 @@ def container_create(project: Project, service: Service, number: int, *, image: 
     if service.logging is not None:
         host["LogConfig"] = {"Type": service.logging.driver or "",
                              "Config": dict(service.logging.options)}
-    # Cmd [] stays: `run --entrypoint` without a command drops the image's command
-    body = {k: v for k, v in config.items() if (k == "Cmd" and v is not None) or not _empty(v)}
+    # An empty Cmd or Entrypoint stays: [] drops the image's, null keeps it
+    body = {k: v for k, v in config.items()
+            if (k in ("Cmd", "Entrypoint") and v is not None) or not _empty(v)}
     body["HostConfig"] = _omitempty(host)
     if service.init is not None:
         body["HostConfig"]["Init"] = service.init  # false overrides the daemon's default
