@@ -17,7 +17,7 @@ copies ``files`` in (``files_archive``, PUT at "/"), then starts it.
 from __future__ import annotations
 
 import dataclasses
-import secrets
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -88,7 +88,7 @@ def container_create(project: Project, service: Service, number: int, *, image: 
               L.WORKING_DIR: project.working_dir, L.CONFIG_FILES: ",".join(project.config_files),
               L.ONEOFF: "False"}
     if oneoff:
-        slug = slug or secrets.token_hex(32)
+        slug = slug or os.urandom(32).hex()  # compose's stringid.GenerateRandomID
         service = _run_service(project, service, overrides or RunOverrides(), slug)
         custom.update({L.SLUG: slug, L.ONEOFF: "True"})
         use_aliases = overrides is not None and overrides.use_aliases
