@@ -165,4 +165,38 @@ def test_a_run_container_body_with_an_empty_entrypoint(daemon, tmp_path):
         client.close()
 
 
+def test_recreation_keeps_the_anonymous_volume(daemon, tmp_path):
+    name = "ci" + secrets.token_hex(4)
+    doc = {"name": name, "working_dir": str(tmp_path),
+           "services": {"db": {"name": "db", "image": "busybox", "command": ["sleep", "300"],
+                               "volumes": [{"type": "volume", "target": "/keep"}]}}}
+    project = model.from_canonical(model.Project, doc)
+    service = project.services["db"]
+    client = APIClient(daemon.host)
+    made: list[str] = []
+    try:
+        old = _create(client, container_create(project, service, 1, image="busybox"))
+        made.append(old)
+        client.start(old)
+        _exec(daemon, old, "sh", "-c", "echo kept > /keep/f")
+        mounts = client.inspect_container(old)["Mounts"]
+        spec = container_create(project, service, 1, image="busybox", replaces=old, inherit=mounts)
+        assert spec.name == f"{old[:12]}_{name}-db-1"
+        new = _create(client, spec)
+        made.append(new)
+        client.stop(old, timeout=0)
+        client.remove(old)
+        made.remove(old)
+        client.rename(new, f"{name}-db-1")
+        client.start(new)
+        assert _exec(daemon, new, "cat", "/keep/f") == "kept\n"
+        info = client.inspect_container(new)
+        assert info["Config"]["Labels"][L.REPLACE] == old
+        assert [m["Name"] for m in info["Mounts"]] == [m["Name"] for m in mounts]
+    finally:
+        for cid in made:
+            client.remove(cid, force=True, volumes=True)
+        client.close()
+
+
 pytestmark = pytest.mark.integration
