@@ -168,7 +168,8 @@ def build_one(client, cli: _CliConfig, project: Project, service: Service, optio
 def build_services(ctx, project: Project, services: list[Service], options: BuildOptions,
                    progress=None) -> dict[str, str]:
     """Build each service (one after the other, in the order given: their output would
-    mix); service name -> image ID. The first failure ends it."""
+    mix); service name -> image ID. The first failure ends it. The daemon's stream is
+    the progress (compose 2.29's classic builder reports no events), ``progress`` unused."""
     if not services:
         return {}
     cli = _CliConfig(ctx.host)
@@ -177,12 +178,7 @@ def build_services(ctx, project: Project, services: list[Service], options: Buil
     client = ctx.client()
     try:
         for service in services:
-            name = image_name(project, service)
-            if progress is not None:
-                progress.event("Image", name, "Building")
             built[service.name] = build_one(client, cli, project, service, options, out)
-            if progress is not None:
-                progress.event("Image", name, "Built")
     finally:
         client.close()
     return built

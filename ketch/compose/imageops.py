@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import time
 from contextlib import closing
 
 from ketch.client.http import HTTPError
 from ketch.compose import labels
 from ketch.compose.errors import ComposeError
 from ketch.compose.imagebuild import BuildOptions, build_services, image_name
-from ketch.compose.model import Project, Service, duration_ns
+from ketch.compose.imagepull import error_text, event, must_pull, parse_ref, pull_one, push_one
+from ketch.compose.model import Project, Service
 
 __all__ = ["ImageRef", "BuildOptions", "ensure_images", "build", "pull", "push", "remove_images",
            "image_name", "select_services"]
@@ -51,9 +51,16 @@ def select_services(project: Project, names: list[str] | None) -> list[Service]:
     return out
 
 
-def _event(progress, kind: str, name: str, status: str, text: str = "") -> None:
+def _tail(ctx, progress, message: str) -> None:
+    """compose's TailMsgf: a line after the events, on the progress's stream."""
     if progress is not None:
-        progress.event(kind, name, status, text)
+        progress.message(message)
+    else:
+        ctx.err.write(message + "\n")
+
+
+def _failure(exc: Exception) -> ComposeError:
+    return exc if isinstance(exc, ComposeError) else ComposeError(error_text(exc))
 
 
 def _workers(ctx, jobs: int) -> int:
@@ -89,95 +96,7 @@ def _inspect(client, name: str) -> dict | None:
         raise ComposeError(f"unable to get image '{name}': Error response from daemon: {exc}") from None
 
 
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, HTTPError) and exc.status:
-        return f"Error response from daemon: {exc}"
-    return str(exc)
-
-
 # -- pull ---------------------------------------------------------------------------------
-
-def _auth(domain: str) -> str:
-    from ketch.cli import credentials
-    try:
-        return credentials.lookup(None, credentials.server_key(domain)).header()
-    except credentials.CredentialsError as exc:
-        raise ComposeError(str(exc)) from None
-
-
-def _parse(name: str):
-    from ketch.errors import InvalidArgument
-    from ketch.oci import reference
-    try:
-        return reference.parse(name)
-    except InvalidArgument as exc:
-        raise ComposeError(str(exc)) from None
-
-
-def _pull_one(client, image: str, platform: str | None, progress, quiet: bool) -> str:
-    """Pull an image (its events as compose's), return its ID."""
-    from ketch import fastjson
-    from ketch.cli import jsonmessage
-    ref = _parse(image)
-    _event(progress, "Image", image, "Pulling")
-    try:
-        resp = client.pull(ref.familiar_name, ref.digest or ref.tag, platform, _auth(ref.domain))
-        for raw in jsonmessage.response_lines(resp):
-            if not raw.strip():
-                continue
-            msg = fastjson.loads(raw)
-            if msg.get("errorDetail") or msg.get("error"):
-                raise ComposeError((msg.get("errorDetail") or {}).get("message") or msg.get("error"))
-            if not quiet and msg.get("id") and msg.get("status") and not msg.get("progressDetail"):
-                _event(progress, "", msg["id"], msg["status"])
-    except (HTTPError, ComposeError) as exc:
-        _event(progress, "Image", image, "Error", _error_text(exc))
-        raise ComposeError(_error_text(exc)) from None
-    _event(progress, "Image", image, "Pulled")
-    info = _inspect(client, image)
-    return info["Id"] if info else ""
-
-
-def must_pull(policy: str | None, image: str, local: dict | None, now: float | None = None) -> bool:
-    """Whether `up` pulls an image under a pull policy (compose's mustPull): always; never
-    and build not; daily/weekly/every_<duration> when the local tag is older than that;
-    missing (the default) when it is not here."""
-    policy = policy or "missing"
-    if policy == "always":
-        return True
-    if policy in ("never", "build"):
-        return False
-    if local is None:
-        return True
-    window = refresh_window(policy)
-    if window is None:
-        return False
-    tagged = _tag_time(local)
-    return tagged is None or (now or time.time()) > tagged + window
-
-
-def refresh_window(policy: str) -> float | None:
-    """daily, weekly, every_12h: seconds; None for the other policies."""
-    if policy == "daily":
-        return 86400.0
-    if policy == "weekly":
-        return 7 * 86400.0
-    if policy.startswith("every_"):
-        try:
-            return duration_ns(policy.removeprefix("every_")) / 1e9
-        except ValueError:
-            raise ComposeError(f"invalid pull_policy: {policy}") from None
-    return None
-
-
-def _tag_time(info: dict) -> float | None:
-    from ketch import timefmt
-    text = (info.get("Metadata") or {}).get("LastTagTime") or info.get("Created") or ""
-    try:
-        return timefmt.parse_ns(text) / 1e9 if text else None
-    except ValueError:
-        return None
-
 
 def _buildable(service: Service, services: list[Service]) -> bool:
     """compose's isServiceImageToBuild: it, or another service of the same image, builds."""
@@ -185,48 +104,54 @@ def _buildable(service: Service, services: list[Service]) -> bool:
                                             for s in services)
 
 
+def _pull_all(ctx, project: Project, services: list[Service], progress, quiet: bool,
+              buildable) -> list:
+    """Pull each service's image in parallel; their IDs or exceptions, in order."""
+    platform = project.environment.get("DOCKER_DEFAULT_PLATFORM")
+    return _parallel(ctx, lambda c, s: pull_one(c, s.name, s.image, s.platform or platform, progress,
+                                                quiet=quiet, buildable=buildable(s)), services)
+
+
 def pull(ctx, project: Project, services: list[str] | None = None, *, quiet: bool = False,
          ignore_failures: bool = False, ignore_buildable: bool = False, include_deps: bool = False,
          policy: str | None = None, progress=None) -> None:
-    """`compose pull`: each service's image, as its pull policy says (``policy`` overrides
-    it); failures end the command unless ignored or the service can be built."""
+    """`compose pull`: each service's image, as its pull policy says (``policy``, --policy,
+    overrides it); a failure ends the command unless ignored or the service builds."""
     chosen = _with_deps(project, services) if include_deps else select_services(project, services)
     jobs, being_pulled = [], {}
     with closing(ctx.client()) as client:
         for service in chosen:
             image, svc_policy = service.image, policy or service.pull_policy
+            skipped = None
             if not image:
-                _event(progress, "Service", service.name, "Skipped", "No image to be pulled")
-                continue
-            if svc_policy in ("never", "build"):
-                _event(progress, "Image", image, "Skipped")
-                continue
-            if svc_policy in ("missing", "if_not_present") and _parse(image).tag != "latest" \
+                skipped = "Skipped - No image to be pulled"
+            elif svc_policy in ("never", "build"):
+                skipped = "Skipped"
+            elif svc_policy in ("missing", "if_not_present") and parse_ref(image).tag != "latest" \
                     and _inspect(client, image) is not None:
-                _event(progress, "Image", image, "Skipped", "Image is already present locally")
-                continue
-            if service.build is not None and ignore_buildable:
-                _event(progress, "Image", image, "Skipped", "Image can be built")
-                continue
-            if image in being_pulled:
-                _event(progress, "Image", image, "Skipped",
-                       f"Image is already being pulled by {being_pulled[image]}")
+                skipped = "Skipped - Image is already present locally"
+            elif service.build is not None and ignore_buildable:
+                skipped = "Skipped - Image can be built"
+            elif image in being_pulled:
+                skipped = f"Skipped - Image is already being pulled by {being_pulled[image]}"
+            if skipped:
+                event(progress, service.name, skipped, "done")
                 continue
             being_pulled[image] = service.name
             jobs.append(service)
-    platform = project.environment.get("DOCKER_DEFAULT_PLATFORM")
-    results = _parallel(ctx, lambda c, s: _pull_one(c, s.image, s.platform or platform, progress, quiet),
-                        jobs)
-    must_build = [s.name for s, r in zip(jobs, results) if isinstance(r, Exception) and s.build is not None]
-    if must_build and progress is not None:
-        progress.tail("WARNING: Some service image(s) must be built from source by running:\n"
-                      f"    ketch compose build {' '.join(must_build)}")
-    errors = [r for s, r in zip(jobs, results) if isinstance(r, Exception) and s.build is None]
+    results = _pull_all(ctx, project, jobs, progress, quiet, lambda s: s.build is not None)
+    failed = [(s, r) for s, r in zip(jobs, results) if isinstance(r, Exception)]
+    must_build = [s.name for s, _ in failed if s.build is not None]
+    if must_build:
+        _tail(ctx, progress, "WARNING: Some service image(s) must be built from source by running:\n"
+                             f"    ketch compose build {' '.join(must_build)}")
+    errors = [r for s, r in failed if s.build is None]
     if errors and not ignore_failures:
-        raise errors[0] if isinstance(errors[0], ComposeError) else ComposeError(_error_text(errors[0]))
+        raise _failure(errors[0])
 
 
 def _with_deps(project: Project, names: list[str] | None) -> list[Service]:
+    """The named services and what they depend on, transitively (--include-deps)."""
     if not names:
         return list(project.services.values())
     wanted, todo = [], list(names)
@@ -239,7 +164,7 @@ def _with_deps(project: Project, names: list[str] | None) -> list[Service]:
         if service is None:
             raise ComposeError(f"no such service: {name}")
         todo += list(service.depends_on)
-    return [s for s in select_services(project, wanted)]
+    return select_services(project, wanted)
 
 
 # -- up: have every image ------------------------------------------------------------------
@@ -262,26 +187,26 @@ def ensure_images(ctx, project: Project, services: list[str] | None = None, *, b
         local = {name: _inspect(client, name) for name in set(names.values())}
     ids = {name: (info or {}).get("Id", "") for name, info in local.items()}
 
+    def policy_of(service: Service) -> str | None:
+        if build == "always" and service.build is not None:
+            return "build"
+        return pull or service.pull_policy
+
     pulls, seen = [], set()
     for service in chosen:
-        policy = pull or service.pull_policy
-        if build == "always" and service.build is not None:
-            policy = "build"
-        if service.image and service.image not in seen and must_pull(policy, service.image, local[service.image]):
+        if service.image and service.image not in seen and must_pull(policy_of(service), local[service.image]):
             seen.add(service.image)
             pulls.append(service)
-    platform = project.environment.get("DOCKER_DEFAULT_PLATFORM")
-    results = _parallel(ctx, lambda c, s: _pull_one(c, s.image, s.platform or platform, progress, quiet_pull),
-                        pulls)
+    results = _pull_all(ctx, project, pulls, progress, quiet_pull, lambda s: _buildable(s, chosen))
     for service, result in zip(pulls, results):
         if isinstance(result, Exception):
             if not _buildable(service, chosen):
-                raise result if isinstance(result, ComposeError) else ComposeError(_error_text(result))
+                raise _failure(result)
         elif result:
             ids[service.image] = result
 
-    to_build = [s for s in chosen if s.build is not None and (
-        build == "always" or (pull or s.pull_policy) == "build" or not ids[names[s.name]])]
+    to_build = [s for s in chosen if s.build is not None
+                and (policy_of(s) == "build" or not ids[names[s.name]])]
     if to_build:
         built = build_services(ctx, project, to_build, build_options or BuildOptions(), progress)
         for name, image_id in built.items():
@@ -308,37 +233,14 @@ def build(ctx, project: Project, services: list[str] | None = None, *, no_cache:
 
 # -- push ---------------------------------------------------------------------------------
 
-def _push_one(client, tag: str, progress, quiet: bool) -> None:
-    from ketch import fastjson
-    from ketch.cli import jsonmessage
-    ref = _parse(tag)
-    if not quiet:
-        _event(progress, "Image", tag, "Pushing")
-    try:
-        resp = client.push(ref.familiar_name, ref.tag, _auth(ref.domain))
-        for raw in jsonmessage.response_lines(resp):
-            if not raw.strip():
-                continue
-            msg = fastjson.loads(raw)
-            if msg.get("errorDetail") or msg.get("error"):
-                raise ComposeError((msg.get("errorDetail") or {}).get("message") or msg.get("error"))
-            if not quiet and msg.get("id") and msg.get("status") and not msg.get("progressDetail"):
-                _event(progress, "", f"Pushing {tag}: {msg['id']}", msg["status"])
-    except HTTPError as exc:
-        raise ComposeError(_error_text(exc)) from None
-    if not quiet:
-        _event(progress, "Image", tag, "Pushed")
-
-
 def _push_services(ctx, services: list[Service], *, quiet: bool, ignore_failures: bool, progress) -> None:
     tags = [(s, tag) for s in services for tag in [s.image, *(s.build.tags if s.build else [])]]
-    results = _parallel(ctx, lambda c, st: _push_one(c, st[1], progress, quiet), tags)
+    results = _parallel(ctx, lambda c, st: push_one(c, st[1], progress, quiet=quiet), tags)
     for (service, _), result in zip(tags, results):
         if isinstance(result, Exception):
             if not ignore_failures:
-                raise result if isinstance(result, ComposeError) else ComposeError(_error_text(result))
-            if progress is not None:
-                progress.tail(f"Pushing {service.name}: {result}")
+                raise _failure(result)
+            _tail(ctx, progress, f"Pushing {service.name}: {result}")
 
 
 def push(ctx, project: Project, services: list[str] | None = None, *, quiet: bool = False,
@@ -349,7 +251,7 @@ def push(ctx, project: Project, services: list[str] | None = None, *, quiet: boo
     pushable = []
     for service in chosen:
         if service.build is None or not service.image:
-            _event(progress, "Service", service.name, "Skipped")
+            event(progress, service.name, "Skipped", "done")
         else:
             pushable.append(service)
     _push_services(ctx, pushable, quiet=quiet, ignore_failures=ignore_failures, progress=progress)
@@ -377,6 +279,7 @@ def images_to_remove(client, project: Project, rmi: str, *, remove_orphans: bool
 
 
 def _normalize(images: list[str]) -> list[str]:
+    """Familiar names with their tag (``busybox:latest``), each once, sorted."""
     from ketch.errors import InvalidArgument
     from ketch.oci import reference
     out = set()
@@ -392,18 +295,21 @@ def _normalize(images: list[str]) -> list[str]:
 def remove_images(ctx, project: Project, rmi: str, *, remove_orphans: bool = False, progress=None) -> None:
     """`down --rmi local|all`: remove the project's images (in use: a warning, gone: a
     warning; other daemon errors end the command)."""
+    def report(image: str, status: str, level: str) -> None:
+        if progress is not None:
+            progress.event("Image", image, status, level=level)
+
     with closing(ctx.client()) as client:
-        images = images_to_remove(client, project, rmi, remove_orphans=remove_orphans)
-        for image in images:
-            _event(progress, "Image", image, "Removing")
+        for image in images_to_remove(client, project, rmi, remove_orphans=remove_orphans):
+            report(image, "Removing", "working")
             try:
                 client.remove_image(image)
             except HTTPError as exc:
                 if exc.status == 409:
-                    _event(progress, "Image", image, "Resource is still in use")
+                    report(image, "Resource is still in use", "warning")
                     continue
                 if exc.status == 404:
-                    _event(progress, "Image", image, "Warning: No resource found to remove")
+                    report(image, "Warning: No resource found to remove", "done")
                     continue
                 raise
-            _event(progress, "Image", image, "Removed")
+            report(image, "Removed", "done")
