@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ketch.client.http import HTTPError
-from ketch.compose import labels as L
 from ketch.compose.errors import ComposeError
 from ketch.compose.model import Project
 from ketch.compose.observe import Observed

@@ -7,7 +7,7 @@ import datetime
 import json
 
 from ketch.cli import flags
-from ketch.compose.errors import ComposeError, LoadError
+from ketch.compose.errors import ComposeError
 from ketch.compose.executor import ExecOptions, execute
 from ketch.compose.plan import Plan, UpOptions, selected_services
 from ketch.compose.progress import Progress
@@ -38,22 +38,6 @@ def warn(ctx, text: str) -> None:
         now = datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="seconds")
         ctx.err.write(f'time="{now}" level=warning msg={json.dumps(text)}\n')
     ctx.err.flush()
-
-
-def project_or_name(ctx):
-    """compose's projectOrName: (the project, its name) when compose files are found or -f
-    is given; with -p alone no file is read: (None, the name)."""
-    name = ctx.options["project-name"]
-    if ctx.options["file"] or not name:
-        try:
-            project = ctx.project()
-        except LoadError:
-            env = ctx.environ.get("COMPOSE_PROJECT_NAME")
-            if env:
-                return None, env.lower()
-            raise
-        return project, project.name
-    return None, name.lower()
 
 
 def progress(ctx, title: str = "Running") -> Progress:

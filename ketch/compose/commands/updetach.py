@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from ketch.compose.commands.lifecycle_util import progress, project_or_name, run_plan
+from ketch.compose.commands.lifecycle_util import progress, run_plan
+from ketch.compose.containers import project_or_name
 from ketch.compose.errors import ComposeError
 from ketch.compose.executor import Executor
 from ketch.compose.observe import observe
