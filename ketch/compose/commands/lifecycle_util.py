@@ -75,6 +75,9 @@ def ensure_images(ctx, project, services: list[str], opts) -> tuple[dict[str, st
         build = "always" if opts["build"] else "never" if opts["no-build"] else "auto"
         if "pull" in opts.changed:
             pull = opts["pull"]
+    if ctx.options["dry-run"]:  # nothing is pulled or built: the names only
+        from ketch.compose.convert import image_name
+        return {s: image_name(project, project.services[s]) for s in services}, {}
     from ketch.compose import imageops
     refs = imageops.ensure_images(ctx, project, services, build=build, pull=pull,
                                   quiet_pull=bool(opts and opts["quiet-pull"]), progress=progress(ctx))
