@@ -1,8 +1,8 @@
 """Thin stand-ins for the loader's front (discovery, dotenv, interpolate, yamlfile,
 schema) so the back (merge, extends, include, normalize, project) is tested alone.
 
-``modules()`` gives the real modules when they are all there, else these; ``use(monkeypatch)``
-installs them into ``ketch.compose.loader.project``.
+``use(monkeypatch)`` installs them into ``ketch.compose.loader.project`` when the real
+modules are not there.
 """
 
 import os
@@ -12,7 +12,7 @@ import types
 import yaml
 
 
-def _config_files(options):
+def _config_files(options, **_):
     return [f if f == "-" else os.path.abspath(os.path.join(options.working_dir, f)) for f in options.files]
 
 
@@ -44,7 +44,7 @@ def _sub(text, lookup):
     return _VAR.sub(repl, text)
 
 
-def _interpolate(doc, lookup, file):
+def _interpolate(doc, lookup, file, **_):
     if isinstance(doc, dict):
         return {k: _interpolate(v, lookup, file) for k, v in doc.items()}
     if isinstance(doc, list):
@@ -62,7 +62,7 @@ def _parse(text, file, lookup):
         if not line or line.startswith("#"):
             continue
         key, sep, value = line.partition("=")
-        out[key.strip()] = _sub(value.strip().strip('"'), lambda n: out.get(n) or lookup(n)) if sep else None
+        out[key.strip()] = _sub(value.strip().strip('"'), lambda n: lookup(n) if lookup(n) is not None else out.get(n)) if sep else None
     return out
 
 
@@ -108,6 +108,14 @@ def modules():
     return discovery, dotenv, interpolate, schema, yamlfile
 
 
+def _real_modules_present() -> bool:
+    import importlib.util
+    return all(importlib.util.find_spec(f"ketch.compose.loader.{m}") is not None
+               for m in ("discovery", "dotenv", "interpolate", "schema", "yamlfile"))
+
+
 def use(monkeypatch):
-    from ketch.compose.loader import project
-    monkeypatch.setattr(project, "_h1", modules)
+    """The stand-ins, unless the real modules are there (the tests then check both halves)."""
+    if not _real_modules_present():
+        from ketch.compose.loader import project
+        monkeypatch.setattr(project, "_h1", modules)

@@ -109,3 +109,77 @@ def test_no_consistency_and_no_path_resolution(tmp_path):
     project = load_project(LoadOptions(files=["compose.yaml"], working_dir=str(tmp_path), project_name="p",
                                        consistency=False, resolve_paths=False))
     assert project.services["a"].volumes[0].source == "./d"
+
+
+def test_reset_and_override_tags(tmp_path):
+    pytest.importorskip("ketch.compose.loader.yamlfile")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    image: x\n    ports: ['8080:80']\n    environment: {FOO: bar, KEEP: k}\n"
+        "    volumes: ['./a:/a']\n")
+    (tmp_path / "override.yaml").write_text(
+        "services:\n  app:\n    ports: !reset []\n    environment:\n      FOO: !reset null\n"
+        "    volumes: !override ['./b:/b']\n")
+    project = load_project(LoadOptions(files=["compose.yaml", "override.yaml"], working_dir=str(tmp_path),
+                                       project_name="p"))
+    app = project.services["app"]
+    assert app.ports == [] and app.environment == {"KEEP": "k"}
+    assert [v.source for v in app.volumes] == [f"{tmp_path}/b"]
+
+
+def test_several_documents_in_a_file(tmp_path):
+    pytest.importorskip("ketch.compose.loader.yamlfile")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a: {image: x, dns: [1.1.1.1]}\n---\nservices:\n  a: {dns: [8.8.8.8]}\n  b: {image: y}\n")
+    project = load_project(LoadOptions(files=["compose.yaml"], working_dir=str(tmp_path), project_name="p"))
+    assert project.services["a"].dns == ["1.1.1.1", "8.8.8.8"] and "b" in project.services
+
+
+def test_with_selected_services(tmp_path):
+    from ketch.compose.loader.project import with_selected_services
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web: {image: w, depends_on: [api]}\n  api: {image: a, depends_on: [db]}\n"
+        "  db: {image: d}\n  other: {image: o}\n  dbg: {image: b, profiles: [debug], depends_on: [db]}\n")
+    project = load_project(LoadOptions(files=["compose.yaml"], working_dir=str(tmp_path), project_name="p"))
+    sel = with_selected_services(project, ["web"])
+    assert list(sel.services) == ["web", "api", "db"]
+    assert sorted(sel.disabled_services) == ["dbg", "other"]
+    alone = with_selected_services(project, ["web"], dependencies=False)
+    assert list(alone.services) == ["web"] and alone.services["web"].depends_on == {}
+    dbg = with_selected_services(project, ["dbg"])
+    assert list(dbg.services) == ["db", "dbg"] and dbg.profiles == ["debug"]
+    assert with_selected_services(project, []) is project
+
+
+def test_reset_and_override_over_extends(tmp_path):
+    pytest.importorskip("ketch.compose.loader.yamlfile")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  init:\n    image: alpine\n    command: sleep infinity\n    ports: ['80:80']\n"
+        "  base:\n    extends: {service: init}\n    command: !reset\n    ports: !override ['81:81']\n")
+    project = load_project(LoadOptions(files=["compose.yaml"], working_dir=str(tmp_path), project_name="p"))
+    base = project.services["base"]
+    assert base.command is None and [p.target for p in base.ports] == [81]
+    assert project.services["init"].command == ["sleep", "infinity"]
+
+
+def test_for_command_drops_unused_resources(tmp_path):
+    from ketch.compose.loader.project import for_command
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web: {image: w, networks: [front], volumes: ['data:/d'], secrets: [s]}\n"
+        "  db: {image: d, networks: [back], volumes: ['dbdata:/d']}\n"
+        "networks: {front: {}, back: {}, unused: {}}\nvolumes: {data: {}, dbdata: {}, spare: {}}\n"
+        "secrets: {s: {file: ./s}, t: {file: ./t}}\n")
+    project = load_project(LoadOptions(files=["compose.yaml"], working_dir=str(tmp_path), project_name="p"))
+    all_of_it = for_command(project, [])
+    assert list(all_of_it.networks) == ["front", "back"] and list(all_of_it.volumes) == ["data", "dbdata"]
+    assert list(all_of_it.secrets) == ["s"]
+    web = for_command(project, ["web"])
+    assert list(web.services) == ["web"] and list(web.networks) == ["front"] and list(web.volumes) == ["data"]
+    assert list(for_command(project, ["web"], all_resources=True).networks) == ["front", "back", "unused"]
+
+
+def test_stdin(tmp_path, monkeypatch):
+    import io
+    monkeypatch.setattr("sys.stdin", io.StringIO("services:\n  a:\n    image: x\n    volumes: [./d:/d]\n"))
+    project = load_project(LoadOptions(files=["-"], working_dir=str(tmp_path), project_name="p"))
+    assert project.config_files == ["-"] and project.working_dir == str(tmp_path)
+    assert project.services["a"].volumes[0].source == f"{tmp_path}/d"

@@ -170,7 +170,7 @@ def service(name: str, raw: dict | None) -> dict:
     return s
 
 
-def _resource(kind: str, key: str, raw: dict | None) -> dict:
+def _resource(kind: str, key: str, raw: dict | None, warn) -> dict:
     """A top-level network/volume/secret/config: labels as a map, external's old form."""
     r = dict(raw or {})
     for field in ("labels", "driver_opts"):
@@ -180,6 +180,8 @@ def _resource(kind: str, key: str, raw: dict | None) -> dict:
     if isinstance(ext, dict):
         r["external"] = True
         if "name" in ext:
+            if warn is not None:
+                warn(f"{kind}.{key}: external.name is deprecated. Please set name and external: true")
             if "name" in r and r["name"] != ext["name"]:
                 raise LoadError(f"{kind}.{key}: name and external.name conflict; only use name")
             r.setdefault("name", ext["name"])
@@ -191,14 +193,15 @@ def _resource(kind: str, key: str, raw: dict | None) -> dict:
     return r
 
 
-def canonical(doc: dict) -> dict:
-    """The canonical form of one file's (interpolated, validated) mapping."""
+def canonical(doc: dict, warn=None) -> dict:
+    """The canonical form of one file's (interpolated, validated) mapping; ``warn`` gets
+    compose-go's deprecation warnings."""
     out = {}
     for key, value in doc.items():
         if key == "services":
             out[key] = {name: service(name, s) for name, s in (value or {}).items()}
         elif key in ("networks", "volumes", "secrets", "configs"):
-            out[key] = {k: _resource(key, k, v) for k, v in (value or {}).items()}
+            out[key] = {k: _resource(key, k, v, warn) for k, v in (value or {}).items()}
         elif key == "include":
             out[key] = [{"path": i} if isinstance(i, str) else dict(i) for i in value or []]
         else:

@@ -39,8 +39,6 @@ class _Tracker:
 
 
 def _base_from_file(name: str, ref: str, filename: str, path: str, load_file: LoadFile) -> dict:
-    if not os.path.exists(path):
-        raise LoadError(f"open {path}: no such file or directory")
     doc = load_file(path)
     services = doc.get("services")
     if services is None:

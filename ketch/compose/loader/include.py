@@ -87,8 +87,8 @@ def apply_include(doc: dict, working_dir: str, environment: dict, included: list
             chain = included + [paths[0]]
             raise LoadError("include cycle detected:\n" + chain[0] + "\n include "
                             + "\n include ".join(chain[1:]))
-        env = dict(environment)
-        env.update(read_env(_env_files(entry, project_dir, working_dir), environment))
+        # the including project's variables win over the included one's env files
+        env = {**read_env(_env_files(entry, project_dir, working_dir), environment), **environment}
         imported = load_model(paths, project_dir, env, included)
         import_resources(imported, doc)
     return doc

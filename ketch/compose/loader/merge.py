@@ -22,7 +22,7 @@ from ketch.compose.errors import LoadError
 _KEY_VALUE = ("services.*.environment.*", "services.*.build.args.*")
 
 _REPLACE = _KEY_VALUE + ("services.*.command", "services.*.entrypoint", "services.*.healthcheck.test",
-            "services.*.ulimits.*", "services.*.build.ulimits.*")
+                        "services.*.ulimits.*", "services.*.build.ulimits.*")
 
 
 def _text_key(entry) -> str:
@@ -141,20 +141,41 @@ def enforce_unicity(doc: dict) -> dict:
     return doc
 
 
+def _parent(doc, path: tuple):
+    node = doc
+    for key in path[:-1]:
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            return None
+    return node if isinstance(node, dict) else None
+
+
 def remove_paths(doc: dict, paths) -> None:
     """``!reset`` / ``!override``: drop these key paths (tuples) from ``doc`` in place."""
     for path in paths:
-        node = doc
-        for key in path[:-1]:
-            if isinstance(node, dict) and key in node:
-                node = node[key]
-            elif isinstance(node, list) and isinstance(key, int) and key < len(node):
-                node = node[key]
-            else:
-                node = None
-                break
-        if isinstance(node, dict):
+        node = _parent(doc, path)
+        if node is not None:
             node.pop(path[-1], None)
+
+
+def values_at(doc: dict, paths) -> dict:
+    """The values at these key paths (those present), to put back with ``put_values``."""
+    out = {}
+    for path in paths:
+        node = _parent(doc, path)
+        if node is not None and path[-1] in node:
+            out[tuple(path)] = copy.deepcopy(node[path[-1]])
+    return out
+
+
+def put_values(doc: dict, values: dict) -> None:
+    for path, value in values.items():
+        node = _parent(doc, path)
+        if node is not None:
+            node[path[-1]] = value
 
 
 def merge(base: dict, other: dict) -> dict:

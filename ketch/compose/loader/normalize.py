@@ -1,12 +1,14 @@
 """The merged canonical mapping -> the project's final form, as compose-go normalises it.
 
-After merging every file: defaults (build context "." and dockerfile "Dockerfile",
-secret targets under /run/secrets), relative paths made absolute against the project
-directory (``~`` expanded), ``environment: [VAR]`` taken from the project's environment,
-env_file read under environment, implicit dependencies (links, ``network_mode:
-service:x``, ``volumes_from``), the ``default`` network for services that name none (and
-in ``networks:`` when one uses it), and the engine names of networks, volumes, secrets
-and configs (``<project>_<key>`` unless ``name:`` or external).
+Once a project's files are merged (compose-go's loadYamlModel, for the project and for
+each included one): ``set_defaults`` (build context ".", dockerfile "Dockerfile", secret
+targets under /run/secrets), ``resolve_paths`` (relative paths absolute against the project
+directory, ``~`` expanded), ``resolve_environment`` (``environment: [VAR]`` from the
+project's environment). Then, for the whole project, ``normalize``: env_file read under
+environment, implicit dependencies (links, ``network_mode: service:x``, ``volumes_from``),
+the ``default`` network for services that name none (and in ``networks:`` when one uses
+it), and the engine names of networks, volumes, secrets and configs (``<project>_<key>``
+unless ``name:`` or external).
 """
 
 from __future__ import annotations
@@ -70,6 +72,11 @@ def resolve_paths(doc: dict, base: str) -> None:
         opts = vol.get("driver_opts") or {}
         if vol.get("driver") == "local" and opts.get("o") == "bind" and "device" in opts:
             opts["device"] = abs_path(base, opts["device"])
+
+
+def set_defaults(doc: dict) -> None:
+    for service in (doc.get("services") or {}).values():
+        _defaults(service)
 
 
 def _defaults(service: dict) -> None:
@@ -155,7 +162,7 @@ def _read(path: str, required: bool, what: str, read_env_file, lookup) -> dict:
 
 def read_env_files(doc: dict, lookup: Lookup, read_env_file, base: str) -> None:
     """env_file under environment (compose-go's WithServicesEnvironmentResolved: ${VAR} in
-    the files from the project environment, then the service's); label_file under labels;
+    a file from the files before it, then the project environment); label_file under labels;
     build args without a value taken from the environment, dropped when it has none."""
     for service in (doc.get("services") or {}).values():
         build = service.get("build")
@@ -165,10 +172,12 @@ def read_env_files(doc: dict, lookup: Lookup, read_env_file, base: str) -> None:
         env = service.get("environment") or {}
         files = service.pop("env_file", None) or []
         if files:
-            def env_lookup(name: str, env=env) -> str | None:
-                found = lookup(name)
-                return found if found is not None else env.get(name)
             merged: dict[str, str | None] = {}
+
+            def env_lookup(name: str) -> str | None:
+                # Compose 2.29 (compose-go 2.2): the files read so far, then the project's
+                found = merged.get(name)
+                return found if found is not None else lookup(name)
             for entry in files:
                 merged.update(_read(abs_path(base, entry["path"]), entry.get("required", True),
                                     "env", read_env_file, env_lookup))
@@ -185,14 +194,10 @@ def read_env_files(doc: dict, lookup: Lookup, read_env_file, base: str) -> None:
 
 
 def normalize(doc: dict, *, project: str, working_dir: str, lookup: Lookup,
-              read_env_file, resolve_paths_: bool = True, implicit: bool = True) -> dict:
-    """The merged canonical mapping, normalised in place and returned. ``implicit=False``
-    (config --no-normalize) leaves out the default network and implicit dependencies."""
-    for service in (doc.get("services") or {}).values():
-        _defaults(service)
-    if resolve_paths_:
-        resolve_paths(doc, working_dir)
-    resolve_environment(doc, lookup)
+              read_env_file, implicit: bool = True) -> dict:
+    """The project's merged mapping (defaults set, paths resolved), normalised in place and
+    returned. ``implicit=False`` (config --no-normalize) leaves out the default network and
+    the implicit dependencies."""
     read_env_files(doc, lookup, read_env_file, working_dir)
     if implicit:
         _default_networks(doc)

@@ -7,13 +7,16 @@
     normalize (defaults, env_file, default network, engine names, implicit depends_on)
     the model -> profiles -> consistency checks
 
-``with_services`` enables services named on the command line, as compose's
-``WithServicesEnabled`` does (their profiles become active).
+``with_services`` (enable services named on the command line with their profiles),
+``with_selected_services`` (narrow to them and their dependencies) and ``for_command``
+(that, and unused networks/volumes/secrets/configs left out, as compose's ToProject) are
+profiles.py's, here too for the commands.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 import typing
@@ -24,9 +27,14 @@ from ketch.compose.loader import LoadOptions, consistency
 from ketch.compose.loader.canonical import canonical
 from ketch.compose.loader.extends import apply_extends
 from ketch.compose.loader.include import apply_include
-from ketch.compose.loader.merge import enforce_unicity, merge, remove_paths
-from ketch.compose.loader.normalize import normalize, resolve_environment, resolve_paths
+from ketch.compose.loader.merge import merge, put_values, remove_paths, values_at
+from ketch.compose.loader.normalize import normalize, resolve_environment, resolve_paths, set_defaults
+from ketch.compose.loader.profiles import (active_profiles, for_command, with_profiles, with_selected_services,
+                                           with_services, without_unnecessary_resources)
 from ketch.compose.model import Project
+
+__all__ = ["load_project", "to_project", "with_services", "with_selected_services", "for_command",
+           "without_unnecessary_resources"]
 
 
 def _h1():
@@ -63,38 +71,57 @@ class _Loader:
             self._yaml[path] = yamlfile.load(text, path)
         return self._yaml[path]
 
-    def data(self, path: str, env: dict, *, validate: bool) -> dict:
-        """One file interpolated, validated and canonical (no include, no extends)."""
-        _, _, interpolate, schema, _ = _h1()
+    def documents(self, path: str) -> list:
+        """A file's YAML documents (a file may hold several, merged in order)."""
         ydoc = self.yamldoc(path)
+        return [ydoc] + list(getattr(ydoc, "more", None) or [])
+
+    def data(self, ydoc, path: str, env: dict, *, validate: bool) -> dict:
+        """One document interpolated, validated and canonical (no include, no extends)."""
+        _, _, interpolate, schema, _ = _h1()
         data = ydoc.data
         if data is None:
             return {}
         if not isinstance(data, dict):
             raise LoadError("top-level object must be a mapping")
         if self.options.interpolate:
-            data = interpolate.interpolate(data, env.get, path)
+            data = interpolate.interpolate(data, env.get, path, warn=self.warn)
         if validate:
             schema.validate(data, path, ydoc)
             for warning in schema.warnings(data, path):
                 self.warn(warning)
         data = {k: v for k, v in data.items() if k != "version"}
-        return canonical(data)
+        return canonical(data, self.warn if validate else None)
+
+    def file_data(self, path: str, env: dict) -> dict:
+        """A file extended from: its documents merged, not validated (compose-go validates
+        the result), without its includes."""
+        merged: dict = {}
+        for ydoc in self.documents(path):
+            merged = merge(merged, self.data(ydoc, path, env, validate=False))
+        return merged
 
     def model(self, paths: list[str], working_dir: str, env: dict, included: list[str]) -> dict:
         """Several files merged into one canonical mapping (compose-go's loadYamlModel)."""
         _, dotenv, _, _, _ = _h1()
         merged: dict = {}
         for path in paths:
-            doc = self.data(path, env, validate=True)
-            chain = included + [path]
-            apply_include(doc, working_dir, env, chain,
-                          lambda p, d, e, c: self.model(p, d, e, c),
-                          lambda files, environ: _read_env_files(dotenv, files, environ))
-            ydoc = self.yamldoc(path)
-            remove_paths(merged, list(getattr(ydoc, "resets", ())) + list(getattr(ydoc, "overrides", ())))
-            apply_extends(doc, path, working_dir, lambda p: self.data(p, env, validate=False))
-            merged = merge(merged, enforce_unicity(doc))
+            for ydoc in self.documents(path):
+                doc = self.data(ydoc, path, env, validate=True)
+                apply_include(doc, working_dir, env, included + [path],
+                              lambda p, d, e, c: self.model(p, d, e, c),
+                              lambda files, environ: _read_env_files(dotenv, files, environ))
+                resets = list(getattr(ydoc, "resets", ()))
+                overrides = list(getattr(ydoc, "overrides", ()))
+                remove_paths(merged, resets + overrides)
+                # over an extended service too: !reset drops what the base set, !override
+                # replaces it (compose-go applies the file's reset processor to the base)
+                overridden = values_at(doc, overrides)
+                apply_extends(doc, path, working_dir, lambda p: self.file_data(p, env))
+                remove_paths(doc, resets)
+                put_values(doc, overridden)
+                merged = merge(merged, doc)
+        set_defaults(merged)
         if self.options.resolve_paths:
             resolve_paths(merged, working_dir)
         resolve_environment(merged, env.get)
@@ -105,7 +132,7 @@ def _read_env_files(dotenv, files: list[str], environ: dict) -> dict:
     out: dict = {}
     for path in files:
         def lookup(name: str) -> str | None:
-            return out.get(name, environ.get(name))
+            return environ[name] if name in environ else out.get(name)
         out.update({k: v for k, v in dotenv.read(path, lookup).items() if v is not None})
     return out
 
@@ -119,48 +146,14 @@ def _name_from_files(loader: _Loader, files: list[str], env: dict) -> str | None
         if isinstance(data, dict) and data.get("name"):
             value = str(data["name"])
             if loader.options.interpolate:
-                value = interpolate.interpolate({"name": value}, env.get, path)["name"]
+                value = interpolate.interpolate({"name": value}, env.get, path, warn=None)["name"]
             name = value or name
     return name
 
 
-def active_profiles(options: LoadOptions, env: dict) -> list[str]:
-    """--profile, else COMPOSE_PROFILES (comma-separated; from .env too)."""
-    if options.profiles:
-        return [p for item in options.profiles for p in item.split(",") if p]
-    raw = options.environ.get("COMPOSE_PROFILES", env.get("COMPOSE_PROFILES", ""))
-    return [p.strip() for p in raw.split(",") if p.strip()]
-
-
-def _enabled(service: model.Service, profiles: list[str]) -> bool:
-    return not service.profiles or "*" in profiles or any(p in profiles for p in service.profiles)
-
-
-def with_profiles(project: Project, profiles: list[str]) -> Project:
-    """Services split into enabled and disabled by the active profiles."""
-    every = {**project.services, **project.disabled_services}
-    order = [n for n in every]
-    enabled = {n: every[n] for n in order if _enabled(every[n], profiles)}
-    disabled = {n: every[n] for n in order if n not in enabled}
-    return dataclasses.replace(project, services=enabled, disabled_services=disabled,
-                               profiles=list(profiles))
-
-
-def with_services(project: Project, names: list[str]) -> Project:
-    """Services named on the command line enabled with their profiles (compose's
-    WithServicesEnabled); an unknown name is compose's "no such service: x"."""
-    profiles = list(project.profiles)
-    for name in names:
-        if name in project.services:
-            continue
-        if name not in project.disabled_services:
-            raise LoadError(f"no such service: {name}")
-        profiles += [p for p in project.disabled_services[name].profiles if p not in profiles]
-    return with_profiles(project, profiles) if profiles != project.profiles else project
-
-
 # -- canonical mapping -> model ----------------------------------------------------------
 
+@functools.cache
 def _hints(cls) -> dict:
     return typing.get_type_hints(cls, vars(model))
 
@@ -219,7 +212,7 @@ def load_project(options: LoadOptions, warn=_warn) -> Project:
     """Discover, read, interpolate, validate, merge and normalise; LoadError on any problem."""
     discovery, dotenv, _, _, _ = _h1()
     loader = _Loader(options, warn)
-    files = discovery.config_files(options)
+    files = discovery.config_files(options, warn=warn)
     working_dir = discovery.project_directory(options, files)
     env = dict(dotenv.project_environment(options, working_dir))
     name = discovery.project_name(options, working_dir, _name_from_files(loader, files, env), env)
@@ -228,8 +221,7 @@ def load_project(options: LoadOptions, warn=_warn) -> Project:
     if not doc:
         raise LoadError("empty compose file")
     normalize(doc, project=name, working_dir=working_dir, lookup=env.get,
-              read_env_file=dotenv.read, resolve_paths_=options.resolve_paths,
-              implicit=options.normalize)
+              read_env_file=dotenv.read, implicit=options.normalize)
     shown = [f if f == "-" else os.path.abspath(f) for f in files]
     project = to_project(doc, name=name, working_dir=working_dir, files=shown, env=env)
     project = with_profiles(project, active_profiles(options, env))

@@ -11,9 +11,10 @@ names, implicit dependencies) is normalize's.
 
 from __future__ import annotations
 
-import shlex
+import posixpath
 
 from ketch.apitypes.ports import PortSpecError, parse_port_spec
+from ketch.compose.loader import shellwords
 from ketch.compose.errors import LoadError
 from ketch.units import parse_ram
 
@@ -38,7 +39,7 @@ def to_list(value) -> list:
     return [value] if isinstance(value, (str, int, float)) else list(value)
 
 
-def mapping_with_equals(value, what: str = "environment") -> dict[str, str | None]:
+def mapping_with_equals(value) -> dict[str, str | None]:
     """environment, build.args: ``["A=1", "B"]`` or ``{A: 1, B: null}``; ``B`` alone is None
     (resolved from the environment later, or left unset)."""
     if value is None:
@@ -54,7 +55,7 @@ def mapping_with_equals(value, what: str = "environment") -> dict[str, str | Non
     return out
 
 
-def mapping(value, seps: tuple[str, ...] = ("=",)) -> dict[str, str]:
+def mapping(value) -> dict[str, str]:
     """labels, sysctls, driver_opts...: a list ``k=v`` (a missing value is "") or a map."""
     if value is None:
         return {}
@@ -62,14 +63,8 @@ def mapping(value, seps: tuple[str, ...] = ("=",)) -> dict[str, str]:
         return {str(k): text(v) for k, v in value.items()}
     out = {}
     for item in value:
-        item = text(item)
-        for sep in seps:
-            key, found, val = item.partition(sep)
-            if found:
-                out[key] = val
-                break
-        else:
-            out[item] = ""
+        key, _, val = text(item).partition("=")
+        out[key] = val
     return out
 
 
@@ -110,13 +105,13 @@ def mode(value):
 
 
 def shell_words(value, key: str) -> list[str] | None:
-    """command/entrypoint: a string is split as go-shellwords does (quotes, escapes)."""
+    """command/entrypoint: a string is split as compose-go does (go-shellwords)."""
     if value is None or isinstance(value, list):
         return None if value is None else [text(v) for v in value]
     try:
-        return shlex.split(str(value))
-    except ValueError:
-        raise LoadError(f"{key}: invalid command line string") from None
+        return shellwords.split(str(value))
+    except ValueError as exc:
+        raise LoadError(str(exc)) from None
 
 
 def ports(value, where: str) -> list[dict]:
@@ -166,7 +161,7 @@ def _volume_fields(spec: str) -> list[str]:
             depth += 1
         elif ch == "}" and depth:
             depth -= 1
-        if ch == ":" and depth == 0 and not (len(buf) == 1 and buf.isalpha() and not fields):
+        if ch == ":" and depth == 0 and not (len(buf) == 1 and buf.isalpha()):  # "C:" a drive
             if not buf:
                 raise LoadError(f"invalid spec: {spec}: empty section between colons")
             fields.append(buf)
@@ -184,7 +179,7 @@ def parse_volume(spec: str) -> dict:
     if not spec:
         raise LoadError("invalid empty volume spec")
     if len(spec) <= 2:
-        return {"type": "volume", "target": spec, "volume": {}}
+        return {"type": "volume", "target": spec}
     fields = _volume_fields(spec)
     if len(fields) > 3:
         raise LoadError(f"invalid spec: {spec}: too many colons")
@@ -210,10 +205,9 @@ def parse_volume(spec: str) -> dict:
         vol["type"] = "bind"
         bind["create_host_path"] = True
         vol["bind"] = bind
-        vol.pop("volume", None)
     else:
         vol["type"] = "volume"
-        vol.setdefault("volume", {})
+        vol.setdefault("volume", {})  # compose-go's non-nil empty options: `volume: {}`
     if vol.get("read_only") is False:
         del vol["read_only"]  # omitempty: rw is the default
     return vol
@@ -230,14 +224,11 @@ def volume(entry) -> dict:
         if "mode" in tmpfs:
             tmpfs["mode"] = mode(tmpfs["mode"])
         vol["tmpfs"] = tmpfs
-    if vol.get("volume") == {}:
-        del vol["volume"]
     return vol
 
 
 def _clean(path: str) -> str:
     """Go's path.Clean for a mount target."""
-    import posixpath
     cleaned = posixpath.normpath(path)
     return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
 
