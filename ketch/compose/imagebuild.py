@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ketch.client.http import ConnectionFailed, HTTPError
 from ketch.compose import labels
+from ketch.compose.convert import image_name
 from ketch.compose.errors import ComposeError
 from ketch.compose.model import BuildConfig, Project, Service
 
@@ -32,11 +33,6 @@ class BuildOptions:
     build_args: dict[str, str | None] = field(default_factory=dict)  # --build-arg (None: from the environment)
     quiet: bool = False
     memory: int = 0
-
-
-def image_name(project: Project, service: Service) -> str:
-    """compose's GetImageNameOrDefault: ``image:`` or ``<project>-<service>``."""
-    return service.image or f"{project.name}-{service.name}"
 
 
 class _CliConfig:

@@ -119,14 +119,10 @@ def push(ctx, args: list[str], path: str) -> int:
     return 0
 
 
-def project_name(ctx) -> str:
-    """compose's toProjectName: -p, COMPOSE_PROJECT_NAME, else the loaded project's."""
-    return ctx.options["project-name"] or ctx.environ.get("COMPOSE_PROJECT_NAME") or ctx.project().name
-
-
 def images(ctx, args: list[str], path: str) -> int:
     opts, services = parse_args(IMAGES, args, path)
     from ketch.compose import imagelist
+    from ketch.compose.containers import project_name
     fmt = opts["format"]
     if fmt.lower() not in ("table", "pretty", "", "json") and not opts["quiet"]:
         raise ComposeError(f'format value "{fmt}" could not be parsed: parsing failed')
