@@ -7,7 +7,6 @@ import datetime
 import json
 
 from ketch.cli import flags
-from ketch.client.http import HTTPError
 from ketch.compose.errors import ComposeError, LoadError
 from ketch.compose.executor import ExecOptions, execute
 from ketch.compose.plan import Plan, UpOptions, selected_services
@@ -70,7 +69,8 @@ def timeout_of(opts) -> int | None:
 
 def exec_options(ctx, opts, project, images=None, image_ids=None) -> ExecOptions:
     return ExecOptions(project=project, images=images or {}, image_ids=image_ids or {}, timeout=timeout_of(opts),
-                       parallel=ctx.options["parallel"], dry_run=ctx.options["dry-run"])
+                       parallel=ctx.options["parallel"], dry_run=ctx.options["dry-run"],
+                       renew_volumes=bool(opts.get("renew-anon-volumes")))
 
 
 def run_plan(ctx, plan: Plan, execopts: ExecOptions, observed, *, title: str = "Running",
@@ -91,22 +91,10 @@ def ensure_images(ctx, project, services: list[str], opts) -> tuple[dict[str, st
         build = "always" if opts["build"] else "never" if opts["no-build"] else "auto"
         if "pull" in opts.changed:
             pull = opts["pull"]
-    try:
-        from ketch.compose import imageops
-    except ImportError:  # until compose's image operations land
-        imageops = None
-    if imageops is not None:
-        refs = imageops.ensure_images(ctx, project, services, build=build, pull=pull,
-                                      progress=progress(ctx))
-    else:
-        refs = {s: project.services[s].image or f"{project.name}-{s}" for s in services}
-    client, ids = ctx.client(), {}
-    for service, ref in refs.items():
-        try:
-            ids[service] = client.inspect_image(ref)["Id"]
-        except HTTPError:
-            pass  # create reports it
-    client.close()
+    from ketch.compose import imageops
+    refs = imageops.ensure_images(ctx, project, services, build=build, pull=pull,
+                                  quiet_pull=bool(opts and opts["quiet-pull"]), progress=progress(ctx))
+    ids = {service: ref.id for service, ref in refs.items() if getattr(ref, "id", "")}
     return dict(refs), ids
 
 
