@@ -236,3 +236,32 @@ def test_remove_images_for_down_rmi(daemon, project):
     assert inspect(daemon, f"{name}-base:1") is not None
     imageops.remove_images(ctx, proj, "all")
     assert inspect(daemon, f"{name}-base:1") is None and inspect(daemon, "busybox") is not None
+
+
+def test_up_builds_the_missing_image_a_rebuild_recreates_down_rmi_removes(daemon, project):
+    cwd, name = project
+    write(cwd, {"Dockerfile": 'FROM busybox\nRUN echo v1 > /v\nCMD ["sleep", "1000"]\n', "compose.yaml": f"""\
+        name: {name}
+        services:
+          web:
+            build: .
+        """})
+    try:
+        res = compose(daemon, cwd, "up", "-d")
+        assert f"Successfully tagged {name}-web:latest" in res.stdout
+        first = inspect(daemon, f"{name}-web")["Id"]
+        status, doc = daemon.api("GET", f"/containers/{name}-web-1/json")
+        assert doc["Image"] == first and doc["Config"]["Labels"]["com.docker.compose.image"] == first
+        res = compose(daemon, cwd, "up", "-d")  # nothing built again
+        assert res.stdout == ""
+        write(cwd, {"Dockerfile": 'FROM busybox\nRUN echo v2 > /v\nCMD ["sleep", "1000"]\n'})
+        res = compose(daemon, cwd, "--progress", "plain", "up", "-d", "--build")
+        second = inspect(daemon, f"{name}-web")["Id"]
+        assert second != first and f" Container {name}-web-1  Recreated" in res.stderr.splitlines()
+        assert daemon.api("GET", f"/containers/{name}-web-1/json")[1]["Image"] == second
+        res = compose(daemon, cwd, "--progress", "plain", "down", "--rmi", "local", "-t", "0")
+        assert res.stderr.splitlines()[-2:] == [f" Image {name}-web:latest  Removing",
+                                                f" Image {name}-web:latest  Removed"]
+        assert inspect(daemon, f"{name}-web") is None and inspect(daemon, "busybox") is not None
+    finally:
+        compose(daemon, cwd, "down", "-t", "0", check=False)
