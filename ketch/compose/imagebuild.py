@@ -168,6 +168,8 @@ def build_services(ctx, project: Project, services: list[Service], options: Buil
     the progress (compose 2.29's classic builder reports no events), ``progress`` unused."""
     if not services:
         return {}
+    if ctx.options.get("dry-run"):  # compose's dry-run client builds nothing
+        return {s.name: "" for s in services}
     cli = _CliConfig(ctx.host)
     out = None if options.quiet else getattr(ctx, "out", sys.stdout)
     built = {}

@@ -63,6 +63,11 @@ def _failure(exc: Exception) -> ComposeError:
     return exc if isinstance(exc, ComposeError) else ComposeError(error_text(exc))
 
 
+def dry_run(ctx) -> bool:
+    """--dry-run: images are looked at, never pulled, built, pushed or removed."""
+    return bool(ctx.options.get("dry-run"))
+
+
 def _workers(ctx, jobs: int) -> int:
     limit = ctx.options["parallel"] if ctx.options is not None else -1
     return max(1, min(jobs, limit) if limit and limit > 0 else jobs)
@@ -109,7 +114,8 @@ def _pull_all(ctx, project: Project, services: list[Service], progress, quiet: b
     """Pull each service's image in parallel; their IDs or exceptions, in order."""
     platform = project.environment.get("DOCKER_DEFAULT_PLATFORM")
     return _parallel(ctx, lambda c, s: pull_one(c, s.name, s.image, s.platform or platform, progress,
-                                                quiet=quiet, buildable=buildable(s)), services)
+                                                quiet=quiet, buildable=buildable(s), dry_run=dry_run(ctx)),
+                     services)
 
 
 def pull(ctx, project: Project, services: list[str] | None = None, *, quiet: bool = False,
@@ -235,7 +241,7 @@ def build(ctx, project: Project, services: list[str] | None = None, *, no_cache:
 
 def _push_services(ctx, services: list[Service], *, quiet: bool, ignore_failures: bool, progress) -> None:
     tags = [(s, tag) for s in services for tag in [s.image, *(s.build.tags if s.build else [])]]
-    results = _parallel(ctx, lambda c, st: push_one(c, st[1], progress, quiet=quiet), tags)
+    results = _parallel(ctx, lambda c, st: push_one(c, st[1], progress, quiet=quiet, dry_run=dry_run(ctx)), tags)
     for (service, _), result in zip(tags, results):
         if isinstance(result, Exception):
             if not ignore_failures:
@@ -303,7 +309,8 @@ def remove_images(ctx, project: Project, rmi: str, *, remove_orphans: bool = Fal
         for image in images_to_remove(client, project, rmi, remove_orphans=remove_orphans):
             report(image, "Removing", "working")
             try:
-                client.remove_image(image)
+                if not dry_run(ctx):
+                    client.remove_image(image)
             except HTTPError as exc:
                 if exc.status == 409:
                     report(image, "Resource is still in use", "warning")

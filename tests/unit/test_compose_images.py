@@ -337,3 +337,20 @@ def test_project_images_table_json_and_ids():
     assert imagelist.render_ids(rows) == "bbbbbbbbbbbbbbbb\naaaaaaaaaaaaaaaa\n"
     assert [r.ContainerName for r in imagelist.project_images(client, "p", ["web"])] == ["p-web-1", "p-web-2"]
     assert imagelist.render([], "json") == "[]\n"
+
+
+def test_dry_run_pulls_builds_pushes_and_removes_nothing(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
+    proj = project({"web": {"image": "reg/app:1", "build": {"context": str(tmp_path)}},
+                    "db": {"image": "postgres:16"}})
+    client = FakeClient({"reg/app:1": {"Id": "sha256:1"}})
+    ctx = FakeCtx(client)
+    ctx.options["dry-run"] = True
+    out = io.StringIO()
+    refs = imageops.ensure_images(ctx, proj, build="always", progress=Progress(out, "plain", dry_run=True))
+    assert refs == {"web": "reg/app:1", "db": "postgres:16"} and refs["db"].id == ""
+    imageops.push(ctx, proj)
+    imageops.remove_images(ctx, proj, "all", progress=Progress(out, "plain", dry_run=True))
+    assert client.calls == []
+    assert " DRY-RUN MODE -  db Pulled " in out.getvalue().splitlines()
+    assert " DRY-RUN MODE -  Image reg/app:1  Removed" in out.getvalue().splitlines()
