@@ -163,11 +163,15 @@ def build_one(client, cli: _CliConfig, project: Project, service: Service, optio
 
 def build_services(ctx, project: Project, services: list[Service], options: BuildOptions,
                    progress=None) -> dict[str, str]:
-    """Build each service (one after the other, in the order given: their output would
-    mix); service name -> image ID. The first failure ends it. The daemon's stream is
-    the progress (compose 2.29's classic builder reports no events), ``progress`` unused."""
+    """Build each service, one after the other (their output would mix), dependencies
+    first (an image may build FROM another's); service name -> image ID. The first failure
+    ends it. The daemon's stream is the progress (compose 2.29's classic builder reports no
+    events), ``progress`` unused."""
     if not services:
         return {}
+    from ketch.compose import graph
+    order = {name: i for i, name in enumerate(graph.start_order(project))}
+    services = sorted(services, key=lambda s: order.get(s.name, len(order)))
     if ctx.options.get("dry-run"):  # compose's dry-run client builds nothing
         return {s.name: "" for s in services}
     cli = _CliConfig(ctx.host)

@@ -37,7 +37,7 @@ class ImageRef(str):
 
 
 def select_services(project: Project, names: list[str] | None) -> list[Service]:
-    """The named services (all enabled ones when none), in the project's order; an unknown
+    """The named services (all enabled ones when none), in the order given; an unknown
     name is compose's error."""
     if not names:
         return list(project.services.values())
@@ -158,19 +158,10 @@ def pull(ctx, project: Project, services: list[str] | None = None, *, quiet: boo
 
 def _with_deps(project: Project, names: list[str] | None) -> list[Service]:
     """The named services and what they depend on, transitively (--include-deps)."""
-    if not names:
-        return list(project.services.values())
-    wanted, todo = [], list(names)
-    while todo:
-        name = todo.pop(0)
-        if name in wanted:
-            continue
-        wanted.append(name)
-        service = project.services.get(name) or project.disabled_services.get(name)
-        if service is None:
-            raise ComposeError(f"no such service: {name}")
-        todo += list(service.depends_on)
-    return select_services(project, wanted)
+    from ketch.compose import graph
+    named = select_services(project, names)
+    deps = graph.dependencies(project, [s.name for s in named])
+    return select_services(project, deps + [s.name for s in named if s.name not in deps])
 
 
 # -- up: have every image ------------------------------------------------------------------

@@ -354,3 +354,18 @@ def test_dry_run_pulls_builds_pushes_and_removes_nothing(tmp_path):
     assert client.calls == []
     assert " DRY-RUN MODE -  db Pulled " in out.getvalue().splitlines()
     assert " DRY-RUN MODE -  Image reg/app:1  Removed" in out.getvalue().splitlines()
+
+
+def test_builds_go_dependencies_first_and_include_deps_pulls_them(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
+    proj = project({"app": {"build": {"context": str(tmp_path)}, "depends_on": {"base": {"condition": "service_started"}}},
+                    "base": {"build": {"context": str(tmp_path)}, "depends_on": {"db": {"condition": "service_started"}}},
+                    "db": {"image": "postgres:16"}})
+    client = FakeClient()
+    imageops.build(FakeCtx(client), proj, quiet=True)
+    assert [c[1]["t"][0] for c in client.calls] == ["p-base", "p-app"]
+    client.calls.clear()
+    imageops.pull(FakeCtx(client), proj, ["app"])
+    assert client.calls == []
+    imageops.pull(FakeCtx(client), proj, ["app"], include_deps=True)
+    assert client.calls == [("pull", "postgres:16")]
