@@ -57,17 +57,9 @@ def _progress(ctx, title: str, quiet: bool = False):
     return Progress(ctx.err, mode, title=title, dry_run=ctx.options["dry-run"], ansi=ctx.options["ansi"])
 
 
-def _build_args(items: list[str]) -> dict[str, str | None]:
-    """compose's NewMappingWithEquals: ``K=V``, or ``K`` alone (from the environment)."""
-    out: dict[str, str | None] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        out[key] = value if sep else None
-    return out
-
-
 def build(ctx, args: list[str], path: str) -> int:
     opts, services = parse_args(BUILD, args, path)
+    from ketch.cli.buildrequest import kv_map  # K=V, or K alone: from the environment
     from ketch.compose import imageops
     if "progress" in opts.changed:
         ctx.err.write("--progress is a global compose flag, better use `ketch compose --progress xx build ...\n")
@@ -78,7 +70,7 @@ def build(ctx, args: list[str], path: str) -> int:
     progress = _progress(ctx, "Building", quiet)
     try:
         imageops.build(ctx, project, services or None, no_cache=opts["no-cache"], pull=opts["pull"],
-                       build_args=_build_args(opts["build-arg"]), quiet=quiet, push=opts["push"],
+                       build_args=kv_map(opts["build-arg"], True), quiet=quiet, push=opts["push"],
                        memory=opts["memory"] or 0, with_dependencies=opts["with-dependencies"],
                        progress=progress)
     finally:
@@ -91,9 +83,7 @@ def pull(ctx, args: list[str], path: str) -> int:
     from ketch.compose import imageops
     if "no-parallel" in opts.changed:
         ctx.err.write("\x1b[31moption '--no-parallel' is DEPRECATED and will be ignored.\n\x1b[0m")
-    policy = opts["policy"] or None
-    if policy is not None and policy not in ("missing", "always"):
-        raise ComposeError(f"invalid --policy option {policy!r}: must be one of \"missing\" or \"always\"")
+    policy = opts["policy"] or None  # any pull_policy value, unchecked, as compose
     project = ctx.project()
     progress = _progress(ctx, "Pulling", opts["quiet"])
     try:
