@@ -3,6 +3,7 @@ ketchd: builds of small Dockerfiles on busybox (args, labels, tags, dockerfile_i
 failing RUN), a push to and a pull from Debian's docker-registry on loopback, pull policies,
 the images table. Every test removes the images it made and the build's leftovers."""
 
+import base64
 import json
 import os
 import subprocess
@@ -18,11 +19,11 @@ from tests.integration.conftest import PYTHON, REPO
 from tests.integration.registries import DockerRegistry
 
 
-def compose(daemon, cwd, *args, check=True, timeout=120):
+def compose(daemon, cwd, *args, check=True, timeout=120, env=None):
     res = subprocess.run(
         [PYTHON, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
          "from ketch.compose.main import main; sys.exit(main(sys.argv[2:]))", REPO, *args],
-        cwd=cwd, env=daemon.env(), capture_output=True, text=True, timeout=timeout)
+        cwd=cwd, env={**daemon.env(), **(env or {})}, capture_output=True, text=True, timeout=timeout)
     if check:
         assert res.returncode == 0, f"exit {res.returncode}\n{res.stdout}\n{res.stderr}"
     return res
@@ -265,3 +266,38 @@ def test_up_builds_the_missing_image_a_rebuild_recreates_down_rmi_removes(daemon
         assert inspect(daemon, f"{name}-web") is None and inspect(daemon, "busybox") is not None
     finally:
         compose(daemon, cwd, "down", "-t", "0", check=False)
+
+
+def test_logins_reach_pull_push_and_the_builds_from(daemon, project, tmp_path):
+    """The stored login (KETCH_CONFIG's config.json) goes with pull, push, and the build's
+    X-Registry-Config (its FROM a private image)."""
+    cwd, name = project
+    with DockerRegistry(htpasswd={"alice": "s3cret"}) as reg:
+        config = tmp_path / "config"
+        config.mkdir()
+        (config / "config.json").write_text(json.dumps(
+            {"auths": {reg.host: {"auth": base64.b64encode(b"alice:s3cret").decode()}}}))
+        login = {"KETCH_CONFIG": str(config)}
+        base, app = f"{reg.host}/private/{name}-base:1", f"{reg.host}/private/{name}-app:1"
+        write(cwd, {"base/Dockerfile": "FROM busybox\nRUN echo base > /base\n",
+                    "app/Dockerfile": f"FROM {base}\nRUN cat /base\n", "compose.yaml": f"""\
+            name: {name}
+            services:
+              base:
+                image: {base}
+                build: base
+              app:
+                image: {app}
+                build: app
+            """})
+        res = compose(daemon, cwd, "build", "--push", "base", check=False, env={"KETCH_CONFIG": str(tmp_path / "none")})
+        assert res.returncode == 1 and "no basic auth credentials" in res.stderr
+        compose(daemon, cwd, "push", "base", env=login)
+        assert daemon.api("DELETE", f"/images/{base}")[0] == 200
+        res = compose(daemon, cwd, "build", "app", env=login)  # FROM the private image: pulled
+        assert f"Successfully tagged {app}" in res.stdout
+        assert daemon.api("DELETE", f"/images/{base}")[0] == 200
+        compose(daemon, cwd, "pull", "base", env=login)
+        assert inspect(daemon, base) is not None
+        for ref in (base, app):
+            daemon.api("DELETE", f"/images/{ref}?force=1")
