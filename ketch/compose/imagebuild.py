@@ -72,7 +72,7 @@ def dockerfile_path(context: str, dockerfile: str | None) -> str:
 
 def _unsupported(build: BuildConfig) -> None:
     """What the classic builder cannot do (compose's errors, ketch's builder named)."""
-    for present, what in ((len(build.platforms) > 1, "multi-arch build"), (build.privileged, "privileged mode"),
+    for present, what in ((len(build.platforms) > 1, "multi-arch build"),
                           (build.additional_contexts, "additional contexts"), (build.ssh, "SSH keys")):
         if present:
             raise ComposeError(f"the classic builder doesn't support {what}, ketch's builder has no BuildKit")
@@ -96,6 +96,15 @@ def _secret_items(project: Project, build: BuildConfig) -> list[str]:
 def _extra_hosts(hosts: list[str]) -> list[str]:
     """"host=ip" (the canonical form) as the API's "host:ip"."""
     return [h.replace("=", ":", 1) if "=" in h else h for h in hosts]
+
+
+def _entitlements(build: BuildConfig) -> list[str]:
+    """What RUN --network=host / --security=insecure may use (ketch's builder has them, as
+    BuildKit): ``entitlements``, and security.insecure for ``privileged``."""
+    allow = list(build.entitlements)
+    if build.privileged and "security.insecure" not in allow:
+        allow.append("security.insecure")
+    return allow
 
 
 def _ulimits(build: BuildConfig) -> list[dict]:
@@ -138,7 +147,7 @@ def build_one(client, cli: _CliConfig, project: Project, service: Service, optio
         build_args=build_args(project, build, options, buildrequest.proxy_args(cli, {})),
         labels=image_labels(project, service), cache_from=build.cache_from, target=build.target or "",
         extra_hosts=_extra_hosts(build.extra_hosts), shm_size=build.shm_size or 0, memory=options.memory,
-        ulimits=_ulimits(build), isolation=build.isolation or "")
+        ulimits=_ulimits(build), isolation=build.isolation or "", allow=_entitlements(build))
     image_id = ""
 
     def on_aux(doc) -> None:

@@ -153,6 +153,8 @@ def test_dockerfile_paths_hosts_and_ulimits():
     build = BuildConfig(ulimits={"nofile": Ulimit(soft=10, hard=20), "nproc": Ulimit(single=5)})
     assert imagebuild._ulimits(build) == [{"Name": "nofile", "Hard": 20, "Soft": 10},
                                           {"Name": "nproc", "Hard": 5, "Soft": 5}]
+    assert imagebuild._entitlements(BuildConfig(entitlements=["network.host"], privileged=True)) == \
+        ["network.host", "security.insecure"]
 
 
 def test_the_classic_builders_limits_are_compose_errors():
