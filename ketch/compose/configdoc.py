@@ -7,9 +7,10 @@ be read back as something else. The project's working dir, files, environment an
 profiles are not part of the document.
 """
 
+import dataclasses
 import json
 
-from ketch.compose.model import Project, Service, to_canonical
+from ketch.compose.model import PortConfig, Project, Service, ServiceVolume
 
 # compose-go's ServiceConfig field order
 SERVICE_ORDER = (
@@ -24,40 +25,51 @@ SERVICE_ORDER = (
     "read_only restart runtime scale secrets security_opt shm_size stdin_open stop_grace_period "
     "stop_signal storage_opt sysctls tmpfs tty ulimits use_api_socket user userns_mode uts "
     "volume_driver volumes volumes_from working_dir").split()
-PORT_ORDER = ("name", "mode", "host_ip", "target", "published", "protocol", "app_protocol")
-_RANK = {k: i for i, k in enumerate(SERVICE_ORDER)}
+# where compose-go's field order differs from the model's
+ORDERS = {
+    Service: SERVICE_ORDER,
+    PortConfig: ("name", "mode", "host_ip", "target", "published", "protocol", "app_protocol"),
+    ServiceVolume: ("type", "source", "target", "read_only", "consistency", "bind", "volume",
+                    "tmpfs"),
+}
 
 
-def _service(service: Service) -> dict:
-    doc = to_canonical(service)
-    extensions = doc.pop("extensions", {})
-    out = dict(sorted(doc.items(), key=lambda kv: _RANK.get(kv[0], len(_RANK))))
-    if "ports" in out:
-        out["ports"] = [{k: p[k] for k in PORT_ORDER if k in p} for p in out["ports"]]
-    out.update(sorted(extensions.items()))
-    return out
+def encode(value):
+    """The canonical form (as model.to_canonical: empty values left out, a service's name
+    too) with compose-go's key order: struct fields in its order, map keys sorted, x-*
+    extensions inline."""
+    if dataclasses.is_dataclass(value):
+        doc = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)
+               if not _empty(getattr(value, f.name))}
+        if isinstance(value, Service):
+            doc.pop("name", None)
+        extensions = doc.pop("extensions", {})
+        order = ORDERS.get(type(value))
+        if order is not None:
+            rank = {k: i for i, k in enumerate(order)}
+            doc = dict(sorted(doc.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+        out = {k: encode(v) for k, v in doc.items()}
+        out.update((k, encode(v)) for k, v in sorted(extensions.items()))
+        return out
+    if isinstance(value, dict):
+        return {k: (None if value[k] is None else encode(value[k])) for k in sorted(value)}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    return value
 
 
-def _sorted_map(doc: dict) -> dict:
-    out = {}
-    for key in sorted(doc):
-        value = doc[key]
-        if isinstance(value, dict):
-            extensions = value.pop("extensions", {})
-            value = {**value, **extensions}
-        out[key] = value
-    return out
+def _empty(value) -> bool:
+    return value is None or (isinstance(value, (dict, list)) and not value)
 
 
 def document(project: Project) -> dict:
     """The mapping compose config prints, in its order."""
-    doc: dict = {"name": project.name,
-                 "services": {n: _service(s) for n, s in sorted(project.services.items())}}
+    doc: dict = {"name": project.name, "services": encode(project.services)}
     for key in ("networks", "volumes", "secrets", "configs"):
         items = getattr(project, key)
         if items:
-            doc[key] = _sorted_map({k: to_canonical(v) for k, v in items.items()})
-    doc.update(sorted(project.extensions.items()))
+            doc[key] = encode(items)
+    doc.update((k, encode(v)) for k, v in sorted(project.extensions.items()))
     return doc
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ketch.client.http import ConnectionFailed, HTTPError
 from ketch.compose import labels
+from ketch.compose.convert import image_name
 from ketch.compose.errors import ComposeError
 from ketch.compose.model import BuildConfig, Project, Service
 
@@ -32,11 +33,6 @@ class BuildOptions:
     build_args: dict[str, str | None] = field(default_factory=dict)  # --build-arg (None: from the environment)
     quiet: bool = False
     memory: int = 0
-
-
-def image_name(project: Project, service: Service) -> str:
-    """compose's GetImageNameOrDefault: ``image:`` or ``<project>-<service>``."""
-    return service.image or f"{project.name}-{service.name}"
 
 
 class _CliConfig:
@@ -76,7 +72,7 @@ def dockerfile_path(context: str, dockerfile: str | None) -> str:
 
 def _unsupported(build: BuildConfig) -> None:
     """What the classic builder cannot do (compose's errors, ketch's builder named)."""
-    for present, what in ((len(build.platforms) > 1, "multi-arch build"), (build.privileged, "privileged mode"),
+    for present, what in ((len(build.platforms) > 1, "multi-arch build"),
                           (build.additional_contexts, "additional contexts"), (build.ssh, "SSH keys")):
         if present:
             raise ComposeError(f"the classic builder doesn't support {what}, ketch's builder has no BuildKit")
@@ -100,6 +96,15 @@ def _secret_items(project: Project, build: BuildConfig) -> list[str]:
 def _extra_hosts(hosts: list[str]) -> list[str]:
     """"host=ip" (the canonical form) as the API's "host:ip"."""
     return [h.replace("=", ":", 1) if "=" in h else h for h in hosts]
+
+
+def _entitlements(build: BuildConfig) -> list[str]:
+    """What RUN --network=host / --security=insecure may use (ketch's builder has them, as
+    BuildKit): ``entitlements``, and security.insecure for ``privileged``."""
+    allow = list(build.entitlements)
+    if build.privileged and "security.insecure" not in allow:
+        allow.append("security.insecure")
+    return allow
 
 
 def _ulimits(build: BuildConfig) -> list[dict]:
@@ -142,7 +147,7 @@ def build_one(client, cli: _CliConfig, project: Project, service: Service, optio
         build_args=build_args(project, build, options, buildrequest.proxy_args(cli, {})),
         labels=image_labels(project, service), cache_from=build.cache_from, target=build.target or "",
         extra_hosts=_extra_hosts(build.extra_hosts), shm_size=build.shm_size or 0, memory=options.memory,
-        ulimits=_ulimits(build), isolation=build.isolation or "")
+        ulimits=_ulimits(build), isolation=build.isolation or "", allow=_entitlements(build))
     image_id = ""
 
     def on_aux(doc) -> None:
@@ -167,11 +172,17 @@ def build_one(client, cli: _CliConfig, project: Project, service: Service, optio
 
 def build_services(ctx, project: Project, services: list[Service], options: BuildOptions,
                    progress=None) -> dict[str, str]:
-    """Build each service (one after the other, in the order given: their output would
-    mix); service name -> image ID. The first failure ends it. The daemon's stream is
-    the progress (compose 2.29's classic builder reports no events), ``progress`` unused."""
+    """Build each service, one after the other (their output would mix), dependencies
+    first (an image may build FROM another's); service name -> image ID. The first failure
+    ends it. The daemon's stream is the progress (compose 2.29's classic builder reports no
+    events), ``progress`` unused."""
     if not services:
         return {}
+    from ketch.compose import graph
+    order = {name: i for i, name in enumerate(graph.start_order(project))}
+    services = sorted(services, key=lambda s: order.get(s.name, len(order)))
+    if ctx.options.get("dry-run"):  # compose's dry-run client builds nothing
+        return {s.name: "" for s in services}
     cli = _CliConfig(ctx.host)
     out = None if options.quiet else getattr(ctx, "out", sys.stdout)
     built = {}

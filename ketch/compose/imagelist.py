@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ketch.client.http import HTTPError
 from ketch.compose import labels
+from ketch.compose.containers import canonical_name
 from ketch.compose.errors import ComposeError
 
 HEADERS = ("CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE")
@@ -21,15 +22,6 @@ class ImageRow:
     Repository: str
     Tag: str
     Size: int
-
-
-def canonical_name(container: dict) -> str:
-    """compose's getCanonicalContainerName: the name that is not a link's (``/a/b``)."""
-    names = container.get("Names") or []
-    for name in names:
-        if name.count("/") == 1:
-            return name[1:]
-    return names[0].lstrip("/") if names else container.get("Id", "")[:12]
 
 
 def _summary(client, image: str) -> dict | None:

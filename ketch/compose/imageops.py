@@ -37,7 +37,7 @@ class ImageRef(str):
 
 
 def select_services(project: Project, names: list[str] | None) -> list[Service]:
-    """The named services (all enabled ones when none), in the project's order; an unknown
+    """The named services (all enabled ones when none), in the order given; an unknown
     name is compose's error."""
     if not names:
         return list(project.services.values())
@@ -61,6 +61,11 @@ def _tail(ctx, progress, message: str) -> None:
 
 def _failure(exc: Exception) -> ComposeError:
     return exc if isinstance(exc, ComposeError) else ComposeError(error_text(exc))
+
+
+def dry_run(ctx) -> bool:
+    """--dry-run: images are looked at, never pulled, built, pushed or removed."""
+    return bool(ctx.options.get("dry-run"))
 
 
 def _workers(ctx, jobs: int) -> int:
@@ -109,7 +114,8 @@ def _pull_all(ctx, project: Project, services: list[Service], progress, quiet: b
     """Pull each service's image in parallel; their IDs or exceptions, in order."""
     platform = project.environment.get("DOCKER_DEFAULT_PLATFORM")
     return _parallel(ctx, lambda c, s: pull_one(c, s.name, s.image, s.platform or platform, progress,
-                                                quiet=quiet, buildable=buildable(s)), services)
+                                                quiet=quiet, buildable=buildable(s), dry_run=dry_run(ctx)),
+                     services)
 
 
 def pull(ctx, project: Project, services: list[str] | None = None, *, quiet: bool = False,
@@ -152,19 +158,10 @@ def pull(ctx, project: Project, services: list[str] | None = None, *, quiet: boo
 
 def _with_deps(project: Project, names: list[str] | None) -> list[Service]:
     """The named services and what they depend on, transitively (--include-deps)."""
-    if not names:
-        return list(project.services.values())
-    wanted, todo = [], list(names)
-    while todo:
-        name = todo.pop(0)
-        if name in wanted:
-            continue
-        wanted.append(name)
-        service = project.services.get(name) or project.disabled_services.get(name)
-        if service is None:
-            raise ComposeError(f"no such service: {name}")
-        todo += list(service.depends_on)
-    return select_services(project, wanted)
+    from ketch.compose import graph
+    named = select_services(project, names)
+    deps = graph.dependencies(project, [s.name for s in named])
+    return select_services(project, deps + [s.name for s in named if s.name not in deps])
 
 
 # -- up: have every image ------------------------------------------------------------------
@@ -235,7 +232,7 @@ def build(ctx, project: Project, services: list[str] | None = None, *, no_cache:
 
 def _push_services(ctx, services: list[Service], *, quiet: bool, ignore_failures: bool, progress) -> None:
     tags = [(s, tag) for s in services for tag in [s.image, *(s.build.tags if s.build else [])]]
-    results = _parallel(ctx, lambda c, st: push_one(c, st[1], progress, quiet=quiet), tags)
+    results = _parallel(ctx, lambda c, st: push_one(c, st[1], progress, quiet=quiet, dry_run=dry_run(ctx)), tags)
     for (service, _), result in zip(tags, results):
         if isinstance(result, Exception):
             if not ignore_failures:
@@ -303,7 +300,8 @@ def remove_images(ctx, project: Project, rmi: str, *, remove_orphans: bool = Fal
         for image in images_to_remove(client, project, rmi, remove_orphans=remove_orphans):
             report(image, "Removing", "working")
             try:
-                client.remove_image(image)
+                if not dry_run(ctx):
+                    client.remove_image(image)
             except HTTPError as exc:
                 if exc.status == 409:
                     report(image, "Resource is still in use", "warning")

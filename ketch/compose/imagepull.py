@@ -64,11 +64,15 @@ def _follow(resp, on_layer) -> None:
 
 
 def pull_one(client, service: str, image: str, platform: str | None, progress, *, quiet: bool,
-             buildable: bool) -> str:
+             buildable: bool, dry_run: bool = False) -> str:
     """Pull a service's image; its ID. A failure is an Error event (a Warning when the
-    service can be built instead) and a ComposeError."""
+    service can be built instead) and a ComposeError. ``dry_run``: the events alone, as
+    compose's dry-run client answers a pull with an empty stream."""
     ref = parse_ref(image)
     event(progress, service, "Pulling", "working")
+    if dry_run:
+        event(progress, service, "Pulled", "done")
+        return ""
     try:
         resp = client.pull(ref.familiar_name, ref.digest or ref.tag, platform, _auth(ref.domain))
         _follow(resp, None if quiet else lambda layer, status: event(progress, layer, status, "working"))
@@ -85,9 +89,12 @@ def pull_one(client, service: str, image: str, platform: str | None, progress, *
         raise ComposeError(error_text(exc)) from None
 
 
-def push_one(client, tag: str, progress, *, quiet: bool) -> None:
-    """Push one tag; its layers' events as compose's (``Pushing <tag>: <layer>``)."""
+def push_one(client, tag: str, progress, *, quiet: bool, dry_run: bool = False) -> None:
+    """Push one tag; its layers' events as compose's (``Pushing <tag>: <layer>``);
+    nothing at all with ``dry_run``."""
     ref = parse_ref(tag)
+    if dry_run:
+        return
     try:
         resp = client.push(ref.familiar_name, ref.tag, _auth(ref.domain))
         _follow(resp, None if quiet else lambda layer, status: event(

@@ -153,6 +153,8 @@ def test_dockerfile_paths_hosts_and_ulimits():
     build = BuildConfig(ulimits={"nofile": Ulimit(soft=10, hard=20), "nproc": Ulimit(single=5)})
     assert imagebuild._ulimits(build) == [{"Name": "nofile", "Hard": 20, "Soft": 10},
                                           {"Name": "nproc", "Hard": 5, "Soft": 5}]
+    assert imagebuild._entitlements(BuildConfig(entitlements=["network.host"], privileged=True)) == \
+        ["network.host", "security.insecure"]
 
 
 def test_the_classic_builders_limits_are_compose_errors():
@@ -337,3 +339,35 @@ def test_project_images_table_json_and_ids():
     assert imagelist.render_ids(rows) == "bbbbbbbbbbbbbbbb\naaaaaaaaaaaaaaaa\n"
     assert [r.ContainerName for r in imagelist.project_images(client, "p", ["web"])] == ["p-web-1", "p-web-2"]
     assert imagelist.render([], "json") == "[]\n"
+
+
+def test_dry_run_pulls_builds_pushes_and_removes_nothing(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
+    proj = project({"web": {"image": "reg/app:1", "build": {"context": str(tmp_path)}},
+                    "db": {"image": "postgres:16"}})
+    client = FakeClient({"reg/app:1": {"Id": "sha256:1"}})
+    ctx = FakeCtx(client)
+    ctx.options["dry-run"] = True
+    out = io.StringIO()
+    refs = imageops.ensure_images(ctx, proj, build="always", progress=Progress(out, "plain", dry_run=True))
+    assert refs == {"web": "reg/app:1", "db": "postgres:16"} and refs["db"].id == ""
+    imageops.push(ctx, proj)
+    imageops.remove_images(ctx, proj, "all", progress=Progress(out, "plain", dry_run=True))
+    assert client.calls == []
+    assert " DRY-RUN MODE -  db Pulled " in out.getvalue().splitlines()
+    assert " DRY-RUN MODE -  Image reg/app:1  Removed" in out.getvalue().splitlines()
+
+
+def test_builds_go_dependencies_first_and_include_deps_pulls_them(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
+    proj = project({"app": {"build": {"context": str(tmp_path)}, "depends_on": {"base": {"condition": "service_started"}}},
+                    "base": {"build": {"context": str(tmp_path)}, "depends_on": {"db": {"condition": "service_started"}}},
+                    "db": {"image": "postgres:16"}})
+    client = FakeClient()
+    imageops.build(FakeCtx(client), proj, quiet=True)
+    assert [c[1]["t"][0] for c in client.calls] == ["p-base", "p-app"]
+    client.calls.clear()
+    imageops.pull(FakeCtx(client), proj, ["app"])
+    assert client.calls == []
+    imageops.pull(FakeCtx(client), proj, ["app"], include_deps=True)
+    assert client.calls == [("pull", "postgres:16")]

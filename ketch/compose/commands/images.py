@@ -50,40 +50,32 @@ IMAGES = Command("compose images", "ketch compose images [OPTIONS] [SERVICE...]"
 ))
 
 
-def _progress(ctx, title: str, quiet: bool = False):
-    """The progress writer of compose's --progress (on stderr, as compose's stdinfo)."""
+def _run(ctx, title: str, quiet: bool, work) -> int:
+    """``work(progress)`` with compose's progress writer (--progress, COMPOSE_PROGRESS; on
+    stderr), quiet with -q; the last tty frame drawn whatever happens."""
+    from ketch.compose.commands.lifecycle_util import progress as lifecycle_progress
     from ketch.compose.progress import Progress
-    mode = "quiet" if quiet else (ctx.options["progress"] or "auto")
-    return Progress(ctx.err, mode, title=title, dry_run=ctx.options["dry-run"], ansi=ctx.options["ansi"])
-
-
-def _build_args(items: list[str]) -> dict[str, str | None]:
-    """compose's NewMappingWithEquals: ``K=V``, or ``K`` alone (from the environment)."""
-    out: dict[str, str | None] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        out[key] = value if sep else None
-    return out
+    progress = Progress(ctx.err, "quiet") if quiet else lifecycle_progress(ctx, title)
+    try:
+        work(progress)
+    finally:
+        progress.done()
+    return 0
 
 
 def build(ctx, args: list[str], path: str) -> int:
     opts, services = parse_args(BUILD, args, path)
+    from ketch.cli.buildrequest import kv_map  # K=V, or K alone: from the environment
     from ketch.compose import imageops
     if "progress" in opts.changed:
         ctx.err.write("--progress is a global compose flag, better use `ketch compose --progress xx build ...\n")
     if opts["ssh"]:
         raise ComposeError("the classic builder doesn't support SSH keys, ketch's builder has no BuildKit")
     project = ctx.project()
-    quiet = opts["quiet"]
-    progress = _progress(ctx, "Building", quiet)
-    try:
-        imageops.build(ctx, project, services or None, no_cache=opts["no-cache"], pull=opts["pull"],
-                       build_args=_build_args(opts["build-arg"]), quiet=quiet, push=opts["push"],
-                       memory=opts["memory"] or 0, with_dependencies=opts["with-dependencies"],
-                       progress=progress)
-    finally:
-        progress.done()
-    return 0
+    return _run(ctx, "Building", opts["quiet"], lambda progress: imageops.build(
+        ctx, project, services or None, no_cache=opts["no-cache"], pull=opts["pull"],
+        build_args=kv_map(opts["build-arg"], True), quiet=opts["quiet"], push=opts["push"],
+        memory=opts["memory"] or 0, with_dependencies=opts["with-dependencies"], progress=progress))
 
 
 def pull(ctx, args: list[str], path: str) -> int:
@@ -91,42 +83,27 @@ def pull(ctx, args: list[str], path: str) -> int:
     from ketch.compose import imageops
     if "no-parallel" in opts.changed:
         ctx.err.write("\x1b[31moption '--no-parallel' is DEPRECATED and will be ignored.\n\x1b[0m")
-    policy = opts["policy"] or None
-    if policy is not None and policy not in ("missing", "always"):
-        raise ComposeError(f"invalid --policy option {policy!r}: must be one of \"missing\" or \"always\"")
+    policy = opts["policy"] or None  # any pull_policy value, unchecked, as compose
     project = ctx.project()
-    progress = _progress(ctx, "Pulling", opts["quiet"])
-    try:
-        imageops.pull(ctx, project, services or None, quiet=opts["quiet"],
-                      ignore_failures=opts["ignore-pull-failures"], ignore_buildable=opts["ignore-buildable"],
-                      include_deps=opts["include-deps"], policy=policy, progress=progress)
-    finally:
-        progress.done()
-    return 0
+    return _run(ctx, "Pulling", opts["quiet"], lambda progress: imageops.pull(
+        ctx, project, services or None, quiet=opts["quiet"], ignore_failures=opts["ignore-pull-failures"],
+        ignore_buildable=opts["ignore-buildable"], include_deps=opts["include-deps"], policy=policy,
+        progress=progress))
 
 
 def push(ctx, args: list[str], path: str) -> int:
     opts, services = parse_args(PUSH, args, path)
     from ketch.compose import imageops
     project = ctx.project()
-    progress = _progress(ctx, "Pushing", opts["quiet"])
-    try:
-        imageops.push(ctx, project, services or None, quiet=opts["quiet"],
-                      ignore_failures=opts["ignore-push-failures"], include_deps=opts["include-deps"],
-                      progress=progress)
-    finally:
-        progress.done()
-    return 0
-
-
-def project_name(ctx) -> str:
-    """compose's toProjectName: -p, COMPOSE_PROJECT_NAME, else the loaded project's."""
-    return ctx.options["project-name"] or ctx.environ.get("COMPOSE_PROJECT_NAME") or ctx.project().name
+    return _run(ctx, "Pushing", opts["quiet"], lambda progress: imageops.push(
+        ctx, project, services or None, quiet=opts["quiet"], ignore_failures=opts["ignore-push-failures"],
+        include_deps=opts["include-deps"], progress=progress))
 
 
 def images(ctx, args: list[str], path: str) -> int:
     opts, services = parse_args(IMAGES, args, path)
     from ketch.compose import imagelist
+    from ketch.compose.containers import project_name
     fmt = opts["format"]
     if fmt.lower() not in ("table", "pretty", "", "json") and not opts["quiet"]:
         raise ComposeError(f'format value "{fmt}" could not be parsed: parsing failed')
