@@ -10,7 +10,7 @@ profiles are not part of the document.
 import dataclasses
 import json
 
-from ketch.compose.model import PortConfig, Project, Service, ServiceVolume
+from ketch.compose.model import DependsOn, PortConfig, Project, Service, ServiceVolume
 
 # compose-go's ServiceConfig field order
 SERVICE_ORDER = (
@@ -43,6 +43,8 @@ def encode(value):
                if not _empty(getattr(value, f.name))}
         if isinstance(value, Service):
             doc.pop("name", None)
+        if isinstance(value, DependsOn) and not value.restart:
+            doc.pop("restart", None)  # omitempty in compose-go, unlike required
         extensions = doc.pop("extensions", {})
         order = ORDERS.get(type(value))
         if order is not None:

@@ -95,8 +95,8 @@ def run(ctx, args, path):
         raise ComposeError(f"no such service: {name}")
     overrides = overrides_of(ctx, opts, command)
     from ketch.compose import imageops
-    from ketch.compose.progress import Progress
-    progress = Progress(ctx.err, ctx.options["progress"] or "auto", ansi=ctx.options["ansi"])
+    from ketch.compose.commands.lifecycle_util import progress as make_progress
+    progress = make_progress(ctx)
     pull = None if opts["pull"] == "policy" else opts["pull"]
     build = "always" if opts["build"] else "auto"
     try:

@@ -29,6 +29,9 @@ def project(daemon):
     assert status == 200, items
     for c in items:
         daemon.api("DELETE", f"/containers/{c['Id']}?force=1&v=1")
+    status, networks = daemon.api("GET", f"/networks?filters={filters}")
+    for n in networks:
+        daemon.api("DELETE", f"/networks/{n['Id']}")
 
 
 def make(daemon, project: str, service: str, number: int, cmd: list[str], *, start: bool = True,
@@ -239,3 +242,73 @@ def test_version():
     assert run("version").stdout == "Docker Compose version v2.29.7\n"
     assert run("version", "--short").stdout == "2.29.7\n"
     assert json.loads(run("version", "--format", "json").stdout) == {"version": "v2.29.7"}
+
+
+COMPOSE_FILE = """
+services:
+  db:
+    image: busybox
+    command: ["sh", "-c", "echo db up; sleep 1000"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+  web:
+    image: busybox
+    command: ["sleep", "1000"]
+    environment:
+      GREETING: hello $$HOME
+    depends_on:
+      db:
+        condition: service_healthy
+    ports: ["8080"]
+"""
+
+
+def test_config(daemon, project, tmp_path):
+    (tmp_path / "compose.yaml").write_text(COMPOSE_FILE)
+    f = str(tmp_path / "compose.yaml")
+    res = compose(daemon, project, "-f", f, "config")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(f"name: {project}\nservices:\n  db:\n    command:\n      - sh\n")
+    assert "      GREETING: hello $$HOME\n" in res.stdout  # $ doubled: it loads back the same
+    doc = json.loads(compose(daemon, project, "-f", f, "config", "--format", "json").stdout)
+    assert doc["services"]["web"]["depends_on"] == {"db": {"condition": "service_healthy", "required": True}}
+    assert doc["networks"] == {"default": {"name": f"{project}_default"}}
+    assert compose(daemon, project, "-f", f, "config", "--services").stdout == "db\nweb\n"
+    assert compose(daemon, project, "-f", f, "config", "--images").stdout.split() == ["busybox", "busybox"]
+    hashes = compose(daemon, project, "-f", f, "config", "--hash", "web").stdout.split()
+    assert hashes[0] == "web" and len(hashes[1]) == 64
+    quiet = compose(daemon, project, "-f", f, "config", "-q")
+    assert (quiet.returncode, quiet.stdout) == (0, "")
+    out = tmp_path / "out.yaml"
+    assert compose(daemon, project, "-f", f, "config", "-o", str(out)).stdout == ""
+    assert out.read_text() == res.stdout
+
+
+def test_run_starts_dependencies_and_returns_the_exit_code(daemon, project, tmp_path):
+    (tmp_path / "compose.yaml").write_text(COMPOSE_FILE)
+    f = str(tmp_path / "compose.yaml")
+    res = compose(daemon, project, "-f", f, "run", "--rm", "-e", "EXTRA=x", "web",
+                  "sh", "-c", "echo $GREETING $EXTRA; exit 4")
+    assert res.returncode == 4, res.stderr
+    assert res.stdout == "hello $HOME x\n"
+    assert f"Container {project}-db-1  Started" in res.stderr
+    ps = compose(daemon, project, "-f", f, "ps", "-a", "--format", "{{.Name}} {{.State}}")
+    assert ps.stdout == f"{project}-db-1 running\n"  # --rm: the run container is gone
+
+    res = compose(daemon, project, "-f", f, "run", "-d", "--name", f"{project}-one", "-l", "k=v",
+                  "-p", "127.0.0.1::9000", "web", "sleep", "100")
+    assert res.returncode == 0, res.stderr
+    cid = res.stdout.strip()
+    info = daemon.api("GET", f"/containers/{cid}/json")[1]
+    labels = info["Config"]["Labels"]
+    assert info["Name"] == f"/{project}-one" and info["State"]["Running"]
+    assert labels["com.docker.compose.oneoff"] == "True" and labels["k"] == "v"
+    assert "com.docker.compose.container-number" not in labels
+    assert list(info["HostConfig"]["PortBindings"]) == ["9000/tcp"]  # -p, not the service's ports
+    assert compose(daemon, project, "-f", f, "ps", "--format", "{{.Name}}").stdout == f"{project}-db-1\n"
+    res = compose(daemon, project, "-f", f, "run", "--no-deps", "--rm", "-T", "--entrypoint", "echo",
+                  "web", "plain")
+    assert (res.returncode, res.stdout) == (0, "plain\n"), res.stderr
+    res = compose(daemon, project, "-f", f, "run", "nope")
+    assert res.returncode == 1 and res.stderr.strip() == "no such service: nope"

@@ -99,9 +99,9 @@ def test_run_ports_and_volumes(tmp_path):
     assert parse_ports("80") == [PortConfig(target=80)]
     with pytest.raises(ComposeError):
         parse_ports("80/sctpx")
-    assert parse_volume("/data") == ServiceVolume(type="volume", target="/data")
-    assert parse_volume("cache:/c:ro") == ServiceVolume(type="volume", source="cache", target="/c",
-                                                         read_only=True)
+    anonymous, named = parse_volume("/data"), parse_volume("cache:/c:ro")
+    assert (anonymous.type, anonymous.source, anonymous.target) == ("volume", None, "/data")
+    assert (named.type, named.source, named.target, named.read_only) == ("volume", "cache", "/c", True)
     assert parse_volume("./x:/x", str(tmp_path)) == ServiceVolume(
         type="bind", source=str(tmp_path / "x"), target="/x", bind=BindOptions(create_host_path=True))
 

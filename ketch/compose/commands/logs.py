@@ -9,6 +9,7 @@ events stream.
 from ketch.cli.commands import parse_args
 from ketch.cli.flags import Command, FlagSpec
 from ketch.compose import containers as C
+from ketch.compose.commands.lifecycle_util import project_or_name
 from ketch.compose.errors import ComposeError
 
 LOGS = Command("logs", "ketch compose logs [OPTIONS] [SERVICE...]", "View output from containers", (
@@ -37,7 +38,7 @@ def logs(ctx, args, path):
         raise ComposeError("--index requires one service to be selected")
     from ketch.cli.timestamps import timestamp_arg
     from ketch.compose.logprinter import LogPrinter, watch
-    project, name = C.project_or_name(ctx, services)
+    project, name = project_or_name(ctx)
     if project is not None and not services:  # attach: false services only when named
         services = [n for n, s in project.services.items() if s.attach is None or s.attach]
     client = ctx.client()

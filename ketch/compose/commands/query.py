@@ -8,6 +8,7 @@ through Go's tabwriter with compose's settings.
 from ketch.cli.commands import parse_args
 from ketch.cli.flags import Command, FlagSpec
 from ketch.compose import containers as C
+from ketch.compose.commands.lifecycle_util import project_or_name
 from ketch.compose.errors import ComposeError
 
 STATES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
@@ -38,7 +39,7 @@ def ps(ctx, args, path):
         if key != "status":
             raise ComposeError(f"unknown filter {key}")
         status.append(value)
-    project, name = C.project_or_name(ctx, services)
+    project, name = project_or_name(ctx)
     if project is not None:
         C.check_services(project, services)
         if not services and not opts["orphans"]:
@@ -235,7 +236,7 @@ def events(ctx, args, path):
     opts, services = parse_args(EVENTS, args, path)
     from ketch.cli.timestamps import timestamp_arg
     from ketch.compose.eventlines import event_line
-    _, name = C.project_or_name(ctx, services)
+    _, name = project_or_name(ctx)
     resp = ctx.client().events(since=timestamp_arg(opts["since"], "since") or None,
                                until=timestamp_arg(opts["until"], "until") or None,
                                filters={"label": [f"com.docker.compose.project={name.lower()}"]})
