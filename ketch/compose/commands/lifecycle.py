@@ -257,8 +257,6 @@ def scale(ctx, args: list[str], path: str) -> int:
         return 0
     wanted = split_scale(specs)
     project = ctx.project()
-    for service in wanted:
-        project.service(service)
     images, ids = ensure_images(ctx, project, selected_services(project, list(wanted), opts["no-deps"]), None)
     upopts = UpOptions(services=tuple(wanted), no_deps=opts["no-deps"], scale=wanted, image_ids=ids)
     observed = observe(ctx.client(), project.name)
