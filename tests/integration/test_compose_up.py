@@ -175,9 +175,10 @@ def test_scale_and_no_deps(daemon, project):
     assert r.returncode == 0, r.stderr
     assert f" Container {name}-store-1  Removed" in r.stderr.splitlines()
     assert f"{name}-store-1" not in containers(daemon, name)
-    r = compose(daemon, name, path, "down", "-t", "0")
+    r = compose(daemon, name, path, "down", "-t", "0", "--rmi", "local")
     assert r.returncode == 0, r.stderr
     assert left(daemon, name) == []
+    assert daemon.api("GET", "/images/busybox/json")[0] == 200  # tagged by the user: not "local"
 
 
 ONESHOT = """
