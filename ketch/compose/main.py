@@ -8,7 +8,6 @@ interpreter (PyYAML, jsonschema): ``ketch compose`` execs this module.
 import os
 import sys
 
-from ketch import __version__
 from ketch.cli import flags
 
 # command -> (module under ketch.compose.commands, function)
