@@ -6,7 +6,7 @@ import pytest
 from ketch.cli import flags
 from ketch.compose.commands.lifecycle import UP
 from ketch.compose.commands.lifecycle_util import _scale_flags, split_scale
-from ketch.compose.commands.upattach import attached_services, split
+from ketch.compose.commands.upattach import attached_services
 from ketch.compose.commands.updetach import go_duration
 from ketch.compose.errors import ComposeError
 from ketch.compose.observe import Observed
@@ -36,7 +36,7 @@ def test_go_duration():
 
 
 def test_attached_plan_creates_everything_before_starting():
-    create, start = split(plan_up(project(), Observed("p")))
+    create, start = plan_up(project(), Observed("p")).phases()
     assert {s.action for s in create.steps} == {"create", "create_network", "create_volume"}
     assert [s.action for s in start.steps] == ["start", "start", "wait", "start"]
     ids = {s.id for s in start.steps}

@@ -116,7 +116,7 @@ def up(ctx, args: list[str], path: str) -> int:
         warn(ctx, text)
     execopts = exec_options(ctx, opts, project, images, upopts.image_ids)
     if detach or opts["no-start"]:
-        run_plan(ctx, plan, execopts, observed, title="Running")
+        run_plan(ctx, plan, execopts, observed, title="Running", phased=True)
         if opts["wait"]:
             from ketch.compose.commands.updetach import wait_healthy
             return wait_healthy(ctx, project, upopts, execopts, opts["wait-timeout"])
