@@ -161,9 +161,24 @@ def test_scale_and_no_deps(daemon, project):
     r = compose(daemon, name, path, "up", "-d", "--scale", "api=1")
     assert r.returncode == 0, r.stderr
     assert sorted(containers(daemon, name)) == [f"{name}-api-1", f"{name}-store-1"]
-    r = compose(daemon, name, path, "down", "-t", "0")
+    r = compose(daemon, name, path, "scale", "api=2")
+    assert r.returncode == 0, r.stderr
+    assert sorted(containers(daemon, name)) == [f"{name}-api-1", f"{name}-api-2", f"{name}-store-1"]
+    r = compose(daemon, name, path, "scale", "nope=2")
+    assert (r.returncode, r.stderr.strip()) == (1, "no such service: nope")
+    # store leaves the file: an orphan, warned about, then removed
+    write(path, SIMPLE.replace("    depends_on: [store]\n", "").split("  store:")[0])
+    r = compose(daemon, name, path, "up", "-d")
+    assert r.returncode == 0, r.stderr
+    assert f"Found orphan containers ([{name}-store-1]) for this project." in r.stderr
+    r = compose(daemon, name, path, "up", "-d", "--remove-orphans")
+    assert r.returncode == 0, r.stderr
+    assert f" Container {name}-store-1  Removed" in r.stderr.splitlines()
+    assert f"{name}-store-1" not in containers(daemon, name)
+    r = compose(daemon, name, path, "down", "-t", "0", "--rmi", "local")
     assert r.returncode == 0, r.stderr
     assert left(daemon, name) == []
+    assert daemon.api("GET", "/images/busybox/json")[0] == 200  # tagged by the user: not "local"
 
 
 ONESHOT = """

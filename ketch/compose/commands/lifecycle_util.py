@@ -8,7 +8,7 @@ import json
 
 from ketch.cli import flags
 from ketch.compose.errors import ComposeError
-from ketch.compose.executor import ExecOptions, execute
+from ketch.compose.executor import ExecOptions, Executor
 from ketch.compose.plan import Plan, UpOptions, selected_services
 from ketch.compose.progress import Progress
 
@@ -58,11 +58,15 @@ def exec_options(ctx, opts, project, images=None, image_ids=None) -> ExecOptions
 
 
 def run_plan(ctx, plan: Plan, execopts: ExecOptions, observed, *, title: str = "Running",
-             prog: Progress | None = None, listener=None):
+             prog: Progress | None = None, phased: bool = False):
+    """Run ``plan`` with progress; ``phased``: every create before any start, as `up`."""
     own = prog is None
     prog = prog or progress(ctx, title)
     try:
-        return execute(plan, ctx, prog, execopts, observed, listener)
+        executor = Executor(ctx, prog, execopts, observed)
+        for part in plan.phases() if phased else (plan,):
+            executor.run(part)
+        return executor
     finally:
         if own:
             prog.done()
