@@ -157,6 +157,7 @@ class Watch:
         self.on_end = on_end
         self.errors: list[Exception] = []
         self._threads: list[threading.Thread] = []
+        self._by_id: dict[str, threading.Thread] = {}
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
         self._stopped = False
@@ -170,8 +171,18 @@ class Watch:
                                   name=f"logs-{t.name}")
         with self._lock:
             self._threads.append(thread)
+            self._by_id[t.id] = thread
         thread.start()
         return t
+
+    def following(self, cid: str, grace: float = 0.0) -> bool:
+        """Whether a stream of container ``cid`` is still being read (after ``grace``
+        seconds for one that is about to end)."""
+        with self._lock:
+            thread = self._by_id.get(cid)
+        if thread is not None and grace:
+            thread.join(grace)
+        return thread is not None and thread.is_alive()
 
     def _follow(self, t: LogTarget, since: str | None) -> None:
         from ketch.client.http import ConnectionFailed, HTTPError

@@ -133,7 +133,30 @@ def test_logs_follow_ends_when_the_containers_stop(daemon, project):
     make(daemon, project, "web", 1, ["sh", "-c", "echo start; sleep 1; echo end"])
     res = compose(daemon, project, "logs", "-f", "--no-color", timeout=30)
     assert res.returncode == 0, res.stderr
-    assert res.stdout == "web-1  | start\nweb-1  | end\n"
+    assert res.stdout == "web-1  | start\nweb-1  | end\nweb-1 exited with code 0\n"
+
+
+def test_logs_follow_picks_up_a_restarted_container(daemon, project):
+    make(daemon, project, "web", 1, ["sleep", "1000"])
+    make(daemon, project, "web", 2, ["sh", "-c", "echo run; exec sleep 1000"])
+    proc = subprocess.Popen([*daemon._ketch_cmd(["compose", "-p", project, "logs", "-f", "--no-color"])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            env=daemon.env(), text=True)
+    try:
+        assert proc.stdout.readline() == "web-2  | run\n"
+        status, doc = daemon.api("POST", f"/containers/{project}-web-2/restart?t=0")
+        assert status == 204, doc
+        assert proc.stdout.readline() == "web-2  | run\n"  # its new start, once
+        for n in (1, 2):
+            daemon.api("POST", f"/containers/{project}-web-{n}/kill")
+        rest, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err
+        # the restart's exit shows when the engine ends the stream there, as dockerd does
+        assert sorted(set(rest.splitlines())) == ["web-1 exited with code 137", "web-2 exited with code 137"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def test_exec_env_user_workdir_index_and_exit_code(daemon, project):

@@ -41,6 +41,7 @@ def logs(ctx, args, path):
     project, name = project_or_name(ctx)
     if project is not None and not services:  # attach: false services only when named
         services = [n for n, s in project.services.items() if s.attach is None or s.attach]
+    subscription = _subscribe(ctx, name) if opts["follow"] else None
     client = ctx.client()
     if opts["index"] > 0:
         items = [C.specified_container(client, name, services[0], opts["index"])]
@@ -51,10 +52,15 @@ def logs(ctx, args, path):
                          prefix=not opts["no-log-prefix"])
     since = timestamp_arg(opts["since"], "since") or None
     until = timestamp_arg(opts["until"], "until") or None
+    # with -f, compose's printer says when a running container exits
+    exits = _Exits(ctx, printer)
+    for c in items:
+        if opts["follow"] and c.get("State") == "running":
+            exits.expect(c["Id"])
     w = watch(ctx, printer, items, source="logs", follow=opts["follow"], tail=opts["tail"],
-              since=since, until=until, timestamps=opts["timestamps"])
+              since=since, until=until, timestamps=opts["timestamps"], on_end=exits.ended)
     if opts["follow"]:
-        _follow_new(ctx, w, name, services)
+        _follow_new(ctx, w, subscription, services, exits)
     try:
         w.wait()
     except KeyboardInterrupt:
@@ -65,19 +71,55 @@ def logs(ctx, args, path):
     return 0
 
 
-def _follow_new(ctx, w, project: str, services: list[str]) -> None:
+class _Exits:
+    """compose's "web-1 exited with code 0": a wait request is made while the container
+    runs (so a restart cannot hide the exit that ended its stream), read when it ends."""
+
+    def __init__(self, ctx, printer) -> None:
+        self.ctx = ctx
+        self.printer = printer
+        self.waiting: dict[str, tuple] = {}
+
+    def expect(self, cid: str) -> None:
+        client = self.ctx.client()
+        self.waiting[cid] = (client, client.wait_request(cid, "not-running"))
+
+    def ended(self, target) -> None:
+        from ketch.client.http import ConnectionFailed, HTTPError
+        pending = self.waiting.pop(target.id, None)
+        if pending is None:
+            return
+        client, resp = pending
+        try:
+            code = int((resp.json() or {}).get("StatusCode", 0))
+        except (HTTPError, ConnectionFailed, ValueError):
+            return
+        finally:
+            resp.conn.close()
+            client.close()
+        self.printer.status(target.name, f"exited with code {code}")
+
+
+def _subscribe(ctx, project: str):
+    """The start events of the project's containers, asked for before they are listed so
+    none starting in between is missed: (client, response)."""
+    client = ctx.client()
+    return client, client.events(filters={"type": ["container"], "event": ["start"],
+                                          "label": C.filters(project)["label"]})
+
+
+def _follow_new(ctx, w, subscription, services: list[str], exits: _Exits) -> None:
     """Follow containers that start while following, from their start (compose's
-    followStartedContainersLogs over its monitor)."""
+    followStartedContainersLogs over its monitor); one still followed (an engine whose
+    follow outlives a restart) is not followed twice."""
     import threading
 
     def run() -> None:
         from ketch import fastjson
         from ketch.cli.timestamps import timestamp_arg
         from ketch.client.http import ConnectionFailed, HTTPError
-        client = ctx.client()
+        client, resp = subscription
         try:
-            resp = client.events(filters={"type": ["container"], "event": ["start"],
-                                          "label": C.filters(project)["label"]})
             buf = b""
             for chunk in resp.chunks():
                 buf += chunk
@@ -88,9 +130,11 @@ def _follow_new(ctx, w, project: str, services: list[str]) -> None:
                     ident = (fastjson.loads(raw).get("Actor") or {}).get("ID", "")
                     info = client.inspect_container(ident)
                     svc = (info["Config"].get("Labels") or {}).get("com.docker.compose.service")
-                    if services and svc not in services:
+                    if (services and svc not in services) or w.following(info["Id"], grace=0.5):
                         continue
-                    w.add(info, since=timestamp_arg(info["State"].get("StartedAt", ""), "since") or None)
+                    exits.expect(info["Id"])
+                    started = timestamp_arg(info["State"].get("StartedAt", ""), "since")
+                    w.add(info, since=started or None)
         except (HTTPError, ConnectionFailed, OSError):
             pass
 
