@@ -4,7 +4,8 @@ image removal and build.go's ensureImagesExists; the builds are in ``imagebuild`
 
 Every call to the daemon goes through ``ctx.client()`` (one client per thread); pulls and
 pushes run in parallel (the global ``--parallel``). What happens is told through the
-``progress`` given (``.event(kind, name, status, text)``, H4's ``Progress``) or not at all.
+``progress`` given (``ketch.compose.progress.Progress``: compose 2.29's events, see
+``imagepull``) or not at all. ``--dry-run`` looks at the images and changes none.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def dry_run(ctx) -> bool:
 
 
 def _workers(ctx, jobs: int) -> int:
-    limit = ctx.options["parallel"] if ctx.options is not None else -1
+    limit = ctx.options.get("parallel", -1)
     return max(1, min(jobs, limit) if limit and limit > 0 else jobs)
 
 
