@@ -155,9 +155,18 @@ def build_one(client, cli: _CliConfig, project: Project, service: Service, optio
         if isinstance(doc, dict) and doc.get("ID"):
             image_id = doc["ID"]
 
+    sink = out if out is not None else io.StringIO()
+
+    def sent(chunks):
+        """The context, then the line docker's ProgressReader ends with off a terminal."""
+        from ketch.units import human_size
+        yield from chunks
+        sink.write(f"Sending build context to Docker daemon {human_size(ctx.size, 4):>8}\r\r\n")
+        sink.flush()
+
+    chunks = ctx.chunks()
     try:
-        resp = client.build(ctx.chunks(), query, headers)
-        sink = out if out is not None else io.StringIO()
+        resp = client.build(None if chunks is None else sent(chunks), query, headers)
         buildprogress.render_plain(resp, sink, False, 200, on_aux)
     except buildprogress.BuildFailed as exc:
         raise ComposeError(str(exc), exc.code) from None

@@ -4,12 +4,12 @@ image removal and build.go's ensureImagesExists; the builds are in ``imagebuild`
 
 Every call to the daemon goes through ``ctx.client()`` (one client per thread); pulls and
 pushes run in parallel (the global ``--parallel``). What happens is told through the
-``progress`` given (``.event(kind, name, status, text)``, H4's ``Progress``) or not at all.
+``progress`` given (``ketch.compose.progress.Progress``: compose 2.29's events, see
+``imagepull``) or not at all. ``--dry-run`` looks at the images and changes none.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 from contextlib import closing
 
@@ -69,7 +69,7 @@ def dry_run(ctx) -> bool:
 
 
 def _workers(ctx, jobs: int) -> int:
-    limit = ctx.options["parallel"] if ctx.options is not None else -1
+    limit = ctx.options.get("parallel", -1)
     return max(1, min(jobs, limit) if limit and limit > 0 else jobs)
 
 
@@ -88,6 +88,7 @@ def _parallel(ctx, fn, items: list) -> list:
         return []
     if len(items) == 1:
         return [run(items[0])]
+    import concurrent.futures  # (13 ms: only when there are several)
     with concurrent.futures.ThreadPoolExecutor(_workers(ctx, len(items))) as pool:
         return list(pool.map(run, items))
 

@@ -90,7 +90,7 @@ def test_build_tags_labels_args_and_inline_dockerfiles(daemon, project):
             image: busybox
         """})
     res = compose(daemon, cwd, "build")
-    assert "Step 1/" in res.stdout and f"Successfully tagged {name}-web:latest" in res.stdout
+    assert res.stdout.startswith("Sending build context to Docker daemon ") and "Step 1/" in res.stdout and f"Successfully tagged {name}-web:latest" in res.stdout
     assert f"Successfully tagged {name}-extra:1" in res.stdout
     web = inspect(daemon, f"{name}-web")
     labels = web["Config"]["Labels"]
