@@ -5,7 +5,9 @@
 #                    image's docker-entrypoint.sh (a cluster made from POSTGRES_* on first
 #                    start), PGDATA=/var/lib/postgresql/data (a volume), port 5432
 # Each root filesystem is made by mmdebstrap (as root, `apt-get install mmdebstrap`) into
-# a tarball, then `ketch import`ed with the config the official images have.
+# a tarball, then `ketch import`ed with the config the official images have. The node
+# image trusts the certificate authorities the host trusts beyond Debian's (a proxy's that
+# re-signs TLS, say), so that `RUN npm install` reaches the registry as the host does.
 #
 # Usage: make-images.sh [--tars DIR] [--no-import]
 #   --tars DIR   keep the tarballs in DIR, and reuse those already there (node.tar,
@@ -24,7 +26,26 @@ security=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 pgbin=/usr/lib/postgresql/15/bin
 
-usage() { sed -n '10,17s/^# \{0,1\}//p' "$0"; }
+# host_cas ROOT: the host's trusted certificates that ROOT's bundle lacks, added to ROOT's
+# (an mmdebstrap hook, `make-images.sh --host-cas ROOT`).
+host_cas() {
+    bundle=/etc/ssl/certs/ca-certificates.crt
+    [ -s "$bundle" ] || return 0
+    awk -v dir="$1/usr/local/share/ca-certificates" '
+        /-----BEGIN CERTIFICATE-----/ { pem = "" }
+        { pem = pem $0 "\n" }
+        /-----END CERTIFICATE-----/ {
+            if (FILENAME == ARGV[1]) { known[pem] = 1 }
+            else if (!(pem in known)) { file = dir "/host-" ++n ".crt"; printf "%s", pem > file; close(file) }
+        }' "$1$bundle" "$bundle"
+    chroot "$1" update-ca-certificates >/dev/null 2>&1
+}
+if [ "${1:-}" = --host-cas ]; then
+    host_cas "$2"
+    exit
+fi
+
+usage() { sed -n '12,19s/^# \{0,1\}//p' "$0"; }
 tars= import=1
 while [ $# -gt 0 ]; do
     case $1 in
@@ -58,7 +79,8 @@ rootfs() {
 }
 
 # The two are made at once: each waits on downloads as much as on dpkg.
-rootfs node nodejs,npm,ca-certificates &
+SELF=$here/make-images.sh rootfs node nodejs,npm,ca-certificates \
+    --customize-hook='"$SELF" --host-cas "$1"' &
 node_job=$!
 # postgresql-15's JIT (LLVM, 135 MB) is left out: postgres runs without it, as when
 # llvmjit.so is not installed. Its package makes a cluster in /var/lib/postgresql/15/main,
