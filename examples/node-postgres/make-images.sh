@@ -74,30 +74,33 @@ rootfs() {
         --dpkgopt='path-include=/usr/share/doc/*/copyright' \
         "$@" "$suite" "$tars/$name.tar.part" \
         "deb $mirror $suite main" "deb $mirror $suite-updates main" \
-        "deb $security $suite-security main"
+        "deb $security $suite-security main" || { rm -f "$tars/$name.tar.part"; return 1; }
     mv "$tars/$name.tar.part" "$tars/$name.tar"
 }
 
+# What the hooks run (mmdebstrap runs each with `sh -c HOOK exec ROOT`, in this environment).
+SELF=$here/make-images.sh ENTRYPOINT=$here/postgres-entrypoint.sh
+export SELF ENTRYPOINT
+
 # The two are made at once: each waits on downloads as much as on dpkg.
-SELF=$here/make-images.sh rootfs node nodejs,npm,ca-certificates \
-    --customize-hook='"$SELF" --host-cas "$1"' &
+rootfs node nodejs,npm,ca-certificates --customize-hook='"$SELF" --host-cas "$1"' &
 node_job=$!
 # postgresql-15's JIT (LLVM, 135 MB) is left out: postgres runs without it, as when
 # llvmjit.so is not installed. Its package makes a cluster in /var/lib/postgresql/15/main,
 # which the image does not want (the entrypoint makes one in $PGDATA).
-ENTRYPOINT=$here/postgres-entrypoint.sh PGDATA_DIR=/var/lib/postgresql/data \
 rootfs postgres postgresql-15 \
     --dpkgopt='path-exclude=/usr/lib/*/libLLVM*' --dpkgopt='path-exclude=/usr/lib/*/libz3.so*' \
     --dpkgopt='path-exclude=/usr/lib/postgresql/*/lib/llvmjit*' \
     --dpkgopt='path-exclude=/usr/lib/postgresql/*/lib/bitcode/*' \
     --customize-hook='rm -rf "$1"/var/lib/postgresql/15 "$1"/etc/postgresql/15/main "$1"/var/log/postgresql/*' \
-    --customize-hook='chroot "$1" sh -c "mkdir -p $PGDATA_DIR /run/postgresql &&
-        chown postgres:postgres $PGDATA_DIR /run/postgresql && chmod 700 $PGDATA_DIR &&
-        chmod 3777 /run/postgresql"' \
+    --customize-hook='chroot "$1" install -d -o postgres -g postgres -m 700 /var/lib/postgresql/data' \
     --customize-hook='install -m 755 "$ENTRYPOINT" "$1"/usr/local/bin/docker-entrypoint.sh' &
 postgres_job=$!
-wait "$node_job"
-wait "$postgres_job"
+# Both are waited for, whatever the first's outcome.
+failed=0
+wait "$node_job" || failed=1
+wait "$postgres_job" || failed=1
+[ "$failed" = 0 ] || exit 1
 
 [ "$import" = 1 ] || exit 0
 "$ketch" import -m "Debian $suite's nodejs and npm (make-images.sh)" \
