@@ -22,8 +22,10 @@ packages=(python3 python3-venv busybox-static libseccomp2 tini iproute2 ca-certi
           nftables libnftables1 python3-nftables)
 # For the tests: gcc and libc6-dev also build the static probe run inside containers
 # (tests/probe), runc is the runtime the conformance tests compare ketch's with;
-# docker-registry (distribution 2.8) and skopeo are the registry peers of the image tests.
-[ "$with_tests" = 1 ] && packages+=(runc docker-registry skopeo)
+# docker-registry (distribution 2.8) and skopeo are the registry peers of the image tests;
+# mmdebstrap makes the notes' example's base images from Debian's packages
+# (examples/node-postgres/make-images.sh, tests/integration/test_compose_example.py).
+[ "$with_tests" = 1 ] && packages+=(runc docker-registry skopeo mmdebstrap)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
