@@ -22,8 +22,9 @@ packages=(python3 python3-venv busybox-static libseccomp2 tini iproute2 ca-certi
           nftables libnftables1 python3-nftables)
 # For the tests: gcc and libc6-dev also build the static probe run inside containers
 # (tests/probe), runc is the runtime the conformance tests compare ketch's with;
-# docker-registry (distribution 2.8) and skopeo are the registry peers of the image tests.
-[ "$with_tests" = 1 ] && packages+=(runc docker-registry skopeo)
+# docker-registry (distribution 2.8) and skopeo are the registry peers of the image tests;
+# docker-compose (1.29, docker-py) is the compose client of the compose interop tests.
+[ "$with_tests" = 1 ] && packages+=(runc docker-registry skopeo docker-compose)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
