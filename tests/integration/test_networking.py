@@ -326,6 +326,22 @@ def test_network_none_host_and_container_modes(daemon, names):
     assert res.returncode == 125 and "No such container: nosuch-x" in res.stderr
 
 
+def test_container_mode_takes_the_joined_containers_host_and_domain_names(daemon, names):
+    # moby sets them at start (compose's network_mode: service:x relies on it)
+    box, joined = names(), names()
+    _ok(daemon.ketch("run", "-d", "--name", box, "--hostname", "ahost", "--domainname", "ex.test",
+                     "busybox", "sleep", "60"))
+    _ok(daemon.ketch("create", "--name", joined, "--network", f"container:{box}", "busybox",
+                     "sleep", "60"))
+    created = _inspect(daemon, joined)
+    assert created["Config"]["Hostname"] == created["Id"][:12]
+    _ok(daemon.ketch("start", joined))
+    cfg = _inspect(daemon, joined)["Config"]
+    assert (cfg["Hostname"], cfg["Domainname"]) == ("ahost", "ex.test")
+    out = _ok(daemon.ketch("exec", joined, "sh", "-c", "hostname; cat /etc/hostname; hostname -d"))
+    assert out.split() == ["ahost", "ahost", "ex.test"]
+
+
 def test_dns_options_and_extra_hosts_in_the_files(daemon):
     out = _ok(daemon.ketch("run", "--rm", "--dns", "192.0.2.53", "--dns-search", "example.test",
                            "--dns-option", "ndots:3", "--add-host", "db:10.9.8.7",
