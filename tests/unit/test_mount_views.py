@@ -1,5 +1,6 @@
 """A container's mount points in Docker's shapes (api/views.py): inspect's and the list's
-Mounts, HostConfig's Tmpfs and Mounts in their places, the list's volume filter."""
+Mounts, HostConfig's Tmpfs and Mounts (and Sysctls and Init) in their places, the list's
+volume filter."""
 
 from ketch.api import summaries, views
 from ketch.api.http import encode_json
@@ -51,6 +52,17 @@ def test_host_config_shows_tmpfs_and_mounts_where_docker_s_struct_has_them():
     shown = views.host_config(record(Tmpfs={"/x": "size=1m"}, Mounts=mounts))
     assert (shown["Tmpfs"], shown["Mounts"]) == ({"/x": "size=1m"}, mounts)
     assert "Tmpfs" not in views.host_config(record()) and "Mounts" not in views.host_config(record())
+
+
+def test_host_config_shows_sysctls_and_init_where_docker_s_struct_has_them():
+    # omitempty in moby's HostConfig: docker-compose 1.29's `init:` and `sysctls:` were
+    # applied but missing from inspect
+    shown = views.host_config(record(Sysctls={"net.ipv4.ip_forward": "1"}, Init=True))
+    keys = list(shown)
+    assert keys[keys.index("Sysctls") - 1:keys.index("Sysctls") + 2] == ["ShmSize", "Sysctls", "Runtime"]
+    assert (shown["Sysctls"], keys[-1], shown["Init"]) == ({"net.ipv4.ip_forward": "1"}, "Init", True)
+    assert views.host_config(record(Init=False))["Init"] is False  # a *bool: false is not omitted
+    assert {"Sysctls", "Init"}.isdisjoint(views.host_config(record(Sysctls={}, Init=None)))
 
 
 def test_the_volume_filter():
