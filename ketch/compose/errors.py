@@ -14,3 +14,10 @@ class ComposeError(KetchError):
 class LoadError(ComposeError):
     """The compose files cannot be read into a project. The message names the file, and the
     line and key where there is one: `validating /p/compose.yaml: services.web.ports ...`."""
+
+
+def warn(message: str) -> None:
+    """A warning as compose prints it through logrus on a terminal (`WARN[0000] ...`) on
+    stderr; loading goes on. The loader's modules take a ``warn`` callable defaulting to this."""
+    import sys
+    print(f"WARN[0000] {message}", file=sys.stderr)

@@ -108,6 +108,7 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from ketch.cli.main import StatusError
     from ketch.client.http import ConnectionFailed, HTTPError
     from ketch.compose.errors import ComposeError
     try:
@@ -127,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     except flags.UsageError as exc:
         print(exc.text(), file=sys.stderr)
         return exc.exit_code
+    except StatusError as exc:  # ketch.cli's parse_args: --help, and the cli helpers' errors
+        if exc.message:
+            print(exc.message, file=sys.stdout if exc.code == 0 else sys.stderr)
+        return exc.code
     except ComposeError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
