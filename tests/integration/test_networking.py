@@ -228,6 +228,18 @@ def test_an_alias_shared_by_two_containers_answers_both(daemon, names, nets):
     assert sorted(out.split()[1::2]) == sorted([_ip(daemon, a, net), _ip(daemon, b, net)])
 
 
+def test_inspect_before_api_1_45_lists_the_short_id_among_the_aliases(daemon, names, nets):
+    # moby v26 for older clients (docker-compose 1.29 reads them; 1.45 moved it to DNSNames)
+    net = nets(8)
+    box = _run_d(daemon, names, "--network", net, "--network-alias", "al", "busybox", "sleep", "60")
+    for version, aliases in (("1.45", ["al"]), ("1.44", ["al", "<short>"]), ("1.41", ["al", "<short>"])):
+        status, doc = daemon.api("GET", f"/v{version}/containers/{box}/json")
+        short = doc["Id"][:12]
+        assert doc["NetworkSettings"]["Networks"][net]["Aliases"] == [a.replace("<short>", short) for a in aliases]
+    status, doc = daemon.api("GET", f"/v1.41/containers/{_run_d(daemon, names, 'busybox', 'sleep', '60')}/json")
+    assert doc["NetworkSettings"]["Networks"]["bridge"]["Aliases"] is None
+
+
 def test_connect_and_disconnect_a_running_container(daemon, names, nets):
     net = nets(6)
     peer = _run_d(daemon, names, "--network", net, "busybox", "sleep", "60")
