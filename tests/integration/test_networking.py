@@ -338,7 +338,7 @@ def test_network_none_host_and_container_modes(daemon, names):
     assert res.returncode == 125 and "No such container: nosuch-x" in res.stderr
 
 
-def test_container_mode_takes_the_joined_containers_host_and_domain_names(daemon, names):
+def test_container_mode_keeps_the_joined_container_by_id_and_takes_its_names(daemon, names):
     # moby sets them at start (compose's network_mode: service:x relies on it)
     box, joined = names(), names()
     _ok(daemon.ketch("run", "-d", "--name", box, "--hostname", "ahost", "--domainname", "ex.test",
@@ -347,6 +347,8 @@ def test_container_mode_takes_the_joined_containers_host_and_domain_names(daemon
                      "sleep", "60"))
     created = _inspect(daemon, joined)
     assert created["Config"]["Hostname"] == created["Id"][:12]
+    # the other is kept by its id (moby's adaptSharedNamespaceContainer)
+    assert created["HostConfig"]["NetworkMode"] == "container:" + _inspect(daemon, box)["Id"]
     _ok(daemon.ketch("start", joined))
     cfg = _inspect(daemon, joined)["Config"]
     assert (cfg["Hostname"], cfg["Domainname"]) == ("ahost", "ex.test")
