@@ -103,7 +103,7 @@ def host_config(rec: ContainerRecord) -> dict:
     hc = rec.host_config
     out = {
         "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
-        "NetworkMode": "default", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "NetworkMode": "default", "PortBindings": None, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
         "CapAdd": None, "CapDrop": None, "CgroupnsMode": "private", "Dns": [], "DnsOptions": [],
         "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private", "Cgroup": "",
@@ -119,6 +119,8 @@ def host_config(rec: ContainerRecord) -> dict:
         "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
         "MaskedPaths": list(MASKED_PATHS), "ReadonlyPaths": list(READONLY_PATHS),
     }
+    # PortBindings: null unless the client sent a map, even an empty one (the docker CLI
+    # always does; docker-py and compose omit it without ports)
     for key, value in hc.items():
         if key in out and value is not None and value != "":
             out[key] = value

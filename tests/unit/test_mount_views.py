@@ -70,3 +70,10 @@ def test_the_volume_filter():
     for value in ("v", "/data", "/host/srv", "/srv", "/t"):
         assert views.mounts_match(rec, [value]), value
     assert not views.mounts_match(rec, ["nope", "/host"])
+
+
+def test_port_bindings_are_null_unless_the_client_sent_them():
+    assert views.host_config(record())["PortBindings"] is None  # docker-py, compose: omitted
+    assert views.host_config(record(PortBindings={}))["PortBindings"] == {}  # the docker CLI's
+    bound = {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}
+    assert views.host_config(record(PortBindings=bound))["PortBindings"] == bound
