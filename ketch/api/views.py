@@ -125,6 +125,10 @@ def host_config(rec: ContainerRecord) -> dict:
         if key in out and value is not None and value != "":
             out[key] = value
     out["Runtime"] = rec.runtime
+    if out["NetworkMode"] not in ("default", "bridge") or not out["Links"]:
+        # moby shows the legacy links it registered, on the default bridge only (on a
+        # user-defined network a link is the endpoint's, as docker-compose 1.29 sends them)
+        out["Links"] = None
     out["LogConfig"] = logconfig.normalize(hc.get("LogConfig"))  # records from before it was stored so
     # omitempty fields, in their places of Docker's struct
     out = _insert(_insert(out, "UTSMode", "Tmpfs", hc.get("Tmpfs")), "MaskedPaths", "Mounts", hc.get("Mounts"))

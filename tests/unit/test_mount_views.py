@@ -77,3 +77,10 @@ def test_port_bindings_are_null_unless_the_client_sent_them():
     assert views.host_config(record(PortBindings={}))["PortBindings"] == {}  # the docker CLI's
     bound = {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}
     assert views.host_config(record(PortBindings=bound))["PortBindings"] == bound
+
+
+def test_links_show_on_the_default_bridge_only():
+    assert views.host_config(record(Links=["db:db"]))["Links"] == ["db:db"]
+    assert views.host_config(record(Links=["db:db"], NetworkMode="bridge"))["Links"] == ["db:db"]
+    assert views.host_config(record(Links=["db:db"], NetworkMode="p_default"))["Links"] is None
+    assert views.host_config(record(Links=[]))["Links"] is None  # docker-compose 1.29 sends []
