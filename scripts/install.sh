@@ -24,8 +24,9 @@ packages=(python3 python3-venv busybox-static libseccomp2 tini iproute2 ca-certi
 # (tests/probe), runc is the runtime the conformance tests compare ketch's with;
 # docker-registry (distribution 2.8) and skopeo are the registry peers of the image tests;
 # mmdebstrap makes the notes' example's base images from Debian's packages
-# (examples/node-postgres/make-images.sh, tests/integration/test_compose_example.py).
-[ "$with_tests" = 1 ] && packages+=(runc docker-registry skopeo mmdebstrap)
+# (examples/node-postgres/make-images.sh, tests/integration/test_compose_example.py);
+# docker-compose (1.29, docker-py) is the compose client of the compose interop tests.
+[ "$with_tests" = 1 ] && packages+=(runc docker-registry skopeo mmdebstrap docker-compose)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -42,6 +42,17 @@ def endpoint_json(name: str, settings: dict, ep: Endpoint | None, net: Network |
     }
 
 
+def add_short_id_aliases(networks: dict, cid: str) -> None:
+    """Before API 1.45 inspect's Aliases also held the container's short id on every
+    user-defined network (moby v26's ContainerInspect for older clients; compose v1 and
+    dockerd 20.10's clients see it there)."""
+    short = cid[:12]
+    for name, ep in networks.items():
+        if name not in ("default", "bridge", "host", "none") and not name.startswith("container:"):
+            aliases = ep.get("Aliases") or []
+            ep["Aliases"] = aliases if short in aliases else aliases + [short]
+
+
 def ports_json(exposed: dict | None, attached: list[Attached], running: bool) -> dict:
     """NetworkSettings.Ports: each exposed or published port -> its host bindings (null
     when only exposed); empty while the container does not run."""

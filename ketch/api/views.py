@@ -103,7 +103,7 @@ def host_config(rec: ContainerRecord) -> dict:
     hc = rec.host_config
     out = {
         "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
-        "NetworkMode": "default", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "NetworkMode": "default", "PortBindings": None, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
         "CapAdd": None, "CapDrop": None, "CgroupnsMode": "private", "Dns": [], "DnsOptions": [],
         "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private", "Cgroup": "",
@@ -119,16 +119,23 @@ def host_config(rec: ContainerRecord) -> dict:
         "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
         "MaskedPaths": list(MASKED_PATHS), "ReadonlyPaths": list(READONLY_PATHS),
     }
+    # PortBindings: null unless the client sent a map, even an empty one (the docker CLI
+    # always does; docker-py and compose omit it without ports)
     for key, value in hc.items():
         if key in out and value is not None and value != "":
             out[key] = value
     out["Runtime"] = rec.runtime
+    if out["NetworkMode"] not in ("default", "bridge") or not out["Links"]:
+        # moby shows the legacy links it registered, on the default bridge only (on a
+        # user-defined network a link is the endpoint's, as docker-compose 1.29 sends them)
+        out["Links"] = None
     out["LogConfig"] = logconfig.normalize(hc.get("LogConfig"))  # records from before it was stored so
     # omitempty fields, in their places of Docker's struct
     out = _insert(_insert(out, "UTSMode", "Tmpfs", hc.get("Tmpfs")), "MaskedPaths", "Mounts", hc.get("Mounts"))
     out = _insert(out, "CapAdd", "Annotations", hc.get("Annotations"))
-    if hc.get("Init") is not None:  # *bool, omitempty: shown when sent, false too
-        out["Init"] = hc["Init"]
+    out = _insert(out, "Runtime", "Sysctls", hc.get("Sysctls"))
+    if hc.get("Init") is not None:  # a *bool, omitempty: shown when sent, false too
+        out["Init"] = bool(hc["Init"])
     return out
 
 

@@ -54,7 +54,7 @@ class Hijacked:
 
 
 class APIClient(NetworkAPI, VolumeAPI, BuildAPI):
-    def __init__(self, host: str | None = None, version: str = API_VERSION) -> None:
+    def __init__(self, host: str | None = None, version: str | None = None) -> None:
         self.host = host or os.environ.get("KETCH_HOST") or DEFAULT_HOST
         if self.host.startswith("unix://"):
             self.path = self.host[len("unix://"):]
@@ -62,7 +62,9 @@ class APIClient(NetworkAPI, VolumeAPI, BuildAPI):
             self.path = self.host
         else:
             raise HTTPError(0, f"unsupported host {self.host!r}: use unix:///path/to/socket")
-        self.version = version
+        # DOCKER_API_VERSION pins the version, as for the docker CLI: an older engine
+        # (dockerd 20.10 answers 1.41 at most) refuses a newer one
+        self.version = version or os.environ.get("DOCKER_API_VERSION") or API_VERSION
         self._conn: Connection | None = None
 
     # -- plumbing -----------------------------------------------------------------

@@ -228,6 +228,18 @@ def test_an_alias_shared_by_two_containers_answers_both(daemon, names, nets):
     assert sorted(out.split()[1::2]) == sorted([_ip(daemon, a, net), _ip(daemon, b, net)])
 
 
+def test_inspect_before_api_1_45_lists_the_short_id_among_the_aliases(daemon, names, nets):
+    # moby v26 for older clients (docker-compose 1.29 reads them; 1.45 moved it to DNSNames)
+    net = nets(8)
+    box = _run_d(daemon, names, "--network", net, "--network-alias", "al", "busybox", "sleep", "60")
+    for version, aliases in (("1.45", ["al"]), ("1.44", ["al", "<short>"]), ("1.41", ["al", "<short>"])):
+        status, doc = daemon.api("GET", f"/v{version}/containers/{box}/json")
+        short = doc["Id"][:12]
+        assert doc["NetworkSettings"]["Networks"][net]["Aliases"] == [a.replace("<short>", short) for a in aliases]
+    status, doc = daemon.api("GET", f"/v1.41/containers/{_run_d(daemon, names, 'busybox', 'sleep', '60')}/json")
+    assert doc["NetworkSettings"]["Networks"]["bridge"]["Aliases"] is None
+
+
 def test_connect_and_disconnect_a_running_container(daemon, names, nets):
     net = nets(6)
     peer = _run_d(daemon, names, "--network", net, "busybox", "sleep", "60")
@@ -324,6 +336,24 @@ def test_network_none_host_and_container_modes(daemon, names):
     assert f"inet {_ip(daemon, box)}/" in out
     res = daemon.ketch("run", "--rm", "--network", "container:nosuch-x", "busybox", "true")
     assert res.returncode == 125 and "No such container: nosuch-x" in res.stderr
+
+
+def test_container_mode_keeps_the_joined_container_by_id_and_takes_its_names(daemon, names):
+    # moby sets them at start (compose's network_mode: service:x relies on it)
+    box, joined = names(), names()
+    _ok(daemon.ketch("run", "-d", "--name", box, "--hostname", "ahost", "--domainname", "ex.test",
+                     "busybox", "sleep", "60"))
+    _ok(daemon.ketch("create", "--name", joined, "--network", f"container:{box}", "busybox",
+                     "sleep", "60"))
+    created = _inspect(daemon, joined)
+    assert created["Config"]["Hostname"] == created["Id"][:12]
+    # the other is kept by its id (moby's adaptSharedNamespaceContainer)
+    assert created["HostConfig"]["NetworkMode"] == "container:" + _inspect(daemon, box)["Id"]
+    _ok(daemon.ketch("start", joined))
+    cfg = _inspect(daemon, joined)["Config"]
+    assert (cfg["Hostname"], cfg["Domainname"]) == ("ahost", "ex.test")
+    out = _ok(daemon.ketch("exec", joined, "sh", "-c", "hostname; cat /etc/hostname; hostname -d"))
+    assert out.split() == ["ahost", "ahost", "ex.test"]
 
 
 def test_dns_options_and_extra_hosts_in_the_files(daemon):

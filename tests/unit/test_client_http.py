@@ -271,3 +271,13 @@ def test_a_large_chunk_is_received_straight_into_one_buffer(server):
     resp = conn._response()
     assert b"".join(resp.chunks()) == body
     assert fake.via_recv_into >= len(body) - 65536 and fake.via_recv <= 2 * 65536
+
+
+def test_docker_api_version_pins_the_client_s_version(monkeypatch):
+    # as the docker CLI's: ketch compose against dockerd 20.10 (API 1.41 at most)
+    from ketch.client.api import API_VERSION, APIClient
+    monkeypatch.delenv("DOCKER_API_VERSION", raising=False)
+    assert APIClient("unix:///x.sock").version == API_VERSION
+    monkeypatch.setenv("DOCKER_API_VERSION", "1.41")
+    assert APIClient("unix:///x.sock").version == "1.41"
+    assert APIClient("unix:///x.sock", version="1.44").version == "1.44"

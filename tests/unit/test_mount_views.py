@@ -1,5 +1,6 @@
 """A container's mount points in Docker's shapes (api/views.py): inspect's and the list's
-Mounts, HostConfig's Tmpfs and Mounts in their places, the list's volume filter."""
+Mounts, HostConfig's Tmpfs and Mounts (and Sysctls and Init) in their places, the list's
+volume filter."""
 
 from ketch.api import summaries, views
 from ketch.api.http import encode_json
@@ -53,8 +54,33 @@ def test_host_config_shows_tmpfs_and_mounts_where_docker_s_struct_has_them():
     assert "Tmpfs" not in views.host_config(record()) and "Mounts" not in views.host_config(record())
 
 
+def test_host_config_shows_sysctls_and_init_where_docker_s_struct_has_them():
+    # omitempty in moby's HostConfig: docker-compose 1.29's `init:` and `sysctls:` were
+    # applied but missing from inspect
+    shown = views.host_config(record(Sysctls={"net.ipv4.ip_forward": "1"}, Init=True))
+    keys = list(shown)
+    assert keys[keys.index("Sysctls") - 1:keys.index("Sysctls") + 2] == ["ShmSize", "Sysctls", "Runtime"]
+    assert (shown["Sysctls"], keys[-1], shown["Init"]) == ({"net.ipv4.ip_forward": "1"}, "Init", True)
+    assert views.host_config(record(Init=False))["Init"] is False  # a *bool: false is not omitted
+    assert {"Sysctls", "Init"}.isdisjoint(views.host_config(record(Sysctls={}, Init=None)))
+
+
 def test_the_volume_filter():
     rec = record()
     for value in ("v", "/data", "/host/srv", "/srv", "/t"):
         assert views.mounts_match(rec, [value]), value
     assert not views.mounts_match(rec, ["nope", "/host"])
+
+
+def test_port_bindings_are_null_unless_the_client_sent_them():
+    assert views.host_config(record())["PortBindings"] is None  # docker-py, compose: omitted
+    assert views.host_config(record(PortBindings={}))["PortBindings"] == {}  # the docker CLI's
+    bound = {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}
+    assert views.host_config(record(PortBindings=bound))["PortBindings"] == bound
+
+
+def test_links_show_on_the_default_bridge_only():
+    assert views.host_config(record(Links=["db:db"]))["Links"] == ["db:db"]
+    assert views.host_config(record(Links=["db:db"], NetworkMode="bridge"))["Links"] == ["db:db"]
+    assert views.host_config(record(Links=["db:db"], NetworkMode="p_default"))["Links"] is None
+    assert views.host_config(record(Links=[]))["Links"] is None  # docker-compose 1.29 sends []

@@ -1,6 +1,6 @@
 """A container's endpoint as API 1.45 shows it (moby 26.1's EndpointSettings)."""
 
-from ketch.api.netviews import endpoint_json
+from ketch.api.netviews import add_short_id_aliases, endpoint_json
 from ketch.network.model import Endpoint, Network
 
 CID = "0123456789ab" + "c" * 52
@@ -17,3 +17,12 @@ def test_aliases_are_the_users_and_the_short_id_is_in_dns_names():
     assert doc["DNSNames"] == ["web", "al", CID[:12], "host1"]
     assert (doc["IPAddress"], doc["IPPrefixLen"], doc["Gateway"]) == ("10.231.240.9", 24, "10.231.240.1")
     assert endpoint_json("mine", {"NetworkID": net.id}, ep, net, "web", "host1")["Aliases"] is None
+
+
+def test_before_api_1_45_the_short_id_is_an_alias_on_user_defined_networks():
+    networks = {"mine": {"Aliases": ["al"]}, "other": {"Aliases": None}, "again": {"Aliases": [CID[:12]]},
+                "bridge": {"Aliases": None}, "host": {"Aliases": None}}
+    add_short_id_aliases(networks, CID)
+    assert networks == {"mine": {"Aliases": ["al", CID[:12]]}, "other": {"Aliases": [CID[:12]]},
+                        "again": {"Aliases": [CID[:12]]}, "bridge": {"Aliases": None},
+                        "host": {"Aliases": None}}

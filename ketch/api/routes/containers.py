@@ -151,9 +151,11 @@ class ContainerRoutes:
     async def inspect(self, request: Request) -> Response:
         rec = self.svc.get(request.match["id"])
         size = self._sizes(rec) if request.flag("size") else (None, 0)
-        return json_response(views.container_json(rec, self.svc.paths, *size,
-                                                  self.svc.graph_driver_data(rec),
-                                                  self.svc.network_view(rec), self.svc.sandbox(rec)))
+        doc = views.container_json(rec, self.svc.paths, *size, self.svc.graph_driver_data(rec),
+                                   self.svc.network_view(rec), self.svc.sandbox(rec))
+        if not at_least(request.api_version, "1.45"):
+            netviews.add_short_id_aliases(doc["NetworkSettings"]["Networks"], rec.id)
+        return json_response(doc)
 
     def _sizes(self, rec: ContainerRecord) -> tuple[int, int]:
         image = self.svc.images.find(rec.image_id)

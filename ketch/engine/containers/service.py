@@ -229,6 +229,11 @@ class ContainerService:
             body, host_config, (body.get("NetworkingConfig") or {}).get("EndpointsConfig"))
         if not host_config.get("NetworkMode"):
             host_config["NetworkMode"] = "default"
+        if host_config["NetworkMode"].startswith("container:"):
+            # moby's adaptSharedNamespaceContainer: kept by id, so a rename keeps the sharing
+            other = self.registry.find(host_config["NetworkMode"].partition(":")[2])
+            if other is not None:
+                host_config["NetworkMode"] = "container:" + other.id
         if host_config["NetworkMode"] == "host" and not config.get("Hostname"):
             config["Hostname"] = socket.gethostname()  # moby: the host's name
         host_config["LogConfig"] = logconfig.normalize(host_config.get("LogConfig"), self.log_defaults)

@@ -156,6 +156,10 @@ class ContainerNetworking:
             path = self.netns_path(other.id)
             if not os.path.exists(path):
                 path = f"/proc/{other.state.pid}/ns/net"
+            # moby's initializeNetworking: it takes the other's host and domain names too
+            # (as its shared /etc/hostname says), kept in its Config as inspect shows them
+            rec.config["Hostname"] = other.config.get("Hostname") or other.id[:12]
+            rec.config["Domainname"] = other.config.get("Domainname") or ""
             return NetSetup("container", path, files_of=other.id)
         joins = self.attached(rec)
         await self.detach(rec.id)  # what a crash left of an earlier run
