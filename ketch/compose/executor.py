@@ -179,7 +179,9 @@ class Executor:
         for network, endpoint in spec.extra_networks:
             client.connect_network(network, cid, endpoint)
         if spec.files:
-            client.put_archive(cid, "/", [convert.files_archive(spec.files)])
+            # bytes, not a list: the client sends a list as JSON
+            client.put_archive(cid, "/", convert.files_archive(spec.files),
+                               copy_uid_gid=any(f.copy_uid_gid for f in spec.files))
         return cid
 
     def _create(self, step: Step) -> None:

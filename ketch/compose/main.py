@@ -99,13 +99,20 @@ class Context:
         unversioned /_ping, as the docker client negotiates."""
         from ketch.client.api import API_VERSION, APIClient
         if self._api_version is None:
-            probe = APIClient(self.host, version="")
-            try:
-                served = probe.ping().headers.get("api-version", "")
-            finally:
-                probe.close()
-            older = served and tuple(map(int, served.split("."))) < tuple(map(int, API_VERSION.split(".")))
-            self._api_version = served if older else API_VERSION
+            pinned = self.environ.get("DOCKER_API_VERSION")
+            if pinned:
+                self._api_version = pinned
+            else:
+                probe = APIClient(self.host)
+                probe.version = ""  # unversioned: every engine answers it with its own version
+                try:
+                    served = probe.ping().headers.get("api-version", "")
+                finally:
+                    probe.close()
+                older = served and tuple(map(int, served.split("."))) < tuple(map(int, API_VERSION.split(".")))
+                self._api_version = served if older else API_VERSION
+                # exec/attach/cp/run go through ketch.cli's commands, whose clients read this
+                os.environ["DOCKER_API_VERSION"] = self._api_version
         return APIClient(self.host, version=self._api_version)
 
 

@@ -136,5 +136,6 @@ def _create(ctx, project, name: str, image, overrides) -> str:
     for network, endpoint in made.extra_networks:
         client.connect_network(network, cid, endpoint)
     if made.files:
-        client.put_archive(cid, "/", files_archive(made.files))
+        client.put_archive(cid, "/", files_archive(made.files),
+                           copy_uid_gid=any(f.copy_uid_gid for f in made.files))
     return cid

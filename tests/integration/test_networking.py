@@ -43,7 +43,12 @@ def nets(daemon):
 
     yield make
     for name in used:
-        daemon.ketch("network", "rm", name)
+        # this fixture is torn down before `names` (set up first): the test's containers
+        # still sit on the network, and a network with endpoints cannot be removed
+        _, net = daemon.api("GET", f"/networks/{name}")
+        for cid in (net or {}).get("Containers") or {}:
+            daemon.api("DELETE", f"/containers/{cid}?force=1")
+        _ok(daemon.ketch("network", "rm", name))
 
 
 def _run_d(daemon, names, *args: str) -> str:
