@@ -232,9 +232,13 @@ def build(ctx, project: Project, services: list[str] | None = None, *, no_cache:
 # -- push ---------------------------------------------------------------------------------
 
 def _push_services(ctx, services: list[Service], *, quiet: bool, ignore_failures: bool, progress) -> None:
-    tags = [(s, tag) for s in services for tag in [s.image, *(s.build.tags if s.build else [])]]
-    results = _parallel(ctx, lambda c, st: push_one(c, st[1], progress, quiet=quiet, dry_run=dry_run(ctx)), tags)
-    for (service, _), result in zip(tags, results):
+    """Each service's ``image:`` and ``build.tags``: services in parallel, a service's tags
+    one after the other (they share their layers: the second finds them there)."""
+    def push_tags(client, service: Service) -> None:
+        for tag in [service.image, *(service.build.tags if service.build else [])]:
+            push_one(client, tag, progress, quiet=quiet, dry_run=dry_run(ctx))
+
+    for service, result in zip(services, _parallel(ctx, push_tags, services)):
         if isinstance(result, Exception):
             if not ignore_failures:
                 raise _failure(result)
