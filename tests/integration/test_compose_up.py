@@ -207,7 +207,8 @@ def test_attached_up_abort_and_exit_code(daemon, project):
     assert left(daemon, name) == []
 
 
-def test_attached_up_stops_on_ctrl_c(daemon, project):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_attached_up_stops_on_ctrl_c(daemon, project, sig):
     name, path = project
     write(path, SIMPLE)
     proc = subprocess.Popen(daemon._ketch_cmd(["compose", "-p", name, "-f", str(path / "compose.yaml"), "up"]),
@@ -218,7 +219,7 @@ def test_attached_up_stops_on_ctrl_c(daemon, project):
             found = containers(daemon, name)
             return len(found) == 2 and all(c["State"] == "running" for c in found.values())
         assert wait_until(both_running, 60)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

@@ -7,6 +7,7 @@ printer.go)."""
 from __future__ import annotations
 
 import queue
+import signal
 import threading
 
 from ketch.compose.commands.lifecycle_util import progress, run_plan
@@ -60,6 +61,7 @@ def run_attached(ctx, opts, project, upopts, plan: Plan, execopts, observed, *, 
         threading.Thread(target=_exit_of, args=(t, resp, exits), daemon=True).start()
 
     code = 0
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # compose stops on SIGTERM as on Ctrl-C
     try:
         prog = progress(ctx)
         try:
@@ -79,10 +81,15 @@ def run_attached(ctx, opts, project, upopts, plan: Plan, execopts, observed, *, 
                      observed_now, title="Killing")
         code = 130
     finally:
+        signal.signal(signal.SIGTERM, previous)
         watch.stop()
         watch.wait(timeout=5)
         client.close()
     return code
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _short(project: str, name: str) -> str:
