@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from ketch.compose.errors import LoadError
+from ketch.compose.errors import LoadError, warn as stderr_warning
 from ketch.compose.loader.interpolate import InvalidTemplate, MissingRequired, Warn, go_quote, substitute
 
 Lookup = Callable[[str], str | None]
@@ -38,7 +38,7 @@ class DotenvError(LoadError):
         self.file, self.detail = file, detail
 
 
-def parse(text: str, file: str, lookup: Lookup | None = None, *, warn: Warn | None = None) -> dict[str, str]:
+def parse(text: str, file: str, lookup: Lookup | None = None, *, warn: Warn | None = stderr_warning) -> dict[str, str]:
     """The variables of an env file's text, in order; DotenvError naming ``file``."""
     out: dict[str, str] = {}
     try:
@@ -50,7 +50,7 @@ def parse(text: str, file: str, lookup: Lookup | None = None, *, warn: Warn | No
     return out
 
 
-def read(path: str, lookup: Lookup | None = None, *, warn: Warn | None = None) -> dict[str, str]:
+def read(path: str, lookup: Lookup | None = None, *, warn: Warn | None = stderr_warning) -> dict[str, str]:
     """An env file's variables (``path`` as given in messages)."""
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
@@ -76,7 +76,7 @@ def env_files(options, project_dir: str) -> list[str]:
     return [default] if os.path.isfile(default) else []
 
 
-def project_environment(options, project_dir: str, *, warn: Warn | None = None) -> dict[str, str]:
+def project_environment(options, project_dir: str, *, warn: Warn | None = stderr_warning) -> dict[str, str]:
     """The environment the compose files are interpolated with: ``options.environ`` over the
     env files' variables (each file sees the environment and the files before it)."""
     environ = options.environ

@@ -207,9 +207,14 @@ CASTS: dict[tuple[str, ...], Callable] = {
 }
 
 
+_CASTS_BY_LENGTH: dict[int, list] = {}
+for _pattern, _cast in CASTS.items():
+    _CASTS_BY_LENGTH.setdefault(len(_pattern), []).append((_pattern, _cast))
+
+
 def _cast_for(path: tuple[str, ...]) -> Callable | None:
-    for pattern, cast in CASTS.items():
-        if len(pattern) == len(path) and all(p in ("*", part) for p, part in zip(pattern, path)):
+    for pattern, cast in _CASTS_BY_LENGTH.get(len(path), ()):
+        if all(p in ("*", part) for p, part in zip(pattern, path)):
             return cast
     return None
 

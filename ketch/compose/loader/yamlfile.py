@@ -88,6 +88,14 @@ def _yaml_message(exc: yaml.MarkedYAMLError, text: str) -> str:
     return f"yaml: line {line}: {problem}" if line else f"yaml: {problem}"
 
 
+def _dotted(path: Path) -> str:
+    """compose-go's key prefix: ``networks.default.ipam.config[0]``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
 def _is_merge(node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.value == "<<" and not node.style
 
@@ -181,7 +189,7 @@ class _Builder:
     def key(self, node, path: Path) -> str:
         value = scalar(node) if isinstance(node, yaml.ScalarNode) else None
         if not isinstance(value, str):
-            where = "in " + ".".join(map(str, path)) if path else "at top level"
+            where = "in " + _dotted(path) if path else "at top level"
             shown = node.value if isinstance(node, yaml.ScalarNode) else "<collection>"
             raise LoadError(f"Non-string key {where}: {shown}")
         return value
