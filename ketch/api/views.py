@@ -125,7 +125,11 @@ def host_config(rec: ContainerRecord) -> dict:
     out["Runtime"] = rec.runtime
     out["LogConfig"] = logconfig.normalize(hc.get("LogConfig"))  # records from before it was stored so
     # omitempty fields, in their places of Docker's struct
-    return _insert(_insert(out, "UTSMode", "Tmpfs", hc.get("Tmpfs")), "MaskedPaths", "Mounts", hc.get("Mounts"))
+    out = _insert(_insert(out, "UTSMode", "Tmpfs", hc.get("Tmpfs")), "MaskedPaths", "Mounts", hc.get("Mounts"))
+    out = _insert(out, "CapAdd", "Annotations", hc.get("Annotations"))
+    if hc.get("Init") is not None:  # *bool, omitempty: shown when sent, false too
+        out["Init"] = hc["Init"]
+    return out
 
 
 def _insert(doc: dict, before: str, key: str, value: object) -> dict:

@@ -17,7 +17,7 @@ copies ``files`` in (``files_archive``, PUT at "/"), then starts it.
 from __future__ import annotations
 
 import dataclasses
-import secrets
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -74,7 +74,8 @@ def container_create(project: Project, service: Service, number: int, *, image: 
                      overrides: RunOverrides | None = None, image_id: str | None = None,
                      replaces: str | None = None, peers: Peers | None = None,
                      inherit: Sequence[Mapping] | None = None,
-                     image_volumes: Iterable[str] = ()) -> ContainerCreate:
+                     image_volumes: Iterable[str] = (),
+                     environment_files: Sequence[str] = ()) -> ContainerCreate:
     """The create call for container ``number`` of ``service``.
 
     ``image``: Config.Image (normally ``image_name(project, service)``); ``image_id``: the
@@ -82,17 +83,19 @@ def container_create(project: Project, service: Service, number: int, *, image: 
     this one replaces (its label, and the temporary name ``<id[:12]>_<name>`` until the old
     one is removed and this one renamed); ``peers``: each service's container names, lowest
     number first; ``inherit``/``image_volumes``: the replaced container's Mounts and the
-    image's volumes."""
+    image's volumes; ``environment_files``: the --env-file flags, for their label."""
     use_aliases = True
     custom = {L.PROJECT: project.name, L.SERVICE: service.name, L.VERSION: L.COMPOSE_VERSION,
               L.WORKING_DIR: project.working_dir, L.CONFIG_FILES: ",".join(project.config_files),
               L.ONEOFF: "False"}
     if oneoff:
-        slug = slug or secrets.token_hex(32)
+        slug = slug or os.urandom(32).hex()  # compose's stringid.GenerateRandomID
         service = _run_service(project, service, overrides or RunOverrides(), slug)
         custom.update({L.SLUG: slug, L.ONEOFF: "True"})
         use_aliases = overrides is not None and overrides.use_aliases
     name = container_name(project, service, number)
+    if environment_files:
+        custom[L.ENVIRONMENT_FILE] = ",".join(environment_files)
     if image_id:
         custom[L.IMAGE] = image_id
     labels = {**service.labels, **custom}

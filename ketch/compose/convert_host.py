@@ -14,6 +14,7 @@ import os
 
 from ketch.compose.errors import ComposeError
 from ketch.compose.model import Healthcheck, Project, Service, duration_ns
+from ketch.units import parse_ram
 
 
 def _port_key(target: int | str, protocol: str | None) -> str:
@@ -134,7 +135,17 @@ def _blkio(config: dict | None, body: dict) -> None:
                                      for d in config["weight_device"]]
     for key, field in _BLKIO_THROTTLE.items():
         if config.get(key):
-            body[field] = [{"Path": d["path"], "Rate": d["rate"]} for d in config[key]]
+            body[field] = [{"Path": d["path"], "Rate": _rate(d["rate"])} for d in config[key]]
+
+
+def _rate(value) -> int:
+    """A rate as written ("12mb" for bps) when the loader left it a string: go-units RAMInBytes."""
+    if isinstance(value, str):
+        try:
+            return parse_ram(value)
+        except ValueError as e:
+            raise ComposeError(str(e)) from None
+    return int(value)
 
 
 def security_opts(project: Project, opts: list[str]) -> tuple[list[str], bool]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import posixpath
-import tarfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -217,6 +216,7 @@ def _id(value: str | None) -> int:
 
 def files_archive(files: Sequence[InjectedFile]) -> bytes:
     """One tar of ``files`` to PUT at "/" (compose sends one per file; one is enough here)."""
+    import tarfile  # only when there are such files: it costs a few ms at start
     buf = io.BytesIO()
     now = time.time()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
