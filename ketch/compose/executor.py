@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ketch.client.http import HTTPError
-from ketch.compose import labels as L
 from ketch.compose.errors import ComposeError
 from ketch.compose.model import Project
 from ketch.compose.observe import Observed
@@ -38,6 +37,7 @@ class ExecOptions:
     images: dict[str, str] = field(default_factory=dict)  # service -> the image to create from
     image_ids: dict[str, str] = field(default_factory=dict)  # service -> its ID (the image label)
     timeout: int | None = None  # stop timeout (-t); None: the container's own
+    renew_volumes: bool = False  # up -V: a recreated container gets new anonymous volumes
     parallel: int = -1  # -1: unlimited
     dry_run: bool = False
     signal: str | None = None  # kill -s
@@ -56,9 +56,10 @@ class Executor:
         self._lock = threading.Lock()
         self.ids: dict[str, str] = {}  # container name -> id, as steps create and remove them
         self.services: dict[str, set[str]] = {}  # service -> its container names
+        self.numbers: dict[str, int] = {}  # container name -> its number
         for c in (observed.containers if observed else ()):
             if not c.oneoff:
-                self._record(c.name, c.id, c.service)
+                self._record(c.name, c.id, c.service, c.number)
 
     # -- scheduling ------------------------------------------------------------------------
     def run(self, plan: Plan) -> None:
@@ -105,8 +106,9 @@ class Executor:
                 self._clients.append(client)
         return client
 
-    def _record(self, name: str, cid: str | None, service: str | None) -> None:
+    def _record(self, name: str, cid: str | None, service: str | None, number: int = 0) -> None:
         with self._lock:
+            self.numbers[name] = number
             if cid is None:
                 self.ids.pop(name, None)
                 for names in self.services.values():
@@ -130,7 +132,7 @@ class Executor:
         for status in DRY_EVENTS.get(step.action, ()):
             self._event(step, status)
         if step.action in ("create", "recreate"):
-            self._record(step.name, f"dry-run-{step.name}", step.service)
+            self._record(step.name, f"dry-run-{step.name}", step.service, step.number or 0)
 
     def _create_network(self, step: Step) -> None:
         from ketch.compose import convert
@@ -153,43 +155,50 @@ class Executor:
             raise
         self._event(step, "Created")
 
-    def _make(self, step: Step, name: str, replaces: str | None) -> str:
-        """Create a container of step.service numbered step.number under ``name``."""
+    def peers(self) -> dict[str, list[str]]:
+        """service -> its containers' names, lowest number first (network_mode: service:x,
+        volumes_from and links name them)."""
+        with self._lock:
+            return {svc: sorted(names, key=lambda n: (self.numbers.get(n, 0), n))
+                    for svc, names in self.services.items()}
+
+    def _make(self, step: Step, replaces: str | None, inherit=None) -> str:
+        """Create container step.number of step.service (under a temporary name when it
+        replaces another); secrets and configs without a host file are copied in."""
         from ketch.compose import convert
         project = self.options.project
         service = project.services[step.service]
-        spec = convert.container_create(project, service, step.number, image=self.options.images.get(
-            step.service) or convert.image_name(project, service))
-        body = dict(spec.body)
-        labels = dict(body.get("Labels") or {})
-        if self.options.image_ids.get(step.service):
-            labels[L.IMAGE] = self.options.image_ids[step.service]
-        if replaces:
-            labels[L.REPLACE] = replaces
-        body["Labels"] = labels
+        image = self.options.images.get(step.service) or convert.image_name(project, service)
+        image_id = self.options.image_ids.get(step.service) or getattr(image, "id", "") or None
+        spec = convert.container_create(project, service, step.number, image=str(image), image_id=image_id,
+                                        replaces=replaces, peers=self.peers(), inherit=inherit)
+        for warning in spec.warnings:
+            self.progress.event("", step.service, "", warning, level="warning")
         client = self.client()
-        cid = client.create_container(body, name=name, platform=service.platform)["Id"]
+        cid = client.create_container(spec.body, name=spec.name, platform=spec.platform)["Id"]
         for network, endpoint in spec.extra_networks:
             client.connect_network(network, cid, endpoint)
+        if spec.files:
+            client.put_archive(cid, "/", [convert.files_archive(spec.files)])
         return cid
 
     def _create(self, step: Step) -> None:
         self._event(step, "Creating")
-        cid = self._make(step, step.name, None)
-        self._record(step.name, cid, step.service)
+        cid = self._make(step, None)
+        self._record(step.name, cid, step.service, step.number)
         self._event(step, "Created")
         if self.listener:
             self.listener(step.name, cid, step.service)
 
     def _recreate(self, step: Step) -> None:
         self._event(step, "Recreate")
-        old = step.target
-        cid = self._make(step, f"{old[:12]}_{step.name}", old)
-        client = self.client()
+        old, client = step.target, self.client()
+        inherit = None if self.options.renew_volumes else client.inspect_container(old).get("Mounts") or []
+        cid = self._make(step, old, inherit)
         client.stop(old, timeout=self.options.timeout)
         client.remove(old)
         client.rename(cid, step.name)
-        self._record(step.name, cid, step.service)
+        self._record(step.name, cid, step.service, step.number)
         self._event(step, "Recreated")
         if self.listener:
             self.listener(step.name, cid, step.service)

@@ -10,14 +10,17 @@ from __future__ import annotations
 import sys
 
 from ketch.cli.flags import Command, FlagSpec
-from ketch.compose.commands.lifecycle_util import (ensure_images, exec_options, parse, progress, project_or_name,
-                                                   run_plan, split_scale, up_prepare, warn)
+from ketch.compose.commands.lifecycle_util import (ensure_images, exec_options, parse, progress, run_plan,
+                                                   split_scale, up_prepare, warn)
+from ketch.compose.containers import project_or_name
 from ketch.compose.errors import ComposeError
 from ketch.compose.observe import observe
 from ketch.compose.plan import UpOptions, plan_up, selected_services
 from ketch.compose.plan_ops import plan_down, plan_each, plan_restart, plan_start, plan_stop
 
 F = FlagSpec
+RUNNING = ("running", "restarting", "paused")
+STOPPED = ("created", "exited", "dead")
 TIMEOUT = F("timeout", "t", "int", 0, help="Specify a shutdown timeout in seconds")
 CREATE_FLAGS = (
     F("build", None, "bool", help="Build images before starting containers"),
@@ -113,7 +116,7 @@ def up(ctx, args: list[str], path: str) -> int:
         warn(ctx, text)
     execopts = exec_options(ctx, opts, project, images, upopts.image_ids)
     if detach or opts["no-start"]:
-        run_plan(ctx, plan, execopts, observed, title="Running")
+        run_plan(ctx, plan, execopts, observed, title="Running", phased=True)
         if opts["wait"]:
             from ketch.compose.commands.updetach import wait_healthy
             return wait_healthy(ctx, project, upopts, execopts, opts["wait-timeout"])
@@ -158,36 +161,35 @@ def down(ctx, args: list[str], path: str) -> int:
     return 0
 
 
-def start(ctx, args: list[str], path: str) -> int:
-    opts, services = parse(START, args, path)
+def _existing(ctx, command, args, path, make_plan, title="Running", *, needs_file=False) -> int:
+    """A command acting on the project's existing containers: parse, observe, plan, run.
+    ``make_plan(opts, project, observed, services)``; a Plan, or None for nothing to do."""
+    opts, services = parse(command, args, path)
     if opts is None:
         return 0
-    project = ctx.project()
-    observed = observe(ctx.client(), project.name, resources=False)
-    run_plan(ctx, plan_start(project, observed, services), exec_options(ctx, opts, project), observed)
+    if needs_file:
+        project = ctx.project()
+        name = project.name
+    else:
+        project, name = project_or_name(ctx)
+    observed = observe(ctx.client(), name, resources=False)
+    plan = make_plan(opts, project, observed, services)
+    if plan is not None:
+        run_plan(ctx, plan, exec_options(ctx, opts, project), observed, title=title)
     return 0
+
+
+def start(ctx, args: list[str], path: str) -> int:
+    return _existing(ctx, START, args, path, lambda o, p, obs, s: plan_start(p, obs, s), needs_file=True)
 
 
 def stop(ctx, args: list[str], path: str) -> int:
-    opts, services = parse(STOP, args, path)
-    if opts is None:
-        return 0
-    project, name = project_or_name(ctx)
-    observed = observe(ctx.client(), name, resources=False)
-    run_plan(ctx, plan_stop(observed, project, services), exec_options(ctx, opts, project), observed,
-             title="Stopping")
-    return 0
+    return _existing(ctx, STOP, args, path, lambda o, p, obs, s: plan_stop(obs, p, s), "Stopping")
 
 
 def restart(ctx, args: list[str], path: str) -> int:
-    opts, services = parse(RESTART, args, path)
-    if opts is None:
-        return 0
-    project, name = project_or_name(ctx)
-    observed = observe(ctx.client(), name, resources=False)
-    plan = plan_restart(observed, project, services, no_deps=opts["no-deps"])
-    run_plan(ctx, plan, exec_options(ctx, opts, project), observed, title="Restarting")
-    return 0
+    return _existing(ctx, RESTART, args, path,
+                     lambda o, p, obs, s: plan_restart(obs, p, s, no_deps=o["no-deps"]), "Restarting")
 
 
 def rm(ctx, args: list[str], path: str) -> int:
@@ -201,10 +203,8 @@ def rm(ctx, args: list[str], path: str) -> int:
         run_plan(ctx, plan_stop(observed, project, services), exec_options(ctx, opts, project), observed,
                  title="Stopping")
     observed = observe(client, name, resources=False)
-    known = set(project.services) if project else None
-    gone = [c for c in observed.containers if not c.oneoff and (not services or c.service in services)
-            and (known is None or c.service in known) and (c.state not in ("running", "restarting", "paused")
-                                                           or (opts["stop"] and ctx.options["dry-run"]))]
+    stopped = STOPPED + (RUNNING if opts["stop"] and ctx.options["dry-run"] else ())
+    gone = _chosen(project, observed, services, stopped)
     if not gone:
         print("No stopped containers", file=ctx.err)
         return 0
@@ -225,42 +225,30 @@ def _confirm(ctx, message: str) -> bool:
     return answer in ("y", "yes")
 
 
-def kill(ctx, args: list[str], path: str) -> int:
-    opts, services = parse(KILL, args, path)
-    if opts is None:
-        return 0
-    project, name = project_or_name(ctx)
-    observed = observe(ctx.client(), name, resources=False)
-    known = set(project.services) if project and not opts["remove-orphans"] else None
-    chosen = [c for c in observed.containers if c.state in ("running", "restarting", "paused")
-              and (not services or c.service in services) and (known is None or c.service in known)]
-    if not chosen:
-        ctx.err.write("no container to kill")
-        return 0
-    run_plan(ctx, plan_each("kill", chosen, opts["signal"]), exec_options(ctx, opts, project), observed,
-             title="Killing")
-    return 0
-
-
-def _pause_family(ctx, args, path, command, action, want_state, title) -> int:
-    opts, services = parse(command, args, path)
-    if opts is None:
-        return 0
-    project, name = project_or_name(ctx)
-    observed = observe(ctx.client(), name, resources=False)
+def _chosen(project, observed, services, states, *, oneoff=False):
     known = set(project.services) if project else None
-    chosen = [c for c in observed.containers if not c.oneoff and c.state == want_state
-              and (not services or c.service in services) and (known is None or c.service in known)]
-    run_plan(ctx, plan_each(action, chosen), exec_options(ctx, opts, project), observed, title=title)
-    return 0
+    return [c for c in observed.containers if c.state in states and (oneoff or not c.oneoff)
+            and (not services or c.service in services) and (known is None or c.service in known)]
+
+
+def kill(ctx, args: list[str], path: str) -> int:
+    def make(opts, project, observed, services):
+        chosen = _chosen(None if opts["remove-orphans"] else project, observed, services, RUNNING, oneoff=True)
+        if not chosen:
+            ctx.err.write("no container to kill")
+            return None
+        return plan_each("kill", chosen, opts["signal"])
+    return _existing(ctx, KILL, args, path, make, "Killing")
 
 
 def pause(ctx, args: list[str], path: str) -> int:
-    return _pause_family(ctx, args, path, PAUSE, "pause", "running", "Pausing")
+    return _existing(ctx, PAUSE, args, path,
+                     lambda o, p, obs, s: plan_each("pause", _chosen(p, obs, s, ("running",))), "Pausing")
 
 
 def unpause(ctx, args: list[str], path: str) -> int:
-    return _pause_family(ctx, args, path, UNPAUSE, "unpause", "paused", "Running")
+    return _existing(ctx, UNPAUSE, args, path,
+                     lambda o, p, obs, s: plan_each("unpause", _chosen(p, obs, s, ("paused",))))
 
 
 def scale(ctx, args: list[str], path: str) -> int:
@@ -269,8 +257,6 @@ def scale(ctx, args: list[str], path: str) -> int:
         return 0
     wanted = split_scale(specs)
     project = ctx.project()
-    for service in wanted:
-        project.service(service)
     images, ids = ensure_images(ctx, project, selected_services(project, list(wanted), opts["no-deps"]), None)
     upopts = UpOptions(services=tuple(wanted), no_deps=opts["no-deps"], scale=wanted, image_ids=ids)
     observed = observe(ctx.client(), project.name)

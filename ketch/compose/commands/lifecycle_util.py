@@ -7,9 +7,8 @@ import datetime
 import json
 
 from ketch.cli import flags
-from ketch.client.http import HTTPError
-from ketch.compose.errors import ComposeError, LoadError
-from ketch.compose.executor import ExecOptions, execute
+from ketch.compose.errors import ComposeError
+from ketch.compose.executor import ExecOptions, Executor
 from ketch.compose.plan import Plan, UpOptions, selected_services
 from ketch.compose.progress import Progress
 
@@ -41,22 +40,6 @@ def warn(ctx, text: str) -> None:
     ctx.err.flush()
 
 
-def project_or_name(ctx):
-    """compose's projectOrName: (the project, its name) when compose files are found or -f
-    is given; with -p alone no file is read: (None, the name)."""
-    name = ctx.options["project-name"]
-    if ctx.options["file"] or not name:
-        try:
-            project = ctx.project()
-        except LoadError:
-            env = ctx.environ.get("COMPOSE_PROJECT_NAME")
-            if env:
-                return None, env.lower()
-            raise
-        return project, project.name
-    return None, name.lower()
-
-
 def progress(ctx, title: str = "Running") -> Progress:
     mode = ctx.options["progress"] or ctx.environ.get("COMPOSE_PROGRESS") or "auto"
     ansi = ctx.options["ansi"] if "ansi" in ctx.options.changed else ctx.environ.get("COMPOSE_ANSI", "auto")
@@ -70,15 +53,20 @@ def timeout_of(opts) -> int | None:
 
 def exec_options(ctx, opts, project, images=None, image_ids=None) -> ExecOptions:
     return ExecOptions(project=project, images=images or {}, image_ids=image_ids or {}, timeout=timeout_of(opts),
-                       parallel=ctx.options["parallel"], dry_run=ctx.options["dry-run"])
+                       parallel=ctx.options["parallel"], dry_run=ctx.options["dry-run"],
+                       renew_volumes=bool(opts.get("renew-anon-volumes")))
 
 
 def run_plan(ctx, plan: Plan, execopts: ExecOptions, observed, *, title: str = "Running",
-             prog: Progress | None = None, listener=None):
+             prog: Progress | None = None, phased: bool = False):
+    """Run ``plan`` with progress; ``phased``: every create before any start, as `up`."""
     own = prog is None
     prog = prog or progress(ctx, title)
     try:
-        return execute(plan, ctx, prog, execopts, observed, listener)
+        executor = Executor(ctx, prog, execopts, observed)
+        for part in plan.phases() if phased else (plan,):
+            executor.run(part)
+        return executor
     finally:
         if own:
             prog.done()
@@ -91,22 +79,13 @@ def ensure_images(ctx, project, services: list[str], opts) -> tuple[dict[str, st
         build = "always" if opts["build"] else "never" if opts["no-build"] else "auto"
         if "pull" in opts.changed:
             pull = opts["pull"]
-    try:
-        from ketch.compose import imageops
-    except ImportError:  # until compose's image operations land
-        imageops = None
-    if imageops is not None:
-        refs = imageops.ensure_images(ctx, project, services, build=build, pull=pull,
-                                      progress=progress(ctx))
-    else:
-        refs = {s: project.services[s].image or f"{project.name}-{s}" for s in services}
-    client, ids = ctx.client(), {}
-    for service, ref in refs.items():
-        try:
-            ids[service] = client.inspect_image(ref)["Id"]
-        except HTTPError:
-            pass  # create reports it
-    client.close()
+    if ctx.options["dry-run"]:  # nothing is pulled or built: the names only
+        from ketch.compose.convert import image_name
+        return {s: image_name(project, project.services[s]) for s in services}, {}
+    from ketch.compose import imageops
+    refs = imageops.ensure_images(ctx, project, services, build=build, pull=pull,
+                                  quiet_pull=bool(opts and opts["quiet-pull"]), progress=progress(ctx))
+    ids = {service: ref.id for service, ref in refs.items() if getattr(ref, "id", "")}
     return dict(refs), ids
 
 

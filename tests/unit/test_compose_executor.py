@@ -1,0 +1,144 @@
+"""The executor on a fake engine: dependency order, parallel steps, depends_on conditions
+and their errors, stopping at the first failure; and the progress lines."""
+
+import io
+import threading
+
+import pytest
+
+from ketch.client.http import HTTPError
+from ketch.compose.errors import ComposeError
+from ketch.compose.executor import ExecOptions, execute
+from ketch.compose.observe import Observed
+from ketch.compose.plan import UpOptions, plan_up
+from ketch.compose.progress import Progress
+from tests.unit.test_compose_plan import project
+
+
+class FakeEngine:
+    """Records the calls; containers' health and exit answer as told."""
+
+    def __init__(self, health="healthy", exit_code=None, fail_create=()):
+        self.calls: list[tuple] = []
+        self.lock = threading.Lock()
+        self.health, self.exit_code, self.fail_create = health, exit_code, fail_create
+        self.names: dict[str, str] = {}
+
+    def record(self, *call):
+        with self.lock:
+            self.calls.append(call)
+
+    def create_network(self, body):
+        self.record("network", body["Name"])
+
+    def create_volume(self, body):
+        self.record("volume", body["Name"])
+
+    def create_container(self, body, name=None, platform=None):
+        if name in self.fail_create:
+            raise HTTPError(500, f"cannot create {name}")
+        self.record("create", name)
+        self.names[f"id-{name}"] = name
+        return {"Id": f"id-{name}"}
+
+    def connect_network(self, network, cid, endpoint=None):
+        self.record("connect", network, self.names[cid])
+
+    def start(self, cid):
+        self.record("start", self.names[cid])
+
+    def inspect_container(self, cid):
+        self.record("inspect", self.names[cid])
+        status = "exited" if self.exit_code is not None else "running"
+        return {"Name": "/" + self.names[cid], "Config": {"Healthcheck": {"Test": ["CMD", "true"]}},
+                "State": {"Status": status, "ExitCode": self.exit_code or 0, "Health": {"Status": self.health}}}
+
+    def close(self):
+        pass
+
+
+class FakeCtx:
+    def __init__(self, engine):
+        self.engine = engine
+
+    def client(self):
+        return self.engine
+
+
+def run(engine, proj, options=UpOptions()):
+    out = io.StringIO()
+    plan = plan_up(proj, Observed("p"), options)
+    try:
+        execute(plan, FakeCtx(engine), Progress(out, "plain"), ExecOptions(project=proj))
+    finally:
+        engine.output = out.getvalue()
+
+
+def order(engine, *calls):
+    return [engine.calls.index(c) for c in calls]
+
+
+def test_up_in_dependency_order():
+    engine = FakeEngine()
+    run(engine, project())
+    a = order(engine, ("network", "p_back"), ("volume", "p_data"), ("create", "p-db-1"), ("start", "p-db-1"),
+              ("inspect", "p-db-1"), ("start", "p-web-1"))
+    assert a == sorted(a)
+    assert engine.calls.index(("create", "p-db-1")) < engine.calls.index(("create", "p-web-1"))
+    assert ("connect", "p_default", "p-web-1") in engine.calls or ("connect", "p_back", "p-web-1") in engine.calls
+    lines = engine.output.splitlines()
+    assert " Container p-db-1  Waiting" in lines and " Container p-db-1  Healthy" in lines
+    assert lines.index(" Container p-db-1  Healthy") < lines.index(" Container p-web-1  Starting")
+    assert ' Volume "p_data"  Created' in lines
+
+
+def test_unhealthy_dependency_stops_the_run():
+    engine = FakeEngine(health="unhealthy")
+    with pytest.raises(ComposeError, match="^dependency failed to start: container p-db-1 is unhealthy$"):
+        run(engine, project())
+    assert ("start", "p-web-1") not in engine.calls
+    assert " Container p-db-1  Error" in engine.output.splitlines()
+
+
+def test_completed_successfully_needs_exit_zero():
+    proj = project(web={"image": "busybox", "depends_on": {"db": {"condition": "service_completed_successfully"}}})
+    engine = FakeEngine(exit_code=1)
+    with pytest.raises(ComposeError, match="""^service "db" didn't complete successfully: exit 1$"""):
+        run(engine, proj)
+    engine = FakeEngine(exit_code=0)
+    run(engine, proj)
+    assert ("start", "p-web-1") in engine.calls
+    assert " Container p-db-1  Exited" in engine.output.splitlines()
+
+
+def test_a_failed_create_schedules_nothing_after_it():
+    engine = FakeEngine(fail_create=("p-db-1",))
+    with pytest.raises(HTTPError, match="cannot create p-db-1"):
+        run(engine, project())
+    assert not any(c[0] == "start" for c in engine.calls)
+    assert ("create", "p-web-1") not in engine.calls
+
+
+def test_progress_modes():
+    out = io.StringIO()
+    p = Progress(out, "plain")
+    p.event("Container", "p-web-1", "Started")
+    p.event("Network", "p_default", "Removing")
+    assert out.getvalue() == " Container p-web-1  Started\n Network p_default  Removing\n"
+    out = io.StringIO()
+    Progress(out, "json").event("Container", "p-web-1", "Started")
+    assert out.getvalue() == '{"id":"Container p-web-1","status":"Started"}\n'
+    out = io.StringIO()
+    Progress(out, "quiet").event("Container", "p-web-1", "Started")
+    assert out.getvalue() == ""
+    out = io.StringIO()
+    Progress(out, "plain", dry_run=True).event("Container", "p-web-1", "Created")
+    assert out.getvalue() == " DRY-RUN MODE -  Container p-web-1  Created\n"
+    out = io.StringIO()
+    p = Progress(out, "tty")
+    p.event("Container", "p-web-1", "Starting")
+    p.event("Container", "p-web-1", "Started")
+    p.done()
+    assert "[+] Running 1/1" in out.getvalue() and "✔ Container p-web-1" in out.getvalue()
+    with pytest.raises(ComposeError):
+        Progress(out, "fancy")
