@@ -2,15 +2,32 @@
 
 compose's getContainers/getSpecifiedContainer: the project label, the config-hash label
 (only containers compose made), one-off containers included, excluded or alone; the
-project's name from -p, COMPOSE_PROJECT_NAME or the files (toProjectName).
+project's name from -p, COMPOSE_PROJECT_NAME or the files (projectOrName, toProjectName).
 """
 
 from __future__ import annotations
 
 from ketch.compose import labels as L
-from ketch.compose.errors import ComposeError
+from ketch.compose.errors import ComposeError, LoadError
 
 INCLUDE, EXCLUDE, ONLY = "include", "exclude", "only"  # one-off (`run`) containers
+
+
+def project_or_name(ctx):
+    """compose's projectOrName: (the project, its name) when compose files are found or -f
+    is given; with -p alone no file is read: (None, the name); a load error falls back on
+    COMPOSE_PROJECT_NAME."""
+    name = ctx.options["project-name"]
+    if ctx.options["file"] or not name:
+        try:
+            project = ctx.project()
+        except LoadError:
+            env = ctx.environ.get("COMPOSE_PROJECT_NAME")
+            if env:
+                return None, env.lower()
+            raise
+        return project, project.name
+    return None, name.lower()
 
 
 def project_name(ctx) -> str:

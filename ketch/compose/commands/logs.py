@@ -9,7 +9,7 @@ events stream.
 from ketch.cli.commands import parse_args
 from ketch.cli.flags import Command, FlagSpec
 from ketch.compose import containers as C
-from ketch.compose.commands.lifecycle_util import project_or_name
+from ketch.compose.containers import project_or_name
 from ketch.compose.errors import ComposeError
 
 LOGS = Command("logs", "ketch compose logs [OPTIONS] [SERVICE...]", "View output from containers", (

@@ -8,7 +8,7 @@ through Go's tabwriter with compose's settings.
 from ketch.cli.commands import parse_args
 from ketch.cli.flags import Command, FlagSpec
 from ketch.compose import containers as C
-from ketch.compose.commands.lifecycle_util import project_or_name
+from ketch.compose.containers import project_or_name
 from ketch.compose.errors import ComposeError
 
 STATES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
