@@ -13,9 +13,10 @@ from ketch.compose.errors import ComposeError, LoadError
 INCLUDE, EXCLUDE, ONLY = "include", "exclude", "only"  # one-off (`run`) containers
 
 
-def project_or_name(ctx, services: list[str] = ()):
-    """compose's projectOrName: (the project when files are found or -f given, its name);
-    with -p alone no files are read; a load error falls back on COMPOSE_PROJECT_NAME."""
+def project_or_name(ctx):
+    """compose's projectOrName: (the project, its name) when compose files are found or -f
+    is given; with -p alone no file is read: (None, the name); a load error falls back on
+    COMPOSE_PROJECT_NAME."""
     name = ctx.options["project-name"]
     if ctx.options["file"] or not name:
         try:
@@ -23,10 +24,10 @@ def project_or_name(ctx, services: list[str] = ()):
         except LoadError:
             env = ctx.environ.get("COMPOSE_PROJECT_NAME")
             if env:
-                return None, env
+                return None, env.lower()
             raise
         return project, project.name
-    return None, name
+    return None, name.lower()
 
 
 def project_name(ctx) -> str:

@@ -20,13 +20,14 @@ def plain_time(ns: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", t) + f".{frac // 1000:06d}"
 
 
-def rfc3339_nano(ns: int) -> str:
-    """Go's time.Time MarshalJSON: RFC 3339 with the fraction's trailing zeros cut."""
+def rfc3339_nano(ns: int, *, fixed: bool = False) -> str:
+    """A local time as Go formats it: time.RFC3339Nano (the fraction's trailing zeros cut,
+    as MarshalJSON), or with ``fixed`` jsonmessage.RFC3339NanoFixed (nine digits)."""
     t, frac = _local(ns)
     off = t.tm_gmtoff
     zone = "Z" if off == 0 else f"{'+' if off > 0 else '-'}{abs(off) // 3600:02d}:{abs(off) % 3600 // 60:02d}"
-    fraction = f".{frac:09d}".rstrip("0") if frac else ""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + fraction.rstrip(".") + zone
+    fraction = f".{frac:09d}" if fixed else f".{frac:09d}".rstrip("0").rstrip(".")
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + fraction + zone
 
 
 def event_line(event: dict, services: list[str], as_json: bool) -> str | None:

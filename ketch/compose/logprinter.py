@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Callable, TextIO
 
+from ketch.compose.eventlines import rfc3339_nano
+
 _NAMES = ("grey", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
 _CODES = {name: str(30 + i) for i, name in enumerate(_NAMES)}
 # compose's rainbow, in its order
@@ -25,15 +27,6 @@ RESET_LINE = "\r\033[K"  # goterm.RESET_LINE, before a status line on a terminal
 
 def paint(code: str | None, text: str) -> str:
     return text if code is None else f"\033[{code}m{text}\033[0m"
-
-
-def rfc3339_nano_fixed(now: float) -> str:
-    """jsonmessage.RFC3339NanoFixed of a local time: 2006-01-02T15:04:05.000000000Z07:00."""
-    t = time.localtime(now)
-    ns = int((now % 1) * 1e9)
-    off = t.tm_gmtoff
-    zone = "Z" if off == 0 else f"{'+' if off > 0 else '-'}{abs(off) // 3600:02d}:{abs(off) % 3600 // 60:02d}"
-    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{ns:09d}" + zone
 
 
 class LogPrinter:
@@ -84,7 +77,7 @@ class LogPrinter:
             self.out.flush()
 
     def _write(self, stream: TextIO, name: str, message: str) -> None:
-        stamp = rfc3339_nano_fixed(time.time()) + " " if self.timestamps else ""
+        stamp = rfc3339_nano(time.time_ns(), fixed=True) + " " if self.timestamps else ""
         with self._lock:
             self._register(name)
             prefix = self._prefixes[name]

@@ -100,10 +100,9 @@ def run(ctx, args, path):
     pull = None if opts["pull"] == "policy" else opts["pull"]
     build = "always" if opts["build"] else "auto"
     try:
-        if not opts["no-deps"]:
-            from ketch.compose.rundeps import start_dependencies
-            start_dependencies(ctx, project, name, progress, build=build, pull=pull,
-                               remove_orphans=opts["remove-orphans"])
+        from ketch.compose.rundeps import start_dependencies
+        start_dependencies(ctx, project, name, progress, build=build, pull=pull,
+                           remove_orphans=opts["remove-orphans"], no_deps=opts["no-deps"])
         images = imageops.ensure_images(ctx, project, [name], build=build, pull=pull,
                                         quiet_pull=opts["quiet-pull"], progress=progress)
     finally:

@@ -15,6 +15,7 @@ import urllib.parse
 import pytest
 
 from tests.integration.conftest import wait_until
+from tests.integration.test_attach import Terminal
 
 PROJECT = "com.docker.compose.project"
 
@@ -335,3 +336,22 @@ def test_run_starts_dependencies_and_returns_the_exit_code(daemon, project, tmp_
     assert (res.returncode, res.stdout) == (0, "plain\n"), res.stderr
     res = compose(daemon, project, "-f", f, "run", "nope")
     assert res.returncode == 1 and res.stderr.strip() == "no such service: nope"
+
+
+def test_exec_and_run_take_a_tty_on_a_terminal(daemon, project, tmp_path):
+    make(daemon, project, "web", 1, ["sleep", "1000"])
+    (tmp_path / "compose.yaml").write_text(COMPOSE_FILE)
+    t = Terminal(daemon, "compose", "-p", project, "exec", "web", "sh")
+    try:
+        t.expect(b"# ")
+        t.type(b"tty; exit 5\r")
+        t.expect(b"/dev/pts/")
+        assert t.wait() == 5
+        t = Terminal(daemon, "compose", "-p", project, "-f", str(tmp_path / "compose.yaml"), "run",
+                     "--rm", "--no-deps", "web", "sh")
+        t.expect(b"# ")
+        t.type(b"echo hi-$((1+1)); [ -t 0 ] && exit 3\r")
+        t.expect(b"hi-2")
+        assert t.wait() == 3
+    finally:
+        t.kill()

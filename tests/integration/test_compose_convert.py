@@ -124,7 +124,8 @@ def test_a_service_created_from_its_body_is_what_it_asked_for(daemon, tmp_path):
         assert "legacy" in _exec(daemon, cid, "cat", "/etc/hosts")
 
         side_info = client.inspect_container(made_ids[-1])
-        assert side_info["HostConfig"]["NetworkMode"] == f"container:{name}-web-1"
+        # kept as the container's ID, as moby's adaptSharedNamespaceContainer does
+        assert side_info["HostConfig"]["NetworkMode"] == f"container:{cid}"
     finally:
         for made in made_ids:
             client.remove(made, force=True, volumes=True)
