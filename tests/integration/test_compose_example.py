@@ -63,10 +63,10 @@ def make_images(*args: str, env: dict | None = None, timeout: float) -> None:
     assert proc.returncode == 0, f"make-images.sh {' '.join(args)} exited {proc.returncode}:\n{out}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def base_tars():
-    """The directory of node.tar and postgres.tar, made once per run (per xdist worker that
-    runs this module) and removed at its end."""
+    """The directory of node.tar and postgres.tar, made once per run (this module alone
+    uses them) and removed when the module is done."""
     if shutil.which("mmdebstrap") is None:
         pytest.skip("mmdebstrap is not installed (scripts/install.sh --with-tests installs it)")
     for host, port in (("deb.debian.org", 80), ("registry.npmjs.org", 443)):
