@@ -63,10 +63,10 @@ def make_images(*args: str, env: dict | None = None, timeout: float) -> None:
     assert proc.returncode == 0, f"make-images.sh {' '.join(args)} exited {proc.returncode}:\n{out}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def base_tars():
-    """The directory of node.tar and postgres.tar, made once per run (per xdist worker that
-    runs this module) and removed at its end."""
+    """The directory of node.tar and postgres.tar, made once per run (this module alone
+    uses them) and removed when the module is done."""
     if shutil.which("mmdebstrap") is None:
         pytest.skip("mmdebstrap is not installed (scripts/install.sh --with-tests installs it)")
     for host, port in (("deb.debian.org", 80), ("registry.npmjs.org", 443)):
@@ -211,6 +211,23 @@ def test_notes_app(notes_daemon):
         assert text.splitlines()[0].startswith("1 note(s) in postgres-db (PostgreSQL 15"), text
         assert text.splitlines()[1:] == ["1. hello from ketch"], text
         assert _reachable("127.0.0.1", compose.db_port)  # postgres' published port
+
+        # the notes' other commands on the running project
+        r = compose("ps")
+        assert r.returncode == 0 and f"{project}-node-1" in r.stdout and "postgres" in r.stdout, r.stderr
+        r = compose("logs", "node")
+        assert "notes listening on port 3000" in r.stdout, r.stderr
+        r = compose("exec", "-T", "postgres", "sh", "-c", "psql -U postgres -d postgres-db -Atc 'SELECT body FROM notes'")
+        assert (r.returncode, r.stdout) == (0, "hello from ketch\n"), r.stderr
+        r = compose("build", "node")  # the cache: nothing changed
+        assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
+        r = compose("up", "-d", "--no-deps", "node")
+        assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
+        for command in ("stop", "start"):
+            r = compose(command)
+            assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
+        status, text = answer(compose.web_port)
+        assert status == 200 and text.splitlines()[1:] == ["1. hello from ketch"], text
 
         # down keeps the named volume; up again (no build: the image is there) finds the row
         r = compose("down")
