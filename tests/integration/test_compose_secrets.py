@@ -4,7 +4,10 @@ container through `up` as well as through `run`: the executor copies them in aft
 import subprocess
 import textwrap
 
-from tests.integration.test_compose_up import compose, project  # noqa: F401 - the fixture
+from tests.integration import test_compose_up
+from tests.integration.test_compose_up import compose
+
+project = test_compose_up.project  # the fixture: a unique project, cleaned up after
 
 FILE = """
 services:
@@ -24,7 +27,7 @@ configs:
 """
 
 
-def test_up_copies_environment_secrets_and_content_configs(daemon, project):  # noqa: F811
+def test_up_copies_environment_secrets_and_content_configs(daemon, project):
     name, path = project
     (path / "compose.yaml").write_text(textwrap.dedent(FILE).format(name=name))
     env = daemon.env()
