@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything ketch needs on Debian: packages with apt-get, Python packages in
-# .venv (pinned), launchers for ketch, ketchd and ketch-runtime in /usr/local/bin.
+# .venv (pinned), launchers for ketch, ketchd, ketch-runtime and ketch-compose in /usr/local/bin.
 # Usage: scripts/install.sh [--with-tests]
 set -euo pipefail
 
