@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import json
 
-from ketch.compose.model import Deploy, Service, to_canonical
+from ketch.compose.model import Service, to_canonical
 
 PROJECT = "com.docker.compose.project"
 SERVICE = "com.docker.compose.service"

@@ -8,7 +8,6 @@ interpreter (PyYAML, jsonschema): ``ketch compose`` execs this module.
 import os
 import sys
 
-from ketch import __version__
 from ketch.cli import flags
 
 # command -> (module under ketch.compose.commands, function)
@@ -75,6 +74,7 @@ class Context:
         self.out = sys.stdout
         self.err = sys.stderr
         self._project = None
+        self._api_version: str | None = None
 
     def load_options(self):
         """The loader's input from the global flags and the environment (COMPOSE_FILE,
@@ -94,9 +94,19 @@ class Context:
         return self._project
 
     def client(self):
-        """A new API client (not shared between threads)."""
-        from ketch.client.api import APIClient
-        return APIClient(self.host)
+        """A new API client (not shared between threads). It speaks the daemon's API version
+        when that is older than ketch's (dockerd 20.10 serves 1.41), asked once with an
+        unversioned /_ping, as the docker client negotiates."""
+        from ketch.client.api import API_VERSION, APIClient
+        if self._api_version is None:
+            probe = APIClient(self.host, version="")
+            try:
+                served = probe.ping().headers.get("api-version", "")
+            finally:
+                probe.close()
+            older = served and tuple(map(int, served.split("."))) < tuple(map(int, API_VERSION.split(".")))
+            self._api_version = served if older else API_VERSION
+        return APIClient(self.host, version=self._api_version)
 
 
 def usage() -> str:

@@ -16,6 +16,7 @@ The other commands' plans are in ``plan_ops``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from ketch.compose import graph
@@ -27,6 +28,7 @@ from ketch.compose.observe import Observed, ObservedContainer
 # Step.action: create_network create_volume | create recreate keep start stop remove |
 # wait (a depends_on condition) | remove_network remove_volume | restart kill pause unpause
 RECREATE_POLICIES = ("diverged", "force", "never")
+START_PHASE = ("start", "wait")
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,15 @@ class Plan:
 
     def __len__(self) -> int:
         return len(self.steps)
+
+    def phases(self) -> tuple[Plan, Plan]:
+        """(everything but starting, the starts and their waits): compose creates every
+        container before it starts any, and an attached `up` attaches in between."""
+        first = tuple(s for s in self.steps if s.action not in START_PHASE)
+        ids = {s.id for s in self.steps if s.action in START_PHASE}
+        second = tuple(dataclasses.replace(s, after=tuple(a for a in s.after if a in ids))
+                       for s in self.steps if s.action in START_PHASE)
+        return Plan(first, self.warnings), Plan(second)
 
 
 class Builder:

@@ -3,7 +3,10 @@ without a compose file, on ketchd, through compose's labels."""
 
 import pytest
 
-from tests.integration.test_compose_up import compose, containers, left, project, write  # noqa: F401 - fixture
+from tests.integration import test_compose_up
+from tests.integration.test_compose_up import compose, containers, left, write
+
+project = test_compose_up.project  # the fixture: a unique project name and directory, cleaned up
 
 APP = """
 services:

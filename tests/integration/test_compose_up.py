@@ -6,10 +6,14 @@ recreation, --scale, --no-deps, attached up, and down leaving nothing behind."""
 import json
 import os
 import secrets
+import signal
+import subprocess
 import textwrap
 import urllib.parse
 
 import pytest
+
+from tests.integration.conftest import wait_until
 
 PROJECT = "com.docker.compose.project"
 
@@ -157,9 +161,24 @@ def test_scale_and_no_deps(daemon, project):
     r = compose(daemon, name, path, "up", "-d", "--scale", "api=1")
     assert r.returncode == 0, r.stderr
     assert sorted(containers(daemon, name)) == [f"{name}-api-1", f"{name}-store-1"]
-    r = compose(daemon, name, path, "down", "-t", "0")
+    r = compose(daemon, name, path, "scale", "api=2")
+    assert r.returncode == 0, r.stderr
+    assert sorted(containers(daemon, name)) == [f"{name}-api-1", f"{name}-api-2", f"{name}-store-1"]
+    r = compose(daemon, name, path, "scale", "nope=2")
+    assert (r.returncode, r.stderr.strip()) == (1, "no such service: nope")
+    # store leaves the file: an orphan, warned about, then removed
+    write(path, SIMPLE.replace("    depends_on: [store]\n", "").split("  store:")[0])
+    r = compose(daemon, name, path, "up", "-d")
+    assert r.returncode == 0, r.stderr
+    assert f"Found orphan containers ([{name}-store-1]) for this project." in r.stderr
+    r = compose(daemon, name, path, "up", "-d", "--remove-orphans")
+    assert r.returncode == 0, r.stderr
+    assert f" Container {name}-store-1  Removed" in r.stderr.splitlines()
+    assert f"{name}-store-1" not in containers(daemon, name)
+    r = compose(daemon, name, path, "down", "-t", "0", "--rmi", "local")
     assert r.returncode == 0, r.stderr
     assert left(daemon, name) == []
+    assert daemon.api("GET", "/images/busybox/json")[0] == 200  # tagged by the user: not "local"
 
 
 ONESHOT = """
@@ -185,6 +204,32 @@ def test_attached_up_abort_and_exit_code(daemon, project):
     assert all(c["State"] == "exited" for c in containers(daemon, name).values())
     r = compose(daemon, name, path, "down")
     assert r.returncode == 0, r.stderr
+    assert left(daemon, name) == []
+
+
+def test_attached_up_stops_on_ctrl_c(daemon, project):
+    name, path = project
+    write(path, SIMPLE)
+    proc = subprocess.Popen(daemon._ketch_cmd(["compose", "-p", name, "-f", str(path / "compose.yaml"), "up"]),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=daemon.env(), text=True)
+    try:
+        def both_running():
+            found = containers(daemon, name)
+            return len(found) == 2 and all(c["State"] == "running" for c in found.values())
+        assert wait_until(both_running, 60)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "Attaching to api-1, store-1" in out
+    assert "Gracefully stopping... (press Ctrl+C again to force)" in err
+    assert f" Container {name}-api-1  Stopped" in err.splitlines()
+    assert all(c["State"] == "exited" for c in containers(daemon, name).values())
+    assert compose(daemon, name, path, "down").returncode == 0
     assert left(daemon, name) == []
 
 

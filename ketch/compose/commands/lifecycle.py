@@ -116,7 +116,7 @@ def up(ctx, args: list[str], path: str) -> int:
         warn(ctx, text)
     execopts = exec_options(ctx, opts, project, images, upopts.image_ids)
     if detach or opts["no-start"]:
-        run_plan(ctx, plan, execopts, observed, title="Running")
+        run_plan(ctx, plan, execopts, observed, title="Running", phased=True)
         if opts["wait"]:
             from ketch.compose.commands.updetach import wait_healthy
             return wait_healthy(ctx, project, upopts, execopts, opts["wait-timeout"])
@@ -257,8 +257,6 @@ def scale(ctx, args: list[str], path: str) -> int:
         return 0
     wanted = split_scale(specs)
     project = ctx.project()
-    for service in wanted:
-        project.service(service)
     images, ids = ensure_images(ctx, project, selected_services(project, list(wanted), opts["no-deps"]), None)
     upopts = UpOptions(services=tuple(wanted), no_deps=opts["no-deps"], scale=wanted, image_ids=ids)
     observed = observe(ctx.client(), project.name)

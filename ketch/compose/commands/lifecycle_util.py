@@ -8,7 +8,7 @@ import json
 
 from ketch.cli import flags
 from ketch.compose.errors import ComposeError
-from ketch.compose.executor import ExecOptions, execute
+from ketch.compose.executor import ExecOptions, Executor
 from ketch.compose.plan import Plan, UpOptions, selected_services
 from ketch.compose.progress import Progress
 
@@ -58,11 +58,15 @@ def exec_options(ctx, opts, project, images=None, image_ids=None) -> ExecOptions
 
 
 def run_plan(ctx, plan: Plan, execopts: ExecOptions, observed, *, title: str = "Running",
-             prog: Progress | None = None, listener=None):
+             prog: Progress | None = None, phased: bool = False):
+    """Run ``plan`` with progress; ``phased``: every create before any start, as `up`."""
     own = prog is None
     prog = prog or progress(ctx, title)
     try:
-        return execute(plan, ctx, prog, execopts, observed, listener)
+        executor = Executor(ctx, prog, execopts, observed)
+        for part in plan.phases() if phased else (plan,):
+            executor.run(part)
+        return executor
     finally:
         if own:
             prog.done()
@@ -75,6 +79,9 @@ def ensure_images(ctx, project, services: list[str], opts) -> tuple[dict[str, st
         build = "always" if opts["build"] else "never" if opts["no-build"] else "auto"
         if "pull" in opts.changed:
             pull = opts["pull"]
+    if ctx.options["dry-run"]:  # nothing is pulled or built: the names only
+        from ketch.compose.convert import image_name
+        return {s: image_name(project, project.services[s]) for s in services}, {}
     from ketch.compose import imageops
     refs = imageops.ensure_images(ctx, project, services, build=build, pull=pull,
                                   quiet_pull=bool(opts and opts["quiet-pull"]), progress=progress(ctx))

@@ -15,17 +15,6 @@ from ketch.compose.observe import observe
 from ketch.compose.plan import Plan
 from ketch.compose.plan_ops import plan_each, plan_stop
 
-START_PHASE = ("start", "wait")
-
-
-def split(plan: Plan) -> tuple[Plan, Plan]:
-    """(create phase, start phase): compose creates everything before it starts anything."""
-    first = tuple(s for s in plan.steps if s.action not in START_PHASE)
-    second = tuple(s.__class__(**{**s.__dict__, "after": tuple(a for a in s.after if a.split(" ")[0] in START_PHASE)})
-                   for s in plan.steps if s.action in START_PHASE)
-    return Plan(first, plan.warnings), Plan(second)
-
-
 def attached_services(ctx, opts, project, upopts) -> list[str]:
     from ketch.compose import graph
     from ketch.compose.errors import ComposeError
@@ -44,7 +33,7 @@ def attached_services(ctx, opts, project, upopts) -> list[str]:
 
 def run_attached(ctx, opts, project, upopts, plan: Plan, execopts, observed, *, cascade: str | None) -> int:
     from ketch.compose import logprinter
-    create_phase, start_phase = split(plan)
+    create_phase, start_phase = plan.phases()
     prog = progress(ctx)
     executor = Executor(ctx, prog, execopts, observed)
     try:
