@@ -170,7 +170,8 @@ def _container_view(doc: dict) -> dict:
         "Mounts": sorted(({k: m.get(k) for k in ("Type", "Destination", "RW", "Mode")}
                           | {"Name": bool(m.get("Name")) if m["Type"] == "volume" else None}
                           for m in doc["Mounts"]), key=lambda m: m["Destination"]),
-        "Networks": {name: sorted(ep.get("Aliases") or []) for name, ep in
+        # masked before sorting: a random short id sorts anywhere among the names
+        "Networks": {name: sorted(HEX.sub("<id>", a) for a in ep.get("Aliases") or []) for name, ep in
                      (doc["NetworkSettings"]["Networks"] or {}).items()},
         "Ports": sorted(doc["NetworkSettings"]["Ports"] or {}),
     }
