@@ -100,6 +100,7 @@ class Project:
     def __call__(self, *args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
         full = dict(self.daemon.env())
         full.pop("COMPOSE_API_VERSION", None)
+        full["COLUMNS"] = "250"  # 1.29's ps wraps its table to the terminal's width (80 without one)
         full.update(env or {})
         return subprocess.run(["docker-compose", "--ansi", "never", "-p", self.name, *args], cwd=self.dir, env=full,
                               capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
