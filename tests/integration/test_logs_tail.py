@@ -35,3 +35,23 @@ def test_tail_then_follow_goes_on_after_the_tail(daemon, names):
             follow.kill()
             follow.wait()
     assert out.split() == [b"after"]
+
+
+def test_follow_ends_with_the_run_it_found(daemon, names):
+    """A restart ends `logs -f` as it ends dockerd's (the run's log driver closes), however
+    quickly the next run starts: before, a follower that polled between the stop and the
+    start ended and one that did not went on into the next run."""
+    name = names()
+    assert daemon.ketch("run", "-d", "--name", name, "busybox", "sh", "-c",
+                        "echo run; exec sleep 1000").returncode == 0
+    follow = daemon.popen_ketch("logs", "-f", name)
+    try:
+        assert follow.stdout.readline() == b"run\n"
+        assert daemon.ketch("restart", "-t", "0", name).returncode == 0
+        rest, _ = follow.communicate(timeout=20)
+        assert follow.returncode == 0
+        assert rest in (b"", b"run\n")  # the new run's line only if written before the stream saw the stop
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait()

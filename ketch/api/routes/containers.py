@@ -44,6 +44,11 @@ def _parse_time(value: str | None) -> int:
         raise errors.InvalidArgument(f"invalid time value: {value}") from None
 
 
+def _from_run(entry, started_at: str) -> bool:
+    """Whether a log entry was written at or after ``started_at`` (a run's start)."""
+    return timefmt.parse_ns(entry.time) >= timefmt.parse_ns(started_at)
+
+
 class ContainerRoutes:
     def __init__(self, svc: ContainerService) -> None:
         self.svc = svc
@@ -317,7 +322,12 @@ class ContainerRoutes:
         timestamps, details = request.flag("timestamps"), request.flag("details")
         resp = StreamResponse(200, content_type=_stream_type(request, tty))
         await resp.prepare(request)
-        async for entry in logreader.read(path, opts, lambda: rec.running):
+        # a follower ends with the run it found, as moby's does (the log driver is closed
+        # when the container stops): a restart does not carry it on into the next run
+        run = rec.state.started_at
+        async for entry in logreader.read(path, opts, lambda: rec.running and rec.state.started_at == run):
+            if opts.follow and rec.state.started_at != run and _from_run(entry, rec.state.started_at):
+                break  # the next run's output, read before the stream saw the stop
             data = entry.data
             if details:  # moby: the attributes, then the time, go before the line
                 data = entry.details() + b" " + data
