@@ -131,10 +131,23 @@ def test_logs_prefixes_tail_index_and_timestamps(daemon, project):
 
 
 def test_logs_follow_ends_when_the_containers_stop(daemon, project):
-    make(daemon, project, "web", 1, ["sh", "-c", "echo start; sleep 1; echo end"])
-    res = compose(daemon, project, "logs", "-f", "--no-color", timeout=30)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout == "web-1  | start\nweb-1  | end\nweb-1 exited with code 0\n"
+    # the container ends when the test says so (a marker file), not after a fixed time that
+    # a slow `logs -f` start could outlast
+    make(daemon, project, "web", 1, ["sh", "-c", "echo start; until [ -e /go ]; do sleep 0.05; done; echo end"])
+    proc = subprocess.Popen([*daemon._ketch_cmd(["compose", "-p", project, "logs", "-f", "--no-color"])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            env=daemon.env(), text=True)
+    try:
+        assert proc.stdout.readline() == "web-1  | start\n"  # listed while running, following
+        done = daemon.ketch("exec", f"{project}-web-1", "touch", "/go")
+        assert done.returncode == 0, done.stderr
+        rest, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert rest == "web-1  | end\nweb-1 exited with code 0\n"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def test_logs_follow_picks_up_a_restarted_container(daemon, project):
