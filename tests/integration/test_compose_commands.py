@@ -351,6 +351,45 @@ def test_run_starts_dependencies_and_returns_the_exit_code(daemon, project, tmp_
     assert res.returncode == 1 and res.stderr.strip() == "no such service: nope"
 
 
+PROFILED = """
+services:
+  sick:
+    image: busybox
+    command: ["sleep", "1000"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 200ms
+      timeout: 1s
+      retries: 1
+  dbg:
+    image: busybox
+    command: ["sleep", "1000"]
+    profiles: [debug]
+    depends_on:
+      sick:
+        condition: service_healthy
+        required: false
+"""
+
+
+def test_naming_a_profiled_service_enables_it_and_optional_deps_are_skipped(daemon, project, tmp_path):
+    (tmp_path / "compose.yaml").write_text(PROFILED)
+    f = str(tmp_path / "compose.yaml")
+    assert compose(daemon, project, "-f", f, "config", "--services").stdout == "sick\n"
+    assert compose(daemon, project, "-f", f, "config", "--services", "dbg").stdout == "dbg\nsick\n"
+    res = compose(daemon, project, "-f", f, "up", "-d", "dbg")
+    assert res.returncode == 0, res.stderr
+    assert 'Skipped: optional dependency "sick" failed to start' in res.stderr
+    ps = compose(daemon, project, "-f", f, "ps", "--format", "{{.Service}}")
+    assert sorted(ps.stdout.split()) == ["dbg", "sick"]
+    # run waits on the same (optional) condition with up's wait: skipped, not failed
+    res = compose(daemon, project, "-f", f, "run", "--rm", "-T", "dbg", "echo", "ran")
+    assert (res.returncode, res.stdout) == (0, "ran\n"), res.stderr
+    assert "Skipped: optional dependency" in res.stderr
+    res = compose(daemon, project, "-f", f, "down", "-t", "0")
+    assert res.returncode == 0, res.stderr
+
+
 def test_exec_and_run_take_a_tty_on_a_terminal(daemon, project, tmp_path):
     make(daemon, project, "web", 1, ["sleep", "1000"])
     (tmp_path / "compose.yaml").write_text(COMPOSE_FILE)
