@@ -146,7 +146,10 @@ def networking(project: Project, service: Service, name: str, link_list: list[st
 def network_create(project: Project, key: str) -> dict:
     """The POST /networks/create body for network ``key`` (compose's resolveOrCreateNetwork)."""
     net = project.networks[key]
-    body: dict = {"Name": net.name}
+    # CheckDuplicate as compose sends it to engines before API 1.44 (dockerd 20.10 would
+    # otherwise make a second network of the same name when two `up`s race); later engines
+    # check anyway and ignore the field
+    body: dict = {"Name": net.name, "CheckDuplicate": True}
     labels = dict(net.labels)
     labels.update({L.NETWORK: key, L.PROJECT: project.name, L.VERSION: L.COMPOSE_VERSION})
     body.update(_omitempty({"Driver": net.driver, "Options": net.driver_opts,

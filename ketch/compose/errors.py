@@ -16,8 +16,21 @@ class LoadError(ComposeError):
     line and key where there is one: `validating /p/compose.yaml: services.web.ports ...`."""
 
 
-def warn(message: str) -> None:
-    """A warning as compose prints it through logrus on a terminal (`WARN[0000] ...`) on
-    stderr; loading goes on. The loader's modules take a ``warn`` callable defaulting to this."""
+def warn(message: str, stream=None) -> None:
+    """A warning as compose's logrus prints it on stderr (``stream``): `WARN[0000] ...` on a
+    terminal, else `time="..." level=warning msg="..."`. Loading and commands go on. Every
+    compose warning goes through here, so one run prints one format."""
+    import datetime
+    import json
     import sys
-    print(f"WARN[0000] {message}", file=sys.stderr)
+    stream = stream or sys.stderr
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if tty:
+        stream.write(f"WARN[0000] {message}\n")
+    else:
+        now = datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="seconds")
+        stream.write(f'time="{now}" level=warning msg={json.dumps(message)}\n')
+    stream.flush()

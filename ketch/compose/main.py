@@ -86,12 +86,18 @@ class Context:
                            env_files=list(o["env-file"]), profiles=list(o["profile"]),
                            environ=self.environ, working_dir=os.getcwd())
 
-    def project(self):
-        """The project, loaded once (LoadError when the files are wrong)."""
+    def project(self, services=()):
+        """The project, loaded once (LoadError when the files are wrong). ``services``: the
+        ones named on the command line, enabled with their profiles as compose's ToProject
+        does (``up dbg`` runs a service of an inactive profile); an unknown one is
+        "no such service: x"."""
         if self._project is None:
             from ketch.compose.loader import load
             self._project = load(self.load_options())
-        return self._project
+        if not services:
+            return self._project
+        from ketch.compose.loader.profiles import with_services
+        return with_services(self._project, list(services))
 
     def client(self):
         """A new API client (not shared between threads). It speaks the daemon's API version

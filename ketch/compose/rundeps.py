@@ -3,14 +3,10 @@
 compose's startDependencies: the project with the run service disabled is brought up for
 the service's dependencies (recursively) as ``up`` would (images, then the plan and its
 executor), then the run service's own depends_on conditions are waited for
-(waitDependencies), with the executor's condition checks.
+(waitDependencies): wait steps in the same plan, run by the executor's condition check.
 """
 
 import dataclasses
-
-from ketch.compose.errors import ComposeError
-
-POLL = 0.1
 
 
 def start_dependencies(ctx, project, name: str, progress, *, build: str = "auto",
@@ -21,28 +17,53 @@ def start_dependencies(ctx, project, name: str, progress, *, build: str = "auto"
     from ketch.compose import graph, imageops
     from ketch.compose.executor import ExecOptions, execute
     from ketch.compose.observe import observe
-    from ketch.compose.plan import Plan, UpOptions, plan_up
     deps = [] if no_deps else graph.dependencies(project, [name])
-    rest = dataclasses.replace(
-        project, services={k: v for k, v in project.services.items() if k != name},
-        disabled_services={**project.disabled_services, name: project.services[name]})
-    images = imageops.ensure_images(ctx, rest, deps, build=build, pull=pull, progress=progress) if deps else {}
+    images = imageops.ensure_images(ctx, _without(project, name), deps, build=build, pull=pull,
+                                    progress=progress) if deps else {}
     ids = {s: getattr(ref, "id", "") for s, ref in images.items()}
     client = ctx.client()
     try:
         observed = observe(client, project.name)
     finally:
         client.close()
-    plan = Plan(resources(project, name, observed))
-    if deps:
-        up = plan_up(rest, observed, UpOptions(services=tuple(deps), remove_orphans=remove_orphans,
-                                               image_ids=ids))
-        plan = Plan(tuple(dict.fromkeys(plan.steps + up.steps)), up.warnings)
+    plan = dependencies_plan(project, name, observed, deps, ids, remove_orphans=remove_orphans)
     execute(plan, ctx, progress, ExecOptions(project=project, images={s: str(r) for s, r in images.items()},
                                              image_ids=ids, parallel=ctx.options["parallel"]),
             observed)
-    if deps:
-        wait_dependencies(ctx, project, name)
+
+
+def _without(project, name: str):
+    """The project with the run service disabled: `up` of the rest does not touch it."""
+    return dataclasses.replace(
+        project, services={k: v for k, v in project.services.items() if k != name},
+        disabled_services={**project.disabled_services, name: project.services[name]})
+
+
+def dependencies_plan(project, name: str, observed, deps: list[str], image_ids: dict[str, str], *,
+                      remove_orphans: bool = False):
+    """The resources of ``name``, `up` of ``deps``, then a wait step per depends_on condition
+    of ``name`` (the executor's wait: `required: false`, progress events, as `up` has them)."""
+    from ketch.compose.plan import Plan, UpOptions, plan_up
+    plan = Plan(resources(project, name, observed))
+    if not deps:
+        return plan
+    up = plan_up(_without(project, name), observed, UpOptions(services=tuple(deps), remove_orphans=remove_orphans,
+                                                               image_ids=image_ids))
+    steps = plan.steps + up.steps
+    return Plan(tuple(dict.fromkeys(steps + _waits(project, name, steps))), up.warnings)
+
+
+def _waits(project, name: str, steps) -> tuple:
+    from ketch.compose.plan import Step
+    waits = []
+    for dep, spec in project.services[name].depends_on.items():
+        dep_service = project.services.get(dep)
+        if dep_service is None or spec.condition == "service_started" or dep_service.replicas == 0:
+            continue
+        after = tuple(s.id for s in steps if s.service == dep)
+        waits.append(Step("wait", "Service", dep, detail=spec.condition, dependant=name,
+                          required=spec.required, after=after))
+    return tuple(waits)
 
 
 def resources(project, name: str, observed) -> tuple:
@@ -60,32 +81,3 @@ def resources(project, name: str, observed) -> tuple:
         if vol is not None and not vol.external and vol.name not in observed.volumes:
             steps.append(Step("create_volume", "Volume", vol.name, key=v.source))
     return tuple(steps)
-
-
-def wait_dependencies(ctx, project, name: str) -> None:
-    """Block until each depends_on condition of ``name`` holds, or fail as compose does."""
-    import time
-    from ketch.compose.conditions import exited, health
-    from ketch.compose.containers import list_containers
-    client = ctx.client()
-    try:
-        for dep, spec in project.services[name].depends_on.items():
-            if dep not in project.services or spec.condition == "service_started":
-                continue
-            for c in list_containers(client, project.name, services=[dep]):
-                while True:
-                    if spec.condition == "service_completed_successfully":
-                        code = exited(client, c["Id"])
-                        if code:
-                            raise ComposeError(f'service "{dep}" didn\'t complete successfully: exit {code}')
-                        if code == 0:
-                            break
-                    else:
-                        try:
-                            if health(client, c["Id"], fallback_running=False):
-                                break
-                        except ComposeError as exc:
-                            raise ComposeError(f"dependency failed to start: {exc}") from None
-                    time.sleep(POLL)
-    finally:
-        client.close()

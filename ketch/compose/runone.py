@@ -90,7 +90,7 @@ def overrides_of(ctx, opts, command: list[str]):
 def run(ctx, args, path):
     opts, rest = parse_args(RUN, args, path)
     name, command = rest[0], rest[1:]
-    project = ctx.project()
+    project = ctx.project([name])  # naming a service enables its profile
     if name not in project.services:
         raise ComposeError(f"no such service: {name}")
     overrides = overrides_of(ctx, opts, command)

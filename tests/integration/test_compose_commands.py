@@ -131,10 +131,23 @@ def test_logs_prefixes_tail_index_and_timestamps(daemon, project):
 
 
 def test_logs_follow_ends_when_the_containers_stop(daemon, project):
-    make(daemon, project, "web", 1, ["sh", "-c", "echo start; sleep 1; echo end"])
-    res = compose(daemon, project, "logs", "-f", "--no-color", timeout=30)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout == "web-1  | start\nweb-1  | end\nweb-1 exited with code 0\n"
+    # the container ends when the test says so (a marker file), not after a fixed time that
+    # a slow `logs -f` start could outlast
+    make(daemon, project, "web", 1, ["sh", "-c", "echo start; until [ -e /go ]; do sleep 0.05; done; echo end"])
+    proc = subprocess.Popen([*daemon._ketch_cmd(["compose", "-p", project, "logs", "-f", "--no-color"])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            env=daemon.env(), text=True)
+    try:
+        assert proc.stdout.readline() == "web-1  | start\n"  # listed while running, following
+        done = daemon.ketch("exec", f"{project}-web-1", "touch", "/go")
+        assert done.returncode == 0, done.stderr
+        rest, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert rest == "web-1  | end\nweb-1 exited with code 0\n"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def test_logs_follow_picks_up_a_restarted_container(daemon, project):
@@ -337,6 +350,45 @@ def test_run_starts_dependencies_and_returns_the_exit_code(daemon, project, tmp_
     assert (res.returncode, res.stdout) == (0, "plain\n"), res.stderr
     res = compose(daemon, project, "-f", f, "run", "nope")
     assert res.returncode == 1 and res.stderr.strip() == "no such service: nope"
+
+
+PROFILED = """
+services:
+  sick:
+    image: busybox
+    command: ["sleep", "1000"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 200ms
+      timeout: 1s
+      retries: 1
+  dbg:
+    image: busybox
+    command: ["sleep", "1000"]
+    profiles: [debug]
+    depends_on:
+      sick:
+        condition: service_healthy
+        required: false
+"""
+
+
+def test_naming_a_profiled_service_enables_it_and_optional_deps_are_skipped(daemon, project, tmp_path):
+    (tmp_path / "compose.yaml").write_text(PROFILED)
+    f = str(tmp_path / "compose.yaml")
+    assert compose(daemon, project, "-f", f, "config", "--services").stdout == "sick\n"
+    assert compose(daemon, project, "-f", f, "config", "--services", "dbg").stdout == "dbg\nsick\n"
+    res = compose(daemon, project, "-f", f, "up", "-d", "dbg")
+    assert res.returncode == 0, res.stderr
+    assert 'Skipped: optional dependency "sick" failed to start' in res.stderr
+    ps = compose(daemon, project, "-f", f, "ps", "--format", "{{.Service}}")
+    assert sorted(ps.stdout.split()) == ["dbg", "sick"]
+    # run waits on the same (optional) condition with up's wait: skipped, not failed
+    res = compose(daemon, project, "-f", f, "run", "--rm", "-T", "dbg", "echo", "ran")
+    assert (res.returncode, res.stdout) == (0, "ran\n"), res.stderr
+    assert "Skipped: optional dependency" in res.stderr
+    res = compose(daemon, project, "-f", f, "down", "-t", "0")
+    assert res.returncode == 0, res.stderr
 
 
 def test_exec_and_run_take_a_tty_on_a_terminal(daemon, project, tmp_path):

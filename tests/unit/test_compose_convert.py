@@ -186,4 +186,5 @@ def test_network_and_volume_create_keep_user_labels_under_compose_ones():
                     "volumes": {"v": {"name": "p_v", "labels": {L.PROJECT: "spoof"}}}})
     assert network_create(p, "n")["Labels"][L.PROJECT] == "p"
     assert network_create(p, "n")["Labels"]["a"] == "b"
+    assert network_create(p, "n")["CheckDuplicate"] is True  # dockerd 20.10 makes duplicates without it
     assert volume_create(p, "v")["Labels"][L.PROJECT] == "p"

@@ -40,24 +40,28 @@ def _load(ctx, opts):
     return load(options)
 
 
-def select(project, services: list[str]):
-    """The project narrowed to ``services`` and what they depend on (none: all)."""
+def select(ctx, project, services: list[str]):
+    """The project narrowed to ``services`` (enabled with their profiles) and what they
+    depend on, with the resources they use (or all with --all-resources), as compose's
+    ToProject; none named: the whole project."""
     if not services:
         return project
-    from ketch.compose.loader import project as loader_project
-    return loader_project.with_services(project, services)
+    from ketch.compose.loader.profiles import for_command
+    return for_command(project, services, all_resources=ctx.options["all-resources"])
 
 
 def config(ctx, args, path):
     opts, services = parse_args(CONFIG, args, path)
     project = _load(ctx, opts)
-    lines = _listing(project, opts, services)
+    if not opts["profiles"]:  # --profiles lists every profile, selected or not
+        project = select(ctx, project, services)
+    lines = _listing(project, opts)
     if lines is not None:
         if not opts["quiet"]:
             ctx.out.write("".join(f"{line}\n" for line in lines))
         return 0
     from ketch.compose import configdoc
-    doc = configdoc.document(select(project, services))
+    doc = configdoc.document(project)
     fmt = opts["format"] or "yaml"
     if fmt == "json":
         text = configdoc.to_json(doc)
@@ -77,7 +81,7 @@ def config(ctx, args, path):
     return 0
 
 
-def _listing(project, opts, services: list[str]) -> list[str] | None:
+def _listing(project, opts) -> list[str] | None:
     if opts["services"]:
         return sorted(project.services)
     if opts["volumes"]:
@@ -95,8 +99,7 @@ def _listing(project, opts, services: list[str]) -> list[str] | None:
         every = {**project.services, **project.disabled_services}
         return sorted({p for s in every.values() for p in s.profiles})
     if opts["images"]:
-        chosen = select(project, services)
-        return [s.image or f"{chosen.name}-{name}" for name, s in chosen.services.items()]
+        return [s.image or f"{project.name}-{name}" for name, s in project.services.items()]
     if opts["environment"]:
         return [f"{k}={v}" for k, v in project.environment.items()]
     return None

@@ -127,7 +127,7 @@ def up_prepare(ctx, opts, services: list[str], *, start: bool):
         raise ComposeError("--force-recreate and --no-recreate are incompatible")
     if "pull" in opts.changed and opts["pull"] not in PULL_POLICIES:
         raise ComposeError(f'invalid --pull option "{opts["pull"]}"')
-    project = ctx.project()
+    project = ctx.project(services)  # naming a service enables its profile
     for name in services:
         if name not in project.services:
             raise ComposeError(f"no such service: {name}")

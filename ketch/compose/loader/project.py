@@ -22,6 +22,7 @@ import sys
 import typing
 
 from ketch.compose import model
+from ketch.compose import errors
 from ketch.compose.errors import LoadError
 from ketch.compose.loader import LoadOptions, consistency
 from ketch.compose.loader.canonical import canonical
@@ -43,14 +44,10 @@ def _h1():
     return discovery, dotenv, interpolate, schema, yamlfile
 
 
-def _warn(message: str) -> None:
-    print(f"WARN[0000] {message}", file=sys.stderr)
-
-
 class _Loader:
     """One load: the options, the warnings sink and the files read so far (by path)."""
 
-    def __init__(self, options: LoadOptions, warn=_warn) -> None:
+    def __init__(self, options: LoadOptions, warn=errors.warn) -> None:
         self.options = options
         self.warn = warn
         self._yaml: dict[str, object] = {}
@@ -208,7 +205,7 @@ def to_project(doc: dict, *, name: str, working_dir: str, files: list[str], env:
                    extensions={k: v for k, v in doc.items() if k.startswith("x-")})
 
 
-def load_project(options: LoadOptions, warn=_warn) -> Project:
+def load_project(options: LoadOptions, warn=errors.warn) -> Project:
     """Discover, read, interpolate, validate, merge and normalise; LoadError on any problem."""
     discovery, dotenv, _, _, _ = _h1()
     loader = _Loader(options, warn)
