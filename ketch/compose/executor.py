@@ -118,6 +118,20 @@ class Executor:
                 if service:
                     self.services.setdefault(service, set()).add(name)
 
+    def _forget_id(self, cid: str) -> None:
+        with self._lock:
+            gone = [n for n, i in self.ids.items() if i == cid]
+        for name in gone:
+            self._record(name, None, None)
+
+    def containers_of(self, service: str) -> list[tuple[str, str]]:
+        """(name, id) of the service's containers now, lowest number first: a snapshot
+        taken under the lock, as other workers add and remove them."""
+        with self._lock:
+            return [(n, self.ids[n]) for n in sorted(self.services.get(service, ()),
+                                                     key=lambda n: (self.numbers.get(n, 0), n))
+                    if n in self.ids]
+
     def _event(self, step: Step, status: str, text: str = "", level: str | None = None) -> None:
         name = f'"{step.name}"' if step.kind == "Volume" and step.action == "create_volume" else step.name
         self.progress.event(step.kind, name, status, text, level=level)
@@ -200,6 +214,7 @@ class Executor:
         client.stop(old, timeout=self.options.timeout)
         client.remove(old)
         client.rename(cid, step.name)
+        self._forget_id(old)  # under a new container_name, the old name must not linger
         self._record(step.name, cid, step.service, step.number)
         self._event(step, "Recreated")
         if self.listener:

@@ -142,3 +142,79 @@ def test_progress_modes():
     assert "[+] Running 1/1" in out.getvalue() and "✔ Container p-web-1" in out.getvalue()
     with pytest.raises(ComposeError):
         Progress(out, "fancy")
+
+
+class StatefulEngine:
+    """Containers with a state: a removed one answers 404; a started one is healthy once
+    ``healthy_after`` seconds have passed; ``slow_stop`` ids take 0.5 s to stop."""
+
+    def __init__(self, observed: Observed, healthy_after=0.0, slow_stop=()):
+        self.lock = threading.Lock()
+        self.state = {c.id: "running" for c in observed.containers}
+        self.started: dict[str, float] = {}
+        self.healthy_after, self.slow_stop = healthy_after, set(slow_stop)
+        self.inspected: list[str] = []
+
+    def create_network(self, body):
+        pass
+
+    def create_volume(self, body):
+        pass
+
+    def create_container(self, body, name=None, platform=None):
+        with self.lock:
+            cid = f"new-{name}"
+            self.state[cid] = "created"
+        return {"Id": cid}
+
+    def connect_network(self, *args):
+        pass
+
+    def inspect_container(self, cid):
+        import time
+        with self.lock:
+            self.inspected.append(cid)
+            state = self.state.get(cid)
+        if state is None:
+            raise HTTPError(404, f"No such container: {cid}")
+        ok = time.monotonic() - self.started.get(cid, 0.0) >= self.healthy_after
+        return {"Name": "/" + cid, "Config": {"Healthcheck": {"Test": ["CMD", "true"]}}, "Mounts": [],
+                "State": {"Status": state, "ExitCode": 0, "Health": {"Status": "healthy" if ok else "starting"}}}
+
+    def start(self, cid):
+        import time
+        with self.lock:
+            self.state[cid] = "running"
+            self.started[cid] = time.monotonic()
+
+    def stop(self, cid, timeout=None):
+        import time
+        if cid in self.slow_stop:
+            time.sleep(0.5)
+        with self.lock:
+            self.state[cid] = "exited"
+
+    def remove(self, cid, force=False, volumes=False):
+        with self.lock:
+            self.state.pop(cid, None)
+
+    def rename(self, cid, name):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_recreate_under_a_new_container_name_forgets_the_old_one():
+    from tests.unit.test_compose_plan import existing, running
+    proj = project(db={"image": "busybox", "container_name": "newdb", "networks": {"back": None},
+                       "healthcheck": {"test": ["CMD", "true"], "interval": "1s"}})
+    observed = existing(running(proj, "db", 1, hash="stale"), running(proj, "web", 1))
+    engine = StatefulEngine(observed)
+    out = io.StringIO()
+    executor = execute(plan_up(proj, observed), FakeCtx(engine), Progress(out, "plain"),
+                       ExecOptions(project=proj), observed)
+    assert " Container p-db-1  Waiting" not in out.getvalue().splitlines()
+    assert [n for n, _ in executor.containers_of("db")] == ["newdb"]
+    assert executor.peers()["db"] == ["newdb"]
+
