@@ -218,3 +218,16 @@ def test_recreate_under_a_new_container_name_forgets_the_old_one():
     assert [n for n, _ in executor.containers_of("db")] == ["newdb"]
     assert executor.peers()["db"] == ["newdb"]
 
+
+def test_wait_leaves_out_the_replicas_the_plan_removes():
+    from tests.unit.test_compose_plan import existing, running
+    proj = project()
+    db2 = running(proj, "db", 2, hash="stale")
+    observed = existing(running(proj, "db", 1, hash="stale"), db2, running(proj, "web", 1))
+    engine = StatefulEngine(observed, healthy_after=0.3, slow_stop=(db2.id,))
+    out = io.StringIO()
+    execute(plan_up(proj, observed, UpOptions(scale={"db": 1})), FakeCtx(engine), Progress(out, "plain"),
+            ExecOptions(project=proj), observed)
+    lines = out.getvalue().splitlines()
+    assert " Container p-db-2  Waiting" not in lines and " Container p-db-1  Healthy" in lines
+    assert db2.id not in engine.inspected
