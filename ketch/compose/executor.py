@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ketch.client.http import HTTPError
+from ketch.compose import labels as L
 from ketch.compose.errors import ComposeError
 from ketch.compose.model import Project
 from ketch.compose.observe import Observed
@@ -245,12 +246,24 @@ class Executor:
 
     def _remove(self, step: Step) -> None:
         self._event(step, "Removing")
+        cid, client = self.ids.get(step.name, step.target), self.client()
         try:
-            self.client().remove(self.ids.get(step.name, step.target), force=True, volumes=step.detail == "v")
+            anonymous = _anonymous_volumes(client, cid) if step.detail == "v" else []
+            client.remove(cid, force=True, volumes=step.detail == "v")
         except HTTPError as exc:
             if exc.status not in (404, 409):
                 self._event(step, "Error while Removing", level="error")
                 raise
+            anonymous = []
+        for name in anonymous:
+            # an anonymous volume a recreated container inherited is mounted by name, so the
+            # engine keeps it on ?v=1 (moby: "do not remove named mountpoints"): rm -v and
+            # down -v must still leave none behind; in use elsewhere (409) or gone (404): kept
+            try:
+                client.remove_volume(name)
+            except HTTPError as exc:
+                if exc.status not in (404, 409):
+                    raise
         self._record(step.name, None, None)
         self._event(step, "Removed")
 
@@ -307,6 +320,27 @@ class Executor:
     def _wait(self, step: Step) -> None:
         from ketch.compose.conditions import wait_condition
         wait_condition(self, step)
+
+
+ANONYMOUS_LABEL = "com.docker.volume.anonymous"  # moby >= 23 marks a volume made without a name
+
+
+def _anonymous_volumes(client, cid: str) -> list[str]:
+    """The anonymous volumes container ``cid`` mounts: labelled so by the engine, or (an
+    engine before moby 23) a 64-hex random name no compose project declared."""
+    out = []
+    for mount in client.inspect_container(cid).get("Mounts") or []:
+        name = mount.get("Name") or ""
+        if mount.get("Type") != "volume" or not name:
+            continue
+        try:
+            labels = client.inspect_volume(name).get("Labels") or {}
+        except HTTPError:
+            continue
+        random_name = len(name) == 64 and all(ch in "0123456789abcdef" for ch in name)
+        if ANONYMOUS_LABEL in labels or (random_name and L.VOLUME not in labels):
+            out.append(name)
+    return out
 
 
 def execute(plan: Plan, ctx, progress: Progress, options: ExecOptions, observed: Observed | None = None,

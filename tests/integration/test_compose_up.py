@@ -135,6 +135,39 @@ def test_notes_shape_up_again_recreate_down(daemon, project):
     assert left(daemon, name) == []
 
 
+ANON = """
+services:
+  web:
+    image: busybox
+    command: ["sleep", "300"]
+    stop_grace_period: 1s
+    volumes:
+      - /anon
+"""
+
+
+def test_down_v_removes_an_inherited_anonymous_volume(daemon, project):
+    name, path = project
+    write(path, ANON)
+    volume = None
+    try:
+        assert compose(daemon, name, path, "up", "-d").returncode == 0
+        _, info = daemon.api("GET", f"/containers/{name}-web-1/json")
+        volume = next(m["Name"] for m in info["Mounts"] if m["Destination"] == "/anon")
+        r = compose(daemon, name, path, "up", "-d", "--force-recreate")
+        assert r.returncode == 0, r.stderr
+        _, info = daemon.api("GET", f"/containers/{name}-web-1/json")
+        assert [m["Name"] for m in info["Mounts"] if m["Destination"] == "/anon"] == [volume]  # inherited
+        r = compose(daemon, name, path, "down", "-v", "-t", "0")
+        assert r.returncode == 0, r.stderr
+        assert left(daemon, name) == []
+        assert daemon.api("GET", f"/volumes/{volume}")[0] == 404
+    finally:
+        if volume:
+            daemon.api("DELETE", f"/containers/{name}-web-1?force=1")
+            daemon.api("DELETE", f"/volumes/{volume}")
+
+
 SIMPLE = """
 services:
   api:

@@ -231,3 +231,37 @@ def test_wait_leaves_out_the_replicas_the_plan_removes():
     lines = out.getvalue().splitlines()
     assert " Container p-db-2  Waiting" not in lines and " Container p-db-1  Healthy" in lines
     assert db2.id not in engine.inspected
+
+
+def test_rm_v_removes_the_anonymous_volumes_a_recreated_container_inherited():
+    from ketch.compose.plan_ops import plan_each
+    from tests.unit.test_compose_plan import existing, running
+    anon, named, old = "a" * 64, "p_data", "b" * 64
+    web = running(project(), "web", 1)
+
+    class Engine(StatefulEngine):
+        removed: list = []
+
+        def inspect_container(self, cid):
+            return {"Mounts": [{"Type": "volume", "Name": anon, "Source": "/v/" + anon},
+                               {"Type": "volume", "Name": named}, {"Type": "volume", "Name": old},
+                               {"Type": "bind", "Source": "/src"}]}
+
+        def inspect_volume(self, name):
+            return {anon: {"Labels": {"com.docker.volume.anonymous": ""}},
+                    named: {"Labels": {"com.docker.compose.volume": "data"}}, old: {"Labels": None}}[name]
+
+        def remove(self, cid, force=False, volumes=False):
+            self.removed.append(("container", cid, volumes))
+
+        def remove_volume(self, name, force=False):
+            self.removed.append(("volume", name))
+
+    observed = existing(web)
+    engine = Engine(observed)
+    execute(plan_each("remove", [web], "v"), FakeCtx(engine), Progress(io.StringIO(), "plain"),
+            ExecOptions(), observed)
+    assert engine.removed == [("container", web.id, True), ("volume", anon), ("volume", old)]
+    engine.removed.clear()
+    execute(plan_each("remove", [web]), FakeCtx(engine), Progress(io.StringIO(), "plain"), ExecOptions(), observed)
+    assert engine.removed == [("container", web.id, False)]
