@@ -53,6 +53,7 @@ def run_attached(ctx, opts, project, upopts, plan: Plan, execopts, observed, *, 
     ctx.out.write(f"Attaching to {', '.join(t.name for t in targets)}\n")
     ctx.out.flush()
     watch = logprinter.watch(ctx, printer, targets, source="attach")
+    watch.opened(timeout=30)  # attached before anything starts, as compose: no first line lost
     exits: queue.Queue = queue.Queue()
     client = ctx.client()
     # asked before anything starts, so no exit is missed; each on its own connection
