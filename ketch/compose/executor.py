@@ -90,14 +90,22 @@ class Executor:
                         error = exc
                         self.cancel.set()
         except KeyboardInterrupt:
+            # back to the caller at once (a second Ctrl-C kills what the running stops wait
+            # for); the running steps end on their own, their clients with the process
             self.cancel.set()
+            pool.shutdown(wait=False, cancel_futures=True)
             raise
-        finally:
-            pool.shutdown(wait=True)
-            for client in self._clients:
-                client.close()
+        except BaseException:
+            self._close(pool)
+            raise
+        self._close(pool)
         if error is not None:
             raise error
+
+    def _close(self, pool: ThreadPoolExecutor) -> None:
+        pool.shutdown(wait=True)
+        for client in self._clients:
+            client.close()
 
     def client(self):
         client = getattr(self._local, "client", None)

@@ -267,6 +267,48 @@ def test_attached_up_stops_on_ctrl_c(daemon, project, sig):
     assert left(daemon, name) == []
 
 
+SLOW = """
+services:
+  api:
+    image: busybox
+    command: ["sleep", "300"]
+    stop_grace_period: 60s
+  other:
+    image: busybox
+    command: ["sleep", "300"]
+"""
+
+
+def test_second_ctrl_c_kills_at_once_and_only_ups_services(daemon, project):
+    import time
+    name, path = project
+    write(path, SLOW)
+    assert compose(daemon, name, path, "up", "-d", "other").returncode == 0
+    errfile = path / "stderr"
+    with open(errfile, "w") as err:
+        proc = subprocess.Popen(daemon._ketch_cmd(["compose", "-p", name, "-f", str(path / "compose.yaml"),
+                                                   "up", "api"]),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                env=daemon.env(), text=True)
+    try:
+        assert wait_until(lambda: containers(daemon, name).get(f"{name}-api-1", {}).get("State") == "running", 60)
+        proc.send_signal(signal.SIGINT)
+        assert wait_until(lambda: f" Container {name}-api-1  Stopping" in errfile.read_text(), 30)
+        begun = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        assert time.monotonic() - begun < 20  # not the 60 s grace period
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, errfile.read_text()
+    states = {n: c["State"] for n, c in containers(daemon, name).items()}
+    assert states == {f"{name}-api-1": "exited", f"{name}-other-1": "running"}, errfile.read_text()
+    assert compose(daemon, name, path, "down", "-t", "0").returncode == 0
+    assert left(daemon, name) == []
+
+
 def test_errors(daemon, project):
     name, path = project
     write(path, SIMPLE)

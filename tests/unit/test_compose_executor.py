@@ -265,3 +265,30 @@ def test_rm_v_removes_the_anonymous_volumes_a_recreated_container_inherited():
     engine.removed.clear()
     execute(plan_each("remove", [web]), FakeCtx(engine), Progress(io.StringIO(), "plain"), ExecOptions(), observed)
     assert engine.removed == [("container", web.id, False)]
+
+
+def test_ctrl_c_returns_at_once_without_waiting_for_the_running_stops():
+    import signal
+    import time
+    from ketch.compose.plan_ops import plan_each
+    from tests.unit.test_compose_plan import existing, running
+    p = project()
+    containers = [running(p, "web", n) for n in (1, 2)]
+    observed = existing(*containers)
+    engine = StatefulEngine(observed)
+    engine.stop = lambda cid, timeout=None: time.sleep(2)  # a container ignoring SIGTERM
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGINT, interrupt)
+    timer = threading.Timer(0.2, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    begun = time.monotonic()
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            execute(plan_each("stop", containers), FakeCtx(engine), Progress(io.StringIO(), "plain"),
+                    ExecOptions(), observed)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - begun < 1.5
