@@ -302,7 +302,10 @@ def plan_up(project: Project, observed: Observed, options: UpOptions = UpOptions
                 dropped.setdefault(name, []).append(
                     b.add(Step("remove", "Container", c.name, name, c.number, c.id, after=(stop,))))
             elif what == "keep":
-                b.add(Step("keep", "Container", c.name, name, c.number, c.id, detail=c.state))
+                # a dependent stopped for a recreated dependency is not "Running": its lines
+                # are Stopping/Stopped, then Starting/Started
+                b.add(Step("keep", "Container", c.name, name, c.number, c.id,
+                           detail="stopped" if c.name in stopped else c.state))
                 if c.name in stopped or c.state in ("created", "exited", "dead"):
                     to_start[name].append((c.name, c.id, number, (stopped[c.name],) if c.name in stopped else ()))
             else:

@@ -292,3 +292,15 @@ def test_ctrl_c_returns_at_once_without_waiting_for_the_running_stops():
         timer.cancel()
         signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - begun < 1.5
+
+
+def test_a_dependent_stopped_for_a_recreate_is_not_reported_running():
+    from tests.unit.test_compose_plan import existing, running
+    proj = project()
+    observed = existing(running(proj, "db", 1, hash="stale"), running(proj, "web", 1))
+    out = io.StringIO()
+    execute(plan_up(proj, observed), FakeCtx(StatefulEngine(observed)), Progress(out, "plain"),
+            ExecOptions(project=proj), observed)
+    lines = out.getvalue().splitlines()
+    assert " Container p-web-1  Running" not in lines
+    assert lines.index(" Container p-web-1  Stopped") < lines.index(" Container p-web-1  Started")
