@@ -267,6 +267,21 @@ def test_attached_up_stops_on_ctrl_c(daemon, project, sig):
     assert left(daemon, name) == []
 
 
+def test_down_remove_orphans_takes_a_running_one_off(daemon, project):
+    name, path = project
+    write(path, SIMPLE)
+    r = compose(daemon, name, path, "run", "-d", "api")
+    assert r.returncode == 0, r.stderr
+    oneoff = [n for n, c in containers(daemon, name).items() if c["Labels"].get("com.docker.compose.oneoff") == "True"]
+    assert len(oneoff) == 1 and containers(daemon, name)[oneoff[0]]["State"] == "running"
+    r = compose(daemon, name, path, "down", "-t", "0")
+    assert r.returncode == 0, r.stderr
+    assert oneoff[0] in containers(daemon, name)  # plain down keeps one-offs, as compose 2.29
+    r = compose(daemon, name, path, "down", "-t", "0", "--remove-orphans")
+    assert r.returncode == 0, r.stderr
+    assert left(daemon, name) == []
+
+
 SLOW = """
 services:
   api:
