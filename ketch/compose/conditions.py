@@ -47,14 +47,15 @@ def exited(client, cid: str) -> int | None:
 def wait_condition(executor, step) -> None:
     """A wait step: the containers of service ``step.name`` meet ``step.detail``."""
     dep, condition = step.name, step.detail
-    names = sorted(executor.services.get(dep, ()))
+    found = executor.containers_of(dep)
+    names = [n for n, _ in found]
     progress = executor.progress
     if not names:
         if step.required:
             raise ComposeError(f"{step.dependant} is missing dependency {dep}")
         progress.message(f"WARN[0000] {step.dependant} is missing dependency {dep}")
         return
-    ids = [executor.ids[n] for n in names]
+    ids = [i for _, i in found]
     client = executor.client()
 
     def events(status, level=None):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ketch.client.http import HTTPError
+from ketch.compose import labels as L
 from ketch.compose.errors import ComposeError
 from ketch.compose.model import Project
 from ketch.compose.observe import Observed
@@ -89,14 +90,22 @@ class Executor:
                         error = exc
                         self.cancel.set()
         except KeyboardInterrupt:
+            # back to the caller at once (a second Ctrl-C kills what the running stops wait
+            # for); the running steps end on their own, their clients with the process
             self.cancel.set()
+            pool.shutdown(wait=False, cancel_futures=True)
             raise
-        finally:
-            pool.shutdown(wait=True)
-            for client in self._clients:
-                client.close()
+        except BaseException:
+            self._close(pool)
+            raise
+        self._close(pool)
         if error is not None:
             raise error
+
+    def _close(self, pool: ThreadPoolExecutor) -> None:
+        pool.shutdown(wait=True)
+        for client in self._clients:
+            client.close()
 
     def client(self):
         client = getattr(self._local, "client", None)
@@ -117,6 +126,20 @@ class Executor:
                 self.ids[name] = cid
                 if service:
                     self.services.setdefault(service, set()).add(name)
+
+    def _forget_id(self, cid: str) -> None:
+        with self._lock:
+            gone = [n for n, i in self.ids.items() if i == cid]
+        for name in gone:
+            self._record(name, None, None)
+
+    def containers_of(self, service: str) -> list[tuple[str, str]]:
+        """(name, id) of the service's containers now, lowest number first: a snapshot
+        taken under the lock, as other workers add and remove them."""
+        with self._lock:
+            return [(n, self.ids[n]) for n in sorted(self.services.get(service, ()),
+                                                     key=lambda n: (self.numbers.get(n, 0), n))
+                    if n in self.ids]
 
     def _event(self, step: Step, status: str, text: str = "", level: str | None = None) -> None:
         name = f'"{step.name}"' if step.kind == "Volume" and step.action == "create_volume" else step.name
@@ -200,6 +223,7 @@ class Executor:
         client.stop(old, timeout=self.options.timeout)
         client.remove(old)
         client.rename(cid, step.name)
+        self._forget_id(old)  # under a new container_name, the old name must not linger
         self._record(step.name, cid, step.service, step.number)
         self._event(step, "Recreated")
         if self.listener:
@@ -230,12 +254,24 @@ class Executor:
 
     def _remove(self, step: Step) -> None:
         self._event(step, "Removing")
+        cid, client = self.ids.get(step.name, step.target), self.client()
         try:
-            self.client().remove(self.ids.get(step.name, step.target), force=True, volumes=step.detail == "v")
+            anonymous = _anonymous_volumes(client, cid) if step.detail == "v" else []
+            client.remove(cid, force=True, volumes=step.detail == "v")
         except HTTPError as exc:
             if exc.status not in (404, 409):
                 self._event(step, "Error while Removing", level="error")
                 raise
+            anonymous = []
+        for name in anonymous:
+            # an anonymous volume a recreated container inherited is mounted by name, so the
+            # engine keeps it on ?v=1 (moby: "do not remove named mountpoints"): rm -v and
+            # down -v must still leave none behind; in use elsewhere (409) or gone (404): kept
+            try:
+                client.remove_volume(name)
+            except HTTPError as exc:
+                if exc.status not in (404, 409):
+                    raise
         self._record(step.name, None, None)
         self._event(step, "Removed")
 
@@ -292,6 +328,27 @@ class Executor:
     def _wait(self, step: Step) -> None:
         from ketch.compose.conditions import wait_condition
         wait_condition(self, step)
+
+
+ANONYMOUS_LABEL = "com.docker.volume.anonymous"  # moby >= 23 marks a volume made without a name
+
+
+def _anonymous_volumes(client, cid: str) -> list[str]:
+    """The anonymous volumes container ``cid`` mounts: labelled so by the engine, or (an
+    engine before moby 23) a 64-hex random name no compose project declared."""
+    out = []
+    for mount in client.inspect_container(cid).get("Mounts") or []:
+        name = mount.get("Name") or ""
+        if mount.get("Type") != "volume" or not name:
+            continue
+        try:
+            labels = client.inspect_volume(name).get("Labels") or {}
+        except HTTPError:
+            continue
+        random_name = len(name) == 64 and all(ch in "0123456789abcdef" for ch in name)
+        if ANONYMOUS_LABEL in labels or (random_name and L.VOLUME not in labels):
+            out.append(name)
+    return out
 
 
 def execute(plan: Plan, ctx, progress: Progress, options: ExecOptions, observed: Observed | None = None,

@@ -152,6 +152,7 @@ class Watch:
         self._threads: list[threading.Thread] = []
         self._by_id: dict[str, threading.Thread] = {}
         self._socks: list[socket.socket] = []
+        self._opened: list[threading.Event] = []  # set once a stream is open (or failed)
         self._lock = threading.Lock()
         self._stopped = False
 
@@ -160,9 +161,11 @@ class Watch:
         LogTarget); ``since`` overrides the watch's (a restarted container's logs)."""
         t = target(container)
         self.printer.register(t.name)
-        thread = threading.Thread(target=self._follow, args=(t, since), daemon=True,
+        opened = threading.Event()
+        thread = threading.Thread(target=self._follow, args=(t, since, opened), daemon=True,
                                   name=f"logs-{t.name}")
         with self._lock:
+            self._opened.append(opened)
             self._threads.append(thread)
             self._by_id[t.id] = thread
         thread.start()
@@ -177,7 +180,16 @@ class Watch:
             thread.join(grace)
         return thread is not None and thread.is_alive()
 
-    def _follow(self, t: LogTarget, since: str | None) -> None:
+    def opened(self, timeout: float | None = None) -> bool:
+        """Wait until every stream is open (attached `up` starts the containers only then,
+        so no first line is lost); False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            events = list(self._opened)
+        return all(e.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+                   for e in events)
+
+    def _follow(self, t: LogTarget, since: str | None, opened: threading.Event) -> None:
         from ketch.client.http import ConnectionFailed, HTTPError
         from ketch.cli.streams import Demuxer
         client = self.ctx.client()
@@ -199,6 +211,7 @@ class Watch:
             with self._lock:
                 self._socks.append(sock)
                 stopped = self._stopped
+            opened.set()
             if not stopped:
                 demux = Demuxer(tty)
                 for chunk in chunks:
@@ -211,6 +224,7 @@ class Watch:
                 with self._lock:
                     self.errors.append(exc)
         finally:
+            opened.set()
             client.close()
         if self.on_end is not None and not self._stopped:
             self.on_end(t)

@@ -289,6 +289,7 @@ def plan_up(project: Project, observed: Observed, options: UpOptions = UpOptions
                     stops_before.setdefault(name, []).append(stopped[c.name])
 
     made: dict[str, list[str]] = {}  # service -> its create/recreate steps
+    dropped: dict[str, list[str]] = {}  # service -> its scale-down removals
     to_start: dict[str, list[tuple[str, str | None, int, tuple[str, ...]]]] = {}
     for name in services:
         svc = project.services[name]
@@ -298,9 +299,13 @@ def plan_up(project: Project, observed: Observed, options: UpOptions = UpOptions
             cname = _container_name(project, svc, number)
             if what == "remove":
                 stop = b.add(Step("stop", "Container", c.name, name, c.number, c.id))
-                b.add(Step("remove", "Container", c.name, name, c.number, c.id, after=(stop,)))
+                dropped.setdefault(name, []).append(
+                    b.add(Step("remove", "Container", c.name, name, c.number, c.id, after=(stop,))))
             elif what == "keep":
-                b.add(Step("keep", "Container", c.name, name, c.number, c.id, detail=c.state))
+                # a dependent stopped for a recreated dependency is not "Running": its lines
+                # are Stopping/Stopped, then Starting/Started
+                b.add(Step("keep", "Container", c.name, name, c.number, c.id,
+                           detail="stopped" if c.name in stopped else c.state))
                 if c.name in stopped or c.state in ("created", "exited", "dead"):
                     to_start[name].append((c.name, c.id, number, (stopped[c.name],) if c.name in stopped else ()))
             else:
@@ -312,7 +317,9 @@ def plan_up(project: Project, observed: Observed, options: UpOptions = UpOptions
                 to_start[name].append((cname, None, number, (step,)))
 
     if options.start:
-        _start_phase(project, services, options, to_start, made, b)
+        # a depends_on wait looks at the converged service: after its scale-down removals
+        _start_phase(project, services, options, to_start,
+                     {n: made[n] + dropped.get(n, []) for n in made}, b)
     return b.plan()
 
 

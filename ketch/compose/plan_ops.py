@@ -85,8 +85,12 @@ def plan_down(observed: Observed, project: Project | None, services=(), *, remov
     mine = [c for c in observed.containers if not c.oneoff and (known is None or c.service in known)
             and (scope is None or c.service in scope)]
     ends = list(_stop_steps(b, mine, edges, remove=True, volumes=volumes))
-    if remove_orphans and project is not None:
-        for c in orphans(project, observed):
+    if remove_orphans:
+        # compose's down --remove-orphans takes the one-off containers down too, running or not
+        extra = [c for c in observed.containers if c.oneoff]
+        if project is not None:
+            extra += [c for c in orphans(project, observed) if not c.oneoff]
+        for c in extra:
             stop = b.add(Step("stop", "Container", c.name, c.service, c.number, c.id))
             ends.append(b.add(Step("remove", "Container", c.name, c.service, c.number, c.id, after=(stop,))))
     if not services:

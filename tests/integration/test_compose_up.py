@@ -135,6 +135,39 @@ def test_notes_shape_up_again_recreate_down(daemon, project):
     assert left(daemon, name) == []
 
 
+ANON = """
+services:
+  web:
+    image: busybox
+    command: ["sleep", "300"]
+    stop_grace_period: 1s
+    volumes:
+      - /anon
+"""
+
+
+def test_down_v_removes_an_inherited_anonymous_volume(daemon, project):
+    name, path = project
+    write(path, ANON)
+    volume = None
+    try:
+        assert compose(daemon, name, path, "up", "-d").returncode == 0
+        _, info = daemon.api("GET", f"/containers/{name}-web-1/json")
+        volume = next(m["Name"] for m in info["Mounts"] if m["Destination"] == "/anon")
+        r = compose(daemon, name, path, "up", "-d", "--force-recreate")
+        assert r.returncode == 0, r.stderr
+        _, info = daemon.api("GET", f"/containers/{name}-web-1/json")
+        assert [m["Name"] for m in info["Mounts"] if m["Destination"] == "/anon"] == [volume]  # inherited
+        r = compose(daemon, name, path, "down", "-v", "-t", "0")
+        assert r.returncode == 0, r.stderr
+        assert left(daemon, name) == []
+        assert daemon.api("GET", f"/volumes/{volume}")[0] == 404
+    finally:
+        if volume:
+            daemon.api("DELETE", f"/containers/{name}-web-1?force=1")
+            daemon.api("DELETE", f"/volumes/{volume}")
+
+
 SIMPLE = """
 services:
   api:
@@ -231,6 +264,63 @@ def test_attached_up_stops_on_ctrl_c(daemon, project, sig):
     assert f" Container {name}-api-1  Stopped" in err.splitlines()
     assert all(c["State"] == "exited" for c in containers(daemon, name).values())
     assert compose(daemon, name, path, "down").returncode == 0
+    assert left(daemon, name) == []
+
+
+def test_down_remove_orphans_takes_a_running_one_off(daemon, project):
+    name, path = project
+    write(path, SIMPLE)
+    r = compose(daemon, name, path, "run", "-d", "api")
+    assert r.returncode == 0, r.stderr
+    oneoff = [n for n, c in containers(daemon, name).items() if c["Labels"].get("com.docker.compose.oneoff") == "True"]
+    assert len(oneoff) == 1 and containers(daemon, name)[oneoff[0]]["State"] == "running"
+    r = compose(daemon, name, path, "down", "-t", "0")
+    assert r.returncode == 0, r.stderr
+    assert oneoff[0] in containers(daemon, name)  # plain down keeps one-offs, as compose 2.29
+    r = compose(daemon, name, path, "down", "-t", "0", "--remove-orphans")
+    assert r.returncode == 0, r.stderr
+    assert left(daemon, name) == []
+
+
+SLOW = """
+services:
+  api:
+    image: busybox
+    command: ["sleep", "300"]
+    stop_grace_period: 60s
+  other:
+    image: busybox
+    command: ["sleep", "300"]
+"""
+
+
+def test_second_ctrl_c_kills_at_once_and_only_ups_services(daemon, project):
+    import time
+    name, path = project
+    write(path, SLOW)
+    assert compose(daemon, name, path, "up", "-d", "other").returncode == 0
+    errfile = path / "stderr"
+    with open(errfile, "w") as err:
+        proc = subprocess.Popen(daemon._ketch_cmd(["compose", "-p", name, "-f", str(path / "compose.yaml"),
+                                                   "up", "api"]),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                env=daemon.env(), text=True)
+    try:
+        assert wait_until(lambda: containers(daemon, name).get(f"{name}-api-1", {}).get("State") == "running", 60)
+        proc.send_signal(signal.SIGINT)
+        assert wait_until(lambda: f" Container {name}-api-1  Stopping" in errfile.read_text(), 30)
+        begun = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        assert time.monotonic() - begun < 20  # not the 60 s grace period
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, errfile.read_text()
+    states = {n: c["State"] for n, c in containers(daemon, name).items()}
+    assert states == {f"{name}-api-1": "exited", f"{name}-other-1": "running"}, errfile.read_text()
+    assert compose(daemon, name, path, "down", "-t", "0").returncode == 0
     assert left(daemon, name) == []
 
 

@@ -142,3 +142,165 @@ def test_progress_modes():
     assert "[+] Running 1/1" in out.getvalue() and "✔ Container p-web-1" in out.getvalue()
     with pytest.raises(ComposeError):
         Progress(out, "fancy")
+
+
+class StatefulEngine:
+    """Containers with a state: a removed one answers 404; a started one is healthy once
+    ``healthy_after`` seconds have passed; ``slow_stop`` ids take 0.5 s to stop."""
+
+    def __init__(self, observed: Observed, healthy_after=0.0, slow_stop=()):
+        self.lock = threading.Lock()
+        self.state = {c.id: "running" for c in observed.containers}
+        self.started: dict[str, float] = {}
+        self.healthy_after, self.slow_stop = healthy_after, set(slow_stop)
+        self.inspected: list[str] = []
+
+    def create_network(self, body):
+        pass
+
+    def create_volume(self, body):
+        pass
+
+    def create_container(self, body, name=None, platform=None):
+        with self.lock:
+            cid = f"new-{name}"
+            self.state[cid] = "created"
+        return {"Id": cid}
+
+    def connect_network(self, *args):
+        pass
+
+    def inspect_container(self, cid):
+        import time
+        with self.lock:
+            self.inspected.append(cid)
+            state = self.state.get(cid)
+        if state is None:
+            raise HTTPError(404, f"No such container: {cid}")
+        ok = time.monotonic() - self.started.get(cid, 0.0) >= self.healthy_after
+        return {"Name": "/" + cid, "Config": {"Healthcheck": {"Test": ["CMD", "true"]}}, "Mounts": [],
+                "State": {"Status": state, "ExitCode": 0, "Health": {"Status": "healthy" if ok else "starting"}}}
+
+    def start(self, cid):
+        import time
+        with self.lock:
+            self.state[cid] = "running"
+            self.started[cid] = time.monotonic()
+
+    def stop(self, cid, timeout=None):
+        import time
+        if cid in self.slow_stop:
+            time.sleep(0.5)
+        with self.lock:
+            self.state[cid] = "exited"
+
+    def remove(self, cid, force=False, volumes=False):
+        with self.lock:
+            self.state.pop(cid, None)
+
+    def rename(self, cid, name):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_recreate_under_a_new_container_name_forgets_the_old_one():
+    from tests.unit.test_compose_plan import existing, running
+    proj = project(db={"image": "busybox", "container_name": "newdb", "networks": {"back": None},
+                       "healthcheck": {"test": ["CMD", "true"], "interval": "1s"}})
+    observed = existing(running(proj, "db", 1, hash="stale"), running(proj, "web", 1))
+    engine = StatefulEngine(observed)
+    out = io.StringIO()
+    executor = execute(plan_up(proj, observed), FakeCtx(engine), Progress(out, "plain"),
+                       ExecOptions(project=proj), observed)
+    assert " Container p-db-1  Waiting" not in out.getvalue().splitlines()
+    assert [n for n, _ in executor.containers_of("db")] == ["newdb"]
+    assert executor.peers()["db"] == ["newdb"]
+
+
+def test_wait_leaves_out_the_replicas_the_plan_removes():
+    from tests.unit.test_compose_plan import existing, running
+    proj = project()
+    db2 = running(proj, "db", 2, hash="stale")
+    observed = existing(running(proj, "db", 1, hash="stale"), db2, running(proj, "web", 1))
+    engine = StatefulEngine(observed, healthy_after=0.3, slow_stop=(db2.id,))
+    out = io.StringIO()
+    execute(plan_up(proj, observed, UpOptions(scale={"db": 1})), FakeCtx(engine), Progress(out, "plain"),
+            ExecOptions(project=proj), observed)
+    lines = out.getvalue().splitlines()
+    assert " Container p-db-2  Waiting" not in lines and " Container p-db-1  Healthy" in lines
+    assert db2.id not in engine.inspected
+
+
+def test_rm_v_removes_the_anonymous_volumes_a_recreated_container_inherited():
+    from ketch.compose.plan_ops import plan_each
+    from tests.unit.test_compose_plan import existing, running
+    anon, named, old = "a" * 64, "p_data", "b" * 64
+    web = running(project(), "web", 1)
+
+    class Engine(StatefulEngine):
+        removed: list = []
+
+        def inspect_container(self, cid):
+            return {"Mounts": [{"Type": "volume", "Name": anon, "Source": "/v/" + anon},
+                               {"Type": "volume", "Name": named}, {"Type": "volume", "Name": old},
+                               {"Type": "bind", "Source": "/src"}]}
+
+        def inspect_volume(self, name):
+            return {anon: {"Labels": {"com.docker.volume.anonymous": ""}},
+                    named: {"Labels": {"com.docker.compose.volume": "data"}}, old: {"Labels": None}}[name]
+
+        def remove(self, cid, force=False, volumes=False):
+            self.removed.append(("container", cid, volumes))
+
+        def remove_volume(self, name, force=False):
+            self.removed.append(("volume", name))
+
+    observed = existing(web)
+    engine = Engine(observed)
+    execute(plan_each("remove", [web], "v"), FakeCtx(engine), Progress(io.StringIO(), "plain"),
+            ExecOptions(), observed)
+    assert engine.removed == [("container", web.id, True), ("volume", anon), ("volume", old)]
+    engine.removed.clear()
+    execute(plan_each("remove", [web]), FakeCtx(engine), Progress(io.StringIO(), "plain"), ExecOptions(), observed)
+    assert engine.removed == [("container", web.id, False)]
+
+
+def test_ctrl_c_returns_at_once_without_waiting_for_the_running_stops():
+    import signal
+    import time
+    from ketch.compose.plan_ops import plan_each
+    from tests.unit.test_compose_plan import existing, running
+    p = project()
+    containers = [running(p, "web", n) for n in (1, 2)]
+    observed = existing(*containers)
+    engine = StatefulEngine(observed)
+    engine.stop = lambda cid, timeout=None: time.sleep(2)  # a container ignoring SIGTERM
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGINT, interrupt)
+    timer = threading.Timer(0.2, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    begun = time.monotonic()
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            execute(plan_each("stop", containers), FakeCtx(engine), Progress(io.StringIO(), "plain"),
+                    ExecOptions(), observed)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - begun < 1.5
+
+
+def test_a_dependent_stopped_for_a_recreate_is_not_reported_running():
+    from tests.unit.test_compose_plan import existing, running
+    proj = project()
+    observed = existing(running(proj, "db", 1, hash="stale"), running(proj, "web", 1))
+    out = io.StringIO()
+    execute(plan_up(proj, observed), FakeCtx(StatefulEngine(observed)), Progress(out, "plain"),
+            ExecOptions(project=proj), observed)
+    lines = out.getvalue().splitlines()
+    assert " Container p-web-1  Running" not in lines
+    assert lines.index(" Container p-web-1  Stopped") < lines.index(" Container p-web-1  Started")

@@ -53,3 +53,21 @@ def test_attached_services():
     opts, _ = flags.parse(UP, ["--attach", "nope"], "ketch compose up")
     with pytest.raises(ComposeError, match="^cannot attach to services not included in up: nope$"):
         attached_services(None, opts, p, UpOptions())
+
+
+def test_down_rmi_passes_remove_orphans(monkeypatch):
+    from types import SimpleNamespace
+    from ketch.compose import imageops
+    from ketch.compose.commands import lifecycle
+    asked = []
+    monkeypatch.setattr(lifecycle, "project_or_name", lambda ctx: (project(), "p"))
+    monkeypatch.setattr(lifecycle, "observe", lambda client, name: Observed("p"))
+    monkeypatch.setattr(lifecycle, "run_plan", lambda *a, **k: None)
+    monkeypatch.setattr(lifecycle, "warn", lambda *a: None)
+    monkeypatch.setattr(lifecycle, "exec_options", lambda *a: None)
+    monkeypatch.setattr(lifecycle, "progress", lambda ctx: SimpleNamespace(done=lambda: None))
+    monkeypatch.setattr(imageops, "remove_images", lambda ctx, proj, rmi, **k: asked.append((rmi, k["remove_orphans"])))
+    ctx = SimpleNamespace(client=lambda: None, options={})
+    lifecycle.down(ctx, ["--rmi", "local", "--remove-orphans"], "down")
+    lifecycle.down(ctx, ["--rmi", "all"], "down")
+    assert asked == [("local", True), ("all", False)]

@@ -56,3 +56,36 @@ def test_line_splitter_keeps_partial_lines_until_the_end():
     assert got == ["abc"]
     s.close()
     assert got == ["abc", "de"]
+
+
+def test_watch_opened_waits_for_the_attach_streams():
+    import socket
+    import threading
+    import time
+    from types import SimpleNamespace
+    from ketch.compose.logprinter import LogTarget, watch
+    attached = threading.Event()
+    pairs = []
+
+    class Client:
+        def inspect_container(self, cid):
+            return {"Config": {"Tty": True}}
+
+        def attach(self, cid, stdin, stdout, stderr):
+            time.sleep(0.2)  # the daemon answers late: up must not start meanwhile
+            a, b = socket.socketpair()
+            pairs.append(b)
+            attached.set()
+            return SimpleNamespace(sock=a, pending=b"")
+
+        def close(self):
+            pass
+
+    ctx = SimpleNamespace(client=Client)
+    w = watch(ctx, LogPrinter(io.StringIO(), color=False), [LogTarget("c1", "web-1")], source="attach")
+    assert not attached.is_set()
+    assert w.opened(timeout=5) and attached.is_set()
+    w.stop()
+    assert w.wait(timeout=5)
+    for b in pairs:
+        b.close()

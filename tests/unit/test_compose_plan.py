@@ -156,6 +156,19 @@ def test_down():
                                             remove_orphans=True, volumes=True))
 
 
+def test_down_remove_orphans_takes_running_one_offs_too():
+    import dataclasses
+    p = project()
+    oneoff = dataclasses.replace(running(p, "web", 7), name="p-web-run-1", oneoff=True)
+    kept = plan_down(existing(running(p, "db"), oneoff), p)
+    assert all(s.name != oneoff.name for s in kept.steps)
+    for proj in (p, None):
+        steps = plan_down(existing(running(p, "db"), oneoff), proj, remove_orphans=True).steps
+        assert [s.action for s in steps if s.name == oneoff.name] == ["stop", "remove"]
+        net = next(s for s in steps if s.action == "remove_network")
+        assert f"remove container {oneoff.name}" in net.after
+
+
 def test_down_without_a_file_reads_the_labels():
     p = project()
     old = existing(running(p, "db"), running(p, "web", **{L.DEPENDS_ON: "db:service_healthy:false"}))

@@ -156,7 +156,7 @@ def down(ctx, args: list[str], path: str) -> int:
     run_plan(ctx, plan, exec_options(ctx, opts, project), observed, prog=prog)
     if opts["rmi"] and project is not None:
         from ketch.compose import imageops
-        imageops.remove_images(ctx, project, opts["rmi"], progress=prog)
+        imageops.remove_images(ctx, project, opts["rmi"], remove_orphans=opts["remove-orphans"], progress=prog)
     prog.done()
     return 0
 

@@ -13,7 +13,7 @@ import threading
 from ketch.compose.commands.lifecycle_util import progress, run_plan
 from ketch.compose.executor import Executor
 from ketch.compose.observe import observe
-from ketch.compose.plan import Plan
+from ketch.compose.plan import Plan, selected_services
 from ketch.compose.plan_ops import plan_each, plan_stop
 
 def attached_services(ctx, opts, project, upopts) -> list[str]:
@@ -53,6 +53,7 @@ def run_attached(ctx, opts, project, upopts, plan: Plan, execopts, observed, *, 
     ctx.out.write(f"Attaching to {', '.join(t.name for t in targets)}\n")
     ctx.out.flush()
     watch = logprinter.watch(ctx, printer, targets, source="attach")
+    watch.opened(timeout=30)  # attached before anything starts, as compose: no first line lost
     exits: queue.Queue = queue.Queue()
     client = ctx.client()
     # asked before anything starts, so no exit is missed; each on its own connection
@@ -60,6 +61,8 @@ def run_attached(ctx, opts, project, upopts, plan: Plan, execopts, observed, *, 
         resp = client.wait_request(t.id, "next-exit")
         threading.Thread(target=_exit_of, args=(t, resp, exits), daemon=True).start()
 
+    # compose stops (or kills) the services up was asked for, not the whole project
+    scope = selected_services(project, list(upopts.services), upopts.no_deps)
     code = 0
     previous = signal.signal(signal.SIGTERM, _interrupt)  # compose stops on SIGTERM as on Ctrl-C
     try:
@@ -69,16 +72,18 @@ def run_attached(ctx, opts, project, upopts, plan: Plan, execopts, observed, *, 
         finally:
             prog.done()
         service_of = {executor.ids[n]: s for s in services for n in executor.services.get(s, ())}
-        code = _follow(ctx, project, printer, targets, service_of, exits, cascade, opts["exit-code-from"], execopts)
+        code = _follow(ctx, project, scope, printer, targets, service_of, exits, cascade, opts["exit-code-from"],
+                       execopts)
     except KeyboardInterrupt:
         ctx.err.write("Gracefully stopping... (press Ctrl+C again to force)\n")
         ctx.err.flush()
         try:
-            _stop_all(ctx, project, execopts)
+            _stop_all(ctx, project, scope, execopts)
         except KeyboardInterrupt:
             observed_now = observe(ctx.client(), project.name, resources=False)
-            run_plan(ctx, plan_each("kill", [c for c in observed_now.containers if c.running]), execopts,
-                     observed_now, title="Killing")
+            run_plan(ctx, plan_each("kill", [c for c in observed_now.containers
+                                             if c.running and not c.oneoff and c.service in scope]),
+                     execopts, observed_now, title="Killing")
         code = 130
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -113,7 +118,7 @@ def _exit_of(t, resp, exits: queue.Queue) -> None:
         resp.conn.close()
 
 
-def _follow(ctx, project, printer, targets, service_of, exits: queue.Queue, cascade, exit_code_from, execopts) -> int:
+def _follow(ctx, project, scope, printer, targets, service_of, exits: queue.Queue, cascade, exit_code_from, execopts) -> int:
     """Until every attached container has exited; returns up's exit code."""
     left = {t.id for t in targets}
     code, aborting = 0, False
@@ -132,7 +137,7 @@ def _follow(ctx, project, printer, targets, service_of, exits: queue.Queue, casc
             aborting = True
             ctx.err.write("Aborting on container exit...\n")
             ctx.err.flush()
-            _stop_all(ctx, project, execopts)
+            _stop_all(ctx, project, scope, execopts)
             break
     return code
 
@@ -146,7 +151,7 @@ def _next_exit(exits: queue.Queue):
             continue
 
 
-def _stop_all(ctx, project, execopts) -> None:
+def _stop_all(ctx, project, services, execopts) -> None:
     observed = observe(ctx.client(), project.name, resources=False)
-    run_plan(ctx, plan_stop(observed, project), execopts, observed, title="Stopping")
+    run_plan(ctx, plan_stop(observed, project, services), execopts, observed, title="Stopping")
 
