@@ -210,7 +210,7 @@ def rm(ctx, args: list[str], path: str) -> int:
         return 0
     message = "Going to remove " + ", ".join(c.name for c in sorted(gone, key=lambda c: (c.service, c.number)))
     if opts["force"]:
-        print(message, file=ctx.out)
+        print(message, file=ctx.out, flush=True)  # before the progress lines on stderr
     elif not _confirm(ctx, message):
         return 0
     run_plan(ctx, plan_each("remove", gone, "v" if opts["volumes"] else ""), exec_options(ctx, opts, project),
