@@ -104,17 +104,23 @@ def _security_opts(items: list[str]) -> list[str]:
         if (not sep or not value) and key != "no-new-privileges":
             raise HostOptError(f"Invalid --security-opt: {units.go_quote(opt)}")
         if key == "seccomp" and value != "unconfined":
-            try:
-                with open(value, "rb") as f:
-                    doc = fastjson.loads(f.read())
-            except OSError as exc:
-                raise HostOptError(f"opening seccomp profile ({value}) failed: open {value}: "
-                                   f"{exc.strerror.lower()}") from None
-            except ValueError as exc:
-                raise HostOptError(f"compacting json for seccomp profile ({value}) failed: {exc}") from None
-            opt = "seccomp=" + fastjson.dumps(doc)
+            opt = seccomp_inline(value, value)
         out.append(opt)
     return out
+
+
+def seccomp_inline(name: str, path: str) -> str:
+    """docker/cli's seccomp option: the profile file ``path`` (given as ``name``) read and
+    sent inline as compact JSON, ``seccomp=<json>``; HostOptError worded as docker's."""
+    try:
+        with open(path, "rb") as f:
+            doc = fastjson.loads(f.read())
+    except OSError as exc:
+        raise HostOptError(f"opening seccomp profile ({name}) failed: open {path}: "
+                           f"{exc.strerror.lower()}") from None
+    except ValueError as exc:
+        raise HostOptError(f"compacting json for seccomp profile ({name}) failed: {exc}") from None
+    return "seccomp=" + fastjson.dumps(doc)
 
 
 def restart_policy(text: str) -> dict:

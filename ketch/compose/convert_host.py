@@ -9,7 +9,6 @@ parseSecurityOpts). Zero values are left out, as the engine's defaults are the s
 
 from __future__ import annotations
 
-import json
 import os
 
 from ketch.compose.errors import ComposeError
@@ -162,16 +161,11 @@ def security_opts(project: Project, opts: list[str]) -> tuple[list[str], bool]:
                 raise ComposeError(f'Invalid security-opt: "{opt}"')
             key, _, value = opt.partition(":")
         if key == "seccomp" and value != "unconfined":
-            path = os.path.join(project.working_dir, value)
+            from ketch.cli.hostopts import HostOptError, seccomp_inline
             try:
-                with open(path, "rb") as f:
-                    profile = json.loads(f.read())
-            except OSError as e:
-                raise ComposeError(f"opening seccomp profile ({value}) failed: "
-                                   f"open {path}: {e.strerror.lower()}") from None
-            except ValueError as e:
-                raise ComposeError(f"compacting json for seccomp profile ({value}) failed: {e}") from None
-            parsed.append("seccomp=" + json.dumps(profile, separators=(",", ":")))
+                parsed.append(seccomp_inline(value, os.path.join(project.working_dir, value)))
+            except HostOptError as e:
+                raise ComposeError(str(e)) from None
         else:
             parsed.append(opt)
     return parsed, unconfined
